@@ -1,0 +1,2 @@
+//! Builders (`amazon-ebs`, `null`): configuration and the ordered steps that create a machine
+//! image. The shared runner lives in `crate::engine`.

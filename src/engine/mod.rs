@@ -1,0 +1,3 @@
+//! The step engine: ordered steps over a typed build context, reverse cleanup of every entered
+//! step (the failing one included) each under its own timeout, cancellation observed only at
+//! wait points, and the ledger of every cloud id the build created.

@@ -1,0 +1,21 @@
+//! rpack: a Rust drop-in for HashiCorp Packer's legacy JSON templates on AWS.
+//!
+//! The modules follow a build's path: `template` (JSON + variables + interpolation) →
+//! `config` (plugin configuration decoding with Packer's weak typing) → `builders` (steps run by
+//! `engine`, AWS access in `aws`) → `communicator` → `provisioners` → `post_processors`, with
+//! `ui` for everything printed and `cli` tying them to the command line.
+
+pub mod aws;
+pub mod builders;
+pub mod cli;
+pub mod communicator;
+pub mod config;
+pub mod engine;
+pub mod platform;
+pub mod post_processors;
+pub mod provisioners;
+pub mod template;
+pub mod ui;
+
+/// The Packer version rpack is compatible with; `packer version` prints this.
+pub const PACKER_COMPAT_VERSION: &str = "1.6.6";

@@ -1,0 +1,1 @@
+//! Elastic Beanstalk custom platforms (`rpack platform …`).

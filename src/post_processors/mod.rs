@@ -1,0 +1,1 @@
+//! Post-processors (`manifest`, `shell-local`, `checksum`) and chain semantics.

@@ -1,0 +1,5 @@
+//! Packer legacy JSON templates: positioned JSON parsing, the template model, user variables and
+//! the Go text/template interpolation engine.
+
+pub mod interp;
+pub mod json;
