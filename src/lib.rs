@@ -14,6 +14,7 @@ pub mod engine;
 pub mod platform;
 pub mod post_processors;
 pub mod provisioners;
+pub mod registry;
 pub mod template;
 pub mod ui;
 

@@ -1,9 +1,22 @@
 //! How provisioners reach a machine: a small [`Communicator`] trait (run a command with streamed
-//! output, upload, upload a directory, download) and its SSH implementation over `ssh2`.
+//! output, upload, upload a directory, download) and its SSH implementation over `ssh2`
+//! ([`ssh::SshComm`]), plus the communicator configuration keys shared by every builder
+//! ([`config::SshConfig`]).
+
+pub mod config;
+pub mod ssh;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
+
+pub use config::SshConfig;
+pub use ssh::SshComm;
+
+/// Exit status reported when the remote command ended because the connection went away
+/// (Packer's `packersdk.CmdDisconnect`, which users put in `valid_exit_codes`).
+pub const CMD_DISCONNECT: i32 = 2_300_218;
 
 /// Output of a remote command, delivered line by line as it arrives.
 pub trait OutputSink: Send + Sync {
@@ -11,18 +24,49 @@ pub trait OutputSink: Send + Sync {
     fn stderr_line(&self, line: &str);
 }
 
+/// Transfer progress: called with (bytes done, bytes total) as a transfer advances.
+pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
 /// The remote side of a build. Every call is cancellable through `cancel`.
 #[async_trait::async_trait]
 pub trait Communicator: Send + Sync {
     /// Runs `command` through the remote shell; returns its exit status. A dropped connection
     /// is an error of kind [`CommError::Disconnected`].
     async fn start(&self, command: &str, out: &dyn OutputSink, cancel: &CancellationToken) -> Result<i32, CommError>;
-    /// Uploads the bytes of `local` to the remote path `remote` with `mode`.
+    /// Uploads the bytes of `local` to the remote path `remote` with `mode` (default: the local
+    /// file's permission bits).
     async fn upload(&self, local: &Path, remote: &str, mode: Option<u32>, cancel: &CancellationToken) -> Result<(), CommError>;
-    /// Uploads a directory tree (Packer's trailing-slash rules are the provisioner's job).
+    /// Copies the *contents* of the local directory `local` into the remote directory `remote`
+    /// (created when missing), keeping permission bits. Packer's trailing-slash rules (whether
+    /// `src` itself or only its contents land in `dst`) are the provisioner's job.
     async fn upload_dir(&self, local: &Path, remote: &str, cancel: &CancellationToken) -> Result<(), CommError>;
+    /// Downloads the remote file `remote` into the local file `local`.
     async fn download(&self, remote: &str, local: &Path, cancel: &CancellationToken) -> Result<(), CommError>;
+    /// Copies the contents of the remote directory `remote` into the local directory `local`.
     async fn download_dir(&self, remote: &str, local: &Path, cancel: &CancellationToken) -> Result<(), CommError>;
+
+    /// Uploads `data` to `remote` (scripts, env-var files). The default writes a local temporary
+    /// file and calls [`Communicator::upload`].
+    async fn upload_bytes(&self, data: &[u8], remote: &str, mode: Option<u32>, cancel: &CancellationToken) -> Result<(), CommError> {
+        let tmp = temp_path("rpack-upload");
+        std::fs::write(&tmp, data).map_err(|e| CommError::Other(format!("writing temporary file {}: {e}", tmp.display())))?;
+        let res = self.upload(&tmp, remote, mode.or(Some(0o644)), cancel).await;
+        let _ = std::fs::remove_file(&tmp);
+        res
+    }
+
+    /// [`Communicator::upload`] reporting progress; the default reports nothing.
+    async fn upload_with_progress(
+        &self,
+        local: &Path,
+        remote: &str,
+        mode: Option<u32>,
+        progress: Progress,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
+        let _ = progress;
+        self.upload(local, remote, mode, cancel).await
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +75,43 @@ pub enum CommError {
     Disconnected(String),
     #[error("cancelled")]
     Cancelled,
+    /// The server presented a different host key than at the first connection of this build.
+    #[error("host key of {addr} changed during the build (first {expected}, now {found}); refusing to connect")]
+    HostKeyChanged { addr: String, expected: String, found: String },
+    /// The server refused our credentials (Packer counts these against `ssh_handshake_attempts`).
+    #[error("{0}")]
+    Auth(String),
     #[error("{0}")]
     Other(String),
+}
+
+/// A unique path in the system temp dir (no file is created).
+pub(crate) fn temp_path(prefix: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()))
+}
+
+/// The communicator of a build with `"communicator": "none"`: every call fails.
+pub struct NoneComm;
+
+#[async_trait::async_trait]
+impl Communicator for NoneComm {
+    async fn start(&self, _: &str, _: &dyn OutputSink, _: &CancellationToken) -> Result<i32, CommError> {
+        Err(none_err())
+    }
+    async fn upload(&self, _: &Path, _: &str, _: Option<u32>, _: &CancellationToken) -> Result<(), CommError> {
+        Err(none_err())
+    }
+    async fn upload_dir(&self, _: &Path, _: &str, _: &CancellationToken) -> Result<(), CommError> {
+        Err(none_err())
+    }
+    async fn download(&self, _: &str, _: &Path, _: &CancellationToken) -> Result<(), CommError> {
+        Err(none_err())
+    }
+    async fn download_dir(&self, _: &str, _: &Path, _: &CancellationToken) -> Result<(), CommError> {
+        Err(none_err())
+    }
+}
+
+fn none_err() -> CommError {
+    CommError::Other("this build has no communicator (\"communicator\": \"none\")".into())
 }

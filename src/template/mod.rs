@@ -1,5 +1,8 @@
-//! Packer legacy JSON templates: positioned JSON parsing, the template model, user variables and
-//! the Go text/template interpolation engine.
+//! Packer legacy JSON templates: positioned JSON parsing, the template model, user variables,
+//! the checked build plan and the Go text/template interpolation engine.
 
 pub mod interp;
 pub mod json;
+pub mod parse;
+pub mod plan;
+pub mod variables;

@@ -1,5 +1,15 @@
 //! Everything rpack prints: Packer's human UI (`==> build: …`), colours, spinners and progress
 //! bars on a terminal, plain lines otherwise, and Packer's `-machine-readable` format.
+//!
+//! Sensitive variable values are masked as `<sensitive>` by every UI here, including the
+//! machine-readable one (Packer 1.6.6 leaks them there; rpack deliberately does not).
+
+mod wrap;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+pub use wrap::wrap_string;
 
 /// What builds, steps and plugins print through. Implementations must be cheap to call from any
 /// thread.
@@ -12,4 +22,167 @@ pub trait Ui: Send + Sync {
     fn error(&self, msg: &str);
     /// A raw machine-readable record (`target`, `type`, data fields); human UIs ignore it.
     fn machine(&self, target: &str, kind: &str, data: &[&str]);
+}
+
+/// Replaces every secret in `text` with `<sensitive>` (longest secrets first so a secret that
+/// contains another is masked whole).
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    values: Vec<String>,
+}
+
+impl Secrets {
+    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
+        let mut values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
+        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        values.dedup();
+        Secrets { values }
+    }
+
+    pub fn mask(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for v in &self.values {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), "<sensitive>");
+            }
+        }
+        out
+    }
+}
+
+/// Where a UI writes: stdout/stderr of the process, or in-memory buffers for tests.
+#[derive(Clone)]
+pub enum Sink {
+    Std,
+    Buffer(Arc<Mutex<Vec<u8>>>),
+}
+
+impl Sink {
+    fn write_out(&self, s: &str) {
+        match self {
+            Sink::Std => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(s.as_bytes());
+                let _ = out.flush();
+            }
+            Sink::Buffer(b) => b.lock().expect("ui buffer poisoned").extend_from_slice(s.as_bytes()),
+        }
+    }
+    fn write_err(&self, s: &str) {
+        match self {
+            Sink::Std => {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(s.as_bytes());
+                let _ = err.flush();
+            }
+            Sink::Buffer(b) => b.lock().expect("ui buffer poisoned").extend_from_slice(s.as_bytes()),
+        }
+    }
+}
+
+/// Packer's `BasicUi`: `say`/`message` to stdout, `error` to stderr, one line each.
+pub struct BasicUi {
+    sink: Sink,
+    secrets: Secrets,
+}
+
+impl BasicUi {
+    pub fn new(sink: Sink, secrets: Secrets) -> Self {
+        BasicUi { sink, secrets }
+    }
+}
+
+impl Ui for BasicUi {
+    fn say(&self, msg: &str) {
+        self.sink.write_out(&format!("{}\n", self.secrets.mask(msg)));
+    }
+    fn message(&self, msg: &str) {
+        self.sink.write_out(&format!("{}\n", self.secrets.mask(msg)));
+    }
+    fn error(&self, msg: &str) {
+        self.sink.write_err(&format!("{}\n", self.secrets.mask(msg)));
+    }
+    fn machine(&self, _target: &str, _kind: &str, _data: &[&str]) {}
+}
+
+/// Packer's `MachineReadableUi`: `timestamp,target,type,data...` lines on stdout.
+pub struct MachineUi {
+    sink: Sink,
+    secrets: Secrets,
+    /// Fixed timestamp for tests; the current time otherwise.
+    pub fixed_time: Option<i64>,
+}
+
+impl MachineUi {
+    pub fn new(sink: Sink, secrets: Secrets) -> Self {
+        MachineUi { sink, secrets, fixed_time: None }
+    }
+
+    fn record(&self, target: &str, kind: &str, data: &[&str]) {
+        let ts = self.fixed_time.unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let mut line = format!("{ts},{},{}", escape_field(&self.secrets.mask(target)), escape_field(kind));
+        for d in data {
+            line.push(',');
+            line.push_str(&escape_field(&self.secrets.mask(d)));
+        }
+        line.push('\n');
+        self.sink.write_out(&line);
+    }
+}
+
+impl Ui for MachineUi {
+    fn say(&self, msg: &str) {
+        self.record("", "ui", &["say", msg]);
+    }
+    fn message(&self, msg: &str) {
+        self.record("", "ui", &["message", msg]);
+    }
+    fn error(&self, msg: &str) {
+        self.record("", "ui", &["error", msg]);
+    }
+    fn machine(&self, target: &str, kind: &str, data: &[&str]) {
+        self.record(target, kind, data);
+    }
+}
+
+/// Escapes one machine-readable field like Packer: `,` → `%!(PACKER_COMMA)`, newlines and
+/// carriage returns as the two characters `\n`/`\r`. rpack escapes the target field too.
+pub fn escape_field(s: &str) -> String {
+    s.replace(',', "%!(PACKER_COMMA)").replace('\r', "\\r").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buffer() -> (Sink, Arc<Mutex<Vec<u8>>>) {
+        let b = Arc::new(Mutex::new(Vec::new()));
+        (Sink::Buffer(b.clone()), b)
+    }
+
+    #[test]
+    fn machine_lines_escape_every_field_and_mask_secrets() {
+        let (sink, buf) = buffer();
+        let mut ui = MachineUi::new(sink, Secrets::new(["s3cr3t".to_string()]));
+        ui.fixed_time = Some(42);
+        ui.say("hello, world\nline two s3cr3t");
+        ui.machine("second-hello, world", "artifact-count", &["3"]);
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "42,,ui,say,hello%!(PACKER_COMMA) world\\nline two <sensitive>\n\
+             42,second-hello%!(PACKER_COMMA) world,artifact-count,3\n"
+        );
+    }
+
+    #[test]
+    fn basic_ui_masks_and_ignores_machine_records() {
+        let (sink, buf) = buffer();
+        let ui = BasicUi::new(sink, Secrets::new(["pw".to_string(), "pw-long".to_string()]));
+        ui.say("a pw-long b pw");
+        ui.machine("x", "y", &["z"]);
+        ui.error("oops pw");
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "a <sensitive> b <sensitive>\noops <sensitive>\n");
+    }
 }

@@ -6,11 +6,29 @@
 //!   `interpolate.Render` does;
 //! * [`check`]: parse only (syntax errors, unknown functions), for values rendered later.
 //!
-//! Owned by the interpolation engine work; the body is filled in there.
+//! Layout: [`lexer`] → [`parse`] (tree, Go's parse errors) → [`exec`] (Go's execution rules)
+//! with the function table in [`funcs`] and Go's formatting in [`gofmt`], [`golayout`]
+//! (`isotime`) and [`strftime`]. `define`/`template`/`block` and `call` are not supported.
+//!
+//! Positions: [`RenderError::line`] and [`RenderError::col`] are 1-based, `col` counting
+//! characters; the message keeps Go's form (`root:LINE:COL` with a 0-based byte column).
+
+mod exec;
+mod funcs;
+mod gofmt;
+mod golayout;
+mod lexer;
+mod parse;
+mod strftime;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+pub use funcs::DEFERRED_BUILD_KEYS;
 
 /// A value the template can see through `.` (dot) or that functions return.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,14 +96,145 @@ pub struct RenderError {
     pub col: u32,
 }
 
+/// How many times [`render`] re-renders its own output before giving up (Packer loops forever).
+const MAX_PASSES: usize = 100;
+
+/// Largest output [`render`] accepts between passes: a value that keeps expanding (for example
+/// a template printing itself twice) would otherwise grow without bound.
+const MAX_OUTPUT: usize = 64 << 20;
+
 /// Renders `input` with `ctx`, repeating until the output stops changing.
 pub fn render(input: &str, ctx: &Context) -> Result<String, RenderError> {
-    let _ = ctx;
-    Ok(input.to_string())
+    if !has_action(input) {
+        return Ok(input.to_string());
+    }
+    let mut cur = render_once(input, ctx)?;
+    let mut pass = 1;
+    loop {
+        if !has_action(&cur) || cur == input && pass == 1 {
+            return Ok(cur);
+        }
+        if cur.len() > MAX_OUTPUT {
+            return Err(RenderError {
+                message: format!(
+                    "template: root: output grew past {} MiB after {pass} rendering passes",
+                    MAX_OUTPUT >> 20
+                ),
+                line: 1,
+                col: 1,
+            });
+        }
+        if pass >= MAX_PASSES {
+            return Err(RenderError {
+                message: format!(
+                    "template: root: still changing after {MAX_PASSES} rendering passes (a value keeps \
+                     expanding to new {{{{ }}}} actions)"
+                ),
+                line: 1,
+                col: 1,
+            });
+        }
+        let next = render_once(&cur, ctx).map_err(|e| relocate(e, input, pass, ctx))?;
+        pass += 1;
+        if next == cur {
+            return Ok(next);
+        }
+        cur = next;
+    }
 }
 
 /// Parses `input` (syntax, known function names) without executing it.
 pub fn check(input: &str, ctx: &Context) -> Result<(), RenderError> {
-    let _ = (input, ctx);
-    Ok(())
+    if !has_action(input) {
+        return Ok(());
+    }
+    let lookup = |name: &str| funcs::lookup(name, ctx.amazon_funcs);
+    parse::parse(input, &lookup).map(|_| ()).map_err(|e| parse_error(input, e))
+}
+
+fn has_action(s: &str) -> bool {
+    lexer::find(s.as_bytes(), b"{{", 0).is_some()
+}
+
+/// One rendering pass (Go's `RenderOnce`).
+fn render_once(input: &str, ctx: &Context) -> Result<String, RenderError> {
+    let lookup = |name: &str| funcs::lookup(name, ctx.amazon_funcs);
+    let tree = parse::parse(input, &lookup).map_err(|e| parse_error(input, e))?;
+    let mut out = String::with_capacity(input.len() + 32);
+    exec::execute(&tree, ctx, &mut out, None).map_err(|e| exec_error(input, e))?;
+    Ok(out)
+}
+
+/// 1-based line, 0-based byte column (Go's) and 1-based character column of `pos` in `src`.
+fn locate(src: &str, pos: usize) -> (u32, usize, u32) {
+    let mut pos = pos.min(src.len());
+    while !src.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    let before = &src[..pos];
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col_chars = src[line_start..pos].chars().count() + 1;
+    (line as u32, pos - line_start, col_chars as u32)
+}
+
+fn parse_error(src: &str, e: parse::ParseError) -> RenderError {
+    let (line, _, col) = locate(src, e.pos);
+    RenderError { message: format!("template: root:{line}: {}", e.msg), line, col }
+}
+
+fn exec_error(src: &str, e: exec::ExecError) -> RenderError {
+    let (line, byte_col, col) = locate(src, e.pos);
+    let mut context = e.context;
+    if context.len() > 20 {
+        context = context.chars().take(20).collect::<String>() + "...";
+    }
+    RenderError {
+        message: format!("template: root:{line}:{byte_col}: executing \"root\" at <{context}>: {}", e.msg),
+        line,
+        col,
+    }
+}
+
+/// Maps an error found in pass `passes + 1` (whose input is the output of `passes` passes over
+/// `input`) back to the action of `input` that produced the offending text. The message keeps
+/// the position Go would report; `line`/`col` point into `input`.
+fn relocate(mut e: RenderError, input: &str, passes: usize, ctx: &Context) -> RenderError {
+    // Re-run the earlier passes recording where each piece of output came from. They succeeded
+    // before, and errors are rare, so this costs nothing on the happy path.
+    let lookup = |name: &str| funcs::lookup(name, ctx.amazon_funcs);
+    let mut texts = vec![input.to_string()];
+    let mut maps: Vec<Vec<exec::Segment>> = Vec::new();
+    for _ in 0..passes {
+        let src = texts.last().map(String::as_str).unwrap_or_default();
+        let Ok(tree) = parse::parse(src, &lookup) else { return e };
+        let mut out = String::new();
+        let mut segs = Vec::new();
+        if exec::execute(&tree, ctx, &mut out, Some((src, &mut segs))).is_err() {
+            return e;
+        }
+        maps.push(segs);
+        texts.push(out);
+    }
+    let last = texts.last().map(String::as_str).unwrap_or_default();
+    let mut pos = offset_of(last, e.line, e.col);
+    for segs in maps.iter().rev() {
+        pos = exec::map_back(segs, pos);
+    }
+    let (line, _, col) = locate(input, pos);
+    e.line = line;
+    e.col = col;
+    e
+}
+
+/// The byte offset of a 1-based line and character column.
+fn offset_of(src: &str, line: u32, col: u32) -> usize {
+    let mut start = 0;
+    for _ in 1..line {
+        match src[start..].find('\n') {
+            Some(i) => start += i + 1,
+            None => break,
+        }
+    }
+    src[start..].char_indices().nth(col.saturating_sub(1) as usize).map_or(src.len(), |(i, _)| start + i)
 }

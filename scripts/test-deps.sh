@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs what rpack's integration tests need on a Debian machine, as root, and prints the versions.
+#
+#   * Debian packages: the OpenSSH server the tests start as "the instance", the ssh client, sudo,
+#     the build dependencies of the ssh2/openssl crates, and python3-venv;
+#   * the login user `ec2-user` with passwordless sudo, as on Amazon Linux images;
+#   * the Python venv `target/test-venv` (or $CARGO_TARGET_DIR/test-venv) with the pinned moto[server],
+#     boto3 and awsebcli from tests/support-py/requirements.txt.
+#
+# Idempotent and quick when everything is in place: apt is only consulted for a missing package and
+# pip only runs when requirements.txt changed since the venv was made.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+case "$target_dir" in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+venv="$target_dir/test-venv"
+requirements="$repo/tests/support-py/requirements.txt"
+test_user=ec2-user
+
+say() { echo "test-deps: $*"; }
+die() { echo "test-deps: error: $*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (installs packages, creates user $test_user, the tests start sshd)"
+
+# ---- Debian packages --------------------------------------------------------------------------
+packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# sshd's privilege-separation directory lives on a tmpfs; the tests create it too
+mkdir -p /run/sshd && chmod 0755 /run/sshd
+
+# ---- the login user, as on EC2 images -------------------------------------------------------------
+if ! id "$test_user" >/dev/null 2>&1; then
+  useradd --create-home --home-dir "/home/$test_user" --shell /bin/bash "$test_user"
+  say "created user $test_user"
+fi
+# A fresh account's password field is '!' (locked); sshd without PAM refuses locked accounts even
+# for public-key logins. '*' means "no password works" without the lock.
+case "$(getent shadow "$test_user" | cut -d: -f2)" in
+  '*') ;;
+  *) usermod -p '*' "$test_user" ;;
+esac
+sudoers="/etc/sudoers.d/90-rpack-tests-$test_user"
+want="$test_user ALL=(ALL) NOPASSWD:ALL"
+if [ "$(cat "$sudoers" 2>/dev/null)" != "$want" ]; then
+  tmp="$(mktemp)"
+  echo "$want" > "$tmp"
+  visudo -cqf "$tmp" || die "sudoers line for $test_user does not validate"
+  install -m 0440 -o root -g root "$tmp" "$sudoers"
+  rm -f "$tmp"
+  say "wrote $sudoers"
+fi
+
+# ---- Python venv with moto ------------------------------------------------------------------------
+# Debian's interpreter, not whatever python3 comes first on PATH (pyenv shims, conda...).
+python=/usr/bin/python3
+stamp="$venv/.rpack-requirements.sha256"
+want_stamp="$( { sha256sum < "$requirements"; "$python" --version; } | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/moto_server" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_stamp" ]; then
+  say "creating $venv (moto, boto3, awsebcli); this takes about a minute"
+  rm -rf "$venv"
+  mkdir -p "$target_dir"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements" \
+    || die "pip could not install $requirements into $venv"
+  echo "$want_stamp" > "$stamp"
+fi
+
+# ---- versions -------------------------------------------------------------------------------------
+pyver() { "$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))"; }
+say "openssh:  $(dpkg-query -W -f='${Version}' openssh-server)"
+say "sudo:     $(sudo -V | head -n1)"
+say "python:   $("$venv/bin/python" --version 2>&1) ($venv)"
+say "moto:     $(pyver moto)"
+say "boto3:    $(pyver boto3)"
+say "awsebcli: $(pyver awsebcli)"

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: installs the test stack's dependencies (scripts/test-deps.sh), then runs every
+# test with cargo. Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test it stack`).
+# Exits with cargo's exit code.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+bash scripts/test-deps.sh
+set +e
+cargo test "$@"
+exit $?

@@ -1,0 +1,320 @@
+//! Packer's amazon access configuration and the clients built from it.
+//!
+//! Credentials and region resolve like every AWS tool through aws-config's default chain
+//! (environment, shared config/credentials profiles incl. SSO and `credential_process`, web
+//! identity, ECS/IMDS), with the template's `access_key`/`secret_key`/`token`, `profile`,
+//! `shared_credentials_file` and `assume_role` on top. Endpoints: `custom_endpoint_ec2` for every
+//! EC2 client; aws-config itself honours `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`.
+//!
+//! Validation calls: `skip_region_validation` unset → one DescribeRegions checks `region` and
+//! `ami_regions`; `skip_credential_validation` unset → STS GetCallerIdentity. When EC2 is pointed
+//! at a custom endpoint but STS is not (`AWS_ENDPOINT_URL[_STS]` unset), the STS check is skipped:
+//! the credentials are then meant for that endpoint, and asking the real STS would both leak
+//! traffic off the test/private network and judge them by the wrong account.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context as _, Result};
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_ec2::config::Region;
+
+use crate::aws::error::AwsResultExt;
+use crate::aws::wait::PollPolicy;
+use crate::config::Decoder;
+
+/// `assume_role { … }`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub duration_seconds: Option<i64>,
+    pub external_id: Option<String>,
+    pub policy: Option<String>,
+    pub policy_arns: Vec<String>,
+    pub session_name: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub transitive_tag_keys: Vec<String>,
+}
+
+/// `aws_polling { delay_seconds, max_attempts }` (env fallbacks applied by [`PollingConfig::resolve`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PollingConfig {
+    pub delay_seconds: Option<i64>,
+    pub max_attempts: Option<i64>,
+}
+
+impl PollingConfig {
+    /// Template values, else `AWS_POLL_DELAY_SECONDS` / `AWS_MAX_ATTEMPTS` /
+    /// deprecated `AWS_TIMEOUT_SECONDS`; non-integer env values are ignored.
+    pub fn resolve(&self) -> ResolvedPolling {
+        let env_int = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<i64>().ok()).filter(|v| *v > 0);
+        let delay = self.delay_seconds.filter(|v| *v > 0).or_else(|| env_int("AWS_POLL_DELAY_SECONDS"));
+        let attempts = self.max_attempts.filter(|v| *v > 0).or_else(|| env_int("AWS_MAX_ATTEMPTS"));
+        let timeout = env_int("AWS_TIMEOUT_SECONDS").map(|s| Duration::from_secs(s as u64));
+        ResolvedPolling {
+            fixed_delay: delay.map(|s| Duration::from_secs(s as u64)),
+            max_attempts: attempts.map(|a| a as u32),
+            timeout,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResolvedPolling {
+    pub fixed_delay: Option<Duration>,
+    pub max_attempts: Option<u32>,
+    pub timeout: Option<Duration>,
+}
+
+impl ResolvedPolling {
+    /// The policy for one kind of wait whose own default total timeout is `default_timeout`.
+    pub fn policy(&self, default_timeout: Duration) -> PollPolicy {
+        let mut timeout = self.timeout.unwrap_or(default_timeout);
+        if let (Some(d), Some(n)) = (self.fixed_delay, self.max_attempts) {
+            // Both knobs set: they define the wait (Packer semantics), give them the room.
+            timeout = timeout.max(d * n + Duration::from_secs(1));
+        }
+        PollPolicy { fixed_delay: self.fixed_delay, max_attempts: self.max_attempts, timeout }
+    }
+}
+
+/// Packer's AccessConfig keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccessConfig {
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub token: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub shared_credentials_file: Option<String>,
+    pub custom_endpoint_ec2: Option<String>,
+    pub insecure_skip_tls_verify: bool,
+    /// SDK request retries (Packer default 10).
+    pub max_retries: Option<i64>,
+    pub mfa_code: Option<String>,
+    pub skip_metadata_api_check: bool,
+    pub skip_credential_validation: bool,
+    pub skip_region_validation: bool,
+    pub decode_authorization_messages: bool,
+    pub assume_role: Option<AssumeRole>,
+    pub vault_aws_engine: Option<BTreeMap<String, String>>,
+    pub polling: PollingConfig,
+}
+
+/// Decodes the access keys of an amazon builder/post-processor (`skip_region_validation` is an
+/// AMI-config key in Packer, read here too because it decides an API call).
+pub fn decode(d: &mut Decoder<'_>) -> AccessConfig {
+    let mut c = AccessConfig {
+        access_key: d.string("access_key").filter(|s| !s.is_empty()),
+        secret_key: d.string("secret_key").filter(|s| !s.is_empty()),
+        token: d.string("token").filter(|s| !s.is_empty()),
+        region: d.string("region").filter(|s| !s.is_empty()),
+        profile: d.string("profile").filter(|s| !s.is_empty()),
+        shared_credentials_file: d.string("shared_credentials_file").filter(|s| !s.is_empty()),
+        custom_endpoint_ec2: d.string("custom_endpoint_ec2").filter(|s| !s.is_empty()),
+        insecure_skip_tls_verify: d.bool("insecure_skip_tls_verify").unwrap_or(false),
+        max_retries: d.int("max_retries"),
+        mfa_code: d.string("mfa_code").filter(|s| !s.is_empty()),
+        skip_metadata_api_check: d.bool("skip_metadata_api_check").unwrap_or(false),
+        skip_credential_validation: d.bool("skip_credential_validation").unwrap_or(false),
+        skip_region_validation: d.bool("skip_region_validation").unwrap_or(false),
+        decode_authorization_messages: d.bool("decode_authorization_messages").unwrap_or(false),
+        assume_role: None,
+        vault_aws_engine: None,
+        polling: PollingConfig::default(),
+    };
+    c.assume_role = d
+        .object("assume_role", |d| AssumeRole {
+            role_arn: d.string("role_arn").unwrap_or_default(),
+            duration_seconds: d.int("duration_seconds"),
+            external_id: d.string("external_id").filter(|s| !s.is_empty()),
+            policy: d.string("policy").filter(|s| !s.is_empty()),
+            policy_arns: d.string_list("policy_arns").unwrap_or_default(),
+            session_name: d.string("session_name").filter(|s| !s.is_empty()),
+            tags: d.string_map("tags").unwrap_or_default(),
+            transitive_tag_keys: d.string_list("transitive_tag_keys").unwrap_or_default(),
+        })
+        .filter(|a| !a.role_arn.is_empty());
+    c.vault_aws_engine = d
+        .object("vault_aws_engine", |d| {
+            let mut m = BTreeMap::new();
+            for k in ["name", "engine_name", "role_arn", "ttl"] {
+                if let Some(v) = d.string(k) {
+                    m.insert(k.to_string(), v);
+                }
+            }
+            m
+        })
+        .filter(|m| !m.is_empty());
+    c.polling = d
+        .object("aws_polling", |d| PollingConfig { delay_seconds: d.int("delay_seconds"), max_attempts: d.int("max_attempts") })
+        .unwrap_or_default();
+
+    // Packer's AccessConfig.Prepare checks, in its order.
+    if c.vault_aws_engine.is_some() && c.access_key.is_some() {
+        d.error("vault_aws_engine", "If you have set vault_aws_engine, you must not set the access_key or secret_key.");
+    }
+    if c.access_key.is_some() != c.secret_key.is_some() {
+        d.error("access_key", "`access_key` and `secret_key` must both be either set or not set.");
+    }
+    if c.skip_metadata_api_check {
+        tracing::warn!("(WARN) skip_metadata_api_check ignored.");
+    }
+    c
+}
+
+/// The AWS clients of one build: the shared SDK configuration plus one EC2 client per region.
+pub struct Clients {
+    pub sdk: aws_config::SdkConfig,
+    pub region: String,
+    ec2_endpoint: Option<String>,
+    ec2: Mutex<BTreeMap<String, aws_sdk_ec2::Client>>,
+}
+
+impl Clients {
+    /// Resolves credentials and region and builds the clients. No API call is made here.
+    pub async fn load(access: &AccessConfig) -> Result<Arc<Clients>> {
+        if access.vault_aws_engine.is_some() {
+            bail!("vault_aws_engine is not supported by rpack; use the AWS credential chain or assume_role");
+        }
+        if access.mfa_code.is_some() {
+            bail!("mfa_code is not supported by rpack; use a profile with mfa_serial or assume_role");
+        }
+        // Packer retries requests 10 times (the SDK default is 3); throttling and 5xx are
+        // retried with exponential backoff by the SDK's standard retry strategy.
+        let retries = access.max_retries.filter(|n| *n >= 0).unwrap_or(10) as u32;
+        let retry = RetryConfig::standard()
+            .with_max_attempts(retries + 1)
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(20));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+        if let Some(r) = &access.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(p) = &access.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(f) = &access.shared_credentials_file {
+            #[allow(deprecated)]
+            use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+            #[allow(deprecated)]
+            let files = ProfileFiles::builder()
+                .include_default_config_file(true)
+                .with_file(ProfileFileKind::Credentials, crate::communicator::config::expand_user(f))
+                .build();
+            loader = loader.profile_files(files);
+        }
+        if let (Some(ak), Some(sk)) = (&access.access_key, &access.secret_key) {
+            let token = access.token.clone().or_else(|| std::env::var("AWS_SESSION_TOKEN").ok().filter(|t| !t.is_empty()));
+            loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(ak, sk, token, None, "template"));
+        }
+        let mut sdk = loader.load().await;
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .context("no region: set `region` in the template, AWS_REGION/AWS_DEFAULT_REGION, or a profile region")?;
+        if let Some(ar) = &access.assume_role {
+            let mut b = aws_config::sts::AssumeRoleProvider::builder(ar.role_arn.clone())
+                .session_name(ar.session_name.clone().unwrap_or_else(|| "rpack".to_string()))
+                .region(Region::new(region.clone()))
+                .configure(&sdk);
+            if let Some(id) = &ar.external_id {
+                b = b.external_id(id);
+            }
+            if let Some(p) = &ar.policy {
+                b = b.policy(p);
+            }
+            if !ar.policy_arns.is_empty() {
+                b = b.policy_arns(ar.policy_arns.clone());
+            }
+            if let Some(s) = ar.duration_seconds.filter(|s| *s > 0) {
+                b = b.session_length(Duration::from_secs(s as u64));
+            }
+            if !ar.tags.is_empty() {
+                b = b.tags(ar.tags.clone());
+            }
+            let provider = b.build().await;
+            sdk = sdk.into_builder().credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(provider)).build();
+        }
+        Ok(Arc::new(Clients {
+            sdk,
+            region,
+            ec2_endpoint: access.custom_endpoint_ec2.clone(),
+            ec2: Mutex::new(BTreeMap::new()),
+        }))
+    }
+
+    /// The EC2 client for `region` (built once, then shared).
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let mut map = self.ec2.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(region.to_string())
+            .or_insert_with(|| {
+                let mut b = aws_sdk_ec2::config::Builder::from(&self.sdk).region(Region::new(region.to_string()));
+                if let Some(e) = &self.ec2_endpoint {
+                    b = b.endpoint_url(e);
+                }
+                aws_sdk_ec2::Client::from_conf(b.build())
+            })
+            .clone()
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk)
+    }
+
+    /// Whether STS GetCallerIdentity should run (see the module docs).
+    pub fn should_validate_credentials(&self, access: &AccessConfig) -> bool {
+        if access.skip_credential_validation {
+            return false;
+        }
+        let sts_endpoint = ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
+            .iter()
+            .any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
+        access.custom_endpoint_ec2.is_none() || sts_endpoint
+    }
+
+    /// STS GetCallerIdentity; returns the account id.
+    pub async fn validate_credentials(&self) -> Result<String> {
+        let sts = aws_sdk_sts::Client::new(&self.sdk);
+        let out = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .aws_context(|| format!("validating credentials with STS GetCallerIdentity in {}", self.region))?;
+        Ok(out.account().unwrap_or_default().to_string())
+    }
+
+    /// DescribeRegions: every one of `regions` must exist (Packer's message).
+    pub async fn validate_regions(&self, regions: &[String]) -> Result<()> {
+        let out = self
+            .ec2(&self.region)
+            .describe_regions()
+            .all_regions(true)
+            .send()
+            .await
+            .aws_context(|| format!("describing regions in {}", self.region))?;
+        let available: Vec<String> = out.regions().iter().filter_map(|r| r.region_name().map(str::to_string)).collect();
+        let invalid: Vec<&String> = regions.iter().filter(|r| !available.contains(r)).collect();
+        if !invalid.is_empty() {
+            let inv: Vec<&str> = invalid.iter().map(|s| s.as_str()).collect();
+            bail!("Invalid region(s): [{}], available regions: [{}]", inv.join(" "), available.join(" "));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_polling_wins_over_defaults() {
+        let p = PollingConfig { delay_seconds: Some(2), max_attempts: Some(5) }.resolve();
+        assert_eq!(p.fixed_delay, Some(Duration::from_secs(2)));
+        assert_eq!(p.max_attempts, Some(5));
+        let pol = p.policy(Duration::from_secs(5));
+        assert!(pol.timeout >= Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,136 @@
+//! AWS error texts. Every failed call becomes an [`AwsError`] that says what was being done, to
+//! what and where, followed by the service's own code and message
+//! (`creating AMI 'web-1' from i-0abc in us-east-1: InvalidAMIName.Duplicate: …`), never the
+//! SDK's bare "service error". Callers branch on [`AwsError::code`].
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsError {
+    /// What was being done ("deleting security group sg-1 in us-east-1").
+    pub context: String,
+    /// The service's error code (`DependencyViolation`), if the service answered.
+    pub code: Option<String>,
+    /// The service message, or the transport error chain.
+    pub message: String,
+}
+
+impl fmt::Display for AwsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(code) if self.message.is_empty() => write!(f, "{}: {code}", self.context),
+            Some(code) => write!(f, "{}: {code}: {}", self.context, self.message),
+            None => write!(f, "{}: {}", self.context, self.message),
+        }
+    }
+}
+
+impl StdError for AwsError {}
+
+impl AwsError {
+    pub fn from_sdk<E, R>(context: impl Into<String>, err: &SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+        R: fmt::Debug,
+    {
+        let code = err.code().map(str::to_string);
+        let message = match (&code, err.message()) {
+            (Some(_), Some(m)) => m.to_string(),
+            (Some(_), None) => String::new(),
+            // Not a service answer (timeout, connection refused, …): the full source chain.
+            (None, _) => DisplayErrorContext(err).to_string(),
+        };
+        AwsError { context: context.into(), code, message }
+    }
+
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// `*.NotFound`/`*.Malformed`-style codes that mean "does not exist (yet)".
+    pub fn is_not_found(&self) -> bool {
+        self.code().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound") || c == "NoSuchEntity")
+    }
+
+    /// Throttling and server-side failures, worth another try after a pause.
+    pub fn is_transient(&self) -> bool {
+        match self.code() {
+            Some(c) => is_transient_code(c),
+            // No service answer at all: connection reset, timeout.
+            None => true,
+        }
+    }
+}
+
+pub fn is_transient_code(code: &str) -> bool {
+    matches!(
+        code,
+        "RequestLimitExceeded"
+            | "Throttling"
+            | "ThrottlingException"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+            | "TooManyRequestsException"
+            | "InternalError"
+            | "InternalFailure"
+            | "ServiceUnavailable"
+            | "Unavailable"
+            | "InsufficientInstanceCapacity"
+    )
+}
+
+/// `result.aws_context(|| format!("…"))` turns an SDK error into an [`AwsError`] (an anyhow error
+/// the caller can `downcast_ref`).
+pub trait AwsResultExt<T> {
+    fn aws_context<F, S>(self, context: F) -> Result<T, AwsError>
+    where
+        F: FnOnce() -> S,
+        S: Into<String>;
+}
+
+impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: fmt::Debug,
+{
+    fn aws_context<F, S>(self, context: F) -> Result<T, AwsError>
+    where
+        F: FnOnce() -> S,
+        S: Into<String>,
+    {
+        self.map_err(|e| AwsError::from_sdk(context(), &e))
+    }
+}
+
+/// The [`AwsError`] inside an anyhow chain, if any.
+pub fn find(err: &anyhow::Error) -> Option<&AwsError> {
+    err.chain().find_map(|e| e.downcast_ref::<AwsError>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_operation_code_and_message() {
+        let e = AwsError {
+            context: "creating AMI 'web-1' from i-0abc in us-east-1".into(),
+            code: Some("InvalidAMIName.Duplicate".into()),
+            message: "AMI name web-1 is already in use by AMI ami-1".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "creating AMI 'web-1' from i-0abc in us-east-1: InvalidAMIName.Duplicate: AMI name web-1 is already in use by AMI ami-1"
+        );
+        assert!(!e.is_transient());
+        let t = AwsError { code: Some("RequestLimitExceeded".into()), ..e.clone() };
+        assert!(t.is_transient());
+        let nf = AwsError { code: Some("InvalidInstanceID.NotFound".into()), ..e };
+        assert!(nf.is_not_found());
+    }
+}

@@ -1,0 +1,256 @@
+//! Waiting for EC2 state changes, done well: the first poll comes soon, later polls back off
+//! exponentially up to a cap, every wait has a total timeout whose error names the resource and
+//! region, transient errors (throttling, 5xx, "not found yet") keep the wait going, and the
+//! build's cancellation token is observed between polls (this is a wait point).
+//!
+//! Default schedule: 250 ms, then ×1.5 per poll up to 15 s. A 5 s transition is seen by the
+//! 6th poll at ≈5.2 s (≈0.2 s late); a 10-minute AMI costs ≈50 polls instead of hundreds.
+//! Packer's knobs win when set: `aws_polling.delay_seconds` / `AWS_POLL_DELAY_SECONDS` make the
+//! delay fixed, `aws_polling.max_attempts` / `AWS_MAX_ATTEMPTS` cap the number of polls.
+
+use std::future::Future;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::error::AwsError;
+
+/// The first poll: soon enough that instant transitions (moto, small AMIs) cost little time,
+/// late enough that a fresh id is usually visible to Describe* already.
+const FIRST_POLL: Duration = Duration::from_millis(250);
+/// Growth per poll; 1.5 keeps a poll within ~20-50% of elapsed time while staying cheap.
+const FACTOR: f64 = 1.5;
+/// EC2's own waiters poll every 15 s; slower would only delay long waits.
+const CAP: Duration = Duration::from_secs(15);
+/// Delays at or above this are jittered (downwards by up to 15 %) so parallel builds spread
+/// out; short early delays stay exact so quick transitions are seen promptly.
+const JITTER_FROM: Duration = Duration::from_secs(4);
+
+/// How one wait polls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollPolicy {
+    /// `Some` = fixed delay between polls (Packer's `delay_seconds`).
+    pub fixed_delay: Option<Duration>,
+    /// `Some` = give up after this many polls (Packer's `max_attempts`).
+    pub max_attempts: Option<u32>,
+    /// Give up after this long in any case.
+    pub timeout: Duration,
+}
+
+impl PollPolicy {
+    pub fn new(timeout: Duration) -> Self {
+        PollPolicy { fixed_delay: None, max_attempts: None, timeout }
+    }
+
+    /// The delay before poll number `n` (0-based), without jitter.
+    pub fn delay_before(&self, n: u32) -> Duration {
+        if n == 0 {
+            return match self.fixed_delay {
+                Some(d) => d.min(FIRST_POLL),
+                None => FIRST_POLL,
+            };
+        }
+        if let Some(d) = self.fixed_delay {
+            return d;
+        }
+        let secs = FIRST_POLL.as_secs_f64() * FACTOR.powi(n as i32);
+        Duration::from_secs_f64(secs.min(CAP.as_secs_f64()))
+    }
+
+    fn jittered(&self, d: Duration) -> Duration {
+        if self.fixed_delay.is_some() || d < JITTER_FROM {
+            return d;
+        }
+        d.mul_f64(rand::thread_rng().gen_range(0.85..=1.0))
+    }
+}
+
+/// What one poll found.
+pub enum Check<T> {
+    /// The wait is over.
+    Done(T),
+    /// Not yet; the text is the current state (shown in a timeout error).
+    Pending(String),
+    /// The resource reached a state it will not leave (`failed`, `terminated`, …).
+    Failed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("timed out after {after:?} waiting for {what} (last seen: {last})")]
+    Timeout { what: String, after: Duration, last: String },
+    #[error("cancelled while waiting for {what}")]
+    Cancelled { what: String },
+    #[error("waiting for {what}: {reason}")]
+    Failed { what: String, reason: String },
+    #[error(transparent)]
+    Api(#[from] AwsError),
+}
+
+/// Polls `check` until it says done, the policy runs out or `cancel` fires.
+/// `what` reads like "instance i-0abc to become running in us-east-1".
+/// Transient API errors and not-found answers count as "pending".
+pub async fn wait_for<T, F, Fut>(what: &str, policy: &PollPolicy, cancel: &CancellationToken, mut check: F) -> Result<T, WaitError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Check<T>, AwsError>>,
+{
+    let started = tokio::time::Instant::now();
+    let deadline = started + policy.timeout;
+    let mut last = String::from("nothing yet");
+    let mut n = 0u32;
+    loop {
+        if policy.max_attempts.is_some_and(|max| n >= max) {
+            return Err(WaitError::Timeout { what: what.to_string(), after: started.elapsed(), last });
+        }
+        let delay = policy.jittered(policy.delay_before(n));
+        let wake = (tokio::time::Instant::now() + delay).min(deadline);
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(WaitError::Cancelled { what: what.to_string() }),
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        n += 1;
+        match check().await {
+            Ok(Check::Done(v)) => return Ok(v),
+            Ok(Check::Pending(state)) => last = state,
+            Ok(Check::Failed(reason)) => return Err(WaitError::Failed { what: what.to_string(), reason }),
+            Err(e) if e.is_transient() || e.is_not_found() => last = e.to_string(),
+            Err(e) => return Err(WaitError::Api(e)),
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(WaitError::Timeout { what: what.to_string(), after: started.elapsed(), last });
+        }
+    }
+}
+
+/// Retries `op` while it fails with one of `codes` (eventual consistency: an IAM profile not
+/// yet visible to EC2, a group still in use by a terminating instance). Throttling and 5xx are
+/// not retried here: the SDK's retry strategy already did. Observes no cancellation: callers
+/// use it for create calls and cleanups.
+pub async fn retry_codes<T, F, Fut>(codes: &[&str], total: Duration, mut op: F) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) => {
+                let listed = e.code().is_some_and(|c| codes.contains(&c));
+                if !listed || started.elapsed() + delay > total {
+                    return Err(e);
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn default_schedule_sees_a_five_second_transition_within_six_polls() {
+        let p = PollPolicy::new(Duration::from_secs(600));
+        let mut t = Duration::ZERO;
+        let mut polls = 0;
+        while t < Duration::from_secs(5) {
+            t += p.delay_before(polls);
+            polls += 1;
+        }
+        assert_eq!(polls, 6);
+        assert!(t < Duration::from_millis(5300), "{t:?}");
+    }
+
+    #[test]
+    fn a_ten_minute_wait_costs_tens_of_polls_not_hundreds() {
+        let p = PollPolicy::new(Duration::from_secs(3600));
+        let mut t = Duration::ZERO;
+        let mut polls = 0;
+        while t < Duration::from_secs(600) {
+            t += p.delay_before(polls);
+            polls += 1;
+        }
+        assert!((40..=55).contains(&polls), "{polls}");
+        assert_eq!(p.delay_before(100), CAP);
+    }
+
+    #[test]
+    fn fixed_delay_wins() {
+        let p = PollPolicy { fixed_delay: Some(Duration::from_secs(1)), max_attempts: Some(3), timeout: Duration::from_secs(60) };
+        assert_eq!(p.delay_before(0), FIRST_POLL);
+        assert_eq!(p.delay_before(5), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_keep_waiting_and_done_returns() {
+        let n = AtomicU32::new(0);
+        let v = wait_for("thing t-1 to be ready in r", &PollPolicy::new(Duration::from_secs(60)), &CancellationToken::new(), || {
+            let i = n.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match i {
+                    0 => Err(AwsError { context: "describing".into(), code: Some("RequestLimitExceeded".into()), message: "slow down".into() }),
+                    1 => Ok(Check::Pending("pending".into())),
+                    _ => Ok(Check::Done(42)),
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(v, 42);
+        assert_eq!(n.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeout_names_the_resource_and_last_state() {
+        let err = wait_for::<(), _, _>(
+            "instance i-0abc to become running in us-east-1",
+            &PollPolicy::new(Duration::from_secs(30)),
+            &CancellationToken::new(),
+            || async { Ok(Check::Pending("pending".into())) },
+        )
+        .await
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("timed out after 30"), "{text}");
+        assert!(text.ends_with("waiting for instance i-0abc to become running in us-east-1 (last seen: pending)"), "{text}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn max_attempts_caps_polls() {
+        let n = AtomicU32::new(0);
+        let p = PollPolicy { fixed_delay: Some(Duration::from_secs(1)), max_attempts: Some(3), timeout: Duration::from_secs(600) };
+        let err = wait_for::<(), _, _>("x", &p, &CancellationToken::new(), || {
+            n.fetch_add(1, Ordering::SeqCst);
+            async { Ok(Check::Pending("p".into())) }
+        })
+        .await
+        .unwrap_err();
+        assert!(matches!(err, WaitError::Timeout { .. }));
+        assert_eq!(n.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn cancel_interrupts_the_wait_and_fatal_errors_end_it() {
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let err = wait_for::<(), _, _>("image ami-1 to become available in r", &PollPolicy::new(Duration::from_secs(60)), &cancel, || async {
+            Ok(Check::Pending("pending".into()))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.to_string(), "cancelled while waiting for image ami-1 to become available in r");
+        let err = wait_for::<(), _, _>("x", &PollPolicy::new(Duration::from_secs(60)), &CancellationToken::new(), || async {
+            Err(AwsError { context: "describing images in r".into(), code: Some("AuthFailure".into()), message: "no".into() })
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.to_string(), "describing images in r: AuthFailure: no");
+    }
+}

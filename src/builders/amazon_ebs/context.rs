@@ -1,0 +1,183 @@
+//! The typed state of one amazon-ebs build, filled in step by step. Every id that exists in AWS
+//! is here (and in the ledger) from the moment its create call returned, so cleanups know
+//! exactly what to remove.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::aws::access::{Clients, ResolvedPolling};
+use crate::builders::amazon_ebs::config::Config;
+use crate::builders::amazon_ebs::ProvisionHook;
+use crate::communicator::SshComm;
+use crate::template::interp::{self, Value};
+
+/// The tag every resource rpack creates carries (a janitor can find leftovers by it).
+pub const BUILD_ID_TAG: &str = "rpack:build-id";
+
+/// What `source_ami`/`source_ami_filter` resolved to.
+#[derive(Debug, Clone, Default)]
+pub struct SourceImage {
+    pub id: String,
+    pub name: String,
+    pub creation_date: String,
+    pub owner: String,
+    pub owner_alias: String,
+    pub tags: BTreeMap<String, String>,
+    pub virtualization_type: String,
+    pub root_device_name: Option<String>,
+    pub ena_support: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyPair {
+    pub name: String,
+    /// `true` = rpack created it and deletes it again.
+    pub temporary: bool,
+    /// The private key the communicator uses (`None` with agent auth).
+    pub private_key_file: Option<PathBuf>,
+}
+
+/// The temporary IAM role + instance profile.
+#[derive(Debug, Clone, Default)]
+pub struct TempIam {
+    pub role: Option<String>,
+    pub policy_attached: bool,
+    pub profile: Option<String>,
+    pub role_in_profile: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Instance {
+    pub id: String,
+    pub public_ip: Option<String>,
+    pub private_ip: Option<String>,
+    pub public_dns: Option<String>,
+    pub private_dns: Option<String>,
+    /// Set once TerminateInstances has been sent and the wait finished.
+    pub terminated: bool,
+}
+
+/// One AMI in one region, with its snapshots.
+#[derive(Debug, Clone, Default)]
+pub struct Image {
+    pub region: String,
+    pub id: String,
+    pub snapshots: Vec<String>,
+    /// Removed again at the end even on success (encrypt_boot's unencrypted source).
+    pub intermediary: bool,
+}
+
+pub struct BuildCtx {
+    pub cfg: Arc<Config>,
+    pub build_id: String,
+    pub region: String,
+    pub aws: Arc<Clients>,
+    pub polling: ResolvedPolling,
+    pub hook: Arc<dyn ProvisionHook>,
+    /// Private directory for the temporary private key (removed at the end).
+    pub work_dir: PathBuf,
+
+    pub source: Option<SourceImage>,
+    pub vpc_id: Option<String>,
+    pub subnet_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub key_pair: Option<KeyPair>,
+    /// Groups the instance is launched into (given or the temporary one).
+    pub security_group_ids: Vec<String>,
+    pub temp_security_group: Option<String>,
+    pub instance_profile: Option<String>,
+    pub temp_iam: TempIam,
+    pub instance: Option<Instance>,
+    pub comm: Option<SshComm>,
+    /// Every AMI rpack registered, in creation order (build region first).
+    pub images: Vec<Image>,
+}
+
+impl BuildCtx {
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        self.aws.ec2(&self.region)
+    }
+
+    pub fn instance_id(&self) -> Option<&str> {
+        self.instance.as_ref().map(|i| i.id.as_str())
+    }
+
+    /// The final AMIs (not intermediaries), region → id.
+    pub fn final_images(&self) -> BTreeMap<String, String> {
+        self.images.iter().filter(|i| !i.intermediary).map(|i| (i.region.clone(), i.id.clone())).collect()
+    }
+
+    /// `{{ .BuildRegion }}`, `{{ .SourceAMI* }}` data for late-rendered keys.
+    pub fn template_data(&self) -> Value {
+        let mut m = BTreeMap::new();
+        m.insert("BuildRegion".to_string(), Value::String(self.region.clone()));
+        let s = self.source.clone().unwrap_or_default();
+        m.insert("SourceAMI".to_string(), Value::String(s.id));
+        m.insert("SourceAMIName".to_string(), Value::String(s.name));
+        m.insert("SourceAMICreationDate".to_string(), Value::String(s.creation_date));
+        m.insert("SourceAMIOwner".to_string(), Value::String(s.owner));
+        m.insert("SourceAMIOwnerName".to_string(), Value::String(s.owner_alias));
+        m.insert(
+            "SourceAMITags".to_string(),
+            Value::Map(s.tags.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+        );
+        Value::Map(m)
+    }
+
+    /// The `build` function's data (`ID`, `SourceAMI`, …) for provisioners.
+    pub fn generated_data(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        let s = self.source.clone().unwrap_or_default();
+        m.insert("ID".to_string(), self.instance_id().unwrap_or("").to_string());
+        m.insert("BuildRegion".to_string(), self.region.clone());
+        m.insert("SourceAMI".to_string(), s.id);
+        m.insert("SourceAMIName".to_string(), s.name);
+        m.insert("SourceAMICreationDate".to_string(), s.creation_date);
+        m.insert("SourceAMIOwner".to_string(), s.owner);
+        m.insert("SourceAMIOwnerName".to_string(), s.owner_alias);
+        m.insert("PackerRunUUID".to_string(), self.build_id.clone());
+        m
+    }
+
+    /// Renders one late key (`tags`, `ami_description`, …) with the build data.
+    pub fn render(&self, key: &str, s: &str) -> anyhow::Result<String> {
+        let mut ctx = self.cfg.render_ctx.clone();
+        ctx.data = Some(self.template_data());
+        ctx.amazon_funcs = true;
+        interp::render(s, &ctx).map_err(|e| anyhow::anyhow!("rendering {key}: {e}"))
+    }
+
+    /// Renders a tag list and adds the Packer `Name` default (if given) and the build-id tag.
+    pub fn render_tags(&self, key: &str, tags: &[(String, String)], default_name: Option<&str>) -> anyhow::Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for (k, v) in tags {
+            out.push((self.render(key, k)?, self.render(key, v)?));
+        }
+        if let Some(name) = default_name {
+            if !out.iter().any(|(k, _)| k == "Name") {
+                out.insert(0, ("Name".to_string(), name.to_string()));
+            }
+        }
+        out.retain(|(k, _)| k != BUILD_ID_TAG);
+        out.push((BUILD_ID_TAG.to_string(), self.build_id.clone()));
+        Ok(out)
+    }
+
+    /// A TagSpecification for `rt` with `tags`.
+    pub fn tag_spec(rt: aws_sdk_ec2::types::ResourceType, tags: &[(String, String)]) -> aws_sdk_ec2::types::TagSpecification {
+        aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(rt)
+            .set_tags(Some(ec2_tags(tags)))
+            .build()
+    }
+
+    /// Only the build-id tag (plus a Name) for resources Packer does not tag.
+    pub fn id_tags(&self, name: &str) -> Vec<(String, String)> {
+        vec![("Name".to_string(), name.to_string()), (BUILD_ID_TAG.to_string(), self.build_id.clone())]
+    }
+}
+
+pub fn ec2_tags(tags: &[(String, String)]) -> Vec<aws_sdk_ec2::types::Tag> {
+    tags.iter().map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build()).collect()
+}

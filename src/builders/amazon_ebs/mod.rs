@@ -1,0 +1,160 @@
+//! The `amazon-ebs` builder: a source instance is launched from an AMI, provisioned over SSH,
+//! stopped and imaged; the AMI is copied, shared and tagged; everything temporary is removed
+//! again, and on failure or cancel the AMIs too.
+//!
+//! Public surface for the build orchestration:
+//! * [`config::decode`] (+ `Decoder::finish`) → [`config::Config`], with [`config::NO_RENDER`];
+//! * [`run`] with a [`ProvisionHook`] → [`Artifact`];
+//! * [`Artifact`]: Packer's id/string/destroy.
+
+pub mod artifact;
+pub mod config;
+pub mod context;
+pub mod steps;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+
+pub use artifact::Artifact;
+pub use config::Config;
+pub use context::BuildCtx;
+
+use crate::aws::access::Clients;
+use crate::communicator::Communicator;
+use crate::engine::{Ledger, RunError, Runner, RunnerOptions, Step, StepEnv};
+use crate::ui::Ui;
+
+/// Packer's builder id for amazon-ebs artifacts.
+pub const BUILDER_ID: &str = "mitchellh.amazonebs";
+
+/// Runs the provisioners once the instance is reachable. The build orchestration implements it
+/// (provisioner list, `build` data, error-cleanup-provisioner).
+#[async_trait::async_trait]
+pub trait ProvisionHook: Send + Sync {
+    /// `comm` is `None` with `communicator: none`. `data` is the `build` function's data
+    /// (`ID`, `Host`, `Port`, `User`, `SourceAMI`, `BuildRegion`, `PackerRunUUID`, …).
+    async fn provision(
+        &self,
+        comm: Option<&dyn Communicator>,
+        data: &BTreeMap<String, String>,
+        ui: &dyn Ui,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()>;
+}
+
+/// A hook that only proves the machine is reachable: runs `true` over the communicator.
+pub struct TrueHook;
+
+struct NullSink;
+impl crate::communicator::OutputSink for NullSink {
+    fn stdout_line(&self, _: &str) {}
+    fn stderr_line(&self, _: &str) {}
+}
+
+#[async_trait::async_trait]
+impl ProvisionHook for TrueHook {
+    async fn provision(&self, comm: Option<&dyn Communicator>, _: &BTreeMap<String, String>, _: &dyn Ui, cancel: &CancellationToken) -> anyhow::Result<()> {
+        let Some(comm) = comm else { return Ok(()) };
+        let status = comm.start("true", &NullSink, cancel).await.map_err(|e| anyhow::anyhow!("running `true` on the instance: {e}"))?;
+        anyhow::ensure!(status == 0, "`true` exited with status {status} on the instance");
+        Ok(())
+    }
+}
+
+/// Everything a run needs besides the configuration.
+pub struct RunArgs {
+    pub ui: Arc<dyn Ui>,
+    pub hook: Arc<dyn ProvisionHook>,
+    /// First Ctrl-C: stop at the next wait point, clean up.
+    pub cancel: CancellationToken,
+    /// Second Ctrl-C: stop waiting in cleanups too.
+    pub hard_cancel: CancellationToken,
+    pub options: RunnerOptions,
+    /// The build id (`rpack:build-id` tag, ledger file name); a v4 UUID when `None`.
+    pub build_id: Option<String>,
+    /// Ledger to write; `None` = `Ledger::open_default(build_id)`.
+    pub ledger: Option<Arc<Ledger>>,
+}
+
+/// Packer's step list, in order.
+pub fn steps() -> Vec<Box<dyn Step<BuildCtx>>> {
+    use steps::*;
+    vec![
+        Box::new(pre_validate::PreValidate),
+        Box::new(source_ami::SourceAmi),
+        Box::new(network::Network),
+        Box::new(key_pair::KeyPair),
+        Box::new(security_group::SecurityGroup),
+        Box::new(iam_instance_profile::IamInstanceProfile),
+        Box::new(cleanup_volumes::CleanupVolumes),
+        Box::new(run_instance::RunInstance),
+        Box::new(connect::Connect),
+        Box::new(provision::Provision),
+        Box::new(stop_instance::StopInstance),
+        Box::new(modify_instance::ModifyInstance),
+        Box::new(deregister_ami::DeregisterAmi),
+        Box::new(create_ami::CreateAmi),
+        Box::new(copy_ami::CopyAmi),
+        Box::new(ami_attributes::AmiAttributes),
+        Box::new(create_tags::CreateTags),
+    ]
+}
+
+/// Runs one amazon-ebs build. On success returns the artifact (`None` with `skip_create_ami`).
+/// Failures and cancellation come back as [`RunError`] inside the anyhow error after cleanup.
+pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artifact>> {
+    let build_id = args.build_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let ledger = match &args.ledger {
+        Some(l) => l.clone(),
+        None => Arc::new(Ledger::open_default(&build_id)?),
+    };
+    let aws = Clients::load(&cfg.access).await?;
+    let work_dir = std::env::temp_dir().join(format!("rpack-{build_id}"));
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&work_dir)
+            .with_context(|| format!("creating {}", work_dir.display()))?;
+    }
+    let mut ctx = BuildCtx {
+        cfg: cfg.clone(),
+        build_id: build_id.clone(),
+        region: aws.region.clone(),
+        polling: cfg.access.polling.resolve(),
+        aws: aws.clone(),
+        hook: args.hook.clone(),
+        work_dir: work_dir.clone(),
+        source: None,
+        vpc_id: None,
+        subnet_id: None,
+        availability_zone: None,
+        key_pair: None,
+        security_group_ids: Vec::new(),
+        temp_security_group: None,
+        instance_profile: None,
+        temp_iam: Default::default(),
+        instance: None,
+        comm: None,
+        images: Vec::new(),
+    };
+    let env = StepEnv { ui: args.ui.clone(), ledger, cancel: args.cancel.clone(), hard_cancel: args.hard_cancel.clone() };
+    let runner = Runner::new(steps(), args.options.clone());
+    let result = runner.run(&mut ctx, &env).await;
+    let _ = std::fs::remove_dir_all(&work_dir);
+    match result {
+        Ok(_) => {
+            let amis = ctx.final_images();
+            if amis.is_empty() {
+                return Ok(None);
+            }
+            let snapshots = ctx.images.iter().filter(|i| !i.intermediary).map(|i| (i.region.clone(), i.snapshots.clone())).collect();
+            Ok(Some(Artifact { amis, snapshots, aws: Some(aws) }))
+        }
+        Err(e @ RunError::StepFailed { .. }) | Err(e @ RunError::Cancelled { .. }) => Err(anyhow::Error::new(e)),
+    }
+}

@@ -1,0 +1,127 @@
+//! StepKeyPair: the SSH key the instance accepts. A temporary key (ed25519 unless
+//! `temporary_key_pair_type` says `rsa`/`ecdsa`) is generated locally and imported with
+//! ImportKeyPair; or `ssh_keypair_name` + `ssh_private_key_file`/agent are used as given; or
+//! `ssh_private_key_file`/`ssh_password` alone need no EC2 key pair. Owns the temporary key pair.
+
+use std::io::Write;
+
+use anyhow::{bail, Context as _};
+use aws_sdk_ec2::primitives::Blob;
+use aws_sdk_ec2::types::ResourceType;
+use ssh_key::{Algorithm, EcdsaCurve, LineEnding, PrivateKey};
+
+use crate::aws::error::AwsResultExt;
+use crate::builders::amazon_ebs::context::{BuildCtx, KeyPair as Kp};
+use crate::engine::{Outcome, Step, StepEnv};
+
+pub struct KeyPair;
+
+/// Generates the private key (OpenSSH PEM) and its public line for `kind`.
+pub fn generate(kind: &str, bits: u32, comment: &str) -> anyhow::Result<(String, String)> {
+    let mut rng = rand::rngs::OsRng;
+    let alg = match kind {
+        "ed25519" => Algorithm::Ed25519,
+        "rsa" => Algorithm::Rsa { hash: None },
+        "ecdsa" => Algorithm::Ecdsa {
+            curve: match bits {
+                256 => EcdsaCurve::NistP256,
+                384 => EcdsaCurve::NistP384,
+                _ => EcdsaCurve::NistP521,
+            },
+        },
+        other => bail!("temporary_key_pair_type {other:?} is not supported for EC2 key pairs (use ed25519 or rsa)"),
+    };
+    let mut key = if kind == "rsa" {
+        let bits = if bits >= 2048 { bits as usize } else { 4096 };
+        PrivateKey::from(ssh_key::private::RsaKeypair::random(&mut rng, bits).context("generating an RSA key")?)
+    } else {
+        PrivateKey::random(&mut rng, alg).context("generating the temporary SSH key")?
+    };
+    key.set_comment(comment);
+    let private = key.to_openssh(LineEnding::LF).context("encoding the temporary SSH key")?.to_string();
+    let public = key.public_key().to_openssh().context("encoding the temporary public key")?;
+    Ok((private, public))
+}
+
+#[async_trait::async_trait]
+impl Step<BuildCtx> for KeyPair {
+    fn name(&self) -> &'static str {
+        "StepKeyPair"
+    }
+
+    async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
+        let cfg = ctx.cfg.clone();
+        let comm = &cfg.comm;
+        if let Some(name) = &comm.keypair_name {
+            env.ui.say(&format!("Using existing SSH keypair: {name}"));
+            ctx.key_pair = Some(Kp { name: name.clone(), temporary: false, private_key_file: comm.private_key_file.clone() });
+            return Ok(());
+        }
+        if comm.private_key_file.is_some() || comm.password.is_some() || comm.agent_auth {
+            env.ui.say("Using existing SSH private key");
+            return Ok(());
+        }
+        if comm.comm_type != crate::communicator::config::CommType::Ssh {
+            return Ok(());
+        }
+        let name = comm.temporary_key_pair_name.clone().unwrap_or_else(|| format!("packer_{}", ctx.build_id));
+        let kind = cfg.key_type().to_string();
+        let (private, public) = generate(&kind, comm.temporary_key_pair_bits, &name)?;
+        let path = ctx.work_dir.join(format!("{name}.pem"));
+        write_private(&path, &private)?;
+        env.ui.say(&format!("Creating temporary keypair: {name}"));
+        let tags = ctx.id_tags(&name);
+        ctx.ec2()
+            .import_key_pair()
+            .key_name(&name)
+            .public_key_material(Blob::new(public.into_bytes()))
+            .tag_specifications(BuildCtx::tag_spec(ResourceType::KeyPair, &tags))
+            .send()
+            .await
+            .aws_context(|| format!("importing temporary key pair {name} in {}", ctx.region))?;
+        env.ledger.created("key_pair", &name, &ctx.region);
+        ctx.key_pair = Some(Kp { name, temporary: true, private_key_file: Some(path) });
+        Ok(())
+    }
+
+    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+        let Some(kp) = ctx.key_pair.clone().filter(|k| k.temporary) else { return Ok(()) };
+        env.ui.say("Deleting temporary keypair...");
+        if let Some(p) = &kp.private_key_file {
+            let _ = std::fs::remove_file(p);
+        }
+        ctx.ec2()
+            .delete_key_pair()
+            .key_name(&kp.name)
+            .send()
+            .await
+            .aws_context(|| format!("Error cleaning up keypair. Please delete the key manually: deleting key pair {} in {}", kp.name, ctx.region))?;
+        env.ledger.deleted("key_pair", &kp.name, &ctx.region);
+        ctx.key_pair = None;
+        Ok(())
+    }
+}
+
+fn write_private(path: &std::path::Path, key: &str) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing the temporary private key {}", path.display()))?;
+    f.write_all(key.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ed25519_is_the_default_shape() {
+        let (private, public) = super::generate("ed25519", 0, "packer_x").unwrap();
+        assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+        assert!(public.starts_with("ssh-ed25519 ") && public.ends_with(" packer_x"), "{public}");
+        assert!(super::generate("dsa", 0, "x").is_err());
+    }
+}

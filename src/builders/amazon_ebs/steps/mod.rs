@@ -1,0 +1,167 @@
+//! The amazon-ebs steps, one file per step in Packer's order (see `../mod.rs` for the list),
+//! plus the waits and deletions several of them share.
+
+pub mod ami_attributes;
+pub mod cleanup_volumes;
+pub mod connect;
+pub mod copy_ami;
+pub mod create_ami;
+pub mod create_tags;
+pub mod deregister_ami;
+pub mod iam_instance_profile;
+pub mod key_pair;
+pub mod modify_instance;
+pub mod network;
+pub mod pre_validate;
+pub mod provision;
+pub mod run_instance;
+pub mod security_group;
+pub mod source_ami;
+pub mod stop_instance;
+
+use std::time::Duration;
+
+use aws_sdk_ec2::types::InstanceStateName;
+
+use crate::aws::error::AwsResultExt;
+use crate::aws::wait::{self, Check, WaitError};
+use crate::builders::amazon_ebs::context::{BuildCtx, Image, Instance};
+use crate::engine::StepEnv;
+
+/// Waits until instance `id` is in `target`; returns its description.
+pub(crate) async fn wait_instance(
+    ctx: &BuildCtx,
+    env: &StepEnv,
+    id: &str,
+    target: InstanceStateName,
+    timeout: Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Instance, WaitError> {
+    let ec2 = ctx.ec2();
+    let region = ctx.region.clone();
+    let policy = ctx.polling.policy(timeout);
+    let what = format!("instance {id} to become {} in {region}", target.as_str());
+    let _ = env;
+    wait::wait_for(&what, &policy, cancel, || {
+        let ec2 = ec2.clone();
+        let region = region.clone();
+        let target = target.clone();
+        async move {
+            let out = ec2
+                .describe_instances()
+                .instance_ids(id)
+                .send()
+                .await
+                .aws_context(|| format!("describing instance {id} in {region}"))?;
+            let Some(inst) = out.reservations().iter().flat_map(|r| r.instances()).next() else {
+                return Ok(Check::Pending("not visible yet".into()));
+            };
+            let state = inst.state().and_then(|s| s.name()).cloned().unwrap_or(InstanceStateName::Pending);
+            if state == target {
+                return Ok(Check::Done(Instance {
+                    id: id.to_string(),
+                    public_ip: inst.public_ip_address().map(str::to_string),
+                    private_ip: inst.private_ip_address().map(str::to_string),
+                    public_dns: inst.public_dns_name().filter(|s| !s.is_empty()).map(str::to_string),
+                    private_dns: inst.private_dns_name().filter(|s| !s.is_empty()).map(str::to_string),
+                    terminated: target == InstanceStateName::Terminated,
+                }));
+            }
+            let dead = matches!(state, InstanceStateName::Terminated | InstanceStateName::ShuttingDown);
+            if dead && target != InstanceStateName::Terminated {
+                let reason = inst.state_reason().and_then(|r| r.message()).unwrap_or("").to_string();
+                return Ok(Check::Failed(format!("the instance is {} ({reason})", state.as_str())));
+            }
+            Ok(Check::Pending(state.as_str().to_string()))
+        }
+    })
+    .await
+}
+
+/// Waits until an AMI is `available`; returns its snapshot ids.
+pub(crate) async fn wait_image(
+    ctx: &BuildCtx,
+    region: &str,
+    image_id: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Vec<String>, WaitError> {
+    let policy = ctx.polling.policy(crate::builders::amazon_ebs::config::timeouts::IMAGE_AVAILABLE);
+    wait_image_owned(ctx.aws.ec2(region), policy, region.to_string(), image_id.to_string(), cancel.clone()).await
+}
+
+/// [`wait_image`] with owned arguments, for parallel waits on spawned tasks.
+pub(crate) async fn wait_image_owned(
+    ec2: aws_sdk_ec2::Client,
+    policy: wait::PollPolicy,
+    region: String,
+    image_id: String,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Result<Vec<String>, WaitError> {
+    let what = format!("AMI {image_id} to become available in {region}");
+    let (region, image_id) = (&region, &image_id);
+    wait::wait_for(&what, &policy, &cancel, || {
+        let ec2 = ec2.clone();
+        async move {
+            let out = ec2
+                .describe_images()
+                .image_ids(image_id)
+                .send()
+                .await
+                .aws_context(|| format!("describing AMI {image_id} in {region}"))?;
+            let Some(img) = out.images().first() else {
+                return Ok(Check::Pending("not visible yet".into()));
+            };
+            let state = img.state().map(|s| s.as_str().to_string()).unwrap_or_default();
+            match state.as_str() {
+                "available" => Ok(Check::Done(snapshots_of(img))),
+                "failed" | "invalid" | "deregistered" | "error" => {
+                    let reason = img.state_reason().and_then(|r| r.message()).unwrap_or("").to_string();
+                    Ok(Check::Failed(format!("the AMI is {state}: {reason}")))
+                }
+                _ => Ok(Check::Pending(state)),
+            }
+        }
+    })
+    .await
+}
+
+pub(crate) fn snapshots_of(img: &aws_sdk_ec2::types::Image) -> Vec<String> {
+    img.block_device_mappings()
+        .iter()
+        .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Deregisters `image` and deletes its snapshots (looking them up if not known yet).
+pub(crate) async fn delete_image(ctx: &BuildCtx, env: &StepEnv, image: &Image) -> anyhow::Result<()> {
+    let ec2 = ctx.aws.ec2(&image.region);
+    let region = &image.region;
+    let mut snapshots = image.snapshots.clone();
+    if snapshots.is_empty() {
+        if let Ok(out) = ec2.describe_images().image_ids(&image.id).send().await {
+            if let Some(img) = out.images().first() {
+                snapshots = snapshots_of(img);
+            }
+        }
+    }
+    match ec2.deregister_image().image_id(&image.id).send().await.aws_context(|| format!("deregistering AMI {} in {region}", image.id)) {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    env.ledger.deleted("image", &image.id, region);
+    for s in &snapshots {
+        let r = wait::retry_codes(&["InvalidSnapshot.InUse"], Duration::from_secs(60), || async {
+            ec2.delete_snapshot().snapshot_id(s).send().await.aws_context(|| format!("deleting snapshot {s} in {region}"))
+        })
+        .await;
+        match r {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        env.ledger.deleted("snapshot", s, region);
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! StepPreValidate: credentials (STS) and regions (DescribeRegions) unless skipped, a given VPC
+//! without subnet must be the default VPC, and the AMI name must be free unless
+//! `force_deregister` (or `skip_create_ami`) is set. Creates nothing.
+
+use anyhow::bail;
+
+use crate::aws::error::AwsResultExt;
+use crate::builders::amazon_ebs::context::BuildCtx;
+use crate::engine::{Step, StepEnv};
+
+pub struct PreValidate;
+
+#[async_trait::async_trait]
+impl Step<BuildCtx> for PreValidate {
+    fn name(&self) -> &'static str {
+        "StepPreValidate"
+    }
+
+    async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
+        let cfg = ctx.cfg.clone();
+        if ctx.aws.should_validate_credentials(&cfg.access) {
+            ctx.aws.validate_credentials().await?;
+        }
+        if !cfg.access.skip_region_validation {
+            ctx.aws.validate_regions(&cfg.all_regions(&ctx.region)).await?;
+        }
+        if let (Some(vpc), None) = (&cfg.vpc_id, &cfg.subnet_id) {
+            env.ui.say("Prevalidating any provided VPC information");
+            let out = ctx
+                .ec2()
+                .describe_vpcs()
+                .vpc_ids(vpc)
+                .send()
+                .await
+                .aws_context(|| format!("describing VPC {vpc} in {}", ctx.region))?;
+            let default = out.vpcs().first().and_then(|v| v.is_default()).unwrap_or(false);
+            if !default {
+                bail!("Error: subnet_id or subnet_filter must be provided for non-default VPCs");
+            }
+        } else {
+            env.ui.say("Prevalidating any provided VPC information");
+        }
+        if cfg.skip_create_ami {
+            return Ok(());
+        }
+        if cfg.force_deregister {
+            env.ui.say("Force Deregister flag found, skipping prevalidating AMI Name");
+            return Ok(());
+        }
+        env.ui.say(&format!("Prevalidating AMI Name: {}", cfg.ami_name));
+        let out = ctx
+            .ec2()
+            .describe_images()
+            .owners("self")
+            .filters(aws_sdk_ec2::types::Filter::builder().name("name").values(&cfg.ami_name).build())
+            .send()
+            .await
+            .aws_context(|| format!("looking up AMIs named '{}' in {}", cfg.ami_name, ctx.region))?;
+        if let Some(img) = out.images().first() {
+            bail!("Error: AMI Name: '{}' is used by an existing AMI: {}", cfg.ami_name, img.image_id().unwrap_or(""));
+        }
+        Ok(())
+    }
+}

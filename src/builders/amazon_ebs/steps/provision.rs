@@ -1,0 +1,28 @@
+//! StepProvision: hands the connected communicator and the build data to the
+//! [`ProvisionHook`](crate::builders::amazon_ebs::ProvisionHook) (the provisioners).
+
+use crate::builders::amazon_ebs::context::BuildCtx;
+use crate::communicator::Communicator;
+use crate::engine::{Step, StepEnv};
+
+pub struct Provision;
+
+#[async_trait::async_trait]
+impl Step<BuildCtx> for Provision {
+    fn name(&self) -> &'static str {
+        "StepProvision"
+    }
+
+    async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
+        let mut data = ctx.generated_data();
+        if let Some(h) = crate::builders::amazon_ebs::steps::connect::host(ctx) {
+            data.insert("Host".into(), h);
+        }
+        data.insert("Port".into(), ctx.cfg.comm.port.to_string());
+        data.insert("User".into(), ctx.cfg.comm.username.clone());
+        data.insert("ConnType".into(), "ssh".into());
+        let comm = ctx.comm.clone();
+        let comm_ref: Option<&dyn Communicator> = comm.as_ref().map(|c| c as &dyn Communicator);
+        ctx.hook.provision(comm_ref, &data, env.ui.as_ref(), &env.cancel).await
+    }
+}

@@ -1,0 +1,235 @@
+//! StepRunSourceInstance: RunInstances with tags on the instance and its volumes
+//! (TagSpecifications), user data, block devices, IMDSv2 required by default, tenancy,
+//! shutdown behaviour, optional spot market; then waits until running. Owns the instance:
+//! cleanup terminates it and waits for termination (the security group cleanup depends on it).
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_sdk_ec2::types::{
+    BlockDeviceMapping, EbsBlockDevice, HttpTokensState, IamInstanceProfileSpecification, InstanceMarketOptionsRequest,
+    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceMetadataTagsState, InstanceStateName,
+    InstanceType, MarketType, Placement, ResourceType, ShutdownBehavior, SpotMarketOptions, Tenancy, VolumeType,
+};
+use base64::Engine as _;
+
+use crate::aws::error::AwsResultExt;
+use crate::aws::wait;
+use crate::builders::amazon_ebs::config::{timeouts, BlockDevice};
+use crate::builders::amazon_ebs::context::BuildCtx;
+use crate::builders::amazon_ebs::steps::wait_instance;
+use crate::engine::{Outcome, Step, StepEnv};
+
+pub struct RunInstance;
+
+/// A template block device as the EC2 API wants it.
+pub fn mapping(b: &BlockDevice) -> BlockDeviceMapping {
+    let mut m = BlockDeviceMapping::builder().device_name(&b.device_name);
+    if b.no_device {
+        return m.no_device("").build();
+    }
+    if let Some(v) = &b.virtual_name {
+        if v.starts_with("ephemeral") {
+            return m.virtual_name(v).build();
+        }
+    }
+    let mut e = EbsBlockDevice::builder().delete_on_termination(b.delete_on_termination);
+    if let Some(t) = &b.volume_type {
+        e = e.volume_type(VolumeType::from(t.as_str()));
+    }
+    if let Some(s) = b.volume_size {
+        e = e.volume_size(s as i32);
+    }
+    if let Some(i) = b.iops {
+        e = e.iops(i as i32);
+    }
+    if let Some(t) = b.throughput {
+        e = e.throughput(t as i32);
+    }
+    if let Some(s) = &b.snapshot_id {
+        e = e.snapshot_id(s);
+    }
+    if let Some(enc) = b.encrypted {
+        e = e.encrypted(enc);
+    }
+    if let Some(k) = &b.kms_key_id {
+        e = e.kms_key_id(k);
+    }
+    m = m.ebs(e.build());
+    m.build()
+}
+
+fn user_data(ctx: &BuildCtx) -> anyhow::Result<Option<String>> {
+    let cfg = &ctx.cfg;
+    let raw = match (&cfg.user_data, &cfg.user_data_file) {
+        (Some(s), _) => s.clone().into_bytes(),
+        (None, Some(f)) => std::fs::read(f).with_context(|| format!("reading user_data_file {}", f.display()))?,
+        _ => return Ok(None),
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    // Packer passes already-encoded user data through unchanged.
+    if let Ok(s) = std::str::from_utf8(&raw) {
+        if b64.decode(s.trim()).is_ok() {
+            return Ok(Some(s.trim().to_string()));
+        }
+    }
+    Ok(Some(b64.encode(raw)))
+}
+
+#[async_trait::async_trait]
+impl Step<BuildCtx> for RunInstance {
+    fn name(&self) -> &'static str {
+        "StepRunSourceInstance"
+    }
+
+    async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
+        let cfg = ctx.cfg.clone();
+        let source = ctx.source.clone().context("no source AMI resolved")?;
+        env.ui.say("Launching a source AWS instance...");
+        let instance_type = cfg.instance_type.clone().or_else(|| cfg.spot_instance_types.first().cloned()).unwrap_or_default();
+        let run_tags = ctx.render_tags("run_tags", &cfg.run_tags, Some("Packer Builder"))?;
+        let volume_tags = ctx.render_tags("run_volume_tags", &cfg.run_volume_tags, None)?;
+        let md = &cfg.metadata_options;
+        let mut metadata = InstanceMetadataOptionsRequest::builder()
+            // IMDSv2 only, unless the template says otherwise.
+            .http_tokens(HttpTokensState::from(md.http_tokens.as_deref().unwrap_or("required")))
+            .http_endpoint(InstanceMetadataEndpointState::from(md.http_endpoint.as_deref().unwrap_or("enabled")));
+        if let Some(h) = md.http_put_response_hop_limit {
+            metadata = metadata.http_put_response_hop_limit(h as i32);
+        }
+        if let Some(t) = &md.instance_metadata_tags {
+            metadata = metadata.instance_metadata_tags(InstanceMetadataTagsState::from(t.as_str()));
+        }
+        let mut req = ctx
+            .ec2()
+            .run_instances()
+            .image_id(&source.id)
+            .instance_type(InstanceType::from(instance_type.as_str()))
+            .min_count(1)
+            .max_count(1)
+            // Idempotent against SDK retries after a lost answer: at most one instance per build.
+            .client_token(format!("rpack-{}", ctx.build_id))
+            .metadata_options(metadata.build())
+            .instance_initiated_shutdown_behavior(ShutdownBehavior::from(cfg.shutdown_behavior.as_str()))
+            .tag_specifications(BuildCtx::tag_spec(ResourceType::Instance, &run_tags))
+            .tag_specifications(BuildCtx::tag_spec(ResourceType::Volume, &volume_tags));
+        if cfg.ebs_optimized {
+            req = req.ebs_optimized(true);
+        }
+        if let Some(kp) = &ctx.key_pair {
+            req = req.key_name(&kp.name);
+        }
+        if let Some(ud) = user_data(ctx)? {
+            req = req.user_data(ud);
+        }
+        for b in &cfg.launch_block_device_mappings {
+            req = req.block_device_mappings(mapping(b));
+        }
+        if cfg.no_ephemeral {
+            for i in 0..24 {
+                let dev = format!("/dev/xvd{}", (b'b' + i as u8) as char);
+                if !cfg.launch_block_device_mappings.iter().any(|b| b.device_name == dev) {
+                    req = req.block_device_mappings(BlockDeviceMapping::builder().device_name(dev).no_device("").build());
+                }
+            }
+        }
+        let mut placement = Placement::builder();
+        let mut has_placement = false;
+        if let Some(az) = &ctx.availability_zone {
+            placement = placement.availability_zone(az);
+            has_placement = true;
+        }
+        if let Some(t) = &cfg.tenancy {
+            placement = placement.tenancy(Tenancy::from(t.as_str()));
+            has_placement = true;
+        }
+        if has_placement {
+            req = req.placement(placement.build());
+        }
+        if let Some(p) = &ctx.instance_profile {
+            req = req.iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
+        }
+        if let Some(public) = cfg.associate_public_ip_address {
+            let mut ni = aws_sdk_ec2::types::InstanceNetworkInterfaceSpecification::builder()
+                .device_index(0)
+                .associate_public_ip_address(public)
+                .delete_on_termination(true)
+                .set_groups(Some(ctx.security_group_ids.clone()));
+            if let Some(s) = &ctx.subnet_id {
+                ni = ni.subnet_id(s);
+            }
+            req = req.network_interfaces(ni.build());
+        } else {
+            req = req.set_security_group_ids(Some(ctx.security_group_ids.clone()));
+            if let Some(s) = &ctx.subnet_id {
+                req = req.subnet_id(s);
+            }
+        }
+        if cfg.is_spot() {
+            let mut spot = SpotMarketOptions::builder();
+            if let Some(p) = cfg.spot_price.as_deref().filter(|p| *p != "auto") {
+                spot = spot.max_price(p);
+            }
+            if cfg.block_duration_minutes > 0 {
+                spot = spot.block_duration_minutes(cfg.block_duration_minutes as i32);
+            }
+            req = req.instance_market_options(
+                InstanceMarketOptionsRequest::builder().market_type(MarketType::Spot).spot_options(spot.build()).build(),
+            );
+        }
+        if cfg.enable_t2_unlimited {
+            req = req.credit_specification(aws_sdk_ec2::types::CreditSpecificationRequest::builder().cpu_credits("unlimited").build());
+        }
+        let req = req;
+        let (it, src, region) = (&instance_type, &source.id, &ctx.region);
+        // A freshly created instance profile takes a few seconds to be usable by EC2.
+        let out = wait::retry_codes(&["InvalidParameterValue"], Duration::from_secs(if ctx.temp_iam.profile.is_some() { 120 } else { 0 }), || {
+            let req = req.clone();
+            async move {
+                req.send()
+                    .await
+                    .aws_context(|| format!("launching an instance of {it} from {src} in {region}"))
+            }
+        })
+        .await?;
+        let id = out.instances().first().and_then(|i| i.instance_id()).context("RunInstances returned no instance")?.to_string();
+        // Recorded before any wait: a cancel from here on still terminates it.
+        env.ledger.created("instance", &id, &ctx.region);
+        ctx.instance = Some(crate::builders::amazon_ebs::context::Instance { id: id.clone(), ..Default::default() });
+        env.ui.message(&format!("Instance ID: {id}"));
+        env.ui.say(&format!("Waiting for instance ({id}) to become ready..."));
+        let inst = wait_instance(ctx, env, &id, InstanceStateName::Running, timeouts::INSTANCE_RUNNING, &env.cancel)
+            .await
+            .with_context(|| format!("Error waiting for instance ({id}) to become ready"))?;
+        ctx.instance = Some(inst);
+        Ok(())
+    }
+
+    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+        let Some(inst) = ctx.instance.clone() else { return Ok(()) };
+        if inst.terminated {
+            return Ok(());
+        }
+        env.ui.say("Terminating the source AWS instance...");
+        let res = ctx
+            .ec2()
+            .terminate_instances()
+            .instance_ids(&inst.id)
+            .send()
+            .await
+            .aws_context(|| format!("terminating instance {} in {}", inst.id, ctx.region));
+        match res {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        wait_instance(ctx, env, &inst.id, InstanceStateName::Terminated, timeouts::INSTANCE_TERMINATED, &env.hard_cancel)
+            .await
+            .with_context(|| format!("Error waiting for instance ({}) to terminate", inst.id))?;
+        env.ledger.deleted("instance", &inst.id, &ctx.region);
+        if let Some(i) = ctx.instance.as_mut() {
+            i.terminated = true;
+        }
+        Ok(())
+    }
+}

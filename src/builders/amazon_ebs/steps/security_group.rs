@@ -1,0 +1,116 @@
+//! StepSecurityGroup: the given `security_group_ids`, the groups matching
+//! `security_group_filter`, or a temporary group that admits only the SSH port from
+//! `temporary_security_group_source_cidrs`. Owns the temporary group; its cleanup runs after
+//! the instance is terminated (reverse order) and retries `DependencyViolation`.
+
+use std::time::Duration;
+
+use anyhow::bail;
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType};
+
+use crate::aws::error::AwsResultExt;
+use crate::aws::wait;
+use crate::builders::amazon_ebs::context::BuildCtx;
+use crate::communicator::config::CommType;
+use crate::engine::{Outcome, Step, StepEnv};
+
+pub struct SecurityGroup;
+
+#[async_trait::async_trait]
+impl Step<BuildCtx> for SecurityGroup {
+    fn name(&self) -> &'static str {
+        "StepSecurityGroup"
+    }
+
+    async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
+        let cfg = ctx.cfg.clone();
+        let ec2 = ctx.ec2();
+        if !cfg.security_group_ids.is_empty() {
+            ctx.security_group_ids = cfg.security_group_ids.clone();
+            return Ok(());
+        }
+        if let Some(f) = &cfg.security_group_filter {
+            let mut fs: Vec<Filter> = f.filters.iter().map(|(k, v)| Filter::builder().name(k).values(v).build()).collect();
+            if let Some(vpc) = &ctx.vpc_id {
+                fs.push(Filter::builder().name("vpc-id").values(vpc).build());
+            }
+            let out = ec2.describe_security_groups().set_filters(Some(fs)).send().await
+                .aws_context(|| format!("describing security groups in {}", ctx.region))?;
+            let ids: Vec<String> = out.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
+            if ids.is_empty() {
+                bail!("No Security Group was found matching filters: {:?}", f.filters);
+            }
+            env.ui.message(&format!("Found Security Group(s): {}", ids.join(", ")));
+            ctx.security_group_ids = ids;
+            return Ok(());
+        }
+        if cfg.temporary_security_group_source_public_ip {
+            bail!("temporary_security_group_source_public_ip is not supported by rpack yet; set temporary_security_group_source_cidrs");
+        }
+        let name = format!("packer_{}", uuid::Uuid::new_v4());
+        env.ui.say(&format!("Creating temporary security group for this instance: {name}"));
+        let tags = ctx.id_tags(&name);
+        let mut req = ec2
+            .create_security_group()
+            .group_name(&name)
+            .description("Temporary group for Packer")
+            .tag_specifications(BuildCtx::tag_spec(ResourceType::SecurityGroup, &tags));
+        if let Some(vpc) = &ctx.vpc_id {
+            req = req.vpc_id(vpc);
+        }
+        let out = req.send().await.aws_context(|| format!("creating temporary security group {name} in {}", ctx.region))?;
+        let id = out.group_id().unwrap_or_default().to_string();
+        env.ledger.created("security_group", &id, &ctx.region);
+        ctx.temp_security_group = Some(id.clone());
+        ctx.security_group_ids = vec![id.clone()];
+
+        if cfg.comm.comm_type == CommType::None {
+            return Ok(());
+        }
+        let port = i32::from(cfg.comm.port);
+        let cidrs = &cfg.temporary_security_group_source_cidrs;
+        env.ui.say(&format!("Authorizing access to port {port} from [{}] in the temporary security groups...", cidrs.join(" ")));
+        let mut perm = IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port);
+        for c in cidrs {
+            if c.contains(':') {
+                perm = perm.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).build());
+            } else {
+                perm = perm.ip_ranges(IpRange::builder().cidr_ip(c).build());
+            }
+        }
+        let perm = perm.build();
+        // A brand-new group can briefly be unknown to the API (eventual consistency).
+        wait::retry_codes(&["InvalidGroup.NotFound"], Duration::from_secs(60), || async {
+            ec2.authorize_security_group_ingress()
+                .group_id(&id)
+                .ip_permissions(perm.clone())
+                .send()
+                .await
+                .aws_context(|| format!("authorizing port {port} in security group {id} in {}", ctx.region))
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+        let Some(id) = ctx.temp_security_group.clone() else { return Ok(()) };
+        env.ui.say("Deleting temporary security group...");
+        let ec2 = ctx.ec2();
+        let region = ctx.region.clone();
+        // EC2 refuses while a (terminating) instance still uses the group.
+        let res = wait::retry_codes(&["DependencyViolation"], Duration::from_secs(5 * 60), || async {
+            ec2.delete_security_group().group_id(&id).send().await.aws_context(|| {
+                format!("Error cleaning up security group. Please delete the group manually: deleting security group {id} in {region}")
+            })
+        })
+        .await;
+        match res {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        env.ledger.deleted("security_group", &id, &ctx.region);
+        ctx.temp_security_group = None;
+        Ok(())
+    }
+}

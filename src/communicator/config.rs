@@ -1,0 +1,341 @@
+//! The communicator keys every builder accepts (`communicator`, `ssh_*`, `winrm_*`,
+//! `pause_before_connecting`, `temporary_key_pair_*`), decoded with Packer's defaults and
+//! validation messages (packer-plugin-sdk `communicator/config.go`). `ssh_interface` belongs to
+//! the amazon builders and is not decoded here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::Decoder;
+
+/// `communicator`: how the build reaches the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommType {
+    #[default]
+    Ssh,
+    Winrm,
+    None,
+    Docker,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransferMethod {
+    #[default]
+    Scp,
+    Sftp,
+}
+
+/// A bastion ("jump") host the SSH connection is tunnelled through.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Bastion {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: Option<String>,
+    pub private_key_file: Option<PathBuf>,
+    pub agent_auth: bool,
+}
+
+/// Decoded communicator configuration with Packer's defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SshConfig {
+    pub comm_type: CommType,
+    pub host: Option<String>,
+    pub port: u16,
+    pub username: String,
+    pub password: Option<String>,
+    /// `~`-expanded path.
+    pub private_key_file: Option<PathBuf>,
+    pub keypair_name: Option<String>,
+    pub temporary_key_pair_name: Option<String>,
+    /// `rsa` (default), `dsa`, `ecdsa` or `ed25519`.
+    pub temporary_key_pair_type: String,
+    pub temporary_key_pair_bits: u32,
+    pub agent_auth: bool,
+    pub disable_agent_forwarding: bool,
+    pub clear_authorized_keys: bool,
+    pub pty: bool,
+    pub timeout: Duration,
+    pub handshake_attempts: u32,
+    /// `None` when disabled (a negative `ssh_keep_alive_interval`).
+    pub keep_alive_interval: Option<Duration>,
+    /// `None` = no timeout (Packer's 0).
+    pub read_write_timeout: Option<Duration>,
+    pub file_transfer_method: TransferMethod,
+    pub bastion: Option<Bastion>,
+    pub pause_before_connecting: Option<Duration>,
+}
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        SshConfig {
+            comm_type: CommType::Ssh,
+            host: None,
+            port: 22,
+            username: String::new(),
+            password: None,
+            private_key_file: None,
+            keypair_name: None,
+            temporary_key_pair_name: None,
+            temporary_key_pair_type: "rsa".into(),
+            temporary_key_pair_bits: 4096,
+            agent_auth: false,
+            disable_agent_forwarding: false,
+            clear_authorized_keys: false,
+            pty: false,
+            timeout: Duration::from_secs(300),
+            handshake_attempts: 10,
+            keep_alive_interval: Some(Duration::from_secs(5)),
+            read_write_timeout: None,
+            file_transfer_method: TransferMethod::Scp,
+            bastion: None,
+            pause_before_connecting: None,
+        }
+    }
+}
+
+/// Keys accepted (and ignored by rpack, which only speaks SSH) for WinRM and the SSH features
+/// rpack does not implement, so templates using them still validate.
+const ACCEPTED_ONLY: &[&str] = &[
+    "ssh_certificate_file",
+    "ssh_bastion_certificate_file",
+    "ssh_bastion_interactive",
+    "ssh_ciphers",
+    "ssh_key_exchange_algorithms",
+    "ssh_proxy_host",
+    "ssh_proxy_port",
+    "ssh_proxy_username",
+    "ssh_proxy_password",
+    "ssh_local_tunnels",
+    "ssh_remote_tunnels",
+    "ssh_private_ip",
+    "winrm_username",
+    "winrm_password",
+    "winrm_host",
+    "winrm_port",
+    "winrm_timeout",
+    "winrm_use_ssl",
+    "winrm_insecure",
+    "winrm_use_ntlm",
+    "winrm_no_proxy",
+];
+
+/// Decodes every communicator key of a builder config, recording Packer's validation errors
+/// on `d`.
+pub fn decode(d: &mut Decoder) -> SshConfig {
+    let mut c = SshConfig::default();
+    let comm_type = d.string("communicator").unwrap_or_default();
+    c.comm_type = match comm_type.as_str() {
+        "" | "ssh" => CommType::Ssh,
+        "winrm" => CommType::Winrm,
+        "none" => CommType::None,
+        "docker" | "dockerWindowsContainer" => CommType::Docker,
+        other => {
+            d.error("communicator", format!("Communicator type {other} is invalid"));
+            CommType::Ssh
+        }
+    };
+    c.pause_before_connecting = d.duration("pause_before_connecting").filter(|p| !p.is_zero());
+
+    c.host = d.string("ssh_host").filter(|s| !s.is_empty());
+    if let Some(p) = d.int("ssh_port") {
+        match u16::try_from(p) {
+            Ok(0) => {}
+            Ok(p) => c.port = p,
+            Err(_) => d.error("ssh_port", format!("ssh_port ({p}) is not a valid port")),
+        }
+    }
+    c.username = d.string("ssh_username").unwrap_or_default();
+    c.password = d.string("ssh_password").filter(|s| !s.is_empty());
+    let key_file = d.string("ssh_private_key_file").filter(|s| !s.is_empty());
+    c.keypair_name = d.string("ssh_keypair_name").filter(|s| !s.is_empty());
+    c.temporary_key_pair_name = d.string("temporary_key_pair_name").filter(|s| !s.is_empty());
+    if let Some(t) = d.string("temporary_key_pair_type").filter(|s| !s.is_empty()) {
+        c.temporary_key_pair_type = t;
+    }
+    let bits = d.int("temporary_key_pair_bits").unwrap_or(0);
+    c.agent_auth = d.bool("ssh_agent_auth").unwrap_or(false);
+    c.disable_agent_forwarding = d.bool("ssh_disable_agent_forwarding").unwrap_or(false);
+    c.clear_authorized_keys = d.bool("ssh_clear_authorized_keys").unwrap_or(false);
+    c.pty = d.bool("ssh_pty").unwrap_or(false);
+    if let Some(t) = d.duration("ssh_timeout").filter(|t| !t.is_zero()) {
+        c.timeout = t;
+    }
+    // Deprecated alias; like Packer it wins over ssh_timeout when both are set.
+    if let Some(t) = d.duration("ssh_wait_timeout").filter(|t| !t.is_zero()) {
+        c.timeout = t;
+    }
+    if let Some(n) = d.int("ssh_handshake_attempts").filter(|n| *n > 0) {
+        c.handshake_attempts = n as u32;
+    }
+    c.keep_alive_interval = keep_alive(d);
+    c.read_write_timeout = d.duration("ssh_read_write_timeout").filter(|t| !t.is_zero());
+    let method = d.string("ssh_file_transfer_method").unwrap_or_default();
+
+    let bastion_host = d.string("ssh_bastion_host").filter(|s| !s.is_empty());
+    let bastion_port = d.int("ssh_bastion_port");
+    let bastion_user = d.string("ssh_bastion_username").unwrap_or_default();
+    let bastion_password = d.string("ssh_bastion_password").filter(|s| !s.is_empty());
+    let bastion_key = d.string("ssh_bastion_private_key_file").filter(|s| !s.is_empty());
+    let bastion_agent = d.bool("ssh_bastion_agent_auth").unwrap_or(false);
+    for key in ACCEPTED_ONLY {
+        let _ = d.raw(key);
+    }
+
+    if c.comm_type != CommType::Ssh {
+        return c;
+    }
+
+    // Validation, in the order of Packer's prepareSSH.
+    if c.username.is_empty() {
+        d.error(
+            "ssh_username",
+            "An ssh_username must be specified\n  Note: some builders used to default ssh_username to \"root\".",
+        );
+    }
+    if let Some(path) = key_file.as_deref() {
+        let path = expand_user(path);
+        if let Err(msg) = check_private_key(&path) {
+            d.error("ssh_private_key_file", format!("ssh_private_key_file is invalid: {msg}"));
+        }
+        c.private_key_file = Some(path);
+    }
+    if let Some(host) = bastion_host {
+        let private_key_file = bastion_key.map(|k| expand_user(&k)).or_else(|| c.private_key_file.clone());
+        if !bastion_agent {
+            if bastion_password.is_none() && private_key_file.is_none() {
+                d.error("ssh_bastion_host", "ssh_bastion_password or ssh_bastion_private_key_file must be specified");
+            } else if let Some(path) = &private_key_file {
+                if let Err(msg) = check_private_key(path) {
+                    d.error("ssh_bastion_private_key_file", format!("ssh_bastion_private_key_file is invalid: {msg}"));
+                }
+            }
+        }
+        c.bastion = Some(Bastion {
+            host,
+            port: bastion_port.filter(|p| *p > 0).and_then(|p| u16::try_from(p).ok()).unwrap_or(22),
+            username: bastion_user,
+            password: bastion_password,
+            private_key_file,
+            agent_auth: bastion_agent,
+        });
+    }
+    c.file_transfer_method = match method.as_str() {
+        "" | "scp" => TransferMethod::Scp,
+        "sftp" => TransferMethod::Sftp,
+        other => {
+            d.error(
+                "ssh_file_transfer_method",
+                format!("ssh_file_transfer_method ('{other}') is invalid, valid methods: sftp, scp"),
+            );
+            TransferMethod::Scp
+        }
+    };
+    if c.keypair_name.is_some() && c.private_key_file.is_none() && !c.agent_auth {
+        d.error(
+            "ssh_keypair_name",
+            "ssh_private_key_file must be provided or ssh_agent_auth enabled when ssh_keypair_name is specified.",
+        );
+    }
+    match c.temporary_key_pair_type.as_str() {
+        "rsa" => c.temporary_key_pair_bits = if bits > 0 { bits as u32 } else { 4096 },
+        "ecdsa" => c.temporary_key_pair_bits = if bits > 0 { bits as u32 } else { 521 },
+        "dsa" | "ed25519" => c.temporary_key_pair_bits = 0,
+        other => d.error(
+            "temporary_key_pair_type",
+            format!("temporary_key_pair_type ('{other}') is invalid, valid types: dsa, ecdsa, ed25519, rsa"),
+        ),
+    }
+    c
+}
+
+/// `ssh_keep_alive_interval`: default 5s, a negative duration disables keepalives.
+fn keep_alive(d: &mut Decoder) -> Option<Duration> {
+    let negative = matches!(d.raw("ssh_keep_alive_interval"),
+        Some(n) if n.as_str().is_some_and(|s| s.trim_start().starts_with('-')));
+    if negative {
+        return None;
+    }
+    match d.duration("ssh_keep_alive_interval") {
+        Some(t) if !t.is_zero() => Some(t),
+        _ => Some(Duration::from_secs(5)),
+    }
+}
+
+/// `~/x` → `$HOME/x` (Packer's `pathing.ExpandUser`).
+pub fn expand_user(path: &str) -> PathBuf {
+    if path == "~" || path.starts_with("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return Path::new(&home).join(path.trim_start_matches('~').trim_start_matches('/'));
+        }
+    }
+    PathBuf::from(path)
+}
+
+/// Checks that `path` exists and holds a private key libssh2 can use (PEM or OpenSSH format).
+/// The error text follows Go's (`stat x: no such file or directory`).
+pub(crate) fn check_private_key(path: &Path) -> Result<(), String> {
+    let data = std::fs::read(path).map_err(|e| go_stat_error(path, &e))?;
+    let text = String::from_utf8_lossy(&data);
+    if text.contains("-----BEGIN") && text.contains("PRIVATE KEY-----") {
+        if text.contains("ENCRYPTED") || text.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(format!("Failed to read key '{}': password protected keys are not supported", path.display()));
+        }
+        if text.contains("BEGIN OPENSSH PRIVATE KEY") {
+            if let Ok(k) = ssh_key::PrivateKey::from_openssh(text.as_bytes()) {
+                if k.is_encrypted() {
+                    return Err(format!("Failed to read key '{}': password protected keys are not supported", path.display()));
+                }
+            } else {
+                return Err(format!("Failed to read key '{}': ssh: no key found", path.display()));
+            }
+        }
+        Ok(())
+    } else {
+        Err(format!("Failed to read key '{}': ssh: no key found", path.display()))
+    }
+}
+
+/// Go's `os.Stat` error text: `stat <path>: no such file or directory`.
+pub(crate) fn go_stat_error(path: &Path, e: &std::io::Error) -> String {
+    let reason = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_lowercase(),
+                None => s,
+            }
+        }
+    };
+    format!("stat {}: {reason}", path.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expand_user_uses_home() {
+        let home = std::env::var("HOME").unwrap_or_default();
+        assert_eq!(expand_user("~/.ssh/id"), Path::new(&home).join(".ssh/id"));
+        assert_eq!(expand_user("/abs/id"), PathBuf::from("/abs/id"));
+    }
+
+    #[test]
+    fn missing_key_file_reads_like_go() {
+        let err = check_private_key(Path::new("no-such-key")).unwrap_err();
+        assert_eq!(err, "stat no-such-key: no such file or directory");
+    }
+
+    #[test]
+    fn garbage_key_file_is_refused() {
+        let dir = std::env::temp_dir().join(format!("rpack-keytest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("k");
+        std::fs::write(&p, "hello").unwrap();
+        assert!(check_private_key(&p).unwrap_err().contains("no key found"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

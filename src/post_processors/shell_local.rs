@@ -1,0 +1,12 @@
+//! `shell-local` post-processor configuration: the same keys and checks as the `shell-local`
+//! provisioner (Packer shares one config between them).
+
+use crate::config::Decoder;
+
+pub use crate::provisioners::shell_local::config::Config;
+
+pub const NO_RENDER: &[&str] = &["execute_command"];
+
+pub fn decode(d: &mut Decoder<'_>) -> Config {
+    crate::provisioners::shell_local::config::decode(d)
+}

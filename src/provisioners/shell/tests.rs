@@ -1,0 +1,130 @@
+//! `shell` run logic against the fake communicator.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::provisioners::testing::{Call, FakeComm, RecordingUi, Reply};
+
+fn cfg(inline: &[&str]) -> Config {
+    Config {
+        inline: Some(inline.iter().map(|s| s.to_string()).collect()),
+        inline_shebang: "/bin/sh -e".into(),
+        scripts: vec![],
+        environment_vars: vec!["FOO=bar".into()],
+        env: vec![],
+        env_var_format: "%s='%s' ".into(),
+        execute_command: "chmod +x {{.Path}}; {{.Vars}} {{.Path}}".into(),
+        use_env_var_file: false,
+        remote_folder: "/tmp".into(),
+        remote_file: "script_1.sh".into(),
+        remote_path: "/tmp/script_1.sh".into(),
+        skip_clean: false,
+        expect_disconnect: false,
+        start_retry_timeout: Duration::from_secs(5),
+        valid_exit_codes: vec![0],
+        pause_after: None,
+        binary: false,
+        warnings: vec![],
+    }
+}
+
+fn data() -> BuildData {
+    BuildData { build_name: "web".into(), builder_type: "amazon-ebs".into(), ..Default::default() }
+}
+
+#[tokio::test]
+async fn inline_script_is_uploaded_chmodded_run_and_removed() {
+    let comm = FakeComm::with_replies(vec![Reply::Status(0, vec!["hello".into(), "ERR:warn".into()])]);
+    let ui = RecordingUi::default();
+    provision(&cfg(&["echo hello"]), &ui, &comm, &data(), &CancellationToken::new()).await.unwrap();
+    let calls = comm.calls();
+    assert_eq!(calls[0], Call::Upload("/tmp/script_1.sh".into(), b"#!/bin/sh -e\necho hello\n".to_vec(), Some(0o755)));
+    assert_eq!(calls[1], Call::Start("chmod 0755 /tmp/script_1.sh".into()));
+    let Call::Start(run) = &calls[2] else { panic!("{calls:?}") };
+    assert!(run.contains("FOO='bar' PACKER_BUILDER_TYPE='amazon-ebs' PACKER_BUILD_NAME='web' "), "{run}");
+    assert_eq!(calls[3], Call::Start("rm -f /tmp/script_1.sh".into()));
+    let lines = ui.lines();
+    assert!(lines[0].starts_with("say: Provisioning with shell script: "), "{lines:?}");
+    assert_eq!(&lines[1..], ["message: hello", "error: warn"]);
+}
+
+#[tokio::test]
+async fn bad_exit_code_fails_with_packers_message_and_valid_codes_pass() {
+    let comm = FakeComm::with_replies(vec![Reply::Status(3, vec![])]);
+    let err = provision(&cfg(&["exit 3"]), &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap_err();
+    assert_eq!(err.to_string(), "Script exited with non-zero exit status: 3.Allowed exit codes are: [0]");
+
+    let comm = FakeComm::with_replies(vec![Reply::Status(3, vec![])]);
+    let mut c = cfg(&["exit 3"]);
+    c.valid_exit_codes = vec![0, 3];
+    provision(&c, &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+}
+
+#[tokio::test]
+async fn disconnect_fails_unless_expected() {
+    let comm = FakeComm::with_replies(vec![Reply::Disconnect]);
+    let err = provision(&cfg(&["reboot"]), &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap_err();
+    assert!(err.to_string().starts_with("Script disconnected unexpectedly."), "{err}");
+
+    let comm = FakeComm::with_replies(vec![Reply::Disconnect]);
+    let mut c = cfg(&["reboot"]);
+    c.expect_disconnect = true;
+    provision(&c, &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    assert_eq!(comm.commands().last().unwrap(), "rm -f /tmp/script_1.sh");
+}
+
+#[tokio::test]
+async fn upload_is_retried_while_the_host_is_down() {
+    let comm = FakeComm::default();
+    *comm.failing_uploads.lock().unwrap() = 1;
+    provision(&cfg(&["true"]), &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    assert!(matches!(comm.calls()[0], Call::Upload(..)));
+}
+
+#[tokio::test]
+async fn env_var_file_is_uploaded_and_cleaned() {
+    let comm = FakeComm::default();
+    let mut c = cfg(&["true"]);
+    c.use_env_var_file = true;
+    c.env_var_format = "export %s='%s'\n".into();
+    c.execute_command = "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}".into();
+    provision(&c, &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    let calls = comm.calls();
+    let Call::Upload(path, body, mode) = &calls[0] else { panic!("{calls:?}") };
+    assert!(path.starts_with("/tmp/varfile_") && path.ends_with(".sh"), "{path}");
+    assert_eq!(String::from_utf8_lossy(body), "export FOO='bar'\nexport PACKER_BUILDER_TYPE='amazon-ebs'\nexport PACKER_BUILD_NAME='web'\n");
+    assert_eq!(*mode, Some(0o600));
+    assert_eq!(comm.commands().last().unwrap(), &format!("rm -f {path}"));
+}
+
+#[tokio::test]
+async fn scripts_are_uploaded_with_lf_endings_unless_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.sh");
+    std::fs::write(&p, "echo a\r\necho b\r\n").unwrap();
+    let mut c = cfg(&[]);
+    c.inline = None;
+    c.scripts = vec![p.to_string_lossy().into_owned()];
+    c.skip_clean = true;
+    let comm = FakeComm::default();
+    provision(&c, &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    assert_eq!(comm.calls()[0], Call::Upload("/tmp/script_1.sh".into(), b"echo a\necho b\n".to_vec(), Some(0o755)));
+    assert!(!comm.commands().iter().any(|c| c.starts_with("rm ")), "skip_clean leaves the script");
+
+    c.binary = true;
+    let comm = FakeComm::default();
+    provision(&c, &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    assert_eq!(comm.calls()[0], Call::Upload("/tmp/script_1.sh".into(), b"echo a\r\necho b\r\n".to_vec(), Some(0o755)));
+    assert!(crate::provisioners::crlf_warning(&p.to_string_lossy(), true).is_some());
+}
+
+#[tokio::test]
+async fn pause_after_is_announced() {
+    let mut c = cfg(&["true"]);
+    c.pause_after = Some(Duration::from_millis(20));
+    let ui = RecordingUi::default();
+    provision(&c, &ui, &FakeComm::default(), &data(), &CancellationToken::new()).await.unwrap();
+    assert_eq!(ui.lines().last().unwrap(), "say: Pausing 20ms after this provisioner...");
+}

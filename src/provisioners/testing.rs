@@ -1,0 +1,128 @@
+//! Test doubles for provisioner tests: a UI that records every line and a communicator that
+//! records commands and uploads and answers with scripted exit statuses.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Mutex;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::communicator::{CommError, Communicator, OutputSink};
+use crate::ui::Ui;
+
+#[derive(Default)]
+pub struct RecordingUi {
+    lines: Mutex<Vec<String>>,
+}
+
+impl RecordingUi {
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+}
+
+impl Ui for RecordingUi {
+    fn say(&self, msg: &str) {
+        self.lines.lock().unwrap().push(format!("say: {msg}"));
+    }
+    fn message(&self, msg: &str) {
+        self.lines.lock().unwrap().push(format!("message: {msg}"));
+    }
+    fn error(&self, msg: &str) {
+        self.lines.lock().unwrap().push(format!("error: {msg}"));
+    }
+    fn machine(&self, _: &str, _: &str, _: &[&str]) {}
+}
+
+/// What the fake communicator saw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    Start(String),
+    /// (remote path, content, mode)
+    Upload(String, Vec<u8>, Option<u32>),
+    UploadDir(String, String),
+    Download(String, String),
+    DownloadDir(String, String),
+}
+
+/// A scripted reply to one `start`: output lines and a status, or an error.
+pub enum Reply {
+    Status(i32, Vec<String>),
+    Disconnect,
+}
+
+#[derive(Default)]
+pub struct FakeComm {
+    pub calls: Mutex<Vec<Call>>,
+    /// Replies for commands that are not `chmod`/`rm` bookkeeping, in order; default status 0.
+    pub replies: Mutex<VecDeque<Reply>>,
+    /// Number of uploads that fail with a disconnect before uploads succeed.
+    pub failing_uploads: Mutex<u32>,
+}
+
+impl FakeComm {
+    pub fn with_replies(replies: Vec<Reply>) -> Self {
+        FakeComm { replies: Mutex::new(replies.into()), ..Default::default() }
+    }
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+    pub fn commands(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Start(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl Communicator for FakeComm {
+    async fn start(&self, command: &str, out: &dyn OutputSink, _: &CancellationToken) -> Result<i32, CommError> {
+        self.calls.lock().unwrap().push(Call::Start(command.to_string()));
+        if command.starts_with("chmod 0755 ") || command.starts_with("chmod 0600 ") || command.starts_with("rm -f ") {
+            return Ok(0);
+        }
+        let reply = self.replies.lock().unwrap().pop_front();
+        match reply {
+            None => Ok(0),
+            Some(Reply::Status(s, lines)) => {
+                for l in lines {
+                    match l.strip_prefix("ERR:") {
+                        Some(e) => out.stderr_line(e),
+                        None => out.stdout_line(&l),
+                    }
+                }
+                Ok(s)
+            }
+            Some(Reply::Disconnect) => Err(CommError::Disconnected("EOF".into())),
+        }
+    }
+    async fn upload(&self, local: &Path, remote: &str, mode: Option<u32>, _: &CancellationToken) -> Result<(), CommError> {
+        {
+            let mut f = self.failing_uploads.lock().unwrap();
+            if *f > 0 {
+                *f -= 1;
+                return Err(CommError::Disconnected("connection refused".into()));
+            }
+        }
+        let data = std::fs::read(local).map_err(|e| CommError::Other(e.to_string()))?;
+        self.calls.lock().unwrap().push(Call::Upload(remote.to_string(), data, mode));
+        Ok(())
+    }
+    async fn upload_dir(&self, local: &Path, remote: &str, _: &CancellationToken) -> Result<(), CommError> {
+        self.calls.lock().unwrap().push(Call::UploadDir(local.display().to_string(), remote.to_string()));
+        Ok(())
+    }
+    async fn download(&self, remote: &str, local: &Path, _: &CancellationToken) -> Result<(), CommError> {
+        std::fs::write(local, format!("content of {remote}")).map_err(|e| CommError::Other(e.to_string()))?;
+        self.calls.lock().unwrap().push(Call::Download(remote.to_string(), local.display().to_string()));
+        Ok(())
+    }
+    async fn download_dir(&self, remote: &str, local: &Path, _: &CancellationToken) -> Result<(), CommError> {
+        self.calls.lock().unwrap().push(Call::DownloadDir(remote.to_string(), local.display().to_string()));
+        Ok(())
+    }
+}

@@ -1,0 +1,543 @@
+//! Executes a parsed template like Go's `text/template/exec.go`: dot and variables, field
+//! chains on maps, pipelines with the previous value as final argument, `if`/`range`/`with`,
+//! Go truthiness, the argument checks of Go's reflection-based calls and `<no value>` printing.
+
+use std::borrow::Cow;
+use std::rc::Rc;
+
+use super::funcs::{self, Func, P};
+use super::gofmt::{self, type_name};
+use super::parse::{Arg, ArgKind, Branch, Cmd, Node, Pipe, Tree};
+use super::{Context, Value};
+
+/// A run-time value. `NoValue` is Go's invalid `reflect.Value` (prints `<no value>`), `Nil` a
+/// nil `interface{}` (prints `<nil>` when passed to a function).
+#[derive(Debug, Clone)]
+pub(crate) enum V<'a> {
+    NoValue,
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Cow<'a, str>),
+    /// A list or map borrowed from the dot data.
+    Ref(&'a Value),
+    /// A list or map made at run time (`slice`).
+    Own(Rc<Value>),
+}
+
+impl<'a> V<'a> {
+    pub(crate) fn from_value(v: &'a Value) -> V<'a> {
+        match v {
+            Value::Nil => V::Nil,
+            Value::Bool(b) => V::Bool(*b),
+            Value::Int(i) => V::Int(*i),
+            Value::Float(f) => V::Float(*f),
+            Value::String(s) => V::Str(Cow::Borrowed(s)),
+            Value::List(_) | Value::Map(_) => V::Ref(v),
+        }
+    }
+
+    /// The list or map behind this value, if it is one.
+    pub(crate) fn coll(&self) -> Option<&Value> {
+        match self {
+            V::Ref(v) => Some(v),
+            V::Own(rc) => Some(rc),
+            _ => None,
+        }
+    }
+
+    /// Go's `isTrue`.
+    pub(crate) fn truth(&self) -> bool {
+        match self {
+            V::NoValue | V::Nil => false,
+            V::Bool(b) => *b,
+            V::Int(i) => *i != 0,
+            V::Float(f) => *f != 0.0,
+            V::Str(s) => !s.is_empty(),
+            V::Ref(_) | V::Own(_) => match self.coll() {
+                Some(Value::List(l)) => !l.is_empty(),
+                Some(Value::Map(m)) => !m.is_empty(),
+                _ => true,
+            },
+        }
+    }
+
+    /// Detaches the value from anything it borrows.
+    pub(crate) fn into_static(self) -> V<'static> {
+        match self {
+            V::NoValue => V::NoValue,
+            V::Nil => V::Nil,
+            V::Bool(b) => V::Bool(b),
+            V::Int(i) => V::Int(i),
+            V::Float(f) => V::Float(f),
+            V::Str(s) => V::Str(Cow::Owned(s.into_owned())),
+            V::Ref(v) => V::Own(Rc::new(v.clone())),
+            V::Own(rc) => V::Own(rc),
+        }
+    }
+}
+
+/// An execution error: message, byte offset of the node at fault, and Go's rendering of that
+/// node (the `<…>` in `executing "root" at <…>`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExecError {
+    pub msg: String,
+    pub pos: usize,
+    pub context: String,
+}
+
+type XResult<T> = Result<T, ExecError>;
+
+/// Where a piece of output came from: text copied from `src` onwards, or an action at `src`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment {
+    pub out_start: usize,
+    pub src: usize,
+    pub text: bool,
+}
+
+/// Maps an offset in the output back to the source offset that produced it.
+pub(crate) fn map_back(segs: &[Segment], pos: usize) -> usize {
+    let i = segs.partition_point(|s| s.out_start <= pos);
+    match i.checked_sub(1).map(|i| segs[i]) {
+        Some(s) if s.text => s.src + (pos - s.out_start),
+        Some(s) => s.src,
+        None => 0,
+    }
+}
+
+/// Runs `tree` with `ctx`, appending the output to `out`. With `rec` (the source text and a
+/// list), records where each piece of output came from.
+pub(crate) fn execute<'a>(
+    tree: &'a Tree<'a>,
+    ctx: &'a Context,
+    out: &mut String,
+    rec: Option<(&str, &mut Vec<Segment>)>,
+) -> XResult<()> {
+    let dot = match &ctx.data {
+        None | Some(Value::Nil) => V::NoValue,
+        Some(v) => V::from_value(v),
+    };
+    let mut ex = Exec { ctx, vars: vec![("$", dot.clone())], out, rec, at: None };
+    ex.walk(&dot, &tree.root)
+}
+
+struct Exec<'a, 'o> {
+    ctx: &'a Context,
+    vars: Vec<(&'a str, V<'a>)>,
+    out: &'o mut String,
+    rec: Option<(&'o str, &'o mut Vec<Segment>)>,
+    /// The node Go's `state.at` would point at: the last argument or field evaluated.
+    at: Option<&'a Arg<'a>>,
+}
+
+fn err(pos: usize, context: impl ToString, msg: String) -> ExecError {
+    ExecError { msg, pos, context: context.to_string() }
+}
+
+impl<'a> Exec<'a, '_> {
+    fn walk(&mut self, dot: &V<'a>, list: &'a [Node<'a>]) -> XResult<()> {
+        for node in list {
+            if let Some((src, segs)) = &mut self.rec {
+                let out_start = self.out.len();
+                match node {
+                    Node::Text(t) => {
+                        let src = t.as_ptr() as usize - src.as_ptr() as usize;
+                        segs.push(Segment { out_start, src, text: true });
+                    }
+                    Node::Action(pipe) => segs.push(Segment { out_start, src: pipe.pos, text: false }),
+                    _ => {}
+                }
+            }
+            match node {
+                Node::Text(t) => self.out.push_str(t),
+                Node::Action(pipe) => {
+                    let v = self.eval_pipeline(dot, pipe)?;
+                    if pipe.decl.is_empty() {
+                        match v {
+                            V::NoValue | V::Nil => self.out.push_str("<no value>"),
+                            V::Str(s) => self.out.push_str(&s),
+                            v => gofmt::write_v(self.out, &v),
+                        }
+                    }
+                }
+                Node::If(b) => self.walk_if_or_with(dot, b, false)?,
+                Node::With(b) => self.walk_if_or_with(dot, b, true)?,
+                Node::Range(b) => self.walk_range(dot, node, b)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn walk_if_or_with(&mut self, dot: &V<'a>, b: &'a Branch<'a>, with: bool) -> XResult<()> {
+        let mark = self.vars.len();
+        let val = self.eval_pipeline(dot, &b.pipe)?;
+        if val.truth() {
+            if with {
+                self.walk(&val, &b.list)?;
+            } else {
+                self.walk(dot, &b.list)?;
+            }
+        } else if let Some(e) = &b.else_list {
+            self.walk(dot, e)?;
+        }
+        self.vars.truncate(mark);
+        Ok(())
+    }
+
+    fn walk_range(&mut self, dot: &V<'a>, node: &'a Node<'a>, b: &'a Branch<'a>) -> XResult<()> {
+        let mark = self.vars.len();
+        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let top = self.vars.len();
+        let mut iterated = false;
+        match &val {
+            V::NoValue | V::Nil => {}
+            V::Ref(coll) => {
+                let coll: &'a Value = coll;
+                iterated = self.range_over(b, top, coll, |v| V::from_value(v))?;
+            }
+            V::Own(rc) => {
+                let rc = rc.clone();
+                iterated = self.range_over(b, top, &rc, |v| V::from_value(v).into_static())?;
+            }
+            other => {
+                let mut shown = String::new();
+                gofmt::write_v(&mut shown, other);
+                let msg = format!("range can't iterate over {shown}");
+                return Err(match self.at {
+                    Some(at) => err(at.pos, at, msg),
+                    None => err(b.pipe.pos, node, msg),
+                });
+            }
+        }
+        if !iterated {
+            if let Some(e) = &b.else_list {
+                self.walk(dot, e)?;
+            }
+        }
+        self.vars.truncate(mark);
+        Ok(())
+    }
+
+    /// Runs the body once per element; returns whether there was any.
+    fn range_over<'c>(
+        &mut self,
+        b: &'a Branch<'a>,
+        top: usize,
+        coll: &'c Value,
+        conv: impl Fn(&'c Value) -> V<'a>,
+    ) -> XResult<bool> {
+        let one = |ex: &mut Self, index: V<'a>, elem: V<'a>| -> XResult<()> {
+            ex.set_range_vars(b, top, index, elem.clone())?;
+            ex.walk(&elem, &b.list)?;
+            ex.vars.truncate(top);
+            Ok(())
+        };
+        match coll {
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    one(self, V::Int(i as i64), conv(item))?;
+                }
+                Ok(!items.is_empty())
+            }
+            Value::Map(m) => {
+                for (k, item) in m {
+                    one(self, V::Str(Cow::Owned(k.clone())), conv(item))?;
+                }
+                Ok(!m.is_empty())
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn set_range_vars(&mut self, b: &'a Branch<'a>, top: usize, index: V<'a>, elem: V<'a>) -> XResult<()> {
+        let decl = &b.pipe.decl;
+        if decl.is_empty() {
+            return Ok(());
+        }
+        if b.pipe.is_assign {
+            // `range $x = …` assigns existing variables by name.
+            let last = decl[decl.len() - 1];
+            self.set_var(last, elem, &b.pipe)?;
+            if decl.len() > 1 {
+                self.set_var(decl[0], index, &b.pipe)?;
+            }
+            return Ok(());
+        }
+        self.vars[top - 1].1 = elem;
+        if decl.len() > 1 {
+            self.vars[top - 2].1 = index;
+        }
+        Ok(())
+    }
+
+    fn set_var(&mut self, name: &str, v: V<'a>, pipe: &Pipe<'_>) -> XResult<()> {
+        match self.vars.iter_mut().rev().find(|(n, _)| *n == name) {
+            Some(slot) => {
+                slot.1 = v;
+                Ok(())
+            }
+            None => Err(err(pipe.pos, pipe, format!("undefined variable: {name}"))),
+        }
+    }
+
+    fn var_value(&self, name: &str, arg: &Arg<'_>) -> XResult<V<'a>> {
+        match self.vars.iter().rev().find(|(n, _)| *n == name) {
+            Some((_, v)) => Ok(v.clone()),
+            None => Err(err(arg.pos, arg, format!("undefined variable: {name}"))),
+        }
+    }
+
+    fn eval_pipeline(&mut self, dot: &V<'a>, pipe: &'a Pipe<'a>) -> XResult<V<'a>> {
+        let mut value: Option<V<'a>> = None;
+        for cmd in &pipe.cmds {
+            let v = self.eval_command(dot, cmd, value.take())?;
+            // Go digs a value out of interface{}: a nil interface becomes "no value".
+            value = Some(match v {
+                V::Nil => V::NoValue,
+                v => v,
+            });
+        }
+        let v = value.unwrap_or(V::NoValue);
+        for name in &pipe.decl {
+            if pipe.is_assign {
+                self.set_var(name, v.clone(), pipe)?;
+            } else {
+                self.vars.push((name, v.clone()));
+            }
+        }
+        Ok(v)
+    }
+
+    fn not_a_function(&self, args: &[Arg<'_>], has_final: bool) -> XResult<()> {
+        if args.len() > 1 || has_final {
+            return Err(err(
+                args[0].pos,
+                &args[0],
+                format!("can't give argument to non-function {}", args[0]),
+            ));
+        }
+        Ok(())
+    }
+
+    fn eval_command(&mut self, dot: &V<'a>, cmd: &'a Cmd<'a>, fin: Option<V<'a>>) -> XResult<V<'a>> {
+        let first = &cmd.args[0];
+        self.at = Some(first);
+        match &first.kind {
+            ArgKind::Field(names) => self.eval_field_chain(dot.clone(), first, names, &cmd.args, fin),
+            ArgKind::Chain(node, names) => {
+                if matches!(node.kind, ArgKind::Nil) {
+                    return Err(err(first.pos, first, format!("indirection through explicit nil in {first}")));
+                }
+                let recv = self.eval_raw(dot, node)?;
+                self.eval_field_chain(recv, first, names, &cmd.args, fin)
+            }
+            ArgKind::Ident(f, name) => self.eval_function(dot, *f, name, first, &cmd.args[1..], fin, Some(cmd)),
+            ArgKind::Pipe(p) => {
+                self.not_a_function(&cmd.args, fin.is_some())?;
+                self.eval_pipeline(dot, p)
+            }
+            ArgKind::Variable(name, fields) => {
+                let value = self.var_value(name, first)?;
+                if fields.is_empty() {
+                    self.not_a_function(&cmd.args, fin.is_some())?;
+                    return Ok(value);
+                }
+                self.eval_field_chain(value, first, fields, &cmd.args, fin)
+            }
+            ArgKind::Bool(b) => {
+                self.not_a_function(&cmd.args, fin.is_some())?;
+                Ok(V::Bool(*b))
+            }
+            ArgKind::Dot => {
+                self.not_a_function(&cmd.args, fin.is_some())?;
+                Ok(dot.clone())
+            }
+            ArgKind::Nil => {
+                self.not_a_function(&cmd.args, fin.is_some())?;
+                Err(err(first.pos, first, "nil is not a command".into()))
+            }
+            ArgKind::Number(n) => {
+                self.not_a_function(&cmd.args, fin.is_some())?;
+                n.ideal().map_err(|m| err(first.pos, first, m))
+            }
+            ArgKind::Str(s, _) => {
+                self.not_a_function(&cmd.args, fin.is_some())?;
+                Ok(V::Str(Cow::Borrowed(s)))
+            }
+        }
+    }
+
+    /// Go's `evalFieldChain`: all but the last field without arguments, the last with them.
+    fn eval_field_chain(
+        &mut self,
+        mut recv: V<'a>,
+        node: &'a Arg<'a>,
+        names: &[&str],
+        args: &[Arg<'_>],
+        fin: Option<V<'a>>,
+    ) -> XResult<V<'a>> {
+        self.at = Some(node);
+        let n = names.len();
+        for name in &names[..n - 1] {
+            recv = self.eval_field(recv, name, node, false)?;
+        }
+        let has_args = args.len() > 1 || fin.is_some();
+        self.eval_field(recv, names[n - 1], node, has_args)
+    }
+
+    fn eval_field(&self, recv: V<'a>, name: &str, node: &Arg<'_>, has_args: bool) -> XResult<V<'a>> {
+        match recv {
+            V::NoValue => Ok(V::NoValue),
+            V::Nil => Err(err(node.pos, node, format!("nil pointer evaluating interface {{}}.{name}"))),
+            V::Ref(Value::Map(m)) => {
+                if has_args {
+                    return Err(err(node.pos, node, format!("{name} is not a method but has arguments")));
+                }
+                Ok(m.get(name).map(V::from_value).unwrap_or(V::NoValue))
+            }
+            V::Own(ref rc) if matches!(**rc, Value::Map(_)) => {
+                if has_args {
+                    return Err(err(node.pos, node, format!("{name} is not a method but has arguments")));
+                }
+                let Value::Map(m) = &**rc else { unreachable!() };
+                Ok(m.get(name).map(|v| V::from_value(v).into_static()).unwrap_or(V::NoValue))
+            }
+            other => Err(err(
+                node.pos,
+                node,
+                format!("can't evaluate field {name} in type {}", type_name(&other)),
+            )),
+        }
+    }
+
+    /// Evaluates an argument without type checking (Go's `evalArg` with a nil type).
+    fn eval_raw(&mut self, dot: &V<'a>, arg: &'a Arg<'a>) -> XResult<V<'a>> {
+        match &arg.kind {
+            ArgKind::Dot => Ok(dot.clone()),
+            ArgKind::Nil => Ok(V::Nil),
+            ArgKind::Bool(b) => Ok(V::Bool(*b)),
+            ArgKind::Number(n) => n.ideal().map_err(|m| err(arg.pos, arg, m)),
+            ArgKind::Str(s, _) => Ok(V::Str(Cow::Borrowed(s))),
+            ArgKind::Field(names) => self.eval_field_chain(dot.clone(), arg, names, &[], None),
+            ArgKind::Variable(name, fields) => {
+                let value = self.var_value(name, arg)?;
+                if fields.is_empty() {
+                    return Ok(value);
+                }
+                self.eval_field_chain(value, arg, fields, &[], None)
+            }
+            ArgKind::Ident(f, name) => self.eval_function(dot, *f, name, arg, &[], None, None),
+            ArgKind::Pipe(p) => self.eval_pipeline(dot, p),
+            ArgKind::Chain(node, names) => {
+                if matches!(node.kind, ArgKind::Nil) {
+                    return Err(err(arg.pos, arg, format!("indirection through explicit nil in {arg}")));
+                }
+                let recv = self.eval_raw(dot, node)?;
+                self.eval_field_chain(recv, arg, names, &[], None)
+            }
+        }
+    }
+
+    /// Go's `evalArg` for a parameter of type `p`.
+    fn eval_arg(&mut self, dot: &V<'a>, p: P, arg: &'a Arg<'a>) -> XResult<V<'a>> {
+        self.at = Some(arg);
+        let found = |what: &str| err(arg.pos, arg, format!("expected {what}; found {arg}"));
+        match (&arg.kind, p) {
+            (ArgKind::Nil, P::Any) => Ok(V::Nil),
+            (ArgKind::Nil, p) => Err(err(arg.pos, arg, format!("cannot assign nil to {}", p.go_name()))),
+            (ArgKind::Bool(b), P::Any) => Ok(V::Bool(*b)),
+            (ArgKind::Bool(_), P::Str) => Err(found("string")),
+            (ArgKind::Bool(_), P::Int) => Err(found("integer")),
+            (ArgKind::Number(n), P::Any) => n.ideal().map_err(|m| err(arg.pos, arg, m)),
+            (ArgKind::Number(n), P::Int) => n.int.map(V::Int).ok_or_else(|| found("integer")),
+            (ArgKind::Number(_), P::Str) => Err(found("string")),
+            (ArgKind::Str(s, _), P::Any | P::Str) => Ok(V::Str(Cow::Borrowed(s))),
+            (ArgKind::Str(..), P::Int) => Err(found("integer")),
+            _ => {
+                let v = self.eval_raw(dot, arg)?;
+                validate(v, p, arg.pos, arg)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_function(
+        &mut self,
+        dot: &V<'a>,
+        f: Func,
+        name: &str,
+        ident: &'a Arg<'a>,
+        args: &'a [Arg<'a>],
+        fin: Option<V<'a>>,
+        cmd: Option<&Cmd<'_>>,
+    ) -> XResult<V<'a>> {
+        self.at = Some(ident);
+        let sig = f.sig();
+        let num_in = args.len() + usize::from(fin.is_some());
+        if sig.variadic.is_some() {
+            if num_in < sig.fixed.len() {
+                return Err(err(
+                    ident.pos,
+                    ident,
+                    format!("wrong number of args for {name}: want at least {} got {}", sig.fixed.len(), args.len()),
+                ));
+            }
+        } else if num_in != sig.fixed.len() {
+            return Err(err(
+                ident.pos,
+                ident,
+                format!("wrong number of args for {name}: want {} got {num_in}", sig.fixed.len()),
+            ));
+        }
+        if matches!(f, Func::And | Func::Or) {
+            // Go 1.18+: stop at the first argument that decides the result.
+            let want = f == Func::Or;
+            let mut v = V::NoValue;
+            for a in args {
+                v = self.eval_arg(dot, P::Any, a)?;
+                if v.truth() == want {
+                    return Ok(v);
+                }
+            }
+            if let Some(fv) = fin {
+                v = validate(fv, P::Any, ident.pos, ident)?;
+            }
+            return Ok(v);
+        }
+        let mut argv = Vec::with_capacity(num_in);
+        for (i, a) in args.iter().enumerate() {
+            argv.push(self.eval_arg(dot, f.param(i), a)?);
+        }
+        if let Some(fv) = fin {
+            argv.push(validate(fv, f.param(args.len()), ident.pos, ident)?);
+        }
+        funcs::call(f, self.ctx, argv).map_err(|m| {
+            let msg = format!("error calling {name}: {m}");
+            match cmd {
+                Some(c) => err(c.pos, c, msg),
+                None => err(ident.pos, ident, msg),
+            }
+        })
+    }
+}
+
+/// Go's `validateType` for values computed at run time.
+fn validate<'a>(v: V<'a>, p: P, pos: usize, node: &Arg<'_>) -> XResult<V<'a>> {
+    match (p, &v) {
+        (P::Any, V::NoValue) => Ok(V::Nil),
+        (P::Any, _) | (P::Str, V::Str(_)) | (P::Int, V::Int(_)) => Ok(v),
+        (_, V::NoValue) => Err(err(pos, node, format!("invalid value; expected {}", p.go_name()))),
+        (_, V::Nil) => Err(err(
+            pos,
+            node,
+            format!("wrong type for value; expected {}; got interface {{}}", p.go_name()),
+        )),
+        (_, other) => Err(err(
+            pos,
+            node,
+            format!("wrong type for value; expected {}; got {}", p.go_name(), type_name(other)),
+        )),
+    }
+}

@@ -1,0 +1,751 @@
+//! The parts of Go's `fmt` and `strconv` that templates can observe: `%v` printing of values,
+//! `print`/`println`/`printf`, `strconv.Quote`, float formatting and the escaping functions
+//! `html`, `js` and `urlquery`.
+
+use std::fmt::Write as _;
+
+use super::exec::V;
+use super::Value;
+
+/// Go's `strconv.Quote`.
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        escape_char(&mut out, c, '"');
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `strconv.QuoteRune`.
+pub(crate) fn quote_rune(c: char) -> String {
+    let mut out = String::from("'");
+    escape_char(&mut out, c, '\'');
+    out.push('\'');
+    out
+}
+
+fn is_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    !(c.is_control()
+        || c.is_whitespace()
+        || matches!(c as u32, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064 | 0xFEFF | 0xFFF9..=0xFFFB)
+        || matches!(c as u32, 0xE000..=0xF8FF | 0xF0000..=0x10FFFF))
+}
+
+fn escape_char(out: &mut String, c: char, q: char) {
+    match c {
+        '\\' => out.push_str("\\\\"),
+        c if c == q => {
+            out.push('\\');
+            out.push(c);
+        }
+        '\u{7}' => out.push_str("\\a"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{b}' => out.push_str("\\v"),
+        c if is_printable(c) => out.push(c),
+        c if (c as u32) < 0x80 => {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        }
+        c if (c as u32) < 0x10000 => {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        }
+        c => {
+            let _ = write!(out, "\\U{:08x}", c as u32);
+        }
+    }
+}
+
+/// Go's type name for a value, as `%T` and error messages print it.
+pub(crate) fn type_name(v: &V) -> &'static str {
+    match v {
+        V::NoValue | V::Nil => "<nil>",
+        V::Bool(_) => "bool",
+        V::Int(_) => "int",
+        V::Float(_) => "float64",
+        V::Str(_) => "string",
+        V::Ref(_) | V::Own(_) => match v.coll() {
+            Some(Value::List(_)) => "[]interface {}",
+            _ => "map[string]interface {}",
+        },
+    }
+}
+
+/// Splits the shortest decimal representation of a finite, non-negative `f` into digits and
+/// the decimal exponent `dp` (value = 0.DIGITS × 10^dp), like strconv's `decimal`.
+fn shortest_digits(f: f64) -> (String, i32) {
+    // Rust's `{:e}` is the shortest round-trip representation, e.g. "1.2345e6".
+    let s = format!("{:e}", f);
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let digits = digits.trim_end_matches('0');
+    if digits.is_empty() {
+        return ("0".into(), 1);
+    }
+    (digits.to_string(), exp + 1)
+}
+
+/// `%e` with `prec` digits after the point (None = shortest).
+fn fmt_e(f: f64, prec: Option<usize>, upper: bool) -> String {
+    let (mant, exp) = match prec {
+        None => {
+            let (d, dp) = shortest_digits(f);
+            let mant = if d.len() > 1 { format!("{}.{}", &d[..1], &d[1..]) } else { d.clone() };
+            (mant, if f == 0.0 { 0 } else { dp - 1 })
+        }
+        Some(p) => {
+            let s = format!("{:.*e}", p, f);
+            let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+            (m.to_string(), e.parse().unwrap_or(0))
+        }
+    };
+    let sign = if exp < 0 { '-' } else { '+' };
+    let e = if upper { 'E' } else { 'e' };
+    format!("{}{}{}{:02}", mant, e, sign, exp.abs())
+}
+
+/// `%g` (and `%v` with `prec == None`): strconv's 'g' format.
+fn fmt_g(f: f64, prec: Option<usize>, upper: bool) -> String {
+    let (digits, dp) = match prec {
+        None => shortest_digits(f),
+        Some(p) => {
+            let p = p.max(1);
+            let s = format!("{:.*e}", p - 1, f);
+            let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+            let d: String = m.chars().filter(|c| c.is_ascii_digit()).collect();
+            let d = d.trim_end_matches('0');
+            let d = if d.is_empty() { "0".to_string() } else { d.to_string() };
+            (d, e.parse::<i32>().unwrap_or(0) + 1)
+        }
+    };
+    let eprec: i32 = match prec {
+        None => 6,
+        Some(p) => {
+            let p = p.max(1) as i32;
+            if p > digits.len() as i32 && digits.len() as i32 >= dp {
+                digits.len() as i32
+            } else {
+                p
+            }
+        }
+    };
+    let exp = if f == 0.0 { 0 } else { dp - 1 };
+    if exp < -4 || exp >= eprec {
+        let mant = if digits.len() > 1 { format!("{}.{}", &digits[..1], &digits[1..]) } else { digits };
+        let sign = if exp < 0 { '-' } else { '+' };
+        let e = if upper { 'E' } else { 'e' };
+        return format!("{}{}{}{:02}", mant, e, sign, exp.abs());
+    }
+    if f == 0.0 {
+        return "0".into();
+    }
+    // Plain decimal with exactly the significant digits.
+    if dp <= 0 {
+        format!("0.{}{}", "0".repeat((-dp) as usize), digits)
+    } else if dp as usize >= digits.len() {
+        format!("{}{}", digits, "0".repeat(dp as usize - digits.len()))
+    } else {
+        format!("{}.{}", &digits[..dp as usize], &digits[dp as usize..])
+    }
+}
+
+/// Go's `%v` for a float64.
+pub(crate) fn fmt_float(f: f64) -> String {
+    float_with(f, |a| fmt_g(a, None, false))
+}
+
+fn float_with(f: f64, body: impl Fn(f64) -> String) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    let neg = f.is_sign_negative();
+    let s = body(f.abs());
+    if neg {
+        format!("-{s}")
+    } else {
+        s
+    }
+}
+
+/// Appends Go's `%v` rendering of a data value.
+pub(crate) fn write_value(out: &mut String, v: &Value) {
+    match v {
+        Value::Nil => out.push_str("<nil>"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Value::Float(f) => out.push_str(&fmt_float(*f)),
+        Value::String(s) => out.push_str(s),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push_str("map[");
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(k);
+                out.push(':');
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+    }
+}
+
+/// Appends Go's `fmt.Fprint` rendering of one run-time value.
+pub(crate) fn write_v(out: &mut String, v: &V) {
+    match v {
+        V::NoValue | V::Nil => out.push_str("<nil>"),
+        V::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        V::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        V::Float(f) => out.push_str(&fmt_float(*f)),
+        V::Str(s) => out.push_str(s),
+        V::Ref(_) | V::Own(_) => {
+            if let Some(c) = v.coll() {
+                write_value(out, c);
+            }
+        }
+    }
+}
+
+/// `fmt.Sprint`: spaces between operands when neither side is a string.
+pub(crate) fn sprint(args: &[V]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 && !matches!(a, V::Str(_)) && !matches!(args[i - 1], V::Str(_)) {
+            out.push(' ');
+        }
+        write_v(&mut out, a);
+    }
+    out
+}
+
+/// `fmt.Sprintln`: always spaces, and a final newline.
+pub(crate) fn sprintln(args: &[V]) -> String {
+    let mut out = String::new();
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        write_v(&mut out, a);
+    }
+    out.push('\n');
+    out
+}
+
+/// Largest width or precision honoured (Go has none; this bounds what one verb can allocate).
+const MAX_WIDTH: usize = 100_000;
+
+#[derive(Default, Clone, Copy)]
+struct Spec {
+    minus: bool,
+    plus: bool,
+    sharp: bool,
+    space: bool,
+    zero: bool,
+    width: Option<usize>,
+    prec: Option<usize>,
+}
+
+impl Spec {
+    /// Pads `s` to the width; `numeric` allows zero padding after a sign.
+    fn pad(&self, s: String, numeric: bool) -> String {
+        let Some(w) = self.width else { return s };
+        let n = s.chars().count();
+        if n >= w {
+            return s;
+        }
+        let fill = w - n;
+        if self.minus {
+            return s + &" ".repeat(fill);
+        }
+        if self.zero && numeric {
+            let (sign, rest) = match s.as_bytes().first() {
+                Some(b'-' | b'+' | b' ') => s.split_at(1),
+                _ => ("", s.as_str()),
+            };
+            return format!("{sign}{}{rest}", "0".repeat(fill));
+        }
+        if self.zero && !numeric {
+            return "0".repeat(fill) + &s;
+        }
+        " ".repeat(fill) + &s
+    }
+
+    fn sign(&self, neg: bool) -> &'static str {
+        if neg {
+            "-"
+        } else if self.plus {
+            "+"
+        } else if self.space {
+            " "
+        } else {
+            ""
+        }
+    }
+}
+
+/// `fmt.Sprintf` for the verbs templates use: `%v %s %d %q %x %X %o %b %c %f %F %e %E %g %G
+/// %t %T %%`, flags `- + # space 0`, width and precision. Mismatches render like Go
+/// (`%!d(string=x)`, `%!s(MISSING)`, `%!(EXTRA int=1)`).
+pub(crate) fn sprintf(format: &str, args: &[V]) -> String {
+    let mut out = String::with_capacity(format.len() + 16);
+    let mut argi = 0;
+    let mut chars = format.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut spec = Spec::default();
+        while let Some(&(_, f)) = chars.peek() {
+            match f {
+                '-' => spec.minus = true,
+                '+' => spec.plus = true,
+                '#' => spec.sharp = true,
+                ' ' => spec.space = true,
+                '0' => spec.zero = !spec.minus,
+                _ => break,
+            }
+            chars.next();
+        }
+        let num = |chars: &mut std::iter::Peekable<std::str::CharIndices>| -> Option<usize> {
+            let mut n: Option<usize> = None;
+            while let Some(&(_, d)) = chars.peek() {
+                if let Some(v) = d.to_digit(10) {
+                    n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(v as usize).min(MAX_WIDTH));
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            n
+        };
+        spec.width = num(&mut chars);
+        if let Some(&(_, '.')) = chars.peek() {
+            chars.next();
+            spec.prec = Some(num(&mut chars).unwrap_or(0));
+        }
+        let Some((_, verb)) = chars.next() else {
+            out.push_str("%!(NOVERB)");
+            break;
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let Some(arg) = args.get(argi) else {
+            let _ = write!(out, "%!{verb}(MISSING)");
+            continue;
+        };
+        argi += 1;
+        format_one(&mut out, spec, verb, arg);
+    }
+    if argi < args.len() {
+        out.push_str("%!(EXTRA ");
+        for (i, a) in args[argi..].iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            match a {
+                V::NoValue | V::Nil => out.push_str("<nil>"),
+                _ => {
+                    out.push_str(type_name(a));
+                    out.push('=');
+                    write_v(&mut out, a);
+                }
+            }
+        }
+        out.push(')');
+    }
+    out
+}
+
+fn bad_verb(out: &mut String, verb: char, arg: &V) {
+    match arg {
+        V::NoValue | V::Nil => {
+            let _ = write!(out, "%!{verb}(<nil>)");
+        }
+        _ => {
+            let _ = write!(out, "%!{verb}({}=", type_name(arg));
+            write_v(out, arg);
+            out.push(')');
+        }
+    }
+}
+
+fn format_one(out: &mut String, spec: Spec, verb: char, arg: &V) {
+    if verb == 'T' {
+        out.push_str(&spec.pad(type_name(arg).to_string(), false));
+        return;
+    }
+    match arg {
+        V::NoValue | V::Nil => match verb {
+            'v' => out.push_str(&spec.pad("<nil>".into(), false)),
+            _ => bad_verb(out, verb, arg),
+        },
+        V::Bool(b) => match verb {
+            'v' | 't' => out.push_str(&spec.pad(b.to_string(), false)),
+            _ => bad_verb(out, verb, arg),
+        },
+        V::Int(i) => format_int(out, spec, verb, *i, arg),
+        V::Float(f) => format_float(out, spec, verb, *f, arg),
+        V::Str(s) => format_str(out, spec, verb, s, arg),
+        V::Ref(_) | V::Own(_) => {
+            let Some(c) = arg.coll() else { return };
+            format_coll(out, spec, verb, c);
+        }
+    }
+}
+
+fn value_to_v(v: &Value) -> V<'_> {
+    V::from_value(v)
+}
+
+fn format_coll(out: &mut String, spec: Spec, verb: char, c: &Value) {
+    match c {
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                format_one(out, spec, verb, &value_to_v(item));
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push_str("map[");
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                format_one(out, spec, verb, &V::Str(k.as_str().into()));
+                out.push(':');
+                format_one(out, spec, verb, &value_to_v(item));
+            }
+            out.push(']');
+        }
+        other => format_one(out, spec, verb, &value_to_v(other)),
+    }
+}
+
+fn format_int(out: &mut String, spec: Spec, verb: char, i: i64, arg: &V) {
+    let neg = i < 0;
+    let mag = i.unsigned_abs();
+    let digits = match verb {
+        'v' | 'd' => mag.to_string(),
+        'x' => format!("{mag:x}"),
+        'X' => format!("{mag:X}"),
+        'o' | 'O' => format!("{mag:o}"),
+        'b' => format!("{mag:b}"),
+        'c' => {
+            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            out.push_str(&spec.pad(c.to_string(), false));
+            return;
+        }
+        'q' => {
+            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            out.push_str(&spec.pad(quote_rune(c), false));
+            return;
+        }
+        'U' => {
+            out.push_str(&spec.pad(format!("U+{:04X}", i), false));
+            return;
+        }
+        'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 's' | 't' => {
+            bad_verb(out, verb, arg);
+            return;
+        }
+        _ => {
+            bad_verb(out, verb, arg);
+            return;
+        }
+    };
+    let mut digits = digits;
+    if let Some(p) = spec.prec {
+        if digits.len() < p {
+            digits = "0".repeat(p - digits.len()) + &digits;
+        }
+        if p == 0 && mag == 0 {
+            digits.clear();
+        }
+    }
+    let prefix = match (spec.sharp, verb) {
+        (true, 'x') => "0x",
+        (true, 'X') => "0X",
+        (true, 'o') if !digits.starts_with('0') => "0",
+        (_, 'O') => "0o",
+        (true, 'b') => "0b",
+        _ => "",
+    };
+    let s = format!("{}{}{}", spec.sign(neg), prefix, digits);
+    // Zero padding is ignored when a precision is given.
+    let mut sp = spec;
+    if spec.prec.is_some() {
+        sp.zero = false;
+    }
+    out.push_str(&sp.pad(s, true));
+}
+
+fn format_float(out: &mut String, spec: Spec, verb: char, f: f64, arg: &V) {
+    let body = match verb {
+        'v' | 'g' => float_with(f, |a| fmt_g(a, spec.prec, false)),
+        'G' => float_with(f, |a| fmt_g(a, spec.prec, true)),
+        'f' | 'F' => float_with(f, |a| format!("{:.*}", spec.prec.unwrap_or(6), a)),
+        'e' => float_with(f, |a| fmt_e(a, Some(spec.prec.unwrap_or(6)), false)),
+        'E' => float_with(f, |a| fmt_e(a, Some(spec.prec.unwrap_or(6)), true)),
+        _ => {
+            bad_verb(out, verb, arg);
+            return;
+        }
+    };
+    let s = if spec.plus && !body.starts_with('-') {
+        format!("+{body}")
+    } else if spec.space && !body.starts_with('-') {
+        format!(" {body}")
+    } else {
+        body
+    };
+    let numeric = f.is_finite();
+    out.push_str(&spec.pad(s, numeric));
+}
+
+fn format_str(out: &mut String, spec: Spec, verb: char, s: &str, arg: &V) {
+    let s = match spec.prec {
+        Some(p) if matches!(verb, 'v' | 's' | 'q' | 'x' | 'X') => match s.char_indices().nth(p) {
+            Some((i, _)) => &s[..i],
+            None => s,
+        },
+        _ => s,
+    };
+    let body = match verb {
+        'v' | 's' => s.to_string(),
+        'q' => {
+            if spec.sharp && !s.contains('`') && s.chars().all(|c| c == '\t' || !c.is_control()) {
+                format!("`{s}`")
+            } else {
+                quote(s)
+            }
+        }
+        'x' | 'X' => {
+            let mut h = String::with_capacity(s.len() * 2);
+            for (i, b) in s.bytes().enumerate() {
+                if spec.space && i > 0 {
+                    h.push(' ');
+                }
+                if spec.sharp && (spec.space || i == 0) {
+                    h.push_str(if verb == 'x' { "0x" } else { "0X" });
+                }
+                if verb == 'x' {
+                    let _ = write!(h, "{b:02x}");
+                } else {
+                    let _ = write!(h, "{b:02X}");
+                }
+            }
+            h
+        }
+        _ => {
+            bad_verb(out, verb, arg);
+            return;
+        }
+    };
+    out.push_str(&spec.pad(body, false));
+}
+
+/// Go's `template.HTMLEscapeString`.
+pub(crate) fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("&#34;"),
+            '\'' => out.push_str("&#39;"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `template.JSEscapeString`.
+pub(crate) fn js_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c if (c as u32) < 0x80 || is_printable(c) => out.push(c),
+            c => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+        }
+    }
+    out
+}
+
+/// Go's `url.QueryEscape`.
+pub(crate) fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            b => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn s(x: &str) -> V<'static> {
+        V::Str(x.to_string().into())
+    }
+
+    #[test]
+    fn quoting() {
+        let cases = [
+            ("abc", r#""abc""#),
+            ("a\"b", r#""a\"b""#),
+            ("a\\b", r#""a\\b""#),
+            ("\n\t\r", r#""\n\t\r""#),
+            ("\u{7}\u{1}", r#""\a\x01""#),
+            ("é", "\"é\""),
+            ("\u{a0}", r#""\u00a0""#),
+            ("\u{feff}", r#""\ufeff""#),
+        ];
+        for (input, want) in cases {
+            assert_eq!(quote(input), want, "{input:?}");
+        }
+        assert_eq!(quote_rune('a'), "'a'");
+        assert_eq!(quote_rune('\''), r"'\''");
+    }
+
+    #[test]
+    fn floats_like_go() {
+        let cases = [
+            (0.0, "0"),
+            (1.0, "1"),
+            (1.5, "1.5"),
+            (-2.25, "-2.25"),
+            (100000.0, "100000"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1e21, "1e+21"),
+            (3.14159, "3.14159"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NAN, "NaN"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(fmt_float(f), want, "{f}");
+        }
+    }
+
+    #[test]
+    fn sprint_spacing() {
+        assert_eq!(sprint(&[s("a"), s("b")]), "ab");
+        assert_eq!(sprint(&[V::Int(1), V::Int(2)]), "1 2");
+        assert_eq!(sprint(&[s("a"), V::Int(1), V::Int(2), s("b")]), "a1 2b");
+        assert_eq!(sprint(&[V::Nil]), "<nil>");
+        assert_eq!(sprintln(&[s("a"), s("b")]), "a b\n");
+        assert_eq!(sprintln(&[]), "\n");
+    }
+
+    #[test]
+    fn printf_verbs() {
+        let list = Value::List(vec![Value::String("a".into()), Value::Int(2)]);
+        let mut m = BTreeMap::new();
+        m.insert("k".to_string(), Value::Bool(true));
+        let map = Value::Map(m);
+        let cases: Vec<(&str, Vec<V>, &str)> = vec![
+            ("%s", vec![s("x")], "x"),
+            ("%d", vec![V::Int(42)], "42"),
+            ("%5d|%-5d|%05d", vec![V::Int(42), V::Int(42), V::Int(-42)], "   42|42   |-0042"),
+            ("%+d % d", vec![V::Int(5), V::Int(5)], "+5  5"),
+            ("%x %X %o %b", vec![V::Int(255), V::Int(255), V::Int(8), V::Int(5)], "ff FF 10 101"),
+            ("%#x", vec![V::Int(255)], "0xff"),
+            ("%x", vec![s("hi")], "6869"),
+            ("%q", vec![s("a\"b")], r#""a\"b""#),
+            ("%q", vec![V::Int(65)], "'A'"),
+            ("%c", vec![V::Int(0x263A)], "☺"),
+            ("%v %v", vec![V::Bool(true), V::Float(2.5)], "true 2.5"),
+            ("%t", vec![V::Bool(false)], "false"),
+            ("%f", vec![V::Float(3.14159)], "3.141590"),
+            ("%.2f", vec![V::Float(3.14159)], "3.14"),
+            ("%8.3f|", vec![V::Float(-3.14159)], "  -3.142|"),
+            ("%e", vec![V::Float(1234.5678)], "1.234568e+03"),
+            ("%g", vec![V::Float(1e6)], "1e+06"),
+            ("%.3g", vec![V::Float(3.14159)], "3.14"),
+            ("%.2s", vec![s("héllo")], "hé"),
+            ("%6s|%-6s|", vec![s("ab"), s("ab")], "    ab|ab    |"),
+            ("%%", vec![], "%"),
+            ("100%%", vec![], "100%"),
+            ("%d", vec![s("x")], "%!d(string=x)"),
+            ("%s", vec![V::Int(3)], "%!s(int=3)"),
+            ("%s", vec![V::Nil], "%!s(<nil>)"),
+            ("%v", vec![V::Nil], "<nil>"),
+            ("%d", vec![], "%!d(MISSING)"),
+            ("%d %d", vec![V::Int(1)], "1 %!d(MISSING)"),
+            ("x", vec![V::Int(1)], "x%!(EXTRA int=1)"),
+            ("x", vec![s("a"), V::Int(1)], "x%!(EXTRA string=a, int=1)"),
+            ("%", vec![], "%!(NOVERB)"),
+            ("%v", vec![V::Ref(&list)], "[a 2]"),
+            ("%s", vec![V::Ref(&list)], "[a %!s(int=2)]"),
+            ("%v", vec![V::Ref(&map)], "map[k:true]"),
+            ("%T %T", vec![s("a"), V::Ref(&list)], "string []interface {}"),
+            ("%.3d", vec![V::Int(7)], "007"),
+            ("%f", vec![V::Int(1)], "%!f(int=1)"),
+        ];
+        for (fmt, args, want) in cases {
+            assert_eq!(sprintf(fmt, &args), want, "{fmt}");
+        }
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(html_escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(js_escape("a'b\"c\\<>&=\n"), r#"a\'b\"c\\\u003C\u003E\u0026\u003D\u000A"#);
+        assert_eq!(query_escape("a b&c=d/é~"), "a+b%26c%3Dd%2F%C3%A9~");
+    }
+}

@@ -1,0 +1,418 @@
+//! amazon-ebs against the test stack (moto behind the counting/fault proxy, a real sshd as the
+//! instance): full builds, source_ami_filter, force_deregister, every step failing and every
+//! wait cancelled in turn — each must leave no `rpack:build-id`-tagged resource behind.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rpack::builders::amazon_ebs::{self, Artifact, Config, ProvisionHook, RunArgs, TrueHook};
+use rpack::engine::{Ledger, RunError};
+use rpack::registry::{decode_builder, BuilderConfig};
+use rpack::template::interp::Context;
+use rpack::ui::Ui;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{Ec2State, FaultKind, Moto, Proxy, Sshd};
+
+const REGION: &str = "us-east-1";
+/// In moto's catalogue in every region.
+const AMI: &str = "ami-12c6146b";
+
+struct Stack {
+    moto: Moto,
+    proxy: Proxy,
+    sshd: Sshd,
+    state_dir: tempfile::TempDir,
+}
+
+fn stack() -> Stack {
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.endpoint());
+    let sshd = Sshd::start_ec2(moto.endpoint());
+    Stack { moto, proxy, sshd, state_dir: tempfile::tempdir().unwrap() }
+}
+
+impl Stack {
+    fn base(&self) -> Value {
+        json!({
+            "type": "amazon-ebs",
+            "region": REGION,
+            "access_key": "AKIAEXAMPLE000000000",
+            "secret_key": "not-checked-by-moto",
+            "custom_endpoint_ec2": self.proxy.endpoint(),
+            "source_ami": AMI,
+            "instance_type": "t2.micro",
+            "ssh_username": self.sshd.user(),
+            "ssh_host": self.sshd.host(),
+            "ssh_port": self.sshd.port(),
+            "ssh_timeout": "30s",
+            "ami_name": format!("rpack-test-{}", uuid::Uuid::new_v4()),
+        })
+    }
+}
+
+/// Merges `extra` into the base template and decodes it like `rpack build` does.
+fn config(base: Value, extra: Value) -> Arc<Config> {
+    let mut v = base;
+    for (k, x) in extra.as_object().unwrap() {
+        if x.is_null() {
+            v.as_object_mut().unwrap().remove(k);
+        } else {
+            v[k] = x.clone();
+        }
+    }
+    let text = serde_json::to_string(&v).unwrap();
+    let node = rpack::template::json::parse(&text).unwrap();
+    let obj = node.as_object().unwrap();
+    let ctx = Context { amazon_funcs: true, ..Default::default() };
+    match decode_builder("amazon-ebs", &[obj], &ctx) {
+        Ok(d) => match d.value {
+            BuilderConfig::AmazonEbs(c) => Arc::new(*c),
+            _ => unreachable!(),
+        },
+        Err(errs) => panic!("template does not validate: {errs:?}"),
+    }
+}
+
+/// Records UI lines; cancels `cancel` once a line containing `cancel_on` appears.
+struct TestUi {
+    lines: Mutex<Vec<String>>,
+    cancel_on: Option<(String, CancellationToken, Duration)>,
+}
+
+impl TestUi {
+    fn push(&self, l: String) {
+        eprintln!("{l}");
+        if let Some((pat, tok, after)) = &self.cancel_on {
+            if l.contains(pat.as_str()) {
+                let (tok, after) = (tok.clone(), *after);
+                tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    tok.cancel();
+                });
+            }
+        }
+        self.lines.lock().unwrap().push(l);
+    }
+}
+
+impl Ui for TestUi {
+    fn say(&self, m: &str) {
+        self.push(format!("==> {m}"));
+    }
+    fn message(&self, m: &str) {
+        self.push(format!("    {m}"));
+    }
+    fn error(&self, m: &str) {
+        self.push(format!("!!! {m}"));
+    }
+    fn machine(&self, _: &str, _: &str, _: &[&str]) {}
+}
+
+struct Outcome {
+    result: anyhow::Result<Option<Artifact>>,
+    build_id: String,
+    ledger: Arc<Ledger>,
+    lines: Vec<String>,
+}
+
+async fn build_with(st: &Stack, cfg: Arc<Config>, hook: Arc<dyn ProvisionHook>, cancel_on: Option<(&str, Duration)>) -> Outcome {
+    let build_id = uuid::Uuid::new_v4().to_string();
+    let ledger = Arc::new(Ledger::open(&build_id, &st.state_dir.path().join(format!("{build_id}.jsonl"))).unwrap());
+    let cancel = CancellationToken::new();
+    let ui = Arc::new(TestUi {
+        lines: Mutex::new(Vec::new()),
+        cancel_on: cancel_on.map(|(p, d)| (p.to_string(), cancel.clone(), d)),
+    });
+    let args = RunArgs {
+        ui: ui.clone(),
+        hook,
+        cancel,
+        hard_cancel: CancellationToken::new(),
+        options: Default::default(),
+        build_id: Some(build_id.clone()),
+        ledger: Some(ledger.clone()),
+    };
+    let result = tokio::time::timeout(Duration::from_secs(240), amazon_ebs::run(cfg, args)).await.expect("build hung");
+    let lines = ui.lines.lock().unwrap().clone();
+    Outcome { result, build_id, ledger, lines }
+}
+
+async fn build(st: &Stack, cfg: Arc<Config>) -> Outcome {
+    build_with(st, cfg, Arc::new(TrueHook), None).await
+}
+
+/// Every resource tagged with the build id that still exists, in `regions`.
+async fn leftovers(st: &Stack, build_id: &str, regions: &[&str]) -> Vec<String> {
+    let mut left = Vec::new();
+    for r in regions {
+        let s = Ec2State::new(st.moto.endpoint(), r).for_build(build_id);
+        let inv = s.inventory().await.unwrap();
+        left.extend(inv.live_instances().iter().map(|i| format!("{r} instance {} ({})", i.id, i.state)));
+        left.extend(inv.key_pairs.iter().map(|k| format!("{r} key pair {}", k.name)));
+        left.extend(inv.security_groups.iter().map(|g| format!("{r} security group {}", g.id)));
+        left.extend(inv.images.iter().map(|i| format!("{r} image {}", i.id)));
+        left.extend(inv.snapshots.iter().map(|i| format!("{r} snapshot {}", i.id)));
+        left.extend(inv.volumes.iter().map(|v| format!("{r} volume {} ({})", v.id, v.state)));
+    }
+    left
+}
+
+/// The build left nothing behind: not in moto (by tag) and not in its ledger.
+async fn assert_clean(st: &Stack, o: &Outcome, regions: &[&str]) {
+    let left = leftovers(st, &o.build_id, regions).await;
+    assert!(left.is_empty(), "left behind: {left:#?}\nUI:\n{}", o.lines.join("\n"));
+    let open = o.ledger.open_resources();
+    assert!(open.is_empty(), "ledger still lists {open:#?}");
+}
+
+fn err_text(o: &Outcome) -> String {
+    match &o.result {
+        Ok(_) => panic!("build succeeded but should have failed; UI:\n{}", o.lines.join("\n")),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_build_with_copies_tags_permissions_and_encryption() {
+    let st = stack();
+    let cfg = config(
+        st.base(),
+        json!({
+            "ami_regions": ["us-west-2", "eu-west-1", "us-east-1"],
+            "ami_description": "built in {{ .BuildRegion }} from {{ .SourceAMI }}",
+            "tags": {"Project": "rpack", "Region": "{{ .BuildRegion }}", "Base": "{{ .SourceAMI }}"},
+            "snapshot_tags": {"Kind": "root"},
+            "run_tags": {"Role": "builder"},
+            "ami_users": ["111122223333"],
+            "ami_groups": ["all"],
+            "snapshot_users": ["111122223333"],
+            "encrypt_boot": true,
+            "kms_key_id": "alias/rpack-build",
+            "region_kms_key_ids": {"us-west-2": "alias/rpack-west", "eu-west-1": "alias/rpack-eu"},
+        }),
+    );
+    let o = build(&st, cfg.clone()).await;
+    let art = match &o.result {
+        Ok(Some(a)) => a,
+        other => panic!("build failed: {:?}\n{}", other.as_ref().err(), o.lines.join("\n")),
+    };
+    assert_eq!(art.amis.keys().collect::<Vec<_>>(), ["eu-west-1", "us-east-1", "us-west-2"]);
+    assert!(art.string().starts_with("AMIs were created:\neu-west-1: ami-"));
+    for (region, ami) in &art.amis {
+        let s = Ec2State::new(st.moto.endpoint(), region);
+        let imgs = s.images().await.unwrap();
+        let img = imgs.iter().find(|i| &i.id == ami).unwrap_or_else(|| panic!("{ami} missing in {region}"));
+        assert_eq!(img.name.as_deref(), Some(cfg.ami_name.as_str()));
+        assert_eq!(img.tags.get("Project").map(String::as_str), Some("rpack"));
+        // .BuildRegion is the build region in every region, like Packer.
+        assert_eq!(img.tags.get("Region").map(String::as_str), Some(REGION), "{region}");
+        assert_eq!(img.tags.get("Base").map(String::as_str), Some(AMI));
+        assert_eq!(img.tags.get("rpack:build-id"), Some(&o.build_id));
+        assert!(!img.snapshot_ids.is_empty(), "{region}: AMI without snapshots");
+        for snap in &img.snapshot_ids {
+            let t = s.tags(snap).await.unwrap();
+            assert_eq!(t.get("Kind").map(String::as_str), Some("root"), "{region} {snap}");
+            assert_eq!(t.get("Project").map(String::as_str), Some("rpack"), "{region} {snap}");
+        }
+        let perms = s.client().describe_image_attribute().image_id(ami).attribute("launchPermission".into()).send().await.unwrap();
+        let users: Vec<_> = perms.launch_permissions().iter().filter_map(|p| p.user_id()).collect();
+        assert_eq!(users, ["111122223333"], "{region}");
+    }
+    // Only the final AMIs remain; the unencrypted intermediary and every temporary resource are gone.
+    let ours: Vec<String> = leftovers(&st, &o.build_id, &["us-east-1", "us-west-2", "eu-west-1"])
+        .await
+        .into_iter()
+        .filter(|l| !l.contains(" image ") && !l.contains(" snapshot "))
+        .collect();
+    assert!(ours.is_empty(), "{ours:#?}");
+    let east = Ec2State::new(st.moto.endpoint(), REGION).inventory().await.unwrap();
+    assert_eq!(east.images.iter().filter(|i| i.tags.get("rpack:build-id") == Some(&o.build_id)).count(), 1);
+    // Cleanup of the artifact (Packer's Destroy) removes the rest.
+    art.destroy().await.unwrap();
+    let left = leftovers(&st, &o.build_id, &["us-east-1", "us-west-2", "eu-west-1"]).await;
+    assert!(left.iter().all(|l| !l.contains(" image ")), "{left:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_ami_filter_picks_the_most_recent_and_ed25519_key_logs_in() {
+    let st = stack();
+    let cfg = config(
+        st.base(),
+        json!({
+            "source_ami": null,
+            "source_ami_filter": {
+                "filters": {"name": "amzn2-ami-hvm-*-x86_64-gp2", "virtualization-type": "hvm"},
+                "owners": ["137112412989"],
+                "most_recent": true
+            },
+            "tags": {"Base": "{{ .SourceAMIName }}"}
+        }),
+    );
+    let o = build(&st, cfg).await;
+    assert!(o.result.is_ok(), "{}", err_text(&o));
+    let found = o.lines.iter().find(|l| l.contains("Found Image ID: ")).expect("no Found Image ID line");
+    let src = found.rsplit(' ').next().unwrap();
+    let all = Ec2State::new(st.moto.endpoint(), REGION).client().describe_images().owners("137112412989").send().await.unwrap();
+    let newest = all
+        .images()
+        .iter()
+        .filter(|i| i.name().is_some_and(|n| n.starts_with("amzn2-ami-hvm-") && n.ends_with("-x86_64-gp2")))
+        .max_by_key(|i| i.creation_date().unwrap_or("").to_string())
+        .unwrap();
+    assert_eq!(src, newest.image_id().unwrap());
+    assert!(o.lines.iter().any(|l| l.contains("Connected to SSH!")));
+    let art = o.result.unwrap().unwrap();
+    art.destroy().await.unwrap();
+    assert_clean(&st, &o, &[REGION]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_filter_without_most_recent_fails_with_packers_message() {
+    let st = stack();
+    let cfg = config(
+        st.base(),
+        json!({"source_ami": null, "source_ami_filter": {"filters": {"name": "amzn2-ami-hvm-*"}, "owners": ["137112412989"]}}),
+    );
+    let o = build(&st, cfg).await;
+    assert!(err_text(&o).contains("Your query returned more than one result. Please try a more specific search, or set most_recent to true."));
+    assert_clean(&st, &o, &[REGION]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_name_fails_prevalidation_and_force_deregister_replaces_it() {
+    let st = stack();
+    let base = st.base();
+    let first = build(&st, config(base.clone(), json!({}))).await;
+    let old = first.result.as_ref().expect("first build").as_ref().unwrap().amis[REGION].clone();
+
+    let again = build(&st, config(base.clone(), json!({}))).await;
+    let e = err_text(&again);
+    assert!(e.contains(&format!("is used by an existing AMI: {old}")), "{e}");
+    assert_clean(&st, &again, &[REGION]).await;
+
+    let forced = build(&st, config(base, json!({"force_deregister": true, "force_delete_snapshot": true}))).await;
+    let new = forced.result.as_ref().expect("forced build").as_ref().unwrap().amis[REGION].clone();
+    assert_ne!(new, old);
+    assert!(forced.lines.iter().any(|l| l.contains(&format!("Deregistered AMI id: {old}"))));
+    let imgs = Ec2State::new(st.moto.endpoint(), REGION).images().await.unwrap();
+    assert!(imgs.iter().all(|i| i.id != old), "old AMI still registered");
+}
+
+/// Injected API failures, one step at a time. `max_retries: 0` so the SDK gives up at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_step_failing_leaves_nothing_behind() {
+    let st = stack();
+    let cases: &[(&str, &str)] = &[
+        ("DescribeImages", "describing"),
+        ("ImportKeyPair", "importing temporary key pair"),
+        ("CreateSecurityGroup", "creating temporary security group"),
+        ("AuthorizeSecurityGroupIngress", "authorizing port"),
+        ("RunInstances", "launching an instance"),
+        ("StopInstances", "stopping instance"),
+        ("CreateImage", "creating AMI"),
+        ("CopyImage", "copying AMI"),
+        ("ModifyImageAttribute", "granting launch permissions"),
+        ("CreateTags", "tagging AMI"),
+    ];
+    for (action, expect) in cases {
+        let cfg = config(
+            st.base(),
+            json!({"max_retries": 0, "ami_regions": ["us-west-2"], "ami_users": ["111122223333"], "tags": {"a": "b"}}),
+        );
+        st.proxy.inject_fault(FaultKind::ServerError, 1.0, &[action]);
+        let o = build(&st, cfg).await;
+        st.proxy.clear_fault();
+        let e = err_text(&o);
+        assert!(e.contains(expect) && e.contains("InternalError"), "{action}: {e}");
+        assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
+    }
+}
+
+struct FailingHook;
+#[async_trait::async_trait]
+impl ProvisionHook for FailingHook {
+    async fn provision(
+        &self,
+        _: Option<&dyn rpack::communicator::Communicator>,
+        _: &std::collections::BTreeMap<String, String>,
+        _: &dyn Ui,
+        _: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        anyhow::bail!("Script exited with non-zero exit status: 1")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_failures_leave_nothing_behind() {
+    let st = stack();
+    // Unknown source AMI.
+    let o = build(&st, config(st.base(), json!({"source_ami": "ami-00000000deadbeef"}))).await;
+    assert!(err_text(&o).contains("describing the source AMI in us-east-1: InvalidAMIID"), "{}", err_text(&o));
+    assert_clean(&st, &o, &[REGION]).await;
+    // Nothing listens on the SSH port: the connect step times out after the instance exists.
+    let o = build(&st, config(st.base(), json!({"ssh_port": 1, "ssh_timeout": "2s"}))).await;
+    assert!(err_text(&o).contains("Timeout waiting for SSH."), "{}", err_text(&o));
+    assert_clean(&st, &o, &[REGION]).await;
+    // The provisioners fail.
+    let o = build_with(&st, config(st.base(), json!({})), Arc::new(FailingHook), None).await;
+    assert!(err_text(&o).contains("Script exited with non-zero exit status: 1"));
+    assert!(o.lines.iter().any(|l| l.contains("Terminating the source AWS instance...")));
+    assert_clean(&st, &o, &[REGION]).await;
+}
+
+/// Ctrl-C at every wait point: the build reports cancellation and removes everything,
+/// including an AMI whose wait never finished and copies still pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_every_wait_leaves_nothing_behind() {
+    let st = stack();
+    st.proxy.set_transition_time(Duration::from_secs(2));
+    let waits = [
+        "Waiting for instance (",
+        "Waiting for SSH to become available",
+        "Waiting for the instance to stop",
+        "Waiting for AMI to become ready",
+        "Waiting for all copies to complete",
+    ];
+    for w in waits {
+        let cfg = config(st.base(), json!({"ami_regions": ["us-west-2"]}));
+        let o = build_with(&st, cfg, Arc::new(TrueHook), Some((w, Duration::from_millis(300)))).await;
+        let err = o.result.as_ref().err().unwrap_or_else(|| panic!("{w}: build was not cancelled"));
+        assert!(
+            matches!(err.downcast_ref::<RunError>(), Some(RunError::Cancelled { .. })),
+            "{w}: {err:#}\n{}",
+            o.lines.join("\n")
+        );
+        assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
+    }
+    st.proxy.set_transition_time(Duration::ZERO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_at_30_percent_still_succeeds() {
+    let st = stack();
+    st.proxy.inject_fault(FaultKind::Throttle, 0.3, &[]);
+    let cfg = config(st.base(), json!({"ami_regions": ["us-west-2"], "tags": {"a": "b"}}));
+    let o = build(&st, cfg).await;
+    st.proxy.clear_fault();
+    let injected = st.proxy.calls().iter().filter(|c| c.injected).count();
+    assert!(injected > 0, "the proxy throttled nothing");
+    let art = match &o.result {
+        Ok(Some(a)) => a,
+        _ => panic!("{}\n{}", err_text(&o), o.lines.join("\n")),
+    };
+    art.destroy().await.unwrap();
+    assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_build_api_calls_stay_within_packers() {
+    let st = stack();
+    let o = build(&st, config(st.base(), json!({"tags": {"a": "b"}, "skip_region_validation": true}))).await;
+    assert!(o.result.is_ok(), "{}", err_text(&o));
+    let counts = st.proxy.counts();
+    let total: u64 = counts.values().sum();
+    // Packer 1.6.6 needs 22 calls for this build on moto (../shared/bench/BASELINE.md).
+    assert!(total <= 22, "{total} calls: {counts:?}");
+}

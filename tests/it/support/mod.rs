@@ -1,0 +1,28 @@
+//! The test stack every integration test runs against: a real EC2 API (`Moto`), a counting and
+//! fault-injecting proxy in front of it (`Proxy`), a real OpenSSH server playing the launched
+//! instance (`Sshd`), and read-only views of moto's state through aws-sdk-ec2 (`Ec2State`).
+//!
+//! Everything listens on 127.0.0.1 on ports chosen at run time. Every process is started in its own
+//! process group with a parent-death signal, and killed (with its whole process tree) when its
+//! handle is dropped, so nothing outlives the test binary, also not after a panic or a SIGKILL.
+//! Run `scripts/test-deps.sh` once (as root) to install what this needs.
+
+// Each test module uses a different part of the stack; unused helpers are expected.
+#![allow(dead_code)]
+
+pub mod ec2_state;
+pub mod http;
+pub mod moto;
+pub mod paths;
+pub mod process;
+pub mod proxy;
+pub mod sshd;
+
+#[allow(unused_imports)]
+pub use ec2_state::{client, client_without_retries, Ec2State, Inventory};
+#[allow(unused_imports)]
+pub use moto::Moto;
+#[allow(unused_imports)]
+pub use proxy::{FaultKind, Proxy};
+#[allow(unused_imports)]
+pub use sshd::{save_private_key, ssh_keygen, KeyKind, Sshd};

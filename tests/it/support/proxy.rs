@@ -1,0 +1,185 @@
+//! `Proxy`: tests/support-py/ec2_proxy.py between the code under test and moto. It records every
+//! call's Action, can show state transitions as slow as on EC2, answer calls with throttling or
+//! server errors, and delay calls. Each test starts its own (about 0.1 s); settings change at run
+//! time through the proxy's control endpoint.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use super::http;
+use super::paths;
+use super::process::{self, ChildGuard};
+
+/// The error a fault answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// EC2's `RequestLimitExceeded`, HTTP 503.
+    Throttle,
+    /// `InternalError`, HTTP 500.
+    ServerError,
+}
+
+/// One call the proxy saw, in arrival order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub action: String,
+    /// The HTTP status sent back.
+    pub status: u16,
+    /// Whether the proxy answered itself (an injected fault) instead of asking moto.
+    pub injected: bool,
+}
+
+#[derive(Debug)]
+pub struct Proxy {
+    child: ChildGuard,
+    endpoint: String,
+}
+
+impl Proxy {
+    /// Starts a proxy forwarding to `upstream` (a moto endpoint), with no faults configured.
+    pub fn start(upstream: &str) -> Proxy {
+        Self::spawn(upstream)
+            .unwrap_or_else(|e| panic!("starting the EC2 proxy for {upstream}: {e:#}"))
+    }
+
+    fn spawn(upstream: &str) -> Result<Proxy> {
+        let dir = paths::fresh_dir("proxy");
+        let log = std::fs::File::create(dir.join("proxy.log")).context("creating the proxy log")?;
+        let script = paths::support_py("ec2_proxy.py");
+        let mut cmd = Command::new(paths::SYSTEM_PYTHON);
+        cmd.arg("-I")
+            .arg(&script)
+            .arg(upstream)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        let mut child = process::spawn("ec2_proxy", cmd)
+            .with_context(|| format!("running {} {}", paths::SYSTEM_PYTHON, script.display()))?;
+        let stdout = child.take_stdout().context("proxy stdout")?;
+        let mut first = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut first)
+            .context("reading the proxy's address")?;
+        let Some(addr) = first.trim().strip_prefix("listening on ") else {
+            child.kill();
+            let log = std::fs::read_to_string(dir.join("proxy.log")).unwrap_or_default();
+            bail!("the proxy did not start (said {first:?}); its stderr:\n{log}");
+        };
+        Ok(Proxy {
+            endpoint: format!("http://{addr}"),
+            child,
+        })
+    }
+
+    /// "http://127.0.0.1:PORT" — use as the EC2 endpoint instead of moto's.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
+    }
+
+    /// Every call since the start or the last `reset_counts`, in order.
+    pub fn calls(&self) -> Vec<Call> {
+        let resp = self.control("GET", "/__stack/calls", "");
+        let parsed: Value = serde_json::from_str(&resp)
+            .unwrap_or_else(|e| panic!("proxy calls are not JSON ({e}): {resp}"));
+        parsed["calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| Call {
+                action: c[0].as_str().unwrap_or_default().to_string(),
+                status: c[1].as_u64().unwrap_or_default() as u16,
+                injected: c[2].as_bool().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// Calls per Action (including those answered with an injected fault).
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for call in self.calls() {
+            *counts.entry(call.action).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Calls of one Action.
+    pub fn count(&self, action: &str) -> u64 {
+        self.counts().get(action).copied().unwrap_or(0)
+    }
+
+    pub fn reset_counts(&self) {
+        self.control("POST", "/__stack/calls/reset", "");
+    }
+
+    /// For `window` after RunInstances/StartInstances, StopInstances, TerminateInstances and
+    /// CreateImage/RegisterImage/CopyImage, describe calls show the instance pending, stopping or
+    /// shutting-down and the image pending. `Duration::ZERO` turns it off.
+    pub fn set_transition_time(&self, window: Duration) {
+        self.configure(json!({ "transitions": window.as_secs_f64() }));
+    }
+
+    /// Answers `fraction` (0.0..=1.0) of the calls to `actions` (all calls when empty) with the
+    /// error `kind`, failing the first matching call; replaces any earlier fault.
+    pub fn inject_fault(&self, kind: FaultKind, fraction: f64, actions: &[&str]) {
+        self.inject_fault_limited(kind, fraction, actions, None);
+    }
+
+    /// As `inject_fault`, failing at most `limit` calls in total when given.
+    pub fn inject_fault_limited(
+        &self,
+        kind: FaultKind,
+        fraction: f64,
+        actions: &[&str],
+        limit: Option<u64>,
+    ) {
+        assert!(
+            (0.0..=1.0).contains(&fraction),
+            "fault fraction {fraction} is not within 0..=1"
+        );
+        let kind = match kind {
+            FaultKind::Throttle => "throttle",
+            FaultKind::ServerError => "server-error",
+        };
+        let actions = (!actions.is_empty()).then_some(actions);
+        self.configure(json!({
+            "fault": { "kind": kind, "fraction": fraction, "actions": actions, "limit": limit }
+        }));
+    }
+
+    pub fn clear_fault(&self) {
+        self.configure(json!({ "fault": null }));
+    }
+
+    /// Holds moto's answer to each call to `actions` (all calls when empty) for `delay`; the call
+    /// itself takes effect at once. `Duration::ZERO` turns it off.
+    pub fn set_delay(&self, delay: Duration, actions: &[&str]) {
+        let actions = (!actions.is_empty()).then_some(actions);
+        let delay = (!delay.is_zero())
+            .then(|| json!({ "seconds": delay.as_secs_f64(), "actions": actions }));
+        self.configure(json!({ "delay": delay }));
+    }
+
+    fn configure(&self, settings: Value) {
+        self.control("POST", "/__stack/config", &settings.to_string());
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> String {
+        match http::request(&self.endpoint, method, path, body) {
+            Ok(resp) if resp.status == 200 => resp.body,
+            Ok(resp) => panic!(
+                "proxy control {method} {path}: HTTP {}: {}",
+                resp.status, resp.body
+            ),
+            Err(e) => panic!("proxy control {method} {path}: {e:#}"),
+        }
+    }
+}

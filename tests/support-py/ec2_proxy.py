@@ -1,0 +1,301 @@
+#!/usr/bin/env python3
+"""Counting, fault-injecting HTTP proxy in front of moto for rpack's integration tests (stdlib only).
+
+    client (rpack, aws-sdk) --> this proxy (127.0.0.1:<free port>) --> moto_server
+
+Started by tests/it/support/proxy.rs, which reads the chosen port from the first line of stdout
+("listening on 127.0.0.1:PORT"). Every request is forwarded unchanged unless a fault applies, and
+its Action (from the form body or query string, EC2's query protocol) is recorded in order.
+
+What a test can switch at run time, through the control endpoint (never forwarded to moto):
+
+  GET  /__stack/calls         {"calls": [[action, status, injected], ...]}
+  POST /__stack/calls/reset   forget the recorded calls
+  POST /__stack/config        JSON object; each key present replaces that setting:
+      "transitions": seconds    instances show pending (after Run/StartInstances), stopping,
+                                shutting-down, and images pending (after Create/Register/CopyImage)
+                                for that long in DescribeInstances, DescribeInstanceStatus and
+                                DescribeImages. moto itself switches states instantly.
+      "fault": null | {"kind": "throttle" | "server-error", "fraction": f, "actions": [..] | null,
+                       "limit": n | null}
+                                answers a fraction f of the matching calls itself, without asking
+                                moto: "throttle" is EC2's RequestLimitExceeded (HTTP 503),
+                                "server-error" an InternalError (HTTP 500). The choice is
+                                deterministic, failing first: f = 0.5 fails calls 1, 3, 5, ...;
+                                "limit" caps how many calls fail in total.
+      "delay": null | {"seconds": s, "actions": [..] | null}
+                                holds moto's answer to the matching calls for s seconds.
+"""
+import http.client
+import json
+import math
+import re
+import sys
+import threading
+import time
+import urllib.parse
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Action -> (which table, id element in the response, state name, state code) for transitions.
+TRANSITIONS = {
+    "RunInstances": ("instance", "instanceId", "pending", "0"),
+    "StartInstances": ("instance", "instanceId", "pending", "0"),
+    "StopInstances": ("instance", "instanceId", "stopping", "64"),
+    "TerminateInstances": ("instance", "instanceId", "shutting-down", "32"),
+    "CreateImage": ("image", "imageId", "pending", None),
+    "RegisterImage": ("image", "imageId", "pending", None),
+    "CopyImage": ("image", "imageId", "pending", None),
+}
+REWRITTEN = {"DescribeInstances", "DescribeInstanceStatus", "DescribeImages"}
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
+              "trailer", "upgrade", "content-length"}
+
+
+class State:
+    """Everything the control endpoint changes, behind one lock."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls = []            # [action, status, injected]
+        self.transitions = 0.0     # seconds
+        self.since = {}            # (table, id) -> (time, state, code)
+        self.fault = None          # dict, plus "seen"/"failed" counters
+        self.delay = None          # dict
+
+    def pick_fault(self, action):
+        """The fault kind to answer this call with, or None to forward it."""
+        with self.lock:
+            f = self.fault
+            if not f or (f.get("actions") and action not in f["actions"]):
+                return None
+            limit = f.get("limit")
+            if limit is not None and f["failed"] >= limit:
+                return None
+            n, frac = f["seen"], float(f.get("fraction", 1.0))
+            f["seen"] = n + 1
+            # fail call n+1 when it crosses the next multiple: ceil keeps the first call failing
+            if math.ceil(round((n + 1) * frac, 9)) > math.ceil(round(n * frac, 9)):
+                f["failed"] += 1
+                return f["kind"]
+            return None
+
+    def delay_for(self, action):
+        with self.lock:
+            d = self.delay
+            if not d or (d.get("actions") and action not in d["actions"]):
+                return 0.0
+            return float(d.get("seconds", 0))
+
+
+STATE = State()
+
+
+def local_name(tag):
+    return tag.rsplit("}", 1)[-1]
+
+
+def children(el):
+    return {local_name(k.tag): k for k in el}
+
+
+def record_transitions(action, body):
+    table, id_tag, state, code = TRANSITIONS[action]
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return
+    now = time.time()
+    with STATE.lock:
+        for el in root.iter():
+            if local_name(el.tag) == id_tag and el.text:
+                STATE.since[(table, el.text.strip())] = (now, state, code)
+
+
+def rewrite_states(action, body):
+    """Shows recent transitions as still in progress; returns the new body or None."""
+    with STATE.lock:
+        window = STATE.transitions
+        since = dict(STATE.since)
+    if window <= 0 or not since:
+        return None
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return None
+    now, changed = time.time(), False
+    images = action == "DescribeImages"
+    for item in root.iter():
+        kids = children(item)
+        id_el = kids.get("imageId" if images else "instanceId")
+        if id_el is None or not id_el.text:
+            continue
+        rec = since.get(("image" if images else "instance", id_el.text.strip()))
+        if not rec or now - rec[0] >= window:
+            continue
+        if images and "imageState" in kids:
+            kids["imageState"].text = rec[1]
+            changed = True
+        elif not images and "instanceState" in kids:
+            state = children(kids["instanceState"])
+            if "name" in state:
+                state["name"].text = rec[1]
+            if "code" in state:
+                state["code"].text = rec[2]
+            changed = True
+    if not changed:
+        return None
+    ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+    ET.register_namespace("", ns)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def fault_response(kind, action):
+    if kind == "throttle":
+        status, code, msg = 503, "RequestLimitExceeded", "Request limit exceeded."
+    else:
+        status, code, msg = 500, "InternalError", "An internal error has occurred."
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>%s</Code>'
+            '<Message>%s</Message></Error></Errors><RequestID>rpack-test-%s-%d</RequestID>'
+            '</Response>' % (code, msg, action, int(time.time() * 1000))).encode()
+    return status, body
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream = None  # (host, port)
+    local = threading.local()
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline().strip():
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def action_of(self, body):
+        query = urllib.parse.urlsplit(self.path).query
+        for text in (body.decode("utf-8", "replace"), query):
+            m = re.search(r"(?:^|&)Action=([^&]*)", text)
+            if m:
+                return urllib.parse.unquote_plus(m.group(1))
+        return "%s %s" % (self.command, urllib.parse.urlsplit(self.path).path)
+
+    def reply(self, status, body, headers=(), content_type=None):
+        self.send_response_only(status)
+        for k, v in headers:
+            if k.lower() not in HOP_BY_HOP:
+                self.send_header(k, v)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def control(self, body):
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/__stack/calls" and self.command == "GET":
+            with STATE.lock:
+                out = {"calls": list(STATE.calls)}
+        elif path == "/__stack/calls/reset" and self.command == "POST":
+            with STATE.lock:
+                STATE.calls.clear()
+            out = {"ok": True}
+        elif path == "/__stack/config" and self.command == "POST":
+            try:
+                cfg = json.loads(body or b"{}")
+            except ValueError as e:
+                return self.reply(400, ("bad JSON: %s" % e).encode(), content_type="text/plain")
+            with STATE.lock:
+                if "transitions" in cfg:
+                    STATE.transitions = float(cfg["transitions"] or 0)
+                if "fault" in cfg:
+                    STATE.fault = dict(cfg["fault"], seen=0, failed=0) if cfg["fault"] else None
+                if "delay" in cfg:
+                    STATE.delay = cfg["delay"] or None
+            out = {"ok": True}
+        else:
+            return self.reply(404, b"unknown control path", content_type="text/plain")
+        self.reply(200, json.dumps(out).encode(), content_type="application/json")
+
+    def upstream_conn(self):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(*self.upstream, timeout=120)
+            self.local.conn = conn
+        return conn
+
+    def forward(self, body):
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["Content-Length"] = str(len(body))
+        for attempt in (1, 2):  # a kept-alive upstream connection may have been closed by moto
+            try:
+                conn = self.upstream_conn()
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                return resp.status, resp.getheaders(), resp.read()
+            except (http.client.HTTPException, OSError):
+                try:
+                    self.local.conn.close()
+                except Exception:
+                    pass
+                self.local.conn = None
+                if attempt == 2:
+                    raise
+
+    def handle_any(self):
+        body = self.read_body()
+        if self.path.startswith("/__stack/"):
+            return self.control(body)
+        action = self.action_of(body)
+        kind = STATE.pick_fault(action)
+        if kind:
+            status, data = fault_response(kind, action)
+            with STATE.lock:
+                STATE.calls.append([action, status, True])
+            return self.reply(status, data, content_type="text/xml")
+        try:
+            status, headers, data = self.forward(body)
+        except (http.client.HTTPException, OSError) as e:
+            with STATE.lock:
+                STATE.calls.append([action, 502, False])
+            return self.reply(502, ("moto unreachable: %s" % e).encode(), content_type="text/plain")
+        pause = STATE.delay_for(action)
+        if pause > 0:  # moto has acted; only the answer is late, as with a slow API
+            time.sleep(pause)
+        if status == 200:
+            if action in TRANSITIONS:
+                record_transitions(action, data)
+            elif action in REWRITTEN:
+                data = rewrite_states(action, data) or data
+        with STATE.lock:
+            STATE.calls.append([action, status, False])
+        self.reply(status, data, headers)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: ec2_proxy.py UPSTREAM_URL")
+    up = urllib.parse.urlsplit(sys.argv[1])
+    Handler.upstream = (up.hostname, up.port or 80)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print("listening on 127.0.0.1:%d" % server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
