@@ -6,6 +6,7 @@
 //! `ui` for everything printed and `cli` tying them to the command line.
 
 pub mod aws;
+pub mod build;
 pub mod builders;
 pub mod cli;
 pub mod communicator;

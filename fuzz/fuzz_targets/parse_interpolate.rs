@@ -23,7 +23,10 @@ fn contexts() -> Vec<Context> {
     data.insert("Int".to_string(), Value::Int(3));
     data.insert("Float".to_string(), Value::Float(1.5));
     data.insert("Nil".to_string(), Value::Nil);
-    data.insert("List".to_string(), Value::List(vec![Value::String("a".into()), Value::Int(1)]));
+    data.insert(
+        "List".to_string(),
+        Value::List(vec![Value::String("a".into()), Value::Int(1)]),
+    );
     let mut inner = BTreeMap::new();
     inner.insert("k".to_string(), Value::String("v".into()));
     data.insert("Map".to_string(), Value::Map(inner));
@@ -58,19 +61,31 @@ fn assert_located(input: &str, e: &RenderError) {
     assert!(e.line >= 1 && e.col >= 1, "{input:?}: {e:?}");
     assert!(e.message.starts_with("template: root:"), "{input:?}: {e:?}");
     let lines = input.split('\n').count() as u32;
-    assert!(e.line <= lines, "{input:?}: line {} of {lines}: {e:?}", e.line);
+    assert!(
+        e.line <= lines,
+        "{input:?}: line {} of {lines}: {e:?}",
+        e.line
+    );
     let line = input.split('\n').nth(e.line as usize - 1).unwrap_or("");
-    assert!(e.col as usize <= line.chars().count() + 1, "{input:?}: col out of line: {e:?}");
+    assert!(
+        e.col as usize <= line.chars().count() + 1,
+        "{input:?}: col out of line: {e:?}"
+    );
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    let Ok(input) = std::str::from_utf8(bytes) else { return };
+    let Ok(input) = std::str::from_utf8(bytes) else {
+        return;
+    };
     let _ = json::parse(input);
     for ctx in contexts() {
         let checked = check(input, &ctx);
         let rendered = render(input, &ctx);
         if rendered.is_ok() {
-            assert!(checked.is_ok(), "{input:?} renders but check fails: {checked:?}");
+            assert!(
+                checked.is_ok(),
+                "{input:?} renders but check fails: {checked:?}"
+            );
         }
         if let Err(e) = &checked {
             assert_located(input, e);

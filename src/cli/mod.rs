@@ -1,7 +1,116 @@
 //! The command line: Packer's single-dash flags and GNU double-dash both accepted, `packer`
 //! argv[0] behaves identically, exit codes as Packer (0 ok, 1 error, 127 unknown command).
+//!
+//! `main` turns argv into checked settings ([`args`]), runs one command and returns its exit
+//! code; every command prints through a [`Ui`](crate::ui::Ui).
+
+pub mod args;
+mod help;
+mod inspect;
+pub mod output;
+mod validate;
+
+use crate::ui::{BasicUi, MachineUi, Secrets, Sink, Ui};
+
+/// Exit code for an unknown command (mitchellh/cli's).
+const EXIT_UNKNOWN_COMMAND: i32 = 127;
 
 /// Runs the CLI with the process arguments and returns the exit code.
 pub fn main() -> i32 {
+    let argv: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    run(argv, Sink::Std)
+}
+
+/// How a command prints: human or machine-readable, with sensitive values masked.
+pub struct Output {
+    pub machine: bool,
+    sink: Sink,
+}
+
+impl Output {
+    pub fn ui(&self, secrets: Secrets) -> Box<dyn Ui> {
+        if self.machine {
+            Box::new(MachineUi::new(self.sink.clone(), secrets))
+        } else {
+            Box::new(BasicUi::new(self.sink.clone(), secrets))
+        }
+    }
+}
+
+/// Runs one command line (without the program name) and returns the exit code.
+pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
+    let (argv, machine) = args::strip_machine_readable(argv);
+    let out = Output { machine, sink };
+    let ui = out.ui(Secrets::default());
+    let Some(cmd) = argv.first().cloned() else {
+        ui.say(help::MAIN.trim_end());
+        return EXIT_UNKNOWN_COMMAND;
+    };
+    let rest = &argv[1..];
+    match cmd.as_str() {
+        "-v" | "--version" | "-version" => {
+            ui.say(crate::PACKER_COMPAT_VERSION);
+            0
+        }
+        "-h" | "--help" | "-help" => {
+            ui.say(help::MAIN.trim_end());
+            0
+        }
+        "help" => match rest.first().map(String::as_str) {
+            Some("validate") => say_ok(&*ui, help::VALIDATE),
+            Some("inspect") => say_ok(&*ui, help::INSPECT),
+            Some("build") => say_ok(&*ui, help::BUILD),
+            Some("version") => say_ok(&*ui, help::VERSION),
+            _ => say_ok(&*ui, help::MAIN.trim_end()),
+        },
+        "version" => version(&*ui),
+        "validate" => with_help(&*ui, rest, help::VALIDATE, || validate::run(&out, rest)),
+        "inspect" => with_help(&*ui, rest, help::INSPECT, || inspect::run(&out, rest)),
+        "build" => with_help(&*ui, rest, help::BUILD, || build(&*ui, rest)),
+        _ => {
+            ui.say(help::MAIN.trim_end());
+            EXIT_UNKNOWN_COMMAND
+        }
+    }
+}
+
+fn say_ok(ui: &dyn Ui, text: &str) -> i32 {
+    ui.say(text);
     0
+}
+
+/// `-h`/`-help`/`--help` anywhere among a command's flags prints its help (exit 0).
+fn with_help(ui: &dyn Ui, rest: &[String], text: &str, f: impl FnOnce() -> i32) -> i32 {
+    let flags = rest.iter().take_while(|a| *a != "--");
+    if flags.into_iter().any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) {
+        return say_ok(ui, text);
+    }
+    f()
+}
+
+/// Packer's usage failure: the command's help, then what was wrong; exit 1.
+pub(crate) fn usage_error(ui: &dyn Ui, text: &str, err: &args::UsageError) -> i32 {
+    ui.say(text);
+    if let Some(msg) = &err.0 {
+        ui.error(msg);
+    }
+    1
+}
+
+fn version(ui: &dyn Ui) -> i32 {
+    let v = crate::PACKER_COMPAT_VERSION;
+    ui.machine("", "version", &[v]);
+    ui.machine("", "version-prelease", &[""]);
+    ui.machine("", "version-commit", &[""]);
+    ui.say(&format!("Packer v{v}"));
+    0
+}
+
+fn build(ui: &dyn Ui, rest: &[String]) -> i32 {
+    let parsed = args::parse(args::build_command(), rest).and_then(|m| args::template_args(&m).map(|t| (m, t)));
+    if let Err(e) = parsed {
+        return usage_error(ui, help::BUILD, &e);
+    }
+    ui.error("rpack build: not implemented yet");
+    1
 }

@@ -967,6 +967,9 @@ fn upload_file(conn: &Conn, ctl: &Ctl, method: TransferMethod, local: &Path, rem
                 .call(sess, &what, || sess.scp_send(Path::new(remote), mode as i32, size, None))
                 .map_err(|e| scp_error(e, remote))?;
             send(&mut |b| ctl.write_all(sess, &mut ch, b))?;
+            // The scp protocol's end-of-file acknowledgement; without it the remote scp sees a
+            // lost connection and exits 1 (the data is complete either way).
+            ctl.write_all(sess, &mut ch, b"\0")?;
             ctl.call(sess, &what, || ch.send_eof())?;
             ctl.call(sess, &what, || ch.wait_eof())?;
             ctl.call(sess, &what, || ch.wait_close())?;

@@ -43,7 +43,10 @@ pub struct Object {
 
 impl Object {
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries.iter().find(|(k, _, _)| k == key).map(|(_, _, n)| n)
+        self.entries
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, _, n)| n)
     }
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.entries.iter().map(|(k, _, _)| k.as_str())
@@ -89,7 +92,10 @@ impl Value {
 impl Object {
     /// The position of `key` itself (not its value).
     pub fn key_pos(&self, key: &str) -> Option<Pos> {
-        self.entries.iter().find(|(k, _, _)| k == key).map(|(_, p, _)| *p)
+        self.entries
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, p, _)| *p)
     }
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -105,8 +111,16 @@ impl Object {
 pub enum JsonError {
     /// Go's syntax message, where Packer says it is (Packer's own line/column arithmetic, which
     /// counts columns from 1 after a newline but from 0 on the first line) and the excerpt.
-    #[error("Error parsing JSON: {message}\nAt line {line}, column {col} (offset {offset}):\n{excerpt}")]
-    Syntax { message: String, offset: usize, line: u32, col: u32, excerpt: String },
+    #[error(
+        "Error parsing JSON: {message}\nAt line {line}, column {col} (offset {offset}):\n{excerpt}"
+    )]
+    Syntax {
+        message: String,
+        offset: usize,
+        line: u32,
+        col: u32,
+        excerpt: String,
+    },
     /// The first key that appears twice in one object, with the position of its second occurrence.
     #[error("template has duplicate field: {key}")]
     DuplicateField { key: String, pos: Pos },
@@ -114,7 +128,14 @@ pub enum JsonError {
 
 /// Parses `src` into positioned nodes.
 pub fn parse(src: &str) -> Result<Node, JsonError> {
-    let mut p = Parser { src: src.as_bytes(), text: src, i: 0, line: 1, line_start: 0, dup: None };
+    let mut p = Parser {
+        src: src.as_bytes(),
+        text: src,
+        i: 0,
+        line: 1,
+        line_start: 0,
+        dup: None,
+    };
     let node = p.parse_document().map_err(|e| p.syntax_error(e))?;
     match p.dup.take() {
         Some((key, pos)) => Err(JsonError::DuplicateField { key, pos }),
@@ -125,7 +146,14 @@ pub fn parse(src: &str) -> Result<Node, JsonError> {
 /// Parses `src` like [`parse`] but lets a repeated key through (later wins when read in order),
 /// as Go's `encoding/json` does for `-var-file` files.
 pub fn parse_allowing_duplicates(src: &str) -> Result<Node, JsonError> {
-    let mut p = Parser { src: src.as_bytes(), text: src, i: 0, line: 1, line_start: 0, dup: None };
+    let mut p = Parser {
+        src: src.as_bytes(),
+        text: src,
+        i: 0,
+        line: 1,
+        line_start: 0,
+        dup: None,
+    };
     p.parse_document().map_err(|e| p.syntax_error(e))
 }
 
@@ -154,8 +182,16 @@ const AFTER_TOP: &str = "after top-level value";
 
 impl<'s> Parser<'s> {
     fn pos(&self) -> Pos {
-        let col = self.text.get(self.line_start..self.i).map_or(0, |s| s.chars().count()) + 1;
-        Pos { offset: self.i, line: self.line, col: col as u32 }
+        let col = self
+            .text
+            .get(self.line_start..self.i)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        Pos {
+            offset: self.i,
+            line: self.line,
+            col: col as u32,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -180,19 +216,28 @@ impl<'s> Parser<'s> {
     /// on bytes, so a non-ASCII lead byte is printed as the rune of that byte value.
     fn bad(&self, context: &str) -> RawSyntax {
         match self.peek() {
-            Some(c) => RawSyntax { message: format!("invalid character {} {context}", quote_char(char::from(c))), offset: self.i + 1 },
+            Some(c) => RawSyntax {
+                message: format!("invalid character {} {context}", quote_char(char::from(c))),
+                offset: self.i + 1,
+            },
             None => self.eof(),
         }
     }
 
     fn eof(&self) -> RawSyntax {
-        RawSyntax { message: "unexpected end of JSON input".into(), offset: self.src.len() }
+        RawSyntax {
+            message: "unexpected end of JSON input".into(),
+            offset: self.src.len(),
+        }
     }
 
     /// At end of input Go feeds the scanner one space: states that cannot take a space report
     /// it as the invalid character.
     fn eof_as_space(&self, context: &str) -> RawSyntax {
-        RawSyntax { message: format!("invalid character ' ' {context}"), offset: self.src.len() }
+        RawSyntax {
+            message: format!("invalid character ' ' {context}"),
+            offset: self.src.len(),
+        }
     }
 
     fn parse_document(&mut self) -> Result<Node, RawSyntax> {
@@ -272,7 +317,13 @@ impl<'s> Parser<'s> {
                     None => {
                         let dup = obj.entries.iter().any(|(k, _, _)| *k == key);
                         if obj.entries.len() >= 16 {
-                            seen = Some(obj.entries.iter().map(|(k, _, _)| k.clone()).chain([key.clone()]).collect());
+                            seen = Some(
+                                obj.entries
+                                    .iter()
+                                    .map(|(k, _, _)| k.clone())
+                                    .chain([key.clone()])
+                                    .collect(),
+                            );
                         }
                         dup
                     }
@@ -322,7 +373,9 @@ impl<'s> Parser<'s> {
         let mut out = String::new();
         let mut run_start = self.i;
         loop {
-            let Some(c) = self.peek() else { return Err(self.eof()) };
+            let Some(c) = self.peek() else {
+                return Err(self.eof());
+            };
             match c {
                 b'"' => {
                     out.push_str(&self.text[run_start..self.i]);
@@ -343,7 +396,9 @@ impl<'s> Parser<'s> {
 
     fn parse_escape(&mut self, out: &mut String) -> Result<(), RawSyntax> {
         const CTX: &str = "in string escape code";
-        let Some(c) = self.peek() else { return Err(self.eof_as_space(CTX)) };
+        let Some(c) = self.peek() else {
+            return Err(self.eof_as_space(CTX));
+        };
         self.i += 1;
         match c {
             b'"' => out.push('"'),
@@ -444,7 +499,13 @@ impl<'s> Parser<'s> {
     /// Positions a syntax error the way Packer's `highlightPosition` does.
     fn syntax_error(&self, e: RawSyntax) -> JsonError {
         let (line, col, excerpt) = highlight_position(self.src, e.offset);
-        JsonError::Syntax { message: e.message, offset: e.offset, line, col, excerpt }
+        JsonError::Syntax {
+            message: e.message,
+            offset: e.offset,
+            line,
+            col,
+            excerpt,
+        }
     }
 }
 
@@ -471,7 +532,9 @@ pub(crate) fn go_quote_body(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if c.is_control() => {
                 if (c as u32) < 0x10000 {
                     out.push_str(&format!("\\u{:04x}", c as u32))
@@ -512,9 +575,17 @@ fn highlight_position(src: &[u8], offset: usize) -> (u32, u32, String) {
     let this_line = &src[this_start..end];
     let mut out = String::new();
     if line > 1 {
-        out.push_str(&format!("{:5}: {}\n", line - 1, String::from_utf8_lossy(last_line)));
+        out.push_str(&format!(
+            "{:5}: {}\n",
+            line - 1,
+            String::from_utf8_lossy(last_line)
+        ));
     }
-    out.push_str(&format!("{:5}: {}\n", line, String::from_utf8_lossy(this_line)));
+    out.push_str(&format!(
+        "{:5}: {}\n",
+        line,
+        String::from_utf8_lossy(this_line)
+    ));
     out.push_str(&" ".repeat(col as usize + 5));
     out.push_str("^\n");
     (line, col, out)
@@ -560,16 +631,34 @@ mod tests {
             ("{\"a\" 1}", "invalid character '1' after object key"),
             ("[1 2]", "invalid character '2' after array element"),
             ("{} {}", "invalid character '{' after top-level value"),
-            ("tru", "invalid character ' ' in literal true (expecting 'e')"),
-            ("nul!", "invalid character '!' in literal null (expecting 'l')"),
+            (
+                "tru",
+                "invalid character ' ' in literal true (expecting 'e')",
+            ),
+            (
+                "nul!",
+                "invalid character '!' in literal null (expecting 'l')",
+            ),
             ("-x", "invalid character 'x' in numeric literal"),
-            ("1.x", "invalid character 'x' after decimal point in numeric literal"),
-            ("1ex", "invalid character 'x' in exponent of numeric literal"),
+            (
+                "1.x",
+                "invalid character 'x' after decimal point in numeric literal",
+            ),
+            (
+                "1ex",
+                "invalid character 'x' in exponent of numeric literal",
+            ),
             ("01", "invalid character '1' after top-level value"),
             ("\"a\nb\"", "invalid character '\\n' in string literal"),
             ("\"\\q\"", "invalid character 'q' in string escape code"),
-            ("\"\\u12x4\"", "invalid character 'x' in \\u hexadecimal character escape"),
-            ("{'a':1}", "invalid character '\\'' looking for beginning of object key string"),
+            (
+                "\"\\u12x4\"",
+                "invalid character 'x' in \\u hexadecimal character escape",
+            ),
+            (
+                "{'a':1}",
+                "invalid character '\\'' looking for beginning of object key string",
+            ),
         ];
         for (src, want) in cases {
             match parse(src) {
@@ -581,22 +670,42 @@ mod tests {
 
     #[test]
     fn duplicate_keys_at_any_depth() {
-        let err = parse(r#"{"variables":{"a":"1"},"builders":[{"foo":"x","foo":"y"}]}"#).unwrap_err();
+        let err =
+            parse(r#"{"variables":{"a":"1"},"builders":[{"foo":"x","foo":"y"}]}"#).unwrap_err();
         assert_eq!(err.to_string(), "template has duplicate field: foo");
         let err = parse("{\"variables\":{},\n\"variables\":{}}").unwrap_err();
-        assert!(matches!(err, JsonError::DuplicateField { ref key, pos } if key == "variables" && pos.line == 2));
+        assert!(
+            matches!(err, JsonError::DuplicateField { ref key, pos } if key == "variables" && pos.line == 2)
+        );
         // A syntax error later in the file wins over an earlier duplicate, as in Packer.
-        assert!(matches!(parse(r#"{"a":1,"a":2,}"#), Err(JsonError::Syntax { .. })));
+        assert!(matches!(
+            parse(r#"{"a":1,"a":2,}"#),
+            Err(JsonError::Syntax { .. })
+        ));
     }
 
     #[test]
     fn values_keep_positions_and_text() {
         let node = parse("{\n  \"a\": [1.50, \"x\\u00e9\\ud83d\\ude00\", true, null]\n}").unwrap();
         let obj = node.as_object().unwrap();
-        assert_eq!(obj.key_pos("a"), Some(Pos { offset: 4, line: 2, col: 3 }));
+        assert_eq!(
+            obj.key_pos("a"),
+            Some(Pos {
+                offset: 4,
+                line: 2,
+                col: 3
+            })
+        );
         let items = obj.get("a").unwrap().as_array().unwrap();
         assert_eq!(items[0].value, Value::Number("1.50".into()));
-        assert_eq!(items[0].pos, Pos { offset: 10, line: 2, col: 9 });
+        assert_eq!(
+            items[0].pos,
+            Pos {
+                offset: 10,
+                line: 2,
+                col: 9
+            }
+        );
         assert_eq!(items[1].as_str(), Some("xé😀"));
         assert_eq!(items[2].value, Value::Bool(true));
         assert_eq!(items[3].value, Value::Null);

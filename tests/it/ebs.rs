@@ -263,8 +263,7 @@ async fn source_ami_filter_picks_the_most_recent_and_ed25519_key_logs_in() {
         .unwrap();
     assert_eq!(src, newest.image_id().unwrap());
     assert!(o.lines.iter().any(|l| l.contains("Connected to SSH!")));
-    let art = o.result.unwrap().unwrap();
-    art.destroy().await.unwrap();
+    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
     assert_clean(&st, &o, &[REGION]).await;
 }
 

@@ -63,7 +63,10 @@ fn snapshot(dir: &Path) -> Snapshot {
                 out.insert(format!("{rel}/"), (mode, None, Vec::new()));
                 walk(base, &p, out);
             } else {
-                out.insert(rel, (mode, meta.modified().ok(), fs::read(&p).unwrap_or_default()));
+                out.insert(
+                    rel,
+                    (mode, meta.modified().ok(), fs::read(&p).unwrap_or_default()),
+                );
             }
         }
     }
@@ -83,7 +86,8 @@ fn run_builder(root: &Path, flavor: &str, extra: &[(&str, &str)]) -> Output {
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    cmd.output().expect("running bash provisioners/eb_builder.sh")
+    cmd.output()
+        .expect("running bash provisioners/eb_builder.sh")
 }
 
 fn script_files() -> Vec<PathBuf> {
@@ -91,7 +95,9 @@ fn script_files() -> Vec<PathBuf> {
     for top in ["provisioners", "builders", "templates"] {
         let out = Command::new("find")
             .arg(repo().join(top))
-            .args(["-type", "f", "(", "-name", "*.sh", "-o", "-path", "*/bin/*", ")"])
+            .args([
+                "-type", "f", "(", "-name", "*.sh", "-o", "-path", "*/bin/*", ")",
+            ])
             .output()
             .unwrap();
         for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -105,26 +111,43 @@ fn script_files() -> Vec<PathBuf> {
 #[test]
 fn scripts_are_shellcheck_clean() {
     if !have("shellcheck") {
-        return skip("scripts_are_shellcheck_clean", "shellcheck is not installed");
+        return skip(
+            "scripts_are_shellcheck_clean",
+            "shellcheck is not installed",
+        );
     }
     let files = script_files();
-    assert!(files.len() >= 20, "expected the platform scripts, found {files:?}");
+    assert!(
+        files.len() >= 20,
+        "expected the platform scripts, found {files:?}"
+    );
     let out = Command::new("shellcheck")
         .arg("-x")
         .args(&files)
         .current_dir(repo())
         .output()
         .unwrap();
-    assert!(out.status.success(), "shellcheck -x found problems:\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "shellcheck -x found problems:\n{}",
+        text(&out)
+    );
 }
 
 #[test]
 fn platform_files_have_no_crlf_and_scripts_are_executable() {
     for top in ["provisioners", "builders", "templates"] {
-        let out = Command::new("find").arg(repo().join(top)).args(["-type", "f"]).output().unwrap();
+        let out = Command::new("find")
+            .arg(repo().join(top))
+            .args(["-type", "f"])
+            .output()
+            .unwrap();
         for f in String::from_utf8_lossy(&out.stdout).lines() {
             let bytes = fs::read(f).unwrap();
-            assert!(!bytes.contains(&b'\r'), "{f} has CRLF line endings (EB builders fail on them)");
+            assert!(
+                !bytes.contains(&b'\r'),
+                "{f} has CRLF line endings (EB builders fail on them)"
+            );
         }
     }
     for f in script_files() {
@@ -144,7 +167,11 @@ fn every_flavor_installs_into_a_scratch_root_idempotently() {
     for flavor in FLAVORS {
         let root = tempfile::tempdir().unwrap();
         let first = run_builder(root.path(), flavor, &[]);
-        assert!(first.status.success(), "{flavor}: first run failed\n{}", text(&first));
+        assert!(
+            first.status.success(),
+            "{flavor}: first run failed\n{}",
+            text(&first)
+        );
         let r = root.path();
         for phase in ["appdeploy", "configdeploy", "restartappserver"] {
             for stage in ["pre", "enact", "post"] {
@@ -152,7 +179,11 @@ fn every_flavor_installs_into_a_scratch_root_idempotently() {
                 let scripts: Vec<_> = fs::read_dir(&dir)
                     .unwrap_or_else(|e| panic!("{flavor}: {}: {e}", dir.display()))
                     .collect();
-                assert!(!scripts.is_empty(), "{flavor}: no hooks in {}", dir.display());
+                assert!(
+                    !scripts.is_empty(),
+                    "{flavor}: no hooks in {}",
+                    dir.display()
+                );
             }
         }
         for p in [
@@ -163,33 +194,56 @@ fn every_flavor_installs_into_a_scratch_root_idempotently() {
             "etc/systemd/system/eb-nodejs.service",
             "opt/elasticbeanstalk/tasks/taillogs.d/eb-nodejs.conf",
         ] {
-            assert!(r.join(p).exists(), "{flavor}: {p} missing under the scratch root");
+            assert!(
+                r.join(p).exists(),
+                "{flavor}: {p} missing under the scratch root"
+            );
         }
         let nginx = fs::read_to_string(r.join("etc/nginx/nginx.conf")).unwrap();
         assert!(
             nginx.contains(r#"log_format healthd '$msec"$uri"$status"$request_time"$upstream_response_time"$http_x_forwarded_for';"#),
             "{flavor}: nginx.conf lacks EB's healthd log format:\n{nginx}"
         );
-        let user = if flavor == "ubuntu" { "www-data" } else { "nginx" };
-        assert!(nginx.contains(&format!("user {user};")), "{flavor}: nginx user is not {user}");
+        let user = if flavor == "ubuntu" {
+            "www-data"
+        } else {
+            "nginx"
+        };
+        assert!(
+            nginx.contains(&format!("user {user};")),
+            "{flavor}: nginx user is not {user}"
+        );
         let site = fs::read_to_string(r.join("etc/nginx/conf.d/eb-nodejs.conf")).unwrap();
-        assert!(site.contains("access_log /var/log/nginx/healthd/application.log.$year-$month-$day-$hour healthd;"));
-        assert!(site.contains("server 127.0.0.1:8080;"), "{flavor}: default upstream:\n{site}");
+        assert!(site.contains(
+            "access_log /var/log/nginx/healthd/application.log.$year-$month-$day-$hour healthd;"
+        ));
+        assert!(
+            site.contains("server 127.0.0.1:8080;"),
+            "{flavor}: default upstream:\n{site}"
+        );
         assert_eq!(
-            r.join("opt/elasticbeanstalk/hooks/appdeploy/post/90-selinux-relabel.sh").exists(),
+            r.join("opt/elasticbeanstalk/hooks/appdeploy/post/90-selinux-relabel.sh")
+                .exists(),
             flavor == "rhel",
             "{flavor}: the SELinux relabel hook belongs to rhel only"
         );
 
         let before = snapshot(r);
         let second = run_builder(r, flavor, &[]);
-        assert!(second.status.success(), "{flavor}: second run failed\n{}", text(&second));
+        assert!(
+            second.status.success(),
+            "{flavor}: second run failed\n{}",
+            text(&second)
+        );
         assert!(
             String::from_utf8_lossy(&second.stdout).contains("platform files already up to date"),
             "{flavor}: second run did not report up to date\n{}",
             text(&second)
         );
-        assert!(before == snapshot(r), "{flavor}: the second run changed files under the root");
+        assert!(
+            before == snapshot(r),
+            "{flavor}: the second run changed files under the root"
+        );
     }
 }
 
@@ -199,10 +253,16 @@ fn builder_failures_name_the_step() {
     let out = run_builder(root.path(), "gentoo", &[]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("ERROR in step 'preflight'") && err.contains("unknown EB_FLAVOR 'gentoo'"), "{err}");
+    assert!(
+        err.contains("ERROR in step 'preflight'") && err.contains("unknown EB_FLAVOR 'gentoo'"),
+        "{err}"
+    );
 
     let out = run_builder(root.path(), "amazon", &[("EB_BUILDER_SKIP_PACKAGES", "0")]);
-    assert!(!out.status.success(), "a scratch root with package installs must be refused");
+    assert!(
+        !out.status.success(),
+        "a scratch root with package installs must be refused"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("set EB_BUILDER_SKIP_PACKAGES=1"), "{err}");
 
@@ -210,7 +270,11 @@ fn builder_failures_name_the_step() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("NODE_VERSION must be a major"));
 
-    let out = run_builder(root.path(), "amazon", &[("EB_STAGE_DIR", "/nonexistent/stage")]);
+    let out = run_builder(
+        root.path(),
+        "amazon",
+        &[("EB_STAGE_DIR", "/nonexistent/stage")],
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("FAILED in step 'startup'"));
     assert!(
@@ -258,12 +322,31 @@ fn appdeploy_and_configdeploy_hooks_work_in_a_scratch_root() {
     assert!(zipped.status.success(), "{}", text(&zipped));
 
     let out = run_hooks(r, "appdeploy", &[]);
-    assert!(out.status.success(), "appdeploy hooks failed\n{}", text(&out));
-    assert!(r.join("var/app/current/server.js").is_file(), "top folder not unwrapped\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "appdeploy hooks failed\n{}",
+        text(&out)
+    );
+    assert!(
+        r.join("var/app/current/server.js").is_file(),
+        "top folder not unwrapped\n{}",
+        text(&out)
+    );
     assert!(r.join("var/app/current/lib/util.js").is_file());
-    assert!(fs::read_dir(r.join("var/app/staging")).unwrap().next().is_none(), "staging not emptied");
+    assert!(
+        fs::read_dir(r.join("var/app/staging"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "staging not emptied"
+    );
     let unit = fs::read_to_string(r.join("etc/systemd/system/eb-nodejs.service")).unwrap();
-    assert!(unit.contains("ExecStart=/usr/bin/env pm2-runtime start /etc/eb-nodejs/ecosystem.config.json"), "{unit}");
+    assert!(
+        unit.contains(
+            "ExecStart=/usr/bin/env pm2-runtime start /etc/eb-nodejs/ecosystem.config.json"
+        ),
+        "{unit}"
+    );
     assert!(unit.contains("User=webapp"), "{unit}");
 
     // configdeploy with option settings in get-config's shape.
@@ -275,25 +358,59 @@ fn appdeploy_and_configdeploy_hooks_work_in_a_scratch_root() {
     )
     .unwrap();
     let out = run_hooks(r, "configdeploy", &[("EB_NODEJS_OPTIONS_FILE", &opts)]);
-    assert!(out.status.success(), "configdeploy hooks failed\n{}", text(&out));
+    assert!(
+        out.status.success(),
+        "configdeploy hooks failed\n{}",
+        text(&out)
+    );
     let env = fs::read_to_string(r.join("etc/eb-nodejs/app.env")).unwrap();
-    assert_eq!(env, "NODE_ENV=\"production\"\nDB_URL=\"postgres://h/db?q=\\\"x\\\"\"\nPORT=\"3000\"\n");
+    assert_eq!(
+        env,
+        "NODE_ENV=\"production\"\nDB_URL=\"postgres://h/db?q=\\\"x\\\"\"\nPORT=\"3000\"\n"
+    );
     let site = fs::read_to_string(r.join("etc/nginx/conf.d/eb-nodejs.conf")).unwrap();
-    assert!(site.contains("server 127.0.0.1:3000;") && site.contains("gzip off;"), "{site}");
+    assert!(
+        site.contains("server 127.0.0.1:3000;") && site.contains("gzip off;"),
+        "{site}"
+    );
     let unit = fs::read_to_string(r.join("etc/systemd/system/eb-nodejs.service")).unwrap();
-    assert!(unit.contains("ExecStart=/etc/eb-nodejs/start-app.sh"), "{unit}");
+    assert!(
+        unit.contains("ExecStart=/etc/eb-nodejs/start-app.sh"),
+        "{unit}"
+    );
     let start = fs::read_to_string(r.join("etc/eb-nodejs/start-app.sh")).unwrap();
-    assert!(start.contains(r#"NODE_COMMAND='node server.js --name '\''it'\'''"#), "{start}");
+    assert!(
+        start.contains(r#"NODE_COMMAND='node server.js --name '\''it'\'''"#),
+        "{start}"
+    );
 
     // ProxyServer=none drops the nginx site; a bad value fails the deployment loudly.
-    fs::write(&opts, br#"{"aws:elasticbeanstalk:container:custom:nodejs": {"ProxyServer": "none"}}"#).unwrap();
+    fs::write(
+        &opts,
+        br#"{"aws:elasticbeanstalk:container:custom:nodejs": {"ProxyServer": "none"}}"#,
+    )
+    .unwrap();
     let out = run_hooks(r, "configdeploy", &[("EB_NODEJS_OPTIONS_FILE", &opts)]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(!r.join("etc/nginx/conf.d/eb-nodejs.conf").exists());
-    fs::write(&opts, br#"{"aws:elasticbeanstalk:container:custom:nodejs": {"ProxyServer": "apache"}}"#).unwrap();
+    let before = snapshot(&r.join("etc"));
+    fs::write(
+        &opts,
+        br#"{"aws:elasticbeanstalk:container:custom:nodejs": {"ProxyServer": "apache"}}"#,
+    )
+    .unwrap();
     let out = run_hooks(r, "configdeploy", &[("EB_NODEJS_OPTIONS_FILE", &opts)]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ProxyServer must be nginx or none, got 'apache'"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("ProxyServer must be nginx or none, got 'apache'"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        before == snapshot(&r.join("etc")),
+        "a rejected option must not change the configuration"
+    );
 }
 
 #[test]
@@ -303,7 +420,11 @@ fn platform_definitions_respect_eb_limits_and_point_at_amazon_ebs_templates() {
         let yaml: serde_yaml::Value =
             serde_yaml::from_str(&fs::read_to_string(dir.join("platform.yaml")).unwrap())
                 .unwrap_or_else(|e| panic!("{name}/platform.yaml: {e}"));
-        assert_eq!(yaml["version"].as_str(), Some("1.0"), "{name}: version must be the string \"1.0\"");
+        assert_eq!(
+            yaml["version"].as_str(),
+            Some("1.0"),
+            "{name}: version must be the string \"1.0\""
+        );
         assert_eq!(yaml["provisioner"]["type"].as_str(), Some("packer"));
         let meta = &yaml["metadata"];
         for (key, limit) in [
@@ -316,41 +437,67 @@ fn platform_definitions_respect_eb_limits_and_point_at_amazon_ebs_templates() {
             ("framework_name", 50),
             ("framework_version", 20),
         ] {
-            let v = meta[key].as_str().unwrap_or_else(|| panic!("{name}: metadata.{key} missing"));
-            assert!(v.chars().count() <= limit, "{name}: metadata.{key} longer than {limit}");
+            let v = meta[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: metadata.{key} missing"));
+            assert!(
+                v.chars().count() <= limit,
+                "{name}: metadata.{key} longer than {limit}"
+            );
         }
         let defs = yaml["option_definitions"].as_sequence().unwrap();
         assert!(defs.len() <= 50);
         let mut names = Vec::new();
         for d in defs {
             let ns = d["namespace"].as_str().unwrap();
-            assert!(ns.starts_with("aws:elasticbeanstalk:container:custom") && ns.len() <= 100, "{name}: {ns}");
+            assert!(
+                ns.starts_with("aws:elasticbeanstalk:container:custom") && ns.len() <= 100,
+                "{name}: {ns}"
+            );
             let opt = d["option_name"].as_str().unwrap();
             assert!(opt.len() <= 100);
             assert!(d["description"].as_str().unwrap().len() <= 1024);
-            assert!(d["default_value"].as_str().is_some(), "{name}: {opt} has no string default");
+            assert!(
+                d["default_value"].as_str().is_some(),
+                "{name}: {opt} has no string default"
+            );
             names.push(opt.to_string());
         }
         for required in ["NodeVersion", "NodeCommand", "ProxyServer"] {
-            assert!(names.iter().any(|n| n == required), "{name}: option {required} missing");
+            assert!(
+                names.iter().any(|n| n == required),
+                "{name}: option {required} missing"
+            );
         }
 
         let template = yaml["provisioner"]["template"].as_str().unwrap();
         let json: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(dir.join(template)).unwrap()).unwrap();
         let builders = json["builders"].as_array().unwrap();
-        assert!(builders.iter().all(|b| b["type"] == "amazon-ebs"), "{name}: only amazon-ebs builders");
-        let node_default = defs.iter().find(|d| d["option_name"] == "NodeVersion").unwrap()["default_value"]
+        assert!(
+            builders.iter().all(|b| b["type"] == "amazon-ebs"),
+            "{name}: only amazon-ebs builders"
+        );
+        let node_default = defs
+            .iter()
+            .find(|d| d["option_name"] == "NodeVersion")
+            .unwrap()["default_value"]
             .as_str()
             .unwrap();
-        assert_eq!(json["variables"]["node_version"].as_str(), Some(node_default), "{name}: NodeVersion default and template node_version differ");
+        assert_eq!(
+            json["variables"]["node_version"].as_str(),
+            Some(node_default),
+            "{name}: NodeVersion default and template node_version differ"
+        );
     }
 }
 
 #[test]
 fn seed_template_has_the_local_stack_knobs() {
-    let json: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(repo().join("templates/tara-ebcustom-platform.json")).unwrap()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(repo().join("templates/tara-ebcustom-platform.json")).unwrap(),
+    )
+    .unwrap();
     let vars = &json["variables"];
     assert_eq!(vars["platform_name"], "{{env `AWS_EB_PLATFORM_NAME`}}");
     assert_eq!(vars["region"], "us-east-1");
@@ -360,23 +507,38 @@ fn seed_template_has_the_local_stack_knobs() {
     assert_eq!(json["builders"].as_array().unwrap().len(), 1);
     assert_eq!(b["name"], "HVM AMI builder");
     assert_eq!(b["custom_endpoint_ec2"], "{{user `ec2_endpoint`}}");
-    assert_eq!(b["source_ami_filter"]["owners"][0], "{{user `source_ami_owner`}}");
-    assert_eq!(vars["source_ami_owner"], "137112412989");
-    assert_eq!(vars["source_ami_name"], "al2023-ami-2023.*-x86_64");
+    assert_eq!(b["source_ami_filter"]["owners"][0], "137112412989");
+    assert_eq!(
+        b["source_ami_filter"]["filters"]["name"],
+        "al2023-ami-2023.*-x86_64"
+    );
     let shell = json["provisioners"]
         .as_array()
         .unwrap()
         .iter()
         .find(|p| p["scripts"].is_array())
         .unwrap();
-    let env: Vec<&str> = shell["environment_vars"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let env: Vec<&str> = shell["environment_vars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert!(env.contains(&"EB_BUILDER_ROOT={{user `eb_builder_root`}}"));
     assert!(env.contains(&"EB_BUILDER_SKIP_PACKAGES={{user `skip_packages`}}"));
-    assert!(shell["execute_command"].as_str().unwrap().contains("sudo -E"));
-    let local: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(repo().join("templates/tara-local.vars.json")).unwrap()).unwrap();
+    assert!(shell["execute_command"]
+        .as_str()
+        .unwrap()
+        .contains("sudo -E"));
+    let local: serde_json::Value = serde_json::from_str(
+        &fs::read_to_string(repo().join("templates/tara-local.vars.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(local["skip_packages"], "1");
-    assert!(local["eb_builder_root"].as_str().unwrap().starts_with("/home/"));
+    assert!(local["eb_builder_root"]
+        .as_str()
+        .unwrap()
+        .starts_with("/home/"));
     assert_eq!(json["post-processors"][0]["type"], "manifest");
 }
 
@@ -394,10 +556,19 @@ impl Mirror {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
-        let port = line.split("port ").nth(1).and_then(|s| s.split(' ').next()).and_then(|p| p.parse().ok());
-        Mirror(child, port.unwrap_or_else(|| panic!("unexpected http.server banner: {line}")))
+        let port = line
+            .split("port ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|p| p.parse().ok());
+        Mirror(
+            child,
+            port.unwrap_or_else(|| panic!("unexpected http.server banner: {line}")),
+        )
     }
 }
 
@@ -463,21 +634,44 @@ fn ubuntu_tarball_install_verifies_checksums_and_is_idempotent() {
     assert_eq!(String::from_utf8_lossy(&v.stdout), "v22.99.1\n");
     let before = snapshot(&prefix);
     let again = install(&prefix, "22");
-    assert!(again.status.success() && String::from_utf8_lossy(&again.stdout).contains("already installed"), "{}", text(&again));
-    assert!(before == snapshot(&prefix), "second install changed the prefix");
+    assert!(
+        again.status.success()
+            && String::from_utf8_lossy(&again.stdout).contains("already installed"),
+        "{}",
+        text(&again)
+    );
+    assert!(
+        before == snapshot(&prefix),
+        "second install changed the prefix"
+    );
 
     let missing = install(&w.join("other"), "24");
     assert!(!missing.status.success());
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("latest-v24.x/SHASUMS256.txt"), "{}", text(&missing));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("latest-v24.x/SHASUMS256.txt"),
+        "{}",
+        text(&missing)
+    );
 
     // Corrupt the published checksum: the install must refuse the tarball.
     let sums = w.join("dist/latest-v22.x/SHASUMS256.txt");
-    let corrupted = format!("{}{}", "f".repeat(64), &fs::read_to_string(&sums).unwrap()[64..]);
+    let corrupted = format!(
+        "{}{}",
+        "f".repeat(64),
+        &fs::read_to_string(&sums).unwrap()[64..]
+    );
     fs::write(&sums, corrupted).unwrap();
     let bad = w.join("bad");
     fs::create_dir_all(bad.join("bin")).unwrap();
     let out = install(&bad, "22");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"), "{}", text(&out));
-    assert!(!bad.join("opt").exists(), "a tarball failing its checksum must not be unpacked");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !bad.join("opt").exists(),
+        "a tarball failing its checksum must not be unpacked"
+    );
 }

@@ -119,7 +119,13 @@ pub(crate) fn execute<'a>(
         None | Some(Value::Nil) => V::NoValue,
         Some(v) => V::from_value(v),
     };
-    let mut ex = Exec { ctx, vars: vec![("$", dot.clone())], out, rec, at: None };
+    let mut ex = Exec {
+        ctx,
+        vars: vec![("$", dot.clone())],
+        out,
+        rec,
+        at: None,
+    };
     ex.walk(&dot, &tree.root)
 }
 
@@ -133,7 +139,11 @@ struct Exec<'a, 'o> {
 }
 
 fn err(pos: usize, context: impl ToString, msg: String) -> ExecError {
-    ExecError { msg, pos, context: context.to_string() }
+    ExecError {
+        msg,
+        pos,
+        context: context.to_string(),
+    }
 }
 
 impl<'a> Exec<'a, '_> {
@@ -144,9 +154,17 @@ impl<'a> Exec<'a, '_> {
                 match node {
                     Node::Text(t) => {
                         let src = t.as_ptr() as usize - src.as_ptr() as usize;
-                        segs.push(Segment { out_start, src, text: true });
+                        segs.push(Segment {
+                            out_start,
+                            src,
+                            text: true,
+                        });
                     }
-                    Node::Action(pipe) => segs.push(Segment { out_start, src: pipe.pos, text: false }),
+                    Node::Action(pipe) => segs.push(Segment {
+                        out_start,
+                        src: pipe.pos,
+                        text: false,
+                    }),
                     _ => {}
                 }
             }
@@ -195,7 +213,7 @@ impl<'a> Exec<'a, '_> {
             V::NoValue | V::Nil => {}
             V::Ref(coll) => {
                 let coll: &'a Value = coll;
-                iterated = self.range_over(b, top, coll, |v| V::from_value(v))?;
+                iterated = self.range_over(b, top, coll, V::from_value)?;
             }
             V::Own(rc) => {
                 let rc = rc.clone();
@@ -251,7 +269,13 @@ impl<'a> Exec<'a, '_> {
         }
     }
 
-    fn set_range_vars(&mut self, b: &'a Branch<'a>, top: usize, index: V<'a>, elem: V<'a>) -> XResult<()> {
+    fn set_range_vars(
+        &mut self,
+        b: &'a Branch<'a>,
+        top: usize,
+        index: V<'a>,
+        elem: V<'a>,
+    ) -> XResult<()> {
         let decl = &b.pipe.decl;
         if decl.is_empty() {
             return Ok(());
@@ -321,19 +345,32 @@ impl<'a> Exec<'a, '_> {
         Ok(())
     }
 
-    fn eval_command(&mut self, dot: &V<'a>, cmd: &'a Cmd<'a>, fin: Option<V<'a>>) -> XResult<V<'a>> {
+    fn eval_command(
+        &mut self,
+        dot: &V<'a>,
+        cmd: &'a Cmd<'a>,
+        fin: Option<V<'a>>,
+    ) -> XResult<V<'a>> {
         let first = &cmd.args[0];
         self.at = Some(first);
         match &first.kind {
-            ArgKind::Field(names) => self.eval_field_chain(dot.clone(), first, names, &cmd.args, fin),
+            ArgKind::Field(names) => {
+                self.eval_field_chain(dot.clone(), first, names, &cmd.args, fin)
+            }
             ArgKind::Chain(node, names) => {
                 if matches!(node.kind, ArgKind::Nil) {
-                    return Err(err(first.pos, first, format!("indirection through explicit nil in {first}")));
+                    return Err(err(
+                        first.pos,
+                        first,
+                        format!("indirection through explicit nil in {first}"),
+                    ));
                 }
                 let recv = self.eval_raw(dot, node)?;
                 self.eval_field_chain(recv, first, names, &cmd.args, fin)
             }
-            ArgKind::Ident(f, name) => self.eval_function(dot, *f, name, first, &cmd.args[1..], fin, Some(cmd)),
+            ArgKind::Ident(f, name) => {
+                self.eval_function(dot, *f, name, first, &cmd.args[1..], fin, Some(cmd))
+            }
             ArgKind::Pipe(p) => {
                 self.not_a_function(&cmd.args, fin.is_some())?;
                 self.eval_pipeline(dot, p)
@@ -387,22 +424,42 @@ impl<'a> Exec<'a, '_> {
         self.eval_field(recv, names[n - 1], node, has_args)
     }
 
-    fn eval_field(&self, recv: V<'a>, name: &str, node: &Arg<'_>, has_args: bool) -> XResult<V<'a>> {
+    fn eval_field(
+        &self,
+        recv: V<'a>,
+        name: &str,
+        node: &Arg<'_>,
+        has_args: bool,
+    ) -> XResult<V<'a>> {
         match recv {
             V::NoValue => Ok(V::NoValue),
-            V::Nil => Err(err(node.pos, node, format!("nil pointer evaluating interface {{}}.{name}"))),
+            V::Nil => Err(err(
+                node.pos,
+                node,
+                format!("nil pointer evaluating interface {{}}.{name}"),
+            )),
             V::Ref(Value::Map(m)) => {
                 if has_args {
-                    return Err(err(node.pos, node, format!("{name} is not a method but has arguments")));
+                    return Err(err(
+                        node.pos,
+                        node,
+                        format!("{name} is not a method but has arguments"),
+                    ));
                 }
                 Ok(m.get(name).map(V::from_value).unwrap_or(V::NoValue))
             }
             V::Own(ref rc) if matches!(**rc, Value::Map(_)) => {
                 if has_args {
-                    return Err(err(node.pos, node, format!("{name} is not a method but has arguments")));
+                    return Err(err(
+                        node.pos,
+                        node,
+                        format!("{name} is not a method but has arguments"),
+                    ));
                 }
                 let Value::Map(m) = &**rc else { unreachable!() };
-                Ok(m.get(name).map(|v| V::from_value(v).into_static()).unwrap_or(V::NoValue))
+                Ok(m.get(name)
+                    .map(|v| V::from_value(v).into_static())
+                    .unwrap_or(V::NoValue))
             }
             other => Err(err(
                 node.pos,
@@ -432,7 +489,11 @@ impl<'a> Exec<'a, '_> {
             ArgKind::Pipe(p) => self.eval_pipeline(dot, p),
             ArgKind::Chain(node, names) => {
                 if matches!(node.kind, ArgKind::Nil) {
-                    return Err(err(arg.pos, arg, format!("indirection through explicit nil in {arg}")));
+                    return Err(err(
+                        arg.pos,
+                        arg,
+                        format!("indirection through explicit nil in {arg}"),
+                    ));
                 }
                 let recv = self.eval_raw(dot, node)?;
                 self.eval_field_chain(recv, arg, names, &[], None)
@@ -446,7 +507,11 @@ impl<'a> Exec<'a, '_> {
         let found = |what: &str| err(arg.pos, arg, format!("expected {what}; found {arg}"));
         match (&arg.kind, p) {
             (ArgKind::Nil, P::Any) => Ok(V::Nil),
-            (ArgKind::Nil, p) => Err(err(arg.pos, arg, format!("cannot assign nil to {}", p.go_name()))),
+            (ArgKind::Nil, p) => Err(err(
+                arg.pos,
+                arg,
+                format!("cannot assign nil to {}", p.go_name()),
+            )),
             (ArgKind::Bool(b), P::Any) => Ok(V::Bool(*b)),
             (ArgKind::Bool(_), P::Str) => Err(found("string")),
             (ArgKind::Bool(_), P::Int) => Err(found("integer")),
@@ -481,14 +546,21 @@ impl<'a> Exec<'a, '_> {
                 return Err(err(
                     ident.pos,
                     ident,
-                    format!("wrong number of args for {name}: want at least {} got {}", sig.fixed.len(), args.len()),
+                    format!(
+                        "wrong number of args for {name}: want at least {} got {}",
+                        sig.fixed.len(),
+                        args.len()
+                    ),
                 ));
             }
         } else if num_in != sig.fixed.len() {
             return Err(err(
                 ident.pos,
                 ident,
-                format!("wrong number of args for {name}: want {} got {num_in}", sig.fixed.len()),
+                format!(
+                    "wrong number of args for {name}: want {} got {num_in}",
+                    sig.fixed.len()
+                ),
             ));
         }
         if matches!(f, Func::And | Func::Or) {
@@ -528,16 +600,27 @@ fn validate<'a>(v: V<'a>, p: P, pos: usize, node: &Arg<'_>) -> XResult<V<'a>> {
     match (p, &v) {
         (P::Any, V::NoValue) => Ok(V::Nil),
         (P::Any, _) | (P::Str, V::Str(_)) | (P::Int, V::Int(_)) => Ok(v),
-        (_, V::NoValue) => Err(err(pos, node, format!("invalid value; expected {}", p.go_name()))),
+        (_, V::NoValue) => Err(err(
+            pos,
+            node,
+            format!("invalid value; expected {}", p.go_name()),
+        )),
         (_, V::Nil) => Err(err(
             pos,
             node,
-            format!("wrong type for value; expected {}; got interface {{}}", p.go_name()),
+            format!(
+                "wrong type for value; expected {}; got interface {{}}",
+                p.go_name()
+            ),
         )),
         (_, other) => Err(err(
             pos,
             node,
-            format!("wrong type for value; expected {}; got {}", p.go_name(), type_name(other)),
+            format!(
+                "wrong type for value; expected {}; got {}",
+                p.go_name(),
+                type_name(other)
+            ),
         )),
     }
 }

@@ -145,10 +145,11 @@ impl Func {
             Print | Println | Html | Js | Urlquery => (&[], Some(Any)),
             Printf => (&[Str], Some(Any)),
             Ne | Lt | Le | Gt | Ge => (&[Any, Any], None),
-            User | Env | Strftime | Upper | Lower | Build | ConsulKey | CleanResourceName | CleanAmiName => {
-                (&[Str], None)
+            User | Env | Strftime | Upper | Lower | Build | ConsulKey | CleanResourceName
+            | CleanAmiName => (&[Str], None),
+            Timestamp | Uuid | Pwd | TemplateDir | BuildName | BuildType | PackerVersion => {
+                (&[], None)
             }
-            Timestamp | Uuid | Pwd | TemplateDir | BuildName | BuildType | PackerVersion => (&[], None),
             Isotime | AwsSecretsManager => (&[], Some(Str)),
             Split => (&[Str, Str, Int], None),
             Replace => (&[Str, Str, Int, Str], None),
@@ -254,7 +255,10 @@ pub(crate) fn call<'a>(f: Func, ctx: &Context, args: Vec<V<'a>>) -> R<'a> {
         }
         Timestamp => owned(init_time(ctx).to_string()),
         Isotime => match args.len() {
-            0 => owned(super::golayout::format(super::golayout::RFC3339, init_time(ctx))),
+            0 => owned(super::golayout::format(
+                super::golayout::RFC3339,
+                init_time(ctx),
+            )),
             1 => owned(super::golayout::format(s(&args[0]), init_time(ctx))),
             _ => {
                 let list: Vec<&str> = args.iter().map(s).collect();
@@ -287,9 +291,11 @@ pub(crate) fn call<'a>(f: Func, ctx: &Context, args: Vec<V<'a>>) -> R<'a> {
         Upper => owned(map_chars(s(&args[0]), true)),
         Lower => owned(map_chars(s(&args[0]), false)),
         Build => build(ctx, s(&args[0])),
-        Sed => Err("template function `sed` is deprecated use `replace` or `replace_all` \
+        Sed => Err(
+            "template function `sed` is deprecated use `replace` or `replace_all` \
                     instead.Documentation: https://www.packer.io/docs/templates/engine"
-            .into()),
+                .into(),
+        ),
         ConsulKey => {
             if !ctx.variables_pass {
                 return Err("consul_key is not allowed here".into());
@@ -300,7 +306,10 @@ pub(crate) fn call<'a>(f: Func, ctx: &Context, args: Vec<V<'a>>) -> R<'a> {
             if !ctx.variables_pass {
                 return Err("Vault vars are only allowed in the variables section".into());
             }
-            Err("vault is not supported by rpack; pass the value with -var or -var-file instead".into())
+            Err(
+                "vault is not supported by rpack; pass the value with -var or -var-file instead"
+                    .into(),
+            )
         }
         AwsSecretsManager => {
             if !ctx.variables_pass {
@@ -377,7 +386,9 @@ fn template_dir<'a>(path: &Path) -> R<'a> {
     let abs = if dir.is_absolute() {
         dir
     } else {
-        std::env::current_dir().map_err(|e| e.to_string())?.join(dir)
+        std::env::current_dir()
+            .map_err(|e| e.to_string())?
+            .join(dir)
     };
     owned(clean_path(&abs).to_string_lossy().into_owned())
 }
@@ -399,7 +410,9 @@ fn clean_path(p: &Path) -> PathBuf {
 
 fn split<'a>(k: &str, sep: &str, i: i64) -> R<'a> {
     let parts: Vec<&str> = if sep.is_empty() {
-        k.char_indices().map(|(at, c)| &k[at..at + c.len_utf8()]).collect()
+        k.char_indices()
+            .map(|(at, c)| &k[at..at + c.len_utf8()])
+            .collect()
     } else {
         k.split(sep).collect()
     };
@@ -418,11 +431,19 @@ fn split<'a>(k: &str, sep: &str, i: i64) -> R<'a> {
 /// Go's `strings.ToUpper`/`ToLower`: per character, simple case mapping only.
 fn map_chars(s: &str, upper: bool) -> String {
     if s.is_ascii() {
-        return if upper { s.to_ascii_uppercase() } else { s.to_ascii_lowercase() };
+        return if upper {
+            s.to_ascii_uppercase()
+        } else {
+            s.to_ascii_lowercase()
+        };
     }
     s.chars()
         .map(|c| {
-            let mut m: Vec<char> = if upper { c.to_uppercase().collect() } else { c.to_lowercase().collect() };
+            let mut m: Vec<char> = if upper {
+                c.to_uppercase().collect()
+            } else {
+                c.to_lowercase().collect()
+            };
             if m.len() == 1 {
                 m.pop().unwrap_or(c)
             } else {
@@ -467,7 +488,9 @@ pub(crate) fn clean_resource_name(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => b as char,
-            b'(' | b')' | b'[' | b']' | b' ' | b'.' | b'/' | b'-' | b'\'' | b'@' | b'_' => b as char,
+            b'(' | b')' | b'[' | b']' | b' ' | b'.' | b'/' | b'-' | b'\'' | b'@' | b'_' => {
+                b as char
+            }
             _ => '-',
         })
         .collect()
@@ -511,7 +534,10 @@ fn index_arg(v: &V, cap: usize) -> Result<usize, String> {
             }
         }
         V::NoValue | V::Nil => Err("cannot index slice/array with nil".into()),
-        other => Err(format!("cannot index slice/array with type {}", type_name(other))),
+        other => Err(format!(
+            "cannot index slice/array with type {}",
+            type_name(other)
+        )),
     }
 }
 
@@ -552,9 +578,15 @@ fn index_coll<'b>(c: &'b Value, ix: &V) -> Result<V<'b>, String> {
         Value::Map(m) => match ix {
             V::Str(k) => Ok(m.get(k.as_ref()).map(V::from_value).unwrap_or(V::Nil)),
             V::NoValue | V::Nil => Err("value is nil; should be of type string".into()),
-            other => Err(format!("value has type {}; should be string", type_name(other))),
+            other => Err(format!(
+                "value has type {}; should be string",
+                type_name(other)
+            )),
         },
-        other => Err(format!("can't index item of type {}", type_name(&V::from_value(other)))),
+        other => Err(format!(
+            "can't index item of type {}",
+            type_name(&V::from_value(other))
+        )),
     }
 }
 
@@ -696,15 +728,27 @@ mod tests {
 
     #[test]
     fn split_like_go() {
-        assert_eq!(split("foo-bar", "-", 0).map(|v| s(&v).to_string()), Ok("foo".into()));
-        assert_eq!(split("foo-bar", "-", 1).map(|v| s(&v).to_string()), Ok("bar".into()));
+        assert_eq!(
+            split("foo-bar", "-", 0).map(|v| s(&v).to_string()),
+            Ok("foo".into())
+        );
+        assert_eq!(
+            split("foo-bar", "-", 1).map(|v| s(&v).to_string()),
+            Ok("bar".into())
+        );
         assert_eq!(
             split("foo-bar", "-", 2).err(),
             Some("the substring 2 was unavailable using the separator value, -, only 2 values were found".into())
         );
-        assert_eq!(split("abc", "", 1).map(|v| s(&v).to_string()), Ok("b".into()));
+        assert_eq!(
+            split("abc", "", 1).map(|v| s(&v).to_string()),
+            Ok("b".into())
+        );
         assert_eq!(split("", "-", 0).map(|v| s(&v).to_string()), Ok("".into()));
-        assert_eq!(split("a", "-", -1).err(), Some("runtime error: index out of range [-1]".into()));
+        assert_eq!(
+            split("a", "-", -1).err(),
+            Some("runtime error: index out of range [-1]".into())
+        );
     }
 
     #[test]

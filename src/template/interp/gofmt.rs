@@ -98,7 +98,11 @@ fn fmt_e(f: f64, prec: Option<usize>, upper: bool) -> String {
     let (mant, exp) = match prec {
         None => {
             let (d, dp) = shortest_digits(f);
-            let mant = if d.len() > 1 { format!("{}.{}", &d[..1], &d[1..]) } else { d.clone() };
+            let mant = if d.len() > 1 {
+                format!("{}.{}", &d[..1], &d[1..])
+            } else {
+                d.clone()
+            };
             (mant, if f == 0.0 { 0 } else { dp - 1 })
         }
         Some(p) => {
@@ -122,7 +126,11 @@ fn fmt_g(f: f64, prec: Option<usize>, upper: bool) -> String {
             let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
             let d: String = m.chars().filter(|c| c.is_ascii_digit()).collect();
             let d = d.trim_end_matches('0');
-            let d = if d.is_empty() { "0".to_string() } else { d.to_string() };
+            let d = if d.is_empty() {
+                "0".to_string()
+            } else {
+                d.to_string()
+            };
             (d, e.parse::<i32>().unwrap_or(0) + 1)
         }
     };
@@ -139,7 +147,11 @@ fn fmt_g(f: f64, prec: Option<usize>, upper: bool) -> String {
     };
     let exp = if f == 0.0 { 0 } else { dp - 1 };
     if exp < -4 || exp >= eprec {
-        let mant = if digits.len() > 1 { format!("{}.{}", &digits[..1], &digits[1..]) } else { digits };
+        let mant = if digits.len() > 1 {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        } else {
+            digits
+        };
         let sign = if exp < 0 { '-' } else { '+' };
         let e = if upper { 'E' } else { 'e' };
         return format!("{}{}{}{:02}", mant, e, sign, exp.abs());
@@ -167,7 +179,11 @@ fn float_with(f: f64, body: impl Fn(f64) -> String) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let neg = f.is_sign_negative();
     let s = body(f.abs());
@@ -336,7 +352,12 @@ pub(crate) fn sprintf(format: &str, args: &[V]) -> String {
             let mut n: Option<usize> = None;
             while let Some(&(_, d)) = chars.peek() {
                 if let Some(v) = d.to_digit(10) {
-                    n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(v as usize).min(MAX_WIDTH));
+                    n = Some(
+                        n.unwrap_or(0)
+                            .saturating_mul(10)
+                            .saturating_add(v as usize)
+                            .min(MAX_WIDTH),
+                    );
                     chars.next();
                 } else {
                     break;
@@ -463,12 +484,18 @@ fn format_int(out: &mut String, spec: Spec, verb: char, i: i64, arg: &V) {
         'o' | 'O' => format!("{mag:o}"),
         'b' => format!("{mag:b}"),
         'c' => {
-            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
             out.push_str(&spec.pad(c.to_string(), false));
             return;
         }
         'q' => {
-            let c = u32::try_from(i).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
+            let c = u32::try_from(i)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{FFFD}');
             out.push_str(&spec.pad(quote_rune(c), false));
             return;
         }
@@ -622,7 +649,9 @@ pub(crate) fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             b => {
                 let _ = write!(out, "%{b:02X}");
@@ -673,7 +702,7 @@ mod tests {
             (0.0001, "0.0001"),
             (0.00001, "1e-05"),
             (1e21, "1e+21"),
-            (3.14159, "3.14159"),
+            (1.23456, "1.23456"),
             (f64::INFINITY, "+Inf"),
             (f64::NAN, "NaN"),
         ];
@@ -701,9 +730,17 @@ mod tests {
         let cases: Vec<(&str, Vec<V>, &str)> = vec![
             ("%s", vec![s("x")], "x"),
             ("%d", vec![V::Int(42)], "42"),
-            ("%5d|%-5d|%05d", vec![V::Int(42), V::Int(42), V::Int(-42)], "   42|42   |-0042"),
+            (
+                "%5d|%-5d|%05d",
+                vec![V::Int(42), V::Int(42), V::Int(-42)],
+                "   42|42   |-0042",
+            ),
             ("%+d % d", vec![V::Int(5), V::Int(5)], "+5  5"),
-            ("%x %X %o %b", vec![V::Int(255), V::Int(255), V::Int(8), V::Int(5)], "ff FF 10 101"),
+            (
+                "%x %X %o %b",
+                vec![V::Int(255), V::Int(255), V::Int(8), V::Int(5)],
+                "ff FF 10 101",
+            ),
             ("%#x", vec![V::Int(255)], "0xff"),
             ("%x", vec![s("hi")], "6869"),
             ("%q", vec![s("a\"b")], r#""a\"b""#),
@@ -711,12 +748,12 @@ mod tests {
             ("%c", vec![V::Int(0x263A)], "☺"),
             ("%v %v", vec![V::Bool(true), V::Float(2.5)], "true 2.5"),
             ("%t", vec![V::Bool(false)], "false"),
-            ("%f", vec![V::Float(3.14159)], "3.141590"),
-            ("%.2f", vec![V::Float(3.14159)], "3.14"),
-            ("%8.3f|", vec![V::Float(-3.14159)], "  -3.142|"),
+            ("%f", vec![V::Float(1.23456)], "1.234560"),
+            ("%.2f", vec![V::Float(1.23456)], "1.23"),
+            ("%8.3f|", vec![V::Float(-1.23456)], "  -1.235|"),
             ("%e", vec![V::Float(1234.5678)], "1.234568e+03"),
             ("%g", vec![V::Float(1e6)], "1e+06"),
-            ("%.3g", vec![V::Float(3.14159)], "3.14"),
+            ("%.3g", vec![V::Float(1.23456)], "1.23"),
             ("%.2s", vec![s("héllo")], "hé"),
             ("%6s|%-6s|", vec![s("ab"), s("ab")], "    ab|ab    |"),
             ("%%", vec![], "%"),
@@ -733,7 +770,11 @@ mod tests {
             ("%v", vec![V::Ref(&list)], "[a 2]"),
             ("%s", vec![V::Ref(&list)], "[a %!s(int=2)]"),
             ("%v", vec![V::Ref(&map)], "map[k:true]"),
-            ("%T %T", vec![s("a"), V::Ref(&list)], "string []interface {}"),
+            (
+                "%T %T",
+                vec![s("a"), V::Ref(&list)],
+                "string []interface {}",
+            ),
             ("%.3d", vec![V::Int(7)], "007"),
             ("%f", vec![V::Int(1)], "%!f(int=1)"),
         ];
@@ -744,8 +785,14 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(html_escape(r#"<a href="x">'&'</a>"#), "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-        assert_eq!(js_escape("a'b\"c\\<>&=\n"), r#"a\'b\"c\\\u003C\u003E\u0026\u003D\u000A"#);
+        assert_eq!(
+            html_escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(
+            js_escape("a'b\"c\\<>&=\n"),
+            r#"a\'b\"c\\\u003C\u003E\u0026\u003D\u000A"#
+        );
         assert_eq!(query_escape("a b&c=d/é~"), "a+b%26c%3Dd%2F%C3%A9~");
     }
 }

@@ -7,7 +7,15 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 /// Go's `time.RFC3339`, `isotime`'s default.
 pub(crate) const RFC3339: &str = "2006-01-02T15:04:05Z07:00";
 
-const LONG_DAYS: [&str; 7] = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const LONG_DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 const LONG_MONTHS: [&str; 12] = [
     "January",
     "February",
@@ -54,7 +62,10 @@ enum Std {
     /// `-0700`-style: always numeric. The text is what UTC renders to.
     NumTZ(&'static str),
     /// `.000` (fixed digits) or `.999` (trailing zeros trimmed).
-    Frac { digits: usize, trim: bool },
+    Frac {
+        digits: usize,
+        trim: bool,
+    },
 }
 
 fn starts_lower(s: &[u8]) -> bool {
@@ -89,8 +100,14 @@ fn next_chunk(l: &[u8]) -> Option<(usize, Std, usize)> {
             }
             b'0' => {
                 if let Some(&d @ b'1'..=b'6') = l.get(i + 1) {
-                    let std = [Std::ZeroMonth, Std::ZeroDay, Std::ZeroHour12, Std::ZeroMinute, Std::ZeroSecond, Std::Year]
-                        [(d - b'1') as usize];
+                    let std = [
+                        Std::ZeroMonth,
+                        Std::ZeroDay,
+                        Std::ZeroHour12,
+                        Std::ZeroMinute,
+                        Std::ZeroSecond,
+                        Std::Year,
+                    ][(d - b'1') as usize];
                     return Some((i, std, 2));
                 }
                 if at(i, "002") {
@@ -154,7 +171,14 @@ fn next_chunk(l: &[u8]) -> Option<(usize, Std, usize)> {
                     }
                     // Only a fractional second if the run of digits ends here.
                     if !matches!(l.get(j), Some(b'0'..=b'9')) {
-                        return Some((i, Std::Frac { digits: j - i - 1, trim: ch == b'9' }, j - i));
+                        return Some((
+                            i,
+                            Std::Frac {
+                                digits: j - i - 1,
+                                trim: ch == b'9',
+                            },
+                            j - i,
+                        ));
                     }
                 }
             }
@@ -178,16 +202,34 @@ pub(crate) fn format(layout: &str, secs: i64) -> String {
             Std::Month => out.push_str(&LONG_MONTHS[t.month0() as usize][..3]),
             Std::NumMonth => out.push_str(&t.month().to_string()),
             Std::ZeroMonth => out.push_str(&format!("{:02}", t.month())),
-            Std::LongWeekDay => out.push_str(LONG_DAYS[t.weekday().num_days_from_sunday() as usize]),
-            Std::WeekDay => out.push_str(&LONG_DAYS[t.weekday().num_days_from_sunday() as usize][..3]),
+            Std::LongWeekDay => {
+                out.push_str(LONG_DAYS[t.weekday().num_days_from_sunday() as usize])
+            }
+            Std::WeekDay => {
+                out.push_str(&LONG_DAYS[t.weekday().num_days_from_sunday() as usize][..3])
+            }
             Std::Day => out.push_str(&t.day().to_string()),
             Std::UnderDay => out.push_str(&format!("{:>2}", t.day())),
             Std::ZeroDay => out.push_str(&format!("{:02}", t.day())),
             Std::UnderYearDay => out.push_str(&format!("{:>3}", t.ordinal())),
             Std::ZeroYearDay => out.push_str(&format!("{:03}", t.ordinal())),
             Std::Hour => out.push_str(&format!("{hour:02}")),
-            Std::Hour12 => out.push_str(&(if hour % 12 == 0 { 12 } else { hour % 12 }).to_string()),
-            Std::ZeroHour12 => out.push_str(&format!("{:02}", if hour % 12 == 0 { 12 } else { hour % 12 })),
+            Std::Hour12 => out.push_str(
+                &(if hour.is_multiple_of(12) {
+                    12
+                } else {
+                    hour % 12
+                })
+                .to_string(),
+            ),
+            Std::ZeroHour12 => out.push_str(&format!(
+                "{:02}",
+                if hour.is_multiple_of(12) {
+                    12
+                } else {
+                    hour % 12
+                }
+            )),
             Std::Minute => out.push_str(&t.minute().to_string()),
             Std::ZeroMinute => out.push_str(&format!("{:02}", t.minute())),
             Std::Second => out.push_str(&t.second().to_string()),
@@ -239,7 +281,10 @@ mod tests {
             ("3:04:05 PM pm", "2:12:56 AM am"),
             ("03", "02"),
             ("1/2/06", "6/21/12"),
-            ("MST -0700 -07:00 -07 Z07:00 Z0700", "UTC +0000 +00:00 +00 Z Z"),
+            (
+                "MST -0700 -07:00 -07 Z07:00 Z0700",
+                "UTC +0000 +00:00 +00 Z Z",
+            ),
             ("15:04:05.000", "02:12:56.000"),
             ("15:04:05.999", "02:12:56"),
             ("15:04:05,000", "02:12:56,000"),
@@ -261,7 +306,13 @@ mod tests {
     fn afternoon_and_single_digits() {
         // 2021-01-05 13:07:09 UTC, a Tuesday.
         let t = 1_609_852_029;
-        assert_eq!(format("3 03 15 PM 1 2 _2 4 5 Mon", t), "1 01 13 PM 1 5  5 7 9 Tue");
-        assert_eq!(format("Jan 2, 2006 at 3:04pm (MST)", t), "Jan 5, 2021 at 1:07pm (UTC)");
+        assert_eq!(
+            format("3 03 15 PM 1 2 _2 4 5 Mon", t),
+            "1 01 13 PM 1 5  5 7 9 Tue"
+        );
+        assert_eq!(
+            format("Jan 2, 2006 at 3:04pm (MST)", t),
+            "Jan 5, 2021 at 1:07pm (UTC)"
+        );
     }
 }

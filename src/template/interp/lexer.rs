@@ -114,7 +114,13 @@ pub(crate) fn fmt_u(c: char) -> String {
 
 /// Tokenizes `src`. The result always ends with an `Eof` or an `Error` token.
 pub(crate) fn lex(src: &str) -> Vec<Token<'_>> {
-    let mut l = Lexer { src, b: src.as_bytes(), pos: 0, toks: Vec::new(), parens: Vec::new() };
+    let mut l = Lexer {
+        src,
+        b: src.as_bytes(),
+        pos: 0,
+        toks: Vec::new(),
+        parens: Vec::new(),
+    };
     l.run();
     l.toks
 }
@@ -135,11 +141,21 @@ enum Step {
 
 impl<'s> Lexer<'s> {
     fn emit(&mut self, kind: Kind, start: usize, end: usize) {
-        self.toks.push(Token { kind, pos: start, val: &self.src[start..end], msg: None });
+        self.toks.push(Token {
+            kind,
+            pos: start,
+            val: &self.src[start..end],
+            msg: None,
+        });
     }
 
     fn error(&mut self, pos: usize, msg: String) -> Step {
-        self.toks.push(Token { kind: Kind::Error, pos, val: "", msg: Some(msg) });
+        self.toks.push(Token {
+            kind: Kind::Error,
+            pos,
+            val: "",
+            msg: Some(msg),
+        });
         Step::Stop
     }
 
@@ -157,7 +173,12 @@ impl<'s> Lexer<'s> {
                         self.emit(Kind::Text, start, self.b.len());
                     }
                     let end = self.b.len();
-                    self.toks.push(Token { kind: Kind::Eof, pos: end, val: "", msg: None });
+                    self.toks.push(Token {
+                        kind: Kind::Eof,
+                        pos: end,
+                        val: "",
+                        msg: None,
+                    });
                     return;
                 }
                 Some(x) => {
@@ -180,15 +201,15 @@ impl<'s> Lexer<'s> {
         }
     }
 
-    /// `{{- ` : a minus followed by a space right after the delimiter.
+    /// `{{- ` : a minus followed by a space or tab right after the delimiter.
     fn has_left_trim(&self, at: usize) -> bool {
-        at + 1 < self.b.len() && self.b[at] == b'-' && is_trim_space(self.b[at + 1])
+        at + 1 < self.b.len() && self.b[at] == b'-' && is_space(self.b[at + 1])
     }
 
     /// ` -}}` or `}}` at the current position: (is delimiter, has trim marker).
     fn at_right_delim(&self) -> (bool, bool) {
         let rest = &self.b[self.pos..];
-        if rest.len() >= 4 && is_trim_space(rest[0]) && rest[1] == b'-' && &rest[2..4] == b"}}" {
+        if rest.starts_with(b" -}}") {
             return (true, true);
         }
         (rest.starts_with(RIGHT.as_bytes()), false)
@@ -259,7 +280,7 @@ impl<'s> Lexer<'s> {
                         end += 1;
                     }
                     // Leave the last space for a following ` -}}`.
-                    if self.b[end..].starts_with(b"-}}") {
+                    if self.b[end - 1] == b' ' && self.b[end..].starts_with(b"-}}") {
                         end -= 1;
                     }
                     if end > start {
@@ -336,7 +357,10 @@ impl<'s> Lexer<'s> {
                     self.emit(Kind::Char, start, self.pos);
                 }
                 c => {
-                    return self.error(start, format!("unrecognized character in action: {}", fmt_u(c)));
+                    return self.error(
+                        start,
+                        format!("unrecognized character in action: {}", fmt_u(c)),
+                    );
                 }
             }
         }
@@ -346,7 +370,10 @@ impl<'s> Lexer<'s> {
     fn at_terminator(&self) -> bool {
         match self.peek_char() {
             None => true,
-            Some(c) => matches!(c, ' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '(' | '}'),
+            Some(c) => matches!(
+                c,
+                ' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '(' | '}'
+            ),
         }
     }
 
@@ -362,7 +389,11 @@ impl<'s> Lexer<'s> {
     fn field_or_variable(&mut self, start: usize, kind: Kind) -> Step {
         self.pos += 1; // '.' or '$'
         if self.at_terminator() {
-            let k = if kind == Kind::Variable { Kind::Variable } else { Kind::Dot };
+            let k = if kind == Kind::Variable {
+                Kind::Variable
+            } else {
+                Kind::Dot
+            };
             self.emit(k, start, self.pos);
             return Step::Continue;
         }
@@ -494,14 +525,19 @@ impl<'s> Lexer<'s> {
     fn number(&mut self, start: usize) -> Step {
         if !self.scan_number() {
             let text = self.src[start..self.pos].to_string();
-            return self.error(start, format!("bad number syntax: {}", super::gofmt::quote(&text)));
+            return self.error(
+                start,
+                format!("bad number syntax: {}", super::gofmt::quote(&text)),
+            );
         }
         if matches!(self.b.get(self.pos), Some(b'+' | b'-')) {
             // Complex constant such as 1+2i: no spaces, must end in 'i'.
             if !self.scan_number() || self.b[self.pos - 1] != b'i' {
                 let text = self.src[start..self.pos].to_string();
-                return self
-                    .error(start, format!("bad number syntax: {}", super::gofmt::quote(&text)));
+                return self.error(
+                    start,
+                    format!("bad number syntax: {}", super::gofmt::quote(&text)),
+                );
             }
             self.emit(Kind::Complex, start, self.pos);
         } else {
@@ -519,7 +555,10 @@ pub(crate) fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     let first = needle[0];
     let mut i = from;
     while i + needle.len() <= hay.len() {
-        match hay[i..hay.len() + 1 - needle.len()].iter().position(|&c| c == first) {
+        match hay[i..hay.len() + 1 - needle.len()]
+            .iter()
+            .position(|&c| c == first)
+        {
             None => return None,
             Some(off) => {
                 i += off;
@@ -546,7 +585,10 @@ mod tests {
 
     #[test]
     fn text_only() {
-        assert_eq!(kinds("hello"), vec![(Kind::Text, "hello".into()), (Kind::Eof, "".into())]);
+        assert_eq!(
+            kinds("hello"),
+            vec![(Kind::Text, "hello".into()), (Kind::Eof, "".into())]
+        );
         assert_eq!(kinds(""), vec![(Kind::Eof, "".into())]);
     }
 
@@ -555,13 +597,49 @@ mod tests {
         use Kind::*;
         let cases: &[(&str, &[Kind])] = &[
             ("{{.}}", &[LeftDelim, Dot, RightDelim, Eof]),
-            ("{{ .A.B }}", &[LeftDelim, Space, Field, Field, Space, RightDelim, Eof]),
-            ("{{$x := 1}}", &[LeftDelim, Variable, Space, Declare, Space, Number, RightDelim, Eof]),
-            ("{{$x = `a`}}", &[LeftDelim, Variable, Space, Assign, Space, RawString, RightDelim, Eof]),
-            ("{{f \"s\" | g}}", &[LeftDelim, Identifier, Space, String, Space, Pipe, Space, Identifier, RightDelim, Eof]),
-            ("{{(f)}}", &[LeftDelim, LeftParen, Identifier, RightParen, RightDelim, Eof]),
-            ("{{if true}}{{else}}{{end}}", &[LeftDelim, If, Space, Bool, RightDelim, LeftDelim, Else, RightDelim, LeftDelim, End, RightDelim, Eof]),
-            ("{{range $i, $v := .}}", &[LeftDelim, Range, Space, Variable, Char, Space, Variable, Space, Declare, Space, Dot, RightDelim, Eof]),
+            (
+                "{{ .A.B }}",
+                &[LeftDelim, Space, Field, Field, Space, RightDelim, Eof],
+            ),
+            (
+                "{{$x := 1}}",
+                &[
+                    LeftDelim, Variable, Space, Declare, Space, Number, RightDelim, Eof,
+                ],
+            ),
+            (
+                "{{$x = `a`}}",
+                &[
+                    LeftDelim, Variable, Space, Assign, Space, RawString, RightDelim, Eof,
+                ],
+            ),
+            (
+                "{{f \"s\" | g}}",
+                &[
+                    LeftDelim, Identifier, Space, String, Space, Pipe, Space, Identifier,
+                    RightDelim, Eof,
+                ],
+            ),
+            (
+                "{{(f)}}",
+                &[
+                    LeftDelim, LeftParen, Identifier, RightParen, RightDelim, Eof,
+                ],
+            ),
+            (
+                "{{if true}}{{else}}{{end}}",
+                &[
+                    LeftDelim, If, Space, Bool, RightDelim, LeftDelim, Else, RightDelim, LeftDelim,
+                    End, RightDelim, Eof,
+                ],
+            ),
+            (
+                "{{range $i, $v := .}}",
+                &[
+                    LeftDelim, Range, Space, Variable, Char, Space, Variable, Space, Declare,
+                    Space, Dot, RightDelim, Eof,
+                ],
+            ),
             ("{{nil}}", &[LeftDelim, Nil, RightDelim, Eof]),
             ("{{'a'}}", &[LeftDelim, CharConstant, RightDelim, Eof]),
             ("{{1+2i}}", &[LeftDelim, Complex, RightDelim, Eof]),
@@ -581,15 +659,32 @@ mod tests {
         let toks = lex("a  {{- 1 -}}  b");
         assert_eq!(toks[0].val, "a");
         assert_eq!(toks.last().map(|t| t.kind), Some(Kind::Eof));
-        let texts: Vec<&str> = toks.iter().filter(|t| t.kind == Kind::Text).map(|t| t.val).collect();
+        let texts: Vec<&str> = toks
+            .iter()
+            .filter(|t| t.kind == Kind::Text)
+            .map(|t| t.val)
+            .collect();
         assert_eq!(texts, vec!["a", "b"]);
         // `{{-3}}` is a number, not a trim marker.
         assert_eq!(lex("a {{-3}}")[0].val, "a ");
+        // Only a space (not a tab) makes ` -}}` a trim marker, like Go 1.15.
+        assert_eq!(
+            lex("{{1\t-}}").iter().map(|t| t.kind).collect::<Vec<_>>()[..4],
+            [Kind::LeftDelim, Kind::Number, Kind::Space, Kind::Number]
+        );
         // Several spaces before the trim marker still trim.
-        let texts: Vec<&str> = lex("{{1   -}}  b").iter().filter(|t| t.kind == Kind::Text).map(|t| t.val).collect();
+        let texts: Vec<&str> = lex("{{1   -}}  b")
+            .iter()
+            .filter(|t| t.kind == Kind::Text)
+            .map(|t| t.val)
+            .collect();
         assert_eq!(texts, vec!["b"]);
         // Comments trim too.
-        let texts: Vec<&str> = lex("a \n{{- /* x */ -}}\n b").iter().filter(|t| t.kind == Kind::Text).map(|t| t.val).collect();
+        let texts: Vec<&str> = lex("a \n{{- /* x */ -}}\n b")
+            .iter()
+            .filter(|t| t.kind == Kind::Text)
+            .map(|t| t.val)
+            .collect();
         assert_eq!(texts, vec!["a", "b"]);
     }
 

@@ -24,7 +24,7 @@ mod strftime;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -108,7 +108,7 @@ pub fn render(input: &str, ctx: &Context) -> Result<String, RenderError> {
     if !has_action(input) {
         return Ok(input.to_string());
     }
-    let mut cur = render_once(input, ctx)?;
+    let mut cur = render_pass(input, ctx)?;
     let mut pass = 1;
     loop {
         if !has_action(&cur) || cur == input && pass == 1 {
@@ -134,12 +134,40 @@ pub fn render(input: &str, ctx: &Context) -> Result<String, RenderError> {
                 col: 1,
             });
         }
-        let next = render_once(&cur, ctx).map_err(|e| relocate(e, input, pass, ctx))?;
+        let next = render_pass(&cur, ctx).map_err(|e| relocate(e, input, pass, ctx))?;
         pass += 1;
         if next == cur {
             return Ok(next);
         }
         cur = next;
+    }
+}
+
+/// Renders `input` once, without re-rendering the output (Packer's `RenderOnce`, which plugin
+/// configuration decoding uses).
+pub fn render_once(input: &str, ctx: &Context) -> Result<String, RenderError> {
+    if !has_action(input) {
+        return Ok(input.to_string());
+    }
+    render_pass(input, ctx)
+}
+
+/// The names of the functions `input` calls (syntax errors as for [`check`]), e.g. to tell
+/// whether a value uses `build` or `env`.
+pub fn functions_called(input: &str, ctx: &Context) -> Result<BTreeSet<String>, RenderError> {
+    if !has_action(input) {
+        return Ok(BTreeSet::new());
+    }
+    let lookup = |name: &str| funcs::lookup(name, ctx.amazon_funcs);
+    let tree = parse::parse(input, &lookup).map_err(|e| parse_error(input, e))?;
+    Ok(tree.functions().into_iter().map(String::from).collect())
+}
+
+impl RenderError {
+    /// The byte offset in `input` (the string that was rendered) that `line`/`col` point at,
+    /// e.g. to map the error onto the JSON source the string came from.
+    pub fn byte_offset_in(&self, input: &str) -> usize {
+        offset_of(input, self.line, self.col)
     }
 }
 
@@ -149,15 +177,17 @@ pub fn check(input: &str, ctx: &Context) -> Result<(), RenderError> {
         return Ok(());
     }
     let lookup = |name: &str| funcs::lookup(name, ctx.amazon_funcs);
-    parse::parse(input, &lookup).map(|_| ()).map_err(|e| parse_error(input, e))
+    parse::parse(input, &lookup)
+        .map(|_| ())
+        .map_err(|e| parse_error(input, e))
 }
 
 fn has_action(s: &str) -> bool {
     lexer::find(s.as_bytes(), b"{{", 0).is_some()
 }
 
-/// One rendering pass (Go's `RenderOnce`).
-fn render_once(input: &str, ctx: &Context) -> Result<String, RenderError> {
+/// One rendering pass.
+fn render_pass(input: &str, ctx: &Context) -> Result<String, RenderError> {
     let lookup = |name: &str| funcs::lookup(name, ctx.amazon_funcs);
     let tree = parse::parse(input, &lookup).map_err(|e| parse_error(input, e))?;
     let mut out = String::with_capacity(input.len() + 32);
@@ -180,7 +210,11 @@ fn locate(src: &str, pos: usize) -> (u32, usize, u32) {
 
 fn parse_error(src: &str, e: parse::ParseError) -> RenderError {
     let (line, _, col) = locate(src, e.pos);
-    RenderError { message: format!("template: root:{line}: {}", e.msg), line, col }
+    RenderError {
+        message: format!("template: root:{line}: {}", e.msg),
+        line,
+        col,
+    }
 }
 
 fn exec_error(src: &str, e: exec::ExecError) -> RenderError {
@@ -190,7 +224,10 @@ fn exec_error(src: &str, e: exec::ExecError) -> RenderError {
         context = context.chars().take(20).collect::<String>() + "...";
     }
     RenderError {
-        message: format!("template: root:{line}:{byte_col}: executing \"root\" at <{context}>: {}", e.msg),
+        message: format!(
+            "template: root:{line}:{byte_col}: executing \"root\" at <{context}>: {}",
+            e.msg
+        ),
         line,
         col,
     }
@@ -207,7 +244,9 @@ fn relocate(mut e: RenderError, input: &str, passes: usize, ctx: &Context) -> Re
     let mut maps: Vec<Vec<exec::Segment>> = Vec::new();
     for _ in 0..passes {
         let src = texts.last().map(String::as_str).unwrap_or_default();
-        let Ok(tree) = parse::parse(src, &lookup) else { return e };
+        let Ok(tree) = parse::parse(src, &lookup) else {
+            return e;
+        };
         let mut out = String::new();
         let mut segs = Vec::new();
         if exec::execute(&tree, ctx, &mut out, Some((src, &mut segs))).is_err() {
@@ -236,5 +275,8 @@ fn offset_of(src: &str, line: u32, col: u32) -> usize {
             None => break,
         }
     }
-    src[start..].char_indices().nth(col.saturating_sub(1) as usize).map_or(src.len(), |(i, _)| start + i)
+    src[start..]
+        .char_indices()
+        .nth(col.saturating_sub(1) as usize)
+        .map_or(src.len(), |(i, _)| start + i)
 }

@@ -125,17 +125,18 @@ fn is_hex_int(s: &str) -> bool {
 /// Go's `strconv.ParseInt(s, 0, 64)`-style parse of an unsigned magnitude: base prefixes,
 /// leading-zero octal, underscores only with a prefix.
 fn parse_uint(s: &str) -> Option<u64> {
-    let (digits, radix, prefixed) = if let Some(r) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        (r, 16, true)
-    } else if let Some(r) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
-        (r, 8, true)
-    } else if let Some(r) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
-        (r, 2, true)
-    } else if s.len() > 1 && s.starts_with('0') {
-        (&s[1..], 8, true)
-    } else {
-        (s, 10, false)
-    };
+    let (digits, radix, prefixed) =
+        if let Some(r) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            (r, 16, true)
+        } else if let Some(r) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
+            (r, 8, true)
+        } else if let Some(r) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
+            (r, 2, true)
+        } else if s.len() > 1 && s.starts_with('0') {
+            (&s[1..], 8, true)
+        } else {
+            (s, 10, false)
+        };
     if digits.is_empty() || (!prefixed && digits.contains('_')) {
         return None;
     }
@@ -165,7 +166,10 @@ fn parse_float(s: &str) -> Option<f64> {
         return None;
     }
     // Rust accepts "inf"/"nan"; Go's lexer never produces them, but be strict anyway.
-    if clean.bytes().any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E') {
+    if clean
+        .bytes()
+        .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
+    {
         return None;
     }
     clean.parse().ok()
@@ -174,14 +178,23 @@ fn parse_float(s: &str) -> Option<f64> {
 /// Go's `newNumber` for number tokens.
 fn new_number(text: &str) -> Result<Number<'_>, String> {
     if text.ends_with('i') {
-        return Err(format!("complex number {} is not supported by rpack", super::gofmt::quote(text)));
+        return Err(format!(
+            "complex number {} is not supported by rpack",
+            super::gofmt::quote(text)
+        ));
     }
     let (neg, mag) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let mut n = Number { text, int: None, float: None, uint_only: false, is_char: false };
+    let mut n = Number {
+        text,
+        int: None,
+        float: None,
+        uint_only: false,
+        is_char: false,
+    };
     if let Some(u) = parse_uint(mag) {
         if neg {
             if u <= i64::MAX as u64 + 1 {
@@ -206,7 +219,10 @@ fn new_number(text: &str) -> Result<Number<'_>, String> {
             }
             Ok(n)
         }
-        None => Err(format!("illegal number syntax: {}", super::gofmt::quote(text))),
+        None => Err(format!(
+            "illegal number syntax: {}",
+            super::gofmt::quote(text)
+        )),
     }
 }
 
@@ -249,10 +265,16 @@ pub(crate) fn unquote_char(s: &str, quote: u8) -> Option<(Vec<u8>, &str)> {
     }
     if c != '\\' {
         let mut buf = [0u8; 4];
-        return Some((c.encode_utf8(&mut buf).as_bytes().to_vec(), &s[c.len_utf8()..]));
+        return Some((
+            c.encode_utf8(&mut buf).as_bytes().to_vec(),
+            &s[c.len_utf8()..],
+        ));
     }
     let b = s.as_bytes();
     let e = *b.get(1)?;
+    if !e.is_ascii() {
+        return None; // `\` before a non-ASCII character is no escape
+    }
     let rest = &s[2..];
     let simple = |c: u8| Some((vec![c], rest));
     match e {
@@ -315,13 +337,28 @@ fn char_constant(text: &str) -> Result<Number<'_>, String> {
         Ok(s) => s.chars().next().map(|c| c as u32).unwrap_or(0),
         Err(_) => bytes[0] as u32,
     };
-    Ok(Number { text, int: Some(v as i64), float: Some(v as f64), uint_only: false, is_char: true })
+    Ok(Number {
+        text,
+        int: Some(v as i64),
+        float: Some(v as f64),
+        uint_only: false,
+        is_char: true,
+    })
 }
 
 /// Parses `src`; `has_func` says whether a function name exists in this context.
-pub(crate) fn parse<'s>(src: &'s str, has_func: &dyn Fn(&str) -> Option<Func>) -> PResult<Tree<'s>> {
+pub(crate) fn parse<'s>(
+    src: &'s str,
+    has_func: &dyn Fn(&str) -> Option<Func>,
+) -> PResult<Tree<'s>> {
     let toks = lex(src);
-    let mut p = Parser { toks, i: 0, vars: vec!["$"], has_func, depth: 0 };
+    let mut p = Parser {
+        toks,
+        i: 0,
+        vars: vec!["$"],
+        has_func,
+        depth: 0,
+    };
     let mut root = Vec::new();
     while p.peek().kind != Kind::Eof {
         if p.peek().kind == Kind::LeftDelim {
@@ -340,6 +377,47 @@ pub(crate) fn parse<'s>(src: &'s str, has_func: &dyn Fn(&str) -> Option<Func>) -
         }
     }
     Ok(Tree { root })
+}
+
+impl<'s> Tree<'s> {
+    /// Names of the functions the template calls (Packer's `functionsCalled`).
+    pub(crate) fn functions(&self) -> std::collections::BTreeSet<&'s str> {
+        fn pipe<'s>(p: &Pipe<'s>, out: &mut std::collections::BTreeSet<&'s str>) {
+            for c in &p.cmds {
+                for a in &c.args {
+                    arg(a, out);
+                }
+            }
+        }
+        fn arg<'s>(a: &Arg<'s>, out: &mut std::collections::BTreeSet<&'s str>) {
+            match &a.kind {
+                ArgKind::Ident(_, name) => {
+                    out.insert(name);
+                }
+                ArgKind::Pipe(p) => pipe(p, out),
+                ArgKind::Chain(node, _) => arg(node, out),
+                _ => {}
+            }
+        }
+        fn list<'s>(nodes: &[Node<'s>], out: &mut std::collections::BTreeSet<&'s str>) {
+            for n in nodes {
+                match n {
+                    Node::Text(_) => {}
+                    Node::Action(p) => pipe(p, out),
+                    Node::If(b) | Node::Range(b) | Node::With(b) => {
+                        pipe(&b.pipe, out);
+                        list(&b.list, out);
+                        if let Some(e) = &b.else_list {
+                            list(e, out);
+                        }
+                    }
+                }
+            }
+        }
+        let mut out = std::collections::BTreeSet::new();
+        list(&self.root, &mut out);
+        out
+    }
 }
 
 struct Parser<'s, 'f> {
@@ -401,11 +479,17 @@ impl<'s> Parser<'s, '_> {
 
     /// A lexical error token becomes its own message.
     fn lex_error(&self, t: &Token<'s>) -> ParseError {
-        ParseError { msg: t.msg.clone().unwrap_or_default(), pos: t.pos }
+        ParseError {
+            msg: t.msg.clone().unwrap_or_default(),
+            pos: t.pos,
+        }
     }
 
     fn unexpected(&self, t: &Token<'s>, context: &str) -> ParseError {
-        ParseError { msg: format!("unexpected {t} in {context}"), pos: t.pos }
+        ParseError {
+            msg: format!("unexpected {t} in {context}"),
+            pos: t.pos,
+        }
     }
 
     fn text_or_action(&mut self) -> PResult<Item<'s>> {
@@ -422,7 +506,10 @@ impl<'s> Parser<'s, '_> {
         let t = self.next_non_space();
         match t.kind {
             Kind::Block | Kind::Template => {
-                return Err(self.err_at(t.pos, format!("{{{{{}}}}} is not supported by rpack", t.val)));
+                return Err(self.err_at(
+                    t.pos,
+                    format!("{{{{{}}}}} is not supported by rpack", t.val),
+                ));
             }
             Kind::Else => return self.else_control(),
             Kind::End => {
@@ -469,7 +556,7 @@ impl<'s> Parser<'s, '_> {
             }
             match self.text_or_action()? {
                 Item::Node(n) => list.push(n),
-                    end @ (Item::End | Item::Else(_)) => return Ok((list, end, t.pos)),
+                end @ (Item::End | Item::Else(_)) => return Ok((list, end, t.pos)),
             }
         }
     }
@@ -509,7 +596,11 @@ impl<'s> Parser<'s, '_> {
                 else_list = Some(list);
             }
         }
-        let b = Box::new(Branch { pipe, list, else_list });
+        let b = Box::new(Branch {
+            pipe,
+            list,
+            else_list,
+        });
         Ok(match ctl {
             Ctl::If => Node::If(b),
             Ctl::Range => Node::Range(b),
@@ -519,7 +610,12 @@ impl<'s> Parser<'s, '_> {
 
     fn pipeline(&mut self, context: &str, open: usize) -> PResult<Pipe<'s>> {
         let start = self.peek_non_space();
-        let mut pipe = Pipe { pos: start.pos, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        let mut pipe = Pipe {
+            pos: start.pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
         loop {
             // Declarations: `$x :=`, `$x =`, `$i, $v :=` (range only).
             let v = self.peek_non_space();
@@ -545,10 +641,15 @@ impl<'s> Parser<'s, '_> {
                         let t = self.peek_non_space();
                         match t.kind {
                             Kind::Variable | Kind::RightDelim | Kind::RightParen => continue,
-                            _ => return Err(self.err_at(t.pos, "range can only initialize variables".into())),
+                            _ => {
+                                return Err(self
+                                    .err_at(t.pos, "range can only initialize variables".into()))
+                            }
                         }
                     }
-                    return Err(self.err_at(next.pos, format!("too many declarations in {context}")));
+                    return Err(
+                        self.err_at(next.pos, format!("too many declarations in {context}"))
+                    );
                 }
                 _ => {
                     self.i = save;
@@ -560,7 +661,11 @@ impl<'s> Parser<'s, '_> {
             let t = self.next_non_space();
             match t.kind {
                 Kind::RightDelim | Kind::RightParen => {
-                    self.check_pipeline(&pipe, context, if pipe.cmds.is_empty() { open } else { t.pos })?;
+                    self.check_pipeline(
+                        &pipe,
+                        context,
+                        if pipe.cmds.is_empty() { open } else { t.pos },
+                    )?;
                     if t.kind == Kind::RightParen {
                         self.backup();
                     }
@@ -594,9 +699,16 @@ impl<'s> Parser<'s, '_> {
         for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
             if matches!(
                 c.args[0].kind,
-                ArgKind::Bool(_) | ArgKind::Dot | ArgKind::Nil | ArgKind::Number(_) | ArgKind::Str(..)
+                ArgKind::Bool(_)
+                    | ArgKind::Dot
+                    | ArgKind::Nil
+                    | ArgKind::Number(_)
+                    | ArgKind::Str(..)
             ) {
-                return Err(self.err_at(c.pos, format!("non executable command in pipeline stage {}", i + 1)));
+                return Err(self.err_at(
+                    c.pos,
+                    format!("non executable command in pipeline stage {}", i + 1),
+                ));
             }
         }
         Ok(())
@@ -604,7 +716,10 @@ impl<'s> Parser<'s, '_> {
 
     fn command(&mut self) -> PResult<Cmd<'s>> {
         let pos = self.peek_non_space().pos;
-        let mut cmd = Cmd { pos, args: Vec::new() };
+        let mut cmd = Cmd {
+            pos,
+            args: Vec::new(),
+        };
         loop {
             self.peek_non_space();
             if let Some(op) = self.operand()? {
@@ -627,7 +742,9 @@ impl<'s> Parser<'s, '_> {
     }
 
     fn operand(&mut self) -> PResult<Option<Arg<'s>>> {
-        let Some(node) = self.term()? else { return Ok(None) };
+        let Some(node) = self.term()? else {
+            return Ok(None);
+        };
         if self.peek().kind != Kind::Field {
             return Ok(Some(node));
         }
@@ -639,21 +756,43 @@ impl<'s> Parser<'s, '_> {
         let kind = match node.kind {
             ArgKind::Field(mut f) => {
                 f.extend(fields);
-                return Ok(Some(Arg { pos: chain_pos, kind: ArgKind::Field(f) }));
+                return Ok(Some(Arg {
+                    pos: chain_pos,
+                    kind: ArgKind::Field(f),
+                }));
             }
             ArgKind::Variable(v, mut f) => {
                 f.extend(fields);
-                return Ok(Some(Arg { pos: chain_pos, kind: ArgKind::Variable(v, f) }));
+                return Ok(Some(Arg {
+                    pos: chain_pos,
+                    kind: ArgKind::Variable(v, f),
+                }));
             }
-            ArgKind::Bool(_) | ArgKind::Str(..) | ArgKind::Number(_) | ArgKind::Nil | ArgKind::Dot => {
+            ArgKind::Bool(_)
+            | ArgKind::Str(..)
+            | ArgKind::Number(_)
+            | ArgKind::Nil
+            | ArgKind::Dot => {
                 return Err(self.err_at(
                     chain_pos,
-                    format!("unexpected . after term {}", super::gofmt::quote(&node.to_string())),
+                    format!(
+                        "unexpected . after term {}",
+                        super::gofmt::quote(&node.to_string())
+                    ),
                 ));
             }
-            other => ArgKind::Chain(Box::new(Arg { pos: node.pos, kind: other }), fields),
+            other => ArgKind::Chain(
+                Box::new(Arg {
+                    pos: node.pos,
+                    kind: other,
+                }),
+                fields,
+            ),
         };
-        Ok(Some(Arg { pos: chain_pos, kind }))
+        Ok(Some(Arg {
+            pos: chain_pos,
+            kind,
+        }))
     }
 
     fn term(&mut self) -> PResult<Option<Arg<'s>>> {
@@ -672,7 +811,7 @@ impl<'s> Parser<'s, '_> {
             Kind::Dot => ArgKind::Dot,
             Kind::Nil => ArgKind::Nil,
             Kind::Variable => {
-                if !self.vars.iter().any(|v| *v == t.val) {
+                if !self.vars.contains(&t.val) {
                     return Err(self.err_at(
                         t.pos,
                         format!("undefined variable {}", super::gofmt::quote(t.val)),
@@ -689,7 +828,10 @@ impl<'s> Parser<'s, '_> {
             Kind::Complex => {
                 return Err(self.err_at(
                     t.pos,
-                    format!("complex number {} is not supported by rpack", super::gofmt::quote(t.val)),
+                    format!(
+                        "complex number {} is not supported by rpack",
+                        super::gofmt::quote(t.val)
+                    ),
                 ))
             }
             Kind::LeftParen => {
@@ -698,7 +840,10 @@ impl<'s> Parser<'s, '_> {
                 self.depth -= 1;
                 let close = self.next();
                 if close.kind != Kind::RightParen {
-                    return Err(self.err_at(close.pos, format!("unclosed right paren: unexpected {close}")));
+                    return Err(self.err_at(
+                        close.pos,
+                        format!("unclosed right paren: unexpected {close}"),
+                    ));
                 }
                 ArgKind::Pipe(Box::new(pipe))
             }
@@ -842,12 +987,24 @@ mod tests {
             ("{{$x := 1}}{{$x}}", "{{$x := 1}}{{$x}}"),
             ("{{ user `a` | upper }}", "{{user `a` | upper}}"),
             ("{{ (user \"a\").B }}", "{{(user \"a\").B}}"),
-            ("{{if .A}}a{{else if .B}}b{{else}}c{{end}}", "{{if .A}}a{{else}}{{if .B}}b{{else}}c{{end}}{{end}}"),
-            ("{{range $i, $v := .L}}{{$i}}{{end}}", "{{range $i, $v := .L}}{{$i}}{{end}}"),
-            ("{{with $x := .A}}{{$x}}{{else}}none{{end}}", "{{with $x := .A}}{{$x}}{{else}}none{{end}}"),
+            (
+                "{{if .A}}a{{else if .B}}b{{else}}c{{end}}",
+                "{{if .A}}a{{else}}{{if .B}}b{{else}}c{{end}}{{end}}",
+            ),
+            (
+                "{{range $i, $v := .L}}{{$i}}{{end}}",
+                "{{range $i, $v := .L}}{{$i}}{{end}}",
+            ),
+            (
+                "{{with $x := .A}}{{$x}}{{else}}none{{end}}",
+                "{{with $x := .A}}{{$x}}{{else}}none{{end}}",
+            ),
             ("a {{- 1 -}} b", "a{{1}}b"),
             ("{{/* comment */}}x", "x"),
-            ("{{'a'}}{{0x10}}{{1e3}}{{-2}}{{nil | print}}", "{{'a'}}{{0x10}}{{1e3}}{{-2}}{{nil | print}}"),
+            (
+                "{{'a'}}{{0x10}}{{1e3}}{{-2}}{{nil | print}}",
+                "{{'a'}}{{0x10}}{{1e3}}{{-2}}{{nil | print}}",
+            ),
         ];
         for (src, want) in cases {
             assert_eq!(round_trip(src), want, "{src}");
@@ -873,21 +1030,33 @@ mod tests {
             "integer overflow: \"99999999999999999999\""
         );
         assert_eq!(new_number("-").unwrap_err(), "illegal number syntax: \"-\"");
-        assert_eq!(new_number("1.2.3").unwrap_err(), "illegal number syntax: \"1.2.3\"");
+        assert_eq!(
+            new_number("1.2.3").unwrap_err(),
+            "illegal number syntax: \"1.2.3\""
+        );
         assert_eq!(char_constant("'a'").unwrap().int, Some(97));
         assert_eq!(char_constant(r"'\n'").unwrap().int, Some(10));
-        assert_eq!(char_constant("'ab'").unwrap_err(), "malformed character constant: 'ab'");
+        assert_eq!(
+            char_constant("'ab'").unwrap_err(),
+            "malformed character constant: 'ab'"
+        );
     }
 
     #[test]
     fn unquoting() {
         assert_eq!(unquote("\"a\\tb\"").as_deref(), Some("a\tb"));
-        assert_eq!(unquote("\"\\u00e9\\x41\\101\\\"\"").as_deref(), Some("éAA\""));
+        assert_eq!(
+            unquote("\"\\u00e9\\x41\\101\\\"\"").as_deref(),
+            Some("éAA\"")
+        );
         assert_eq!(unquote("`a\\tb`").as_deref(), Some("a\\tb"));
         assert_eq!(unquote("`a\r\nb`").as_deref(), Some("a\nb"));
         assert_eq!(unquote("\"\\'\""), None);
         assert_eq!(unquote("\"\\q\""), None);
         assert_eq!(unquote("\"\\400\""), None);
+        // Found by fuzzing: a backslash before a multi-byte character.
+        assert_eq!(unquote("\"\\\u{616}0\""), None);
+        assert_eq!(char_constant("'\\é'").unwrap_err(), "invalid syntax");
     }
 
     /// Every parse error: message and the byte offset it points at.
@@ -895,7 +1064,11 @@ mod tests {
     fn parse_errors() {
         let cases: &[(&str, &str, usize)] = &[
             ("{{ nope }}", "function \"nope\" not defined", 3),
-            ("abc {{ user `a` | nope `b` }}", "function \"nope\" not defined", 18),
+            (
+                "abc {{ user `a` | nope `b` }}",
+                "function \"nope\" not defined",
+                18,
+            ),
             ("{{", "unexpected unclosed action in command", 0),
             ("x{{ .A ", "unclosed action", 1),
             ("{{}}", "missing value for command", 0),
@@ -905,36 +1078,105 @@ mod tests {
             ("a\n{{range .A}}x{{else}}y", "unexpected EOF", 2),
             ("{{end}}", "unexpected {{end}}", 0),
             ("x{{else}}", "unexpected {{else}}", 1),
-            ("{{if 1}}{{else}}{{else}}{{end}}", "expected end; found {{else}}", 16),
+            (
+                "{{if 1}}{{else}}{{else}}{{end}}",
+                "expected end; found {{else}}",
+                16,
+            ),
             ("{{end x}}", "unexpected \"x\" in end", 6),
             ("{{else x}}", "unexpected \"x\" in else", 7),
             ("{{ $x }}", "undefined variable \"$x\"", 3),
-            ("{{if $x := 1}}{{end}}{{$x}}", "undefined variable \"$x\"", 23),
-            ("{{ 1 | 2 }}", "non executable command in pipeline stage 2", 7),
-            ("{{ .A | \"s\" }}", "non executable command in pipeline stage 2", 8),
+            (
+                "{{if $x := 1}}{{end}}{{$x}}",
+                "undefined variable \"$x\"",
+                23,
+            ),
+            (
+                "{{ 1 | 2 }}",
+                "non executable command in pipeline stage 2",
+                7,
+            ),
+            (
+                "{{ .A | \"s\" }}",
+                "non executable command in pipeline stage 2",
+                8,
+            ),
             ("{{ \"a\"\"b\" }}", "unexpected \"\\\"b\\\"\" in operand", 6),
             ("{{ \"a\".B }}", "unexpected . after term \"\\\"a\\\"\"", 6),
             ("{{ \"\\q\" }}", "invalid syntax", 3),
             ("{{ | print }}", "unexpected \"|\" in command", 3),
-            ("{{ 3x }}", "unexpected bad number syntax: \"3x\" in command", 3),
+            (
+                "{{ 3x }}",
+                "unexpected bad number syntax: \"3x\" in command",
+                3,
+            ),
             ("{{ print 3x }}", "bad number syntax: \"3x\"", 9),
             ("{{ - }}", "illegal number syntax: \"-\"", 3),
-            ("{{ 1+2i }}", "complex number \"1+2i\" is not supported by rpack", 3),
-            ("{{define \"x\"}}{{end}}", "{{define}} is not supported by rpack", 0),
-            ("{{template \"x\"}}", "{{template}} is not supported by rpack", 2),
-            ("{{block \"x\" .}}{{end}}", "{{block}} is not supported by rpack", 2),
-            ("{{range $a, $b, $c := .}}{{end}}", "too many declarations in range", 14),
-            ("{{if $a, $b := .}}{{end}}", "too many declarations in if", 7),
-            ("{{range $a, 1}}{{end}}", "range can only initialize variables", 12),
+            (
+                "{{ 1+2i }}",
+                "complex number \"1+2i\" is not supported by rpack",
+                3,
+            ),
+            (
+                "{{define \"x\"}}{{end}}",
+                "{{define}} is not supported by rpack",
+                0,
+            ),
+            (
+                "{{template \"x\"}}",
+                "{{template}} is not supported by rpack",
+                2,
+            ),
+            (
+                "{{block \"x\" .}}{{end}}",
+                "{{block}} is not supported by rpack",
+                2,
+            ),
+            (
+                "{{range $a, $b, $c := .}}{{end}}",
+                "too many declarations in range",
+                14,
+            ),
+            (
+                "{{if $a, $b := .}}{{end}}",
+                "too many declarations in if",
+                7,
+            ),
+            (
+                "{{range $a, 1}}{{end}}",
+                "range can only initialize variables",
+                12,
+            ),
             ("{{/* x", "unexpected unclosed comment in input", 0),
             ("{{ print (1 }}", "unclosed left paren", 9),
-            ("{{ (1 | 2) }}", "non executable command in pipeline stage 2", 8),
+            (
+                "{{ (1 | 2) }}",
+                "non executable command in pipeline stage 2",
+                8,
+            ),
             ("{{ 'ab' }}", "malformed character constant: 'ab'", 3),
         ];
         for (src, msg, pos) in cases {
-            let err = parse(src, &funcs).err().unwrap_or_else(|| panic!("{src}: parsed"));
+            let err = parse(src, &funcs)
+                .err()
+                .unwrap_or_else(|| panic!("{src}: parsed"));
             assert_eq!((err.msg.as_str(), err.pos), (*msg, *pos), "{src}");
         }
+    }
+
+    /// The intent of Packer's `TestFunctionsCalled`.
+    #[test]
+    fn functions_called() {
+        let called = |src: &str| -> Vec<String> {
+            let tree = parse(src, &funcs).unwrap();
+            tree.functions().into_iter().map(String::from).collect()
+        };
+        assert!(called("foo").is_empty());
+        assert_eq!(called("foo {{user `bar`}}"), vec!["user"]);
+        assert_eq!(
+            called("{{ if eq (env `A`) `b` }}{{ (upper .X).Y }}{{ else }}{{ lower `x` | print }}{{ end }}"),
+            vec!["env", "eq", "lower", "print", "upper"]
+        );
     }
 
     #[test]

@@ -84,7 +84,10 @@ mod tests {
             ("aaabbb0123456789%Y", "aaabbb01234567892012"),
             ("%0%1%%%2", "%0%1%%2"),
             ("%H:%M:%S%L", "02:12:56.000"),
-            ("%j %a %A %b %B %y %p %Z %I", "173 Thu Thursday Jun June 12 AM UTC 02"),
+            (
+                "%j %a %A %b %B %y %p %Z %I",
+                "173 Thu Thursday Jun June 12 AM UTC 02",
+            ),
             ("100%", "100%"),
             ("%", "%"),
             ("", ""),

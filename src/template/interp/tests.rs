@@ -27,7 +27,10 @@ fn data() -> Value {
     m.insert("Nil".into(), Value::Nil);
     m.insert("List".into(), Value::List(vec![s("a"), s("b"), s("c")]));
     m.insert("EmptyList".into(), Value::List(vec![]));
-    m.insert("Nums".into(), Value::List(vec![Value::Int(1), Value::Int(2)]));
+    m.insert(
+        "Nums".into(),
+        Value::List(vec![Value::Int(1), Value::Int(2)]),
+    );
     m.insert("NilList".into(), Value::List(vec![Value::Nil]));
     let mut inner = BTreeMap::new();
     inner.insert("k1".into(), s("v1"));
@@ -75,7 +78,12 @@ fn check_outputs(c: &Context, cases: &[(&str, &str)]) {
             other => failures.push(format!("{input:?}: want {want:?}, got {other:?}")),
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// `(input, message, line, col)` error cases.
@@ -84,10 +92,17 @@ fn check_errors(c: &Context, cases: &[(&str, &str, u32, u32)]) {
     for (input, msg, line, col) in cases {
         match render(input, c) {
             Err(e) if e.message == *msg && e.line == *line && e.col == *col => {}
-            other => failures.push(format!("{input:?}: want Err({msg:?} at {line}:{col}), got {other:?}")),
+            other => failures.push(format!(
+                "{input:?}: want Err({msg:?} at {line}:{col}), got {other:?}"
+            )),
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -100,14 +115,20 @@ fn text_actions_and_literals() {
             ("{ not } an action }}", "{ not } an action }}"),
             ("{{\"s\"}}", "s"),
             ("{{`raw \\n`}}", "raw \\n"),
-            ("{{\"a\\tb\\n\\\"q\\\" \\u00e9 \\x41 \\101\"}}", "a\tb\n\"q\" é A A"),
+            (
+                "{{\"a\\tb\\n\\\"q\\\" \\u00e9 \\x41 \\101\"}}",
+                "a\tb\n\"q\" é A A",
+            ),
             ("{{ 42 }}", "42"),
             ("{{-5}}", "-5"),
             ("{{ +5 }}", "5"),
             ("{{ 1.5 }}", "1.5"),
             ("{{ 1e3 }}", "1000"),
             ("{{ 1e6 }}", "1e+06"),
-            ("{{ 0x10 }} {{ 017 }} {{ 0b11 }} {{ 0o17 }} {{ 0x_1F }}", "16 15 3 15 31"),
+            (
+                "{{ 0x10 }} {{ 017 }} {{ 0b11 }} {{ 0o17 }} {{ 0x_1F }}",
+                "16 15 3 15 31",
+            ),
             ("{{ 'a' }} {{ '\\n' }}", "97 10"),
             ("{{ true }} {{ false }}", "true false"),
             ("{{ print nil }}", "<nil>"),
@@ -148,7 +169,14 @@ fn dot_fields_and_maps() {
     // Nil data: every field is "<no value>" (Packer's console shows this for {{ .Foo }}).
     let mut c = ctx();
     c.data = None;
-    check_outputs(&c, &[("{{ .Foo }}", "<no value>"), ("{{ . }}", "<no value>"), ("{{ .A.B }}", "<no value>")]);
+    check_outputs(
+        &c,
+        &[
+            ("{{ .Foo }}", "<no value>"),
+            ("{{ . }}", "<no value>"),
+            ("{{ .A.B }}", "<no value>"),
+        ],
+    );
     c.data = Some(Value::Nil);
     check_outputs(&c, &[("{{ .Foo }}", "<no value>")]);
 }
@@ -178,8 +206,14 @@ fn if_with_range_and_truthiness() {
         &[
             ("{{ if .True }}y{{ else }}n{{ end }}", "y"),
             ("{{ if .False }}y{{ else }}n{{ end }}", "n"),
-            ("{{ if .False }}a{{ else if .Int }}b{{ else }}c{{ end }}", "b"),
-            ("{{ if .False }}a{{ else if .Zero }}b{{ else if .Empty }}c{{ else }}d{{ end }}", "d"),
+            (
+                "{{ if .False }}a{{ else if .Int }}b{{ else }}c{{ end }}",
+                "b",
+            ),
+            (
+                "{{ if .False }}a{{ else if .Zero }}b{{ else if .Empty }}c{{ else }}d{{ end }}",
+                "d",
+            ),
             ("{{ if .Zero }}t{{ else }}f{{ end }}", "f"),
             ("{{ if 0.0 }}t{{ else }}f{{ end }}", "f"),
             ("{{ if .Float }}t{{ else }}f{{ end }}", "t"),
@@ -195,16 +229,25 @@ fn if_with_range_and_truthiness() {
             ("{{ with .Empty }}x{{ else }}none{{ end }}", "none"),
             ("{{ with $x := .Int }}{{ $x }}{{ . }}{{ end }}", "33"),
             ("{{ range .List }}[{{ . }}]{{ end }}", "[a][b][c]"),
-            ("{{ range $i, $v := .List }}{{ $i }}={{ $v }} {{ end }}", "0=a 1=b 2=c "),
+            (
+                "{{ range $i, $v := .List }}{{ $i }}={{ $v }} {{ end }}",
+                "0=a 1=b 2=c ",
+            ),
             ("{{ range $v := .Nums }}{{ $v }}{{ end }}", "12"),
-            ("{{ range $k, $v := .Map }}{{ $k }}:{{ $v }};{{ end }}", "k1:v1;k2:v2;"),
+            (
+                "{{ range $k, $v := .Map }}{{ $k }}:{{ $v }};{{ end }}",
+                "k1:v1;k2:v2;",
+            ),
             ("{{ range .Map }}{{ . }}{{ end }}", "v1v2"),
             ("{{ range .EmptyList }}x{{ else }}empty{{ end }}", "empty"),
             ("{{ range .EmptyMap }}x{{ else }}empty{{ end }}", "empty"),
             ("{{ range .Missing }}x{{ else }}none{{ end }}", "none"),
             ("{{ range .Nil }}x{{ else }}none{{ end }}", "none"),
             ("{{ range slice .List 1 }}{{ . }}{{ end }}", "bc"),
-            ("{{ range $i, $e := .List }}{{ if eq $i 1 }}{{ $e }}{{ end }}{{ end }}", "b"),
+            (
+                "{{ range $i, $e := .List }}{{ if eq $i 1 }}{{ $e }}{{ end }}{{ end }}",
+                "b",
+            ),
             ("{{ range .NilList }}{{ . }}{{ end }}", "<no value>"),
         ],
     );
@@ -285,7 +328,10 @@ fn builtin_functions() {
 
 #[test]
 fn packer_functions() {
-    let cwd = std::env::current_dir().unwrap().to_string_lossy().into_owned();
+    let cwd = std::env::current_dir()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     let mut c = ctx();
     c.amazon_funcs = true;
     check_outputs(
@@ -300,27 +346,51 @@ fn packer_functions() {
             ("{{timestamp}}", "1340244776"),
             ("{{user \"foo\"}}", "foo"),
             ("{{user `what`}}", ""),
-            ("{{ \"foo-bar-baz\" | replace \"-\" \"/\" 1}}", "foo/bar-baz"),
+            (
+                "{{ \"foo-bar-baz\" | replace \"-\" \"/\" 1}}",
+                "foo/bar-baz",
+            ),
             ("{{ replace \"-\" \"/\" 1 \"foo-bar-baz\" }}", "foo/bar-baz"),
-            ("{{ replace \"-\" \"/\" -1 \"foo-bar-baz\" }}", "foo/bar/baz"),
-            ("{{ \"I Am Henry VIII\" | replace_all \" \" \"-\" }}", "I-Am-Henry-VIII"),
-            ("{{ replace_all \" \" \"-\" \"I Am Henry VIII\" }}", "I-Am-Henry-VIII"),
+            (
+                "{{ replace \"-\" \"/\" -1 \"foo-bar-baz\" }}",
+                "foo/bar/baz",
+            ),
+            (
+                "{{ \"I Am Henry VIII\" | replace_all \" \" \"-\" }}",
+                "I-Am-Henry-VIII",
+            ),
+            (
+                "{{ replace_all \" \" \"-\" \"I Am Henry VIII\" }}",
+                "I-Am-Henry-VIII",
+            ),
             ("{{packer_version}}", "1.6.6"),
             ("{{ upper \"abc\" }} {{ lower \"ABC\" }}", "ABC abc"),
             // time
             ("{{isotime}}", "2012-06-21T02:12:56Z"),
             ("{{isotime \"2006-01-02\"}}", "2012-06-21"),
             ("{{ isotime \"20060102-1504\" }}", "20120621-0212"),
-            ("{{ isotime `Mon Jan _2 15:04:05 MST 2006` }}", "Thu Jun 21 02:12:56 UTC 2012"),
-            ("{{strftime \"%Y-%m-%dT%H:%M:%S%z\"}}", "2012-06-21T02:12:56+0000"),
+            (
+                "{{ isotime `Mon Jan _2 15:04:05 MST 2006` }}",
+                "Thu Jun 21 02:12:56 UTC 2012",
+            ),
+            (
+                "{{strftime \"%Y-%m-%dT%H:%M:%S%z\"}}",
+                "2012-06-21T02:12:56+0000",
+            ),
             ("{{ strftime `%Y%m%d` }}", "20120621"),
             // paths
             ("{{pwd}}", &cwd),
             ("{{template_dir}}", "/tmp/x"),
             // amazon
-            ("{{ clean_resource_name \"a:b/c (d) [e] 'f'@g_h.i\" }}", "a-b/c (d) [e] 'f'@g_h.i"),
+            (
+                "{{ clean_resource_name \"a:b/c (d) [e] 'f'@g_h.i\" }}",
+                "a-b/c (d) [e] 'f'@g_h.i",
+            ),
             ("{{ clean_ami_name \"x*y\" }}", "x-y"),
-            ("{{ isotime \"2006-01-02 15:04\" | clean_resource_name }}", "2012-06-21 02-12"),
+            (
+                "{{ isotime \"2006-01-02 15:04\" | clean_resource_name }}",
+                "2012-06-21 02-12",
+            ),
         ],
     );
 }
@@ -329,7 +399,9 @@ fn packer_functions() {
 fn packer_function_errors() {
     let c = ctx();
     let calling = |pos: &str, ctx: &str, name: &str, msg: &str| {
-        format!("template: root:1:{pos}: executing \"root\" at <{ctx}>: error calling {name}: {msg}")
+        format!(
+            "template: root:1:{pos}: executing \"root\" at <{ctx}>: error calling {name}: {msg}"
+        )
     };
     let cases: Vec<(&str, String, u32, u32)> = vec![
         ("echo {{env `HOME`}}", calling("7", "env `HOME`", "env", "env vars are not allowed here"), 1, 8),
@@ -344,13 +416,17 @@ fn packer_function_errors() {
     for (input, msg, line, col) in &cases {
         match render(input, &c) {
             Err(e) if &e.message == msg && e.line == *line && e.col == *col => {}
-            other => failures.push(format!("{input:?}: want {msg:?} at {line}:{col}, got {other:?}")),
+            other => failures.push(format!(
+                "{input:?}: want {msg:?} at {line}:{col}, got {other:?}"
+            )),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
-    let mut bare = Context::default();
-    bare.init_time = Some(T);
+    let bare = Context {
+        init_time: Some(T),
+        ..Context::default()
+    };
     check_errors(
         &bare,
         &[
@@ -368,10 +444,14 @@ fn variables_pass_functions() {
     std::env::set_var("RPACK_INTERP_TEST_ENV", "foo");
     let mut c = ctx();
     c.variables_pass = true;
-    c.secrets = Some(Arc::new(|name: &str, key: Option<&str>| match (name, key) {
-        ("db", None) => Ok("{\"pw\":\"s3cret\"}".to_string()),
-        ("db", Some("pw")) => Ok("s3cret".to_string()),
-        _ => Err(format!("ResourceNotFoundException: secret {name} not found")),
+    c.secrets = Some(Arc::new(|name: &str, key: Option<&str>| {
+        match (name, key) {
+            ("db", None) => Ok("{\"pw\":\"s3cret\"}".to_string()),
+            ("db", Some("pw")) => Ok("s3cret".to_string()),
+            _ => Err(format!(
+                "ResourceNotFoundException: secret {name} not found"
+            )),
+        }
     }));
     check_outputs(
         &c,
@@ -396,7 +476,19 @@ fn variables_pass_functions() {
         ],
     );
     c.secrets = None;
-    check_errors(&c, &[("{{ aws_secretsmanager `db` }}", &e("aws_secretsmanager", "aws_secretsmanager `...", "AWS Secrets Manager is not available here"), 1, 4)]);
+    check_errors(
+        &c,
+        &[(
+            "{{ aws_secretsmanager `db` }}",
+            &e(
+                "aws_secretsmanager",
+                "aws_secretsmanager `...",
+                "AWS Secrets Manager is not available here",
+            ),
+            1,
+            4,
+        )],
+    );
 }
 
 #[test]
@@ -422,7 +514,11 @@ fn build_function() {
     let mut c = ctx();
     let deferred = render("id={{ build `ID` }} host={{build \"Host\"}}", &c).unwrap();
     assert_eq!(deferred, "id={{ build `ID` }} host={{ build `Host` }}");
-    assert_eq!(render(&deferred, &c).unwrap(), deferred, "stable while deferred");
+    assert_eq!(
+        render(&deferred, &c).unwrap(),
+        deferred,
+        "stable while deferred"
+    );
     check_errors(
         &c,
         &[("{{ build `PartyVar` }}", "template: root:1:3: executing \"root\" at <build `PartyVar`>: error calling build: loaded data, but couldnt find PartyVar in it.", 1, 4)],
@@ -458,59 +554,369 @@ fn template_dir_of_relative_path_is_absolute() {
     let mut c = ctx();
     c.template_path = Some(PathBuf::from("foo/bar.json"));
     let want = std::env::current_dir().unwrap().join("foo");
-    assert_eq!(render("{{template_dir}}", &c).unwrap(), want.to_string_lossy());
+    assert_eq!(
+        render("{{template_dir}}", &c).unwrap(),
+        want.to_string_lossy()
+    );
     c.template_path = Some(PathBuf::from("bar.json"));
     let want = std::env::current_dir().unwrap();
-    assert_eq!(render("{{template_dir}}", &c).unwrap(), want.to_string_lossy());
+    assert_eq!(
+        render("{{template_dir}}", &c).unwrap(),
+        want.to_string_lossy()
+    );
 }
 
 #[test]
 fn go_execution_errors() {
-    let x = |pos: &str, ctx: &str, msg: &str| format!("template: root:1:{pos}: executing \"root\" at <{ctx}>: {msg}");
+    let x = |pos: &str, ctx: &str, msg: &str| {
+        format!("template: root:1:{pos}: executing \"root\" at <{ctx}>: {msg}")
+    };
     let cases: Vec<(&str, String, u32, u32)> = vec![
-        ("{{user}}", x("2", "user", "wrong number of args for user: want 1 got 0"), 1, 3),
-        ("{{ upper `a` `b` }}", x("3", "upper", "wrong number of args for upper: want 1 got 2"), 1, 4),
-        ("{{ \"a\" | upper \"b\" }}", x("9", "upper", "wrong number of args for upper: want 1 got 2"), 1, 10),
-        ("{{ and }}", x("3", "and", "wrong number of args for and: want at least 1 got 0"), 1, 4),
-        ("{{ printf }}", x("3", "printf", "wrong number of args for printf: want at least 1 got 0"), 1, 4),
-        ("{{ upper 1 }}", x("9", "1", "expected string; found 1"), 1, 10),
-        ("{{ upper true }}", x("9", "true", "expected string; found true"), 1, 10),
-        ("{{ upper nil }}", x("9", "nil", "cannot assign nil to string"), 1, 10),
-        ("{{ split `a` `-` `x` }}", x("17", "`x`", "expected integer; found `x`"), 1, 18),
-        ("{{ split `a` `-` 1.5 }}", x("17", "1.5", "expected integer; found 1.5"), 1, 18),
-        ("{{ upper .Int }}", x("9", ".Int", "wrong type for value; expected string; got int"), 1, 10),
-        ("{{ upper .Missing }}", x("9", ".Missing", "invalid value; expected string"), 1, 10),
-        ("{{ upper .List }}", x("9", ".List", "wrong type for value; expected string; got []interface {}"), 1, 10),
-        ("{{ .Int | upper }}", x("10", "upper", "wrong type for value; expected string; got int"), 1, 11),
-        ("{{ .Str 1 }}", x("3", ".Str", "Str is not a method but has arguments"), 1, 4),
-        ("{{ .Str.X }}", x("7", ".Str.X", "can't evaluate field X in type string"), 1, 8),
-        ("{{ .Nil.X }}", x("7", ".Nil.X", "nil pointer evaluating interface {}.X"), 1, 8),
-        ("{{ .List.X }}", x("8", ".List.X", "can't evaluate field X in type []interface {}"), 1, 9),
-        ("{{ \"x\" 1 }}", x("3", "\"x\"", "can't give argument to non-function \"x\""), 1, 4),
-        ("{{ $x := 1 }}{{ $x 2 }}", x("16", "$x", "can't give argument to non-function $x"), 1, 17),
+        (
+            "{{user}}",
+            x("2", "user", "wrong number of args for user: want 1 got 0"),
+            1,
+            3,
+        ),
+        (
+            "{{ upper `a` `b` }}",
+            x("3", "upper", "wrong number of args for upper: want 1 got 2"),
+            1,
+            4,
+        ),
+        (
+            "{{ \"a\" | upper \"b\" }}",
+            x("9", "upper", "wrong number of args for upper: want 1 got 2"),
+            1,
+            10,
+        ),
+        (
+            "{{ and }}",
+            x(
+                "3",
+                "and",
+                "wrong number of args for and: want at least 1 got 0",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ printf }}",
+            x(
+                "3",
+                "printf",
+                "wrong number of args for printf: want at least 1 got 0",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ upper 1 }}",
+            x("9", "1", "expected string; found 1"),
+            1,
+            10,
+        ),
+        (
+            "{{ upper true }}",
+            x("9", "true", "expected string; found true"),
+            1,
+            10,
+        ),
+        (
+            "{{ upper nil }}",
+            x("9", "nil", "cannot assign nil to string"),
+            1,
+            10,
+        ),
+        (
+            "{{ split `a` `-` `x` }}",
+            x("17", "`x`", "expected integer; found `x`"),
+            1,
+            18,
+        ),
+        (
+            "{{ split `a` `-` 1.5 }}",
+            x("17", "1.5", "expected integer; found 1.5"),
+            1,
+            18,
+        ),
+        (
+            "{{ upper .Int }}",
+            x(
+                "9",
+                ".Int",
+                "wrong type for value; expected string; got int",
+            ),
+            1,
+            10,
+        ),
+        (
+            "{{ upper .Missing }}",
+            x("9", ".Missing", "invalid value; expected string"),
+            1,
+            10,
+        ),
+        (
+            "{{ upper .List }}",
+            x(
+                "9",
+                ".List",
+                "wrong type for value; expected string; got []interface {}",
+            ),
+            1,
+            10,
+        ),
+        (
+            "{{ .Int | upper }}",
+            x(
+                "10",
+                "upper",
+                "wrong type for value; expected string; got int",
+            ),
+            1,
+            11,
+        ),
+        (
+            "{{ .Str 1 }}",
+            x("3", ".Str", "Str is not a method but has arguments"),
+            1,
+            4,
+        ),
+        (
+            "{{ .Str.X }}",
+            x("7", ".Str.X", "can't evaluate field X in type string"),
+            1,
+            8,
+        ),
+        (
+            "{{ .Nil.X }}",
+            x("7", ".Nil.X", "nil pointer evaluating interface {}.X"),
+            1,
+            8,
+        ),
+        (
+            "{{ .List.X }}",
+            x(
+                "8",
+                ".List.X",
+                "can't evaluate field X in type []interface {}",
+            ),
+            1,
+            9,
+        ),
+        (
+            "{{ \"x\" 1 }}",
+            x("3", "\"x\"", "can't give argument to non-function \"x\""),
+            1,
+            4,
+        ),
+        (
+            "{{ $x := 1 }}{{ $x 2 }}",
+            x("16", "$x", "can't give argument to non-function $x"),
+            1,
+            17,
+        ),
         ("{{ nil }}", x("3", "nil", "nil is not a command"), 1, 4),
-        ("{{ eq 1 \"a\" }}", x("3", "eq 1 \"a\"", "error calling eq: incompatible types for comparison"), 1, 4),
-        ("{{ eq 1 1.0 }}", x("3", "eq 1 1.0", "error calling eq: incompatible types for comparison"), 1, 4),
-        ("{{ eq 1 }}", x("3", "eq 1", "error calling eq: missing argument for comparison"), 1, 4),
-        ("{{ eq .List .List }}", x("3", "eq .List .List", "error calling eq: non-comparable type [a b c]: []interface {}"), 1, 4),
-        ("{{ lt true false }}", x("3", "lt true false", "error calling lt: invalid type for comparison"), 1, 4),
-        ("{{ lt 1 \"a\" }}", x("3", "lt 1 \"a\"", "error calling lt: incompatible types for comparison"), 1, 4),
-        ("{{ gt .Missing 1 }}", x("3", "gt .Missing 1", "error calling gt: invalid type for comparison"), 1, 4),
-        ("{{ len 3 }}", x("3", "len 3", "error calling len: len of type int"), 1, 4),
-        ("{{ len .Missing }}", x("3", "len .Missing", "error calling len: len of nil pointer"), 1, 4),
-        ("{{ index .List 5 }}", x("3", "index .List 5", "error calling index: index out of range: 5"), 1, 4),
-        ("{{ index .List \"a\" }}", x("3", "index .List \"a\"", "error calling index: cannot index slice/array with type string"), 1, 4),
-        ("{{ index .Map 1 }}", x("3", "index .Map 1", "error calling index: value has type int; should be string"), 1, 4),
-        ("{{ index .Missing 1 }}", x("3", "index .Missing 1", "error calling index: index of untyped nil"), 1, 4),
-        ("{{ index 5 1 }}", x("3", "index 5 1", "error calling index: can't index item of type int"), 1, 4),
-        ("{{ slice \"abc\" 2 1 }}", x("3", "slice \"abc\" 2 1", "error calling slice: invalid slice index: 2 > 1"), 1, 4),
-        ("{{ slice \"abc\" 1 2 3 }}", x("3", "slice \"abc\" 1 2 3", "error calling slice: cannot 3-index slice a string"), 1, 4),
-        ("{{ slice .List 9 }}", x("3", "slice .List 9", "error calling slice: index out of range: 9"), 1, 4),
-        ("{{ slice 3 }}", x("3", "slice 3", "error calling slice: can't slice item of type int"), 1, 4),
-        ("{{ call .Str }}", x("3", "call .Str", "error calling call: non-function of type string"), 1, 4),
-        ("{{ range .Str }}{{ end }}", x("9", ".Str", "range can't iterate over hello"), 1, 10),
-        ("{{ range 3 }}{{ end }}", x("9", "3", "range can't iterate over 3"), 1, 10),
-        ("{{ 99999999999999999999.0 | printf \"%d\" }}", "ignored".into(), 0, 0),
+        (
+            "{{ eq 1 \"a\" }}",
+            x(
+                "3",
+                "eq 1 \"a\"",
+                "error calling eq: incompatible types for comparison",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ eq 1 1.0 }}",
+            x(
+                "3",
+                "eq 1 1.0",
+                "error calling eq: incompatible types for comparison",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ eq 1 }}",
+            x(
+                "3",
+                "eq 1",
+                "error calling eq: missing argument for comparison",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ eq .List .List }}",
+            x(
+                "3",
+                "eq .List .List",
+                "error calling eq: non-comparable type [a b c]: []interface {}",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ lt true false }}",
+            x(
+                "3",
+                "lt true false",
+                "error calling lt: invalid type for comparison",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ lt 1 \"a\" }}",
+            x(
+                "3",
+                "lt 1 \"a\"",
+                "error calling lt: incompatible types for comparison",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ gt .Missing 1 }}",
+            x(
+                "3",
+                "gt .Missing 1",
+                "error calling gt: invalid type for comparison",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ len 3 }}",
+            x("3", "len 3", "error calling len: len of type int"),
+            1,
+            4,
+        ),
+        (
+            "{{ len .Missing }}",
+            x("3", "len .Missing", "error calling len: len of nil pointer"),
+            1,
+            4,
+        ),
+        (
+            "{{ index .List 5 }}",
+            x(
+                "3",
+                "index .List 5",
+                "error calling index: index out of range: 5",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ index .List \"a\" }}",
+            x(
+                "3",
+                "index .List \"a\"",
+                "error calling index: cannot index slice/array with type string",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ index .Map 1 }}",
+            x(
+                "3",
+                "index .Map 1",
+                "error calling index: value has type int; should be string",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ index .Missing 1 }}",
+            x(
+                "3",
+                "index .Missing 1",
+                "error calling index: index of untyped nil",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ index 5 1 }}",
+            x(
+                "3",
+                "index 5 1",
+                "error calling index: can't index item of type int",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ slice \"abc\" 2 1 }}",
+            x(
+                "3",
+                "slice \"abc\" 2 1",
+                "error calling slice: invalid slice index: 2 > 1",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ slice \"abc\" 1 2 3 }}",
+            x(
+                "3",
+                "slice \"abc\" 1 2 3",
+                "error calling slice: cannot 3-index slice a string",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ slice .List 9 }}",
+            x(
+                "3",
+                "slice .List 9",
+                "error calling slice: index out of range: 9",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ slice 3 }}",
+            x(
+                "3",
+                "slice 3",
+                "error calling slice: can't slice item of type int",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ call .Str }}",
+            x(
+                "3",
+                "call .Str",
+                "error calling call: non-function of type string",
+            ),
+            1,
+            4,
+        ),
+        (
+            "{{ range .Str }}{{ end }}",
+            x("9", ".Str", "range can't iterate over hello"),
+            1,
+            10,
+        ),
+        (
+            "{{ range 3 }}{{ end }}",
+            x("9", "3", "range can't iterate over 3"),
+            1,
+            10,
+        ),
+        (
+            "{{ 99999999999999999999.0 | printf \"%d\" }}",
+            "ignored".into(),
+            0,
+            0,
+        ),
     ];
     let mut failures = Vec::new();
     for (input, msg, line, col) in &cases {
@@ -521,10 +927,17 @@ fn go_execution_errors() {
         }
         match render(input, &ctx()) {
             Err(e) if &e.message == msg && e.line == *line && e.col == *col => {}
-            other => failures.push(format!("{input:?}: want {msg:?} at {line}:{col}, got {other:?}")),
+            other => failures.push(format!(
+                "{input:?}: want {msg:?} at {line}:{col}, got {other:?}"
+            )),
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -535,7 +948,12 @@ fn parse_errors_with_positions() {
         &c,
         &[
             ("{{ nope }}", &p("function \"nope\" not defined"), 1, 4),
-            ("abc {{ user `a` | nope `b` }}", &p("function \"nope\" not defined"), 1, 19),
+            (
+                "abc {{ user `a` | nope `b` }}",
+                &p("function \"nope\" not defined"),
+                1,
+                19,
+            ),
             ("é{{nope}}", &p("function \"nope\" not defined"), 1, 4),
             ("{{", &p("unexpected unclosed action in command"), 1, 1),
             ("x {{ user `a`", &p("unclosed action"), 1, 3),
@@ -544,20 +962,60 @@ fn parse_errors_with_positions() {
             ("{{end}}", &p("unexpected {{end}}"), 1, 1),
             ("ab{{else}}", &p("unexpected {{else}}"), 1, 3),
             ("{{ $x }}", &p("undefined variable \"$x\""), 1, 4),
-            ("{{ 1 | 2 }}", &p("non executable command in pipeline stage 2"), 1, 8),
+            (
+                "{{ 1 | 2 }}",
+                &p("non executable command in pipeline stage 2"),
+                1,
+                8,
+            ),
             // Go 1.15 (Packer 1.6.6) wraps lexical errors met where a command starts.
-            ("{{ \"abc }}", &p("unexpected unterminated quoted string in command"), 1, 4),
-            ("{{ `abc }}", &p("unexpected unterminated raw quoted string in command"), 1, 4),
+            (
+                "{{ \"abc }}",
+                &p("unexpected unterminated quoted string in command"),
+                1,
+                4,
+            ),
+            (
+                "{{ `abc }}",
+                &p("unexpected unterminated raw quoted string in command"),
+                1,
+                4,
+            ),
             ("{{ upper \"abc }}", &p("unterminated quoted string"), 1, 10),
             ("{{ \"\\z\" }}", &p("invalid syntax"), 1, 4),
             ("{{ (upper `a` }}", &p("unclosed left paren"), 1, 4),
-            ("{{ upper `a`) }}", &p("unexpected right paren U+0029 ')'"), 1, 13),
-            ("{{ .A! }}", &p("unexpected bad character U+0021 '!' in command"), 1, 6),
+            (
+                "{{ upper `a`) }}",
+                &p("unexpected right paren U+0029 ')'"),
+                1,
+                13,
+            ),
+            (
+                "{{ .A! }}",
+                &p("unexpected bad character U+0021 '!' in command"),
+                1,
+                6,
+            ),
             ("{{ print .A! }}", &p("bad character U+0021 '!'"), 1, 12),
             ("{{/* x", &p("unexpected unclosed comment in input"), 1, 1),
-            ("{{/* x */ y }}", &p("unexpected comment ends before closing delimiter in input"), 1, 10),
-            ("{{ define \"x\" }}{{ end }}", &p("{{define}} is not supported by rpack"), 1, 1),
-            ("{{ template \"x\" }}", &p("{{template}} is not supported by rpack"), 1, 4),
+            (
+                "{{/* x */ y }}",
+                &p("unexpected comment ends before closing delimiter in input"),
+                1,
+                10,
+            ),
+            (
+                "{{ define \"x\" }}{{ end }}",
+                &p("{{define}} is not supported by rpack"),
+                1,
+                1,
+            ),
+            (
+                "{{ template \"x\" }}",
+                &p("{{template}} is not supported by rpack"),
+                1,
+                4,
+            ),
         ],
     );
     // Multi-line inputs: the message names Go's line, line/col point at the token.
@@ -577,13 +1035,23 @@ fn parse_errors_with_positions() {
 fn check_finds_syntax_errors_only() {
     let c = ctx();
     assert_eq!(check("no actions", &c), Ok(()));
-    assert_eq!(check("{{ env `HOME` }}", &c), Ok(()), "run-time errors are not parse errors");
+    assert_eq!(
+        check("{{ env `HOME` }}", &c),
+        Ok(()),
+        "run-time errors are not parse errors"
+    );
     assert_eq!(check("{{ build `Nope` }}", &c), Ok(()));
     assert_eq!(check("{{ .Anything.Goes }}", &c), Ok(()));
     let e = check("{{ nope }}", &c).unwrap_err();
-    assert_eq!((e.message.as_str(), e.line, e.col), ("template: root:1: function \"nope\" not defined", 1, 4));
+    assert_eq!(
+        (e.message.as_str(), e.line, e.col),
+        ("template: root:1: function \"nope\" not defined", 1, 4)
+    );
     let e = check("{{ clean_resource_name `a` }}", &c).unwrap_err();
-    assert_eq!(e.message, "template: root:1: function \"clean_resource_name\" not defined");
+    assert_eq!(
+        e.message,
+        "template: root:1: function \"clean_resource_name\" not defined"
+    );
     let mut amazon = c.clone();
     amazon.amazon_funcs = true;
     assert_eq!(check("{{ clean_resource_name `a` }}", &amazon), Ok(()));
@@ -639,7 +1107,10 @@ fn error_columns_land_on_the_token() {
         let e = render(input, &c).unwrap_err();
         let line = input.lines().nth(e.line as usize - 1).unwrap();
         let at: String = line.chars().skip(e.col as usize - 1).collect();
-        assert!(at.starts_with(token), "{input:?}: error {e:?} points at {at:?}, want {token:?}");
+        assert!(
+            at.starts_with(token),
+            "{input:?}: error {e:?} points at {at:?}, want {token:?}"
+        );
     }
 }
 
@@ -669,11 +1140,68 @@ fn many_values_render_quickly() {
 #[test]
 fn random_inputs_never_panic() {
     const PIECES: &[&str] = &[
-        "{{", "}}", "{{-", "-}}", " ", "\n", "(", ")", "|", "$x", ":=", "=", "$", ".", ".Str", ".Map",
-        ".List", "\"s\"", "`r`", "'c'", "1", "-2", "0x1F", "1e3", "true", "nil", "if", "else", "end",
-        "range", "with", "user", "`a`", "printf", "\"%d %s %v\"", "index", "slice", "len", "eq", "and",
-        "or", "not", "env", "isotime", "strftime", "\"%Y\"", "split", "replace", "build", "`ID`", "/*",
-        "*/", "é", "\\", ",", "print", "html", "js", "urlquery", "lt", "upper", "{{ user `nested` }}",
+        "{{",
+        "}}",
+        "{{-",
+        "-}}",
+        " ",
+        "\n",
+        "(",
+        ")",
+        "|",
+        "$x",
+        ":=",
+        "=",
+        "$",
+        ".",
+        ".Str",
+        ".Map",
+        ".List",
+        "\"s\"",
+        "`r`",
+        "'c'",
+        "1",
+        "-2",
+        "0x1F",
+        "1e3",
+        "true",
+        "nil",
+        "if",
+        "else",
+        "end",
+        "range",
+        "with",
+        "user",
+        "`a`",
+        "printf",
+        "\"%d %s %v\"",
+        "index",
+        "slice",
+        "len",
+        "eq",
+        "and",
+        "or",
+        "not",
+        "env",
+        "isotime",
+        "strftime",
+        "\"%Y\"",
+        "split",
+        "replace",
+        "build",
+        "`ID`",
+        "/*",
+        "*/",
+        "é",
+        "\\",
+        ",",
+        "print",
+        "html",
+        "js",
+        "urlquery",
+        "lt",
+        "upper",
+        "{{ user `nested` }}",
     ];
     let c = ctx();
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -692,7 +1220,10 @@ fn random_inputs_never_panic() {
         let rendered = render(&input, &c);
         let checked = check(&input, &c);
         if rendered.is_ok() {
-            assert!(checked.is_ok(), "{input:?}: renders but check fails: {checked:?}");
+            assert!(
+                checked.is_ok(),
+                "{input:?}: renders but check fails: {checked:?}"
+            );
         }
         for e in [rendered.err(), checked.err()].into_iter().flatten() {
             assert!(e.line >= 1 && e.col >= 1, "{input:?}: {e:?}");
@@ -705,10 +1236,16 @@ fn random_inputs_never_panic() {
 fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let input = format!("{{{{ {}1{} }}}}", "(".repeat(5000), ")".repeat(5000));
     let e = render(&input, &ctx()).unwrap_err();
-    assert!(e.message.ends_with("max expression depth exceeded"), "{e:?}");
+    assert!(
+        e.message.ends_with("max expression depth exceeded"),
+        "{e:?}"
+    );
     let input = "{{ if 1 }}".repeat(5000);
     let e = check(&input, &ctx()).unwrap_err();
-    assert!(e.message.ends_with("max expression depth exceeded"), "{e:?}");
+    assert!(
+        e.message.ends_with("max expression depth exceeded"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -720,4 +1257,35 @@ fn fast_path_returns_input_unchanged() {
             assert_eq!(check(input, &c), Ok(()));
         }
     }
+}
+
+#[test]
+fn render_once_does_not_repeat() {
+    let c = ctx();
+    assert_eq!(
+        render_once("{{user `nested`}}", &c).unwrap(),
+        "{{user `a`}}-n"
+    );
+    assert_eq!(render_once("plain", &c).unwrap(), "plain");
+}
+
+#[test]
+fn byte_offset_in_inverts_line_and_col() {
+    let c = ctx();
+    let input = "ab\nçd {{ nope }}";
+    let e = check(input, &c).unwrap_err();
+    assert_eq!((e.line, e.col), (2, 7));
+    assert_eq!(&input[e.byte_offset_in(input)..], "nope }}");
+}
+
+#[test]
+fn functions_called_lists_calls() {
+    let c = ctx();
+    let names = functions_called("a {{ build `ID` }} {{ user `x` | upper }}", &c).unwrap();
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        vec!["build", "upper", "user"]
+    );
+    assert!(functions_called("plain", &c).unwrap().is_empty());
+    assert!(functions_called("{{ nope }}", &c).is_err());
 }

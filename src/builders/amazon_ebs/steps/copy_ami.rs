@@ -57,8 +57,7 @@ impl Step<BuildCtx> for CopyAmi {
                 .source_region(&ctx.region)
                 .name(&cfg.ami_name)
                 .client_token(format!("rpack-{}-{region}", ctx.build_id))
-                .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &tags))
-                .tag_specifications(BuildCtx::tag_spec(ResourceType::Snapshot, &tags));
+                .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &tags));
             if let Some(d) = &description {
                 req = req.description(d);
             }

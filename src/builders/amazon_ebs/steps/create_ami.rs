@@ -46,8 +46,8 @@ impl Step<BuildCtx> for CreateAmi {
             .create_image()
             .instance_id(&instance)
             .name(&name)
-            .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &tags))
-            .tag_specifications(BuildCtx::tag_spec(ResourceType::Snapshot, &tags));
+            // Snapshots get their tags in StepCreateTags (moto rejects snapshot tag specs here).
+            .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &tags));
         if let Some(d) = &cfg.ami_description {
             req = req.description(ctx.render("ami_description", d)?);
         }

@@ -1,6 +1,7 @@
 //! StepCreateTags: `tags` on each AMI and its snapshots, then `snapshot_tags` on the snapshots,
 //! in every region, rendered with `{{ .BuildRegion }}` (always the build region, like Packer)
-//! and the `{{ .SourceAMI* }}` data. The build-id tag rides along.
+//! and the `{{ .SourceAMI* }}` data. The build-id tag rides along (so this runs even without
+//! `tags`: the snapshots are tagged nowhere else).
 
 use std::time::Duration;
 
@@ -19,15 +20,13 @@ impl Step<BuildCtx> for CreateTags {
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
-        if cfg.tags.is_empty() && cfg.snapshot_tags.is_empty() {
-            return Ok(());
-        }
         let tags = ctx.render_tags("tags", &cfg.tags, None)?;
         let snap_tags = ctx.render_tags("snapshot_tags", &cfg.snapshot_tags, None)?;
         for img in ctx.images.iter().filter(|i| !i.intermediary).cloned().collect::<Vec<_>>() {
             let ec2 = ctx.aws.ec2(&img.region);
             let (id, region) = (&img.id, &img.region);
-            if !cfg.tags.is_empty() {
+            // Always one call per region: the build-id tag must reach the snapshots too.
+            {
                 env.ui.say(&format!("Adding tags to AMI ({id})..."));
                 for (k, v) in tags.iter().filter(|(k, _)| k != crate::builders::amazon_ebs::context::BUILD_ID_TAG) {
                     env.ui.message(&format!("Adding tag: \"{k}\": \"{v}\""));

@@ -1,0 +1,102 @@
+//! Per-build UI: prefixes every line with the build's name like Packer's targeted UI
+//! (`==> name: …` for steps, `    name: …` for output), optionally coloured and timestamped.
+
+use std::sync::Arc;
+
+use crate::ui::Ui;
+
+/// Packer's colours for builds, in order (bold green, cyan, magenta, yellow, blue, …).
+const COLOURS: &[&str] = &["\x1b[1;32m", "\x1b[1;36m", "\x1b[1;35m", "\x1b[1;33m", "\x1b[1;34m", "\x1b[1;31m"];
+
+/// Wraps the process UI for one build (or one post-processor of a build: `name (type)`).
+pub struct BuildUi {
+    pub(crate) name: String,
+    inner: Arc<dyn Ui>,
+    colour: Option<&'static str>,
+    timestamp: bool,
+}
+
+impl BuildUi {
+    pub fn new(name: &str, inner: Arc<dyn Ui>, colour_index: Option<usize>, timestamp: bool) -> Self {
+        BuildUi { name: name.to_string(), inner, colour: colour_index.map(|i| COLOURS[i % COLOURS.len()]), timestamp }
+    }
+
+    /// The same UI for a post-processor of this build: `==> name (type): …`.
+    pub fn for_post_processor(&self, kind: &str) -> BuildUi {
+        BuildUi { name: format!("{} ({kind})", self.name), inner: self.inner.clone(), colour: self.colour, timestamp: self.timestamp }
+    }
+
+    /// Prints `text` as is, in the build's colour (Packer's `output will be in this color.`).
+    pub fn inner_say_plain(&self, text: &str) {
+        match self.colour {
+            Some(c) => self.inner.say(&format!("{c}{text}\x1b[0m")),
+            None => self.inner.say(text),
+        }
+    }
+
+    fn decorate(&self, prefix: &str, msg: &str) -> String {
+        let ts = if self.timestamp { format!("{}: ", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")) } else { String::new() };
+        let body: Vec<String> = msg.split('\n').map(|l| format!("{ts}{prefix}{}: {l}", self.name)).collect();
+        let text = body.join("\n");
+        match self.colour {
+            Some(c) => format!("{c}{text}\x1b[0m"),
+            None => text,
+        }
+    }
+}
+
+impl Ui for BuildUi {
+    fn say(&self, msg: &str) {
+        self.inner.say(&self.decorate("==> ", msg));
+    }
+    fn message(&self, msg: &str) {
+        self.inner.message(&self.decorate("    ", msg));
+    }
+    fn error(&self, msg: &str) {
+        self.inner.error(&self.decorate("==> ", msg));
+    }
+    fn machine(&self, target: &str, kind: &str, data: &[&str]) {
+        self.inner.machine(target, kind, data);
+    }
+}
+
+/// Formats an elapsed time like Packer (`5 seconds 16 milliseconds`, `13 milliseconds 47 microseconds`).
+pub fn human_duration(d: std::time::Duration) -> String {
+    let mut micros = d.as_micros() as u64;
+    let units: [(&str, u64); 7] = [
+        ("day", 86_400_000_000),
+        ("hour", 3_600_000_000),
+        ("minute", 60_000_000),
+        ("second", 1_000_000),
+        ("millisecond", 1_000),
+        ("microsecond", 1),
+        ("", 0),
+    ];
+    let mut parts = Vec::new();
+    for (name, size) in units.iter().take(6) {
+        let n = micros / size;
+        micros %= size;
+        if n > 0 {
+            parts.push(format!("{n} {name}{}", if n == 1 { "" } else { "s" }));
+        }
+    }
+    if parts.is_empty() {
+        "0 seconds".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_like_packer() {
+        assert_eq!(human_duration(Duration::from_micros(13_047)), "13 milliseconds 47 microseconds");
+        assert_eq!(human_duration(Duration::from_micros(5_016_000)), "5 seconds 16 milliseconds");
+        assert_eq!(human_duration(Duration::from_secs(61)), "1 minute 1 second");
+        assert_eq!(human_duration(Duration::ZERO), "0 seconds");
+    }
+}

@@ -1,0 +1,45 @@
+//! `validate`: parse the template, read variables, then check every build like Packer — but
+//! report every problem in one run.
+
+use super::args::{self, TemplateArgs};
+use super::output::{load, sensitive_values, write_diags};
+use super::{help, usage_error, Output};
+use crate::template::plan::{self, Options};
+use crate::template::variables::parse_var_arg;
+use crate::ui::Secrets;
+
+pub fn run(out: &Output, rest: &[String]) -> i32 {
+    let ui = out.ui(Secrets::default());
+    let parsed = args::parse(args::validate_command(), rest).and_then(|m| {
+        let t = args::template_args(&m)?;
+        Ok((args::flag(&m, "syntax-only"), t))
+    });
+    let (syntax_only, targs) = match parsed {
+        Ok(p) => p,
+        Err(e) => return usage_error(&*ui, help::VALIDATE, &e),
+    };
+    let vars = match parse_vars(&targs) {
+        Ok(v) => v,
+        Err(msg) => return usage_error(&*ui, help::VALIDATE, &args::UsageError(Some(msg))),
+    };
+    let loaded = match load(&*ui, &targs.template, &targs.var_files, &vars) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if syntax_only {
+        ui.say("Syntax-only check passed. Everything looks okay.");
+        return 0;
+    }
+    let mut base = plan::base_context(&loaded.template);
+    base.secrets = Some(crate::template::variables::secrets_lookup());
+    let checked = plan::check(&loaded.template, &loaded.values, &base, &Options { only: targs.only.clone(), except: targs.except.clone() });
+    // Like Packer, values are only masked once variables were resolved (a template that fails
+    // earlier prints its messages unmasked, so a secret "1" does not turn "1 error" into noise).
+    let ui = out.ui(Secrets::new(sensitive_values(&loaded.template, &checked.user_vars)));
+    write_diags(&*ui, &checked.diags)
+}
+
+/// `-var k=v` values; a value without `=` is a flag error like Go's.
+pub(crate) fn parse_vars(t: &TemplateArgs) -> Result<Vec<(String, String)>, String> {
+    t.vars.iter().map(|v| parse_var_arg(v).map_err(|e| format!("invalid value {} for flag -var: {e}", crate::template::json::go_quote(v)))).collect()
+}
