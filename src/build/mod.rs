@@ -4,6 +4,7 @@
 //! signal prints what is still open and exits at once.
 
 pub mod artifact;
+pub mod cleanup;
 pub mod hook;
 pub mod post;
 pub mod signals;
@@ -255,6 +256,11 @@ async fn run_build(build: &Build, base: &Context, opts: &Options, ui: Arc<BuildU
                 cfg.force_deregister = true;
             }
             let ledger = Arc::new(Ledger::open_default(&build_id).map_err(|e| format!("{e:#}"))?);
+            // `rpack cleanup` reads these back to reach the same API the build used.
+            let region = cfg.access.region.clone().unwrap_or_default();
+            if let Some(url) = cfg.access.custom_endpoint_ec2.clone().filter(|u| !u.is_empty()) {
+                ledger.meta("endpoint_ec2", &url, &region);
+            }
             shared.ledgers.lock().unwrap_or_else(|e| e.into_inner()).push(ledger.clone());
             let args = amazon_ebs::RunArgs {
                 ui: ui.clone(),
@@ -263,10 +269,13 @@ async fn run_build(build: &Build, base: &Context, opts: &Options, ui: Arc<BuildU
                 hard_cancel: shared.hard_cancel.clone(),
                 options: runner_options(opts, &ui),
                 build_id: Some(build_id.clone()),
-                ledger: Some(ledger),
+                ledger: Some(ledger.clone()),
             };
             match amazon_ebs::run(Arc::new(cfg), args).await {
-                Ok(Some(a)) => Artifact::Ami(Arc::new(a)),
+                Ok(Some(a)) => {
+                    mark_kept(&a, &ledger).await;
+                    Artifact::Ami(Arc::new(a))
+                }
                 Ok(None) => return Ok(Vec::new()),
                 Err(e) => return Err(format!("{e:#}")),
             }
@@ -302,6 +311,25 @@ async fn run_build(build: &Build, base: &Context, opts: &Options, ui: Arc<BuildU
         return Err(outcome.errors.join("\n"));
     }
     Ok(outcome.artifacts)
+}
+
+/// Records the finished build's AMIs and snapshots as kept, in the ledger and with the tag
+/// `rpack:complete=true`, so `rpack cleanup` never deletes the result of a successful build.
+async fn mark_kept(a: &amazon_ebs::Artifact, ledger: &Ledger) {
+    for (region, ami) in &a.amis {
+        ledger.kept("image", ami, region);
+        let snaps = a.snapshots.get(region).cloned().unwrap_or_default();
+        for s in &snaps {
+            ledger.kept("snapshot", s, region);
+        }
+        if let Some(aws) = &a.aws {
+            let tag = aws_sdk_ec2::types::Tag::builder().key(cleanup::COMPLETE_TAG).value("true").build();
+            let res = aws.ec2(region).create_tags().resources(ami).set_resources(Some(std::iter::once(ami.clone()).chain(snaps).collect())).tags(tag).send().await;
+            if let Err(e) = res {
+                tracing::warn!("tagging {ami} in {region} as complete: {}", aws_sdk_ec2::error::DisplayErrorContext(&e));
+            }
+        }
+    }
 }
 
 /// The `null` builder: connect to an existing host (unless `communicator: none`) and provision.

@@ -18,6 +18,11 @@ use serde::{Deserialize, Serialize};
 pub enum LedgerEvent {
     Created,
     Deleted,
+    /// The build finished and keeps this resource (the final AMIs and their snapshots):
+    /// `rpack cleanup` must not delete it.
+    Kept,
+    /// Not a resource: facts cleanup needs later (`kind` = `endpoint_ec2`, `id` = the URL).
+    Meta,
 }
 
 /// One line of the ledger.
@@ -104,6 +109,16 @@ impl Ledger {
         self.write(LedgerEvent::Deleted, kind, id, region);
     }
 
+    /// Records that the finished build keeps `id` (its final AMIs and snapshots).
+    pub fn kept(&self, kind: &str, id: &str, region: &str) {
+        self.write(LedgerEvent::Kept, kind, id, region);
+    }
+
+    /// Records a fact cleanup needs later, such as the EC2 endpoint the build used.
+    pub fn meta(&self, key: &str, value: &str, region: &str) {
+        self.write(LedgerEvent::Meta, key, value, region);
+    }
+
     fn write(&self, event: LedgerEvent, kind: &str, id: &str, region: &str) {
         let entry = LedgerEntry {
             t: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -154,9 +169,10 @@ pub fn outstanding(entries: &[LedgerEntry]) -> Vec<LedgerEntry> {
     for e in entries {
         match e.event {
             LedgerEvent::Created => open.push(e.clone()),
-            LedgerEvent::Deleted => {
+            LedgerEvent::Deleted | LedgerEvent::Kept => {
                 open.retain(|o| !(o.kind == e.kind && o.id == e.id && o.region == e.region))
             }
+            LedgerEvent::Meta => {}
         }
     }
     open

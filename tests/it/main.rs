@@ -8,3 +8,4 @@ mod stack;
 mod ssh;
 mod scripts;
 mod ebs;
+mod cli;
