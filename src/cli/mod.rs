@@ -5,6 +5,8 @@
 //! code; every command prints through a [`Ui`](crate::ui::Ui).
 
 pub mod args;
+mod build;
+mod cleanup;
 mod help;
 mod inspect;
 pub mod output;
@@ -66,7 +68,8 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
         "version" => version(&*ui),
         "validate" => with_help(&*ui, rest, help::VALIDATE, || validate::run(&out, rest)),
         "inspect" => with_help(&*ui, rest, help::INSPECT, || inspect::run(&out, rest)),
-        "build" => with_help(&*ui, rest, help::BUILD, || build(&*ui, rest)),
+        "build" => with_help(&*ui, rest, help::BUILD, || build::run(&out, rest)),
+        "cleanup" => with_help(&*ui, rest, cleanup::HELP, || cleanup::run(&out, rest)),
         _ => {
             ui.say(help::MAIN.trim_end());
             EXIT_UNKNOWN_COMMAND
@@ -106,11 +109,3 @@ fn version(ui: &dyn Ui) -> i32 {
     0
 }
 
-fn build(ui: &dyn Ui, rest: &[String]) -> i32 {
-    let parsed = args::parse(args::build_command(), rest).and_then(|m| args::template_args(&m).map(|t| (m, t)));
-    if let Err(e) = parsed {
-        return usage_error(ui, help::BUILD, &e);
-    }
-    ui.error("rpack build: not implemented yet");
-    1
-}

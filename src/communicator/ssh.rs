@@ -449,14 +449,11 @@ fn map_err(what: &str, e: ssh2::Error) -> CommError {
     }
 }
 
+/// A failed read or write on an open channel: the `ssh2` io error has lost libssh2's code, and
+/// in practice these fail only when the transport is gone, so they count as disconnects (the
+/// connection is dropped and the next operation dials again).
 fn map_io(what: &str, e: io::Error) -> CommError {
-    let msg = e.to_string();
-    let lower = msg.to_lowercase();
-    if lower.contains("socket") || lower.contains("disconnect") || lower.contains("broken pipe") || lower.contains("connection reset") {
-        CommError::Disconnected(format!("{what}: {msg}"))
-    } else {
-        CommError::Other(format!("{what}: {msg}"))
-    }
+    CommError::Disconnected(format!("{what}: {e}"))
 }
 
 /// OpenSSH-style `SHA256:<base64>` fingerprint of a host key blob.

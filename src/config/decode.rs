@@ -141,7 +141,7 @@ impl<'a> Decoder<'a> {
             Value::Bool(b) => Some(*b),
             Value::Number(n) => Some(parse_go_float(n).is_some_and(|f| f != 0.0)),
             Value::String(s) => {
-                let s = self.render_value(&path, s, node.pos)?;
+                let s = self.render_typed(&path, s, node.pos)?;
                 match parse_go_bool(&s) {
                     Some(b) => Some(b),
                     None => {
@@ -173,7 +173,7 @@ impl<'a> Decoder<'a> {
                 Err(_) => parse_go_float(n).map(|f| f as i64),
             },
             Value::String(s) => {
-                let s = self.render_value(path, s, node.pos)?;
+                let s = self.render_typed(path, s, node.pos)?;
                 if s.is_empty() {
                     return Some(0);
                 }
@@ -201,7 +201,7 @@ impl<'a> Decoder<'a> {
             Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
             Value::Number(n) => parse_go_float(n),
             Value::String(s) => {
-                let s = self.render_value(&path, s, node.pos)?;
+                let s = self.render_typed(&path, s, node.pos)?;
                 if s.is_empty() {
                     return Some(0.0);
                 }
@@ -231,7 +231,7 @@ impl<'a> Decoder<'a> {
                 Some(Duration::from_nanos(nanos.max(0) as u64))
             }
             Value::String(s) => {
-                let s = self.render_value(&path, s, node.pos)?;
+                let s = self.render_typed(&path, s, node.pos)?;
                 match parse_go_duration(&s) {
                     Ok(d) => Some(d),
                     Err(e) => {
@@ -490,6 +490,14 @@ impl<'a> Decoder<'a> {
         })
     }
 
+    /// Renders a string that is converted further (bool, number, duration): `None` when the
+    /// render failed, so no second error is piled onto the first.
+    fn render_typed(&mut self, path: &str, s: &str, pos: Pos) -> Option<String> {
+        let before = self.errors.len();
+        let out = self.render_value(path, s, pos)?;
+        (self.errors.len() == before).then_some(out)
+    }
+
     /// Renders (or, for `no_render` keys, only checks) one string value. Errors read like
     /// Packer's: `invalid '<key>'` for a template that does not parse, `render '<key>'` for one
     /// that fails while executing.
@@ -499,20 +507,19 @@ impl<'a> Decoder<'a> {
         }
         let shown = top_key(path);
         if self.is_no_render(path) {
-            return match interp::check(s, self.ctx) {
-                Ok(()) => Some(s.to_string()),
-                Err(e) => {
-                    self.push(path, pos, format!("Error decoding config: invalid '{shown}': {e} in:\n\n{s}"));
-                    None
-                }
-            };
+            if let Err(e) = interp::check(s, self.ctx) {
+                self.push(path, pos, format!("Error decoding config: invalid '{shown}': {e} in:\n\n{s}"));
+            }
+            return Some(s.to_string());
         }
         match interp::render(s, self.ctx) {
             Ok(out) => Some(out),
             Err(e) => {
                 let verb = if e.message.contains("executing \"") { "render" } else { "invalid" };
                 self.push(path, pos, format!("Error decoding config: {verb} '{shown}': {e} in:\n\n{s}"));
-                None
+                // The value stays as written so the plugin's own checks do not pile follow-on
+                // errors ("inline must be set") onto the one already recorded.
+                Some(s.to_string())
             }
         }
     }

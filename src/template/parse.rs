@@ -368,8 +368,8 @@ impl Parsing {
             return;
         };
         let mut field_errs = Vec::new();
-        let kind = weak_string(obj, "type", &mut field_errs).unwrap_or_default();
-        let name = weak_string(obj, "name", &mut field_errs).unwrap_or_default();
+        let kind = weak_string(obj, "type", "Type", &mut field_errs).unwrap_or_default();
+        let name = weak_string(obj, "name", "Name", &mut field_errs).unwrap_or_default();
         if !field_errs.is_empty() {
             self.err(Stage::Structure, Some(node.pos), format!("builder {n}: {}", mapstructure_errors(&field_errs)));
             return;
@@ -425,10 +425,11 @@ impl Parsing {
                 _ => unreachable!("checked above"),
             };
             let mut field_errs = Vec::new();
-            let kind = strict_string(&obj, "type", &mut field_errs).unwrap_or_default();
-            let name = strict_string(&obj, "name", &mut field_errs).unwrap_or_default();
-            let only = string_slice(&obj, "only", &mut field_errs);
-            let except = string_slice(&obj, "except", &mut field_errs);
+            // mapstructure names untagged struct fields by their Go name in its messages.
+            let kind = weak_string(&obj, "type", "Type", &mut field_errs).unwrap_or_default();
+            let name = weak_string(&obj, "name", "Name", &mut field_errs).unwrap_or_default();
+            let only = string_slice(&obj, "only", "Only", &mut field_errs);
+            let except = string_slice(&obj, "except", "Except", &mut field_errs);
             let keep = match obj.get("keep_input_artifact").map(|n| &n.value) {
                 None | Some(Value::Null) => None,
                 Some(Value::Bool(b)) => Some(*b),
@@ -461,9 +462,10 @@ fn provisioner(node: &Node) -> Result<ProvisionerDef, String> {
         return Err(format!("Error decoding provisioner: '' expected a map, got '{}'", go_kind(&node.value)));
     };
     let mut errs = Vec::new();
-    let kind = strict_string(obj, "type", &mut errs).unwrap_or_default();
-    let only = string_slice(obj, "only", &mut errs);
-    let except = string_slice(obj, "except", &mut errs);
+    let kind = weak_string(obj, "type", "type", &mut errs).unwrap_or_default();
+    // Packer 1.6.6 accepts a single value for a provisioner's `only`/`except`.
+    let only = weak_slice(obj, "only");
+    let except = weak_slice(obj, "except");
     let mut overrides = Vec::new();
     match obj.get("override").map(|n| &n.value) {
         None | Some(Value::Null) => {}
@@ -499,26 +501,42 @@ fn provisioner(node: &Node) -> Result<ProvisionerDef, String> {
     Ok(ProvisionerDef { kind, only, except, overrides, pause_before, max_retries, timeout, config: obj.clone(), pos: node.pos })
 }
 
-/// A string field as mapstructure decodes it without weak typing (numbers are accepted too;
-/// Packer's fixtures rely on it for `max_retries`, and nobody is helped by rejecting them).
-fn strict_string(obj: &Object, key: &str, errs: &mut Vec<String>) -> Option<String> {
-    weak_string(obj, key, errs)
-}
-
-fn weak_string(obj: &Object, key: &str, errs: &mut Vec<String>) -> Option<String> {
+/// A string field, weakly decoded (numbers and booleans become strings). `field` is the name
+/// mapstructure shows in its message.
+fn weak_string(obj: &Object, key: &str, field: &str, errs: &mut Vec<String>) -> Option<String> {
     match obj.get(key).map(|n| &n.value) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(go_format_number(n)),
         Some(Value::Bool(b)) => Some(if *b { "1" } else { "0" }.into()),
         Some(other) => {
-            errs.push(format!("'{key}' expected type 'string', got unconvertible type '{}', value: '{}'", other.go_type(), go_fmt_value(other)));
+            errs.push(format!("'{field}' expected type 'string', got unconvertible type '{}', value: '{}'", other.go_type(), go_fmt_value(other)));
             None
         }
     }
 }
 
-fn string_slice(obj: &Object, key: &str, errs: &mut Vec<String>) -> Vec<String> {
+/// A list of strings where a single scalar stands for a one-element list.
+fn weak_slice(obj: &Object, key: &str) -> Vec<String> {
+    match obj.get(key).map(|n| &n.value) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|n| match &n.value {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(x) => Some(go_format_number(x)),
+                Value::Bool(b) => Some(if *b { "1" } else { "0" }.into()),
+                _ => None,
+            })
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Number(x)) => vec![go_format_number(x)],
+        Some(Value::Bool(b)) => vec![if *b { "1" } else { "0" }.into()],
+        Some(_) => Vec::new(),
+    }
+}
+
+fn string_slice(obj: &Object, key: &str, field: &str, errs: &mut Vec<String>) -> Vec<String> {
     match obj.get(key).map(|n| &n.value) {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => {
@@ -527,7 +545,7 @@ fn string_slice(obj: &Object, key: &str, errs: &mut Vec<String>) -> Vec<String> 
                 match &item.value {
                     Value::String(s) => out.push(s.clone()),
                     other => errs.push(format!(
-                        "'{key}[{i}]' expected type 'string', got unconvertible type '{}', value: '{}'",
+                        "'{field}[{i}]' expected type 'string', got unconvertible type '{}', value: '{}'",
                         other.go_type(),
                         go_fmt_value(other)
                     )),
@@ -536,7 +554,7 @@ fn string_slice(obj: &Object, key: &str, errs: &mut Vec<String>) -> Vec<String> 
             out
         }
         Some(other) => {
-            errs.push(format!("'{key}': source data must be an array or slice, got {}", go_kind(other)));
+            errs.push(format!("'{field}': source data must be an array or slice, got {}", go_kind(other)));
             Vec::new()
         }
     }

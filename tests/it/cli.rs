@@ -251,9 +251,17 @@ fn argv0_packer_behaves_identically() {
 }
 
 #[test]
-fn build_flags_parse_but_build_is_not_implemented() {
-    let out = rpack(&["build", "-color=false", "-parallel-builds=1", "-on-error=abort", "-timestamp-ui", "-force", "-debug", "ok_null.json"]);
-    insta::assert_snapshot!(out.snapshot());
+fn build_flags_parse_in_both_spellings() {
+    // Flags are accepted (the template's own problem is what fails the build).
+    for args in [
+        &["build", "-color=false", "-parallel-builds=1", "-on-error=abort", "-timestamp-ui", "-force", "-debug", "no_builders.json"][..],
+        &["build", "--color=false", "--parallel-builds", "1", "--on-error", "abort", "--timestamp-ui", "--force", "--debug", "no_builders.json"],
+    ] {
+        let out = rpack(args);
+        assert_eq!(out.code, 1);
+        assert!(!out.stdout.starts_with("Usage:"), "{}", out.snapshot());
+    }
     let bad = rpack(&["build", "-on-error=explode", "ok_null.json"]);
     assert_eq!(bad.code, 1);
+    assert!(bad.stdout.starts_with("Usage: packer build"), "{}", bad.snapshot());
 }

@@ -418,3 +418,32 @@ async fn default_build_api_calls_stay_within_packers() {
     // Packer 1.6.6 needs 22 calls for this build on moto (../shared/bench/BASELINE.md).
     assert!(total <= 22, "{total} calls: {counts:?}");
 }
+
+/// Measurements for `scripts/bench-ebs.sh` (ignored in normal runs; asserts nothing about time).
+/// Prints one JSON line per scenario: API calls by action and wall time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark; run through scripts/bench-ebs.sh"]
+async fn bench_default_build() {
+    let st = stack();
+    let transitions: f64 = std::env::var("BENCH_TRANSITION_S").ok().and_then(|v| v.parse().ok()).unwrap_or(5.0);
+    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    for scenario in [0.0, transitions] {
+        for _ in 0..runs {
+            st.proxy.set_transition_time(Duration::from_secs_f64(scenario));
+            st.proxy.reset_counts();
+            let cfg = config(st.base(), json!({"tags": {"a": "b"}, "skip_region_validation": true}));
+            let started = std::time::Instant::now();
+            let o = build(&st, cfg).await;
+            let wall = started.elapsed().as_secs_f64();
+            assert!(o.result.is_ok(), "{}", err_text(&o));
+            let counts = st.proxy.counts();
+            let total: u64 = counts.values().sum();
+            let waits = if scenario > 0.0 { 4.0 * scenario } else { 0.0 };
+            println!(
+                "BENCH {}",
+                json!({"transition_s": scenario, "wall_s": (wall * 1000.0).round() / 1000.0, "simulated_s": waits,
+                       "over_s": ((wall - waits) * 1000.0).round() / 1000.0, "calls": total, "by_action": counts})
+            );
+        }
+    }
+}

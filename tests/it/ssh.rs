@@ -65,7 +65,6 @@ impl Lines {
 struct TestUi(Mutex<Vec<String>>);
 impl Ui for TestUi {
     fn say(&self, m: &str) {
-        eprintln!("{:?} say: {m}", std::time::SystemTime::now());
         self.0.lock().unwrap().push(format!("say: {m}"));
     }
     fn message(&self, m: &str) {
