@@ -22,6 +22,7 @@ say() { echo "test-deps: $*"; }
 die() { echo "test-deps: error: $*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (installs packages, creates user $test_user, the tests start sshd)"
+[ -f "$requirements" ] || die "$requirements not found: run this script from the repository's scripts/"
 
 # ---- Debian packages --------------------------------------------------------------------------
 packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates)

@@ -100,12 +100,16 @@ where
     let deadline = started + policy.timeout;
     let mut last = String::from("nothing yet");
     let mut n = 0u32;
+    let mut next_at = started;
     loop {
         if policy.max_attempts.is_some_and(|max| n >= max) {
             return Err(WaitError::Timeout { what: what.to_string(), after: started.elapsed(), last });
         }
+        // Poll times are counted from the start of the wait, not from the last answer, so slow
+        // answers do not push every later poll back.
         let delay = policy.jittered(policy.delay_before(n));
-        let wake = (tokio::time::Instant::now() + delay).min(deadline);
+        next_at = if policy.fixed_delay.is_some() { tokio::time::Instant::now() + delay } else { next_at + delay };
+        let wake = next_at.max(tokio::time::Instant::now()).min(deadline);
         tokio::select! {
             _ = cancel.cancelled() => return Err(WaitError::Cancelled { what: what.to_string() }),
             _ = tokio::time::sleep_until(wake) => {}

@@ -4,3 +4,4 @@
 pub mod amazon_ebs;
 pub mod file;
 pub mod null;
+pub mod null_run;

@@ -125,6 +125,7 @@ const ACCEPTED_ONLY: &[&str] = &[
 pub fn decode(d: &mut Decoder) -> SshConfig {
     let mut c = SshConfig::default();
     let comm_type = d.string("communicator").unwrap_or_default();
+    let mut type_ok = true;
     c.comm_type = match comm_type.as_str() {
         "" | "ssh" => CommType::Ssh,
         "winrm" => CommType::Winrm,
@@ -132,6 +133,7 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         "docker" | "dockerWindowsContainer" => CommType::Docker,
         other => {
             d.error("communicator", format!("Communicator type {other} is invalid"));
+            type_ok = false;
             CommType::Ssh
         }
     };
@@ -182,7 +184,8 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         let _ = d.raw(key);
     }
 
-    if c.comm_type != CommType::Ssh {
+    // Like Packer, an invalid type is the only error reported.
+    if c.comm_type != CommType::Ssh || !type_ok {
         return c;
     }
 

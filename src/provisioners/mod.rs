@@ -12,6 +12,8 @@ pub mod file;
 pub mod shell;
 pub mod shell_local;
 #[cfg(test)]
+mod config_tests;
+#[cfg(test)]
 pub(crate) mod testing;
 
 use std::collections::BTreeMap;

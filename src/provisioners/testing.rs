@@ -126,3 +126,26 @@ impl Communicator for FakeComm {
         Ok(())
     }
 }
+
+/// Decodes provisioner `json` of type `kind` with the real decoder; returns the config and the
+/// error messages.
+pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<String>) {
+    let node = crate::template::json::parse(json).expect("test JSON parses");
+    let obj = node.as_object().expect("a JSON object");
+    let ctx = crate::template::interp::Context::default();
+    let mut d = crate::config::Decoder::new(&[obj], &ctx, kind, crate::provisioners::no_render(kind));
+    let p = crate::provisioners::Provisioner::decode(kind, &mut d).expect("known provisioner type");
+    let errs = d.finish().err().unwrap_or_default().into_iter().map(|e| e.message).collect();
+    (p, errs)
+}
+
+/// Decodes communicator keys from `json` with the real decoder.
+pub fn decode_comm(json: &str) -> (crate::communicator::SshConfig, Vec<String>) {
+    let node = crate::template::json::parse(json).expect("test JSON parses");
+    let obj = node.as_object().expect("a JSON object");
+    let ctx = crate::template::interp::Context::default();
+    let mut d = crate::config::Decoder::new(&[obj], &ctx, "null", &[]);
+    let c = crate::communicator::config::decode(&mut d);
+    let errs = d.finish().err().unwrap_or_default().into_iter().map(|e| e.message).collect();
+    (c, errs)
+}

@@ -140,8 +140,8 @@ pub fn resolve(tpl: &Template, values: &BTreeMap<String, String>, base: &Context
                         still.push((k, v));
                     }
                     Some(name) => errors.push(format!(
-                        "Failed to interpolate \"{k}\": \"{v}\"; error: {e}: variable \"{name}\" is not defined; rpack does not render \
-                         undefined variables as an empty string like Packer does"
+                        "Failed to interpolate \"{k}\": \"{v}\": it refers to variable \"{name}\", which is not defined; \
+                         define it in \"variables\" or set it with -var (Packer 1.6.6 would silently use \"\")"
                     )),
                     None => errors.push(format!("error interpolating default value for '{k}': {e}")),
                 },

@@ -144,7 +144,7 @@ fn template_and_variable_cases() {
         ("ok_with_required_set", "ok_null.json", &["-var", "needed=yes"]),
         ("undefined_variable", "undefined_variable.json", &[]),
         ("variable_cycle", "variable_cycle.json", &[]),
-        ("var_files_then_var", "variables_env_and_files.json", &["-var-file=vars_one.json", "-var-file", "vars_two.json", "-var", "from_cli=cli", "-only", "file-two-/home/tester+cli"]),
+        ("var_files_then_var", "variables_env_and_files.json", &["-var-file=vars_one.json", "-var-file", "vars_two.json", "-var", "from_cli=cli"]),
         ("var_file_not_strings", "variables_env_and_files.json", &["-var-file=vars_bad.json"]),
         ("var_file_missing", "variables_env_and_files.json", &["-var-file=nope.json"]),
         ("only_matches_nothing", "ok_null.json", &["-var", "needed=1", "-only=nothing"]),
@@ -184,7 +184,7 @@ fn inspect_without_anything() {
 fn version_spellings() {
     for args in [&["version"][..], &["-v"], &["--version"]] {
         let out = rpack(args);
-        insta::assert_snapshot!(format!("version_{}", args[0].trim_start_matches('-')), out.snapshot());
+        insta::assert_snapshot!(format!("version_{}", args[0].replace('-', "_")), out.snapshot());
     }
 }
 

@@ -83,7 +83,7 @@ struct TestUi {
 
 impl TestUi {
     fn push(&self, l: String) {
-        eprintln!("{l}");
+        eprintln!("[{}] {l}", chrono::Utc::now().format("%H:%M:%S%.3f"));
         if let Some((pat, tok, after)) = &self.cancel_on {
             if l.contains(pat.as_str()) {
                 let (tok, after) = (tok.clone(), *after);
@@ -446,4 +446,32 @@ async fn bench_default_build() {
             );
         }
     }
+}
+
+/// The `null` builder runtime: connects to an existing host and runs the hook; a wrong key
+/// fails with Packer's authentication error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn null_builder_connects_and_provisions() {
+    let (key, public) = crate::support::ssh_keygen(crate::support::KeyKind::Ed25519);
+    let sshd = Sshd::start_static(&public);
+    let decode = |key: &std::path::Path| {
+        let text = json!({"type": "null", "ssh_host": sshd.host(), "ssh_port": sshd.port(), "ssh_username": sshd.user(),
+                          "ssh_private_key_file": key, "ssh_timeout": "5s", "ssh_handshake_attempts": 1})
+        .to_string();
+        let node = rpack::template::json::parse(&text).unwrap();
+        match decode_builder("null", &[node.as_object().unwrap()], &Context::default()).unwrap().value {
+            BuilderConfig::Null(c) => Arc::new(c),
+            _ => unreachable!(),
+        }
+    };
+    let ui = Arc::new(TestUi { lines: Mutex::new(Vec::new()), cancel_on: None });
+    let run = |cfg| {
+        rpack::builders::null_run::run(cfg, Arc::new(TrueHook), ui.clone(), CancellationToken::new(), CancellationToken::new(), Default::default())
+    };
+    run(decode(&key)).await.unwrap();
+    assert!(ui.lines.lock().unwrap().iter().any(|l| l.contains("Connected to SSH!")));
+
+    let (other, _) = crate::support::ssh_keygen(crate::support::KeyKind::Ed25519);
+    let err = run(decode(&other)).await.unwrap_err();
+    assert!(format!("{err:#}").contains("authentication error"), "{err:#}");
 }

@@ -184,6 +184,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def action_of(self, body):
+        target = self.headers.get("X-Amz-Target")  # JSON-protocol services: "Service.Action"
+        if target:
+            return target.rsplit(".", 1)[-1]
         query = urllib.parse.urlsplit(self.path).query
         for text in (body.decode("utf-8", "replace"), query):
             m = re.search(r"(?:^|&)Action=([^&]*)", text)

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Whole-process `validate` cost, rpack vs Packer 1.6.6 side by side in one run:
+#   * a generated template with 1,000 variables and 200 provisioners;
+#   * the Elastic Beanstalk sample template (skipped when ../shared is not beside the repo,
+#     or set EB_TEMPLATE=path).
+# Wall time via hyperfine when installed (else a loop, median of N), peak RSS via
+# /usr/bin/time -v (largest process) and a /proc sampler summing the whole process tree
+# (Packer starts plugin processes). Targets: rpack <= 0.1x Packer's wall time, <= 0.05x its memory.
+#
+#   scripts/bench-validate.sh            # builds rpack --release first
+#   RPACK=path/to/rpack N=30 scripts/bench-validate.sh
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+N="${N:-20}"
+if [ -z "${RPACK:-}" ]; then
+  (cd "$ROOT" && cargo build --release --quiet --bin rpack)
+  RPACK="$ROOT/target/release/rpack"
+fi
+if ! command -v packer >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y packer >/dev/null; else echo "packer not installed (apt-get install packer)" >&2; exit 2; fi
+fi
+PACKER="$(command -v packer)"
+EB_TEMPLATE="${EB_TEMPLATE:-$ROOT/../shared/conformance/corpus/aws-samples__eb-custom-platforms-samples/NodePlatform_AmazonLinux/custom_platform.json}"
+
+WORK="$(mktemp -d)"; trap 'rm -rf "$WORK"' EXIT
+export CHECKPOINT_DISABLE=1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y AWS_DEFAULT_REGION=us-east-1
+
+# --- the generated template (same shape as benches/validate.rs)
+python3 - "$WORK/generated.json" <<'PY'
+import json, sys
+variables = {}
+for i in range(1000):
+    variables[f"var_{i}"] = f"value-{i}" if i < 500 else f"{{{{user `var_{i-500}`}}}}-{i}"
+provisioners = [{"type": "shell", "inline": [f"echo {{{{user `var_{i*5}`}}}}", f"echo step {i}"],
+                 "environment_vars": [f"STEP={i}"]} for i in range(200)]
+tpl = {"variables": variables, "builders": [{"type": "null", "communicator": "none"}], "provisioners": provisioners}
+json.dump(tpl, open(sys.argv[1], "w"), indent=2)
+PY
+
+# Peak RSS of the whole process tree, sampled every 2 ms, plus GNU time's largest process.
+cat > "$WORK/peak.py" <<'PY'
+import os, subprocess, sys, time
+def tree_rss(root):
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                todo.extend(int(c) for c in f.read().split())
+        except OSError:
+            pass
+    return total
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+peak = 0
+while p.poll() is None:
+    peak = max(peak, tree_rss(p.pid))
+    time.sleep(0.002)
+print(peak)
+PY
+
+measure() { # label dir template tool
+  local label=$1 dir=$2 tpl=$3 tool=$4 wall rss tree
+  if command -v hyperfine >/dev/null; then
+    (cd "$dir" && hyperfine -N -i --warmup 3 --runs "$N" --export-json "$WORK/$label.json" "$tool validate $tpl" >/dev/null 2>&1)
+    wall=$(python3 -c "import json;r=json.load(open('$WORK/$label.json'))['results'][0];print('%.4f'%r['median'])")
+  else
+    local ts=()
+    for _ in $(seq "$N"); do
+      local t0 t1; t0=$(date +%s.%N); (cd "$dir" && "$tool" validate "$tpl" >/dev/null 2>&1 || true); t1=$(date +%s.%N)
+      ts+=("$(echo "$t1 - $t0" | bc)")
+    done
+    wall=$(printf '%s\n' "${ts[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+  fi
+  rss=$(cd "$dir" && /usr/bin/time -v "$tool" validate "$tpl" 2>&1 >/dev/null | sed -n 's/.*Maximum resident set size (kbytes): //p' | tail -1)
+  tree=0
+  for _ in 1 2 3; do
+    local t; t=$(cd "$dir" && python3 "$WORK/peak.py" "$tool" validate "$tpl"); [ "$t" -gt "$tree" ] && tree=$t
+  done
+  [ "$rss" -gt "$tree" ] && tree=$rss
+  local rc; rc=$(cd "$dir" && { "$tool" validate "$tpl" >/dev/null 2>&1; echo $?; })
+  printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$wall" "$rss" "$tree" "$rc" >> "$WORK/results.tsv"
+}
+
+: > "$WORK/results.tsv"
+measure generated-rpack "$WORK" generated.json "$RPACK"
+measure generated-packer "$WORK" generated.json "$PACKER"
+if [ -f "$EB_TEMPLATE" ]; then
+  EB_DIR="$(dirname "$EB_TEMPLATE")"
+  measure eb-rpack "$EB_DIR" "$(basename "$EB_TEMPLATE")" "$RPACK"
+  measure eb-packer "$EB_DIR" "$(basename "$EB_TEMPLATE")" "$PACKER"
+fi
+
+python3 - "$WORK/results.tsv" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, wall, rss, tree, rc = line.split()
+    rows[label] = (float(wall), int(rss), int(tree), rc)
+print("%-18s %10s %16s %16s %4s" % ("case", "wall (s)", "largest RSS KiB", "tree peak KiB", "rc"))
+for label, (w, r, t, rc) in rows.items():
+    print("%-18s %10.4f %16d %16d %4s" % (label, w, r, t, rc))
+for case in ("generated", "eb"):
+    if f"{case}-rpack" in rows and f"{case}-packer" in rows:
+        rw, _, rt, _ = rows[f"{case}-rpack"]; pw, _, pt, _ = rows[f"{case}-packer"]
+        print(f"{case}: rpack/packer wall {rw/pw:.3f}x (target <= 0.1x), peak memory {rt/pt:.3f}x (target <= 0.05x)")
+PY
