@@ -225,7 +225,24 @@ async fn delete_one(item: &Leftover, sdk: &aws_config::SdkConfig, endpoint: Opti
             }
         }
         "launch_template" => gone_ok!(c.delete_launch_template().launch_template_id(id).send().await, "deleting launch template"),
-        "image" => gone_ok!(c.deregister_image().image_id(id).send().await, "deregistering AMI"),
+        "image" => {
+            // The AMI's snapshots may not be in the ledger yet (a build killed while waiting for
+            // the AMI): read them from the image before deregistering it, then delete them.
+            let snapshots: Vec<String> = match c.describe_images().image_ids(id).send().await {
+                Ok(o) => o
+                    .images()
+                    .iter()
+                    .flat_map(|i| i.block_device_mappings())
+                    .filter_map(|b| b.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            gone_ok!(c.deregister_image().image_id(id).send().await, "deregistering AMI")?;
+            for snap in snapshots {
+                gone_ok!(c.delete_snapshot().snapshot_id(&snap).send().await, "deleting snapshot of the AMI")?;
+            }
+            Ok(())
+        }
         "snapshot" => gone_ok!(c.delete_snapshot().snapshot_id(id).send().await, "deleting snapshot"),
         "volume" => gone_ok!(c.delete_volume().volume_id(id).send().await, "deleting volume"),
         "key_pair" => gone_ok!(c.delete_key_pair().key_name(id).send().await, "deleting key pair"),
@@ -293,7 +310,15 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
     // Without a ledger for the build (another machine, a wiped state dir) the tags still tell.
     let scan_needed = opts.build_id.as_ref().is_none_or(|b| !known.contains(b));
     if scan_needed {
-        match scan_tags(opts, &known, &default_region).await {
+        // Scan where the builds ran: the explicit endpoint, else the one the ledgers name.
+        let mut scan_opts = opts.clone();
+        if scan_opts.endpoint_url.is_none() {
+            let endpoints: BTreeSet<&String> = ledgers.iter().filter_map(|l| l.endpoint.as_ref()).collect();
+            if endpoints.len() == 1 {
+                scan_opts.endpoint_url = endpoints.into_iter().next().cloned();
+            }
+        }
+        match scan_tags(&scan_opts, &known, &default_region).await {
             Ok(found) => items.extend(found.into_iter().map(|f| (f, opts.endpoint_url.clone(), None))),
             Err(e) => ui.error(&format!("Could not scan tags for builds without a ledger: {e:#}")),
         }

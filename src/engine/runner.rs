@@ -192,7 +192,12 @@ impl<C: Send> Runner<C> {
             let res = tokio::select! {
                 r = tokio::time::timeout(limit, step.cleanup(ctx, env, outcome)) => r,
                 _ = env.hard_cancel.cancelled() => {
-                    let msg = format!("cleanup of step \"{}\" interrupted; see the build ledger for what is still open", step.name());
+                    let open: Vec<String> = env.ledger.open_resources().iter().map(|e| format!("{} {} ({})", e.kind, e.id, e.region)).collect();
+                    let msg = format!(
+                        "cleanup of step \"{}\" interrupted; still open: {}",
+                        step.name(),
+                        if open.is_empty() { "nothing recorded".to_string() } else { open.join(", ") }
+                    );
                     env.ui.error(&msg);
                     errors.push(msg);
                     continue;
@@ -373,6 +378,34 @@ pub(crate) mod tests {
         assert_eq!(ctx.log, ["run a", "run b", "run c", "run d", "cleanup d", "cleanup c", "cleanup b", "cleanup a"]);
         assert_eq!(err.cleanup_errors(), ["cleanup of step \"c\" timed out after 50ms", "cleanup of b failed"]);
         assert!(ui.0.lock().unwrap().contains(&"err: cleanup of b failed".to_string()));
+    }
+
+    #[tokio::test]
+    async fn second_signal_stops_a_hanging_cleanup_and_lists_what_is_open() {
+        struct Hang;
+        #[async_trait::async_trait]
+        impl Step<Ctx> for Hang {
+            fn name(&self) -> &'static str {
+                "hang"
+            }
+            async fn run(&self, _: &mut Ctx, env: &StepEnv) -> anyhow::Result<()> {
+                env.ledger.created("instance", "i-1", "r");
+                anyhow::bail!("failed")
+            }
+            async fn cleanup(&self, _: &mut Ctx, _: &StepEnv, _: Outcome) -> anyhow::Result<()> {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok(())
+            }
+        }
+        let r = Runner::new(vec![Box::new(Hang) as Box<dyn Step<Ctx>>], Default::default());
+        let (env, _) = env();
+        let hard = env.hard_cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            hard.cancel();
+        });
+        let err = r.run(&mut Ctx::default(), &env).await.unwrap_err();
+        assert_eq!(err.cleanup_errors(), ["cleanup of step \"hang\" interrupted; still open: instance i-1 (r)"]);
     }
 
     #[tokio::test]

@@ -217,11 +217,9 @@ impl Parsing {
             self.err(Stage::RootDecode, Some(root.pos), format!("'' expected a map, got '{}'", go_kind(&root.value)));
             return tpl;
         };
+        // Packer stops after each of these stages; rpack goes on so every problem is reported
+        // (later stages only look at root keys whose type was right).
         self.root_fields(obj, &mut tpl);
-        if !self.errs.is_empty() {
-            // Packer stops here; the rest would only repeat these problems.
-            return tpl;
-        }
         self.root_keys(obj, &mut tpl);
         self.structure(obj, &mut tpl);
         tpl
@@ -303,11 +301,7 @@ impl Parsing {
             if key.starts_with('_') {
                 match obj.get(key).map(|n| &n.value) {
                     Some(Value::String(s)) => tpl.comments.push((key.to_string(), s.clone())),
-                    _ => {
-                        self.err(Stage::Comment, Some(pos), format!("Failed to cast root level comment value in comment \"{key}\" to string."));
-                        // Packer returns at once here.
-                        return;
-                    }
+                    _ => self.err(Stage::Comment, Some(pos), format!("Failed to cast root level comment value in comment \"{key}\" to string.")),
                 }
                 continue;
             }
@@ -655,6 +649,12 @@ mod tests {
         assert_eq!(errors(r#"{"foo":1,"bar":2}"#), "2 errors occurred:\n\t* Unknown root level key in template: 'bar'\n\t* Unknown root level key in template: 'foo'\n\n");
         assert_eq!(errors(r#"{"_c":1}"#), "Failed to cast root level comment value in comment \"_c\" to string.");
         assert_eq!(errors(r#"{"provisioners":"x"}"#), "1 error(s) decoding:\n\n* 'Provisioners': source data must be an array or slice, got string");
+        // Problems of different stages come out as one list.
+        assert_eq!(
+            errors(r#"{"provisioners":"x","_c":1,"builders":[{}]}"#),
+            "3 errors occurred:\n\t* 'Provisioners': source data must be an array or slice, got string\n\
+             \t* Failed to cast root level comment value in comment \"_c\" to string.\n\t* builder 1: missing 'type'\n\n"
+        );
         let t = parse_str(r#"{"_comment":"hi","push":{"name":"x"},"description":"d"}"#).unwrap();
         assert_eq!(t.comments, vec![("_comment".to_string(), "hi".to_string())]);
         assert_eq!(t.description.as_deref(), Some("d"));

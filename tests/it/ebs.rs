@@ -475,3 +475,16 @@ async fn null_builder_connects_and_provisions() {
     let err = run(decode(&other)).await.unwrap_err();
     assert!(format!("{err:#}").contains("authentication error"), "{err:#}");
 }
+
+/// `spot_price` launches through RunInstances' spot market options; the stop step is skipped
+/// like Packer does for spot instances, and everything is removed again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spot_build_succeeds_and_cleans_up() {
+    let st = stack();
+    let cfg = config(st.base(), json!({"spot_price": "auto", "spot_tags": {"Kind": "spot"}}));
+    let o = build(&st, cfg).await;
+    assert!(o.result.is_ok(), "{}", err_text(&o));
+    assert_eq!(st.proxy.count("StopInstances"), 0);
+    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    assert_clean(&st, &o, &[REGION]).await;
+}

@@ -9,3 +9,4 @@ mod ssh;
 mod scripts;
 mod ebs;
 mod cli;
+mod build;

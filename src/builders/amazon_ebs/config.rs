@@ -629,6 +629,82 @@ pub mod timeouts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template::json::parse;
+
+    fn decode_src(src: &str) -> (Config, Vec<String>) {
+        let node = parse(src).unwrap();
+        let ctx = Context { amazon_funcs: true, ..Default::default() };
+        let mut d = Decoder::new(&[node.as_object().unwrap()], &ctx, "amazon-ebs", NO_RENDER);
+        d.mark_known(&["name"]);
+        let c = decode(&mut d);
+        let errs = match d.finish() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.message).collect(),
+        };
+        (c, errs)
+    }
+
+    #[test]
+    fn eb_sample_reports_packers_two_source_errors() {
+        // The shape of the EB custom-platform samples (conformance case eb-sample-al).
+        let (_, errs) = decode_src(
+            r#"{"type":"amazon-ebs","name":"HVM AMI builder","region":"","source_ami":"","instance_type":"m3.medium",
+               "ssh_username":"ec2-user","ami_name":"NodePlatform_AmazonLinux {{timestamp}}"}"#,
+        );
+        assert_eq!(
+            errs,
+            ["A source_ami or source_ami_filter must be specified", "For security reasons, your source AMI filter must declare an owner."]
+        );
+    }
+
+    #[test]
+    fn access_ami_and_run_errors_in_packers_order() {
+        let (_, errs) = decode_src(
+            r#"{"type":"amazon-ebs","access_key":"AK","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro",
+               "ssh_username":"u","ami_name":"x*","kms_key_id":"nope","ami_regions":["us-west-2"],
+               "region_kms_key_ids":{"eu-west-1":"alias/a"},"temporary_security_group_source_cidrs":["10.0.0.0"],
+               "shutdown_behavior":"halt","tenancy":"shared"}"#,
+        );
+        assert_eq!(
+            errs,
+            [
+                "`access_key` and `secret_key` must both be either set or not set.",
+                "Region eu-west-1 is in region_kms_key_ids but not in ami_regions",
+                "Region us-west-2 is in ami_regions but not in region_kms_key_ids",
+                "If you have set either region_kms_key_ids or kms_key_id, encrypt_boot must also be true.",
+                "\"nope\" is not a valid KMS Key Id.",
+                "ami_name must be between 3 and 128 characters long",
+                "AMIName should only contain alphanumeric characters, parentheses (()), square brackets ([]), spaces ( ), periods (.), slashes (/), dashes (-), single quotes ('), at-signs (@), or underscores(_). You can use the `clean_resource_name` template filter to automatically clean your ami name.",
+                "Error parsing temporary_security_group_source_cidrs: invalid CIDR address: 10.0.0.0",
+                "shutdown_behavior only accepts 'stop' or 'terminate' values.",
+                "Error: Unknown tenancy type shared",
+            ]
+        );
+    }
+
+    #[test]
+    fn late_keys_stay_unrendered_and_defaults_apply() {
+        let (c, errs) = decode_src(
+            r#"{"type":"amazon-ebs","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u",
+               "ami_name":"web","ami_regions":"us-east-1,us-west-2,us-west-2","tags":{"R":"{{ .BuildRegion }}"},
+               "launch_block_device_mappings":[{"device_name":"/dev/xvda","volume_type":"gp3"}]}"#,
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.tags, [("R".to_string(), "{{ .BuildRegion }}".to_string())]);
+        assert_eq!(c.ami_regions, ["us-west-2"]);
+        assert_eq!(c.temporary_security_group_source_cidrs, ["0.0.0.0/0"]);
+        assert_eq!(c.shutdown_behavior, "stop");
+        assert_eq!(c.key_type(), "ed25519");
+    }
+
+    #[test]
+    fn sharing_encrypted_with_default_key_is_refused() {
+        let (_, errs) = decode_src(
+            r#"{"type":"amazon-ebs","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u",
+               "ami_name":"web","encrypt_boot":true,"ami_users":["1"],"snapshot_users":["1"]}"#,
+        );
+        assert_eq!(errs, ["Cannot share AMI encrypted with default KMS key", "Cannot share snapshot encrypted with default KMS key"]);
+    }
 
     #[test]
     fn kms_key_forms() {

@@ -126,7 +126,15 @@ pub(crate) fn execute<'a>(
         rec,
         at: None,
     };
-    ex.walk(&dot, &tree.root)
+    ex.walk(&dot, &tree.root).map(|_| ())
+}
+
+/// How a list of nodes finished: normally, or at `{{break}}`/`{{continue}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Normal,
+    Break,
+    Continue,
 }
 
 struct Exec<'a, 'o> {
@@ -134,8 +142,15 @@ struct Exec<'a, 'o> {
     vars: Vec<(&'a str, V<'a>)>,
     out: &'o mut String,
     rec: Option<(&'o str, &'o mut Vec<Segment>)>,
-    /// The node Go's `state.at` would point at: the last argument or field evaluated.
-    at: Option<&'a Arg<'a>>,
+    /// The node Go's `state.at` would point at: the last node evaluation started on.
+    at: Option<At<'a>>,
+}
+
+/// A node an execution error can point at.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Arg(&'a Arg<'a>),
+    Pipe(&'a Pipe<'a>),
 }
 
 fn err(pos: usize, context: impl ToString, msg: String) -> ExecError {
@@ -147,7 +162,16 @@ fn err(pos: usize, context: impl ToString, msg: String) -> ExecError {
 }
 
 impl<'a> Exec<'a, '_> {
-    fn walk(&mut self, dot: &V<'a>, list: &'a [Node<'a>]) -> XResult<()> {
+    /// An error at Go's current node.
+    fn here(&self, msg: String) -> ExecError {
+        match self.at {
+            Some(At::Arg(a)) => err(a.pos, a, msg),
+            Some(At::Pipe(p)) => err(p.pos, p, msg),
+            None => err(0, "", msg),
+        }
+    }
+
+    fn walk(&mut self, dot: &V<'a>, list: &'a [Node<'a>]) -> XResult<Flow> {
         for node in list {
             if let Some((src, segs)) = &mut self.rec {
                 let out_start = self.out.len();
@@ -180,31 +204,44 @@ impl<'a> Exec<'a, '_> {
                         }
                     }
                 }
-                Node::If(b) => self.walk_if_or_with(dot, b, false)?,
-                Node::With(b) => self.walk_if_or_with(dot, b, true)?,
-                Node::Range(b) => self.walk_range(dot, node, b)?,
+                Node::If(b) | Node::With(b) => {
+                    let flow = self.walk_if_or_with(dot, b, matches!(node, Node::With(_)))?;
+                    if flow != Flow::Normal {
+                        return Ok(flow);
+                    }
+                }
+                Node::Range(b) => {
+                    if let Some(flow) = self.walk_range(dot, b)? {
+                        return Ok(flow);
+                    }
+                }
+                Node::Break => return Ok(Flow::Break),
+                Node::Continue => return Ok(Flow::Continue),
             }
         }
-        Ok(())
+        Ok(Flow::Normal)
     }
 
-    fn walk_if_or_with(&mut self, dot: &V<'a>, b: &'a Branch<'a>, with: bool) -> XResult<()> {
+    fn walk_if_or_with(&mut self, dot: &V<'a>, b: &'a Branch<'a>, with: bool) -> XResult<Flow> {
         let mark = self.vars.len();
         let val = self.eval_pipeline(dot, &b.pipe)?;
-        if val.truth() {
+        let flow = if val.truth() {
             if with {
-                self.walk(&val, &b.list)?;
+                self.walk(&val, &b.list)?
             } else {
-                self.walk(dot, &b.list)?;
+                self.walk(dot, &b.list)?
             }
         } else if let Some(e) = &b.else_list {
-            self.walk(dot, e)?;
-        }
+            self.walk(dot, e)?
+        } else {
+            Flow::Normal
+        };
         self.vars.truncate(mark);
-        Ok(())
+        Ok(flow)
     }
 
-    fn walk_range(&mut self, dot: &V<'a>, node: &'a Node<'a>, b: &'a Branch<'a>) -> XResult<()> {
+    /// Returns the flow of an `else` list that ended in an outer range's break/continue.
+    fn walk_range(&mut self, dot: &V<'a>, b: &'a Branch<'a>) -> XResult<Option<Flow>> {
         let mark = self.vars.len();
         let val = self.eval_pipeline(dot, &b.pipe)?;
         let top = self.vars.len();
@@ -222,20 +259,21 @@ impl<'a> Exec<'a, '_> {
             other => {
                 let mut shown = String::new();
                 gofmt::write_v(&mut shown, other);
-                let msg = format!("range can't iterate over {shown}");
-                return Err(match self.at {
-                    Some(at) => err(at.pos, at, msg),
-                    None => err(b.pipe.pos, node, msg),
-                });
+                return Err(self.here(format!("range can't iterate over {shown}")));
             }
         }
         if !iterated {
             if let Some(e) = &b.else_list {
-                self.walk(dot, e)?;
+                // A break/continue here belongs to an enclosing range.
+                let flow = self.walk(dot, e)?;
+                if flow != Flow::Normal {
+                    self.vars.truncate(mark);
+                    return Ok(Some(flow));
+                }
             }
         }
         self.vars.truncate(mark);
-        Ok(())
+        Ok(None)
     }
 
     /// Runs the body once per element; returns whether there was any.
@@ -246,22 +284,26 @@ impl<'a> Exec<'a, '_> {
         coll: &'c Value,
         conv: impl Fn(&'c Value) -> V<'a>,
     ) -> XResult<bool> {
-        let one = |ex: &mut Self, index: V<'a>, elem: V<'a>| -> XResult<()> {
+        let one = |ex: &mut Self, index: V<'a>, elem: V<'a>| -> XResult<Flow> {
             ex.set_range_vars(b, top, index, elem.clone())?;
-            ex.walk(&elem, &b.list)?;
+            let flow = ex.walk(&elem, &b.list)?;
             ex.vars.truncate(top);
-            Ok(())
+            Ok(flow)
         };
         match coll {
             Value::List(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    one(self, V::Int(i as i64), conv(item))?;
+                    if one(self, V::Int(i as i64), conv(item))? == Flow::Break {
+                        break;
+                    }
                 }
                 Ok(!items.is_empty())
             }
             Value::Map(m) => {
                 for (k, item) in m {
-                    one(self, V::Str(Cow::Owned(k.clone())), conv(item))?;
+                    if one(self, V::Str(Cow::Owned(k.clone())), conv(item))? == Flow::Break {
+                        break;
+                    }
                 }
                 Ok(!m.is_empty())
             }
@@ -283,9 +325,9 @@ impl<'a> Exec<'a, '_> {
         if b.pipe.is_assign {
             // `range $x = …` assigns existing variables by name.
             let last = decl[decl.len() - 1];
-            self.set_var(last, elem, &b.pipe)?;
+            self.set_var(last, elem)?;
             if decl.len() > 1 {
-                self.set_var(decl[0], index, &b.pipe)?;
+                self.set_var(decl[0], index)?;
             }
             return Ok(());
         }
@@ -296,13 +338,13 @@ impl<'a> Exec<'a, '_> {
         Ok(())
     }
 
-    fn set_var(&mut self, name: &str, v: V<'a>, pipe: &Pipe<'_>) -> XResult<()> {
+    fn set_var(&mut self, name: &str, v: V<'a>) -> XResult<()> {
         match self.vars.iter_mut().rev().find(|(n, _)| *n == name) {
             Some(slot) => {
                 slot.1 = v;
                 Ok(())
             }
-            None => Err(err(pipe.pos, pipe, format!("undefined variable: {name}"))),
+            None => Err(self.here(format!("undefined variable: {name}"))),
         }
     }
 
@@ -314,6 +356,7 @@ impl<'a> Exec<'a, '_> {
     }
 
     fn eval_pipeline(&mut self, dot: &V<'a>, pipe: &'a Pipe<'a>) -> XResult<V<'a>> {
+        self.at = Some(At::Pipe(pipe));
         let mut value: Option<V<'a>> = None;
         for cmd in &pipe.cmds {
             let v = self.eval_command(dot, cmd, value.take())?;
@@ -326,7 +369,7 @@ impl<'a> Exec<'a, '_> {
         let v = value.unwrap_or(V::NoValue);
         for name in &pipe.decl {
             if pipe.is_assign {
-                self.set_var(name, v.clone(), pipe)?;
+                self.set_var(name, v.clone())?;
             } else {
                 self.vars.push((name, v.clone()));
             }
@@ -336,11 +379,12 @@ impl<'a> Exec<'a, '_> {
 
     fn not_a_function(&self, args: &[Arg<'_>], has_final: bool) -> XResult<()> {
         if args.len() > 1 || has_final {
-            return Err(err(
-                args[0].pos,
-                &args[0],
-                format!("can't give argument to non-function {}", args[0]),
-            ));
+            // Go prints a parenthesized pipeline without its parentheses here.
+            let shown = match &args[0].kind {
+                ArgKind::Pipe(p) => p.to_string(),
+                _ => args[0].to_string(),
+            };
+            return Err(self.here(format!("can't give argument to non-function {shown}")));
         }
         Ok(())
     }
@@ -352,11 +396,13 @@ impl<'a> Exec<'a, '_> {
         fin: Option<V<'a>>,
     ) -> XResult<V<'a>> {
         let first = &cmd.args[0];
-        self.at = Some(first);
+        // Go points at the first word, except for a parenthesized pipeline (the enclosing
+        // pipeline stays current).
+        if !matches!(first.kind, ArgKind::Pipe(_)) {
+            self.at = Some(At::Arg(first));
+        }
         match &first.kind {
-            ArgKind::Field(names) => {
-                self.eval_field_chain(dot.clone(), first, names, &cmd.args, fin)
-            }
+            ArgKind::Field(names) => self.eval_field_chain(dot.clone(), names, &cmd.args, fin),
             ArgKind::Chain(node, names) => {
                 if matches!(node.kind, ArgKind::Nil) {
                     return Err(err(
@@ -366,7 +412,7 @@ impl<'a> Exec<'a, '_> {
                     ));
                 }
                 let recv = self.eval_raw(dot, node)?;
-                self.eval_field_chain(recv, first, names, &cmd.args, fin)
+                self.eval_field_chain(recv, names, &cmd.args, fin)
             }
             ArgKind::Ident(f, name) => {
                 self.eval_function(dot, *f, name, first, &cmd.args[1..], fin, Some(cmd))
@@ -381,7 +427,7 @@ impl<'a> Exec<'a, '_> {
                     self.not_a_function(&cmd.args, fin.is_some())?;
                     return Ok(value);
                 }
-                self.eval_field_chain(value, first, fields, &cmd.args, fin)
+                self.eval_field_chain(value, fields, &cmd.args, fin)
             }
             ArgKind::Bool(b) => {
                 self.not_a_function(&cmd.args, fin.is_some())?;
@@ -408,82 +454,65 @@ impl<'a> Exec<'a, '_> {
 
     /// Go's `evalFieldChain`: all but the last field without arguments, the last with them.
     fn eval_field_chain(
-        &mut self,
+        &self,
         mut recv: V<'a>,
-        node: &'a Arg<'a>,
         names: &[&str],
         args: &[Arg<'_>],
         fin: Option<V<'a>>,
     ) -> XResult<V<'a>> {
-        self.at = Some(node);
         let n = names.len();
         for name in &names[..n - 1] {
-            recv = self.eval_field(recv, name, node, false)?;
+            recv = self.eval_field(recv, name, false)?;
         }
         let has_args = args.len() > 1 || fin.is_some();
-        self.eval_field(recv, names[n - 1], node, has_args)
+        self.eval_field(recv, names[n - 1], has_args)
     }
 
-    fn eval_field(
-        &self,
-        recv: V<'a>,
-        name: &str,
-        node: &Arg<'_>,
-        has_args: bool,
-    ) -> XResult<V<'a>> {
+    /// Errors point at Go's current node: the last thing evaluated (the receiver's innermost
+    /// term for `(…).X`), else the field node itself.
+    fn eval_field(&self, recv: V<'a>, name: &str, has_args: bool) -> XResult<V<'a>> {
+        let not_a_method = || self.here(format!("{name} is not a method but has arguments"));
         match recv {
             V::NoValue => Ok(V::NoValue),
-            V::Nil => Err(err(
-                node.pos,
-                node,
-                format!("nil pointer evaluating interface {{}}.{name}"),
-            )),
+            V::Nil => Err(self.here(format!("nil pointer evaluating interface {{}}.{name}"))),
             V::Ref(Value::Map(m)) => {
                 if has_args {
-                    return Err(err(
-                        node.pos,
-                        node,
-                        format!("{name} is not a method but has arguments"),
-                    ));
+                    return Err(not_a_method());
                 }
                 Ok(m.get(name).map(V::from_value).unwrap_or(V::NoValue))
             }
             V::Own(ref rc) if matches!(**rc, Value::Map(_)) => {
                 if has_args {
-                    return Err(err(
-                        node.pos,
-                        node,
-                        format!("{name} is not a method but has arguments"),
-                    ));
+                    return Err(not_a_method());
                 }
                 let Value::Map(m) = &**rc else { unreachable!() };
                 Ok(m.get(name)
                     .map(|v| V::from_value(v).into_static())
                     .unwrap_or(V::NoValue))
             }
-            other => Err(err(
-                node.pos,
-                node,
-                format!("can't evaluate field {name} in type {}", type_name(&other)),
-            )),
+            other => Err(self.here(format!(
+                "can't evaluate field {name} in type {}",
+                type_name(&other)
+            ))),
         }
     }
 
     /// Evaluates an argument without type checking (Go's `evalArg` with a nil type).
     fn eval_raw(&mut self, dot: &V<'a>, arg: &'a Arg<'a>) -> XResult<V<'a>> {
+        self.at = Some(At::Arg(arg));
         match &arg.kind {
             ArgKind::Dot => Ok(dot.clone()),
             ArgKind::Nil => Ok(V::Nil),
             ArgKind::Bool(b) => Ok(V::Bool(*b)),
             ArgKind::Number(n) => n.ideal().map_err(|m| err(arg.pos, arg, m)),
             ArgKind::Str(s, _) => Ok(V::Str(Cow::Borrowed(s))),
-            ArgKind::Field(names) => self.eval_field_chain(dot.clone(), arg, names, &[], None),
+            ArgKind::Field(names) => self.eval_field_chain(dot.clone(), names, &[], None),
             ArgKind::Variable(name, fields) => {
                 let value = self.var_value(name, arg)?;
                 if fields.is_empty() {
                     return Ok(value);
                 }
-                self.eval_field_chain(value, arg, fields, &[], None)
+                self.eval_field_chain(value, fields, &[], None)
             }
             ArgKind::Ident(f, name) => self.eval_function(dot, *f, name, arg, &[], None, None),
             ArgKind::Pipe(p) => self.eval_pipeline(dot, p),
@@ -496,14 +525,14 @@ impl<'a> Exec<'a, '_> {
                     ));
                 }
                 let recv = self.eval_raw(dot, node)?;
-                self.eval_field_chain(recv, arg, names, &[], None)
+                self.eval_field_chain(recv, names, &[], None)
             }
         }
     }
 
     /// Go's `evalArg` for a parameter of type `p`.
     fn eval_arg(&mut self, dot: &V<'a>, p: P, arg: &'a Arg<'a>) -> XResult<V<'a>> {
-        self.at = Some(arg);
+        self.at = Some(At::Arg(arg));
         let found = |what: &str| err(arg.pos, arg, format!("expected {what}; found {arg}"));
         match (&arg.kind, p) {
             (ArgKind::Nil, P::Any) => Ok(V::Nil),
@@ -538,7 +567,7 @@ impl<'a> Exec<'a, '_> {
         fin: Option<V<'a>>,
         cmd: Option<&Cmd<'_>>,
     ) -> XResult<V<'a>> {
-        self.at = Some(ident);
+        self.at = Some(At::Arg(ident));
         let sig = f.sig();
         let num_in = args.len() + usize::from(fin.is_some());
         if sig.variadic.is_some() {

@@ -514,7 +514,8 @@ fn escaper_input(args: &[V]) -> String {
 fn len<'a>(v: &V<'a>) -> R<'a> {
     match v {
         V::Str(s) => Ok(V::Int(s.len() as i64)),
-        V::NoValue | V::Nil => Err("len of nil pointer".into()),
+        // Go's reflection fails on a nil interface before its own checks run.
+        V::NoValue | V::Nil => Err("reflect: call of reflect.Value.Type on zero Value".into()),
         _ => match v.coll() {
             Some(Value::List(l)) => Ok(V::Int(l.len() as i64)),
             Some(Value::Map(m)) => Ok(V::Int(m.len() as i64)),

@@ -18,6 +18,23 @@ pub(crate) fn quote(s: &str) -> String {
     out
 }
 
+/// Go's `strconv.QuoteToASCII` (`%+q`).
+pub(crate) fn quote_ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        if c.is_ascii() {
+            escape_char(&mut out, c, '"');
+        } else if (c as u32) < 0x10000 {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            let _ = write!(out, "\\U{:08x}", c as u32);
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Go's `strconv.QuoteRune`.
 pub(crate) fn quote_rune(c: char) -> String {
     let mut out = String::from("'");
@@ -93,6 +110,29 @@ fn shortest_digits(f: f64) -> (String, i32) {
     (digits.to_string(), exp + 1)
 }
 
+/// Rust's formatter takes at most 65535 digits of precision. A double's exact decimal expansion
+/// ends within 1100 digits, so longer precisions are that many digits plus zeros.
+const EXACT_DIGITS: usize = 1100;
+
+/// `format!("{:.p$e}")` for any `p`.
+fn rust_e(f: f64, p: usize) -> String {
+    let s = format!("{:.*e}", p.min(EXACT_DIGITS), f);
+    if p <= EXACT_DIGITS {
+        return s;
+    }
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    format!("{m}{}e{e}", "0".repeat(p - EXACT_DIGITS))
+}
+
+/// `format!("{:.p$}")` for any `p`.
+fn rust_f(f: f64, p: usize) -> String {
+    let s = format!("{:.*}", p.min(EXACT_DIGITS), f);
+    if p <= EXACT_DIGITS {
+        return s;
+    }
+    s + &"0".repeat(p - EXACT_DIGITS)
+}
+
 /// `%e` with `prec` digits after the point (None = shortest).
 fn fmt_e(f: f64, prec: Option<usize>, upper: bool) -> String {
     let (mant, exp) = match prec {
@@ -106,7 +146,7 @@ fn fmt_e(f: f64, prec: Option<usize>, upper: bool) -> String {
             (mant, if f == 0.0 { 0 } else { dp - 1 })
         }
         Some(p) => {
-            let s = format!("{:.*e}", p, f);
+            let s = rust_e(f, p);
             let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
             (m.to_string(), e.parse().unwrap_or(0))
         }
@@ -122,7 +162,7 @@ fn fmt_g(f: f64, prec: Option<usize>, upper: bool) -> String {
         None => shortest_digits(f),
         Some(p) => {
             let p = p.max(1);
-            let s = format!("{:.*e}", p - 1, f);
+            let s = rust_e(f, p - 1);
             let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
             let d: String = m.chars().filter(|c| c.is_ascii_digit()).collect();
             let d = d.trim_end_matches('0');
@@ -325,67 +365,120 @@ impl Spec {
 }
 
 /// `fmt.Sprintf` for the verbs templates use: `%v %s %d %q %x %X %o %b %c %f %F %e %E %g %G
-/// %t %T %%`, flags `- + # space 0`, width and precision. Mismatches render like Go
+/// %t %T %%`, flags `- + # space 0`, width and precision (also `*` and `[n]` argument indexes).
+/// Mismatches render like Go
 /// (`%!d(string=x)`, `%!s(MISSING)`, `%!(EXTRA int=1)`).
 pub(crate) fn sprintf(format: &str, args: &[V]) -> String {
+    let b = format.as_bytes();
     let mut out = String::with_capacity(format.len() + 16);
-    let mut argi = 0;
-    let mut chars = format.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
+    let mut argi = 0usize;
+    let mut reordered = false;
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i] != b'%' {
+            i += 1;
         }
+        out.push_str(&format[start..i]);
+        if i >= b.len() {
+            break;
+        }
+        i += 1; // the '%'
         let mut spec = Spec::default();
-        while let Some(&(_, f)) = chars.peek() {
-            match f {
-                '-' => spec.minus = true,
-                '+' => spec.plus = true,
-                '#' => spec.sharp = true,
-                ' ' => spec.space = true,
-                '0' => spec.zero = !spec.minus,
+        while i < b.len() {
+            match b[i] {
+                b'-' => {
+                    spec.minus = true;
+                    spec.zero = false;
+                }
+                b'+' => spec.plus = true,
+                b'#' => spec.sharp = true,
+                b' ' => spec.space = true,
+                b'0' => spec.zero = !spec.minus,
                 _ => break,
             }
-            chars.next();
+            i += 1;
         }
-        let num = |chars: &mut std::iter::Peekable<std::str::CharIndices>| -> Option<usize> {
-            let mut n: Option<usize> = None;
-            while let Some(&(_, d)) = chars.peek() {
-                if let Some(v) = d.to_digit(10) {
-                    n = Some(
-                        n.unwrap_or(0)
-                            .saturating_mul(10)
-                            .saturating_add(v as usize)
-                            .min(MAX_WIDTH),
-                    );
-                    chars.next();
-                } else {
-                    break;
+        let mut good_index = true;
+        let mut after_index = arg_index(
+            b,
+            &mut i,
+            &mut argi,
+            args.len(),
+            &mut good_index,
+            &mut reordered,
+        );
+        if b.get(i) == Some(&b'*') {
+            i += 1;
+            match int_arg(args, &mut argi) {
+                Some(w) => {
+                    if w < 0 {
+                        spec.minus = true;
+                        spec.zero = false;
+                    }
+                    spec.width = Some(w.unsigned_abs() as usize);
                 }
+                None => out.push_str("%!(BADWIDTH)"),
             }
-            n
-        };
-        spec.width = num(&mut chars);
-        if let Some(&(_, '.')) = chars.peek() {
-            chars.next();
-            spec.prec = Some(num(&mut chars).unwrap_or(0));
+            after_index = false;
+        } else {
+            spec.width = digits(b, &mut i);
+            if after_index && spec.width.is_some() {
+                good_index = false; // "%[3]2d"
+            }
         }
-        let Some((_, verb)) = chars.next() else {
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if after_index {
+                good_index = false; // "%[3].2d"
+            }
+            after_index = arg_index(
+                b,
+                &mut i,
+                &mut argi,
+                args.len(),
+                &mut good_index,
+                &mut reordered,
+            );
+            if b.get(i) == Some(&b'*') {
+                i += 1;
+                match int_arg(args, &mut argi) {
+                    Some(p) if p >= 0 => spec.prec = Some(p as usize),
+                    Some(_) => spec.prec = None,
+                    None => out.push_str("%!(BADPREC)"),
+                }
+                after_index = false;
+            } else {
+                spec.prec = Some(digits(b, &mut i).unwrap_or(0));
+            }
+        }
+        if !after_index {
+            arg_index(
+                b,
+                &mut i,
+                &mut argi,
+                args.len(),
+                &mut good_index,
+                &mut reordered,
+            );
+        }
+        let Some(verb) = format[i..].chars().next() else {
             out.push_str("%!(NOVERB)");
             break;
         };
+        i += verb.len_utf8();
         if verb == '%' {
-            out.push('%');
-            continue;
-        }
-        let Some(arg) = args.get(argi) else {
+            out.push('%'); // takes no operand, ignores width and precision
+        } else if !good_index {
+            let _ = write!(out, "%!{verb}(BADINDEX)");
+        } else if argi >= args.len() {
             let _ = write!(out, "%!{verb}(MISSING)");
-            continue;
-        };
-        argi += 1;
-        format_one(&mut out, spec, verb, arg);
+        } else {
+            format_one(&mut out, spec, verb, &args[argi]);
+            argi += 1;
+        }
     }
-    if argi < args.len() {
+    if !reordered && argi < args.len() {
         out.push_str("%!(EXTRA ");
         for (i, a) in args[argi..].iter().enumerate() {
             if i > 0 {
@@ -403,6 +496,75 @@ pub(crate) fn sprintf(format: &str, args: &[V]) -> String {
         out.push(')');
     }
     out
+}
+
+/// Decimal digits at `i` (a width or precision), capped at [`MAX_WIDTH`].
+fn digits(b: &[u8], i: &mut usize) -> Option<usize> {
+    let mut n: Option<usize> = None;
+    while let Some(d @ b'0'..=b'9') = b.get(*i) {
+        let v = (d - b'0') as usize;
+        n = Some(
+            n.unwrap_or(0)
+                .saturating_mul(10)
+                .saturating_add(v)
+                .min(MAX_WIDTH),
+        );
+        *i += 1;
+    }
+    n
+}
+
+/// Go's `argNumber`: an explicit `[n]` argument index at `i`. Returns whether one was read.
+fn arg_index(
+    b: &[u8],
+    i: &mut usize,
+    argi: &mut usize,
+    nargs: usize,
+    good: &mut bool,
+    reordered: &mut bool,
+) -> bool {
+    if b.get(*i) != Some(&b'[') {
+        return false;
+    }
+    *reordered = true;
+    let Some(close) = b[*i..].iter().position(|&c| c == b']') else {
+        *i += 1;
+        *good = false;
+        return false;
+    };
+    let inner = &b[*i + 1..*i + close];
+    *i += close + 1;
+    let n = if !inner.is_empty() && inner.iter().all(u8::is_ascii_digit) && inner.len() < 10 {
+        std::str::from_utf8(inner)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+    } else {
+        None
+    };
+    match n {
+        Some(n) if n >= 1 && n <= nargs => {
+            *argi = n - 1;
+            true
+        }
+        Some(_) => {
+            *good = false;
+            true
+        }
+        None => {
+            *good = false;
+            false
+        }
+    }
+}
+
+/// Go's `intFromArg` for `*` widths and precisions: consumes the argument if there is one.
+fn int_arg(args: &[V], argi: &mut usize) -> Option<i64> {
+    let v = args.get(*argi)?;
+    *argi += 1;
+    match v {
+        V::Int(n) if n.unsigned_abs() <= MAX_WIDTH as u64 => Some(*n),
+        _ => None,
+    }
 }
 
 fn bad_verb(out: &mut String, verb: char, arg: &V) {
@@ -500,7 +662,17 @@ fn format_int(out: &mut String, spec: Spec, verb: char, i: i64, arg: &V) {
             return;
         }
         'U' => {
-            out.push_str(&spec.pad(format!("U+{:04X}", i), false));
+            let mut u = format!("U+{:04X}", i);
+            if spec.sharp {
+                if let Some(c) = u32::try_from(i)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .filter(|&c| is_printable(c))
+                {
+                    let _ = write!(u, " '{c}'");
+                }
+            }
+            out.push_str(&spec.pad(u, false));
             return;
         }
         'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 's' | 't' => {
@@ -542,7 +714,7 @@ fn format_float(out: &mut String, spec: Spec, verb: char, f: f64, arg: &V) {
     let body = match verb {
         'v' | 'g' => float_with(f, |a| fmt_g(a, spec.prec, false)),
         'G' => float_with(f, |a| fmt_g(a, spec.prec, true)),
-        'f' | 'F' => float_with(f, |a| format!("{:.*}", spec.prec.unwrap_or(6), a)),
+        'f' | 'F' => float_with(f, |a| rust_f(a, spec.prec.unwrap_or(6))),
         'e' => float_with(f, |a| fmt_e(a, Some(spec.prec.unwrap_or(6)), false)),
         'E' => float_with(f, |a| fmt_e(a, Some(spec.prec.unwrap_or(6)), true)),
         _ => {
@@ -574,6 +746,8 @@ fn format_str(out: &mut String, spec: Spec, verb: char, s: &str, arg: &V) {
         'q' => {
             if spec.sharp && !s.contains('`') && s.chars().all(|c| c == '\t' || !c.is_control()) {
                 format!("`{s}`")
+            } else if spec.plus {
+                quote_ascii(s)
             } else {
                 quote(s)
             }
@@ -776,11 +950,32 @@ mod tests {
                 "string []interface {}",
             ),
             ("%.3d", vec![V::Int(7)], "007"),
+            ("%[2]d %[1]d", vec![V::Int(1), V::Int(2)], "2 1"),
+            ("%[1]d %d", vec![V::Int(1), V::Int(2)], "1 2"),
+            ("%[3]d", vec![V::Int(1)], "%!d(BADINDEX)"),
+            ("%[x]d", vec![V::Int(1)], "%!d(BADINDEX)"),
+            (
+                "%*d|%-*d|",
+                vec![V::Int(4), V::Int(7), V::Int(3), V::Int(8)],
+                "   7|8  |",
+            ),
+            ("%*d", vec![V::Int(-3), V::Int(7)], "7  "),
+            ("%.*f", vec![V::Int(2), V::Float(1.23456)], "1.23"),
+            ("%*d", vec![s("x"), V::Int(7)], "%!(BADWIDTH)7"),
+            ("%5%", vec![], "%"),
+            ("%+q", vec![s("é☃")], r#""\u00e9\u2603""#),
+            ("%#U", vec![V::Int(0x2603)], "U+2603 '☃'"),
             ("%f", vec![V::Int(1)], "%!f(int=1)"),
         ];
         for (fmt, args, want) in cases {
             assert_eq!(sprintf(fmt, &args), want, "{fmt}");
         }
+        // Found by fuzzing: precisions beyond what Rust's formatter accepts.
+        let f = sprintf("%.70000f", &[V::Float(0.5)]);
+        assert_eq!(f, format!("0.5{}", "0".repeat(69_999)));
+        let e = sprintf("%.70000e", &[V::Float(2.0)]);
+        assert_eq!(e, format!("2.{}e+00", "0".repeat(70_000)));
+        assert_eq!(sprintf("%.70000g", &[V::Float(0.25)]), "0.25");
     }
 
     #[test]

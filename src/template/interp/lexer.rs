@@ -1,7 +1,7 @@
-//! Tokenizer for Go `text/template` source, following `text/template/parse/lex.go` as built into
-//! Packer 1.6.6 (Go 1.15): `{{ }}` delimiters with `{{- -}}` trim markers, comments, and the
-//! tokens allowed inside actions. A newline inside an action is an error there ("unclosed
-//! action"), like Go before 1.16.
+//! Tokenizer for Go `text/template` source, following `text/template/parse/lex.go` of the Go
+//! release the reference Packer 1.6.6 binary was built with (1.19): `{{ }}` delimiters with
+//! `{{- -}}` trim markers, comments, the tokens allowed inside actions (which may span lines),
+//! and the `break`/`continue` keywords.
 //!
 //! The whole input is tokenized up front; a lexical error becomes the last token, so the parser
 //! reports it only when it gets that far, exactly like Go's concurrent lexer.
@@ -41,6 +41,8 @@ pub(crate) enum Kind {
     Range,
     Template,
     With,
+    Break,
+    Continue,
 }
 
 impl Kind {
@@ -57,6 +59,8 @@ impl Kind {
                 | Kind::Range
                 | Kind::Template
                 | Kind::With
+                | Kind::Break
+                | Kind::Continue
         )
     }
 }
@@ -67,6 +71,9 @@ pub(crate) struct Token<'s> {
     pub kind: Kind,
     /// Byte offset of the token (for errors: of the construct at fault).
     pub pos: usize,
+    /// For errors: where Go's lexer says the failing lexeme starts (its line is the one Go's
+    /// message names). Equal to `pos` otherwise.
+    pub go_pos: usize,
     pub val: &'s str,
     /// Error message when `kind == Kind::Error`.
     pub msg: Option<String>,
@@ -91,11 +98,8 @@ impl std::fmt::Display for Token<'_> {
 const LEFT: &str = "{{";
 const RIGHT: &str = "}}";
 
+/// Go's `isSpace` (since Go 1.16 actions may contain newlines).
 fn is_space(c: u8) -> bool {
-    c == b' ' || c == b'\t'
-}
-
-fn is_trim_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n')
 }
 
@@ -144,15 +148,22 @@ impl<'s> Lexer<'s> {
         self.toks.push(Token {
             kind,
             pos: start,
+            go_pos: start,
             val: &self.src[start..end],
             msg: None,
         });
     }
 
     fn error(&mut self, pos: usize, msg: String) -> Step {
+        self.error_at(pos, pos, msg)
+    }
+
+    /// An error pointing at `pos` that Go reports on the line of `go_pos`.
+    fn error_at(&mut self, pos: usize, go_pos: usize, msg: String) -> Step {
         self.toks.push(Token {
             kind: Kind::Error,
             pos,
+            go_pos,
             val: "",
             msg: Some(msg),
         });
@@ -176,6 +187,7 @@ impl<'s> Lexer<'s> {
                     self.toks.push(Token {
                         kind: Kind::Eof,
                         pos: end,
+                        go_pos: end,
                         val: "",
                         msg: None,
                     });
@@ -185,7 +197,7 @@ impl<'s> Lexer<'s> {
                     let trim = self.has_left_trim(x + LEFT.len());
                     let mut end = x;
                     if trim {
-                        while end > start && is_trim_space(self.b[end - 1]) {
+                        while end > start && is_space(self.b[end - 1]) {
                             end -= 1;
                         }
                     }
@@ -201,7 +213,7 @@ impl<'s> Lexer<'s> {
         }
     }
 
-    /// `{{- ` : a minus followed by a space or tab right after the delimiter.
+    /// `{{- ` : a minus followed by white space right after the delimiter.
     fn has_left_trim(&self, at: usize) -> bool {
         at + 1 < self.b.len() && self.b[at] == b'-' && is_space(self.b[at + 1])
     }
@@ -209,14 +221,14 @@ impl<'s> Lexer<'s> {
     /// ` -}}` or `}}` at the current position: (is delimiter, has trim marker).
     fn at_right_delim(&self) -> (bool, bool) {
         let rest = &self.b[self.pos..];
-        if rest.starts_with(b" -}}") {
+        if rest.len() >= 4 && is_space(rest[0]) && rest[1] == b'-' && &rest[2..4] == b"}}" {
             return (true, true);
         }
         (rest.starts_with(RIGHT.as_bytes()), false)
     }
 
     fn skip_trim_space(&mut self) {
-        while self.pos < self.b.len() && is_trim_space(self.b[self.pos]) {
+        while self.pos < self.b.len() && is_space(self.b[self.pos]) {
             self.pos += 1;
         }
     }
@@ -236,13 +248,19 @@ impl<'s> Lexer<'s> {
     }
 
     fn comment(&mut self, delim_pos: usize) -> Step {
+        let comment_start = self.pos;
         let Some(i) = find(self.b, b"*/", self.pos + 2) else {
-            return self.error(delim_pos, "unclosed comment".into());
+            return self.error_at(delim_pos, comment_start, "unclosed comment".into());
         };
         self.pos = i + 2;
         let (delim, trim) = self.at_right_delim();
         if !delim {
-            return self.error(self.pos, "comment ends before closing delimiter".into());
+            let at = self.pos;
+            return self.error_at(
+                at,
+                comment_start,
+                "comment ends before closing delimiter".into(),
+            );
         }
         self.pos += RIGHT.len() + if trim { 2 } else { 0 };
         if trim {
@@ -256,7 +274,8 @@ impl<'s> Lexer<'s> {
             let (delim, trim) = self.at_right_delim();
             if delim {
                 if let Some(&open) = self.parens.last() {
-                    return self.error(open, "unclosed left paren".into());
+                    let at = self.pos;
+                    return self.error_at(open, at, "unclosed left paren".into());
                 }
                 if trim {
                     self.pos += 2;
@@ -270,17 +289,16 @@ impl<'s> Lexer<'s> {
             }
             let start = self.pos;
             let Some(c) = self.peek_char() else {
-                return self.error(delim_pos, "unclosed action".into());
+                return self.error_at(delim_pos, start, "unclosed action".into());
             };
             match c {
-                '\r' | '\n' => return self.error(delim_pos, "unclosed action".into()),
-                ' ' | '\t' => {
+                ' ' | '\t' | '\r' | '\n' => {
                     let mut end = start;
                     while end < self.b.len() && is_space(self.b[end]) {
                         end += 1;
                     }
                     // Leave the last space for a following ` -}}`.
-                    if self.b[end - 1] == b' ' && self.b[end..].starts_with(b"-}}") {
+                    if self.b[end..].starts_with(b"-}}") {
                         end -= 1;
                     }
                     if end > start {
@@ -346,11 +364,13 @@ impl<'s> Lexer<'s> {
                     self.emit(Kind::LeftParen, start, self.pos);
                 }
                 ')' => {
+                    // Like Go, the paren is emitted before the error, so the parser reports it
+                    // as unexpected where a pipeline cannot end with `)`.
                     self.pos += 1;
-                    if self.parens.pop().is_none() {
-                        return self.error(start, format!("unexpected right paren {}", fmt_u(c)));
-                    }
                     self.emit(Kind::RightParen, start, self.pos);
+                    if self.parens.pop().is_none() {
+                        return self.error(start, "unexpected right paren".into());
+                    }
                 }
                 c if c.is_ascii() && !c.is_ascii_control() => {
                     self.pos += 1;
@@ -400,7 +420,8 @@ impl<'s> Lexer<'s> {
         self.consume_alnum();
         if !self.at_terminator() {
             let c = self.peek_char().unwrap_or('\0');
-            return self.error(self.pos, format!("bad character {}", fmt_u(c)));
+            let at = self.pos;
+            return self.error_at(at, start, format!("bad character {}", fmt_u(c)));
         }
         self.emit(kind, start, self.pos);
         Step::Continue
@@ -410,7 +431,8 @@ impl<'s> Lexer<'s> {
         self.consume_alnum();
         if !self.at_terminator() {
             let c = self.peek_char().unwrap_or('\0');
-            return self.error(self.pos, format!("bad character {}", fmt_u(c)));
+            let at = self.pos;
+            return self.error_at(at, start, format!("bad character {}", fmt_u(c)));
         }
         let word = &self.src[start..self.pos];
         let kind = match word {
@@ -423,6 +445,8 @@ impl<'s> Lexer<'s> {
             "range" => Kind::Range,
             "template" => Kind::Template,
             "with" => Kind::With,
+            "break" => Kind::Break,
+            "continue" => Kind::Continue,
             "true" | "false" => Kind::Bool,
             _ => Kind::Identifier,
         };
@@ -667,10 +691,18 @@ mod tests {
         assert_eq!(texts, vec!["a", "b"]);
         // `{{-3}}` is a number, not a trim marker.
         assert_eq!(lex("a {{-3}}")[0].val, "a ");
-        // Only a space (not a tab) makes ` -}}` a trim marker, like Go 1.15.
+        // Any white space before `-}}` makes a trim marker; actions may span lines.
+        let texts: Vec<&str> = lex("{{1\n-}} \n b")
+            .iter()
+            .filter(|t| t.kind == Kind::Text)
+            .map(|t| t.val)
+            .collect();
+        assert_eq!(texts, vec!["b"]);
+        let kinds: Vec<Kind> = lex("{{ user\n`a` }}").iter().map(|t| t.kind).collect();
+        use Kind::*;
         assert_eq!(
-            lex("{{1\t-}}").iter().map(|t| t.kind).collect::<Vec<_>>()[..4],
-            [Kind::LeftDelim, Kind::Number, Kind::Space, Kind::Number]
+            kinds,
+            vec![LeftDelim, Space, Identifier, Space, RawString, Space, RightDelim, Eof]
         );
         // Several spaces before the trim marker still trim.
         let texts: Vec<&str> = lex("{{1   -}}  b")
@@ -692,14 +724,13 @@ mod tests {
     fn errors_and_their_positions() {
         let cases: &[(&str, &str, usize)] = &[
             ("ab {{ .A", "unclosed action", 3),
-            ("{{ .A\n}}", "unclosed action", 0),
             ("x{{/* no end", "unclosed comment", 1),
             ("{{/* c */ x}}", "comment ends before closing delimiter", 9),
             ("{{ \"abc }}", "unterminated quoted string", 3),
             ("{{ `abc }}", "unterminated raw quoted string", 3),
             ("{{ 'a }}", "unterminated character constant", 3),
             ("{{ (f }}", "unclosed left paren", 3),
-            ("{{ f) }}", "unexpected right paren U+0029 ')'", 4),
+            ("{{ f) }}", "unexpected right paren", 4),
             ("{{ 3x }}", "bad number syntax: \"3x\"", 3),
             ("{{ .A# }}", "bad character U+0023 '#'", 5),
             ("{{ a: }}", "expected :=", 4),

@@ -6,6 +6,10 @@
 //!   `interpolate.Render` does;
 //! * [`check`]: parse only (syntax errors, unknown functions), for values rendered later.
 //!
+//! Go semantics are those of the release the reference Packer 1.6.6 binary was built with
+//! (Go 1.19): actions may span lines, `and`/`or` short-circuit, `eq` accepts nil, and
+//! `break`/`continue` work inside `range`.
+//!
 //! Layout: [`lexer`] → [`parse`] (tree, Go's parse errors) → [`exec`] (Go's execution rules)
 //! with the function table in [`funcs`] and Go's formatting in [`gofmt`], [`golayout`]
 //! (`isotime`) and [`strftime`]. `define`/`template`/`block` and `call` are not supported.
@@ -210,8 +214,9 @@ fn locate(src: &str, pos: usize) -> (u32, usize, u32) {
 
 fn parse_error(src: &str, e: parse::ParseError) -> RenderError {
     let (line, _, col) = locate(src, e.pos);
+    let (go_line, _, _) = locate(src, e.go_pos);
     RenderError {
-        message: format!("template: root:{line}: {}", e.msg),
+        message: format!("template: root:{go_line}: {}", e.msg),
         line,
         col,
     }
@@ -219,10 +224,7 @@ fn parse_error(src: &str, e: parse::ParseError) -> RenderError {
 
 fn exec_error(src: &str, e: exec::ExecError) -> RenderError {
     let (line, byte_col, col) = locate(src, e.pos);
-    let mut context = e.context;
-    if context.len() > 20 {
-        context = context.chars().take(20).collect::<String>() + "...";
-    }
+    let context = e.context;
     RenderError {
         message: format!(
             "template: root:{line}:{byte_col}: executing \"root\" at <{context}>: {}",

@@ -1,6 +1,6 @@
-//! Parser from tokens to the template tree, following `text/template/parse/parse.go` (Go 1.15,
-//! the version Packer 1.6.6 was built with): the same grammar, the same error texts, with each
-//! error placed on the token at fault.
+//! Parser from tokens to the template tree, following `text/template/parse/parse.go` (Go 1.19,
+//! the release the reference Packer 1.6.6 binary was built with): the same grammar, the same
+//! error texts, with each error placed on the token at fault.
 //!
 //! Not supported (a clear error instead): `define`, `template` and `block`.
 
@@ -16,6 +16,8 @@ use super::lexer::{lex, Kind, Token};
 pub(crate) struct ParseError {
     pub msg: String,
     pub pos: usize,
+    /// Where Go's parser was when it failed: its line is the one Go's message names.
+    pub go_pos: usize,
 }
 
 type PResult<T> = Result<T, ParseError>;
@@ -33,6 +35,8 @@ pub(crate) enum Node<'s> {
     If(Box<Branch<'s>>),
     Range(Box<Branch<'s>>),
     With(Box<Branch<'s>>),
+    Break,
+    Continue,
 }
 
 /// The shared shape of `if`, `range` and `with`.
@@ -122,57 +126,101 @@ fn is_hex_int(s: &str) -> bool {
     (s.starts_with("0x") || s.starts_with("0X")) && !s.contains(['p', 'P'])
 }
 
-/// Go's `strconv.ParseInt(s, 0, 64)`-style parse of an unsigned magnitude: base prefixes,
-/// leading-zero octal, underscores only with a prefix.
-fn parse_uint(s: &str) -> Option<u64> {
-    let (digits, radix, prefixed) =
-        if let Some(r) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-            (r, 16, true)
-        } else if let Some(r) = s.strip_prefix("0o").or_else(|| s.strip_prefix("0O")) {
-            (r, 8, true)
-        } else if let Some(r) = s.strip_prefix("0b").or_else(|| s.strip_prefix("0B")) {
-            (r, 2, true)
-        } else if s.len() > 1 && s.starts_with('0') {
-            (&s[1..], 8, true)
+/// Go's `underscoreOK`: underscores may only separate digits (or follow a base prefix).
+fn underscore_ok(s: &str) -> bool {
+    let b = s.strip_prefix(['+', '-']).unwrap_or(s).as_bytes();
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1] | 0x20, b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = b[1] | 0x20 == b'x';
+    }
+    for &c in &b[i..] {
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else if saw == b'_' {
+            return false;
         } else {
-            (s, 10, false)
-        };
-    if digits.is_empty() || (!prefixed && digits.contains('_')) {
+            saw = b'!';
+        }
+    }
+    saw != b'_'
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)`: base prefixes, leading-zero octal, underscores between
+/// digits.
+fn parse_uint(s: &str) -> Option<u64> {
+    if !underscore_ok(s) {
         return None;
     }
-    if digits.starts_with('_') && radix == 8 && !s.starts_with("0o") && !s.starts_with("0O") {
-        // "0_7" is fine in Go; keep it simple and accept.
-    }
-    if digits.ends_with('_') || digits.contains("__") {
-        return None;
-    }
+    let lower = |p: &str| s.len() >= 2 && s[..2].eq_ignore_ascii_case(p);
+    let (digits, radix) = if lower("0x") {
+        (&s[2..], 16)
+    } else if lower("0o") {
+        (&s[2..], 8)
+    } else if lower("0b") {
+        (&s[2..], 2)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
-    if clean.is_empty() {
+    if clean.is_empty() || !clean.bytes().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
     u64::from_str_radix(&clean, radix).ok()
 }
 
+/// Go's `strconv.ParseFloat(s, 64)` for what the lexer accepts: decimal floats and hexadecimal
+/// ones with a binary exponent (`0x1.8p3`).
 fn parse_float(s: &str) -> Option<f64> {
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    if body.starts_with("0x") || body.starts_with("0X") {
-        return None; // hexadecimal floats are not supported
-    }
-    if body.contains("__") || body.ends_with('_') || body.starts_with('_') {
+    if !underscore_ok(s) {
         return None;
     }
-    let clean: String = s.chars().filter(|&c| c != '_').collect();
-    if clean.is_empty() || !clean.bytes().any(|b| b.is_ascii_digit()) {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let clean: String = body.chars().filter(|&c| c != '_').collect();
+    let v = if clean.len() > 2 && clean[..2].eq_ignore_ascii_case("0x") {
+        parse_hex_float(&clean[2..])?
+    } else {
+        // Rust also accepts "inf"/"nan"; Go's lexer never produces them here.
+        if !clean.bytes().any(|b| b.is_ascii_digit())
+            || clean
+                .bytes()
+                .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
+        {
+            return None;
+        }
+        clean.parse::<f64>().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// `MANTISSA[.FRACTION]p[+-]EXP` in hexadecimal with a decimal binary exponent.
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mant, exp) = s.split_once(['p', 'P'])?;
+    let exp: i32 = exp.parse().ok()?;
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
         return None;
     }
-    // Rust accepts "inf"/"nan"; Go's lexer never produces them, but be strict anyway.
-    if clean
-        .bytes()
-        .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
-    {
-        return None;
+    let mut v = 0f64;
+    for c in int.chars().chain(frac.chars()) {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
     }
-    clean.parse().ok()
+    let scale = exp.checked_sub(4 * frac.len() as i32)?;
+    Some(v * 2f64.powi(scale))
 }
 
 /// Go's `newNumber` for number tokens.
@@ -353,11 +401,14 @@ pub(crate) fn parse<'s>(
 ) -> PResult<Tree<'s>> {
     let toks = lex(src);
     let mut p = Parser {
+        src,
         toks,
         i: 0,
         vars: vec!["$"],
         has_func,
         depth: 0,
+        range_depth: 0,
+        action: None,
     };
     let mut root = Vec::new();
     while p.peek().kind != Kind::Eof {
@@ -402,7 +453,7 @@ impl<'s> Tree<'s> {
         fn list<'s>(nodes: &[Node<'s>], out: &mut std::collections::BTreeSet<&'s str>) {
             for n in nodes {
                 match n {
-                    Node::Text(_) => {}
+                    Node::Text(_) | Node::Break | Node::Continue => {}
                     Node::Action(p) => pipe(p, out),
                     Node::If(b) | Node::Range(b) | Node::With(b) => {
                         pipe(&b.pipe, out);
@@ -421,12 +472,17 @@ impl<'s> Tree<'s> {
 }
 
 struct Parser<'s, 'f> {
+    src: &'s str,
     toks: Vec<Token<'s>>,
     i: usize,
     vars: Vec<&'s str>,
     has_func: &'f dyn Fn(&str) -> Option<Func>,
     /// Nesting of parentheses and control structures, bounded to keep recursion shallow.
     depth: usize,
+    /// How many `range` bodies enclose the current position (`break`/`continue` need one).
+    range_depth: usize,
+    /// Offset of the `{{` of the action being parsed (Go's `actionLine`).
+    action: Option<usize>,
 }
 
 /// Deepest nesting accepted (Go allows 10000; real templates nest a handful of levels).
@@ -474,7 +530,11 @@ impl<'s> Parser<'s, '_> {
     }
 
     fn err_at(&self, pos: usize, msg: String) -> ParseError {
-        ParseError { msg, pos }
+        ParseError {
+            msg,
+            pos,
+            go_pos: pos,
+        }
     }
 
     /// A lexical error token becomes its own message.
@@ -482,21 +542,50 @@ impl<'s> Parser<'s, '_> {
         ParseError {
             msg: t.msg.clone().unwrap_or_default(),
             pos: t.pos,
+            go_pos: t.go_pos,
         }
     }
 
+    fn line_of(&self, pos: usize) -> usize {
+        let end = pos.min(self.src.len());
+        self.src.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    /// Go's `unexpected`: a lexical error is reported as is (naming the line the action started
+    /// on when that differs), anything else as "unexpected X in CONTEXT".
     fn unexpected(&self, t: &Token<'s>, context: &str) -> ParseError {
-        ParseError {
-            msg: format!("unexpected {t} in {context}"),
-            pos: t.pos,
+        if t.kind == Kind::Error {
+            let mut e = self.lex_error(t);
+            if let Some(action) = self.action {
+                let line = self.line_of(action);
+                if line != self.line_of(t.go_pos) {
+                    if e.msg.ends_with(" action") {
+                        e.msg.push_str(&format!(" started at root:{line}"));
+                    } else {
+                        e.msg
+                            .push_str(&format!(" in action started at root:{line}"));
+                    }
+                }
+            }
+            return e;
         }
+        self.err_at(t.pos, format!("unexpected {t} in {context}"))
     }
 
     fn text_or_action(&mut self) -> PResult<Item<'s>> {
         let t = self.next_non_space();
         match t.kind {
             Kind::Text => Ok(Item::Node(Node::Text(t.val))),
-            Kind::LeftDelim => self.action(t.pos),
+            Kind::LeftDelim => {
+                self.action = Some(t.pos);
+                let item = self.action(t.pos);
+                self.action = None;
+                item
+            }
             _ => Err(self.unexpected(&t, "input")),
         }
     }
@@ -511,6 +600,23 @@ impl<'s> Parser<'s, '_> {
                     format!("{{{{{}}}}} is not supported by rpack", t.val),
                 ));
             }
+            Kind::Break | Kind::Continue => {
+                let close = self.next_non_space();
+                if close.kind != Kind::RightDelim {
+                    return Err(self.unexpected(&close, &format!("{{{{{}}}}}", t.val)));
+                }
+                if self.range_depth == 0 {
+                    return Err(
+                        self.err_at(t.pos, format!("{{{{{}}}}} outside {{{{range}}}}", t.val))
+                    );
+                }
+                let node = if t.kind == Kind::Break {
+                    Node::Break
+                } else {
+                    Node::Continue
+                };
+                return Ok(Item::Node(node));
+            }
             Kind::Else => return self.else_control(),
             Kind::End => {
                 self.expect(Kind::RightDelim, "end")?;
@@ -522,7 +628,7 @@ impl<'s> Parser<'s, '_> {
             _ => {}
         }
         self.backup();
-        let pipe = self.pipeline("command", delim)?;
+        let pipe = self.pipeline("command", delim, Kind::RightDelim)?;
         Ok(Item::Node(Node::Action(pipe)))
     }
 
@@ -550,7 +656,11 @@ impl<'s> Parser<'s, '_> {
         loop {
             let t = self.peek_non_space();
             match t.kind {
-                Kind::Eof => return Err(self.err_at(open, "unexpected EOF".into())),
+                Kind::Eof => {
+                    let mut e = self.err_at(open, "unexpected EOF".into());
+                    e.go_pos = t.pos;
+                    return Err(e);
+                }
                 Kind::Error => return Err(self.lex_error(&t)),
                 _ => {}
             }
@@ -579,8 +689,15 @@ impl<'s> Parser<'s, '_> {
     }
 
     fn control_inner(&mut self, delim: usize, ctl: Ctl) -> PResult<Node<'s>> {
-        let pipe = self.pipeline(ctl.name(), delim)?;
-        let (list, next, _) = self.item_list(delim)?;
+        let pipe = self.pipeline(ctl.name(), delim, Kind::RightDelim)?;
+        if ctl == Ctl::Range {
+            self.range_depth += 1;
+        }
+        let body = self.item_list(delim);
+        if ctl == Ctl::Range {
+            self.range_depth -= 1;
+        }
+        let (list, next, _) = body?;
         let mut else_list = None;
         if let Item::Else(followed_by_if) = next {
             if followed_by_if && ctl == Ctl::If {
@@ -608,7 +725,8 @@ impl<'s> Parser<'s, '_> {
         })
     }
 
-    fn pipeline(&mut self, context: &str, open: usize) -> PResult<Pipe<'s>> {
+    /// A pipeline up to and including `end` (`}}`, or `)` inside parentheses).
+    fn pipeline(&mut self, context: &str, open: usize, end: Kind) -> PResult<Pipe<'s>> {
         let start = self.peek_non_space();
         let mut pipe = Pipe {
             pos: start.pos,
@@ -660,15 +778,12 @@ impl<'s> Parser<'s, '_> {
         loop {
             let t = self.next_non_space();
             match t.kind {
-                Kind::RightDelim | Kind::RightParen => {
+                k if k == end => {
                     self.check_pipeline(
                         &pipe,
                         context,
                         if pipe.cmds.is_empty() { open } else { t.pos },
                     )?;
-                    if t.kind == Kind::RightParen {
-                        self.backup();
-                    }
                     return Ok(pipe);
                 }
                 Kind::Bool
@@ -728,7 +843,6 @@ impl<'s> Parser<'s, '_> {
             let t = self.next();
             match t.kind {
                 Kind::Space => continue,
-                Kind::Error => return Err(self.lex_error(&t)),
                 Kind::RightDelim | Kind::RightParen => self.backup(),
                 Kind::Pipe => {}
                 _ => return Err(self.unexpected(&t, "operand")),
@@ -798,7 +912,6 @@ impl<'s> Parser<'s, '_> {
     fn term(&mut self) -> PResult<Option<Arg<'s>>> {
         let t = self.next_non_space();
         let kind = match t.kind {
-            Kind::Error => return Err(self.lex_error(&t)),
             Kind::Identifier => match (self.has_func)(t.val) {
                 Some(f) => ArgKind::Ident(f, t.val),
                 None => {
@@ -836,15 +949,8 @@ impl<'s> Parser<'s, '_> {
             }
             Kind::LeftParen => {
                 self.enter(t.pos)?;
-                let pipe = self.pipeline("parenthesized pipeline", t.pos)?;
+                let pipe = self.pipeline("parenthesized pipeline", t.pos, Kind::RightParen)?;
                 self.depth -= 1;
-                let close = self.next();
-                if close.kind != Kind::RightParen {
-                    return Err(self.err_at(
-                        close.pos,
-                        format!("unclosed right paren: unexpected {close}"),
-                    ));
-                }
                 ArgKind::Pipe(Box::new(pipe))
             }
             Kind::String | Kind::RawString => match unquote(t.val) {
@@ -946,6 +1052,8 @@ impl fmt::Display for Node<'_> {
         let (name, b) = match self {
             Node::Text(t) => return f.write_str(t),
             Node::Action(p) => return write!(f, "{{{{{p}}}}}"),
+            Node::Break => return f.write_str("{{break}}"),
+            Node::Continue => return f.write_str("{{continue}}"),
             Node::If(b) => ("if", b),
             Node::Range(b) => ("range", b),
             Node::With(b) => ("with", b),
@@ -1020,7 +1128,11 @@ mod tests {
         assert_eq!(int("017"), Some(15));
         assert_eq!(int("0o17"), Some(15));
         assert_eq!(int("0b101"), Some(5));
-        assert_eq!(int("1_000"), None); // Go requires a base prefix for underscores in ints
+        assert_eq!(int("1_000"), Some(1000));
+        assert_eq!(int("1__000"), None);
+        assert_eq!(int("0x_1F"), Some(31));
+        assert_eq!(new_number("0x1p4").unwrap().float, Some(16.0));
+        assert_eq!(new_number("0x1.8p1").unwrap().float, Some(3.0));
         assert_eq!(int("2.0"), Some(2));
         assert_eq!(int("1e3"), Some(1000));
         assert_eq!(int("2.5"), None);
@@ -1069,7 +1181,7 @@ mod tests {
                 "function \"nope\" not defined",
                 18,
             ),
-            ("{{", "unexpected unclosed action in command", 0),
+            ("{{", "unclosed action", 0),
             ("x{{ .A ", "unclosed action", 1),
             ("{{}}", "missing value for command", 0),
             ("{{ }}", "missing value for command", 0),
@@ -1105,11 +1217,7 @@ mod tests {
             ("{{ \"a\".B }}", "unexpected . after term \"\\\"a\\\"\"", 6),
             ("{{ \"\\q\" }}", "invalid syntax", 3),
             ("{{ | print }}", "unexpected \"|\" in command", 3),
-            (
-                "{{ 3x }}",
-                "unexpected bad number syntax: \"3x\" in command",
-                3,
-            ),
+            ("{{ 3x }}", "bad number syntax: \"3x\"", 3),
             ("{{ print 3x }}", "bad number syntax: \"3x\"", 9),
             ("{{ - }}", "illegal number syntax: \"-\"", 3),
             (
@@ -1147,7 +1255,7 @@ mod tests {
                 "range can only initialize variables",
                 12,
             ),
-            ("{{/* x", "unexpected unclosed comment in input", 0),
+            ("{{/* x", "unclosed comment", 0),
             ("{{ print (1 }}", "unclosed left paren", 9),
             (
                 "{{ (1 | 2) }}",

@@ -1,5 +1,7 @@
 //! StepProvision: hands the connected communicator and the build data to the
-//! [`ProvisionHook`](crate::builders::amazon_ebs::ProvisionHook) (the provisioners).
+//! [`ProvisionHook`](crate::builders::amazon_ebs::ProvisionHook) (the provisioners), then
+//! (Packer's StepCleanupTempKeys) removes the temporary key from `authorized_keys` when
+//! `ssh_clear_authorized_keys` is set.
 
 use crate::builders::amazon_ebs::context::BuildCtx;
 use crate::communicator::Communicator;
@@ -23,6 +25,15 @@ impl Step<BuildCtx> for Provision {
         data.insert("ConnType".into(), "ssh".into());
         let comm = ctx.comm.clone();
         let comm_ref: Option<&dyn Communicator> = comm.as_ref().map(|c| c as &dyn Communicator);
-        ctx.hook.provision(comm_ref, &data, env.ui.as_ref(), &env.cancel).await
+        ctx.hook.provision(comm_ref, &data, env.ui.as_ref(), &env.cancel).await?;
+        // StepCleanupTempKeys: remove the temporary key from authorized_keys before imaging.
+        if ctx.cfg.comm.clear_authorized_keys && ctx.key_pair.as_ref().is_some_and(|k| k.temporary) {
+            if let Some(c) = &comm {
+                c.clear_authorized_keys(env.ui.as_ref(), &env.cancel)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("Error cleaning up authorized_keys: {e}"))?;
+            }
+        }
+        Ok(())
     }
 }

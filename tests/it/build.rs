@@ -1,0 +1,428 @@
+//! `rpack build` and `rpack cleanup` end to end through the real binary on the test stack: the
+//! seed EB template, machine-readable output, SIGINT/SIGTERM in each phase of an amazon-ebs build,
+//! and SIGKILL in each phase followed by `rpack cleanup --yes`. Every case ends by checking moto
+//! holds no instance, key pair, security group, AMI, snapshot or volume of the build.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::paths::{fresh_dir, repo_root};
+use crate::support::{Ec2State, Moto, Proxy, Sshd};
+
+const REGION: &str = "us-east-1";
+const COPY_REGION: &str = "us-west-2";
+
+struct Stack {
+    // Field order is drop order: the sshd asks moto, the proxy forwards to it.
+    sshd: Sshd,
+    proxy: Proxy,
+    moto: Moto,
+    dir: PathBuf,
+}
+
+fn stack() -> Stack {
+    let moto = Moto::start();
+    let proxy = Proxy::start(moto.endpoint());
+    let sshd = Sshd::start_ec2(moto.endpoint());
+    Stack { sshd, proxy, moto, dir: fresh_dir("build") }
+}
+
+impl Stack {
+    fn rpack(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rpack"));
+        c.args(args)
+            .current_dir(&self.dir)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", REGION)
+            .env("RPACK_STATE_DIR", self.dir.join("state"))
+            .env_remove("AWS_PROFILE")
+            // A safety net: anything not pointed elsewhere reaches moto, never real AWS.
+            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
+            .env_remove("PACKER_LOG");
+        c
+    }
+
+    /// A small amazon-ebs template against this stack; `extra` is merged into the builder.
+    fn template(&self, name: &str, extra: Value, provisioners: Value) -> PathBuf {
+        let mut builder = json!({
+            "type": "amazon-ebs",
+            "region": REGION,
+            "custom_endpoint_ec2": self.proxy.endpoint(),
+            "skip_region_validation": true,
+            "source_ami_filter": {
+                "filters": {"name": "al2023-ami-2023.*-x86_64"},
+                "owners": ["137112412989"],
+                "most_recent": true
+            },
+            "instance_type": "t3.micro",
+            "ssh_username": self.sshd.user(),
+            "ssh_host": self.sshd.host(),
+            "ssh_port": self.sshd.port(),
+            "ssh_timeout": "60s",
+            "ami_name": format!("rpack-it-{name}-{{{{timestamp}}}}"),
+            "tags": {"Built": "{{ .SourceAMIName }}"}
+        });
+        for (k, v) in extra.as_object().expect("extra is an object") {
+            builder[k] = v.clone();
+        }
+        let tpl = json!({"builders": [builder], "provisioners": provisioners});
+        let path = self.dir.join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_string_pretty(&tpl).unwrap()).unwrap();
+        path
+    }
+
+    /// Everything of any build left in `regions` (moto is fresh for each test).
+    fn leftovers(&self, regions: &[&str]) -> Vec<String> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let mut out = Vec::new();
+        for r in regions {
+            let inv = rt.block_on(Ec2State::new(self.moto.endpoint(), r).inventory()).expect("reading moto state");
+            out.extend(inv.live_instances().iter().map(|i| format!("instance {} ({}) in {r}", i.id, i.state)));
+            out.extend(inv.key_pairs.iter().map(|k| format!("key pair {} in {r}", k.name)));
+            out.extend(inv.security_groups.iter().filter(|g| g.name != "default").map(|g| format!("security group {} in {r}", g.id)));
+            out.extend(inv.images.iter().map(|i| format!("AMI {} in {r}", i.id)));
+            out.extend(inv.snapshots.iter().map(|s| format!("snapshot {} in {r}", s.id)));
+            out.extend(inv.volumes.iter().map(|v| format!("volume {} ({}) in {r}", v.id, v.state)));
+        }
+        out
+    }
+}
+
+/// A running `rpack build` whose output lines arrive on a channel.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(mut cmd: Command) -> Running {
+        use std::os::unix::process::CommandExt;
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null()).process_group(0);
+        let mut child = cmd.spawn().expect("starting rpack");
+        let (tx, rx) = mpsc::channel();
+        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Running { child, lines: rx, seen: Vec::new() }
+    }
+
+    /// Waits until a line containing `marker` was printed.
+    fn wait_for(&mut self, marker: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        if self.seen.iter().any(|l| l.contains(marker)) {
+            return;
+        }
+        while Instant::now() < deadline {
+            match self.lines.recv_timeout(Duration::from_millis(200)) {
+                Ok(l) => {
+                    let hit = l.contains(marker);
+                    self.seen.push(l);
+                    if hit {
+                        return;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        panic!("rpack never printed {marker:?}; output:\n{}", self.seen.join("\n"));
+    }
+
+    fn signal(&self, sig: libc::c_int, group: bool) {
+        let pid = self.child.id() as libc::pid_t;
+        let target = if group { -pid } else { pid };
+        assert_eq!(unsafe { libc::kill(target, sig) }, 0, "sending signal {sig} to {target}");
+    }
+
+    /// Waits for exit (at most 2 minutes) and returns the exit code and all output.
+    fn finish(mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("rpack did not exit within 2 minutes; output:\n{}", self.seen.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.seen.push(l);
+        }
+        (status.code(), self.seen.join("\n"))
+    }
+}
+
+fn run_to_end(cmd: Command) -> (Option<i32>, String) {
+    Running::start(cmd).finish()
+}
+
+#[test]
+fn seed_template_builds_an_ami_with_tags_manifest_and_machine_readable_output() {
+    let st = stack();
+    let repo = repo_root();
+    let mut cmd = st.rpack(&[
+        "build",
+        "-machine-readable",
+        &format!("-var-file={}", repo.join("templates/tara-local.vars.json").display()),
+        "-var",
+        &format!("ec2_endpoint={}", st.proxy.endpoint()),
+        "-var",
+        &format!("ssh_port={}", st.sshd.port()),
+        "-var",
+        &format!("stage_dir=/home/ec2-user/rpack-it-seed-{}", std::process::id()),
+        "-var",
+        &format!("eb_builder_root=/home/ec2-user/rpack-it-seed-root-{}", std::process::id()),
+        repo.join("templates/tara-ebcustom-platform.json").to_str().unwrap(),
+    ]);
+    cmd.env("AWS_EB_PLATFORM_NAME", "tara-node")
+        .env("AWS_EB_PLATFORM_VERSION", "1.0.0")
+        .env("AWS_EB_PLATFORM_ARN", "arn:aws:elasticbeanstalk:us-east-1:123456789012:platform/tara-node/1.0.0");
+    let (code, out) = run_to_end(cmd);
+    assert_eq!(code, Some(0), "build failed:\n{out}");
+
+    // Packer's machine-readable artifact records, as EB's builder and CI scripts grep them.
+    let records: Vec<Vec<&str>> = out.lines().map(|l| l.splitn(4, ',').collect()).collect();
+    assert!(records.iter().all(|r| r.len() >= 3 && r[0].parse::<i64>().is_ok()), "every line is ts,target,type,data:\n{out}");
+    let target = "HVM AMI builder";
+    let data = |kind: &str| -> Vec<String> {
+        records.iter().filter(|r| r[1] == target && r[2] == kind).map(|r| r.get(3).copied().unwrap_or("").to_string()).collect()
+    };
+    assert_eq!(data("artifact-count"), vec!["2"], "builder artifact + manifest's:\n{out}");
+    let artifact = data("artifact");
+    assert!(artifact.contains(&"0,builder-id,mitchellh.amazonebs".to_string()), "{artifact:?}");
+    let id_line = artifact.iter().find(|a| a.starts_with("0,id,")).expect("artifact 0 id");
+    let ami_id = id_line.strip_prefix("0,id,us-east-1:").expect("id is region:ami").to_string();
+    assert!(ami_id.starts_with("ami-"), "{id_line}");
+    assert!(artifact.contains(&format!("0,string,AMIs were created:\\nus-east-1: {ami_id}\\n")), "{artifact:?}");
+    assert!(artifact.contains(&"0,files-count,0".to_string()) && artifact.contains(&"0,end".to_string()));
+
+    // The AMI with the template's tags; nothing else left.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let state = Ec2State::new(st.moto.endpoint(), REGION);
+    let inv = rt.block_on(state.inventory()).unwrap();
+    assert_eq!(inv.images.len(), 1, "{inv:?}");
+    let img = &inv.images[0];
+    assert_eq!(img.id, ami_id);
+    assert!(img.name.as_deref().unwrap_or("").starts_with("tara-eb-tara-node-1.0.0-"), "{img:?}");
+    let tag = |k: &str| img.tags.get(k).cloned();
+    assert_eq!(tag("eb_platform_name").as_deref(), Some("tara-node"));
+    assert_eq!(tag("eb_platform_version").as_deref(), Some("1.0.0"));
+    assert!(tag("Base_AMI_Name").unwrap_or_default().starts_with("al2023-ami-2023"), "{:?}", img.tags);
+    assert!(tag("rpack:build-id").is_some(), "every resource carries the build id: {:?}", img.tags);
+    assert!(inv.live_instances().is_empty() && inv.key_pairs.is_empty(), "{inv:?}");
+    assert!(inv.security_groups.iter().all(|g| g.name == "default"), "{inv:?}");
+
+    // The manifest in Packer's shape.
+    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(st.dir.join("manifest.json")).expect("manifest.json written")).unwrap();
+    let b = &manifest["builds"][0];
+    assert_eq!(b["name"], target);
+    assert_eq!(b["builder_type"], "amazon-ebs");
+    assert_eq!(b["artifact_id"], format!("us-east-1:{ami_id}"));
+    assert_eq!(b["files"], Value::Null);
+    assert_eq!(b["custom_data"]["platform_name"], "tara-node");
+    assert_eq!(manifest["last_run_uuid"], b["packer_run_uuid"]);
+}
+
+/// The phases a build can be interrupted in, with the line that shows it got there.
+#[derive(Clone, Copy, Debug)]
+enum Phase {
+    Launch,
+    SshWait,
+    Provisioning,
+    AmiWait,
+    Copy,
+}
+
+impl Phase {
+    fn marker(self) -> &'static str {
+        match self {
+            Phase::Launch => "Waiting for instance",
+            Phase::SshWait => "Waiting for SSH to become available",
+            Phase::Provisioning => "rpack-it: provisioning",
+            Phase::AmiWait => "Waiting for AMI to become ready",
+            Phase::Copy => "Copying AMI",
+        }
+    }
+}
+
+/// Starts a build that will sit in `phase` long enough to be interrupted there.
+fn start_in_phase(st: &Stack, phase: Phase) -> Running {
+    let name = format!("{phase:?}").to_lowercase();
+    let mut extra = json!({});
+    let mut provisioners = json!([{"type": "shell", "inline": ["echo rpack-it: provisioning"]}]);
+    match phase {
+        // moto changes state at once; the proxy keeps instances/images pending for a while.
+        Phase::Launch | Phase::AmiWait | Phase::Copy => st.proxy.set_transition_time(Duration::from_secs(4)),
+        Phase::SshWait => {
+            // Nothing listens there: the build keeps waiting for SSH.
+            let closed = crate::support::process::free_port();
+            extra["ssh_port"] = json!(closed);
+        }
+        Phase::Provisioning => provisioners = json!([{"type": "shell", "inline": ["echo rpack-it: provisioning", "sleep 60"]}]),
+    }
+    if let Phase::Copy = phase {
+        extra["ami_regions"] = json!([COPY_REGION]);
+    }
+    let tpl = st.template(&name, extra, provisioners);
+    Running::start(st.rpack(&["build", "-color=false", tpl.to_str().unwrap()]))
+}
+
+fn interrupt_leaves_nothing(phase: Phase, sig: libc::c_int, group: bool) {
+    let st = stack();
+    let mut run = start_in_phase(&st, phase);
+    run.wait_for(phase.marker());
+    run.signal(sig, group);
+    let (code, out) = run.finish();
+    assert_eq!(code, Some(1), "interrupted build must exit 1:\n{out}");
+    assert!(out.contains("Cleanly cancelled builds after being interrupted."), "{out}");
+    let left = st.leftovers(&[REGION, COPY_REGION]);
+    assert!(left.is_empty(), "{phase:?}: left behind {left:?}\n{out}");
+}
+
+#[test]
+fn sigint_to_the_process_group_while_launching_cleans_up() {
+    interrupt_leaves_nothing(Phase::Launch, libc::SIGINT, true);
+}
+
+#[test]
+fn sigterm_to_the_pid_while_waiting_for_ssh_cleans_up() {
+    interrupt_leaves_nothing(Phase::SshWait, libc::SIGTERM, false);
+}
+
+#[test]
+fn sigint_to_the_pid_alone_while_provisioning_cleans_up() {
+    // Packer ignores a SIGINT sent to its pid alone; rpack honours it.
+    interrupt_leaves_nothing(Phase::Provisioning, libc::SIGINT, false);
+}
+
+#[test]
+fn sigterm_to_the_process_group_while_waiting_for_the_ami_cleans_up() {
+    interrupt_leaves_nothing(Phase::AmiWait, libc::SIGTERM, true);
+}
+
+#[test]
+fn sigint_while_copying_to_another_region_removes_the_copies_too() {
+    interrupt_leaves_nothing(Phase::Copy, libc::SIGINT, true);
+}
+
+fn kill_then_cleanup_leaves_nothing(phase: Phase) {
+    let st = stack();
+    let mut run = start_in_phase(&st, phase);
+    run.wait_for(phase.marker());
+    run.signal(libc::SIGKILL, true);
+    let (code, _) = run.finish();
+    assert_eq!(code, None, "killed by a signal");
+    st.proxy.set_transition_time(Duration::from_secs(0));
+
+    // Dry run lists, deletes nothing.
+    let (code, listing) = run_to_end(st.rpack(&["cleanup", "--region", REGION, "--region", COPY_REGION]));
+    assert_eq!(code, Some(0), "{listing}");
+    assert!(listing.contains("would delete instance"), "{phase:?}: dry run lists the leftovers:\n{listing}");
+    assert!(!st.leftovers(&[REGION]).is_empty(), "{phase:?}: the dry run deleted something or the kill left nothing:\n{listing}");
+
+    let (code, done) = run_to_end(st.rpack(&["cleanup", "--yes", "--region", REGION, "--region", COPY_REGION]));
+    assert_eq!(code, Some(0), "{done}");
+    let left = st.leftovers(&[REGION, COPY_REGION]);
+    assert!(left.is_empty(), "{phase:?}: after `rpack cleanup --yes` still {left:?}\n{listing}\n{done}");
+}
+
+#[test]
+fn sigkill_while_launching_then_cleanup_leaves_nothing() {
+    kill_then_cleanup_leaves_nothing(Phase::Launch);
+}
+
+#[test]
+fn sigkill_while_waiting_for_ssh_then_cleanup_leaves_nothing() {
+    kill_then_cleanup_leaves_nothing(Phase::SshWait);
+}
+
+#[test]
+fn sigkill_while_provisioning_then_cleanup_leaves_nothing() {
+    kill_then_cleanup_leaves_nothing(Phase::Provisioning);
+}
+
+#[test]
+fn sigkill_while_waiting_for_the_ami_then_cleanup_leaves_nothing() {
+    kill_then_cleanup_leaves_nothing(Phase::AmiWait);
+}
+
+#[test]
+fn sigkill_while_copying_then_cleanup_leaves_nothing() {
+    kill_then_cleanup_leaves_nothing(Phase::Copy);
+}
+
+#[test]
+fn cleanup_without_a_ledger_finds_leftovers_by_their_build_id_tag() {
+    let st = stack();
+    let mut run = start_in_phase(&st, Phase::Provisioning);
+    run.wait_for(Phase::Provisioning.marker());
+    run.signal(libc::SIGKILL, true);
+    let _ = run.finish();
+    // The ledger is gone (another machine, a wiped state dir): the tags still tell.
+    std::fs::remove_dir_all(st.dir.join("state")).unwrap();
+    let mut cmd = st.rpack(&["cleanup", "--yes", "--region", REGION]);
+    cmd.arg("--endpoint-url").arg(st.moto.endpoint());
+    let (code, out) = run_to_end(cmd);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("Deleted instance"), "{out}");
+    let left = st.leftovers(&[REGION]);
+    assert!(left.is_empty(), "still {left:?}\n{out}");
+}
+
+#[test]
+fn only_naming_no_build_is_an_error_not_a_silent_success() {
+    let st = stack();
+    let tpl = st.template("only", json!({}), json!([]));
+    let (code, out) = run_to_end(st.rpack(&["build", "-only=doesnotexist", tpl.to_str().unwrap()]));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("-only=doesnotexist"), "{out}");
+    assert!(st.leftovers(&[REGION]).is_empty());
+}
+
+#[test]
+fn null_builder_with_local_provisioner_and_post_processors() {
+    let dir = fresh_dir("build-null");
+    let tpl = json!({
+        "variables": {"greet": "hello, world", "secret": "s3cr3t"},
+        "sensitive-variables": ["secret"],
+        "builders": [{"type": "null", "communicator": "none"}],
+        "provisioners": [{"type": "shell-local", "inline": ["echo line1, {{user `secret`}}", "echo build={{build_name}} id={{build `ID`}}"]}],
+        "post-processors": [
+            {"type": "manifest", "output": "m.json", "strip_time": true, "custom_data": {"k": "{{user `greet`}}"}},
+            {"type": "shell-local", "inline": ["echo pp-done"]}
+        ]
+    });
+    let path = dir.join("t.json");
+    std::fs::write(&path, tpl.to_string()).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpack"));
+    cmd.current_dir(&dir).args(["build", "-machine-readable", "t.json"]);
+    let (code, out) = run_to_end(cmd);
+    assert_eq!(code, Some(0), "{out}");
+    // Secrets are masked in machine-readable output too (Packer leaks them there).
+    assert!(out.contains("ui,message,    null: line1%!(PACKER_COMMA) <sensitive>"), "{out}");
+    assert!(!out.contains("s3cr3t"), "{out}");
+    assert!(out.contains("ui,message,    null: build=null id=Null"), "{out}");
+    assert!(out.contains("ui,message,    null (shell-local): pp-done"), "{out}");
+    assert!(out.contains(",null,artifact-count,3"), "builder + two chains:\n{out}");
+    assert!(out.contains(",null,artifact,0,builder-id,fnoeding.null"), "{out}");
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("m.json")).unwrap()).unwrap();
+    assert_eq!(m["builds"][0]["artifact_id"], "Null");
+    assert!(m["builds"][0].get("build_time").is_none(), "strip_time drops build_time");
+    assert_eq!(m["builds"][0]["custom_data"]["k"], "hello, world");
+}
