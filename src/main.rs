@@ -1,3 +1,4 @@
 fn main() {
+    rpack::logging::init();
     std::process::exit(rpack::cli::main());
 }

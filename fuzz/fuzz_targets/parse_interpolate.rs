@@ -51,6 +51,7 @@ fn contexts() -> Vec<Context> {
     let mut values = full.clone();
     values.build_data = BuildData::Values(build);
     values.strict_user_vars = true;
+    values.data_type = Some("*common.BuildInfoTemplate".into());
     let mut vars_pass = Context::default();
     vars_pass.variables_pass = true;
     vars_pass.build_data = BuildData::Unavailable;

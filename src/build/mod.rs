@@ -234,6 +234,7 @@ fn runner_options(opts: &Options, ui: &Arc<BuildUi>) -> RunnerOptions {
 /// One build: builder, then post-processor chains. Returns the artifacts to report.
 async fn run_build(build: &Build, base: &Context, opts: &Options, ui: Arc<BuildUi>, shared: &Shared, run_uuid: &str) -> Result<Vec<Artifact>, String> {
     let build_id = uuid::Uuid::new_v4().to_string();
+    tracing::debug!(build = %build.name, builder = %build.builder_kind, %build_id, "starting build");
     let mut extra = BTreeMap::new();
     extra.insert("PackerRunUUID".to_string(), run_uuid.to_string());
     let mut error_cleanup = build.error_cleanup.clone();

@@ -47,12 +47,15 @@ impl BuildUi {
 
 impl Ui for BuildUi {
     fn say(&self, msg: &str) {
+        tracing::debug!(build = %self.name, "ui: {msg}");
         self.inner.say(&self.decorate("==> ", msg));
     }
     fn message(&self, msg: &str) {
+        tracing::debug!(build = %self.name, "ui: {msg}");
         self.inner.message(&self.decorate("    ", msg));
     }
     fn error(&self, msg: &str) {
+        tracing::debug!(build = %self.name, "ui error: {msg}");
         self.inner.error(&self.decorate("==> ", msg));
     }
     fn machine(&self, target: &str, kind: &str, data: &[&str]) {

@@ -125,6 +125,10 @@ pub(crate) fn execute<'a>(
         out,
         rec,
         at: None,
+        root_struct: match (&ctx.data, &ctx.data_type) {
+            (Some(v @ Value::Map(_)), Some(t)) => Some((v, t.as_str())),
+            _ => None,
+        },
     };
     ex.walk(&dot, &tree.root).map(|_| ())
 }
@@ -144,6 +148,8 @@ struct Exec<'a, 'o> {
     rec: Option<(&'o str, &'o mut Vec<Segment>)>,
     /// The node Go's `state.at` would point at: the last node evaluation started on.
     at: Option<At<'a>>,
+    /// The dot data and its Go type when Packer's data is a struct (see `Context::data_type`).
+    root_struct: Option<(&'a Value, &'a str)>,
 }
 
 /// A node an execution error can point at.
@@ -475,7 +481,17 @@ impl<'a> Exec<'a, '_> {
         match recv {
             V::NoValue => Ok(V::NoValue),
             V::Nil => Err(self.here(format!("nil pointer evaluating interface {{}}.{name}"))),
-            V::Ref(Value::Map(m)) => {
+            V::Ref(v @ Value::Map(m)) => {
+                if let Some((_, ty)) = self.root_struct.filter(|(root, _)| std::ptr::eq(*root, v)) {
+                    // A struct: fields are fixed and are not methods.
+                    return match m.get(name) {
+                        Some(_) if has_args => Err(self.here(format!(
+                            "{name} has arguments but cannot be invoked as function"
+                        ))),
+                        Some(field) => Ok(V::from_value(field)),
+                        None => Err(self.here(format!("can't evaluate field {name} in type {ty}"))),
+                    };
+                }
                 if has_args {
                     return Err(not_a_method());
                 }

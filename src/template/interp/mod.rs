@@ -4,15 +4,18 @@
 //! * [`Context`]: what a render may see (user variables, build name/type, dot data, …);
 //! * [`render`]: render one string, repeating until the output stops changing like Packer's
 //!   `interpolate.Render` does;
-//! * [`check`]: parse only (syntax errors, unknown functions), for values rendered later.
+//! * [`check`]: parse only (syntax errors, unknown functions), for values rendered later;
+//! * also [`render_once`] (one pass, Packer's `RenderOnce`) and [`functions_called`].
 //!
 //! Go semantics are those of the release the reference Packer 1.6.6 binary was built with
 //! (Go 1.19): actions may span lines, `and`/`or` short-circuit, `eq` accepts nil, and
-//! `break`/`continue` work inside `range`.
+//! `break`/`continue` work inside `range`. `tests.rs` checks 336 recorded `packer console`
+//! outputs. Not supported: `define`/`template`/`block` (a clear parse error), `call` (no
+//! function values exist), complex constants, strings holding invalid UTF-8.
 //!
-//! Layout: [`lexer`] → [`parse`] (tree, Go's parse errors) → [`exec`] (Go's execution rules)
-//! with the function table in [`funcs`] and Go's formatting in [`gofmt`], [`golayout`]
-//! (`isotime`) and [`strftime`]. `define`/`template`/`block` and `call` are not supported.
+//! Layout: `lexer` → `parse` (tree, Go's parse errors) → `exec` (Go's execution rules)
+//! with the function table in `funcs` and Go's formatting in `gofmt`, `golayout`
+//! (`isotime`) and `strftime`.
 //!
 //! Positions: [`RenderError::line`] and [`RenderError::col`] are 1-based, `col` counting
 //! characters; the message keeps Go's form (`root:LINE:COL` with a 0-based byte column).
@@ -81,6 +84,10 @@ pub struct Context {
     /// Dot data (`{{ .BuildRegion }}`, `{{ .Path }}`, …). `Value::Nil` renders missing fields as
     /// `<no value>` like Go.
     pub data: Option<Value>,
+    /// Set when Packer passes a Go struct as dot data: its Go type (the amazon builders' tag
+    /// data is `*common.BuildInfoTemplate`). A missing top-level field is then Go's error
+    /// `can't evaluate field X in type T` instead of `<no value>`, so typos are caught.
+    pub data_type: Option<String>,
     pub build_data: BuildData,
     /// Amazon builders provide `clean_resource_name` (and the legacy `clean_ami_name`).
     pub amazon_funcs: bool,
@@ -91,7 +98,9 @@ pub struct Context {
 
 /// A template that failed to parse or execute. `message` is Go-like
 /// (`template: root:1:7: executing "root" at <env `HOME`>: error calling env: …`); `line` and `col`
-/// (1-based) point into the rendered string.
+/// (1-based, `col` in characters) point at the offending token of the string passed to
+/// [`render`]/[`check`] — for an error inside text a variable expanded to, at the action that
+/// produced that text.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct RenderError {
@@ -246,12 +255,15 @@ fn relocate(mut e: RenderError, input: &str, passes: usize, ctx: &Context) -> Re
     let mut maps: Vec<Vec<exec::Segment>> = Vec::new();
     for _ in 0..passes {
         let src = texts.last().map(String::as_str).unwrap_or_default();
-        let Ok(tree) = parse::parse(src, &lookup) else {
-            return e;
-        };
         let mut out = String::new();
         let mut segs = Vec::new();
-        if exec::execute(&tree, ctx, &mut out, Some((src, &mut segs))).is_err() {
+        let replayed = parse::parse(src, &lookup)
+            .ok()
+            .map(|tree| exec::execute(&tree, ctx, &mut out, Some((src, &mut segs))).is_ok());
+        if replayed != Some(true) {
+            // Cannot happen (the same passes succeeded before); never point outside `input`.
+            e.line = 1;
+            e.col = 1;
             return e;
         }
         maps.push(segs);

@@ -1365,3 +1365,68 @@ fn agrees_with_recorded_packer_console_output() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn struct_data_reports_unknown_fields_like_go() {
+    // The amazon builders pass a Go struct: a misspelt field is an error there, not "<no value>".
+    let mut tags = BTreeMap::new();
+    tags.insert("Name".to_string(), s("base"));
+    let mut m = BTreeMap::new();
+    m.insert("BuildRegion".to_string(), s("us-east-1"));
+    m.insert("SourceAMITags".to_string(), Value::Map(tags));
+    let c = Context {
+        data: Some(Value::Map(m)),
+        data_type: Some("*common.BuildInfoTemplate".into()),
+        ..Context::default()
+    };
+    check_outputs(
+        &c,
+        &[
+            ("{{ .BuildRegion }}", "us-east-1"),
+            ("{{ .SourceAMITags.Name }}", "base"),
+            ("{{ .SourceAMITags.Missing }}", "<no value>"),
+            (
+                "{{ with .SourceAMITags }}{{ .Nope }}{{ end }}",
+                "<no value>",
+            ),
+        ],
+    );
+    let x = |pos: &str, ctx: &str, msg: &str| {
+        format!("template: root:1:{pos}: executing \"root\" at <{ctx}>: {msg}")
+    };
+    check_errors(
+        &c,
+        &[
+            (
+                "ami-{{ .BuildRgion }}",
+                &x(
+                    "7",
+                    ".BuildRgion",
+                    "can't evaluate field BuildRgion in type *common.BuildInfoTemplate",
+                ),
+                1,
+                8,
+            ),
+            (
+                "{{ $.Nope }}",
+                &x(
+                    "4", // Go places `$.X` at its field part
+                    "$.Nope",
+                    "can't evaluate field Nope in type *common.BuildInfoTemplate",
+                ),
+                1,
+                5,
+            ),
+            (
+                "{{ .BuildRegion 1 }}",
+                &x(
+                    "3",
+                    ".BuildRegion",
+                    "BuildRegion has arguments but cannot be invoked as function",
+                ),
+                1,
+                4,
+            ),
+        ],
+    );
+}

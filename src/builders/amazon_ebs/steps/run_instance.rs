@@ -1,6 +1,7 @@
 //! StepRunSourceInstance: RunInstances with tags on the instance and its volumes
 //! (TagSpecifications), user data, block devices, IMDSv2 required by default, tenancy,
-//! shutdown behaviour, optional spot market; then waits until running. Owns the instance:
+//! shutdown behaviour, optional spot market (RunInstances `InstanceMarketOptions`, one instance
+//! type: the first of `spot_instance_types`; no CreateFleet); then waits until running. Owns the instance:
 //! cleanup terminates it and waits for termination (the security group cleanup depends on it).
 
 use std::time::Duration;
@@ -172,6 +173,10 @@ impl Step<BuildCtx> for RunInstance {
             }
             if cfg.block_duration_minutes > 0 {
                 spot = spot.block_duration_minutes(cfg.block_duration_minutes as i32);
+            }
+            if !cfg.spot_tags.is_empty() {
+                let spot_tags = ctx.render_tags("spot_tags", &cfg.spot_tags, None)?;
+                req = req.tag_specifications(BuildCtx::tag_spec(ResourceType::SpotInstancesRequest, &spot_tags));
             }
             req = req.instance_market_options(
                 InstanceMarketOptionsRequest::builder().market_type(MarketType::Spot).spot_options(spot.build()).build(),
