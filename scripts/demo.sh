@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "demo: starting moto on 127.0.0.1:$moto_port"
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
+setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" 2>/dev/null && break
@@ -60,7 +60,7 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 UseDNS no
 CFG
 mkdir -p /run/sshd
-/usr/sbin/sshd -D -e -f "$state/sshd_config" >"$state/sshd.log" 2>&1 &
+setsid /usr/sbin/sshd -D -e -f "$state/sshd_config" >"$state/sshd.log" 2>&1 &
 pids+=($!)
 sleep 0.3
 
@@ -71,7 +71,11 @@ export AWS_EB_PLATFORM_NAME=tara-node AWS_EB_PLATFORM_VERSION=1.0.0
 export AWS_EB_PLATFORM_ARN=arn:aws:elasticbeanstalk:us-east-1:123456789012:platform/tara-node/1.0.0
 export RPACK_STATE_DIR="$state/rpack-state"
 cd "$state"
-"$rpack" build -color=false \
+# (moto and sshd run in their own sessions, so a Ctrl-C in the terminal does not stop them.)
+# Ctrl-C reaches rpack too, which cancels and cleans up against moto: keep the stack up until
+# rpack has exited (the EXIT trap stops it afterwards).
+trap 'echo "demo: interrupted; waiting for rpack to clean up"' INT TERM
+"$rpack" build \
   -var-file="$repo/templates/tara-local.vars.json" \
   -var "ec2_endpoint=http://127.0.0.1:$moto_port" \
   -var "ssh_port=$ssh_port" \

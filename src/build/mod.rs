@@ -114,8 +114,11 @@ pub async fn run(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dyn c
         }
         ui.say("");
     }
+    // Spinners only where a person watches: a terminal, not machine-readable, colours on.
+    let spinners = opts.color.then(|| Arc::new(indicatif::MultiProgress::new()));
     let mut tasks = Vec::new();
     for (i, build) in builds.into_iter().enumerate() {
+        let spinners = spinners.clone();
         let sem = sem.clone();
         let ui = ui.clone();
         let base = base.clone();
@@ -124,7 +127,7 @@ pub async fn run(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dyn c
         let run_uuid = run_uuid.clone();
         tasks.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
-            let bui = Arc::new(BuildUi::new(&build.name, ui.clone(), opts.color.then_some(i), opts.timestamp_ui));
+            let bui = Arc::new(BuildUi::new(&build.name, ui.clone(), opts.color.then_some(i), opts.timestamp_ui).with_spinners(spinners));
             let start = Instant::now();
             let res = if shared.cancel.is_cancelled() { Err("Build was cancelled.".to_string()) } else { run_build(&build, &base, &opts, bui.clone(), &shared, &run_uuid).await };
             let took = human_duration(start.elapsed());

@@ -1,7 +1,10 @@
 //! Per-build UI: prefixes every line with the build's name like Packer's targeted UI
 //! (`==> name: …` for steps, `    name: …` for output), optionally coloured and timestamped.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::ui::Ui;
 
@@ -14,16 +17,67 @@ pub struct BuildUi {
     inner: Arc<dyn Ui>,
     colour: Option<&'static str>,
     timestamp: bool,
+    /// On a terminal: where wait spinners are drawn (one line per waiting build).
+    spinners: Option<Arc<MultiProgress>>,
+    /// The spinner of the wait this build is in (`Waiting for …`), until its next line.
+    waiting: Mutex<Option<ProgressBar>>,
 }
 
 impl BuildUi {
     pub fn new(name: &str, inner: Arc<dyn Ui>, colour_index: Option<usize>, timestamp: bool) -> Self {
-        BuildUi { name: name.to_string(), inner, colour: colour_index.map(|i| COLOURS[i % COLOURS.len()]), timestamp }
+        BuildUi {
+            name: name.to_string(),
+            inner,
+            colour: colour_index.map(|i| COLOURS[i % COLOURS.len()]),
+            timestamp,
+            spinners: None,
+            waiting: Mutex::new(None),
+        }
+    }
+
+    /// Draw a spinner with the elapsed time while the build waits (terminals only).
+    pub fn with_spinners(mut self, spinners: Option<Arc<MultiProgress>>) -> Self {
+        self.spinners = spinners;
+        self
     }
 
     /// The same UI for a post-processor of this build: `==> name (type): …`.
     pub fn for_post_processor(&self, kind: &str) -> BuildUi {
-        BuildUi { name: format!("{} ({kind})", self.name), inner: self.inner.clone(), colour: self.colour, timestamp: self.timestamp }
+        BuildUi {
+            name: format!("{} ({kind})", self.name),
+            inner: self.inner.clone(),
+            colour: self.colour,
+            timestamp: self.timestamp,
+            spinners: self.spinners.clone(),
+            waiting: Mutex::new(None),
+        }
+    }
+
+    /// Prints through the inner UI without tearing a spinner that is being drawn.
+    fn print(&self, f: impl FnOnce()) {
+        match &self.spinners {
+            Some(m) => m.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// Ends the current wait spinner (the wait is over once the build prints anything else).
+    fn end_wait(&self) {
+        if let Some(pb) = self.waiting.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            pb.finish_and_clear();
+        }
+    }
+
+    /// Starts a spinner for a `Waiting for …` line: `⠋ name: waiting for SSH to become available 12s`.
+    fn start_wait(&self, msg: &str) {
+        let Some(m) = &self.spinners else { return };
+        let pb = m.add(ProgressBar::new_spinner());
+        pb.set_style(ProgressStyle::with_template("{spinner} {prefix}: {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        pb.set_prefix(self.name.clone());
+        pb.set_message(msg.trim_end_matches("...").to_string());
+        // A tenth of a second keeps the clock readable without drawing for nothing.
+        pb.enable_steady_tick(Duration::from_millis(100));
+        *self.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some(pb);
     }
 
     /// Prints `text` as is, in the build's colour (Packer's `output will be in this color.`).
@@ -48,18 +102,29 @@ impl BuildUi {
 impl Ui for BuildUi {
     fn say(&self, msg: &str) {
         tracing::debug!(build = %self.name, "ui: {msg}");
-        self.inner.say(&self.decorate("==> ", msg));
+        self.end_wait();
+        self.print(|| self.inner.say(&self.decorate("==> ", msg)));
+        if msg.starts_with("Waiting for") {
+            self.start_wait(msg);
+        }
     }
     fn message(&self, msg: &str) {
         tracing::debug!(build = %self.name, "ui: {msg}");
-        self.inner.message(&self.decorate("    ", msg));
+        self.print(|| self.inner.message(&self.decorate("    ", msg)));
     }
     fn error(&self, msg: &str) {
         tracing::debug!(build = %self.name, "ui error: {msg}");
-        self.inner.error(&self.decorate("==> ", msg));
+        self.end_wait();
+        self.print(|| self.inner.error(&self.decorate("==> ", msg)));
     }
     fn machine(&self, target: &str, kind: &str, data: &[&str]) {
         self.inner.machine(target, kind, data);
+    }
+}
+
+impl Drop for BuildUi {
+    fn drop(&mut self) {
+        self.end_wait();
     }
 }
 

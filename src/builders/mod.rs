@@ -5,3 +5,45 @@ pub mod amazon_ebs;
 pub mod file;
 pub mod null;
 pub mod null_run;
+
+use std::collections::BTreeMap;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::communicator::Communicator;
+use crate::ui::Ui;
+
+/// Runs the provisioners once the machine is reachable (amazon-ebs and null builders). The build
+/// orchestration implements it (provisioner list, `build` data, error-cleanup-provisioner).
+#[async_trait::async_trait]
+pub trait ProvisionHook: Send + Sync {
+    /// `comm` is `None` with `communicator: none`. `data` is the `build` function's data
+    /// (`ID`, `Host`, `Port`, `User`, `SourceAMI`, `BuildRegion`, `PackerRunUUID`, …).
+    async fn provision(
+        &self,
+        comm: Option<&dyn Communicator>,
+        data: &BTreeMap<String, String>,
+        ui: &dyn Ui,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()>;
+}
+
+/// A hook that only proves the machine is reachable: runs `true` over the communicator.
+pub struct TrueHook;
+
+struct NullSink;
+impl crate::communicator::OutputSink for NullSink {
+    fn stdout_line(&self, _: &str) {}
+    fn stderr_line(&self, _: &str) {}
+}
+
+#[async_trait::async_trait]
+impl ProvisionHook for TrueHook {
+    async fn provision(&self, comm: Option<&dyn Communicator>, _: &BTreeMap<String, String>, _: &dyn Ui, cancel: &CancellationToken) -> anyhow::Result<()> {
+        let Some(comm) = comm else { return Ok(()) };
+        let status = comm.start("true", &NullSink, cancel).await.map_err(|e| anyhow::anyhow!("running `true` on the instance: {e}"))?;
+        anyhow::ensure!(status == 0, "`true` exited with status {status} on the instance");
+        Ok(())
+    }
+}
+

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::builders::amazon_ebs::ProvisionHook;
+use crate::builders::ProvisionHook;
 use crate::builders::null::Config;
 use crate::communicator::config::CommType;
 use crate::communicator::{Communicator, SshComm};

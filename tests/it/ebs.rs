@@ -306,23 +306,30 @@ async fn existing_name_fails_prevalidation_and_force_deregister_replaces_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_api_step_failing_leaves_nothing_behind() {
     let st = stack();
-    let cases: &[(&str, &str)] = &[
-        ("DescribeImages", "looking up AMIs named"),
-        ("ImportKeyPair", "importing temporary key pair"),
-        ("CreateSecurityGroup", "creating temporary security group"),
-        ("AuthorizeSecurityGroupIngress", "authorizing port"),
-        ("RunInstances", "launching an instance"),
-        ("StopInstances", "stopping instance"),
-        ("CreateImage", "creating AMI"),
-        ("CopyImage", "copying AMI"),
-        ("ModifyImageAttribute", "granting launch permissions"),
-        ("CreateTags", "tagging AMI"),
+    // An AMI whose name the force_deregister case reuses.
+    let base = st.base();
+    let existing = build(&st, config(base.clone(), json!({}))).await;
+    assert!(existing.result.is_ok(), "{}", err_text(&existing));
+    let cases: &[(&str, &str, Value)] = &[
+        ("DescribeImages", "looking up AMIs named", json!({})),
+        ("ImportKeyPair", "importing temporary key pair", json!({})),
+        ("CreateSecurityGroup", "creating temporary security group", json!({})),
+        ("AuthorizeSecurityGroupIngress", "authorizing port", json!({})),
+        ("RunInstances", "launching an instance", json!({})),
+        ("StopInstances", "stopping instance", json!({})),
+        ("ModifyInstanceAttribute", "setting ENA support", json!({"ena_support": true})),
+        ("DeregisterImage", "deregistering AMI", json!({"force_deregister": true, "ami_name": base["ami_name"]})),
+        ("CreateImage", "creating AMI", json!({})),
+        ("CopyImage", "copying AMI", json!({})),
+        ("ModifyImageAttribute", "granting launch permissions", json!({})),
+        ("CreateTags", "tagging AMI", json!({})),
     ];
-    for (action, expect) in cases {
-        let cfg = config(
-            st.base(),
-            json!({"max_retries": 0, "ami_regions": ["us-west-2"], "ami_users": ["111122223333"], "tags": {"a": "b"}}),
-        );
+    for (action, expect, extra) in cases {
+        let mut all = json!({"max_retries": 0, "ami_regions": ["us-west-2"], "ami_users": ["111122223333"], "tags": {"a": "b"}});
+        for (k, v) in extra.as_object().unwrap() {
+            all[k] = v.clone();
+        }
+        let cfg = config(st.base(), all);
         st.proxy.inject_fault(FaultKind::ServerError, 1.0, &[action]);
         let o = build(&st, cfg).await;
         st.proxy.clear_fault();
@@ -356,6 +363,10 @@ async fn bad_input_failures_leave_nothing_behind() {
     // Nothing listens on the SSH port: the connect step times out after the instance exists.
     let o = build(&st, config(st.base(), json!({"ssh_port": 1, "ssh_timeout": "2s"}))).await;
     assert!(err_text(&o).contains("Timeout waiting for SSH."), "{}", err_text(&o));
+    assert_clean(&st, &o, &[REGION]).await;
+    // A subnet that does not exist fails the network step.
+    let o = build(&st, config(st.base(), json!({"subnet_id": "subnet-0000000000"}))).await;
+    assert!(err_text(&o).contains("describing subnet subnet-0000000000 in us-east-1: InvalidSubnetID.NotFound"), "{}", err_text(&o));
     assert_clean(&st, &o, &[REGION]).await;
     // The provisioners fail.
     let o = build_with(&st, config(st.base(), json!({})), Arc::new(FailingHook), None).await;
@@ -486,5 +497,46 @@ async fn spot_build_succeeds_and_cleans_up() {
     assert!(o.result.is_ok(), "{}", err_text(&o));
     assert_eq!(st.proxy.count("StopInstances"), 0);
     o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    assert_clean(&st, &o, &[REGION]).await;
+}
+
+/// A temporary instance profile from `temporary_iam_instance_profile_policy_document` (IAM is
+/// pointed at the same moto with aws-config's own `AWS_ENDPOINT_URL_IAM`); it is gone after a
+/// successful build and after one that fails once the profile exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_instance_profile_is_created_and_removed() {
+    let st = stack();
+    // Only IAM clients read this variable; no other test uses IAM.
+    std::env::set_var("AWS_ENDPOINT_URL_IAM", st.proxy.endpoint());
+    let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}]});
+    let iam = {
+        let conf = aws_sdk_iam::Config::builder()
+            .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+            .region(aws_sdk_iam::config::Region::new(REGION))
+            .endpoint_url(st.moto.endpoint())
+            .credentials_provider(aws_sdk_iam::config::Credentials::new("AKIAEXAMPLE000000000", "x", None, None, "test"))
+            .build();
+        aws_sdk_iam::Client::from_conf(conf)
+    };
+    let leftovers = || async {
+        let profiles = iam.list_instance_profiles().send().await.unwrap();
+        let roles = iam.list_roles().send().await.unwrap();
+        let mut v: Vec<String> = profiles.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect();
+        v.extend(roles.roles().iter().map(|r| r.role_name().to_string()));
+        v.retain(|n| n.starts_with("packer-"));
+        v
+    };
+
+    let o = build(&st, config(st.base(), json!({"temporary_iam_instance_profile_policy_document": doc}))).await;
+    assert!(o.result.is_ok(), "{}", err_text(&o));
+    assert!(st.proxy.count("CreateInstanceProfile") == 1 && st.proxy.count("DeleteInstanceProfile") == 1, "{:?}", st.proxy.counts());
+    assert!(leftovers().await.is_empty(), "{:?}", leftovers().await);
+    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+
+    st.proxy.inject_fault(FaultKind::ServerError, 1.0, &["AddRoleToInstanceProfile"]);
+    let o = build(&st, config(st.base(), json!({"max_retries": 0, "temporary_iam_instance_profile_policy_document": doc}))).await;
+    st.proxy.clear_fault();
+    assert!(err_text(&o).contains("adding role packer-"), "{}", err_text(&o));
+    assert!(leftovers().await.is_empty(), "{:?}", leftovers().await);
     assert_clean(&st, &o, &[REGION]).await;
 }

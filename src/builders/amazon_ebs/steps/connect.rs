@@ -34,6 +34,9 @@ impl Step<BuildCtx> for Connect {
         if ctx.cfg.comm.comm_type != CommType::Ssh {
             return Ok(());
         }
+        if ctx.cfg.ssh_interface.as_deref() == Some("session_manager") {
+            anyhow::bail!("ssh_interface \"session_manager\" is not supported by rpack yet; use public_ip, private_ip, public_dns or private_dns");
+        }
         let host = host(ctx).context("the instance has no address to connect to (set ssh_host or ssh_interface)")?;
         let mut comm_cfg = ctx.cfg.comm.clone();
         if let Some(kp) = &ctx.key_pair {

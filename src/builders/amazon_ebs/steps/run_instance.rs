@@ -210,6 +210,11 @@ impl Step<BuildCtx> for RunInstance {
         Ok(())
     }
 
+    fn cleanup_timeout(&self) -> Duration {
+        // Room for the whole termination wait plus the terminate call itself.
+        timeouts::INSTANCE_TERMINATED + Duration::from_secs(5 * 60)
+    }
+
     async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
         let Some(inst) = ctx.instance.clone() else { return Ok(()) };
         if inst.terminated {
