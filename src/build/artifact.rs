@@ -6,8 +6,6 @@ use std::sync::Arc;
 
 use crate::builders::amazon_ebs;
 
-/// Packer's builder id of the null builder.
-pub const NULL_BUILDER_ID: &str = "fnoeding.null";
 /// Packer's builder id of the file builder.
 pub const FILE_BUILDER_ID: &str = "packer.file";
 
@@ -24,7 +22,7 @@ impl Artifact {
     pub fn builder_id(&self) -> String {
         match self {
             Artifact::Ami(a) => a.builder_id().to_string(),
-            Artifact::Null => NULL_BUILDER_ID.to_string(),
+            Artifact::Null => crate::builders::null_run::BUILDER_ID.to_string(),
             Artifact::File(_) => FILE_BUILDER_ID.to_string(),
             Artifact::PostProcessor { builder_id, .. } => builder_id.clone(),
         }
@@ -33,7 +31,7 @@ impl Artifact {
     pub fn id(&self) -> String {
         match self {
             Artifact::Ami(a) => a.id(),
-            Artifact::Null => "Null".to_string(),
+            Artifact::Null => crate::builders::null_run::ARTIFACT_ID.to_string(),
             Artifact::File(_) => "File".to_string(),
             Artifact::PostProcessor { id, .. } => id.clone(),
         }
@@ -42,7 +40,7 @@ impl Artifact {
     pub fn string(&self) -> String {
         match self {
             Artifact::Ami(a) => a.string(),
-            Artifact::Null => "Did not export anything. This is the null builder".to_string(),
+            Artifact::Null => crate::builders::null_run::ARTIFACT_STRING.to_string(),
             Artifact::File(p) => format!("Stored file: {}", p.display()),
             Artifact::PostProcessor { string, .. } => string.clone(),
         }

@@ -18,9 +18,6 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::amazon_ebs;
-use crate::communicator::config::CommType;
-use crate::communicator::ssh::SshComm;
-use crate::communicator::Communicator;
 use crate::engine::{AskDecision, AskHook, DebugHook, Ledger, OnError, RunnerOptions};
 use crate::provisioners::BuildData;
 use crate::registry::BuilderConfig;
@@ -285,7 +282,9 @@ async fn run_build(build: &Build, base: &Context, opts: &Options, ui: Arc<BuildU
             }
         }
         BuilderConfig::Null(cfg) => {
-            run_null(&cfg.comm, hook.as_ref(), ui.as_ref(), &shared.cancel).await.map_err(|e| format!("{e:#}"))?;
+            crate::builders::null_run::run(Arc::new(cfg.clone()), hook.clone(), ui.clone(), shared.cancel.clone(), shared.hard_cancel.clone(), runner_options(opts, &ui))
+                .await
+                .map_err(|e| format!("{e:#}"))?;
             Artifact::Null
         }
         BuilderConfig::File(cfg) => {
@@ -334,32 +333,4 @@ async fn mark_kept(a: &amazon_ebs::Artifact, ledger: &Ledger) {
             }
         }
     }
-}
-
-/// The `null` builder: connect to an existing host (unless `communicator: none`) and provision.
-async fn run_null(comm: &crate::communicator::config::SshConfig, hook: &hook::Provisioners, ui: &BuildUi, cancel: &CancellationToken) -> anyhow::Result<()> {
-    use amazon_ebs::ProvisionHook;
-    let mut values = BTreeMap::new();
-    values.insert("ID".to_string(), "Null".to_string());
-    if comm.comm_type == CommType::None {
-        values.insert("ConnType".to_string(), "none".to_string());
-        return hook.provision(None, &values, ui, cancel).await;
-    }
-    let host = comm.host.clone().unwrap_or_default();
-    values.insert("Host".into(), host.clone());
-    values.insert("Port".into(), comm.port.to_string());
-    values.insert("User".into(), comm.username.clone());
-    values.insert("ConnType".into(), "ssh".into());
-    if let Some(p) = &comm.password {
-        values.insert("Password".into(), p.clone());
-    }
-    if let Some(k) = &comm.private_key_file {
-        if let Ok(text) = std::fs::read_to_string(k) {
-            values.insert("SSHPrivateKey".into(), text);
-        }
-    }
-    let ssh = SshComm::connect(comm, &host, ui, cancel).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let res = hook.provision(Some(&ssh as &dyn Communicator), &values, ui, cancel).await;
-    ssh.disconnect();
-    res
 }

@@ -23,12 +23,15 @@ use super::process::{self, ChildGuard};
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
 static POOL: Mutex<Vec<MotoServer>> = Mutex::new(Vec::new());
+/// Idle servers started through tests/support-py/moto_eb.py (moto plus the EB platform API).
+static POOL_EB: Mutex<Vec<MotoServer>> = Mutex::new(Vec::new());
 
 #[derive(Debug)]
 struct MotoServer {
     child: ChildGuard,
     endpoint: String,
     log: PathBuf,
+    eb: bool,
 }
 
 /// A moto server this test has to itself. See the module doc for pooling.
@@ -41,8 +44,19 @@ pub struct Moto {
 impl Moto {
     /// A moto server in its initial state, from the pool when one is idle.
     pub fn start() -> Moto {
+        Moto::start_pooled(false)
+    }
+
+    /// Like `start`, but the server is tests/support-py/moto_eb.py: moto with the Elastic
+    /// Beanstalk custom-platform actions and a request log at /moto-eb/requests.
+    pub fn start_with_eb() -> Moto {
+        Moto::start_pooled(true)
+    }
+
+    fn start_pooled(eb: bool) -> Moto {
+        let pool = if eb { &POOL_EB } else { &POOL };
         loop {
-            let idle = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let idle = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let Some(mut server) = idle else { break };
             if server.child.try_wait().is_none() && server.reset().is_ok() {
                 return Moto {
@@ -52,7 +66,7 @@ impl Moto {
             }
             server.child.kill();
         }
-        let server = MotoServer::spawn().unwrap_or_else(|e| panic!("starting moto_server: {e:#}"));
+        let server = MotoServer::spawn(eb).unwrap_or_else(|e| panic!("starting moto_server: {e:#}"));
         Moto {
             server: Some(server),
             pooled: true,
@@ -61,7 +75,7 @@ impl Moto {
 
     /// A moto server of this test's own, killed when the handle is dropped.
     pub fn start_dedicated() -> Moto {
-        let server = MotoServer::spawn().unwrap_or_else(|e| panic!("starting moto_server: {e:#}"));
+        let server = MotoServer::spawn(false).unwrap_or_else(|e| panic!("starting moto_server: {e:#}"));
         Moto {
             server: Some(server),
             pooled: false,
@@ -101,7 +115,8 @@ impl Drop for Moto {
             return;
         };
         if self.pooled && !std::thread::panicking() {
-            POOL.lock().unwrap_or_else(|e| e.into_inner()).push(server);
+            let pool = if server.eb { &POOL_EB } else { &POOL };
+            pool.lock().unwrap_or_else(|e| e.into_inner()).push(server);
         } else {
             if std::thread::panicking() {
                 eprintln!("moto log of the failed test: {}", server.log.display());
@@ -112,11 +127,14 @@ impl Drop for Moto {
 }
 
 impl MotoServer {
-    fn spawn() -> Result<MotoServer> {
-        let program = paths::venv_bin("moto_server");
+    fn spawn(eb: bool) -> Result<MotoServer> {
+        let program = paths::venv_bin(if eb { "python" } else { "moto_server" });
         let dir = paths::fresh_dir("moto");
         let log_path = dir.join("moto.log");
         let mut cmd = Command::new(&program);
+        if eb {
+            cmd.arg(paths::support_py("moto_eb.py"));
+        }
         // Port 0: the kernel picks a free port and werkzeug prints it, so there is no race.
         cmd.args(["-H", "127.0.0.1", "-p", "0"])
             .stdin(Stdio::null())
@@ -167,6 +185,7 @@ impl MotoServer {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
             log: log_path,
+            eb,
         };
         // werkzeug prints the address after binding, so the first request is queued, not refused.
         server.reset()?;
