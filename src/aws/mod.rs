@@ -1,7 +1,9 @@
 //! AWS access shared by builders and commands: client configuration (credential chain, region,
-//! endpoints, retries), polling with backoff, and error texts that name the operation.
+//! endpoints, retries), polling with backoff, error texts that name the operation, and the
+//! public-IP lookup for temporary security groups.
 
 pub mod access;
+pub mod checkip;
 pub mod error;
 pub mod wait;
 

@@ -3,8 +3,9 @@
 //! region, transient errors (throttling, 5xx, "not found yet") keep the wait going, and the
 //! build's cancellation token is observed between polls (this is a wait point).
 //!
-//! Default schedule: 250 ms, then ×1.5 per poll up to 15 s. A 5 s transition is seen by the
-//! 6th poll at ≈5.2 s (≈0.2 s late); a 10-minute AMI costs ≈50 polls instead of hundreds.
+//! Default schedule: the first poll at once (like the SDK waiters: a transition that already
+//! happened costs no wait), then 250 ms, then ×1.5 per poll up to 15 s. A 5 s transition is seen
+//! by the 7th poll at ≈5.2 s (≈0.2 s late); a 10-minute AMI costs ≈50 polls instead of hundreds.
 //! Packer's knobs win when set: `aws_polling.delay_seconds` / `AWS_POLL_DELAY_SECONDS` make the
 //! delay fixed, `aws_polling.max_attempts` / `AWS_MAX_ATTEMPTS` cap the number of polls.
 
@@ -16,8 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::error::AwsError;
 
-/// The first poll: soon enough that instant transitions (moto, small AMIs) cost little time,
-/// late enough that a fresh id is usually visible to Describe* already.
+/// The delay before the second poll (the first is immediate): soon enough that quick
+/// transitions cost little time, late enough that a fresh id is usually visible to Describe*.
 const FIRST_POLL: Duration = Duration::from_millis(250);
 /// Growth per poll; 1.5 keeps a poll within ~20-50% of elapsed time while staying cheap.
 const FACTOR: f64 = 1.5;
@@ -46,15 +47,12 @@ impl PollPolicy {
     /// The delay before poll number `n` (0-based), without jitter.
     pub fn delay_before(&self, n: u32) -> Duration {
         if n == 0 {
-            return match self.fixed_delay {
-                Some(d) => d.min(FIRST_POLL),
-                None => FIRST_POLL,
-            };
+            return Duration::ZERO;
         }
         if let Some(d) = self.fixed_delay {
             return d;
         }
-        let secs = FIRST_POLL.as_secs_f64() * FACTOR.powi(n as i32);
+        let secs = FIRST_POLL.as_secs_f64() * FACTOR.powi(n as i32 - 1);
         Duration::from_secs_f64(secs.min(CAP.as_secs_f64()))
     }
 
@@ -160,7 +158,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     #[test]
-    fn default_schedule_sees_a_five_second_transition_within_six_polls() {
+    fn default_schedule_sees_a_five_second_transition_within_seven_polls() {
         let p = PollPolicy::new(Duration::from_secs(600));
         let mut t = Duration::ZERO;
         let mut polls = 0;
@@ -168,8 +166,11 @@ mod tests {
             t += p.delay_before(polls);
             polls += 1;
         }
-        assert_eq!(polls, 6);
+        // An immediate poll, then 250 ms growing ×1.5: seen ≈0.2 s after it happened.
+        assert_eq!(polls, 7);
         assert!(t < Duration::from_millis(5300), "{t:?}");
+        assert_eq!(p.delay_before(0), Duration::ZERO);
+        assert_eq!(p.delay_before(1), FIRST_POLL);
     }
 
     #[test]
@@ -188,7 +189,7 @@ mod tests {
     #[test]
     fn fixed_delay_wins() {
         let p = PollPolicy { fixed_delay: Some(Duration::from_secs(1)), max_attempts: Some(3), timeout: Duration::from_secs(60) };
-        assert_eq!(p.delay_before(0), FIRST_POLL);
+        assert_eq!(p.delay_before(0), Duration::ZERO);
         assert_eq!(p.delay_before(5), Duration::from_secs(1));
     }
 

@@ -10,6 +10,7 @@ mod cleanup;
 mod help;
 mod inspect;
 pub mod output;
+mod platform;
 mod validate;
 
 use crate::ui::{BasicUi, MachineUi, Secrets, Sink, Ui};
@@ -70,6 +71,7 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
         "inspect" => with_help(&*ui, rest, help::INSPECT, || inspect::run(&out, rest)),
         "build" => with_help(&*ui, rest, help::BUILD, || build::run(&out, rest)),
         "cleanup" => with_help(&*ui, rest, cleanup::HELP, || cleanup::run(&out, rest)),
+        "platform" => platform::run(&out, rest),
         _ => {
             ui.say(help::MAIN.trim_end());
             EXIT_UNKNOWN_COMMAND

@@ -1027,6 +1027,10 @@ fn append_tree(w: &mut impl Write, dir: &Path) -> io::Result<()> {
     b.follow_symlinks(true);
     b.mode(tar::HeaderMode::Deterministic);
     let mut stack = vec![(dir.to_path_buf(), PathBuf::new())];
+    // Directories the owner cannot write (a read-only 0555 tree) are first created writable so
+    // their contents can be extracted, then re-emitted at the end with their real mode: tar
+    // updates an existing directory's mode in place (scp -r does the same dance).
+    let mut restore: Vec<(PathBuf, std::fs::Metadata, u32)> = Vec::new();
     while let Some((abs, rel)) = stack.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(&abs)?.collect::<Result<_, _>>()?;
         entries.sort_by_key(|e| e.file_name());
@@ -1035,10 +1039,14 @@ fn append_tree(w: &mut impl Write, dir: &Path) -> io::Result<()> {
             let name = rel.join(e.file_name());
             let meta = std::fs::metadata(&path)?;
             if meta.is_dir() {
+                let mode = local_mode(&meta);
                 let mut h = tar::Header::new_gnu();
                 h.set_metadata_in_mode(&meta, tar::HeaderMode::Deterministic);
-                h.set_mode(local_mode(&meta));
+                h.set_mode(mode | 0o700);
                 b.append_data(&mut h, &name, io::empty())?;
+                if mode & 0o700 != 0o700 {
+                    restore.push((name.clone(), meta.clone(), mode));
+                }
                 stack.push((path, name));
             } else if meta.is_file() {
                 let mut h = tar::Header::new_gnu();
@@ -1047,6 +1055,14 @@ fn append_tree(w: &mut impl Write, dir: &Path) -> io::Result<()> {
                 b.append_data(&mut h, &name, std::fs::File::open(&path)?)?;
             }
         }
+    }
+    // Deepest first, so a parent becomes read-only only after its children got their modes.
+    restore.sort_by_key(|(name, _, _)| std::cmp::Reverse(name.components().count()));
+    for (name, meta, mode) in restore {
+        let mut h = tar::Header::new_gnu();
+        h.set_metadata_in_mode(&meta, tar::HeaderMode::Deterministic);
+        h.set_mode(mode);
+        b.append_data(&mut h, &name, io::empty())?;
     }
     b.finish()
 }
@@ -1067,7 +1083,9 @@ fn upload_dir_sftp(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result
             let rpath = rdir.join(e.file_name());
             let meta = std::fs::metadata(&path).map_err(|e| CommError::Other(format!("reading {}: {e}", path.display())))?;
             if meta.is_dir() {
-                let m = local_mode(&meta) as i32;
+                // Writable while its contents arrive; read-only trees keep u+rwx (like scp -r,
+                // which also creates directories with the owner's write bit).
+                let m = (local_mode(&meta) | 0o700) as i32;
                 let _ = ctl.call(sess, "mkdir", || sftp.mkdir(&rpath, m));
                 stack.push((path, rpath));
             } else if meta.is_file() {

@@ -426,3 +426,57 @@ fn null_builder_with_local_provisioner_and_post_processors() {
     assert!(m["builds"][0].get("build_time").is_none(), "strip_time drops build_time");
     assert_eq!(m["builds"][0]["custom_data"]["k"], "hello, world");
 }
+
+#[test]
+fn on_error_abort_skips_cleanup_and_cleanup_command_removes_the_rest() {
+    let st = stack();
+    let tpl = st.template("abort", json!({}), json!([{"type": "shell", "inline": ["exit 3"]}]));
+    let (code, out) = run_to_end(st.rpack(&["build", "-color=false", "-on-error=abort", tpl.to_str().unwrap()]));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("Step \"StepProvision\" failed, aborting..."), "{out}");
+    assert!(out.contains("aborted: skipping cleanup of step \"StepRunSourceInstance\""), "{out}");
+    let left = st.leftovers(&[REGION]);
+    assert!(left.iter().any(|l| l.starts_with("instance ")), "abort keeps the instance for debugging: {left:?}");
+    let (code, done) = run_to_end(st.rpack(&["cleanup", "--yes", "--region", REGION]));
+    assert_eq!(code, Some(0), "{done}");
+    assert!(st.leftovers(&[REGION]).is_empty(), "{done}");
+}
+
+#[test]
+fn timestamp_ui_parallel_builds_and_except_post_processor() {
+    let dir = fresh_dir("build-flags");
+    let tpl = json!({
+        "builders": [
+            {"type": "file", "name": "one", "target": "one.txt", "content": "first"},
+            {"type": "file", "name": "two", "target": "two.txt", "content": "second"}
+        ],
+        "post-processors": [
+            {"type": "checksum", "checksum_types": ["sha256", "md5"], "output": "{{.BuildName}}.{{.ChecksumType}}"},
+            {"type": "manifest", "name": "skipme", "output": "m.json"}
+        ]
+    });
+    std::fs::write(dir.join("t.json"), tpl.to_string()).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpack"));
+    cmd.current_dir(&dir).args(["build", "-color=false", "-timestamp-ui", "-parallel-builds=1", "-except=skipme", "t.json"]);
+    let (code, out) = run_to_end(cmd);
+    assert_eq!(code, Some(0), "{out}");
+    // -timestamp-ui: every build line starts with an RFC 3339 UTC time.
+    let build_lines: Vec<&str> = out.lines().filter(|l| l.contains("==> one:") || l.contains("==> two:")).collect();
+    assert!(!build_lines.is_empty(), "{out}");
+    for l in &build_lines {
+        let ts = l.split(": ").next().unwrap();
+        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "no timestamp on {l:?}");
+    }
+    // -parallel-builds=1: the second build starts only after the first finished.
+    let first_done = out.find("Build 'one' finished").expect("one finished");
+    let second_start = out.find("==> two:").expect("two ran");
+    assert!(first_done < second_start, "builds overlapped with -parallel-builds=1:\n{out}");
+    // checksum: one file per type with the hash of the artifact's file; -except skipped the manifest.
+    let sha = std::fs::read_to_string(dir.join("one.sha256")).unwrap();
+    assert_eq!(sha, "a7937b64b8caa58f03721bb6bacf5c78cb235febe0e70b1b84cd99541461a08e\tone.txt\n");
+    let md5 = std::fs::read_to_string(dir.join("two.md5")).unwrap();
+    assert_eq!(md5, "a9f0e61a137d86aa9db53465e0801612\ttwo.txt\n");
+    assert!(!dir.join("m.json").exists(), "-except=skipme must skip the manifest");
+    assert!(out.contains("--> one: Created artifact from files: one.sha256, one.md5"), "{out}");
+    assert!(out.contains("--> one: Stored file: one.txt"), "the file builder's artifact is kept:\n{out}");
+}

@@ -15,18 +15,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{Ec2State, FaultKind, Moto, Proxy, Sshd};
 
-const REGION: &str = "us-east-1";
+pub(crate) const REGION: &str = "us-east-1";
 /// In moto's catalogue in every region.
-const AMI: &str = "ami-12c6146b";
+pub(crate) const AMI: &str = "ami-12c6146b";
 
-struct Stack {
-    moto: Moto,
-    proxy: Proxy,
-    sshd: Sshd,
+pub(crate) struct Stack {
+    pub(crate) moto: Moto,
+    pub(crate) proxy: Proxy,
+    pub(crate) sshd: Sshd,
     state_dir: tempfile::TempDir,
 }
 
-fn stack() -> Stack {
+pub(crate) fn stack() -> Stack {
     let moto = Moto::start();
     let proxy = Proxy::start(moto.endpoint());
     let sshd = Sshd::start_ec2(moto.endpoint());
@@ -34,7 +34,7 @@ fn stack() -> Stack {
 }
 
 impl Stack {
-    fn base(&self) -> Value {
+    pub(crate) fn base(&self) -> Value {
         json!({
             "type": "amazon-ebs",
             "region": REGION,
@@ -53,7 +53,12 @@ impl Stack {
 }
 
 /// Merges `extra` into the base template and decodes it like `rpack build` does.
-fn config(base: Value, extra: Value) -> Arc<Config> {
+pub(crate) fn config(base: Value, extra: Value) -> Arc<Config> {
+    config_named(base, extra, None)
+}
+
+/// As [`config`], for a template build with `name` (Packer's build name, `amazon-ebs` when `None`).
+pub(crate) fn config_named(base: Value, extra: Value, name: Option<&str>) -> Arc<Config> {
     let mut v = base;
     for (k, x) in extra.as_object().unwrap() {
         if x.is_null() {
@@ -65,7 +70,7 @@ fn config(base: Value, extra: Value) -> Arc<Config> {
     let text = serde_json::to_string(&v).unwrap();
     let node = rpack::template::json::parse(&text).unwrap();
     let obj = node.as_object().unwrap();
-    let ctx = Context { amazon_funcs: true, ..Default::default() };
+    let ctx = Context { amazon_funcs: true, build_name: name.map(str::to_string), ..Default::default() };
     match decode_builder("amazon-ebs", &[obj], &ctx) {
         Ok(d) => match d.value {
             BuilderConfig::AmazonEbs(c) => Arc::new(*c),
@@ -76,7 +81,7 @@ fn config(base: Value, extra: Value) -> Arc<Config> {
 }
 
 /// Records UI lines; cancels `cancel` once a line containing `cancel_on` appears.
-struct TestUi {
+pub(crate) struct TestUi {
     lines: Mutex<Vec<String>>,
     cancel_on: Option<(String, CancellationToken, Duration)>,
 }
@@ -110,14 +115,25 @@ impl Ui for TestUi {
     fn machine(&self, _: &str, _: &str, _: &[&str]) {}
 }
 
-struct Outcome {
-    result: anyhow::Result<Option<Artifact>>,
-    build_id: String,
-    ledger: Arc<Ledger>,
-    lines: Vec<String>,
+pub(crate) struct Outcome {
+    pub(crate) result: anyhow::Result<Option<Artifact>>,
+    pub(crate) build_id: String,
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) lines: Vec<String>,
 }
 
-async fn build_with(st: &Stack, cfg: Arc<Config>, hook: Arc<dyn ProvisionHook>, cancel_on: Option<(&str, Duration)>) -> Outcome {
+pub(crate) async fn build_with(st: &Stack, cfg: Arc<Config>, hook: Arc<dyn ProvisionHook>, cancel_on: Option<(&str, Duration)>) -> Outcome {
+    build_opts(st, cfg, hook, cancel_on, Default::default()).await
+}
+
+/// As [`build_with`], with runner options (`-debug`, `-on-error`).
+pub(crate) async fn build_opts(
+    st: &Stack,
+    cfg: Arc<Config>,
+    hook: Arc<dyn ProvisionHook>,
+    cancel_on: Option<(&str, Duration)>,
+    options: rpack::engine::RunnerOptions,
+) -> Outcome {
     let build_id = uuid::Uuid::new_v4().to_string();
     let ledger = Arc::new(Ledger::open(&build_id, &st.state_dir.path().join(format!("{build_id}.jsonl"))).unwrap());
     let cancel = CancellationToken::new();
@@ -130,7 +146,7 @@ async fn build_with(st: &Stack, cfg: Arc<Config>, hook: Arc<dyn ProvisionHook>, 
         hook,
         cancel,
         hard_cancel: CancellationToken::new(),
-        options: Default::default(),
+        options,
         build_id: Some(build_id.clone()),
         ledger: Some(ledger.clone()),
     };
@@ -139,12 +155,12 @@ async fn build_with(st: &Stack, cfg: Arc<Config>, hook: Arc<dyn ProvisionHook>, 
     Outcome { result, build_id, ledger, lines }
 }
 
-async fn build(st: &Stack, cfg: Arc<Config>) -> Outcome {
+pub(crate) async fn build(st: &Stack, cfg: Arc<Config>) -> Outcome {
     build_with(st, cfg, Arc::new(TrueHook), None).await
 }
 
 /// Every resource tagged with the build id that still exists, in `regions`.
-async fn leftovers(st: &Stack, build_id: &str, regions: &[&str]) -> Vec<String> {
+pub(crate) async fn leftovers(st: &Stack, build_id: &str, regions: &[&str]) -> Vec<String> {
     let mut left = Vec::new();
     for r in regions {
         let s = Ec2State::new(st.moto.endpoint(), r).for_build(build_id);
@@ -155,12 +171,20 @@ async fn leftovers(st: &Stack, build_id: &str, regions: &[&str]) -> Vec<String> 
         left.extend(inv.images.iter().map(|i| format!("{r} image {}", i.id)));
         left.extend(inv.snapshots.iter().map(|i| format!("{r} snapshot {}", i.id)));
         left.extend(inv.volumes.iter().map(|v| format!("{r} volume {} ({})", v.id, v.state)));
+        // Spot builds' launch templates (not part of the stack's inventory).
+        let lts = Ec2State::new(st.moto.endpoint(), r).client().describe_launch_templates().send().await.unwrap();
+        left.extend(
+            lts.launch_templates()
+                .iter()
+                .filter(|t| t.tags().iter().any(|t| t.key() == Some("rpack:build-id") && t.value() == Some(build_id)))
+                .map(|t| format!("{r} launch template {}", t.launch_template_id().unwrap_or_default())),
+        );
     }
     left
 }
 
 /// The build left nothing behind: not in moto (by tag) and not in its ledger.
-async fn assert_clean(st: &Stack, o: &Outcome, regions: &[&str]) {
+pub(crate) async fn assert_clean(st: &Stack, o: &Outcome, regions: &[&str]) {
     let left = leftovers(st, &o.build_id, regions).await;
     assert!(left.is_empty(), "left behind: {left:#?}\nUI:\n{}", o.lines.join("\n"));
     if o.result.is_err() {
@@ -170,7 +194,7 @@ async fn assert_clean(st: &Stack, o: &Outcome, regions: &[&str]) {
     }
 }
 
-fn err_text(o: &Outcome) -> String {
+pub(crate) fn err_text(o: &Outcome) -> String {
     match &o.result {
         Ok(_) => panic!("build succeeded but should have failed; UI:\n{}", o.lines.join("\n")),
         Err(e) => format!("{e:#}"),
@@ -487,8 +511,9 @@ async fn null_builder_connects_and_provisions() {
     assert!(format!("{err:#}").contains("authentication error"), "{err:#}");
 }
 
-/// `spot_price` launches through RunInstances' spot market options; the stop step is skipped
-/// like Packer does for spot instances, and everything is removed again.
+/// `spot_price` launches through a launch template and an instant fleet (see `ebs_more` for
+/// several instance types); the stop step is skipped like Packer does for spot instances, and
+/// everything is removed again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spot_build_succeeds_and_cleans_up() {
     let st = stack();

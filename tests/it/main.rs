@@ -10,3 +10,5 @@ mod scripts;
 mod ebs;
 mod cli;
 mod build;
+mod platform;
+mod ebs_more;

@@ -249,25 +249,21 @@ async fn bastion_tunnels_to_the_target() {
     assert!(matches!(err, CommError::Disconnected(_)), "{err}");
 }
 
+/// `bytes` random bytes from /dev/urandom (faster than generating them in a debug build).
 fn random_file(path: &Path, bytes: usize) {
-    use rand::RngCore;
-    let mut f = std::fs::File::create(path).unwrap();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(buf.len());
-        rand::thread_rng().fill_bytes(&mut buf[..n]);
-        std::io::Write::write_all(&mut f, &buf[..n]).unwrap();
-        left -= n;
-    }
+    let out = std::process::Command::new("head")
+        .args(["-c", &bytes.to_string(), "/dev/urandom"])
+        .stdout(std::fs::File::create(path).unwrap())
+        .status()
+        .unwrap();
+    assert!(out.success());
 }
 
+/// sha256 of a local file with `sha256sum` (a debug-build sha2 takes seconds on 256 MiB).
 fn sha256_file(path: &Path) -> String {
-    use sha2::Digest;
-    let mut h = sha2::Sha256::new();
-    let mut f = std::fs::File::open(path).unwrap();
-    std::io::copy(&mut f, &mut h).unwrap();
-    hex::encode(h.finalize())
+    let out = std::process::Command::new("sha256sum").arg(path).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

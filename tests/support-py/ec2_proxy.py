@@ -10,7 +10,10 @@ its Action (from the form body or query string, EC2's query protocol) is recorde
 What a test can switch at run time, through the control endpoint (never forwarded to moto):
 
   GET  /__stack/calls         {"calls": [[action, status, injected], ...]}
-  POST /__stack/calls/reset   forget the recorded calls
+  GET  /__stack/requests      {"requests": [[action, form body], ...]}: what each forwarded or
+                              answered call asked for (EC2 query protocol), to assert on
+                              parameters moto accepts but ignores
+  POST /__stack/calls/reset   forget the recorded calls and requests
   POST /__stack/config        JSON object; each key present replaces that setting:
       "transitions": seconds    instances show pending (after Run/StartInstances), stopping,
                                 shutting-down, and images pending (after Create/Register/CopyImage)
@@ -25,6 +28,10 @@ What a test can switch at run time, through the control endpoint (never forwarde
                                 "limit" caps how many calls fail in total.
       "delay": null | {"seconds": s, "actions": [..] | null}
                                 holds moto's answer to the matching calls for s seconds.
+      "stub": null | [action, ...]
+                                answers these actions itself with an empty success
+                                (<return>true</return>), for EC2 actions moto does not implement
+                                (e.g. EnableImageDeprecation); the request log shows what was asked.
 """
 import http.client
 import json
@@ -58,6 +65,8 @@ class State:
     def __init__(self):
         self.lock = threading.Lock()
         self.calls = []            # [action, status, injected]
+        self.requests = []         # [action, form body]
+        self.stub = set()          # actions answered with an empty success
         self.transitions = 0.0     # seconds
         self.since = {}            # (table, id) -> (time, state, code)
         self.fault = None          # dict, plus "seen"/"failed" counters
@@ -161,6 +170,12 @@ def fault_response(kind, action):
     return status, body
 
 
+def stub_response(action):
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<%sResponse xmlns="http://ec2.amazonaws.com/doc/'
+            '2016-11-15/"><requestId>rpack-test-%s-%d</requestId><return>true</return></%sResponse>'
+            % (action, action, int(time.time() * 1000), action)).encode()
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream = None  # (host, port)
@@ -211,9 +226,13 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/__stack/calls" and self.command == "GET":
             with STATE.lock:
                 out = {"calls": list(STATE.calls)}
+        elif path == "/__stack/requests" and self.command == "GET":
+            with STATE.lock:
+                out = {"requests": list(STATE.requests)}
         elif path == "/__stack/calls/reset" and self.command == "POST":
             with STATE.lock:
                 STATE.calls.clear()
+                STATE.requests.clear()
             out = {"ok": True}
         elif path == "/__stack/config" and self.command == "POST":
             try:
@@ -227,6 +246,8 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.fault = dict(cfg["fault"], seen=0, failed=0) if cfg["fault"] else None
                 if "delay" in cfg:
                     STATE.delay = cfg["delay"] or None
+                if "stub" in cfg:
+                    STATE.stub = set(cfg["stub"] or [])
             out = {"ok": True}
         else:
             return self.reply(404, b"unknown control path", content_type="text/plain")
@@ -262,12 +283,20 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/__stack/"):
             return self.control(body)
         action = self.action_of(body)
+        with STATE.lock:
+            STATE.requests.append([action, body.decode("utf-8", "replace")])
+            stubbed = action in STATE.stub
         kind = STATE.pick_fault(action)
         if kind:
             status, data = fault_response(kind, action)
             with STATE.lock:
                 STATE.calls.append([action, status, True])
             return self.reply(status, data, content_type="text/xml")
+        if stubbed:
+            data = stub_response(action)
+            with STATE.lock:
+                STATE.calls.append([action, 200, True])
+            return self.reply(200, data, content_type="text/xml")
         try:
             status, headers, data = self.forward(body)
         except (http.client.HTTPException, OSError) as e:

@@ -36,6 +36,9 @@ pub struct KeyPair {
     pub temporary: bool,
     /// The private key the communicator uses (`None` with agent auth).
     pub private_key_file: Option<PathBuf>,
+    /// With `-debug`, the copy of a temporary key saved as `ec2_<build>.pem` in the working
+    /// directory (as Packer does); removed with the key pair.
+    pub debug_key_file: Option<PathBuf>,
 }
 
 /// The temporary IAM role + instance profile.
@@ -77,6 +80,8 @@ pub struct BuildCtx {
     pub hook: Arc<dyn ProvisionHook>,
     /// Private directory for the temporary private key (removed at the end).
     pub work_dir: PathBuf,
+    /// `-debug`: steps that help debugging (saving the SSH key) do so.
+    pub debug: bool,
 
     pub source: Option<SourceImage>,
     pub vpc_id: Option<String>,
@@ -88,6 +93,8 @@ pub struct BuildCtx {
     pub temp_security_group: Option<String>,
     pub instance_profile: Option<String>,
     pub temp_iam: TempIam,
+    /// The launch template of a spot build (CreateFleet needs one); deleted after the instance.
+    pub launch_template: Option<String>,
     pub instance: Option<Instance>,
     pub comm: Option<SshComm>,
     /// Every AMI rpack registered, in creation order (build region first).

@@ -44,9 +44,11 @@ pub struct RunArgs {
     pub ledger: Option<Arc<Ledger>>,
 }
 
-/// Packer's step list, in order.
-pub fn steps() -> Vec<Box<dyn Step<BuildCtx>>> {
+/// Packer's step list, in order; spot builds launch through a fleet instead of RunInstances.
+pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
     use steps::*;
+    let launch: Box<dyn Step<BuildCtx>> =
+        if cfg.is_spot() { Box::new(run_spot_instance::RunSpotInstance) } else { Box::new(run_instance::RunInstance) };
     vec![
         Box::new(pre_validate::PreValidate),
         Box::new(source_ami::SourceAmi),
@@ -55,7 +57,7 @@ pub fn steps() -> Vec<Box<dyn Step<BuildCtx>>> {
         Box::new(security_group::SecurityGroup),
         Box::new(iam_instance_profile::IamInstanceProfile),
         Box::new(cleanup_volumes::CleanupVolumes),
-        Box::new(run_instance::RunInstance),
+        launch,
         Box::new(connect::Connect),
         Box::new(provision::Provision),
         Box::new(stop_instance::StopInstance),
@@ -94,6 +96,7 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         aws: aws.clone(),
         hook: args.hook.clone(),
         work_dir: work_dir.clone(),
+        debug: args.options.debug.is_some(),
         source: None,
         vpc_id: None,
         subnet_id: None,
@@ -103,12 +106,13 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         temp_security_group: None,
         instance_profile: None,
         temp_iam: Default::default(),
+        launch_template: None,
         instance: None,
         comm: None,
         images: Vec::new(),
     };
     let env = StepEnv { ui: args.ui.clone(), ledger, cancel: args.cancel.clone(), hard_cancel: args.hard_cancel.clone() };
-    let runner = Runner::new(steps(), args.options.clone());
+    let runner = Runner::new(steps(&cfg), args.options.clone());
     let result = runner.run(&mut ctx, &env).await;
     let _ = std::fs::remove_dir_all(&work_dir);
     match result {

@@ -116,6 +116,39 @@ impl Proxy {
         self.counts().get(action).copied().unwrap_or(0)
     }
 
+    /// Every request since the start or the last `reset_counts`, in order: its Action and its
+    /// form parameters (EC2 query protocol, e.g. `ImdsSupport.Value` → `v2.0`). For asserting
+    /// on parameters moto accepts but does not store.
+    pub fn requests(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        let resp = self.control("GET", "/__stack/requests", "");
+        let parsed: Value = serde_json::from_str(&resp)
+            .unwrap_or_else(|e| panic!("proxy requests are not JSON ({e}): {resp}"));
+        parsed["requests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                let action = r[0].as_str().unwrap_or_default().to_string();
+                (action, parse_form(r[1].as_str().unwrap_or_default()))
+            })
+            .collect()
+    }
+
+    /// The form parameters of every request to `action`, in order.
+    pub fn requests_of(&self, action: &str) -> Vec<BTreeMap<String, String>> {
+        self.requests()
+            .into_iter()
+            .filter(|(a, _)| a == action)
+            .map(|(_, p)| p)
+            .collect()
+    }
+
+    /// Answers `actions` with an empty success instead of asking moto (for EC2 actions moto
+    /// does not implement); an empty list turns it off. The calls still appear in `requests`.
+    pub fn stub(&self, actions: &[&str]) {
+        self.configure(json!({ "stub": actions }));
+    }
+
     pub fn reset_counts(&self) {
         self.control("POST", "/__stack/calls/reset", "");
     }
@@ -182,4 +215,38 @@ impl Proxy {
             Err(e) => panic!("proxy control {method} {path}: {e:#}"),
         }
     }
+}
+
+/// `application/x-www-form-urlencoded` → key/value pairs (a later key wins).
+fn parse_form(body: &str) -> BTreeMap<String, String> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                    match u8::from_str_radix(hex, 16) {
+                        Ok(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    body.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
 }

@@ -1,9 +1,11 @@
 //! StepKeyPair: the SSH key the instance accepts. A temporary key (ed25519 unless
 //! `temporary_key_pair_type` says `rsa`/`ecdsa`) is generated locally and imported with
 //! ImportKeyPair; or `ssh_keypair_name` + `ssh_private_key_file`/agent are used as given; or
-//! `ssh_private_key_file`/`ssh_password` alone need no EC2 key pair. Owns the temporary key pair.
+//! `ssh_private_key_file`/`ssh_password` alone need no EC2 key pair. Owns the temporary key pair
+//! and, with `-debug`, its copy `ec2_<build>.pem` in the working directory.
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use aws_sdk_ec2::primitives::Blob;
@@ -54,7 +56,12 @@ impl Step<BuildCtx> for KeyPair {
         let comm = &cfg.comm;
         if let Some(name) = &comm.keypair_name {
             env.ui.say(&format!("Using existing SSH keypair: {name}"));
-            ctx.key_pair = Some(Kp { name: name.clone(), temporary: false, private_key_file: comm.private_key_file.clone() });
+            ctx.key_pair = Some(Kp {
+                name: name.clone(),
+                temporary: false,
+                private_key_file: comm.private_key_file.clone(),
+                debug_key_file: None,
+            });
             return Ok(());
         }
         if comm.private_key_file.is_some() || comm.password.is_some() || comm.agent_auth {
@@ -80,14 +87,23 @@ impl Step<BuildCtx> for KeyPair {
             .await
             .aws_context(|| format!("importing temporary key pair {name} in {}", ctx.region))?;
         env.ledger.created("key_pair", &name, &ctx.region);
-        ctx.key_pair = Some(Kp { name, temporary: true, private_key_file: Some(path) });
+        ctx.key_pair = Some(Kp { name, temporary: true, private_key_file: Some(path), debug_key_file: None });
+        if ctx.debug {
+            // Packer's name, relative to the directory rpack runs in.
+            let debug_path = PathBuf::from(format!("ec2_{}.pem", cfg.build_name));
+            env.ui.message(&format!("Saving key for debug purposes: {}", debug_path.display()));
+            write_private(&debug_path, &private)?;
+            if let Some(kp) = ctx.key_pair.as_mut() {
+                kp.debug_key_file = Some(debug_path);
+            }
+        }
         Ok(())
     }
 
     async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
         let Some(kp) = ctx.key_pair.clone().filter(|k| k.temporary) else { return Ok(()) };
         env.ui.say("Deleting temporary keypair...");
-        if let Some(p) = &kp.private_key_file {
+        for p in kp.private_key_file.iter().chain(kp.debug_key_file.iter()) {
             let _ = std::fs::remove_file(p);
         }
         ctx.ec2()

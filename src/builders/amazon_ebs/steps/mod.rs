@@ -15,6 +15,7 @@ pub mod network;
 pub mod pre_validate;
 pub mod provision;
 pub mod run_instance;
+pub mod run_spot_instance;
 pub mod security_group;
 pub mod source_ami;
 pub mod stop_instance;

@@ -1,16 +1,16 @@
 //! StepRunSourceInstance: RunInstances with tags on the instance and its volumes
 //! (TagSpecifications), user data, block devices, IMDSv2 required by default, tenancy,
-//! shutdown behaviour, optional spot market (RunInstances `InstanceMarketOptions`, one instance
-//! type: the first of `spot_instance_types`; no CreateFleet); then waits until running. Owns the instance:
-//! cleanup terminates it and waits for termination (the security group cleanup depends on it).
+//! shutdown behaviour; then waits until running. Owns the instance: cleanup terminates it and
+//! waits for termination (the security group cleanup depends on it). Spot builds use
+//! `run_spot_instance` instead, which shares the termination and the wait defined here.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use aws_sdk_ec2::types::{
-    BlockDeviceMapping, EbsBlockDevice, HttpTokensState, IamInstanceProfileSpecification, InstanceMarketOptionsRequest,
+    BlockDeviceMapping, EbsBlockDevice, HttpTokensState, IamInstanceProfileSpecification,
     InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceMetadataTagsState, InstanceStateName,
-    InstanceType, MarketType, Placement, ResourceType, ShutdownBehavior, SpotMarketOptions, Tenancy, VolumeType,
+    InstanceType, Placement, ResourceType, ShutdownBehavior, Tenancy, VolumeType,
 };
 use base64::Engine as _;
 
@@ -87,7 +87,7 @@ impl Step<BuildCtx> for RunInstance {
         let cfg = ctx.cfg.clone();
         let source = ctx.source.clone().context("no source AMI resolved")?;
         env.ui.say("Launching a source AWS instance...");
-        let instance_type = cfg.instance_type.clone().or_else(|| cfg.spot_instance_types.first().cloned()).unwrap_or_default();
+        let instance_type = cfg.instance_type.clone().unwrap_or_default();
         let run_tags = ctx.render_tags("run_tags", &cfg.run_tags, Some("Packer Builder"))?;
         let volume_tags = ctx.render_tags("run_volume_tags", &cfg.run_volume_tags, None)?;
         let md = &cfg.metadata_options;
@@ -166,22 +166,6 @@ impl Step<BuildCtx> for RunInstance {
                 req = req.subnet_id(s);
             }
         }
-        if cfg.is_spot() {
-            let mut spot = SpotMarketOptions::builder();
-            if let Some(p) = cfg.spot_price.as_deref().filter(|p| *p != "auto") {
-                spot = spot.max_price(p);
-            }
-            if cfg.block_duration_minutes > 0 {
-                spot = spot.block_duration_minutes(cfg.block_duration_minutes as i32);
-            }
-            if !cfg.spot_tags.is_empty() {
-                let spot_tags = ctx.render_tags("spot_tags", &cfg.spot_tags, None)?;
-                req = req.tag_specifications(BuildCtx::tag_spec(ResourceType::SpotInstancesRequest, &spot_tags));
-            }
-            req = req.instance_market_options(
-                InstanceMarketOptionsRequest::builder().market_type(MarketType::Spot).spot_options(spot.build()).build(),
-            );
-        }
         if cfg.enable_t2_unlimited {
             req = req.credit_specification(aws_sdk_ec2::types::CreditSpecificationRequest::builder().cpu_credits("unlimited").build());
         }
@@ -198,16 +182,7 @@ impl Step<BuildCtx> for RunInstance {
         })
         .await?;
         let id = out.instances().first().and_then(|i| i.instance_id()).context("RunInstances returned no instance")?.to_string();
-        // Recorded before any wait: a cancel from here on still terminates it.
-        env.ledger.created("instance", &id, &ctx.region);
-        ctx.instance = Some(crate::builders::amazon_ebs::context::Instance { id: id.clone(), ..Default::default() });
-        env.ui.message(&format!("Instance ID: {id}"));
-        env.ui.say(&format!("Waiting for instance ({id}) to become ready..."));
-        let inst = wait_instance(ctx, env, &id, InstanceStateName::Running, timeouts::INSTANCE_RUNNING, &env.cancel)
-            .await
-            .with_context(|| format!("Error waiting for instance ({id}) to become ready"))?;
-        ctx.instance = Some(inst);
-        Ok(())
+        record_and_wait_running(ctx, env, &id).await
     }
 
     fn cleanup_timeout(&self) -> Duration {
@@ -216,30 +191,55 @@ impl Step<BuildCtx> for RunInstance {
     }
 
     async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
-        let Some(inst) = ctx.instance.clone() else { return Ok(()) };
-        if inst.terminated {
-            return Ok(());
-        }
-        env.ui.say("Terminating the source AWS instance...");
-        let res = ctx
-            .ec2()
-            .terminate_instances()
-            .instance_ids(&inst.id)
-            .send()
-            .await
-            .aws_context(|| format!("terminating instance {} in {}", inst.id, ctx.region));
-        match res {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
-        }
-        wait_instance(ctx, env, &inst.id, InstanceStateName::Terminated, timeouts::INSTANCE_TERMINATED, &env.hard_cancel)
-            .await
-            .with_context(|| format!("Error waiting for instance ({}) to terminate", inst.id))?;
-        env.ledger.deleted("instance", &inst.id, &ctx.region);
-        if let Some(i) = ctx.instance.as_mut() {
-            i.terminated = true;
-        }
-        Ok(())
+        terminate(ctx, env).await
     }
+}
+
+/// Terminates the build instance (if any, and not yet done) and waits until it is gone; the
+/// security group cleanup after it depends on that.
+pub(crate) async fn terminate(ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
+    let Some(inst) = ctx.instance.clone() else { return Ok(()) };
+    if inst.terminated {
+        return Ok(());
+    }
+    env.ui.say("Terminating the source AWS instance...");
+    let res = ctx
+        .ec2()
+        .terminate_instances()
+        .instance_ids(&inst.id)
+        .send()
+        .await
+        .aws_context(|| format!("terminating instance {} in {}", inst.id, ctx.region));
+    match res {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    wait_instance(ctx, env, &inst.id, InstanceStateName::Terminated, timeouts::INSTANCE_TERMINATED, &env.hard_cancel)
+        .await
+        .with_context(|| format!("Error waiting for instance ({}) to terminate", inst.id))?;
+    env.ledger.deleted("instance", &inst.id, &ctx.region);
+    if let Some(i) = ctx.instance.as_mut() {
+        i.terminated = true;
+    }
+    Ok(())
+}
+
+/// Records a just-launched instance (before any wait, so a cancel from here on still
+/// terminates it) and waits until it is running.
+pub(crate) async fn record_and_wait_running(ctx: &mut BuildCtx, env: &StepEnv, id: &str) -> anyhow::Result<()> {
+    env.ledger.created("instance", id, &ctx.region);
+    ctx.instance = Some(crate::builders::amazon_ebs::context::Instance { id: id.to_string(), ..Default::default() });
+    env.ui.message(&format!("Instance ID: {id}"));
+    env.ui.say(&format!("Waiting for instance ({id}) to become ready..."));
+    let inst = wait_instance(ctx, env, id, InstanceStateName::Running, timeouts::INSTANCE_RUNNING, &env.cancel)
+        .await
+        .with_context(|| format!("Error waiting for instance ({id}) to become ready"))?;
+    ctx.instance = Some(inst);
+    Ok(())
+}
+
+/// The user data as EC2 wants it (base64), from `user_data` or `user_data_file`.
+pub(crate) fn encoded_user_data(ctx: &BuildCtx) -> anyhow::Result<Option<String>> {
+    user_data(ctx)
 }

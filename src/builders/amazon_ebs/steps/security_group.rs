@@ -1,20 +1,44 @@
 //! StepSecurityGroup: the given `security_group_ids`, the groups matching
 //! `security_group_filter`, or a temporary group that admits only the SSH port from
-//! `temporary_security_group_source_cidrs`. Owns the temporary group; its cleanup runs after
-//! the instance is terminated (reverse order) and retries `DependencyViolation`.
+//! `temporary_security_group_source_cidrs`, or with `temporary_security_group_source_public_ip`
+//! only from this host's public address/32 (looked up before anything is created, see
+//! [`crate::aws::checkip`]). Owns the temporary group; its cleanup runs after the instance is
+//! terminated (reverse order) and retries `DependencyViolation`.
 
 use std::time::Duration;
 
 use anyhow::bail;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType};
 
+use crate::aws::checkip;
 use crate::aws::error::AwsResultExt;
 use crate::aws::wait;
+use crate::builders::amazon_ebs::config::Config;
 use crate::builders::amazon_ebs::context::BuildCtx;
 use crate::communicator::config::CommType;
 use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct SecurityGroup;
+
+/// The CIDRs the temporary group admits: `temporary_security_group_source_cidrs`, else this
+/// host's public address when `temporary_security_group_source_public_ip` is set. Like the
+/// Packer plugin, given CIDRs win over the public-IP flag, with a message saying so.
+async fn source_cidrs(cfg: &Config, env: &StepEnv) -> anyhow::Result<Vec<String>> {
+    if !cfg.temporary_security_group_source_public_ip || cfg.comm.comm_type == CommType::None {
+        return Ok(cfg.temporary_security_group_source_cidrs.clone());
+    }
+    if !cfg.temporary_security_group_source_cidrs.is_empty() {
+        env.ui.say(PUBLIC_IP_IGNORED);
+        return Ok(cfg.temporary_security_group_source_cidrs.clone());
+    }
+    env.ui.say("Checking current host's public IP...");
+    let ip = checkip::public_ip(&checkip::url()).await?;
+    env.ui.say(&format!("Current host's public IP: {ip}"));
+    Ok(vec![checkip::host_cidr(ip)])
+}
+
+/// The Packer plugin's words when both source settings are given.
+pub const PUBLIC_IP_IGNORED: &str = "Using temporary_security_group_source_public_ip with temporary_security_group_source_cidrs is unsupported, ignoring temporary_security_group_source_public_ip.";
 
 #[async_trait::async_trait]
 impl Step<BuildCtx> for SecurityGroup {
@@ -44,9 +68,7 @@ impl Step<BuildCtx> for SecurityGroup {
             ctx.security_group_ids = ids;
             return Ok(());
         }
-        if cfg.temporary_security_group_source_public_ip {
-            bail!("temporary_security_group_source_public_ip is not supported by rpack yet; set temporary_security_group_source_cidrs");
-        }
+        let cidrs = source_cidrs(&cfg, env).await?;
         let name = format!("packer_{}", uuid::Uuid::new_v4());
         env.ui.say(&format!("Creating temporary security group for this instance: {name}"));
         let tags = ctx.id_tags(&name);
@@ -68,10 +90,9 @@ impl Step<BuildCtx> for SecurityGroup {
             return Ok(());
         }
         let port = i32::from(cfg.comm.port);
-        let cidrs = &cfg.temporary_security_group_source_cidrs;
         env.ui.say(&format!("Authorizing access to port {port} from [{}] in the temporary security groups...", cidrs.join(" ")));
         let mut perm = IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port);
-        for c in cidrs {
+        for c in &cidrs {
             if c.contains(':') {
                 perm = perm.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).build());
             } else {

@@ -1,0 +1,254 @@
+//! StepRunSpotInstance (with `spot_price`): Packer's way — a launch template
+//! `packer-fleet-launch-template-<7>` describing the instance (spot market options, key,
+//! groups, user data, block devices, IMDSv2 required by default, tags on instance, volumes and
+//! spot request), then CreateFleet of type `instant` for one spot instance with one override
+//! per `spot_instance_types` entry (or just `instance_type`), so EC2 launches whichever of the
+//! types has capacity. Both ids go into the ledger the moment their create call returns.
+//! Owns the launch template and the instance: cleanup terminates the instance, waits, and then
+//! deletes the template. The instant fleet itself holds nothing once its instance is gone and
+//! is not deleted (as in Packer).
+
+use anyhow::{bail, Context as _};
+use aws_sdk_ec2::types::{
+    DefaultTargetCapacityType, FleetLaunchTemplateConfigRequest, FleetLaunchTemplateOverridesRequest,
+    FleetLaunchTemplateSpecificationRequest, FleetType, InstanceType, LaunchTemplateBlockDeviceMappingRequest,
+    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
+    LaunchTemplateInstanceMarketOptionsRequest, LaunchTemplateInstanceMetadataEndpointState,
+    LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateInstanceMetadataTagsState,
+    LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, LaunchTemplatePlacementRequest,
+    LaunchTemplateSpotMarketOptionsRequest, LaunchTemplateTagSpecificationRequest, MarketType, RequestLaunchTemplateData,
+    ResourceType, SpotInstanceType, TargetCapacitySpecificationRequest, Tenancy, VolumeType,
+};
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+
+use crate::aws::error::AwsResultExt;
+use crate::builders::amazon_ebs::config::{timeouts, BlockDevice};
+use crate::builders::amazon_ebs::context::{ec2_tags, BuildCtx};
+use crate::builders::amazon_ebs::steps::run_instance::{encoded_user_data, record_and_wait_running, terminate};
+use crate::engine::{Outcome, Step, StepEnv};
+
+pub struct RunSpotInstance;
+
+/// A template block device in launch-template form.
+fn lt_mapping(b: &BlockDevice) -> LaunchTemplateBlockDeviceMappingRequest {
+    let m = LaunchTemplateBlockDeviceMappingRequest::builder().device_name(&b.device_name);
+    if b.no_device {
+        return m.no_device("").build();
+    }
+    if let Some(v) = b.virtual_name.as_deref().filter(|v| v.starts_with("ephemeral")) {
+        return m.virtual_name(v).build();
+    }
+    let e = LaunchTemplateEbsBlockDeviceRequest::builder()
+        .delete_on_termination(b.delete_on_termination)
+        .set_volume_type(b.volume_type.as_deref().map(VolumeType::from))
+        .set_volume_size(b.volume_size.map(|s| s as i32))
+        .set_iops(b.iops.map(|i| i as i32))
+        .set_throughput(b.throughput.map(|t| t as i32))
+        .set_snapshot_id(b.snapshot_id.clone())
+        .set_encrypted(b.encrypted)
+        .set_kms_key_id(b.kms_key_id.clone());
+    m.ebs(e.build()).build()
+}
+
+fn lt_tags(rt: ResourceType, tags: &[(String, String)]) -> LaunchTemplateTagSpecificationRequest {
+    LaunchTemplateTagSpecificationRequest::builder().resource_type(rt).set_tags(Some(ec2_tags(tags))).build()
+}
+
+/// The instance types the fleet may choose from, in the template's order.
+pub fn instance_types(cfg: &crate::builders::amazon_ebs::config::Config) -> Vec<String> {
+    if cfg.spot_instance_types.is_empty() {
+        cfg.instance_type.iter().cloned().collect()
+    } else {
+        cfg.spot_instance_types.clone()
+    }
+}
+
+impl RunSpotInstance {
+    fn template_data(ctx: &BuildCtx) -> anyhow::Result<RequestLaunchTemplateData> {
+        let cfg = &ctx.cfg;
+        let source = ctx.source.as_ref().context("no source AMI resolved")?;
+        let md = &cfg.metadata_options;
+        let metadata = LaunchTemplateInstanceMetadataOptionsRequest::builder()
+            // IMDSv2 only, unless the template says otherwise.
+            .http_tokens(LaunchTemplateHttpTokensState::from(md.http_tokens.as_deref().unwrap_or("required")))
+            .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::from(md.http_endpoint.as_deref().unwrap_or("enabled")))
+            .set_http_put_response_hop_limit(md.http_put_response_hop_limit.map(|h| h as i32))
+            .set_instance_metadata_tags(md.instance_metadata_tags.as_deref().map(LaunchTemplateInstanceMetadataTagsState::from))
+            .build();
+        let mut spot = LaunchTemplateSpotMarketOptionsRequest::builder().spot_instance_type(SpotInstanceType::OneTime);
+        // "auto": no maximum, i.e. capped at the on-demand price.
+        if let Some(p) = cfg.spot_price.as_deref().filter(|p| *p != "auto") {
+            spot = spot.max_price(p);
+        }
+        if cfg.block_duration_minutes > 0 {
+            spot = spot.block_duration_minutes(cfg.block_duration_minutes as i32);
+        }
+        let run_tags = ctx.render_tags("run_tags", &cfg.run_tags, Some("Packer Builder"))?;
+        let volume_tags = ctx.render_tags("run_volume_tags", &cfg.run_volume_tags, None)?;
+        let spot_tags = ctx.render_tags("spot_tags", &cfg.spot_tags, None)?;
+        let mut data = RequestLaunchTemplateData::builder()
+            .image_id(&source.id)
+            .metadata_options(metadata)
+            .instance_market_options(
+                LaunchTemplateInstanceMarketOptionsRequest::builder().market_type(MarketType::Spot).spot_options(spot.build()).build(),
+            )
+            .tag_specifications(lt_tags(ResourceType::Instance, &run_tags))
+            .tag_specifications(lt_tags(ResourceType::Volume, &volume_tags))
+            .tag_specifications(lt_tags(ResourceType::SpotInstancesRequest, &spot_tags))
+            .set_user_data(encoded_user_data(ctx)?)
+            .set_key_name(ctx.key_pair.as_ref().map(|k| k.name.clone()));
+        if cfg.ebs_optimized {
+            data = data.ebs_optimized(true);
+        }
+        for b in &cfg.launch_block_device_mappings {
+            data = data.block_device_mappings(lt_mapping(b));
+        }
+        if cfg.no_ephemeral {
+            for i in 0..24u8 {
+                let dev = format!("/dev/xvd{}", (b'b' + i) as char);
+                if !cfg.launch_block_device_mappings.iter().any(|b| b.device_name == dev) {
+                    data = data.block_device_mappings(LaunchTemplateBlockDeviceMappingRequest::builder().device_name(dev).no_device("").build());
+                }
+            }
+        }
+        if ctx.availability_zone.is_some() || cfg.tenancy.is_some() {
+            data = data.placement(
+                LaunchTemplatePlacementRequest::builder()
+                    .set_availability_zone(ctx.availability_zone.clone())
+                    .set_tenancy(cfg.tenancy.as_deref().map(Tenancy::from))
+                    .build(),
+            );
+        }
+        if let Some(p) = &ctx.instance_profile {
+            data = data.iam_instance_profile(LaunchTemplateIamInstanceProfileSpecificationRequest::builder().name(p).build());
+        }
+        if let Some(public) = cfg.associate_public_ip_address {
+            // The subnet comes with the fleet's overrides.
+            data = data.network_interfaces(
+                LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+                    .device_index(0)
+                    .associate_public_ip_address(public)
+                    .delete_on_termination(true)
+                    .set_groups(Some(ctx.security_group_ids.clone()))
+                    .build(),
+            );
+        } else {
+            data = data.set_security_group_ids(Some(ctx.security_group_ids.clone()));
+        }
+        Ok(data.build())
+    }
+}
+
+#[async_trait::async_trait]
+impl Step<BuildCtx> for RunSpotInstance {
+    fn name(&self) -> &'static str {
+        "StepRunSpotInstance"
+    }
+
+    async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
+        let types = instance_types(&ctx.cfg);
+        if types.is_empty() {
+            bail!("no instance type to request a spot instance for");
+        }
+        let data = Self::template_data(ctx)?;
+        let region = ctx.region.clone();
+        let ec2 = ctx.ec2();
+
+        env.ui.say("Launching a spot AWS instance...");
+        let suffix: String = rand::thread_rng().sample_iter(&Alphanumeric).take(7).map(char::from).collect();
+        let name = format!("packer-fleet-launch-template-{}", suffix.to_lowercase());
+        let out = ec2
+            .create_launch_template()
+            .launch_template_name(&name)
+            .launch_template_data(data)
+            // Idempotent against SDK retries after a lost answer.
+            .client_token(format!("rpack-lt-{}", ctx.build_id))
+            .tag_specifications(BuildCtx::tag_spec(ResourceType::LaunchTemplate, &ctx.id_tags(&name)))
+            .send()
+            .await
+            .aws_context(|| format!("creating launch template {name} in {region}"))?;
+        let lt_id = out
+            .launch_template()
+            .and_then(|t| t.launch_template_id())
+            .context("CreateLaunchTemplate returned no id")?
+            .to_string();
+        env.ledger.created("launch_template", &lt_id, &region);
+        ctx.launch_template = Some(lt_id.clone());
+
+        let overrides: Vec<FleetLaunchTemplateOverridesRequest> = types
+            .iter()
+            .map(|t| {
+                FleetLaunchTemplateOverridesRequest::builder()
+                    .instance_type(InstanceType::from(t.as_str()))
+                    .set_subnet_id(ctx.subnet_id.clone())
+                    .build()
+            })
+            .collect();
+        let out = ec2
+            .create_fleet()
+            .r#type(FleetType::Instant)
+            .replace_unhealthy_instances(false)
+            .launch_template_configs(
+                FleetLaunchTemplateConfigRequest::builder()
+                    .launch_template_specification(
+                        FleetLaunchTemplateSpecificationRequest::builder().launch_template_id(&lt_id).version("1").build(),
+                    )
+                    .set_overrides(Some(overrides))
+                    .build(),
+            )
+            .target_capacity_specification(
+                TargetCapacitySpecificationRequest::builder()
+                    .total_target_capacity(1)
+                    .default_target_capacity_type(DefaultTargetCapacityType::Spot)
+                    .build(),
+            )
+            .client_token(format!("rpack-fleet-{}", ctx.build_id))
+            .send()
+            .await
+            .aws_context(|| format!("requesting a spot instance ({}) with launch template {lt_id} in {region}", types.join(", ")))?;
+        let launched = out.instances().iter().find_map(|i| {
+            let id = i.instance_ids().first()?;
+            Some((id.to_string(), i.instance_type().map(|t| t.as_str().to_string())))
+        });
+        let Some((id, itype)) = launched else {
+            let fleet = out.fleet_id().unwrap_or("?");
+            let why: Vec<String> = out
+                .errors()
+                .iter()
+                .map(|e| format!("{}: {}", e.error_code().unwrap_or("error"), e.error_message().unwrap_or("")))
+                .collect();
+            let why = if why.is_empty() { "no instance was launched".to_string() } else { why.join("; ") };
+            bail!("Error waiting for fleet request ({fleet}) to become ready: {why}");
+        };
+        if let Some(t) = itype {
+            env.ui.message(&format!("Spot instance type: {t}"));
+        }
+        record_and_wait_running(ctx, env, &id).await
+    }
+
+    fn cleanup_timeout(&self) -> std::time::Duration {
+        timeouts::INSTANCE_TERMINATED + std::time::Duration::from_secs(5 * 60)
+    }
+
+    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+        terminate(ctx, env).await?;
+        let Some(lt) = ctx.launch_template.clone() else { return Ok(()) };
+        env.ui.say("Deleting the spot launch template...");
+        match ctx
+            .ec2()
+            .delete_launch_template()
+            .launch_template_id(&lt)
+            .send()
+            .await
+            .aws_context(|| format!("deleting launch template {lt} in {}", ctx.region))
+        {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        env.ledger.deleted("launch_template", &lt, &ctx.region);
+        ctx.launch_template = None;
+        Ok(())
+    }
+}

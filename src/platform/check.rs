@@ -1,0 +1,190 @@
+//! Everything checked about a platform definition folder before anything is uploaded:
+//! platform.yaml ([`super::yaml`]), the Packer template it names (exists, passes `validate`,
+//! only amazon-ebs builders, region equal to the EB region), and CRLF line ends in scripts.
+
+use std::path::{Path, PathBuf};
+
+use crate::registry::BuilderConfig;
+use crate::template::{parse, plan, variables};
+
+use super::yaml::{self, Definition};
+
+/// The EB builder's environment for the template, as it sets it (DG custom-platforms).
+pub fn platform_env(name: &str, version: &str, arn: &str) -> [(&'static str, String); 3] {
+    [("AWS_EB_PLATFORM_ARN", arn.to_string()), ("AWS_EB_PLATFORM_NAME", name.to_string()), ("AWS_EB_PLATFORM_VERSION", version.to_string())]
+}
+
+/// `-var-file`s and `-var`s for the template (as `rpack build` takes them).
+#[derive(Debug, Clone, Default)]
+pub struct TemplateVars {
+    pub files: Vec<String>,
+    pub vars: Vec<(String, String)>,
+}
+
+/// A checked definition folder.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub definition: Definition,
+    pub yaml_text: String,
+    pub template_path: PathBuf,
+    /// The regions the template's builders build in.
+    pub regions: Vec<String>,
+}
+
+/// Checks `root` (the folder holding platform.yaml); `region` is the EB region. Returns every
+/// problem as one message per line. The template is rendered with the AWS_EB_PLATFORM_* values
+/// already in the process environment.
+pub fn definition(root: &Path, region: &str, vars: &TemplateVars) -> Result<Checked, Vec<String>> {
+    let yaml_path = root.join("platform.yaml");
+    let yaml_text = match std::fs::read_to_string(&yaml_path) {
+        Ok(t) => t,
+        Err(e) => return Err(vec![format!("Your workspace does not have a Platform Definition File, 'platform.yaml', in the root directory ({}: {e}).", yaml_path.display())]),
+    };
+    let def = yaml::parse_definition(&yaml_text).map_err(|p| p.0.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
+    let mut problems = crlf_problems(root);
+    let template_path = root.join(&def.template);
+    let mut regions = Vec::new();
+    if !template_path.is_file() {
+        problems.push(format!("platform.yaml: provisioner.template: {} does not exist in the platform definition folder", def.template));
+    } else {
+        match template_problems(&template_path, region, vars) {
+            Ok(r) => regions = r,
+            Err(p) => problems.extend(p),
+        }
+    }
+    if problems.is_empty() {
+        Ok(Checked { definition: def, yaml_text, template_path, regions })
+    } else {
+        Err(problems)
+    }
+}
+
+fn template_problems(path: &Path, eb_region: &str, vars: &TemplateVars) -> Result<Vec<String>, Vec<String>> {
+    let shown = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tpl = parse::parse_file(&path.to_string_lossy()).map_err(|e| vec![format!("{shown}: Failed to parse template: {e}")])?;
+    let mut files = Vec::new();
+    for f in &vars.files {
+        files.push(variables::read_var_file(f).map_err(|e| vec![e])?);
+    }
+    let values = variables::merge(&tpl, &files, &vars.vars);
+    let base = plan::base_context(&tpl);
+    let checked = plan::check(&tpl, &values, &base, &plan::Options::default());
+    if checked.has_errors() {
+        return Err(checked
+            .diags
+            .iter()
+            .filter(|d| d.severity == plan::Severity::Error)
+            .map(|d| format!("{shown}: {}: {}", d.summary, d.detail.trim()))
+            .collect());
+    }
+    let mut problems = Vec::new();
+    let mut regions = Vec::new();
+    for b in &checked.builds {
+        match &b.builder {
+            BuilderConfig::AmazonEbs(c) => {
+                let r = c.access.region.clone().unwrap_or_default();
+                if r != eb_region {
+                    problems.push(format!(
+                        "{shown}: builder {:?} builds in region {:?}, but the platform is created in {eb_region}: EB rejects an AMI from another region (\"Unmatched region for created AMI\"); set the template's region to {eb_region}",
+                        b.name, r
+                    ));
+                }
+                regions.push(r);
+            }
+            _ => problems.push(format!("{shown}: builder {:?} is of type {}; Elastic Beanstalk custom platforms need amazon-ebs builders", b.name, b.builder_kind)),
+        }
+    }
+    if checked.builds.is_empty() {
+        problems.push(format!("{shown}: the template has no builders"));
+    }
+    if problems.is_empty() {
+        Ok(regions)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Scripts (`*.sh` or starting with `#!`) with CRLF line ends: `$'\r': command not found` on the
+/// builder instance.
+pub fn crlf_problems(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                if name != ".git" && name != ".elasticbeanstalk" {
+                    stack.push(e.path());
+                }
+                continue;
+            }
+            if !ft.is_file() {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(e.path()) else { continue };
+            if !(name.ends_with(".sh") || bytes.starts_with(b"#!")) {
+                continue;
+            }
+            if let Some(pos) = bytes.windows(2).position(|w| w == b"\r\n") {
+                let line = bytes[..pos].iter().filter(|&&b| b == b'\n').count() + 1;
+                let rel = e.path().strip_prefix(root).unwrap_or(&e.path()).display().to_string();
+                out.push(format!("{rel}:{line}: the script has Windows (CRLF) line ends; the builder would fail with $'\\r': command not found"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(template: &str) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("platform.yaml"), "version: \"1.0\"\nprovisioner:\n  type: packer\n  template: t.json\n").unwrap();
+        std::fs::write(d.path().join("t.json"), template).unwrap();
+        d
+    }
+
+    const EBS: &str = r#"{"builders":[{"type":"amazon-ebs","region":"eu-west-1","source_ami":"ami-1","instance_type":"t3.micro","ssh_username":"ec2-user","ami_name":"x-{{timestamp}}"}]}"#;
+
+    #[test]
+    fn a_good_folder_passes() {
+        let d = folder(EBS);
+        let c = definition(d.path(), "eu-west-1", &TemplateVars::default()).unwrap();
+        assert_eq!(c.regions, vec!["eu-west-1"]);
+    }
+
+    #[test]
+    fn region_mismatch_and_builder_type() {
+        let d = folder(EBS);
+        let e = definition(d.path(), "us-east-1", &TemplateVars::default()).unwrap_err();
+        assert!(e[0].contains("builds in region \"eu-west-1\", but the platform is created in us-east-1"), "{e:?}");
+        let d = folder(r#"{"builders":[{"type":"null","communicator":"none"}]}"#);
+        let e = definition(d.path(), "us-east-1", &TemplateVars::default()).unwrap_err();
+        assert!(e[0].contains("is of type null"), "{e:?}");
+    }
+
+    #[test]
+    fn missing_template_and_crlf() {
+        let d = folder(EBS);
+        std::fs::remove_file(d.path().join("t.json")).unwrap();
+        std::fs::create_dir(d.path().join("builder")).unwrap();
+        std::fs::write(d.path().join("builder/builder.sh"), "#!/bin/bash\necho hi\r\n").unwrap();
+        let e = definition(d.path(), "eu-west-1", &TemplateVars::default()).unwrap_err();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(e[0].starts_with("builder/builder.sh:2: the script has Windows (CRLF) line ends"), "{e:?}");
+        assert!(e[1].contains("t.json does not exist"), "{e:?}");
+    }
+
+    #[test]
+    fn an_invalid_template_is_reported() {
+        let d = folder(r#"{"builders":[{"type":"amazon-ebs"}]}"#);
+        let e = definition(d.path(), "eu-west-1", &TemplateVars::default()).unwrap_err();
+        assert!(e[0].starts_with("t.json: "), "{e:?}");
+    }
+}
