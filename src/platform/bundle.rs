@@ -5,7 +5,7 @@
 //! [`super::yaml::with_healthd_settings`]) in every mode; ebp only manages that outside git.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
