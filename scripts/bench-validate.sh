@@ -11,12 +11,12 @@
 #   RPACK=path/to/rpack N=30 PACKER_N=3 scripts/bench-validate.sh
 # Packer needs ~40 s for the generated template (it starts a plugin process per provisioner),
 # so it gets PACKER_N runs (default 3) and no warm-up.
-set -euo pipefail
+set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 N="${N:-20}"
 PACKER_N="${PACKER_N:-3}"
 if [ -z "${RPACK:-}" ]; then
-  (cd "$ROOT" && cargo build --release --quiet --bin rpack)
+  (cd "$ROOT" && cargo build --release --quiet --bin rpack) || exit 1
   RPACK="$ROOT/target/release/rpack"
 fi
 if ! command -v packer >/dev/null; then
@@ -68,7 +68,7 @@ PY
 measure() { # label dir template tool runs warmup
   local label=$1 dir=$2 tpl=$3 tool=$4 runs=$5 warmup=$6 wall rss tree
   if command -v hyperfine >/dev/null; then
-    (cd "$dir" && hyperfine -N -i --warmup "$warmup" --runs "$runs" --export-json "$WORK/$label.json" "$tool validate $tpl" >/dev/null 2>&1)
+    (cd "$dir" && hyperfine -N -i --warmup "$warmup" --runs "$((runs < 2 ? 2 : runs))" --export-json "$WORK/$label.json" "$tool validate $tpl" >/dev/null 2>&1)
     wall=$(python3 -c "import json;r=json.load(open('$WORK/$label.json'))['results'][0];print('%.4f'%r['median'])")
   else
     local ts=()

@@ -165,6 +165,22 @@ pub fn decode(d: &mut Decoder<'_>) -> AccessConfig {
     c
 }
 
+/// The HTTP client for a custom endpoint: `None` keeps the SDK's default (pooled HTTPS).
+///
+/// Plain-`http://` endpoints are local emulators (moto, LocalStack) reached over loopback. Their
+/// Python servers send a response's headers and body in two small writes; on a kept-alive
+/// connection the kernel delays the ACK of the first by 40 ms and the second waits for it, so
+/// every API call would cost 40 ms. A fresh connection per request (a loopback connect costs
+/// microseconds) avoids that. Real AWS endpoints (TLS, where handshakes are expensive) keep
+/// connection reuse.
+pub fn http_client_for(endpoint: &str) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+    if !endpoint.starts_with("http://") {
+        return None;
+    }
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    Some(aws_smithy_http_client::Builder::new().pool_max_idle_per_host(0).tls_provider(Provider::Rustls(CryptoMode::AwsLc)).build_https())
+}
+
 /// The AWS clients of one build: the shared SDK configuration plus one EC2 client per region.
 pub struct Clients {
     pub sdk: aws_config::SdkConfig,
@@ -254,6 +270,9 @@ impl Clients {
                 let mut b = aws_sdk_ec2::config::Builder::from(&self.sdk).region(Region::new(region.to_string()));
                 if let Some(e) = &self.ec2_endpoint {
                     b = b.endpoint_url(e);
+                    if let Some(client) = http_client_for(e) {
+                        b = b.http_client(client);
+                    }
                 }
                 aws_sdk_ec2::Client::from_conf(b.build())
             })

@@ -91,6 +91,9 @@ fn ec2(sdk: &aws_config::SdkConfig, region: &str, endpoint: Option<&str>) -> aws
     let mut b = aws_sdk_ec2::config::Builder::from(sdk).region(aws_config::Region::new(region.to_string()));
     if let Some(e) = endpoint {
         b = b.endpoint_url(e);
+        if let Some(client) = crate::aws::access::http_client_for(e) {
+            b = b.http_client(client);
+        }
     }
     aws_sdk_ec2::Client::from_conf(b.build())
 }

@@ -274,13 +274,18 @@ async fn init(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
     if !version::valid_name(&name) {
         bail!("{name:?} is not a valid platform name (no ':' or '/')");
     }
-    let api = Api::load(ws.region(region).as_deref()).await?;
+    let explicit_region = ws.region(region);
+    let api = Api::load(explicit_region.as_deref()).await?;
     let git = bundle::in_git(&cwd);
     let c = &mut ws.config;
     c.set_global("application_name", Some("Custom Platform Builder"));
-    c.set_global("default_region", Some(&api.region));
-    if c.global("default_platform").is_none() {
-        c.set_global("default_platform", None);
+    // Like ebp: the region given (flag or config), else null so the AWS chain decides later.
+    c.set_global("default_region", explicit_region.as_deref());
+    // Keys ebp writes that rpack does not use, kept for tools that read the file.
+    for k in ["default_platform", "branch", "repository", "profile"] {
+        if c.global(k).is_none() {
+            c.set_global(k, None);
+        }
     }
     c.set_global("workspace_type", Some("Platform"));
     c.set_global("platform_name", Some(&name));

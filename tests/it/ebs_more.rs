@@ -129,7 +129,9 @@ async fn public_ip_source_admits_only_this_hosts_address() {
     std::env::set_var("RPACK_CHECKIP_URL", &checkip.url);
 
     let hook = Inspect::new(&st);
-    let o = build_with(&st, config(st.base(), json!({"temporary_security_group_source_public_ip": true})), hook.clone(), None).await;
+    // No AMI: the group is what matters here (and it keeps the test quick).
+    let cfg = config(st.base(), json!({"temporary_security_group_source_public_ip": true, "skip_create_ami": true}));
+    let o = build_with(&st, cfg, hook.clone(), None).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
     assert!(o.lines.iter().any(|l| l.contains("Current host's public IP: 203.0.113.7")), "{}", o.lines.join("\n"));
     let groups = hook.seen().groups;
@@ -143,7 +145,7 @@ async fn public_ip_source_admits_only_this_hosts_address() {
     let cidrs: Vec<_> = p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
     assert_eq!(cidrs, ["203.0.113.7/32"]);
     assert!(p.ipv6_ranges().is_empty(), "{p:?}");
-    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
 
     // Not an address (a captive portal, say): stop before creating anything, naming the URL.
@@ -161,7 +163,8 @@ async fn public_ip_source_admits_only_this_hosts_address() {
     st.proxy.reset_counts();
     let cfg = config(
         st.base(),
-        json!({"temporary_security_group_source_public_ip": true, "temporary_security_group_source_cidrs": ["198.51.100.0/24"]}),
+        json!({"temporary_security_group_source_public_ip": true, "temporary_security_group_source_cidrs": ["198.51.100.0/24"],
+               "skip_create_ami": true}),
     );
     let o = build(&st, cfg).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
@@ -170,7 +173,7 @@ async fn public_ip_source_admits_only_this_hosts_address() {
     let auth = st.proxy.requests_of("AuthorizeSecurityGroupIngress");
     assert_eq!(auth.len(), 1);
     assert_eq!(auth[0].get("IpPermissions.1.IpRanges.1.CidrIp").map(String::as_str), Some("198.51.100.0/24"), "{auth:?}");
-    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
 }
 
@@ -185,7 +188,7 @@ async fn spot_fleet_over_several_types_launches_one_and_removes_its_template() {
     let cfg = config(
         st.base(),
         json!({"instance_type": null, "spot_instance_types": types, "spot_price": "0.05",
-               "spot_tags": {"Kind": "spot"}, "run_tags": {"Role": "builder"}}),
+               "spot_tags": {"Kind": "spot"}, "run_tags": {"Role": "builder"}, "skip_create_ami": true}),
     );
     let o = build_with(&st, cfg, hook.clone(), None).await;
     assert!(o.result.is_ok(), "{}\n{}", err_text(&o), o.lines.join("\n"));
@@ -217,7 +220,7 @@ async fn spot_fleet_over_several_types_launches_one_and_removes_its_template() {
     // The template was in the ledger from its creation and is recorded as deleted.
     let lt_events: Vec<LedgerEvent> = o.ledger.entries().iter().filter(|e| e.kind == "launch_template").map(|e| e.event).collect();
     assert_eq!(lt_events, [LedgerEvent::Created, LedgerEvent::Deleted]);
-    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
 
     // The fleet request fails: the template made for it is removed again.
@@ -315,6 +318,7 @@ async fn network_filters_resolve_and_imdsv2_is_required_by_default() {
             "vpc_filter": {"filters": {"tag:Name": name}},
             "subnet_filter": {"filters": {"tag:Name": name}, "most_free": most_free},
             "security_group_filter": {"filters": {"tag:Name": name}},
+            "skip_create_ami": true,
         })
     };
 
@@ -333,7 +337,7 @@ async fn network_filters_resolve_and_imdsv2_is_required_by_default() {
     assert_eq!(st.proxy.count("CreateSecurityGroup"), 0, "a temporary group was made despite the filter");
     let tokens = inst.metadata_options().and_then(|m| m.http_tokens());
     assert_eq!(tokens, Some(&HttpTokensState::Required), "IMDSv2 is not required on the build instance");
-    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
 
     let hook = Inspect::new(&st);
@@ -342,7 +346,7 @@ async fn network_filters_resolve_and_imdsv2_is_required_by_default() {
     let o = build_with(&st, config(st.base(), extra), hook.clone(), None).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
     assert_eq!(hook.instance().metadata_options().and_then(|m| m.http_tokens()), Some(&HttpTokensState::Optional));
-    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
 
     let o = build(&st, config(st.base(), filters(false))).await;
@@ -386,7 +390,7 @@ async fn debug_saves_the_temporary_key_in_the_working_directory() {
         seen: Mutex::new(Seen::default()),
     });
     let options = RunnerOptions { debug: Some(Arc::new(NoPause)), ..Default::default() };
-    let cfg = config_named(st.base(), json!({}), Some(&build_name));
+    let cfg = config_named(st.base(), json!({"skip_create_ami": true}), Some(&build_name));
     let o = build_opts(&st, cfg, hook.clone(), None, options).await;
     let left_after_cleanup = pem.exists();
     let _ = std::fs::remove_file(&pem); // never leave a key behind, even when asserts fail below
@@ -396,6 +400,13 @@ async fn debug_saves_the_temporary_key_in_the_working_directory() {
     assert!(key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"), "{key}");
     assert_eq!(mode, 0o600);
     assert!(o.lines.iter().any(|l| l.contains(&format!("Saving key for debug purposes: {}", pem.display()))));
-    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
+}
+
+/// Removes a successful build's AMIs (Packer's artifact Destroy), if it made any.
+async fn destroy(o: &crate::ebs::Outcome) {
+    if let Ok(Some(art)) = &o.result {
+        art.destroy().await.unwrap();
+    }
 }

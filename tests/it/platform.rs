@@ -66,6 +66,8 @@ impl Ws {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("RPACK_STATE_DIR", self.dir.join("state"))
             .env("RPACK_PLATFORM_POLL_SECONDS", "0.2")
+            // The test folders live inside rpack's own checkout: git must not find it.
+            .env("GIT_CEILING_DIRECTORIES", &self.dir)
             .env_remove("PACKER_LOG");
     }
 
@@ -129,7 +131,7 @@ fn sorted(v: &Value) -> Vec<String> {
 fn init_create_status_list_events_delete() {
     let w = ws();
     let d = w.definition("p1");
-    w.ok(&d, &["init", "p1", "-k", "my-key"]);
+    w.ok(&d, &["init", "p1", "-k", "my-key", "-r", REGION]);
     let config = std::fs::read_to_string(d.join(".elasticbeanstalk/config.yml")).unwrap();
     for line in ["application_name: Custom Platform Builder", "default_region: us-east-1", "workspace_type: Platform", "platform_name: p1", "default_ec2_keyname: my-key"] {
         assert!(config.contains(line), "{line} missing from:\n{config}");
@@ -351,6 +353,19 @@ fn publish_creates_a_saved_configuration_and_updates_the_environment() {
     rt.block_on(eb.create_environment().application_name("web").environment_name("on-custom").platform_arn(&arn).send()).unwrap();
     let out = w.fails(&d, &["delete", "1.0.0", "--force"]);
     assert!(out.contains("is in use by environment(s) on-custom"), "{out}");
+    assert!(!w.actions().iter().any(|a| a == "DeletePlatformVersion"), "refused before asking EB");
+}
+
+#[test]
+fn a_rejected_create_points_to_publish() {
+    let w = ws();
+    let d = w.definition("retired");
+    w.ok(&d, &["init", "retired"]);
+    let r = http::post(w.moto.endpoint(), "/moto-eb/reject-create", "").unwrap();
+    assert_eq!(r.status, 200);
+    let out = w.fails(&d, &["create"]);
+    assert!(out.contains("creating platform version retired/1.0.0 in us-east-1: ElasticBeanstalkServiceException:"), "{out}");
+    assert!(out.contains("rpack platform publish"), "{out}");
 }
 
 /// ebp against the same moto: the requests it sends and its bundle, next to rpack's.

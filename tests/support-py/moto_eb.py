@@ -17,6 +17,8 @@ Control URLs (not AWS):
                              request, in order; CreatePlatformVersion entries also carry
                              `bundle_files`, the entry names of the uploaded zip.
   GET  /moto-eb/state     -> JSON {platforms, configuration_templates, environment_updates}
+  POST /moto-eb/reject-create -> CreatePlatformVersion answers ElasticBeanstalkServiceException
+                             (custom platforms retired) until the next reset.
   POST /moto-api/reset    -> moto's reset, which also clears this module's state and log.
 """
 
@@ -32,6 +34,9 @@ import zipfile
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
+# The builder's instance profile attaches two AWS managed policies; moto loads those on request.
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+
 import botocore.session
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
@@ -46,6 +51,9 @@ MODEL = botocore.session.get_session().get_service_model("elasticbeanstalk")
 STATE = {}
 REQUESTS = []
 ENV_UPDATES = []
+# POST /moto-eb/reject-create: CreatePlatformVersion fails as on an account where AWS no longer
+# accepts custom platforms (until the next reset).
+REJECT_CREATE = {"on": False}
 _local = threading.local()
 
 
@@ -66,6 +74,7 @@ def reset_state():
         STATE.clear()
         REQUESTS.clear()
         ENV_UPDATES.clear()
+        REJECT_CREATE["on"] = False
 
 
 class EBError(ServiceException):
@@ -320,6 +329,11 @@ def create_storage_location(self):
 
 def create_platform_version(self):
     st = _begin(self, "CreatePlatformVersion")
+    if REJECT_CREATE["on"]:
+        raise error(
+            "ElasticBeanstalkServiceException",
+            "Custom platforms are not supported: Elastic Beanstalk retired custom platforms.",
+        )
     account, region = self.current_account, self.region
     name = self._get_param("PlatformName")
     version = self._get_param("PlatformVersion")
@@ -572,6 +586,11 @@ def update_environment(self):
 
 _orig_create_environment = EBResponse.create_environment
 
+# moto's Environment.platform_arn is a "TODO" placeholder; answer with the ARN it was created on.
+from moto.elasticbeanstalk.models import Environment
+
+Environment.platform_arn = property(lambda env: getattr(env, "_platform_arn", None))
+
 
 def create_environment(self):
     """moto's CreateEnvironment, remembering PlatformArn (moto drops it) for delete checks."""
@@ -662,6 +681,10 @@ class Recorder:
                 body = json.dumps(state, default=json_default).encode()
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
+        if path == "/moto-eb/reject-create":
+            REJECT_CREATE["on"] = True
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b"{}"]
         if path == "/moto-api/reset":
             reset_state()
         service = service_of(environ)
