@@ -70,6 +70,8 @@ fn bool_flag(name: &'static str) -> Arg {
         .default_missing_value("true")
         .value_parser(|s: &str| parse_go_bool(s).ok_or_else(|| format!("parse error")))
         .action(ArgAction::Set)
+        // Go's flag package lets a flag repeat, the last one winning (`-color=false … -color`).
+        .overrides_with(name)
 }
 
 fn list_flag(name: &'static str) -> Arg {
@@ -112,8 +114,8 @@ pub fn build_command() -> Command {
         .arg(list_flag("only"))
         .arg(list_flag("var"))
         .arg(list_flag("var-file"))
-        .arg(Arg::new("on-error").long("on-error").num_args(1).value_parser(["cleanup", "abort", "ask", "run-cleanup-provisioner"]))
-        .arg(Arg::new("parallel-builds").long("parallel-builds").num_args(1).value_parser(clap::value_parser!(i64)))
+        .arg(Arg::new("on-error").long("on-error").num_args(1).value_parser(["cleanup", "abort", "ask", "run-cleanup-provisioner"]).overrides_with("on-error"))
+        .arg(Arg::new("parallel-builds").long("parallel-builds").num_args(1).value_parser(clap::value_parser!(i64)).overrides_with("parallel-builds"))
         .arg(Arg::new("config-type").long("config-type").num_args(1))
         .arg(template_arg())
 }
@@ -206,6 +208,13 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn a_repeated_flag_takes_its_last_value_like_go() {
+        let m = parse(build_command(), &s(&["-color=false", "-parallel-builds=2", "-color", "-parallel-builds=3", "t.json"])).unwrap();
+        assert!(flag(&m, "color"));
+        assert_eq!(m.get_one::<i64>("parallel-builds"), Some(&3));
     }
 
     #[test]

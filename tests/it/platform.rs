@@ -418,6 +418,10 @@ fn ebp_parity() {
             .collect()
     };
     assert_eq!(mutating(&rpack_requests), mutating(&ebp_requests));
+    assert_eq!(
+        mutating(&ebp_requests),
+        ["CreateInstanceProfile", "CreateRole", "AttachRolePolicy", "AttachRolePolicy", "AddRoleToInstanceProfile", "CreateStorageLocation", "PutObject", "CreatePlatformVersion"]
+    );
 
     let create = |reqs: &[Value]| reqs.iter().find(|r| r["action"] == "CreatePlatformVersion").cloned().unwrap();
     let (a, b) = (create(&ebp_requests), create(&rpack_requests));
