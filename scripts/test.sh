@@ -7,6 +7,9 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 bash scripts/test-deps.sh
+# The integration tests mostly wait on moto, sshd and the network stack, not on the CPU: run
+# more of them at once than the machine has cores (override with RUST_TEST_THREADS).
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 set +e
 cargo test "$@"
 exit $?
