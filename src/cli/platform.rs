@@ -32,6 +32,7 @@ Commands:
   list [-a] [-s STATUS]                List your platform versions.
   delete [VERSION] [--force] | --cleanup [--all-platforms] [--force]
   events [VERSION] [-f]                Show a version's events.
+  logs [VERSION] [--stream]            Show (or follow) a version's builder log.
   use PLATFORM                         Select a platform (name, name/x.y.z or ARN).
   publish [VERSION] --application APP [--template-name NAME] [--ami AMI]
           (--solution-stack STACK | --platform-arn ARN) [--environment ENV]
@@ -93,6 +94,7 @@ fn command() -> Command {
                 .arg(Arg::new("force").long("force").action(ArgAction::SetTrue)),
         )
         .subcommand(Command::new("events").arg(version()).arg(Arg::new("follow").short('f').long("follow").action(ArgAction::SetTrue)))
+        .subcommand(Command::new("logs").arg(version()).arg(Arg::new("stream").long("stream").action(ArgAction::SetTrue)))
         .subcommand(Command::new("use").arg(Arg::new("platform").num_args(0..=1)))
         .subcommand(
             Command::new("publish")
@@ -159,6 +161,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
             "delete" => delete(&*ui, region, sub).await,
             "events" => events(&*ui, region, sub).await,
             "use" => use_platform(&*ui, region, sub).await,
+            "logs" => logs(&*ui, region, sub).await,
             "publish" => publish(&*ui, region, sub).await,
             _ => unreachable!("clap knows the subcommands"),
         }
@@ -448,6 +451,40 @@ async fn events(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
             return Ok(0);
         }
         tokio::time::sleep(Duration::from_secs(4)).await;
+    }
+}
+
+/// A builder log line for reading: the part after ` -- ` of a Ruby Logger line, and for
+/// Packer's machine-readable `ui` records only their message (ebcli's PackerStreamFormatter).
+pub(crate) fn format_log_line(line: &str) -> String {
+    let Some((_, rest)) = line.split_once(" -- ") else { return line.to_string() };
+    if let Some(record) = rest.strip_prefix("Packer: ") {
+        let f: Vec<&str> = record.splitn(5, ',').collect();
+        if f.len() == 5 && f[2] == "ui" {
+            return f[4].replace("%!(PACKER_COMMA)", ",").replace("\\n", "\n");
+        }
+        return record.to_string();
+    }
+    rest.to_string()
+}
+
+async fn logs(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
+    let ws = Workspace::find()?;
+    let api = Api::load(ws.region(region).as_deref()).await?;
+    let arn = version_arn(&api, &ws.platform_name()?, m.get_one::<String>("version").map(String::as_str), ws.config.global("platform_version")).await?;
+    let (name, ver) = version::parse_arn(&arn).context("a platform ARN")?;
+    let group = format!("/aws/elasticbeanstalk/platform/{name}");
+    let mut token = None;
+    loop {
+        let (lines, next) = api.log_lines(&group, &ver, token).await?;
+        for l in lines {
+            ui.say(&format_log_line(&l));
+        }
+        token = next;
+        if !m.get_flag("stream") {
+            return Ok(0);
+        }
+        tokio::time::sleep(poll_interval()).await;
     }
 }
 
@@ -763,6 +800,14 @@ mod tests {
         assert!(parse_tags("novalue").is_err());
         assert!(parse_tags("a=b;c").is_err());
         assert!(parse_tags(&format!("{}=v", "k".repeat(128))).is_err());
+    }
+
+    #[test]
+    fn builder_log_lines_read_like_ebp() {
+        assert_eq!(format_log_line("I, [2018-03-08T02:35:00.179536+0000#21452]  INFO -- Packer: 1520476500,,ui,message,    HVM AMI builder: hi%!(PACKER_COMMA) there"), "    HVM AMI builder: hi, there");
+        assert_eq!(format_log_line("I, [2018-03-08T02:35:00+0000#1]  INFO -- build.rb: Invoking 'packer build'..."), "build.rb: Invoking 'packer build'...");
+        assert_eq!(format_log_line("I, [x#1]  INFO -- Packer: 1,HVM AMI builder,artifact,0,id,us-east-1:ami-1"), "1,HVM AMI builder,artifact,0,id,us-east-1:ami-1");
+        assert_eq!(format_log_line("# Logfile created"), "# Logfile created");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The AWS calls of `rpack platform`, each with an error naming what was being done and where:
 //! Elastic Beanstalk (platform versions, events, storage location, saved configurations), S3
-//! (bundle upload), IAM (the builder's instance profile) and STS (account id). Endpoints follow
+//! (bundle upload), IAM (the builder's instance profile), CloudWatch Logs (the builder's log)
+//! and STS (account id). Endpoints follow
 //! aws-config (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_ELASTIC_BEANSTALK`, `_S3`, `_IAM`).
 
 use std::path::Path;
@@ -22,6 +23,7 @@ pub struct Api {
     s3: aws_sdk_s3::Client,
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 fn err<E, R>(what: String, e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> anyhow::Error
@@ -55,6 +57,7 @@ impl Api {
             s3,
             iam: aws_sdk_iam::Client::new(&conf),
             sts: aws_sdk_sts::Client::new(&conf),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
         })
     }
 
@@ -223,6 +226,34 @@ impl Api {
             .await
             .map_err(|e| err(format!("updating environment {env} to saved configuration {template} in {}", self.region), &e))?;
         Ok(())
+    }
+}
+
+impl Api {
+    /// Log lines of `group`/`stream` after `token` (GetLogEvents forward from the start); returns
+    /// the lines and the token to continue from. A missing group or stream is no lines yet.
+    pub async fn log_lines(&self, group: &str, stream: &str, token: Option<String>) -> Result<(Vec<String>, Option<String>)> {
+        let mut lines = Vec::new();
+        let mut token = token;
+        loop {
+            let out = match self.logs.get_log_events().log_group_name(group).log_stream_name(stream).start_from_head(true).set_next_token(token.clone()).send().await {
+                Ok(o) => o,
+                Err(e) => {
+                    let e = err(format!("reading log stream {group} {stream} in {}", self.region), &e);
+                    if code(&e).as_deref() == Some("ResourceNotFoundException") {
+                        return Ok((lines, token));
+                    }
+                    return Err(e);
+                }
+            };
+            let events = out.events.unwrap_or_default();
+            lines.extend(events.iter().filter_map(|e| e.message.clone()));
+            let next = out.next_forward_token;
+            if events.is_empty() || next.is_none() || next == token {
+                return Ok((lines, next.or(token)));
+            }
+            token = next;
+        }
     }
 }
 

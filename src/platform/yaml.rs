@@ -313,7 +313,13 @@ fn locate(text: &str, path: &[Seg]) -> Option<usize> {
                 let key_indent = indent(lines[i]) + if lines[i].trim_start().starts_with("- ") { 2 } else { 0 };
                 found = Some(i + 1);
                 start = i + 1;
-                end = (start..end).find(|&j| !lines[j].trim().is_empty() && !lines[j].trim_start().starts_with('#') && indent(lines[j]) <= key_indent && !(indent(lines[j]) == key_indent && lines[j].trim_start().starts_with("- "))).unwrap_or(end);
+                // The key's block ends at the next content line indented less, or as much but
+                // not as a list item belonging to the key.
+                let ends_block = |l: &str| {
+                    let content = !l.trim().is_empty() && !l.trim_start().starts_with('#');
+                    content && (indent(l) < key_indent || (indent(l) == key_indent && !l.trim_start().starts_with("- ")))
+                };
+                end = (start..end).find(|&j| ends_block(lines[j])).unwrap_or(end);
                 parent_indent = Some(key_indent);
             }
             Seg::Index(n) => {

@@ -176,6 +176,11 @@ fn init_create_status_list_events_delete() {
     assert!(first.ends_with("INFO    createPlatform is starting."), "{events}");
     assert!(events.lines().last().unwrap().contains("Successfully created platform version 'p1/1.0.0'."), "{events}");
 
+    let logs = w.ok(&d, &["logs"]);
+    assert!(logs.contains("build.rb: Creating CloudWatch log group '/aws/elasticbeanstalk/platform/p1'."), "{logs}");
+    assert!(logs.contains("==> HVM AMI builder: Creating the AMI: p1"), "{logs}");
+    assert!(logs.contains("build.rb: Successfully built AMI(s): 'ami-"), "{logs}");
+
     let out = w.fails(&d, &["delete", "1.0.0"]);
     assert!(out.contains("needs --force"), "{out}");
     let out = w.ok(&d, &["delete", "1.0.0", "--force"]);
@@ -212,6 +217,14 @@ fn versions_bump_like_ebp_and_failed_versions_count() {
     assert_eq!(created(&["create"]), "7.0.2");
     let list = w.ok(&d, &["list", "-s", "Failed"]);
     assert_eq!(list.trim(), format!("arn:aws:elasticbeanstalk:{REGION}:{ACCOUNT}:platform/bump/7.0.1  Status: Failed"));
+    // `use` selects a version for status/events; `status X` looks one up without selecting it.
+    let out = w.ok(&d, &["use", "bump/1.0.1"]);
+    assert!(out.contains("Version: 1.0.1") && out.contains("Status: Ready"), "{out}");
+    let config = std::fs::read_to_string(d.join(".elasticbeanstalk/config.yml")).unwrap();
+    assert!(config.contains("platform_version: 1.0.1"), "{config}");
+    assert!(w.ok(&d, &["status"]).contains("Version: 1.0.1"));
+    let out = w.ok(&d, &["status", "7.0.1"]);
+    assert!(out.contains("Status: Failed"), "{out}");
     let out = w.ok(&d, &["delete", "--cleanup", "--force"]);
     assert!(out.contains("Successfully deleted platform version 'bump/7.0.1'."), "{out}");
 }

@@ -197,6 +197,27 @@ def read_bundle(account, bucket, key):
     return names, definition, None
 
 
+def builder_log(account, region, p, lines):
+    """Lines of the builder's log, as EB ships it to CloudWatch Logs
+    (/aws/elasticbeanstalk/platform/<name>, stream <version>), in Ruby Logger format."""
+    from moto.logs.models import logs_backends
+
+    logs = logs_backends[account][region]
+    group = f"/aws/elasticbeanstalk/platform/{p['PlatformName']}"
+    stream = p["PlatformVersion"]
+    if group not in logs.groups:
+        logs.create_log_group(group, {})
+    if stream not in logs.groups[group].streams:
+        logs.create_log_stream(group, stream)
+    events = []
+    for level, source, text in lines:
+        t = now()
+        stamp = t.strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
+        msg = f"{level[0]}, [{stamp}#4242]  {level} -- {source}: {text}"
+        events.append({"timestamp": int(t.timestamp() * 1000), "message": msg})
+    logs.put_log_events(group, stream, events)
+
+
 def finish_build(account, region, p):
     """Creating -> Ready/Failed once the build time has passed (called on every read)."""
     if p["PlatformStatus"] != "Creating" or time.time() < p["_ready_at"]:
@@ -205,6 +226,7 @@ def finish_build(account, region, p):
     arn, rid = p["PlatformArn"], p["_request_id"]
     label = f"{p['PlatformName']}/{p['PlatformVersion']}"
     if p["_failure"]:
+        builder_log(account, region, p, [("ERROR", "build.rb", f"Packer failed with error: '{p['_failure']}'")])
         add_event(st, f"Packer failed with error: '{p['_failure']}'", arn, rid, "ERROR")
         add_event(st, f"Failed to create platform version '{label}'.", arn, rid, "ERROR")
         p["PlatformStatus"] = "Failed"
@@ -217,6 +239,20 @@ def finish_build(account, region, p):
     ]
     p["SupportedTierList"] = ["WebServer/Standard", "Worker/SQS/HTTP"]
     p["SupportedAddonList"] = ["Log/S3", "WorkerDaemon/SQSD"]
+    ts = int(time.time())
+    builder_log(
+        account,
+        region,
+        p,
+        [
+            ("INFO", "build.rb", "Invoking 'packer build'..."),
+            ("INFO", "Packer", f"{ts},,ui,say,HVM AMI builder output will be in this color."),
+            ("INFO", "Packer", f"{ts},,ui,say,==> HVM AMI builder: Creating the AMI: {p['PlatformName']}"),
+            ("INFO", "Packer", f"{ts},HVM AMI builder,artifact,0,id,{region}:{ami}"),
+            ("INFO", "build.rb", "'packer build' finished."),
+            ("INFO", "build.rb", f"Successfully built AMI(s): '{ami}' for '{arn}'"),
+        ],
+    )
     add_event(st, f"Successfully built AMI(s): '{ami}' for '{arn}'", arn, rid)
     add_event(st, f"Packer built AMIs: {ami}.", arn, rid)
     add_event(st, f"Successfully created platform version '{label}'.", arn, rid)
@@ -402,6 +438,15 @@ def create_platform_version(self):
             add_event(st, f"Creating Packer builder environment '{BUILDER_ENV}'.", arn, rid)
         add_event(st, "Starting Packer building task.", arn, rid)
         add_event(st, f"Creating CloudWatch log group '/aws/elasticbeanstalk/platform/{name}'.", arn, rid)
+        builder_log(
+            account,
+            region,
+            p,
+            [
+                ("INFO", "build.rb", f"Creating CloudWatch log group '/aws/elasticbeanstalk/platform/{name}'."),
+                ("INFO", "build.rb", f"Downloading EB bootstrap script .../bootstrap/{(definition or {}).get('provisioner', {}).get('flavor', 'amazon')}/eb-bootstrap.sh..."),
+            ],
+        )
     builder_arn = f"arn:aws:elasticbeanstalk:{region}:{account}:environment/Custom Platform Builder/{BUILDER_ENV}"
     return ActionResult({"PlatformSummary": public(p, "PlatformSummary"), "Builder": {"ARN": builder_arn}})
 
