@@ -480,3 +480,52 @@ fn timestamp_ui_parallel_builds_and_except_post_processor() {
     assert!(out.contains("--> one: Created artifact from files: one.sha256, one.md5"), "{out}");
     assert!(out.contains("--> one: Stored file: one.txt"), "the file builder's artifact is kept:\n{out}");
 }
+
+#[test]
+fn aws_secretsmanager_in_variable_defaults_reads_the_secret_and_names_a_missing_one() {
+    let moto = Moto::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(moto.endpoint())
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "test"))
+            .load()
+            .await;
+        aws_sdk_secretsmanager::Client::new(&conf)
+            .create_secret()
+            .name("rpack/it")
+            .secret_string(r#"{"user":"ci-bot","password":"hunter2"}"#)
+            .send()
+            .await
+            .expect("creating the secret in moto");
+    });
+    let dir = fresh_dir("build-secrets");
+    let write = |name: &str, vars: Value| {
+        let tpl = json!({
+            "variables": vars,
+            "builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["echo 'user={{user `user`}} raw={{user `raw`}}'"]}]
+        });
+        std::fs::write(dir.join(name), tpl.to_string()).unwrap();
+    };
+    write("ok.json", json!({"user": "{{aws_secretsmanager `rpack/it` `user`}}", "raw": "{{aws_secretsmanager `rpack/it`}}"}));
+    write("missing.json", json!({"user": "{{aws_secretsmanager `rpack/nope`}}", "raw": ""}));
+    let rpack = |file: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rpack"));
+        c.current_dir(&dir)
+            .args(["build", "-color=false", file])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", REGION)
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env_remove("AWS_PROFILE");
+        run_to_end(c)
+    };
+    let (code, out) = rpack("ok.json");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(r#"user=ci-bot raw={"user":"ci-bot","password":"hunter2"}"#), "{out}");
+    let (code, out) = rpack("missing.json");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("rpack/nope"), "the error names the secret:\n{out}");
+}
