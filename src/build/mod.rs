@@ -197,7 +197,8 @@ struct StdinDebug(Arc<BuildUi>);
 #[async_trait::async_trait]
 impl DebugHook for StdinDebug {
     async fn pause(&self, message: &str) {
-        read_line(format!("{message} Press enter to continue."), self.0.clone()).await;
+        // The engine's message already ends with "Press enter to continue."
+        read_line(message.to_string(), self.0.clone()).await;
     }
 }
 

@@ -44,6 +44,8 @@ impl Stack {
             .env_remove("AWS_PROFILE")
             // A safety net: anything not pointed elsewhere reaches moto, never real AWS.
             .env("AWS_ENDPOINT_URL", self.moto.endpoint())
+            // The ebs module sets AWS_ENDPOINT_URL_IAM in this process for its own moto.
+            .env_remove("AWS_ENDPOINT_URL_IAM")
             .env_remove("PACKER_LOG");
         c
     }
@@ -528,4 +530,48 @@ fn aws_secretsmanager_in_variable_defaults_reads_the_secret_and_names_a_missing_
     let (code, out) = rpack("missing.json");
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("rpack/nope"), "the error names the secret:\n{out}");
+}
+
+/// Runs `rpack build` in `dir` with `stdin` fed to it; returns exit code and output.
+fn build_with_stdin(dir: &std::path::Path, args: &[&str], stdin: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rpack"))
+        .current_dir(dir)
+        .arg("build")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn debug_pauses_after_each_step_and_ask_offers_packers_choices() {
+    let dir = fresh_dir("build-debug");
+    let tpl = |inline: &str| {
+        json!({
+            "builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": [inline]}]
+        })
+        .to_string()
+    };
+    std::fs::write(dir.join("ok.json"), tpl("echo provisioned")).unwrap();
+    std::fs::write(dir.join("fail.json"), tpl("exit 7")).unwrap();
+
+    let (code, out) = build_with_stdin(&dir, &["-color=false", "-debug", "ok.json"], "\n\n\n\n\n\n");
+    assert_eq!(code, Some(0), "{out}");
+    for step in ["StepConnect", "StepProvision"] {
+        let pause = format!("Pausing after run of step '{step}'. Press enter to continue.");
+        assert_eq!(out.matches(&pause).count(), 1, "{pause:?} once in:\n{out}");
+    }
+    assert!(!out.contains("continue. Press enter"), "the prompt is not doubled:\n{out}");
+
+    let (code, out) = build_with_stdin(&dir, &["-color=false", "-on-error=ask", "fail.json"], "c\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step"), "{out}");
+    assert!(out.contains("Build 'null' errored"), "{out}");
 }

@@ -62,6 +62,14 @@ impl Ws {
             .env("AWS_DEFAULT_REGION", REGION)
             .env_remove("AWS_PROFILE")
             .env("AWS_ENDPOINT_URL", self.moto.endpoint())
+            // Other tests in this binary set per-service endpoints in the process environment
+            // (the ebs module points IAM at its own moto): never inherit them.
+            .env_remove("AWS_ENDPOINT_URL_IAM")
+            .env_remove("AWS_ENDPOINT_URL_EC2")
+            .env_remove("AWS_ENDPOINT_URL_STS")
+            .env_remove("AWS_ENDPOINT_URL_S3")
+            .env_remove("AWS_ENDPOINT_URL_ELASTIC_BEANSTALK")
+            .env_remove("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .env("RPACK_STATE_DIR", self.dir.join("state"))
