@@ -54,7 +54,7 @@ impl AwsError {
 
     /// `*.NotFound`/`*.Malformed`-style codes that mean "does not exist (yet)".
     pub fn is_not_found(&self) -> bool {
-        self.code().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound") || c == "NoSuchEntity")
+        self.code().is_some_and(is_not_found_code)
     }
 
     /// Throttling and server-side failures, worth another try after a pause.
@@ -110,6 +110,12 @@ where
 /// The [`AwsError`] inside an anyhow chain, if any.
 pub fn find(err: &anyhow::Error) -> Option<&AwsError> {
     err.chain().find_map(|e| e.downcast_ref::<AwsError>())
+}
+
+/// Whether an AWS error code means "does not exist" (`InvalidInstanceID.NotFound`, IAM's
+/// `NoSuchEntity`, …).
+pub fn is_not_found_code(code: &str) -> bool {
+    code.ends_with("NotFound") || code == "NoSuchEntity"
 }
 
 #[cfg(test)]

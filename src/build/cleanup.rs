@@ -106,8 +106,9 @@ fn iam(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_iam::Clie
     aws_sdk_iam::Client::from_conf(b.build())
 }
 
+/// Already gone: not found, or (for an AMI being deregistered) no longer available.
 fn is_not_found(code: Option<&str>) -> bool {
-    code.is_some_and(|c| c.contains("NotFound") || c == "NoSuchEntity" || c == "InvalidAMIID.Unavailable")
+    code.is_some_and(|c| crate::aws::error::is_not_found_code(c) || c == "InvalidAMIID.Unavailable")
 }
 
 fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> String {
