@@ -69,11 +69,14 @@ pub struct Shared {
     pub cancel: CancellationToken,
     pub hard_cancel: CancellationToken,
     pub ledgers: Arc<Mutex<Vec<Arc<Ledger>>>>,
+    /// On a terminal: where the builds draw their wait spinners (messages printed from outside
+    /// a build, such as the signal handler's, go around them).
+    pub spinners: Option<Arc<indicatif::MultiProgress>>,
 }
 
 impl Default for Shared {
     fn default() -> Self {
-        Shared { cancel: CancellationToken::new(), hard_cancel: CancellationToken::new(), ledgers: Arc::new(Mutex::new(Vec::new())) }
+        Shared { cancel: CancellationToken::new(), hard_cancel: CancellationToken::new(), ledgers: Arc::new(Mutex::new(Vec::new())), spinners: None }
     }
 }
 
@@ -87,7 +90,8 @@ pub fn run_blocking(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dy
         }
     };
     rt.block_on(async move {
-        let shared = Shared::default();
+        // Spinners only where a person watches: a terminal, not machine-readable, colours on.
+        let shared = Shared { spinners: opts.color.then(|| Arc::new(indicatif::MultiProgress::new())), ..Shared::default() };
         signals::install(shared.clone(), ui.clone());
         run(builds, base, opts, ui, shared).await
     })
@@ -111,8 +115,7 @@ pub async fn run(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dyn c
         }
         ui.say("");
     }
-    // Spinners only where a person watches: a terminal, not machine-readable, colours on.
-    let spinners = opts.color.then(|| Arc::new(indicatif::MultiProgress::new()));
+    let spinners = if opts.color { shared.spinners.clone() } else { None };
     let mut tasks = Vec::new();
     for (i, build) in builds.into_iter().enumerate() {
         let spinners = spinners.clone();

@@ -23,8 +23,13 @@ pub fn install(shared: Shared, ui: Arc<dyn Ui>) {
                 _ = term.recv() => {}
             }
             count += 1;
+            // Print around any wait spinner being drawn, so it is not left frozen on screen.
+            let say = |msg: &str| match &shared.spinners {
+                Some(m) => m.suspend(|| ui.error(msg)),
+                None => ui.error(msg),
+            };
             if count == 1 {
-                ui.error("Cancelling build after receiving interrupt");
+                say("Cancelling build after receiving interrupt");
                 shared.cancel.cancel();
             } else {
                 shared.hard_cancel.cancel();
@@ -39,9 +44,9 @@ pub fn install(shared: Shared, ui: Arc<dyn Ui>) {
                     })
                     .collect();
                 if open.is_empty() {
-                    ui.error("Second interrupt: exiting now. No cloud resources are open.");
+                    say("Second interrupt: exiting now. No cloud resources are open.");
                 } else {
-                    ui.error(&format!(
+                    say(&format!(
                         "Second interrupt: exiting now. These resources are still open; `rpack cleanup --yes` deletes them:\n{}",
                         open.join("\n")
                     ));
