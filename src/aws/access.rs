@@ -181,6 +181,19 @@ pub fn http_client_for(endpoint: &str) -> Option<aws_smithy_runtime_api::client:
     Some(aws_smithy_http_client::Builder::new().pool_max_idle_per_host(0).tls_provider(Provider::Rustls(CryptoMode::AwsLc)).build_https())
 }
 
+/// An EC2 client for `region` from `sdk`, at `endpoint` when one is given (with the HTTP client
+/// [`http_client_for`] picks for it).
+pub fn ec2_client(sdk: &aws_config::SdkConfig, region: &str, endpoint: Option<&str>) -> aws_sdk_ec2::Client {
+    let mut b = aws_sdk_ec2::config::Builder::from(sdk).region(Region::new(region.to_string()));
+    if let Some(e) = endpoint {
+        b = b.endpoint_url(e);
+        if let Some(client) = http_client_for(e) {
+            b = b.http_client(client);
+        }
+    }
+    aws_sdk_ec2::Client::from_conf(b.build())
+}
+
 /// The AWS clients of one build: the shared SDK configuration plus one EC2 client per region.
 pub struct Clients {
     pub sdk: aws_config::SdkConfig,
@@ -266,16 +279,7 @@ impl Clients {
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
         let mut map = self.ec2.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(region.to_string())
-            .or_insert_with(|| {
-                let mut b = aws_sdk_ec2::config::Builder::from(&self.sdk).region(Region::new(region.to_string()));
-                if let Some(e) = &self.ec2_endpoint {
-                    b = b.endpoint_url(e);
-                    if let Some(client) = http_client_for(e) {
-                        b = b.http_client(client);
-                    }
-                }
-                aws_sdk_ec2::Client::from_conf(b.build())
-            })
+            .or_insert_with(|| ec2_client(&self.sdk, region, self.ec2_endpoint.as_deref()))
             .clone()
     }
 

@@ -13,6 +13,7 @@ use aws_config::BehaviorVersion;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
 
+use crate::aws::access::ec2_client as ec2;
 use crate::engine::ledger::{self, Ledger, LedgerEntry, LedgerEvent};
 use crate::ui::Ui;
 
@@ -85,17 +86,6 @@ fn read_ledgers(opts: &Options) -> Result<Vec<LedgerFile>> {
 
 async fn sdk_config(region: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(region.to_string())).load().await
-}
-
-fn ec2(sdk: &aws_config::SdkConfig, region: &str, endpoint: Option<&str>) -> aws_sdk_ec2::Client {
-    let mut b = aws_sdk_ec2::config::Builder::from(sdk).region(aws_config::Region::new(region.to_string()));
-    if let Some(e) = endpoint {
-        b = b.endpoint_url(e);
-        if let Some(client) = crate::aws::access::http_client_for(e) {
-            b = b.http_client(client);
-        }
-    }
-    aws_sdk_ec2::Client::from_conf(b.build())
 }
 
 fn iam(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_iam::Client {
