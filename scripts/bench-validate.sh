@@ -44,18 +44,29 @@ PY
 cat > "$WORK/peak.py" <<'PY'
 import os, subprocess, sys, time
 def tree_rss(root):
+    # Parent links from /proc/*/stat, not /proc/PID/task/PID/children: that file lists only the
+    # children the main thread forked, and Go (Packer) starts its plugins from other threads.
+    parent, rss = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{d}/statm") as f:
+                pages = int(f.read().split()[1])
+        except OSError:
+            continue
+        parent[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
+        rss[int(d)] = pages * os.sysconf("SC_PAGE_SIZE") // 1024
     total, todo = 0, [root]
+    kids = {}
+    for p, pp in parent.items():
+        kids.setdefault(pp, []).append(p)
     while todo:
         pid = todo.pop()
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-            with open(f"/proc/{pid}/task/{pid}/children") as f:
-                todo.extend(int(c) for c in f.read().split())
-        except OSError:
-            pass
+        total += rss.get(pid, 0)
+        todo.extend(kids.get(pid, []))
     return total
 p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 peak = 0

@@ -39,14 +39,36 @@ pub struct Decoded<T> {
     pub warnings: Vec<String>,
 }
 
+/// Keys `packer fix` rewrites that Packer 1.6.6 rejects in every plugin's configuration (except
+/// shell-local's, which decodes without the plugin type) with "Deprecated configuration key"
+/// instead of "unknown configuration key" — observed by running Packer 1.6.6 on each. A key the
+/// plugin still reads (`ssh_wait_timeout` in builders) is not affected: only unknown keys are.
+const DEPRECATED_EVERYWHERE: &[&str] = &[
+    "iso_checksum_type",
+    "iso_checksum_url",
+    "iso_md5",
+    "ssh_disable_agent",
+    "ssh_host_port_max",
+    "ssh_host_port_min",
+    "ssh_key_path",
+    "ssh_skip_nat_mapping",
+    "ssh_wait_timeout",
+];
+
+/// The same for amazon-ebs alone (its fixers: shutdown_behavior, enhanced-networking,
+/// private-ip, temp-sec-cidrs, clean-image-name).
+const AMAZON_DEPRECATED: &[&str] =
+    &["clean_ami_name", "enhanced_networking", "shutdown_behaviour", "ssh_private_ip", "temporary_security_group_source_cidr"];
+
 /// Decodes a builder of a known type from its object and overrides (later wins).
 pub fn decode_builder(kind: &str, raws: &[&Object], ctx: &Context) -> Result<Decoded<BuilderConfig>, Vec<ConfigError>> {
     let no_render: &[&str] = if kind == "amazon-ebs" { amazon_ebs::config::NO_RENDER } else { &[] };
     let mut d = Decoder::new(raws, ctx, kind, no_render);
+    d.deprecated(DEPRECATED_EVERYWHERE);
     d.mark_known(&["name"]);
     let (value, warnings) = match kind {
         "amazon-ebs" => {
-            d.deprecated(&["clean_ami_name"]);
+            d.deprecated(AMAZON_DEPRECATED);
             (BuilderConfig::AmazonEbs(Box::new(amazon_ebs::config::decode(&mut d))), Vec::new())
         }
         "null" => (BuilderConfig::Null(null::decode(&mut d)), Vec::new()),
@@ -64,6 +86,9 @@ pub fn decode_builder(kind: &str, raws: &[&Object], ctx: &Context) -> Result<Dec
 /// Decodes a provisioner of a known type (base object, then the override for this build).
 pub fn decode_provisioner(kind: &str, raws: &[&Object], ctx: &Context) -> Result<Decoded<Provisioner>, Vec<ConfigError>> {
     let mut d = Decoder::new(raws, ctx, kind, provisioners::no_render(kind));
+    if kind != "shell-local" {
+        d.deprecated(DEPRECATED_EVERYWHERE);
+    }
     d.mark_known(PROVISIONER_COMMON_KEYS);
     let value = Provisioner::decode(kind, &mut d).expect("caller checked the provisioner type");
     d.finish()?;
@@ -74,6 +99,14 @@ pub fn decode_provisioner(kind: &str, raws: &[&Object], ctx: &Context) -> Result
 /// Decodes a post-processor of a known type.
 pub fn decode_post_processor(kind: &str, raws: &[&Object], ctx: &Context) -> Result<Decoded<PostProcessor>, Vec<ConfigError>> {
     let mut d = Decoder::new(raws, ctx, kind, post_processors::no_render(kind));
+    match kind {
+        "shell-local" => {}
+        "manifest" => {
+            d.deprecated(DEPRECATED_EVERYWHERE);
+            d.deprecated(&["filename"]);
+        }
+        _ => d.deprecated(DEPRECATED_EVERYWHERE),
+    }
     d.mark_known(POST_PROCESSOR_COMMON_KEYS);
     let value = PostProcessor::decode(kind, &mut d).expect("caller checked the post-processor type");
     d.finish()?;

@@ -4,6 +4,7 @@
 use super::args::{self, TemplateArgs};
 use super::output::{load, sensitive_values, write_diags};
 use super::{help, usage_error, Output};
+use crate::template::fixable;
 use crate::template::plan::{self, Options};
 use crate::template::variables::parse_var_arg;
 use crate::ui::Secrets;
@@ -36,7 +37,10 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     // Like Packer, values are only masked once variables were resolved (a template that fails
     // earlier prints its messages unmasked, so a secret "1" does not turn "1 error" into noise).
     let ui = out.ui(Secrets::new(sensitive_values(&loaded.template, &checked.user_vars)));
-    write_diags(&*ui, &checked.diags)
+    let mut diags = checked.diags;
+    let file = if targs.template == "-" { "<stdin>" } else { targs.template.as_str() };
+    diags.extend(fixable::diag(&fixable::find(&loaded.template), file));
+    write_diags(&*ui, &diags)
 }
 
 /// `-var k=v` values; a value without `=` is a flag error like Go's.

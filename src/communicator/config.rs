@@ -108,7 +108,6 @@ const ACCEPTED_ONLY: &[&str] = &[
     "ssh_proxy_password",
     "ssh_local_tunnels",
     "ssh_remote_tunnels",
-    "ssh_private_ip",
     "winrm_username",
     "winrm_password",
     "winrm_host",

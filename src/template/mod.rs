@@ -1,6 +1,7 @@
 //! Packer legacy JSON templates: positioned JSON parsing, the template model, user variables,
 //! the checked build plan and the Go text/template interpolation engine.
 
+pub mod fixable;
 pub mod interp;
 pub mod json;
 pub mod parse;

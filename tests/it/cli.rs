@@ -153,6 +153,8 @@ fn template_and_variable_cases() {
         ("all_problems_in_one_run", "all_problems.json", &[]),
         ("syntax_only_passes_despite_errors", "all_problems.json", &["-syntax-only"]),
         ("syntax_only_reports_parse_errors", "syntax_error.json", &["-syntax-only"]),
+        ("deprecated_keys_in_every_plugin_but_shell_local", "deprecated_keys_everywhere.json", &[]),
+        ("fixable_configuration_is_a_warning", "fixable.json", &[]),
     ];
     for (name, fixture, args) in cases {
         validate_case(name, fixture, args);
