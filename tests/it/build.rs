@@ -263,14 +263,20 @@ impl Phase {
     }
 }
 
+/// How long the proxy holds the instance or image of the phase a test interrupts.
+const PHASE_HOLD: Duration = Duration::from_secs(4);
+
 /// Starts a build that will sit in `phase` long enough to be interrupted there.
 fn start_in_phase(st: &Stack, phase: Phase) -> Running {
     let name = format!("{phase:?}").to_lowercase();
     let mut extra = json!({});
     let mut provisioners = json!([{"type": "shell", "inline": ["echo rpack-it: provisioning"]}]);
     match phase {
-        // moto changes state at once; the proxy keeps instances/images pending for a while.
-        Phase::Launch | Phase::AmiWait | Phase::Copy => st.proxy.set_transition_time(Duration::from_secs(4)),
+        // moto changes state at once; the proxy keeps the instance or image of this phase (only)
+        // pending for a while, so the build sits there without slowing the phases before it.
+        Phase::Launch => st.proxy.set_transition_times(&[("RunInstances", PHASE_HOLD)]),
+        Phase::AmiWait => st.proxy.set_transition_times(&[("CreateImage", PHASE_HOLD)]),
+        Phase::Copy => st.proxy.set_transition_times(&[("CopyImage", PHASE_HOLD)]),
         Phase::SshWait => {
             // Nothing listens there: the build keeps waiting for SSH.
             let closed = crate::support::process::free_port();

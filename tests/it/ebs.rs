@@ -34,6 +34,15 @@ pub(crate) fn stack() -> Stack {
 }
 
 impl Stack {
+    /// A second proxy in front of this stack's moto (own counts, faults and transitions) and a
+    /// base template that goes through it, for cases a test runs side by side.
+    pub(crate) fn own_proxy(&self) -> (Proxy, Value) {
+        let proxy = Proxy::start(self.moto.endpoint());
+        let mut base = self.base();
+        base["custom_endpoint_ec2"] = json!(proxy.endpoint());
+        (proxy, base)
+    }
+
     pub(crate) fn base(&self) -> Value {
         json!({
             "type": "amazon-ebs",
@@ -327,6 +336,7 @@ async fn existing_name_fails_prevalidation_and_force_deregister_replaces_it() {
 }
 
 /// Injected API failures, one step at a time. `max_retries: 0` so the SDK gives up at once.
+/// The cases run at once, each through its own proxy (its own fault) in front of one moto.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_api_step_failing_leaves_nothing_behind() {
     let st = stack();
@@ -348,19 +358,23 @@ async fn every_api_step_failing_leaves_nothing_behind() {
         ("ModifyImageAttribute", "granting launch permissions", json!({})),
         ("CreateTags", "tagging AMI", json!({})),
     ];
-    for (action, expect, extra) in cases {
+    let runs = cases.iter().map(|(action, expect, extra)| {
+        let (proxy, base) = st.own_proxy();
         let mut all = json!({"max_retries": 0, "ami_regions": ["us-west-2"], "ami_users": ["111122223333"], "tags": {"a": "b"}});
         for (k, v) in extra.as_object().unwrap() {
             all[k] = v.clone();
         }
-        let cfg = config(st.base(), all);
-        st.proxy.inject_fault(FaultKind::ServerError, 1.0, &[action]);
-        let o = build(&st, cfg).await;
-        st.proxy.clear_fault();
-        let e = err_text(&o);
-        assert!(e.contains(expect) && e.contains("InternalError"), "{action}: {e}");
-        assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
-    }
+        proxy.inject_fault(FaultKind::ServerError, 1.0, &[action]);
+        let st = &st;
+        async move {
+            let o = build(st, config(base, all)).await;
+            let e = err_text(&o);
+            assert!(e.contains(expect) && e.contains("InternalError"), "{action}: {e}");
+            assert_clean(st, &o, &[REGION, "us-west-2"]).await;
+            drop(proxy);
+        }
+    });
+    futures_util::future::join_all(runs.collect::<Vec<_>>()).await;
 }
 
 struct FailingHook;
@@ -401,29 +415,41 @@ async fn bad_input_failures_leave_nothing_behind() {
 
 /// Ctrl-C at every wait point: the build reports cancellation and removes everything,
 /// including an AMI whose wait never finished and copies still pending.
+/// Each wait cancelled in turn. The cases run at once, each through its own proxy that holds
+/// only the awaited transition (the SSH wait: nothing listens on the port).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_every_wait_leaves_nothing_behind() {
     let st = stack();
-    st.proxy.set_transition_time(Duration::from_secs(2));
-    let waits = [
-        "Waiting for instance (",
-        "Waiting for SSH to become available",
-        "Waiting for the instance to stop",
-        "Waiting for AMI to become ready",
-        "Waiting for all copies to complete",
+    let hold = Duration::from_secs(2);
+    let waits: [(&str, Option<&str>); 5] = [
+        ("Waiting for instance (", Some("RunInstances")),
+        ("Waiting for SSH to become available", None),
+        ("Waiting for the instance to stop", Some("StopInstances")),
+        ("Waiting for AMI to become ready", Some("CreateImage")),
+        ("Waiting for all copies to complete", Some("CopyImage")),
     ];
-    for w in waits {
-        let cfg = config(st.base(), json!({"ami_regions": ["us-west-2"]}));
-        let o = build_with(&st, cfg, Arc::new(TrueHook), Some((w, Duration::from_millis(300)))).await;
-        let err = o.result.as_ref().err().unwrap_or_else(|| panic!("{w}: build was not cancelled"));
-        assert!(
-            matches!(err.downcast_ref::<RunError>(), Some(RunError::Cancelled { .. })),
-            "{w}: {err:#}\n{}",
-            o.lines.join("\n")
-        );
-        assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
-    }
-    st.proxy.set_transition_time(Duration::ZERO);
+    let runs = waits.iter().map(|&(w, action)| {
+        let (proxy, base) = st.own_proxy();
+        let mut extra = json!({"ami_regions": ["us-west-2"]});
+        match action {
+            Some(a) => proxy.set_transition_times(&[(a, hold)]),
+            None => extra["ssh_port"] = json!(crate::support::process::free_port()),
+        }
+        let cfg = config(base, extra);
+        let st = &st;
+        async move {
+            let o = build_with(st, cfg, Arc::new(TrueHook), Some((w, Duration::from_millis(300)))).await;
+            let err = o.result.as_ref().err().unwrap_or_else(|| panic!("{w}: build was not cancelled"));
+            assert!(
+                matches!(err.downcast_ref::<RunError>(), Some(RunError::Cancelled { .. })),
+                "{w}: {err:#}\n{}",
+                o.lines.join("\n")
+            );
+            assert_clean(st, &o, &[REGION, "us-west-2"]).await;
+            drop(proxy);
+        }
+    });
+    futures_util::future::join_all(runs.collect::<Vec<_>>()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,10 +15,13 @@ What a test can switch at run time, through the control endpoint (never forwarde
                               parameters moto accepts but ignores
   POST /__stack/calls/reset   forget the recorded calls and requests
   POST /__stack/config        JSON object; each key present replaces that setting:
-      "transitions": seconds    instances show pending (after Run/StartInstances), stopping,
+      "transitions": seconds | {action: seconds}
+                                instances show pending (after Run/StartInstances), stopping,
                                 shutting-down, and images pending (after Create/Register/CopyImage)
                                 for that long in DescribeInstances, DescribeInstanceStatus and
-                                DescribeImages. moto itself switches states instantly.
+                                DescribeImages. moto itself switches states instantly. An object
+                                sets the window per transition action (others: none), so a test
+                                can hold one phase without slowing every other.
       "fault": null | {"kind": "throttle" | "server-error", "fraction": f, "actions": [..] | null,
                        "limit": n | null}
                                 answers a fraction f of the matching calls itself, without asking
@@ -67,8 +70,8 @@ class State:
         self.calls = []            # [action, status, injected]
         self.requests = []         # [action, form body]
         self.stub = set()          # actions answered with an empty success
-        self.transitions = 0.0     # seconds
-        self.since = {}            # (table, id) -> (time, state, code)
+        self.transitions = 0.0     # seconds, or {action: seconds}
+        self.since = {}            # (table, id) -> (time, state, code, action)
         self.fault = None          # dict, plus "seen"/"failed" counters
         self.delay = None          # dict
 
@@ -118,7 +121,7 @@ def record_transitions(action, body):
     with STATE.lock:
         for el in root.iter():
             if local_name(el.tag) == id_tag and el.text:
-                STATE.since[(table, el.text.strip())] = (now, state, code)
+                STATE.since[(table, el.text.strip())] = (now, state, code, action)
 
 
 def rewrite_states(action, body):
@@ -126,7 +129,7 @@ def rewrite_states(action, body):
     with STATE.lock:
         window = STATE.transitions
         since = dict(STATE.since)
-    if window <= 0 or not since:
+    if not since or not window:
         return None
     try:
         root = ET.fromstring(body)
@@ -140,7 +143,10 @@ def rewrite_states(action, body):
         if id_el is None or not id_el.text:
             continue
         rec = since.get(("image" if images else "instance", id_el.text.strip()))
-        if not rec or now - rec[0] >= window:
+        if not rec:
+            continue
+        held = window.get(rec[3], 0.0) if isinstance(window, dict) else window
+        if now - rec[0] >= held:
             continue
         if images and "imageState" in kids:
             kids["imageState"].text = rec[1]
@@ -241,7 +247,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(400, ("bad JSON: %s" % e).encode(), content_type="text/plain")
             with STATE.lock:
                 if "transitions" in cfg:
-                    STATE.transitions = float(cfg["transitions"] or 0)
+                    t = cfg["transitions"] or 0
+                    STATE.transitions = ({k: float(v) for k, v in t.items()} if isinstance(t, dict)
+                                         else float(t))
                 if "fault" in cfg:
                     STATE.fault = dict(cfg["fault"], seen=0, failed=0) if cfg["fault"] else None
                 if "delay" in cfg:

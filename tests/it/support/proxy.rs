@@ -160,6 +160,15 @@ impl Proxy {
         self.configure(json!({ "transitions": window.as_secs_f64() }));
     }
 
+    /// As `set_transition_time`, but only after the given actions (e.g. `["CopyImage"]`), each
+    /// with its own window; transitions of other actions show at once. Replaces any earlier
+    /// setting.
+    pub fn set_transition_times(&self, windows: &[(&str, Duration)]) {
+        let map: serde_json::Map<String, Value> =
+            windows.iter().map(|(a, w)| (a.to_string(), json!(w.as_secs_f64()))).collect();
+        self.configure(json!({ "transitions": map }));
+    }
+
     /// Answers `fraction` (0.0..=1.0) of the calls to `actions` (all calls when empty) with the
     /// error `kind`, failing the first matching call; replaces any earlier fault.
     pub fn inject_fault(&self, kind: FaultKind, fraction: f64, actions: &[&str]) {
