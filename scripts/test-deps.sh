@@ -4,6 +4,7 @@
 #   * Debian packages: the OpenSSH server the tests start as "the instance", the ssh client, sudo,
 #     the build dependencies of the ssh2/openssl crates, and python3-venv;
 #   * the login user `ec2-user` with passwordless sudo, as on Amazon Linux images;
+#   * the user `rpack-password` with a random password (for the password-login tests);
 #   * the Python venv `target/test-venv` (or $CARGO_TARGET_DIR/test-venv) with the pinned moto[server],
 #     boto3 and awsebcli from tests/support-py/requirements.txt.
 #
@@ -59,6 +60,32 @@ if [ "$(cat "$sudoers" 2>/dev/null)" != "$want" ]; then
   install -m 0440 -o root -g root "$tmp" "$sudoers"
   rm -f "$tmp"
   say "wrote $sudoers"
+fi
+
+# ---- a password login for the ssh_password / keyboard-interactive tests ------------------------
+# Only the tests' own sshd lets this user in (AllowUsers). The password is random per machine and
+# readable by root only, so the account is no open door through a system sshd that allows
+# password logins. tests/it/support/sshd.rs reads it from $pw_file.
+pw_user=rpack-password
+pw_file=/var/lib/rpack-tests/$pw_user.password
+set_pw=
+if ! id "$pw_user" >/dev/null 2>&1; then
+  useradd --create-home --home-dir "/home/$pw_user" --shell /bin/bash "$pw_user"
+  say "created user $pw_user"
+  set_pw=1
+fi
+if [ ! -s "$pw_file" ]; then
+  install -d -m 0700 -o root -g root "$(dirname "$pw_file")"
+  (umask 077 && head -c 18 /dev/urandom | base64 > "$pw_file")
+  set_pw=1
+fi
+case "$(getent shadow "$pw_user" | cut -d: -f2)" in
+  '$'*) ;;
+  *) set_pw=1 ;;
+esac
+if [ -n "$set_pw" ]; then
+  echo "$pw_user:$(cat "$pw_file")" | chpasswd
+  say "set the password of $pw_user (kept in $pw_file)"
 fi
 
 # ---- Python venv with moto ------------------------------------------------------------------------

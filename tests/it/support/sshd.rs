@@ -26,6 +26,11 @@ use super::process::{self, ChildGuard};
 
 pub const SSHD: &str = "/usr/sbin/sshd";
 pub const LOGIN_USER: &str = "ec2-user";
+/// A second login user with a password (random per machine), for the password-login tests;
+/// only servers started with `AllowUsers` for it in their extra config let it in.
+pub const PASSWORD_USER: &str = "rpack-password";
+/// Where scripts/test-deps.sh keeps `PASSWORD_USER`'s password (root only).
+pub const PASSWORD_FILE: &str = "/var/lib/rpack-tests/rpack-password.password";
 const HOST: &str = "127.0.0.1";
 const HOST_KEY_KINDS: [&str; 3] = ["ed25519", "ecdsa", "rsa"];
 /// Regions the EC2-mode key lookup searches, in order: those the templates and conformance
@@ -54,6 +59,8 @@ pub struct Sshd {
     keys: KeySource,
     host_keys: Vec<PathBuf>,
     child: Option<ChildGuard>,
+    /// sshd_config lines placed before the standard ones (`start_static_with`).
+    extra_config: String,
 }
 
 impl Sshd {
@@ -64,6 +71,27 @@ impl Sshd {
         std::fs::write(&keys_file, format!("{}\n", pubkey_openssh.trim()))
             .unwrap_or_else(|e| panic!("writing {}: {e}", keys_file.display()));
         Self::launch(dir, KeySource::Static { keys_file })
+    }
+
+    /// As `start_static`, with `extra` sshd_config lines placed before the standard ones: sshd
+    /// takes the first value of a keyword (so `extra` overrides, e.g. `UsePAM yes`), and
+    /// `AllowUsers` lines add up.
+    pub fn start_static_with(pubkey_openssh: &str, extra: &str) -> Sshd {
+        let dir = paths::fresh_dir("sshd");
+        let keys_file = dir.join("authorized_keys");
+        std::fs::write(&keys_file, format!("{}\n", pubkey_openssh.trim()))
+            .unwrap_or_else(|e| panic!("writing {}: {e}", keys_file.display()));
+        Self::launch_with(dir, KeySource::Static { keys_file }, extra)
+    }
+
+    /// `PASSWORD_USER`'s password, as scripts/test-deps.sh set it.
+    pub fn password_user_password() -> String {
+        let pw = std::fs::read_to_string(PASSWORD_FILE).unwrap_or_else(|e| {
+            panic!(
+                "reading {PASSWORD_FILE}: {e}; run scripts/test-deps.sh (creates {PASSWORD_USER})"
+            )
+        });
+        pw.trim_end_matches('\n').to_string()
     }
 
     /// A server accepting the key pairs of pending/running instances in the moto at
@@ -86,6 +114,10 @@ impl Sshd {
     }
 
     fn launch(dir: PathBuf, keys: KeySource) -> Sshd {
+        Self::launch_with(dir, keys, "")
+    }
+
+    fn launch_with(dir: PathBuf, keys: KeySource, extra_config: &str) -> Sshd {
         check_prerequisites();
         let mut sshd = Sshd {
             dir,
@@ -93,6 +125,7 @@ impl Sshd {
             keys,
             host_keys: shared_host_keys().to_vec(),
             child: None,
+            extra_config: extra_config.to_string(),
         };
         // The free port may be taken by someone else before sshd binds it; then try another.
         for attempt in 1..=5 {
@@ -249,8 +282,13 @@ impl Sshd {
             .iter()
             .map(|k| format!("HostKey {}\n", quote(k)))
             .collect();
+        let extra = match self.extra_config.trim() {
+            "" => String::new(),
+            e => format!("{e}\n"),
+        };
         format!(
             "# written by tests/it/support/sshd.rs\n\
+             {extra}\
              ListenAddress {HOST}:{port}\n\
              AddressFamily inet\n\
              {host_keys}\
