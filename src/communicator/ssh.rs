@@ -45,6 +45,8 @@ pub struct Auth {
     pub password: Option<String>,
     pub private_key_file: Option<PathBuf>,
     pub agent: bool,
+    /// The agent's socket; `None` is `$SSH_AUTH_SOCK`, as in Packer.
+    pub agent_socket: Option<PathBuf>,
 }
 
 /// One SSH endpoint: address, user and credentials.
@@ -65,6 +67,9 @@ pub struct ConnectParams {
     pub keep_alive: Option<Duration>,
     pub read_write_timeout: Option<Duration>,
     pub transfer: TransferMethod,
+    /// Packer's default with `ssh_agent_auth`. Not requested: libssh2 cannot serve forwarded
+    /// agent channels, and a remote `SSH_AUTH_SOCK` that refuses every connection is worse
+    /// than none.
     pub agent_forwarding: bool,
 }
 
@@ -75,6 +80,7 @@ impl ConnectParams {
             password: cfg.password.clone(),
             private_key_file: cfg.private_key_file.clone(),
             agent: cfg.agent_auth,
+            agent_socket: None,
         };
         ConnectParams {
             target: Endpoint { host: host.to_string(), port: cfg.port, user: cfg.username.clone(), auth },
@@ -82,7 +88,12 @@ impl ConnectParams {
                 host: b.host.clone(),
                 port: b.port,
                 user: b.username.clone(),
-                auth: Auth { password: b.password.clone(), private_key_file: b.private_key_file.clone(), agent: b.agent_auth },
+                auth: Auth {
+                    password: b.password.clone(),
+                    private_key_file: b.private_key_file.clone(),
+                    agent: b.agent_auth,
+                    agent_socket: None,
+                },
             }),
             pty: cfg.pty,
             keep_alive: cfg.keep_alive_interval,
@@ -570,8 +581,8 @@ fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommError> {
     let mut errors = Vec::new();
     if ep.auth.agent {
         tried.push("publickey");
-        if let Err(e) = sess.userauth_agent(&ep.user) {
-            errors.push(format!("agent: {}", e.message()));
+        if let Err(e) = agent_auth(sess, &ep.user, ep.auth.agent_socket.as_deref()) {
+            errors.push(format!("agent: {e}"));
         }
     }
     if !sess.authenticated() {
@@ -589,7 +600,9 @@ fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommError> {
                 errors.push(format!("password: {}", e.message()));
                 let mut prompt = PasswordPrompt(pw.clone());
                 tried.push("keyboard-interactive");
-                let _ = sess.userauth_keyboard_interactive(&ep.user, &mut prompt);
+                if let Err(e) = sess.userauth_keyboard_interactive(&ep.user, &mut prompt) {
+                    errors.push(format!("keyboard-interactive: {}", e.message()));
+                }
             }
         }
     }
@@ -602,6 +615,39 @@ fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommError> {
         msg.push_str(&format!(" ({})", errors.join("; ")));
     }
     Err(CommError::Auth(msg))
+}
+
+/// Offers every key the agent holds until the server accepts one (Go's `agent.Signers`).
+/// `Session::userauth_agent` only ever tries the agent's first key.
+fn agent_auth(sess: &Session, user: &str, socket: Option<&Path>) -> Result<(), String> {
+    let at = match socket {
+        Some(p) => p.display().to_string(),
+        None => match std::env::var_os("SSH_AUTH_SOCK") {
+            Some(p) => Path::new(&p).display().to_string(),
+            None => return Err("SSH_AUTH_SOCK is not set; ssh_agent_auth needs a running ssh-agent".into()),
+        },
+    };
+    let mut agent = sess.agent().map_err(|e| format!("creating an agent client: {}", e.message()))?;
+    if let Some(p) = socket {
+        agent.set_identity_path(p).map_err(|e| format!("agent socket {at}: {}", e.message()))?;
+    }
+    agent.connect().map_err(|e| format!("connecting to the ssh agent at {at}: {}", e.message()))?;
+    let res = (|| {
+        agent.list_identities().map_err(|e| format!("listing the keys of the ssh agent at {at}: {}", e.message()))?;
+        let keys = agent.identities().map_err(|e| format!("listing the keys of the ssh agent at {at}: {}", e.message()))?;
+        if keys.is_empty() {
+            return Err(format!("the ssh agent at {at} holds no keys"));
+        }
+        for key in &keys {
+            match agent.userauth(user, key) {
+                Ok(()) => return Ok(()),
+                Err(e) => tracing::debug!("ssh agent key {:?} refused: {}", key.comment(), e.message()),
+            }
+        }
+        Err(format!("the server accepted none of the {} key(s) in the ssh agent at {at}", keys.len()))
+    })();
+    let _ = agent.disconnect();
+    res
 }
 
 struct PasswordPrompt(String);
@@ -795,14 +841,11 @@ impl OutputSink for Collect {
 }
 
 /// Opens a session channel and starts `command`.
-fn exec(conn: &Conn, ctl: &Ctl, command: &str, pty: bool, agent_fwd: bool) -> Result<Channel, CommError> {
+fn exec(conn: &Conn, ctl: &Ctl, command: &str, pty: bool) -> Result<Channel, CommError> {
     let sess = &conn.sess;
     let mut ch = ctl.call(sess, "opening an ssh session channel", || sess.channel_session())?;
     if pty {
         ctl.call(sess, "requesting a pty", || ch.request_pty("xterm", None, Some((80, 40, 0, 0))))?;
-    }
-    if agent_fwd {
-        let _ = ch.request_auth_agent_forwarding();
     }
     ctl.call(sess, &format!("starting remote command {command:?}"), || ch.exec(command))?;
     Ok(ch)
@@ -914,7 +957,7 @@ fn wait_socket(sess: &Session, fd: RawFd, timeout: Duration) -> Result<(), CommE
 
 /// Runs a command to completion and returns (status, stdout lines, stderr lines).
 fn run_collect(conn: &Conn, ctl: &Ctl, command: &str) -> Result<(i32, Vec<String>, Vec<String>), CommError> {
-    let ch = exec(conn, ctl, command, false, false)?;
+    let ch = exec(conn, ctl, command, false)?;
     let sink = Collect::default();
     let status = run_streamed(conn, ctl, ch, &sink)?;
     let out = sink.out.into_inner().unwrap_or_default();
@@ -937,55 +980,102 @@ fn local_mode(meta: &std::fs::Metadata) -> u32 {
 }
 
 fn upload_file(conn: &Conn, ctl: &Ctl, method: TransferMethod, local: &Path, remote: &str, mode: Option<u32>, progress: Option<&Progress>) -> Result<(), CommError> {
-    let mut f = std::fs::File::open(local).map_err(|e| CommError::Other(format!("opening {}: {e}", local.display())))?;
-    let meta = f.metadata().map_err(|e| CommError::Other(format!("reading {}: {e}", local.display())))?;
-    let size = meta.len();
-    let mode = mode.unwrap_or_else(|| local_mode(&meta)) & 0o7777;
-    let sess = &conn.sess;
-    let what = format!("uploading {} to {remote}", local.display());
-    let mut buf = vec![0u8; CHUNK];
-    let mut done = 0u64;
-    let mut send = |w: &mut dyn FnMut(&[u8]) -> Result<(), CommError>| -> Result<(), CommError> {
-        loop {
-            let n = f.read(&mut buf).map_err(|e| CommError::Other(format!("reading {}: {e}", local.display())))?;
-            if n == 0 {
-                return Ok(());
-            }
-            w(&buf[..n])?;
-            done += n as u64;
-            if let Some(p) = progress {
-                p(done, size);
-            }
-        }
-    };
     match method {
-        TransferMethod::Scp => {
-            let mut ch = ctl
-                .call(sess, &what, || sess.scp_send(Path::new(remote), mode as i32, size, None))
-                .map_err(|e| scp_error(e, remote))?;
-            send(&mut |b| ctl.write_all(sess, &mut ch, b))?;
-            // The scp protocol's end-of-file acknowledgement; without it the remote scp sees a
-            // lost connection and exits 1 (the data is complete either way).
-            ctl.write_all(sess, &mut ch, b"\0")?;
-            ctl.call(sess, &what, || ch.send_eof())?;
-            ctl.call(sess, &what, || ch.wait_eof())?;
-            ctl.call(sess, &what, || ch.wait_close())?;
-            let status = ch.exit_status().unwrap_or(0);
-            if status != 0 {
-                return Err(CommError::Other(format!("{what}: scp exited with status {status}")));
-            }
-        }
+        TransferMethod::Scp => scp_put(conn, ctl, local, remote, mode, progress),
         TransferMethod::Sftp => {
+            let sess = &conn.sess;
             let sftp = ctl.call(sess, "starting sftp", || sess.sftp())?;
-            let flags = ssh2::OpenFlags::WRITE | ssh2::OpenFlags::CREATE | ssh2::OpenFlags::TRUNCATE;
-            let mut file = ctl.call(sess, &what, || sftp.open_mode(Path::new(remote), flags, mode as i32, ssh2::OpenType::File))?;
-            send(&mut |b| ctl.write_all(sess, &mut file, b))?;
-            let stat = ssh2::FileStat { size: None, uid: None, gid: None, perm: Some(mode), atime: None, mtime: None };
-            ctl.call(sess, &what, || file.setstat(stat.clone()))?;
-            ctl.call(sess, &what, || file.close())?;
+            sftp_put(conn, ctl, &sftp, local, remote, mode, progress)
         }
     }
+}
+
+/// A local file to send: the open file, its size and the mode it gets remotely.
+fn open_local(local: &Path, mode: Option<u32>) -> Result<(std::fs::File, u64, u32), CommError> {
+    let f = std::fs::File::open(local).map_err(|e| CommError::Other(format!("opening {}: {e}", local.display())))?;
+    let meta = f.metadata().map_err(|e| CommError::Other(format!("reading {}: {e}", local.display())))?;
+    let mode = mode.unwrap_or_else(|| local_mode(&meta)) & 0o7777;
+    Ok((f, meta.len(), mode))
+}
+
+/// Copies `f` into `w` in [`CHUNK`]s, reporting progress against `size`.
+fn send_file(
+    f: &mut std::fs::File,
+    local: &Path,
+    size: u64,
+    progress: Option<&Progress>,
+    mut w: impl FnMut(&[u8]) -> Result<(), CommError>,
+) -> Result<(), CommError> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut done = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(|e| CommError::Other(format!("reading {}: {e}", local.display())))?;
+        if n == 0 {
+            return Ok(());
+        }
+        w(&buf[..n])?;
+        done += n as u64;
+        if let Some(p) = progress {
+            p(done, size);
+        }
+    }
+}
+
+fn scp_put(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str, mode: Option<u32>, progress: Option<&Progress>) -> Result<(), CommError> {
+    let (mut f, size, mode) = open_local(local, mode)?;
+    let sess = &conn.sess;
+    let what = format!("uploading {} to {remote}", local.display());
+    let path = home_relative(remote);
+    let mut ch = ctl
+        .call(sess, &what, || sess.scp_send(&path, mode as i32, size, None))
+        .map_err(|e| scp_error(e, remote))?;
+    send_file(&mut f, local, size, progress, |b| ctl.write_all(sess, &mut ch, b))?;
+    // The scp protocol's end-of-file acknowledgement; without it the remote scp sees a
+    // lost connection and exits 1 (the data is complete either way).
+    ctl.write_all(sess, &mut ch, b"\0")?;
+    ctl.call(sess, &what, || ch.send_eof())?;
+    ctl.call(sess, &what, || ch.wait_eof())?;
+    ctl.call(sess, &what, || ch.wait_close())?;
+    let status = ch.exit_status().unwrap_or(0);
+    if status != 0 {
+        return Err(CommError::Other(format!("{what}: scp exited with status {status}")));
+    }
     Ok(())
+}
+
+/// Uploads one file over an open sftp session, with exactly `mode` (the umask does not apply).
+fn sftp_put(
+    conn: &Conn,
+    ctl: &Ctl,
+    sftp: &ssh2::Sftp,
+    local: &Path,
+    remote: &str,
+    mode: Option<u32>,
+    progress: Option<&Progress>,
+) -> Result<(), CommError> {
+    let (mut f, size, mode) = open_local(local, mode)?;
+    let sess = &conn.sess;
+    let what = format!("uploading {} to {remote}", local.display());
+    let path = home_relative(remote);
+    let flags = ssh2::OpenFlags::WRITE | ssh2::OpenFlags::CREATE | ssh2::OpenFlags::TRUNCATE;
+    let mut file = ctl.call(sess, &what, || sftp.open_mode(&path, flags, mode as i32, ssh2::OpenType::File))?;
+    send_file(&mut f, local, size, progress, |b| ctl.write_all(sess, &mut file, b))?;
+    ctl.call(sess, &what, || file.setstat(perm_only(mode)))?;
+    ctl.call(sess, &what, || file.close())?;
+    Ok(())
+}
+
+/// A remote path as scp and sftp take it: both start in the login directory and expand no
+/// `~`, so `~/x` becomes `x` (the tar and shell paths let the remote shell expand it).
+fn home_relative(remote: &str) -> PathBuf {
+    if remote == "~" {
+        return PathBuf::from(".");
+    }
+    PathBuf::from(remote.strip_prefix("~/").unwrap_or(remote))
+}
+
+fn perm_only(mode: u32) -> ssh2::FileStat {
+    ssh2::FileStat { size: None, uid: None, gid: None, perm: Some(mode), atime: None, mtime: None }
 }
 
 fn scp_error(e: CommError, remote: &str) -> CommError {
@@ -999,7 +1089,7 @@ fn scp_error(e: CommError, remote: &str) -> CommError {
 fn upload_dir_tar(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result<(), CommError> {
     let q = shell_quote(remote);
     let cmd = format!("mkdir -p {q} && tar -x -p -f - -C {q}");
-    let mut ch = exec(conn, ctl, &cmd, false, false)?;
+    let mut ch = exec(conn, ctl, &cmd, false)?;
     let sess = &conn.sess;
     let mut w = ChanWriter { ctl, sess, ch: &mut ch, err: None };
     let res = {
@@ -1067,44 +1157,87 @@ fn append_tree(w: &mut impl Write, dir: &Path) -> io::Result<()> {
     b.finish()
 }
 
+/// The directory upload without `tar`: one sftp session for the whole tree, file by file.
+/// The result matches the tar path: `remote` is created with its parents, directories and
+/// files get their local modes exactly, and read-only directories are made read-only only
+/// after their contents arrived.
 fn upload_dir_sftp(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result<(), CommError> {
     let sess = &conn.sess;
     let sftp = ctl.call(sess, "starting sftp", || sess.sftp())?;
-    let root = PathBuf::from(remote);
-    if ctl.call(sess, "stat", || sftp.stat(&root)).is_err() {
-        ctl.call(sess, &format!("creating {remote}"), || sftp.mkdir(&root, 0o755))?;
-    }
+    let root = home_relative(remote);
+    sftp_mkdir_p(ctl, sess, &sftp, &root)?;
+    let mut restore: Vec<(PathBuf, u32)> = Vec::new();
     let mut stack = vec![(local.to_path_buf(), root)];
     while let Some((abs, rdir)) = stack.pop() {
-        let entries = std::fs::read_dir(&abs).map_err(|e| CommError::Other(format!("reading {}: {e}", abs.display())))?;
+        let mut entries: Vec<_> = std::fs::read_dir(&abs)
+            .and_then(|d| d.collect::<Result<_, _>>())
+            .map_err(|e| CommError::Other(format!("reading {}: {e}", abs.display())))?;
+        entries.sort_by_key(|e| e.file_name());
         for e in entries {
-            let e = e.map_err(|e| CommError::Other(format!("reading {}: {e}", abs.display())))?;
             let path = e.path();
             let rpath = rdir.join(e.file_name());
             let meta = std::fs::metadata(&path).map_err(|e| CommError::Other(format!("reading {}: {e}", path.display())))?;
             if meta.is_dir() {
-                // Writable while its contents arrive; read-only trees keep u+rwx (like scp -r,
-                // which also creates directories with the owner's write bit).
-                let m = (local_mode(&meta) | 0o700) as i32;
-                let _ = ctl.call(sess, "mkdir", || sftp.mkdir(&rpath, m));
+                let mode = local_mode(&meta);
+                // Writable while its contents arrive (like the tar path and scp -r).
+                sftp_dir(ctl, sess, &sftp, &rpath, mode | 0o700)?;
+                if mode & 0o700 != 0o700 {
+                    restore.push((rpath.clone(), mode));
+                }
                 stack.push((path, rpath));
             } else if meta.is_file() {
-                let r = rpath.to_string_lossy().into_owned();
-                upload_file(conn, ctl, TransferMethod::Sftp, &path, &r, None, None)?;
+                sftp_put(conn, ctl, &sftp, &path, &rpath.to_string_lossy(), None, None)?;
             }
         }
     }
+    // Deepest first, so a parent becomes read-only only after its children got their modes.
+    restore.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
+    for (path, mode) in restore {
+        ctl.call(sess, &format!("setting the mode of {}", path.display()), || sftp.setstat(&path, perm_only(mode)))?;
+    }
     Ok(())
+}
+
+/// Makes `dir` a directory with exactly `mode` (sftp's mkdir is subject to the umask), also
+/// when it exists already, as `tar -x -p` does.
+fn sftp_dir(ctl: &Ctl, sess: &Session, sftp: &ssh2::Sftp, dir: &Path, mode: u32) -> Result<(), CommError> {
+    let what = format!("creating directory {} over sftp", dir.display());
+    if let Err(e) = ctl.call(sess, &what, || sftp.mkdir(dir, mode as i32)) {
+        match ctl.call(sess, &what, || sftp.stat(dir)) {
+            Ok(st) if st.is_dir() => {}
+            Ok(_) => return Err(CommError::Other(format!("{what}: it exists and is not a directory"))),
+            Err(_) => return Err(e),
+        }
+    }
+    ctl.call(sess, &format!("setting the mode of {}", dir.display()), || sftp.setstat(dir, perm_only(mode)))
+}
+
+/// `mkdir -p` over sftp (new directories get the server's default mode, as with `mkdir -p`).
+fn sftp_mkdir_p(ctl: &Ctl, sess: &Session, sftp: &ssh2::Sftp, dir: &Path) -> Result<(), CommError> {
+    if dir.as_os_str().is_empty() || dir == Path::new("/") || dir == Path::new(".") {
+        return Ok(());
+    }
+    let what = format!("creating directory {} over sftp", dir.display());
+    match ctl.call(sess, &what, || sftp.stat(dir)) {
+        Ok(st) if st.is_dir() => return Ok(()),
+        Ok(_) => return Err(CommError::Other(format!("{what}: it exists and is not a directory"))),
+        Err(CommError::Other(_)) => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(parent) = dir.parent() {
+        sftp_mkdir_p(ctl, sess, sftp, parent)?;
+    }
+    ctl.call(sess, &what, || sftp.mkdir(dir, 0o755))
 }
 
 fn download_file(conn: &Conn, ctl: &Ctl, method: TransferMethod, remote: &str, local: &Path) -> Result<(), CommError> {
     let sess = &conn.sess;
     let what = format!("downloading {remote}");
     let mut out = std::fs::File::create(local).map_err(|e| CommError::Other(format!("creating {}: {e}", local.display())))?;
-    let mut buf = vec![0u8; CHUNK];
     match method {
         TransferMethod::Scp => {
-            let (mut ch, stat) = ctl.call(sess, &what, || sess.scp_recv(Path::new(remote)))?;
+            let mut buf = vec![0u8; CHUNK];
+            let (mut ch, stat) = ctl.call(sess, &what, || sess.scp_recv(&home_relative(remote)))?;
             let mut left = stat.size();
             while left > 0 {
                 let want = buf.len().min(left as usize);
@@ -1120,24 +1253,33 @@ fn download_file(conn: &Conn, ctl: &Ctl, method: TransferMethod, remote: &str, l
         }
         TransferMethod::Sftp => {
             let sftp = ctl.call(sess, "starting sftp", || sess.sftp())?;
-            let mut f = ctl.call(sess, &what, || sftp.open(Path::new(remote)))?;
-            loop {
-                let n = ctl.read(sess, &mut f, &mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                out.write_all(&buf[..n]).map_err(|e| CommError::Other(format!("writing {}: {e}", local.display())))?;
-            }
-            let _ = ctl.call(sess, &what, || f.close());
+            sftp_get(ctl, sess, &sftp, remote, &mut out, local)?;
         }
     }
+    Ok(())
+}
+
+/// Downloads one file over an open sftp session into `out`.
+fn sftp_get(ctl: &Ctl, sess: &Session, sftp: &ssh2::Sftp, remote: &str, out: &mut std::fs::File, local: &Path) -> Result<(), CommError> {
+    let what = format!("downloading {remote}");
+    let mut buf = vec![0u8; CHUNK];
+    let path = home_relative(remote);
+    let mut f = ctl.call(sess, &what, || sftp.open(&path))?;
+    loop {
+        let n = ctl.read(sess, &mut f, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).map_err(|e| CommError::Other(format!("writing {}: {e}", local.display())))?;
+    }
+    let _ = ctl.call(sess, &what, || f.close());
     Ok(())
 }
 
 fn download_dir_tar(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Result<(), CommError> {
     std::fs::create_dir_all(local).map_err(|e| CommError::Other(format!("creating {}: {e}", local.display())))?;
     let cmd = format!("tar -c -f - -C {} .", shell_quote(remote));
-    let mut ch = exec(conn, ctl, &cmd, false, false)?;
+    let mut ch = exec(conn, ctl, &cmd, false)?;
     let sess = &conn.sess;
     let res = {
         let r = ChanReader { ctl, sess, ch: &mut ch };
@@ -1159,11 +1301,13 @@ fn download_dir_tar(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Resul
     Ok(())
 }
 
+/// The directory download without `tar`: one sftp session, file by file, keeping modes.
 fn download_dir_sftp(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Result<(), CommError> {
     use std::os::unix::fs::PermissionsExt;
     let sess = &conn.sess;
     let sftp = ctl.call(sess, "starting sftp", || sess.sftp())?;
-    let mut stack = vec![(PathBuf::from(remote), local.to_path_buf())];
+    let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
+    let mut stack = vec![(home_relative(remote), local.to_path_buf())];
     while let Some((rdir, ldir)) = stack.pop() {
         std::fs::create_dir_all(&ldir).map_err(|e| CommError::Other(format!("creating {}: {e}", ldir.display())))?;
         let entries = ctl.call(sess, &format!("listing {}", rdir.display()), || sftp.readdir(&rdir))?;
@@ -1171,14 +1315,23 @@ fn download_dir_sftp(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Resu
             let Some(name) = path.file_name() else { continue };
             let lpath = ldir.join(name);
             if stat.is_dir() {
+                if let Some(perm) = stat.perm {
+                    dirs.push((lpath.clone(), perm & 0o7777));
+                }
                 stack.push((path.clone(), lpath));
             } else {
-                download_file(conn, ctl, TransferMethod::Sftp, &path.to_string_lossy(), &lpath)?;
+                let mut out = std::fs::File::create(&lpath).map_err(|e| CommError::Other(format!("creating {}: {e}", lpath.display())))?;
+                sftp_get(ctl, sess, &sftp, &path.to_string_lossy(), &mut out, &lpath)?;
                 if let Some(perm) = stat.perm {
                     let _ = std::fs::set_permissions(&lpath, std::fs::Permissions::from_mode(perm & 0o7777));
                 }
             }
         }
+    }
+    // Directory modes last and deepest first, so read-only directories could be filled.
+    dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
+    for (dir, mode) in dirs {
+        let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode));
     }
     Ok(())
 }
@@ -1190,9 +1343,8 @@ impl Communicator for SshComm {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(bool, String)>();
         let command = command.to_string();
         let pty = self.inner.params.pty;
-        let fwd = self.inner.params.agent_forwarding;
         let job = self.with_conn(cancel, move |conn, ctl| {
-            let ch = exec(conn, ctl, &command, pty, fwd)?;
+            let ch = exec(conn, ctl, &command, pty)?;
             let sink = ChanSink(tx);
             run_streamed(conn, ctl, ch, &sink)
         });
@@ -1319,6 +1471,14 @@ mod tests {
             .collect();
         assert!(entries.contains(&("sub/x.sh".to_string(), 0o750)), "{entries:?}");
         assert!(entries.iter().any(|(p, _)| p == "sub"), "{entries:?}");
+    }
+
+    #[test]
+    fn scp_and_sftp_paths_start_in_the_home_directory() {
+        assert_eq!(home_relative("~/a/b"), PathBuf::from("a/b"));
+        assert_eq!(home_relative("~"), PathBuf::from("."));
+        assert_eq!(home_relative("/tmp/x"), PathBuf::from("/tmp/x"));
+        assert_eq!(home_relative("rel/~/x"), PathBuf::from("rel/~/x"));
     }
 
     #[test]

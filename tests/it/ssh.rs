@@ -1,10 +1,17 @@
 //! The SSH communicator and the provisioners against real OpenSSH servers (`support::Sshd`):
 //! exit codes, streaming, reconnects after the server drops, host key pinning, bastion tunnels,
-//! big and many-file transfers with modes, cancellation.
+//! big and many-file transfers with modes, cancellation; agent, password and
+//! keyboard-interactive logins, ptys, keepalives through an idle-cutting relay, the sftp
+//! fallback on a remote without `tar`, and the file provisioner's progress bar.
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rpack::communicator::config::TransferMethod;
@@ -14,6 +21,8 @@ use rpack::provisioners::{self, shell, BuildData};
 use rpack::ui::Ui;
 use tokio_util::sync::CancellationToken;
 
+use crate::support::process::{self, ChildGuard};
+use crate::support::sshd::PASSWORD_USER;
 use crate::support::{ssh_keygen, KeyKind, Sshd};
 
 /// A server accepting a fresh key of `kind`, and the key's path.
@@ -390,4 +399,456 @@ async fn crlf_script_runs_with_lf_and_binary_keeps_crlf() {
     let ui = TestUi::default();
     shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new()).await.unwrap();
     assert!(ui.lines().iter().any(|l| l.starts_with("error: ") && l.ends_with("$'\\r': command not found")), "{:?}", ui.lines());
+}
+
+// ---- logins: ssh-agent, password, keyboard-interactive -------------------------------------------
+
+/// A real `ssh-agent` on a socket in a temp dir of its own; killed (with the dir removed) on drop.
+struct Agent {
+    sock: PathBuf,
+    child: Option<ChildGuard>,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    fn start() -> Agent {
+        // Under /tmp: a unix socket path must stay below 108 bytes.
+        let dir = tempfile::Builder::new().prefix("rpack-agent-").tempdir().unwrap();
+        let sock = dir.path().join("agent.sock");
+        let mut cmd = Command::new("ssh-agent");
+        cmd.arg("-D").arg("-a").arg(&sock).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let child = process::spawn("ssh-agent", cmd).expect("starting ssh-agent");
+        assert!(process::wait_until(Duration::from_secs(5), || sock.exists()), "ssh-agent made no socket at {}", sock.display());
+        Agent { sock, child: Some(child), _dir: dir }
+    }
+
+    fn add(&self, key: &Path) {
+        let out = Command::new("ssh-add").arg(key).env("SSH_AUTH_SOCK", &self.sock).stdin(Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "ssh-add {}: {}", key.display(), String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill();
+        }
+    }
+
+    /// Connection parameters using only this agent (no key file, no password).
+    fn params(&self, sshd: &Sshd) -> ConnectParams {
+        let mut p = params(sshd, Path::new("/nonexistent"));
+        p.target.auth = Auth { agent: true, agent_socket: Some(self.sock.clone()), ..Default::default() };
+        p
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One connection attempt; the authentication error it ends with.
+async fn auth_error(p: ConnectParams) -> CommError {
+    let err = SshComm::new(p).wait_until_up(Duration::from_secs(20), 1, &CancellationToken::new()).await.unwrap_err();
+    assert!(matches!(err, CommError::Auth(_)), "not an authentication error: {err}");
+    err
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_auth_tries_every_agent_key_and_says_why_it_failed() {
+    let (sshd, key) = server(KeyKind::Ed25519);
+    let (other, _) = ssh_keygen(KeyKind::Ed25519);
+    let mut agent = Agent::start();
+    let sock = agent.sock.display().to_string();
+
+    let err = auth_error(agent.params(&sshd)).await.to_string();
+    assert!(err.contains(&format!("agent: the ssh agent at {sock} holds no keys")), "{err}");
+
+    agent.add(&other);
+    let err = auth_error(agent.params(&sshd)).await.to_string();
+    assert!(err.contains(&format!("agent: the server accepted none of the 1 key(s) in the ssh agent at {sock}")), "{err}");
+    assert!(!sshd.log().contains("Accepted publickey"), "{}", sshd.log());
+
+    // The server's key comes second: the first agent key is refused, the second one logs in.
+    agent.add(&key);
+    let comm = connect(agent.params(&sshd)).await;
+    assert_eq!(run(&comm, "echo via-agent").await, (0, vec!["out: via-agent".to_string()]));
+    assert!(sshd.log().contains(&format!("Accepted publickey for {}", sshd.user())), "{}", sshd.log());
+    // libssh2 cannot serve a forwarded agent: the remote gets no SSH_AUTH_SOCK rather than a
+    // socket that fails every connection.
+    let mut forwarding = agent.params(&sshd);
+    forwarding.agent_forwarding = true;
+    let comm = connect(forwarding).await;
+    assert_eq!(run(&comm, "echo \"sock=$SSH_AUTH_SOCK\"").await.1, ["out: sock="]);
+
+    agent.stop();
+    let err = auth_error(agent.params(&sshd)).await.to_string();
+    assert!(err.contains(&format!("agent: connecting to the ssh agent at {sock}")), "{err}");
+}
+
+/// A server that also lets `PASSWORD_USER` in, configured by `extra` sshd_config lines.
+fn password_server(extra: &str) -> Sshd {
+    let (_, unused_key) = ssh_keygen(KeyKind::Ed25519);
+    Sshd::start_static_with(&unused_key, &format!("AllowUsers {PASSWORD_USER}\n{extra}"))
+}
+
+fn password_params(sshd: &Sshd, password: &str) -> ConnectParams {
+    let mut p = params(sshd, Path::new("/nonexistent"));
+    p.target.user = PASSWORD_USER.to_string();
+    p.target.auth = Auth { password: Some(password.to_string()), ..Default::default() };
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_auth_logs_in_and_a_wrong_password_is_refused() {
+    let sshd = password_server("PasswordAuthentication yes");
+    let password = Sshd::password_user_password();
+    let comm = connect(password_params(&sshd, &password)).await;
+    assert_eq!(run(&comm, "id -un").await, (0, vec![format!("out: {PASSWORD_USER}")]));
+    assert!(sshd.log().contains(&format!("Accepted password for {PASSWORD_USER}")), "{}", sshd.log());
+
+    let err = auth_error(password_params(&sshd, "not-the-password")).await.to_string();
+    assert!(err.starts_with("Packer experienced an authentication error"), "{err}");
+    assert!(err.contains("attempted methods [none password keyboard-interactive]") && err.contains("(password: "), "{err}");
+    assert!(sshd.log().contains(&format!("Failed password for {PASSWORD_USER}")), "{}", sshd.log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_interactive_auth_answers_the_password_prompt() {
+    // Only keyboard-interactive (through PAM) is offered: the plain password method is refused.
+    let sshd = password_server("UsePAM yes\nPasswordAuthentication no\nKbdInteractiveAuthentication yes");
+    let password = Sshd::password_user_password();
+    let comm = connect(password_params(&sshd, &password)).await;
+    assert_eq!(run(&comm, "id -un").await, (0, vec![format!("out: {PASSWORD_USER}")]));
+    assert!(sshd.log().contains(&format!("Accepted keyboard-interactive/pam for {PASSWORD_USER}")), "{}", sshd.log());
+
+    let err = auth_error(password_params(&sshd, "not-the-password")).await.to_string();
+    assert!(err.contains("keyboard-interactive: "), "{err}");
+    assert_eq!(sshd.log().matches(&format!("Accepted keyboard-interactive/pam for {PASSWORD_USER}")).count(), 1, "{}", sshd.log());
+}
+
+// ---- ssh_pty -------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pty_gives_commands_a_terminal_only_when_asked() {
+    let (sshd, key) = server(KeyKind::Ed25519);
+    let check = "test -t 0 && test -t 1; echo \"tty=$?\"; tty; exit 3";
+    let comm = connect(params(&sshd, &key)).await;
+    assert_eq!(run(&comm, check).await, (3, vec!["out: tty=1".to_string(), "out: not a tty".to_string()]));
+
+    let mut p = params(&sshd, &key);
+    p.pty = true;
+    let comm = connect(p).await;
+    let (status, lines) = run(&comm, check).await;
+    assert_eq!(status, 3, "{lines:?}");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0], "out: tty=0");
+    assert!(lines[1].starts_with("out: /dev/pts/"), "{lines:?}");
+    // Transfers never go through the pty (it would mangle the bytes).
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), b"a\r\nb\n\x00\x03\x04").unwrap();
+    let remote = scratch(&sshd, "pty.bin");
+    comm.upload(file.path(), &remote, None, &CancellationToken::new()).await.unwrap();
+    assert_eq!(run(&comm, &format!("od -An -c {remote} | tr -s ' '; rm -f {remote}")).await.1, ["out:  a \\r \\n b \\n \\0 003 004"]);
+}
+
+// ---- ssh_keep_alive_interval -------------------------------------------------------------------
+
+/// A TCP relay in front of a server that drops a connection after `idle` without a byte in
+/// either direction, like a NAT gateway or a load balancer.
+struct IdleCutter {
+    port: u16,
+    cuts: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl IdleCutter {
+    fn start(upstream_port: u16, idle: Duration) -> IdleCutter {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cuts = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, st) = (cuts.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((down, _)) => {
+                        let up = TcpStream::connect(("127.0.0.1", upstream_port)).unwrap();
+                        down.set_nonblocking(false).unwrap();
+                        relay(down, up, idle, c.clone(), st.clone());
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        IdleCutter { port, cuts, stop }
+    }
+
+    fn cuts(&self) -> usize {
+        self.cuts.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for IdleCutter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies both ways on two threads; either one cuts both sockets once the pair was idle too long.
+fn relay(a: TcpStream, b: TcpStream, idle: Duration, cuts: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
+    let started = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    for (mut from, mut to) in [(a.try_clone().unwrap(), b.try_clone().unwrap()), (b, a)] {
+        let (last, done, cuts, stop) = (last.clone(), done.clone(), cuts.clone(), stop.clone());
+        from.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match from.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        last.store(started.elapsed().as_millis() as u64, Ordering::SeqCst);
+                        if to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                        let quiet = started.elapsed().saturating_sub(Duration::from_millis(last.load(Ordering::SeqCst)));
+                        if quiet >= idle && !done.swap(true, Ordering::SeqCst) {
+                            cuts.fetch_add(1, Ordering::SeqCst);
+                            break;
+                        }
+                        if done.load(Ordering::SeqCst) || stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            done.store(true, Ordering::SeqCst);
+            let _ = from.shutdown(std::net::Shutdown::Both);
+            let _ = to.shutdown(std::net::Shutdown::Both);
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keepalives_carry_an_idle_command_through_an_idle_timeout() {
+    let (sshd, key) = server(KeyKind::Ed25519);
+    let cutter = IdleCutter::start(sshd.port(), Duration::from_secs(2));
+    let mut p = params(&sshd, &key);
+    p.target.port = cutter.port;
+    // 3 s of silence: with keepalives every second the relay never sees 2 s without traffic.
+    let quiet = "sleep 3; echo survived";
+    p.keep_alive = Some(Duration::from_secs(1));
+    let comm = connect(p.clone()).await;
+    assert_eq!(run(&comm, quiet).await, (0, vec!["out: survived".to_string()]));
+    assert_eq!(cutter.cuts(), 0);
+    drop(comm); // closes its connection before it idles into the cutoff
+
+    p.keep_alive = None;
+    let comm = connect(p).await;
+    let started = Instant::now();
+    let err = comm.start(quiet, &Lines::default(), &CancellationToken::new()).await.unwrap_err();
+    assert!(matches!(err, CommError::Disconnected(_)), "{err}");
+    assert_eq!(cutter.cuts(), 1);
+    assert!(started.elapsed() < Duration::from_millis(2900), "cut at {:?}", started.elapsed());
+}
+
+// ---- directory transfers on a remote without tar ----------------------------------------------
+
+/// `find` listing (path, type, mode, size) and checksums of a tree, run locally or remotely.
+const LISTING: &str = "find . -mindepth 1 -printf '%p %y %m %s\\n' | LC_ALL=C sort; find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2";
+
+fn local_listing(dir: &Path) -> Vec<String> {
+    let out = Command::new("sh").arg("-c").arg(LISTING).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| format!("out: {l}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_tar_directories_go_by_sftp_with_modes_intact() {
+    let (key, public) = ssh_keygen(KeyKind::Ed25519);
+    // The remote shell finds nothing on PATH, so no tar; sftp-server has an absolute path.
+    let sshd = Sshd::start_static_with(&public, "SetEnv PATH=/nonexistent");
+    let comm = connect(params(&sshd, &key)).await;
+    assert_eq!(run(&comm, "command -v tar").await.0, 1, "tar must be out of reach");
+
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("tree");
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    std::fs::create_dir_all(src.join("a/b")).unwrap();
+    std::fs::create_dir_all(src.join("ro")).unwrap();
+    std::fs::create_dir_all(src.join("empty")).unwrap();
+    std::fs::write(src.join("top file.txt"), "top\n").unwrap();
+    std::fs::write(src.join("a/run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    std::fs::write(src.join("a/b/data.bin"), vec![42u8; 300_000]).unwrap();
+    std::fs::write(src.join("ro/secret"), "s\n").unwrap();
+    mode(&src.join("top file.txt"), 0o640);
+    mode(&src.join("a/run.sh"), 0o755);
+    mode(&src.join("a/b/data.bin"), 0o604);
+    mode(&src.join("ro/secret"), 0o400);
+    mode(&src.join("a"), 0o750);
+    mode(&src.join("a/b"), 0o775); // the remote umask (022) must not apply
+    mode(&src.join("empty"), 0o700);
+    mode(&src.join("ro"), 0o555); // read-only: made so only after its file arrived
+    let want = local_listing(&src);
+
+    // `~/…/deep/` does not exist yet: created with its parents, like `mkdir -p` on the tar path.
+    let base = format!("rpack-it-{}-notar", sshd.port());
+    let cfg = provisioners::file::Config {
+        sources: vec![src.to_string_lossy().into_owned()],
+        destination: format!("~/{base}/deep/"),
+        direction: provisioners::file::Direction::Upload,
+        generated: false,
+    };
+    provisioners::file::provision(&cfg, &TestUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    let remote = format!("/home/{}/{base}/deep/tree", sshd.user());
+    let (status, got) = run(&comm, &format!("export PATH=/usr/bin:/bin; cd {remote} && {{ {LISTING}; }}")).await;
+    assert_eq!(status, 0, "{got:?}");
+    assert_eq!(got, want);
+    // One sftp session carried the whole tree.
+    assert_eq!(sshd.log().matches("subsystem 'sftp'").count(), 1, "{}", sshd.log());
+
+    let back = dir.path().join("back");
+    comm.download_dir(&remote, &back, &CancellationToken::new()).await.unwrap();
+    assert_eq!(local_listing(&back), want);
+    assert_eq!(sshd.log().matches("subsystem 'sftp'").count(), 2, "{}", sshd.log());
+
+    mode(&src.join("ro"), 0o755);
+    mode(&back.join("ro"), 0o755);
+    run(&comm, &format!("export PATH=/usr/bin:/bin; chmod -R u+w ~/{base} && rm -rf ~/{base}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tilde_destinations_land_in_the_home_directory_with_scp_and_sftp() {
+    let (sshd, key) = server(KeyKind::Ed25519);
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), "home\n").unwrap();
+    for method in [TransferMethod::Scp, TransferMethod::Sftp] {
+        let mut p = params(&sshd, &key);
+        p.transfer = method;
+        let comm = connect(p).await;
+        let name = format!("rpack-it-{}-{method:?}.txt", sshd.port());
+        comm.upload(file.path(), &format!("~/{name}"), Some(0o600), &CancellationToken::new()).await.unwrap();
+        let (status, lines) = run(&comm, &format!("cat ~/{name} && stat -c %a ~/{name} && rm ~/{name}")).await;
+        assert_eq!((status, lines), (0, vec!["out: home".to_string(), "out: 600".to_string()]), "{method:?}");
+        run(&comm, &format!("echo back > ~/{name}")).await;
+        let back = file.path().with_extension("back");
+        comm.download(&format!("~/{name}"), &back, &CancellationToken::new()).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&back).unwrap(), "back\n", "{method:?}");
+        run(&comm, &format!("rm ~/{name}")).await;
+    }
+}
+
+// ---- the file provisioner's progress bar ----------------------------------------------------------
+
+/// A pseudo-terminal: `term` writes to its slave side, a thread collects what the master reads.
+struct Pty {
+    term: Option<console::Term>,
+    seen: Arc<Mutex<Vec<u8>>>,
+    stop: Arc<AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pty {
+    fn open() -> Pty {
+        use std::os::fd::FromRawFd;
+        let (mut master, mut slave) = (-1, -1);
+        let size = libc::winsize { ws_row: 24, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: valid out-pointers for the two fds, no name buffer, no termios, a valid winsize.
+        let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: openpty returned two fresh fds that nothing else owns.
+        let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(slave)) };
+        let term = console::Term::read_write_pair(slave.try_clone().unwrap(), slave);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let (seen, stop) = (seen.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut master = master;
+                let mut buf = [0u8; 4096];
+                loop {
+                    let mut pfd = libc::pollfd { fd: master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+                    // SAFETY: one valid pollfd for the duration of the call.
+                    let ready = unsafe { libc::poll(&mut pfd, 1, 50) };
+                    if ready > 0 {
+                        match master.read(&mut buf) {
+                            Ok(n) if n > 0 => seen.lock().unwrap().extend_from_slice(&buf[..n]),
+                            _ => return, // EIO: the slave side is closed
+                        }
+                    } else if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                }
+            })
+        };
+        Pty { term: Some(term), seen, stop, reader: Some(reader) }
+    }
+
+    fn term(&self) -> &console::Term {
+        self.term.as_ref().unwrap()
+    }
+
+    /// Everything written to the terminal so far (waits until the reader caught up).
+    fn output(&mut self) -> String {
+        self.term = None;
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        String::from_utf8_lossy(&self.seen.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_bar_for_big_uploads_on_a_terminal_only() {
+    let (sshd, key) = server(KeyKind::Ed25519);
+    let comm = connect(params(&sshd, &key)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big-upload.bin");
+    random_file(&big, 16 << 20);
+    let small = dir.path().join("small-upload.bin");
+    random_file(&small, (provisioners::file::PROGRESS_MIN_BYTES - 1) as usize);
+    let remote = scratch(&sshd, "progress");
+    run(&comm, &format!("mkdir -p {remote}")).await;
+    let upload = |src: &Path| provisioners::file::Config {
+        sources: vec![src.to_string_lossy().into_owned()],
+        destination: format!("{remote}/"),
+        direction: provisioners::file::Direction::Upload,
+        generated: false,
+    };
+    let go = |cfg: provisioners::file::Config, term: console::Term| {
+        let comm = comm.clone();
+        async move {
+            provisioners::file::provision_with_progress_on(&cfg, &TestUi::default(), &comm, &data(), &CancellationToken::new(), &term)
+                .await
+                .unwrap()
+        }
+    };
+    let sizes = format!("stat -c '%n %s' {remote}/*; rm -f {remote}/*");
+    let mut pty = Pty::open();
+    assert!(pty.term().is_term());
+    go(upload(&big), pty.term().clone()).await;
+    go(upload(&small), pty.term().clone()).await;
+    let drawn = pty.output();
+    assert!(drawn.contains("big-upload.bin") && drawn.contains("/16.00 MiB"), "no progress bar on the terminal: {drawn:?}");
+    assert!(!drawn.contains("small-upload"), "a bar for a file under {} bytes: {drawn:?}", provisioners::file::PROGRESS_MIN_BYTES);
+    assert_eq!(
+        run(&comm, &sizes).await.1,
+        [format!("out: {remote}/big-upload.bin {}", 16 << 20), format!("out: {remote}/small-upload.bin {}", (8 << 20) - 1)]
+    );
+
+    // Plain output (a log file): the same upload without a single byte of bar.
+    let log = dir.path().join("plain.log");
+    let plain = console::Term::read_write_pair(std::fs::File::open("/dev/null").unwrap(), std::fs::File::create(&log).unwrap());
+    assert!(!plain.is_term());
+    go(upload(&big), plain).await;
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "");
+    assert_eq!(run(&comm, &sizes).await.1, [format!("out: {remote}/big-upload.bin {}", 16 << 20)]);
+    run(&comm, &format!("rmdir {remote}")).await;
 }

@@ -16,11 +16,27 @@ use crate::provisioners::BuildData;
 use crate::ui::Ui;
 
 /// Files at least this large get a progress bar (when stderr is a terminal).
-const PROGRESS_MIN_BYTES: u64 = 8 << 20;
+pub const PROGRESS_MIN_BYTES: u64 = 8 << 20;
+/// Bar redraws per second: smooth enough, and cheap over a slow terminal link.
+const PROGRESS_HZ: u8 = 20;
 
+/// Runs the provisioner; large uploads draw a progress bar on stderr when it is a terminal.
 pub async fn provision(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildData, cancel: &CancellationToken) -> anyhow::Result<()> {
+    provision_with_progress_on(c, ui, comm, data, cancel, &console::Term::buffered_stderr()).await
+}
+
+/// [`provision`] with progress bars drawn on `term`, and only when `term` is a terminal: plain
+/// output (a pipe, a log file) gets no bar redraws.
+pub async fn provision_with_progress_on(
+    c: &Config,
+    ui: &dyn Ui,
+    comm: &dyn Communicator,
+    data: &BuildData,
+    cancel: &CancellationToken,
+    term: &console::Term,
+) -> anyhow::Result<()> {
     match c.direction {
-        Direction::Upload => upload(c, ui, comm, data, cancel).await,
+        Direction::Upload => upload(c, ui, comm, data, cancel, term).await,
         Direction::Download => download(c, ui, comm, data, cancel).await,
     }
 }
@@ -45,7 +61,7 @@ fn base_name(p: &str) -> String {
     Path::new(p.trim_end_matches('/')).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-async fn upload(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildData, cancel: &CancellationToken) -> anyhow::Result<()> {
+async fn upload(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildData, cancel: &CancellationToken, term: &console::Term) -> anyhow::Result<()> {
     for src in &c.sources {
         let src = data.render(src, None)?;
         let dst = data.render(&c.destination, None)?;
@@ -54,8 +70,9 @@ async fn upload(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildDa
         let target = upload_target(&src, &dst, meta.is_dir());
         let res = if meta.is_dir() {
             comm.upload_dir(Path::new(&src), &target, cancel).await
-        } else if meta.len() >= PROGRESS_MIN_BYTES && console::Term::stderr().is_term() {
-            let bar = indicatif::ProgressBar::new(meta.len());
+        } else if meta.len() >= PROGRESS_MIN_BYTES && term.is_term() {
+            let draw = indicatif::ProgressDrawTarget::term(term.clone(), PROGRESS_HZ);
+            let bar = indicatif::ProgressBar::with_draw_target(Some(meta.len()), draw);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
