@@ -133,11 +133,11 @@ pub async fn run(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dyn c
             let took = human_duration(start.elapsed());
             match res {
                 Ok(artifacts) => {
-                    ui.say(&format!("Build '{}' finished after {took}.", build.name));
+                    bui.say_unprefixed(&format!("Build '{}' finished after {took}.", build.name));
                     Finished { name: build.name, artifacts, error: None }
                 }
                 Err(e) => {
-                    ui.error(&format!("Build '{}' errored after {took}: {e}", build.name));
+                    bui.error_unprefixed(&format!("Build '{}' errored after {took}: {e}", build.name));
                     Finished { name: build.name, artifacts: Vec::new(), error: Some(e) }
                 }
             }

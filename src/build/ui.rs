@@ -88,9 +88,27 @@ impl BuildUi {
         }
     }
 
+    /// A line about the build without its `==> name:` prefix (Packer's "Build 'x' finished
+    /// after …"), timestamped and coloured like the build's other lines.
+    pub fn say_unprefixed(&self, msg: &str) {
+        self.end_wait();
+        self.print(|| self.inner.say(&self.decorate("", msg)));
+    }
+
+    /// As [`BuildUi::say_unprefixed`], on the error stream.
+    pub fn error_unprefixed(&self, msg: &str) {
+        self.end_wait();
+        self.print(|| self.inner.error(&self.decorate("", msg)));
+    }
+
+    /// `prefix` + `name: ` before each line of `msg` (nothing when `prefix` is empty), then the
+    /// timestamp and colour when on.
     fn decorate(&self, prefix: &str, msg: &str) -> String {
         let ts = if self.timestamp { format!("{}: ", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")) } else { String::new() };
-        let body: Vec<String> = msg.split('\n').map(|l| format!("{ts}{prefix}{}: {l}", self.name)).collect();
+        let body: Vec<String> = msg
+            .split('\n')
+            .map(|l| if prefix.is_empty() { format!("{ts}{l}") } else { format!("{ts}{prefix}{}: {l}", self.name) })
+            .collect();
         let text = body.join("\n");
         match self.colour {
             Some(c) => format!("{c}{text}\x1b[0m"),

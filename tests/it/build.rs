@@ -468,9 +468,12 @@ fn timestamp_ui_parallel_builds_and_except_post_processor() {
     cmd.current_dir(&dir).args(["build", "-color=false", "-timestamp-ui", "-parallel-builds=1", "-except=skipme", "t.json"]);
     let (code, out) = run_to_end(cmd);
     assert_eq!(code, Some(0), "{out}");
-    // -timestamp-ui: every build line starts with an RFC 3339 UTC time.
-    let build_lines: Vec<&str> = out.lines().filter(|l| l.contains("==> one:") || l.contains("==> two:")).collect();
-    assert!(!build_lines.is_empty(), "{out}");
+    // -timestamp-ui: every line of a build (its steps and "Build 'x' finished") starts with an
+    // RFC 3339 UTC time; the summary after all builds does not, as in Packer.
+    let build_lines: Vec<&str> =
+        out.lines().filter(|l| l.contains("==> one:") || l.contains("==> two:") || l.contains("Build '")).collect();
+    assert_eq!(build_lines.iter().filter(|l| l.contains("Build '")).count(), 2, "{out}");
+    assert!(out.contains("\n==> Builds finished."), "{out}");
     for l in &build_lines {
         let ts = l.split(": ").next().unwrap();
         assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "no timestamp on {l:?}");
