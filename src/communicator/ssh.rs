@@ -83,7 +83,12 @@ impl ConnectParams {
             agent_socket: None,
         };
         ConnectParams {
-            target: Endpoint { host: host.to_string(), port: cfg.port, user: cfg.username.clone(), auth },
+            target: Endpoint {
+                host: host.to_string(),
+                port: cfg.port,
+                user: cfg.username.clone(),
+                auth,
+            },
             bastion: cfg.bastion.as_ref().map(|b| Endpoint {
                 host: b.host.clone(),
                 port: b.port,
@@ -175,26 +180,41 @@ impl SshComm {
     /// Connects like Packer's `StepConnectSSH`: prints where it connects, retries until
     /// `cfg.timeout` (polling every ≤1 s instead of Packer's 5 s), honours
     /// `ssh_handshake_attempts` for authentication failures and `pause_before_connecting`.
-    pub async fn connect(cfg: &SshConfig, host: &str, ui: &dyn Ui, cancel: &CancellationToken) -> Result<SshComm, CommError> {
+    pub async fn connect(
+        cfg: &SshConfig,
+        host: &str,
+        ui: &dyn Ui,
+        cancel: &CancellationToken,
+    ) -> Result<SshComm, CommError> {
         let comm = SshComm::new(ConnectParams::from_config(cfg, host));
         ui.say(&format!("Using ssh communicator to connect: {host}"));
         ui.say("Waiting for SSH to become available...");
-        comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel).await?;
+        comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
+            .await?;
         if let Some(pause) = cfg.pause_before_connecting {
             comm.disconnect();
-            ui.say(&format!("Pausing {} before connecting...", crate::provisioners::go_duration(pause)));
+            ui.say(&format!(
+                "Pausing {} before connecting...",
+                crate::provisioners::go_duration(pause)
+            ));
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = cancel.cancelled() => return Err(CommError::Cancelled),
             }
-            comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel).await?;
+            comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
+                .await?;
         }
         ui.say("Connected to SSH!");
         Ok(comm)
     }
 
     /// Dials until a session is authenticated or `timeout` passes (`Timeout waiting for SSH.`).
-    pub async fn wait_until_up(&self, timeout: Duration, handshake_attempts: u32, cancel: &CancellationToken) -> Result<(), CommError> {
+    pub async fn wait_until_up(
+        &self,
+        timeout: Duration,
+        handshake_attempts: u32,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
         let deadline = Instant::now() + timeout;
         let mut auth_failures = 0u32;
         loop {
@@ -211,7 +231,9 @@ impl SshComm {
             .map_err(|e| CommError::Other(format!("ssh connect task failed: {e}")))?;
             match attempt {
                 Ok(()) => return Ok(()),
-                Err(e @ (CommError::HostKeyChanged { .. } | CommError::Cancelled)) => return Err(e),
+                Err(e @ (CommError::HostKeyChanged { .. } | CommError::Cancelled)) => {
+                    return Err(e)
+                }
                 Err(CommError::Auth(msg)) => {
                     auth_failures += 1;
                     if auth_failures >= handshake_attempts.max(1) {
@@ -237,7 +259,13 @@ impl SshComm {
 
     /// Drops the current connection (the next operation dials again).
     pub fn disconnect(&self) {
-        if let Some(k) = self.inner.kill.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(k) = self
+            .inner
+            .kill
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             k.shutdown();
         }
         *self.inner.conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
@@ -245,7 +273,12 @@ impl SshComm {
 
     /// SHA256 fingerprint (`SHA256:…`) of the host key recorded at the first connection.
     pub fn host_key_fingerprint(&self) -> Option<String> {
-        self.inner.host_key.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|(_, k)| fingerprint(k))
+        self.inner
+            .host_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|(_, k)| fingerprint(k))
     }
 
     /// Runs `op` on a blocking thread with the connection (dialled once if needed). A
@@ -264,7 +297,12 @@ impl SshComm {
             let token = cancel.clone();
             tokio::spawn(async move {
                 token.cancelled().await;
-                if let Some(k) = inner.kill.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                if let Some(k) = inner
+                    .kill
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                {
                     k.shutdown();
                 }
             })
@@ -304,14 +342,24 @@ impl SshComm {
 
     /// Removes `pubkey` lines from the login user's and root's `authorized_keys`
     /// (`ssh_clear_authorized_keys`).
-    pub async fn clear_authorized_keys(&self, ui: &dyn Ui, cancel: &CancellationToken) -> Result<(), CommError> {
+    pub async fn clear_authorized_keys(
+        &self,
+        ui: &dyn Ui,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
         ui.say("Trying to remove ephemeral keys from authorized_keys files");
         let sink = NullSink;
         let status = self
-            .start("rm -f ~/.ssh/authorized_keys; sudo -n rm -f /root/.ssh/authorized_keys || true", &sink, cancel)
+            .start(
+                "rm -f ~/.ssh/authorized_keys; sudo -n rm -f /root/.ssh/authorized_keys || true",
+                &sink,
+                cancel,
+            )
             .await?;
         if status != 0 {
-            return Err(CommError::Other(format!("removing authorized_keys exited with status {status}")));
+            return Err(CommError::Other(format!(
+                "removing authorized_keys exited with status {status}"
+            )));
         }
         Ok(())
     }
@@ -343,7 +391,12 @@ impl Ctl {
     /// Runs a libssh2 call, repeating it while it only timed out (libssh2 keeps its state
     /// across a timeout the same way as across EAGAIN), sending keepalives between tries.
     /// `what` names the operation for error messages.
-    fn call<T>(&self, sess: &Session, what: &str, mut f: impl FnMut() -> Result<T, ssh2::Error>) -> Result<T, CommError> {
+    fn call<T>(
+        &self,
+        sess: &Session,
+        what: &str,
+        mut f: impl FnMut() -> Result<T, ssh2::Error>,
+    ) -> Result<T, CommError> {
         let start = Instant::now();
         loop {
             self.check()?;
@@ -365,23 +418,42 @@ impl Ctl {
         }
         if let Some(t) = self.rw_timeout {
             if since.elapsed() >= t {
-                return Err(CommError::Disconnected(format!("no data for {} (ssh_read_write_timeout)", crate::provisioners::go_duration(t))));
+                return Err(CommError::Disconnected(format!(
+                    "no data for {} (ssh_read_write_timeout)",
+                    crate::provisioners::go_duration(t)
+                )));
             }
         }
         Ok(())
     }
 
-    fn write_all(&self, sess: &Session, w: &mut impl Write, mut buf: &[u8]) -> Result<(), CommError> {
+    fn write_all(
+        &self,
+        sess: &Session,
+        w: &mut impl Write,
+        mut buf: &[u8],
+    ) -> Result<(), CommError> {
         let mut last = Instant::now();
         while !buf.is_empty() {
             self.check()?;
             match w.write(buf) {
-                Ok(0) => return Err(CommError::Disconnected("remote side stopped accepting data".into())),
+                Ok(0) => {
+                    return Err(CommError::Disconnected(
+                        "remote side stopped accepting data".into(),
+                    ))
+                }
                 Ok(n) => {
                     buf = &buf[n..];
                     last = Instant::now();
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
                     self.idle(sess, last)?
                 }
                 Err(e) => return Err(map_io("writing to the remote host", e)),
@@ -396,7 +468,14 @@ impl Ctl {
             self.check()?;
             match r.read(buf) {
                 Ok(n) => return Ok(n),
-                Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::TimedOut
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
                     self.idle(sess, last)?
                 }
                 Err(e) => return Err(map_io("reading from the remote host", e)),
@@ -413,7 +492,9 @@ struct ChanReader<'a> {
 }
 impl Read for ChanReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.ctl.read(self.sess, self.ch, buf).map_err(|e| io::Error::other(e.to_string()))
+        self.ctl
+            .read(self.sess, self.ch, buf)
+            .map_err(|e| io::Error::other(e.to_string()))
     }
 }
 
@@ -449,7 +530,10 @@ fn is_retry(e: &ssh2::Error) -> bool {
 fn is_disconnect(e: &ssh2::Error) -> bool {
     // SOCKET_SEND -7, SOCKET_DISCONNECT -13, SOCKET_TIMEOUT -30, SOCKET_RECV -43,
     // CHANNEL_FAILURE -21, BAD_USE of a dead session -39, KEX failure -5, transport -11.
-    matches!(e.code(), ErrorCode::Session(-7 | -13 | -30 | -43 | -5 | -11 | -1))
+    matches!(
+        e.code(),
+        ErrorCode::Session(-7 | -13 | -30 | -43 | -5 | -11 | -1)
+    )
 }
 
 fn map_err(what: &str, e: ssh2::Error) -> CommError {
@@ -470,25 +554,42 @@ fn map_io(what: &str, e: io::Error) -> CommError {
 /// OpenSSH-style `SHA256:<base64>` fingerprint of a host key blob.
 fn fingerprint(key: &[u8]) -> String {
     let digest = sha2::Sha256::digest(key);
-    format!("SHA256:{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest))
+    format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+    )
 }
 
 impl Inner {
     /// One connection attempt: TCP (or tunnel through the bastion), handshake, host key check,
     /// authentication.
-    fn dial(&self, cancel: &CancellationToken, deadline: Option<Instant>) -> Result<Conn, CommError> {
+    fn dial(
+        &self,
+        cancel: &CancellationToken,
+        deadline: Option<Instant>,
+    ) -> Result<Conn, CommError> {
         let p = &self.params;
-        let budget = deadline.map(|d| d.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(30));
+        let budget = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(30));
         let dial_timeout = budget.clamp(Duration::from_secs(1), Duration::from_secs(10));
         let (sock, tunnel) = match &p.bastion {
-            None => (Sock::Tcp(tcp_connect(&p.target.host, p.target.port, dial_timeout)?), None),
+            None => (
+                Sock::Tcp(tcp_connect(&p.target.host, p.target.port, dial_timeout)?),
+                None,
+            ),
             Some(b) => {
                 let tunnel = Tunnel::open(b, &p.target.host, p.target.port, dial_timeout, cancel)?;
-                let ours = tunnel.local.try_clone().map_err(|e| CommError::Other(format!("bastion tunnel socket: {e}")))?;
+                let ours = tunnel
+                    .local
+                    .try_clone()
+                    .map_err(|e| CommError::Other(format!("bastion tunnel socket: {e}")))?;
                 (Sock::Unix(ours), Some(tunnel))
             }
         };
-        let kill = sock.try_clone().map_err(|e| CommError::Other(format!("cloning socket: {e}")))?;
+        let kill = sock
+            .try_clone()
+            .map_err(|e| CommError::Other(format!("cloning socket: {e}")))?;
         *self.kill.lock().unwrap_or_else(|e| e.into_inner()) = Some(kill);
         let sess = new_session(&sock, dial_timeout)?;
         let addr = format!("{}:{}", p.target.host, p.target.port);
@@ -506,11 +607,18 @@ impl Inner {
         if let Some(k) = p.keep_alive {
             sess.set_keepalive(true, k.as_secs().max(1) as u32);
         }
-        Ok(Conn { sess, sock, _tunnel: tunnel, has_tar: None })
+        Ok(Conn {
+            sess,
+            sock,
+            _tunnel: tunnel,
+            has_tar: None,
+        })
     }
 
     fn check_host_key(&self, sess: &Session, addr: &str) -> Result<(), CommError> {
-        let (key, kind) = sess.host_key().ok_or_else(|| CommError::Other(format!("{addr} sent no host key")))?;
+        let (key, kind) = sess
+            .host_key()
+            .ok_or_else(|| CommError::Other(format!("{addr} sent no host key")))?;
         let kind = format!("{kind:?}");
         let mut seen = self.host_key.lock().unwrap_or_else(|e| e.into_inner());
         match seen.as_ref() {
@@ -545,13 +653,18 @@ fn tcp_connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Co
     }
     Err(CommError::Other(format!(
         "dial tcp {host}:{port}: {}",
-        last.map(|e| e.to_string()).unwrap_or_else(|| "no address".into())
+        last.map(|e| e.to_string())
+            .unwrap_or_else(|| "no address".into())
     )))
 }
 
 fn new_session(sock: &Sock, timeout: Duration) -> Result<Session, CommError> {
-    let mut sess = Session::new().map_err(|e| CommError::Other(format!("creating ssh session: {e}")))?;
-    match sock.try_clone().map_err(|e| CommError::Other(format!("cloning socket: {e}")))? {
+    let mut sess =
+        Session::new().map_err(|e| CommError::Other(format!("creating ssh session: {e}")))?;
+    match sock
+        .try_clone()
+        .map_err(|e| CommError::Other(format!("cloning socket: {e}")))?
+    {
         Sock::Tcp(s) => sess.set_tcp_stream(s),
         Sock::Unix(s) => sess.set_tcp_stream(s),
     }
@@ -572,7 +685,8 @@ fn new_session(sock: &Sock, timeout: Duration) -> Result<Session, CommError> {
 
 fn handshake(sess: &Session, addr: &str) -> Result<(), CommError> {
     let mut s = sess.clone();
-    s.handshake().map_err(|e| CommError::Other(format!("ssh handshake with {addr}: {}", e.message())))
+    s.handshake()
+        .map_err(|e| CommError::Other(format!("ssh handshake with {addr}: {}", e.message())))
 }
 
 /// Tries agent, key, then password (also as keyboard-interactive), like Packer's auth list.
@@ -624,27 +738,46 @@ fn agent_auth(sess: &Session, user: &str, socket: Option<&Path>) -> Result<(), S
         Some(p) => p.display().to_string(),
         None => match std::env::var_os("SSH_AUTH_SOCK") {
             Some(p) => Path::new(&p).display().to_string(),
-            None => return Err("SSH_AUTH_SOCK is not set; ssh_agent_auth needs a running ssh-agent".into()),
+            None => {
+                return Err(
+                    "SSH_AUTH_SOCK is not set; ssh_agent_auth needs a running ssh-agent".into(),
+                )
+            }
         },
     };
-    let mut agent = sess.agent().map_err(|e| format!("creating an agent client: {}", e.message()))?;
+    let mut agent = sess
+        .agent()
+        .map_err(|e| format!("creating an agent client: {}", e.message()))?;
     if let Some(p) = socket {
-        agent.set_identity_path(p).map_err(|e| format!("agent socket {at}: {}", e.message()))?;
+        agent
+            .set_identity_path(p)
+            .map_err(|e| format!("agent socket {at}: {}", e.message()))?;
     }
-    agent.connect().map_err(|e| format!("connecting to the ssh agent at {at}: {}", e.message()))?;
+    agent
+        .connect()
+        .map_err(|e| format!("connecting to the ssh agent at {at}: {}", e.message()))?;
     let res = (|| {
-        agent.list_identities().map_err(|e| format!("listing the keys of the ssh agent at {at}: {}", e.message()))?;
-        let keys = agent.identities().map_err(|e| format!("listing the keys of the ssh agent at {at}: {}", e.message()))?;
+        agent
+            .list_identities()
+            .map_err(|e| format!("listing the keys of the ssh agent at {at}: {}", e.message()))?;
+        let keys = agent
+            .identities()
+            .map_err(|e| format!("listing the keys of the ssh agent at {at}: {}", e.message()))?;
         if keys.is_empty() {
             return Err(format!("the ssh agent at {at} holds no keys"));
         }
         for key in &keys {
             match agent.userauth(user, key) {
                 Ok(()) => return Ok(()),
-                Err(e) => tracing::debug!("ssh agent key {:?} refused: {}", key.comment(), e.message()),
+                Err(e) => {
+                    tracing::debug!("ssh agent key {:?} refused: {}", key.comment(), e.message())
+                }
             }
         }
-        Err(format!("the server accepted none of the {} key(s) in the ssh agent at {at}", keys.len()))
+        Err(format!(
+            "the server accepted none of the {} key(s) in the ssh agent at {at}",
+            keys.len()
+        ))
     })();
     let _ = agent.disconnect();
     res
@@ -652,7 +785,12 @@ fn agent_auth(sess: &Session, user: &str, socket: Option<&Path>) -> Result<(), S
 
 struct PasswordPrompt(String);
 impl ssh2::KeyboardInteractivePrompt for PasswordPrompt {
-    fn prompt<'a>(&mut self, _username: &str, _instructions: &str, prompts: &[ssh2::Prompt<'a>]) -> Vec<String> {
+    fn prompt<'a>(
+        &mut self,
+        _username: &str,
+        _instructions: &str,
+        prompts: &[ssh2::Prompt<'a>],
+    ) -> Vec<String> {
         prompts.iter().map(|_| self.0.clone()).collect()
     }
 }
@@ -676,9 +814,16 @@ impl Drop for Tunnel {
 }
 
 impl Tunnel {
-    fn open(b: &Endpoint, host: &str, port: u16, timeout: Duration, cancel: &CancellationToken) -> Result<Tunnel, CommError> {
+    fn open(
+        b: &Endpoint,
+        host: &str,
+        port: u16,
+        timeout: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<Tunnel, CommError> {
         let baddr = format!("{}:{}", b.host, b.port);
-        let tcp = tcp_connect(&b.host, b.port, timeout).map_err(|e| CommError::Other(format!("bastion {baddr}: {e}")))?;
+        let tcp = tcp_connect(&b.host, b.port, timeout)
+            .map_err(|e| CommError::Other(format!("bastion {baddr}: {e}")))?;
         let sock = Sock::Tcp(tcp);
         let sess = new_session(&sock, timeout)?;
         handshake(&sess, &baddr).map_err(|e| CommError::Other(format!("bastion: {e}")))?;
@@ -686,10 +831,14 @@ impl Tunnel {
             CommError::Auth(m) => CommError::Auth(format!("bastion {baddr}: {m}")),
             e => e,
         })?;
-        let ch = sess
-            .channel_direct_tcpip(host, port, None)
-            .map_err(|e| CommError::Other(format!("opening tunnel to {host}:{port} through bastion {baddr}: {}", e.message())))?;
-        let (local, remote) = UnixStream::pair().map_err(|e| CommError::Other(format!("creating tunnel socket pair: {e}")))?;
+        let ch = sess.channel_direct_tcpip(host, port, None).map_err(|e| {
+            CommError::Other(format!(
+                "opening tunnel to {host}:{port} through bastion {baddr}: {}",
+                e.message()
+            ))
+        })?;
+        let (local, remote) = UnixStream::pair()
+            .map_err(|e| CommError::Other(format!("creating tunnel socket pair: {e}")))?;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
@@ -699,13 +848,24 @@ impl Tunnel {
                 .spawn(move || pump(sess, sock, ch, remote, &stop, &cancel))
                 .map_err(|e| CommError::Other(format!("starting bastion pump: {e}")))?
         };
-        Ok(Tunnel { local, stop, thread: Some(thread) })
+        Ok(Tunnel {
+            local,
+            stop,
+            thread: Some(thread),
+        })
     }
 }
 
 /// Moves bytes between the bastion channel and our end of the socket pair until either side
 /// closes or the tunnel is dropped.
-fn pump(sess: Session, sock: Sock, mut ch: Channel, mut local: UnixStream, stop: &std::sync::atomic::AtomicBool, cancel: &CancellationToken) {
+fn pump(
+    sess: Session,
+    sock: Sock,
+    mut ch: Channel,
+    mut local: UnixStream,
+    stop: &std::sync::atomic::AtomicBool,
+    cancel: &CancellationToken,
+) {
     sess.set_blocking(false);
     let _ = local.set_nonblocking(true);
     let mut up = vec![0u8; 64 * 1024];
@@ -771,10 +931,15 @@ fn pump(sess: Session, sock: Sock, mut ch: Channel, mut local: UnixStream, stop:
         }
         if !progress {
             let mut fds = [
-                libc::pollfd { fd: sock.fd(), events: libc::POLLIN | libc::POLLOUT * (up_off < up_len) as i16, revents: 0 },
+                libc::pollfd {
+                    fd: sock.fd(),
+                    events: libc::POLLIN | libc::POLLOUT * (up_off < up_len) as i16,
+                    revents: 0,
+                },
                 libc::pollfd {
                     fd: local.as_raw_fd(),
-                    events: (libc::POLLIN * (up_off == up_len && !local_eof) as i16) | (libc::POLLOUT * (down_off < down_len) as i16),
+                    events: (libc::POLLIN * (up_off == up_len && !local_eof) as i16)
+                        | (libc::POLLOUT * (down_off < down_len) as i16),
                     revents: 0,
                 },
             ];
@@ -833,27 +998,46 @@ struct Collect {
 }
 impl OutputSink for Collect {
     fn stdout_line(&self, line: &str) {
-        self.out.lock().unwrap_or_else(|e| e.into_inner()).push(line.to_string());
+        self.out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line.to_string());
     }
     fn stderr_line(&self, line: &str) {
-        self.err.lock().unwrap_or_else(|e| e.into_inner()).push(line.to_string());
+        self.err
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line.to_string());
     }
 }
 
 /// Opens a session channel and starts `command`.
 fn exec(conn: &Conn, ctl: &Ctl, command: &str, pty: bool) -> Result<Channel, CommError> {
     let sess = &conn.sess;
-    let mut ch = ctl.call(sess, "opening an ssh session channel", || sess.channel_session())?;
+    let mut ch = ctl.call(sess, "opening an ssh session channel", || {
+        sess.channel_session()
+    })?;
     if pty {
-        ctl.call(sess, "requesting a pty", || ch.request_pty("xterm", None, Some((80, 40, 0, 0))))?;
+        ctl.call(sess, "requesting a pty", || {
+            ch.request_pty("xterm", None, Some((80, 40, 0, 0)))
+        })?;
     }
-    ctl.call(sess, &format!("starting remote command {command:?}"), || ch.exec(command))?;
+    ctl.call(
+        sess,
+        &format!("starting remote command {command:?}"),
+        || ch.exec(command),
+    )?;
     Ok(ch)
 }
 
 /// Streams a running command's stdout/stderr line by line and returns its exit status
 /// (128+signal when killed by a signal, like Go's ssh package).
-fn run_streamed(conn: &Conn, ctl: &Ctl, mut ch: Channel, out: &dyn OutputSink) -> Result<i32, CommError> {
+fn run_streamed(
+    conn: &Conn,
+    ctl: &Ctl,
+    mut ch: Channel,
+    out: &dyn OutputSink,
+) -> Result<i32, CommError> {
     let sess = &conn.sess;
     // Non-blocking reads of both streams with our own poll, so neither starves the other.
     sess.set_blocking(false);
@@ -937,16 +1121,25 @@ fn signal_number(name: &str) -> i32 {
 fn wait_socket(sess: &Session, fd: RawFd, timeout: Duration) -> Result<(), CommError> {
     let dirs = sess.block_directions();
     let mut events = libc::POLLIN;
-    if matches!(dirs, ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both) {
+    if matches!(
+        dirs,
+        ssh2::BlockDirections::Outbound | ssh2::BlockDirections::Both
+    ) {
         events |= libc::POLLOUT;
     }
-    let mut pfd = libc::pollfd { fd, events, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd for the duration of the call.
     let rc = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
     if rc < 0 {
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
-            return Err(CommError::Disconnected(format!("waiting on the ssh socket: {e}")));
+            return Err(CommError::Disconnected(format!(
+                "waiting on the ssh socket: {e}"
+            )));
         }
     }
     if pfd.revents & (libc::POLLNVAL) != 0 {
@@ -956,7 +1149,11 @@ fn wait_socket(sess: &Session, fd: RawFd, timeout: Duration) -> Result<(), CommE
 }
 
 /// Runs a command to completion and returns (status, stdout lines, stderr lines).
-fn run_collect(conn: &Conn, ctl: &Ctl, command: &str) -> Result<(i32, Vec<String>, Vec<String>), CommError> {
+fn run_collect(
+    conn: &Conn,
+    ctl: &Ctl,
+    command: &str,
+) -> Result<(i32, Vec<String>, Vec<String>), CommError> {
     let ch = exec(conn, ctl, command, false)?;
     let sink = Collect::default();
     let status = run_streamed(conn, ctl, ch, &sink)?;
@@ -979,7 +1176,15 @@ fn local_mode(meta: &std::fs::Metadata) -> u32 {
     meta.permissions().mode() & 0o7777
 }
 
-fn upload_file(conn: &Conn, ctl: &Ctl, method: TransferMethod, local: &Path, remote: &str, mode: Option<u32>, progress: Option<&Progress>) -> Result<(), CommError> {
+fn upload_file(
+    conn: &Conn,
+    ctl: &Ctl,
+    method: TransferMethod,
+    local: &Path,
+    remote: &str,
+    mode: Option<u32>,
+    progress: Option<&Progress>,
+) -> Result<(), CommError> {
     match method {
         TransferMethod::Scp => scp_put(conn, ctl, local, remote, mode, progress),
         TransferMethod::Sftp => {
@@ -992,8 +1197,11 @@ fn upload_file(conn: &Conn, ctl: &Ctl, method: TransferMethod, local: &Path, rem
 
 /// A local file to send: the open file, its size and the mode it gets remotely.
 fn open_local(local: &Path, mode: Option<u32>) -> Result<(std::fs::File, u64, u32), CommError> {
-    let f = std::fs::File::open(local).map_err(|e| CommError::Other(format!("opening {}: {e}", local.display())))?;
-    let meta = f.metadata().map_err(|e| CommError::Other(format!("reading {}: {e}", local.display())))?;
+    let f = std::fs::File::open(local)
+        .map_err(|e| CommError::Other(format!("opening {}: {e}", local.display())))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| CommError::Other(format!("reading {}: {e}", local.display())))?;
     let mode = mode.unwrap_or_else(|| local_mode(&meta)) & 0o7777;
     Ok((f, meta.len(), mode))
 }
@@ -1009,7 +1217,9 @@ fn send_file(
     let mut buf = vec![0u8; CHUNK];
     let mut done = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(|e| CommError::Other(format!("reading {}: {e}", local.display())))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| CommError::Other(format!("reading {}: {e}", local.display())))?;
         if n == 0 {
             return Ok(());
         }
@@ -1021,15 +1231,26 @@ fn send_file(
     }
 }
 
-fn scp_put(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str, mode: Option<u32>, progress: Option<&Progress>) -> Result<(), CommError> {
+fn scp_put(
+    conn: &Conn,
+    ctl: &Ctl,
+    local: &Path,
+    remote: &str,
+    mode: Option<u32>,
+    progress: Option<&Progress>,
+) -> Result<(), CommError> {
     let (mut f, size, mode) = open_local(local, mode)?;
     let sess = &conn.sess;
     let what = format!("uploading {} to {remote}", local.display());
     let path = home_relative(remote);
     let mut ch = ctl
-        .call(sess, &what, || sess.scp_send(&path, mode as i32, size, None))
+        .call(sess, &what, || {
+            sess.scp_send(&path, mode as i32, size, None)
+        })
         .map_err(|e| scp_error(e, remote))?;
-    send_file(&mut f, local, size, progress, |b| ctl.write_all(sess, &mut ch, b))?;
+    send_file(&mut f, local, size, progress, |b| {
+        ctl.write_all(sess, &mut ch, b)
+    })?;
     // The scp protocol's end-of-file acknowledgement; without it the remote scp sees a
     // lost connection and exits 1 (the data is complete either way).
     ctl.write_all(sess, &mut ch, b"\0")?;
@@ -1038,7 +1259,9 @@ fn scp_put(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str, mode: Option<u32>
     ctl.call(sess, &what, || ch.wait_close())?;
     let status = ch.exit_status().unwrap_or(0);
     if status != 0 {
-        return Err(CommError::Other(format!("{what}: scp exited with status {status}")));
+        return Err(CommError::Other(format!(
+            "{what}: scp exited with status {status}"
+        )));
     }
     Ok(())
 }
@@ -1058,8 +1281,12 @@ fn sftp_put(
     let what = format!("uploading {} to {remote}", local.display());
     let path = home_relative(remote);
     let flags = ssh2::OpenFlags::WRITE | ssh2::OpenFlags::CREATE | ssh2::OpenFlags::TRUNCATE;
-    let mut file = ctl.call(sess, &what, || sftp.open_mode(&path, flags, mode as i32, ssh2::OpenType::File))?;
-    send_file(&mut f, local, size, progress, |b| ctl.write_all(sess, &mut file, b))?;
+    let mut file = ctl.call(sess, &what, || {
+        sftp.open_mode(&path, flags, mode as i32, ssh2::OpenType::File)
+    })?;
+    send_file(&mut f, local, size, progress, |b| {
+        ctl.write_all(sess, &mut file, b)
+    })?;
     ctl.call(sess, &what, || file.setstat(perm_only(mode)))?;
     ctl.call(sess, &what, || file.close())?;
     Ok(())
@@ -1075,12 +1302,21 @@ fn home_relative(remote: &str) -> PathBuf {
 }
 
 fn perm_only(mode: u32) -> ssh2::FileStat {
-    ssh2::FileStat { size: None, uid: None, gid: None, perm: Some(mode), atime: None, mtime: None }
+    ssh2::FileStat {
+        size: None,
+        uid: None,
+        gid: None,
+        perm: Some(mode),
+        atime: None,
+        mtime: None,
+    }
 }
 
 fn scp_error(e: CommError, remote: &str) -> CommError {
     match e {
-        CommError::Other(m) => CommError::Other(format!("{m} (does the directory of {remote} exist and is it writable?)")),
+        CommError::Other(m) => CommError::Other(format!(
+            "{m} (does the directory of {remote} exist and is it writable?)"
+        )),
         e => e,
     }
 }
@@ -1091,14 +1327,21 @@ fn upload_dir_tar(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result<
     let cmd = format!("mkdir -p {q} && tar -x -p -f - -C {q}");
     let mut ch = exec(conn, ctl, &cmd, false)?;
     let sess = &conn.sess;
-    let mut w = ChanWriter { ctl, sess, ch: &mut ch, err: None };
+    let mut w = ChanWriter {
+        ctl,
+        sess,
+        ch: &mut ch,
+        err: None,
+    };
     let res = {
         let mut bw = io::BufWriter::with_capacity(CHUNK, &mut w);
         let r = append_tree(&mut bw, local);
         r.and_then(|_| bw.flush())
     };
     if let Err(e) = res {
-        return Err(w.err.take().unwrap_or_else(|| CommError::Other(format!("sending {} as tar: {e}", local.display()))));
+        return Err(w.err.take().unwrap_or_else(|| {
+            CommError::Other(format!("sending {} as tar: {e}", local.display()))
+        }));
     }
     drop(w);
     ctl.call(sess, "finishing the tar upload", || ch.send_eof())?;
@@ -1106,7 +1349,9 @@ fn upload_dir_tar(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result<
     let status = run_streamed(conn, ctl, ch, &sink)?;
     if status != 0 {
         let err = sink.err.into_inner().unwrap_or_default().join("\n");
-        return Err(CommError::Other(format!("extracting into {remote} on the remote host failed (tar exit {status}): {err}")));
+        return Err(CommError::Other(format!(
+            "extracting into {remote} on the remote host failed (tar exit {status}): {err}"
+        )));
     }
     Ok(())
 }
@@ -1176,7 +1421,8 @@ fn upload_dir_sftp(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result
         for e in entries {
             let path = e.path();
             let rpath = rdir.join(e.file_name());
-            let meta = std::fs::metadata(&path).map_err(|e| CommError::Other(format!("reading {}: {e}", path.display())))?;
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| CommError::Other(format!("reading {}: {e}", path.display())))?;
             if meta.is_dir() {
                 let mode = local_mode(&meta);
                 // Writable while its contents arrive (like the tar path and scp -r).
@@ -1186,30 +1432,56 @@ fn upload_dir_sftp(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result
                 }
                 stack.push((path, rpath));
             } else if meta.is_file() {
-                sftp_put(conn, ctl, &sftp, &path, &rpath.to_string_lossy(), None, None)?;
+                sftp_put(
+                    conn,
+                    ctl,
+                    &sftp,
+                    &path,
+                    &rpath.to_string_lossy(),
+                    None,
+                    None,
+                )?;
             }
         }
     }
     // Deepest first, so a parent becomes read-only only after its children got their modes.
     restore.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));
     for (path, mode) in restore {
-        ctl.call(sess, &format!("setting the mode of {}", path.display()), || sftp.setstat(&path, perm_only(mode)))?;
+        ctl.call(
+            sess,
+            &format!("setting the mode of {}", path.display()),
+            || sftp.setstat(&path, perm_only(mode)),
+        )?;
     }
     Ok(())
 }
 
 /// Makes `dir` a directory with exactly `mode` (sftp's mkdir is subject to the umask), also
 /// when it exists already, as `tar -x -p` does.
-fn sftp_dir(ctl: &Ctl, sess: &Session, sftp: &ssh2::Sftp, dir: &Path, mode: u32) -> Result<(), CommError> {
+fn sftp_dir(
+    ctl: &Ctl,
+    sess: &Session,
+    sftp: &ssh2::Sftp,
+    dir: &Path,
+    mode: u32,
+) -> Result<(), CommError> {
     let what = format!("creating directory {} over sftp", dir.display());
     if let Err(e) = ctl.call(sess, &what, || sftp.mkdir(dir, mode as i32)) {
         match ctl.call(sess, &what, || sftp.stat(dir)) {
             Ok(st) if st.is_dir() => {}
-            Ok(_) => return Err(CommError::Other(format!("{what}: it exists and is not a directory"))),
+            Ok(_) => {
+                return Err(CommError::Other(format!(
+                    "{what}: it exists and is not a directory"
+                )))
+            }
             Err(_) => return Err(e),
         }
     }
-    ctl.call(sess, &format!("setting the mode of {}", dir.display()), || sftp.setstat(dir, perm_only(mode)))
+    ctl.call(
+        sess,
+        &format!("setting the mode of {}", dir.display()),
+        || sftp.setstat(dir, perm_only(mode)),
+    )
 }
 
 /// `mkdir -p` over sftp (new directories get the server's default mode, as with `mkdir -p`).
@@ -1220,7 +1492,11 @@ fn sftp_mkdir_p(ctl: &Ctl, sess: &Session, sftp: &ssh2::Sftp, dir: &Path) -> Res
     let what = format!("creating directory {} over sftp", dir.display());
     match ctl.call(sess, &what, || sftp.stat(dir)) {
         Ok(st) if st.is_dir() => return Ok(()),
-        Ok(_) => return Err(CommError::Other(format!("{what}: it exists and is not a directory"))),
+        Ok(_) => {
+            return Err(CommError::Other(format!(
+                "{what}: it exists and is not a directory"
+            )))
+        }
         Err(CommError::Other(_)) => {}
         Err(e) => return Err(e),
     }
@@ -1230,10 +1506,17 @@ fn sftp_mkdir_p(ctl: &Ctl, sess: &Session, sftp: &ssh2::Sftp, dir: &Path) -> Res
     ctl.call(sess, &what, || sftp.mkdir(dir, 0o755))
 }
 
-fn download_file(conn: &Conn, ctl: &Ctl, method: TransferMethod, remote: &str, local: &Path) -> Result<(), CommError> {
+fn download_file(
+    conn: &Conn,
+    ctl: &Ctl,
+    method: TransferMethod,
+    remote: &str,
+    local: &Path,
+) -> Result<(), CommError> {
     let sess = &conn.sess;
     let what = format!("downloading {remote}");
-    let mut out = std::fs::File::create(local).map_err(|e| CommError::Other(format!("creating {}: {e}", local.display())))?;
+    let mut out = std::fs::File::create(local)
+        .map_err(|e| CommError::Other(format!("creating {}: {e}", local.display())))?;
     match method {
         TransferMethod::Scp => {
             let mut buf = vec![0u8; CHUNK];
@@ -1243,9 +1526,12 @@ fn download_file(conn: &Conn, ctl: &Ctl, method: TransferMethod, remote: &str, l
                 let want = buf.len().min(left as usize);
                 let n = ctl.read(sess, &mut ch, &mut buf[..want])?;
                 if n == 0 {
-                    return Err(CommError::Disconnected(format!("{what}: stream ended early")));
+                    return Err(CommError::Disconnected(format!(
+                        "{what}: stream ended early"
+                    )));
                 }
-                out.write_all(&buf[..n]).map_err(|e| CommError::Other(format!("writing {}: {e}", local.display())))?;
+                out.write_all(&buf[..n])
+                    .map_err(|e| CommError::Other(format!("writing {}: {e}", local.display())))?;
                 left -= n as u64;
             }
             let _ = ch.send_eof();
@@ -1260,7 +1546,14 @@ fn download_file(conn: &Conn, ctl: &Ctl, method: TransferMethod, remote: &str, l
 }
 
 /// Downloads one file over an open sftp session into `out`.
-fn sftp_get(ctl: &Ctl, sess: &Session, sftp: &ssh2::Sftp, remote: &str, out: &mut std::fs::File, local: &Path) -> Result<(), CommError> {
+fn sftp_get(
+    ctl: &Ctl,
+    sess: &Session,
+    sftp: &ssh2::Sftp,
+    remote: &str,
+    out: &mut std::fs::File,
+    local: &Path,
+) -> Result<(), CommError> {
     let what = format!("downloading {remote}");
     let mut buf = vec![0u8; CHUNK];
     let path = home_relative(remote);
@@ -1270,19 +1563,25 @@ fn sftp_get(ctl: &Ctl, sess: &Session, sftp: &ssh2::Sftp, remote: &str, out: &mu
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n]).map_err(|e| CommError::Other(format!("writing {}: {e}", local.display())))?;
+        out.write_all(&buf[..n])
+            .map_err(|e| CommError::Other(format!("writing {}: {e}", local.display())))?;
     }
     let _ = ctl.call(sess, &what, || f.close());
     Ok(())
 }
 
 fn download_dir_tar(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Result<(), CommError> {
-    std::fs::create_dir_all(local).map_err(|e| CommError::Other(format!("creating {}: {e}", local.display())))?;
+    std::fs::create_dir_all(local)
+        .map_err(|e| CommError::Other(format!("creating {}: {e}", local.display())))?;
     let cmd = format!("tar -c -f - -C {} .", shell_quote(remote));
     let mut ch = exec(conn, ctl, &cmd, false)?;
     let sess = &conn.sess;
     let res = {
-        let r = ChanReader { ctl, sess, ch: &mut ch };
+        let r = ChanReader {
+            ctl,
+            sess,
+            ch: &mut ch,
+        };
         let mut ar = tar::Archive::new(io::BufReader::with_capacity(CHUNK, r));
         ar.set_preserve_permissions(true);
         ar.set_overwrite(true);
@@ -1290,13 +1589,18 @@ fn download_dir_tar(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Resul
     };
     if let Err(e) = res {
         ctl.check()?;
-        return Err(CommError::Other(format!("downloading {remote} as tar into {}: {e}", local.display())));
+        return Err(CommError::Other(format!(
+            "downloading {remote} as tar into {}: {e}",
+            local.display()
+        )));
     }
     let sink = Collect::default();
     let status = run_streamed(conn, ctl, ch, &sink)?;
     if status != 0 {
         let err = sink.err.into_inner().unwrap_or_default().join("\n");
-        return Err(CommError::Other(format!("tar of {remote} on the remote host failed (exit {status}): {err}")));
+        return Err(CommError::Other(format!(
+            "tar of {remote} on the remote host failed (exit {status}): {err}"
+        )));
     }
     Ok(())
 }
@@ -1309,10 +1613,15 @@ fn download_dir_sftp(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Resu
     let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
     let mut stack = vec![(home_relative(remote), local.to_path_buf())];
     while let Some((rdir, ldir)) = stack.pop() {
-        std::fs::create_dir_all(&ldir).map_err(|e| CommError::Other(format!("creating {}: {e}", ldir.display())))?;
-        let entries = ctl.call(sess, &format!("listing {}", rdir.display()), || sftp.readdir(&rdir))?;
+        std::fs::create_dir_all(&ldir)
+            .map_err(|e| CommError::Other(format!("creating {}: {e}", ldir.display())))?;
+        let entries = ctl.call(sess, &format!("listing {}", rdir.display()), || {
+            sftp.readdir(&rdir)
+        })?;
         for (path, stat) in entries {
-            let Some(name) = path.file_name() else { continue };
+            let Some(name) = path.file_name() else {
+                continue;
+            };
             let lpath = ldir.join(name);
             if stat.is_dir() {
                 if let Some(perm) = stat.perm {
@@ -1320,10 +1629,14 @@ fn download_dir_sftp(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Resu
                 }
                 stack.push((path.clone(), lpath));
             } else {
-                let mut out = std::fs::File::create(&lpath).map_err(|e| CommError::Other(format!("creating {}: {e}", lpath.display())))?;
+                let mut out = std::fs::File::create(&lpath)
+                    .map_err(|e| CommError::Other(format!("creating {}: {e}", lpath.display())))?;
                 sftp_get(ctl, sess, &sftp, &path.to_string_lossy(), &mut out, &lpath)?;
                 if let Some(perm) = stat.perm {
-                    let _ = std::fs::set_permissions(&lpath, std::fs::Permissions::from_mode(perm & 0o7777));
+                    let _ = std::fs::set_permissions(
+                        &lpath,
+                        std::fs::Permissions::from_mode(perm & 0o7777),
+                    );
                 }
             }
         }
@@ -1338,7 +1651,12 @@ fn download_dir_sftp(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Resu
 
 #[async_trait::async_trait]
 impl Communicator for SshComm {
-    async fn start(&self, command: &str, out: &dyn OutputSink, cancel: &CancellationToken) -> Result<i32, CommError> {
+    async fn start(
+        &self,
+        command: &str,
+        out: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, CommError> {
         // The sink is borrowed; lines go through a channel to this task.
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(bool, String)>();
         let command = command.to_string();
@@ -1368,27 +1686,61 @@ impl Communicator for SshComm {
         job.await
     }
 
-    async fn upload(&self, local: &Path, remote: &str, mode: Option<u32>, cancel: &CancellationToken) -> Result<(), CommError> {
+    async fn upload(
+        &self,
+        local: &Path,
+        remote: &str,
+        mode: Option<u32>,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
         let (local, remote) = (local.to_path_buf(), remote.to_string());
         let method = self.inner.params.transfer;
-        self.with_conn(cancel, move |conn, ctl| upload_file(conn, ctl, method, &local, &remote, mode, None)).await
+        self.with_conn(cancel, move |conn, ctl| {
+            upload_file(conn, ctl, method, &local, &remote, mode, None)
+        })
+        .await
     }
 
-    async fn upload_with_progress(&self, local: &Path, remote: &str, mode: Option<u32>, progress: Progress, cancel: &CancellationToken) -> Result<(), CommError> {
+    async fn upload_with_progress(
+        &self,
+        local: &Path,
+        remote: &str,
+        mode: Option<u32>,
+        progress: Progress,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
         let (local, remote) = (local.to_path_buf(), remote.to_string());
         let method = self.inner.params.transfer;
-        self.with_conn(cancel, move |conn, ctl| upload_file(conn, ctl, method, &local, &remote, mode, Some(&progress))).await
+        self.with_conn(cancel, move |conn, ctl| {
+            upload_file(conn, ctl, method, &local, &remote, mode, Some(&progress))
+        })
+        .await
     }
 
-    async fn upload_bytes(&self, data: &[u8], remote: &str, mode: Option<u32>, cancel: &CancellationToken) -> Result<(), CommError> {
+    async fn upload_bytes(
+        &self,
+        data: &[u8],
+        remote: &str,
+        mode: Option<u32>,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
         let tmp = super::temp_path("rpack-upload");
-        std::fs::write(&tmp, data).map_err(|e| CommError::Other(format!("writing temporary file {}: {e}", tmp.display())))?;
-        let res = self.upload(&tmp, remote, mode.or(Some(0o644)), cancel).await;
+        std::fs::write(&tmp, data).map_err(|e| {
+            CommError::Other(format!("writing temporary file {}: {e}", tmp.display()))
+        })?;
+        let res = self
+            .upload(&tmp, remote, mode.or(Some(0o644)), cancel)
+            .await;
         let _ = std::fs::remove_file(&tmp);
         res
     }
 
-    async fn upload_dir(&self, local: &Path, remote: &str, cancel: &CancellationToken) -> Result<(), CommError> {
+    async fn upload_dir(
+        &self,
+        local: &Path,
+        remote: &str,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
         let (local, remote) = (local.to_path_buf(), remote.to_string());
         self.with_conn(cancel, move |conn, ctl| {
             if has_tar(conn, ctl)? {
@@ -1400,13 +1752,26 @@ impl Communicator for SshComm {
         .await
     }
 
-    async fn download(&self, remote: &str, local: &Path, cancel: &CancellationToken) -> Result<(), CommError> {
+    async fn download(
+        &self,
+        remote: &str,
+        local: &Path,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
         let (local, remote) = (local.to_path_buf(), remote.to_string());
         let method = self.inner.params.transfer;
-        self.with_conn(cancel, move |conn, ctl| download_file(conn, ctl, method, &remote, &local)).await
+        self.with_conn(cancel, move |conn, ctl| {
+            download_file(conn, ctl, method, &remote, &local)
+        })
+        .await
     }
 
-    async fn download_dir(&self, remote: &str, local: &Path, cancel: &CancellationToken) -> Result<(), CommError> {
+    async fn download_dir(
+        &self,
+        remote: &str,
+        local: &Path,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
         let (local, remote) = (local.to_path_buf(), remote.to_string());
         self.with_conn(cancel, move |conn, ctl| {
             if has_tar(conn, ctl)? {
@@ -1457,7 +1822,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         std::fs::write(dir.path().join("sub/x.sh"), "echo").unwrap();
-        std::fs::set_permissions(dir.path().join("sub/x.sh"), std::fs::Permissions::from_mode(0o750)).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("sub/x.sh"),
+            std::fs::Permissions::from_mode(0o750),
+        )
+        .unwrap();
         let mut buf = Vec::new();
         append_tree(&mut buf, dir.path()).unwrap();
         let mut ar = tar::Archive::new(&buf[..]);
@@ -1466,10 +1835,16 @@ mod tests {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                (e.path().unwrap().to_string_lossy().into_owned(), e.header().mode().unwrap())
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    e.header().mode().unwrap(),
+                )
             })
             .collect();
-        assert!(entries.contains(&("sub/x.sh".to_string(), 0o750)), "{entries:?}");
+        assert!(
+            entries.contains(&("sub/x.sh".to_string(), 0o750)),
+            "{entries:?}"
+        );
         assert!(entries.iter().any(|(p, _)| p == "sub"), "{entries:?}");
     }
 

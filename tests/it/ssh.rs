@@ -37,7 +37,10 @@ fn params(sshd: &Sshd, key: &Path) -> ConnectParams {
             host: sshd.host().to_string(),
             port: sshd.port(),
             user: sshd.user().to_string(),
-            auth: Auth { private_key_file: Some(key.to_path_buf()), ..Default::default() },
+            auth: Auth {
+                private_key_file: Some(key.to_path_buf()),
+                ..Default::default()
+            },
         },
         bastion: None,
         pty: false,
@@ -50,7 +53,9 @@ fn params(sshd: &Sshd, key: &Path) -> ConnectParams {
 
 async fn connect(p: ConnectParams) -> SshComm {
     let comm = SshComm::new(p);
-    comm.wait_until_up(Duration::from_secs(20), 3, &CancellationToken::new()).await.expect("connecting to the test sshd");
+    comm.wait_until_up(Duration::from_secs(20), 3, &CancellationToken::new())
+        .await
+        .expect("connecting to the test sshd");
     comm
 }
 
@@ -92,12 +97,19 @@ impl TestUi {
 
 async fn run(comm: &SshComm, cmd: &str) -> (i32, Vec<String>) {
     let lines = Lines::default();
-    let status = comm.start(cmd, &lines, &CancellationToken::new()).await.unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let status = comm
+        .start(cmd, &lines, &CancellationToken::new())
+        .await
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     (status, lines.get())
 }
 
 fn data() -> BuildData {
-    BuildData { build_name: "ssh-test".into(), builder_type: "null".into(), ..Default::default() }
+    BuildData {
+        build_name: "ssh-test".into(),
+        builder_type: "null".into(),
+        ..Default::default()
+    }
 }
 
 fn scratch(sshd: &Sshd, name: &str) -> String {
@@ -110,9 +122,16 @@ async fn ed25519_exit_codes_and_streamed_output() {
     let comm = connect(params(&sshd, &key)).await;
     let (status, lines) = run(&comm, "echo one; echo two >&2; printf 'no newline'; exit 3").await;
     assert_eq!(status, 3);
-    assert!(lines.contains(&"out: one".to_string()) && lines.contains(&"err: two".to_string()), "{lines:?}");
+    assert!(
+        lines.contains(&"out: one".to_string()) && lines.contains(&"err: two".to_string()),
+        "{lines:?}"
+    );
     assert!(lines.contains(&"out: no newline".to_string()), "{lines:?}");
-    assert_eq!(run(&comm, "sudo -n true").await.0, 0, "passwordless sudo as on EC2");
+    assert_eq!(
+        run(&comm, "sudo -n true").await.0,
+        0,
+        "passwordless sudo as on EC2"
+    );
     assert!(comm.host_key_fingerprint().unwrap().starts_with("SHA256:"));
 }
 
@@ -123,7 +142,10 @@ async fn rsa_keys_use_rsa_sha2() {
     let comm = connect(params(&sshd, &key)).await;
     assert_eq!(run(&comm, "true").await.0, 0);
     let log = sshd.log();
-    assert!(log.contains("RSA SHA256:") || log.contains("Accepted publickey"), "{log}");
+    assert!(
+        log.contains("RSA SHA256:") || log.contains("Accepted publickey"),
+        "{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,9 +153,16 @@ async fn wrong_key_is_an_authentication_error() {
     let (sshd, _) = server(KeyKind::Ed25519);
     let (other, _) = ssh_keygen(KeyKind::Ed25519);
     let comm = SshComm::new(params(&sshd, &other));
-    let err = comm.wait_until_up(Duration::from_secs(20), 2, &CancellationToken::new()).await.unwrap_err();
+    let err = comm
+        .wait_until_up(Duration::from_secs(20), 2, &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, CommError::Auth(_)), "{err}");
-    assert!(err.to_string().starts_with("Packer experienced an authentication error"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("Packer experienced an authentication error"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,7 +179,11 @@ async fn connect_waits_for_the_server_to_come_up() {
     let comm = connect(p).await;
     let _sshd = starter.join().unwrap();
     assert!(started.elapsed() >= Duration::from_millis(1400));
-    assert!(started.elapsed() < Duration::from_secs(6), "polls at ≤1 s: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "polls at ≤1 s: {:?}",
+        started.elapsed()
+    );
     assert_eq!(run(&comm, "true").await.0, 0);
 }
 
@@ -160,19 +193,41 @@ async fn shell_valid_exit_codes_env_and_output() {
     let comm = connect(params(&sshd, &key)).await;
     let ui = TestUi::default();
     let cfg = shell::Config {
-        inline: Some(vec!["echo \"name=$PACKER_BUILD_NAME type=$PACKER_BUILDER_TYPE foo=$FOO\"".into(), "exit 2".into()]),
+        inline: Some(vec![
+            "echo \"name=$PACKER_BUILD_NAME type=$PACKER_BUILDER_TYPE foo=$FOO\"".into(),
+            "exit 2".into(),
+        ]),
         environment_vars: vec!["FOO=it's".into()],
         valid_exit_codes: vec![0, 2],
         remote_path: scratch(&sshd, "script.sh"),
         ..Default::default()
     };
-    shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new()).await.unwrap();
-    assert!(ui.lines().contains(&"message: name=ssh-test type=null foo=it's".to_string()), "{:?}", ui.lines());
-    assert_eq!(run(&comm, &format!("test -e {}", cfg.remote_path)).await.0, 1, "script removed");
+    shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(
+        ui.lines()
+            .contains(&"message: name=ssh-test type=null foo=it's".to_string()),
+        "{:?}",
+        ui.lines()
+    );
+    assert_eq!(
+        run(&comm, &format!("test -e {}", cfg.remote_path)).await.0,
+        1,
+        "script removed"
+    );
 
-    let cfg = shell::Config { valid_exit_codes: vec![0], ..cfg };
-    let err = shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new()).await.unwrap_err();
-    assert_eq!(err.to_string(), "Script exited with non-zero exit status: 2.Allowed exit codes are: [0]");
+    let cfg = shell::Config {
+        valid_exit_codes: vec![0],
+        ..cfg
+    };
+    let err = shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Script exited with non-zero exit status: 2.Allowed exit codes are: [0]"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -194,10 +249,20 @@ async fn expect_disconnect_survives_sshd_restart_mid_script() {
         ..Default::default()
     };
     let started = Instant::now();
-    shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new()).await.unwrap();
+    shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new())
+        .await
+        .unwrap();
     let sshd = restarter.join().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(15), "{:?}", started.elapsed());
-    assert!(ui.lines().contains(&"message: rebooting".to_string()), "{:?}", ui.lines());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        ui.lines().contains(&"message: rebooting".to_string()),
+        "{:?}",
+        ui.lines()
+    );
     // The connection was re-established for the cleanup and later commands.
     assert_eq!(run(&comm, &format!("test -e {remote_path}")).await.0, 1);
 
@@ -208,10 +273,19 @@ async fn expect_disconnect_survives_sshd_restart_mid_script() {
         sshd.restart();
         sshd
     });
-    let cfg = shell::Config { expect_disconnect: false, ..cfg };
-    let err = shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new()).await.unwrap_err();
+    let cfg = shell::Config {
+        expect_disconnect: false,
+        ..cfg
+    };
+    let err = shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new())
+        .await
+        .unwrap_err();
     let _sshd = restarter.join().unwrap();
-    assert!(err.to_string().starts_with("Script disconnected unexpectedly."), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("Script disconnected unexpectedly."),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,10 +294,15 @@ async fn changed_host_key_is_refused() {
     let comm = connect(params(&sshd, &key)).await;
     assert_eq!(run(&comm, "true").await.0, 0);
     sshd.regenerate_host_key();
-    let err = comm.start("true", &Lines::default(), &CancellationToken::new()).await;
+    let err = comm
+        .start("true", &Lines::default(), &CancellationToken::new())
+        .await;
     let err = match err {
         // The first call may only notice the dropped connection; the reconnect sees the new key.
-        Err(CommError::Disconnected(_)) => comm.start("true", &Lines::default(), &CancellationToken::new()).await.unwrap_err(),
+        Err(CommError::Disconnected(_)) => comm
+            .start("true", &Lines::default(), &CancellationToken::new())
+            .await
+            .unwrap_err(),
         Err(e) => e,
         Ok(s) => panic!("command ran against a changed host key (status {s})"),
     };
@@ -241,7 +320,10 @@ async fn bastion_tunnels_to_the_target() {
         host: bastion.host().into(),
         port: bastion.port(),
         user: bastion.user().into(),
-        auth: Auth { private_key_file: Some(key.clone()), ..Default::default() },
+        auth: Auth {
+            private_key_file: Some(key.clone()),
+            ..Default::default()
+        },
     });
     let comm = connect(p).await;
     let (status, lines) = run(&comm, "echo via-bastion").await;
@@ -249,12 +331,26 @@ async fn bastion_tunnels_to_the_target() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), vec![7u8; 3 << 20]).unwrap();
     let remote = scratch(&target, "through-bastion.bin");
-    comm.upload(file.path(), &remote, None, &CancellationToken::new()).await.unwrap();
-    assert_eq!(run(&comm, &format!("stat -c %s {remote} && rm -f {remote}")).await.1, ["out: 3145728"]);
+    comm.upload(file.path(), &remote, None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        run(&comm, &format!("stat -c %s {remote} && rm -f {remote}"))
+            .await
+            .1,
+        ["out: 3145728"]
+    );
     // The target only ever saw connections forwarded by the bastion's sshd.
-    assert!(target.log().contains("Accepted publickey"), "{}", target.log());
+    assert!(
+        target.log().contains("Accepted publickey"),
+        "{}",
+        target.log()
+    );
     target.stop();
-    let err = comm.start("true", &Lines::default(), &CancellationToken::new()).await.unwrap_err();
+    let err = comm
+        .start("true", &Lines::default(), &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, CommError::Disconnected(_)), "{err}");
 }
 
@@ -270,9 +366,16 @@ fn random_file(path: &Path, bytes: usize) {
 
 /// sha256 of a local file with `sha256sum` (a debug-build sha2 takes seconds on 256 MiB).
 fn sha256_file(path: &Path) -> String {
-    let out = std::process::Command::new("sha256sum").arg(path).output().unwrap();
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,17 +391,34 @@ async fn big_upload_is_checksum_verified_scp_and_sftp() {
         let comm = connect(p).await;
         let remote = scratch(&sshd, "big.bin");
         let started = Instant::now();
-        comm.upload(&big, &remote, Some(0o640), &CancellationToken::new()).await.unwrap();
+        comm.upload(&big, &remote, Some(0o640), &CancellationToken::new())
+            .await
+            .unwrap();
         let secs = started.elapsed().as_secs_f64();
-        eprintln!("256 MiB upload via {method:?}: {secs:.2} s ({:.0} MiB/s)", 256.0 / secs);
-        let (status, lines) = run(&comm, &format!("sha256sum {remote} | cut -d' ' -f1; stat -c %a {remote}; rm -f {remote}")).await;
+        eprintln!(
+            "256 MiB upload via {method:?}: {secs:.2} s ({:.0} MiB/s)",
+            256.0 / secs
+        );
+        let (status, lines) = run(
+            &comm,
+            &format!("sha256sum {remote} | cut -d' ' -f1; stat -c %a {remote}; rm -f {remote}"),
+        )
+        .await;
         assert_eq!(status, 0);
-        assert_eq!(lines, [format!("out: {want}"), "out: 640".to_string()], "{method:?}");
+        assert_eq!(
+            lines,
+            [format!("out: {want}"), "out: 640".to_string()],
+            "{method:?}"
+        );
         // Round trip back down.
         if method == TransferMethod::Scp {
-            comm.upload(&big, &remote, None, &CancellationToken::new()).await.unwrap();
+            comm.upload(&big, &remote, None, &CancellationToken::new())
+                .await
+                .unwrap();
             let back = dir.path().join("back.bin");
-            comm.download(&remote, &back, &CancellationToken::new()).await.unwrap();
+            comm.download(&remote, &back, &CancellationToken::new())
+                .await
+                .unwrap();
             assert_eq!(sha256_file(&back), want);
             run(&comm, &format!("rm -f {remote}")).await;
         }
@@ -319,7 +439,11 @@ async fn tree_of_5000_files_round_trips_with_modes() {
             std::fs::write(&p, [(i % 251) as u8; 4096]).unwrap();
         }
     }
-    std::fs::set_permissions(src.join("d3/f0007.bin"), std::fs::Permissions::from_mode(0o751)).unwrap();
+    std::fs::set_permissions(
+        src.join("d3/f0007.bin"),
+        std::fs::Permissions::from_mode(0o751),
+    )
+    .unwrap();
     std::fs::set_permissions(src.join("d4"), std::fs::Permissions::from_mode(0o700)).unwrap();
     let remote = scratch(&sshd, "tree");
 
@@ -332,19 +456,45 @@ async fn tree_of_5000_files_round_trips_with_modes() {
     };
     run(&comm, &format!("mkdir -p {remote}")).await;
     let started = Instant::now();
-    provisioners::file::provision(&cfg, &TestUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
-    eprintln!("5000 x 4 KiB upload: {:.3} s", started.elapsed().as_secs_f64());
+    provisioners::file::provision(
+        &cfg,
+        &TestUi::default(),
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    eprintln!(
+        "5000 x 4 KiB upload: {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     let (_, lines) = run(&comm, &format!("find {remote}/tree -type f | wc -l; stat -c %a {remote}/tree/d3/f0007.bin {remote}/tree/d4")).await;
     assert_eq!(lines, ["out: 5000", "out: 751", "out: 700"]);
 
     let back = dir.path().join("back");
     let started = Instant::now();
-    comm.download_dir(&format!("{remote}/tree"), &back, &CancellationToken::new()).await.unwrap();
-    eprintln!("5000 x 4 KiB download: {:.3} s", started.elapsed().as_secs_f64());
+    comm.download_dir(&format!("{remote}/tree"), &back, &CancellationToken::new())
+        .await
+        .unwrap();
+    eprintln!(
+        "5000 x 4 KiB download: {:.3} s",
+        started.elapsed().as_secs_f64()
+    );
     let count = walk_files(&back);
     assert_eq!(count, 5000);
-    assert_eq!(std::fs::metadata(back.join("d3/f0007.bin")).unwrap().permissions().mode() & 0o777, 0o751);
-    assert_eq!(std::fs::read(back.join("d9/f0499.bin")).unwrap(), [(499 % 251) as u8; 4096]);
+    assert_eq!(
+        std::fs::metadata(back.join("d3/f0007.bin"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o751
+    );
+    assert_eq!(
+        std::fs::read(back.join("d9/f0499.bin")).unwrap(),
+        [(499 % 251) as u8; 4096]
+    );
     run(&comm, &format!("rm -rf {remote}")).await;
 }
 
@@ -373,9 +523,16 @@ async fn cancellation_stops_a_running_command_quickly() {
         c2.cancel();
     });
     let started = Instant::now();
-    let err = comm.start("sleep 60", &Lines::default(), &cancel).await.unwrap_err();
+    let err = comm
+        .start("sleep 60", &Lines::default(), &cancel)
+        .await
+        .unwrap_err();
     assert!(matches!(err, CommError::Cancelled), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
     // The communicator is still usable for cleanup after a cancelled step.
     assert_eq!(run(&comm, "true").await.0, 0);
 }
@@ -393,12 +550,29 @@ async fn crlf_script_runs_with_lf_and_binary_keeps_crlf() {
         ..Default::default()
     };
     let ui = TestUi::default();
-    shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new()).await.unwrap();
-    assert!(ui.lines().contains(&"message: crlf-ok".to_string()), "{:?}", ui.lines());
-    let cfg = shell::Config { binary: true, ..cfg };
+    shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(
+        ui.lines().contains(&"message: crlf-ok".to_string()),
+        "{:?}",
+        ui.lines()
+    );
+    let cfg = shell::Config {
+        binary: true,
+        ..cfg
+    };
     let ui = TestUi::default();
-    shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new()).await.unwrap();
-    assert!(ui.lines().iter().any(|l| l.starts_with("error: ") && l.ends_with("$'\\r': command not found")), "{:?}", ui.lines());
+    shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(
+        ui.lines()
+            .iter()
+            .any(|l| l.starts_with("error: ") && l.ends_with("$'\\r': command not found")),
+        "{:?}",
+        ui.lines()
+    );
 }
 
 // ---- logins: ssh-agent, password, keyboard-interactive -------------------------------------------
@@ -413,18 +587,44 @@ struct Agent {
 impl Agent {
     fn start() -> Agent {
         // Under /tmp: a unix socket path must stay below 108 bytes.
-        let dir = tempfile::Builder::new().prefix("rpack-agent-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("rpack-agent-")
+            .tempdir()
+            .unwrap();
         let sock = dir.path().join("agent.sock");
         let mut cmd = Command::new("ssh-agent");
-        cmd.arg("-D").arg("-a").arg(&sock).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        cmd.arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         let child = process::spawn("ssh-agent", cmd).expect("starting ssh-agent");
-        assert!(process::wait_until(Duration::from_secs(5), || sock.exists()), "ssh-agent made no socket at {}", sock.display());
-        Agent { sock, child: Some(child), _dir: dir }
+        assert!(
+            process::wait_until(Duration::from_secs(5), || sock.exists()),
+            "ssh-agent made no socket at {}",
+            sock.display()
+        );
+        Agent {
+            sock,
+            child: Some(child),
+            _dir: dir,
+        }
     }
 
     fn add(&self, key: &Path) {
-        let out = Command::new("ssh-add").arg(key).env("SSH_AUTH_SOCK", &self.sock).stdin(Stdio::null()).output().unwrap();
-        assert!(out.status.success(), "ssh-add {}: {}", key.display(), String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.sock)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ssh-add {}: {}",
+            key.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn stop(&mut self) {
@@ -436,7 +636,11 @@ impl Agent {
     /// Connection parameters using only this agent (no key file, no password).
     fn params(&self, sshd: &Sshd) -> ConnectParams {
         let mut p = params(sshd, Path::new("/nonexistent"));
-        p.target.auth = Auth { agent: true, agent_socket: Some(self.sock.clone()), ..Default::default() };
+        p.target.auth = Auth {
+            agent: true,
+            agent_socket: Some(self.sock.clone()),
+            ..Default::default()
+        };
         p
     }
 }
@@ -449,8 +653,14 @@ impl Drop for Agent {
 
 /// One connection attempt; the authentication error it ends with.
 async fn auth_error(p: ConnectParams) -> CommError {
-    let err = SshComm::new(p).wait_until_up(Duration::from_secs(20), 1, &CancellationToken::new()).await.unwrap_err();
-    assert!(matches!(err, CommError::Auth(_)), "not an authentication error: {err}");
+    let err = SshComm::new(p)
+        .wait_until_up(Duration::from_secs(20), 1, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CommError::Auth(_)),
+        "not an authentication error: {err}"
+    );
     err
 }
 
@@ -462,28 +672,50 @@ async fn agent_auth_tries_every_agent_key_and_says_why_it_failed() {
     let sock = agent.sock.display().to_string();
 
     let err = auth_error(agent.params(&sshd)).await.to_string();
-    assert!(err.contains(&format!("agent: the ssh agent at {sock} holds no keys")), "{err}");
+    assert!(
+        err.contains(&format!("agent: the ssh agent at {sock} holds no keys")),
+        "{err}"
+    );
 
     agent.add(&other);
     let err = auth_error(agent.params(&sshd)).await.to_string();
-    assert!(err.contains(&format!("agent: the server accepted none of the 1 key(s) in the ssh agent at {sock}")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "agent: the server accepted none of the 1 key(s) in the ssh agent at {sock}"
+        )),
+        "{err}"
+    );
     assert!(!sshd.log().contains("Accepted publickey"), "{}", sshd.log());
 
     // The server's key comes second: the first agent key is refused, the second one logs in.
     agent.add(&key);
     let comm = connect(agent.params(&sshd)).await;
-    assert_eq!(run(&comm, "echo via-agent").await, (0, vec!["out: via-agent".to_string()]));
-    assert!(sshd.log().contains(&format!("Accepted publickey for {}", sshd.user())), "{}", sshd.log());
+    assert_eq!(
+        run(&comm, "echo via-agent").await,
+        (0, vec!["out: via-agent".to_string()])
+    );
+    assert!(
+        sshd.log()
+            .contains(&format!("Accepted publickey for {}", sshd.user())),
+        "{}",
+        sshd.log()
+    );
     // libssh2 cannot serve a forwarded agent: the remote gets no SSH_AUTH_SOCK rather than a
     // socket that fails every connection.
     let mut forwarding = agent.params(&sshd);
     forwarding.agent_forwarding = true;
     let comm = connect(forwarding).await;
-    assert_eq!(run(&comm, "echo \"sock=$SSH_AUTH_SOCK\"").await.1, ["out: sock="]);
+    assert_eq!(
+        run(&comm, "echo \"sock=$SSH_AUTH_SOCK\"").await.1,
+        ["out: sock="]
+    );
 
     agent.stop();
     let err = auth_error(agent.params(&sshd)).await.to_string();
-    assert!(err.contains(&format!("agent: connecting to the ssh agent at {sock}")), "{err}");
+    assert!(
+        err.contains(&format!("agent: connecting to the ssh agent at {sock}")),
+        "{err}"
+    );
 }
 
 /// A server that also lets `PASSWORD_USER` in, configured by `extra` sshd_config lines.
@@ -495,7 +727,10 @@ fn password_server(extra: &str) -> Sshd {
 fn password_params(sshd: &Sshd, password: &str) -> ConnectParams {
     let mut p = params(sshd, Path::new("/nonexistent"));
     p.target.user = PASSWORD_USER.to_string();
-    p.target.auth = Auth { password: Some(password.to_string()), ..Default::default() };
+    p.target.auth = Auth {
+        password: Some(password.to_string()),
+        ..Default::default()
+    };
     p
 }
 
@@ -504,27 +739,70 @@ async fn password_auth_logs_in_and_a_wrong_password_is_refused() {
     let sshd = password_server("PasswordAuthentication yes");
     let password = Sshd::password_user_password();
     let comm = connect(password_params(&sshd, &password)).await;
-    assert_eq!(run(&comm, "id -un").await, (0, vec![format!("out: {PASSWORD_USER}")]));
-    assert!(sshd.log().contains(&format!("Accepted password for {PASSWORD_USER}")), "{}", sshd.log());
+    assert_eq!(
+        run(&comm, "id -un").await,
+        (0, vec![format!("out: {PASSWORD_USER}")])
+    );
+    assert!(
+        sshd.log()
+            .contains(&format!("Accepted password for {PASSWORD_USER}")),
+        "{}",
+        sshd.log()
+    );
 
-    let err = auth_error(password_params(&sshd, "not-the-password")).await.to_string();
-    assert!(err.starts_with("Packer experienced an authentication error"), "{err}");
-    assert!(err.contains("attempted methods [none password keyboard-interactive]") && err.contains("(password: "), "{err}");
-    assert!(sshd.log().contains(&format!("Failed password for {PASSWORD_USER}")), "{}", sshd.log());
+    let err = auth_error(password_params(&sshd, "not-the-password"))
+        .await
+        .to_string();
+    assert!(
+        err.starts_with("Packer experienced an authentication error"),
+        "{err}"
+    );
+    assert!(
+        err.contains("attempted methods [none password keyboard-interactive]")
+            && err.contains("(password: "),
+        "{err}"
+    );
+    assert!(
+        sshd.log()
+            .contains(&format!("Failed password for {PASSWORD_USER}")),
+        "{}",
+        sshd.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyboard_interactive_auth_answers_the_password_prompt() {
     // Only keyboard-interactive (through PAM) is offered: the plain password method is refused.
-    let sshd = password_server("UsePAM yes\nPasswordAuthentication no\nKbdInteractiveAuthentication yes");
+    let sshd =
+        password_server("UsePAM yes\nPasswordAuthentication no\nKbdInteractiveAuthentication yes");
     let password = Sshd::password_user_password();
     let comm = connect(password_params(&sshd, &password)).await;
-    assert_eq!(run(&comm, "id -un").await, (0, vec![format!("out: {PASSWORD_USER}")]));
-    assert!(sshd.log().contains(&format!("Accepted keyboard-interactive/pam for {PASSWORD_USER}")), "{}", sshd.log());
+    assert_eq!(
+        run(&comm, "id -un").await,
+        (0, vec![format!("out: {PASSWORD_USER}")])
+    );
+    assert!(
+        sshd.log().contains(&format!(
+            "Accepted keyboard-interactive/pam for {PASSWORD_USER}"
+        )),
+        "{}",
+        sshd.log()
+    );
 
-    let err = auth_error(password_params(&sshd, "not-the-password")).await.to_string();
+    let err = auth_error(password_params(&sshd, "not-the-password"))
+        .await
+        .to_string();
     assert!(err.contains("keyboard-interactive: "), "{err}");
-    assert_eq!(sshd.log().matches(&format!("Accepted keyboard-interactive/pam for {PASSWORD_USER}")).count(), 1, "{}", sshd.log());
+    assert_eq!(
+        sshd.log()
+            .matches(&format!(
+                "Accepted keyboard-interactive/pam for {PASSWORD_USER}"
+            ))
+            .count(),
+        1,
+        "{}",
+        sshd.log()
+    );
 }
 
 // ---- ssh_pty -------------------------------------------------------------------------------------
@@ -534,7 +812,13 @@ async fn pty_gives_commands_a_terminal_only_when_asked() {
     let (sshd, key) = server(KeyKind::Ed25519);
     let check = "test -t 0 && test -t 1; echo \"tty=$?\"; tty; exit 3";
     let comm = connect(params(&sshd, &key)).await;
-    assert_eq!(run(&comm, check).await, (3, vec!["out: tty=1".to_string(), "out: not a tty".to_string()]));
+    assert_eq!(
+        run(&comm, check).await,
+        (
+            3,
+            vec!["out: tty=1".to_string(), "out: not a tty".to_string()]
+        )
+    );
 
     let mut p = params(&sshd, &key);
     p.pty = true;
@@ -548,8 +832,18 @@ async fn pty_gives_commands_a_terminal_only_when_asked() {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), b"a\r\nb\n\x00\x03\x04").unwrap();
     let remote = scratch(&sshd, "pty.bin");
-    comm.upload(file.path(), &remote, None, &CancellationToken::new()).await.unwrap();
-    assert_eq!(run(&comm, &format!("od -An -c {remote} | tr -s ' '; rm -f {remote}")).await.1, ["out:  a \\r \\n b \\n \\0 003 004"]);
+    comm.upload(file.path(), &remote, None, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        run(
+            &comm,
+            &format!("od -An -c {remote} | tr -s ' '; rm -f {remote}")
+        )
+        .await
+        .1,
+        ["out:  a \\r \\n b \\n \\0 003 004"]
+    );
 }
 
 // ---- ssh_keep_alive_interval -------------------------------------------------------------------
@@ -597,13 +891,20 @@ impl Drop for IdleCutter {
 }
 
 /// Copies both ways on two threads; either one cuts both sockets once the pair was idle too long.
-fn relay(a: TcpStream, b: TcpStream, idle: Duration, cuts: Arc<AtomicUsize>, stop: Arc<AtomicBool>) {
+fn relay(
+    a: TcpStream,
+    b: TcpStream,
+    idle: Duration,
+    cuts: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+) {
     let started = Instant::now();
     let last = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     for (mut from, mut to) in [(a.try_clone().unwrap(), b.try_clone().unwrap()), (b, a)] {
         let (last, done, cuts, stop) = (last.clone(), done.clone(), cuts.clone(), stop.clone());
-        from.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        from.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
         std::thread::spawn(move || {
             let mut buf = [0u8; 16 * 1024];
             loop {
@@ -615,8 +916,15 @@ fn relay(a: TcpStream, b: TcpStream, idle: Duration, cuts: Arc<AtomicUsize>, sto
                             break;
                         }
                     }
-                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                        let quiet = started.elapsed().saturating_sub(Duration::from_millis(last.load(Ordering::SeqCst)));
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        let quiet = started
+                            .elapsed()
+                            .saturating_sub(Duration::from_millis(last.load(Ordering::SeqCst)));
                         if quiet >= idle && !done.swap(true, Ordering::SeqCst) {
                             cuts.fetch_add(1, Ordering::SeqCst);
                             break;
@@ -645,17 +953,27 @@ async fn keepalives_carry_an_idle_command_through_an_idle_timeout() {
     let quiet = "sleep 3; echo survived";
     p.keep_alive = Some(Duration::from_secs(1));
     let comm = connect(p.clone()).await;
-    assert_eq!(run(&comm, quiet).await, (0, vec!["out: survived".to_string()]));
+    assert_eq!(
+        run(&comm, quiet).await,
+        (0, vec!["out: survived".to_string()])
+    );
     assert_eq!(cutter.cuts(), 0);
     drop(comm); // closes its connection before it idles into the cutoff
 
     p.keep_alive = None;
     let comm = connect(p).await;
     let started = Instant::now();
-    let err = comm.start(quiet, &Lines::default(), &CancellationToken::new()).await.unwrap_err();
+    let err = comm
+        .start(quiet, &Lines::default(), &CancellationToken::new())
+        .await
+        .unwrap_err();
     assert!(matches!(err, CommError::Disconnected(_)), "{err}");
     assert_eq!(cutter.cuts(), 1);
-    assert!(started.elapsed() < Duration::from_millis(2900), "cut at {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(2900),
+        "cut at {:?}",
+        started.elapsed()
+    );
 }
 
 // ---- directory transfers on a remote without tar ----------------------------------------------
@@ -664,9 +982,21 @@ async fn keepalives_carry_an_idle_command_through_an_idle_timeout() {
 const LISTING: &str = "find . -mindepth 1 -printf '%p %y %m %s\\n' | LC_ALL=C sort; find . -type f -exec sha256sum {} + | LC_ALL=C sort -k2";
 
 fn local_listing(dir: &Path) -> Vec<String> {
-    let out = Command::new("sh").arg("-c").arg(LISTING).current_dir(dir).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| format!("out: {l}")).collect()
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(LISTING)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| format!("out: {l}"))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -675,11 +1005,16 @@ async fn without_tar_directories_go_by_sftp_with_modes_intact() {
     // The remote shell finds nothing on PATH, so no tar; sftp-server has an absolute path.
     let sshd = Sshd::start_static_with(&public, "SetEnv PATH=/nonexistent");
     let comm = connect(params(&sshd, &key)).await;
-    assert_eq!(run(&comm, "command -v tar").await.0, 1, "tar must be out of reach");
+    assert_eq!(
+        run(&comm, "command -v tar").await.0,
+        1,
+        "tar must be out of reach"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("tree");
-    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    let mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
     std::fs::create_dir_all(src.join("a/b")).unwrap();
     std::fs::create_dir_all(src.join("ro")).unwrap();
     std::fs::create_dir_all(src.join("empty")).unwrap();
@@ -705,22 +1040,50 @@ async fn without_tar_directories_go_by_sftp_with_modes_intact() {
         direction: provisioners::file::Direction::Upload,
         generated: false,
     };
-    provisioners::file::provision(&cfg, &TestUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    provisioners::file::provision(
+        &cfg,
+        &TestUi::default(),
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let remote = format!("/home/{}/{base}/deep/tree", sshd.user());
-    let (status, got) = run(&comm, &format!("export PATH=/usr/bin:/bin; cd {remote} && {{ {LISTING}; }}")).await;
+    let (status, got) = run(
+        &comm,
+        &format!("export PATH=/usr/bin:/bin; cd {remote} && {{ {LISTING}; }}"),
+    )
+    .await;
     assert_eq!(status, 0, "{got:?}");
     assert_eq!(got, want);
     // One sftp session carried the whole tree.
-    assert_eq!(sshd.log().matches("subsystem 'sftp'").count(), 1, "{}", sshd.log());
+    assert_eq!(
+        sshd.log().matches("subsystem 'sftp'").count(),
+        1,
+        "{}",
+        sshd.log()
+    );
 
     let back = dir.path().join("back");
-    comm.download_dir(&remote, &back, &CancellationToken::new()).await.unwrap();
+    comm.download_dir(&remote, &back, &CancellationToken::new())
+        .await
+        .unwrap();
     assert_eq!(local_listing(&back), want);
-    assert_eq!(sshd.log().matches("subsystem 'sftp'").count(), 2, "{}", sshd.log());
+    assert_eq!(
+        sshd.log().matches("subsystem 'sftp'").count(),
+        2,
+        "{}",
+        sshd.log()
+    );
 
     mode(&src.join("ro"), 0o755);
     mode(&back.join("ro"), 0o755);
-    run(&comm, &format!("export PATH=/usr/bin:/bin; chmod -R u+w ~/{base} && rm -rf ~/{base}")).await;
+    run(
+        &comm,
+        &format!("export PATH=/usr/bin:/bin; chmod -R u+w ~/{base} && rm -rf ~/{base}"),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -733,13 +1096,34 @@ async fn tilde_destinations_land_in_the_home_directory_with_scp_and_sftp() {
         p.transfer = method;
         let comm = connect(p).await;
         let name = format!("rpack-it-{}-{method:?}.txt", sshd.port());
-        comm.upload(file.path(), &format!("~/{name}"), Some(0o600), &CancellationToken::new()).await.unwrap();
-        let (status, lines) = run(&comm, &format!("cat ~/{name} && stat -c %a ~/{name} && rm ~/{name}")).await;
-        assert_eq!((status, lines), (0, vec!["out: home".to_string(), "out: 600".to_string()]), "{method:?}");
+        comm.upload(
+            file.path(),
+            &format!("~/{name}"),
+            Some(0o600),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let (status, lines) = run(
+            &comm,
+            &format!("cat ~/{name} && stat -c %a ~/{name} && rm ~/{name}"),
+        )
+        .await;
+        assert_eq!(
+            (status, lines),
+            (0, vec!["out: home".to_string(), "out: 600".to_string()]),
+            "{method:?}"
+        );
         run(&comm, &format!("echo back > ~/{name}")).await;
         let back = file.path().with_extension("back");
-        comm.download(&format!("~/{name}"), &back, &CancellationToken::new()).await.unwrap();
-        assert_eq!(std::fs::read_to_string(&back).unwrap(), "back\n", "{method:?}");
+        comm.download(&format!("~/{name}"), &back, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&back).unwrap(),
+            "back\n",
+            "{method:?}"
+        );
         run(&comm, &format!("rm ~/{name}")).await;
     }
 }
@@ -758,12 +1142,30 @@ impl Pty {
     fn open() -> Pty {
         use std::os::fd::FromRawFd;
         let (mut master, mut slave) = (-1, -1);
-        let size = libc::winsize { ws_row: 24, ws_col: 120, ws_xpixel: 0, ws_ypixel: 0 };
+        let size = libc::winsize {
+            ws_row: 24,
+            ws_col: 120,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: valid out-pointers for the two fds, no name buffer, no termios, a valid winsize.
-        let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &size,
+            )
+        };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
         // SAFETY: openpty returned two fresh fds that nothing else owns.
-        let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(slave)) };
+        let (master, slave) = unsafe {
+            (
+                std::fs::File::from_raw_fd(master),
+                std::fs::File::from_raw_fd(slave),
+            )
+        };
         let term = console::Term::read_write_pair(slave.try_clone().unwrap(), slave);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
@@ -773,7 +1175,11 @@ impl Pty {
                 let mut master = master;
                 let mut buf = [0u8; 4096];
                 loop {
-                    let mut pfd = libc::pollfd { fd: master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+                    let mut pfd = libc::pollfd {
+                        fd: master.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
                     // SAFETY: one valid pollfd for the duration of the call.
                     let ready = unsafe { libc::poll(&mut pfd, 1, 50) };
                     if ready > 0 {
@@ -787,7 +1193,12 @@ impl Pty {
                 }
             })
         };
-        Pty { term: Some(term), seen, stop, reader: Some(reader) }
+        Pty {
+            term: Some(term),
+            seen,
+            stop,
+            reader: Some(reader),
+        }
     }
 
     fn term(&self) -> &console::Term {
@@ -813,7 +1224,10 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
     let big = dir.path().join("big-upload.bin");
     random_file(&big, 16 << 20);
     let small = dir.path().join("small-upload.bin");
-    random_file(&small, (provisioners::file::PROGRESS_MIN_BYTES - 1) as usize);
+    random_file(
+        &small,
+        (provisioners::file::PROGRESS_MIN_BYTES - 1) as usize,
+    );
     let remote = scratch(&sshd, "progress");
     run(&comm, &format!("mkdir -p {remote}")).await;
     let upload = |src: &Path| provisioners::file::Config {
@@ -825,9 +1239,16 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
     let go = |cfg: provisioners::file::Config, term: console::Term| {
         let comm = comm.clone();
         async move {
-            provisioners::file::provision_with_progress_on(&cfg, &TestUi::default(), &comm, &data(), &CancellationToken::new(), &term)
-                .await
-                .unwrap()
+            provisioners::file::provision_with_progress_on(
+                &cfg,
+                &TestUi::default(),
+                &comm,
+                &data(),
+                &CancellationToken::new(),
+                &term,
+            )
+            .await
+            .unwrap()
         }
     };
     let sizes = format!("stat -c '%n %s' {remote}/*; rm -f {remote}/*");
@@ -836,19 +1257,35 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
     go(upload(&big), pty.term().clone()).await;
     go(upload(&small), pty.term().clone()).await;
     let drawn = pty.output();
-    assert!(drawn.contains("big-upload.bin") && drawn.contains("/16.00 MiB"), "no progress bar on the terminal: {drawn:?}");
-    assert!(!drawn.contains("small-upload"), "a bar for a file under {} bytes: {drawn:?}", provisioners::file::PROGRESS_MIN_BYTES);
+    assert!(
+        drawn.contains("big-upload.bin") && drawn.contains("/16.00 MiB"),
+        "no progress bar on the terminal: {drawn:?}"
+    );
+    assert!(
+        !drawn.contains("small-upload"),
+        "a bar for a file under {} bytes: {drawn:?}",
+        provisioners::file::PROGRESS_MIN_BYTES
+    );
     assert_eq!(
         run(&comm, &sizes).await.1,
-        [format!("out: {remote}/big-upload.bin {}", 16 << 20), format!("out: {remote}/small-upload.bin {}", (8 << 20) - 1)]
+        [
+            format!("out: {remote}/big-upload.bin {}", 16 << 20),
+            format!("out: {remote}/small-upload.bin {}", (8 << 20) - 1)
+        ]
     );
 
     // Plain output (a log file): the same upload without a single byte of bar.
     let log = dir.path().join("plain.log");
-    let plain = console::Term::read_write_pair(std::fs::File::open("/dev/null").unwrap(), std::fs::File::create(&log).unwrap());
+    let plain = console::Term::read_write_pair(
+        std::fs::File::open("/dev/null").unwrap(),
+        std::fs::File::create(&log).unwrap(),
+    );
     assert!(!plain.is_term());
     go(upload(&big), plain).await;
     assert_eq!(std::fs::read_to_string(&log).unwrap(), "");
-    assert_eq!(run(&comm, &sizes).await.1, [format!("out: {remote}/big-upload.bin {}", 16 << 20)]);
+    assert_eq!(
+        run(&comm, &sizes).await.1,
+        [format!("out: {remote}/big-upload.bin {}", 16 << 20)]
+    );
     run(&comm, &format!("rmdir {remote}")).await;
 }

@@ -21,7 +21,13 @@ pub const PROGRESS_MIN_BYTES: u64 = 8 << 20;
 const PROGRESS_HZ: u8 = 20;
 
 /// Runs the provisioner; large uploads draw a progress bar on stderr when it is a terminal.
-pub async fn provision(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildData, cancel: &CancellationToken) -> anyhow::Result<()> {
+pub async fn provision(
+    c: &Config,
+    ui: &dyn Ui,
+    comm: &dyn Communicator,
+    data: &BuildData,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     provision_with_progress_on(c, ui, comm, data, cancel, &console::Term::buffered_stderr()).await
 }
 
@@ -58,10 +64,20 @@ pub fn upload_target(src: &str, dst: &str, is_dir: bool) -> String {
 }
 
 fn base_name(p: &str) -> String {
-    Path::new(p.trim_end_matches('/')).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    Path::new(p.trim_end_matches('/'))
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
-async fn upload(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildData, cancel: &CancellationToken, term: &console::Term) -> anyhow::Result<()> {
+async fn upload(
+    c: &Config,
+    ui: &dyn Ui,
+    comm: &dyn Communicator,
+    data: &BuildData,
+    cancel: &CancellationToken,
+    term: &console::Term,
+) -> anyhow::Result<()> {
     for src in &c.sources {
         let src = data.render(src, None)?;
         let dst = data.render(&c.destination, None)?;
@@ -74,12 +90,22 @@ async fn upload(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildDa
             let draw = indicatif::ProgressDrawTarget::term(term.clone(), PROGRESS_HZ);
             let bar = indicatif::ProgressBar::with_draw_target(Some(meta.len()), draw);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             bar.set_message(base_name(&src));
             let b = bar.clone();
-            let res = comm.upload_with_progress(Path::new(&src), &target, None, Arc::new(move |done, _| b.set_position(done)), cancel).await;
+            let res = comm
+                .upload_with_progress(
+                    Path::new(&src),
+                    &target,
+                    None,
+                    Arc::new(move |done, _| b.set_position(done)),
+                    cancel,
+                )
+                .await;
             bar.finish_and_clear();
             res
         } else {
@@ -93,7 +119,13 @@ async fn upload(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildDa
     Ok(())
 }
 
-async fn download(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildData, cancel: &CancellationToken) -> anyhow::Result<()> {
+async fn download(
+    c: &Config,
+    ui: &dyn Ui,
+    comm: &dyn Communicator,
+    data: &BuildData,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     for src in &c.sources {
         let src = data.render(src, None)?;
         let mut dst = data.render(&c.destination, None)?;
@@ -107,13 +139,17 @@ async fn download(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &Build
             }
             d
         } else {
-            Path::new(&dst).parent().map(Path::to_path_buf).unwrap_or_default()
+            Path::new(&dst)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
         };
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let res = if is_dir_src {
-            comm.download_dir(src.trim_end_matches(['*', '/']), Path::new(&dst), cancel).await
+            comm.download_dir(src.trim_end_matches(['*', '/']), Path::new(&dst), cancel)
+                .await
         } else {
             comm.download(&src, Path::new(&dst), cancel).await
         };
@@ -147,14 +183,25 @@ mod tests {
         let tree = dir.path().join("tree");
         std::fs::create_dir(&tree).unwrap();
         let c = Config {
-            sources: vec![f.to_string_lossy().into_owned(), tree.to_string_lossy().into_owned()],
+            sources: vec![
+                f.to_string_lossy().into_owned(),
+                tree.to_string_lossy().into_owned(),
+            ],
             destination: "/opt/".into(),
             direction: Direction::Upload,
             generated: false,
         };
         let comm = FakeComm::default();
         let ui = RecordingUi::default();
-        provision(&c, &ui, &comm, &BuildData::default(), &CancellationToken::new()).await.unwrap();
+        provision(
+            &c,
+            &ui,
+            &comm,
+            &BuildData::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             comm.calls(),
             [
@@ -162,22 +209,60 @@ mod tests {
                 Call::UploadDir(tree.to_string_lossy().into_owned(), "/opt/tree".into())
             ]
         );
-        assert_eq!(ui.lines()[0], format!("say: Uploading {} => /opt/", f.display()));
+        assert_eq!(
+            ui.lines()[0],
+            format!("say: Uploading {} => /opt/", f.display())
+        );
     }
 
     #[tokio::test]
     async fn download_into_a_directory_keeps_the_name() {
         let dir = tempfile::tempdir().unwrap();
         let dst = format!("{}/out/", dir.path().display());
-        let c = Config { sources: vec!["/etc/hostname".into()], destination: dst.clone(), direction: Direction::Download, generated: false };
+        let c = Config {
+            sources: vec!["/etc/hostname".into()],
+            destination: dst.clone(),
+            direction: Direction::Download,
+            generated: false,
+        };
         let comm = FakeComm::default();
-        provision(&c, &RecordingUi::default(), &comm, &BuildData::default(), &CancellationToken::new()).await.unwrap();
-        assert_eq!(comm.calls(), [Call::Download("/etc/hostname".into(), format!("{dst}hostname"))]);
-        assert_eq!(std::fs::read_to_string(format!("{dst}hostname")).unwrap(), "content of /etc/hostname");
+        provision(
+            &c,
+            &RecordingUi::default(),
+            &comm,
+            &BuildData::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            comm.calls(),
+            [Call::Download(
+                "/etc/hostname".into(),
+                format!("{dst}hostname")
+            )]
+        );
+        assert_eq!(
+            std::fs::read_to_string(format!("{dst}hostname")).unwrap(),
+            "content of /etc/hostname"
+        );
 
-        let c = Config { sources: vec!["/var/log/".into()], destination: dst.clone(), direction: Direction::Download, generated: false };
+        let c = Config {
+            sources: vec!["/var/log/".into()],
+            destination: dst.clone(),
+            direction: Direction::Download,
+            generated: false,
+        };
         let comm = FakeComm::default();
-        provision(&c, &RecordingUi::default(), &comm, &BuildData::default(), &CancellationToken::new()).await.unwrap();
+        provision(
+            &c,
+            &RecordingUi::default(),
+            &comm,
+            &BuildData::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         assert_eq!(comm.calls(), [Call::DownloadDir("/var/log".into(), dst)]);
     }
 }
