@@ -514,43 +514,17 @@ fn quote_char(c: char) -> String {
     match c {
         '\'' => "'\\''".into(),
         '"' => "'\"'".into(),
-        c => format!("'{}'", go_quote_body(&c.to_string())),
-    }
-}
-
-/// `strconv.Quote(s)` without the surrounding double quotes.
-pub(crate) fn go_quote_body(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
-            c if c.is_control() => {
-                if (c as u32) < 0x10000 {
-                    out.push_str(&format!("\\u{:04x}", c as u32))
-                } else {
-                    out.push_str(&format!("\\U{:08x}", c as u32))
-                }
-            }
-            c => out.push(c),
+        c => {
+            let q = go_quote(&c.to_string());
+            format!("'{}'", &q[1..q.len() - 1])
         }
     }
-    out
 }
 
-/// Go's `strconv.Quote` (`%q`).
+/// Go's `strconv.Quote` (`%q`). `super::interp` is the template engine beside this module (also
+/// in the fuzz target, which mounts both files at its crate root).
 pub(crate) fn go_quote(s: &str) -> String {
-    format!("\"{}\"", go_quote_body(s))
+    super::interp::gofmt::quote(s)
 }
 
 /// Packer's `highlightPosition`: walks the first `offset` bytes, and shows the line before and the

@@ -22,7 +22,7 @@
 
 mod exec;
 mod funcs;
-mod gofmt;
+pub(crate) mod gofmt;
 mod golayout;
 mod lexer;
 mod parse;
