@@ -12,24 +12,26 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::paths::{fresh_dir, repo_root};
-use crate::support::{Ec2State, Moto, Proxy, Sshd};
+use crate::support::{Ec2Stack, Ec2State, Moto};
 
 const REGION: &str = "us-east-1";
 const COPY_REGION: &str = "us-west-2";
 
+/// The shared EC2 stack plus the directory the rpack processes run in.
 struct Stack {
-    // Field order is drop order: the sshd asks moto, the proxy forwards to it.
-    sshd: Sshd,
-    proxy: Proxy,
-    moto: Moto,
+    ec2: Ec2Stack,
     dir: PathBuf,
 }
 
+impl std::ops::Deref for Stack {
+    type Target = Ec2Stack;
+    fn deref(&self) -> &Ec2Stack {
+        &self.ec2
+    }
+}
+
 fn stack() -> Stack {
-    let moto = Moto::start();
-    let proxy = Proxy::start(moto.endpoint());
-    let sshd = Sshd::start_ec2(moto.endpoint());
-    Stack { sshd, proxy, moto, dir: fresh_dir("build") }
+    Stack { ec2: Ec2Stack::start(), dir: fresh_dir("build") }
 }
 
 impl Stack {

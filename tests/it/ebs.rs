@@ -13,24 +13,27 @@ use rpack::ui::Ui;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Ec2State, FaultKind, Moto, Proxy, Sshd};
+use crate::support::{Ec2Stack, Ec2State, FaultKind, Proxy, Sshd};
 
 pub(crate) const REGION: &str = "us-east-1";
 /// In moto's catalogue in every region.
 pub(crate) const AMI: &str = "ami-12c6146b";
 
+/// The shared EC2 stack plus a state dir for the builds' ledgers.
 pub(crate) struct Stack {
-    pub(crate) moto: Moto,
-    pub(crate) proxy: Proxy,
-    pub(crate) sshd: Sshd,
+    ec2: Ec2Stack,
     state_dir: tempfile::TempDir,
 }
 
+impl std::ops::Deref for Stack {
+    type Target = Ec2Stack;
+    fn deref(&self) -> &Ec2Stack {
+        &self.ec2
+    }
+}
+
 pub(crate) fn stack() -> Stack {
-    let moto = Moto::start();
-    let proxy = Proxy::start(moto.endpoint());
-    let sshd = Sshd::start_ec2(moto.endpoint());
-    Stack { moto, proxy, sshd, state_dir: tempfile::tempdir().unwrap() }
+    Stack { ec2: Ec2Stack::start(), state_dir: tempfile::tempdir().unwrap() }
 }
 
 impl Stack {

@@ -26,3 +26,21 @@ pub use moto::Moto;
 pub use proxy::{FaultKind, Proxy};
 #[allow(unused_imports)]
 pub use sshd::{save_private_key, ssh_keygen, KeyKind, Sshd};
+
+/// What a build runs against: moto, the counting proxy in front of it, and an EC2-mode sshd that
+/// asks moto which keys may log in. Field order is drop order: the sshd asks moto, the proxy
+/// forwards to it.
+pub struct Ec2Stack {
+    pub sshd: Sshd,
+    pub proxy: Proxy,
+    pub moto: Moto,
+}
+
+impl Ec2Stack {
+    pub fn start() -> Ec2Stack {
+        let moto = Moto::start();
+        let proxy = Proxy::start(moto.endpoint());
+        let sshd = Sshd::start_ec2(moto.endpoint());
+        Ec2Stack { sshd, proxy, moto }
+    }
+}
