@@ -61,6 +61,9 @@ pub struct Options {
     pub force: bool,
     pub timestamp_ui: bool,
     pub color: bool,
+    /// A person watches: stdout is a terminal and the output is not machine-readable. Spinners
+    /// and progress bars are drawn then (with or without colour).
+    pub live: bool,
 }
 
 /// The process-wide state shared by builds: cancellation and the ledgers of running builds.
@@ -90,8 +93,8 @@ pub fn run_blocking(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dy
         }
     };
     rt.block_on(async move {
-        // Spinners only where a person watches: a terminal, not machine-readable, colours on.
-        let shared = Shared { spinners: opts.color.then(|| Arc::new(indicatif::MultiProgress::new())), ..Shared::default() };
+        // Spinners and progress bars only where a person watches: a terminal, not machine-readable.
+        let shared = Shared { spinners: opts.live.then(|| Arc::new(indicatif::MultiProgress::new())), ..Shared::default() };
         signals::install(shared.clone(), ui.clone());
         run(builds, base, opts, ui, shared).await
     })
@@ -115,7 +118,7 @@ pub async fn run(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dyn c
         }
         ui.say("");
     }
-    let spinners = if opts.color { shared.spinners.clone() } else { None };
+    let spinners = if opts.live { shared.spinners.clone() } else { None };
     let mut tasks = Vec::new();
     for (i, build) in builds.into_iter().enumerate() {
         let spinners = spinners.clone();

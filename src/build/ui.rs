@@ -138,6 +138,17 @@ impl Ui for BuildUi {
     fn machine(&self, target: &str, kind: &str, data: &[&str]) {
         self.inner.machine(target, kind, data);
     }
+    fn progress(&self, len: u64, label: &str) -> Option<ProgressBar> {
+        let m = self.spinners.as_ref()?;
+        let pb = m.add(ProgressBar::new(len));
+        pb.set_style(
+            ProgressStyle::with_template("{prefix}: {msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb.set_prefix(self.name.clone());
+        pb.set_message(label.to_string());
+        Some(pb)
+    }
 }
 
 impl Drop for BuildUi {

@@ -27,7 +27,8 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
         return usage_error(&*ui, help::BUILD, &args::UsageError(Some(format!("-parallel-builds must be 0 (no limit) or more, got {parallel}"))));
     }
     let color_flag = !m.contains_id("color") || args::flag(&m, "color");
-    let color = !out.machine && color_flag && std::env::var_os("PACKER_NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let live = !out.machine && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let color = live && color_flag && std::env::var_os("PACKER_NO_COLOR").is_none();
     let opts = build::Options {
         parallel_builds: parallel as usize,
         on_error,
@@ -35,6 +36,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
         force: args::flag(&m, "force"),
         timestamp_ui: args::flag(&m, "timestamp-ui"),
         color,
+        live,
     };
     let vars = match parse_vars(&targs) {
         Ok(v) => v,

@@ -22,6 +22,11 @@ pub trait Ui: Send + Sync {
     fn error(&self, msg: &str);
     /// A raw machine-readable record (`target`, `type`, data fields); human UIs ignore it.
     fn machine(&self, target: &str, kind: &str, data: &[&str]);
+    /// A progress bar for `len` bytes labelled `label`, drawn among the output's other live
+    /// lines; `None` (the default) where nobody watches: not a terminal, machine-readable.
+    fn progress(&self, _len: u64, _label: &str) -> Option<indicatif::ProgressBar> {
+        None
+    }
 }
 
 /// Replaces every secret in `text` with `<sensitive>` (longest secrets first so a secret that

@@ -18,6 +18,7 @@ use rpack::communicator::config::TransferMethod;
 use rpack::communicator::ssh::{Auth, ConnectParams, Endpoint};
 use rpack::communicator::{CommError, Communicator, OutputSink, SshComm};
 use rpack::provisioners::{self, shell, BuildData};
+use rpack::build::ui::BuildUi;
 use rpack::ui::Ui;
 use tokio_util::sync::CancellationToken;
 
@@ -1216,6 +1217,9 @@ impl Pty {
     }
 }
 
+/// The file provisioner asks the build's UI for a bar (`Ui::progress`). `rpack build` gives its
+/// builds' UIs a live area only on a terminal without -machine-readable; this test gives one
+/// the pty instead of stdout, and checks a UI without one (plain output) draws nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_bar_for_big_uploads_on_a_terminal_only() {
     let (sshd, key) = server(KeyKind::Ed25519);
@@ -1224,10 +1228,7 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
     let big = dir.path().join("big-upload.bin");
     random_file(&big, 16 << 20);
     let small = dir.path().join("small-upload.bin");
-    random_file(
-        &small,
-        (provisioners::file::PROGRESS_MIN_BYTES - 1) as usize,
-    );
+    random_file(&small, (provisioners::file::PROGRESS_MIN_BYTES - 1) as usize);
     let remote = scratch(&sshd, "progress");
     run(&comm, &format!("mkdir -p {remote}")).await;
     let upload = |src: &Path| provisioners::file::Config {
@@ -1236,56 +1237,34 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
         direction: provisioners::file::Direction::Upload,
         generated: false,
     };
-    let go = |cfg: provisioners::file::Config, term: console::Term| {
+    let go = |cfg: provisioners::file::Config, ui: Arc<dyn Ui>| {
         let comm = comm.clone();
-        async move {
-            provisioners::file::provision_with_progress_on(
-                &cfg,
-                &TestUi::default(),
-                &comm,
-                &data(),
-                &CancellationToken::new(),
-                &term,
-            )
-            .await
-            .unwrap()
-        }
+        async move { provisioners::file::provision(&cfg, &*ui, &comm, &data(), &CancellationToken::new()).await.unwrap() }
     };
     let sizes = format!("stat -c '%n %s' {remote}/*; rm -f {remote}/*");
+    let recorded: Arc<dyn Ui> = Arc::new(TestUi::default());
     let mut pty = Pty::open();
     assert!(pty.term().is_term());
-    go(upload(&big), pty.term().clone()).await;
-    go(upload(&small), pty.term().clone()).await;
+    let live = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::term(pty.term().clone(), 20));
+    let build_ui: Arc<dyn Ui> = Arc::new(BuildUi::new("pb", recorded.clone(), None, false).with_spinners(Some(Arc::new(live))));
+    go(upload(&big), build_ui.clone()).await;
+    go(upload(&small), build_ui.clone()).await;
+    drop(build_ui);
     let drawn = pty.output();
     assert!(
-        drawn.contains("big-upload.bin") && drawn.contains("/16.00 MiB"),
+        drawn.contains("pb: big-upload.bin") && drawn.contains("/16.00 MiB"),
         "no progress bar on the terminal: {drawn:?}"
     );
-    assert!(
-        !drawn.contains("small-upload"),
-        "a bar for a file under {} bytes: {drawn:?}",
-        provisioners::file::PROGRESS_MIN_BYTES
-    );
+    assert!(!drawn.contains("small-upload"), "a bar for a file under {} bytes: {drawn:?}", provisioners::file::PROGRESS_MIN_BYTES);
     assert_eq!(
         run(&comm, &sizes).await.1,
-        [
-            format!("out: {remote}/big-upload.bin {}", 16 << 20),
-            format!("out: {remote}/small-upload.bin {}", (8 << 20) - 1)
-        ]
+        [format!("out: {remote}/big-upload.bin {}", 16 << 20), format!("out: {remote}/small-upload.bin {}", (8 << 20) - 1)]
     );
 
-    // Plain output (a log file): the same upload without a single byte of bar.
-    let log = dir.path().join("plain.log");
-    let plain = console::Term::read_write_pair(
-        std::fs::File::open("/dev/null").unwrap(),
-        std::fs::File::create(&log).unwrap(),
-    );
-    assert!(!plain.is_term());
-    go(upload(&big), plain).await;
-    assert_eq!(std::fs::read_to_string(&log).unwrap(), "");
-    assert_eq!(
-        run(&comm, &sizes).await.1,
-        [format!("out: {remote}/big-upload.bin {}", 16 << 20)]
-    );
+    // A build UI without a live area (plain output, -machine-readable) offers no bar.
+    let plain = BuildUi::new("pb", recorded.clone(), None, false);
+    assert!(plain.progress(16 << 20, "big-upload.bin").is_none());
+    go(upload(&big), Arc::new(plain)).await;
+    assert_eq!(run(&comm, &sizes).await.1, [format!("out: {remote}/big-upload.bin {}", 16 << 20)]);
     run(&comm, &format!("rmdir {remote}")).await;
 }

@@ -15,12 +15,11 @@ use crate::communicator::Communicator;
 use crate::provisioners::BuildData;
 use crate::ui::Ui;
 
-/// Files at least this large get a progress bar (when stderr is a terminal).
+/// Files at least this large get a progress bar (where the UI draws one).
 pub const PROGRESS_MIN_BYTES: u64 = 8 << 20;
-/// Bar redraws per second: smooth enough, and cheap over a slow terminal link.
-const PROGRESS_HZ: u8 = 20;
 
-/// Runs the provisioner; large uploads draw a progress bar on stderr when it is a terminal.
+/// Runs the provisioner. Large uploads draw a progress bar where the UI offers one
+/// ([`Ui::progress`]: a terminal, not machine-readable).
 pub async fn provision(
     c: &Config,
     ui: &dyn Ui,
@@ -28,21 +27,8 @@ pub async fn provision(
     data: &BuildData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
-    provision_with_progress_on(c, ui, comm, data, cancel, &console::Term::buffered_stderr()).await
-}
-
-/// [`provision`] with progress bars drawn on `term`, and only when `term` is a terminal: plain
-/// output (a pipe, a log file) gets no bar redraws.
-pub async fn provision_with_progress_on(
-    c: &Config,
-    ui: &dyn Ui,
-    comm: &dyn Communicator,
-    data: &BuildData,
-    cancel: &CancellationToken,
-    term: &console::Term,
-) -> anyhow::Result<()> {
     match c.direction {
-        Direction::Upload => upload(c, ui, comm, data, cancel, term).await,
+        Direction::Upload => upload(c, ui, comm, data, cancel).await,
         Direction::Download => download(c, ui, comm, data, cancel).await,
     }
 }
@@ -76,7 +62,6 @@ async fn upload(
     comm: &dyn Communicator,
     data: &BuildData,
     cancel: &CancellationToken,
-    term: &console::Term,
 ) -> anyhow::Result<()> {
     for src in &c.sources {
         let src = data.render(src, None)?;
@@ -86,16 +71,7 @@ async fn upload(
         let target = upload_target(&src, &dst, meta.is_dir());
         let res = if meta.is_dir() {
             comm.upload_dir(Path::new(&src), &target, cancel).await
-        } else if meta.len() >= PROGRESS_MIN_BYTES && term.is_term() {
-            let draw = indicatif::ProgressDrawTarget::term(term.clone(), PROGRESS_HZ);
-            let bar = indicatif::ProgressBar::with_draw_target(Some(meta.len()), draw);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar.set_message(base_name(&src));
+        } else if let Some(bar) = (meta.len() >= PROGRESS_MIN_BYTES).then(|| ui.progress(meta.len(), &base_name(&src))).flatten() {
             let b = bar.clone();
             let res = comm
                 .upload_with_progress(
