@@ -47,65 +47,178 @@ const BUILDER_ENV: &str = "eb-custom-platform-builder-packer";
 const GITIGNORE_BLOCK: &str = "\n# Elastic Beanstalk Files\n.elasticbeanstalk/*\n!.elasticbeanstalk/*.cfg.yml\n!.elasticbeanstalk/*.global.yml\n";
 
 fn global_args(c: Command) -> Command {
-    c.arg(Arg::new("region").short('r').long("region").num_args(1).global(true))
-        .arg(Arg::new("profile").long("profile").num_args(1).global(true))
-        .arg(Arg::new("endpoint-url").long("endpoint-url").num_args(1).global(true))
-        .arg(Arg::new("verbose").short('v').long("verbose").action(ArgAction::SetTrue).global(true))
-        .arg(Arg::new("no-verify-ssl").long("no-verify-ssl").action(ArgAction::SetTrue).global(true))
+    c.arg(
+        Arg::new("region")
+            .short('r')
+            .long("region")
+            .num_args(1)
+            .global(true),
+    )
+    .arg(Arg::new("profile").long("profile").num_args(1).global(true))
+    .arg(
+        Arg::new("endpoint-url")
+            .long("endpoint-url")
+            .num_args(1)
+            .global(true),
+    )
+    .arg(
+        Arg::new("verbose")
+            .short('v')
+            .long("verbose")
+            .action(ArgAction::SetTrue)
+            .global(true),
+    )
+    .arg(
+        Arg::new("no-verify-ssl")
+            .long("no-verify-ssl")
+            .action(ArgAction::SetTrue)
+            .global(true),
+    )
 }
 
 fn command() -> Command {
     let version = || Arg::new("version").num_args(0..=1);
-    global_args(Command::new("platform").no_binary_name(true).disable_help_flag(true).subcommand_required(true))
-        .subcommand(
-            Command::new("init")
-                .arg(Arg::new("name").num_args(0..=1))
-                .arg(Arg::new("interactive").short('i').long("interactive").action(ArgAction::SetTrue))
-                .arg(Arg::new("keyname").short('k').long("keyname").num_args(1)),
-        )
-        .subcommand(
-            Command::new("create")
-                .arg(version())
-                .arg(Arg::new("major").short('M').long("major-increment").action(ArgAction::SetTrue))
-                .arg(Arg::new("minor").short('m').long("minor-increment").action(ArgAction::SetTrue))
-                .arg(Arg::new("patch").short('p').long("patch-increment").action(ArgAction::SetTrue))
-                .arg(Arg::new("instance-type").short('i').long("instance-type").num_args(1))
-                .arg(Arg::new("instance-profile").long("instance_profile").visible_alias("instance-profile").num_args(1))
-                .arg(Arg::new("vpc-id").long("vpc.id").num_args(1))
-                .arg(Arg::new("vpc-subnets").long("vpc.subnets").num_args(1))
-                .arg(Arg::new("vpc-publicip").long("vpc.publicip").action(ArgAction::SetTrue))
-                .arg(Arg::new("timeout").long("timeout").num_args(1).value_parser(clap::value_parser!(u64)))
-                .arg(Arg::new("tags").long("tags").num_args(1))
-                .arg(Arg::new("local-build").long("local-build").action(ArgAction::SetTrue))
-                .arg(Arg::new("var").long("var").num_args(1).action(ArgAction::Append))
-                .arg(Arg::new("var-file").long("var-file").num_args(1).action(ArgAction::Append)),
-        )
-        .subcommand(Command::new("status").arg(version()))
-        .subcommand(
-            Command::new("list")
-                .arg(Arg::new("all").short('a').long("all-platforms").action(ArgAction::SetTrue))
-                .arg(Arg::new("status").short('s').long("status").num_args(1)),
-        )
-        .subcommand(
-            Command::new("delete")
-                .arg(version())
-                .arg(Arg::new("cleanup").long("cleanup").action(ArgAction::SetTrue))
-                .arg(Arg::new("all").long("all-platforms").action(ArgAction::SetTrue))
-                .arg(Arg::new("force").long("force").action(ArgAction::SetTrue)),
-        )
-        .subcommand(Command::new("events").arg(version()).arg(Arg::new("follow").short('f').long("follow").action(ArgAction::SetTrue)))
-        .subcommand(Command::new("logs").arg(version()).arg(Arg::new("stream").long("stream").action(ArgAction::SetTrue)))
-        .subcommand(Command::new("use").arg(Arg::new("platform").num_args(0..=1)))
-        .subcommand(
-            Command::new("publish")
-                .arg(version())
-                .arg(Arg::new("application").long("application").num_args(1).required(true))
-                .arg(Arg::new("template-name").long("template-name").num_args(1))
-                .arg(Arg::new("ami").long("ami").num_args(1))
-                .arg(Arg::new("solution-stack").long("solution-stack").num_args(1))
-                .arg(Arg::new("platform-arn").long("platform-arn").num_args(1))
-                .arg(Arg::new("environment").long("environment").num_args(1)),
-        )
+    global_args(
+        Command::new("platform")
+            .no_binary_name(true)
+            .disable_help_flag(true)
+            .subcommand_required(true),
+    )
+    .subcommand(
+        Command::new("init")
+            .arg(Arg::new("name").num_args(0..=1))
+            .arg(
+                Arg::new("interactive")
+                    .short('i')
+                    .long("interactive")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(Arg::new("keyname").short('k').long("keyname").num_args(1)),
+    )
+    .subcommand(
+        Command::new("create")
+            .arg(version())
+            .arg(
+                Arg::new("major")
+                    .short('M')
+                    .long("major-increment")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(
+                Arg::new("minor")
+                    .short('m')
+                    .long("minor-increment")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(
+                Arg::new("patch")
+                    .short('p')
+                    .long("patch-increment")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(
+                Arg::new("instance-type")
+                    .short('i')
+                    .long("instance-type")
+                    .num_args(1),
+            )
+            .arg(
+                Arg::new("instance-profile")
+                    .long("instance_profile")
+                    .visible_alias("instance-profile")
+                    .num_args(1),
+            )
+            .arg(Arg::new("vpc-id").long("vpc.id").num_args(1))
+            .arg(Arg::new("vpc-subnets").long("vpc.subnets").num_args(1))
+            .arg(
+                Arg::new("vpc-publicip")
+                    .long("vpc.publicip")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(
+                Arg::new("timeout")
+                    .long("timeout")
+                    .num_args(1)
+                    .value_parser(clap::value_parser!(u64)),
+            )
+            .arg(Arg::new("tags").long("tags").num_args(1))
+            .arg(
+                Arg::new("local-build")
+                    .long("local-build")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(
+                Arg::new("var")
+                    .long("var")
+                    .num_args(1)
+                    .action(ArgAction::Append),
+            )
+            .arg(
+                Arg::new("var-file")
+                    .long("var-file")
+                    .num_args(1)
+                    .action(ArgAction::Append),
+            ),
+    )
+    .subcommand(Command::new("status").arg(version()))
+    .subcommand(
+        Command::new("list")
+            .arg(
+                Arg::new("all")
+                    .short('a')
+                    .long("all-platforms")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(Arg::new("status").short('s').long("status").num_args(1)),
+    )
+    .subcommand(
+        Command::new("delete")
+            .arg(version())
+            .arg(
+                Arg::new("cleanup")
+                    .long("cleanup")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(
+                Arg::new("all")
+                    .long("all-platforms")
+                    .action(ArgAction::SetTrue),
+            )
+            .arg(Arg::new("force").long("force").action(ArgAction::SetTrue)),
+    )
+    .subcommand(
+        Command::new("events").arg(version()).arg(
+            Arg::new("follow")
+                .short('f')
+                .long("follow")
+                .action(ArgAction::SetTrue),
+        ),
+    )
+    .subcommand(
+        Command::new("logs")
+            .arg(version())
+            .arg(Arg::new("stream").long("stream").action(ArgAction::SetTrue)),
+    )
+    .subcommand(Command::new("use").arg(Arg::new("platform").num_args(0..=1)))
+    .subcommand(
+        Command::new("publish")
+            .arg(version())
+            .arg(
+                Arg::new("application")
+                    .long("application")
+                    .num_args(1)
+                    .required(true),
+            )
+            .arg(Arg::new("template-name").long("template-name").num_args(1))
+            .arg(Arg::new("ami").long("ami").num_args(1))
+            .arg(
+                Arg::new("solution-stack")
+                    .long("solution-stack")
+                    .num_args(1),
+            )
+            .arg(Arg::new("platform-arn").long("platform-arn").num_args(1))
+            .arg(Arg::new("environment").long("environment").num_args(1)),
+    )
 }
 
 /// ebp's multi-letter single-dash flags, in clap's spelling.
@@ -124,7 +237,11 @@ fn normalise(rest: &[String]) -> Vec<String> {
 
 pub fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
-    if rest.is_empty() || rest.iter().any(|a| matches!(a.as_str(), "-h" | "--help" | "-help")) {
+    if rest.is_empty()
+        || rest
+            .iter()
+            .any(|a| matches!(a.as_str(), "-h" | "--help" | "-help"))
+    {
         ui.say(HELP.trim_end());
         return if rest.is_empty() { 1 } else { 0 };
     }
@@ -143,7 +260,10 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     if let Some(p) = m.get_one::<String>("profile") {
         std::env::set_var("AWS_PROFILE", p);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             ui.error(&format!("starting the async runtime: {e}"));
@@ -197,7 +317,8 @@ impl Workspace {
     fn open(root: PathBuf) -> Result<Workspace> {
         let path = root.join(".elasticbeanstalk/config.yml");
         let config = match std::fs::read_to_string(&path) {
-            Ok(t) => WorkspaceConfig::parse(&t).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
+            Ok(t) => WorkspaceConfig::parse(&t)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
             Err(_) => WorkspaceConfig::default(),
         };
         Ok(Workspace { root, config })
@@ -207,7 +328,8 @@ impl Workspace {
         let dir = self.root.join(".elasticbeanstalk");
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("config.yml");
-        std::fs::write(&path, self.config.to_yaml()).with_context(|| format!("writing {}", path.display()))
+        std::fs::write(&path, self.config.to_yaml())
+            .with_context(|| format!("writing {}", path.display()))
     }
 
     fn region(&self, flag: Option<String>) -> Option<String> {
@@ -216,7 +338,9 @@ impl Workspace {
 
     fn platform_name(&self) -> Result<String> {
         match self.config.global("platform_name") {
-            Some(n) if self.config.global("workspace_type").as_deref() != Some("Application") => Ok(n),
+            Some(n) if self.config.global("workspace_type").as_deref() != Some("Application") => {
+                Ok(n)
+            }
             _ => bail!("this workspace has no platform name: run `rpack platform init NAME`"),
         }
     }
@@ -235,7 +359,12 @@ fn current_branch(root: &Path) -> String {
 }
 
 /// A version argument (`x.y.z`, `name/x.y.z` or an ARN) as an ARN of one of our platforms.
-async fn version_arn(api: &Api, name: &str, arg: Option<&str>, ws_version: Option<String>) -> Result<String> {
+async fn version_arn(
+    api: &Api,
+    name: &str,
+    arg: Option<&str>,
+    ws_version: Option<String>,
+) -> Result<String> {
     if let Some(a) = arg {
         if version::parse_arn(a).is_some() {
             return Ok(a.to_string());
@@ -250,13 +379,21 @@ async fn version_arn(api: &Api, name: &str, arg: Option<&str>, ws_version: Optio
     };
     let all = api.list(Some(&name), None, ver.is_none()).await?;
     let found = match &ver {
-        Some(v) => all.iter().find(|p| p.platform_version() == Some(v.as_str())),
+        Some(v) => all
+            .iter()
+            .find(|p| p.platform_version() == Some(v.as_str())),
         None => all.first(),
     };
     found
         .and_then(|p| p.platform_arn())
         .map(str::to_string)
-        .with_context(|| format!("no platform version {name}/{} found in {}", ver.as_deref().unwrap_or("(latest)"), api.region))
+        .with_context(|| {
+            format!(
+                "no platform version {name}/{} found in {}",
+                ver.as_deref().unwrap_or("(latest)"),
+                api.region
+            )
+        })
 }
 
 // --- init / use / status / list -------------------------------------------------------------
@@ -265,12 +402,18 @@ async fn init(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
     let cwd = std::env::current_dir()?;
     let mut ws = Workspace::open(cwd.clone())?;
     if ws.config.global("workspace_type").as_deref() == Some("Application") {
-        bail!("this folder is an application workspace; platform commands need a platform workspace");
+        bail!(
+            "this folder is an application workspace; platform commands need a platform workspace"
+        );
     }
     if m.get_flag("interactive") {
         bail!("interactive mode is not supported: pass the platform name (and -k KEYNAME)");
     }
-    let name = match m.get_one::<String>("name").cloned().or_else(|| ws.config.global("platform_name")) {
+    let name = match m
+        .get_one::<String>("name")
+        .cloned()
+        .or_else(|| ws.config.global("platform_name"))
+    {
         Some(n) => n,
         None => bail!("pass the platform name: rpack platform init NAME"),
     };
@@ -299,14 +442,18 @@ async fn init(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
         c.set_global("instance_profile", None);
     }
     c.set_global("sc", if git { Some("git") } else { None });
-    let key = m.get_one::<String>("keyname").cloned().or_else(|| c.global("default_ec2_keyname"));
+    let key = m
+        .get_one::<String>("keyname")
+        .cloned()
+        .or_else(|| c.global("default_ec2_keyname"));
     c.set_global("default_ec2_keyname", key.as_deref());
     ws.save()?;
     if git {
         let gi = cwd.join(".gitignore");
         let text = std::fs::read_to_string(&gi).unwrap_or_default();
         if !text.contains("# Elastic Beanstalk Files") {
-            std::fs::write(&gi, format!("{text}{GITIGNORE_BLOCK}")).with_context(|| format!("writing {}", gi.display()))?;
+            std::fs::write(&gi, format!("{text}{GITIGNORE_BLOCK}"))
+                .with_context(|| format!("writing {}", gi.display()))?;
         }
     }
     if ws.config.global("platform_version").is_none() {
@@ -323,7 +470,9 @@ async fn init(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
 async fn use_platform(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
     let mut ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
-    let Some(arg) = m.get_one::<String>("platform") else { bail!("pass the platform: a name, name/x.y.z or an ARN") };
+    let Some(arg) = m.get_one::<String>("platform") else {
+        bail!("pass the platform: a name, name/x.y.z or an ARN")
+    };
     let arn = match version::parse_arn(arg) {
         Some(_) => arg.clone(),
         None => match arg.rsplit_once('/') {
@@ -342,28 +491,70 @@ async fn use_platform(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Re
 async fn status(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
     let ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
-    let arn = version_arn(&api, &ws.platform_name()?, m.get_one::<String>("version").map(String::as_str), ws.config.global("platform_version")).await?;
+    let arn = version_arn(
+        &api,
+        &ws.platform_name()?,
+        m.get_one::<String>("version").map(String::as_str),
+        ws.config.global("platform_version"),
+    )
+    .await?;
     print_status(ui, &api, &arn).await?;
     Ok(0)
 }
 
 async fn print_status(ui: &dyn Ui, api: &Api, arn: &str) -> Result<()> {
     let d = api.describe(arn).await?;
-    let pair = |n: Option<&str>, v: Option<&str>| format!("{} {}", n.unwrap_or(""), v.unwrap_or("")).trim().to_string();
+    let pair = |n: Option<&str>, v: Option<&str>| {
+        format!("{} {}", n.unwrap_or(""), v.unwrap_or(""))
+            .trim()
+            .to_string()
+    };
     let lang = d.programming_languages().first();
     let fw = d.frameworks().first();
-    let date = |t: Option<&aws_smithy_types::DateTime>| t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()).unwrap_or_default();
+    let date = |t: Option<&aws_smithy_types::DateTime>| {
+        t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+            .unwrap_or_default()
+    };
     ui.say(&format!("Platform: {arn}"));
     ui.say(&format!("Name: {}", d.platform_name().unwrap_or_default()));
-    ui.say(&format!("Version: {}", d.platform_version().unwrap_or_default()));
-    ui.say(&format!("Maintainer: {}", d.maintainer().unwrap_or_default()));
-    ui.say(&format!("Description: {}", d.description().unwrap_or_default()));
-    ui.say(&format!("Framework: {}", pair(fw.and_then(|f| f.name()), fw.and_then(|f| f.version()))));
-    ui.say(&format!("Operating System: {}", pair(d.operating_system_name(), d.operating_system_version())));
-    ui.say(&format!("Programming Language: {}", pair(lang.and_then(|l| l.name()), lang.and_then(|l| l.version()))));
-    ui.say(&format!("Supported Tiers: {}", d.supported_tier_list().join(", ")));
-    ui.say(&format!("Status: {}", d.platform_status().map(|s| s.as_str()).unwrap_or_default()));
-    if let Some(ami) = d.custom_ami_list().iter().find(|a| a.virtualization_type() == Some("hvm")).and_then(|a| a.image_id()) {
+    ui.say(&format!(
+        "Version: {}",
+        d.platform_version().unwrap_or_default()
+    ));
+    ui.say(&format!(
+        "Maintainer: {}",
+        d.maintainer().unwrap_or_default()
+    ));
+    ui.say(&format!(
+        "Description: {}",
+        d.description().unwrap_or_default()
+    ));
+    ui.say(&format!(
+        "Framework: {}",
+        pair(fw.and_then(|f| f.name()), fw.and_then(|f| f.version()))
+    ));
+    ui.say(&format!(
+        "Operating System: {}",
+        pair(d.operating_system_name(), d.operating_system_version())
+    ));
+    ui.say(&format!(
+        "Programming Language: {}",
+        pair(lang.and_then(|l| l.name()), lang.and_then(|l| l.version()))
+    ));
+    ui.say(&format!(
+        "Supported Tiers: {}",
+        d.supported_tier_list().join(", ")
+    ));
+    ui.say(&format!(
+        "Status: {}",
+        d.platform_status().map(|s| s.as_str()).unwrap_or_default()
+    ));
+    if let Some(ami) = d
+        .custom_ami_list()
+        .iter()
+        .find(|a| a.virtualization_type() == Some("hvm"))
+        .and_then(|a| a.image_id())
+    {
         ui.say(&format!("AMI: {ami}"));
     }
     ui.say(&format!("Created: {}", date(d.date_created())));
@@ -373,13 +564,22 @@ async fn print_status(ui: &dyn Ui, api: &Api, arn: &str) -> Result<()> {
 
 async fn list(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
     let ws = Workspace::find().ok();
-    let region = ws.as_ref().and_then(|w| w.region(region.clone())).or(region);
+    let region = ws
+        .as_ref()
+        .and_then(|w| w.region(region.clone()))
+        .or(region);
     let api = Api::load(region.as_deref()).await?;
     let name = match (&ws, m.get_flag("all")) {
         (Some(w), false) => w.config.global("platform_name"),
         _ => None,
     };
-    let mut all = api.list(name.as_deref(), m.get_one::<String>("status").map(String::as_str), false).await?;
+    let mut all = api
+        .list(
+            name.as_deref(),
+            m.get_one::<String>("status").map(String::as_str),
+            false,
+        )
+        .await?;
     // ebp's order: by name, then by semantic version, newest first.
     all.sort_by_key(|p| {
         let arn = p.platform_arn().unwrap_or_default();
@@ -387,7 +587,11 @@ async fn list(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
         std::cmp::Reverse((n, version::parse(&v)))
     });
     for p in all {
-        ui.say(&format!("{}  Status: {}", p.platform_arn().unwrap_or_default(), p.platform_status().map(|s| s.as_str()).unwrap_or_default()));
+        ui.say(&format!(
+            "{}  Status: {}",
+            p.platform_arn().unwrap_or_default(),
+            p.platform_status().map(|s| s.as_str()).unwrap_or_default()
+        ));
     }
     Ok(0)
 }
@@ -395,13 +599,24 @@ async fn list(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
 // --- events ---------------------------------------------------------------------------------
 
 fn event_line(e: &EventDescription) -> String {
-    let when = e.event_date().and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos())).map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default();
-    format!("{when}    {:<5}   {}", e.severity().map(|s| s.as_str()).unwrap_or("INFO"), e.message().unwrap_or_default())
+    let when = e
+        .event_date()
+        .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()))
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default();
+    format!(
+        "{when}    {:<5}   {}",
+        e.severity().map(|s| s.as_str()).unwrap_or("INFO"),
+        e.message().unwrap_or_default()
+    )
 }
 
 /// Seconds between DescribeEvents polls (ebp: 5; RPACK_PLATFORM_POLL_SECONDS overrides).
 fn poll_interval() -> Duration {
-    let secs = std::env::var("RPACK_PLATFORM_POLL_SECONDS").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(5.0);
+    let secs = std::env::var("RPACK_PLATFORM_POLL_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .unwrap_or(5.0);
     Duration::from_secs_f64(secs.max(0.05))
 }
 
@@ -411,14 +626,24 @@ enum Outcome {
 }
 
 /// Polls the events of one request until a success or failure message, printing each event.
-async fn wait_for(ui: &dyn Ui, api: &Api, arn: &str, request_id: Option<&str>, timeout: Duration, success: &str, failures: &[&str]) -> Result<Outcome> {
+async fn wait_for(
+    ui: &dyn Ui,
+    api: &Api,
+    arn: &str,
+    request_id: Option<&str>,
+    timeout: Duration,
+    success: &str,
+    failures: &[&str],
+) -> Result<Outcome> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut start = None;
     loop {
         for e in api.events(arn, request_id, start).await? {
             ui.say(&event_line(&e));
             if let Some(d) = e.event_date() {
-                start = Some(aws_smithy_types::DateTime::from_millis(d.to_millis().unwrap_or(0) + 1));
+                start = Some(aws_smithy_types::DateTime::from_millis(
+                    d.to_millis().unwrap_or(0) + 1,
+                ));
             }
             let msg = e.message().unwrap_or_default();
             if msg.starts_with(success) {
@@ -438,13 +663,21 @@ async fn wait_for(ui: &dyn Ui, api: &Api, arn: &str, request_id: Option<&str>, t
 async fn events(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
     let ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
-    let arn = version_arn(&api, &ws.platform_name()?, m.get_one::<String>("version").map(String::as_str), ws.config.global("platform_version")).await?;
+    let arn = version_arn(
+        &api,
+        &ws.platform_name()?,
+        m.get_one::<String>("version").map(String::as_str),
+        ws.config.global("platform_version"),
+    )
+    .await?;
     let mut start = None;
     loop {
         for e in api.events(&arn, None, start).await? {
             ui.say(&event_line(&e));
             if let Some(d) = e.event_date() {
-                start = Some(aws_smithy_types::DateTime::from_millis(d.to_millis().unwrap_or(0) + 1));
+                start = Some(aws_smithy_types::DateTime::from_millis(
+                    d.to_millis().unwrap_or(0) + 1,
+                ));
             }
         }
         if !m.get_flag("follow") {
@@ -457,7 +690,9 @@ async fn events(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
 /// A builder log line for reading: the part after ` -- ` of a Ruby Logger line, and for
 /// Packer's machine-readable `ui` records only their message (ebcli's PackerStreamFormatter).
 pub(crate) fn format_log_line(line: &str) -> String {
-    let Some((_, rest)) = line.split_once(" -- ") else { return line.to_string() };
+    let Some((_, rest)) = line.split_once(" -- ") else {
+        return line.to_string();
+    };
     if let Some(record) = rest.strip_prefix("Packer: ") {
         let f: Vec<&str> = record.splitn(5, ',').collect();
         if f.len() == 5 && f[2] == "ui" {
@@ -471,7 +706,13 @@ pub(crate) fn format_log_line(line: &str) -> String {
 async fn logs(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
     let ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
-    let arn = version_arn(&api, &ws.platform_name()?, m.get_one::<String>("version").map(String::as_str), ws.config.global("platform_version")).await?;
+    let arn = version_arn(
+        &api,
+        &ws.platform_name()?,
+        m.get_one::<String>("version").map(String::as_str),
+        ws.config.global("platform_version"),
+    )
+    .await?;
     let (name, ver) = version::parse_arn(&arn).context("a platform ARN")?;
     let group = format!("/aws/elasticbeanstalk/platform/{name}");
     let mut token = None;
@@ -495,22 +736,48 @@ async fn delete(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
     let api = Api::load(ws.region(region).as_deref()).await?;
     let name = ws.platform_name()?;
     let arns = if m.get_flag("cleanup") {
-        let scope = if m.get_flag("all") { None } else { Some(name.as_str()) };
-        api.list(scope, Some("Failed"), false).await?.iter().filter_map(|p| p.platform_arn().map(str::to_string)).collect()
+        let scope = if m.get_flag("all") {
+            None
+        } else {
+            Some(name.as_str())
+        };
+        api.list(scope, Some("Failed"), false)
+            .await?
+            .iter()
+            .filter_map(|p| p.platform_arn().map(str::to_string))
+            .collect()
     } else {
-        let Some(v) = m.get_one::<String>("version") else { bail!("pass the version to delete (or --cleanup to delete failed versions)") };
+        let Some(v) = m.get_one::<String>("version") else {
+            bail!("pass the version to delete (or --cleanup to delete failed versions)")
+        };
         vec![version_arn(&api, &name, Some(v), None).await?]
     };
     if !m.get_flag("force") && !arns.is_empty() {
-        bail!("deleting {} needs --force (rpack does not prompt)", arns.join(", "));
+        bail!(
+            "deleting {} needs --force (rpack does not prompt)",
+            arns.join(", ")
+        );
     }
     for arn in arns {
         let users = api.environments_using(&arn).await?;
         if !users.is_empty() {
-            bail!("platform version {arn} is in use by environment(s) {}; it cannot be deleted", users.join(", "));
+            bail!(
+                "platform version {arn} is in use by environment(s) {}; it cannot be deleted",
+                users.join(", ")
+            );
         }
         let rid = api.delete(&arn).await?;
-        match wait_for(ui, &api, &arn, rid.as_deref(), Duration::from_secs(600), "Successfully deleted platform version", &["Failed to delete platform version"]).await? {
+        match wait_for(
+            ui,
+            &api,
+            &arn,
+            rid.as_deref(),
+            Duration::from_secs(600),
+            "Successfully deleted platform version",
+            &["Failed to delete platform version"],
+        )
+        .await?
+        {
             Outcome::Success => {}
             Outcome::Failure(msg) => bail!("deleting {arn}: {msg}"),
         }
@@ -522,10 +789,15 @@ async fn delete(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
 
 /// `k=v,k2=v2` with ebcli's limits (keys ≤127, values ≤255, `[\w\s.:/+=@-]`).
 pub(crate) fn parse_tags(s: &str) -> Result<Vec<Tag>> {
-    let ok = |t: &str| t.chars().all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:\\/+=@-".contains(c));
+    let ok = |t: &str| {
+        t.chars()
+            .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:\\/+=@-".contains(c))
+    };
     let mut out = Vec::new();
     for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let Some((k, v)) = pair.split_once('=') else { bail!("--tags: {pair:?} is not key=value") };
+        let Some((k, v)) = pair.split_once('=') else {
+            bail!("--tags: {pair:?} is not key=value")
+        };
         let (k, v) = (k.trim(), v.trim());
         if k.is_empty() || k.chars().count() > 127 || !ok(k) {
             bail!("--tags: key {k:?} must be 1-127 characters of letters, digits, spaces and _.:/+=@-");
@@ -541,17 +813,29 @@ pub(crate) fn parse_tags(s: &str) -> Result<Vec<Tag>> {
 fn template_vars(m: &ArgMatches) -> Result<TemplateVars> {
     let mut vars = Vec::new();
     for v in m.get_many::<String>("var").into_iter().flatten() {
-        let Some((k, val)) = v.split_once('=') else { bail!("-var {v:?}: expected KEY=VALUE") };
+        let Some((k, val)) = v.split_once('=') else {
+            bail!("-var {v:?}: expected KEY=VALUE")
+        };
         vars.push((k.to_string(), val.to_string()));
     }
-    Ok(TemplateVars { files: m.get_many::<String>("var-file").into_iter().flatten().cloned().collect(), vars })
+    Ok(TemplateVars {
+        files: m
+            .get_many::<String>("var-file")
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect(),
+        vars,
+    })
 }
 
 async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
     let mut ws = Workspace::find()?;
     let name = ws.platform_name()?;
     let cwd = std::env::current_dir()?;
-    let has_entries = std::fs::read_dir(&ws.root)?.flatten().any(|e| !e.file_name().to_string_lossy().starts_with('.'));
+    let has_entries = std::fs::read_dir(&ws.root)?
+        .flatten()
+        .any(|e| !e.file_name().to_string_lossy().starts_with('.'));
     if !has_entries {
         bail!("the platform workspace {} is empty", ws.root.display());
     }
@@ -564,10 +848,15 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
             bail!("Invalid version format {v:?}: only ^\\d+\\.\\d+\\.\\d+$ is allowed");
         }
     }
-    let tags = m.get_one::<String>("tags").map(|t| parse_tags(t)).transpose()?.unwrap_or_default();
+    let tags = m
+        .get_one::<String>("tags")
+        .map(|t| parse_tags(t))
+        .transpose()?
+        .unwrap_or_default();
     // platform.yaml alone first: no AWS call for a definition that cannot work.
     let yaml_text = std::fs::read_to_string(cwd.join("platform.yaml"))?;
-    yaml::parse_definition(&yaml_text).map_err(|p| anyhow::anyhow!("platform.yaml is not valid:\n{p}"))?;
+    yaml::parse_definition(&yaml_text)
+        .map_err(|p| anyhow::anyhow!("platform.yaml is not valid:\n{p}"))?;
 
     let api = Api::load(ws.region(region).as_deref()).await?;
     let account = api.account_id().await?;
@@ -575,8 +864,15 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
         Some(v) => v,
         None => {
             let latest = api.list(Some(&name), None, true).await?;
-            let latest = latest.first().and_then(|p| p.platform_version()).and_then(version::parse);
-            let bump = version::Bump { major: m.get_flag("major"), minor: m.get_flag("minor"), patch: m.get_flag("patch") };
+            let latest = latest
+                .first()
+                .and_then(|p| p.platform_version())
+                .and_then(version::parse);
+            let bump = version::Bump {
+                major: m.get_flag("major"),
+                minor: m.get_flag("minor"),
+                patch: m.get_flag("patch"),
+            };
             version::show(version::next(latest, bump))
         }
     };
@@ -585,10 +881,19 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
         std::env::set_var(k, v);
     }
     let vars = template_vars(m)?;
-    let checked = check::definition(&cwd, &api.region, &vars).map_err(|p| anyhow::anyhow!("the platform definition is not valid:\n{}", p.join("\n")))?;
+    let checked = check::definition(&cwd, &api.region, &vars)
+        .map_err(|p| anyhow::anyhow!("the platform definition is not valid:\n{}", p.join("\n")))?;
 
     // The bundle: the workspace itself, or with --local-build a thin one starting from the AMI.
-    let label = version::label(if bundle::source(&ws.root) == bundle::Source::Git { bundle::git_describe(&ws.root) } else { None }.as_deref(), chrono::Utc::now());
+    let label = version::label(
+        if bundle::source(&ws.root) == bundle::Source::Git {
+            bundle::git_describe(&ws.root)
+        } else {
+            None
+        }
+        .as_deref(),
+        chrono::Utc::now(),
+    );
     let staging = ws.root.join(".elasticbeanstalk/app_versions");
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
     let zip_path = staging.join(format!("{label}.zip"));
@@ -602,18 +907,25 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
         Some(ami)
     } else {
         if bundle::source(&ws.root) == bundle::Source::Git && bundle::git_dirty(&ws.root) {
-            ui.say("WARNING: You have uncommitted changes; only files committed at HEAD are bundled.");
+            ui.say(
+                "WARNING: You have uncommitted changes; only files committed at HEAD are bundled.",
+            );
         }
         bundle::write(&ws.root, &zip_path, healthd.as_deref())?;
         None
     };
 
-    let profile = m.get_one::<String>("instance-profile").cloned().or_else(|| ws.config.global("instance_profile"));
+    let profile = m
+        .get_one::<String>("instance-profile")
+        .cloned()
+        .or_else(|| ws.config.global("instance_profile"));
     let profile = match profile {
         Some(p) if p != BUILDER_PROFILE => p,
         _ => {
             if let Some(w) = api.ensure_instance_profile(BUILDER_PROFILE).await? {
-                ui.say(&format!("WARNING: could not create instance profile {BUILDER_PROFILE}: {w}"));
+                ui.say(&format!(
+                    "WARNING: could not create instance profile {BUILDER_PROFILE}: {w}"
+                ));
             }
             BUILDER_PROFILE.to_string()
         }
@@ -623,17 +935,31 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
 
     let bucket = api.storage_location().await?;
     let key = format!("{name}/{label}.zip");
-    ui.say(&format!("Uploading {name}/{label}.zip to S3. This may take a while."));
+    ui.say(&format!(
+        "Uploading {name}/{label}.zip to S3. This may take a while."
+    ));
     api.upload(&bucket, &key, &zip_path).await?;
     let _ = std::fs::remove_file(&zip_path);
 
     let key_name = ws.config.global("default_ec2_keyname");
-    let mut settings: Vec<ConfigurationOptionSetting> = vec![setting("aws:autoscaling:launchconfiguration", "IamInstanceProfile", &profile)];
+    let mut settings: Vec<ConfigurationOptionSetting> = vec![setting(
+        "aws:autoscaling:launchconfiguration",
+        "IamInstanceProfile",
+        &profile,
+    )];
     if let Some(k) = &key_name {
-        settings.push(setting("aws:autoscaling:launchconfiguration", "EC2KeyName", k));
+        settings.push(setting(
+            "aws:autoscaling:launchconfiguration",
+            "EC2KeyName",
+            k,
+        ));
     }
     if let Some(t) = m.get_one::<String>("instance-type") {
-        settings.push(setting("aws:autoscaling:launchconfiguration", "InstanceType", t));
+        settings.push(setting(
+            "aws:autoscaling:launchconfiguration",
+            "InstanceType",
+            t,
+        ));
     }
     if let Some(v) = m.get_one::<String>("vpc-id") {
         settings.push(setting("aws:ec2:vpc", "VPCId", v));
@@ -660,10 +986,24 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
     };
     ui.say(&format!("Note: An environment called '{BUILDER_ENV}' has been created in order to build your platform before it can be used. You can terminate it when no platform build is running."));
     ws.config.set_global("platform_version", Some(&ver));
-    ws.config.set_branch_environment(&current_branch(&ws.root), BUILDER_ENV);
+    ws.config
+        .set_branch_environment(&current_branch(&ws.root), BUILDER_ENV);
     ws.save()?;
     let timeout = Duration::from_secs(60 * m.get_one::<u64>("timeout").copied().unwrap_or(30));
-    match wait_for(ui, &api, &arn, request_id.as_deref(), timeout, "Successfully created platform version", &["Failed to create platform version", "Unmatched region for created AMI"]).await? {
+    match wait_for(
+        ui,
+        &api,
+        &arn,
+        request_id.as_deref(),
+        timeout,
+        "Successfully created platform version",
+        &[
+            "Failed to create platform version",
+            "Unmatched region for created AMI",
+        ],
+    )
+    .await?
+    {
         Outcome::Success => Ok(0),
         Outcome::Failure(msg) => {
             ui.error(&format!("ERROR: {msg}"));
@@ -674,7 +1014,12 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
 
 /// Builds the definition's template with this rpack (`build -machine-readable`) and returns the
 /// AMI built in `region`; the build's own messages are shown as they come.
-async fn local_build(ui: &dyn Ui, checked: &check::Checked, vars: &TemplateVars, region: &str) -> Result<String> {
+async fn local_build(
+    ui: &dyn Ui,
+    checked: &check::Checked,
+    vars: &TemplateVars,
+    region: &str,
+) -> Result<String> {
     use tokio::io::AsyncBufReadExt;
     let exe = std::env::current_exe().context("locating the rpack executable")?;
     let mut cmd = tokio::process::Command::new(exe);
@@ -685,8 +1030,12 @@ async fn local_build(ui: &dyn Ui, checked: &check::Checked, vars: &TemplateVars,
     for (k, v) in &vars.vars {
         cmd.arg(format!("-var={k}={v}"));
     }
-    cmd.arg(&checked.template_path).stdout(std::process::Stdio::piped());
-    ui.say(&format!("Building the platform AMI locally from {}", checked.template_path.display()));
+    cmd.arg(&checked.template_path)
+        .stdout(std::process::Stdio::piped());
+    ui.say(&format!(
+        "Building the platform AMI locally from {}",
+        checked.template_path.display()
+    ));
     let mut child = cmd.spawn().context("starting rpack build")?;
     let stdout = child.stdout.take().context("rpack build stdout")?;
     let mut lines = tokio::io::BufReader::new(stdout).lines();
@@ -695,7 +1044,12 @@ async fn local_build(ui: &dyn Ui, checked: &check::Checked, vars: &TemplateVars,
         let f: Vec<&str> = line.splitn(6, ',').collect();
         if f.len() >= 4 && f[2] == "ui" {
             let text = f[3..].join(",");
-            let text = text.split_once(',').map(|(_, t)| t).unwrap_or(&text).replace("%!(PACKER_COMMA)", ",").replace("\\n", "\n");
+            let text = text
+                .split_once(',')
+                .map(|(_, t)| t)
+                .unwrap_or(&text)
+                .replace("%!(PACKER_COMMA)", ",")
+                .replace("\\n", "\n");
             ui.say(&text);
         } else if f.len() >= 6 && f[2] == "artifact" && f[4] == "id" {
             amis.extend(f[5].split(',').map(str::to_string));
@@ -703,37 +1057,79 @@ async fn local_build(ui: &dyn Ui, checked: &check::Checked, vars: &TemplateVars,
     }
     let status = child.wait().await?;
     if !status.success() {
-        bail!("the local build of {} failed", checked.template_path.display());
+        bail!(
+            "the local build of {} failed",
+            checked.template_path.display()
+        );
     }
     amis.iter()
-        .find_map(|a| a.split_once(':').filter(|(r, _)| *r == region).map(|(_, ami)| ami.to_string()))
-        .with_context(|| format!("the local build produced no AMI in {region} (artifacts: {})", amis.join(", ")))
+        .find_map(|a| {
+            a.split_once(':')
+                .filter(|(r, _)| *r == region)
+                .map(|(_, ami)| ami.to_string())
+        })
+        .with_context(|| {
+            format!(
+                "the local build produced no AMI in {region} (artifacts: {})",
+                amis.join(", ")
+            )
+        })
 }
 
 /// The definition EB's builder gets after a local build: platform.yaml as is, and a template
 /// whose amazon-ebs builder starts from `ami` with no provisioners of the user's, so EB's
 /// builder only adds its bootstrap.
-fn thin_bundle(checked: &check::Checked, ami: &str, region: &str, dir: &Path, yaml_text: Option<&str>) -> Result<()> {
+fn thin_bundle(
+    checked: &check::Checked,
+    ami: &str,
+    region: &str,
+    dir: &Path,
+    yaml_text: Option<&str>,
+) -> Result<()> {
     let raw = std::fs::read_to_string(&checked.template_path)?;
-    let tpl: serde_json::Value = serde_json::from_str(&raw).with_context(|| format!("reading {}", checked.template_path.display()))?;
-    let builder = tpl["builders"].as_array().and_then(|b| b.iter().find(|b| b["type"] == "amazon-ebs")).context("the template has no amazon-ebs builder")?;
+    let tpl: serde_json::Value = serde_json::from_str(&raw)
+        .with_context(|| format!("reading {}", checked.template_path.display()))?;
+    let builder = tpl["builders"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["type"] == "amazon-ebs"))
+        .context("the template has no amazon-ebs builder")?;
     let mut thin = serde_json::Map::new();
-    for k in ["type", "name", "instance_type", "ssh_username", "ssh_pty", "ssh_timeout", "ami_description"] {
+    for k in [
+        "type",
+        "name",
+        "instance_type",
+        "ssh_username",
+        "ssh_pty",
+        "ssh_timeout",
+        "ami_description",
+    ] {
         if let Some(v) = builder.get(k) {
             thin.insert(k.into(), v.clone());
         }
     }
     thin.insert("region".into(), region.into());
     thin.insert("source_ami".into(), ami.into());
-    thin.insert("ami_name".into(), "{{user `platform_name`}}-{{user `platform_version`}}-{{timestamp}}".into());
+    thin.insert(
+        "ami_name".into(),
+        "{{user `platform_name`}}-{{user `platform_version`}}-{{timestamp}}".into(),
+    );
     thin.insert(
         "tags".into(),
         serde_json::json!({"eb_platform_name": "{{user `platform_name`}}", "eb_platform_version": "{{user `platform_version`}}", "eb_platform_arn": "{{user `platform_arn`}}", "rpack_base_ami": ami}),
     );
     let mut variables = tpl["variables"].as_object().cloned().unwrap_or_default();
-    variables.insert("platform_name".into(), "{{env `AWS_EB_PLATFORM_NAME`}}".into());
-    variables.insert("platform_version".into(), "{{env `AWS_EB_PLATFORM_VERSION`}}".into());
-    variables.insert("platform_arn".into(), "{{env `AWS_EB_PLATFORM_ARN`}}".into());
+    variables.insert(
+        "platform_name".into(),
+        "{{env `AWS_EB_PLATFORM_NAME`}}".into(),
+    );
+    variables.insert(
+        "platform_version".into(),
+        "{{env `AWS_EB_PLATFORM_VERSION`}}".into(),
+    );
+    variables.insert(
+        "platform_arn".into(),
+        "{{env `AWS_EB_PLATFORM_ARN`}}".into(),
+    );
     let doc = serde_json::json!({
         "description": format!("Thin Elastic Beanstalk platform template: starts from {ami}, built locally by rpack"),
         "variables": variables,
@@ -741,8 +1137,14 @@ fn thin_bundle(checked: &check::Checked, ami: &str, region: &str, dir: &Path, ya
         "provisioners": [{"type": "shell", "inline": [format!("echo 'platform AMI built by rpack from {}'", checked.definition.template)]}]
     });
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("platform.yaml"), yaml_text.unwrap_or(&checked.yaml_text))?;
-    std::fs::write(dir.join(&checked.definition.template), serde_json::to_string_pretty(&doc)?)?;
+    std::fs::write(
+        dir.join("platform.yaml"),
+        yaml_text.unwrap_or(&checked.yaml_text),
+    )?;
+    std::fs::write(
+        dir.join(&checked.definition.template),
+        serde_json::to_string_pretty(&doc)?,
+    )?;
     Ok(())
 }
 
@@ -752,37 +1154,77 @@ async fn publish(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<
     let ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
     let name = ws.platform_name()?;
-    let yaml_text = std::fs::read_to_string(ws.root.join("platform.yaml")).context("reading platform.yaml")?;
-    let def = yaml::parse_definition(&yaml_text).map_err(|p| anyhow::anyhow!("platform.yaml is not valid:\n{p}"))?;
+    let yaml_text =
+        std::fs::read_to_string(ws.root.join("platform.yaml")).context("reading platform.yaml")?;
+    let def = yaml::parse_definition(&yaml_text)
+        .map_err(|p| anyhow::anyhow!("platform.yaml is not valid:\n{p}"))?;
     let (ami, ver) = match m.get_one::<String>("ami") {
-        Some(a) => (a.clone(), m.get_one::<String>("version").cloned().or_else(|| ws.config.global("platform_version")).unwrap_or_else(|| "0.0.0".into())),
+        Some(a) => (
+            a.clone(),
+            m.get_one::<String>("version")
+                .cloned()
+                .or_else(|| ws.config.global("platform_version"))
+                .unwrap_or_else(|| "0.0.0".into()),
+        ),
         None => {
-            let arn = version_arn(&api, &name, m.get_one::<String>("version").map(String::as_str), ws.config.global("platform_version")).await?;
+            let arn = version_arn(
+                &api,
+                &name,
+                m.get_one::<String>("version").map(String::as_str),
+                ws.config.global("platform_version"),
+            )
+            .await?;
             let d = api.describe(&arn).await?;
-            let ami = d.custom_ami_list().iter().find(|a| a.virtualization_type() == Some("hvm")).and_then(|a| a.image_id()).map(str::to_string);
-            (ami.with_context(|| format!("{arn} has no AMI yet: pass --ami"))?, d.platform_version().unwrap_or_default().to_string())
+            let ami = d
+                .custom_ami_list()
+                .iter()
+                .find(|a| a.virtualization_type() == Some("hvm"))
+                .and_then(|a| a.image_id())
+                .map(str::to_string);
+            (
+                ami.with_context(|| format!("{arn} has no AMI yet: pass --ami"))?,
+                d.platform_version().unwrap_or_default().to_string(),
+            )
         }
     };
     let stack = m.get_one::<String>("solution-stack").map(String::as_str);
     let platform_arn = m.get_one::<String>("platform-arn").map(String::as_str);
     if stack.is_none() == platform_arn.is_none() {
-        bail!("pass exactly one of --solution-stack (a managed platform's stack) or --platform-arn");
+        bail!(
+            "pass exactly one of --solution-stack (a managed platform's stack) or --platform-arn"
+        );
     }
     let app = m.get_one::<String>("application").expect("required");
-    let template = m.get_one::<String>("template-name").cloned().unwrap_or_else(|| format!("{name}-{}", ver.replace('.', "-")));
-    let mut settings = vec![setting("aws:autoscaling:launchconfiguration", "ImageId", &ami)];
+    let template = m
+        .get_one::<String>("template-name")
+        .cloned()
+        .unwrap_or_else(|| format!("{name}-{}", ver.replace('.', "-")));
+    let mut settings = vec![setting(
+        "aws:autoscaling:launchconfiguration",
+        "ImageId",
+        &ami,
+    )];
     for d in &def.option_definitions {
-        settings.push(setting("aws:elasticbeanstalk:application:environment", &d.option_name, d.default_value.as_deref().unwrap_or("")));
+        settings.push(setting(
+            "aws:elasticbeanstalk:application:environment",
+            &d.option_name,
+            d.default_value.as_deref().unwrap_or(""),
+        ));
     }
     for s in &def.option_settings {
         settings.push(setting(&s.namespace, &s.option_name, &s.value));
     }
     let description = format!("{name} {ver}: custom AMI {ami} (rpack platform publish)");
-    api.create_configuration_template(app, &template, platform_arn, stack, &description, settings).await?;
-    ui.say(&format!("Created saved configuration '{template}' of application '{app}' with AMI {ami}."));
+    api.create_configuration_template(app, &template, platform_arn, stack, &description, settings)
+        .await?;
+    ui.say(&format!(
+        "Created saved configuration '{template}' of application '{app}' with AMI {ami}."
+    ));
     if let Some(env) = m.get_one::<String>("environment") {
         api.update_environment(env, &template).await?;
-        ui.say(&format!("Updating environment '{env}' to saved configuration '{template}'."));
+        ui.say(&format!(
+            "Updating environment '{env}' to saved configuration '{template}'."
+        ));
     }
     let _ = api::code;
     Ok(0)
@@ -795,8 +1237,18 @@ mod tests {
     #[test]
     fn tags_follow_ebcli_rules() {
         let t = parse_tags("a=1, team = web ops,x/y=z:w").unwrap();
-        let pairs: Vec<_> = t.iter().map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string())).collect();
-        assert_eq!(pairs, vec![("a".into(), "1".into()), ("team".into(), "web ops".into()), ("x/y".into(), "z:w".into())]);
+        let pairs: Vec<_> = t
+            .iter()
+            .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("a".into(), "1".into()),
+                ("team".into(), "web ops".into()),
+                ("x/y".into(), "z:w".into())
+            ]
+        );
         assert!(parse_tags("novalue").is_err());
         assert!(parse_tags("a=b;c").is_err());
         assert!(parse_tags(&format!("{}=v", "k".repeat(128))).is_err());
@@ -805,17 +1257,43 @@ mod tests {
     #[test]
     fn builder_log_lines_read_like_ebp() {
         assert_eq!(format_log_line("I, [2018-03-08T02:35:00.179536+0000#21452]  INFO -- Packer: 1520476500,,ui,message,    HVM AMI builder: hi%!(PACKER_COMMA) there"), "    HVM AMI builder: hi, there");
-        assert_eq!(format_log_line("I, [2018-03-08T02:35:00+0000#1]  INFO -- build.rb: Invoking 'packer build'..."), "build.rb: Invoking 'packer build'...");
-        assert_eq!(format_log_line("I, [x#1]  INFO -- Packer: 1,HVM AMI builder,artifact,0,id,us-east-1:ami-1"), "1,HVM AMI builder,artifact,0,id,us-east-1:ami-1");
+        assert_eq!(
+            format_log_line(
+                "I, [2018-03-08T02:35:00+0000#1]  INFO -- build.rb: Invoking 'packer build'..."
+            ),
+            "build.rb: Invoking 'packer build'..."
+        );
+        assert_eq!(
+            format_log_line(
+                "I, [x#1]  INFO -- Packer: 1,HVM AMI builder,artifact,0,id,us-east-1:ami-1"
+            ),
+            "1,HVM AMI builder,artifact,0,id,us-east-1:ami-1"
+        );
         assert_eq!(format_log_line("# Logfile created"), "# Logfile created");
     }
 
     #[test]
     fn ebp_flags_are_accepted() {
-        let m = command().try_get_matches_from(normalise(&["create".into(), "-M".into(), "-ip".into(), "prof".into(), "--vpc.publicip".into(), "-var".into(), "a=b".into()])).unwrap();
+        let m = command()
+            .try_get_matches_from(normalise(&[
+                "create".into(),
+                "-M".into(),
+                "-ip".into(),
+                "prof".into(),
+                "--vpc.publicip".into(),
+                "-var".into(),
+                "a=b".into(),
+            ]))
+            .unwrap();
         let (_, c) = m.subcommand().unwrap();
         assert!(c.get_flag("major") && c.get_flag("vpc-publicip"));
-        assert_eq!(c.get_one::<String>("instance-profile").map(String::as_str), Some("prof"));
-        assert_eq!(template_vars(c).unwrap().vars, vec![("a".to_string(), "b".to_string())]);
+        assert_eq!(
+            c.get_one::<String>("instance-profile").map(String::as_str),
+            Some("prof")
+        );
+        assert_eq!(
+            template_vars(c).unwrap().vars,
+            vec![("a".to_string(), "b".to_string())]
+        );
     }
 }

@@ -42,8 +42,15 @@ pub fn in_git(root: &Path) -> bool {
 
 /// `git describe --always --abbrev=4`, for the version label.
 pub fn git_describe(root: &Path) -> Option<String> {
-    let o = Command::new("git").args(["describe", "--always", "--abbrev=4"]).current_dir(root).output().ok()?;
-    o.status.success().then(|| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|s| !s.is_empty())
+    let o = Command::new("git")
+        .args(["describe", "--always", "--abbrev=4"])
+        .current_dir(root)
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
 }
 
 /// Whether the work tree has changes that `git archive HEAD` will not include.
@@ -64,11 +71,16 @@ pub fn write(root: &Path, out: &Path, platform_yaml: Option<&str>) -> Result<Vec
         Source::Git => from_git(root, &mut zip, platform_yaml)?,
         Source::EbIgnore => {
             let ignore = ebignore(root)?;
-            from_tree(root, &mut zip, platform_yaml, &|rel, dir| ignore.matched_path_or_any_parents(rel, dir).is_ignore())?
+            from_tree(root, &mut zip, platform_yaml, &|rel, dir| {
+                ignore.matched_path_or_any_parents(rel, dir).is_ignore()
+            })?
         }
-        Source::Tree => from_tree(root, &mut zip, platform_yaml, &|rel, _| rel == Path::new(".gitignore"))?,
+        Source::Tree => from_tree(root, &mut zip, platform_yaml, &|rel, _| {
+            rel == Path::new(".gitignore")
+        })?,
     };
-    zip.finish().with_context(|| format!("writing {}", out.display()))?;
+    zip.finish()
+        .with_context(|| format!("writing {}", out.display()))?;
     let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     if size > MAX_BUNDLE_BYTES {
         bail!("the platform definition archive {} is {size} bytes: archive cannot be any larger than 512MB", out.display());
@@ -81,16 +93,24 @@ fn ebignore(root: &Path) -> Result<ignore::gitignore::Gitignore> {
     if let Some(e) = b.add(root.join(".ebignore")) {
         bail!("reading {}: {e}", root.join(".ebignore").display());
     }
-    b.build().with_context(|| format!("reading {}", root.join(".ebignore").display()))
+    b.build()
+        .with_context(|| format!("reading {}", root.join(".ebignore").display()))
 }
 
 type Zip = zip::ZipWriter<std::fs::File>;
 
 fn options(mode: u32) -> SimpleFileOptions {
-    SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).unix_permissions(mode & 0o7777)
+    SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .unix_permissions(mode & 0o7777)
 }
 
-fn from_tree(root: &Path, zip: &mut Zip, platform_yaml: Option<&str>, skip: &dyn Fn(&Path, bool) -> bool) -> Result<Vec<String>> {
+fn from_tree(
+    root: &Path,
+    zip: &mut Zip,
+    platform_yaml: Option<&str>,
+    skip: &dyn Fn(&Path, bool) -> bool,
+) -> Result<Vec<String>> {
     let mut names = Vec::new();
     walk(root, Path::new(""), zip, platform_yaml, skip, &mut names)?;
     Ok(names)
@@ -98,14 +118,29 @@ fn from_tree(root: &Path, zip: &mut Zip, platform_yaml: Option<&str>, skip: &dyn
 
 /// One directory the way ebcli's os.walk loop writes it: its own entry, its files, then its
 /// subdirectories (names sorted, where os.walk takes the file system's order).
-fn walk(root: &Path, rel_dir: &Path, zip: &mut Zip, platform_yaml: Option<&str>, skip: &dyn Fn(&Path, bool) -> bool, names: &mut Vec<String>) -> Result<()> {
+fn walk(
+    root: &Path,
+    rel_dir: &Path,
+    zip: &mut Zip,
+    platform_yaml: Option<&str>,
+    skip: &dyn Fn(&Path, bool) -> bool,
+    names: &mut Vec<String>,
+) -> Result<()> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     let dir = root.join(rel_dir);
-    let dir_name = if rel_dir.as_os_str().is_empty() { "./".to_string() } else { format!("{}/", rel_dir.to_string_lossy()) };
-    let dir_mode = std::fs::metadata(&dir).map(|m| m.permissions().mode()).unwrap_or(0o755);
+    let dir_name = if rel_dir.as_os_str().is_empty() {
+        "./".to_string()
+    } else {
+        format!("{}/", rel_dir.to_string_lossy())
+    };
+    let dir_mode = std::fs::metadata(&dir)
+        .map(|m| m.permissions().mode())
+        .unwrap_or(0o755);
     zip.add_directory(dir_name.clone(), options(dir_mode))?;
     names.push(dir_name);
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?.collect::<std::io::Result<_>>()?;
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<std::io::Result<_>>()?;
     entries.sort_by_key(|e| e.file_name());
     let mut subdirs = Vec::new();
     for e in entries {
@@ -113,8 +148,16 @@ fn walk(root: &Path, rel_dir: &Path, zip: &mut Zip, platform_yaml: Option<&str>,
         let name = rel.to_string_lossy().into_owned();
         let meta = std::fs::symlink_metadata(e.path())?;
         let ft = meta.file_type();
-        let top_git = rel.components().next().is_some_and(|c| c.as_os_str() == ".git");
-        if name.contains(".elasticbeanstalk") || name.ends_with('~') || ft.is_socket() || rel == Path::new(".ebignore") || top_git {
+        let top_git = rel
+            .components()
+            .next()
+            .is_some_and(|c| c.as_os_str() == ".git");
+        if name.contains(".elasticbeanstalk")
+            || name.ends_with('~')
+            || ft.is_socket()
+            || rel == Path::new(".ebignore")
+            || top_git
+        {
             continue;
         }
         if skip(&rel, ft.is_dir()) {
@@ -131,7 +174,8 @@ fn walk(root: &Path, rel_dir: &Path, zip: &mut Zip, platform_yaml: Option<&str>,
             match (name.as_str(), platform_yaml) {
                 ("platform.yaml", Some(text)) => zip.write_all(text.as_bytes())?,
                 _ => {
-                    let mut f = std::fs::File::open(e.path()).with_context(|| format!("reading {}", e.path().display()))?;
+                    let mut f = std::fs::File::open(e.path())
+                        .with_context(|| format!("reading {}", e.path().display()))?;
                     std::io::copy(&mut f, zip)?;
                 }
             }
@@ -151,7 +195,11 @@ fn from_git(root: &Path, zip: &mut Zip, platform_yaml: Option<&str>) -> Result<V
         .output()
         .with_context(|| format!("running git archive in {}", root.display()))?;
     if !out.status.success() {
-        bail!("git archive HEAD in {}: {}", root.display(), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "git archive HEAD in {}: {}",
+            root.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let mut names = Vec::new();
     let mut ar = tar::Archive::new(&out.stdout[..]);
@@ -164,7 +212,10 @@ fn from_git(root: &Path, zip: &mut Zip, platform_yaml: Option<&str>) -> Result<V
                 zip.add_directory(path.clone(), options(mode))?;
             }
             tar::EntryType::Symlink => {
-                let target = entry.link_name()?.map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name()?
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 zip.add_symlink(path.clone(), target, options(mode))?;
             }
             tar::EntryType::Regular => {
@@ -188,9 +239,13 @@ fn from_git(root: &Path, zip: &mut Zip, platform_yaml: Option<&str>) -> Result<V
 
 /// The entry names of a zip archive.
 pub fn entries(zip_path: &Path) -> Result<Vec<String>> {
-    let f = std::fs::File::open(zip_path).with_context(|| format!("opening {}", zip_path.display()))?;
-    let mut z = zip::ZipArchive::new(f).with_context(|| format!("reading {}", zip_path.display()))?;
-    Ok((0..z.len()).filter_map(|i| z.by_index(i).ok().map(|e| e.name().to_string())).collect())
+    let f =
+        std::fs::File::open(zip_path).with_context(|| format!("opening {}", zip_path.display()))?;
+    let mut z =
+        zip::ZipArchive::new(f).with_context(|| format!("reading {}", zip_path.display()))?;
+    Ok((0..z.len())
+        .filter_map(|i| z.by_index(i).ok().map(|e| e.name().to_string()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -216,10 +271,24 @@ mod tests {
         let d = tree();
         let out = d.path().join("../bundle-plain.zip");
         let names = write(d.path(), &out, Some("replaced\n")).unwrap();
-        assert_eq!(names, vec!["./", "platform.yaml", "t.json", "builder/", "builder/builder.sh", "builder/scripts/", "builder/scripts/a.log"]);
+        assert_eq!(
+            names,
+            vec![
+                "./",
+                "platform.yaml",
+                "t.json",
+                "builder/",
+                "builder/builder.sh",
+                "builder/scripts/",
+                "builder/scripts/a.log"
+            ]
+        );
         let mut z = zip::ZipArchive::new(std::fs::File::open(&out).unwrap()).unwrap();
         let mut s = String::new();
-        z.by_name("platform.yaml").unwrap().read_to_string(&mut s).unwrap();
+        z.by_name("platform.yaml")
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
         assert_eq!(s, "replaced\n");
         std::fs::remove_file(out).unwrap();
     }
@@ -230,7 +299,16 @@ mod tests {
         std::fs::write(d.path().join(".ebignore"), "*.log\n/t.json\n").unwrap();
         let out = d.path().join("../bundle-ebignore.zip");
         let names = write(d.path(), &out, None).unwrap();
-        assert_eq!(names, vec!["./", "platform.yaml", "builder/", "builder/builder.sh", "builder/scripts/"]);
+        assert_eq!(
+            names,
+            vec![
+                "./",
+                "platform.yaml",
+                "builder/",
+                "builder/builder.sh",
+                "builder/scripts/"
+            ]
+        );
         std::fs::remove_file(out).unwrap();
     }
 }

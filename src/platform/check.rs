@@ -11,7 +11,11 @@ use super::yaml::{self, Definition};
 
 /// The EB builder's environment for the template, as it sets it (DG custom-platforms).
 pub fn platform_env(name: &str, version: &str, arn: &str) -> [(&'static str, String); 3] {
-    [("AWS_EB_PLATFORM_ARN", arn.to_string()), ("AWS_EB_PLATFORM_NAME", name.to_string()), ("AWS_EB_PLATFORM_VERSION", version.to_string())]
+    [
+        ("AWS_EB_PLATFORM_ARN", arn.to_string()),
+        ("AWS_EB_PLATFORM_NAME", name.to_string()),
+        ("AWS_EB_PLATFORM_VERSION", version.to_string()),
+    ]
 }
 
 /// `-var-file`s and `-var`s for the template (as `rpack build` takes them).
@@ -40,7 +44,8 @@ pub fn definition(root: &Path, region: &str, vars: &TemplateVars) -> Result<Chec
         Ok(t) => t,
         Err(e) => return Err(vec![format!("Your workspace does not have a Platform Definition File, 'platform.yaml', in the root directory ({}: {e}).", yaml_path.display())]),
     };
-    let def = yaml::parse_definition(&yaml_text).map_err(|p| p.0.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
+    let def = yaml::parse_definition(&yaml_text)
+        .map_err(|p| p.0.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
     let mut problems = crlf_problems(root);
     let template_path = root.join(&def.template);
     let mut regions = Vec::new();
@@ -53,15 +58,28 @@ pub fn definition(root: &Path, region: &str, vars: &TemplateVars) -> Result<Chec
         }
     }
     if problems.is_empty() {
-        Ok(Checked { definition: def, yaml_text, template_path, regions })
+        Ok(Checked {
+            definition: def,
+            yaml_text,
+            template_path,
+            regions,
+        })
     } else {
         Err(problems)
     }
 }
 
-fn template_problems(path: &Path, eb_region: &str, vars: &TemplateVars) -> Result<Vec<String>, Vec<String>> {
-    let shown = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tpl = parse::parse_file(&path.to_string_lossy()).map_err(|e| vec![format!("{shown}: Failed to parse template: {e}")])?;
+fn template_problems(
+    path: &Path,
+    eb_region: &str,
+    vars: &TemplateVars,
+) -> Result<Vec<String>, Vec<String>> {
+    let shown = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tpl = parse::parse_file(&path.to_string_lossy())
+        .map_err(|e| vec![format!("{shown}: Failed to parse template: {e}")])?;
     let mut files = Vec::new();
     for f in &vars.files {
         files.push(variables::read_var_file(f).map_err(|e| vec![e])?);
@@ -110,7 +128,9 @@ pub fn crlf_problems(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut entries: Vec<_> = rd.flatten().collect();
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
@@ -125,13 +145,20 @@ pub fn crlf_problems(root: &Path) -> Vec<String> {
             if !ft.is_file() {
                 continue;
             }
-            let Ok(bytes) = std::fs::read(e.path()) else { continue };
+            let Ok(bytes) = std::fs::read(e.path()) else {
+                continue;
+            };
             if !(name.ends_with(".sh") || bytes.starts_with(b"#!")) {
                 continue;
             }
             if let Some(pos) = bytes.windows(2).position(|w| w == b"\r\n") {
                 let line = bytes[..pos].iter().filter(|&&b| b == b'\n').count() + 1;
-                let rel = e.path().strip_prefix(root).unwrap_or(&e.path()).display().to_string();
+                let rel = e
+                    .path()
+                    .strip_prefix(root)
+                    .unwrap_or(&e.path())
+                    .display()
+                    .to_string();
                 out.push(format!("{rel}:{line}: the script has Windows (CRLF) line ends; the builder would fail with $'\\r': command not found"));
             }
         }
@@ -145,7 +172,11 @@ mod tests {
 
     fn folder(template: &str) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("platform.yaml"), "version: \"1.0\"\nprovisioner:\n  type: packer\n  template: t.json\n").unwrap();
+        std::fs::write(
+            d.path().join("platform.yaml"),
+            "version: \"1.0\"\nprovisioner:\n  type: packer\n  template: t.json\n",
+        )
+        .unwrap();
         std::fs::write(d.path().join("t.json"), template).unwrap();
         d
     }
@@ -163,7 +194,12 @@ mod tests {
     fn region_mismatch_and_builder_type() {
         let d = folder(EBS);
         let e = definition(d.path(), "us-east-1", &TemplateVars::default()).unwrap_err();
-        assert!(e[0].contains("builds in region \"eu-west-1\", but the platform is created in us-east-1"), "{e:?}");
+        assert!(
+            e[0].contains(
+                "builds in region \"eu-west-1\", but the platform is created in us-east-1"
+            ),
+            "{e:?}"
+        );
         let d = folder(r#"{"builders":[{"type":"null","communicator":"none"}]}"#);
         let e = definition(d.path(), "us-east-1", &TemplateVars::default()).unwrap_err();
         assert!(e[0].contains("is of type null"), "{e:?}");
@@ -174,10 +210,17 @@ mod tests {
         let d = folder(EBS);
         std::fs::remove_file(d.path().join("t.json")).unwrap();
         std::fs::create_dir(d.path().join("builder")).unwrap();
-        std::fs::write(d.path().join("builder/builder.sh"), "#!/bin/bash\necho hi\r\n").unwrap();
+        std::fs::write(
+            d.path().join("builder/builder.sh"),
+            "#!/bin/bash\necho hi\r\n",
+        )
+        .unwrap();
         let e = definition(d.path(), "eu-west-1", &TemplateVars::default()).unwrap_err();
         assert_eq!(e.len(), 2, "{e:?}");
-        assert!(e[0].starts_with("builder/builder.sh:2: the script has Windows (CRLF) line ends"), "{e:?}");
+        assert!(
+            e[0].starts_with("builder/builder.sh:2: the script has Windows (CRLF) line ends"),
+            "{e:?}"
+        );
         assert!(e[1].contains("t.json does not exist"), "{e:?}");
     }
 

@@ -8,7 +8,11 @@ pub type Version = (u64, u64, u64);
 /// `^\d+\.\d+\.\d+$` (ebcli's VALID_PLATFORM_VERSION_FORMAT).
 pub fn parse(s: &str) -> Option<Version> {
     let mut it = s.split('.');
-    let mut num = || it.next().filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())).and_then(|p| p.parse().ok());
+    let mut num = || {
+        it.next()
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|p| p.parse().ok())
+    };
     let v = (num()?, num()?, num()?);
     it.next().is_none().then_some(v)
 }
@@ -28,7 +32,9 @@ pub struct Bump {
 /// The version to create: 1.0.0 when none exists; else major+1 (-M), minor+1 (-m) and patch+1
 /// (-p, or when neither -M nor -m was given), applied in that order.
 pub fn next(latest: Option<Version>, bump: Bump) -> Version {
-    let Some((mut major, mut minor, mut patch)) = latest else { return (1, 0, 0) };
+    let Some((mut major, mut minor, mut patch)) = latest else {
+        return (1, 0, 0);
+    };
     if bump.major {
         major += 1;
         minor = 0;
@@ -55,7 +61,13 @@ pub fn label(describe: Option<&str>, now: DateTime<Utc>) -> String {
 }
 
 pub fn arn(region: &str, account: &str, name: &str, version: &str) -> String {
-    let partition = if region.starts_with("cn-") { "aws-cn" } else if region.starts_with("us-gov-") { "aws-us-gov" } else { "aws" };
+    let partition = if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
     format!("arn:{partition}:elasticbeanstalk:{region}:{account}:platform/{name}/{version}")
 }
 
@@ -90,7 +102,11 @@ mod tests {
 
     #[test]
     fn bumping_follows_ebp() {
-        let b = |major, minor, patch| Bump { major, minor, patch };
+        let b = |major, minor, patch| Bump {
+            major,
+            minor,
+            patch,
+        };
         let cases = [
             (None, b(true, false, false), (1, 0, 0)),
             (Some((1, 2, 3)), b(false, false, false), (1, 2, 4)),
@@ -108,11 +124,19 @@ mod tests {
 
     #[test]
     fn labels_and_arns() {
-        let t = DateTime::parse_from_rfc3339("2026-11-28T21:05:09.123456Z").unwrap().with_timezone(&Utc);
-        assert_eq!(label(Some("v1.2-3-gab12"), t), "app-v1_2-3-gab12-261128_210509123456");
+        let t = DateTime::parse_from_rfc3339("2026-11-28T21:05:09.123456Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            label(Some("v1.2-3-gab12"), t),
+            "app-v1_2-3-gab12-261128_210509123456"
+        );
         assert_eq!(label(None, t), "app-261128_210509123456");
         let a = arn("us-east-1", "123456789012", "p", "1.0.0");
-        assert_eq!(a, "arn:aws:elasticbeanstalk:us-east-1:123456789012:platform/p/1.0.0");
+        assert_eq!(
+            a,
+            "arn:aws:elasticbeanstalk:us-east-1:123456789012:platform/p/1.0.0"
+        );
         assert_eq!(parse_arn(&a), Some(("p".into(), "1.0.0".into())));
         assert_eq!(parse_arn("arn:aws:ec2:us-east-1:1:image/ami-1"), None);
         assert!(valid_name("my-platform_1") && !valid_name("a/b") && !valid_name("a:b"));

@@ -7,7 +7,16 @@ use std::fmt;
 use serde_yaml::{Mapping, Value};
 
 /// Flavors EB's builder documented, plus the OS families of rpack's own platform definitions.
-pub const FLAVORS: &[&str] = &["amazon", "ubuntu1604", "rhel7", "rhel6", "al2023", "ubuntu2204", "ubuntu2404", "rhel9"];
+pub const FLAVORS: &[&str] = &[
+    "amazon",
+    "ubuntu1604",
+    "rhel7",
+    "rhel6",
+    "al2023",
+    "ubuntu2204",
+    "ubuntu2404",
+    "rhel9",
+];
 
 /// The namespace every option_definitions entry must live under (DG platform-yaml-format).
 pub const CUSTOM_NAMESPACE: &str = "aws:elasticbeanstalk:container:custom";
@@ -102,7 +111,11 @@ impl Checker<'_> {
             acc
         });
         let line = locate(self.text, path);
-        self.problems.push(Problem { key, line, message: message.into() });
+        self.problems.push(Problem {
+            key,
+            line,
+            message: message.into(),
+        });
     }
 
     /// A scalar as text (YAML numbers and booleans are accepted as their text, like EB does).
@@ -122,12 +135,24 @@ impl Checker<'_> {
     fn limited(&mut self, path: &[Seg], v: &Value, max: usize) -> Option<String> {
         let s = self.scalar(path, v)?;
         if s.chars().count() > max {
-            self.problem(path, format!("is {} characters long; at most {max} are allowed", s.chars().count()));
+            self.problem(
+                path,
+                format!(
+                    "is {} characters long; at most {max} are allowed",
+                    s.chars().count()
+                ),
+            );
         }
         Some(s)
     }
 
-    fn required(&mut self, path: &[Seg], map: &Mapping, key: &'static str, max: usize) -> Option<String> {
+    fn required(
+        &mut self,
+        path: &[Seg],
+        map: &Mapping,
+        key: &'static str,
+        max: usize,
+    ) -> Option<String> {
         let mut p = path.to_vec();
         p.push(Seg::Key(key));
         match map.get(key) {
@@ -157,19 +182,30 @@ impl Checker<'_> {
     }
 
     fn list<'v>(&mut self, key: &'static str, v: Option<&'v Value>) -> Vec<(usize, &'v Mapping)> {
-        let Some(v) = v.filter(|v| !v.is_null()) else { return Vec::new() };
+        let Some(v) = v.filter(|v| !v.is_null()) else {
+            return Vec::new();
+        };
         let Some(items) = v.as_sequence() else {
             self.problem(&[Seg::Key(key)], "must be a list");
             return Vec::new();
         };
         if items.len() > MAX_OPTIONS {
-            self.problem(&[Seg::Key(key)], format!("has {} entries; at most {MAX_OPTIONS} are allowed", items.len()));
+            self.problem(
+                &[Seg::Key(key)],
+                format!(
+                    "has {} entries; at most {MAX_OPTIONS} are allowed",
+                    items.len()
+                ),
+            );
         }
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             match item.as_mapping() {
                 Some(m) => out.push((i, m)),
-                None => self.problem(&[Seg::Key(key), Seg::Index(i)], "must be a mapping with namespace and option_name"),
+                None => self.problem(
+                    &[Seg::Key(key), Seg::Index(i)],
+                    "must be a mapping with namespace and option_name",
+                ),
             }
         }
         out
@@ -182,14 +218,35 @@ pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
         Ok(v) => v,
         Err(e) => {
             let line = e.location().map(|l| l.line());
-            return Err(Problems(vec![Problem { key: "(document)".into(), line, message: format!("not valid YAML: {e}") }]));
+            return Err(Problems(vec![Problem {
+                key: "(document)".into(),
+                line,
+                message: format!("not valid YAML: {e}"),
+            }]));
         }
     };
-    let mut c = Checker { text, problems: Vec::new() };
-    let Some(root) = doc.as_mapping() else {
-        return Err(Problems(vec![Problem { key: "(document)".into(), line: Some(1), message: "must be a mapping with version and provisioner".into() }]));
+    let mut c = Checker {
+        text,
+        problems: Vec::new(),
     };
-    c.unknown_keys(&[], root, &["version", "provisioner", "metadata", "option_definitions", "option_settings"]);
+    let Some(root) = doc.as_mapping() else {
+        return Err(Problems(vec![Problem {
+            key: "(document)".into(),
+            line: Some(1),
+            message: "must be a mapping with version and provisioner".into(),
+        }]));
+    };
+    c.unknown_keys(
+        &[],
+        root,
+        &[
+            "version",
+            "provisioner",
+            "metadata",
+            "option_definitions",
+            "option_settings",
+        ],
+    );
 
     match root.get("version") {
         None => c.problem(&[Seg::Key("version")], "is required and must be \"1.0\""),
@@ -197,27 +254,39 @@ pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
         Some(Value::Number(n)) if n.as_f64() == Some(1.0) => {}
         Some(v) => {
             let shown = serde_yaml::to_string(v).unwrap_or_default();
-            c.problem(&[Seg::Key("version")], format!("must be \"1.0\", not {}", shown.trim()))
+            c.problem(
+                &[Seg::Key("version")],
+                format!("must be \"1.0\", not {}", shown.trim()),
+            )
         }
     }
 
     let mut template = String::new();
     let mut flavor = "amazon".to_string();
     match root.get("provisioner").and_then(Value::as_mapping) {
-        None => c.problem(&[Seg::Key("provisioner")], "is required: a mapping with type: packer and template"),
+        None => c.problem(
+            &[Seg::Key("provisioner")],
+            "is required: a mapping with type: packer and template",
+        ),
         Some(p) => {
             let path = [Seg::Key("provisioner")];
             c.unknown_keys(&path, p, &["type", "template", "flavor"]);
             if let Some(t) = c.required(&path, p, "type", 100) {
                 if t != "packer" {
-                    c.problem(&[Seg::Key("provisioner"), Seg::Key("type")], format!("must be packer, not {t:?}"));
+                    c.problem(
+                        &[Seg::Key("provisioner"), Seg::Key("type")],
+                        format!("must be packer, not {t:?}"),
+                    );
                 }
             }
             template = c.required(&path, p, "template", 1024).unwrap_or_default();
             if let Some(v) = p.get("flavor") {
                 if let Some(f) = c.scalar(&[Seg::Key("provisioner"), Seg::Key("flavor")], v) {
                     if !FLAVORS.contains(&f.as_str()) {
-                        c.problem(&[Seg::Key("provisioner"), Seg::Key("flavor")], format!("{f:?} is not a supported flavor ({})", FLAVORS.join(", ")));
+                        c.problem(
+                            &[Seg::Key("provisioner"), Seg::Key("flavor")],
+                            format!("{f:?} is not a supported flavor ({})", FLAVORS.join(", ")),
+                        );
                     }
                     flavor = f;
                 }
@@ -246,21 +315,42 @@ pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
     let mut option_definitions = Vec::new();
     for (i, m) in c.list("option_definitions", root.get("option_definitions")) {
         let path = [Seg::Key("option_definitions"), Seg::Index(i)];
-        c.unknown_keys(&path, m, &["namespace", "option_name", "description", "default_value"]);
+        c.unknown_keys(
+            &path,
+            m,
+            &["namespace", "option_name", "description", "default_value"],
+        );
         let ns = c.required(&path, m, "namespace", 100);
         if let Some(ns) = &ns {
             if ns != CUSTOM_NAMESPACE && !ns.starts_with(&format!("{CUSTOM_NAMESPACE}:")) {
-                c.problem(&[path[0], path[1], Seg::Key("namespace")], format!("{ns:?} is not under {CUSTOM_NAMESPACE}"));
+                c.problem(
+                    &[path[0], path[1], Seg::Key("namespace")],
+                    format!("{ns:?} is not under {CUSTOM_NAMESPACE}"),
+                );
             }
         }
         let name = c.required(&path, m, "option_name", 100);
-        let description = m.get("description").and_then(|v| c.limited(&[path[0], path[1], Seg::Key("description")], v, 1024));
-        let default_value = m.get("default_value").and_then(|v| c.limited(&[path[0], path[1], Seg::Key("default_value")], v, 4096));
+        let description = m
+            .get("description")
+            .and_then(|v| c.limited(&[path[0], path[1], Seg::Key("description")], v, 1024));
+        let default_value = m
+            .get("default_value")
+            .and_then(|v| c.limited(&[path[0], path[1], Seg::Key("default_value")], v, 4096));
         if let (Some(namespace), Some(option_name)) = (ns, name) {
-            if option_definitions.iter().any(|d: &OptionDefinition| d.namespace == namespace && d.option_name == option_name) {
-                c.problem(&[path[0], path[1], Seg::Key("option_name")], format!("{namespace} {option_name} is defined twice"));
+            if option_definitions.iter().any(|d: &OptionDefinition| {
+                d.namespace == namespace && d.option_name == option_name
+            }) {
+                c.problem(
+                    &[path[0], path[1], Seg::Key("option_name")],
+                    format!("{namespace} {option_name} is defined twice"),
+                );
             }
-            option_definitions.push(OptionDefinition { namespace, option_name, description, default_value });
+            option_definitions.push(OptionDefinition {
+                namespace,
+                option_name,
+                description,
+                default_value,
+            });
         }
     }
 
@@ -278,12 +368,22 @@ pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
             Some(v) => c.limited(&[path[0], path[1], Seg::Key("value")], v, 4096),
         };
         if let (Some(namespace), Some(option_name), Some(value)) = (ns, name, value) {
-            option_settings.push(OptionSetting { namespace, option_name, value });
+            option_settings.push(OptionSetting {
+                namespace,
+                option_name,
+                value,
+            });
         }
     }
 
     if c.problems.is_empty() {
-        Ok(Definition { template, flavor, metadata, option_definitions, option_settings })
+        Ok(Definition {
+            template,
+            flavor,
+            metadata,
+            option_definitions,
+            option_settings,
+        })
     } else {
         Err(Problems(c.problems))
     }
@@ -296,37 +396,62 @@ fn locate(text: &str, path: &[Seg]) -> Option<usize> {
     let is_key = |l: &str, k: &str| {
         let t = l.trim_start().trim_start_matches("- ").trim_start();
         let t = t.trim_start_matches(['"', '\'']);
-        t.strip_prefix(k).is_some_and(|r| r.trim_start_matches(['"', '\'']).trim_start().starts_with(':'))
+        t.strip_prefix(k).is_some_and(|r| {
+            r.trim_start_matches(['"', '\''])
+                .trim_start()
+                .starts_with(':')
+        })
     };
     // The block being searched: [start, end) lines, and the indentation of its parent.
-    let (mut start, mut end, mut parent_indent): (usize, usize, Option<usize>) = (0, lines.len(), None);
+    let (mut start, mut end, mut parent_indent): (usize, usize, Option<usize>) =
+        (0, lines.len(), None);
     let mut found = None;
     for seg in path {
         let in_block = |i: usize| {
             let l = lines[i];
-            !l.trim().is_empty() && !l.trim_start().starts_with('#') && parent_indent.is_none_or(|p| indent(l) > p || (indent(l) == p && l.trim_start().starts_with("- ")))
+            !l.trim().is_empty()
+                && !l.trim_start().starts_with('#')
+                && parent_indent.is_none_or(|p| {
+                    indent(l) > p || (indent(l) == p && l.trim_start().starts_with("- "))
+                })
         };
         match seg {
             Seg::Key(k) => {
-                let hit = (start..end).filter(|&i| in_block(i)).find(|&i| is_key(lines[i], k));
+                let hit = (start..end)
+                    .filter(|&i| in_block(i))
+                    .find(|&i| is_key(lines[i], k));
                 let Some(i) = hit else { return found };
-                let key_indent = indent(lines[i]) + if lines[i].trim_start().starts_with("- ") { 2 } else { 0 };
+                let key_indent = indent(lines[i])
+                    + if lines[i].trim_start().starts_with("- ") {
+                        2
+                    } else {
+                        0
+                    };
                 found = Some(i + 1);
                 start = i + 1;
                 // The key's block ends at the next content line indented less, or as much but
                 // not as a list item belonging to the key.
                 let ends_block = |l: &str| {
                     let content = !l.trim().is_empty() && !l.trim_start().starts_with('#');
-                    content && (indent(l) < key_indent || (indent(l) == key_indent && !l.trim_start().starts_with("- ")))
+                    content
+                        && (indent(l) < key_indent
+                            || (indent(l) == key_indent && !l.trim_start().starts_with("- ")))
                 };
                 end = (start..end).find(|&j| ends_block(lines[j])).unwrap_or(end);
                 parent_indent = Some(key_indent);
             }
             Seg::Index(n) => {
-                let items: Vec<usize> = (start..end).filter(|&i| in_block(i) && lines[i].trim_start().starts_with("- ")).collect();
+                let items: Vec<usize> = (start..end)
+                    .filter(|&i| in_block(i) && lines[i].trim_start().starts_with("- "))
+                    .collect();
                 let first_indent = items.first().map(|&i| indent(lines[i]))?;
-                let items: Vec<usize> = items.into_iter().filter(|&i| indent(lines[i]) == first_indent).collect();
-                let Some(&i) = items.get(*n) else { return found };
+                let items: Vec<usize> = items
+                    .into_iter()
+                    .filter(|&i| indent(lines[i]) == first_indent)
+                    .collect();
+                let Some(&i) = items.get(*n) else {
+                    return found;
+                };
                 found = Some(i + 1);
                 let next = items.get(n + 1).copied().unwrap_or(end);
                 start = i;
@@ -341,8 +466,16 @@ fn locate(text: &str, path: &[Seg]) -> Option<usize> {
 /// The option settings `ebp` adds to platform.yaml so environments default to enhanced health
 /// with the service role.
 pub const HEALTHD_SETTINGS: [(&str, &str, &str); 2] = [
-    ("aws:elasticbeanstalk:healthreporting:system", "SystemType", "enhanced"),
-    ("aws:elasticbeanstalk:environment", "ServiceRole", "aws-elasticbeanstalk-service-role"),
+    (
+        "aws:elasticbeanstalk:healthreporting:system",
+        "SystemType",
+        "enhanced",
+    ),
+    (
+        "aws:elasticbeanstalk:environment",
+        "ServiceRole",
+        "aws-elasticbeanstalk-service-role",
+    ),
 ];
 
 /// platform.yaml as bundled: `ebp`'s healthd settings appended as text, each only when the
@@ -351,7 +484,11 @@ pub const HEALTHD_SETTINGS: [(&str, &str, &str); 2] = [
 pub fn with_healthd_settings(text: &str, def: &Definition) -> Option<String> {
     let missing: Vec<_> = HEALTHD_SETTINGS
         .iter()
-        .filter(|(ns, name, _)| !def.option_settings.iter().any(|s| s.namespace == *ns && s.option_name == *name))
+        .filter(|(ns, name, _)| {
+            !def.option_settings
+                .iter()
+                .any(|s| s.namespace == *ns && s.option_name == *name)
+        })
         .collect();
     if missing.is_empty() {
         return None;
@@ -365,11 +502,18 @@ pub fn with_healthd_settings(text: &str, def: &Definition) -> Option<String> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = String::new();
     match lines.iter().position(|l| l.starts_with("option_settings:")) {
-        Some(i) if def.option_settings.is_empty() && lines[i].trim_end() != "option_settings:" => return None,
+        Some(i) if def.option_settings.is_empty() && lines[i].trim_end() != "option_settings:" => {
+            return None
+        }
         Some(i) => {
             // The block ends at the next line that starts at column 0 (a key or a comment).
-            let end = (i + 1..lines.len()).find(|&j| !lines[j].is_empty() && !lines[j].starts_with([' ', '\t', '-'])).unwrap_or(lines.len());
-            let last = (i + 1..end).rev().find(|&j| !lines[j].trim().is_empty()).unwrap_or(i);
+            let end = (i + 1..lines.len())
+                .find(|&j| !lines[j].is_empty() && !lines[j].starts_with([' ', '\t', '-']))
+                .unwrap_or(lines.len());
+            let last = (i + 1..end)
+                .rev()
+                .find(|&j| !lines[j].trim().is_empty())
+                .unwrap_or(i);
             let indent = (i + 1..end)
                 .find(|&j| lines[j].trim_start().starts_with("- "))
                 .map(|j| lines[j][..lines[j].len() - lines[j].trim_start().len()].to_string())
@@ -426,22 +570,35 @@ impl WorkspaceConfig {
     }
 
     pub fn set_global(&mut self, key: &str, value: Option<&str>) {
-        let global = self.doc.entry("global".into()).or_insert_with(|| Value::Mapping(Mapping::new()));
+        let global = self
+            .doc
+            .entry("global".into())
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
         if !global.is_mapping() {
             *global = Value::Mapping(Mapping::new());
         }
-        let v = value.map(|s| Value::String(s.into())).unwrap_or(Value::Null);
-        global.as_mapping_mut().expect("mapping").insert(key.into(), v);
+        let v = value
+            .map(|s| Value::String(s.into()))
+            .unwrap_or(Value::Null);
+        global
+            .as_mapping_mut()
+            .expect("mapping")
+            .insert(key.into(), v);
     }
 
     pub fn set_branch_environment(&mut self, branch: &str, env: &str) {
-        let bd = self.doc.entry("branch-defaults".into()).or_insert_with(|| Value::Mapping(Mapping::new()));
+        let bd = self
+            .doc
+            .entry("branch-defaults".into())
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
         if !bd.is_mapping() {
             *bd = Value::Mapping(Mapping::new());
         }
         let mut m = Mapping::new();
         m.insert("environment".into(), env.into());
-        bd.as_mapping_mut().expect("mapping").insert(branch.into(), Value::Mapping(m));
+        bd.as_mapping_mut()
+            .expect("mapping")
+            .insert(branch.into(), Value::Mapping(m));
     }
 }
 
@@ -452,7 +609,12 @@ mod tests {
     const GOOD: &str = "version: \"1.0\"\nprovisioner:\n  type: packer\n  template: t.json\n  flavor: ubuntu2404\nmetadata:\n  maintainer: me\noption_definitions:\n  - namespace: \"aws:elasticbeanstalk:container:custom:app\"\n    option_name: A\n    default_value: \"1\"\noption_settings:\n  - namespace: aws:elasticbeanstalk:application:environment\n    option_name: X\n    value: y\n";
 
     fn problems(text: &str) -> Vec<String> {
-        parse_definition(text).unwrap_err().0.iter().map(|p| p.to_string()).collect()
+        parse_definition(text)
+            .unwrap_err()
+            .0
+            .iter()
+            .map(|p| p.to_string())
+            .collect()
     }
 
     #[test]
@@ -467,8 +629,16 @@ mod tests {
 
     #[test]
     fn the_repository_definitions_are_valid() {
-        for dir in ["nodejs-al2023", "nodejs-ubuntu2204", "nodejs-ubuntu2404", "nodejs-rhel9"] {
-            let path = format!("{}/templates/{dir}/platform.yaml", env!("CARGO_MANIFEST_DIR"));
+        for dir in [
+            "nodejs-al2023",
+            "nodejs-ubuntu2204",
+            "nodejs-ubuntu2404",
+            "nodejs-rhel9",
+        ] {
+            let path = format!(
+                "{}/templates/{dir}/platform.yaml",
+                env!("CARGO_MANIFEST_DIR")
+            );
             let text = std::fs::read_to_string(&path).unwrap();
             parse_definition(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
         }
@@ -476,7 +646,10 @@ mod tests {
 
     #[test]
     fn problems_name_key_and_line() {
-        let text = GOOD.replace("type: packer", "type: chef").replace("custom:app", "other").replace("flavor: ubuntu2404", "flavor: windows");
+        let text = GOOD
+            .replace("type: packer", "type: chef")
+            .replace("custom:app", "other")
+            .replace("flavor: ubuntu2404", "flavor: windows");
         assert_eq!(
             problems(&text),
             vec![
@@ -489,7 +662,8 @@ mod tests {
 
     #[test]
     fn missing_and_unknown_keys() {
-        let p = problems("version: \"2.0\"\noptions_definitions: []\nprovisioner:\n  type: packer\n");
+        let p =
+            problems("version: \"2.0\"\noptions_definitions: []\nprovisioner:\n  type: packer\n");
         assert_eq!(
             p,
             vec![
@@ -507,11 +681,19 @@ mod tests {
         assert_eq!(problems(&text), vec!["platform.yaml:7: metadata.maintainer: is 101 characters long; at most 100 are allowed"]);
         let mut many = String::from("version: \"1.0\"\nprovisioner:\n  type: packer\n  template: t.json\noption_definitions:\n");
         for i in 0..51 {
-            many.push_str(&format!("  - namespace: aws:elasticbeanstalk:container:custom\n    option_name: O{i}\n"));
+            many.push_str(&format!(
+                "  - namespace: aws:elasticbeanstalk:container:custom\n    option_name: O{i}\n"
+            ));
         }
-        assert_eq!(problems(&many), vec!["platform.yaml:5: option_definitions: has 51 entries; at most 50 are allowed"]);
+        assert_eq!(
+            problems(&many),
+            vec!["platform.yaml:5: option_definitions: has 51 entries; at most 50 are allowed"]
+        );
         let text = GOOD.replace("    option_name: X\n", "");
-        assert_eq!(problems(&text), vec!["platform.yaml:13: option_settings[0].option_name: is required"]);
+        assert_eq!(
+            problems(&text),
+            vec!["platform.yaml:13: option_settings[0].option_name: is required"]
+        );
     }
 
     #[test]
@@ -528,7 +710,8 @@ mod tests {
         assert_eq!(again.option_settings.len(), 3);
         assert_eq!(again.option_settings[1].option_name, "SystemType");
         assert!(with_healthd_settings(&out, &again).is_none());
-        let bare = "# keep me\nversion: \"1.0\"\nprovisioner:\n  type: packer\n  template: t.json\n";
+        let bare =
+            "# keep me\nversion: \"1.0\"\nprovisioner:\n  type: packer\n  template: t.json\n";
         let out = with_healthd_settings(bare, &parse_definition(bare).unwrap()).unwrap();
         assert!(out.starts_with("# keep me\n"));
         assert_eq!(parse_definition(&out).unwrap().option_settings.len(), 2);
@@ -536,7 +719,8 @@ mod tests {
 
     #[test]
     fn workspace_config_round_trips_and_keeps_unknown_keys() {
-        let mut c = WorkspaceConfig::parse("global:\n  platform_name: p\n  sc: null\n  other: 1\n").unwrap();
+        let mut c = WorkspaceConfig::parse("global:\n  platform_name: p\n  sc: null\n  other: 1\n")
+            .unwrap();
         assert_eq!(c.global("platform_name").as_deref(), Some("p"));
         assert_eq!(c.global("sc"), None);
         c.set_global("platform_version", Some("1.0.1"));
@@ -544,6 +728,8 @@ mod tests {
         let again = WorkspaceConfig::parse(&c.to_yaml()).unwrap();
         assert_eq!(again.global("platform_version").as_deref(), Some("1.0.1"));
         assert_eq!(again.global("other").as_deref(), Some("1"));
-        assert!(again.to_yaml().contains("branch-defaults:\n  main:\n    environment: eb-custom-platform-builder-packer"));
+        assert!(again.to_yaml().contains(
+            "branch-defaults:\n  main:\n    environment: eb-custom-platform-builder-packer"
+        ));
     }
 }
