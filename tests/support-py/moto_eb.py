@@ -7,21 +7,30 @@ DescribeApplicationVersions (always empty), CreateConfigurationTemplate, UpdateE
 Parameters are parsed and results serialized by moto against botocore's elasticbeanstalk model;
 required members and string length limits of the model are checked here.
 
-A platform version is `Creating` when created and becomes `Ready` after MOTO_EB_BUILD_SECONDS
-(default 1): the "build" registers an AMI in moto's EC2 (a copy of the bundle template's
-`source_ami` when that image exists). It becomes `Failed` instead when the bundle in S3 lacks
-`platform.yaml` or the template it names. Events carry the messages EB emits (see the spec).
+A platform version is `Creating` when created and becomes `Ready` after `build_seconds`
+(MOTO_EB_BUILD_SECONDS, default 0.3): the "build" registers an AMI in moto's EC2 (a copy of the
+bundle template's `source_ami` when that image exists). It becomes `Failed` instead when the
+bundle in S3 lacks `platform.yaml` or the template it names. DeletePlatformVersion answers
+`Deleting`, as AWS does; the version stays listed as `Deleting` for `delete_seconds`
+(MOTO_EB_DELETE_SECONDS, default 0.3) and is then gone (`Deleted`). Events carry the messages EB
+emits (see the spec). ListPlatformVersions pages its answer (MaxRecords, else `page_size`
+records, default 100; NextToken) per botocore's model; a NextToken only continues the request
+it came from (same filters and page size).
 
 Control URLs (not AWS):
-  GET  /moto-eb/requests  -> JSON list of {service, action, params} for every EB, S3 and IAM
-                             request, in order; CreatePlatformVersion entries also carry
-                             `bundle_files`, the entry names of the uploaded zip.
+  GET  /moto-eb/requests  -> JSON list of {time, service, region, action, params} for every EB, S3, IAM, EC2
+                             and CloudWatch Logs request, in order; CreatePlatformVersion
+                             entries also carry `bundle_files`, the entry names of the
+                             uploaded zip.
   GET  /moto-eb/state     -> JSON {platforms, configuration_templates, environment_updates}
   POST /moto-eb/reject-create -> CreatePlatformVersion answers ElasticBeanstalkServiceException
                              (custom platforms retired) until the next reset.
-  POST /moto-api/reset    -> moto's reset, which also clears this module's state and log.
+  POST /moto-eb/config    -> JSON body merged into the knobs {build_seconds, delete_seconds,
+                             page_size} until the next reset; answers the knobs.
+  POST /moto-api/reset    -> moto's reset, which also clears this module's state, log and knobs.
 """
 
+import base64
 import io
 import json
 import os
@@ -34,8 +43,10 @@ import zipfile
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
-# The builder's instance profile attaches two AWS managed policies; moto loads those on request.
-os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+# The builder's instance profile attaches two AWS managed policies. moto can load all of AWS's
+# (MOTO_IAM_LOAD_MANAGED_POLICIES), but that object graph makes every reset and the garbage
+# collections after it cost seconds; `install` adds just the ones asked for instead.
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "false")
 
 import botocore.session
 from moto.core.exceptions import ServiceException
@@ -57,8 +68,20 @@ REJECT_CREATE = {"on": False}
 _local = threading.local()
 
 
+def default_knobs():
+    return {
+        "build_seconds": float(os.environ.get("MOTO_EB_BUILD_SECONDS", "0.3")),
+        "delete_seconds": float(os.environ.get("MOTO_EB_DELETE_SECONDS", "0.3")),
+        "page_size": int(os.environ.get("MOTO_EB_PAGE_SIZE", "100")),
+    }
+
+
+# POST /moto-eb/config changes these until the next reset.
+KNOBS = default_knobs()
+
+
 def build_seconds():
-    return float(os.environ.get("MOTO_EB_BUILD_SECONDS", "1"))
+    return float(KNOBS["build_seconds"])
 
 
 def region_state(account, region):
@@ -75,6 +98,8 @@ def reset_state():
         REQUESTS.clear()
         ENV_UPDATES.clear()
         REJECT_CREATE["on"] = False
+        KNOBS.clear()
+        KNOBS.update(default_knobs())
 
 
 class EBError(ServiceException):
@@ -122,6 +147,18 @@ def check_shape(shape, value, path):
             )
         for i, item in enumerate(value):
             check_shape(shape.member, item, f"{path}member.{i + 1}.")
+    elif shape.type_name in ("integer", "long"):
+        meta = shape.metadata
+        try:
+            n = int(value)
+        except (TypeError, ValueError):
+            raise error("ValidationError", f"Value '{value}' at '{path.rstrip('.')}' is not an integer")
+        if "min" in meta and n < meta["min"] or "max" in meta and n > meta["max"]:
+            raise error(
+                "ValidationError",
+                f"Value '{value}' at '{path.rstrip('.')}' failed to satisfy constraint: "
+                f"Member must have value between {meta.get('min', '-inf')} and {meta.get('max', 'inf')}",
+            )
     elif shape.type_name == "string":
         meta = shape.metadata
         n = len(str(value))
@@ -218,8 +255,27 @@ def builder_log(account, region, p, lines):
     logs.put_log_events(group, stream, events)
 
 
+def advance(account, region, p):
+    """Moves a version on once its time has come (called on every read): Creating ->
+    Ready/Failed, Deleting -> Deleted."""
+    if p["PlatformStatus"] == "Creating":
+        finish_build(account, region, p)
+    elif p["PlatformStatus"] == "Deleting":
+        finish_delete(account, region, p)
+
+
+def finish_delete(account, region, p):
+    if time.time() < p["_deleted_at"]:
+        return
+    st = region_state(account, region)
+    label = f"{p['PlatformName']}/{p['PlatformVersion']}"
+    p["PlatformStatus"] = "Deleted"
+    p["DateUpdated"] = now()
+    add_event(st, f"Successfully deleted platform version '{label}'.", p["PlatformArn"], p["_delete_request_id"])
+
+
 def finish_build(account, region, p):
-    """Creating -> Ready/Failed once the build time has passed (called on every read)."""
+    """Creating -> Ready/Failed once the build time has passed."""
     if p["PlatformStatus"] != "Creating" or time.time() < p["_ready_at"]:
         return
     st = region_state(account, region)
@@ -456,7 +512,9 @@ def find_platform(self, arn):
     p = st["platforms"].get(arn)
     if p is None or not visible(p):
         raise error("InvalidParameterValue", f"No Platform named '{arn}' found.")
-    finish_build(self.current_account, self.region, p)
+    advance(self.current_account, self.region, p)
+    if not visible(p):
+        raise error("InvalidParameterValue", f"No Platform named '{arn}' found.")
     return st, p
 
 
@@ -469,13 +527,38 @@ def describe_platform_version(self):
 
 def list_platform_versions(self):
     st = _begin(self, "ListPlatformVersions")
+    filters = self._get_param("Filters") or []
+    size = self._get_param("MaxRecords")
+    size = int(size) if size not in (None, "") else int(KNOBS["page_size"])
+    token = self._get_param("NextToken")
+    # A token names the request it continues: the same filters and page size (botocore:
+    # "All other parameter values must be identical to the ones specified in the initial
+    # request").
+    signature = json.dumps([filters, size], sort_keys=True, default=str)
+    offset = 0
+    if token:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
+            offset, same = int(data["offset"]), data["signature"] == signature
+        except Exception:
+            raise error("InvalidParameterValue", "Invalid NextToken.")
+        if not same:
+            raise error(
+                "InvalidParameterValue",
+                "Invalid NextToken: the other parameters must be identical to the first request's.",
+            )
     with LOCK:
         for p in st["platforms"].values():
-            finish_build(self.current_account, self.region, p)
+            advance(self.current_account, self.region, p)
         platforms = [p for p in st["platforms"].values() if visible(p)]
-        platforms = apply_filters(platforms, self._get_param("Filters"))
-        platforms.sort(key=lambda p: p["DateCreated"])
-        return ActionResult({"PlatformSummaryList": [public(p, "PlatformSummary") for p in platforms]})
+        platforms = apply_filters(platforms, filters)
+        platforms.sort(key=lambda p: (p["DateCreated"], p["PlatformArn"]))
+        page = platforms[offset : offset + size]
+        result = {"PlatformSummaryList": [public(p, "PlatformSummary") for p in page]}
+        if offset + size < len(platforms):
+            data = {"offset": offset + size, "signature": signature}
+            result["NextToken"] = base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+        return ActionResult(result)
 
 
 def environments_using(account, region, arn):
@@ -495,10 +578,11 @@ def delete_platform_version(self):
     rid = _local.request_id
     with LOCK:
         st, p = find_platform(self, self._get_param("PlatformArn") or "")
-        if p["PlatformStatus"] == "Creating":
+        if p["PlatformStatus"] in ("Creating", "Deleting"):
+            doing = "created" if p["PlatformStatus"] == "Creating" else "deleted"
             raise error(
                 "OperationInProgressFailure",
-                "Unable to delete a platform version that is still being created.",
+                f"Unable to delete a platform version that is still being {doing}.",
             )
         used = environments_using(self.current_account, self.region, p["PlatformArn"])
         if used:
@@ -508,11 +592,12 @@ def delete_platform_version(self):
             )
         label = f"{p['PlatformName']}/{p['PlatformVersion']}"
         add_event(st, f"Deleting platform version '{label}'.", p["PlatformArn"], rid)
-        summary = public(p, "PlatformSummary")
-        summary["PlatformStatus"] = "Deleting"
-        p["PlatformStatus"] = "Deleted"
-        add_event(st, f"Successfully deleted platform version '{label}'.", p["PlatformArn"], rid)
-        return ActionResult({"PlatformSummary": summary})
+        p["PlatformStatus"] = "Deleting"
+        p["DateUpdated"] = now()
+        p["_deleted_at"] = time.time() + float(KNOBS["delete_seconds"])
+        p["_delete_request_id"] = rid
+        p["_delete_resources"] = self._get_param("DeleteResources")
+        return ActionResult({"PlatformSummary": public(p, "PlatformSummary")})
 
 
 def describe_events(self):
@@ -526,7 +611,7 @@ def describe_events(self):
     levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
     with LOCK:
         for p in st["platforms"].values():
-            finish_build(self.current_account, self.region, p)
+            advance(self.current_account, self.region, p)
         events = list(st["events"])
     if arn:
         events = [e for e in events if e["PlatformArn"] == arn]
@@ -661,9 +746,39 @@ ACTIONS = {
 }
 
 
+def install_managed_policies_on_demand():
+    """IAM knows an AWS managed policy (arn:aws:iam::aws:policy/...) from the first time a
+    request names it, with the document moto ships."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+    from moto.iam.models import AWSManagedPolicy, IAMBackend
+
+    data = json.loads(aws_managed_policies_data)
+
+    def ensure(backend, arn):
+        if arn in backend.managed_policies or not isinstance(arn, str):
+            return
+        m = re.match(r"^arn:aws[\w-]*:iam::aws:policy/(?:.*/)?([^/]+)$", arn)
+        if m and m.group(1) in data:
+            p = AWSManagedPolicy.from_data(m.group(1), backend.account_id, backend.region_name, data[m.group(1)])
+            backend.managed_policies[p.arn] = p
+
+    for method in ("attach_role_policy", "attach_user_policy", "attach_group_policy", "get_policy", "get_policy_version", "list_entities_for_policy"):
+        orig = getattr(IAMBackend, method, None)
+        if orig is None:
+            continue
+
+        def wrapped(self, *args, _orig=orig, **kwargs):
+            arn = kwargs.get("policy_arn", args[0] if args else None)
+            ensure(self, arn)
+            return _orig(self, *args, **kwargs)
+
+        setattr(IAMBackend, method, wrapped)
+
+
 def install():
     for name, fn in ACTIONS.items():
         setattr(EBResponse, name, fn)
+    install_managed_policies_on_demand()
 
     def enrich(headers, body):
         # moto's own version rewrites everything between the first and the last <RequestId>,
@@ -693,6 +808,12 @@ def service_of(environ):
     return m.group(1) if m else None
 
 
+def region_of(environ):
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    m = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", auth)
+    return m.group(1) if m else None
+
+
 def json_default(v):
     if isinstance(v, datetime):
         return v.isoformat()
@@ -700,7 +821,7 @@ def json_default(v):
 
 
 class Recorder:
-    """WSGI middleware: records EB/S3/IAM requests and serves /moto-eb/*."""
+    """WSGI middleware: records EB/S3/IAM/EC2/Logs requests and serves /moto-eb/*."""
 
     def __init__(self, app):
         self.app = app
@@ -730,17 +851,41 @@ class Recorder:
             REJECT_CREATE["on"] = True
             start_response("200 OK", [("Content-Type", "application/json")])
             return [b"{}"]
+        if path == "/moto-eb/config":
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(size) if size else b""
+            with LOCK:
+                KNOBS.update(json.loads(raw or b"{}"))
+                body = json.dumps(KNOBS).encode()
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [body]
         if path == "/moto-api/reset":
             reset_state()
         service = service_of(environ)
-        if service in ("elasticbeanstalk", "s3", "iam"):
+        if service in ("elasticbeanstalk", "s3", "iam", "ec2", "logs"):
             self.record(environ, service)
         return self.app(environ, start_response)
 
     def record(self, environ, service):
         method = environ.get("REQUEST_METHOD")
-        entry = {"service": service, "method": method, "path": environ.get("PATH_INFO", "")}
-        if service in ("elasticbeanstalk", "iam"):
+        entry = {
+            "time": time.time(),
+            "service": service,
+            "region": region_of(environ),
+            "method": method,
+            "path": environ.get("PATH_INFO", ""),
+        }
+        if service == "logs":
+            # JSON protocol: the action is in X-Amz-Target, the parameters are the body.
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+            raw = environ["wsgi.input"].read(size) if size else b""
+            environ["wsgi.input"] = io.BytesIO(raw)
+            entry["action"] = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
+            try:
+                entry["params"] = json.loads(raw or b"{}")
+            except ValueError:
+                entry["params"] = {}
+        elif service in ("elasticbeanstalk", "iam", "ec2"):
             size = int(environ.get("CONTENT_LENGTH") or 0)
             raw = environ["wsgi.input"].read(size) if size else b""
             environ["wsgi.input"] = io.BytesIO(raw)
