@@ -1,18 +1,25 @@
-//! `rpack platform init|create|status|list|delete|events|use|publish`: the `ebp` commands with
-//! their arguments and workspace (`.elasticbeanstalk/config.yml`), plus `create --local-build`
-//! (rpack builds the AMI, EB only registers it) and `publish` (a saved configuration using the
-//! AMI on a managed platform, the path AWS still supports).
+//! `rpack platform init|create|status|list|delete|events|logs|use|publish`: the `ebp` commands
+//! with their arguments, prompts and workspace (`.elasticbeanstalk/config.yml`), plus `create
+//! --local-build` (rpack builds the AMI, EB only registers it) and `publish` (a saved
+//! configuration using the AMI on a managed platform, the path AWS still supports).
+//!
+//! The requests match ebp's (the ebp_parity integration test compares them) except where ebp
+//! is wrong: `--tags` works, platform.yaml is not rewritten for the healthd settings,
+//! DeletePlatformVersion goes without ebcli's private `DeleteResources` parameter, and
+//! `events -f`/`logs --stream` stop once the version is Ready, Failed or deleted.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use aws_sdk_elasticbeanstalk::types::{ConfigurationOptionSetting, EventDescription, Tag};
+use aws_sdk_elasticbeanstalk::types::{ConfigurationOptionSetting, PlatformDescription, Tag};
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use super::Output;
-use crate::platform::api::{self, setting, Api, BUILDER_PROFILE};
+use crate::platform::api::{setting, Api, BUILDER_PROFILE};
 use crate::platform::check::{self, TemplateVars};
+use crate::platform::prompt::{self, Prompter};
+use crate::platform::watch::{self, LogTail, Outcome};
 use crate::platform::yaml::{self, WorkspaceConfig};
 use crate::platform::{bundle, version};
 use crate::ui::{Secrets, Ui};
@@ -23,7 +30,8 @@ pub const HELP: &str = "Usage: rpack platform <command> [options]
 
 Commands:
 
-  init [NAME] [-k KEYNAME]             Make this folder a platform workspace.
+  init [NAME] [-i] [-k KEYNAME]        Make this folder a platform workspace (asks for
+                                       what is missing without NAME or with -i).
   create [VERSION] [-M|-m|-p] [-i TYPE] [-ip PROFILE] [--vpc.id ID]
          [--vpc.subnets IDS] [--vpc.publicip] [--timeout MIN] [--tags k=v,...]
          [--local-build [-var k=v] [-var-file F]]
@@ -31,9 +39,11 @@ Commands:
   status [VERSION]                     Describe a version (default: the workspace's).
   list [-a] [-s STATUS]                List your platform versions.
   delete [VERSION] [--force] | --cleanup [--all-platforms] [--force]
-  events [VERSION] [-f]                Show a version's events.
+                                       Delete versions (asks to confirm without --force).
+  events [VERSION] [-f]                Show (or follow) a version's events.
   logs [VERSION] [--stream]            Show (or follow) a version's builder log.
-  use PLATFORM                         Select a platform (name, name/x.y.z or ARN).
+  use [PLATFORM]                       Select a platform (name, name/x.y.z or ARN; asks
+                                       without one).
   publish [VERSION] --application APP [--template-name NAME] [--ami AMI]
           (--solution-stack STACK | --platform-arn ARN) [--environment ENV]
                                        Save a configuration that runs the AMI.
@@ -139,7 +149,7 @@ fn command() -> Command {
                 Arg::new("timeout")
                     .long("timeout")
                     .num_args(1)
-                    .value_parser(clap::value_parser!(u64)),
+                    .value_parser(|s: &str| parse_minutes(s).map(|_| s.to_string())),
             )
             .arg(Arg::new("tags").long("tags").num_args(1))
             .arg(
@@ -358,42 +368,126 @@ fn current_branch(root: &Path) -> String {
         .unwrap_or_else(|| "default".into())
 }
 
-/// A version argument (`x.y.z`, `name/x.y.z` or an ARN) as an ARN of one of our platforms.
+/// ebcli's regions, in its order (`objects/region.py`), for `init`'s region prompt.
+const REGIONS: &[(&str, &str)] = &[
+    ("us-east-1", "US East (N. Virginia)"),
+    ("us-west-1", "US West (N. California)"),
+    ("us-west-2", "US West (Oregon)"),
+    ("eu-west-1", "EU (Ireland)"),
+    ("eu-central-1", "EU (Frankfurt)"),
+    ("ap-south-1", "Asia Pacific (Mumbai)"),
+    ("ap-southeast-1", "Asia Pacific (Singapore)"),
+    ("ap-southeast-2", "Asia Pacific (Sydney)"),
+    ("ap-northeast-1", "Asia Pacific (Tokyo)"),
+    ("ap-northeast-2", "Asia Pacific (Seoul)"),
+    ("sa-east-1", "South America (Sao Paulo)"),
+    ("cn-north-1", "China (Beijing)"),
+    ("cn-northwest-1", "China (Ningxia)"),
+    ("us-east-2", "US East (Ohio)"),
+    ("ca-central-1", "Canada (Central)"),
+    ("eu-west-2", "EU (London)"),
+    ("eu-west-3", "EU (Paris)"),
+    ("eu-north-1", "EU (Stockholm)"),
+    ("eu-south-1", "EU (Milano)"),
+    ("ap-east-1", "Asia Pacific (Hong Kong)"),
+    ("me-south-1", "Middle East (Bahrain)"),
+    ("af-south-1", "Africa (Cape Town)"),
+    ("ap-southeast-3", "Asia Pacific (Jakarta)"),
+    ("ap-northeast-3", "Asia Pacific (Osaka)"),
+    ("il-central-1", "Israel (Tel Aviv)"),
+    ("me-central-1", "Middle East (UAE)"),
+    ("ap-southeast-6", "Asia Pacific (New Zealand)"),
+    ("ap-southeast-4", "Asia Pacific (Melbourne)"),
+    ("ca-west-1", "Canada West (Calgary)"),
+    ("ap-south-2", "Asia Pacific (Hyderabad)"),
+    ("eu-central-2", "Europe (Zurich)"),
+    ("eu-south-2", "Europe (Spain)"),
+    ("ap-southeast-7", "Asia Pacific (Thailand)"),
+    ("ap-southeast-5", "Asia Pacific (Malaysia)"),
+];
+
+const NO_SUCH_VERSION: &str = "No such version exists for the current platform.";
+
+/// A version as ebp's commands take it: `x.y.z` (of `name`), `name/x.y.z` or an ARN.
+fn parse_version_arg(name: &str, arg: &str) -> Result<(String, String)> {
+    if let Some(p) = version::parse_arn(arg) {
+        return Ok(p);
+    }
+    let (n, v) = arg.rsplit_once('/').unwrap_or((name, arg));
+    if version::valid_name(n) && version::parse(v).is_some() {
+        return Ok((n.to_string(), v.to_string()));
+    }
+    bail!("{arg:?} is not a platform version: pass x.y.z, NAME/x.y.z or a platform ARN")
+}
+
+/// The ARN of a version argument, as ebcli's `version_to_arn`: an ARN as is; otherwise
+/// ListPlatformVersions (owner self, name, version) and DescribePlatformVersion of what it
+/// finds, whose answer comes back too.
 async fn version_arn(
     api: &Api,
     name: &str,
-    arg: Option<&str>,
-    ws_version: Option<String>,
-) -> Result<String> {
-    if let Some(a) = arg {
-        if version::parse_arn(a).is_some() {
-            return Ok(a.to_string());
-        }
+    arg: &str,
+) -> Result<(String, Option<PlatformDescription>)> {
+    if version::parse_arn(arg).is_some() {
+        return Ok((arg.to_string(), None));
     }
-    let (name, ver) = match arg {
-        Some(a) => match a.rsplit_once('/') {
-            Some((n, v)) => (n.to_string(), Some(v.to_string())),
-            None => (name.to_string(), Some(a.to_string())),
-        },
-        None => (name.to_string(), ws_version),
+    let (n, v) = parse_version_arg(name, arg)?;
+    lookup(api, &n, &v).await
+}
+
+/// `version` of `name` (`latest` for the newest): ListPlatformVersions, then
+/// DescribePlatformVersion of the first answer (ebcli's `describe_custom_platform_version`).
+async fn lookup(
+    api: &Api,
+    name: &str,
+    version: &str,
+) -> Result<(String, Option<PlatformDescription>)> {
+    let found = api.list(Some(name), Some(version), None).await?;
+    let Some(arn) = found.first().and_then(|p| p.platform_arn()) else {
+        bail!("{NO_SUCH_VERSION} ({name}/{version} in {})", api.region);
     };
-    let all = api.list(Some(&name), None, ver.is_none()).await?;
-    let found = match &ver {
-        Some(v) => all
-            .iter()
-            .find(|p| p.platform_version() == Some(v.as_str())),
-        None => all.first(),
-    };
-    found
-        .and_then(|p| p.platform_arn())
-        .map(str::to_string)
-        .with_context(|| {
-            format!(
-                "no platform version {name}/{} found in {}",
-                ver.as_deref().unwrap_or("(latest)"),
-                api.region
+    let d = api.describe(arn).await?;
+    Ok((arn.to_string(), Some(d)))
+}
+
+/// The newest version of `name` that is neither Failed nor Deleting (ebcli's
+/// `get_latest_platform_version` with its default ignored states).
+async fn latest_usable(api: &Api, name: &str) -> Result<Option<String>> {
+    let latest = api.list(Some(name), Some("latest"), None).await?;
+    Ok(latest
+        .iter()
+        .find(|p| {
+            !matches!(
+                p.platform_status().map(|s| s.as_str()),
+                Some("Failed" | "Deleting")
             )
         })
+        .and_then(|p| p.platform_version())
+        .map(str::to_string))
+}
+
+/// The version a command without a version argument works on: the workspace's, else the
+/// newest usable one (which `status` also saves, like ebp).
+async fn workspace_version(
+    api: &Api,
+    ws: &mut Workspace,
+    name: &str,
+    save: bool,
+) -> Result<String> {
+    if let Some(v) = ws.config.global("platform_version") {
+        return Ok(v);
+    }
+    let Some(v) = latest_usable(api, name).await? else {
+        bail!(
+            "{NO_SUCH_VERSION} ({name} has no usable version in {})",
+            api.region
+        )
+    };
+    if save {
+        ws.config.set_global("platform_version", Some(&v));
+        ws.save()?;
+    }
+    Ok(v)
 }
 
 // --- init / use / status / list -------------------------------------------------------------
@@ -406,26 +500,43 @@ async fn init(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
             "this folder is an application workspace; platform commands need a platform workspace"
         );
     }
-    if m.get_flag("interactive") {
-        bail!("interactive mode is not supported: pass the platform name (and -k KEYNAME)");
-    }
-    let name = match m
-        .get_one::<String>("name")
-        .cloned()
-        .or_else(|| ws.config.global("platform_name"))
-    {
-        Some(n) => n,
-        None => bail!("pass the platform name: rpack platform init NAME"),
+    let name_arg = m.get_one::<String>("name").cloned();
+    // ebp: interactive with -i, and also when no name is given.
+    let interactive = m.get_flag("interactive") || name_arg.is_none();
+    let mut prompt = Prompter::stdio();
+    let explicit_region = match (&region, interactive) {
+        (None, true) => {
+            prompt.echo("");
+            prompt.echo("Select a default region");
+            let items: Vec<String> = REGIONS.iter().map(|(r, d)| format!("{r} : {d}")).collect();
+            Some(REGIONS[prompt.pick(&items, Some(3))?].0.to_string())
+        }
+        _ => ws.region(region),
+    };
+    let api = Api::load(explicit_region.as_deref()).await?;
+    // ebp: a name given starts from its newest usable version; the workspace's own name keeps
+    // the workspace's version.
+    let (name, chosen_version) = match name_arg {
+        Some(n) => (n, None),
+        None => match ws.config.global("platform_name") {
+            Some(n) => (n, ws.config.global("platform_version")),
+            None => pick_platform(&mut prompt, &api, &cwd).await?,
+        },
     };
     if !version::valid_name(&name) {
         bail!("{name:?} is not a valid platform name (no ':' or '/')");
     }
-    let explicit_region = ws.region(region);
-    let api = Api::load(explicit_region.as_deref()).await?;
+    let mut key = m.get_one::<String>("keyname").cloned();
+    if key.is_none() && interactive {
+        key = match ws.config.global("default_ec2_keyname") {
+            Some(k) => Some(k),
+            None => pick_key_pair(&mut prompt, &api).await?,
+        };
+    }
     let git = bundle::in_git(&cwd);
     let c = &mut ws.config;
     c.set_global("application_name", Some("Custom Platform Builder"));
-    // Like ebp: the region given (flag or config), else null so the AWS chain decides later.
+    // Like ebp: the region given (flag, prompt or config), else null so the AWS chain decides.
     c.set_global("default_region", explicit_region.as_deref());
     // Keys ebp writes that rpack does not use, kept for tools that read the file.
     for k in ["default_platform", "branch", "repository", "profile"] {
@@ -435,17 +546,12 @@ async fn init(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
     }
     c.set_global("workspace_type", Some("Platform"));
     c.set_global("platform_name", Some(&name));
-    if c.global("platform_version").is_none() {
-        c.set_global("platform_version", None);
-    }
+    c.set_global("platform_version", chosen_version.as_deref());
     if c.global("instance_profile").is_none() {
         c.set_global("instance_profile", None);
     }
     c.set_global("sc", if git { Some("git") } else { None });
-    let key = m
-        .get_one::<String>("keyname")
-        .cloned()
-        .or_else(|| c.global("default_ec2_keyname"));
+    let key = key.or_else(|| c.global("default_ec2_keyname"));
     c.set_global("default_ec2_keyname", key.as_deref());
     ws.save()?;
     if git {
@@ -456,54 +562,178 @@ async fn init(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
                 .with_context(|| format!("writing {}", gi.display()))?;
         }
     }
-    if ws.config.global("platform_version").is_none() {
-        if let Some(latest) = api.list(Some(&name), None, true).await?.into_iter().next() {
-            let v = latest.platform_version().unwrap_or_default().to_string();
+    if chosen_version.is_none() {
+        // ebcli's set_workspace_to_latest.
+        if let Some(v) = latest_usable(&api, &name).await? {
             ws.config.set_global("platform_version", Some(&v));
             ws.save()?;
-            print_status(ui, &api, latest.platform_arn().unwrap_or_default()).await?;
+            ui.say("Setting workspace platform version to:");
+            let (arn, d) = lookup(&api, &name, &v).await?;
+            print_status(ui, &api, &arn, d).await?;
         }
     }
     Ok(0)
 }
 
+/// ebcli's `get_platform_name_and_version_interactive`: one of your platforms (and its newest
+/// version) or a new name, which defaults to the folder's name.
+async fn pick_platform(
+    prompt: &mut Prompter<'_>,
+    api: &Api,
+    cwd: &Path,
+) -> Result<(String, Option<String>)> {
+    let mut platforms: Vec<(String, String)> = Vec::new();
+    for p in api.list(None, Some("latest"), None).await? {
+        if let Some((n, v)) = p.platform_arn().and_then(version::parse_arn) {
+            if !platforms.iter().any(|(x, _)| *x == n) {
+                platforms.push((n, v));
+            }
+        }
+    }
+    let folder = cwd
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "platform".into());
+    let mut names: Vec<String> = platforms.iter().map(|(n, _)| n.clone()).collect();
+    if !platforms.is_empty() {
+        prompt.echo("");
+        prompt.echo("Select a platform to use");
+        names.push("[ Create new Platform ]".into());
+        let default = names
+            .iter()
+            .position(|n| *n == folder)
+            .map(|i| i + 1)
+            .unwrap_or(names.len());
+        let i = prompt.pick(&names, Some(default))?;
+        if i < platforms.len() {
+            let (n, v) = platforms.swap_remove(i);
+            return Ok((n, Some(v)));
+        }
+    }
+    prompt.echo("");
+    prompt.echo("Enter Platform Name");
+    let default = prompt::unique(&folder, &names);
+    Ok((prompt.unique_name(&default, &names)?, None))
+}
+
+/// ebcli's `prompt_for_ec2_keyname` for `init`: whether to log into the builder, then one of
+/// the region's key pairs or a new one (an ed25519 key saved in ~/.ssh and imported).
+async fn pick_key_pair(prompt: &mut Prompter<'_>, api: &Api) -> Result<Option<String>> {
+    prompt.echo("Would you like to be able to log into your platform packer environment?");
+    if !prompt.yes_no("", true)? {
+        return Ok(None);
+    }
+    let mut keys = api.key_pairs().await?;
+    if !keys.is_empty() {
+        let existing = keys.len();
+        keys.push("[ Create new KeyPair ]".into());
+        prompt.echo("");
+        prompt.echo("Select a keypair.");
+        let i = prompt.pick(&keys, Some(existing))?;
+        if i < existing {
+            return Ok(Some(keys.swap_remove(i)));
+        }
+    }
+    prompt.echo("");
+    prompt.echo("Type a keypair name.");
+    let default = prompt::unique("aws-eb", &keys);
+    let name = prompt.ask(&format!("Default is {default}"), &default)?;
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .context("HOME is not set: cannot save the new key pair in ~/.ssh")?;
+    let dir = home.join(".ssh");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(&name);
+    if path.exists() {
+        bail!(
+            "{} already exists: pick another key pair name",
+            path.display()
+        );
+    }
+    let mut key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .context("generating an SSH key")?;
+    key.set_comment(&name);
+    key.write_openssh_file(&path, ssh_key::LineEnding::LF)
+        .with_context(|| format!("writing {}", path.display()))?;
+    let public = key
+        .public_key()
+        .to_openssh()
+        .context("encoding the public key")?;
+    std::fs::write(dir.join(format!("{name}.pub")), format!("{public}\n"))
+        .with_context(|| format!("writing {}.pub", path.display()))?;
+    api.import_key_pair(&name, &public).await?;
+    prompt.echo(&format!(
+        "Saved the private key of key pair {name} in {}.",
+        path.display()
+    ));
+    Ok(Some(name))
+}
+
 async fn use_platform(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
     let mut ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
-    let Some(arg) = m.get_one::<String>("platform") else {
-        bail!("pass the platform: a name, name/x.y.z or an ARN")
+    let (name, ver) = match m.get_one::<String>("platform") {
+        // ebcli's _name_to_arn: an ARN, name/x.y.z, or a name (its latest version).
+        Some(arg) => {
+            let (arn, _) = match version::parse_arn(arg) {
+                Some(_) => (arg.clone(), None),
+                None if version::valid_name(arg) => {
+                    lookup(&api, arg, "latest").await.map_err(|e| {
+                        if e.to_string().starts_with(NO_SUCH_VERSION) {
+                            anyhow::anyhow!("No such platform exists. ({arg} in {})", api.region)
+                        } else {
+                            e
+                        }
+                    })?
+                }
+                None => version_arn(&api, arg, arg).await?,
+            };
+            let (n, v) = version::parse_arn(&arn).context("a platform ARN")?;
+            (n, Some(v))
+        }
+        None => pick_platform(&mut Prompter::stdio(), &api, &ws.root).await?,
     };
-    let arn = match version::parse_arn(arg) {
-        Some(_) => arg.clone(),
-        None => match arg.rsplit_once('/') {
-            Some((n, v)) => version_arn(&api, n, Some(v), None).await?,
-            None => version_arn(&api, arg, None, None).await?,
-        },
-    };
-    let (name, ver) = version::parse_arn(&arn).context("a platform ARN")?;
     ws.config.set_global("platform_name", Some(&name));
-    ws.config.set_global("platform_version", Some(&ver));
+    ws.config.set_global("platform_version", ver.as_deref());
     ws.save()?;
-    print_status(ui, &api, &arn).await?;
+    ui.say("Setting workspace platform version to:");
+    let ver = match ver {
+        Some(v) => Some(v),
+        None => latest_usable(&api, &name).await?,
+    };
+    match ver {
+        Some(v) => {
+            let (arn, d) = lookup(&api, &name, &v).await?;
+            print_status(ui, &api, &arn, d).await?;
+        }
+        None => ui.say(&format!("New platform \"{name}\"")),
+    }
     Ok(0)
 }
 
 async fn status(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
-    let ws = Workspace::find()?;
+    let mut ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
-    let arn = version_arn(
-        &api,
-        &ws.platform_name()?,
-        m.get_one::<String>("version").map(String::as_str),
-        ws.config.global("platform_version"),
-    )
-    .await?;
-    print_status(ui, &api, &arn).await?;
+    let name = ws.platform_name()?;
+    let arg = match m.get_one::<String>("version") {
+        Some(v) => v.clone(),
+        None => workspace_version(&api, &mut ws, &name, true).await?,
+    };
+    let (arn, d) = version_arn(&api, &name, &arg).await?;
+    print_status(ui, &api, &arn, d).await?;
     Ok(0)
 }
 
-async fn print_status(ui: &dyn Ui, api: &Api, arn: &str) -> Result<()> {
-    let d = api.describe(arn).await?;
+async fn print_status(
+    ui: &dyn Ui,
+    api: &Api,
+    arn: &str,
+    d: Option<PlatformDescription>,
+) -> Result<()> {
+    let d = match d {
+        Some(d) => d,
+        None => api.describe(arn).await?,
+    };
     let pair = |n: Option<&str>, v: Option<&str>| {
         format!("{} {}", n.unwrap_or(""), v.unwrap_or(""))
             .trim()
@@ -576,8 +806,8 @@ async fn list(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
     let mut all = api
         .list(
             name.as_deref(),
+            None,
             m.get_one::<String>("status").map(String::as_str),
-            false,
         )
         .await?;
     // ebp's order: by name, then by semantic version, newest first.
@@ -596,137 +826,41 @@ async fn list(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
     Ok(0)
 }
 
-// --- events ---------------------------------------------------------------------------------
-
-fn event_line(e: &EventDescription) -> String {
-    let when = e
-        .event_date()
-        .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()))
-        .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default();
-    format!(
-        "{when}    {:<5}   {}",
-        e.severity().map(|s| s.as_str()).unwrap_or("INFO"),
-        e.message().unwrap_or_default()
-    )
-}
-
-/// Seconds between DescribeEvents polls (ebp: 5; RPACK_PLATFORM_POLL_SECONDS overrides).
-fn poll_interval() -> Duration {
-    let secs = std::env::var("RPACK_PLATFORM_POLL_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .unwrap_or(5.0);
-    Duration::from_secs_f64(secs.max(0.05))
-}
-
-enum Outcome {
-    Success,
-    Failure(String),
-}
-
-/// Polls the events of one request until a success or failure message, printing each event.
-async fn wait_for(
-    ui: &dyn Ui,
-    api: &Api,
-    arn: &str,
-    request_id: Option<&str>,
-    timeout: Duration,
-    success: &str,
-    failures: &[&str],
-) -> Result<Outcome> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut start = None;
-    loop {
-        for e in api.events(arn, request_id, start).await? {
-            ui.say(&event_line(&e));
-            if let Some(d) = e.event_date() {
-                start = Some(aws_smithy_types::DateTime::from_millis(
-                    d.to_millis().unwrap_or(0) + 1,
-                ));
-            }
-            let msg = e.message().unwrap_or_default();
-            if msg.starts_with(success) {
-                return Ok(Outcome::Success);
-            }
-            if failures.iter().any(|f| msg.starts_with(f)) {
-                return Ok(Outcome::Failure(msg.to_string()));
-            }
-        }
-        if tokio::time::Instant::now() >= deadline {
-            bail!("timed out after {} minutes waiting for {arn}; the operation may still be running (see `rpack platform events`)", timeout.as_secs() / 60);
-        }
-        tokio::time::sleep(poll_interval()).await;
-    }
-}
+// --- events / logs --------------------------------------------------------------------------
 
 async fn events(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
-    let ws = Workspace::find()?;
+    let mut ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
-    let arn = version_arn(
-        &api,
-        &ws.platform_name()?,
-        m.get_one::<String>("version").map(String::as_str),
-        ws.config.global("platform_version"),
-    )
-    .await?;
-    let mut start = None;
-    loop {
-        for e in api.events(&arn, None, start).await? {
-            ui.say(&event_line(&e));
-            if let Some(d) = e.event_date() {
-                start = Some(aws_smithy_types::DateTime::from_millis(
-                    d.to_millis().unwrap_or(0) + 1,
-                ));
-            }
-        }
-        if !m.get_flag("follow") {
-            return Ok(0);
-        }
-        tokio::time::sleep(Duration::from_secs(4)).await;
-    }
-}
-
-/// A builder log line for reading: the part after ` -- ` of a Ruby Logger line, and for
-/// Packer's machine-readable `ui` records only their message (ebcli's PackerStreamFormatter).
-pub(crate) fn format_log_line(line: &str) -> String {
-    let Some((_, rest)) = line.split_once(" -- ") else {
-        return line.to_string();
+    let name = ws.platform_name()?;
+    // ebp needs a version here; rpack falls back to the newest usable one.
+    let arg = match m.get_one::<String>("version") {
+        Some(v) => v.clone(),
+        None => workspace_version(&api, &mut ws, &name, false).await?,
     };
-    if let Some(record) = rest.strip_prefix("Packer: ") {
-        let f: Vec<&str> = record.splitn(5, ',').collect();
-        if f.len() == 5 && f[2] == "ui" {
-            return f[4].replace("%!(PACKER_COMMA)", ",").replace("\\n", "\n");
-        }
-        return record.to_string();
-    }
-    rest.to_string()
+    let (arn, _) = version_arn(&api, &name, &arg).await?;
+    watch::events(ui, &api, &arn, m.get_flag("follow")).await?;
+    Ok(0)
 }
 
 async fn logs(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
-    let ws = Workspace::find()?;
+    let mut ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
-    let arn = version_arn(
-        &api,
-        &ws.platform_name()?,
-        m.get_one::<String>("version").map(String::as_str),
-        ws.config.global("platform_version"),
-    )
-    .await?;
-    let (name, ver) = version::parse_arn(&arn).context("a platform ARN")?;
-    let group = format!("/aws/elasticbeanstalk/platform/{name}");
-    let mut token = None;
-    loop {
-        let (lines, next) = api.log_lines(&group, &ver, token).await?;
-        for l in lines {
-            ui.say(&format_log_line(&l));
-        }
-        token = next;
-        if !m.get_flag("stream") {
-            return Ok(0);
-        }
-        tokio::time::sleep(poll_interval()).await;
+    let name = ws.platform_name()?;
+    // Like ebp, the log is found from the name and version alone; following it also needs the
+    // version's status, so its ARN.
+    let arg = match m.get_one::<String>("version") {
+        Some(v) => v.clone(),
+        None => workspace_version(&api, &mut ws, &name, false).await?,
+    };
+    let (n, v) = parse_version_arg(&name, &arg)?;
+    if m.get_flag("stream") {
+        let (arn, _) = version_arn(&api, &name, &arg).await?;
+        ui.say(&format!("Streaming the builder log of {n}/{v} until the version is ready, failed or deleted (Ctrl-C stops)."));
+        watch::logs(ui, &api, &n, &v, Some(&arn)).await?;
+    } else {
+        watch::logs(ui, &api, &n, &v, None).await?;
     }
+    Ok(0)
 }
 
 // --- delete ---------------------------------------------------------------------------------
@@ -735,29 +869,47 @@ async fn delete(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
     let ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
     let name = ws.platform_name()?;
-    let arns = if m.get_flag("cleanup") {
-        let scope = if m.get_flag("all") {
-            None
-        } else {
-            Some(name.as_str())
-        };
-        api.list(scope, Some("Failed"), false)
+    let force = m.get_flag("force");
+    let arns: Vec<String> = if m.get_flag("cleanup") {
+        let all = m.get_flag("all");
+        let scope = if all { None } else { Some(name.as_str()) };
+        let mut failed: Vec<String> = api
+            .list(scope, None, Some("Failed"))
             .await?
             .iter()
             .filter_map(|p| p.platform_arn().map(str::to_string))
-            .collect()
+            .collect();
+        failed.sort();
+        if !failed.is_empty() && !force {
+            let mut prompt = Prompter::stdio();
+            if all {
+                prompt.echo("Failed platform versions for \"All Platforms\" will be removed.");
+                for a in &failed {
+                    prompt.echo(a);
+                }
+                prompt.confirm("To confirm, type \"all\"", "all")?;
+            } else {
+                prompt.echo(&format!(
+                    "Failed platform versions for \"{name}\" will be removed."
+                ));
+                prompt.confirm("To confirm, type the platform name", &name)?;
+            }
+        }
+        failed
     } else {
         let Some(v) = m.get_one::<String>("version") else {
             bail!("pass the version to delete (or --cleanup to delete failed versions)")
         };
-        vec![version_arn(&api, &name, Some(v), None).await?]
+        let (arn, _) = version_arn(&api, &name, v).await?;
+        if !force {
+            let mut prompt = Prompter::stdio();
+            prompt.echo(&format!(
+                "The platform \"{arn}\" and all associated resources will be deleted."
+            ));
+            prompt.confirm("To confirm, type the platform arn", &arn)?;
+        }
+        vec![arn]
     };
-    if !m.get_flag("force") && !arns.is_empty() {
-        bail!(
-            "deleting {} needs --force (rpack does not prompt)",
-            arns.join(", ")
-        );
-    }
     for arn in arns {
         let users = api.environments_using(&arn).await?;
         if !users.is_empty() {
@@ -767,22 +919,28 @@ async fn delete(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
             );
         }
         let rid = api.delete(&arn).await?;
-        match wait_for(
+        match watch::wait_for(
             ui,
             &api,
             &arn,
             rid.as_deref(),
             Duration::from_secs(600),
-            "Successfully deleted platform version",
-            &["Failed to delete platform version"],
+            None,
+            &watch::DELETED,
         )
         .await?
         {
             Outcome::Success => {}
             Outcome::Failure(msg) => bail!("deleting {arn}: {msg}"),
+            Outcome::TimedOut => bail!("{}", timeout_message("10")),
         }
     }
     Ok(0)
+}
+
+/// ebcli's `timeout.error`, with rpack's command.
+fn timeout_message(minutes: &str) -> String {
+    format!("rpack timed out after {minutes} minute(s). The operation might still be running. To keep viewing events, run 'rpack platform events -f'.")
 }
 
 // --- create ---------------------------------------------------------------------------------
@@ -829,6 +987,14 @@ fn template_vars(m: &ArgMatches) -> Result<TemplateVars> {
     })
 }
 
+/// `--timeout MIN`: whole minutes like ebp, or a fraction of one.
+fn parse_minutes(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(m) if m.is_finite() && m >= 0.0 => Ok(m),
+        _ => Err(format!("{s:?} is not a number of minutes")),
+    }
+}
+
 async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
     let mut ws = Workspace::find()?;
     let name = ws.platform_name()?;
@@ -863,7 +1029,8 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
     let ver = match explicit {
         Some(v) => v,
         None => {
-            let latest = api.list(Some(&name), None, true).await?;
+            // Failed and Deleting versions count (ebcli passes ignored_states=[]).
+            let latest = api.list(Some(&name), Some("latest"), None).await?;
             let latest = latest
                 .first()
                 .and_then(|p| p.platform_version())
@@ -883,6 +1050,13 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
     let vars = template_vars(m)?;
     let checked = check::definition(&cwd, &api.region, &vars)
         .map_err(|p| anyhow::anyhow!("the platform definition is not valid:\n{}", p.join("\n")))?;
+    let missing = check::source_ami_problems(&checked, &api).await?;
+    if !missing.is_empty() {
+        bail!(
+            "the platform definition is not valid:\n{}",
+            missing.join("\n")
+        );
+    }
 
     // The bundle: the workspace itself, or with --local-build a thin one starting from the AMI.
     let label = version::label(
@@ -898,11 +1072,18 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
     std::fs::create_dir_all(&staging).with_context(|| format!("creating {}", staging.display()))?;
     let zip_path = staging.join(format!("{label}.zip"));
     let healthd = yaml::with_healthd_settings(&checked.yaml_text, &checked.definition);
+    let opts = bundle::Options {
+        git_submodules: ws
+            .config
+            .global("include_git_submodules")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        ..Default::default()
+    };
     let built_ami = if m.get_flag("local-build") {
         let ami = local_build(ui, &checked, &vars, &api.region).await?;
         let dir = staging.join(format!("{label}-thin"));
         thin_bundle(&checked, &ami, &api.region, &dir, healthd.as_deref())?;
-        bundle::write(&dir, &zip_path, None)?;
+        bundle::write(&dir, &zip_path, None, &opts)?;
         let _ = std::fs::remove_dir_all(&dir);
         Some(ami)
     } else {
@@ -911,7 +1092,7 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
                 "WARNING: You have uncommitted changes; only files committed at HEAD are bundled.",
             );
         }
-        bundle::write(&ws.root, &zip_path, healthd.as_deref())?;
+        bundle::write(&ws.root, &zip_path, healthd.as_deref(), &opts)?;
         None
     };
 
@@ -938,8 +1119,11 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
     ui.say(&format!(
         "Uploading {name}/{label}.zip to S3. This may take a while."
     ));
-    api.upload(&bucket, &key, &zip_path).await?;
+    let uploaded = api.upload(&bucket, &key, &zip_path).await;
     let _ = std::fs::remove_file(&zip_path);
+    if uploaded? {
+        ui.say("Upload Complete.");
+    }
 
     let key_name = ws.config.global("default_ec2_keyname");
     let mut settings: Vec<ConfigurationOptionSetting> = vec![setting(
@@ -989,24 +1173,34 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
     ws.config
         .set_branch_environment(&current_branch(&ws.root), BUILDER_ENV);
     ws.save()?;
-    let timeout = Duration::from_secs(60 * m.get_one::<u64>("timeout").copied().unwrap_or(30));
-    match wait_for(
+    // ebp waits 30 minutes unless told otherwise, and not at all with --timeout 0.
+    let minutes = m
+        .get_one::<String>("timeout")
+        .cloned()
+        .unwrap_or_else(|| "30".into());
+    let timeout = parse_minutes(&minutes).map_err(anyhow::Error::msg)?;
+    if timeout == 0.0 {
+        return Ok(0);
+    }
+    let mut log = LogTail::new(&name, &ver);
+    match watch::wait_for(
         ui,
         &api,
         &arn,
         request_id.as_deref(),
-        timeout,
-        "Successfully created platform version",
-        &[
-            "Failed to create platform version",
-            "Unmatched region for created AMI",
-        ],
+        Duration::from_secs_f64(timeout * 60.0),
+        Some(&mut log),
+        &watch::CREATED,
     )
     .await?
     {
         Outcome::Success => Ok(0),
         Outcome::Failure(msg) => {
             ui.error(&format!("ERROR: {msg}"));
+            Ok(1)
+        }
+        Outcome::TimedOut => {
+            ui.error(&format!("ERROR: {}", timeout_message(&minutes)));
             Ok(1)
         }
     }
@@ -1151,7 +1345,7 @@ fn thin_bundle(
 // --- publish --------------------------------------------------------------------------------
 
 async fn publish(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
-    let ws = Workspace::find()?;
+    let mut ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
     let name = ws.platform_name()?;
     let yaml_text =
@@ -1167,14 +1361,15 @@ async fn publish(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<
                 .unwrap_or_else(|| "0.0.0".into()),
         ),
         None => {
-            let arn = version_arn(
-                &api,
-                &name,
-                m.get_one::<String>("version").map(String::as_str),
-                ws.config.global("platform_version"),
-            )
-            .await?;
-            let d = api.describe(&arn).await?;
+            let arg = match m.get_one::<String>("version") {
+                Some(v) => v.clone(),
+                None => workspace_version(&api, &mut ws, &name, false).await?,
+            };
+            let (arn, d) = version_arn(&api, &name, &arg).await?;
+            let d = match d {
+                Some(d) => d,
+                None => api.describe(&arn).await?,
+            };
             let ami = d
                 .custom_ami_list()
                 .iter()
@@ -1226,7 +1421,6 @@ async fn publish(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<
             "Updating environment '{env}' to saved configuration '{template}'."
         ));
     }
-    let _ = api::code;
     Ok(0)
 }
 
@@ -1252,24 +1446,6 @@ mod tests {
         assert!(parse_tags("novalue").is_err());
         assert!(parse_tags("a=b;c").is_err());
         assert!(parse_tags(&format!("{}=v", "k".repeat(128))).is_err());
-    }
-
-    #[test]
-    fn builder_log_lines_read_like_ebp() {
-        assert_eq!(format_log_line("I, [2018-03-08T02:35:00.179536+0000#21452]  INFO -- Packer: 1520476500,,ui,message,    HVM AMI builder: hi%!(PACKER_COMMA) there"), "    HVM AMI builder: hi, there");
-        assert_eq!(
-            format_log_line(
-                "I, [2018-03-08T02:35:00+0000#1]  INFO -- build.rb: Invoking 'packer build'..."
-            ),
-            "build.rb: Invoking 'packer build'..."
-        );
-        assert_eq!(
-            format_log_line(
-                "I, [x#1]  INFO -- Packer: 1,HVM AMI builder,artifact,0,id,us-east-1:ami-1"
-            ),
-            "1,HVM AMI builder,artifact,0,id,us-east-1:ami-1"
-        );
-        assert_eq!(format_log_line("# Logfile created"), "# Logfile created");
     }
 
     #[test]

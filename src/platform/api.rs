@@ -1,12 +1,13 @@
 //! The AWS calls of `rpack platform`, each with an error naming what was being done and where:
 //! Elastic Beanstalk (platform versions, events, storage location, saved configurations), S3
-//! (bundle upload), IAM (the builder's instance profile), CloudWatch Logs (the builder's log)
-//! and STS (account id). Endpoints follow
-//! aws-config (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_ELASTIC_BEANSTALK`, `_S3`, `_IAM`).
+//! (bundle upload, multipart above 7 MiB like ebcli), IAM (the builder's instance profile),
+//! CloudWatch Logs (the builder's log), EC2 (the template's source AMI, key pairs) and STS
+//! (account id). Endpoints follow aws-config (`AWS_ENDPOINT_URL`,
+//! `AWS_ENDPOINT_URL_ELASTIC_BEANSTALK`, `_S3`, `_IAM`, `_EC2`, …).
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use aws_sdk_elasticbeanstalk::operation::RequestId;
 use aws_sdk_elasticbeanstalk::types::{
     ConfigurationOptionSetting, EventDescription, PlatformDescription, PlatformFilter,
@@ -23,13 +24,25 @@ const BUILDER_POLICIES: [&str; 2] = [
     "AWSElasticBeanstalkCustomPlatformforEC2Role",
 ];
 
+/// ebcli uploads archives of this size or more in parts (`s3.upload_workspace_version`).
+pub const MULTIPART_THRESHOLD: u64 = 7_340_032;
+/// The part size ebcli uses (`s3.CHUNK_SIZE`; S3's minimum part is 5 MiB).
+pub const PART_SIZE: usize = 5_252_880;
+/// Parts in flight at once (ebcli runs 8 threads; this is plenty for one archive).
+const PARTS_IN_FLIGHT: usize = 4;
+
+/// Platform statuses after which nothing more happens to a version.
+pub const FINAL_STATUSES: [&str; 3] = ["Ready", "Failed", "Deleted"];
+
 pub struct Api {
     pub region: String,
+    sdk: aws_config::SdkConfig,
     eb: aws_sdk_elasticbeanstalk::Client,
     s3: aws_sdk_s3::Client,
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
+    ec2: aws_sdk_ec2::Client,
 }
 
 fn err<E, R>(
@@ -59,6 +72,24 @@ impl Api {
         if let Some(r) = region {
             loader = loader.region(aws_types::region::Region::new(r.to_string()));
         }
+        // A plain-http endpoint is a local emulator: a fresh connection per call (see
+        // aws::access::http_client_for), else every call waits for a delayed ACK.
+        let endpoints = [
+            "AWS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_ELASTIC_BEANSTALK",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_ENDPOINT_URL_IAM",
+            "AWS_ENDPOINT_URL_STS",
+            "AWS_ENDPOINT_URL_EC2",
+            "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+        ];
+        if let Some(client) = endpoints
+            .iter()
+            .filter_map(|k| std::env::var(k).ok())
+            .find_map(|e| crate::aws::access::http_client_for(&e))
+        {
+            loader = loader.http_client(client);
+        }
         let conf = loader.load().await;
         let region = conf
             .region()
@@ -80,6 +111,8 @@ impl Api {
             iam: aws_sdk_iam::Client::new(&conf),
             sts: aws_sdk_sts::Client::new(&conf),
             logs: aws_sdk_cloudwatchlogs::Client::new(&conf),
+            ec2: aws_sdk_ec2::Client::new(&conf),
+            sdk: conf,
         })
     }
 
@@ -101,23 +134,24 @@ impl Api {
             .build()
     }
 
-    /// Own platform versions: all, or of `name`, optionally only `status`, optionally only the
-    /// latest of each name (ListPlatformVersions, every page).
+    /// Own platform versions (ListPlatformVersions, every page), filtered like ebcli's
+    /// `list_platform_versions`: owner self, then the name, the version (`latest` for the
+    /// newest of each name) and the status when given, in that order.
     pub async fn list(
         &self,
         name: Option<&str>,
+        version: Option<&str>,
         status: Option<&str>,
-        latest: bool,
     ) -> Result<Vec<PlatformSummary>> {
         let mut filters = vec![Self::filter("PlatformOwner", "self")];
         if let Some(n) = name {
             filters.push(Self::filter("PlatformName", n));
         }
+        if let Some(v) = version {
+            filters.push(Self::filter("PlatformVersion", v));
+        }
         if let Some(s) = status {
             filters.push(Self::filter("PlatformStatus", s));
-        }
-        if latest {
-            filters.push(Self::filter("PlatformVersion", "latest"));
         }
         let mut out = Vec::new();
         let mut token = None;
@@ -131,7 +165,7 @@ impl Api {
                 .await
                 .map_err(|e| err(format!("listing platform versions in {}", self.region), &e))?;
             out.extend(page.platform_summary_list.unwrap_or_default());
-            token = page.next_token;
+            token = page.next_token.filter(|t| !t.is_empty());
             if token.is_none() {
                 break;
             }
@@ -170,7 +204,9 @@ impl Api {
             .context("CreateStorageLocation returned no bucket")
     }
 
-    /// Uploads `file` to s3://bucket/key unless an object with that key exists (ebp's rule).
+    /// Uploads `file` to s3://bucket/key unless an object with that key exists (ebp's rule):
+    /// one PutObject below [`MULTIPART_THRESHOLD`], else a multipart upload of [`PART_SIZE`]
+    /// parts (aborted when a part fails). Returns whether it uploaded.
     pub async fn upload(&self, bucket: &str, key: &str, file: &Path) -> Result<bool> {
         let listed = self
             .s3
@@ -183,18 +219,140 @@ impl Api {
         if listed.contents().iter().any(|o| o.key() == Some(key)) {
             return Ok(false);
         }
-        let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
-            .await
-            .with_context(|| format!("reading {}", file.display()))?;
-        self.s3
-            .put_object()
+        let size = std::fs::metadata(file)
+            .with_context(|| format!("reading {}", file.display()))?
+            .len();
+        if size < MULTIPART_THRESHOLD {
+            let body = aws_sdk_s3::primitives::ByteStream::from_path(file)
+                .await
+                .with_context(|| format!("reading {}", file.display()))?;
+            self.s3
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| err(format!("uploading s3://{bucket}/{key}"), &e))?;
+            return Ok(true);
+        }
+        // CRC32 for every part, declared up front: S3 then wants each part's checksum again
+        // when the upload is completed, and checks them.
+        let created = self
+            .s3
+            .create_multipart_upload()
             .bucket(bucket)
             .key(key)
-            .body(body)
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
             .send()
             .await
-            .map_err(|e| err(format!("uploading s3://{bucket}/{key}"), &e))?;
-        Ok(true)
+            .map_err(|e| {
+                err(
+                    format!("starting the multipart upload of s3://{bucket}/{key}"),
+                    &e,
+                )
+            })?;
+        let upload_id = created
+            .upload_id()
+            .context("CreateMultipartUpload returned no upload id")?
+            .to_string();
+        match self.upload_parts(bucket, key, &upload_id, file).await {
+            Ok(parts) => {
+                let done = aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build();
+                self.s3
+                    .complete_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(done)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        err(
+                            format!("completing the multipart upload of s3://{bucket}/{key}"),
+                            &e,
+                        )
+                    })?;
+                Ok(true)
+            }
+            Err(e) => {
+                // Best effort: the upload failed already; an unaborted one only costs storage.
+                let _ = self
+                    .s3
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The parts of `file`, [`PARTS_IN_FLIGHT`] at a time; returns them in part order.
+    async fn upload_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        file: &Path,
+    ) -> Result<Vec<aws_sdk_s3::types::CompletedPart>> {
+        use tokio::io::AsyncReadExt;
+        let mut f = tokio::fs::File::open(file)
+            .await
+            .with_context(|| format!("reading {}", file.display()))?;
+        let mut running = tokio::task::JoinSet::new();
+        let mut parts = Vec::new();
+        let mut number = 0;
+        loop {
+            let mut buf = Vec::with_capacity(PART_SIZE);
+            (&mut f)
+                .take(PART_SIZE as u64)
+                .read_to_end(&mut buf)
+                .await
+                .with_context(|| format!("reading {}", file.display()))?;
+            if buf.is_empty() {
+                break;
+            }
+            number += 1;
+            let req = self
+                .s3
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc32)
+                .body(buf.into());
+            let what = format!("uploading part {number} of s3://{bucket}/{key}");
+            running.spawn(async move {
+                let out = req.send().await.map_err(|e| err(what, &e))?;
+                Ok::<_, anyhow::Error>(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(out.e_tag)
+                        .set_checksum_crc32(out.checksum_crc32)
+                        .build(),
+                )
+            });
+            if running.len() >= PARTS_IN_FLIGHT {
+                parts.push(running.join_next().await.expect("a running part")??);
+            }
+        }
+        while let Some(done) = running.join_next().await {
+            parts.push(done??);
+        }
+        parts.sort_by_key(|p| p.part_number());
+        if parts.len() != number as usize {
+            bail!(
+                "uploaded {} of {number} parts of s3://{bucket}/{key}",
+                parts.len()
+            );
+        }
+        Ok(parts)
     }
 
     /// The builder instance profile with its role and the two managed policies; existing
@@ -320,27 +478,40 @@ impl Api {
         Ok((arn, out.request_id().map(str::to_string)))
     }
 
-    /// Events of a platform version, oldest first.
+    /// Events of a platform version (of one request, after `start`), oldest first; every page.
     pub async fn events(
         &self,
         arn: &str,
         request_id: Option<&str>,
         start: Option<DateTime>,
     ) -> Result<Vec<EventDescription>> {
-        let out = self
-            .eb
-            .describe_events()
-            .platform_arn(arn)
-            .set_request_id(request_id.map(str::to_string))
-            .set_start_time(start)
-            .send()
-            .await
-            .map_err(|e| err(format!("describing events of {arn}"), &e))?;
-        let mut events = out.events.unwrap_or_default();
+        let mut events = Vec::new();
+        let mut token = None;
+        loop {
+            let out = self
+                .eb
+                .describe_events()
+                .platform_arn(arn)
+                .set_request_id(request_id.map(str::to_string))
+                .set_start_time(start)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| err(format!("describing events of {arn}"), &e))?;
+            events.extend(out.events.unwrap_or_default());
+            token = out.next_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                break;
+            }
+        }
+        // EB answers newest first.
         events.reverse();
         Ok(events)
     }
 
+    /// DeletePlatformVersion; returns the request id its events carry. ebcli also sends
+    /// `DeleteResources=true`, a parameter only its private copy of the service model has; the
+    /// public API (and so rpack) does not know it.
     pub async fn delete(&self, arn: &str) -> Result<Option<String>> {
         let out = self
             .eb
@@ -357,6 +528,7 @@ impl Api {
         let out = self
             .eb
             .describe_environments()
+            .include_deleted(false)
             .send()
             .await
             .map_err(|e| err(format!("describing environments in {}", self.region), &e))?;
@@ -415,6 +587,82 @@ impl Api {
                     &e,
                 )
             })?;
+        Ok(())
+    }
+}
+
+/// What the template's builder starts from: an AMI id and/or a filter, looked up in `region`
+/// (at `endpoint` when the template sets `custom_endpoint_ec2`).
+#[derive(Debug, Clone)]
+pub struct SourceLookup {
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub ami: Option<String>,
+    pub filters: Vec<(String, String)>,
+    pub owners: Vec<String>,
+}
+
+impl Api {
+    /// The images `lookup` finds (DescribeImages); an unknown AMI id is no image.
+    pub async fn source_images(&self, lookup: &SourceLookup) -> Result<Vec<String>> {
+        let ec2 = match (&lookup.endpoint, lookup.region == self.region) {
+            (None, true) => self.ec2.clone(),
+            (e, _) => crate::aws::access::ec2_client(&self.sdk, &lookup.region, e.as_deref()),
+        };
+        let mut req = ec2
+            .describe_images()
+            .set_image_ids(lookup.ami.clone().map(|a| vec![a]));
+        for (k, v) in &lookup.filters {
+            req = req.filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(k)
+                    .values(v)
+                    .build(),
+            );
+        }
+        if !lookup.owners.is_empty() {
+            req = req.set_owners(Some(lookup.owners.clone()));
+        }
+        match req.send().await {
+            Ok(out) => Ok(out
+                .images()
+                .iter()
+                .filter_map(|i| i.image_id().map(str::to_string))
+                .collect()),
+            Err(e) => {
+                let e = err(format!("describing images in {}", lookup.region), &e);
+                if code(&e).is_some_and(|c| c.starts_with("InvalidAMIID")) {
+                    return Ok(Vec::new());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Key pair names in this region (DescribeKeyPairs).
+    pub async fn key_pairs(&self) -> Result<Vec<String>> {
+        let out = self
+            .ec2
+            .describe_key_pairs()
+            .send()
+            .await
+            .map_err(|e| err(format!("listing key pairs in {}", self.region), &e))?;
+        Ok(out
+            .key_pairs()
+            .iter()
+            .filter_map(|k| k.key_name().map(str::to_string))
+            .collect())
+    }
+
+    pub async fn import_key_pair(&self, name: &str, public_openssh: &str) -> Result<()> {
+        let material = aws_smithy_types::Blob::new(public_openssh.as_bytes());
+        self.ec2
+            .import_key_pair()
+            .key_name(name)
+            .public_key_material(material)
+            .send()
+            .await
+            .map_err(|e| err(format!("importing key pair {name} in {}", self.region), &e))?;
         Ok(())
     }
 }

@@ -1,18 +1,92 @@
 //! The platform definition archive, by `ebp`'s rules: with `.ebignore`, the working tree minus
 //! its gitwildmatch patterns; else in a git repository, the files committed at HEAD (`git
-//! archive`); else the whole working tree. Always skipped from the tree: `.elasticbeanstalk`,
-//! `*~`, sockets and `.ebignore` itself. platform.yaml gets the healthd settings (see
+//! archive`, plus each submodule's HEAD when `include_git_submodules` is set); else the whole
+//! working tree. Always skipped from the tree: `.elasticbeanstalk`, `*~`, sockets and
+//! `.ebignore` itself. platform.yaml gets the healthd settings (see
 //! [`super::yaml::with_healthd_settings`]) in every mode; ebp only manages that outside git.
+//! An archive may not grow past [`MAX_BUNDLE_BYTES`]; writing stops as soon as it would.
 
-use std::io::{Read, Write};
+use std::collections::HashSet;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use zip::write::SimpleFileOptions;
 
-/// ebcli refuses larger uploads ("Archive cannot be any larger than 512MB").
+/// ebcli refuses larger uploads ("Archive cannot be any larger than 512MB", 536870912 bytes).
 pub const MAX_BUNDLE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// How an archive is made besides its [`Source`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Add each git submodule's committed files (`global.include_git_submodules`).
+    pub git_submodules: bool,
+    /// The largest archive allowed, in bytes.
+    pub max_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            git_submodules: false,
+            max_bytes: max_bytes(),
+        }
+    }
+}
+
+/// [`MAX_BUNDLE_BYTES`], or `RPACK_PLATFORM_MAX_BUNDLE_BYTES` (a seam for tests, which should
+/// not have to write 512 MiB to see the limit work).
+pub fn max_bytes() -> u64 {
+    std::env::var("RPACK_PLATFORM_MAX_BUNDLE_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(MAX_BUNDLE_BYTES)
+}
+
+/// `512 MiB (536870912 bytes)`.
+fn limit_text(max: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if max % MIB == 0 {
+        format!("{} MiB ({max} bytes)", max / MIB)
+    } else {
+        format!("{max} bytes")
+    }
+}
+
+/// The archive file, refusing to grow past `max` bytes (the flag tells why a write failed).
+struct Limited {
+    file: std::fs::File,
+    pos: u64,
+    max: u64,
+    exceeded: Arc<AtomicBool>,
+}
+
+impl Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.pos + buf.len() as u64 > self.max {
+            self.exceeded.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other(
+                "the archive is larger than the limit",
+            ));
+        }
+        let n = self.file.write(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl Seek for Limited {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        self.pos = self.file.seek(to)?;
+        Ok(self.pos)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -63,29 +137,50 @@ pub fn git_dirty(root: &Path) -> bool {
 }
 
 /// Writes the archive of `root` to `out`; `platform_yaml` replaces platform.yaml's content.
-/// Returns the entry names in archive order.
-pub fn write(root: &Path, out: &Path, platform_yaml: Option<&str>) -> Result<Vec<String>> {
+/// Returns the entry names in archive order. An archive that would pass `opts.max_bytes` is
+/// not finished: the partial file is removed and the error names the limit and `root`.
+pub fn write(
+    root: &Path,
+    out: &Path,
+    platform_yaml: Option<&str>,
+    opts: &Options,
+) -> Result<Vec<String>> {
     let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut zip = zip::ZipWriter::new(file);
-    let names = match source(root) {
-        Source::Git => from_git(root, &mut zip, platform_yaml)?,
-        Source::EbIgnore => {
-            let ignore = ebignore(root)?;
-            from_tree(root, &mut zip, platform_yaml, &|rel, dir| {
-                ignore.matched_path_or_any_parents(rel, dir).is_ignore()
-            })?
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let mut zip = zip::ZipWriter::new(Limited {
+        file,
+        pos: 0,
+        max: opts.max_bytes,
+        exceeded: exceeded.clone(),
+    });
+    let written = (|| {
+        let names = match source(root) {
+            Source::Git => from_git(root, &mut zip, platform_yaml, opts.git_submodules)?,
+            Source::EbIgnore => {
+                let ignore = ebignore(root)?;
+                from_tree(root, &mut zip, platform_yaml, &|rel, dir| {
+                    ignore.matched_path_or_any_parents(rel, dir).is_ignore()
+                })?
+            }
+            Source::Tree => from_tree(root, &mut zip, platform_yaml, &|rel, _| {
+                rel == Path::new(".gitignore")
+            })?,
+        };
+        zip.finish()
+            .with_context(|| format!("writing {}", out.display()))?;
+        Ok::<_, anyhow::Error>(names)
+    })();
+    match written {
+        Ok(names) => Ok(names),
+        Err(e) => {
+            let _ = std::fs::remove_file(out);
+            if exceeded.load(Ordering::Relaxed) {
+                let limit = limit_text(opts.max_bytes);
+                bail!("the platform definition archive of {} is larger than {limit}: an archive cannot be any larger than {limit} (ebp's limit); leave big files out with .ebignore", root.display());
+            }
+            Err(e)
         }
-        Source::Tree => from_tree(root, &mut zip, platform_yaml, &|rel, _| {
-            rel == Path::new(".gitignore")
-        })?,
-    };
-    zip.finish()
-        .with_context(|| format!("writing {}", out.display()))?;
-    let size = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
-    if size > MAX_BUNDLE_BYTES {
-        bail!("the platform definition archive {} is {size} bytes: archive cannot be any larger than 512MB", out.display());
     }
-    Ok(names)
 }
 
 fn ebignore(root: &Path) -> Result<ignore::gitignore::Gitignore> {
@@ -97,7 +192,7 @@ fn ebignore(root: &Path) -> Result<ignore::gitignore::Gitignore> {
         .with_context(|| format!("reading {}", root.join(".ebignore").display()))
 }
 
-type Zip = zip::ZipWriter<std::fs::File>;
+type Zip = zip::ZipWriter<Limited>;
 
 fn options(mode: u32) -> SimpleFileOptions {
     SimpleFileOptions::default()
@@ -188,26 +283,91 @@ fn walk(
     Ok(())
 }
 
-fn from_git(root: &Path, zip: &mut Zip, platform_yaml: Option<&str>) -> Result<Vec<String>> {
+fn from_git(
+    root: &Path,
+    zip: &mut Zip,
+    platform_yaml: Option<&str>,
+    submodules: bool,
+) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let mut seen = HashSet::new();
+    add_git_archive(root, "", zip, platform_yaml, &mut names, &mut seen)?;
+    if submodules {
+        // ebcli: `git submodule foreach --recursive`, then each one's `git archive HEAD` under
+        // its path. $displaypath is the path from the top, also for nested submodules.
+        let out = Command::new("git")
+            .args([
+                "submodule",
+                "--quiet",
+                "foreach",
+                "--recursive",
+                "echo \"$displaypath\"",
+            ])
+            .current_dir(root)
+            .output()
+            .with_context(|| format!("running git submodule foreach in {}", root.display()))?;
+        if !out.status.success() {
+            bail!(
+                "git submodule foreach in {}: {}",
+                root.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        for path in String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            add_git_archive(
+                &root.join(path),
+                &format!("{path}/"),
+                zip,
+                None,
+                &mut names,
+                &mut seen,
+            )?;
+        }
+    }
+    Ok(names)
+}
+
+/// The files committed at HEAD in `dir`, named `prefix` + path (entries already in the archive,
+/// like a submodule's own folder, are not added twice).
+fn add_git_archive(
+    dir: &Path,
+    prefix: &str,
+    zip: &mut Zip,
+    platform_yaml: Option<&str>,
+    names: &mut Vec<String>,
+    seen: &mut HashSet<String>,
+) -> Result<()> {
     let out = Command::new("git")
         .args(["archive", "--format=tar", "HEAD"])
-        .current_dir(root)
+        .current_dir(dir)
         .output()
-        .with_context(|| format!("running git archive in {}", root.display()))?;
+        .with_context(|| format!("running git archive in {}", dir.display()))?;
     if !out.status.success() {
         bail!(
             "git archive HEAD in {}: {}",
-            root.display(),
+            dir.display(),
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    let mut names = Vec::new();
     let mut ar = tar::Archive::new(&out.stdout[..]);
     for entry in ar.entries()? {
         let mut entry = entry?;
-        let path = entry.path()?.to_string_lossy().into_owned();
+        let path = format!("{prefix}{}", entry.path()?.to_string_lossy());
         let mode = entry.header().mode().unwrap_or(0o644);
-        match entry.header().entry_type() {
+        let kind = entry.header().entry_type();
+        // pax headers (the commit id comment) and anything else carry no file.
+        if !matches!(
+            kind,
+            tar::EntryType::Directory | tar::EntryType::Symlink | tar::EntryType::Regular
+        ) || !seen.insert(path.clone())
+        {
+            continue;
+        }
+        match kind {
             tar::EntryType::Directory => {
                 zip.add_directory(path.clone(), options(mode))?;
             }
@@ -218,23 +378,19 @@ fn from_git(root: &Path, zip: &mut Zip, platform_yaml: Option<&str>) -> Result<V
                     .unwrap_or_default();
                 zip.add_symlink(path.clone(), target, options(mode))?;
             }
-            tar::EntryType::Regular => {
+            _ => {
                 zip.start_file(path.clone(), options(mode))?;
                 match (path.as_str(), platform_yaml) {
                     ("platform.yaml", Some(text)) => zip.write_all(text.as_bytes())?,
                     _ => {
-                        let mut buf = Vec::new();
-                        entry.read_to_end(&mut buf)?;
-                        zip.write_all(&buf)?;
+                        std::io::copy(&mut entry, zip)?;
                     }
                 }
             }
-            // pax headers (the commit id comment) and anything else carry no file.
-            _ => continue,
         }
         names.push(path);
     }
-    Ok(names)
+    Ok(())
 }
 
 /// The entry names of a zip archive.
@@ -251,6 +407,7 @@ pub fn entries(zip_path: &Path) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     fn tree() -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
@@ -270,7 +427,7 @@ mod tests {
     fn plain_tree_skips_eb_files_and_backups() {
         let d = tree();
         let out = d.path().join("../bundle-plain.zip");
-        let names = write(d.path(), &out, Some("replaced\n")).unwrap();
+        let names = write(d.path(), &out, Some("replaced\n"), &Options::default()).unwrap();
         assert_eq!(
             names,
             vec![
@@ -298,7 +455,7 @@ mod tests {
         let d = tree();
         std::fs::write(d.path().join(".ebignore"), "*.log\n/t.json\n").unwrap();
         let out = d.path().join("../bundle-ebignore.zip");
-        let names = write(d.path(), &out, None).unwrap();
+        let names = write(d.path(), &out, None, &Options::default()).unwrap();
         assert_eq!(
             names,
             vec![
@@ -310,5 +467,41 @@ mod tests {
             ]
         );
         std::fs::remove_file(out).unwrap();
+    }
+
+    #[test]
+    fn an_archive_past_the_limit_is_refused_before_it_is_finished() {
+        assert_eq!(MAX_BUNDLE_BYTES, 536_870_912, "ebcli's limit");
+        assert_eq!(limit_text(MAX_BUNDLE_BYTES), "512 MiB (536870912 bytes)");
+        let d = tree();
+        // xorshift bytes: deflate cannot shrink them.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(d.path().join("big.bin"), noise).unwrap();
+        let out = d.path().join("../bundle-big.zip");
+        let e = write(
+            d.path(),
+            &out,
+            None,
+            &Options {
+                git_submodules: false,
+                max_bytes: 100_000,
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("is larger than 100000 bytes")
+                && e.contains(&d.path().display().to_string()),
+            "{e}"
+        );
+        assert!(!out.exists(), "the partial archive is removed");
     }
 }

@@ -1,12 +1,15 @@
 //! Everything checked about a platform definition folder before anything is uploaded:
 //! platform.yaml ([`super::yaml`]), the Packer template it names (exists, passes `validate`,
-//! only amazon-ebs builders, region equal to the EB region), and CRLF line ends in scripts.
+//! only amazon-ebs builders, region equal to the EB region), CRLF line ends in scripts, and
+//! (the one check that asks AWS, [`source_ami_problems`]) that each builder's source AMI exists
+//! in that region.
 
 use std::path::{Path, PathBuf};
 
 use crate::registry::BuilderConfig;
 use crate::template::{parse, plan, variables};
 
+use super::api::{Api, SourceLookup};
 use super::yaml::{self, Definition};
 
 /// The EB builder's environment for the template, as it sets it (DG custom-platforms).
@@ -33,6 +36,16 @@ pub struct Checked {
     pub template_path: PathBuf,
     /// The regions the template's builders build in.
     pub regions: Vec<String>,
+    /// What each builder starts from, for [`source_ami_problems`].
+    pub sources: Vec<SourceRef>,
+}
+
+/// A builder's source AMI (or filter) and where the template sets it.
+#[derive(Debug, Clone)]
+pub struct SourceRef {
+    /// `custom_platform.json:12: builders[0].source_ami`
+    pub place: String,
+    pub lookup: SourceLookup,
 }
 
 /// Checks `root` (the folder holding platform.yaml); `region` is the EB region. Returns every
@@ -49,11 +62,12 @@ pub fn definition(root: &Path, region: &str, vars: &TemplateVars) -> Result<Chec
     let mut problems = crlf_problems(root);
     let template_path = root.join(&def.template);
     let mut regions = Vec::new();
+    let mut sources = Vec::new();
     if !template_path.is_file() {
         problems.push(format!("platform.yaml: provisioner.template: {} does not exist in the platform definition folder", def.template));
     } else {
         match template_problems(&template_path, region, vars) {
-            Ok(r) => regions = r,
+            Ok((r, s)) => (regions, sources) = (r, s),
             Err(p) => problems.extend(p),
         }
     }
@@ -63,17 +77,56 @@ pub fn definition(root: &Path, region: &str, vars: &TemplateVars) -> Result<Chec
             yaml_text,
             template_path,
             regions,
+            sources,
         })
     } else {
         Err(problems)
     }
 }
 
+/// Every source AMI (or source_ami_filter) that DescribeImages does not find in the builder's
+/// region, one message each, naming the template file, the key and its line. EB's builder
+/// starts from that AMI in the EB region, and fails there (after the upload and a builder
+/// environment) when it is missing.
+pub async fn source_ami_problems(checked: &Checked, api: &Api) -> anyhow::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for s in &checked.sources {
+        if !api.source_images(&s.lookup).await?.is_empty() {
+            continue;
+        }
+        let l = &s.lookup;
+        let what = match &l.ami {
+            Some(ami) if l.filters.is_empty() => format!("{ami} does not exist in {}", l.region),
+            _ => {
+                let filters: Vec<String> = l
+                    .filters
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .chain(l.ami.iter().map(|a| format!("image-id: {a}")))
+                    .collect();
+                format!(
+                    "no image in {} matches {{{}}} (owners: {})",
+                    l.region,
+                    filters.join(", "),
+                    l.owners.join(", ")
+                )
+            }
+        };
+        problems.push(format!(
+            "{}: {what}; the builder needs its source AMI in the region the platform is created in",
+            s.place
+        ));
+    }
+    Ok(problems)
+}
+
+type TemplateFacts = (Vec<String>, Vec<SourceRef>);
+
 fn template_problems(
     path: &Path,
     eb_region: &str,
     vars: &TemplateVars,
-) -> Result<Vec<String>, Vec<String>> {
+) -> Result<TemplateFacts, Vec<String>> {
     let shown = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -97,10 +150,19 @@ fn template_problems(
     }
     let mut problems = Vec::new();
     let mut regions = Vec::new();
+    let mut sources = Vec::new();
     for b in &checked.builds {
         match &b.builder {
             BuilderConfig::AmazonEbs(c) => {
                 let r = c.access.region.clone().unwrap_or_default();
+                let index = tpl.builders.iter().position(|d| d.name == b.raw_name).unwrap_or(0);
+                let key = if c.source_ami.is_some() { "source_ami" } else { "source_ami_filter" };
+                let line = tpl.builders.get(index).and_then(|d| d.config.key_pos(key)).map(|p| format!(":{}", p.line)).unwrap_or_default();
+                let filter = c.source_ami_filter.clone().unwrap_or_default();
+                sources.push(SourceRef {
+                    place: format!("{shown}{line}: builders[{index}].{key}"),
+                    lookup: SourceLookup { region: r.clone(), endpoint: c.access.custom_endpoint_ec2.clone(), ami: c.source_ami.clone(), filters: filter.filters, owners: filter.owners },
+                });
                 if r != eb_region {
                     problems.push(format!(
                         "{shown}: builder {:?} builds in region {:?}, but the platform is created in {eb_region}: EB rejects an AMI from another region (\"Unmatched region for created AMI\"); set the template's region to {eb_region}",
@@ -116,7 +178,7 @@ fn template_problems(
         problems.push(format!("{shown}: the template has no builders"));
     }
     if problems.is_empty() {
-        Ok(regions)
+        Ok((regions, sources))
     } else {
         Err(problems)
     }
@@ -188,6 +250,9 @@ mod tests {
         let d = folder(EBS);
         let c = definition(d.path(), "eu-west-1", &TemplateVars::default()).unwrap();
         assert_eq!(c.regions, vec!["eu-west-1"]);
+        assert_eq!(c.sources.len(), 1);
+        assert_eq!(c.sources[0].place, "t.json:1: builders[0].source_ami");
+        assert_eq!(c.sources[0].lookup.ami.as_deref(), Some("ami-1"));
     }
 
     #[test]

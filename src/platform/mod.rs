@@ -1,9 +1,12 @@
 //! Elastic Beanstalk custom platforms (`rpack platform …`, a drop-in for `ebp`): platform.yaml
 //! and workspace YAML (`yaml`), checks before upload (`check`), version numbers (`version`), the
-//! definition archive (`bundle`) and the AWS calls (`api`).
+//! definition archive (`bundle`), the AWS calls (`api`), waiting on and following a version
+//! (`watch`) and ebcli's interactive prompts (`prompt`).
 
 pub mod api;
 pub mod bundle;
 pub mod check;
+pub mod prompt;
 pub mod version;
+pub mod watch;
 pub mod yaml;
