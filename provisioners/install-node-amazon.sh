@@ -4,17 +4,11 @@
 # made the active "node" through the alternatives system.
 
 os_install_base_packages() {
-  local missing=() p
-  for p in unzip tar xz shadow-utils util-linux findutils; do
-    rpm -q "$p" >/dev/null 2>&1 || missing+=("$p")
-  done
-  if [ "${#missing[@]}" -gt 0 ]; then
-    dnf -y install "${missing[@]}" || die "dnf could not install ${missing[*]}"
-  fi
+  dnf_install_missing unzip tar xz shadow-utils util-linux findutils
 }
 
 os_install_nginx() {
-  rpm -q nginx >/dev/null 2>&1 || dnf -y install nginx || die "dnf could not install nginx"
+  dnf_install_missing nginx
 }
 
 os_install_node() {

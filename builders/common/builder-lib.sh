@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # OS-independent part of builders/<flavor>/builder.sh: the app user, the EB and app
 # directories, nginx's main configuration and /etc/eb-nodejs/platform.env. A flavor's
-# builder.sh sets NGINX_USER, NGINX_MODULES and NODE_BIN_DIRS, defines flavor_extras and
-# calls builder_main. Honours EB_BUILDER_ROOT exactly like eb_builder.sh.
+# builder.sh sets EB_FLAVOR, sources this file, defines flavor_extras and calls
+# builder_main. Honours EB_BUILDER_ROOT exactly like eb_builder.sh.
 
 # shellcheck source-path=SCRIPTDIR
 builder_common_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -10,6 +10,25 @@ builder_common_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$builder_common_dir/../../provisioners/lib/common.sh"
 
 APP_USER="${APP_USER:-webapp}"
+
+# Where each flavor's packages put things: nginx's worker user, the includes of nginx's
+# dynamic modules, and the directories that may hold node, npm and pm2 (ebnode searches
+# them in this order).
+case "${EB_FLAVOR:-}" in
+  amazon | rhel)
+    NGINX_USER=nginx
+    NGINX_MODULES='/usr/share/nginx/modules/*.conf'
+    # Node.js from dnf in /usr/bin (AL2023: alternatives; RHEL: AppStream module), pm2 from npm.
+    NODE_BIN_DIRS=/usr/local/bin:/usr/bin
+    ;;
+  ubuntu)
+    NGINX_USER=www-data
+    NGINX_MODULES='/etc/nginx/modules-enabled/*.conf'
+    # Node.js is the distribution's (/usr/bin) or the official tarball (/opt/nodejs/current).
+    NODE_BIN_DIRS=/usr/local/bin:/opt/nodejs/current/bin:/usr/bin
+    ;;
+  *) die "EB_FLAVOR must be set to amazon, ubuntu or rhel by builders/<flavor>/builder.sh, got '${EB_FLAVOR:-}'" ;;
+esac
 
 create_app_user() {
   if ! on_real_root; then
@@ -71,7 +90,6 @@ write_platform_env() {
 builder_main() {
   eb_strict
   eb_root_init
-  : "${EB_FLAVOR:?EB_FLAVOR must be set by the flavor builder}"
   step "app user" create_app_user
   step directories make_dirs
   step "nginx.conf" write_nginx_conf

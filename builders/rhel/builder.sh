@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
-# RHEL 9 builder: nginx runs as "nginx" with modules from /usr/share/nginx/modules.
-# SELinux is enforcing on RHEL images: nginx may only proxy to the app once
-# httpd_can_network_connect is on, and the app tree needs its default labels
-# (restored after each deployment by hooks/appdeploy/post/90-selinux-relabel.sh).
+# RHEL 9 builder. SELinux is enforcing on RHEL images: nginx may only proxy to the app once
+# httpd_can_network_connect is on, and the app tree needs its default labels (restored
+# after each deployment by hooks/appdeploy/post/90-selinux-relabel.sh). The nginx and
+# Node.js layout is the rpm one in builder-lib.sh.
 # shellcheck source-path=SCRIPTDIR
 set -Eeuo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 EB_FLAVOR=rhel
-NGINX_USER=nginx
-NGINX_MODULES='/usr/share/nginx/modules/*.conf'
-NODE_BIN_DIRS=/usr/local/bin:/usr/bin
 # shellcheck source=../common/builder-lib.sh
-. "$here/../common/builder-lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/../common/builder-lib.sh"
 
 flavor_extras() {
   if ! on_real_root; then

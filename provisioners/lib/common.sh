@@ -142,8 +142,30 @@ install_tree() {
   done < <(find "$src" -type f ! -name '.*' -print0 | LC_ALL=C sort -z)
 }
 
+# remove_file PATH: delete PATH (inside the root) when it exists, also as a dangling
+# symlink; sets EB_CHANGED=1 when something was removed.
+remove_file() {
+  local path
+  path=$(rp "$1")
+  if [ -e "$path" ] || [ -L "$path" ]; then
+    rm -f "$path"
+    EB_CHANGED=1
+  fi
+}
+
 # Packages: refuse silently doing nothing; every package call goes through here.
 packages_enabled() { [ "${EB_SKIP_PACKAGES:-0}" != 1 ]; }
+
+# dnf_install_missing PKG...: install with dnf (Amazon Linux, RHEL) the packages rpm does
+# not know yet; no dnf call at all when every one is installed.
+dnf_install_missing() {
+  local missing=() p
+  for p in "$@"; do
+    rpm -q "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  dnf -y install "${missing[@]}" || die "dnf could not install ${missing[*]}"
+}
 
 # node_major VERSION: "22" from "22", "v22.11.0" or "22.11.0".
 node_major() {

@@ -283,6 +283,93 @@ fn builder_failures_name_the_step() {
     );
 }
 
+#[test]
+fn flavor_builders_remove_the_packaged_default_server() {
+    for (flavor, site) in [
+        ("amazon", "etc/nginx/conf.d/default.conf"),
+        ("ubuntu", "etc/nginx/sites-enabled/default"),
+    ] {
+        let root = tempfile::tempdir().unwrap();
+        let path = root.path().join(site);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        // Ubuntu's is a symlink into sites-available, dangling in a scratch root.
+        std::os::unix::fs::symlink("/etc/nginx/sites-available/default", &path).unwrap();
+        let out = run_builder(root.path(), flavor, &[]);
+        assert!(out.status.success(), "{flavor}: {}", text(&out));
+        assert!(
+            path.symlink_metadata().is_err(),
+            "{flavor}: {site} is still there"
+        );
+    }
+}
+
+/// Runs `os_install_base_packages` and `os_install_nginx` of an rpm flavor with fake `rpm`
+/// and `dnf` first on PATH: rpm knows the packages in `installed`, dnf logs its arguments.
+fn rpm_flavor_packages(flavor: &str, installed: &str, dnf_fails: bool) -> (Output, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for (name, body) in [
+        (
+            "rpm",
+            "shift; for p; do case \" $INSTALLED \" in *\" $p \"*) ;; *) exit 1 ;; esac; done",
+        ),
+        ("dnf", "echo \"$*\" >>\"$DNF_LOG\"; [ -z \"$DNF_FAILS\" ]"),
+    ] {
+        let path = bin.join(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let log = dir.path().join("dnf.log");
+    let script = "set -Eeuo pipefail; . \"$1/provisioners/lib/common.sh\"; eb_strict; \
+                  . \"$1/provisioners/install-node-$2.sh\"; os_install_base_packages; os_install_nginx";
+    let out = Command::new("bash")
+        .args(["-c", script, "packages"])
+        .arg(repo())
+        .arg(flavor)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("INSTALLED", installed)
+        .env("DNF_LOG", &log)
+        .env("DNF_FAILS", if dnf_fails { "1" } else { "" })
+        .output()
+        .unwrap();
+    (out, fs::read_to_string(&log).unwrap_or_default())
+}
+
+#[test]
+fn rpm_flavors_install_only_missing_packages_with_dnf() {
+    for (flavor, extra) in [("amazon", ""), ("rhel", " policycoreutils")] {
+        let (out, dnf) = rpm_flavor_packages(flavor, "tar xz", false);
+        assert!(out.status.success(), "{flavor}: {}", text(&out));
+        assert_eq!(
+            dnf,
+            format!(
+                "-y install unzip shadow-utils util-linux findutils{extra}\n-y install nginx\n"
+            ),
+            "{flavor}: dnf calls"
+        );
+
+        let all = format!("unzip tar xz shadow-utils util-linux findutils{extra} nginx");
+        let (out, dnf) = rpm_flavor_packages(flavor, &all, false);
+        assert!(out.status.success(), "{flavor}: {}", text(&out));
+        assert_eq!(
+            dnf, "",
+            "{flavor}: dnf ran although everything is installed"
+        );
+
+        let (out, _) = rpm_flavor_packages(flavor, &all.replace(" nginx", ""), true);
+        assert!(!out.status.success(), "{flavor}: a dnf failure must fail");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("dnf could not install nginx"),
+            "{flavor}: {}",
+            text(&out)
+        );
+    }
+}
+
 /// Runs every hook of `phase` in order, as EB does, against the scratch root.
 fn run_hooks(root: &Path, phase: &str, env: &[(&str, &Path)]) -> Output {
     let script = format!(
