@@ -154,7 +154,14 @@ verify() {
   done
   if on_real_root && packages_enabled; then
     nginx -t || die "nginx rejects the generated configuration"
-    systemctl daemon-reload
+    # /run/systemd/system exists only when systemd is PID 1 (sd_booted). Building inside a
+    # chroot or container it is absent: there is no manager to reload, while "enable" below
+    # still works offline by writing the unit symlinks.
+    if [ -d /run/systemd/system ]; then
+      systemctl daemon-reload
+    else
+      log "systemd is not running (chroot or container build): no daemon-reload"
+    fi
     # nginx serves from boot; eb-nodejs.service is enabled by the first deployment.
     systemctl enable nginx >/dev/null 2>&1 || die "could not enable nginx"
   fi

@@ -12,3 +12,4 @@ mod cli;
 mod build;
 mod platform;
 mod ebs_more;
+mod slow;
