@@ -10,7 +10,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -126,6 +126,38 @@ impl Drop for Moto {
     }
 }
 
+/// The AMI catalogue every test server loads (`MOTO_AMIS_PATH`): moto's own list of public AMIs
+/// plus its current Amazon Linux images of us-east-1 (al2023, amzn2), in every region. Without it
+/// moto also loads ~1,230 ECS-optimised AMIs per region, again after every reset: that was a
+/// third of the suite's moto CPU, and no test uses them. Written once per test binary.
+fn amis_file() -> Result<PathBuf> {
+    static FILE: OnceLock<std::result::Result<PathBuf, String>> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let path = paths::run_dir().join("moto-amis.json");
+        let script = r#"
+import gzip, json, os, sys, moto
+base = os.path.join(os.path.dirname(moto.__file__), "ec2", "resources")
+def load(*parts):
+    with gzip.open(os.path.join(base, *parts) + ".gz") as f:
+        return json.load(f)
+amis = load("amis.json") + load("latest_amis", "us-east-1.json")
+with open(sys.argv[1], "w") as f:
+    json.dump(amis, f)
+"#;
+        let out = Command::new(paths::venv_bin("python"))
+            .args(["-c", script])
+            .arg(&path)
+            .output()
+            .map_err(|e| format!("running the venv's python: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("writing {}: {}", path.display(), String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(path)
+    })
+    .clone()
+    .map_err(|e| anyhow::anyhow!(e))
+}
+
 impl MotoServer {
     fn spawn(eb: bool) -> Result<MotoServer> {
         let program = paths::venv_bin(if eb { "python" } else { "moto_server" });
@@ -137,6 +169,7 @@ impl MotoServer {
         }
         // Port 0: the kernel picks a free port and werkzeug prints it, so there is no race.
         cmd.args(["-H", "127.0.0.1", "-p", "0"])
+            .env("MOTO_AMIS_PATH", amis_file()?)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
