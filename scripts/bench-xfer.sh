@@ -16,6 +16,7 @@
 #   RPACK_BIN (target/release/rpack)  XFER_EXAMPLE (target/release/examples/xfer)  PACKER_BIN (packer)
 #   BENCH_DIR (../shared/bench)  XFER_WORK (target/bench-xfer)  XFER_BIG_MIB (256)
 #   XFER_SMALL_COUNT (5000)  XFER_SMALL_KIB (4)  XFER_METHODS ("scp")  XFER_TOOLS ("packer rpack scp")
+#   XFER_DEST (/home/ec2-user/xfer-bench)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,7 +33,10 @@ SMALL_KIB=${XFER_SMALL_KIB:-4}
 METHODS=${XFER_METHODS:-scp}
 TOOLS=${XFER_TOOLS:-packer rpack scp}
 SSH_USER=ec2-user
-DEST_DIR=/home/$SSH_USER/xfer-bench
+# Where the uploads land. The default is the login user's home, as in ../shared/bench/xfer.sh;
+# XFER_DEST=/dev/shm/xfer-bench measures the transfer itself: on a slow disk (ext4 with
+# `discard` here) creating 5,000 files costs 0.9-2.7 s of kernel time whatever the tool.
+DEST_DIR=${XFER_DEST:-/home/$SSH_USER/xfer-bench}
 
 die() { echo "bench-xfer: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (runs sshd, writes into ~$SSH_USER)"
