@@ -27,7 +27,10 @@ packer_bin="$(command -v packer || true)"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
+# Stop the harness at the end when this run started it (moto listens on 127.0.0.1:5000).
+if ss -ltn 2>/dev/null | grep -q '127.0.0.1:5000 '; then started_harness=0; else started_harness=1; fi
 "$harness/up.sh" >/dev/null
+trap 'rm -rf "$out"; [ "$started_harness" = 1 ] && "$harness/down.sh" >/dev/null 2>&1' EXIT
 
 # bench TOOL TEMPLATE LABEL [env...] -> $out/LABEL.txt (the harness' medians)
 bench() {
