@@ -105,6 +105,11 @@ async fn run(comm: &SshComm, cmd: &str) -> (i32, Vec<String>) {
     (status, lines.get())
 }
 
+/// Runs the file provisioner with `cfg` over `comm`; panics on failure.
+async fn provision_file(comm: &SshComm, cfg: &provisioners::file::Config) {
+    provisioners::file::provision(cfg, &TestUi::default(), comm, &data(), &CancellationToken::new()).await.unwrap();
+}
+
 fn data() -> BuildData {
     BuildData {
         build_name: "ssh-test".into(),
@@ -452,15 +457,7 @@ async fn tree_of_5000_files_round_trips_with_modes() {
     };
     run(&comm, &format!("mkdir -p {remote}")).await;
     let started = Instant::now();
-    provisioners::file::provision(
-        &cfg,
-        &TestUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    provision_file(&comm, &cfg).await;
     eprintln!(
         "5000 x 4 KiB upload: {:.3} s",
         started.elapsed().as_secs_f64()
@@ -1038,15 +1035,7 @@ async fn without_tar_directories_go_by_sftp_with_modes_intact() {
         direction: provisioners::file::Direction::Upload,
         generated: false,
     };
-    provisioners::file::provision(
-        &cfg,
-        &TestUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    provision_file(&comm, &cfg).await;
     let remote = format!("/home/{}/{base}/deep/tree", sshd.user());
     let (status, got) = run(
         &comm,
