@@ -15,7 +15,10 @@ pub fn generated_template() -> String {
         if i < 500 {
             vars.push(format!("    \"var_{i}\": \"value-{i}\""));
         } else {
-            vars.push(format!("    \"var_{i}\": \"{{{{user `var_{}`}}}}-{i}\"", i - 500));
+            vars.push(format!(
+                "    \"var_{i}\": \"{{{{user `var_{}`}}}}-{i}\"",
+                i - 500
+            ));
         }
     }
     let mut provs = Vec::new();
@@ -50,8 +53,12 @@ fn validate(src: &str) -> bool {
 
 fn bench(c: &mut Criterion) {
     let generated = generated_template();
-    c.bench_function("parse generated (1000 vars, 200 provisioners)", |b| b.iter(|| parse::parse_str(&generated).unwrap()));
-    c.bench_function("validate generated (1000 vars, 200 provisioners)", |b| b.iter(|| validate(&generated)));
+    c.bench_function("parse generated (1000 vars, 200 provisioners)", |b| {
+        b.iter(|| parse::parse_str(&generated).unwrap())
+    });
+    c.bench_function("validate generated (1000 vars, 200 provisioners)", |b| {
+        b.iter(|| validate(&generated))
+    });
     if let Some(eb) = eb_template() {
         c.bench_function("validate EB sample", |b| b.iter(|| validate(&eb)));
     }

@@ -28,13 +28,20 @@ impl rpack::ui::Ui for Plain {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a: Vec<String> = std::env::args().skip(1).collect();
-    anyhow::ensure!(a.len() == 7, "usage: xfer HOST PORT USER KEY_FILE scp|sftp SOURCE DESTINATION");
+    anyhow::ensure!(
+        a.len() == 7,
+        "usage: xfer HOST PORT USER KEY_FILE scp|sftp SOURCE DESTINATION"
+    );
     let cfg = SshConfig {
         host: Some(a[0].clone()),
         port: a[1].parse()?,
         username: a[2].clone(),
         private_key_file: Some(a[3].clone().into()),
-        file_transfer_method: if a[4] == "sftp" { TransferMethod::Sftp } else { TransferMethod::Scp },
+        file_transfer_method: if a[4] == "sftp" {
+            TransferMethod::Sftp
+        } else {
+            TransferMethod::Scp
+        },
         ..SshConfig::default()
     };
     let cancel = CancellationToken::new();
@@ -46,7 +53,11 @@ async fn main() -> anyhow::Result<()> {
         direction: file::Direction::Upload,
         generated: false,
     };
-    let data = BuildData { build_name: "xfer".into(), builder_type: "null".into(), ..Default::default() };
+    let data = BuildData {
+        build_name: "xfer".into(),
+        builder_type: "null".into(),
+        ..Default::default()
+    };
     file::provision(&fc, &Plain, &comm, &data, &cancel).await?;
     eprintln!("xfer: {:.3} s", started.elapsed().as_secs_f64());
     Ok(())

@@ -57,19 +57,35 @@ const DEPRECATED_EVERYWHERE: &[&str] = &[
 
 /// The same for amazon-ebs alone (its fixers: shutdown_behavior, enhanced-networking,
 /// private-ip, temp-sec-cidrs, clean-image-name).
-const AMAZON_DEPRECATED: &[&str] =
-    &["clean_ami_name", "enhanced_networking", "shutdown_behaviour", "ssh_private_ip", "temporary_security_group_source_cidr"];
+const AMAZON_DEPRECATED: &[&str] = &[
+    "clean_ami_name",
+    "enhanced_networking",
+    "shutdown_behaviour",
+    "ssh_private_ip",
+    "temporary_security_group_source_cidr",
+];
 
 /// Decodes a builder of a known type from its object and overrides (later wins).
-pub fn decode_builder(kind: &str, raws: &[&Object], ctx: &Context) -> Result<Decoded<BuilderConfig>, Vec<ConfigError>> {
-    let no_render: &[&str] = if kind == "amazon-ebs" { amazon_ebs::config::NO_RENDER } else { &[] };
+pub fn decode_builder(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+) -> Result<Decoded<BuilderConfig>, Vec<ConfigError>> {
+    let no_render: &[&str] = if kind == "amazon-ebs" {
+        amazon_ebs::config::NO_RENDER
+    } else {
+        &[]
+    };
     let mut d = Decoder::new(raws, ctx, kind, no_render);
     d.deprecated(DEPRECATED_EVERYWHERE);
     d.mark_known(&["name"]);
     let (value, warnings) = match kind {
         "amazon-ebs" => {
             d.deprecated(AMAZON_DEPRECATED);
-            (BuilderConfig::AmazonEbs(Box::new(amazon_ebs::config::decode(&mut d))), Vec::new())
+            (
+                BuilderConfig::AmazonEbs(Box::new(amazon_ebs::config::decode(&mut d))),
+                Vec::new(),
+            )
         }
         "null" => (BuilderConfig::Null(null::decode(&mut d)), Vec::new()),
         "file" => {
@@ -84,7 +100,11 @@ pub fn decode_builder(kind: &str, raws: &[&Object], ctx: &Context) -> Result<Dec
 }
 
 /// Decodes a provisioner of a known type (base object, then the override for this build).
-pub fn decode_provisioner(kind: &str, raws: &[&Object], ctx: &Context) -> Result<Decoded<Provisioner>, Vec<ConfigError>> {
+pub fn decode_provisioner(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+) -> Result<Decoded<Provisioner>, Vec<ConfigError>> {
     let mut d = Decoder::new(raws, ctx, kind, provisioners::no_render(kind));
     if kind != "shell-local" {
         d.deprecated(DEPRECATED_EVERYWHERE);
@@ -97,7 +117,11 @@ pub fn decode_provisioner(kind: &str, raws: &[&Object], ctx: &Context) -> Result
 }
 
 /// Decodes a post-processor of a known type.
-pub fn decode_post_processor(kind: &str, raws: &[&Object], ctx: &Context) -> Result<Decoded<PostProcessor>, Vec<ConfigError>> {
+pub fn decode_post_processor(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+) -> Result<Decoded<PostProcessor>, Vec<ConfigError>> {
     let mut d = Decoder::new(raws, ctx, kind, post_processors::no_render(kind));
     match kind {
         "shell-local" => {}
@@ -108,7 +132,8 @@ pub fn decode_post_processor(kind: &str, raws: &[&Object], ctx: &Context) -> Res
         _ => d.deprecated(DEPRECATED_EVERYWHERE),
     }
     d.mark_known(POST_PROCESSOR_COMMON_KEYS);
-    let value = PostProcessor::decode(kind, &mut d).expect("caller checked the post-processor type");
+    let value =
+        PostProcessor::decode(kind, &mut d).expect("caller checked the post-processor type");
     d.finish()?;
     let warnings = value.warnings();
     Ok(Decoded { value, warnings })
@@ -130,20 +155,49 @@ mod tests {
         } else {
             decode_post_processor(kind, &raws, &ctx).map(|_| ())
         };
-        res.err().unwrap_or_default().into_iter().map(|e| e.message).collect()
+        res.err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.message)
+            .collect()
     }
 
     #[test]
     fn post_processor_checks() {
-        assert_eq!(errs("checksum", r#"{"type":"checksum","checksum_types":["md5","bogus"]}"#), ["Unrecognized checksum type: bogus"]);
-        assert_eq!(errs("manifest", r#"{"type":"manifest","bogus":1,"name":"m","only":["x"]}"#), ["unknown configuration key: '\"bogus\"'"]);
-        assert!(errs("manifest", r#"{"type":"manifest","output":"{{.BuildName}}.json","strip_path":"true"}"#).is_empty());
-        assert_eq!(errs("shell-local", r#"{"type":"shell-local"}"#), ["Command, Inline, Script and Scripts options cannot all be empty."]);
+        assert_eq!(
+            errs(
+                "checksum",
+                r#"{"type":"checksum","checksum_types":["md5","bogus"]}"#
+            ),
+            ["Unrecognized checksum type: bogus"]
+        );
+        assert_eq!(
+            errs(
+                "manifest",
+                r#"{"type":"manifest","bogus":1,"name":"m","only":["x"]}"#
+            ),
+            ["unknown configuration key: '\"bogus\"'"]
+        );
+        assert!(errs(
+            "manifest",
+            r#"{"type":"manifest","output":"{{.BuildName}}.json","strip_path":"true"}"#
+        )
+        .is_empty());
+        assert_eq!(
+            errs("shell-local", r#"{"type":"shell-local"}"#),
+            ["Command, Inline, Script and Scripts options cannot all be empty."]
+        );
     }
 
     #[test]
     fn file_builder_checks() {
         assert_eq!(errs("file", r#"{"type":"file"}"#), ["target required"]);
-        assert_eq!(errs("file", r#"{"type":"file","name":"x","target":"t","source":"s","content":"c"}"#), ["Cannot specify source file AND content"]);
+        assert_eq!(
+            errs(
+                "file",
+                r#"{"type":"file","name":"x","target":"t","source":"s","content":"c"}"#
+            ),
+            ["Cannot specify source file AND content"]
+        );
     }
 }

@@ -49,9 +49,20 @@ impl PollingConfig {
     /// Template values, else `AWS_POLL_DELAY_SECONDS` / `AWS_MAX_ATTEMPTS` /
     /// deprecated `AWS_TIMEOUT_SECONDS`; non-integer env values are ignored.
     pub fn resolve(&self) -> ResolvedPolling {
-        let env_int = |k: &str| std::env::var(k).ok().and_then(|v| v.trim().parse::<i64>().ok()).filter(|v| *v > 0);
-        let delay = self.delay_seconds.filter(|v| *v > 0).or_else(|| env_int("AWS_POLL_DELAY_SECONDS"));
-        let attempts = self.max_attempts.filter(|v| *v > 0).or_else(|| env_int("AWS_MAX_ATTEMPTS"));
+        let env_int = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .filter(|v| *v > 0)
+        };
+        let delay = self
+            .delay_seconds
+            .filter(|v| *v > 0)
+            .or_else(|| env_int("AWS_POLL_DELAY_SECONDS"));
+        let attempts = self
+            .max_attempts
+            .filter(|v| *v > 0)
+            .or_else(|| env_int("AWS_MAX_ATTEMPTS"));
         let timeout = env_int("AWS_TIMEOUT_SECONDS").map(|s| Duration::from_secs(s as u64));
         ResolvedPolling {
             fixed_delay: delay.map(|s| Duration::from_secs(s as u64)),
@@ -76,7 +87,11 @@ impl ResolvedPolling {
             // Both knobs set: they define the wait (Packer semantics), give them the room.
             timeout = timeout.max(d * n + Duration::from_secs(1));
         }
-        PollPolicy { fixed_delay: self.fixed_delay, max_attempts: self.max_attempts, timeout }
+        PollPolicy {
+            fixed_delay: self.fixed_delay,
+            max_attempts: self.max_attempts,
+            timeout,
+        }
     }
 }
 
@@ -112,7 +127,9 @@ pub fn decode(d: &mut Decoder<'_>) -> AccessConfig {
         token: d.string("token").filter(|s| !s.is_empty()),
         region: d.string("region").filter(|s| !s.is_empty()),
         profile: d.string("profile").filter(|s| !s.is_empty()),
-        shared_credentials_file: d.string("shared_credentials_file").filter(|s| !s.is_empty()),
+        shared_credentials_file: d
+            .string("shared_credentials_file")
+            .filter(|s| !s.is_empty()),
         custom_endpoint_ec2: d.string("custom_endpoint_ec2").filter(|s| !s.is_empty()),
         insecure_skip_tls_verify: d.bool("insecure_skip_tls_verify").unwrap_or(false),
         max_retries: d.int("max_retries"),
@@ -149,15 +166,24 @@ pub fn decode(d: &mut Decoder<'_>) -> AccessConfig {
         })
         .filter(|m| !m.is_empty());
     c.polling = d
-        .object("aws_polling", |d| PollingConfig { delay_seconds: d.int("delay_seconds"), max_attempts: d.int("max_attempts") })
+        .object("aws_polling", |d| PollingConfig {
+            delay_seconds: d.int("delay_seconds"),
+            max_attempts: d.int("max_attempts"),
+        })
         .unwrap_or_default();
 
     // Packer's AccessConfig.Prepare checks, in its order.
     if c.vault_aws_engine.is_some() && c.access_key.is_some() {
-        d.error("vault_aws_engine", "If you have set vault_aws_engine, you must not set the access_key or secret_key.");
+        d.error(
+            "vault_aws_engine",
+            "If you have set vault_aws_engine, you must not set the access_key or secret_key.",
+        );
     }
     if c.access_key.is_some() != c.secret_key.is_some() {
-        d.error("access_key", "`access_key` and `secret_key` must both be either set or not set.");
+        d.error(
+            "access_key",
+            "`access_key` and `secret_key` must both be either set or not set.",
+        );
     }
     if c.skip_metadata_api_check {
         tracing::warn!("(WARN) skip_metadata_api_check ignored.");
@@ -173,17 +199,28 @@ pub fn decode(d: &mut Decoder<'_>) -> AccessConfig {
 /// every API call would cost 40 ms. A fresh connection per request (a loopback connect costs
 /// microseconds) avoids that. Real AWS endpoints (TLS, where handshakes are expensive) keep
 /// connection reuse.
-pub fn http_client_for(endpoint: &str) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
+pub fn http_client_for(
+    endpoint: &str,
+) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
     if !endpoint.starts_with("http://") {
         return None;
     }
     use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    Some(aws_smithy_http_client::Builder::new().pool_max_idle_per_host(0).tls_provider(Provider::Rustls(CryptoMode::AwsLc)).build_https())
+    Some(
+        aws_smithy_http_client::Builder::new()
+            .pool_max_idle_per_host(0)
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+            .build_https(),
+    )
 }
 
 /// An EC2 client for `region` from `sdk`, at `endpoint` when one is given (with the HTTP client
 /// [`http_client_for`] picks for it).
-pub fn ec2_client(sdk: &aws_config::SdkConfig, region: &str, endpoint: Option<&str>) -> aws_sdk_ec2::Client {
+pub fn ec2_client(
+    sdk: &aws_config::SdkConfig,
+    region: &str,
+    endpoint: Option<&str>,
+) -> aws_sdk_ec2::Client {
     let mut b = aws_sdk_ec2::config::Builder::from(sdk).region(Region::new(region.to_string()));
     if let Some(e) = endpoint {
         b = b.endpoint_url(e);
@@ -209,7 +246,9 @@ impl Clients {
             bail!("vault_aws_engine is not supported by rpack; use the AWS credential chain or assume_role");
         }
         if access.mfa_code.is_some() {
-            bail!("mfa_code is not supported by rpack; use a profile with mfa_serial or assume_role");
+            bail!(
+                "mfa_code is not supported by rpack; use a profile with mfa_serial or assume_role"
+            );
         }
         // Packer retries requests 10 times (the SDK default is 3); throttling and 5xx are
         // retried with exponential backoff by the SDK's standard retry strategy.
@@ -231,13 +270,22 @@ impl Clients {
             #[allow(deprecated)]
             let files = ProfileFiles::builder()
                 .include_default_config_file(true)
-                .with_file(ProfileFileKind::Credentials, crate::communicator::config::expand_user(f))
+                .with_file(
+                    ProfileFileKind::Credentials,
+                    crate::communicator::config::expand_user(f),
+                )
                 .build();
             loader = loader.profile_files(files);
         }
         if let (Some(ak), Some(sk)) = (&access.access_key, &access.secret_key) {
-            let token = access.token.clone().or_else(|| std::env::var("AWS_SESSION_TOKEN").ok().filter(|t| !t.is_empty()));
-            loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(ak, sk, token, None, "template"));
+            let token = access.token.clone().or_else(|| {
+                std::env::var("AWS_SESSION_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty())
+            });
+            loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                ak, sk, token, None, "template",
+            ));
         }
         let mut sdk = loader.load().await;
         let region = sdk
@@ -246,7 +294,11 @@ impl Clients {
             .context("no region: set `region` in the template, AWS_REGION/AWS_DEFAULT_REGION, or a profile region")?;
         if let Some(ar) = &access.assume_role {
             let mut b = aws_config::sts::AssumeRoleProvider::builder(ar.role_arn.clone())
-                .session_name(ar.session_name.clone().unwrap_or_else(|| "rpack".to_string()))
+                .session_name(
+                    ar.session_name
+                        .clone()
+                        .unwrap_or_else(|| "rpack".to_string()),
+                )
                 .region(Region::new(region.clone()))
                 .configure(&sdk);
             if let Some(id) = &ar.external_id {
@@ -265,7 +317,12 @@ impl Clients {
                 b = b.tags(ar.tags.clone());
             }
             let provider = b.build().await;
-            sdk = sdk.into_builder().credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(provider)).build();
+            sdk = sdk
+                .into_builder()
+                .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+                    provider,
+                ))
+                .build();
         }
         Ok(Arc::new(Clients {
             sdk,
@@ -301,11 +358,12 @@ impl Clients {
     /// STS GetCallerIdentity; returns the account id.
     pub async fn validate_credentials(&self) -> Result<String> {
         let sts = aws_sdk_sts::Client::new(&self.sdk);
-        let out = sts
-            .get_caller_identity()
-            .send()
-            .await
-            .aws_context(|| format!("validating credentials with STS GetCallerIdentity in {}", self.region))?;
+        let out = sts.get_caller_identity().send().await.aws_context(|| {
+            format!(
+                "validating credentials with STS GetCallerIdentity in {}",
+                self.region
+            )
+        })?;
         Ok(out.account().unwrap_or_default().to_string())
     }
 
@@ -318,11 +376,19 @@ impl Clients {
             .send()
             .await
             .aws_context(|| format!("describing regions in {}", self.region))?;
-        let available: Vec<String> = out.regions().iter().filter_map(|r| r.region_name().map(str::to_string)).collect();
+        let available: Vec<String> = out
+            .regions()
+            .iter()
+            .filter_map(|r| r.region_name().map(str::to_string))
+            .collect();
         let invalid: Vec<&String> = regions.iter().filter(|r| !available.contains(r)).collect();
         if !invalid.is_empty() {
             let inv: Vec<&str> = invalid.iter().map(|s| s.as_str()).collect();
-            bail!("Invalid region(s): [{}], available regions: [{}]", inv.join(" "), available.join(" "));
+            bail!(
+                "Invalid region(s): [{}], available regions: [{}]",
+                inv.join(" "),
+                available.join(" ")
+            );
         }
         Ok(())
     }
@@ -334,7 +400,11 @@ mod tests {
 
     #[test]
     fn template_polling_wins_over_defaults() {
-        let p = PollingConfig { delay_seconds: Some(2), max_attempts: Some(5) }.resolve();
+        let p = PollingConfig {
+            delay_seconds: Some(2),
+            max_attempts: Some(5),
+        }
+        .resolve();
         assert_eq!(p.fixed_delay, Some(Duration::from_secs(2)));
         assert_eq!(p.max_attempts, Some(5));
         let pol = p.policy(Duration::from_secs(5));

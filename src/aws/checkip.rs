@@ -23,7 +23,10 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The lookup URL: `RPACK_CHECKIP_URL` when set and not empty, else [`DEFAULT_URL`].
 pub fn url() -> String {
-    std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| DEFAULT_URL.to_string())
+    std::env::var(URL_ENV)
+        .ok()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_URL.to_string())
 }
 
 /// Asks `url` for this host's public address.
@@ -41,9 +44,17 @@ pub async fn public_ip(url: &str) -> anyhow::Result<IpAddr> {
 /// the unspecified address (`0.0.0.0`, `::`) is refused (it would open the port to everyone).
 pub fn parse_answer(body: &str) -> anyhow::Result<IpAddr> {
     let text = body.trim();
-    let ip: IpAddr = text.parse().map_err(|_| anyhow!("the answer {:?} is not an IPv4 or IPv6 address", shorten(text)))?;
+    let ip: IpAddr = text.parse().map_err(|_| {
+        anyhow!(
+            "the answer {:?} is not an IPv4 or IPv6 address",
+            shorten(text)
+        )
+    })?;
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
         v4 => v4,
     };
     if ip.is_unspecified() {
@@ -80,12 +91,19 @@ async fn fetch(url: &str) -> anyhow::Result<String> {
         .https_or_http()
         .enable_http1()
         .build();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build::<_, Empty<bytes::Bytes>>(https);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, Empty<bytes::Bytes>>(https);
     let req = http::Request::get(uri)
-        .header(http::header::USER_AGENT, concat!("rpack/", env!("CARGO_PKG_VERSION")))
+        .header(
+            http::header::USER_AGENT,
+            concat!("rpack/", env!("CARGO_PKG_VERSION")),
+        )
         .body(Empty::new())
         .context("building the request")?;
-    let resp = client.request(req).await.map_err(|e| anyhow!("{}", error_chain(&e)))?;
+    let resp = client
+        .request(req)
+        .await
+        .map_err(|e| anyhow!("{}", error_chain(&e)))?;
     let status = resp.status();
     let body = Limited::new(resp.into_body(), MAX_BODY)
         .collect()
@@ -116,15 +134,36 @@ mod tests {
 
     #[test]
     fn answers_are_single_addresses() {
-        assert_eq!(parse_answer("203.0.113.7\n").unwrap().to_string(), "203.0.113.7");
-        assert_eq!(parse_answer(" 2001:db8::7 ").unwrap().to_string(), "2001:db8::7");
+        assert_eq!(
+            parse_answer("203.0.113.7\n").unwrap().to_string(),
+            "203.0.113.7"
+        );
+        assert_eq!(
+            parse_answer(" 2001:db8::7 ").unwrap().to_string(),
+            "2001:db8::7"
+        );
         // An IPv4-mapped IPv6 answer is the IPv4 address.
-        assert_eq!(parse_answer("::ffff:203.0.113.7").unwrap().to_string(), "203.0.113.7");
-        for bad in ["", "203.0.113.7 198.51.100.1", "<html>blocked</html>", "203.0.113.7/32", "0.0.0.0", "::"] {
+        assert_eq!(
+            parse_answer("::ffff:203.0.113.7").unwrap().to_string(),
+            "203.0.113.7"
+        );
+        for bad in [
+            "",
+            "203.0.113.7 198.51.100.1",
+            "<html>blocked</html>",
+            "203.0.113.7/32",
+            "0.0.0.0",
+            "::",
+        ] {
             assert!(parse_answer(bad).is_err(), "{bad:?} accepted");
         }
-        let e = parse_answer("<html>blocked</html>").unwrap_err().to_string();
-        assert_eq!(e, "the answer \"<html>blocked</html>\" is not an IPv4 or IPv6 address");
+        let e = parse_answer("<html>blocked</html>")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "the answer \"<html>blocked</html>\" is not an IPv4 or IPv6 address"
+        );
     }
 
     #[test]
@@ -138,7 +177,10 @@ mod tests {
         // Port 9 on loopback: nothing listens (discard service is not run here).
         let e = public_ip("http://127.0.0.1:9/").await.unwrap_err();
         let text = format!("{e:#}");
-        assert!(text.starts_with("checking this host's public IP at http://127.0.0.1:9/: "), "{text}");
+        assert!(
+            text.starts_with("checking this host's public IP at http://127.0.0.1:9/: "),
+            "{text}"
+        );
         let e = public_ip("ftp://127.0.0.1/").await.unwrap_err();
         assert!(format!("{e:#}").contains("not an http(s) URL"));
     }

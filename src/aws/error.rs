@@ -45,7 +45,11 @@ impl AwsError {
             // Not a service answer (timeout, connection refused, …): the full source chain.
             (None, _) => DisplayErrorContext(err).to_string(),
         };
-        AwsError { context: context.into(), code, message }
+        AwsError {
+            context: context.into(),
+            code,
+            message,
+        }
     }
 
     pub fn code(&self) -> Option<&str> {
@@ -134,9 +138,15 @@ mod tests {
             "creating AMI 'web-1' from i-0abc in us-east-1: InvalidAMIName.Duplicate: AMI name web-1 is already in use by AMI ami-1"
         );
         assert!(!e.is_transient());
-        let t = AwsError { code: Some("RequestLimitExceeded".into()), ..e.clone() };
+        let t = AwsError {
+            code: Some("RequestLimitExceeded".into()),
+            ..e.clone()
+        };
         assert!(t.is_transient());
-        let nf = AwsError { code: Some("InvalidInstanceID.NotFound".into()), ..e };
+        let nf = AwsError {
+            code: Some("InvalidInstanceID.NotFound".into()),
+            ..e
+        };
         assert!(nf.is_not_found());
     }
 }

@@ -41,7 +41,11 @@ pub struct PollPolicy {
 
 impl PollPolicy {
     pub fn new(timeout: Duration) -> Self {
-        PollPolicy { fixed_delay: None, max_attempts: None, timeout }
+        PollPolicy {
+            fixed_delay: None,
+            max_attempts: None,
+            timeout,
+        }
     }
 
     /// The delay before poll number `n` (0-based), without jitter.
@@ -77,7 +81,11 @@ pub enum Check<T> {
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
     #[error("timed out after {after:?} waiting for {what} (last seen: {last})")]
-    Timeout { what: String, after: Duration, last: String },
+    Timeout {
+        what: String,
+        after: Duration,
+        last: String,
+    },
     #[error("cancelled while waiting for {what}")]
     Cancelled { what: String },
     #[error("waiting for {what}: {reason}")]
@@ -89,7 +97,12 @@ pub enum WaitError {
 /// Polls `check` until it says done, the policy runs out or `cancel` fires.
 /// `what` reads like "instance i-0abc to become running in us-east-1".
 /// Transient API errors and not-found answers count as "pending".
-pub async fn wait_for<T, F, Fut>(what: &str, policy: &PollPolicy, cancel: &CancellationToken, mut check: F) -> Result<T, WaitError>
+pub async fn wait_for<T, F, Fut>(
+    what: &str,
+    policy: &PollPolicy,
+    cancel: &CancellationToken,
+    mut check: F,
+) -> Result<T, WaitError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Check<T>, AwsError>>,
@@ -101,12 +114,20 @@ where
     let mut next_at = started;
     loop {
         if policy.max_attempts.is_some_and(|max| n >= max) {
-            return Err(WaitError::Timeout { what: what.to_string(), after: started.elapsed(), last });
+            return Err(WaitError::Timeout {
+                what: what.to_string(),
+                after: started.elapsed(),
+                last,
+            });
         }
         // Poll times are counted from the start of the wait, not from the last answer, so slow
         // answers do not push every later poll back.
         let delay = policy.jittered(policy.delay_before(n));
-        next_at = if policy.fixed_delay.is_some() { tokio::time::Instant::now() + delay } else { next_at + delay };
+        next_at = if policy.fixed_delay.is_some() {
+            tokio::time::Instant::now() + delay
+        } else {
+            next_at + delay
+        };
         let wake = next_at.max(tokio::time::Instant::now()).min(deadline);
         tokio::select! {
             _ = cancel.cancelled() => return Err(WaitError::Cancelled { what: what.to_string() }),
@@ -116,12 +137,21 @@ where
         match check().await {
             Ok(Check::Done(v)) => return Ok(v),
             Ok(Check::Pending(state)) => last = state,
-            Ok(Check::Failed(reason)) => return Err(WaitError::Failed { what: what.to_string(), reason }),
+            Ok(Check::Failed(reason)) => {
+                return Err(WaitError::Failed {
+                    what: what.to_string(),
+                    reason,
+                })
+            }
             Err(e) if e.is_transient() || e.is_not_found() => last = e.to_string(),
             Err(e) => return Err(WaitError::Api(e)),
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(WaitError::Timeout { what: what.to_string(), after: started.elapsed(), last });
+            return Err(WaitError::Timeout {
+                what: what.to_string(),
+                after: started.elapsed(),
+                last,
+            });
         }
     }
 }
@@ -130,7 +160,11 @@ where
 /// yet visible to EC2, a group still in use by a terminating instance). Throttling and 5xx are
 /// not retried here: the SDK's retry strategy already did. Observes no cancellation: callers
 /// use it for create calls and cleanups.
-pub async fn retry_codes<T, F, Fut>(codes: &[&str], total: Duration, mut op: F) -> Result<T, AwsError>
+pub async fn retry_codes<T, F, Fut>(
+    codes: &[&str],
+    total: Duration,
+    mut op: F,
+) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, AwsError>>,
@@ -188,7 +222,11 @@ mod tests {
 
     #[test]
     fn fixed_delay_wins() {
-        let p = PollPolicy { fixed_delay: Some(Duration::from_secs(1)), max_attempts: Some(3), timeout: Duration::from_secs(60) };
+        let p = PollPolicy {
+            fixed_delay: Some(Duration::from_secs(1)),
+            max_attempts: Some(3),
+            timeout: Duration::from_secs(60),
+        };
         assert_eq!(p.delay_before(0), Duration::ZERO);
         assert_eq!(p.delay_before(5), Duration::from_secs(1));
     }
@@ -196,16 +234,25 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn transient_errors_keep_waiting_and_done_returns() {
         let n = AtomicU32::new(0);
-        let v = wait_for("thing t-1 to be ready in r", &PollPolicy::new(Duration::from_secs(60)), &CancellationToken::new(), || {
-            let i = n.fetch_add(1, Ordering::SeqCst);
-            async move {
-                match i {
-                    0 => Err(AwsError { context: "describing".into(), code: Some("RequestLimitExceeded".into()), message: "slow down".into() }),
-                    1 => Ok(Check::Pending("pending".into())),
-                    _ => Ok(Check::Done(42)),
+        let v = wait_for(
+            "thing t-1 to be ready in r",
+            &PollPolicy::new(Duration::from_secs(60)),
+            &CancellationToken::new(),
+            || {
+                let i = n.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match i {
+                        0 => Err(AwsError {
+                            context: "describing".into(),
+                            code: Some("RequestLimitExceeded".into()),
+                            message: "slow down".into(),
+                        }),
+                        1 => Ok(Check::Pending("pending".into())),
+                        _ => Ok(Check::Done(42)),
+                    }
                 }
-            }
-        })
+            },
+        )
         .await
         .unwrap();
         assert_eq!(v, 42);
@@ -224,13 +271,22 @@ mod tests {
         .unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("timed out after 30"), "{text}");
-        assert!(text.ends_with("waiting for instance i-0abc to become running in us-east-1 (last seen: pending)"), "{text}");
+        assert!(
+            text.ends_with(
+                "waiting for instance i-0abc to become running in us-east-1 (last seen: pending)"
+            ),
+            "{text}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn max_attempts_caps_polls() {
         let n = AtomicU32::new(0);
-        let p = PollPolicy { fixed_delay: Some(Duration::from_secs(1)), max_attempts: Some(3), timeout: Duration::from_secs(600) };
+        let p = PollPolicy {
+            fixed_delay: Some(Duration::from_secs(1)),
+            max_attempts: Some(3),
+            timeout: Duration::from_secs(600),
+        };
         let err = wait_for::<(), _, _>("x", &p, &CancellationToken::new(), || {
             n.fetch_add(1, Ordering::SeqCst);
             async { Ok(Check::Pending("p".into())) }
@@ -245,15 +301,30 @@ mod tests {
     async fn cancel_interrupts_the_wait_and_fatal_errors_end_it() {
         let cancel = CancellationToken::new();
         cancel.cancel();
-        let err = wait_for::<(), _, _>("image ami-1 to become available in r", &PollPolicy::new(Duration::from_secs(60)), &cancel, || async {
-            Ok(Check::Pending("pending".into()))
-        })
+        let err = wait_for::<(), _, _>(
+            "image ami-1 to become available in r",
+            &PollPolicy::new(Duration::from_secs(60)),
+            &cancel,
+            || async { Ok(Check::Pending("pending".into())) },
+        )
         .await
         .unwrap_err();
-        assert_eq!(err.to_string(), "cancelled while waiting for image ami-1 to become available in r");
-        let err = wait_for::<(), _, _>("x", &PollPolicy::new(Duration::from_secs(60)), &CancellationToken::new(), || async {
-            Err(AwsError { context: "describing images in r".into(), code: Some("AuthFailure".into()), message: "no".into() })
-        })
+        assert_eq!(
+            err.to_string(),
+            "cancelled while waiting for image ami-1 to become available in r"
+        );
+        let err = wait_for::<(), _, _>(
+            "x",
+            &PollPolicy::new(Duration::from_secs(60)),
+            &CancellationToken::new(),
+            || async {
+                Err(AwsError {
+                    context: "describing images in r".into(),
+                    code: Some("AuthFailure".into()),
+                    message: "no".into(),
+                })
+            },
+        )
         .await
         .unwrap_err();
         assert_eq!(err.to_string(), "describing images in r: AuthFailure: no");

@@ -15,7 +15,12 @@ pub enum Artifact {
     Null,
     File(PathBuf),
     /// A post-processor's output (manifest, checksum files, or shell-local's pass-through).
-    PostProcessor { builder_id: String, id: String, string: String, files: Vec<PathBuf> },
+    PostProcessor {
+        builder_id: String,
+        id: String,
+        string: String,
+        files: Vec<PathBuf>,
+    },
 }
 
 impl Artifact {
@@ -58,7 +63,15 @@ impl Artifact {
     pub async fn destroy(&self) -> anyhow::Result<()> {
         match self {
             Artifact::Ami(a) => a.destroy().await,
-            Artifact::File(p) => std::fs::remove_file(p).or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(|e| anyhow::anyhow!("removing {}: {e}", p.display())),
+            Artifact::File(p) => std::fs::remove_file(p)
+                .or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(|e| anyhow::anyhow!("removing {}: {e}", p.display())),
             Artifact::PostProcessor { files, .. } => {
                 for f in files {
                     let _ = std::fs::remove_file(f);
@@ -76,9 +89,17 @@ impl Artifact {
         ui.machine(build, "artifact", &[&i, "id", &self.id()]);
         ui.machine(build, "artifact", &[&i, "string", &self.string()]);
         let files = self.files();
-        ui.machine(build, "artifact", &[&i, "files-count", &files.len().to_string()]);
+        ui.machine(
+            build,
+            "artifact",
+            &[&i, "files-count", &files.len().to_string()],
+        );
         for (j, f) in files.iter().enumerate() {
-            ui.machine(build, "artifact", &[&i, "file", &j.to_string(), &f.display().to_string()]);
+            ui.machine(
+                build,
+                "artifact",
+                &[&i, "file", &j.to_string(), &f.display().to_string()],
+            );
         }
         ui.machine(build, "artifact", &[&i, "end"]);
         ui.say(&format!("--> {build}: {}", self.string()));

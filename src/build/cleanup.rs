@@ -23,7 +23,17 @@ pub const BUILD_TAG: &str = "rpack:build-id";
 pub const COMPLETE_TAG: &str = "rpack:complete";
 
 /// Deletion order: what depends on others goes first.
-const ORDER: &[&str] = &["instance", "launch_template", "image", "snapshot", "volume", "security_group", "key_pair", "instance_profile", "role"];
+const ORDER: &[&str] = &[
+    "instance",
+    "launch_template",
+    "image",
+    "snapshot",
+    "volume",
+    "security_group",
+    "key_pair",
+    "instance_profile",
+    "role",
+];
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -57,8 +67,12 @@ fn ledger_dir() -> Option<PathBuf> {
 }
 
 fn read_ledgers(opts: &Options) -> Result<Vec<LedgerFile>> {
-    let Some(dir) = ledger_dir() else { return Ok(Vec::new()) };
-    let Ok(rd) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
+    let Some(dir) = ledger_dir() else {
+        return Ok(Vec::new());
+    };
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Ok(Vec::new());
+    };
     let now = chrono::Utc::now();
     let mut out = Vec::new();
     for entry in rd.flatten() {
@@ -66,26 +80,44 @@ fn read_ledgers(opts: &Options) -> Result<Vec<LedgerFile>> {
         if path.extension().and_then(|e| e.to_str()) != Some("jsonl") {
             continue;
         }
-        let build_id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let build_id = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         if opts.build_id.as_ref().is_some_and(|b| *b != build_id) {
             continue;
         }
         let entries = Ledger::read(&path)?;
         if let (Some(age), Some(first)) = (opts.older_than, entries.first()) {
-            let started = chrono::DateTime::parse_from_rfc3339(&first.t).map(|t| t.with_timezone(&chrono::Utc)).unwrap_or(now);
+            let started = chrono::DateTime::parse_from_rfc3339(&first.t)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or(now);
             if (now - started).to_std().unwrap_or_default() < age {
                 continue;
             }
         }
-        let endpoint = entries.iter().rev().find(|e| e.event == LedgerEvent::Meta && e.kind == "endpoint_ec2").map(|e| e.id.clone());
-        out.push(LedgerFile { build_id, path, endpoint, open: ledger::outstanding(&entries) });
+        let endpoint = entries
+            .iter()
+            .rev()
+            .find(|e| e.event == LedgerEvent::Meta && e.kind == "endpoint_ec2")
+            .map(|e| e.id.clone());
+        out.push(LedgerFile {
+            build_id,
+            path,
+            endpoint,
+            open: ledger::outstanding(&entries),
+        });
     }
     out.sort_by(|a, b| a.build_id.cmp(&b.build_id));
     Ok(out)
 }
 
 async fn sdk_config(region: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).region(aws_config::Region::new(region.to_string())).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .load()
+        .await
 }
 
 fn iam(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_iam::Client {
@@ -101,15 +133,25 @@ fn is_not_found(code: Option<&str>) -> bool {
     code.is_some_and(|c| crate::aws::error::is_not_found_code(c) || c == "InvalidAMIID.Unavailable")
 }
 
-fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> String {
+fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+    e: &aws_sdk_ec2::error::SdkError<E, R>,
+) -> String {
     match e.as_service_error() {
-        Some(s) => format!("{}: {}", s.code().unwrap_or("error"), s.message().unwrap_or("")),
+        Some(s) => format!(
+            "{}: {}",
+            s.code().unwrap_or("error"),
+            s.message().unwrap_or("")
+        ),
         None => aws_sdk_ec2::error::DisplayErrorContext(e).to_string(),
     }
 }
 
 /// Finds resources tagged with a build id that has no ledger here (or the one asked for).
-async fn scan_tags(opts: &Options, known: &BTreeSet<String>, default_region: &str) -> Result<Vec<Leftover>> {
+async fn scan_tags(
+    opts: &Options,
+    known: &BTreeSet<String>,
+    default_region: &str,
+) -> Result<Vec<Leftover>> {
     let endpoint = opts.endpoint_url.as_deref();
     let sdk = sdk_config(default_region).await;
     let regions = if opts.regions.is_empty() {
@@ -117,13 +159,21 @@ async fn scan_tags(opts: &Options, known: &BTreeSet<String>, default_region: &st
             .describe_regions()
             .send()
             .await
-            .map_err(|e| anyhow::anyhow!("listing regions in {default_region}: {}", describe(&e)))?;
-        out.regions().iter().filter_map(|r| r.region_name().map(str::to_string)).collect()
+            .map_err(|e| {
+                anyhow::anyhow!("listing regions in {default_region}: {}", describe(&e))
+            })?;
+        out.regions()
+            .iter()
+            .filter_map(|r| r.region_name().map(str::to_string))
+            .collect()
     } else {
         opts.regions.clone()
     };
     let filter = match &opts.build_id {
-        Some(id) => Filter::builder().name(format!("tag:{BUILD_TAG}")).values(id).build(),
+        Some(id) => Filter::builder()
+            .name(format!("tag:{BUILD_TAG}"))
+            .values(id)
+            .build(),
         None => Filter::builder().name("tag-key").values(BUILD_TAG).build(),
     };
     let now = chrono::Utc::now();
@@ -136,44 +186,92 @@ async fn scan_tags(opts: &Options, known: &BTreeSet<String>, default_region: &st
     let mut found = Vec::new();
     for region in regions {
         let c = ec2(&sdk, &region, endpoint);
-        let tag_of = |tags: &[aws_sdk_ec2::types::Tag], key: &str| tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value()).map(str::to_string);
+        let tag_of = |tags: &[aws_sdk_ec2::types::Tag], key: &str| {
+            tags.iter()
+                .find(|t| t.key() == Some(key))
+                .and_then(|t| t.value())
+                .map(str::to_string)
+        };
         let mut push = |tags: &[aws_sdk_ec2::types::Tag], kind: &str, id: &str| {
             if let Some(b) = tag_of(tags, BUILD_TAG) {
                 if !known.contains(&b) && tag_of(tags, COMPLETE_TAG).is_none() {
-                    found.push(Leftover { build_id: b, kind: kind.into(), id: id.into(), region: region.clone() });
+                    found.push(Leftover {
+                        build_id: b,
+                        kind: kind.into(),
+                        id: id.into(),
+                        region: region.clone(),
+                    });
                 }
             }
         };
-        let out = c.describe_instances().filters(filter.clone()).send().await.map_err(|e| anyhow::anyhow!("listing instances in {region}: {}", describe(&e)))?;
+        let out = c
+            .describe_instances()
+            .filters(filter.clone())
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing instances in {region}: {}", describe(&e)))?;
         for r in out.reservations() {
             for i in r.instances() {
-                let state = i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default();
+                let state = i
+                    .state()
+                    .and_then(|s| s.name())
+                    .map(|n| n.as_str().to_string())
+                    .unwrap_or_default();
                 if state != "terminated" && old_enough(i.launch_time()) {
                     push(i.tags(), "instance", i.instance_id().unwrap_or_default());
                 }
             }
         }
-        let out = c.describe_images().owners("self").filters(filter.clone()).send().await.map_err(|e| anyhow::anyhow!("listing AMIs in {region}: {}", describe(&e)))?;
+        let out = c
+            .describe_images()
+            .owners("self")
+            .filters(filter.clone())
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing AMIs in {region}: {}", describe(&e)))?;
         for i in out.images() {
             push(i.tags(), "image", i.image_id().unwrap_or_default());
         }
-        let out = c.describe_snapshots().owner_ids("self").filters(filter.clone()).send().await.map_err(|e| anyhow::anyhow!("listing snapshots in {region}: {}", describe(&e)))?;
+        let out = c
+            .describe_snapshots()
+            .owner_ids("self")
+            .filters(filter.clone())
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing snapshots in {region}: {}", describe(&e)))?;
         for s in out.snapshots() {
             if old_enough(s.start_time()) {
                 push(s.tags(), "snapshot", s.snapshot_id().unwrap_or_default());
             }
         }
-        let out = c.describe_volumes().filters(filter.clone()).send().await.map_err(|e| anyhow::anyhow!("listing volumes in {region}: {}", describe(&e)))?;
+        let out = c
+            .describe_volumes()
+            .filters(filter.clone())
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing volumes in {region}: {}", describe(&e)))?;
         for v in out.volumes() {
             if old_enough(v.create_time()) {
                 push(v.tags(), "volume", v.volume_id().unwrap_or_default());
             }
         }
-        let out = c.describe_security_groups().filters(filter.clone()).send().await.map_err(|e| anyhow::anyhow!("listing security groups in {region}: {}", describe(&e)))?;
+        let out = c
+            .describe_security_groups()
+            .filters(filter.clone())
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("listing security groups in {region}: {}", describe(&e))
+            })?;
         for g in out.security_groups() {
             push(g.tags(), "security_group", g.group_id().unwrap_or_default());
         }
-        let out = c.describe_key_pairs().filters(filter.clone()).send().await.map_err(|e| anyhow::anyhow!("listing key pairs in {region}: {}", describe(&e)))?;
+        let out = c
+            .describe_key_pairs()
+            .filters(filter.clone())
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("listing key pairs in {region}: {}", describe(&e)))?;
         for k in out.key_pairs() {
             if old_enough(k.create_time()) {
                 push(k.tags(), "key_pair", k.key_name().unwrap_or_default());
@@ -185,7 +283,11 @@ async fn scan_tags(opts: &Options, known: &BTreeSet<String>, default_region: &st
     Ok(found)
 }
 
-async fn delete_one(item: &Leftover, sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> Result<()> {
+async fn delete_one(
+    item: &Leftover,
+    sdk: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
+) -> Result<()> {
     let c = ec2(sdk, &item.region, endpoint);
     let (id, region) = (item.id.as_str(), item.region.as_str());
     macro_rules! gone_ok {
@@ -193,32 +295,61 @@ async fn delete_one(item: &Leftover, sdk: &aws_config::SdkConfig, endpoint: Opti
             match $res {
                 Ok(_) => Ok(()),
                 Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => Ok(()),
-                Err(e) => Err(anyhow::anyhow!("{} {id} in {region}: {}", $what, describe(&e))),
+                Err(e) => Err(anyhow::anyhow!(
+                    "{} {id} in {region}: {}",
+                    $what,
+                    describe(&e)
+                )),
             }
         };
     }
     match item.kind.as_str() {
         "instance" => {
-            gone_ok!(c.terminate_instances().instance_ids(id).send().await, "terminating instance")?;
+            gone_ok!(
+                c.terminate_instances().instance_ids(id).send().await,
+                "terminating instance"
+            )?;
             // Security groups can only go once the instance is gone.
             let deadline = std::time::Instant::now() + Duration::from_secs(600);
             let mut delay = Duration::from_millis(250);
             loop {
                 let out = c.describe_instances().instance_ids(id).send().await;
                 let state = match out {
-                    Ok(o) => o.reservations().iter().flat_map(|r| r.instances()).find_map(|i| i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string())),
+                    Ok(o) => o
+                        .reservations()
+                        .iter()
+                        .flat_map(|r| r.instances())
+                        .find_map(|i| {
+                            i.state()
+                                .and_then(|s| s.name())
+                                .map(|n| n.as_str().to_string())
+                        }),
                     Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => None,
-                    Err(e) => return Err(anyhow::anyhow!("waiting for instance {id} in {region} to terminate: {}", describe(&e))),
+                    Err(e) => {
+                        return Err(anyhow::anyhow!(
+                            "waiting for instance {id} in {region} to terminate: {}",
+                            describe(&e)
+                        ))
+                    }
                 };
                 if state.as_deref().is_none_or(|s| s == "terminated") {
                     return Ok(());
                 }
-                anyhow::ensure!(std::time::Instant::now() < deadline, "instance {id} in {region} did not terminate within 10 minutes");
+                anyhow::ensure!(
+                    std::time::Instant::now() < deadline,
+                    "instance {id} in {region} did not terminate within 10 minutes"
+                );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
-        "launch_template" => gone_ok!(c.delete_launch_template().launch_template_id(id).send().await, "deleting launch template"),
+        "launch_template" => gone_ok!(
+            c.delete_launch_template()
+                .launch_template_id(id)
+                .send()
+                .await,
+            "deleting launch template"
+        ),
         "image" => {
             // The AMI's snapshots may not be in the ledger yet (a build killed while waiting for
             // the AMI): read them from the image before deregistering it, then delete them.
@@ -231,57 +362,111 @@ async fn delete_one(item: &Leftover, sdk: &aws_config::SdkConfig, endpoint: Opti
                     .collect(),
                 Err(_) => Vec::new(),
             };
-            gone_ok!(c.deregister_image().image_id(id).send().await, "deregistering AMI")?;
+            gone_ok!(
+                c.deregister_image().image_id(id).send().await,
+                "deregistering AMI"
+            )?;
             for snap in snapshots {
-                gone_ok!(c.delete_snapshot().snapshot_id(&snap).send().await, "deleting snapshot of the AMI")?;
+                gone_ok!(
+                    c.delete_snapshot().snapshot_id(&snap).send().await,
+                    "deleting snapshot of the AMI"
+                )?;
             }
             Ok(())
         }
-        "snapshot" => gone_ok!(c.delete_snapshot().snapshot_id(id).send().await, "deleting snapshot"),
-        "volume" => gone_ok!(c.delete_volume().volume_id(id).send().await, "deleting volume"),
-        "key_pair" => gone_ok!(c.delete_key_pair().key_name(id).send().await, "deleting key pair"),
+        "snapshot" => gone_ok!(
+            c.delete_snapshot().snapshot_id(id).send().await,
+            "deleting snapshot"
+        ),
+        "volume" => gone_ok!(
+            c.delete_volume().volume_id(id).send().await,
+            "deleting volume"
+        ),
+        "key_pair" => gone_ok!(
+            c.delete_key_pair().key_name(id).send().await,
+            "deleting key pair"
+        ),
         "security_group" => {
             // DependencyViolation while a terminated instance's interface lingers.
             let mut tries = 0;
             loop {
                 match c.delete_security_group().group_id(id).send().await {
                     Ok(_) => return Ok(()),
-                    Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => return Ok(()),
-                    Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("DependencyViolation") && tries < 24 => {
+                    Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => {
+                        return Ok(())
+                    }
+                    Err(e)
+                        if e.as_service_error().and_then(|s| s.code())
+                            == Some("DependencyViolation")
+                            && tries < 24 =>
+                    {
                         tries += 1;
                         tokio::time::sleep(Duration::from_secs(5)).await;
                     }
-                    Err(e) => return Err(anyhow::anyhow!("deleting security group {id} in {region}: {}", describe(&e))),
+                    Err(e) => {
+                        return Err(anyhow::anyhow!(
+                            "deleting security group {id} in {region}: {}",
+                            describe(&e)
+                        ))
+                    }
                 }
             }
         }
         "instance_profile" => {
             let i = iam(sdk, endpoint);
-            if let Ok(p) = i.get_instance_profile().instance_profile_name(id).send().await {
+            if let Ok(p) = i
+                .get_instance_profile()
+                .instance_profile_name(id)
+                .send()
+                .await
+            {
                 for r in p.instance_profile().map(|p| p.roles()).unwrap_or_default() {
-                    let _ = i.remove_role_from_instance_profile().instance_profile_name(id).role_name(r.role_name()).send().await;
+                    let _ = i
+                        .remove_role_from_instance_profile()
+                        .instance_profile_name(id)
+                        .role_name(r.role_name())
+                        .send()
+                        .await;
                 }
             }
-            match i.delete_instance_profile().instance_profile_name(id).send().await {
+            match i
+                .delete_instance_profile()
+                .instance_profile_name(id)
+                .send()
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => Ok(()),
-                Err(e) => Err(anyhow::anyhow!("deleting instance profile {id}: {}", aws_sdk_iam::error::DisplayErrorContext(&e))),
+                Err(e) => Err(anyhow::anyhow!(
+                    "deleting instance profile {id}: {}",
+                    aws_sdk_iam::error::DisplayErrorContext(&e)
+                )),
             }
         }
         "role" => {
             let i = iam(sdk, endpoint);
             if let Ok(p) = i.list_role_policies().role_name(id).send().await {
                 for name in p.policy_names() {
-                    let _ = i.delete_role_policy().role_name(id).policy_name(name).send().await;
+                    let _ = i
+                        .delete_role_policy()
+                        .role_name(id)
+                        .policy_name(name)
+                        .send()
+                        .await;
                 }
             }
             match i.delete_role().role_name(id).send().await {
                 Ok(_) => Ok(()),
                 Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => Ok(()),
-                Err(e) => Err(anyhow::anyhow!("deleting role {id}: {}", aws_sdk_iam::error::DisplayErrorContext(&e))),
+                Err(e) => Err(anyhow::anyhow!(
+                    "deleting role {id}: {}",
+                    aws_sdk_iam::error::DisplayErrorContext(&e)
+                )),
             }
         }
-        other => Err(anyhow::anyhow!("don't know how to delete a {other} ({id} in {region})")),
+        other => Err(anyhow::anyhow!(
+            "don't know how to delete a {other} ({id} in {region})"
+        )),
     }
 }
 
@@ -292,12 +477,23 @@ fn rank(kind: &str) -> usize {
 /// Runs the command; returns the exit code.
 pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
     let ledgers = read_ledgers(opts)?;
-    let default_region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).unwrap_or_else(|_| "us-east-1".into());
+    let default_region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|_| "us-east-1".into());
     let mut items: Vec<(Leftover, Option<String>, Option<PathBuf>)> = Vec::new();
     for l in &ledgers {
         for e in &l.open {
             let endpoint = opts.endpoint_url.clone().or_else(|| l.endpoint.clone());
-            items.push((Leftover { build_id: l.build_id.clone(), kind: e.kind.clone(), id: e.id.clone(), region: e.region.clone() }, endpoint, Some(l.path.clone())));
+            items.push((
+                Leftover {
+                    build_id: l.build_id.clone(),
+                    kind: e.kind.clone(),
+                    id: e.id.clone(),
+                    region: e.region.clone(),
+                },
+                endpoint,
+                Some(l.path.clone()),
+            ));
         }
     }
     let known: BTreeSet<String> = ledgers.iter().map(|l| l.build_id.clone()).collect();
@@ -307,17 +503,31 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
         // Scan where the builds ran: the explicit endpoint, else the one the ledgers name.
         let mut scan_opts = opts.clone();
         if scan_opts.endpoint_url.is_none() {
-            let endpoints: BTreeSet<&String> = ledgers.iter().filter_map(|l| l.endpoint.as_ref()).collect();
+            let endpoints: BTreeSet<&String> =
+                ledgers.iter().filter_map(|l| l.endpoint.as_ref()).collect();
             if endpoints.len() == 1 {
                 scan_opts.endpoint_url = endpoints.into_iter().next().cloned();
             }
         }
         match scan_tags(&scan_opts, &known, &default_region).await {
-            Ok(found) => items.extend(found.into_iter().map(|f| (f, opts.endpoint_url.clone(), None))),
-            Err(e) => ui.error(&format!("Could not scan tags for builds without a ledger: {e:#}")),
+            Ok(found) => items.extend(
+                found
+                    .into_iter()
+                    .map(|f| (f, opts.endpoint_url.clone(), None)),
+            ),
+            Err(e) => ui.error(&format!(
+                "Could not scan tags for builds without a ledger: {e:#}"
+            )),
         }
     }
-    items.sort_by(|a, b| (a.0.build_id.as_str(), rank(&a.0.kind), &a.0.region, &a.0.id).cmp(&(b.0.build_id.as_str(), rank(&b.0.kind), &b.0.region, &b.0.id)));
+    items.sort_by(|a, b| {
+        (a.0.build_id.as_str(), rank(&a.0.kind), &a.0.region, &a.0.id).cmp(&(
+            b.0.build_id.as_str(),
+            rank(&b.0.kind),
+            &b.0.region,
+            &b.0.id,
+        ))
+    });
     if items.is_empty() {
         ui.say("Nothing to clean up: no resources of unfinished rpack builds were found.");
         return Ok(0);
@@ -330,23 +540,36 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
         for (b, list) in &by_build {
             ui.say(&format!("Build {b}:"));
             for l in list {
-                ui.say(&format!("  would delete {} {} in {}", l.kind, l.id, l.region));
+                ui.say(&format!(
+                    "  would delete {} {} in {}",
+                    l.kind, l.id, l.region
+                ));
             }
         }
-        ui.say(&format!("Dry run: nothing was deleted. Run again with --yes to delete these {} resources.", items.len()));
+        ui.say(&format!(
+            "Dry run: nothing was deleted. Run again with --yes to delete these {} resources.",
+            items.len()
+        ));
         return Ok(0);
     }
     let mut failures = 0;
     let mut configs: BTreeMap<String, aws_config::SdkConfig> = BTreeMap::new();
     for (l, endpoint, path) in &items {
-        let region = if l.region == "global" { default_region.clone() } else { l.region.clone() };
+        let region = if l.region == "global" {
+            default_region.clone()
+        } else {
+            l.region.clone()
+        };
         if !configs.contains_key(&region) {
             configs.insert(region.clone(), sdk_config(&region).await);
         }
         let sdk = &configs[&region];
         match delete_one(l, sdk, endpoint.as_deref()).await {
             Ok(()) => {
-                ui.say(&format!("Deleted {} {} in {} (build {})", l.kind, l.id, l.region, l.build_id));
+                ui.say(&format!(
+                    "Deleted {} {} in {} (build {})",
+                    l.kind, l.id, l.region, l.build_id
+                ));
                 if let Some(p) = path {
                     if let Ok(ledger) = Ledger::open(&l.build_id, p) {
                         ledger.deleted(&l.kind, &l.id, &l.region);
@@ -360,7 +583,9 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
         }
     }
     if failures > 0 {
-        ui.error(&format!("{failures} resource(s) could not be deleted; run `rpack cleanup --yes` again."));
+        ui.error(&format!(
+            "{failures} resource(s) could not be deleted; run `rpack cleanup --yes` again."
+        ));
         return Ok(1);
     }
     ui.say(&format!("Cleaned up {} resource(s).", items.len()));
@@ -369,7 +594,9 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
 
 /// Parses `--older-than` (Go duration like `2h`, `30m`, or a plain number of hours with `h`).
 pub fn parse_age(s: &str) -> Result<Duration> {
-    crate::config::decode::parse_go_duration(s).map_err(|e| anyhow::anyhow!("--older-than {s:?}: {e}")).context("expected a duration such as 30m, 2h or 72h")
+    crate::config::decode::parse_go_duration(s)
+        .map_err(|e| anyhow::anyhow!("--older-than {s:?}: {e}"))
+        .context("expected a duration such as 30m, 2h or 72h")
 }
 
 #[cfg(test)]
@@ -378,9 +605,26 @@ mod tests {
 
     #[test]
     fn deletion_order_puts_instances_first_and_roles_last() {
-        let mut kinds = vec!["role", "key_pair", "image", "instance", "security_group", "snapshot"];
+        let mut kinds = vec![
+            "role",
+            "key_pair",
+            "image",
+            "instance",
+            "security_group",
+            "snapshot",
+        ];
         kinds.sort_by_key(|k| rank(k));
-        assert_eq!(kinds, vec!["instance", "image", "snapshot", "security_group", "key_pair", "role"]);
+        assert_eq!(
+            kinds,
+            vec![
+                "instance",
+                "image",
+                "snapshot",
+                "security_group",
+                "key_pair",
+                "role"
+            ]
+        );
     }
 
     #[test]

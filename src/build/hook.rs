@@ -32,20 +32,49 @@ struct NoCommunicator;
 
 #[async_trait::async_trait]
 impl Communicator for NoCommunicator {
-    async fn start(&self, _: &str, _: &dyn OutputSink, _: &CancellationToken) -> Result<i32, CommError> {
-        Err(CommError::Other("this build has no communicator (communicator: none); remote commands cannot run".into()))
+    async fn start(
+        &self,
+        _: &str,
+        _: &dyn OutputSink,
+        _: &CancellationToken,
+    ) -> Result<i32, CommError> {
+        Err(CommError::Other(
+            "this build has no communicator (communicator: none); remote commands cannot run"
+                .into(),
+        ))
     }
-    async fn upload(&self, _: &Path, _: &str, _: Option<u32>, _: &CancellationToken) -> Result<(), CommError> {
-        Err(CommError::Other("this build has no communicator (communicator: none); files cannot be uploaded".into()))
+    async fn upload(
+        &self,
+        _: &Path,
+        _: &str,
+        _: Option<u32>,
+        _: &CancellationToken,
+    ) -> Result<(), CommError> {
+        Err(CommError::Other(
+            "this build has no communicator (communicator: none); files cannot be uploaded".into(),
+        ))
     }
     async fn upload_dir(&self, _: &Path, _: &str, _: &CancellationToken) -> Result<(), CommError> {
-        Err(CommError::Other("this build has no communicator (communicator: none); files cannot be uploaded".into()))
+        Err(CommError::Other(
+            "this build has no communicator (communicator: none); files cannot be uploaded".into(),
+        ))
     }
     async fn download(&self, _: &str, _: &Path, _: &CancellationToken) -> Result<(), CommError> {
-        Err(CommError::Other("this build has no communicator (communicator: none); files cannot be downloaded".into()))
+        Err(CommError::Other(
+            "this build has no communicator (communicator: none); files cannot be downloaded"
+                .into(),
+        ))
     }
-    async fn download_dir(&self, _: &str, _: &Path, _: &CancellationToken) -> Result<(), CommError> {
-        Err(CommError::Other("this build has no communicator (communicator: none); files cannot be downloaded".into()))
+    async fn download_dir(
+        &self,
+        _: &str,
+        _: &Path,
+        _: &CancellationToken,
+    ) -> Result<(), CommError> {
+        Err(CommError::Other(
+            "this build has no communicator (communicator: none); files cannot be downloaded"
+                .into(),
+        ))
     }
 }
 
@@ -53,10 +82,22 @@ impl Provisioners {
     fn data(&self, values: &BTreeMap<String, String>) -> BuildData {
         let mut all = self.extra.clone();
         all.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
-        BuildData { build_name: self.build_name.clone(), builder_type: self.builder_type.clone(), values: all, ctx: self.ctx.clone() }
+        BuildData {
+            build_name: self.build_name.clone(),
+            builder_type: self.builder_type.clone(),
+            values: all,
+            ctx: self.ctx.clone(),
+        }
     }
 
-    async fn run_one(&self, p: &PlannedProvisioner, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildData, cancel: &CancellationToken) -> anyhow::Result<()> {
+    async fn run_one(
+        &self,
+        p: &PlannedProvisioner,
+        ui: &dyn Ui,
+        comm: &dyn Communicator,
+        data: &BuildData,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
         provisioners::run_with_common(&p.common, ui, cancel, |token| {
             let cfg = p.config.clone();
             async move { cfg.provision(ui, comm, data, &token).await }
@@ -67,7 +108,13 @@ impl Provisioners {
 
 #[async_trait::async_trait]
 impl ProvisionHook for Provisioners {
-    async fn provision(&self, comm: Option<&dyn Communicator>, values: &BTreeMap<String, String>, ui: &dyn Ui, cancel: &CancellationToken) -> anyhow::Result<()> {
+    async fn provision(
+        &self,
+        comm: Option<&dyn Communicator>,
+        values: &BTreeMap<String, String>,
+        ui: &dyn Ui,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
         let none = NoCommunicator;
         let comm: &dyn Communicator = comm.unwrap_or(&none);
         let data = self.data(values);

@@ -79,13 +79,26 @@ pub struct Shared {
 
 impl Default for Shared {
     fn default() -> Self {
-        Shared { cancel: CancellationToken::new(), hard_cancel: CancellationToken::new(), ledgers: Arc::new(Mutex::new(Vec::new())), spinners: None }
+        Shared {
+            cancel: CancellationToken::new(),
+            hard_cancel: CancellationToken::new(),
+            ledgers: Arc::new(Mutex::new(Vec::new())),
+            spinners: None,
+        }
     }
 }
 
 /// Runs `builds` on a fresh runtime with signal handling; returns the exit code.
-pub fn run_blocking(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dyn crate::ui::Ui>) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+pub fn run_blocking(
+    builds: Vec<Build>,
+    base: Context,
+    opts: Options,
+    ui: Arc<dyn crate::ui::Ui>,
+) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             ui.error(&format!("starting the async runtime: {e}"));
@@ -94,7 +107,10 @@ pub fn run_blocking(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dy
     };
     rt.block_on(async move {
         // Spinners and progress bars only where a person watches: a terminal, not machine-readable.
-        let shared = Shared { spinners: opts.live.then(|| Arc::new(indicatif::MultiProgress::new())), ..Shared::default() };
+        let shared = Shared {
+            spinners: opts.live.then(|| Arc::new(indicatif::MultiProgress::new())),
+            ..Shared::default()
+        };
         signals::install(shared.clone(), ui.clone());
         run(builds, base, opts, ui, shared).await
     })
@@ -107,18 +123,35 @@ struct Finished {
 }
 
 /// Runs the builds and prints Packer's summary. Returns the exit code.
-pub async fn run(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dyn crate::ui::Ui>, shared: Shared) -> i32 {
+pub async fn run(
+    builds: Vec<Build>,
+    base: Context,
+    opts: Options,
+    ui: Arc<dyn crate::ui::Ui>,
+    shared: Shared,
+) -> i32 {
     let started = Instant::now();
     let run_uuid = uuid::Uuid::new_v4().to_string();
-    let limit = if opts.debug { 1 } else if opts.parallel_builds == 0 { Semaphore::MAX_PERMITS } else { opts.parallel_builds };
+    let limit = if opts.debug {
+        1
+    } else if opts.parallel_builds == 0 {
+        Semaphore::MAX_PERMITS
+    } else {
+        opts.parallel_builds
+    };
     let sem = Arc::new(Semaphore::new(limit));
     if opts.color {
         for (i, b) in builds.iter().enumerate() {
-            BuildUi::new(&b.name, ui.clone(), Some(i), false).inner_say_plain(&format!("{}: output will be in this color.", b.name));
+            BuildUi::new(&b.name, ui.clone(), Some(i), false)
+                .inner_say_plain(&format!("{}: output will be in this color.", b.name));
         }
         ui.say("");
     }
-    let spinners = if opts.live { shared.spinners.clone() } else { None };
+    let spinners = if opts.live {
+        shared.spinners.clone()
+    } else {
+        None
+    };
     let mut tasks = Vec::new();
     for (i, build) in builds.into_iter().enumerate() {
         let spinners = spinners.clone();
@@ -129,19 +162,45 @@ pub async fn run(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dyn c
         let shared = shared.clone();
         let run_uuid = run_uuid.clone();
         tasks.push(tokio::spawn(async move {
-            let _permit = sem.acquire_owned().await.expect("semaphore is never closed");
-            let bui = Arc::new(BuildUi::new(&build.name, ui.clone(), opts.color.then_some(i), opts.timestamp_ui).with_spinners(spinners));
+            let _permit = sem
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
+            let bui = Arc::new(
+                BuildUi::new(
+                    &build.name,
+                    ui.clone(),
+                    opts.color.then_some(i),
+                    opts.timestamp_ui,
+                )
+                .with_spinners(spinners),
+            );
             let start = Instant::now();
-            let res = if shared.cancel.is_cancelled() { Err("Build was cancelled.".to_string()) } else { run_build(&build, &base, &opts, bui.clone(), &shared, &run_uuid).await };
+            let res = if shared.cancel.is_cancelled() {
+                Err("Build was cancelled.".to_string())
+            } else {
+                run_build(&build, &base, &opts, bui.clone(), &shared, &run_uuid).await
+            };
             let took = human_duration(start.elapsed());
             match res {
                 Ok(artifacts) => {
                     bui.say_unprefixed(&format!("Build '{}' finished after {took}.", build.name));
-                    Finished { name: build.name, artifacts, error: None }
+                    Finished {
+                        name: build.name,
+                        artifacts,
+                        error: None,
+                    }
                 }
                 Err(e) => {
-                    bui.error_unprefixed(&format!("Build '{}' errored after {took}: {e}", build.name));
-                    Finished { name: build.name, artifacts: Vec::new(), error: Some(e) }
+                    bui.error_unprefixed(&format!(
+                        "Build '{}' errored after {took}: {e}",
+                        build.name
+                    ));
+                    Finished {
+                        name: build.name,
+                        artifacts: Vec::new(),
+                        error: Some(e),
+                    }
                 }
             }
         }));
@@ -150,10 +209,17 @@ pub async fn run(builds: Vec<Build>, base: Context, opts: Options, ui: Arc<dyn c
     for t in tasks {
         match t.await {
             Ok(f) => done.push(f),
-            Err(e) => done.push(Finished { name: "?".into(), artifacts: Vec::new(), error: Some(format!("build task failed: {e}")) }),
+            Err(e) => done.push(Finished {
+                name: "?".into(),
+                artifacts: Vec::new(),
+                error: Some(format!("build task failed: {e}")),
+            }),
         }
     }
-    ui.say(&format!("\n==> Wait completed after {}", human_duration(started.elapsed())));
+    ui.say(&format!(
+        "\n==> Wait completed after {}",
+        human_duration(started.elapsed())
+    ));
     if shared.cancel.is_cancelled() {
         ui.error("Cleanly cancelled builds after being interrupted.");
         return 1;
@@ -235,11 +301,23 @@ fn runner_options(opts: &Options, ui: &Arc<BuildUi>) -> RunnerOptions {
         OnErrorFlag::Abort | OnErrorFlag::RunCleanupProvisioner => OnError::Abort,
         OnErrorFlag::Ask => OnError::Ask(Arc::new(StdinAsk(ui.clone()))),
     };
-    RunnerOptions { on_error, debug: opts.debug.then(|| Arc::new(StdinDebug(ui.clone())) as Arc<dyn DebugHook>) }
+    RunnerOptions {
+        on_error,
+        debug: opts
+            .debug
+            .then(|| Arc::new(StdinDebug(ui.clone())) as Arc<dyn DebugHook>),
+    }
 }
 
 /// One build: builder, then post-processor chains. Returns the artifacts to report.
-async fn run_build(build: &Build, base: &Context, opts: &Options, ui: Arc<BuildUi>, shared: &Shared, run_uuid: &str) -> Result<Vec<Artifact>, String> {
+async fn run_build(
+    build: &Build,
+    base: &Context,
+    opts: &Options,
+    ui: Arc<BuildUi>,
+    shared: &Shared,
+    run_uuid: &str,
+) -> Result<Vec<Artifact>, String> {
     let build_id = uuid::Uuid::new_v4().to_string();
     tracing::debug!(build = %build.name, builder = %build.builder_kind, %build_id, "starting build");
     let mut extra = BTreeMap::new();
@@ -266,10 +344,19 @@ async fn run_build(build: &Build, base: &Context, opts: &Options, ui: Arc<BuildU
             let ledger = Arc::new(Ledger::open_default(&build_id).map_err(|e| format!("{e:#}"))?);
             // `rpack cleanup` reads these back to reach the same API the build used.
             let region = cfg.access.region.clone().unwrap_or_default();
-            if let Some(url) = cfg.access.custom_endpoint_ec2.clone().filter(|u| !u.is_empty()) {
+            if let Some(url) = cfg
+                .access
+                .custom_endpoint_ec2
+                .clone()
+                .filter(|u| !u.is_empty())
+            {
                 ledger.meta("endpoint_ec2", &url, &region);
             }
-            shared.ledgers.lock().unwrap_or_else(|e| e.into_inner()).push(ledger.clone());
+            shared
+                .ledgers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(ledger.clone());
             let args = amazon_ebs::RunArgs {
                 ui: ui.clone(),
                 hook: hook.clone(),
@@ -289,9 +376,16 @@ async fn run_build(build: &Build, base: &Context, opts: &Options, ui: Arc<BuildU
             }
         }
         BuilderConfig::Null(cfg) => {
-            crate::builders::null_run::run(Arc::new(cfg.clone()), hook.clone(), ui.clone(), shared.cancel.clone(), shared.hard_cancel.clone(), runner_options(opts, &ui))
-                .await
-                .map_err(|e| format!("{e:#}"))?;
+            crate::builders::null_run::run(
+                Arc::new(cfg.clone()),
+                hook.clone(),
+                ui.clone(),
+                shared.cancel.clone(),
+                shared.hard_cancel.clone(),
+                runner_options(opts, &ui),
+            )
+            .await
+            .map_err(|e| format!("{e:#}"))?;
             Artifact::Null
         }
         BuilderConfig::File(cfg) => {
@@ -311,8 +405,20 @@ async fn run_build(build: &Build, base: &Context, opts: &Options, ui: Arc<BuildU
         let _ = builder_artifact.destroy().await;
         return Err("Build was cancelled.".into());
     }
-    let data = BuildData { build_name: build.name.clone(), builder_type: build.builder_kind.clone(), values: extra, ctx: base.clone() };
-    let env = post::PostEnv { ui: &ui, data: &data, run_uuid, force: opts.force, build_time: chrono::Utc::now().timestamp(), cancel: &shared.cancel };
+    let data = BuildData {
+        build_name: build.name.clone(),
+        builder_type: build.builder_kind.clone(),
+        values: extra,
+        ctx: base.clone(),
+    };
+    let env = post::PostEnv {
+        ui: &ui,
+        data: &data,
+        run_uuid,
+        force: opts.force,
+        build_time: chrono::Utc::now().timestamp(),
+        cancel: &shared.cancel,
+    };
     let outcome = post::run_chains(&build.post_processors, builder_artifact, &env).await;
     if !outcome.errors.is_empty() {
         for e in &outcome.errors {
@@ -333,10 +439,23 @@ async fn mark_kept(a: &amazon_ebs::Artifact, ledger: &Ledger) {
             ledger.kept("snapshot", s, region);
         }
         if let Some(aws) = &a.aws {
-            let tag = aws_sdk_ec2::types::Tag::builder().key(cleanup::COMPLETE_TAG).value("true").build();
-            let res = aws.ec2(region).create_tags().resources(ami).set_resources(Some(std::iter::once(ami.clone()).chain(snaps).collect())).tags(tag).send().await;
+            let tag = aws_sdk_ec2::types::Tag::builder()
+                .key(cleanup::COMPLETE_TAG)
+                .value("true")
+                .build();
+            let res = aws
+                .ec2(region)
+                .create_tags()
+                .resources(ami)
+                .set_resources(Some(std::iter::once(ami.clone()).chain(snaps).collect()))
+                .tags(tag)
+                .send()
+                .await;
             if let Err(e) = res {
-                tracing::warn!("tagging {ami} in {region} as complete: {}", aws_sdk_ec2::error::DisplayErrorContext(&e));
+                tracing::warn!(
+                    "tagging {ami} in {region} as complete: {}",
+                    aws_sdk_ec2::error::DisplayErrorContext(&e)
+                );
             }
         }
     }

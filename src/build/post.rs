@@ -38,7 +38,11 @@ pub struct PostEnv<'a> {
 }
 
 /// Runs every chain over `builder_artifact`, then keeps or destroys the builder's artifact.
-pub async fn run_chains(chains: &[Vec<PlannedPostProcessor>], builder_artifact: Artifact, env: &PostEnv<'_>) -> ChainsOutcome {
+pub async fn run_chains(
+    chains: &[Vec<PlannedPostProcessor>],
+    builder_artifact: Artifact,
+    env: &PostEnv<'_>,
+) -> ChainsOutcome {
     let mut artifacts = Vec::new();
     let mut errors = Vec::new();
     let mut keep_original = chains.is_empty();
@@ -49,7 +53,10 @@ pub async fn run_chains(chains: &[Vec<PlannedPostProcessor>], builder_artifact: 
             if pp.name == pp.kind {
                 env.ui.say(&format!("Running post-processor: {}", pp.name));
             } else {
-                env.ui.say(&format!("Running post-processor: {} (type {})", pp.name, pp.kind));
+                env.ui.say(&format!(
+                    "Running post-processor: {} (type {})",
+                    pp.name, pp.kind
+                ));
             }
             let pui = env.ui.for_post_processor(&pp.kind);
             match run_one(pp, &prior, &pui, env).await {
@@ -58,7 +65,10 @@ pub async fn run_chains(chains: &[Vec<PlannedPostProcessor>], builder_artifact: 
                     if i == 0 {
                         keep_original |= keep;
                     } else if !keep {
-                        env.ui.say(&format!("Deleting prior artifact from post-processor '{}'", pp.name));
+                        env.ui.say(&format!(
+                            "Deleting prior artifact from post-processor '{}'",
+                            pp.name
+                        ));
                         if let Err(e) = prior.destroy().await {
                             errors.push(format!("Error destroying prior artifact: {e:#}"));
                         }
@@ -81,7 +91,10 @@ pub async fn run_chains(chains: &[Vec<PlannedPostProcessor>], builder_artifact: 
     if keep_original {
         artifacts.insert(0, builder_artifact);
     } else {
-        env.ui.say(&format!("Deleting original artifact for build '{}'", env.ui.name));
+        env.ui.say(&format!(
+            "Deleting original artifact for build '{}'",
+            env.ui.name
+        ));
         if let Err(e) = builder_artifact.destroy().await {
             errors.push(format!("Error destroying original artifact: {e:#}"));
         }
@@ -90,7 +103,12 @@ pub async fn run_chains(chains: &[Vec<PlannedPostProcessor>], builder_artifact: 
 }
 
 /// Returns (artifact, default keep_input_artifact, keep forced).
-async fn run_one(pp: &PlannedPostProcessor, input: &Artifact, ui: &BuildUi, env: &PostEnv<'_>) -> anyhow::Result<(Artifact, bool, bool)> {
+async fn run_one(
+    pp: &PlannedPostProcessor,
+    input: &Artifact,
+    ui: &BuildUi,
+    env: &PostEnv<'_>,
+) -> anyhow::Result<(Artifact, bool, bool)> {
     match &pp.config {
         PostProcessor::Manifest(c) => {
             write_manifest(c, input, env)?;
@@ -105,23 +123,44 @@ async fn run_one(pp: &PlannedPostProcessor, input: &Artifact, ui: &BuildUi, env:
 }
 
 fn dot(pairs: &[(&str, &str)]) -> Value {
-    Value::Map(pairs.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect())
+    Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect(),
+    )
 }
 
 /// Go's `json.Marshal` escapes `<`, `>`, `&`, U+2028 and U+2029; Packer's manifest shows that.
 fn go_json_escape(s: &str) -> String {
-    s.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026").replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029")
+    s.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 fn write_manifest(c: &manifest::Config, input: &Artifact, env: &PostEnv<'_>) -> anyhow::Result<()> {
-    let output = env.data.render(&c.output, Some(dot(&[("BuildName", &env.data.build_name), ("BuilderType", &env.data.builder_type)])))?;
+    let output = env.data.render(
+        &c.output,
+        Some(dot(&[
+            ("BuildName", &env.data.build_name),
+            ("BuilderType", &env.data.builder_type),
+        ])),
+    )?;
     let path = PathBuf::from(&output);
     let files: Vec<serde_json::Value> = input
         .files()
         .iter()
         .map(|f| {
             let size = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
-            let name = if c.strip_path { f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default() } else { f.display().to_string() };
+            let name = if c.strip_path {
+                f.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            } else {
+                f.display().to_string()
+            };
             serde_json::json!({ "name": name, "size": size })
         })
         .collect();
@@ -135,20 +174,35 @@ fn write_manifest(c: &manifest::Config, input: &Artifact, env: &PostEnv<'_>) -> 
     if !c.strip_time && env.build_time != 0 {
         build.insert("build_time".into(), env.build_time.into());
     }
-    build.insert("files".into(), if files.is_empty() { serde_json::Value::Null } else { files.into() });
+    build.insert(
+        "files".into(),
+        if files.is_empty() {
+            serde_json::Value::Null
+        } else {
+            files.into()
+        },
+    );
     build.insert("artifact_id".into(), input.id().into());
     build.insert("packer_run_uuid".into(), env.run_uuid.into());
     build.insert(
         "custom_data".into(),
-        if c.custom_data.is_empty() { serde_json::Value::Null } else { serde_json::to_value(&custom).expect("string map serialises") },
+        if c.custom_data.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::to_value(&custom).expect("string map serialises")
+        },
     );
 
     let _guard = MANIFEST_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let mut builds = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&path) {
         if !text.trim().is_empty() {
-            let old: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("reading the existing manifest {}", path.display()))?;
-            let last = old.get("last_run_uuid").and_then(|v| v.as_str()).unwrap_or("");
+            let old: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("reading the existing manifest {}", path.display()))?;
+            let last = old
+                .get("last_run_uuid")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
             // Packer truncates only with -force and a manifest from another run.
             if !(env.force && last != env.run_uuid) {
                 if let Some(b) = old.get("builds").and_then(|b| b.as_array()) {
@@ -161,8 +215,12 @@ fn write_manifest(c: &manifest::Config, input: &Artifact, env: &PostEnv<'_>) -> 
     let mut doc = serde_json::Map::new();
     doc.insert("builds".into(), builds.into());
     doc.insert("last_run_uuid".into(), env.run_uuid.into());
-    let text = go_json_escape(&serde_json::to_string_pretty(&serde_json::Value::Object(doc)).expect("manifest serialises"));
-    write_file(&path, text.as_bytes(), 0o664).with_context(|| format!("writing manifest {}", path.display()))?;
+    let text = go_json_escape(
+        &serde_json::to_string_pretty(&serde_json::Value::Object(doc))
+            .expect("manifest serialises"),
+    );
+    write_file(&path, text.as_bytes(), 0o664)
+        .with_context(|| format!("writing manifest {}", path.display()))?;
     Ok(())
 }
 
@@ -171,7 +229,12 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(path)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
     f.write_all(bytes)
 }
 
@@ -188,26 +251,45 @@ fn hash_file(kind: &str, path: &Path) -> anyhow::Result<String> {
     })
 }
 
-fn checksum_files(c: &checksum::Config, input: &Artifact, env: &PostEnv<'_>) -> anyhow::Result<Artifact> {
+fn checksum_files(
+    c: &checksum::Config,
+    input: &Artifact,
+    env: &PostEnv<'_>,
+) -> anyhow::Result<Artifact> {
     let mut outputs = Vec::new();
     for kind in &c.checksum_types {
         let out = env.data.render(
             &c.output,
-            Some(dot(&[("BuildName", &env.data.build_name), ("BuilderType", &env.data.builder_type), ("ChecksumType", kind)])),
+            Some(dot(&[
+                ("BuildName", &env.data.build_name),
+                ("BuilderType", &env.data.builder_type),
+                ("ChecksumType", kind),
+            ])),
         )?;
         let out = PathBuf::from(out);
         let mut text = String::new();
         for f in input.files() {
-            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             text.push_str(&format!("{}\t{name}\n", hash_file(kind, &f)?));
         }
-        write_file(&out, text.as_bytes(), 0o644).with_context(|| format!("writing checksum file {}", out.display()))?;
+        write_file(&out, text.as_bytes(), 0o644)
+            .with_context(|| format!("writing checksum file {}", out.display()))?;
         outputs.push(out);
     }
     Ok(Artifact::PostProcessor {
         builder_id: "packer.post-processor.checksum".into(),
         id: String::new(),
-        string: format!("Created artifact from files: {}", outputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
+        string: format!(
+            "Created artifact from files: {}",
+            outputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         files: outputs,
     })
 }

@@ -11,7 +11,10 @@ use crate::ui::Ui;
 
 /// Spawns the signal watcher on the current runtime.
 pub fn install(shared: Shared, ui: Arc<dyn Ui>) {
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         ui.error("could not install signal handlers; Ctrl-C will not clean up");
         return;
     };
@@ -40,7 +43,9 @@ pub fn install(shared: Shared, ui: Arc<dyn Ui>) {
                     .iter()
                     .flat_map(|l| {
                         let id = l.build_id().to_string();
-                        l.open_resources().into_iter().map(move |e| format!("  {} {} in {} (build {id})", e.kind, e.id, e.region))
+                        l.open_resources().into_iter().map(move |e| {
+                            format!("  {} {} in {} (build {id})", e.kind, e.id, e.region)
+                        })
                     })
                     .collect();
                 if open.is_empty() {

@@ -9,7 +9,14 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use crate::ui::Ui;
 
 /// Packer's colours for builds, in order (bold green, cyan, magenta, yellow, blue, …).
-const COLOURS: &[&str] = &["\x1b[1;32m", "\x1b[1;36m", "\x1b[1;35m", "\x1b[1;33m", "\x1b[1;34m", "\x1b[1;31m"];
+const COLOURS: &[&str] = &[
+    "\x1b[1;32m",
+    "\x1b[1;36m",
+    "\x1b[1;35m",
+    "\x1b[1;33m",
+    "\x1b[1;34m",
+    "\x1b[1;31m",
+];
 
 /// Wraps the process UI for one build (or one post-processor of a build: `name (type)`).
 pub struct BuildUi {
@@ -24,7 +31,12 @@ pub struct BuildUi {
 }
 
 impl BuildUi {
-    pub fn new(name: &str, inner: Arc<dyn Ui>, colour_index: Option<usize>, timestamp: bool) -> Self {
+    pub fn new(
+        name: &str,
+        inner: Arc<dyn Ui>,
+        colour_index: Option<usize>,
+        timestamp: bool,
+    ) -> Self {
         BuildUi {
             name: name.to_string(),
             inner,
@@ -63,7 +75,12 @@ impl BuildUi {
 
     /// Ends the current wait spinner (the wait is over once the build prints anything else).
     fn end_wait(&self) {
-        if let Some(pb) = self.waiting.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(pb) = self
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             pb.finish_and_clear();
         }
     }
@@ -72,7 +89,10 @@ impl BuildUi {
     fn start_wait(&self, msg: &str) {
         let Some(m) = &self.spinners else { return };
         let pb = m.add(ProgressBar::new_spinner());
-        pb.set_style(ProgressStyle::with_template("{spinner} {prefix}: {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {prefix}: {msg} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         pb.set_prefix(self.name.clone());
         pb.set_message(msg.trim_end_matches("...").to_string());
         // A tenth of a second keeps the clock readable without drawing for nothing.
@@ -104,10 +124,20 @@ impl BuildUi {
     /// `prefix` + `name: ` before each line of `msg` (nothing when `prefix` is empty), then the
     /// timestamp and colour when on.
     fn decorate(&self, prefix: &str, msg: &str) -> String {
-        let ts = if self.timestamp { format!("{}: ", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")) } else { String::new() };
+        let ts = if self.timestamp {
+            format!("{}: ", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"))
+        } else {
+            String::new()
+        };
         let body: Vec<String> = msg
             .split('\n')
-            .map(|l| if prefix.is_empty() { format!("{ts}{l}") } else { format!("{ts}{prefix}{}: {l}", self.name) })
+            .map(|l| {
+                if prefix.is_empty() {
+                    format!("{ts}{l}")
+                } else {
+                    format!("{ts}{prefix}{}: {l}", self.name)
+                }
+            })
             .collect();
         let text = body.join("\n");
         match self.colour {
@@ -142,8 +172,10 @@ impl Ui for BuildUi {
         let m = self.spinners.as_ref()?;
         let pb = m.add(ProgressBar::new(len));
         pb.set_style(
-            ProgressStyle::with_template("{prefix}: {msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "{prefix}: {msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         pb.set_prefix(self.name.clone());
         pb.set_message(label.to_string());
@@ -191,8 +223,14 @@ mod tests {
 
     #[test]
     fn durations_read_like_packer() {
-        assert_eq!(human_duration(Duration::from_micros(13_047)), "13 milliseconds 47 microseconds");
-        assert_eq!(human_duration(Duration::from_micros(5_016_000)), "5 seconds 16 milliseconds");
+        assert_eq!(
+            human_duration(Duration::from_micros(13_047)),
+            "13 milliseconds 47 microseconds"
+        );
+        assert_eq!(
+            human_duration(Duration::from_micros(5_016_000)),
+            "5 seconds 16 milliseconds"
+        );
         assert_eq!(human_duration(Duration::from_secs(61)), "1 minute 1 second");
         assert_eq!(human_duration(Duration::ZERO), "0 seconds");
     }

@@ -24,7 +24,8 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
         d.error("target", "target required");
     }
     if c.content.is_empty() && c.source.is_empty() {
-        c.warnings.push("Both source file and contents are blank; target will have no content".into());
+        c.warnings
+            .push("Both source file and contents are blank; target will have no content".into());
     }
     if !c.content.is_empty() && !c.source.is_empty() {
         d.error("content", "Cannot specify source file AND content");

@@ -39,11 +39,22 @@ impl crate::communicator::OutputSink for NullSink {
 
 #[async_trait::async_trait]
 impl ProvisionHook for TrueHook {
-    async fn provision(&self, comm: Option<&dyn Communicator>, _: &BTreeMap<String, String>, _: &dyn Ui, cancel: &CancellationToken) -> anyhow::Result<()> {
+    async fn provision(
+        &self,
+        comm: Option<&dyn Communicator>,
+        _: &BTreeMap<String, String>,
+        _: &dyn Ui,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
         let Some(comm) = comm else { return Ok(()) };
-        let status = comm.start("true", &NullSink, cancel).await.map_err(|e| anyhow::anyhow!("running `true` on the instance: {e}"))?;
-        anyhow::ensure!(status == 0, "`true` exited with status {status} on the instance");
+        let status = comm
+            .start("true", &NullSink, cancel)
+            .await
+            .map_err(|e| anyhow::anyhow!("running `true` on the instance: {e}"))?;
+        anyhow::ensure!(
+            status == 0,
+            "`true` exited with status {status} on the instance"
+        );
         Ok(())
     }
 }
-

@@ -15,10 +15,16 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
     let c = comm::decode(d);
     if c.comm_type != CommType::None {
         if c.host.as_deref().unwrap_or("").is_empty() {
-            d.error("ssh_host", "a Host must be specified, please reference your communicator documentation");
+            d.error(
+                "ssh_host",
+                "a Host must be specified, please reference your communicator documentation",
+            );
         }
         if c.username.is_empty() {
-            d.error("ssh_username", "a Username must be specified, please reference your communicator documentation");
+            d.error(
+                "ssh_username",
+                "a Username must be specified, please reference your communicator documentation",
+            );
         }
         let has_password = c.password.as_deref().is_some_and(|p| !p.is_empty());
         let has_key = c.private_key_file.is_some();
@@ -61,6 +67,9 @@ mod tests {
             ]
         );
         assert!(messages(r#"{"type":"null","communicator":"none"}"#).is_empty());
-        assert!(messages(r#"{"type":"null","ssh_host":"h","ssh_username":"u","ssh_password":"p"}"#).is_empty());
+        assert!(messages(
+            r#"{"type":"null","ssh_host":"h","ssh_username":"u","ssh_password":"p"}"#
+        )
+        .is_empty());
     }
 }

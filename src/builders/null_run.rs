@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::builders::ProvisionHook;
 use crate::builders::null::Config;
+use crate::builders::ProvisionHook;
 use crate::communicator::config::CommType;
 use crate::communicator::{Communicator, SshComm};
 use crate::engine::{Ledger, Outcome, RunError, Runner, RunnerOptions, Step, StepEnv};
@@ -37,10 +37,16 @@ impl Step<NullCtx> for ConnectStep {
             return Ok(());
         }
         let host = ctx.cfg.comm.host.clone().unwrap_or_default();
-        ctx.comm = Some(SshComm::connect(&ctx.cfg.comm, &host, env.ui.as_ref(), &env.cancel).await?);
+        ctx.comm =
+            Some(SshComm::connect(&ctx.cfg.comm, &host, env.ui.as_ref(), &env.cancel).await?);
         Ok(())
     }
-    async fn cleanup(&self, ctx: &mut NullCtx, _env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+    async fn cleanup(
+        &self,
+        ctx: &mut NullCtx,
+        _env: &StepEnv,
+        _outcome: Outcome,
+    ) -> anyhow::Result<()> {
         if let Some(c) = ctx.comm.take() {
             c.disconnect();
         }
@@ -62,11 +68,24 @@ impl Step<NullCtx> for ProvisionStep {
         data.insert("Host".to_string(), c.host.clone().unwrap_or_default());
         data.insert("Port".to_string(), c.port.to_string());
         data.insert("User".to_string(), c.username.clone());
-        data.insert("Password".to_string(), c.password.clone().unwrap_or_default());
-        data.insert("ConnType".to_string(), if c.comm_type == CommType::Ssh { "ssh" } else { "none" }.to_string());
+        data.insert(
+            "Password".to_string(),
+            c.password.clone().unwrap_or_default(),
+        );
+        data.insert(
+            "ConnType".to_string(),
+            if c.comm_type == CommType::Ssh {
+                "ssh"
+            } else {
+                "none"
+            }
+            .to_string(),
+        );
         let comm = ctx.comm.clone();
         let comm_ref: Option<&dyn Communicator> = comm.as_ref().map(|c| c as &dyn Communicator);
-        ctx.hook.provision(comm_ref, &data, env.ui.as_ref(), &env.cancel).await
+        ctx.hook
+            .provision(comm_ref, &data, env.ui.as_ref(), &env.cancel)
+            .await
     }
 }
 
@@ -79,9 +98,21 @@ pub async fn run(
     hard_cancel: CancellationToken,
     options: RunnerOptions,
 ) -> Result<(), RunError> {
-    let mut ctx = NullCtx { cfg, hook, comm: None };
+    let mut ctx = NullCtx {
+        cfg,
+        hook,
+        comm: None,
+    };
     // Nothing in the cloud to record; an in-memory ledger keeps the engine contract uniform.
-    let env = StepEnv { ui, ledger: Arc::new(Ledger::in_memory("null")), cancel, hard_cancel };
-    let runner = Runner::new(vec![Box::new(ConnectStep), Box::new(ProvisionStep)], options);
+    let env = StepEnv {
+        ui,
+        ledger: Arc::new(Ledger::in_memory("null")),
+        cancel,
+        hard_cancel,
+    };
+    let runner = Runner::new(
+        vec![Box::new(ConnectStep), Box::new(ProvisionStep)],
+        options,
+    );
     runner.run(&mut ctx, &env).await.map(|_| ())
 }

@@ -7,7 +7,15 @@ use clap::{Arg, ArgAction, ArgMatches, Command};
 use crate::config::decode::parse_go_bool;
 
 /// Flags that take a value as the next argument when not written `-flag=value`.
-const VALUE_FLAGS: &[&str] = &["var", "var-file", "only", "except", "on-error", "parallel-builds", "config-type"];
+const VALUE_FLAGS: &[&str] = &[
+    "var",
+    "var-file",
+    "only",
+    "except",
+    "on-error",
+    "parallel-builds",
+    "config-type",
+];
 
 /// Packer strips `-machine-readable` from anywhere on the line. Returns the remaining
 /// arguments and whether it was present.
@@ -75,11 +83,18 @@ fn bool_flag(name: &'static str) -> Arg {
 }
 
 fn list_flag(name: &'static str) -> Arg {
-    Arg::new(name).long(name).action(ArgAction::Append).num_args(1).allow_hyphen_values(true)
+    Arg::new(name)
+        .long(name)
+        .action(ArgAction::Append)
+        .num_args(1)
+        .allow_hyphen_values(true)
 }
 
 fn template_arg() -> Arg {
-    Arg::new("template").num_args(0..).allow_hyphen_values(false).action(ArgAction::Append)
+    Arg::new("template")
+        .num_args(0..)
+        .allow_hyphen_values(false)
+        .action(ArgAction::Append)
 }
 
 fn base(name: &'static str) -> Command {
@@ -114,8 +129,20 @@ pub fn build_command() -> Command {
         .arg(list_flag("only"))
         .arg(list_flag("var"))
         .arg(list_flag("var-file"))
-        .arg(Arg::new("on-error").long("on-error").num_args(1).value_parser(["cleanup", "abort", "ask", "run-cleanup-provisioner"]).overrides_with("on-error"))
-        .arg(Arg::new("parallel-builds").long("parallel-builds").num_args(1).value_parser(clap::value_parser!(i64)).overrides_with("parallel-builds"))
+        .arg(
+            Arg::new("on-error")
+                .long("on-error")
+                .num_args(1)
+                .value_parser(["cleanup", "abort", "ask", "run-cleanup-provisioner"])
+                .overrides_with("on-error"),
+        )
+        .arg(
+            Arg::new("parallel-builds")
+                .long("parallel-builds")
+                .num_args(1)
+                .value_parser(clap::value_parser!(i64))
+                .overrides_with("parallel-builds"),
+        )
         .arg(Arg::new("config-type").long("config-type").num_args(1))
         .arg(template_arg())
 }
@@ -137,7 +164,8 @@ pub struct UsageError(pub Option<String>);
 /// Parses `args` (after the command name) with `cmd`.
 pub fn parse(cmd: Command, args: &[String]) -> Result<ArgMatches, UsageError> {
     let norm = normalise(args);
-    cmd.try_get_matches_from(norm).map_err(|e| UsageError(Some(go_flag_message(&e, args))))
+    cmd.try_get_matches_from(norm)
+        .map_err(|e| UsageError(Some(go_flag_message(&e, args))))
 }
 
 /// Go's `flag` package wording for the common failures.
@@ -147,11 +175,24 @@ fn go_flag_message(e: &clap::Error, raw: &[String]) -> String {
         Some(ContextValue::String(s)) => s.clone(),
         _ => String::new(),
     };
-    let flag = arg.split(['=', ' ', '<']).next().unwrap_or("").trim_start_matches('-').to_string();
+    let flag = arg
+        .split(['=', ' ', '<'])
+        .next()
+        .unwrap_or("")
+        .trim_start_matches('-')
+        .to_string();
     match e.kind() {
         ErrorKind::UnknownArgument => {
-            let shown = raw.iter().find(|r| r.trim_start_matches('-').split('=').next() == Some(flag.as_str())).cloned();
-            format!("flag provided but not defined: {}", shown.map(|s| s.split('=').next().unwrap_or("").to_string()).unwrap_or(format!("-{flag}")))
+            let shown = raw
+                .iter()
+                .find(|r| r.trim_start_matches('-').split('=').next() == Some(flag.as_str()))
+                .cloned();
+            format!(
+                "flag provided but not defined: {}",
+                shown
+                    .map(|s| s.split('=').next().unwrap_or("").to_string())
+                    .unwrap_or(format!("-{flag}"))
+            )
         }
         ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
             let value = match e.get(ContextKind::InvalidValue) {
@@ -161,12 +202,19 @@ fn go_flag_message(e: &clap::Error, raw: &[String]) -> String {
             if value.is_empty() {
                 format!("flag needs an argument: -{flag}")
             } else {
-                format!("invalid value {} for flag -{flag}: parse error", crate::template::json::go_quote(&value))
+                format!(
+                    "invalid value {} for flag -{flag}: parse error",
+                    crate::template::json::go_quote(&value)
+                )
             }
         }
         _ => {
             let text = e.to_string();
-            text.lines().next().unwrap_or("").trim_start_matches("error: ").to_string()
+            text.lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_string()
         }
     }
 }
@@ -174,12 +222,18 @@ fn go_flag_message(e: &clap::Error, raw: &[String]) -> String {
 /// Splits every `-only`/`-except` value on commas, like Packer's slice flags.
 fn comma_list(m: &ArgMatches, name: &str) -> Vec<String> {
     m.get_many::<String>(name)
-        .map(|vals| vals.flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>()).filter(|s| !s.is_empty()).collect())
+        .map(|vals| {
+            vals.flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn many(m: &ArgMatches, name: &str) -> Vec<String> {
-    m.get_many::<String>(name).map(|v| v.cloned().collect()).unwrap_or_default()
+    m.get_many::<String>(name)
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default()
 }
 
 /// The template arguments; exactly one template is required.
@@ -188,7 +242,10 @@ pub fn template_args(m: &ArgMatches) -> Result<TemplateArgs, UsageError> {
     if templates.len() != 1 {
         return Err(UsageError(None));
     }
-    let mut t = TemplateArgs { template: templates[0].clone(), ..Default::default() };
+    let mut t = TemplateArgs {
+        template: templates[0].clone(),
+        ..Default::default()
+    };
     if m.try_get_many::<String>("only").is_ok() {
         t.only = comma_list(m, "only");
         t.except = comma_list(m, "except");
@@ -199,7 +256,11 @@ pub fn template_args(m: &ArgMatches) -> Result<TemplateArgs, UsageError> {
 }
 
 pub fn flag(m: &ArgMatches, name: &str) -> bool {
-    m.try_get_one::<bool>(name).ok().flatten().copied().unwrap_or(false)
+    m.try_get_one::<bool>(name)
+        .ok()
+        .flatten()
+        .copied()
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -212,21 +273,51 @@ mod tests {
 
     #[test]
     fn a_repeated_flag_takes_its_last_value_like_go() {
-        let m = parse(build_command(), &s(&["-color=false", "-parallel-builds=2", "-color", "-parallel-builds=3", "t.json"])).unwrap();
+        let m = parse(
+            build_command(),
+            &s(&[
+                "-color=false",
+                "-parallel-builds=2",
+                "-color",
+                "-parallel-builds=3",
+                "t.json",
+            ]),
+        )
+        .unwrap();
         assert!(flag(&m, "color"));
         assert_eq!(m.get_one::<i64>("parallel-builds"), Some(&3));
     }
 
     #[test]
     fn both_spellings_parse_the_same() {
-        let packer = s(&["-var", "a=1", "-var-file=f.json", "-only=x,y", "-syntax-only", "t.json"]);
-        let gnu = s(&["--var", "a=1", "--var-file", "f.json", "--only", "x", "--only=y", "--syntax-only=true", "t.json"]);
+        let packer = s(&[
+            "-var",
+            "a=1",
+            "-var-file=f.json",
+            "-only=x,y",
+            "-syntax-only",
+            "t.json",
+        ]);
+        let gnu = s(&[
+            "--var",
+            "a=1",
+            "--var-file",
+            "f.json",
+            "--only",
+            "x",
+            "--only=y",
+            "--syntax-only=true",
+            "t.json",
+        ]);
         let a = template_args(&parse(validate_command(), &packer).unwrap()).unwrap();
         let b = template_args(&parse(validate_command(), &gnu).unwrap()).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.only, ["x", "y"]);
         assert_eq!(a.vars, ["a=1"]);
-        assert!(flag(&parse(validate_command(), &packer).unwrap(), "syntax-only"));
+        assert!(flag(
+            &parse(validate_command(), &packer).unwrap(),
+            "syntax-only"
+        ));
     }
 
     #[test]
@@ -238,13 +329,34 @@ mod tests {
 
     #[test]
     fn bad_flags_read_like_go() {
-        assert_eq!(parse(validate_command(), &s(&["-bogus", "x.json"])).unwrap_err().0.unwrap(), "flag provided but not defined: -bogus");
-        let m = parse(build_command(), &s(&["-color=false", "-parallel-builds=2", "-on-error=abort", "-debug", "t.json"])).unwrap();
+        assert_eq!(
+            parse(validate_command(), &s(&["-bogus", "x.json"]))
+                .unwrap_err()
+                .0
+                .unwrap(),
+            "flag provided but not defined: -bogus"
+        );
+        let m = parse(
+            build_command(),
+            &s(&[
+                "-color=false",
+                "-parallel-builds=2",
+                "-on-error=abort",
+                "-debug",
+                "t.json",
+            ]),
+        )
+        .unwrap();
         assert!(!flag(&m, "color"));
         assert!(flag(&m, "debug"));
         assert_eq!(m.get_one::<i64>("parallel-builds"), Some(&2));
         assert!(template_args(&parse(validate_command(), &s(&["a", "b"])).unwrap()).is_err());
         // `-` is stdin, not a flag.
-        assert_eq!(template_args(&parse(inspect_command(), &s(&["-"])).unwrap()).unwrap().template, "-");
+        assert_eq!(
+            template_args(&parse(inspect_command(), &s(&["-"])).unwrap())
+                .unwrap()
+                .template,
+            "-"
+        );
     }
 }

@@ -13,18 +13,30 @@ use crate::ui::Secrets;
 
 pub fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
-    let parsed = args::parse(args::build_command(), rest).and_then(|m| args::template_args(&m).map(|t| (m, t)));
+    let parsed = args::parse(args::build_command(), rest)
+        .and_then(|m| args::template_args(&m).map(|t| (m, t)));
     let (m, targs) = match parsed {
         Ok(p) => p,
         Err(e) => return usage_error(&*ui, help::BUILD, &e),
     };
-    let on_error: OnErrorFlag = match m.get_one::<String>("on-error").map(String::as_str).unwrap_or("").parse() {
+    let on_error: OnErrorFlag = match m
+        .get_one::<String>("on-error")
+        .map(String::as_str)
+        .unwrap_or("")
+        .parse()
+    {
         Ok(v) => v,
         Err(msg) => return usage_error(&*ui, help::BUILD, &args::UsageError(Some(msg))),
     };
     let parallel = m.get_one::<i64>("parallel-builds").copied().unwrap_or(0);
     if parallel < 0 {
-        return usage_error(&*ui, help::BUILD, &args::UsageError(Some(format!("-parallel-builds must be 0 (no limit) or more, got {parallel}"))));
+        return usage_error(
+            &*ui,
+            help::BUILD,
+            &args::UsageError(Some(format!(
+                "-parallel-builds must be 0 (no limit) or more, got {parallel}"
+            ))),
+        );
     }
     let color_flag = !m.contains_id("color") || args::flag(&m, "color");
     let live = !out.machine && std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -51,8 +63,19 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     if let Some(code) = unknown_selection(&*ui, &loaded.template, &targs) {
         return code;
     }
-    let checked = plan::check(&loaded.template, &loaded.values, &base, &Options { only: targs.only.clone(), except: targs.except.clone() });
-    let ui = out.ui(Secrets::new(sensitive_values(&loaded.template, &checked.user_vars)));
+    let checked = plan::check(
+        &loaded.template,
+        &loaded.values,
+        &base,
+        &Options {
+            only: targs.only.clone(),
+            except: targs.except.clone(),
+        },
+    );
+    let ui = out.ui(Secrets::new(sensitive_values(
+        &loaded.template,
+        &checked.user_vars,
+    )));
     if checked.has_errors() {
         return write_diags(&*ui, &checked.diags);
     }
@@ -64,18 +87,33 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
 }
 
 /// `-only`/`-except` must name builds (or, for `-except`, post-processors) that exist.
-fn unknown_selection(ui: &dyn crate::ui::Ui, tpl: &crate::template::parse::Template, t: &TemplateArgs) -> Option<i32> {
+fn unknown_selection(
+    ui: &dyn crate::ui::Ui,
+    tpl: &crate::template::parse::Template,
+    t: &TemplateArgs,
+) -> Option<i32> {
     let builds: Vec<&str> = tpl.builders.iter().map(|b| b.name.as_str()).collect();
-    let pps: Vec<String> = tpl.post_processors.iter().flatten().map(|p| p.name.clone()).collect();
+    let pps: Vec<String> = tpl
+        .post_processors
+        .iter()
+        .flatten()
+        .map(|p| p.name.clone())
+        .collect();
     let mut unknown = Vec::new();
     for n in &t.only {
         if !builds.contains(&n.as_str()) {
-            unknown.push(format!("-only={n}: no build is named {n:?} (builds: {})", builds.join(", ")));
+            unknown.push(format!(
+                "-only={n}: no build is named {n:?} (builds: {})",
+                builds.join(", ")
+            ));
         }
     }
     for n in &t.except {
         if !builds.contains(&n.as_str()) && !pps.contains(n) {
-            unknown.push(format!("-except={n}: no build or post-processor is named {n:?} (builds: {})", builds.join(", ")));
+            unknown.push(format!(
+                "-except={n}: no build or post-processor is named {n:?} (builds: {})",
+                builds.join(", ")
+            ));
         }
     }
     if unknown.is_empty() {

@@ -28,7 +28,12 @@ fn command() -> Command {
         .disable_help_flag(true)
         .arg(Arg::new("yes").long("yes").action(ArgAction::SetTrue))
         .arg(Arg::new("older-than").long("older-than").num_args(1))
-        .arg(Arg::new("region").long("region").num_args(1).action(ArgAction::Append))
+        .arg(
+            Arg::new("region")
+                .long("region")
+                .num_args(1)
+                .action(ArgAction::Append),
+        )
         .arg(Arg::new("endpoint-url").long("endpoint-url").num_args(1))
         .arg(Arg::new("build-id").num_args(0..=1))
 }
@@ -43,7 +48,11 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
             return 1;
         }
     };
-    let older_than = match m.get_one::<String>("older-than").map(|s| cleanup::parse_age(s)).transpose() {
+    let older_than = match m
+        .get_one::<String>("older-than")
+        .map(|s| cleanup::parse_age(s))
+        .transpose()
+    {
         Ok(v) => v,
         Err(e) => {
             ui.error(&format!("{e:#}"));
@@ -54,10 +63,16 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
         build_id: m.get_one::<String>("build-id").cloned(),
         older_than,
         yes: m.get_flag("yes"),
-        regions: m.get_many::<String>("region").map(|v| v.cloned().collect()).unwrap_or_default(),
+        regions: m
+            .get_many::<String>("region")
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default(),
         endpoint_url: m.get_one::<String>("endpoint-url").cloned(),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             ui.error(&format!("starting the async runtime: {e}"));

@@ -10,10 +10,11 @@ use crate::ui::{Secrets, Ui};
 
 pub fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
-    let targs = match args::parse(args::inspect_command(), rest).and_then(|m| args::template_args(&m)) {
-        Ok(t) => t,
-        Err(e) => return usage_error(&*ui, help::INSPECT, &e),
-    };
+    let targs =
+        match args::parse(args::inspect_command(), rest).and_then(|m| args::template_args(&m)) {
+            Ok(t) => t,
+            Err(e) => return usage_error(&*ui, help::INSPECT, &e),
+        };
     let loaded = match load(&*ui, &targs.template, &[], &[]) {
         Ok(l) => l,
         Err(code) => return code,
@@ -46,7 +47,11 @@ pub fn inspect(ui: &dyn Ui, tpl: &Template) {
         if !required.is_empty() {
             ui.say("Required variables:\n");
             for v in &required {
-                ui.machine("", "template-variable", &[&v.name, &shown(&v.name, ""), "1"]);
+                ui.machine(
+                    "",
+                    "template-variable",
+                    &[&v.name, &shown(&v.name, ""), "1"],
+                );
                 ui.say(&format!("  {}", v.name));
             }
             ui.say("");
@@ -56,7 +61,12 @@ pub fn inspect(ui: &dyn Ui, tpl: &Template) {
         for v in vars.iter().filter(|v| v.default.is_some()) {
             let value = shown(&v.name, v.default.as_deref().unwrap_or(""));
             ui.machine("", "template-variable", &[&v.name, &value, "0"]);
-            ui.say(&format!("  {}{} = {}", v.name, " ".repeat(width - v.name.len()), value));
+            ui.say(&format!(
+                "  {}{} = {}",
+                v.name,
+                " ".repeat(width - v.name.len()),
+                value
+            ));
         }
     }
     ui.say("");

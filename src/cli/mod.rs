@@ -20,7 +20,10 @@ const EXIT_UNKNOWN_COMMAND: i32 = 127;
 
 /// Runs the CLI with the process arguments and returns the exit code.
 pub fn main() -> i32 {
-    let argv: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     run(argv, Sink::Std)
 }
 
@@ -87,7 +90,10 @@ fn say_ok(ui: &dyn Ui, text: &str) -> i32 {
 /// `-h`/`-help`/`--help` anywhere among a command's flags prints its help (exit 0).
 fn with_help(ui: &dyn Ui, rest: &[String], text: &str, f: impl FnOnce() -> i32) -> i32 {
     let flags = rest.iter().take_while(|a| *a != "--");
-    if flags.into_iter().any(|a| matches!(a.as_str(), "-h" | "-help" | "--help")) {
+    if flags
+        .into_iter()
+        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
+    {
         return say_ok(ui, text);
     }
     f()
@@ -110,4 +116,3 @@ fn version(ui: &dyn Ui) -> i32 {
     ui.say(&format!("Packer v{v}"));
     0
 }
-

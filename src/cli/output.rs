@@ -49,10 +49,19 @@ pub struct Loaded {
 }
 
 /// Reads the template and the variable inputs, printing Packer's messages on failure.
-pub fn load(ui: &dyn Ui, path: &str, var_files: &[String], vars: &[(String, String)]) -> Result<Loaded, i32> {
+pub fn load(
+    ui: &dyn Ui,
+    path: &str,
+    var_files: &[String],
+    vars: &[(String, String)],
+) -> Result<Loaded, i32> {
     if path != "-" {
         if let Err(e) = std::fs::metadata(path) {
-            ui.error(&format!("{}: stat {path}: {}", crate::template::json::go_quote(path), parse::io_error_text(&e)));
+            ui.error(&format!(
+                "{}: stat {path}: {}",
+                crate::template::json::go_quote(path),
+                parse::io_error_text(&e)
+            ));
             return Err(1);
         }
     }
@@ -79,7 +88,10 @@ pub fn load(ui: &dyn Ui, path: &str, var_files: &[String], vars: &[(String, Stri
 
 /// The values of the template's sensitive variables (to mask them in output).
 pub fn sensitive_values(tpl: &Template, values: &BTreeMap<String, String>) -> Vec<String> {
-    tpl.sensitive_variables.iter().filter_map(|n| values.get(n).cloned()).collect()
+    tpl.sensitive_variables
+        .iter()
+        .filter_map(|n| values.get(n).cloned())
+        .collect()
 }
 
 #[cfg(test)]
@@ -89,8 +101,16 @@ mod tests {
     #[test]
     fn diags_are_laid_out_like_packer() {
         let d = vec![
-            Diag { severity: Severity::Error, summary: "Failed to prepare build: \"file\"".into(), detail: "1 error(s) occurred:\n\n* target required".into() },
-            Diag { severity: Severity::Warning, summary: "Warning when preparing build: \"y\"".into(), detail: "careful".into() },
+            Diag {
+                severity: Severity::Error,
+                summary: "Failed to prepare build: \"file\"".into(),
+                detail: "1 error(s) occurred:\n\n* target required".into(),
+            },
+            Diag {
+                severity: Severity::Warning,
+                summary: "Warning when preparing build: \"y\"".into(),
+                detail: "careful".into(),
+            },
         ];
         assert_eq!(
             render_diags(&d),

@@ -33,17 +33,42 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     }
     let mut base = plan::base_context(&loaded.template);
     base.secrets = Some(crate::template::variables::secrets_lookup());
-    let checked = plan::check(&loaded.template, &loaded.values, &base, &Options { only: targs.only.clone(), except: targs.except.clone() });
+    let checked = plan::check(
+        &loaded.template,
+        &loaded.values,
+        &base,
+        &Options {
+            only: targs.only.clone(),
+            except: targs.except.clone(),
+        },
+    );
     // Like Packer, values are only masked once variables were resolved (a template that fails
     // earlier prints its messages unmasked, so a secret "1" does not turn "1 error" into noise).
-    let ui = out.ui(Secrets::new(sensitive_values(&loaded.template, &checked.user_vars)));
+    let ui = out.ui(Secrets::new(sensitive_values(
+        &loaded.template,
+        &checked.user_vars,
+    )));
     let mut diags = checked.diags;
-    let file = if targs.template == "-" { "<stdin>" } else { targs.template.as_str() };
+    let file = if targs.template == "-" {
+        "<stdin>"
+    } else {
+        targs.template.as_str()
+    };
     diags.extend(fixable::diag(&fixable::find(&loaded.template), file));
     write_diags(&*ui, &diags)
 }
 
 /// `-var k=v` values; a value without `=` is a flag error like Go's.
 pub(crate) fn parse_vars(t: &TemplateArgs) -> Result<Vec<(String, String)>, String> {
-    t.vars.iter().map(|v| parse_var_arg(v).map_err(|e| format!("invalid value {} for flag -var: {e}", crate::template::json::go_quote(v)))).collect()
+    t.vars
+        .iter()
+        .map(|v| {
+            parse_var_arg(v).map_err(|e| {
+                format!(
+                    "invalid value {} for flag -var: {e}",
+                    crate::template::json::go_quote(v)
+                )
+            })
+        })
+        .collect()
 }

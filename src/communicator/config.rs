@@ -131,12 +131,17 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         "none" => CommType::None,
         "docker" | "dockerWindowsContainer" => CommType::Docker,
         other => {
-            d.error("communicator", format!("Communicator type {other} is invalid"));
+            d.error(
+                "communicator",
+                format!("Communicator type {other} is invalid"),
+            );
             type_ok = false;
             CommType::Ssh
         }
     };
-    c.pause_before_connecting = d.duration("pause_before_connecting").filter(|p| !p.is_zero());
+    c.pause_before_connecting = d
+        .duration("pause_before_connecting")
+        .filter(|p| !p.is_zero());
 
     c.host = d.string("ssh_host").filter(|s| !s.is_empty());
     if let Some(p) = d.int("ssh_port") {
@@ -150,8 +155,13 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
     c.password = d.string("ssh_password").filter(|s| !s.is_empty());
     let key_file = d.string("ssh_private_key_file").filter(|s| !s.is_empty());
     c.keypair_name = d.string("ssh_keypair_name").filter(|s| !s.is_empty());
-    c.temporary_key_pair_name = d.string("temporary_key_pair_name").filter(|s| !s.is_empty());
-    if let Some(t) = d.string("temporary_key_pair_type").filter(|s| !s.is_empty()) {
+    c.temporary_key_pair_name = d
+        .string("temporary_key_pair_name")
+        .filter(|s| !s.is_empty());
+    if let Some(t) = d
+        .string("temporary_key_pair_type")
+        .filter(|s| !s.is_empty())
+    {
         c.temporary_key_pair_type = t;
     }
     let bits = d.int("temporary_key_pair_bits").unwrap_or(0);
@@ -170,14 +180,18 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         c.handshake_attempts = n as u32;
     }
     c.keep_alive_interval = keep_alive(d);
-    c.read_write_timeout = d.duration("ssh_read_write_timeout").filter(|t| !t.is_zero());
+    c.read_write_timeout = d
+        .duration("ssh_read_write_timeout")
+        .filter(|t| !t.is_zero());
     let method = d.string("ssh_file_transfer_method").unwrap_or_default();
 
     let bastion_host = d.string("ssh_bastion_host").filter(|s| !s.is_empty());
     let bastion_port = d.int("ssh_bastion_port");
     let bastion_user = d.string("ssh_bastion_username").unwrap_or_default();
     let bastion_password = d.string("ssh_bastion_password").filter(|s| !s.is_empty());
-    let bastion_key = d.string("ssh_bastion_private_key_file").filter(|s| !s.is_empty());
+    let bastion_key = d
+        .string("ssh_bastion_private_key_file")
+        .filter(|s| !s.is_empty());
     let bastion_agent = d.bool("ssh_bastion_agent_auth").unwrap_or(false);
     for key in ACCEPTED_ONLY {
         let _ = d.raw(key);
@@ -198,24 +212,38 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
     if let Some(path) = key_file.as_deref() {
         let path = expand_user(path);
         if let Err(msg) = check_private_key(&path) {
-            d.error("ssh_private_key_file", format!("ssh_private_key_file is invalid: {msg}"));
+            d.error(
+                "ssh_private_key_file",
+                format!("ssh_private_key_file is invalid: {msg}"),
+            );
         }
         c.private_key_file = Some(path);
     }
     if let Some(host) = bastion_host {
-        let private_key_file = bastion_key.map(|k| expand_user(&k)).or_else(|| c.private_key_file.clone());
+        let private_key_file = bastion_key
+            .map(|k| expand_user(&k))
+            .or_else(|| c.private_key_file.clone());
         if !bastion_agent {
             if bastion_password.is_none() && private_key_file.is_none() {
-                d.error("ssh_bastion_host", "ssh_bastion_password or ssh_bastion_private_key_file must be specified");
+                d.error(
+                    "ssh_bastion_host",
+                    "ssh_bastion_password or ssh_bastion_private_key_file must be specified",
+                );
             } else if let Some(path) = &private_key_file {
                 if let Err(msg) = check_private_key(path) {
-                    d.error("ssh_bastion_private_key_file", format!("ssh_bastion_private_key_file is invalid: {msg}"));
+                    d.error(
+                        "ssh_bastion_private_key_file",
+                        format!("ssh_bastion_private_key_file is invalid: {msg}"),
+                    );
                 }
             }
         }
         c.bastion = Some(Bastion {
             host,
-            port: bastion_port.filter(|p| *p > 0).and_then(|p| u16::try_from(p).ok()).unwrap_or(22),
+            port: bastion_port
+                .filter(|p| *p > 0)
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(22),
             username: bastion_user,
             password: bastion_password,
             private_key_file,
@@ -228,7 +256,9 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         other => {
             d.error(
                 "ssh_file_transfer_method",
-                format!("ssh_file_transfer_method ('{other}') is invalid, valid methods: sftp, scp"),
+                format!(
+                    "ssh_file_transfer_method ('{other}') is invalid, valid methods: sftp, scp"
+                ),
             );
             TransferMethod::Scp
         }
@@ -281,20 +311,32 @@ pub(crate) fn check_private_key(path: &Path) -> Result<(), String> {
     let text = String::from_utf8_lossy(&data);
     if text.contains("-----BEGIN") && text.contains("PRIVATE KEY-----") {
         if text.contains("ENCRYPTED") || text.contains("Proc-Type: 4,ENCRYPTED") {
-            return Err(format!("Failed to read key '{}': password protected keys are not supported", path.display()));
+            return Err(format!(
+                "Failed to read key '{}': password protected keys are not supported",
+                path.display()
+            ));
         }
         if text.contains("BEGIN OPENSSH PRIVATE KEY") {
             if let Ok(k) = ssh_key::PrivateKey::from_openssh(text.as_bytes()) {
                 if k.is_encrypted() {
-                    return Err(format!("Failed to read key '{}': password protected keys are not supported", path.display()));
+                    return Err(format!(
+                        "Failed to read key '{}': password protected keys are not supported",
+                        path.display()
+                    ));
                 }
             } else {
-                return Err(format!("Failed to read key '{}': ssh: no key found", path.display()));
+                return Err(format!(
+                    "Failed to read key '{}': ssh: no key found",
+                    path.display()
+                ));
             }
         }
         Ok(())
     } else {
-        Err(format!("Failed to read key '{}': ssh: no key found", path.display()))
+        Err(format!(
+            "Failed to read key '{}': ssh: no key found",
+            path.display()
+        ))
     }
 }
 

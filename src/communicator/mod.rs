@@ -32,25 +32,61 @@ pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 pub trait Communicator: Send + Sync {
     /// Runs `command` through the remote shell; returns its exit status. A dropped connection
     /// is an error of kind [`CommError::Disconnected`].
-    async fn start(&self, command: &str, out: &dyn OutputSink, cancel: &CancellationToken) -> Result<i32, CommError>;
+    async fn start(
+        &self,
+        command: &str,
+        out: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, CommError>;
     /// Uploads the bytes of `local` to the remote path `remote` with `mode` (default: the local
     /// file's permission bits).
-    async fn upload(&self, local: &Path, remote: &str, mode: Option<u32>, cancel: &CancellationToken) -> Result<(), CommError>;
+    async fn upload(
+        &self,
+        local: &Path,
+        remote: &str,
+        mode: Option<u32>,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError>;
     /// Copies the *contents* of the local directory `local` into the remote directory `remote`
     /// (created when missing), keeping permission bits. Packer's trailing-slash rules (whether
     /// `src` itself or only its contents land in `dst`) are the provisioner's job.
-    async fn upload_dir(&self, local: &Path, remote: &str, cancel: &CancellationToken) -> Result<(), CommError>;
+    async fn upload_dir(
+        &self,
+        local: &Path,
+        remote: &str,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError>;
     /// Downloads the remote file `remote` into the local file `local`.
-    async fn download(&self, remote: &str, local: &Path, cancel: &CancellationToken) -> Result<(), CommError>;
+    async fn download(
+        &self,
+        remote: &str,
+        local: &Path,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError>;
     /// Copies the contents of the remote directory `remote` into the local directory `local`.
-    async fn download_dir(&self, remote: &str, local: &Path, cancel: &CancellationToken) -> Result<(), CommError>;
+    async fn download_dir(
+        &self,
+        remote: &str,
+        local: &Path,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError>;
 
     /// Uploads `data` to `remote` (scripts, env-var files). The default writes a local temporary
     /// file and calls [`Communicator::upload`].
-    async fn upload_bytes(&self, data: &[u8], remote: &str, mode: Option<u32>, cancel: &CancellationToken) -> Result<(), CommError> {
+    async fn upload_bytes(
+        &self,
+        data: &[u8],
+        remote: &str,
+        mode: Option<u32>,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
         let tmp = temp_path("rpack-upload");
-        std::fs::write(&tmp, data).map_err(|e| CommError::Other(format!("writing temporary file {}: {e}", tmp.display())))?;
-        let res = self.upload(&tmp, remote, mode.or(Some(0o644)), cancel).await;
+        std::fs::write(&tmp, data).map_err(|e| {
+            CommError::Other(format!("writing temporary file {}: {e}", tmp.display()))
+        })?;
+        let res = self
+            .upload(&tmp, remote, mode.or(Some(0o644)), cancel)
+            .await;
         let _ = std::fs::remove_file(&tmp);
         res
     }
@@ -77,7 +113,11 @@ pub enum CommError {
     Cancelled,
     /// The server presented a different host key than at the first connection of this build.
     #[error("host key of {addr} changed during the build (first {expected}, now {found}); refusing to connect")]
-    HostKeyChanged { addr: String, expected: String, found: String },
+    HostKeyChanged {
+        addr: String,
+        expected: String,
+        found: String,
+    },
     /// The server refused our credentials (Packer counts these against `ssh_handshake_attempts`).
     #[error("{0}")]
     Auth(String),
@@ -95,10 +135,21 @@ pub struct NoneComm;
 
 #[async_trait::async_trait]
 impl Communicator for NoneComm {
-    async fn start(&self, _: &str, _: &dyn OutputSink, _: &CancellationToken) -> Result<i32, CommError> {
+    async fn start(
+        &self,
+        _: &str,
+        _: &dyn OutputSink,
+        _: &CancellationToken,
+    ) -> Result<i32, CommError> {
         Err(none_err())
     }
-    async fn upload(&self, _: &Path, _: &str, _: Option<u32>, _: &CancellationToken) -> Result<(), CommError> {
+    async fn upload(
+        &self,
+        _: &Path,
+        _: &str,
+        _: Option<u32>,
+        _: &CancellationToken,
+    ) -> Result<(), CommError> {
         Err(none_err())
     }
     async fn upload_dir(&self, _: &Path, _: &str, _: &CancellationToken) -> Result<(), CommError> {
@@ -107,7 +158,12 @@ impl Communicator for NoneComm {
     async fn download(&self, _: &str, _: &Path, _: &CancellationToken) -> Result<(), CommError> {
         Err(none_err())
     }
-    async fn download_dir(&self, _: &str, _: &Path, _: &CancellationToken) -> Result<(), CommError> {
+    async fn download_dir(
+        &self,
+        _: &str,
+        _: &Path,
+        _: &CancellationToken,
+    ) -> Result<(), CommError> {
         Err(none_err())
     }
 }

@@ -180,8 +180,19 @@ impl<'a> Decoder<'a> {
                 match parse_go_int(&s) {
                     Some(i) => Some(i),
                     None => {
-                        let why = if looks_numeric(&s) { "value out of range" } else { "invalid syntax" };
-                        self.push(path, node.pos, format!("cannot parse '{path}' as int: strconv.ParseInt: parsing {}: {why}", go_quote(&s)));
+                        let why = if looks_numeric(&s) {
+                            "value out of range"
+                        } else {
+                            "invalid syntax"
+                        };
+                        self.push(
+                            path,
+                            node.pos,
+                            format!(
+                                "cannot parse '{path}' as int: strconv.ParseInt: parsing {}: {why}",
+                                go_quote(&s)
+                            ),
+                        );
                         None
                     }
                 }
@@ -227,7 +238,11 @@ impl<'a> Decoder<'a> {
         match &node.value {
             Value::Null => None,
             Value::Number(n) => {
-                let nanos = n.parse::<i64>().ok().or_else(|| parse_go_float(n).map(|f| f as i64)).unwrap_or(0);
+                let nanos = n
+                    .parse::<i64>()
+                    .ok()
+                    .or_else(|| parse_go_float(n).map(|f| f as i64))
+                    .unwrap_or(0);
                 Some(Duration::from_nanos(nanos.max(0) as u64))
             }
             Value::String(s) => {
@@ -271,11 +286,17 @@ impl<'a> Decoder<'a> {
                 }
             }
             Value::Object(_) => {
-                self.push(&path, node.pos, format!("'{path}': source data must be an array or slice, got map"));
+                self.push(
+                    &path,
+                    node.pos,
+                    format!("'{path}': source data must be an array or slice, got map"),
+                );
                 None
             }
             // A single scalar becomes a one-element list.
-            _ => self.scalar_string(&format!("{path}[0]"), node).map(|s| vec![s]),
+            _ => self
+                .scalar_string(&format!("{path}[0]"), node)
+                .map(|s| vec![s]),
         }
     }
 
@@ -300,7 +321,11 @@ impl<'a> Decoder<'a> {
                 Some(out)
             }
             other => {
-                self.push(&path, node.pos, format!("'{path}' expected a map, got '{}'", go_kind(other)));
+                self.push(
+                    &path,
+                    node.pos,
+                    format!("'{path}' expected a map, got '{}'", go_kind(other)),
+                );
                 None
             }
         }
@@ -346,7 +371,11 @@ impl<'a> Decoder<'a> {
     }
 
     /// A list of objects, each decoded by `f`.
-    pub fn object_list<T>(&mut self, key: &str, mut f: impl FnMut(&mut Decoder<'a>) -> T) -> Option<Vec<T>> {
+    pub fn object_list<T>(
+        &mut self,
+        key: &str,
+        mut f: impl FnMut(&mut Decoder<'a>) -> T,
+    ) -> Option<Vec<T>> {
         let node = self.raw(key)?;
         let path = self.path(key);
         let items: Vec<&'a Node> = match &node.value {
@@ -369,7 +398,12 @@ impl<'a> Decoder<'a> {
         Some(out)
     }
 
-    fn child<T>(&mut self, objects: &[&'a Object], prefix: String, f: impl FnOnce(&mut Decoder<'a>) -> T) -> T {
+    fn child<T>(
+        &mut self,
+        objects: &[&'a Object],
+        prefix: String,
+        f: impl FnOnce(&mut Decoder<'a>) -> T,
+    ) -> T {
         let mut child = Decoder {
             raws: objects.to_vec(),
             ctx: self.ctx,
@@ -397,12 +431,20 @@ impl<'a> Decoder<'a> {
         } else {
             (Some(self.path(key)), self.lookup(key).map(|n| n.pos))
         };
-        self.errors.push(ConfigError { message: message.into(), key: path, pos });
+        self.errors.push(ConfigError {
+            message: message.into(),
+            key: path,
+            pos,
+        });
     }
 
     /// Records a problem that is about the plugin as a whole (no key).
     pub fn error_general(&mut self, message: impl Into<String>) {
-        self.errors.push(ConfigError { message: message.into(), key: None, pos: None });
+        self.errors.push(ConfigError {
+            message: message.into(),
+            key: None,
+            pos: None,
+        });
     }
 
     /// Whether any problem has been recorded so far (unknown keys are only known at `finish`).
@@ -455,7 +497,11 @@ impl<'a> Decoder<'a> {
     }
 
     fn push(&mut self, path: &str, pos: Pos, message: String) {
-        self.errors.push(ConfigError { message, key: Some(path.to_string()), pos: Some(pos) });
+        self.errors.push(ConfigError {
+            message,
+            key: Some(path.to_string()),
+            pos: Some(pos),
+        });
     }
 
     /// A scalar weakly converted to a string (numbers like Go's `FormatFloat(f, 'f', -1)`,
@@ -486,7 +532,9 @@ impl<'a> Decoder<'a> {
     fn is_no_render(&self, path: &str) -> bool {
         self.no_render.iter().any(|k| {
             path == k
-                || path.strip_prefix(k.as_str()).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+                || path
+                    .strip_prefix(k.as_str())
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
         })
     }
 
@@ -508,15 +556,27 @@ impl<'a> Decoder<'a> {
         let shown = top_key(path);
         if self.is_no_render(path) {
             if let Err(e) = interp::check(s, self.ctx) {
-                self.push(path, pos, format!("Error decoding config: invalid '{shown}': {e} in:\n\n{s}"));
+                self.push(
+                    path,
+                    pos,
+                    format!("Error decoding config: invalid '{shown}': {e} in:\n\n{s}"),
+                );
             }
             return Some(s.to_string());
         }
         match interp::render(s, self.ctx) {
             Ok(out) => Some(out),
             Err(e) => {
-                let verb = if e.message.contains("executing \"") { "render" } else { "invalid" };
-                self.push(path, pos, format!("Error decoding config: {verb} '{shown}': {e} in:\n\n{s}"));
+                let verb = if e.message.contains("executing \"") {
+                    "render"
+                } else {
+                    "invalid"
+                };
+                self.push(
+                    path,
+                    pos,
+                    format!("Error decoding config: {verb} '{shown}': {e} in:\n\n{s}"),
+                );
                 // The value stays as written so the plugin's own checks do not pile follow-on
                 // errors ("inline must be set") onto the one already recorded.
                 Some(s.to_string())
@@ -564,9 +624,16 @@ pub(crate) fn go_fmt_value(v: &Value) -> String {
             format!("[{}]", inner.join(" "))
         }
         Value::Object(o) => {
-            let mut entries: Vec<(&str, String)> = o.entries.iter().map(|(k, _, v)| (k.as_str(), go_fmt_value(&v.value))).collect();
+            let mut entries: Vec<(&str, String)> = o
+                .entries
+                .iter()
+                .map(|(k, _, v)| (k.as_str(), go_fmt_value(&v.value)))
+                .collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            let inner: Vec<String> = entries.into_iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            let inner: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{k}:{v}"))
+                .collect();
             format!("map[{}]", inner.join(" "))
         }
     }
@@ -574,8 +641,14 @@ pub(crate) fn go_fmt_value(v: &Value) -> String {
 
 /// `%v` of a float64: Go's `%g` with shortest representation (`5`, `0.5`, `1e+21`).
 fn go_format_float_g(n: &str) -> String {
-    let Some(f) = parse_go_float(n) else { return n.to_string() };
-    let exp = if f == 0.0 { 0 } else { f.abs().log10().floor() as i32 };
+    let Some(f) = parse_go_float(n) else {
+        return n.to_string();
+    };
+    let exp = if f == 0.0 {
+        0
+    } else {
+        f.abs().log10().floor() as i32
+    };
     if (-4..21).contains(&exp) {
         format!("{f}")
     } else {
@@ -599,14 +672,25 @@ pub(crate) fn go_format_number(n: &str) -> String {
 
 fn parse_go_float(s: &str) -> Option<f64> {
     let t = s.trim_start_matches(['+', '-']);
-    if t.is_empty() || t.eq_ignore_ascii_case("infinity") || t.eq_ignore_ascii_case("inf") || t.eq_ignore_ascii_case("nan") {
+    if t.is_empty()
+        || t.eq_ignore_ascii_case("infinity")
+        || t.eq_ignore_ascii_case("inf")
+        || t.eq_ignore_ascii_case("nan")
+    {
         return match t.to_ascii_lowercase().as_str() {
-            "inf" | "infinity" => Some(if s.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY }),
+            "inf" | "infinity" => Some(if s.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            }),
             "nan" => Some(f64::NAN),
             _ => None,
         };
     }
-    if !t.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')) {
+    if !t
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
         return None;
     }
     s.parse::<f64>().ok()
@@ -641,7 +725,11 @@ pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
         (10, lower.clone())
     };
     // Underscores are only allowed with a base prefix, between digits.
-    let digits = if radix != 10 && body.len() > 1 { digits.replace('_', "") } else { digits };
+    let digits = if radix != 10 && body.len() > 1 {
+        digits.replace('_', "")
+    } else {
+        digits
+    };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
@@ -674,13 +762,17 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     }
     let mut total: f64 = 0.0;
     while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let num = &rest[..num_end];
         if num.is_empty() || num == "." || num.matches('.').count() > 1 {
             return Err(invalid());
         }
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_end];
         rest = &rest[unit_end..];
         let scale: f64 = match unit {
@@ -691,7 +783,13 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
             "m" => 60e9,
             "h" => 3600e9,
             "" => return Err(format!("time: missing unit in duration {}", go_quote(s))),
-            u => return Err(format!("time: unknown unit {} in duration {}", go_quote(u), go_quote(s))),
+            u => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    go_quote(u),
+                    go_quote(s)
+                ))
+            }
         };
         let value: f64 = num.parse().map_err(|_| invalid())?;
         total += value * scale;
@@ -713,8 +811,10 @@ mod tests {
 
     #[test]
     fn weak_typing_converts_like_mapstructure() {
-        let o = obj(r#"{"b1":"true","b2":"0","b3":1,"i1":"5","i2":7,"i3":"0x10","i4":2.9,"s1":5,"s2":1.5,"s3":true,
-            "l1":"a,b","l2":["x",3],"l3":"","d1":"1h5m2s","d2":"300ms","f1":"2.5"}"#);
+        let o = obj(
+            r#"{"b1":"true","b2":"0","b3":1,"i1":"5","i2":7,"i3":"0x10","i4":2.9,"s1":5,"s2":1.5,"s3":true,
+            "l1":"a,b","l2":["x",3],"l3":"","d1":"1h5m2s","d2":"300ms","f1":"2.5"}"#,
+        );
         let ctx = Context::default();
         let mut d = Decoder::new(&[&o], &ctx, "test", &[]);
         assert_eq!(d.bool("b1"), Some(true));
@@ -727,8 +827,14 @@ mod tests {
         assert_eq!(d.string("s1").as_deref(), Some("5"));
         assert_eq!(d.string("s2").as_deref(), Some("1.5"));
         assert_eq!(d.string("s3").as_deref(), Some("1"));
-        assert_eq!(d.string_list("l1"), Some(vec!["a".to_string(), "b".to_string()]));
-        assert_eq!(d.string_list("l2"), Some(vec!["x".to_string(), "3".to_string()]));
+        assert_eq!(
+            d.string_list("l1"),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(
+            d.string_list("l2"),
+            Some(vec!["x".to_string(), "3".to_string()])
+        );
         assert_eq!(d.string_list("l3"), Some(vec![]));
         assert_eq!(d.duration("d1"), Some(Duration::from_secs(3902)));
         assert_eq!(d.duration("d2"), Some(Duration::from_millis(300)));
@@ -750,8 +856,10 @@ mod tests {
 
     #[test]
     fn unknown_keys_come_first_sorted_with_nested_paths() {
-        let o = obj(r#"{"zeta":1,"type":"x","packer_build_name":"n","alpha":2,"good":"g",
-            "filter":{"owners":["self"],"bogus":1},"devs":[{"name":"a","extra":true}]}"#);
+        let o = obj(
+            r#"{"zeta":1,"type":"x","packer_build_name":"n","alpha":2,"good":"g",
+            "filter":{"owners":["self"],"bogus":1},"devs":[{"name":"a","extra":true}]}"#,
+        );
         let ctx = Context::default();
         let mut d = Decoder::new(&[&o], &ctx, "test", &[]);
         d.string("good");
@@ -785,7 +893,12 @@ mod tests {
         assert_eq!(d.int("i"), None);
         assert_eq!(d.duration("d"), None);
         assert_eq!(d.string_map("m"), None);
-        let msgs: Vec<String> = d.finish().unwrap_err().into_iter().map(|e| e.message).collect();
+        let msgs: Vec<String> = d
+            .finish()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
         assert_eq!(
             msgs,
             [
@@ -805,7 +918,9 @@ mod tests {
         let mut d = Decoder::new(&[&o], &ctx, "amazon-ebs", &[]);
         d.deprecated(&["clean_ami_name"]);
         let errs = d.finish().unwrap_err();
-        assert!(errs[0].message.starts_with("Deprecated configuration key: 'clean_ami_name'. Please call `packer fix`"));
+        assert!(errs[0].message.starts_with(
+            "Deprecated configuration key: 'clean_ami_name'. Please call `packer fix`"
+        ));
     }
 
     #[test]
@@ -813,9 +928,18 @@ mod tests {
         assert_eq!(parse_go_duration("1h5m2s"), Ok(Duration::from_secs(3902)));
         assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_go_duration(""), Err("time: invalid duration \"\"".to_string()));
-        assert_eq!(parse_go_duration("5"), Err("time: missing unit in duration \"5\"".to_string()));
-        assert_eq!(parse_go_duration("abc"), Err("time: invalid duration \"abc\"".to_string()));
+        assert_eq!(
+            parse_go_duration(""),
+            Err("time: invalid duration \"\"".to_string())
+        );
+        assert_eq!(
+            parse_go_duration("5"),
+            Err("time: missing unit in duration \"5\"".to_string())
+        );
+        assert_eq!(
+            parse_go_duration("abc"),
+            Err("time: invalid duration \"abc\"".to_string())
+        );
     }
 
     #[test]

@@ -81,14 +81,20 @@ impl Ledger {
 
     /// Opens the ledger at [`default_path`].
     pub fn open_default(build_id: &str) -> Result<Ledger> {
-        let path = default_path(build_id)
-            .context("cannot place the build ledger: set RPACK_STATE_DIR, XDG_STATE_HOME or HOME")?;
+        let path = default_path(build_id).context(
+            "cannot place the build ledger: set RPACK_STATE_DIR, XDG_STATE_HOME or HOME",
+        )?;
         Ledger::open(build_id, &path)
     }
 
     /// A ledger that only keeps entries in memory (unit tests, `validate`).
     pub fn in_memory(build_id: &str) -> Ledger {
-        Ledger { build_id: build_id.to_string(), file: None, path: None, entries: Mutex::new(Vec::new()) }
+        Ledger {
+            build_id: build_id.to_string(),
+            file: None,
+            path: None,
+            entries: Mutex::new(Vec::new()),
+        }
     }
 
     pub fn build_id(&self) -> &str {
@@ -139,12 +145,18 @@ impl Ledger {
                 tracing::warn!("writing the build ledger: {e}");
             }
         }
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(entry);
     }
 
     /// Every entry written through this handle, in order.
     pub fn entries(&self) -> Vec<LedgerEntry> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Resources created and not (yet) recorded as deleted, in creation order.
@@ -154,7 +166,8 @@ impl Ledger {
 
     /// Reads a ledger file (skipping a torn last line).
     pub fn read(path: &Path) -> Result<Vec<LedgerEntry>> {
-        let f = File::open(path).with_context(|| format!("reading the build ledger {}", path.display()))?;
+        let f = File::open(path)
+            .with_context(|| format!("reading the build ledger {}", path.display()))?;
         Ok(BufReader::new(f)
             .lines()
             .map_while(|l| l.ok())
@@ -197,7 +210,14 @@ mod tests {
         assert_eq!(read, l.entries());
         let open = outstanding(&read);
         assert_eq!(open.len(), 1);
-        assert_eq!((open[0].kind.as_str(), open[0].id.as_str(), open[0].region.as_str()), ("image", "ami-1", "us-east-1"));
+        assert_eq!(
+            (
+                open[0].kind.as_str(),
+                open[0].id.as_str(),
+                open[0].region.as_str()
+            ),
+            ("image", "ami-1", "us-east-1")
+        );
         assert!(read.iter().all(|e| e.build_id == "b1"));
     }
 
@@ -207,7 +227,12 @@ mod tests {
         let path = dir.path().join("b.jsonl");
         let l = Ledger::open("b", &path).unwrap();
         l.created("key_pair", "packer_x", "us-east-1");
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"t\":\"20").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"t\":\"20")
+            .unwrap();
         assert_eq!(Ledger::read(&path).unwrap().len(), 1);
     }
 }

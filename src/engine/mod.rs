@@ -6,6 +6,7 @@ pub mod ledger;
 pub mod runner;
 
 pub use ledger::{Ledger, LedgerEntry, LedgerEvent};
-pub use runner::{OnError, 
-    AskDecision, AskHook, DebugHook, Outcome, RunError, Runner, RunnerOptions, Step, StepEnv,
+pub use runner::{
+    AskDecision, AskHook, DebugHook, OnError, Outcome, RunError, Runner, RunnerOptions, Step,
+    StepEnv,
 };

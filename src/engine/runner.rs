@@ -94,7 +94,11 @@ pub struct RunnerOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("{error:#}")]
-    StepFailed { step: &'static str, error: anyhow::Error, cleanup_errors: Vec<String> },
+    StepFailed {
+        step: &'static str,
+        error: anyhow::Error,
+        cleanup_errors: Vec<String>,
+    },
     #[error("Build was cancelled.")]
     Cancelled { cleanup_errors: Vec<String> },
 }
@@ -102,7 +106,8 @@ pub enum RunError {
 impl RunError {
     pub fn cleanup_errors(&self) -> &[String] {
         match self {
-            RunError::StepFailed { cleanup_errors, .. } | RunError::Cancelled { cleanup_errors } => cleanup_errors,
+            RunError::StepFailed { cleanup_errors, .. }
+            | RunError::Cancelled { cleanup_errors } => cleanup_errors,
         }
     }
 }
@@ -136,7 +141,11 @@ impl<C: Send> Runner<C> {
             match step.run(ctx, env).await {
                 Ok(()) => {
                     if let Some(d) = &self.options.debug {
-                        d.pause(&format!("Pausing after run of step '{}'. Press enter to continue.", step.name())).await;
+                        d.pause(&format!(
+                            "Pausing after run of step '{}'. Press enter to continue.",
+                            step.name()
+                        ))
+                        .await;
                     }
                     i += 1;
                 }
@@ -147,7 +156,9 @@ impl<C: Send> Runner<C> {
                     if let OnError::Ask(hook) = &self.options.on_error {
                         match hook.ask(step.name(), &e).await {
                             AskDecision::Retry => continue,
-                            AskDecision::Abort => return Err(self.abort(step.name(), e, entered, env)),
+                            AskDecision::Abort => {
+                                return Err(self.abort(step.name(), e, entered, env))
+                            }
                             AskDecision::Cleanup => {}
                         }
                     }
@@ -168,25 +179,53 @@ impl<C: Send> Runner<C> {
         };
         let cleanup_errors = self.cleanup(ctx, env, entered, outcome).await;
         match (failure, outcome) {
-            (Some((step, error)), _) => Err(RunError::StepFailed { step, error, cleanup_errors }),
+            (Some((step, error)), _) => Err(RunError::StepFailed {
+                step,
+                error,
+                cleanup_errors,
+            }),
             (None, Outcome::Cancelled) => Err(RunError::Cancelled { cleanup_errors }),
             _ => Ok(cleanup_errors),
         }
     }
 
-    fn abort(&self, step: &'static str, error: anyhow::Error, entered: usize, env: &StepEnv) -> RunError {
-        env.ui.error(&format!("Step \"{step}\" failed, aborting..."));
+    fn abort(
+        &self,
+        step: &'static str,
+        error: anyhow::Error,
+        entered: usize,
+        env: &StepEnv,
+    ) -> RunError {
+        env.ui
+            .error(&format!("Step \"{step}\" failed, aborting..."));
         for s in self.steps[..entered].iter().rev() {
-            env.ui.say(&format!("aborted: skipping cleanup of step \"{}\"", s.name()));
+            env.ui.say(&format!(
+                "aborted: skipping cleanup of step \"{}\"",
+                s.name()
+            ));
         }
-        RunError::StepFailed { step, error, cleanup_errors: Vec::new() }
+        RunError::StepFailed {
+            step,
+            error,
+            cleanup_errors: Vec::new(),
+        }
     }
 
-    async fn cleanup(&self, ctx: &mut C, env: &StepEnv, entered: usize, outcome: Outcome) -> Vec<String> {
+    async fn cleanup(
+        &self,
+        ctx: &mut C,
+        env: &StepEnv,
+        entered: usize,
+        outcome: Outcome,
+    ) -> Vec<String> {
         let mut errors = Vec::new();
         for step in self.steps[..entered].iter().rev() {
             if let Some(d) = &self.options.debug {
-                d.pause(&format!("Pausing before cleanup of step '{}'. Press enter to continue.", step.name())).await;
+                d.pause(&format!(
+                    "Pausing before cleanup of step '{}'. Press enter to continue.",
+                    step.name()
+                ))
+                .await;
             }
             let limit = step.cleanup_timeout();
             let res = tokio::select! {
@@ -211,7 +250,11 @@ impl<C: Send> Runner<C> {
                     errors.push(msg);
                 }
                 Err(_) => {
-                    let msg = format!("cleanup of step \"{}\" timed out after {:?}", step.name(), limit);
+                    let msg = format!(
+                        "cleanup of step \"{}\" timed out after {:?}",
+                        step.name(),
+                        limit
+                    );
                     env.ui.error(&msg);
                     errors.push(msg);
                 }
@@ -277,7 +320,12 @@ pub(crate) mod tests {
                 _ => Ok(()),
             }
         }
-        async fn cleanup(&self, ctx: &mut Ctx, _env: &StepEnv, outcome: Outcome) -> anyhow::Result<()> {
+        async fn cleanup(
+            &self,
+            ctx: &mut Ctx,
+            _env: &StepEnv,
+            outcome: Outcome,
+        ) -> anyhow::Result<()> {
             ctx.log.push(format!("cleanup {}", self.0));
             ctx.outcome = Some(outcome);
             match self.1 {
@@ -308,22 +356,52 @@ pub(crate) mod tests {
     }
 
     fn runner(steps: &[(&'static str, Behaviour)], options: RunnerOptions) -> Runner<Ctx> {
-        Runner::new(steps.iter().map(|(n, b)| Box::new(Fake(n, *b)) as Box<dyn Step<Ctx>>).collect(), options)
+        Runner::new(
+            steps
+                .iter()
+                .map(|(n, b)| Box::new(Fake(n, *b)) as Box<dyn Step<Ctx>>)
+                .collect(),
+            options,
+        )
     }
 
     #[tokio::test]
     async fn runs_in_order_then_cleans_up_in_reverse() {
-        let r = runner(&[("a", Behaviour::Ok), ("b", Behaviour::Ok), ("c", Behaviour::Ok)], Default::default());
+        let r = runner(
+            &[
+                ("a", Behaviour::Ok),
+                ("b", Behaviour::Ok),
+                ("c", Behaviour::Ok),
+            ],
+            Default::default(),
+        );
         let (env, _) = env();
         let mut ctx = Ctx::default();
         r.run(&mut ctx, &env).await.unwrap();
-        assert_eq!(ctx.log, ["run a", "run b", "run c", "cleanup c", "cleanup b", "cleanup a"]);
+        assert_eq!(
+            ctx.log,
+            [
+                "run a",
+                "run b",
+                "run c",
+                "cleanup c",
+                "cleanup b",
+                "cleanup a"
+            ]
+        );
         assert_eq!(ctx.outcome, Some(Outcome::Success));
     }
 
     #[tokio::test]
     async fn failure_cleans_up_every_entered_step_including_the_failed_one() {
-        let r = runner(&[("a", Behaviour::Ok), ("b", Behaviour::Fail), ("c", Behaviour::Ok)], Default::default());
+        let r = runner(
+            &[
+                ("a", Behaviour::Ok),
+                ("b", Behaviour::Fail),
+                ("c", Behaviour::Ok),
+            ],
+            Default::default(),
+        );
         let (env, _) = env();
         let mut ctx = Ctx::default();
         let err = r.run(&mut ctx, &env).await.unwrap_err();
@@ -340,7 +418,14 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn cancel_at_a_wait_point_cleans_up_and_reports_cancelled() {
-        let r = runner(&[("a", Behaviour::Ok), ("b", Behaviour::WaitForCancel), ("c", Behaviour::Ok)], Default::default());
+        let r = runner(
+            &[
+                ("a", Behaviour::Ok),
+                ("b", Behaviour::WaitForCancel),
+                ("c", Behaviour::Ok),
+            ],
+            Default::default(),
+        );
         let (env, _) = env();
         let cancel = env.cancel.clone();
         tokio::spawn(async move {
@@ -360,14 +445,22 @@ pub(crate) mod tests {
         let (env, _) = env();
         env.cancel.cancel();
         let mut ctx = Ctx::default();
-        assert!(matches!(r.run(&mut ctx, &env).await, Err(RunError::Cancelled { .. })));
+        assert!(matches!(
+            r.run(&mut ctx, &env).await,
+            Err(RunError::Cancelled { .. })
+        ));
         assert!(ctx.log.is_empty());
     }
 
     #[tokio::test]
     async fn each_cleanup_has_its_own_timeout_and_errors_do_not_stop_the_rest() {
         let r = runner(
-            &[("a", Behaviour::Ok), ("b", Behaviour::FailCleanup), ("c", Behaviour::SlowCleanup), ("d", Behaviour::Fail)],
+            &[
+                ("a", Behaviour::Ok),
+                ("b", Behaviour::FailCleanup),
+                ("c", Behaviour::SlowCleanup),
+                ("d", Behaviour::Fail),
+            ],
             Default::default(),
         );
         let (env, ui) = env();
@@ -375,9 +468,31 @@ pub(crate) mod tests {
         let started = std::time::Instant::now();
         let err = r.run(&mut ctx, &env).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert_eq!(ctx.log, ["run a", "run b", "run c", "run d", "cleanup d", "cleanup c", "cleanup b", "cleanup a"]);
-        assert_eq!(err.cleanup_errors(), ["cleanup of step \"c\" timed out after 50ms", "cleanup of b failed"]);
-        assert!(ui.0.lock().unwrap().contains(&"err: cleanup of b failed".to_string()));
+        assert_eq!(
+            ctx.log,
+            [
+                "run a",
+                "run b",
+                "run c",
+                "run d",
+                "cleanup d",
+                "cleanup c",
+                "cleanup b",
+                "cleanup a"
+            ]
+        );
+        assert_eq!(
+            err.cleanup_errors(),
+            [
+                "cleanup of step \"c\" timed out after 50ms",
+                "cleanup of b failed"
+            ]
+        );
+        assert!(ui
+            .0
+            .lock()
+            .unwrap()
+            .contains(&"err: cleanup of b failed".to_string()));
     }
 
     #[tokio::test]
@@ -397,7 +512,10 @@ pub(crate) mod tests {
                 Ok(())
             }
         }
-        let r = Runner::new(vec![Box::new(Hang) as Box<dyn Step<Ctx>>], Default::default());
+        let r = Runner::new(
+            vec![Box::new(Hang) as Box<dyn Step<Ctx>>],
+            Default::default(),
+        );
         let (env, _) = env();
         let hard = env.hard_cancel.clone();
         tokio::spawn(async move {
@@ -405,12 +523,18 @@ pub(crate) mod tests {
             hard.cancel();
         });
         let err = r.run(&mut Ctx::default(), &env).await.unwrap_err();
-        assert_eq!(err.cleanup_errors(), ["cleanup of step \"hang\" interrupted; still open: instance i-1 (r)"]);
+        assert_eq!(
+            err.cleanup_errors(),
+            ["cleanup of step \"hang\" interrupted; still open: instance i-1 (r)"]
+        );
     }
 
     #[tokio::test]
     async fn on_error_abort_skips_cleanup_with_packers_messages() {
-        let opts = RunnerOptions { on_error: OnError::Abort, debug: None };
+        let opts = RunnerOptions {
+            on_error: OnError::Abort,
+            debug: None,
+        };
         let r = runner(&[("a", Behaviour::Ok), ("b", Behaviour::Fail)], opts);
         let (env, ui) = env();
         let mut ctx = Ctx::default();
@@ -437,7 +561,10 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn debug_pauses_after_each_step_and_before_each_cleanup() {
         let pauses = Arc::new(Pauses(Mutex::new(Vec::new())));
-        let opts = RunnerOptions { on_error: OnError::Cleanup, debug: Some(pauses.clone()) };
+        let opts = RunnerOptions {
+            on_error: OnError::Cleanup,
+            debug: Some(pauses.clone()),
+        };
         let r = runner(&[("a", Behaviour::Ok), ("b", Behaviour::Ok)], opts);
         let (env, _) = env();
         r.run(&mut Ctx::default(), &env).await.unwrap();
@@ -458,13 +585,20 @@ pub(crate) mod tests {
         async fn ask(&self, _: &str, _: &anyhow::Error) -> AskDecision {
             let mut n = self.0.lock().unwrap();
             *n += 1;
-            if *n == 1 { AskDecision::Retry } else { AskDecision::Cleanup }
+            if *n == 1 {
+                AskDecision::Retry
+            } else {
+                AskDecision::Cleanup
+            }
         }
     }
 
     #[tokio::test]
     async fn on_error_ask_can_retry_then_clean_up() {
-        let opts = RunnerOptions { on_error: OnError::Ask(Arc::new(AskRetryOnce(Mutex::new(0)))), debug: None };
+        let opts = RunnerOptions {
+            on_error: OnError::Ask(Arc::new(AskRetryOnce(Mutex::new(0)))),
+            debug: None,
+        };
         let r = runner(&[("a", Behaviour::Fail)], opts);
         let (env, _) = env();
         let mut ctx = Ctx::default();

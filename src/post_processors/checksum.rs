@@ -30,6 +30,8 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
         output: d
             .string("output")
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "packer_{{.BuildName}}_{{.BuilderType}}_{{.ChecksumType}}.checksum".into()),
+            .unwrap_or_else(|| {
+                "packer_{{.BuildName}}_{{.BuilderType}}_{{.ChecksumType}}.checksum".into()
+            }),
     }
 }

@@ -16,7 +16,10 @@ pub struct Config {
 
 pub fn decode(d: &mut Decoder<'_>) -> Config {
     Config {
-        output: d.string("output").filter(|s| !s.is_empty()).unwrap_or_else(|| "packer-manifest.json".into()),
+        output: d
+            .string("output")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "packer-manifest.json".into()),
         strip_path: d.bool("strip_path").unwrap_or(false),
         strip_time: d.bool("strip_time").unwrap_or(false),
         custom_data: d.string_map("custom_data").unwrap_or_default(),

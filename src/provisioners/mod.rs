@@ -8,11 +8,11 @@
 //! [`run_with_common`] around [`Provisioner::provision`].
 
 pub mod breakpoint;
+#[cfg(test)]
+mod config_tests;
 pub mod file;
 pub mod shell;
 pub mod shell_local;
-#[cfg(test)]
-mod config_tests;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -53,7 +53,8 @@ impl BuildData {
 
     /// Renders `s` at run time (build values available).
     pub fn render(&self, s: &str, dot: Option<Value>) -> anyhow::Result<String> {
-        interp::render(s, &self.render_ctx(dot)).map_err(|e| anyhow::anyhow!("rendering {s:?}: {e}"))
+        interp::render(s, &self.render_ctx(dot))
+            .map_err(|e| anyhow::anyhow!("rendering {s:?}: {e}"))
     }
 }
 
@@ -100,7 +101,13 @@ impl Provisioner {
         }
     }
 
-    pub async fn provision(&self, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildData, cancel: &CancellationToken) -> anyhow::Result<()> {
+    pub async fn provision(
+        &self,
+        ui: &dyn Ui,
+        comm: &dyn Communicator,
+        data: &BuildData,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
         match self {
             Provisioner::Shell(c) => shell::provision(c, ui, comm, data, cancel).await,
             Provisioner::File(c) => file::provision(c, ui, comm, data, cancel).await,
@@ -122,7 +129,12 @@ pub struct Common {
 /// does) around an optional pause around an optional timeout. Unlike Packer, `timeout` also
 /// applies when `pause_before` is set. `run` gets a token that is cancelled on timeout or when
 /// `cancel` is.
-pub async fn run_with_common<F, Fut>(common: &Common, ui: &dyn Ui, cancel: &CancellationToken, mut run: F) -> anyhow::Result<()>
+pub async fn run_with_common<F, Fut>(
+    common: &Common,
+    ui: &dyn Ui,
+    cancel: &CancellationToken,
+    mut run: F,
+) -> anyhow::Result<()>
 where
     F: FnMut(CancellationToken) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -136,7 +148,11 @@ where
             Ok(()) => return Ok(()),
             Err(e) if cancel.is_cancelled() => return Err(e),
             Err(e) if attempt < tries => {
-                ui.say(&format!("Provisioner failed with {}, retrying with {} trie(s) left", go_quote(&e.to_string()), tries - attempt));
+                ui.say(&format!(
+                    "Provisioner failed with {}, retrying with {} trie(s) left",
+                    go_quote(&e.to_string()),
+                    tries - attempt
+                ));
             }
             Err(e) => {
                 if common.max_retries > 0 {
@@ -148,13 +164,21 @@ where
     }
 }
 
-async fn run_once<F, Fut>(common: &Common, ui: &dyn Ui, cancel: &CancellationToken, run: &mut F) -> anyhow::Result<()>
+async fn run_once<F, Fut>(
+    common: &Common,
+    ui: &dyn Ui,
+    cancel: &CancellationToken,
+    run: &mut F,
+) -> anyhow::Result<()>
 where
     F: FnMut(CancellationToken) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     if let Some(p) = common.pause_before.filter(|p| !p.is_zero()) {
-        ui.say(&format!("Pausing {} before the next provisioner...", go_duration(p)));
+        ui.say(&format!(
+            "Pausing {} before the next provisioner...",
+            go_duration(p)
+        ));
         tokio::select! {
             _ = tokio::time::sleep(p) => {}
             _ = cancel.cancelled() => anyhow::bail!("cancelled while pausing before the provisioner"),
@@ -163,7 +187,10 @@ where
     let Some(t) = common.timeout.filter(|t| !t.is_zero()) else {
         return run(cancel.child_token()).await;
     };
-    ui.say(&format!("Setting a {} timeout for the next provisioner...", go_duration(t)));
+    ui.say(&format!(
+        "Setting a {} timeout for the next provisioner...",
+        go_duration(t)
+    ));
     let token = cancel.child_token();
     let fut = run(token.clone());
     tokio::pin!(fut);
@@ -279,11 +306,19 @@ pub(crate) fn sprintf2(format: &str, a: &str, b: &str) -> String {
 /// The environment of a script, sorted by name: `PACKER_BUILD_NAME`, `PACKER_BUILDER_TYPE`,
 /// `PACKER_HTTP_ADDR` when the builder serves HTTP, then `environment_vars` and `env`
 /// (single quotes escaped for the shell as Packer does).
-pub(crate) fn env_vars(data: &BuildData, vars: &[String], env: &[(String, String)]) -> BTreeMap<String, String> {
+pub(crate) fn env_vars(
+    data: &BuildData,
+    vars: &[String],
+    env: &[(String, String)],
+) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     m.insert("PACKER_BUILD_NAME".to_string(), data.build_name.clone());
     m.insert("PACKER_BUILDER_TYPE".to_string(), data.builder_type.clone());
-    if let Some(addr) = data.values.get("PackerHTTPAddr").filter(|a| !a.is_empty() && !a.contains("Not Implemented")) {
+    if let Some(addr) = data
+        .values
+        .get("PackerHTTPAddr")
+        .filter(|a| !a.is_empty() && !a.contains("Not Implemented"))
+    {
         m.insert("PACKER_HTTP_ADDR".to_string(), addr.clone());
         if let Some((ip, port)) = addr.rsplit_once(':') {
             m.insert("PACKER_HTTP_IP".to_string(), ip.to_string());
@@ -311,7 +346,10 @@ pub(crate) fn check_env_vars(d: &mut Decoder, key: &str, vars: &[String]) {
     for kv in vars {
         match kv.split_once('=') {
             Some((k, _)) if !k.is_empty() => {}
-            _ => d.error(key, format!("Environment variable not in format 'key=value': {kv}")),
+            _ => d.error(
+                key,
+                format!("Environment variable not in format 'key=value': {kv}"),
+            ),
         }
     }
 }
@@ -323,12 +361,17 @@ pub(crate) fn check_exit_code(status: i32, valid: &[i32]) -> anyhow::Result<()> 
         return Ok(());
     }
     let list: Vec<String> = valid.iter().map(|c| c.to_string()).collect();
-    anyhow::bail!("Script exited with non-zero exit status: {status}.Allowed exit codes are: [{}]", list.join(" "))
+    anyhow::bail!(
+        "Script exited with non-zero exit status: {status}.Allowed exit codes are: [{}]",
+        list.join(" ")
+    )
 }
 
 /// Decodes `valid_exit_codes` (default `[0]`).
 pub(crate) fn decode_exit_codes(d: &mut Decoder) -> Vec<i32> {
-    let Some(node) = d.raw("valid_exit_codes") else { return vec![0] };
+    let Some(node) = d.raw("valid_exit_codes") else {
+        return vec![0];
+    };
     let mut codes = Vec::new();
     let items: Vec<&crate::template::json::Node> = match node.as_array() {
         Some(a) => a.iter().collect(),
@@ -342,7 +385,10 @@ pub(crate) fn decode_exit_codes(d: &mut Decoder) -> Vec<i32> {
         };
         match parsed {
             Some(c) => codes.push(c),
-            None => d.error("valid_exit_codes", format!("valid_exit_codes: cannot use {:?} as an exit code", n.value)),
+            None => d.error(
+                "valid_exit_codes",
+                format!("valid_exit_codes: cannot use {:?} as an exit code", n.value),
+            ),
         }
     }
     if codes.is_empty() {
@@ -428,7 +474,11 @@ mod tests {
 
     #[test]
     fn env_is_sorted_escaped_and_formatted() {
-        let data = BuildData { build_name: "web".into(), builder_type: "amazon-ebs".into(), ..Default::default() };
+        let data = BuildData {
+            build_name: "web".into(),
+            builder_type: "amazon-ebs".into(),
+            ..Default::default()
+        };
         let vars = env_vars(&data, &["B=it's".into(), "A=1".into()], &[]);
         assert_eq!(
             flatten_env(&vars, "%s='%s' "),
@@ -440,8 +490,14 @@ mod tests {
     #[test]
     fn exit_code_message_matches_packer() {
         assert!(check_exit_code(2, &[0, 2]).is_ok());
-        assert_eq!(check_exit_code(3, &[0]).unwrap_err().to_string(), "Script exited with non-zero exit status: 3.Allowed exit codes are: [0]");
-        assert_eq!(check_exit_code(1, &[0, 2]).unwrap_err().to_string(), "Script exited with non-zero exit status: 1.Allowed exit codes are: [0 2]");
+        assert_eq!(
+            check_exit_code(3, &[0]).unwrap_err().to_string(),
+            "Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"
+        );
+        assert_eq!(
+            check_exit_code(1, &[0, 2]).unwrap_err().to_string(),
+            "Script exited with non-zero exit status: 1.Allowed exit codes are: [0 2]"
+        );
     }
 
     #[test]
@@ -452,7 +508,10 @@ mod tests {
     #[tokio::test]
     async fn retries_say_packers_lines_and_stop_at_the_limit() {
         let ui = RecordingUi::default();
-        let common = Common { max_retries: 2, ..Default::default() };
+        let common = Common {
+            max_retries: 2,
+            ..Default::default()
+        };
         let mut calls = 0;
         let res = run_with_common(&common, &ui, &CancellationToken::new(), |_| {
             calls += 1;
@@ -474,7 +533,11 @@ mod tests {
     #[tokio::test]
     async fn timeout_applies_even_with_pause_before() {
         let ui = RecordingUi::default();
-        let common = Common { pause_before: Some(Duration::from_millis(10)), timeout: Some(Duration::from_millis(50)), max_retries: 0 };
+        let common = Common {
+            pause_before: Some(Duration::from_millis(10)),
+            timeout: Some(Duration::from_millis(50)),
+            max_retries: 0,
+        };
         let started = std::time::Instant::now();
         let res = run_with_common(&common, &ui, &CancellationToken::new(), |tok| async move {
             tok.cancelled().await;

@@ -62,7 +62,10 @@ pub struct FakeComm {
 
 impl FakeComm {
     pub fn with_replies(replies: Vec<Reply>) -> Self {
-        FakeComm { replies: Mutex::new(replies.into()), ..Default::default() }
+        FakeComm {
+            replies: Mutex::new(replies.into()),
+            ..Default::default()
+        }
     }
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
@@ -80,9 +83,20 @@ impl FakeComm {
 
 #[async_trait::async_trait]
 impl Communicator for FakeComm {
-    async fn start(&self, command: &str, out: &dyn OutputSink, _: &CancellationToken) -> Result<i32, CommError> {
-        self.calls.lock().unwrap().push(Call::Start(command.to_string()));
-        if command.starts_with("chmod 0755 ") || command.starts_with("chmod 0600 ") || command.starts_with("rm -f ") {
+    async fn start(
+        &self,
+        command: &str,
+        out: &dyn OutputSink,
+        _: &CancellationToken,
+    ) -> Result<i32, CommError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(Call::Start(command.to_string()));
+        if command.starts_with("chmod 0755 ")
+            || command.starts_with("chmod 0600 ")
+            || command.starts_with("rm -f ")
+        {
             return Ok(0);
         }
         let reply = self.replies.lock().unwrap().pop_front();
@@ -100,7 +114,13 @@ impl Communicator for FakeComm {
             Some(Reply::Disconnect) => Err(CommError::Disconnected("EOF".into())),
         }
     }
-    async fn upload(&self, local: &Path, remote: &str, mode: Option<u32>, _: &CancellationToken) -> Result<(), CommError> {
+    async fn upload(
+        &self,
+        local: &Path,
+        remote: &str,
+        mode: Option<u32>,
+        _: &CancellationToken,
+    ) -> Result<(), CommError> {
         {
             let mut f = self.failing_uploads.lock().unwrap();
             if *f > 0 {
@@ -109,20 +129,48 @@ impl Communicator for FakeComm {
             }
         }
         let data = std::fs::read(local).map_err(|e| CommError::Other(e.to_string()))?;
-        self.calls.lock().unwrap().push(Call::Upload(remote.to_string(), data, mode));
+        self.calls
+            .lock()
+            .unwrap()
+            .push(Call::Upload(remote.to_string(), data, mode));
         Ok(())
     }
-    async fn upload_dir(&self, local: &Path, remote: &str, _: &CancellationToken) -> Result<(), CommError> {
-        self.calls.lock().unwrap().push(Call::UploadDir(local.display().to_string(), remote.to_string()));
+    async fn upload_dir(
+        &self,
+        local: &Path,
+        remote: &str,
+        _: &CancellationToken,
+    ) -> Result<(), CommError> {
+        self.calls.lock().unwrap().push(Call::UploadDir(
+            local.display().to_string(),
+            remote.to_string(),
+        ));
         Ok(())
     }
-    async fn download(&self, remote: &str, local: &Path, _: &CancellationToken) -> Result<(), CommError> {
-        std::fs::write(local, format!("content of {remote}")).map_err(|e| CommError::Other(e.to_string()))?;
-        self.calls.lock().unwrap().push(Call::Download(remote.to_string(), local.display().to_string()));
+    async fn download(
+        &self,
+        remote: &str,
+        local: &Path,
+        _: &CancellationToken,
+    ) -> Result<(), CommError> {
+        std::fs::write(local, format!("content of {remote}"))
+            .map_err(|e| CommError::Other(e.to_string()))?;
+        self.calls.lock().unwrap().push(Call::Download(
+            remote.to_string(),
+            local.display().to_string(),
+        ));
         Ok(())
     }
-    async fn download_dir(&self, remote: &str, local: &Path, _: &CancellationToken) -> Result<(), CommError> {
-        self.calls.lock().unwrap().push(Call::DownloadDir(remote.to_string(), local.display().to_string()));
+    async fn download_dir(
+        &self,
+        remote: &str,
+        local: &Path,
+        _: &CancellationToken,
+    ) -> Result<(), CommError> {
+        self.calls.lock().unwrap().push(Call::DownloadDir(
+            remote.to_string(),
+            local.display().to_string(),
+        ));
         Ok(())
     }
 }
@@ -133,9 +181,16 @@ pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<
     let node = crate::template::json::parse(json).expect("test JSON parses");
     let obj = node.as_object().expect("a JSON object");
     let ctx = crate::template::interp::Context::default();
-    let mut d = crate::config::Decoder::new(&[obj], &ctx, kind, crate::provisioners::no_render(kind));
+    let mut d =
+        crate::config::Decoder::new(&[obj], &ctx, kind, crate::provisioners::no_render(kind));
     let p = crate::provisioners::Provisioner::decode(kind, &mut d).expect("known provisioner type");
-    let errs = d.finish().err().unwrap_or_default().into_iter().map(|e| e.message).collect();
+    let errs = d
+        .finish()
+        .err()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
     (p, errs)
 }
 
@@ -146,6 +201,12 @@ pub fn decode_comm(json: &str) -> (crate::communicator::SshConfig, Vec<String>) 
     let ctx = crate::template::interp::Context::default();
     let mut d = crate::config::Decoder::new(&[obj], &ctx, "null", &[]);
     let c = crate::communicator::config::decode(&mut d);
-    let errs = d.finish().err().unwrap_or_default().into_iter().map(|e| e.message).collect();
+    let errs = d
+        .finish()
+        .err()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
     (c, errs)
 }

@@ -32,7 +32,11 @@ pub fn find(t: &Template) -> Vec<Fixable> {
             } else {
                 "'ssh_wait_timeout' becomes 'ssh_timeout'"
             };
-            out.push(Fixable { owner: owner.clone(), change: change.into(), pos });
+            out.push(Fixable {
+                owner: owner.clone(),
+                change: change.into(),
+                pos,
+            });
         }
         if b.kind.starts_with("amazon-") {
             if let Some(pos) = o.key_pos("spot_price_auto_product") {
@@ -46,7 +50,11 @@ pub fn find(t: &Template) -> Vec<Fixable> {
         strings(o, &mut |s, pos| {
             for old in ["clean_ami_name", "clean_image_name"] {
                 if s.contains(old) {
-                    out.push(Fixable { owner: owner.clone(), change: format!("function {old} becomes clean_resource_name"), pos });
+                    out.push(Fixable {
+                        owner: owner.clone(),
+                        change: format!("function {old} becomes clean_resource_name"),
+                        pos,
+                    });
                 }
             }
         });
@@ -76,7 +84,12 @@ pub fn diag(found: &[Fixable], file: &str) -> Option<Diag> {
     }
     let detail = found
         .iter()
-        .map(|x| format!("* {}: {} ({file}:{}:{})", x.owner, x.change, x.pos.line, x.pos.col))
+        .map(|x| {
+            format!(
+                "* {}: {} ({file}:{}:{})",
+                x.owner, x.change, x.pos.line, x.pos.col
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n");
     Some(Diag {
@@ -93,7 +106,10 @@ mod tests {
 
     fn found(src: &str) -> Vec<String> {
         let t = parse_str(src).unwrap();
-        find(&t).into_iter().map(|f| format!("{} {} {}:{}", f.owner, f.change, f.pos.line, f.pos.col)).collect()
+        find(&t)
+            .into_iter()
+            .map(|f| format!("{} {} {}:{}", f.owner, f.change, f.pos.line, f.pos.col))
+            .collect()
     }
 
     #[test]

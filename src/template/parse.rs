@@ -64,7 +64,14 @@ pub struct ProvisionerDef {
 }
 
 /// The keys of a provisioner object the template layer handles (not the plugin).
-pub const PROVISIONER_COMMON_KEYS: &[&str] = &["only", "except", "override", "pause_before", "max_retries", "timeout"];
+pub const PROVISIONER_COMMON_KEYS: &[&str] = &[
+    "only",
+    "except",
+    "override",
+    "pause_before",
+    "max_retries",
+    "timeout",
+];
 /// The keys of a post-processor object the template layer handles.
 pub const POST_PROCESSOR_COMMON_KEYS: &[&str] = &["only", "except", "keep_input_artifact", "name"];
 
@@ -118,20 +125,32 @@ pub fn go_multierror<S: AsRef<str>>(items: &[S]) -> String {
         return format!("1 error occurred:\n\t* {}\n\n", items[0].as_ref());
     }
     let points: Vec<String> = items.iter().map(|e| format!("* {}", e.as_ref())).collect();
-    format!("{} errors occurred:\n\t{}\n\n", items.len(), points.join("\n\t"))
+    format!(
+        "{} errors occurred:\n\t{}\n\n",
+        items.len(),
+        points.join("\n\t")
+    )
 }
 
 /// Packer's own `MultiError` format (`N error(s) occurred:\n\n* …`), used by plugin Prepare.
 pub fn packer_multierror<S: AsRef<str>>(items: &[S]) -> String {
     let points: Vec<String> = items.iter().map(|e| format!("* {}", e.as_ref())).collect();
-    format!("{} error(s) occurred:\n\n{}", items.len(), points.join("\n"))
+    format!(
+        "{} error(s) occurred:\n\n{}",
+        items.len(),
+        points.join("\n")
+    )
 }
 
 /// mapstructure's aggregate format (`N error(s) decoding:\n\n* …`, sorted).
 pub fn mapstructure_errors<S: AsRef<str>>(items: &[S]) -> String {
     let mut points: Vec<String> = items.iter().map(|e| format!("* {}", e.as_ref())).collect();
     points.sort();
-    format!("{} error(s) decoding:\n\n{}", items.len(), points.join("\n"))
+    format!(
+        "{} error(s) decoding:\n\n{}",
+        items.len(),
+        points.join("\n")
+    )
 }
 
 /// Prints template problems as Packer would when they are all of one stage, and as one list
@@ -140,7 +159,9 @@ pub fn render_template_errors(errs: &[TemplateError]) -> String {
     let first = errs.first().map(|e| e.stage);
     let single_stage = errs.iter().all(|e| Some(e.stage) == first);
     match first {
-        Some(Stage::RootDecode) if single_stage => mapstructure_errors(&errs.iter().map(|e| &e.message).collect::<Vec<_>>()),
+        Some(Stage::RootDecode) if single_stage => {
+            mapstructure_errors(&errs.iter().map(|e| &e.message).collect::<Vec<_>>())
+        }
         Some(Stage::Comment) if errs.len() == 1 => errs[0].message.clone(),
         _ => go_multierror(&errs.iter().map(|e| &e.message).collect::<Vec<_>>()),
     }
@@ -150,10 +171,12 @@ pub fn render_template_errors(errs: &[TemplateError]) -> String {
 pub fn parse_file(path: &str) -> Result<Template, ParseError> {
     let (src, tpl_path) = if path == "-" {
         let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| ParseError::Read(e.to_string()))?;
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .map_err(|e| ParseError::Read(e.to_string()))?;
         (s, None)
     } else {
-        let bytes = std::fs::read(path).map_err(|e| ParseError::Read(format!("open {path}: {}", io_error_text(&e))))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| ParseError::Read(format!("open {path}: {}", io_error_text(&e))))?;
         let abs = std::path::absolute(Path::new(path)).unwrap_or_else(|_| PathBuf::from(path));
         (String::from_utf8_lossy(&bytes).into_owned(), Some(abs))
     };
@@ -207,14 +230,22 @@ struct Parsing {
 
 impl Parsing {
     fn err(&mut self, stage: Stage, pos: Option<Pos>, message: String) {
-        self.errs.push(TemplateError { stage, message, pos });
+        self.errs.push(TemplateError {
+            stage,
+            message,
+            pos,
+        });
     }
 
     fn template(&mut self, root: &Node) -> Template {
         let mut tpl = Template::default();
         let Some(obj) = root.as_object() else {
             // Decoding a non-object into Packer's root struct.
-            self.err(Stage::RootDecode, Some(root.pos), format!("'' expected a map, got '{}'", go_kind(&root.value)));
+            self.err(
+                Stage::RootDecode,
+                Some(root.pos),
+                format!("'' expected a map, got '{}'", go_kind(&root.value)),
+            );
             return tpl;
         };
         // Packer stops after each of these stages; rpack goes on so every problem is reported
@@ -229,7 +260,10 @@ impl Parsing {
     fn root_fields(&mut self, obj: &Object, tpl: &mut Template) {
         for (key, _, node) in &obj.entries {
             let field = match key.as_str() {
-                "min_packer_version" | "post-processors" | "error-cleanup-provisioner" | "sensitive-variables" => key.clone(),
+                "min_packer_version"
+                | "post-processors"
+                | "error-cleanup-provisioner"
+                | "sensitive-variables" => key.clone(),
                 "description" => "Description".into(),
                 "builders" => "Builders".into(),
                 "provisioners" => "Provisioners".into(),
@@ -269,8 +303,14 @@ impl Parsing {
                     }
                     true
                 }
-                ("builders" | "post-processors" | "provisioners" | "sensitive-variables", other) => {
-                    let msg = format!("'{field}': source data must be an array or slice, got {}", go_kind(other));
+                (
+                    "builders" | "post-processors" | "provisioners" | "sensitive-variables",
+                    other,
+                ) => {
+                    let msg = format!(
+                        "'{field}': source data must be an array or slice, got {}",
+                        go_kind(other)
+                    );
                     self.err(Stage::RootDecode, Some(node.pos), msg);
                     continue;
                 }
@@ -305,7 +345,11 @@ impl Parsing {
                 }
                 continue;
             }
-            self.err(Stage::RootKeys, Some(pos), format!("Unknown root level key in template: '{key}'"));
+            self.err(
+                Stage::RootKeys,
+                Some(pos),
+                format!("Unknown root level key in template: '{key}'"),
+            );
         }
     }
 
@@ -325,7 +369,11 @@ impl Parsing {
                         continue;
                     }
                 };
-                tpl.variables.push(Variable { name: name.clone(), default, pos: node.pos });
+                tpl.variables.push(Variable {
+                    name: name.clone(),
+                    default,
+                    pos: node.pos,
+                });
             }
         }
         if let Some(Value::Array(builders)) = obj.get("builders").map(|n| &n.value) {
@@ -344,40 +392,75 @@ impl Parsing {
             for (i, node) in provs.iter().enumerate() {
                 match provisioner(node) {
                     Ok(p) => tpl.provisioners.push(p),
-                    Err(msg) => self.err(Stage::Structure, Some(node.pos), format!("provisioner {}: {msg}", i + 1)),
+                    Err(msg) => self.err(
+                        Stage::Structure,
+                        Some(node.pos),
+                        format!("provisioner {}: {msg}", i + 1),
+                    ),
                 }
             }
         }
-        if let Some(node) = obj.get("error-cleanup-provisioner").filter(|n| n.value != Value::Null) {
+        if let Some(node) = obj
+            .get("error-cleanup-provisioner")
+            .filter(|n| n.value != Value::Null)
+        {
             match provisioner(node) {
                 Ok(p) => tpl.error_cleanup_provisioner = Some(p),
-                Err(msg) => self.err(Stage::Structure, Some(node.pos), format!("On Error Cleanup Provisioner error: {msg}")),
+                Err(msg) => self.err(
+                    Stage::Structure,
+                    Some(node.pos),
+                    format!("On Error Cleanup Provisioner error: {msg}"),
+                ),
             }
         }
     }
 
     fn builder(&mut self, n: usize, node: &Node, tpl: &mut Template) {
         let Some(obj) = node.as_object() else {
-            self.err(Stage::Structure, Some(node.pos), format!("builder {n}: '' expected a map, got '{}'", go_kind(&node.value)));
+            self.err(
+                Stage::Structure,
+                Some(node.pos),
+                format!(
+                    "builder {n}: '' expected a map, got '{}'",
+                    go_kind(&node.value)
+                ),
+            );
             return;
         };
         let mut field_errs = Vec::new();
         let kind = weak_string(obj, "type", "Type", &mut field_errs).unwrap_or_default();
         let name = weak_string(obj, "name", "Name", &mut field_errs).unwrap_or_default();
         if !field_errs.is_empty() {
-            self.err(Stage::Structure, Some(node.pos), format!("builder {n}: {}", mapstructure_errors(&field_errs)));
+            self.err(
+                Stage::Structure,
+                Some(node.pos),
+                format!("builder {n}: {}", mapstructure_errors(&field_errs)),
+            );
             return;
         }
         if kind.is_empty() {
-            self.err(Stage::Structure, Some(node.pos), format!("builder {n}: missing 'type'"));
+            self.err(
+                Stage::Structure,
+                Some(node.pos),
+                format!("builder {n}: missing 'type'"),
+            );
             return;
         }
         let name = if name.is_empty() { kind.clone() } else { name };
         if tpl.builders.iter().any(|b| b.name == name) {
-            self.err(Stage::Structure, Some(node.pos), format!("builder {n}: builder with name '{name}' already exists"));
+            self.err(
+                Stage::Structure,
+                Some(node.pos),
+                format!("builder {n}: builder with name '{name}' already exists"),
+            );
             return;
         }
-        tpl.builders.push(BuilderDef { name, kind, config: obj.clone(), pos: node.pos });
+        tpl.builders.push(BuilderDef {
+            name,
+            kind,
+            config: obj.clone(),
+            pos: node.pos,
+        });
     }
 
     fn chain(&mut self, i: usize, node: &Node) -> Option<Vec<PostProcessorDef>> {
@@ -394,7 +477,11 @@ impl Parsing {
                         }
                         _ => {
                             bad = true;
-                            self.err(Stage::Structure, Some(item.pos), format!("post-processor {i}.{}: unknown format", j + 1));
+                            self.err(
+                                Stage::Structure,
+                                Some(item.pos),
+                                format!("post-processor {i}.{}: unknown format", j + 1),
+                            );
                         }
                     }
                 }
@@ -404,7 +491,11 @@ impl Parsing {
                 items.iter().collect()
             }
             _ => {
-                self.err(Stage::Structure, Some(node.pos), format!("post-processor {i}: bad format"));
+                self.err(
+                    Stage::Structure,
+                    Some(node.pos),
+                    format!("post-processor {i}: bad format"),
+                );
                 return None;
             }
         };
@@ -412,9 +503,16 @@ impl Parsing {
         for (j, item) in items.into_iter().enumerate() {
             let j = j + 1;
             let obj = match &item.value {
-                Value::String(s) => {
-                    Object { entries: vec![("type".to_string(), item.pos, Node { value: Value::String(s.clone()), pos: item.pos })] }
-                }
+                Value::String(s) => Object {
+                    entries: vec![(
+                        "type".to_string(),
+                        item.pos,
+                        Node {
+                            value: Value::String(s.clone()),
+                            pos: item.pos,
+                        },
+                    )],
+                },
                 Value::Object(o) => o.clone(),
                 _ => unreachable!("checked above"),
             };
@@ -437,15 +535,34 @@ impl Parsing {
                 }
             };
             if !field_errs.is_empty() {
-                self.err(Stage::Structure, Some(item.pos), format!("post-processor {i}.{j}: {}", mapstructure_errors(&field_errs)));
+                self.err(
+                    Stage::Structure,
+                    Some(item.pos),
+                    format!(
+                        "post-processor {i}.{j}: {}",
+                        mapstructure_errors(&field_errs)
+                    ),
+                );
                 continue;
             }
             if kind.is_empty() {
-                self.err(Stage::Structure, Some(item.pos), format!("post-processor {i}.{j}: type is required"));
+                self.err(
+                    Stage::Structure,
+                    Some(item.pos),
+                    format!("post-processor {i}.{j}: type is required"),
+                );
                 continue;
             }
             let name = if name.is_empty() { kind.clone() } else { name };
-            chain.push(PostProcessorDef { kind, name, only, except, keep_input_artifact: keep, config: obj, pos: item.pos });
+            chain.push(PostProcessorDef {
+                kind,
+                name,
+                only,
+                except,
+                keep_input_artifact: keep,
+                config: obj,
+                pos: item.pos,
+            });
         }
         Some(chain)
     }
@@ -453,7 +570,10 @@ impl Parsing {
 
 fn provisioner(node: &Node) -> Result<ProvisionerDef, String> {
     let Some(obj) = node.as_object() else {
-        return Err(format!("Error decoding provisioner: '' expected a map, got '{}'", go_kind(&node.value)));
+        return Err(format!(
+            "Error decoding provisioner: '' expected a map, got '{}'",
+            go_kind(&node.value)
+        ));
     };
     let mut errs = Vec::new();
     let kind = weak_string(obj, "type", "type", &mut errs).unwrap_or_default();
@@ -468,11 +588,17 @@ fn provisioner(node: &Node) -> Result<ProvisionerDef, String> {
                 match &v.value {
                     Value::Object(ov) => overrides.push((name.clone(), ov.clone())),
                     Value::Null => overrides.push((name.clone(), Object::default())),
-                    other => errs.push(format!("'override[{name}]' expected a map, got '{}'", go_kind(other))),
+                    other => errs.push(format!(
+                        "'override[{name}]' expected a map, got '{}'",
+                        go_kind(other)
+                    )),
                 }
             }
         }
-        Some(other) => errs.push(format!("'override' expected a map, got '{}'", go_kind(other))),
+        Some(other) => errs.push(format!(
+            "'override' expected a map, got '{}'",
+            go_kind(other)
+        )),
     }
     let pause_before = duration_field(obj, "pause_before", &mut errs);
     let timeout = duration_field(obj, "timeout", &mut errs);
@@ -482,17 +608,34 @@ fn provisioner(node: &Node) -> Result<ProvisionerDef, String> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(go_format_number(n)),
         Some(other) => {
-            errs.push(format!("'max_retries' expected type 'string', got unconvertible type '{}', value: '{}'", other.go_type(), go_fmt_value(other)));
+            errs.push(format!(
+                "'max_retries' expected type 'string', got unconvertible type '{}', value: '{}'",
+                other.go_type(),
+                go_fmt_value(other)
+            ));
             None
         }
     };
     if !errs.is_empty() {
-        return Err(format!("Error decoding provisioner: {}", mapstructure_errors(&errs)));
+        return Err(format!(
+            "Error decoding provisioner: {}",
+            mapstructure_errors(&errs)
+        ));
     }
     if kind.is_empty() {
         return Err("Provisioner missing 'type'".into());
     }
-    Ok(ProvisionerDef { kind, only, except, overrides, pause_before, max_retries, timeout, config: obj.clone(), pos: node.pos })
+    Ok(ProvisionerDef {
+        kind,
+        only,
+        except,
+        overrides,
+        pause_before,
+        max_retries,
+        timeout,
+        config: obj.clone(),
+        pos: node.pos,
+    })
 }
 
 /// A string field, weakly decoded (numbers and booleans become strings). `field` is the name
@@ -504,7 +647,11 @@ fn weak_string(obj: &Object, key: &str, field: &str, errs: &mut Vec<String>) -> 
         Some(Value::Number(n)) => Some(go_format_number(n)),
         Some(Value::Bool(b)) => Some(if *b { "1" } else { "0" }.into()),
         Some(other) => {
-            errs.push(format!("'{field}' expected type 'string', got unconvertible type '{}', value: '{}'", other.go_type(), go_fmt_value(other)));
+            errs.push(format!(
+                "'{field}' expected type 'string', got unconvertible type '{}', value: '{}'",
+                other.go_type(),
+                go_fmt_value(other)
+            ));
             None
         }
     }
@@ -548,7 +695,10 @@ fn string_slice(obj: &Object, key: &str, field: &str, errs: &mut Vec<String>) ->
             out
         }
         Some(other) => {
-            errs.push(format!("'{field}': source data must be an array or slice, got {}", go_kind(other)));
+            errs.push(format!(
+                "'{field}': source data must be an array or slice, got {}",
+                go_kind(other)
+            ));
             Vec::new()
         }
     }
@@ -565,9 +715,15 @@ fn duration_field(obj: &Object, key: &str, errs: &mut Vec<String>) -> Option<Dur
                 None
             }
         },
-        Some(Value::Number(n)) => Some(Duration::from_nanos(n.parse::<f64>().unwrap_or(0.0).max(0.0) as u64)),
+        Some(Value::Number(n)) => Some(Duration::from_nanos(
+            n.parse::<f64>().unwrap_or(0.0).max(0.0) as u64,
+        )),
         Some(other) => {
-            errs.push(format!("'{key}' expected type 'int64', got unconvertible type '{}', value: '{}'", other.go_type(), go_fmt_value(other)));
+            errs.push(format!(
+                "'{key}' expected type 'int64', got unconvertible type '{}', value: '{}'",
+                other.go_type(),
+                go_fmt_value(other)
+            ));
             None
         }
     }
@@ -582,16 +738,29 @@ impl Template {
     pub fn validate(&self) -> Vec<TemplateError> {
         let mut errs = Vec::new();
         if self.builders.is_empty() {
-            errs.push(TemplateError { stage: Stage::Structure, message: "at least one builder must be defined".into(), pos: None });
+            errs.push(TemplateError {
+                stage: Stage::Structure,
+                message: "at least one builder must be defined".into(),
+                pos: None,
+            });
         }
-        let mut push = |pos: Pos, message: String| errs.push(TemplateError { stage: Stage::Structure, message, pos: Some(pos) });
+        let mut push = |pos: Pos, message: String| {
+            errs.push(TemplateError {
+                stage: Stage::Structure,
+                message,
+                pos: Some(pos),
+            })
+        };
         for (i, p) in self.provisioners.iter().enumerate() {
             for e in self.only_except_errors(&p.only, &p.except) {
                 push(p.pos, format!("provisioner {}: {e}", i + 1));
             }
             for (name, _) in &p.overrides {
                 if self.builder(name).is_none() {
-                    push(p.pos, format!("provisioner {}: override '{name}' doesn't exist", i + 1));
+                    push(
+                        p.pos,
+                        format!("provisioner {}: override '{name}' doesn't exist", i + 1),
+                    );
                 }
             }
         }
@@ -622,7 +791,10 @@ impl Template {
     /// A display name for positions in messages: the template file name, or `<stdin>`.
     pub fn display_path(&self) -> String {
         match &self.path {
-            Some(p) => p.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string()),
+            Some(p) => p
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| p.display().to_string()),
             None => "<stdin>".into(),
         }
     }
@@ -647,7 +819,10 @@ mod tests {
     #[test]
     fn root_level_problems() {
         assert_eq!(errors(r#"{"foo":1,"bar":2}"#), "2 errors occurred:\n\t* Unknown root level key in template: 'bar'\n\t* Unknown root level key in template: 'foo'\n\n");
-        assert_eq!(errors(r#"{"_c":1}"#), "Failed to cast root level comment value in comment \"_c\" to string.");
+        assert_eq!(
+            errors(r#"{"_c":1}"#),
+            "Failed to cast root level comment value in comment \"_c\" to string."
+        );
         assert_eq!(errors(r#"{"provisioners":"x"}"#), "1 error(s) decoding:\n\n* 'Provisioners': source data must be an array or slice, got string");
         // Problems of different stages come out as one list.
         assert_eq!(
@@ -668,7 +843,13 @@ mod tests {
                 "post-processors":["manifest",{"type":"checksum","name":"sum"},[{"type":"manifest"},"shell-local"]]}"#,
         )
         .unwrap();
-        assert_eq!(t.builders.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["null", "two"]);
+        assert_eq!(
+            t.builders
+                .iter()
+                .map(|b| b.name.as_str())
+                .collect::<Vec<_>>(),
+            ["null", "two"]
+        );
         let p = &t.provisioners[0];
         assert_eq!(p.only, ["two"]);
         assert_eq!(p.overrides[0].0, "two");

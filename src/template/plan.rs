@@ -14,7 +14,9 @@ use crate::provisioners::{Common, Provisioner};
 use crate::registry::{self, BuilderConfig};
 use crate::template::interp::{self, BuildData, Context};
 use crate::template::json::Object;
-use crate::template::parse::{applies_to, go_multierror, packer_multierror, ProvisionerDef, Template};
+use crate::template::parse::{
+    applies_to, go_multierror, packer_multierror, ProvisionerDef, Template,
+};
 use crate::template::variables;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +35,11 @@ pub struct Diag {
 
 impl Diag {
     fn error(summary: impl Into<String>, detail: impl Into<String>) -> Diag {
-        Diag { severity: Severity::Error, summary: summary.into(), detail: detail.into() }
+        Diag {
+            severity: Severity::Error,
+            summary: summary.into(),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -103,7 +109,12 @@ pub fn base_context(tpl: &Template) -> Context {
 
 /// Checks everything `packer validate` checks, after the template parsed and variables were
 /// merged (`values`: defaults < var files < `-var`).
-pub fn check(tpl: &Template, values: &BTreeMap<String, String>, base: &Context, opts: &Options) -> Checked {
+pub fn check(
+    tpl: &Template,
+    values: &BTreeMap<String, String>,
+    base: &Context,
+    opts: &Options,
+) -> Checked {
     let mut out = Checked::default();
 
     // Core validation: template structure, minimum version, required variables.
@@ -117,7 +128,10 @@ pub fn check(tpl: &Template, values: &BTreeMap<String, String>, base: &Context, 
             groups.push((vec![msg], false));
         }
     }
-    let missing: Vec<String> = variables::missing_required(tpl, values).into_iter().map(|n| format!("required variable not set: {n}")).collect();
+    let missing: Vec<String> = variables::missing_required(tpl, values)
+        .into_iter()
+        .map(|n| format!("required variable not set: {n}"))
+        .collect();
     let stop = !missing.is_empty();
     if stop {
         groups.push((missing, true));
@@ -131,7 +145,12 @@ pub fn check(tpl: &Template, values: &BTreeMap<String, String>, base: &Context, 
                 items[0].clone()
             }
         } else {
-            go_multierror(&groups.iter().flat_map(|(i, _)| i.clone()).collect::<Vec<_>>())
+            go_multierror(
+                &groups
+                    .iter()
+                    .flat_map(|(i, _)| i.clone())
+                    .collect::<Vec<_>>(),
+            )
         };
         out.diags.push(Diag::error("", detail));
     }
@@ -143,7 +162,11 @@ pub fn check(tpl: &Template, values: &BTreeMap<String, String>, base: &Context, 
     let user_vars = match variables::resolve(tpl, values, base) {
         Ok(v) => v,
         Err(errs) => {
-            let detail = if errs.len() == 1 { errs[0].clone() } else { go_multierror(&errs) };
+            let detail = if errs.len() == 1 {
+                errs[0].clone()
+            } else {
+                go_multierror(&errs)
+            };
             out.diags.push(Diag::error("", detail));
             return out;
         }
@@ -161,7 +184,10 @@ pub fn check(tpl: &Template, values: &BTreeMap<String, String>, base: &Context, 
                 names.retain(|(existing, _)| *existing != n);
                 names.push((n, i));
             }
-            Err(e) => out.diags.push(Diag::error("", format!("Error interpolating builder '{}': {e}", b.name))),
+            Err(e) => out.diags.push(Diag::error(
+                "",
+                format!("Error interpolating builder '{}': {e}", b.name),
+            )),
         }
     }
     names.sort();
@@ -180,13 +206,24 @@ pub fn check(tpl: &Template, values: &BTreeMap<String, String>, base: &Context, 
     out
 }
 
-fn check_build(tpl: &Template, index: usize, name: &str, ctx: &Context, opts: &Options, file: &str, diags: &mut Vec<Diag>) -> Option<Build> {
+fn check_build(
+    tpl: &Template,
+    index: usize,
+    name: &str,
+    ctx: &Context,
+    opts: &Options,
+    file: &str,
+    diags: &mut Vec<Diag>,
+) -> Option<Build> {
     let def = &tpl.builders[index];
     let raw_name = def.name.as_str();
     let mut init_errs: Vec<String> = Vec::new();
     let mut prepare: Vec<Diag> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
-    let prepare_summary = format!("Failed to prepare build: {}", crate::template::json::go_quote(name));
+    let prepare_summary = format!(
+        "Failed to prepare build: {}",
+        crate::template::json::go_quote(name)
+    );
 
     let mut bctx = ctx.clone();
     bctx.build_name = Some(name.to_string());
@@ -208,21 +245,45 @@ fn check_build(tpl: &Template, index: usize, name: &str, ctx: &Context, opts: &O
             }
         }
     } else {
-        init_errs.push(format!("error initializing builder '{}': Unknown builder {}", def.kind, def.kind));
+        init_errs.push(format!(
+            "error initializing builder '{}': Unknown builder {}",
+            def.kind, def.kind
+        ));
         None
     };
 
     // Provisioners.
     let mut provisioners = Vec::new();
-    for p in tpl.provisioners.iter().filter(|p| applies_to(&p.only, &p.except, raw_name)) {
-        if let Some(pp) = check_provisioner(p, raw_name, &bctx, file, &prepare_summary, &mut init_errs, &mut prepare, &mut warnings) {
+    for p in tpl
+        .provisioners
+        .iter()
+        .filter(|p| applies_to(&p.only, &p.except, raw_name))
+    {
+        if let Some(pp) = check_provisioner(
+            p,
+            raw_name,
+            &bctx,
+            file,
+            &prepare_summary,
+            &mut init_errs,
+            &mut prepare,
+            &mut warnings,
+        ) {
             provisioners.push(pp);
         }
     }
-    let error_cleanup = tpl
-        .error_cleanup_provisioner
-        .as_ref()
-        .and_then(|p| check_provisioner(p, raw_name, &bctx, file, &prepare_summary, &mut init_errs, &mut prepare, &mut warnings));
+    let error_cleanup = tpl.error_cleanup_provisioner.as_ref().and_then(|p| {
+        check_provisioner(
+            p,
+            raw_name,
+            &bctx,
+            file,
+            &prepare_summary,
+            &mut init_errs,
+            &mut prepare,
+            &mut warnings,
+        )
+    });
 
     // Post-processor chains.
     let mut chains = Vec::new();
@@ -237,7 +298,10 @@ fn check_build(tpl: &Template, index: usize, name: &str, ctx: &Context, opts: &O
                 break;
             }
             if !registry::post_processor_known(&pp.kind) {
-                init_errs.push(format!("error initializing post-processor '{}': Unknown post-processor {}", pp.kind, pp.kind));
+                init_errs.push(format!(
+                    "error initializing post-processor '{}': Unknown post-processor {}",
+                    pp.kind, pp.kind
+                ));
                 continue;
             }
             match registry::decode_post_processor(&pp.kind, &[&pp.config], &bctx) {
@@ -250,7 +314,9 @@ fn check_build(tpl: &Template, index: usize, name: &str, ctx: &Context, opts: &O
                         config: d.value,
                     });
                 }
-                Err(errs) => prepare.push(Diag::error(&prepare_summary, plugin_detail(&errs, file))),
+                Err(errs) => {
+                    prepare.push(Diag::error(&prepare_summary, plugin_detail(&errs, file)))
+                }
             }
         }
         if !current.is_empty() {
@@ -259,8 +325,18 @@ fn check_build(tpl: &Template, index: usize, name: &str, ctx: &Context, opts: &O
     }
 
     if !init_errs.is_empty() {
-        let detail = if init_errs.len() == 1 { init_errs[0].clone() } else { go_multierror(&init_errs) };
-        diags.push(Diag::error(format!("Failed to initialize build {}", crate::template::json::go_quote(name)), detail));
+        let detail = if init_errs.len() == 1 {
+            init_errs[0].clone()
+        } else {
+            go_multierror(&init_errs)
+        };
+        diags.push(Diag::error(
+            format!(
+                "Failed to initialize build {}",
+                crate::template::json::go_quote(name)
+            ),
+            detail,
+        ));
     }
     let failed = !init_errs.is_empty() || !prepare.is_empty();
     diags.extend(prepare);
@@ -268,7 +344,10 @@ fn check_build(tpl: &Template, index: usize, name: &str, ctx: &Context, opts: &O
         for w in warnings {
             diags.push(Diag {
                 severity: Severity::Warning,
-                summary: format!("Warning when preparing build: {}", crate::template::json::go_quote(name)),
+                summary: format!(
+                    "Warning when preparing build: {}",
+                    crate::template::json::go_quote(name)
+                ),
                 detail: w,
             });
         }
@@ -299,10 +378,17 @@ fn check_provisioner(
     warnings: &mut Vec<String>,
 ) -> Option<PlannedProvisioner> {
     if !registry::provisioner_known(&p.kind) {
-        init_errs.push(format!("error initializing provisioner '{}': Unknown provisioner {}", p.kind, p.kind));
+        init_errs.push(format!(
+            "error initializing provisioner '{}': Unknown provisioner {}",
+            p.kind, p.kind
+        ));
         return None;
     }
-    let mut common = Common { pause_before: p.pause_before, timeout: p.timeout, max_retries: 0 };
+    let mut common = Common {
+        pause_before: p.pause_before,
+        timeout: p.timeout,
+        max_retries: 0,
+    };
     if let Some(raw) = &p.max_retries {
         match interp::render(raw, ctx) {
             Ok(s) => match parse_atoi(&s) {
@@ -325,7 +411,11 @@ fn check_provisioner(
     match registry::decode_provisioner(&p.kind, &raws, ctx) {
         Ok(d) => {
             warnings.extend(d.warnings);
-            Some(PlannedProvisioner { kind: p.kind.clone(), common, config: d.value })
+            Some(PlannedProvisioner {
+                kind: p.kind.clone(),
+                common,
+                config: d.value,
+            })
         }
         Err(errs) => {
             prepare.push(Diag::error(prepare_summary, plugin_detail(&errs, file)));
@@ -338,13 +428,22 @@ fn check_provisioner(
 fn parse_atoi(s: &str) -> Result<i64, String> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.Atoi: parsing {}: invalid syntax", crate::template::json::go_quote(s)));
+        return Err(format!(
+            "strconv.Atoi: parsing {}: invalid syntax",
+            crate::template::json::go_quote(s)
+        ));
     }
-    s.parse::<i64>().map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", crate::template::json::go_quote(s)))
+    s.parse::<i64>().map_err(|_| {
+        format!(
+            "strconv.Atoi: parsing {}: value out of range",
+            crate::template::json::go_quote(s)
+        )
+    })
 }
 
 fn is_key_error(e: &ConfigError) -> bool {
-    e.message.starts_with("unknown configuration key: ") || e.message.starts_with("Deprecated configuration key: ")
+    e.message.starts_with("unknown configuration key: ")
+        || e.message.starts_with("Deprecated configuration key: ")
 }
 
 fn is_render_error(e: &ConfigError) -> bool {
@@ -359,7 +458,8 @@ fn needs_position(e: &ConfigError) -> bool {
         || e.message.contains("' expected a map, got '")
         || e.message.starts_with("cannot parse '")
         || e.message.starts_with("error decoding '")
-        || e.message.contains("': source data must be an array or slice")
+        || e.message
+            .contains("': source data must be an array or slice")
 }
 
 /// A plugin's problems in Packer's shape: unknown keys as a go-multierror list, a lone render
@@ -390,7 +490,11 @@ fn min_version_error(v: &str) -> Option<String> {
     let have = parse_version(crate::PACKER_COMPAT_VERSION).expect("own version parses");
     if have < min {
         let shown: Vec<String> = min.iter().map(|n| n.to_string()).collect();
-        Some(format!("This template requires Packer version {} or higher; using {}", shown.join("."), crate::PACKER_COMPAT_VERSION))
+        Some(format!(
+            "This template requires Packer version {} or higher; using {}",
+            shown.join("."),
+            crate::PACKER_COMPAT_VERSION
+        ))
     } else {
         None
     }
@@ -419,14 +523,26 @@ mod tests {
     #[test]
     fn versions() {
         assert_eq!(min_version_error("1.3.0"), None);
-        assert_eq!(min_version_error("101.0.0").unwrap(), "This template requires Packer version 101.0.0 or higher; using 1.6.6");
-        assert_eq!(min_version_error("2.1").unwrap(), "This template requires Packer version 2.1.0 or higher; using 1.6.6");
-        assert_eq!(min_version_error("x.y").unwrap(), "min_version is invalid: Malformed version: x.y");
+        assert_eq!(
+            min_version_error("101.0.0").unwrap(),
+            "This template requires Packer version 101.0.0 or higher; using 1.6.6"
+        );
+        assert_eq!(
+            min_version_error("2.1").unwrap(),
+            "This template requires Packer version 2.1.0 or higher; using 1.6.6"
+        );
+        assert_eq!(
+            min_version_error("x.y").unwrap(),
+            "min_version is invalid: Malformed version: x.y"
+        );
     }
 
     #[test]
     fn atoi() {
         assert_eq!(parse_atoi("5"), Ok(5));
-        assert_eq!(parse_atoi("abc").unwrap_err(), "strconv.Atoi: parsing \"abc\": invalid syntax");
+        assert_eq!(
+            parse_atoi("abc").unwrap_err(),
+            "strconv.Atoi: parsing \"abc\": invalid syntax"
+        );
     }
 }

@@ -39,7 +39,9 @@ pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
         if what == "null" {
             return Ok(Vec::new());
         }
-        return Err(wrap(format!("json: cannot unmarshal {what} into Go value of type map[string]string")));
+        return Err(wrap(format!(
+            "json: cannot unmarshal {what} into Go value of type map[string]string"
+        )));
     };
     let mut out = Vec::new();
     for (k, _, v) in obj.entries {
@@ -53,7 +55,9 @@ pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
                     Value::Number(_) => "number",
                     _ => "bool",
                 };
-                return Err(wrap(format!("json: cannot unmarshal {what} into Go value of type string")));
+                return Err(wrap(format!(
+                    "json: cannot unmarshal {what} into Go value of type string"
+                )));
             }
         }
     }
@@ -70,7 +74,11 @@ pub fn parse_var_arg(raw: &str) -> Result<(String, String), String> {
 
 /// The values before rendering: defaults, then var files, then `-var`. Returns the merged
 /// values in name order and the names given on the command line or in files.
-pub fn merge(tpl: &Template, files: &[Vec<(String, String)>], vars: &[(String, String)]) -> BTreeMap<String, String> {
+pub fn merge(
+    tpl: &Template,
+    files: &[Vec<(String, String)>],
+    vars: &[(String, String)],
+) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for v in &tpl.variables {
         if let Some(d) = &v.default {
@@ -90,7 +98,11 @@ pub fn merge(tpl: &Template, files: &[Vec<(String, String)>], vars: &[(String, S
 
 /// Required variables that have no value.
 pub fn missing_required(tpl: &Template, values: &BTreeMap<String, String>) -> Vec<String> {
-    tpl.variables.iter().filter(|v| v.default.is_none() && !values.contains_key(&v.name)).map(|v| v.name.clone()).collect()
+    tpl.variables
+        .iter()
+        .filter(|v| v.default.is_none() && !values.contains_key(&v.name))
+        .map(|v| v.name.clone())
+        .collect()
 }
 
 /// The text Packer's `user` function reports for an unset variable.
@@ -98,10 +110,20 @@ const NOT_SET: &str = "variable not set: ";
 
 /// Renders every value (they may refer to each other) until nothing changes. `base` carries the
 /// template path, version and start time; `env`/`aws_secretsmanager` are allowed here.
-pub fn resolve(tpl: &Template, values: &BTreeMap<String, String>, base: &Context) -> Result<BTreeMap<String, String>, Vec<String>> {
-    let declared: Vec<&str> = tpl.variables.iter().map(|v| v.name.as_str()).chain(values.keys().map(String::as_str)).collect();
+pub fn resolve(
+    tpl: &Template,
+    values: &BTreeMap<String, String>,
+    base: &Context,
+) -> Result<BTreeMap<String, String>, Vec<String>> {
+    let declared: Vec<&str> = tpl
+        .variables
+        .iter()
+        .map(|v| v.name.as_str())
+        .chain(values.keys().map(String::as_str))
+        .collect();
     let mut done: BTreeMap<String, String> = BTreeMap::new();
-    let mut pending: Vec<(String, String)> = values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut pending: Vec<(String, String)> =
+        values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let mut errors = Vec::new();
     // Values without `{{` need no rendering.
     pending.retain(|(k, v)| {
@@ -166,7 +188,12 @@ pub fn resolve(tpl: &Template, values: &BTreeMap<String, String>, base: &Context
             if let Some(start) = chain.iter().position(|c| c == next) {
                 let mut cycle: Vec<String> = chain[start..].to_vec();
                 // Report each cycle once, starting from its smallest name.
-                let min = cycle.iter().enumerate().min_by(|a, b| a.1.cmp(b.1)).map(|(i, _)| i).unwrap_or(0);
+                let min = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by(|a, b| a.1.cmp(b.1))
+                    .map(|(i, _)| i)
+                    .unwrap_or(0);
                 cycle.rotate_left(min);
                 let text = format!("{} -> {}", cycle.join(" -> "), cycle[0]);
                 if !reported.contains(&text) {
@@ -189,7 +216,9 @@ pub fn resolve(tpl: &Template, values: &BTreeMap<String, String>, base: &Context
 fn not_set_name(message: &str) -> Option<String> {
     let i = message.rfind(NOT_SET)?;
     let rest = &message[i + NOT_SET.len()..];
-    let end = rest.find(|c: char| c == ':' || c.is_whitespace()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| c == ':' || c.is_whitespace())
+        .unwrap_or(rest.len());
     Some(rest[..end].to_string())
 }
 
@@ -245,13 +274,26 @@ pub fn secrets_lookup() -> SecretsLookup {
                 .secret_id(&name)
                 .send()
                 .await
-                .map_err(|e| format!("reading secret {name:?} from AWS Secrets Manager: {}", aws_smithy_types::error::display::DisplayErrorContext(&e)))?;
-            let secret = out.secret_string().ok_or_else(|| format!("secret {name:?} has no string value"))?.to_string();
+                .map_err(|e| {
+                    format!(
+                        "reading secret {name:?} from AWS Secrets Manager: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    )
+                })?;
+            let secret = out
+                .secret_string()
+                .ok_or_else(|| format!("secret {name:?} has no string value"))?
+                .to_string();
             match key {
                 None => Ok(secret),
                 Some(k) => {
-                    let node = json::parse_allowing_duplicates(&secret).map_err(|e| format!("secret {name:?} is not a JSON object: {e}"))?;
-                    match node.as_object().and_then(|o| o.get(&k)).and_then(|n| n.as_str()) {
+                    let node = json::parse_allowing_duplicates(&secret)
+                        .map_err(|e| format!("secret {name:?} is not a JSON object: {e}"))?;
+                    match node
+                        .as_object()
+                        .and_then(|o| o.get(&k))
+                        .and_then(|n| n.as_str())
+                    {
                         Some(v) => Ok(v.to_string()),
                         None => Err(format!("secret {name:?} has no key {k:?}")),
                     }
@@ -260,7 +302,11 @@ pub fn secrets_lookup() -> SecretsLookup {
         };
         // Called from synchronous rendering, possibly inside a runtime: use a separate thread.
         std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?.block_on(run)
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?
+                .block_on(run)
         })
         .join()
         .unwrap_or_else(|_| Err("secrets lookup panicked".into()))
@@ -274,9 +320,21 @@ mod tests {
 
     #[test]
     fn precedence_defaults_files_then_vars() {
-        let tpl = parse_str(r#"{"variables":{"a":"default","b":"default","c":"default","r":null}}"#).unwrap();
-        let files = vec![vec![("b".to_string(), "file1".to_string()), ("c".to_string(), "file1".to_string())], vec![("c".to_string(), "file2".to_string())]];
-        let m = merge(&tpl, &files, &[("a".into(), "cli".into()), ("extra".into(), "x".into())]);
+        let tpl =
+            parse_str(r#"{"variables":{"a":"default","b":"default","c":"default","r":null}}"#)
+                .unwrap();
+        let files = vec![
+            vec![
+                ("b".to_string(), "file1".to_string()),
+                ("c".to_string(), "file1".to_string()),
+            ],
+            vec![("c".to_string(), "file2".to_string())],
+        ];
+        let m = merge(
+            &tpl,
+            &files,
+            &[("a".into(), "cli".into()), ("extra".into(), "x".into())],
+        );
         assert_eq!(m["a"], "cli");
         assert_eq!(m["b"], "file1");
         assert_eq!(m["c"], "file2");
@@ -292,9 +350,21 @@ mod tests {
         let path = p.to_str().unwrap();
         assert_eq!(read_var_file(path).unwrap_err(), format!("Error reading variables in '{path}': json: cannot unmarshal number into Go value of type string"));
         std::fs::write(&p, r#"{"a":"1","a":"2"}"#).unwrap();
-        assert_eq!(read_var_file(path).unwrap(), vec![("a".to_string(), "1".to_string()), ("a".to_string(), "2".to_string())]);
-        assert_eq!(read_var_file("/nonexistent/vf.json").unwrap_err(), "open /nonexistent/vf.json: no such file or directory");
-        assert_eq!(parse_var_arg("k=v=w").unwrap(), ("k".to_string(), "v=w".to_string()));
+        assert_eq!(
+            read_var_file(path).unwrap(),
+            vec![
+                ("a".to_string(), "1".to_string()),
+                ("a".to_string(), "2".to_string())
+            ]
+        );
+        assert_eq!(
+            read_var_file("/nonexistent/vf.json").unwrap_err(),
+            "open /nonexistent/vf.json: no such file or directory"
+        );
+        assert_eq!(
+            parse_var_arg("k=v=w").unwrap(),
+            ("k".to_string(), "v=w".to_string())
+        );
         assert_eq!(parse_var_arg("k").unwrap_err(), "No '=' value in arg: k");
     }
 
@@ -302,7 +372,10 @@ mod tests {
     fn dot_fields_survive_the_variables_pass() {
         let (p, saved) = protect_dot_fields("a {{ .HTTPIP }} b {{.Path}} {{user `x`}}");
         assert!(!p.contains(".HTTPIP") && p.contains("{{user `x`}}"));
-        assert_eq!(restore_dot_fields(&p, &saved), "a {{ .HTTPIP }} b {{.Path}} {{user `x`}}");
+        assert_eq!(
+            restore_dot_fields(&p, &saved),
+            "a {{ .HTTPIP }} b {{.Path}} {{user `x`}}"
+        );
     }
 
     #[test]

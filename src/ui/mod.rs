@@ -70,7 +70,10 @@ impl Sink {
                 let _ = out.write_all(s.as_bytes());
                 let _ = out.flush();
             }
-            Sink::Buffer(b) => b.lock().expect("ui buffer poisoned").extend_from_slice(s.as_bytes()),
+            Sink::Buffer(b) => b
+                .lock()
+                .expect("ui buffer poisoned")
+                .extend_from_slice(s.as_bytes()),
         }
     }
     fn write_err(&self, s: &str) {
@@ -80,7 +83,10 @@ impl Sink {
                 let _ = err.write_all(s.as_bytes());
                 let _ = err.flush();
             }
-            Sink::Buffer(b) => b.lock().expect("ui buffer poisoned").extend_from_slice(s.as_bytes()),
+            Sink::Buffer(b) => b
+                .lock()
+                .expect("ui buffer poisoned")
+                .extend_from_slice(s.as_bytes()),
         }
     }
 }
@@ -99,13 +105,16 @@ impl BasicUi {
 
 impl Ui for BasicUi {
     fn say(&self, msg: &str) {
-        self.sink.write_out(&format!("{}\n", self.secrets.mask(msg)));
+        self.sink
+            .write_out(&format!("{}\n", self.secrets.mask(msg)));
     }
     fn message(&self, msg: &str) {
-        self.sink.write_out(&format!("{}\n", self.secrets.mask(msg)));
+        self.sink
+            .write_out(&format!("{}\n", self.secrets.mask(msg)));
     }
     fn error(&self, msg: &str) {
-        self.sink.write_err(&format!("{}\n", self.secrets.mask(msg)));
+        self.sink
+            .write_err(&format!("{}\n", self.secrets.mask(msg)));
     }
     fn machine(&self, _target: &str, _kind: &str, _data: &[&str]) {}
 }
@@ -120,12 +129,22 @@ pub struct MachineUi {
 
 impl MachineUi {
     pub fn new(sink: Sink, secrets: Secrets) -> Self {
-        MachineUi { sink, secrets, fixed_time: None }
+        MachineUi {
+            sink,
+            secrets,
+            fixed_time: None,
+        }
     }
 
     fn record(&self, target: &str, kind: &str, data: &[&str]) {
-        let ts = self.fixed_time.unwrap_or_else(|| chrono::Utc::now().timestamp());
-        let mut line = format!("{ts},{},{}", escape_field(&self.secrets.mask(target)), escape_field(kind));
+        let ts = self
+            .fixed_time
+            .unwrap_or_else(|| chrono::Utc::now().timestamp());
+        let mut line = format!(
+            "{ts},{},{}",
+            escape_field(&self.secrets.mask(target)),
+            escape_field(kind)
+        );
         for d in data {
             line.push(',');
             line.push_str(&escape_field(&self.secrets.mask(d)));
@@ -153,7 +172,9 @@ impl Ui for MachineUi {
 /// Escapes one machine-readable field like Packer: `,` → `%!(PACKER_COMMA)`, newlines and
 /// carriage returns as the two characters `\n`/`\r`. rpack escapes the target field too.
 pub fn escape_field(s: &str) -> String {
-    s.replace(',', "%!(PACKER_COMMA)").replace('\r', "\\r").replace('\n', "\\n")
+    s.replace(',', "%!(PACKER_COMMA)")
+        .replace('\r', "\\r")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -183,7 +204,10 @@ mod tests {
     #[test]
     fn basic_ui_masks_and_ignores_machine_records() {
         let (sink, buf) = buffer();
-        let ui = BasicUi::new(sink, Secrets::new(["pw".to_string(), "pw-long".to_string()]));
+        let ui = BasicUi::new(
+            sink,
+            Secrets::new(["pw".to_string(), "pw-long".to_string()]),
+        );
         ui.say("a pw-long b pw");
         ui.machine("x", "y", &["z"]);
         ui.error("oops pw");

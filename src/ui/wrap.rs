@@ -64,8 +64,12 @@ mod tests {
 
     #[test]
     fn wraps_like_packer_diagnostics() {
-        let detail = "error initializing builder '{{upper `tubes`}}': Unknown builder {{upper `tubes`}}";
-        assert_eq!(wrap_string(detail, 80), "error initializing builder '{{upper `tubes`}}': Unknown builder {{upper\n`tubes`}}");
+        let detail =
+            "error initializing builder '{{upper `tubes`}}': Unknown builder {{upper `tubes`}}";
+        assert_eq!(
+            wrap_string(detail, 80),
+            "error initializing builder '{{upper `tubes`}}': Unknown builder {{upper\n`tubes`}}"
+        );
         let keep = "1 error occurred:\n\t* required variable not set: x\n\n";
         assert_eq!(wrap_string(keep, 80), keep);
     }

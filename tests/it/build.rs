@@ -31,7 +31,10 @@ impl std::ops::Deref for Stack {
 }
 
 fn stack() -> Stack {
-    Stack { ec2: Ec2Stack::start(), dir: fresh_dir("build") }
+    Stack {
+        ec2: Ec2Stack::start(),
+        dir: fresh_dir("build"),
+    }
 }
 
 impl Stack {
@@ -83,16 +86,42 @@ impl Stack {
 
     /// Everything of any build left in `regions` (moto is fresh for each test).
     fn leftovers(&self, regions: &[&str]) -> Vec<String> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let mut out = Vec::new();
         for r in regions {
-            let inv = rt.block_on(Ec2State::new(self.moto.endpoint(), r).inventory()).expect("reading moto state");
-            out.extend(inv.live_instances().iter().map(|i| format!("instance {} ({}) in {r}", i.id, i.state)));
-            out.extend(inv.key_pairs.iter().map(|k| format!("key pair {} in {r}", k.name)));
-            out.extend(inv.security_groups.iter().filter(|g| g.name != "default").map(|g| format!("security group {} in {r}", g.id)));
+            let inv = rt
+                .block_on(Ec2State::new(self.moto.endpoint(), r).inventory())
+                .expect("reading moto state");
+            out.extend(
+                inv.live_instances()
+                    .iter()
+                    .map(|i| format!("instance {} ({}) in {r}", i.id, i.state)),
+            );
+            out.extend(
+                inv.key_pairs
+                    .iter()
+                    .map(|k| format!("key pair {} in {r}", k.name)),
+            );
+            out.extend(
+                inv.security_groups
+                    .iter()
+                    .filter(|g| g.name != "default")
+                    .map(|g| format!("security group {} in {r}", g.id)),
+            );
             out.extend(inv.images.iter().map(|i| format!("AMI {} in {r}", i.id)));
-            out.extend(inv.snapshots.iter().map(|s| format!("snapshot {} in {r}", s.id)));
-            out.extend(inv.volumes.iter().map(|v| format!("volume {} ({}) in {r}", v.id, v.state)));
+            out.extend(
+                inv.snapshots
+                    .iter()
+                    .map(|s| format!("snapshot {} in {r}", s.id)),
+            );
+            out.extend(
+                inv.volumes
+                    .iter()
+                    .map(|v| format!("volume {} ({}) in {r}", v.id, v.state)),
+            );
         }
         out
     }
@@ -108,10 +137,16 @@ struct Running {
 impl Running {
     fn start(mut cmd: Command) -> Running {
         use std::os::unix::process::CommandExt;
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null()).process_group(0);
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null())
+            .process_group(0);
         let mut child = cmd.spawn().expect("starting rpack");
         let (tx, rx) = mpsc::channel();
-        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
             let tx = tx.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -121,7 +156,11 @@ impl Running {
                 }
             });
         }
-        Running { child, lines: rx, seen: Vec::new() }
+        Running {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
     }
 
     /// Waits until a line containing `marker` was printed.
@@ -143,13 +182,20 @@ impl Running {
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
-        panic!("rpack never printed {marker:?}; output:\n{}", self.seen.join("\n"));
+        panic!(
+            "rpack never printed {marker:?}; output:\n{}",
+            self.seen.join("\n")
+        );
     }
 
     fn signal(&self, sig: libc::c_int, group: bool) {
         let pid = self.child.id() as libc::pid_t;
         let target = if group { -pid } else { pid };
-        assert_eq!(unsafe { libc::kill(target, sig) }, 0, "sending signal {sig} to {target}");
+        assert_eq!(
+            unsafe { libc::kill(target, sig) },
+            0,
+            "sending signal {sig} to {target}"
+        );
     }
 
     /// Waits for exit (at most 2 minutes) and returns the exit code and all output.
@@ -161,7 +207,10 @@ impl Running {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("rpack did not exit within 2 minutes; output:\n{}", self.seen.join("\n"));
+                panic!(
+                    "rpack did not exit within 2 minutes; output:\n{}",
+                    self.seen.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         };
@@ -183,57 +232,129 @@ fn seed_template_builds_an_ami_with_tags_manifest_and_machine_readable_output() 
     let mut cmd = st.rpack(&[
         "build",
         "-machine-readable",
-        &format!("-var-file={}", repo.join("templates/tara-local.vars.json").display()),
+        &format!(
+            "-var-file={}",
+            repo.join("templates/tara-local.vars.json").display()
+        ),
         "-var",
         &format!("ec2_endpoint={}", st.proxy.endpoint()),
         "-var",
         &format!("ssh_port={}", st.sshd.port()),
         "-var",
-        &format!("stage_dir=/home/ec2-user/rpack-it-seed-{}", std::process::id()),
+        &format!(
+            "stage_dir=/home/ec2-user/rpack-it-seed-{}",
+            std::process::id()
+        ),
         "-var",
-        &format!("eb_builder_root=/home/ec2-user/rpack-it-seed-root-{}", std::process::id()),
-        repo.join("templates/tara-ebcustom-platform.json").to_str().unwrap(),
+        &format!(
+            "eb_builder_root=/home/ec2-user/rpack-it-seed-root-{}",
+            std::process::id()
+        ),
+        repo.join("templates/tara-ebcustom-platform.json")
+            .to_str()
+            .unwrap(),
     ]);
     cmd.env("AWS_EB_PLATFORM_NAME", "tara-node")
         .env("AWS_EB_PLATFORM_VERSION", "1.0.0")
-        .env("AWS_EB_PLATFORM_ARN", "arn:aws:elasticbeanstalk:us-east-1:123456789012:platform/tara-node/1.0.0");
+        .env(
+            "AWS_EB_PLATFORM_ARN",
+            "arn:aws:elasticbeanstalk:us-east-1:123456789012:platform/tara-node/1.0.0",
+        );
     let (code, out) = run_to_end(cmd);
     assert_eq!(code, Some(0), "build failed:\n{out}");
 
     // Packer's machine-readable artifact records, as EB's builder and CI scripts grep them.
     let records: Vec<Vec<&str>> = out.lines().map(|l| l.splitn(4, ',').collect()).collect();
-    assert!(records.iter().all(|r| r.len() >= 3 && r[0].parse::<i64>().is_ok()), "every line is ts,target,type,data:\n{out}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r.len() >= 3 && r[0].parse::<i64>().is_ok()),
+        "every line is ts,target,type,data:\n{out}"
+    );
     let target = "HVM AMI builder";
     let data = |kind: &str| -> Vec<String> {
-        records.iter().filter(|r| r[1] == target && r[2] == kind).map(|r| r.get(3).copied().unwrap_or("").to_string()).collect()
+        records
+            .iter()
+            .filter(|r| r[1] == target && r[2] == kind)
+            .map(|r| r.get(3).copied().unwrap_or("").to_string())
+            .collect()
     };
-    assert_eq!(data("artifact-count"), vec!["2"], "builder artifact + manifest's:\n{out}");
+    assert_eq!(
+        data("artifact-count"),
+        vec!["2"],
+        "builder artifact + manifest's:\n{out}"
+    );
     let artifact = data("artifact");
-    assert!(artifact.contains(&"0,builder-id,mitchellh.amazonebs".to_string()), "{artifact:?}");
-    let id_line = artifact.iter().find(|a| a.starts_with("0,id,")).expect("artifact 0 id");
-    let ami_id = id_line.strip_prefix("0,id,us-east-1:").expect("id is region:ami").to_string();
+    assert!(
+        artifact.contains(&"0,builder-id,mitchellh.amazonebs".to_string()),
+        "{artifact:?}"
+    );
+    let id_line = artifact
+        .iter()
+        .find(|a| a.starts_with("0,id,"))
+        .expect("artifact 0 id");
+    let ami_id = id_line
+        .strip_prefix("0,id,us-east-1:")
+        .expect("id is region:ami")
+        .to_string();
     assert!(ami_id.starts_with("ami-"), "{id_line}");
-    assert!(artifact.contains(&format!("0,string,AMIs were created:\\nus-east-1: {ami_id}\\n")), "{artifact:?}");
-    assert!(artifact.contains(&"0,files-count,0".to_string()) && artifact.contains(&"0,end".to_string()));
+    assert!(
+        artifact.contains(&format!(
+            "0,string,AMIs were created:\\nus-east-1: {ami_id}\\n"
+        )),
+        "{artifact:?}"
+    );
+    assert!(
+        artifact.contains(&"0,files-count,0".to_string())
+            && artifact.contains(&"0,end".to_string())
+    );
 
     // The AMI with the template's tags; nothing else left.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let state = Ec2State::new(st.moto.endpoint(), REGION);
     let inv = rt.block_on(state.inventory()).unwrap();
     assert_eq!(inv.images.len(), 1, "{inv:?}");
     let img = &inv.images[0];
     assert_eq!(img.id, ami_id);
-    assert!(img.name.as_deref().unwrap_or("").starts_with("tara-eb-tara-node-1.0.0-"), "{img:?}");
+    assert!(
+        img.name
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("tara-eb-tara-node-1.0.0-"),
+        "{img:?}"
+    );
     let tag = |k: &str| img.tags.get(k).cloned();
     assert_eq!(tag("eb_platform_name").as_deref(), Some("tara-node"));
     assert_eq!(tag("eb_platform_version").as_deref(), Some("1.0.0"));
-    assert!(tag("Base_AMI_Name").unwrap_or_default().starts_with("al2023-ami-2023"), "{:?}", img.tags);
-    assert!(tag("rpack:build-id").is_some(), "every resource carries the build id: {:?}", img.tags);
-    assert!(inv.live_instances().is_empty() && inv.key_pairs.is_empty(), "{inv:?}");
-    assert!(inv.security_groups.iter().all(|g| g.name == "default"), "{inv:?}");
+    assert!(
+        tag("Base_AMI_Name")
+            .unwrap_or_default()
+            .starts_with("al2023-ami-2023"),
+        "{:?}",
+        img.tags
+    );
+    assert!(
+        tag("rpack:build-id").is_some(),
+        "every resource carries the build id: {:?}",
+        img.tags
+    );
+    assert!(
+        inv.live_instances().is_empty() && inv.key_pairs.is_empty(),
+        "{inv:?}"
+    );
+    assert!(
+        inv.security_groups.iter().all(|g| g.name == "default"),
+        "{inv:?}"
+    );
 
     // The manifest in Packer's shape.
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(st.dir.join("manifest.json")).expect("manifest.json written")).unwrap();
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(st.dir.join("manifest.json")).expect("manifest.json written"),
+    )
+    .unwrap();
     let b = &manifest["builds"][0];
     assert_eq!(b["name"], target);
     assert_eq!(b["builder_type"], "amazon-ebs");
@@ -276,15 +397,22 @@ fn start_in_phase(st: &Stack, phase: Phase) -> Running {
     match phase {
         // moto changes state at once; the proxy keeps the instance or image of this phase (only)
         // pending for a while, so the build sits there without slowing the phases before it.
-        Phase::Launch => st.proxy.set_transition_times(&[("RunInstances", PHASE_HOLD)]),
-        Phase::AmiWait => st.proxy.set_transition_times(&[("CreateImage", PHASE_HOLD)]),
+        Phase::Launch => st
+            .proxy
+            .set_transition_times(&[("RunInstances", PHASE_HOLD)]),
+        Phase::AmiWait => st
+            .proxy
+            .set_transition_times(&[("CreateImage", PHASE_HOLD)]),
         Phase::Copy => st.proxy.set_transition_times(&[("CopyImage", PHASE_HOLD)]),
         Phase::SshWait => {
             // Nothing listens there: the build keeps waiting for SSH.
             let closed = crate::support::process::free_port();
             extra["ssh_port"] = json!(closed);
         }
-        Phase::Provisioning => provisioners = json!([{"type": "shell", "inline": ["echo rpack-it: provisioning", "sleep 60"]}]),
+        Phase::Provisioning => {
+            provisioners =
+                json!([{"type": "shell", "inline": ["echo rpack-it: provisioning", "sleep 60"]}])
+        }
     }
     if let Phase::Copy = phase {
         extra["ami_regions"] = json!([COPY_REGION]);
@@ -300,7 +428,10 @@ fn interrupt_leaves_nothing(phase: Phase, sig: libc::c_int, group: bool) {
     run.signal(sig, group);
     let (code, out) = run.finish();
     assert_eq!(code, Some(1), "interrupted build must exit 1:\n{out}");
-    assert!(out.contains("Cleanly cancelled builds after being interrupted."), "{out}");
+    assert!(
+        out.contains("Cleanly cancelled builds after being interrupted."),
+        "{out}"
+    );
     let left = st.leftovers(&[REGION, COPY_REGION]);
     assert!(left.is_empty(), "{phase:?}: left behind {left:?}\n{out}");
 }
@@ -341,15 +472,32 @@ fn kill_then_cleanup_leaves_nothing(phase: Phase) {
     st.proxy.set_transition_time(Duration::from_secs(0));
 
     // Dry run lists, deletes nothing.
-    let (code, listing) = run_to_end(st.rpack(&["cleanup", "--region", REGION, "--region", COPY_REGION]));
+    let (code, listing) =
+        run_to_end(st.rpack(&["cleanup", "--region", REGION, "--region", COPY_REGION]));
     assert_eq!(code, Some(0), "{listing}");
-    assert!(listing.contains("would delete instance"), "{phase:?}: dry run lists the leftovers:\n{listing}");
-    assert!(!st.leftovers(&[REGION]).is_empty(), "{phase:?}: the dry run deleted something or the kill left nothing:\n{listing}");
+    assert!(
+        listing.contains("would delete instance"),
+        "{phase:?}: dry run lists the leftovers:\n{listing}"
+    );
+    assert!(
+        !st.leftovers(&[REGION]).is_empty(),
+        "{phase:?}: the dry run deleted something or the kill left nothing:\n{listing}"
+    );
 
-    let (code, done) = run_to_end(st.rpack(&["cleanup", "--yes", "--region", REGION, "--region", COPY_REGION]));
+    let (code, done) = run_to_end(st.rpack(&[
+        "cleanup",
+        "--yes",
+        "--region",
+        REGION,
+        "--region",
+        COPY_REGION,
+    ]));
     assert_eq!(code, Some(0), "{done}");
     let left = st.leftovers(&[REGION, COPY_REGION]);
-    assert!(left.is_empty(), "{phase:?}: after `rpack cleanup --yes` still {left:?}\n{listing}\n{done}");
+    assert!(
+        left.is_empty(),
+        "{phase:?}: after `rpack cleanup --yes` still {left:?}\n{listing}\n{done}"
+    );
 }
 
 #[test]
@@ -421,32 +569,70 @@ fn null_builder_with_local_provisioner_and_post_processors() {
     let path = dir.join("t.json");
     std::fs::write(&path, tpl.to_string()).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpack"));
-    cmd.current_dir(&dir).args(["build", "-machine-readable", "t.json"]);
+    cmd.current_dir(&dir)
+        .args(["build", "-machine-readable", "t.json"]);
     let (code, out) = run_to_end(cmd);
     assert_eq!(code, Some(0), "{out}");
     // Secrets are masked in machine-readable output too (Packer leaks them there).
-    assert!(out.contains("ui,message,    null: line1%!(PACKER_COMMA) <sensitive>"), "{out}");
+    assert!(
+        out.contains("ui,message,    null: line1%!(PACKER_COMMA) <sensitive>"),
+        "{out}"
+    );
     assert!(!out.contains("s3cr3t"), "{out}");
-    assert!(out.contains("ui,message,    null: build=null id=Null"), "{out}");
-    assert!(out.contains("ui,message,    null (shell-local): pp-done"), "{out}");
-    assert!(out.contains(",null,artifact-count,3"), "builder + two chains:\n{out}");
-    assert!(out.contains(",null,artifact,0,builder-id,fnoeding.null"), "{out}");
-    let m: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("m.json")).unwrap()).unwrap();
+    assert!(
+        out.contains("ui,message,    null: build=null id=Null"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ui,message,    null (shell-local): pp-done"),
+        "{out}"
+    );
+    assert!(
+        out.contains(",null,artifact-count,3"),
+        "builder + two chains:\n{out}"
+    );
+    assert!(
+        out.contains(",null,artifact,0,builder-id,fnoeding.null"),
+        "{out}"
+    );
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("m.json")).unwrap()).unwrap();
     assert_eq!(m["builds"][0]["artifact_id"], "Null");
-    assert!(m["builds"][0].get("build_time").is_none(), "strip_time drops build_time");
+    assert!(
+        m["builds"][0].get("build_time").is_none(),
+        "strip_time drops build_time"
+    );
     assert_eq!(m["builds"][0]["custom_data"]["k"], "hello, world");
 }
 
 #[test]
 fn on_error_abort_skips_cleanup_and_cleanup_command_removes_the_rest() {
     let st = stack();
-    let tpl = st.template("abort", json!({}), json!([{"type": "shell", "inline": ["exit 3"]}]));
-    let (code, out) = run_to_end(st.rpack(&["build", "-color=false", "-on-error=abort", tpl.to_str().unwrap()]));
+    let tpl = st.template(
+        "abort",
+        json!({}),
+        json!([{"type": "shell", "inline": ["exit 3"]}]),
+    );
+    let (code, out) = run_to_end(st.rpack(&[
+        "build",
+        "-color=false",
+        "-on-error=abort",
+        tpl.to_str().unwrap(),
+    ]));
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("Step \"StepProvision\" failed, aborting..."), "{out}");
-    assert!(out.contains("aborted: skipping cleanup of step \"StepRunSourceInstance\""), "{out}");
+    assert!(
+        out.contains("Step \"StepProvision\" failed, aborting..."),
+        "{out}"
+    );
+    assert!(
+        out.contains("aborted: skipping cleanup of step \"StepRunSourceInstance\""),
+        "{out}"
+    );
     let left = st.leftovers(&[REGION]);
-    assert!(left.iter().any(|l| l.starts_with("instance ")), "abort keeps the instance for debugging: {left:?}");
+    assert!(
+        left.iter().any(|l| l.starts_with("instance ")),
+        "abort keeps the instance for debugging: {left:?}"
+    );
     let (code, done) = run_to_end(st.rpack(&["cleanup", "--yes", "--region", REGION]));
     assert_eq!(code, Some(0), "{done}");
     assert!(st.leftovers(&[REGION]).is_empty(), "{done}");
@@ -467,42 +653,78 @@ fn timestamp_ui_parallel_builds_and_except_post_processor() {
     });
     std::fs::write(dir.join("t.json"), tpl.to_string()).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rpack"));
-    cmd.current_dir(&dir).args(["build", "-color=false", "-timestamp-ui", "-parallel-builds=1", "-except=skipme", "t.json"]);
+    cmd.current_dir(&dir).args([
+        "build",
+        "-color=false",
+        "-timestamp-ui",
+        "-parallel-builds=1",
+        "-except=skipme",
+        "t.json",
+    ]);
     let (code, out) = run_to_end(cmd);
     assert_eq!(code, Some(0), "{out}");
     // -timestamp-ui: every line of a build (its steps and "Build 'x' finished") starts with an
     // RFC 3339 UTC time; the summary after all builds does not, as in Packer.
-    let build_lines: Vec<&str> =
-        out.lines().filter(|l| l.contains("==> one:") || l.contains("==> two:") || l.contains("Build '")).collect();
-    assert_eq!(build_lines.iter().filter(|l| l.contains("Build '")).count(), 2, "{out}");
+    let build_lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("==> one:") || l.contains("==> two:") || l.contains("Build '"))
+        .collect();
+    assert_eq!(
+        build_lines.iter().filter(|l| l.contains("Build '")).count(),
+        2,
+        "{out}"
+    );
     assert!(out.contains("\n==> Builds finished."), "{out}");
     for l in &build_lines {
         let ts = l.split(": ").next().unwrap();
-        assert!(chrono::DateTime::parse_from_rfc3339(ts).is_ok(), "no timestamp on {l:?}");
+        assert!(
+            chrono::DateTime::parse_from_rfc3339(ts).is_ok(),
+            "no timestamp on {l:?}"
+        );
     }
     // -parallel-builds=1: the second build starts only after the first finished.
     let first_done = out.find("Build 'one' finished").expect("one finished");
     let second_start = out.find("==> two:").expect("two ran");
-    assert!(first_done < second_start, "builds overlapped with -parallel-builds=1:\n{out}");
+    assert!(
+        first_done < second_start,
+        "builds overlapped with -parallel-builds=1:\n{out}"
+    );
     // checksum: one file per type with the hash of the artifact's file; -except skipped the manifest.
     let sha = std::fs::read_to_string(dir.join("one.sha256")).unwrap();
-    assert_eq!(sha, "a7937b64b8caa58f03721bb6bacf5c78cb235febe0e70b1b84cd99541461a08e\tone.txt\n");
+    assert_eq!(
+        sha,
+        "a7937b64b8caa58f03721bb6bacf5c78cb235febe0e70b1b84cd99541461a08e\tone.txt\n"
+    );
     let md5 = std::fs::read_to_string(dir.join("two.md5")).unwrap();
     assert_eq!(md5, "a9f0e61a137d86aa9db53465e0801612\ttwo.txt\n");
-    assert!(!dir.join("m.json").exists(), "-except=skipme must skip the manifest");
-    assert!(out.contains("--> one: Created artifact from files: one.sha256, one.md5"), "{out}");
-    assert!(out.contains("--> one: Stored file: one.txt"), "the file builder's artifact is kept:\n{out}");
+    assert!(
+        !dir.join("m.json").exists(),
+        "-except=skipme must skip the manifest"
+    );
+    assert!(
+        out.contains("--> one: Created artifact from files: one.sha256, one.md5"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--> one: Stored file: one.txt"),
+        "the file builder's artifact is kept:\n{out}"
+    );
 }
 
 #[test]
 fn aws_secretsmanager_in_variable_defaults_reads_the_secret_and_names_a_missing_one() {
     let moto = Moto::start();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .endpoint_url(moto.endpoint())
-            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new("test", "test", None, None, "test"))
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
             .load()
             .await;
         aws_sdk_secretsmanager::Client::new(&conf)
@@ -522,8 +744,14 @@ fn aws_secretsmanager_in_variable_defaults_reads_the_secret_and_names_a_missing_
         });
         std::fs::write(dir.join(name), tpl.to_string()).unwrap();
     };
-    write("ok.json", json!({"user": "{{aws_secretsmanager `rpack/it` `user`}}", "raw": "{{aws_secretsmanager `rpack/it`}}"}));
-    write("missing.json", json!({"user": "{{aws_secretsmanager `rpack/nope`}}", "raw": ""}));
+    write(
+        "ok.json",
+        json!({"user": "{{aws_secretsmanager `rpack/it` `user`}}", "raw": "{{aws_secretsmanager `rpack/it`}}"}),
+    );
+    write(
+        "missing.json",
+        json!({"user": "{{aws_secretsmanager `rpack/nope`}}", "raw": ""}),
+    );
     let rpack = |file: &str| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rpack"));
         c.current_dir(&dir)
@@ -537,10 +765,16 @@ fn aws_secretsmanager_in_variable_defaults_reads_the_secret_and_names_a_missing_
     };
     let (code, out) = rpack("ok.json");
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains(r#"user=ci-bot raw={"user":"ci-bot","password":"hunter2"}"#), "{out}");
+    assert!(
+        out.contains(r#"user=ci-bot raw={"user":"ci-bot","password":"hunter2"}"#),
+        "{out}"
+    );
     let (code, out) = rpack("missing.json");
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("rpack/nope"), "the error names the secret:\n{out}");
+    assert!(
+        out.contains("rpack/nope"),
+        "the error names the secret:\n{out}"
+    );
 }
 
 /// Runs `rpack build` in `dir` with `stdin` fed to it; returns exit code and output.
@@ -555,9 +789,21 @@ fn build_with_stdin(dir: &std::path::Path, args: &[&str], stdin: &str) -> (Optio
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -573,16 +819,24 @@ fn debug_pauses_after_each_step_and_ask_offers_packers_choices() {
     std::fs::write(dir.join("ok.json"), tpl("echo provisioned")).unwrap();
     std::fs::write(dir.join("fail.json"), tpl("exit 7")).unwrap();
 
-    let (code, out) = build_with_stdin(&dir, &["-color=false", "-debug", "ok.json"], "\n\n\n\n\n\n");
+    let (code, out) =
+        build_with_stdin(&dir, &["-color=false", "-debug", "ok.json"], "\n\n\n\n\n\n");
     assert_eq!(code, Some(0), "{out}");
     for step in ["StepConnect", "StepProvision"] {
         let pause = format!("Pausing after run of step '{step}'. Press enter to continue.");
         assert_eq!(out.matches(&pause).count(), 1, "{pause:?} once in:\n{out}");
     }
-    assert!(!out.contains("continue. Press enter"), "the prompt is not doubled:\n{out}");
+    assert!(
+        !out.contains("continue. Press enter"),
+        "the prompt is not doubled:\n{out}"
+    );
 
-    let (code, out) = build_with_stdin(&dir, &["-color=false", "-on-error=ask", "fail.json"], "c\n");
+    let (code, out) =
+        build_with_stdin(&dir, &["-color=false", "-on-error=ask", "fail.json"], "c\n");
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step"), "{out}");
+    assert!(
+        out.contains("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step"),
+        "{out}"
+    );
     assert!(out.contains("Build 'null' errored"), "{out}");
 }

@@ -29,7 +29,10 @@ struct Out {
 
 impl Out {
     fn snapshot(&self) -> String {
-        format!("exit: {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -44,13 +47,22 @@ fn run_bin(bin: &Path, dir: &Path, args: &[&str], stdin: Option<&str>) -> Out {
         .env("AWS_SECRET_ACCESS_KEY", "y")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .env("RPACK_TEST_HOME", "/home/tester")
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("starting rpack");
     if let Some(input) = stdin {
         use std::io::Write;
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("writing stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("writing stdin");
     }
     let out = child.wait_with_output().expect("waiting for rpack");
     Out {
@@ -141,19 +153,57 @@ catalogue! {
 #[test]
 fn template_and_variable_cases() {
     let cases: &[(&str, &str, &[&str])] = &[
-        ("ok_with_required_set", "ok_null.json", &["-var", "needed=yes"]),
+        (
+            "ok_with_required_set",
+            "ok_null.json",
+            &["-var", "needed=yes"],
+        ),
         ("undefined_variable", "undefined_variable.json", &[]),
         ("variable_cycle", "variable_cycle.json", &[]),
-        ("var_files_then_var", "variables_env_and_files.json", &["-var-file=vars_one.json", "-var-file", "vars_two.json", "-var", "from_cli=cli"]),
-        ("var_file_not_strings", "variables_env_and_files.json", &["-var-file=vars_bad.json"]),
-        ("var_file_missing", "variables_env_and_files.json", &["-var-file=nope.json"]),
-        ("only_matches_nothing", "ok_null.json", &["-var", "needed=1", "-only=nothing"]),
+        (
+            "var_files_then_var",
+            "variables_env_and_files.json",
+            &[
+                "-var-file=vars_one.json",
+                "-var-file",
+                "vars_two.json",
+                "-var",
+                "from_cli=cli",
+            ],
+        ),
+        (
+            "var_file_not_strings",
+            "variables_env_and_files.json",
+            &["-var-file=vars_bad.json"],
+        ),
+        (
+            "var_file_missing",
+            "variables_env_and_files.json",
+            &["-var-file=nope.json"],
+        ),
+        (
+            "only_matches_nothing",
+            "ok_null.json",
+            &["-var", "needed=1", "-only=nothing"],
+        ),
         ("except_skips_build", "all_problems.json", &["-except=d"]),
         ("weak_typing", "weak_typing.json", &[]),
         ("all_problems_in_one_run", "all_problems.json", &[]),
-        ("syntax_only_passes_despite_errors", "all_problems.json", &["-syntax-only"]),
-        ("syntax_only_reports_parse_errors", "syntax_error.json", &["-syntax-only"]),
-        ("deprecated_keys_in_every_plugin_but_shell_local", "deprecated_keys_everywhere.json", &[]),
+        (
+            "syntax_only_passes_despite_errors",
+            "all_problems.json",
+            &["-syntax-only"],
+        ),
+        (
+            "syntax_only_reports_parse_errors",
+            "syntax_error.json",
+            &["-syntax-only"],
+        ),
+        (
+            "deprecated_keys_in_every_plugin_but_shell_local",
+            "deprecated_keys_everywhere.json",
+            &[],
+        ),
         ("fixable_configuration_is_a_warning", "fixable.json", &[]),
     ];
     for (name, fixture, args) in cases {
@@ -172,7 +222,11 @@ fn inspect_human() {
 fn inspect_machine_readable_masks_sensitive_values() {
     let out = rpack(&["inspect", "-machine-readable", "ok_null.json"]);
     assert!(!out.stdout.contains("s3cr3t-value"));
-    insta::assert_snapshot!(format!("exit: {}\n{}", out.code, without_timestamps(&out.stdout)));
+    insta::assert_snapshot!(format!(
+        "exit: {}\n{}",
+        out.code,
+        without_timestamps(&out.stdout)
+    ));
 }
 
 #[test]
@@ -186,7 +240,10 @@ fn inspect_without_anything() {
 fn version_spellings() {
     for args in [&["version"][..], &["-v"], &["--version"]] {
         let out = rpack(args);
-        insta::assert_snapshot!(format!("version_{}", args[0].replace('-', "_")), out.snapshot());
+        insta::assert_snapshot!(
+            format!("version_{}", args[0].replace('-', "_")),
+            out.snapshot()
+        );
     }
 }
 
@@ -209,8 +266,14 @@ fn help_and_usage_errors() {
     let help = rpack(&["validate", "-h"]);
     assert_eq!(help.code, 0);
     insta::assert_snapshot!("validate_help", help.snapshot());
-    insta::assert_snapshot!("validate_bad_flag", rpack(&["validate", "-bogus", "x.json"]).snapshot());
-    insta::assert_snapshot!("validate_var_without_equals", rpack(&["validate", "-var", "x", "ok_null.json"]).snapshot());
+    insta::assert_snapshot!(
+        "validate_bad_flag",
+        rpack(&["validate", "-bogus", "x.json"]).snapshot()
+    );
+    insta::assert_snapshot!(
+        "validate_var_without_equals",
+        rpack(&["validate", "-var", "x", "ok_null.json"]).snapshot()
+    );
     let two = rpack(&["validate", "a.json", "b.json"]);
     assert_eq!(two.code, 1);
     assert!(two.stdout.starts_with("Usage: packer validate"));
@@ -219,11 +282,41 @@ fn help_and_usage_errors() {
 #[test]
 fn packer_and_gnu_spellings_agree() {
     let dir = workdir();
-    let packer = rpack_in(dir.path(), &["validate", "-var", "needed=1", "-only=null", "-syntax-only", "ok_null.json"]);
-    let gnu = rpack_in(dir.path(), &["validate", "--var", "needed=1", "--only", "null", "--syntax-only", "ok_null.json"]);
+    let packer = rpack_in(
+        dir.path(),
+        &[
+            "validate",
+            "-var",
+            "needed=1",
+            "-only=null",
+            "-syntax-only",
+            "ok_null.json",
+        ],
+    );
+    let gnu = rpack_in(
+        dir.path(),
+        &[
+            "validate",
+            "--var",
+            "needed=1",
+            "--only",
+            "null",
+            "--syntax-only",
+            "ok_null.json",
+        ],
+    );
     assert_eq!(packer.code, 0);
     assert_eq!(packer.snapshot(), gnu.snapshot());
-    let anywhere = rpack_in(dir.path(), &["validate", "ok_null.json", "--machine-readable", "-var", "needed=1"]);
+    let anywhere = rpack_in(
+        dir.path(),
+        &[
+            "validate",
+            "ok_null.json",
+            "--machine-readable",
+            "-var",
+            "needed=1",
+        ],
+    );
     assert_eq!(anywhere.code, 0, "{}", anywhere.snapshot());
 }
 
@@ -231,7 +324,12 @@ fn packer_and_gnu_spellings_agree() {
 fn template_from_stdin() {
     let dir = workdir();
     let tpl = std::fs::read_to_string(dir.path().join("unknown_root_key.json")).unwrap();
-    let out = run_bin(Path::new(env!("CARGO_BIN_EXE_rpack")), dir.path(), &["validate", "-"], Some(&tpl));
+    let out = run_bin(
+        Path::new(env!("CARGO_BIN_EXE_rpack")),
+        dir.path(),
+        &["validate", "-"],
+        Some(&tpl),
+    );
     insta::assert_snapshot!(out.snapshot());
 }
 
@@ -245,7 +343,12 @@ fn argv0_packer_behaves_identically() {
     let dir = workdir();
     let link = dir.path().join("packer");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rpack"), &link).unwrap();
-    for args in [&["validate", "all_problems.json"][..], &["inspect", "ok_null.json"], &["version"], &["nope"]] {
+    for args in [
+        &["validate", "all_problems.json"][..],
+        &["inspect", "ok_null.json"],
+        &["version"],
+        &["nope"],
+    ] {
         let a = rpack_in(dir.path(), args);
         let b = run_bin(&link, dir.path(), args, None);
         assert_eq!(a.snapshot(), b.snapshot(), "{args:?}");
@@ -256,8 +359,28 @@ fn argv0_packer_behaves_identically() {
 fn build_flags_parse_in_both_spellings() {
     // Flags are accepted (the template's own problem is what fails the build).
     for args in [
-        &["build", "-color=false", "-parallel-builds=1", "-on-error=abort", "-timestamp-ui", "-force", "-debug", "no_builders.json"][..],
-        &["build", "--color=false", "--parallel-builds", "1", "--on-error", "abort", "--timestamp-ui", "--force", "--debug", "no_builders.json"],
+        &[
+            "build",
+            "-color=false",
+            "-parallel-builds=1",
+            "-on-error=abort",
+            "-timestamp-ui",
+            "-force",
+            "-debug",
+            "no_builders.json",
+        ][..],
+        &[
+            "build",
+            "--color=false",
+            "--parallel-builds",
+            "1",
+            "--on-error",
+            "abort",
+            "--timestamp-ui",
+            "--force",
+            "--debug",
+            "no_builders.json",
+        ],
     ] {
         let out = rpack(args);
         assert_eq!(out.code, 1);
@@ -265,5 +388,9 @@ fn build_flags_parse_in_both_spellings() {
     }
     let bad = rpack(&["build", "-on-error=explode", "ok_null.json"]);
     assert_eq!(bad.code, 1);
-    assert!(bad.stdout.starts_with("Usage: packer build"), "{}", bad.snapshot());
+    assert!(
+        bad.stdout.starts_with("Usage: packer build"),
+        "{}",
+        bad.snapshot()
+    );
 }

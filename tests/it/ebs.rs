@@ -33,7 +33,10 @@ impl std::ops::Deref for Stack {
 }
 
 pub(crate) fn stack() -> Stack {
-    Stack { ec2: Ec2Stack::start(), state_dir: tempfile::tempdir().unwrap() }
+    Stack {
+        ec2: Ec2Stack::start(),
+        state_dir: tempfile::tempdir().unwrap(),
+    }
 }
 
 impl Stack {
@@ -82,7 +85,11 @@ pub(crate) fn config_named(base: Value, extra: Value, name: Option<&str>) -> Arc
     let text = serde_json::to_string(&v).unwrap();
     let node = rpack::template::json::parse(&text).unwrap();
     let obj = node.as_object().unwrap();
-    let ctx = Context { amazon_funcs: true, build_name: name.map(str::to_string), ..Default::default() };
+    let ctx = Context {
+        amazon_funcs: true,
+        build_name: name.map(str::to_string),
+        ..Default::default()
+    };
     match decode_builder("amazon-ebs", &[obj], &ctx) {
         Ok(d) => match d.value {
             BuilderConfig::AmazonEbs(c) => Arc::new(*c),
@@ -134,7 +141,12 @@ pub(crate) struct Outcome {
     pub(crate) lines: Vec<String>,
 }
 
-pub(crate) async fn build_with(st: &Stack, cfg: Arc<Config>, hook: Arc<dyn ProvisionHook>, cancel_on: Option<(&str, Duration)>) -> Outcome {
+pub(crate) async fn build_with(
+    st: &Stack,
+    cfg: Arc<Config>,
+    hook: Arc<dyn ProvisionHook>,
+    cancel_on: Option<(&str, Duration)>,
+) -> Outcome {
     build_opts(st, cfg, hook, cancel_on, Default::default()).await
 }
 
@@ -147,7 +159,13 @@ pub(crate) async fn build_opts(
     options: rpack::engine::RunnerOptions,
 ) -> Outcome {
     let build_id = uuid::Uuid::new_v4().to_string();
-    let ledger = Arc::new(Ledger::open(&build_id, &st.state_dir.path().join(format!("{build_id}.jsonl"))).unwrap());
+    let ledger = Arc::new(
+        Ledger::open(
+            &build_id,
+            &st.state_dir.path().join(format!("{build_id}.jsonl")),
+        )
+        .unwrap(),
+    );
     let cancel = CancellationToken::new();
     let ui = Arc::new(TestUi {
         lines: Mutex::new(Vec::new()),
@@ -162,9 +180,16 @@ pub(crate) async fn build_opts(
         build_id: Some(build_id.clone()),
         ledger: Some(ledger.clone()),
     };
-    let result = tokio::time::timeout(Duration::from_secs(240), amazon_ebs::run(cfg, args)).await.expect("build hung");
+    let result = tokio::time::timeout(Duration::from_secs(240), amazon_ebs::run(cfg, args))
+        .await
+        .expect("build hung");
     let lines = ui.lines.lock().unwrap().clone();
-    Outcome { result, build_id, ledger, lines }
+    Outcome {
+        result,
+        build_id,
+        ledger,
+        lines,
+    }
 }
 
 pub(crate) async fn build(st: &Stack, cfg: Arc<Config>) -> Outcome {
@@ -177,19 +202,53 @@ pub(crate) async fn leftovers(st: &Stack, build_id: &str, regions: &[&str]) -> V
     for r in regions {
         let s = Ec2State::new(st.moto.endpoint(), r).for_build(build_id);
         let inv = s.inventory().await.unwrap();
-        left.extend(inv.live_instances().iter().map(|i| format!("{r} instance {} ({})", i.id, i.state)));
-        left.extend(inv.key_pairs.iter().map(|k| format!("{r} key pair {}", k.name)));
-        left.extend(inv.security_groups.iter().map(|g| format!("{r} security group {}", g.id)));
+        left.extend(
+            inv.live_instances()
+                .iter()
+                .map(|i| format!("{r} instance {} ({})", i.id, i.state)),
+        );
+        left.extend(
+            inv.key_pairs
+                .iter()
+                .map(|k| format!("{r} key pair {}", k.name)),
+        );
+        left.extend(
+            inv.security_groups
+                .iter()
+                .map(|g| format!("{r} security group {}", g.id)),
+        );
         left.extend(inv.images.iter().map(|i| format!("{r} image {}", i.id)));
-        left.extend(inv.snapshots.iter().map(|i| format!("{r} snapshot {}", i.id)));
-        left.extend(inv.volumes.iter().map(|v| format!("{r} volume {} ({})", v.id, v.state)));
+        left.extend(
+            inv.snapshots
+                .iter()
+                .map(|i| format!("{r} snapshot {}", i.id)),
+        );
+        left.extend(
+            inv.volumes
+                .iter()
+                .map(|v| format!("{r} volume {} ({})", v.id, v.state)),
+        );
         // Spot builds' launch templates (not part of the stack's inventory).
-        let lts = Ec2State::new(st.moto.endpoint(), r).client().describe_launch_templates().send().await.unwrap();
+        let lts = Ec2State::new(st.moto.endpoint(), r)
+            .client()
+            .describe_launch_templates()
+            .send()
+            .await
+            .unwrap();
         left.extend(
             lts.launch_templates()
                 .iter()
-                .filter(|t| t.tags().iter().any(|t| t.key() == Some("rpack:build-id") && t.value() == Some(build_id)))
-                .map(|t| format!("{r} launch template {}", t.launch_template_id().unwrap_or_default())),
+                .filter(|t| {
+                    t.tags()
+                        .iter()
+                        .any(|t| t.key() == Some("rpack:build-id") && t.value() == Some(build_id))
+                })
+                .map(|t| {
+                    format!(
+                        "{r} launch template {}",
+                        t.launch_template_id().unwrap_or_default()
+                    )
+                }),
         );
     }
     left
@@ -198,7 +257,11 @@ pub(crate) async fn leftovers(st: &Stack, build_id: &str, regions: &[&str]) -> V
 /// The build left nothing behind: not in moto (by tag) and not in its ledger.
 pub(crate) async fn assert_clean(st: &Stack, o: &Outcome, regions: &[&str]) {
     let left = leftovers(st, &o.build_id, regions).await;
-    assert!(left.is_empty(), "left behind: {left:#?}\nUI:\n{}", o.lines.join("\n"));
+    assert!(
+        left.is_empty(),
+        "left behind: {left:#?}\nUI:\n{}",
+        o.lines.join("\n")
+    );
     if o.result.is_err() {
         // A successful build's AMIs stay open in the ledger: they are the artifact.
         let open = o.ledger.open_resources();
@@ -208,7 +271,10 @@ pub(crate) async fn assert_clean(st: &Stack, o: &Outcome, regions: &[&str]) {
 
 pub(crate) fn err_text(o: &Outcome) -> String {
     match &o.result {
-        Ok(_) => panic!("build succeeded but should have failed; UI:\n{}", o.lines.join("\n")),
+        Ok(_) => panic!(
+            "build succeeded but should have failed; UI:\n{}",
+            o.lines.join("\n")
+        ),
         Err(e) => format!("{e:#}"),
     }
 }
@@ -235,28 +301,66 @@ async fn full_build_with_copies_tags_permissions_and_encryption() {
     let o = build(&st, cfg.clone()).await;
     let art = match &o.result {
         Ok(Some(a)) => a,
-        other => panic!("build failed: {:?}\n{}", other.as_ref().err(), o.lines.join("\n")),
+        other => panic!(
+            "build failed: {:?}\n{}",
+            other.as_ref().err(),
+            o.lines.join("\n")
+        ),
     };
-    assert_eq!(art.amis.keys().collect::<Vec<_>>(), ["eu-west-1", "us-east-1", "us-west-2"]);
-    assert!(art.string().starts_with("AMIs were created:\neu-west-1: ami-"));
+    assert_eq!(
+        art.amis.keys().collect::<Vec<_>>(),
+        ["eu-west-1", "us-east-1", "us-west-2"]
+    );
+    assert!(art
+        .string()
+        .starts_with("AMIs were created:\neu-west-1: ami-"));
     for (region, ami) in &art.amis {
         let s = Ec2State::new(st.moto.endpoint(), region);
         let imgs = s.images().await.unwrap();
-        let img = imgs.iter().find(|i| &i.id == ami).unwrap_or_else(|| panic!("{ami} missing in {region}"));
+        let img = imgs
+            .iter()
+            .find(|i| &i.id == ami)
+            .unwrap_or_else(|| panic!("{ami} missing in {region}"));
         assert_eq!(img.name.as_deref(), Some(cfg.ami_name.as_str()));
         assert_eq!(img.tags.get("Project").map(String::as_str), Some("rpack"));
         // .BuildRegion is the build region in every region, like Packer.
-        assert_eq!(img.tags.get("Region").map(String::as_str), Some(REGION), "{region}");
+        assert_eq!(
+            img.tags.get("Region").map(String::as_str),
+            Some(REGION),
+            "{region}"
+        );
         assert_eq!(img.tags.get("Base").map(String::as_str), Some(AMI));
         assert_eq!(img.tags.get("rpack:build-id"), Some(&o.build_id));
-        assert!(!img.snapshot_ids.is_empty(), "{region}: AMI without snapshots");
+        assert!(
+            !img.snapshot_ids.is_empty(),
+            "{region}: AMI without snapshots"
+        );
         for snap in &img.snapshot_ids {
             let t = s.tags(snap).await.unwrap();
-            assert_eq!(t.get("Kind").map(String::as_str), Some("root"), "{region} {snap}");
-            assert_eq!(t.get("Project").map(String::as_str), Some("rpack"), "{region} {snap}");
+            assert_eq!(
+                t.get("Kind").map(String::as_str),
+                Some("root"),
+                "{region} {snap}"
+            );
+            assert_eq!(
+                t.get("Project").map(String::as_str),
+                Some("rpack"),
+                "{region} {snap}"
+            );
         }
-        let perms = s.client().describe_image_attribute().image_id(ami).attribute("launchPermission".into()).send().await.unwrap();
-        let users: Vec<_> = perms.launch_permissions().iter().filter_map(|p| p.user_id()).collect();
+        let perms = s
+            .client()
+            .describe_image_attribute()
+            .image_id(ami)
+            .attribute("launchPermission".into())
+            .send()
+            .await
+            .unwrap();
+        let users: Vec<_> = perms
+            .launch_permissions()
+            .iter()
+            .filter_map(|p| p.user_id())
+            .collect();
         assert_eq!(users, ["111122223333"], "{region}");
     }
     // Only the final AMIs remain; the unencrypted intermediary and every temporary resource are gone.
@@ -266,8 +370,17 @@ async fn full_build_with_copies_tags_permissions_and_encryption() {
         .filter(|l| !l.contains(" image ") && !l.contains(" snapshot "))
         .collect();
     assert!(ours.is_empty(), "{ours:#?}");
-    let east = Ec2State::new(st.moto.endpoint(), REGION).inventory().await.unwrap();
-    assert_eq!(east.images.iter().filter(|i| i.tags.get("rpack:build-id") == Some(&o.build_id)).count(), 1);
+    let east = Ec2State::new(st.moto.endpoint(), REGION)
+        .inventory()
+        .await
+        .unwrap();
+    assert_eq!(
+        east.images
+            .iter()
+            .filter(|i| i.tags.get("rpack:build-id") == Some(&o.build_id))
+            .count(),
+        1
+    );
     // Cleanup of the artifact (Packer's Destroy) removes the rest.
     art.destroy().await.unwrap();
     let left = leftovers(&st, &o.build_id, &["us-east-1", "us-west-2", "eu-west-1"]).await;
@@ -291,18 +404,38 @@ async fn source_ami_filter_picks_the_most_recent_and_ed25519_key_logs_in() {
     );
     let o = build(&st, cfg).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
-    let found = o.lines.iter().find(|l| l.contains("Found Image ID: ")).expect("no Found Image ID line");
+    let found = o
+        .lines
+        .iter()
+        .find(|l| l.contains("Found Image ID: "))
+        .expect("no Found Image ID line");
     let src = found.rsplit(' ').next().unwrap();
-    let all = Ec2State::new(st.moto.endpoint(), REGION).client().describe_images().owners("137112412989").send().await.unwrap();
+    let all = Ec2State::new(st.moto.endpoint(), REGION)
+        .client()
+        .describe_images()
+        .owners("137112412989")
+        .send()
+        .await
+        .unwrap();
     let newest = all
         .images()
         .iter()
-        .filter(|i| i.name().is_some_and(|n| n.starts_with("amzn2-ami-hvm-") && n.ends_with("-x86_64-gp2")))
+        .filter(|i| {
+            i.name()
+                .is_some_and(|n| n.starts_with("amzn2-ami-hvm-") && n.ends_with("-x86_64-gp2"))
+        })
         .max_by_key(|i| i.creation_date().unwrap_or("").to_string())
         .unwrap();
     assert_eq!(src, newest.image_id().unwrap());
     assert!(o.lines.iter().any(|l| l.contains("Connected to SSH!")));
-    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    o.result
+        .as_ref()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .destroy()
+        .await
+        .unwrap();
     assert_clean(&st, &o, &[REGION]).await;
 }
 
@@ -323,18 +456,48 @@ async fn existing_name_fails_prevalidation_and_force_deregister_replaces_it() {
     let st = stack();
     let base = st.base();
     let first = build(&st, config(base.clone(), json!({}))).await;
-    let old = first.result.as_ref().expect("first build").as_ref().unwrap().amis[REGION].clone();
+    let old = first
+        .result
+        .as_ref()
+        .expect("first build")
+        .as_ref()
+        .unwrap()
+        .amis[REGION]
+        .clone();
 
     let again = build(&st, config(base.clone(), json!({}))).await;
     let e = err_text(&again);
-    assert!(e.contains(&format!("is used by an existing AMI: {old}")), "{e}");
+    assert!(
+        e.contains(&format!("is used by an existing AMI: {old}")),
+        "{e}"
+    );
     assert_clean(&st, &again, &[REGION]).await;
 
-    let forced = build(&st, config(base, json!({"force_deregister": true, "force_delete_snapshot": true}))).await;
-    let new = forced.result.as_ref().expect("forced build").as_ref().unwrap().amis[REGION].clone();
+    let forced = build(
+        &st,
+        config(
+            base,
+            json!({"force_deregister": true, "force_delete_snapshot": true}),
+        ),
+    )
+    .await;
+    let new = forced
+        .result
+        .as_ref()
+        .expect("forced build")
+        .as_ref()
+        .unwrap()
+        .amis[REGION]
+        .clone();
     assert_ne!(new, old);
-    assert!(forced.lines.iter().any(|l| l.contains(&format!("Deregistered AMI id: {old}"))));
-    let imgs = Ec2State::new(st.moto.endpoint(), REGION).images().await.unwrap();
+    assert!(forced
+        .lines
+        .iter()
+        .any(|l| l.contains(&format!("Deregistered AMI id: {old}"))));
+    let imgs = Ec2State::new(st.moto.endpoint(), REGION)
+        .images()
+        .await
+        .unwrap();
     assert!(imgs.iter().all(|i| i.id != old), "old AMI still registered");
 }
 
@@ -350,15 +513,35 @@ async fn every_api_step_failing_leaves_nothing_behind() {
     let cases: &[(&str, &str, Value)] = &[
         ("DescribeImages", "looking up AMIs named", json!({})),
         ("ImportKeyPair", "importing temporary key pair", json!({})),
-        ("CreateSecurityGroup", "creating temporary security group", json!({})),
-        ("AuthorizeSecurityGroupIngress", "authorizing port", json!({})),
+        (
+            "CreateSecurityGroup",
+            "creating temporary security group",
+            json!({}),
+        ),
+        (
+            "AuthorizeSecurityGroupIngress",
+            "authorizing port",
+            json!({}),
+        ),
         ("RunInstances", "launching an instance", json!({})),
         ("StopInstances", "stopping instance", json!({})),
-        ("ModifyInstanceAttribute", "setting ENA support", json!({"ena_support": true})),
-        ("DeregisterImage", "deregistering AMI", json!({"force_deregister": true, "ami_name": base["ami_name"]})),
+        (
+            "ModifyInstanceAttribute",
+            "setting ENA support",
+            json!({"ena_support": true}),
+        ),
+        (
+            "DeregisterImage",
+            "deregistering AMI",
+            json!({"force_deregister": true, "ami_name": base["ami_name"]}),
+        ),
         ("CreateImage", "creating AMI", json!({})),
         ("CopyImage", "copying AMI", json!({})),
-        ("ModifyImageAttribute", "granting launch permissions", json!({})),
+        (
+            "ModifyImageAttribute",
+            "granting launch permissions",
+            json!({}),
+        ),
         ("CreateTags", "tagging AMI", json!({})),
     ];
     let runs = cases.iter().map(|(action, expect, extra)| {
@@ -398,21 +581,55 @@ impl ProvisionHook for FailingHook {
 async fn bad_input_failures_leave_nothing_behind() {
     let st = stack();
     // Unknown source AMI.
-    let o = build(&st, config(st.base(), json!({"source_ami": "ami-00000000deadbeef"}))).await;
-    assert!(err_text(&o).contains("describing the source AMI in us-east-1: InvalidAMIID"), "{}", err_text(&o));
+    let o = build(
+        &st,
+        config(st.base(), json!({"source_ami": "ami-00000000deadbeef"})),
+    )
+    .await;
+    assert!(
+        err_text(&o).contains("describing the source AMI in us-east-1: InvalidAMIID"),
+        "{}",
+        err_text(&o)
+    );
     assert_clean(&st, &o, &[REGION]).await;
     // Nothing listens on the SSH port: the connect step times out after the instance exists.
-    let o = build(&st, config(st.base(), json!({"ssh_port": 1, "ssh_timeout": "2s"}))).await;
-    assert!(err_text(&o).contains("Timeout waiting for SSH."), "{}", err_text(&o));
+    let o = build(
+        &st,
+        config(st.base(), json!({"ssh_port": 1, "ssh_timeout": "2s"})),
+    )
+    .await;
+    assert!(
+        err_text(&o).contains("Timeout waiting for SSH."),
+        "{}",
+        err_text(&o)
+    );
     assert_clean(&st, &o, &[REGION]).await;
     // A subnet that does not exist fails the network step.
-    let o = build(&st, config(st.base(), json!({"subnet_id": "subnet-0000000000"}))).await;
-    assert!(err_text(&o).contains("describing subnet subnet-0000000000 in us-east-1: InvalidSubnetID.NotFound"), "{}", err_text(&o));
+    let o = build(
+        &st,
+        config(st.base(), json!({"subnet_id": "subnet-0000000000"})),
+    )
+    .await;
+    assert!(
+        err_text(&o)
+            .contains("describing subnet subnet-0000000000 in us-east-1: InvalidSubnetID.NotFound"),
+        "{}",
+        err_text(&o)
+    );
     assert_clean(&st, &o, &[REGION]).await;
     // The provisioners fail.
-    let o = build_with(&st, config(st.base(), json!({})), Arc::new(FailingHook), None).await;
+    let o = build_with(
+        &st,
+        config(st.base(), json!({})),
+        Arc::new(FailingHook),
+        None,
+    )
+    .await;
     assert!(err_text(&o).contains("Script exited with non-zero exit status: 1"));
-    assert!(o.lines.iter().any(|l| l.contains("Terminating the source AWS instance...")));
+    assert!(o
+        .lines
+        .iter()
+        .any(|l| l.contains("Terminating the source AWS instance...")));
     assert_clean(&st, &o, &[REGION]).await;
 }
 
@@ -441,10 +658,23 @@ async fn cancelling_every_wait_leaves_nothing_behind() {
         let cfg = config(base, extra);
         let st = &st;
         async move {
-            let o = build_with(st, cfg, Arc::new(TrueHook), Some((w, Duration::from_millis(300)))).await;
-            let err = o.result.as_ref().err().unwrap_or_else(|| panic!("{w}: build was not cancelled"));
+            let o = build_with(
+                st,
+                cfg,
+                Arc::new(TrueHook),
+                Some((w, Duration::from_millis(300))),
+            )
+            .await;
+            let err = o
+                .result
+                .as_ref()
+                .err()
+                .unwrap_or_else(|| panic!("{w}: build was not cancelled"));
             assert!(
-                matches!(err.downcast_ref::<RunError>(), Some(RunError::Cancelled { .. })),
+                matches!(
+                    err.downcast_ref::<RunError>(),
+                    Some(RunError::Cancelled { .. })
+                ),
                 "{w}: {err:#}\n{}",
                 o.lines.join("\n")
             );
@@ -459,7 +689,10 @@ async fn cancelling_every_wait_leaves_nothing_behind() {
 async fn throttling_at_30_percent_still_succeeds() {
     let st = stack();
     st.proxy.inject_fault(FaultKind::Throttle, 0.3, &[]);
-    let cfg = config(st.base(), json!({"ami_regions": ["us-west-2"], "tags": {"a": "b"}}));
+    let cfg = config(
+        st.base(),
+        json!({"ami_regions": ["us-west-2"], "tags": {"a": "b"}}),
+    );
     let o = build(&st, cfg).await;
     st.proxy.clear_fault();
     let injected = st.proxy.calls().iter().filter(|c| c.injected).count();
@@ -475,7 +708,14 @@ async fn throttling_at_30_percent_still_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_build_api_calls_stay_within_packers() {
     let st = stack();
-    let o = build(&st, config(st.base(), json!({"tags": {"a": "b"}, "skip_region_validation": true}))).await;
+    let o = build(
+        &st,
+        config(
+            st.base(),
+            json!({"tags": {"a": "b"}, "skip_region_validation": true}),
+        ),
+    )
+    .await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
     let counts = st.proxy.counts();
     let total: u64 = counts.values().sum();
@@ -489,13 +729,23 @@ async fn default_build_api_calls_stay_within_packers() {
 #[ignore = "benchmark; run through scripts/bench-ebs.sh"]
 async fn bench_default_build() {
     let st = stack();
-    let transitions: f64 = std::env::var("BENCH_TRANSITION_S").ok().and_then(|v| v.parse().ok()).unwrap_or(5.0);
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let transitions: f64 = std::env::var("BENCH_TRANSITION_S")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5.0);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     for scenario in [0.0, transitions] {
         for _ in 0..runs {
-            st.proxy.set_transition_time(Duration::from_secs_f64(scenario));
+            st.proxy
+                .set_transition_time(Duration::from_secs_f64(scenario));
             st.proxy.reset_counts();
-            let cfg = config(st.base(), json!({"tags": {"a": "b"}, "skip_region_validation": true}));
+            let cfg = config(
+                st.base(),
+                json!({"tags": {"a": "b"}, "skip_region_validation": true}),
+            );
             let started = std::time::Instant::now();
             let o = build(&st, cfg).await;
             let wall = started.elapsed().as_secs_f64();
@@ -523,21 +773,42 @@ async fn null_builder_connects_and_provisions() {
                           "ssh_private_key_file": key, "ssh_timeout": "5s", "ssh_handshake_attempts": 1})
         .to_string();
         let node = rpack::template::json::parse(&text).unwrap();
-        match decode_builder("null", &[node.as_object().unwrap()], &Context::default()).unwrap().value {
+        match decode_builder("null", &[node.as_object().unwrap()], &Context::default())
+            .unwrap()
+            .value
+        {
             BuilderConfig::Null(c) => Arc::new(c),
             _ => unreachable!(),
         }
     };
-    let ui = Arc::new(TestUi { lines: Mutex::new(Vec::new()), cancel_on: None });
+    let ui = Arc::new(TestUi {
+        lines: Mutex::new(Vec::new()),
+        cancel_on: None,
+    });
     let run = |cfg| {
-        rpack::builders::null_run::run(cfg, Arc::new(TrueHook), ui.clone(), CancellationToken::new(), CancellationToken::new(), Default::default())
+        rpack::builders::null_run::run(
+            cfg,
+            Arc::new(TrueHook),
+            ui.clone(),
+            CancellationToken::new(),
+            CancellationToken::new(),
+            Default::default(),
+        )
     };
     run(decode(&key)).await.unwrap();
-    assert!(ui.lines.lock().unwrap().iter().any(|l| l.contains("Connected to SSH!")));
+    assert!(ui
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("Connected to SSH!")));
 
     let (other, _) = crate::support::ssh_keygen(crate::support::KeyKind::Ed25519);
     let err = run(decode(&other)).await.unwrap_err();
-    assert!(format!("{err:#}").contains("authentication error"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("authentication error"),
+        "{err:#}"
+    );
 }
 
 /// `spot_price` launches through a launch template and an instant fleet (see `ebs_more` for
@@ -546,11 +817,21 @@ async fn null_builder_connects_and_provisions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spot_build_succeeds_and_cleans_up() {
     let st = stack();
-    let cfg = config(st.base(), json!({"spot_price": "auto", "spot_tags": {"Kind": "spot"}}));
+    let cfg = config(
+        st.base(),
+        json!({"spot_price": "auto", "spot_tags": {"Kind": "spot"}}),
+    );
     let o = build(&st, cfg).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
     assert_eq!(st.proxy.count("StopInstances"), 0);
-    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    o.result
+        .as_ref()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .destroy()
+        .await
+        .unwrap();
     assert_clean(&st, &o, &[REGION]).await;
 }
 
@@ -568,29 +849,70 @@ async fn temporary_instance_profile_is_created_and_removed() {
             .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
             .region(aws_sdk_iam::config::Region::new(REGION))
             .endpoint_url(st.moto.endpoint())
-            .credentials_provider(aws_sdk_iam::config::Credentials::new("AKIAEXAMPLE000000000", "x", None, None, "test"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                "AKIAEXAMPLE000000000",
+                "x",
+                None,
+                None,
+                "test",
+            ))
             .build();
         aws_sdk_iam::Client::from_conf(conf)
     };
     let leftovers = || async {
         let profiles = iam.list_instance_profiles().send().await.unwrap();
         let roles = iam.list_roles().send().await.unwrap();
-        let mut v: Vec<String> = profiles.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect();
+        let mut v: Vec<String> = profiles
+            .instance_profiles()
+            .iter()
+            .map(|p| p.instance_profile_name().to_string())
+            .collect();
         v.extend(roles.roles().iter().map(|r| r.role_name().to_string()));
         v.retain(|n| n.starts_with("packer-"));
         v
     };
 
-    let o = build(&st, config(st.base(), json!({"temporary_iam_instance_profile_policy_document": doc}))).await;
+    let o = build(
+        &st,
+        config(
+            st.base(),
+            json!({"temporary_iam_instance_profile_policy_document": doc}),
+        ),
+    )
+    .await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
-    assert!(st.proxy.count("CreateInstanceProfile") == 1 && st.proxy.count("DeleteInstanceProfile") == 1, "{:?}", st.proxy.counts());
+    assert!(
+        st.proxy.count("CreateInstanceProfile") == 1
+            && st.proxy.count("DeleteInstanceProfile") == 1,
+        "{:?}",
+        st.proxy.counts()
+    );
     assert!(leftovers().await.is_empty(), "{:?}", leftovers().await);
-    o.result.as_ref().unwrap().as_ref().unwrap().destroy().await.unwrap();
+    o.result
+        .as_ref()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .destroy()
+        .await
+        .unwrap();
 
-    st.proxy.inject_fault(FaultKind::ServerError, 1.0, &["AddRoleToInstanceProfile"]);
-    let o = build(&st, config(st.base(), json!({"max_retries": 0, "temporary_iam_instance_profile_policy_document": doc}))).await;
+    st.proxy
+        .inject_fault(FaultKind::ServerError, 1.0, &["AddRoleToInstanceProfile"]);
+    let o = build(
+        &st,
+        config(
+            st.base(),
+            json!({"max_retries": 0, "temporary_iam_instance_profile_policy_document": doc}),
+        ),
+    )
+    .await;
     st.proxy.clear_fault();
-    assert!(err_text(&o).contains("adding role packer-"), "{}", err_text(&o));
+    assert!(
+        err_text(&o).contains("adding role packer-"),
+        "{}",
+        err_text(&o)
+    );
     assert!(leftovers().await.is_empty(), "{:?}", leftovers().await);
     assert_clean(&st, &o, &[REGION]).await;
 }

@@ -20,7 +20,10 @@ use rpack::ui::Ui;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::ebs::{assert_clean, build, build_opts, build_with, config, config_named, err_text, leftovers, stack, Stack, REGION};
+use crate::ebs::{
+    assert_clean, build, build_opts, build_with, config, config_named, err_text, leftovers, stack,
+    Stack, REGION,
+};
 use crate::support::{Ec2State, FaultKind};
 
 /// A checkip-style service on 127.0.0.1: answers every GET with the current body as text.
@@ -51,7 +54,11 @@ impl CheckIp {
                 let _ = conn.write_all(resp.as_bytes());
             }
         });
-        CheckIp { url, answer: body, hits }
+        CheckIp {
+            url,
+            answer: body,
+            hits,
+        }
     }
     fn set_answer(&self, a: &str) {
         *self.answer.lock().unwrap() = a.to_string();
@@ -80,7 +87,11 @@ struct Inspect {
 
 impl Inspect {
     fn new(st: &Stack) -> Arc<Inspect> {
-        Arc::new(Inspect { endpoint: st.moto.endpoint().to_string(), debug_key: None, seen: Mutex::new(Seen::default()) })
+        Arc::new(Inspect {
+            endpoint: st.moto.endpoint().to_string(),
+            debug_key: None,
+            seen: Mutex::new(Seen::default()),
+        })
     }
     fn seen(&self) -> Seen {
         self.seen.lock().unwrap().clone()
@@ -103,16 +114,34 @@ impl ProvisionHook for Inspect {
         let c = Ec2State::new(&self.endpoint, REGION).client().clone();
         let id = data.get("ID").cloned().unwrap_or_default();
         let out = c.describe_instances().instance_ids(&id).send().await?;
-        let inst = out.reservations().iter().flat_map(|r| r.instances()).next().cloned();
-        let gids: Vec<String> =
-            inst.iter().flat_map(|i| i.security_groups()).filter_map(|g| g.group_id().map(str::to_string)).collect();
-        let groups = c.describe_security_groups().set_group_ids(Some(gids)).send().await?.security_groups().to_vec();
+        let inst = out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .next()
+            .cloned();
+        let gids: Vec<String> = inst
+            .iter()
+            .flat_map(|i| i.security_groups())
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect();
+        let groups = c
+            .describe_security_groups()
+            .set_group_ids(Some(gids))
+            .send()
+            .await?
+            .security_groups()
+            .to_vec();
         let debug_key = self.debug_key.as_ref().and_then(|p| {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(p).ok()?.permissions().mode() & 0o777;
             Some((std::fs::read_to_string(p).ok()?, mode))
         });
-        *self.seen.lock().unwrap() = Seen { instance: inst, groups, debug_key };
+        *self.seen.lock().unwrap() = Seen {
+            instance: inst,
+            groups,
+            debug_key,
+        };
         Ok(())
     }
 }
@@ -130,10 +159,19 @@ async fn public_ip_source_admits_only_this_hosts_address() {
 
     let hook = Inspect::new(&st);
     // No AMI: the group is what matters here (and it keeps the test quick).
-    let cfg = config(st.base(), json!({"temporary_security_group_source_public_ip": true, "skip_create_ami": true}));
+    let cfg = config(
+        st.base(),
+        json!({"temporary_security_group_source_public_ip": true, "skip_create_ami": true}),
+    );
     let o = build_with(&st, cfg, hook.clone(), None).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
-    assert!(o.lines.iter().any(|l| l.contains("Current host's public IP: 203.0.113.7")), "{}", o.lines.join("\n"));
+    assert!(
+        o.lines
+            .iter()
+            .any(|l| l.contains("Current host's public IP: 203.0.113.7")),
+        "{}",
+        o.lines.join("\n")
+    );
     let groups = hook.seen().groups;
     assert_eq!(groups.len(), 1, "{groups:?}");
     assert!(groups[0].group_name().unwrap_or("").starts_with("packer_"));
@@ -141,7 +179,10 @@ async fn public_ip_source_admits_only_this_hosts_address() {
     assert_eq!(perms.len(), 1, "{perms:?}");
     let p = &perms[0];
     let port = i32::from(st.sshd.port());
-    assert_eq!((p.ip_protocol(), p.from_port(), p.to_port()), (Some("tcp"), Some(port), Some(port)));
+    assert_eq!(
+        (p.ip_protocol(), p.from_port(), p.to_port()),
+        (Some("tcp"), Some(port), Some(port))
+    );
     let cidrs: Vec<_> = p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).collect();
     assert_eq!(cidrs, ["203.0.113.7/32"]);
     assert!(p.ipv6_ranges().is_empty(), "{p:?}");
@@ -151,9 +192,22 @@ async fn public_ip_source_admits_only_this_hosts_address() {
     // Not an address (a captive portal, say): stop before creating anything, naming the URL.
     checkip.set_answer("<html>please log in</html>");
     st.proxy.reset_counts();
-    let o = build(&st, config(st.base(), json!({"temporary_security_group_source_public_ip": true}))).await;
+    let o = build(
+        &st,
+        config(
+            st.base(),
+            json!({"temporary_security_group_source_public_ip": true}),
+        ),
+    )
+    .await;
     let e = err_text(&o);
-    assert!(e.contains(&format!("checking this host's public IP at {}: the answer", checkip.url)), "{e}");
+    assert!(
+        e.contains(&format!(
+            "checking this host's public IP at {}: the answer",
+            checkip.url
+        )),
+        "{e}"
+    );
     assert!(e.contains("is not an IPv4 or IPv6 address"), "{e}");
     assert_eq!(st.proxy.count("CreateSecurityGroup"), 0);
     assert_clean(&st, &o, &[REGION]).await;
@@ -168,11 +222,26 @@ async fn public_ip_source_admits_only_this_hosts_address() {
     );
     let o = build(&st, cfg).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
-    assert!(o.lines.iter().any(|l| l.contains(rpack::builders::amazon_ebs::steps::security_group::PUBLIC_IP_IGNORED)));
-    assert_eq!(checkip.hits(), hits, "the public IP was looked up although CIDRs were given");
+    assert!(
+        o.lines
+            .iter()
+            .any(|l| l
+                .contains(rpack::builders::amazon_ebs::steps::security_group::PUBLIC_IP_IGNORED))
+    );
+    assert_eq!(
+        checkip.hits(),
+        hits,
+        "the public IP was looked up although CIDRs were given"
+    );
     let auth = st.proxy.requests_of("AuthorizeSecurityGroupIngress");
     assert_eq!(auth.len(), 1);
-    assert_eq!(auth[0].get("IpPermissions.1.IpRanges.1.CidrIp").map(String::as_str), Some("198.51.100.0/24"), "{auth:?}");
+    assert_eq!(
+        auth[0]
+            .get("IpPermissions.1.IpRanges.1.CidrIp")
+            .map(String::as_str),
+        Some("198.51.100.0/24"),
+        "{auth:?}"
+    );
     destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
 }
@@ -192,45 +261,111 @@ async fn spot_fleet_over_several_types_launches_one_and_removes_its_template() {
     );
     let o = build_with(&st, cfg, hook.clone(), None).await;
     assert!(o.result.is_ok(), "{}\n{}", err_text(&o), o.lines.join("\n"));
-    for (action, n) in [("CreateLaunchTemplate", 1), ("CreateFleet", 1), ("DeleteLaunchTemplate", 1), ("RunInstances", 0), ("StopInstances", 0)] {
-        assert_eq!(st.proxy.count(action), n, "{action}: {:?}", st.proxy.counts());
+    for (action, n) in [
+        ("CreateLaunchTemplate", 1),
+        ("CreateFleet", 1),
+        ("DeleteLaunchTemplate", 1),
+        ("RunInstances", 0),
+        ("StopInstances", 0),
+    ] {
+        assert_eq!(
+            st.proxy.count(action),
+            n,
+            "{action}: {:?}",
+            st.proxy.counts()
+        );
     }
     let fleet = &st.proxy.requests_of("CreateFleet")[0];
     let p = |k: &str| fleet.get(k).map(String::as_str);
     assert_eq!(p("Type"), Some("instant"), "{fleet:#?}");
-    assert_eq!(p("TargetCapacitySpecification.TotalTargetCapacity"), Some("1"));
-    assert_eq!(p("TargetCapacitySpecification.DefaultTargetCapacityType"), Some("spot"));
+    assert_eq!(
+        p("TargetCapacitySpecification.TotalTargetCapacity"),
+        Some("1")
+    );
+    assert_eq!(
+        p("TargetCapacitySpecification.DefaultTargetCapacityType"),
+        Some("spot")
+    );
     for (i, t) in types.iter().enumerate() {
-        assert_eq!(p(&format!("LaunchTemplateConfigs.1.Overrides.{}.InstanceType", i + 1)), Some(*t), "{fleet:#?}");
+        assert_eq!(
+            p(&format!(
+                "LaunchTemplateConfigs.1.Overrides.{}.InstanceType",
+                i + 1
+            )),
+            Some(*t),
+            "{fleet:#?}"
+        );
     }
     let lt = &st.proxy.requests_of("CreateLaunchTemplate")[0];
     let q = |k: &str| lt.get(k).map(String::as_str);
-    assert_eq!(q("LaunchTemplateData.InstanceMarketOptions.MarketType"), Some("spot"), "{lt:#?}");
-    assert_eq!(q("LaunchTemplateData.InstanceMarketOptions.SpotOptions.MaxPrice"), Some("0.05"));
-    assert_eq!(q("LaunchTemplateData.MetadataOptions.HttpTokens"), Some("required"));
+    assert_eq!(
+        q("LaunchTemplateData.InstanceMarketOptions.MarketType"),
+        Some("spot"),
+        "{lt:#?}"
+    );
+    assert_eq!(
+        q("LaunchTemplateData.InstanceMarketOptions.SpotOptions.MaxPrice"),
+        Some("0.05")
+    );
+    assert_eq!(
+        q("LaunchTemplateData.MetadataOptions.HttpTokens"),
+        Some("required")
+    );
     assert!(q("LaunchTemplateName").is_some_and(|n| n.starts_with("packer-fleet-launch-template-")));
 
     let inst = hook.instance();
-    let itype = inst.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default();
+    let itype = inst
+        .instance_type()
+        .map(|t| t.as_str().to_string())
+        .unwrap_or_default();
     assert!(types.contains(&itype.as_str()), "launched {itype}");
-    assert_eq!(inst.instance_lifecycle(), Some(&InstanceLifecycleType::Spot));
-    let tags: BTreeMap<_, _> = inst.tags().iter().map(|t| (t.key().unwrap_or(""), t.value().unwrap_or(""))).collect();
-    assert_eq!(tags.get("rpack:build-id"), Some(&o.build_id.as_str()), "{tags:?}");
+    assert_eq!(
+        inst.instance_lifecycle(),
+        Some(&InstanceLifecycleType::Spot)
+    );
+    let tags: BTreeMap<_, _> = inst
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        tags.get("rpack:build-id"),
+        Some(&o.build_id.as_str()),
+        "{tags:?}"
+    );
     assert_eq!(tags.get("Role"), Some(&"builder"), "{tags:?}");
     // The template was in the ledger from its creation and is recorded as deleted.
-    let lt_events: Vec<LedgerEvent> = o.ledger.entries().iter().filter(|e| e.kind == "launch_template").map(|e| e.event).collect();
+    let lt_events: Vec<LedgerEvent> = o
+        .ledger
+        .entries()
+        .iter()
+        .filter(|e| e.kind == "launch_template")
+        .map(|e| e.event)
+        .collect();
     assert_eq!(lt_events, [LedgerEvent::Created, LedgerEvent::Deleted]);
     destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
 
     // The fleet request fails: the template made for it is removed again.
-    st.proxy.inject_fault(FaultKind::ServerError, 1.0, &["CreateFleet"]);
-    let cfg = config(st.base(), json!({"instance_type": null, "spot_instance_types": types, "spot_price": "auto", "max_retries": 0}));
+    st.proxy
+        .inject_fault(FaultKind::ServerError, 1.0, &["CreateFleet"]);
+    let cfg = config(
+        st.base(),
+        json!({"instance_type": null, "spot_instance_types": types, "spot_price": "auto", "max_retries": 0}),
+    );
     let o = build(&st, cfg).await;
     st.proxy.clear_fault();
     let e = err_text(&o);
-    assert!(e.contains("requesting a spot instance (t3.micro, t3a.micro, t2.micro) with launch template lt-"), "{e}");
-    assert!(o.lines.iter().any(|l| l.contains("Deleting the spot launch template")));
+    assert!(
+        e.contains(
+            "requesting a spot instance (t3.micro, t3a.micro, t2.micro) with launch template lt-"
+        ),
+        "{e}"
+    );
+    assert!(o
+        .lines
+        .iter()
+        .any(|l| l.contains("Deleting the spot launch template")));
     assert_clean(&st, &o, &[REGION]).await;
 }
 
@@ -253,10 +388,21 @@ async fn imds_support_and_deprecate_at_reach_every_ami() {
     let deprecate = st.proxy.requests_of("EnableImageDeprecation");
     for ami in art.amis.values() {
         let of = |reqs: &[BTreeMap<String, String>], key: &str| -> Vec<String> {
-            reqs.iter().filter(|r| r.get("ImageId") == Some(ami)).filter_map(|r| r.get(key).cloned()).collect()
+            reqs.iter()
+                .filter(|r| r.get("ImageId") == Some(ami))
+                .filter_map(|r| r.get(key).cloned())
+                .collect()
         };
-        assert_eq!(of(&modify, "ImdsSupport.Value"), ["v2.0"], "{ami}: {modify:#?}");
-        assert_eq!(of(&deprecate, "DeprecateAt"), ["2030-01-02T15:04:05Z"], "{ami}: {deprecate:#?}");
+        assert_eq!(
+            of(&modify, "ImdsSupport.Value"),
+            ["v2.0"],
+            "{ami}: {modify:#?}"
+        );
+        assert_eq!(
+            of(&deprecate, "DeprecateAt"),
+            ["2030-01-02T15:04:05Z"],
+            "{ami}: {deprecate:#?}"
+        );
     }
     art.destroy().await.unwrap();
     assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
@@ -267,17 +413,31 @@ async fn imds_support_and_deprecate_at_reach_every_ami() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_save_build_region_keeps_only_the_copies() {
     let st = stack();
-    let cfg = config(st.base(), json!({"ami_regions": ["us-west-2"], "skip_save_build_region": true}));
+    let cfg = config(
+        st.base(),
+        json!({"ami_regions": ["us-west-2"], "skip_save_build_region": true}),
+    );
     let o = build(&st, cfg.clone()).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
     let art = o.result.as_ref().unwrap().as_ref().unwrap();
     assert_eq!(art.amis.keys().collect::<Vec<_>>(), ["us-west-2"]);
-    let west = Ec2State::new(st.moto.endpoint(), "us-west-2").images().await.unwrap();
-    let img = west.iter().find(|i| i.id == art.amis["us-west-2"]).expect("copy missing in us-west-2");
+    let west = Ec2State::new(st.moto.endpoint(), "us-west-2")
+        .images()
+        .await
+        .unwrap();
+    let img = west
+        .iter()
+        .find(|i| i.id == art.amis["us-west-2"])
+        .expect("copy missing in us-west-2");
     assert_eq!(img.name.as_deref(), Some(cfg.ami_name.as_str()));
     let east = leftovers(&st, &o.build_id, &[REGION]).await;
     assert!(east.is_empty(), "left in the build region: {east:#?}");
-    assert!(Ec2State::new(st.moto.endpoint(), REGION).images().await.unwrap().iter().all(|i| i.name.as_deref() != Some(cfg.ami_name.as_str())));
+    assert!(Ec2State::new(st.moto.endpoint(), REGION)
+        .images()
+        .await
+        .unwrap()
+        .iter()
+        .all(|i| i.name.as_deref() != Some(cfg.ami_name.as_str())));
     art.destroy().await.unwrap();
     assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
 }
@@ -293,14 +453,32 @@ async fn network_filters_resolve_and_imdsv2_is_required_by_default() {
     let tag = |k: &str, v: &str| {
         aws_sdk_ec2::types::TagSpecification::builder()
             .resource_type(k.into())
-            .tags(aws_sdk_ec2::types::Tag::builder().key("Name").value(v).build())
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("Name")
+                    .value(v)
+                    .build(),
+            )
             .build()
     };
-    let vpc = c.create_vpc().cidr_block("10.77.0.0/16").tag_specifications(tag("vpc", &name)).send().await.unwrap();
+    let vpc = c
+        .create_vpc()
+        .cidr_block("10.77.0.0/16")
+        .tag_specifications(tag("vpc", &name))
+        .send()
+        .await
+        .unwrap();
     let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
     let mut subnets = Vec::new();
     for cidr in ["10.77.2.0/28", "10.77.1.0/24"] {
-        let s = c.create_subnet().vpc_id(&vpc).cidr_block(cidr).tag_specifications(tag("subnet", &name)).send().await.unwrap();
+        let s = c
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .tag_specifications(tag("subnet", &name))
+            .send()
+            .await
+            .unwrap();
         subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
     }
     let sg = c
@@ -326,17 +504,41 @@ async fn network_filters_resolve_and_imdsv2_is_required_by_default() {
     let hook = Inspect::new(&st);
     let o = build_with(&st, config(st.base(), filters(true)), hook.clone(), None).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
-    for line in [format!("Found VPC ID: {vpc}"), format!("Found Subnet ID: {}", subnets[1]), format!("Found Security Group(s): {sg}")] {
-        assert!(o.lines.iter().any(|l| l.contains(&line)), "no {line:?} in\n{}", o.lines.join("\n"));
+    for line in [
+        format!("Found VPC ID: {vpc}"),
+        format!("Found Subnet ID: {}", subnets[1]),
+        format!("Found Security Group(s): {sg}"),
+    ] {
+        assert!(
+            o.lines.iter().any(|l| l.contains(&line)),
+            "no {line:?} in\n{}",
+            o.lines.join("\n")
+        );
     }
     let inst = hook.instance();
     assert_eq!(inst.vpc_id(), Some(vpc.as_str()));
-    assert_eq!(inst.subnet_id(), Some(subnets[1].as_str()), "not the subnet with the most free addresses");
-    let groups: Vec<_> = inst.security_groups().iter().filter_map(|g| g.group_id()).collect();
+    assert_eq!(
+        inst.subnet_id(),
+        Some(subnets[1].as_str()),
+        "not the subnet with the most free addresses"
+    );
+    let groups: Vec<_> = inst
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id())
+        .collect();
     assert_eq!(groups, [sg.as_str()]);
-    assert_eq!(st.proxy.count("CreateSecurityGroup"), 0, "a temporary group was made despite the filter");
+    assert_eq!(
+        st.proxy.count("CreateSecurityGroup"),
+        0,
+        "a temporary group was made despite the filter"
+    );
     let tokens = inst.metadata_options().and_then(|m| m.http_tokens());
-    assert_eq!(tokens, Some(&HttpTokensState::Required), "IMDSv2 is not required on the build instance");
+    assert_eq!(
+        tokens,
+        Some(&HttpTokensState::Required),
+        "IMDSv2 is not required on the build instance"
+    );
     destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
 
@@ -345,7 +547,12 @@ async fn network_filters_resolve_and_imdsv2_is_required_by_default() {
     extra["metadata_options"] = json!({"http_tokens": "optional"});
     let o = build_with(&st, config(st.base(), extra), hook.clone(), None).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
-    assert_eq!(hook.instance().metadata_options().and_then(|m| m.http_tokens()), Some(&HttpTokensState::Optional));
+    assert_eq!(
+        hook.instance()
+            .metadata_options()
+            .and_then(|m| m.http_tokens()),
+        Some(&HttpTokensState::Optional)
+    );
     destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
 
@@ -359,14 +566,29 @@ async fn network_filters_resolve_and_imdsv2_is_required_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_create_ami_builds_without_an_image() {
     let st = stack();
-    let o = build(&st, config(st.base(), json!({"skip_create_ami": true, "ami_regions": ["us-west-2"]}))).await;
+    let o = build(
+        &st,
+        config(
+            st.base(),
+            json!({"skip_create_ami": true, "ami_regions": ["us-west-2"]}),
+        ),
+    )
+    .await;
     match &o.result {
         Ok(None) => {}
         Ok(Some(a)) => panic!("an artifact was returned: {}", a.string()),
         Err(_) => panic!("{}", err_text(&o)),
     }
-    assert!(o.lines.iter().any(|l| l.contains("Skipping AMI creation...")));
-    assert_eq!(st.proxy.count("CreateImage") + st.proxy.count("CopyImage"), 0, "{:?}", st.proxy.counts());
+    assert!(o
+        .lines
+        .iter()
+        .any(|l| l.contains("Skipping AMI creation...")));
+    assert_eq!(
+        st.proxy.count("CreateImage") + st.proxy.count("CopyImage"),
+        0,
+        "{:?}",
+        st.proxy.counts()
+    );
     assert_eq!(st.proxy.count("RunInstances"), 1);
     assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
 }
@@ -389,17 +611,37 @@ async fn debug_saves_the_temporary_key_in_the_working_directory() {
         debug_key: Some(pem.clone()),
         seen: Mutex::new(Seen::default()),
     });
-    let options = RunnerOptions { debug: Some(Arc::new(NoPause)), ..Default::default() };
-    let cfg = config_named(st.base(), json!({"skip_create_ami": true}), Some(&build_name));
+    let options = RunnerOptions {
+        debug: Some(Arc::new(NoPause)),
+        ..Default::default()
+    };
+    let cfg = config_named(
+        st.base(),
+        json!({"skip_create_ami": true}),
+        Some(&build_name),
+    );
     let o = build_opts(&st, cfg, hook.clone(), None, options).await;
     let left_after_cleanup = pem.exists();
     let _ = std::fs::remove_file(&pem); // never leave a key behind, even when asserts fail below
     assert!(o.result.is_ok(), "{}", err_text(&o));
-    assert!(!left_after_cleanup, "{} still exists after the build", pem.display());
-    let (key, mode) = hook.seen().debug_key.expect("no ec2_<build>.pem while the build ran");
-    assert!(key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"), "{key}");
+    assert!(
+        !left_after_cleanup,
+        "{} still exists after the build",
+        pem.display()
+    );
+    let (key, mode) = hook
+        .seen()
+        .debug_key
+        .expect("no ec2_<build>.pem while the build ran");
+    assert!(
+        key.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"),
+        "{key}"
+    );
     assert_eq!(mode, 0o600);
-    assert!(o.lines.iter().any(|l| l.contains(&format!("Saving key for debug purposes: {}", pem.display()))));
+    assert!(o
+        .lines
+        .iter()
+        .any(|l| l.contains(&format!("Saving key for debug purposes: {}", pem.display()))));
     destroy(&o).await;
     assert_clean(&st, &o, &[REGION]).await;
 }

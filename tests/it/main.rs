@@ -4,12 +4,12 @@
 
 mod support;
 
-mod stack;
-mod ssh;
-mod scripts;
-mod ebs;
-mod cli;
 mod build;
-mod platform;
+mod cli;
+mod ebs;
 mod ebs_more;
+mod platform;
+mod scripts;
 mod slow;
+mod ssh;
+mod stack;

@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rpack::build::ui::BuildUi;
 use rpack::communicator::config::TransferMethod;
 use rpack::communicator::ssh::{Auth, ConnectParams, Endpoint};
 use rpack::communicator::{CommError, Communicator, OutputSink, SshComm};
 use rpack::provisioners::{self, shell, BuildData};
-use rpack::build::ui::BuildUi;
 use rpack::ui::Ui;
 use tokio_util::sync::CancellationToken;
 
@@ -107,7 +107,15 @@ async fn run(comm: &SshComm, cmd: &str) -> (i32, Vec<String>) {
 
 /// Runs the file provisioner with `cfg` over `comm`; panics on failure.
 async fn provision_file(comm: &SshComm, cfg: &provisioners::file::Config) {
-    provisioners::file::provision(cfg, &TestUi::default(), comm, &data(), &CancellationToken::new()).await.unwrap();
+    provisioners::file::provision(
+        cfg,
+        &TestUi::default(),
+        comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
 }
 
 fn data() -> BuildData {
@@ -406,18 +414,34 @@ async fn big_upload_is_checksum_verified_scp_and_sftp() {
         let comm = connect(p).await;
         let remote = format!("{SHM}/rpack-it-{}-big.bin", sshd.port());
         let started = Instant::now();
-        comm.upload(file, &remote, Some(0o640), &CancellationToken::new()).await.unwrap();
+        comm.upload(file, &remote, Some(0o640), &CancellationToken::new())
+            .await
+            .unwrap();
         let secs = started.elapsed().as_secs_f64();
-        eprintln!("{mib} MiB upload via {method:?}: {secs:.2} s ({:.0} MiB/s)", mib as f64 / secs);
-        let (status, lines) =
-            run(&comm, &format!("sha256sum {remote} | cut -d' ' -f1; stat -c %a {remote}; rm -f {remote}")).await;
+        eprintln!(
+            "{mib} MiB upload via {method:?}: {secs:.2} s ({:.0} MiB/s)",
+            mib as f64 / secs
+        );
+        let (status, lines) = run(
+            &comm,
+            &format!("sha256sum {remote} | cut -d' ' -f1; stat -c %a {remote}; rm -f {remote}"),
+        )
+        .await;
         assert_eq!(status, 0);
-        assert_eq!(lines, [format!("out: {want}"), "out: 640".to_string()], "{method:?}");
+        assert_eq!(
+            lines,
+            [format!("out: {want}"), "out: 640".to_string()],
+            "{method:?}"
+        );
         // Round trip back down.
         if method == TransferMethod::Sftp {
-            comm.upload(file, &remote, None, &CancellationToken::new()).await.unwrap();
+            comm.upload(file, &remote, None, &CancellationToken::new())
+                .await
+                .unwrap();
             let back = dir.path().join("back.bin");
-            comm.download(&remote, &back, &CancellationToken::new()).await.unwrap();
+            comm.download(&remote, &back, &CancellationToken::new())
+                .await
+                .unwrap();
             assert_eq!(sha256_file(&back), want);
             run(&comm, &format!("rm -f {remote}")).await;
         }
@@ -1214,7 +1238,10 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
     let big = dir.path().join("big-upload.bin");
     random_file(&big, 16 << 20);
     let small = dir.path().join("small-upload.bin");
-    random_file(&small, (provisioners::file::PROGRESS_MIN_BYTES - 1) as usize);
+    random_file(
+        &small,
+        (provisioners::file::PROGRESS_MIN_BYTES - 1) as usize,
+    );
     let remote = scratch(&sshd, "progress");
     run(&comm, &format!("mkdir -p {remote}")).await;
     let upload = |src: &Path| provisioners::file::Config {
@@ -1225,14 +1252,23 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
     };
     let go = |cfg: provisioners::file::Config, ui: Arc<dyn Ui>| {
         let comm = comm.clone();
-        async move { provisioners::file::provision(&cfg, &*ui, &comm, &data(), &CancellationToken::new()).await.unwrap() }
+        async move {
+            provisioners::file::provision(&cfg, &*ui, &comm, &data(), &CancellationToken::new())
+                .await
+                .unwrap()
+        }
     };
     let sizes = format!("stat -c '%n %s' {remote}/*; rm -f {remote}/*");
     let recorded: Arc<dyn Ui> = Arc::new(TestUi::default());
     let mut pty = Pty::open();
     assert!(pty.term().is_term());
-    let live = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::term(pty.term().clone(), 20));
-    let build_ui: Arc<dyn Ui> = Arc::new(BuildUi::new("pb", recorded.clone(), None, false).with_spinners(Some(Arc::new(live))));
+    let live = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::term(
+        pty.term().clone(),
+        20,
+    ));
+    let build_ui: Arc<dyn Ui> = Arc::new(
+        BuildUi::new("pb", recorded.clone(), None, false).with_spinners(Some(Arc::new(live))),
+    );
     go(upload(&big), build_ui.clone()).await;
     go(upload(&small), build_ui.clone()).await;
     drop(build_ui);
@@ -1241,16 +1277,26 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
         drawn.contains("pb: big-upload.bin") && drawn.contains("/16.00 MiB"),
         "no progress bar on the terminal: {drawn:?}"
     );
-    assert!(!drawn.contains("small-upload"), "a bar for a file under {} bytes: {drawn:?}", provisioners::file::PROGRESS_MIN_BYTES);
+    assert!(
+        !drawn.contains("small-upload"),
+        "a bar for a file under {} bytes: {drawn:?}",
+        provisioners::file::PROGRESS_MIN_BYTES
+    );
     assert_eq!(
         run(&comm, &sizes).await.1,
-        [format!("out: {remote}/big-upload.bin {}", 16 << 20), format!("out: {remote}/small-upload.bin {}", (8 << 20) - 1)]
+        [
+            format!("out: {remote}/big-upload.bin {}", 16 << 20),
+            format!("out: {remote}/small-upload.bin {}", (8 << 20) - 1)
+        ]
     );
 
     // A build UI without a live area (plain output, -machine-readable) offers no bar.
     let plain = BuildUi::new("pb", recorded.clone(), None, false);
     assert!(plain.progress(16 << 20, "big-upload.bin").is_none());
     go(upload(&big), Arc::new(plain)).await;
-    assert_eq!(run(&comm, &sizes).await.1, [format!("out: {remote}/big-upload.bin {}", 16 << 20)]);
+    assert_eq!(
+        run(&comm, &sizes).await.1,
+        [format!("out: {remote}/big-upload.bin {}", 16 << 20)]
+    );
     run(&comm, &format!("rmdir {remote}")).await;
 }

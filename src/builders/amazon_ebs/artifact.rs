@@ -23,7 +23,11 @@ impl Artifact {
 
     /// `region:ami` pairs sorted and joined with commas.
     pub fn id(&self) -> String {
-        self.amis.iter().map(|(r, a)| format!("{r}:{a}")).collect::<Vec<_>>().join(",")
+        self.amis
+            .iter()
+            .map(|(r, a)| format!("{r}:{a}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn string(&self) -> String {
@@ -36,21 +40,39 @@ impl Artifact {
 
     /// `State("atlas.artifact.metadata")`: `region.<r>` → AMI.
     pub fn metadata(&self) -> BTreeMap<String, String> {
-        self.amis.iter().map(|(r, a)| (format!("region.{r}"), a.clone())).collect()
+        self.amis
+            .iter()
+            .map(|(r, a)| (format!("region.{r}"), a.clone()))
+            .collect()
     }
 
     /// Deregisters every AMI and deletes its snapshots, in every region.
     pub async fn destroy(&self) -> anyhow::Result<()> {
-        let aws = self.aws.as_ref().ok_or_else(|| anyhow::anyhow!("artifact has no AWS clients"))?;
+        let aws = self
+            .aws
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("artifact has no AWS clients"))?;
         let mut errors = Vec::new();
         for (region, ami) in &self.amis {
             let ec2 = aws.ec2(region);
-            if let Err(e) = ec2.deregister_image().image_id(ami).send().await.aws_context(|| format!("deregistering AMI {ami} in {region}")) {
+            if let Err(e) = ec2
+                .deregister_image()
+                .image_id(ami)
+                .send()
+                .await
+                .aws_context(|| format!("deregistering AMI {ami} in {region}"))
+            {
                 errors.push(e.to_string());
                 continue;
             }
             for s in self.snapshots.get(region).into_iter().flatten() {
-                if let Err(e) = ec2.delete_snapshot().snapshot_id(s).send().await.aws_context(|| format!("deleting snapshot {s} in {region}")) {
+                if let Err(e) = ec2
+                    .delete_snapshot()
+                    .snapshot_id(s)
+                    .send()
+                    .await
+                    .aws_context(|| format!("deleting snapshot {s} in {region}"))
+                {
                     errors.push(e.to_string());
                 }
             }
@@ -69,15 +91,22 @@ mod tests {
     #[test]
     fn id_and_string_are_sorted_like_packer() {
         let a = Artifact {
-            amis: [("us-west-2", "ami-2"), ("eu-west-1", "ami-3"), ("us-east-1", "ami-1")]
-                .into_iter()
-                .map(|(r, a)| (r.to_string(), a.to_string()))
-                .collect(),
+            amis: [
+                ("us-west-2", "ami-2"),
+                ("eu-west-1", "ami-3"),
+                ("us-east-1", "ami-1"),
+            ]
+            .into_iter()
+            .map(|(r, a)| (r.to_string(), a.to_string()))
+            .collect(),
             snapshots: BTreeMap::new(),
             aws: None,
         };
         assert_eq!(a.id(), "eu-west-1:ami-3,us-east-1:ami-1,us-west-2:ami-2");
-        assert_eq!(a.string(), "AMIs were created:\neu-west-1: ami-3\nus-east-1: ami-1\nus-west-2: ami-2\n");
+        assert_eq!(
+            a.string(),
+            "AMIs were created:\neu-west-1: ami-3\nus-east-1: ami-1\nus-west-2: ami-2\n"
+        );
         assert_eq!(a.builder_id(), "mitchellh.amazonebs");
     }
 }

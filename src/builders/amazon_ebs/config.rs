@@ -189,7 +189,9 @@ impl std::fmt::Debug for Config {
 
 impl Config {
     pub fn is_spot(&self) -> bool {
-        self.spot_price.as_deref().is_some_and(|p| !p.is_empty() && p != "0")
+        self.spot_price
+            .as_deref()
+            .is_some_and(|p| !p.is_empty() && p != "0")
     }
     /// The temporary key type rpack creates: ed25519 unless the template says otherwise
     /// (Packer 1.6.6 always made RSA, which OpenSSH ≥ 8.8 images reject with SHA-1).
@@ -199,11 +201,19 @@ impl Config {
     /// Every region the AMI ends up in: the build region first, then `ami_regions`.
     pub fn all_regions(&self, build_region: &str) -> Vec<String> {
         let mut v = vec![build_region.to_string()];
-        v.extend(self.ami_regions.iter().filter(|r| *r != build_region).cloned());
+        v.extend(
+            self.ami_regions
+                .iter()
+                .filter(|r| *r != build_region)
+                .cloned(),
+        );
         v
     }
     pub fn region_kms_key(&self, region: &str) -> Option<&str> {
-        self.region_kms_key_ids.iter().find(|(r, _)| r == region).map(|(_, k)| k.as_str())
+        self.region_kms_key_ids
+            .iter()
+            .find(|(r, _)| r == region)
+            .map(|(_, k)| k.as_str())
     }
 }
 
@@ -212,7 +222,10 @@ fn tags(d: &mut Decoder<'_>, map_key: &str, list_key: &str) -> Vec<(String, Stri
     let mut v = d.string_map(map_key).unwrap_or_default();
     let list = d
         .object_list(list_key, |d| {
-            let k = d.string("key").or_else(|| d.string("name")).unwrap_or_default();
+            let k = d
+                .string("key")
+                .or_else(|| d.string("name"))
+                .unwrap_or_default();
             (k, d.string("value").unwrap_or_default())
         })
         .unwrap_or_default();
@@ -255,8 +268,15 @@ fn net_filter(d: &mut Decoder<'_>, key: &str) -> Option<NetFilter> {
 
 /// Decodes and validates one amazon-ebs builder. The caller calls `d.finish()` afterwards.
 pub fn decode(d: &mut Decoder<'_>) -> Config {
-    let mut c = Config { render_ctx: d.ctx().clone(), ..Default::default() };
-    c.build_name = d.ctx().build_name.clone().unwrap_or_else(|| "amazon-ebs".to_string());
+    let mut c = Config {
+        render_ctx: d.ctx().clone(),
+        ..Default::default()
+    };
+    c.build_name = d
+        .ctx()
+        .build_name
+        .clone()
+        .unwrap_or_else(|| "amazon-ebs".to_string());
 
     // ---- AccessConfig
     c.access = access::decode(d);
@@ -292,7 +312,10 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
     }
     for (r, _) in &c.region_kms_key_ids {
         if !raw_regions.contains(r) {
-            d.error("region_kms_key_ids", format!("Region {r} is in region_kms_key_ids but not in ami_regions"));
+            d.error(
+                "region_kms_key_ids",
+                format!("Region {r} is in region_kms_key_ids but not in ami_regions"),
+            );
         }
     }
     let mut seen = Vec::new();
@@ -302,7 +325,10 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
         }
         seen.push(r.clone());
         if !c.region_kms_key_ids.is_empty() && c.region_kms_key(r).is_none() {
-            d.error("ami_regions", format!("Region {r} is in ami_regions but not in region_kms_key_ids"));
+            d.error(
+                "ami_regions",
+                format!("Region {r} is in ami_regions but not in region_kms_key_ids"),
+            );
         }
         if c.access.region.as_deref() == Some(r.as_str()) {
             continue; // never copy into the build region
@@ -312,16 +338,27 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
     let encrypt = c.encrypt_boot == Some(true);
     if !c.ami_users.is_empty() {
         if c.kms_key_id.is_none() && encrypt {
-            d.error("ami_users", "Cannot share AMI encrypted with default KMS key");
+            d.error(
+                "ami_users",
+                "Cannot share AMI encrypted with default KMS key",
+            );
         }
         for (_, k) in &c.region_kms_key_ids {
             if k.is_empty() {
-                d.error("ami_users", "Cannot share AMI encrypted with default KMS key for other regions");
+                d.error(
+                    "ami_users",
+                    "Cannot share AMI encrypted with default KMS key for other regions",
+                );
             }
         }
     }
     let mut kms_keys: Vec<String> = c.kms_key_id.iter().cloned().collect();
-    kms_keys.extend(c.region_kms_key_ids.iter().filter(|(_, k)| !k.is_empty()).map(|(_, k)| k.clone()));
+    kms_keys.extend(
+        c.region_kms_key_ids
+            .iter()
+            .filter(|(_, k)| !k.is_empty())
+            .map(|(_, k)| k.clone()),
+    );
     if !kms_keys.is_empty() && !encrypt {
         d.error("encrypt_boot", "If you have set either region_kms_key_ids or kms_key_id, encrypt_boot must also be true.");
     }
@@ -332,18 +369,27 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
     }
     if !c.snapshot_users.is_empty() {
         if c.kms_key_id.is_none() && c.region_kms_key_ids.is_empty() && encrypt {
-            d.error("snapshot_users", "Cannot share snapshot encrypted with default KMS key");
+            d.error(
+                "snapshot_users",
+                "Cannot share snapshot encrypted with default KMS key",
+            );
         }
         for (_, k) in &c.region_kms_key_ids {
             if k.is_empty() {
-                d.error("snapshot_users", "Cannot share snapshot encrypted with default KMS key for other regions");
+                d.error(
+                    "snapshot_users",
+                    "Cannot share snapshot encrypted with default KMS key for other regions",
+                );
             }
         }
     }
     {
         let n = c.ami_name.chars().count();
         if !(3..=128).contains(&n) {
-            d.error("ami_name", "ami_name must be between 3 and 128 characters long");
+            d.error(
+                "ami_name",
+                "ami_name must be between 3 and 128 characters long",
+            );
         }
         if !c.ami_name.chars().all(valid_ami_name_char) {
             d.error(
@@ -354,19 +400,34 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
     }
     if let Some(v) = &c.imds_support {
         if v != "v2.0" {
-            d.error("imds_support", format!("imds_support must be set to 'v2.0' or left empty, got {v:?}"));
+            d.error(
+                "imds_support",
+                format!("imds_support must be set to 'v2.0' or left empty, got {v:?}"),
+            );
         }
     }
     if let Some(t) = &c.deprecate_at {
         if chrono::DateTime::parse_from_rfc3339(t).is_err() {
-            d.error("deprecate_at", format!("deprecate_at: {t:?} is not an RFC 3339 time (e.g. 2030-01-02T15:04:05Z)"));
+            d.error(
+                "deprecate_at",
+                format!("deprecate_at: {t:?} is not an RFC 3339 time (e.g. 2030-01-02T15:04:05Z)"),
+            );
         }
     }
 
     // ---- Block devices (ami mappings, then launch mappings)
     c.ami_block_device_mappings = block_devices(d, "ami_block_device_mappings");
     c.launch_block_device_mappings = block_devices(d, "launch_block_device_mappings");
-    for (key, list) in [("ami_block_device_mappings", c.ami_block_device_mappings.clone()), ("launch_block_device_mappings", c.launch_block_device_mappings.clone())] {
+    for (key, list) in [
+        (
+            "ami_block_device_mappings",
+            c.ami_block_device_mappings.clone(),
+        ),
+        (
+            "launch_block_device_mappings",
+            c.launch_block_device_mappings.clone(),
+        ),
+    ] {
         for b in &list {
             if let Err(msg) = check_block_device(b) {
                 d.error(key, msg);
@@ -400,23 +461,33 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
     let sg_id = nonempty(d.string("security_group_id"));
     c.security_group_ids = d.string_list("security_group_ids").unwrap_or_default();
     c.security_group_filter = net_filter(d, "security_group_filter");
-    c.temporary_security_group_source_cidrs = d.string_list("temporary_security_group_source_cidrs").unwrap_or_default();
-    c.temporary_security_group_source_public_ip = d.bool("temporary_security_group_source_public_ip").unwrap_or(false);
+    c.temporary_security_group_source_cidrs = d
+        .string_list("temporary_security_group_source_cidrs")
+        .unwrap_or_default();
+    c.temporary_security_group_source_public_ip = d
+        .bool("temporary_security_group_source_public_ip")
+        .unwrap_or(false);
     c.iam_instance_profile = nonempty(d.string("iam_instance_profile"));
     c.skip_profile_validation = d.bool("skip_profile_validation").unwrap_or(false);
-    c.temporary_iam_instance_profile_policy_document = d.object("temporary_iam_instance_profile_policy_document", |d| PolicyDocument {
-        version: d.string("Version").unwrap_or_else(|| "2012-10-17".to_string()),
-        statement: d
-            .object_list("Statement", |d| PolicyStatement {
-                effect: d.string("Effect").unwrap_or_default(),
-                action: d.string_list("Action").unwrap_or_default(),
-                resource: d.string_list("Resource").unwrap_or_default(),
-            })
-            .unwrap_or_default(),
-    });
+    c.temporary_iam_instance_profile_policy_document =
+        d.object("temporary_iam_instance_profile_policy_document", |d| {
+            PolicyDocument {
+                version: d
+                    .string("Version")
+                    .unwrap_or_else(|| "2012-10-17".to_string()),
+                statement: d
+                    .object_list("Statement", |d| PolicyStatement {
+                        effect: d.string("Effect").unwrap_or_default(),
+                        action: d.string_list("Action").unwrap_or_default(),
+                        resource: d.string_list("Resource").unwrap_or_default(),
+                    })
+                    .unwrap_or_default(),
+            }
+        });
     let shutdown = d.string("shutdown_behavior").unwrap_or_default();
     c.ebs_optimized = d.bool("ebs_optimized").unwrap_or(false);
-    c.enable_t2_unlimited = d.bool("enable_t2_unlimited").unwrap_or(false) || d.bool("enable_unlimited_credits").unwrap_or(false);
+    c.enable_t2_unlimited = d.bool("enable_t2_unlimited").unwrap_or(false)
+        || d.bool("enable_unlimited_credits").unwrap_or(false);
     c.tenancy = nonempty(d.string("tenancy"));
     c.run_tags = tags(d, "run_tags", "run_tag");
     c.user_data = nonempty(d.string("user_data"));
@@ -441,39 +512,81 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
         .unwrap_or_default();
 
     if let Some(i) = &c.ssh_interface {
-        if !["public_ip", "private_ip", "public_dns", "private_dns", "session_manager"].contains(&i.as_str()) {
+        if ![
+            "public_ip",
+            "private_ip",
+            "public_dns",
+            "private_dns",
+            "session_manager",
+        ]
+        .contains(&i.as_str())
+        {
             d.error("ssh_interface", format!("Unknown interface type: {i}"));
         }
     }
-    let filter_empty = c.source_ami_filter.as_ref().is_none_or(|f| f.filters.is_empty() && f.owners.is_empty());
+    let filter_empty = c
+        .source_ami_filter
+        .as_ref()
+        .is_none_or(|f| f.filters.is_empty() && f.owners.is_empty());
     if c.source_ami.is_none() && filter_empty {
-        d.error("source_ami", "A source_ami or source_ami_filter must be specified");
+        d.error(
+            "source_ami",
+            "A source_ami or source_ami_filter must be specified",
+        );
     }
-    if c.source_ami.is_none() && c.source_ami_filter.as_ref().is_none_or(|f| f.owners.is_empty()) {
-        d.error("source_ami_filter", "For security reasons, your source AMI filter must declare an owner.");
+    if c.source_ami.is_none()
+        && c.source_ami_filter
+            .as_ref()
+            .is_none_or(|f| f.owners.is_empty())
+    {
+        d.error(
+            "source_ami_filter",
+            "For security reasons, your source AMI filter must declare an owner.",
+        );
     }
     if c.instance_type.is_none() && c.spot_instance_types.is_empty() {
-        d.error("instance_type", "either instance_type or spot_instance_types must be specified");
+        d.error(
+            "instance_type",
+            "either instance_type or spot_instance_types must be specified",
+        );
     }
     if c.instance_type.is_some() && !c.spot_instance_types.is_empty() {
-        d.error("instance_type", "either instance_type or spot_instance_types must be specified, not both");
+        d.error(
+            "instance_type",
+            "either instance_type or spot_instance_types must be specified, not both",
+        );
     }
     if c.block_duration_minutes % 60 != 0 {
-        d.error("block_duration_minutes", "block_duration_minutes must be multiple of 60");
+        d.error(
+            "block_duration_minutes",
+            "block_duration_minutes must be multiple of 60",
+        );
     }
     if spot_tags_set && !c.is_spot() {
-        d.error("spot_tags", "spot_tags should not be set when not requesting a spot instance");
+        d.error(
+            "spot_tags",
+            "spot_tags should not be set when not requesting a spot instance",
+        );
     }
     if c.user_data.is_some() && c.user_data_file.is_some() {
-        d.error("user_data", "Only one of user_data or user_data_file can be specified.");
+        d.error(
+            "user_data",
+            "Only one of user_data or user_data_file can be specified.",
+        );
     } else if let Some(f) = &c.user_data_file {
         if std::fs::metadata(f).is_err() {
-            d.error("user_data_file", format!("user_data_file not found: {}", f.display()));
+            d.error(
+                "user_data_file",
+                format!("user_data_file not found: {}", f.display()),
+            );
         }
     }
     if let Some(id) = sg_id {
         if !c.security_group_ids.is_empty() {
-            d.error("security_group_id", "Only one of security_group_id or security_group_ids can be specified.");
+            d.error(
+                "security_group_id",
+                "Only one of security_group_id or security_group_ids can be specified.",
+            );
         } else {
             c.security_group_ids = vec![id];
         }
@@ -485,21 +598,37 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
     } else {
         for cidr in c.temporary_security_group_source_cidrs.clone() {
             if let Err(e) = parse_cidr(&cidr) {
-                d.error("temporary_security_group_source_cidrs", format!("Error parsing temporary_security_group_source_cidrs: {e}"));
+                d.error(
+                    "temporary_security_group_source_cidrs",
+                    format!("Error parsing temporary_security_group_source_cidrs: {e}"),
+                );
             }
         }
     }
-    c.shutdown_behavior = if shutdown.is_empty() { "stop".to_string() } else { shutdown };
+    c.shutdown_behavior = if shutdown.is_empty() {
+        "stop".to_string()
+    } else {
+        shutdown
+    };
     if c.shutdown_behavior != "stop" && c.shutdown_behavior != "terminate" {
-        d.error("shutdown_behavior", "shutdown_behavior only accepts 'stop' or 'terminate' values.");
+        d.error(
+            "shutdown_behavior",
+            "shutdown_behavior only accepts 'stop' or 'terminate' values.",
+        );
     }
     if c.enable_t2_unlimited {
         if c.spot_price.is_some() {
-            d.error("enable_t2_unlimited", "Error: T2 Unlimited cannot be used in conjuction with Spot Instances");
+            d.error(
+                "enable_t2_unlimited",
+                "Error: T2 Unlimited cannot be used in conjuction with Spot Instances",
+            );
         }
         let it = c.instance_type.clone().unwrap_or_default();
         if !it.starts_with("t2.") {
-            d.error("enable_t2_unlimited", format!("Error: T2 Unlimited enabled with a non-T2 Instance Type: {it}"));
+            d.error(
+                "enable_t2_unlimited",
+                format!("Error: T2 Unlimited enabled with a non-T2 Instance Type: {it}"),
+            );
         }
     }
     if let Some(t) = &c.tenancy {
@@ -509,12 +638,18 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
     }
     if let Some(t) = &c.metadata_options.http_tokens {
         if t != "optional" && t != "required" {
-            d.error("metadata_options", "http_tokens should be either 'optional' or 'required'");
+            d.error(
+                "metadata_options",
+                "http_tokens should be either 'optional' or 'required'",
+            );
         }
     }
     if let Some(e) = &c.metadata_options.http_endpoint {
         if e != "enabled" && e != "disabled" {
-            d.error("metadata_options", "http_endpoint requires either disabled or enabled as its value");
+            d.error(
+                "metadata_options",
+                "http_endpoint requires either disabled or enabled as its value",
+            );
         }
     }
 
@@ -535,20 +670,31 @@ fn valid_ami_name_char(ch: char) -> bool {
 
 /// Packer's `validateKmsKey`: a key id, `alias/…`, or a key/alias ARN.
 pub fn valid_kms_key(k: &str) -> bool {
-    let key_id = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c) || c == '-');
+    let key_id = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c) || c == '-')
+    };
     let alias = |s: &str| {
-        s.strip_prefix("alias/")
-            .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric() || ":/_-".contains(c)))
+        s.strip_prefix("alias/").is_some_and(|r| {
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ":/_-".contains(c))
+        })
     };
     if key_id(k) || alias(k) {
         return true;
     }
     // arn:aws[-us-gov]:kms:[region]:<12 digits>:(key/<id>|alias/<name>)
-    let Some(rest) = k.strip_prefix("arn:aws:kms:").or_else(|| k.strip_prefix("arn:aws-us-gov:kms:")) else {
+    let Some(rest) = k
+        .strip_prefix("arn:aws:kms:")
+        .or_else(|| k.strip_prefix("arn:aws-us-gov:kms:"))
+    else {
         return false;
     };
     let mut parts = rest.splitn(3, ':');
-    let (Some(_region), Some(account), Some(res)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(_region), Some(account), Some(res)) = (parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
     if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
@@ -576,10 +722,16 @@ fn parse_cidr(s: &str) -> Result<(), String> {
 /// that are set; AWS fills in 3000 IOPS / 125 MiB/s).
 fn check_block_device(b: &BlockDevice) -> Result<(), String> {
     if b.device_name.is_empty() {
-        return Err("The `device_name` must be specified for every device in the block device mapping.".into());
+        return Err(
+            "The `device_name` must be specified for every device in the block device mapping."
+                .into(),
+        );
     }
     if b.kms_key_id.is_some() && b.encrypted == Some(false) {
-        return Err(format!("The device {}, must also have `encrypted: true` when setting a kms_key_id.", b.device_name));
+        return Err(format!(
+            "The device {}, must also have `encrypted: true` when setting a kms_key_id.",
+            b.device_name
+        ));
     }
     let vt = b.volume_type.as_deref().unwrap_or("");
     let ratio = match vt {
@@ -596,22 +748,34 @@ fn check_block_device(b: &BlockDevice) -> Result<(), String> {
             ));
         }
         if !(100..=64000).contains(&iops) {
-            return Err(format!("IOPS must be between 100 and 64000 for device {}", b.device_name));
+            return Err(format!(
+                "IOPS must be between 100 and 64000 for device {}",
+                b.device_name
+            ));
         }
     }
     if vt == "gp3" {
         if let Some(t) = b.throughput {
             if !(125..=1000).contains(&t) {
-                return Err(format!("Throughput must be between 125 and 1000 for device {}", b.device_name));
+                return Err(format!(
+                    "Throughput must be between 125 and 1000 for device {}",
+                    b.device_name
+                ));
             }
         }
         if let Some(i) = b.iops {
             if !(3000..=16000).contains(&i) {
-                return Err(format!("IOPS must be between 3000 and 16000 for device {}", b.device_name));
+                return Err(format!(
+                    "IOPS must be between 3000 and 16000 for device {}",
+                    b.device_name
+                ));
             }
         }
     } else if b.throughput.is_some() {
-        return Err(format!("Throughput is not available for device {}", b.device_name));
+        return Err(format!(
+            "Throughput is not available for device {}",
+            b.device_name
+        ));
     }
     Ok(())
 }
@@ -633,7 +797,10 @@ mod tests {
 
     fn decode_src(src: &str) -> (Config, Vec<String>) {
         let node = parse(src).unwrap();
-        let ctx = Context { amazon_funcs: true, ..Default::default() };
+        let ctx = Context {
+            amazon_funcs: true,
+            ..Default::default()
+        };
         let mut d = Decoder::new(&[node.as_object().unwrap()], &ctx, "amazon-ebs", NO_RENDER);
         d.mark_known(&["name"]);
         let c = decode(&mut d);
@@ -653,7 +820,10 @@ mod tests {
         );
         assert_eq!(
             errs,
-            ["A source_ami or source_ami_filter must be specified", "For security reasons, your source AMI filter must declare an owner."]
+            [
+                "A source_ami or source_ami_filter must be specified",
+                "For security reasons, your source AMI filter must declare an owner."
+            ]
         );
     }
 
@@ -690,7 +860,10 @@ mod tests {
                "launch_block_device_mappings":[{"device_name":"/dev/xvda","volume_type":"gp3"}]}"#,
         );
         assert!(errs.is_empty(), "{errs:?}");
-        assert_eq!(c.tags, [("R".to_string(), "{{ .BuildRegion }}".to_string())]);
+        assert_eq!(
+            c.tags,
+            [("R".to_string(), "{{ .BuildRegion }}".to_string())]
+        );
         assert_eq!(c.ami_regions, ["us-west-2"]);
         assert_eq!(c.temporary_security_group_source_cidrs, ["0.0.0.0/0"]);
         assert_eq!(c.shutdown_behavior, "stop");
@@ -703,15 +876,25 @@ mod tests {
             r#"{"type":"amazon-ebs","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u",
                "ami_name":"web","encrypt_boot":true,"ami_users":["1"],"snapshot_users":["1"]}"#,
         );
-        assert_eq!(errs, ["Cannot share AMI encrypted with default KMS key", "Cannot share snapshot encrypted with default KMS key"]);
+        assert_eq!(
+            errs,
+            [
+                "Cannot share AMI encrypted with default KMS key",
+                "Cannot share snapshot encrypted with default KMS key"
+            ]
+        );
     }
 
     #[test]
     fn kms_key_forms() {
         assert!(valid_kms_key("12345678-1234-1234-1234-123456789abc"));
         assert!(valid_kms_key("alias/my-key"));
-        assert!(valid_kms_key("arn:aws:kms:us-east-1:123456789012:key/12345678-1234-1234-1234-123456789abc"));
-        assert!(valid_kms_key("arn:aws:kms:us-east-1:123456789012:alias/foo_bar"));
+        assert!(valid_kms_key(
+            "arn:aws:kms:us-east-1:123456789012:key/12345678-1234-1234-1234-123456789abc"
+        ));
+        assert!(valid_kms_key(
+            "arn:aws:kms:us-east-1:123456789012:alias/foo_bar"
+        ));
         assert!(!valid_kms_key("not a key"));
         assert!(!valid_kms_key("arn:aws:kms:us-east-1:1234:key/abc"));
     }
@@ -720,17 +903,36 @@ mod tests {
     fn cidrs_like_go() {
         assert!(parse_cidr("10.0.0.0/8").is_ok());
         assert!(parse_cidr("::/0").is_ok());
-        assert_eq!(parse_cidr("10.0.0.0").unwrap_err(), "invalid CIDR address: 10.0.0.0");
-        assert_eq!(parse_cidr("10.0.0.0/33").unwrap_err(), "invalid CIDR address: 10.0.0.0/33");
+        assert_eq!(
+            parse_cidr("10.0.0.0").unwrap_err(),
+            "invalid CIDR address: 10.0.0.0"
+        );
+        assert_eq!(
+            parse_cidr("10.0.0.0/33").unwrap_err(),
+            "invalid CIDR address: 10.0.0.0/33"
+        );
     }
 
     #[test]
     fn gp3_without_throughput_is_valid_but_bad_values_are_not() {
-        let mut b = BlockDevice { device_name: "/dev/xvda".into(), volume_type: Some("gp3".into()), ..Default::default() };
+        let mut b = BlockDevice {
+            device_name: "/dev/xvda".into(),
+            volume_type: Some("gp3".into()),
+            ..Default::default()
+        };
         assert!(check_block_device(&b).is_ok());
         b.throughput = Some(50);
-        assert_eq!(check_block_device(&b).unwrap_err(), "Throughput must be between 125 and 1000 for device /dev/xvda");
-        let io1 = BlockDevice { device_name: "/dev/sdb".into(), volume_type: Some("io1".into()), volume_size: Some(10), iops: Some(1000), ..Default::default() };
+        assert_eq!(
+            check_block_device(&b).unwrap_err(),
+            "Throughput must be between 125 and 1000 for device /dev/xvda"
+        );
+        let io1 = BlockDevice {
+            device_name: "/dev/sdb".into(),
+            volume_type: Some("io1".into()),
+            volume_size: Some(10),
+            iops: Some(1000),
+            ..Default::default()
+        };
         assert_eq!(
             check_block_device(&io1).unwrap_err(),
             "/dev/sdb: the maximum ratio of provisioned IOPS to requested volume size (in GiB) is 50:1 for io1 volumes"

@@ -112,22 +112,40 @@ impl BuildCtx {
 
     /// The final AMIs (not intermediaries), region → id.
     pub fn final_images(&self) -> BTreeMap<String, String> {
-        self.images.iter().filter(|i| !i.intermediary).map(|i| (i.region.clone(), i.id.clone())).collect()
+        self.images
+            .iter()
+            .filter(|i| !i.intermediary)
+            .map(|i| (i.region.clone(), i.id.clone()))
+            .collect()
     }
 
     /// `{{ .BuildRegion }}`, `{{ .SourceAMI* }}` data for late-rendered keys.
     pub fn template_data(&self) -> Value {
         let mut m = BTreeMap::new();
-        m.insert("BuildRegion".to_string(), Value::String(self.region.clone()));
+        m.insert(
+            "BuildRegion".to_string(),
+            Value::String(self.region.clone()),
+        );
         let s = self.source.clone().unwrap_or_default();
         m.insert("SourceAMI".to_string(), Value::String(s.id));
         m.insert("SourceAMIName".to_string(), Value::String(s.name));
-        m.insert("SourceAMICreationDate".to_string(), Value::String(s.creation_date));
+        m.insert(
+            "SourceAMICreationDate".to_string(),
+            Value::String(s.creation_date),
+        );
         m.insert("SourceAMIOwner".to_string(), Value::String(s.owner));
-        m.insert("SourceAMIOwnerName".to_string(), Value::String(s.owner_alias));
+        m.insert(
+            "SourceAMIOwnerName".to_string(),
+            Value::String(s.owner_alias),
+        );
         m.insert(
             "SourceAMITags".to_string(),
-            Value::Map(s.tags.into_iter().map(|(k, v)| (k, Value::String(v))).collect()),
+            Value::Map(
+                s.tags
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            ),
         );
         Value::Map(m)
     }
@@ -136,7 +154,10 @@ impl BuildCtx {
     pub fn generated_data(&self) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         let s = self.source.clone().unwrap_or_default();
-        m.insert("ID".to_string(), self.instance_id().unwrap_or("").to_string());
+        m.insert(
+            "ID".to_string(),
+            self.instance_id().unwrap_or("").to_string(),
+        );
         m.insert("BuildRegion".to_string(), self.region.clone());
         m.insert("SourceAMI".to_string(), s.id);
         m.insert("SourceAMIName".to_string(), s.name);
@@ -156,7 +177,12 @@ impl BuildCtx {
     }
 
     /// Renders a tag list and adds the Packer `Name` default (if given) and the build-id tag.
-    pub fn render_tags(&self, key: &str, tags: &[(String, String)], default_name: Option<&str>) -> anyhow::Result<Vec<(String, String)>> {
+    pub fn render_tags(
+        &self,
+        key: &str,
+        tags: &[(String, String)],
+        default_name: Option<&str>,
+    ) -> anyhow::Result<Vec<(String, String)>> {
         let mut out = Vec::new();
         for (k, v) in tags {
             out.push((self.render(key, k)?, self.render(key, v)?));
@@ -172,7 +198,10 @@ impl BuildCtx {
     }
 
     /// A TagSpecification for `rt` with `tags`.
-    pub fn tag_spec(rt: aws_sdk_ec2::types::ResourceType, tags: &[(String, String)]) -> aws_sdk_ec2::types::TagSpecification {
+    pub fn tag_spec(
+        rt: aws_sdk_ec2::types::ResourceType,
+        tags: &[(String, String)],
+    ) -> aws_sdk_ec2::types::TagSpecification {
         aws_sdk_ec2::types::TagSpecification::builder()
             .resource_type(rt)
             .set_tags(Some(ec2_tags(tags)))
@@ -181,10 +210,15 @@ impl BuildCtx {
 
     /// Only the build-id tag (plus a Name) for resources Packer does not tag.
     pub fn id_tags(&self, name: &str) -> Vec<(String, String)> {
-        vec![("Name".to_string(), name.to_string()), (BUILD_ID_TAG.to_string(), self.build_id.clone())]
+        vec![
+            ("Name".to_string(), name.to_string()),
+            (BUILD_ID_TAG.to_string(), self.build_id.clone()),
+        ]
     }
 }
 
 pub fn ec2_tags(tags: &[(String, String)]) -> Vec<aws_sdk_ec2::types::Tag> {
-    tags.iter().map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+        .collect()
 }

@@ -47,8 +47,11 @@ pub struct RunArgs {
 /// Packer's step list, in order; spot builds launch through a fleet instead of RunInstances.
 pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
     use steps::*;
-    let launch: Box<dyn Step<BuildCtx>> =
-        if cfg.is_spot() { Box::new(run_spot_instance::RunSpotInstance) } else { Box::new(run_instance::RunInstance) };
+    let launch: Box<dyn Step<BuildCtx>> = if cfg.is_spot() {
+        Box::new(run_spot_instance::RunSpotInstance)
+    } else {
+        Box::new(run_instance::RunInstance)
+    };
     vec![
         Box::new(pre_validate::PreValidate),
         Box::new(source_ami::SourceAmi),
@@ -73,7 +76,10 @@ pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
 /// Runs one amazon-ebs build. On success returns the artifact (`None` with `skip_create_ami`).
 /// Failures and cancellation come back as [`RunError`] inside the anyhow error after cleanup.
 pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artifact>> {
-    let build_id = args.build_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let build_id = args
+        .build_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let ledger = match &args.ledger {
         Some(l) => l.clone(),
         None => Arc::new(Ledger::open_default(&build_id)?),
@@ -111,7 +117,12 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         comm: None,
         images: Vec::new(),
     };
-    let env = StepEnv { ui: args.ui.clone(), ledger, cancel: args.cancel.clone(), hard_cancel: args.hard_cancel.clone() };
+    let env = StepEnv {
+        ui: args.ui.clone(),
+        ledger,
+        cancel: args.cancel.clone(),
+        hard_cancel: args.hard_cancel.clone(),
+    };
     let runner = Runner::new(steps(&cfg), args.options.clone());
     let result = runner.run(&mut ctx, &env).await;
     let _ = std::fs::remove_dir_all(&work_dir);
@@ -121,9 +132,20 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
             if amis.is_empty() {
                 return Ok(None);
             }
-            let snapshots = ctx.images.iter().filter(|i| !i.intermediary).map(|i| (i.region.clone(), i.snapshots.clone())).collect();
-            Ok(Some(Artifact { amis, snapshots, aws: Some(aws) }))
+            let snapshots = ctx
+                .images
+                .iter()
+                .filter(|i| !i.intermediary)
+                .map(|i| (i.region.clone(), i.snapshots.clone()))
+                .collect();
+            Ok(Some(Artifact {
+                amis,
+                snapshots,
+                aws: Some(aws),
+            }))
         }
-        Err(e @ RunError::StepFailed { .. }) | Err(e @ RunError::Cancelled { .. }) => Err(anyhow::Error::new(e)),
+        Err(e @ RunError::StepFailed { .. }) | Err(e @ RunError::Cancelled { .. }) => {
+            Err(anyhow::Error::new(e))
+        }
     }
 }

@@ -9,5 +9,8 @@ pub struct Config {
 }
 
 pub fn decode(d: &mut Decoder) -> Config {
-    Config { note: d.string("note").unwrap_or_default(), disable: d.bool("disable").unwrap_or(false) }
+    Config {
+        note: d.string("note").unwrap_or_default(),
+        disable: d.bool("disable").unwrap_or(false),
+    }
 }

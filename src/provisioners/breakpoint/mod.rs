@@ -20,7 +20,10 @@ pub async fn provision(c: &Config, ui: &dyn Ui, cancel: &CancellationToken) -> a
     if c.note.is_empty() {
         ui.say("Pausing at breakpoint provisioner.");
     } else {
-        ui.say(&format!("Pausing at breakpoint provisioner with note \"{}\".", c.note));
+        ui.say(&format!(
+            "Pausing at breakpoint provisioner with note \"{}\".",
+            c.note
+        ));
     }
     ui.say("Press enter to continue.");
     // The Ui trait has no `ask`; read the answer from stdin here.
@@ -42,7 +45,16 @@ mod tests {
     #[tokio::test]
     async fn disabled_breakpoint_only_says_so() {
         let ui = RecordingUi::default();
-        provision(&Config { note: "n".into(), disable: true }, &ui, &CancellationToken::new()).await.unwrap();
+        provision(
+            &Config {
+                note: "n".into(),
+                disable: true,
+            },
+            &ui,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         assert_eq!(ui.lines(), ["say: Skipping breakpoint with note: n"]);
     }
 }

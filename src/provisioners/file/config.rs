@@ -46,7 +46,13 @@ pub fn decode(d: &mut Decoder) -> Config {
     if direction == Direction::Upload && !generated {
         for src in &sources {
             if let Err(e) = std::fs::metadata(src) {
-                d.error("source", format!("Bad source '{src}': {}", go_stat_error(std::path::Path::new(src), &e)));
+                d.error(
+                    "source",
+                    format!(
+                        "Bad source '{src}': {}",
+                        go_stat_error(std::path::Path::new(src), &e)
+                    ),
+                );
             }
         }
     }
@@ -57,7 +63,15 @@ pub fn decode(d: &mut Decoder) -> Config {
         d.error("destination", "Destination must be specified.");
     }
     if sources.len() > 1 && !destination.ends_with('/') {
-        d.error("destination", "Destination must be a directory when uploading multiple files.");
+        d.error(
+            "destination",
+            "Destination must be a directory when uploading multiple files.",
+        );
     }
-    Config { sources, destination, direction, generated }
+    Config {
+        sources,
+        destination,
+        direction,
+        generated,
+    }
 }

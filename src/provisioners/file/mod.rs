@@ -71,7 +71,10 @@ async fn upload(
         let target = upload_target(&src, &dst, meta.is_dir());
         let res = if meta.is_dir() {
             comm.upload_dir(Path::new(&src), &target, cancel).await
-        } else if let Some(bar) = (meta.len() >= PROGRESS_MIN_BYTES).then(|| ui.progress(meta.len(), &base_name(&src))).flatten() {
+        } else if let Some(bar) = (meta.len() >= PROGRESS_MIN_BYTES)
+            .then(|| ui.progress(meta.len(), &base_name(&src)))
+            .flatten()
+        {
             let b = bar.clone();
             let res = comm
                 .upload_with_progress(

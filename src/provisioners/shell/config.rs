@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::config::Decoder;
 use crate::communicator::config::go_stat_error;
+use crate::config::Decoder;
 use crate::provisioners::{check_env_vars, crlf_warning, decode_exit_codes, rand_name_number};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,20 +66,50 @@ pub fn decode(d: &mut Decoder) -> Config {
     let environment_vars = d.string_list("environment_vars").unwrap_or_default();
     let env = d.string_map("env").unwrap_or_default();
     let use_env_var_file = d.bool("use_env_var_file").unwrap_or(false);
-    let env_var_format = d.string("env_var_format").filter(|s| !s.is_empty()).unwrap_or_else(|| {
-        if use_env_var_file { "export %s='%s'\n" } else { "%s='%s' " }.to_string()
-    });
-    let execute_command = d.string("execute_command").filter(|s| !s.is_empty()).unwrap_or_else(|| {
-        if use_env_var_file { "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}" } else { "chmod +x {{.Path}}; {{.Vars}} {{.Path}}" }
+    let env_var_format = d
+        .string("env_var_format")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| {
+            if use_env_var_file {
+                "export %s='%s'\n"
+            } else {
+                "%s='%s' "
+            }
             .to_string()
-    });
-    let inline_shebang = d.string("inline_shebang").filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh -e".into());
-    let remote_folder = d.string("remote_folder").filter(|s| !s.is_empty()).unwrap_or_else(|| "/tmp".into());
-    let remote_file = d.string("remote_file").filter(|s| !s.is_empty()).unwrap_or_else(|| format!("script_{}.sh", rand_name_number()));
-    let remote_path = d.string("remote_path").filter(|s| !s.is_empty()).unwrap_or_else(|| format!("{remote_folder}/{remote_file}"));
+        });
+    let execute_command = d
+        .string("execute_command")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| {
+            if use_env_var_file {
+                "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}"
+            } else {
+                "chmod +x {{.Path}}; {{.Vars}} {{.Path}}"
+            }
+            .to_string()
+        });
+    let inline_shebang = d
+        .string("inline_shebang")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh -e".into());
+    let remote_folder = d
+        .string("remote_folder")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/tmp".into());
+    let remote_file = d
+        .string("remote_file")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("script_{}.sh", rand_name_number()));
+    let remote_path = d
+        .string("remote_path")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("{remote_folder}/{remote_file}"));
     let skip_clean = d.bool("skip_clean").unwrap_or(false);
     let expect_disconnect = d.bool("expect_disconnect").unwrap_or(false);
-    let start_retry_timeout = d.duration("start_retry_timeout").filter(|t| !t.is_zero()).unwrap_or(Duration::from_secs(300));
+    let start_retry_timeout = d
+        .duration("start_retry_timeout")
+        .filter(|t| !t.is_zero())
+        .unwrap_or(Duration::from_secs(300));
     let valid_exit_codes = decode_exit_codes(d);
     let pause_after = d.duration("pause_after").filter(|t| !t.is_zero());
     let binary = d.bool("binary").unwrap_or(false);
@@ -92,15 +122,27 @@ pub fn decode(d: &mut Decoder) -> Config {
         all_scripts = vec![s.clone()];
     }
     if all_scripts.is_empty() && inline.is_none() {
-        d.error("inline", "Either a script file or inline script must be specified.");
+        d.error(
+            "inline",
+            "Either a script file or inline script must be specified.",
+        );
     } else if !all_scripts.is_empty() && inline.is_some() {
-        d.error("inline", "Only a script file or an inline script can be specified, not both.");
+        d.error(
+            "inline",
+            "Only a script file or an inline script can be specified, not both.",
+        );
     }
     let mut warnings = Vec::new();
     for path in &all_scripts {
         let full = crate::provisioners::resolve(&d.base_dir, path);
         match std::fs::metadata(&full) {
-            Err(e) => d.error("script", format!("Bad script '{path}': {}", go_stat_error(std::path::Path::new(path), &e))),
+            Err(e) => d.error(
+                "script",
+                format!(
+                    "Bad script '{path}': {}",
+                    go_stat_error(std::path::Path::new(path), &e)
+                ),
+            ),
             Ok(_) => warnings.extend(crlf_warning(&full.to_string_lossy(), binary)),
         }
     }
@@ -109,7 +151,14 @@ pub fn decode(d: &mut Decoder) -> Config {
     Config {
         inline,
         inline_shebang,
-        scripts: all_scripts.iter().map(|s| crate::provisioners::resolve(&d.base_dir, s).to_string_lossy().into_owned()).collect(),
+        scripts: all_scripts
+            .iter()
+            .map(|s| {
+                crate::provisioners::resolve(&d.base_dir, s)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect(),
         environment_vars,
         env,
         env_var_format,

@@ -16,7 +16,8 @@ pub use config::Config;
 
 use crate::communicator::{CommError, Communicator, OutputSink, CMD_DISCONNECT};
 use crate::provisioners::{
-    check_exit_code, env_vars, flatten_env, go_duration, rand_name_number, sleep_or_cancel, to_unix, BuildData, UiSink,
+    check_exit_code, env_vars, flatten_env, go_duration, rand_name_number, sleep_or_cancel,
+    to_unix, BuildData, UiSink,
 };
 use crate::template::interp::Value;
 use crate::ui::Ui;
@@ -28,7 +29,13 @@ const RETRY_DELAY: Duration = Duration::from_secs(1);
 const DISCONNECTED: &str = "Script disconnected unexpectedly. If you expected your script to disconnect, i.e. from a restart, \
 you can try adding \"expect_disconnect\": true or \"valid_exit_codes\": [0, 2300218] to the shell provisioner parameters.";
 
-pub async fn provision(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &BuildData, cancel: &CancellationToken) -> anyhow::Result<()> {
+pub async fn provision(
+    c: &Config,
+    ui: &dyn Ui,
+    comm: &dyn Communicator,
+    data: &BuildData,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     let vars = env_vars(data, &c.environment_vars, &c.env);
     let flattened = flatten_env(&vars, &c.env_var_format);
 
@@ -42,7 +49,8 @@ pub async fn provision(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &
                 text.push('\n');
             }
             let path = std::env::temp_dir().join(format!("packer-shell{}", rand::random::<u32>()));
-            std::fs::write(&path, text).with_context(|| format!("writing inline script to {}", path.display()))?;
+            std::fs::write(&path, text)
+                .with_context(|| format!("writing inline script to {}", path.display()))?;
             inline_tmp = Some(TempFile(path.clone()));
             vec![path.to_string_lossy().into_owned()]
         }
@@ -63,7 +71,10 @@ pub async fn provision(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &
     let mut dot = BTreeMap::new();
     dot.insert("Vars".to_string(), Value::String(flattened.clone()));
     dot.insert("Path".to_string(), Value::String(c.remote_path.clone()));
-    dot.insert("EnvVarFile".to_string(), Value::String(env_var_file.clone()));
+    dot.insert(
+        "EnvVarFile".to_string(),
+        Value::String(env_var_file.clone()),
+    );
     let command = data.render(&c.execute_command, Some(Value::Map(dot)))?;
 
     for path in &scripts {
@@ -77,7 +88,9 @@ pub async fn provision(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &
                 .map_err(|e| keep_kind(e, "Error uploading script"))?;
             quiet(comm, &format!("chmod 0755 {}", c.remote_path), cancel)
                 .await
-                .map_err(|e| keep_kind(e, "Error chmodding script file to 0755 in remote machine"))?;
+                .map_err(|e| {
+                    keep_kind(e, "Error chmodding script file to 0755 in remote machine")
+                })?;
             match comm.start(&command, &UiSink(ui), cancel).await {
                 Ok(s) => Ok(s),
                 Err(CommError::Disconnected(_)) => Ok(CMD_DISCONNECT),
@@ -104,15 +117,26 @@ pub async fn provision(c: &Config, ui: &dyn Ui, comm: &dyn Communicator, data: &
         cleanup_remote_file(comm, &env_var_file, c.start_retry_timeout, cancel).await?;
     }
     if let Some(p) = c.pause_after {
-        ui.say(&format!("Pausing {} after this provisioner...", go_duration(p)));
+        ui.say(&format!(
+            "Pausing {} after this provisioner...",
+            go_duration(p)
+        ));
         sleep_or_cancel(p, cancel).await?;
     }
     Ok(())
 }
 
 /// Removes a remote file, retrying (the machine may be rebooting) until `timeout`.
-async fn cleanup_remote_file(comm: &dyn Communicator, path: &str, timeout: Duration, cancel: &CancellationToken) -> anyhow::Result<()> {
-    let status = retry(timeout, cancel, || async { quiet(comm, &format!("rm -f {path}"), cancel).await }).await?;
+async fn cleanup_remote_file(
+    comm: &dyn Communicator,
+    path: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let status = retry(timeout, cancel, || async {
+        quiet(comm, &format!("rm -f {path}"), cancel).await
+    })
+    .await?;
     if status != 0 {
         bail!("Error removing temporary script at {path}!");
     }
@@ -120,7 +144,11 @@ async fn cleanup_remote_file(comm: &dyn Communicator, path: &str, timeout: Durat
 }
 
 /// Runs a bookkeeping command whose output nobody needs.
-async fn quiet(comm: &dyn Communicator, command: &str, cancel: &CancellationToken) -> Result<i32, CommError> {
+async fn quiet(
+    comm: &dyn Communicator,
+    command: &str,
+    cancel: &CancellationToken,
+) -> Result<i32, CommError> {
     struct Drop_;
     impl OutputSink for Drop_ {
         fn stdout_line(&self, _: &str) {}
@@ -142,7 +170,11 @@ fn keep_kind(e: CommError, what: &str) -> CommError {
 
 /// Packer's `retry.Config{StartTimeout}`: repeat `f` until it succeeds or `timeout` passes;
 /// cancellation and a changed host key end it at once.
-pub(crate) async fn retry<T, F, Fut>(timeout: Duration, cancel: &CancellationToken, mut f: F) -> anyhow::Result<T>
+pub(crate) async fn retry<T, F, Fut>(
+    timeout: Duration,
+    cancel: &CancellationToken,
+    mut f: F,
+) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, CommError>>,
@@ -151,7 +183,9 @@ where
     loop {
         match f().await {
             Ok(v) => return Ok(v),
-            Err(e @ (CommError::Cancelled | CommError::HostKeyChanged { .. })) => return Err(e.into()),
+            Err(e @ (CommError::Cancelled | CommError::HostKeyChanged { .. })) => {
+                return Err(e.into())
+            }
             Err(e) => {
                 if cancel.is_cancelled() {
                     return Err(CommError::Cancelled.into());

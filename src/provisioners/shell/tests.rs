@@ -31,47 +31,116 @@ fn cfg(inline: &[&str]) -> Config {
 }
 
 fn data() -> BuildData {
-    BuildData { build_name: "web".into(), builder_type: "amazon-ebs".into(), ..Default::default() }
+    BuildData {
+        build_name: "web".into(),
+        builder_type: "amazon-ebs".into(),
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
 async fn inline_script_is_uploaded_chmodded_run_and_removed() {
-    let comm = FakeComm::with_replies(vec![Reply::Status(0, vec!["hello".into(), "ERR:warn".into()])]);
+    let comm = FakeComm::with_replies(vec![Reply::Status(
+        0,
+        vec!["hello".into(), "ERR:warn".into()],
+    )]);
     let ui = RecordingUi::default();
-    provision(&cfg(&["echo hello"]), &ui, &comm, &data(), &CancellationToken::new()).await.unwrap();
+    provision(
+        &cfg(&["echo hello"]),
+        &ui,
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let calls = comm.calls();
-    assert_eq!(calls[0], Call::Upload("/tmp/script_1.sh".into(), b"#!/bin/sh -e\necho hello\n".to_vec(), Some(0o755)));
+    assert_eq!(
+        calls[0],
+        Call::Upload(
+            "/tmp/script_1.sh".into(),
+            b"#!/bin/sh -e\necho hello\n".to_vec(),
+            Some(0o755)
+        )
+    );
     assert_eq!(calls[1], Call::Start("chmod 0755 /tmp/script_1.sh".into()));
-    let Call::Start(run) = &calls[2] else { panic!("{calls:?}") };
-    assert!(run.contains("FOO='bar' PACKER_BUILDER_TYPE='amazon-ebs' PACKER_BUILD_NAME='web' "), "{run}");
+    let Call::Start(run) = &calls[2] else {
+        panic!("{calls:?}")
+    };
+    assert!(
+        run.contains("FOO='bar' PACKER_BUILDER_TYPE='amazon-ebs' PACKER_BUILD_NAME='web' "),
+        "{run}"
+    );
     assert_eq!(calls[3], Call::Start("rm -f /tmp/script_1.sh".into()));
     let lines = ui.lines();
-    assert!(lines[0].starts_with("say: Provisioning with shell script: "), "{lines:?}");
+    assert!(
+        lines[0].starts_with("say: Provisioning with shell script: "),
+        "{lines:?}"
+    );
     assert_eq!(&lines[1..], ["message: hello", "error: warn"]);
 }
 
 #[tokio::test]
 async fn bad_exit_code_fails_with_packers_message_and_valid_codes_pass() {
     let comm = FakeComm::with_replies(vec![Reply::Status(3, vec![])]);
-    let err = provision(&cfg(&["exit 3"]), &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap_err();
-    assert_eq!(err.to_string(), "Script exited with non-zero exit status: 3.Allowed exit codes are: [0]");
+    let err = provision(
+        &cfg(&["exit 3"]),
+        &RecordingUi::default(),
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"
+    );
 
     let comm = FakeComm::with_replies(vec![Reply::Status(3, vec![])]);
     let mut c = cfg(&["exit 3"]);
     c.valid_exit_codes = vec![0, 3];
-    provision(&c, &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    provision(
+        &c,
+        &RecordingUi::default(),
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
 async fn disconnect_fails_unless_expected() {
     let comm = FakeComm::with_replies(vec![Reply::Disconnect]);
-    let err = provision(&cfg(&["reboot"]), &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap_err();
-    assert!(err.to_string().starts_with("Script disconnected unexpectedly."), "{err}");
+    let err = provision(
+        &cfg(&["reboot"]),
+        &RecordingUi::default(),
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("Script disconnected unexpectedly."),
+        "{err}"
+    );
 
     let comm = FakeComm::with_replies(vec![Reply::Disconnect]);
     let mut c = cfg(&["reboot"]);
     c.expect_disconnect = true;
-    provision(&c, &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    provision(
+        &c,
+        &RecordingUi::default(),
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(comm.commands().last().unwrap(), "rm -f /tmp/script_1.sh");
 }
 
@@ -79,7 +148,15 @@ async fn disconnect_fails_unless_expected() {
 async fn upload_is_retried_while_the_host_is_down() {
     let comm = FakeComm::default();
     *comm.failing_uploads.lock().unwrap() = 1;
-    provision(&cfg(&["true"]), &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    provision(
+        &cfg(&["true"]),
+        &RecordingUi::default(),
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert!(matches!(comm.calls()[0], Call::Upload(..)));
 }
 
@@ -90,10 +167,23 @@ async fn env_var_file_is_uploaded_and_cleaned() {
     c.use_env_var_file = true;
     c.env_var_format = "export %s='%s'\n".into();
     c.execute_command = "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}".into();
-    provision(&c, &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
+    provision(
+        &c,
+        &RecordingUi::default(),
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     let calls = comm.calls();
-    let Call::Upload(path, body, mode) = &calls[0] else { panic!("{calls:?}") };
-    assert!(path.starts_with("/tmp/varfile_") && path.ends_with(".sh"), "{path}");
+    let Call::Upload(path, body, mode) = &calls[0] else {
+        panic!("{calls:?}")
+    };
+    assert!(
+        path.starts_with("/tmp/varfile_") && path.ends_with(".sh"),
+        "{path}"
+    );
     assert_eq!(String::from_utf8_lossy(body), "export FOO='bar'\nexport PACKER_BUILDER_TYPE='amazon-ebs'\nexport PACKER_BUILD_NAME='web'\n");
     assert_eq!(*mode, Some(0o600));
     assert_eq!(comm.commands().last().unwrap(), &format!("rm -f {path}"));
@@ -109,14 +199,47 @@ async fn scripts_are_uploaded_with_lf_endings_unless_binary() {
     c.scripts = vec![p.to_string_lossy().into_owned()];
     c.skip_clean = true;
     let comm = FakeComm::default();
-    provision(&c, &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
-    assert_eq!(comm.calls()[0], Call::Upload("/tmp/script_1.sh".into(), b"echo a\necho b\n".to_vec(), Some(0o755)));
-    assert!(!comm.commands().iter().any(|c| c.starts_with("rm ")), "skip_clean leaves the script");
+    provision(
+        &c,
+        &RecordingUi::default(),
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        comm.calls()[0],
+        Call::Upload(
+            "/tmp/script_1.sh".into(),
+            b"echo a\necho b\n".to_vec(),
+            Some(0o755)
+        )
+    );
+    assert!(
+        !comm.commands().iter().any(|c| c.starts_with("rm ")),
+        "skip_clean leaves the script"
+    );
 
     c.binary = true;
     let comm = FakeComm::default();
-    provision(&c, &RecordingUi::default(), &comm, &data(), &CancellationToken::new()).await.unwrap();
-    assert_eq!(comm.calls()[0], Call::Upload("/tmp/script_1.sh".into(), b"echo a\r\necho b\r\n".to_vec(), Some(0o755)));
+    provision(
+        &c,
+        &RecordingUi::default(),
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        comm.calls()[0],
+        Call::Upload(
+            "/tmp/script_1.sh".into(),
+            b"echo a\r\necho b\r\n".to_vec(),
+            Some(0o755)
+        )
+    );
     assert!(crate::provisioners::crlf_warning(&p.to_string_lossy(), true).is_some());
 }
 
@@ -125,6 +248,17 @@ async fn pause_after_is_announced() {
     let mut c = cfg(&["true"]);
     c.pause_after = Some(Duration::from_millis(20));
     let ui = RecordingUi::default();
-    provision(&c, &ui, &FakeComm::default(), &data(), &CancellationToken::new()).await.unwrap();
-    assert_eq!(ui.lines().last().unwrap(), "say: Pausing 20ms after this provisioner...");
+    provision(
+        &c,
+        &ui,
+        &FakeComm::default(),
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ui.lines().last().unwrap(),
+        "say: Pausing 20ms after this provisioner..."
+    );
 }

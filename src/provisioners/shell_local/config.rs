@@ -6,7 +6,9 @@ use crate::config::Decoder;
 use crate::provisioners::{check_env_vars, crlf_warning, decode_exit_codes, resolve};
 
 /// GOOS names `only_on` accepts.
-const SUPPORTED_OS: &[&str] = &["darwin", "freebsd", "linux", "openbsd", "solaris", "windows"];
+const SUPPORTED_OS: &[&str] = &[
+    "darwin", "freebsd", "linux", "openbsd", "solaris", "windows",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -33,19 +35,34 @@ pub fn decode(d: &mut Decoder) -> Config {
     let mut scripts = d.string_list("scripts").unwrap_or_default();
     let environment_vars = d.string_list("environment_vars").unwrap_or_default();
     let env = d.string_map("env").unwrap_or_default();
-    let env_var_format = d.string("env_var_format").filter(|s| !s.is_empty()).unwrap_or_else(|| "%s='%s' ".into());
+    let env_var_format = d
+        .string("env_var_format")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "%s='%s' ".into());
     let execute_command = d
         .string_list("execute_command")
         .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into(), "{{.Vars}} {{.Script}}".into()]);
-    let inline_shebang = d.string("inline_shebang").filter(|s| !s.is_empty()).unwrap_or_else(|| "/bin/sh -e".into());
+        .unwrap_or_else(|| {
+            vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "{{.Vars}} {{.Script}}".into(),
+            ]
+        });
+    let inline_shebang = d
+        .string("inline_shebang")
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh -e".into());
     let only_on = d.string_list("only_on").unwrap_or_default();
     let tempfile_extension = d.string("tempfile_extension").unwrap_or_default();
     let use_linux_pathing = d.bool("use_linux_pathing").unwrap_or(false);
     let valid_exit_codes = decode_exit_codes(d);
 
     if command.is_none() && inline.is_empty() && scripts.is_empty() && script.is_none() {
-        d.error("inline", "Command, Inline, Script and Scripts options cannot all be empty.");
+        d.error(
+            "inline",
+            "Command, Inline, Script and Scripts options cannot all be empty.",
+        );
     }
     let too_many = "You may only specify one of the following options: Command, Inline, Script or Scripts. Please consolidate these options in your config.";
     if let Some(cmd) = command {
@@ -66,16 +83,31 @@ pub fn decode(d: &mut Decoder) -> Config {
         d.error("scripts", too_many);
     }
     let mut warnings = Vec::new();
-    let scripts: Vec<String> = scripts.iter().map(|s| resolve(&d.base_dir, s).to_string_lossy().into_owned()).collect();
+    let scripts: Vec<String> = scripts
+        .iter()
+        .map(|s| resolve(&d.base_dir, s).to_string_lossy().into_owned())
+        .collect();
     for path in &scripts {
         match std::fs::metadata(path) {
-            Err(e) => d.error("script", format!("Bad script '{path}': {}", go_stat_error(std::path::Path::new(path), &e))),
+            Err(e) => d.error(
+                "script",
+                format!(
+                    "Bad script '{path}': {}",
+                    go_stat_error(std::path::Path::new(path), &e)
+                ),
+            ),
             Ok(_) => warnings.extend(crlf_warning(path, true)),
         }
     }
     for os in &only_on {
         if !SUPPORTED_OS.contains(&os.as_str()) {
-            d.error("only_on", format!("Invalid OS specified in only_on: '{os}'\nSupported OS names: {}", SUPPORTED_OS.join(", ")));
+            d.error(
+                "only_on",
+                format!(
+                    "Invalid OS specified in only_on: '{os}'\nSupported OS names: {}",
+                    SUPPORTED_OS.join(", ")
+                ),
+            );
         }
     }
     check_env_vars(d, "environment_vars", &environment_vars);

@@ -17,12 +17,22 @@ use crate::provisioners::{check_exit_code, env_vars, flatten_env, BuildData};
 use crate::template::interp::Value;
 use crate::ui::Ui;
 
-pub async fn provision(c: &Config, ui: &dyn Ui, data: &BuildData, cancel: &CancellationToken) -> anyhow::Result<()> {
+pub async fn provision(
+    c: &Config,
+    ui: &dyn Ui,
+    data: &BuildData,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     run(c, ui, data, cancel).await
 }
 
 /// Runs every command/script of `c` locally; stops at the first failure.
-pub async fn run(c: &Config, ui: &dyn Ui, data: &BuildData, cancel: &CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    c: &Config,
+    ui: &dyn Ui,
+    data: &BuildData,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     if !c.only_on.is_empty() && !c.only_on.iter().any(|os| os == std::env::consts::OS) {
         ui.say("Skipping shell-local due to runtime OS");
         return Ok(());
@@ -36,7 +46,11 @@ pub async fn run(c: &Config, ui: &dyn Ui, data: &BuildData, cancel: &Cancellatio
             text.push_str(&data.render(line, None)?);
             text.push('\n');
         }
-        let path = std::env::temp_dir().join(format!("packer-shell{}{}", rand::random::<u32>(), c.tempfile_extension));
+        let path = std::env::temp_dir().join(format!(
+            "packer-shell{}{}",
+            rand::random::<u32>(),
+            c.tempfile_extension
+        ));
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         set_exec(&path)?;
         temp = Some(path.clone());
@@ -59,17 +73,31 @@ pub async fn run(c: &Config, ui: &dyn Ui, data: &BuildData, cancel: &Cancellatio
 
 fn set_exec(path: &std::path::Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).with_context(|| format!("chmod {}", path.display()))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("chmod {}", path.display()))
 }
 
-async fn run_script(c: &Config, ui: &dyn Ui, data: &BuildData, vars: &str, script: &str, cancel: &CancellationToken) -> anyhow::Result<()> {
+async fn run_script(
+    c: &Config,
+    ui: &dyn Ui,
+    data: &BuildData,
+    vars: &str,
+    script: &str,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     let mut dot = BTreeMap::new();
     dot.insert("Vars".to_string(), Value::String(vars.to_string()));
     dot.insert("Script".to_string(), Value::String(script.to_string()));
     dot.insert("Command".to_string(), Value::String(script.to_string()));
-    let argv: Vec<String> = c.execute_command.iter().map(|a| data.render(a, Some(Value::Map(dot.clone())))).collect::<Result<_, _>>()?;
+    let argv: Vec<String> = c
+        .execute_command
+        .iter()
+        .map(|a| data.render(a, Some(Value::Map(dot.clone()))))
+        .collect::<Result<_, _>>()?;
     ui.say(&format!("Running local shell script: {script}"));
-    let (prog, args) = argv.split_first().ok_or_else(|| anyhow!("execute_command is empty"))?;
+    let (prog, args) = argv
+        .split_first()
+        .ok_or_else(|| anyhow!("execute_command is empty"))?;
     let mut child = tokio::process::Command::new(prog)
         .args(args)
         .stdin(Stdio::null())
@@ -127,7 +155,11 @@ mod tests {
             environment_vars: vec!["GREETING=hi there".into()],
             env: vec![],
             env_var_format: "%s='%s' ".into(),
-            execute_command: vec!["/bin/sh".into(), "-c".into(), "{{.Vars}} {{.Script}}".into()],
+            execute_command: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "{{.Vars}} {{.Script}}".into(),
+            ],
             only_on: vec![],
             tempfile_extension: String::new(),
             use_linux_pathing: false,
@@ -139,19 +171,46 @@ mod tests {
     #[tokio::test]
     async fn runs_inline_with_env_and_streams_output() {
         let ui = RecordingUi::default();
-        let data = BuildData { build_name: "b".into(), builder_type: "null".into(), ..Default::default() };
-        run(&cfg(&["echo \"$GREETING $PACKER_BUILD_NAME\"", "echo oops >&2"]), &ui, &data, &CancellationToken::new()).await.unwrap();
+        let data = BuildData {
+            build_name: "b".into(),
+            builder_type: "null".into(),
+            ..Default::default()
+        };
+        run(
+            &cfg(&["echo \"$GREETING $PACKER_BUILD_NAME\"", "echo oops >&2"]),
+            &ui,
+            &data,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         let lines = ui.lines();
-        assert!(lines[0].starts_with("say: Running local shell script: "), "{lines:?}");
-        assert!(lines.contains(&"message: hi there b".to_string()), "{lines:?}");
+        assert!(
+            lines[0].starts_with("say: Running local shell script: "),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"message: hi there b".to_string()),
+            "{lines:?}"
+        );
         assert!(lines.contains(&"error: oops".to_string()), "{lines:?}");
     }
 
     #[tokio::test]
     async fn exit_codes_and_cancellation() {
         let ui = RecordingUi::default();
-        let err = run(&cfg(&["exit 3"]), &ui, &BuildData::default(), &CancellationToken::new()).await.unwrap_err();
-        assert_eq!(err.to_string(), "Script exited with non-zero exit status: 3.Allowed exit codes are: [0]");
+        let err = run(
+            &cfg(&["exit 3"]),
+            &ui,
+            &BuildData::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"
+        );
 
         let cancel = CancellationToken::new();
         let c2 = cancel.clone();
@@ -160,8 +219,13 @@ mod tests {
             c2.cancel();
         });
         let start = std::time::Instant::now();
-        let err = run(&cfg(&["sleep 30"]), &ui, &BuildData::default(), &cancel).await.unwrap_err();
-        assert!(err.to_string().starts_with("Error executing script: "), "{err}");
+        let err = run(&cfg(&["sleep 30"]), &ui, &BuildData::default(), &cancel)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("Error executing script: "),
+            "{err}"
+        );
         assert!(start.elapsed() < std::time::Duration::from_secs(5));
     }
 }

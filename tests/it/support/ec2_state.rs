@@ -310,7 +310,12 @@ impl Ec2State {
                 .client
                 .describe_snapshots()
                 .owner_ids("self")
-                .filters(aws_sdk_ec2::types::Filter::builder().name("owner-id").values(MOTO_ACCOUNT).build())
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("owner-id")
+                        .values(MOTO_ACCOUNT)
+                        .build(),
+                )
                 .set_next_token(token)
                 .send()
                 .await

@@ -66,7 +66,8 @@ impl Moto {
             }
             server.child.kill();
         }
-        let server = MotoServer::spawn(eb).unwrap_or_else(|e| panic!("starting moto_server: {e:#}"));
+        let server =
+            MotoServer::spawn(eb).unwrap_or_else(|e| panic!("starting moto_server: {e:#}"));
         Moto {
             server: Some(server),
             pooled: true,
@@ -75,7 +76,8 @@ impl Moto {
 
     /// A moto server of this test's own, killed when the handle is dropped.
     pub fn start_dedicated() -> Moto {
-        let server = MotoServer::spawn(false).unwrap_or_else(|e| panic!("starting moto_server: {e:#}"));
+        let server =
+            MotoServer::spawn(false).unwrap_or_else(|e| panic!("starting moto_server: {e:#}"));
         Moto {
             server: Some(server),
             pooled: false,
@@ -150,7 +152,11 @@ with open(sys.argv[1], "w") as f:
             .output()
             .map_err(|e| format!("running the venv's python: {e}"))?;
         if !out.status.success() {
-            return Err(format!("writing {}: {}", path.display(), String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "writing {}: {}",
+                path.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         Ok(path)
     })

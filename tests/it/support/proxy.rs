@@ -164,8 +164,10 @@ impl Proxy {
     /// with its own window; transitions of other actions show at once. Replaces any earlier
     /// setting.
     pub fn set_transition_times(&self, windows: &[(&str, Duration)]) {
-        let map: serde_json::Map<String, Value> =
-            windows.iter().map(|(a, w)| (a.to_string(), json!(w.as_secs_f64()))).collect();
+        let map: serde_json::Map<String, Value> = windows
+            .iter()
+            .map(|(a, w)| (a.to_string(), json!(w.as_secs_f64())))
+            .collect();
         self.configure(json!({ "transitions": map }));
     }
 

@@ -20,14 +20,24 @@ impl Step<BuildCtx> for CleanupVolumes {
         Ok(())
     }
 
-    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+    async fn cleanup(
+        &self,
+        ctx: &mut BuildCtx,
+        env: &StepEnv,
+        _outcome: Outcome,
+    ) -> anyhow::Result<()> {
         if ctx.instance.is_none() {
             return Ok(());
         }
         let ec2 = ctx.ec2();
         let out = ec2
             .describe_volumes()
-            .filters(Filter::builder().name(format!("tag:{BUILD_ID_TAG}")).values(&ctx.build_id).build())
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{BUILD_ID_TAG}"))
+                    .values(&ctx.build_id)
+                    .build(),
+            )
             .send()
             .await
             .aws_context(|| format!("listing the build's volumes in {}", ctx.region))?;
@@ -37,7 +47,13 @@ impl Step<BuildCtx> for CleanupVolumes {
                 continue;
             }
             env.ui.say(&format!("Deleting volume {id}..."));
-            match ec2.delete_volume().volume_id(id).send().await.aws_context(|| format!("deleting volume {id} in {}", ctx.region)) {
+            match ec2
+                .delete_volume()
+                .volume_id(id)
+                .send()
+                .await
+                .aws_context(|| format!("deleting volume {id} in {}", ctx.region))
+            {
                 Ok(_) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(e.into()),

@@ -20,7 +20,11 @@ pub fn host(ctx: &BuildCtx) -> Option<String> {
         Some("private_ip") => i.private_ip.clone(),
         Some("public_dns") => i.public_dns.clone(),
         Some("private_dns") => i.private_dns.clone(),
-        _ => i.public_ip.clone().or_else(|| i.private_ip.clone()).or_else(|| i.public_dns.clone()),
+        _ => i
+            .public_ip
+            .clone()
+            .or_else(|| i.private_ip.clone())
+            .or_else(|| i.public_dns.clone()),
     }
 }
 
@@ -37,7 +41,8 @@ impl Step<BuildCtx> for Connect {
         if ctx.cfg.ssh_interface.as_deref() == Some("session_manager") {
             anyhow::bail!("ssh_interface \"session_manager\" is not supported by rpack yet; use public_ip, private_ip, public_dns or private_dns");
         }
-        let host = host(ctx).context("the instance has no address to connect to (set ssh_host or ssh_interface)")?;
+        let host = host(ctx)
+            .context("the instance has no address to connect to (set ssh_host or ssh_interface)")?;
         let mut comm_cfg = ctx.cfg.comm.clone();
         if let Some(kp) = &ctx.key_pair {
             if comm_cfg.private_key_file.is_none() {
@@ -49,7 +54,12 @@ impl Step<BuildCtx> for Connect {
         Ok(())
     }
 
-    async fn cleanup(&self, ctx: &mut BuildCtx, _env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+    async fn cleanup(
+        &self,
+        ctx: &mut BuildCtx,
+        _env: &StepEnv,
+        _outcome: Outcome,
+    ) -> anyhow::Result<()> {
         if let Some(c) = ctx.comm.take() {
             c.disconnect();
         }

@@ -30,7 +30,9 @@ impl Step<BuildCtx> for CopyAmi {
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
-        let Some(source) = ctx.images.first().cloned() else { return Ok(()) };
+        let Some(source) = ctx.images.first().cloned() else {
+            return Ok(());
+        };
         let encrypt = cfg.encrypt_boot == Some(true);
         let mut targets: Vec<String> = cfg.ami_regions.clone();
         if source.intermediary && !cfg.skip_save_build_region {
@@ -39,8 +41,13 @@ impl Step<BuildCtx> for CopyAmi {
         if targets.is_empty() {
             return Ok(());
         }
-        let verb = if encrypt { "Copying/Encrypting" } else { "Copying" };
-        env.ui.say(&format!("{verb} AMI ({}) to other regions...", source.id));
+        let verb = if encrypt {
+            "Copying/Encrypting"
+        } else {
+            "Copying"
+        };
+        env.ui
+            .say(&format!("{verb} AMI ({}) to other regions...", source.id));
         let description = match &cfg.ami_description {
             Some(d) => Some(ctx.render("ami_description", d)?),
             None => None,
@@ -63,18 +70,31 @@ impl Step<BuildCtx> for CopyAmi {
             }
             if encrypt {
                 req = req.encrypted(true);
-                let key = if *region == ctx.region { cfg.kms_key_id.clone() } else { cfg.region_kms_key(region).map(str::to_string).or(cfg.kms_key_id.clone()) };
+                let key = if *region == ctx.region {
+                    cfg.kms_key_id.clone()
+                } else {
+                    cfg.region_kms_key(region)
+                        .map(str::to_string)
+                        .or(cfg.kms_key_id.clone())
+                };
                 if let Some(k) = key.filter(|k| !k.is_empty()) {
                     req = req.kms_key_id(k);
                 }
             }
-            let out = req
-                .send()
-                .await
-                .aws_context(|| format!("copying AMI {} from {} to {region}", source.id, ctx.region))?;
-            let id = out.image_id().context("CopyImage returned no image id")?.to_string();
+            let out = req.send().await.aws_context(|| {
+                format!("copying AMI {} from {} to {region}", source.id, ctx.region)
+            })?;
+            let id = out
+                .image_id()
+                .context("CopyImage returned no image id")?
+                .to_string();
             env.ledger.created("image", &id, region);
-            ctx.images.push(Image { region: region.clone(), id: id.clone(), snapshots: Vec::new(), intermediary: false });
+            ctx.images.push(Image {
+                region: region.clone(),
+                id: id.clone(),
+                snapshots: Vec::new(),
+                intermediary: false,
+            });
             started.push((region.clone(), id));
         }
 
@@ -100,13 +120,20 @@ impl Step<BuildCtx> for CopyAmi {
                     for s in &snaps {
                         env.ledger.created("snapshot", s, &region);
                     }
-                    if let Some(img) = ctx.images.iter_mut().find(|i| i.id == id && i.region == region) {
+                    if let Some(img) = ctx
+                        .images
+                        .iter_mut()
+                        .find(|i| i.id == id && i.region == region)
+                    {
                         img.snapshots = snaps;
                     }
                 }
                 Err(e) => {
                     if first_err.is_none() {
-                        first_err = Some(anyhow::Error::new(e).context(format!("Error waiting for AMI ({id}) in region ({region})")));
+                        first_err =
+                            Some(anyhow::Error::new(e).context(format!(
+                                "Error waiting for AMI ({id}) in region ({region})"
+                            )));
                     }
                 }
             }
@@ -117,7 +144,12 @@ impl Step<BuildCtx> for CopyAmi {
         Ok(())
     }
 
-    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, outcome: Outcome) -> anyhow::Result<()> {
+    async fn cleanup(
+        &self,
+        ctx: &mut BuildCtx,
+        env: &StepEnv,
+        outcome: Outcome,
+    ) -> anyhow::Result<()> {
         if outcome == Outcome::Success {
             return Ok(());
         }
@@ -129,7 +161,9 @@ impl Step<BuildCtx> for CopyAmi {
         let mut errors = Vec::new();
         for img in &copies {
             match delete_image(ctx, env, img).await {
-                Ok(()) => ctx.images.retain(|i| !(i.id == img.id && i.region == img.region)),
+                Ok(()) => ctx
+                    .images
+                    .retain(|i| !(i.id == img.id && i.region == img.region)),
                 Err(e) => errors.push(format!("{e:#}")),
             }
         }

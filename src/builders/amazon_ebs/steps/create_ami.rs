@@ -31,15 +31,23 @@ impl Step<BuildCtx> for CreateAmi {
             env.ui.say("Skipping AMI creation...");
             return Ok(());
         }
-        let instance = ctx.instance_id().context("no instance to image")?.to_string();
+        let instance = ctx
+            .instance_id()
+            .context("no instance to image")?
+            .to_string();
         let intermediary = cfg.encrypt_boot == Some(true) || cfg.skip_save_build_region;
         let name = if intermediary {
-            let r: String = rand::thread_rng().sample_iter(&Alphanumeric).take(7).map(char::from).collect();
+            let r: String = rand::thread_rng()
+                .sample_iter(&Alphanumeric)
+                .take(7)
+                .map(char::from)
+                .collect();
             format!("packer-intermediary-{}", r.to_lowercase())
         } else {
             cfg.ami_name.clone()
         };
-        env.ui.say(&format!("Creating AMI {name} from instance {instance}"));
+        env.ui
+            .say(&format!("Creating AMI {name} from instance {instance}"));
         let tags = ctx.id_tags(&name);
         let mut req = ctx
             .ec2()
@@ -56,18 +64,36 @@ impl Step<BuildCtx> for CreateAmi {
         }
         let region = ctx.region.clone();
         // EC2 may still report the instance as stopping for a moment after the stop wait.
-        let out = wait::retry_codes(&["IncorrectInstanceState"], Duration::from_secs(15 * 60), || {
-            let req = req.clone();
-            let (name, instance, region) = (&name, &instance, &region);
-            async move { req.send().await.aws_context(|| format!("creating AMI '{name}' from {instance} in {region}")) }
-        })
+        let out = wait::retry_codes(
+            &["IncorrectInstanceState"],
+            Duration::from_secs(15 * 60),
+            || {
+                let req = req.clone();
+                let (name, instance, region) = (&name, &instance, &region);
+                async move {
+                    req.send().await.aws_context(|| {
+                        format!("creating AMI '{name}' from {instance} in {region}")
+                    })
+                }
+            },
+        )
         .await?;
-        let id = out.image_id().context("CreateImage returned no image id")?.to_string();
+        let id = out
+            .image_id()
+            .context("CreateImage returned no image id")?
+            .to_string();
         env.ledger.created("image", &id, &region);
-        ctx.images.push(Image { region: region.clone(), id: id.clone(), snapshots: Vec::new(), intermediary });
+        ctx.images.push(Image {
+            region: region.clone(),
+            id: id.clone(),
+            snapshots: Vec::new(),
+            intermediary,
+        });
         env.ui.message(&format!("AMI: {id}"));
         env.ui.say("Waiting for AMI to become ready...");
-        let snaps = wait_image(ctx, &region, &id, &env.cancel).await.context("Error waiting for AMI")?;
+        let snaps = wait_image(ctx, &region, &id, &env.cancel)
+            .await
+            .context("Error waiting for AMI")?;
         for s in &snaps {
             env.ledger.created("snapshot", s, &region);
         }
@@ -77,18 +103,27 @@ impl Step<BuildCtx> for CreateAmi {
         Ok(())
     }
 
-    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, outcome: Outcome) -> anyhow::Result<()> {
-        let Some(img) = ctx.images.first().cloned() else { return Ok(()) };
+    async fn cleanup(
+        &self,
+        ctx: &mut BuildCtx,
+        env: &StepEnv,
+        outcome: Outcome,
+    ) -> anyhow::Result<()> {
+        let Some(img) = ctx.images.first().cloned() else {
+            return Ok(());
+        };
         if outcome == Outcome::Success && !img.intermediary {
             return Ok(());
         }
         if img.intermediary && outcome == Outcome::Success {
-            env.ui.say("Deregistering the intermediary AMI and deleting its snapshots...");
+            env.ui
+                .say("Deregistering the intermediary AMI and deleting its snapshots...");
         } else {
             env.ui.say("Deregistering the AMI and deleting associated snapshots because of cancellation, or error...");
         }
         delete_image(ctx, env, &img).await?;
-        ctx.images.retain(|i| i.id != img.id || i.region != img.region);
+        ctx.images
+            .retain(|i| i.id != img.id || i.region != img.region);
         Ok(())
     }
 }

@@ -22,29 +22,45 @@ impl Step<BuildCtx> for CreateTags {
         let cfg = ctx.cfg.clone();
         let tags = ctx.render_tags("tags", &cfg.tags, None)?;
         let snap_tags = ctx.render_tags("snapshot_tags", &cfg.snapshot_tags, None)?;
-        for img in ctx.images.iter().filter(|i| !i.intermediary).cloned().collect::<Vec<_>>() {
+        for img in ctx
+            .images
+            .iter()
+            .filter(|i| !i.intermediary)
+            .cloned()
+            .collect::<Vec<_>>()
+        {
             let ec2 = ctx.aws.ec2(&img.region);
             let (id, region) = (&img.id, &img.region);
             // Always one call per region: the build-id tag must reach the snapshots too.
             {
                 env.ui.say(&format!("Adding tags to AMI ({id})..."));
-                for (k, v) in tags.iter().filter(|(k, _)| k != crate::builders::amazon_ebs::context::BUILD_ID_TAG) {
+                for (k, v) in tags
+                    .iter()
+                    .filter(|(k, _)| k != crate::builders::amazon_ebs::context::BUILD_ID_TAG)
+                {
                     env.ui.message(&format!("Adding tag: \"{k}\": \"{v}\""));
                 }
                 let mut resources = vec![id.clone()];
                 resources.extend(img.snapshots.iter().cloned());
-                wait::retry_codes(&["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"], Duration::from_secs(60), || async {
-                    ec2.create_tags()
-                        .set_resources(Some(resources.clone()))
-                        .set_tags(Some(ec2_tags(&tags)))
-                        .send()
-                        .await
-                        .aws_context(|| format!("tagging AMI {id} and its snapshots in {region}"))
-                })
+                wait::retry_codes(
+                    &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"],
+                    Duration::from_secs(60),
+                    || async {
+                        ec2.create_tags()
+                            .set_resources(Some(resources.clone()))
+                            .set_tags(Some(ec2_tags(&tags)))
+                            .send()
+                            .await
+                            .aws_context(|| {
+                                format!("tagging AMI {id} and its snapshots in {region}")
+                            })
+                    },
+                )
                 .await?;
             }
             if !cfg.snapshot_tags.is_empty() && !img.snapshots.is_empty() {
-                env.ui.say(&format!("Tagging snapshot: {}", img.snapshots.join(", ")));
+                env.ui
+                    .say(&format!("Tagging snapshot: {}", img.snapshots.join(", ")));
                 ec2.create_tags()
                     .set_resources(Some(img.snapshots.clone()))
                     .set_tags(Some(ec2_tags(&snap_tags)))

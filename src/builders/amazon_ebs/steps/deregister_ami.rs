@@ -33,12 +33,18 @@ impl Step<BuildCtx> for DeregisterAmi {
                 .aws_context(|| format!("looking up AMIs named '{}' in {region}", cfg.ami_name))?;
             for img in out.images() {
                 let Some(id) = img.image_id() else { continue };
-                ec2.deregister_image().image_id(id).send().await
+                ec2.deregister_image()
+                    .image_id(id)
+                    .send()
+                    .await
                     .aws_context(|| format!("deregistering AMI {id} in {region}"))?;
                 env.ui.say(&format!("Deregistered AMI id: {id}"));
                 if cfg.force_delete_snapshot {
                     for s in snapshots_of(img) {
-                        ec2.delete_snapshot().snapshot_id(&s).send().await
+                        ec2.delete_snapshot()
+                            .snapshot_id(&s)
+                            .send()
+                            .await
                             .aws_context(|| format!("deleting snapshot {s} in {region}"))?;
                         env.ui.say(&format!("Deleted snapshot: {s}"));
                     }

@@ -10,8 +10,7 @@ use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct IamInstanceProfile;
 
-const TRUST_POLICY: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
 #[async_trait::async_trait]
 impl Step<BuildCtx> for IamInstanceProfile {
@@ -23,42 +22,81 @@ impl Step<BuildCtx> for IamInstanceProfile {
         let cfg = ctx.cfg.clone();
         if let Some(p) = &cfg.iam_instance_profile {
             if !cfg.skip_profile_validation {
-                ctx.aws.iam().get_instance_profile().instance_profile_name(p).send().await
+                ctx.aws
+                    .iam()
+                    .get_instance_profile()
+                    .instance_profile_name(p)
+                    .send()
+                    .await
                     .aws_context(|| format!("checking IAM instance profile {p}"))?;
             }
             ctx.instance_profile = Some(p.clone());
             return Ok(());
         }
-        let Some(doc) = &cfg.temporary_iam_instance_profile_policy_document else { return Ok(()) };
+        let Some(doc) = &cfg.temporary_iam_instance_profile_policy_document else {
+            return Ok(());
+        };
         let iam = ctx.aws.iam();
         let name = format!("packer-{}", ctx.build_id);
-        let tag = aws_sdk_iam::types::Tag::builder().key(BUILD_ID_TAG).value(&ctx.build_id).build().context("building an IAM tag")?;
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key(BUILD_ID_TAG)
+            .value(&ctx.build_id)
+            .build()
+            .context("building an IAM tag")?;
 
-        env.ui.say(&format!("Creating temporary instance profile for this instance: {name}"));
-        iam.create_instance_profile().instance_profile_name(&name).tags(tag.clone()).send().await
+        env.ui.say(&format!(
+            "Creating temporary instance profile for this instance: {name}"
+        ));
+        iam.create_instance_profile()
+            .instance_profile_name(&name)
+            .tags(tag.clone())
+            .send()
+            .await
             .aws_context(|| format!("creating temporary instance profile {name}"))?;
         env.ledger.created("instance_profile", &name, "global");
         ctx.temp_iam.profile = Some(name.clone());
 
-        env.ui.say(&format!("Creating temporary role for this instance: {name}"));
-        iam.create_role().role_name(&name).assume_role_policy_document(TRUST_POLICY).tags(tag).send().await
+        env.ui.say(&format!(
+            "Creating temporary role for this instance: {name}"
+        ));
+        iam.create_role()
+            .role_name(&name)
+            .assume_role_policy_document(TRUST_POLICY)
+            .tags(tag)
+            .send()
+            .await
             .aws_context(|| format!("creating temporary role {name}"))?;
         env.ledger.created("role", &name, "global");
         ctx.temp_iam.role = Some(name.clone());
 
-        env.ui.say(&format!("Attaching policy to the temporary role: {name}"));
-        iam.put_role_policy().role_name(&name).policy_name(&name).policy_document(doc.to_json()).send().await
+        env.ui
+            .say(&format!("Attaching policy to the temporary role: {name}"));
+        iam.put_role_policy()
+            .role_name(&name)
+            .policy_name(&name)
+            .policy_document(doc.to_json())
+            .send()
+            .await
             .aws_context(|| format!("attaching the policy to role {name}"))?;
         ctx.temp_iam.policy_attached = true;
 
-        iam.add_role_to_instance_profile().instance_profile_name(&name).role_name(&name).send().await
+        iam.add_role_to_instance_profile()
+            .instance_profile_name(&name)
+            .role_name(&name)
+            .send()
+            .await
             .aws_context(|| format!("adding role {name} to instance profile {name}"))?;
         ctx.temp_iam.role_in_profile = true;
         ctx.instance_profile = Some(name);
         Ok(())
     }
 
-    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+    async fn cleanup(
+        &self,
+        ctx: &mut BuildCtx,
+        env: &StepEnv,
+        _outcome: Outcome,
+    ) -> anyhow::Result<()> {
         let t = ctx.temp_iam.clone();
         if t.profile.is_none() && t.role.is_none() {
             return Ok(());
@@ -67,26 +105,51 @@ impl Step<BuildCtx> for IamInstanceProfile {
         let mut errors = Vec::new();
         if let (true, Some(p), Some(r)) = (t.role_in_profile, &t.profile, &t.role) {
             env.ui.say("Removing role from instance profile...");
-            if let Err(e) = iam.remove_role_from_instance_profile().instance_profile_name(p).role_name(r).send().await
-                .aws_context(|| format!("removing role {r} from instance profile {p}")) {
+            if let Err(e) = iam
+                .remove_role_from_instance_profile()
+                .instance_profile_name(p)
+                .role_name(r)
+                .send()
+                .await
+                .aws_context(|| format!("removing role {r} from instance profile {p}"))
+            {
                 errors.push(e.to_string());
             }
         }
         if let (true, Some(r)) = (t.policy_attached, &t.role) {
-            if let Err(e) = iam.delete_role_policy().role_name(r).policy_name(r).send().await.aws_context(|| format!("deleting policy of role {r}")) {
+            if let Err(e) = iam
+                .delete_role_policy()
+                .role_name(r)
+                .policy_name(r)
+                .send()
+                .await
+                .aws_context(|| format!("deleting policy of role {r}"))
+            {
                 errors.push(e.to_string());
             }
         }
         if let Some(r) = &t.role {
             env.ui.say("Deleting temporary role...");
-            match iam.delete_role().role_name(r).send().await.aws_context(|| format!("deleting temporary role {r}")) {
+            match iam
+                .delete_role()
+                .role_name(r)
+                .send()
+                .await
+                .aws_context(|| format!("deleting temporary role {r}"))
+            {
                 Ok(_) => env.ledger.deleted("role", r, "global"),
                 Err(e) => errors.push(e.to_string()),
             }
         }
         if let Some(p) = &t.profile {
             env.ui.say("Deleting temporary instance profile...");
-            match iam.delete_instance_profile().instance_profile_name(p).send().await.aws_context(|| format!("deleting temporary instance profile {p}")) {
+            match iam
+                .delete_instance_profile()
+                .instance_profile_name(p)
+                .send()
+                .await
+                .aws_context(|| format!("deleting temporary instance profile {p}"))
+            {
                 Ok(_) => env.ledger.deleted("instance_profile", p, "global"),
                 Err(e) => errors.push(e.to_string()),
             }

@@ -35,13 +35,22 @@ pub fn generate(kind: &str, bits: u32, comment: &str) -> anyhow::Result<(String,
     };
     let mut key = if kind == "rsa" {
         let bits = if bits >= 2048 { bits as usize } else { 4096 };
-        PrivateKey::from(ssh_key::private::RsaKeypair::random(&mut rng, bits).context("generating an RSA key")?)
+        PrivateKey::from(
+            ssh_key::private::RsaKeypair::random(&mut rng, bits)
+                .context("generating an RSA key")?,
+        )
     } else {
         PrivateKey::random(&mut rng, alg).context("generating the temporary SSH key")?
     };
     key.set_comment(comment);
-    let private = key.to_openssh(LineEnding::LF).context("encoding the temporary SSH key")?.to_string();
-    let public = key.public_key().to_openssh().context("encoding the temporary public key")?;
+    let private = key
+        .to_openssh(LineEnding::LF)
+        .context("encoding the temporary SSH key")?
+        .to_string();
+    let public = key
+        .public_key()
+        .to_openssh()
+        .context("encoding the temporary public key")?;
     Ok((private, public))
 }
 
@@ -71,7 +80,10 @@ impl Step<BuildCtx> for KeyPair {
         if comm.comm_type != crate::communicator::config::CommType::Ssh {
             return Ok(());
         }
-        let name = comm.temporary_key_pair_name.clone().unwrap_or_else(|| format!("packer_{}", ctx.build_id));
+        let name = comm
+            .temporary_key_pair_name
+            .clone()
+            .unwrap_or_else(|| format!("packer_{}", ctx.build_id));
         let kind = cfg.key_type().to_string();
         let (private, public) = generate(&kind, comm.temporary_key_pair_bits, &name)?;
         let path = ctx.work_dir.join(format!("{name}.pem"));
@@ -87,11 +99,19 @@ impl Step<BuildCtx> for KeyPair {
             .await
             .aws_context(|| format!("importing temporary key pair {name} in {}", ctx.region))?;
         env.ledger.created("key_pair", &name, &ctx.region);
-        ctx.key_pair = Some(Kp { name, temporary: true, private_key_file: Some(path), debug_key_file: None });
+        ctx.key_pair = Some(Kp {
+            name,
+            temporary: true,
+            private_key_file: Some(path),
+            debug_key_file: None,
+        });
         if ctx.debug {
             // Packer's name, relative to the directory rpack runs in.
             let debug_path = PathBuf::from(format!("ec2_{}.pem", cfg.build_name));
-            env.ui.message(&format!("Saving key for debug purposes: {}", debug_path.display()));
+            env.ui.message(&format!(
+                "Saving key for debug purposes: {}",
+                debug_path.display()
+            ));
             write_private(&debug_path, &private)?;
             if let Some(kp) = ctx.key_pair.as_mut() {
                 kp.debug_key_file = Some(debug_path);
@@ -100,8 +120,15 @@ impl Step<BuildCtx> for KeyPair {
         Ok(())
     }
 
-    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
-        let Some(kp) = ctx.key_pair.clone().filter(|k| k.temporary) else { return Ok(()) };
+    async fn cleanup(
+        &self,
+        ctx: &mut BuildCtx,
+        env: &StepEnv,
+        _outcome: Outcome,
+    ) -> anyhow::Result<()> {
+        let Some(kp) = ctx.key_pair.clone().filter(|k| k.temporary) else {
+            return Ok(());
+        };
         env.ui.say("Deleting temporary keypair...");
         for p in kp.private_key_file.iter().chain(kp.debug_key_file.iter()) {
             let _ = std::fs::remove_file(p);
@@ -137,7 +164,10 @@ mod tests {
     fn ed25519_is_the_default_shape() {
         let (private, public) = super::generate("ed25519", 0, "packer_x").unwrap();
         assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
-        assert!(public.starts_with("ssh-ed25519 ") && public.ends_with(" packer_x"), "{public}");
+        assert!(
+            public.starts_with("ssh-ed25519 ") && public.ends_with(" packer_x"),
+            "{public}"
+        );
         assert!(super::generate("dsa", 0, "x").is_err());
     }
 }

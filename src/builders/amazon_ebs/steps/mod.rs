@@ -57,21 +57,41 @@ pub(crate) async fn wait_instance(
             let Some(inst) = out.reservations().iter().flat_map(|r| r.instances()).next() else {
                 return Ok(Check::Pending("not visible yet".into()));
             };
-            let state = inst.state().and_then(|s| s.name()).cloned().unwrap_or(InstanceStateName::Pending);
+            let state = inst
+                .state()
+                .and_then(|s| s.name())
+                .cloned()
+                .unwrap_or(InstanceStateName::Pending);
             if state == target {
                 return Ok(Check::Done(Instance {
                     id: id.to_string(),
                     public_ip: inst.public_ip_address().map(str::to_string),
                     private_ip: inst.private_ip_address().map(str::to_string),
-                    public_dns: inst.public_dns_name().filter(|s| !s.is_empty()).map(str::to_string),
-                    private_dns: inst.private_dns_name().filter(|s| !s.is_empty()).map(str::to_string),
+                    public_dns: inst
+                        .public_dns_name()
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
+                    private_dns: inst
+                        .private_dns_name()
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
                     terminated: target == InstanceStateName::Terminated,
                 }));
             }
-            let dead = matches!(state, InstanceStateName::Terminated | InstanceStateName::ShuttingDown);
+            let dead = matches!(
+                state,
+                InstanceStateName::Terminated | InstanceStateName::ShuttingDown
+            );
             if dead && target != InstanceStateName::Terminated {
-                let reason = inst.state_reason().and_then(|r| r.message()).unwrap_or("").to_string();
-                return Ok(Check::Failed(format!("the instance is {} ({reason})", state.as_str())));
+                let reason = inst
+                    .state_reason()
+                    .and_then(|r| r.message())
+                    .unwrap_or("")
+                    .to_string();
+                return Ok(Check::Failed(format!(
+                    "the instance is {} ({reason})",
+                    state.as_str()
+                )));
             }
             Ok(Check::Pending(state.as_str().to_string()))
         }
@@ -86,8 +106,17 @@ pub(crate) async fn wait_image(
     image_id: &str,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Vec<String>, WaitError> {
-    let policy = ctx.polling.policy(crate::builders::amazon_ebs::config::timeouts::IMAGE_AVAILABLE);
-    wait_image_owned(ctx.aws.ec2(region), policy, region.to_string(), image_id.to_string(), cancel.clone()).await
+    let policy = ctx
+        .polling
+        .policy(crate::builders::amazon_ebs::config::timeouts::IMAGE_AVAILABLE);
+    wait_image_owned(
+        ctx.aws.ec2(region),
+        policy,
+        region.to_string(),
+        image_id.to_string(),
+        cancel.clone(),
+    )
+    .await
 }
 
 /// [`wait_image`] with owned arguments, for parallel waits on spawned tasks.
@@ -112,11 +141,18 @@ pub(crate) async fn wait_image_owned(
             let Some(img) = out.images().first() else {
                 return Ok(Check::Pending("not visible yet".into()));
             };
-            let state = img.state().map(|s| s.as_str().to_string()).unwrap_or_default();
+            let state = img
+                .state()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
             match state.as_str() {
                 "available" => Ok(Check::Done(snapshots_of(img))),
                 "failed" | "invalid" | "deregistered" | "error" => {
-                    let reason = img.state_reason().and_then(|r| r.message()).unwrap_or("").to_string();
+                    let reason = img
+                        .state_reason()
+                        .and_then(|r| r.message())
+                        .unwrap_or("")
+                        .to_string();
                     Ok(Check::Failed(format!("the AMI is {state}: {reason}")))
                 }
                 _ => Ok(Check::Pending(state)),
@@ -135,7 +171,11 @@ pub(crate) fn snapshots_of(img: &aws_sdk_ec2::types::Image) -> Vec<String> {
 }
 
 /// Deregisters `image` and deletes its snapshots (looking them up if not known yet).
-pub(crate) async fn delete_image(ctx: &BuildCtx, env: &StepEnv, image: &Image) -> anyhow::Result<()> {
+pub(crate) async fn delete_image(
+    ctx: &BuildCtx,
+    env: &StepEnv,
+    image: &Image,
+) -> anyhow::Result<()> {
     let ec2 = ctx.aws.ec2(&image.region);
     let region = &image.region;
     let mut snapshots = image.snapshots.clone();
@@ -146,16 +186,30 @@ pub(crate) async fn delete_image(ctx: &BuildCtx, env: &StepEnv, image: &Image) -
             }
         }
     }
-    match ec2.deregister_image().image_id(&image.id).send().await.aws_context(|| format!("deregistering AMI {} in {region}", image.id)) {
+    match ec2
+        .deregister_image()
+        .image_id(&image.id)
+        .send()
+        .await
+        .aws_context(|| format!("deregistering AMI {} in {region}", image.id))
+    {
         Ok(_) => {}
         Err(e) if e.is_not_found() => {}
         Err(e) => return Err(e.into()),
     }
     env.ledger.deleted("image", &image.id, region);
     for s in &snapshots {
-        let r = wait::retry_codes(&["InvalidSnapshot.InUse"], Duration::from_secs(60), || async {
-            ec2.delete_snapshot().snapshot_id(s).send().await.aws_context(|| format!("deleting snapshot {s} in {region}"))
-        })
+        let r = wait::retry_codes(
+            &["InvalidSnapshot.InUse"],
+            Duration::from_secs(60),
+            || async {
+                ec2.delete_snapshot()
+                    .snapshot_id(s)
+                    .send()
+                    .await
+                    .aws_context(|| format!("deleting snapshot {s} in {region}"))
+            },
+        )
         .await;
         match r {
             Ok(_) => {}

@@ -16,25 +16,36 @@ impl Step<BuildCtx> for ModifyInstance {
     }
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
-        let Some(id) = ctx.instance_id().map(str::to_string) else { return Ok(()) };
+        let Some(id) = ctx.instance_id().map(str::to_string) else {
+            return Ok(());
+        };
         let ec2 = ctx.ec2();
         if ctx.cfg.sriov_support {
             env.ui.say("Enabling Enhanced Networking (SR-IOV)...");
             ec2.modify_instance_attribute()
                 .instance_id(&id)
-                .sriov_net_support(aws_sdk_ec2::types::AttributeValue::builder().value("simple").build())
+                .sriov_net_support(
+                    aws_sdk_ec2::types::AttributeValue::builder()
+                        .value("simple")
+                        .build(),
+                )
                 .send()
                 .await
                 .aws_context(|| format!("enabling SR-IOV on instance {id} in {}", ctx.region))?;
         }
         if let Some(ena) = ctx.cfg.ena_support {
-            env.ui.say(&format!("{} Enhanced Networking (ENA)...", if ena { "Enabling" } else { "Disabling" }));
+            env.ui.say(&format!(
+                "{} Enhanced Networking (ENA)...",
+                if ena { "Enabling" } else { "Disabling" }
+            ));
             ec2.modify_instance_attribute()
                 .instance_id(&id)
                 .ena_support(AttributeBooleanValue::builder().value(ena).build())
                 .send()
                 .await
-                .aws_context(|| format!("setting ENA support on instance {id} in {}", ctx.region))?;
+                .aws_context(|| {
+                    format!("setting ENA support on instance {id} in {}", ctx.region)
+                })?;
         }
         Ok(())
     }

@@ -12,7 +12,9 @@ use crate::engine::{Step, StepEnv};
 pub struct Network;
 
 fn filters(f: &[(String, String)]) -> Vec<Filter> {
-    f.iter().map(|(k, v)| Filter::builder().name(k).values(v).build()).collect()
+    f.iter()
+        .map(|(k, v)| Filter::builder().name(k).values(v).build())
+        .collect()
 }
 
 #[async_trait::async_trait]
@@ -29,13 +31,20 @@ impl Step<BuildCtx> for Network {
         ctx.availability_zone = cfg.availability_zone.clone();
         if ctx.vpc_id.is_none() {
             if let Some(f) = &cfg.vpc_filter {
-                let out = ec2.describe_vpcs().set_filters(Some(filters(&f.filters))).send().await
+                let out = ec2
+                    .describe_vpcs()
+                    .set_filters(Some(filters(&f.filters)))
+                    .send()
+                    .await
                     .aws_context(|| format!("describing VPCs in {}", ctx.region))?;
                 if out.vpcs().len() != 1 {
                     bail!("Exactly one VPC should match the filter, but {} VPC's was found matching filters: {:?}", out.vpcs().len(), f.filters);
                 }
                 ctx.vpc_id = out.vpcs()[0].vpc_id().map(str::to_string);
-                env.ui.message(&format!("Found VPC ID: {}", ctx.vpc_id.as_deref().unwrap_or("")));
+                env.ui.message(&format!(
+                    "Found VPC ID: {}",
+                    ctx.vpc_id.as_deref().unwrap_or("")
+                ));
             }
         }
         if ctx.subnet_id.is_none() {
@@ -46,9 +55,18 @@ impl Step<BuildCtx> for Network {
                     fs.push(Filter::builder().name("vpc-id").values(v).build());
                 }
                 if let Some(az) = &ctx.availability_zone {
-                    fs.push(Filter::builder().name("availabilityZone").values(az).build());
+                    fs.push(
+                        Filter::builder()
+                            .name("availabilityZone")
+                            .values(az)
+                            .build(),
+                    );
                 }
-                let out = ec2.describe_subnets().set_filters(Some(fs)).send().await
+                let out = ec2
+                    .describe_subnets()
+                    .set_filters(Some(fs))
+                    .send()
+                    .await
                     .aws_context(|| format!("describing subnets in {}", ctx.region))?;
                 let mut subnets = out.subnets().to_vec();
                 if subnets.is_empty() {
@@ -64,14 +82,23 @@ impl Step<BuildCtx> for Network {
                     subnets.choose(&mut rand::thread_rng()).cloned()
                 };
                 ctx.subnet_id = chosen.and_then(|s| s.subnet_id().map(str::to_string));
-                env.ui.message(&format!("Found Subnet ID: {}", ctx.subnet_id.as_deref().unwrap_or("")));
+                env.ui.message(&format!(
+                    "Found Subnet ID: {}",
+                    ctx.subnet_id.as_deref().unwrap_or("")
+                ));
             }
         }
         if let Some(subnet) = ctx.subnet_id.clone() {
             if ctx.vpc_id.is_none() || ctx.availability_zone.is_none() {
-                let out = ec2.describe_subnets().subnet_ids(&subnet).send().await
+                let out = ec2
+                    .describe_subnets()
+                    .subnet_ids(&subnet)
+                    .send()
+                    .await
                     .aws_context(|| format!("describing subnet {subnet} in {}", ctx.region))?;
-                let Some(s) = out.subnets().first() else { bail!("subnet {subnet} not found in {}", ctx.region) };
+                let Some(s) = out.subnets().first() else {
+                    bail!("subnet {subnet} not found in {}", ctx.region)
+                };
                 if ctx.vpc_id.is_none() {
                     ctx.vpc_id = s.vpc_id().map(str::to_string);
                 }

@@ -22,7 +22,9 @@ impl Step<BuildCtx> for PreValidate {
             ctx.aws.validate_credentials().await?;
         }
         if !cfg.access.skip_region_validation {
-            ctx.aws.validate_regions(&cfg.all_regions(&ctx.region)).await?;
+            ctx.aws
+                .validate_regions(&cfg.all_regions(&ctx.region))
+                .await?;
         }
         if let (Some(vpc), None) = (&cfg.vpc_id, &cfg.subnet_id) {
             env.ui.say("Prevalidating any provided VPC information");
@@ -33,7 +35,11 @@ impl Step<BuildCtx> for PreValidate {
                 .send()
                 .await
                 .aws_context(|| format!("describing VPC {vpc} in {}", ctx.region))?;
-            let default = out.vpcs().first().and_then(|v| v.is_default()).unwrap_or(false);
+            let default = out
+                .vpcs()
+                .first()
+                .and_then(|v| v.is_default())
+                .unwrap_or(false);
             if !default {
                 bail!("Error: subnet_id or subnet_filter must be provided for non-default VPCs");
             }
@@ -44,20 +50,33 @@ impl Step<BuildCtx> for PreValidate {
             return Ok(());
         }
         if cfg.force_deregister {
-            env.ui.say("Force Deregister flag found, skipping prevalidating AMI Name");
+            env.ui
+                .say("Force Deregister flag found, skipping prevalidating AMI Name");
             return Ok(());
         }
-        env.ui.say(&format!("Prevalidating AMI Name: {}", cfg.ami_name));
+        env.ui
+            .say(&format!("Prevalidating AMI Name: {}", cfg.ami_name));
         let out = ctx
             .ec2()
             .describe_images()
             .owners("self")
-            .filters(aws_sdk_ec2::types::Filter::builder().name("name").values(&cfg.ami_name).build())
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("name")
+                    .values(&cfg.ami_name)
+                    .build(),
+            )
             .send()
             .await
-            .aws_context(|| format!("looking up AMIs named '{}' in {}", cfg.ami_name, ctx.region))?;
+            .aws_context(|| {
+                format!("looking up AMIs named '{}' in {}", cfg.ami_name, ctx.region)
+            })?;
         if let Some(img) = out.images().first() {
-            bail!("Error: AMI Name: '{}' is used by an existing AMI: {}", cfg.ami_name, img.image_id().unwrap_or(""));
+            bail!(
+                "Error: AMI Name: '{}' is used by an existing AMI: {}",
+                cfg.ami_name,
+                img.image_id().unwrap_or("")
+            );
         }
         Ok(())
     }

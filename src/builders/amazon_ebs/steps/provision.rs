@@ -25,9 +25,12 @@ impl Step<BuildCtx> for Provision {
         data.insert("ConnType".into(), "ssh".into());
         let comm = ctx.comm.clone();
         let comm_ref: Option<&dyn Communicator> = comm.as_ref().map(|c| c as &dyn Communicator);
-        ctx.hook.provision(comm_ref, &data, env.ui.as_ref(), &env.cancel).await?;
+        ctx.hook
+            .provision(comm_ref, &data, env.ui.as_ref(), &env.cancel)
+            .await?;
         // StepCleanupTempKeys: remove the temporary key from authorized_keys before imaging.
-        if ctx.cfg.comm.clear_authorized_keys && ctx.key_pair.as_ref().is_some_and(|k| k.temporary) {
+        if ctx.cfg.comm.clear_authorized_keys && ctx.key_pair.as_ref().is_some_and(|k| k.temporary)
+        {
             if let Some(c) = &comm {
                 c.clear_authorized_keys(env.ui.as_ref(), &env.cancel)
                     .await

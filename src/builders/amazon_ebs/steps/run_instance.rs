@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, HttpTokensState, IamInstanceProfileSpecification,
-    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceMetadataTagsState, InstanceStateName,
-    InstanceType, Placement, ResourceType, ShutdownBehavior, Tenancy, VolumeType,
+    InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceMetadataTagsState,
+    InstanceStateName, InstanceType, Placement, ResourceType, ShutdownBehavior, Tenancy,
+    VolumeType,
 };
 use base64::Engine as _;
 
@@ -64,7 +65,9 @@ fn user_data(ctx: &BuildCtx) -> anyhow::Result<Option<String>> {
     let cfg = &ctx.cfg;
     let raw = match (&cfg.user_data, &cfg.user_data_file) {
         (Some(s), _) => s.clone().into_bytes(),
-        (None, Some(f)) => std::fs::read(f).with_context(|| format!("reading user_data_file {}", f.display()))?,
+        (None, Some(f)) => {
+            std::fs::read(f).with_context(|| format!("reading user_data_file {}", f.display()))?
+        }
         _ => return Ok(None),
     };
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -93,8 +96,12 @@ impl Step<BuildCtx> for RunInstance {
         let md = &cfg.metadata_options;
         let mut metadata = InstanceMetadataOptionsRequest::builder()
             // IMDSv2 only, unless the template says otherwise.
-            .http_tokens(HttpTokensState::from(md.http_tokens.as_deref().unwrap_or("required")))
-            .http_endpoint(InstanceMetadataEndpointState::from(md.http_endpoint.as_deref().unwrap_or("enabled")));
+            .http_tokens(HttpTokensState::from(
+                md.http_tokens.as_deref().unwrap_or("required"),
+            ))
+            .http_endpoint(InstanceMetadataEndpointState::from(
+                md.http_endpoint.as_deref().unwrap_or("enabled"),
+            ));
         if let Some(h) = md.http_put_response_hop_limit {
             metadata = metadata.http_put_response_hop_limit(h as i32);
         }
@@ -111,7 +118,9 @@ impl Step<BuildCtx> for RunInstance {
             // Idempotent against SDK retries after a lost answer: at most one instance per build.
             .client_token(format!("rpack-{}", ctx.build_id))
             .metadata_options(metadata.build())
-            .instance_initiated_shutdown_behavior(ShutdownBehavior::from(cfg.shutdown_behavior.as_str()))
+            .instance_initiated_shutdown_behavior(ShutdownBehavior::from(
+                cfg.shutdown_behavior.as_str(),
+            ))
             .tag_specifications(BuildCtx::tag_spec(ResourceType::Instance, &run_tags))
             .tag_specifications(BuildCtx::tag_spec(ResourceType::Volume, &volume_tags));
         if cfg.ebs_optimized {
@@ -129,8 +138,17 @@ impl Step<BuildCtx> for RunInstance {
         if cfg.no_ephemeral {
             for i in 0..24 {
                 let dev = format!("/dev/xvd{}", (b'b' + i as u8) as char);
-                if !cfg.launch_block_device_mappings.iter().any(|b| b.device_name == dev) {
-                    req = req.block_device_mappings(BlockDeviceMapping::builder().device_name(dev).no_device("").build());
+                if !cfg
+                    .launch_block_device_mappings
+                    .iter()
+                    .any(|b| b.device_name == dev)
+                {
+                    req = req.block_device_mappings(
+                        BlockDeviceMapping::builder()
+                            .device_name(dev)
+                            .no_device("")
+                            .build(),
+                    );
                 }
             }
         }
@@ -148,7 +166,8 @@ impl Step<BuildCtx> for RunInstance {
             req = req.placement(placement.build());
         }
         if let Some(p) = &ctx.instance_profile {
-            req = req.iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
+            req = req
+                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
         }
         if let Some(public) = cfg.associate_public_ip_address {
             let mut ni = aws_sdk_ec2::types::InstanceNetworkInterfaceSpecification::builder()
@@ -167,21 +186,38 @@ impl Step<BuildCtx> for RunInstance {
             }
         }
         if cfg.enable_t2_unlimited {
-            req = req.credit_specification(aws_sdk_ec2::types::CreditSpecificationRequest::builder().cpu_credits("unlimited").build());
+            req = req.credit_specification(
+                aws_sdk_ec2::types::CreditSpecificationRequest::builder()
+                    .cpu_credits("unlimited")
+                    .build(),
+            );
         }
         let req = req;
         let (it, src, region) = (&instance_type, &source.id, &ctx.region);
         // A freshly created instance profile takes a few seconds to be usable by EC2.
-        let out = wait::retry_codes(&["InvalidParameterValue"], Duration::from_secs(if ctx.temp_iam.profile.is_some() { 120 } else { 0 }), || {
-            let req = req.clone();
-            async move {
-                req.send()
-                    .await
-                    .aws_context(|| format!("launching an instance of {it} from {src} in {region}"))
-            }
-        })
+        let out = wait::retry_codes(
+            &["InvalidParameterValue"],
+            Duration::from_secs(if ctx.temp_iam.profile.is_some() {
+                120
+            } else {
+                0
+            }),
+            || {
+                let req = req.clone();
+                async move {
+                    req.send().await.aws_context(|| {
+                        format!("launching an instance of {it} from {src} in {region}")
+                    })
+                }
+            },
+        )
         .await?;
-        let id = out.instances().first().and_then(|i| i.instance_id()).context("RunInstances returned no instance")?.to_string();
+        let id = out
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .context("RunInstances returned no instance")?
+            .to_string();
         record_and_wait_running(ctx, env, &id).await
     }
 
@@ -190,7 +226,12 @@ impl Step<BuildCtx> for RunInstance {
         timeouts::INSTANCE_TERMINATED + Duration::from_secs(5 * 60)
     }
 
-    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+    async fn cleanup(
+        &self,
+        ctx: &mut BuildCtx,
+        env: &StepEnv,
+        _outcome: Outcome,
+    ) -> anyhow::Result<()> {
         terminate(ctx, env).await
     }
 }
@@ -198,7 +239,9 @@ impl Step<BuildCtx> for RunInstance {
 /// Terminates the build instance (if any, and not yet done) and waits until it is gone; the
 /// security group cleanup after it depends on that.
 pub(crate) async fn terminate(ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
-    let Some(inst) = ctx.instance.clone() else { return Ok(()) };
+    let Some(inst) = ctx.instance.clone() else {
+        return Ok(());
+    };
     if inst.terminated {
         return Ok(());
     }
@@ -215,9 +258,16 @@ pub(crate) async fn terminate(ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Resu
         Err(e) if e.is_not_found() => {}
         Err(e) => return Err(e.into()),
     }
-    wait_instance(ctx, env, &inst.id, InstanceStateName::Terminated, timeouts::INSTANCE_TERMINATED, &env.hard_cancel)
-        .await
-        .with_context(|| format!("Error waiting for instance ({}) to terminate", inst.id))?;
+    wait_instance(
+        ctx,
+        env,
+        &inst.id,
+        InstanceStateName::Terminated,
+        timeouts::INSTANCE_TERMINATED,
+        &env.hard_cancel,
+    )
+    .await
+    .with_context(|| format!("Error waiting for instance ({}) to terminate", inst.id))?;
     env.ledger.deleted("instance", &inst.id, &ctx.region);
     if let Some(i) = ctx.instance.as_mut() {
         i.terminated = true;
@@ -227,14 +277,29 @@ pub(crate) async fn terminate(ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Resu
 
 /// Records a just-launched instance (before any wait, so a cancel from here on still
 /// terminates it) and waits until it is running.
-pub(crate) async fn record_and_wait_running(ctx: &mut BuildCtx, env: &StepEnv, id: &str) -> anyhow::Result<()> {
+pub(crate) async fn record_and_wait_running(
+    ctx: &mut BuildCtx,
+    env: &StepEnv,
+    id: &str,
+) -> anyhow::Result<()> {
     env.ledger.created("instance", id, &ctx.region);
-    ctx.instance = Some(crate::builders::amazon_ebs::context::Instance { id: id.to_string(), ..Default::default() });
+    ctx.instance = Some(crate::builders::amazon_ebs::context::Instance {
+        id: id.to_string(),
+        ..Default::default()
+    });
     env.ui.message(&format!("Instance ID: {id}"));
-    env.ui.say(&format!("Waiting for instance ({id}) to become ready..."));
-    let inst = wait_instance(ctx, env, id, InstanceStateName::Running, timeouts::INSTANCE_RUNNING, &env.cancel)
-        .await
-        .with_context(|| format!("Error waiting for instance ({id}) to become ready"))?;
+    env.ui
+        .say(&format!("Waiting for instance ({id}) to become ready..."));
+    let inst = wait_instance(
+        ctx,
+        env,
+        id,
+        InstanceStateName::Running,
+        timeouts::INSTANCE_RUNNING,
+        &env.cancel,
+    )
+    .await
+    .with_context(|| format!("Error waiting for instance ({id}) to become ready"))?;
     ctx.instance = Some(inst);
     Ok(())
 }

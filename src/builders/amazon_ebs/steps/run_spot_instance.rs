@@ -10,14 +10,16 @@
 
 use anyhow::{bail, Context as _};
 use aws_sdk_ec2::types::{
-    DefaultTargetCapacityType, FleetLaunchTemplateConfigRequest, FleetLaunchTemplateOverridesRequest,
-    FleetLaunchTemplateSpecificationRequest, FleetType, InstanceType, LaunchTemplateBlockDeviceMappingRequest,
-    LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
+    DefaultTargetCapacityType, FleetLaunchTemplateConfigRequest,
+    FleetLaunchTemplateOverridesRequest, FleetLaunchTemplateSpecificationRequest, FleetType,
+    InstanceType, LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMarketOptionsRequest, LaunchTemplateInstanceMetadataEndpointState,
     LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateInstanceMetadataTagsState,
     LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, LaunchTemplatePlacementRequest,
-    LaunchTemplateSpotMarketOptionsRequest, LaunchTemplateTagSpecificationRequest, MarketType, RequestLaunchTemplateData,
-    ResourceType, SpotInstanceType, TargetCapacitySpecificationRequest, Tenancy, VolumeType,
+    LaunchTemplateSpotMarketOptionsRequest, LaunchTemplateTagSpecificationRequest, MarketType,
+    RequestLaunchTemplateData, ResourceType, SpotInstanceType, TargetCapacitySpecificationRequest,
+    Tenancy, VolumeType,
 };
 use rand::distributions::Alphanumeric;
 use rand::Rng;
@@ -25,7 +27,9 @@ use rand::Rng;
 use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice};
 use crate::builders::amazon_ebs::context::{ec2_tags, BuildCtx};
-use crate::builders::amazon_ebs::steps::run_instance::{encoded_user_data, record_and_wait_running, terminate};
+use crate::builders::amazon_ebs::steps::run_instance::{
+    encoded_user_data, record_and_wait_running, terminate,
+};
 use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct RunSpotInstance;
@@ -36,7 +40,11 @@ fn lt_mapping(b: &BlockDevice) -> LaunchTemplateBlockDeviceMappingRequest {
     if b.no_device {
         return m.no_device("").build();
     }
-    if let Some(v) = b.virtual_name.as_deref().filter(|v| v.starts_with("ephemeral")) {
+    if let Some(v) = b
+        .virtual_name
+        .as_deref()
+        .filter(|v| v.starts_with("ephemeral"))
+    {
         return m.virtual_name(v).build();
     }
     let e = LaunchTemplateEbsBlockDeviceRequest::builder()
@@ -52,7 +60,10 @@ fn lt_mapping(b: &BlockDevice) -> LaunchTemplateBlockDeviceMappingRequest {
 }
 
 fn lt_tags(rt: ResourceType, tags: &[(String, String)]) -> LaunchTemplateTagSpecificationRequest {
-    LaunchTemplateTagSpecificationRequest::builder().resource_type(rt).set_tags(Some(ec2_tags(tags))).build()
+    LaunchTemplateTagSpecificationRequest::builder()
+        .resource_type(rt)
+        .set_tags(Some(ec2_tags(tags)))
+        .build()
 }
 
 /// The instance types the fleet may choose from, in the template's order.
@@ -71,12 +82,21 @@ impl RunSpotInstance {
         let md = &cfg.metadata_options;
         let metadata = LaunchTemplateInstanceMetadataOptionsRequest::builder()
             // IMDSv2 only, unless the template says otherwise.
-            .http_tokens(LaunchTemplateHttpTokensState::from(md.http_tokens.as_deref().unwrap_or("required")))
-            .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::from(md.http_endpoint.as_deref().unwrap_or("enabled")))
+            .http_tokens(LaunchTemplateHttpTokensState::from(
+                md.http_tokens.as_deref().unwrap_or("required"),
+            ))
+            .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::from(
+                md.http_endpoint.as_deref().unwrap_or("enabled"),
+            ))
             .set_http_put_response_hop_limit(md.http_put_response_hop_limit.map(|h| h as i32))
-            .set_instance_metadata_tags(md.instance_metadata_tags.as_deref().map(LaunchTemplateInstanceMetadataTagsState::from))
+            .set_instance_metadata_tags(
+                md.instance_metadata_tags
+                    .as_deref()
+                    .map(LaunchTemplateInstanceMetadataTagsState::from),
+            )
             .build();
-        let mut spot = LaunchTemplateSpotMarketOptionsRequest::builder().spot_instance_type(SpotInstanceType::OneTime);
+        let mut spot = LaunchTemplateSpotMarketOptionsRequest::builder()
+            .spot_instance_type(SpotInstanceType::OneTime);
         // "auto": no maximum, i.e. capped at the on-demand price.
         if let Some(p) = cfg.spot_price.as_deref().filter(|p| *p != "auto") {
             spot = spot.max_price(p);
@@ -91,7 +111,10 @@ impl RunSpotInstance {
             .image_id(&source.id)
             .metadata_options(metadata)
             .instance_market_options(
-                LaunchTemplateInstanceMarketOptionsRequest::builder().market_type(MarketType::Spot).spot_options(spot.build()).build(),
+                LaunchTemplateInstanceMarketOptionsRequest::builder()
+                    .market_type(MarketType::Spot)
+                    .spot_options(spot.build())
+                    .build(),
             )
             .tag_specifications(lt_tags(ResourceType::Instance, &run_tags))
             .tag_specifications(lt_tags(ResourceType::Volume, &volume_tags))
@@ -107,8 +130,17 @@ impl RunSpotInstance {
         if cfg.no_ephemeral {
             for i in 0..24u8 {
                 let dev = format!("/dev/xvd{}", (b'b' + i) as char);
-                if !cfg.launch_block_device_mappings.iter().any(|b| b.device_name == dev) {
-                    data = data.block_device_mappings(LaunchTemplateBlockDeviceMappingRequest::builder().device_name(dev).no_device("").build());
+                if !cfg
+                    .launch_block_device_mappings
+                    .iter()
+                    .any(|b| b.device_name == dev)
+                {
+                    data = data.block_device_mappings(
+                        LaunchTemplateBlockDeviceMappingRequest::builder()
+                            .device_name(dev)
+                            .no_device("")
+                            .build(),
+                    );
                 }
             }
         }
@@ -121,7 +153,11 @@ impl RunSpotInstance {
             );
         }
         if let Some(p) = &ctx.instance_profile {
-            data = data.iam_instance_profile(LaunchTemplateIamInstanceProfileSpecificationRequest::builder().name(p).build());
+            data = data.iam_instance_profile(
+                LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                    .name(p)
+                    .build(),
+            );
         }
         if let Some(public) = cfg.associate_public_ip_address {
             // The subnet comes with the fleet's overrides.
@@ -156,7 +192,11 @@ impl Step<BuildCtx> for RunSpotInstance {
         let ec2 = ctx.ec2();
 
         env.ui.say("Launching a spot AWS instance...");
-        let suffix: String = rand::thread_rng().sample_iter(&Alphanumeric).take(7).map(char::from).collect();
+        let suffix: String = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(7)
+            .map(char::from)
+            .collect();
         let name = format!("packer-fleet-launch-template-{}", suffix.to_lowercase());
         let out = ec2
             .create_launch_template()
@@ -164,7 +204,10 @@ impl Step<BuildCtx> for RunSpotInstance {
             .launch_template_data(data)
             // Idempotent against SDK retries after a lost answer.
             .client_token(format!("rpack-lt-{}", ctx.build_id))
-            .tag_specifications(BuildCtx::tag_spec(ResourceType::LaunchTemplate, &ctx.id_tags(&name)))
+            .tag_specifications(BuildCtx::tag_spec(
+                ResourceType::LaunchTemplate,
+                &ctx.id_tags(&name),
+            ))
             .send()
             .await
             .aws_context(|| format!("creating launch template {name} in {region}"))?;
@@ -192,7 +235,10 @@ impl Step<BuildCtx> for RunSpotInstance {
             .launch_template_configs(
                 FleetLaunchTemplateConfigRequest::builder()
                     .launch_template_specification(
-                        FleetLaunchTemplateSpecificationRequest::builder().launch_template_id(&lt_id).version("1").build(),
+                        FleetLaunchTemplateSpecificationRequest::builder()
+                            .launch_template_id(&lt_id)
+                            .version("1")
+                            .build(),
                     )
                     .set_overrides(Some(overrides))
                     .build(),
@@ -206,19 +252,37 @@ impl Step<BuildCtx> for RunSpotInstance {
             .client_token(format!("rpack-fleet-{}", ctx.build_id))
             .send()
             .await
-            .aws_context(|| format!("requesting a spot instance ({}) with launch template {lt_id} in {region}", types.join(", ")))?;
+            .aws_context(|| {
+                format!(
+                    "requesting a spot instance ({}) with launch template {lt_id} in {region}",
+                    types.join(", ")
+                )
+            })?;
         let launched = out.instances().iter().find_map(|i| {
             let id = i.instance_ids().first()?;
-            Some((id.to_string(), i.instance_type().map(|t| t.as_str().to_string())))
+            Some((
+                id.to_string(),
+                i.instance_type().map(|t| t.as_str().to_string()),
+            ))
         });
         let Some((id, itype)) = launched else {
             let fleet = out.fleet_id().unwrap_or("?");
             let why: Vec<String> = out
                 .errors()
                 .iter()
-                .map(|e| format!("{}: {}", e.error_code().unwrap_or("error"), e.error_message().unwrap_or("")))
+                .map(|e| {
+                    format!(
+                        "{}: {}",
+                        e.error_code().unwrap_or("error"),
+                        e.error_message().unwrap_or("")
+                    )
+                })
                 .collect();
-            let why = if why.is_empty() { "no instance was launched".to_string() } else { why.join("; ") };
+            let why = if why.is_empty() {
+                "no instance was launched".to_string()
+            } else {
+                why.join("; ")
+            };
             bail!("Error waiting for fleet request ({fleet}) to become ready: {why}");
         };
         if let Some(t) = itype {
@@ -231,9 +295,16 @@ impl Step<BuildCtx> for RunSpotInstance {
         timeouts::INSTANCE_TERMINATED + std::time::Duration::from_secs(5 * 60)
     }
 
-    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+    async fn cleanup(
+        &self,
+        ctx: &mut BuildCtx,
+        env: &StepEnv,
+        _outcome: Outcome,
+    ) -> anyhow::Result<()> {
         terminate(ctx, env).await?;
-        let Some(lt) = ctx.launch_template.clone() else { return Ok(()) };
+        let Some(lt) = ctx.launch_template.clone() else {
+            return Ok(());
+        };
         env.ui.say("Deleting the spot launch template...");
         match ctx
             .ec2()

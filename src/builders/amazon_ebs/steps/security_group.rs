@@ -54,23 +54,41 @@ impl Step<BuildCtx> for SecurityGroup {
             return Ok(());
         }
         if let Some(f) = &cfg.security_group_filter {
-            let mut fs: Vec<Filter> = f.filters.iter().map(|(k, v)| Filter::builder().name(k).values(v).build()).collect();
+            let mut fs: Vec<Filter> = f
+                .filters
+                .iter()
+                .map(|(k, v)| Filter::builder().name(k).values(v).build())
+                .collect();
             if let Some(vpc) = &ctx.vpc_id {
                 fs.push(Filter::builder().name("vpc-id").values(vpc).build());
             }
-            let out = ec2.describe_security_groups().set_filters(Some(fs)).send().await
+            let out = ec2
+                .describe_security_groups()
+                .set_filters(Some(fs))
+                .send()
+                .await
                 .aws_context(|| format!("describing security groups in {}", ctx.region))?;
-            let ids: Vec<String> = out.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)).collect();
+            let ids: Vec<String> = out
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_string))
+                .collect();
             if ids.is_empty() {
-                bail!("No Security Group was found matching filters: {:?}", f.filters);
+                bail!(
+                    "No Security Group was found matching filters: {:?}",
+                    f.filters
+                );
             }
-            env.ui.message(&format!("Found Security Group(s): {}", ids.join(", ")));
+            env.ui
+                .message(&format!("Found Security Group(s): {}", ids.join(", ")));
             ctx.security_group_ids = ids;
             return Ok(());
         }
         let cidrs = source_cidrs(&cfg, env).await?;
         let name = format!("packer_{}", uuid::Uuid::new_v4());
-        env.ui.say(&format!("Creating temporary security group for this instance: {name}"));
+        env.ui.say(&format!(
+            "Creating temporary security group for this instance: {name}"
+        ));
         let tags = ctx.id_tags(&name);
         let mut req = ec2
             .create_security_group()
@@ -80,7 +98,9 @@ impl Step<BuildCtx> for SecurityGroup {
         if let Some(vpc) = &ctx.vpc_id {
             req = req.vpc_id(vpc);
         }
-        let out = req.send().await.aws_context(|| format!("creating temporary security group {name} in {}", ctx.region))?;
+        let out = req.send().await.aws_context(|| {
+            format!("creating temporary security group {name} in {}", ctx.region)
+        })?;
         let id = out.group_id().unwrap_or_default().to_string();
         env.ledger.created("security_group", &id, &ctx.region);
         ctx.temp_security_group = Some(id.clone());
@@ -90,8 +110,14 @@ impl Step<BuildCtx> for SecurityGroup {
             return Ok(());
         }
         let port = i32::from(cfg.comm.port);
-        env.ui.say(&format!("Authorizing access to port {port} from [{}] in the temporary security groups...", cidrs.join(" ")));
-        let mut perm = IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port);
+        env.ui.say(&format!(
+            "Authorizing access to port {port} from [{}] in the temporary security groups...",
+            cidrs.join(" ")
+        ));
+        let mut perm = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port);
         for c in &cidrs {
             if c.contains(':') {
                 perm = perm.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).build());
@@ -101,20 +127,36 @@ impl Step<BuildCtx> for SecurityGroup {
         }
         let perm = perm.build();
         // A brand-new group can briefly be unknown to the API (eventual consistency).
-        wait::retry_codes(&["InvalidGroup.NotFound"], Duration::from_secs(60), || async {
-            ec2.authorize_security_group_ingress()
-                .group_id(&id)
-                .ip_permissions(perm.clone())
-                .send()
-                .await
-                .aws_context(|| format!("authorizing port {port} in security group {id} in {}", ctx.region))
-        })
+        wait::retry_codes(
+            &["InvalidGroup.NotFound"],
+            Duration::from_secs(60),
+            || async {
+                ec2.authorize_security_group_ingress()
+                    .group_id(&id)
+                    .ip_permissions(perm.clone())
+                    .send()
+                    .await
+                    .aws_context(|| {
+                        format!(
+                            "authorizing port {port} in security group {id} in {}",
+                            ctx.region
+                        )
+                    })
+            },
+        )
         .await?;
         Ok(())
     }
 
-    async fn cleanup(&self, ctx: &mut BuildCtx, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
-        let Some(id) = ctx.temp_security_group.clone() else { return Ok(()) };
+    async fn cleanup(
+        &self,
+        ctx: &mut BuildCtx,
+        env: &StepEnv,
+        _outcome: Outcome,
+    ) -> anyhow::Result<()> {
+        let Some(id) = ctx.temp_security_group.clone() else {
+            return Ok(());
+        };
         env.ui.say("Deleting temporary security group...");
         let ec2 = ctx.ec2();
         let region = ctx.region.clone();

@@ -35,20 +35,36 @@ impl Step<BuildCtx> for SourceAmi {
                 req = req.include_deprecated(true);
             }
         }
-        let out = req.send().await.aws_context(|| format!("describing the source AMI in {}", ctx.region))?;
+        let out = req
+            .send()
+            .await
+            .aws_context(|| format!("describing the source AMI in {}", ctx.region))?;
         let mut images = out.images().to_vec();
         if images.is_empty() {
             if cfg.source_ami_filter.is_some() {
-                bail!("No AMI was found matching filters: {{{}}}", filter_text.join(", "));
+                bail!(
+                    "No AMI was found matching filters: {{{}}}",
+                    filter_text.join(", ")
+                );
             }
-            bail!("No AMI was found matching filters: source_ami {}", cfg.source_ami.as_deref().unwrap_or(""));
+            bail!(
+                "No AMI was found matching filters: source_ami {}",
+                cfg.source_ami.as_deref().unwrap_or("")
+            );
         }
-        let most_recent = cfg.source_ami_filter.as_ref().is_some_and(|f| f.most_recent);
+        let most_recent = cfg
+            .source_ami_filter
+            .as_ref()
+            .is_some_and(|f| f.most_recent);
         if images.len() > 1 && !most_recent {
             bail!("Your query returned more than one result. Please try a more specific search, or set most_recent to true.");
         }
         // RFC 3339 dates sort as strings.
-        images.sort_by(|a, b| a.creation_date().unwrap_or("").cmp(b.creation_date().unwrap_or("")));
+        images.sort_by(|a, b| {
+            a.creation_date()
+                .unwrap_or("")
+                .cmp(b.creation_date().unwrap_or(""))
+        });
         let img = images.pop().expect("non-empty");
         let source = SourceImage {
             id: img.image_id().unwrap_or("").to_string(),
@@ -56,14 +72,31 @@ impl Step<BuildCtx> for SourceAmi {
             creation_date: img.creation_date().unwrap_or("").to_string(),
             owner: img.owner_id().unwrap_or("").to_string(),
             owner_alias: img.image_owner_alias().unwrap_or("").to_string(),
-            tags: img.tags().iter().map(|t| (t.key().unwrap_or("").to_string(), t.value().unwrap_or("").to_string())).collect(),
-            virtualization_type: img.virtualization_type().map(|v| v.as_str().to_string()).unwrap_or_default(),
+            tags: img
+                .tags()
+                .iter()
+                .map(|t| {
+                    (
+                        t.key().unwrap_or("").to_string(),
+                        t.value().unwrap_or("").to_string(),
+                    )
+                })
+                .collect(),
+            virtualization_type: img
+                .virtualization_type()
+                .map(|v| v.as_str().to_string())
+                .unwrap_or_default(),
             root_device_name: img.root_device_name().map(str::to_string),
             ena_support: img.ena_support().unwrap_or(false),
         };
         env.ui.message(&format!("Found Image ID: {}", source.id));
-        if (cfg.ena_support == Some(true) || cfg.sriov_support) && source.virtualization_type != "hvm" {
-            bail!("Cannot enable enhanced networking, source AMI '{}' is not HVM", source.id);
+        if (cfg.ena_support == Some(true) || cfg.sriov_support)
+            && source.virtualization_type != "hvm"
+        {
+            bail!(
+                "Cannot enable enhanced networking, source AMI '{}' is not HVM",
+                source.id
+            );
         }
         ctx.source = Some(source);
         Ok(())

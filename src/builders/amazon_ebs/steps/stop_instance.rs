@@ -22,18 +22,33 @@ impl Step<BuildCtx> for StopInstance {
         if ctx.cfg.is_spot() {
             return Ok(());
         }
-        let id = ctx.instance_id().context("no instance to stop")?.to_string();
+        let id = ctx
+            .instance_id()
+            .context("no instance to stop")?
+            .to_string();
         if ctx.cfg.disable_stop_instance {
-            env.ui.say("Automatic instance stop disabled. Please stop instance manually.");
+            env.ui
+                .say("Automatic instance stop disabled. Please stop instance manually.");
         } else {
             env.ui.say("Stopping the source instance...");
-            ctx.ec2().stop_instances().instance_ids(&id).send().await
+            ctx.ec2()
+                .stop_instances()
+                .instance_ids(&id)
+                .send()
+                .await
                 .aws_context(|| format!("stopping instance {id} in {}", ctx.region))?;
         }
         env.ui.say("Waiting for the instance to stop...");
-        wait_instance(ctx, env, &id, InstanceStateName::Stopped, timeouts::INSTANCE_STOPPED, &env.cancel)
-            .await
-            .with_context(|| format!("Error waiting for instance to stop ({id})"))?;
+        wait_instance(
+            ctx,
+            env,
+            &id,
+            InstanceStateName::Stopped,
+            timeouts::INSTANCE_STOPPED,
+            &env.cancel,
+        )
+        .await
+        .with_context(|| format!("Error waiting for instance to stop ({id})"))?;
         Ok(())
     }
 }
