@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the test stack's dependencies (scripts/test-deps.sh), then runs every
 # test with cargo. Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test it stack`).
-# Exits with cargo's exit code.
+# Exits with cargo's exit code (1 when it passed but the code is not rustfmt-formatted).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,4 +12,9 @@ bash scripts/test-deps.sh
 export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
 set +e
 cargo test "$@"
-exit $?
+rc=$?
+# One code style: rustfmt's defaults (skipped where the toolchain has no rustfmt).
+if [ $# -eq 0 ] && cargo fmt --version >/dev/null 2>&1; then
+  cargo fmt --check >/dev/null || { echo "test.sh: code is not formatted; run cargo fmt" >&2; [ $rc -eq 0 ] && rc=1; }
+fi
+exit $rc
