@@ -49,8 +49,8 @@ pub fn normalise(args: &[String]) -> Vec<String> {
             out.push(a.clone());
             continue;
         }
-        let long = if a.starts_with("--") {
-            Some(a[2..].to_string())
+        let long = if let Some(rest) = a.strip_prefix("--") {
+            Some(rest.to_string())
         } else if a.starts_with('-') && a.len() > 2 {
             Some(a[1..].to_string())
         } else {
@@ -76,7 +76,7 @@ fn bool_flag(name: &'static str) -> Arg {
         .num_args(0..=1)
         .require_equals(true)
         .default_missing_value("true")
-        .value_parser(|s: &str| parse_go_bool(s).ok_or_else(|| format!("parse error")))
+        .value_parser(|s: &str| parse_go_bool(s).ok_or_else(|| "parse error".to_string()))
         .action(ArgAction::Set)
         // Go's flag package lets a flag repeat, the last one winning (`-color=false … -color`).
         .overrides_with(name)

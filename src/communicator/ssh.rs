@@ -933,7 +933,7 @@ fn pump(
             let mut fds = [
                 libc::pollfd {
                     fd: sock.fd(),
-                    events: libc::POLLIN | libc::POLLOUT * (up_off < up_len) as i16,
+                    events: libc::POLLIN | (libc::POLLOUT * (up_off < up_len) as i16),
                     revents: 0,
                 },
                 libc::pollfd {

@@ -214,21 +214,10 @@ pub(crate) fn format(layout: &str, secs: i64) -> String {
             Std::UnderYearDay => out.push_str(&format!("{:>3}", t.ordinal())),
             Std::ZeroYearDay => out.push_str(&format!("{:03}", t.ordinal())),
             Std::Hour => out.push_str(&format!("{hour:02}")),
-            Std::Hour12 => out.push_str(
-                &(if hour.is_multiple_of(12) {
-                    12
-                } else {
-                    hour % 12
-                })
-                .to_string(),
-            ),
+            Std::Hour12 => out.push_str(&(if hour % 12 == 0 { 12 } else { hour % 12 }).to_string()),
             Std::ZeroHour12 => out.push_str(&format!(
                 "{:02}",
-                if hour.is_multiple_of(12) {
-                    12
-                } else {
-                    hour % 12
-                }
+                if hour % 12 == 0 { 12 } else { hour % 12 }
             )),
             Std::Minute => out.push_str(&t.minute().to_string()),
             Std::ZeroMinute => out.push_str(&format!("{:02}", t.minute())),
