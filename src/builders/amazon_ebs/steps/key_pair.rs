@@ -35,10 +35,7 @@ pub fn generate(kind: &str, bits: u32, comment: &str) -> anyhow::Result<(String,
     };
     let mut key = if kind == "rsa" {
         let bits = if bits >= 2048 { bits as usize } else { 4096 };
-        PrivateKey::from(
-            ssh_key::private::RsaKeypair::random(&mut rng, bits)
-                .context("generating an RSA key")?,
-        )
+        PrivateKey::from(rsa_keypair(bits as u32).context("generating an RSA key")?)
     } else {
         PrivateKey::random(&mut rng, alg).context("generating the temporary SSH key")?
     };
@@ -52,6 +49,27 @@ pub fn generate(kind: &str, bits: u32, comment: &str) -> anyhow::Result<(String,
         .to_openssh()
         .context("encoding the temporary public key")?;
     Ok((private, public))
+}
+
+/// An RSA key pair of `bits` from OpenSSL, in ssh-key's form.
+fn rsa_keypair(bits: u32) -> anyhow::Result<ssh_key::private::RsaKeypair> {
+    let rsa = openssl::rsa::Rsa::generate(bits)?;
+    let mpint = |b: Option<&openssl::bn::BigNumRef>| -> anyhow::Result<ssh_key::Mpint> {
+        let b = b.context("OpenSSL returned an RSA key without its CRT parameters")?;
+        Ok(ssh_key::Mpint::from_positive_bytes(&b.to_vec())?)
+    };
+    Ok(ssh_key::private::RsaKeypair {
+        public: ssh_key::public::RsaPublicKey {
+            e: mpint(Some(rsa.e()))?,
+            n: mpint(Some(rsa.n()))?,
+        },
+        private: ssh_key::private::RsaPrivateKey {
+            d: mpint(Some(rsa.d()))?,
+            iqmp: mpint(rsa.iqmp())?,
+            p: mpint(rsa.p())?,
+            q: mpint(rsa.q())?,
+        },
+    })
 }
 
 #[async_trait::async_trait]
@@ -169,5 +187,30 @@ mod tests {
             "{public}"
         );
         assert!(super::generate("dsa", 0, "x").is_err());
+    }
+
+    /// The RSA key from OpenSSL is one OpenSSH itself reads: `ssh-keygen -y` derives the same
+    /// public key from the private one rpack wrote.
+    #[test]
+    fn rsa_keys_are_ones_openssh_reads() {
+        let (private, public) = super::generate("rsa", 2048, "packer_rsa").unwrap();
+        assert!(public.starts_with("ssh-rsa "), "{public}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("id_rsa");
+        super::write_private(&path, &private).unwrap();
+        let out = std::process::Command::new("ssh-keygen")
+            .arg("-y")
+            .arg("-f")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let derived = String::from_utf8_lossy(&out.stdout);
+        let body = |l: &str| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        assert_eq!(body(&derived), body(&public));
     }
 }
