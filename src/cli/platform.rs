@@ -466,14 +466,18 @@ async fn latest_usable(api: &Api, name: &str) -> Result<Option<String>> {
         .map(str::to_string))
 }
 
-/// The version a command without a version argument works on: the workspace's, else the
+/// The version a command works on: its `version` argument, else the workspace's, else the
 /// newest usable one (which `status` also saves, like ebp).
-async fn workspace_version(
+async fn version_arg_or_workspace(
     api: &Api,
     ws: &mut Workspace,
     name: &str,
+    m: &ArgMatches,
     save: bool,
 ) -> Result<String> {
+    if let Some(v) = m.get_one::<String>("version") {
+        return Ok(v.clone());
+    }
     if let Some(v) = ws.config.global("platform_version") {
         return Ok(v);
     }
@@ -715,10 +719,7 @@ async fn status(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
     let mut ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
     let name = ws.platform_name()?;
-    let arg = match m.get_one::<String>("version") {
-        Some(v) => v.clone(),
-        None => workspace_version(&api, &mut ws, &name, true).await?,
-    };
+    let arg = version_arg_or_workspace(&api, &mut ws, &name, m, true).await?;
     let (arn, d) = version_arn(&api, &name, &arg).await?;
     print_status(ui, &api, &arn, d).await?;
     Ok(0)
@@ -833,10 +834,7 @@ async fn events(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
     let api = Api::load(ws.region(region).as_deref()).await?;
     let name = ws.platform_name()?;
     // ebp needs a version here; rpack falls back to the newest usable one.
-    let arg = match m.get_one::<String>("version") {
-        Some(v) => v.clone(),
-        None => workspace_version(&api, &mut ws, &name, false).await?,
-    };
+    let arg = version_arg_or_workspace(&api, &mut ws, &name, m, false).await?;
     let (arn, _) = version_arn(&api, &name, &arg).await?;
     watch::events(ui, &api, &arn, m.get_flag("follow")).await?;
     Ok(0)
@@ -848,10 +846,7 @@ async fn logs(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
     let name = ws.platform_name()?;
     // Like ebp, the log is found from the name and version alone; following it also needs the
     // version's status, so its ARN.
-    let arg = match m.get_one::<String>("version") {
-        Some(v) => v.clone(),
-        None => workspace_version(&api, &mut ws, &name, false).await?,
-    };
+    let arg = version_arg_or_workspace(&api, &mut ws, &name, m, false).await?;
     let (n, v) = parse_version_arg(&name, &arg)?;
     if m.get_flag("stream") {
         let (arn, _) = version_arn(&api, &name, &arg).await?;
@@ -1361,10 +1356,7 @@ async fn publish(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<
                 .unwrap_or_else(|| "0.0.0".into()),
         ),
         None => {
-            let arg = match m.get_one::<String>("version") {
-                Some(v) => v.clone(),
-                None => workspace_version(&api, &mut ws, &name, false).await?,
-            };
+            let arg = version_arg_or_workspace(&api, &mut ws, &name, m, false).await?;
             let (arn, d) = version_arn(&api, &name, &arg).await?;
             let d = match d {
                 Some(d) => d,
