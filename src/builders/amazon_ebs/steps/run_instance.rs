@@ -61,6 +61,24 @@ pub fn mapping(b: &BlockDevice) -> BlockDeviceMapping {
     m.build()
 }
 
+/// With `no_ephemeral`, the instance-store device names (`/dev/xvdb`…`/dev/xvdy`) to map to no
+/// device, except those the template maps itself.
+pub(crate) fn suppressed_ephemeral_devices(
+    cfg: &crate::builders::amazon_ebs::config::Config,
+) -> Vec<String> {
+    if !cfg.no_ephemeral {
+        return Vec::new();
+    }
+    (0..24u8)
+        .map(|i| format!("/dev/xvd{}", (b'b' + i) as char))
+        .filter(|dev| {
+            !cfg.launch_block_device_mappings
+                .iter()
+                .any(|b| &b.device_name == dev)
+        })
+        .collect()
+}
+
 fn user_data(ctx: &BuildCtx) -> anyhow::Result<Option<String>> {
     let cfg = &ctx.cfg;
     let raw = match (&cfg.user_data, &cfg.user_data_file) {
@@ -135,22 +153,13 @@ impl Step<BuildCtx> for RunInstance {
         for b in &cfg.launch_block_device_mappings {
             req = req.block_device_mappings(mapping(b));
         }
-        if cfg.no_ephemeral {
-            for i in 0..24 {
-                let dev = format!("/dev/xvd{}", (b'b' + i as u8) as char);
-                if !cfg
-                    .launch_block_device_mappings
-                    .iter()
-                    .any(|b| b.device_name == dev)
-                {
-                    req = req.block_device_mappings(
-                        BlockDeviceMapping::builder()
-                            .device_name(dev)
-                            .no_device("")
-                            .build(),
-                    );
-                }
-            }
+        for dev in suppressed_ephemeral_devices(&cfg) {
+            req = req.block_device_mappings(
+                BlockDeviceMapping::builder()
+                    .device_name(dev)
+                    .no_device("")
+                    .build(),
+            );
         }
         let mut placement = Placement::builder();
         let mut has_placement = false;
@@ -307,4 +316,25 @@ pub(crate) async fn record_and_wait_running(
 /// The user data as EC2 wants it (base64), from `user_data` or `user_data_file`.
 pub(crate) fn encoded_user_data(ctx: &BuildCtx) -> anyhow::Result<Option<String>> {
     user_data(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::builders::amazon_ebs::config::{BlockDevice, Config};
+
+    #[test]
+    fn no_ephemeral_suppresses_every_instance_store_name_the_template_does_not_map() {
+        let mut cfg = Config::default();
+        assert!(super::suppressed_ephemeral_devices(&cfg).is_empty());
+        cfg.no_ephemeral = true;
+        cfg.launch_block_device_mappings = vec![BlockDevice {
+            device_name: "/dev/xvdc".into(),
+            ..Default::default()
+        }];
+        let devs = super::suppressed_ephemeral_devices(&cfg);
+        assert_eq!(devs.len(), 23);
+        assert_eq!(devs.first().map(String::as_str), Some("/dev/xvdb"));
+        assert_eq!(devs.last().map(String::as_str), Some("/dev/xvdy"));
+        assert!(!devs.iter().any(|d| d == "/dev/xvdc"));
+    }
 }

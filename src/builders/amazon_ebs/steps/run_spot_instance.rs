@@ -127,22 +127,13 @@ impl RunSpotInstance {
         for b in &cfg.launch_block_device_mappings {
             data = data.block_device_mappings(lt_mapping(b));
         }
-        if cfg.no_ephemeral {
-            for i in 0..24u8 {
-                let dev = format!("/dev/xvd{}", (b'b' + i) as char);
-                if !cfg
-                    .launch_block_device_mappings
-                    .iter()
-                    .any(|b| b.device_name == dev)
-                {
-                    data = data.block_device_mappings(
-                        LaunchTemplateBlockDeviceMappingRequest::builder()
-                            .device_name(dev)
-                            .no_device("")
-                            .build(),
-                    );
-                }
-            }
+        for dev in super::run_instance::suppressed_ephemeral_devices(cfg) {
+            data = data.block_device_mappings(
+                LaunchTemplateBlockDeviceMappingRequest::builder()
+                    .device_name(dev)
+                    .no_device("")
+                    .build(),
+            );
         }
         if ctx.availability_zone.is_some() || cfg.tenancy.is_some() {
             data = data.placement(
