@@ -4,11 +4,10 @@
 use std::sync::Arc;
 
 use super::args::{self, TemplateArgs};
-use super::output::{load, sensitive_values, write_diags};
+use super::output::{check_builds, load, write_diags};
 use super::validate::parse_vars;
 use super::{help, usage_error, Output};
 use crate::build::{self, OnErrorFlag};
-use crate::template::plan::{self, Options};
 use crate::ui::Secrets;
 
 pub fn run(out: &Output, rest: &[String]) -> i32 {
@@ -58,24 +57,10 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let mut base = plan::base_context(&loaded.template);
-    base.secrets = Some(crate::template::variables::secrets_lookup());
     if let Some(code) = unknown_selection(&*ui, &loaded.template, &targs) {
         return code;
     }
-    let checked = plan::check(
-        &loaded.template,
-        &loaded.values,
-        &base,
-        &Options {
-            only: targs.only.clone(),
-            except: targs.except.clone(),
-        },
-    );
-    let ui = out.ui(Secrets::new(sensitive_values(
-        &loaded.template,
-        &checked.user_vars,
-    )));
+    let (checked, base, ui) = check_builds(out, &loaded, &targs);
     if checked.has_errors() {
         return write_diags(&*ui, &checked.diags);
     }

@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use super::args::TemplateArgs;
+use super::Output;
+use crate::template::interp::Context;
 use crate::template::parse::{self, Template};
-use crate::template::plan::{Diag, Severity};
+use crate::template::plan::{self, Checked, Diag, Options, Severity};
 use crate::template::variables;
 use crate::ui::{wrap_string, Ui};
 
@@ -39,6 +42,30 @@ pub fn write_diags(ui: &dyn Ui, diags: &[Diag]) -> i32 {
     } else {
         0
     }
+}
+
+/// Checks the builds `targs` selects in `loaded` (Packer's `GetBuilds`), with AWS Secrets
+/// Manager lookups on. Returns the result, the context it was checked in, and a UI that masks
+/// the sensitive variables' resolved values. Like Packer, values are only masked once variables
+/// were resolved (a template that fails earlier prints its messages unmasked, so a secret "1"
+/// does not turn "1 error" into noise).
+pub fn check_builds(
+    out: &Output,
+    loaded: &Loaded,
+    targs: &TemplateArgs,
+) -> (Checked, Context, Box<dyn Ui>) {
+    let mut base = plan::base_context(&loaded.template);
+    base.secrets = Some(variables::secrets_lookup());
+    let options = Options {
+        only: targs.only.clone(),
+        except: targs.except.clone(),
+    };
+    let checked = plan::check(&loaded.template, &loaded.values, &base, &options);
+    let ui = out.ui(crate::ui::Secrets::new(sensitive_values(
+        &loaded.template,
+        &checked.user_vars,
+    )));
+    (checked, base, ui)
 }
 
 /// A template with the variable values given for it.

@@ -2,10 +2,9 @@
 //! report every problem in one run.
 
 use super::args::{self, TemplateArgs};
-use super::output::{load, sensitive_values, write_diags};
+use super::output::{check_builds, load, write_diags};
 use super::{help, usage_error, Output};
 use crate::template::fixable;
-use crate::template::plan::{self, Options};
 use crate::template::variables::parse_var_arg;
 use crate::ui::Secrets;
 
@@ -31,23 +30,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
         ui.say("Syntax-only check passed. Everything looks okay.");
         return 0;
     }
-    let mut base = plan::base_context(&loaded.template);
-    base.secrets = Some(crate::template::variables::secrets_lookup());
-    let checked = plan::check(
-        &loaded.template,
-        &loaded.values,
-        &base,
-        &Options {
-            only: targs.only.clone(),
-            except: targs.except.clone(),
-        },
-    );
-    // Like Packer, values are only masked once variables were resolved (a template that fails
-    // earlier prints its messages unmasked, so a secret "1" does not turn "1 error" into noise).
-    let ui = out.ui(Secrets::new(sensitive_values(
-        &loaded.template,
-        &checked.user_vars,
-    )));
+    let (checked, _, ui) = check_builds(out, &loaded, &targs);
     let mut diags = checked.diags;
     let file = if targs.template == "-" {
         "<stdin>"
