@@ -3,13 +3,12 @@
 //! `error-cleanup-provisioner` when one fails — Packer's `StepProvision`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::amazon_ebs::ProvisionHook;
-use crate::communicator::{CommError, Communicator, OutputSink};
+use crate::communicator::{Communicator, NoneComm};
 use crate::provisioners::{self, BuildData};
 use crate::template::interp::Context;
 use crate::template::plan::PlannedProvisioner;
@@ -24,58 +23,6 @@ pub struct Provisioners {
     pub ctx: Context,
     /// Values every build sees (`PackerRunUUID`).
     pub extra: BTreeMap<String, String>,
-}
-
-/// Stands in for the communicator when a build has none (`communicator: none`): every remote
-/// operation fails with a clear message; `shell-local` and `breakpoint` still work.
-struct NoCommunicator;
-
-#[async_trait::async_trait]
-impl Communicator for NoCommunicator {
-    async fn start(
-        &self,
-        _: &str,
-        _: &dyn OutputSink,
-        _: &CancellationToken,
-    ) -> Result<i32, CommError> {
-        Err(CommError::Other(
-            "this build has no communicator (communicator: none); remote commands cannot run"
-                .into(),
-        ))
-    }
-    async fn upload(
-        &self,
-        _: &Path,
-        _: &str,
-        _: Option<u32>,
-        _: &CancellationToken,
-    ) -> Result<(), CommError> {
-        Err(CommError::Other(
-            "this build has no communicator (communicator: none); files cannot be uploaded".into(),
-        ))
-    }
-    async fn upload_dir(&self, _: &Path, _: &str, _: &CancellationToken) -> Result<(), CommError> {
-        Err(CommError::Other(
-            "this build has no communicator (communicator: none); files cannot be uploaded".into(),
-        ))
-    }
-    async fn download(&self, _: &str, _: &Path, _: &CancellationToken) -> Result<(), CommError> {
-        Err(CommError::Other(
-            "this build has no communicator (communicator: none); files cannot be downloaded"
-                .into(),
-        ))
-    }
-    async fn download_dir(
-        &self,
-        _: &str,
-        _: &Path,
-        _: &CancellationToken,
-    ) -> Result<(), CommError> {
-        Err(CommError::Other(
-            "this build has no communicator (communicator: none); files cannot be downloaded"
-                .into(),
-        ))
-    }
 }
 
 impl Provisioners {
@@ -115,7 +62,7 @@ impl ProvisionHook for Provisioners {
         ui: &dyn Ui,
         cancel: &CancellationToken,
     ) -> anyhow::Result<()> {
-        let none = NoCommunicator;
+        let none = NoneComm;
         let comm: &dyn Communicator = comm.unwrap_or(&none);
         let data = self.data(values);
         for p in &self.list {

@@ -130,7 +130,8 @@ pub(crate) fn temp_path(prefix: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()))
 }
 
-/// The communicator of a build with `"communicator": "none"`: every call fails.
+/// Stands in for the communicator when a build has none (`"communicator": "none"`): every
+/// remote operation fails with a clear message; `shell-local` and `breakpoint` still work.
 pub struct NoneComm;
 
 #[async_trait::async_trait]
@@ -141,7 +142,7 @@ impl Communicator for NoneComm {
         _: &dyn OutputSink,
         _: &CancellationToken,
     ) -> Result<i32, CommError> {
-        Err(none_err())
+        Err(none_err("remote commands cannot run"))
     }
     async fn upload(
         &self,
@@ -150,13 +151,13 @@ impl Communicator for NoneComm {
         _: Option<u32>,
         _: &CancellationToken,
     ) -> Result<(), CommError> {
-        Err(none_err())
+        Err(none_err("files cannot be uploaded"))
     }
     async fn upload_dir(&self, _: &Path, _: &str, _: &CancellationToken) -> Result<(), CommError> {
-        Err(none_err())
+        Err(none_err("files cannot be uploaded"))
     }
     async fn download(&self, _: &str, _: &Path, _: &CancellationToken) -> Result<(), CommError> {
-        Err(none_err())
+        Err(none_err("files cannot be downloaded"))
     }
     async fn download_dir(
         &self,
@@ -164,10 +165,42 @@ impl Communicator for NoneComm {
         _: &Path,
         _: &CancellationToken,
     ) -> Result<(), CommError> {
-        Err(none_err())
+        Err(none_err("files cannot be downloaded"))
     }
 }
 
-fn none_err() -> CommError {
-    CommError::Other("this build has no communicator (\"communicator\": \"none\")".into())
+fn none_err(what: &str) -> CommError {
+    CommError::Other(format!(
+        "this build has no communicator (communicator: none); {what}"
+    ))
+}
+
+#[cfg(test)]
+mod none_comm_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_operation_says_the_build_has_no_communicator() {
+        struct Sink;
+        impl OutputSink for Sink {
+            fn stdout_line(&self, _: &str) {}
+            fn stderr_line(&self, _: &str) {}
+        }
+        let c = CancellationToken::new();
+        let e = NoneComm
+            .start("true", &Sink, &c)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "this build has no communicator (communicator: none); remote commands cannot run"
+        );
+        let e = NoneComm
+            .download("/x", Path::new("x"), &c)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("; files cannot be downloaded"), "{e}");
+    }
 }
