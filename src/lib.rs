@@ -22,3 +22,18 @@ pub mod ui;
 
 /// The Packer version rpack is compatible with; `packer version` prints this.
 pub const PACKER_COMPAT_VERSION: &str = "1.6.6";
+
+/// The multi-threaded async runtime a command runs its AWS and SSH work on; `None` after
+/// telling `ui` why it could not start.
+pub(crate) fn runtime(ui: &dyn ui::Ui) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            ui.error(&format!("starting the async runtime: {e}"));
+            None
+        }
+    }
+}

@@ -95,15 +95,8 @@ pub fn run_blocking(
     opts: Options,
     ui: Arc<dyn crate::ui::Ui>,
 ) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            ui.error(&format!("starting the async runtime: {e}"));
-            return 1;
-        }
+    let Some(rt) = crate::runtime(&*ui) else {
+        return 1;
     };
     rt.block_on(async move {
         // Spinners and progress bars only where a person watches: a terminal, not machine-readable.

@@ -69,15 +69,8 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
             .unwrap_or_default(),
         endpoint_url: m.get_one::<String>("endpoint-url").cloned(),
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            ui.error(&format!("starting the async runtime: {e}"));
-            return 1;
-        }
+    let Some(rt) = crate::runtime(&*ui) else {
+        return 1;
     };
     match rt.block_on(cleanup::run(&opts, &*ui)) {
         Ok(code) => code,

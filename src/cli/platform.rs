@@ -270,15 +270,8 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     if let Some(p) = m.get_one::<String>("profile") {
         std::env::set_var("AWS_PROFILE", p);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            ui.error(&format!("starting the async runtime: {e}"));
-            return 1;
-        }
+    let Some(rt) = crate::runtime(&*ui) else {
+        return 1;
     };
     let (name, sub) = m.subcommand().expect("subcommand_required");
     let region = m.get_one::<String>("region").cloned();
