@@ -141,6 +141,17 @@ pub(crate) struct Outcome {
     pub(crate) lines: Vec<String>,
 }
 
+impl Outcome {
+    /// The artifact of a build that must have succeeded with one; panics with the UI otherwise.
+    pub(crate) fn artifact(&self) -> &Artifact {
+        match &self.result {
+            Ok(Some(a)) => a,
+            Ok(None) => panic!("the build made no artifact; UI:\n{}", self.lines.join("\n")),
+            Err(e) => panic!("build failed: {e:#}\nUI:\n{}", self.lines.join("\n")),
+        }
+    }
+}
+
 pub(crate) async fn build_with(
     st: &Stack,
     cfg: Arc<Config>,
@@ -299,14 +310,7 @@ async fn full_build_with_copies_tags_permissions_and_encryption() {
         }),
     );
     let o = build(&st, cfg.clone()).await;
-    let art = match &o.result {
-        Ok(Some(a)) => a,
-        other => panic!(
-            "build failed: {:?}\n{}",
-            other.as_ref().err(),
-            o.lines.join("\n")
-        ),
-    };
+    let art = o.artifact();
     assert_eq!(
         art.amis.keys().collect::<Vec<_>>(),
         ["eu-west-1", "us-east-1", "us-west-2"]
@@ -428,14 +432,7 @@ async fn source_ami_filter_picks_the_most_recent_and_ed25519_key_logs_in() {
         .unwrap();
     assert_eq!(src, newest.image_id().unwrap());
     assert!(o.lines.iter().any(|l| l.contains("Connected to SSH!")));
-    o.result
-        .as_ref()
-        .unwrap()
-        .as_ref()
-        .unwrap()
-        .destroy()
-        .await
-        .unwrap();
+    o.artifact().destroy().await.unwrap();
     assert_clean(&st, &o, &[REGION]).await;
 }
 
@@ -697,10 +694,7 @@ async fn throttling_at_30_percent_still_succeeds() {
     st.proxy.clear_fault();
     let injected = st.proxy.calls().iter().filter(|c| c.injected).count();
     assert!(injected > 0, "the proxy throttled nothing");
-    let art = match &o.result {
-        Ok(Some(a)) => a,
-        _ => panic!("{}\n{}", err_text(&o), o.lines.join("\n")),
-    };
+    let art = o.artifact();
     art.destroy().await.unwrap();
     assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
 }
@@ -824,14 +818,7 @@ async fn spot_build_succeeds_and_cleans_up() {
     let o = build(&st, cfg).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
     assert_eq!(st.proxy.count("StopInstances"), 0);
-    o.result
-        .as_ref()
-        .unwrap()
-        .as_ref()
-        .unwrap()
-        .destroy()
-        .await
-        .unwrap();
+    o.artifact().destroy().await.unwrap();
     assert_clean(&st, &o, &[REGION]).await;
 }
 
@@ -888,14 +875,7 @@ async fn temporary_instance_profile_is_created_and_removed() {
         st.proxy.counts()
     );
     assert!(leftovers().await.is_empty(), "{:?}", leftovers().await);
-    o.result
-        .as_ref()
-        .unwrap()
-        .as_ref()
-        .unwrap()
-        .destroy()
-        .await
-        .unwrap();
+    o.artifact().destroy().await.unwrap();
 
     st.proxy
         .inject_fault(FaultKind::ServerError, 1.0, &["AddRoleToInstanceProfile"]);

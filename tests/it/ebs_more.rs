@@ -382,7 +382,7 @@ async fn imds_support_and_deprecate_at_reach_every_ami() {
     );
     let o = build(&st, cfg).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
-    let art = o.result.as_ref().unwrap().as_ref().unwrap();
+    let art = o.artifact();
     assert_eq!(art.amis.len(), 2);
     let modify = st.proxy.requests_of("ModifyImageAttribute");
     let deprecate = st.proxy.requests_of("EnableImageDeprecation");
@@ -419,7 +419,7 @@ async fn skip_save_build_region_keeps_only_the_copies() {
     );
     let o = build(&st, cfg.clone()).await;
     assert!(o.result.is_ok(), "{}", err_text(&o));
-    let art = o.result.as_ref().unwrap().as_ref().unwrap();
+    let art = o.artifact();
     assert_eq!(art.amis.keys().collect::<Vec<_>>(), ["us-west-2"]);
     let west = Ec2State::new(st.moto.endpoint(), "us-west-2")
         .images()
