@@ -111,6 +111,22 @@ where
     }
 }
 
+/// For deletes in cleanups: the thing being already gone counts as done.
+pub trait GoneIsDone {
+    /// `Ok(())` for success and for a not-found error; other errors pass through.
+    fn ok_if_gone(self) -> Result<(), AwsError>;
+}
+
+impl<T> GoneIsDone for Result<T, AwsError> {
+    fn ok_if_gone(self) -> Result<(), AwsError> {
+        match self {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// The [`AwsError`] inside an anyhow chain, if any.
 pub fn find(err: &anyhow::Error) -> Option<&AwsError> {
     err.chain().find_map(|e| e.downcast_ref::<AwsError>())
@@ -148,5 +164,11 @@ mod tests {
             ..e
         };
         assert!(nf.is_not_found());
+        assert!(Err::<(), _>(nf).ok_if_gone().is_ok());
+        assert_eq!(
+            Err::<(), _>(t.clone()).ok_if_gone().unwrap_err().code,
+            t.code
+        );
+        assert!(Ok::<u8, AwsError>(1).ok_if_gone().is_ok());
     }
 }

@@ -4,7 +4,7 @@
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::aws::error::AwsResultExt;
+use crate::aws::error::{AwsResultExt, GoneIsDone};
 use crate::builders::amazon_ebs::context::{BuildCtx, BUILD_ID_TAG};
 use crate::engine::{Outcome, Step, StepEnv};
 
@@ -47,17 +47,12 @@ impl Step<BuildCtx> for CleanupVolumes {
                 continue;
             }
             env.ui.say(&format!("Deleting volume {id}..."));
-            match ec2
-                .delete_volume()
+            ec2.delete_volume()
                 .volume_id(id)
                 .send()
                 .await
                 .aws_context(|| format!("deleting volume {id} in {}", ctx.region))
-            {
-                Ok(_) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e.into()),
-            }
+                .ok_if_gone()?;
             env.ledger.deleted("volume", id, &ctx.region);
         }
         Ok(())

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::InstanceStateName;
 
-use crate::aws::error::AwsResultExt;
+use crate::aws::error::{AwsResultExt, GoneIsDone};
 use crate::aws::wait::{self, Check, WaitError};
 use crate::builders::amazon_ebs::context::{BuildCtx, Image, Instance};
 use crate::engine::StepEnv;
@@ -186,17 +186,12 @@ pub(crate) async fn delete_image(
             }
         }
     }
-    match ec2
-        .deregister_image()
+    ec2.deregister_image()
         .image_id(&image.id)
         .send()
         .await
         .aws_context(|| format!("deregistering AMI {} in {region}", image.id))
-    {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
-    }
+        .ok_if_gone()?;
     env.ledger.deleted("image", &image.id, region);
     for s in &snapshots {
         let r = wait::retry_codes(
@@ -211,11 +206,7 @@ pub(crate) async fn delete_image(
             },
         )
         .await;
-        match r {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
-        }
+        r.ok_if_gone()?;
         env.ledger.deleted("snapshot", s, region);
     }
     Ok(())

@@ -15,7 +15,7 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine as _;
 
-use crate::aws::error::AwsResultExt;
+use crate::aws::error::{AwsResultExt, GoneIsDone};
 use crate::aws::wait;
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice};
 use crate::builders::amazon_ebs::context::BuildCtx;
@@ -262,11 +262,7 @@ pub(crate) async fn terminate(ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Resu
         .send()
         .await
         .aws_context(|| format!("terminating instance {} in {}", inst.id, ctx.region));
-    match res {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
-    }
+    res.ok_if_gone()?;
     wait_instance(
         ctx,
         env,

@@ -24,7 +24,7 @@ use aws_sdk_ec2::types::{
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
-use crate::aws::error::AwsResultExt;
+use crate::aws::error::{AwsResultExt, GoneIsDone};
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice};
 use crate::builders::amazon_ebs::context::{ec2_tags, BuildCtx};
 use crate::builders::amazon_ebs::steps::run_instance::{
@@ -297,18 +297,13 @@ impl Step<BuildCtx> for RunSpotInstance {
             return Ok(());
         };
         env.ui.say("Deleting the spot launch template...");
-        match ctx
-            .ec2()
+        ctx.ec2()
             .delete_launch_template()
             .launch_template_id(&lt)
             .send()
             .await
             .aws_context(|| format!("deleting launch template {lt} in {}", ctx.region))
-        {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
-        }
+            .ok_if_gone()?;
         env.ledger.deleted("launch_template", &lt, &ctx.region);
         ctx.launch_template = None;
         Ok(())

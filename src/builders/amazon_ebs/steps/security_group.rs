@@ -11,7 +11,7 @@ use anyhow::bail;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType};
 
 use crate::aws::checkip;
-use crate::aws::error::AwsResultExt;
+use crate::aws::error::{AwsResultExt, GoneIsDone};
 use crate::aws::wait;
 use crate::builders::amazon_ebs::config::Config;
 use crate::builders::amazon_ebs::context::BuildCtx;
@@ -167,11 +167,7 @@ impl Step<BuildCtx> for SecurityGroup {
             })
         })
         .await;
-        match res {
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(e.into()),
-        }
+        res.ok_if_gone()?;
         env.ledger.deleted("security_group", &id, &ctx.region);
         ctx.temp_security_group = None;
         Ok(())
