@@ -30,6 +30,18 @@ fn cfg(inline: &[&str]) -> Config {
     }
 }
 
+/// Runs the provisioner `c` against `comm` with a throwaway UI.
+async fn run(c: &Config, comm: &FakeComm) -> anyhow::Result<()> {
+    provision(
+        c,
+        &RecordingUi::default(),
+        comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+}
+
 fn data() -> BuildData {
     BuildData {
         build_name: "web".into(),
@@ -83,15 +95,7 @@ async fn inline_script_is_uploaded_chmodded_run_and_removed() {
 #[tokio::test]
 async fn bad_exit_code_fails_with_packers_message_and_valid_codes_pass() {
     let comm = FakeComm::with_replies(vec![Reply::Status(3, vec![])]);
-    let err = provision(
-        &cfg(&["exit 3"]),
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let err = run(&cfg(&["exit 3"]), &comm).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "Script exited with non-zero exit status: 3.Allowed exit codes are: [0]"
@@ -100,29 +104,13 @@ async fn bad_exit_code_fails_with_packers_message_and_valid_codes_pass() {
     let comm = FakeComm::with_replies(vec![Reply::Status(3, vec![])]);
     let mut c = cfg(&["exit 3"]);
     c.valid_exit_codes = vec![0, 3];
-    provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    run(&c, &comm).await.unwrap();
 }
 
 #[tokio::test]
 async fn disconnect_fails_unless_expected() {
     let comm = FakeComm::with_replies(vec![Reply::Disconnect]);
-    let err = provision(
-        &cfg(&["reboot"]),
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err();
+    let err = run(&cfg(&["reboot"]), &comm).await.unwrap_err();
     assert!(
         err.to_string()
             .starts_with("Script disconnected unexpectedly."),
@@ -132,15 +120,7 @@ async fn disconnect_fails_unless_expected() {
     let comm = FakeComm::with_replies(vec![Reply::Disconnect]);
     let mut c = cfg(&["reboot"]);
     c.expect_disconnect = true;
-    provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    run(&c, &comm).await.unwrap();
     assert_eq!(comm.commands().last().unwrap(), "rm -f /tmp/script_1.sh");
 }
 
@@ -148,15 +128,7 @@ async fn disconnect_fails_unless_expected() {
 async fn upload_is_retried_while_the_host_is_down() {
     let comm = FakeComm::default();
     *comm.failing_uploads.lock().unwrap() = 1;
-    provision(
-        &cfg(&["true"]),
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    run(&cfg(&["true"]), &comm).await.unwrap();
     assert!(matches!(comm.calls()[0], Call::Upload(..)));
 }
 
@@ -167,15 +139,7 @@ async fn env_var_file_is_uploaded_and_cleaned() {
     c.use_env_var_file = true;
     c.env_var_format = "export %s='%s'\n".into();
     c.execute_command = "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}".into();
-    provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    run(&c, &comm).await.unwrap();
     let calls = comm.calls();
     let Call::Upload(path, body, mode) = &calls[0] else {
         panic!("{calls:?}")
@@ -199,15 +163,7 @@ async fn scripts_are_uploaded_with_lf_endings_unless_binary() {
     c.scripts = vec![p.to_string_lossy().into_owned()];
     c.skip_clean = true;
     let comm = FakeComm::default();
-    provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    run(&c, &comm).await.unwrap();
     assert_eq!(
         comm.calls()[0],
         Call::Upload(
@@ -223,15 +179,7 @@ async fn scripts_are_uploaded_with_lf_endings_unless_binary() {
 
     c.binary = true;
     let comm = FakeComm::default();
-    provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    run(&c, &comm).await.unwrap();
     assert_eq!(
         comm.calls()[0],
         Call::Upload(
