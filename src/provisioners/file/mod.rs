@@ -145,6 +145,19 @@ mod tests {
     use super::*;
     use crate::provisioners::testing::{Call, FakeComm, RecordingUi};
 
+    /// Runs `c` against `comm` with a throwaway UI; panics on failure.
+    async fn run(c: &Config, comm: &FakeComm) {
+        provision(
+            c,
+            &RecordingUi::default(),
+            comm,
+            &BuildData::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    }
+
     #[test]
     fn trailing_slash_rules() {
         assert_eq!(upload_target("/src/foo", "/tmp", true), "/tmp/foo");
@@ -205,15 +218,7 @@ mod tests {
             generated: false,
         };
         let comm = FakeComm::default();
-        provision(
-            &c,
-            &RecordingUi::default(),
-            &comm,
-            &BuildData::default(),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        run(&c, &comm).await;
         assert_eq!(
             comm.calls(),
             [Call::Download(
@@ -233,15 +238,7 @@ mod tests {
             generated: false,
         };
         let comm = FakeComm::default();
-        provision(
-            &c,
-            &RecordingUi::default(),
-            &comm,
-            &BuildData::default(),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        run(&c, &comm).await;
         assert_eq!(comm.calls(), [Call::DownloadDir("/var/log".into(), dst)]);
     }
 }
