@@ -16,6 +16,7 @@ use aws_sdk_elasticbeanstalk::types::{ConfigurationOptionSetting, PlatformDescri
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
 use super::Output;
+use crate::communicator::keys;
 use crate::platform::api::{setting, Api, BUILDER_PROFILE};
 use crate::platform::check::{self, TemplateVars};
 use crate::platform::prompt::{self, Prompter};
@@ -647,15 +648,13 @@ async fn pick_key_pair(prompt: &mut Prompter<'_>, api: &Api) -> Result<Option<St
             path.display()
         );
     }
-    let mut key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
-        .context("generating an SSH key")?;
-    key.set_comment(&name);
-    key.write_openssh_file(&path, ssh_key::LineEnding::LF)
+    let key = keys::PrivateKey::generate_ed25519()
+        .context("generating an SSH key")?
+        .with_comment(&name);
+    let private = key.to_openssh().context("encoding the SSH key")?;
+    keys::write_private_key_file(&path, &private)
         .with_context(|| format!("writing {}", path.display()))?;
-    let public = key
-        .public_key()
-        .to_openssh()
-        .context("encoding the public key")?;
+    let public = key.public_key_line();
     std::fs::write(dir.join(format!("{name}.pub")), format!("{public}\n"))
         .with_context(|| format!("writing {}.pub", path.display()))?;
     api.import_key_pair(&name, &public).await?;

@@ -317,18 +317,22 @@ pub(crate) fn check_private_key(path: &Path) -> Result<(), String> {
             ));
         }
         if text.contains("BEGIN OPENSSH PRIVATE KEY") {
-            if let Ok(k) = ssh_key::PrivateKey::from_openssh(text.as_bytes()) {
-                if k.is_encrypted() {
+            use super::keys::{KeyError, PrivateKey};
+            match PrivateKey::from_openssh(&text) {
+                // A well-formed key of a type rpack does not decode: libssh2 judges it.
+                Ok(_) | Err(KeyError::Unsupported { .. }) => {}
+                Err(KeyError::Encrypted { .. }) => {
                     return Err(format!(
                         "Failed to read key '{}': password protected keys are not supported",
                         path.display()
                     ));
                 }
-            } else {
-                return Err(format!(
-                    "Failed to read key '{}': ssh: no key found",
-                    path.display()
-                ));
+                Err(_) => {
+                    return Err(format!(
+                        "Failed to read key '{}': ssh: no key found",
+                        path.display()
+                    ));
+                }
             }
         }
         Ok(())
@@ -381,5 +385,35 @@ mod tests {
         std::fs::write(&p, "hello").unwrap();
         assert!(check_private_key(&p).unwrap_err().contains("no key found"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn openssh_keys_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        let key = crate::communicator::keys::PrivateKey::generate_ed25519().unwrap();
+        let text = key.to_openssh().unwrap();
+        std::fs::write(&plain, &text).unwrap();
+        assert_eq!(check_private_key(&plain), Ok(()));
+
+        // Damaged inside the armour: only the first line of base64 is left.
+        let damaged = dir.path().join("damaged");
+        let lines: Vec<&str> = text.lines().collect();
+        let keep = [&lines[..2], &lines[lines.len() - 1..]].concat().join("\n");
+        std::fs::write(&damaged, keep).unwrap();
+        assert!(check_private_key(&damaged)
+            .unwrap_err()
+            .ends_with("ssh: no key found"));
+
+        let encrypted = dir.path().join("encrypted");
+        let status = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "secret", "-f"])
+            .arg(&encrypted)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert!(check_private_key(&encrypted)
+            .unwrap_err()
+            .ends_with("password protected keys are not supported"));
     }
 }

@@ -1,9 +1,10 @@
 //! How provisioners reach a machine: a small [`Communicator`] trait (run a command with streamed
 //! output, upload, upload a directory, download) and its SSH implementation over `ssh2`
 //! ([`ssh::SshComm`]), plus the communicator configuration keys shared by every builder
-//! ([`config::SshConfig`]).
+//! ([`config::SshConfig`]) and the OpenSSH key files rpack writes and checks ([`keys`]).
 
 pub mod config;
+pub mod keys;
 pub mod ssh;
 
 use std::path::Path;

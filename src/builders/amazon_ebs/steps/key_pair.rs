@@ -4,72 +4,33 @@
 //! `ssh_private_key_file`/`ssh_password` alone need no EC2 key pair. Owns the temporary key pair
 //! and, with `-debug`, its copy `ec2_<build>.pem` in the working directory.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::ResourceType;
-use ssh_key::{Algorithm, EcdsaCurve, LineEnding, PrivateKey};
 
 use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::context::{BuildCtx, KeyPair as Kp};
+use crate::communicator::keys::{self, Curve, PrivateKey};
 use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct KeyPair;
 
 /// Generates the private key (OpenSSH PEM) and its public line for `kind`.
+/// An ECDSA key's curve is P-256 or P-384 when `bits` says so, P-521 otherwise; an RSA key has
+/// `bits` bits when that is at least 2048, 4096 otherwise.
 pub fn generate(kind: &str, bits: u32, comment: &str) -> anyhow::Result<(String, String)> {
-    let mut rng = rand::rngs::OsRng;
-    let alg = match kind {
-        "ed25519" => Algorithm::Ed25519,
-        "rsa" => Algorithm::Rsa { hash: None },
-        "ecdsa" => Algorithm::Ecdsa {
-            curve: match bits {
-                256 => EcdsaCurve::NistP256,
-                384 => EcdsaCurve::NistP384,
-                _ => EcdsaCurve::NistP521,
-            },
-        },
+    let key = match kind {
+        "ed25519" => PrivateKey::generate_ed25519(),
+        "rsa" => PrivateKey::generate_rsa(if bits >= 2048 { bits } else { 4096 }),
+        "ecdsa" => PrivateKey::generate_ecdsa(Curve::from_bits(bits).unwrap_or(Curve::NistP521)),
         other => bail!("temporary_key_pair_type {other:?} is not supported for EC2 key pairs (use ed25519 or rsa)"),
-    };
-    let mut key = if kind == "rsa" {
-        let bits = if bits >= 2048 { bits as usize } else { 4096 };
-        PrivateKey::from(rsa_keypair(bits as u32).context("generating an RSA key")?)
-    } else {
-        PrivateKey::random(&mut rng, alg).context("generating the temporary SSH key")?
-    };
-    key.set_comment(comment);
-    let private = key
-        .to_openssh(LineEnding::LF)
-        .context("encoding the temporary SSH key")?
-        .to_string();
-    let public = key
-        .public_key()
-        .to_openssh()
-        .context("encoding the temporary public key")?;
-    Ok((private, public))
-}
-
-/// An RSA key pair of `bits` from OpenSSL, in ssh-key's form.
-fn rsa_keypair(bits: u32) -> anyhow::Result<ssh_key::private::RsaKeypair> {
-    let rsa = openssl::rsa::Rsa::generate(bits)?;
-    let mpint = |b: Option<&openssl::bn::BigNumRef>| -> anyhow::Result<ssh_key::Mpint> {
-        let b = b.context("OpenSSL returned an RSA key without its CRT parameters")?;
-        Ok(ssh_key::Mpint::from_positive_bytes(&b.to_vec())?)
-    };
-    Ok(ssh_key::private::RsaKeypair {
-        public: ssh_key::public::RsaPublicKey {
-            e: mpint(Some(rsa.e()))?,
-            n: mpint(Some(rsa.n()))?,
-        },
-        private: ssh_key::private::RsaPrivateKey {
-            d: mpint(Some(rsa.d()))?,
-            iqmp: mpint(rsa.iqmp())?,
-            p: mpint(rsa.p())?,
-            q: mpint(rsa.q())?,
-        },
-    })
+    }
+    .context("generating the temporary SSH key")?
+    .with_comment(comment);
+    let private = key.to_openssh().context("encoding the temporary SSH key")?;
+    Ok((private, key.public_key_line()))
 }
 
 #[async_trait::async_trait]
@@ -164,16 +125,8 @@ impl Step<BuildCtx> for KeyPair {
 }
 
 fn write_private(path: &std::path::Path, key: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing the temporary private key {}", path.display()))?;
-    f.write_all(key.as_bytes())?;
-    Ok(())
+    keys::write_private_key_file(path, key)
+        .with_context(|| format!("writing the temporary private key {}", path.display()))
 }
 
 #[cfg(test)]
@@ -187,6 +140,23 @@ mod tests {
             "{public}"
         );
         assert!(super::generate("dsa", 0, "x").is_err());
+    }
+
+    #[test]
+    fn ecdsa_bits_pick_the_curve() {
+        for (bits, want) in [
+            (256, "nistp256"),
+            (384, "nistp384"),
+            (521, "nistp521"),
+            (0, "nistp521"),
+        ] {
+            let (private, public) = super::generate("ecdsa", bits, "packer_ec").unwrap();
+            assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+            assert!(
+                public.starts_with(&format!("ecdsa-sha2-{want} ")),
+                "{bits}: {public}"
+            );
+        }
     }
 
     /// The RSA key from OpenSSL is one OpenSSH itself reads: `ssh-keygen -y` derives the same
