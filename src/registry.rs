@@ -15,7 +15,8 @@ use crate::template::parse::{POST_PROCESSOR_COMMON_KEYS, PROVISIONER_COMMON_KEYS
 #[derive(Clone)]
 pub enum BuilderConfig {
     AmazonEbs(Box<amazon_ebs::config::Config>),
-    Null(null::Config),
+    /// Boxed like `AmazonEbs`: its communicator configuration dwarfs `File`.
+    Null(Box<null::Config>),
     File(file::Config),
 }
 
@@ -87,7 +88,10 @@ pub fn decode_builder(
                 Vec::new(),
             )
         }
-        "null" => (BuilderConfig::Null(null::decode(&mut d)), Vec::new()),
+        "null" => (
+            BuilderConfig::Null(Box::new(null::decode(&mut d))),
+            Vec::new(),
+        ),
         "file" => {
             let c = file::decode(&mut d);
             let w = c.warnings.clone();

@@ -370,7 +370,7 @@ async fn run_build(
         }
         BuilderConfig::Null(cfg) => {
             crate::builders::null_run::run(
-                Arc::new(cfg.clone()),
+                Arc::new((**cfg).clone()),
                 hook.clone(),
                 ui.clone(),
                 shared.cancel.clone(),

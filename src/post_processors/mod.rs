@@ -14,7 +14,8 @@ use crate::config::Decoder;
 pub enum PostProcessor {
     Manifest(manifest::Config),
     Checksum(checksum::Config),
-    ShellLocal(shell_local::Config),
+    /// Boxed: its configuration is several times the size of the others'.
+    ShellLocal(Box<shell_local::Config>),
 }
 
 /// Post-processor types rpack knows.
@@ -36,7 +37,7 @@ impl PostProcessor {
         Some(match kind {
             "manifest" => PostProcessor::Manifest(manifest::decode(d)),
             "checksum" => PostProcessor::Checksum(checksum::decode(d)),
-            "shell-local" => PostProcessor::ShellLocal(shell_local::decode(d)),
+            "shell-local" => PostProcessor::ShellLocal(Box::new(shell_local::decode(d))),
             _ => return None,
         })
     }

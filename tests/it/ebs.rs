@@ -771,7 +771,7 @@ async fn null_builder_connects_and_provisions() {
             .unwrap()
             .value
         {
-            BuilderConfig::Null(c) => Arc::new(c),
+            BuilderConfig::Null(c) => Arc::new(*c),
             _ => unreachable!(),
         }
     };
