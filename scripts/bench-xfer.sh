@@ -16,7 +16,7 @@
 #   RPACK_BIN (target/release/rpack)  XFER_EXAMPLE (target/release/examples/xfer)  PACKER_BIN (packer)
 #   BENCH_DIR (../shared/bench)  XFER_WORK (target/bench-xfer)  XFER_BIG_MIB (256)
 #   XFER_SMALL_COUNT (5000)  XFER_SMALL_KIB (4)  XFER_METHODS ("scp")  XFER_TOOLS ("packer rpack scp")
-#   XFER_DEST (/home/ec2-user/xfer-bench)
+#   XFER_DEST (/home/ec2-user/xfer-bench)  XFER_CASES ("tiny big small")  XFER_FRESH (trash|rm)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +37,16 @@ SSH_USER=ec2-user
 # XFER_DEST=/dev/shm/xfer-bench measures the transfer itself: on a slow disk (ext4 with
 # `discard` here) creating 5,000 files costs 0.9-2.7 s of kernel time whatever the tool.
 DEST_DIR=${XFER_DEST:-/home/$SSH_USER/xfer-bench}
+CASES=${XFER_CASES:-tiny big small}
+# How each run gets an empty destination. ../shared/bench/xfer.sh deletes the last run's tree
+# right before the next run. On an ext4 file system without a journal (this machine's root), the
+# kernel then skips every inode freed less than 30 s ago while it allocates new ones
+# (fs/ext4/ialloc.c: recently_deleted): creating 5,000 files after deleting 5,000 costs up to 3 s
+# of kernel time, for every tool alike, depending on where the second boundary falls. "trash"
+# (default) moves the old tree aside and deletes it on exit, so each run starts as on a freshly
+# launched instance; "rm" reproduces xfer.sh.
+FRESH=${XFER_FRESH:-trash}
+TRASH=$(dirname "$DEST_DIR")/.xfer-bench-trash
 
 die() { echo "bench-xfer: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "must run as root (runs sshd, writes into ~$SSH_USER)"
@@ -75,7 +85,7 @@ UseDNS no
 EOF
 /usr/sbin/sshd -D -e -f "$WORK/sshd_config" 2>"$WORK/sshd.log" &
 SSHD_PID=$!
-trap 'kill $SSHD_PID 2>/dev/null; rm -rf "$DEST_DIR"' EXIT
+trap 'kill $SSHD_PID 2>/dev/null; rm -rf "$DEST_DIR" "$TRASH"' EXIT
 for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.05; done
 SSH_OPTS=(-o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -i "$WORK/client_key")
 ssh "${SSH_OPTS[@]}" -p "$PORT" "$SSH_USER@127.0.0.1" true || die "ssh smoke test failed (see $WORK/sshd.log)"
@@ -127,7 +137,14 @@ build_cmd() { # tool case method -> command line on stdout (as an array via eval
       fi;;
   esac
 }
-fresh_dest() { rm -rf "$DEST_DIR"; install -d -o "$SSH_USER" -g "$SSH_USER" "$DEST_DIR"; sync; }
+fresh_dest() {
+  if [ "$FRESH" = trash ] && [ -e "$DEST_DIR" ]; then
+    mkdir -p "$TRASH"; mv "$DEST_DIR" "$(mktemp -u "$TRASH/run.XXXXXX")"
+  else
+    rm -rf "$DEST_DIR"
+  fi
+  install -d -o "$SSH_USER" -g "$SSH_USER" "$DEST_DIR"; sync
+}
 
 RPACK_MODE=
 if [[ " $TOOLS " == *" rpack "* ]]; then
@@ -147,10 +164,10 @@ fi
 OUT=$WORK/runs/$(date +%Y%m%dT%H%M%S); mkdir -p "$OUT"
 RESULTS=$OUT/results.tsv
 printf 'tool\tcase\tmethod\trun\twall_s\tmax_rss_kb\trc\tcheck\n' > "$RESULTS"
-echo "sshd 127.0.0.1:$PORT, $N run(s) per cell, load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/load.txt"
+echo "sshd 127.0.0.1:$PORT, $N run(s) per cell, destination $DEST_DIR ($FRESH), load before: $(cut -d' ' -f1-3 /proc/loadavg)" | tee "$OUT/load.txt"
 for i in $(seq 1 "$N"); do
   for method in $METHODS; do
-    for case in tiny big small; do
+    for case in $CASES; do
       for tool in $TOOLS; do
         t=$tool; [ "$tool" = rpack ] && t=$RPACK_MODE
         fresh_dest

@@ -508,6 +508,12 @@ struct ChanWriter<'a> {
 }
 impl Write for ChanWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.ch.eof() {
+            // The remote command exited without reading everything; its status says why.
+            self.err
+                .get_or_insert(CommError::Other(STOPPED_READING.into()));
+            return Err(io::Error::other(STOPPED_READING));
+        }
         match self.ctl.write_all(self.sess, self.ch, buf) {
             Ok(()) => Ok(buf.len()),
             Err(e) => {
@@ -1321,11 +1327,31 @@ fn scp_error(e: CommError, remote: &str) -> CommError {
     }
 }
 
-/// Streams the tree under `local` as one tar archive into `tar -x` on the remote.
-fn upload_dir_tar(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result<(), CommError> {
+/// Exit status of the upload command when the remote has no `tar` (nothing was written then).
+const NO_TAR: i32 = 197;
+/// Exit status of the upload command when it could not create the destination.
+const NO_MKDIR: i32 = 198;
+const STOPPED_READING: &str = "the remote command stopped reading its input";
+
+/// The remote side of a tree upload: checks for `tar` (exit [`NO_TAR`] without it), creates
+/// `remote` and extracts stdin into it. `-m` gives the files the time of the upload, as
+/// Packer's scp and sftp uploads do. GNU tar reads 1 MiB records (`-b 2048`): the default
+/// 10 KiB reads make sshd feed the pipe in small pieces, which costs ~10% of the wall time
+/// on 5,000 small files; busybox tar has no `-b` and gets the plain command.
+fn tar_extract_command(remote: &str) -> String {
     let q = shell_quote(remote);
-    let cmd = format!("mkdir -p {q} && tar -x -p -f - -C {q}");
-    let mut ch = exec(conn, ctl, &cmd, false)?;
+    format!(
+        "command -v tar >/dev/null 2>&1 || exit {NO_TAR}; mkdir -p {q} 2>/dev/null || exit {NO_MKDIR}; \
+         case $(tar --version 2>/dev/null) in *GNU*) b='-b 2048';; *) b=;; esac; \
+         exec tar -x -m -p $b -f - -C {q}"
+    )
+}
+
+/// Streams the tree under `local` as one tar archive into `tar -x` on the remote, in one exec
+/// channel and without a separate probe for `tar`. Returns `Ok(false)` when the remote turned
+/// out to have no `tar`, so the caller can fall back to sftp.
+fn upload_dir_tar(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result<bool, CommError> {
+    let mut ch = exec(conn, ctl, &tar_extract_command(remote), false)?;
     let sess = &conn.sess;
     let mut w = ChanWriter {
         ctl,
@@ -1338,22 +1364,41 @@ fn upload_dir_tar(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result<
         let r = append_tree(&mut bw, local);
         r.and_then(|_| bw.flush())
     };
-    if let Err(e) = res {
-        return Err(w.err.take().unwrap_or_else(|| {
+    let send_err = match res {
+        Ok(()) => None,
+        Err(e) => Some(w.err.take().unwrap_or_else(|| {
             CommError::Other(format!("sending {} as tar: {e}", local.display()))
-        }));
-    }
+        })),
+    };
     drop(w);
-    ctl.call(sess, "finishing the tar upload", || ch.send_eof())?;
+    // A remote command that stopped reading (no tar, no destination) shows up as a failed
+    // write; its exit status says why. A local read error or a dead connection is reported as
+    // it is.
+    match send_err {
+        Some(CommError::Other(m)) if m == STOPPED_READING => {}
+        Some(e) => return Err(e),
+        None => ctl.call(sess, "finishing the tar upload", || ch.send_eof())?,
+    }
     let sink = Collect::default();
     let status = run_streamed(conn, ctl, ch, &sink)?;
-    if status != 0 {
-        let err = sink.err.into_inner().unwrap_or_default().join("\n");
-        return Err(CommError::Other(format!(
-            "extracting into {remote} on the remote host failed (tar exit {status}): {err}"
-        )));
+    match status {
+        0 => Ok(true),
+        NO_TAR => Ok(false),
+        NO_MKDIR => {
+            // Only now ask for mkdir's own words, for the error message.
+            let (_, _, err) = run_collect(conn, ctl, &format!("mkdir -p {}", shell_quote(remote)))?;
+            Err(CommError::Other(format!(
+                "creating {remote} on the remote host failed: {}",
+                err.join("\n")
+            )))
+        }
+        _ => {
+            let err = sink.err.into_inner().unwrap_or_default().join("\n");
+            Err(CommError::Other(format!(
+                "extracting into {remote} on the remote host failed (tar exit {status}): {err}"
+            )))
+        }
     }
-    Ok(())
 }
 
 /// Writes a tar archive of the contents of `dir` (symlinks followed, like Packer).
@@ -1743,11 +1788,14 @@ impl Communicator for SshComm {
     ) -> Result<(), CommError> {
         let (local, remote) = (local.to_path_buf(), remote.to_string());
         self.with_conn(cancel, move |conn, ctl| {
-            if has_tar(conn, ctl)? {
-                upload_dir_tar(conn, ctl, &local, &remote)
-            } else {
-                upload_dir_sftp(conn, ctl, &local, &remote)
+            if conn.has_tar != Some(false) {
+                if upload_dir_tar(conn, ctl, &local, &remote)? {
+                    conn.has_tar = Some(true);
+                    return Ok(());
+                }
+                conn.has_tar = Some(false);
             }
+            upload_dir_sftp(conn, ctl, &local, &remote)
         })
         .await
     }

@@ -486,8 +486,10 @@ async fn tree_of_5000_files_round_trips_with_modes() {
         "5000 x 4 KiB upload: {:.3} s",
         started.elapsed().as_secs_f64()
     );
-    let (_, lines) = run(&comm, &format!("find {remote}/tree -type f | wc -l; stat -c %a {remote}/tree/d3/f0007.bin {remote}/tree/d4")).await;
-    assert_eq!(lines, ["out: 5000", "out: 751", "out: 700"]);
+    // Like Packer's scp and sftp uploads, files get the time of the upload (no 2006 mtimes
+    // from the archive headers).
+    let (_, lines) = run(&comm, &format!("find {remote}/tree -type f | wc -l; stat -c %a {remote}/tree/d3/f0007.bin {remote}/tree/d4; find {remote}/tree ! -newermt '10 minutes ago' | wc -l")).await;
+    assert_eq!(lines, ["out: 5000", "out: 751", "out: 700", "out: 0"]);
 
     let back = dir.path().join("back");
     let started = Instant::now();
@@ -513,6 +515,30 @@ async fn tree_of_5000_files_round_trips_with_modes() {
         [(499 % 251) as u8; 4096]
     );
     run(&comm, &format!("rm -rf {remote}")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_upload_to_an_impossible_destination_reports_mkdirs_words() {
+    let (sshd, key) = server(KeyKind::Ed25519);
+    let comm = connect(params(&sshd, &key)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("tree");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("a.txt"), "a\n").unwrap();
+    // A regular file where the destination's parent directory should be.
+    let blocker = scratch(&sshd, "blocker");
+    run(&comm, &format!("echo x > {blocker}")).await;
+    let err = comm
+        .upload_dir(&src, &format!("{blocker}/sub"), &CancellationToken::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("creating {blocker}/sub on the remote host failed"))
+            && err.contains("Not a directory"),
+        "{err}"
+    );
+    run(&comm, &format!("rm -f {blocker}")).await;
 }
 
 fn walk_files(dir: &Path) -> usize {
