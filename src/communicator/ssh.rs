@@ -410,6 +410,44 @@ impl Ctl {
         }
     }
 
+    /// Runs a libssh2 request that waits for the server's answer (opening a channel, exec, scp,
+    /// sftp start-up) without letting libssh2 block: between tries it releases any ACK the
+    /// kernel is holding back ([`push_ack`]) and waits for the socket itself.
+    ///
+    /// Why: right after authentication OpenSSH's sshd sends its host keys notice and, before
+    /// it has enabled TCP_NODELAY (it does so at exec), its answer to our first channel open
+    /// as a second small segment. Nagle holds that segment until the first is acknowledged,
+    /// and our kernel delays that ACK by up to 40 ms, so every connection's first command
+    /// paid 40 ms for nothing.
+    fn request<T>(
+        &self,
+        sess: &Session,
+        what: &str,
+        mut f: impl FnMut() -> Result<T, ssh2::Error>,
+    ) -> Result<T, CommError> {
+        sess.set_blocking(false);
+        let res = (|| {
+            let mut since = Instant::now();
+            loop {
+                self.check()?;
+                match f() {
+                    Ok(v) => return Ok(v),
+                    Err(e) if is_retry(&e) => {
+                        push_ack(self.fd);
+                        if since.elapsed() >= TICK {
+                            self.idle(sess, since)?;
+                            since = Instant::now();
+                        }
+                        wait_socket(sess, self.fd, TICK)?;
+                    }
+                    Err(e) => return Err(map_err(what, e)),
+                }
+            }
+        })();
+        sess.set_blocking(true);
+        res
+    }
+
     /// Called when a call made no progress for one tick: keepalive, cancel, rw timeout.
     fn idle(&self, sess: &Session, since: Instant) -> Result<(), CommError> {
         self.check()?;
@@ -1020,15 +1058,15 @@ impl OutputSink for Collect {
 /// Opens a session channel and starts `command`.
 fn exec(conn: &Conn, ctl: &Ctl, command: &str, pty: bool) -> Result<Channel, CommError> {
     let sess = &conn.sess;
-    let mut ch = ctl.call(sess, "opening an ssh session channel", || {
+    let mut ch = ctl.request(sess, "opening an ssh session channel", || {
         sess.channel_session()
     })?;
     if pty {
-        ctl.call(sess, "requesting a pty", || {
+        ctl.request(sess, "requesting a pty", || {
             ch.request_pty("xterm", None, Some((80, 40, 0, 0)))
         })?;
     }
-    ctl.call(
+    ctl.request(
         sess,
         &format!("starting remote command {command:?}"),
         || ch.exec(command),
@@ -1123,6 +1161,22 @@ fn signal_number(name: &str) -> i32 {
     }
 }
 
+/// Sends at once an ACK the kernel would otherwise delay (TCP_QUICKACK; a no-op when none is
+/// pending, and on sockets that are not TCP, such as a bastion tunnel's pipe).
+fn push_ack(fd: RawFd) {
+    let one: libc::c_int = 1;
+    // SAFETY: a valid option value and length for the duration of the call; failure is harmless.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_QUICKACK,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 /// Waits until the session's socket is ready in the directions libssh2 is blocked on.
 fn wait_socket(sess: &Session, fd: RawFd, timeout: Duration) -> Result<(), CommError> {
     let dirs = sess.block_directions();
@@ -1195,7 +1249,7 @@ fn upload_file(
         TransferMethod::Scp => scp_put(conn, ctl, local, remote, mode, progress),
         TransferMethod::Sftp => {
             let sess = &conn.sess;
-            let sftp = ctl.call(sess, "starting sftp", || sess.sftp())?;
+            let sftp = ctl.request(sess, "starting sftp", || sess.sftp())?;
             sftp_put(conn, ctl, &sftp, local, remote, mode, progress)
         }
     }
@@ -1250,7 +1304,7 @@ fn scp_put(
     let what = format!("uploading {} to {remote}", local.display());
     let path = home_relative(remote);
     let mut ch = ctl
-        .call(sess, &what, || {
+        .request(sess, &what, || {
             sess.scp_send(&path, mode as i32, size, None)
         })
         .map_err(|e| scp_error(e, remote))?;
@@ -1453,7 +1507,7 @@ fn append_tree(w: &mut impl Write, dir: &Path) -> io::Result<()> {
 /// after their contents arrived.
 fn upload_dir_sftp(conn: &Conn, ctl: &Ctl, local: &Path, remote: &str) -> Result<(), CommError> {
     let sess = &conn.sess;
-    let sftp = ctl.call(sess, "starting sftp", || sess.sftp())?;
+    let sftp = ctl.request(sess, "starting sftp", || sess.sftp())?;
     let root = home_relative(remote);
     sftp_mkdir_p(ctl, sess, &sftp, &root)?;
     let mut restore: Vec<(PathBuf, u32)> = Vec::new();
@@ -1565,7 +1619,8 @@ fn download_file(
     match method {
         TransferMethod::Scp => {
             let mut buf = vec![0u8; CHUNK];
-            let (mut ch, stat) = ctl.call(sess, &what, || sess.scp_recv(&home_relative(remote)))?;
+            let (mut ch, stat) =
+                ctl.request(sess, &what, || sess.scp_recv(&home_relative(remote)))?;
             let mut left = stat.size();
             while left > 0 {
                 let want = buf.len().min(left as usize);
@@ -1583,7 +1638,7 @@ fn download_file(
             let _ = ctl.call(sess, &what, || ch.wait_close());
         }
         TransferMethod::Sftp => {
-            let sftp = ctl.call(sess, "starting sftp", || sess.sftp())?;
+            let sftp = ctl.request(sess, "starting sftp", || sess.sftp())?;
             sftp_get(ctl, sess, &sftp, remote, &mut out, local)?;
         }
     }
@@ -1654,7 +1709,7 @@ fn download_dir_tar(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Resul
 fn download_dir_sftp(conn: &Conn, ctl: &Ctl, remote: &str, local: &Path) -> Result<(), CommError> {
     use std::os::unix::fs::PermissionsExt;
     let sess = &conn.sess;
-    let sftp = ctl.call(sess, "starting sftp", || sess.sftp())?;
+    let sftp = ctl.request(sess, "starting sftp", || sess.sftp())?;
     let mut dirs: Vec<(PathBuf, u32)> = Vec::new();
     let mut stack = vec![(home_relative(remote), local.to_path_buf())];
     while let Some((rdir, ldir)) = stack.pop() {
