@@ -875,12 +875,17 @@ impl Tunnel {
             CommError::Auth(m) => CommError::Auth(format!("bastion {baddr}: {m}")),
             e => e,
         })?;
-        let ch = sess.channel_direct_tcpip(host, port, None).map_err(|e| {
-            CommError::Other(format!(
-                "opening tunnel to {host}:{port} through bastion {baddr}: {}",
-                e.message()
-            ))
-        })?;
+        let ctl = Ctl {
+            cancel: cancel.clone(),
+            keep_alive: None,
+            rw_timeout: None,
+            fd: sock.fd(),
+        };
+        let ch = ctl.request(
+            &sess,
+            &format!("opening tunnel to {host}:{port} through bastion {baddr}"),
+            || sess.channel_direct_tcpip(host, port, None),
+        )?;
         let (local, remote) = UnixStream::pair()
             .map_err(|e| CommError::Other(format!("creating tunnel socket pair: {e}")))?;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -974,6 +979,10 @@ fn pump(
             break;
         }
         if !progress {
+            // The bastion's sshd never sets TCP_NODELAY for a forwarded connection, so Nagle
+            // holds each small segment it relays until our ACK for the previous one; without
+            // this, every command through the tunnel waited ~40 ms for the delayed ACK.
+            push_ack(sock.fd());
             let mut fds = [
                 libc::pollfd {
                     fd: sock.fd(),
