@@ -411,8 +411,8 @@ impl Ctl {
     }
 
     /// Runs a libssh2 request that waits for the server's answer (opening a channel, exec, scp,
-    /// sftp start-up) without letting libssh2 block: between tries it releases any ACK the
-    /// kernel is holding back ([`push_ack`]) and waits for the socket itself.
+    /// sftp start-up) without letting libssh2 block: between tries it waits for the socket
+    /// itself ([`wait_socket`]), which first releases any ACK the kernel is holding back.
     ///
     /// Why: right after authentication OpenSSH's sshd sends its host keys notice and, before
     /// it has enabled TCP_NODELAY (it does so at exec), its answer to our first channel open
@@ -433,7 +433,6 @@ impl Ctl {
                 match f() {
                     Ok(v) => return Ok(v),
                     Err(e) if is_retry(&e) => {
-                        push_ack(self.fd);
                         if since.elapsed() >= TICK {
                             self.idle(sess, since)?;
                             since = Instant::now();
@@ -1186,8 +1185,11 @@ fn push_ack(fd: RawFd) {
     }
 }
 
-/// Waits until the session's socket is ready in the directions libssh2 is blocked on.
+/// Waits until the session's socket is ready in the directions libssh2 is blocked on. Any ACK
+/// the kernel is holding back goes out first: whatever we wait for may be a small segment the
+/// server's Nagle keeps until that ACK arrives.
 fn wait_socket(sess: &Session, fd: RawFd, timeout: Duration) -> Result<(), CommError> {
+    push_ack(fd);
     let dirs = sess.block_directions();
     let mut events = libc::POLLIN;
     if matches!(
