@@ -34,15 +34,15 @@ METHODS=${XFER_METHODS:-scp}
 TOOLS=${XFER_TOOLS:-packer rpack scp}
 SSH_USER=ec2-user
 # Where the uploads land. The default is the login user's home, as in ../shared/bench/xfer.sh;
-# XFER_DEST=/dev/shm/xfer-bench measures the transfer itself: on a slow disk (ext4 with
-# `discard` here) creating 5,000 files costs 0.9-2.7 s of kernel time whatever the tool.
+# XFER_DEST=/dev/shm/xfer-bench measures the transfer without the disk.
 DEST_DIR=${XFER_DEST:-/home/$SSH_USER/xfer-bench}
 CASES=${XFER_CASES:-tiny big small}
 # How each run gets an empty destination. ../shared/bench/xfer.sh deletes the last run's tree
 # right before the next run. On an ext4 file system without a journal (this machine's root), the
-# kernel then skips every inode freed less than 30 s ago while it allocates new ones
-# (fs/ext4/ialloc.c: recently_deleted): creating 5,000 files after deleting 5,000 costs up to 3 s
-# of kernel time, for every tool alike, depending on where the second boundary falls. "trash"
+# kernel then skips every inode freed in an earlier second and less than 60 s ago (360 s while
+# its inode table block is dirty) whenever it allocates a new one (fs/ext4/ialloc.c:
+# recently_deleted): creating 5,000 files after deleting 5,000 costs up to 3 s of kernel time,
+# for every tool alike, unless the run creates its files within the second of the deletion. "trash"
 # (default) moves the old tree aside and deletes it on exit, so each run starts as on a freshly
 # launched instance; "rm" reproduces xfer.sh.
 FRESH=${XFER_FRESH:-trash}
