@@ -452,8 +452,9 @@ async fn big_upload_is_checksum_verified_scp_and_sftp() {
 async fn tree_of_5000_files_round_trips_with_modes() {
     let (sshd, key) = server(KeyKind::Ed25519);
     let comm = connect(params(&sshd, &key)).await;
-    // Both sides on tmpfs: this disk (ext4 with discard) spends seconds of kernel time creating
-    // and deleting 5,000 files three times over, which says nothing about rpack.
+    // Both sides on tmpfs: on this disk (ext4 without a journal) creating 5,000 files shortly
+    // after deleting 5,000 costs seconds of kernel time (ialloc.c: recently_deleted), which says
+    // nothing about rpack.
     let dir = tempfile::tempdir_in(SHM).unwrap();
     let src = dir.path().join("tree");
     for d in 0..10 {
