@@ -1828,24 +1828,6 @@ impl Communicator for SshComm {
         .await
     }
 
-    async fn upload_bytes(
-        &self,
-        data: &[u8],
-        remote: &str,
-        mode: Option<u32>,
-        cancel: &CancellationToken,
-    ) -> Result<(), CommError> {
-        let tmp = super::temp_path("rpack-upload");
-        std::fs::write(&tmp, data).map_err(|e| {
-            CommError::Other(format!("writing temporary file {}: {e}", tmp.display()))
-        })?;
-        let res = self
-            .upload(&tmp, remote, mode.or(Some(0o644)), cancel)
-            .await;
-        let _ = std::fs::remove_file(&tmp);
-        res
-    }
-
     async fn upload_dir(
         &self,
         local: &Path,
