@@ -31,12 +31,6 @@ pub trait ProvisionHook: Send + Sync {
 /// A hook that only proves the machine is reachable: runs `true` over the communicator.
 pub struct TrueHook;
 
-struct NullSink;
-impl crate::communicator::OutputSink for NullSink {
-    fn stdout_line(&self, _: &str) {}
-    fn stderr_line(&self, _: &str) {}
-}
-
 #[async_trait::async_trait]
 impl ProvisionHook for TrueHook {
     async fn provision(
@@ -48,7 +42,7 @@ impl ProvisionHook for TrueHook {
     ) -> anyhow::Result<()> {
         let Some(comm) = comm else { return Ok(()) };
         let status = comm
-            .start("true", &NullSink, cancel)
+            .start("true", &crate::communicator::Discard, cancel)
             .await
             .map_err(|e| anyhow::anyhow!("running `true` on the instance: {e}"))?;
         anyhow::ensure!(

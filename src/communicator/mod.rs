@@ -25,6 +25,13 @@ pub trait OutputSink: Send + Sync {
     fn stderr_line(&self, line: &str);
 }
 
+/// An [`OutputSink`] for commands whose output nobody reads.
+pub struct Discard;
+impl OutputSink for Discard {
+    fn stdout_line(&self, _: &str) {}
+    fn stderr_line(&self, _: &str) {}
+}
+
 /// Transfer progress: called with (bytes done, bytes total) as a transfer advances.
 pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
 
@@ -182,14 +189,9 @@ mod none_comm_tests {
 
     #[tokio::test]
     async fn every_operation_says_the_build_has_no_communicator() {
-        struct Sink;
-        impl OutputSink for Sink {
-            fn stdout_line(&self, _: &str) {}
-            fn stderr_line(&self, _: &str) {}
-        }
         let c = CancellationToken::new();
         let e = NoneComm
-            .start("true", &Sink, &c)
+            .start("true", &Discard, &c)
             .await
             .unwrap_err()
             .to_string();

@@ -348,7 +348,7 @@ impl SshComm {
         cancel: &CancellationToken,
     ) -> Result<(), CommError> {
         ui.say("Trying to remove ephemeral keys from authorized_keys files");
-        let sink = NullSink;
+        let sink = super::Discard;
         let status = self
             .start(
                 "rm -f ~/.ssh/authorized_keys; sudo -n rm -f /root/.ssh/authorized_keys || true",
@@ -363,12 +363,6 @@ impl SshComm {
         }
         Ok(())
     }
-}
-
-struct NullSink;
-impl OutputSink for NullSink {
-    fn stdout_line(&self, _: &str) {}
-    fn stderr_line(&self, _: &str) {}
 }
 
 /// What a blocking operation needs to wait well: cancellation, keepalives, the rw timeout.
