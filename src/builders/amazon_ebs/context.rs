@@ -110,11 +110,14 @@ impl BuildCtx {
         self.instance.as_ref().map(|i| i.id.as_str())
     }
 
+    /// The AMIs the build delivers: every registered one except intermediaries.
+    pub fn finals(&self) -> impl Iterator<Item = &Image> {
+        self.images.iter().filter(|i| !i.intermediary)
+    }
+
     /// The final AMIs (not intermediaries), region → id.
     pub fn final_images(&self) -> BTreeMap<String, String> {
-        self.images
-            .iter()
-            .filter(|i| !i.intermediary)
+        self.finals()
             .map(|i| (i.region.clone(), i.id.clone()))
             .collect()
     }

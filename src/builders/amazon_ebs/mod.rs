@@ -133,9 +133,7 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
                 return Ok(None);
             }
             let snapshots = ctx
-                .images
-                .iter()
-                .filter(|i| !i.intermediary)
+                .finals()
                 .map(|i| (i.region.clone(), i.snapshots.clone()))
                 .collect();
             Ok(Some(Artifact {

@@ -35,13 +35,7 @@ impl Step<BuildCtx> for AmiAttributes {
         if !any {
             return Ok(());
         }
-        for img in ctx
-            .images
-            .iter()
-            .filter(|i| !i.intermediary)
-            .cloned()
-            .collect::<Vec<_>>()
-        {
+        for img in ctx.finals().cloned().collect::<Vec<_>>() {
             let ec2 = ctx.aws.ec2(&img.region);
             let (id, region) = (&img.id, &img.region);
             env.ui

@@ -22,13 +22,7 @@ impl Step<BuildCtx> for CreateTags {
         let cfg = ctx.cfg.clone();
         let tags = ctx.render_tags("tags", &cfg.tags, None)?;
         let snap_tags = ctx.render_tags("snapshot_tags", &cfg.snapshot_tags, None)?;
-        for img in ctx
-            .images
-            .iter()
-            .filter(|i| !i.intermediary)
-            .cloned()
-            .collect::<Vec<_>>()
-        {
+        for img in ctx.finals().cloned().collect::<Vec<_>>() {
             let ec2 = ctx.aws.ec2(&img.region);
             let (id, region) = (&img.id, &img.region);
             // Always one call per region: the build-id tag must reach the snapshots too.
