@@ -175,15 +175,19 @@ impl Communicator for FakeComm {
     }
 }
 
-/// Decodes provisioner `json` of type `kind` with the real decoder; returns the config and the
-/// error messages.
-pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<String>) {
+/// Runs `f` on a real decoder over `json` (plugin `plugin`, keys in `no_render` left
+/// unrendered); returns its result and the decoder's error messages.
+fn decode_with<T>(
+    json: &str,
+    plugin: &str,
+    no_render: &[&str],
+    f: impl FnOnce(&mut crate::config::Decoder) -> T,
+) -> (T, Vec<String>) {
     let node = crate::template::json::parse(json).expect("test JSON parses");
     let obj = node.as_object().expect("a JSON object");
     let ctx = crate::template::interp::Context::default();
-    let mut d =
-        crate::config::Decoder::new(&[obj], &ctx, kind, crate::provisioners::no_render(kind));
-    let p = crate::provisioners::Provisioner::decode(kind, &mut d).expect("known provisioner type");
+    let mut d = crate::config::Decoder::new(&[obj], &ctx, plugin, no_render);
+    let v = f(&mut d);
     let errs = d
         .finish()
         .err()
@@ -191,22 +195,18 @@ pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<
         .into_iter()
         .map(|e| e.message)
         .collect();
-    (p, errs)
+    (v, errs)
+}
+
+/// Decodes provisioner `json` of type `kind` with the real decoder; returns the config and the
+/// error messages.
+pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<String>) {
+    decode_with(json, kind, crate::provisioners::no_render(kind), |d| {
+        crate::provisioners::Provisioner::decode(kind, d).expect("known provisioner type")
+    })
 }
 
 /// Decodes communicator keys from `json` with the real decoder.
 pub fn decode_comm(json: &str) -> (crate::communicator::SshConfig, Vec<String>) {
-    let node = crate::template::json::parse(json).expect("test JSON parses");
-    let obj = node.as_object().expect("a JSON object");
-    let ctx = crate::template::interp::Context::default();
-    let mut d = crate::config::Decoder::new(&[obj], &ctx, "null", &[]);
-    let c = crate::communicator::config::decode(&mut d);
-    let errs = d
-        .finish()
-        .err()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|e| e.message)
-        .collect();
-    (c, errs)
+    decode_with(json, "null", &[], crate::communicator::config::decode)
 }
