@@ -253,26 +253,7 @@ fn check_build(
     };
 
     // Provisioners.
-    let mut provisioners = Vec::new();
-    for p in tpl
-        .provisioners
-        .iter()
-        .filter(|p| applies_to(&p.only, &p.except, raw_name))
-    {
-        if let Some(pp) = check_provisioner(
-            p,
-            raw_name,
-            &bctx,
-            file,
-            &prepare_summary,
-            &mut init_errs,
-            &mut prepare,
-            &mut warnings,
-        ) {
-            provisioners.push(pp);
-        }
-    }
-    let error_cleanup = tpl.error_cleanup_provisioner.as_ref().and_then(|p| {
+    let mut check = |p| {
         check_provisioner(
             p,
             raw_name,
@@ -283,7 +264,14 @@ fn check_build(
             &mut prepare,
             &mut warnings,
         )
-    });
+    };
+    let provisioners: Vec<_> = tpl
+        .provisioners
+        .iter()
+        .filter(|p| applies_to(&p.only, &p.except, raw_name))
+        .filter_map(&mut check)
+        .collect();
+    let error_cleanup = tpl.error_cleanup_provisioner.as_ref().and_then(check);
 
     // Post-processor chains.
     let mut chains = Vec::new();
