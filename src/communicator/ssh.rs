@@ -477,16 +477,7 @@ impl Ctl {
                     buf = &buf[n..];
                     last = Instant::now();
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut
-                            | io::ErrorKind::WouldBlock
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    self.idle(sess, last)?
-                }
+                Err(e) if is_io_retry(&e) => self.idle(sess, last)?,
                 Err(e) => return Err(map_io("writing to the remote host", e)),
             }
         }
@@ -499,16 +490,7 @@ impl Ctl {
             self.check()?;
             match r.read(buf) {
                 Ok(n) => return Ok(n),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::TimedOut
-                            | io::ErrorKind::WouldBlock
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    self.idle(sess, last)?
-                }
+                Err(e) if is_io_retry(&e) => self.idle(sess, last)?,
                 Err(e) => return Err(map_io("reading from the remote host", e)),
             }
         }
@@ -557,6 +539,14 @@ impl Write for ChanWriter<'_> {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// The io::Error side of [`is_retry`]: the call only timed out or would block.
+fn is_io_retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
 }
 
 fn is_retry(e: &ssh2::Error) -> bool {
