@@ -707,10 +707,17 @@ async fn use_platform(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Re
     Ok(0)
 }
 
-async fn status(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
-    let mut ws = Workspace::find()?;
+/// What every command on an existing platform starts with: the workspace around the current
+/// directory, an API client for its region (or `region`) and the platform's name.
+async fn open_platform(region: Option<String>) -> Result<(Workspace, Api, String)> {
+    let ws = Workspace::find()?;
     let api = Api::load(ws.region(region).as_deref()).await?;
     let name = ws.platform_name()?;
+    Ok((ws, api, name))
+}
+
+async fn status(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
+    let (mut ws, api, name) = open_platform(region).await?;
     let arg = version_arg_or_workspace(&api, &mut ws, &name, m, true).await?;
     let (arn, d) = version_arn(&api, &name, &arg).await?;
     print_status(ui, &api, &arn, d).await?;
@@ -822,9 +829,7 @@ async fn list(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
 // --- events / logs --------------------------------------------------------------------------
 
 async fn events(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
-    let mut ws = Workspace::find()?;
-    let api = Api::load(ws.region(region).as_deref()).await?;
-    let name = ws.platform_name()?;
+    let (mut ws, api, name) = open_platform(region).await?;
     // ebp needs a version here; rpack falls back to the newest usable one.
     let arg = version_arg_or_workspace(&api, &mut ws, &name, m, false).await?;
     let (arn, _) = version_arn(&api, &name, &arg).await?;
@@ -833,9 +838,7 @@ async fn events(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
 }
 
 async fn logs(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
-    let mut ws = Workspace::find()?;
-    let api = Api::load(ws.region(region).as_deref()).await?;
-    let name = ws.platform_name()?;
+    let (mut ws, api, name) = open_platform(region).await?;
     // Like ebp, the log is found from the name and version alone; following it also needs the
     // version's status, so its ARN.
     let arg = version_arg_or_workspace(&api, &mut ws, &name, m, false).await?;
@@ -853,9 +856,7 @@ async fn logs(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32
 // --- delete ---------------------------------------------------------------------------------
 
 async fn delete(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
-    let ws = Workspace::find()?;
-    let api = Api::load(ws.region(region).as_deref()).await?;
-    let name = ws.platform_name()?;
+    let (_, api, name) = open_platform(region).await?;
     let force = m.get_flag("force");
     let arns: Vec<String> = if m.get_flag("cleanup") {
         let all = m.get_flag("all");
@@ -1332,9 +1333,7 @@ fn thin_bundle(
 // --- publish --------------------------------------------------------------------------------
 
 async fn publish(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
-    let mut ws = Workspace::find()?;
-    let api = Api::load(ws.region(region).as_deref()).await?;
-    let name = ws.platform_name()?;
+    let (mut ws, api, name) = open_platform(region).await?;
     let yaml_text =
         std::fs::read_to_string(ws.root.join("platform.yaml")).context("reading platform.yaml")?;
     let def = yaml::parse_definition(&yaml_text)
