@@ -52,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         destination: a[6].clone(),
         direction: file::Direction::Upload,
         generated: false,
+        content: None,
     };
     let data = BuildData {
         build_name: "xfer".into(),

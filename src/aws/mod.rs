@@ -5,6 +5,7 @@
 pub mod access;
 pub mod checkip;
 pub mod error;
+pub(crate) mod explain;
 pub mod wait;
 
 pub use access::{AccessConfig, AssumeRole, Clients, PollingConfig};

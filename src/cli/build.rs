@@ -14,10 +14,11 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
     let parsed = args::parse(args::build_command(), rest)
         .and_then(|m| args::template_args(&m).map(|t| (m, t)));
-    let (m, targs) = match parsed {
+    let (m, mut targs) = match parsed {
         Ok(p) => p,
         Err(e) => return usage_error(&*ui, help::BUILD, &e),
     };
+    targs.building = true;
     let on_error: OnErrorFlag = match m
         .get_one::<String>("on-error")
         .map(String::as_str)
@@ -66,7 +67,8 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     }
     let mut ctx = base.clone();
     ctx.user_vars = checked.user_vars.clone();
-    ctx.strict_user_vars = true;
+    // Undefined variables render "" (like Packer) and were reported when the template was checked.
+    ctx.strict_user_vars = false;
     let ui: Arc<dyn crate::ui::Ui> = Arc::from(ui);
     build::run_blocking(checked.builds, ctx, opts, ui)
 }

@@ -10,6 +10,7 @@ mod cleanup;
 mod help;
 mod inspect;
 pub mod output;
+pub(crate) mod persona;
 mod platform;
 mod validate;
 
@@ -49,17 +50,17 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
     let out = Output { machine, sink };
     let ui = out.ui(Secrets::default());
     let Some(cmd) = argv.first().cloned() else {
-        ui.say(help::MAIN.trim_end());
+        say_main_help(&*ui);
         return EXIT_UNKNOWN_COMMAND;
     };
     let rest = &argv[1..];
     match cmd.as_str() {
         "-v" | "--version" | "-version" => {
-            ui.say(crate::PACKER_COMPAT_VERSION);
+            ui.say(&persona::version_line());
             0
         }
         "-h" | "--help" | "-help" => {
-            ui.say(help::MAIN.trim_end());
+            say_main_help(&*ui);
             0
         }
         "help" => match rest.first().map(String::as_str) {
@@ -67,7 +68,12 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
             Some("inspect") => say_ok(&*ui, help::INSPECT),
             Some("build") => say_ok(&*ui, help::BUILD),
             Some("version") => say_ok(&*ui, help::VERSION),
-            _ => say_ok(&*ui, help::MAIN.trim_end()),
+            Some("cleanup") => say_ok(&*ui, cleanup::HELP),
+            Some("platform") => say_ok(&*ui, platform::HELP),
+            _ => {
+                say_main_help(&*ui);
+                0
+            }
         },
         "version" => version(&*ui),
         "validate" => with_help(&*ui, rest, help::VALIDATE, || validate::run(&out, rest)),
@@ -76,9 +82,18 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
         "cleanup" => with_help(&*ui, rest, cleanup::HELP, || cleanup::run(&out, rest)),
         "platform" => platform::run(&out, rest),
         _ => {
-            ui.say(help::MAIN.trim_end());
+            say_main_help(&*ui);
             EXIT_UNKNOWN_COMMAND
         }
+    }
+}
+
+/// The main help; as `packer` exactly Packer's bytes (which end in a blank line).
+fn say_main_help(ui: &dyn Ui) {
+    if persona::as_packer() {
+        ui.say(help::MAIN);
+    } else {
+        ui.say(persona::main_help().trim_end());
     }
 }
 
@@ -113,6 +128,13 @@ fn version(ui: &dyn Ui) -> i32 {
     ui.machine("", "version", &[v]);
     ui.machine("", "version-prelease", &[""]);
     ui.machine("", "version-commit", &[""]);
-    ui.say(&format!("Packer v{v}"));
+    if persona::as_packer() {
+        ui.say(&format!("Packer v{v}"));
+    } else {
+        ui.say(&format!(
+            "rpack v{} (compatible with Packer v{v})",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
     0
 }

@@ -59,6 +59,9 @@ pub fn check_builds(
     let options = Options {
         only: targs.only.clone(),
         except: targs.except.clone(),
+        strict: targs.strict,
+        building: targs.building,
+        report_undefined: !super::persona::as_packer(),
     };
     let checked = plan::check(&loaded.template, &loaded.values, &base, &options);
     let ui = out.ui(crate::ui::Secrets::new(sensitive_values(

@@ -197,6 +197,12 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         let _ = d.raw(key);
     }
 
+    // What rpack cannot do is refused now, before anything is launched.
+    match c.comm_type {
+        CommType::Winrm => super::refuse::winrm(d),
+        CommType::Ssh if type_ok => super::refuse::unhonoured_ssh_options(d),
+        _ => {}
+    }
     // Like Packer, an invalid type is the only error reported.
     if c.comm_type != CommType::Ssh || !type_ok {
         return c;

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod keys;
+pub(crate) mod refuse;
 pub mod ssh;
 
 use std::path::Path;

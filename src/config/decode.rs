@@ -133,7 +133,19 @@ impl<'a> Decoder<'a> {
         self.scalar_string(&path, node)
     }
 
+    /// A bool, weakly typed like mapstructure's `WeaklyTypedInput`: numbers are `!= 0`, strings
+    /// go through `strconv.ParseBool`, and `""` (also after rendering) is `false`.
     pub fn bool(&mut self, key: &str) -> Option<bool> {
+        self.bool_or(key, Some(false))
+    }
+
+    /// An optional bool (Packer's `config.Trilean`): like [`Decoder::bool`], but `""` (also
+    /// after rendering, e.g. from a `{{user}}` with an empty default) means unset.
+    pub fn trilean(&mut self, key: &str) -> Option<bool> {
+        self.bool_or(key, None)
+    }
+
+    fn bool_or(&mut self, key: &str, empty: Option<bool>) -> Option<bool> {
         let node = self.raw(key)?;
         let path = self.path(key);
         match &node.value {
@@ -144,6 +156,7 @@ impl<'a> Decoder<'a> {
                 let s = self.render_typed(&path, s, node.pos)?;
                 match parse_go_bool(&s) {
                     Some(b) => Some(b),
+                    None if s.is_empty() => empty,
                     None => {
                         self.push(&path, node.pos, format!("cannot parse '{path}' as bool: strconv.ParseBool: parsing {}: invalid syntax", go_quote(&s)));
                         None
@@ -285,14 +298,9 @@ impl<'a> Decoder<'a> {
                     Some(s.split(',').map(str::to_string).collect())
                 }
             }
-            Value::Object(_) => {
-                self.push(
-                    &path,
-                    node.pos,
-                    format!("'{path}': source data must be an array or slice, got map"),
-                );
-                None
-            }
+            // mapstructure's WeaklyTypedInput: an empty map is an empty list; any other
+            // single value (a map too) stands for a one-element list.
+            Value::Object(o) if o.entries.is_empty() => Some(Vec::new()),
             // A single scalar becomes a one-element list.
             _ => self
                 .scalar_string(&format!("{path}[0]"), node)
@@ -354,7 +362,8 @@ impl<'a> Decoder<'a> {
                 match &node.value {
                     Value::Object(o) => objects.push(o),
                     Value::Null => {}
-                    Value::Array(a) if a.is_empty() => {}
+                    // Packer 1.6.6's mapstructure has no weak slice → struct rule: an empty
+                    // list is "expected a map, got 'slice'" like any other.
                     other => {
                         let msg = format!("'{path}' expected a map, got '{}'", go_kind(other));
                         self.push(&path, node.pos, msg);
@@ -523,7 +532,12 @@ impl<'a> Decoder<'a> {
         let msg = format!(
             "'{path}' expected type '{}', got unconvertible type '{}', value: '{}'",
             target.go_name(),
-            node.value.go_type(),
+            // Plugin configs reach the plugin through Packer's RPC, which turns nested JSON
+            // objects into map[interface {}]interface {} (recorded from Packer 1.6.6).
+            match &node.value {
+                Value::Object(_) => "map[interface {}]interface {}",
+                other => other.go_type(),
+            },
             go_fmt_value(&node.value)
         );
         self.push(path, node.pos, msg);
@@ -555,6 +569,16 @@ impl<'a> Decoder<'a> {
         }
         let shown = top_key(path);
         if self.is_no_render(path) {
+            // Rendered later with build data; undefined variables are reported now.
+            if let Some(sink) = &self.ctx.undefined {
+                let mark = sink.len();
+                for name in crate::template::undefined::user_names(s) {
+                    if !self.ctx.user_vars.contains_key(&name) {
+                        sink.record(&name);
+                    }
+                }
+                sink.locate_since(mark, path, pos, s);
+            }
             if let Err(e) = interp::check(s, self.ctx) {
                 self.push(
                     path,
@@ -564,7 +588,12 @@ impl<'a> Decoder<'a> {
             }
             return Some(s.to_string());
         }
-        match interp::render(s, self.ctx) {
+        let mark = self.ctx.undefined.as_ref().map(|u| u.len());
+        let rendered = interp::render(s, self.ctx);
+        if let (Some(sink), Some(mark)) = (&self.ctx.undefined, mark) {
+            sink.locate_since(mark, path, pos, s);
+        }
+        match rendered {
             Ok(out) => Some(out),
             Err(e) => {
                 let verb = if e.message.contains("executing \"") {

@@ -6,6 +6,7 @@
 //! Problems come out as diagnostics shaped like Packer 1.6.6's (`Failed to initialize build`,
 //! `Failed to prepare build`, …) but, unlike Packer, all of them in one run.
 
+use crate::template::builtins::{self, Plugin};
 use std::collections::BTreeMap;
 
 use crate::config::ConfigError;
@@ -79,6 +80,15 @@ pub struct Build {
 pub struct Options {
     pub only: Vec<String>,
     pub except: Vec<String>,
+    /// References to undefined user variables are errors (`-strict`, `RPACK_STRICT=1`) instead
+    /// of warnings.
+    pub strict: bool,
+    /// Checking for `build` (not `validate`): refusals of what cannot be built that validate
+    /// only warns about become errors.
+    pub building: bool,
+    /// Report references to undefined user variables at all (not when called as `packer`,
+    /// whose output stays Packer's).
+    pub report_undefined: bool,
 }
 
 /// The result of checking a template: the builds that are fully valid, and every problem.
@@ -102,7 +112,6 @@ pub fn base_context(tpl: &Template) -> Context {
         template_path: tpl.path.clone(),
         packer_version: Some(crate::PACKER_COMPAT_VERSION.to_string()),
         init_time: Some(chrono::Utc::now().timestamp()),
-        strict_user_vars: true,
         ..Context::default()
     }
 }
@@ -173,7 +182,11 @@ pub fn check(
     };
     let mut ctx = base.clone();
     ctx.user_vars = user_vars.clone();
-    ctx.strict_user_vars = true;
+    // Like Packer, an undefined variable renders "" outside the variables pass; rpack records
+    // each reference and reports it below.
+    ctx.strict_user_vars = false;
+    let undefined = crate::template::undefined::Sink::default();
+    ctx.undefined = Some(undefined.clone());
     out.user_vars = user_vars;
 
     // Build names.
@@ -203,7 +216,37 @@ pub fn check(
             out.builds.push(b);
         }
     }
+    if let Some(d) = undefined_diag(&undefined, &file, opts) {
+        out.diags.push(d);
+    }
     out
+}
+
+/// Every reference to an undefined user variable, one line each: a warning (Packer renders "",
+/// and so does rpack), or with `-strict` an error.
+fn undefined_diag(
+    sink: &crate::template::undefined::Sink,
+    file: &str,
+    opts: &Options,
+) -> Option<Diag> {
+    use crate::template::undefined::describe;
+    let refs = sink.take();
+    if refs.is_empty() || !(opts.report_undefined || opts.strict) {
+        return None;
+    }
+    let lines: Vec<String> = refs.iter().map(|r| describe(r, file)).collect();
+    let mut detail = lines.join("\n");
+    if opts.strict {
+        detail.push_str("\n\nDefine them in \"variables\" or set them with -var/-var-file (strict mode: -strict or RPACK_STRICT=1).");
+        Some(Diag::error("Undefined user variables", detail))
+    } else {
+        detail.push_str("\n\nThey render as \"\", as in Packer 1.6.6. Define them in \"variables\" or set them with -var/-var-file; -strict or RPACK_STRICT=1 makes this an error.");
+        Some(Diag {
+            severity: Severity::Warning,
+            summary: "Undefined user variables".into(),
+            detail,
+        })
+    }
 }
 
 fn check_build(
@@ -240,21 +283,48 @@ fn check_build(
                 Some(d.value)
             }
             Err(errs) => {
-                prepare.push(Diag::error(&prepare_summary, plugin_detail(&errs, file)));
+                let (later, now): (Vec<ConfigError>, Vec<ConfigError>) =
+                    errs.into_iter().partition(|e| {
+                        !opts.building && crate::communicator::refuse::refused_at_build(e)
+                    });
+                if now.is_empty() {
+                    warnings.extend(later.iter().map(|e| {
+                        format!(
+                            "{} (rpack build refuses it before launching anything)",
+                            positioned(e, file)
+                        )
+                    }));
+                } else {
+                    prepare.push(Diag::error(&prepare_summary, plugin_detail(&now, file)));
+                }
                 None
             }
         }
     } else {
-        init_errs.push(format!(
-            "error initializing builder '{}': Unknown builder {}",
-            def.kind, def.kind
-        ));
+        init_errs.push(
+            not_implemented(
+                Plugin::Builder,
+                &format!("builder {index}"),
+                &def.kind,
+                &def.config,
+                def.pos,
+                file,
+                registry::BUILDER_KINDS,
+            )
+            .unwrap_or_else(|| {
+                format!(
+                    "error initializing builder '{}': Unknown builder {}",
+                    def.kind, def.kind
+                )
+            }),
+        );
         None
     };
 
     // Provisioners.
     let mut check = |p| {
         check_provisioner(
+            tpl,
             p,
             raw_name,
             &bctx,
@@ -275,9 +345,9 @@ fn check_build(
 
     // Post-processor chains.
     let mut chains = Vec::new();
-    for chain in &tpl.post_processors {
+    for (ci, chain) in tpl.post_processors.iter().enumerate() {
         let mut current = Vec::new();
-        for pp in chain {
+        for (pi, pp) in chain.iter().enumerate() {
             if !applies_to(&pp.only, &pp.except, raw_name) {
                 continue;
             }
@@ -286,10 +356,23 @@ fn check_build(
                 break;
             }
             if !registry::post_processor_known(&pp.kind) {
-                init_errs.push(format!(
-                    "error initializing post-processor '{}': Unknown post-processor {}",
-                    pp.kind, pp.kind
-                ));
+                init_errs.push(
+                    not_implemented(
+                        Plugin::PostProcessor,
+                        &format!("post-processor {ci}.{pi}"),
+                        &pp.kind,
+                        &pp.config,
+                        pp.pos,
+                        file,
+                        crate::post_processors::KINDS,
+                    )
+                    .unwrap_or_else(|| {
+                        format!(
+                            "error initializing post-processor '{}': Unknown post-processor {}",
+                            pp.kind, pp.kind
+                        )
+                    }),
+                );
                 continue;
             }
             match registry::decode_post_processor(&pp.kind, &[&pp.config], &bctx) {
@@ -356,6 +439,7 @@ fn check_build(
 
 #[allow(clippy::too_many_arguments)]
 fn check_provisioner(
+    tpl: &Template,
     p: &ProvisionerDef,
     raw_name: &str,
     ctx: &Context,
@@ -366,10 +450,27 @@ fn check_provisioner(
     warnings: &mut Vec<String>,
 ) -> Option<PlannedProvisioner> {
     if !registry::provisioner_known(&p.kind) {
-        init_errs.push(format!(
-            "error initializing provisioner '{}': Unknown provisioner {}",
-            p.kind, p.kind
-        ));
+        let occurrence = match tpl.provisioners.iter().position(|q| std::ptr::eq(q, p)) {
+            Some(i) => format!("provisioner {i}"),
+            None => "error-cleanup-provisioner".to_string(),
+        };
+        init_errs.push(
+            not_implemented(
+                Plugin::Provisioner,
+                &occurrence,
+                &p.kind,
+                &p.config,
+                p.pos,
+                file,
+                crate::provisioners::KINDS,
+            )
+            .unwrap_or_else(|| {
+                format!(
+                    "error initializing provisioner '{}': Unknown provisioner {}",
+                    p.kind, p.kind
+                )
+            }),
+        );
         return None;
     }
     let mut common = Common {
@@ -429,6 +530,20 @@ fn parse_atoi(s: &str) -> Result<i64, String> {
     })
 }
 
+/// [`builtins::not_implemented`] at the object's `type` key.
+fn not_implemented(
+    plugin: Plugin,
+    occurrence: &str,
+    kind: &str,
+    config: &crate::template::json::Object,
+    pos: crate::template::json::Pos,
+    file: &str,
+    implemented: &[&str],
+) -> Option<String> {
+    let at = config.get("type").map(|n| n.pos).unwrap_or(pos);
+    builtins::not_implemented(plugin, occurrence, kind, file, at, implemented)
+}
+
 fn is_key_error(e: &ConfigError) -> bool {
     e.message.starts_with("unknown configuration key: ")
         || e.message.starts_with("Deprecated configuration key: ")
@@ -442,6 +557,8 @@ fn is_render_error(e: &ConfigError) -> bool {
 /// Plugin checks ("ami_name must be specified") already name their key.
 fn needs_position(e: &ConfigError) -> bool {
     is_key_error(e)
+        || e.message
+            .contains(crate::communicator::refuse::NOT_IMPLEMENTED)
         || e.message.contains("' expected type '")
         || e.message.contains("' expected a map, got '")
         || e.message.starts_with("cannot parse '")
@@ -450,17 +567,19 @@ fn needs_position(e: &ConfigError) -> bool {
             .contains("': source data must be an array or slice")
 }
 
+/// The message, with the template position where Packer's text does not say where.
+fn positioned(e: &ConfigError, file: &str) -> String {
+    match e.pos {
+        Some(p) if needs_position(e) => format!("{} ({file}:{}:{})", e.message, p.line, p.col),
+        _ => e.message.clone(),
+    }
+}
+
 /// A plugin's problems in Packer's shape: unknown keys as a go-multierror list, a lone render
 /// error bare, everything else as Packer's `N error(s) occurred` list. Where Packer's text does
 /// not say where the problem is (unknown keys, type errors), the template position is added.
 pub fn plugin_detail(errs: &[ConfigError], file: &str) -> String {
-    let items: Vec<String> = errs
-        .iter()
-        .map(|e| match e.pos {
-            Some(p) if needs_position(e) => format!("{} ({file}:{}:{})", e.message, p.line, p.col),
-            _ => e.message.clone(),
-        })
-        .collect();
+    let items: Vec<String> = errs.iter().map(|e| positioned(e, file)).collect();
     if errs.iter().all(is_key_error) {
         go_multierror(&items)
     } else if errs.len() == 1 && is_render_error(&errs[0]) {

@@ -2,8 +2,9 @@
 //! everything), variables that refer to other variables (resolved to a fixpoint), and the
 //! functions only allowed in variable defaults (`env`, `aws_secretsmanager`).
 //!
-//! Unlike Packer 1.6.6, which silently renders a reference to an undefined variable as "",
-//! rpack reports it, naming the variable; a cycle between variables is reported as one.
+//! Like Packer 1.6.6, a variable's value that refers to an undefined variable is an error (every
+//! variable used in another one is required); rpack names the variable, quotes only an excerpt
+//! of the value, and reports a cycle between variables as one.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -161,11 +162,26 @@ pub fn resolve(
                         last_errors.insert(k.clone(), name);
                         still.push((k, v));
                     }
-                    Some(name) => errors.push(format!(
-                        "Failed to interpolate \"{k}\": \"{v}\": it refers to variable \"{name}\", which is not defined; \
-                         define it in \"variables\" or set it with -var (Packer 1.6.6 would silently use \"\")"
-                    )),
-                    None => errors.push(format!("error interpolating default value for '{k}': {e}")),
+                    Some(name) => {
+                        // Where the value is written, when it is the template's own default.
+                        let at = tpl
+                            .variables
+                            .iter()
+                            .find(|tv| tv.name == k && tv.default.as_deref() == Some(v.as_str()))
+                            .map(|tv| {
+                                format!(" ({}:{}:{})", tpl.display_path(), tv.pos.line, tv.pos.col)
+                            })
+                            .unwrap_or_default();
+                        errors.push(format!(
+                            "Failed to interpolate \"{k}\"{at}: \"{}\": it refers to variable \"{name}\", which is not defined; \
+                             Packer treats every variable used in another variable's value as required: \
+                             define it in \"variables\" or set it with -var/-var-file",
+                            crate::template::undefined::excerpt(&v, &name)
+                        ))
+                    }
+                    None => {
+                        errors.push(format!("error interpolating default value for '{k}': {e}"))
+                    }
                 },
             }
         }

@@ -479,6 +479,7 @@ async fn tree_of_5000_files_round_trips_with_modes() {
         destination: format!("{remote}/"),
         direction: provisioners::file::Direction::Upload,
         generated: false,
+        content: None,
     };
     run(&comm, &format!("mkdir -p {remote}")).await;
     let started = Instant::now();
@@ -1085,6 +1086,7 @@ async fn without_tar_directories_go_by_sftp_with_modes_intact() {
         destination: format!("~/{base}/deep/"),
         direction: provisioners::file::Direction::Upload,
         generated: false,
+        content: None,
     };
     provision_file(&comm, &cfg).await;
     let remote = format!("/home/{}/{base}/deep/tree", sshd.user());
@@ -1276,6 +1278,7 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
         destination: format!("{remote}/"),
         direction: provisioners::file::Direction::Upload,
         generated: false,
+        content: None,
     };
     let go = |cfg: provisioners::file::Config, ui: Arc<dyn Ui>| {
         let comm = comm.clone();

@@ -244,7 +244,7 @@ fn block_devices(d: &mut Decoder<'_>, key: &str) -> Vec<BlockDevice> {
     d.object_list(key, |d| BlockDevice {
         device_name: d.string("device_name").unwrap_or_default(),
         delete_on_termination: d.bool("delete_on_termination").unwrap_or(false),
-        encrypted: d.bool("encrypted"),
+        encrypted: d.trilean("encrypted"),
         kms_key_id: nonempty(d.string("kms_key_id")),
         iops: d.int("iops").filter(|i| *i != 0),
         throughput: d.int("throughput").filter(|i| *i != 0),
@@ -258,10 +258,23 @@ fn block_devices(d: &mut Decoder<'_>, key: &str) -> Vec<BlockDevice> {
 }
 
 fn net_filter(d: &mut Decoder<'_>, key: &str) -> Option<NetFilter> {
-    d.object(key, |d| NetFilter {
-        filters: d.string_map("filters").unwrap_or_default(),
-        most_free: d.bool("most_free").unwrap_or(false),
-        random: d.bool("random").unwrap_or(false),
+    d.object(key, |d| {
+        let mut filters = d.string_map("filters").unwrap_or_default();
+        // The list form `"filter": [{"name": …, "value": …}]` (Packer's NameValueFilter; a
+        // single object stands for a one-element list), added after the map like GetFilters.
+        let listed = d
+            .object_list("filter", |d| (d.string("name"), d.string("value")))
+            .unwrap_or_default();
+        filters.extend(
+            listed
+                .into_iter()
+                .map(|(n, v)| (n.unwrap_or_default(), v.unwrap_or_default())),
+        );
+        NetFilter {
+            filters,
+            most_free: d.bool("most_free").unwrap_or(false),
+            random: d.bool("random").unwrap_or(false),
+        }
     })
     .filter(|f| !f.filters.is_empty())
 }
@@ -292,11 +305,11 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
     c.ami_product_codes = d.string_list("ami_product_codes").unwrap_or_default();
     let raw_regions = d.string_list("ami_regions").unwrap_or_default();
     c.tags = tags(d, "tags", "tag");
-    c.ena_support = d.bool("ena_support");
+    c.ena_support = d.trilean("ena_support");
     c.sriov_support = d.bool("sriov_support").unwrap_or(false);
     c.force_deregister = d.bool("force_deregister").unwrap_or(false);
     c.force_delete_snapshot = d.bool("force_delete_snapshot").unwrap_or(false);
-    c.encrypt_boot = d.bool("encrypt_boot");
+    c.encrypt_boot = d.trilean("encrypt_boot");
     c.kms_key_id = nonempty(d.string("kms_key_id"));
     c.region_kms_key_ids = d.string_map("region_kms_key_ids").unwrap_or_default();
     c.skip_save_build_region = d.bool("skip_save_build_region").unwrap_or(false);
@@ -486,8 +499,9 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
         });
     let shutdown = d.string("shutdown_behavior").unwrap_or_default();
     c.ebs_optimized = d.bool("ebs_optimized").unwrap_or(false);
-    c.enable_t2_unlimited = d.bool("enable_t2_unlimited").unwrap_or(false)
-        || d.bool("enable_unlimited_credits").unwrap_or(false);
+    let t2_unlimited = d.bool("enable_t2_unlimited").unwrap_or(false);
+    let unlimited_credits = d.bool("enable_unlimited_credits").unwrap_or(false);
+    c.enable_t2_unlimited = t2_unlimited || unlimited_credits;
     c.tenancy = nonempty(d.string("tenancy"));
     c.run_tags = tags(d, "run_tags", "run_tag");
     c.user_data = nonempty(d.string("user_data"));
@@ -523,6 +537,10 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
         {
             d.error("ssh_interface", format!("Unknown interface type: {i}"));
         }
+    }
+    crate::communicator::refuse::ssh_interface(d, c.ssh_interface.as_deref());
+    if let Some(t @ ("dsa" | "ecdsa")) = c.temporary_key_pair_type.as_deref() {
+        crate::communicator::refuse::ec2_key_pair_type(d, t);
     }
     let filter_empty = c
         .source_ami_filter
@@ -616,7 +634,9 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
             "shutdown_behavior only accepts 'stop' or 'terminate' values.",
         );
     }
-    if c.enable_t2_unlimited {
+    if unlimited_credits && !t2_unlimited {
+        super::burstable::check_unlimited_credits(d, c.instance_type.as_deref(), c.is_spot());
+    } else if c.enable_t2_unlimited {
         if c.spot_price.is_some() {
             d.error(
                 "enable_t2_unlimited",

@@ -8,6 +8,7 @@
 //! * [`Artifact`]: Packer's id/string/destroy.
 
 pub mod artifact;
+mod burstable;
 pub mod config;
 pub mod context;
 pub mod steps;

@@ -243,7 +243,12 @@ pub(crate) fn call<'a>(f: Func, ctx: &Context, args: Vec<V<'a>>) -> R<'a> {
             match ctx.user_vars.get(k) {
                 Some(v) => owned(v.clone()),
                 None if ctx.strict_user_vars => Err(format!("Error: variable not set: {k}")),
-                None => Ok(V::Str(Cow::Borrowed(""))),
+                None => {
+                    if let Some(sink) = &ctx.undefined {
+                        sink.record(k);
+                    }
+                    Ok(V::Str(Cow::Borrowed("")))
+                }
             }
         }
         Env => {
