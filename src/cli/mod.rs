@@ -8,6 +8,7 @@ pub mod args;
 mod build;
 mod cleanup;
 mod help;
+mod init;
 mod inspect;
 pub mod output;
 pub(crate) mod persona;
@@ -81,6 +82,12 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
         "build" => with_help(&*ui, rest, help::BUILD, || build::run(&out, rest)),
         "cleanup" => with_help(&*ui, rest, cleanup::HELP, || cleanup::run(&out, rest)),
         "platform" => platform::run(&out, rest),
+        "init" if !persona::as_packer() => {
+            with_help(&*ui, rest, init::HELP, || init::init(&*ui, rest))
+        }
+        "plugins" if !persona::as_packer() => {
+            with_help(&*ui, rest, init::HELP, || init::plugins(&*ui, rest))
+        }
         _ => {
             say_main_help(&*ui);
             EXIT_UNKNOWN_COMMAND

@@ -27,8 +27,10 @@ pub(crate) const RPACK_MAIN: &str = "Usage: rpack [--version] [--help] <command>
 Available commands are:
     build           build image(s) from template
     cleanup         remove what a killed build left behind (from its ledger)
+    init            nothing to install: rpack needs no plugins
     inspect         see components of a template
     platform        build and manage Elastic Beanstalk custom platforms
+    plugins         installed|required: rpack needs no plugins
     validate        check that a template is valid
     version         Prints the rpack version and the Packer version it is compatible with
 

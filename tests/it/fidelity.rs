@@ -589,3 +589,28 @@ fn no_credentials_is_one_clear_line_with_the_sources_tried() {
         assert!(!text.contains(dump), "a debug dump ({dump}) in:\n{text}");
     }
 }
+
+#[test]
+fn init_and_plugins_succeed_and_say_no_plugins_are_needed() {
+    for args in [
+        &["init"][..],
+        &["init", "weak-bool-number.json"],
+        &["plugins", "installed"],
+        &["plugins", "required", "weak-bool-number.json"],
+    ] {
+        let out = rpack(args, &[]);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.text);
+        assert!(
+            out.text.starts_with("rpack needs no plugins"),
+            "{args:?}: {}",
+            out.text
+        );
+    }
+    assert!(rpack(&["init"], &[]).text.contains("amazon-ebs"));
+    assert_eq!(rpack(&["plugins", "bogus"], &[]).code, 1);
+    // Packer 1.6.6 has neither command; called as `packer`, neither has rpack.
+    let (dir, link) = as_packer();
+    let theirs = run(&packer(), dir.path(), &["init"], &[]);
+    let ours = run(&link, dir.path(), &["init"], &[]);
+    assert_eq!((ours.code, ours.text), (theirs.code, theirs.text));
+}
