@@ -571,7 +571,7 @@ impl<'a> Decoder<'a> {
         if self.is_no_render(path) {
             // Rendered later with build data; undefined variables are reported now.
             if let Some(sink) = &self.ctx.undefined {
-                let mark = sink.len();
+                let mark = sink.mark();
                 for name in crate::template::undefined::user_names(s) {
                     if !self.ctx.user_vars.contains_key(&name) {
                         sink.record(&name);
@@ -588,7 +588,7 @@ impl<'a> Decoder<'a> {
             }
             return Some(s.to_string());
         }
-        let mark = self.ctx.undefined.as_ref().map(|u| u.len());
+        let mark = self.ctx.undefined.as_ref().map(|u| u.mark());
         let rendered = interp::render(s, self.ctx);
         if let (Some(sink), Some(mark)) = (&self.ctx.undefined, mark) {
             sink.locate_since(mark, path, pos, s);

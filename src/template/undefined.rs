@@ -44,7 +44,7 @@ impl Sink {
     }
 
     /// How many references were recorded so far (a mark for [`Sink::locate_since`]).
-    pub fn len(&self) -> usize {
+    pub fn mark(&self) -> usize {
         self.lock().len()
     }
 
@@ -186,7 +186,7 @@ mod tests {
     fn the_decoder_completes_what_the_user_function_recorded() {
         let sink = Sink::default();
         sink.record("early");
-        let mark = sink.len();
+        let mark = sink.mark();
         sink.record("nope");
         let pos = Pos {
             offset: 0,
