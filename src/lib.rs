@@ -5,14 +5,16 @@
 //! `engine`, AWS access in `aws`) → `communicator` → `provisioners` → `post_processors`, with
 //! `ui` for everything printed and `cli` tying them to the command line.
 
+pub mod artifact;
 pub mod aws;
-pub mod build;
 pub mod builders;
 pub mod cli;
 pub mod communicator;
 pub mod config;
 pub mod engine;
+pub mod ledger;
 pub mod logging;
+pub mod pipeline;
 pub mod platform;
 pub mod post_processors;
 pub mod provisioners;

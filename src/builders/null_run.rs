@@ -11,7 +11,8 @@ use crate::builders::null::Config;
 use crate::builders::ProvisionHook;
 use crate::communicator::config::CommType;
 use crate::communicator::{Communicator, SshComm};
-use crate::engine::{Ledger, Outcome, RunError, Runner, RunnerOptions, Step, StepEnv};
+use crate::engine::{Outcome, RunError, Runner, RunnerOptions, Step, StepEnv};
+use crate::ledger::Ledger;
 use crate::ui::Ui;
 use tokio_util::sync::CancellationToken;
 

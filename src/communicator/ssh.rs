@@ -188,9 +188,10 @@ impl SshComm {
     ) -> Result<SshComm, CommError> {
         let comm = SshComm::new(ConnectParams::from_config(cfg, host));
         ui.say(&format!("Using ssh communicator to connect: {host}"));
-        ui.say("Waiting for SSH to become available...");
+        let wait = ui.wait("Waiting for SSH to become available...");
         comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
             .await?;
+        drop(wait);
         if let Some(pause) = cfg.pause_before_connecting {
             comm.disconnect();
             ui.say(&format!(

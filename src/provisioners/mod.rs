@@ -58,6 +58,14 @@ impl BuildData {
     }
 }
 
+/// A provisioner as one build runs it.
+#[derive(Debug, Clone)]
+pub struct PlannedProvisioner {
+    pub kind: String,
+    pub common: Common,
+    pub config: Provisioner,
+}
+
 /// One configured provisioner.
 #[derive(Debug, Clone)]
 pub enum Provisioner {

@@ -9,8 +9,10 @@
 use std::collections::BTreeMap;
 
 use crate::config::ConfigError;
-use crate::post_processors::PostProcessor;
-use crate::provisioners::{Common, Provisioner};
+pub use crate::post_processors::PlannedPostProcessor;
+
+use crate::provisioners::Common;
+pub use crate::provisioners::PlannedProvisioner;
 use crate::registry::{self, BuilderConfig};
 use crate::template::interp::{self, BuildData, Context};
 use crate::template::json::Object;
@@ -41,23 +43,6 @@ impl Diag {
             detail: detail.into(),
         }
     }
-}
-
-/// A provisioner as one build runs it.
-#[derive(Debug, Clone)]
-pub struct PlannedProvisioner {
-    pub kind: String,
-    pub common: Common,
-    pub config: Provisioner,
-}
-
-/// A post-processor in a chain of one build.
-#[derive(Debug, Clone)]
-pub struct PlannedPostProcessor {
-    pub kind: String,
-    pub name: String,
-    pub keep_input_artifact: Option<bool>,
-    pub config: PostProcessor,
 }
 
 /// One build: a builder with its provisioners and post-processor chains.

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rpack::builders::amazon_ebs::{self, Artifact, Config, ProvisionHook, RunArgs, TrueHook};
-use rpack::engine::{Ledger, RunError};
+use rpack::engine::RunError;
+use rpack::ledger::Ledger;
 use rpack::registry::{decode_builder, BuilderConfig};
 use rpack::template::interp::Context;
 use rpack::ui::Ui;

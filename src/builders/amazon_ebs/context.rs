@@ -12,8 +12,7 @@ use crate::builders::amazon_ebs::ProvisionHook;
 use crate::communicator::SshComm;
 use crate::template::interp::{self, Value};
 
-/// The tag every resource rpack creates carries (a janitor can find leftovers by it).
-pub const BUILD_ID_TAG: &str = "rpack:build-id";
+pub use crate::ledger::BUILD_ID_TAG;
 
 /// What `source_ami`/`source_ami_filter` resolved to.
 #[derive(Debug, Clone, Default)]

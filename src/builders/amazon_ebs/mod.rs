@@ -23,7 +23,8 @@ pub use config::Config;
 pub use context::BuildCtx;
 
 use crate::aws::access::Clients;
-use crate::engine::{Ledger, RunError, Runner, RunnerOptions, Step, StepEnv};
+use crate::engine::{RunError, Runner, RunnerOptions, Step, StepEnv};
+use crate::ledger::Ledger;
 use crate::ui::Ui;
 
 /// Packer's builder id for amazon-ebs artifacts.

@@ -98,7 +98,7 @@ impl Step<BuildCtx> for CopyAmi {
             started.push((region.clone(), id));
         }
 
-        env.ui.say("Waiting for all copies to complete...");
+        let _wait = env.ui.wait("Waiting for all copies to complete...");
         let sem = Arc::new(tokio::sync::Semaphore::new(MAX_PARALLEL_WAITS));
         let mut set = JoinSet::new();
         for (region, id) in started {

@@ -90,10 +90,11 @@ impl Step<BuildCtx> for CreateAmi {
             intermediary,
         });
         env.ui.message(&format!("AMI: {id}"));
-        env.ui.say("Waiting for AMI to become ready...");
+        let wait = env.ui.wait("Waiting for AMI to become ready...");
         let snaps = wait_image(ctx, &region, &id, &env.cancel)
             .await
             .context("Error waiting for AMI")?;
+        drop(wait);
         for s in &snaps {
             env.ledger.created("snapshot", s, &region);
         }

@@ -293,8 +293,9 @@ pub(crate) async fn record_and_wait_running(
         ..Default::default()
     });
     env.ui.message(&format!("Instance ID: {id}"));
-    env.ui
-        .say(&format!("Waiting for instance ({id}) to become ready..."));
+    let _wait = env
+        .ui
+        .wait(&format!("Waiting for instance ({id}) to become ready..."));
     let inst = wait_instance(
         ctx,
         env,

@@ -38,7 +38,7 @@ impl Step<BuildCtx> for StopInstance {
                 .await
                 .aws_context(|| format!("stopping instance {id} in {}", ctx.region))?;
         }
-        env.ui.say("Waiting for the instance to stop...");
+        let _wait = env.ui.wait("Waiting for the instance to stop...");
         wait_instance(
             ctx,
             env,

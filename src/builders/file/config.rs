@@ -1,6 +1,5 @@
 //! The `file` builder's configuration (Packer 1.6.6 `builder/file`): `target` plus either
-//! `source` or `content`. Packer's own test templates use it, so rpack validates it; building
-//! with it is not supported.
+//! `source` or `content`.
 
 use crate::config::Decoder;
 

@@ -14,13 +14,10 @@ use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
 
 use crate::aws::access::ec2_client as ec2;
-use crate::engine::ledger::{self, Ledger, LedgerEntry, LedgerEvent};
+use crate::ledger::{self, Ledger, LedgerEntry, LedgerEvent};
 use crate::ui::Ui;
 
-/// Tag every resource rpack creates carries.
-pub const BUILD_TAG: &str = "rpack:build-id";
-/// Tag a finished build puts on the AMIs and snapshots it keeps.
-pub const COMPLETE_TAG: &str = "rpack:complete";
+use crate::ledger::{BUILD_ID_TAG, COMPLETE_TAG};
 
 /// Deletion order: what depends on others goes first.
 const ORDER: &[&str] = &[
@@ -171,10 +168,13 @@ async fn scan_tags(
     };
     let filter = match &opts.build_id {
         Some(id) => Filter::builder()
-            .name(format!("tag:{BUILD_TAG}"))
+            .name(format!("tag:{BUILD_ID_TAG}"))
             .values(id)
             .build(),
-        None => Filter::builder().name("tag-key").values(BUILD_TAG).build(),
+        None => Filter::builder()
+            .name("tag-key")
+            .values(BUILD_ID_TAG)
+            .build(),
     };
     let now = chrono::Utc::now();
     let old_enough = |created: Option<&aws_sdk_ec2::primitives::DateTime>| -> bool {
@@ -193,7 +193,7 @@ async fn scan_tags(
                 .map(str::to_string)
         };
         let mut push = |tags: &[aws_sdk_ec2::types::Tag], kind: &str, id: &str| {
-            if let Some(b) = tag_of(tags, BUILD_TAG) {
+            if let Some(b) = tag_of(tags, BUILD_ID_TAG) {
                 if !known.contains(&b) && tag_of(tags, COMPLETE_TAG).is_none() {
                     found.push(Leftover {
                         build_id: b,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::ui::Ui;
+use crate::ui::{Ui, Wait};
 
 /// Packer's colours for builds, in order (bold green, cyan, magenta, yellow, blue, …).
 const COLOURS: &[&str] = &[
@@ -26,7 +26,7 @@ pub struct BuildUi {
     timestamp: bool,
     /// On a terminal: where wait spinners are drawn (one line per waiting build).
     spinners: Option<Arc<MultiProgress>>,
-    /// The spinner of the wait this build is in (`Waiting for …`), until its next line.
+    /// The spinner of the wait this build is in ([`Ui::wait`]), until its next line.
     waiting: Mutex<Option<ProgressBar>>,
 }
 
@@ -85,9 +85,9 @@ impl BuildUi {
         }
     }
 
-    /// Starts a spinner for a `Waiting for …` line: `⠋ name: waiting for SSH to become available 12s`.
-    fn start_wait(&self, msg: &str) {
-        let Some(m) = &self.spinners else { return };
+    /// Starts a spinner for a wait: `⠋ name: Waiting for SSH to become available 12s`.
+    fn start_wait(&self, msg: &str) -> Option<ProgressBar> {
+        let m = self.spinners.as_ref()?;
         let pb = m.add(ProgressBar::new_spinner());
         pb.set_style(
             ProgressStyle::with_template("{spinner} {prefix}: {msg} {elapsed}")
@@ -97,7 +97,8 @@ impl BuildUi {
         pb.set_message(msg.trim_end_matches("...").to_string());
         // A tenth of a second keeps the clock readable without drawing for nothing.
         pb.enable_steady_tick(Duration::from_millis(100));
-        *self.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some(pb);
+        *self.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some(pb.clone());
+        Some(pb)
     }
 
     /// Prints `text` as is, in the build's colour (Packer's `output will be in this color.`).
@@ -152,9 +153,10 @@ impl Ui for BuildUi {
         tracing::debug!(build = %self.name, "ui: {msg}");
         self.end_wait();
         self.print(|| self.inner.say(&self.decorate("==> ", msg)));
-        if msg.starts_with("Waiting for") {
-            self.start_wait(msg);
-        }
+    }
+    fn wait(&self, msg: &str) -> Wait {
+        self.say(msg);
+        Wait(self.start_wait(msg))
     }
     fn message(&self, msg: &str) {
         tracing::debug!(build = %self.name, "ui: {msg}");

@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::builders::amazon_ebs::ProvisionHook;
 use crate::communicator::{Communicator, NoneComm};
+use crate::provisioners::PlannedProvisioner;
 use crate::provisioners::{self, BuildData};
 use crate::template::interp::Context;
-use crate::template::plan::PlannedProvisioner;
 use crate::ui::Ui;
 
 pub struct Provisioners {

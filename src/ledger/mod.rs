@@ -13,6 +13,13 @@ use std::sync::Mutex;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
+pub mod sweep;
+
+/// The tag every resource rpack creates carries: `rpack cleanup` finds leftovers by it.
+pub const BUILD_ID_TAG: &str = "rpack:build-id";
+/// The tag a finished build puts on the AMIs and snapshots it keeps.
+pub const COMPLETE_TAG: &str = "rpack:complete";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LedgerEvent {
