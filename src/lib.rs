@@ -10,15 +10,16 @@ pub mod aws;
 pub mod builders;
 pub mod cli;
 pub mod communicator;
-pub mod config;
+pub mod decoder;
 pub mod engine;
+pub mod gocompat;
 pub mod ledger;
 pub mod logging;
 pub mod pipeline;
+pub mod plan;
 pub mod platform;
 pub mod post_processors;
 pub mod provisioners;
-pub mod registry;
 pub mod template;
 pub mod ui;
 

@@ -23,7 +23,7 @@ use aws_sdk_ec2::config::Region;
 
 use crate::aws::error::AwsResultExt;
 use crate::aws::wait::PollPolicy;
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 
 /// `assume_role { … }`.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -3,7 +3,7 @@
 //! `communicator` is `none`).
 
 use crate::communicator::config::{self as comm, CommType, SshConfig};
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use super::args::{self, TemplateArgs};
-use super::output::{check_builds, load, write_diags};
+use super::check_builds;
+use super::diags::write_diags;
 use super::validate::parse_vars;
 use super::{help, usage_error, Output};
 use crate::pipeline::{self, OnErrorFlag};
+use crate::plan::load;
 use crate::ui::Secrets;
 
 pub fn run(out: &Output, rest: &[String]) -> i32 {

@@ -196,7 +196,7 @@ impl SshComm {
             comm.disconnect();
             ui.say(&format!(
                 "Pausing {} before connecting...",
-                crate::provisioners::go_duration(pause)
+                crate::gocompat::time::duration_string(pause)
             ));
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
@@ -452,7 +452,7 @@ impl Ctl {
             if since.elapsed() >= t {
                 return Err(CommError::Disconnected(format!(
                     "no data for {} (ssh_read_write_timeout)",
-                    crate::provisioners::go_duration(t)
+                    crate::gocompat::time::duration_string(t)
                 )));
             }
         }

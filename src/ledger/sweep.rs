@@ -594,7 +594,7 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
 
 /// Parses `--older-than` (Go duration like `2h`, `30m`, or a plain number of hours with `h`).
 pub fn parse_age(s: &str) -> Result<Duration> {
-    crate::config::decode::parse_go_duration(s)
+    crate::gocompat::time::parse_duration(s)
         .map_err(|e| anyhow::anyhow!("--older-than {s:?}: {e}"))
         .context("expected a duration such as 30m, 2h or 72h")
 }

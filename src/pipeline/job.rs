@@ -8,11 +8,10 @@ use super::{provision, OnErrorFlag, Options, Shared};
 use crate::artifact::Artifact;
 use crate::builders::amazon_ebs;
 use crate::ledger::{Ledger, COMPLETE_TAG};
+use crate::plan::{Build, BuilderConfig};
 use crate::post_processors::chain;
 use crate::provisioners::BuildData;
-use crate::registry::BuilderConfig;
 use crate::template::interp::Context;
-use crate::template::plan::Build;
 use crate::ui::build::BuildUi;
 use crate::ui::Ui as _;
 

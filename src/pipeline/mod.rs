@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::artifact::Artifact;
 use crate::ledger::Ledger;
+use crate::plan::Build;
 use crate::template::interp::Context;
-use crate::template::plan::Build;
 use crate::ui::build::{human_duration, BuildUi};
 
 /// `-on-error` as typed on the command line.

@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::registry::BuilderConfig;
-use crate::template::{parse, plan, variables};
+use crate::plan::{self, BuilderConfig};
+use crate::template::{parse, variables};
 
 use super::api::{Api, SourceLookup};
 use super::yaml::{self, Definition};

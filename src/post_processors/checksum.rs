@@ -9,7 +9,7 @@ use sha2::Digest as _;
 use super::chain::PostEnv;
 use super::{dot, write_file};
 use crate::artifact::Artifact;
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 
 /// `output` is rendered per checksum type with `.BuildName`, `.BuilderType`, `.ChecksumType`.
 pub const NO_RENDER: &[&str] = &["output"];

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use super::chain::PostEnv;
 use super::{dot, write_file};
 use crate::artifact::Artifact;
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 
 /// Builds in one process append to the same manifest: one writer at a time.
 static MANIFEST_LOCK: Mutex<()> = Mutex::new(());
@@ -114,30 +114,11 @@ pub(crate) fn write(c: &Config, input: &Artifact, env: &PostEnv<'_>) -> anyhow::
     let mut doc = serde_json::Map::new();
     doc.insert("builds".into(), builds.into());
     doc.insert("last_run_uuid".into(), env.run_uuid.into());
-    let text = go_json_escape(
+    let text = crate::gocompat::fmt::json_escape(
         &serde_json::to_string_pretty(&serde_json::Value::Object(doc))
             .expect("manifest serialises"),
     );
     write_file(&path, text.as_bytes(), 0o664)
         .with_context(|| format!("writing manifest {}", path.display()))?;
     Ok(())
-}
-
-/// Go's `json.Marshal` escapes `<`, `>`, `&`, U+2028 and U+2029; Packer's manifest shows that.
-fn go_json_escape(s: &str) -> String {
-    s.replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_escaping_matches_encoding_json() {
-        assert_eq!(go_json_escape("a<b>&c"), "a\\u003cb\\u003e\\u0026c");
-    }
 }

@@ -12,7 +12,7 @@ pub mod shell_local;
 use std::io::Write as _;
 use std::path::Path;
 
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 use crate::template::interp::Value;
 
 /// One configured post-processor.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rpack::builders::amazon_ebs::{self, Artifact, Config, ProvisionHook, RunArgs, TrueHook};
 use rpack::engine::RunError;
 use rpack::ledger::Ledger;
-use rpack::registry::{decode_builder, BuilderConfig};
+use rpack::plan::registry::{decode_builder, BuilderConfig};
 use rpack::template::interp::Context;
 use rpack::ui::Ui;
 use serde_json::{json, Value};

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::aws::access::{self, AccessConfig};
 use crate::communicator::config::SshConfig;
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 use crate::template::interp::Context;
 
 /// Keys rendered later with build data (Packer's `InterpolateFilter.Exclude`).

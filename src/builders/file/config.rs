@@ -1,7 +1,7 @@
 //! The `file` builder's configuration (Packer 1.6.6 `builder/file`): `target` plus either
 //! `source` or `content`.
 
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {

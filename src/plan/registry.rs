@@ -4,7 +4,7 @@
 //! keys and every other problem. Type names are spelled as in Packer.
 
 use crate::builders::{amazon_ebs, file, null};
-use crate::config::{ConfigError, Decoder};
+use crate::decoder::{ConfigError, Decoder};
 use crate::post_processors::{self, PostProcessor};
 use crate::provisioners::{self, Provisioner};
 use crate::template::interp::Context;

@@ -6,9 +6,9 @@
 //! whose input it still accepts, and names each place. (Deprecated keys a plugin no longer reads
 //! are errors already, as in Packer.)
 
+use super::{Diag, Severity};
 use crate::template::json::{Node, Object, Pos, Value};
 use crate::template::parse::Template;
-use crate::template::plan::{Diag, Severity};
 
 /// One place a fixer would rewrite.
 #[derive(Debug, Clone, PartialEq)]

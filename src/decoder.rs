@@ -16,8 +16,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::gocompat::strconv::{
+    parse_bool as parse_go_bool, parse_float as parse_go_float, parse_int as parse_go_int,
+    quote as go_quote,
+};
+use crate::gocompat::time::parse_duration as parse_go_duration;
 use crate::template::interp::{self, Context};
-use crate::template::json::{go_quote, Node, Object, Pos, Value};
+use crate::template::json::{Node, Object, Pos, Value};
+use crate::template::weak::{self, go_kind};
 
 /// One configuration problem: Packer's message, the key path (`source_ami_filter.owners`) and
 /// where in the template it is.
@@ -510,8 +516,7 @@ impl<'a> Decoder<'a> {
         match &node.value {
             Value::Null => None,
             Value::String(s) => self.render_value(path, s, node.pos),
-            Value::Number(n) => Some(go_format_number(n)),
-            Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
+            Value::Number(_) | Value::Bool(_) => weak::scalar_string(&node.value),
             _ => {
                 self.unconvertible(path, node, Target::String);
                 None
@@ -520,12 +525,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn unconvertible(&mut self, path: &str, node: &Node, target: Target) {
-        let msg = format!(
-            "'{path}' expected type '{}', got unconvertible type '{}', value: '{}'",
-            target.go_name(),
-            node.value.go_type(),
-            go_fmt_value(&node.value)
-        );
+        let msg = weak::unconvertible(path, target.go_name(), &node.value);
         self.push(path, node.pos, msg);
     }
 
@@ -600,204 +600,9 @@ fn top_key(path: &str) -> String {
     out
 }
 
-/// Go's `reflect.Kind` name for a decoded JSON value (mapstructure's "got '<kind>'").
-pub(crate) fn go_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "invalid",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "float64",
-        Value::String(_) => "string",
-        Value::Array(_) => "slice",
-        Value::Object(_) => "map",
-    }
-}
-
-/// Go's `%v` of a decoded JSON value (`[a b]`, `map[k:v]`).
-pub(crate) fn go_fmt_value(v: &Value) -> String {
-    match v {
-        Value::Null => "<nil>".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => go_format_float_g(n),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => {
-            let inner: Vec<String> = items.iter().map(|n| go_fmt_value(&n.value)).collect();
-            format!("[{}]", inner.join(" "))
-        }
-        Value::Object(o) => {
-            let mut entries: Vec<(&str, String)> = o
-                .entries
-                .iter()
-                .map(|(k, _, v)| (k.as_str(), go_fmt_value(&v.value)))
-                .collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            let inner: Vec<String> = entries
-                .into_iter()
-                .map(|(k, v)| format!("{k}:{v}"))
-                .collect();
-            format!("map[{}]", inner.join(" "))
-        }
-    }
-}
-
-/// `%v` of a float64: Go's `%g` with shortest representation (`5`, `0.5`, `1e+21`).
-fn go_format_float_g(n: &str) -> String {
-    let Some(f) = parse_go_float(n) else {
-        return n.to_string();
-    };
-    let exp = if f == 0.0 {
-        0
-    } else {
-        f.abs().log10().floor() as i32
-    };
-    if (-4..21).contains(&exp) {
-        format!("{f}")
-    } else {
-        let s = format!("{f:e}");
-        // Rust prints `1e21`; Go prints `1e+21`.
-        match s.split_once('e') {
-            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{:0>2}", e),
-            Some((m, e)) => format!("{m}e-{:0>2}", &e[1..]),
-            None => s,
-        }
-    }
-}
-
-/// A JSON number as Go's weak string conversion prints it (`strconv.FormatFloat(f, 'f', -1, 64)`).
-pub(crate) fn go_format_number(n: &str) -> String {
-    match parse_go_float(n) {
-        Some(f) => format!("{f}"),
-        None => n.to_string(),
-    }
-}
-
-fn parse_go_float(s: &str) -> Option<f64> {
-    let t = s.trim_start_matches(['+', '-']);
-    if t.is_empty()
-        || t.eq_ignore_ascii_case("infinity")
-        || t.eq_ignore_ascii_case("inf")
-        || t.eq_ignore_ascii_case("nan")
-    {
-        return match t.to_ascii_lowercase().as_str() {
-            "inf" | "infinity" => Some(if s.starts_with('-') {
-                f64::NEG_INFINITY
-            } else {
-                f64::INFINITY
-            }),
-            "nan" => Some(f64::NAN),
-            _ => None,
-        };
-    }
-    if !t
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
-    {
-        return None;
-    }
-    s.parse::<f64>().ok()
-}
-
-/// `strconv.ParseBool`.
-pub(crate) fn parse_go_bool(s: &str) -> Option<bool> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
-/// `strconv.ParseInt(s, 0, 64)`: decimal, `0x`, `0o`/leading `0` octal, `0b`, optional sign.
-pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d.to_string())
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d.to_string())
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d.to_string())
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, lower[1..].to_string())
-    } else {
-        (10, lower.clone())
-    };
-    // Underscores are only allowed with a base prefix, between digits.
-    let digits = if radix != 10 && body.len() > 1 {
-        digits.replace('_', "")
-    } else {
-        digits
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let v = i128::from_str_radix(&digits, radix).ok()?;
-    let v = if neg { -v } else { v };
-    i64::try_from(v).ok()
-}
-
 fn looks_numeric(s: &str) -> bool {
     let t = s.trim_start_matches(['-', '+']);
     !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Go's `time.ParseDuration`, with Go 1.15's error texts.
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let invalid = || format!("time: invalid duration {}", go_quote(s));
-    let mut rest = s;
-    let mut neg = false;
-    if let Some(r) = rest.strip_prefix('-') {
-        neg = true;
-        rest = r;
-    } else if let Some(r) = rest.strip_prefix('+') {
-        rest = r;
-    }
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let num = &rest[..num_end];
-        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
-            return Err(invalid());
-        }
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_end];
-        rest = &rest[unit_end..];
-        let scale: f64 = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "" => return Err(format!("time: missing unit in duration {}", go_quote(s))),
-            u => {
-                return Err(format!(
-                    "time: unknown unit {} in duration {}",
-                    go_quote(u),
-                    go_quote(s)
-                ))
-            }
-        };
-        let value: f64 = num.parse().map_err(|_| invalid())?;
-        total += value * scale;
-    }
-    if neg || total <= 0.0 {
-        return Ok(Duration::ZERO);
-    }
-    Ok(Duration::from_nanos(total.round() as u64))
 }
 
 #[cfg(test)]
@@ -921,32 +726,5 @@ mod tests {
         assert!(errs[0].message.starts_with(
             "Deprecated configuration key: 'clean_ami_name'. Please call `packer fix`"
         ));
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("1h5m2s"), Ok(Duration::from_secs(3902)));
-        assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
-        assert_eq!(
-            parse_go_duration(""),
-            Err("time: invalid duration \"\"".to_string())
-        );
-        assert_eq!(
-            parse_go_duration("5"),
-            Err("time: missing unit in duration \"5\"".to_string())
-        );
-        assert_eq!(
-            parse_go_duration("abc"),
-            Err("time: invalid duration \"abc\"".to_string())
-        );
-    }
-
-    #[test]
-    fn go_number_formatting() {
-        assert_eq!(go_format_number("5"), "5");
-        assert_eq!(go_format_number("5.0"), "5");
-        assert_eq!(go_format_number("0.25"), "0.25");
-        assert_eq!(go_fmt_value(&Value::Number("1e21".into())), "1e+21");
     }
 }

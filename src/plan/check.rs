@@ -1,5 +1,4 @@
-//! The checked build plan: from a parsed [`Template`] and the user's variables to the builds
-//! `validate` checks and `build` runs — names rendered, provisioners filtered by
+//! Checking a template into the build plan: names rendered, provisioners filtered by
 //! `only`/`except` with their `override` for the build, post-processor chains, every plugin's
 //! configuration decoded.
 //!
@@ -8,89 +7,17 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::ConfigError;
-pub use crate::post_processors::PlannedPostProcessor;
+use crate::decoder::ConfigError;
 
+use super::registry;
+use super::{Build, Checked, Diag, Options, PlannedPostProcessor, PlannedProvisioner, Severity};
 use crate::provisioners::Common;
-pub use crate::provisioners::PlannedProvisioner;
-use crate::registry::{self, BuilderConfig};
 use crate::template::interp::{self, BuildData, Context};
 use crate::template::json::Object;
 use crate::template::parse::{
     applies_to, go_multierror, packer_multierror, ProvisionerDef, Template,
 };
 use crate::template::variables;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-/// One diagnostic, printed like Packer's HCL diagnostics writer (`Error: <summary>\n\n<detail>`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Diag {
-    pub severity: Severity,
-    pub summary: String,
-    pub detail: String,
-}
-
-impl Diag {
-    fn error(summary: impl Into<String>, detail: impl Into<String>) -> Diag {
-        Diag {
-            severity: Severity::Error,
-            summary: summary.into(),
-            detail: detail.into(),
-        }
-    }
-}
-
-/// One build: a builder with its provisioners and post-processor chains.
-#[derive(Clone)]
-pub struct Build {
-    /// The rendered name (what `-only`/`-except` match and the UI prints).
-    pub name: String,
-    /// The name as written (what provisioner `only`/`except`/`override` match).
-    pub raw_name: String,
-    pub builder_kind: String,
-    pub builder: BuilderConfig,
-    pub provisioners: Vec<PlannedProvisioner>,
-    pub error_cleanup: Option<PlannedProvisioner>,
-    pub post_processors: Vec<Vec<PlannedPostProcessor>>,
-}
-
-/// What the command line selects and sets.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    pub only: Vec<String>,
-    pub except: Vec<String>,
-}
-
-/// The result of checking a template: the builds that are fully valid, and every problem.
-#[derive(Default)]
-pub struct Checked {
-    pub builds: Vec<Build>,
-    pub diags: Vec<Diag>,
-    /// Resolved user variables.
-    pub user_vars: BTreeMap<String, String>,
-}
-
-impl Checked {
-    pub fn has_errors(&self) -> bool {
-        self.diags.iter().any(|d| d.severity == Severity::Error)
-    }
-}
-
-/// The context every render starts from: template path, Packer version, start time.
-pub fn base_context(tpl: &Template) -> Context {
-    Context {
-        template_path: tpl.path.clone(),
-        packer_version: Some(crate::PACKER_COMPAT_VERSION.to_string()),
-        init_time: Some(chrono::Utc::now().timestamp()),
-        strict_user_vars: true,
-        ..Context::default()
-    }
-}
 
 /// Checks everything `packer validate` checks, after the template parsed and variables were
 /// merged (`values`: defaults < var files < `-var`).
@@ -207,7 +134,7 @@ fn check_build(
     let mut warnings: Vec<String> = Vec::new();
     let prepare_summary = format!(
         "Failed to prepare build: {}",
-        crate::template::json::go_quote(name)
+        crate::gocompat::strconv::quote(name)
     );
 
     let mut bctx = ctx.clone();
@@ -306,7 +233,7 @@ fn check_build(
         diags.push(Diag::error(
             format!(
                 "Failed to initialize build {}",
-                crate::template::json::go_quote(name)
+                crate::gocompat::strconv::quote(name)
             ),
             detail,
         ));
@@ -319,7 +246,7 @@ fn check_build(
                 severity: Severity::Warning,
                 summary: format!(
                     "Warning when preparing build: {}",
-                    crate::template::json::go_quote(name)
+                    crate::gocompat::strconv::quote(name)
                 ),
                 detail: w,
             });
@@ -403,13 +330,13 @@ fn parse_atoi(s: &str) -> Result<i64, String> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
             "strconv.Atoi: parsing {}: invalid syntax",
-            crate::template::json::go_quote(s)
+            crate::gocompat::strconv::quote(s)
         ));
     }
     s.parse::<i64>().map_err(|_| {
         format!(
             "strconv.Atoi: parsing {}: value out of range",
-            crate::template::json::go_quote(s)
+            crate::gocompat::strconv::quote(s)
         )
     })
 }
