@@ -13,7 +13,7 @@
 //! `pause_before`/`max_retries`/`timeout` for provisioners are handled by the caller.
 //! Strings of keys in `no_render` are syntax-checked only (rendered later with build data).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::gocompat::strconv::{
@@ -603,6 +603,16 @@ fn top_key(path: &str) -> String {
 fn looks_numeric(s: &str) -> bool {
     let t = s.trim_start_matches(['-', '+']);
     !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `~/x` → `$HOME/x` (Packer's `pathing.ExpandUser`).
+pub fn expand_user(path: &str) -> PathBuf {
+    if path == "~" || path.starts_with("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return Path::new(&home).join(path.trim_start_matches('~').trim_start_matches('/'));
+        }
+    }
+    PathBuf::from(path)
 }
 
 #[cfg(test)]

@@ -270,10 +270,7 @@ impl Clients {
             #[allow(deprecated)]
             let files = ProfileFiles::builder()
                 .include_default_config_file(true)
-                .with_file(
-                    ProfileFileKind::Credentials,
-                    crate::communicator::config::expand_user(f),
-                )
+                .with_file(ProfileFileKind::Credentials, crate::decoder::expand_user(f))
                 .build();
             loader = loader.profile_files(files);
         }

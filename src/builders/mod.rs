@@ -18,7 +18,8 @@ use crate::ui::Ui;
 #[async_trait::async_trait]
 pub trait ProvisionHook: Send + Sync {
     /// `comm` is `None` with `communicator: none`. `data` is the `build` function's data
-    /// (`ID`, `Host`, `Port`, `User`, `SourceAMI`, `BuildRegion`, `PackerRunUUID`, …).
+    /// (`ID`, `Host`, `Port`, `User`, `SourceAMI`, `BuildRegion`, …); the pipeline adds
+    /// `PackerRunUUID`, the one value every build of the run shares.
     async fn provision(
         &self,
         comm: Option<&dyn Communicator>,

@@ -294,15 +294,7 @@ fn keep_alive(d: &mut Decoder) -> Option<Duration> {
     }
 }
 
-/// `~/x` → `$HOME/x` (Packer's `pathing.ExpandUser`).
-pub fn expand_user(path: &str) -> PathBuf {
-    if path == "~" || path.starts_with("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return Path::new(&home).join(path.trim_start_matches('~').trim_start_matches('/'));
-        }
-    }
-    PathBuf::from(path)
-}
+pub use crate::decoder::expand_user;
 
 /// Checks that `path` exists and holds a private key libssh2 can use (PEM or OpenSSH format).
 /// The error text follows Go's (`stat x: no such file or directory`).

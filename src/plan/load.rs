@@ -7,13 +7,14 @@ use super::{Checked, Options};
 use crate::template::interp::Context;
 use crate::template::parse::{self, Template};
 use crate::template::variables;
+
 use crate::ui::Ui;
 
 /// Checks the builds `options` selects in `loaded`, with AWS Secrets Manager lookups on.
 /// Returns the result and the context it was checked in.
 pub fn check_builds(loaded: &Loaded, options: &Options) -> (Checked, Context) {
     let mut base = super::base_context(&loaded.template);
-    base.secrets = Some(variables::secrets_lookup());
+    base.secrets = Some(crate::aws::secrets::secrets_lookup());
     let checked = super::check(&loaded.template, &loaded.values, &base, options);
     (checked, base)
 }

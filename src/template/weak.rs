@@ -1,6 +1,6 @@
 //! mapstructure's weak typing, as Packer decodes JSON into Go structs: which scalars convert to
 //! a string and how, and the texts of its errors (Go kind names, `%v` of the value). One
-//! implementation for the template's own keys (`parse`) and every plugin's (`crate::decoder`).
+//! implementation for the template's own keys (`parse`) and every plugin's (the decoder).
 
 use super::json::Value;
 use crate::gocompat::strconv::{format_float_g, format_number};

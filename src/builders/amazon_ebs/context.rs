@@ -166,7 +166,6 @@ impl BuildCtx {
         m.insert("SourceAMICreationDate".to_string(), s.creation_date);
         m.insert("SourceAMIOwner".to_string(), s.owner);
         m.insert("SourceAMIOwnerName".to_string(), s.owner_alias);
-        m.insert("PackerRunUUID".to_string(), self.build_id.clone());
         m
     }
 
