@@ -2,6 +2,7 @@
 //! image. The shared runner lives in `crate::engine`.
 
 pub mod amazon_ebs;
+pub mod common;
 pub mod file;
 pub mod null;
 pub mod null_run;

@@ -15,7 +15,7 @@
 //! TCP, or the bastion [`tunnel`]), [`session`] and [`dial`] (handshake, host key,
 //! authentication), [`ctl`] (driving blocking libssh2 calls), [`exec`] (remote commands), and
 //! [`transfer`] with [`scp`], [`sftp`] and [`tar`] (files and trees). This module holds the
-//! communicator itself.
+//! communicator itself. It prints nothing: the connect step says what it is doing.
 
 mod ctl;
 mod dial;
@@ -36,9 +36,7 @@ use std::time::{Duration, Instant};
 use ssh2::Session;
 use tokio_util::sync::CancellationToken;
 
-use super::config::SshConfig;
 use super::{CommError, Communicator, OutputSink, Progress};
-use crate::ui::Ui;
 use ctl::Ctl;
 use exec::{exec, has_tar, run_streamed};
 use session::fingerprint;
@@ -104,37 +102,6 @@ impl SshComm {
 
     pub fn params(&self) -> &ConnectParams {
         &self.inner.params
-    }
-
-    /// Connects like Packer's `StepConnectSSH`: prints where it connects, retries until
-    /// `cfg.timeout` (polling every ≤1 s instead of Packer's 5 s), honours
-    /// `ssh_handshake_attempts` for authentication failures and `pause_before_connecting`.
-    pub async fn connect(
-        cfg: &SshConfig,
-        host: &str,
-        ui: &dyn Ui,
-        cancel: &CancellationToken,
-    ) -> Result<SshComm, CommError> {
-        let comm = SshComm::new(ConnectParams::from_config(cfg, host));
-        ui.say(&format!("Using ssh communicator to connect: {host}"));
-        ui.say("Waiting for SSH to become available...");
-        comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
-            .await?;
-        if let Some(pause) = cfg.pause_before_connecting {
-            comm.disconnect();
-            ui.say(&format!(
-                "Pausing {} before connecting...",
-                crate::provisioners::go_duration(pause)
-            ));
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                _ = cancel.cancelled() => return Err(CommError::Cancelled),
-            }
-            comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
-                .await?;
-        }
-        ui.say("Connected to SSH!");
-        Ok(comm)
     }
 
     /// Dials until a session is authenticated or `timeout` passes (`Timeout waiting for SSH.`).
@@ -271,12 +238,7 @@ impl SshComm {
 
     /// Removes `pubkey` lines from the login user's and root's `authorized_keys`
     /// (`ssh_clear_authorized_keys`).
-    pub async fn clear_authorized_keys(
-        &self,
-        ui: &dyn Ui,
-        cancel: &CancellationToken,
-    ) -> Result<(), CommError> {
-        ui.say("Trying to remove ephemeral keys from authorized_keys files");
+    pub async fn clear_authorized_keys(&self, cancel: &CancellationToken) -> Result<(), CommError> {
         let sink = super::Discard;
         let status = self
             .start(
