@@ -369,7 +369,7 @@ async fn run_build(
             }
         }
         BuilderConfig::Null(cfg) => {
-            crate::builders::null_run::run(
+            crate::builders::null::run(
                 Arc::new((**cfg).clone()),
                 hook.clone(),
                 ui.clone(),

@@ -5,7 +5,6 @@ pub mod amazon_ebs;
 pub mod common;
 pub mod file;
 pub mod null;
-pub mod null_run;
 
 use std::collections::BTreeMap;
 

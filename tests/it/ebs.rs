@@ -780,7 +780,7 @@ async fn null_builder_connects_and_provisions() {
         cancel_on: None,
     });
     let run = |cfg| {
-        rpack::builders::null_run::run(
+        rpack::builders::null::run(
             cfg,
             Arc::new(TrueHook),
             ui.clone(),

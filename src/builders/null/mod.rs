@@ -1,14 +1,17 @@
-//! Running the `null` builder: connect to an existing host (`ssh_host`, `ssh_username`, key,
+//! The `null` builder: connect to an existing host (`ssh_host`, `ssh_username`, key,
 //! password or agent) and run the provisioners through the same [`ProvisionHook`] as amazon-ebs.
 //! Two steps on the shared engine: the shared connect step (owns the connection) and provision.
 //! Its artifact is Packer's: builder id `fnoeding.null`, id `Null`, string `Did not export
-//! anything. This is the null builder`.
+//! anything. This is the null builder`. The configuration is in [`config`].
+
+mod config;
+
+pub use config::{decode, Config};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::builders::common::connect::{Connect, HasComm};
-use crate::builders::null::Config;
 use crate::builders::ProvisionHook;
 use crate::communicator::config::{CommType, SshConfig};
 use crate::communicator::{Communicator, SshComm};
