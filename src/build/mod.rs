@@ -332,7 +332,7 @@ async fn run_build(
         BuilderConfig::AmazonEbs(cfg) => {
             let mut cfg = (**cfg).clone();
             if opts.force {
-                cfg.force_deregister = true;
+                cfg.ami.force_deregister = true;
             }
             let ledger = Arc::new(Ledger::open_default(&build_id).map_err(|e| format!("{e:#}"))?);
             // `rpack cleanup` reads these back to reach the same API the build used.

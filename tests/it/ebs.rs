@@ -325,7 +325,7 @@ async fn full_build_with_copies_tags_permissions_and_encryption() {
             .iter()
             .find(|i| &i.id == ami)
             .unwrap_or_else(|| panic!("{ami} missing in {region}"));
-        assert_eq!(img.name.as_deref(), Some(cfg.ami_name.as_str()));
+        assert_eq!(img.name.as_deref(), Some(cfg.ami.ami_name.as_str()));
         assert_eq!(img.tags.get("Project").map(String::as_str), Some("rpack"));
         // .BuildRegion is the build region in every region, like Packer.
         assert_eq!(

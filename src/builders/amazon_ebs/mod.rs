@@ -47,7 +47,7 @@ pub struct RunArgs {
 /// Packer's step list, in order; spot builds launch through a fleet instead of RunInstances.
 pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
     use steps::*;
-    let launch: Box<dyn Step<BuildCtx>> = if cfg.is_spot() {
+    let launch: Box<dyn Step<BuildCtx>> = if cfg.run.is_spot() {
         Box::new(run_spot_instance::RunSpotInstance)
     } else {
         Box::new(run_instance::RunInstance)

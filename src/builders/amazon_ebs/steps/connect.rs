@@ -14,7 +14,7 @@ pub fn host(ctx: &BuildCtx) -> Option<String> {
         return Some(h.clone());
     }
     let i = ctx.instance.as_ref()?;
-    match ctx.cfg.ssh_interface.as_deref() {
+    match ctx.cfg.run.ssh_interface.as_deref() {
         Some("public_ip") => i.public_ip.clone(),
         Some("private_ip") => i.private_ip.clone(),
         Some("public_dns") => i.public_dns.clone(),
@@ -39,7 +39,7 @@ impl HasComm for BuildCtx {
     }
 
     fn host(&self) -> anyhow::Result<String> {
-        if self.cfg.ssh_interface.as_deref() == Some("session_manager") {
+        if self.cfg.run.ssh_interface.as_deref() == Some("session_manager") {
             anyhow::bail!("ssh_interface \"session_manager\" is not supported by rpack yet; use public_ip, private_ip, public_dns or private_dns");
         }
         host(self)
