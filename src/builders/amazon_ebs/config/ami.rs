@@ -57,31 +57,35 @@ impl AmiConfig {
 
 /// Decodes and checks the AMI keys; `build_region` is never a copy target.
 pub(super) fn decode(d: &mut Decoder<'_>, build_region: Option<&str>) -> AmiConfig {
-    let mut c = AmiConfig::default();
-    c.ami_name = d.string("ami_name").unwrap_or_default();
-    c.ami_description = nonempty(d.string("ami_description"));
-    c.ami_virtualization_type = nonempty(d.string("ami_virtualization_type"));
-    c.ami_users = d.string_list("ami_users").unwrap_or_default();
-    c.ami_groups = d.string_list("ami_groups").unwrap_or_default();
-    c.ami_org_arns = d.string_list("ami_org_arns").unwrap_or_default();
-    c.ami_ou_arns = d.string_list("ami_ou_arns").unwrap_or_default();
-    c.ami_product_codes = d.string_list("ami_product_codes").unwrap_or_default();
-    let raw_regions = d.string_list("ami_regions").unwrap_or_default();
-    c.tags = tags(d, "tags", "tag");
-    c.ena_support = d.bool("ena_support");
-    c.sriov_support = d.bool("sriov_support").unwrap_or(false);
-    c.force_deregister = d.bool("force_deregister").unwrap_or(false);
-    c.force_delete_snapshot = d.bool("force_delete_snapshot").unwrap_or(false);
-    c.encrypt_boot = d.bool("encrypt_boot");
-    c.kms_key_id = nonempty(d.string("kms_key_id"));
-    c.region_kms_key_ids = d.string_map("region_kms_key_ids").unwrap_or_default();
-    c.skip_save_build_region = d.bool("skip_save_build_region").unwrap_or(false);
-    c.snapshot_tags = tags(d, "snapshot_tags", "snapshot_tag");
-    c.snapshot_users = d.string_list("snapshot_users").unwrap_or_default();
-    c.snapshot_groups = d.string_list("snapshot_groups").unwrap_or_default();
-    c.imds_support = nonempty(d.string("imds_support"));
-    c.deprecate_at = nonempty(d.string("deprecate_at"));
-    c.skip_create_ami = d.bool("skip_create_ami").unwrap_or(false);
+    // Struct fields are evaluated in the order written: the keys are read in Packer's order,
+    // which is the order of their type errors. `ami_regions` holds the raw list until the checks.
+    let mut c = AmiConfig {
+        ami_name: d.string("ami_name").unwrap_or_default(),
+        ami_description: nonempty(d.string("ami_description")),
+        ami_virtualization_type: nonempty(d.string("ami_virtualization_type")),
+        ami_users: d.string_list("ami_users").unwrap_or_default(),
+        ami_groups: d.string_list("ami_groups").unwrap_or_default(),
+        ami_org_arns: d.string_list("ami_org_arns").unwrap_or_default(),
+        ami_ou_arns: d.string_list("ami_ou_arns").unwrap_or_default(),
+        ami_product_codes: d.string_list("ami_product_codes").unwrap_or_default(),
+        ami_regions: d.string_list("ami_regions").unwrap_or_default(),
+        tags: tags(d, "tags", "tag"),
+        ena_support: d.bool("ena_support"),
+        sriov_support: d.bool("sriov_support").unwrap_or(false),
+        force_deregister: d.bool("force_deregister").unwrap_or(false),
+        force_delete_snapshot: d.bool("force_delete_snapshot").unwrap_or(false),
+        encrypt_boot: d.bool("encrypt_boot"),
+        kms_key_id: nonempty(d.string("kms_key_id")),
+        region_kms_key_ids: d.string_map("region_kms_key_ids").unwrap_or_default(),
+        skip_save_build_region: d.bool("skip_save_build_region").unwrap_or(false),
+        snapshot_tags: tags(d, "snapshot_tags", "snapshot_tag"),
+        snapshot_users: d.string_list("snapshot_users").unwrap_or_default(),
+        snapshot_groups: d.string_list("snapshot_groups").unwrap_or_default(),
+        imds_support: nonempty(d.string("imds_support")),
+        deprecate_at: nonempty(d.string("deprecate_at")),
+        skip_create_ami: d.bool("skip_create_ami").unwrap_or(false),
+    };
+    let raw_regions = std::mem::take(&mut c.ami_regions);
 
     if c.ami_name.is_empty() {
         d.error("ami_name", "ami_name must be specified");

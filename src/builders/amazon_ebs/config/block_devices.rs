@@ -31,28 +31,24 @@ pub struct BlockDevices {
 
 /// Decodes the AMI mappings, then the launch mappings, checking each device.
 pub(super) fn decode(d: &mut Decoder<'_>) -> BlockDevices {
-    let mut c = BlockDevices::default();
-    c.ami_block_device_mappings = block_devices(d, "ami_block_device_mappings");
-    c.launch_block_device_mappings = block_devices(d, "launch_block_device_mappings");
+    let ami = block_devices(d, "ami_block_device_mappings");
+    let launch = block_devices(d, "launch_block_device_mappings");
     for (key, list) in [
-        (
-            "ami_block_device_mappings",
-            c.ami_block_device_mappings.clone(),
-        ),
-        (
-            "launch_block_device_mappings",
-            c.launch_block_device_mappings.clone(),
-        ),
+        ("ami_block_device_mappings", &ami),
+        ("launch_block_device_mappings", &launch),
     ] {
-        for b in &list {
+        for b in list {
             if let Err(msg) = check_block_device(b) {
                 d.error(key, msg);
             }
         }
     }
-    c.run_volume_tags = tags(d, "run_volume_tags", "run_volume_tag");
-    c.no_ephemeral = d.bool("no_ephemeral").unwrap_or(false);
-    c
+    BlockDevices {
+        ami_block_device_mappings: ami,
+        launch_block_device_mappings: launch,
+        run_volume_tags: tags(d, "run_volume_tags", "run_volume_tag"),
+        no_ephemeral: d.bool("no_ephemeral").unwrap_or(false),
+    }
 }
 
 fn block_devices(d: &mut Decoder<'_>, key: &str) -> Vec<BlockDevice> {
