@@ -27,7 +27,7 @@ impl Artifact {
     pub fn builder_id(&self) -> String {
         match self {
             Artifact::Ami(a) => a.builder_id().to_string(),
-            Artifact::Null => crate::builders::null_run::BUILDER_ID.to_string(),
+            Artifact::Null => crate::builders::null::BUILDER_ID.to_string(),
             Artifact::File(_) => FILE_BUILDER_ID.to_string(),
             Artifact::PostProcessor { builder_id, .. } => builder_id.clone(),
         }
@@ -36,7 +36,7 @@ impl Artifact {
     pub fn id(&self) -> String {
         match self {
             Artifact::Ami(a) => a.id(),
-            Artifact::Null => crate::builders::null_run::ARTIFACT_ID.to_string(),
+            Artifact::Null => crate::builders::null::ARTIFACT_ID.to_string(),
             Artifact::File(_) => "File".to_string(),
             Artifact::PostProcessor { id, .. } => id.clone(),
         }
@@ -45,7 +45,7 @@ impl Artifact {
     pub fn string(&self) -> String {
         match self {
             Artifact::Ami(a) => a.string(),
-            Artifact::Null => crate::builders::null_run::ARTIFACT_STRING.to_string(),
+            Artifact::Null => crate::builders::null::ARTIFACT_STRING.to_string(),
             Artifact::File(p) => format!("Stored file: {}", p.display()),
             Artifact::PostProcessor { string, .. } => string.clone(),
         }

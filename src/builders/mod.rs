@@ -2,9 +2,9 @@
 //! image. The shared runner lives in `crate::engine`.
 
 pub mod amazon_ebs;
+pub mod common;
 pub mod file;
 pub mod null;
-pub mod null_run;
 
 use std::collections::BTreeMap;
 

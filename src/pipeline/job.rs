@@ -45,7 +45,7 @@ pub(super) async fn run_build(
         BuilderConfig::AmazonEbs(cfg) => {
             let mut cfg = (**cfg).clone();
             if opts.force {
-                cfg.force_deregister = true;
+                cfg.ami.force_deregister = true;
             }
             let ledger = Arc::new(Ledger::open_default(&build_id).map_err(|e| format!("{e:#}"))?);
             // `rpack cleanup` reads these back to reach the same API the build used.
@@ -82,7 +82,7 @@ pub(super) async fn run_build(
             }
         }
         BuilderConfig::Null(cfg) => {
-            crate::builders::null_run::run(
+            crate::builders::null::run(
                 Arc::new((**cfg).clone()),
                 hook.clone(),
                 ui.clone(),

@@ -430,7 +430,7 @@ async fn skip_save_build_region_keeps_only_the_copies() {
         .iter()
         .find(|i| i.id == art.amis["us-west-2"])
         .expect("copy missing in us-west-2");
-    assert_eq!(img.name.as_deref(), Some(cfg.ami_name.as_str()));
+    assert_eq!(img.name.as_deref(), Some(cfg.ami.ami_name.as_str()));
     let east = leftovers(&st, &o.build_id, &[REGION]).await;
     assert!(east.is_empty(), "left in the build region: {east:#?}");
     assert!(Ec2State::new(st.moto.endpoint(), REGION)
@@ -438,7 +438,7 @@ async fn skip_save_build_region_keeps_only_the_copies() {
         .await
         .unwrap()
         .iter()
-        .all(|i| i.name.as_deref() != Some(cfg.ami_name.as_str())));
+        .all(|i| i.name.as_deref() != Some(cfg.ami.ami_name.as_str())));
     art.destroy().await.unwrap();
     assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
 }

@@ -19,14 +19,14 @@ impl Step<BuildCtx> for StopInstance {
     }
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
-        if ctx.cfg.is_spot() {
+        if ctx.cfg.run.is_spot() {
             return Ok(());
         }
         let id = ctx
             .instance_id()
             .context("no instance to stop")?
             .to_string();
-        if ctx.cfg.disable_stop_instance {
+        if ctx.cfg.run.disable_stop_instance {
             env.ui
                 .say("Automatic instance stop disabled. Please stop instance manually.");
         } else {

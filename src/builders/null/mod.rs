@@ -1,17 +1,21 @@
-//! Running the `null` builder: connect to an existing host (`ssh_host`, `ssh_username`, key,
+//! The `null` builder: connect to an existing host (`ssh_host`, `ssh_username`, key,
 //! password or agent) and run the provisioners through the same [`ProvisionHook`] as amazon-ebs.
-//! Two steps on the shared engine: connect (owns the connection) and provision. Its artifact
-//! is Packer's: builder id `fnoeding.null`, id `Null`, string `Did not export anything. This is
-//! the null builder`.
+//! Two steps on the shared engine: the shared connect step (owns the connection) and provision.
+//! Its artifact is Packer's: builder id `fnoeding.null`, id `Null`, string `Did not export
+//! anything. This is the null builder`. The configuration is in [`config`].
+
+mod config;
+
+pub use config::{decode, Config};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::builders::null::Config;
+use crate::builders::common::connect::{Connect, HasComm};
 use crate::builders::ProvisionHook;
-use crate::communicator::config::CommType;
+use crate::communicator::config::{CommType, SshConfig};
 use crate::communicator::{Communicator, SshComm};
-use crate::engine::{Outcome, RunError, Runner, RunnerOptions, Step, StepEnv};
+use crate::engine::{RunError, Runner, RunnerOptions, Step, StepEnv};
 use crate::ledger::Ledger;
 use crate::ui::Ui;
 use tokio_util::sync::CancellationToken;
@@ -26,32 +30,17 @@ pub struct NullCtx {
     pub comm: Option<SshComm>,
 }
 
-struct ConnectStep;
+impl HasComm for NullCtx {
+    fn comm_config(&self) -> SshConfig {
+        self.cfg.comm.clone()
+    }
 
-#[async_trait::async_trait]
-impl Step<NullCtx> for ConnectStep {
-    fn name(&self) -> &'static str {
-        "StepConnect"
+    fn host(&self) -> anyhow::Result<String> {
+        Ok(self.cfg.comm.host.clone().unwrap_or_default())
     }
-    async fn run(&self, ctx: &mut NullCtx, env: &StepEnv) -> anyhow::Result<()> {
-        if ctx.cfg.comm.comm_type != CommType::Ssh {
-            return Ok(());
-        }
-        let host = ctx.cfg.comm.host.clone().unwrap_or_default();
-        ctx.comm =
-            Some(SshComm::connect(&ctx.cfg.comm, &host, env.ui.as_ref(), &env.cancel).await?);
-        Ok(())
-    }
-    async fn cleanup(
-        &self,
-        ctx: &mut NullCtx,
-        _env: &StepEnv,
-        _outcome: Outcome,
-    ) -> anyhow::Result<()> {
-        if let Some(c) = ctx.comm.take() {
-            c.disconnect();
-        }
-        Ok(())
+
+    fn comm_slot(&mut self) -> &mut Option<SshComm> {
+        &mut self.comm
     }
 }
 
@@ -111,9 +100,6 @@ pub async fn run(
         cancel,
         hard_cancel,
     };
-    let runner = Runner::new(
-        vec![Box::new(ConnectStep), Box::new(ProvisionStep)],
-        options,
-    );
+    let runner = Runner::new(vec![Box::new(Connect), Box::new(ProvisionStep)], options);
     runner.run(&mut ctx, &env).await.map(|_| ())
 }
