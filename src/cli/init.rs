@@ -15,7 +15,7 @@ pub const HELP: &str = "Usage: rpack init [TEMPLATE]
 fn builtins() -> String {
     format!(
         "builders: {}; provisioners: {}; post-processors: {}",
-        crate::registry::BUILDER_KINDS.join(", "),
+        crate::plan::registry::BUILDER_KINDS.join(", "),
         crate::provisioners::KINDS.join(", "),
         crate::post_processors::KINDS.join(", ")
     )

@@ -3,7 +3,7 @@
 //! not honour, and (until it lands) Session Manager. Each error names the key and carries a
 //! hint; `plan` adds the key's position.
 
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 use crate::template::json::Value;
 
 /// Whether `ssh_interface: session_manager` can be built. The one switch to flip when the
@@ -34,7 +34,7 @@ const UNHONOURED_SSH: &[(&str, &str)] = &[
 const REFUSED_AT_BUILD: &[&str] = &["ssh_local_tunnels", "ssh_remote_tunnels"];
 
 /// Whether `e` is a refusal that `validate` reports as a warning (see [`REFUSED_AT_BUILD`]).
-pub(crate) fn refused_at_build(e: &crate::config::ConfigError) -> bool {
+pub(crate) fn refused_at_build(e: &crate::decoder::ConfigError) -> bool {
     e.message.contains(NOT_IMPLEMENTED)
         && e.key
             .as_deref()
