@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::args::TemplateArgs;
 use super::Output;
+use crate::template::hcl2;
 use crate::template::interp::Context;
 use crate::template::parse::{self, Template};
 use crate::template::plan::{self, Checked, Diag, Options, Severity};
@@ -56,9 +57,22 @@ pub fn check_builds(
 ) -> (Checked, Context, Box<dyn Ui>) {
     let mut base = plan::base_context(&loaded.template);
     base.secrets = Some(variables::secrets_lookup());
-    let options = Options {
-        only: targs.only.clone(),
-        except: targs.except.clone(),
+    let options = if is_hcl2(&loaded.template) {
+        let names: Vec<String> = loaded
+            .template
+            .builders
+            .iter()
+            .map(|b| b.name.clone())
+            .collect();
+        Options {
+            only: hcl2::select_builds(&targs.only, &names, true),
+            except: hcl2::select_builds(&targs.except, &names, false),
+        }
+    } else {
+        Options {
+            only: targs.only.clone(),
+            except: targs.except.clone(),
+        }
     };
     let checked = plan::check(&loaded.template, &loaded.values, &base, &options);
     let ui = out.ui(crate::ui::Secrets::new(sensitive_values(
@@ -66,6 +80,13 @@ pub fn check_builds(
         &checked.user_vars,
     )));
     (checked, base, ui)
+}
+
+/// Whether the template came from an HCL2 file or directory.
+pub fn is_hcl2(tpl: &Template) -> bool {
+    tpl.path
+        .as_ref()
+        .is_some_and(|p| hcl2::is_hcl2_path(&p.to_string_lossy()))
 }
 
 /// A template with the variable values given for it.
@@ -91,6 +112,23 @@ pub fn load(
             ));
             return Err(1);
         }
+    }
+    if hcl2::is_hcl2_path(path) {
+        return match hcl2::load_template(path, var_files, vars) {
+            Ok(l) => {
+                if !l.warnings.is_empty() {
+                    ui.error(&l.warnings);
+                }
+                Ok(Loaded {
+                    template: l.template,
+                    values: l.sensitive,
+                })
+            }
+            Err(e) => {
+                ui.error(&e);
+                Err(1)
+            }
+        };
     }
     let template = match parse::parse_file(path) {
         Ok(t) => t,

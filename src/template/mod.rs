@@ -2,6 +2,7 @@
 //! the checked build plan and the Go text/template interpolation engine.
 
 pub mod fixable;
+pub(crate) mod hcl2;
 pub mod interp;
 pub mod json;
 pub mod parse;
