@@ -13,6 +13,7 @@
 
 mod blocks;
 pub(crate) mod diag;
+mod dynamic;
 mod eval;
 pub(crate) mod funcs;
 mod load;

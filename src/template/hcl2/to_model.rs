@@ -35,14 +35,14 @@ impl Scope {
         }
         ctx
     }
-    fn with(&self, k: &str, v: Value) -> Scope {
+    pub(super) fn with(&self, k: &str, v: Value) -> Scope {
         let mut s = self.clone();
         s.vars.insert(k.to_string(), v);
         s
     }
 }
 
-fn pos(l: &Option<Loc>) -> Pos {
+pub(super) fn pos(l: &Option<Loc>) -> Pos {
     l.as_ref()
         .map(|l| Pos {
             offset: l.offset,
@@ -110,7 +110,12 @@ pub(crate) fn body_object(
     obj
 }
 
-fn value(f: &SourceFile, e: &Expression, ctx: &Context, diags: &mut Vec<Diag>) -> Option<Value> {
+pub(super) fn value(
+    f: &SourceFile,
+    e: &Expression,
+    ctx: &Context,
+    diags: &mut Vec<Diag>,
+) -> Option<Value> {
     let before = diags.len();
     check_functions(f, e, false, diags);
     if diags.len() > before {
@@ -136,7 +141,7 @@ fn nested_block(
     let name = b.ident.as_str();
     let loc = f.span_loc(b.ident.span());
     if name == "dynamic" {
-        dynamic(f, b, scope, kind, obj, diags);
+        super::dynamic::expand(f, b, scope, kind, obj, diags);
         return;
     }
     let Some(shape) = nested(kind, name) else {
@@ -148,7 +153,7 @@ fn nested_block(
     add_nested(obj, name, shape, p, inner, loc, diags);
 }
 
-fn add_nested(
+pub(super) fn add_nested(
     obj: &mut Object,
     name: &str,
     shape: Nested,
@@ -196,103 +201,6 @@ fn add_nested(
                 },
             );
         }
-    }
-}
-
-/// `dynamic "name" { for_each = ...; iterator = it; content { ... } }`: one `name` block per
-/// element, its content evaluated with `it.key`/`it.value` (the iterator defaults to `name`).
-fn dynamic(
-    f: &SourceFile,
-    b: &Block,
-    scope: &Scope,
-    kind: &str,
-    obj: &mut Object,
-    diags: &mut Vec<Diag>,
-) {
-    let loc = f.span_loc(b.ident.span());
-    let Some(label) = b.labels.first().map(|l| l.as_str().to_string()) else {
-        diags.push(Diag::error(
-            loc,
-            "Missing name for dynamic",
-            "A dynamic block needs one label: the type of the blocks it generates.",
-        ));
-        return;
-    };
-    let Some(shape) = nested(kind, &label) else {
-        diags.push(unsupported_block(loc, &label));
-        return;
-    };
-    let (attrs, blocks) = parts(&b.body);
-    let mut for_each = None;
-    let mut iterator = label.clone();
-    for a in attrs {
-        match a.key.as_str() {
-            "for_each" => for_each = Some(&a.value),
-            "iterator" => match &a.value {
-                Expression::Variable(v) => iterator = v.as_str().to_string(),
-                e => diags.push(Diag::error(
-                    f.span_loc(e.span()),
-                    "Invalid dynamic iterator name",
-                    "The iterator must be a bare name.",
-                )),
-            },
-            "labels" => {}
-            k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
-        }
-    }
-    let content: Vec<&Block> = blocks
-        .into_iter()
-        .filter(|x| {
-            if x.ident.as_str() == "content" {
-                true
-            } else {
-                diags.push(unsupported_block(
-                    f.span_loc(x.ident.span()),
-                    x.ident.as_str(),
-                ));
-                false
-            }
-        })
-        .collect();
-    let (Some(fe), [content]) = (for_each, content.as_slice()) else {
-        diags.push(Diag::error(
-            loc,
-            "Invalid dynamic block",
-            "A dynamic block needs a for_each argument and exactly one content block.",
-        ));
-        return;
-    };
-    let Some(coll) = value(f, fe, &scope.context(), diags) else {
-        return;
-    };
-    let items: Vec<(Value, Value)> = match coll {
-        Value::Array(a) => a
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (super::funcs::num(i as f64), v))
-            .collect(),
-        Value::Object(o) => o.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-        Value::Null => Vec::new(),
-        other => {
-            diags.push(Diag::error(
-                f.span_loc(fe.span()),
-                "Invalid dynamic for_each value",
-                format!(
-                    "Cannot use a {} value in for_each. An iterable collection is required.",
-                    super::funcs::type_name(&other)
-                ),
-            ));
-            return;
-        }
-    };
-    let p = pos(&loc);
-    for (k, v) in items {
-        let mut it = hcl::Map::new();
-        it.insert("key".to_string(), k);
-        it.insert("value".to_string(), v);
-        let s = scope.with(&iterator, Value::Object(it));
-        let inner = body_object(f, &content.body, &s, kind, &[], diags);
-        add_nested(obj, &label, shape, p, inner, loc.clone(), diags);
     }
 }
 
