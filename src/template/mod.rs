@@ -1,10 +1,10 @@
-//! Packer legacy JSON templates: positioned JSON parsing, the template model, user variables,
-//! the checked build plan and the Go text/template interpolation engine.
+//! Packer templates: positioned JSON parsing, the template model, user variables, the Go
+//! text/template interpolation engine, and the HCL2 front end (`hcl2`) that reads `.pkr.hcl`
+//! files into the same model.
 
-pub mod fixable;
 pub(crate) mod hcl2;
 pub mod interp;
 pub mod json;
 pub mod parse;
-pub mod plan;
 pub mod variables;
+pub mod weak;
