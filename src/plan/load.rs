@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Checked, Options};
+use crate::template::hcl2;
 use crate::template::interp::Context;
 use crate::template::parse::{self, Template};
 use crate::template::variables;
@@ -12,11 +13,37 @@ use crate::ui::Ui;
 
 /// Checks the builds `options` selects in `loaded`, with AWS Secrets Manager lookups on.
 /// Returns the result and the context it was checked in.
+/// An HCL2 template's `-only`/`-except` are glob patterns over `source.type.name` build names;
+/// they are resolved to the matching names first.
 pub fn check_builds(loaded: &Loaded, options: &Options) -> (Checked, Context) {
     let mut base = super::base_context(&loaded.template);
     base.secrets = Some(crate::aws::secrets::secrets_lookup());
+    let hcl2_options;
+    let options = if is_hcl2(&loaded.template) {
+        let names: Vec<String> = loaded
+            .template
+            .builders
+            .iter()
+            .map(|b| b.name.clone())
+            .collect();
+        hcl2_options = Options {
+            only: hcl2::select_builds(&options.only, &names, true),
+            except: hcl2::select_builds(&options.except, &names, false),
+            ..options.clone()
+        };
+        &hcl2_options
+    } else {
+        options
+    };
     let checked = super::check(&loaded.template, &loaded.values, &base, options);
     (checked, base)
+}
+
+/// Whether the template came from an HCL2 file or directory.
+fn is_hcl2(tpl: &Template) -> bool {
+    tpl.path
+        .as_ref()
+        .is_some_and(|p| hcl2::is_hcl2_path(&p.to_string_lossy()))
 }
 
 /// A template with the variable values given for it.
@@ -42,6 +69,23 @@ pub fn load(
             ));
             return Err(1);
         }
+    }
+    if hcl2::is_hcl2_path(path) {
+        return match hcl2::load_template(path, var_files, vars) {
+            Ok(l) => {
+                if !l.warnings.is_empty() {
+                    ui.error(&l.warnings);
+                }
+                Ok(Loaded {
+                    template: l.template,
+                    values: l.sensitive,
+                })
+            }
+            Err(e) => {
+                ui.error(&e);
+                Err(1)
+            }
+        };
     }
     let template = match parse::parse_file(path) {
         Ok(t) => t,

@@ -1,7 +1,9 @@
-//! Packer legacy JSON templates: positioned JSON parsing, the template model, user variables,
-//! and the Go text/template interpolation engine.
+//! Packer templates: positioned JSON parsing, the template model, user variables, the Go
+//! text/template interpolation engine, and the HCL2 front end (`hcl2`) that reads `.pkr.hcl`
+//! files into the same model.
 
 pub mod builtins;
+pub(crate) mod hcl2;
 pub mod interp;
 pub mod json;
 pub mod parse;

@@ -205,9 +205,14 @@ const ROOT_KEYS: &[&str] = &[
 
 /// Parses template text.
 pub fn parse_str(src: &str) -> Result<Template, ParseError> {
-    let root = json::parse(src)?;
+    parse_node(&json::parse(src)?)
+}
+
+/// Builds the template model from an already parsed document (the HCL2 front end produces one
+/// in the JSON template's shape, so both share every check).
+pub(crate) fn parse_node(root: &Node) -> Result<Template, ParseError> {
     let mut p = Parsing { errs: Vec::new() };
-    let tpl = p.template(&root);
+    let tpl = p.template(root);
     if p.errs.is_empty() {
         Ok(tpl)
     } else {

@@ -9,6 +9,7 @@ mod cli;
 mod ebs;
 mod ebs_more;
 mod fidelity;
+mod hcl2;
 mod platform;
 mod scripts;
 mod slow;

@@ -1,0 +1,405 @@
+//! The top-level block structure of a Packer HCL2 template: which blocks exist, their labels and
+//! attributes, checked against Packer's schema (hcl2template/parser.go), across all files.
+
+use std::collections::BTreeMap;
+
+use hcl_edit::expr::Expression;
+use hcl_edit::structure::{Attribute, Block, Body, Structure};
+use hcl_edit::Span;
+
+use super::diag::{Diag, Loc, SourceFile};
+
+/// An expression with the file it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct At<T> {
+    pub file: usize,
+    pub node: T,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct VarDecl {
+    pub name: String,
+    pub file: usize,
+    pub loc: Option<Loc>,
+    pub type_expr: Option<Expression>,
+    pub default: Option<Expression>,
+    pub sensitive: Option<Expression>,
+    pub nullable: Option<Expression>,
+    /// (condition, error_message)
+    pub validations: Vec<(Expression, Expression)>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct LocalDecl {
+    pub name: String,
+    pub file: usize,
+    pub loc: Option<Loc>,
+    pub expr: Expression,
+    pub sensitive: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SourceDecl {
+    pub kind: String,
+    pub name: String,
+    pub file: usize,
+    pub loc: Option<Loc>,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct BuildDecl {
+    pub file: usize,
+    pub loc: Option<Loc>,
+    pub body: Body,
+}
+
+/// Everything declared in the template's files.
+#[derive(Debug, Default)]
+pub(crate) struct Decls {
+    pub required_version: Vec<At<Expression>>,
+    pub required_plugins: Vec<At<Block>>,
+    pub variables: Vec<VarDecl>,
+    pub locals: Vec<LocalDecl>,
+    pub sources: Vec<SourceDecl>,
+    pub builds: Vec<BuildDecl>,
+}
+
+pub(crate) fn unsupported_argument(loc: Option<Loc>, name: &str) -> Diag {
+    Diag::error(
+        loc,
+        "Unsupported argument",
+        format!("An argument named \"{name}\" is not expected here."),
+    )
+}
+
+pub(crate) fn unsupported_block(loc: Option<Loc>, name: &str) -> Diag {
+    Diag::error(
+        loc,
+        "Unsupported block type",
+        format!("Blocks of type \"{name}\" are not expected here."),
+    )
+}
+
+fn labels(b: &Block) -> Vec<String> {
+    b.labels.iter().map(|l| l.as_str().to_string()).collect()
+}
+
+/// Checks a block has exactly `n` labels named `what`.
+fn want_labels(
+    f: &SourceFile,
+    b: &Block,
+    what: &[&str],
+    diags: &mut Vec<Diag>,
+) -> Option<Vec<String>> {
+    let l = labels(b);
+    if l.len() == what.len() {
+        return Some(l);
+    }
+    let kind = b.ident.as_str();
+    let (summary, detail) = if l.len() < what.len() {
+        (
+            format!("Missing {} for {kind}", what[l.len()]),
+            format!(
+                "All {kind} blocks must have {} labels ({}).",
+                what.len(),
+                what.join(", ")
+            ),
+        )
+    } else {
+        (
+            format!("Extraneous label for {kind}"),
+            format!(
+                "Only {} labels ({}) are expected for {kind} blocks.",
+                what.len(),
+                what.join(", ")
+            ),
+        )
+    };
+    diags.push(Diag::error(f.span_loc(b.span()), summary, detail));
+    None
+}
+
+/// Splits a body into attributes and blocks.
+pub(crate) fn parts(body: &Body) -> (Vec<&Attribute>, Vec<&Block>) {
+    let mut attrs = Vec::new();
+    let mut blocks = Vec::new();
+    for s in body.iter() {
+        match s {
+            Structure::Attribute(a) => attrs.push(a),
+            Structure::Block(b) => blocks.push(b),
+        }
+    }
+    (attrs, blocks)
+}
+
+/// Collects the declarations of every file, reporting structure errors and duplicates.
+pub(crate) fn collect(files: &[SourceFile], bodies: &[Body], diags: &mut Vec<Diag>) -> Decls {
+    let mut d = Decls::default();
+    for (fi, (f, body)) in files.iter().zip(bodies).enumerate() {
+        for s in body.iter() {
+            match s {
+                Structure::Attribute(a) => diags.push(unsupported_argument(
+                    f.span_loc(a.key.span()),
+                    a.key.as_str(),
+                )),
+                Structure::Block(b) => block(fi, f, b, &mut d, diags),
+            }
+        }
+    }
+    duplicates(&d, diags);
+    d
+}
+
+fn block(fi: usize, f: &SourceFile, b: &Block, d: &mut Decls, diags: &mut Vec<Diag>) {
+    let loc = f.span_loc(b.ident.span());
+    match b.ident.as_str() {
+        "packer" => {
+            if want_labels(f, b, &[], diags).is_none() {
+                return;
+            }
+            let (attrs, blocks) = parts(&b.body);
+            for a in attrs {
+                match a.key.as_str() {
+                    "required_version" => d.required_version.push(At {
+                        file: fi,
+                        node: a.value.clone(),
+                    }),
+                    k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
+                }
+            }
+            for nb in blocks {
+                match nb.ident.as_str() {
+                    "required_plugins" => d.required_plugins.push(At {
+                        file: fi,
+                        node: nb.clone(),
+                    }),
+                    k => diags.push(unsupported_block(f.span_loc(nb.ident.span()), k)),
+                }
+            }
+        }
+        "variable" => {
+            if let Some(l) = want_labels(f, b, &["name"], diags) {
+                variable(fi, f, l[0].clone(), loc, &b.body, d, diags);
+            }
+        }
+        "variables" => {
+            if want_labels(f, b, &[], diags).is_none() {
+                return;
+            }
+            let (attrs, blocks) = parts(&b.body);
+            for nb in blocks {
+                diags.push(unsupported_block(
+                    f.span_loc(nb.ident.span()),
+                    nb.ident.as_str(),
+                ));
+            }
+            for a in attrs {
+                // `variables { x = "default" }` or `variables { x = { default = ... } }`.
+                d.variables.push(VarDecl {
+                    name: a.key.as_str().to_string(),
+                    file: fi,
+                    loc: f.span_loc(a.key.span()),
+                    type_expr: None,
+                    default: Some(a.value.clone()),
+                    sensitive: None,
+                    nullable: None,
+                    validations: Vec::new(),
+                });
+            }
+        }
+        "locals" => {
+            if want_labels(f, b, &[], diags).is_none() {
+                return;
+            }
+            let (attrs, blocks) = parts(&b.body);
+            for nb in blocks {
+                diags.push(unsupported_block(
+                    f.span_loc(nb.ident.span()),
+                    nb.ident.as_str(),
+                ));
+            }
+            for a in attrs {
+                d.locals.push(LocalDecl {
+                    name: a.key.as_str().to_string(),
+                    file: fi,
+                    loc: f.span_loc(a.key.span()),
+                    expr: a.value.clone(),
+                    sensitive: false,
+                });
+            }
+        }
+        "local" => {
+            let Some(l) = want_labels(f, b, &["name"], diags) else {
+                return;
+            };
+            let (attrs, blocks) = parts(&b.body);
+            for nb in blocks {
+                diags.push(unsupported_block(
+                    f.span_loc(nb.ident.span()),
+                    nb.ident.as_str(),
+                ));
+            }
+            let mut expr = None;
+            let mut sensitive = false;
+            for a in attrs {
+                match a.key.as_str() {
+                    "expression" => expr = Some(a.value.clone()),
+                    "sensitive" => {
+                        sensitive = matches!(&a.value, Expression::Bool(v) if *v.value())
+                    }
+                    k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
+                }
+            }
+            match expr {
+                Some(expr) => d.locals.push(LocalDecl {
+                    name: l[0].clone(),
+                    file: fi,
+                    loc,
+                    expr,
+                    sensitive,
+                }),
+                None => diags.push(Diag::error(
+                    loc,
+                    "Missing required argument",
+                    "The argument \"expression\" is required, but no definition was found.",
+                )),
+            }
+        }
+        "source" => {
+            if let Some(l) = want_labels(f, b, &["type", "name"], diags) {
+                d.sources.push(SourceDecl {
+                    kind: l[0].clone(),
+                    name: l[1].clone(),
+                    file: fi,
+                    loc,
+                    body: b.body.clone(),
+                });
+            }
+        }
+        "build" => {
+            if want_labels(f, b, &[], diags).is_some() {
+                d.builds.push(BuildDecl {
+                    file: fi,
+                    loc,
+                    body: b.body.clone(),
+                });
+            }
+        }
+        "data" => diags.push(Diag::error(
+            loc,
+            "Data sources are not implemented yet",
+            format!(
+                "rpack does not evaluate data blocks yet ({}); use a variable or local instead.",
+                labels(b).join(".")
+            ),
+        )),
+        k => diags.push(unsupported_block(loc, k)),
+    }
+}
+
+fn variable(
+    fi: usize,
+    f: &SourceFile,
+    name: String,
+    loc: Option<Loc>,
+    body: &Body,
+    d: &mut Decls,
+    diags: &mut Vec<Diag>,
+) {
+    let (attrs, blocks) = parts(body);
+    let mut v = VarDecl {
+        name,
+        file: fi,
+        loc,
+        type_expr: None,
+        default: None,
+        sensitive: None,
+        nullable: None,
+        validations: Vec::new(),
+    };
+    for a in attrs {
+        match a.key.as_str() {
+            "type" => v.type_expr = Some(a.value.clone()),
+            "default" => v.default = Some(a.value.clone()),
+            "sensitive" => v.sensitive = Some(a.value.clone()),
+            "nullable" => v.nullable = Some(a.value.clone()),
+            "description" => {}
+            k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
+        }
+    }
+    for b in blocks {
+        if b.ident.as_str() != "validation" {
+            diags.push(unsupported_block(
+                f.span_loc(b.ident.span()),
+                b.ident.as_str(),
+            ));
+            continue;
+        }
+        let (va, vb) = parts(&b.body);
+        for x in vb {
+            diags.push(unsupported_block(
+                f.span_loc(x.ident.span()),
+                x.ident.as_str(),
+            ));
+        }
+        let mut cond = None;
+        let mut msg = None;
+        for a in va {
+            match a.key.as_str() {
+                "condition" => cond = Some(a.value.clone()),
+                "error_message" => msg = Some(a.value.clone()),
+                k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
+            }
+        }
+        match (cond, msg) {
+            (Some(c), Some(m)) => v.validations.push((c, m)),
+            (c, _) => diags.push(Diag::error(
+                f.span_loc(b.ident.span()),
+                "Missing required argument",
+                format!(
+                    "The argument \"{}\" is required, but no definition was found.",
+                    if c.is_none() {
+                        "condition"
+                    } else {
+                        "error_message"
+                    }
+                ),
+            )),
+        }
+    }
+    d.variables.push(v);
+}
+
+fn duplicates(d: &Decls, diags: &mut Vec<Diag>) {
+    let mut seen: BTreeMap<String, Option<Loc>> = BTreeMap::new();
+    let mut dup = |what: &str, key: String, loc: &Option<Loc>, diags: &mut Vec<Diag>| {
+        if let Some(first) = seen.get(&format!("{what} {key}")) {
+            let at = first
+                .as_ref()
+                .map(|l| format!(" at {}:{}:{}", l.file, l.line, l.col))
+                .unwrap_or_default();
+            diags.push(Diag::error(
+                loc.clone(),
+                format!("Duplicate {what} {key}"),
+                format!("The {what} {key} was already declared{at}."),
+            ));
+        } else {
+            seen.insert(format!("{what} {key}"), loc.clone());
+        }
+    };
+    for v in &d.variables {
+        dup("variable", format!("\"{}\"", v.name), &v.loc, diags);
+    }
+    for l in &d.locals {
+        dup("local", format!("\"{}\"", l.name), &l.loc, diags);
+    }
+    for s in &d.sources {
+        dup(
+            "source",
+            format!("\"{}.{}\"", s.kind, s.name),
+            &s.loc,
+            diags,
+        );
+    }
+}

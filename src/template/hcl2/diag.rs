@@ -1,0 +1,143 @@
+//! HCL diagnostics: a summary, a detail and where (file:line:col with the source line and a
+//! caret), rendered the way HCL's diagnostic writer lays them out.
+
+use std::fmt::Write as _;
+use std::ops::Range;
+
+/// How serious a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Severity {
+    Error,
+    Warning,
+}
+
+/// A position resolved against its file: 1-based line and column (in characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Loc {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub offset: usize,
+    /// The source line, for the excerpt.
+    pub text: String,
+}
+
+/// One problem in an HCL2 template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Diag {
+    pub severity: Severity,
+    pub summary: String,
+    pub detail: String,
+    pub loc: Option<Loc>,
+}
+
+impl Diag {
+    pub fn error(loc: Option<Loc>, summary: impl Into<String>, detail: impl Into<String>) -> Diag {
+        Diag {
+            severity: Severity::Error,
+            summary: summary.into(),
+            detail: detail.into(),
+            loc,
+        }
+    }
+    pub fn warning(
+        loc: Option<Loc>,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Diag {
+        Diag {
+            severity: Severity::Warning,
+            ..Diag::error(loc, summary, detail)
+        }
+    }
+}
+
+/// A loaded source file: its display name and text.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+impl SourceFile {
+    /// The location of byte `offset` (clamped to the text).
+    pub fn loc(&self, offset: usize) -> Loc {
+        let offset = offset.min(self.text.len());
+        let offset = (0..=offset)
+            .rev()
+            .find(|o| self.text.is_char_boundary(*o))
+            .unwrap_or(0);
+        let before = &self.text[..offset];
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line = before.matches('\n').count() + 1;
+        let col = self.text[line_start..offset].chars().count() + 1;
+        let line_end = self.text[line_start..]
+            .find('\n')
+            .map(|i| line_start + i)
+            .unwrap_or(self.text.len());
+        Loc {
+            file: self.name.clone(),
+            line,
+            col,
+            offset,
+            text: self.text[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_string(),
+        }
+    }
+    pub fn span_loc(&self, span: Option<Range<usize>>) -> Option<Loc> {
+        span.map(|s| self.loc(s.start))
+    }
+}
+
+/// Renders diagnostics, errors and warnings in the order given.
+pub(crate) fn render(diags: &[Diag]) -> String {
+    let mut s = String::new();
+    for d in diags {
+        let label = match d.severity {
+            Severity::Error => "Error",
+            Severity::Warning => "Warning",
+        };
+        let _ = writeln!(s, "{label}: {}\n", d.summary);
+        if let Some(l) = &d.loc {
+            let _ = writeln!(s, "  on {}:{}:{}:", l.file, l.line, l.col);
+            let gutter = format!("{:>4}: ", l.line);
+            let _ = writeln!(s, "{gutter}{}", l.text);
+            let pad: String = l
+                .text
+                .chars()
+                .take(l.col.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let _ = writeln!(s, "{}{pad}^\n", " ".repeat(gutter.len()));
+        }
+        if !d.detail.is_empty() {
+            let _ = writeln!(s, "{}\n", d.detail);
+        }
+    }
+    s
+}
+
+pub(crate) fn has_errors(diags: &[Diag]) -> bool {
+    diags.iter().any(|d| d.severity == Severity::Error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_and_excerpt() {
+        let f = SourceFile {
+            name: "a.pkr.hcl".into(),
+            text: "x {\n  é = 1\n}\n".into(),
+        };
+        let l = f.loc(9);
+        assert_eq!((l.line, l.col, l.text.as_str()), (2, 5, "  é = 1"));
+        let d = Diag::error(Some(l), "Bad", "Why.");
+        assert_eq!(
+            render(&[d]),
+            "Error: Bad\n\n  on a.pkr.hcl:2:5:\n   2:   é = 1\n          ^\n\nWhy.\n\n"
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Evaluating one HCL expression: unknown functions are reported at the call, `try()`/`can()`
+//! are resolved by a pre-pass (hcl-rs evaluates arguments eagerly, so they could not catch
+//! errors as ordinary functions), then hcl-rs evaluates the rest in the given context.
+
+use hcl::eval::{Context, Evaluate};
+use hcl::Value;
+use hcl_edit::expr::Expression;
+use hcl_edit::visit::{self, Visit};
+use hcl_edit::visit_mut::{self, VisitMut};
+use hcl_edit::Span;
+
+use super::diag::{Diag, SourceFile};
+use super::funcs;
+
+/// Reports every call to a function rpack does not have.
+pub(crate) fn check_functions(
+    f: &SourceFile,
+    expr: &Expression,
+    env_ok: bool,
+    diags: &mut Vec<Diag>,
+) {
+    struct V<'a> {
+        f: &'a SourceFile,
+        env_ok: bool,
+        diags: &'a mut Vec<Diag>,
+    }
+    impl Visit for V<'_> {
+        fn visit_func_call(&mut self, node: &hcl_edit::expr::FuncCall) {
+            let name = node.name.name.as_str();
+            let known = funcs::is_known(name) && (self.env_ok || name != "env");
+            if !node.name.namespace.is_empty() || !known {
+                let full: Vec<&str> = node
+                    .name
+                    .namespace
+                    .iter()
+                    .map(|n| n.as_str())
+                    .chain([name])
+                    .collect();
+                let full = full.join("::");
+                let detail = if name == "env" {
+                    "The env() function is only available in variable default values.".to_string()
+                } else {
+                    format!("There is no function named \"{}\".", full.trim())
+                };
+                self.diags.push(Diag::error(
+                    self.f.span_loc(node.span()),
+                    "Call to unknown function",
+                    detail,
+                ));
+            }
+            visit::visit_func_call(self, node);
+        }
+    }
+    V { f, env_ok, diags }.visit_expr(expr);
+}
+
+/// The names of the root variables and their first attribute an expression references
+/// (`local.x` → ("local", "x")).
+pub(crate) fn references(expr: &Expression) -> Vec<(String, String)> {
+    struct V(Vec<(String, String)>);
+    impl Visit for V {
+        fn visit_traversal(&mut self, node: &hcl_edit::expr::Traversal) {
+            if let Expression::Variable(root) = &node.expr {
+                if let Some(op) = node.operators.first() {
+                    if let hcl_edit::expr::TraversalOperator::GetAttr(a) = op.value() {
+                        self.0
+                            .push((root.as_str().to_string(), a.as_str().to_string()));
+                    }
+                }
+            }
+            visit::visit_traversal(self, node);
+        }
+    }
+    let mut v = V(Vec::new());
+    v.visit_expr(expr);
+    v.0
+}
+
+/// Evaluates `expr` (from file `f`) in `ctx`.
+pub(crate) fn eval(f: &SourceFile, expr: &Expression, ctx: &Context) -> Result<Value, Diag> {
+    let mut e = expr.clone();
+    let mut pre = TryCan { ctx, err: None };
+    pre.visit_expr_mut(&mut e);
+    if let Some((span, detail)) = pre.err {
+        return Err(Diag::error(
+            f.span_loc(span.or_else(|| expr.span())),
+            "Error in function call",
+            detail,
+        ));
+    }
+    let h: hcl::Expression = e.into();
+    h.evaluate(ctx).map_err(|err| eval_diag(f, expr, err))
+}
+
+fn eval_diag(f: &SourceFile, expr: &Expression, err: hcl::eval::Error) -> Diag {
+    use hcl::eval::ErrorKind as K;
+    let summary = match err.kind() {
+        K::UndefinedVar(_) => "Unknown variable",
+        K::NoSuchKey(_) => "Unsupported attribute",
+        K::UndefinedFunc(_) => "Call to unknown function",
+        K::FuncCall(..) => "Error in function call",
+        K::Index(_) => "Invalid index",
+        K::Unexpected(..) | K::UnaryOp(..) | K::BinaryOp(..) => "Invalid operand",
+        _ => "Invalid expression",
+    };
+    Diag::error(f.span_loc(expr.span()), summary, err.to_string())
+}
+
+struct TryCan<'a, 'c> {
+    ctx: &'a Context<'c>,
+    err: Option<(Option<std::ops::Range<usize>>, String)>,
+}
+
+impl VisitMut for TryCan<'_, '_> {
+    fn visit_expr_mut(&mut self, node: &mut Expression) {
+        visit_mut::visit_expr_mut(self, node);
+        let Expression::FuncCall(fc) = node else {
+            return;
+        };
+        if !fc.name.namespace.is_empty() {
+            return;
+        }
+        let name = fc.name.name.as_str().to_string();
+        if name != "try" && name != "can" {
+            return;
+        }
+        let args: Vec<hcl::Expression> = fc.args.iter().map(|a| a.clone().into()).collect();
+        let span = fc.span();
+        let result = if name == "can" {
+            if args.len() != 1 {
+                self.err = Some((span, "can() takes exactly one argument.".into()));
+                return;
+            }
+            Value::Bool(args[0].evaluate(self.ctx).is_ok())
+        } else {
+            if args.is_empty() {
+                self.err = Some((span, "try() needs at least one argument.".into()));
+                return;
+            }
+            let mut last = String::new();
+            let mut found = None;
+            for a in &args {
+                match a.evaluate(self.ctx) {
+                    Ok(v) => {
+                        found = Some(v);
+                        break;
+                    }
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            match found {
+                Some(v) => v,
+                None => {
+                    self.err = Some((
+                        span,
+                        format!(
+                            "Call to function \"try\" failed: no expression succeeded; the last error was: {last}"
+                        ),
+                    ));
+                    return;
+                }
+            }
+        };
+        *node = hcl::Expression::from(result).into();
+    }
+}
+
+/// A context with rpack's functions (`env()` only when `env_ok`).
+pub(crate) fn base_context<'a>(env_ok: bool) -> Context<'a> {
+    let mut ctx = Context::new();
+    funcs::declare(&mut ctx, env_ok);
+    ctx
+}

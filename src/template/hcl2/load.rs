@@ -1,0 +1,143 @@
+//! Finding and reading an HCL2 template's inputs: a `.pkr.hcl` file or a directory of them
+//! (not recursive), `*.auto.pkrvars.hcl|json` next to them, `-var-file`s, and parsing each file
+//! with hcl-edit so every node keeps its byte span.
+
+use std::path::{Path, PathBuf};
+
+use hcl_edit::structure::Body;
+
+use super::diag::{Diag, SourceFile};
+
+/// Files larger than this are refused before reading (a template is a few KB).
+const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Whether `path` names an HCL2 template: a directory or a `.pkr.hcl`/`.pkr.json` file.
+pub(crate) fn is_hcl2_path(path: &str) -> bool {
+    path != "-"
+        && (path.ends_with(".pkr.hcl")
+            || path.ends_with(".pkr.json")
+            || std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false))
+}
+
+/// The template files and the automatically loaded variable files for `path`.
+pub(crate) fn discover(path: &str) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Diag> {
+    let p = Path::new(path);
+    let meta = std::fs::metadata(p).map_err(|e| {
+        Diag::error(
+            None,
+            "Failed to read the template",
+            format!("{path}: {}", crate::template::parse::io_error_text(&e)),
+        )
+    })?;
+    if !meta.is_dir() {
+        return Ok((vec![p.to_path_buf()], Vec::new()));
+    }
+    let mut templates = Vec::new();
+    let mut auto = Vec::new();
+    let entries = std::fs::read_dir(p).map_err(|e| {
+        Diag::error(
+            None,
+            "Failed to read the template directory",
+            format!("{path}: {}", crate::template::parse::io_error_text(&e)),
+        )
+    })?;
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(true) {
+            continue;
+        }
+        if name.ends_with(".pkr.hcl") || name.ends_with(".pkr.json") {
+            templates.push(e.path());
+        } else if name.ends_with(".auto.pkrvars.hcl") || name.ends_with(".auto.pkrvars.json") {
+            auto.push(e.path());
+        }
+    }
+    templates.sort();
+    auto.sort();
+    if templates.is_empty() {
+        return Err(Diag::error(
+            None,
+            "No template files",
+            format!("Could not find any .pkr.hcl or .pkr.json file in {path}."),
+        ));
+    }
+    Ok((templates, auto))
+}
+
+/// Reads a file (bounded) as text.
+pub(crate) fn read(path: &Path) -> Result<SourceFile, Diag> {
+    let name = path.display().to_string();
+    let fail = |detail: String| Diag::error(None, "Failed to read file", detail);
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("{name}: {}", io_text(&e))))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "{name} is {} bytes; HCL files larger than {MAX_FILE_BYTES} bytes are refused.",
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("{name}: {}", io_text(&e))))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        fail(format!(
+            "{name} is not valid UTF-8 (at byte {}).",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    Ok(SourceFile { name, text })
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    crate::template::parse::io_error_text(e)
+}
+
+/// Parses a file in HCL's native syntax.
+pub(crate) fn parse(file: &SourceFile) -> Result<Body, Diag> {
+    if file.name.ends_with(".json") {
+        return Err(Diag::error(
+            Some(file.loc(0)),
+            "HCL JSON syntax is not supported yet",
+            format!(
+                "{} uses HCL's JSON syntax, which rpack does not read yet; write it in HCL's native syntax (.pkr.hcl).",
+                file.name
+            ),
+        ));
+    }
+    hcl_edit::parser::parse_body(&file.text).map_err(|e| {
+        let l = e.location();
+        // hcl-edit's column counts from 1 in characters of the line.
+        let mut loc = file.loc(l.offset());
+        loc.line = l.line();
+        loc.col = l.column();
+        Diag::error(Some(loc), "Invalid HCL syntax", e.message().to_string())
+    })
+}
+
+/// Parsed files: each file's text (for positions) with its body.
+pub(crate) struct Parsed {
+    pub files: Vec<SourceFile>,
+    pub bodies: Vec<Body>,
+}
+
+/// Reads and parses every file, collecting all the problems.
+pub(crate) fn parse_all(paths: &[PathBuf], diags: &mut Vec<Diag>) -> Parsed {
+    let mut out = Parsed {
+        files: Vec::new(),
+        bodies: Vec::new(),
+    };
+    for p in paths {
+        let f = match read(p) {
+            Ok(f) => f,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        match parse(&f) {
+            Ok(b) => {
+                out.files.push(f);
+                out.bodies.push(b);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    out
+}

@@ -1,0 +1,215 @@
+//! HCL2 templates (`.pkr.hcl` files and directories): a second front end that evaluates the
+//! template and produces the same positioned JSON shape the legacy JSON path parses, so the
+//! template model, plugin decoders, checks and defaults are shared.
+//!
+//! Flow: [`load`] finds and parses the files (hcl-edit, spans kept) → [`blocks`] collects the
+//! declarations → [`packer_block`] checks versions and plugins → [`vars`] resolves variables
+//! and locals → [`to_model`] evaluates sources and builds into the JSON shape →
+//! `parse::parse_node`. Problems are gathered into one list of [`diag::Diag`]s.
+//!
+//! `build.*` contextual variables are unknown until the instance exists: they evaluate to the
+//! Go-template call `{{ build `X` }}`, which the existing run-time rendering of provisioner and
+//! post-processor configuration resolves.
+
+mod blocks;
+pub(crate) mod diag;
+mod dynamic;
+mod eval;
+pub(crate) mod funcs;
+mod load;
+mod packer_block;
+mod schema;
+mod to_model;
+mod types;
+mod vars;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hcl::Value;
+
+pub(crate) use load::is_hcl2_path;
+
+use crate::template::interp::DEFERRED_BUILD_KEYS;
+use crate::template::parse::{self, Template, Variable};
+use diag::Diag;
+
+/// A loaded HCL2 template.
+pub(crate) struct Loaded {
+    pub template: Template,
+    /// Sensitive variables' and locals' values rendered as strings (for masking).
+    pub sensitive: BTreeMap<String, String>,
+    /// Warnings, already rendered (empty when none).
+    pub warnings: String,
+}
+
+/// Loads the template at `path` (file or directory) with its variable inputs. On failure the
+/// error is every diagnostic, rendered.
+pub(crate) fn load_template(
+    path: &str,
+    var_files: &[String],
+    vars: &[(String, String)],
+) -> Result<Loaded, String> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("PKR_VAR_"))
+        .collect();
+    load_with_env(path, var_files, vars, env)
+}
+
+fn load_with_env(
+    path: &str,
+    var_files: &[String],
+    vars: &[(String, String)],
+    env: Vec<(String, String)>,
+) -> Result<Loaded, String> {
+    let mut diags = Vec::new();
+    let (templates, auto) = load::discover(path).map_err(|d| diag::render(&[d]))?;
+    let parsed = load::parse_all(&templates, &mut diags);
+    if diag::has_errors(&diags) {
+        return Err(diag::render(&diags));
+    }
+    let decls = blocks::collect(&parsed.files, &parsed.bodies, &mut diags);
+    packer_block::check(&parsed.files, &decls, &mut diags);
+    let root_vars = root_variables(path);
+    let inputs = vars::Inputs {
+        env,
+        auto_files: auto,
+        var_files,
+        vars,
+    };
+    let roots: BTreeMap<&str, Value> = root_vars
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let resolved = vars::resolve(&parsed.files, &decls, &inputs, &roots, &mut diags);
+    if diag::has_errors(&diags) {
+        return Err(diag::render(&diags));
+    }
+    let mut scope = to_model::Scope { vars: root_vars };
+    scope
+        .vars
+        .insert("var".into(), Value::Object(resolved.vars.clone()));
+    scope
+        .vars
+        .insert("local".into(), Value::Object(resolved.locals.clone()));
+    let root = to_model::root(&parsed.files, &decls, &scope, &mut diags);
+    if diag::has_errors(&diags) {
+        return Err(diag::render(&diags));
+    }
+    let mut template = parse::parse_node(&root)
+        .map_err(|e| diag::render(&[Diag::error(None, "Invalid template", e.to_string())]))?;
+    template.path = Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)));
+    let mut sensitive = BTreeMap::new();
+    for name in &resolved.sensitive {
+        let v = resolved
+            .vars
+            .get(name)
+            .or_else(|| resolved.locals.get(name));
+        if let Some(v) = v {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                other => serde_json::to_string(other).unwrap_or_default(),
+            };
+            if !s.is_empty() {
+                sensitive.insert(name.clone(), s);
+            }
+        }
+    }
+    // Sensitive values ride along as template variables so the shared masking sees them.
+    for (name, value) in &sensitive {
+        template.variables.push(Variable {
+            name: name.clone(),
+            default: Some(value.clone()),
+            pos: Default::default(),
+        });
+        template.sensitive_variables.push(name.clone());
+    }
+    Ok(Loaded {
+        template,
+        sensitive,
+        warnings: diag::render(&diags),
+    })
+}
+
+/// `path.*`, `packer.*` and `build.*` (deferred to run time).
+fn root_variables(path: &str) -> BTreeMap<String, Value> {
+    let p = Path::new(path);
+    let dir = if p.is_dir() {
+        p.to_path_buf()
+    } else {
+        p.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut m = BTreeMap::new();
+    let mut pathv = hcl::Map::new();
+    pathv.insert("root".into(), Value::String(dir.display().to_string()));
+    pathv.insert("cwd".into(), Value::String(cwd.display().to_string()));
+    m.insert("path".into(), Value::Object(pathv));
+    let mut packer = hcl::Map::new();
+    packer.insert(
+        "version".into(),
+        Value::String(packer_block::HCL2_PACKER_VERSION.into()),
+    );
+    m.insert("packer".into(), Value::Object(packer));
+    let mut build = hcl::Map::new();
+    for k in DEFERRED_BUILD_KEYS {
+        build.insert(
+            (*k).to_string(),
+            Value::String(format!("{{{{ build `{k}` }}}}")),
+        );
+    }
+    m.insert("build".into(), Value::Object(build));
+    m
+}
+
+/// Translates `-only`/`-except` patterns (`source.type.name`, `type.name`, `build.type.name`,
+/// globs) into the build names they select. An `-only` that selects nothing is returned as given
+/// (so the plan reports that no build matched instead of running everything); `-except` keeps
+/// its patterns too, as they may name post-processors.
+pub(crate) fn select_builds(patterns: &[String], names: &[String], is_only: bool) -> Vec<String> {
+    if patterns.is_empty() {
+        return Vec::new();
+    }
+    let globs: Vec<globset::GlobMatcher> = patterns
+        .iter()
+        .filter_map(|p| {
+            let p = p.strip_prefix("source.").unwrap_or(p);
+            globset::GlobBuilder::new(p)
+                .literal_separator(false)
+                .build()
+                .ok()
+                .map(|g| g.compile_matcher())
+        })
+        .collect();
+    let picked: Vec<String> = names
+        .iter()
+        .filter(|n| {
+            let tail: Vec<&str> = n.rsplitn(3, '.').collect();
+            let short = if tail.len() == 3 {
+                format!("{}.{}", tail[1], tail[0])
+            } else {
+                n.to_string()
+            };
+            globs
+                .iter()
+                .any(|g| g.is_match(n.as_str()) || g.is_match(short.as_str()))
+        })
+        .cloned()
+        .collect();
+    if picked.is_empty() && is_only {
+        return patterns.to_vec();
+    }
+    let mut picked = picked;
+    if !is_only {
+        picked.extend(patterns.iter().cloned());
+    }
+    picked
+}
+
+#[cfg(test)]
+mod tests;

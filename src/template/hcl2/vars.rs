@@ -1,0 +1,382 @@
+//! Input variables and locals: declared types and defaults, values from the environment
+//! (`PKR_VAR_name`), automatic and explicit var files and `-var`, in Packer's precedence
+//! (each later source wins), validation blocks, and locals evaluated in dependency order.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use hcl::eval::Context;
+use hcl::{Map, Value};
+use hcl_edit::structure::Structure;
+use hcl_edit::Span;
+
+use super::blocks::{Decls, LocalDecl, VarDecl};
+use super::diag::{Diag, Loc, SourceFile};
+use super::eval::{base_context, check_functions, eval, references};
+use super::load;
+use super::types::{self, Type};
+
+/// Where variable values come from, besides declarations.
+pub(crate) struct Inputs<'a> {
+    pub env: Vec<(String, String)>,
+    pub auto_files: Vec<PathBuf>,
+    pub var_files: &'a [String],
+    pub vars: &'a [(String, String)],
+}
+
+/// The resolved variables and locals.
+#[derive(Debug, Default)]
+pub(crate) struct Resolved {
+    pub vars: Map<String, Value>,
+    pub locals: Map<String, Value>,
+    /// Names of sensitive variables and locals.
+    pub sensitive: BTreeSet<String>,
+}
+
+struct Var<'d> {
+    decl: &'d VarDecl,
+    ty: Type,
+    value: Option<Value>,
+}
+
+/// Resolves every variable, then every local.
+pub(crate) fn resolve(
+    files: &[SourceFile],
+    decls: &Decls,
+    inputs: &Inputs,
+    root: &BTreeMap<&str, Value>,
+    diags: &mut Vec<Diag>,
+) -> Resolved {
+    let mut out = Resolved::default();
+    let mut vars: Vec<Var> = Vec::new();
+    let defaults_ctx = base_context(true);
+    for d in &decls.variables {
+        let f = &files[d.file];
+        let ty = match &d.type_expr {
+            Some(t) => match types::parse(t) {
+                Ok(t) => t,
+                Err(e) => {
+                    diags.push(Diag::error(
+                        f.span_loc(t.span()),
+                        "Invalid type specification",
+                        e,
+                    ));
+                    Type::Any
+                }
+            },
+            None => Type::Any,
+        };
+        let mut value = None;
+        if let Some(def) = &d.default {
+            let before = diags.len();
+            check_functions(f, def, true, diags);
+            if diags.len() == before {
+                match eval(f, def, &defaults_ctx)
+                    .and_then(|v| typed(f.span_loc(def.span()), &d.name, v, &ty))
+                {
+                    Ok(v) => value = Some(v),
+                    Err(e) => diags.push(e),
+                }
+            }
+        }
+        if let Some(s) = &d.sensitive {
+            if matches!(s, hcl_edit::expr::Expression::Bool(b) if *b.value()) {
+                out.sensitive.insert(d.name.clone());
+            }
+        }
+        vars.push(Var { decl: d, ty, value });
+    }
+    let find = |vars: &mut Vec<Var<'_>>, name: &str| vars.iter().position(|v| v.decl.name == name);
+
+    // PKR_VAR_name, declared variables only.
+    for (k, raw) in &inputs.env {
+        if let Some(name) = k.strip_prefix("PKR_VAR_") {
+            if let Some(i) = find(&mut vars, name) {
+                let loc = None;
+                match from_string(loc, &format!("environment variable {k}"), raw, &vars[i].ty) {
+                    Ok(v) => vars[i].value = Some(v),
+                    Err(e) => diags.push(e),
+                }
+            }
+        }
+    }
+    // Automatic var files, then -var-file, in order.
+    let explicit: Vec<PathBuf> = inputs.var_files.iter().map(PathBuf::from).collect();
+    for path in inputs.auto_files.iter().chain(&explicit) {
+        for (name, loc, v) in var_file(path, diags) {
+            match find(&mut vars, &name) {
+                Some(i) => match typed(loc, &name, v, &vars[i].ty) {
+                    Ok(v) => vars[i].value = Some(v),
+                    Err(e) => diags.push(e),
+                },
+                None => diags.push(Diag::warning(
+                    loc,
+                    "Undefined variable",
+                    format!("A \"{name}\" variable was set but was not declared. It will be ignored. To declare variable \"{name}\", place this block in one of your .pkr.hcl files, such as variables.pkr.hcl\n\nvariable \"{name}\" {{\n  type = string\n}}"),
+                )),
+            }
+        }
+    }
+    for (name, raw) in inputs.vars {
+        match find(&mut vars, name) {
+            Some(i) => match from_string(None, &format!("-var {name}"), raw, &vars[i].ty) {
+                Ok(v) => vars[i].value = Some(v),
+                Err(e) => diags.push(e),
+            },
+            None => diags.push(Diag::error(
+                None,
+                "Undefined -var variable",
+                format!("A \"{name}\" variable was passed in but was not found in known variables. To declare variable \"{name}\", place this block in one of your .pkr.hcl files, such as variables.pkr.hcl"),
+            )),
+        }
+    }
+    for v in &vars {
+        match &v.value {
+            Some(x) => {
+                out.vars.insert(v.decl.name.clone(), x.clone());
+            }
+            None => diags.push(Diag::error(
+                v.decl.loc.clone(),
+                format!("Unset variable \"{}\"", v.decl.name),
+                "A used variable must be set or have a default value; see https://packer.io/docs/templates/hcl_templates/syntax for details.",
+            )),
+        }
+    }
+    // Validation rules, with every variable known.
+    let mut ctx = base_context(false);
+    ctx.declare_var("var", Value::Object(out.vars.clone()));
+    for v in &vars {
+        if v.value.is_none() {
+            continue;
+        }
+        let f = &files[v.decl.file];
+        for (cond, msg) in &v.decl.validations {
+            let before = diags.len();
+            check_functions(f, cond, false, diags);
+            if diags.len() > before {
+                continue;
+            }
+            match eval(f, cond, &ctx) {
+                Ok(Value::Bool(true)) => {}
+                Ok(Value::Bool(false)) => {
+                    let m = eval(f, msg, &ctx)
+                        .ok()
+                        .and_then(|m| m.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    diags.push(Diag::error(
+                        f.span_loc(cond.span()),
+                        "Invalid value for variable",
+                        format!(
+                            "{m}\n\nThis was checked by the validation rule at {}.",
+                            loc_text(&f.span_loc(cond.span()))
+                        ),
+                    ));
+                }
+                Ok(other) => diags.push(Diag::error(
+                    f.span_loc(cond.span()),
+                    "Invalid validation condition",
+                    format!(
+                        "The condition must return a bool, not {}.",
+                        super::funcs::type_name(&other)
+                    ),
+                )),
+                Err(e) => diags.push(e),
+            }
+        }
+    }
+    locals(files, decls, root, &mut out, diags);
+    out
+}
+
+fn loc_text(l: &Option<Loc>) -> String {
+    l.as_ref()
+        .map(|l| format!("{}:{}:{}", l.file, l.line, l.col))
+        .unwrap_or_default()
+}
+
+fn typed(loc: Option<Loc>, name: &str, v: Value, ty: &Type) -> Result<Value, Diag> {
+    types::convert(&v, ty).map_err(|e| {
+        Diag::error(
+            loc,
+            "Invalid value for variable",
+            format!("The value for variable \"{name}\" is not compatible with its type {ty}: {e}."),
+        )
+    })
+}
+
+/// A value given as a string (`-var`, environment): taken literally for string and untyped
+/// variables, parsed as an HCL expression for the others.
+fn from_string(loc: Option<Loc>, what: &str, raw: &str, ty: &Type) -> Result<Value, Diag> {
+    if types::literal_string(ty) {
+        return Ok(Value::String(raw.to_string()));
+    }
+    let f = SourceFile {
+        name: what.to_string(),
+        text: raw.to_string(),
+    };
+    let e = hcl_edit::parser::parse_expr(raw).map_err(|e| {
+        Diag::error(
+            loc.clone(),
+            "Invalid expression for variable",
+            format!("{what}: {}", e.message()),
+        )
+    })?;
+    let v = eval(&f, &e, &Context::new())?;
+    typed(loc, what, v, ty)
+}
+
+/// The assignments of a var file (`.pkrvars.hcl` or `.json`).
+fn var_file(path: &std::path::Path, diags: &mut Vec<Diag>) -> Vec<(String, Option<Loc>, Value)> {
+    let f = match load::read(path) {
+        Ok(f) => f,
+        Err(d) => {
+            diags.push(d);
+            return Vec::new();
+        }
+    };
+    if f.name.ends_with(".json") {
+        return match serde_json::from_str::<Map<String, Value>>(&f.text) {
+            Ok(m) => m.into_iter().map(|(k, v)| (k, Some(f.loc(0)), v)).collect(),
+            Err(e) => {
+                diags.push(Diag::error(
+                    Some(f.loc(0)),
+                    "Invalid variable file",
+                    format!("{}: {e}", f.name),
+                ));
+                Vec::new()
+            }
+        };
+    }
+    let body = match hcl_edit::parser::parse_body(&f.text) {
+        Ok(b) => b,
+        Err(e) => {
+            let mut loc = f.loc(e.location().offset());
+            loc.line = e.location().line();
+            loc.col = e.location().column();
+            diags.push(Diag::error(
+                Some(loc),
+                "Invalid HCL syntax",
+                e.message().to_string(),
+            ));
+            return Vec::new();
+        }
+    };
+    let ctx = base_context(false);
+    let mut out = Vec::new();
+    for s in body.iter() {
+        match s {
+            Structure::Attribute(a) => {
+                let before = diags.len();
+                check_functions(&f, &a.value, false, diags);
+                if diags.len() > before {
+                    continue;
+                }
+                match eval(&f, &a.value, &ctx) {
+                    Ok(v) => out.push((a.key.as_str().to_string(), f.span_loc(a.key.span()), v)),
+                    Err(e) => diags.push(e),
+                }
+            }
+            Structure::Block(b) => diags.push(super::blocks::unsupported_block(
+                f.span_loc(b.ident.span()),
+                b.ident.as_str(),
+            )),
+        }
+    }
+    out
+}
+
+/// Evaluates locals in dependency order; cycles and unknown references are errors.
+fn locals(
+    files: &[SourceFile],
+    decls: &Decls,
+    root: &BTreeMap<&str, Value>,
+    out: &mut Resolved,
+    diags: &mut Vec<Diag>,
+) {
+    let by_name: BTreeMap<&str, &LocalDecl> =
+        decls.locals.iter().map(|l| (l.name.as_str(), l)).collect();
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Visiting,
+        Done,
+    }
+    let mut state: BTreeMap<&str, State> = BTreeMap::new();
+    let mut failed: BTreeSet<&str> = BTreeSet::new();
+    for l in &decls.locals {
+        if l.sensitive {
+            out.sensitive.insert(l.name.clone());
+        }
+    }
+    // Iterative DFS so a long chain cannot overflow the stack.
+    for start in decls.locals.iter().map(|l| l.name.as_str()) {
+        let mut stack: Vec<(&str, bool)> = vec![(start, false)];
+        while let Some((name, expanded)) = stack.pop() {
+            let l = by_name[name];
+            if expanded {
+                state.insert(name, State::Done);
+                let f = &files[l.file];
+                let deps = references(&l.expr);
+                if failed.contains(name) {
+                    continue;
+                }
+                if deps
+                    .iter()
+                    .any(|(r, d)| r == "local" && failed.contains(d.as_str()))
+                {
+                    failed.insert(name);
+                    continue;
+                }
+                let before = diags.len();
+                check_functions(f, &l.expr, false, diags);
+                if diags.len() > before {
+                    failed.insert(name);
+                    continue;
+                }
+                let mut ctx = base_context(false);
+                for (k, v) in root {
+                    ctx.declare_var(*k, v.clone());
+                }
+                ctx.declare_var("var", Value::Object(out.vars.clone()));
+                ctx.declare_var("local", Value::Object(out.locals.clone()));
+                match eval(f, &l.expr, &ctx) {
+                    Ok(v) => {
+                        out.locals.insert(name.to_string(), v);
+                    }
+                    Err(e) => {
+                        failed.insert(name);
+                        diags.push(e);
+                    }
+                }
+                continue;
+            }
+            match state.get(name) {
+                Some(State::Done) => continue,
+                Some(State::Visiting) => continue,
+                None => {}
+            }
+            state.insert(name, State::Visiting);
+            stack.push((name, true));
+            for (r, dep) in references(&l.expr) {
+                if r != "local" {
+                    continue;
+                }
+                if !by_name.contains_key(dep.as_str()) {
+                    continue; // reported by evaluation as an unsupported attribute
+                }
+                match state.get(dep.as_str()) {
+                    Some(State::Visiting) => {
+                        if failed.insert(name) {
+                            diags.push(Diag::error(
+                                l.loc.clone(),
+                                "Cycle among locals",
+                                format!("local.{name} refers to local.{dep}, which depends on local.{name} again."),
+                            ));
+                        }
+                    }
+                    Some(State::Done) => {}
+                    None => stack.push((by_name[dep.as_str()].name.as_str(), false)),
+                }
+            }
+        }
+    }
+}
