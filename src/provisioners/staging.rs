@@ -352,7 +352,7 @@ mod tests {
         let ui = RecordingUi::default();
         let args = vec![
             "-c".to_string(),
-            "echo one; echo two >&2; exit 4".to_string(),
+            "echo one; sleep 0.2; echo two >&2; exit 4".to_string(),
         ];
         let r = run_local(&ui, "/bin/sh", &args, &[], &CancellationToken::new())
             .await
