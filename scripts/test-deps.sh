@@ -2,7 +2,8 @@
 # Installs what rpack's integration tests need on a Debian machine, as root, and prints the versions.
 #
 #   * Debian packages: the OpenSSH server the tests start as "the instance", the ssh client, sudo,
-#     the build dependencies of the ssh2/openssl crates, and python3-venv;
+#     the build dependencies of the ssh2/openssl crates, python3-venv, and puppet (the
+#     puppet-masterless provisioner tests run `puppet apply`);
 #   * the login user `ec2-user` with passwordless sudo, as on Amazon Linux images;
 #   * the user `rpack-password` with a random password (for the password-login tests);
 #   * the Python venv `target/test-venv` (or $CARGO_TARGET_DIR/test-venv) with the pinned moto[server],
@@ -26,7 +27,7 @@ die() { echo "test-deps: error: $*" >&2; exit 1; }
 [ -f "$requirements" ] || die "$requirements not found: run this script from the repository's scripts/"
 
 # ---- Debian packages --------------------------------------------------------------------------
-packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates)
+packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates puppet)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -94,7 +95,7 @@ python=/usr/bin/python3
 stamp="$venv/.rpack-requirements.sha256"
 want_stamp="$( { sha256sum < "$requirements"; "$python" --version; } | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$venv/bin/moto_server" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_stamp" ]; then
-  say "creating $venv (moto, boto3, awsebcli); this takes about a minute"
+  say "creating $venv (moto, boto3, awsebcli, ansible-core); this takes about a minute"
   rm -rf "$venv"
   mkdir -p "$target_dir"
   "$python" -m venv "$venv"
@@ -111,3 +112,5 @@ say "python:   $("$venv/bin/python" --version 2>&1) ($venv)"
 say "moto:     $(pyver moto)"
 say "boto3:    $(pyver boto3)"
 say "awsebcli: $(pyver awsebcli)"
+say "ansible:  $(pyver ansible-core)"
+say "puppet:   $(puppet --version 2>/dev/null || echo missing)"
