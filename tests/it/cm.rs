@@ -184,6 +184,11 @@ fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_directly_over_ssh() {
     assert!(text.contains("Executing Ansible Galaxy"), "{text}");
     assert!(text.contains("greet was installed successfully"), "{text}");
     assert!(text.contains("PLAY RECAP"), "{text}");
+    // The host key rpack's own connection saw is pinned for Ansible's ssh.
+    assert!(
+        text.contains("-o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="),
+        "{text}"
+    );
     assert_eq!(
         inst.ssh(&format!(
             "cat {out_dir}/vars.txt {out_dir}/role.txt; stat -c %U {out_dir}/role.txt"
