@@ -387,3 +387,72 @@ fn bad_input_is_reported_at_validate_with_the_position() {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
 }
+
+/// SIGINT during a playbook: rpack stops Ansible's whole process group (no `ansible-playbook`
+/// or its ssh left running), fails the build, and leaves no key or inventory file behind.
+#[test]
+fn an_interrupted_ansible_run_stops_ansible_and_cleans_up() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let inst = Instance::start("cm-ansible-int");
+    let marker = format!("rpack-cm-int-{}", inst.sshd.port());
+    let play = inst.dir.join("slow.yml");
+    write(
+        &play,
+        &format!("- hosts: default\n  gather_facts: false\n  tasks:\n    - debug: {{ msg: started }}\n    - shell: echo $$ > /tmp/{marker}.pid; exec sleep 120\n"),
+    );
+    let t = inst.template(json!([{"type": "ansible", "playbook_file": play}]));
+    let tmp = inst.dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rpack"))
+        .args(["build", &t.display().to_string()])
+        .current_dir(&inst.dir)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv_bin("ansible-playbook").parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("TMPDIR", &tmp)
+        .env("RPACK_STATE_DIR", inst.dir.join("state"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        seen.push_str(&l);
+        seen.push('\n');
+        if l.contains("TASK [shell]") {
+            break;
+        }
+    }
+    assert!(seen.contains("\"msg\": \"started\""), "{seen}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let start = std::time::Instant::now();
+    // SAFETY: kill(2) of the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{seen}{}", rest.join("\n"));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "rpack took {:?} to stop",
+        start.elapsed()
+    );
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout);
+    assert!(
+        !ps.lines().any(|l| l.contains("ansible-playbook") && l.contains(&*inst.dir.display().to_string())),
+        "ansible-playbook still running:\n{ps}"
+    );
+    assert_eq!(inst.leftovers(), Vec::<String>::new());
+    // The remote command may outlive the ssh session that started it: stop it by its pid.
+    inst.ssh(&format!(
+        "kill $(cat /tmp/{marker}.pid) 2>/dev/null; rm -f /tmp/{marker}.pid"
+    ));
+}
