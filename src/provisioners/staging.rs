@@ -13,9 +13,9 @@ use anyhow::{anyhow, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
-use crate::communicator::config::go_stat_error;
 use crate::communicator::{Communicator, OutputSink};
-use crate::config::Decoder;
+use crate::decoder::Decoder;
+use crate::gocompat::fmt::stat_error as go_stat_error;
 use crate::provisioners::{resolve, BuildData};
 use crate::template::interp::Value;
 use crate::ui::Ui;

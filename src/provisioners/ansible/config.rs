@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 use crate::provisioners::staging::{absolute, check_path, Kind};
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 use crate::provisioners::staging::{absolute, check_path, Kind};
 
 pub const DEFAULT_COMMAND: &str = "ANSIBLE_FORCE_COLOR=1 PYTHONUNBUFFERED=1 ansible-playbook";

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 use crate::provisioners::staging::{absolute, check_guest_os, check_path, Kind};
 
 /// Packer's unix `execute_command`.
