@@ -2,8 +2,9 @@
 # Installs what rpack's integration tests need on a Debian machine, as root, and prints the versions.
 #
 #   * Debian packages: the OpenSSH server the tests start as "the instance", the ssh client, sudo,
-#     the build dependencies of the ssh2/openssl crates, python3-venv, and the tools tests/it/scripts.rs runs
-#     (shellcheck, unzip, nodejs, curl, xz-utils: a test fails rather than skip without them);
+#     the build dependencies of the ssh2/openssl crates, python3-venv, the tools tests/it/scripts.rs runs
+#     (shellcheck, unzip, nodejs, curl, xz-utils: a test fails rather than skip without them), and
+#     puppet (the puppet-masterless provisioner tests run `puppet apply`);
 #   * the login user `ec2-user` with passwordless sudo, as on Amazon Linux images;
 #   * the user `rpack-password` with a random password (for the password-login tests);
 #   * the Python venv `target/test-venv` (or $CARGO_TARGET_DIR/test-venv) with the pinned moto[server],
@@ -27,8 +28,9 @@ die() { echo "test-deps: error: $*" >&2; exit 1; }
 [ -f "$requirements" ] || die "$requirements not found: run this script from the repository's scripts/"
 
 # ---- Debian packages --------------------------------------------------------------------------
-# packer (Debian's 1.6.6) is the peer the fidelity and conformance tests compare rpack with.
-packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates shellcheck unzip nodejs curl xz-utils packer)
+# packer (Debian's 1.6.6) is the peer the fidelity and conformance tests compare rpack with;
+# puppet runs the puppet-masterless provisioner's tests for real.
+packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates shellcheck unzip nodejs curl xz-utils packer puppet)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -96,7 +98,7 @@ python=/usr/bin/python3
 stamp="$venv/.rpack-requirements.sha256"
 want_stamp="$( { sha256sum < "$requirements"; "$python" --version; } | sha256sum | cut -d' ' -f1)"
 if [ ! -x "$venv/bin/moto_server" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want_stamp" ]; then
-  say "creating $venv (moto, boto3, awsebcli); this takes about a minute"
+  say "creating $venv (moto, boto3, awsebcli, ansible-core); this takes about a minute"
   rm -rf "$venv"
   mkdir -p "$target_dir"
   "$python" -m venv "$venv"
@@ -118,3 +120,5 @@ case "$packer_version" in
   "Packer v1.6.6"*) say "packer:   $packer_version" ;;
   *) die "the peer packer must be 1.6.6 (Debian bookworm's), found: ${packer_version:-none}" ;;
 esac
+say "ansible:  $(pyver ansible-core)"
+say "puppet:   $(puppet --version 2>/dev/null || echo missing)"

@@ -457,12 +457,16 @@ fn is_render_error(e: &ConfigError) -> bool {
     e.message.starts_with("Error decoding config: ")
 }
 
-/// Messages that do not say where the problem is: unknown keys and weak-typing failures.
-/// Plugin checks ("ami_name must be specified") already name their key.
+/// Messages that do not say where the problem is: unknown keys, weak-typing failures and local
+/// paths that do not exist or are the wrong kind. Plugin checks ("ami_name must be specified")
+/// already name their key.
 fn needs_position(e: &ConfigError) -> bool {
     is_key_error(e)
         || e.message
             .contains(crate::communicator::refuse::NOT_IMPLEMENTED)
+        || e.message.contains(": no such file or directory")
+        || e.message.contains(": permission denied")
+        || e.message.contains(" must point to a ")
         || e.message.contains("' expected type '")
         || e.message.contains("' expected a map, got '")
         || e.message.starts_with("cannot parse '")

@@ -1,4 +1,6 @@
-//! Provisioners (`shell`, `file`, `shell-local`, `breakpoint`): configuration and run logic over
+//! Provisioners (`shell`, `file`, `shell-local`, `breakpoint`, and the configuration-management
+//! ones: `ansible`, `ansible-local`, `chef-solo`, `puppet-masterless`, `salt-masterless`):
+//! configuration and run logic over
 //! the [`crate::communicator::Communicator`] trait, plus the runtime wrapper for the common
 //! provisioner keys (`pause_before`, `max_retries`, `timeout`).
 //!
@@ -7,12 +9,18 @@
 //! [`Provisioner::decode`], shows [`Provisioner::warnings`], and at build time runs
 //! [`run_with_common`] around [`Provisioner::provision`].
 
+pub mod ansible;
+pub mod ansible_local;
 pub mod breakpoint;
+pub mod chef_solo;
 #[cfg(test)]
 mod config_tests;
 pub mod file;
+pub mod puppet_masterless;
+pub mod salt_masterless;
 pub mod shell;
 pub mod shell_local;
+pub(crate) mod staging;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -76,16 +84,34 @@ pub enum Provisioner {
     File(file::Config),
     ShellLocal(shell_local::Config),
     Breakpoint(breakpoint::Config),
+    Ansible(Box<ansible::Config>),
+    AnsibleLocal(Box<ansible_local::Config>),
+    ChefSolo(Box<chef_solo::Config>),
+    PuppetMasterless(Box<puppet_masterless::Config>),
+    SaltMasterless(Box<salt_masterless::Config>),
 }
 
 /// Provisioner types rpack knows.
-pub const KINDS: &[&str] = &["shell", "file", "shell-local", "breakpoint"];
+pub const KINDS: &[&str] = &[
+    "shell",
+    "file",
+    "shell-local",
+    "breakpoint",
+    "ansible",
+    "ansible-local",
+    "chef-solo",
+    "puppet-masterless",
+    "salt-masterless",
+];
 
 /// Keys of `kind` whose strings must not be rendered at decode time (they see per-run data
 /// such as `{{.Path}}`).
 pub fn no_render(kind: &str) -> &'static [&'static str] {
     match kind {
         "shell" | "shell-local" => &["execute_command"],
+        "ansible" => &["inventory_file_template"],
+        "chef-solo" => &["execute_command", "install_command"],
+        "puppet-masterless" => &["execute_command", "extra_arguments"],
         _ => &[],
     }
 }
@@ -99,6 +125,17 @@ impl Provisioner {
             "file" => Provisioner::File(file::config::decode(d)),
             "shell-local" => Provisioner::ShellLocal(shell_local::config::decode(d)),
             "breakpoint" => Provisioner::Breakpoint(breakpoint::config::decode(d)),
+            "ansible" => Provisioner::Ansible(Box::new(ansible::config::decode(d))),
+            "ansible-local" => {
+                Provisioner::AnsibleLocal(Box::new(ansible_local::config::decode(d)))
+            }
+            "chef-solo" => Provisioner::ChefSolo(Box::new(chef_solo::config::decode(d))),
+            "puppet-masterless" => {
+                Provisioner::PuppetMasterless(Box::new(puppet_masterless::config::decode(d)))
+            }
+            "salt-masterless" => {
+                Provisioner::SaltMasterless(Box::new(salt_masterless::config::decode(d)))
+            }
             _ => return None,
         })
     }
@@ -124,6 +161,17 @@ impl Provisioner {
             Provisioner::File(c) => file::provision(c, ui, comm, data, cancel).await,
             Provisioner::ShellLocal(c) => shell_local::provision(c, ui, data, cancel).await,
             Provisioner::Breakpoint(c) => breakpoint::provision(c, ui, cancel).await,
+            Provisioner::Ansible(c) => ansible::provision(c, ui, data, cancel).await,
+            Provisioner::AnsibleLocal(c) => {
+                ansible_local::provision(c, ui, comm, data, cancel).await
+            }
+            Provisioner::ChefSolo(c) => chef_solo::provision(c, ui, comm, data, cancel).await,
+            Provisioner::PuppetMasterless(c) => {
+                puppet_masterless::provision(c, ui, comm, data, cancel).await
+            }
+            Provisioner::SaltMasterless(c) => {
+                salt_masterless::provision(c, ui, comm, data, cancel).await
+            }
         }
     }
 }

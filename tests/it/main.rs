@@ -6,6 +6,7 @@ mod support;
 
 mod build;
 mod cli;
+mod cm;
 mod ebs;
 mod ebs_more;
 mod fidelity;

@@ -71,6 +71,12 @@ impl Step<NullCtx> for ProvisionStep {
             }
             .to_string(),
         );
+        crate::provisioners::ansible::conn_data::insert(
+            &mut data,
+            c,
+            c.private_key_file.as_deref(),
+            ctx.comm.as_ref().and_then(|s| s.host_key_blob()),
+        );
         let comm = ctx.comm.clone();
         let comm_ref: Option<&dyn Communicator> = comm.as_ref().map(|c| c as &dyn Communicator);
         ctx.hook

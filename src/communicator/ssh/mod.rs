@@ -177,6 +177,16 @@ impl SshComm {
             .map(|(_, k)| fingerprint(k))
     }
 
+    /// The host key blob (SSH wire format) recorded at the first connection.
+    pub fn host_key_blob(&self) -> Option<Vec<u8>> {
+        self.inner
+            .host_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|(_, k)| k.clone())
+    }
+
     /// Runs `op` on a blocking thread with the connection (dialled once if needed). A
     /// disconnect drops the connection; cancellation shuts the socket down.
     async fn with_conn<T: Send + 'static>(

@@ -23,6 +23,17 @@ impl Step<BuildCtx> for Provision {
         data.insert("Port".into(), ctx.cfg.comm.port.to_string());
         data.insert("User".into(), ctx.cfg.comm.username.clone());
         data.insert("ConnType".into(), "ssh".into());
+        let key_file = ctx
+            .key_pair
+            .as_ref()
+            .and_then(|k| k.private_key_file.clone())
+            .or_else(|| ctx.cfg.comm.private_key_file.clone());
+        crate::provisioners::ansible::conn_data::insert(
+            &mut data,
+            &ctx.cfg.comm,
+            key_file.as_deref(),
+            ctx.comm.as_ref().and_then(|s| s.host_key_blob()),
+        );
         let comm = ctx.comm.clone();
         let comm_ref: Option<&dyn Communicator> = comm.as_ref().map(|c| c as &dyn Communicator);
         ctx.hook

@@ -1,0 +1,349 @@
+//! The `ansible` provisioner: runs `ansible-playbook` on this machine against the instance,
+//! connecting Ansible's own ssh straight to it with the build's credentials (Packer's
+//! `use_proxy: false` mode, made the default): a temporary copy of the private key (0600 in a
+//! 0700 directory, removed on every exit path), the host key rpack's connection saw pinned in a
+//! private `known_hosts`, the bastion as a `ProxyCommand`. Packer's generated inventory,
+//! galaxy install, extra variables and command line are kept.
+
+pub mod config;
+pub mod conn_data;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail};
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+use crate::provisioners::staging::{render, run_local, s, PrivateDir};
+use crate::provisioners::{go_quote, BuildData};
+use crate::template::interp::Value;
+use crate::ui::Ui;
+
+/// Packer's `commonsteps.HttpAddrNotImplemented`: builders without an HTTP server.
+pub const HTTP_ADDR_NOT_IMPLEMENTED: &str = "ErrHTTPAddrNotImplemented";
+
+const INVENTORY_V2: &str =
+    "{{ .HostAlias }} ansible_host={{ .Host }} ansible_user={{ .User }} ansible_port={{ .Port }}\n";
+const INVENTORY_V1: &str = "{{ .HostAlias }} ansible_ssh_host={{ .Host }} ansible_ssh_user={{ .User }} ansible_ssh_port={{ .Port }}\n";
+
+/// Everything the run needs, resolved from the configuration and the build data.
+pub(crate) struct Plan {
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// Holds the key copy, known_hosts and (by default) the inventory until the run ends.
+    _private: PrivateDir,
+    /// A generated inventory outside the private directory (`inventory_directory`).
+    inventory_to_remove: Option<PathBuf>,
+}
+
+impl Drop for Plan {
+    fn drop(&mut self) {
+        if let Some(p) = &self.inventory_to_remove {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn value<'a>(data: &'a BuildData, key: &str) -> &'a str {
+    data.values.get(key).map(String::as_str).unwrap_or("")
+}
+
+/// Builds the `ansible-playbook` invocation (files written; removed when the plan drops).
+pub(crate) fn plan(c: &Config, data: &BuildData) -> anyhow::Result<Plan> {
+    let host = value(data, "Host");
+    if value(data, "ConnType") != "ssh" || host.is_empty() {
+        bail!(
+            "the ansible provisioner needs the build's SSH connection (communicator \"ssh\" with a \
+             host address); this build has communicator {:?} and host {host:?}",
+            value(data, "ConnType")
+        );
+    }
+    let port = match value(data, "Port") {
+        "" => "22",
+        p => p,
+    };
+    let private = PrivateDir::new("rpack-ansible")?;
+    let user = c
+        .user
+        .clone()
+        .unwrap_or_else(|| value(data, "User").to_string());
+
+    // The private key: the build's key file as is, or a 0600 copy of the key's text.
+    let key_file = match value(data, "SSHPrivateKeyFile") {
+        "" => match value(data, "SSHPrivateKey") {
+            "" => None,
+            text => Some(private.write("ansible-key", text.as_bytes(), 0o600)?),
+        },
+        f => Some(PathBuf::from(f)),
+    };
+
+    let mut env_vars: Vec<String> = Vec::new();
+    for v in &c.ansible_env_vars {
+        env_vars.push(
+            data.render(v, None)
+                .map_err(|e| anyhow!("Could not interpolate ansible env vars: {e}"))?,
+        );
+    }
+    let mut ssh_opts: Vec<String> = if c.ansible_ssh_extra_args.is_empty() {
+        vec!["-o IdentitiesOnly=yes".into()]
+    } else {
+        c.ansible_ssh_extra_args.clone()
+    };
+    // Host key: pinned to what rpack's own connection saw, when the builder reports it.
+    let host_key = value(data, "SSHHostKey");
+    if c.ssh_host_key_file.is_none() {
+        if host_key.is_empty() {
+            env_vars.push("ANSIBLE_HOST_KEY_CHECKING=False".into());
+        } else {
+            let entry = if port == "22" {
+                host.to_string()
+            } else {
+                format!("[{host}]:{port}")
+            };
+            let kh = private.write(
+                "known_hosts",
+                format!("{entry} {host_key}\n").as_bytes(),
+                0o600,
+            )?;
+            ssh_opts.push(format!(
+                "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+                kh.display()
+            ));
+        }
+    }
+    if let Some(proxy) = proxy_command(data) {
+        ssh_opts.push(format!("-o ProxyCommand=\"{proxy}\""));
+    }
+
+    // The inventory.
+    let mut inventory_to_remove = None;
+    let inventory = match &c.inventory_file {
+        Some(f) => f.clone(),
+        None => {
+            let text = inventory(c, data, &user)?;
+            let name = format!("packer-provisioner-ansible{}", rand::random::<u32>());
+            match &c.inventory_directory {
+                Some(dir) => {
+                    let p = dir.join(name);
+                    std::fs::write(&p, text)
+                        .map_err(|e| anyhow!("Error preparing inventory file: {e}"))?;
+                    if !c.keep_inventory_file {
+                        inventory_to_remove = Some(p.clone());
+                    }
+                    p
+                }
+                None if c.keep_inventory_file => {
+                    let p = std::env::temp_dir().join(name);
+                    std::fs::write(&p, text)
+                        .map_err(|e| anyhow!("Error preparing inventory file: {e}"))?;
+                    p
+                }
+                None => private.write(&name, text.as_bytes(), 0o600)?,
+            }
+        }
+    };
+
+    let mut args: Vec<String> = Vec::new();
+    if !data.build_name.is_empty() {
+        args.push("-e".into());
+        args.push(format!("packer_build_name={}", go_quote(&data.build_name)));
+    }
+    args.push("-e".into());
+    args.push(format!("packer_builder_type={}", data.builder_type));
+    let http = value(data, "PackerHTTPAddr");
+    if !http.is_empty() && http != HTTP_ADDR_NOT_IMPLEMENTED {
+        args.push("-e".into());
+        args.push(format!("packer_http_addr={http}"));
+    }
+    if key_file.is_some() {
+        args.push("--ssh-extra-args".into());
+        // Unquoted (Packer wraps the value in single quotes, which makes several options one
+        // word); Ansible splits it like a shell.
+        args.push(ssh_opts.join(" "));
+    }
+    for a in &c.extra_arguments {
+        args.push(
+            data.render(a, None)
+                .map_err(|e| anyhow!("Could not interpolate ansible env vars: {e}"))?,
+        );
+    }
+    if let Some(k) = &key_file {
+        if !check_arg("ansible_password", &args) {
+            args.push("-e".into());
+            args.push(format!("ansible_ssh_private_key_file={}", k.display()));
+        }
+    }
+    if check_arg("ansible_password", &args)
+        && !check_arg("ansible_host_key_checking", &args)
+        && !check_arg("ANSIBLE_HOST_KEY_CHECKING", &env_vars)
+    {
+        args.push("-e".into());
+        args.push("ansible_host_key_checking=False".into());
+    }
+    args.push("-i".into());
+    args.push(inventory.display().to_string());
+    args.push(c.playbook_file.display().to_string());
+
+    let env = env_vars
+        .iter()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Ok(Plan {
+        program: c.command.clone(),
+        args,
+        env,
+        _private: private,
+        inventory_to_remove,
+    })
+}
+
+/// `ssh -W %h:%p` through the build's bastion, when it has one.
+fn proxy_command(data: &BuildData) -> Option<String> {
+    let host = value(data, "SSHBastionHost");
+    if host.is_empty() {
+        return None;
+    }
+    let mut cmd = String::from(
+        "ssh -W %h:%p -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes",
+    );
+    let key = value(data, "SSHBastionPrivateKeyFile");
+    if !key.is_empty() {
+        cmd.push_str(&format!(" -o IdentitiesOnly=yes -i {key}"));
+    }
+    let port = match value(data, "SSHBastionPort") {
+        "" => "22",
+        p => p,
+    };
+    let user = value(data, "SSHBastionUser");
+    let target = if user.is_empty() {
+        host.to_string()
+    } else {
+        format!("{user}@{host}")
+    };
+    cmd.push_str(&format!(" -p {port} {target}"));
+    Some(cmd)
+}
+
+/// Packer's inventory: the host line (from `inventory_file_template` or the default for the
+/// Ansible version), repeated under each of `groups`, then the `empty_groups` headers.
+pub(crate) fn inventory(c: &Config, data: &BuildData, user: &str) -> anyhow::Result<String> {
+    let template = match &c.inventory_file_template {
+        Some(t) => t.as_str(),
+        None if c.ansible_major.is_some_and(|m| m < 2) => INVENTORY_V1,
+        None => INVENTORY_V2,
+    };
+    let mut dot: Vec<(&str, Value)> = data
+        .values
+        .iter()
+        .map(|(k, v)| (k.as_str(), s(v)))
+        .collect();
+    dot.retain(|(k, _)| *k != "HostAlias" && *k != "User");
+    dot.push(("HostAlias", s(&c.host_alias)));
+    dot.push(("User", s(user)));
+    let host = render(data, template, &dot)
+        .map_err(|e| anyhow!("Error generating inventory file from template: {e}"))?;
+    let mut out = host.clone();
+    for g in &c.groups {
+        out.push_str(&format!("[{g}]\n{host}"));
+    }
+    for g in &c.empty_groups {
+        out.push_str(&format!("[{g}]\n"));
+    }
+    Ok(out)
+}
+
+/// Packer's `checkArg`: whether any `=`-separated part of any argument is `name`.
+fn check_arg(name: &str, args: &[String]) -> bool {
+    args.iter().any(|a| a.split('=').any(|p| p == name))
+}
+
+pub async fn provision(
+    c: &Config,
+    ui: &dyn Ui,
+    data: &BuildData,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    ui.say("Provisioning with Ansible...");
+    ui.message(
+        "Not using Proxy adapter for Ansible run:\n\tUsing ssh keys from Packer communicator...",
+    );
+    let plan = plan(c, data)?;
+    if let Some(g) = &c.galaxy_file {
+        galaxy(c, g, ui, cancel)
+            .await
+            .map_err(|e| anyhow!("Error executing Ansible: Error executing Ansible Galaxy: {e}"))?;
+    }
+    ui.say(&format!(
+        "Executing Ansible: {} {}",
+        plan.program,
+        plan.args.join(" ")
+    ));
+    let exit = run_local(ui, &plan.program, &plan.args, &plan.env, cancel)
+        .await
+        .map_err(|e| anyhow!("Error executing Ansible: {e}"))?;
+    if exit.code != 0 {
+        bail!(
+            "Error executing Ansible: Non-zero exit status: exit status {}{}",
+            exit.code,
+            exit.tail
+        );
+    }
+    Ok(())
+}
+
+/// Packer's `executeGalaxy`: roles unless the file lists only collections, then collections.
+async fn galaxy(
+    c: &Config,
+    file: &Path,
+    ui: &dyn Ui,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)?;
+    let has = |k: &str| text.lines().any(|l| l.starts_with(k));
+    let (roles, collections) = (has("roles:"), has("collections:"));
+    let f = file.display().to_string();
+    let mut runs: Vec<Vec<String>> = Vec::new();
+    if roles || !collections {
+        let mut a = vec!["install".to_string(), "-r".into(), f.clone()];
+        if c.galaxy_force_install {
+            a.push("-f".into());
+        }
+        if !c.roles_path.is_empty() {
+            a.extend(["-p".to_string(), c.roles_path.clone()]);
+        }
+        runs.push(a);
+    }
+    if collections {
+        let mut a = vec![
+            "collection".to_string(),
+            "install".into(),
+            "-r".into(),
+            f.clone(),
+        ];
+        if c.galaxy_force_install {
+            a.push("-f".into());
+        }
+        if !c.collections_path.is_empty() {
+            a.extend(["-p".to_string(), c.collections_path.clone()]);
+        }
+        runs.push(a);
+    }
+    for args in runs {
+        ui.message("Executing Ansible Galaxy");
+        let exit = run_local(ui, &c.galaxy_command, &args, &[], cancel).await?;
+        if exit.code != 0 {
+            bail!(
+                "Non-zero exit status: exit status {}{}",
+                exit.code,
+                exit.tail
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,305 @@
+//! `ansible` decoding, the direct-connection plan (arguments, environment, key and
+//! known_hosts files, inventory) and a run through a recording stand-in for ansible-playbook.
+
+use std::os::unix::fs::PermissionsExt;
+
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::provisioners::testing::{decode, RecordingUi};
+use crate::provisioners::Provisioner;
+
+fn cfg(json: &str) -> (Config, Vec<String>) {
+    match decode("ansible", json) {
+        (Provisioner::Ansible(c), errs) => (*c, errs),
+        _ => unreachable!(),
+    }
+}
+
+fn data(extra: &[(&str, &str)]) -> BuildData {
+    let mut values: std::collections::BTreeMap<String, String> = [
+        ("Host", "10.0.0.5"),
+        ("Port", "2222"),
+        ("User", "ec2-user"),
+        ("ConnType", "ssh"),
+        (
+            "SSHPrivateKey",
+            "-----BEGIN KEY-----\nabc\n-----END KEY-----\n",
+        ),
+        ("PackerHTTPAddr", HTTP_ADDR_NOT_IMPLEMENTED),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        values.insert(k.to_string(), v.to_string());
+    }
+    BuildData {
+        build_name: "web".into(),
+        builder_type: "amazon-ebs".into(),
+        values,
+        ..Default::default()
+    }
+}
+
+fn playbook() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("site.yml");
+    std::fs::write(&p, "- hosts: all\n").unwrap();
+    let s = p.display().to_string();
+    (dir, s)
+}
+
+#[test]
+fn direct_plan_writes_a_private_key_pins_the_host_key_and_cleans_up() {
+    let (_d, pb) = playbook();
+    let (c, errs) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true, "groups": ["web"], "empty_groups": ["db"],
+            "extra_arguments": ["--tags", "{{{{ build `User` }}}}"], "ansible_env_vars": ["ANSIBLE_NOCOLOR=1"]}}"#
+    ));
+    assert!(errs.is_empty(), "{errs:?}");
+    let d = data(&[("SSHHostKey", "ssh-ed25519 AAAAC3Nz")]);
+    let p = plan(&c, &d).unwrap();
+    let key = p
+        .args
+        .iter()
+        .find_map(|a| a.strip_prefix("ansible_ssh_private_key_file="))
+        .map(PathBuf::from)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        "-----BEGIN KEY-----\nabc\n-----END KEY-----\n"
+    );
+    let meta = std::fs::metadata(&key).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let dir = key.parent().unwrap().to_path_buf();
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let kh = dir.join("known_hosts");
+    assert_eq!(
+        std::fs::read_to_string(&kh).unwrap(),
+        "[10.0.0.5]:2222 ssh-ed25519 AAAAC3Nz\n"
+    );
+    let inv = PathBuf::from(&p.args[p.args.len() - 2]);
+    assert_eq!(
+        std::fs::read_to_string(&inv).unwrap(),
+        "default ansible_host=10.0.0.5 ansible_user=ec2-user ansible_port=2222\n\
+         [web]\ndefault ansible_host=10.0.0.5 ansible_user=ec2-user ansible_port=2222\n[db]\n"
+    );
+    assert_eq!(
+        p.args,
+        [
+            "-e".to_string(),
+            "packer_build_name=\"web\"".into(),
+            "-e".into(),
+            "packer_builder_type=amazon-ebs".into(),
+            "--ssh-extra-args".into(),
+            format!(
+                "-o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+                kh.display()
+            ),
+            "--tags".into(),
+            "ec2-user".into(),
+            "-e".into(),
+            format!("ansible_ssh_private_key_file={}", key.display()),
+            "-i".into(),
+            inv.display().to_string(),
+            pb.clone(),
+        ]
+    );
+    assert_eq!(
+        p.env,
+        [
+            ("ANSIBLE_NOCOLOR".to_string(), "1".to_string()),
+            ("ANSIBLE_SCP_IF_SSH".into(), "True".into())
+        ]
+    );
+    drop(p);
+    assert!(
+        !dir.exists(),
+        "the key, known_hosts and inventory are removed"
+    );
+}
+
+#[test]
+fn without_a_host_key_checking_is_off_and_a_bastion_becomes_a_proxy_command() {
+    let (_d, pb) = playbook();
+    let (c, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true, "user": "deploy", "use_sftp": true,
+            "host_alias": "box", "inventory_file_template": "{{{{ .HostAlias }}}} ansible_host={{{{ .Host }}}} ansible_user={{{{ .User }}}} id={{{{ .ID }}}}\n"}}"#
+    ));
+    let d = data(&[
+        ("SSHPrivateKeyFile", "/keys/id_rsa"),
+        ("SSHBastionHost", "bastion.example"),
+        ("SSHBastionPort", "2200"),
+        ("SSHBastionUser", "jump"),
+        ("SSHBastionPrivateKeyFile", "/keys/jump"),
+        ("ID", "i-123"),
+    ]);
+    let p = plan(&c, &d).unwrap();
+    assert_eq!(
+        p.env,
+        [("ANSIBLE_HOST_KEY_CHECKING".to_string(), "False".to_string())]
+    );
+    assert!(p
+        .args
+        .contains(&"ansible_ssh_private_key_file=/keys/id_rsa".to_string()));
+    let ssh = &p.args[p.args.iter().position(|a| a == "--ssh-extra-args").unwrap() + 1];
+    assert_eq!(
+        ssh,
+        "-o IdentitiesOnly=yes -o ProxyCommand=\"ssh -W %h:%p -o StrictHostKeyChecking=no \
+         -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i /keys/jump -p 2200 jump@bastion.example\""
+    );
+    let inv = &p.args[p.args.len() - 2];
+    assert_eq!(
+        std::fs::read_to_string(inv).unwrap(),
+        "box ansible_host=10.0.0.5 ansible_user=deploy id=i-123\n"
+    );
+}
+
+#[test]
+fn no_ssh_connection_is_a_clear_error() {
+    let (_d, pb) = playbook();
+    let (c, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true}}"#
+    ));
+    let e = plan(&c, &data(&[("ConnType", "none")]))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.starts_with("the ansible provisioner needs the build's SSH connection"),
+        "{e}"
+    );
+}
+
+#[test]
+fn validate_errors_match_packer_and_name_the_proxy() {
+    let (_, errs) = cfg(
+        r#"{"skip_version_check": true, "local_port": 70000, "inventory_directory": "/nonexistent/inv",
+            "galaxy_file": "/nonexistent/req.yml", "use_proxy": true}"#,
+    );
+    assert_eq!(
+        errs,
+        [
+            "playbook_file must be specified.",
+            "galaxy_file: /nonexistent/req.yml is invalid: stat /nonexistent/req.yml: no such file or directory",
+            "local_port: 70000 must be a valid port",
+            "inventory_directory: /nonexistent/inv is invalid: stat /nonexistent/inv: no such file or directory",
+            "use_proxy: true asks for Packer's SSH proxy adapter, which rpack does not provide yet; \
+             remove the key (or set it to false): rpack connects Ansible directly to the instance \
+             with the build's SSH credentials",
+        ]
+    );
+    let (_d, pb) = playbook();
+    let (_, errs) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "command": "rpack-no-such-ansible-playbook"}}"#
+    ));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("Error running \"rpack-no-such-ansible-playbook --version\": rpack-no-such-ansible-playbook is not installed"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn versions_are_read_like_packer() {
+    assert_eq!(
+        config::parse_version("ansible-playbook [core 2.17.14]\n  config file = None").as_deref(),
+        Some("2.17.14")
+    );
+    assert_eq!(
+        config::parse_version("ansible-playbook 2.9.27\n").as_deref(),
+        Some("2.9.27")
+    );
+    assert_eq!(config::parse_version("no version here"), None);
+}
+
+/// A stand-in ansible-playbook that records its arguments and the key file's content.
+fn stand_in(dir: &Path, body: &str) -> String {
+    let p = dir.join("ansible-playbook");
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.display().to_string()
+}
+
+#[tokio::test]
+async fn provision_streams_output_and_reports_the_exit_status_with_the_tail() {
+    let (d, pb) = playbook();
+    let rec = d.path().join("args");
+    let cmd = stand_in(
+        d.path(),
+        &format!(
+            "echo \"$@\" > {}; echo 'PLAY [all]'; sleep 0.2; echo 'fatal: [default]: FAILED!' >&2; exit 2",
+            rec.display()
+        ),
+    );
+    let (c, errs) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "command": "{cmd}", "skip_version_check": true}}"#
+    ));
+    assert!(errs.is_empty(), "{errs:?}");
+    let ui = RecordingUi::default();
+    let e = provision(&c, &ui, &data(&[]), &CancellationToken::new())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "Error executing Ansible: Non-zero exit status: exit status 2\nLast output lines:\n  PLAY [all]\n  fatal: [default]: FAILED!"
+    );
+    let lines = ui.lines();
+    assert_eq!(lines[0], "say: Provisioning with Ansible...");
+    assert!(lines[2].starts_with(&format!(
+        "say: Executing Ansible: {cmd} -e packer_build_name=\"web\""
+    )));
+    assert_eq!(
+        lines[3..],
+        [
+            "message: PLAY [all]".to_string(),
+            "error: fatal: [default]: FAILED!".into()
+        ]
+    );
+    let args = std::fs::read_to_string(&rec).unwrap();
+    let key = args
+        .split(' ')
+        .find_map(|a| a.strip_prefix("ansible_ssh_private_key_file="))
+        .unwrap();
+    assert!(
+        !Path::new(key).exists(),
+        "the key copy is gone after the run"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_stops_ansible_and_removes_the_key() {
+    let (d, pb) = playbook();
+    let rec = d.path().join("args");
+    let cmd = stand_in(
+        d.path(),
+        &format!("echo \"$@\" > {}; sleep 30 & wait", rec.display()),
+    );
+    let (c, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "command": "{cmd}", "skip_version_check": true}}"#
+    ));
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        c2.cancel();
+    });
+    let start = std::time::Instant::now();
+    let e = provision(&c, &RecordingUi::default(), &data(&[]), &cancel)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with("was interrupted (cancelled)"), "{e}");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    let args = std::fs::read_to_string(&rec).unwrap();
+    let key = args
+        .split(' ')
+        .find_map(|a| a.strip_prefix("ansible_ssh_private_key_file="))
+        .unwrap();
+    assert!(!Path::new(key).exists());
+}

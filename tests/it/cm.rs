@@ -1,0 +1,458 @@
+//! The configuration-management provisioners against the loopback sshd (a `null` build):
+//! `ansible` with the real `ansible-playbook`/`ansible-galaxy` from the test venv (a role from a
+//! galaxy requirements file resolved from a local tarball, extra vars, become via sudo),
+//! `ansible-local` with Ansible available to the login user on the "instance", `puppet apply`
+//! from Debian's puppet package, and `salt-call --local`. Chef cannot be installed here:
+//! chef-solo runs a recording stand-in for the `chef-solo` binary, and the test checks the exact
+//! files it was given and its command line. Bad input: validate errors with file:line:col, a
+//! failing playbook, a missing tool.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+use crate::support::paths::{fresh_dir, venv_bin};
+use crate::support::{ssh_keygen, KeyKind, Sshd};
+
+/// A loopback "instance", a client key it accepts, and a work directory.
+struct Instance {
+    sshd: Sshd,
+    key: PathBuf,
+    dir: PathBuf,
+}
+
+impl Instance {
+    fn start(name: &str) -> Instance {
+        let (key, public) = ssh_keygen(KeyKind::Ed25519);
+        let dir = fresh_dir(name);
+        // The login user reads the fixtures (ansible-local's galaxy, chef's stand-in).
+        chmod_tree(&dir);
+        Instance {
+            sshd: Sshd::start_static(&public),
+            key,
+            dir,
+        }
+    }
+
+    /// Writes a template with a `null` builder connected to the sshd and `provisioners`.
+    fn template(&self, provisioners: Value) -> PathBuf {
+        let t = json!({
+            "builders": [{
+                "type": "null",
+                "ssh_host": self.sshd.host(),
+                "ssh_port": self.sshd.port(),
+                "ssh_username": self.sshd.user(),
+                "ssh_private_key_file": self.key,
+                "ssh_timeout": "30s"
+            }],
+            "provisioners": provisioners
+        });
+        let p = self.dir.join("template.json");
+        std::fs::write(&p, serde_json::to_string_pretty(&t).unwrap()).unwrap();
+        p
+    }
+
+    /// `rpack <cmd> template.json` with the venv's Ansible first on PATH and a private TMPDIR.
+    fn rpack(&self, cmd: &str, template: &Path) -> (Output, String) {
+        let tmp = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let path = format!(
+            "{}:{}",
+            venv_bin("ansible-playbook").parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_rpack"))
+            .args([cmd, &template.display().to_string()])
+            .current_dir(&self.dir)
+            .env("PATH", path)
+            .env("TMPDIR", &tmp)
+            .env("RPACK_STATE_DIR", self.dir.join("state"))
+            .env("ANSIBLE_LOCAL_TEMP", self.dir.join("ansible-tmp"))
+            .env_remove("PACKER_LOG")
+            .output()
+            .expect("running rpack");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out, text)
+    }
+
+    /// Runs `cmd` on the instance as the login user; its stdout.
+    fn ssh(&self, cmd: &str) -> String {
+        let out = self.sshd.ssh(&self.key, cmd);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Files rpack left in its TMPDIR (keys, inventories): none is allowed.
+    fn leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(self.dir.join("tmp"))
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn chmod_tree(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut cur = Some(p);
+    while let Some(d) = cur {
+        if let Ok(m) = std::fs::metadata(d) {
+            let mode = m.permissions().mode();
+            let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode | 0o755));
+        }
+        cur = d.parent();
+    }
+}
+
+fn write(p: &Path, text: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// A role `greet` packed as a galaxy tarball and a requirements file pointing at it.
+fn galaxy_role(dir: &Path) -> PathBuf {
+    let src = dir.join("role-src");
+    write(
+        &src.join("greet/tasks/main.yml"),
+        "- name: greet\n  copy:\n    dest: \"{{ out_dir }}/role.txt\"\n    content: \"{{ greeting }} from role\\n\"\n",
+    );
+    write(
+        &src.join("greet/meta/main.yml"),
+        "galaxy_info:\n  author: rpack\n  description: test role\n  license: MIT\n  min_ansible_version: '2.9'\n  platforms: []\ndependencies: []\n",
+    );
+    let tarball = dir.join("greet.tar.gz");
+    let st = Command::new("tar")
+        .arg("czf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&src)
+        .arg("greet")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let req = dir.join("requirements.yml");
+    write(
+        &req,
+        &format!("- src: file://{}\n  name: greet\n", tarball.display()),
+    );
+    req
+}
+
+#[test]
+fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_directly_over_ssh() {
+    let inst = Instance::start("cm-ansible");
+    let out_dir = format!("/tmp/rpack-cm-ansible-{}", inst.sshd.port());
+    let req = galaxy_role(&inst.dir);
+    let play = inst.dir.join("site.yml");
+    write(
+        &play,
+        &format!(
+            r#"- hosts: default
+  gather_facts: true
+  vars:
+    out_dir: "{out_dir}"
+  pre_tasks:
+    - file: {{ path: "{out_dir}", state: directory, mode: "0755" }}
+      become: true
+  roles:
+    - role: greet
+      become: true
+  tasks:
+    - copy:
+        dest: "{out_dir}/vars.txt"
+        content: "{{{{ packer_build_name }}}} {{{{ packer_builder_type }}}} {{{{ greeting }}}} {{{{ ansible_user_id }}}}\n"
+      become: true
+"#
+        ),
+    );
+    let t = inst.template(json!([{
+        "type": "ansible",
+        "playbook_file": play,
+        "galaxy_file": req,
+        "roles_path": inst.dir.join("roles"),
+        "ansible_env_vars": [format!("ANSIBLE_ROLES_PATH={}", inst.dir.join("roles").display())],
+        "extra_arguments": ["--extra-vars", "greeting=hello"]
+    }]));
+    let (out, text) = inst.rpack("build", &t);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Executing Ansible Galaxy"), "{text}");
+    assert!(text.contains("greet was installed successfully"), "{text}");
+    assert!(text.contains("PLAY RECAP"), "{text}");
+    // The host key rpack's own connection saw is pinned for Ansible's ssh.
+    assert!(
+        text.contains("-o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="),
+        "{text}"
+    );
+    assert_eq!(
+        inst.ssh(&format!(
+            "cat {out_dir}/vars.txt {out_dir}/role.txt; stat -c %U {out_dir}/role.txt"
+        )),
+        "null null hello ec2-user\nhello from role\nroot\n"
+    );
+    assert_eq!(
+        inst.leftovers(),
+        Vec::<String>::new(),
+        "key/inventory files left behind"
+    );
+    inst.ssh(&format!("sudo rm -rf {out_dir}"));
+}
+
+#[test]
+fn a_failing_playbook_fails_the_build_with_the_status_and_last_lines() {
+    let inst = Instance::start("cm-ansible-fail");
+    let play = inst.dir.join("fail.yml");
+    write(
+        &play,
+        "- hosts: default\n  gather_facts: false\n  tasks:\n    - command: /bin/false\n",
+    );
+    let t = inst.template(json!([{"type": "ansible", "playbook_file": play}]));
+    let (out, text) = inst.rpack("build", &t);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("Error executing Ansible: Non-zero exit status: exit status 2"),
+        "{text}"
+    );
+    assert!(text.contains("Last output lines:"), "{text}");
+    assert_eq!(inst.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn ansible_local_runs_the_playbook_on_the_instance() {
+    let inst = Instance::start("cm-ansible-local");
+    let out_dir = format!("/tmp/rpack-cm-local-{}", inst.sshd.port());
+    let play = inst.dir.join("local.yml");
+    write(
+        &play,
+        &format!(
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: \"{out_dir}.txt\"\n        content: \"{{{{ packer_build_name }}}} {{{{ who }}}}\\n\"\n"
+        ),
+    );
+    let playbook_cmd = format!(
+        "PYTHONUNBUFFERED=1 {}",
+        venv_bin("ansible-playbook").display()
+    );
+    let t = inst.template(json!([{
+        "type": "ansible-local",
+        "playbook_file": play,
+        "command": playbook_cmd,
+        "extra_arguments": ["--extra-vars", "who=local"],
+        "clean_staging_directory": true,
+        "staging_directory": format!("/tmp/rpack-cm-stage-{}", inst.sshd.port())
+    }]));
+    let (out, text) = inst.rpack("build", &t);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(inst.ssh(&format!("cat {out_dir}.txt")), "null local\n");
+    assert_eq!(
+        inst.ssh(&format!(
+            "test -e /tmp/rpack-cm-stage-{} && echo left",
+            inst.sshd.port()
+        )),
+        "",
+        "staging directory cleaned"
+    );
+    inst.ssh(&format!("rm -f {out_dir}.txt"));
+}
+
+#[test]
+fn puppet_apply_runs_for_real_with_facts() {
+    let inst = Instance::start("cm-puppet");
+    let out = format!("/tmp/rpack-cm-puppet-{}.txt", inst.sshd.port());
+    let manifest = inst.dir.join("site.pp");
+    write(
+        &manifest,
+        &format!("file {{ '{out}': content => \"${{facts['role']}} ${{facts['packer_build_name']}}\\n\" }}\n"),
+    );
+    let t = inst.template(json!([{
+        "type": "puppet-masterless",
+        "manifest_file": manifest,
+        "facter": {"role": "web"},
+        "clean_staging_directory": true
+    }]));
+    let (o, text) = inst.rpack("build", &t);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains(
+            "Running Puppet: cd /tmp/packer-puppet-masterless && FACTER_packer_build_name='null'"
+        ),
+        "{text}"
+    );
+    assert_eq!(inst.ssh(&format!("cat {out}")), "web null\n");
+    inst.ssh(&format!("sudo rm -f {out}"));
+}
+
+#[test]
+fn chef_solo_gets_packers_files_and_command_through_a_recording_stand_in() {
+    // Chef is not installable here: a stand-in records the arguments and the two files.
+    let inst = Instance::start("cm-chef");
+    let rec = format!("/tmp/rpack-cm-chef-{}", inst.sshd.port());
+    let stand_in = inst.dir.join("chef-solo");
+    write(
+        &stand_in,
+        &format!(
+            "#!/bin/sh\nmkdir -p {rec}\necho \"$@\" > {rec}/args\nwhile [ $# -gt 0 ]; do case $1 in -c) cp $2 {rec}/solo.rb;; -j) cp $2 {rec}/node.json;; esac; shift; done\nid -un > {rec}/user\n"
+        ),
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let books = inst.dir.join("cookbooks/web/recipes");
+    write(&books.join("default.rb"), "log 'hi'\n");
+    let st = format!("/tmp/rpack-cm-chef-stage-{}", inst.sshd.port());
+    let t = inst.template(json!([{
+        "type": "chef-solo",
+        "skip_install": true,
+        "staging_directory": st,
+        "cookbook_paths": [inst.dir.join("cookbooks")],
+        "run_list": ["recipe[web]"],
+        "json": {"app": {"port": 8080}},
+        "execute_command": format!("{{{{if .Sudo}}}}sudo {{{{end}}}}{} --no-color -c {{{{.ConfigPath}}}} -j {{{{.JsonPath}}}}", stand_in.display())
+    }]));
+    let (o, text) = inst.rpack("build", &t);
+    assert!(o.status.success(), "{text}");
+    assert_eq!(
+        inst.ssh(&format!("cat {rec}/args {rec}/user")),
+        format!("--no-color -c {st}/solo.rb -j {st}/node.json\nroot\n")
+    );
+    assert_eq!(
+        inst.ssh(&format!("cat {rec}/solo.rb")),
+        format!("\nchef_license \t\t\"\"\ncookbook_path \t[\"{st}/cookbooks-0\"]\n\n\n\n\n")
+    );
+    assert_eq!(
+        inst.ssh(&format!("cat {rec}/node.json")),
+        "{\n  \"app\": {\n    \"port\": 8080\n  },\n  \"run_list\": [\n    \"recipe[web]\"\n  ]\n}"
+    );
+    assert_eq!(
+        inst.ssh(&format!("cat {st}/cookbooks-0/web/recipes/default.rb")),
+        "log 'hi'\n"
+    );
+    inst.ssh(&format!("sudo rm -rf {rec} {st}"));
+}
+
+#[test]
+#[ignore = "salt 3007.8 from PyPI installs but salt-call does not start on this Python 3.11: its wheel does not pull tornado, PyYAML and the rest of its runtime dependencies"]
+fn salt_call_local_runs_a_state_tree() {
+    let inst = Instance::start("cm-salt");
+    let out = format!("/tmp/rpack-cm-salt-{}.txt", inst.sshd.port());
+    let tree = inst.dir.join("salt");
+    write(&tree.join("top.sls"), "base:\n  '*':\n    - web\n");
+    write(
+        &tree.join("web.sls"),
+        &format!("{out}:\n  file.managed:\n    - contents: salted\n"),
+    );
+    let t = inst.template(json!([{
+        "type": "salt-masterless",
+        "local_state_tree": tree,
+        "skip_bootstrap": true,
+        "salt_bin_dir": venv_bin("salt-call").parent().unwrap()
+    }]));
+    let (o, text) = inst.rpack("build", &t);
+    assert!(o.status.success(), "{text}");
+    assert_eq!(inst.ssh(&format!("cat {out}")), "salted\n");
+}
+
+/// Missing paths, wrong types and an unknown tool: validate errors with the template position.
+#[test]
+fn bad_input_is_reported_at_validate_with_the_position() {
+    let inst = Instance::start("cm-bad");
+    let t = inst.template(json!([
+        {"type": "ansible", "playbook_file": "missing.yml", "skip_version_check": true},
+        {"type": "ansible", "playbook_file": "missing.yml", "command": "rpack-no-ansible-here"},
+        {"type": "ansible-local", "playbook_files": "x.yml", "playbook_file": "y.yml"},
+        {"type": "chef-solo", "cookbook_paths": ["no-books"], "prevent_sudo": "maybe"},
+        {"type": "puppet-masterless"},
+        {"type": "salt-masterless", "local_state_tree": 5},
+        {"type": "ansible", "playbook_file": "missing.yml", "skip_version_check": true, "use_proxy": true}
+    ]));
+    let (o, text) = inst.rpack("validate", &t);
+    assert!(!o.status.success(), "{text}");
+    // Long lines are wrapped like Packer's; compare on one line.
+    let text = text.replace('\n', " ");
+    for want in [
+        "playbook_file: missing.yml is invalid: stat missing.yml: no such file or directory (template.json:15:24)",
+        "Error running \"rpack-no-ansible-here --version\": rpack-no-ansible-here is not installed or not on PATH",
+        "Either playbook_file or playbook_files can be specified, not both",
+        "Bad cookbook path 'no-books': stat no-books: no such file or directory (template.json:",
+        "cannot parse 'prevent_sudo' as bool",
+        "local_state_tree: path '5' is invalid",
+        "A manifest_file must be specified.",
+        "use_proxy: true asks for Packer's SSH proxy adapter",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
+
+/// SIGINT during a playbook: rpack stops Ansible's whole process group (no `ansible-playbook`
+/// or its ssh left running), fails the build, and leaves no key or inventory file behind.
+#[test]
+fn an_interrupted_ansible_run_stops_ansible_and_cleans_up() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let inst = Instance::start("cm-ansible-int");
+    let marker = format!("rpack-cm-int-{}", inst.sshd.port());
+    let play = inst.dir.join("slow.yml");
+    write(
+        &play,
+        &format!("- hosts: default\n  gather_facts: false\n  tasks:\n    - debug: {{ msg: started }}\n    - shell: echo $$ > /tmp/{marker}.pid; exec sleep 120\n"),
+    );
+    let t = inst.template(json!([{"type": "ansible", "playbook_file": play}]));
+    let tmp = inst.dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rpack"))
+        .args(["build", &t.display().to_string()])
+        .current_dir(&inst.dir)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv_bin("ansible-playbook").parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("TMPDIR", &tmp)
+        .env("RPACK_STATE_DIR", inst.dir.join("state"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = String::new();
+    for l in lines.by_ref() {
+        let l = l.unwrap();
+        seen.push_str(&l);
+        seen.push('\n');
+        if l.contains("TASK [shell]") {
+            break;
+        }
+    }
+    assert!(seen.contains("\"msg\": \"started\""), "{seen}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let start = std::time::Instant::now();
+    // SAFETY: kill(2) of the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "{seen}{}", rest.join("\n"));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "rpack took {:?} to stop",
+        start.elapsed()
+    );
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout);
+    assert!(
+        !ps.lines().any(|l| l.contains("ansible-playbook") && l.contains(&*inst.dir.display().to_string())),
+        "ansible-playbook still running:\n{ps}"
+    );
+    assert_eq!(inst.leftovers(), Vec::<String>::new());
+    // The remote command may outlive the ssh session that started it: stop it by its pid.
+    inst.ssh(&format!(
+        "kill $(cat /tmp/{marker}.pid) 2>/dev/null; rm -f /tmp/{marker}.pid"
+    ));
+}
