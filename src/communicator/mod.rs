@@ -6,6 +6,8 @@
 pub mod config;
 pub mod keys;
 pub mod ssh;
+pub mod ssm;
+pub mod transport;
 
 use std::path::Path;
 use std::sync::Arc;

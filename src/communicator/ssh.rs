@@ -142,12 +142,16 @@ struct Conn {
     sock: Sock,
     /// Keeps the bastion pump alive; dropping it stops the pump thread.
     _tunnel: Option<Tunnel>,
+    /// What a [`super::transport::Transport`] keeps alive for this connection.
+    _transport: Option<Box<dyn Send>>,
     /// Whether the remote has `tar` (asked once per connection).
     has_tar: Option<bool>,
 }
 
 struct Inner {
     params: ConnectParams,
+    /// Reaches the server instead of TCP when set (Session Manager).
+    transport: Option<Arc<dyn super::transport::Transport>>,
     conn: Mutex<Option<Conn>>,
     /// A clone of the live socket so cancellation can shut it down while an op holds `conn`.
     kill: Mutex<Option<Sock>>,
@@ -163,9 +167,18 @@ pub struct SshComm {
 
 impl SshComm {
     pub fn new(params: ConnectParams) -> Self {
+        Self::with_transport(params, None)
+    }
+
+    /// As [`SshComm::new`], reaching the server through `transport` instead of TCP.
+    pub fn with_transport(
+        params: ConnectParams,
+        transport: Option<Arc<dyn super::transport::Transport>>,
+    ) -> Self {
         SshComm {
             inner: Arc::new(Inner {
                 params,
+                transport,
                 conn: Mutex::new(None),
                 kill: Mutex::new(None),
                 host_key: Mutex::new(None),
@@ -600,7 +613,14 @@ impl Inner {
             .map(|d| d.saturating_duration_since(Instant::now()))
             .unwrap_or(Duration::from_secs(30));
         let dial_timeout = budget.clamp(Duration::from_secs(1), Duration::from_secs(10));
+        let mut kept = None;
         let (sock, tunnel) = match &p.bastion {
+            _ if self.transport.is_some() => {
+                let t = self.transport.as_ref().expect("checked");
+                let (s, keep) = t.open(dial_timeout, cancel)?;
+                kept = Some(keep);
+                (Sock::Unix(s), None)
+            }
             None => (
                 Sock::Tcp(tcp_connect(&p.target.host, p.target.port, dial_timeout)?),
                 None,
@@ -638,6 +658,7 @@ impl Inner {
             sess,
             sock,
             _tunnel: tunnel,
+            _transport: kept,
             has_tar: None,
         })
     }

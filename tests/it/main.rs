@@ -12,4 +12,5 @@ mod platform;
 mod scripts;
 mod slow;
 mod ssh;
+mod ssm;
 mod stack;
