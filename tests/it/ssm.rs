@@ -172,10 +172,9 @@ fn random_file(dir: &Path, name: &str, len: usize) -> (PathBuf, String) {
     (p, hex::encode(sha2::Sha256::digest(&data)))
 }
 
-fn remote_dir(tag: &str) -> String {
-    let d = paths::fresh_dir(tag);
-    let _ = std::fs::remove_dir_all(&d);
-    d.to_string_lossy().into_owned()
+/// A fresh directory on the "instance", made by its login user over the session.
+async fn remote_tmp(comm: &SshComm) -> String {
+    output(comm, "mktemp -d").await.trim().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,8 +188,7 @@ async fn commands_a_large_file_and_a_tree_go_over_a_session() {
 
     let local = paths::fresh_dir("ssm-src");
     let (big, sum) = random_file(&local, "big.bin", 24 << 20);
-    let dest = remote_dir("ssm-dst");
-    std::fs::create_dir_all(&dest).unwrap();
+    let dest = remote_tmp(&comm).await;
     let c = CancellationToken::new();
     comm.upload(&big, &format!("{dest}/big.bin"), None, &c)
         .await
@@ -241,8 +239,7 @@ async fn lost_duplicated_and_reordered_messages_still_carry_exact_bytes() {
     let comm = rig.connect().await;
     let local = paths::fresh_dir("ssm-lossy");
     let (file, sum) = random_file(&local, "f.bin", 1 << 20);
-    let dest = remote_dir("ssm-lossy-dst");
-    std::fs::create_dir_all(&dest).unwrap();
+    let dest = remote_tmp(&comm).await;
     let c = CancellationToken::new();
     comm.upload(&file, &format!("{dest}/f.bin"), None, &c)
         .await
@@ -353,8 +350,7 @@ async fn a_mid_session_disconnect_fails_the_operation_and_the_next_one_reconnect
     });
     let local = paths::fresh_dir("ssm-cut");
     let (file, _) = random_file(&local, "f.bin", 4 << 20);
-    let dest = remote_dir("ssm-cut-dst");
-    std::fs::create_dir_all(&dest).unwrap();
+    let dest = remote_tmp(&comm).await;
     let err = comm
         .upload(
             &file,
@@ -385,8 +381,7 @@ async fn cancelling_mid_transfer_ends_the_session() {
     let comm = rig.connect().await;
     let local = paths::fresh_dir("ssm-cancel");
     let (file, _) = random_file(&local, "f.bin", 8 << 20);
-    let dest = remote_dir("ssm-cancel-dst");
-    std::fs::create_dir_all(&dest).unwrap();
+    let dest = remote_tmp(&comm).await;
     let cancel = CancellationToken::new();
     let c2 = cancel.clone();
     tokio::spawn(async move {
@@ -463,8 +458,7 @@ async fn bench_ssm() {
     let comm = rig.connect().await;
     let local = paths::fresh_dir("ssm-bench");
     let (file, sum) = random_file(&local, "64m.bin", 64 << 20);
-    let dest = remote_dir("ssm-bench-dst");
-    std::fs::create_dir_all(&dest).unwrap();
+    let dest = remote_tmp(&comm).await;
     let t0 = Instant::now();
     comm.upload(
         &file,

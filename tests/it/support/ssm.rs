@@ -97,17 +97,19 @@ impl FakeSsm {
             .build()
             .expect("fake SSM runtime");
         let state = Arc::new(Mutex::new(State::default()));
-        let (api, ws) = rt.block_on(async {
-            (
-                TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-                TcpListener::bind("127.0.0.1:0").await.expect("bind"),
-            )
-        });
+        // std listeners: a test may call this from inside its own runtime, where block_on panics.
+        let bind = || {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+            l.set_nonblocking(true).expect("nonblocking listener");
+            l
+        };
+        let (api, ws) = (bind(), bind());
         let endpoint = format!("http://{}", api.local_addr().unwrap());
         let ws_base = format!("ws://{}", ws.local_addr().unwrap());
         {
             let state = state.clone();
             rt.spawn(async move {
+                let api = TcpListener::from_std(api).expect("listener");
                 while let Ok((s, _)) = api.accept().await {
                     let (state, ws_base) = (state.clone(), ws_base.clone());
                     tokio::spawn(async move {
@@ -119,6 +121,7 @@ impl FakeSsm {
         {
             let state = state.clone();
             rt.spawn(async move {
+                let ws = TcpListener::from_std(ws).expect("listener");
                 while let Ok((s, _)) = ws.accept().await {
                     let state = state.clone();
                     tokio::spawn(async move {
