@@ -2,7 +2,8 @@
 # Installs what rpack's integration tests need on a Debian machine, as root, and prints the versions.
 #
 #   * Debian packages: the OpenSSH server the tests start as "the instance", the ssh client, sudo,
-#     the build dependencies of the ssh2/openssl crates, and python3-venv;
+#     the build dependencies of the ssh2/openssl crates, python3-venv, and the tools tests/it/scripts.rs runs
+#     (shellcheck, unzip, nodejs, curl, xz-utils: a test fails rather than skip without them);
 #   * the login user `ec2-user` with passwordless sudo, as on Amazon Linux images;
 #   * the user `rpack-password` with a random password (for the password-login tests);
 #   * the Python venv `target/test-venv` (or $CARGO_TARGET_DIR/test-venv) with the pinned moto[server],
@@ -26,7 +27,8 @@ die() { echo "test-deps: error: $*" >&2; exit 1; }
 [ -f "$requirements" ] || die "$requirements not found: run this script from the repository's scripts/"
 
 # ---- Debian packages --------------------------------------------------------------------------
-packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates)
+# packer (Debian's 1.6.6) is the peer the fidelity and conformance tests compare rpack with.
+packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates shellcheck unzip nodejs curl xz-utils packer)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -111,3 +113,8 @@ say "python:   $("$venv/bin/python" --version 2>&1) ($venv)"
 say "moto:     $(pyver moto)"
 say "boto3:    $(pyver boto3)"
 say "awsebcli: $(pyver awsebcli)"
+packer_version="$(packer version 2>/dev/null | head -n1)"
+case "$packer_version" in
+  "Packer v1.6.6"*) say "packer:   $packer_version" ;;
+  *) die "the peer packer must be 1.6.6 (Debian bookworm's), found: ${packer_version:-none}" ;;
+esac

@@ -39,11 +39,25 @@ impl AwsError {
         R: fmt::Debug,
     {
         let code = err.code().map(str::to_string);
+        let hint = code.as_deref().and_then(super::explain::hint);
         let message = match (&code, err.message()) {
-            (Some(_), Some(m)) => m.to_string(),
-            (Some(_), None) => String::new(),
-            // Not a service answer (timeout, connection refused, …): the full source chain.
-            (None, _) => DisplayErrorContext(err).to_string(),
+            (Some(_), Some(m)) => match hint {
+                Some(h) => format!("{m}. {h}"),
+                None => m.to_string(),
+            },
+            (Some(_), None) => hint.unwrap_or_default().to_string(),
+            // Not a service answer (no credentials, timeout, connection refused, …): one clear
+            // line where the kind is known; the full chain at debug level.
+            (None, _) => {
+                let chain = DisplayErrorContext(err).to_string();
+                match super::explain::transport(&chain) {
+                    Some(clear) => {
+                        tracing::debug!(error = %chain, "AWS call failed");
+                        clear
+                    }
+                    None => chain,
+                }
+            }
         };
         AwsError {
             context: context.into(),

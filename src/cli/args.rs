@@ -4,7 +4,7 @@
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use crate::config::decode::parse_go_bool;
+use crate::gocompat::strconv::parse_bool as parse_go_bool;
 
 /// Flags that take a value as the next argument when not written `-flag=value`.
 const VALUE_FLAGS: &[&str] = &[
@@ -108,6 +108,7 @@ fn base(name: &'static str) -> Command {
 pub fn validate_command() -> Command {
     base("validate")
         .arg(bool_flag("syntax-only"))
+        .arg(bool_flag("strict"))
         .arg(list_flag("except"))
         .arg(list_flag("only"))
         .arg(list_flag("var"))
@@ -125,6 +126,7 @@ pub fn build_command() -> Command {
         .arg(bool_flag("debug"))
         .arg(bool_flag("force"))
         .arg(bool_flag("timestamp-ui"))
+        .arg(bool_flag("strict"))
         .arg(list_flag("except"))
         .arg(list_flag("only"))
         .arg(list_flag("var"))
@@ -155,6 +157,10 @@ pub struct TemplateArgs {
     pub except: Vec<String>,
     pub vars: Vec<String>,
     pub var_files: Vec<String>,
+    /// `-strict` or `RPACK_STRICT=1`: undefined user variables are errors.
+    pub strict: bool,
+    /// The command builds (`build`), so what cannot be built is an error, never a warning.
+    pub building: bool,
 }
 
 /// Why arguments were rejected: Packer prints the command's help and then this line.
@@ -204,7 +210,7 @@ fn go_flag_message(e: &clap::Error, raw: &[String]) -> String {
             } else {
                 format!(
                     "invalid value {} for flag -{flag}: parse error",
-                    crate::template::json::go_quote(&value)
+                    crate::gocompat::strconv::quote(&value)
                 )
             }
         }
@@ -252,6 +258,7 @@ pub fn template_args(m: &ArgMatches) -> Result<TemplateArgs, UsageError> {
         t.vars = many(m, "var");
         t.var_files = many(m, "var-file");
     }
+    t.strict = flag(m, "strict") || crate::template::undefined::strict_from_env();
     Ok(t)
 }
 

@@ -4,20 +4,23 @@
 use std::sync::Arc;
 
 use super::args::{self, TemplateArgs};
-use super::output::{check_builds, load, write_diags};
+use super::check_builds;
+use super::diags::write_diags;
 use super::validate::parse_vars;
 use super::{help, usage_error, Output};
-use crate::build::{self, OnErrorFlag};
+use crate::pipeline::{self, OnErrorFlag};
+use crate::plan::load;
 use crate::ui::Secrets;
 
 pub fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
     let parsed = args::parse(args::build_command(), rest)
         .and_then(|m| args::template_args(&m).map(|t| (m, t)));
-    let (m, targs) = match parsed {
+    let (m, mut targs) = match parsed {
         Ok(p) => p,
         Err(e) => return usage_error(&*ui, help::BUILD, &e),
     };
+    targs.building = true;
     let on_error: OnErrorFlag = match m
         .get_one::<String>("on-error")
         .map(String::as_str)
@@ -40,7 +43,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     let color_flag = !m.contains_id("color") || args::flag(&m, "color");
     let live = !out.machine && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let color = live && color_flag && std::env::var_os("PACKER_NO_COLOR").is_none();
-    let opts = build::Options {
+    let opts = pipeline::Options {
         parallel_builds: parallel as usize,
         on_error,
         debug: args::flag(&m, "debug"),
@@ -66,9 +69,10 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     }
     let mut ctx = base.clone();
     ctx.user_vars = checked.user_vars.clone();
-    ctx.strict_user_vars = true;
+    // Undefined variables render "" (like Packer) and were reported when the template was checked.
+    ctx.strict_user_vars = false;
     let ui: Arc<dyn crate::ui::Ui> = Arc::from(ui);
-    build::run_blocking(checked.builds, ctx, opts, ui)
+    pipeline::run_blocking(checked.builds, ctx, opts, ui)
 }
 
 /// `-only`/`-except` must name builds (or, for `-except`, post-processors) that exist.

@@ -7,12 +7,15 @@
 pub mod args;
 mod build;
 mod cleanup;
+mod diags;
 mod help;
+mod init;
 mod inspect;
-pub mod output;
+pub(crate) mod persona;
 mod platform;
 mod validate;
 
+use crate::plan;
 use crate::ui::{BasicUi, MachineUi, Secrets, Sink, Ui};
 
 /// Exit code for an unknown command (mitchellh/cli's).
@@ -43,23 +46,47 @@ impl Output {
     }
 }
 
+/// Checks the builds `targs` selects in `loaded` (Packer's `GetBuilds`). Returns the result,
+/// the context it was checked in, and a UI that masks the sensitive variables' resolved values.
+/// Like Packer, values are only masked once variables were resolved (a template that fails
+/// earlier prints its messages unmasked, so a secret "1" does not turn "1 error" into noise).
+fn check_builds(
+    out: &Output,
+    loaded: &plan::Loaded,
+    targs: &args::TemplateArgs,
+) -> (plan::Checked, crate::template::interp::Context, Box<dyn Ui>) {
+    let options = plan::Options {
+        only: targs.only.clone(),
+        except: targs.except.clone(),
+        strict: targs.strict,
+        building: targs.building,
+        report_undefined: !persona::as_packer(),
+    };
+    let (checked, base) = plan::load::check_builds(loaded, &options);
+    let ui = out.ui(Secrets::new(plan::load::sensitive_values(
+        &loaded.template,
+        &checked.user_vars,
+    )));
+    (checked, base, ui)
+}
+
 /// Runs one command line (without the program name) and returns the exit code.
 pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
     let (argv, machine) = args::strip_machine_readable(argv);
     let out = Output { machine, sink };
     let ui = out.ui(Secrets::default());
     let Some(cmd) = argv.first().cloned() else {
-        ui.say(help::MAIN.trim_end());
+        say_main_help(&*ui);
         return EXIT_UNKNOWN_COMMAND;
     };
     let rest = &argv[1..];
     match cmd.as_str() {
         "-v" | "--version" | "-version" => {
-            ui.say(crate::PACKER_COMPAT_VERSION);
+            ui.say(&persona::version_line());
             0
         }
         "-h" | "--help" | "-help" => {
-            ui.say(help::MAIN.trim_end());
+            say_main_help(&*ui);
             0
         }
         "help" => match rest.first().map(String::as_str) {
@@ -67,7 +94,12 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
             Some("inspect") => say_ok(&*ui, help::INSPECT),
             Some("build") => say_ok(&*ui, help::BUILD),
             Some("version") => say_ok(&*ui, help::VERSION),
-            _ => say_ok(&*ui, help::MAIN.trim_end()),
+            Some("cleanup") => say_ok(&*ui, cleanup::HELP),
+            Some("platform") => say_ok(&*ui, platform::HELP),
+            _ => {
+                say_main_help(&*ui);
+                0
+            }
         },
         "version" => version(&*ui),
         "validate" => with_help(&*ui, rest, help::VALIDATE, || validate::run(&out, rest)),
@@ -75,10 +107,25 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
         "build" => with_help(&*ui, rest, help::BUILD, || build::run(&out, rest)),
         "cleanup" => with_help(&*ui, rest, cleanup::HELP, || cleanup::run(&out, rest)),
         "platform" => platform::run(&out, rest),
+        "init" if !persona::as_packer() => {
+            with_help(&*ui, rest, init::HELP, || init::init(&*ui, rest))
+        }
+        "plugins" if !persona::as_packer() => {
+            with_help(&*ui, rest, init::HELP, || init::plugins(&*ui, rest))
+        }
         _ => {
-            ui.say(help::MAIN.trim_end());
+            say_main_help(&*ui);
             EXIT_UNKNOWN_COMMAND
         }
+    }
+}
+
+/// The main help; as `packer` exactly Packer's bytes (which end in a blank line).
+fn say_main_help(ui: &dyn Ui) {
+    if persona::as_packer() {
+        ui.say(help::MAIN);
+    } else {
+        ui.say(persona::main_help().trim_end());
     }
 }
 
@@ -113,6 +160,13 @@ fn version(ui: &dyn Ui) -> i32 {
     ui.machine("", "version", &[v]);
     ui.machine("", "version-prelease", &[""]);
     ui.machine("", "version-commit", &[""]);
-    ui.say(&format!("Packer v{v}"));
+    if persona::as_packer() {
+        ui.say(&format!("Packer v{v}"));
+    } else {
+        ui.say(&format!(
+            "rpack v{} (compatible with Packer v{v})",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
     0
 }

@@ -5,9 +5,9 @@
 
 pub mod config;
 pub mod keys;
+pub(crate) mod refuse;
 pub mod ssh;
 pub mod ssm;
-pub mod transport;
 
 use std::path::Path;
 use std::sync::Arc;

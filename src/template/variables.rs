@@ -2,13 +2,13 @@
 //! everything), variables that refer to other variables (resolved to a fixpoint), and the
 //! functions only allowed in variable defaults (`env`, `aws_secretsmanager`).
 //!
-//! Unlike Packer 1.6.6, which silently renders a reference to an undefined variable as "",
-//! rpack reports it, naming the variable; a cycle between variables is reported as one.
+//! Like Packer 1.6.6, a variable's value that refers to an undefined variable is an error (every
+//! variable used in another one is required); rpack names the variable, quotes only an excerpt
+//! of the value, and reports a cycle between variables as one.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use crate::template::interp::{self, BuildData, Context, SecretsLookup};
+use crate::template::interp::{self, BuildData, Context};
 use crate::template::json::{self, JsonError, Value};
 use crate::template::parse::{io_error_text, Template};
 
@@ -161,11 +161,26 @@ pub fn resolve(
                         last_errors.insert(k.clone(), name);
                         still.push((k, v));
                     }
-                    Some(name) => errors.push(format!(
-                        "Failed to interpolate \"{k}\": \"{v}\": it refers to variable \"{name}\", which is not defined; \
-                         define it in \"variables\" or set it with -var (Packer 1.6.6 would silently use \"\")"
-                    )),
-                    None => errors.push(format!("error interpolating default value for '{k}': {e}")),
+                    Some(name) => {
+                        // Where the value is written, when it is the template's own default.
+                        let at = tpl
+                            .variables
+                            .iter()
+                            .find(|tv| tv.name == k && tv.default.as_deref() == Some(v.as_str()))
+                            .map(|tv| {
+                                format!(" ({}:{}:{})", tpl.display_path(), tv.pos.line, tv.pos.col)
+                            })
+                            .unwrap_or_default();
+                        errors.push(format!(
+                            "Failed to interpolate \"{k}\"{at}: \"{}\": it refers to variable \"{name}\", which is not defined; \
+                             Packer treats every variable used in another variable's value as required: \
+                             define it in \"variables\" or set it with -var/-var-file",
+                            crate::template::undefined::excerpt(&v, &name)
+                        ))
+                    }
+                    None => {
+                        errors.push(format!("error interpolating default value for '{k}': {e}"))
+                    }
                 },
             }
         }
@@ -258,59 +273,6 @@ fn restore_dot_fields(s: &str, saved: &[String]) -> String {
         out = out.replace(&format!("\u{1}RPACKDOT{i}\u{1}"), span);
     }
     out
-}
-
-/// `aws_secretsmanager` backed by the AWS SDK (default credential chain and region). Only
-/// called when a variable default uses the function.
-pub fn secrets_lookup() -> SecretsLookup {
-    Arc::new(|name: &str, key: Option<&str>| {
-        let name = name.to_string();
-        let key = key.map(str::to_string);
-        let run = async move {
-            let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let client = aws_sdk_secretsmanager::Client::new(&conf);
-            let out = client
-                .get_secret_value()
-                .secret_id(&name)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "reading secret {name:?} from AWS Secrets Manager: {}",
-                        aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    )
-                })?;
-            let secret = out
-                .secret_string()
-                .ok_or_else(|| format!("secret {name:?} has no string value"))?
-                .to_string();
-            match key {
-                None => Ok(secret),
-                Some(k) => {
-                    let node = json::parse_allowing_duplicates(&secret)
-                        .map_err(|e| format!("secret {name:?} is not a JSON object: {e}"))?;
-                    match node
-                        .as_object()
-                        .and_then(|o| o.get(&k))
-                        .and_then(|n| n.as_str())
-                    {
-                        Some(v) => Ok(v.to_string()),
-                        None => Err(format!("secret {name:?} has no key {k:?}")),
-                    }
-                }
-            }
-        };
-        // Called from synchronous rendering, possibly inside a runtime: use a separate thread.
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?
-                .block_on(run)
-        })
-        .join()
-        .unwrap_or_else(|_| Err("secrets lookup panicked".into()))
-    })
 }
 
 #[cfg(test)]

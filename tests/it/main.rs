@@ -8,6 +8,7 @@ mod build;
 mod cli;
 mod ebs;
 mod ebs_more;
+mod fidelity;
 mod platform;
 mod scripts;
 mod slow;

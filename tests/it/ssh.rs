@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rpack::build::ui::BuildUi;
 use rpack::communicator::config::TransferMethod;
 use rpack::communicator::ssh::{Auth, ConnectParams, Endpoint};
 use rpack::communicator::{CommError, Communicator, OutputSink, SshComm};
 use rpack::provisioners::{self, shell, BuildData};
+use rpack::ui::build::BuildUi;
 use rpack::ui::Ui;
 use tokio_util::sync::CancellationToken;
 
@@ -479,6 +479,7 @@ async fn tree_of_5000_files_round_trips_with_modes() {
         destination: format!("{remote}/"),
         direction: provisioners::file::Direction::Upload,
         generated: false,
+        content: None,
     };
     run(&comm, &format!("mkdir -p {remote}")).await;
     let started = Instant::now();
@@ -1085,6 +1086,7 @@ async fn without_tar_directories_go_by_sftp_with_modes_intact() {
         destination: format!("~/{base}/deep/"),
         direction: provisioners::file::Direction::Upload,
         generated: false,
+        content: None,
     };
     provision_file(&comm, &cfg).await;
     let remote = format!("/home/{}/{base}/deep/tree", sshd.user());
@@ -1276,6 +1278,7 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
         destination: format!("{remote}/"),
         direction: provisioners::file::Direction::Upload,
         generated: false,
+        content: None,
     };
     let go = |cfg: provisioners::file::Config, ui: Arc<dyn Ui>| {
         let comm = comm.clone();

@@ -105,7 +105,7 @@ impl Rig {
     }
 
     async fn connect(&self) -> SshComm {
-        let comm = SshComm::with_transport(self.params(), Some(self.transport.clone()));
+        let comm = self.transport.ssh_comm(self.params());
         comm.wait_until_up(Duration::from_secs(30), 3, &CancellationToken::new())
             .await
             .expect("connecting over Session Manager");

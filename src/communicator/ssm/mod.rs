@@ -22,6 +22,10 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use super::ssh::transport::{Link, Transport};
+use super::ssh::{ConnectParams, SshComm};
+use super::CommError;
+
 pub use datachannel::{ChannelError, ChannelOptions, DataChannel};
 pub use session::{Document, SessionTarget, StartError, Started};
 
@@ -314,32 +318,38 @@ impl SsmTransport {
     }
 }
 
-impl super::transport::Transport for SsmTransport {
-    fn open(
-        &self,
-        _timeout: Duration,
-        cancel: &CancellationToken,
-    ) -> Result<(UnixStream, Box<dyn Send>), super::CommError> {
-        let tunnel = self.open_blocking(cancel).map_err(|e| {
-            if e.is_cancelled() {
-                super::CommError::Cancelled
-            } else {
-                super::CommError::Other(e.to_string())
-            }
-        })?;
-        let socket = tunnel
-            .socket
-            .try_clone()
-            .map_err(|e| super::CommError::Other(format!("session socket: {e}")))?;
-        Ok((socket, Box::new(tunnel)))
+impl SsmTransport {
+    /// An SSH communicator whose connections each run over a new Session Manager session.
+    pub fn ssh_comm(self: &Arc<Self>, params: ConnectParams) -> SshComm {
+        SshComm::with_transport(params, self.clone())
     }
 
-    fn describe(&self) -> String {
+    /// What the user is told ("Session Manager (AWS-StartSSHSession) to i-0abc, port 22").
+    pub fn describe(&self) -> String {
         format!(
             "Session Manager ({}) to {}, port {}",
             self.target.document.name(),
             self.target.instance_id,
             self.target.port
         )
+    }
+}
+
+/// Each dial starts a session and bridges it to a socket pair; the tunnel is the relay
+/// [`Link`] keeps alive (dropping it ends the session).
+impl Transport for SsmTransport {
+    fn open(&self, _timeout: Duration, cancel: &CancellationToken) -> Result<Link, CommError> {
+        let tunnel = self.open_blocking(cancel).map_err(|e| {
+            if e.is_cancelled() {
+                CommError::Cancelled
+            } else {
+                CommError::Other(e.to_string())
+            }
+        })?;
+        let socket = tunnel
+            .socket
+            .try_clone()
+            .map_err(|e| CommError::Other(format!("session socket: {e}")))?;
+        Ok(Link::relayed(socket, Box::new(tunnel)))
     }
 }

@@ -1,7 +1,7 @@
 //! `file` provisioner configuration (Packer 1.6.6 `provisioner/file`).
 
-use crate::communicator::config::go_stat_error;
-use crate::config::Decoder;
+use crate::decoder::Decoder;
+use crate::gocompat::fmt::stat_error as go_stat_error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Direction {
@@ -17,6 +17,8 @@ pub struct Config {
     pub destination: String,
     pub direction: Direction,
     pub generated: bool,
+    /// `content`: text uploaded as the destination file (newer than Packer 1.6.6).
+    pub content: Option<String>,
 }
 
 pub fn decode(d: &mut Decoder) -> Config {
@@ -25,6 +27,7 @@ pub fn decode(d: &mut Decoder) -> Config {
     let destination = d.string("destination").unwrap_or_default();
     let direction_raw = d.string("direction").unwrap_or_default();
     let generated = d.bool("generated").unwrap_or(false);
+    let content = d.string("content").filter(|s| !s.is_empty());
     if let Some(s) = source {
         sources.push(s);
     }
@@ -56,7 +59,16 @@ pub fn decode(d: &mut Decoder) -> Config {
             }
         }
     }
-    if sources.is_empty() {
+    if content.is_some() && !sources.is_empty() {
+        d.error("content", "Cannot specify both source(s) and content");
+    }
+    if content.is_some() && direction == Direction::Download {
+        d.error(
+            "content",
+            "content can only be uploaded (direction: upload)",
+        );
+    }
+    if sources.is_empty() && content.is_none() {
         d.error("source", "Source must be specified.");
     }
     if destination.is_empty() {
@@ -73,5 +85,6 @@ pub fn decode(d: &mut Decoder) -> Config {
         destination,
         direction,
         generated,
+        content,
     }
 }

@@ -63,6 +63,9 @@ async fn upload(
     data: &BuildData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
+    if let Some(content) = &c.content {
+        upload_content(content, c, ui, comm, data, cancel).await?;
+    }
     for src in &c.sources {
         let src = data.render(src, None)?;
         let dst = data.render(&c.destination, None)?;
@@ -94,6 +97,38 @@ async fn upload(
             ui.error(&format!("Upload failed: {e}"));
             return Err(anyhow!(e));
         }
+    }
+    Ok(())
+}
+
+/// `content`: written to a private temporary file, uploaded as the destination, removed.
+async fn upload_content(
+    content: &str,
+    c: &Config,
+    ui: &dyn Ui,
+    comm: &dyn Communicator,
+    data: &BuildData,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let dst = data.render(&c.destination, None)?;
+    ui.say(&format!("Uploading content => {dst}"));
+    let local = std::env::temp_dir().join(format!("rpack-content-{}", uuid::Uuid::new_v4()));
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&local)
+            .with_context(|| format!("Error writing {}", local.display()))?;
+        f.write_all(content.as_bytes())?;
+    }
+    let res = comm.upload(&local, &dst, None, cancel).await;
+    let _ = std::fs::remove_file(&local);
+    if let Err(e) = res {
+        ui.error(&format!("Upload failed: {e}"));
+        return Err(anyhow!(e));
     }
     Ok(())
 }
@@ -158,6 +193,37 @@ mod tests {
         .unwrap();
     }
 
+    #[tokio::test]
+    async fn content_is_uploaded_as_the_destination_and_the_temp_file_removed() {
+        let c = Config {
+            sources: vec![],
+            destination: "/etc/motd".into(),
+            direction: Direction::Upload,
+            generated: false,
+            content: Some("hello from the template\n".into()),
+        };
+        let comm = FakeComm::default();
+        run(&c, &comm).await;
+        assert_eq!(
+            comm.calls(),
+            vec![Call::Upload(
+                "/etc/motd".into(),
+                b"hello from the template\n".to_vec(),
+                None
+            )]
+        );
+        let left = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("rpack-content-")
+            })
+            .count();
+        assert_eq!(left, 0, "a content temp file was left behind");
+    }
+
     #[test]
     fn trailing_slash_rules() {
         assert_eq!(upload_target("/src/foo", "/tmp", true), "/tmp/foo");
@@ -182,6 +248,7 @@ mod tests {
             destination: "/opt/".into(),
             direction: Direction::Upload,
             generated: false,
+            content: None,
         };
         let comm = FakeComm::default();
         let ui = RecordingUi::default();
@@ -216,6 +283,7 @@ mod tests {
             destination: dst.clone(),
             direction: Direction::Download,
             generated: false,
+            content: None,
         };
         let comm = FakeComm::default();
         run(&c, &comm).await;
@@ -236,6 +304,7 @@ mod tests {
             destination: dst.clone(),
             direction: Direction::Download,
             generated: false,
+            content: None,
         };
         let comm = FakeComm::default();
         run(&c, &comm).await;

@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
-use super::exec::V;
 use super::gofmt::{self, type_name};
+use super::value::V;
 use super::{BuildData, Context, Value};
 
 /// Every function a template can call.
@@ -243,7 +243,12 @@ pub(crate) fn call<'a>(f: Func, ctx: &Context, args: Vec<V<'a>>) -> R<'a> {
             match ctx.user_vars.get(k) {
                 Some(v) => owned(v.clone()),
                 None if ctx.strict_user_vars => Err(format!("Error: variable not set: {k}")),
-                None => Ok(V::Str(Cow::Borrowed(""))),
+                None => {
+                    if let Some(sink) = &ctx.undefined {
+                        sink.record(k);
+                    }
+                    Ok(V::Str(Cow::Borrowed("")))
+                }
             }
         }
         Env => {

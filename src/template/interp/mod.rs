@@ -27,6 +27,7 @@ mod golayout;
 mod lexer;
 mod parse;
 mod strftime;
+mod value;
 
 #[cfg(test)]
 mod tests;
@@ -76,6 +77,9 @@ pub struct Context {
     /// When set, `{{user `x`}}` of an undefined variable is an error naming it (rpack's
     /// deliberate difference from Packer, which renders "").
     pub strict_user_vars: bool,
+    /// Outside strict mode, where `{{user `x`}}` of an undefined variable is recorded (it still
+    /// renders "", like Packer), so it can be reported as a warning.
+    pub undefined: Option<crate::template::undefined::Sink>,
     pub build_name: Option<String>,
     pub build_type: Option<String>,
     /// Absolute template path; `template_dir` errors when `None` (stdin).

@@ -1,0 +1,75 @@
+//! Who rpack is being run as: `rpack` (its own voice: extra commands, warnings, clearer errors)
+//! or `packer` (a symlink or copy named `packer`: Packer 1.6.6's exact output).
+
+use std::sync::OnceLock;
+
+/// Whether the program was started under the name `packer` (`packer`, `/usr/bin/packer`,
+/// `packer.exe`).
+pub(crate) fn as_packer() -> bool {
+    static AS_PACKER: OnceLock<bool> = OnceLock::new();
+    *AS_PACKER.get_or_init(|| {
+        std::env::args_os()
+            .next()
+            .map(|a| is_packer_name(&a.to_string_lossy()))
+            .unwrap_or(false)
+    })
+}
+
+fn is_packer_name(argv0: &str) -> bool {
+    let base = argv0.rsplit(['/', '\\']).next().unwrap_or(argv0);
+    let stem = base.strip_suffix(".exe").unwrap_or(base);
+    stem == "packer"
+}
+
+/// `rpack --help`: the commands rpack has, its own included, and no others.
+pub(crate) const RPACK_MAIN: &str = "Usage: rpack [--version] [--help] <command> [<args>]
+
+Available commands are:
+    build           build image(s) from template
+    cleanup         remove what a killed build left behind (from its ledger)
+    init            nothing to install: rpack needs no plugins
+    inspect         see components of a template
+    platform        build and manage Elastic Beanstalk custom platforms
+    plugins         installed|required: rpack needs no plugins
+    validate        check that a template is valid
+    version         Prints the rpack version and the Packer version it is compatible with
+
+Called as `packer` (a link named packer), rpack behaves as Packer 1.6.6.
+";
+
+/// The main help for whoever rpack is run as.
+pub(crate) fn main_help() -> &'static str {
+    if as_packer() {
+        super::help::MAIN
+    } else {
+        RPACK_MAIN
+    }
+}
+
+/// `rpack --version`: rpack's own version and the Packer version it stands in for.
+pub(crate) fn version_line() -> String {
+    if as_packer() {
+        crate::PACKER_COMPAT_VERSION.to_string()
+    } else {
+        format!(
+            "rpack {} (compatible with Packer {})",
+            env!("CARGO_PKG_VERSION"),
+            crate::PACKER_COMPAT_VERSION
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packer_is_recognised_by_file_name_only() {
+        assert!(is_packer_name("packer"));
+        assert!(is_packer_name("/usr/local/bin/packer"));
+        assert!(is_packer_name("C:\\tools\\packer.exe"));
+        assert!(!is_packer_name("rpack"));
+        assert!(!is_packer_name("/opt/packer/rpack"));
+        assert!(!is_packer_name("packer-1.6.6"));
+    }
+}

@@ -1,0 +1,114 @@
+//! What a template may say but rpack cannot do, refused when the template is checked (never
+//! after an instance was launched): the WinRM communicator, SSH options rpack accepts but does
+//! not honour, and (until it lands) Session Manager. Each error names the key and carries a
+//! hint; `plan` adds the key's position.
+
+use crate::decoder::Decoder;
+use crate::template::json::Value;
+
+/// Whether `ssh_interface: session_manager` can be built. The one switch to flip when the
+/// Session Manager transport lands.
+pub(crate) const SESSION_MANAGER_SUPPORTED: bool = false;
+
+/// The marker `plan` looks for to add the key's position to the message.
+pub(crate) const NOT_IMPLEMENTED: &str = "is not implemented by rpack";
+
+/// SSH keys Packer honours and rpack accepts but does not implement: `(key, "feature; hint")`.
+const UNHONOURED_SSH: &[(&str, &str)] = &[
+    ("ssh_proxy_host", "connecting through a SOCKS5 proxy; reach the instance directly or through ssh_bastion_host"),
+    ("ssh_proxy_port", "connecting through a SOCKS5 proxy; reach the instance directly or through ssh_bastion_host"),
+    ("ssh_proxy_username", "connecting through a SOCKS5 proxy; reach the instance directly or through ssh_bastion_host"),
+    ("ssh_proxy_password", "connecting through a SOCKS5 proxy; reach the instance directly or through ssh_bastion_host"),
+    ("ssh_certificate_file", "SSH certificate authentication; use ssh_private_key_file (or the temporary key pair)"),
+    ("ssh_bastion_certificate_file", "SSH certificate authentication to the bastion; use ssh_bastion_private_key_file"),
+    ("ssh_bastion_interactive", "keyboard-interactive authentication to the bastion; use ssh_bastion_private_key_file or ssh_bastion_password"),
+    ("ssh_local_tunnels", "SSH port forwarding; run the tunnelled service's client on the instance from a provisioner"),
+    ("ssh_remote_tunnels", "SSH port forwarding; run the tunnelled service's client on the instance from a provisioner"),
+    ("ssh_ciphers", "choosing SSH ciphers (rpack negotiates libssh2's secure defaults); remove the key"),
+    ("ssh_key_exchange_algorithms", "choosing SSH key exchange algorithms (rpack negotiates libssh2's secure defaults); remove the key"),
+];
+
+/// Keys refused by `rpack build` (before anything is launched) but only warned about by
+/// `rpack validate`: Packer 1.6.6's own test fixture `communicator-ssh/local-tunnel.json`
+/// validates with them, and rpack's validate verdicts match Packer's.
+const REFUSED_AT_BUILD: &[&str] = &["ssh_local_tunnels", "ssh_remote_tunnels"];
+
+/// Whether `e` is a refusal that `validate` reports as a warning (see [`REFUSED_AT_BUILD`]).
+pub(crate) fn refused_at_build(e: &crate::decoder::ConfigError) -> bool {
+    e.message.contains(NOT_IMPLEMENTED)
+        && e.key
+            .as_deref()
+            .is_some_and(|k| REFUSED_AT_BUILD.contains(&k))
+}
+
+/// A value that asks for nothing: unset, `null`, `""`, `false`, `0`, an empty list or map.
+fn is_off(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => {
+            let s = s.trim();
+            s.is_empty() || matches!(s, "false" | "0" | "f" | "F" | "FALSE" | "False")
+        }
+        Value::Number(n) => n.parse::<f64>().is_ok_and(|f| f == 0.0),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.entries.is_empty(),
+    }
+}
+
+/// Refuses the SSH options rpack does not honour (when the communicator is SSH).
+pub(crate) fn unhonoured_ssh_options(d: &mut Decoder) {
+    for (key, what) in UNHONOURED_SSH {
+        let set = d.peek(key).is_some_and(|n| !is_off(&n.value));
+        if set {
+            let (feature, hint) = what.split_once("; ").unwrap_or((what, "remove the key"));
+            d.error(
+                key,
+                format!("{key}: {feature} {NOT_IMPLEMENTED}. Hint: {hint}"),
+            );
+        }
+    }
+}
+
+/// Refuses `communicator: winrm`.
+pub(crate) fn winrm(d: &mut Decoder) {
+    d.error(
+        "communicator",
+        format!("communicator: \"winrm\" {NOT_IMPLEMENTED}, which connects over SSH only. Hint: use a Linux source image with \"communicator\": \"ssh\", or build Windows images with Packer"),
+    );
+}
+
+/// Refuses `ssh_interface: session_manager` while [`SESSION_MANAGER_SUPPORTED`] is off.
+pub(crate) fn ssh_interface(d: &mut Decoder, interface: Option<&str>) {
+    if interface == Some("session_manager") && !SESSION_MANAGER_SUPPORTED {
+        d.error(
+            "ssh_interface",
+            format!("ssh_interface: \"session_manager\" {NOT_IMPLEMENTED} yet. Hint: use public_ip, private_ip, public_dns or private_dns (with ssh_bastion_host for private subnets)"),
+        );
+    }
+}
+
+/// amazon-ebs: EC2 creates only RSA and ED25519 key pairs (as the current Amazon plugin checks).
+pub(crate) fn ec2_key_pair_type(d: &mut Decoder, kind: &str) {
+    if kind != "rsa" && kind != "ed25519" {
+        d.error(
+            "temporary_key_pair_type",
+            format!("temporary_key_pair_type ('{kind}') is invalid, valid types: rsa, ed25519 (EC2 key pairs are RSA or ED25519; {kind} {NOT_IMPLEMENTED})"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_values_that_ask_for_something_are_refused() {
+        assert!(is_off(&Value::Null));
+        assert!(is_off(&Value::String(String::new())));
+        assert!(is_off(&Value::Bool(false)));
+        assert!(is_off(&Value::Array(vec![])));
+        assert!(!is_off(&Value::String("proxy.example".into())));
+        assert!(!is_off(&Value::Bool(true)));
+    }
+}

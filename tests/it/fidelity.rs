@@ -1,0 +1,616 @@
+//! Template fidelity (issue #21): the real `rpack` binary side by side with Packer 1.6.6 on the
+//! cases in `tests/fixtures/fidelity` (weak decoding, undefined user variables, …).
+//!
+//! `cases.tsv` lists each case's arguments, `EXPECTED.tsv` and `expected/<id>.txt` hold what
+//! Packer 1.6.6 printed (recorded by `record.sh`). Every test also runs the real `packer`
+//! (installed by `scripts/test-deps.sh`) to show the recording still holds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fidelity")
+}
+
+struct Out {
+    code: i32,
+    text: String,
+}
+
+/// Runs `bin args` in `dir` like the recording did: empty HOME, dummy credentials, no network.
+fn run(bin: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out {
+    let home = tempfile::tempdir().expect("temp HOME");
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_ACCESS_KEY_ID", "AKIDFIDELITY")
+        .env("AWS_SECRET_ACCESS_KEY", "fidelity")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("starting the program");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        text,
+    }
+}
+
+fn rpack(args: &[&str], env: &[(&str, &str)]) -> Out {
+    run(
+        Path::new(env!("CARGO_BIN_EXE_rpack")),
+        &fixtures(),
+        args,
+        env,
+    )
+}
+
+/// The peer: Debian's Packer 1.6.6 (scripts/test-deps.sh installs it).
+fn packer() -> PathBuf {
+    let out = Command::new("packer")
+        .arg("version")
+        .output()
+        .expect("packer is not installed: run scripts/test-deps.sh (Debian's packer 1.6.6)");
+    let v = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        v.starts_with("Packer v1.6.6"),
+        "the peer must be Packer 1.6.6, found {v:?}"
+    );
+    PathBuf::from("packer")
+}
+
+struct Case {
+    id: String,
+    args: Vec<String>,
+    packer_code: i32,
+}
+
+fn cases() -> Vec<Case> {
+    let dir = fixtures();
+    let tsv = std::fs::read_to_string(dir.join("cases.tsv")).expect("cases.tsv");
+    let expected = std::fs::read_to_string(dir.join("EXPECTED.tsv")).expect("EXPECTED.tsv");
+    tsv.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (id, args) = l.split_once('\t').expect("id<TAB>args");
+            let code = expected
+                .lines()
+                .find_map(|e| e.strip_prefix(&format!("{id}\t")))
+                .unwrap_or_else(|| panic!("{id} has no recorded verdict: run record.sh"))
+                .trim()
+                .parse()
+                .expect("exit code");
+            Case {
+                id: id.to_string(),
+                args: args.split_whitespace().map(str::to_string).collect(),
+                packer_code: code,
+            }
+        })
+        .collect()
+}
+
+/// Whitespace-insensitive text (Packer and rpack wrap at 80 columns, rpack adds positions).
+fn flat(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The `* …` items of a Packer error list, unwrapped.
+fn bullet_items(s: &str) -> Vec<String> {
+    let mut items: Vec<String> = Vec::new();
+    for line in s.lines() {
+        if let Some(rest) = line.strip_prefix("* ") {
+            items.push(rest.to_string());
+        } else if !line.trim().is_empty() && !line.starts_with("Error") {
+            if let Some(last) = items.last_mut() {
+                last.push(' ');
+                last.push_str(line.trim());
+            }
+        }
+    }
+    items
+}
+
+#[test]
+fn weak_decoding_verdicts_agree_with_packer_1_6_6() {
+    let packer = packer();
+    let mut checked = 0;
+    for case in cases().iter().filter(|c| c.id.starts_with("weak-")) {
+        let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+        let live = run(&packer, &fixtures(), &args, &[]);
+        assert_eq!(
+            live.code, case.packer_code,
+            "{}: packer's verdict changed: {}",
+            case.id, live.text
+        );
+        let ours = rpack(&args, &[]);
+        assert_eq!(
+            ours.code, case.packer_code,
+            "{}: rpack exit {} where Packer 1.6.6 exits {}\nrpack:\n{}\npacker:\n{}",
+            case.id, ours.code, case.packer_code, ours.text, live.text
+        );
+        // The same problem, in Packer's words (rpack only adds where it is).
+        for item in bullet_items(&live.text) {
+            let item = flat(&item);
+            assert!(
+                flat(&ours.text).contains(&item),
+                "{}: rpack does not say {item:?}:\n{}",
+                case.id,
+                ours.text
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} weak-decoding cases ran");
+}
+
+#[test]
+fn undefined_variables_in_plugin_configs_render_empty_with_a_warning() {
+    let packer = packer();
+    let args = ["validate", "undef-builder.json"];
+    let live = run(&packer, &fixtures(), &args, &[]);
+    assert_eq!(live.code, 0, "{}", live.text);
+    assert_eq!(live.text, "", "Packer 1.6.6 says nothing");
+
+    let ours = rpack(&args, &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    let text = flat(&ours.text);
+    assert!(
+        text.starts_with("Warning: Undefined user variables"),
+        "{text}"
+    );
+    // Every reference, each with its file:line:col and key, in one run.
+    for want in [
+        "user variable \"suffix\" is not defined (undef-builder.json:12:19, in ami_name:",
+        "user variable \"nope\" is not defined (undef-builder.json:13:26, in ami_description:",
+        "user variable \"team\" is not defined (undef-builder.json:15:17, in tags[Team]:",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{}", ours.text);
+    }
+    // Called as `packer`, the output stays Packer's.
+    let dir = tempfile::tempdir().unwrap();
+    let as_packer = dir.path().join("packer");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rpack"), &as_packer).unwrap();
+    let same = run(&as_packer, &fixtures(), &args, &[]);
+    assert_eq!((same.code, same.text.as_str()), (0, ""));
+}
+
+#[test]
+fn strict_mode_turns_the_warnings_into_errors() {
+    for (args, env) in [
+        (vec!["validate", "-strict", "undef-builder.json"], vec![]),
+        (
+            vec!["validate", "undef-builder.json"],
+            vec![("RPACK_STRICT", "1")],
+        ),
+    ] {
+        let ours = rpack(&args, &env);
+        assert_eq!(ours.code, 1, "{:?} {:?}: {}", args, env, ours.text);
+        let text = flat(&ours.text);
+        assert!(
+            text.starts_with("Error: Undefined user variables"),
+            "{text}"
+        );
+        for name in ["suffix", "nope", "team"] {
+            assert!(
+                text.contains(&format!("user variable \"{name}\" is not defined")),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn undefined_variables_inside_variables_are_errors_like_packer() {
+    let packer = packer();
+    for (id, var) in [("undef-in-variable", "a"), ("undef-varfile", "a")] {
+        let case = cases().into_iter().find(|c| c.id == id).unwrap();
+        let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+        let live = run(&packer, &fixtures(), &args, &[]);
+        assert_eq!(live.code, 1, "{}", live.text);
+        assert!(flat(&live.text).contains(&format!("Failed to interpolate \"{var}\"")));
+        let ours = rpack(&args, &[]);
+        assert_eq!(ours.code, 1, "{id}: {}", ours.text);
+        let text = flat(&ours.text);
+        assert!(
+            text.contains(&format!("Failed to interpolate \"{var}\"")),
+            "{text}"
+        );
+        assert!(
+            text.contains("refers to variable \"nope\", which is not defined"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn messages_never_paste_a_whole_long_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "x".repeat(5000);
+    let tpl = format!(
+        r#"{{"variables":{{"big":"{long}{{{{user `missing`}}}}{long}"}},
+            "builders":[{{"type":"amazon-ebs","region":"us-east-1","source_ami":"ami-12345678",
+            "instance_type":"t2.micro","ssh_username":"ec2-user","ami_name":"fid-{{{{timestamp}}}}",
+            "ami_description":"{long}{{{{user `nope`}}}}{long}"}}]}}"#
+    );
+    std::fs::write(dir.path().join("big.json"), &tpl).unwrap();
+    let out = run(
+        Path::new(env!("CARGO_BIN_EXE_rpack")),
+        dir.path(),
+        &["validate", "big.json"],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.text);
+    assert!(out.text.contains("missing"), "{}", out.text);
+    assert!(
+        out.text.len() < 1000,
+        "{} bytes:\n{}",
+        out.text.len(),
+        out.text
+    );
+    // Without the failing variable, the builder's warning is short too.
+    let tpl = tpl.replace("{{user `missing`}}", "");
+    std::fs::write(dir.path().join("big.json"), &tpl).unwrap();
+    let out = run(
+        Path::new(env!("CARGO_BIN_EXE_rpack")),
+        dir.path(),
+        &["validate", "big.json"],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.text);
+    assert!(out.text.contains("\"nope\" is not defined"), "{}", out.text);
+    assert!(
+        out.text.len() < 1000,
+        "{} bytes:\n{}",
+        out.text.len(),
+        out.text
+    );
+}
+
+/// Cases where rpack's verdict deliberately differs from Packer 1.6.6's (README, "Where rpack
+/// deliberately differs"): (case, rpack's exit code, why).
+const DIFFERS: &[(&str, i32, &str)] = &[
+    (
+        "file-content",
+        0,
+        "the file provisioner's `content` key is newer than 1.6.6",
+    ),
+    (
+        "unlimited-credits-t3",
+        0,
+        "`enable_unlimited_credits` is newer than 1.6.6",
+    ),
+    (
+        "refuse-winrm",
+        1,
+        "rpack speaks SSH only: refused before anything is launched",
+    ),
+    (
+        "refuse-key-pair-type",
+        1,
+        "EC2 key pairs are rsa or ed25519 (as the current plugin checks)",
+    ),
+    (
+        "refuse-ssh-options",
+        1,
+        "SSH options rpack does not honour are refused, never ignored",
+    ),
+];
+
+#[test]
+fn every_case_has_packers_verdict_or_a_documented_difference() {
+    let packer = packer();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for case in cases() {
+        let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+        let live = run(&packer, &fixtures(), &args, &[]);
+        assert_eq!(
+            live.code, case.packer_code,
+            "{}: packer's verdict changed: {}",
+            case.id, live.text
+        );
+        let want = match DIFFERS.iter().find(|(id, _, _)| *id == case.id) {
+            Some((_, code, why)) => {
+                assert_ne!(*code, case.packer_code, "{}: no longer differs", case.id);
+                assert!(!why.is_empty());
+                *code
+            }
+            None => case.packer_code,
+        };
+        let ours = rpack(&args, &[]);
+        assert_eq!(
+            ours.code, want,
+            "{}: rpack exit {}\n{}\npacker:\n{}",
+            case.id, ours.code, ours.text, live.text
+        );
+    }
+    for key in [
+        "content",
+        "enable_unlimited_credits",
+        "winrm",
+        "temporary_key_pair_type",
+        "ssh_proxy_host",
+    ] {
+        assert!(
+            readme.contains(key),
+            "README's differences do not mention {key}"
+        );
+    }
+}
+
+#[test]
+fn unimplemented_plugin_types_are_not_mistaken_for_typos() {
+    let ours = rpack(&["validate", "plugin-not-implemented.json"], &[]);
+    assert_eq!(ours.code, 1);
+    let text = flat(&ours.text);
+    for want in [
+        "builder 1: builder type \"docker\" (a Packer 1.6.6 built-in) is not implemented by rpack (plugin-not-implemented.json:2:67); rpack implements: amazon-ebs, null, file",
+        "provisioner 1: provisioner type \"chef-solo\" (a Packer 1.6.6 built-in) is not implemented by rpack (plugin-not-implemented.json:5:14); rpack implements: shell, file",
+        "post-processor 0.0: post-processor type \"vagrant\" (a Packer 1.6.6 built-in) is not implemented by rpack",
+        // A name Packer does not know either keeps Packer's wording.
+        "error initializing provisioner 'chef-sollo': Unknown provisioner chef-sollo",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{}", ours.text);
+    }
+    // The implemented list comes from the registry: every provisioner rpack decodes is named.
+    let live = run(
+        &packer(),
+        &fixtures(),
+        &["validate", "plugin-not-implemented.json"],
+        &[],
+    );
+    assert!(flat(&live.text).contains("Unknown provisioner chef-sollo"));
+}
+
+#[test]
+fn what_cannot_be_built_is_refused_with_key_position_and_hint() {
+    for (case, wants) in [
+        (
+            "refuse-winrm",
+            vec![
+                "communicator: \"winrm\" is not implemented by rpack",
+                "(refuse-winrm.json:",
+                "Hint:",
+            ],
+        ),
+        (
+            "refuse-session-manager",
+            vec![
+                "ssh_interface: \"session_manager\" is not implemented by rpack",
+                "(refuse-session-manager.json:",
+                "Hint:",
+            ],
+        ),
+        (
+            "refuse-key-pair-type",
+            vec![
+                "temporary_key_pair_type ('ecdsa') is invalid, valid types: rsa, ed25519",
+                "(refuse-key-pair-type.json:",
+            ],
+        ),
+        (
+            "refuse-ssh-options",
+            vec![
+                "ssh_proxy_host: connecting through a SOCKS5 proxy is not implemented by rpack",
+                "ssh_certificate_file: SSH certificate authentication is not implemented by rpack",
+                "ssh_ciphers: choosing SSH ciphers",
+                "ssh_key_exchange_algorithms: choosing SSH key exchange algorithms",
+            ],
+        ),
+    ] {
+        let ours = rpack(&["validate", &format!("{case}.json")], &[]);
+        assert_eq!(ours.code, 1, "{case}: {}", ours.text);
+        let text = flat(&ours.text);
+        for want in wants {
+            assert!(
+                text.contains(want),
+                "{case}: missing {want:?} in:\n{}",
+                ours.text
+            );
+        }
+    }
+    // Tunnels: validate agrees with Packer (its own fixture validates) and warns; build refuses
+    // them before any AWS call (the endpoint here does not exist).
+    let v = rpack(&["validate", "refuse-ssh-tunnels.json"], &[]);
+    assert_eq!(v.code, 0, "{}", v.text);
+    assert!(
+        flat(&v.text)
+            .contains("ssh_local_tunnels: SSH port forwarding is not implemented by rpack"),
+        "{}",
+        v.text
+    );
+    let b = rpack(
+        &["build", "refuse-ssh-tunnels.json"],
+        &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")],
+    );
+    assert_eq!(b.code, 1, "{}", b.text);
+    assert!(
+        flat(&b.text).contains("Error: Failed to prepare build"),
+        "{}",
+        b.text
+    );
+    assert!(
+        !b.text.contains("127.0.0.1:9"),
+        "build reached AWS: {}",
+        b.text
+    );
+}
+
+#[test]
+fn small_decode_gaps_are_closed() {
+    // vpc/subnet/security group filters in the list form, as Packer 1.6.6 accepts them.
+    assert_eq!(rpack(&["validate", "netfilter-list.json"], &[]).code, 0);
+    // enable_unlimited_credits: every burstable family; only spot on t2 is refused.
+    assert_eq!(
+        rpack(&["validate", "unlimited-credits-t3.json"], &[]).code,
+        0
+    );
+    let spot = rpack(&["validate", "unlimited-credits-t2-spot.json"], &[]);
+    assert_eq!(spot.code, 1);
+    assert!(
+        flat(&spot.text)
+            .contains("Unlimited credits cannot be used in conjuction with Spot Instances"),
+        "{}",
+        spot.text
+    );
+    // Packer 1.6.6's enable_t2_unlimited keeps its 1.6.6 check.
+    let t2 = rpack(&["validate", "t2-unlimited-t3.json"], &[]);
+    assert!(
+        flat(&t2.text).contains("T2 Unlimited enabled with a non-T2 Instance Type: t3.micro"),
+        "{}",
+        t2.text
+    );
+    // The file provisioner's content key.
+    assert_eq!(rpack(&["validate", "file-content.json"], &[]).code, 0);
+}
+
+/// The program under the name `packer` (a symlink in a temp dir).
+fn as_packer() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("packer");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rpack"), &link).unwrap();
+    (dir, link)
+}
+
+#[test]
+fn as_rpack_help_and_version_are_rpacks_own() {
+    for args in [&["--help"][..], &["help"], &["nope"]] {
+        let out = rpack(args, &[]);
+        assert!(
+            out.text.starts_with("Usage: rpack"),
+            "{args:?}: {}",
+            out.text
+        );
+        for cmd in [
+            "build", "cleanup", "inspect", "platform", "validate", "version",
+        ] {
+            assert!(
+                out.text.contains(&format!("\n    {cmd} ")),
+                "{args:?}: {cmd} missing"
+            );
+        }
+        // Only commands that exist.
+        for cmd in ["console", "fmt", "hcl2_upgrade", "fix "] {
+            assert!(
+                !out.text.contains(&format!("\n    {cmd}")),
+                "{args:?} lists {cmd}"
+            );
+        }
+    }
+    for cmd in ["cleanup", "platform"] {
+        let out = rpack(&["help", cmd], &[]);
+        assert_eq!(out.code, 0);
+        assert!(
+            out.text.starts_with(&format!("Usage: rpack {cmd}")),
+            "{}",
+            out.text
+        );
+    }
+    let v = rpack(&["--version"], &[]);
+    assert_eq!(
+        v.text.trim(),
+        format!(
+            "rpack {} (compatible with Packer 1.6.6)",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    let v = rpack(&["version"], &[]);
+    assert!(
+        v.text.contains(env!("CARGO_PKG_VERSION")) && v.text.contains("Packer v1.6.6"),
+        "{}",
+        v.text
+    );
+}
+
+#[test]
+fn as_packer_help_and_version_are_byte_identical_to_packer_1_6_6() {
+    let real = packer();
+    let (dir, link) = as_packer();
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["-v"],
+        &["version"],
+        &["nope"],
+    ] {
+        let theirs = run(&real, dir.path(), args, &[]);
+        let ours = run(&link, dir.path(), args, &[]);
+        assert_eq!(
+            (ours.code, &ours.text),
+            (theirs.code, &theirs.text),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn no_credentials_is_one_clear_line_with_the_sources_tried() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rpack"))
+        .args(["build", "weak-bool-number.json"])
+        .current_dir(fixtures())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", home.path().join("no-config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("no-credentials"),
+        )
+        // Nothing leaves the machine: no instance metadata, the endpoint is a closed local port.
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let flat_text = flat(&text);
+    assert!(
+        flat_text.contains("NoCredentialProviders: no AWS credentials found; tried: environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), profile \"default\""),
+        "{text}"
+    );
+    assert!(
+        flat_text.contains("Hint: export AWS_ACCESS_KEY_ID"),
+        "{text}"
+    );
+    for dump in ["DispatchFailure", "ConnectorError", "Some(", "{ source"] {
+        assert!(!text.contains(dump), "a debug dump ({dump}) in:\n{text}");
+    }
+}
+
+#[test]
+fn init_and_plugins_succeed_and_say_no_plugins_are_needed() {
+    for args in [
+        &["init"][..],
+        &["init", "weak-bool-number.json"],
+        &["plugins", "installed"],
+        &["plugins", "required", "weak-bool-number.json"],
+    ] {
+        let out = rpack(args, &[]);
+        assert_eq!(out.code, 0, "{args:?}: {}", out.text);
+        assert!(
+            out.text.starts_with("rpack needs no plugins"),
+            "{args:?}: {}",
+            out.text
+        );
+    }
+    assert!(rpack(&["init"], &[]).text.contains("amazon-ebs"));
+    assert_eq!(rpack(&["plugins", "bogus"], &[]).code, 1);
+    // Packer 1.6.6 has neither command; called as `packer`, neither has rpack.
+    let (dir, link) = as_packer();
+    let theirs = run(&packer(), dir.path(), &["init"], &[]);
+    let ours = run(&link, dir.path(), &["init"], &[]);
+    assert_eq!((ours.code, ours.text), (theirs.code, theirs.text));
+}
