@@ -7,6 +7,7 @@ pub mod config;
 pub mod keys;
 pub(crate) mod refuse;
 pub mod ssh;
+pub mod ssm;
 
 use std::path::Path;
 use std::sync::Arc;

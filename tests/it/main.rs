@@ -15,4 +15,5 @@ mod platform;
 mod scripts;
 mod slow;
 mod ssh;
+mod ssm;
 mod stack;

@@ -17,6 +17,7 @@ pub mod paths;
 pub mod process;
 pub mod proxy;
 pub mod sshd;
+pub mod ssm;
 
 #[allow(unused_imports)]
 pub use ec2_state::{client, client_without_retries, Ec2State, Inventory};
