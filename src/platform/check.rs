@@ -53,7 +53,7 @@ pub struct SourceRef {
 /// already in the process environment.
 pub fn definition(root: &Path, region: &str, vars: &TemplateVars) -> Result<Checked, Vec<String>> {
     let yaml_path = root.join("platform.yaml");
-    let yaml_text = match std::fs::read_to_string(&yaml_path) {
+    let yaml_text = match crate::limits::read_text(&yaml_path, "platform definition") {
         Ok(t) => t,
         Err(e) => return Err(vec![format!("Your workspace does not have a Platform Definition File, 'platform.yaml', in the root directory ({}: {e}).", yaml_path.display())]),
     };

@@ -10,3 +10,4 @@ pub mod prompt;
 pub mod version;
 pub mod watch;
 pub mod yaml;
+mod yaml_guard;

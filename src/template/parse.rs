@@ -170,13 +170,17 @@ pub fn render_template_errors(errs: &[TemplateError]) -> String {
 /// Reads and parses a template file (`-` = stdin).
 pub fn parse_file(path: &str) -> Result<Template, ParseError> {
     let (src, tpl_path) = if path == "-" {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+        let bytes = crate::limits::read_stdin("template", crate::limits::max_input())
             .map_err(|e| ParseError::Read(e.to_string()))?;
-        (s, None)
+        (String::from_utf8_lossy(&bytes).into_owned(), None)
     } else {
-        let bytes = std::fs::read(path)
-            .map_err(|e| ParseError::Read(format!("open {path}: {}", io_error_text(&e))))?;
+        let bytes = crate::limits::read_file(
+            Path::new(path),
+            "template",
+            crate::limits::max_input(),
+            |e| format!("open {path}: {}", io_error_text(e)),
+        )
+        .map_err(|e| ParseError::Read(e.to_string()))?;
         let abs = std::path::absolute(Path::new(path)).unwrap_or_else(|_| PathBuf::from(path));
         (String::from_utf8_lossy(&bytes).into_owned(), Some(abs))
     };
