@@ -12,6 +12,7 @@ pub mod cli;
 pub mod communicator;
 pub mod config;
 pub mod engine;
+pub mod fuzzing;
 pub(crate) mod limits;
 pub mod logging;
 pub mod platform;
