@@ -156,6 +156,11 @@ pub(crate) fn read_file(
     limit: u64,
     io_text: impl Fn(&std::io::Error) -> String,
 ) -> Result<Vec<u8>, InputError> {
+    let env = if what.contains("key") {
+        ""
+    } else {
+        "RPACK_MAX_INPUT_MIB"
+    };
     use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display().to_string();
     let file = std::fs::OpenOptions::new()
@@ -171,11 +176,6 @@ pub(crate) fn read_file(
             kind: kind_of(&meta.file_type()),
         });
     }
-    let env = if limit == MAX_KEY_FILE {
-        ""
-    } else {
-        "RPACK_MAX_INPUT_MIB"
-    };
     if meta.len() > limit {
         return Err(InputError::TooLarge {
             what: what.to_string(),

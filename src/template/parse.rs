@@ -219,7 +219,10 @@ const ROOT_KEYS: &[&str] = &[
 /// Parses template text.
 pub fn parse_str(src: &str) -> Result<Template, ParseError> {
     let root = json::parse(src)?;
-    let mut p = Parsing { errs: Vec::new() };
+    let mut p = Parsing {
+        errs: Vec::new(),
+        builder_names: Default::default(),
+    };
     let tpl = p.template(&root);
     if p.errs.is_empty() {
         Ok(tpl)
@@ -230,6 +233,8 @@ pub fn parse_str(src: &str) -> Result<Template, ParseError> {
 
 struct Parsing {
     errs: Vec<TemplateError>,
+    /// Names of the builders so far (a set: 20,000 builders must not cost 200 million compares).
+    builder_names: std::collections::HashSet<String>,
 }
 
 impl Parsing {
@@ -451,7 +456,7 @@ impl Parsing {
             return;
         }
         let name = if name.is_empty() { kind.clone() } else { name };
-        if tpl.builders.iter().any(|b| b.name == name) {
+        if !self.builder_names.insert(name.clone()) {
             self.err(
                 Stage::Structure,
                 Some(node.pos),

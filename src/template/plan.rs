@@ -177,12 +177,13 @@ pub fn check(
     out.user_vars = user_vars;
 
     // Build names.
-    let mut names: Vec<(String, usize)> = Vec::new();
+    // A map, not a list: 20,000 builders must not cost 200 million compares (a later builder
+    // with the same rendered name wins).
+    let mut by_name: std::collections::HashMap<String, usize> = Default::default();
     for (i, b) in tpl.builders.iter().enumerate() {
         match interp::render(&b.name, &ctx) {
             Ok(n) => {
-                names.retain(|(existing, _)| *existing != n);
-                names.push((n, i));
+                by_name.insert(n, i);
             }
             Err(e) => out.diags.push(Diag::error(
                 "",
@@ -190,6 +191,7 @@ pub fn check(
             )),
         }
     }
+    let mut names: Vec<(String, usize)> = by_name.into_iter().collect();
     names.sort();
     let file = tpl.display_path();
     for (name, i) in names {

@@ -8,6 +8,7 @@ mod build;
 mod cli;
 mod ebs;
 mod ebs_more;
+mod hostile;
 mod platform;
 mod scripts;
 mod slow;
