@@ -6,6 +6,7 @@
 pub mod api;
 pub mod bundle;
 pub mod check;
+mod crlf;
 pub mod prompt;
 pub mod version;
 pub mod watch;
