@@ -184,9 +184,29 @@ pub fn parse_file(path: &str) -> Result<Template, ParseError> {
         let abs = std::path::absolute(Path::new(path)).unwrap_or_else(|_| PathBuf::from(path));
         (String::from_utf8_lossy(&bytes).into_owned(), Some(abs))
     };
-    let mut tpl = parse_str(&src)?;
+    let mut tpl = parse_str(&src).map_err(|e| with_file(e, path))?;
     tpl.path = tpl_path;
     Ok(tpl)
+}
+
+/// Puts the file name and position on a duplicate key (Packer names only the key).
+fn with_file(e: ParseError, path: &str) -> ParseError {
+    match e {
+        ParseError::Json(JsonError::DuplicateField { key, pos }) => {
+            let file = match path {
+                "-" => "<stdin>",
+                p => Path::new(p)
+                    .file_name()
+                    .and_then(|f| f.to_str())
+                    .unwrap_or(p),
+            };
+            ParseError::Read(format!(
+                "template has duplicate field: {key} ({file}:{}:{})",
+                pos.line, pos.col
+            ))
+        }
+        e => e,
+    }
 }
 
 /// Go's text for common I/O errors (`no such file or directory`).
