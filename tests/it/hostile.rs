@@ -333,3 +333,20 @@ fn hostile_platform_yaml_fails_fast_with_its_position() {
     let r = rpack(d.path(), &["platform", "create", "1.0.0"], None, &[]);
     assert_refused(&r, "platform.yaml:2:17: invalid UTF-8");
 }
+
+#[test]
+fn control_characters_never_reach_the_terminal_raw() {
+    let d = tempfile::tempdir().unwrap();
+    let tpl = r#"{"variables":{"n":"evil\u0000\u001b[2J\u202ename"},"builders":[{"type":"null","name":"{{user `n`}}","communicator":"none"}],
+ "provisioners":[{"type":"shell-local","inline":["printf 'remote\\033]0;title\\007 \\342\\200\\256x\\n'"]}]}"#;
+    write(d.path(), "c.json", tpl);
+    for args in [&["inspect", "c.json"][..], &["build", "c.json"][..]] {
+        let r = rpack(d.path(), args, None, &[]);
+        let all = format!("{}{}", r.stdout, r.stderr);
+        assert!(
+            !all.contains(['\u{0}', '\u{1b}', '\u{7}', '\u{202e}']),
+            "{args:?} printed a raw control character: {all:?}"
+        );
+        assert!(all.contains("\\u{1b}"), "{args:?}: {all}");
+    }
+}
