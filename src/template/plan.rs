@@ -440,26 +440,14 @@ fn is_render_error(e: &ConfigError) -> bool {
     e.message.starts_with("Error decoding config: ")
 }
 
-/// Messages that do not say where the problem is: unknown keys and weak-typing failures.
-/// Plugin checks ("ami_name must be specified") already name their key.
-fn needs_position(e: &ConfigError) -> bool {
-    is_key_error(e)
-        || e.message.contains("' expected type '")
-        || e.message.contains("' expected a map, got '")
-        || e.message.starts_with("cannot parse '")
-        || e.message.starts_with("error decoding '")
-        || e.message
-            .contains("': source data must be an array or slice")
-}
-
 /// A plugin's problems in Packer's shape: unknown keys as a go-multierror list, a lone render
-/// error bare, everything else as Packer's `N error(s) occurred` list. Where Packer's text does
-/// not say where the problem is (unknown keys, type errors), the template position is added.
+/// error bare, everything else as Packer's `N error(s) occurred` list. Every problem tied to a
+/// key gets the template position of that key (Packer gives none).
 pub fn plugin_detail(errs: &[ConfigError], file: &str) -> String {
     let items: Vec<String> = errs
         .iter()
         .map(|e| match e.pos {
-            Some(p) if needs_position(e) => format!("{} ({file}:{}:{})", e.message, p.line, p.col),
+            Some(p) => format!("{} ({file}:{}:{})", e.message, p.line, p.col),
             _ => e.message.clone(),
         })
         .collect();
