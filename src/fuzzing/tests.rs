@@ -73,7 +73,8 @@ fn masking_regressions() {
 /// The large inputs of the security review (§2), generated rather than stored.
 #[test]
 fn review_inputs_finish_quickly() {
-    let cases: Vec<(fn(&[u8]), String)> = vec![
+    type Case = (fn(&[u8]), String);
+    let cases: Vec<Case> = vec![
         (super::json, "[".repeat(100_000)),
         (
             super::json,

@@ -23,6 +23,8 @@ struct Run {
     peak_rss_kib: i64,
 }
 
+// The child is reaped by `wait4` (for its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn rpack(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     let out = dir.join(".out");
     let err = dir.join(".err");
