@@ -138,7 +138,9 @@ pub fn parse(src: &str) -> Result<Node, JsonError> {
         depth: 0,
         dup: None,
     };
-    let node = on_deep_stack(src, || p.parse_document().map_err(|e| p.syntax_error(e)))?;
+    let node = super::json_stack::on_deep_stack(src, || {
+        p.parse_document().map_err(|e| p.syntax_error(e))
+    })?;
     match p.dup.take() {
         Some((key, pos)) => Err(JsonError::DuplicateField { key, pos }),
         None => Ok(node),
@@ -158,65 +160,7 @@ pub fn parse_allowing_duplicates(src: &str) -> Result<Node, JsonError> {
         depth: 0,
         dup: None,
     };
-    on_deep_stack(src, || p.parse_document().map_err(|e| p.syntax_error(e)))
-}
-
-/// Runs `parse` (which recurses once per nesting level) on a thread with room for
-/// [`MAX_DEPTH`] levels when `src` nests deeper than any caller's stack is sure to hold.
-fn on_deep_stack<T: Send>(src: &str, parse: impl FnOnce() -> T + Send) -> T {
-    if max_nesting(src.as_bytes()) <= 256 {
-        return parse();
-    }
-    let job = std::sync::Mutex::new(Some(parse));
-    let ran = std::thread::scope(|scope| {
-        let thread = std::thread::Builder::new()
-            .stack_size(64 << 20)
-            .spawn_scoped(scope, || {
-                let f = job.lock().ok().and_then(|mut j| j.take());
-                f.map(|f| f())
-            });
-        match thread {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => None,
-        }
-    });
-    match ran {
-        Some(out) => out,
-        // No thread to be had: parse here; the parser still stops at MAX_DEPTH.
-        None => match job.into_inner().ok().flatten() {
-            Some(f) => f(),
-            None => unreachable!("the job runs once"),
-        },
-    }
-}
-
-/// The deepest `[`/`{` nesting outside strings (a cheap linear pre-scan; it may overcount on
-/// malformed input, which only costs a thread).
-fn max_nesting(src: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_str, mut esc) = (0usize, 0usize, false, false);
-    for &b in src {
-        if in_str {
-            match b {
-                _ if esc => esc = false,
-                b'\\' => esc = true,
-                b'"' => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
+    super::json_stack::on_deep_stack(src, || p.parse_document().map_err(|e| p.syntax_error(e)))
 }
 
 /// A syntax error before it is positioned: Go's message and Go's `SyntaxError.Offset`.
@@ -607,8 +551,7 @@ fn quote_char(c: char) -> String {
     }
 }
 
-/// Go's `strconv.Quote` (`%q`). `super::interp` is the template engine beside this module (also
-/// in the fuzz target, which mounts both files at its crate root).
+/// Go's `strconv.Quote` (`%q`), from the template engine beside this module.
 pub(crate) fn go_quote(s: &str) -> String {
     super::interp::gofmt::quote(s)
 }

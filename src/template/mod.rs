@@ -4,6 +4,7 @@
 pub mod fixable;
 pub mod interp;
 pub mod json;
+mod json_stack;
 pub mod parse;
 pub mod plan;
 pub mod variables;

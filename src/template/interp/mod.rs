@@ -20,6 +20,7 @@
 //! Positions: [`RenderError::line`] and [`RenderError::col`] are 1-based, `col` counting
 //! characters; the message keeps Go's form (`root:LINE:COL` with a 0-based byte column).
 
+mod bounds;
 mod exec;
 mod funcs;
 pub(crate) mod gofmt;
