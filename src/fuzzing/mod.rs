@@ -8,8 +8,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::plan;
 use crate::template::interp::{self, BuildData, Context, RenderError, Value};
-use crate::template::{json, parse, plan, variables};
+use crate::template::{json, parse, variables};
 
 fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(bytes)

@@ -551,10 +551,7 @@ fn quote_char(c: char) -> String {
     }
 }
 
-/// Go's `strconv.Quote` (`%q`), from the template engine beside this module.
-pub(crate) fn go_quote(s: &str) -> String {
-    super::interp::gofmt::quote(s)
-}
+pub(crate) use crate::gocompat::strconv::quote as go_quote;
 
 /// Packer's `highlightPosition`: walks the first `offset` bytes, and shows the line before and the
 /// line up to the error with a caret. Its column arithmetic is kept as is (the first line counts

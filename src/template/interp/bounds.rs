@@ -1,9 +1,9 @@
 //! How big a function's result could get, checked before the function runs: `printf`,
 //! `replace` and `replace_all` can turn a few megabytes into gigabytes.
 
-use super::exec::V;
 use super::funcs::{s, Func};
 use super::gofmt;
+use super::value::V;
 use super::Value;
 
 /// An upper bound on the size of what the functions that can multiply their input produce, so

@@ -63,7 +63,7 @@ impl Step<BuildCtx> for KeyPair {
             .temporary_key_pair_name
             .clone()
             .unwrap_or_else(|| format!("packer_{}", ctx.build_id));
-        let kind = cfg.key_type().to_string();
+        let kind = cfg.run.key_type().to_string();
         let (private, public) = generate(&kind, comm.temporary_key_pair_bits, &name)?;
         let path = ctx.work_dir.join(format!("{name}.pem"));
         write_private(&path, &private)?;
