@@ -9,7 +9,7 @@ cd "$repo"
 
 # Bottom to top; modules on one line share a layer.
 layers=(
-  "gocompat"
+  "limits gocompat"
   "template"
   "decoder"
   "ui logging"
@@ -24,6 +24,7 @@ layers=(
   "pipeline"
   "platform"
   "cli"
+  "fuzzing"
 )
 
 declare -A level

@@ -3,6 +3,7 @@
 //! The modules are layered, bottom to top; an import only points down (`scripts/layers.sh`
 //! checks it):
 //!
+//! - `limits`: caps on hostile input (file sizes, nesting, value growth), std only.
 //! - [`gocompat`]: Go behaviour reproduced byte for byte (`strconv`, `time.Duration`, …).
 //! - [`template`]: positioned JSON, the template model, user variables, mapstructure weak
 //!   typing and the Go text/template engine with Packer's functions.
@@ -20,6 +21,9 @@
 //! - [`pipeline`]: `rpack build` at run time.
 //! - [`platform`]: Elastic Beanstalk custom platforms.
 //! - [`cli`]: the command line.
+//! - [`fuzzing`]: entry points for the cargo-fuzz targets and their regression replay.
+
+pub(crate) mod limits;
 
 pub mod gocompat;
 
@@ -54,6 +58,8 @@ pub mod pipeline;
 pub mod platform;
 
 pub mod cli;
+
+pub mod fuzzing;
 
 /// The Packer version rpack is compatible with; `packer version` prints this.
 pub const PACKER_COMPAT_VERSION: &str = "1.6.6";

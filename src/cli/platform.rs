@@ -320,7 +320,7 @@ impl Workspace {
 
     fn open(root: PathBuf) -> Result<Workspace> {
         let path = root.join(".elasticbeanstalk/config.yml");
-        let config = match std::fs::read_to_string(&path) {
+        let config = match crate::limits::read_text(&path, "workspace configuration") {
             Ok(t) => WorkspaceConfig::parse(&t)
                 .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?,
             Err(_) => WorkspaceConfig::default(),
@@ -1008,7 +1008,7 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
         .transpose()?
         .unwrap_or_default();
     // platform.yaml alone first: no AWS call for a definition that cannot work.
-    let yaml_text = std::fs::read_to_string(cwd.join("platform.yaml"))?;
+    let yaml_text = crate::limits::read_text(&cwd.join("platform.yaml"), "platform definition")?;
     yaml::parse_definition(&yaml_text)
         .map_err(|p| anyhow::anyhow!("platform.yaml is not valid:\n{p}"))?;
 
@@ -1268,7 +1268,7 @@ fn thin_bundle(
     dir: &Path,
     yaml_text: Option<&str>,
 ) -> Result<()> {
-    let raw = std::fs::read_to_string(&checked.template_path)?;
+    let raw = crate::limits::read_text(&checked.template_path, "template")?;
     let tpl: serde_json::Value = serde_json::from_str(&raw)
         .with_context(|| format!("reading {}", checked.template_path.display()))?;
     let builder = tpl["builders"]
@@ -1335,7 +1335,7 @@ fn thin_bundle(
 async fn publish(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i32> {
     let (mut ws, api, name) = open_platform(region).await?;
     let yaml_text =
-        std::fs::read_to_string(ws.root.join("platform.yaml")).context("reading platform.yaml")?;
+        crate::limits::read_text(&ws.root.join("platform.yaml"), "platform definition")?;
     let def = yaml::parse_definition(&yaml_text)
         .map_err(|p| anyhow::anyhow!("platform.yaml is not valid:\n{p}"))?;
     let (ami, ver) = match m.get_one::<String>("ami") {

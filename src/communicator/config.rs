@@ -305,7 +305,11 @@ pub use crate::decoder::expand_user;
 /// Checks that `path` exists and holds a private key libssh2 can use (PEM or OpenSSH format).
 /// The error text follows Go's (`stat x: no such file or directory`).
 pub(crate) fn check_private_key(path: &Path) -> Result<(), String> {
-    let data = std::fs::read(path).map_err(|e| crate::gocompat::fmt::stat_error(path, &e))?;
+    let data =
+        crate::limits::read_file(path, "private key file", crate::limits::MAX_KEY_FILE, |e| {
+            crate::gocompat::fmt::stat_error(path, e)
+        })
+        .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&data);
     if text.contains("-----BEGIN") && text.contains("PRIVATE KEY-----") {
         if text.contains("ENCRYPTED") || text.contains("Proc-Type: 4,ENCRYPTED") {

@@ -341,19 +341,56 @@ fn add_git_archive(
     names: &mut Vec<String>,
     seen: &mut HashSet<String>,
 ) -> Result<()> {
-    let out = Command::new("git")
+    // Streamed: the archive of a big repository never sits in memory whole.
+    let mut child = Command::new("git")
         .args(["archive", "--format=tar", "HEAD"])
         .current_dir(dir)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .with_context(|| format!("running git archive in {}", dir.display()))?;
-    if !out.status.success() {
-        bail!(
+    let stderr = child.stderr.take().map(|mut e| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(
+                &mut std::io::Read::take(&mut e, 64 << 10),
+                &mut text,
+            );
+            text
+        })
+    });
+    let stdout = child.stdout.take().context("git archive has no output")?;
+    let copied = copy_git_tar(stdout, prefix, zip, platform_yaml, names, seen);
+    if copied.is_err() {
+        // Stopped early (the size limit, a bad entry): git must not wait on a full pipe.
+        let _ = child.kill();
+    }
+    let status = child.wait()?;
+    let stderr = stderr.and_then(|t| t.join().ok()).unwrap_or_default();
+    match copied {
+        Err(e) if stderr.trim().is_empty() => Err(e),
+        Err(e) => Err(e.context(format!(
             "git archive HEAD in {}: {}",
             dir.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+            stderr.trim()
+        ))),
+        Ok(()) if !status.success() => {
+            bail!("git archive HEAD in {}: {}", dir.display(), stderr.trim())
+        }
+        Ok(()) => Ok(()),
     }
-    let mut ar = tar::Archive::new(&out.stdout[..]);
+}
+
+/// Copies the entries of `git archive`'s tar stream into the zip.
+fn copy_git_tar(
+    tar_stream: impl std::io::Read,
+    prefix: &str,
+    zip: &mut Zip,
+    platform_yaml: Option<&str>,
+    names: &mut Vec<String>,
+    seen: &mut HashSet<String>,
+) -> Result<()> {
+    let mut ar = tar::Archive::new(tar_stream);
     for entry in ar.entries()? {
         let mut entry = entry?;
         let path = format!("{prefix}{}", entry.path()?.to_string_lossy());

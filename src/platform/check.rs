@@ -53,7 +53,7 @@ pub struct SourceRef {
 /// already in the process environment.
 pub fn definition(root: &Path, region: &str, vars: &TemplateVars) -> Result<Checked, Vec<String>> {
     let yaml_path = root.join("platform.yaml");
-    let yaml_text = match std::fs::read_to_string(&yaml_path) {
+    let yaml_text = match crate::limits::read_text(&yaml_path, "platform definition") {
         Ok(t) => t,
         Err(e) => return Err(vec![format!("Your workspace does not have a Platform Definition File, 'platform.yaml', in the root directory ({}: {e}).", yaml_path.display())]),
     };
@@ -185,47 +185,9 @@ fn template_problems(
 }
 
 /// Scripts (`*.sh` or starting with `#!`) with CRLF line ends: `$'\r': command not found` on the
-/// builder instance.
+/// builder instance. Only files that go into the bundle are read, as streams (see `super::crlf`).
 pub fn crlf_problems(root: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        let mut entries: Vec<_> = rd.flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() {
-                if name != ".git" && name != ".elasticbeanstalk" {
-                    stack.push(e.path());
-                }
-                continue;
-            }
-            if !ft.is_file() {
-                continue;
-            }
-            let Ok(bytes) = std::fs::read(e.path()) else {
-                continue;
-            };
-            if !(name.ends_with(".sh") || bytes.starts_with(b"#!")) {
-                continue;
-            }
-            if let Some(pos) = bytes.windows(2).position(|w| w == b"\r\n") {
-                let line = bytes[..pos].iter().filter(|&&b| b == b'\n').count() + 1;
-                let rel = e
-                    .path()
-                    .strip_prefix(root)
-                    .unwrap_or(&e.path())
-                    .display()
-                    .to_string();
-                out.push(format!("{rel}:{line}: the script has Windows (CRLF) line ends; the builder would fail with $'\\r': command not found"));
-            }
-        }
-    }
-    out
+    super::crlf::problems(root)
 }
 
 #[cfg(test)]

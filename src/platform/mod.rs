@@ -6,7 +6,9 @@
 pub mod api;
 pub mod bundle;
 pub mod check;
+mod crlf;
 pub mod prompt;
 pub mod version;
 pub mod watch;
 pub mod yaml;
+mod yaml_guard;

@@ -214,6 +214,16 @@ impl Checker<'_> {
 
 /// Parses and checks platform.yaml, collecting every problem.
 pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
+    if let Some((line, col)) = super::yaml_guard::too_deep(text) {
+        return Err(Problems(vec![Problem {
+            key: "(document)".into(),
+            line: Some(line),
+            message: format!(
+                "not valid YAML: nested deeper than {} levels at line {line} column {col}",
+                super::yaml_guard::MAX_DEPTH
+            ),
+        }]));
+    }
     let doc: Value = match serde_yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -547,6 +557,12 @@ pub struct WorkspaceConfig {
 
 impl WorkspaceConfig {
     pub fn parse(text: &str) -> Result<WorkspaceConfig, String> {
+        if let Some((line, col)) = super::yaml_guard::too_deep(text) {
+            return Err(format!(
+                "nested deeper than {} levels at line {line} column {col}",
+                super::yaml_guard::MAX_DEPTH
+            ));
+        }
         match serde_yaml::from_str::<Value>(text) {
             Ok(Value::Mapping(doc)) => Ok(WorkspaceConfig { doc }),
             Ok(Value::Null) => Ok(WorkspaceConfig::default()),

@@ -134,9 +134,13 @@ pub fn parse(src: &str) -> Result<Node, JsonError> {
         i: 0,
         line: 1,
         line_start: 0,
+        col_at: (1, 0, 0),
+        depth: 0,
         dup: None,
     };
-    let node = p.parse_document().map_err(|e| p.syntax_error(e))?;
+    let node = super::json_stack::on_deep_stack(src, || {
+        p.parse_document().map_err(|e| p.syntax_error(e))
+    })?;
     match p.dup.take() {
         Some((key, pos)) => Err(JsonError::DuplicateField { key, pos }),
         None => Ok(node),
@@ -152,9 +156,11 @@ pub fn parse_allowing_duplicates(src: &str) -> Result<Node, JsonError> {
         i: 0,
         line: 1,
         line_start: 0,
+        col_at: (1, 0, 0),
+        depth: 0,
         dup: None,
     };
-    p.parse_document().map_err(|e| p.syntax_error(e))
+    super::json_stack::on_deep_stack(src, || p.parse_document().map_err(|e| p.syntax_error(e)))
 }
 
 /// A syntax error before it is positioned: Go's message and Go's `SyntaxError.Offset`.
@@ -169,8 +175,17 @@ struct Parser<'s> {
     i: usize,
     line: u32,
     line_start: usize,
+    /// The last position asked for (line, byte index, characters before it on that line), so
+    /// [`Parser::pos`] counts only the characters since then: linear even on one-line files.
+    col_at: (u32, usize, usize),
+    /// How many arrays and objects are open at the cursor.
+    depth: usize,
     dup: Option<(String, Pos)>,
 }
+
+/// Go's `encoding/json` nesting limit (`maxNestingDepth`), which Packer inherits: the 10,001st
+/// open array or object is a syntax error. It also keeps the recursive parser off the stack's end.
+pub const MAX_DEPTH: usize = 10_000;
 
 /// What the scanner was doing when it met a bad byte (Go's context strings).
 const BEGIN_VALUE: &str = "looking for beginning of value";
@@ -181,12 +196,14 @@ const AFTER_ELEM: &str = "after array element";
 const AFTER_TOP: &str = "after top-level value";
 
 impl<'s> Parser<'s> {
-    fn pos(&self) -> Pos {
-        let col = self
-            .text
-            .get(self.line_start..self.i)
-            .map_or(0, |s| s.chars().count())
-            + 1;
+    fn pos(&mut self) -> Pos {
+        let (from, before) = match self.col_at {
+            (line, at, chars) if line == self.line && at <= self.i => (at, chars),
+            _ => (self.line_start, 0),
+        };
+        let chars = before + self.text.get(from..self.i).map_or(0, |s| s.chars().count());
+        self.col_at = (self.line, self.i, chars);
+        let col = chars + 1;
         Pos {
             offset: self.i,
             line: self.line,
@@ -254,8 +271,21 @@ impl<'s> Parser<'s> {
         let pos = self.pos();
         let value = match self.peek() {
             None => return Err(self.eof()),
-            Some(b'{') => self.parse_object()?,
-            Some(b'[') => self.parse_array()?,
+            Some(b'{' | b'[') if self.depth >= MAX_DEPTH => {
+                return Err(self.bad("exceeded max depth"))
+            }
+            Some(b'{') => {
+                self.depth += 1;
+                let v = self.parse_object()?;
+                self.depth -= 1;
+                v
+            }
+            Some(b'[') => {
+                self.depth += 1;
+                let v = self.parse_array()?;
+                self.depth -= 1;
+                v
+            }
             Some(b'"') => Value::String(self.parse_string()?),
             Some(b'-' | b'0'..=b'9') => Value::Number(self.parse_number()?),
             Some(b't') => {
@@ -679,5 +709,44 @@ mod tests {
         assert_eq!(items[1].as_str(), Some("xé😀"));
         assert_eq!(items[2].value, Value::Bool(true));
         assert_eq!(items[3].value, Value::Null);
+    }
+
+    #[test]
+    fn nesting_stops_at_go_max_depth() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let ok = std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || parse(&deep(MAX_DEPTH)).is_ok())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(ok);
+        match parse(&"[".repeat(MAX_DEPTH + 50)) {
+            Err(JsonError::Syntax {
+                message,
+                offset,
+                line,
+                col,
+                ..
+            }) => {
+                assert_eq!(message, "invalid character '[' exceeded max depth");
+                assert_eq!((offset, line, col), (10_001, 1, 10_001));
+            }
+            other => panic!("{other:?}"),
+        }
+        let obj = format!("{}1", r#"{"a":"#.repeat(MAX_DEPTH + 1));
+        assert!(parse(&obj)
+            .unwrap_err()
+            .to_string()
+            .contains("exceeded max depth"));
+    }
+
+    #[test]
+    fn columns_on_one_long_line() {
+        let src = format!("[{}\"é\", 7]", "1,".repeat(50_000));
+        let node = parse(&src).unwrap();
+        let items = node.as_array().unwrap();
+        assert_eq!(items[50_000].pos.col, 100_002);
+        assert_eq!(items[50_001].pos.col, 100_007);
     }
 }

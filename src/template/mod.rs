@@ -6,6 +6,7 @@ pub mod builtins;
 pub(crate) mod hcl2;
 pub mod interp;
 pub mod json;
+mod json_stack;
 pub mod parse;
 pub mod undefined;
 pub mod variables;

@@ -6,7 +6,7 @@
 //! variable used in another one is required); rpack names the variable, quotes only an excerpt
 //! of the value, and reports a cycle between variables as one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::template::interp::{self, BuildData, Context};
 use crate::template::json::{self, JsonError, Value};
@@ -21,7 +21,13 @@ pub struct Inputs {
 
 /// Reads one `-var-file`: a flat JSON object of strings.
 pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("open {path}: {}", io_error_text(&e)))?;
+    let bytes = crate::limits::read_file(
+        std::path::Path::new(path),
+        "var file",
+        crate::limits::max_input(),
+        |e| format!("open {path}: {}", io_error_text(e)),
+    )
+    .map_err(|e| e.to_string())?;
     let src = String::from_utf8_lossy(&bytes);
     let wrap = |e: String| format!("Error reading variables in '{path}': {e}");
     let node = json::parse_allowing_duplicates(&src).map_err(|e| match e {
@@ -108,65 +114,90 @@ pub fn missing_required(tpl: &Template, values: &BTreeMap<String, String>) -> Ve
 /// The text Packer's `user` function reports for an unset variable.
 const NOT_SET: &str = "variable not set: ";
 
-/// Renders every value (they may refer to each other) until nothing changes. `base` carries the
-/// template path, version and start time; `env`/`aws_secretsmanager` are allowed here.
+/// Renders every value (they may refer to each other). `base` carries the template path,
+/// version and start time; `env`/`aws_secretsmanager` are allowed here.
+///
+/// Each value is rendered once its dependencies are: a depth-first walk (on an explicit stack,
+/// so a chain of any length cannot exhaust the call stack) follows the first unresolved
+/// reference a render reports, which visits the variables in a topological order. Every value
+/// and the total of all values are bounded by [`crate::limits::max_value`].
 pub fn resolve(
     tpl: &Template,
     values: &BTreeMap<String, String>,
     base: &Context,
 ) -> Result<BTreeMap<String, String>, Vec<String>> {
-    let declared: Vec<&str> = tpl
-        .variables
-        .iter()
-        .map(|v| v.name.as_str())
-        .chain(values.keys().map(String::as_str))
-        .collect();
-    let mut done: BTreeMap<String, String> = BTreeMap::new();
-    let mut pending: Vec<(String, String)> =
-        values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let in_template: HashSet<&str> = tpl.variables.iter().map(|v| v.name.as_str()).collect();
+    let limit = crate::limits::max_value();
+    let mut ctx = base.clone();
+    ctx.variables_pass = true;
+    ctx.strict_user_vars = true;
+    ctx.build_data = BuildData::Unavailable;
+    ctx.user_vars = BTreeMap::new();
     let mut errors = Vec::new();
+    let mut total = 0usize;
     // Values without `{{` need no rendering.
-    pending.retain(|(k, v)| {
+    let mut pending: BTreeMap<&str, &str> = BTreeMap::new();
+    for (k, v) in values {
         if v.contains("{{") {
-            true
-        } else {
-            done.insert(k.clone(), v.clone());
-            false
+            pending.insert(k, v);
+            continue;
         }
-    });
-    let mut last_errors: BTreeMap<String, String> = BTreeMap::new();
-    while !pending.is_empty() {
-        let mut ctx = base.clone();
-        ctx.variables_pass = true;
-        ctx.strict_user_vars = true;
-        ctx.build_data = BuildData::Unavailable;
-        ctx.user_vars = done.clone();
-        let mut progressed = false;
-        let mut still = Vec::new();
-        for (k, v) in pending {
-            let (protected, saved) = protect_dot_fields(&v);
-            match interp::render(&protected, &ctx) {
+        total += v.len();
+        if total > limit {
+            return Err(vec![crate::limits::value_too_large(k, total, true)]);
+        }
+        ctx.user_vars.insert(k.clone(), v.clone());
+    }
+    // Variables that failed, are blocked on one that failed or has no value, or are in a cycle.
+    let mut failed: HashSet<&str> = HashSet::new();
+    let mut cycles: Vec<String> = Vec::new();
+    let names: Vec<&str> = pending.keys().copied().collect();
+    for first in names {
+        if ctx.user_vars.contains_key(first) || failed.contains(first) {
+            continue;
+        }
+        let mut stack: Vec<&str> = vec![first];
+        let mut on_stack: HashSet<&str> = HashSet::from([first]);
+        while let Some(&k) = stack.last() {
+            let v = pending[k];
+            let (protected, saved) = protect_dot_fields(v);
+            let blocked_on = match interp::render(&protected, &ctx) {
                 Ok(out) => {
-                    done.insert(k, restore_dot_fields(&out, &saved));
-                    progressed = true;
+                    let out = restore_dot_fields(&out, &saved);
+                    total += out.len();
+                    if out.len() > limit {
+                        errors.push(crate::limits::value_too_large(k, out.len(), false));
+                        return Err(errors);
+                    }
+                    if total > limit {
+                        errors.push(crate::limits::value_too_large(k, total, true));
+                        return Err(errors);
+                    }
+                    ctx.user_vars.insert(k.to_string(), out);
+                    None
                 }
                 Err(e) => match not_set_name(&e.message) {
-                    // A variable that exists but is not resolved yet: try again next pass.
-                    Some(name) if declared.contains(&name.as_str()) => {
-                        last_errors.insert(k.clone(), name);
-                        still.push((k, v));
+                    Some(name)
+                        if pending.contains_key(name.as_str())
+                            && !failed.contains(name.as_str())
+                            && !ctx.user_vars.contains_key(&name) =>
+                    {
+                        Some(name)
                     }
-                    Some(name) if tpl.variables.iter().any(|tv| tv.name == name) => {
-                        // A required variable without a value; that is reported on its own.
-                        last_errors.insert(k.clone(), name);
-                        still.push((k, v));
+                    // Blocked on a variable that failed or that has no value (a required
+                    // variable without one is reported on its own).
+                    Some(name)
+                        if values.contains_key(&name) || in_template.contains(name.as_str()) =>
+                    {
+                        failed.insert(k);
+                        None
                     }
                     Some(name) => {
                         // Where the value is written, when it is the template's own default.
                         let at = tpl
                             .variables
                             .iter()
-                            .find(|tv| tv.name == k && tv.default.as_deref() == Some(v.as_str()))
+                            .find(|tv| tv.name == k && tv.default.as_deref() == Some(v))
                             .map(|tv| {
                                 format!(" ({}:{}:{})", tpl.display_path(), tv.pos.line, tv.pos.col)
                             })
@@ -175,33 +206,32 @@ pub fn resolve(
                             "Failed to interpolate \"{k}\"{at}: \"{}\": it refers to variable \"{name}\", which is not defined; \
                              Packer treats every variable used in another variable's value as required: \
                              define it in \"variables\" or set it with -var/-var-file",
-                            crate::template::undefined::excerpt(&v, &name)
-                        ))
+                            crate::template::undefined::excerpt(v, &name)
+                        ));
+                        failed.insert(k);
+                        None
                     }
                     None => {
-                        errors.push(format!("error interpolating default value for '{k}': {e}"))
+                        errors.push(format!("error interpolating default value for '{k}': {e}"));
+                        failed.insert(k);
+                        None
                     }
                 },
-            }
-        }
-        pending = still;
-        if !progressed {
-            break;
-        }
-    }
-    // What is left depends on a cycle, on a missing required variable, or on a failed variable.
-    let required_missing: Vec<String> = missing_required(tpl, values);
-    let pending_names: Vec<&String> = pending.iter().map(|(k, _)| k).collect();
-    let mut reported: Vec<String> = Vec::new();
-    for (k, _) in &pending {
-        let mut chain = vec![k.clone()];
-        let mut cur = k.clone();
-        while let Some(next) = last_errors.get(&cur) {
-            if required_missing.contains(next) || !pending_names.contains(&next) {
-                break;
-            }
-            if let Some(start) = chain.iter().position(|c| c == next) {
-                let mut cycle: Vec<String> = chain[start..].to_vec();
+            };
+            let Some(name) = blocked_on else {
+                stack.pop();
+                on_stack.remove(k);
+                continue;
+            };
+            let Some((&name, _)) = pending.get_key_value(name.as_str()) else {
+                failed.insert(k);
+                stack.pop();
+                on_stack.remove(k);
+                continue;
+            };
+            if on_stack.contains(name) {
+                let start = stack.iter().position(|s| *s == name).unwrap_or(0);
+                let mut cycle: Vec<&str> = stack[start..].to_vec();
                 // Report each cycle once, starting from its smallest name.
                 let min = cycle
                     .iter()
@@ -211,18 +241,23 @@ pub fn resolve(
                     .unwrap_or(0);
                 cycle.rotate_left(min);
                 let text = format!("{} -> {}", cycle.join(" -> "), cycle[0]);
-                if !reported.contains(&text) {
-                    errors.push(format!("Failed to interpolate user variables: they refer to each other in a cycle: {text}"));
-                    reported.push(text);
+                if !cycles.contains(&text) {
+                    cycles.push(text);
                 }
-                break;
+                // Everything on the stack is in the cycle or waits for it.
+                failed.extend(stack.drain(..));
+                on_stack.clear();
+            } else {
+                stack.push(name);
+                on_stack.insert(name);
             }
-            chain.push(next.clone());
-            cur = next.clone();
         }
     }
+    errors.extend(cycles.into_iter().map(|text| {
+        format!("Failed to interpolate user variables: they refer to each other in a cycle: {text}")
+    }));
     if errors.is_empty() {
-        Ok(done)
+        Ok(ctx.user_vars)
     } else {
         Err(errors)
     }
@@ -268,10 +303,34 @@ fn protect_dot_fields(s: &str) -> (String, Vec<String>) {
 }
 
 fn restore_dot_fields(s: &str, saved: &[String]) -> String {
-    let mut out = s.to_string();
-    for (i, span) in saved.iter().enumerate() {
-        out = out.replace(&format!("\u{1}RPACKDOT{i}\u{1}"), span);
+    if saved.is_empty() {
+        return s.to_string();
     }
+    // One pass over the text (a replace per field would be quadratic in their number).
+    const MARK: &str = "\u{1}RPACKDOT";
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find(MARK) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + MARK.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let span = after[..digits]
+            .parse::<usize>()
+            .ok()
+            .filter(|_| after[digits..].starts_with('\u{1}'))
+            .and_then(|n| saved.get(n));
+        match span {
+            Some(span) => {
+                out.push_str(span);
+                rest = &after[digits + 1..];
+            }
+            None => {
+                out.push_str(MARK);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
     out
 }
 

@@ -5,6 +5,7 @@
 //! machine-readable one (Packer 1.6.6 leaks them there; rpack deliberately does not).
 
 pub mod build;
+mod terminal;
 mod wrap;
 
 use std::io::Write;
@@ -124,17 +125,18 @@ impl BasicUi {
 }
 
 impl Ui for BasicUi {
+    // Masked, then made inert for the terminal (`terminal`).
     fn say(&self, msg: &str) {
-        self.sink
-            .write_out(&format!("{}\n", self.secrets.mask(msg)));
+        let text = self.secrets.mask(msg);
+        self.sink.write_out(&format!("{}\n", terminal::safe(&text)));
     }
     fn message(&self, msg: &str) {
-        self.sink
-            .write_out(&format!("{}\n", self.secrets.mask(msg)));
+        let text = self.secrets.mask(msg);
+        self.sink.write_out(&format!("{}\n", terminal::safe(&text)));
     }
     fn error(&self, msg: &str) {
-        self.sink
-            .write_err(&format!("{}\n", self.secrets.mask(msg)));
+        let text = self.secrets.mask(msg);
+        self.sink.write_err(&format!("{}\n", terminal::safe(&text)));
     }
     fn machine(&self, _target: &str, _kind: &str, _data: &[&str]) {}
 }

@@ -11,6 +11,7 @@ mod ebs;
 mod ebs_more;
 mod fidelity;
 mod hcl2;
+mod hostile;
 mod platform;
 mod scripts;
 mod slow;

@@ -156,6 +156,12 @@ impl<'a> Exec<'a, '_> {
                 Node::Break => return Ok(Flow::Break),
                 Node::Continue => return Ok(Flow::Continue),
             }
+            if self.out.len() > crate::limits::max_value() {
+                return Err(self.here(format!(
+                    "output grew past the {} MiB limit on a rendered value (set RPACK_MAX_VALUE_MIB to raise it)",
+                    crate::limits::max_value() >> 20
+                )));
+            }
         }
         Ok(Flow::Normal)
     }

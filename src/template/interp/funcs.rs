@@ -192,7 +192,7 @@ pub const DEFERRED_BUILD_KEYS: &[&str] = &[
 
 type R<'a> = Result<V<'a>, String>;
 
-fn s<'v>(v: &'v V<'_>) -> &'v str {
+pub(crate) fn s<'v>(v: &'v V<'_>) -> &'v str {
     match v {
         V::Str(s) => s,
         _ => "",
@@ -206,6 +206,16 @@ fn owned<'a>(s: String) -> R<'a> {
 /// Calls `f` with already checked arguments (strings for `Str` params, ints for `Int`).
 pub(crate) fn call<'a>(f: Func, ctx: &Context, args: Vec<V<'a>>) -> R<'a> {
     use Func::*;
+    if let Some(bound) = super::bounds::result_bound(f, &args) {
+        let limit = crate::limits::max_value();
+        if bound > limit {
+            return Err(format!(
+                "the result could be {bound} bytes, more than the {} MiB limit on a rendered value \
+                 (set RPACK_MAX_VALUE_MIB to raise it)",
+                limit >> 20
+            ));
+        }
+    }
     match f {
         And | Or => unreachable!("and/or short-circuit in exec"),
         Not => Ok(V::Bool(!args[0].truth())),

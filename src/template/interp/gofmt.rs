@@ -243,7 +243,7 @@ pub(crate) fn sprintln(args: &[V]) -> String {
 }
 
 /// Largest width or precision honoured (Go has none; this bounds what one verb can allocate).
-const MAX_WIDTH: usize = 100_000;
+pub(crate) const MAX_WIDTH: usize = 100_000;
 
 #[derive(Default, Clone, Copy)]
 struct Spec {

@@ -20,6 +20,7 @@
 //! Positions: [`RenderError::line`] and [`RenderError::col`] are 1-based, `col` counting
 //! characters; the message keeps Go's form (`root:LINE:COL` with a 0-based byte column).
 
+mod bounds;
 mod exec;
 mod funcs;
 pub(crate) mod gofmt;
@@ -116,10 +117,6 @@ pub struct RenderError {
 /// How many times [`render`] re-renders its own output before giving up (Packer loops forever).
 const MAX_PASSES: usize = 100;
 
-/// Largest output [`render`] accepts between passes: a value that keeps expanding (for example
-/// a template printing itself twice) would otherwise grow without bound.
-const MAX_OUTPUT: usize = 64 << 20;
-
 /// Renders `input` with `ctx`, repeating until the output stops changing.
 pub fn render(input: &str, ctx: &Context) -> Result<String, RenderError> {
     if !has_action(input) {
@@ -131,11 +128,12 @@ pub fn render(input: &str, ctx: &Context) -> Result<String, RenderError> {
         if !has_action(&cur) || cur == input && pass == 1 {
             return Ok(cur);
         }
-        if cur.len() > MAX_OUTPUT {
+        // Every pass stops at the limit (`exec`); this catches a value that keeps expanding.
+        if cur.len() > crate::limits::max_value() {
             return Err(RenderError {
                 message: format!(
                     "template: root: output grew past {} MiB after {pass} rendering passes",
-                    MAX_OUTPUT >> 20
+                    crate::limits::max_value() >> 20
                 ),
                 line: 1,
                 col: 1,

@@ -1,0 +1,79 @@
+//! A linear pre-scan of YAML text that refuses nesting deeper than the YAML reader will accept
+//! anyway, before the reader sees it: libyaml's scanner (behind serde_yaml) takes quadratic time
+//! in the nesting depth, so 100,000 `[` took minutes before failing with "recursion limit
+//! exceeded". The scan is approximate (it knows quotes, comments and indicators, not every YAML
+//! rule) and errs only on the side of documents that would fail anyway.
+
+/// serde_yaml's own recursion limit: deeper documents never parse.
+pub(crate) const MAX_DEPTH: usize = 128;
+
+/// Where the text first nests deeper than [`MAX_DEPTH`]: 1-based line and column.
+pub(crate) fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut flow = 0usize;
+    for (n, line) in text.lines().enumerate() {
+        let mut block = 0usize;
+        let mut at_indicators = true;
+        let mut quote: Option<char> = None;
+        let mut prev = ' ';
+        let mut chars = line.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let col = line[..i].chars().count() + 1;
+            if let Some(q) = quote {
+                match c {
+                    '\\' if q == '"' => {
+                        chars.next();
+                    }
+                    _ if c == q => quote = None,
+                    _ => {}
+                }
+                prev = c;
+                continue;
+            }
+            let next_blank = chars.peek().is_none_or(|(_, n)| n.is_whitespace());
+            match c {
+                '#' if prev.is_whitespace() => break,
+                '-' | '?' | ':' if at_indicators && next_blank => block += 1,
+                ' ' | '\t' => {}
+                '[' | '{' => {
+                    flow += 1;
+                    at_indicators = false;
+                }
+                ']' | '}' => {
+                    flow = flow.saturating_sub(1);
+                    at_indicators = false;
+                }
+                '"' | '\'' if matches!(prev, ' ' | '\t' | ':' | ',' | '[' | '{' | '-' | '?') => {
+                    quote = Some(c);
+                    at_indicators = false;
+                }
+                _ => at_indicators = false,
+            }
+            if flow + block > MAX_DEPTH {
+                return Some((n + 1, col));
+            }
+            prev = c;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_flow_and_block_nesting_is_found() {
+        let deep = format!("version: {}", "[".repeat(100_000));
+        assert_eq!(too_deep(&deep), Some((1, 10 + MAX_DEPTH)));
+        let maps = format!("a: {}", "{a: ".repeat(200));
+        assert!(too_deep(&maps).is_some());
+        let dashes = format!("x:\n  {}1\n", "- ".repeat(300));
+        assert_eq!(too_deep(&dashes).map(|p| p.0), Some(2));
+    }
+
+    #[test]
+    fn ordinary_documents_pass() {
+        let ok = "version: \"1.0\" # [[[[ not nesting\nprovisioner:\n  type: packer\n  template: t.json\nmetadata:\n  description: 'it''s [ fine {'\n  maintainer: \"a [\\\" b\"\noption_definitions:\n  - namespace: x\n    option_name: [a, [b, {c: d}]]\n";
+        assert_eq!(too_deep(ok), None);
+    }
+}
