@@ -112,13 +112,13 @@ impl BuildUi {
     /// after …"), timestamped and coloured like the build's other lines.
     pub fn say_unprefixed(&self, msg: &str) {
         self.end_wait();
-        self.print(|| self.inner.say(&self.decorate("", msg)));
+        self.print(|| self.inner.say(&self.decorate("", &self.inner.mask(msg))));
     }
 
     /// As [`BuildUi::say_unprefixed`], on the error stream.
     pub fn error_unprefixed(&self, msg: &str) {
         self.end_wait();
-        self.print(|| self.inner.error(&self.decorate("", msg)));
+        self.print(|| self.inner.error(&self.decorate("", &self.inner.mask(msg))));
     }
 
     /// `prefix` + `name: ` before each line of `msg` (nothing when `prefix` is empty), then the
@@ -149,6 +149,8 @@ impl BuildUi {
 
 impl Ui for BuildUi {
     fn say(&self, msg: &str) {
+        // Masked before the log and before `decorate` splits it into prefixed lines.
+        let msg = &self.inner.mask(msg);
         tracing::debug!(build = %self.name, "ui: {msg}");
         self.end_wait();
         self.print(|| self.inner.say(&self.decorate("==> ", msg)));
@@ -157,16 +159,21 @@ impl Ui for BuildUi {
         }
     }
     fn message(&self, msg: &str) {
+        let msg = &self.inner.mask(msg);
         tracing::debug!(build = %self.name, "ui: {msg}");
         self.print(|| self.inner.message(&self.decorate("    ", msg)));
     }
     fn error(&self, msg: &str) {
+        let msg = &self.inner.mask(msg);
         tracing::debug!(build = %self.name, "ui error: {msg}");
         self.end_wait();
         self.print(|| self.inner.error(&self.decorate("==> ", msg)));
     }
     fn machine(&self, target: &str, kind: &str, data: &[&str]) {
         self.inner.machine(target, kind, data);
+    }
+    fn mask(&self, text: &str) -> String {
+        self.inner.mask(text)
     }
     fn progress(&self, len: u64, label: &str) -> Option<ProgressBar> {
         let m = self.spinners.as_ref()?;

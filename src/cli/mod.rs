@@ -11,6 +11,7 @@ mod help;
 mod inspect;
 pub mod output;
 mod platform;
+mod sensitive;
 mod validate;
 
 use crate::ui::{BasicUi, MachineUi, Secrets, Sink, Ui};

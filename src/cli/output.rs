@@ -36,7 +36,17 @@ pub fn write_diags(ui: &dyn Ui, diags: &[Diag]) -> i32 {
     if diags.is_empty() {
         return 0;
     }
-    ui.error(&render_diags(diags));
+    // Masked before `render_diags` wraps details at 80 columns (a secret with spaces would be
+    // split across lines and escape the mask).
+    let masked: Vec<Diag> = diags
+        .iter()
+        .map(|d| Diag {
+            severity: d.severity,
+            summary: ui.mask(&d.summary),
+            detail: ui.mask(&d.detail),
+        })
+        .collect();
+    ui.error(&render_diags(&masked));
     if diags.iter().any(|d| d.severity == Severity::Error) {
         1
     } else {
@@ -61,10 +71,9 @@ pub fn check_builds(
         except: targs.except.clone(),
     };
     let checked = plan::check(&loaded.template, &loaded.values, &base, &options);
-    let ui = out.ui(crate::ui::Secrets::new(sensitive_values(
-        &loaded.template,
-        &checked.user_vars,
-    )));
+    let sensitive = sensitive_values(&loaded.template, &checked.user_vars);
+    super::sensitive::register_build_secrets(&checked, &sensitive);
+    let ui = out.ui(crate::ui::Secrets::new(sensitive));
     (checked, base, ui)
 }
 

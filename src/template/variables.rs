@@ -121,6 +121,7 @@ pub fn resolve(
         .map(|v| v.name.as_str())
         .chain(values.keys().map(String::as_str))
         .collect();
+    let sensitive = |k: &str| tpl.sensitive_variables.iter().any(|s| s == k);
     let mut done: BTreeMap<String, String> = BTreeMap::new();
     let mut pending: Vec<(String, String)> =
         values.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -161,11 +162,24 @@ pub fn resolve(
                         last_errors.insert(k.clone(), name);
                         still.push((k, v));
                     }
-                    Some(name) => errors.push(format!(
-                        "Failed to interpolate \"{k}\": \"{v}\": it refers to variable \"{name}\", which is not defined; \
-                         define it in \"variables\" or set it with -var (Packer 1.6.6 would silently use \"\")"
+                    Some(name) => {
+                        let shown = if sensitive(&k) {
+                            "<sensitive>".to_string()
+                        } else {
+                            format!("\"{v}\"")
+                        };
+                        errors.push(format!(
+                            "Failed to interpolate \"{k}\": {shown}: it refers to variable \"{name}\", which is not defined; \
+                             define it in \"variables\" or set it with -var (Packer 1.6.6 would silently use \"\")"
+                        ))
+                    }
+                    None if sensitive(&k) => errors.push(format!(
+                        "error interpolating default value for '{k}': {}",
+                        mask_literals(&e.to_string(), &v)
                     )),
-                    None => errors.push(format!("error interpolating default value for '{k}': {e}")),
+                    None => {
+                        errors.push(format!("error interpolating default value for '{k}': {e}"))
+                    }
                 },
             }
         }
@@ -211,6 +225,22 @@ pub fn resolve(
     } else {
         Err(errors)
     }
+}
+
+/// `text` with the literal parts of the sensitive template `raw` (the text outside `{{ }}`)
+/// masked: a sensitive variable that fails to render is not printed even in part.
+fn mask_literals(text: &str, raw: &str) -> String {
+    let mut literals = Vec::new();
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let (lit, after) = match rest.find("{{") {
+            Some(i) => (&rest[..i], rest[i..].find("}}").map(|j| &rest[i + j + 2..])),
+            None => (rest, None),
+        };
+        literals.push(lit.to_string());
+        rest = after.unwrap_or("");
+    }
+    crate::ui::Secrets::new(literals.into_iter().filter(|l| l.trim().len() >= 4)).mask(text)
 }
 
 fn not_set_name(message: &str) -> Option<String> {
@@ -284,6 +314,8 @@ pub fn secrets_lookup() -> SecretsLookup {
                 .secret_string()
                 .ok_or_else(|| format!("secret {name:?} has no string value"))?
                 .to_string();
+            // Secrets Manager values are secrets wherever they end up (rpack extension).
+            crate::ui::secrets::register(&secret);
             match key {
                 None => Ok(secret),
                 Some(k) => {
@@ -294,7 +326,10 @@ pub fn secrets_lookup() -> SecretsLookup {
                         .and_then(|o| o.get(&k))
                         .and_then(|n| n.as_str())
                     {
-                        Some(v) => Ok(v.to_string()),
+                        Some(v) => {
+                            crate::ui::secrets::register(v);
+                            Ok(v.to_string())
+                        }
                         None => Err(format!("secret {name:?} has no key {k:?}")),
                     }
                 }

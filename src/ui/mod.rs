@@ -4,11 +4,13 @@
 //! Sensitive variable values are masked as `<sensitive>` by every UI here, including the
 //! machine-readable one (Packer 1.6.6 leaks them there; rpack deliberately does not).
 
+pub mod secrets;
 mod wrap;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+pub use secrets::Secrets;
 pub use wrap::wrap_string;
 
 /// What builds, steps and plugins print through. Implementations must be cheap to call from any
@@ -27,31 +29,10 @@ pub trait Ui: Send + Sync {
     fn progress(&self, _len: u64, _label: &str) -> Option<indicatif::ProgressBar> {
         None
     }
-}
-
-/// Replaces every secret in `text` with `<sensitive>` (longest secrets first so a secret that
-/// contains another is masked whole).
-#[derive(Debug, Clone, Default)]
-pub struct Secrets {
-    values: Vec<String>,
-}
-
-impl Secrets {
-    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        values.dedup();
-        Secrets { values }
-    }
-
-    pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for v in &self.values {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "<sensitive>");
-            }
-        }
-        out
+    /// `text` with the secrets this UI masks replaced by `<sensitive>` (for callers that must
+    /// mask before they reshape text: wrapping, per-line prefixes).
+    fn mask(&self, text: &str) -> String {
+        secrets::mask_global(text)
     }
 }
 
@@ -117,6 +98,9 @@ impl Ui for BasicUi {
             .write_err(&format!("{}\n", self.secrets.mask(msg)));
     }
     fn machine(&self, _target: &str, _kind: &str, _data: &[&str]) {}
+    fn mask(&self, text: &str) -> String {
+        self.secrets.mask(text)
+    }
 }
 
 /// Packer's `MachineReadableUi`: `timestamp,target,type,data...` lines on stdout.
@@ -166,6 +150,9 @@ impl Ui for MachineUi {
     }
     fn machine(&self, target: &str, kind: &str, data: &[&str]) {
         self.record(target, kind, data);
+    }
+    fn mask(&self, text: &str) -> String {
+        self.secrets.mask(text)
     }
 }
 
