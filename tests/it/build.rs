@@ -765,10 +765,10 @@ fn aws_secretsmanager_in_variable_defaults_reads_the_secret_and_names_a_missing_
     };
     let (code, out) = rpack("ok.json");
     assert_eq!(code, Some(0), "{out}");
-    assert!(
-        out.contains(r#"user=ci-bot raw={"user":"ci-bot","password":"hunter2"}"#),
-        "{out}"
-    );
+    // Secrets Manager values are masked wherever they appear (an rpack extension): the
+    // masked line shows both lookups succeeded.
+    assert!(out.contains("user=<sensitive> raw=<sensitive>"), "{out}");
+    assert!(!out.contains("ci-bot") && !out.contains("hunter2"), "{out}");
     let (code, out) = rpack("missing.json");
     assert_eq!(code, Some(1), "{out}");
     assert!(

@@ -10,6 +10,7 @@ mod ebs;
 mod ebs_more;
 mod platform;
 mod scripts;
+mod secrets;
 mod slow;
 mod ssh;
 mod stack;
