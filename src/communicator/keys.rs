@@ -361,13 +361,7 @@ pub fn write_private_key_file(path: &Path, text: &str) -> std::io::Result<()> {
 /// file nor a symlink at `path` is written through), mode 0600. For keys written where the user
 /// asked (`-debug`'s `ec2_<build>.pem`).
 pub fn write_new_private_key_file(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    std::fs::OpenOptions::new()
-        .create_new(true)
-        .write(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
+    super::private_temp::create_private(path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 std::io::Error::new(
