@@ -4,6 +4,7 @@
 
 pub mod ledger;
 pub mod runner;
+pub(crate) mod work_dir;
 
 pub use ledger::{Ledger, LedgerEntry, LedgerEvent};
 pub use runner::{
