@@ -4,6 +4,7 @@
 //! ([`config::SshConfig`]) and the OpenSSH key files rpack writes and checks ([`keys`]).
 
 pub mod config;
+pub(crate) mod host_key;
 pub mod keys;
 pub(crate) mod private_temp;
 pub mod ssh;

@@ -8,6 +8,7 @@ mod build;
 mod cli;
 mod ebs;
 mod ebs_more;
+mod host_key;
 mod platform;
 mod scripts;
 mod secrets;
