@@ -7,6 +7,7 @@ pub mod api;
 pub mod bundle;
 pub mod check;
 pub mod prompt;
+pub(crate) mod secret_files;
 pub mod version;
 pub mod watch;
 pub mod yaml;
