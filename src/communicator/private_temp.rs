@@ -69,4 +69,23 @@ mod tests {
         // A failed create does not remove what was there.
         assert!(link.exists());
     }
+
+    /// `-debug`'s `ec2_<build>.pem`: never written through an existing file or symlink.
+    #[test]
+    fn the_debug_key_file_is_created_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ec2_b.pem");
+        crate::communicator::keys::write_new_private_key_file(&p, "KEY").unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let e = crate::communicator::keys::write_new_private_key_file(&p, "KEY2").unwrap_err();
+        assert!(e.to_string().contains("already exists"), "{e}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "KEY");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let link = dir.path().join("ec2_l.pem");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(crate::communicator::keys::write_new_private_key_file(&link, "K").is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    }
 }
