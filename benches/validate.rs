@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use rpack::template::{parse, plan, variables};
+use rpack::plan;
+use rpack::template::{parse, variables};
 
 /// 1,000 variables (each of the last 500 refers to an earlier one) and 200 provisioners.
 pub fn generated_template() -> String {

@@ -7,7 +7,6 @@
 use std::time::Instant;
 
 use rpack::communicator::config::{SshConfig, TransferMethod};
-use rpack::communicator::SshComm;
 use rpack::provisioners::{file, BuildData};
 use tokio_util::sync::CancellationToken;
 
@@ -46,7 +45,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let cancel = CancellationToken::new();
     let started = Instant::now();
-    let comm = SshComm::connect(&cfg, &a[0], &Plain, &cancel).await?;
+    let comm = rpack::builders::common::connect::connect(&cfg, &a[0], &Plain, &cancel).await?;
     let fc = file::Config {
         sources: vec![a[5].clone()],
         destination: a[6].clone(),

@@ -2,7 +2,8 @@
 # Installs what rpack's integration tests need on a Debian machine, as root, and prints the versions.
 #
 #   * Debian packages: the OpenSSH server the tests start as "the instance", the ssh client, sudo,
-#     the build dependencies of the ssh2/openssl crates, and python3-venv;
+#     the build dependencies of the ssh2/openssl crates, python3-venv, and the tools tests/it/scripts.rs runs
+#     (shellcheck, unzip, nodejs, curl, xz-utils: a test fails rather than skip without them);
 #   * the login user `ec2-user` with passwordless sudo, as on Amazon Linux images;
 #   * the user `rpack-password` with a random password (for the password-login tests);
 #   * the Python venv `target/test-venv` (or $CARGO_TARGET_DIR/test-venv) with the pinned moto[server],
@@ -26,7 +27,7 @@ die() { echo "test-deps: error: $*" >&2; exit 1; }
 [ -f "$requirements" ] || die "$requirements not found: run this script from the repository's scripts/"
 
 # ---- Debian packages --------------------------------------------------------------------------
-packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates)
+packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates shellcheck unzip nodejs curl xz-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

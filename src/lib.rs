@@ -1,24 +1,59 @@
 //! rpack: a Rust drop-in for HashiCorp Packer's legacy JSON templates on AWS.
 //!
-//! The modules follow a build's path: `template` (JSON + variables + interpolation) →
-//! `config` (plugin configuration decoding with Packer's weak typing) → `builders` (steps run by
-//! `engine`, AWS access in `aws`) → `communicator` → `provisioners` → `post_processors`, with
-//! `ui` for everything printed and `cli` tying them to the command line.
+//! The modules are layered, bottom to top; an import only points down (`scripts/layers.sh`
+//! checks it):
+//!
+//! - [`gocompat`]: Go behaviour reproduced byte for byte (`strconv`, `time.Duration`, …).
+//! - [`template`]: positioned JSON, the template model, user variables, mapstructure weak
+//!   typing and the Go text/template engine with Packer's functions.
+//! - [`decoder`]: plugin configuration decoding, every problem with its position.
+//! - [`ui`] (with [`logging`]): everything printed, per build too ([`ui::build`]).
+//! - [`aws`]: AWS clients, errors and polling with backoff.
+//! - [`ledger`]: every cloud id a build creates, and `rpack cleanup`'s sweep.
+//! - [`engine`]: the step runner with reverse cleanup and cancellation.
+//! - [`communicator`]: the `Communicator` trait and SSH.
+//! - [`builders`], [`provisioners`]: `amazon-ebs`, `null`, `file`; `shell`, `file`,
+//!   `shell-local`, `breakpoint`.
+//! - [`artifact`]: what a build produced.
+//! - [`post_processors`]: `manifest`, `checksum`, `shell-local` and the chains.
+//! - [`plan`]: template + variables → the checked build plan.
+//! - [`pipeline`]: `rpack build` at run time.
+//! - [`platform`]: Elastic Beanstalk custom platforms.
+//! - [`cli`]: the command line.
+
+pub mod gocompat;
+
+pub mod template;
+
+pub mod decoder;
+
+pub mod logging;
+
+pub mod ui;
 
 pub mod aws;
-pub mod build;
-pub mod builders;
-pub mod cli;
-pub mod communicator;
-pub mod config;
+
+pub mod ledger;
+
 pub mod engine;
-pub mod logging;
-pub mod platform;
-pub mod post_processors;
+
+pub mod communicator;
+
+pub mod builders;
+
 pub mod provisioners;
-pub mod registry;
-pub mod template;
-pub mod ui;
+
+pub mod artifact;
+
+pub mod post_processors;
+
+pub mod plan;
+
+pub mod pipeline;
+
+pub mod platform;
+
+pub mod cli;
 
 /// The Packer version rpack is compatible with; `packer version` prints this.
 pub const PACKER_COMPAT_VERSION: &str = "1.6.6";

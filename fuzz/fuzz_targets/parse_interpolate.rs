@@ -6,6 +6,10 @@
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code, unused_imports)]
+#[path = "../../src/gocompat/mod.rs"]
+mod gocompat;
+
+#[allow(dead_code, unused_imports)]
 #[path = "../../src/template/interp/mod.rs"]
 mod interp;
 

@@ -23,7 +23,6 @@ use aws_sdk_ec2::config::Region;
 
 use crate::aws::error::AwsResultExt;
 use crate::aws::wait::PollPolicy;
-use crate::config::Decoder;
 
 /// `assume_role { … }`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -118,79 +117,6 @@ pub struct AccessConfig {
     pub polling: PollingConfig,
 }
 
-/// Decodes the access keys of an amazon builder/post-processor (`skip_region_validation` is an
-/// AMI-config key in Packer, read here too because it decides an API call).
-pub fn decode(d: &mut Decoder<'_>) -> AccessConfig {
-    let mut c = AccessConfig {
-        access_key: d.string("access_key").filter(|s| !s.is_empty()),
-        secret_key: d.string("secret_key").filter(|s| !s.is_empty()),
-        token: d.string("token").filter(|s| !s.is_empty()),
-        region: d.string("region").filter(|s| !s.is_empty()),
-        profile: d.string("profile").filter(|s| !s.is_empty()),
-        shared_credentials_file: d
-            .string("shared_credentials_file")
-            .filter(|s| !s.is_empty()),
-        custom_endpoint_ec2: d.string("custom_endpoint_ec2").filter(|s| !s.is_empty()),
-        insecure_skip_tls_verify: d.bool("insecure_skip_tls_verify").unwrap_or(false),
-        max_retries: d.int("max_retries"),
-        mfa_code: d.string("mfa_code").filter(|s| !s.is_empty()),
-        skip_metadata_api_check: d.bool("skip_metadata_api_check").unwrap_or(false),
-        skip_credential_validation: d.bool("skip_credential_validation").unwrap_or(false),
-        skip_region_validation: d.bool("skip_region_validation").unwrap_or(false),
-        decode_authorization_messages: d.bool("decode_authorization_messages").unwrap_or(false),
-        assume_role: None,
-        vault_aws_engine: None,
-        polling: PollingConfig::default(),
-    };
-    c.assume_role = d
-        .object("assume_role", |d| AssumeRole {
-            role_arn: d.string("role_arn").unwrap_or_default(),
-            duration_seconds: d.int("duration_seconds"),
-            external_id: d.string("external_id").filter(|s| !s.is_empty()),
-            policy: d.string("policy").filter(|s| !s.is_empty()),
-            policy_arns: d.string_list("policy_arns").unwrap_or_default(),
-            session_name: d.string("session_name").filter(|s| !s.is_empty()),
-            tags: d.string_map("tags").unwrap_or_default(),
-            transitive_tag_keys: d.string_list("transitive_tag_keys").unwrap_or_default(),
-        })
-        .filter(|a| !a.role_arn.is_empty());
-    c.vault_aws_engine = d
-        .object("vault_aws_engine", |d| {
-            let mut m = BTreeMap::new();
-            for k in ["name", "engine_name", "role_arn", "ttl"] {
-                if let Some(v) = d.string(k) {
-                    m.insert(k.to_string(), v);
-                }
-            }
-            m
-        })
-        .filter(|m| !m.is_empty());
-    c.polling = d
-        .object("aws_polling", |d| PollingConfig {
-            delay_seconds: d.int("delay_seconds"),
-            max_attempts: d.int("max_attempts"),
-        })
-        .unwrap_or_default();
-
-    // Packer's AccessConfig.Prepare checks, in its order.
-    if c.vault_aws_engine.is_some() && c.access_key.is_some() {
-        d.error(
-            "vault_aws_engine",
-            "If you have set vault_aws_engine, you must not set the access_key or secret_key.",
-        );
-    }
-    if c.access_key.is_some() != c.secret_key.is_some() {
-        d.error(
-            "access_key",
-            "`access_key` and `secret_key` must both be either set or not set.",
-        );
-    }
-    if c.skip_metadata_api_check {
-        tracing::warn!("(WARN) skip_metadata_api_check ignored.");
-    }
-    c
-}
-
 /// The HTTP client for a custom endpoint: `None` keeps the SDK's default (pooled HTTPS).
 ///
 /// Plain-`http://` endpoints are local emulators (moto, LocalStack) reached over loopback. Their
@@ -270,10 +196,7 @@ impl Clients {
             #[allow(deprecated)]
             let files = ProfileFiles::builder()
                 .include_default_config_file(true)
-                .with_file(
-                    ProfileFileKind::Credentials,
-                    crate::communicator::config::expand_user(f),
-                )
+                .with_file(ProfileFileKind::Credentials, crate::decoder::expand_user(f))
                 .build();
             loader = loader.profile_files(files);
         }

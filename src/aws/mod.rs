@@ -1,10 +1,11 @@
 //! AWS access shared by builders and commands: client configuration (credential chain, region,
 //! endpoints, retries), polling with backoff, error texts that name the operation, and the
-//! public-IP lookup for temporary security groups.
+//! public-IP lookup for temporary security groups, and Secrets Manager for `{{aws_secretsmanager}}`.
 
 pub mod access;
 pub mod checkip;
 pub mod error;
+pub mod secrets;
 pub mod wait;
 
 pub use access::{AccessConfig, AssumeRole, Clients, PollingConfig};

@@ -2,9 +2,9 @@
 //! image. The shared runner lives in `crate::engine`.
 
 pub mod amazon_ebs;
+pub mod common;
 pub mod file;
 pub mod null;
-pub mod null_run;
 
 use std::collections::BTreeMap;
 
@@ -18,7 +18,8 @@ use crate::ui::Ui;
 #[async_trait::async_trait]
 pub trait ProvisionHook: Send + Sync {
     /// `comm` is `None` with `communicator: none`. `data` is the `build` function's data
-    /// (`ID`, `Host`, `Port`, `User`, `SourceAMI`, `BuildRegion`, `PackerRunUUID`, …).
+    /// (`ID`, `Host`, `Port`, `User`, `SourceAMI`, `BuildRegion`, …); the pipeline adds
+    /// `PackerRunUUID`, the one value every build of the run shares.
     async fn provision(
         &self,
         comm: Option<&dyn Communicator>,

@@ -4,7 +4,7 @@
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use crate::config::decode::parse_go_bool;
+use crate::gocompat::strconv::parse_bool as parse_go_bool;
 
 /// Flags that take a value as the next argument when not written `-flag=value`.
 const VALUE_FLAGS: &[&str] = &[
@@ -204,7 +204,7 @@ fn go_flag_message(e: &clap::Error, raw: &[String]) -> String {
             } else {
                 format!(
                     "invalid value {} for flag -{flag}: parse error",
-                    crate::template::json::go_quote(&value)
+                    crate::gocompat::strconv::quote(&value)
                 )
             }
         }

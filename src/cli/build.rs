@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use super::args::{self, TemplateArgs};
-use super::output::{check_builds, load, write_diags};
+use super::check_builds;
+use super::diags::write_diags;
 use super::validate::parse_vars;
 use super::{help, usage_error, Output};
-use crate::build::{self, OnErrorFlag};
+use crate::pipeline::{self, OnErrorFlag};
+use crate::plan::load;
 use crate::ui::Secrets;
 
 pub fn run(out: &Output, rest: &[String]) -> i32 {
@@ -40,7 +42,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     let color_flag = !m.contains_id("color") || args::flag(&m, "color");
     let live = !out.machine && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let color = live && color_flag && std::env::var_os("PACKER_NO_COLOR").is_none();
-    let opts = build::Options {
+    let opts = pipeline::Options {
         parallel_builds: parallel as usize,
         on_error,
         debug: args::flag(&m, "debug"),
@@ -68,7 +70,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     ctx.user_vars = checked.user_vars.clone();
     ctx.strict_user_vars = true;
     let ui: Arc<dyn crate::ui::Ui> = Arc::from(ui);
-    build::run_blocking(checked.builds, ctx, opts, ui)
+    pipeline::run_blocking(checked.builds, ctx, opts, ui)
 }
 
 /// `-only`/`-except` must name builds (or, for `-except`, post-processors) that exist.

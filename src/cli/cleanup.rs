@@ -3,7 +3,7 @@
 use clap::{Arg, ArgAction, Command};
 
 use super::{args, Output};
-use crate::build::cleanup::{self, Options};
+use crate::ledger::sweep::{self, Options};
 use crate::ui::Secrets;
 
 pub const HELP: &str = "Usage: rpack cleanup [options] [BUILD-ID]
@@ -50,7 +50,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     };
     let older_than = match m
         .get_one::<String>("older-than")
-        .map(|s| cleanup::parse_age(s))
+        .map(|s| sweep::parse_age(s))
         .transpose()
     {
         Ok(v) => v,
@@ -72,7 +72,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     let Some(rt) = crate::runtime(&*ui) else {
         return 1;
     };
-    match rt.block_on(cleanup::run(&opts, &*ui)) {
+    match rt.block_on(sweep::run(&opts, &*ui)) {
         Ok(code) => code,
         Err(e) => {
             ui.error(&format!("Error: {e:#}"));

@@ -3,8 +3,8 @@
 //! as `<sensitive>` in both.
 
 use super::args;
-use super::output::load;
 use super::{help, usage_error, Output};
+use crate::plan::load;
 use crate::template::parse::Template;
 use crate::ui::{Secrets, Ui};
 

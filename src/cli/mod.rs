@@ -7,13 +7,13 @@
 pub mod args;
 mod build;
 mod cleanup;
+mod diags;
 mod help;
 mod inspect;
-pub mod output;
 mod platform;
-mod sensitive;
 mod validate;
 
+use crate::plan;
 use crate::ui::{BasicUi, MachineUi, Secrets, Sink, Ui};
 
 /// Exit code for an unknown command (mitchellh/cli's).
@@ -42,6 +42,27 @@ impl Output {
             Box::new(BasicUi::new(self.sink.clone(), secrets))
         }
     }
+}
+
+/// Checks the builds `targs` selects in `loaded` (Packer's `GetBuilds`). Returns the result,
+/// the context it was checked in, and a UI that masks the sensitive variables' resolved values.
+/// Like Packer, values are only masked once variables were resolved (a template that fails
+/// earlier prints its messages unmasked, so a secret "1" does not turn "1 error" into noise).
+fn check_builds(
+    out: &Output,
+    loaded: &plan::Loaded,
+    targs: &args::TemplateArgs,
+) -> (plan::Checked, crate::template::interp::Context, Box<dyn Ui>) {
+    let options = plan::Options {
+        only: targs.only.clone(),
+        except: targs.except.clone(),
+    };
+    let (checked, base) = plan::load::check_builds(loaded, &options);
+    let ui = out.ui(Secrets::new(plan::load::sensitive_values(
+        &loaded.template,
+        &checked.user_vars,
+    )));
+    (checked, base, ui)
 }
 
 /// Runs one command line (without the program name) and returns the exit code.

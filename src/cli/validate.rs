@@ -2,9 +2,11 @@
 //! report every problem in one run.
 
 use super::args::{self, TemplateArgs};
-use super::output::{check_builds, load, write_diags};
+use super::check_builds;
+use super::diags::write_diags;
 use super::{help, usage_error, Output};
-use crate::template::fixable;
+use crate::plan::fixable;
+use crate::plan::load;
 use crate::template::variables::parse_var_arg;
 use crate::ui::Secrets;
 
@@ -49,7 +51,7 @@ pub(crate) fn parse_vars(t: &TemplateArgs) -> Result<Vec<(String, String)>, Stri
             parse_var_arg(v).map_err(|e| {
                 format!(
                     "invalid value {} for flag -var: {e}",
-                    crate::template::json::go_quote(v)
+                    crate::gocompat::strconv::quote(v)
                 )
             })
         })

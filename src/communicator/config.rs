@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 
 /// `communicator`: how the build reaches the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -298,20 +298,12 @@ fn keep_alive(d: &mut Decoder) -> Option<Duration> {
     }
 }
 
-/// `~/x` → `$HOME/x` (Packer's `pathing.ExpandUser`).
-pub fn expand_user(path: &str) -> PathBuf {
-    if path == "~" || path.starts_with("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return Path::new(&home).join(path.trim_start_matches('~').trim_start_matches('/'));
-        }
-    }
-    PathBuf::from(path)
-}
+pub use crate::decoder::expand_user;
 
 /// Checks that `path` exists and holds a private key libssh2 can use (PEM or OpenSSH format).
 /// The error text follows Go's (`stat x: no such file or directory`).
 pub(crate) fn check_private_key(path: &Path) -> Result<(), String> {
-    let data = std::fs::read(path).map_err(|e| go_stat_error(path, &e))?;
+    let data = std::fs::read(path).map_err(|e| crate::gocompat::fmt::stat_error(path, &e))?;
     let text = String::from_utf8_lossy(&data);
     if text.contains("-----BEGIN") && text.contains("PRIVATE KEY-----") {
         if text.contains("ENCRYPTED") || text.contains("Proc-Type: 4,ENCRYPTED") {
@@ -346,22 +338,6 @@ pub(crate) fn check_private_key(path: &Path) -> Result<(), String> {
             path.display()
         ))
     }
-}
-
-/// Go's `os.Stat` error text: `stat <path>: no such file or directory`.
-pub(crate) fn go_stat_error(path: &Path, e: &std::io::Error) -> String {
-    let reason = match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => {
-            let s = e.to_string();
-            match s.find(" (os error") {
-                Some(i) => s[..i].to_lowercase(),
-                None => s,
-            }
-        }
-    };
-    format!("stat {}: {reason}", path.display())
 }
 
 #[cfg(test)]

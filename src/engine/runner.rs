@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::ledger::Ledger;
+use crate::ledger::Ledger;
 use crate::ui::Ui;
 
 /// How the build ended, as cleanups see it (an AMI is deleted again unless `Success`).

@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::registry::BuilderConfig;
-use crate::template::{parse, plan, variables};
+use crate::plan::{self, BuilderConfig};
+use crate::template::{parse, variables};
 
 use super::api::{Api, SourceLookup};
 use super::yaml::{self, Definition};
@@ -156,12 +156,12 @@ fn template_problems(
             BuilderConfig::AmazonEbs(c) => {
                 let r = c.access.region.clone().unwrap_or_default();
                 let index = tpl.builders.iter().position(|d| d.name == b.raw_name).unwrap_or(0);
-                let key = if c.source_ami.is_some() { "source_ami" } else { "source_ami_filter" };
+                let key = if c.run.source_ami.is_some() { "source_ami" } else { "source_ami_filter" };
                 let line = tpl.builders.get(index).and_then(|d| d.config.key_pos(key)).map(|p| format!(":{}", p.line)).unwrap_or_default();
-                let filter = c.source_ami_filter.clone().unwrap_or_default();
+                let filter = c.run.source_ami_filter.clone().unwrap_or_default();
                 sources.push(SourceRef {
                     place: format!("{shown}{line}: builders[{index}].{key}"),
-                    lookup: SourceLookup { region: r.clone(), endpoint: c.access.custom_endpoint_ec2.clone(), ami: c.source_ami.clone(), filters: filter.filters, owners: filter.owners },
+                    lookup: SourceLookup { region: r.clone(), endpoint: c.access.custom_endpoint_ec2.clone(), ami: c.run.source_ami.clone(), filters: filter.filters, owners: filter.owners },
                 });
                 if r != eb_region {
                     problems.push(format!(

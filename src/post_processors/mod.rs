@@ -1,13 +1,19 @@
-//! Post-processors (`manifest`, `shell-local`, `checksum`) and chain semantics.
+//! Post-processors (`manifest`, `shell-local`, `checksum`): their configuration, and at run
+//! time the chains ([`chain`]) each build's artifact goes through.
 //!
-//! This module owns their configuration; each chain element also carries the template-level
-//! keys (`name`, `only`, `except`, `keep_input_artifact`) decoded by `crate::template`.
+//! Each chain element also carries the template-level keys (`name`, `only`, `except`,
+//! `keep_input_artifact`) decoded by `crate::plan`.
 
+pub mod chain;
 pub mod checksum;
 pub mod manifest;
 pub mod shell_local;
 
-use crate::config::Decoder;
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::decoder::Decoder;
+use crate::template::interp::Value;
 
 /// One configured post-processor.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +22,15 @@ pub enum PostProcessor {
     Checksum(checksum::Config),
     /// Boxed: its configuration is several times the size of the others'.
     ShellLocal(Box<shell_local::Config>),
+}
+
+/// A post-processor in a chain of one build.
+#[derive(Debug, Clone)]
+pub struct PlannedPostProcessor {
+    pub kind: String,
+    pub name: String,
+    pub keep_input_artifact: Option<bool>,
+    pub config: PostProcessor,
 }
 
 /// Post-processor types rpack knows.
@@ -54,4 +69,29 @@ impl PostProcessor {
             _ => Vec::new(),
         }
     }
+}
+
+/// The `.` of a run-time render: a map of strings (`.BuildName`, `.BuilderType`, …).
+pub(crate) fn dot(pairs: &[(&str, &str)]) -> Value {
+    Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect(),
+    )
+}
+
+/// Writes `bytes` to `path` with `mode`, creating its folder.
+pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)?;
+    f.write_all(bytes)
 }

@@ -1,7 +1,7 @@
 //! `shell-local` post-processor configuration: the same keys and checks as the `shell-local`
 //! provisioner (Packer shares one config between them).
 
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 
 pub use crate::provisioners::shell_local::config::Config;
 

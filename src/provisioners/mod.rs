@@ -23,7 +23,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::communicator::{Communicator, OutputSink};
-use crate::config::Decoder;
+use crate::decoder::Decoder;
+use crate::gocompat::fmt::sprintf2;
+use crate::gocompat::strconv::quote as go_quote;
+pub(crate) use crate::gocompat::time::duration_string as go_duration;
 use crate::template::interp::{self, Context, Value};
 use crate::ui::Ui;
 
@@ -57,6 +60,14 @@ impl BuildData {
         interp::render(s, &self.render_ctx(dot))
             .map_err(|e| anyhow::anyhow!("rendering {s:?}: {e}"))
     }
+}
+
+/// A provisioner as one build runs it.
+#[derive(Debug, Clone)]
+pub struct PlannedProvisioner {
+    pub kind: String,
+    pub common: Common,
+    pub config: Provisioner,
 }
 
 /// One configured provisioner.
@@ -219,89 +230,6 @@ impl OutputSink for UiSink<'_> {
     fn stderr_line(&self, line: &str) {
         self.0.error(line)
     }
-}
-
-/// Formats a duration like Go's `time.Duration.String` (`1s`, `1m30s`, `1.5s`, `250ms`).
-pub fn go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".into();
-    }
-    if nanos < 1_000_000_000 {
-        let (unit, div) = if nanos < 1_000 {
-            ("ns", 1u128)
-        } else if nanos < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        return format!("{}{unit}", frac(nanos, div));
-    }
-    let total_secs = nanos / 1_000_000_000;
-    let (h, m) = (total_secs / 3600, (total_secs / 60) % 60);
-    let secs = frac(nanos % 60_000_000_000, 1_000_000_000);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if h > 0 || m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    out.push_str(&format!("{secs}s"));
-    out
-}
-
-/// `n / div` with the fraction's trailing zeros removed.
-fn frac(n: u128, div: u128) -> String {
-    let whole = n / div;
-    let rest = n % div;
-    if rest == 0 {
-        return whole.to_string();
-    }
-    let width = div.to_string().len() - 1;
-    let f = format!("{rest:0width$}");
-    format!("{whole}.{}", f.trim_end_matches('0'))
-}
-
-/// Go's `%q` of a string.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `fmt.Sprintf(format, key, value)` for the two-`%s` env var formats.
-pub(crate) fn sprintf2(format: &str, a: &str, b: &str) -> String {
-    let mut out = String::new();
-    let mut args = [a, b].into_iter();
-    let mut chars = format.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '%' {
-            match chars.next() {
-                Some('s') => out.push_str(args.next().unwrap_or("%!s(MISSING)")),
-                Some('%') => out.push('%'),
-                Some(o) => {
-                    out.push('%');
-                    out.push(o);
-                }
-                None => out.push('%'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// The environment of a script, sorted by name: `PACKER_BUILD_NAME`, `PACKER_BUILDER_TYPE`,
@@ -484,16 +412,6 @@ pub(crate) async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> 
 mod tests {
     use super::*;
     use crate::provisioners::testing::RecordingUi;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(Duration::from_secs(1)), "1s");
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_millis(250)), "250ms");
-        assert_eq!(go_duration(Duration::from_secs(3723)), "1h2m3s");
-    }
 
     #[test]
     fn env_is_sorted_escaped_and_formatted() {

@@ -181,12 +181,12 @@ fn decode_with<T>(
     json: &str,
     plugin: &str,
     no_render: &[&str],
-    f: impl FnOnce(&mut crate::config::Decoder) -> T,
+    f: impl FnOnce(&mut crate::decoder::Decoder) -> T,
 ) -> (T, Vec<String>) {
     let node = crate::template::json::parse(json).expect("test JSON parses");
     let obj = node.as_object().expect("a JSON object");
     let ctx = crate::template::interp::Context::default();
-    let mut d = crate::config::Decoder::new(&[obj], &ctx, plugin, no_render);
+    let mut d = crate::decoder::Decoder::new(&[obj], &ctx, plugin, no_render);
     let v = f(&mut d);
     let errs = d
         .finish()

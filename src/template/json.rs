@@ -521,11 +521,7 @@ fn quote_char(c: char) -> String {
     }
 }
 
-/// Go's `strconv.Quote` (`%q`). `super::interp` is the template engine beside this module (also
-/// in the fuzz target, which mounts both files at its crate root).
-pub(crate) fn go_quote(s: &str) -> String {
-    super::interp::gofmt::quote(s)
-}
+pub(crate) use crate::gocompat::strconv::quote as go_quote;
 
 /// Packer's `highlightPosition`: walks the first `offset` bytes, and shows the line before and the
 /// line up to the error with a caret. Its column arithmetic is kept as is (the first line counts

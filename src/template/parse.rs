@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::decode::{go_fmt_value, go_format_number, go_kind, parse_go_duration};
+use super::weak::{self, go_fmt_value, go_kind};
+use crate::gocompat::strconv::format_number as go_format_number;
+use crate::gocompat::time::parse_duration as parse_go_duration;
 use crate::template::json::{self, JsonError, Node, Object, Pos, Value};
 
 /// A parsed template.
@@ -119,18 +121,7 @@ pub enum ParseError {
     Template(Vec<TemplateError>),
 }
 
-/// Go-multierror's list format (`1 error occurred:\n\t* …\n\n`).
-pub fn go_multierror<S: AsRef<str>>(items: &[S]) -> String {
-    if items.len() == 1 {
-        return format!("1 error occurred:\n\t* {}\n\n", items[0].as_ref());
-    }
-    let points: Vec<String> = items.iter().map(|e| format!("* {}", e.as_ref())).collect();
-    format!(
-        "{} errors occurred:\n\t{}\n\n",
-        items.len(),
-        points.join("\n\t")
-    )
-}
+pub use crate::gocompat::fmt::multierror as go_multierror;
 
 /// Packer's own `MultiError` format (`N error(s) occurred:\n\n* …`), used by plugin Prepare.
 pub fn packer_multierror<S: AsRef<str>>(items: &[S]) -> String {
@@ -282,7 +273,7 @@ impl Parsing {
                     true
                 }
                 ("min_packer_version" | "description", other) => {
-                    let msg = format!("'{field}' expected type 'string', got unconvertible type '{}', value: '{}'", other.go_type(), go_fmt_value(other));
+                    let msg = weak::unconvertible(&field, "string", other);
                     self.err(Stage::RootDecode, Some(node.pos), msg);
                     continue;
                 }
@@ -292,11 +283,8 @@ impl Parsing {
                         match &item.value {
                             Value::String(s) => tpl.sensitive_variables.push(s.clone()),
                             other => {
-                                let msg = format!(
-                                    "'{field}[{i}]' expected type 'string', got unconvertible type '{}', value: '{}'",
-                                    other.go_type(),
-                                    go_fmt_value(other)
-                                );
+                                let msg =
+                                    weak::unconvertible(&format!("{field}[{i}]"), "string", other);
                                 self.err(Stage::RootDecode, Some(item.pos), msg);
                             }
                         }
@@ -361,9 +349,8 @@ impl Parsing {
                     Value::String(s) => Some(s.clone()),
                     other => {
                         let msg = format!(
-                            "variable {name}: '' expected type 'string', got unconvertible type '{}', value: '{}'",
-                            other.go_type(),
-                            go_fmt_value(other)
+                            "variable {name}: {}",
+                            weak::unconvertible("", "string", other)
                         );
                         self.err(Stage::Structure, Some(node.pos), msg);
                         continue;
@@ -608,11 +595,7 @@ fn provisioner(node: &Node) -> Result<ProvisionerDef, String> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(Value::Number(n)) => Some(go_format_number(n)),
         Some(other) => {
-            errs.push(format!(
-                "'max_retries' expected type 'string', got unconvertible type '{}', value: '{}'",
-                other.go_type(),
-                go_fmt_value(other)
-            ));
+            errs.push(weak::unconvertible("max_retries", "string", other));
             None
         }
     };
@@ -644,14 +627,9 @@ fn weak_string(obj: &Object, key: &str, field: &str, errs: &mut Vec<String>) -> 
     match obj.get(key).map(|n| &n.value) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(go_format_number(n)),
-        Some(Value::Bool(b)) => Some(if *b { "1" } else { "0" }.into()),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => weak::scalar_string(v),
         Some(other) => {
-            errs.push(format!(
-                "'{field}' expected type 'string', got unconvertible type '{}', value: '{}'",
-                other.go_type(),
-                go_fmt_value(other)
-            ));
+            errs.push(weak::unconvertible(field, "string", other));
             None
         }
     }
@@ -665,15 +643,11 @@ fn weak_slice(obj: &Object, key: &str) -> Vec<String> {
             .iter()
             .filter_map(|n| match &n.value {
                 Value::String(s) => Some(s.clone()),
-                Value::Number(x) => Some(go_format_number(x)),
-                Value::Bool(b) => Some(if *b { "1" } else { "0" }.into()),
-                _ => None,
+                v => weak::scalar_string(v),
             })
             .collect(),
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Number(x)) => vec![go_format_number(x)],
-        Some(Value::Bool(b)) => vec![if *b { "1" } else { "0" }.into()],
-        Some(_) => Vec::new(),
+        Some(v) => weak::scalar_string(v).into_iter().collect(),
     }
 }
 
@@ -685,10 +659,10 @@ fn string_slice(obj: &Object, key: &str, field: &str, errs: &mut Vec<String>) ->
             for (i, item) in items.iter().enumerate() {
                 match &item.value {
                     Value::String(s) => out.push(s.clone()),
-                    other => errs.push(format!(
-                        "'{field}[{i}]' expected type 'string', got unconvertible type '{}', value: '{}'",
-                        other.go_type(),
-                        go_fmt_value(other)
+                    other => errs.push(weak::unconvertible(
+                        &format!("{field}[{i}]"),
+                        "string",
+                        other,
                     )),
                 }
             }

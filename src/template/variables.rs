@@ -6,9 +6,8 @@
 //! rpack reports it, naming the variable; a cycle between variables is reported as one.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use crate::template::interp::{self, BuildData, Context, SecretsLookup};
+use crate::template::interp::{self, BuildData, Context};
 use crate::template::json::{self, JsonError, Value};
 use crate::template::parse::{io_error_text, Template};
 
@@ -240,7 +239,22 @@ fn mask_literals(text: &str, raw: &str) -> String {
         literals.push(lit.to_string());
         rest = after.unwrap_or("");
     }
-    crate::ui::Secrets::new(literals.into_iter().filter(|l| l.trim().len() >= 4)).mask(text)
+    // The literal itself and its Go-quoted body (errors quote the template); longest first so a
+    // literal containing another is masked whole. (The template layer sits below `ui`, so this
+    // does not use `ui::Secrets`.)
+    let mut forms: Vec<String> = literals
+        .iter()
+        .filter(|l| l.trim().len() >= 4)
+        .flat_map(|l| {
+            let q = json::go_quote(l);
+            [l.clone(), q[1..q.len() - 1].to_string()]
+        })
+        .collect();
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    forms.iter().fold(text.to_string(), |out, f| {
+        out.replace(f.as_str(), "<sensitive>")
+    })
 }
 
 fn not_set_name(message: &str) -> Option<String> {
@@ -288,64 +302,6 @@ fn restore_dot_fields(s: &str, saved: &[String]) -> String {
         out = out.replace(&format!("\u{1}RPACKDOT{i}\u{1}"), span);
     }
     out
-}
-
-/// `aws_secretsmanager` backed by the AWS SDK (default credential chain and region). Only
-/// called when a variable default uses the function.
-pub fn secrets_lookup() -> SecretsLookup {
-    Arc::new(|name: &str, key: Option<&str>| {
-        let name = name.to_string();
-        let key = key.map(str::to_string);
-        let run = async move {
-            let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let client = aws_sdk_secretsmanager::Client::new(&conf);
-            let out = client
-                .get_secret_value()
-                .secret_id(&name)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "reading secret {name:?} from AWS Secrets Manager: {}",
-                        aws_smithy_types::error::display::DisplayErrorContext(&e)
-                    )
-                })?;
-            let secret = out
-                .secret_string()
-                .ok_or_else(|| format!("secret {name:?} has no string value"))?
-                .to_string();
-            // Secrets Manager values are secrets wherever they end up (rpack extension).
-            crate::ui::secrets::register(&secret);
-            match key {
-                None => Ok(secret),
-                Some(k) => {
-                    let node = json::parse_allowing_duplicates(&secret)
-                        .map_err(|e| format!("secret {name:?} is not a JSON object: {e}"))?;
-                    match node
-                        .as_object()
-                        .and_then(|o| o.get(&k))
-                        .and_then(|n| n.as_str())
-                    {
-                        Some(v) => {
-                            crate::ui::secrets::register(v);
-                            Ok(v.to_string())
-                        }
-                        None => Err(format!("secret {name:?} has no key {k:?}")),
-                    }
-                }
-            }
-        };
-        // Called from synchronous rendering, possibly inside a runtime: use a separate thread.
-        std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?
-                .block_on(run)
-        })
-        .join()
-        .unwrap_or_else(|_| Err("secrets lookup panicked".into()))
-    })
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! Sensitive variable values are masked as `<sensitive>` by every UI here, including the
 //! machine-readable one (Packer 1.6.6 leaks them there; rpack deliberately does not).
 
+pub mod build;
 pub mod secrets;
 mod wrap;
 
@@ -33,6 +34,25 @@ pub trait Ui: Send + Sync {
     /// mask before they reshape text: wrapping, per-line prefixes).
     fn mask(&self, text: &str) -> String {
         secrets::mask_global(text)
+    }
+    /// Says `msg` (`Waiting for …`) and marks a wait that lasts while the guard lives: a UI a
+    /// person watches draws a spinner with the elapsed time until the guard drops or the build
+    /// prints its next line. Others only print the line.
+    #[must_use = "the wait ends when the guard drops"]
+    fn wait(&self, msg: &str) -> Wait {
+        self.say(msg);
+        Wait(None)
+    }
+}
+
+/// A wait in progress (see [`Ui::wait`]); dropping it ends the wait's spinner, if any.
+pub struct Wait(pub(crate) Option<indicatif::ProgressBar>);
+
+impl Drop for Wait {
+    fn drop(&mut self) {
+        if let Some(pb) = self.0.take() {
+            pb.finish_and_clear();
+        }
     }
 }
 

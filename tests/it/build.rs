@@ -863,3 +863,36 @@ fn debug_pauses_after_each_step_and_ask_offers_packers_choices() {
     );
     assert!(out.contains("Build 'null' errored"), "{out}");
 }
+
+/// `{{build "PackerRunUUID"}}` has one writer: an amazon-ebs provisioner sees the run UUID the
+/// manifest records (it used to see the build's id instead).
+#[test]
+fn amazon_ebs_provisioners_see_the_run_uuid_the_manifest_records() {
+    let st = stack();
+    let tpl = st.template(
+        "run-uuid",
+        json!({}),
+        json!([{"type": "shell-local", "inline": ["echo prov-uuid={{build `PackerRunUUID`}}"]}]),
+    );
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&tpl).unwrap()).unwrap();
+    doc["post-processors"] = json!([[
+        {"type": "manifest", "output": st.dir.join("uuid-manifest.json").to_str().unwrap()}
+    ]]);
+    std::fs::write(&tpl, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let (code, out) = run_to_end(st.rpack(&["build", "-color=false", tpl.to_str().unwrap()]));
+    assert_eq!(code, Some(0), "{out}");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(st.dir.join("uuid-manifest.json")).unwrap())
+            .unwrap();
+    let uuid = manifest["last_run_uuid"]
+        .as_str()
+        .expect("run uuid")
+        .to_string();
+    assert_eq!(uuid.len(), 36, "{uuid}");
+    let seen = |marker: &str| -> Vec<String> {
+        out.lines()
+            .filter_map(|l| l.split_once(marker).map(|(_, v)| v.trim().to_string()))
+            .collect()
+    };
+    assert_eq!(seen("prov-uuid="), vec![uuid], "{out}");
+}

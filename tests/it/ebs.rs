@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rpack::builders::amazon_ebs::{self, Artifact, Config, ProvisionHook, RunArgs, TrueHook};
-use rpack::engine::{Ledger, RunError};
-use rpack::registry::{decode_builder, BuilderConfig};
+use rpack::engine::RunError;
+use rpack::ledger::Ledger;
+use rpack::plan::registry::{decode_builder, BuilderConfig};
 use rpack::template::interp::Context;
 use rpack::ui::Ui;
 use serde_json::{json, Value};
@@ -325,7 +326,7 @@ async fn full_build_with_copies_tags_permissions_and_encryption() {
             .iter()
             .find(|i| &i.id == ami)
             .unwrap_or_else(|| panic!("{ami} missing in {region}"));
-        assert_eq!(img.name.as_deref(), Some(cfg.ami_name.as_str()));
+        assert_eq!(img.name.as_deref(), Some(cfg.ami.ami_name.as_str()));
         assert_eq!(img.tags.get("Project").map(String::as_str), Some("rpack"));
         // .BuildRegion is the build region in every region, like Packer.
         assert_eq!(
@@ -780,7 +781,7 @@ async fn null_builder_connects_and_provisions() {
         cancel_on: None,
     });
     let run = |cfg| {
-        rpack::builders::null_run::run(
+        rpack::builders::null::run(
             cfg,
             Arc::new(TrueHook),
             ui.clone(),

@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_ec2::types::{HttpTokensState, Instance, InstanceLifecycleType, SecurityGroup};
 use rpack::builders::amazon_ebs::{ProvisionHook, TrueHook};
 use rpack::communicator::Communicator;
-use rpack::engine::{DebugHook, LedgerEvent, RunnerOptions};
+use rpack::engine::{DebugHook, RunnerOptions};
+use rpack::ledger::LedgerEvent;
 use rpack::ui::Ui;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -429,7 +430,7 @@ async fn skip_save_build_region_keeps_only_the_copies() {
         .iter()
         .find(|i| i.id == art.amis["us-west-2"])
         .expect("copy missing in us-west-2");
-    assert_eq!(img.name.as_deref(), Some(cfg.ami_name.as_str()));
+    assert_eq!(img.name.as_deref(), Some(cfg.ami.ami_name.as_str()));
     let east = leftovers(&st, &o.build_id, &[REGION]).await;
     assert!(east.is_empty(), "left in the build region: {east:#?}");
     assert!(Ec2State::new(st.moto.endpoint(), REGION)
@@ -437,7 +438,7 @@ async fn skip_save_build_region_keeps_only_the_copies() {
         .await
         .unwrap()
         .iter()
-        .all(|i| i.name.as_deref() != Some(cfg.ami_name.as_str())));
+        .all(|i| i.name.as_deref() != Some(cfg.ami.ami_name.as_str())));
     art.destroy().await.unwrap();
     assert_clean(&st, &o, &[REGION, "us-west-2"]).await;
 }

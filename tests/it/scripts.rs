@@ -33,8 +33,10 @@ fn have(tool: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn skip(test: &str, why: &str) {
-    eprintln!("SKIPPED {test}: {why}");
+/// A tool a test needs is missing: fail, naming the script that installs it (a test never
+/// skips as a pass).
+fn missing(test: &str, why: &str) -> ! {
+    panic!("{test}: {why}; scripts/test-deps.sh installs it");
 }
 
 fn text(out: &Output) -> String {
@@ -111,7 +113,7 @@ fn script_files() -> Vec<PathBuf> {
 #[test]
 fn scripts_are_shellcheck_clean() {
     if !have("shellcheck") {
-        return skip(
+        missing(
             "scripts_are_shellcheck_clean",
             "shellcheck is not installed",
         );
@@ -388,7 +390,7 @@ fn appdeploy_and_configdeploy_hooks_work_in_a_scratch_root() {
     const T: &str = "appdeploy_and_configdeploy_hooks_work_in_a_scratch_root";
     for tool in ["unzip", "python3", "node"] {
         if !have(tool) {
-            return skip(T, &format!("{tool} is not installed"));
+            missing(T, &format!("{tool} is not installed"));
         }
     }
     let root = tempfile::tempdir().unwrap();
@@ -671,13 +673,13 @@ fn ubuntu_tarball_install_verifies_checksums_and_is_idempotent() {
     const T: &str = "ubuntu_tarball_install_verifies_checksums_and_is_idempotent";
     for tool in ["python3", "curl", "tar", "xz", "sha256sum"] {
         if !have(tool) {
-            return skip(T, &format!("{tool} is not installed"));
+            missing(T, &format!("{tool} is not installed"));
         }
     }
     let arch = match std::env::consts::ARCH {
         "x86_64" => "x64",
         "aarch64" => "arm64",
-        other => return skip(T, &format!("no Node.js tarballs for {other}")),
+        other => missing(T, &format!("no Node.js tarballs for {other}")),
     };
     // A fake release: latest-v22.x/ with one tarball whose "node" prints its version.
     let work = tempfile::tempdir().unwrap();

@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rpack::build::ui::BuildUi;
 use rpack::communicator::config::TransferMethod;
 use rpack::communicator::ssh::{Auth, ConnectParams, Endpoint};
 use rpack::communicator::{CommError, Communicator, OutputSink, SshComm};
 use rpack::provisioners::{self, shell, BuildData};
+use rpack::ui::build::BuildUi;
 use rpack::ui::Ui;
 use tokio_util::sync::CancellationToken;
 

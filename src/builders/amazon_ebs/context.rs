@@ -12,8 +12,7 @@ use crate::builders::amazon_ebs::ProvisionHook;
 use crate::communicator::SshComm;
 use crate::template::interp::{self, Value};
 
-/// The tag every resource rpack creates carries (a janitor can find leftovers by it).
-pub const BUILD_ID_TAG: &str = "rpack:build-id";
+pub use crate::ledger::BUILD_ID_TAG;
 
 /// What `source_ami`/`source_ami_filter` resolved to.
 #[derive(Debug, Clone, Default)]
@@ -167,7 +166,6 @@ impl BuildCtx {
         m.insert("SourceAMICreationDate".to_string(), s.creation_date);
         m.insert("SourceAMIOwner".to_string(), s.owner);
         m.insert("SourceAMIOwnerName".to_string(), s.owner_alias);
-        m.insert("PackerRunUUID".to_string(), self.build_id.clone());
         m
     }
 

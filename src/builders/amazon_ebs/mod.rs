@@ -23,7 +23,8 @@ pub use config::Config;
 pub use context::BuildCtx;
 
 use crate::aws::access::Clients;
-use crate::engine::{Ledger, RunError, Runner, RunnerOptions, Step, StepEnv};
+use crate::engine::{RunError, Runner, RunnerOptions, Step, StepEnv};
+use crate::ledger::Ledger;
 use crate::ui::Ui;
 
 /// Packer's builder id for amazon-ebs artifacts.
@@ -47,7 +48,7 @@ pub struct RunArgs {
 /// Packer's step list, in order; spot builds launch through a fleet instead of RunInstances.
 pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
     use steps::*;
-    let launch: Box<dyn Step<BuildCtx>> = if cfg.is_spot() {
+    let launch: Box<dyn Step<BuildCtx>> = if cfg.run.is_spot() {
         Box::new(run_spot_instance::RunSpotInstance)
     } else {
         Box::new(run_instance::RunInstance)
@@ -61,7 +62,7 @@ pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
         Box::new(iam_instance_profile::IamInstanceProfile),
         Box::new(cleanup_volumes::CleanupVolumes),
         launch,
-        Box::new(connect::Connect),
+        Box::new(crate::builders::common::connect::Connect),
         Box::new(provision::Provision),
         Box::new(stop_instance::StopInstance),
         Box::new(modify_instance::ModifyInstance),
@@ -85,7 +86,7 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         None => Arc::new(Ledger::open_default(&build_id)?),
     };
     let aws = Clients::load(&cfg.access).await?;
-    let work_dir = crate::engine::work_dir::path(&build_id)
+    let work_dir = crate::ledger::work_dir::path(&build_id)
         .with_context(|| format!("build id {build_id:?} is not a plain identifier"))?;
     {
         use std::os::unix::fs::DirBuilderExt;

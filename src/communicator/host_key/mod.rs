@@ -14,7 +14,7 @@ pub(crate) mod user_data;
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 
 /// `ssh_host_key_check`: where the expected host key comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,6 +1,6 @@
 //! `breakpoint` configuration: `note` and `disable`.
 
-use crate::config::Decoder;
+use crate::decoder::Decoder;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {

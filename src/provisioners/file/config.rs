@@ -1,7 +1,7 @@
 //! `file` provisioner configuration (Packer 1.6.6 `provisioner/file`).
 
-use crate::communicator::config::go_stat_error;
-use crate::config::Decoder;
+use crate::decoder::Decoder;
+use crate::gocompat::fmt::stat_error as go_stat_error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Direction {

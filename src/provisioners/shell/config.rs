@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::communicator::config::go_stat_error;
-use crate::config::Decoder;
+use crate::decoder::Decoder;
+use crate::gocompat::fmt::stat_error as go_stat_error;
 use crate::provisioners::{check_env_vars, crlf_warning, decode_exit_codes, rand_name_number};
 
 #[derive(Debug, Clone, PartialEq)]

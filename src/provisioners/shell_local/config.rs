@@ -1,8 +1,8 @@
 //! `shell-local` configuration (packer-plugin-sdk `shell-local/config.go`), shared by the
 //! `shell-local` provisioner and post-processor.
 
-use crate::communicator::config::go_stat_error;
-use crate::config::Decoder;
+use crate::decoder::Decoder;
+use crate::gocompat::fmt::stat_error as go_stat_error;
 use crate::provisioners::{check_env_vars, crlf_warning, decode_exit_codes, resolve};
 
 /// GOOS names `only_on` accepts.

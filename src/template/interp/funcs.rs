@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 
-use super::exec::V;
 use super::gofmt::{self, type_name};
+use super::value::V;
 use super::{BuildData, Context, Value};
 
 /// Every function a template can call.

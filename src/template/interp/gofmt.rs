@@ -4,81 +4,11 @@
 
 use std::fmt::Write as _;
 
-use super::exec::V;
+use super::value::V;
 use super::Value;
 
-/// Go's `strconv.Quote`.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        escape_char(&mut out, c, '"');
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `strconv.QuoteToASCII` (`%+q`).
-pub(crate) fn quote_ascii(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        if c.is_ascii() {
-            escape_char(&mut out, c, '"');
-        } else if (c as u32) < 0x10000 {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        } else {
-            let _ = write!(out, "\\U{:08x}", c as u32);
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Go's `strconv.QuoteRune`.
-pub(crate) fn quote_rune(c: char) -> String {
-    let mut out = String::from("'");
-    escape_char(&mut out, c, '\'');
-    out.push('\'');
-    out
-}
-
-fn is_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    !(c.is_control()
-        || c.is_whitespace()
-        || matches!(c as u32, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064 | 0xFEFF | 0xFFF9..=0xFFFB)
-        || matches!(c as u32, 0xE000..=0xF8FF | 0xF0000..=0x10FFFF))
-}
-
-fn escape_char(out: &mut String, c: char, q: char) {
-    match c {
-        '\\' => out.push_str("\\\\"),
-        c if c == q => {
-            out.push('\\');
-            out.push(c);
-        }
-        '\u{7}' => out.push_str("\\a"),
-        '\u{8}' => out.push_str("\\b"),
-        '\u{c}' => out.push_str("\\f"),
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        '\u{b}' => out.push_str("\\v"),
-        c if is_printable(c) => out.push(c),
-        c if (c as u32) < 0x80 => {
-            let _ = write!(out, "\\x{:02x}", c as u32);
-        }
-        c if (c as u32) < 0x10000 => {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        }
-        c => {
-            let _ = write!(out, "\\U{:08x}", c as u32);
-        }
-    }
-}
+use crate::gocompat::strconv::is_printable;
+pub(crate) use crate::gocompat::strconv::{quote, quote_ascii, quote_rune};
 
 /// Go's type name for a value, as `%T` and error messages print it.
 pub(crate) fn type_name(v: &V) -> &'static str {

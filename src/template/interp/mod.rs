@@ -27,6 +27,7 @@ mod golayout;
 mod lexer;
 mod parse;
 mod strftime;
+mod value;
 
 #[cfg(test)]
 mod tests;

@@ -100,8 +100,8 @@ pub(crate) struct Number<'s> {
 
 impl Number<'_> {
     /// Go's `idealConstant`: what the constant is when used as a value.
-    pub(crate) fn ideal(&self) -> Result<super::exec::V<'static>, String> {
-        use super::exec::V;
+    pub(crate) fn ideal(&self) -> Result<super::value::V<'static>, String> {
+        use super::value::V;
         let looks_float = !self.is_char
             && !is_hex_int(self.text)
             && self.text.contains(['.', 'e', 'E', 'p', 'P']);

@@ -22,16 +22,16 @@ impl Step<BuildCtx> for AmiAttributes {
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
-        let launch = !cfg.ami_users.is_empty()
-            || !cfg.ami_groups.is_empty()
-            || !cfg.ami_org_arns.is_empty()
-            || !cfg.ami_ou_arns.is_empty();
-        let snap = !cfg.snapshot_users.is_empty() || !cfg.snapshot_groups.is_empty();
+        let launch = !cfg.ami.ami_users.is_empty()
+            || !cfg.ami.ami_groups.is_empty()
+            || !cfg.ami.ami_org_arns.is_empty()
+            || !cfg.ami.ami_ou_arns.is_empty();
+        let snap = !cfg.ami.snapshot_users.is_empty() || !cfg.ami.snapshot_groups.is_empty();
         let any = launch
             || snap
-            || !cfg.ami_product_codes.is_empty()
-            || cfg.imds_support.is_some()
-            || cfg.deprecate_at.is_some();
+            || !cfg.ami.ami_product_codes.is_empty()
+            || cfg.ami.imds_support.is_some()
+            || cfg.ami.deprecate_at.is_some();
         if !any {
             return Ok(());
         }
@@ -42,20 +42,20 @@ impl Step<BuildCtx> for AmiAttributes {
                 .say(&format!("Modifying attributes on AMI ({id})..."));
             if launch {
                 let mut adds = Vec::new();
-                for u in &cfg.ami_users {
+                for u in &cfg.ami.ami_users {
                     adds.push(LaunchPermission::builder().user_id(u).build());
                 }
-                for g in &cfg.ami_groups {
+                for g in &cfg.ami.ami_groups {
                     adds.push(
                         LaunchPermission::builder()
                             .group(PermissionGroup::from(g.as_str()))
                             .build(),
                     );
                 }
-                for a in &cfg.ami_org_arns {
+                for a in &cfg.ami.ami_org_arns {
                     adds.push(LaunchPermission::builder().organization_arn(a).build());
                 }
-                for a in &cfg.ami_ou_arns {
+                for a in &cfg.ami.ami_ou_arns {
                     adds.push(
                         LaunchPermission::builder()
                             .organizational_unit_arn(a)
@@ -76,16 +76,16 @@ impl Step<BuildCtx> for AmiAttributes {
                         format!("granting launch permissions on AMI {id} in {region}")
                     })?;
             }
-            if !cfg.ami_product_codes.is_empty() {
+            if !cfg.ami.ami_product_codes.is_empty() {
                 env.ui.message("Modifying: productCodes");
                 ec2.modify_image_attribute()
                     .image_id(id)
-                    .set_product_codes(Some(cfg.ami_product_codes.clone()))
+                    .set_product_codes(Some(cfg.ami.ami_product_codes.clone()))
                     .send()
                     .await
                     .aws_context(|| format!("setting product codes on AMI {id} in {region}"))?;
             }
-            if let Some(v) = &cfg.imds_support {
+            if let Some(v) = &cfg.ami.imds_support {
                 env.ui.message("Modifying: imdsSupport");
                 ec2.modify_image_attribute()
                     .image_id(id)
@@ -98,7 +98,7 @@ impl Step<BuildCtx> for AmiAttributes {
                     .await
                     .aws_context(|| format!("setting imds_support on AMI {id} in {region}"))?;
             }
-            if let Some(t) = &cfg.deprecate_at {
+            if let Some(t) = &cfg.ami.deprecate_at {
                 let when = chrono::DateTime::parse_from_rfc3339(t)
                     .map_err(|e| anyhow::anyhow!("deprecate_at {t:?}: {e}"))?;
                 let dt = aws_sdk_ec2::primitives::DateTime::from_secs(when.timestamp());
@@ -116,10 +116,10 @@ impl Step<BuildCtx> for AmiAttributes {
                     env.ui
                         .say(&format!("Modifying attributes on snapshot ({s})..."));
                     let mut adds = Vec::new();
-                    for u in &cfg.snapshot_users {
+                    for u in &cfg.ami.snapshot_users {
                         adds.push(CreateVolumePermission::builder().user_id(u).build());
                     }
-                    for g in &cfg.snapshot_groups {
+                    for g in &cfg.ami.snapshot_groups {
                         adds.push(
                             CreateVolumePermission::builder()
                                 .group(PermissionGroup::from(g.as_str()))

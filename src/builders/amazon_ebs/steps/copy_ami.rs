@@ -33,9 +33,9 @@ impl Step<BuildCtx> for CopyAmi {
         let Some(source) = ctx.images.first().cloned() else {
             return Ok(());
         };
-        let encrypt = cfg.encrypt_boot == Some(true);
-        let mut targets: Vec<String> = cfg.ami_regions.clone();
-        if source.intermediary && !cfg.skip_save_build_region {
+        let encrypt = cfg.ami.encrypt_boot == Some(true);
+        let mut targets: Vec<String> = cfg.ami.ami_regions.clone();
+        if source.intermediary && !cfg.ami.skip_save_build_region {
             targets.insert(0, ctx.region.clone());
         }
         if targets.is_empty() {
@@ -48,21 +48,21 @@ impl Step<BuildCtx> for CopyAmi {
         };
         env.ui
             .say(&format!("{verb} AMI ({}) to other regions...", source.id));
-        let description = match &cfg.ami_description {
+        let description = match &cfg.ami.ami_description {
             Some(d) => Some(ctx.render("ami_description", d)?),
             None => None,
         };
         let mut started = Vec::new();
         for region in &targets {
             env.ui.message(&format!("Copying to: {region}"));
-            let tags = ctx.id_tags(&cfg.ami_name);
+            let tags = ctx.id_tags(&cfg.ami.ami_name);
             let mut req = ctx
                 .aws
                 .ec2(region)
                 .copy_image()
                 .source_image_id(&source.id)
                 .source_region(&ctx.region)
-                .name(&cfg.ami_name)
+                .name(&cfg.ami.ami_name)
                 .client_token(format!("rpack-{}-{region}", ctx.build_id))
                 .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &tags));
             if let Some(d) = &description {
@@ -71,11 +71,12 @@ impl Step<BuildCtx> for CopyAmi {
             if encrypt {
                 req = req.encrypted(true);
                 let key = if *region == ctx.region {
-                    cfg.kms_key_id.clone()
+                    cfg.ami.kms_key_id.clone()
                 } else {
-                    cfg.region_kms_key(region)
+                    cfg.ami
+                        .region_kms_key(region)
                         .map(str::to_string)
-                        .or(cfg.kms_key_id.clone())
+                        .or(cfg.ami.kms_key_id.clone())
                 };
                 if let Some(k) = key.filter(|k| !k.is_empty()) {
                     req = req.kms_key_id(k);
@@ -98,7 +99,7 @@ impl Step<BuildCtx> for CopyAmi {
             started.push((region.clone(), id));
         }
 
-        env.ui.say("Waiting for all copies to complete...");
+        let _wait = env.ui.wait("Waiting for all copies to complete...");
         let sem = Arc::new(tokio::sync::Semaphore::new(MAX_PARALLEL_WAITS));
         let mut set = JoinSet::new();
         for (region, id) in started {

@@ -4,8 +4,6 @@
 //! Cleanup: on failure or cancel the AMI and its snapshots are removed, also when the wait
 //! never finished (Packer leaks those); an intermediary is removed in every case.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use aws_sdk_ec2::types::ResourceType;
 use rand::distributions::Alphanumeric;
@@ -13,6 +11,7 @@ use rand::Rng;
 
 use crate::aws::error::AwsResultExt;
 use crate::aws::wait;
+use crate::builders::amazon_ebs::config::timeouts;
 use crate::builders::amazon_ebs::context::{BuildCtx, Image};
 use crate::builders::amazon_ebs::steps::{delete_image, run_instance::mapping, wait_image};
 use crate::engine::{Outcome, Step, StepEnv};
@@ -27,7 +26,7 @@ impl Step<BuildCtx> for CreateAmi {
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
-        if cfg.skip_create_ami {
+        if cfg.ami.skip_create_ami {
             env.ui.say("Skipping AMI creation...");
             return Ok(());
         }
@@ -35,7 +34,7 @@ impl Step<BuildCtx> for CreateAmi {
             .instance_id()
             .context("no instance to image")?
             .to_string();
-        let intermediary = cfg.encrypt_boot == Some(true) || cfg.skip_save_build_region;
+        let intermediary = cfg.ami.encrypt_boot == Some(true) || cfg.ami.skip_save_build_region;
         let name = if intermediary {
             let r: String = rand::thread_rng()
                 .sample_iter(&Alphanumeric)
@@ -44,7 +43,7 @@ impl Step<BuildCtx> for CreateAmi {
                 .collect();
             format!("packer-intermediary-{}", r.to_lowercase())
         } else {
-            cfg.ami_name.clone()
+            cfg.ami.ami_name.clone()
         };
         env.ui
             .say(&format!("Creating AMI {name} from instance {instance}"));
@@ -56,17 +55,17 @@ impl Step<BuildCtx> for CreateAmi {
             .name(&name)
             // Snapshots get their tags in StepCreateTags (moto rejects snapshot tag specs here).
             .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &tags));
-        if let Some(d) = &cfg.ami_description {
+        if let Some(d) = &cfg.ami.ami_description {
             req = req.description(ctx.render("ami_description", d)?);
         }
-        for b in &cfg.ami_block_device_mappings {
+        for b in &cfg.block_devices.ami_block_device_mappings {
             req = req.block_device_mappings(mapping(b));
         }
         let region = ctx.region.clone();
         // EC2 may still report the instance as stopping for a moment after the stop wait.
         let out = wait::retry_codes(
             &["IncorrectInstanceState"],
-            Duration::from_secs(15 * 60),
+            timeouts::CREATE_IMAGE_RETRY,
             || {
                 let req = req.clone();
                 let (name, instance, region) = (&name, &instance, &region);
@@ -90,10 +89,11 @@ impl Step<BuildCtx> for CreateAmi {
             intermediary,
         });
         env.ui.message(&format!("AMI: {id}"));
-        env.ui.say("Waiting for AMI to become ready...");
+        let wait = env.ui.wait("Waiting for AMI to become ready...");
         let snaps = wait_image(ctx, &region, &id, &env.cancel)
             .await
             .context("Error waiting for AMI")?;
+        drop(wait);
         for s in &snaps {
             env.ledger.created("snapshot", s, &region);
         }

@@ -3,10 +3,9 @@
 //! and the `{{ .SourceAMI* }}` data. The build-id tag rides along (so this runs even without
 //! `tags`: the snapshots are tagged nowhere else).
 
-use std::time::Duration;
-
 use crate::aws::error::AwsResultExt;
 use crate::aws::wait;
+use crate::builders::amazon_ebs::config::timeouts;
 use crate::builders::amazon_ebs::context::{ec2_tags, BuildCtx};
 use crate::engine::{Step, StepEnv};
 
@@ -20,8 +19,8 @@ impl Step<BuildCtx> for CreateTags {
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
-        let tags = ctx.render_tags("tags", &cfg.tags, None)?;
-        let snap_tags = ctx.render_tags("snapshot_tags", &cfg.snapshot_tags, None)?;
+        let tags = ctx.render_tags("tags", &cfg.ami.tags, None)?;
+        let snap_tags = ctx.render_tags("snapshot_tags", &cfg.ami.snapshot_tags, None)?;
         for img in ctx.finals().cloned().collect::<Vec<_>>() {
             let ec2 = ctx.aws.ec2(&img.region);
             let (id, region) = (&img.id, &img.region);
@@ -38,7 +37,7 @@ impl Step<BuildCtx> for CreateTags {
                 resources.extend(img.snapshots.iter().cloned());
                 wait::retry_codes(
                     &["InvalidAMIID.NotFound", "InvalidSnapshot.NotFound"],
-                    Duration::from_secs(60),
+                    timeouts::TAG_NEW_IMAGE_RETRY,
                     || async {
                         ec2.create_tags()
                             .set_resources(Some(resources.clone()))
@@ -52,7 +51,7 @@ impl Step<BuildCtx> for CreateTags {
                 )
                 .await?;
             }
-            if !cfg.snapshot_tags.is_empty() && !img.snapshots.is_empty() {
+            if !cfg.ami.snapshot_tags.is_empty() && !img.snapshots.is_empty() {
                 env.ui
                     .say(&format!("Tagging snapshot: {}", img.snapshots.join(", ")));
                 ec2.create_tags()

@@ -19,18 +19,25 @@ impl Step<BuildCtx> for DeregisterAmi {
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
-        if !cfg.force_deregister || cfg.skip_create_ami {
+        if !cfg.ami.force_deregister || cfg.ami.skip_create_ami {
             return Ok(());
         }
-        for region in cfg.all_regions(&ctx.region) {
+        for region in cfg.ami.all_regions(&ctx.region) {
             let ec2 = ctx.aws.ec2(&region);
             let out = ec2
                 .describe_images()
                 .owners("self")
-                .filters(Filter::builder().name("name").values(&cfg.ami_name).build())
+                .filters(
+                    Filter::builder()
+                        .name("name")
+                        .values(&cfg.ami.ami_name)
+                        .build(),
+                )
                 .send()
                 .await
-                .aws_context(|| format!("looking up AMIs named '{}' in {region}", cfg.ami_name))?;
+                .aws_context(|| {
+                    format!("looking up AMIs named '{}' in {region}", cfg.ami.ami_name)
+                })?;
             for img in out.images() {
                 let Some(id) = img.image_id() else { continue };
                 ec2.deregister_image()
@@ -39,7 +46,7 @@ impl Step<BuildCtx> for DeregisterAmi {
                     .await
                     .aws_context(|| format!("deregistering AMI {id} in {region}"))?;
                 env.ui.say(&format!("Deregistered AMI id: {id}"));
-                if cfg.force_delete_snapshot {
+                if cfg.ami.force_delete_snapshot {
                     for s in snapshots_of(img) {
                         ec2.delete_snapshot()
                             .snapshot_id(&s)

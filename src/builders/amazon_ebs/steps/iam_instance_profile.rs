@@ -20,8 +20,8 @@ impl Step<BuildCtx> for IamInstanceProfile {
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
-        if let Some(p) = &cfg.iam_instance_profile {
-            if !cfg.skip_profile_validation {
+        if let Some(p) = &cfg.run.iam_instance_profile {
+            if !cfg.run.skip_profile_validation {
                 ctx.aws
                     .iam()
                     .get_instance_profile()
@@ -33,7 +33,7 @@ impl Step<BuildCtx> for IamInstanceProfile {
             ctx.instance_profile = Some(p.clone());
             return Ok(());
         }
-        let Some(doc) = &cfg.temporary_iam_instance_profile_policy_document else {
+        let Some(doc) = &cfg.run.temporary_iam_instance_profile_policy_document else {
             return Ok(());
         };
         let iam = ctx.aws.iam();

@@ -91,7 +91,7 @@ impl Step<BuildCtx> for KeyPair {
             .temporary_key_pair_name
             .clone()
             .unwrap_or_else(|| format!("packer_{}", ctx.build_id));
-        let kind = cfg.key_type().to_string();
+        let kind = cfg.run.key_type().to_string();
         // Off the async workers: RSA generation takes seconds, and Ctrl-C must still be heard.
         let bits = comm.temporary_key_pair_bits;
         let comment = name.clone();

@@ -26,6 +26,7 @@ use aws_sdk_ec2::types::InstanceStateName;
 
 use crate::aws::error::{AwsResultExt, GoneIsDone};
 use crate::aws::wait::{self, Check, WaitError};
+use crate::builders::amazon_ebs::config::timeouts;
 use crate::builders::amazon_ebs::context::{BuildCtx, Image, Instance};
 use crate::engine::StepEnv;
 
@@ -106,9 +107,7 @@ pub(crate) async fn wait_image(
     image_id: &str,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Vec<String>, WaitError> {
-    let policy = ctx
-        .polling
-        .policy(crate::builders::amazon_ebs::config::timeouts::IMAGE_AVAILABLE);
+    let policy = ctx.polling.policy(timeouts::IMAGE_AVAILABLE);
     wait_image_owned(
         ctx.aws.ec2(region),
         policy,
@@ -196,7 +195,7 @@ pub(crate) async fn delete_image(
     for s in &snapshots {
         let r = wait::retry_codes(
             &["InvalidSnapshot.InUse"],
-            Duration::from_secs(60),
+            timeouts::DELETE_SNAPSHOT_RETRY,
             || async {
                 ec2.delete_snapshot()
                     .snapshot_id(s)

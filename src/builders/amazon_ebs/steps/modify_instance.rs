@@ -20,7 +20,7 @@ impl Step<BuildCtx> for ModifyInstance {
             return Ok(());
         };
         let ec2 = ctx.ec2();
-        if ctx.cfg.sriov_support {
+        if ctx.cfg.ami.sriov_support {
             env.ui.say("Enabling Enhanced Networking (SR-IOV)...");
             ec2.modify_instance_attribute()
                 .instance_id(&id)
@@ -33,7 +33,7 @@ impl Step<BuildCtx> for ModifyInstance {
                 .await
                 .aws_context(|| format!("enabling SR-IOV on instance {id} in {}", ctx.region))?;
         }
-        if let Some(ena) = ctx.cfg.ena_support {
+        if let Some(ena) = ctx.cfg.ami.ena_support {
             env.ui.say(&format!(
                 "{} Enhanced Networking (ENA)...",
                 if ena { "Enabling" } else { "Disabling" }

@@ -26,11 +26,11 @@ impl Step<BuildCtx> for Network {
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
         let ec2 = ctx.ec2();
-        ctx.vpc_id = cfg.vpc_id.clone();
-        ctx.subnet_id = cfg.subnet_id.clone();
-        ctx.availability_zone = cfg.availability_zone.clone();
+        ctx.vpc_id = cfg.run.vpc_id.clone();
+        ctx.subnet_id = cfg.run.subnet_id.clone();
+        ctx.availability_zone = cfg.run.availability_zone.clone();
         if ctx.vpc_id.is_none() {
-            if let Some(f) = &cfg.vpc_filter {
+            if let Some(f) = &cfg.run.vpc_filter {
                 let out = ec2
                     .describe_vpcs()
                     .set_filters(Some(filters(&f.filters)))
@@ -48,7 +48,7 @@ impl Step<BuildCtx> for Network {
             }
         }
         if ctx.subnet_id.is_none() {
-            if let Some(f) = &cfg.subnet_filter {
+            if let Some(f) = &cfg.run.subnet_filter {
                 let mut fs = filters(&f.filters);
                 fs.push(Filter::builder().name("state").values("available").build());
                 if let Some(v) = &ctx.vpc_id {

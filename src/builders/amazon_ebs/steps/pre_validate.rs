@@ -23,10 +23,10 @@ impl Step<BuildCtx> for PreValidate {
         }
         if !cfg.access.skip_region_validation {
             ctx.aws
-                .validate_regions(&cfg.all_regions(&ctx.region))
+                .validate_regions(&cfg.ami.all_regions(&ctx.region))
                 .await?;
         }
-        if let (Some(vpc), None) = (&cfg.vpc_id, &cfg.subnet_id) {
+        if let (Some(vpc), None) = (&cfg.run.vpc_id, &cfg.run.subnet_id) {
             env.ui.say("Prevalidating any provided VPC information");
             let out = ctx
                 .ec2()
@@ -46,16 +46,16 @@ impl Step<BuildCtx> for PreValidate {
         } else {
             env.ui.say("Prevalidating any provided VPC information");
         }
-        if cfg.skip_create_ami {
+        if cfg.ami.skip_create_ami {
             return Ok(());
         }
-        if cfg.force_deregister {
+        if cfg.ami.force_deregister {
             env.ui
                 .say("Force Deregister flag found, skipping prevalidating AMI Name");
             return Ok(());
         }
         env.ui
-            .say(&format!("Prevalidating AMI Name: {}", cfg.ami_name));
+            .say(&format!("Prevalidating AMI Name: {}", cfg.ami.ami_name));
         let out = ctx
             .ec2()
             .describe_images()
@@ -63,18 +63,21 @@ impl Step<BuildCtx> for PreValidate {
             .filters(
                 aws_sdk_ec2::types::Filter::builder()
                     .name("name")
-                    .values(&cfg.ami_name)
+                    .values(&cfg.ami.ami_name)
                     .build(),
             )
             .send()
             .await
             .aws_context(|| {
-                format!("looking up AMIs named '{}' in {}", cfg.ami_name, ctx.region)
+                format!(
+                    "looking up AMIs named '{}' in {}",
+                    cfg.ami.ami_name, ctx.region
+                )
             })?;
         if let Some(img) = out.images().first() {
             bail!(
                 "Error: AMI Name: '{}' is used by an existing AMI: {}",
-                cfg.ami_name,
+                cfg.ami.ami_name,
                 img.image_id().unwrap_or("")
             );
         }

@@ -32,7 +32,9 @@ impl Step<BuildCtx> for Provision {
         if ctx.cfg.comm.clear_authorized_keys && ctx.key_pair.as_ref().is_some_and(|k| k.temporary)
         {
             if let Some(c) = &comm {
-                c.clear_authorized_keys(env.ui.as_ref(), &env.cancel)
+                env.ui
+                    .say("Trying to remove ephemeral keys from authorized_keys files");
+                c.clear_authorized_keys(&env.cancel)
                     .await
                     .map_err(|e| anyhow::anyhow!("Error cleaning up authorized_keys: {e}"))?;
             }

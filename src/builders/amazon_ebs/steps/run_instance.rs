@@ -17,7 +17,7 @@ use base64::Engine as _;
 
 use crate::aws::error::{AwsResultExt, GoneIsDone};
 use crate::aws::wait;
-use crate::builders::amazon_ebs::config::{timeouts, BlockDevice};
+use crate::builders::amazon_ebs::config::{timeouts, BlockDevice, BlockDevices};
 use crate::builders::amazon_ebs::context::BuildCtx;
 use crate::builders::amazon_ebs::steps::wait_instance;
 use crate::engine::{Outcome, Step, StepEnv};
@@ -63,16 +63,14 @@ pub fn mapping(b: &BlockDevice) -> BlockDeviceMapping {
 
 /// With `no_ephemeral`, the instance-store device names (`/dev/xvdb`…`/dev/xvdy`) to map to no
 /// device, except those the template maps itself.
-pub(crate) fn suppressed_ephemeral_devices(
-    cfg: &crate::builders::amazon_ebs::config::Config,
-) -> Vec<String> {
-    if !cfg.no_ephemeral {
+pub(crate) fn suppressed_ephemeral_devices(bd: &BlockDevices) -> Vec<String> {
+    if !bd.no_ephemeral {
         return Vec::new();
     }
     (0..24u8)
         .map(|i| format!("/dev/xvd{}", (b'b' + i) as char))
         .filter(|dev| {
-            !cfg.launch_block_device_mappings
+            !bd.launch_block_device_mappings
                 .iter()
                 .any(|b| &b.device_name == dev)
         })
@@ -81,7 +79,7 @@ pub(crate) fn suppressed_ephemeral_devices(
 
 fn user_data(ctx: &BuildCtx) -> anyhow::Result<Option<String>> {
     let cfg = &ctx.cfg;
-    let raw = match (&cfg.user_data, &cfg.user_data_file) {
+    let raw = match (&cfg.run.user_data, &cfg.run.user_data_file) {
         (Some(s), _) => s.clone().into_bytes(),
         (None, Some(f)) => {
             std::fs::read(f).with_context(|| format!("reading user_data_file {}", f.display()))?
@@ -108,10 +106,11 @@ impl Step<BuildCtx> for RunInstance {
         let cfg = ctx.cfg.clone();
         let source = ctx.source.clone().context("no source AMI resolved")?;
         env.ui.say("Launching a source AWS instance...");
-        let instance_type = cfg.instance_type.clone().unwrap_or_default();
-        let run_tags = ctx.render_tags("run_tags", &cfg.run_tags, Some("Packer Builder"))?;
-        let volume_tags = ctx.render_tags("run_volume_tags", &cfg.run_volume_tags, None)?;
-        let md = &cfg.metadata_options;
+        let instance_type = cfg.run.instance_type.clone().unwrap_or_default();
+        let run_tags = ctx.render_tags("run_tags", &cfg.run.run_tags, Some("Packer Builder"))?;
+        let volume_tags =
+            ctx.render_tags("run_volume_tags", &cfg.block_devices.run_volume_tags, None)?;
+        let md = &cfg.run.metadata_options;
         let mut metadata = InstanceMetadataOptionsRequest::builder()
             // IMDSv2 only, unless the template says otherwise.
             .http_tokens(HttpTokensState::from(
@@ -137,11 +136,11 @@ impl Step<BuildCtx> for RunInstance {
             .client_token(format!("rpack-{}", ctx.build_id))
             .metadata_options(metadata.build())
             .instance_initiated_shutdown_behavior(ShutdownBehavior::from(
-                cfg.shutdown_behavior.as_str(),
+                cfg.run.shutdown_behavior.as_str(),
             ))
             .tag_specifications(BuildCtx::tag_spec(ResourceType::Instance, &run_tags))
             .tag_specifications(BuildCtx::tag_spec(ResourceType::Volume, &volume_tags));
-        if cfg.ebs_optimized {
+        if cfg.run.ebs_optimized {
             req = req.ebs_optimized(true);
         }
         if let Some(kp) = &ctx.key_pair {
@@ -150,10 +149,10 @@ impl Step<BuildCtx> for RunInstance {
         if let Some(ud) = user_data(ctx)? {
             req = req.user_data(ud);
         }
-        for b in &cfg.launch_block_device_mappings {
+        for b in &cfg.block_devices.launch_block_device_mappings {
             req = req.block_device_mappings(mapping(b));
         }
-        for dev in suppressed_ephemeral_devices(&cfg) {
+        for dev in suppressed_ephemeral_devices(&cfg.block_devices) {
             req = req.block_device_mappings(
                 BlockDeviceMapping::builder()
                     .device_name(dev)
@@ -167,7 +166,7 @@ impl Step<BuildCtx> for RunInstance {
             placement = placement.availability_zone(az);
             has_placement = true;
         }
-        if let Some(t) = &cfg.tenancy {
+        if let Some(t) = &cfg.run.tenancy {
             placement = placement.tenancy(Tenancy::from(t.as_str()));
             has_placement = true;
         }
@@ -178,7 +177,7 @@ impl Step<BuildCtx> for RunInstance {
             req = req
                 .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
         }
-        if let Some(public) = cfg.associate_public_ip_address {
+        if let Some(public) = cfg.run.associate_public_ip_address {
             let mut ni = aws_sdk_ec2::types::InstanceNetworkInterfaceSpecification::builder()
                 .device_index(0)
                 .associate_public_ip_address(public)
@@ -194,7 +193,7 @@ impl Step<BuildCtx> for RunInstance {
                 req = req.subnet_id(s);
             }
         }
-        if cfg.enable_t2_unlimited {
+        if cfg.run.enable_t2_unlimited {
             req = req.credit_specification(
                 aws_sdk_ec2::types::CreditSpecificationRequest::builder()
                     .cpu_credits("unlimited")
@@ -206,11 +205,11 @@ impl Step<BuildCtx> for RunInstance {
         // A freshly created instance profile takes a few seconds to be usable by EC2.
         let out = wait::retry_codes(
             &["InvalidParameterValue"],
-            Duration::from_secs(if ctx.temp_iam.profile.is_some() {
-                120
+            if ctx.temp_iam.profile.is_some() {
+                timeouts::NEW_INSTANCE_PROFILE_RETRY
             } else {
-                0
-            }),
+                Duration::ZERO
+            },
             || {
                 let req = req.clone();
                 async move {
@@ -232,7 +231,7 @@ impl Step<BuildCtx> for RunInstance {
 
     fn cleanup_timeout(&self) -> Duration {
         // Room for the whole termination wait plus the terminate call itself.
-        timeouts::INSTANCE_TERMINATED + Duration::from_secs(5 * 60)
+        timeouts::INSTANCE_TERMINATED + timeouts::TERMINATE_CALLS
     }
 
     async fn cleanup(
@@ -293,8 +292,9 @@ pub(crate) async fn record_and_wait_running(
         ..Default::default()
     });
     env.ui.message(&format!("Instance ID: {id}"));
-    env.ui
-        .say(&format!("Waiting for instance ({id}) to become ready..."));
+    let _wait = env
+        .ui
+        .wait(&format!("Waiting for instance ({id}) to become ready..."));
     let inst = wait_instance(
         ctx,
         env,
@@ -316,18 +316,18 @@ pub(crate) fn encoded_user_data(ctx: &BuildCtx) -> anyhow::Result<Option<String>
 
 #[cfg(test)]
 mod tests {
-    use crate::builders::amazon_ebs::config::{BlockDevice, Config};
+    use crate::builders::amazon_ebs::config::{BlockDevice, BlockDevices};
 
     #[test]
     fn no_ephemeral_suppresses_every_instance_store_name_the_template_does_not_map() {
-        let mut cfg = Config::default();
-        assert!(super::suppressed_ephemeral_devices(&cfg).is_empty());
-        cfg.no_ephemeral = true;
-        cfg.launch_block_device_mappings = vec![BlockDevice {
+        let mut bd = BlockDevices::default();
+        assert!(super::suppressed_ephemeral_devices(&bd).is_empty());
+        bd.no_ephemeral = true;
+        bd.launch_block_device_mappings = vec![BlockDevice {
             device_name: "/dev/xvdc".into(),
             ..Default::default()
         }];
-        let devs = super::suppressed_ephemeral_devices(&cfg);
+        let devs = super::suppressed_ephemeral_devices(&bd);
         assert_eq!(devs.len(), 23);
         assert_eq!(devs.first().map(String::as_str), Some("/dev/xvdb"));
         assert_eq!(devs.last().map(String::as_str), Some("/dev/xvdy"));

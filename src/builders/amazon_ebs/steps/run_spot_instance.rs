@@ -25,7 +25,7 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 
 use crate::aws::error::{AwsResultExt, GoneIsDone};
-use crate::builders::amazon_ebs::config::{timeouts, BlockDevice};
+use crate::builders::amazon_ebs::config::{timeouts, BlockDevice, RunConfig};
 use crate::builders::amazon_ebs::context::{ec2_tags, BuildCtx};
 use crate::builders::amazon_ebs::steps::run_instance::{
     encoded_user_data, record_and_wait_running, terminate,
@@ -67,11 +67,11 @@ fn lt_tags(rt: ResourceType, tags: &[(String, String)]) -> LaunchTemplateTagSpec
 }
 
 /// The instance types the fleet may choose from, in the template's order.
-pub fn instance_types(cfg: &crate::builders::amazon_ebs::config::Config) -> Vec<String> {
-    if cfg.spot_instance_types.is_empty() {
-        cfg.instance_type.iter().cloned().collect()
+pub fn instance_types(run: &RunConfig) -> Vec<String> {
+    if run.spot_instance_types.is_empty() {
+        run.instance_type.iter().cloned().collect()
     } else {
-        cfg.spot_instance_types.clone()
+        run.spot_instance_types.clone()
     }
 }
 
@@ -79,7 +79,7 @@ impl RunSpotInstance {
     fn template_data(ctx: &BuildCtx) -> anyhow::Result<RequestLaunchTemplateData> {
         let cfg = &ctx.cfg;
         let source = ctx.source.as_ref().context("no source AMI resolved")?;
-        let md = &cfg.metadata_options;
+        let md = &cfg.run.metadata_options;
         let metadata = LaunchTemplateInstanceMetadataOptionsRequest::builder()
             // IMDSv2 only, unless the template says otherwise.
             .http_tokens(LaunchTemplateHttpTokensState::from(
@@ -98,15 +98,16 @@ impl RunSpotInstance {
         let mut spot = LaunchTemplateSpotMarketOptionsRequest::builder()
             .spot_instance_type(SpotInstanceType::OneTime);
         // "auto": no maximum, i.e. capped at the on-demand price.
-        if let Some(p) = cfg.spot_price.as_deref().filter(|p| *p != "auto") {
+        if let Some(p) = cfg.run.spot_price.as_deref().filter(|p| *p != "auto") {
             spot = spot.max_price(p);
         }
-        if cfg.block_duration_minutes > 0 {
-            spot = spot.block_duration_minutes(cfg.block_duration_minutes as i32);
+        if cfg.run.block_duration_minutes > 0 {
+            spot = spot.block_duration_minutes(cfg.run.block_duration_minutes as i32);
         }
-        let run_tags = ctx.render_tags("run_tags", &cfg.run_tags, Some("Packer Builder"))?;
-        let volume_tags = ctx.render_tags("run_volume_tags", &cfg.run_volume_tags, None)?;
-        let spot_tags = ctx.render_tags("spot_tags", &cfg.spot_tags, None)?;
+        let run_tags = ctx.render_tags("run_tags", &cfg.run.run_tags, Some("Packer Builder"))?;
+        let volume_tags =
+            ctx.render_tags("run_volume_tags", &cfg.block_devices.run_volume_tags, None)?;
+        let spot_tags = ctx.render_tags("spot_tags", &cfg.run.spot_tags, None)?;
         let mut data = RequestLaunchTemplateData::builder()
             .image_id(&source.id)
             .metadata_options(metadata)
@@ -121,13 +122,13 @@ impl RunSpotInstance {
             .tag_specifications(lt_tags(ResourceType::SpotInstancesRequest, &spot_tags))
             .set_user_data(encoded_user_data(ctx)?)
             .set_key_name(ctx.key_pair.as_ref().map(|k| k.name.clone()));
-        if cfg.ebs_optimized {
+        if cfg.run.ebs_optimized {
             data = data.ebs_optimized(true);
         }
-        for b in &cfg.launch_block_device_mappings {
+        for b in &cfg.block_devices.launch_block_device_mappings {
             data = data.block_device_mappings(lt_mapping(b));
         }
-        for dev in super::run_instance::suppressed_ephemeral_devices(cfg) {
+        for dev in super::run_instance::suppressed_ephemeral_devices(&cfg.block_devices) {
             data = data.block_device_mappings(
                 LaunchTemplateBlockDeviceMappingRequest::builder()
                     .device_name(dev)
@@ -135,11 +136,11 @@ impl RunSpotInstance {
                     .build(),
             );
         }
-        if ctx.availability_zone.is_some() || cfg.tenancy.is_some() {
+        if ctx.availability_zone.is_some() || cfg.run.tenancy.is_some() {
             data = data.placement(
                 LaunchTemplatePlacementRequest::builder()
                     .set_availability_zone(ctx.availability_zone.clone())
-                    .set_tenancy(cfg.tenancy.as_deref().map(Tenancy::from))
+                    .set_tenancy(cfg.run.tenancy.as_deref().map(Tenancy::from))
                     .build(),
             );
         }
@@ -150,7 +151,7 @@ impl RunSpotInstance {
                     .build(),
             );
         }
-        if let Some(public) = cfg.associate_public_ip_address {
+        if let Some(public) = cfg.run.associate_public_ip_address {
             // The subnet comes with the fleet's overrides.
             data = data.network_interfaces(
                 LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
@@ -174,7 +175,7 @@ impl Step<BuildCtx> for RunSpotInstance {
     }
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
-        let types = instance_types(&ctx.cfg);
+        let types = instance_types(&ctx.cfg.run);
         if types.is_empty() {
             bail!("no instance type to request a spot instance for");
         }
@@ -283,7 +284,7 @@ impl Step<BuildCtx> for RunSpotInstance {
     }
 
     fn cleanup_timeout(&self) -> std::time::Duration {
-        timeouts::INSTANCE_TERMINATED + std::time::Duration::from_secs(5 * 60)
+        timeouts::INSTANCE_TERMINATED + timeouts::TERMINATE_CALLS
     }
 
     async fn cleanup(

@@ -5,14 +5,13 @@
 //! [`crate::aws::checkip`]). Owns the temporary group; its cleanup runs after the instance is
 //! terminated (reverse order) and retries `DependencyViolation`.
 
-use std::time::Duration;
-
 use anyhow::bail;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType};
 
 use crate::aws::checkip;
 use crate::aws::error::{AwsResultExt, GoneIsDone};
 use crate::aws::wait;
+use crate::builders::amazon_ebs::config::timeouts;
 use crate::builders::amazon_ebs::config::Config;
 use crate::builders::amazon_ebs::context::BuildCtx;
 use crate::communicator::config::CommType;
@@ -24,12 +23,12 @@ pub struct SecurityGroup;
 /// host's public address when `temporary_security_group_source_public_ip` is set. Like the
 /// Packer plugin, given CIDRs win over the public-IP flag, with a message saying so.
 async fn source_cidrs(cfg: &Config, env: &StepEnv) -> anyhow::Result<Vec<String>> {
-    if !cfg.temporary_security_group_source_public_ip || cfg.comm.comm_type == CommType::None {
-        return Ok(cfg.temporary_security_group_source_cidrs.clone());
+    if !cfg.run.temporary_security_group_source_public_ip || cfg.comm.comm_type == CommType::None {
+        return Ok(cfg.run.temporary_security_group_source_cidrs.clone());
     }
-    if !cfg.temporary_security_group_source_cidrs.is_empty() {
+    if !cfg.run.temporary_security_group_source_cidrs.is_empty() {
         env.ui.say(PUBLIC_IP_IGNORED);
-        return Ok(cfg.temporary_security_group_source_cidrs.clone());
+        return Ok(cfg.run.temporary_security_group_source_cidrs.clone());
     }
     env.ui.say("Checking current host's public IP...");
     let ip = checkip::public_ip(&checkip::url()).await?;
@@ -49,11 +48,11 @@ impl Step<BuildCtx> for SecurityGroup {
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
         let ec2 = ctx.ec2();
-        if !cfg.security_group_ids.is_empty() {
-            ctx.security_group_ids = cfg.security_group_ids.clone();
+        if !cfg.run.security_group_ids.is_empty() {
+            ctx.security_group_ids = cfg.run.security_group_ids.clone();
             return Ok(());
         }
-        if let Some(f) = &cfg.security_group_filter {
+        if let Some(f) = &cfg.run.security_group_filter {
             let mut fs: Vec<Filter> = f
                 .filters
                 .iter()
@@ -129,7 +128,7 @@ impl Step<BuildCtx> for SecurityGroup {
         // A brand-new group can briefly be unknown to the API (eventual consistency).
         wait::retry_codes(
             &["InvalidGroup.NotFound"],
-            Duration::from_secs(60),
+            timeouts::AUTHORIZE_NEW_GROUP_RETRY,
             || async {
                 ec2.authorize_security_group_ingress()
                     .group_id(&id)
@@ -161,7 +160,7 @@ impl Step<BuildCtx> for SecurityGroup {
         let ec2 = ctx.ec2();
         let region = ctx.region.clone();
         // EC2 refuses while a (terminating) instance still uses the group.
-        let res = wait::retry_codes(&["DependencyViolation"], Duration::from_secs(5 * 60), || async {
+        let res = wait::retry_codes(&["DependencyViolation"], timeouts::DELETE_SECURITY_GROUP_RETRY, || async {
             ec2.delete_security_group().group_id(&id).send().await.aws_context(|| {
                 format!("Error cleaning up security group. Please delete the group manually: deleting security group {id} in {region}")
             })

@@ -19,11 +19,11 @@ impl Step<BuildCtx> for SourceAmi {
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
         let mut req = ctx.ec2().describe_images();
-        if let Some(id) = &cfg.source_ami {
+        if let Some(id) = &cfg.run.source_ami {
             req = req.image_ids(id);
         }
         let mut filter_text = Vec::new();
-        if let Some(f) = &cfg.source_ami_filter {
+        if let Some(f) = &cfg.run.source_ami_filter {
             for (k, v) in &f.filters {
                 req = req.filters(Filter::builder().name(k).values(v).build());
                 filter_text.push(format!("{k}: {v}"));
@@ -41,7 +41,7 @@ impl Step<BuildCtx> for SourceAmi {
             .aws_context(|| format!("describing the source AMI in {}", ctx.region))?;
         let mut images = out.images().to_vec();
         if images.is_empty() {
-            if cfg.source_ami_filter.is_some() {
+            if cfg.run.source_ami_filter.is_some() {
                 bail!(
                     "No AMI was found matching filters: {{{}}}",
                     filter_text.join(", ")
@@ -49,10 +49,11 @@ impl Step<BuildCtx> for SourceAmi {
             }
             bail!(
                 "No AMI was found matching filters: source_ami {}",
-                cfg.source_ami.as_deref().unwrap_or("")
+                cfg.run.source_ami.as_deref().unwrap_or("")
             );
         }
         let most_recent = cfg
+            .run
             .source_ami_filter
             .as_ref()
             .is_some_and(|f| f.most_recent);
@@ -90,7 +91,7 @@ impl Step<BuildCtx> for SourceAmi {
             ena_support: img.ena_support().unwrap_or(false),
         };
         env.ui.message(&format!("Found Image ID: {}", source.id));
-        if (cfg.ena_support == Some(true) || cfg.sriov_support)
+        if (cfg.ami.ena_support == Some(true) || cfg.ami.sriov_support)
             && source.virtualization_type != "hvm"
         {
             bail!(

@@ -19,14 +19,14 @@ impl Step<BuildCtx> for StopInstance {
     }
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
-        if ctx.cfg.is_spot() {
+        if ctx.cfg.run.is_spot() {
             return Ok(());
         }
         let id = ctx
             .instance_id()
             .context("no instance to stop")?
             .to_string();
-        if ctx.cfg.disable_stop_instance {
+        if ctx.cfg.run.disable_stop_instance {
             env.ui
                 .say("Automatic instance stop disabled. Please stop instance manually.");
         } else {
@@ -38,7 +38,7 @@ impl Step<BuildCtx> for StopInstance {
                 .await
                 .aws_context(|| format!("stopping instance {id} in {}", ctx.region))?;
         }
-        env.ui.say("Waiting for the instance to stop...");
+        let _wait = env.ui.wait("Waiting for the instance to stop...");
         wait_instance(
             ctx,
             env,

@@ -1,0 +1,219 @@
+//! amazon-ebs configuration: every key of Packer 1.6.6 plus the later plugin keys users write,
+//! decoded with Packer's weak typing and validated with Packer's exact messages. It is split
+//! like Packer's sub-configs, decoded in Packer's order: [`access`] → [`ami`] →
+//! [`block_devices`] → [`run`] (which also decodes the communicator) → the builder's own check.
+//! [`timeouts`] names every wait and retry budget the steps use.
+//!
+//! Keys in [`NO_RENDER`] are only syntax-checked here and rendered per region at run time with
+//! `{{ .BuildRegion }}` and the `{{ .SourceAMI* }}` data.
+
+mod access;
+mod ami;
+mod block_devices;
+mod iam;
+mod run;
+pub mod timeouts;
+
+pub use ami::{valid_kms_key, AmiConfig};
+pub use block_devices::{BlockDevice, BlockDevices};
+pub use iam::{PolicyDocument, PolicyStatement};
+pub use run::{AmiFilter, MetadataOptions, NetFilter, RunConfig};
+
+use crate::aws::access::AccessConfig;
+use crate::communicator::config::SshConfig;
+use crate::decoder::Decoder;
+use crate::template::interp::Context;
+
+/// Keys rendered later with build data (Packer's `InterpolateFilter.Exclude`).
+pub const NO_RENDER: &[&str] = &[
+    "ami_description",
+    "run_tags",
+    "run_tag",
+    "run_volume_tags",
+    "run_volume_tag",
+    "spot_tags",
+    "spot_tag",
+    "snapshot_tags",
+    "snapshot_tag",
+    "tags",
+    "tag",
+];
+
+/// The checked amazon-ebs configuration.
+#[derive(Clone, Default)]
+pub struct Config {
+    pub access: AccessConfig,
+    pub ami: AmiConfig,
+    pub block_devices: BlockDevices,
+    pub run: RunConfig,
+    pub comm: SshConfig,
+    /// The render context for the late keys (user variables, functions); dot data is added
+    /// per region at run time.
+    pub render_ctx: Context,
+    /// The build name (template `name`, else `amazon-ebs`), for messages.
+    pub build_name: String,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The render context holds closures and secrets; it is left out on purpose.
+        f.debug_struct("Config")
+            .field("build_name", &self.build_name)
+            .field("region", &self.access.region)
+            .field("ami_name", &self.ami.ami_name)
+            .field("ami_regions", &self.ami.ami_regions)
+            .field("source_ami", &self.run.source_ami)
+            .field("source_ami_filter", &self.run.source_ami_filter)
+            .field("instance_type", &self.run.instance_type)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Decodes and validates one amazon-ebs builder. The caller calls `d.finish()` afterwards.
+pub fn decode(d: &mut Decoder<'_>) -> Config {
+    let render_ctx = d.ctx().clone();
+    let build_name = d
+        .ctx()
+        .build_name
+        .clone()
+        .unwrap_or_else(|| "amazon-ebs".to_string());
+    let access = access::decode(d);
+    let ami = ami::decode(d, access.region.as_deref());
+    let block_devices = block_devices::decode(d);
+    let (comm, run) = run::decode(d);
+    // The builder's own check, across the sub-configs.
+    if run.is_spot() && (ami.ena_support == Some(true) || ami.sriov_support) {
+        d.error(
+            "spot_price",
+            "Spot instances do not support modification, which is required when either `ena_support` or `sriov_support` are set. Please ensure you use an AMI that already has either SR-IOV or ENA enabled.",
+        );
+    }
+    Config {
+        access,
+        ami,
+        block_devices,
+        run,
+        comm,
+        render_ctx,
+        build_name,
+    }
+}
+
+/// Tags given as a map (`tags`) or as Packer's list form (`tag: [{key, value}]`), map first.
+fn tags(d: &mut Decoder<'_>, map_key: &str, list_key: &str) -> Vec<(String, String)> {
+    let mut v = d.string_map(map_key).unwrap_or_default();
+    let list = d
+        .object_list(list_key, |d| {
+            let k = d
+                .string("key")
+                .or_else(|| d.string("name"))
+                .unwrap_or_default();
+            (k, d.string("value").unwrap_or_default())
+        })
+        .unwrap_or_default();
+    for (k, val) in list {
+        v.retain(|(x, _)| *x != k);
+        v.push((k, val));
+    }
+    v
+}
+
+fn nonempty(s: Option<String>) -> Option<String> {
+    s.filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::json::parse;
+
+    fn decode_src(src: &str) -> (Config, Vec<String>) {
+        let node = parse(src).unwrap();
+        let ctx = Context {
+            amazon_funcs: true,
+            ..Default::default()
+        };
+        let mut d = Decoder::new(&[node.as_object().unwrap()], &ctx, "amazon-ebs", NO_RENDER);
+        d.mark_known(&["name"]);
+        let c = decode(&mut d);
+        let errs = match d.finish() {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_iter().map(|e| e.message).collect(),
+        };
+        (c, errs)
+    }
+
+    #[test]
+    fn eb_sample_reports_packers_two_source_errors() {
+        // The shape of the EB custom-platform samples (conformance case eb-sample-al).
+        let (_, errs) = decode_src(
+            r#"{"type":"amazon-ebs","name":"HVM AMI builder","region":"","source_ami":"","instance_type":"m3.medium",
+               "ssh_username":"ec2-user","ami_name":"NodePlatform_AmazonLinux {{timestamp}}"}"#,
+        );
+        assert_eq!(
+            errs,
+            [
+                "A source_ami or source_ami_filter must be specified",
+                "For security reasons, your source AMI filter must declare an owner."
+            ]
+        );
+    }
+
+    #[test]
+    fn access_ami_and_run_errors_in_packers_order() {
+        let (_, errs) = decode_src(
+            r#"{"type":"amazon-ebs","access_key":"AK","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro",
+               "ssh_username":"u","ami_name":"x*","kms_key_id":"nope","ami_regions":["us-west-2"],
+               "region_kms_key_ids":{"eu-west-1":"alias/a"},"temporary_security_group_source_cidrs":["10.0.0.0"],
+               "shutdown_behavior":"halt","tenancy":"shared"}"#,
+        );
+        assert_eq!(
+            errs,
+            [
+                "`access_key` and `secret_key` must both be either set or not set.",
+                "Region eu-west-1 is in region_kms_key_ids but not in ami_regions",
+                "Region us-west-2 is in ami_regions but not in region_kms_key_ids",
+                "If you have set either region_kms_key_ids or kms_key_id, encrypt_boot must also be true.",
+                "\"nope\" is not a valid KMS Key Id.",
+                "ami_name must be between 3 and 128 characters long",
+                "AMIName should only contain alphanumeric characters, parentheses (()), square brackets ([]), spaces ( ), periods (.), slashes (/), dashes (-), single quotes ('), at-signs (@), or underscores(_). You can use the `clean_resource_name` template filter to automatically clean your ami name.",
+                "Error parsing temporary_security_group_source_cidrs: invalid CIDR address: 10.0.0.0",
+                "shutdown_behavior only accepts 'stop' or 'terminate' values.",
+                "Error: Unknown tenancy type shared",
+            ]
+        );
+    }
+
+    #[test]
+    fn late_keys_stay_unrendered_and_defaults_apply() {
+        let (c, errs) = decode_src(
+            r#"{"type":"amazon-ebs","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u",
+               "ami_name":"web","ami_regions":"us-east-1,us-west-2,us-west-2","tags":{"R":"{{ .BuildRegion }}"},
+               "launch_block_device_mappings":[{"device_name":"/dev/xvda","volume_type":"gp3"}]}"#,
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            c.ami.tags,
+            [("R".to_string(), "{{ .BuildRegion }}".to_string())]
+        );
+        assert_eq!(c.ami.ami_regions, ["us-west-2"]);
+        assert_eq!(c.run.temporary_security_group_source_cidrs, ["0.0.0.0/0"]);
+        assert_eq!(c.run.shutdown_behavior, "stop");
+        assert_eq!(c.run.key_type(), "ed25519");
+    }
+
+    #[test]
+    fn sharing_encrypted_with_default_key_is_refused() {
+        let (_, errs) = decode_src(
+            r#"{"type":"amazon-ebs","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u",
+               "ami_name":"web","encrypt_boot":true,"ami_users":["1"],"snapshot_users":["1"]}"#,
+        );
+        assert_eq!(
+            errs,
+            [
+                "Cannot share AMI encrypted with default KMS key",
+                "Cannot share snapshot encrypted with default KMS key"
+            ]
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! StepConnect, shared by the builders that reach their machine over SSH (amazon-ebs, null):
+//! says where it connects, waits until SSH answers (honouring `ssh_timeout`,
+//! `ssh_handshake_attempts` and `pause_before_connecting`, like Packer's `StepConnectSSH`),
+//! and owns the connection until cleanup. The transport under it prints nothing.
+
+use crate::communicator::config::{CommType, SshConfig};
+use crate::communicator::{CommError, SshComm};
+use crate::engine::{Outcome, Step, StepEnv};
+use crate::ui::Ui;
+use tokio_util::sync::CancellationToken;
+
+/// What the connect step needs from a builder's context.
+pub(crate) trait HasComm: Send {
+    /// The communicator configuration to connect with.
+    fn comm_config(&self) -> SshConfig;
+    /// The address to connect to; an error says why there is none.
+    fn host(&self) -> anyhow::Result<String>;
+    /// Where the connection lives until the step's cleanup.
+    fn comm_slot(&mut self) -> &mut Option<SshComm>;
+}
+
+/// Packer's `StepConnect` for the SSH communicator; does nothing with `communicator: none`.
+pub(crate) struct Connect;
+
+#[async_trait::async_trait]
+impl<C: HasComm> Step<C> for Connect {
+    fn name(&self) -> &'static str {
+        "StepConnect"
+    }
+
+    async fn run(&self, ctx: &mut C, env: &StepEnv) -> anyhow::Result<()> {
+        let cfg = ctx.comm_config();
+        if cfg.comm_type != CommType::Ssh {
+            return Ok(());
+        }
+        let host = ctx.host()?;
+        let comm = connect(&cfg, &host, env.ui.as_ref(), &env.cancel).await?;
+        *ctx.comm_slot() = Some(comm);
+        Ok(())
+    }
+
+    async fn cleanup(&self, ctx: &mut C, _env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+        if let Some(c) = ctx.comm_slot().take() {
+            c.disconnect();
+        }
+        Ok(())
+    }
+}
+
+/// Connects like Packer's `StepConnectSSH`: prints where it connects, retries until
+/// `cfg.timeout` (polling every ≤1 s instead of Packer's 5 s), honours
+/// `ssh_handshake_attempts` for authentication failures and `pause_before_connecting`.
+pub async fn connect(
+    cfg: &SshConfig,
+    host: &str,
+    ui: &dyn Ui,
+    cancel: &CancellationToken,
+) -> Result<SshComm, CommError> {
+    let comm = SshComm::new(crate::communicator::ssh::ConnectParams::from_config(
+        cfg, host,
+    ));
+    ui.say(&format!("Using ssh communicator to connect: {host}"));
+    let wait = ui.wait("Waiting for SSH to become available...");
+    comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
+        .await?;
+    drop(wait);
+    if let Some(pause) = cfg.pause_before_connecting {
+        comm.disconnect();
+        ui.say(&format!(
+            "Pausing {} before connecting...",
+            crate::gocompat::time::duration_string(pause)
+        ));
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = cancel.cancelled() => return Err(CommError::Cancelled),
+        }
+        comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
+            .await?;
+    }
+    ui.say("Connected to SSH!");
+    Ok(comm)
+}

@@ -1,0 +1,3 @@
+//! Steps shared by more than one builder.
+
+pub mod connect;

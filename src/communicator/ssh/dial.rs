@@ -1,0 +1,74 @@
+//! One connection attempt: a socket from the transport, the SSH handshake, the host key held
+//! to the one seen first (a changed key is refused for the rest of the build), authentication.
+
+use std::time::{Duration, Instant};
+
+use ssh2::Session;
+use tokio_util::sync::CancellationToken;
+
+use super::session::{authenticate, fingerprint, handshake, new_session};
+use super::transport::Link;
+use super::{Conn, Inner, TICK};
+use crate::communicator::CommError;
+
+impl Inner {
+    /// One connection attempt: open the transport, handshake, host key check, authentication.
+    pub(super) fn dial(
+        &self,
+        cancel: &CancellationToken,
+        deadline: Option<Instant>,
+    ) -> Result<Conn, CommError> {
+        let p = &self.params;
+        let budget = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(30));
+        let dial_timeout = budget.clamp(Duration::from_secs(1), Duration::from_secs(10));
+        let Link { sock, relay } = self.transport.open(dial_timeout, cancel)?;
+        let kill = sock
+            .try_clone()
+            .map_err(|e| CommError::Other(format!("cloning socket: {e}")))?;
+        *self.kill.lock().unwrap_or_else(|e| e.into_inner()) = Some(kill);
+        let sess = new_session(&sock, dial_timeout)?;
+        let addr = format!("{}:{}", p.target.host, p.target.port);
+        let res = (|| {
+            handshake(&sess, &addr)?;
+            self.check_host_key(&sess, &addr)?;
+            authenticate(&sess, &p.target)?;
+            Ok(())
+        })();
+        if let Err(e) = res {
+            sock.shutdown();
+            return Err(e);
+        }
+        sess.set_timeout(TICK.as_millis() as u32);
+        if let Some(k) = p.keep_alive {
+            sess.set_keepalive(true, k.as_secs().max(1) as u32);
+        }
+        Ok(Conn {
+            sess,
+            sock,
+            _relay: relay,
+            has_tar: None,
+        })
+    }
+
+    fn check_host_key(&self, sess: &Session, addr: &str) -> Result<(), CommError> {
+        let (key, kind) = sess
+            .host_key()
+            .ok_or_else(|| CommError::Other(format!("{addr} sent no host key")))?;
+        let kind = format!("{kind:?}");
+        let mut seen = self.host_key.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.as_ref() {
+            None => {
+                *seen = Some((kind, key.to_vec()));
+                Ok(())
+            }
+            Some((k, blob)) if *k == kind && blob.as_slice() == key => Ok(()),
+            Some((_, blob)) => Err(CommError::HostKeyChanged {
+                addr: addr.to_string(),
+                expected: fingerprint(blob),
+                found: fingerprint(key),
+            }),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! One libssh2 session over a transport's socket: algorithm preferences, the handshake,
+//! authentication (agent, key, password, keyboard-interactive, like Packer's auth list), and
+//! host-key fingerprints.
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use sha2::Digest as _;
+use ssh2::{MethodType, Session};
+
+use super::params::Endpoint;
+use super::transport::Sock;
+use crate::communicator::CommError;
+
+/// Ciphers in order of preference: AES-GCM is the fastest with AES-NI and needs no separate
+/// MAC; chacha20 for hosts without AES-NI; the CTR modes for old servers.
+const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr";
+const MACS: &str = "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512,hmac-sha1";
+const HOST_KEYS: &str = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa";
+
+pub(super) fn new_session(sock: &Sock, timeout: Duration) -> Result<Session, CommError> {
+    let mut sess =
+        Session::new().map_err(|e| CommError::Other(format!("creating ssh session: {e}")))?;
+    match sock
+        .try_clone()
+        .map_err(|e| CommError::Other(format!("cloning socket: {e}")))?
+    {
+        Sock::Tcp(s) => sess.set_tcp_stream(s),
+        Sock::Unix(s) => sess.set_tcp_stream(s),
+    }
+    sess.set_timeout(timeout.as_millis() as u32);
+    sess.set_compress(false);
+    for (kind, prefs) in [
+        (MethodType::CryptCs, CIPHERS),
+        (MethodType::CryptSc, CIPHERS),
+        (MethodType::MacCs, MACS),
+        (MethodType::MacSc, MACS),
+        (MethodType::HostKey, HOST_KEYS),
+    ] {
+        // libssh2 drops names it does not know; an error means none were usable, keep defaults.
+        let _ = sess.method_pref(kind, prefs);
+    }
+    Ok(sess)
+}
+
+pub(super) fn handshake(sess: &Session, addr: &str) -> Result<(), CommError> {
+    let mut s = sess.clone();
+    s.handshake()
+        .map_err(|e| CommError::Other(format!("ssh handshake with {addr}: {}", e.message())))
+}
+
+/// Tries agent, key, then password (also as keyboard-interactive), like Packer's auth list.
+pub(super) fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommError> {
+    let mut tried = vec!["none"];
+    let mut errors = Vec::new();
+    if ep.auth.agent {
+        tried.push("publickey");
+        if let Err(e) = agent_auth(sess, &ep.user, ep.auth.agent_socket.as_deref()) {
+            errors.push(format!("agent: {e}"));
+        }
+    }
+    if !sess.authenticated() {
+        if let Some(key) = &ep.auth.private_key_file {
+            tried.push("publickey");
+            if let Err(e) = sess.userauth_pubkey_file(&ep.user, None, key, None) {
+                errors.push(format!("key {}: {}", key.display(), e.message()));
+            }
+        }
+    }
+    if !sess.authenticated() {
+        if let Some(pw) = &ep.auth.password {
+            tried.push("password");
+            if let Err(e) = sess.userauth_password(&ep.user, pw) {
+                errors.push(format!("password: {}", e.message()));
+                let mut prompt = PasswordPrompt(pw.clone());
+                tried.push("keyboard-interactive");
+                if let Err(e) = sess.userauth_keyboard_interactive(&ep.user, &mut prompt) {
+                    errors.push(format!("keyboard-interactive: {}", e.message()));
+                }
+            }
+        }
+    }
+    if sess.authenticated() {
+        return Ok(());
+    }
+    tried.dedup();
+    let mut msg = format!("ssh: handshake failed: ssh: unable to authenticate, attempted methods [{}], no supported methods remain", tried.join(" "));
+    if !errors.is_empty() {
+        msg.push_str(&format!(" ({})", errors.join("; ")));
+    }
+    Err(CommError::Auth(msg))
+}
+
+/// Offers every key the agent holds until the server accepts one (Go's `agent.Signers`).
+/// `Session::userauth_agent` only ever tries the agent's first key.
+fn agent_auth(sess: &Session, user: &str, socket: Option<&Path>) -> Result<(), String> {
+    let at = match socket {
+        Some(p) => p.display().to_string(),
+        None => match std::env::var_os("SSH_AUTH_SOCK") {
+            Some(p) => Path::new(&p).display().to_string(),
+            None => {
+                return Err(
+                    "SSH_AUTH_SOCK is not set; ssh_agent_auth needs a running ssh-agent".into(),
+                )
+            }
+        },
+    };
+    let mut agent = sess
+        .agent()
+        .map_err(|e| format!("creating an agent client: {}", e.message()))?;
+    if let Some(p) = socket {
+        agent
+            .set_identity_path(p)
+            .map_err(|e| format!("agent socket {at}: {}", e.message()))?;
+    }
+    agent
+        .connect()
+        .map_err(|e| format!("connecting to the ssh agent at {at}: {}", e.message()))?;
+    let res = (|| {
+        agent
+            .list_identities()
+            .map_err(|e| format!("listing the keys of the ssh agent at {at}: {}", e.message()))?;
+        let keys = agent
+            .identities()
+            .map_err(|e| format!("listing the keys of the ssh agent at {at}: {}", e.message()))?;
+        if keys.is_empty() {
+            return Err(format!("the ssh agent at {at} holds no keys"));
+        }
+        for key in &keys {
+            match agent.userauth(user, key) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::debug!("ssh agent key {:?} refused: {}", key.comment(), e.message())
+                }
+            }
+        }
+        Err(format!(
+            "the server accepted none of the {} key(s) in the ssh agent at {at}",
+            keys.len()
+        ))
+    })();
+    let _ = agent.disconnect();
+    res
+}
+
+struct PasswordPrompt(String);
+impl ssh2::KeyboardInteractivePrompt for PasswordPrompt {
+    fn prompt<'a>(
+        &mut self,
+        _username: &str,
+        _instructions: &str,
+        prompts: &[ssh2::Prompt<'a>],
+    ) -> Vec<String> {
+        prompts.iter().map(|_| self.0.clone()).collect()
+    }
+}
+
+/// OpenSSH-style `SHA256:<base64>` fingerprint of a host key blob.
+pub(super) fn fingerprint(key: &[u8]) -> String {
+    let digest = sha2::Sha256::digest(key);
+    format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(digest)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_openssh_style() {
+        assert!(fingerprint(b"abc").starts_with("SHA256:"));
+        assert!(!fingerprint(b"abc").ends_with('='));
+    }
+}

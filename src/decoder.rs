@@ -1,0 +1,740 @@
+//! [`Decoder`] turns one plugin object (plus its overrides, later wins) into typed values.
+//!
+//! Contract used by every plugin's `config.rs`:
+//! ```ignore
+//! let mut d = Decoder::new(&raws, &ctx, "amazon-ebs", &["ami_description", "tags"]);
+//! let ami_name = d.string("ami_name");          // rendered, weakly typed, key marked as known
+//! let regions = d.string_list("ami_regions");   // list, or comma-separated string
+//! let filter = d.object("source_ami_filter", |d| Filter { owners: d.string_list("owners"), .. });
+//! if ami_name.is_none() { d.error("ami_name", "ami_name must be specified"); }
+//! d.finish()?;  // unknown keys (Packer's message) + every type/render/value error, in order
+//! ```
+//! Keys named `type`, starting with `packer_`, or (at the top level) `only`/`except`/`override`/
+//! `pause_before`/`max_retries`/`timeout` for provisioners are handled by the caller.
+//! Strings of keys in `no_render` are syntax-checked only (rendered later with build data).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::gocompat::strconv::{
+    parse_bool as parse_go_bool, parse_float as parse_go_float, parse_int as parse_go_int,
+    quote as go_quote,
+};
+use crate::gocompat::time::parse_duration as parse_go_duration;
+use crate::template::interp::{self, Context};
+use crate::template::json::{Node, Object, Pos, Value};
+use crate::template::weak::{self, go_kind};
+
+/// One configuration problem: Packer's message, the key path (`source_ami_filter.owners`) and
+/// where in the template it is.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ConfigError {
+    pub message: String,
+    pub key: Option<String>,
+    pub pos: Option<Pos>,
+}
+
+/// Decodes one plugin configuration. See the module docs.
+pub struct Decoder<'a> {
+    pub(crate) raws: Vec<&'a Object>,
+    pub(crate) ctx: &'a Context,
+    pub(crate) plugin: String,
+    pub(crate) no_render: Vec<String>,
+    pub(crate) prefix: String,
+    pub(crate) used: Vec<String>,
+    pub(crate) errors: Vec<ConfigError>,
+    /// Directory relative paths in the template are resolved against (the cwd, like Packer).
+    pub base_dir: PathBuf,
+    /// Unknown keys found in nested objects (full paths), reported first by [`Decoder::finish`].
+    unknown: Vec<ConfigError>,
+    /// Keys Packer rejects with its "Deprecated configuration key" message instead.
+    deprecated: Vec<String>,
+}
+
+/// The Go type names mapstructure prints for the target of a failed conversion.
+#[derive(Clone, Copy)]
+enum Target {
+    String,
+    Bool,
+    Int,
+    Float,
+}
+
+impl Target {
+    fn go_name(self) -> &'static str {
+        match self {
+            Target::String => "string",
+            Target::Bool => "bool",
+            Target::Int => "int",
+            Target::Float => "float64",
+        }
+    }
+}
+
+impl<'a> Decoder<'a> {
+    pub fn new(raws: &[&'a Object], ctx: &'a Context, plugin: &str, no_render: &[&str]) -> Self {
+        Decoder {
+            raws: raws.to_vec(),
+            ctx,
+            plugin: plugin.to_string(),
+            no_render: no_render.iter().map(|s| s.to_string()).collect(),
+            prefix: String::new(),
+            used: Vec::new(),
+            errors: Vec::new(),
+            base_dir: PathBuf::from("."),
+            unknown: Vec::new(),
+            deprecated: Vec::new(),
+        }
+    }
+
+    /// The render context (for plugins that render values later themselves).
+    pub fn ctx(&self) -> &Context {
+        self.ctx
+    }
+
+    /// The plugin type name this decoder was made for (`amazon-ebs`, `shell`, …).
+    pub fn plugin(&self) -> &str {
+        &self.plugin
+    }
+
+    /// The raw node for `key` (last override wins), marking the key known.
+    pub fn raw(&mut self, key: &str) -> Option<&'a Node> {
+        self.used.push(key.to_string());
+        self.lookup(key)
+    }
+
+    /// The raw node for `key` without marking it known.
+    pub fn peek(&self, key: &str) -> Option<&'a Node> {
+        self.raws.iter().rev().find_map(|o| o.get(key))
+    }
+
+    /// Whether `key` is set (to anything but `null`) in any of the objects. Does not mark it known.
+    pub fn is_set(&self, key: &str) -> bool {
+        self.peek(key).is_some_and(|n| n.value != Value::Null)
+    }
+
+    /// Marks keys as known without reading them (keys the caller handles itself).
+    pub fn mark_known(&mut self, keys: &[&str]) {
+        self.used.extend(keys.iter().map(|k| k.to_string()));
+    }
+
+    /// Keys this plugin rejects as deprecated (Packer's `packer fix` message) rather than unknown.
+    pub fn deprecated(&mut self, keys: &[&str]) {
+        self.deprecated.extend(keys.iter().map(|k| k.to_string()));
+    }
+
+    /// The full key path of `key` in this decoder (`source_ami_filter.owners`).
+    pub fn path(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn lookup(&self, key: &str) -> Option<&'a Node> {
+        self.raws.iter().rev().find_map(|o| o.get(key))
+    }
+
+    pub fn string(&mut self, key: &str) -> Option<String> {
+        let node = self.raw(key)?;
+        let path = self.path(key);
+        self.scalar_string(&path, node)
+    }
+
+    pub fn bool(&mut self, key: &str) -> Option<bool> {
+        let node = self.raw(key)?;
+        let path = self.path(key);
+        match &node.value {
+            Value::Null => None,
+            Value::Bool(b) => Some(*b),
+            Value::Number(n) => Some(parse_go_float(n).is_some_and(|f| f != 0.0)),
+            Value::String(s) => {
+                let s = self.render_typed(&path, s, node.pos)?;
+                match parse_go_bool(&s) {
+                    Some(b) => Some(b),
+                    None => {
+                        self.push(&path, node.pos, format!("cannot parse '{path}' as bool: strconv.ParseBool: parsing {}: invalid syntax", go_quote(&s)));
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.unconvertible(&path, node, Target::Bool);
+                None
+            }
+        }
+    }
+
+    pub fn int(&mut self, key: &str) -> Option<i64> {
+        let node = self.raw(key)?;
+        let path = self.path(key);
+        self.int_node(&path, node)
+    }
+
+    fn int_node(&mut self, path: &str, node: &Node) -> Option<i64> {
+        match &node.value {
+            Value::Null => None,
+            Value::Bool(b) => Some(*b as i64),
+            Value::Number(n) => match n.parse::<i64>() {
+                Ok(i) => Some(i),
+                // Go decodes JSON numbers as float64 and mapstructure truncates them.
+                Err(_) => parse_go_float(n).map(|f| f as i64),
+            },
+            Value::String(s) => {
+                let s = self.render_typed(path, s, node.pos)?;
+                if s.is_empty() {
+                    return Some(0);
+                }
+                match parse_go_int(&s) {
+                    Some(i) => Some(i),
+                    None => {
+                        let why = if looks_numeric(&s) {
+                            "value out of range"
+                        } else {
+                            "invalid syntax"
+                        };
+                        self.push(
+                            path,
+                            node.pos,
+                            format!(
+                                "cannot parse '{path}' as int: strconv.ParseInt: parsing {}: {why}",
+                                go_quote(&s)
+                            ),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.unconvertible(path, node, Target::Int);
+                None
+            }
+        }
+    }
+
+    pub fn float(&mut self, key: &str) -> Option<f64> {
+        let node = self.raw(key)?;
+        let path = self.path(key);
+        match &node.value {
+            Value::Null => None,
+            Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
+            Value::Number(n) => parse_go_float(n),
+            Value::String(s) => {
+                let s = self.render_typed(&path, s, node.pos)?;
+                if s.is_empty() {
+                    return Some(0.0);
+                }
+                match parse_go_float(&s) {
+                    Some(f) => Some(f),
+                    None => {
+                        self.push(&path, node.pos, format!("cannot parse '{path}' as float: strconv.ParseFloat: parsing {}: invalid syntax", go_quote(&s)));
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.unconvertible(&path, node, Target::Float);
+                None
+            }
+        }
+    }
+
+    /// A Go duration string (`"5m"`, `"1h5m2s"`) or a number of nanoseconds.
+    pub fn duration(&mut self, key: &str) -> Option<Duration> {
+        let node = self.raw(key)?;
+        let path = self.path(key);
+        match &node.value {
+            Value::Null => None,
+            Value::Number(n) => {
+                let nanos = n
+                    .parse::<i64>()
+                    .ok()
+                    .or_else(|| parse_go_float(n).map(|f| f as i64))
+                    .unwrap_or(0);
+                Some(Duration::from_nanos(nanos.max(0) as u64))
+            }
+            Value::String(s) => {
+                let s = self.render_typed(&path, s, node.pos)?;
+                match parse_go_duration(&s) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        self.push(&path, node.pos, format!("error decoding '{path}': {e}"));
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.unconvertible(&path, node, Target::Int);
+                None
+            }
+        }
+    }
+
+    /// A list of strings; a single string is split on commas (Packer's weak decoding).
+    pub fn string_list(&mut self, key: &str) -> Option<Vec<String>> {
+        let node = self.raw(key)?;
+        let path = self.path(key);
+        match &node.value {
+            Value::Null => None,
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    if let Some(s) = self.scalar_string(&format!("{path}[{i}]"), item) {
+                        out.push(s);
+                    }
+                }
+                Some(out)
+            }
+            Value::String(s) => {
+                let s = self.render_value(&path, s, node.pos)?;
+                if s.is_empty() {
+                    Some(Vec::new())
+                } else {
+                    Some(s.split(',').map(str::to_string).collect())
+                }
+            }
+            Value::Object(_) => {
+                self.push(
+                    &path,
+                    node.pos,
+                    format!("'{path}': source data must be an array or slice, got map"),
+                );
+                None
+            }
+            // A single scalar becomes a one-element list.
+            _ => self
+                .scalar_string(&format!("{path}[0]"), node)
+                .map(|s| vec![s]),
+        }
+    }
+
+    pub fn string_map(&mut self, key: &str) -> Option<Vec<(String, String)>> {
+        let node = self.raw(key)?;
+        let path = self.path(key);
+        match &node.value {
+            Value::Null => None,
+            Value::Object(o) => Some(self.map_entries(&path, o)),
+            // mapstructure's weak decoding merges a list of maps (and accepts an empty list).
+            Value::Array(items) if items.iter().all(|n| n.as_object().is_some()) => {
+                let mut out: Vec<(String, String)> = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let o = item.as_object().expect("checked above");
+                    for (k, v) in self.map_entries(&format!("{path}[{i}]"), o) {
+                        match out.iter_mut().find(|(ok, _)| *ok == k) {
+                            Some(slot) => slot.1 = v,
+                            None => out.push((k, v)),
+                        }
+                    }
+                }
+                Some(out)
+            }
+            other => {
+                self.push(
+                    &path,
+                    node.pos,
+                    format!("'{path}' expected a map, got '{}'", go_kind(other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn map_entries(&mut self, path: &str, o: &Object) -> Vec<(String, String)> {
+        let mut out = Vec::with_capacity(o.entries.len());
+        for (k, _, v) in &o.entries {
+            if let Some(s) = self.scalar_string(&format!("{path}[{k}]"), v) {
+                out.push((k.clone(), s));
+            }
+        }
+        out
+    }
+
+    /// A nested object decoded by `f` (unknown nested keys are reported with the full path).
+    pub fn object<T>(&mut self, key: &str, f: impl FnOnce(&mut Decoder<'a>) -> T) -> Option<T> {
+        self.used.push(key.to_string());
+        let path = self.path(key);
+        // Every override that sets the object contributes; later objects win per key.
+        let mut objects: Vec<&'a Object> = Vec::new();
+        let mut last: Option<&'a Node> = None;
+        for raw in &self.raws {
+            if let Some(node) = raw.get(key) {
+                last = Some(node);
+                match &node.value {
+                    Value::Object(o) => objects.push(o),
+                    Value::Null => {}
+                    Value::Array(a) if a.is_empty() => {}
+                    other => {
+                        let msg = format!("'{path}' expected a map, got '{}'", go_kind(other));
+                        self.push(&path, node.pos, msg);
+                        return None;
+                    }
+                }
+            }
+        }
+        let node = last?;
+        if objects.is_empty() && node.value == Value::Null {
+            return None;
+        }
+        Some(self.child(&objects, format!("{path}."), f))
+    }
+
+    /// A list of objects, each decoded by `f`.
+    pub fn object_list<T>(
+        &mut self,
+        key: &str,
+        mut f: impl FnMut(&mut Decoder<'a>) -> T,
+    ) -> Option<Vec<T>> {
+        let node = self.raw(key)?;
+        let path = self.path(key);
+        let items: Vec<&'a Node> = match &node.value {
+            Value::Null => return None,
+            Value::Array(items) => items.iter().collect(),
+            // A single value stands for a one-element list.
+            _ => vec![node],
+        };
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            match &item.value {
+                Value::Object(o) => out.push(self.child(&[o], format!("{path}[{i}]."), &mut f)),
+                Value::Null => {}
+                other => {
+                    let msg = format!("'{path}[{i}]' expected a map, got '{}'", go_kind(other));
+                    self.push(&format!("{path}[{i}]"), item.pos, msg);
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn child<T>(
+        &mut self,
+        objects: &[&'a Object],
+        prefix: String,
+        f: impl FnOnce(&mut Decoder<'a>) -> T,
+    ) -> T {
+        let mut child = Decoder {
+            raws: objects.to_vec(),
+            ctx: self.ctx,
+            plugin: self.plugin.clone(),
+            no_render: self.no_render.clone(),
+            prefix,
+            used: Vec::new(),
+            errors: Vec::new(),
+            base_dir: self.base_dir.clone(),
+            unknown: Vec::new(),
+            deprecated: Vec::new(),
+        };
+        let value = f(&mut child);
+        let unknown = child.unknown_keys();
+        self.unknown.extend(unknown);
+        self.unknown.append(&mut child.unknown);
+        self.errors.append(&mut child.errors);
+        value
+    }
+
+    /// Records a problem about `key` (its position is looked up).
+    pub fn error(&mut self, key: &str, message: impl Into<String>) {
+        let (path, pos) = if key.is_empty() {
+            (None, None)
+        } else {
+            (Some(self.path(key)), self.lookup(key).map(|n| n.pos))
+        };
+        self.errors.push(ConfigError {
+            message: message.into(),
+            key: path,
+            pos,
+        });
+    }
+
+    /// Records a problem that is about the plugin as a whole (no key).
+    pub fn error_general(&mut self, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            message: message.into(),
+            key: None,
+            pos: None,
+        });
+    }
+
+    /// Whether any problem has been recorded so far (unknown keys are only known at `finish`).
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// Unknown-key errors first (Packer: `unknown configuration key: '"x"'`), then every other error.
+    pub fn finish(mut self) -> Result<(), Vec<ConfigError>> {
+        let mut all = self.unknown_keys();
+        all.append(&mut self.unknown);
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        all.append(&mut self.errors);
+        if all.is_empty() {
+            Ok(())
+        } else {
+            Err(all)
+        }
+    }
+
+    /// Keys of this level nobody read, sorted like Packer (it sorts mapstructure's unused list).
+    fn unknown_keys(&self) -> Vec<ConfigError> {
+        let mut seen: Vec<(&str, Pos)> = Vec::new();
+        for raw in &self.raws {
+            for (k, kpos, _) in &raw.entries {
+                if k == "type" || k.starts_with("packer_") || self.used.iter().any(|u| u == k) {
+                    continue;
+                }
+                if !seen.iter().any(|(s, _)| s == k) {
+                    seen.push((k, *kpos));
+                }
+            }
+        }
+        seen.sort_by(|a, b| a.0.cmp(b.0));
+        seen.into_iter()
+            .map(|(k, pos)| {
+                let path = self.path(k);
+                let message = if self.deprecated.iter().any(|d| d == k) {
+                    format!(
+                        "Deprecated configuration key: '{path}'. Please call `packer fix` against your template to update your \
+                         template to be compatible with the current version of Packer. Visit \
+                         https://www.packer.io/docs/commands/fix/ for more detail."
+                    )
+                } else {
+                    format!("unknown configuration key: '{}'", go_quote(&path))
+                };
+                ConfigError { message, key: Some(path), pos: Some(pos) }
+            })
+            .collect()
+    }
+
+    fn push(&mut self, path: &str, pos: Pos, message: String) {
+        self.errors.push(ConfigError {
+            message,
+            key: Some(path.to_string()),
+            pos: Some(pos),
+        });
+    }
+
+    /// A scalar weakly converted to a string (numbers like Go's `FormatFloat(f, 'f', -1)`,
+    /// booleans as `1`/`0`), rendered unless its key is in `no_render`.
+    fn scalar_string(&mut self, path: &str, node: &Node) -> Option<String> {
+        match &node.value {
+            Value::Null => None,
+            Value::String(s) => self.render_value(path, s, node.pos),
+            Value::Number(_) | Value::Bool(_) => weak::scalar_string(&node.value),
+            _ => {
+                self.unconvertible(path, node, Target::String);
+                None
+            }
+        }
+    }
+
+    fn unconvertible(&mut self, path: &str, node: &Node, target: Target) {
+        let msg = weak::unconvertible(path, target.go_name(), &node.value);
+        self.push(path, node.pos, msg);
+    }
+
+    fn is_no_render(&self, path: &str) -> bool {
+        self.no_render.iter().any(|k| {
+            path == k
+                || path
+                    .strip_prefix(k.as_str())
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        })
+    }
+
+    /// Renders a string that is converted further (bool, number, duration): `None` when the
+    /// render failed, so no second error is piled onto the first.
+    fn render_typed(&mut self, path: &str, s: &str, pos: Pos) -> Option<String> {
+        let before = self.errors.len();
+        let out = self.render_value(path, s, pos)?;
+        (self.errors.len() == before).then_some(out)
+    }
+
+    /// Renders (or, for `no_render` keys, only checks) one string value. Errors read like
+    /// Packer's: `invalid '<key>'` for a template that does not parse, `render '<key>'` for one
+    /// that fails while executing.
+    fn render_value(&mut self, path: &str, s: &str, pos: Pos) -> Option<String> {
+        if !s.contains("{{") {
+            return Some(s.to_string());
+        }
+        let shown = top_key(path);
+        if self.is_no_render(path) {
+            if let Err(e) = interp::check(s, self.ctx) {
+                self.push(
+                    path,
+                    pos,
+                    format!("Error decoding config: invalid '{shown}': {e} in:\n\n{s}"),
+                );
+            }
+            return Some(s.to_string());
+        }
+        match interp::render(s, self.ctx) {
+            Ok(out) => Some(out),
+            Err(e) => {
+                let verb = if e.message.contains("executing \"") {
+                    "render"
+                } else {
+                    "invalid"
+                };
+                self.push(
+                    path,
+                    pos,
+                    format!("Error decoding config: {verb} '{shown}': {e} in:\n\n{s}"),
+                );
+                // The value stays as written so the plugin's own checks do not pile follow-on
+                // errors ("inline must be set") onto the one already recorded.
+                Some(s.to_string())
+            }
+        }
+    }
+}
+
+/// The key Packer names in render errors: the path without list indexes.
+fn top_key(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0;
+    for c in path.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn looks_numeric(s: &str) -> bool {
+    let t = s.trim_start_matches(['-', '+']);
+    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `~/x` → `$HOME/x` (Packer's `pathing.ExpandUser`).
+pub fn expand_user(path: &str) -> PathBuf {
+    if path == "~" || path.starts_with("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return Path::new(&home).join(path.trim_start_matches('~').trim_start_matches('/'));
+        }
+    }
+    PathBuf::from(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::json::parse;
+
+    fn obj(src: &str) -> Object {
+        parse(src).unwrap().as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn weak_typing_converts_like_mapstructure() {
+        let o = obj(
+            r#"{"b1":"true","b2":"0","b3":1,"i1":"5","i2":7,"i3":"0x10","i4":2.9,"s1":5,"s2":1.5,"s3":true,
+            "l1":"a,b","l2":["x",3],"l3":"","d1":"1h5m2s","d2":"300ms","f1":"2.5"}"#,
+        );
+        let ctx = Context::default();
+        let mut d = Decoder::new(&[&o], &ctx, "test", &[]);
+        assert_eq!(d.bool("b1"), Some(true));
+        assert_eq!(d.bool("b2"), Some(false));
+        assert_eq!(d.bool("b3"), Some(true));
+        assert_eq!(d.int("i1"), Some(5));
+        assert_eq!(d.int("i2"), Some(7));
+        assert_eq!(d.int("i3"), Some(16));
+        assert_eq!(d.int("i4"), Some(2));
+        assert_eq!(d.string("s1").as_deref(), Some("5"));
+        assert_eq!(d.string("s2").as_deref(), Some("1.5"));
+        assert_eq!(d.string("s3").as_deref(), Some("1"));
+        assert_eq!(
+            d.string_list("l1"),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(
+            d.string_list("l2"),
+            Some(vec!["x".to_string(), "3".to_string()])
+        );
+        assert_eq!(d.string_list("l3"), Some(vec![]));
+        assert_eq!(d.duration("d1"), Some(Duration::from_secs(3902)));
+        assert_eq!(d.duration("d2"), Some(Duration::from_millis(300)));
+        assert_eq!(d.float("f1"), Some(2.5));
+        assert_eq!(d.string("missing"), None);
+        assert_eq!(d.finish(), Ok(()));
+    }
+
+    #[test]
+    fn overrides_win_per_key() {
+        let base = obj(r#"{"a":"1","b":"2"}"#);
+        let over = obj(r#"{"b":"3"}"#);
+        let ctx = Context::default();
+        let mut d = Decoder::new(&[&base, &over], &ctx, "test", &[]);
+        assert_eq!(d.string("a").as_deref(), Some("1"));
+        assert_eq!(d.string("b").as_deref(), Some("3"));
+        assert!(d.finish().is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_come_first_sorted_with_nested_paths() {
+        let o = obj(
+            r#"{"zeta":1,"type":"x","packer_build_name":"n","alpha":2,"good":"g",
+            "filter":{"owners":["self"],"bogus":1},"devs":[{"name":"a","extra":true}]}"#,
+        );
+        let ctx = Context::default();
+        let mut d = Decoder::new(&[&o], &ctx, "test", &[]);
+        d.string("good");
+        d.object("filter", |d| d.string_list("owners"));
+        d.object_list("devs", |d| d.string("name"));
+        d.error("good", "good is bad");
+        let errs = d.finish().unwrap_err();
+        let msgs: Vec<&str> = errs.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "unknown configuration key: '\"alpha\"'",
+                "unknown configuration key: '\"devs[0].extra\"'",
+                "unknown configuration key: '\"filter.bogus\"'",
+                "unknown configuration key: '\"zeta\"'",
+                "good is bad",
+            ]
+        );
+        assert_eq!(errs[4].key.as_deref(), Some("good"));
+        assert_eq!(errs[4].pos.map(|p| p.line), Some(1));
+        assert_eq!(errs[1].pos.map(|p| p.line), Some(2));
+    }
+
+    #[test]
+    fn type_errors_name_the_key_and_value() {
+        let o = obj(r#"{"s":["a"],"b":"maybe","i":"abc","d":"5 minutes","m":"x"}"#);
+        let ctx = Context::default();
+        let mut d = Decoder::new(&[&o], &ctx, "test", &[]);
+        assert_eq!(d.string("s"), None);
+        assert_eq!(d.bool("b"), None);
+        assert_eq!(d.int("i"), None);
+        assert_eq!(d.duration("d"), None);
+        assert_eq!(d.string_map("m"), None);
+        let msgs: Vec<String> = d
+            .finish()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                "'s' expected type 'string', got unconvertible type '[]interface {}', value: '[a]'",
+                "cannot parse 'b' as bool: strconv.ParseBool: parsing \"maybe\": invalid syntax",
+                "cannot parse 'i' as int: strconv.ParseInt: parsing \"abc\": invalid syntax",
+                "error decoding 'd': time: unknown unit \" minutes\" in duration \"5 minutes\"",
+                "'m' expected a map, got 'string'",
+            ]
+        );
+    }
+
+    #[test]
+    fn deprecated_keys_get_packers_fix_message() {
+        let o = obj(r#"{"clean_ami_name":true}"#);
+        let ctx = Context::default();
+        let mut d = Decoder::new(&[&o], &ctx, "amazon-ebs", &[]);
+        d.deprecated(&["clean_ami_name"]);
+        let errs = d.finish().unwrap_err();
+        assert!(errs[0].message.starts_with(
+            "Deprecated configuration key: 'clean_ami_name'. Please call `packer fix`"
+        ));
+    }
+}

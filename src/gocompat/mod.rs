@@ -1,0 +1,10 @@
+//! Go behaviour rpack must reproduce byte for byte, because users compare rpack's output with
+//! Packer's: `strconv` quoting, parsing and float formatting, `time.Duration` parsing and
+//! printing, and the few `fmt`/`encoding/json`/go-multierror formats Packer's messages show.
+//!
+//! A leaf: it imports nothing of the crate (the fuzz target mounts it beside the template
+//! engine).
+
+pub mod fmt;
+pub mod strconv;
+pub mod time;

@@ -1,0 +1,246 @@
+//! The build ledger: an append-only JSON-lines file (one per build) that records every cloud id
+//! the moment the create call returns, and its deletion. After a crash or SIGKILL the entries
+//! without a matching deletion are exactly what is still open.
+//!
+//! Location: `$RPACK_STATE_DIR/builds/<build-id>.jsonl`, else
+//! `$XDG_STATE_HOME/rpack/builds/…`, else `~/.local/state/rpack/builds/…`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context as _, Result};
+use serde::{Deserialize, Serialize};
+
+pub mod sweep;
+pub(crate) mod work_dir;
+
+/// The tag every resource rpack creates carries: `rpack cleanup` finds leftovers by it.
+pub const BUILD_ID_TAG: &str = "rpack:build-id";
+/// The tag a finished build puts on the AMIs and snapshots it keeps.
+pub const COMPLETE_TAG: &str = "rpack:complete";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerEvent {
+    Created,
+    Deleted,
+    /// The build finished and keeps this resource (the final AMIs and their snapshots):
+    /// `rpack cleanup` must not delete it.
+    Kept,
+    /// Not a resource: facts cleanup needs later (`kind` = `endpoint_ec2`, `id` = the URL).
+    Meta,
+}
+
+/// One line of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// RFC 3339 time the line was written.
+    pub t: String,
+    pub build_id: String,
+    pub event: LedgerEvent,
+    /// `instance`, `key_pair`, `security_group`, `image`, `snapshot`, `volume`, `instance_profile`, …
+    pub kind: String,
+    pub id: String,
+    pub region: String,
+}
+
+/// Where a build's ledger lives. Callers may pass their own file to [`Ledger::open`].
+pub fn default_path(build_id: &str) -> Option<PathBuf> {
+    let base = if let Some(d) = std::env::var_os("RPACK_STATE_DIR").filter(|d| !d.is_empty()) {
+        PathBuf::from(d)
+    } else if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        PathBuf::from(d).join("rpack")
+    } else {
+        PathBuf::from(std::env::var_os("HOME")?).join(".local/state/rpack")
+    };
+    Some(base.join("builds").join(format!("{build_id}.jsonl")))
+}
+
+/// Appends created/deleted records for one build. Cheap to share (`Arc<Ledger>`).
+pub struct Ledger {
+    build_id: String,
+    file: Option<Mutex<File>>,
+    path: Option<PathBuf>,
+    /// Everything written, also kept in memory (tests and end-of-build reports read it).
+    entries: Mutex<Vec<LedgerEntry>>,
+}
+
+impl Ledger {
+    /// Opens (creating directories) the ledger file for `build_id` at `path`.
+    pub fn open(build_id: &str, path: &Path) -> Result<Ledger> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the build state directory {}", dir.display()))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening the build ledger {}", path.display()))?;
+        Ok(Ledger {
+            build_id: build_id.to_string(),
+            file: Some(Mutex::new(file)),
+            path: Some(path.to_path_buf()),
+            entries: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Opens the ledger at [`default_path`].
+    pub fn open_default(build_id: &str) -> Result<Ledger> {
+        let path = default_path(build_id).context(
+            "cannot place the build ledger: set RPACK_STATE_DIR, XDG_STATE_HOME or HOME",
+        )?;
+        Ledger::open(build_id, &path)
+    }
+
+    /// A ledger that only keeps entries in memory (unit tests, `validate`).
+    pub fn in_memory(build_id: &str) -> Ledger {
+        Ledger {
+            build_id: build_id.to_string(),
+            file: None,
+            path: None,
+            entries: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn build_id(&self) -> &str {
+        &self.build_id
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Records that `id` exists. Call it the instant the create call returns, before any wait.
+    pub fn created(&self, kind: &str, id: &str, region: &str) {
+        self.write(LedgerEvent::Created, kind, id, region);
+    }
+
+    /// Records that `id` is gone.
+    pub fn deleted(&self, kind: &str, id: &str, region: &str) {
+        self.write(LedgerEvent::Deleted, kind, id, region);
+    }
+
+    /// Records that the finished build keeps `id` (its final AMIs and snapshots).
+    pub fn kept(&self, kind: &str, id: &str, region: &str) {
+        self.write(LedgerEvent::Kept, kind, id, region);
+    }
+
+    /// Records a fact cleanup needs later, such as the EC2 endpoint the build used.
+    pub fn meta(&self, key: &str, value: &str, region: &str) {
+        self.write(LedgerEvent::Meta, key, value, region);
+    }
+
+    fn write(&self, event: LedgerEvent, kind: &str, id: &str, region: &str) {
+        let entry = LedgerEntry {
+            t: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            build_id: self.build_id.clone(),
+            event,
+            kind: kind.to_string(),
+            id: id.to_string(),
+            region: region.to_string(),
+        };
+        if let Some(file) = &self.file {
+            // One write call per line, so a crash leaves at most a torn last line that `read`
+            // skips. A failure to write is logged, never fatal: the build-id tag on the resource
+            // is the second line of defence.
+            let mut line = serde_json::to_string(&entry).expect("ledger entries serialize");
+            line.push('\n');
+            let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.flush()) {
+                tracing::warn!("writing the build ledger: {e}");
+            }
+        }
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(entry);
+    }
+
+    /// Every entry written through this handle, in order.
+    pub fn entries(&self) -> Vec<LedgerEntry> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Resources created and not (yet) recorded as deleted, in creation order.
+    pub fn open_resources(&self) -> Vec<LedgerEntry> {
+        outstanding(&self.entries())
+    }
+
+    /// Reads a ledger file (skipping a torn last line).
+    pub fn read(path: &Path) -> Result<Vec<LedgerEntry>> {
+        let f = File::open(path)
+            .with_context(|| format!("reading the build ledger {}", path.display()))?;
+        Ok(BufReader::new(f)
+            .lines()
+            .map_while(|l| l.ok())
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect())
+    }
+}
+
+/// The created entries that have no later deletion of the same kind, id and region.
+pub fn outstanding(entries: &[LedgerEntry]) -> Vec<LedgerEntry> {
+    let mut open: Vec<LedgerEntry> = Vec::new();
+    for e in entries {
+        match e.event {
+            LedgerEvent::Created => open.push(e.clone()),
+            LedgerEvent::Deleted | LedgerEvent::Kept => {
+                open.retain(|o| !(o.kind == e.kind && o.id == e.id && o.region == e.region))
+            }
+            LedgerEvent::Meta => {}
+        }
+    }
+    open
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_records_creates_and_deletes_and_outstanding_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("builds/b1.jsonl");
+        let l = Ledger::open("b1", &path).unwrap();
+        l.created("instance", "i-1", "us-east-1");
+        l.created("image", "ami-1", "us-east-1");
+        l.created("image", "ami-1", "eu-west-1");
+        l.deleted("instance", "i-1", "us-east-1");
+        l.deleted("image", "ami-1", "eu-west-1");
+        let read = Ledger::read(&path).unwrap();
+        assert_eq!(read.len(), 5);
+        assert_eq!(read, l.entries());
+        let open = outstanding(&read);
+        assert_eq!(open.len(), 1);
+        assert_eq!(
+            (
+                open[0].kind.as_str(),
+                open[0].id.as_str(),
+                open[0].region.as_str()
+            ),
+            ("image", "ami-1", "us-east-1")
+        );
+        assert!(read.iter().all(|e| e.build_id == "b1"));
+    }
+
+    #[test]
+    fn torn_last_line_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.jsonl");
+        let l = Ledger::open("b", &path).unwrap();
+        l.created("key_pair", "packer_x", "us-east-1");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"t\":\"20")
+            .unwrap();
+        assert_eq!(Ledger::read(&path).unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,448 @@
+//! Checking a template into the build plan: names rendered, provisioners filtered by
+//! `only`/`except` with their `override` for the build, post-processor chains, every plugin's
+//! configuration decoded.
+//!
+//! Problems come out as diagnostics shaped like Packer 1.6.6's (`Failed to initialize build`,
+//! `Failed to prepare build`, …) but, unlike Packer, all of them in one run.
+
+use std::collections::BTreeMap;
+
+use crate::decoder::ConfigError;
+
+use super::registry;
+use super::{Build, Checked, Diag, Options, PlannedPostProcessor, PlannedProvisioner, Severity};
+use crate::provisioners::Common;
+use crate::template::interp::{self, BuildData, Context};
+use crate::template::json::Object;
+use crate::template::parse::{
+    applies_to, go_multierror, packer_multierror, ProvisionerDef, Template,
+};
+use crate::template::variables;
+
+/// Checks everything `packer validate` checks, after the template parsed and variables were
+/// merged (`values`: defaults < var files < `-var`).
+pub fn check(
+    tpl: &Template,
+    values: &BTreeMap<String, String>,
+    base: &Context,
+    opts: &Options,
+) -> Checked {
+    let mut out = Checked::default();
+
+    // Core validation: template structure, minimum version, required variables.
+    let mut groups: Vec<(Vec<String>, bool)> = Vec::new();
+    let structure: Vec<String> = tpl.validate().into_iter().map(|e| e.message).collect();
+    if !structure.is_empty() {
+        groups.push((structure, true));
+    }
+    if let Some(v) = &tpl.min_version {
+        if let Some(msg) = min_version_error(v) {
+            groups.push((vec![msg], false));
+        }
+    }
+    let missing: Vec<String> = variables::missing_required(tpl, values)
+        .into_iter()
+        .map(|n| format!("required variable not set: {n}"))
+        .collect();
+    let stop = !missing.is_empty();
+    if stop {
+        groups.push((missing, true));
+    }
+    if !groups.is_empty() {
+        let detail = if groups.len() == 1 {
+            let (items, listed) = &groups[0];
+            if *listed {
+                go_multierror(items)
+            } else {
+                items[0].clone()
+            }
+        } else {
+            go_multierror(
+                &groups
+                    .iter()
+                    .flat_map(|(i, _)| i.clone())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        out.diags.push(Diag::error("", detail));
+    }
+    if stop {
+        return out;
+    }
+
+    // Variables.
+    let user_vars = match variables::resolve(tpl, values, base) {
+        Ok(v) => v,
+        Err(errs) => {
+            let detail = if errs.len() == 1 {
+                errs[0].clone()
+            } else {
+                go_multierror(&errs)
+            };
+            out.diags.push(Diag::error("", detail));
+            return out;
+        }
+    };
+    let mut ctx = base.clone();
+    ctx.user_vars = user_vars.clone();
+    ctx.strict_user_vars = true;
+    out.user_vars = user_vars;
+
+    // Build names.
+    let mut names: Vec<(String, usize)> = Vec::new();
+    for (i, b) in tpl.builders.iter().enumerate() {
+        match interp::render(&b.name, &ctx) {
+            Ok(n) => {
+                names.retain(|(existing, _)| *existing != n);
+                names.push((n, i));
+            }
+            Err(e) => out.diags.push(Diag::error(
+                "",
+                format!("Error interpolating builder '{}': {e}", b.name),
+            )),
+        }
+    }
+    names.sort();
+    let file = tpl.display_path();
+    for (name, i) in names {
+        if !opts.only.is_empty() && !opts.only.contains(&name) {
+            continue;
+        }
+        if opts.except.contains(&name) {
+            continue;
+        }
+        if let Some(b) = check_build(tpl, i, &name, &ctx, opts, &file, &mut out.diags) {
+            out.builds.push(b);
+        }
+    }
+    out
+}
+
+fn check_build(
+    tpl: &Template,
+    index: usize,
+    name: &str,
+    ctx: &Context,
+    opts: &Options,
+    file: &str,
+    diags: &mut Vec<Diag>,
+) -> Option<Build> {
+    let def = &tpl.builders[index];
+    let raw_name = def.name.as_str();
+    let mut init_errs: Vec<String> = Vec::new();
+    let mut prepare: Vec<Diag> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
+    let prepare_summary = format!(
+        "Failed to prepare build: {}",
+        crate::gocompat::strconv::quote(name)
+    );
+
+    let mut bctx = ctx.clone();
+    bctx.build_name = Some(name.to_string());
+    bctx.build_type = Some(def.kind.clone());
+    bctx.build_data = BuildData::Deferred;
+
+    // Builder.
+    let builder = if registry::builder_known(&def.kind) {
+        let mut c = bctx.clone();
+        c.amazon_funcs = def.kind == "amazon-ebs";
+        match registry::decode_builder(&def.kind, &[&def.config], &c) {
+            Ok(d) => {
+                warnings.extend(d.warnings);
+                Some(d.value)
+            }
+            Err(errs) => {
+                prepare.push(Diag::error(&prepare_summary, plugin_detail(&errs, file)));
+                None
+            }
+        }
+    } else {
+        init_errs.push(format!(
+            "error initializing builder '{}': Unknown builder {}",
+            def.kind, def.kind
+        ));
+        None
+    };
+
+    // Provisioners.
+    let mut check = |p| {
+        check_provisioner(
+            p,
+            raw_name,
+            &bctx,
+            file,
+            &prepare_summary,
+            &mut init_errs,
+            &mut prepare,
+            &mut warnings,
+        )
+    };
+    let provisioners: Vec<_> = tpl
+        .provisioners
+        .iter()
+        .filter(|p| applies_to(&p.only, &p.except, raw_name))
+        .filter_map(&mut check)
+        .collect();
+    let error_cleanup = tpl.error_cleanup_provisioner.as_ref().and_then(check);
+
+    // Post-processor chains.
+    let mut chains = Vec::new();
+    for chain in &tpl.post_processors {
+        let mut current = Vec::new();
+        for pp in chain {
+            if !applies_to(&pp.only, &pp.except, raw_name) {
+                continue;
+            }
+            // `-except` naming a post-processor skips it and the rest of its chain.
+            if opts.except.iter().any(|e| !e.is_empty() && *e == pp.name) {
+                break;
+            }
+            if !registry::post_processor_known(&pp.kind) {
+                init_errs.push(format!(
+                    "error initializing post-processor '{}': Unknown post-processor {}",
+                    pp.kind, pp.kind
+                ));
+                continue;
+            }
+            match registry::decode_post_processor(&pp.kind, &[&pp.config], &bctx) {
+                Ok(d) => {
+                    warnings.extend(d.warnings);
+                    current.push(PlannedPostProcessor {
+                        kind: pp.kind.clone(),
+                        name: pp.name.clone(),
+                        keep_input_artifact: pp.keep_input_artifact,
+                        config: d.value,
+                    });
+                }
+                Err(errs) => {
+                    prepare.push(Diag::error(&prepare_summary, plugin_detail(&errs, file)))
+                }
+            }
+        }
+        if !current.is_empty() {
+            chains.push(current);
+        }
+    }
+
+    if !init_errs.is_empty() {
+        let detail = if init_errs.len() == 1 {
+            init_errs[0].clone()
+        } else {
+            go_multierror(&init_errs)
+        };
+        diags.push(Diag::error(
+            format!(
+                "Failed to initialize build {}",
+                crate::gocompat::strconv::quote(name)
+            ),
+            detail,
+        ));
+    }
+    let failed = !init_errs.is_empty() || !prepare.is_empty();
+    diags.extend(prepare);
+    if !failed {
+        for w in warnings {
+            diags.push(Diag {
+                severity: Severity::Warning,
+                summary: format!(
+                    "Warning when preparing build: {}",
+                    crate::gocompat::strconv::quote(name)
+                ),
+                detail: w,
+            });
+        }
+    }
+    if failed {
+        return None;
+    }
+    Some(Build {
+        name: name.to_string(),
+        raw_name: raw_name.to_string(),
+        builder_kind: def.kind.clone(),
+        builder: builder?,
+        provisioners,
+        error_cleanup,
+        post_processors: chains,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_provisioner(
+    p: &ProvisionerDef,
+    raw_name: &str,
+    ctx: &Context,
+    file: &str,
+    prepare_summary: &str,
+    init_errs: &mut Vec<String>,
+    prepare: &mut Vec<Diag>,
+    warnings: &mut Vec<String>,
+) -> Option<PlannedProvisioner> {
+    if !registry::provisioner_known(&p.kind) {
+        init_errs.push(format!(
+            "error initializing provisioner '{}': Unknown provisioner {}",
+            p.kind, p.kind
+        ));
+        return None;
+    }
+    let mut common = Common {
+        pause_before: p.pause_before,
+        timeout: p.timeout,
+        max_retries: 0,
+    };
+    if let Some(raw) = &p.max_retries {
+        match interp::render(raw, ctx) {
+            Ok(s) => match parse_atoi(&s) {
+                Ok(n) => common.max_retries = n.max(0) as u32,
+                Err(e) => {
+                    init_errs.push(format!("`max_retries` must be a valid integer: {e}"));
+                    return None;
+                }
+            },
+            Err(e) => {
+                init_errs.push(format!("failed to interpolate `max_retries`: {e}"));
+                return None;
+            }
+        }
+    }
+    let mut raws: Vec<&Object> = vec![&p.config];
+    if let Some((_, o)) = p.overrides.iter().find(|(n, _)| n == raw_name) {
+        raws.push(o);
+    }
+    match registry::decode_provisioner(&p.kind, &raws, ctx) {
+        Ok(d) => {
+            warnings.extend(d.warnings);
+            Some(PlannedProvisioner {
+                kind: p.kind.clone(),
+                common,
+                config: d.value,
+            })
+        }
+        Err(errs) => {
+            prepare.push(Diag::error(prepare_summary, plugin_detail(&errs, file)));
+            None
+        }
+    }
+}
+
+/// Go's `strconv.Atoi` with its error text.
+fn parse_atoi(s: &str) -> Result<i64, String> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "strconv.Atoi: parsing {}: invalid syntax",
+            crate::gocompat::strconv::quote(s)
+        ));
+    }
+    s.parse::<i64>().map_err(|_| {
+        format!(
+            "strconv.Atoi: parsing {}: value out of range",
+            crate::gocompat::strconv::quote(s)
+        )
+    })
+}
+
+fn is_key_error(e: &ConfigError) -> bool {
+    e.message.starts_with("unknown configuration key: ")
+        || e.message.starts_with("Deprecated configuration key: ")
+}
+
+fn is_render_error(e: &ConfigError) -> bool {
+    e.message.starts_with("Error decoding config: ")
+}
+
+/// Messages that do not say where the problem is: unknown keys and weak-typing failures.
+/// Plugin checks ("ami_name must be specified") already name their key.
+fn needs_position(e: &ConfigError) -> bool {
+    is_key_error(e)
+        || e.message.contains("' expected type '")
+        || e.message.contains("' expected a map, got '")
+        || e.message.starts_with("cannot parse '")
+        || e.message.starts_with("error decoding '")
+        || e.message
+            .contains("': source data must be an array or slice")
+}
+
+/// A plugin's problems in Packer's shape: unknown keys as a go-multierror list, a lone render
+/// error bare, everything else as Packer's `N error(s) occurred` list. Where Packer's text does
+/// not say where the problem is (unknown keys, type errors), the template position is added.
+pub fn plugin_detail(errs: &[ConfigError], file: &str) -> String {
+    let items: Vec<String> = errs
+        .iter()
+        .map(|e| match e.pos {
+            Some(p) if needs_position(e) => format!("{} ({file}:{}:{})", e.message, p.line, p.col),
+            _ => e.message.clone(),
+        })
+        .collect();
+    if errs.iter().all(is_key_error) {
+        go_multierror(&items)
+    } else if errs.len() == 1 && is_render_error(&errs[0]) {
+        items[0].clone()
+    } else {
+        packer_multierror(&items)
+    }
+}
+
+/// Packer's `min_packer_version` check against the version rpack is compatible with.
+fn min_version_error(v: &str) -> Option<String> {
+    let Some(min) = parse_version(v) else {
+        return Some(format!("min_version is invalid: Malformed version: {v}"));
+    };
+    let have = parse_version(crate::PACKER_COMPAT_VERSION).expect("own version parses");
+    if have < min {
+        let shown: Vec<String> = min.iter().map(|n| n.to_string()).collect();
+        Some(format!(
+            "This template requires Packer version {} or higher; using {}",
+            shown.join("."),
+            crate::PACKER_COMPAT_VERSION
+        ))
+    } else {
+        None
+    }
+}
+
+/// A go-version style version: `v`-prefix allowed, 1–3 numeric segments (padded to 3),
+/// pre-release/metadata ignored for ordering.
+fn parse_version(v: &str) -> Option<Vec<u64>> {
+    let v = v.trim().strip_prefix('v').unwrap_or(v.trim());
+    let core = v.split(['-', '+']).next()?;
+    let mut parts: Vec<u64> = Vec::new();
+    for seg in core.split('.') {
+        parts.push(seg.parse().ok()?);
+    }
+    if parts.is_empty() || parts.len() > 3 {
+        return None;
+    }
+    parts.resize(3, 0);
+    Some(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(min_version_error("1.3.0"), None);
+        assert_eq!(
+            min_version_error("101.0.0").unwrap(),
+            "This template requires Packer version 101.0.0 or higher; using 1.6.6"
+        );
+        assert_eq!(
+            min_version_error("2.1").unwrap(),
+            "This template requires Packer version 2.1.0 or higher; using 1.6.6"
+        );
+        assert_eq!(
+            min_version_error("x.y").unwrap(),
+            "min_version is invalid: Malformed version: x.y"
+        );
+    }
+
+    #[test]
+    fn atoi() {
+        assert_eq!(parse_atoi("5"), Ok(5));
+        assert_eq!(
+            parse_atoi("abc").unwrap_err(),
+            "strconv.Atoi: parsing \"abc\": invalid syntax"
+        );
+    }
+}

@@ -1,0 +1,76 @@
+//! Loading a template for a command (Packer's `GetConfig`): the template file and the variable
+//! inputs, then the check of the selected builds (Packer's `GetBuilds`).
+
+use std::collections::BTreeMap;
+
+use super::{Checked, Options};
+use crate::template::interp::Context;
+use crate::template::parse::{self, Template};
+use crate::template::variables;
+
+use crate::ui::Ui;
+
+/// Checks the builds `options` selects in `loaded`, with AWS Secrets Manager lookups on, and
+/// registers the checked plan's secrets process-wide (see [`super::sensitive`]).
+/// Returns the result and the context it was checked in.
+pub fn check_builds(loaded: &Loaded, options: &Options) -> (Checked, Context) {
+    let mut base = super::base_context(&loaded.template);
+    base.secrets = Some(crate::aws::secrets::secrets_lookup());
+    let checked = super::check(&loaded.template, &loaded.values, &base, options);
+    let sensitive = sensitive_values(&loaded.template, &checked.user_vars);
+    super::sensitive::register_build_secrets(&checked, &sensitive);
+    (checked, base)
+}
+
+/// A template with the variable values given for it.
+pub struct Loaded {
+    pub template: Template,
+    /// Defaults < var files < `-var`, unrendered.
+    pub values: BTreeMap<String, String>,
+}
+
+/// Reads the template and the variable inputs, printing Packer's messages on failure.
+pub fn load(
+    ui: &dyn Ui,
+    path: &str,
+    var_files: &[String],
+    vars: &[(String, String)],
+) -> Result<Loaded, i32> {
+    if path != "-" {
+        if let Err(e) = std::fs::metadata(path) {
+            ui.error(&format!(
+                "{}: stat {path}: {}",
+                crate::gocompat::strconv::quote(path),
+                parse::io_error_text(&e)
+            ));
+            return Err(1);
+        }
+    }
+    let template = match parse::parse_file(path) {
+        Ok(t) => t,
+        Err(e) => {
+            ui.error(&format!("Failed to parse template: {e}"));
+            return Err(1);
+        }
+    };
+    let mut files = Vec::new();
+    for f in var_files {
+        match variables::read_var_file(f) {
+            Ok(v) => files.push(v),
+            Err(e) => {
+                ui.error(&e);
+                return Err(1);
+            }
+        }
+    }
+    let values = variables::merge(&template, &files, vars);
+    Ok(Loaded { template, values })
+}
+
+/// The values of the template's sensitive variables (to mask them in output).
+pub fn sensitive_values(tpl: &Template, values: &BTreeMap<String, String>) -> Vec<String> {
+    tpl.sensitive_variables
+        .iter()
+        .filter_map(|n| values.get(n).cloned())
+        .collect()
+}

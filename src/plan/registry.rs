@@ -1,0 +1,207 @@
+//! Plugin type name → configuration decoder, for builders, provisioners and post-processors.
+//!
+//! Each decoder reads every key of its object through a [`Decoder`], which then reports unknown
+//! keys and every other problem. Type names are spelled as in Packer.
+
+use crate::builders::{amazon_ebs, file, null};
+use crate::decoder::{ConfigError, Decoder};
+use crate::post_processors::{self, PostProcessor};
+use crate::provisioners::{self, Provisioner};
+use crate::template::interp::Context;
+use crate::template::json::Object;
+use crate::template::parse::{POST_PROCESSOR_COMMON_KEYS, PROVISIONER_COMMON_KEYS};
+
+/// One configured builder.
+#[derive(Clone)]
+pub enum BuilderConfig {
+    AmazonEbs(Box<amazon_ebs::config::Config>),
+    /// Boxed like `AmazonEbs`: its communicator configuration dwarfs `File`.
+    Null(Box<null::Config>),
+    File(file::Config),
+}
+
+/// Builder types rpack knows.
+pub const BUILDER_KINDS: &[&str] = &["amazon-ebs", "null", "file"];
+
+pub fn builder_known(kind: &str) -> bool {
+    BUILDER_KINDS.contains(&kind)
+}
+pub fn provisioner_known(kind: &str) -> bool {
+    provisioners::KINDS.contains(&kind)
+}
+pub fn post_processor_known(kind: &str) -> bool {
+    post_processors::KINDS.contains(&kind)
+}
+
+/// A decoded plugin with the warnings it produced.
+#[derive(Clone)]
+pub struct Decoded<T> {
+    pub value: T,
+    pub warnings: Vec<String>,
+}
+
+/// Keys `packer fix` rewrites that Packer 1.6.6 rejects in every plugin's configuration (except
+/// shell-local's, which decodes without the plugin type) with "Deprecated configuration key"
+/// instead of "unknown configuration key" — observed by running Packer 1.6.6 on each. A key the
+/// plugin still reads (`ssh_wait_timeout` in builders) is not affected: only unknown keys are.
+const DEPRECATED_EVERYWHERE: &[&str] = &[
+    "iso_checksum_type",
+    "iso_checksum_url",
+    "iso_md5",
+    "ssh_disable_agent",
+    "ssh_host_port_max",
+    "ssh_host_port_min",
+    "ssh_key_path",
+    "ssh_skip_nat_mapping",
+    "ssh_wait_timeout",
+];
+
+/// The same for amazon-ebs alone (its fixers: shutdown_behavior, enhanced-networking,
+/// private-ip, temp-sec-cidrs, clean-image-name).
+const AMAZON_DEPRECATED: &[&str] = &[
+    "clean_ami_name",
+    "enhanced_networking",
+    "shutdown_behaviour",
+    "ssh_private_ip",
+    "temporary_security_group_source_cidr",
+];
+
+/// Decodes a builder of a known type from its object and overrides (later wins).
+pub fn decode_builder(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+) -> Result<Decoded<BuilderConfig>, Vec<ConfigError>> {
+    let no_render: &[&str] = if kind == "amazon-ebs" {
+        amazon_ebs::config::NO_RENDER
+    } else {
+        &[]
+    };
+    let mut d = Decoder::new(raws, ctx, kind, no_render);
+    d.deprecated(DEPRECATED_EVERYWHERE);
+    d.mark_known(&["name"]);
+    let (value, warnings) = match kind {
+        "amazon-ebs" => {
+            d.deprecated(AMAZON_DEPRECATED);
+            (
+                BuilderConfig::AmazonEbs(Box::new(amazon_ebs::config::decode(&mut d))),
+                Vec::new(),
+            )
+        }
+        "null" => (
+            BuilderConfig::Null(Box::new(null::decode(&mut d))),
+            Vec::new(),
+        ),
+        "file" => {
+            let c = file::decode(&mut d);
+            let w = c.warnings.clone();
+            (BuilderConfig::File(c), w)
+        }
+        other => unreachable!("decode_builder called for unknown builder type {other}"),
+    };
+    d.finish()?;
+    Ok(Decoded { value, warnings })
+}
+
+/// Decodes a provisioner of a known type (base object, then the override for this build).
+pub fn decode_provisioner(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+) -> Result<Decoded<Provisioner>, Vec<ConfigError>> {
+    let mut d = Decoder::new(raws, ctx, kind, provisioners::no_render(kind));
+    if kind != "shell-local" {
+        d.deprecated(DEPRECATED_EVERYWHERE);
+    }
+    d.mark_known(PROVISIONER_COMMON_KEYS);
+    let value = Provisioner::decode(kind, &mut d).expect("caller checked the provisioner type");
+    d.finish()?;
+    let warnings = value.warnings();
+    Ok(Decoded { value, warnings })
+}
+
+/// Decodes a post-processor of a known type.
+pub fn decode_post_processor(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+) -> Result<Decoded<PostProcessor>, Vec<ConfigError>> {
+    let mut d = Decoder::new(raws, ctx, kind, post_processors::no_render(kind));
+    match kind {
+        "shell-local" => {}
+        "manifest" => {
+            d.deprecated(DEPRECATED_EVERYWHERE);
+            d.deprecated(&["filename"]);
+        }
+        _ => d.deprecated(DEPRECATED_EVERYWHERE),
+    }
+    d.mark_known(POST_PROCESSOR_COMMON_KEYS);
+    let value =
+        PostProcessor::decode(kind, &mut d).expect("caller checked the post-processor type");
+    d.finish()?;
+    let warnings = value.warnings();
+    Ok(Decoded { value, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::json::parse;
+
+    fn errs(kind: &str, src: &str) -> Vec<String> {
+        let node = parse(src).unwrap();
+        let ctx = Context::default();
+        let raws = [node.as_object().unwrap()];
+        let res = if builder_known(kind) {
+            decode_builder(kind, &raws, &ctx).map(|_| ())
+        } else if provisioner_known(kind) && !post_processor_known(kind) {
+            decode_provisioner(kind, &raws, &ctx).map(|_| ())
+        } else {
+            decode_post_processor(kind, &raws, &ctx).map(|_| ())
+        };
+        res.err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.message)
+            .collect()
+    }
+
+    #[test]
+    fn post_processor_checks() {
+        assert_eq!(
+            errs(
+                "checksum",
+                r#"{"type":"checksum","checksum_types":["md5","bogus"]}"#
+            ),
+            ["Unrecognized checksum type: bogus"]
+        );
+        assert_eq!(
+            errs(
+                "manifest",
+                r#"{"type":"manifest","bogus":1,"name":"m","only":["x"]}"#
+            ),
+            ["unknown configuration key: '\"bogus\"'"]
+        );
+        assert!(errs(
+            "manifest",
+            r#"{"type":"manifest","output":"{{.BuildName}}.json","strip_path":"true"}"#
+        )
+        .is_empty());
+        assert_eq!(
+            errs("shell-local", r#"{"type":"shell-local"}"#),
+            ["Command, Inline, Script and Scripts options cannot all be empty."]
+        );
+    }
+
+    #[test]
+    fn file_builder_checks() {
+        assert_eq!(errs("file", r#"{"type":"file"}"#), ["target required"]);
+        assert_eq!(
+            errs(
+                "file",
+                r#"{"type":"file","name":"x","target":"t","source":"s","content":"c"}"#
+            ),
+            ["Cannot specify source file AND content"]
+        );
+    }
+}
