@@ -30,6 +30,8 @@ pub fn secrets_lookup() -> SecretsLookup {
                 .secret_string()
                 .ok_or_else(|| format!("secret {name:?} has no string value"))?
                 .to_string();
+            // Secrets Manager values are secrets wherever they end up (rpack extension).
+            crate::ui::secrets::register(&secret);
             match key {
                 None => Ok(secret),
                 Some(k) => {
@@ -40,7 +42,10 @@ pub fn secrets_lookup() -> SecretsLookup {
                         .and_then(|o| o.get(&k))
                         .and_then(|n| n.as_str())
                     {
-                        Some(v) => Ok(v.to_string()),
+                        Some(v) => {
+                            crate::ui::secrets::register(v);
+                            Ok(v.to_string())
+                        }
                         None => Err(format!("secret {name:?} has no key {k:?}")),
                     }
                 }

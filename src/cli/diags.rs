@@ -29,7 +29,17 @@ pub fn write_diags(ui: &dyn Ui, diags: &[Diag]) -> i32 {
     if diags.is_empty() {
         return 0;
     }
-    ui.error(&render_diags(diags));
+    // Masked before `render_diags` wraps details at 80 columns (a secret with spaces would be
+    // split across lines and escape the mask).
+    let masked: Vec<Diag> = diags
+        .iter()
+        .map(|d| Diag {
+            severity: d.severity,
+            summary: ui.mask(&d.summary),
+            detail: ui.mask(&d.detail),
+        })
+        .collect();
+    ui.error(&render_diags(&masked));
     if diags.iter().any(|d| d.severity == Severity::Error) {
         1
     } else {

@@ -1080,7 +1080,10 @@ async fn create(ui: &dyn Ui, region: Option<String>, m: &ArgMatches) -> Result<i
                 "WARNING: You have uncommitted changes; only files committed at HEAD are bundled.",
             );
         }
-        bundle::write(&ws.root, &zip_path, healthd.as_deref(), &opts)?;
+        let names = bundle::write(&ws.root, &zip_path, healthd.as_deref(), &opts)?;
+        if let Some(w) = crate::platform::secret_files::warning(&names) {
+            ui.say(&w);
+        }
         None
     };
 

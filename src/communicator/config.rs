@@ -64,6 +64,8 @@ pub struct SshConfig {
     pub file_transfer_method: TransferMethod,
     pub bastion: Option<Bastion>,
     pub pause_before_connecting: Option<Duration>,
+    /// `ssh_host_key_check` (rpack extension): how the instance's host key is verified.
+    pub host_key_check: super::host_key::Mode,
 }
 
 impl Default for SshConfig {
@@ -90,6 +92,7 @@ impl Default for SshConfig {
             file_transfer_method: TransferMethod::Scp,
             bastion: None,
             pause_before_connecting: None,
+            host_key_check: super::host_key::Mode::Auto,
         }
     }
 }
@@ -153,6 +156,7 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
     }
     c.username = d.string("ssh_username").unwrap_or_default();
     c.password = d.string("ssh_password").filter(|s| !s.is_empty());
+    c.host_key_check = super::host_key::decode(d);
     let key_file = d.string("ssh_private_key_file").filter(|s| !s.is_empty());
     c.keypair_name = d.string("ssh_keypair_name").filter(|s| !s.is_empty());
     c.temporary_key_pair_name = d

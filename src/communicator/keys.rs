@@ -357,6 +357,24 @@ pub fn write_private_key_file(path: &Path, text: &str) -> std::io::Result<()> {
         .write_all(text.as_bytes())
 }
 
+/// Writes a private key to a file that must not exist yet (`O_EXCL`, so neither an existing
+/// file nor a symlink at `path` is written through), mode 0600. For keys written where the user
+/// asked (`-debug`'s `ec2_<build>.pem`).
+pub fn write_new_private_key_file(path: &Path, text: &str) -> std::io::Result<()> {
+    super::private_temp::create_private(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                std::io::Error::new(
+                    e.kind(),
+                    "the file already exists; remove it first (rpack never writes a key through an existing file or symlink)",
+                )
+            } else {
+                e
+            }
+        })?
+        .write_all(text.as_bytes())
+}
+
 /// The bytes between the armour lines.
 fn unarmour(text: &str) -> Result<Vec<u8>, KeyError> {
     let body = text

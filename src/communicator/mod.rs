@@ -4,7 +4,9 @@
 //! ([`config::SshConfig`]) and the OpenSSH key files rpack writes and checks ([`keys`]).
 
 pub mod config;
+pub(crate) mod host_key;
 pub mod keys;
+pub(crate) mod private_temp;
 pub(crate) mod refuse;
 pub mod ssh;
 pub mod ssm;
@@ -90,15 +92,12 @@ pub trait Communicator: Send + Sync {
         mode: Option<u32>,
         cancel: &CancellationToken,
     ) -> Result<(), CommError> {
-        let tmp = temp_path("rpack-upload");
-        std::fs::write(&tmp, data).map_err(|e| {
-            CommError::Other(format!("writing temporary file {}: {e}", tmp.display()))
+        let path = temp_path("rpack-upload");
+        let tmp = private_temp::PrivateTemp::write(path.clone(), data).map_err(|e| {
+            CommError::Other(format!("writing temporary file {}: {e}", path.display()))
         })?;
-        let res = self
-            .upload(&tmp, remote, mode.or(Some(0o644)), cancel)
-            .await;
-        let _ = std::fs::remove_file(&tmp);
-        res
+        self.upload(tmp.path(), remote, mode.or(Some(0o644)), cancel)
+            .await
     }
 
     /// [`Communicator::upload`] reporting progress; the default reports nothing.

@@ -14,6 +14,7 @@ use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 pub mod sweep;
+pub(crate) mod work_dir;
 
 /// The tag every resource rpack creates carries: `rpack cleanup` finds leftovers by it.
 pub const BUILD_ID_TAG: &str = "rpack:build-id";

@@ -545,6 +545,9 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
                     l.kind, l.id, l.region
                 ));
             }
+            if let Some(dir) = crate::ledger::work_dir::path(b).filter(|d| d.is_dir()) {
+                ui.say(&format!("  would delete local directory {}", dir.display()));
+            }
         }
         ui.say(&format!(
             "Dry run: nothing was deleted. Run again with --yes to delete these {} resources.",
@@ -553,6 +556,7 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
         return Ok(0);
     }
     let mut failures = 0;
+    let mut failed_builds: BTreeSet<&str> = BTreeSet::new();
     let mut configs: BTreeMap<String, aws_config::SdkConfig> = BTreeMap::new();
     for (l, endpoint, path) in &items {
         let region = if l.region == "global" {
@@ -578,7 +582,24 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
             }
             Err(e) => {
                 failures += 1;
+                failed_builds.insert(l.build_id.as_str());
                 ui.error(&format!("Failed: {e:#}"));
+            }
+        }
+    }
+    // The killed builds' local key directories (only once their AWS resources are gone).
+    for b in by_build.keys().filter(|b| !failed_builds.contains(**b)) {
+        match crate::ledger::work_dir::remove(b) {
+            Ok(Some(dir)) => ui.say(&format!(
+                "Deleted local directory {} (build {b})",
+                dir.display()
+            )),
+            Ok(None) => {}
+            Err(e) => {
+                failures += 1;
+                ui.error(&format!(
+                    "Failed: deleting the local directory of build {b}: {e}"
+                ));
             }
         }
     }

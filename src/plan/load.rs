@@ -11,7 +11,8 @@ use crate::template::variables;
 
 use crate::ui::Ui;
 
-/// Checks the builds `options` selects in `loaded`, with AWS Secrets Manager lookups on.
+/// Checks the builds `options` selects in `loaded`, with AWS Secrets Manager lookups on, and
+/// registers the checked plan's secrets process-wide (see [`super::sensitive`]).
 /// Returns the result and the context it was checked in.
 /// An HCL2 template's `-only`/`-except` are glob patterns over `source.type.name` build names;
 /// they are resolved to the matching names first.
@@ -36,6 +37,8 @@ pub fn check_builds(loaded: &Loaded, options: &Options) -> (Checked, Context) {
         options
     };
     let checked = super::check(&loaded.template, &loaded.values, &base, options);
+    let sensitive = sensitive_values(&loaded.template, &checked.user_vars);
+    super::sensitive::register_build_secrets(&checked, &sensitive);
     (checked, base)
 }
 

@@ -10,6 +10,7 @@ mod diag;
 pub mod fixable;
 pub mod load;
 pub mod registry;
+mod sensitive;
 
 use std::collections::BTreeMap;
 

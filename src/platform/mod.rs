@@ -8,6 +8,7 @@ pub mod bundle;
 pub mod check;
 mod crlf;
 pub mod prompt;
+pub(crate) mod secret_files;
 pub mod version;
 pub mod watch;
 pub mod yaml;

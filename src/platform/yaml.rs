@@ -290,6 +290,9 @@ pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
                 }
             }
             template = c.required(&path, p, "template", 1024).unwrap_or_default();
+            if let Some(why) = super::secret_files::template_outside(&template) {
+                c.problem(&[Seg::Key("provisioner"), Seg::Key("template")], why);
+            }
             if let Some(v) = p.get("flavor") {
                 if let Some(f) = c.scalar(&[Seg::Key("provisioner"), Seg::Key("flavor")], v) {
                     if !FLAVORS.contains(&f.as_str()) {

@@ -17,6 +17,7 @@ pub mod chef_solo;
 mod config_tests;
 pub mod file;
 pub mod puppet_masterless;
+pub(crate) mod quote;
 pub mod salt_masterless;
 pub mod shell;
 pub mod shell_local;
@@ -321,11 +322,33 @@ pub(crate) fn flatten_env(vars: &BTreeMap<String, String>, format: &str) -> Stri
 pub(crate) fn check_env_vars(d: &mut Decoder, key: &str, vars: &[String]) {
     for kv in vars {
         match kv.split_once('=') {
+            // rpack: a key that is not a shell name would be run as shell code (Packer copies
+            // it into the command line as is).
+            Some((k, _)) if !k.is_empty() && !quote::is_shell_name(k) => d.error(
+                key,
+                format!("Environment variable name {k:?} is not a valid shell variable name (letters, digits and _, not starting with a digit)"),
+            ),
             Some((k, _)) if !k.is_empty() => {}
             _ => d.error(
                 key,
                 format!("Environment variable not in format 'key=value': {kv}"),
             ),
+        }
+    }
+}
+
+/// Checks the names of `env` (a map) are shell names (rpack; Packer does not check).
+pub(crate) fn check_env_names<'a>(
+    d: &mut Decoder,
+    key: &str,
+    names: impl IntoIterator<Item = &'a String>,
+) {
+    for k in names {
+        if !quote::is_shell_name(k) {
+            d.error(
+                key,
+                format!("Environment variable name {k:?} is not a valid shell variable name (letters, digits and _, not starting with a digit)"),
+            );
         }
     }
 }

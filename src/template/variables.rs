@@ -133,6 +133,7 @@ pub fn resolve(
     ctx.strict_user_vars = true;
     ctx.build_data = BuildData::Unavailable;
     ctx.user_vars = BTreeMap::new();
+    let sensitive = |k: &str| tpl.sensitive_variables.iter().any(|s| s == k);
     let mut errors = Vec::new();
     let mut total = 0usize;
     // Values without `{{` need no rendering.
@@ -206,12 +207,22 @@ pub fn resolve(
                             "Failed to interpolate \"{k}\"{at}: \"{}\": it refers to variable \"{name}\", which is not defined; \
                              Packer treats every variable used in another variable's value as required: \
                              define it in \"variables\" or set it with -var/-var-file",
-                            crate::template::undefined::excerpt(v, &name)
+                            if sensitive(k) {
+                                "<sensitive>".to_string()
+                            } else {
+                                crate::template::undefined::excerpt(v, &name)
+                            }
                         ));
                         failed.insert(k);
                         None
                     }
                     None => {
+                        let e = e.to_string();
+                        let e = if sensitive(k) {
+                            mask_literals(&e, v)
+                        } else {
+                            e
+                        };
                         errors.push(format!("error interpolating default value for '{k}': {e}"));
                         failed.insert(k);
                         None
@@ -261,6 +272,37 @@ pub fn resolve(
     } else {
         Err(errors)
     }
+}
+
+/// `text` with the literal parts of the sensitive template `raw` (the text outside `{{ }}`)
+/// masked: a sensitive variable that fails to render is not printed even in part.
+fn mask_literals(text: &str, raw: &str) -> String {
+    let mut literals = Vec::new();
+    let mut rest = raw;
+    while !rest.is_empty() {
+        let (lit, after) = match rest.find("{{") {
+            Some(i) => (&rest[..i], rest[i..].find("}}").map(|j| &rest[i + j + 2..])),
+            None => (rest, None),
+        };
+        literals.push(lit.to_string());
+        rest = after.unwrap_or("");
+    }
+    // The literal itself and its Go-quoted body (errors quote the template); longest first so a
+    // literal containing another is masked whole. (The template layer sits below `ui`, so this
+    // does not use `ui::Secrets`.)
+    let mut forms: Vec<String> = literals
+        .iter()
+        .filter(|l| l.trim().len() >= 4)
+        .flat_map(|l| {
+            let q = json::go_quote(l);
+            [l.clone(), q[1..q.len() - 1].to_string()]
+        })
+        .collect();
+    forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    forms.dedup();
+    forms.iter().fold(text.to_string(), |out, f| {
+        out.replace(f.as_str(), "<sensitive>")
+    })
 }
 
 fn not_set_name(message: &str) -> Option<String> {

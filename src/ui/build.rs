@@ -113,13 +113,13 @@ impl BuildUi {
     /// after …"), timestamped and coloured like the build's other lines.
     pub fn say_unprefixed(&self, msg: &str) {
         self.end_wait();
-        self.print(|| self.inner.say(&self.decorate("", msg)));
+        self.print(|| self.inner.say(&self.decorate("", &self.inner.mask(msg))));
     }
 
     /// As [`BuildUi::say_unprefixed`], on the error stream.
     pub fn error_unprefixed(&self, msg: &str) {
         self.end_wait();
-        self.print(|| self.inner.error(&self.decorate("", msg)));
+        self.print(|| self.inner.error(&self.decorate("", &self.inner.mask(msg))));
     }
 
     /// `prefix` + `name: ` before each line of `msg` (nothing when `prefix` is empty), then the
@@ -150,25 +150,33 @@ impl BuildUi {
 
 impl Ui for BuildUi {
     fn say(&self, msg: &str) {
+        // Masked before the log and before `decorate` splits it into prefixed lines.
+        let msg = &self.inner.mask(msg);
         tracing::debug!(build = %self.name, "ui: {msg}");
         self.end_wait();
         self.print(|| self.inner.say(&self.decorate("==> ", msg)));
     }
     fn wait(&self, msg: &str) -> Wait {
+        let msg = &self.inner.mask(msg);
         self.say(msg);
         Wait(self.start_wait(msg))
     }
     fn message(&self, msg: &str) {
+        let msg = &self.inner.mask(msg);
         tracing::debug!(build = %self.name, "ui: {msg}");
         self.print(|| self.inner.message(&self.decorate("    ", msg)));
     }
     fn error(&self, msg: &str) {
+        let msg = &self.inner.mask(msg);
         tracing::debug!(build = %self.name, "ui error: {msg}");
         self.end_wait();
         self.print(|| self.inner.error(&self.decorate("==> ", msg)));
     }
     fn machine(&self, target: &str, kind: &str, data: &[&str]) {
         self.inner.machine(target, kind, data);
+    }
+    fn mask(&self, text: &str) -> String {
+        self.inner.mask(text)
     }
     fn progress(&self, len: u64, label: &str) -> Option<ProgressBar> {
         let m = self.spinners.as_ref()?;

@@ -5,12 +5,14 @@
 //! machine-readable one (Packer 1.6.6 leaks them there; rpack deliberately does not).
 
 pub mod build;
+pub mod secrets;
 mod terminal;
 mod wrap;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+pub use secrets::Secrets;
 pub use wrap::wrap_string;
 
 /// What builds, steps and plugins print through. Implementations must be cheap to call from any
@@ -28,6 +30,11 @@ pub trait Ui: Send + Sync {
     /// lines; `None` (the default) where nobody watches: not a terminal, machine-readable.
     fn progress(&self, _len: u64, _label: &str) -> Option<indicatif::ProgressBar> {
         None
+    }
+    /// `text` with the secrets this UI masks replaced by `<sensitive>` (for callers that must
+    /// mask before they reshape text: wrapping, per-line prefixes).
+    fn mask(&self, text: &str) -> String {
+        secrets::mask_global(text)
     }
     /// Says `msg` (`Waiting for …`) and marks a wait that lasts while the guard lives: a UI a
     /// person watches draws a spinner with the elapsed time until the guard drops or the build
@@ -47,32 +54,6 @@ impl Drop for Wait {
         if let Some(pb) = self.0.take() {
             pb.finish_and_clear();
         }
-    }
-}
-
-/// Replaces every secret in `text` with `<sensitive>` (longest secrets first so a secret that
-/// contains another is masked whole).
-#[derive(Debug, Clone, Default)]
-pub struct Secrets {
-    values: Vec<String>,
-}
-
-impl Secrets {
-    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
-        let mut values: Vec<String> = values.into_iter().filter(|v| !v.is_empty()).collect();
-        values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        values.dedup();
-        Secrets { values }
-    }
-
-    pub fn mask(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for v in &self.values {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "<sensitive>");
-            }
-        }
-        out
     }
 }
 
@@ -139,6 +120,9 @@ impl Ui for BasicUi {
         self.sink.write_err(&format!("{}\n", terminal::safe(&text)));
     }
     fn machine(&self, _target: &str, _kind: &str, _data: &[&str]) {}
+    fn mask(&self, text: &str) -> String {
+        self.secrets.mask(text)
+    }
 }
 
 /// Packer's `MachineReadableUi`: `timestamp,target,type,data...` lines on stdout.
@@ -188,6 +172,9 @@ impl Ui for MachineUi {
     }
     fn machine(&self, target: &str, kind: &str, data: &[&str]) {
         self.record(target, kind, data);
+    }
+    fn mask(&self, text: &str) -> String {
+        self.secrets.mask(text)
     }
 }
 

@@ -31,11 +31,21 @@ What a test can switch at run time, through the control endpoint (never forwarde
                                 "limit" caps how many calls fail in total.
       "delay": null | {"seconds": s, "actions": [..] | null}
                                 holds moto's answer to the matching calls for s seconds.
+      "console": null | {"keys": ["<type> <base64> [comment]", ...], "truncate": bool}
+                                answers GetConsoleOutput with a cloud-init style boot log: with
+                                keys, the "ec2:" fingerprint block and the
+                                "-----BEGIN SSH HOST KEY KEYS-----" block listing them (a test
+                                passes its sshd's real host keys, or other keys to play a man in
+                                the middle); with no keys, a log without any key block; with
+                                "truncate", the log stops inside the key block. null: moto's
+                                own fixed answer.
       "stub": null | [action, ...]
                                 answers these actions itself with an empty success
                                 (<return>true</return>), for EC2 actions moto does not implement
                                 (e.g. EnableImageDeprecation); the request log shows what was asked.
 """
+import base64
+import hashlib
 import http.client
 import json
 import math
@@ -74,6 +84,7 @@ class State:
         self.since = {}            # (table, id) -> (time, state, code, action)
         self.fault = None          # dict, plus "seen"/"failed" counters
         self.delay = None          # dict
+        self.console = None        # GetConsoleOutput: {"keys": [...], "truncate": bool}
 
     def pick_fault(self, action):
         """The fault kind to answer this call with, or None to forward it."""
@@ -176,6 +187,37 @@ def fault_response(kind, action):
     return status, body
 
 
+def console_text(cfg):
+    """A cloud-init boot log as EC2 instances print it, listing the host keys in cfg["keys"]."""
+    stamp = time.strftime("%b %d %H:%M:%S", time.gmtime())
+    lines = ["[    0.000000] Linux version 6.1.0 (rpack test stack)",
+             "[    1.234567] cloud-init[512]: Cloud-init v. 23.1 running 'modules:config'"]
+    keys = [k.split() for k in cfg.get("keys") or [] if len(k.split()) >= 2]
+    if keys:
+        tag = "<14>%s ec2: " % stamp
+        lines += [tag, tag + "#" * 61, tag + "-----BEGIN SSH HOST KEY FINGERPRINTS-----"]
+        for k in keys:
+            digest = hashlib.sha256(base64.b64decode(k[1])).digest()
+            fp = base64.b64encode(digest).decode().rstrip("=")
+            lines.append(tag + "256 SHA256:%s root@ip-10-0-0-10 (%s)" % (fp, k[0]))
+        lines += [tag + "-----END SSH HOST KEY FINGERPRINTS-----", tag + "#" * 61,
+                  "-----BEGIN SSH HOST KEY KEYS-----"]
+        lines += ["%s %s root@ip-10-0-0-10" % (k[0], k[1]) for k in keys]
+        if cfg.get("truncate"):
+            return "\r\n".join(lines)[:-10]
+        lines.append("-----END SSH HOST KEY KEYS-----")
+    lines.append("[   12.345678] cloud-init[777]: Cloud-init v. 23.1 finished")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def rewrite_console(data, cfg):
+    b64 = base64.b64encode(console_text(cfg).encode()).decode()
+    new, n = re.subn(rb"<output>[^<]*</output>", ("<output>%s</output>" % b64).encode(), data)
+    if n == 0:  # moto left the element out: add it
+        new = re.sub(rb"</instanceId>", ("</instanceId><output>%s</output>" % b64).encode(), data, 1)
+    return new
+
+
 def stub_response(action):
     return ('<?xml version="1.0" encoding="UTF-8"?>\n<%sResponse xmlns="http://ec2.amazonaws.com/doc/'
             '2016-11-15/"><requestId>rpack-test-%s-%d</requestId><return>true</return></%sResponse>'
@@ -256,6 +298,8 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.delay = cfg["delay"] or None
                 if "stub" in cfg:
                     STATE.stub = set(cfg["stub"] or [])
+                if "console" in cfg:
+                    STATE.console = cfg["console"] or None
             out = {"ok": True}
         else:
             return self.reply(404, b"unknown control path", content_type="text/plain")
@@ -319,6 +363,8 @@ class Handler(BaseHTTPRequestHandler):
                 record_transitions(action, data)
             elif action in REWRITTEN:
                 data = rewrite_states(action, data) or data
+            elif action == "GetConsoleOutput" and STATE.console is not None:
+                data = rewrite_console(data, STATE.console)
         with STATE.lock:
             STATE.calls.append([action, status, False])
         self.reply(status, data, headers)

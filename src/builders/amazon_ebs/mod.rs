@@ -86,7 +86,8 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         None => Arc::new(Ledger::open_default(&build_id)?),
     };
     let aws = Clients::load(&cfg.access).await?;
-    let work_dir = std::env::temp_dir().join(format!("rpack-{build_id}"));
+    let work_dir = crate::ledger::work_dir::path(&build_id)
+        .with_context(|| format!("build id {build_id:?} is not a plain identifier"))?;
     {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()

@@ -13,7 +13,7 @@ use super::{Conn, TICK};
 use crate::communicator::{CommError, OutputSink};
 
 /// Quotes a remote path for the POSIX shell, keeping a leading `~/` expandable.
-pub(super) fn shell_quote(path: &str) -> String {
+pub(crate) fn shell_quote(path: &str) -> String {
     fn q(s: &str) -> String {
         format!("'{}'", s.replace('\'', r#"'"'"'"#))
     }

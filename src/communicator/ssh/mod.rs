@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CommError, Communicator, OutputSink, Progress};
 use ctl::Ctl;
+pub(crate) use exec::shell_quote;
 use exec::{exec, has_tar, run_streamed};
 use session::fingerprint;
 use sftp::{download_dir_sftp, upload_dir_sftp};

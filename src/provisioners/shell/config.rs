@@ -43,7 +43,7 @@ impl Default for Config {
             environment_vars: Vec::new(),
             env: Vec::new(),
             env_var_format: "%s='%s' ".into(),
-            execute_command: "chmod +x {{.Path}}; {{.Vars}} {{.Path}}".into(),
+            execute_command: DEFAULT_EXECUTE.into(),
             use_env_var_file: false,
             remote_folder: "/tmp".into(),
             remote_file: "script_0.sh".into(),
@@ -58,6 +58,12 @@ impl Default for Config {
         }
     }
 }
+
+/// Packer's default `execute_command`s. With these, rpack shell-quotes `{{.Path}}` and
+/// `{{.EnvVarFile}}` where needed (Packer does not; a template's own command gets them raw).
+pub(crate) const DEFAULT_EXECUTE: &str = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}";
+pub(crate) const DEFAULT_EXECUTE_ENV_FILE: &str =
+    "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}";
 
 pub fn decode(d: &mut Decoder) -> Config {
     let inline = d.string_list("inline").filter(|l| !l.is_empty());
@@ -82,9 +88,9 @@ pub fn decode(d: &mut Decoder) -> Config {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| {
             if use_env_var_file {
-                "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}"
+                DEFAULT_EXECUTE_ENV_FILE
             } else {
-                "chmod +x {{.Path}}; {{.Vars}} {{.Path}}"
+                DEFAULT_EXECUTE
             }
             .to_string()
         });
@@ -147,6 +153,7 @@ pub fn decode(d: &mut Decoder) -> Config {
         }
     }
     check_env_vars(d, "environment_vars", &environment_vars);
+    crate::provisioners::check_env_names(d, "env", env.iter().map(|(k, _)| k));
 
     Config {
         inline,

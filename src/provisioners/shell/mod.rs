@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
+use crate::communicator::private_temp::PrivateTemp;
 use crate::communicator::{CommError, Communicator, OutputSink, CMD_DISCONNECT};
+use crate::provisioners::quote::quote_path;
 use crate::provisioners::{
     check_exit_code, env_vars, flatten_env, go_duration, rand_name_number, sleep_or_cancel,
     to_unix, BuildData, UiSink,
@@ -49,9 +51,10 @@ pub async fn provision(
                 text.push('\n');
             }
             let path = std::env::temp_dir().join(format!("packer-shell{}", rand::random::<u32>()));
-            std::fs::write(&path, text)
-                .with_context(|| format!("writing inline script to {}", path.display()))?;
-            inline_tmp = Some(TempFile(path.clone()));
+            inline_tmp = Some(
+                PrivateTemp::write(path.clone(), text.as_bytes())
+                    .with_context(|| format!("writing inline script to {}", path.display()))?,
+            );
             vec![path.to_string_lossy().into_owned()]
         }
         None => c.scripts.clone(),
@@ -63,17 +66,32 @@ pub async fn provision(
         comm.upload_bytes(flattened.as_bytes(), &env_var_file, Some(0o600), cancel)
             .await
             .map_err(|e| anyhow!("Error uploading envVarFile: {e}"))?;
-        quiet(comm, &format!("chmod 0600 {env_var_file}"), cancel)
-            .await
-            .map_err(|e| anyhow!("Error chmodding env var file to 0600 in remote machine: {e}"))?;
+        quiet(
+            comm,
+            &format!("chmod 0600 {}", quote_path(&env_var_file)),
+            cancel,
+        )
+        .await
+        .map_err(|e| anyhow!("Error chmodding env var file to 0600 in remote machine: {e}"))?;
     }
 
+    // rpack quotes the paths in Packer's default commands (Packer does not: a remote_folder
+    // with a space ran another file); a template's own execute_command gets them as is.
+    let default_cmd = [config::DEFAULT_EXECUTE, config::DEFAULT_EXECUTE_ENV_FILE]
+        .contains(&c.execute_command.as_str());
+    let in_cmd = |p: &str| {
+        if default_cmd {
+            quote_path(p)
+        } else {
+            p.to_string()
+        }
+    };
     let mut dot = BTreeMap::new();
     dot.insert("Vars".to_string(), Value::String(flattened.clone()));
-    dot.insert("Path".to_string(), Value::String(c.remote_path.clone()));
+    dot.insert("Path".to_string(), Value::String(in_cmd(&c.remote_path)));
     dot.insert(
         "EnvVarFile".to_string(),
-        Value::String(env_var_file.clone()),
+        Value::String(in_cmd(&env_var_file)),
     );
     let command = data.render(&c.execute_command, Some(Value::Map(dot)))?;
 
@@ -86,11 +104,13 @@ pub async fn provision(
             comm.upload_bytes(&content, &c.remote_path, Some(0o755), cancel)
                 .await
                 .map_err(|e| keep_kind(e, "Error uploading script"))?;
-            quiet(comm, &format!("chmod 0755 {}", c.remote_path), cancel)
-                .await
-                .map_err(|e| {
-                    keep_kind(e, "Error chmodding script file to 0755 in remote machine")
-                })?;
+            quiet(
+                comm,
+                &format!("chmod 0755 {}", quote_path(&c.remote_path)),
+                cancel,
+            )
+            .await
+            .map_err(|e| keep_kind(e, "Error chmodding script file to 0755 in remote machine"))?;
             match comm.start(&command, &UiSink(ui), cancel).await {
                 Ok(s) => Ok(s),
                 Err(CommError::Disconnected(_)) => Ok(CMD_DISCONNECT),
@@ -134,7 +154,7 @@ async fn cleanup_remote_file(
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let status = retry(timeout, cancel, || async {
-        quiet(comm, &format!("rm -f {path}"), cancel).await
+        quiet(comm, &format!("rm -f {}", quote_path(path)), cancel).await
     })
     .await?;
     if status != 0 {
@@ -204,14 +224,6 @@ fn plain(e: CommError) -> String {
     match e {
         CommError::Other(m) => m,
         e => e.to_string(),
-    }
-}
-
-/// Deletes the local inline script when provisioning ends.
-struct TempFile(std::path::PathBuf);
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 

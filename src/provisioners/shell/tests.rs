@@ -210,3 +210,40 @@ async fn pause_after_is_announced() {
         "say: Pausing 20ms after this provisioner..."
     );
 }
+
+/// rpack quotes the remote path where Packer does not: with a `remote_folder` holding a space
+/// Packer chmods, runs and deletes `/tmp/x/decoy` instead of the script.
+#[tokio::test]
+async fn remote_paths_with_spaces_are_one_shell_word() {
+    let comm = FakeComm::with_replies(vec![Reply::Status(0, vec![])]);
+    let mut c = cfg(&["true"]);
+    c.remote_folder = "/tmp/x/decoy x".into();
+    c.remote_path = "/tmp/x/decoy x/script_1.sh".into();
+    run(&c, &comm).await.unwrap();
+    let calls = comm.calls();
+    assert_eq!(
+        calls[1],
+        Call::Start("chmod 0755 '/tmp/x/decoy x/script_1.sh'".into())
+    );
+    let Call::Start(line) = &calls[2] else {
+        panic!("{calls:?}")
+    };
+    assert!(
+        line.starts_with("chmod +x '/tmp/x/decoy x/script_1.sh'; ")
+            && line.ends_with(" '/tmp/x/decoy x/script_1.sh'"),
+        "{line}"
+    );
+    assert_eq!(
+        calls[3],
+        Call::Start("rm -f '/tmp/x/decoy x/script_1.sh'".into())
+    );
+
+    // A template's own execute_command gets the path as is (it may quote it itself).
+    let comm = FakeComm::with_replies(vec![Reply::Status(0, vec![])]);
+    c.execute_command = "sh \"{{.Path}}\"".into();
+    run(&c, &comm).await.unwrap();
+    assert_eq!(
+        comm.calls()[2],
+        Call::Start("sh \"/tmp/x/decoy x/script_1.sh\"".into())
+    );
+}

@@ -28,6 +28,10 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
+/// Packer's default `execute_command`; with it rpack shell-quotes `{{.Script}}` where needed
+/// (Packer does not: a `;` or `$(…)` in the path ran as shell code).
+pub(crate) const DEFAULT_EXECUTE: [&str; 3] = ["/bin/sh", "-c", "{{.Vars}} {{.Script}}"];
+
 pub fn decode(d: &mut Decoder) -> Config {
     let command = d.string("command").filter(|s| !s.is_empty());
     let mut inline = d.string_list("inline").unwrap_or_default();
@@ -42,13 +46,7 @@ pub fn decode(d: &mut Decoder) -> Config {
     let execute_command = d
         .string_list("execute_command")
         .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| {
-            vec![
-                "/bin/sh".into(),
-                "-c".into(),
-                "{{.Vars}} {{.Script}}".into(),
-            ]
-        });
+        .unwrap_or_else(|| DEFAULT_EXECUTE.iter().map(|s| s.to_string()).collect());
     let inline_shebang = d
         .string("inline_shebang")
         .filter(|s| !s.is_empty())
@@ -111,6 +109,7 @@ pub fn decode(d: &mut Decoder) -> Config {
         }
     }
     check_env_vars(d, "environment_vars", &environment_vars);
+    crate::provisioners::check_env_names(d, "env", env.iter().map(|(k, _)| k));
     Config {
         inline,
         inline_shebang,

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
+use crate::communicator::private_temp::PrivateTemp;
 use crate::provisioners::{check_exit_code, env_vars, flatten_env, BuildData};
 use crate::template::interp::Value;
 use crate::ui::Ui;
@@ -51,9 +52,10 @@ pub async fn run(
             rand::random::<u32>(),
             c.tempfile_extension
         ));
-        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        let file = PrivateTemp::write(path.clone(), text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
         set_exec(&path)?;
-        temp = Some(path.clone());
+        temp = Some(file);
         vec![path.to_string_lossy().into_owned()]
     } else {
         c.scripts.clone()
@@ -65,9 +67,7 @@ pub async fn run(
         Ok(())
     }
     .await;
-    if let Some(t) = temp {
-        let _ = std::fs::remove_file(t);
-    }
+    drop(temp);
     res
 }
 
@@ -87,7 +87,13 @@ async fn run_script(
 ) -> anyhow::Result<()> {
     let mut dot = BTreeMap::new();
     dot.insert("Vars".to_string(), Value::String(vars.to_string()));
-    dot.insert("Script".to_string(), Value::String(script.to_string()));
+    let default_cmd = c.execute_command == config::DEFAULT_EXECUTE;
+    let in_cmd = if default_cmd {
+        crate::provisioners::quote::quote_path(script)
+    } else {
+        script.to_string()
+    };
+    dot.insert("Script".to_string(), Value::String(in_cmd));
     dot.insert("Command".to_string(), Value::String(script.to_string()));
     let argv: Vec<String> = c
         .execute_command

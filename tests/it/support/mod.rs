@@ -24,7 +24,7 @@ pub use ec2_state::{client, client_without_retries, Ec2State, Inventory};
 #[allow(unused_imports)]
 pub use moto::Moto;
 #[allow(unused_imports)]
-pub use proxy::{FaultKind, Proxy};
+pub use proxy::{Console, FaultKind, Proxy};
 #[allow(unused_imports)]
 pub use sshd::{save_private_key, ssh_keygen, KeyKind, Sshd};
 
@@ -42,6 +42,8 @@ impl Ec2Stack {
         let moto = Moto::start();
         let proxy = Proxy::start(moto.endpoint());
         let sshd = Sshd::start_ec2(moto.endpoint());
+        // Like an EC2 instance with cloud-init: the console lists the instance's real host keys.
+        proxy.set_console(proxy::Console::Keys(sshd.host_public_keys()));
         Ec2Stack { sshd, proxy, moto }
     }
 }

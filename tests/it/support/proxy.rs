@@ -149,6 +149,17 @@ impl Proxy {
         self.configure(json!({ "stub": actions }));
     }
 
+    /// What GetConsoleOutput answers from now on (issue #19: host keys on the console).
+    pub fn set_console(&self, console: Console) {
+        let v = match console {
+            Console::Moto => Value::Null,
+            Console::Keys(keys) => json!({ "keys": keys }),
+            Console::Truncated(keys) => json!({ "keys": keys, "truncate": true }),
+            Console::NoKeys => json!({ "keys": [] }),
+        };
+        self.configure(json!({ "console": v }));
+    }
+
     pub fn reset_counts(&self) {
         self.control("POST", "/__stack/calls/reset", "");
     }
@@ -260,4 +271,17 @@ fn parse_form(body: &str) -> BTreeMap<String, String> {
             (decode(k), decode(v))
         })
         .collect()
+}
+
+/// The console output the proxy gives for GetConsoleOutput.
+#[derive(Debug, Clone)]
+pub enum Console {
+    /// moto's own fixed answer (no key block).
+    Moto,
+    /// A cloud-init boot log listing these host keys (OpenSSH public key lines).
+    Keys(Vec<String>),
+    /// The same, cut off inside the key block.
+    Truncated(Vec<String>),
+    /// A boot log without a key block (an image without cloud-init's key output).
+    NoKeys,
 }

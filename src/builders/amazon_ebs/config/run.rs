@@ -92,6 +92,13 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> (SshConfig, RunConfig) {
     if user_key_type {
         c.temporary_key_pair_type = Some(comm.temporary_key_pair_type.clone());
     }
+    if let Err((key, msg)) = super::super::steps::key_pair::check_spec(
+        c.key_type(),
+        comm.temporary_key_pair_bits,
+        d.raw("temporary_key_pair_bits").is_some(),
+    ) {
+        d.error(key, msg);
+    }
     c.instance_type = nonempty(d.string("instance_type"));
     c.spot_instance_types = d.string_list("spot_instance_types").unwrap_or_default();
     c.source_ami = nonempty(d.string("source_ami"));

@@ -17,6 +17,34 @@ use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct KeyPair;
 
+/// Checks the temporary key's type and size against what EC2's ImportKeyPair takes (ed25519,
+/// RSA of 2048 to 4096 bits, ECDSA on P-256/P-384/P-521) at validate time, so a `dsa` key or a
+/// 99999999-bit RSA key is refused before any AWS call instead of failing (or hanging in key
+/// generation) mid-build. `bits_given`: the template set `temporary_key_pair_bits`.
+pub(crate) fn check_spec(
+    kind: &str,
+    bits: u32,
+    bits_given: bool,
+) -> Result<(), (&'static str, String)> {
+    match kind {
+        "ed25519" => Ok(()),
+        "rsa" if !bits_given || (2048..=4096).contains(&bits) => Ok(()),
+        "rsa" => Err((
+            "temporary_key_pair_bits",
+            format!("temporary_key_pair_bits {bits} is not a size EC2 imports for an RSA key: use 2048 to 4096"),
+        )),
+        "ecdsa" if !bits_given || matches!(bits, 256 | 384 | 521) => Ok(()),
+        "ecdsa" => Err((
+            "temporary_key_pair_bits",
+            format!("temporary_key_pair_bits {bits} is not an ECDSA curve size: use 256, 384 or 521"),
+        )),
+        other => Err((
+            "temporary_key_pair_type",
+            format!("temporary_key_pair_type {other:?} is not supported for EC2 key pairs (use ed25519, rsa or ecdsa)"),
+        )),
+    }
+}
+
 /// Generates the private key (OpenSSH PEM) and its public line for `kind`.
 /// An ECDSA key's curve is P-256 or P-384 when `bits` says so, P-521 otherwise; an RSA key has
 /// `bits` bits when that is at least 2048, 4096 otherwise.
@@ -64,7 +92,15 @@ impl Step<BuildCtx> for KeyPair {
             .clone()
             .unwrap_or_else(|| format!("packer_{}", ctx.build_id));
         let kind = cfg.run.key_type().to_string();
-        let (private, public) = generate(&kind, comm.temporary_key_pair_bits, &name)?;
+        // Off the async workers: RSA generation takes seconds, and Ctrl-C must still be heard.
+        let bits = comm.temporary_key_pair_bits;
+        let comment = name.clone();
+        let gen = tokio::task::spawn_blocking(move || generate(&kind, bits, &comment));
+        let (private, public) = tokio::select! {
+            r = gen => r.context("generating the temporary SSH key")??,
+            _ = env.cancel.cancelled() => bail!("cancelled while generating the temporary SSH key"),
+        };
+        crate::ui::secrets::register(&private);
         let path = ctx.work_dir.join(format!("{name}.pem"));
         write_private(&path, &private)?;
         env.ui.say(&format!("Creating temporary keypair: {name}"));
@@ -91,7 +127,9 @@ impl Step<BuildCtx> for KeyPair {
                 "Saving key for debug purposes: {}",
                 debug_path.display()
             ));
-            write_private(&debug_path, &private)?;
+            keys::write_new_private_key_file(&debug_path, &private).with_context(|| {
+                format!("writing the debug private key {}", debug_path.display())
+            })?;
             if let Some(kp) = ctx.key_pair.as_mut() {
                 kp.debug_key_file = Some(debug_path);
             }
@@ -140,6 +178,25 @@ mod tests {
             "{public}"
         );
         assert!(super::generate("dsa", 0, "x").is_err());
+    }
+
+    #[test]
+    fn key_specs_are_bounded_as_ec2_requires() {
+        use super::check_spec;
+        assert!(check_spec("ed25519", 0, false).is_ok());
+        assert!(check_spec("rsa", 4096, false).is_ok());
+        assert!(check_spec("rsa", 2048, true).is_ok());
+        for bits in [1024, 4097, 65536, 99_999_999] {
+            let e = check_spec("rsa", bits, true).unwrap_err();
+            assert_eq!(e.0, "temporary_key_pair_bits");
+            assert!(e.1.contains(&bits.to_string()), "{}", e.1);
+        }
+        assert!(check_spec("ecdsa", 384, true).is_ok());
+        assert!(check_spec("ecdsa", 512, true).is_err());
+        assert_eq!(
+            check_spec("dsa", 0, false).unwrap_err().0,
+            "temporary_key_pair_type"
+        );
     }
 
     #[test]

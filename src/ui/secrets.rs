@@ -1,0 +1,158 @@
+//! Masking secrets as `<sensitive>`: the values themselves plus the forms a secret takes on its
+//! way to an output (each line of a multi-line value, Go- and JSON-quoted, shell-escaped), and a
+//! process-wide registry for values rpack learns while it runs (AWS Secrets Manager answers,
+//! generated passwords and private keys, `ssh_password`) which every UI and the debug log mask.
+
+use std::sync::{Arc, RwLock};
+
+/// Lines of a multi-line secret shorter than this (after trimming) are not masked on their own:
+/// a `{` or `}` line of a JSON credential would otherwise turn every brace into `<sensitive>`.
+const MIN_LINE: usize = 6;
+
+/// Replaces every secret in `text` with `<sensitive>` (longest forms first so a secret that
+/// contains another is masked whole). Cloning shares the set, so [`Secrets::add`] reaches every
+/// clone.
+#[derive(Debug, Clone, Default)]
+pub struct Secrets {
+    values: Arc<RwLock<Vec<String>>>,
+}
+
+impl Secrets {
+    pub fn new(values: impl IntoIterator<Item = String>) -> Self {
+        let s = Secrets::default();
+        for v in values {
+            s.add(&v);
+        }
+        s
+    }
+
+    /// Adds `value` (and its variants) to this set.
+    pub fn add(&self, value: &str) {
+        let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
+        insert_variants(&mut values, value);
+    }
+
+    /// `text` with this set's secrets and the process-wide ones masked.
+    pub fn mask(&self, text: &str) -> String {
+        let own = self.values.read().unwrap_or_else(|e| e.into_inner());
+        mask_global(&replace_all(text, &own))
+    }
+}
+
+/// Values rpack learned at run time; masked by every [`Secrets`] and by the debug log.
+static GLOBAL: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Marks `value` as a secret for the rest of the process (every UI and the debug log).
+pub fn register(value: &str) {
+    let mut values = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
+    insert_variants(&mut values, value);
+}
+
+/// `text` with every registered secret masked.
+pub fn mask_global(text: &str) -> String {
+    let values = GLOBAL.read().unwrap_or_else(|e| e.into_inner());
+    replace_all(text, &values)
+}
+
+fn replace_all(text: &str, values: &[String]) -> String {
+    let mut out: Option<String> = None;
+    for v in values {
+        let cur = out.as_deref().unwrap_or(text);
+        if cur.contains(v.as_str()) {
+            out = Some(cur.replace(v.as_str(), "<sensitive>"));
+        }
+    }
+    out.unwrap_or_else(|| text.to_string())
+}
+
+/// Adds the forms of `value` to `values`, kept longest first and without duplicates.
+fn insert_variants(values: &mut Vec<String>, value: &str) {
+    for v in variants(value) {
+        if !values.contains(&v) {
+            values.push(v);
+        }
+    }
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+}
+
+/// Every form `value` can take in rpack's output: itself, Go `%q` and JSON string bodies (error
+/// messages quote values), the shell-escaped form env vars use, and each non-trivial line.
+pub(crate) fn variants(value: &str) -> Vec<String> {
+    if value.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![value.to_string()];
+    let go = crate::template::json::go_quote(value);
+    out.push(go[1..go.len() - 1].to_string());
+    if let Ok(js) = serde_json::to_string(value) {
+        out.push(js[1..js.len() - 1].to_string());
+    }
+    out.push(value.replace('\'', r#"'"'"'"#));
+    if value.contains('\n') {
+        for line in value.split('\n') {
+            let line = line.trim();
+            if line.chars().count() >= MIN_LINE {
+                out.push(line.to_string());
+            }
+        }
+    }
+    out.retain(|v| !v.is_empty());
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_forms_of_a_secret_are_masked() {
+        let s = Secrets::new([r#"q"uote\-SECRET"#.to_string()]);
+        assert_eq!(
+            s.mask(r#"Provisioner failed with "Error reading /x/q\"uote\\-SECRET/y""#),
+            r#"Provisioner failed with "Error reading /x/<sensitive>/y""#
+        );
+        assert_eq!(s.mask(r#"value q"uote\-SECRET"#), "value <sensitive>");
+    }
+
+    #[test]
+    fn each_line_of_a_multi_line_secret_is_masked() {
+        let pem = "-----BEGIN KEY-----\r\nMIIEsecretline1\nMIIEsecretline2\nab\n-----END KEY-----";
+        let s = Secrets::new([pem.to_string()]);
+        assert_eq!(s.mask("nb: MIIEsecretline1"), "nb: <sensitive>");
+        assert_eq!(s.mask("    nb: MIIEsecretline2  "), "    nb: <sensitive>  ");
+        assert_eq!(s.mask(&format!("whole: {pem}")), "whole: <sensitive>");
+        // Short lines alone are not masked (they would mask ordinary text).
+        assert_eq!(s.mask("ab"), "ab");
+        let json = "{\n  \"private_key\": \"k-123456\",\n  \"type\": \"x\"\n}";
+        let s = Secrets::new([json.to_string()]);
+        assert_eq!(s.mask("{"), "{");
+        assert!(!s
+            .mask("line \"private_key\": \"k-123456\",")
+            .contains("k-123456"));
+    }
+
+    #[test]
+    fn shell_escaped_form_is_masked() {
+        let s = Secrets::new(["it's-SECRET".to_string()]);
+        assert_eq!(s.mask(r#"K='it'"'"'s-SECRET'"#), "K='<sensitive>'");
+    }
+
+    #[test]
+    fn added_values_reach_clones_and_longest_wins() {
+        let s = Secrets::new(["pw".to_string()]);
+        let c = s.clone();
+        s.add("pw-long");
+        assert_eq!(c.mask("a pw-long b pw"), "a <sensitive> b <sensitive>");
+    }
+
+    #[test]
+    fn registered_values_are_masked_everywhere() {
+        register("GLOBAL-canary-7f3e9a");
+        assert_eq!(
+            Secrets::default().mask("x GLOBAL-canary-7f3e9a y"),
+            "x <sensitive> y"
+        );
+        assert_eq!(mask_global("GLOBAL-canary-7f3e9a"), "<sensitive>");
+    }
+}

@@ -1,0 +1,302 @@
+//! Secrets never leak: a canary secret is planted in every place a template can hold one
+//! (variables, var-files, `-var`, the environment, AWS Secrets Manager, `ssh_password`; single-
+//! and multi-line; with quotes, backslashes and spaces), printed by provisioners and put into
+//! failing values, and then every output channel (human and machine-readable stdout and stderr,
+//! the debug log) and every file rpack leaves behind (manifest, ledger, log, temp directory) is
+//! searched for it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{json, Value};
+
+use crate::support::paths::fresh_dir;
+use crate::support::Moto;
+
+const REGION: &str = "us-east-1";
+/// Every planted secret contains this marker; no output may.
+const MARK: &str = "CANARY";
+
+const VAR_SECRET: &str = r#"var "q\uote' sp-CANARY-var"#;
+const PEM_SECRET: &str = "-----BEGIN RPACK CANARY KEY-----\nCANARYline2abcdefghijklmnop\n\"CANARYline3\" \\ with spaces\n-----END RPACK CANARY KEY-----";
+const FILE_SECRET: &str = r#"file "CANARY" \ back"#;
+const CLI_SECRET: &str = "cli CANARY with spaces";
+const ENV_SECRET: &str = r#"env "CANARY" $(id)"#;
+const SM_SECRET: &str = r#"sm-CANARY-"json"-value"#;
+const PASSWORD: &str = r#"pw "CANARY" \ pass"#;
+/// A passphrase long enough that an 80-column diagnostic wraps inside it.
+const PHRASE: &str = "correct horse battery staple CANARY is my very long passphrase for the ssh server of this build";
+
+struct Case {
+    input: PathBuf,
+    work: PathBuf,
+    moto: Moto,
+}
+
+impl Case {
+    fn new() -> Case {
+        let input = fresh_dir("secrets-in");
+        let work = fresh_dir("secrets-work");
+        std::fs::create_dir_all(work.join("tmp")).unwrap();
+        Case {
+            input,
+            work,
+            moto: Moto::start(),
+        }
+    }
+
+    fn write(&self, name: &str, v: &Value) -> String {
+        let p = self.input.join(name);
+        std::fs::write(&p, serde_json::to_string_pretty(v).unwrap()).unwrap();
+        p.display().to_string()
+    }
+
+    /// Runs rpack in the work directory with logs on; returns code, stdout, stderr.
+    fn rpack(&self, args: &[&str], log: &str) -> (Option<i32>, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_rpack"))
+            .current_dir(&self.work)
+            .args(args)
+            .env("RPACK_LOG", "1")
+            .env("RPACK_LOG_PATH", self.work.join(log))
+            .env("RPACK_STATE_DIR", self.work.join("state"))
+            .env("TMPDIR", self.work.join("tmp"))
+            .env("RPACK_CANARY_ENV", ENV_SECRET)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", REGION)
+            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
+            .env_remove("AWS_PROFILE")
+            .env_remove("PACKER_LOG")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    fn create_secret(&self) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(REGION))
+                .endpoint_url(self.moto.endpoint())
+                .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                    "test", "test", None, None, "test",
+                ))
+                .load()
+                .await;
+            aws_sdk_secretsmanager::Client::new(&conf)
+                .create_secret()
+                .name("rpack/canary")
+                .secret_string(SM_SECRET)
+                .send()
+                .await
+                .expect("creating the secret in moto");
+        });
+    }
+}
+
+/// Every file under `dir` (recursively) whose content holds `MARK`.
+fn files_with_mark(dir: &Path, found: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_with_mark(&p, found);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            let text = String::from_utf8_lossy(&bytes);
+            if text.contains(MARK) {
+                found.push(format!("{}:\n{text}", p.display()));
+            }
+        }
+    }
+}
+
+fn assert_clean(what: &str, text: &str) {
+    assert!(!text.contains(MARK), "a secret leaked into {what}:\n{text}");
+}
+
+fn variables() -> Value {
+    json!({
+        "var": VAR_SECRET,
+        "pem": PEM_SECRET,
+        "file": "",
+        "cli": "",
+        "env": "{{env `RPACK_CANARY_ENV`}}",
+        "sm": "{{aws_secretsmanager `rpack/canary`}}",
+        "password": PASSWORD
+    })
+}
+
+const SENSITIVE: [&str; 7] = ["var", "pem", "file", "cli", "env", "sm", "password"];
+
+#[test]
+fn a_canary_secret_reaches_no_output_channel_and_no_file() {
+    let case = Case::new();
+    case.create_secret();
+    let var_file = case.write("vars.json", &json!({ "file": FILE_SECRET }));
+    let mut echo: Vec<String> = SENSITIVE
+        .iter()
+        .map(|n| format!("echo \"{n}=$S_{}\"", n.to_uppercase()))
+        .collect();
+    echo.push("echo 'build password={{build `Password`}}'".into());
+    echo.push("echo 'inline var={{user `cli`}}'".into());
+    let env: Vec<String> = SENSITIVE
+        .iter()
+        .map(|n| format!("S_{}={{{{user `{n}`}}}}", n.to_uppercase()))
+        .collect();
+    let ok = case.write(
+        "ok.json",
+        &json!({
+            "variables": variables(),
+            "sensitive-variables": SENSITIVE,
+            "builders": [{
+                "type": "null",
+                "communicator": "none",
+                "ssh_password": "{{user `password`}}"
+            }],
+            "provisioners": [
+                {"type": "shell-local", "environment_vars": env, "inline": echo},
+                {
+                    "type": "shell-local",
+                    "environment_vars": ["K={{user `pem`}}"],
+                    "inline": ["printf '%s\\n' \"$K\" >&2"]
+                }
+            ],
+            "post-processors": [{"type": "manifest", "output": "manifest.json"}]
+        }),
+    );
+    let var_arg = format!("-var-file={var_file}");
+    let cli_arg = format!("cli={CLI_SECRET}");
+    for (machine, log) in [(false, "human.log"), (true, "machine.log")] {
+        let mut args = vec!["build", "-color=false", &var_arg, "-var", &cli_arg];
+        if machine {
+            args.insert(1, "-machine-readable");
+        }
+        args.push(&ok);
+        let (code, out, err) = case.rpack(&args, log);
+        assert_eq!(code, Some(0), "{out}\n{err}");
+        assert!(
+            out.contains("<sensitive>"),
+            "the canaries were printed:\n{out}"
+        );
+        assert_clean("stdout", &out);
+        assert_clean("stderr", &err);
+    }
+
+    // Failures: a sensitive value in a retried provisioner error (Go-quoted), in a config error
+    // wrapped at 80 columns, and in a variable that fails to interpolate.
+    let fail = case.write(
+        "fail.json",
+        &json!({
+            "variables": variables(),
+            "sensitive-variables": SENSITIVE,
+            "builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{
+                "type": "file",
+                "source": "/nonexistent/{{user `var`}}/{{user `file`}}",
+                "destination": "/tmp/x",
+                "generated": true,
+                "max_retries": 1
+            }]
+        }),
+    );
+    let (code, out, err) = case.rpack(
+        &["build", "-color=false", &var_arg, "-var", &cli_arg, &fail],
+        "fail.log",
+    );
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(out.contains("retrying"), "{out}");
+    assert_clean("stdout of a failing build", &out);
+    assert_clean("stderr of a failing build", &err);
+
+    let mut vars = variables();
+    vars["phrase"] = json!(PHRASE);
+    vars["broken"] = json!("broken-CANARY-{{user `nope`}}");
+    let invalid = case.write(
+        "invalid.json",
+        &json!({
+            "variables": vars,
+            "sensitive-variables": ["phrase", "broken"],
+            "builders": [{
+                "type": "null",
+                "ssh_host": "127.0.0.1",
+                "ssh_username": "u",
+                "ssh_password": "{{user `password`}}",
+                "ssh_timeout": "{{user `phrase`}}"
+            }]
+        }),
+    );
+    for machine in [false, true] {
+        let mut args = vec!["validate"];
+        if machine {
+            args.push("-machine-readable");
+        }
+        args.push(&invalid);
+        let (code, out, err) = case.rpack(&args, "validate.log");
+        assert_eq!(code, Some(1), "{out}\n{err}");
+        assert!(
+            format!("{out}{err}").contains("broken"),
+            "the failing variable is named:\n{out}\n{err}"
+        );
+        assert_clean("validate stdout", &out);
+        assert_clean("validate stderr", &err);
+    }
+    vars.as_object_mut().unwrap().remove("broken");
+    let invalid = case.write(
+        "invalid2.json",
+        &json!({
+            "variables": vars,
+            "sensitive-variables": ["phrase"],
+            "builders": [{
+                "type": "null",
+                "ssh_host": "127.0.0.1",
+                "ssh_username": "u",
+                "ssh_password": "x",
+                "ssh_timeout": "{{user `phrase`}}"
+            }]
+        }),
+    );
+    let (code, out, err) = case.rpack(&["validate", &invalid], "validate2.log");
+    assert_eq!(code, Some(1), "{out}\n{err}");
+    assert!(err.contains("<sensitive>"), "{err}");
+    assert_clean("wrapped diagnostics", &err);
+
+    // Every file rpack wrote: manifest, ledger, logs, and nothing left in its temp directory.
+    let mut found = Vec::new();
+    files_with_mark(&case.work, &mut found);
+    assert!(found.is_empty(), "secrets in files:\n{}", found.join("\n"));
+    let log = std::fs::read_to_string(case.work.join("human.log")).unwrap();
+    assert!(
+        log.contains("<sensitive>"),
+        "the log recorded the UI:\n{log}"
+    );
+    assert!(case.work.join("manifest.json").exists());
+    let left: Vec<_> = std::fs::read_dir(case.work.join("tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "temp files left behind: {left:?}");
+}
+
+#[test]
+fn the_debug_log_file_is_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let case = Case::new();
+    let tpl = case.write(
+        "t.json",
+        &json!({"builders": [{"type": "null", "communicator": "none"}]}),
+    );
+    let (code, out, err) = case.rpack(&["validate", &tpl], "mode.log");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let mode = std::fs::metadata(case.work.join("mode.log"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
