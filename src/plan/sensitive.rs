@@ -43,12 +43,14 @@ mod tests {
 
     #[test]
     fn ssh_and_bastion_passwords_are_collected() {
-        let mut c = crate::communicator::config::SshConfig::default();
-        c.password = Some("pw-main".into());
-        c.bastion = Some(crate::communicator::config::Bastion {
-            password: Some("pw-bastion".into()),
+        let c = crate::communicator::config::SshConfig {
+            password: Some("pw-main".into()),
+            bastion: Some(crate::communicator::config::Bastion {
+                password: Some("pw-bastion".into()),
+                ..Default::default()
+            }),
             ..Default::default()
-        });
+        };
         assert_eq!(passwords(&c).collect::<Vec<_>>(), ["pw-main", "pw-bastion"]);
     }
 }

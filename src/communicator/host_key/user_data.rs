@@ -71,7 +71,7 @@ impl std::fmt::Display for Skip {
 pub(crate) fn merge(user: Option<&[u8]>, cloud_config: &str) -> Result<Vec<u8>, Skip> {
     let out = match user.filter(|u| !u.is_empty()) {
         None => cloud_config.as_bytes().to_vec(),
-        Some(u) if u.starts_with(&[0x1f, 0x8b]) => return Err(Skip::Gzipped),
+        Some([0x1f, 0x8b, ..]) => return Err(Skip::Gzipped),
         Some(u) => {
             let text = String::from_utf8_lossy(u);
             if text

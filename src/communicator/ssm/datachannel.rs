@@ -379,7 +379,7 @@ impl DataChannel {
                     }
                     self.ws.flush().await.map_err(|e| ChannelError::Io(format!("sending: {e}")))?;
                 }
-                w = wr.write(&pending.front().map(|p| &p[off..]).unwrap_or(&[])), if !pending.is_empty() => {
+                w = wr.write(pending.front().map(|p| &p[off..]).unwrap_or(&[])), if !pending.is_empty() => {
                     let w = w.map_err(|e| ChannelError::Io(format!("writing the local stream: {e}")))?;
                     if w == 0 {
                         return Err(ChannelError::Io("the local stream stopped accepting data".into()));

@@ -11,6 +11,10 @@
 //! Go-template call `{{ build `X` }}`, which the existing run-time rendering of provisioner and
 //! post-processor configuration resolves.
 
+// A `Diag` carries its summary, detail and source excerpt; it is returned at most once per failed
+// load, never in a loop, so boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
 mod blocks;
 pub(crate) mod diag;
 mod dynamic;

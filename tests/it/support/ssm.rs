@@ -448,6 +448,8 @@ async fn send_all(
     Ok(())
 }
 
+// tungstenite's handshake callback type fixes the closure's error type (an HTTP response).
+#[allow(clippy::result_large_err)]
 async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
     let mut path = String::new();
     let mut ws = tokio_tungstenite::accept_hdr_async(

@@ -268,7 +268,7 @@ fn chunklist(a: FuncArgs) -> R {
 
 fn bools(a: FuncArgs) -> Result<Vec<bool>, String> {
     let v = args(a, 1, 1)?;
-    list(&v[0])?.iter().map(|x| to_bool(x)).collect()
+    list(&v[0])?.iter().map(to_bool).collect()
 }
 fn alltrue(a: FuncArgs) -> R {
     Ok(Value::Bool(bools(a)?.iter().all(|b| *b)))
