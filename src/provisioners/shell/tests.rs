@@ -124,11 +124,20 @@ async fn disconnect_fails_unless_expected() {
     assert_eq!(comm.commands().last().unwrap(), "rm -f /tmp/script_1.sh");
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn upload_is_retried_while_the_host_is_down() {
+    // Paused time: the retry delay passes at once instead of sleeping a real second.
     let comm = FakeComm::default();
     *comm.failing_uploads.lock().unwrap() = 1;
     run(&cfg(&["true"]), &comm).await.unwrap();
+    // The failing attempt happened (the counter ran down) and exactly one upload then succeeded.
+    assert_eq!(*comm.failing_uploads.lock().unwrap(), 0);
+    let uploads = comm
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, Call::Upload(..)))
+        .count();
+    assert_eq!(uploads, 1, "{:?}", comm.calls());
     assert!(matches!(comm.calls()[0], Call::Upload(..)));
 }
 
