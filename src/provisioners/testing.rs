@@ -200,6 +200,15 @@ fn decode_with<T>(
 
 /// Decodes provisioner `json` of type `kind` with the real decoder; returns the config and the
 /// error messages.
+/// The build data the provisioner tests run in: build `web` of an `amazon-ebs` builder.
+pub fn build_data() -> crate::provisioners::BuildData {
+    crate::provisioners::BuildData {
+        build_name: "web".into(),
+        builder_type: "amazon-ebs".into(),
+        ..Default::default()
+    }
+}
+
 pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<String>) {
     decode_with(json, kind, crate::provisioners::no_render(kind), |d| {
         crate::provisioners::Provisioner::decode(kind, d).expect("known provisioner type")

@@ -4,16 +4,10 @@
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::provisioners::testing::{decode, Call, FakeComm, RecordingUi, Reply};
+use crate::provisioners::testing::{
+    build_data as data, decode, Call, FakeComm, RecordingUi, Reply,
+};
 use crate::provisioners::Provisioner;
-
-fn data() -> BuildData {
-    BuildData {
-        build_name: "web".into(),
-        builder_type: "amazon-ebs".into(),
-        ..Default::default()
-    }
-}
 
 fn cfg(json: &str) -> (Config, Vec<String>) {
     match decode("puppet-masterless", json) {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::provisioners::testing::{Call, FakeComm, RecordingUi, Reply};
+use crate::provisioners::testing::{build_data as data, Call, FakeComm, RecordingUi, Reply};
 
 fn cfg(inline: &[&str]) -> Config {
     Config {
@@ -40,14 +40,6 @@ async fn run(c: &Config, comm: &FakeComm) -> anyhow::Result<()> {
         &CancellationToken::new(),
     )
     .await
-}
-
-fn data() -> BuildData {
-    BuildData {
-        build_name: "web".into(),
-        builder_type: "amazon-ebs".into(),
-        ..Default::default()
-    }
 }
 
 #[tokio::test]
