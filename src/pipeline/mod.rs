@@ -115,6 +115,18 @@ pub async fn run(
     ui: Arc<dyn crate::ui::Ui>,
     shared: Shared,
 ) -> i32 {
+    run_collect(builds, base, opts, ui, shared).await.0
+}
+
+/// [`run`], also returning the artifacts of the builds that succeeded (for callers that use
+/// them in-process, like `rpack platform create --local-build`).
+pub async fn run_collect(
+    builds: Vec<Build>,
+    base: Context,
+    opts: Options,
+    ui: Arc<dyn crate::ui::Ui>,
+    shared: Shared,
+) -> (i32, Vec<Artifact>) {
     let started = Instant::now();
     let run_uuid = uuid::Uuid::new_v4().to_string();
     let limit = if opts.debug {
@@ -207,7 +219,7 @@ pub async fn run(
     ));
     if shared.cancel.is_cancelled() {
         ui.error("Cleanly cancelled builds after being interrupted.");
-        return 1;
+        return (1, Vec::new());
     }
     let errors: Vec<&Finished> = done.iter().filter(|f| f.error.is_some()).collect();
     if !errors.is_empty() {
@@ -230,9 +242,6 @@ pub async fn run(
     } else {
         ui.say("\n==> Builds finished but no artifacts were created.");
     }
-    if errors.is_empty() {
-        0
-    } else {
-        1
-    }
+    let code = if errors.is_empty() { 0 } else { 1 };
+    (code, done.into_iter().flat_map(|f| f.artifacts).collect())
 }

@@ -36,28 +36,34 @@ pub fn install(shared: Shared, ui: Arc<dyn Ui>) {
                 shared.cancel.cancel();
             } else {
                 shared.hard_cancel.cancel();
-                let open: Vec<String> = shared
-                    .ledgers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .iter()
-                    .flat_map(|l| {
-                        let id = l.build_id().to_string();
-                        l.open_resources().into_iter().map(move |e| {
-                            format!("  {} {} in {} (build {id})", e.kind, e.id, e.region)
-                        })
-                    })
-                    .collect();
-                if open.is_empty() {
-                    say("Second interrupt: exiting now. No cloud resources are open.");
-                } else {
-                    say(&format!(
-                        "Second interrupt: exiting now. These resources are still open; `rpack cleanup --yes` deletes them:\n{}",
-                        open.join("\n")
-                    ));
-                }
+                say(&second_interrupt(&shared));
                 std::process::exit(1);
             }
         }
     });
+}
+
+/// What the second interrupt prints before rpack exits: the resources the builds' ledgers still
+/// hold open, if any.
+pub fn second_interrupt(shared: &Shared) -> String {
+    let open: Vec<String> = shared
+        .ledgers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .flat_map(|l| {
+            let id = l.build_id().to_string();
+            l.open_resources()
+                .into_iter()
+                .map(move |e| format!("  {} {} in {} (build {id})", e.kind, e.id, e.region))
+        })
+        .collect();
+    if open.is_empty() {
+        "Second interrupt: exiting now. No cloud resources are open.".to_string()
+    } else {
+        format!(
+            "Second interrupt: exiting now. These resources are still open; `rpack cleanup --yes` deletes them:\n{}",
+            open.join("\n")
+        )
+    }
 }

@@ -17,7 +17,16 @@ use crate::ui::Ui;
 /// An HCL2 template's `-only`/`-except` are glob patterns over `source.type.name` build names;
 /// they are resolved to the matching names first.
 pub fn check_builds(loaded: &Loaded, options: &Options) -> (Checked, Context) {
-    let mut base = super::base_context(&loaded.template);
+    check_builds_in(loaded, options, super::base_context(&loaded.template))
+}
+
+/// [`check_builds`] starting from `base` (a [`super::base_context`] with more set, such as an
+/// environment overlay).
+pub fn check_builds_in(
+    loaded: &Loaded,
+    options: &Options,
+    mut base: Context,
+) -> (Checked, Context) {
     base.secrets = Some(crate::aws::secrets::secrets_lookup());
     let hcl2_options;
     let options = if is_hcl2(&loaded.template) {

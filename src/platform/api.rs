@@ -66,11 +66,15 @@ pub fn code(e: &anyhow::Error) -> Option<String> {
 }
 
 impl Api {
-    /// Clients for `region` (else the default chain's region).
-    pub async fn load(region: Option<&str>) -> Result<Api> {
+    /// Clients for `region` (else the default chain's region), with `global`'s profile and
+    /// Elastic Beanstalk endpoint.
+    pub async fn load(region: Option<&str>, global: &super::Global) -> Result<Api> {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
         if let Some(r) = region {
             loader = loader.region(aws_types::region::Region::new(r.to_string()));
+        }
+        if let Some(p) = &global.profile {
+            loader = loader.profile_name(p);
         }
         // A plain-http endpoint is a local emulator: a fresh connection per call (see
         // aws::access::http_client_for), else every call waits for a delayed ACK.
@@ -83,9 +87,11 @@ impl Api {
             "AWS_ENDPOINT_URL_EC2",
             "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
         ];
-        if let Some(client) = endpoints
+        if let Some(client) = global
+            .endpoint_url
             .iter()
-            .filter_map(|k| std::env::var(k).ok())
+            .cloned()
+            .chain(endpoints.iter().filter_map(|k| std::env::var(k).ok()))
             .find_map(|e| crate::aws::access::http_client_for(&e))
         {
             loader = loader.http_client(client);
@@ -106,7 +112,14 @@ impl Api {
         );
         Ok(Api {
             region,
-            eb: aws_sdk_elasticbeanstalk::Client::new(&conf),
+            eb: match &global.endpoint_url {
+                Some(url) => aws_sdk_elasticbeanstalk::Client::from_conf(
+                    aws_sdk_elasticbeanstalk::config::Builder::from(&conf)
+                        .endpoint_url(url)
+                        .build(),
+                ),
+                None => aws_sdk_elasticbeanstalk::Client::new(&conf),
+            },
             s3,
             iam: aws_sdk_iam::Client::new(&conf),
             sts: aws_sdk_sts::Client::new(&conf),

@@ -4,7 +4,9 @@
 //! (the one check that asks AWS, [`source_ami_problems`]) that each builder's source AMI exists
 //! in that region.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::plan::{self, BuilderConfig};
 use crate::template::{parse, variables};
@@ -21,11 +23,26 @@ pub fn platform_env(name: &str, version: &str, arn: &str) -> [(&'static str, Str
     ]
 }
 
-/// `-var-file`s and `-var`s for the template (as `rpack build` takes them).
+/// `-var-file`s and `-var`s for the template (as `rpack build` takes them), and the
+/// environment EB's builder gives it ([`platform_env`]), which `{{env}}` sees before the
+/// process environment.
 #[derive(Debug, Clone, Default)]
 pub struct TemplateVars {
     pub files: Vec<String>,
     pub vars: Vec<(String, String)>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl TemplateVars {
+    /// The context templates are checked and built in: [`plan::base_context`] with the
+    /// environment overlay.
+    pub fn base_context(&self, tpl: &parse::Template) -> crate::template::interp::Context {
+        let mut base = plan::base_context(tpl);
+        if !self.env.is_empty() {
+            base.env = Some(Arc::new(self.env.clone()));
+        }
+        base
+    }
 }
 
 /// A checked definition folder.
@@ -49,8 +66,8 @@ pub struct SourceRef {
 }
 
 /// Checks `root` (the folder holding platform.yaml); `region` is the EB region. Returns every
-/// problem as one message per line. The template is rendered with the AWS_EB_PLATFORM_* values
-/// already in the process environment.
+/// problem as one message per line. The template is rendered with `vars.env` (the
+/// AWS_EB_PLATFORM_* values) over the process environment.
 pub fn definition(root: &Path, region: &str, vars: &TemplateVars) -> Result<Checked, Vec<String>> {
     let yaml_path = root.join("platform.yaml");
     let yaml_text = match crate::limits::read_text(&yaml_path, "platform definition") {
@@ -138,7 +155,7 @@ fn template_problems(
         files.push(variables::read_var_file(f).map_err(|e| vec![e])?);
     }
     let values = variables::merge(&tpl, &files, &vars.vars);
-    let base = plan::base_context(&tpl);
+    let base = vars.base_context(&tpl);
     let checked = plan::check(&tpl, &values, &base, &plan::Options::default());
     if checked.has_errors() {
         return Err(checked
@@ -215,6 +232,20 @@ mod tests {
         assert_eq!(c.sources.len(), 1);
         assert_eq!(c.sources[0].place, "t.json:1: builders[0].source_ami");
         assert_eq!(c.sources[0].lookup.ami.as_deref(), Some("ami-1"));
+    }
+
+    #[test]
+    fn the_env_overlay_reaches_the_template() {
+        let d = folder(
+            r#"{"variables":{"r":"{{env `RPACK_CHECK_TEST_EB_REGION`}}"},"builders":[{"type":"amazon-ebs","region":"{{user `r`}}","source_ami":"ami-1","instance_type":"t3.micro","ssh_username":"ec2-user","ami_name":"x-{{timestamp}}"}]}"#,
+        );
+        let mut vars = TemplateVars::default();
+        let e = definition(d.path(), "eu-west-1", &vars).unwrap_err();
+        assert!(e[0].contains("builds in region \"\""), "{e:?}");
+        vars.env
+            .insert("RPACK_CHECK_TEST_EB_REGION".into(), "eu-west-1".into());
+        let c = definition(d.path(), "eu-west-1", &vars).unwrap();
+        assert_eq!(c.regions, vec!["eu-west-1"]);
     }
 
     #[test]

@@ -1,15 +1,45 @@
-//! Elastic Beanstalk custom platforms (`rpack platform …`, a drop-in for `ebp`): platform.yaml
-//! and workspace YAML (`yaml`), checks before upload (`check`), version numbers (`version`), the
-//! definition archive (`bundle`), the AWS calls (`api`), waiting on and following a version
-//! (`watch`) and ebcli's interactive prompts (`prompt`).
+//! Elastic Beanstalk custom platforms (`rpack platform …`, a drop-in for `ebp`), taking typed
+//! options (the CLI only parses arguments into them):
+//! - the commands: `init`/`use` ([`init`]), `status`/`list`/`events`/`logs`/`delete`
+//!   ([`manage`]), `create` ([`create`], with `--local-build` in [`local_build`]), `publish`
+//!   ([`publish`]);
+//! - what they share: the workspace (`workspace`), which version a command means (`resolve`),
+//!   platform.yaml and workspace YAML (`yaml`), checks before upload (`check`), version numbers
+//!   (`version`), the definition archive (`bundle`), the AWS calls (`api`), waiting on and
+//!   following a version (`watch`) and ebcli's interactive prompts (`prompt`).
 
 pub mod api;
 pub mod bundle;
 pub mod check;
+pub mod create;
 mod crlf;
+pub mod init;
+mod local_build;
+pub mod manage;
 pub mod prompt;
+pub mod publish;
+mod resolve;
 pub(crate) mod secret_files;
 pub mod version;
 pub mod watch;
+mod workspace;
 pub mod yaml;
 mod yaml_guard;
+
+pub use create::{create, CreateOptions};
+pub use init::{init, use_platform, InitOptions};
+pub use manage::{delete, events, list, logs, status, DeleteOptions, ListOptions};
+pub use publish::{publish, PublishOptions};
+
+/// ebp's global options, which every command takes.
+#[derive(Debug, Clone, Default)]
+pub struct Global {
+    /// `-r/--region` (else the workspace's default region, else the AWS chain's).
+    pub region: Option<String>,
+    /// `--profile`: the shared-config profile for every AWS call, and for a local build's
+    /// builders where the template names none.
+    pub profile: Option<String>,
+    /// `--endpoint-url`: Elastic Beanstalk's endpoint only, like ebp (`AWS_ENDPOINT_URL_*` set
+    /// the others).
+    pub endpoint_url: Option<String>,
+}

@@ -265,7 +265,11 @@ pub(crate) fn call<'a>(f: Func, ctx: &Context, args: Vec<V<'a>>) -> R<'a> {
             if !ctx.variables_pass {
                 return Err("env vars are not allowed here".into());
             }
-            let v = std::env::var_os(s(&args[0])).unwrap_or_default();
+            let name = s(&args[0]);
+            if let Some(v) = ctx.env.as_ref().and_then(|e| e.get(name)) {
+                return owned(v.clone());
+            }
+            let v = std::env::var_os(name).unwrap_or_default();
             owned(v.to_string_lossy().into_owned())
         }
         Timestamp => owned(init_time(ctx).to_string()),

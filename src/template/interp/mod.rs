@@ -99,6 +99,10 @@ pub struct Context {
     /// Unix seconds used by `timestamp`/`isotime`/`strftime` (process start, like Packer).
     pub init_time: Option<i64>,
     pub secrets: Option<SecretsLookup>,
+    /// Values `{{env `NAME`}}` sees before the process environment (the AWS_EB_PLATFORM_*
+    /// variables of `rpack platform create --local-build`), so no caller writes the process
+    /// environment.
+    pub env: Option<Arc<BTreeMap<String, String>>>,
 }
 
 /// A template that failed to parse or execute. `message` is Go-like
