@@ -1,12 +1,14 @@
 //! The parts of Go's `fmt` and `strconv` that templates can observe: `%v` printing of values,
-//! `print`/`println`/`printf`, `strconv.Quote`, float formatting and the escaping functions
-//! `html`, `js` and `urlquery`.
+//! `print`/`println`/`printf` and `strconv.Quote`; float formatting lives in `gofloat`, the
+//! escaping functions `html`, `js` and `urlquery` in `escape`.
 
 use std::fmt::Write as _;
 
 use super::value::V;
 use super::Value;
 
+pub(crate) use super::escape::{html_escape, js_escape, query_escape};
+use super::gofloat::*;
 use crate::gocompat::strconv::is_printable;
 pub(crate) use crate::gocompat::strconv::{quote, quote_ascii, quote_rune};
 
@@ -22,145 +24,6 @@ pub(crate) fn type_name(v: &V) -> &'static str {
             Some(Value::List(_)) => "[]interface {}",
             _ => "map[string]interface {}",
         },
-    }
-}
-
-/// Splits the shortest decimal representation of a finite, non-negative `f` into digits and
-/// the decimal exponent `dp` (value = 0.DIGITS × 10^dp), like strconv's `decimal`.
-fn shortest_digits(f: f64) -> (String, i32) {
-    // Rust's `{:e}` is the shortest round-trip representation, e.g. "1.2345e6".
-    let s = format!("{:e}", f);
-    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let digits = digits.trim_end_matches('0');
-    if digits.is_empty() {
-        return ("0".into(), 1);
-    }
-    (digits.to_string(), exp + 1)
-}
-
-/// Rust's formatter takes at most 65535 digits of precision. A double's exact decimal expansion
-/// ends within 1100 digits, so longer precisions are that many digits plus zeros.
-const EXACT_DIGITS: usize = 1100;
-
-/// `format!("{:.p$e}")` for any `p`.
-fn rust_e(f: f64, p: usize) -> String {
-    let s = format!("{:.*e}", p.min(EXACT_DIGITS), f);
-    if p <= EXACT_DIGITS {
-        return s;
-    }
-    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-    format!("{m}{}e{e}", "0".repeat(p - EXACT_DIGITS))
-}
-
-/// `format!("{:.p$}")` for any `p`.
-fn rust_f(f: f64, p: usize) -> String {
-    let s = format!("{:.*}", p.min(EXACT_DIGITS), f);
-    if p <= EXACT_DIGITS {
-        return s;
-    }
-    s + &"0".repeat(p - EXACT_DIGITS)
-}
-
-/// `%e` with `prec` digits after the point (None = shortest).
-fn fmt_e(f: f64, prec: Option<usize>, upper: bool) -> String {
-    let (mant, exp) = match prec {
-        None => {
-            let (d, dp) = shortest_digits(f);
-            let mant = if d.len() > 1 {
-                format!("{}.{}", &d[..1], &d[1..])
-            } else {
-                d.clone()
-            };
-            (mant, if f == 0.0 { 0 } else { dp - 1 })
-        }
-        Some(p) => {
-            let s = rust_e(f, p);
-            let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-            (m.to_string(), e.parse().unwrap_or(0))
-        }
-    };
-    let sign = if exp < 0 { '-' } else { '+' };
-    let e = if upper { 'E' } else { 'e' };
-    format!("{}{}{}{:02}", mant, e, sign, exp.abs())
-}
-
-/// `%g` (and `%v` with `prec == None`): strconv's 'g' format.
-fn fmt_g(f: f64, prec: Option<usize>, upper: bool) -> String {
-    let (digits, dp) = match prec {
-        None => shortest_digits(f),
-        Some(p) => {
-            let p = p.max(1);
-            let s = rust_e(f, p - 1);
-            let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-            let d: String = m.chars().filter(|c| c.is_ascii_digit()).collect();
-            let d = d.trim_end_matches('0');
-            let d = if d.is_empty() {
-                "0".to_string()
-            } else {
-                d.to_string()
-            };
-            (d, e.parse::<i32>().unwrap_or(0) + 1)
-        }
-    };
-    let eprec: i32 = match prec {
-        None => 6,
-        Some(p) => {
-            let p = p.max(1) as i32;
-            if p > digits.len() as i32 && digits.len() as i32 >= dp {
-                digits.len() as i32
-            } else {
-                p
-            }
-        }
-    };
-    let exp = if f == 0.0 { 0 } else { dp - 1 };
-    if exp < -4 || exp >= eprec {
-        let mant = if digits.len() > 1 {
-            format!("{}.{}", &digits[..1], &digits[1..])
-        } else {
-            digits
-        };
-        let sign = if exp < 0 { '-' } else { '+' };
-        let e = if upper { 'E' } else { 'e' };
-        return format!("{}{}{}{:02}", mant, e, sign, exp.abs());
-    }
-    if f == 0.0 {
-        return "0".into();
-    }
-    // Plain decimal with exactly the significant digits.
-    if dp <= 0 {
-        format!("0.{}{}", "0".repeat((-dp) as usize), digits)
-    } else if dp as usize >= digits.len() {
-        format!("{}{}", digits, "0".repeat(dp as usize - digits.len()))
-    } else {
-        format!("{}.{}", &digits[..dp as usize], &digits[dp as usize..])
-    }
-}
-
-/// Go's `%v` for a float64.
-pub(crate) fn fmt_float(f: f64) -> String {
-    float_with(f, |a| fmt_g(a, None, false))
-}
-
-fn float_with(f: f64, body: impl Fn(f64) -> String) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let neg = f.is_sign_negative();
-    let s = body(f.abs());
-    if neg {
-        format!("-{s}")
-    } else {
-        s
     }
 }
 
@@ -705,64 +568,6 @@ fn format_str(out: &mut String, spec: Spec, verb: char, s: &str, arg: &V) {
         }
     };
     out.push_str(&spec.pad(body, false));
-}
-
-/// Go's `template.HTMLEscapeString`.
-pub(crate) fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\0' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Go's `template.JSEscapeString`.
-pub(crate) fn js_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '"' => out.push_str("\\\""),
-            '<' => out.push_str("\\u003C"),
-            '>' => out.push_str("\\u003E"),
-            '&' => out.push_str("\\u0026"),
-            '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c if (c as u32) < 0x80 || is_printable(c) => out.push(c),
-            c => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-        }
-    }
-    out
-}
-
-/// Go's `url.QueryEscape`.
-pub(crate) fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            b => {
-                let _ = write!(out, "%{b:02X}");
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -21,8 +21,10 @@
 //! characters; the message keeps Go's form (`root:LINE:COL` with a 0-based byte column).
 
 mod bounds;
+mod escape;
 mod exec;
 mod funcs;
+mod gofloat;
 pub(crate) mod gofmt;
 mod golayout;
 mod lexer;
