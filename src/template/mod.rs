@@ -8,6 +8,7 @@ pub mod interp;
 pub mod json;
 mod json_stack;
 pub mod parse;
+mod provisioner_def;
 pub mod undefined;
 pub mod variables;
 pub mod weak;

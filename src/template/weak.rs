@@ -1,8 +1,11 @@
 //! mapstructure's weak typing, as Packer decodes JSON into Go structs: which scalars convert to
 //! a string and how, and the texts of its errors (Go kind names, `%v` of the value). One
-//! implementation for the template's own keys (`parse`) and every plugin's (the decoder).
+//! implementation for the template's own keys (`parse`) and every plugin's (the decoder), with
+//! the field readers the template's own keys use (`weak_string`, `string_slice`, …).
 
-use super::json::Value;
+use std::time::Duration;
+
+use super::json::{Object, Value};
 use crate::gocompat::strconv::{format_float_g, format_number};
 
 /// Go's `reflect.Kind` name for a decoded JSON value (mapstructure's "got '<kind>'").
@@ -73,6 +76,94 @@ fn unconvertible_typed(field: &str, expected: &str, got: &str, v: &Value) -> Str
         "'{field}' expected type '{expected}', got unconvertible type '{got}', value: '{}'",
         go_fmt_value(v)
     )
+}
+
+/// A string field, weakly decoded (numbers and booleans become strings). `field` is the name
+/// mapstructure shows in its message.
+pub(crate) fn weak_string(
+    obj: &Object,
+    key: &str,
+    field: &str,
+    errs: &mut Vec<String>,
+) -> Option<String> {
+    match obj.get(key).map(|n| &n.value) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => scalar_string(v),
+        Some(other) => {
+            errs.push(unconvertible(field, "string", other));
+            None
+        }
+    }
+}
+
+/// A list of strings where a single scalar stands for a one-element list.
+pub(crate) fn weak_slice(obj: &Object, key: &str) -> Vec<String> {
+    match obj.get(key).map(|n| &n.value) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|n| match &n.value {
+                Value::String(s) => Some(s.clone()),
+                v => scalar_string(v),
+            })
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(v) => scalar_string(v).into_iter().collect(),
+    }
+}
+
+pub(crate) fn string_slice(
+    obj: &Object,
+    key: &str,
+    field: &str,
+    errs: &mut Vec<String>,
+) -> Vec<String> {
+    match obj.get(key).map(|n| &n.value) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => {
+            let mut out = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match &item.value {
+                    Value::String(s) => out.push(s.clone()),
+                    other => errs.push(unconvertible(&format!("{field}[{i}]"), "string", other)),
+                }
+            }
+            out
+        }
+        Some(other) => {
+            errs.push(format!(
+                "'{field}': source data must be an array or slice, got {}",
+                go_kind(other)
+            ));
+            Vec::new()
+        }
+    }
+}
+
+pub(crate) fn duration_field(obj: &Object, key: &str, errs: &mut Vec<String>) -> Option<Duration> {
+    match obj.get(key).map(|n| &n.value) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => match crate::gocompat::time::parse_duration(s) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                errs.push(format!("error decoding '{key}': {e}"));
+                None
+            }
+        },
+        Some(Value::Number(n)) => Some(Duration::from_nanos(
+            n.parse::<f64>().unwrap_or(0.0).max(0.0) as u64,
+        )),
+        Some(other) => {
+            errs.push(format!(
+                "'{key}' expected type 'int64', got unconvertible type '{}', value: '{}'",
+                other.go_type(),
+                go_fmt_value(other)
+            ));
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,74 @@
+//! One entry of the template's `provisioners` (or `error-cleanup-provisioner`) decoded into a
+//! [`ProvisionerDef`]: its type and the keys every provisioner shares (`only`, `except`,
+//! `override`, `pause_before`, `max_retries`, `timeout`), with mapstructure's messages.
+
+use super::json::{Node, Object, Value};
+use super::parse::{mapstructure_errors, ProvisionerDef};
+use super::weak::{self, duration_field, go_kind, weak_slice, weak_string};
+use crate::gocompat::strconv::format_number as go_format_number;
+
+pub(crate) fn provisioner(node: &Node) -> Result<ProvisionerDef, String> {
+    let Some(obj) = node.as_object() else {
+        return Err(format!(
+            "Error decoding provisioner: '' expected a map, got '{}'",
+            go_kind(&node.value)
+        ));
+    };
+    let mut errs = Vec::new();
+    let kind = weak_string(obj, "type", "type", &mut errs).unwrap_or_default();
+    // Packer 1.6.6 accepts a single value for a provisioner's `only`/`except`.
+    let only = weak_slice(obj, "only");
+    let except = weak_slice(obj, "except");
+    let mut overrides = Vec::new();
+    match obj.get("override").map(|n| &n.value) {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(o)) => {
+            for (name, _, v) in &o.entries {
+                match &v.value {
+                    Value::Object(ov) => overrides.push((name.clone(), ov.clone())),
+                    Value::Null => overrides.push((name.clone(), Object::default())),
+                    other => errs.push(format!(
+                        "'override[{name}]' expected a map, got '{}'",
+                        go_kind(other)
+                    )),
+                }
+            }
+        }
+        Some(other) => errs.push(format!(
+            "'override' expected a map, got '{}'",
+            go_kind(other)
+        )),
+    }
+    let pause_before = duration_field(obj, "pause_before", &mut errs);
+    let timeout = duration_field(obj, "timeout", &mut errs);
+    let max_retries = match obj.get("max_retries").map(|n| &n.value) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(go_format_number(n)),
+        Some(other) => {
+            errs.push(weak::unconvertible("max_retries", "string", other));
+            None
+        }
+    };
+    if !errs.is_empty() {
+        return Err(format!(
+            "Error decoding provisioner: {}",
+            mapstructure_errors(&errs)
+        ));
+    }
+    if kind.is_empty() {
+        return Err("Provisioner missing 'type'".into());
+    }
+    Ok(ProvisionerDef {
+        kind,
+        only,
+        except,
+        overrides,
+        pause_before,
+        max_retries,
+        timeout,
+        config: obj.clone(),
+        pos: node.pos,
+    })
+}
