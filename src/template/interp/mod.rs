@@ -28,7 +28,9 @@ mod gofloat;
 pub(crate) mod gofmt;
 mod golayout;
 mod lexer;
+mod literal;
 mod parse;
+mod show;
 mod strftime;
 mod value;
 
