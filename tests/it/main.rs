@@ -18,5 +18,6 @@ mod scripts;
 mod secrets;
 mod slow;
 mod ssh;
+mod ssh_explain;
 mod ssm;
 mod stack;
