@@ -4,6 +4,7 @@
 
 mod support;
 
+mod aws_errors;
 mod build;
 mod cli;
 mod cm;
