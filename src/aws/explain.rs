@@ -71,6 +71,35 @@ pub(crate) fn hint(code: &str) -> Option<&'static str> {
     })
 }
 
+/// What `rpack cleanup` says when it has no credentials for the resources it must delete:
+/// the ledger rightly keeps none, so it names where they are needed and how to supply them.
+pub(crate) fn cleanup_needs_credentials(
+    region: &str,
+    endpoint: Option<&str>,
+    count: usize,
+) -> String {
+    let at = endpoint
+        .map(|e| format!(" (endpoint {e})"))
+        .unwrap_or_default();
+    format!(
+        "NoCredentialProviders: rpack cleanup needs AWS credentials for region {region}{at} to \
+         delete {count} resource(s), and found none; tried: {}. The ledger keeps no credentials. \
+         Hint: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or set AWS_PROFILE) for the \
+         account the build used (the template's access_key/secret_key or profile), then run \
+         `rpack cleanup --yes` again",
+        sources_tried()
+    )
+}
+
+/// Whether credentials can be found for `sdk` (the default chain, as the build's cleanup uses).
+pub(crate) async fn has_credentials(sdk: &aws_config::SdkConfig) -> bool {
+    use aws_sdk_ec2::config::ProvideCredentials as _;
+    match sdk.credentials_provider() {
+        Some(p) => p.provide_credentials().await.is_ok(),
+        None => false,
+    }
+}
+
 /// Whether `code` means the credentials' policy refused the call.
 pub(crate) fn is_access_denied(code: &str) -> bool {
     matches!(
