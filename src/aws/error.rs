@@ -41,6 +41,13 @@ impl AwsError {
         let code = err.code().map(str::to_string);
         let hint = code.as_deref().and_then(super::explain::hint);
         let message = match (&code, err.message()) {
+            (Some(c), Some(m)) if super::explain::is_access_denied(c) => {
+                format!(
+                    "{}. {}",
+                    super::explain::access_denied(m),
+                    hint.unwrap_or_default()
+                )
+            }
             (Some(_), Some(m)) => match hint {
                 Some(h) => format!("{m}. {h}"),
                 None => m.to_string(),

@@ -62,7 +62,7 @@ pub(crate) fn hint(code: &str) -> Option<&'static str> {
             "Hint: AWS rejected the credentials: check AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (or the profile), the session token, and the clock"
         }
         "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" => {
-            "Hint: the credentials' IAM policy does not allow this action on this resource; with decode_authorization_messages and sts:DecodeAuthorizationMessage, the encoded message says why"
+            "Hint: the credentials' IAM policy does not allow this action on this resource"
         }
         "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
             "Hint: AWS kept throttling past the retries: run fewer builds at once, or raise AWS_MAX_ATTEMPTS"
@@ -71,9 +71,123 @@ pub(crate) fn hint(code: &str) -> Option<&'static str> {
     })
 }
 
+/// What `rpack cleanup` says when it has no credentials for the resources it must delete:
+/// the ledger rightly keeps none, so it names where they are needed and how to supply them.
+pub(crate) fn cleanup_needs_credentials(
+    region: &str,
+    endpoint: Option<&str>,
+    count: usize,
+) -> String {
+    let at = endpoint
+        .map(|e| format!(" (endpoint {e})"))
+        .unwrap_or_default();
+    format!(
+        "NoCredentialProviders: rpack cleanup needs AWS credentials for region {region}{at} to \
+         delete {count} resource(s), and found none; tried: {}. The ledger keeps no credentials. \
+         Hint: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or set AWS_PROFILE) for the \
+         account the build used (the template's access_key/secret_key or profile), then run \
+         `rpack cleanup --yes` again",
+        sources_tried()
+    )
+}
+
+/// Whether credentials can be found for `sdk` (the default chain, as the build's cleanup uses).
+pub(crate) async fn has_credentials(sdk: &aws_config::SdkConfig) -> bool {
+    use aws_sdk_ec2::config::ProvideCredentials as _;
+    match sdk.credentials_provider() {
+        Some(p) => p.provide_credentials().await.is_ok(),
+        None => false,
+    }
+}
+
+/// Whether `code` means the credentials' policy refused the call.
+pub(crate) fn is_access_denied(code: &str) -> bool {
+    matches!(
+        code,
+        "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException"
+    )
+}
+
+/// An access-denied message with the IAM action and resource first, when AWS names them
+/// ("User: … is not authorized to perform: ec2:RunInstances on resource: arn:…"), and the
+/// encoded authorization message (often several KB) replaced by its length.
+pub(crate) fn access_denied(message: &str) -> String {
+    const ENCODED: &str = "Encoded authorization failure message:";
+    let (text, encoded) = match message.find(ENCODED) {
+        Some(i) => (
+            message[..i].trim_end(),
+            Some(message[i + ENCODED.len()..].trim()),
+        ),
+        None => (message.trim_end(), None),
+    };
+    let mut out = match text.split_once("is not authorized to perform: ") {
+        Some((who, rest)) => {
+            let who = who
+                .rsplit("User: ")
+                .next()
+                .map(str::trim)
+                .filter(|w| w.starts_with("arn:"));
+            let (action, resource) = match rest.split_once(" on resource: ") {
+                Some((a, r)) => (a.trim(), Some(r)),
+                None => (rest.split_whitespace().next().unwrap_or(rest), None),
+            };
+            let (resource, because) = match resource {
+                Some(r) => match r.split_once(" because ") {
+                    Some((r, b)) => (Some(r.trim()), Some(b.trim().trim_end_matches('.'))),
+                    None => (Some(r.trim().trim_end_matches('.')), None),
+                },
+                None => (None, None),
+            };
+            let mut s = format!("not allowed to {action}");
+            if let Some(r) = resource {
+                s.push_str(&format!(" on {r}"));
+            }
+            if let Some(w) = who {
+                s.push_str(&format!(" as {w}"));
+            }
+            if let Some(b) = because {
+                s.push_str(&format!(" ({b})"));
+            }
+            s
+        }
+        None => text.to_string(),
+    };
+    if let Some(e) = encoded.filter(|e| !e.is_empty()) {
+        out.push_str(&format!(
+            "; AWS sent an encoded authorization message ({} characters): `aws sts decode-authorization-message --encoded-message <it>` says which policy refused",
+            e.len()
+        ));
+        tracing::debug!(encoded = %e, "encoded authorization failure message");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_denied_names_action_and_resource_and_never_pastes_the_blob() {
+        let blob = "x".repeat(3000);
+        let m = format!(
+            "You are not authorized to perform this operation. User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ec2:RunInstances on resource: arn:aws:ec2:us-east-1:123456789012:instance/* because no identity-based policy allows the ec2:RunInstances action. Encoded authorization failure message: {blob}"
+        );
+        assert_eq!(
+            access_denied(&m),
+            "not allowed to ec2:RunInstances on arn:aws:ec2:us-east-1:123456789012:instance/* as arn:aws:iam::123456789012:user/ci (no identity-based policy allows the ec2:RunInstances action); AWS sent an encoded authorization message (3000 characters): `aws sts decode-authorization-message --encoded-message <it>` says which policy refused"
+        );
+        // The older EC2 form: only the encoded message.
+        let m = format!("You are not authorized to perform this operation. Encoded authorization failure message: {blob}");
+        let out = access_denied(&m);
+        assert!(
+            out.starts_with("You are not authorized to perform this operation.; AWS sent"),
+            "{out}"
+        );
+        assert!(!out.contains("xxxx"));
+        assert_eq!(access_denied("Access Denied"), "Access Denied");
+        assert!(is_access_denied("UnauthorizedOperation"));
+        assert!(!is_access_denied("InvalidAMIID.NotFound"));
+    }
 
     #[test]
     fn the_credentials_dump_becomes_one_line() {

@@ -80,7 +80,7 @@ pub enum Check<T> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WaitError {
-    #[error("timed out after {after:?} waiting for {what} (last seen: {last})")]
+    #[error("timed out after {} waiting for {what} (last seen: {last})", crate::gocompat::time::duration_string(*after))]
     Timeout {
         what: String,
         after: Duration,
@@ -270,7 +270,8 @@ mod tests {
         .await
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("timed out after 30"), "{text}");
+        // Go's duration form, not Rust's `Debug` ("30.000412s").
+        assert!(text.starts_with("timed out after 30s waiting"), "{text}");
         assert!(
             text.ends_with(
                 "waiting for instance i-0abc to become running in us-east-1 (last seen: pending)"

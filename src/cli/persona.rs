@@ -1,24 +1,9 @@
 //! Who rpack is being run as: `rpack` (its own voice: extra commands, warnings, clearer errors)
 //! or `packer` (a symlink or copy named `packer`: Packer 1.6.6's exact output).
 
-use std::sync::OnceLock;
-
-/// Whether the program was started under the name `packer` (`packer`, `/usr/bin/packer`,
-/// `packer.exe`).
+/// Whether the program was started under the name `packer` (see [`crate::ui::voice`]).
 pub(crate) fn as_packer() -> bool {
-    static AS_PACKER: OnceLock<bool> = OnceLock::new();
-    *AS_PACKER.get_or_init(|| {
-        std::env::args_os()
-            .next()
-            .map(|a| is_packer_name(&a.to_string_lossy()))
-            .unwrap_or(false)
-    })
-}
-
-fn is_packer_name(argv0: &str) -> bool {
-    let base = argv0.rsplit(['/', '\\']).next().unwrap_or(argv0);
-    let stem = base.strip_suffix(".exe").unwrap_or(base);
-    stem == "packer"
+    crate::ui::voice::as_packer()
 }
 
 /// `rpack --help`: the commands rpack has, its own included, and no others.
@@ -56,20 +41,5 @@ pub(crate) fn version_line() -> String {
             env!("CARGO_PKG_VERSION"),
             crate::PACKER_COMPAT_VERSION
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn packer_is_recognised_by_file_name_only() {
-        assert!(is_packer_name("packer"));
-        assert!(is_packer_name("/usr/local/bin/packer"));
-        assert!(is_packer_name("C:\\tools\\packer.exe"));
-        assert!(!is_packer_name("rpack"));
-        assert!(!is_packer_name("/opt/packer/rpack"));
-        assert!(!is_packer_name("packer-1.6.6"));
     }
 }

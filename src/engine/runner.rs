@@ -251,9 +251,9 @@ impl<C: Send> Runner<C> {
                 }
                 Err(_) => {
                     let msg = format!(
-                        "cleanup of step \"{}\" timed out after {:?}",
+                        "cleanup of step \"{}\" timed out after {}",
                         step.name(),
-                        limit
+                        crate::gocompat::time::duration_string(limit)
                     );
                     env.ui.error(&msg);
                     errors.push(msg);

@@ -139,7 +139,11 @@ fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
             s.code().unwrap_or("error"),
             s.message().unwrap_or("")
         ),
-        None => aws_sdk_ec2::error::DisplayErrorContext(e).to_string(),
+        // Not a service answer: one clear line where the kind is known (no credentials …).
+        None => {
+            let chain = aws_sdk_ec2::error::DisplayErrorContext(e).to_string();
+            crate::aws::explain::transport(&chain).unwrap_or(chain)
+        }
     }
 }
 
@@ -557,7 +561,9 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
     }
     let mut failures = 0;
     let mut failed_builds: BTreeSet<&str> = BTreeSet::new();
-    let mut configs: BTreeMap<String, aws_config::SdkConfig> = BTreeMap::new();
+    let mut configs: BTreeMap<String, (aws_config::SdkConfig, bool)> = BTreeMap::new();
+    // (region, endpoint) → resources skipped for want of credentials.
+    let mut no_credentials: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
     for (l, endpoint, path) in &items {
         let region = if l.region == "global" {
             default_region.clone()
@@ -565,9 +571,19 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
             l.region.clone()
         };
         if !configs.contains_key(&region) {
-            configs.insert(region.clone(), sdk_config(&region).await);
+            let sdk = sdk_config(&region).await;
+            let found = crate::aws::explain::has_credentials(&sdk).await;
+            configs.insert(region.clone(), (sdk, found));
         }
-        let sdk = &configs[&region];
+        let (sdk, found) = &configs[&region];
+        if !found {
+            failures += 1;
+            failed_builds.insert(l.build_id.as_str());
+            *no_credentials
+                .entry((region.clone(), endpoint.clone()))
+                .or_default() += 1;
+            continue;
+        }
         match delete_one(l, sdk, endpoint.as_deref()).await {
             Ok(()) => {
                 ui.say(&format!(
@@ -586,6 +602,13 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
                 ui.error(&format!("Failed: {e:#}"));
             }
         }
+    }
+    for ((region, endpoint), count) in &no_credentials {
+        ui.error(&crate::aws::explain::cleanup_needs_credentials(
+            region,
+            endpoint.as_deref(),
+            *count,
+        ));
     }
     // The killed builds' local key directories (only once their AWS resources are gone).
     for b in by_build.keys().filter(|b| !failed_builds.contains(**b)) {

@@ -503,6 +503,34 @@ fn kill_then_cleanup_leaves_nothing(phase: Phase) {
         "{listing}"
     );
 
+    // Without credentials (the ledger keeps none): one clear message per region saying what
+    // needs them and how to supply them, nothing deleted, exit 1.
+    let home = fresh_dir("no-credentials-home");
+    let mut bare = st.rpack(&["cleanup", "--yes", "--region", REGION]);
+    bare.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("HOME", &home);
+    let (code, refused) = run_to_end(bare);
+    assert_eq!(code, Some(1), "{refused}");
+    assert!(
+        refused.contains(&format!(
+            "NoCredentialProviders: rpack cleanup needs AWS credentials for region {REGION}"
+        )) && refused.contains("The ledger keeps no credentials. Hint: export AWS_ACCESS_KEY_ID"),
+        "{phase:?}:\n{refused}"
+    );
+    assert!(
+        !refused.contains("DispatchFailure") && !refused.contains("  "),
+        "no debug dump, no run of spaces:\n{refused}"
+    );
+    assert!(
+        !st.leftovers(&[REGION]).is_empty(),
+        "{phase:?}: nothing to clean up was left:\n{refused}"
+    );
+
     let (code, done) = run_to_end(st.rpack(&[
         "cleanup",
         "--yes",

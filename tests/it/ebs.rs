@@ -758,7 +758,7 @@ async fn bench_default_build() {
 }
 
 /// The `null` builder runtime: connects to an existing host and runs the hook; a wrong key
-/// fails with Packer's authentication error.
+/// fails with an authentication error naming the user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn null_builder_connects_and_provisions() {
     let (key, public) = crate::support::ssh_keygen(crate::support::KeyKind::Ed25519);
@@ -801,7 +801,7 @@ async fn null_builder_connects_and_provisions() {
     let (other, _) = crate::support::ssh_keygen(crate::support::KeyKind::Ed25519);
     let err = run(decode(&other)).await.unwrap_err();
     assert!(
-        format!("{err:#}").contains("authentication error"),
+        format!("{err:#}").contains("SSH authentication as user"),
         "{err:#}"
     );
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod aws_errors;
 mod build;
 mod cli;
 mod cm;
@@ -18,5 +19,6 @@ mod scripts;
 mod secrets;
 mod slow;
 mod ssh;
+mod ssh_explain;
 mod ssm;
 mod stack;

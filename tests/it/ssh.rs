@@ -176,8 +176,7 @@ async fn wrong_key_is_an_authentication_error() {
         .unwrap_err();
     assert!(matches!(err, CommError::Auth(_)), "{err}");
     assert!(
-        err.to_string()
-            .starts_with("Packer experienced an authentication error"),
+        err.to_string().starts_with("SSH authentication as user"),
         "{err}"
     );
 }
@@ -799,14 +798,14 @@ async fn password_auth_logs_in_and_a_wrong_password_is_refused() {
         .await
         .to_string();
     assert!(
-        err.starts_with("Packer experienced an authentication error"),
+        err.starts_with(&format!(
+            "SSH authentication as user \"{PASSWORD_USER}\" at {}:{} failed: the server refused the password; the server accepts: publickey, password",
+            sshd.host(),
+            sshd.port()
+        )),
         "{err}"
     );
-    assert!(
-        err.contains("attempted methods [none password keyboard-interactive]")
-            && err.contains("(password: "),
-        "{err}"
-    );
+    assert!(err.contains("(password: "), "{err}");
     assert!(
         sshd.log()
             .contains(&format!("Failed password for {PASSWORD_USER}")),

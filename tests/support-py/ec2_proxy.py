@@ -22,11 +22,12 @@ What a test can switch at run time, through the control endpoint (never forwarde
                                 DescribeImages. moto itself switches states instantly. An object
                                 sets the window per transition action (others: none), so a test
                                 can hold one phase without slowing every other.
-      "fault": null | {"kind": "throttle" | "server-error", "fraction": f, "actions": [..] | null,
+      "fault": null | {"kind": "throttle" | "server-error" | "access-denied", "fraction": f, "actions": [..] | null,
                        "limit": n | null}
                                 answers a fraction f of the matching calls itself, without asking
                                 moto: "throttle" is EC2's RequestLimitExceeded (HTTP 503),
-                                "server-error" an InternalError (HTTP 500). The choice is
+                                "server-error" an InternalError (HTTP 500), "access-denied"
+                                EC2's UnauthorizedOperation (HTTP 403). The choice is
                                 deterministic, failing first: f = 0.5 fails calls 1, 3, 5, ...;
                                 "limit" caps how many calls fail in total.
       "delay": null | {"seconds": s, "actions": [..] | null}
@@ -179,6 +180,15 @@ def rewrite_states(action, body):
 def fault_response(kind, action):
     if kind == "throttle":
         status, code, msg = 503, "RequestLimitExceeded", "Request limit exceeded."
+    elif kind == "access-denied":
+        # EC2's answer to a call the IAM policy refuses, with a (fake) encoded message as long
+        # as real ones.
+        status, code = 403, "UnauthorizedOperation"
+        msg = ("You are not authorized to perform this operation. User: "
+               "arn:aws:iam::123456789012:user/ci is not authorized to perform: ec2:%s on "
+               "resource: arn:aws:ec2:us-east-1:123456789012:instance/* because no "
+               "identity-based policy allows the ec2:%s action. Encoded authorization failure "
+               "message: %s" % (action, action, "Zm9v" * 600))
     else:
         status, code, msg = 500, "InternalError", "An internal error has occurred."
     body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>%s</Code>'

@@ -10,6 +10,7 @@
 pub mod artifact;
 pub mod config;
 pub mod context;
+mod login_user;
 pub mod steps;
 
 use std::sync::Arc;

@@ -17,6 +17,11 @@ pub(crate) trait HasComm: Send {
     fn host(&self) -> anyhow::Result<String>;
     /// Where the connection lives until the step's cleanup.
     fn comm_slot(&mut self) -> &mut Option<SshComm>;
+    /// Who the machine's usual login user is when it is not `user` (from the source image),
+    /// added to an authentication failure called as `rpack`.
+    fn login_hint(&self, _user: &str) -> Option<String> {
+        None
+    }
 }
 
 /// Packer's `StepConnect` for the SSH communicator; does nothing with `communicator: none`.
@@ -34,7 +39,15 @@ impl<C: HasComm> Step<C> for Connect {
             return Ok(());
         }
         let host = ctx.host()?;
-        let comm = connect(&cfg, &host, env.ui.as_ref(), &env.cancel).await?;
+        let hint = ctx.login_hint(&cfg.username);
+        let comm = connect(&cfg, &host, env.ui.as_ref(), &env.cancel)
+            .await
+            .map_err(|e| match (e, hint) {
+                (CommError::Auth(m), Some(h)) if !crate::ui::voice::as_packer() => {
+                    CommError::Auth(format!("{m}; hint: {h}"))
+                }
+                (e, _) => e,
+            })?;
         *ctx.comm_slot() = Some(comm);
         Ok(())
     }

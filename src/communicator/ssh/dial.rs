@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use ssh2::Session;
 use tokio_util::sync::CancellationToken;
 
+use super::explain;
 use super::session::{authenticate, fingerprint, handshake, new_session};
 use super::transport::Link;
 use super::{Conn, Inner, TICK};
@@ -28,10 +29,20 @@ impl Inner {
             .try_clone()
             .map_err(|e| CommError::Other(format!("cloning socket: {e}")))?;
         *self.kill.lock().unwrap_or_else(|e| e.into_inner()) = Some(kill);
-        let sess = new_session(&sock, dial_timeout)?;
         let addr = format!("{}:{}", p.target.host, p.target.port);
+        let not_ssh = match explain::await_banner(sock.fd(), &addr, dial_timeout, cancel) {
+            Ok(first) => first,
+            Err(e) => {
+                sock.shutdown();
+                return Err(e);
+            }
+        };
+        let sess = new_session(&sock, dial_timeout)?;
         let res = (|| {
-            handshake(&sess, &addr)?;
+            handshake(&sess, &addr).map_err(|e| match &not_ssh {
+                Some(line) => explain::not_ssh(&addr, line, &e.to_string()),
+                None => e,
+            })?;
             self.check_host_key(&sess, &addr)?;
             authenticate(&sess, &p.target)?;
             Ok(())

@@ -20,6 +20,7 @@
 mod ctl;
 mod dial;
 mod exec;
+mod explain;
 mod params;
 mod scp;
 mod session;
@@ -113,8 +114,12 @@ impl SshComm {
         cancel: &CancellationToken,
     ) -> Result<(), CommError> {
         let deadline = Instant::now() + timeout;
+        let started = Instant::now();
         let mut auth_failures = 0u32;
+        let mut attempts = 0u32;
         loop {
+            attempts += 1;
+            let last;
             let this = self.clone();
             let token = cancel.clone();
             let attempt = tokio::task::spawn_blocking(move || {
@@ -134,18 +139,27 @@ impl SshComm {
                 Err(CommError::Auth(msg)) => {
                     auth_failures += 1;
                     if auth_failures >= handshake_attempts.max(1) {
-                        return Err(CommError::Auth(format!(
-                            "Packer experienced an authentication error when trying to connect via SSH. This can happen if your \
-                             username/password are wrong. You may want to double-check your credentials as part of your debugging \
-                             process. original error: {msg}"
+                        return Err(CommError::Auth(explain::auth_gave_up(
+                            &msg,
+                            auth_failures,
+                            crate::ui::voice::as_packer(),
                         )));
                     }
                     tracing::debug!("ssh auth failure {auth_failures}/{handshake_attempts}: {msg}");
+                    last = CommError::Auth(msg);
                 }
-                Err(e) => tracing::debug!("ssh not ready: {e}"),
+                Err(e) => {
+                    tracing::debug!("ssh not ready: {e}");
+                    last = e;
+                }
             }
             if Instant::now() >= deadline {
-                return Err(CommError::Other("Timeout waiting for SSH.".into()));
+                return Err(CommError::Other(explain::timed_out(
+                    started.elapsed(),
+                    attempts,
+                    Some(&last),
+                    crate::ui::voice::as_packer(),
+                )));
             }
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}

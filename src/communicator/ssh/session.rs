@@ -9,6 +9,7 @@ use base64::Engine as _;
 use sha2::Digest as _;
 use ssh2::{MethodType, Session};
 
+use super::explain;
 use super::params::Endpoint;
 use super::transport::Sock;
 use crate::communicator::CommError;
@@ -54,8 +55,15 @@ pub(super) fn handshake(sess: &Session, addr: &str) -> Result<(), CommError> {
 pub(super) fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommError> {
     let mut tried = vec!["none"];
     let mut errors = Vec::new();
+    let mut offered = Vec::new();
+    // The "none" request: the server answers with the methods it accepts (or lets us in).
+    let server_methods = sess.auth_methods(&ep.user).ok().map(str::to_string);
+    if sess.authenticated() {
+        return Ok(());
+    }
     if ep.auth.agent {
         tried.push("publickey");
+        offered.push("the ssh agent's keys".to_string());
         if let Err(e) = agent_auth(sess, &ep.user, ep.auth.agent_socket.as_deref()) {
             errors.push(format!("agent: {e}"));
         }
@@ -63,6 +71,7 @@ pub(super) fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommErro
     if !sess.authenticated() {
         if let Some(key) = &ep.auth.private_key_file {
             tried.push("publickey");
+            offered.push(explain::key_offer(key));
             if let Err(e) = sess.userauth_pubkey_file(&ep.user, None, key, None) {
                 errors.push(format!("key {}: {}", key.display(), e.message()));
             }
@@ -71,6 +80,7 @@ pub(super) fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommErro
     if !sess.authenticated() {
         if let Some(pw) = &ep.auth.password {
             tried.push("password");
+            offered.push("the password".to_string());
             if let Err(e) = sess.userauth_password(&ep.user, pw) {
                 errors.push(format!("password: {}", e.message()));
                 let mut prompt = PasswordPrompt(pw.clone());
@@ -84,12 +94,17 @@ pub(super) fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommErro
     if sess.authenticated() {
         return Ok(());
     }
-    tried.dedup();
-    let mut msg = format!("ssh: handshake failed: ssh: unable to authenticate, attempted methods [{}], no supported methods remain", tried.join(" "));
-    if !errors.is_empty() {
-        msg.push_str(&format!(" ({})", errors.join("; ")));
-    }
-    Err(CommError::Auth(msg))
+    let failure = explain::AuthFailure {
+        user: &ep.user,
+        addr: format!("{}:{}", ep.host, ep.port),
+        offered,
+        tried,
+        server_methods,
+        errors,
+    };
+    Err(CommError::Auth(
+        failure.message(crate::ui::voice::as_packer()),
+    ))
 }
 
 /// Offers every key the agent holds until the server accepts one (Go's `agent.Signers`).

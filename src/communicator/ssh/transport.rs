@@ -118,11 +118,11 @@ pub(super) fn tcp_connect(
             Err(e) => last = Some(e),
         }
     }
-    Err(CommError::Other(format!(
-        "dial tcp {host}:{port}: {}",
-        last.map(|e| e.to_string())
-            .unwrap_or_else(|| "no address".into())
-    )))
+    let addr = format!("{host}:{port}");
+    Err(match last {
+        Some(e) => super::explain::tcp_failure(&addr, &e, timeout),
+        None => CommError::Other(format!("TCP connect to {addr}: {host} has no address")),
+    })
 }
 
 /// Sends at once an ACK the kernel would otherwise delay (TCP_QUICKACK; a no-op when none is

@@ -22,6 +22,9 @@ pub enum FaultKind {
     Throttle,
     /// `InternalError`, HTTP 500.
     ServerError,
+    /// EC2's `UnauthorizedOperation` naming the action and resource, with an encoded
+    /// authorization message, HTTP 403.
+    AccessDenied,
 }
 
 /// One call the proxy saw, in arrival order.
@@ -203,6 +206,7 @@ impl Proxy {
         let kind = match kind {
             FaultKind::Throttle => "throttle",
             FaultKind::ServerError => "server-error",
+            FaultKind::AccessDenied => "access-denied",
         };
         let actions = (!actions.is_empty()).then_some(actions);
         self.configure(json!({

@@ -49,4 +49,9 @@ impl HasComm for BuildCtx {
     fn comm_slot(&mut self) -> &mut Option<SshComm> {
         &mut self.comm
     }
+
+    fn login_hint(&self, user: &str) -> Option<String> {
+        let s = self.source.as_ref()?;
+        crate::builders::amazon_ebs::login_user::hint(&s.id, &s.name, &s.owner, user)
+    }
 }

@@ -17,6 +17,12 @@ fn filters(f: &[(String, String)]) -> Vec<Filter> {
         .collect()
 }
 
+/// Filters as a person wrote them, for messages: `{tag:Name: web, vpc-id: vpc-1}`.
+pub(crate) fn filters_text(f: &[(String, String)]) -> String {
+    let pairs: Vec<String> = f.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    format!("{{{}}}", pairs.join(", "))
+}
+
 #[async_trait::async_trait]
 impl Step<BuildCtx> for Network {
     fn name(&self) -> &'static str {
@@ -38,7 +44,7 @@ impl Step<BuildCtx> for Network {
                     .await
                     .aws_context(|| format!("describing VPCs in {}", ctx.region))?;
                 if out.vpcs().len() != 1 {
-                    bail!("Exactly one VPC should match the filter, but {} VPC's was found matching filters: {:?}", out.vpcs().len(), f.filters);
+                    bail!("Exactly one VPC should match the filter, but {} VPC's was found matching filters: {}", out.vpcs().len(), filters_text(&f.filters));
                 }
                 ctx.vpc_id = out.vpcs()[0].vpc_id().map(str::to_string);
                 env.ui.message(&format!(
@@ -70,7 +76,10 @@ impl Step<BuildCtx> for Network {
                     .aws_context(|| format!("describing subnets in {}", ctx.region))?;
                 let mut subnets = out.subnets().to_vec();
                 if subnets.is_empty() {
-                    bail!("No subnets found matching filters: {:?}", f.filters);
+                    bail!(
+                        "No subnets found matching filters: {}",
+                        filters_text(&f.filters)
+                    );
                 }
                 if subnets.len() > 1 && !f.random && !f.most_free {
                     bail!("Your filter matched {} Subnets. Please try a more specific search, or set random or most_free to true.", subnets.len());
@@ -108,5 +117,17 @@ impl Step<BuildCtx> for Network {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn filters_read_as_written_not_as_rust_debug() {
+        let f = vec![
+            ("tag:Name".to_string(), "web".to_string()),
+            ("vpc-id".to_string(), "vpc-1".to_string()),
+        ];
+        assert_eq!(super::filters_text(&f), "{tag:Name: web, vpc-id: vpc-1}");
     }
 }

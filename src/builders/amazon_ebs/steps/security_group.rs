@@ -74,8 +74,8 @@ impl Step<BuildCtx> for SecurityGroup {
                 .collect();
             if ids.is_empty() {
                 bail!(
-                    "No Security Group was found matching filters: {:?}",
-                    f.filters
+                    "No Security Group was found matching filters: {}",
+                    super::network::filters_text(&f.filters)
                 );
             }
             env.ui
