@@ -124,3 +124,42 @@ async fn defaults_and_skip_ami_run_tags() {
     art.destroy().await.unwrap();
     assert_clean(&st, &o, &[REGION]).await;
 }
+
+/// Spot builds: `spot_allocation_strategy` and `fleet_tags` (with the build id) reach CreateFleet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spot_allocation_strategy_and_fleet_tags_reach_create_fleet() {
+    let st = stack();
+    let cfg = config(
+        st.base(),
+        json!({"spot_price": "0.05", "spot_allocation_strategy": "price-capacity-optimized",
+               "fleet_tags": {"Fleet": "{{ .BuildRegion }}"}, "skip_create_ami": true}),
+    );
+    let o = build(&st, cfg).await;
+    assert!(o.result.is_ok(), "{}", err_text(&o));
+    let fleet = &st.proxy.requests_of("CreateFleet")[0];
+    let p = |k: &str| fleet.get(k).map(String::as_str);
+    assert_eq!(
+        p("SpotOptions.AllocationStrategy"),
+        Some("price-capacity-optimized"),
+        "{fleet:#?}"
+    );
+    assert_eq!(
+        p("TagSpecification.1.ResourceType"),
+        Some("fleet"),
+        "{fleet:#?}"
+    );
+    let tags: Vec<(&str, &str)> = (1..=2)
+        .filter_map(|i| {
+            Some((
+                p(&format!("TagSpecification.1.Tag.{i}.Key"))?,
+                p(&format!("TagSpecification.1.Tag.{i}.Value"))?,
+            ))
+        })
+        .collect();
+    assert_eq!(
+        tags,
+        [("Fleet", REGION), ("rpack:build-id", o.build_id.as_str())],
+        "{fleet:#?}"
+    );
+    assert_clean(&st, &o, &[REGION]).await;
+}
