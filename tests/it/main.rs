@@ -14,6 +14,7 @@ mod fidelity;
 mod hcl2;
 mod host_key;
 mod hostile;
+mod parity;
 mod platform;
 mod scripts;
 mod secrets;

@@ -72,6 +72,7 @@ pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
         Box::new(copy_ami::CopyAmi),
         Box::new(ami_attributes::AmiAttributes),
         Box::new(create_tags::CreateTags),
+        Box::new(deregistration_protection::DeregistrationProtection),
     ]
 }
 

@@ -28,6 +28,11 @@ const AMAZON_EBS: &[(&str, Nested)] = &[
     ("polling", Nested::Single),
     ("aws_polling", Nested::Single),
     ("placement", Nested::Single),
+    ("license_specifications", Nested::Repeated),
+    ("license_configuration_request", Nested::Single),
+    ("deregistration_protection", Nested::Single),
+    ("fast_launch", Nested::Single),
+    ("region_launch_templates", Nested::Repeated),
     ("filter", Nested::Repeated),
 ];
 

@@ -9,15 +9,23 @@
 
 mod access;
 mod ami;
+mod ami_options;
 mod block_devices;
 mod burstable;
+mod fast_launch;
 mod iam;
+mod launch;
+mod placement;
 mod run;
 pub mod timeouts;
 
 pub use ami::{valid_kms_key, AmiConfig};
+pub use ami_options::AmiOptions;
 pub use block_devices::{BlockDevice, BlockDevices};
+pub use fast_launch::{FastLaunch, RegionTemplate};
 pub use iam::{PolicyDocument, PolicyStatement};
+pub use launch::{LaunchOptions, SPOT_ALLOCATION_STRATEGIES};
+pub use placement::Placement;
 pub use run::{AmiFilter, MetadataOptions, NetFilter, RunConfig};
 
 use crate::aws::access::AccessConfig;
@@ -34,6 +42,8 @@ pub const NO_RENDER: &[&str] = &[
     "run_volume_tag",
     "spot_tags",
     "spot_tag",
+    "fleet_tags",
+    "fleet_tag",
     "snapshot_tags",
     "snapshot_tag",
     "tags",
@@ -47,6 +57,11 @@ pub struct Config {
     pub ami: AmiConfig,
     pub block_devices: BlockDevices,
     pub run: RunConfig,
+    /// The current plugin's launch keys (capacity reservations, placement, …).
+    pub launch: LaunchOptions,
+    /// The current plugin's AMI keys (deregistration protection, …).
+    pub ami_options: AmiOptions,
+    pub fast_launch: FastLaunch,
     pub comm: SshConfig,
     /// The render context for the late keys (user variables, functions); dot data is added
     /// per region at run time.
@@ -80,8 +95,11 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
         .unwrap_or_else(|| "amazon-ebs".to_string());
     let access = access::decode(d);
     let ami = ami::decode(d, access.region.as_deref());
+    let ami_options = ami_options::decode(d);
     let block_devices = block_devices::decode(d);
-    let (comm, run) = run::decode(d);
+    let (comm, mut run) = run::decode(d);
+    let launch = launch::decode(d, &mut run);
+    let fast_launch = fast_launch::decode(d, access.region.as_deref(), &ami.ami_regions);
     // The builder's own check, across the sub-configs.
     if run.is_spot() && (ami.ena_support == Some(true) || ami.sriov_support) {
         d.error(
@@ -94,6 +112,9 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
         ami,
         block_devices,
         run,
+        launch,
+        ami_options,
+        fast_launch,
         comm,
         render_ctx,
         build_name,
@@ -124,11 +145,11 @@ fn nonempty(s: Option<String>) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::template::json::parse;
 
-    fn decode_src(src: &str) -> (Config, Vec<String>) {
+    pub(crate) fn decode_src(src: &str) -> (Config, Vec<String>) {
         let node = parse(src).unwrap();
         let ctx = Context {
             amazon_funcs: true,

@@ -64,7 +64,10 @@ impl Step<BuildCtx> for CopyAmi {
                 .source_region(&ctx.region)
                 .name(&cfg.ami.ami_name)
                 .client_token(format!("rpack-{}-{region}", ctx.build_id))
-                .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &tags));
+                .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &tags))
+                .set_snapshot_copy_completion_duration_minutes(
+                    cfg.ami_options.snapshot_copy_duration_minutes,
+                );
             if let Some(d) = &description {
                 req = req.description(d);
             }

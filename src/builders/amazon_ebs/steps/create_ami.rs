@@ -47,7 +47,14 @@ impl Step<BuildCtx> for CreateAmi {
         };
         env.ui
             .say(&format!("Creating AMI {name} from instance {instance}"));
-        let tags = ctx.id_tags(&name);
+        let mut tags = ctx.id_tags(&name);
+        // The current plugin puts run_tags on the AMI too, unless skip_ami_run_tags.
+        if !cfg.ami_options.skip_ami_run_tags {
+            for (k, v) in ctx.render_tags("run_tags", &cfg.run.run_tags, None)? {
+                tags.retain(|(x, _)| *x != k);
+                tags.push((k, v));
+            }
+        }
         let mut req = ctx
             .ec2()
             .create_image()

@@ -10,8 +10,7 @@ use anyhow::Context as _;
 use aws_sdk_ec2::types::{
     BlockDeviceMapping, EbsBlockDevice, HttpTokensState, IamInstanceProfileSpecification,
     InstanceMetadataEndpointState, InstanceMetadataOptionsRequest, InstanceMetadataTagsState,
-    InstanceStateName, InstanceType, Placement, ResourceType, ShutdownBehavior, Tenancy,
-    VolumeType,
+    InstanceStateName, InstanceType, ResourceType, ShutdownBehavior, VolumeType,
 };
 use base64::Engine as _;
 
@@ -160,19 +159,7 @@ impl Step<BuildCtx> for RunInstance {
                     .build(),
             );
         }
-        let mut placement = Placement::builder();
-        let mut has_placement = false;
-        if let Some(az) = &ctx.availability_zone {
-            placement = placement.availability_zone(az);
-            has_placement = true;
-        }
-        if let Some(t) = &cfg.run.tenancy {
-            placement = placement.tenancy(Tenancy::from(t.as_str()));
-            has_placement = true;
-        }
-        if has_placement {
-            req = req.placement(placement.build());
-        }
+        req = super::launch_options::run_instances(ctx, req);
         if let Some(p) = &ctx.instance_profile {
             req = req
                 .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());

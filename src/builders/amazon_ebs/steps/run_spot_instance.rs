@@ -220,7 +220,7 @@ impl Step<BuildCtx> for RunSpotInstance {
                     .build()
             })
             .collect();
-        let out = ec2
+        let fleet = ec2
             .create_fleet()
             .r#type(FleetType::Instant)
             .replace_unhealthy_instances(false)
@@ -241,7 +241,8 @@ impl Step<BuildCtx> for RunSpotInstance {
                     .default_target_capacity_type(DefaultTargetCapacityType::Spot)
                     .build(),
             )
-            .client_token(format!("rpack-fleet-{}", ctx.build_id))
+            .client_token(format!("rpack-fleet-{}", ctx.build_id));
+        let out = super::launch_options::create_fleet(ctx, fleet)?
             .send()
             .await
             .aws_context(|| {
