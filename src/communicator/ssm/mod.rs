@@ -12,6 +12,7 @@
 
 pub mod datachannel;
 pub mod frame;
+pub(crate) mod outbox;
 pub mod reliable;
 pub mod session;
 
