@@ -511,3 +511,49 @@ async fn bench_ssm() {
     println!("BENCH upload_64mib_mib_per_s {:.1}", 64.0 / secs);
     rig.finish(comm).await;
 }
+
+/// A killed build's open session is in its ledger; `rpack cleanup --yes` ends it with
+/// TerminateSession (through `AWS_ENDPOINT_URL_SSM`), records the deletion, and a second run
+/// finds nothing left.
+#[test]
+fn cleanup_terminates_a_session_a_killed_build_left_open() {
+    let fake = FakeSsm::start();
+    let state = paths::fresh_dir("ssm-cleanup-state");
+    let build = "ssm-cleanup-build";
+    let ledger =
+        rpack::ledger::Ledger::open(build, &state.join("builds").join(format!("{build}.jsonl")))
+            .unwrap();
+    let sid = "rpack-test-0000000000000abcd";
+    ledger.created("ssm_session", sid, "us-east-1");
+    drop(ledger);
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rpack"))
+            .args(["cleanup", "--yes", build])
+            .env("RPACK_STATE_DIR", &state)
+            .env("AWS_ENDPOINT_URL_SSM", fake.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = run();
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("Deleted ssm_session {sid} in us-east-1")),
+        "{text}"
+    );
+    assert_eq!(fake.record().terminated, vec![sid.to_string()]);
+    let (ok, text) = run();
+    assert!(ok, "{text}");
+    assert!(text.contains("Nothing to clean up"), "{text}");
+    assert_eq!(fake.record().terminated.len(), 1);
+}
