@@ -7,6 +7,7 @@ pub mod checkip;
 pub mod error;
 pub(crate) mod explain;
 pub mod secrets;
+pub mod ssm;
 pub mod wait;
 
 pub use access::{AccessConfig, AssumeRole, Clients, PollingConfig};

@@ -21,6 +21,7 @@ use crate::ledger::{BUILD_ID_TAG, COMPLETE_TAG};
 
 /// Deletion order: what depends on others goes first.
 const ORDER: &[&str] = &[
+    "ssm_session",
     "instance",
     "launch_template",
     "image",
@@ -308,6 +309,23 @@ async fn delete_one(
         };
     }
     match item.kind.as_str() {
+        // A killed build's Session Manager session: end it (an ended one is already gone).
+        "ssm_session" => {
+            let s = crate::aws::ssm::client(sdk, region);
+            match s.terminate_session().session_id(id).send().await {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if e.as_service_error().and_then(|s| s.code())
+                        == Some("DoesNotExistException") =>
+                {
+                    Ok(())
+                }
+                Err(e) => Err(anyhow::anyhow!(
+                    "terminating Session Manager session {id} in {region}: {}",
+                    describe(&e)
+                )),
+            }
+        }
         "instance" => {
             gone_ok!(
                 c.terminate_instances().instance_ids(id).send().await,

@@ -136,6 +136,16 @@ impl Rig {
     }
 }
 
+/// How long one data-moving test may take, even on a loaded machine; past it the test fails
+/// instead of hanging (these once hung: the data channel deadlocked, see `ssm/outbox.rs`).
+const DATA_TEST_LIMIT: Duration = Duration::from_secs(240);
+
+async fn bounded(limit: Duration, test: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(limit, test).await.is_err() {
+        panic!("the test did not finish within {limit:?}: a hang");
+    }
+}
+
 async fn output(comm: &SshComm, cmd: &str) -> String {
     struct Collect(Mutex<String>);
     impl rpack::communicator::OutputSink for Collect {
@@ -178,119 +188,126 @@ async fn remote_tmp(comm: &SshComm) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky under the full suite (4 test threads on 2 cores): once failed (cancel test) and once hung (large-file test); they pass alone. Run: cargo test --test it ssm:: -- --include-ignored"]
 async fn commands_a_large_file_and_a_tree_go_over_a_session() {
-    let rig = Rig::start(Duration::from_secs(10));
-    let comm = rig.connect().await;
-    assert_eq!(
-        output(&comm, "echo hello; id -un").await,
-        "hello\nec2-user\n"
-    );
+    bounded(DATA_TEST_LIMIT, async {
+        let rig = Rig::start(Duration::from_secs(10));
+        let comm = rig.connect().await;
+        assert_eq!(
+            output(&comm, "echo hello; id -un").await,
+            "hello\nec2-user\n"
+        );
 
-    let local = paths::fresh_dir("ssm-src");
-    let (big, sum) = random_file(&local, "big.bin", 24 << 20);
-    let dest = remote_tmp(&comm).await;
-    let c = CancellationToken::new();
-    comm.upload(&big, &format!("{dest}/big.bin"), None, &c)
-        .await
-        .unwrap();
-    let remote_sum = output(&comm, &format!("sha256sum {dest}/big.bin")).await;
-    assert!(remote_sum.starts_with(&sum), "{remote_sum} vs {sum}");
+        let local = paths::fresh_dir("ssm-src");
+        let (big, sum) = random_file(&local, "big.bin", 24 << 20);
+        let dest = remote_tmp(&comm).await;
+        let c = CancellationToken::new();
+        comm.upload(&big, &format!("{dest}/big.bin"), None, &c)
+            .await
+            .unwrap();
+        let remote_sum = output(&comm, &format!("sha256sum {dest}/big.bin")).await;
+        assert!(remote_sum.starts_with(&sum), "{remote_sum} vs {sum}");
 
-    let tree = paths::fresh_dir("ssm-tree");
-    std::fs::create_dir_all(tree.join("a/b")).unwrap();
-    std::fs::write(tree.join("top.txt"), "top\n").unwrap();
-    std::fs::write(tree.join("a/b/deep.txt"), "deep\n").unwrap();
-    let tdest = format!("{dest}/tree");
-    comm.upload_dir(&tree, &tdest, &c).await.unwrap();
-    assert_eq!(
-        output(&comm, &format!("cat {tdest}/top.txt {tdest}/a/b/deep.txt")).await,
-        "top\ndeep\n"
-    );
-    let r = rig.finish(comm).await;
-    assert_eq!(r.started.len(), 1, "one SSH connection, one session: {r:?}");
-    assert_eq!(r.opened, r.started);
-    assert_eq!(
-        r.flagged, r.started,
-        "the client told the agent the session ends"
-    );
-    let start = &r
-        .calls
-        .iter()
-        .find(|(op, _)| op == "StartSession")
-        .unwrap()
-        .1;
-    assert_eq!(start["Target"], INSTANCE);
-    assert_eq!(start["DocumentName"], "AWS-StartSSHSession");
-    assert_eq!(
-        start["Parameters"]["portNumber"][0],
-        rig.sshd.port().to_string()
-    );
+        let tree = paths::fresh_dir("ssm-tree");
+        std::fs::create_dir_all(tree.join("a/b")).unwrap();
+        std::fs::write(tree.join("top.txt"), "top\n").unwrap();
+        std::fs::write(tree.join("a/b/deep.txt"), "deep\n").unwrap();
+        let tdest = format!("{dest}/tree");
+        comm.upload_dir(&tree, &tdest, &c).await.unwrap();
+        assert_eq!(
+            output(&comm, &format!("cat {tdest}/top.txt {tdest}/a/b/deep.txt")).await,
+            "top\ndeep\n"
+        );
+        let r = rig.finish(comm).await;
+        assert_eq!(r.started.len(), 1, "one SSH connection, one session: {r:?}");
+        assert_eq!(r.opened, r.started);
+        assert_eq!(
+            r.flagged, r.started,
+            "the client told the agent the session ends"
+        );
+        let start = &r
+            .calls
+            .iter()
+            .find(|(op, _)| op == "StartSession")
+            .unwrap()
+            .1;
+        assert_eq!(start["Target"], INSTANCE);
+        assert_eq!(start["DocumentName"], "AWS-StartSSHSession");
+        assert_eq!(
+            start["Parameters"]["portNumber"][0],
+            rig.sshd.port().to_string()
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky under the full suite (4 test threads on 2 cores): once failed (cancel test) and once hung (large-file test); they pass alone. Run: cargo test --test it ssm:: -- --include-ignored"]
 async fn lost_duplicated_and_reordered_messages_still_carry_exact_bytes() {
-    let rig = Rig::start(Duration::from_secs(10));
-    rig.fake.set_faults(Faults {
-        drop_every: 11,
-        duplicate_every: 5,
-        reorder_every: 3,
-        ..Faults::default()
-    });
-    let comm = rig.connect().await;
-    let local = paths::fresh_dir("ssm-lossy");
-    let (file, sum) = random_file(&local, "f.bin", 1 << 20);
-    let dest = remote_tmp(&comm).await;
-    let c = CancellationToken::new();
-    comm.upload(&file, &format!("{dest}/f.bin"), None, &c)
-        .await
-        .unwrap();
-    // Back again: the agent-to-client direction under the same faults.
-    let back = local.join("back.bin");
-    comm.download(&format!("{dest}/f.bin"), &back, &c)
-        .await
-        .unwrap();
-    let got = hex::encode(sha2::Sha256::digest(std::fs::read(&back).unwrap()));
-    assert_eq!(got, sum);
-    assert_eq!(output(&comm, "echo still-here").await, "still-here\n");
-    let r = rig.finish(comm).await;
-    assert!(
-        r.agent_resends > 0,
-        "dropped agent messages were resent: {r:?}"
-    );
-    assert!(
-        r.client_duplicates > 0,
-        "the client resent what the agent lost or did not ack: {r:?}"
-    );
+    bounded(DATA_TEST_LIMIT, async {
+        let rig = Rig::start(Duration::from_secs(10));
+        rig.fake.set_faults(Faults {
+            drop_every: 11,
+            duplicate_every: 5,
+            reorder_every: 3,
+            ..Faults::default()
+        });
+        let comm = rig.connect().await;
+        let local = paths::fresh_dir("ssm-lossy");
+        let (file, sum) = random_file(&local, "f.bin", 1 << 20);
+        let dest = remote_tmp(&comm).await;
+        let c = CancellationToken::new();
+        comm.upload(&file, &format!("{dest}/f.bin"), None, &c)
+            .await
+            .unwrap();
+        // Back again: the agent-to-client direction under the same faults.
+        let back = local.join("back.bin");
+        comm.download(&format!("{dest}/f.bin"), &back, &c)
+            .await
+            .unwrap();
+        let got = hex::encode(sha2::Sha256::digest(std::fs::read(&back).unwrap()));
+        assert_eq!(got, sum);
+        assert_eq!(output(&comm, "echo still-here").await, "still-here\n");
+        let r = rig.finish(comm).await;
+        assert!(
+            r.agent_resends > 0,
+            "dropped agent messages were resent: {r:?}"
+        );
+        assert!(
+            r.client_duplicates > 0,
+            "the client resent what the agent lost or did not ack: {r:?}"
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_agent_registration_is_waited_for() {
-    let rig = Rig::start(Duration::from_secs(20));
-    rig.fake.set_faults(Faults {
-        not_connected_calls: 3,
-        ..Faults::default()
-    });
-    let comm = rig.connect().await;
-    assert_eq!(output(&comm, "echo up").await, "up\n");
-    let r = rig.finish(comm).await;
-    let starts = r
-        .calls
-        .iter()
-        .filter(|(op, _)| op == "StartSession")
-        .count();
-    assert_eq!(
-        starts, 4,
-        "three TargetNotConnected answers, then a session"
-    );
-    let said = rig.events.said.lock().unwrap().clone();
-    assert_eq!(
-        said,
-        vec![format!(
-            "Waiting for the SSM agent on {INSTANCE} to register with Systems Manager..."
-        )]
-    );
+    bounded(DATA_TEST_LIMIT, async {
+        let rig = Rig::start(Duration::from_secs(20));
+        rig.fake.set_faults(Faults {
+            not_connected_calls: 3,
+            ..Faults::default()
+        });
+        let comm = rig.connect().await;
+        assert_eq!(output(&comm, "echo up").await, "up\n");
+        let r = rig.finish(comm).await;
+        let starts = r
+            .calls
+            .iter()
+            .filter(|(op, _)| op == "StartSession")
+            .count();
+        assert_eq!(
+            starts, 4,
+            "three TargetNotConnected answers, then a session"
+        );
+        let said = rig.events.said.lock().unwrap().clone();
+        assert_eq!(
+            said,
+            vec![format!(
+                "Waiting for the SSM agent on {INSTANCE} to register with Systems Manager..."
+            )]
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,63 +360,67 @@ async fn an_unreachable_stream_url_is_a_clear_error_and_the_session_is_terminate
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky under the full suite (4 test threads on 2 cores): once failed (cancel test) and once hung (large-file test); they pass alone. Run: cargo test --test it ssm:: -- --include-ignored"]
 async fn a_mid_session_disconnect_fails_the_operation_and_the_next_one_reconnects() {
-    let rig = Rig::start(Duration::from_secs(10));
-    let comm = rig.connect().await;
-    rig.fake.set_faults(Faults {
-        disconnect_after: Some(300),
-        ..Faults::default()
-    });
-    let local = paths::fresh_dir("ssm-cut");
-    let (file, _) = random_file(&local, "f.bin", 4 << 20);
-    let dest = remote_tmp(&comm).await;
-    let err = comm
-        .upload(
-            &file,
-            &format!("{dest}/f.bin"),
-            None,
-            &CancellationToken::new(),
-        )
-        .await
-        .expect_err("the upload cannot finish on a cut channel");
-    assert!(matches!(err, CommError::Disconnected(_)), "{err:?}");
-    rig.fake.set_faults(Faults::default());
-    assert_eq!(output(&comm, "echo again").await, "again\n");
-    let r = rig.finish(comm).await;
-    assert_eq!(
-        r.started.len(),
-        2,
-        "a new session for the new connection: {r:?}"
-    );
+    bounded(DATA_TEST_LIMIT, async {
+        let rig = Rig::start(Duration::from_secs(10));
+        let comm = rig.connect().await;
+        rig.fake.set_faults(Faults {
+            disconnect_after: Some(300),
+            ..Faults::default()
+        });
+        let local = paths::fresh_dir("ssm-cut");
+        let (file, _) = random_file(&local, "f.bin", 4 << 20);
+        let dest = remote_tmp(&comm).await;
+        let err = comm
+            .upload(
+                &file,
+                &format!("{dest}/f.bin"),
+                None,
+                &CancellationToken::new(),
+            )
+            .await
+            .expect_err("the upload cannot finish on a cut channel");
+        assert!(matches!(err, CommError::Disconnected(_)), "{err:?}");
+        rig.fake.set_faults(Faults::default());
+        assert_eq!(output(&comm, "echo again").await, "again\n");
+        let r = rig.finish(comm).await;
+        assert_eq!(
+            r.started.len(),
+            2,
+            "a new session for the new connection: {r:?}"
+        );
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky under the full suite (4 test threads on 2 cores): once failed (cancel test) and once hung (large-file test); they pass alone. Run: cargo test --test it ssm:: -- --include-ignored"]
 async fn cancelling_mid_transfer_ends_the_session() {
-    let rig = Rig::start(Duration::from_secs(10));
-    rig.fake.set_faults(Faults {
-        delay: Duration::from_millis(2),
-        ..Faults::default()
-    });
-    let comm = rig.connect().await;
-    let local = paths::fresh_dir("ssm-cancel");
-    let (file, _) = random_file(&local, "f.bin", 8 << 20);
-    let dest = remote_tmp(&comm).await;
-    let cancel = CancellationToken::new();
-    let c2 = cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        c2.cancel();
-    });
-    let t0 = Instant::now();
-    let err = comm
-        .upload(&file, &format!("{dest}/f.bin"), None, &cancel)
-        .await
-        .expect_err("cancelled");
-    assert!(matches!(err, CommError::Cancelled), "{err:?}");
-    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
-    rig.finish(comm).await;
+    bounded(DATA_TEST_LIMIT, async {
+        let rig = Rig::start(Duration::from_secs(10));
+        rig.fake.set_faults(Faults {
+            delay: Duration::from_millis(2),
+            ..Faults::default()
+        });
+        let comm = rig.connect().await;
+        let local = paths::fresh_dir("ssm-cancel");
+        let (file, _) = random_file(&local, "f.bin", 8 << 20);
+        let dest = remote_tmp(&comm).await;
+        let cancel = CancellationToken::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            c2.cancel();
+        });
+        let t0 = Instant::now();
+        let err = comm
+            .upload(&file, &format!("{dest}/f.bin"), None, &cancel)
+            .await
+            .expect_err("cancelled");
+        assert!(matches!(err, CommError::Cancelled), "{err:?}");
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        rig.finish(comm).await;
+    })
+    .await;
 }
 
 /// boto3 (botocore's ssm model) as the client: request shapes and response parsing of the fake.
@@ -489,4 +510,50 @@ async fn bench_ssm() {
     println!("BENCH upload_64mib_s {secs:.3}");
     println!("BENCH upload_64mib_mib_per_s {:.1}", 64.0 / secs);
     rig.finish(comm).await;
+}
+
+/// A killed build's open session is in its ledger; `rpack cleanup --yes` ends it with
+/// TerminateSession (through `AWS_ENDPOINT_URL_SSM`), records the deletion, and a second run
+/// finds nothing left.
+#[test]
+fn cleanup_terminates_a_session_a_killed_build_left_open() {
+    let fake = FakeSsm::start();
+    let state = paths::fresh_dir("ssm-cleanup-state");
+    let build = "ssm-cleanup-build";
+    let ledger =
+        rpack::ledger::Ledger::open(build, &state.join("builds").join(format!("{build}.jsonl")))
+            .unwrap();
+    let sid = "rpack-test-0000000000000abcd";
+    ledger.created("ssm_session", sid, "us-east-1");
+    drop(ledger);
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rpack"))
+            .args(["cleanup", "--yes", build])
+            .env("RPACK_STATE_DIR", &state)
+            .env("AWS_ENDPOINT_URL_SSM", fake.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+            .env("AWS_SECRET_ACCESS_KEY", "secret")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, text) = run();
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("Deleted ssm_session {sid} in us-east-1")),
+        "{text}"
+    );
+    assert_eq!(fake.record().terminated, vec![sid.to_string()]);
+    let (ok, text) = run();
+    assert!(ok, "{text}");
+    assert!(text.contains("Nothing to clean up"), "{text}");
+    assert_eq!(fake.record().terminated.len(), 1);
 }

@@ -15,7 +15,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use super::frame::{self, payload, Message};
-use super::reliable::{ack_content, Limits, Reliable};
+use super::outbox::Outbox;
+use super::reliable::{ack_content, Limits, Received, Reliable};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -30,6 +31,9 @@ pub struct ChannelOptions {
     pub limits: Limits,
     /// Connect plus handshake must finish within this.
     pub handshake_timeout: Duration,
+    /// SO_SNDBUF/SO_RCVBUF of the channel's socket; `None` leaves the kernel's autotuning.
+    /// (Tests shrink it so that flow-control mistakes show at once instead of after megabytes.)
+    pub socket_buffer: Option<u32>,
 }
 
 impl Default for ChannelOptions {
@@ -38,6 +42,7 @@ impl Default for ChannelOptions {
             chunk: 1024,
             limits: Limits::default(),
             handshake_timeout: Duration::from_secs(30),
+            socket_buffer: None,
         }
     }
 }
@@ -90,6 +95,45 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
     Arc::new(cfg)
 }
 
+/// A TCP connection to the host and port of `url` (ws:// 80, wss:// 443 by default), Nagle off.
+async fn connect_tcp(url: &str, buffer: Option<u32>) -> Result<TcpStream, String> {
+    let uri: tokio_tungstenite::tungstenite::http::Uri =
+        url.parse().map_err(|e| format!("invalid URL: {e}"))?;
+    let host = uri.host().ok_or("the URL has no host")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("wss") {
+            443
+        } else {
+            80
+        });
+    let mut last = format!("{host} has no address");
+    for addr in tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("resolving {host}: {e}"))?
+    {
+        let sock = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .map_err(|e| e.to_string())?;
+        if let Some(n) = buffer {
+            sock.set_send_buffer_size(n).map_err(|e| e.to_string())?;
+            sock.set_recv_buffer_size(n).map_err(|e| e.to_string())?;
+        }
+        match sock.connect(addr).await {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(last)
+}
+
 impl DataChannel {
     /// Connects to `url`, sends the token, and completes the agent's handshake.
     pub async fn open(
@@ -119,13 +163,15 @@ impl DataChannel {
         let connector = url
             .starts_with("wss://")
             .then(|| tokio_tungstenite::Connector::Rustls(tls_config()));
+        let fail = |reason: String| ChannelError::Connect {
+            url: shown(url).to_string(),
+            reason,
+        };
+        let tcp = connect_tcp(url, opts.socket_buffer).await.map_err(fail)?;
         let (mut ws, _) =
-            tokio_tungstenite::connect_async_tls_with_config(url, None, true, connector)
+            tokio_tungstenite::client_async_tls_with_config(url, tcp, None, connector)
                 .await
-                .map_err(|e| ChannelError::Connect {
-                    url: shown(url).to_string(),
-                    reason: e.to_string(),
-                })?;
+                .map_err(|e| fail(e.to_string()))?;
         let open = frame::OpenDataChannel {
             schema_version: "1.0".into(),
             request_id: uuid::Uuid::new_v4().hyphenated().to_string(),
@@ -262,79 +308,45 @@ impl DataChannel {
             .map_err(|e| ChannelError::Io(format!("resending: {e}")))
     }
 
-    /// One WebSocket message: acks applied, stream messages acknowledged; returns the stream
-    /// messages now deliverable in order. `channel_closed` ends the channel.
+    /// One WebSocket message during the handshake: acks applied, stream messages acknowledged
+    /// at once (the handshake moves a few small messages); returns what is deliverable.
     async fn on_ws(&mut self, m: WsMessage) -> Result<Vec<Message>, ChannelError> {
-        let data = match m {
-            WsMessage::Binary(b) => b,
-            WsMessage::Close(f) => {
-                return Err(ChannelError::Closed(
-                    f.map(|f| format!("the service closed the WebSocket ({})", f.reason))
-                        .unwrap_or_else(|| "the service closed the WebSocket".into()),
-                ))
-            }
-            _ => return Ok(Vec::new()),
-        };
-        let m = match Message::decode(&data) {
-            Ok(m) => m,
-            Err(e) => {
-                // Not acknowledged: a damaged message is resent by the agent.
-                tracing::debug!("ignoring a data-channel message: {e}");
-                return Ok(Vec::new());
-            }
-        };
-        match m.message_type.as_str() {
-            frame::ACKNOWLEDGE => {
-                if let Some(a) = ack_content(&m) {
-                    self.rel.on_ack(&a, Instant::now());
-                }
-                Ok(Vec::new())
-            }
-            frame::OUTPUT_STREAM_DATA => {
-                let r = self.rel.on_stream(m);
-                for a in r.acks {
-                    self.ws
-                        .feed(WsMessage::binary(a))
-                        .await
-                        .map_err(|e| ChannelError::Io(format!("acknowledging: {e}")))?;
-                }
+        let r = receive(&mut self.rel, &mut self.paused, m, false)?;
+        if !r.acks.is_empty() {
+            for a in r.acks {
                 self.ws
-                    .flush()
+                    .feed(WsMessage::binary(a))
                     .await
                     .map_err(|e| ChannelError::Io(format!("acknowledging: {e}")))?;
-                Ok(r.deliver)
             }
-            frame::CHANNEL_CLOSED => {
-                let c: frame::ChannelClosed =
-                    serde_json::from_slice(&m.payload).unwrap_or_default();
-                let why = if c.output.is_empty() {
-                    format!("session {} ended", c.session_id)
-                } else {
-                    format!("session {}: {}", c.session_id, c.output)
-                };
-                Err(ChannelError::Closed(why))
-            }
-            frame::PAUSE_PUBLICATION => {
-                self.paused = true;
-                Ok(Vec::new())
-            }
-            frame::START_PUBLICATION => {
-                self.paused = false;
-                Ok(Vec::new())
-            }
-            _ => Ok(Vec::new()),
+            self.ws
+                .flush()
+                .await
+                .map_err(|e| ChannelError::Io(format!("acknowledging: {e}")))?;
         }
+        Ok(r.deliver)
     }
 
     /// Moves bytes between `local` and the channel until `local` reaches end of stream (then the
     /// agent is told to end the session and pending input is flushed), the channel closes, or
-    /// `cancel` fires.
-    pub async fn pump<S>(mut self, local: S, cancel: &CancellationToken) -> Result<(), ChannelError>
+    /// `cancel` fires. Receiving never waits for sending: outgoing messages go through an
+    /// [`Outbox`] drained by its own branch (see [`super::outbox`] for why).
+    pub async fn pump<S>(self, local: S, cancel: &CancellationToken) -> Result<(), ChannelError>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        let DataChannel {
+            ws,
+            mut rel,
+            opts,
+            early,
+            mut paused,
+            ..
+        } = self;
+        let (mut sink, mut stream) = ws.split();
         let (mut rd, mut wr) = tokio::io::split(local);
-        let mut pending: VecDeque<Vec<u8>> = std::mem::take(&mut self.early).into();
+        let mut outbox = Outbox::default();
+        let mut pending: VecDeque<Vec<u8>> = early.into();
         let mut pending_bytes: usize = pending.iter().map(Vec::len).sum();
         let mut off = 0usize;
         let mut buf = vec![0u8; 64 * 1024];
@@ -342,18 +354,27 @@ impl DataChannel {
         let mut eof_at = Instant::now();
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        const MAX_PENDING: usize = 4 << 20;
+        let chunk = opts.chunk;
+        let wrap: fn(Vec<u8>) -> WsMessage = WsMessage::binary;
         loop {
-            let room = self.rel.can_send() && !self.paused && !local_eof;
-            let chunk = self.opts.chunk;
-            let slots = self.opts.limits.window.saturating_sub(self.rel.in_flight());
+            let room = rel.can_send() && !paused && !local_eof && outbox.has_room_for_input();
+            let slots = opts.limits.window.saturating_sub(rel.in_flight());
             let want = (chunk * slots.clamp(1, 64)).min(buf.len());
+            let sending = outbox.busy();
+            let out_now: &[u8] = pending.front().map(|p| &p[off..]).unwrap_or(&[]);
             tokio::select! {
                 _ = cancel.cancelled() => return Err(ChannelError::Cancelled),
-                m = self.ws.next(), if pending_bytes < MAX_PENDING => {
+                r = outbox.drain(&mut sink, wrap), if sending => {
+                    r.map_err(|e| ChannelError::Io(format!("sending: {e}")))?;
+                }
+                m = stream.next() => {
                     let Some(m) = m else { return Err(ChannelError::Closed("the WebSocket ended".into())) };
                     let m = m.map_err(|e| ChannelError::Io(format!("receiving: {e}")))?;
-                    for d in self.on_ws(m).await? {
+                    let r = receive(&mut rel, &mut paused, m, pending_bytes >= MAX_PENDING)?;
+                    for a in r.acks {
+                        outbox.push_ack(a);
+                    }
+                    for d in r.deliver {
                         if d.payload_type == payload::OUTPUT && !d.payload.is_empty() {
                             pending_bytes += d.payload.len();
                             pending.push_back(d.payload);
@@ -362,24 +383,19 @@ impl DataChannel {
                 }
                 n = rd.read(&mut buf[..want]), if room => {
                     let n = n.map_err(|e| ChannelError::Io(format!("reading the local stream: {e}")))?;
+                    let now = Instant::now();
                     if n == 0 {
                         local_eof = true;
-                        eof_at = Instant::now();
+                        eof_at = now;
                         let f = frame::flag::TERMINATE_SESSION.to_be_bytes().to_vec();
-                        let wire = self.rel.send(payload::FLAG, f, Instant::now());
-                        self.ws.send(WsMessage::binary(wire)).await
-                            .map_err(|e| ChannelError::Io(format!("sending: {e}")))?;
+                        outbox.push(rel.send(payload::FLAG, f, now));
                         continue;
                     }
-                    let now = Instant::now();
                     for part in buf[..n].chunks(chunk) {
-                        let wire = self.rel.send(payload::OUTPUT, part.to_vec(), now);
-                        self.ws.feed(WsMessage::binary(wire)).await
-                            .map_err(|e| ChannelError::Io(format!("sending: {e}")))?;
+                        outbox.push(rel.send(payload::OUTPUT, part.to_vec(), now));
                     }
-                    self.ws.flush().await.map_err(|e| ChannelError::Io(format!("sending: {e}")))?;
                 }
-                w = wr.write(pending.front().map(|p| &p[off..]).unwrap_or(&[])), if !pending.is_empty() => {
+                w = wr.write(out_now), if !out_now.is_empty() => {
                     let w = w.map_err(|e| ChannelError::Io(format!("writing the local stream: {e}")))?;
                     if w == 0 {
                         return Err(ChannelError::Io("the local stream stopped accepting data".into()));
@@ -392,14 +408,214 @@ impl DataChannel {
                     }
                 }
                 _ = tick.tick() => {
-                    self.resend_due().await?;
+                    let now = Instant::now();
+                    rel.check(now)?;
+                    // A message still queued has not been lost: resend only what really went out.
+                    if outbox.is_empty() {
+                        for w in rel.due(now)? {
+                            outbox.push(w);
+                        }
+                    }
                     // After our end closed, pending input gets a short grace to be acknowledged.
-                    if local_eof && (self.rel.in_flight() == 0 || eof_at.elapsed() > Duration::from_secs(2)) {
-                        let _ = self.ws.close(None).await;
+                    if local_eof && (rel.in_flight() == 0 || eof_at.elapsed() > Duration::from_secs(2)) {
+                        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                            let _ = outbox.drain(&mut sink, wrap).await;
+                            let _ = sink.close().await;
+                        })
+                        .await;
                         return Ok(());
                     }
                 }
             }
+        }
+    }
+}
+
+/// Local output held for the stream beyond this makes the pump refuse (leave unacknowledged, so
+/// the agent resends later) new output messages until the stream has taken some.
+const MAX_PENDING: usize = 4 << 20;
+
+/// One received WebSocket message: acks applied to `rel`, publication pauses noted; returns the
+/// acknowledgements to send and the stream messages now deliverable in order. With `full`, new
+/// stream output is refused unacknowledged. `channel_closed` and a close frame end the channel.
+fn receive(
+    rel: &mut Reliable,
+    paused: &mut bool,
+    m: WsMessage,
+    full: bool,
+) -> Result<Received, ChannelError> {
+    let data = match m {
+        WsMessage::Binary(b) => b,
+        WsMessage::Close(f) => {
+            return Err(ChannelError::Closed(
+                f.map(|f| format!("the service closed the WebSocket ({})", f.reason))
+                    .unwrap_or_else(|| "the service closed the WebSocket".into()),
+            ))
+        }
+        _ => return Ok(Received::default()),
+    };
+    let m = match Message::decode(&data) {
+        Ok(m) => m,
+        Err(e) => {
+            // Not acknowledged: a damaged message is resent by the agent.
+            tracing::debug!("ignoring a data-channel message: {e}");
+            return Ok(Received::default());
+        }
+    };
+    match m.message_type.as_str() {
+        frame::ACKNOWLEDGE => {
+            if let Some(a) = ack_content(&m) {
+                rel.on_ack(&a, Instant::now());
+            }
+            Ok(Received::default())
+        }
+        frame::OUTPUT_STREAM_DATA if full => Ok(Received::default()),
+        frame::OUTPUT_STREAM_DATA => Ok(rel.on_stream(m)),
+        frame::CHANNEL_CLOSED => {
+            let c: frame::ChannelClosed = serde_json::from_slice(&m.payload).unwrap_or_default();
+            let why = if c.output.is_empty() {
+                format!("session {} ended", c.session_id)
+            } else {
+                format!("session {}: {}", c.session_id, c.output)
+            };
+            Err(ChannelError::Closed(why))
+        }
+        frame::PAUSE_PUBLICATION => {
+            *paused = true;
+            Ok(Received::default())
+        }
+        frame::START_PUBLICATION => {
+            *paused = false;
+            Ok(Received::default())
+        }
+        _ => Ok(Received::default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::communicator::ssm::frame::OUTPUT_STREAM_DATA;
+    use std::collections::BTreeSet;
+
+    const TOTAL: usize = 12 << 20;
+
+    fn pattern(seed: u8, len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+            .collect()
+    }
+
+    /// An agent that, like the first test fake, writes all its output before reading anything
+    /// (its writes block once the client stops reading), then reads and acknowledges the
+    /// client's input. Returns the input it got.
+    async fn stubborn_agent(listener: tokio::net::TcpListener) -> Vec<u8> {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let _open = ws.next().await.unwrap().unwrap();
+        let send = |seq: i64, ptype: u32, p: Vec<u8>| {
+            WsMessage::binary(Message::stream(OUTPUT_STREAM_DATA, seq, ptype, p).encode())
+        };
+        let hello = serde_json::json!({"AgentVersion": "3.3", "RequestedClientActions": [
+            {"ActionType": "SessionType", "ActionParameters": {"SessionType": "Port"}}]});
+        ws.send(send(
+            0,
+            payload::HANDSHAKE_REQUEST,
+            hello.to_string().into_bytes(),
+        ))
+        .await
+        .unwrap();
+        let mut input: std::collections::BTreeMap<i64, Message> = Default::default();
+        let mut seen = BTreeSet::new();
+        // The handshake response.
+        loop {
+            let m = Message::decode(&ws.next().await.unwrap().unwrap().into_data()).unwrap();
+            if m.message_type == frame::INPUT_STREAM_DATA {
+                ws.send(WsMessage::binary(Message::ack_for(&m).encode()))
+                    .await
+                    .unwrap();
+                seen.insert(m.sequence);
+                break;
+            }
+        }
+        ws.send(send(1, payload::HANDSHAKE_COMPLETE, b"{}".to_vec()))
+            .await
+            .unwrap();
+        // All output first, never reading meanwhile.
+        for (i, part) in pattern(7, TOTAL).chunks(16 << 10).enumerate() {
+            ws.send(send(2 + i as i64, payload::OUTPUT, part.to_vec()))
+                .await
+                .unwrap();
+        }
+        // Then the input, acknowledged, until the client closes.
+        while let Some(Ok(m)) = ws.next().await {
+            let WsMessage::Binary(b) = m else { continue };
+            let m = Message::decode(&b).expect("the client's frames decode");
+            if m.message_type == frame::INPUT_STREAM_DATA {
+                // The client may close as soon as it has its acks; an ack of its last
+                // retransmission then has nowhere to go.
+                if ws
+                    .send(WsMessage::binary(Message::ack_for(&m).encode()))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+                if seen.insert(m.sequence) && m.payload_type == payload::OUTPUT {
+                    input.insert(m.sequence, m);
+                }
+            }
+        }
+        input.into_values().flat_map(|m| m.payload).collect()
+    }
+
+    /// The deadlock that hung the 24 MiB upload under load: both ends sending at once, each
+    /// waiting for its write before reading again. With sends queued ([`Outbox`]) the client
+    /// keeps reading while its writes are blocked, so a peer that writes everything before it
+    /// reads still gets through. Small socket buffers make both directions block at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn receiving_goes_on_while_sending_is_blocked() {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(32 << 10).unwrap();
+        sock.set_send_buffer_size(32 << 10).unwrap();
+        sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = sock.listen(4).unwrap();
+        let url = format!("ws://{}/v1/data-channel/s", listener.local_addr().unwrap());
+        let agent = tokio::spawn(stubborn_agent(listener));
+
+        let opts = ChannelOptions {
+            chunk: 16 << 10,
+            socket_buffer: Some(32 << 10),
+            ..ChannelOptions::default()
+        };
+        let cancel = CancellationToken::new();
+        let work = async {
+            let dc = DataChannel::open(&url, "tok", opts, &cancel).await.unwrap();
+            let (ours, theirs) = tokio::io::duplex(64 << 10);
+            let pump = tokio::spawn({
+                let cancel = cancel.clone();
+                async move { dc.pump(theirs, &cancel).await }
+            });
+            let (mut rd, mut wr) = tokio::io::split(ours);
+            let writer = tokio::spawn(async move {
+                wr.write_all(&pattern(3, TOTAL)).await.unwrap();
+                wr.shutdown().await.unwrap();
+            });
+            let mut got = vec![0u8; TOTAL];
+            rd.read_exact(&mut got).await.unwrap();
+            assert!(got == pattern(7, TOTAL), "the output arrived changed");
+            writer.await.unwrap();
+            pump.await.unwrap().unwrap();
+            let input = agent.await.unwrap();
+            assert_eq!(input.len(), TOTAL);
+            assert!(input == pattern(3, TOTAL), "the input arrived changed");
+        };
+        if tokio::time::timeout(Duration::from_secs(120), work)
+            .await
+            .is_err()
+        {
+            cancel.cancel();
+            panic!("the data channel deadlocked");
         }
     }
 }

@@ -10,8 +10,10 @@
 //! stream instead (stdin/stdout on the socket pair); the session is still started and
 //! terminated here.
 
+pub mod build_events;
 pub mod datachannel;
 pub mod frame;
+pub(crate) mod outbox;
 pub mod reliable;
 pub mod session;
 

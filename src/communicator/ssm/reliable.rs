@@ -169,24 +169,37 @@ impl Reliable {
         r
     }
 
-    /// Messages whose timeout passed, to transmit again; an error once one has waited longer
-    /// than `give_up_after`.
-    pub fn due(&mut self, now: Instant) -> Result<Vec<Vec<u8>>, GaveUp> {
-        let rto = self.rto;
-        let mut out = Vec::new();
-        for o in self.unacked.iter_mut() {
-            if now.saturating_duration_since(o.first_sent) > self.limits.give_up_after {
-                return Err(GaveUp {
+    /// An error once a message has waited longer than `give_up_after` for its ack.
+    pub fn check(&self, now: Instant) -> Result<(), GaveUp> {
+        match self.unacked.front() {
+            Some(o) if now.saturating_duration_since(o.first_sent) > self.limits.give_up_after => {
+                Err(GaveUp {
                     sequence: o.sequence,
                     attempts: o.resent + 1,
                     waited: now.saturating_duration_since(o.first_sent),
-                });
+                })
             }
+            _ => Ok(()),
+        }
+    }
+
+    /// Messages whose timeout passed, to transmit again; an error once one has waited longer
+    /// than `give_up_after`. A timeout doubles the next one (up to 1 s) until a fresh round
+    /// trip is measured, so late acks on a loaded machine cost one resend of the window per
+    /// timeout, not a storm of resends every tick.
+    pub fn due(&mut self, now: Instant) -> Result<Vec<Vec<u8>>, GaveUp> {
+        self.check(now)?;
+        let rto = self.rto;
+        let mut out = Vec::new();
+        for o in self.unacked.iter_mut() {
             if now.saturating_duration_since(o.last_sent) >= rto {
                 o.last_sent = now;
                 o.resent += 1;
                 out.push(o.wire.clone());
             }
+        }
+        if !out.is_empty() {
+            self.rto = (self.rto * 2).min(MAX_RTO);
         }
         Ok(out)
     }
@@ -291,9 +304,39 @@ mod tests {
         // Retransmissions are byte-identical (same id, sequence and digest).
         let m1 = Message::decode(&w1).unwrap();
         r.on_ack(&ack_content(&Message::ack_for(&m1)).unwrap(), t0);
-        let later = r.due(t0 + Duration::from_millis(400)).unwrap();
+        // The timeout doubled (backoff): not yet at 400 ms, again at 600 ms.
+        assert!(r.due(t0 + Duration::from_millis(400)).unwrap().is_empty());
+        let later = r.due(t0 + Duration::from_millis(600)).unwrap();
         assert_eq!(later, vec![w0]);
         assert_eq!(r.in_flight(), 1);
+    }
+
+    /// Acks that are merely late (a loaded machine) must not turn into a resend of the whole
+    /// window every tick: each timeout doubles the next, up to 1 s, until a fresh sample.
+    #[test]
+    fn late_acks_back_the_timeout_off_instead_of_resending_every_tick() {
+        let mut r = Reliable::new(frame::INPUT_STREAM_DATA, Limits::default());
+        let t0 = Instant::now();
+        for i in 0..100u8 {
+            r.send(payload::OUTPUT, vec![i], t0);
+        }
+        let mut resent = 0;
+        let mut t = t0;
+        while t < t0 + Duration::from_secs(3) {
+            t += Duration::from_millis(20);
+            resent += r.due(t).unwrap().len();
+        }
+        // 200 ms, then 400, 800, 1000, ... : resends at 0.2, 0.6, 1.4, 2.4 s.
+        assert_eq!(resent, 4 * 100, "{resent}");
+        assert_eq!(r.rto(), MAX_RTO);
+        // A fresh (never resent) sample brings the timeout back down.
+        let w = r.send(payload::OUTPUT, vec![0], t);
+        let m = Message::decode(&w).unwrap();
+        r.on_ack(
+            &ack_content(&Message::ack_for(&m)).unwrap(),
+            t + Duration::from_millis(5),
+        );
+        assert!(r.rto() < Duration::from_millis(300), "{:?}", r.rto());
     }
 
     #[test]

@@ -433,19 +433,75 @@ impl Shaper {
 
 type WsStream = tokio_tungstenite::WebSocketStream<TcpStream>;
 
-async fn send_all(
-    ws: &mut WsStream,
-    shaper: &mut Shaper,
-    faults: &Faults,
-    wire: Vec<u8>,
-) -> Result<(), String> {
-    if !faults.delay.is_zero() {
-        tokio::time::sleep(faults.delay).await;
+/// The agent's sending half: a task that writes what the loop queues, so the loop keeps
+/// reading while the client is slow to take bytes (an agent that stops reading while it
+/// writes deadlocks against a client doing the same once both TCP buffers fill).
+struct Outq {
+    tx: tokio::sync::mpsc::UnboundedSender<Out>,
+    /// Bytes queued and not yet handed to the socket.
+    queued: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+enum Out {
+    Msg(Duration, Vec<u8>),
+    Close,
+}
+
+impl Outq {
+    fn start(
+        mut sink: futures_util::stream::SplitSink<WsStream, Ws>,
+    ) -> (Outq, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Out>();
+        let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let q = queued.clone();
+        let task = tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut next = Some(first);
+                while let Some(item) = next.take() {
+                    match item {
+                        Out::Msg(delay, w) => {
+                            if !delay.is_zero() {
+                                tokio::time::sleep(delay).await;
+                            }
+                            let n = w.len();
+                            let r = sink.feed(Ws::binary(w)).await;
+                            q.fetch_sub(n, std::sync::atomic::Ordering::SeqCst);
+                            if r.is_err() {
+                                return;
+                            }
+                        }
+                        Out::Close => {
+                            let _ = sink.flush().await;
+                            let _ = sink.close().await;
+                            return;
+                        }
+                    }
+                    next = rx.try_recv().ok();
+                }
+                if sink.flush().await.is_err() {
+                    return;
+                }
+            }
+        });
+        (Outq { tx, queued }, task)
     }
-    for w in shaper.shape(faults, wire) {
-        ws.feed(Ws::binary(w)).await.map_err(|e| e.to_string())?;
+
+    fn raw(&self, delay: Duration, w: Vec<u8>) {
+        self.queued
+            .fetch_add(w.len(), std::sync::atomic::Ordering::SeqCst);
+        let _ = self.tx.send(Out::Msg(delay, w));
     }
-    Ok(())
+
+    fn queued(&self) -> usize {
+        self.queued.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Queues `wire` with the send-side faults applied.
+    fn send(&self, shaper: &mut Shaper, faults: &Faults, wire: Vec<u8>) {
+        for w in shaper.shape(faults, wire) {
+            self.raw(faults.delay, w);
+        }
+    }
 }
 
 // tungstenite's handshake callback type fixes the closure's error type (an HTTP response).
@@ -525,7 +581,9 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
     );
     unacked.insert(out_seq, (w.clone(), Instant::now()));
     out_seq += 1;
-    ws.send(Ws::binary(w)).await.map_err(|e| e.to_string())?;
+    let (sink, mut ws) = ws.split();
+    let (outq, writer) = Outq::start(sink);
+    outq.raw(Duration::ZERO, w);
 
     let mut tcp: Option<(
         tokio::net::tcp::OwnedReadHalf,
@@ -538,7 +596,8 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
         let faults = state.lock().unwrap().faults.clone();
         let data_phase = tcp.is_some();
         let f = if data_phase { &faults } else { &quiet };
-        let can_read_tcp = data_phase && !tcp_eof && unacked.len() < 4096;
+        let can_read_tcp =
+            data_phase && !tcp_eof && unacked.len() < 4096 && outq.queued() < (1 << 20);
         tokio::select! {
             m = ws.next() => {
                 let m = match m {
@@ -567,7 +626,7 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
                         }
                     }
                     "input_stream_data" => {
-                        send_all(&mut ws, &mut shaper, f, ack(&fr)).await?;
+                        outq.send(&mut shaper, f, ack(&fr));
                         if fr.seq < expected || held.contains_key(&fr.seq) {
                             state.lock().unwrap().record.client_duplicates += 1;
                         } else {
@@ -586,7 +645,7 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
                                     let w = encode("output_stream_data", out_seq, 0, 7, c.to_string().as_bytes());
                                     unacked.insert(out_seq, (w.clone(), Instant::now()));
                                     out_seq += 1;
-                                    ws.feed(Ws::binary(w)).await.map_err(|e| e.to_string())?;
+                                    outq.raw(Duration::ZERO, w);
                                     let conn = TcpStream::connect(("127.0.0.1", port)).await
                                         .map_err(|e| format!("connecting to port {port}: {e}"))?;
                                     let _ = conn.set_nodelay(true);
@@ -609,7 +668,6 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
                     }
                     other => return Err(format!("unexpected message type {other}")),
                 }
-                ws.flush().await.map_err(|e| e.to_string())?;
             }
             n = async { tcp.as_mut().unwrap().0.read(&mut buf).await }, if can_read_tcp => {
                 let n = n.unwrap_or(0);
@@ -620,25 +678,26 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
                 let w = encode("output_stream_data", out_seq, 0, 1, &buf[..n]);
                 unacked.insert(out_seq, (w.clone(), Instant::now()));
                 out_seq += 1;
-                send_all(&mut ws, &mut shaper, f, w).await?;
-                ws.flush().await.map_err(|e| e.to_string())?;
+                outq.send(&mut shaper, f, w);
             }
             _ = tick.tick() => {
                 // A message held for reordering with nothing after it goes out now.
                 if let Some(h) = shaper.held.take() {
-                    ws.feed(Ws::binary(h)).await.map_err(|e| e.to_string())?;
+                    outq.raw(Duration::ZERO, h);
                 }
-                let now = Instant::now();
-                let mut resent = 0;
-                for (w, at) in unacked.values_mut() {
-                    if now.duration_since(*at) > Duration::from_millis(200) {
-                        *at = now;
-                        resent += 1;
-                        ws.feed(Ws::binary(w.clone())).await.map_err(|e| e.to_string())?;
+                // Resend what went out and was not acknowledged (not what is still queued).
+                if outq.queued() == 0 {
+                    let now = Instant::now();
+                    let mut resent = 0;
+                    for (w, at) in unacked.values_mut() {
+                        if now.duration_since(*at) > Duration::from_millis(200) {
+                            *at = now;
+                            resent += 1;
+                            outq.raw(Duration::ZERO, w.clone());
+                        }
                     }
+                    state.lock().unwrap().record.agent_resends += resent;
                 }
-                state.lock().unwrap().record.agent_resends += resent;
-                ws.flush().await.map_err(|e| e.to_string())?;
                 if tcp_eof && unacked.is_empty() {
                     let closed = serde_json::json!({
                         "MessageId": uuid::Uuid::new_v4().to_string(), "CreatedDate": "",
@@ -646,8 +705,9 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
                         "SchemaVersion": 1, "Output": "",
                     });
                     let w = encode("channel_closed", 0, 0, 1, closed.to_string().as_bytes());
-                    let _ = ws.send(Ws::binary(w)).await;
-                    let _ = ws.close(None).await;
+                    outq.raw(Duration::ZERO, w);
+                    let _ = outq.tx.send(Out::Close);
+                    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
                     return Ok(());
                 }
             }
