@@ -4,6 +4,7 @@
 # run BENCH_RUNS times each, interleaved:
 #   direct   ansible-playbook run by hand against the sshd (Ansible's own cost: the floor)
 #   rpack    `rpack build` of a null-builder template with the ansible provisioner
+#   proxy    the same with `use_proxy: true` (rpack's SSH proxy relaying over its connection)
 #   local    `rpack build` with ansible-local (Ansible installed for the login user)
 #   packer   Packer 1.6.6's ansible provisioner (proxy adapter), when `packer` is 1.6.6; it needs
 #            HostKeyAlgorithms=+ssh-rsa against a current OpenSSH client (its adapter offers
@@ -101,6 +102,10 @@ cat > "$work/rpack.json" <<EOF
 {"builders": [$null_builder],
  "provisioners": [{"type": "ansible", "playbook_file": "$work/site.yml"}]}
 EOF
+cat > "$work/proxy.json" <<EOF
+{"builders": [$null_builder],
+ "provisioners": [{"type": "ansible", "playbook_file": "$work/site.yml", "use_proxy": true}]}
+EOF
 cat > "$work/local.json" <<EOF
 {"builders": [$null_builder],
  "provisioners": [{"type": "ansible-local", "playbook_file": "$work/site.yml",
@@ -132,6 +137,7 @@ for i in $(seq "$runs"); do
   time_it direct env ANSIBLE_HOST_KEY_CHECKING=False \
     ansible-playbook -i "$work/inventory" --private-key "$work/id_ed25519" "$work/site.yml"
   time_it rpack "$rpack" build "$work/rpack.json"
+  time_it proxy "$rpack" build "$work/proxy.json"
   time_it local "$rpack" build "$work/local.json"
   [ -n "$have_packer" ] && time_it packer env PACKER_CONFIG_DIR="$work" CHECKPOINT_DISABLE=1 packer build "$work/packer.json"
   echo "run $i/$runs done" >&2
@@ -141,7 +147,7 @@ python3 - "$work/times" "$runs" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 med = {}
-for name in ["direct", "rpack", "local", "packer"]:
+for name in ["direct", "rpack", "proxy", "local", "packer"]:
     v = [int(t) / 1000 for n, t in rows if n == name]
     if v:
         med[name] = statistics.median(v)
@@ -150,4 +156,6 @@ if "rpack" in med and "direct" in med:
     print(f"rpack ansible / direct ansible-playbook: {med['rpack'] / med['direct']:.2f}x (target <= 1.1x)")
 if "rpack" in med and "packer" in med:
     print(f"rpack ansible / Packer 1.6.6 ansible:    {med['rpack'] / med['packer']:.2f}x (target <= 0.6x)")
+if "proxy" in med and "packer" in med:
+    print(f"rpack proxy / Packer 1.6.6 ansible:      {med['proxy'] / med['packer']:.2f}x")
 PY

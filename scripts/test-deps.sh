@@ -8,7 +8,8 @@
 #   * the login user `ec2-user` with passwordless sudo, as on Amazon Linux images;
 #   * the user `rpack-password` with a random password (for the password-login tests);
 #   * the Python venv `target/test-venv` (or $CARGO_TARGET_DIR/test-venv) with the pinned moto[server],
-#     boto3 and awsebcli from tests/support-py/requirements.txt.
+#     boto3 and awsebcli from tests/support-py/requirements.txt;
+#   * the Python venv `target/salt-venv` with salt from tests/support-py/salt-requirements.txt.
 #
 # Idempotent and quick when everything is in place: apt is only consulted for a missing package and
 # pip only runs when requirements.txt changed since the venv was made.
@@ -29,8 +30,8 @@ die() { echo "test-deps: error: $*" >&2; exit 1; }
 
 # ---- Debian packages --------------------------------------------------------------------------
 # packer (Debian's 1.6.6) is the peer the fidelity and conformance tests compare rpack with;
-# puppet runs the puppet-masterless provisioner's tests for real.
-packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates shellcheck unzip nodejs curl xz-utils packer puppet)
+# puppet runs the puppet-masterless provisioner's tests for real; git fetches the salt test's formula.
+packages=(openssh-server openssh-client sudo libssl-dev pkg-config python3 python3-venv ca-certificates shellcheck unzip nodejs curl xz-utils packer puppet git)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -107,6 +108,20 @@ if [ ! -x "$venv/bin/moto_server" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want
   echo "$want_stamp" > "$stamp"
 fi
 
+# ---- Salt, in its own venv (its pins must not meet moto's) -----------------------------------------
+salt_venv="$target_dir/salt-venv"
+salt_requirements="$repo/tests/support-py/salt-requirements.txt"
+salt_stamp="$salt_venv/.rpack-requirements.sha256"
+salt_want="$( { sha256sum < "$salt_requirements"; "$python" --version; } | sha256sum | cut -d' ' -f1)"
+if [ ! -x "$salt_venv/bin/salt-call" ] || [ "$(cat "$salt_stamp" 2>/dev/null)" != "$salt_want" ]; then
+  say "creating $salt_venv (salt)"
+  rm -rf "$salt_venv"
+  "$python" -m venv "$salt_venv"
+  "$salt_venv/bin/pip" install -q --disable-pip-version-check -r "$salt_requirements" \
+    || die "pip could not install $salt_requirements into $salt_venv"
+  echo "$salt_want" > "$salt_stamp"
+fi
+
 # ---- versions -------------------------------------------------------------------------------------
 pyver() { "$venv/bin/python" -c "import importlib.metadata as m; print(m.version('$1'))"; }
 say "openssh:  $(dpkg-query -W -f='${Version}' openssh-server)"
@@ -122,3 +137,4 @@ case "$packer_version" in
 esac
 say "ansible:  $(pyver ansible-core)"
 say "puppet:   $(puppet --version 2>/dev/null || echo missing)"
+say "salt:     $("$salt_venv/bin/salt-call" --version 2>/dev/null || echo missing)"

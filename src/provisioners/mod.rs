@@ -11,6 +11,7 @@
 
 pub mod ansible;
 pub mod ansible_local;
+pub(crate) mod ansible_proxy;
 pub mod breakpoint;
 pub mod chef_solo;
 #[cfg(test)]
@@ -162,7 +163,7 @@ impl Provisioner {
             Provisioner::File(c) => file::provision(c, ui, comm, data, cancel).await,
             Provisioner::ShellLocal(c) => shell_local::provision(c, ui, data, cancel).await,
             Provisioner::Breakpoint(c) => breakpoint::provision(c, ui, cancel).await,
-            Provisioner::Ansible(c) => ansible::provision(c, ui, data, cancel).await,
+            Provisioner::Ansible(c) => ansible::provision(c, ui, comm, data, cancel).await,
             Provisioner::AnsibleLocal(c) => {
                 ansible_local::provision(c, ui, comm, data, cancel).await
             }

@@ -232,6 +232,9 @@ impl PrivateDir {
             .map_err(|e| anyhow!("creating {}: {e}", p.display()))?;
         Ok(PrivateDir(p))
     }
+    pub(crate) fn path(&self) -> &Path {
+        &self.0
+    }
     /// Writes `name` in this directory with `mode`; returns its path.
     pub(crate) fn write(&self, name: &str, data: &[u8], mode: u32) -> anyhow::Result<PathBuf> {
         use std::io::Write;

@@ -924,3 +924,54 @@ fn amazon_ebs_provisioners_see_the_run_uuid_the_manifest_records() {
     };
     assert_eq!(seen("prov-uuid="), vec![uuid], "{out}");
 }
+
+/// A full amazon-ebs build with the `ansible` provisioner (the real ansible-playbook from the
+/// test venv): Ansible connects straight to the "instance" with the build's temporary key and
+/// the host key rpack pinned; the build makes its AMI and leaves no instance, key pair, security
+/// group or key file behind.
+#[test]
+fn amazon_ebs_with_ansible_builds_the_ami_and_leaves_nothing_behind() {
+    let st = stack();
+    let out_file = format!("/tmp/rpack-ebs-ansible-{}.txt", st.sshd.port());
+    let play = st.dir.join("ebs-ansible.yml");
+    std::fs::write(
+        &play,
+        format!(
+            "- hosts: default\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: {out_file}\n        content: \"{{{{ packer_builder_type }}}} {{{{ packer_build_name }}}}\\n\"\n"
+        ),
+    )
+    .unwrap();
+    let tpl = st.template(
+        "ebs-ansible",
+        json!({}),
+        json!([{"type": "ansible", "playbook_file": play}]),
+    );
+    let tmp = st.dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let venv_bin = crate::support::paths::venv_bin("ansible-playbook");
+    let mut cmd = st.rpack(&["build", "-color=false", tpl.to_str().unwrap()]);
+    cmd.env("TMPDIR", &tmp).env(
+        "PATH",
+        format!(
+            "{}:{}",
+            venv_bin.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    );
+    let (code, out) = run_to_end(cmd);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("PLAY RECAP"), "{out}");
+    assert!(out.contains("StrictHostKeyChecking=yes"), "{out}");
+    assert!(out.contains("AMIs were created"), "{out}");
+    let written = std::fs::read_to_string(&out_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_file);
+    assert_eq!(written, "amazon-ebs amazon-ebs\n");
+    let left: Vec<String> = st
+        .leftovers(&[REGION])
+        .into_iter()
+        .filter(|l| !l.starts_with("AMI ") && !l.starts_with("snapshot "))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+    let files: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+    assert!(files.is_empty(), "left in TMPDIR: {files:?}");
+}

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
-use crate::support::paths::{fresh_dir, venv_bin};
+use crate::support::paths::{fresh_dir, salt_bin, venv_bin};
 use crate::support::{ssh_keygen, KeyKind, Sshd};
 
 /// A loopback "instance", a client key it accepts, and a work directory.
@@ -57,11 +57,7 @@ impl Instance {
     fn rpack(&self, cmd: &str, template: &Path) -> (Output, String) {
         let tmp = self.dir.join("tmp");
         std::fs::create_dir_all(&tmp).unwrap();
-        let path = format!(
-            "{}:{}",
-            venv_bin("ansible-playbook").parent().unwrap().display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let path = self.path_with_venv();
         let out = Command::new(env!("CARGO_BIN_EXE_rpack"))
             .args([cmd, &template.display().to_string()])
             .current_dir(&self.dir)
@@ -78,6 +74,32 @@ impl Instance {
             String::from_utf8_lossy(&out.stderr)
         );
         (out, text)
+    }
+
+    /// `rpack build template` started in the background (same environment as [`Self::rpack`],
+    /// stderr discarded).
+    fn spawn_build(&self, template: &Path, stdout: std::process::Stdio) -> std::process::Child {
+        let tmp = self.dir.join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_rpack"))
+            .args(["build", &template.display().to_string()])
+            .current_dir(&self.dir)
+            .env("PATH", self.path_with_venv())
+            .env("TMPDIR", &tmp)
+            .env("RPACK_STATE_DIR", self.dir.join("state"))
+            .stdout(stdout)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// PATH with the venv's Ansible first.
+    fn path_with_venv(&self) -> String {
+        format!(
+            "{}:{}",
+            venv_bin("ansible-playbook").parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
     }
 
     /// Runs `cmd` on the instance as the login user; its stdout.
@@ -336,25 +358,49 @@ fn chef_solo_gets_packers_files_and_command_through_a_recording_stand_in() {
 }
 
 #[test]
-#[ignore = "salt 3007.8 from PyPI installs but salt-call does not start on this Python 3.11: its wheel does not pull tornado, PyYAML and the rest of its runtime dependencies"]
 fn salt_call_local_runs_a_state_tree() {
     let inst = Instance::start("cm-salt");
     let out = format!("/tmp/rpack-cm-salt-{}.txt", inst.sshd.port());
     let tree = inst.dir.join("salt");
     write(&tree.join("top.sls"), "base:\n  '*':\n    - web\n");
+    // The `web` state comes from a formula: a git repository tagged v1 (a later commit on the
+    // branch must not be what is fetched).
+    let repo = inst.dir.join("web-formula.git");
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .args(["-c", "user.name=rpack", "-c", "user.email=rpack@localhost"])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "git {args:?}: {st:?}");
+    };
     write(
-        &tree.join("web.sls"),
+        &repo.join("web/init.sls"),
         &format!("{out}:\n  file.managed:\n    - contents: salted\n"),
     );
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "v1"]);
+    git(&["tag", "v1"]);
+    write(&repo.join("web/init.sls"), "broken: [\n");
+    git(&["commit", "-q", "-am", "later"]);
     let t = inst.template(json!([{
         "type": "salt-masterless",
         "local_state_tree": tree,
+        "formulas": [format!("git::file://{}//web?ref=v1", repo.display())],
         "skip_bootstrap": true,
-        "salt_bin_dir": venv_bin("salt-call").parent().unwrap()
+        "salt_bin_dir": salt_bin("salt-call").parent().unwrap()
     }]));
     let (o, text) = inst.rpack("build", &t);
     assert!(o.status.success(), "{text}");
+    assert!(text.contains("Downloading Salt formulas..."), "{text}");
     assert_eq!(inst.ssh(&format!("cat {out}")), "salted\n");
+    assert!(
+        tree.join("web/init.sls").is_file(),
+        "formula not in the state tree"
+    );
+    inst.ssh(&format!("sudo rm -f {out}"));
 }
 
 /// Missing paths, wrong types and an unknown tool: validate errors with the template position.
@@ -368,7 +414,7 @@ fn bad_input_is_reported_at_validate_with_the_position() {
         {"type": "chef-solo", "cookbook_paths": ["no-books"], "prevent_sudo": "maybe"},
         {"type": "puppet-masterless"},
         {"type": "salt-masterless", "local_state_tree": 5},
-        {"type": "ansible", "playbook_file": "missing.yml", "skip_version_check": true, "use_proxy": true}
+        {"type": "ansible", "playbook_file": "missing.yml", "skip_version_check": true, "use_proxy": true, "local_port": 65536}
     ]));
     let (o, text) = inst.rpack("validate", &t);
     assert!(!o.status.success(), "{text}");
@@ -382,7 +428,7 @@ fn bad_input_is_reported_at_validate_with_the_position() {
         "cannot parse 'prevent_sudo' as bool",
         "local_state_tree: path '5' is invalid",
         "A manifest_file must be specified.",
-        "use_proxy: true asks for Packer's SSH proxy adapter",
+        "local_port: 65536 must be a valid port",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
@@ -402,25 +448,7 @@ fn an_interrupted_ansible_run_stops_ansible_and_cleans_up() {
         &format!("- hosts: default\n  gather_facts: false\n  tasks:\n    - debug: {{ msg: started }}\n    - shell: echo $$ > /tmp/{marker}.pid; exec sleep 120\n"),
     );
     let t = inst.template(json!([{"type": "ansible", "playbook_file": play}]));
-    let tmp = inst.dir.join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpack"))
-        .args(["build", &t.display().to_string()])
-        .current_dir(&inst.dir)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                venv_bin("ansible-playbook").parent().unwrap().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("TMPDIR", &tmp)
-        .env("RPACK_STATE_DIR", inst.dir.join("state"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = inst.spawn_build(&t, Stdio::piped());
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = String::new();
     for l in lines.by_ref() {
@@ -455,4 +483,237 @@ fn an_interrupted_ansible_run_stops_ansible_and_cleans_up() {
     inst.ssh(&format!(
         "kill $(cat /tmp/{marker}.pid) 2>/dev/null; rm -f /tmp/{marker}.pid"
     ));
+}
+
+/// `use_proxy: true`: Ansible's ssh talks to rpack's loopback SSH proxy, which relays every
+/// command and SFTP transfer over rpack's own connection to the instance: module uploads, a
+/// `copy` of a local file, `become`, a `fetch` back to this machine, a failing command's status.
+#[test]
+fn ansible_through_the_proxy_runs_commands_and_moves_files_both_ways() {
+    let inst = Instance::start("cm-ansible-proxy");
+    let out_dir = format!("/tmp/rpack-cm-proxy-{}", inst.sshd.port());
+    let payload = inst.dir.join("payload.txt");
+    let body: String = (0..5000).map(|i| format!("line {i}\n")).collect();
+    write(&payload, &body);
+    let fetched = inst.dir.join("fetched");
+    let play = inst.dir.join("proxy.yml");
+    write(
+        &play,
+        &format!(
+            r#"- hosts: default
+  gather_facts: false
+  tasks:
+    - file: {{ path: "{out_dir}", state: directory, mode: "0755" }}
+    - copy: {{ src: "{payload}", dest: "{out_dir}/payload.txt", mode: "0640" }}
+    - shell: "id -un > {out_dir}/root.txt"
+      become: true
+    - command: "cat /proc/self/loginuid"
+      register: who
+    - fetch: {{ src: "{out_dir}/payload.txt", dest: "{fetched}/", flat: true }}
+    - shell: "exit 3"
+      register: three
+      failed_when: three.rc != 3
+"#,
+            payload = payload.display(),
+            fetched = fetched.display()
+        ),
+    );
+    let t = inst.template(json!([{
+        "type": "ansible",
+        "playbook_file": play,
+        "use_proxy": true
+    }]));
+    let (out, text) = inst.rpack("build", &t);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("SSH proxy: serving on 127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("ansible_host=127.0.0.1") || text.contains("PLAY RECAP"),
+        "{text}"
+    );
+    assert!(text.contains("ok=6") && text.contains("failed=0"), "{text}");
+    assert_eq!(
+        inst.ssh(&format!(
+            "stat -c %a {out_dir}/payload.txt; cat {out_dir}/root.txt; md5sum < {out_dir}/payload.txt"
+        )),
+        format!("640\nroot\n{}", md5_line(&body))
+    );
+    assert_eq!(
+        std::fs::read_to_string(fetched.join("payload.txt")).unwrap(),
+        body
+    );
+    assert_eq!(inst.leftovers(), Vec::<String>::new());
+    inst.ssh(&format!("sudo rm -rf {out_dir}"));
+}
+
+fn md5_line(body: &str) -> String {
+    let mut child = Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+}
+
+/// A build with a bastion: Ansible's ssh reaches the instance through the bastion (a
+/// `ProxyCommand` with the bastion's user, port and key), proven by the bastion's sshd
+/// accepting a second login (rpack's own connection is the first) for Ansible's hop.
+#[test]
+fn ansible_reaches_the_instance_through_the_builds_bastion() {
+    let inst = Instance::start("cm-ansible-bastion");
+    let (bkey, bpublic) = ssh_keygen(KeyKind::Ed25519);
+    let bastion = Sshd::start_static(&bpublic);
+    let out = format!("/tmp/rpack-cm-bastion-{}.txt", inst.sshd.port());
+    let play = inst.dir.join("bastion.yml");
+    write(
+        &play,
+        &format!(
+            "- hosts: default\n  gather_facts: false\n  tasks:\n    - copy: {{ dest: \"{out}\", content: \"via bastion\\n\" }}\n"
+        ),
+    );
+    let t = inst.template(json!([{"type": "ansible", "playbook_file": play}]));
+    // Add the bastion to the builder.
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&t).unwrap()).unwrap();
+    let b = &mut doc["builders"][0];
+    b["ssh_bastion_host"] = json!(bastion.host());
+    b["ssh_bastion_port"] = json!(bastion.port());
+    b["ssh_bastion_username"] = json!(bastion.user());
+    b["ssh_bastion_private_key_file"] = json!(bkey);
+    std::fs::write(&t, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let (o, text) = inst.rpack("build", &t);
+    assert!(o.status.success(), "{text}\n{}", bastion.log());
+    assert!(
+        text.contains(&format!(
+            "-o ProxyCommand=\"ssh -W %h:%p -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i {} -p {} {}@{}\"",
+            bkey.display(),
+            bastion.port(),
+            bastion.user(),
+            bastion.host()
+        )),
+        "{text}"
+    );
+    let logins = bastion.log().matches("Accepted publickey").count();
+    assert!(
+        logins >= 2,
+        "bastion saw {logins} logins:\n{}",
+        bastion.log()
+    );
+    assert_eq!(inst.ssh(&format!("cat {out}")), "via bastion\n");
+    assert_eq!(inst.leftovers(), Vec::<String>::new());
+    inst.ssh(&format!("rm -f {out}"));
+}
+
+/// Starts `rpack build template`, waits for the remote stand-in to write `pid_file` on the
+/// instance, sends `signal` to rpack, and checks: rpack fails within 20 s and left nothing in
+/// its TMPDIR (uploaded scripts, env files, keys).
+fn interrupt_remote_run(inst: &Instance, template: &Path, pid_file: &str, signal: i32) {
+    let mut child = inst.spawn_build(template, std::process::Stdio::null());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let pid = loop {
+        let pid = inst
+            .ssh(&format!("cat {pid_file} 2>/dev/null"))
+            .trim()
+            .to_string();
+        if !pid.is_empty() {
+            break pid;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the remote stand-in never started"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "rpack ended early");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let start = std::time::Instant::now();
+    // SAFETY: kill(2) of the child we spawned.
+    unsafe { libc::kill(child.id() as i32, signal) };
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "rpack took {:?} to stop",
+        start.elapsed()
+    );
+    let leftovers = inst.leftovers();
+    // The remote stand-in may outlive the connection rpack shut down (sshd does not signal a
+    // command without a terminal): stop it by its pid.
+    inst.ssh(&format!(
+        "sudo kill {pid} 2>/dev/null; sudo rm -f {pid_file}"
+    ));
+    assert_eq!(leftovers, Vec::<String>::new());
+}
+
+/// A stand-in that records its pid in `pid_file` and sleeps (as root under sudo, or not).
+fn sleeper(inst: &Instance, name: &str, pid_file: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = inst.dir.join("bin").join(name);
+    write(
+        &p,
+        &format!("#!/bin/sh\necho $$ > {pid_file}\nexec sleep 120\n"),
+    );
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    chmod_tree(p.parent().unwrap());
+    p
+}
+
+#[test]
+fn sigterm_or_sigint_during_ansible_local_chef_puppet_and_salt_stops_rpack_and_cleans_up() {
+    let inst = Instance::start("cm-cancel");
+    let port = inst.sshd.port();
+    let play = inst.dir.join("local.yml");
+    write(&play, "- hosts: all\n  tasks: []\n");
+    let books = inst.dir.join("cookbooks/web/recipes");
+    write(&books.join("default.rb"), "log 'hi'\n");
+    let manifest = inst.dir.join("site.pp");
+    write(&manifest, "notice('x')\n");
+    let tree = inst.dir.join("salt");
+    write(&tree.join("top.sls"), "base: {}\n");
+    for (kind, signal) in [
+        ("ansible-local", libc::SIGTERM),
+        ("chef-solo", libc::SIGINT),
+        ("puppet-masterless", libc::SIGTERM),
+        ("salt-masterless", libc::SIGINT),
+    ] {
+        let pid_file = format!("/tmp/rpack-cm-cancel-{port}-{kind}.pid");
+        let bin = sleeper(
+            &inst,
+            if kind == "salt-masterless" {
+                "salt-call"
+            } else {
+                kind
+            },
+            &pid_file,
+        );
+        let p = match kind {
+            "ansible-local" => json!({
+                "type": kind, "playbook_file": play, "command": bin,
+                "staging_directory": format!("/tmp/rpack-cm-cancel-{port}-stage")
+            }),
+            "chef-solo" => json!({
+                "type": kind, "skip_install": true, "cookbook_paths": [inst.dir.join("cookbooks")],
+                "staging_directory": format!("/tmp/rpack-cm-cancel-{port}-chef"),
+                "execute_command": format!("{{{{if .Sudo}}}}sudo {{{{end}}}}{} -c {{{{.ConfigPath}}}}", bin.display())
+            }),
+            "puppet-masterless" => json!({
+                "type": kind, "manifest_file": manifest,
+                "staging_directory": format!("/tmp/rpack-cm-cancel-{port}-puppet"),
+                "execute_command": format!("{{{{if .Sudo}}}}sudo {{{{end}}}}{}", bin.display())
+            }),
+            _ => json!({
+                "type": kind, "local_state_tree": tree, "skip_bootstrap": true,
+                "temp_config_dir": format!("/tmp/rpack-cm-cancel-{port}-salt"),
+                "salt_bin_dir": bin.parent().unwrap()
+            }),
+        };
+        let t = inst.template(json!([p]));
+        interrupt_remote_run(&inst, &t, &pid_file, signal);
+    }
+    inst.ssh(&format!("sudo rm -rf /tmp/rpack-cm-cancel-{port}-*"));
 }

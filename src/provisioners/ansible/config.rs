@@ -33,6 +33,12 @@ pub struct Config {
     pub collections_path: String,
     /// Major version from `--version` (1 selects Packer's `ansible_ssh_*` inventory).
     pub ansible_major: Option<u32>,
+    /// `use_proxy`: `None` lets rpack choose (direct when the build has an SSH address).
+    pub use_proxy: Option<bool>,
+    /// Proxy mode: the loopback port (`local_port`, default a free one).
+    pub local_port: Option<u16>,
+    /// Proxy mode: the public key Ansible authenticates with instead of a generated one.
+    pub ssh_authorized_key_file: Option<PathBuf>,
 }
 
 fn file_key(d: &mut Decoder, key: &str, required: bool) -> Option<PathBuf> {
@@ -72,7 +78,7 @@ pub fn decode(d: &mut Decoder) -> Config {
     let playbook_file = file_key(d, "playbook_file", true).unwrap_or_default();
     let galaxy_file = file_key(d, "galaxy_file", false);
     // Proxy-adapter keys: checked like Packer, used only by the proxy (see `use_proxy`).
-    let _ = file_key(d, "ssh_authorized_key_file", false);
+    let ssh_authorized_key_file = file_key(d, "ssh_authorized_key_file", false);
     let ssh_host_key_file = file_key(d, "ssh_host_key_file", false);
     let _ = d.string("sftp_command");
     let use_sftp = d.bool("use_sftp").unwrap_or(false);
@@ -80,12 +86,15 @@ pub fn decode(d: &mut Decoder) -> Config {
     if !use_sftp {
         ansible_env_vars.push("ANSIBLE_SCP_IF_SSH=True".into());
     }
+    let mut local_port = None;
     if let Some(port) = d.int("local_port") {
-        if port > 65535 {
-            d.error(
+        match u16::try_from(port) {
+            Ok(0) => {}
+            Ok(p) => local_port = Some(p),
+            Err(_) => d.error(
                 "local_port",
                 format!("local_port: {port} must be a valid port"),
-            );
+            ),
         }
     }
     let inventory_directory = match d.string("inventory_directory").filter(|s| !s.is_empty()) {
@@ -108,14 +117,7 @@ pub fn decode(d: &mut Decoder) -> Config {
             }
         },
     };
-    if let Some(true) = d.bool("use_proxy") {
-        d.error(
-            "use_proxy",
-            "use_proxy: true asks for Packer's SSH proxy adapter, which rpack does not provide yet; \
-             remove the key (or set it to false): rpack connects Ansible directly to the instance \
-             with the build's SSH credentials",
-        );
-    }
+    let use_proxy = d.bool("use_proxy");
     let skip_version_check = d.bool("skip_version_check").unwrap_or(false);
     let mut ansible_major = None;
     if !skip_version_check {
@@ -150,6 +152,9 @@ pub fn decode(d: &mut Decoder) -> Config {
         roles_path: d.string("roles_path").unwrap_or_default(),
         collections_path: d.string("collections_path").unwrap_or_default(),
         ansible_major,
+        use_proxy,
+        local_port,
+        ssh_authorized_key_file,
     }
 }
 

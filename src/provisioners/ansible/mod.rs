@@ -2,8 +2,10 @@
 //! connecting Ansible's own ssh straight to it with the build's credentials (Packer's
 //! `use_proxy: false` mode, made the default): a temporary copy of the private key (0600 in a
 //! 0700 directory, removed on every exit path), the host key rpack's connection saw pinned in a
-//! private `known_hosts`, the bastion as a `ProxyCommand`. Packer's generated inventory,
-//! galaxy install, extra variables and command line are kept.
+//! private `known_hosts`, the bastion as a `ProxyCommand`. With `use_proxy: true`, or when the
+//! build has no SSH address, Ansible goes through rpack's SSH proxy instead
+//! ([`crate::provisioners::ansible_proxy`]). Packer's generated inventory, galaxy install, extra
+//! variables and command line are kept.
 
 pub mod config;
 pub mod conn_data;
@@ -15,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
+use crate::communicator::Communicator;
+use crate::provisioners::ansible_proxy::{self, Options as ProxyOptions, Proxy};
 use crate::provisioners::staging::{render, run_local, s, PrivateDir};
 use crate::provisioners::{go_quote, BuildData};
 use crate::template::interp::Value;
@@ -50,33 +54,86 @@ fn value<'a>(data: &'a BuildData, key: &str) -> &'a str {
     data.values.get(key).map(String::as_str).unwrap_or("")
 }
 
-/// Builds the `ansible-playbook` invocation (files written; removed when the plan drops).
-pub(crate) fn plan(c: &Config, data: &BuildData) -> anyhow::Result<Plan> {
-    let host = value(data, "Host");
-    if value(data, "ConnType") != "ssh" || host.is_empty() {
-        bail!(
-            "the ansible provisioner needs the build's SSH connection (communicator \"ssh\" with a \
-             host address); this build has communicator {:?} and host {host:?}",
+/// Where Ansible's ssh goes: the instance itself, or rpack's proxy on loopback.
+pub(crate) enum Target<'a> {
+    Direct,
+    Proxy(&'a Proxy),
+}
+
+/// Whether this run uses the proxy: `use_proxy` when set; otherwise only when the build has no
+/// SSH address Ansible could reach directly.
+pub(crate) fn wants_proxy(c: &Config, data: &BuildData) -> anyhow::Result<bool> {
+    let direct_ok = value(data, "ConnType") == "ssh" && !value(data, "Host").is_empty();
+    match c.use_proxy {
+        Some(p) => Ok(p),
+        None if direct_ok => Ok(false),
+        None if value(data, "ConnType") == "none" || value(data, "ConnType").is_empty() => bail!(
+            "the ansible provisioner needs the build's communicator (\"ssh\"); this build has \
+             communicator {:?}",
             value(data, "ConnType")
-        );
+        ),
+        None => Ok(true),
     }
-    let port = match value(data, "Port") {
-        "" => "22",
-        p => p,
-    };
+}
+
+/// Builds the `ansible-playbook` invocation (files written; removed when the plan drops).
+pub(crate) fn plan(c: &Config, data: &BuildData, target: Target<'_>) -> anyhow::Result<Plan> {
     let private = PrivateDir::new("rpack-ansible")?;
     let user = c
         .user
         .clone()
         .unwrap_or_else(|| value(data, "User").to_string());
-
-    // The private key: the build's key file as is, or a 0600 copy of the key's text.
-    let key_file = match value(data, "SSHPrivateKeyFile") {
-        "" => match value(data, "SSHPrivateKey") {
-            "" => None,
-            text => Some(private.write("ansible-key", text.as_bytes(), 0o600)?),
-        },
-        f => Some(PathBuf::from(f)),
+    let proxy_port;
+    let (host, port, key_file, known_hosts) = match target {
+        Target::Proxy(p) => {
+            proxy_port = p.port.to_string();
+            (
+                "127.0.0.1",
+                proxy_port.as_str(),
+                p.client_key.clone(),
+                Some(p.known_hosts.clone()),
+            )
+        }
+        Target::Direct => {
+            let host = value(data, "Host");
+            if value(data, "ConnType") != "ssh" || host.is_empty() {
+                bail!(
+                    "the ansible provisioner needs the build's SSH connection (communicator \
+                     \"ssh\" with a host address) or \"use_proxy\": true; this build has \
+                     communicator {:?} and host {host:?}",
+                    value(data, "ConnType")
+                );
+            }
+            let port = match value(data, "Port") {
+                "" => "22",
+                p => p,
+            };
+            // The private key: the build's key file as is, or a 0600 copy of the key's text.
+            let key_file = match value(data, "SSHPrivateKeyFile") {
+                "" => match value(data, "SSHPrivateKey") {
+                    "" => None,
+                    text => Some(private.write("ansible-key", text.as_bytes(), 0o600)?),
+                },
+                f => Some(PathBuf::from(f)),
+            };
+            // Host key: pinned to what rpack's own connection saw, when the builder reports it.
+            let host_key = value(data, "SSHHostKey");
+            let known_hosts = if host_key.is_empty() || c.ssh_host_key_file.is_some() {
+                None
+            } else {
+                let entry = if port == "22" {
+                    host.to_string()
+                } else {
+                    format!("[{host}]:{port}")
+                };
+                Some(private.write(
+                    "known_hosts",
+                    format!("{entry} {host_key}\n").as_bytes(),
+                    0o600,
+                )?)
+            };
+            (host, port, key_file, known_hosts)
+        }
     };
 
     let mut env_vars: Vec<String> = Vec::new();
@@ -91,30 +148,42 @@ pub(crate) fn plan(c: &Config, data: &BuildData) -> anyhow::Result<Plan> {
     } else {
         c.ansible_ssh_extra_args.clone()
     };
-    // Host key: pinned to what rpack's own connection saw, when the builder reports it.
-    let host_key = value(data, "SSHHostKey");
-    if c.ssh_host_key_file.is_none() {
-        if host_key.is_empty() {
-            env_vars.push("ANSIBLE_HOST_KEY_CHECKING=False".into());
-        } else {
-            let entry = if port == "22" {
-                host.to_string()
-            } else {
-                format!("[{host}]:{port}")
-            };
-            let kh = private.write(
-                "known_hosts",
-                format!("{entry} {host_key}\n").as_bytes(),
-                0o600,
-            )?;
-            ssh_opts.push(format!(
-                "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
-                kh.display()
-            ));
+    match &known_hosts {
+        Some(kh) => ssh_opts.push(format!(
+            "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+            kh.display()
+        )),
+        None if c.ssh_host_key_file.is_none() => {
+            env_vars.push("ANSIBLE_HOST_KEY_CHECKING=False".into())
         }
+        None => {}
     }
-    if let Some(proxy) = proxy_command(data) {
-        ssh_opts.push(format!("-o ProxyCommand=\"{proxy}\""));
+    match target {
+        // The relay gives remote commands no standard input: no pipelining, and SFTP (served
+        // by the proxy) rather than `scp -t` or `dd` fed through stdin. Set by the user wins.
+        Target::Proxy(_) => {
+            for (k, v) in [
+                ("ANSIBLE_PIPELINING", "False"),
+                ("ANSIBLE_SSH_TRANSFER_METHOD", "sftp"),
+            ] {
+                if !check_arg(k, &env_vars) {
+                    env_vars.push(format!("{k}={v}"));
+                }
+            }
+        }
+        Target::Direct => {
+            if let Some(proxy) = proxy_command(data) {
+                ssh_opts.push(format!("-o ProxyCommand=\"{proxy}\""));
+            }
+            // Pipelining: one ssh exec per task instead of mkdir + upload + run + cleanup
+            // (Ansible's ControlPersist already keeps the connection). Off when the user says
+            // so in `ansible_env_vars` or rpack's own environment.
+            if !check_arg("ANSIBLE_PIPELINING", &env_vars)
+                && std::env::var_os("ANSIBLE_PIPELINING").is_none()
+            {
+                env_vars.push("ANSIBLE_PIPELINING=True".into());
+            }
+        }
     }
 
     // The inventory.
@@ -122,7 +191,7 @@ pub(crate) fn plan(c: &Config, data: &BuildData) -> anyhow::Result<Plan> {
     let inventory = match &c.inventory_file {
         Some(f) => f.clone(),
         None => {
-            let text = inventory(c, data, &user)?;
+            let text = inventory(c, data, &user, host, port)?;
             let name = format!("packer-provisioner-ansible{}", rand::random::<u32>());
             match &c.inventory_directory {
                 Some(dir) => {
@@ -229,7 +298,13 @@ fn proxy_command(data: &BuildData) -> Option<String> {
 
 /// Packer's inventory: the host line (from `inventory_file_template` or the default for the
 /// Ansible version), repeated under each of `groups`, then the `empty_groups` headers.
-pub(crate) fn inventory(c: &Config, data: &BuildData, user: &str) -> anyhow::Result<String> {
+pub(crate) fn inventory(
+    c: &Config,
+    data: &BuildData,
+    user: &str,
+    host: &str,
+    port: &str,
+) -> anyhow::Result<String> {
     let template = match &c.inventory_file_template {
         Some(t) => t.as_str(),
         None if c.ansible_major.is_some_and(|m| m < 2) => INVENTORY_V1,
@@ -240,9 +315,11 @@ pub(crate) fn inventory(c: &Config, data: &BuildData, user: &str) -> anyhow::Res
         .iter()
         .map(|(k, v)| (k.as_str(), s(v)))
         .collect();
-    dot.retain(|(k, _)| *k != "HostAlias" && *k != "User");
+    dot.retain(|(k, _)| !["HostAlias", "User", "Host", "Port"].contains(k));
     dot.push(("HostAlias", s(&c.host_alias)));
     dot.push(("User", s(user)));
+    dot.push(("Host", s(host)));
+    dot.push(("Port", s(port)));
     let host = render(data, template, &dot)
         .map_err(|e| anyhow!("Error generating inventory file from template: {e}"))?;
     let mut out = host.clone();
@@ -263,14 +340,35 @@ fn check_arg(name: &str, args: &[String]) -> bool {
 pub async fn provision(
     c: &Config,
     ui: &dyn Ui,
+    comm: &dyn Communicator,
     data: &BuildData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     ui.say("Provisioning with Ansible...");
-    ui.message(
-        "Not using Proxy adapter for Ansible run:\n\tUsing ssh keys from Packer communicator...",
-    );
-    let plan = plan(c, data)?;
+    let mut proxy = None;
+    if wants_proxy(c, data)? {
+        let p = Proxy::start(&ProxyOptions {
+            port: c.local_port,
+            host_key_file: c.ssh_host_key_file.as_deref(),
+            authorized_key_file: c.ssh_authorized_key_file.as_deref(),
+        })
+        .await
+        .map_err(|e| anyhow!("Error setting up the Ansible proxy: {e}"))?;
+        ui.message(&format!(
+            "SSH proxy: serving on 127.0.0.1:{} (relaying to the build's communicator)",
+            p.port
+        ));
+        proxy = Some(p);
+    } else {
+        ui.message(
+            "Not using Proxy adapter for Ansible run:\n\tUsing ssh keys from Packer communicator...",
+        );
+    }
+    let target = match &proxy {
+        Some(p) => Target::Proxy(p),
+        None => Target::Direct,
+    };
+    let plan = plan(c, data, target)?;
     if let Some(g) = &c.galaxy_file {
         galaxy(c, g, ui, cancel)
             .await
@@ -281,9 +379,21 @@ pub async fn provision(
         plan.program,
         plan.args.join(" ")
     ));
-    let exit = run_local(ui, &plan.program, &plan.args, &plan.env, cancel)
-        .await
-        .map_err(|e| anyhow!("Error executing Ansible: {e}"))?;
+    let run = run_local(ui, &plan.program, &plan.args, &plan.env, cancel);
+    let exit = match proxy.as_mut() {
+        None => run.await,
+        Some(p) => {
+            let serve = ansible_proxy::serve(comm, p.requests(), cancel);
+            tokio::pin!(serve);
+            tokio::select! {
+                r = run => r,
+                // Unreachable while the proxy holds its side of the channel.
+                _ = &mut serve => Err(anyhow!("the Ansible proxy stopped")),
+            }
+        }
+    };
+    drop(proxy);
+    let exit = exit.map_err(|e| anyhow!("Error executing Ansible: {e}"))?;
     if exit.code != 0 {
         bail!(
             "Error executing Ansible: Non-zero exit status: exit status {}{}",

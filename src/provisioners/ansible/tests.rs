@@ -59,7 +59,7 @@ fn direct_plan_writes_a_private_key_pins_the_host_key_and_cleans_up() {
     ));
     assert!(errs.is_empty(), "{errs:?}");
     let d = data(&[("SSHHostKey", "ssh-ed25519 AAAAC3Nz")]);
-    let p = plan(&c, &d).unwrap();
+    let p = plan(&c, &d, Target::Direct).unwrap();
     let key = p
         .args
         .iter()
@@ -113,7 +113,8 @@ fn direct_plan_writes_a_private_key_pins_the_host_key_and_cleans_up() {
         p.env,
         [
             ("ANSIBLE_NOCOLOR".to_string(), "1".to_string()),
-            ("ANSIBLE_SCP_IF_SSH".into(), "True".into())
+            ("ANSIBLE_SCP_IF_SSH".into(), "True".into()),
+            ("ANSIBLE_PIPELINING".into(), "True".into())
         ]
     );
     drop(p);
@@ -138,10 +139,13 @@ fn without_a_host_key_checking_is_off_and_a_bastion_becomes_a_proxy_command() {
         ("SSHBastionPrivateKeyFile", "/keys/jump"),
         ("ID", "i-123"),
     ]);
-    let p = plan(&c, &d).unwrap();
+    let p = plan(&c, &d, Target::Direct).unwrap();
     assert_eq!(
         p.env,
-        [("ANSIBLE_HOST_KEY_CHECKING".to_string(), "False".to_string())]
+        [
+            ("ANSIBLE_HOST_KEY_CHECKING".to_string(), "False".to_string()),
+            ("ANSIBLE_PIPELINING".into(), "True".into())
+        ]
     );
     assert!(p
         .args
@@ -165,7 +169,7 @@ fn no_ssh_connection_is_a_clear_error() {
     let (c, _) = cfg(&format!(
         r#"{{"playbook_file": "{pb}", "skip_version_check": true}}"#
     ));
-    let e = plan(&c, &data(&[("ConnType", "none")]))
+    let e = plan(&c, &data(&[("ConnType", "none")]), Target::Direct)
         .err()
         .unwrap()
         .to_string();
@@ -176,7 +180,7 @@ fn no_ssh_connection_is_a_clear_error() {
 }
 
 #[test]
-fn validate_errors_match_packer_and_name_the_proxy() {
+fn validate_errors_match_packer() {
     let (_, errs) = cfg(
         r#"{"skip_version_check": true, "local_port": 70000, "inventory_directory": "/nonexistent/inv",
             "galaxy_file": "/nonexistent/req.yml", "use_proxy": true}"#,
@@ -188,9 +192,6 @@ fn validate_errors_match_packer_and_name_the_proxy() {
             "galaxy_file: /nonexistent/req.yml is invalid: stat /nonexistent/req.yml: no such file or directory",
             "local_port: 70000 must be a valid port",
             "inventory_directory: /nonexistent/inv is invalid: stat /nonexistent/inv: no such file or directory",
-            "use_proxy: true asks for Packer's SSH proxy adapter, which rpack does not provide yet; \
-             remove the key (or set it to false): rpack connects Ansible directly to the instance \
-             with the build's SSH credentials",
         ]
     );
     let (_d, pb) = playbook();
@@ -241,10 +242,16 @@ async fn provision_streams_output_and_reports_the_exit_status_with_the_tail() {
     ));
     assert!(errs.is_empty(), "{errs:?}");
     let ui = RecordingUi::default();
-    let e = provision(&c, &ui, &data(&[]), &CancellationToken::new())
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = provision(
+        &c,
+        &ui,
+        &crate::communicator::NoneComm,
+        &data(&[]),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert_eq!(
         e,
         "Error executing Ansible: Non-zero exit status: exit status 2\nLast output lines:\n  PLAY [all]\n  fatal: [default]: FAILED!"
@@ -290,10 +297,16 @@ async fn cancelling_stops_ansible_and_removes_the_key() {
         c2.cancel();
     });
     let start = std::time::Instant::now();
-    let e = provision(&c, &RecordingUi::default(), &data(&[]), &cancel)
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = provision(
+        &c,
+        &RecordingUi::default(),
+        &crate::communicator::NoneComm,
+        &data(&[]),
+        &cancel,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(e.ends_with("was interrupted (cancelled)"), "{e}");
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
     let args = std::fs::read_to_string(&rec).unwrap();
@@ -302,4 +315,67 @@ async fn cancelling_stops_ansible_and_removes_the_key() {
         .find_map(|a| a.strip_prefix("ansible_ssh_private_key_file="))
         .unwrap();
     assert!(!Path::new(key).exists());
+}
+
+#[tokio::test]
+async fn the_proxy_plan_points_ansible_at_loopback_with_the_proxys_keys() {
+    let (_d, pb) = playbook();
+    let (c, errs) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true, "use_proxy": true,
+            "ansible_env_vars": ["ANSIBLE_SSH_TRANSFER_METHOD=smart"]}}"#
+    ));
+    assert_eq!(errs, Vec::<String>::new());
+    let d = data(&[("ConnType", "ssh")]);
+    assert!(wants_proxy(&c, &d).unwrap());
+    // Without `use_proxy`, a build without an SSH address goes through the proxy.
+    let (auto, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true}}"#
+    ));
+    assert!(!wants_proxy(&auto, &d).unwrap());
+    assert!(wants_proxy(&auto, &data(&[("Host", "")])).unwrap());
+    assert!(wants_proxy(&auto, &data(&[("ConnType", "none")])).is_err());
+
+    let proxy = Proxy::start(&ProxyOptions::default()).await.unwrap();
+    let p = plan(&c, &d, Target::Proxy(&proxy)).unwrap();
+    let key = proxy.client_key.clone().unwrap();
+    assert!(p
+        .args
+        .contains(&format!("ansible_ssh_private_key_file={}", key.display())));
+    let ssh = &p.args[p.args.iter().position(|a| a == "--ssh-extra-args").unwrap() + 1];
+    assert_eq!(
+        ssh,
+        &format!(
+            "-o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile={}",
+            proxy.known_hosts.display()
+        )
+    );
+    let kh = std::fs::read_to_string(&proxy.known_hosts).unwrap();
+    assert!(
+        kh.starts_with(&format!("[127.0.0.1]:{} ssh-ed25519 ", proxy.port)),
+        "{kh}"
+    );
+    let inv = &p.args[p.args.len() - 2];
+    assert_eq!(
+        std::fs::read_to_string(inv).unwrap(),
+        format!(
+            "default ansible_host=127.0.0.1 ansible_user=ec2-user ansible_port={}\n",
+            proxy.port
+        )
+    );
+    // The user's transfer method stands; pipelining is turned off.
+    assert_eq!(
+        p.env,
+        [
+            (
+                "ANSIBLE_SSH_TRANSFER_METHOD".to_string(),
+                "smart".to_string()
+            ),
+            ("ANSIBLE_SCP_IF_SSH".into(), "True".into()),
+            ("ANSIBLE_PIPELINING".into(), "False".into())
+        ]
+    );
+    let dir = key.parent().unwrap().to_path_buf();
+    drop(p);
+    drop(proxy);
+    assert!(!dir.exists(), "the proxy's keys are removed");
 }

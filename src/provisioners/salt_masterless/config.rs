@@ -29,6 +29,8 @@ pub struct Config {
     pub salt_bin_dir: String,
     /// The arguments after `salt-call --local` (Packer's `CmdArgs`, leading space included).
     pub cmd_args: String,
+    /// Git formula URLs fetched into `local_state_tree` before it is uploaded.
+    pub formulas: Vec<String>,
 }
 
 fn optional(d: &mut Decoder, key: &str, kind: Kind) -> Option<PathBuf> {
@@ -59,19 +61,12 @@ pub fn decode(d: &mut Decoder) -> Config {
             optional(d, "local_state_tree", Kind::Dir).unwrap_or_default()
         }
     };
-    if let Some(f) = d.string_list("formulas").filter(|f| !f.is_empty()) {
-        let valid = f.iter().all(|u| valid_formula_url(u));
-        if !valid {
-            d.error(
-                "formulas",
-                "Invalid formula URL. Please verify the git URLs also contain a '//' subdir",
-            );
-        } else {
-            d.error(
-                "formulas",
-                "formulas: downloading Salt formulas is not supported by rpack yet; vendor them into local_state_tree",
-            );
-        }
+    let formulas = d.string_list("formulas").unwrap_or_default();
+    if !formulas.iter().all(|u| valid_formula_url(u)) {
+        d.error(
+            "formulas",
+            "Invalid formula URL. Please verify the git URLs also contain a '//' subdir",
+        );
     }
     let local_pillar_roots = optional(d, "local_pillar_roots", Kind::Dir);
     let minion_config = optional(d, "minion_config", Kind::File);
@@ -142,6 +137,7 @@ pub fn decode(d: &mut Decoder) -> Config {
         no_exit_on_failure,
         salt_bin_dir: d.string("salt_bin_dir").unwrap_or_default(),
         cmd_args: args,
+        formulas,
     }
 }
 

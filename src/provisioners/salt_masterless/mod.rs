@@ -6,6 +6,7 @@
 //! nested the new tree inside the old one).
 
 pub mod config;
+mod formulas;
 
 use std::path::Path;
 
@@ -67,6 +68,7 @@ pub async fn provision(
             .map_err(|e| anyhow!("Unable to move {tmp}/{name} to {CONFIG_DIR}/{name}: {e}"))?;
     }
 
+    formulas::fetch(&c.formulas, &c.local_state_tree, ui, cancel).await?;
     ui.message(&format!(
         "Uploading local state tree: {}",
         c.local_state_tree.display()

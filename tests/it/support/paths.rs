@@ -55,6 +55,17 @@ pub fn venv_bin(name: &str) -> PathBuf {
     path
 }
 
+/// A program from the salt venv (`target/salt-venv`, made by scripts/test-deps.sh).
+pub fn salt_bin(name: &str) -> PathBuf {
+    let path = target_dir().join("salt-venv").join("bin").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/test-deps.sh (as root) to create the salt venv",
+        path.display()
+    );
+    path
+}
+
 /// A helper script in tests/support-py.
 pub fn support_py(name: &str) -> PathBuf {
     repo_root().join("tests").join("support-py").join(name)
