@@ -7,6 +7,7 @@ mod support;
 mod build;
 mod cli;
 mod cm;
+mod dist;
 mod ebs;
 mod ebs_more;
 mod fidelity;
