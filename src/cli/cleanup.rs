@@ -22,7 +22,7 @@ Options:
   --endpoint-url=URL     EC2/IAM endpoint (default: the build's, or AWS_ENDPOINT_URL).
 ";
 
-fn command() -> Command {
+pub(super) fn command() -> Command {
     Command::new("cleanup")
         .no_binary_name(true)
         .disable_help_flag(true)

@@ -11,6 +11,7 @@ mod diags;
 mod help;
 mod init;
 mod inspect;
+pub mod manual;
 pub(crate) mod persona;
 mod platform;
 mod validate;
@@ -159,14 +160,7 @@ fn version(ui: &dyn Ui) -> i32 {
     let v = crate::PACKER_COMPAT_VERSION;
     ui.machine("", "version", &[v]);
     ui.machine("", "version-prelease", &[""]);
-    ui.machine("", "version-commit", &[""]);
-    if persona::as_packer() {
-        ui.say(&format!("Packer v{v}"));
-    } else {
-        ui.say(&format!(
-            "rpack v{} (compatible with Packer v{v})",
-            env!("CARGO_PKG_VERSION")
-        ));
-    }
+    ui.machine("", "version-commit", &[persona::COMMIT]);
+    ui.say(&persona::version_say());
     0
 }

@@ -31,15 +31,35 @@ pub(crate) fn main_help() -> &'static str {
     }
 }
 
+/// The commit rpack was built from (build.rs), empty when the build did not know it.
+pub(crate) const COMMIT: &str = env!("RPACK_COMMIT");
+
+/// rpack's version, its short commit and the Packer version it stands in for:
+/// `0.1.0 (commit 0123456789ab, compatible with Packer v1.6.6)` (`v` is `"v"` or `""`).
+fn rpack_version(v: &str) -> String {
+    let p = crate::PACKER_COMPAT_VERSION;
+    let ours = env!("CARGO_PKG_VERSION");
+    match COMMIT.get(..12) {
+        Some(short) => format!("{ours} (commit {short}, compatible with Packer {v}{p})"),
+        None => format!("{ours} (compatible with Packer {v}{p})"),
+    }
+}
+
 /// `rpack --version`: rpack's own version and the Packer version it stands in for.
 pub(crate) fn version_line() -> String {
     if as_packer() {
         crate::PACKER_COMPAT_VERSION.to_string()
     } else {
-        format!(
-            "rpack {} (compatible with Packer {})",
-            env!("CARGO_PKG_VERSION"),
-            crate::PACKER_COMPAT_VERSION
-        )
+        format!("rpack {}", rpack_version(""))
+    }
+}
+
+/// `rpack version`'s human line (`packer version` says `Packer v1.6.6`).
+pub(crate) fn version_say() -> String {
+    let p = crate::PACKER_COMPAT_VERSION;
+    if as_packer() {
+        format!("Packer v{p}")
+    } else {
+        format!("rpack v{}", rpack_version("v"))
     }
 }

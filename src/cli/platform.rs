@@ -77,7 +77,7 @@ fn global_args(c: Command) -> Command {
     )
 }
 
-fn command() -> Command {
+pub(super) fn command() -> Command {
     let version = || Arg::new("version").num_args(0..=1);
     global_args(
         Command::new("platform")

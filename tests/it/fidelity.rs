@@ -517,8 +517,9 @@ fn as_rpack_help_and_version_are_rpacks_own() {
     assert_eq!(
         v.text.trim(),
         format!(
-            "rpack {} (compatible with Packer 1.6.6)",
-            env!("CARGO_PKG_VERSION")
+            "rpack {} (commit {}, compatible with Packer 1.6.6)",
+            env!("CARGO_PKG_VERSION"),
+            head_commit()
         )
     );
     let v = rpack(&["version"], &[]);
@@ -527,6 +528,16 @@ fn as_rpack_help_and_version_are_rpacks_own() {
         "{}",
         v.text
     );
+}
+
+/// The repository's HEAD, shortened as `rpack --version` shows the commit it was built from.
+fn head_commit() -> String {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git rev-parse HEAD");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod aws_errors;
 mod build;
 mod cli;
 mod cm;
+mod dist;
 mod ebs;
 mod ebs_more;
 mod fidelity;
