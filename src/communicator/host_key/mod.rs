@@ -3,13 +3,16 @@
 //! through cloud-init user data ([`user_data`]), the keys cloud-init prints to the EC2 console
 //! ([`console`]), trust on first use, or nothing; [`policy`] turns the evidence into a decision.
 
-// The connect step uses these once the SSH communicator split (issue #13) lands; until then
-// only the option is wired (decoded and checked).
-#![allow(dead_code)]
-
 pub(crate) mod console;
 pub(crate) mod policy;
+pub(crate) mod poll;
+// The injected key is sent by the run-instance step in the next change.
+#[allow(dead_code)]
 pub(crate) mod user_data;
+pub(crate) mod verify;
+
+pub(crate) use poll::ConsoleSource;
+pub(crate) use verify::Verifier;
 
 use base64::Engine as _;
 use sha2::Digest as _;
@@ -104,6 +107,7 @@ impl HostKey {
     }
 
     /// From an OpenSSH public key line (`ssh-ed25519 AAAA… comment`).
+    #[allow(dead_code)]
     pub(crate) fn from_openssh_line(line: &str) -> Option<HostKey> {
         console::parse_key_line(line)
     }
