@@ -4,6 +4,7 @@
 //! ([`console`]), trust on first use, or nothing; [`policy`] turns the evidence into a decision.
 
 pub(crate) mod console;
+pub(crate) mod expected;
 pub(crate) mod policy;
 pub(crate) mod poll;
 // The injected key is sent by the run-instance step in the next change.
@@ -107,7 +108,6 @@ impl HostKey {
     }
 
     /// From an OpenSSH public key line (`ssh-ed25519 AAAA… comment`).
-    #[allow(dead_code)]
     pub(crate) fn from_openssh_line(line: &str) -> Option<HostKey> {
         console::parse_key_line(line)
     }
