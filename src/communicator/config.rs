@@ -34,6 +34,8 @@ pub struct Bastion {
     pub password: Option<String>,
     pub private_key_file: Option<PathBuf>,
     pub agent_auth: bool,
+    /// `ssh_bastion_host_key` (rpack extension): the bastion's host key, checked strictly.
+    pub host_key: Option<String>,
 }
 
 /// Decoded communicator configuration with Packer's defaults applied.
@@ -197,6 +199,13 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         .string("ssh_bastion_private_key_file")
         .filter(|s| !s.is_empty());
     let bastion_agent = d.bool("ssh_bastion_agent_auth").unwrap_or(false);
+    let bastion_host_key = d.string("ssh_bastion_host_key").filter(|s| !s.is_empty());
+    if let Some(Err(e)) = bastion_host_key
+        .as_deref()
+        .map(super::host_key::expected::Expected::parse)
+    {
+        d.error("ssh_bastion_host_key", format!("ssh_bastion_host_key: {e}"));
+    }
     for key in ACCEPTED_ONLY {
         let _ = d.raw(key);
     }
@@ -258,6 +267,7 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
             password: bastion_password,
             private_key_file,
             agent_auth: bastion_agent,
+            host_key: bastion_host_key,
         });
     }
     c.file_transfer_method = match method.as_str() {

@@ -127,6 +127,10 @@ pub enum CommError {
         expected: String,
         found: String,
     },
+    /// The host-key check refused the server's key (`ssh_host_key_check`); the message says
+    /// which evidence disagrees. Nothing was sent to that server.
+    #[error("{0}")]
+    HostKeyRejected(String),
     /// The server refused our credentials (Packer counts these against `ssh_handshake_attempts`).
     #[error("{0}")]
     Auth(String),

@@ -45,6 +45,7 @@ impl Stack {
     /// base template that goes through it, for cases a test runs side by side.
     pub(crate) fn own_proxy(&self) -> (Proxy, Value) {
         let proxy = Proxy::start(self.moto.endpoint());
+        proxy.set_console(crate::support::Console::Keys(self.sshd.host_public_keys()));
         let mut base = self.base();
         base["custom_endpoint_ec2"] = json!(proxy.endpoint());
         (proxy, base)

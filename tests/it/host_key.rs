@@ -1,15 +1,27 @@
-//! Host-key verification groundwork (issue #19): the test stack's GetConsoleOutput lists the
-//! instance sshd's real host keys in cloud-init's format (switchable per test to other keys, no
-//! keys, a cut-off block, or moto's stub), and `ssh_host_key_check` is decoded with a clear
-//! error for bad values.
+//! Host-key verification (issue #19): the test stack's GetConsoleOutput lists the instance
+//! sshd's real host keys in cloud-init's format (switchable per test to other keys, no keys, a
+//! cut-off block, or moto's stub); `ssh_host_key_check` is decoded with a clear error for bad
+//! values; amazon-ebs builds verify the key from the console before authenticating, stop on a
+//! contradicting console or a changed key without sending anything, and fall back to trust on
+//! first use with a warning when the console lists no keys.
 
+use std::collections::BTreeMap;
+use std::net::{TcpListener, TcpStream};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rpack::builders::amazon_ebs::{ProvisionHook, TrueHook};
+use rpack::communicator::{Communicator, Discard};
+use rpack::ui::Ui;
+use tokio_util::sync::CancellationToken;
 
 use base64::Engine as _;
 use serde_json::json;
 
+use crate::ebs;
 use crate::support::paths::fresh_dir;
-use crate::support::{Console, Ec2Stack};
+use crate::support::{Console, Ec2Stack, Sshd};
 
 const REGION: &str = "us-east-1";
 
@@ -173,4 +185,258 @@ fn ssh_host_key_check_takes_five_values_and_names_a_bad_one() {
         ),
         "{text}"
     );
+}
+
+// ---- builds -----------------------------------------------------------------------------------
+
+/// `ED25519 SHA256:…` of the instance sshd's ed25519 host key, as ssh-keygen prints it.
+fn ed25519_fingerprint(keys: &[String]) -> String {
+    let line = keys
+        .iter()
+        .find(|k| k.starts_with("ssh-ed25519 "))
+        .expect("the test sshd has an ed25519 host key");
+    let file = fresh_dir("host-key-fp").join("k.pub");
+    std::fs::write(&file, line).unwrap();
+    let out = Command::new("ssh-keygen")
+        .arg("-l")
+        .arg("-f")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    format!("ED25519 {}", text.split_whitespace().nth(1).unwrap())
+}
+
+fn other_ed25519_key() -> String {
+    let dir = fresh_dir("host-key-other");
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(dir.join("k"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::fs::read_to_string(dir.join("k.pub"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Records whether provisioning ran, then runs `true`.
+struct Probe(Arc<AtomicBool>);
+
+#[async_trait::async_trait]
+impl ProvisionHook for Probe {
+    async fn provision(
+        &self,
+        comm: Option<&dyn Communicator>,
+        data: &BTreeMap<String, String>,
+        ui: &dyn Ui,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        self.0.store(true, Ordering::SeqCst);
+        TrueHook.provision(comm, data, ui, cancel).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_build_verifies_the_host_key_from_the_console() {
+    let st = ebs::stack();
+    let o = ebs::build(&st, ebs::config(st.base(), json!({}))).await;
+    o.artifact();
+    let want = format!(
+        "Host key verified from the console output: {}",
+        ed25519_fingerprint(&st.sshd.host_public_keys())
+    );
+    let at = o.lines.iter().position(|l| l.ends_with(&want));
+    let connected = o.lines.iter().position(|l| l.contains("Connected to SSH!"));
+    assert!(
+        at.is_some() && at < connected,
+        "want {want:?} before 'Connected to SSH!' in\n{}",
+        o.lines.join("\n")
+    );
+    assert!(st.proxy.counts().contains_key("GetConsoleOutput"));
+    assert!(
+        !o.lines.iter().any(|l| l.contains("Warning")),
+        "{}",
+        o.lines.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_listing_other_keys_stops_the_build_before_anything_is_sent() {
+    let st = ebs::stack();
+    let (proxy, base) = st.own_proxy();
+    let wrong = other_ed25519_key();
+    proxy.set_console(Console::Keys(vec![wrong.clone()]));
+    let provisioned = Arc::new(AtomicBool::new(false));
+    let o = ebs::build_with(
+        &st,
+        ebs::config(base, json!({})),
+        Arc::new(Probe(provisioned.clone())),
+        None,
+    )
+    .await;
+    let err = ebs::err_text(&o);
+    let presented = ed25519_fingerprint(&st.sshd.host_public_keys());
+    let listed = ed25519_fingerprint(&[wrong]);
+    assert!(
+        err.contains("not the one its console lists")
+            && err.contains(&format!("presented {presented}"))
+            && err.contains(&listed),
+        "{err}"
+    );
+    assert!(!provisioned.load(Ordering::SeqCst));
+    // Never authenticated: sshd logged no accepted login and never asked for the build's key.
+    let log = st.sshd.log();
+    assert!(!log.contains("Accepted"), "{log}");
+    ebs::assert_clean(&st, &o, &[ebs::REGION]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_without_keys_falls_back_to_trust_on_first_use_with_a_warning() {
+    let st = ebs::stack();
+    let (proxy, base) = st.own_proxy();
+    proxy.set_console(Console::NoKeys);
+    let o = ebs::build(&st, ebs::config(base, json!({}))).await;
+    o.artifact();
+    let fp = ed25519_fingerprint(&st.sshd.host_public_keys());
+    assert!(
+        o.lines
+            .iter()
+            .any(|l| l.contains("Warning: could not verify")
+                && l.contains("trusting it on first use")
+                && l.contains(&fp)),
+        "{}",
+        o.lines.join("\n")
+    );
+    assert!(!o.lines.iter().any(|l| l.contains("Host key verified")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn off_checks_nothing_and_asks_no_console() {
+    let st = ebs::stack();
+    let (proxy, base) = st.own_proxy();
+    let o = ebs::build(&st, ebs::config(base, json!({"ssh_host_key_check": "off"}))).await;
+    o.artifact();
+    assert!(!proxy.counts().contains_key("GetConsoleOutput"));
+    assert!(!o.lines.iter().any(|l| l.contains("Host key")));
+}
+
+/// A relay on the instance's address that can be switched to another server, dropping every
+/// connection it carries: a man in the middle taking over after the first connection.
+struct Switch {
+    port: u16,
+    target: Arc<AtomicU16>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Switch {
+    fn start(target: u16) -> Switch {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let target = Arc::new(AtomicU16::new(target));
+        let conns = Arc::new(Mutex::new(Vec::<TcpStream>::new()));
+        let (t, c) = (target.clone(), conns.clone());
+        std::thread::spawn(move || {
+            for down in listener.incoming() {
+                let Ok(down) = down else { break };
+                let Ok(up) = TcpStream::connect(("127.0.0.1", t.load(Ordering::SeqCst))) else {
+                    continue;
+                };
+                let _ = up.set_nodelay(true);
+                let _ = down.set_nodelay(true);
+                c.lock().unwrap().push(down.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (down.try_clone().unwrap(), up.try_clone().unwrap()),
+                    (up, down),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Switch {
+            port,
+            target,
+            conns,
+        }
+    }
+
+    fn switch_to(&self, port: u16) {
+        self.target.store(port, Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// Runs a command, lets the switch hand the address to another sshd, then runs another.
+struct TakeOver {
+    switch: Arc<Switch>,
+    mitm_port: u16,
+    second: Mutex<Option<String>>,
+}
+
+#[async_trait::async_trait]
+impl ProvisionHook for TakeOver {
+    async fn provision(
+        &self,
+        comm: Option<&dyn Communicator>,
+        _data: &BTreeMap<String, String>,
+        _ui: &dyn Ui,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let comm = comm.unwrap();
+        assert_eq!(comm.start("true", &Discard, cancel).await?, 0);
+        self.switch.switch_to(self.mitm_port);
+        // The first try sees the connection drop; the reconnect meets the other server.
+        let mut last = String::new();
+        for _ in 0..3 {
+            match comm
+                .start("touch /tmp/rpack-mitm-reached", &Discard, cancel)
+                .await
+            {
+                Ok(_) => last = "the command ran".into(),
+                Err(e) => last = e.to_string(),
+            }
+            if last.contains("host key") {
+                break;
+            }
+        }
+        *self.second.lock().unwrap() = Some(last.clone());
+        anyhow::bail!("{last}")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_different_server_on_reconnect_is_refused_before_anything_is_sent() {
+    let st = ebs::stack();
+    let mut mitm = Sshd::start_ec2(st.moto.endpoint());
+    mitm.regenerate_host_key();
+    let switch = Arc::new(Switch::start(st.sshd.port()));
+    let hook = Arc::new(TakeOver {
+        switch: switch.clone(),
+        mitm_port: mitm.port(),
+        second: Mutex::new(None),
+    });
+    let o = ebs::build_with(
+        &st,
+        ebs::config(st.base(), json!({"ssh_port": switch.port})),
+        hook.clone(),
+        None,
+    )
+    .await;
+    let err = ebs::err_text(&o);
+    let second = hook.second.lock().unwrap().clone().unwrap();
+    assert!(
+        second.contains("host key changed during the build"),
+        "{second}\n{err}"
+    );
+    let first = ed25519_fingerprint(&st.sshd.host_public_keys());
+    assert!(second.contains(&first), "{second}");
+    let log = mitm.log();
+    assert!(!log.contains("Accepted"), "the impostor got a login: {log}");
+    ebs::assert_clean(&st, &o, &[ebs::REGION]).await;
 }

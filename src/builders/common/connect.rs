@@ -3,6 +3,7 @@
 //! `ssh_handshake_attempts` and `pause_before_connecting`, like Packer's `StepConnectSSH`),
 //! and owns the connection until cleanup. The transport under it prints nothing.
 
+use super::host_key::{Evidence, Watch};
 use crate::communicator::config::{CommType, SshConfig};
 use crate::communicator::{CommError, SshComm};
 use crate::engine::{Outcome, Step, StepEnv};
@@ -22,6 +23,11 @@ pub(crate) trait HasComm: Send {
     fn login_hint(&self, _user: &str) -> Option<String> {
         None
     }
+
+    /// What the builder offers to verify the host key with (none by default).
+    fn host_key_evidence(&self) -> Evidence {
+        Evidence::default()
+    }
 }
 
 /// Packer's `StepConnect` for the SSH communicator; does nothing with `communicator: none`.
@@ -40,7 +46,8 @@ impl<C: HasComm> Step<C> for Connect {
         }
         let host = ctx.host()?;
         let hint = ctx.login_hint(&cfg.username);
-        let comm = connect(&cfg, &host, env.ui.as_ref(), &env.cancel)
+        let watch = Watch::start(cfg.host_key_check, ctx.host_key_evidence());
+        let comm = connect_with(&cfg, &host, env.ui.as_ref(), &env.cancel, &watch)
             .await
             .map_err(|e| match (e, hint) {
                 (CommError::Auth(m), Some(h)) if !crate::ui::voice::as_packer() => {
@@ -62,21 +69,36 @@ impl<C: HasComm> Step<C> for Connect {
 
 /// Connects like Packer's `StepConnectSSH`: prints where it connects, retries until
 /// `cfg.timeout` (polling every ≤1 s instead of Packer's 5 s), honours
-/// `ssh_handshake_attempts` for authentication failures and `pause_before_connecting`.
+/// `ssh_handshake_attempts` for authentication failures and `pause_before_connecting`; every
+/// connection goes through `watch`'s host-key check before authenticating.
 pub async fn connect(
     cfg: &SshConfig,
     host: &str,
     ui: &dyn Ui,
     cancel: &CancellationToken,
 ) -> Result<SshComm, CommError> {
+    let watch = Watch::start(cfg.host_key_check, Evidence::default());
+    connect_with(cfg, host, ui, cancel, &watch).await
+}
+
+/// [`connect`] with the builder's host-key evidence.
+pub(crate) async fn connect_with(
+    cfg: &SshConfig,
+    host: &str,
+    ui: &dyn Ui,
+    cancel: &CancellationToken,
+    watch: &Watch,
+) -> Result<SshComm, CommError> {
     let comm = SshComm::new(crate::communicator::ssh::ConnectParams::from_config(
         cfg, host,
     ));
+    watch.attach(&comm);
     ui.say(&format!("Using ssh communicator to connect: {host}"));
     let wait = ui.wait("Waiting for SSH to become available...");
     comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
         .await?;
     drop(wait);
+    watch.say(ui);
     if let Some(pause) = cfg.pause_before_connecting {
         comm.disconnect();
         ui.say(&format!(

@@ -89,6 +89,15 @@ pub(crate) fn parse_key_line(line: &str) -> Option<HostKey> {
     })
 }
 
+/// Whether cloud-init's final stage has run (`Cloud-init v. 23.1 finished at …`): a key block
+/// that is not on the console by then will not come.
+pub(crate) fn cloud_init_finished(text: &str) -> bool {
+    text.split('\n').any(|l| {
+        l.find("Cloud-init v. ")
+            .is_some_and(|i| l[i..].contains(" finished"))
+    })
+}
+
 fn looks_like_key_type(w: &str) -> bool {
     w.starts_with("ssh-")
         || w.starts_with("ecdsa-sha2-")

@@ -3,13 +3,17 @@
 //! through cloud-init user data ([`user_data`]), the keys cloud-init prints to the EC2 console
 //! ([`console`]), trust on first use, or nothing; [`policy`] turns the evidence into a decision.
 
-// The connect step uses these once the SSH communicator split (issue #13) lands; until then
-// only the option is wired (decoded and checked).
-#![allow(dead_code)]
-
 pub(crate) mod console;
+pub(crate) mod expected;
 pub(crate) mod policy;
+pub(crate) mod poll;
+// The injected key is sent by the run-instance step in the next change.
+#[allow(dead_code)]
 pub(crate) mod user_data;
+pub(crate) mod verify;
+
+pub(crate) use poll::ConsoleSource;
+pub(crate) use verify::Verifier;
 
 use base64::Engine as _;
 use sha2::Digest as _;

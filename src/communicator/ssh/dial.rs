@@ -1,5 +1,6 @@
-//! One connection attempt: a socket from the transport, the SSH handshake, the host key held
-//! to the one seen first (a changed key is refused for the rest of the build), authentication.
+//! One connection attempt: a socket from the transport, the SSH handshake, the build's
+//! host-key check (`ssh_host_key_check`, before anything is sent), the host key held to the one
+//! seen first (a changed key is refused for the rest of the build), authentication.
 
 use std::time::{Duration, Instant};
 
@@ -43,7 +44,7 @@ impl Inner {
                 Some(line) => explain::not_ssh(&addr, line, &e.to_string()),
                 None => e,
             })?;
-            self.check_host_key(&sess, &addr)?;
+            self.check_host_key(&sess, &addr, cancel)?;
             authenticate(&sess, &p.target)?;
             Ok(())
         })();
@@ -63,10 +64,21 @@ impl Inner {
         })
     }
 
-    fn check_host_key(&self, sess: &Session, addr: &str) -> Result<(), CommError> {
+    fn check_host_key(
+        &self,
+        sess: &Session,
+        addr: &str,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
         let (key, kind) = sess
             .host_key()
             .ok_or_else(|| CommError::Other(format!("{addr} sent no host key")))?;
+        if let Some(v) = self.host_key_check.get() {
+            v.check(key, cancel).map_err(|e| match e {
+                CommError::HostKeyRejected(m) => CommError::HostKeyRejected(format!("{addr}: {m}")),
+                e => e,
+            })?;
+        }
         let kind = format!("{kind:?}");
         let mut seen = self.host_key.lock().unwrap_or_else(|e| e.into_inner());
         match seen.as_ref() {

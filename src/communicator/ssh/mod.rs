@@ -73,6 +73,8 @@ struct Inner {
     kill: Mutex<Option<Sock>>,
     /// (type, key blob) seen at the first successful handshake.
     host_key: Mutex<Option<(String, Vec<u8>)>>,
+    /// The build's host-key check (`ssh_host_key_check`), asked before authentication.
+    host_key_check: std::sync::OnceLock<Arc<crate::communicator::host_key::Verifier>>,
 }
 
 /// The SSH communicator of one build. Cheap to clone; clones share the connection.
@@ -98,8 +100,15 @@ impl SshComm {
                 conn: Mutex::new(None),
                 kill: Mutex::new(None),
                 host_key: Mutex::new(None),
+                host_key_check: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Makes every connection ask `v` about the server's host key before authenticating (set
+    /// once, before the first connection).
+    pub(crate) fn set_host_key_check(&self, v: Arc<crate::communicator::host_key::Verifier>) {
+        let _ = self.inner.host_key_check.set(v);
     }
 
     pub fn params(&self) -> &ConnectParams {
@@ -133,9 +142,11 @@ impl SshComm {
             .map_err(|e| CommError::Other(format!("ssh connect task failed: {e}")))?;
             match attempt {
                 Ok(()) => return Ok(()),
-                Err(e @ (CommError::HostKeyChanged { .. } | CommError::Cancelled)) => {
-                    return Err(e)
-                }
+                Err(
+                    e @ (CommError::HostKeyChanged { .. }
+                    | CommError::HostKeyRejected(_)
+                    | CommError::Cancelled),
+                ) => return Err(e),
                 Err(CommError::Auth(msg)) => {
                     auth_failures += 1;
                     if auth_failures >= handshake_attempts.max(1) {

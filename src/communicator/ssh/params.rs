@@ -14,6 +14,9 @@ pub struct Auth {
     pub agent: bool,
     /// The agent's socket; `None` is `$SSH_AUTH_SOCK`, as in Packer.
     pub agent_socket: Option<PathBuf>,
+    /// The host key this server must present (bastion only: `ssh_bastion_host_key`, an OpenSSH
+    /// public key line or a `SHA256:` fingerprint). `None`: the first key seen is pinned.
+    pub host_key: Option<String>,
 }
 
 /// One SSH endpoint: address, user and credentials.
@@ -48,6 +51,7 @@ impl ConnectParams {
             private_key_file: cfg.private_key_file.clone(),
             agent: cfg.agent_auth,
             agent_socket: None,
+            host_key: None,
         };
         ConnectParams {
             target: Endpoint {
@@ -65,6 +69,7 @@ impl ConnectParams {
                     private_key_file: b.private_key_file.clone(),
                     agent: b.agent_auth,
                     agent_socket: None,
+                    host_key: b.host_key.clone(),
                 },
             }),
             pty: cfg.pty,

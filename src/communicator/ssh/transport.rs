@@ -95,6 +95,7 @@ pub(super) fn for_params(p: &ConnectParams) -> Arc<dyn Transport> {
             bastion: b.clone(),
             host,
             port,
+            pinned: Default::default(),
         }),
     }
 }

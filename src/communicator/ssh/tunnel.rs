@@ -23,11 +23,14 @@ pub(super) struct Bastion {
     pub(super) bastion: Endpoint,
     pub(super) host: String,
     pub(super) port: u16,
+    /// The bastion's host key, pinned at the first connection (or checked against
+    /// `ssh_bastion_host_key`): a different one later is refused.
+    pub(super) pinned: std::sync::Mutex<Option<Vec<u8>>>,
 }
 
 impl Transport for Bastion {
     fn open(&self, timeout: Duration, cancel: &CancellationToken) -> Result<Link, CommError> {
-        let tunnel = Tunnel::open(&self.bastion, &self.host, self.port, timeout, cancel)?;
+        let tunnel = Tunnel::open(self, timeout, cancel)?;
         let ours = tunnel
             .local
             .try_clone()
@@ -56,18 +59,21 @@ impl Drop for Tunnel {
 
 impl Tunnel {
     fn open(
-        b: &Endpoint,
-        host: &str,
-        port: u16,
+        via: &Bastion,
         timeout: Duration,
         cancel: &CancellationToken,
     ) -> Result<Tunnel, CommError> {
+        let (b, host, port) = (&via.bastion, via.host.as_str(), via.port);
         let baddr = format!("{}:{}", b.host, b.port);
         let tcp = tcp_connect(&b.host, b.port, timeout)
             .map_err(|e| CommError::Other(format!("bastion {baddr}: {e}")))?;
         let sock = Sock::Tcp(tcp);
         let sess = new_session(&sock, timeout)?;
         handshake(&sess, &baddr).map_err(|e| CommError::Other(format!("bastion: {e}")))?;
+        if let Err(e) = check_bastion_key(&sess, &baddr, b, &via.pinned) {
+            sock.shutdown();
+            return Err(e);
+        }
         authenticate(&sess, b).map_err(|e| match e {
             CommError::Auth(m) => CommError::Auth(format!("bastion {baddr}: {m}")),
             e => e,
@@ -100,6 +106,51 @@ impl Tunnel {
             thread: Some(thread),
         })
     }
+}
+
+/// The bastion's host key must be the stated one (`ssh_bastion_host_key`) or, without one,
+/// the one pinned at the first connection of the build. Checked before authenticating.
+fn check_bastion_key(
+    sess: &Session,
+    baddr: &str,
+    b: &Endpoint,
+    pinned: &std::sync::Mutex<Option<Vec<u8>>>,
+) -> Result<(), CommError> {
+    use crate::communicator::host_key::{expected::Expected, HostKey};
+    let blob = sess
+        .host_key()
+        .map(|(k, _)| k.to_vec())
+        .ok_or_else(|| CommError::Other(format!("bastion {baddr} sent no host key")))?;
+    let key = HostKey::from_blob(blob.clone()).ok_or_else(|| {
+        CommError::HostKeyRejected(format!("bastion {baddr} presented a malformed host key"))
+    })?;
+    if let Some(spec) = &b.auth.host_key {
+        let want = Expected::parse(spec)
+            .map_err(|e| CommError::HostKeyRejected(format!("ssh_bastion_host_key: {e}")))?;
+        if !want.matches(&key) {
+            return Err(CommError::HostKeyRejected(format!(
+                "bastion {baddr} presented host key {}, not the one ssh_bastion_host_key names ({}); \
+                 stopping before anything is sent",
+                key.fingerprint(),
+                want.describe()
+            )));
+        }
+    }
+    let mut pin = pinned.lock().unwrap_or_else(|e| e.into_inner());
+    match pin.as_ref() {
+        None => *pin = Some(blob),
+        Some(p) if *p == blob => {}
+        Some(p) => {
+            let first = HostKey::from_blob(p.clone()).map(|k| k.fingerprint());
+            return Err(CommError::HostKeyRejected(format!(
+                "the host key of bastion {baddr} changed during the build (first {}, now {}); \
+                 stopping before anything is sent",
+                first.unwrap_or_default(),
+                key.fingerprint()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// One direction of the tunnel: a buffer of bytes read from one side and not yet all written

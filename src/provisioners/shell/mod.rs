@@ -203,9 +203,11 @@ where
     loop {
         match f().await {
             Ok(v) => return Ok(v),
-            Err(e @ (CommError::Cancelled | CommError::HostKeyChanged { .. })) => {
-                return Err(e.into())
-            }
+            Err(
+                e @ (CommError::Cancelled
+                | CommError::HostKeyChanged { .. }
+                | CommError::HostKeyRejected(_)),
+            ) => return Err(e.into()),
             Err(e) => {
                 if cancel.is_cancelled() {
                     return Err(CommError::Cancelled.into());

@@ -5,8 +5,13 @@
 use anyhow::Context as _;
 
 use crate::builders::amazon_ebs::context::BuildCtx;
+use std::sync::Arc;
+
+use super::console::Ec2Console;
 use crate::builders::common::connect::HasComm;
+use crate::builders::common::host_key::Evidence;
 use crate::communicator::config::SshConfig;
+use crate::communicator::host_key::ConsoleSource;
 use crate::communicator::SshComm;
 
 pub fn host(ctx: &BuildCtx) -> Option<String> {
@@ -53,5 +58,14 @@ impl HasComm for BuildCtx {
     fn login_hint(&self, user: &str) -> Option<String> {
         let s = self.source.as_ref()?;
         crate::builders::amazon_ebs::login_user::hint(&s.id, &s.name, &s.owner, user)
+    }
+
+    fn host_key_evidence(&self) -> Evidence {
+        Evidence {
+            injected: None,
+            console: self
+                .instance_id()
+                .map(|id| Arc::new(Ec2Console::new(self.ec2(), id)) as Arc<dyn ConsoleSource>),
+        }
     }
 }

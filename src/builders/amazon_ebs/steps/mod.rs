@@ -4,6 +4,7 @@
 pub mod ami_attributes;
 pub mod cleanup_volumes;
 pub mod connect;
+pub(crate) mod console;
 pub mod copy_ami;
 pub mod create_ami;
 pub mod create_tags;
