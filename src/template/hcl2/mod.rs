@@ -20,6 +20,8 @@ pub(crate) mod diag;
 mod dynamic;
 mod eval;
 pub(crate) mod funcs;
+mod json_syntax;
+mod limits;
 mod load;
 mod packer_block;
 mod schema;
@@ -217,3 +219,5 @@ pub(crate) fn select_builds(patterns: &[String], names: &[String], is_only: bool
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_json;
