@@ -12,4 +12,3 @@ pub(crate) mod secret_files;
 pub mod version;
 pub mod watch;
 pub mod yaml;
-mod yaml_guard;

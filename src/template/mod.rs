@@ -11,3 +11,4 @@ pub mod parse;
 pub mod undefined;
 pub mod variables;
 pub mod weak;
+pub(crate) mod yaml;

@@ -135,3 +135,20 @@ fn heredoc(b: &[u8], i: usize, depth: usize) -> Result<Option<usize>, usize> {
     }
     Ok(Some(b.len()))
 }
+
+/// Where plain text (a template file) first nests brackets, braces or parentheses deeper than
+/// [`MAX_NESTING`], as a byte offset.
+pub(crate) fn bracket_depth_exceeded(text: &str) -> Option<usize> {
+    let mut nest = 0usize;
+    for (i, c) in text.bytes().enumerate() {
+        match c {
+            b'{' | b'[' | b'(' => nest += 1,
+            b'}' | b']' | b')' => nest = nest.saturating_sub(1),
+            _ => {}
+        }
+        if nest > MAX_NESTING {
+            return Some(i);
+        }
+    }
+    None
+}

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use hcl::Value;
 
+pub(crate) use funcs::with_secrets;
 pub(crate) use load::is_hcl2_path;
 
 use crate::template::interp::DEFERRED_BUILD_KEYS;
