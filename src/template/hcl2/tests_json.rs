@@ -307,3 +307,50 @@ fn deep_json_nesting_is_a_positioned_error() {
         "{e}"
     );
 }
+
+#[test]
+fn deep_native_nesting_is_a_positioned_error() {
+    for (what, text) in [
+        (
+            "parens",
+            format!(
+                "locals {{\n  a = {}1{}\n}}\n",
+                "(".repeat(100_000),
+                ")".repeat(100_000)
+            ),
+        ),
+        (
+            "unary",
+            format!("locals {{\n  a = {}true\n}}\n", "!".repeat(100_000)),
+        ),
+        (
+            "templates",
+            format!("locals {{\n  a = {}\n}}\n", "\"${".repeat(50_000)),
+        ),
+        ("blocks", format!("{}\n", "a {\n".repeat(100_000))),
+    ] {
+        let e = load_files(&[("t.pkr.hcl", &text)], "t.pkr.hcl", &[])
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("Nesting too deep") && e.contains("on t.pkr.hcl:"),
+            "{what}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_ten_megabyte_template_loads_in_bounded_time() {
+    let big = "x".repeat(5 << 20); // twice: 10 MiB in all
+    let text = format!(
+        "# {big}\nvariable \"v\" {{\n  default = \"{big}\"\n}}\nsource \"null\" \"n\" {{\n  communicator = \"none\"\n}}\nbuild {{\n  sources = [\"source.null.n\"]\n}}\n"
+    );
+    let start = std::time::Instant::now();
+    let l = load_files(&[("t.pkr.hcl", &text)], "t.pkr.hcl", &[]).unwrap();
+    assert_eq!(l.template.builders.len(), 1);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        start.elapsed()
+    );
+}
