@@ -185,3 +185,18 @@ pub fn masking(bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests;
+
+/// The HCL2 front end (native syntax, or HCL's JSON syntax when the first byte is odd) on one
+/// template file: every input ends in a plan or in diagnostics, never a panic or overflow.
+pub fn hcl2(bytes: &[u8]) {
+    let json = bytes.first().is_some_and(|b| b % 2 == 1);
+    let src = text(bytes.get(1..).unwrap_or_default());
+    let dir = std::env::temp_dir().join(format!("rpack-fuzz-hcl2-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(if json { "t.pkr.json" } else { "t.pkr.hcl" });
+    if std::fs::write(&path, src.as_bytes()).is_err() {
+        return;
+    }
+    let _ = crate::template::hcl2::load_template(&path.to_string_lossy(), &[], &[]);
+    let _ = std::fs::remove_file(&path);
+}

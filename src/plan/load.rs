@@ -83,7 +83,8 @@ pub fn load(
         }
     }
     if hcl2::is_hcl2_path(path) {
-        return match hcl2::load_template(path, var_files, vars) {
+        let secrets = Some(crate::aws::secrets::secrets_lookup());
+        return match hcl2::with_secrets(secrets, || hcl2::load_template(path, var_files, vars)) {
             Ok(l) => {
                 if !l.warnings.is_empty() {
                     ui.error(&l.warnings);

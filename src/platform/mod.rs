@@ -24,7 +24,6 @@ pub mod version;
 pub mod watch;
 mod workspace;
 pub mod yaml;
-mod yaml_guard;
 
 pub use create::{create, CreateOptions};
 pub use init::{init, use_platform, InitOptions};

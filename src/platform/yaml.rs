@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use serde_yaml::{Mapping, Value};
+use crate::template::yaml::{Mapping, Value};
 
 /// Flavors EB's builder documented, plus the OS families of rpack's own platform definitions.
 pub const FLAVORS: &[&str] = &[
@@ -214,17 +214,17 @@ impl Checker<'_> {
 
 /// Parses and checks platform.yaml, collecting every problem.
 pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
-    if let Some((line, col)) = super::yaml_guard::too_deep(text) {
+    if let Some((line, col)) = crate::template::yaml::too_deep(text) {
         return Err(Problems(vec![Problem {
             key: "(document)".into(),
             line: Some(line),
             message: format!(
                 "not valid YAML: nested deeper than {} levels at line {line} column {col}",
-                super::yaml_guard::MAX_DEPTH
+                crate::template::yaml::MAX_DEPTH
             ),
         }]));
     }
-    let doc: Value = match serde_yaml::from_str(text) {
+    let doc: Value = match crate::template::yaml::from_str(text) {
         Ok(v) => v,
         Err(e) => {
             let line = e.location().map(|l| l.line());
@@ -263,7 +263,7 @@ pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
         Some(Value::String(s)) if s == "1.0" => {}
         Some(Value::Number(n)) if n.as_f64() == Some(1.0) => {}
         Some(v) => {
-            let shown = serde_yaml::to_string(v).unwrap_or_default();
+            let shown = crate::template::yaml::to_string(v).unwrap_or_default();
             c.problem(
                 &[Seg::Key("version")],
                 format!("must be \"1.0\", not {}", shown.trim()),
@@ -560,13 +560,13 @@ pub struct WorkspaceConfig {
 
 impl WorkspaceConfig {
     pub fn parse(text: &str) -> Result<WorkspaceConfig, String> {
-        if let Some((line, col)) = super::yaml_guard::too_deep(text) {
+        if let Some((line, col)) = crate::template::yaml::too_deep(text) {
             return Err(format!(
                 "nested deeper than {} levels at line {line} column {col}",
-                super::yaml_guard::MAX_DEPTH
+                crate::template::yaml::MAX_DEPTH
             ));
         }
-        match serde_yaml::from_str::<Value>(text) {
+        match crate::template::yaml::from_str::<Value>(text) {
             Ok(Value::Mapping(doc)) => Ok(WorkspaceConfig { doc }),
             Ok(Value::Null) => Ok(WorkspaceConfig::default()),
             Ok(_) => Err("not a mapping".into()),
@@ -575,7 +575,7 @@ impl WorkspaceConfig {
     }
 
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(&self.doc).unwrap_or_default()
+        crate::template::yaml::to_string(&self.doc).unwrap_or_default()
     }
 
     /// `global.<key>` as text; YAML null and absent are both `None`.

@@ -12,3 +12,4 @@ mod provisioner_def;
 pub mod undefined;
 pub mod variables;
 pub mod weak;
+pub(crate) mod yaml;

@@ -69,6 +69,20 @@ fn hcl2_twin_has_the_json_plan() {
 }
 
 #[test]
+fn hcl_json_syntax_twin_has_the_json_plan() {
+    let dir = root().join("tests/fixtures/hcl2");
+    let (c1, json, e1) = rpack(&dir, &["inspect", "-machine-readable", "null_twin.json"]);
+    let (c2, hj, e2) = rpack(
+        &dir,
+        &["inspect", "-machine-readable", "null_twin.pkr.json"],
+    );
+    assert_eq!((c1, c2), (0, 0), "{e1}\n{e2}");
+    assert_eq!(plan_lines(&json), plan_lines(&hj));
+    let (c3, out, err) = rpack(&dir, &["validate", "null_twin.pkr.json"]);
+    assert_eq!(c3, 0, "{out}{err}");
+}
+
+#[test]
 fn errors_name_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

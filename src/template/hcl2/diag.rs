@@ -52,16 +52,35 @@ impl Diag {
     }
 }
 
-/// A loaded source file: its display name and text.
+/// A loaded source file: its display name and text. A file in HCL's JSON syntax is parsed
+/// from a native-syntax rewrite: `map` takes offsets in the rewrite back to `text`.
 #[derive(Debug, Clone)]
 pub(crate) struct SourceFile {
     pub name: String,
     pub text: String,
+    /// (offset in the rewrite, offset in `text`, bytes mapping one to one), ascending.
+    pub map: Vec<(usize, usize, usize)>,
 }
 
 impl SourceFile {
-    /// The location of byte `offset` (clamped to the text).
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
+        SourceFile {
+            name: name.into(),
+            text: text.into(),
+            map: Vec::new(),
+        }
+    }
+
+    /// The location of byte `offset` of the parsed text (clamped to the text).
     pub fn loc(&self, offset: usize) -> Loc {
+        let offset = match self.map.partition_point(|m| m.0 <= offset) {
+            0 if !self.map.is_empty() => 0,
+            0 => offset,
+            i => {
+                let (gen, orig, linear) = self.map[i - 1];
+                orig + (offset - gen).min(linear)
+            }
+        };
         let offset = offset.min(self.text.len());
         let offset = (0..=offset)
             .rev()
@@ -128,10 +147,7 @@ mod tests {
 
     #[test]
     fn locations_and_excerpt() {
-        let f = SourceFile {
-            name: "a.pkr.hcl".into(),
-            text: "x {\n  é = 1\n}\n".into(),
-        };
+        let f = SourceFile::new("a.pkr.hcl", "x {\n  é = 1\n}\n");
         let l = f.loc(9);
         assert_eq!((l.line, l.col, l.text.as_str()), (2, 5, "  é = 1"));
         let d = Diag::error(Some(l), "Bad", "Why.");

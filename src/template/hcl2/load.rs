@@ -82,25 +82,29 @@ pub(crate) fn read(path: &Path) -> Result<SourceFile, Diag> {
             e.utf8_error().valid_up_to()
         ))
     })?;
-    Ok(SourceFile { name, text })
+    Ok(SourceFile::new(name, text))
 }
 
 fn io_text(e: &std::io::Error) -> String {
     crate::template::parse::io_error_text(e)
 }
 
-/// Parses a file in HCL's native syntax.
-pub(crate) fn parse(file: &SourceFile) -> Result<Body, Diag> {
+/// Parses a file in HCL's native syntax, or in HCL's JSON syntax when its name ends in `.json`
+/// (`attrs_only`: a var file, whose keys are all attributes). A JSON file gets the offset map
+/// of its rewrite, so positions name the JSON source.
+pub(crate) fn parse(file: &mut SourceFile, attrs_only: bool) -> Result<Body, Diag> {
     if file.name.ends_with(".json") {
-        return Err(Diag::error(
-            Some(file.loc(0)),
-            "HCL JSON syntax is not supported yet",
-            format!(
-                "{} uses HCL's JSON syntax, which rpack does not read yet; write it in HCL's native syntax (.pkr.hcl).",
-                file.name
-            ),
-        ));
+        let c = super::json_syntax::convert(file, attrs_only)?;
+        file.map = c.map;
+        return hcl_edit::parser::parse_body(&c.text).map_err(|e| {
+            Diag::error(
+                Some(file.loc(e.location().offset())),
+                "Invalid expression",
+                e.message().to_string(),
+            )
+        });
     }
+    super::limits::check_native(file)?;
     hcl_edit::parser::parse_body(&file.text).map_err(|e| {
         let l = e.location();
         // hcl-edit's column counts from 1 in characters of the line.
@@ -124,14 +128,14 @@ pub(crate) fn parse_all(paths: &[PathBuf], diags: &mut Vec<Diag>) -> Parsed {
         bodies: Vec::new(),
     };
     for p in paths {
-        let f = match read(p) {
+        let mut f = match read(p) {
             Ok(f) => f,
             Err(d) => {
                 diags.push(d);
                 continue;
             }
         };
-        match parse(&f) {
+        match parse(&mut f, false) {
             Ok(b) => {
                 out.files.push(f);
                 out.bodies.push(b);

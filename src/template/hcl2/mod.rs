@@ -20,6 +20,8 @@ pub(crate) mod diag;
 mod dynamic;
 mod eval;
 pub(crate) mod funcs;
+mod json_syntax;
+mod limits;
 mod load;
 mod packer_block;
 mod schema;
@@ -32,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use hcl::Value;
 
+pub(crate) use funcs::with_secrets;
 pub(crate) use load::is_hcl2_path;
 
 use crate::template::interp::DEFERRED_BUILD_KEYS;
@@ -217,3 +220,5 @@ pub(crate) fn select_builds(patterns: &[String], names: &[String], is_only: bool
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_json;

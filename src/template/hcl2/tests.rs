@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
+pub(super) fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p.display().to_string()
@@ -23,7 +23,7 @@ fn load_src(text: &str, vars: &[(&str, &str)], env: &[(&str, &str)]) -> Result<L
         .map_err(|e| e.replace(&dir.path().display().to_string(), "DIR"))
 }
 
-fn config_json(l: &Loaded, i: usize) -> String {
+pub(super) fn config_json(l: &Loaded, i: usize) -> String {
     fn conv(n: &crate::template::json::Node) -> serde_json::Value {
         use crate::template::json::Value as J;
         match &n.value {

@@ -210,10 +210,7 @@ fn from_string(loc: Option<Loc>, what: &str, raw: &str, ty: &Type) -> Result<Val
     if types::literal_string(ty) {
         return Ok(Value::String(raw.to_string()));
     }
-    let f = SourceFile {
-        name: what.to_string(),
-        text: raw.to_string(),
-    };
+    let f = SourceFile::new(what, raw);
     let e = hcl_edit::parser::parse_expr(raw).map_err(|e| {
         Diag::error(
             loc.clone(),
@@ -227,37 +224,17 @@ fn from_string(loc: Option<Loc>, what: &str, raw: &str, ty: &Type) -> Result<Val
 
 /// The assignments of a var file (`.pkrvars.hcl` or `.json`).
 fn var_file(path: &std::path::Path, diags: &mut Vec<Diag>) -> Vec<(String, Option<Loc>, Value)> {
-    let f = match load::read(path) {
+    let mut f = match load::read(path) {
         Ok(f) => f,
         Err(d) => {
             diags.push(d);
             return Vec::new();
         }
     };
-    if f.name.ends_with(".json") {
-        return match serde_json::from_str::<Map<String, Value>>(&f.text) {
-            Ok(m) => m.into_iter().map(|(k, v)| (k, Some(f.loc(0)), v)).collect(),
-            Err(e) => {
-                diags.push(Diag::error(
-                    Some(f.loc(0)),
-                    "Invalid variable file",
-                    format!("{}: {e}", f.name),
-                ));
-                Vec::new()
-            }
-        };
-    }
-    let body = match hcl_edit::parser::parse_body(&f.text) {
+    let body = match load::parse(&mut f, true) {
         Ok(b) => b,
-        Err(e) => {
-            let mut loc = f.loc(e.location().offset());
-            loc.line = e.location().line();
-            loc.col = e.location().column();
-            diags.push(Diag::error(
-                Some(loc),
-                "Invalid HCL syntax",
-                e.message().to_string(),
-            ));
+        Err(d) => {
+            diags.push(d);
             return Vec::new();
         }
     };

@@ -4,9 +4,14 @@
 mod collections;
 mod encoding;
 mod files;
+mod more;
+mod net;
 mod numeric;
 mod strings;
+mod templates;
 mod time;
+
+pub(crate) use templates::with_secrets;
 
 use hcl::eval::{Context, Func, FuncDef, ParamType};
 use hcl::{Number, Value};
@@ -22,6 +27,9 @@ fn table() -> Vec<(&'static str, Func)> {
     t.extend_from_slice(numeric::FUNCS);
     t.extend_from_slice(files::FUNCS);
     t.extend_from_slice(time::FUNCS);
+    t.extend_from_slice(net::FUNCS);
+    t.extend_from_slice(more::FUNCS);
+    t.extend_from_slice(templates::FUNCS);
     t
 }
 

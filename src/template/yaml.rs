@@ -1,8 +1,33 @@
-//! A linear pre-scan of YAML text that refuses nesting deeper than the YAML reader will accept
-//! anyway, before the reader sees it: libyaml's scanner (behind serde_yaml) takes quadratic time
-//! in the nesting depth, so 100,000 `[` took minutes before failing with "recursion limit
+//! The project's one YAML module: every read and write of YAML (platform.yaml and the workspace
+//! config in `platform`, HCL2's `yamldecode`/`yamlencode`) goes through here, on serde_yaml.
+//!
+//! Reads are guarded by a linear pre-scan that refuses nesting deeper than the YAML reader will
+//! accept anyway, before the reader sees it: libyaml's scanner (behind serde_yaml) takes quadratic
+//! time in the nesting depth, so 100,000 `[` took minutes before failing with "recursion limit
 //! exceeded". The scan is approximate (it knows quotes, comments and indicators, not every YAML
 //! rule) and errs only on the side of documents that would fail anyway.
+
+pub(crate) use serde_yaml::{Error, Mapping, Value};
+
+/// Reads a YAML document (callers run [`too_deep`] first, to word its refusal their way).
+pub(crate) fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, Error> {
+    serde_yaml::from_str(text)
+}
+
+/// Writes a value as a YAML document.
+pub(crate) fn to_string<T: serde::Serialize>(v: &T) -> Result<String, Error> {
+    serde_yaml::to_string(v)
+}
+
+/// Reads a YAML document into any value, the depth checked first; errors say where.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    if let Some((line, col)) = too_deep(text) {
+        return Err(format!(
+            "YAML nested deeper than {MAX_DEPTH} levels at line {line} column {col}"
+        ));
+    }
+    from_str(text).map_err(|e| e.to_string())
+}
 
 /// serde_yaml's own recursion limit: deeper documents never parse.
 pub(crate) const MAX_DEPTH: usize = 128;
