@@ -128,7 +128,6 @@ impl SshComm {
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let last;
             let this = self.clone();
             let token = cancel.clone();
             let attempt = tokio::task::spawn_blocking(move || {
@@ -140,7 +139,7 @@ impl SshComm {
             })
             .await
             .map_err(|e| CommError::Other(format!("ssh connect task failed: {e}")))?;
-            match attempt {
+            let last = match attempt {
                 Ok(()) => return Ok(()),
                 Err(
                     e @ (CommError::HostKeyChanged { .. }
@@ -157,13 +156,13 @@ impl SshComm {
                         )));
                     }
                     tracing::debug!("ssh auth failure {auth_failures}/{handshake_attempts}: {msg}");
-                    last = CommError::Auth(msg);
+                    CommError::Auth(msg)
                 }
                 Err(e) => {
                     tracing::debug!("ssh not ready: {e}");
-                    last = e;
+                    e
                 }
-            }
+            };
             if Instant::now() >= deadline {
                 return Err(CommError::Other(explain::timed_out(
                     started.elapsed(),
