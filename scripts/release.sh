@@ -63,7 +63,9 @@ trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/$name"
 install -m 0755 "$bin" "$stage/$name/rpack"
 echo "release: generating completions and man pages from the clap definitions"
-nice -n 10 cargo run --quiet --locked --example dist_docs -- "$stage/$name" >/dev/null
+# --release: the example reuses the release build's compiled dependencies (a debug build here
+# would compile every dependency a second time on a clean checkout).
+nice -n 10 cargo run --quiet --release --locked --example dist_docs -- "$stage/$name" >/dev/null
 cp README.md "$stage/$name/"
 [ -f LICENSE ] && cp LICENSE "$stage/$name/"
 
