@@ -218,7 +218,6 @@ async fn inject_sends_the_key_accepts_only_it_and_removes_it_before_imaging() {
     let body = private.lines().nth(1).unwrap();
     assert!(!o.lines.iter().any(|l| l.contains(body)));
     drop(booted.sshd);
-    ebs::assert_clean(&st, &o, &[ebs::REGION]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,11 +321,12 @@ async fn user_data_too_large_for_the_key_fails_inject_early_and_auto_uses_the_co
         o.lines.join("\n")
     );
     let sent = proxy.requests_of("RunInstances")[0]["UserData"].clone();
-    assert_eq!(
-        base64::engine::general_purpose::STANDARD
-            .decode(sent)
-            .unwrap(),
-        big.trim().as_bytes()
+    let sent = base64::engine::general_purpose::STANDARD
+        .decode(sent)
+        .unwrap();
+    assert!(
+        sent == big.as_bytes(),
+        "the template's user data was not sent as it is"
     );
 }
 
