@@ -68,6 +68,12 @@ pub struct SshConfig {
     pub pause_before_connecting: Option<Duration>,
     /// `ssh_host_key_check` (rpack extension): how the instance's host key is verified.
     pub host_key_check: super::host_key::Mode,
+    /// `ssh_host_key_keep_injected` (rpack extension): leave the injected host key in the image
+    /// (cloud-init's copies of the user data are removed all the same).
+    pub host_key_keep_injected: bool,
+    /// `ssh_host_key_scrub_root` (rpack extension): where the instance's file system starts for
+    /// that removal (`/`; a directory for chroot-style or test instances).
+    pub host_key_scrub_root: String,
 }
 
 impl Default for SshConfig {
@@ -95,6 +101,8 @@ impl Default for SshConfig {
             bastion: None,
             pause_before_connecting: None,
             host_key_check: super::host_key::Mode::Auto,
+            host_key_keep_injected: false,
+            host_key_scrub_root: "/".into(),
         }
     }
 }
@@ -159,6 +167,20 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
     c.username = d.string("ssh_username").unwrap_or_default();
     c.password = d.string("ssh_password").filter(|s| !s.is_empty());
     c.host_key_check = super::host_key::decode(d);
+    c.host_key_keep_injected = d.bool("ssh_host_key_keep_injected").unwrap_or(false);
+    if let Some(r) = d
+        .string("ssh_host_key_scrub_root")
+        .filter(|s| !s.is_empty())
+    {
+        if r.starts_with('/') {
+            c.host_key_scrub_root = r;
+        } else {
+            d.error(
+                "ssh_host_key_scrub_root",
+                format!("ssh_host_key_scrub_root {r:?} must be an absolute path on the instance"),
+            );
+        }
+    }
     let key_file = d.string("ssh_private_key_file").filter(|s| !s.is_empty());
     c.keypair_name = d.string("ssh_keypair_name").filter(|s| !s.is_empty());
     c.temporary_key_pair_name = d

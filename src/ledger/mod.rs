@@ -70,15 +70,40 @@ pub struct Ledger {
 impl Ledger {
     /// Opens (creating directories) the ledger file for `build_id` at `path`.
     pub fn open(build_id: &str, path: &Path) -> Result<Ledger> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Directories rpack creates are 0700; the ledger names every resource of the build.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
                 .with_context(|| format!("creating the build state directory {}", dir.display()))?;
+            // rpack's own `builds` directory (default_path) is tightened if an older rpack made
+            // it 0755; a directory the caller chose is left as it is.
+            if dir.file_name() == Some(std::ffi::OsStr::new("builds")) {
+                if let Ok(m) = std::fs::metadata(dir) {
+                    if m.permissions().mode() & 0o077 != 0 {
+                        let _ =
+                            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+                    }
+                }
+            }
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
             .with_context(|| format!("opening the build ledger {}", path.display()))?;
+        // An existing file (a resumed build id) keeps no wider mode.
+        if let Ok(m) = file.metadata() {
+            if m.permissions().mode() & 0o077 != 0 {
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                    .with_context(|| {
+                        format!("making the build ledger {} private", path.display())
+                    })?;
+            }
+        }
         Ok(Ledger {
             build_id: build_id.to_string(),
             file: Some(Mutex::new(file)),
@@ -227,6 +252,36 @@ mod tests {
             ("image", "ami-1", "us-east-1")
         );
         assert!(read.iter().all(|e| e.build_id == "b1"));
+    }
+
+    #[test]
+    fn the_ledger_is_0600_in_a_0700_directory() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        // New directories and file, whatever the umask says.
+        let path = dir.path().join("state/builds/b.jsonl");
+        let l = Ledger::open("b", &path).unwrap();
+        l.created("key_pair", "packer_x", "us-east-1");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir.path().join("state/builds")), 0o700);
+        assert_eq!(mode(&dir.path().join("state")), 0o700);
+        // An older, world-readable ledger and builds directory are tightened on reopen.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let builds = dir.path().join("state/builds");
+        std::fs::set_permissions(&builds, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let l = Ledger::open("b", &path).unwrap();
+        l.deleted("key_pair", "packer_x", "us-east-1");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&builds), 0o700);
+        assert_eq!(Ledger::read(&path).unwrap().len(), 2);
+        // A directory the caller chose (not rpack's `builds`) keeps its mode.
+        let other = dir.path().join("shared");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Ledger::open("c", &other.join("c.jsonl")).unwrap();
+        assert_eq!(mode(&other), 0o755);
+        assert_eq!(mode(&other.join("c.jsonl")), 0o600);
     }
 
     #[test]

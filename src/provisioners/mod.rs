@@ -17,6 +17,7 @@ pub mod chef_solo;
 #[cfg(test)]
 mod config_tests;
 pub mod file;
+pub(crate) mod imds_hint;
 pub mod puppet_masterless;
 pub(crate) mod quote;
 pub mod salt_masterless;

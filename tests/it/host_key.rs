@@ -190,7 +190,7 @@ fn ssh_host_key_check_takes_five_values_and_names_a_bad_one() {
 // ---- builds -----------------------------------------------------------------------------------
 
 /// `ED25519 SHA256:…` of the instance sshd's ed25519 host key, as ssh-keygen prints it.
-fn ed25519_fingerprint(keys: &[String]) -> String {
+pub(crate) fn ed25519_fingerprint(keys: &[String]) -> String {
     let line = keys
         .iter()
         .find(|k| k.starts_with("ssh-ed25519 "))
@@ -324,14 +324,14 @@ async fn off_checks_nothing_and_asks_no_console() {
 
 /// A relay on the instance's address that can be switched to another server, dropping every
 /// connection it carries: a man in the middle taking over after the first connection.
-struct Switch {
-    port: u16,
+pub(crate) struct Switch {
+    pub(crate) port: u16,
     target: Arc<AtomicU16>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl Switch {
-    fn start(target: u16) -> Switch {
+    pub(crate) fn start(target: u16) -> Switch {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let target = Arc::new(AtomicU16::new(target));
@@ -364,7 +364,7 @@ impl Switch {
         }
     }
 
-    fn switch_to(&self, port: u16) {
+    pub(crate) fn switch_to(&self, port: u16) {
         self.target.store(port, Ordering::SeqCst);
         for c in self.conns.lock().unwrap().drain(..) {
             let _ = c.shutdown(std::net::Shutdown::Both);

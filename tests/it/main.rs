@@ -14,6 +14,7 @@ mod ebs_more;
 mod fidelity;
 mod hcl2;
 mod host_key;
+mod host_key_inject;
 mod hostile;
 mod parity;
 mod platform;

@@ -98,6 +98,9 @@ pub struct BuildCtx {
     pub comm: Option<SshComm>,
     /// Every AMI rpack registered, in creation order (build region first).
     pub images: Vec<Image>,
+    /// The SSH host key rpack sent in the user data (`ssh_host_key_check` inject/auto); removed
+    /// from the instance again before it is imaged.
+    pub(crate) injected_host_key: Option<crate::communicator::host_key::HostKey>,
 }
 
 impl BuildCtx {

@@ -120,6 +120,7 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         instance: None,
         comm: None,
         images: Vec::new(),
+        injected_host_key: None,
     };
     let env = StepEnv {
         ui: args.ui.clone(),

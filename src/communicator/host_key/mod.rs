@@ -7,8 +7,7 @@ pub(crate) mod console;
 pub(crate) mod expected;
 pub(crate) mod policy;
 pub(crate) mod poll;
-// The injected key is sent by the run-instance step in the next change.
-#[allow(dead_code)]
+pub(crate) mod scrub;
 pub(crate) mod user_data;
 pub(crate) mod verify;
 
@@ -119,6 +118,11 @@ impl HostKey {
     /// Whether libssh2 can negotiate this key type (so a server can present it to rpack).
     pub(crate) fn checkable(&self) -> bool {
         CHECKABLE.contains(&self.algorithm.as_str())
+    }
+
+    /// The blob in base64, as in the second field of an OpenSSH public key line.
+    pub(crate) fn base64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(&self.blob)
     }
 
     /// The unpadded base64 SHA-256 of the blob, as `ssh-keygen -l` prints it.

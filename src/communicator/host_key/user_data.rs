@@ -50,14 +50,22 @@ impl Injected {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Skip {
     Gzipped,
+    /// EC2Launch/EC2Config user data (`<powershell>`, `<script>`, `version:` YAML): a Windows
+    /// image, which would not run a MIME multipart document.
+    Windows,
     SetsSshKeys,
-    TooLarge { size: usize },
+    TooLarge {
+        size: usize,
+    },
 }
 
 impl std::fmt::Display for Skip {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Skip::Gzipped => f.write_str("the template's user data is gzip-compressed"),
+            Skip::Windows => f.write_str(
+                "the template's user data is for Windows (EC2Launch), which does not read cloud-init parts",
+            ),
             Skip::SetsSshKeys => f.write_str("the template's user data sets ssh_keys itself"),
             Skip::TooLarge { size } => write!(
                 f,
@@ -74,6 +82,9 @@ pub(crate) fn merge(user: Option<&[u8]>, cloud_config: &str) -> Result<Vec<u8>, 
         Some([0x1f, 0x8b, ..]) => return Err(Skip::Gzipped),
         Some(u) => {
             let text = String::from_utf8_lossy(u);
+            if is_windows(&text) {
+                return Err(Skip::Windows);
+            }
             if text
                 .lines()
                 .any(|l| l.trim_start().starts_with("ssh_keys:"))
@@ -90,6 +101,15 @@ pub(crate) fn merge(user: Option<&[u8]>, cloud_config: &str) -> Result<Vec<u8>, 
         return Err(Skip::TooLarge { size: out.len() });
     }
     Ok(out)
+}
+
+/// Whether user data is for EC2Launch/EC2Config (Windows).
+fn is_windows(text: &str) -> bool {
+    let t = text.trim_start().to_ascii_lowercase();
+    t.starts_with("<powershell>")
+        || t.starts_with("<script>")
+        || t.starts_with("<persist>")
+        || (t.starts_with("version:") && t.contains("tasks:"))
 }
 
 /// The content type cloud-init gives a part by its first line.
@@ -233,6 +253,20 @@ mod tests {
                 "#cloud-config\n"
             ),
             Err(Skip::SetsSshKeys)
+        );
+        assert_eq!(
+            merge(
+                Some(b"<powershell>\nGet-Date\n</powershell>\n"),
+                "#cloud-config\n"
+            ),
+            Err(Skip::Windows)
+        );
+        assert_eq!(
+            merge(
+                Some(b"version: 1.0\ntasks:\n- task: executeScript\n"),
+                "#cloud-config\n"
+            ),
+            Err(Skip::Windows)
         );
     }
 

@@ -16,10 +16,11 @@ pub use config::Config;
 
 use crate::communicator::private_temp::PrivateTemp;
 use crate::communicator::{CommError, Communicator, OutputSink, CMD_DISCONNECT};
+use crate::provisioners::imds_hint::WatchingSink;
 use crate::provisioners::quote::quote_path;
 use crate::provisioners::{
     check_exit_code, env_vars, flatten_env, go_duration, rand_name_number, sleep_or_cancel,
-    to_unix, BuildData, UiSink,
+    to_unix, BuildData,
 };
 use crate::template::interp::Value;
 use crate::ui::Ui;
@@ -100,6 +101,7 @@ pub async fn provision(
         let raw = std::fs::read(path).map_err(|e| anyhow!("Error opening shell script: {e}"))?;
         let content = if c.binary { raw } else { to_unix(&raw) };
 
+        let sink = WatchingSink::new(ui);
         let status = retry(c.start_retry_timeout, cancel, || async {
             comm.upload_bytes(&content, &c.remote_path, Some(0o755), cancel)
                 .await
@@ -111,7 +113,7 @@ pub async fn provision(
             )
             .await
             .map_err(|e| keep_kind(e, "Error chmodding script file to 0755 in remote machine"))?;
-            match comm.start(&command, &UiSink(ui), cancel).await {
+            match comm.start(&command, &sink, cancel).await {
                 Ok(s) => Ok(s),
                 Err(CommError::Disconnected(_)) => Ok(CMD_DISCONNECT),
                 Err(e) => Err(e),
@@ -124,7 +126,7 @@ pub async fn provision(
                 bail!(DISCONNECTED);
             }
         } else {
-            check_exit_code(status, &c.valid_exit_codes)?;
+            check_exit_code(status, &c.valid_exit_codes).map_err(|e| sink.explain(&content, e))?;
         }
 
         if !c.skip_clean {

@@ -248,3 +248,50 @@ async fn remote_paths_with_spaces_are_one_shell_word() {
         Call::Start("sh \"/tmp/x/decoy x/script_1.sh\"".into())
     );
 }
+
+#[tokio::test]
+async fn a_failed_script_using_imdsv1_says_http_tokens_optional() {
+    // The script's own text uses the metadata address without a token.
+    let comm = FakeComm::with_replies(vec![Reply::Status(22, vec![])]);
+    let err = run(
+        &cfg(&["curl -sf http://169.254.169.254/latest/meta-data/instance-id"]),
+        &comm,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with(
+            "Script exited with non-zero exit status: 22.Allowed exit codes are: [0]. Hint:"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("http_tokens: optional"), "{err}");
+    // A helper the script calls shows the 401 in its output, and the output still reaches the UI.
+    let comm = FakeComm::with_replies(vec![Reply::Status(
+        1,
+        vec![
+            "ERR:* Connected to 169.254.169.254 (169.254.169.254) port 80".into(),
+            "ERR:< HTTP/1.1 401 Unauthorized".into(),
+        ],
+    )]);
+    let ui = RecordingUi::default();
+    let err = provision(
+        &cfg(&["/opt/fetch-config"]),
+        &ui,
+        &comm,
+        &data(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("http_tokens: optional"), "{err}");
+    assert!(ui
+        .lines()
+        .contains(&"error: < HTTP/1.1 401 Unauthorized".to_string()));
+    // Other failures get no hint.
+    let comm = FakeComm::with_replies(vec![Reply::Status(3, vec!["ERR:nope".into()])]);
+    let err = run(&cfg(&["exit 3"]), &comm).await.unwrap_err().to_string();
+    assert!(!err.contains("Hint"), "{err}");
+}

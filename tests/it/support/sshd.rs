@@ -113,17 +113,36 @@ impl Sshd {
         Self::launch(paths::fresh_dir("sshd"), keys)
     }
 
+    /// As `start_ec2`, presenting only `host_keys` (private key files, 0600, each with its
+    /// `.pub` beside it): an instance whose host key cloud-init installed from the user data.
+    pub fn start_ec2_with_host_keys(moto_endpoint: &str, host_keys: Vec<PathBuf>) -> Sshd {
+        let keys = KeySource::Ec2 {
+            moto: moto_endpoint.to_string(),
+            regions: DEFAULT_REGIONS.join(","),
+        };
+        Self::launch_keys(paths::fresh_dir("sshd"), keys, "", Some(host_keys))
+    }
+
     fn launch(dir: PathBuf, keys: KeySource) -> Sshd {
         Self::launch_with(dir, keys, "")
     }
 
     fn launch_with(dir: PathBuf, keys: KeySource, extra_config: &str) -> Sshd {
+        Self::launch_keys(dir, keys, extra_config, None)
+    }
+
+    fn launch_keys(
+        dir: PathBuf,
+        keys: KeySource,
+        extra_config: &str,
+        host_keys: Option<Vec<PathBuf>>,
+    ) -> Sshd {
         check_prerequisites();
         let mut sshd = Sshd {
             dir,
             port: 0,
             keys,
-            host_keys: shared_host_keys().to_vec(),
+            host_keys: host_keys.unwrap_or_else(|| shared_host_keys().to_vec()),
             child: None,
             extra_config: extra_config.to_string(),
         };

@@ -62,7 +62,7 @@ impl HasComm for BuildCtx {
 
     fn host_key_evidence(&self) -> Evidence {
         Evidence {
-            injected: None,
+            injected: self.injected_host_key.clone(),
             console: self
                 .instance_id()
                 .map(|id| Arc::new(Ec2Console::new(self.ec2(), id)) as Arc<dyn ConsoleSource>),

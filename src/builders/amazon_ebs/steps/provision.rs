@@ -4,6 +4,8 @@
 //! `ssh_clear_authorized_keys` is set.
 
 use crate::builders::amazon_ebs::context::BuildCtx;
+use crate::communicator::host_key::scrub::Scrub;
+use crate::communicator::host_key::{HostKey, Mode};
 use crate::communicator::Communicator;
 use crate::engine::{Step, StepEnv};
 
@@ -50,6 +52,52 @@ impl Step<BuildCtx> for Provision {
                     .map_err(|e| anyhow::anyhow!("Error cleaning up authorized_keys: {e}"))?;
             }
         }
+        if let (Some(key), Some(c)) = (ctx.injected_host_key.clone(), &comm) {
+            scrub_injected(ctx, env, c, &key).await?;
+        }
         Ok(())
     }
+}
+
+/// Removes the host key rpack injected, and cloud-init's copies of the user data that carried
+/// it, before the instance is imaged. With `ssh_host_key_check: inject` a failure stops the
+/// build; with `auto` it is a warning (auto never fails a build Packer would finish).
+async fn scrub_injected(
+    ctx: &BuildCtx,
+    env: &StepEnv,
+    comm: &dyn Communicator,
+    key: &HostKey,
+) -> anyhow::Result<()> {
+    let cfg = &ctx.cfg.comm;
+    let scrub = Scrub {
+        root: &cfg.host_key_scrub_root,
+        injected: key,
+        keep_host_key: cfg.host_key_keep_injected,
+    };
+    let problem = match scrub.run(comm, &env.cancel).await {
+        Ok(r) if r.left.is_empty() => {
+            if !r.removed.is_empty() {
+                let kept = if cfg.host_key_keep_injected {
+                    " (the host key itself stays: ssh_host_key_keep_injected)"
+                } else {
+                    ""
+                };
+                env.ui.say(&format!(
+                    "Removed the injected SSH host key and cloud-init's copies of the user data from the instance: {} file(s){kept}",
+                    r.removed.len()
+                ));
+            }
+            return Ok(());
+        }
+        Ok(r) => format!("{} remain", r.left.join(", ")),
+        Err(e) => e,
+    };
+    let msg = format!(
+        "Could not remove the injected SSH host key and cloud-init's copies of the user data from the instance ({problem}); the image may contain them"
+    );
+    if cfg.host_key_check == Mode::Inject {
+        anyhow::bail!("{msg}");
+    }
+    env.ui.error(&format!("Warning: {msg}."));
+    Ok(())
 }

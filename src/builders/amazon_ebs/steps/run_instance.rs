@@ -19,7 +19,10 @@ use crate::aws::wait;
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice, BlockDevices};
 use crate::builders::amazon_ebs::context::BuildCtx;
 use crate::builders::amazon_ebs::steps::wait_instance;
+use crate::builders::common::host_key::plan_user_data;
+use crate::communicator::config::CommType;
 use crate::engine::{Outcome, Step, StepEnv};
+use crate::ui::Ui;
 
 pub struct RunInstance;
 
@@ -145,7 +148,7 @@ impl Step<BuildCtx> for RunInstance {
         if let Some(kp) = &ctx.key_pair {
             req = req.key_name(&kp.name);
         }
-        if let Some(ud) = user_data(ctx)? {
+        if let Some(ud) = launch_user_data(ctx, env.ui.as_ref())? {
             req = req.user_data(ud);
         }
         for b in &cfg.block_devices.launch_block_device_mappings {
@@ -296,9 +299,27 @@ pub(crate) async fn record_and_wait_running(
     Ok(())
 }
 
-/// The user data as EC2 wants it (base64), from `user_data` or `user_data_file`.
-pub(crate) fn encoded_user_data(ctx: &BuildCtx) -> anyhow::Result<Option<String>> {
-    user_data(ctx)
+/// The user data to launch with, as EC2 wants it (base64): `user_data` or `user_data_file`,
+/// merged with the SSH host key rpack injects (`ssh_host_key_check` inject/auto), which is
+/// recorded in the context for the connect step and the removal before imaging.
+pub(crate) fn launch_user_data(ctx: &mut BuildCtx, ui: &dyn Ui) -> anyhow::Result<Option<String>> {
+    let template = user_data(ctx)?;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let raw = match &template {
+        Some(t) => Some(b64.decode(t).context("decoding the user data")?),
+        None => None,
+    };
+    let comm = &ctx.cfg.comm;
+    let plan = plan_user_data(comm.host_key_check, comm.comm_type == CommType::Ssh, raw)?;
+    if let Some(note) = &plan.note {
+        ui.message(note);
+    }
+    ctx.injected_host_key = plan.injected;
+    if ctx.injected_host_key.is_none() {
+        // Exactly what the template gave (already-encoded text is passed through).
+        return Ok(template);
+    }
+    Ok(plan.user_data.map(|u| b64.encode(u)))
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use crate::aws::error::{AwsResultExt, GoneIsDone};
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice, RunConfig};
 use crate::builders::amazon_ebs::context::{ec2_tags, BuildCtx};
 use crate::builders::amazon_ebs::steps::run_instance::{
-    encoded_user_data, record_and_wait_running, terminate,
+    launch_user_data, record_and_wait_running, terminate,
 };
 use crate::engine::{Outcome, Step, StepEnv};
 
@@ -76,7 +76,10 @@ pub fn instance_types(run: &RunConfig) -> Vec<String> {
 }
 
 impl RunSpotInstance {
-    fn template_data(ctx: &BuildCtx) -> anyhow::Result<RequestLaunchTemplateData> {
+    fn template_data(
+        ctx: &BuildCtx,
+        user_data: Option<String>,
+    ) -> anyhow::Result<RequestLaunchTemplateData> {
         let cfg = &ctx.cfg;
         let source = ctx.source.as_ref().context("no source AMI resolved")?;
         let md = &cfg.run.metadata_options;
@@ -120,7 +123,7 @@ impl RunSpotInstance {
             .tag_specifications(lt_tags(ResourceType::Instance, &run_tags))
             .tag_specifications(lt_tags(ResourceType::Volume, &volume_tags))
             .tag_specifications(lt_tags(ResourceType::SpotInstancesRequest, &spot_tags))
-            .set_user_data(encoded_user_data(ctx)?)
+            .set_user_data(user_data)
             .set_key_name(ctx.key_pair.as_ref().map(|k| k.name.clone()));
         if cfg.run.ebs_optimized {
             data = data.ebs_optimized(true);
@@ -179,7 +182,8 @@ impl Step<BuildCtx> for RunSpotInstance {
         if types.is_empty() {
             bail!("no instance type to request a spot instance for");
         }
-        let data = Self::template_data(ctx)?;
+        let user_data = launch_user_data(ctx, env.ui.as_ref())?;
+        let data = Self::template_data(ctx, user_data)?;
         let region = ctx.region.clone();
         let ec2 = ctx.ec2();
 

@@ -36,6 +36,26 @@ async fn source_cidrs(cfg: &Config, env: &StepEnv) -> anyhow::Result<Vec<String>
     Ok(vec![checkip::host_cidr(ip)])
 }
 
+/// With SSH through the temporary group: which addresses may reach the port and how to narrow
+/// them, when the group is open to the whole internet (Packer's default, kept because a
+/// narrower guess breaks builds behind NAT or a VPN).
+pub(crate) fn narrowing_hint(port: i32, cidrs: &[String]) -> Option<String> {
+    let open: Vec<&str> = cidrs
+        .iter()
+        .map(String::as_str)
+        .filter(|c| c.ends_with("/0"))
+        .collect();
+    if open.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Port {port} of the build instance is reachable from any address ({}) while the build runs. \
+         To narrow it, set temporary_security_group_source_public_ip: true (this host's public IP \
+         only) or temporary_security_group_source_cidrs (your own ranges).",
+        open.join(", ")
+    ))
+}
+
 /// The Packer plugin's words when both source settings are given.
 pub const PUBLIC_IP_IGNORED: &str = "Using temporary_security_group_source_public_ip with temporary_security_group_source_cidrs is unsupported, ignoring temporary_security_group_source_public_ip.";
 
@@ -113,6 +133,11 @@ impl Step<BuildCtx> for SecurityGroup {
             "Authorizing access to port {port} from [{}] in the temporary security groups...",
             cidrs.join(" ")
         ));
+        if let Some(hint) = narrowing_hint(port, &cidrs) {
+            if !crate::ui::voice::as_packer() {
+                env.ui.message(&hint);
+            }
+        }
         let mut perm = IpPermission::builder()
             .ip_protocol("tcp")
             .from_port(port)
@@ -170,5 +195,30 @@ impl Step<BuildCtx> for SecurityGroup {
         env.ledger.deleted("security_group", &id, &ctx.region);
         ctx.temp_security_group = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::narrowing_hint;
+
+    #[test]
+    fn an_open_group_says_which_cidr_and_how_to_narrow_it() {
+        let h = narrowing_hint(22, &["0.0.0.0/0".into()]).unwrap();
+        assert!(
+            h.starts_with(
+                "Port 22 of the build instance is reachable from any address (0.0.0.0/0)"
+            ),
+            "{h}"
+        );
+        assert!(
+            h.contains("temporary_security_group_source_public_ip: true"),
+            "{h}"
+        );
+        assert!(h.contains("temporary_security_group_source_cidrs"), "{h}");
+        let h = narrowing_hint(2222, &["10.0.0.0/8".into(), "::/0".into()]).unwrap();
+        assert!(h.contains("(::/0)"), "{h}");
+        assert_eq!(narrowing_hint(22, &["203.0.113.7/32".into()]), None);
+        assert_eq!(narrowing_hint(22, &[]), None);
     }
 }
