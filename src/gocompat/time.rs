@@ -95,7 +95,9 @@ pub fn duration_string(d: Duration) -> String {
 /// (`1.5s`, `2m0.3s`), not the nanoseconds a clock happened to read.
 pub fn human_wait(d: Duration) -> String {
     let tenths = (d.as_millis() + 50) / 100;
-    duration_string(Duration::from_millis(u64::try_from(tenths).unwrap_or(u64::MAX / 100) * 100))
+    duration_string(Duration::from_millis(
+        u64::try_from(tenths).unwrap_or(u64::MAX / 100) * 100,
+    ))
 }
 
 /// `n / div` with the fraction's trailing zeros removed.

@@ -339,7 +339,9 @@ async fn an_agent_that_never_registers_is_a_bounded_clear_error() {
         .unwrap_or_default();
     let (num, unit) = waited.split_at(waited.len().saturating_sub(1));
     assert!(
-        unit == "s" && num.parse::<f64>().is_ok() && num.split('.').nth(1).is_none_or(|f| f.len() == 1),
+        unit == "s"
+            && num.parse::<f64>().is_ok()
+            && num.split('.').nth(1).is_none_or(|f| f.len() == 1),
         "{err}"
     );
     assert!(rig.fake.record().started.is_empty());

@@ -369,7 +369,9 @@ mod tests {
         assert!(r.can_send());
         r.send(payload::OUTPUT, vec![2], t0);
         assert!(!r.can_send());
-        let e = r.due(t0 + Duration::from_millis(2_000_123_456)).unwrap_err();
+        let e = r
+            .due(t0 + Duration::from_millis(2_000_123_456))
+            .unwrap_err();
         assert_eq!(e.sequence, 0);
         assert_eq!(
             e.to_string(),
