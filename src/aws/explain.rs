@@ -189,7 +189,9 @@ mod tests {
             "not allowed to ec2:RunInstances on arn:aws:ec2:us-east-1:123456789012:instance/* as arn:aws:iam::123456789012:user/ci (no identity-based policy allows the ec2:RunInstances action); AWS sent an encoded authorization message (3000 characters): `aws sts decode-authorization-message --encoded-message <it>` says which policy refused"
         );
         assert_eq!(
-            encoded_message(&format!("x. Encoded authorization failure message: {blob} more")),
+            encoded_message(&format!(
+                "x. Encoded authorization failure message: {blob} more"
+            )),
             Some(blob.clone())
         );
         assert_eq!(encoded_message("no message here"), None);

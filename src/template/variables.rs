@@ -463,7 +463,7 @@ mod tests {
         let path = p.to_str().unwrap();
         assert_eq!(read_var_file(path).unwrap_err(), format!("Error reading variables in '{path}': json: cannot unmarshal number into Go value of type string ({path}:1:14: the value of \"n\" must be a string)"));
         std::fs::write(&p, "{\"a\":\"1\",\n \"b\": }").unwrap();
-        assert_eq!(read_var_file(path).unwrap_err(), format!("Error reading variables in '{path}': invalid character '}' looking for beginning of value ({path}:2:7)"));
+        assert_eq!(read_var_file(path).unwrap_err(), format!("Error reading variables in '{path}': invalid character '}}' looking for beginning of value ({path}:2:7)"));
         std::fs::write(&p, "{\"a\":\"1\",\n \"a\":\"2\"}").unwrap();
         assert_eq!(
             read_var_file_checked(path).unwrap().warnings,

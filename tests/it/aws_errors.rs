@@ -51,12 +51,18 @@ fn decode_authorization_messages_asks_sts_and_prints_the_decoded_message() {
         out.contains(r#"Authorization failure message: '{"allowed":false,"explicitDeny":false,"matchedStatements":{"items":[]},"failures":{"items":[]},"context":{"principal":{"id":"AIDAEXAMPLE","name":"ci","arn":"arn:aws:iam::123456789012:user/ci"},"action":"ec2:RunInstances","resource":"arn:aws:ec2:us-east-1:123456789012:instance/*","conditions":{"items":[]}}}'"#),
         "{out}"
     );
-    assert!(!out.contains("Zm9vZm9v"), "the encoded blob was pasted: {out}");
+    assert!(
+        !out.contains("Zm9vZm9v"),
+        "the encoded blob was pasted: {out}"
+    );
     // One call, with the encoded message the access-denied answer carried (botocore's sts
     // model: Action, Version 2011-06-15, EncodedMessage).
     let asked = st.proxy.requests_of("DecodeAuthorizationMessage");
     assert_eq!(asked.len(), 1, "{asked:?}");
-    assert_eq!(asked[0].get("Version").map(String::as_str), Some("2011-06-15"));
+    assert_eq!(
+        asked[0].get("Version").map(String::as_str),
+        Some("2011-06-15")
+    );
     assert_eq!(
         asked[0].get("EncodedMessage").map(String::as_str),
         Some("Zm9v".repeat(600).as_str())
@@ -75,8 +81,14 @@ fn without_decode_authorization_messages_sts_is_not_asked() {
     let (code, out) = crate::build::run_to_end(cmd);
     st.proxy.clear_fault();
     assert_eq!(code, Some(1), "{out}");
-    assert!(out.contains("AWS sent an encoded authorization message (2400 characters)"), "{out}");
+    assert!(
+        out.contains("AWS sent an encoded authorization message (2400 characters)"),
+        "{out}"
+    );
     assert!(!out.contains("Authorization failure message:"), "{out}");
-    assert!(st.proxy.requests_of("DecodeAuthorizationMessage").is_empty());
+    assert!(st
+        .proxy
+        .requests_of("DecodeAuthorizationMessage")
+        .is_empty());
     assert!(st.leftovers(&[REGION]).is_empty());
 }

@@ -37,24 +37,27 @@ fn fix_prints_what_packer_prints_byte_for_byte() {
     assert!(files.len() >= 12, "{files:?}");
     let mut failing = 0;
     for f in &files {
-        for args in [vec!["fix", f.as_str()], vec!["fix", "-validate=false", f.as_str()]] {
+        for args in [
+            vec!["fix", f.as_str()],
+            vec!["fix", "-validate=false", f.as_str()],
+        ] {
             let theirs = run(&packer, &dir, &args, &[]);
             failing += usize::from(theirs.code != 0);
             for bin in [&as_packer, &rpack_bin()] {
                 let ours = run(bin, &dir, &args, &[]);
-                assert_eq!(
-                    show(&ours),
-                    show(&theirs),
-                    "{args:?} as {}",
-                    bin.display()
-                );
+                assert_eq!(show(&ours), show(&theirs), "{args:?} as {}", bin.display());
             }
         }
     }
     // The fixtures cover Packer's failures too: decode, syntax, parse and validate errors.
     assert!(failing >= 8, "only {failing} failing runs");
     // Help, a missing template and an unknown flag.
-    for args in [&["fix", "-h"][..], &["fix"], &["fix", "-nope", "x.json"], &["fix", "missing.json"]] {
+    for args in [
+        &["fix", "-h"][..],
+        &["fix"],
+        &["fix", "-nope", "x.json"],
+        &["fix", "missing.json"],
+    ] {
         let theirs = run(&packer, &dir, args, &[]);
         let ours = run(&as_packer, &dir, args, &[]);
         assert_eq!(show(&ours), show(&theirs), "{args:?}");
@@ -150,13 +153,22 @@ fn console_evaluates_like_packer() {
             let detail = theirs_text.lines().nth(2).unwrap_or_default();
             assert!(mine.2.contains(detail), "{expr:?}: {mine:?}");
         } else {
-            assert_eq!((mine.0, mine.1.as_str()), (0, theirs_text.as_str()), "{expr:?}");
+            assert_eq!(
+                (mine.0, mine.1.as_str()),
+                (0, theirs_text.as_str()),
+                "{expr:?}"
+            );
         }
     }
     // Without a template: no variables, `user` renders "".
     for bin in [&packer, &as_packer] {
         let r = console(bin, &dir, &[], "{{user `greeting`}}-{{upper \"x\"}}\n");
-        assert_eq!(r, (0, "-X\n".to_string(), String::new()), "{}", bin.display());
+        assert_eq!(
+            r,
+            (0, "-X\n".to_string(), String::new()),
+            "{}",
+            bin.display()
+        );
     }
 }
 
@@ -207,7 +219,10 @@ fn console_on_a_terminal_prompts_and_stops_at_exit() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("> "), "{text}");
     assert!(text.contains("\nhello, world\n"), "{text}");
-    assert!(!text.contains("read from vars.json\n"), "went on after exit: {text}");
+    assert!(
+        !text.contains("read from vars.json\n"),
+        "went on after exit: {text}"
+    );
 }
 
 /// Runs the binary with `HOME` set to `home` and `env` added.
@@ -240,18 +255,34 @@ fn completion_scripts_come_from_the_command_definitions() {
     assert_eq!(bash.code, 0, "{}", bash.text);
     let script = home.path().join("rpack.bash");
     std::fs::write(&script, &bash.text).unwrap();
-    let syntax = Command::new("bash").arg("-n").arg(&script).output().unwrap();
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
     assert!(syntax.status.success(), "{syntax:?}");
     for word in ["console", "fix", "completions", "--on-error", "--var-file"] {
         assert!(bash.text.contains(word), "bash script lacks {word}");
     }
     let zsh = in_home(&rpack_bin(), home.path(), &["completions", "zsh"], &[]);
-    assert!(zsh.code == 0 && zsh.text.starts_with("#compdef rpack"), "{}", zsh.text);
+    assert!(
+        zsh.code == 0 && zsh.text.starts_with("#compdef rpack"),
+        "{}",
+        zsh.text
+    );
     let fish = in_home(&rpack_bin(), home.path(), &["completions", "fish"], &[]);
-    assert!(fish.code == 0 && fish.text.contains("complete -c rpack"), "{}", fish.text);
+    assert!(
+        fish.code == 0 && fish.text.contains("complete -c rpack"),
+        "{}",
+        fish.text
+    );
     let bad = in_home(&rpack_bin(), home.path(), &["completions", "tcsh"], &[]);
     assert_eq!(bad.code, 1);
-    assert!(bad.text.contains("rpack completes bash, zsh and fish"), "{}", bad.text);
+    assert!(
+        bad.text.contains("rpack completes bash, zsh and fish"),
+        "{}",
+        bad.text
+    );
 }
 
 /// `-autocomplete-install` writes what Packer 1.6.6's installer (posener/complete, vendored in
@@ -265,15 +296,21 @@ fn autocomplete_install_edits_the_shell_files_like_packer() {
     std::fs::write(h.join(".zshrc"), "").unwrap();
     std::fs::create_dir_all(h.join(".config/fish")).unwrap();
     let bin = rpack_bin();
-    let abs = std::path::absolute(&bin).unwrap();
+    // The binary itself, links resolved (Go's os.Executable, Rust's current_exe).
+    let abs = std::fs::canonicalize(&bin).unwrap();
     let abs = abs.display();
     let first = in_home(&bin, h, &["-autocomplete-install"], &[]);
     assert_eq!((first.code, first.text.as_str()), (0, ""));
     let read = |p: &str| std::fs::read_to_string(h.join(p)).unwrap();
-    assert_eq!(read(".bashrc"), format!("export A=1\n\ncomplete -C {abs} rpack\n"));
+    assert_eq!(
+        read(".bashrc"),
+        format!("export A=1\n\ncomplete -C {abs} rpack\n")
+    );
     assert_eq!(
         read(".zshrc"),
-        format!("\nautoload -U +X bashcompinit && bashcompinit\ncomplete -o nospace -C {abs} rpack\n")
+        format!(
+            "\nautoload -U +X bashcompinit && bashcompinit\ncomplete -o nospace -C {abs} rpack\n"
+        )
     );
     assert_eq!(
         read(".config/fish/completions/rpack.fish"),
@@ -296,17 +333,24 @@ fn autocomplete_install_edits_the_shell_files_like_packer() {
     assert!(!h.join(".config/fish/completions/rpack.fish").exists());
     let again = in_home(&bin, h, &["-autocomplete-uninstall"], &[]);
     assert_eq!(again.code, 1);
-    assert!(again.text.contains("does not installed in"), "{}", again.text);
+    assert!(
+        again.text.contains("does not installed in"),
+        "{}",
+        again.text
+    );
     // Called as packer, the line names packer.
     let (_link_dir, link) = as_packer();
     assert_eq!(in_home(&link, h, &["-autocomplete-install"], &[]).code, 0);
-    assert!(read(".bashrc").contains(&format!(" {} packer\n", link.display())));
+    assert!(read(".bashrc").contains(&format!("\ncomplete -C {abs} packer\n")));
     // No shell at all.
     let empty = tempfile::tempdir().unwrap();
     let none = in_home(&bin, empty.path(), &["-autocomplete-install"], &[]);
     assert_eq!(
         (none.code, none.text.as_str()),
-        (1, "Error executing CLI: Did not find any shells to install\n")
+        (
+            1,
+            "Error executing CLI: Did not find any shells to install\n"
+        )
     );
 }
 
@@ -315,7 +359,13 @@ fn the_shell_gets_candidates_for_the_word_being_completed() {
     let home = tempfile::tempdir().unwrap();
     std::fs::write(home.path().join("web.json"), "{}").unwrap();
     let ask = |line: &str| {
-        in_home(&rpack_bin(), home.path(), &["rpack"], &[("COMP_LINE", line)]).text
+        in_home(
+            &rpack_bin(),
+            home.path(),
+            &["rpack"],
+            &[("COMP_LINE", line)],
+        )
+        .text
     };
     assert_eq!(ask("rpack fi"), "fix\n");
     assert_eq!(ask("rpack co"), "completions\nconsole\n");
@@ -337,19 +387,32 @@ fn help_lists_exactly_the_commands_that_exist() {
         .map(str::to_string)
         .collect();
     assert!(listed.len() >= 11, "{listed:?}");
-    assert_eq!(in_home(&rpack_bin(), home.path(), &["help"], &[]).text, main.text);
+    assert_eq!(
+        in_home(&rpack_bin(), home.path(), &["help"], &[]).text,
+        main.text
+    );
     for cmd in &listed {
         let h = in_home(&rpack_bin(), home.path(), &["help", cmd], &[]);
         assert_eq!(h.code, 0, "help {cmd}: {}", h.text);
         assert!(h.text.starts_with("Usage: "), "help {cmd}: {}", h.text);
-        assert!(!h.text.contains("Available commands"), "help {cmd} is the main help");
+        assert!(
+            !h.text.contains("Available commands"),
+            "help {cmd} is the main help"
+        );
         let dash = in_home(&rpack_bin(), home.path(), &[cmd, "-h"], &[]);
         assert_eq!(dash.code, 0, "{cmd} -h: {}", dash.text);
-        assert!(!dash.text.contains("Available commands"), "{cmd} -h: {}", dash.text);
+        assert!(
+            !dash.text.contains("Available commands"),
+            "{cmd} -h: {}",
+            dash.text
+        );
     }
     for missing in ["fmt", "hcl2_upgrade", "push"] {
         assert!(!listed.iter().any(|c| c == missing));
-        assert_eq!(in_home(&rpack_bin(), home.path(), &[missing], &[]).code, 127);
+        assert_eq!(
+            in_home(&rpack_bin(), home.path(), &[missing], &[]).code,
+            127
+        );
     }
 }
 
@@ -358,7 +421,10 @@ fn var_file_errors_say_where() {
     let packer = packer();
     let dir = fixtures("console");
     let cases = [
-        ("vars-number.json", "(vars-number.json:3:12: the value of \"count\" must be a string)"),
+        (
+            "vars-number.json",
+            "(vars-number.json:3:12: the value of \"count\" must be a string)",
+        ),
         ("vars-syntax.json", "(vars-syntax.json:3:12)"),
     ];
     for (file, place) in cases {
@@ -366,9 +432,20 @@ fn var_file_errors_say_where() {
         let args = ["validate", arg.as_str(), "template.json"];
         let theirs = run(&packer, &dir, &args, &[]);
         let ours = run(&rpack_bin(), &dir, &args, &[]);
-        assert_eq!((theirs.code, ours.code), (1, 1), "{}\n{}", theirs.text, ours.text);
+        assert_eq!(
+            (theirs.code, ours.code),
+            (1, 1),
+            "{}\n{}",
+            theirs.text,
+            ours.text
+        );
         // Packer's words, then where.
-        assert!(ours.text.starts_with(theirs.text.trim_end()), "{}\n{}", theirs.text, ours.text);
+        assert!(
+            ours.text.starts_with(theirs.text.trim_end()),
+            "{}\n{}",
+            theirs.text,
+            ours.text
+        );
         assert!(ours.text.contains(place), "{}", ours.text);
     }
     // A name set twice: Packer takes the later value silently; rpack says where.
@@ -409,7 +486,10 @@ fn colour_only_on_a_terminal() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let coloured = on_tty("");
-    assert!(coloured.contains("output will be in this color."), "{coloured}");
+    assert!(
+        coloured.contains("output will be in this color."),
+        "{coloured}"
+    );
     assert!(coloured.contains("\u{1b}["), "{coloured}");
     let plain = on_tty("-color=false");
     assert!(!plain.contains("output will be in this color."), "{plain}");
