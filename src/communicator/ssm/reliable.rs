@@ -370,7 +370,7 @@ mod tests {
         r.send(payload::OUTPUT, vec![2], t0);
         assert!(!r.can_send());
         let e = r
-            .due(t0 + Duration::from_millis(2_000_123_456))
+            .due(t0 + Duration::from_micros(2_000_123_456))
             .unwrap_err();
         assert_eq!(e.sequence, 0);
         assert_eq!(
