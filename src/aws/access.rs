@@ -278,6 +278,34 @@ impl Clients {
         access.custom_endpoint_ec2.is_none() || sts_endpoint
     }
 
+    /// Whether STS can be asked at all: not when EC2 is at a custom endpoint and STS is not
+    /// (`AWS_ENDPOINT_URL[_STS]` unset), where asking the real STS would leak the endpoint's
+    /// credentials.
+    pub fn sts_reachable(&self) -> bool {
+        let sts_endpoint = ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
+            .iter()
+            .any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
+        self.ec2_endpoint.is_none() || sts_endpoint
+    }
+
+    /// STS DecodeAuthorizationMessage (`decode_authorization_messages`): the policy decision an
+    /// access-denied answer encoded, as JSON.
+    pub async fn decode_authorization_message(&self, encoded: &str) -> Result<String> {
+        let sts = aws_sdk_sts::Client::new(&self.sdk);
+        let out = sts
+            .decode_authorization_message()
+            .encoded_message(encoded)
+            .send()
+            .await
+            .aws_context(|| {
+                format!(
+                    "decoding the authorization message with STS DecodeAuthorizationMessage in {}",
+                    self.region
+                )
+            })?;
+        Ok(out.decoded_message().unwrap_or_default().to_string())
+    }
+
     /// STS GetCallerIdentity; returns the account id.
     pub async fn validate_credentials(&self) -> Result<String> {
         let sts = aws_sdk_sts::Client::new(&self.sdk);

@@ -18,6 +18,9 @@ pub struct AwsError {
     pub code: Option<String>,
     /// The service message, or the transport error chain.
     pub message: String,
+    /// An access-denied answer's encoded authorization message (never printed: it is several
+    /// KB; `decode_authorization_messages` has STS decode it).
+    pub encoded: Option<String>,
 }
 
 impl fmt::Display for AwsError {
@@ -66,10 +69,17 @@ impl AwsError {
                 }
             }
         };
+        let encoded = match (&code, err.message()) {
+            (Some(c), Some(m)) if super::explain::is_access_denied(c) => {
+                super::explain::encoded_message(m)
+            }
+            _ => None,
+        };
         AwsError {
             context: context.into(),
             code,
             message,
+            encoded,
         }
     }
 
@@ -169,6 +179,7 @@ mod tests {
             context: "creating AMI 'web-1' from i-0abc in us-east-1".into(),
             code: Some("InvalidAMIName.Duplicate".into()),
             message: "AMI name web-1 is already in use by AMI ami-1".into(),
+            encoded: Some("Zm9v".into()),
         };
         assert_eq!(
             e.to_string(),

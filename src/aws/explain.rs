@@ -108,6 +108,18 @@ pub(crate) fn is_access_denied(code: &str) -> bool {
     )
 }
 
+/// The encoded authorization message in an access-denied message (Packer's pattern: the word
+/// after "Encoded authorization failure message:").
+pub(crate) fn encoded_message(message: &str) -> Option<String> {
+    let (_, rest) = message.split_once("Encoded authorization failure message:")?;
+    let word: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    (!word.is_empty()).then_some(word)
+}
+
 /// An access-denied message with the IAM action and resource first, when AWS names them
 /// ("User: … is not authorized to perform: ec2:RunInstances on resource: arn:…"), and the
 /// encoded authorization message (often several KB) replaced by its length.
@@ -176,6 +188,13 @@ mod tests {
             access_denied(&m),
             "not allowed to ec2:RunInstances on arn:aws:ec2:us-east-1:123456789012:instance/* as arn:aws:iam::123456789012:user/ci (no identity-based policy allows the ec2:RunInstances action); AWS sent an encoded authorization message (3000 characters): `aws sts decode-authorization-message --encoded-message <it>` says which policy refused"
         );
+        assert_eq!(
+            encoded_message(&format!(
+                "x. Encoded authorization failure message: {blob} more"
+            )),
+            Some(blob.clone())
+        );
+        assert_eq!(encoded_message("no message here"), None);
         // The older EC2 form: only the encoded message.
         let m = format!("You are not authorized to perform this operation. Encoded authorization failure message: {blob}");
         let out = access_denied(&m);

@@ -246,6 +246,7 @@ mod tests {
                             context: "describing".into(),
                             code: Some("RequestLimitExceeded".into()),
                             message: "slow down".into(),
+                            encoded: None,
                         }),
                         1 => Ok(Check::Pending("pending".into())),
                         _ => Ok(Check::Done(42)),
@@ -323,6 +324,7 @@ mod tests {
                     context: "describing images in r".into(),
                     code: Some("AuthFailure".into()),
                     message: "no".into(),
+                    encoded: None,
                 })
             },
         )

@@ -116,6 +116,17 @@ pub fn validate_command() -> Command {
         .arg(template_arg())
 }
 
+pub fn fix_command() -> Command {
+    base("fix").arg(bool_flag("validate")).arg(template_arg())
+}
+
+pub fn console_command() -> Command {
+    base("console")
+        .arg(list_flag("var"))
+        .arg(list_flag("var-file"))
+        .arg(template_arg())
+}
+
 pub fn inspect_command() -> Command {
     base("inspect").arg(template_arg())
 }

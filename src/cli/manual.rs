@@ -5,7 +5,7 @@
 
 use clap::Command;
 
-use super::{args, cleanup, help, persona, platform};
+use super::{args, cleanup, completions, console, help, persona, platform};
 
 /// The one-line description of `name` in `rpack --help` (the single source of those lines).
 fn about(name: &str) -> String {
@@ -18,6 +18,9 @@ fn about(name: &str) -> String {
         })
         .unwrap_or_default()
 }
+
+/// `fix`'s help, built once from the fixer list (clap keeps a `&'static str`).
+static FIX_HELP: std::sync::LazyLock<String> = std::sync::LazyLock::new(super::fix::help);
 
 /// `cmd` as a subcommand of `rpack`: its description, and the text `rpack CMD -h` prints.
 fn sub(cmd: Command, long_help: &'static str) -> Command {
@@ -37,6 +40,16 @@ pub fn command() -> Command {
         .disable_help_subcommand(true)
         .subcommand(sub(args::build_command(), help::BUILD))
         .subcommand(sub(cleanup::command(), cleanup::HELP))
+        .subcommand(sub(
+            Command::new("completions").arg(
+                clap::Arg::new("shell")
+                    .required(true)
+                    .value_parser(["bash", "zsh", "fish"]),
+            ),
+            completions::HELP,
+        ))
+        .subcommand(sub(args::console_command(), console::HELP))
+        .subcommand(sub(args::fix_command(), FIX_HELP.as_str()))
         .subcommand(sub(Command::new("init"), super::init::HELP))
         .subcommand(sub(args::inspect_command(), help::INSPECT))
         .subcommand(sub(platform::command(), platform::HELP))
@@ -52,8 +65,13 @@ pub fn command() -> Command {
                 .about("Prints the help of a command")
                 .subcommand(Command::new("build"))
                 .subcommand(Command::new("cleanup"))
+                .subcommand(Command::new("completions"))
+                .subcommand(Command::new("console"))
+                .subcommand(Command::new("fix"))
+                .subcommand(Command::new("init"))
                 .subcommand(Command::new("inspect"))
                 .subcommand(Command::new("platform"))
+                .subcommand(Command::new("plugins"))
                 .subcommand(Command::new("validate"))
                 .subcommand(Command::new("version")),
         )

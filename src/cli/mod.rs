@@ -7,7 +7,10 @@
 pub mod args;
 mod build;
 mod cleanup;
+mod completions;
+mod console;
 mod diags;
+mod fix;
 mod help;
 mod init;
 mod inspect;
@@ -24,6 +27,16 @@ const EXIT_UNKNOWN_COMMAND: i32 = 127;
 
 /// Runs the CLI with the process arguments and returns the exit code.
 pub fn main() -> i32 {
+    // The shell asks for completions (installed by `-autocomplete-install`).
+    if let Some(line) = std::env::var_os("COMP_LINE") {
+        let point = std::env::var("COMP_POINT")
+            .ok()
+            .and_then(|p| p.parse().ok());
+        for c in completions::answer(&line.to_string_lossy(), point) {
+            println!("{c}");
+        }
+        return 0;
+    }
     let argv: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|a| a.to_string_lossy().into_owned())
@@ -86,6 +99,10 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
             ui.say(&persona::version_line());
             0
         }
+        "-autocomplete-install" | "--autocomplete-install" => completions::autocomplete(&*ui, true),
+        "-autocomplete-uninstall" | "--autocomplete-uninstall" => {
+            completions::autocomplete(&*ui, false)
+        }
         "-h" | "--help" | "-help" => {
             say_main_help(&*ui);
             0
@@ -94,6 +111,10 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
             Some("validate") => say_ok(&*ui, help::VALIDATE),
             Some("inspect") => say_ok(&*ui, help::INSPECT),
             Some("build") => say_ok(&*ui, help::BUILD),
+            Some("fix") => say_ok(&*ui, &fix::help()),
+            Some("console") => say_ok(&*ui, console::HELP),
+            Some("completions") if !persona::as_packer() => say_ok(&*ui, completions::HELP),
+            Some("init" | "plugins") if !persona::as_packer() => say_ok(&*ui, init::HELP),
             Some("version") => say_ok(&*ui, help::VERSION),
             Some("cleanup") => say_ok(&*ui, cleanup::HELP),
             Some("platform") => say_ok(&*ui, platform::HELP),
@@ -106,6 +127,11 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
         "validate" => with_help(&*ui, rest, help::VALIDATE, || validate::run(&out, rest)),
         "inspect" => with_help(&*ui, rest, help::INSPECT, || inspect::run(&out, rest)),
         "build" => with_help(&*ui, rest, help::BUILD, || build::run(&out, rest)),
+        "fix" => with_help(&*ui, rest, &fix::help(), || fix::run(&out, rest)),
+        "console" => with_help(&*ui, rest, console::HELP, || console::run(&out, rest)),
+        "completions" if !persona::as_packer() => with_help(&*ui, rest, completions::HELP, || {
+            completions::run(&*ui, rest)
+        }),
         "cleanup" => with_help(&*ui, rest, cleanup::HELP, || cleanup::run(&out, rest)),
         "platform" => platform::run(&out, rest),
         "init" if !persona::as_packer() => {

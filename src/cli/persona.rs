@@ -12,6 +12,9 @@ pub(crate) const RPACK_MAIN: &str = "Usage: rpack [--version] [--help] <command>
 Available commands are:
     build           build image(s) from template
     cleanup         remove what a killed build left behind (from its ledger)
+    completions     print the shell completion script (bash, zsh, fish)
+    console         creates a console for testing variable interpolation
+    fix             fixes templates from old versions of packer
     init            nothing to install: rpack needs no plugins
     inspect         see components of a template
     platform        build and manage Elastic Beanstalk custom platforms
@@ -19,6 +22,7 @@ Available commands are:
     validate        check that a template is valid
     version         Prints the rpack version and the Packer version it is compatible with
 
+Shell completion: `rpack completions bash|zsh|fish`, or `rpack -autocomplete-install`.
 Called as `packer` (a link named packer), rpack behaves as Packer 1.6.6.
 ";
 

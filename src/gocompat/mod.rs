@@ -6,5 +6,6 @@
 //! engine).
 
 pub mod fmt;
+pub mod json;
 pub mod strconv;
 pub mod time;

@@ -91,6 +91,15 @@ pub fn duration_string(d: Duration) -> String {
     out
 }
 
+/// A measured wait for a person: Go's duration format rounded to a tenth of a second
+/// (`1.5s`, `2m0.3s`), not the nanoseconds a clock happened to read.
+pub fn human_wait(d: Duration) -> String {
+    let tenths = (d.as_millis() + 50) / 100;
+    duration_string(Duration::from_millis(
+        u64::try_from(tenths).unwrap_or(u64::MAX / 100) * 100,
+    ))
+}
+
 /// `n / div` with the fraction's trailing zeros removed.
 fn frac(n: u128, div: u128) -> String {
     let whole = n / div;
@@ -106,6 +115,13 @@ fn frac(n: u128, div: u128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_measured_wait_reads_in_tenths_of_a_second() {
+        assert_eq!(human_wait(Duration::from_nanos(1_549_999_999)), "1.5s");
+        assert_eq!(human_wait(Duration::from_millis(90_040)), "1m30s");
+        assert_eq!(human_wait(Duration::from_millis(20)), "0s");
+    }
 
     #[test]
     fn parses_like_go() {

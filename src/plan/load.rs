@@ -109,8 +109,16 @@ pub fn load(
     };
     let mut files = Vec::new();
     for f in var_files {
-        match variables::read_var_file(f) {
-            Ok(v) => files.push(v),
+        match variables::read_var_file_checked(f) {
+            Ok(v) => {
+                // Packer takes the later value silently; rpack says where (not as `packer`).
+                if !crate::ui::voice::as_packer() {
+                    for w in &v.warnings {
+                        ui.error(&format!("Warning: {w}"));
+                    }
+                }
+                files.push(v.values)
+            }
             Err(e) => {
                 ui.error(&e);
                 return Err(1);

@@ -7,6 +7,7 @@
 
 mod check;
 mod diag;
+pub mod fix;
 pub mod fixable;
 pub mod load;
 pub mod registry;

@@ -21,6 +21,38 @@ pub struct Inputs {
 
 /// Reads one `-var-file`: a flat JSON object of strings.
 pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
+    read_var_file_checked(path).map(|f| f.values)
+}
+
+/// A var-file's values and what is worth a warning in it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VarFile {
+    /// In file order; a repeated name appears twice (the later wins, as in Packer).
+    pub values: Vec<(String, String)>,
+    /// A name set twice (`"a" is set twice in vf.json: 1:2 and 2:2; the value at 2:2 is used`).
+    pub warnings: Vec<String>,
+}
+
+/// `line:col` of byte `offset` in `src` (column in characters, both 1-based).
+fn line_col(src: &str, offset: usize) -> String {
+    let mut start = offset.min(src.len());
+    while !src.is_char_boundary(start) {
+        start -= 1;
+    }
+    let before = &src[..start];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    format!("{line}:{col}")
+}
+
+/// `path:line:col` of byte `offset` in `src`.
+fn place(path: &str, src: &str, offset: usize) -> String {
+    format!("{path}:{}", line_col(src, offset))
+}
+
+/// [`read_var_file`] with repeated names reported. Packer's messages, with the file position
+/// of the problem added (`… into Go value of type string (vars.json:3:8)`).
+pub fn read_var_file_checked(path: &str) -> Result<VarFile, String> {
     let bytes = crate::limits::read_file(
         std::path::Path::new(path),
         "var file",
@@ -31,7 +63,13 @@ pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
     let src = String::from_utf8_lossy(&bytes);
     let wrap = |e: String| format!("Error reading variables in '{path}': {e}");
     let node = json::parse_allowing_duplicates(&src).map_err(|e| match e {
-        JsonError::Syntax { message, .. } => wrap(message),
+        // Go's offset counts the offending byte: the problem is the byte before it.
+        JsonError::Syntax {
+            message, offset, ..
+        } => wrap(format!(
+            "{message} ({})",
+            place(path, &src, offset.saturating_sub(1))
+        )),
         other => wrap(other.to_string()),
     })?;
     let Value::Object(obj) = node.value else {
@@ -43,17 +81,27 @@ pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
             _ => "null",
         };
         if what == "null" {
-            return Ok(Vec::new());
+            return Ok(VarFile::default());
         }
         return Err(wrap(format!(
-            "json: cannot unmarshal {what} into Go value of type map[string]string"
+            "json: cannot unmarshal {what} into Go value of type map[string]string ({})",
+            place(path, &src, node.pos.offset)
         )));
     };
-    let mut out = Vec::new();
-    for (k, _, v) in obj.entries {
+    let mut out = VarFile::default();
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
+    for (k, key_pos, v) in obj.entries {
+        let at = |o: usize| place(path, &src, o);
+        if let Some(first) = seen.insert(k.clone(), key_pos.offset) {
+            let (a, b) = (line_col(&src, first), line_col(&src, key_pos.offset));
+            out.warnings.push(format!(
+                "variable {} is set twice in {path}: at {a} and at {b}; the value at {b} is used, as in Packer",
+                crate::gocompat::strconv::quote(&k),
+            ));
+        }
         match v.value {
-            Value::String(s) => out.push((k, s)),
-            Value::Null => out.push((k, String::new())),
+            Value::String(s) => out.values.push((k, s)),
+            Value::Null => out.values.push((k, String::new())),
             other => {
                 let what = match other {
                     Value::Array(_) => "array",
@@ -62,7 +110,9 @@ pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
                     _ => "bool",
                 };
                 return Err(wrap(format!(
-                    "json: cannot unmarshal {what} into Go value of type string"
+                    "json: cannot unmarshal {what} into Go value of type string ({}: the value of {} must be a string)",
+                    at(v.pos.offset),
+                    crate::gocompat::strconv::quote(&k)
                 )));
             }
         }
@@ -411,8 +461,14 @@ mod tests {
         let p = dir.path().join("vf.json");
         std::fs::write(&p, r#"{"a":"1","n":5}"#).unwrap();
         let path = p.to_str().unwrap();
-        assert_eq!(read_var_file(path).unwrap_err(), format!("Error reading variables in '{path}': json: cannot unmarshal number into Go value of type string"));
-        std::fs::write(&p, r#"{"a":"1","a":"2"}"#).unwrap();
+        assert_eq!(read_var_file(path).unwrap_err(), format!("Error reading variables in '{path}': json: cannot unmarshal number into Go value of type string ({path}:1:14: the value of \"n\" must be a string)"));
+        std::fs::write(&p, "{\"a\":\"1\",\n \"b\": }").unwrap();
+        assert_eq!(read_var_file(path).unwrap_err(), format!("Error reading variables in '{path}': invalid character '}}' looking for beginning of value ({path}:2:7)"));
+        std::fs::write(&p, "{\"a\":\"1\",\n \"a\":\"2\"}").unwrap();
+        assert_eq!(
+            read_var_file_checked(path).unwrap().warnings,
+            [format!("variable \"a\" is set twice in {path}: at 1:2 and at 2:2; the value at 2:2 is used, as in Packer")]
+        );
         assert_eq!(
             read_var_file(path).unwrap(),
             vec![

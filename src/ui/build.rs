@@ -103,23 +103,20 @@ impl BuildUi {
 
     /// Prints `text` as is, in the build's colour (Packer's `output will be in this color.`).
     pub fn inner_say_plain(&self, text: &str) {
-        match self.colour {
-            Some(c) => self.inner.say(&format!("{c}{text}\x1b[0m")),
-            None => self.inner.say(text),
-        }
+        self.emit(text, false);
     }
 
     /// A line about the build without its `==> name:` prefix (Packer's "Build 'x' finished
     /// after …"), timestamped and coloured like the build's other lines.
     pub fn say_unprefixed(&self, msg: &str) {
         self.end_wait();
-        self.print(|| self.inner.say(&self.decorate("", &self.inner.mask(msg))));
+        self.print(|| self.emit(&self.decorate("", &self.inner.mask(msg)), false));
     }
 
     /// As [`BuildUi::say_unprefixed`], on the error stream.
     pub fn error_unprefixed(&self, msg: &str) {
         self.end_wait();
-        self.print(|| self.inner.error(&self.decorate("", &self.inner.mask(msg))));
+        self.print(|| self.emit(&self.decorate("", &self.inner.mask(msg)), true));
     }
 
     /// `prefix` + `name: ` before each line of `msg` (nothing when `prefix` is empty), then the
@@ -140,10 +137,16 @@ impl BuildUi {
                 }
             })
             .collect();
-        let text = body.join("\n");
-        match self.colour {
-            Some(c) => format!("{c}{text}\x1b[0m"),
-            None => text,
+        body.join("\n")
+    }
+
+    /// Prints a decorated line in the build's colour when on (the colour codes themselves are
+    /// not escaped, the text is).
+    fn emit(&self, text: &str, error: bool) {
+        match (self.colour, error) {
+            (Some(c), _) => self.inner.styled(c, text, error),
+            (None, false) => self.inner.say(text),
+            (None, true) => self.inner.error(text),
         }
     }
 }
@@ -154,7 +157,7 @@ impl Ui for BuildUi {
         let msg = &self.inner.mask(msg);
         tracing::debug!(build = %self.name, "ui: {msg}");
         self.end_wait();
-        self.print(|| self.inner.say(&self.decorate("==> ", msg)));
+        self.print(|| self.emit(&self.decorate("==> ", msg), false));
     }
     fn wait(&self, msg: &str) -> Wait {
         let msg = &self.inner.mask(msg);
@@ -164,13 +167,16 @@ impl Ui for BuildUi {
     fn message(&self, msg: &str) {
         let msg = &self.inner.mask(msg);
         tracing::debug!(build = %self.name, "ui: {msg}");
-        self.print(|| self.inner.message(&self.decorate("    ", msg)));
+        self.print(|| match self.colour {
+            Some(_) => self.emit(&self.decorate("    ", msg), false),
+            None => self.inner.message(&self.decorate("    ", msg)),
+        });
     }
     fn error(&self, msg: &str) {
         let msg = &self.inner.mask(msg);
         tracing::debug!(build = %self.name, "ui error: {msg}");
         self.end_wait();
-        self.print(|| self.inner.error(&self.decorate("==> ", msg)));
+        self.print(|| self.emit(&self.decorate("==> ", msg), true));
     }
     fn machine(&self, target: &str, kind: &str, data: &[&str]) {
         self.inner.machine(target, kind, data);

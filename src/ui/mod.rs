@@ -27,6 +27,17 @@ pub trait Ui: Send + Sync {
     fn error(&self, msg: &str);
     /// A raw machine-readable record (`target`, `type`, data fields); human UIs ignore it.
     fn machine(&self, target: &str, kind: &str, data: &[&str]);
+    /// `msg` (on stderr when `error`) in the SGR colour `style` (`\x1b[1;32m`). The text is
+    /// made inert like any other line, the colour codes are not; UIs without colour print the
+    /// plain line.
+    fn styled(&self, style: &str, msg: &str, error: bool) {
+        let _ = style;
+        if error {
+            self.error(msg)
+        } else {
+            self.say(msg)
+        }
+    }
     /// A progress bar for `len` bytes labelled `label`, drawn among the output's other live
     /// lines; `None` (the default) where nobody watches: not a terminal, machine-readable.
     fn progress(&self, _len: u64, _label: &str) -> Option<indicatif::ProgressBar> {
@@ -121,6 +132,15 @@ impl Ui for BasicUi {
         self.sink.write_err(&format!("{}\n", terminal::safe(&text)));
     }
     fn machine(&self, _target: &str, _kind: &str, _data: &[&str]) {}
+    fn styled(&self, style: &str, msg: &str, error: bool) {
+        let text = self.secrets.mask(msg);
+        let line = format!("{style}{}\x1b[0m\n", terminal::safe(&text));
+        if error {
+            self.sink.write_err(&line)
+        } else {
+            self.sink.write_out(&line)
+        }
+    }
     fn mask(&self, text: &str) -> String {
         self.secrets.mask(text)
     }

@@ -18,7 +18,7 @@ const REGION: &str = "us-east-1";
 const COPY_REGION: &str = "us-west-2";
 
 /// The shared EC2 stack plus the directory the rpack processes run in.
-struct Stack {
+pub(crate) struct Stack {
     ec2: Ec2Stack,
     dir: PathBuf,
 }
@@ -30,7 +30,7 @@ impl std::ops::Deref for Stack {
     }
 }
 
-fn stack() -> Stack {
+pub(crate) fn stack() -> Stack {
     Stack {
         ec2: Ec2Stack::start(),
         dir: fresh_dir("build"),
@@ -38,7 +38,7 @@ fn stack() -> Stack {
 }
 
 impl Stack {
-    fn rpack(&self, args: &[&str]) -> Command {
+    pub(crate) fn rpack(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rpack"));
         c.args(args)
             .current_dir(&self.dir)
@@ -56,7 +56,7 @@ impl Stack {
     }
 
     /// A small amazon-ebs template against this stack; `extra` is merged into the builder.
-    fn template(&self, name: &str, extra: Value, provisioners: Value) -> PathBuf {
+    pub(crate) fn template(&self, name: &str, extra: Value, provisioners: Value) -> PathBuf {
         let mut builder = json!({
             "type": "amazon-ebs",
             "region": REGION,
@@ -85,7 +85,7 @@ impl Stack {
     }
 
     /// Everything of any build left in `regions` (moto is fresh for each test).
-    fn leftovers(&self, regions: &[&str]) -> Vec<String> {
+    pub(crate) fn leftovers(&self, regions: &[&str]) -> Vec<String> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -221,7 +221,7 @@ impl Running {
     }
 }
 
-fn run_to_end(cmd: Command) -> (Option<i32>, String) {
+pub(crate) fn run_to_end(cmd: Command) -> (Option<i32>, String) {
     Running::start(cmd).finish()
 }
 

@@ -7,6 +7,7 @@ mod support;
 mod aws_errors;
 mod build;
 mod cli;
+mod cli_more;
 mod cm;
 mod dist;
 mod ebs;

@@ -330,6 +330,20 @@ async fn an_agent_that_never_registers_is_a_bounded_clear_error() {
         "{err}"
     );
     assert!(err.contains("AmazonSSMManagedInstanceCore"), "{err}");
+    // How long, as a person reads it (Go's duration format to a tenth of a second), not a
+    // Rust debug print of the measured nanoseconds.
+    let waited = err
+        .split(" within ")
+        .nth(1)
+        .and_then(|r| r.split(" (").next())
+        .unwrap_or_default();
+    let (num, unit) = waited.split_at(waited.len().saturating_sub(1));
+    assert!(
+        unit == "s"
+            && num.parse::<f64>().is_ok()
+            && num.split('.').nth(1).is_none_or(|f| f.len() == 1),
+        "{err}"
+    );
     assert!(rig.fake.record().started.is_empty());
 }
 

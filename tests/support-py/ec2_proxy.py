@@ -30,6 +30,10 @@ What a test can switch at run time, through the control endpoint (never forwarde
                                 EC2's UnauthorizedOperation (HTTP 403). The choice is
                                 deterministic, failing first: f = 0.5 fails calls 1, 3, 5, ...;
                                 "limit" caps how many calls fail in total.
+                                STS DecodeAuthorizationMessage (which moto lacks) is always
+                                answered here: the decision behind the last access-denied
+                                fault for the encoded message that fault sent, else
+                                InvalidAuthorizationMessageException.
       "delay": null | {"seconds": s, "actions": [..] | null}
                                 holds moto's answer to the matching calls for s seconds.
       "console": null | {"keys": ["<type> <base64> [comment]", ...], "truncate": bool}
@@ -56,6 +60,7 @@ import threading
 import time
 import urllib.parse
 import xml.etree.ElementTree as ET
+import xml.sax.saxutils
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # Action -> (which table, id element in the response, state name, state code) for transitions.
@@ -80,6 +85,7 @@ class State:
         self.lock = threading.Lock()
         self.calls = []            # [action, status, injected]
         self.requests = []         # [action, form body]
+        self.last_denied = None    # the action the last access-denied fault answered
         self.stub = set()          # actions answered with an empty success
         self.transitions = 0.0     # seconds, or {action: seconds}
         self.since = {}            # (table, id) -> (time, state, code, action)
@@ -188,13 +194,45 @@ def fault_response(kind, action):
                "arn:aws:iam::123456789012:user/ci is not authorized to perform: ec2:%s on "
                "resource: arn:aws:ec2:us-east-1:123456789012:instance/* because no "
                "identity-based policy allows the ec2:%s action. Encoded authorization failure "
-               "message: %s" % (action, action, "Zm9v" * 600))
+               "message: %s" % (action, action, ENCODED_BLOB))
     else:
         status, code, msg = 500, "InternalError", "An internal error has occurred."
     body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>%s</Code>'
             '<Message>%s</Message></Error></Errors><RequestID>rpack-test-%s-%d</RequestID>'
             '</Response>' % (code, msg, action, int(time.time() * 1000))).encode()
     return status, body
+
+
+ENCODED_BLOB = "Zm9v" * 600
+
+
+def decode_authorization_response(body, last_denied):
+    """STS DecodeAuthorizationMessage (query protocol, botocore's sts 2011-06-15 model): the
+    policy decision behind the last access-denied fault, for the encoded message the fault sent;
+    any other message is InvalidAuthorizationMessageException (HTTP 400)."""
+    form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+    encoded = (form.get("EncodedMessage") or [""])[0]
+    rid = "rpack-test-decode-%d" % int(time.time() * 1000)
+    if encoded != ENCODED_BLOB or not last_denied:
+        err = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
+               '<Type>Sender</Type><Code>InvalidAuthorizationMessageException</Code>'
+               '<Message>The encoded authorization message is not valid.</Message></Error>'
+               '<RequestId>%s</RequestId></ErrorResponse>' % rid)
+        return 400, err.encode()
+    decoded = json.dumps({
+        "allowed": False, "explicitDeny": False,
+        "matchedStatements": {"items": []}, "failures": {"items": []},
+        "context": {"principal": {"id": "AIDAEXAMPLE", "name": "ci",
+                                  "arn": "arn:aws:iam::123456789012:user/ci"},
+                    "action": "ec2:%s" % last_denied,
+                    "resource": "arn:aws:ec2:us-east-1:123456789012:instance/*",
+                    "conditions": {"items": []}}}, separators=(",", ":"))
+    ok = ('<DecodeAuthorizationMessageResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+          '<DecodeAuthorizationMessageResult><DecodedMessage>%s</DecodedMessage>'
+          '</DecodeAuthorizationMessageResult><ResponseMetadata><RequestId>%s</RequestId>'
+          '</ResponseMetadata></DecodeAuthorizationMessageResponse>'
+          % (xml.sax.saxutils.escape(decoded), rid))
+    return 200, ok.encode()
 
 
 def console_text(cfg):
@@ -348,9 +386,19 @@ class Handler(BaseHTTPRequestHandler):
         with STATE.lock:
             STATE.requests.append([action, body.decode("utf-8", "replace")])
             stubbed = action in STATE.stub
+        if action == "DecodeAuthorizationMessage":  # moto has no such call
+            with STATE.lock:
+                last = STATE.last_denied
+            status, data = decode_authorization_response(body, last)
+            with STATE.lock:
+                STATE.calls.append([action, status, True])
+            return self.reply(status, data, content_type="text/xml")
         kind = STATE.pick_fault(action)
         if kind:
             status, data = fault_response(kind, action)
+            if kind == "access-denied":
+                with STATE.lock:
+                    STATE.last_denied = action
             with STATE.lock:
                 STATE.calls.append([action, status, True])
             return self.reply(status, data, content_type="text/xml")

@@ -78,6 +78,24 @@ pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
 
 /// Runs one amazon-ebs build. On success returns the artifact (`None` with `skip_create_ami`).
 /// Failures and cancellation come back as [`RunError`] inside the anyhow error after cleanup.
+/// `decode_authorization_messages`: an access-denied failure that carries an encoded
+/// authorization message gets the message STS decodes from it (Packer's wording:
+/// `Authorization failure message: '…'`); when STS cannot be asked or fails, the error says so.
+async fn decode_authorization(aws: &Clients, error: anyhow::Error) -> anyhow::Error {
+    let Some(encoded) = crate::aws::error::find(&error).and_then(|e| e.encoded.clone()) else {
+        return error;
+    };
+    if !aws.sts_reachable() {
+        return anyhow::anyhow!(
+            "{error:#}; decode_authorization_messages: not decoded, because EC2 is at a custom endpoint and STS is not (set AWS_ENDPOINT_URL_STS)"
+        );
+    }
+    match aws.decode_authorization_message(&encoded).await {
+        Ok(decoded) => anyhow::anyhow!("{error:#}. Authorization failure message: '{decoded}'"),
+        Err(e) => anyhow::anyhow!("{error:#}; decode_authorization_messages: {e:#}"),
+    }
+}
+
 pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artifact>> {
     let build_id = args
         .build_id
@@ -147,8 +165,22 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
                 aws: Some(aws),
             }))
         }
-        Err(e @ RunError::StepFailed { .. }) | Err(e @ RunError::Cancelled { .. }) => {
-            Err(anyhow::Error::new(e))
+        Err(RunError::StepFailed {
+            step,
+            error,
+            cleanup_errors,
+        }) => {
+            let error = if cfg.access.decode_authorization_messages {
+                decode_authorization(&aws, error).await
+            } else {
+                error
+            };
+            Err(anyhow::Error::new(RunError::StepFailed {
+                step,
+                error,
+                cleanup_errors,
+            }))
         }
+        Err(e @ RunError::Cancelled { .. }) => Err(anyhow::Error::new(e)),
     }
 }

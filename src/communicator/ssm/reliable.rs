@@ -58,7 +58,7 @@ pub struct Received {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("message {sequence} was not acknowledged after {attempts} transmissions over {waited:?}")]
+#[error("message {sequence} was not acknowledged after {attempts} transmissions over {}", crate::gocompat::time::human_wait(*waited))]
 pub struct GaveUp {
     pub sequence: i64,
     pub attempts: u32,
@@ -369,7 +369,13 @@ mod tests {
         assert!(r.can_send());
         r.send(payload::OUTPUT, vec![2], t0);
         assert!(!r.can_send());
-        let e = r.due(t0 + Duration::from_secs(2)).unwrap_err();
+        let e = r
+            .due(t0 + Duration::from_micros(2_000_123_456))
+            .unwrap_err();
         assert_eq!(e.sequence, 0);
+        assert_eq!(
+            e.to_string(),
+            "message 0 was not acknowledged after 1 transmissions over 33m20.1s"
+        );
     }
 }

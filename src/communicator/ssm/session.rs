@@ -62,7 +62,7 @@ impl std::fmt::Debug for Started {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("the SSM agent on {instance} did not register with Systems Manager within {waited:?} (StartSession kept answering TargetNotConnected); check the instance profile has the AmazonSSMManagedInstanceCore permissions and the instance can reach the ssm, ssmmessages and ec2messages endpoints")]
+    #[error("the SSM agent on {instance} did not register with Systems Manager within {} (StartSession kept answering TargetNotConnected); check the instance profile has the AmazonSSMManagedInstanceCore permissions and the instance can reach the ssm, ssmmessages and ec2messages endpoints", crate::gocompat::time::human_wait(*waited))]
     NotRegistered { instance: String, waited: Duration },
     #[error(transparent)]
     Api(#[from] AwsError),

@@ -1,0 +1,231 @@
+//! `console`: Packer 1.6.6's JSON-mode console. Each line is rendered against the template's
+//! user variables (defaults < `-var-file` < `-var`, resolved like a build), the way
+//! `packer console` does: `help`, `variables` and `exit` are commands, any other line is a
+//! Go template. With stdin not a terminal every line is evaluated and only the last result is
+//! printed (Packer's piped mode); on a terminal each result is printed after a `> ` prompt.
+//!
+//! Called as `packer`, the output is Packer's byte for byte (its problem reports are headed
+//! `???????:` and go to stdout, and the exit code stays 0). Called as `rpack`, a failed
+//! expression is an `Error:` on stderr and the exit code is 1; a template whose variables do
+//! not resolve is an error instead of Packer's silent empty variable set.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+
+use super::{args, persona, usage_error, Output};
+use crate::template::interp::{self, BuildData, Context};
+use crate::template::parse::Template;
+use crate::template::variables::{self, parse_var_arg};
+use crate::ui::{wrap_string, Secrets, Ui};
+
+pub const HELP: &str = "Usage: packer console [options] [TEMPLATE]
+
+  Creates a console for testing variable interpolation.
+  If a template is provided, this command will load the template and any
+  variables defined therein into its context to be referenced during
+  interpolation.
+
+Options:
+  -var 'key=value'       Variable for templates, can be used multiple times.
+  -var-file=path         JSON or HCL2 file containing user variables. [ Note that even in HCL mode this expects file to contain JSON, a fix is comming soon ]";
+
+/// What `help` prints in the console.
+const CONSOLE_HELP: &str = "Packer console JSON Mode.
+The Packer console allows you to experiment with Packer interpolations.
+You may access variables in the Packer config you called the console with.
+
+Type in the interpolation to test and hit <enter> to see the result.
+
+\"variables\" will dump all available variables and their values.
+
+\"{{timestamp}}\" will output the timestamp, for example \"1559855090\".
+
+To exit the console, type \"exit\" and hit <enter>, or use Control-C.
+
+/!\\ If you would like to start console in hcl2 mode without a config you can
+use the --config-type=hcl2 option.";
+
+pub fn run(out: &Output, rest: &[String]) -> i32 {
+    let ui = out.ui(Secrets::default());
+    let m = match args::parse(args::console_command(), rest) {
+        Ok(m) => m,
+        Err(e) => return usage_error(&*ui, HELP, &e),
+    };
+    let many = |name: &str| -> Vec<String> {
+        m.get_many::<String>(name)
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut vars = Vec::new();
+    for raw in many("var") {
+        match parse_var_arg(&raw) {
+            Ok(kv) => vars.push(kv),
+            Err(e) => {
+                let msg = format!(
+                    "invalid value {} for flag -var: {e}",
+                    crate::gocompat::strconv::quote(&raw)
+                );
+                return usage_error(&*ui, HELP, &args::UsageError(Some(msg)));
+            }
+        }
+    }
+    // Like Packer, a template is used only when exactly one is named.
+    let templates = many("template");
+    let (template, values) = match templates.as_slice() {
+        [path] => match crate::plan::load(&*ui, path, &many("var-file"), &vars) {
+            Ok(l) => (l.template, l.values),
+            Err(code) => return code,
+        },
+        _ => {
+            let mut files = Vec::new();
+            for f in many("var-file") {
+                match variables::read_var_file(&f) {
+                    Ok(v) => files.push(v),
+                    Err(e) => {
+                        ui.error(&e);
+                        return 1;
+                    }
+                }
+            }
+            let t = Template::default();
+            let values = variables::merge(&t, &files, &vars);
+            (t, values)
+        }
+    };
+    let ctx = match context(&template, &values) {
+        Ok(c) => c,
+        Err(errors) if !persona::as_packer() => {
+            ui.error(&crate::gocompat::fmt::multierror(&errors));
+            return 1;
+        }
+        // Packer ignores the failure and evaluates with no variables at all.
+        Err(_) => Context {
+            user_vars: BTreeMap::new(),
+            ..console_context(&template)
+        },
+    };
+    let ui = out.ui(Secrets::new(crate::plan::load::sensitive_values(
+        &template,
+        &ctx.user_vars,
+    )));
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        interactive(&*ui, &ctx, &mut stdin.lock())
+    } else {
+        piped(&*ui, &ctx, &mut stdin.lock())
+    }
+}
+
+/// The console's render context: no build, no `packer_version`, `build` unavailable.
+fn console_context(template: &Template) -> Context {
+    Context {
+        packer_version: None,
+        build_data: BuildData::Unavailable,
+        ..crate::plan::base_context(template)
+    }
+}
+
+/// The context with the template's variables resolved (Packer's `Initialize`).
+fn context(template: &Template, values: &BTreeMap<String, String>) -> Result<Context, Vec<String>> {
+    let missing = variables::missing_required(template, values);
+    if !missing.is_empty() {
+        return Err(missing
+            .iter()
+            .map(|n| format!("required variable not set: {n}"))
+            .collect());
+    }
+    let base = console_context(template);
+    let user_vars = variables::resolve(template, values, &base)?;
+    Ok(Context { user_vars, ..base })
+}
+
+/// One evaluated line: its result, whether it asked to exit, and the problem, if any.
+struct Evaluated {
+    result: String,
+    exit: bool,
+    problem: Option<String>,
+}
+
+fn evaluate(line: &str, ctx: &Context) -> Evaluated {
+    let ok = |result: String| Evaluated {
+        result,
+        exit: false,
+        problem: None,
+    };
+    match line {
+        "" => ok(String::new()),
+        "exit" => Evaluated {
+            exit: true,
+            ..ok(String::new())
+        },
+        "help" => ok(CONSOLE_HELP.to_string()),
+        "variables" => ok(ctx
+            .user_vars
+            .iter()
+            .fold("\n".to_string(), |s, (k, v)| format!("{s}{k}: {v},\n"))),
+        expr => match interp::render(expr, ctx) {
+            Ok(r) => ok(r),
+            Err(e) => Evaluated {
+                problem: Some(e.message),
+                ..ok(String::new())
+            },
+        },
+    }
+}
+
+/// Reports a failed expression; returns the exit code it implies.
+fn report(ui: &dyn Ui, detail: &str) -> i32 {
+    let detail = wrap_string(&ui.mask(detail), 80);
+    if persona::as_packer() {
+        // Packer's diagnostic has no severity, which its writer labels `???????`.
+        ui.say(&format!("???????: Interpolation error\n\n{detail}\n\n"));
+        0
+    } else {
+        ui.error(&format!("Error: Interpolation error\n\n{detail}\n"));
+        1
+    }
+}
+
+/// Stdin is not a terminal: every line (trimmed) is evaluated, problems are reported as they
+/// come, and the last line's result is printed.
+fn piped(ui: &dyn Ui, ctx: &Context, input: &mut dyn BufRead) -> i32 {
+    let mut last = String::new();
+    let mut code = 0;
+    for line in input.lines() {
+        let Ok(line) = line else { break };
+        let e = evaluate(line.trim(), ctx);
+        if let Some(p) = &e.problem {
+            code = report(ui, p).max(code);
+        }
+        last = e.result;
+    }
+    ui.message(&last);
+    code
+}
+
+/// A terminal: `> ` prompts, each result printed, until `exit` or end of input.
+fn interactive(ui: &dyn Ui, ctx: &Context, input: &mut dyn BufRead) -> i32 {
+    let mut code = 0;
+    loop {
+        print!("> ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        match input.read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                println!("exit");
+                return code;
+            }
+            Ok(_) => {}
+        }
+        let line = line.strip_suffix('\n').unwrap_or(&line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let e = evaluate(line, ctx);
+        if let Some(p) = &e.problem {
+            code = report(ui, p).max(code);
+        }
+        if e.exit {
+            return code;
+        }
+        ui.say(&e.result);
+    }
+}
