@@ -749,15 +749,18 @@ fn process_alive(pid: &str) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// A stand-in that records its pid in `pid_file` and runs `sleep <marker>` as its child (as
-/// root under sudo, or not). `marker` is a unique number of seconds, so pgrep can tell this
-/// sleep from any other.
-fn sleeper(inst: &Instance, name: &str, pid_file: &str, marker: &str) -> PathBuf {
+/// A stand-in that records its pid in `pid_file` and runs `sleep <marker>`: as its child
+/// (the signal must reach the whole process group), or, under sudo, in its place (`exec`):
+/// sudo passes TERM on to the command it started, but that command's own children run as root,
+/// out of the login user's reach. `marker` is a unique number of seconds, so pgrep can tell
+/// this sleep from any other.
+fn sleeper(inst: &Instance, name: &str, pid_file: &str, marker: &str, sudo: bool) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let p = inst.dir.join("bin").join(name);
+    let run = if sudo { "exec sleep" } else { "sleep" };
     write(
         &p,
-        &format!("#!/bin/sh\necho $$ > {pid_file}\nsleep {marker}\necho the sleep ended\n"),
+        &format!("#!/bin/sh\necho $$ > {pid_file}\n{run} {marker}\necho the sleep ended\n"),
     );
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     chmod_tree(p.parent().unwrap());
@@ -800,6 +803,7 @@ fn sigterm_or_sigint_during_shell_ansible_local_chef_puppet_and_salt_stops_the_r
             },
             &pid_file,
             &marker,
+            matches!(kind, "chef-solo" | "puppet-masterless" | "salt-masterless"),
         );
         let p = match kind {
             "shell" => json!({
