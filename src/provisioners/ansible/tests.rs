@@ -164,6 +164,36 @@ fn without_a_host_key_checking_is_off_and_a_bastion_becomes_a_proxy_command() {
 }
 
 #[test]
+fn a_control_path_the_user_sets_is_kept_and_the_private_one_goes_with_the_plan() {
+    let (_d, pb) = playbook();
+    let (c, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true,
+            "ansible_env_vars": ["ANSIBLE_SSH_CONTROL_PATH_DIR=/home/me/cp"]}}"#
+    ));
+    let p = plan(&c, &data(&[]), Target::Direct).unwrap();
+    let cp: Vec<_> = p
+        .env
+        .iter()
+        .filter(|(k, _)| k == "ANSIBLE_SSH_CONTROL_PATH_DIR")
+        .collect();
+    assert_eq!(
+        cp,
+        [&(
+            "ANSIBLE_SSH_CONTROL_PATH_DIR".to_string(),
+            "/home/me/cp".to_string()
+        )]
+    );
+    let (c, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true}}"#
+    ));
+    let p = plan(&c, &data(&[]), Target::Direct).unwrap();
+    env_without_control_dir(&p);
+    let dir = p.control_dir.clone().unwrap();
+    drop(p);
+    assert!(!dir.exists(), "the control socket directory is removed");
+}
+
+#[test]
 fn no_ssh_connection_is_a_clear_error() {
     let (_d, pb) = playbook();
     let (c, _) = cfg(&format!(
