@@ -127,7 +127,10 @@ time_it() { # name command...
   reset_instance
   start=$(date +%s%N)
   if ! "${@:2}" > "$work/$1.log" 2>&1; then
-    echo "$1 failed; its output:" >&2; tail -30 "$work/$1.log" >&2; exit 1
+    echo "$1 failed; its output:" >&2; tail -30 "$work/$1.log" >&2
+    # Packer's proxy adapter fails now and then ("unexpected EOF"): count it, keep going.
+    if [ "$1" = packer ]; then echo "packer-failed 1" >> "$work/times"; return 0; fi
+    exit 1
   fi
   end=$(date +%s%N)
   echo "$1 $(( (end - start) / 1000000 ))" >> "$work/times"
@@ -152,6 +155,9 @@ for name in ["direct", "rpack", "proxy", "local", "packer"]:
     if v:
         med[name] = statistics.median(v)
         print(f"{name:7} median {med[name]:6.2f} s  runs {' '.join(f'{x:.2f}' for x in v)}")
+fails = sum(1 for n, _ in rows if n == "packer-failed")
+if fails:
+    print(f"packer failed {fails} time(s); its median is over the runs that finished")
 if "rpack" in med and "direct" in med:
     print(f"rpack ansible / direct ansible-playbook: {med['rpack'] / med['direct']:.2f}x (target <= 1.1x)")
 if "rpack" in med and "packer" in med:

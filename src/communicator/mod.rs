@@ -50,6 +50,20 @@ pub trait Communicator: Send + Sync {
         out: &dyn OutputSink,
         cancel: &CancellationToken,
     ) -> Result<i32, CommError>;
+    /// As [`Communicator::start`], with the command's standard input read from `stdin` (the
+    /// read end of a pipe) and closed (end of file) when the pipe's writer closes it. The
+    /// default, for communicators that cannot feed standard input, runs the command without
+    /// it and drops the pipe.
+    async fn start_with_stdin(
+        &self,
+        command: &str,
+        stdin: std::os::fd::OwnedFd,
+        out: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, CommError> {
+        drop(stdin);
+        self.start(command, out, cancel).await
+    }
     /// Uploads the bytes of `local` to the remote path `remote` with `mode` (default: the local
     /// file's permission bits).
     async fn upload(

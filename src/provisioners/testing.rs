@@ -215,6 +215,46 @@ pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<
     })
 }
 
+/// What a provisioner's `provision` runs against in its unit tests: the fake communicator
+/// (with scripted replies), a recording UI, [`build_data`] and a live cancellation token.
+pub struct Fixture {
+    pub comm: FakeComm,
+    pub ui: RecordingUi,
+    pub data: crate::provisioners::BuildData,
+    pub cancel: CancellationToken,
+}
+
+impl Fixture {
+    /// Every command succeeds with no output.
+    pub fn new() -> Self {
+        Self::with_replies(Vec::new())
+    }
+
+    /// Commands (other than `chmod`/`rm` bookkeeping) get `replies` in order.
+    pub fn with_replies(replies: Vec<Reply>) -> Self {
+        Fixture {
+            comm: FakeComm::with_replies(replies),
+            ui: RecordingUi::default(),
+            data: build_data(),
+            cancel: CancellationToken::new(),
+        }
+    }
+}
+
+/// Defines `fn cfg(json) -> (Config, errors)` in a provisioner's tests: `json` decoded as a
+/// `$kind` provisioner with the real decoder, its `Config` taken from `Provisioner::$variant`.
+macro_rules! config_decoder {
+    ($kind:literal, $variant:ident) => {
+        fn cfg(json: &str) -> (Config, Vec<String>) {
+            match crate::provisioners::testing::decode($kind, json) {
+                (crate::provisioners::Provisioner::$variant(c), errs) => (*c, errs),
+                _ => unreachable!(concat!($kind, " decodes as ", stringify!($variant))),
+            }
+        }
+    };
+}
+pub(crate) use config_decoder;
+
 /// Decodes communicator keys from `json` with the real decoder.
 pub fn decode_comm(json: &str) -> (crate::communicator::SshConfig, Vec<String>) {
     decode_with(json, "null", &[], crate::communicator::config::decode)

@@ -545,6 +545,63 @@ fn ansible_through_the_proxy_runs_commands_and_moves_files_both_ways() {
     inst.ssh(&format!("sudo rm -rf {out_dir}"));
 }
 
+/// The proxy relays a command's standard input: with pipelining (rpack's default) every module
+/// reaches the remote Python through it, `ANSIBLE_SSH_TRANSFER_METHOD=piped` copies files with
+/// `dd` fed through it, and a task's `stdin:` reaches its command. The data is checked on the
+/// instance byte for byte.
+#[test]
+fn ansible_through_the_proxy_forwards_standard_input() {
+    let inst = Instance::start("cm-ansible-proxy-stdin");
+    let out_dir = format!("/tmp/rpack-cm-proxy-stdin-{}", inst.sshd.port());
+    let payload = inst.dir.join("payload.txt");
+    let body: String = (0..20000).map(|i| format!("stdin line {i}\n")).collect();
+    write(&payload, &body);
+    let play = inst.dir.join("stdin.yml");
+    write(
+        &play,
+        &format!(
+            r#"- hosts: default
+  gather_facts: false
+  tasks:
+    - file: {{ path: "{out_dir}", state: directory, mode: "0755" }}
+    - copy: {{ src: "{payload}", dest: "{out_dir}/copied.txt" }}
+    - shell: "cat > {out_dir}/piped.txt"
+      args:
+        stdin: "{{{{ lookup('file', '{payload}') }}}}"
+    - command: "md5sum"
+      args:
+        stdin: "through the proxy"
+      register: sum
+    - copy: {{ dest: "{out_dir}/sum.txt", content: "{{{{ sum.stdout }}}}\n" }}
+"#,
+            payload = payload.display(),
+        ),
+    );
+    let t = inst.template(json!([{
+        "type": "ansible",
+        "playbook_file": play,
+        "use_proxy": true,
+        "ansible_env_vars": ["ANSIBLE_SSH_TRANSFER_METHOD=piped"]
+    }]));
+    let (out, text) = inst.rpack("build", &t);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok=5") && text.contains("failed=0"), "{text}");
+    // `lookup('file')` drops the final newline; `stdin:` adds one back.
+    assert_eq!(
+        inst.ssh(&format!(
+            "md5sum < {out_dir}/copied.txt; md5sum < {out_dir}/piped.txt; cat {out_dir}/sum.txt"
+        )),
+        format!(
+            "{}{}{}",
+            md5_line(&body),
+            md5_line(&body),
+            md5_line("through the proxy\n")
+        )
+    );
+    assert_eq!(inst.leftovers(), Vec::<String>::new());
+    inst.ssh(&format!("rm -rf {out_dir}"));
+}
+
 fn md5_line(body: &str) -> String {
     let mut child = Command::new("md5sum")
         .stdin(std::process::Stdio::piped())
@@ -610,9 +667,17 @@ fn ansible_reaches_the_instance_through_the_builds_bastion() {
 }
 
 /// Starts `rpack build template`, waits for the remote stand-in to write `pid_file` on the
-/// instance, sends `signal` to rpack, and checks: rpack fails within 20 s and left nothing in
-/// its TMPDIR (uploaded scripts, env files, keys).
-fn interrupt_remote_run(inst: &Instance, template: &Path, pid_file: &str, signal: i32) {
+/// instance, sends `signal` to rpack, and checks: rpack fails within 20 s, left nothing in its
+/// TMPDIR (uploaded scripts, env files, keys), and the remote command is gone within 5 s of
+/// rpack's exit: the stand-in's shell (its pid) and its `sleep <marker>` child, found by
+/// pgrep (the "instance" is this machine).
+fn interrupt_remote_run(
+    inst: &Instance,
+    template: &Path,
+    pid_file: &str,
+    marker: &str,
+    signal: i32,
+) {
     let mut child = inst.spawn_build(template, std::process::Stdio::null());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     let pid = loop {
@@ -620,7 +685,7 @@ fn interrupt_remote_run(inst: &Instance, template: &Path, pid_file: &str, signal
             .ssh(&format!("cat {pid_file} 2>/dev/null"))
             .trim()
             .to_string();
-        if !pid.is_empty() {
+        if !pid.is_empty() && !remote_processes(marker).is_empty() {
             break pid;
         }
         assert!(
@@ -642,29 +707,71 @@ fn interrupt_remote_run(inst: &Instance, template: &Path, pid_file: &str, signal
         start.elapsed()
     );
     let leftovers = inst.leftovers();
-    // The remote stand-in may outlive the connection rpack shut down (sshd does not signal a
-    // command without a terminal): stop it by its pid.
-    inst.ssh(&format!(
-        "sudo kill {pid} 2>/dev/null; sudo rm -f {pid_file}"
-    ));
+    let gone_by = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut alive;
+    loop {
+        alive = remote_processes(marker);
+        if process_alive(&pid) {
+            alive.push(format!("{pid} (the stand-in's shell)"));
+        }
+        if alive.is_empty() || std::time::Instant::now() > gone_by {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // Whatever happened, stop the stand-in so that a failure leaves nothing running.
+    let _ = Command::new("pkill")
+        .args(["-f", &format!("sleep {marker}")])
+        .status();
+    let _ = Command::new("kill").arg(&pid).status();
+    inst.ssh(&format!("sudo rm -f {pid_file}"));
+    assert_eq!(
+        alive,
+        Vec::<String>::new(),
+        "the remote command outlived the build"
+    );
     assert_eq!(leftovers, Vec::<String>::new());
 }
 
-/// A stand-in that records its pid in `pid_file` and sleeps (as root under sudo, or not).
-fn sleeper(inst: &Instance, name: &str, pid_file: &str) -> PathBuf {
+/// The processes (pid and command line) running `sleep <marker>`.
+fn remote_processes(marker: &str) -> Vec<String> {
+    let out = Command::new("pgrep")
+        .args(["-a", "-f", &format!("^sleep {marker}$")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn process_alive(pid: &str) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A stand-in that records its pid in `pid_file` and runs `sleep <marker>`: as its child
+/// (the signal must reach the whole process group), or, under sudo, in its place (`exec`):
+/// sudo passes TERM on to the command it started, but that command's own children run as root,
+/// out of the login user's reach. `marker` is a unique number of seconds, so pgrep can tell
+/// this sleep from any other.
+fn sleeper(inst: &Instance, name: &str, pid_file: &str, marker: &str, sudo: bool) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let p = inst.dir.join("bin").join(name);
+    let run = if sudo { "exec sleep" } else { "sleep" };
     write(
         &p,
-        &format!("#!/bin/sh\necho $$ > {pid_file}\nexec sleep 120\n"),
+        &format!("#!/bin/sh\necho $$ > {pid_file}\n{run} {marker}\necho the sleep ended\n"),
     );
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     chmod_tree(p.parent().unwrap());
     p
 }
 
+/// Ctrl-C (SIGINT) or SIGTERM to rpack while a provisioner's remote command runs: rpack asks
+/// sshd to signal the command (the SSH "signal" request, TERM then KILL), so the command and
+/// its children end with the build, under sudo too; nothing is left in rpack's TMPDIR.
 #[test]
-fn sigterm_or_sigint_during_ansible_local_chef_puppet_and_salt_stops_rpack_and_cleans_up() {
+fn sigterm_or_sigint_during_shell_ansible_local_chef_puppet_and_salt_stops_the_remote_command() {
     let inst = Instance::start("cm-cancel");
     let port = inst.sshd.port();
     let play = inst.dir.join("local.yml");
@@ -675,13 +782,18 @@ fn sigterm_or_sigint_during_ansible_local_chef_puppet_and_salt_stops_rpack_and_c
     write(&manifest, "notice('x')\n");
     let tree = inst.dir.join("salt");
     write(&tree.join("top.sls"), "base: {}\n");
-    for (kind, signal) in [
+    for (i, (kind, signal)) in [
+        ("shell", libc::SIGINT),
         ("ansible-local", libc::SIGTERM),
         ("chef-solo", libc::SIGINT),
         ("puppet-masterless", libc::SIGTERM),
         ("salt-masterless", libc::SIGINT),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let pid_file = format!("/tmp/rpack-cm-cancel-{port}-{kind}.pid");
+        let marker = format!("3600.{port}{i}");
         let bin = sleeper(
             &inst,
             if kind == "salt-masterless" {
@@ -690,8 +802,14 @@ fn sigterm_or_sigint_during_ansible_local_chef_puppet_and_salt_stops_rpack_and_c
                 kind
             },
             &pid_file,
+            &marker,
+            matches!(kind, "chef-solo" | "puppet-masterless" | "salt-masterless"),
         );
         let p = match kind {
+            "shell" => json!({
+                "type": kind,
+                "inline": [format!("echo $$ > {pid_file}; sleep {marker}; echo the sleep ended")]
+            }),
             "ansible-local" => json!({
                 "type": kind, "playbook_file": play, "command": bin,
                 "staging_directory": format!("/tmp/rpack-cm-cancel-{port}-stage")
@@ -713,7 +831,7 @@ fn sigterm_or_sigint_during_ansible_local_chef_puppet_and_salt_stops_rpack_and_c
             }),
         };
         let t = inst.template(json!([p]));
-        interrupt_remote_run(&inst, &t, &pid_file, signal);
+        interrupt_remote_run(&inst, &t, &pid_file, &marker, signal);
     }
     inst.ssh(&format!("sudo rm -rf /tmp/rpack-cm-cancel-{port}-*"));
 }

@@ -215,6 +215,18 @@ pub(super) fn map_io(what: &str, e: io::Error) -> CommError {
 /// the kernel is holding back goes out first: whatever we wait for may be a small segment the
 /// server's Nagle keeps until that ACK arrives.
 pub(super) fn wait_socket(sess: &Session, fd: RawFd, timeout: Duration) -> Result<(), CommError> {
+    wait_socket_or(sess, fd, None, timeout)
+}
+
+/// [`wait_socket`], also waking when `extra` becomes readable (a local pipe feeding a remote
+/// command's input). A write that waits for the channel's window waits for the server's
+/// window adjustment, which is input on the socket.
+pub(super) fn wait_socket_or(
+    sess: &Session,
+    fd: RawFd,
+    extra: Option<RawFd>,
+    timeout: Duration,
+) -> Result<(), CommError> {
     push_ack(fd);
     let dirs = sess.block_directions();
     let mut events = libc::POLLIN;
@@ -224,13 +236,21 @@ pub(super) fn wait_socket(sess: &Session, fd: RawFd, timeout: Duration) -> Resul
     ) {
         events |= libc::POLLOUT;
     }
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call.
-    let rc = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis() as i32) };
+    let mut pfds = [
+        libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: extra.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    let n = if extra.is_some() { 2 } else { 1 };
+    // SAFETY: `n` valid pollfds for the duration of the call.
+    let rc = unsafe { libc::poll(pfds.as_mut_ptr(), n, timeout.as_millis() as i32) };
     if rc < 0 {
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {
@@ -239,7 +259,7 @@ pub(super) fn wait_socket(sess: &Session, fd: RawFd, timeout: Duration) -> Resul
             )));
         }
     }
-    if pfd.revents & (libc::POLLNVAL) != 0 {
+    if pfds[0].revents & (libc::POLLNVAL) != 0 {
         return Err(CommError::Disconnected("the ssh socket was closed".into()));
     }
     Ok(())

@@ -2,14 +2,16 @@
 //! stdout and stderr line by line to an [`OutputSink`], and its exit status (128+signal when a
 //! signal killed it, like Go's ssh package).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use ssh2::Channel;
+use ssh2::Session;
 
-use super::ctl::{is_retry, map_err, map_io, wait_socket, Ctl};
-use super::{Conn, TICK};
+use super::chan::ExecChannel;
+use super::ctl::{is_retry, map_err, map_io, wait_socket, wait_socket_or, Ctl};
+use super::Conn;
 use crate::communicator::{CommError, OutputSink};
 
 /// Quotes a remote path for the POSIX shell, keeping a leading `~/` expandable.
@@ -70,15 +72,18 @@ impl OutputSink for Collect {
 }
 
 /// Opens a session channel and starts `command`.
-pub(super) fn exec(conn: &Conn, ctl: &Ctl, command: &str, pty: bool) -> Result<Channel, CommError> {
+pub(super) fn exec(
+    conn: &Conn,
+    ctl: &Ctl,
+    command: &str,
+    pty: bool,
+) -> Result<ExecChannel, CommError> {
     let sess = &conn.sess;
     let mut ch = ctl.request(sess, "opening an ssh session channel", || {
-        sess.channel_session()
+        ExecChannel::open(sess)
     })?;
     if pty {
-        ctl.request(sess, "requesting a pty", || {
-            ch.request_pty("xterm", None, Some((80, 40, 0, 0)))
-        })?;
+        ctl.request(sess, "requesting a pty", || ch.request_pty())?;
     }
     ctl.request(
         sess,
@@ -88,13 +93,22 @@ pub(super) fn exec(conn: &Conn, ctl: &Ctl, command: &str, pty: bool) -> Result<C
     Ok(ch)
 }
 
+/// How long a streamed command's loop sleeps at most before it looks at cancellation again.
+const CANCEL_TICK: Duration = Duration::from_millis(100);
+/// After TERM, how long the remote command has to exit before it gets KILL.
+const TERM_GRACE: Duration = Duration::from_millis(1500);
+
 /// Streams a running command's stdout/stderr line by line and returns its exit status
-/// (128+signal when killed by a signal, like Go's ssh package).
+/// (128+signal when killed by a signal, like Go's ssh package). `stdin`, when given, is the
+/// read end of a pipe whose bytes go to the command's standard input, followed by end of file
+/// when the pipe's writer closes it. On cancellation the remote command is stopped
+/// ([`stop_remote`]) before this returns [`CommError::Cancelled`].
 pub(super) fn run_streamed(
     conn: &Conn,
     ctl: &Ctl,
-    mut ch: Channel,
+    mut ch: ExecChannel,
     out: &dyn OutputSink,
+    stdin: Option<OwnedFd>,
 ) -> Result<i32, CommError> {
     let sess = &conn.sess;
     // Non-blocking reads of both streams with our own poll, so neither starves the other.
@@ -103,9 +117,13 @@ pub(super) fn run_streamed(
         let mut buf = vec![0u8; 64 * 1024];
         let mut so = LineSplitter { buf: Vec::new() };
         let mut se = LineSplitter { buf: Vec::new() };
+        let mut feed = stdin.map(StdinFeed::new);
         let mut last_ka = Instant::now();
         loop {
-            ctl.check()?;
+            if ctl.cancel.is_cancelled() {
+                stop_remote(sess, ctl.fd, &mut ch);
+                return Err(CommError::Cancelled);
+            }
             let mut progress = false;
             match ch.read(&mut buf) {
                 Ok(0) => {}
@@ -116,7 +134,7 @@ pub(super) fn run_streamed(
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(map_io("reading command output", e)),
             }
-            match ch.stderr().read(&mut buf) {
+            match ch.read_stderr(&mut buf) {
                 Ok(0) => {}
                 Ok(n) => {
                     se.feed(&buf[..n], |l| out.stderr_line(l));
@@ -125,7 +143,19 @@ pub(super) fn run_streamed(
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(map_io("reading command output", e)),
             }
-            if !progress && ch.eof() {
+            let eof = ch.eof();
+            if let Some(f) = feed.as_mut() {
+                if eof {
+                    // The command is done; what it did not read is dropped.
+                    feed = None;
+                } else {
+                    progress |= f.pump(&mut ch)?;
+                    if f.done {
+                        feed = None;
+                    }
+                }
+            }
+            if !progress && eof {
                 break;
             }
             if !progress {
@@ -138,7 +168,8 @@ pub(super) fn run_streamed(
                         last_ka = Instant::now();
                     }
                 }
-                wait_socket(sess, ctl.fd, TICK)?;
+                let extra = feed.as_ref().and_then(StdinFeed::wants_input);
+                wait_socket_or(sess, ctl.fd, extra, CANCEL_TICK)?;
             }
         }
         so.finish(|l| out.stdout_line(l));
@@ -148,12 +179,130 @@ pub(super) fn run_streamed(
     sess.set_blocking(true);
     res?;
     ctl.call(sess, "closing the command channel", || ch.wait_close())?;
-    if let Ok(sig) = ch.exit_signal() {
-        if let Some(name) = sig.exit_signal {
-            return Ok(128 + signal_number(&name));
+    if let Some(name) = ch.exit_signal() {
+        return Ok(128 + signal_number(&name));
+    }
+    Ok(ch.exit_status())
+}
+
+/// Stops a cancelled command on the remote host: the "signal" request for TERM, which sshd
+/// turns into a signal to the command's whole process group; KILL when the command has not
+/// ended after [`TERM_GRACE`]; then the channel close. Best effort and bounded in time: the
+/// connection is dropped right after, whatever happened here. The session is non-blocking.
+fn stop_remote(sess: &Session, fd: RawFd, ch: &mut ExecChannel) {
+    let deadline = Instant::now() + TERM_GRACE + Duration::from_secs(2);
+    let retry = |f: &mut dyn FnMut() -> Result<(), ssh2::Error>| loop {
+        match f() {
+            Err(e) if is_retry(&e) && Instant::now() < deadline => {
+                if wait_socket(sess, fd, CANCEL_TICK).is_err() {
+                    return false;
+                }
+            }
+            Err(e) => {
+                tracing::debug!("stopping the remote command: {}", e.message());
+                return false;
+            }
+            Ok(()) => return true,
+        }
+    };
+    if !retry(&mut || ch.signal("TERM")) {
+        return;
+    }
+    tracing::debug!("sent TERM to the remote command");
+    let grace = Instant::now() + TERM_GRACE;
+    let mut sink = [0u8; 16 * 1024];
+    // Its output from here on is dropped; reading it keeps the window open so it can exit.
+    while !ch.eof() && Instant::now() < grace {
+        let a = ch.read(&mut sink);
+        let b = ch.read_stderr(&mut sink);
+        if !matches!(a, Ok(n) if n > 0)
+            && !matches!(b, Ok(n) if n > 0)
+            && wait_socket(sess, fd, CANCEL_TICK).is_err()
+        {
+            return;
         }
     }
-    ctl.call(sess, "reading the exit status", || ch.exit_status())
+    if !ch.eof() {
+        tracing::debug!("the remote command outlived TERM; sending KILL");
+        retry(&mut || ch.signal("KILL"));
+    }
+    retry(&mut || ch.close());
+}
+
+/// Feeds a local pipe's bytes into a command's standard input, then end of file.
+struct StdinFeed {
+    pipe: Option<std::fs::File>,
+    pending: Vec<u8>,
+    /// The pipe reached end of file and the channel's EOF still has to go out.
+    eof_due: bool,
+    /// Everything, end of file included, has been sent.
+    done: bool,
+}
+
+impl StdinFeed {
+    fn new(fd: OwnedFd) -> StdinFeed {
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let fl = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+        }
+        StdinFeed {
+            pipe: Some(std::fs::File::from(fd)),
+            pending: Vec::new(),
+            eof_due: false,
+            done: false,
+        }
+    }
+
+    /// The pipe to wait on, while there is room for more of its bytes.
+    fn wants_input(&self) -> Option<RawFd> {
+        match &self.pipe {
+            Some(p) if self.pending.is_empty() => Some(p.as_raw_fd()),
+            _ => None,
+        }
+    }
+
+    /// Moves what it can without blocking; whether anything moved.
+    fn pump(&mut self, ch: &mut ExecChannel) -> Result<bool, CommError> {
+        let mut progress = false;
+        if self.pending.is_empty() {
+            if let Some(p) = self.pipe.as_mut() {
+                let mut buf = [0u8; 32 * 1024];
+                match p.read(&mut buf) {
+                    Ok(0) => {
+                        self.pipe = None;
+                        self.eof_due = true;
+                    }
+                    Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(CommError::Other(format!("reading standard input: {e}"))),
+                }
+            }
+        }
+        if !self.pending.is_empty() {
+            match ch.write(&self.pending) {
+                Ok(n) => {
+                    self.pending.drain(..n);
+                    progress |= n > 0;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(map_io("writing the command's standard input", e)),
+            }
+        }
+        if self.pending.is_empty() && self.eof_due {
+            match ch.send_eof() {
+                Ok(()) => {
+                    self.eof_due = false;
+                    self.done = true;
+                    progress = true;
+                }
+                Err(e) if is_retry(&e) => {}
+                Err(e) => return Err(map_err("closing the command's standard input", e)),
+            }
+        }
+        Ok(progress)
+    }
 }
 
 fn signal_number(name: &str) -> i32 {
@@ -183,7 +332,7 @@ pub(super) fn run_collect(
 ) -> Result<(i32, Vec<String>, Vec<String>), CommError> {
     let ch = exec(conn, ctl, command, false)?;
     let sink = Collect::default();
-    let status = run_streamed(conn, ctl, ch, &sink)?;
+    let status = run_streamed(conn, ctl, ch, &sink, None)?;
     let out = sink.out.into_inner().unwrap_or_default();
     let err = sink.err.into_inner().unwrap_or_default();
     Ok((status, out, err))

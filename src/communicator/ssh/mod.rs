@@ -17,6 +17,7 @@
 //! [`transfer`] with [`scp`], [`sftp`] and [`tar`] (files and trees). This module holds the
 //! communicator itself. It prints nothing: the connect step says what it is doing.
 
+mod chan;
 mod ctl;
 mod dial;
 mod exec;
@@ -54,6 +55,9 @@ pub use params::{Auth, ConnectParams, Endpoint};
 const TICK: Duration = Duration::from_millis(500);
 /// Chunk size for transfers: large enough that per-call overhead vanishes next to the crypto.
 const CHUNK: usize = 1 << 20;
+/// After a cancellation, how long a running command's thread may keep the connection to stop
+/// the remote command (TERM, then KILL) before the socket is shut down under it.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// One live SSH connection.
 struct Conn {
@@ -219,6 +223,17 @@ impl SshComm {
         cancel: &CancellationToken,
         op: impl FnOnce(&mut Conn, &Ctl) -> Result<T, CommError> + Send + 'static,
     ) -> Result<T, CommError> {
+        self.with_conn_grace(cancel, Duration::ZERO, op).await
+    }
+
+    /// [`Self::with_conn`], leaving `op` up to `grace` after cancellation before the socket is
+    /// shut down: time for a remote command to be told to stop ([`exec::run_streamed`]).
+    async fn with_conn_grace<T: Send + 'static>(
+        &self,
+        cancel: &CancellationToken,
+        grace: Duration,
+        op: impl FnOnce(&mut Conn, &Ctl) -> Result<T, CommError> + Send + 'static,
+    ) -> Result<T, CommError> {
         if cancel.is_cancelled() {
             return Err(CommError::Cancelled);
         }
@@ -228,6 +243,9 @@ impl SshComm {
             let token = cancel.clone();
             tokio::spawn(async move {
                 token.cancelled().await;
+                if !grace.is_zero() {
+                    tokio::time::sleep(grace).await;
+                }
                 if let Some(k) = inner
                     .kill
                     .lock()
@@ -271,6 +289,45 @@ impl SshComm {
         res?
     }
 
+    /// A remote command with its output streamed to `out` and, optionally, its standard input
+    /// fed from the pipe `stdin`. Cancellation stops the remote command before the connection
+    /// is dropped ([`STOP_GRACE`] at most).
+    async fn run_command(
+        &self,
+        command: &str,
+        stdin: Option<std::os::fd::OwnedFd>,
+        out: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, CommError> {
+        // The sink is borrowed; lines go through a channel to this task.
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(bool, String)>();
+        let command = command.to_string();
+        let pty = self.inner.params.pty;
+        let job = self.with_conn_grace(cancel, STOP_GRACE, move |conn, ctl| {
+            let ch = exec(conn, ctl, &command, pty)?;
+            let sink = ChanSink(tx);
+            run_streamed(conn, ctl, ch, &sink, stdin)
+        });
+        tokio::pin!(job);
+        loop {
+            tokio::select! {
+                biased;
+                line = rx.recv() => match line {
+                    Some((true, l)) => out.stderr_line(&l),
+                    Some((false, l)) => out.stdout_line(&l),
+                    None => break,
+                },
+                res = &mut job => {
+                    while let Ok((err, l)) = rx.try_recv() {
+                        if err { out.stderr_line(&l) } else { out.stdout_line(&l) }
+                    }
+                    return res;
+                }
+            }
+        }
+        job.await
+    }
+
     /// Removes `pubkey` lines from the login user's and root's `authorized_keys`
     /// (`ssh_clear_authorized_keys`).
     pub async fn clear_authorized_keys(&self, cancel: &CancellationToken) -> Result<(), CommError> {
@@ -299,33 +356,17 @@ impl Communicator for SshComm {
         out: &dyn OutputSink,
         cancel: &CancellationToken,
     ) -> Result<i32, CommError> {
-        // The sink is borrowed; lines go through a channel to this task.
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(bool, String)>();
-        let command = command.to_string();
-        let pty = self.inner.params.pty;
-        let job = self.with_conn(cancel, move |conn, ctl| {
-            let ch = exec(conn, ctl, &command, pty)?;
-            let sink = ChanSink(tx);
-            run_streamed(conn, ctl, ch, &sink)
-        });
-        tokio::pin!(job);
-        loop {
-            tokio::select! {
-                biased;
-                line = rx.recv() => match line {
-                    Some((true, l)) => out.stderr_line(&l),
-                    Some((false, l)) => out.stdout_line(&l),
-                    None => break,
-                },
-                res = &mut job => {
-                    while let Ok((err, l)) = rx.try_recv() {
-                        if err { out.stderr_line(&l) } else { out.stdout_line(&l) }
-                    }
-                    return res;
-                }
-            }
-        }
-        job.await
+        self.run_command(command, None, out, cancel).await
+    }
+
+    async fn start_with_stdin(
+        &self,
+        command: &str,
+        stdin: std::os::fd::OwnedFd,
+        out: &dyn OutputSink,
+        cancel: &CancellationToken,
+    ) -> Result<i32, CommError> {
+        self.run_command(command, Some(stdin), out, cancel).await
     }
 
     async fn upload(

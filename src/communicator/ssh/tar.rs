@@ -4,7 +4,9 @@
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use ssh2::{Channel, Session};
+use ssh2::Session;
+
+use super::chan::ExecChannel;
 
 use super::ctl::Ctl;
 use super::exec::{exec, run_collect, run_streamed, shell_quote, Collect};
@@ -16,7 +18,7 @@ use crate::communicator::CommError;
 struct ChanReader<'a> {
     ctl: &'a Ctl,
     sess: &'a Session,
-    ch: &'a mut Channel,
+    ch: &'a mut ExecChannel,
 }
 impl Read for ChanReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -30,7 +32,7 @@ impl Read for ChanReader<'_> {
 struct ChanWriter<'a> {
     ctl: &'a Ctl,
     sess: &'a Session,
-    ch: &'a mut Channel,
+    ch: &'a mut ExecChannel,
     /// The first transport error, kept so it is reported with its kind.
     err: Option<CommError>,
 }
@@ -114,7 +116,7 @@ pub(super) fn upload_dir_tar(
         None => ctl.call(sess, "finishing the tar upload", || ch.send_eof())?,
     }
     let sink = Collect::default();
-    let status = run_streamed(conn, ctl, ch, &sink)?;
+    let status = run_streamed(conn, ctl, ch, &sink, None)?;
     match status {
         0 => Ok(true),
         NO_TAR => Ok(false),
@@ -211,7 +213,7 @@ pub(super) fn download_dir_tar(
         )));
     }
     let sink = Collect::default();
-    let status = run_streamed(conn, ctl, ch, &sink)?;
+    let status = run_streamed(conn, ctl, ch, &sink, None)?;
     if status != 0 {
         let err = sink.err.into_inner().unwrap_or_default().join("\n");
         return Err(CommError::Other(format!(

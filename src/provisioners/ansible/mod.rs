@@ -40,10 +40,15 @@ pub(crate) struct Plan {
     _private: PrivateDir,
     /// A generated inventory outside the private directory (`inventory_directory`).
     inventory_to_remove: Option<PathBuf>,
+    /// Where Ansible's ssh keeps its master connections' sockets (in the private directory).
+    control_dir: Option<PathBuf>,
 }
 
 impl Drop for Plan {
     fn drop(&mut self) {
+        if let Some(d) = &self.control_dir {
+            close_masters(d);
+        }
         if let Some(p) = &self.inventory_to_remove {
             let _ = std::fs::remove_file(p);
         }
@@ -159,31 +164,34 @@ pub(crate) fn plan(c: &Config, data: &BuildData, target: Target<'_>) -> anyhow::
         None => {}
     }
     match target {
-        // The relay gives remote commands no standard input: no pipelining, and SFTP (served
-        // by the proxy) rather than `scp -t` or `dd` fed through stdin. Set by the user wins.
+        // The proxy serves file transfers over SFTP itself: the user's method stands.
         Target::Proxy(_) => {
-            for (k, v) in [
-                ("ANSIBLE_PIPELINING", "False"),
-                ("ANSIBLE_SSH_TRANSFER_METHOD", "sftp"),
-            ] {
-                if !check_arg(k, &env_vars) {
-                    env_vars.push(format!("{k}={v}"));
-                }
+            if !check_arg("ANSIBLE_SSH_TRANSFER_METHOD", &env_vars) {
+                env_vars.push("ANSIBLE_SSH_TRANSFER_METHOD=sftp".into());
             }
         }
         Target::Direct => {
             if let Some(proxy) = proxy_command(data) {
                 ssh_opts.push(format!("-o ProxyCommand=\"{proxy}\""));
             }
-            // Pipelining: one ssh exec per task instead of mkdir + upload + run + cleanup
-            // (Ansible's ControlPersist already keeps the connection). Off when the user says
-            // so in `ansible_env_vars` or rpack's own environment.
-            if !check_arg("ANSIBLE_PIPELINING", &env_vars)
-                && std::env::var_os("ANSIBLE_PIPELINING").is_none()
-            {
-                env_vars.push("ANSIBLE_PIPELINING=True".into());
-            }
         }
+    }
+    // Ansible's ssh multiplexes every task over one master connection (its default
+    // ControlPersist). The master's socket goes into this run's private directory instead of
+    // the shared ~/.ansible/cp, so a master left by an earlier build to the same address, user
+    // and port (cloud addresses are reused) can never carry this build's commands; the master
+    // is closed when the run ends ([`Plan`]'s drop).
+    let control_dir = control_path_dir(&private, &env_vars);
+    if let Some(d) = &control_dir {
+        env_vars.push(format!("ANSIBLE_SSH_CONTROL_PATH_DIR={}", d.display()));
+    }
+    // Pipelining: one ssh exec per task instead of mkdir + upload + run + cleanup (the
+    // master connection is kept; the proxy relays standard input). Off when the user says so
+    // in `ansible_env_vars` or rpack's own environment.
+    if !check_arg("ANSIBLE_PIPELINING", &env_vars)
+        && std::env::var_os("ANSIBLE_PIPELINING").is_none()
+    {
+        env_vars.push("ANSIBLE_PIPELINING=True".into());
     }
 
     // The inventory.
@@ -265,8 +273,71 @@ pub(crate) fn plan(c: &Config, data: &BuildData, target: Target<'_>) -> anyhow::
         args,
         env,
         _private: private,
+        control_dir,
         inventory_to_remove,
     })
+}
+
+/// Longest control-socket directory: `%C` adds a 40-character name, and a Unix socket path has
+/// room for 107 bytes.
+const MAX_CONTROL_DIR: usize = 107 - 41;
+
+/// The directory for Ansible's ssh master sockets, inside `private`; `None` leaves Ansible's
+/// own setting: the user chose one (`ansible_env_vars`, the environment, or an ansible.cfg
+/// that mentions `control_path`), or the private directory's path is too long for a socket.
+fn control_path_dir(private: &PrivateDir, env_vars: &[String]) -> Option<PathBuf> {
+    let keys = ["ANSIBLE_SSH_CONTROL_PATH_DIR", "ANSIBLE_SSH_CONTROL_PATH"];
+    if keys
+        .iter()
+        .any(|k| check_arg(k, env_vars) || std::env::var_os(k).is_some())
+    {
+        return None;
+    }
+    if ansible_cfg().is_some_and(|text| text.contains("control_path")) {
+        return None;
+    }
+    let dir = private.path().join("cp");
+    if dir.as_os_str().len() > MAX_CONTROL_DIR {
+        return None;
+    }
+    std::fs::create_dir(&dir).ok()?;
+    Some(dir)
+}
+
+/// The text of the ansible.cfg Ansible would read: `ANSIBLE_CONFIG`, `./ansible.cfg`,
+/// `~/.ansible.cfg`, `/etc/ansible/ansible.cfg`, the first that exists.
+fn ansible_cfg() -> Option<String> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = std::env::var_os("ANSIBLE_CONFIG") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(PathBuf::from("ansible.cfg"));
+    if let Some(h) = std::env::var_os("HOME") {
+        candidates.push(Path::new(&h).join(".ansible.cfg"));
+    }
+    candidates.push(PathBuf::from("/etc/ansible/ansible.cfg"));
+    candidates
+        .into_iter()
+        .find(|p| p.is_file())
+        .and_then(|p| crate::limits::read_text(&p, "ansible.cfg").ok())
+}
+
+/// Asks every ssh master with a socket in `dir` to exit (`ssh -O exit`), so none outlives the
+/// run by ControlPersist's 60 s holding a connection to the instance.
+fn close_masters(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let _ = std::process::Command::new("ssh")
+            .arg("-o")
+            .arg(format!("ControlPath={}", e.path().display()))
+            .args(["-O", "exit", "rpack-ansible-master"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
 }
 
 /// `ssh -W %h:%p` through the build's bastion, when it has one.

@@ -110,7 +110,7 @@ fn direct_plan_writes_a_private_key_pins_the_host_key_and_cleans_up() {
         ]
     );
     assert_eq!(
-        p.env,
+        env_without_control_dir(&p),
         [
             ("ANSIBLE_NOCOLOR".to_string(), "1".to_string()),
             ("ANSIBLE_SCP_IF_SSH".into(), "True".into()),
@@ -141,7 +141,7 @@ fn without_a_host_key_checking_is_off_and_a_bastion_becomes_a_proxy_command() {
     ]);
     let p = plan(&c, &d, Target::Direct).unwrap();
     assert_eq!(
-        p.env,
+        env_without_control_dir(&p),
         [
             ("ANSIBLE_HOST_KEY_CHECKING".to_string(), "False".to_string()),
             ("ANSIBLE_PIPELINING".into(), "True".into())
@@ -161,6 +161,36 @@ fn without_a_host_key_checking_is_off_and_a_bastion_becomes_a_proxy_command() {
         std::fs::read_to_string(inv).unwrap(),
         "box ansible_host=10.0.0.5 ansible_user=deploy id=i-123\n"
     );
+}
+
+#[test]
+fn a_control_path_the_user_sets_is_kept_and_the_private_one_goes_with_the_plan() {
+    let (_d, pb) = playbook();
+    let (c, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true,
+            "ansible_env_vars": ["ANSIBLE_SSH_CONTROL_PATH_DIR=/home/me/cp"]}}"#
+    ));
+    let p = plan(&c, &data(&[]), Target::Direct).unwrap();
+    let cp: Vec<_> = p
+        .env
+        .iter()
+        .filter(|(k, _)| k == "ANSIBLE_SSH_CONTROL_PATH_DIR")
+        .collect();
+    assert_eq!(
+        cp,
+        [&(
+            "ANSIBLE_SSH_CONTROL_PATH_DIR".to_string(),
+            "/home/me/cp".to_string()
+        )]
+    );
+    let (c, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true}}"#
+    ));
+    let p = plan(&c, &data(&[]), Target::Direct).unwrap();
+    env_without_control_dir(&p);
+    let dir = p.control_dir.clone().unwrap();
+    drop(p);
+    assert!(!dir.exists(), "the control socket directory is removed");
 }
 
 #[test]
@@ -362,20 +392,37 @@ async fn the_proxy_plan_points_ansible_at_loopback_with_the_proxys_keys() {
             proxy.port
         )
     );
-    // The user's transfer method stands; pipelining is turned off.
+    // The user's transfer method stands; pipelining is on (the proxy relays standard input).
     assert_eq!(
-        p.env,
+        env_without_control_dir(&p),
         [
             (
                 "ANSIBLE_SSH_TRANSFER_METHOD".to_string(),
                 "smart".to_string()
             ),
             ("ANSIBLE_SCP_IF_SSH".into(), "True".into()),
-            ("ANSIBLE_PIPELINING".into(), "False".into())
+            ("ANSIBLE_PIPELINING".into(), "True".into())
         ]
     );
     let dir = key.parent().unwrap().to_path_buf();
     drop(p);
     drop(proxy);
     assert!(!dir.exists(), "the proxy's keys are removed");
+}
+
+/// The plan's environment without `ANSIBLE_SSH_CONTROL_PATH_DIR`, which must name an existing
+/// `cp` directory inside the run's private 0700 directory.
+fn env_without_control_dir(p: &Plan) -> Vec<(String, String)> {
+    use std::os::unix::fs::PermissionsExt;
+    let (cp, rest): (Vec<_>, Vec<_>) = p
+        .env
+        .iter()
+        .cloned()
+        .partition(|(k, _)| k == "ANSIBLE_SSH_CONTROL_PATH_DIR");
+    assert_eq!(cp.len(), 1, "{:?}", p.env);
+    let dir = Path::new(&cp[0].1);
+    assert!(dir.is_dir() && dir.ends_with("cp"), "{dir:?}");
+    let parent = std::fs::metadata(dir.parent().unwrap()).unwrap();
+    assert_eq!(parent.permissions().mode() & 0o777, 0o700);
+    rest
 }

@@ -1,20 +1,10 @@
 //! `ansible-local` decoding and run logic against the fake communicator: Packer 1.6.6's
 //! uploads and command lines.
 
-use tokio_util::sync::CancellationToken;
-
 use super::*;
-use crate::provisioners::testing::{
-    build_data as data, decode, Call, FakeComm, RecordingUi, Reply,
-};
-use crate::provisioners::Provisioner;
+use crate::provisioners::testing::{Call, Fixture, Reply};
 
-fn cfg(json: &str) -> (Config, Vec<String>) {
-    match decode("ansible-local", json) {
-        (Provisioner::AnsibleLocal(c), errs) => (*c, errs),
-        _ => unreachable!(),
-    }
-}
+crate::provisioners::testing::config_decoder!("ansible-local", AnsibleLocal);
 
 #[tokio::test]
 async fn uploads_and_runs_the_playbook_with_packers_command_line() {
@@ -37,12 +27,11 @@ async fn uploads_and_runs_the_playbook_with_packers_command_line() {
         role.display()
     ));
     assert!(errs.is_empty(), "{errs:?}");
-    let comm = FakeComm::default();
-    let ui = RecordingUi::default();
-    provision(&c, &ui, &comm, &data(), &CancellationToken::new())
+    let fx = Fixture::new();
+    provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
         .await
         .unwrap();
-    let calls = comm.calls();
+    let calls = fx.comm.calls();
     let inventory = calls
         .iter()
         .find_map(|c| match c {
@@ -84,7 +73,8 @@ async fn uploads_and_runs_the_playbook_with_packers_command_line() {
             Call::Start("rm -rf '/tmp/st'".into()),
         ]
     );
-    assert!(ui
+    assert!(fx
+        .ui
         .lines()
         .contains(&format!("message: Executing Ansible: {run}")));
 }
@@ -98,39 +88,27 @@ async fn missing_ansible_on_the_instance_says_so() {
     assert!(c
         .staging_directory
         .starts_with("/tmp/packer-provisioner-ansible-local/"));
-    let comm = FakeComm::with_replies(vec![
+    let fx = Fixture::with_replies(vec![
         Reply::Status(0, vec![]),
         Reply::Status(127, vec!["ERR:sh: 1: ansible-playbook: not found".into()]),
     ]);
-    let e = provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let e = provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "Error executing Ansible: ANSIBLE_FORCE_COLOR=1 PYTHONUNBUFFERED=1 ansible-playbook could not be found. \
          Verify that it is available on the\nPATH after connecting to the machine."
     );
-    let comm = FakeComm::with_replies(vec![
+    let fx = Fixture::with_replies(vec![
         Reply::Status(0, vec![]),
         Reply::Status(2, vec!["fatal: [127.0.0.1]: FAILED!".into()]),
     ]);
-    let e = provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let e = provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "Error executing Ansible: Non-zero exit status: 2\nLast output lines:\n  fatal: [127.0.0.1]: FAILED!"
@@ -147,17 +125,11 @@ async fn playbook_files_keep_their_local_path_under_the_staging_directory() {
         a.display()
     ));
     assert!(errs.is_empty(), "{errs:?}");
-    let comm = FakeComm::default();
-    provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    let cmds = comm.commands();
+    let fx = Fixture::new();
+    provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
+        .await
+        .unwrap();
+    let cmds = fx.comm.commands();
     assert_eq!(cmds[1], format!("mkdir -p '/s{}'", dir.path().display()));
     assert!(
         cmds[2].starts_with(&format!(

@@ -9,9 +9,9 @@
 //! small remote commands. Both run on tokio tasks and talk to the provisioner's own future
 //! through a channel, which [`serve`] drains with the borrowed communicator.
 //!
-//! Commands get no standard input (the communicator has none; they see end of file): Ansible's
-//! `pipelining` is turned off and its transfer method set to SFTP in this mode, and `become`
-//! needs password-less sudo.
+//! A command's standard input is relayed too: what Ansible's ssh sends on the channel goes
+//! through a pipe into [`Communicator::start_with_stdin`], and the client's end of file closes
+//! it, so pipelining and the `piped` transfer method work through the proxy.
 
 mod sftp;
 mod ssh;
@@ -38,6 +38,8 @@ pub(crate) enum Request {
         output: mpsc::UnboundedSender<Chunk>,
         /// Cancelled when the client closes the channel (Ansible's ssh was killed).
         stop: CancellationToken,
+        /// The read end of the pipe carrying the client's standard input; `None`: none.
+        stdin: Option<std::os::fd::OwnedFd>,
         done: oneshot::Sender<Result<i32, String>>,
     },
     Upload {
@@ -71,19 +73,24 @@ impl Relay {
             .map_err(|_| "the provisioner has stopped".to_string())?
     }
 
-    /// Runs `command` remotely, its output sent to `output` as it comes.
+    /// Runs `command` remotely, its output sent to `output` as it comes and its standard input
+    /// read from `stdin` (end of file at once without one, like `ssh -n`).
     pub(crate) async fn exec(
         &self,
         command: &str,
         output: mpsc::UnboundedSender<Chunk>,
         stop: CancellationToken,
+        stdin: Option<std::os::fd::OwnedFd>,
     ) -> Result<i32, String> {
+        let command = match stdin {
+            Some(_) => command.to_string(),
+            None => format!("exec </dev/null; {command}"),
+        };
         self.ask(|done| Request::Exec {
-            // Standard input at end of file at once (like `ssh -n`): a command that reads it
-            // ends instead of waiting for bytes the relay cannot pass on.
-            command: format!("exec </dev/null; {command}"),
+            command,
             output,
             stop,
+            stdin,
             done,
         })
         .await
@@ -92,7 +99,9 @@ impl Relay {
     /// Runs `command` remotely; its exit code and standard output.
     pub(crate) async fn capture(&self, command: &str) -> Result<(i32, String), String> {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let code = self.exec(command, tx, CancellationToken::new()).await?;
+        let code = self
+            .exec(command, tx, CancellationToken::new(), None)
+            .await?;
         let mut out = String::new();
         while let Ok((err, line)) = rx.try_recv() {
             if !err {
@@ -281,11 +290,17 @@ async fn handle(comm: &dyn Communicator, r: Request, cancel: &CancellationToken)
             command,
             output,
             stop,
+            stdin,
             done,
         } => {
             let token = cancel.child_token();
             let sink = ChannelSink(output);
-            let run = comm.start(&command, &sink, &token);
+            let run = async {
+                match stdin {
+                    Some(fd) => comm.start_with_stdin(&command, fd, &sink, &token).await,
+                    None => comm.start(&command, &sink, &token).await,
+                }
+            };
             tokio::pin!(run);
             let r = tokio::select! {
                 r = &mut run => r,

@@ -1,5 +1,6 @@
 //! The proxy's SSH session handler: public-key authentication against the one key generated
-//! for this run, `exec` relayed to the communicator with its output and exit status, `pty-req`
+//! for this run, `exec` relayed to the communicator with its standard input, output and exit
+//! status, `pty-req`
 //! accepted (Ansible's `ssh -tt`; the command runs without a terminal), and the `sftp`
 //! subsystem served by [`super::sftp`].
 
@@ -127,7 +128,7 @@ impl russh::server::Handler for Session {
         data: &[u8],
         session: &mut SshSession,
     ) -> Result<(), Self::Error> {
-        let Some(mut channel) = self.channels.remove(&id) else {
+        let Some(channel) = self.channels.remove(&id) else {
             return session.channel_failure(id);
         };
         session.channel_success(id)?;
@@ -136,11 +137,20 @@ impl russh::server::Handler for Session {
         self.stops.insert(id, stop.clone());
         let handle = session.handle();
         let relay = self.relay.clone();
+        // The client's standard input goes into a pipe the communicator reads.
+        let (stdin_tx, stdin_rx) = match tokio::net::unix::pipe::pipe()
+            .and_then(|(tx, rx)| Ok((tx, rx.into_blocking_fd()?)))
+        {
+            Ok((tx, rx)) => (Some(tx), Some(rx)),
+            Err(e) => {
+                tracing::warn!("ansible proxy: no pipe for standard input ({e}); relaying none");
+                (None, None)
+            }
+        };
         tokio::spawn(async move {
-            // Standard input is read and dropped: the communicator has none to give it.
-            let drain = tokio::spawn(async move { while channel.wait().await.is_some() {} });
+            let drain = tokio::spawn(forward_stdin(channel, stdin_tx));
             let (tx, mut rx) = mpsc::unbounded_channel();
-            let run = relay.exec(&command, tx, stop);
+            let run = relay.exec(&command, tx, stop, stdin_rx);
             tokio::pin!(run);
             let code = loop {
                 tokio::select! {
@@ -193,6 +203,28 @@ impl russh::server::Handler for Session {
             stop.cancel();
         }
         Ok(())
+    }
+}
+
+/// Copies the client's channel data into the pipe until the client's end of file (which closes
+/// the pipe). Once the command stops reading (the pipe is gone), the rest is read and dropped.
+async fn forward_stdin(
+    mut channel: Channel<Msg>,
+    mut pipe: Option<tokio::net::unix::pipe::Sender>,
+) {
+    use tokio::io::AsyncWriteExt;
+    while let Some(msg) = channel.wait().await {
+        match msg {
+            russh::ChannelMsg::Data { data } => {
+                if let Some(p) = pipe.as_mut() {
+                    if p.write_all(&data).await.is_err() {
+                        pipe = None;
+                    }
+                }
+            }
+            russh::ChannelMsg::Eof => pipe = None,
+            _ => {}
+        }
     }
 }
 

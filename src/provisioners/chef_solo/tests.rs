@@ -1,20 +1,10 @@
 //! `chef-solo` decoding and run logic against the fake communicator: the exact uploads,
 //! generated files and commands of Packer 1.6.6.
 
-use tokio_util::sync::CancellationToken;
-
 use super::*;
-use crate::provisioners::testing::{
-    build_data as data, decode, Call, FakeComm, RecordingUi, Reply,
-};
-use crate::provisioners::Provisioner;
+use crate::provisioners::testing::{Call, Fixture, Reply};
 
-fn cfg(json: &str) -> (Config, Vec<String>) {
-    match decode("chef-solo", json) {
-        (Provisioner::ChefSolo(c), errs) => (*c, errs),
-        _ => unreachable!(),
-    }
-}
+crate::provisioners::testing::config_decoder!("chef-solo", ChefSolo);
 
 #[tokio::test]
 async fn default_run_installs_stages_writes_solo_rb_and_node_json_then_runs_chef() {
@@ -31,9 +21,8 @@ async fn default_run_installs_stages_writes_solo_rb_and_node_json_then_runs_chef
         roles.display()
     ));
     assert!(errs.is_empty(), "{errs:?}");
-    let comm = FakeComm::default();
-    let ui = RecordingUi::default();
-    provision(&c, &ui, &comm, &data(), &CancellationToken::new())
+    let fx = Fixture::new();
+    provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
         .await
         .unwrap();
     let st = "/tmp/packer-chef-solo";
@@ -42,7 +31,7 @@ async fn default_run_installs_stages_writes_solo_rb_and_node_json_then_runs_chef
     );
     let node = "{\n  \"alpha\": {\n    \"a\": true,\n    \"b\": \"\"\n  },\n  \"run_list\": [\n    \"recipe[web]\"\n  ],\n  \"zeta\": 1\n}";
     assert_eq!(
-        comm.calls(),
+        fx.comm.calls(),
         vec![
             Call::Start(
                 "curl -L https://omnitruck.chef.io/install.sh | sudo bash -s -- -v 16.1".into()
@@ -66,7 +55,7 @@ async fn default_run_installs_stages_writes_solo_rb_and_node_json_then_runs_chef
             )),
         ]
     );
-    let lines = ui.lines();
+    let lines = fx.ui.lines();
     assert_eq!(lines[0], "say: Provisioning with chef-solo");
     assert!(lines.contains(&format!(
         "message: Executing Chef: sudo chef-solo --no-color -c {st}/solo.rb -j {st}/node.json"
@@ -82,17 +71,11 @@ async fn skip_install_prevent_sudo_and_a_custom_execute_command() {
     assert!(errs.is_empty(), "{errs:?}");
     // A license is only defaulted when Packer's own installer runs.
     assert_eq!(c.chef_license, "");
-    let comm = FakeComm::default();
-    provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
-    let cmds = comm.commands();
+    let fx = Fixture::new();
+    provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
+        .await
+        .unwrap();
+    let cmds = fx.comm.commands();
     assert_eq!(
         cmds,
         [
@@ -106,27 +89,21 @@ async fn skip_install_prevent_sudo_and_a_custom_execute_command() {
 #[tokio::test]
 async fn failures_name_the_step_the_exit_status_and_the_last_lines() {
     let (c, _) = cfg(r#"{}"#);
-    let comm = FakeComm::with_replies(vec![Reply::Status(
+    let fx = Fixture::with_replies(vec![Reply::Status(
         7,
         vec!["curl: (6) Could not resolve host".into()],
     )]);
-    let e = provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let e = provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "Error installing Chef: Install script exited with non-zero exit status 7\nLast output lines:\n  curl: (6) Could not resolve host"
     );
 
     let (c, _) = cfg(r#"{"skip_install": true}"#);
-    let comm = FakeComm::with_replies(vec![
+    let fx = Fixture::with_replies(vec![
         Reply::Status(0, vec![]),
         Reply::Status(0, vec![]),
         Reply::Status(
@@ -134,16 +111,10 @@ async fn failures_name_the_step_the_exit_status_and_the_last_lines() {
             vec!["ERR:FATAL: Chef::Exceptions::ChildConvergeError".into()],
         ),
     ]);
-    let e = provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let e = provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
         e.starts_with("Error executing Chef: Non-zero exit status: 1\n"),
         "{e}"

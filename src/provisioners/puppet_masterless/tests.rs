@@ -1,20 +1,10 @@
 //! `puppet-masterless` decoding and run logic against the fake communicator: Packer 1.6.6's
 //! uploads and `puppet apply` command line.
 
-use tokio_util::sync::CancellationToken;
-
 use super::*;
-use crate::provisioners::testing::{
-    build_data as data, decode, Call, FakeComm, RecordingUi, Reply,
-};
-use crate::provisioners::Provisioner;
+use crate::provisioners::testing::{Call, Fixture, Reply};
 
-fn cfg(json: &str) -> (Config, Vec<String>) {
-    match decode("puppet-masterless", json) {
-        (Provisioner::PuppetMasterless(c), errs) => (*c, errs),
-        _ => unreachable!(),
-    }
-}
+crate::provisioners::testing::config_decoder!("puppet-masterless", PuppetMasterless);
 
 #[tokio::test]
 async fn manifest_modules_hiera_facts_and_the_apply_command() {
@@ -35,7 +25,7 @@ async fn manifest_modules_hiera_facts_and_the_apply_command() {
     ));
     assert!(errs.is_empty(), "{errs:?}");
     // Status 2 = changes applied (--detailed-exitcodes): success.
-    let comm = FakeComm::with_replies(vec![
+    let fx = Fixture::with_replies(vec![
         Reply::Status(0, vec![]),
         Reply::Status(0, vec![]),
         Reply::Status(0, vec![]),
@@ -44,8 +34,7 @@ async fn manifest_modules_hiera_facts_and_the_apply_command() {
         Reply::Status(0, vec![]),
         Reply::Status(2, vec!["Notice: hi".into()]),
     ]);
-    let ui = RecordingUi::default();
-    provision(&c, &ui, &comm, &data(), &CancellationToken::new())
+    provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
         .await
         .unwrap();
     let st = "/tmp/packer-puppet-masterless";
@@ -55,7 +44,7 @@ async fn manifest_modules_hiera_facts_and_the_apply_command() {
          --verbose --environment={st} {st}/manifests/site.pp"
     );
     assert_eq!(
-        comm.calls(),
+        fx.comm.calls(),
         vec![
             Call::Start(format!("sudo mkdir -p '{st}'")),
             Call::Start(format!("sudo chmod 0777 '{st}'")),
@@ -74,10 +63,11 @@ async fn manifest_modules_hiera_facts_and_the_apply_command() {
             Call::Start(format!("sudo rm -rf '{st}'")),
         ]
     );
-    assert!(ui
+    assert!(fx
+        .ui
         .lines()
         .contains(&format!("message: Running Puppet: {apply}")));
-    assert!(ui.lines().contains(&"message: Notice: hi".to_string()));
+    assert!(fx.ui.lines().contains(&"message: Notice: hi".to_string()));
 }
 
 #[tokio::test]
@@ -97,22 +87,16 @@ async fn exit_codes_other_than_0_and_2_fail_unless_ignored() {
         r.push(Reply::Status(4, vec!["ERR:Error: failed".into()]));
         r
     };
-    let comm = FakeComm::with_replies(replies());
-    let e = provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap_err()
-    .to_string();
+    let fx = Fixture::with_replies(replies());
+    let e = provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
+        .await
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         e,
         "Puppet exited with a non-zero exit status: 4\nLast output lines:\n  Error: failed"
     );
-    let cmds = comm.commands();
+    let cmds = fx.comm.commands();
     assert!(
         cmds.last().unwrap().starts_with(
             "cd /tmp/packer-puppet-masterless && FACTER_packer_build_name='web' FACTER_packer_builder_type='amazon-ebs' /opt/puppetlabs/bin/puppet apply --detailed-exitcodes /tmp/"
@@ -122,16 +106,10 @@ async fn exit_codes_other_than_0_and_2_fail_unless_ignored() {
     assert_eq!(cmds[0], "mkdir -p '/tmp/packer-puppet-masterless'");
 
     let (c, _) = cfg(&json(r#", "ignore_exit_codes": true"#));
-    let comm = FakeComm::with_replies(replies());
-    provision(
-        &c,
-        &RecordingUi::default(),
-        &comm,
-        &data(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let fx = Fixture::with_replies(replies());
+    provision(&c, &fx.ui, &fx.comm, &fx.data, &fx.cancel)
+        .await
+        .unwrap();
 }
 
 #[test]
