@@ -1,5 +1,5 @@
-//! Test doubles for provisioner tests: a UI that records every line and a communicator that
-//! records commands and uploads and answers with scripted exit statuses.
+//! Test doubles for provisioner tests: a communicator that records commands and uploads and
+//! answers with scripted exit statuses (the recording UI is [`crate::ui::testing::Recording`]).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -8,31 +8,6 @@ use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::communicator::{CommError, Communicator, OutputSink};
-use crate::ui::Ui;
-
-#[derive(Default)]
-pub struct RecordingUi {
-    lines: Mutex<Vec<String>>,
-}
-
-impl RecordingUi {
-    pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-}
-
-impl Ui for RecordingUi {
-    fn say(&self, msg: &str) {
-        self.lines.lock().unwrap().push(format!("say: {msg}"));
-    }
-    fn message(&self, msg: &str) {
-        self.lines.lock().unwrap().push(format!("message: {msg}"));
-    }
-    fn error(&self, msg: &str) {
-        self.lines.lock().unwrap().push(format!("error: {msg}"));
-    }
-    fn machine(&self, _: &str, _: &str, _: &[&str]) {}
-}
 
 /// What the fake communicator saw.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,8 +176,8 @@ fn decode_with<T>(
 /// Decodes provisioner `json` of type `kind` with the real decoder; returns the config and the
 /// error messages.
 /// The build data the provisioner tests run in: build `web` of an `amazon-ebs` builder.
-pub fn build_data() -> crate::provisioners::BuildData {
-    crate::provisioners::BuildData {
+pub fn build_data() -> crate::shell_local::RunData {
+    crate::shell_local::RunData {
         build_name: "web".into(),
         builder_type: "amazon-ebs".into(),
         ..Default::default()

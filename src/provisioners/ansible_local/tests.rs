@@ -4,10 +4,9 @@
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::provisioners::testing::{
-    build_data as data, decode, Call, FakeComm, RecordingUi, Reply,
-};
+use crate::provisioners::testing::{build_data as data, decode, Call, FakeComm, Reply};
 use crate::provisioners::Provisioner;
+use crate::ui::testing::Recording;
 
 fn cfg(json: &str) -> (Config, Vec<String>) {
     match decode("ansible-local", json) {
@@ -38,7 +37,7 @@ async fn uploads_and_runs_the_playbook_with_packers_command_line() {
     ));
     assert!(errs.is_empty(), "{errs:?}");
     let comm = FakeComm::default();
-    let ui = RecordingUi::default();
+    let ui = Recording::default();
     provision(&c, &ui, &comm, &data(), &CancellationToken::new())
         .await
         .unwrap();
@@ -104,7 +103,7 @@ async fn missing_ansible_on_the_instance_says_so() {
     ]);
     let e = provision(
         &c,
-        &RecordingUi::default(),
+        &Recording::default(),
         &comm,
         &data(),
         &CancellationToken::new(),
@@ -123,7 +122,7 @@ async fn missing_ansible_on_the_instance_says_so() {
     ]);
     let e = provision(
         &c,
-        &RecordingUi::default(),
+        &Recording::default(),
         &comm,
         &data(),
         &CancellationToken::new(),
@@ -150,7 +149,7 @@ async fn playbook_files_keep_their_local_path_under_the_staging_directory() {
     let comm = FakeComm::default();
     provision(
         &c,
-        &RecordingUi::default(),
+        &Recording::default(),
         &comm,
         &data(),
         &CancellationToken::new(),

@@ -4,10 +4,9 @@
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::provisioners::testing::{
-    build_data as data, decode, Call, FakeComm, RecordingUi, Reply,
-};
+use crate::provisioners::testing::{build_data as data, decode, Call, FakeComm, Reply};
 use crate::provisioners::Provisioner;
+use crate::ui::testing::Recording;
 
 fn cfg(json: &str) -> (Config, Vec<String>) {
     match decode("chef-solo", json) {
@@ -32,7 +31,7 @@ async fn default_run_installs_stages_writes_solo_rb_and_node_json_then_runs_chef
     ));
     assert!(errs.is_empty(), "{errs:?}");
     let comm = FakeComm::default();
-    let ui = RecordingUi::default();
+    let ui = Recording::default();
     provision(&c, &ui, &comm, &data(), &CancellationToken::new())
         .await
         .unwrap();
@@ -85,7 +84,7 @@ async fn skip_install_prevent_sudo_and_a_custom_execute_command() {
     let comm = FakeComm::default();
     provision(
         &c,
-        &RecordingUi::default(),
+        &Recording::default(),
         &comm,
         &data(),
         &CancellationToken::new(),
@@ -112,7 +111,7 @@ async fn failures_name_the_step_the_exit_status_and_the_last_lines() {
     )]);
     let e = provision(
         &c,
-        &RecordingUi::default(),
+        &Recording::default(),
         &comm,
         &data(),
         &CancellationToken::new(),
@@ -136,7 +135,7 @@ async fn failures_name_the_step_the_exit_status_and_the_last_lines() {
     ]);
     let e = provision(
         &c,
-        &RecordingUi::default(),
+        &Recording::default(),
         &comm,
         &data(),
         &CancellationToken::new(),

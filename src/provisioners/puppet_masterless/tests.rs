@@ -4,10 +4,9 @@
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::provisioners::testing::{
-    build_data as data, decode, Call, FakeComm, RecordingUi, Reply,
-};
+use crate::provisioners::testing::{build_data as data, decode, Call, FakeComm, Reply};
 use crate::provisioners::Provisioner;
+use crate::ui::testing::Recording;
 
 fn cfg(json: &str) -> (Config, Vec<String>) {
     match decode("puppet-masterless", json) {
@@ -44,7 +43,7 @@ async fn manifest_modules_hiera_facts_and_the_apply_command() {
         Reply::Status(0, vec![]),
         Reply::Status(2, vec!["Notice: hi".into()]),
     ]);
-    let ui = RecordingUi::default();
+    let ui = Recording::default();
     provision(&c, &ui, &comm, &data(), &CancellationToken::new())
         .await
         .unwrap();
@@ -100,7 +99,7 @@ async fn exit_codes_other_than_0_and_2_fail_unless_ignored() {
     let comm = FakeComm::with_replies(replies());
     let e = provision(
         &c,
-        &RecordingUi::default(),
+        &Recording::default(),
         &comm,
         &data(),
         &CancellationToken::new(),
@@ -125,7 +124,7 @@ async fn exit_codes_other_than_0_and_2_fail_unless_ignored() {
     let comm = FakeComm::with_replies(replies());
     provision(
         &c,
-        &RecordingUi::default(),
+        &Recording::default(),
         &comm,
         &data(),
         &CancellationToken::new(),
