@@ -7,7 +7,8 @@
 use std::time::Instant;
 
 use rpack::communicator::config::{SshConfig, TransferMethod};
-use rpack::provisioners::{file, BuildData};
+use rpack::provisioners::file;
+use rpack::shell_local::RunData;
 use tokio_util::sync::CancellationToken;
 
 struct Plain;
@@ -53,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
         generated: false,
         content: None,
     };
-    let data = BuildData {
+    let data = RunData {
         build_name: "xfer".into(),
         builder_type: "null".into(),
         ..Default::default()

@@ -17,7 +17,8 @@ layers=(
   "ledger"
   "engine"
   "communicator"
-  "builders provisioners shell_local"
+  "shell_local"
+  "builders provisioners"
   "artifact"
   "post_processors"
   "plan"
@@ -25,6 +26,15 @@ layers=(
   "platform"
   "cli"
   "fuzzing"
+)
+
+# Pairs "from to" refused although `to` is not higher: plugin families do not reach into each
+# other (what they share lives below them: the build data and shell-local in shell_local).
+never=(
+  "builders provisioners"
+  "provisioners builders"
+  "post_processors provisioners"
+  "post_processors builders"
 )
 
 declare -A level
@@ -54,6 +64,12 @@ while IFS= read -r file; do
         echo "layers: $file:${line%%:*}: $top imports $target, a higher layer" >&2
         bad=1
       fi
+      for pair in "${never[@]}"; do
+        if [ "$pair" = "$top $target" ]; then
+          echo "layers: $file:${line%%:*}: $top imports $target, a sibling plugin family" >&2
+          bad=1
+        fi
+      done
     done < <(grep -oE 'crate::[a-z_]+' <<<"$text" | sed 's/^crate:://' | sort -u)
   done < <(grep -nE 'crate::[a-z_]+' "$file" | sed "s|^|$file:|" || true)
 done < <(find src -name '*.rs' | sort)

@@ -8,13 +8,19 @@
 //! - [`template`]: positioned JSON, the template model, user variables, mapstructure weak
 //!   typing and the Go text/template engine with Packer's functions.
 //! - [`decoder`]: plugin configuration decoding, every problem with its position.
-//! - [`ui`] (with [`logging`]): everything printed, per build too ([`ui::build`]).
-//! - [`aws`]: AWS clients, errors and polling with backoff.
+//! - [`ui`] (with [`logging`]): everything printed, per build too ([`ui::build`]), and the
+//!   recording test double ([`ui::testing`]).
+//! - [`aws`]: AWS clients (one `sdk_config` builder), errors, polling with backoff, and one
+//!   deletion per resource kind.
 //! - [`ledger`]: every cloud id a build creates, and `rpack cleanup`'s sweep.
 //! - [`engine`]: the step runner with reverse cleanup and cancellation.
-//! - [`communicator`]: the `Communicator` trait and SSH.
+//! - [`communicator`]: the `Communicator` trait, SSH and Session Manager.
+//! - [`shell_local`]: Packer's `shell-local`, shared by the provisioner and the post-processor,
+//!   the build data every plugin sees ([`shell_local::RunData`], the builders' typed
+//!   [`shell_local::GeneratedData`]) and the script plumbing of every plugin that runs scripts.
 //! - [`builders`], [`provisioners`]: `amazon-ebs`, `null`, `file`; `shell`, `file`,
-//!   `shell-local`, `breakpoint`.
+//!   `shell-local`, `breakpoint`, `ansible`, `ansible-local`, `chef-solo`,
+//!   `puppet-masterless`, `salt-masterless`.
 //! - [`artifact`]: what a build produced.
 //! - [`post_processors`]: `manifest`, `checksum`, `shell-local` and the chains.
 //! - [`plan`]: template + variables → the checked build plan.
@@ -42,6 +48,8 @@ pub mod ledger;
 pub mod engine;
 
 pub mod communicator;
+
+pub mod shell_local;
 
 pub mod builders;
 

@@ -17,11 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use aws_config::retry::RetryConfig;
-use aws_config::BehaviorVersion;
 use aws_sdk_ec2::config::Region;
 
 use crate::aws::error::AwsResultExt;
+use crate::aws::sdk_config::sdk_config;
 use crate::aws::wait::PollPolicy;
 
 /// `assume_role { … }`.
@@ -117,45 +116,7 @@ pub struct AccessConfig {
     pub polling: PollingConfig,
 }
 
-/// The HTTP client for a custom endpoint: `None` keeps the SDK's default (pooled HTTPS).
-///
-/// Plain-`http://` endpoints are local emulators (moto, LocalStack) reached over loopback. Their
-/// Python servers send a response's headers and body in two small writes; on a kept-alive
-/// connection the kernel delays the ACK of the first by 40 ms and the second waits for it, so
-/// every API call would cost 40 ms. A fresh connection per request (a loopback connect costs
-/// microseconds) avoids that. Real AWS endpoints (TLS, where handshakes are expensive) keep
-/// connection reuse.
-pub fn http_client_for(
-    endpoint: &str,
-) -> Option<aws_smithy_runtime_api::client::http::SharedHttpClient> {
-    if !endpoint.starts_with("http://") {
-        return None;
-    }
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    Some(
-        aws_smithy_http_client::Builder::new()
-            .pool_max_idle_per_host(0)
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-            .build_https(),
-    )
-}
-
-/// An EC2 client for `region` from `sdk`, at `endpoint` when one is given (with the HTTP client
-/// [`http_client_for`] picks for it).
-pub fn ec2_client(
-    sdk: &aws_config::SdkConfig,
-    region: &str,
-    endpoint: Option<&str>,
-) -> aws_sdk_ec2::Client {
-    let mut b = aws_sdk_ec2::config::Builder::from(sdk).region(Region::new(region.to_string()));
-    if let Some(e) = endpoint {
-        b = b.endpoint_url(e);
-        if let Some(client) = http_client_for(e) {
-            b = b.http_client(client);
-        }
-    }
-    aws_sdk_ec2::Client::from_conf(b.build())
-}
+pub use crate::aws::sdk_config::{ec2_client, http_client_for};
 
 /// The AWS clients of one build: the shared SDK configuration plus one EC2 client per region.
 pub struct Clients {
@@ -179,17 +140,10 @@ impl Clients {
         // Packer retries requests 10 times (the SDK default is 3); throttling and 5xx are
         // retried with exponential backoff by the SDK's standard retry strategy.
         let retries = access.max_retries.filter(|n| *n >= 0).unwrap_or(10) as u32;
-        let retry = RetryConfig::standard()
-            .with_max_attempts(retries + 1)
-            .with_initial_backoff(Duration::from_millis(200))
-            .with_max_backoff(Duration::from_secs(20));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
-        if let Some(r) = &access.region {
-            loader = loader.region(Region::new(r.clone()));
-        }
-        if let Some(p) = &access.profile {
-            loader = loader.profile_name(p);
-        }
+        let mut builder = sdk_config()
+            .retries(retries)
+            .region(access.region.as_deref())
+            .profile(access.profile.as_deref());
         if let Some(f) = &access.shared_credentials_file {
             #[allow(deprecated)]
             use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
@@ -198,7 +152,7 @@ impl Clients {
                 .include_default_config_file(true)
                 .with_file(ProfileFileKind::Credentials, crate::decoder::expand_user(f))
                 .build();
-            loader = loader.profile_files(files);
+            builder = builder.with(|l| l.profile_files(files));
         }
         if let (Some(ak), Some(sk)) = (&access.access_key, &access.secret_key) {
             let token = access.token.clone().or_else(|| {
@@ -206,11 +160,10 @@ impl Clients {
                     .ok()
                     .filter(|t| !t.is_empty())
             });
-            loader = loader.credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                ak, sk, token, None, "template",
-            ));
+            let creds = aws_sdk_ec2::config::Credentials::new(ak, sk, token, None, "template");
+            builder = builder.with(|l| l.credentials_provider(creds));
         }
-        let mut sdk = loader.load().await;
+        let mut sdk = builder.load().await;
         let region = sdk
             .region()
             .map(|r| r.to_string())

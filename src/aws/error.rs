@@ -87,6 +87,12 @@ impl AwsError {
         self.code.as_deref()
     }
 
+    /// The same error with `prefix` before its context (Packer's "Error cleaning up …: ").
+    pub fn prefixed(mut self, prefix: &str) -> AwsError {
+        self.context = format!("{prefix}: {}", self.context);
+        self
+    }
+
     /// `*.NotFound`/`*.Malformed`-style codes that mean "does not exist (yet)".
     pub fn is_not_found(&self) -> bool {
         self.code().is_some_and(is_not_found_code)

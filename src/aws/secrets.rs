@@ -13,7 +13,7 @@ pub fn secrets_lookup() -> SecretsLookup {
         let name = name.to_string();
         let key = key.map(str::to_string);
         let run = async move {
-            let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let conf = crate::aws::sdk_config().load().await;
             let client = aws_sdk_secretsmanager::Client::new(&conf);
             let out = client
                 .get_secret_value()

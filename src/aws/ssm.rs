@@ -17,12 +17,12 @@ pub fn env_endpoint(service: &str) -> Option<String> {
 }
 
 /// The SSM client for `region`. aws-config already applies `AWS_ENDPOINT_URL[_SSM]`; here only
-/// the HTTP client for a plain-http emulator endpoint is chosen (see `aws::access`).
+/// the HTTP client for a plain-http emulator endpoint is chosen (see `aws::sdk_config`).
 pub fn client(sdk: &aws_config::SdkConfig, region: &str) -> aws_sdk_ssm::Client {
     let mut b = aws_sdk_ssm::config::Builder::from(sdk).region(Region::new(region.to_string()));
     if let Some(e) = env_endpoint("SSM") {
         b = b.endpoint_url(&e);
-        if let Some(http) = crate::aws::access::http_client_for(&e) {
+        if let Some(http) = crate::aws::sdk_config::http_client_for(&e) {
             b = b.http_client(http);
         }
     }

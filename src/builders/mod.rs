@@ -6,24 +6,23 @@ pub mod common;
 pub mod file;
 pub mod null;
 
-use std::collections::BTreeMap;
-
 use tokio_util::sync::CancellationToken;
 
 use crate::communicator::Communicator;
+use crate::shell_local::GeneratedData;
 use crate::ui::Ui;
 
 /// Runs the provisioners once the machine is reachable (amazon-ebs and null builders). The build
 /// orchestration implements it (provisioner list, `build` data, error-cleanup-provisioner).
 #[async_trait::async_trait]
 pub trait ProvisionHook: Send + Sync {
-    /// `comm` is `None` with `communicator: none`. `data` is the `build` function's data
+    /// `comm` is `None` with `communicator: none`. `data` is the builder's generated data
     /// (`ID`, `Host`, `Port`, `User`, `SourceAMI`, `BuildRegion`, …); the pipeline adds
     /// `PackerRunUUID`, the one value every build of the run shares.
     async fn provision(
         &self,
         comm: Option<&dyn Communicator>,
-        data: &BTreeMap<String, String>,
+        data: &GeneratedData,
         ui: &dyn Ui,
         cancel: &CancellationToken,
     ) -> anyhow::Result<()>;
@@ -37,7 +36,7 @@ impl ProvisionHook for TrueHook {
     async fn provision(
         &self,
         comm: Option<&dyn Communicator>,
-        _: &BTreeMap<String, String>,
+        _: &GeneratedData,
         _: &dyn Ui,
         cancel: &CancellationToken,
     ) -> anyhow::Result<()> {

@@ -267,23 +267,8 @@ impl<C: Send> Runner<C> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::ui::testing::Recording;
     use std::sync::Mutex;
-
-    /// A UI that records every line (shared with other engine/builder unit tests).
-    #[derive(Default)]
-    pub(crate) struct RecUi(pub Mutex<Vec<String>>);
-    impl Ui for RecUi {
-        fn say(&self, msg: &str) {
-            self.0.lock().unwrap().push(format!("say: {msg}"));
-        }
-        fn message(&self, msg: &str) {
-            self.0.lock().unwrap().push(format!("msg: {msg}"));
-        }
-        fn error(&self, msg: &str) {
-            self.0.lock().unwrap().push(format!("err: {msg}"));
-        }
-        fn machine(&self, _: &str, _: &str, _: &[&str]) {}
-    }
 
     #[derive(Default)]
     struct Ctx {
@@ -342,8 +327,8 @@ pub(crate) mod tests {
         }
     }
 
-    fn env() -> (StepEnv, Arc<RecUi>) {
-        let ui = Arc::new(RecUi::default());
+    fn env() -> (StepEnv, Arc<Recording>) {
+        let ui = Arc::new(Recording::new());
         (
             StepEnv {
                 ui: ui.clone(),
@@ -489,10 +474,8 @@ pub(crate) mod tests {
             ]
         );
         assert!(ui
-            .0
-            .lock()
-            .unwrap()
-            .contains(&"err: cleanup of b failed".to_string()));
+            .lines()
+            .contains(&"error: cleanup of b failed".to_string()));
     }
 
     #[tokio::test]
@@ -504,7 +487,8 @@ pub(crate) mod tests {
                 "hang"
             }
             async fn run(&self, _: &mut Ctx, env: &StepEnv) -> anyhow::Result<()> {
-                env.ledger.created("instance", "i-1", "r");
+                env.ledger
+                    .created(crate::aws::ResourceKind::Instance, "i-1", "r");
                 anyhow::bail!("failed")
             }
             async fn cleanup(&self, _: &mut Ctx, _: &StepEnv, _: Outcome) -> anyhow::Result<()> {
@@ -541,9 +525,9 @@ pub(crate) mod tests {
         r.run(&mut ctx, &env).await.unwrap_err();
         assert_eq!(ctx.log, ["run a", "run b"]);
         assert_eq!(
-            *ui.0.lock().unwrap(),
+            ui.lines(),
             [
-                "err: Step \"b\" failed, aborting...",
+                "error: Step \"b\" failed, aborting...",
                 "say: aborted: skipping cleanup of step \"b\"",
                 "say: aborted: skipping cleanup of step \"a\""
             ]

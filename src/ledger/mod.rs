@@ -13,6 +13,8 @@ use std::sync::Mutex;
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 
+pub use crate::aws::ResourceKind;
+
 pub mod sweep;
 pub(crate) mod work_dir;
 
@@ -40,7 +42,8 @@ pub struct LedgerEntry {
     pub t: String,
     pub build_id: String,
     pub event: LedgerEvent,
-    /// `instance`, `key_pair`, `security_group`, `image`, `snapshot`, `volume`, `instance_profile`, …
+    /// A [`ResourceKind`]'s name (`instance`, `key_pair`, …), or for [`LedgerEvent::Meta`] the
+    /// fact's key. Kept as text so a ledger from a newer rpack still reads.
     pub kind: String,
     pub id: String,
     pub region: String,
@@ -139,18 +142,18 @@ impl Ledger {
     }
 
     /// Records that `id` exists. Call it the instant the create call returns, before any wait.
-    pub fn created(&self, kind: &str, id: &str, region: &str) {
-        self.write(LedgerEvent::Created, kind, id, region);
+    pub fn created(&self, kind: ResourceKind, id: &str, region: &str) {
+        self.write(LedgerEvent::Created, kind.as_str(), id, region);
     }
 
     /// Records that `id` is gone.
-    pub fn deleted(&self, kind: &str, id: &str, region: &str) {
-        self.write(LedgerEvent::Deleted, kind, id, region);
+    pub fn deleted(&self, kind: ResourceKind, id: &str, region: &str) {
+        self.write(LedgerEvent::Deleted, kind.as_str(), id, region);
     }
 
     /// Records that the finished build keeps `id` (its final AMIs and snapshots).
-    pub fn kept(&self, kind: &str, id: &str, region: &str) {
-        self.write(LedgerEvent::Kept, kind, id, region);
+    pub fn kept(&self, kind: ResourceKind, id: &str, region: &str) {
+        self.write(LedgerEvent::Kept, kind.as_str(), id, region);
     }
 
     /// Records a fact cleanup needs later, such as the EC2 endpoint the build used.
@@ -233,11 +236,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("builds/b1.jsonl");
         let l = Ledger::open("b1", &path).unwrap();
-        l.created("instance", "i-1", "us-east-1");
-        l.created("image", "ami-1", "us-east-1");
-        l.created("image", "ami-1", "eu-west-1");
-        l.deleted("instance", "i-1", "us-east-1");
-        l.deleted("image", "ami-1", "eu-west-1");
+        l.created(ResourceKind::Instance, "i-1", "us-east-1");
+        l.created(ResourceKind::Image, "ami-1", "us-east-1");
+        l.created(ResourceKind::Image, "ami-1", "eu-west-1");
+        l.deleted(ResourceKind::Instance, "i-1", "us-east-1");
+        l.deleted(ResourceKind::Image, "ami-1", "eu-west-1");
         let read = Ledger::read(&path).unwrap();
         assert_eq!(read.len(), 5);
         assert_eq!(read, l.entries());
@@ -289,7 +292,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.jsonl");
         let l = Ledger::open("b", &path).unwrap();
-        l.created("key_pair", "packer_x", "us-east-1");
+        l.created(ResourceKind::KeyPair, "packer_x", "us-east-1");
         std::fs::OpenOptions::new()
             .append(true)
             .open(&path)

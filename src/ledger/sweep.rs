@@ -9,29 +9,21 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use aws_config::BehaviorVersion;
 use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::Filter;
+use tokio_util::sync::CancellationToken;
 
-use crate::aws::access::ec2_client as ec2;
+use crate::aws::delete::{self, Apis, ResourceKind};
+use crate::aws::sdk_config::{ec2_client as ec2, iam_client};
+use crate::aws::PollPolicy;
 use crate::ledger::{self, Ledger, LedgerEntry, LedgerEvent};
 use crate::ui::Ui;
 
 use crate::ledger::{BUILD_ID_TAG, COMPLETE_TAG};
 
-/// Deletion order: what depends on others goes first.
-const ORDER: &[&str] = &[
-    "ssm_session",
-    "instance",
-    "launch_template",
-    "image",
-    "snapshot",
-    "volume",
-    "security_group",
-    "key_pair",
-    "instance_profile",
-    "role",
-];
+/// How long the sweep waits for a terminated instance to be gone before deleting what it used
+/// (its security group): a stuck termination fails this resource, not the whole sweep forever.
+const INSTANCE_GONE_WAIT: Duration = Duration::from_secs(10 * 60);
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -48,7 +40,7 @@ pub struct Options {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Leftover {
     pub build_id: String,
-    pub kind: String,
+    pub kind: ResourceKind,
     pub id: String,
     pub region: String,
 }
@@ -111,26 +103,6 @@ fn read_ledgers(opts: &Options) -> Result<Vec<LedgerFile>> {
     Ok(out)
 }
 
-async fn sdk_config(region: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_string()))
-        .load()
-        .await
-}
-
-fn iam(sdk: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_iam::Client {
-    let mut b = aws_sdk_iam::config::Builder::from(sdk);
-    if let Some(e) = endpoint {
-        b = b.endpoint_url(e);
-    }
-    aws_sdk_iam::Client::from_conf(b.build())
-}
-
-/// Already gone: not found, or (for an AMI being deregistered) no longer available.
-fn is_not_found(code: Option<&str>) -> bool {
-    code.is_some_and(|c| crate::aws::error::is_not_found_code(c) || c == "InvalidAMIID.Unavailable")
-}
-
 fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     e: &aws_sdk_ec2::error::SdkError<E, R>,
 ) -> String {
@@ -155,7 +127,10 @@ async fn scan_tags(
     default_region: &str,
 ) -> Result<Vec<Leftover>> {
     let endpoint = opts.endpoint_url.as_deref();
-    let sdk = sdk_config(default_region).await;
+    let sdk = crate::aws::sdk_config()
+        .region(Some(default_region))
+        .load()
+        .await;
     let regions = if opts.regions.is_empty() {
         let out = ec2(&sdk, default_region, endpoint)
             .describe_regions()
@@ -197,12 +172,12 @@ async fn scan_tags(
                 .and_then(|t| t.value())
                 .map(str::to_string)
         };
-        let mut push = |tags: &[aws_sdk_ec2::types::Tag], kind: &str, id: &str| {
+        let mut push = |tags: &[aws_sdk_ec2::types::Tag], kind: ResourceKind, id: &str| {
             if let Some(b) = tag_of(tags, BUILD_ID_TAG) {
                 if !known.contains(&b) && tag_of(tags, COMPLETE_TAG).is_none() {
                     found.push(Leftover {
                         build_id: b,
-                        kind: kind.into(),
+                        kind,
                         id: id.into(),
                         region: region.clone(),
                     });
@@ -223,7 +198,11 @@ async fn scan_tags(
                     .map(|n| n.as_str().to_string())
                     .unwrap_or_default();
                 if state != "terminated" && old_enough(i.launch_time()) {
-                    push(i.tags(), "instance", i.instance_id().unwrap_or_default());
+                    push(
+                        i.tags(),
+                        ResourceKind::Instance,
+                        i.instance_id().unwrap_or_default(),
+                    );
                 }
             }
         }
@@ -235,7 +214,11 @@ async fn scan_tags(
             .await
             .map_err(|e| anyhow::anyhow!("listing AMIs in {region}: {}", describe(&e)))?;
         for i in out.images() {
-            push(i.tags(), "image", i.image_id().unwrap_or_default());
+            push(
+                i.tags(),
+                ResourceKind::Image,
+                i.image_id().unwrap_or_default(),
+            );
         }
         let out = c
             .describe_snapshots()
@@ -246,7 +229,11 @@ async fn scan_tags(
             .map_err(|e| anyhow::anyhow!("listing snapshots in {region}: {}", describe(&e)))?;
         for s in out.snapshots() {
             if old_enough(s.start_time()) {
-                push(s.tags(), "snapshot", s.snapshot_id().unwrap_or_default());
+                push(
+                    s.tags(),
+                    ResourceKind::Snapshot,
+                    s.snapshot_id().unwrap_or_default(),
+                );
             }
         }
         let out = c
@@ -257,7 +244,11 @@ async fn scan_tags(
             .map_err(|e| anyhow::anyhow!("listing volumes in {region}: {}", describe(&e)))?;
         for v in out.volumes() {
             if old_enough(v.create_time()) {
-                push(v.tags(), "volume", v.volume_id().unwrap_or_default());
+                push(
+                    v.tags(),
+                    ResourceKind::Volume,
+                    v.volume_id().unwrap_or_default(),
+                );
             }
         }
         let out = c
@@ -269,7 +260,11 @@ async fn scan_tags(
                 anyhow::anyhow!("listing security groups in {region}: {}", describe(&e))
             })?;
         for g in out.security_groups() {
-            push(g.tags(), "security_group", g.group_id().unwrap_or_default());
+            push(
+                g.tags(),
+                ResourceKind::SecurityGroup,
+                g.group_id().unwrap_or_default(),
+            );
         }
         let out = c
             .describe_key_pairs()
@@ -279,7 +274,11 @@ async fn scan_tags(
             .map_err(|e| anyhow::anyhow!("listing key pairs in {region}: {}", describe(&e)))?;
         for k in out.key_pairs() {
             if old_enough(k.create_time()) {
-                push(k.tags(), "key_pair", k.key_name().unwrap_or_default());
+                push(
+                    k.tags(),
+                    ResourceKind::KeyPair,
+                    k.key_name().unwrap_or_default(),
+                );
             }
         }
     }
@@ -288,212 +287,15 @@ async fn scan_tags(
     Ok(found)
 }
 
-async fn delete_one(
-    item: &Leftover,
-    sdk: &aws_config::SdkConfig,
-    endpoint: Option<&str>,
-) -> Result<()> {
-    let c = ec2(sdk, &item.region, endpoint);
-    let (id, region) = (item.id.as_str(), item.region.as_str());
-    macro_rules! gone_ok {
-        ($res:expr, $what:expr) => {
-            match $res {
-                Ok(_) => Ok(()),
-                Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => Ok(()),
-                Err(e) => Err(anyhow::anyhow!(
-                    "{} {id} in {region}: {}",
-                    $what,
-                    describe(&e)
-                )),
-            }
-        };
+/// The clients for deleting in `region` at `endpoint` (EC2 and IAM; Session Manager at its own
+/// `AWS_ENDPOINT_URL[_SSM]`).
+fn apis(sdk: &aws_config::SdkConfig, region: &str, endpoint: Option<&str>) -> Apis {
+    Apis {
+        region: region.to_string(),
+        ec2: ec2(sdk, region, endpoint),
+        iam: iam_client(sdk, endpoint),
+        ssm: crate::aws::ssm::client(sdk, region),
     }
-    match item.kind.as_str() {
-        // A killed build's Session Manager session: end it (an ended one is already gone).
-        "ssm_session" => {
-            let s = crate::aws::ssm::client(sdk, region);
-            match s.terminate_session().session_id(id).send().await {
-                Ok(_) => Ok(()),
-                Err(e)
-                    if e.as_service_error().and_then(|s| s.code())
-                        == Some("DoesNotExistException") =>
-                {
-                    Ok(())
-                }
-                Err(e) => Err(anyhow::anyhow!(
-                    "terminating Session Manager session {id} in {region}: {}",
-                    describe(&e)
-                )),
-            }
-        }
-        "instance" => {
-            gone_ok!(
-                c.terminate_instances().instance_ids(id).send().await,
-                "terminating instance"
-            )?;
-            // Security groups can only go once the instance is gone.
-            let deadline = std::time::Instant::now() + Duration::from_secs(600);
-            let mut delay = Duration::from_millis(250);
-            loop {
-                let out = c.describe_instances().instance_ids(id).send().await;
-                let state = match out {
-                    Ok(o) => o
-                        .reservations()
-                        .iter()
-                        .flat_map(|r| r.instances())
-                        .find_map(|i| {
-                            i.state()
-                                .and_then(|s| s.name())
-                                .map(|n| n.as_str().to_string())
-                        }),
-                    Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => None,
-                    Err(e) => {
-                        return Err(anyhow::anyhow!(
-                            "waiting for instance {id} in {region} to terminate: {}",
-                            describe(&e)
-                        ))
-                    }
-                };
-                if state.as_deref().is_none_or(|s| s == "terminated") {
-                    return Ok(());
-                }
-                anyhow::ensure!(
-                    std::time::Instant::now() < deadline,
-                    "instance {id} in {region} did not terminate within 10 minutes"
-                );
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
-        }
-        "launch_template" => gone_ok!(
-            c.delete_launch_template()
-                .launch_template_id(id)
-                .send()
-                .await,
-            "deleting launch template"
-        ),
-        "image" => {
-            // The AMI's snapshots may not be in the ledger yet (a build killed while waiting for
-            // the AMI): read them from the image before deregistering it, then delete them.
-            let snapshots: Vec<String> = match c.describe_images().image_ids(id).send().await {
-                Ok(o) => o
-                    .images()
-                    .iter()
-                    .flat_map(|i| i.block_device_mappings())
-                    .filter_map(|b| b.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
-            gone_ok!(
-                c.deregister_image().image_id(id).send().await,
-                "deregistering AMI"
-            )?;
-            for snap in snapshots {
-                gone_ok!(
-                    c.delete_snapshot().snapshot_id(&snap).send().await,
-                    "deleting snapshot of the AMI"
-                )?;
-            }
-            Ok(())
-        }
-        "snapshot" => gone_ok!(
-            c.delete_snapshot().snapshot_id(id).send().await,
-            "deleting snapshot"
-        ),
-        "volume" => gone_ok!(
-            c.delete_volume().volume_id(id).send().await,
-            "deleting volume"
-        ),
-        "key_pair" => gone_ok!(
-            c.delete_key_pair().key_name(id).send().await,
-            "deleting key pair"
-        ),
-        "security_group" => {
-            // DependencyViolation while a terminated instance's interface lingers.
-            let mut tries = 0;
-            loop {
-                match c.delete_security_group().group_id(id).send().await {
-                    Ok(_) => return Ok(()),
-                    Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => {
-                        return Ok(())
-                    }
-                    Err(e)
-                        if e.as_service_error().and_then(|s| s.code())
-                            == Some("DependencyViolation")
-                            && tries < 24 =>
-                    {
-                        tries += 1;
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                    }
-                    Err(e) => {
-                        return Err(anyhow::anyhow!(
-                            "deleting security group {id} in {region}: {}",
-                            describe(&e)
-                        ))
-                    }
-                }
-            }
-        }
-        "instance_profile" => {
-            let i = iam(sdk, endpoint);
-            if let Ok(p) = i
-                .get_instance_profile()
-                .instance_profile_name(id)
-                .send()
-                .await
-            {
-                for r in p.instance_profile().map(|p| p.roles()).unwrap_or_default() {
-                    let _ = i
-                        .remove_role_from_instance_profile()
-                        .instance_profile_name(id)
-                        .role_name(r.role_name())
-                        .send()
-                        .await;
-                }
-            }
-            match i
-                .delete_instance_profile()
-                .instance_profile_name(id)
-                .send()
-                .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => Ok(()),
-                Err(e) => Err(anyhow::anyhow!(
-                    "deleting instance profile {id}: {}",
-                    aws_sdk_iam::error::DisplayErrorContext(&e)
-                )),
-            }
-        }
-        "role" => {
-            let i = iam(sdk, endpoint);
-            if let Ok(p) = i.list_role_policies().role_name(id).send().await {
-                for name in p.policy_names() {
-                    let _ = i
-                        .delete_role_policy()
-                        .role_name(id)
-                        .policy_name(name)
-                        .send()
-                        .await;
-                }
-            }
-            match i.delete_role().role_name(id).send().await {
-                Ok(_) => Ok(()),
-                Err(e) if is_not_found(e.as_service_error().and_then(|s| s.code())) => Ok(()),
-                Err(e) => Err(anyhow::anyhow!(
-                    "deleting role {id}: {}",
-                    aws_sdk_iam::error::DisplayErrorContext(&e)
-                )),
-            }
-        }
-        other => Err(anyhow::anyhow!(
-            "don't know how to delete a {other} ({id} in {region})"
-        )),
-    }
-}
-
-fn rank(kind: &str) -> usize {
-    ORDER.iter().position(|k| *k == kind).unwrap_or(ORDER.len())
 }
 
 /// Runs the command; returns the exit code.
@@ -503,13 +305,19 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .unwrap_or_else(|_| "us-east-1".into());
     let mut items: Vec<(Leftover, Option<String>, Option<PathBuf>)> = Vec::new();
+    // Ledger lines of a kind this rpack cannot delete (a ledger from a newer version).
+    let mut unknown: Vec<(&str, &LedgerEntry)> = Vec::new();
     for l in &ledgers {
         for e in &l.open {
+            let Some(kind) = ResourceKind::parse(&e.kind) else {
+                unknown.push((l.build_id.as_str(), e));
+                continue;
+            };
             let endpoint = opts.endpoint_url.clone().or_else(|| l.endpoint.clone());
             items.push((
                 Leftover {
                     build_id: l.build_id.clone(),
-                    kind: e.kind.clone(),
+                    kind,
                     id: e.id.clone(),
                     region: e.region.clone(),
                 },
@@ -542,15 +350,22 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
             )),
         }
     }
+    // Per build, in deletion order (the kinds' order).
     items.sort_by(|a, b| {
-        (a.0.build_id.as_str(), rank(&a.0.kind), &a.0.region, &a.0.id).cmp(&(
+        (a.0.build_id.as_str(), a.0.kind, &a.0.region, &a.0.id).cmp(&(
             b.0.build_id.as_str(),
-            rank(&b.0.kind),
+            b.0.kind,
             &b.0.region,
             &b.0.id,
         ))
     });
-    if items.is_empty() {
+    for (build, e) in &unknown {
+        ui.error(&format!(
+            "Build {build}: don't know how to delete a {} ({} in {}); delete it by hand",
+            e.kind, e.id, e.region
+        ));
+    }
+    if items.is_empty() && unknown.is_empty() {
         ui.say("Nothing to clean up: no resources of unfinished rpack builds were found.");
         return Ok(0);
     }
@@ -577,8 +392,10 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
         ));
         return Ok(0);
     }
-    let mut failures = 0;
-    let mut failed_builds: BTreeSet<&str> = BTreeSet::new();
+    let mut failures = unknown.len();
+    let mut failed_builds: BTreeSet<&str> = unknown.iter().map(|(b, _)| *b).collect();
+    let instance_wait = PollPolicy::new(INSTANCE_GONE_WAIT);
+    let never = CancellationToken::new();
     let mut configs: BTreeMap<String, (aws_config::SdkConfig, bool)> = BTreeMap::new();
     // (region, endpoint) → resources skipped for want of credentials.
     let mut no_credentials: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
@@ -589,7 +406,7 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
             l.region.clone()
         };
         if !configs.contains_key(&region) {
-            let sdk = sdk_config(&region).await;
+            let sdk = crate::aws::sdk_config().region(Some(&region)).load().await;
             let found = crate::aws::explain::has_credentials(&sdk).await;
             configs.insert(region.clone(), (sdk, found));
         }
@@ -602,17 +419,22 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
                 .or_default() += 1;
             continue;
         }
-        match delete_one(l, sdk, endpoint.as_deref()).await {
+        let ledger = path
+            .as_ref()
+            .and_then(|p| Ledger::open(&l.build_id, p).ok());
+        let apis = apis(sdk, &region, endpoint.as_deref());
+        // Everything deleted is recorded at once (an AMI's snapshots too).
+        let record = |kind: ResourceKind, id: &str| {
+            if let Some(ledger) = &ledger {
+                ledger.deleted(kind, id, &l.region);
+            }
+        };
+        match delete::delete(&apis, l.kind, &l.id, &instance_wait, &never, record).await {
             Ok(()) => {
                 ui.say(&format!(
                     "Deleted {} {} in {} (build {})",
                     l.kind, l.id, l.region, l.build_id
                 ));
-                if let Some(p) = path {
-                    if let Ok(ledger) = Ledger::open(&l.build_id, p) {
-                        ledger.deleted(&l.kind, &l.id, &l.region);
-                    }
-                }
             }
             Err(e) => {
                 failures += 1;
@@ -666,34 +488,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn deletion_order_puts_instances_first_and_roles_last() {
-        let mut kinds = vec![
-            "role",
-            "key_pair",
-            "image",
-            "instance",
-            "security_group",
-            "snapshot",
+    fn leftovers_of_a_build_sort_in_deletion_order() {
+        let item = |kind| Leftover {
+            build_id: "b".into(),
+            kind,
+            id: "x".into(),
+            region: "r".into(),
+        };
+        let mut v = vec![
+            item(ResourceKind::Role),
+            item(ResourceKind::SecurityGroup),
+            item(ResourceKind::Instance),
         ];
-        kinds.sort_by_key(|k| rank(k));
+        v.sort();
+        let kinds: Vec<ResourceKind> = v.iter().map(|l| l.kind).collect();
         assert_eq!(
             kinds,
-            vec![
-                "instance",
-                "image",
-                "snapshot",
-                "security_group",
-                "key_pair",
-                "role"
+            [
+                ResourceKind::Instance,
+                ResourceKind::SecurityGroup,
+                ResourceKind::Role
             ]
         );
-    }
-
-    #[test]
-    fn not_found_codes_count_as_gone() {
-        assert!(is_not_found(Some("InvalidInstanceID.NotFound")));
-        assert!(is_not_found(Some("NoSuchEntity")));
-        assert!(!is_not_found(Some("DependencyViolation")));
-        assert!(!is_not_found(None));
     }
 }

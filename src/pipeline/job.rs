@@ -1,16 +1,15 @@
 //! One build at run time: its ledger, its builder, then its post-processor chains.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::prompts::runner_options;
 use super::{provision, OnErrorFlag, Options, Shared};
 use crate::artifact::Artifact;
 use crate::builders::amazon_ebs;
-use crate::ledger::{Ledger, COMPLETE_TAG};
+use crate::ledger::{Ledger, ResourceKind, COMPLETE_TAG};
 use crate::plan::{Build, BuilderConfig};
 use crate::post_processors::chain;
-use crate::provisioners::BuildData;
+use crate::shell_local::{GeneratedData, RunData};
 use crate::template::interp::Context;
 use crate::ui::build::BuildUi;
 use crate::ui::Ui as _;
@@ -26,8 +25,6 @@ pub(super) async fn run_build(
 ) -> Result<Vec<Artifact>, String> {
     let build_id = uuid::Uuid::new_v4().to_string();
     tracing::debug!(build = %build.name, builder = %build.builder_kind, %build_id, "starting build");
-    let mut extra = BTreeMap::new();
-    extra.insert("PackerRunUUID".to_string(), run_uuid.to_string());
     let mut error_cleanup = build.error_cleanup.clone();
     if opts.on_error == OnErrorFlag::Abort {
         // `abort` skips the error-cleanup-provisioner too; `run-cleanup-provisioner` keeps it.
@@ -39,7 +36,7 @@ pub(super) async fn run_build(
         list: build.provisioners.clone(),
         error_cleanup,
         ctx: base.clone(),
-        extra: extra.clone(),
+        run_uuid: run_uuid.to_string(),
     });
     let builder_artifact = match &build.builder {
         BuilderConfig::AmazonEbs(cfg) => {
@@ -100,10 +97,15 @@ pub(super) async fn run_build(
         let _ = builder_artifact.destroy().await;
         return Err("Build was cancelled.".into());
     }
-    let data = BuildData {
+    let data = RunData {
         build_name: build.name.clone(),
         builder_type: build.builder_kind.clone(),
-        values: extra,
+        // Post-processors see the run's id and nothing of the builder, as in Packer.
+        values: GeneratedData {
+            packer_run_uuid: Some(run_uuid.to_string()),
+            ..Default::default()
+        }
+        .to_map(),
         ctx: base.clone(),
     };
     let env = chain::PostEnv {
@@ -128,10 +130,10 @@ pub(super) async fn run_build(
 /// `rpack:complete=true`, so `rpack cleanup` never deletes the result of a successful build.
 async fn mark_kept(a: &amazon_ebs::Artifact, ledger: &Ledger) {
     for (region, ami) in &a.amis {
-        ledger.kept("image", ami, region);
+        ledger.kept(ResourceKind::Image, ami, region);
         let snaps = a.snapshots.get(region).cloned().unwrap_or_default();
         for s in &snaps {
-            ledger.kept("snapshot", s, region);
+            ledger.kept(ResourceKind::Snapshot, s, region);
         }
         if let Some(aws) = &a.aws {
             let tag = aws_sdk_ec2::types::Tag::builder()

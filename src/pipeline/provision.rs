@@ -2,15 +2,15 @@
 //! provisioners in order with their common keys (pause_before, timeout, max_retries), and the
 //! `error-cleanup-provisioner` when one fails — Packer's `StepProvision`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::amazon_ebs::ProvisionHook;
 use crate::communicator::{Communicator, NoneComm};
+use crate::provisioners;
 use crate::provisioners::PlannedProvisioner;
-use crate::provisioners::{self, BuildData};
+use crate::shell_local::{GeneratedData, RunData};
 use crate::template::interp::Context;
 use crate::ui::Ui;
 
@@ -21,18 +21,20 @@ pub struct Provisioners {
     pub error_cleanup: Option<PlannedProvisioner>,
     /// The template's render context (user variables, template path).
     pub ctx: Context,
-    /// Values every build sees (`PackerRunUUID`).
-    pub extra: BTreeMap<String, String>,
+    /// The run's `PackerRunUUID`, the same for every build (its one writer is the pipeline).
+    pub run_uuid: String,
 }
 
 impl Provisioners {
-    fn data(&self, values: &BTreeMap<String, String>) -> BuildData {
-        let mut all = self.extra.clone();
-        all.extend(values.iter().map(|(k, v)| (k.clone(), v.clone())));
-        BuildData {
+    fn data(&self, generated: &GeneratedData) -> RunData {
+        let generated = GeneratedData {
+            packer_run_uuid: Some(self.run_uuid.clone()),
+            ..generated.clone()
+        };
+        RunData {
             build_name: self.build_name.clone(),
             builder_type: self.builder_type.clone(),
-            values: all,
+            values: generated.to_map(),
             ctx: self.ctx.clone(),
         }
     }
@@ -42,7 +44,7 @@ impl Provisioners {
         p: &PlannedProvisioner,
         ui: &dyn Ui,
         comm: &dyn Communicator,
-        data: &BuildData,
+        data: &RunData,
         cancel: &CancellationToken,
     ) -> anyhow::Result<()> {
         provisioners::run_with_common(&p.common, ui, cancel, |token| {
@@ -58,7 +60,7 @@ impl ProvisionHook for Provisioners {
     async fn provision(
         &self,
         comm: Option<&dyn Communicator>,
-        values: &BTreeMap<String, String>,
+        values: &GeneratedData,
         ui: &dyn Ui,
         cancel: &CancellationToken,
     ) -> anyhow::Result<()> {
@@ -92,4 +94,32 @@ impl ProvisionHook for Provisioners {
 /// Shares one hook between the builder and the orchestration.
 pub fn shared(p: Provisioners) -> Arc<dyn ProvisionHook> {
     Arc::new(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run's id is the pipeline's to set: whatever a builder hands over, provisioners see
+    /// the same `PackerRunUUID` as the post-processors and the manifest.
+    #[test]
+    fn provisioners_see_the_runs_uuid_with_the_builders_data() {
+        let p = Provisioners {
+            build_name: "b".into(),
+            builder_type: "amazon-ebs".into(),
+            list: Vec::new(),
+            error_cleanup: None,
+            ctx: Context::default(),
+            run_uuid: "run-1".into(),
+        };
+        let data = p.data(&GeneratedData {
+            id: Some("i-1".into()),
+            packer_run_uuid: Some("a-build-id".into()),
+            ..Default::default()
+        });
+        assert_eq!(data.values["PackerRunUUID"], "run-1");
+        assert_eq!(data.values["ID"], "i-1");
+        let rendered = data.render("{{ build `PackerRunUUID` }}", None).unwrap();
+        assert_eq!(rendered, "run-1");
+    }
 }

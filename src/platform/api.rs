@@ -69,15 +69,8 @@ impl Api {
     /// Clients for `region` (else the default chain's region), with `global`'s profile and
     /// Elastic Beanstalk endpoint.
     pub async fn load(region: Option<&str>, global: &super::Global) -> Result<Api> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(r) = region {
-            loader = loader.region(aws_types::region::Region::new(r.to_string()));
-        }
-        if let Some(p) = &global.profile {
-            loader = loader.profile_name(p);
-        }
         // A plain-http endpoint is a local emulator: a fresh connection per call (see
-        // aws::access::http_client_for), else every call waits for a delayed ACK.
+        // aws::sdk_config::http_client_for), else every call waits for a delayed ACK.
         let endpoints = [
             "AWS_ENDPOINT_URL",
             "AWS_ENDPOINT_URL_ELASTIC_BEANSTALK",
@@ -87,16 +80,18 @@ impl Api {
             "AWS_ENDPOINT_URL_EC2",
             "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
         ];
-        if let Some(client) = global
-            .endpoint_url
-            .iter()
-            .cloned()
-            .chain(endpoints.iter().filter_map(|k| std::env::var(k).ok()))
-            .find_map(|e| crate::aws::access::http_client_for(&e))
-        {
-            loader = loader.http_client(client);
-        }
-        let conf = loader.load().await;
+        let conf = crate::aws::sdk_config()
+            .region(region)
+            .profile(global.profile.as_deref())
+            .http_for_endpoints(
+                global
+                    .endpoint_url
+                    .iter()
+                    .cloned()
+                    .chain(endpoints.iter().filter_map(|k| std::env::var(k).ok())),
+            )
+            .load()
+            .await;
         let region = conf
             .region()
             .map(|r| r.to_string())
@@ -620,7 +615,7 @@ impl Api {
     pub async fn source_images(&self, lookup: &SourceLookup) -> Result<Vec<String>> {
         let ec2 = match (&lookup.endpoint, lookup.region == self.region) {
             (None, true) => self.ec2.clone(),
-            (e, _) => crate::aws::access::ec2_client(&self.sdk, &lookup.region, e.as_deref()),
+            (e, _) => crate::aws::sdk_config::ec2_client(&self.sdk, &lookup.region, e.as_deref()),
         };
         let mut req = ec2
             .describe_images()

@@ -6,7 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::artifact::Artifact;
 use crate::post_processors::{checksum, manifest, PlannedPostProcessor, PostProcessor};
-use crate::provisioners::BuildData;
+use crate::shell_local::RunData;
 use crate::ui::build::BuildUi;
 use crate::ui::Ui;
 
@@ -18,7 +18,7 @@ pub struct ChainsOutcome {
 
 pub struct PostEnv<'a> {
     pub ui: &'a BuildUi,
-    pub data: &'a BuildData,
+    pub data: &'a RunData,
     pub run_uuid: &'a str,
     pub force: bool,
     pub build_time: i64,
@@ -104,7 +104,7 @@ async fn run_one(
         }
         PostProcessor::Checksum(c) => Ok((checksum::run(c, input, env)?, true, true)),
         PostProcessor::ShellLocal(c) => {
-            crate::provisioners::shell_local::run(c, ui, env.data, env.cancel).await?;
+            crate::shell_local::run(c, ui, env.data, env.cancel).await?;
             Ok((input.clone(), true, true))
         }
     }

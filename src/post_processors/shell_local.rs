@@ -3,10 +3,10 @@
 
 use crate::decoder::Decoder;
 
-pub use crate::provisioners::shell_local::config::Config;
+pub use crate::shell_local::Config;
 
 pub const NO_RENDER: &[&str] = &["execute_command"];
 
 pub fn decode(d: &mut Decoder<'_>) -> Config {
-    crate::provisioners::shell_local::config::decode(d)
+    crate::shell_local::config::decode(d)
 }

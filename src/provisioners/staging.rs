@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use crate::communicator::{Communicator, OutputSink};
 use crate::decoder::Decoder;
 use crate::gocompat::fmt::stat_error as go_stat_error;
-use crate::provisioners::{resolve, BuildData};
+use crate::shell_local::script::resolve;
+use crate::shell_local::RunData;
 use crate::template::interp::Value;
 use crate::ui::Ui;
 
@@ -189,7 +190,7 @@ pub(crate) fn absolute(p: &Path) -> PathBuf {
 
 /// Renders a go template with `.` bound to `dot` and the build's data.
 pub(crate) fn render(
-    data: &BuildData,
+    data: &RunData,
     template: &str,
     dot: &[(&str, Value)],
 ) -> anyhow::Result<String> {
@@ -348,11 +349,11 @@ pub(crate) fn not_installed(program: &str, e: &std::io::Error) -> anyhow::Error 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provisioners::testing::RecordingUi;
+    use crate::ui::testing::Recording;
 
     #[tokio::test]
     async fn local_runs_stream_and_keep_the_tail() {
-        let ui = RecordingUi::default();
+        let ui = Recording::default();
         let args = vec![
             "-c".to_string(),
             "echo one; sleep 0.2; echo two >&2; exit 4".to_string(),
@@ -367,7 +368,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_tool_names_itself_and_how_to_install() {
-        let ui = RecordingUi::default();
+        let ui = Recording::default();
         let e = run_local(
             &ui,
             "ansible-playbook-not-here",
@@ -388,7 +389,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancel_kills_the_process_group() {
-        let ui = RecordingUi::default();
+        let ui = Recording::default();
         let cancel = CancellationToken::new();
         let c2 = cancel.clone();
         tokio::spawn(async move {

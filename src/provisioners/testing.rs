@@ -1,5 +1,5 @@
-//! Test doubles for provisioner tests: a UI that records every line and a communicator that
-//! records commands and uploads and answers with scripted exit statuses.
+//! Test doubles for provisioner tests: a communicator that records commands and uploads and
+//! answers with scripted exit statuses (the recording UI is [`crate::ui::testing::Recording`]).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -8,31 +8,6 @@ use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::communicator::{CommError, Communicator, OutputSink};
-use crate::ui::Ui;
-
-#[derive(Default)]
-pub struct RecordingUi {
-    lines: Mutex<Vec<String>>,
-}
-
-impl RecordingUi {
-    pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-}
-
-impl Ui for RecordingUi {
-    fn say(&self, msg: &str) {
-        self.lines.lock().unwrap().push(format!("say: {msg}"));
-    }
-    fn message(&self, msg: &str) {
-        self.lines.lock().unwrap().push(format!("message: {msg}"));
-    }
-    fn error(&self, msg: &str) {
-        self.lines.lock().unwrap().push(format!("error: {msg}"));
-    }
-    fn machine(&self, _: &str, _: &str, _: &[&str]) {}
-}
 
 /// What the fake communicator saw.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,17 +173,17 @@ fn decode_with<T>(
     (v, errs)
 }
 
-/// Decodes provisioner `json` of type `kind` with the real decoder; returns the config and the
-/// error messages.
 /// The build data the provisioner tests run in: build `web` of an `amazon-ebs` builder.
-pub fn build_data() -> crate::provisioners::BuildData {
-    crate::provisioners::BuildData {
+pub fn build_data() -> crate::shell_local::RunData {
+    crate::shell_local::RunData {
         build_name: "web".into(),
         builder_type: "amazon-ebs".into(),
         ..Default::default()
     }
 }
 
+/// Decodes provisioner `json` of type `kind` with the real decoder; returns the config and the
+/// error messages.
 pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<String>) {
     decode_with(json, kind, crate::provisioners::no_render(kind), |d| {
         crate::provisioners::Provisioner::decode(kind, d).expect("known provisioner type")
@@ -219,8 +194,8 @@ pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<
 /// (with scripted replies), a recording UI, [`build_data`] and a live cancellation token.
 pub struct Fixture {
     pub comm: FakeComm,
-    pub ui: RecordingUi,
-    pub data: crate::provisioners::BuildData,
+    pub ui: crate::ui::testing::Recording,
+    pub data: crate::shell_local::RunData,
     pub cancel: CancellationToken,
 }
 
@@ -234,7 +209,7 @@ impl Fixture {
     pub fn with_replies(replies: Vec<Reply>) -> Self {
         Fixture {
             comm: FakeComm::with_replies(replies),
-            ui: RecordingUi::default(),
+            ui: crate::ui::testing::Recording::default(),
             data: build_data(),
             cancel: CancellationToken::new(),
         }

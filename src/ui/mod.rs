@@ -7,6 +7,7 @@
 pub mod build;
 pub mod secrets;
 mod terminal;
+pub mod testing;
 pub mod voice;
 mod wrap;
 

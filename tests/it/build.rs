@@ -975,3 +975,53 @@ fn amazon_ebs_with_ansible_builds_the_ami_and_leaves_nothing_behind() {
     let files: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
     assert!(files.is_empty(), "left in TMPDIR: {files:?}");
 }
+
+/// The full transcript of `rpack build` of a null builder with a shell-local provisioner and a
+/// manifest + shell-local post-processor chain, as a person sees it (no terminal: plain lines).
+#[test]
+fn transcript_of_a_null_build_with_shell_local() {
+    let dir = fresh_dir("transcript-null");
+    let tpl = json!({
+        "variables": {"greet": "hello"},
+        "builders": [{"type": "null", "communicator": "none"}],
+        "provisioners": [{"type": "shell-local", "inline": ["echo {{user `greet`}} from {{build_name}} id={{build `ID`}}", "echo to-stderr >&2"]}],
+        "post-processors": [[
+            {"type": "manifest", "output": "m.json", "strip_time": true},
+            {"type": "shell-local", "inline": ["echo pp-done"]}
+        ]]
+    });
+    std::fs::write(dir.join("t.json"), tpl.to_string()).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rpack"))
+        .current_dir(&dir)
+        .args(["build", "-color=false", "t.json"])
+        .env_remove("PACKER_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running rpack");
+    crate::assert_transcript!("transcript_null_shell_local", &dir, &out);
+}
+
+/// The full transcript of an amazon-ebs build on the local stack (moto + sshd), every step
+/// from the source AMI lookup to the artifact, with a shell-local provisioner.
+#[test]
+fn transcript_of_an_amazon_ebs_build() {
+    let st = stack();
+    let tpl = st.template(
+        "transcript",
+        json!({"ami_name": "rpack-transcript-{{timestamp}}"}),
+        json!([{"type": "shell-local", "inline": ["echo provisioned {{build `ID`}}"]}]),
+    );
+    let mut cmd = st.rpack(&["build", "-color=false", tpl.to_str().unwrap()]);
+    let out = cmd.stdin(Stdio::null()).output().expect("running rpack");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::transcript::transcript(&out)
+    );
+    crate::assert_transcript!("transcript_amazon_ebs", &st.dir, &out);
+    assert!(st
+        .leftovers(&[REGION])
+        .iter()
+        .all(|l| l.starts_with("AMI ") || l.starts_with("snapshot ")));
+}

@@ -2,7 +2,7 @@
 //! instance): full builds, source_ami_filter, force_deregister, every step failing and every
 //! wait cancelled in turn — each must leave no `rpack:build-id`-tagged resource behind.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rpack::builders::amazon_ebs::{self, Artifact, Config, ProvisionHook, RunArgs, TrueHook};
@@ -14,7 +14,7 @@ use rpack::ui::Ui;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Ec2Stack, Ec2State, FaultKind, Proxy, Sshd};
+use crate::support::{ui, Ec2Stack, Ec2State, FaultKind, Proxy, Sshd};
 
 pub(crate) const REGION: &str = "us-east-1";
 /// In moto's catalogue in every region.
@@ -101,41 +101,6 @@ pub(crate) fn config_named(base: Value, extra: Value, name: Option<&str>) -> Arc
     }
 }
 
-/// Records UI lines; cancels `cancel` once a line containing `cancel_on` appears.
-pub(crate) struct TestUi {
-    lines: Mutex<Vec<String>>,
-    cancel_on: Option<(String, CancellationToken, Duration)>,
-}
-
-impl TestUi {
-    fn push(&self, l: String) {
-        eprintln!("[{}] {l}", chrono::Utc::now().format("%H:%M:%S%.3f"));
-        if let Some((pat, tok, after)) = &self.cancel_on {
-            if l.contains(pat.as_str()) {
-                let (tok, after) = (tok.clone(), *after);
-                tokio::spawn(async move {
-                    tokio::time::sleep(after).await;
-                    tok.cancel();
-                });
-            }
-        }
-        self.lines.lock().unwrap().push(l);
-    }
-}
-
-impl Ui for TestUi {
-    fn say(&self, m: &str) {
-        self.push(format!("==> {m}"));
-    }
-    fn message(&self, m: &str) {
-        self.push(format!("    {m}"));
-    }
-    fn error(&self, m: &str) {
-        self.push(format!("!!! {m}"));
-    }
-    fn machine(&self, _: &str, _: &str, _: &[&str]) {}
-}
-
 pub(crate) struct Outcome {
     pub(crate) result: anyhow::Result<Option<Artifact>>,
     pub(crate) build_id: String,
@@ -180,9 +145,9 @@ pub(crate) async fn build_opts(
         .unwrap(),
     );
     let cancel = CancellationToken::new();
-    let ui = Arc::new(TestUi {
-        lines: Mutex::new(Vec::new()),
-        cancel_on: cancel_on.map(|(p, d)| (p.to_string(), cancel.clone(), d)),
+    let ui = Arc::new(match cancel_on {
+        Some((pattern, after)) => ui::cancelling_on(pattern, cancel.clone(), after),
+        None => ui::recording(),
     });
     let args = RunArgs {
         ui: ui.clone(),
@@ -196,7 +161,7 @@ pub(crate) async fn build_opts(
     let result = tokio::time::timeout(Duration::from_secs(240), amazon_ebs::run(cfg, args))
         .await
         .expect("build hung");
-    let lines = ui.lines.lock().unwrap().clone();
+    let lines = ui.lines();
     Outcome {
         result,
         build_id,
@@ -568,7 +533,7 @@ impl ProvisionHook for FailingHook {
     async fn provision(
         &self,
         _: Option<&dyn rpack::communicator::Communicator>,
-        _: &std::collections::BTreeMap<String, String>,
+        _: &rpack::shell_local::GeneratedData,
         _: &dyn Ui,
         _: &CancellationToken,
     ) -> anyhow::Result<()> {
@@ -777,10 +742,7 @@ async fn null_builder_connects_and_provisions() {
             _ => unreachable!(),
         }
     };
-    let ui = Arc::new(TestUi {
-        lines: Mutex::new(Vec::new()),
-        cancel_on: None,
-    });
+    let ui = Arc::new(ui::recording());
     let run = |cfg| {
         rpack::builders::null::run(
             cfg,
@@ -792,12 +754,7 @@ async fn null_builder_connects_and_provisions() {
         )
     };
     run(decode(&key)).await.unwrap();
-    assert!(ui
-        .lines
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains("Connected to SSH!")));
+    assert!(ui.lines().iter().any(|l| l.contains("Connected to SSH!")));
 
     let (other, _) = crate::support::ssh_keygen(crate::support::KeyKind::Ed25519);
     let err = run(decode(&other)).await.unwrap_err();

@@ -17,6 +17,7 @@ use rpack::builders::amazon_ebs::{ProvisionHook, TrueHook};
 use rpack::communicator::Communicator;
 use rpack::engine::{DebugHook, RunnerOptions};
 use rpack::ledger::LedgerEvent;
+use rpack::shell_local::GeneratedData;
 use rpack::ui::Ui;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -107,13 +108,13 @@ impl ProvisionHook for Inspect {
     async fn provision(
         &self,
         comm: Option<&dyn Communicator>,
-        data: &BTreeMap<String, String>,
+        data: &GeneratedData,
         ui: &dyn Ui,
         cancel: &CancellationToken,
     ) -> anyhow::Result<()> {
         TrueHook.provision(comm, data, ui, cancel).await?;
         let c = Ec2State::new(&self.endpoint, REGION).client().clone();
-        let id = data.get("ID").cloned().unwrap_or_default();
+        let id = data.id.clone().unwrap_or_default();
         let out = c.describe_instances().instance_ids(&id).send().await?;
         let inst = out
             .reservations()

@@ -5,7 +5,6 @@
 //! contradicting console or a changed key without sending anything, and fall back to trust on
 //! first use with a warning when the console lists no keys.
 
-use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
@@ -13,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use rpack::builders::amazon_ebs::{ProvisionHook, TrueHook};
 use rpack::communicator::{Communicator, Discard};
+use rpack::shell_local::GeneratedData;
 use rpack::ui::Ui;
 use tokio_util::sync::CancellationToken;
 
@@ -229,7 +229,7 @@ impl ProvisionHook for Probe {
     async fn provision(
         &self,
         comm: Option<&dyn Communicator>,
-        data: &BTreeMap<String, String>,
+        data: &GeneratedData,
         ui: &dyn Ui,
         cancel: &CancellationToken,
     ) -> anyhow::Result<()> {
@@ -384,7 +384,7 @@ impl ProvisionHook for TakeOver {
     async fn provision(
         &self,
         comm: Option<&dyn Communicator>,
-        _data: &BTreeMap<String, String>,
+        _data: &GeneratedData,
         _ui: &dyn Ui,
         cancel: &CancellationToken,
     ) -> anyhow::Result<()> {

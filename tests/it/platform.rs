@@ -1712,3 +1712,36 @@ fn prompts_for_init_use_and_delete() {
         "{out}"
     );
 }
+
+/// The transcripts of `rpack platform init`, `status`, `list` and `events` around a `create`,
+/// as a person sees them, against moto's EB custom-platform API. (`create` itself interleaves
+/// events and builder log lines as the polls find them, so its own output is not pinned.)
+#[test]
+fn transcripts_of_init_status_list_and_events() {
+    let w = ws();
+    let d = w.definition("snap");
+    let mut all = String::new();
+    for args in [
+        &["init", "snap", "-k", "my-key", "-r", REGION][..],
+        &["create"][..],
+        &["status"][..],
+        &["list"][..],
+        &["events"][..],
+    ] {
+        let out = w.rpack(&d, args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        if args[0] == "create" {
+            continue;
+        }
+        all.push_str(&format!(
+            "$ rpack platform {}\n{}",
+            args.join(" "),
+            crate::support::transcript::transcript(&out)
+        ));
+    }
+    let filters = crate::support::transcript::filters(&w.dir);
+    let filters: Vec<(&str, &str)> = filters.iter().map(|(p, r)| (p.as_str(), *r)).collect();
+    insta::with_settings!({ filters => filters }, {
+        insta::assert_snapshot!("transcripts_platform_init_status_list_events", all);
+    });
+}

@@ -17,13 +17,15 @@ use std::time::{Duration, Instant};
 use rpack::communicator::config::TransferMethod;
 use rpack::communicator::ssh::{Auth, ConnectParams, Endpoint};
 use rpack::communicator::{CommError, Communicator, OutputSink, SshComm};
-use rpack::provisioners::{self, shell, BuildData};
+use rpack::provisioners::{self, shell};
+use rpack::shell_local::RunData;
 use rpack::ui::build::BuildUi;
 use rpack::ui::Ui;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::process::{self, ChildGuard};
 use crate::support::sshd::PASSWORD_USER;
+use crate::support::ui::Recording;
 use crate::support::{ssh_keygen, KeyKind, Sshd};
 
 /// A server accepting a fresh key of `kind`, and the key's path.
@@ -76,26 +78,6 @@ impl Lines {
     }
 }
 
-#[derive(Default)]
-struct TestUi(Mutex<Vec<String>>);
-impl Ui for TestUi {
-    fn say(&self, m: &str) {
-        self.0.lock().unwrap().push(format!("say: {m}"));
-    }
-    fn message(&self, m: &str) {
-        self.0.lock().unwrap().push(format!("message: {m}"));
-    }
-    fn error(&self, m: &str) {
-        self.0.lock().unwrap().push(format!("error: {m}"));
-    }
-    fn machine(&self, _: &str, _: &str, _: &[&str]) {}
-}
-impl TestUi {
-    fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
 async fn run(comm: &SshComm, cmd: &str) -> (i32, Vec<String>) {
     let lines = Lines::default();
     let status = comm
@@ -109,7 +91,7 @@ async fn run(comm: &SshComm, cmd: &str) -> (i32, Vec<String>) {
 async fn provision_file(comm: &SshComm, cfg: &provisioners::file::Config) {
     provisioners::file::provision(
         cfg,
-        &TestUi::default(),
+        &Recording::new(),
         comm,
         &data(),
         &CancellationToken::new(),
@@ -118,8 +100,8 @@ async fn provision_file(comm: &SshComm, cfg: &provisioners::file::Config) {
     .unwrap();
 }
 
-fn data() -> BuildData {
-    BuildData {
+fn data() -> RunData {
+    RunData {
         build_name: "ssh-test".into(),
         builder_type: "null".into(),
         ..Default::default()
@@ -207,7 +189,7 @@ async fn connect_waits_for_the_server_to_come_up() {
 async fn shell_valid_exit_codes_env_and_output() {
     let (sshd, key) = server(KeyKind::Ed25519);
     let comm = connect(params(&sshd, &key)).await;
-    let ui = TestUi::default();
+    let ui = Recording::new();
     let cfg = shell::Config {
         inline: Some(vec![
             "echo \"name=$PACKER_BUILD_NAME type=$PACKER_BUILDER_TYPE foo=$FOO\"".into(),
@@ -256,7 +238,7 @@ async fn expect_disconnect_survives_sshd_restart_mid_script() {
         sshd.restart();
         sshd
     });
-    let ui = TestUi::default();
+    let ui = Recording::new();
     let cfg = shell::Config {
         inline: Some(vec!["echo rebooting".into(), "sleep 30".into()]),
         expect_disconnect: true,
@@ -593,7 +575,7 @@ async fn crlf_script_runs_with_lf_and_binary_keeps_crlf() {
         remote_path: scratch(&sshd, "crlf.sh"),
         ..Default::default()
     };
-    let ui = TestUi::default();
+    let ui = Recording::new();
     shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new())
         .await
         .unwrap();
@@ -606,7 +588,7 @@ async fn crlf_script_runs_with_lf_and_binary_keeps_crlf() {
         binary: true,
         ..cfg
     };
-    let ui = TestUi::default();
+    let ui = Recording::new();
     shell::provision(&cfg, &ui, &comm, &data(), &CancellationToken::new())
         .await
         .unwrap();
@@ -1288,7 +1270,7 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
         }
     };
     let sizes = format!("stat -c '%n %s' {remote}/*; rm -f {remote}/*");
-    let recorded: Arc<dyn Ui> = Arc::new(TestUi::default());
+    let recorded: Arc<dyn Ui> = Arc::new(Recording::new());
     let mut pty = Pty::open();
     assert!(pty.term().is_term());
     let live = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::term(

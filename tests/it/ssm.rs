@@ -538,7 +538,7 @@ fn cleanup_terminates_a_session_a_killed_build_left_open() {
         rpack::ledger::Ledger::open(build, &state.join("builds").join(format!("{build}.jsonl")))
             .unwrap();
     let sid = "rpack-test-0000000000000abcd";
-    ledger.created("ssm_session", sid, "us-east-1");
+    ledger.created(rpack::aws::ResourceKind::SsmSession, sid, "us-east-1");
     drop(ledger);
     let run = || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_rpack"))

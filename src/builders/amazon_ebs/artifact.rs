@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::aws::access::Clients;
-use crate::aws::error::AwsResultExt;
 
 pub struct Artifact {
     /// region → AMI id (sorted by region).
@@ -54,27 +53,12 @@ impl Artifact {
             .ok_or_else(|| anyhow::anyhow!("artifact has no AWS clients"))?;
         let mut errors = Vec::new();
         for (region, ami) in &self.amis {
+            let snapshots = self.snapshots.get(region).cloned().unwrap_or_default();
             let ec2 = aws.ec2(region);
-            if let Err(e) = ec2
-                .deregister_image()
-                .image_id(ami)
-                .send()
-                .await
-                .aws_context(|| format!("deregistering AMI {ami} in {region}"))
+            if let Err(e) =
+                crate::aws::delete::delete_image(&ec2, region, ami, &snapshots, |_, _| {}).await
             {
                 errors.push(e.to_string());
-                continue;
-            }
-            for s in self.snapshots.get(region).into_iter().flatten() {
-                if let Err(e) = ec2
-                    .delete_snapshot()
-                    .snapshot_id(s)
-                    .send()
-                    .await
-                    .aws_context(|| format!("deleting snapshot {s} in {region}"))
-                {
-                    errors.push(e.to_string());
-                }
             }
         }
         if !errors.is_empty() {

@@ -10,6 +10,7 @@ use crate::aws::access::{Clients, ResolvedPolling};
 use crate::builders::amazon_ebs::config::Config;
 use crate::builders::amazon_ebs::ProvisionHook;
 use crate::communicator::SshComm;
+use crate::shell_local::{GeneratedData, SourceAmi};
 use crate::template::interp::{self, Value};
 
 pub use crate::ledger::BUILD_ID_TAG;
@@ -155,21 +156,22 @@ impl BuildCtx {
         Value::Map(m)
     }
 
-    /// The `build` function's data (`ID`, `SourceAMI`, …) for provisioners.
-    pub fn generated_data(&self) -> BTreeMap<String, String> {
-        let mut m = BTreeMap::new();
+    /// The `build` function's data known before connecting (`ID`, `BuildRegion`,
+    /// `SourceAMI*`); the provision step adds the connection's.
+    pub fn generated_data(&self) -> GeneratedData {
         let s = self.source.clone().unwrap_or_default();
-        m.insert(
-            "ID".to_string(),
-            self.instance_id().unwrap_or("").to_string(),
-        );
-        m.insert("BuildRegion".to_string(), self.region.clone());
-        m.insert("SourceAMI".to_string(), s.id);
-        m.insert("SourceAMIName".to_string(), s.name);
-        m.insert("SourceAMICreationDate".to_string(), s.creation_date);
-        m.insert("SourceAMIOwner".to_string(), s.owner);
-        m.insert("SourceAMIOwnerName".to_string(), s.owner_alias);
-        m
+        GeneratedData {
+            id: Some(self.instance_id().unwrap_or("").to_string()),
+            build_region: Some(self.region.clone()),
+            source_ami: Some(SourceAmi {
+                id: s.id,
+                name: s.name,
+                creation_date: s.creation_date,
+                owner: s.owner,
+                owner_name: s.owner_alias,
+            }),
+            ..Default::default()
+        }
     }
 
     /// Renders one late key (`tags`, `ami_description`, …) with the build data.

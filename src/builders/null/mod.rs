@@ -8,7 +8,6 @@ mod config;
 
 pub use config::{decode, Config};
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::builders::common::connect::{Connect, HasComm};
@@ -17,6 +16,7 @@ use crate::communicator::config::{CommType, SshConfig};
 use crate::communicator::{Communicator, SshComm};
 use crate::engine::{RunError, Runner, RunnerOptions, Step, StepEnv};
 use crate::ledger::Ledger;
+use crate::shell_local::{GeneratedData, SshFacts};
 use crate::ui::Ui;
 use tokio_util::sync::CancellationToken;
 
@@ -53,30 +53,25 @@ impl Step<NullCtx> for ProvisionStep {
     }
     async fn run(&self, ctx: &mut NullCtx, env: &StepEnv) -> anyhow::Result<()> {
         let c = &ctx.cfg.comm;
-        let mut data = BTreeMap::new();
-        data.insert("ID".to_string(), ARTIFACT_ID.to_string());
-        data.insert("Host".to_string(), c.host.clone().unwrap_or_default());
-        data.insert("Port".to_string(), c.port.to_string());
-        data.insert("User".to_string(), c.username.clone());
-        data.insert(
-            "Password".to_string(),
-            c.password.clone().unwrap_or_default(),
-        );
-        data.insert(
-            "ConnType".to_string(),
-            if c.comm_type == CommType::Ssh {
-                "ssh"
-            } else {
-                "none"
-            }
-            .to_string(),
-        );
-        crate::provisioners::ansible::conn_data::insert(
-            &mut data,
-            c,
-            c.private_key_file.as_deref(),
-            ctx.comm.as_ref().and_then(|s| s.host_key_blob()),
-        );
+        let conn_type = if c.comm_type == CommType::Ssh {
+            "ssh"
+        } else {
+            "none"
+        };
+        let data = GeneratedData {
+            id: Some(ARTIFACT_ID.to_string()),
+            host: Some(c.host.clone().unwrap_or_default()),
+            port: Some(c.port),
+            user: Some(c.username.clone()),
+            password: Some(c.password.clone().unwrap_or_default()),
+            conn_type: Some(conn_type.to_string()),
+            ssh: Some(SshFacts::new(
+                c,
+                c.private_key_file.as_deref(),
+                ctx.comm.as_ref().and_then(|s| s.host_key_blob()),
+            )),
+            ..Default::default()
+        };
         let comm = ctx.comm.clone();
         let comm_ref: Option<&dyn Communicator> = comm.as_ref().map(|c| c as &dyn Communicator);
         ctx.hook

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use super::SessionEvents;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, ResourceKind};
 use crate::ui::Ui;
 
 /// The ledger kind of a Session Manager session.
-pub const LEDGER_KIND: &str = "ssm_session";
+pub const LEDGER_KIND: ResourceKind = ResourceKind::SsmSession;
 
 pub struct BuildSessions {
     pub ledger: Arc<Ledger>,
@@ -38,27 +38,12 @@ impl SessionEvents for BuildSessions {
 mod tests {
     use super::*;
     use crate::ledger::{outstanding, LedgerEvent};
-    use std::sync::Mutex;
-
-    #[derive(Default)]
-    struct Lines(Mutex<Vec<String>>);
-    impl Ui for Lines {
-        fn say(&self, msg: &str) {
-            self.0.lock().unwrap().push(msg.to_string());
-        }
-        fn message(&self, msg: &str) {
-            self.say(msg);
-        }
-        fn error(&self, msg: &str) {
-            self.say(msg);
-        }
-        fn machine(&self, _: &str, _: &str, _: &[&str]) {}
-    }
+    use crate::ui::testing::Recording;
 
     #[test]
     fn sessions_are_open_in_the_ledger_until_terminated() {
         let ledger = Arc::new(Ledger::in_memory("b"));
-        let ui = Arc::new(Lines::default());
+        let ui = Arc::new(Recording::new());
         let ev = BuildSessions {
             ledger: ledger.clone(),
             ui: ui.clone(),
@@ -75,11 +60,11 @@ mod tests {
                 open[0].id.as_str(),
                 open[0].region.as_str()
             ),
-            (LEDGER_KIND, "s-2", "eu-west-1")
+            (LEDGER_KIND.as_str(), "s-2", "eu-west-1")
         );
         assert_eq!(open[0].event, LedgerEvent::Created);
         ev.say("Waiting for the SSM agent on i-1 to register with Systems Manager...");
-        let said = ui.0.lock().unwrap().clone();
+        let said = ui.lines();
         assert!(said.iter().any(|l| l.contains("s-2")), "{said:?}");
         assert!(
             said.iter().any(|l| l.contains("Waiting for the SSM agent")),

@@ -152,25 +152,4 @@ pub async fn start(
     }
 }
 
-/// TerminateSession; a session that is already gone counts as terminated.
-pub async fn terminate(client: &aws_sdk_ssm::Client, session_id: &str) -> Result<(), AwsError> {
-    match client
-        .terminate_session()
-        .session_id(session_id)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let err = AwsError::from_sdk(
-                format!("terminating Session Manager session {session_id}"),
-                &e,
-            );
-            if err.code() == Some("DoesNotExistException") {
-                Ok(())
-            } else {
-                Err(err)
-            }
-        }
-    }
-}
+pub use crate::aws::delete::terminate_session as terminate;

@@ -8,7 +8,6 @@
 //! variables and command line are kept.
 
 pub mod config;
-pub mod conn_data;
 
 use std::path::{Path, PathBuf};
 
@@ -18,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 
 use crate::communicator::Communicator;
+use crate::gocompat::strconv::quote as go_quote;
 use crate::provisioners::ansible_proxy::{self, Options as ProxyOptions, Proxy};
 use crate::provisioners::staging::{render, run_local, s, PrivateDir};
-use crate::provisioners::{go_quote, BuildData};
+use crate::shell_local::RunData;
 use crate::template::interp::Value;
 use crate::ui::Ui;
 
@@ -55,7 +55,7 @@ impl Drop for Plan {
     }
 }
 
-fn value<'a>(data: &'a BuildData, key: &str) -> &'a str {
+fn value<'a>(data: &'a RunData, key: &str) -> &'a str {
     data.values.get(key).map(String::as_str).unwrap_or("")
 }
 
@@ -67,7 +67,7 @@ pub(crate) enum Target<'a> {
 
 /// Whether this run uses the proxy: `use_proxy` when set; otherwise only when the build has no
 /// SSH address Ansible could reach directly.
-pub(crate) fn wants_proxy(c: &Config, data: &BuildData) -> anyhow::Result<bool> {
+pub(crate) fn wants_proxy(c: &Config, data: &RunData) -> anyhow::Result<bool> {
     let direct_ok = value(data, "ConnType") == "ssh" && !value(data, "Host").is_empty();
     match c.use_proxy {
         Some(p) => Ok(p),
@@ -82,7 +82,7 @@ pub(crate) fn wants_proxy(c: &Config, data: &BuildData) -> anyhow::Result<bool> 
 }
 
 /// Builds the `ansible-playbook` invocation (files written; removed when the plan drops).
-pub(crate) fn plan(c: &Config, data: &BuildData, target: Target<'_>) -> anyhow::Result<Plan> {
+pub(crate) fn plan(c: &Config, data: &RunData, target: Target<'_>) -> anyhow::Result<Plan> {
     let private = PrivateDir::new("rpack-ansible")?;
     let user = c
         .user
@@ -341,7 +341,7 @@ fn close_masters(dir: &Path) {
 }
 
 /// `ssh -W %h:%p` through the build's bastion, when it has one.
-fn proxy_command(data: &BuildData) -> Option<String> {
+fn proxy_command(data: &RunData) -> Option<String> {
     let host = value(data, "SSHBastionHost");
     if host.is_empty() {
         return None;
@@ -371,7 +371,7 @@ fn proxy_command(data: &BuildData) -> Option<String> {
 /// Ansible version), repeated under each of `groups`, then the `empty_groups` headers.
 pub(crate) fn inventory(
     c: &Config,
-    data: &BuildData,
+    data: &RunData,
     user: &str,
     host: &str,
     port: &str,
@@ -412,7 +412,7 @@ pub async fn provision(
     c: &Config,
     ui: &dyn Ui,
     comm: &dyn Communicator,
-    data: &BuildData,
+    data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     ui.say("Provisioning with Ansible...");

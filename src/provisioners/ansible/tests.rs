@@ -6,8 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::provisioners::testing::{decode, RecordingUi};
+use crate::provisioners::testing::decode;
 use crate::provisioners::Provisioner;
+use crate::ui::testing::Recording;
 
 fn cfg(json: &str) -> (Config, Vec<String>) {
     match decode("ansible", json) {
@@ -16,7 +17,7 @@ fn cfg(json: &str) -> (Config, Vec<String>) {
     }
 }
 
-fn data(extra: &[(&str, &str)]) -> BuildData {
+fn data(extra: &[(&str, &str)]) -> RunData {
     let mut values: std::collections::BTreeMap<String, String> = [
         ("Host", "10.0.0.5"),
         ("Port", "2222"),
@@ -34,7 +35,7 @@ fn data(extra: &[(&str, &str)]) -> BuildData {
     for (k, v) in extra {
         values.insert(k.to_string(), v.to_string());
     }
-    BuildData {
+    RunData {
         build_name: "web".into(),
         builder_type: "amazon-ebs".into(),
         values,
@@ -271,7 +272,7 @@ async fn provision_streams_output_and_reports_the_exit_status_with_the_tail() {
         r#"{{"playbook_file": "{pb}", "command": "{cmd}", "skip_version_check": true}}"#
     ));
     assert!(errs.is_empty(), "{errs:?}");
-    let ui = RecordingUi::default();
+    let ui = Recording::default();
     let e = provision(
         &c,
         &ui,
@@ -329,7 +330,7 @@ async fn cancelling_stops_ansible_and_removes_the_key() {
     let start = std::time::Instant::now();
     let e = provision(
         &c,
-        &RecordingUi::default(),
+        &Recording::default(),
         &crate::communicator::NoneComm,
         &data(&[]),
         &cancel,

@@ -13,7 +13,7 @@ pub use config::Config;
 
 use crate::communicator::Communicator;
 use crate::provisioners::staging::{Guest, PrivateDir};
-use crate::provisioners::BuildData;
+use crate::shell_local::RunData;
 use crate::ui::Ui;
 
 fn base(p: &Path) -> String {
@@ -26,7 +26,7 @@ pub async fn provision(
     c: &Config,
     ui: &dyn Ui,
     comm: &dyn Communicator,
-    data: &BuildData,
+    data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     ui.say("Provisioning with Ansible...");
@@ -164,7 +164,7 @@ pub(crate) fn inventory(groups: &[String]) -> String {
 
 /// Packer's extra arguments (its `-o IdentitiesOnly=yes` inside `--extra-vars` included, which
 /// Ansible reads as a stray word and ignores), then `extra_arguments`.
-pub(crate) fn extra_args(c: &Config, data: &BuildData) -> String {
+pub(crate) fn extra_args(c: &Config, data: &RunData) -> String {
     let http = data
         .values
         .get("PackerHTTPAddr")
@@ -181,7 +181,7 @@ pub(crate) fn extra_args(c: &Config, data: &BuildData) -> String {
 async fn execute(
     c: &Config,
     g: &Guest<'_>,
-    data: &BuildData,
+    data: &RunData,
     playbooks: &[String],
     inventory: &str,
 ) -> anyhow::Result<()> {

@@ -40,11 +40,11 @@ pub async fn provision(c: &Config, ui: &dyn Ui, cancel: &CancellationToken) -> a
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provisioners::testing::RecordingUi;
+    use crate::ui::testing::Recording;
 
     #[tokio::test]
     async fn disabled_breakpoint_only_says_so() {
-        let ui = RecordingUi::default();
+        let ui = Recording::default();
         provision(
             &Config {
                 note: "n".into(),

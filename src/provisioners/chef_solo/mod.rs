@@ -11,7 +11,7 @@ pub use config::Config;
 
 use crate::communicator::Communicator;
 use crate::provisioners::staging::{render, s, Guest};
-use crate::provisioners::BuildData;
+use crate::shell_local::RunData;
 use crate::template::interp::Value;
 use crate::ui::Ui;
 
@@ -19,7 +19,7 @@ pub async fn provision(
     c: &Config,
     ui: &dyn Ui,
     comm: &dyn Communicator,
-    data: &BuildData,
+    data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     ui.say("Provisioning with chef-solo");

@@ -42,7 +42,7 @@ pub fn decode(d: &mut Decoder) -> Config {
     let sources: Vec<String> = sources
         .into_iter()
         .map(|s| {
-            let p = crate::provisioners::resolve(&d.base_dir, &s);
+            let p = crate::shell_local::script::resolve(&d.base_dir, &s);
             p.to_string_lossy().into_owned()
         })
         .collect();

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{Config, Direction};
 
 use crate::communicator::Communicator;
-use crate::provisioners::BuildData;
+use crate::shell_local::RunData;
 use crate::ui::Ui;
 
 /// Files at least this large get a progress bar (where the UI draws one).
@@ -24,7 +24,7 @@ pub async fn provision(
     c: &Config,
     ui: &dyn Ui,
     comm: &dyn Communicator,
-    data: &BuildData,
+    data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     match c.direction {
@@ -60,7 +60,7 @@ async fn upload(
     c: &Config,
     ui: &dyn Ui,
     comm: &dyn Communicator,
-    data: &BuildData,
+    data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     if let Some(content) = &c.content {
@@ -107,7 +107,7 @@ async fn upload_content(
     c: &Config,
     ui: &dyn Ui,
     comm: &dyn Communicator,
-    data: &BuildData,
+    data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let dst = data.render(&c.destination, None)?;
@@ -137,7 +137,7 @@ async fn download(
     c: &Config,
     ui: &dyn Ui,
     comm: &dyn Communicator,
-    data: &BuildData,
+    data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     for src in &c.sources {
@@ -178,15 +178,16 @@ async fn download(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provisioners::testing::{Call, FakeComm, RecordingUi};
+    use crate::provisioners::testing::{Call, FakeComm};
+    use crate::ui::testing::Recording;
 
     /// Runs `c` against `comm` with a throwaway UI; panics on failure.
     async fn run(c: &Config, comm: &FakeComm) {
         provision(
             c,
-            &RecordingUi::default(),
+            &Recording::default(),
             comm,
-            &BuildData::default(),
+            &RunData::default(),
             &CancellationToken::new(),
         )
         .await
@@ -251,12 +252,12 @@ mod tests {
             content: None,
         };
         let comm = FakeComm::default();
-        let ui = RecordingUi::default();
+        let ui = Recording::default();
         provision(
             &c,
             &ui,
             &comm,
-            &BuildData::default(),
+            &RunData::default(),
             &CancellationToken::new(),
         )
         .await

@@ -12,7 +12,7 @@ pub use config::Config;
 
 use crate::communicator::Communicator;
 use crate::provisioners::staging::{render, s, Guest};
-use crate::provisioners::BuildData;
+use crate::shell_local::RunData;
 use crate::template::interp::Value;
 use crate::ui::Ui;
 
@@ -20,7 +20,7 @@ pub async fn provision(
     c: &Config,
     ui: &dyn Ui,
     comm: &dyn Communicator,
-    data: &BuildData,
+    data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     ui.say("Provisioning with Puppet...");
@@ -112,7 +112,7 @@ pub async fn provision(
 
 /// `FACTER_k='v'` for every fact plus `packer_build_name`/`packer_builder_type`, sorted by name
 /// (Packer iterates a Go map: random order). Single quotes in values are escaped for the shell.
-pub(crate) fn facter_vars(c: &Config, data: &BuildData) -> String {
+pub(crate) fn facter_vars(c: &Config, data: &RunData) -> String {
     let mut facts: std::collections::BTreeMap<&str, &str> = c
         .facter
         .iter()

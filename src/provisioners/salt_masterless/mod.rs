@@ -18,14 +18,14 @@ use config::{BOOTSTRAP_FETCH, BOOTSTRAP_RUN, CONFIG_DIR, PILLAR_ROOT, STATE_ROOT
 
 use crate::communicator::Communicator;
 use crate::provisioners::staging::Guest;
-use crate::provisioners::BuildData;
+use crate::shell_local::RunData;
 use crate::ui::Ui;
 
 pub async fn provision(
     c: &Config,
     ui: &dyn Ui,
     comm: &dyn Communicator,
-    _data: &BuildData,
+    _data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     ui.say("Provisioning with Salt...");

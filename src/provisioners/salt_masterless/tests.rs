@@ -3,8 +3,9 @@
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::provisioners::testing::{decode, Call, FakeComm, RecordingUi, Reply};
+use crate::provisioners::testing::{decode, Call, FakeComm, Reply};
 use crate::provisioners::Provisioner;
+use crate::ui::testing::Recording;
 
 fn cfg(json: &str) -> (Config, Vec<String>) {
     match decode("salt-masterless", json) {
@@ -79,12 +80,12 @@ async fn bootstrap_staging_moves_and_salt_call() {
     assert!(errs.is_empty(), "{errs:?}");
     // stat of /srv/salt succeeds: the old tree is removed before the new one moves in.
     let comm = FakeComm::default();
-    let ui = RecordingUi::default();
+    let ui = Recording::default();
     provision(
         &c,
         &ui,
         &comm,
-        &BuildData::default(),
+        &RunData::default(),
         &CancellationToken::new(),
     )
     .await
@@ -126,9 +127,9 @@ async fn a_failing_state_run_reports_status_and_tail() {
     let comm = FakeComm::with_replies(replies);
     let e = provision(
         &c,
-        &RecordingUi::default(),
+        &Recording::default(),
         &comm,
-        &BuildData::default(),
+        &RunData::default(),
         &CancellationToken::new(),
     )
     .await

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::decoder::Decoder;
 use crate::gocompat::fmt::stat_error as go_stat_error;
-use crate::provisioners::{check_env_vars, crlf_warning, decode_exit_codes, rand_name_number};
+use crate::provisioners::script::rand_name_number;
+use crate::shell_local::script::{check_env_vars, crlf_warning, decode_exit_codes};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -140,7 +141,7 @@ pub fn decode(d: &mut Decoder) -> Config {
     }
     let mut warnings = Vec::new();
     for path in &all_scripts {
-        let full = crate::provisioners::resolve(&d.base_dir, path);
+        let full = crate::shell_local::script::resolve(&d.base_dir, path);
         match std::fs::metadata(&full) {
             Err(e) => d.error(
                 "script",
@@ -153,7 +154,7 @@ pub fn decode(d: &mut Decoder) -> Config {
         }
     }
     check_env_vars(d, "environment_vars", &environment_vars);
-    crate::provisioners::check_env_names(d, "env", env.iter().map(|(k, _)| k));
+    crate::shell_local::script::check_env_names(d, "env", env.iter().map(|(k, _)| k));
 
     Config {
         inline,
@@ -161,7 +162,7 @@ pub fn decode(d: &mut Decoder) -> Config {
         scripts: all_scripts
             .iter()
             .map(|s| {
-                crate::provisioners::resolve(&d.base_dir, s)
+                crate::shell_local::script::resolve(&d.base_dir, s)
                     .to_string_lossy()
                     .into_owned()
             })

@@ -16,12 +16,12 @@ pub use config::Config;
 
 use crate::communicator::private_temp::PrivateTemp;
 use crate::communicator::{CommError, Communicator, OutputSink, CMD_DISCONNECT};
+use crate::gocompat::time::duration_string as go_duration;
 use crate::provisioners::imds_hint::WatchingSink;
-use crate::provisioners::quote::quote_path;
-use crate::provisioners::{
-    check_exit_code, env_vars, flatten_env, go_duration, rand_name_number, sleep_or_cancel,
-    to_unix, BuildData,
-};
+use crate::provisioners::script::{rand_name_number, sleep_or_cancel, to_unix};
+use crate::shell_local::quote::quote_path;
+use crate::shell_local::script::{check_exit_code, env_vars, flatten_env};
+use crate::shell_local::RunData;
 use crate::template::interp::Value;
 use crate::ui::Ui;
 
@@ -36,7 +36,7 @@ pub async fn provision(
     c: &Config,
     ui: &dyn Ui,
     comm: &dyn Communicator,
-    data: &BuildData,
+    data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let vars = env_vars(data, &c.environment_vars, &c.env);

@@ -5,7 +5,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
-use crate::provisioners::testing::{build_data as data, Call, FakeComm, RecordingUi, Reply};
+use crate::provisioners::testing::{build_data as data, Call, FakeComm, Reply};
+use crate::ui::testing::Recording;
 
 fn cfg(inline: &[&str]) -> Config {
     Config {
@@ -34,7 +35,7 @@ fn cfg(inline: &[&str]) -> Config {
 async fn run(c: &Config, comm: &FakeComm) -> anyhow::Result<()> {
     provision(
         c,
-        &RecordingUi::default(),
+        &Recording::default(),
         comm,
         &data(),
         &CancellationToken::new(),
@@ -48,7 +49,7 @@ async fn inline_script_is_uploaded_chmodded_run_and_removed() {
         0,
         vec!["hello".into(), "ERR:warn".into()],
     )]);
-    let ui = RecordingUi::default();
+    let ui = Recording::default();
     provision(
         &cfg(&["echo hello"]),
         &ui,
@@ -189,14 +190,14 @@ async fn scripts_are_uploaded_with_lf_endings_unless_binary() {
             Some(0o755)
         )
     );
-    assert!(crate::provisioners::crlf_warning(&p.to_string_lossy(), true).is_some());
+    assert!(crate::shell_local::script::crlf_warning(&p.to_string_lossy(), true).is_some());
 }
 
 #[tokio::test]
 async fn pause_after_is_announced() {
     let mut c = cfg(&["true"]);
     c.pause_after = Some(Duration::from_millis(20));
-    let ui = RecordingUi::default();
+    let ui = Recording::default();
     provision(
         &c,
         &ui,
@@ -275,7 +276,7 @@ async fn a_failed_script_using_imdsv1_says_http_tokens_optional() {
             "ERR:< HTTP/1.1 401 Unauthorized".into(),
         ],
     )]);
-    let ui = RecordingUi::default();
+    let ui = Recording::default();
     let err = provision(
         &cfg(&["/opt/fetch-config"]),
         &ui,

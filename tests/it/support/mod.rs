@@ -18,6 +18,8 @@ pub mod process;
 pub mod proxy;
 pub mod sshd;
 pub mod ssm;
+pub mod transcript;
+pub mod ui;
 
 #[allow(unused_imports)]
 pub use ec2_state::{client, client_without_retries, Ec2State, Inventory};

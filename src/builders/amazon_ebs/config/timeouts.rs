@@ -1,7 +1,9 @@
 //! Every wait and retry budget the amazon-ebs steps use, in one place, each with why it has
 //! its value. The `aws_polling` settings and `AWS_TIMEOUT_SECONDS` can still override the wait
 //! timeouts (see [`crate::aws::access::ResolvedPolling::policy`]); the retry budgets are
-//! rpack's own.
+//! rpack's own. The budgets of deletions (a security group in use, a snapshot still held by its
+//! AMI, …) are the same for the step cleanups and `rpack cleanup`: they live with the one
+//! deletion path in [`crate::aws::delete`].
 
 use std::time::Duration;
 
@@ -25,18 +27,12 @@ pub const TERMINATE_CALLS: Duration = Duration::from_secs(5 * 60);
 /// stop wait EC2 may still report the instance as stopping for a moment; 15 minutes stays
 /// well inside [`INSTANCE_STOPPED`] while never cutting a slow but healthy stop short.
 pub const CREATE_IMAGE_RETRY: Duration = Duration::from_secs(15 * 60);
-/// Retrying DeleteSecurityGroup while EC2 answers `DependencyViolation`: EC2 refuses while a
-/// terminating instance still uses the group, which can last a few minutes.
-pub const DELETE_SECURITY_GROUP_RETRY: Duration = Duration::from_secs(5 * 60);
 /// Retrying AuthorizeSecurityGroupIngress on `InvalidGroup.NotFound`: a brand-new group is
 /// briefly unknown to the API (eventual consistency, seconds in practice).
 pub const AUTHORIZE_NEW_GROUP_RETRY: Duration = Duration::from_secs(60);
 /// Retrying CreateTags on `InvalidAMIID.NotFound` / `InvalidSnapshot.NotFound`: a new AMI and
 /// its snapshots are briefly unknown to the API (eventual consistency).
 pub const TAG_NEW_IMAGE_RETRY: Duration = Duration::from_secs(60);
-/// Retrying DeleteSnapshot on `InvalidSnapshot.InUse`: right after DeregisterImage EC2 can
-/// still count the snapshot as used by the image for a short while.
-pub const DELETE_SNAPSHOT_RETRY: Duration = Duration::from_secs(60);
 /// Retrying RunInstances on `InvalidParameterValue` when the build just created its instance
 /// profile: a fresh profile takes a few seconds to be usable by EC2 (IAM is eventually
 /// consistent); two minutes covers the slow cases. Without a new profile there is no retry.

@@ -4,7 +4,8 @@
 
 use aws_sdk_ec2::types::Filter;
 
-use crate::aws::error::{AwsResultExt, GoneIsDone};
+use crate::aws::delete::{self, ResourceKind};
+use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::context::{BuildCtx, BUILD_ID_TAG};
 use crate::engine::{Outcome, Step, StepEnv};
 
@@ -47,13 +48,8 @@ impl Step<BuildCtx> for CleanupVolumes {
                 continue;
             }
             env.ui.say(&format!("Deleting volume {id}..."));
-            ec2.delete_volume()
-                .volume_id(id)
-                .send()
-                .await
-                .aws_context(|| format!("deleting volume {id} in {}", ctx.region))
-                .ok_if_gone()?;
-            env.ledger.deleted("volume", id, &ctx.region);
+            delete::delete_volume(&ec2, &ctx.region, id).await?;
+            env.ledger.deleted(ResourceKind::Volume, id, &ctx.region);
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ use aws_sdk_ec2::types::ResourceType;
 use tokio::task::JoinSet;
 
 use crate::aws::error::AwsResultExt;
+use crate::aws::ResourceKind;
 use crate::builders::amazon_ebs::config::timeouts;
 use crate::builders::amazon_ebs::context::{BuildCtx, Image};
 use crate::builders::amazon_ebs::steps::{delete_image, wait_image_owned};
@@ -92,7 +93,7 @@ impl Step<BuildCtx> for CopyAmi {
                 .image_id()
                 .context("CopyImage returned no image id")?
                 .to_string();
-            env.ledger.created("image", &id, region);
+            env.ledger.created(ResourceKind::Image, &id, region);
             ctx.images.push(Image {
                 region: region.clone(),
                 id: id.clone(),
@@ -122,7 +123,7 @@ impl Step<BuildCtx> for CopyAmi {
             match r {
                 Ok(snaps) => {
                     for s in &snaps {
-                        env.ledger.created("snapshot", s, &region);
+                        env.ledger.created(ResourceKind::Snapshot, s, &region);
                     }
                     if let Some(img) = ctx
                         .images

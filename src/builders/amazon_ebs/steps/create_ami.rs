@@ -11,6 +11,7 @@ use rand::Rng;
 
 use crate::aws::error::AwsResultExt;
 use crate::aws::wait;
+use crate::aws::ResourceKind;
 use crate::builders::amazon_ebs::config::timeouts;
 use crate::builders::amazon_ebs::context::{BuildCtx, Image};
 use crate::builders::amazon_ebs::steps::{delete_image, run_instance::mapping, wait_image};
@@ -88,7 +89,7 @@ impl Step<BuildCtx> for CreateAmi {
             .image_id()
             .context("CreateImage returned no image id")?
             .to_string();
-        env.ledger.created("image", &id, &region);
+        env.ledger.created(ResourceKind::Image, &id, &region);
         ctx.images.push(Image {
             region: region.clone(),
             id: id.clone(),
@@ -102,7 +103,7 @@ impl Step<BuildCtx> for CreateAmi {
             .context("Error waiting for AMI")?;
         drop(wait);
         for s in &snaps {
-            env.ledger.created("snapshot", s, &region);
+            env.ledger.created(ResourceKind::Snapshot, s, &region);
         }
         if let Some(img) = ctx.images.iter_mut().find(|i| i.id == id) {
             img.snapshots = snaps;

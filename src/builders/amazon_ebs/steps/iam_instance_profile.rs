@@ -4,6 +4,7 @@
 
 use anyhow::Context as _;
 
+use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::context::{BuildCtx, BUILD_ID_TAG};
 use crate::engine::{Outcome, Step, StepEnv};
@@ -53,7 +54,8 @@ impl Step<BuildCtx> for IamInstanceProfile {
             .send()
             .await
             .aws_context(|| format!("creating temporary instance profile {name}"))?;
-        env.ledger.created("instance_profile", &name, "global");
+        env.ledger
+            .created(ResourceKind::InstanceProfile, &name, "global");
         ctx.temp_iam.profile = Some(name.clone());
 
         env.ui.say(&format!(
@@ -66,7 +68,7 @@ impl Step<BuildCtx> for IamInstanceProfile {
             .send()
             .await
             .aws_context(|| format!("creating temporary role {name}"))?;
-        env.ledger.created("role", &name, "global");
+        env.ledger.created(ResourceKind::Role, &name, "global");
         ctx.temp_iam.role = Some(name.clone());
 
         env.ui
@@ -103,54 +105,23 @@ impl Step<BuildCtx> for IamInstanceProfile {
         }
         let iam = ctx.aws.iam();
         let mut errors = Vec::new();
-        if let (true, Some(p), Some(r)) = (t.role_in_profile, &t.profile, &t.role) {
-            env.ui.say("Removing role from instance profile...");
-            if let Err(e) = iam
-                .remove_role_from_instance_profile()
-                .instance_profile_name(p)
-                .role_name(r)
-                .send()
-                .await
-                .aws_context(|| format!("removing role {r} from instance profile {p}"))
-            {
-                errors.push(e.to_string());
-            }
-        }
-        if let (true, Some(r)) = (t.policy_attached, &t.role) {
-            if let Err(e) = iam
-                .delete_role_policy()
-                .role_name(r)
-                .policy_name(r)
-                .send()
-                .await
-                .aws_context(|| format!("deleting policy of role {r}"))
-            {
-                errors.push(e.to_string());
-            }
-        }
+        // Deleting the role takes it out of the profile and deletes its policy first.
         if let Some(r) = &t.role {
+            if t.role_in_profile && t.profile.is_some() {
+                env.ui.say("Removing role from instance profile...");
+            }
             env.ui.say("Deleting temporary role...");
-            match iam
-                .delete_role()
-                .role_name(r)
-                .send()
-                .await
-                .aws_context(|| format!("deleting temporary role {r}"))
-            {
-                Ok(_) => env.ledger.deleted("role", r, "global"),
+            match delete::delete_role(&iam, r).await {
+                Ok(()) => env.ledger.deleted(ResourceKind::Role, r, "global"),
                 Err(e) => errors.push(e.to_string()),
             }
         }
         if let Some(p) = &t.profile {
             env.ui.say("Deleting temporary instance profile...");
-            match iam
-                .delete_instance_profile()
-                .instance_profile_name(p)
-                .send()
-                .await
-                .aws_context(|| format!("deleting temporary instance profile {p}"))
-            {
-                Ok(_) => env.ledger.deleted("instance_profile", p, "global"),
+            match delete::delete_instance_profile(&iam, p).await {
+                Ok(()) => env
+                    .ledger
+                    .deleted(ResourceKind::InstanceProfile, p, "global"),
                 Err(e) => errors.push(e.to_string()),
             }
         }

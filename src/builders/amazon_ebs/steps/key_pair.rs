@@ -10,6 +10,7 @@ use anyhow::{bail, Context as _};
 use aws_sdk_ec2::primitives::Blob;
 use aws_sdk_ec2::types::ResourceType;
 
+use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::context::{BuildCtx, KeyPair as Kp};
 use crate::communicator::keys::{self, Curve, PrivateKey};
@@ -113,7 +114,8 @@ impl Step<BuildCtx> for KeyPair {
             .send()
             .await
             .aws_context(|| format!("importing temporary key pair {name} in {}", ctx.region))?;
-        env.ledger.created("key_pair", &name, &ctx.region);
+        env.ledger
+            .created(ResourceKind::KeyPair, &name, &ctx.region);
         ctx.key_pair = Some(Kp {
             name,
             temporary: true,
@@ -150,13 +152,11 @@ impl Step<BuildCtx> for KeyPair {
         for p in kp.private_key_file.iter().chain(kp.debug_key_file.iter()) {
             let _ = std::fs::remove_file(p);
         }
-        ctx.ec2()
-            .delete_key_pair()
-            .key_name(&kp.name)
-            .send()
+        delete::delete_key_pair(&ctx.ec2(), &ctx.region, &kp.name)
             .await
-            .aws_context(|| format!("Error cleaning up keypair. Please delete the key manually: deleting key pair {} in {}", kp.name, ctx.region))?;
-        env.ledger.deleted("key_pair", &kp.name, &ctx.region);
+            .map_err(|e| e.prefixed("Error cleaning up keypair. Please delete the key manually"))?;
+        env.ledger
+            .deleted(ResourceKind::KeyPair, &kp.name, &ctx.region);
         ctx.key_pair = None;
         Ok(())
     }

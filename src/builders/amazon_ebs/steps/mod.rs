@@ -27,7 +27,8 @@ use std::time::Duration;
 
 use aws_sdk_ec2::types::InstanceStateName;
 
-use crate::aws::error::{AwsResultExt, GoneIsDone};
+use crate::aws::delete;
+use crate::aws::error::AwsResultExt;
 use crate::aws::wait::{self, Check, WaitError};
 use crate::builders::amazon_ebs::config::timeouts;
 use crate::builders::amazon_ebs::context::{BuildCtx, Image, Instance};
@@ -172,7 +173,8 @@ pub(crate) fn snapshots_of(img: &aws_sdk_ec2::types::Image) -> Vec<String> {
         .collect()
 }
 
-/// Deregisters `image` and deletes its snapshots (looking them up if not known yet).
+/// Deregisters `image` and deletes its snapshots (looking them up if not known yet), recording
+/// each deletion in the ledger as it happens.
 pub(crate) async fn delete_image(
     ctx: &BuildCtx,
     env: &StepEnv,
@@ -180,36 +182,9 @@ pub(crate) async fn delete_image(
 ) -> anyhow::Result<()> {
     let ec2 = ctx.aws.ec2(&image.region);
     let region = &image.region;
-    let mut snapshots = image.snapshots.clone();
-    if snapshots.is_empty() {
-        if let Ok(out) = ec2.describe_images().image_ids(&image.id).send().await {
-            if let Some(img) = out.images().first() {
-                snapshots = snapshots_of(img);
-            }
-        }
-    }
-    ec2.deregister_image()
-        .image_id(&image.id)
-        .send()
-        .await
-        .aws_context(|| format!("deregistering AMI {} in {region}", image.id))
-        .ok_if_gone()?;
-    env.ledger.deleted("image", &image.id, region);
-    for s in &snapshots {
-        let r = wait::retry_codes(
-            &["InvalidSnapshot.InUse"],
-            timeouts::DELETE_SNAPSHOT_RETRY,
-            || async {
-                ec2.delete_snapshot()
-                    .snapshot_id(s)
-                    .send()
-                    .await
-                    .aws_context(|| format!("deleting snapshot {s} in {region}"))
-            },
-        )
-        .await;
-        r.ok_if_gone()?;
-        env.ledger.deleted("snapshot", s, region);
-    }
+    delete::delete_image(&ec2, region, &image.id, &image.snapshots, |kind, id| {
+        env.ledger.deleted(kind, id, region)
+    })
+    .await?;
     Ok(())
 }

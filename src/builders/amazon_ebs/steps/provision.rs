@@ -8,6 +8,7 @@ use crate::communicator::host_key::scrub::Scrub;
 use crate::communicator::host_key::{HostKey, Mode};
 use crate::communicator::Communicator;
 use crate::engine::{Step, StepEnv};
+use crate::shell_local::{GeneratedData, SshFacts};
 
 pub struct Provision;
 
@@ -18,24 +19,23 @@ impl Step<BuildCtx> for Provision {
     }
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
-        let mut data = ctx.generated_data();
-        if let Some(h) = crate::builders::amazon_ebs::steps::connect::host(ctx) {
-            data.insert("Host".into(), h);
-        }
-        data.insert("Port".into(), ctx.cfg.comm.port.to_string());
-        data.insert("User".into(), ctx.cfg.comm.username.clone());
-        data.insert("ConnType".into(), "ssh".into());
         let key_file = ctx
             .key_pair
             .as_ref()
             .and_then(|k| k.private_key_file.clone())
             .or_else(|| ctx.cfg.comm.private_key_file.clone());
-        crate::provisioners::ansible::conn_data::insert(
-            &mut data,
-            &ctx.cfg.comm,
-            key_file.as_deref(),
-            ctx.comm.as_ref().and_then(|s| s.host_key_blob()),
-        );
+        let data = GeneratedData {
+            host: crate::builders::amazon_ebs::steps::connect::host(ctx),
+            port: Some(ctx.cfg.comm.port),
+            user: Some(ctx.cfg.comm.username.clone()),
+            conn_type: Some("ssh".into()),
+            ssh: Some(SshFacts::new(
+                &ctx.cfg.comm,
+                key_file.as_deref(),
+                ctx.comm.as_ref().and_then(|s| s.host_key_blob()),
+            )),
+            ..ctx.generated_data()
+        };
         let comm = ctx.comm.clone();
         let comm_ref: Option<&dyn Communicator> = comm.as_ref().map(|c| c as &dyn Communicator);
         ctx.hook

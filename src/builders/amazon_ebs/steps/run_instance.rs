@@ -14,7 +14,8 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine as _;
 
-use crate::aws::error::{AwsResultExt, GoneIsDone};
+use crate::aws::delete::{self, ResourceKind};
+use crate::aws::error::AwsResultExt;
 use crate::aws::wait;
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice, BlockDevices};
 use crate::builders::amazon_ebs::context::BuildCtx;
@@ -244,25 +245,14 @@ pub(crate) async fn terminate(ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Resu
         return Ok(());
     }
     env.ui.say("Terminating the source AWS instance...");
-    let res = ctx
-        .ec2()
-        .terminate_instances()
-        .instance_ids(&inst.id)
-        .send()
+    let ec2 = ctx.ec2();
+    delete::terminate_instance(&ec2, &ctx.region, &inst.id).await?;
+    let policy = ctx.polling.policy(timeouts::INSTANCE_TERMINATED);
+    delete::wait_terminated(&ec2, &ctx.region, &inst.id, &policy, &env.hard_cancel)
         .await
-        .aws_context(|| format!("terminating instance {} in {}", inst.id, ctx.region));
-    res.ok_if_gone()?;
-    wait_instance(
-        ctx,
-        env,
-        &inst.id,
-        InstanceStateName::Terminated,
-        timeouts::INSTANCE_TERMINATED,
-        &env.hard_cancel,
-    )
-    .await
-    .with_context(|| format!("Error waiting for instance ({}) to terminate", inst.id))?;
-    env.ledger.deleted("instance", &inst.id, &ctx.region);
+        .with_context(|| format!("Error waiting for instance ({}) to terminate", inst.id))?;
+    env.ledger
+        .deleted(ResourceKind::Instance, &inst.id, &ctx.region);
     if let Some(i) = ctx.instance.as_mut() {
         i.terminated = true;
     }
@@ -276,7 +266,7 @@ pub(crate) async fn record_and_wait_running(
     env: &StepEnv,
     id: &str,
 ) -> anyhow::Result<()> {
-    env.ledger.created("instance", id, &ctx.region);
+    env.ledger.created(ResourceKind::Instance, id, &ctx.region);
     ctx.instance = Some(crate::builders::amazon_ebs::context::Instance {
         id: id.to_string(),
         ..Default::default()

@@ -24,7 +24,8 @@ use aws_sdk_ec2::types::{
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
-use crate::aws::error::{AwsResultExt, GoneIsDone};
+use crate::aws::delete::{self, ResourceKind};
+use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice, RunConfig};
 use crate::builders::amazon_ebs::context::{ec2_tags, BuildCtx};
 use crate::builders::amazon_ebs::steps::run_instance::{
@@ -212,7 +213,8 @@ impl Step<BuildCtx> for RunSpotInstance {
             .and_then(|t| t.launch_template_id())
             .context("CreateLaunchTemplate returned no id")?
             .to_string();
-        env.ledger.created("launch_template", &lt_id, &region);
+        env.ledger
+            .created(ResourceKind::LaunchTemplate, &lt_id, &region);
         ctx.launch_template = Some(lt_id.clone());
 
         let overrides: Vec<FleetLaunchTemplateOverridesRequest> = types
@@ -303,14 +305,9 @@ impl Step<BuildCtx> for RunSpotInstance {
             return Ok(());
         };
         env.ui.say("Deleting the spot launch template...");
-        ctx.ec2()
-            .delete_launch_template()
-            .launch_template_id(&lt)
-            .send()
-            .await
-            .aws_context(|| format!("deleting launch template {lt} in {}", ctx.region))
-            .ok_if_gone()?;
-        env.ledger.deleted("launch_template", &lt, &ctx.region);
+        delete::delete_launch_template(&ctx.ec2(), &ctx.region, &lt).await?;
+        env.ledger
+            .deleted(ResourceKind::LaunchTemplate, &lt, &ctx.region);
         ctx.launch_template = None;
         Ok(())
     }

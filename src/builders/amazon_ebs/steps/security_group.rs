@@ -9,7 +9,8 @@ use anyhow::bail;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType};
 
 use crate::aws::checkip;
-use crate::aws::error::{AwsResultExt, GoneIsDone};
+use crate::aws::delete::{self, ResourceKind};
+use crate::aws::error::AwsResultExt;
 use crate::aws::wait;
 use crate::builders::amazon_ebs::config::timeouts;
 use crate::builders::amazon_ebs::config::Config;
@@ -121,7 +122,8 @@ impl Step<BuildCtx> for SecurityGroup {
             format!("creating temporary security group {name} in {}", ctx.region)
         })?;
         let id = out.group_id().unwrap_or_default().to_string();
-        env.ledger.created("security_group", &id, &ctx.region);
+        env.ledger
+            .created(ResourceKind::SecurityGroup, &id, &ctx.region);
         ctx.temp_security_group = Some(id.clone());
         ctx.security_group_ids = vec![id.clone()];
 
@@ -182,17 +184,14 @@ impl Step<BuildCtx> for SecurityGroup {
             return Ok(());
         };
         env.ui.say("Deleting temporary security group...");
-        let ec2 = ctx.ec2();
-        let region = ctx.region.clone();
-        // EC2 refuses while a (terminating) instance still uses the group.
-        let res = wait::retry_codes(&["DependencyViolation"], timeouts::DELETE_SECURITY_GROUP_RETRY, || async {
-            ec2.delete_security_group().group_id(&id).send().await.aws_context(|| {
-                format!("Error cleaning up security group. Please delete the group manually: deleting security group {id} in {region}")
-            })
-        })
-        .await;
-        res.ok_if_gone()?;
-        env.ledger.deleted("security_group", &id, &ctx.region);
+        // Retried while a (terminating) instance still uses the group.
+        delete::delete_security_group(&ctx.ec2(), &ctx.region, &id)
+            .await
+            .map_err(|e| {
+                e.prefixed("Error cleaning up security group. Please delete the group manually")
+            })?;
+        env.ledger
+            .deleted(ResourceKind::SecurityGroup, &id, &ctx.region);
         ctx.temp_security_group = None;
         Ok(())
     }

@@ -3,7 +3,9 @@
 
 use crate::decoder::Decoder;
 use crate::gocompat::fmt::stat_error as go_stat_error;
-use crate::provisioners::{check_env_vars, crlf_warning, decode_exit_codes, resolve};
+use crate::shell_local::script::{
+    check_env_names, check_env_vars, crlf_warning, decode_exit_codes, resolve,
+};
 
 /// GOOS names `only_on` accepts.
 const SUPPORTED_OS: &[&str] = &[
@@ -109,7 +111,7 @@ pub fn decode(d: &mut Decoder) -> Config {
         }
     }
     check_env_vars(d, "environment_vars", &environment_vars);
-    crate::provisioners::check_env_names(d, "env", env.iter().map(|(k, _)| k));
+    check_env_names(d, "env", env.iter().map(|(k, _)| k));
     Config {
         inline,
         inline_shebang,

@@ -1,8 +1,5 @@
-//! The `shell-local` provisioner: runs commands or scripts on the machine running rpack, with
-//! the build's environment, streaming output. [`run`] is shared with the `shell-local`
-//! post-processor.
-
-pub mod config;
+//! Running `shell-local`: commands or scripts on the machine running rpack, with the build's
+//! environment, output streamed to the UI, cancellable (the whole process group).
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -11,27 +8,18 @@ use anyhow::{anyhow, bail, Context as _};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
-pub use config::Config;
-
+use super::config::{self, Config};
+use super::script::{check_exit_code, env_vars, flatten_env};
+use super::RunData;
 use crate::communicator::private_temp::PrivateTemp;
-use crate::provisioners::{check_exit_code, env_vars, flatten_env, BuildData};
 use crate::template::interp::Value;
 use crate::ui::Ui;
-
-pub async fn provision(
-    c: &Config,
-    ui: &dyn Ui,
-    data: &BuildData,
-    cancel: &CancellationToken,
-) -> anyhow::Result<()> {
-    run(c, ui, data, cancel).await
-}
 
 /// Runs every command/script of `c` locally; stops at the first failure.
 pub async fn run(
     c: &Config,
     ui: &dyn Ui,
-    data: &BuildData,
+    data: &RunData,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     if !c.only_on.is_empty() && !c.only_on.iter().any(|os| os == std::env::consts::OS) {
@@ -80,7 +68,7 @@ fn set_exec(path: &std::path::Path) -> anyhow::Result<()> {
 async fn run_script(
     c: &Config,
     ui: &dyn Ui,
-    data: &BuildData,
+    data: &RunData,
     vars: &str,
     script: &str,
     cancel: &CancellationToken,
@@ -89,7 +77,7 @@ async fn run_script(
     dot.insert("Vars".to_string(), Value::String(vars.to_string()));
     let default_cmd = c.execute_command == config::DEFAULT_EXECUTE;
     let in_cmd = if default_cmd {
-        crate::provisioners::quote::quote_path(script)
+        super::quote::quote_path(script)
     } else {
         script.to_string()
     };
@@ -151,7 +139,7 @@ async fn run_script(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provisioners::testing::RecordingUi;
+    use crate::ui::testing::Recording;
 
     fn cfg(inline: &[&str]) -> Config {
         Config {
@@ -176,8 +164,8 @@ mod tests {
 
     #[tokio::test]
     async fn runs_inline_with_env_and_streams_output() {
-        let ui = RecordingUi::default();
-        let data = BuildData {
+        let ui = Recording::new();
+        let data = RunData {
             build_name: "b".into(),
             builder_type: "null".into(),
             ..Default::default()
@@ -204,11 +192,11 @@ mod tests {
 
     #[tokio::test]
     async fn exit_codes_and_cancellation() {
-        let ui = RecordingUi::default();
+        let ui = Recording::new();
         let err = run(
             &cfg(&["exit 3"]),
             &ui,
-            &BuildData::default(),
+            &RunData::default(),
             &CancellationToken::new(),
         )
         .await
@@ -225,7 +213,7 @@ mod tests {
             c2.cancel();
         });
         let start = std::time::Instant::now();
-        let err = run(&cfg(&["sleep 30"]), &ui, &BuildData::default(), &cancel)
+        let err = run(&cfg(&["sleep 30"]), &ui, &RunData::default(), &cancel)
             .await
             .unwrap_err();
         assert!(
