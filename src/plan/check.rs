@@ -32,7 +32,16 @@ pub fn check(
 
     // Core validation: template structure, minimum version, required variables.
     let mut groups: Vec<(Vec<String>, bool)> = Vec::new();
-    let structure: Vec<String> = tpl.validate().into_iter().map(|e| e.message).collect();
+    // Each with the position of the value it is about (Packer gives none).
+    let file = tpl.display_path();
+    let structure: Vec<String> = tpl
+        .validate()
+        .into_iter()
+        .map(|e| match e.pos {
+            Some(p) => format!("{} ({file}:{}:{})", e.message, p.line, p.col),
+            None => e.message,
+        })
+        .collect();
     if !structure.is_empty() {
         groups.push((structure, true));
     }
@@ -104,13 +113,16 @@ pub fn check(
             }
             Err(e) => out.diags.push(Diag::error(
                 "",
-                format!("Error interpolating builder '{}': {e}", b.name),
+                format!(
+                    "Error interpolating builder '{}': {e} ({file}:{})",
+                    b.name,
+                    b.config.get("name").map_or(b.pos, |n| n.pos)
+                ),
             )),
         }
     }
     let mut names: Vec<(String, usize)> = by_name.into_iter().collect();
     names.sort();
-    let file = tpl.display_path();
     for (name, i) in names {
         if !opts.only.is_empty() && !opts.only.contains(&name) {
             continue;

@@ -30,8 +30,17 @@ pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
     .map_err(|e| e.to_string())?;
     let src = String::from_utf8_lossy(&bytes);
     let wrap = |e: String| format!("Error reading variables in '{path}': {e}");
+    // Go's messages, with the position Go does not give.
+    let at = |p: json::Pos| {
+        let file = std::path::Path::new(path)
+            .file_name()
+            .map_or_else(|| path.into(), |f| f.to_string_lossy());
+        format!(" ({file}:{p})")
+    };
     let node = json::parse_allowing_duplicates(&src).map_err(|e| match e {
-        JsonError::Syntax { message, .. } => wrap(message),
+        JsonError::Syntax {
+            message, offset, ..
+        } => wrap(message + &at(json::syntax_error_pos(&src, offset))),
         other => wrap(other.to_string()),
     })?;
     let Value::Object(obj) = node.value else {
@@ -46,7 +55,8 @@ pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
             return Ok(Vec::new());
         }
         return Err(wrap(format!(
-            "json: cannot unmarshal {what} into Go value of type map[string]string"
+            "json: cannot unmarshal {what} into Go value of type map[string]string{}",
+            at(node.pos)
         )));
     };
     let mut out = Vec::new();
@@ -62,7 +72,8 @@ pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
                     _ => "bool",
                 };
                 return Err(wrap(format!(
-                    "json: cannot unmarshal {what} into Go value of type string"
+                    "json: cannot unmarshal {what} into Go value of type string{}",
+                    at(v.pos)
                 )));
             }
         }
