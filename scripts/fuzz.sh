@@ -6,8 +6,11 @@
 #
 #   scripts/fuzz.sh [CPU_SECONDS] [TARGET...]
 #
-# Environment: FUZZ_JOBS (targets at once, default 1), FUZZ_UNTIL (a UTC time such as 08:25:
-# every run still going then is stopped), FUZZ_MAX_LEN (default 262144), FUZZ_NICE (default 19).
+# Environment: FUZZ_JOBS (targets at once, default 1), FUZZ_WALL (also stop a run after this
+# many wall-clock seconds, to share a short window between targets; the corpus is kept, so a
+# later run goes on from it), FUZZ_UNTIL (a UTC time such as 08:25: every run still going then
+# is stopped), FUZZ_MAX_LEN (default 262144), FUZZ_NICE (default 19), FUZZ_NO_BUILD=1 (run
+# the fuzzers already built).
 # A run is stopped with SIGINT, so libFuzzer prints its final statistics. One line per target
 # goes to fuzz/artifacts/summary.tsv: target, CPU-seconds, executions, cov, ft, exit status,
 # crash/timeout/oom files.
@@ -31,6 +34,7 @@ TARGETS=("${@:-${ALL[@]}}")
 MAX_LEN=${FUZZ_MAX_LEN:-262144}
 JOBS=${FUZZ_JOBS:-1}
 NICE=${FUZZ_NICE:-19}
+WALL=${FUZZ_WALL:-0}
 UNTIL=0
 [ -n "${FUZZ_UNTIL:-}" ] && UNTIL=$(date -u -d "$FUZZ_UNTIL" +%s)
 export RUSTC_BOOTSTRAP=1
@@ -111,9 +115,13 @@ run_one() {
       -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "${dict[@]}" "fuzz/corpus/$t"
   ) >"$log" 2>&1 &
   pid=$!
+  local stop=$UNTIL
+  if [ "$WALL" -gt 0 ] && { [ "$stop" -eq 0 ] || [ $(($(date +%s) + WALL)) -lt "$stop" ]; }; then
+    stop=$(($(date +%s) + WALL))
+  fi
   while kill -0 "$pid" 2>/dev/null; do
     cpu=$(cpu_secs "$pid")
-    if [ "$cpu" -ge "$BUDGET" ] || { [ "$UNTIL" -gt 0 ] && [ "$(date +%s)" -ge "$UNTIL" ]; }; then
+    if [ "$cpu" -ge "$BUDGET" ] || { [ "$stop" -gt 0 ] && [ "$(date +%s)" -ge "$stop" ]; }; then
       kill -INT "$pid" 2>/dev/null || true
       break
     fi
@@ -130,7 +138,7 @@ run_one() {
     "${found:-none}" | tee -a fuzz/artifacts/summary.tsv
 }
 
-(cd fuzz && nice -n "$NICE" cargo fuzz build -O)
+[ -n "${FUZZ_NO_BUILD:-}" ] || (cd fuzz && nice -n "$NICE" cargo fuzz build -O)
 mkdir -p fuzz/artifacts
 for t in "${TARGETS[@]}"; do
   seed "$t"

@@ -422,7 +422,7 @@ mod tests {
         let p = dir.path().join("vf.json");
         std::fs::write(&p, r#"{"a":"1","n":5}"#).unwrap();
         let path = p.to_str().unwrap();
-        assert_eq!(read_var_file(path).unwrap_err(), format!("Error reading variables in '{path}': json: cannot unmarshal number into Go value of type string"));
+        assert_eq!(read_var_file(path).unwrap_err(), format!("Error reading variables in '{path}': json: cannot unmarshal number into Go value of type string (vf.json:1:14)"));
         std::fs::write(&p, r#"{"a":"1","a":"2"}"#).unwrap();
         assert_eq!(
             read_var_file(path).unwrap(),
