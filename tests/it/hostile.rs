@@ -141,7 +141,7 @@ fn deep_json_is_packers_max_depth_error_not_a_crash() {
     let r = rpack(d.path(), &["validate", "d.json"], None, &[]);
     assert_refused(
         &r,
-        "invalid character '[' exceeded max depth\nAt line 1, column 10001 (offset 10001)",
+        "invalid character '[' exceeded max depth (d.json:1:10001)\nAt line 1, column 10001 (offset 10001)",
     );
     let r = rpack(d.path(), &["inspect", "d.json"], None, &[]);
     assert_refused(&r, "exceeded max depth");

@@ -133,6 +133,7 @@ pub fn render(input: &str, ctx: &Context) -> Result<String, RenderError> {
     if !has_action(input) {
         return Ok(input.to_string());
     }
+    spent(ctx)?;
     charged(render_passes(input, ctx)?, ctx)
 }
 
@@ -141,23 +142,37 @@ pub fn render(input: &str, ctx: &Context) -> Result<String, RenderError> {
 /// places would otherwise hold thousands of copies.
 fn charged(out: String, ctx: &Context) -> Result<String, RenderError> {
     if let Some(total) = &ctx.rendered {
-        let limit = crate::limits::max_value();
         let now = total
             .fetch_add(out.len(), std::sync::atomic::Ordering::Relaxed)
             .saturating_add(out.len());
-        if now > limit {
-            return Err(RenderError {
-                message: format!(
-                    "template: root: the rendered values of this template grew past the {} MiB \
-                     limit together (set RPACK_MAX_VALUE_MIB to raise it)",
-                    limit >> 20
-                ),
-                line: 1,
-                col: 1,
-            });
+        if now > crate::limits::max_value() {
+            return Err(over_total());
         }
     }
     Ok(out)
+}
+
+/// Once the total is spent, every later render fails at once (rendering first would cost the
+/// time of producing each large value).
+fn spent(ctx: &Context) -> Result<(), RenderError> {
+    match &ctx.rendered {
+        Some(t) if t.load(std::sync::atomic::Ordering::Relaxed) > crate::limits::max_value() => {
+            Err(over_total())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn over_total() -> RenderError {
+    RenderError {
+        message: format!(
+            "template: root: the rendered values of this template grew past the {} MiB \
+             limit together (set RPACK_MAX_VALUE_MIB to raise it)",
+            crate::limits::max_value() >> 20
+        ),
+        line: 1,
+        col: 1,
+    }
 }
 
 fn render_passes(input: &str, ctx: &Context) -> Result<String, RenderError> {
@@ -203,6 +218,7 @@ pub fn render_once(input: &str, ctx: &Context) -> Result<String, RenderError> {
     if !has_action(input) {
         return Ok(input.to_string());
     }
+    spent(ctx)?;
     charged(render_pass(input, ctx)?, ctx)
 }
 
