@@ -308,12 +308,10 @@ fn check_build(
                         config: d.value,
                     });
                 }
-                Err(errs) => {
-                    prepare.push(Diag::error(
-                        &prepare_summary,
-                        plugin_detail(&errs, file, PluginAt::of(&pp.config, pp.pos)),
-                    ))
-                }
+                Err(errs) => prepare.push(Diag::error(
+                    &prepare_summary,
+                    plugin_detail(&errs, file, PluginAt::of(&pp.config, pp.pos)),
+                )),
             }
         }
         if !current.is_empty() {

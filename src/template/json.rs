@@ -599,7 +599,10 @@ pub fn syntax_error_pos(src: &str, offset: usize) -> Pos {
     let bytes = src.as_bytes();
     let at = offset.saturating_sub(1).min(bytes.len());
     let before = &bytes[..at];
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
     let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
     // Characters, not bytes: count every byte that does not continue a UTF-8 sequence.
     let col = 1 + before[line_start..]

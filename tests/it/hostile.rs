@@ -371,7 +371,10 @@ fn errors_name_the_file_line_and_column() {
         "invalid character '}' looking for beginning of object key string (syntax.json:3:21)",
     );
     let r = rpack(p, &["validate", "-"], Some(b"{\"a\":\n  x}"), &[]);
-    assert_refused(&r, "invalid character 'x' looking for beginning of value (<stdin>:2:3)");
+    assert_refused(
+        &r,
+        "invalid character 'x' looking for beginning of value (<stdin>:2:3)",
+    );
 
     write(p, "root.json", "\n [1]");
     let r = rpack(p, &["validate", "root.json"], None, &[]);
