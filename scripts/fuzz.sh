@@ -1,26 +1,45 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target in fuzz/ for SECONDS each (default 900 = the 15 CPU-minutes per
-# target the README's testing section reports), one after the other, at low CPU priority.
+# Runs every cargo-fuzz target in fuzz/ for a budget of CPU time each (default 900 CPU-seconds =
+# the 15 CPU-minutes per target the README's testing section reports), at the lowest CPU
+# priority. The budget is CPU time of the fuzzer process (from /proc/PID/stat), not wall time,
+# so a loaded machine only makes a run take longer, not fuzz less.
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]
+#   scripts/fuzz.sh [CPU_SECONDS] [TARGET...]
+#
+# Environment: FUZZ_JOBS (targets at once, default 1), FUZZ_WALL (also stop a run after this
+# many wall-clock seconds, to share a short window between targets; the corpus is kept, so a
+# later run goes on from it), FUZZ_UNTIL (a UTC time such as 08:25: every run still going then
+# is stopped), FUZZ_MAX_LEN (default 262144), FUZZ_NICE (default 19), FUZZ_NO_BUILD=1 (run
+# the fuzzers already built).
+# A run is stopped with SIGINT, so libFuzzer prints its final statistics. One line per target
+# goes to fuzz/artifacts/summary.tsv: target, CPU-seconds, executions, cov, ft, exit status,
+# crash/timeout/oom files.
 #
 # Seed corpora are built from the repository's own fixtures (templates, platform.yaml files,
 # the recorded `packer console` expressions, keys made with ssh-keygen) plus a few inputs that
 # reach deep structures; the corpus grows in fuzz/corpus/<target> (not committed). Crashes land
 # in fuzz/artifacts/<target>: keep each one as a regression test in src/fuzzing/regressions/<target>/
 # (see the README). Needs cargo-fuzz (`cargo install --locked cargo-fuzz`); the nightly-only
-# flags it needs are enabled on a stable toolchain with RUSTC_BOOTSTRAP=1.
+# flags it needs are enabled on a stable toolchain with RUSTC_BOOTSTRAP=1. The fuzzers run with
+# a 64 MiB stack, as the CLI does (see main.rs), so 10,000 levels of JSON are not a false alarm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SECONDS_EACH=${1:-900}
+BUDGET=${1:-900}
 shift || true
-ALL=(json template_engine variables decode platform_yaml ssh_key masking)
+ALL=(json template_engine variables decode platform_yaml ssh_key masking hcl2)
 TARGETS=("${@:-${ALL[@]}}")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL[@]}")
 # Long enough for deep nesting (10,000 levels) and long single lines.
 MAX_LEN=${FUZZ_MAX_LEN:-262144}
+JOBS=${FUZZ_JOBS:-1}
+NICE=${FUZZ_NICE:-19}
+WALL=${FUZZ_WALL:-0}
+UNTIL=0
+[ -n "${FUZZ_UNTIL:-}" ] && UNTIL=$(date -u -d "$FUZZ_UNTIL" +%s)
 export RUSTC_BOOTSTRAP=1
+BIN=fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release
+TCK=$(getconf CLK_TCK)
 
 seed() {
   local t=$1 dir=fuzz/corpus/$1
@@ -55,6 +74,20 @@ seed() {
       done
       rm -rf "$tmp"
       ;;
+    hcl2)
+      # The first byte picks the syntax (odd: HCL's JSON syntax), the rest is the file.
+      for f in templates/*.pkr.hcl tests/fixtures/hcl2/*.pkr.hcl tests/fixtures/hcl2/*/*.pkr.hcl; do
+        [ -f "$f" ] && { printf 'h'; cat "$f"; } > "$dir/seed-$(basename "$f")"
+      done
+      for f in tests/fixtures/hcl2/*.pkr.json tests/fixtures/hcl2/*/*.pkr.json; do
+        [ -f "$f" ] && { printf 'i'; cat "$f"; } > "$dir/seed-$(basename "$f")"
+      done
+      printf 'h%s' 'variable "a" { default = "x" }
+locals { b = "${var.a}${var.a}" }
+source "null" "n" { communicator = "none" }
+build { sources = ["source.null.n"] }' | put
+      python3 -c "print('hx = ' + '[' * 200 + ']' * 200)" | put
+      ;;
     masking)
       printf 'hunter2\tcorrect horse\n1,hunter2,x\ncorrect horse battery\n' | put
       printf 'a\tab\tabc\nabcabcab\r\n,,' | put
@@ -62,14 +95,56 @@ seed() {
   esac
 }
 
+# CPU-seconds (user + system, all threads) of a running process.
+cpu_secs() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo -1; return; }
+  stat=${stat##*) }
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo $(((${12} + ${13}) / TCK))
+}
+
+run_one() {
+  local t=$1 log=fuzz/artifacts/$1/last-run.log cpu=0 pid rc
+  local dict=()
+  [ "$t" = template_engine ] && dict=(-dict=fuzz/dict/template.dict)
+  (
+    ulimit -s 65536
+    exec nice -n "$NICE" "$BIN/$t" -artifact_prefix="fuzz/artifacts/$t/" -max_len="$MAX_LEN" \
+      -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 "${dict[@]}" "fuzz/corpus/$t"
+  ) >"$log" 2>&1 &
+  pid=$!
+  local stop=$UNTIL
+  if [ "$WALL" -gt 0 ] && { [ "$stop" -eq 0 ] || [ $(($(date +%s) + WALL)) -lt "$stop" ]; }; then
+    stop=$(($(date +%s) + WALL))
+  fi
+  while kill -0 "$pid" 2>/dev/null; do
+    cpu=$(cpu_secs "$pid")
+    if [ "$cpu" -ge "$BUDGET" ] || { [ "$stop" -gt 0 ] && [ "$(date +%s)" -ge "$stop" ]; }; then
+      kill -INT "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 5
+  done
+  rc=0
+  wait "$pid" || rc=$?
+  local execs cov ft found
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)
+  ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | cut -d' ' -f2 || true)
+  found=$(cd "fuzz/artifacts/$t" && find . -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' | tr '\n' ' ' || true)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$cpu" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$rc" \
+    "${found:-none}" | tee -a fuzz/artifacts/summary.tsv
+}
+
+[ -n "${FUZZ_NO_BUILD:-}" ] || (cd fuzz && nice -n "$NICE" cargo fuzz build -O)
+mkdir -p fuzz/artifacts
 for t in "${TARGETS[@]}"; do
   seed "$t"
   mkdir -p "fuzz/artifacts/$t"
-  dict=()
-  [ "$t" = template_engine ] && dict=(-dict=fuzz/dict/template.dict)
-  echo "== $t: ${SECONDS_EACH}s"
-  nice -n 15 cargo fuzz run -O "$t" "fuzz/corpus/$t" -- \
-    -max_total_time="$SECONDS_EACH" -max_len="$MAX_LEN" -rss_limit_mb=2048 -timeout=10 \
-    -print_final_stats=1 "${dict[@]}" 2>&1 |
-    tee "fuzz/artifacts/$t/last-run.log" | grep -E '^(#[0-9]+ +DONE|stat::|==[0-9]+== ERROR|SUMMARY|artifact_prefix|Test unit written)' || true
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  echo "== $t: up to ${BUDGET} CPU-seconds"
+  run_one "$t" &
 done
+wait

@@ -159,9 +159,10 @@ pub fn ssh_key(bytes: &[u8]) {
     let _ = crate::communicator::keys::PrivateKey::from_openssh(&text(bytes));
 }
 
-/// Secret masking and machine-readable escaping. The first line lists secrets separated by
-/// `\t`; the rest is the text. A secret made only of characters that `<sensitive>` does not
-/// contain can never survive masking, and escaping never lets a raw `,` or newline through.
+/// Secret masking, machine-readable escaping and terminal escaping. The first line lists secrets
+/// separated by `\t`; the rest is the text. A secret made only of characters that `<sensitive>`
+/// does not contain can never survive masking, machine-readable escaping never lets a raw `,` or
+/// newline through, and terminal escaping leaves no control character but newline, tab and CR.
 pub fn masking(bytes: &[u8]) {
     let src = text(bytes);
     let (head, body) = src.split_once('\n').unwrap_or((&src, ""));
@@ -172,6 +173,13 @@ pub fn masking(bytes: &[u8]) {
     assert!(
         !field.replace("%!(PACKER_COMMA)", "").contains(','),
         "{field:?}"
+    );
+    let shown = crate::ui::terminal::safe(&masked);
+    assert!(
+        !shown.contains(|c: char| (c.is_control() && !"\n\t\r".contains(c))
+            || ('\u{202A}'..='\u{202E}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)),
+        "{shown:?} would reach a terminal raw"
     );
     for s in secrets.iter().filter(|s| !s.is_empty()) {
         if s.chars().all(|c| !"<sensitive>".contains(c)) {

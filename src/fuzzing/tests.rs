@@ -70,6 +70,11 @@ fn masking_regressions() {
     replay("masking", super::masking);
 }
 
+#[test]
+fn hcl2_regressions() {
+    replay("hcl2", super::hcl2);
+}
+
 /// The large inputs of the security review (§2), generated rather than stored.
 #[test]
 fn review_inputs_finish_quickly() {

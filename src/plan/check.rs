@@ -32,7 +32,16 @@ pub fn check(
 
     // Core validation: template structure, minimum version, required variables.
     let mut groups: Vec<(Vec<String>, bool)> = Vec::new();
-    let structure: Vec<String> = tpl.validate().into_iter().map(|e| e.message).collect();
+    // Each with the position of the value it is about (Packer gives none).
+    let file = tpl.display_path();
+    let structure: Vec<String> = tpl
+        .validate()
+        .into_iter()
+        .map(|e| match e.pos {
+            Some(p) => format!("{} ({file}:{}:{})", e.message, p.line, p.col),
+            None => e.message,
+        })
+        .collect();
     if !structure.is_empty() {
         groups.push((structure, true));
     }
@@ -91,6 +100,8 @@ pub fn check(
     ctx.strict_user_vars = false;
     let undefined = crate::template::undefined::Sink::default();
     ctx.undefined = Some(undefined.clone());
+    // All values rendered from here on count against one total (a bound on memory).
+    ctx.rendered = Some(Default::default());
     out.user_vars = user_vars;
 
     // Build names.
@@ -104,13 +115,16 @@ pub fn check(
             }
             Err(e) => out.diags.push(Diag::error(
                 "",
-                format!("Error interpolating builder '{}': {e}", b.name),
+                format!(
+                    "Error interpolating builder '{}': {e} ({file}:{})",
+                    b.name,
+                    b.config.get("name").map_or(b.pos, |n| n.pos)
+                ),
             )),
         }
     }
     let mut names: Vec<(String, usize)> = by_name.into_iter().collect();
     names.sort();
-    let file = tpl.display_path();
     for (name, i) in names {
         if !opts.only.is_empty() && !opts.only.contains(&name) {
             continue;
@@ -197,11 +211,14 @@ fn check_build(
                     warnings.extend(later.iter().map(|e| {
                         format!(
                             "{} (rpack build refuses it before launching anything)",
-                            positioned(e, file)
+                            positioned(e, file, PluginAt::of(&def.config, def.pos))
                         )
                     }));
                 } else {
-                    prepare.push(Diag::error(&prepare_summary, plugin_detail(&now, file)));
+                    prepare.push(Diag::error(
+                        &prepare_summary,
+                        plugin_detail(&now, file, PluginAt::of(&def.config, def.pos)),
+                    ));
                 }
                 None
             }
@@ -291,9 +308,10 @@ fn check_build(
                         config: d.value,
                     });
                 }
-                Err(errs) => {
-                    prepare.push(Diag::error(&prepare_summary, plugin_detail(&errs, file)))
-                }
+                Err(errs) => prepare.push(Diag::error(
+                    &prepare_summary,
+                    plugin_detail(&errs, file, PluginAt::of(&pp.config, pp.pos)),
+                )),
             }
         }
         if !current.is_empty() {
@@ -413,7 +431,10 @@ fn check_provisioner(
             })
         }
         Err(errs) => {
-            prepare.push(Diag::error(prepare_summary, plugin_detail(&errs, file)));
+            prepare.push(Diag::error(
+                prepare_summary,
+                plugin_detail(&errs, file, PluginAt::of(&p.config, p.pos)),
+            ));
             None
         }
     }
@@ -459,19 +480,28 @@ fn is_render_error(e: &ConfigError) -> bool {
     e.message.starts_with("Error decoding config: ")
 }
 
-/// The message with the template position of its key, where it has one (Packer gives none).
-fn positioned(e: &ConfigError, file: &str) -> String {
-    match e.pos {
-        Some(p) => format!("{} ({file}:{}:{})", e.message, p.line, p.col),
-        None => e.message.clone(),
+/// The message with the template position of its key, or, for a problem of the plugin as a
+/// whole (a missing key, two keys that conflict), of the plugin's `type` (Packer gives none).
+fn positioned(e: &ConfigError, file: &str, plugin: PluginAt) -> String {
+    let p = e.pos.unwrap_or(plugin.0);
+    format!("{} ({file}:{}:{})", e.message, p.line, p.col)
+}
+
+/// Where a plugin is written: its `type` key, else its object.
+#[derive(Clone, Copy)]
+struct PluginAt(crate::template::json::Pos);
+
+impl PluginAt {
+    fn of(config: &crate::template::json::Object, pos: crate::template::json::Pos) -> Self {
+        PluginAt(config.get("type").map_or(pos, |n| n.pos))
     }
 }
 
 /// A plugin's problems in Packer's shape: unknown keys as a go-multierror list, a lone render
-/// error bare, everything else as Packer's `N error(s) occurred` list. Every problem tied to a
-/// key gets the template position of that key (Packer gives none).
-pub fn plugin_detail(errs: &[ConfigError], file: &str) -> String {
-    let items: Vec<String> = errs.iter().map(|e| positioned(e, file)).collect();
+/// error bare, everything else as Packer's `N error(s) occurred` list. Every problem gets the
+/// template position of its key, or of the plugin (Packer gives none).
+fn plugin_detail(errs: &[ConfigError], file: &str, plugin: PluginAt) -> String {
+    let items: Vec<String> = errs.iter().map(|e| positioned(e, file, plugin)).collect();
     if errs.iter().all(is_key_error) {
         go_multierror(&items)
     } else if errs.len() == 1 && is_render_error(&errs[0]) {

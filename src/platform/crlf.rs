@@ -1,13 +1,36 @@
 //! The CRLF check on the scripts of a platform definition, in bounded memory: only files that
-//! go into the bundle (`.ebignore` is honoured; `.git`, `.elasticbeanstalk` and `*~` are
-//! skipped) and only scripts (`*.sh`, or starting with `#!`) are read, each as a stream of
-//! 64 KiB chunks. A multi-gigabyte data file in the workspace costs a 2-byte read.
+//! go into the bundle are looked at, chosen by the rule the bundle uses (see `super::bundle`):
+//! with `.ebignore`, the tree minus its patterns; in a git repository without one, the files
+//! committed at HEAD (untracked and ignored files never reach the bundle); else the whole tree.
+//! `.git`, `.elasticbeanstalk` and `*~` are skipped. Only scripts (`*.sh`, or starting with
+//! `#!`) are read, each as a stream of 64 KiB chunks: a multi-gigabyte data file in the
+//! workspace costs a 2-byte read.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Scripts with CRLF line ends, as `rel/path:LINE: …` messages in path order.
 pub(crate) fn problems(root: &Path) -> Vec<String> {
+    if super::bundle::source(root) == super::bundle::Source::Git {
+        if let Some(files) = committed(root) {
+            let mut out = Vec::new();
+            for rel in files {
+                let name = rel.to_string_lossy();
+                if name.ends_with('~') || name.starts_with(".elasticbeanstalk/") {
+                    continue;
+                }
+                let path = root.join(&rel);
+                let is_file = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+                if is_file {
+                    if let Some(line) = crlf_line(&path, name.ends_with(".sh")) {
+                        out.push(message(&name, line));
+                    }
+                }
+            }
+            out.sort();
+            return out;
+        }
+    }
     let ignore = ignore_rules(root);
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -47,12 +70,40 @@ pub(crate) fn problems(root: &Path) -> Vec<String> {
                     .unwrap_or(&path)
                     .display()
                     .to_string();
-                out.push(format!("{rel}:{line}: the script has Windows (CRLF) line ends; the builder would fail with $'\\r': command not found"));
+                out.push(message(&rel, line));
             }
         }
     }
     out.sort();
     out
+}
+
+fn message(rel: &str, line: usize) -> String {
+    format!("{rel}:{line}: the script has Windows (CRLF) line ends; the builder would fail with $'\\r': command not found")
+}
+
+/// The files committed at HEAD under `root` (what `git archive HEAD` run there bundles),
+/// relative to `root`; `None` when git cannot tell (no commit yet).
+fn committed(root: &Path) -> Option<Vec<PathBuf>> {
+    use std::os::unix::ffi::OsStrExt;
+    let out = std::process::Command::new("git")
+        .args(["ls-tree", "-r", "-z", "--name-only", "HEAD"])
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mut files: Vec<PathBuf> = out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| PathBuf::from(std::ffi::OsStr::from_bytes(s)))
+        .collect();
+    files.sort();
+    Some(files)
 }
 
 fn ignore_rules(root: &Path) -> Option<ignore::gitignore::Gitignore> {
@@ -121,5 +172,33 @@ mod tests {
         let got = problems(p);
         let where_: Vec<&str> = got.iter().map(|m| m.split(": ").next().unwrap()).collect();
         assert_eq!(where_, ["a.sh:2", "long.sh:1", "run:1"]);
+    }
+
+    #[test]
+    fn in_git_only_committed_scripts_are_read() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args)
+                .current_dir(p)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::write(p.join("tracked.sh"), "echo 1\r\n").unwrap();
+        std::fs::write(p.join("clean.sh"), "echo 1\n").unwrap();
+        std::fs::write(p.join(".gitignore"), "ignored.sh\n").unwrap();
+        git(&["add", "tracked.sh", "clean.sh", ".gitignore"]);
+        git(&["commit", "-qm", "x"]);
+        std::fs::write(p.join("untracked.sh"), "echo 1\r\n").unwrap();
+        std::fs::write(p.join("ignored.sh"), "echo 1\r\n").unwrap();
+        let got = problems(p);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("tracked.sh:1: "), "{got:?}");
     }
 }

@@ -591,6 +591,31 @@ fn highlight_position(src: &[u8], offset: usize) -> (u32, u32, String) {
     (line, col, out)
 }
 
+/// Where a syntax error at Go's `offset` is, as an editor counts it: the 1-based line and the
+/// 1-based column in characters of the byte that stopped the scanner (of the last byte at end
+/// of input). Packer's own "At line, column" keeps its odd arithmetic; this one is for the
+/// `file:line:col` rpack adds.
+pub fn syntax_error_pos(src: &str, offset: usize) -> Pos {
+    let bytes = src.as_bytes();
+    let at = offset.saturating_sub(1).min(bytes.len());
+    let before = &bytes[..at];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    // Characters, not bytes: count every byte that does not continue a UTF-8 sequence.
+    let col = 1 + before[line_start..]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count();
+    Pos {
+        offset: at,
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        col: u32::try_from(col).unwrap_or(u32::MAX),
+    }
+}
+
 impl fmt::Display for Pos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.col)

@@ -174,27 +174,54 @@ pub fn parse_file(path: &str) -> Result<Template, ParseError> {
         let abs = std::path::absolute(Path::new(path)).unwrap_or_else(|_| PathBuf::from(path));
         (String::from_utf8_lossy(&bytes).into_owned(), Some(abs))
     };
-    let mut tpl = parse_str(&src).map_err(|e| with_file(e, path))?;
+    let mut tpl = parse_str(&src).map_err(|e| with_file(e, path, &src))?;
     tpl.path = tpl_path;
     Ok(tpl)
 }
 
-/// Puts the file name and position on a duplicate key (Packer names only the key).
-fn with_file(e: ParseError, path: &str) -> ParseError {
+/// Puts the file name and position on every problem that has one: a duplicate key (Packer names
+/// only the key), a syntax error (Packer gives line and column but no file) and each template
+/// problem tied to a value (Packer gives neither).
+fn with_file(e: ParseError, path: &str, src: &str) -> ParseError {
+    let file = match path {
+        "-" => "<stdin>",
+        p => Path::new(p)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or(p),
+    };
     match e {
-        ParseError::Json(JsonError::DuplicateField { key, pos }) => {
-            let file = match path {
-                "-" => "<stdin>",
-                p => Path::new(p)
-                    .file_name()
-                    .and_then(|f| f.to_str())
-                    .unwrap_or(p),
-            };
-            ParseError::Read(format!(
-                "template has duplicate field: {key} ({file}:{}:{})",
-                pos.line, pos.col
-            ))
+        ParseError::Json(JsonError::DuplicateField { key, pos }) => ParseError::Read(format!(
+            "template has duplicate field: {key} ({file}:{}:{})",
+            pos.line, pos.col
+        )),
+        ParseError::Json(JsonError::Syntax {
+            message,
+            offset,
+            line,
+            col,
+            excerpt,
+        }) => {
+            let at = json::syntax_error_pos(src, offset);
+            ParseError::Json(JsonError::Syntax {
+                message: format!("{message} ({file}:{}:{})", at.line, at.col),
+                offset,
+                line,
+                col,
+                excerpt,
+            })
         }
+        ParseError::Template(errs) => ParseError::Template(
+            errs.into_iter()
+                .map(|e| match e.pos {
+                    Some(p) => TemplateError {
+                        message: format!("{} ({file}:{}:{})", e.message, p.line, p.col),
+                        ..e
+                    },
+                    None => e,
+                })
+                .collect(),
+        ),
         e => e,
     }
 }

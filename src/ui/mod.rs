@@ -6,7 +6,7 @@
 
 pub mod build;
 pub mod secrets;
-mod terminal;
+pub(crate) mod terminal;
 pub mod testing;
 pub mod voice;
 mod wrap;

@@ -141,7 +141,7 @@ fn deep_json_is_packers_max_depth_error_not_a_crash() {
     let r = rpack(d.path(), &["validate", "d.json"], None, &[]);
     assert_refused(
         &r,
-        "invalid character '[' exceeded max depth\nAt line 1, column 10001 (offset 10001)",
+        "invalid character '[' exceeded max depth (d.json:1:10001)\nAt line 1, column 10001 (offset 10001)",
     );
     let r = rpack(d.path(), &["inspect", "d.json"], None, &[]);
     assert_refused(&r, "exceeded max depth");
@@ -352,4 +352,90 @@ fn control_characters_never_reach_the_terminal_raw() {
         );
         assert!(all.contains("\\u{1b}"), "{args:?}: {all}");
     }
+}
+
+/// Every error about the input names the file, line and column where the input has them
+/// (Packer gives a position for syntax errors only, and never the file).
+#[test]
+fn errors_name_the_file_line_and_column() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    write(
+        p,
+        "syntax.json",
+        "{\n  \"builders\": [\n    {\"type\": \"null\",}\n  ]\n}\n",
+    );
+    let r = rpack(p, &["validate", "syntax.json"], None, &[]);
+    assert_refused(
+        &r,
+        "invalid character '}' looking for beginning of object key string (syntax.json:3:21)",
+    );
+    let r = rpack(p, &["validate", "-"], Some(b"{\"a\":\n  x}"), &[]);
+    assert_refused(
+        &r,
+        "invalid character 'x' looking for beginning of value (<stdin>:2:3)",
+    );
+
+    write(p, "root.json", "\n [1]");
+    let r = rpack(p, &["validate", "root.json"], None, &[]);
+    assert_refused(&r, "'' expected a map, got 'slice' (root.json:2:2)");
+
+    write(
+        p,
+        "decode.json",
+        "{\"builders\":[\n {\"type\":[\"null\"]}]}",
+    );
+    let r = rpack(p, &["validate", "decode.json"], None, &[]);
+    assert_refused(&r, "(decode.json:2:");
+
+    write(
+        p,
+        "only.json",
+        "{\"builders\":[{\"type\":\"null\",\"communicator\":\"none\"}],\n\"provisioners\":[{\"type\":\"shell-local\",\"inline\":[\"true\"],\n \"only\":[\"nope\"]}]}",
+    );
+    let r = rpack(p, &["validate", "only.json"], None, &[]);
+    assert_refused(&r, "'only' specified builder 'nope' not found (only.json:");
+
+    write(p, "t.json", NULL_TEMPLATE);
+    write(p, "vars.json", "{\"a\": \"x\",\n \"b\": 1}");
+    let r = rpack(p, &["validate", "-var-file=vars.json", "t.json"], None, &[]);
+    assert_refused(
+        &r,
+        "Error reading variables in 'vars.json': json: cannot unmarshal number into Go value of type string (vars.json:2:7)",
+    );
+    write(p, "bad.json", "{\"a\": \"x\"\n \"b\"}");
+    let r = rpack(p, &["validate", "-var-file=bad.json", "t.json"], None, &[]);
+    assert_refused(&r, "after object key:value pair (bad.json:2:2)");
+}
+
+/// One large variable referred to from thousands of places: each rendered value is within the
+/// per-value limit, but together they would need many GiB (killed by the 3 GiB address-space
+/// limit before the total was bounded).
+#[test]
+fn many_references_to_a_large_variable_stop_at_the_total() {
+    let d = tempfile::tempdir().unwrap();
+    // 23 doubling variables: v22 is 32 MiB, all of them together just under 64 MiB.
+    let mut vars = vec!["\"v00\":\"xxxxxxxx\"".to_string()];
+    for i in 1..23 {
+        vars.push(format!(
+            "\"v{i:02}\":\"{{{{user `v{:02}`}}}}{{{{user `v{:02}`}}}}\"",
+            i - 1,
+            i - 1
+        ));
+    }
+    let env: Vec<String> = (0..200)
+        .map(|i| format!("\"E{i}={{{{user `v22`}}}}\""))
+        .collect();
+    let tpl = format!(
+        "{{\"variables\":{{{}}},\"builders\":[{{\"type\":\"null\",\"communicator\":\"none\"}}],\
+         \"provisioners\":[{{\"type\":\"shell-local\",\"inline\":[\"true\"],\"environment_vars\":[{}]}}]}}",
+        vars.join(","),
+        env.join(",")
+    );
+    write(d.path(), "refs.json", &tpl);
+    let r = rpack(d.path(), &["validate", "refs.json"], None, &[]);
+    assert_refused(
+        &r,
+        "the rendered values of this template grew past the 64 MiB limit together",
+    );
 }

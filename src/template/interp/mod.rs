@@ -107,6 +107,9 @@ pub struct Context {
     /// variables of `rpack platform create --local-build`), so no caller writes the process
     /// environment.
     pub env: Option<Arc<BTreeMap<String, String>>>,
+    /// When set, the bytes every render with this context (and its clones) produced so far;
+    /// more than [`crate::limits::max_value`] in total is an error. `plan::check` sets it.
+    pub rendered: Option<Arc<std::sync::atomic::AtomicUsize>>,
 }
 
 /// A template that failed to parse or execute. `message` is Go-like
@@ -130,6 +133,49 @@ pub fn render(input: &str, ctx: &Context) -> Result<String, RenderError> {
     if !has_action(input) {
         return Ok(input.to_string());
     }
+    spent(ctx)?;
+    charged(render_passes(input, ctx)?, ctx)
+}
+
+/// Counts `out` against the context's [`Context::rendered`] total, if it has one: every value
+/// is bounded on its own, but a template that refers to one large variable in thousands of
+/// places would otherwise hold thousands of copies.
+fn charged(out: String, ctx: &Context) -> Result<String, RenderError> {
+    if let Some(total) = &ctx.rendered {
+        let now = total
+            .fetch_add(out.len(), std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(out.len());
+        if now > crate::limits::max_value() {
+            return Err(over_total());
+        }
+    }
+    Ok(out)
+}
+
+/// Once the total is spent, every later render fails at once (rendering first would cost the
+/// time of producing each large value).
+fn spent(ctx: &Context) -> Result<(), RenderError> {
+    match &ctx.rendered {
+        Some(t) if t.load(std::sync::atomic::Ordering::Relaxed) > crate::limits::max_value() => {
+            Err(over_total())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn over_total() -> RenderError {
+    RenderError {
+        message: format!(
+            "template: root: the rendered values of this template grew past the {} MiB \
+             limit together (set RPACK_MAX_VALUE_MIB to raise it)",
+            crate::limits::max_value() >> 20
+        ),
+        line: 1,
+        col: 1,
+    }
+}
+
+fn render_passes(input: &str, ctx: &Context) -> Result<String, RenderError> {
     let mut cur = render_pass(input, ctx)?;
     let mut pass = 1;
     loop {
@@ -172,7 +218,8 @@ pub fn render_once(input: &str, ctx: &Context) -> Result<String, RenderError> {
     if !has_action(input) {
         return Ok(input.to_string());
     }
-    render_pass(input, ctx)
+    spent(ctx)?;
+    charged(render_pass(input, ctx)?, ctx)
 }
 
 /// The names of the functions `input` calls (syntax errors as for [`check`]), e.g. to tell
