@@ -6,6 +6,15 @@ use super::strconv::quote;
 
 /// Go's `time.ParseDuration`, with Go 1.15's error texts. Negative durations become zero.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let nanos = parse_duration_nanos(s)?;
+    if nanos <= 0.0 {
+        return Ok(Duration::ZERO);
+    }
+    Ok(Duration::from_nanos(nanos.round() as u64))
+}
+
+/// Go's `time.ParseDuration` as signed nanoseconds (`-1h30m` is negative), with its error texts.
+pub fn parse_duration_nanos(s: &str) -> Result<f64, String> {
     let invalid = || format!("time: invalid duration {}", quote(s));
     let mut rest = s;
     let mut neg = false;
@@ -16,7 +25,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         rest = r;
     }
     if rest == "0" {
-        return Ok(Duration::ZERO);
+        return Ok(0.0);
     }
     if rest.is_empty() {
         return Err(invalid());
@@ -55,10 +64,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         let value: f64 = num.parse().map_err(|_| invalid())?;
         total += value * scale;
     }
-    if neg || total <= 0.0 {
-        return Ok(Duration::ZERO);
-    }
-    Ok(Duration::from_nanos(total.round() as u64))
+    Ok(if neg { -total } else { total })
 }
 
 /// Go's `time.Duration.String` (`1m30s`, `1.5s`, `250ms`).

@@ -265,7 +265,7 @@ mod tests {
         // New directories and file, whatever the umask says.
         let path = dir.path().join("state/builds/b.jsonl");
         let l = Ledger::open("b", &path).unwrap();
-        l.created("key_pair", "packer_x", "us-east-1");
+        l.created(ResourceKind::KeyPair, "packer_x", "us-east-1");
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&dir.path().join("state/builds")), 0o700);
         assert_eq!(mode(&dir.path().join("state")), 0o700);
@@ -274,7 +274,7 @@ mod tests {
         let builds = dir.path().join("state/builds");
         std::fs::set_permissions(&builds, std::fs::Permissions::from_mode(0o755)).unwrap();
         let l = Ledger::open("b", &path).unwrap();
-        l.deleted("key_pair", "packer_x", "us-east-1");
+        l.deleted(ResourceKind::KeyPair, "packer_x", "us-east-1");
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&builds), 0o700);
         assert_eq!(Ledger::read(&path).unwrap().len(), 2);

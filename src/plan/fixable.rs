@@ -7,7 +7,7 @@
 //! are errors already, as in Packer.)
 
 use super::{Diag, Severity};
-use crate::template::json::{Node, Object, Pos, Value};
+use crate::template::json::{Object, Pos, Value};
 use crate::template::parse::Template;
 
 /// One place a fixer would rewrite.
@@ -26,19 +26,27 @@ pub fn find(t: &Template) -> Vec<Fixable> {
     for (i, b) in t.builders.iter().enumerate() {
         let owner = format!("builders[{i}] ({})", b.kind);
         let o = &b.config;
+        // The fixer renames a string value only, and drops any value beside `ssh_timeout`.
         if let Some(pos) = o.key_pos("ssh_wait_timeout") {
             let change = if o.get("ssh_timeout").is_some() {
-                "'ssh_wait_timeout' is dropped ('ssh_timeout' is set)"
+                Some("'ssh_wait_timeout' is dropped ('ssh_timeout' is set)")
+            } else if matches!(
+                o.get("ssh_wait_timeout").map(|n| &n.value),
+                Some(Value::String(_))
+            ) {
+                Some("'ssh_wait_timeout' becomes 'ssh_timeout'")
             } else {
-                "'ssh_wait_timeout' becomes 'ssh_timeout'"
+                None
             };
-            out.push(Fixable {
-                owner: owner.clone(),
-                change: change.into(),
-                pos,
-            });
+            if let Some(change) = change {
+                out.push(Fixable {
+                    owner: owner.clone(),
+                    change: change.into(),
+                    pos,
+                });
+            }
         }
-        if b.kind.starts_with("amazon-") {
+        if AMAZON_KINDS_FIXED.contains(&b.kind.as_str()) {
             if let Some(pos) = o.key_pos("spot_price_auto_product") {
                 out.push(Fixable {
                     owner: owner.clone(),
@@ -62,18 +70,30 @@ pub fn find(t: &Template) -> Vec<Fixable> {
     out
 }
 
-/// Calls `f` with every string value (not key) under `o`, with its position.
+/// The builder types whose `spot_price_auto_product` Packer's fixer removes.
+const AMAZON_KINDS_FIXED: &[&str] = &[
+    "amazon-ebs",
+    "amazon-ebssurrogate",
+    "amazon-ebsvolume",
+    "amazon-instance",
+];
+
+/// Calls `f` with each string the `clean-image-name` fixer rewrites, with its position: the
+/// builder's string values and the string values of its object values (`tags`, …), one level
+/// deep. Strings in lists or deeper objects are left alone by Packer, so they are not reported.
 fn strings(o: &Object, f: &mut dyn FnMut(&str, Pos)) {
-    fn walk(n: &Node, f: &mut dyn FnMut(&str, Pos)) {
-        match &n.value {
-            Value::String(s) => f(s, n.pos),
-            Value::Array(items) => items.iter().for_each(|i| walk(i, f)),
-            Value::Object(o) => strings(o, f),
+    for (_, _, v) in &o.entries {
+        match &v.value {
+            Value::String(s) => f(s, v.pos),
+            Value::Object(inner) => {
+                for (_, _, n) in &inner.entries {
+                    if let Value::String(s) = &n.value {
+                        f(s, n.pos);
+                    }
+                }
+            }
             _ => {}
         }
-    }
-    for (_, _, v) in &o.entries {
-        walk(v, f);
     }
 }
 
@@ -133,6 +153,32 @@ mod tests {
     fn a_current_template_has_nothing_to_fix() {
         assert!(found(r#"{"builders":[{"type":"amazon-ebs","ssh_timeout":"5m","ami_name":"{{clean_resource_name `a`}}"}]}"#).is_empty());
         assert!(diag(&[], "t.json").is_none());
+    }
+
+    /// `validate`'s report agrees with what the fixers themselves change, template by template.
+    #[test]
+    fn reports_exactly_what_the_fixers_change() {
+        let cases = [
+            r#"{"builders":[{"type":"amazon-ebs","ssh_wait_timeout":"5m"}]}"#,
+            r#"{"builders":[{"type":"amazon-ebs","ssh_wait_timeout":300}]}"#,
+            r#"{"builders":[{"type":"null","ssh_wait_timeout":300,"ssh_timeout":"1m"}]}"#,
+            r#"{"builders":[{"type":"amazon-ebs","ami_name":"{{clean_ami_name `a`}}"}]}"#,
+            r#"{"builders":[{"type":"amazon-ebs","tags":{"a":"{{clean_ami_name `a`}}"}}]}"#,
+            r#"{"builders":[{"type":"amazon-ebs","ami_regions":["{{clean_ami_name `a`}}"]}]}"#,
+            r#"{"builders":[{"type":"amazon-ebs","launch_block_device_mappings":[{"device_name":"{{clean_image_name `a`}}"}]}]}"#,
+            r#"{"builders":[{"type":"amazon-ebs","x":{"y":{"z":"clean_ami_name"}}}]}"#,
+            r#"{"builders":[{"type":"amazon-ebs","spot_price_auto_product":"Linux/UNIX"}]}"#,
+            r#"{"builders":[{"type":"amazon-chroot","spot_price_auto_product":"Linux/UNIX"}]}"#,
+            r#"{"builders":[{"type":"amazon-ebs","ssh_timeout":"5m"}]}"#,
+        ];
+        for src in cases {
+            let t = parse_str(src).unwrap();
+            let root = crate::template::json::parse(src).unwrap();
+            let before = crate::plan::fix::decode(&root).unwrap();
+            let after = crate::plan::fix::fix(before.clone()).unwrap();
+            let changed = after != crate::gocompat::json::GoValue::Object(before);
+            assert_eq!(!find(&t).is_empty(), changed, "{src}");
+        }
     }
 
     #[test]

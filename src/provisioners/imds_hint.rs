@@ -37,7 +37,8 @@ fn is_401(line: &str) -> bool {
     l.contains("401") && (l.contains("unauthorized") || l.contains("error") || mentions_imds(&l))
 }
 
-/// Streams output to the UI like [`super::script::UiSink`] and notes a metadata-service 401.
+/// Streams command output to the UI like Packer's `RunWithUi` (stdout as messages, stderr as
+/// errors) and notes a metadata-service 401.
 pub(crate) struct WatchingSink<'a> {
     ui: &'a dyn Ui,
     saw_401: AtomicBool,

@@ -1,24 +1,9 @@
-//! Helpers of the provisioners that run commands on the machine: output to the UI, CRLF
-//! conversion of uploaded scripts, random remote names, and cancellable sleeps.
+//! Helpers of the provisioners that run commands on the machine: CRLF conversion of
+//! uploaded scripts, random remote names, and cancellable sleeps.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-
-use crate::communicator::OutputSink;
-use crate::ui::Ui;
-
-/// Streams command output to the UI like Packer's `RunWithUi`: stdout as messages, stderr as
-/// errors.
-pub struct UiSink<'a>(pub &'a dyn Ui);
-impl OutputSink for UiSink<'_> {
-    fn stdout_line(&self, line: &str) {
-        self.0.message(line)
-    }
-    fn stderr_line(&self, line: &str) {
-        self.0.error(line)
-    }
-}
 
 /// Packer's `UnixReader`: CRLF → LF.
 pub(crate) fn to_unix(data: &[u8]) -> Vec<u8> {

@@ -9,6 +9,7 @@ mod build;
 mod cli;
 mod cli_more;
 mod cm;
+mod cm_cancel;
 mod dist;
 mod ebs;
 mod ebs_more;

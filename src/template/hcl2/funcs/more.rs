@@ -263,49 +263,11 @@ fn rfc3339(s: &str) -> Result<DateTime<chrono::FixedOffset>, String> {
         .map_err(|e| format!("not a valid RFC3339 timestamp: {s:?} ({e})"))
 }
 
-/// Go's `time.ParseDuration` units: h, m, s, ms, us/µs, ns; signed, fractional, combined.
-fn go_duration(s: &str) -> Result<chrono::Duration, String> {
-    let bad = || format!("invalid duration {s:?}");
-    let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest == "0" {
-        return Ok(chrono::Duration::zero());
-    }
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    let mut nanos: f64 = 0.0;
-    while !rest.is_empty() {
-        let n_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        let n: f64 = rest[..n_end].parse().map_err(|_| bad())?;
-        rest = &rest[n_end..];
-        let u_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..u_end] {
-            "h" => 3.6e12,
-            "m" => 6e10,
-            "s" => 1e9,
-            "ms" => 1e6,
-            "us" | "µs" => 1e3,
-            "ns" => 1.0,
-            _ => return Err(bad()),
-        };
-        nanos += n * unit;
-        rest = &rest[u_end..];
-    }
-    let d = chrono::Duration::nanoseconds(nanos as i64);
-    Ok(if neg { -d } else { d })
-}
-
 fn timeadd(a: FuncArgs) -> R {
     let v = args(a, 2, 2)?;
     let t = rfc3339(&string(&v[0])?)?;
-    let d = go_duration(&string(&v[1])?)?;
+    let nanos = crate::gocompat::time::parse_duration_nanos(&string(&v[1])?)?;
+    let d = chrono::Duration::nanoseconds(nanos.round() as i64);
     let r = t
         .checked_add_signed(d)
         .ok_or("timeadd: the result is out of range")?;

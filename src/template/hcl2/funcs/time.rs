@@ -167,18 +167,20 @@ fn legacy(call: String) -> R {
 fn legacy_isotime(a: FuncArgs) -> R {
     let v = args(a, 0, 1)?;
     match v.first() {
-        Some(f) => legacy(format!("{{{{isotime {}}}}}", go_quote(&string(f)?))),
+        Some(f) => legacy(format!(
+            "{{{{isotime {}}}}}",
+            crate::gocompat::strconv::quote(&string(f)?)
+        )),
         None => legacy("{{isotime}}".into()),
     }
 }
 
 fn legacy_strftime(a: FuncArgs) -> R {
     let v = args(a, 1, 1)?;
-    legacy(format!("{{{{strftime {}}}}}", go_quote(&string(&v[0])?)))
-}
-
-fn go_quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
+    legacy(format!(
+        "{{{{strftime {}}}}}",
+        crate::gocompat::strconv::quote(&string(&v[0])?)
+    ))
 }
 
 #[cfg(test)]
