@@ -401,7 +401,7 @@ fn errors_name_the_file_line_and_column() {
     let r = rpack(p, &["validate", "-var-file=vars.json", "t.json"], None, &[]);
     assert_refused(
         &r,
-        "Error reading variables in 'vars.json': json: cannot unmarshal number into Go value of type string (vars.json:2:7)",
+        "Error reading variables in 'vars.json': json: cannot unmarshal number into Go value of type string (vars.json:2:7: the value of \"b\" must be a string)",
     );
     write(p, "bad.json", "{\"a\": \"x\"\n \"b\"}");
     let r = rpack(p, &["validate", "-var-file=bad.json", "t.json"], None, &[]);

@@ -37,7 +37,7 @@ pub fn filters(dir: &Path) -> Vec<(String, &'static str)> {
         (r"\blt-[0-9a-f]+", "[LAUNCH_TEMPLATE]"),
         (r"\bpacker_[0-9a-zA-Z-]+", "[KEY_PAIR]"),
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[PORT]"),
-        (r"\bport \d+", "port [PORT]"),
+        (r"\b([Pp])ort \d+", "${1}ort [PORT]"),
         (r"/tmp/[^\s'\x22]+", "[TEMP]"),
         (r"\b1\d{9}\b", "[UNIX_TIME]"),
         (r"\bapp-\d{6}_\d+", "app-[STAMP]"),
