@@ -66,7 +66,7 @@ fn bench(c: &mut Criterion) {
         let src = builders(n);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::new("validate builders", n), &src, |b, s| {
-            b.iter(|| rpack::fuzzing::decode(s.as_bytes()))
+            b.iter(|| rpack::fuzzing::decode(s.as_bytes()));
         });
     }
     g.finish();

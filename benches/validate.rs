@@ -37,10 +37,10 @@ pub fn generated_template() -> String {
 }
 
 fn eb_template() -> Option<String> {
-    let path = std::env::var_os("RPACK_EB_TEMPLATE").map(PathBuf::from).unwrap_or_else(|| {
+    let path = std::env::var_os("RPACK_EB_TEMPLATE").map_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../shared/conformance/corpus/aws-samples__eb-custom-platforms-samples/NodePlatform_AmazonLinux/custom_platform.json")
-    });
+    }, PathBuf::from);
     std::fs::read_to_string(path).ok()
 }
 
@@ -55,10 +55,10 @@ fn validate(src: &str) -> bool {
 fn bench(c: &mut Criterion) {
     let generated = generated_template();
     c.bench_function("parse generated (1000 vars, 200 provisioners)", |b| {
-        b.iter(|| parse::parse_str(&generated).unwrap())
+        b.iter(|| parse::parse_str(&generated).unwrap());
     });
     c.bench_function("validate generated (1000 vars, 200 provisioners)", |b| {
-        b.iter(|| validate(&generated))
+        b.iter(|| validate(&generated));
     });
     if let Some(eb) = eb_template() {
         c.bench_function("validate EB sample", |b| b.iter(|| validate(&eb)));

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use crate::builders::amazon_ebs;
 
 /// Packer's builder id of the file builder.
-pub const FILE_BUILDER_ID: &str = "packer.file";
+pub(crate) const FILE_BUILDER_ID: &str = "packer.file";
 
 #[derive(Clone)]
-pub enum Artifact {
+pub(crate) enum Artifact {
     Ami(Arc<amazon_ebs::Artifact>),
     Null,
     File(PathBuf),
@@ -24,7 +24,7 @@ pub enum Artifact {
 }
 
 impl Artifact {
-    pub fn builder_id(&self) -> String {
+    pub(crate) fn builder_id(&self) -> String {
         match self {
             Artifact::Ami(a) => a.builder_id().to_string(),
             Artifact::Null => crate::builders::null::BUILDER_ID.to_string(),
@@ -33,7 +33,7 @@ impl Artifact {
         }
     }
 
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         match self {
             Artifact::Ami(a) => a.id(),
             Artifact::Null => crate::builders::null::ARTIFACT_ID.to_string(),
@@ -42,7 +42,7 @@ impl Artifact {
         }
     }
 
-    pub fn string(&self) -> String {
+    pub(crate) fn string(&self) -> String {
         match self {
             Artifact::Ami(a) => a.string(),
             Artifact::Null => crate::builders::null::ARTIFACT_STRING.to_string(),
@@ -51,7 +51,7 @@ impl Artifact {
         }
     }
 
-    pub fn files(&self) -> Vec<PathBuf> {
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
         match self {
             Artifact::File(p) => vec![p.clone()],
             Artifact::PostProcessor { files, .. } => files.clone(),
@@ -60,7 +60,7 @@ impl Artifact {
     }
 
     /// Removes what the artifact stands for (an AMI is deregistered and its snapshots deleted).
-    pub async fn destroy(&self) -> anyhow::Result<()> {
+    pub(crate) async fn destroy(&self) -> anyhow::Result<()> {
         match self {
             Artifact::Ami(a) => a.destroy().await,
             Artifact::File(p) => std::fs::remove_file(p)
@@ -83,7 +83,7 @@ impl Artifact {
     }
 
     /// Machine-readable `artifact,<i>,…` records and the human `--> build: string` line.
-    pub fn report(&self, ui: &dyn crate::ui::Ui, build: &str, index: usize) {
+    pub(crate) fn report(&self, ui: &dyn crate::ui::Ui, build: &str, index: usize) {
         let i = index.to_string();
         ui.machine(build, "artifact", &[&i, "builder-id", &self.builder_id()]);
         ui.machine(build, "artifact", &[&i, "id", &self.id()]);

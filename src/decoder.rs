@@ -78,7 +78,10 @@ impl<'a> Decoder<'a> {
             raws: raws.to_vec(),
             ctx,
             plugin: plugin.to_string(),
-            no_render: no_render.iter().map(|s| s.to_string()).collect(),
+            no_render: no_render
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             prefix: String::new(),
             used: Vec::new(),
             errors: Vec::new(),
@@ -116,12 +119,14 @@ impl<'a> Decoder<'a> {
 
     /// Marks keys as known without reading them (keys the caller handles itself).
     pub fn mark_known(&mut self, keys: &[&str]) {
-        self.used.extend(keys.iter().map(|k| k.to_string()));
+        self.used
+            .extend(keys.iter().map(std::string::ToString::to_string));
     }
 
     /// Keys this plugin rejects as deprecated (Packer's `packer fix` message) rather than unknown.
     pub fn deprecated(&mut self, keys: &[&str]) {
-        self.deprecated.extend(keys.iter().map(|k| k.to_string()));
+        self.deprecated
+            .extend(keys.iter().map(std::string::ToString::to_string));
     }
 
     /// The full key path of `key` in this decoder (`source_ami_filter.owners`).
@@ -185,7 +190,7 @@ impl<'a> Decoder<'a> {
     fn int_node(&mut self, path: &str, node: &Node) -> Option<i64> {
         match &node.value {
             Value::Null => None,
-            Value::Bool(b) => Some(*b as i64),
+            Value::Bool(b) => Some(i64::from(*b)),
             Value::Number(n) => match n.parse::<i64>() {
                 Ok(i) => Some(i),
                 // Go decodes JSON numbers as float64 and mapstructure truncates them.
@@ -196,24 +201,23 @@ impl<'a> Decoder<'a> {
                 if s.is_empty() {
                     return Some(0);
                 }
-                match parse_go_int(&s) {
-                    Some(i) => Some(i),
-                    None => {
-                        let why = if looks_numeric(&s) {
-                            "value out of range"
-                        } else {
-                            "invalid syntax"
-                        };
-                        self.push(
-                            path,
-                            node.pos,
-                            format!(
-                                "cannot parse '{path}' as int: strconv.ParseInt: parsing {}: {why}",
-                                go_quote(&s)
-                            ),
-                        );
-                        None
-                    }
+                if let Some(i) = parse_go_int(&s) {
+                    Some(i)
+                } else {
+                    let why = if looks_numeric(&s) {
+                        "value out of range"
+                    } else {
+                        "invalid syntax"
+                    };
+                    self.push(
+                        path,
+                        node.pos,
+                        format!(
+                            "cannot parse '{path}' as int: strconv.ParseInt: parsing {}: {why}",
+                            go_quote(&s)
+                        ),
+                    );
+                    None
                 }
             }
             _ => {
@@ -235,12 +239,11 @@ impl<'a> Decoder<'a> {
                 if s.is_empty() {
                     return Some(0.0);
                 }
-                match parse_go_float(&s) {
-                    Some(f) => Some(f),
-                    None => {
-                        self.push(&path, node.pos, format!("cannot parse '{path}' as float: strconv.ParseFloat: parsing {}: invalid syntax", go_quote(&s)));
-                        None
-                    }
+                if let Some(f) = parse_go_float(&s) {
+                    Some(f)
+                } else {
+                    self.push(&path, node.pos, format!("cannot parse '{path}' as float: strconv.ParseFloat: parsing {}: invalid syntax", go_quote(&s)));
+                    None
                 }
             }
             _ => {
@@ -583,7 +586,11 @@ impl<'a> Decoder<'a> {
             }
             return Some(s.to_string());
         }
-        let mark = self.ctx.undefined.as_ref().map(|u| u.mark());
+        let mark = self
+            .ctx
+            .undefined
+            .as_ref()
+            .map(super::template::undefined::Sink::mark);
         let rendered = interp::render(s, self.ctx);
         if let (Some(sink), Some(mark)) = (&self.ctx.undefined, mark) {
             sink.locate_since(mark, path, pos, s);

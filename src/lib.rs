@@ -31,11 +31,11 @@
 
 pub(crate) mod limits;
 
-pub mod gocompat;
+pub(crate) mod gocompat;
 
 pub mod template;
 
-pub mod decoder;
+pub(crate) mod decoder;
 
 pub mod logging;
 
@@ -55,15 +55,15 @@ pub mod builders;
 
 pub mod provisioners;
 
-pub mod artifact;
+pub(crate) mod artifact;
 
-pub mod post_processors;
+pub(crate) mod post_processors;
 
 pub mod plan;
 
-pub mod pipeline;
+pub(crate) mod pipeline;
 
-pub mod platform;
+pub(crate) mod platform;
 
 pub mod cli;
 

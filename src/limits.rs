@@ -129,7 +129,7 @@ fn human(bytes: u64) -> String {
 }
 
 /// What kind of non-regular file `ft` is, in words.
-fn kind_of(ft: &std::fs::FileType) -> &'static str {
+fn kind_of(ft: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if ft.is_dir() {
         "a directory"
@@ -173,7 +173,7 @@ pub(crate) fn read_file(
         return Err(InputError::NotRegular {
             what: what.to_string(),
             path: shown,
-            kind: kind_of(&meta.file_type()),
+            kind: kind_of(meta.file_type()),
         });
     }
     if meta.len() > limit {

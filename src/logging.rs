@@ -106,7 +106,7 @@ impl Drop for Masked {
             Target::Stderr => std::io::stderr().lock().write_all(text.as_bytes()),
             Target::File(f) => f
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .write_all(text.as_bytes()),
         };
     }

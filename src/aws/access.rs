@@ -166,7 +166,7 @@ impl Clients {
         let mut sdk = builder.load().await;
         let region = sdk
             .region()
-            .map(|r| r.to_string())
+            .map(std::string::ToString::to_string)
             .context("no region: set `region` in the template, AWS_REGION/AWS_DEFAULT_REGION, or a profile region")?;
         if let Some(ar) = &access.assume_role {
             let mut b = aws_config::sts::AssumeRoleProvider::builder(ar.role_arn.clone())
@@ -210,7 +210,10 @@ impl Clients {
 
     /// The EC2 client for `region` (built once, then shared).
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        let mut map = self.ec2.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .ec2
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(region.to_string())
             .or_insert_with(|| ec2_client(&self.sdk, region, self.ec2_endpoint.as_deref()))
             .clone()

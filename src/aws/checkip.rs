@@ -51,11 +51,8 @@ pub fn parse_answer(body: &str) -> anyhow::Result<IpAddr> {
         )
     })?;
     let ip = match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 @ IpAddr::V4(_) => v4,
     };
     if ip.is_unspecified() {
         bail!("the answer {ip} is the unspecified address, not a public one");
@@ -82,7 +79,7 @@ fn shorten(s: &str) -> String {
 
 async fn fetch(url: &str) -> anyhow::Result<String> {
     let uri: http::Uri = url.parse().map_err(|e| anyhow!("not a URL: {e}"))?;
-    if !matches!(uri.scheme_str(), Some("https") | Some("http")) {
+    if !matches!(uri.scheme_str(), Some("https" | "http")) {
         bail!("not an http(s) URL");
     }
     let https = hyper_rustls::HttpsConnectorBuilder::new()

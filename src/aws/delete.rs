@@ -188,7 +188,7 @@ pub async fn wait_terminated(
         let state = out
             .reservations()
             .iter()
-            .flat_map(|r| r.instances())
+            .flat_map(aws_sdk_ec2::types::Reservation::instances)
             .find_map(|i| i.state().and_then(|s| s.name()).cloned());
         match state {
             None | Some(InstanceStateName::Terminated) => Ok(Check::Done(())),
@@ -228,7 +228,7 @@ pub async fn delete_image(
             snapshots = out
                 .images()
                 .iter()
-                .flat_map(|i| i.block_device_mappings())
+                .flat_map(aws_sdk_ec2::types::Image::block_device_mappings)
                 .filter_map(|b| b.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
                 .collect();
         }
@@ -337,7 +337,7 @@ pub async fn delete_instance_profile(
     };
     for role in profile
         .instance_profile()
-        .map(|p| p.roles())
+        .map(aws_sdk_iam::types::InstanceProfile::roles)
         .unwrap_or_default()
     {
         let r = role.role_name();
@@ -436,7 +436,7 @@ mod tests {
 
     #[test]
     fn kinds_sort_in_deletion_order_and_round_trip_their_ledger_names() {
-        let mut kinds = vec![
+        let mut kinds = [
             ResourceKind::Role,
             ResourceKind::KeyPair,
             ResourceKind::Image,

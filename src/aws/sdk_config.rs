@@ -151,9 +151,13 @@ mod tests {
             .retries(3)
             .load()
             .await;
-        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-central-1"));
         assert_eq!(
-            sdk.retry_config().map(|r| r.max_attempts()),
+            sdk.region().map(std::convert::AsRef::as_ref),
+            Some("eu-central-1")
+        );
+        assert_eq!(
+            sdk.retry_config()
+                .map(aws_smithy_types::retry::RetryConfig::max_attempts),
             Some(4),
             "three retries after the first attempt"
         );

@@ -130,8 +130,8 @@ where
         };
         let wake = next_at.max(tokio::time::Instant::now()).min(deadline);
         tokio::select! {
-            _ = cancel.cancelled() => return Err(WaitError::Cancelled { what: what.to_string() }),
-            _ = tokio::time::sleep_until(wake) => {}
+            () = cancel.cancelled() => return Err(WaitError::Cancelled { what: what.to_string() }),
+            () = tokio::time::sleep_until(wake) => {}
         }
         n += 1;
         match check().await {

@@ -12,7 +12,7 @@ use crate::pipeline::{self, OnErrorFlag};
 use crate::plan::load;
 use crate::ui::Secrets;
 
-pub fn run(out: &Output, rest: &[String]) -> i32 {
+pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
     let parsed = args::parse(args::build_command(), rest)
         .and_then(|m| args::template_args(&m).map(|t| (m, t)));
@@ -23,8 +23,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     targs.building = true;
     let on_error: OnErrorFlag = match m
         .get_one::<String>("on-error")
-        .map(String::as_str)
-        .unwrap_or("")
+        .map_or("", String::as_str)
         .parse()
     {
         Ok(v) => v,

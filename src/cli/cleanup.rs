@@ -6,7 +6,7 @@ use super::{args, Output};
 use crate::ledger::sweep::{self, Options};
 use crate::ui::Secrets;
 
-pub const HELP: &str = "Usage: rpack cleanup [options] [BUILD-ID]
+pub(super) const HELP: &str = "Usage: rpack cleanup [options] [BUILD-ID]
 
   Lists, and with --yes deletes, the cloud resources that interrupted or crashed
   rpack builds left behind: instances, key pairs, security groups, instance
@@ -38,7 +38,7 @@ pub(super) fn command() -> Command {
         .arg(Arg::new("build-id").num_args(0..=1))
 }
 
-pub fn run(out: &Output, rest: &[String]) -> i32 {
+pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
     let m = match command().try_get_matches_from(args::normalise(rest)) {
         Ok(m) => m,

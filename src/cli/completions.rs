@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::ui::Ui;
 
-pub const HELP: &str = "Usage: rpack completions bash|zsh|fish
+pub(super) const HELP: &str = "Usage: rpack completions bash|zsh|fish
 
   Prints the completion script for the shell. For example:
 
@@ -29,9 +29,9 @@ pub const HELP: &str = "Usage: rpack completions bash|zsh|fish
     rpack -autocomplete-install      (and -autocomplete-uninstall)";
 
 /// `rpack completions SHELL`.
-pub fn run(ui: &dyn Ui, rest: &[String]) -> i32 {
-    let shell = match rest {
-        [s] => match s.as_str() {
+pub(super) fn run(ui: &dyn Ui, rest: &[String]) -> i32 {
+    let shell = if let [s] = rest {
+        match s.as_str() {
             "bash" => clap_complete::Shell::Bash,
             "zsh" => clap_complete::Shell::Zsh,
             "fish" => clap_complete::Shell::Fish,
@@ -42,11 +42,10 @@ pub fn run(ui: &dyn Ui, rest: &[String]) -> i32 {
                 ));
                 return 1;
             }
-        },
-        _ => {
-            ui.say(HELP);
-            return 1;
         }
+    } else {
+        ui.say(HELP);
+        return 1;
     };
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut super::manual::command(), "rpack", &mut buf);
@@ -83,8 +82,7 @@ fn targets(home: &Path) -> Vec<Target> {
     }
     let config = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home.join(".config"));
+        .map_or_else(|| home.join(".config"), PathBuf::from);
     let fish = config.join("fish");
     if fish.is_dir() {
         out.push(Target::Fish(fish));
@@ -172,7 +170,7 @@ fn uninstall_one(t: &Target, name: &str, bin: &str) -> Result<(), String> {
 
 /// `-autocomplete-install` (`install`) or `-autocomplete-uninstall`: Packer's messages
 /// (`Error executing CLI: …`, go-multierror's list), exit 1 on any failure.
-pub fn autocomplete(ui: &dyn Ui, install: bool) -> i32 {
+pub(super) fn autocomplete(ui: &dyn Ui, install: bool) -> i32 {
     let name = if super::persona::as_packer() {
         "packer"
     } else {
@@ -220,7 +218,7 @@ pub fn autocomplete(ui: &dyn Ui, install: bool) -> i32 {
 /// The shell asks for completions (`COMP_LINE` set): the candidates for the word under the
 /// cursor, one per line: commands and global flags first, then the command's flags, and file
 /// names for a command's arguments.
-pub fn answer(line: &str, point: Option<usize>) -> Vec<String> {
+pub(super) fn answer(line: &str, point: Option<usize>) -> Vec<String> {
     let line = match point {
         Some(p) if p <= line.len() && line.is_char_boundary(p) => &line[..p],
         _ => line,

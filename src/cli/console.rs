@@ -18,7 +18,7 @@ use crate::template::parse::Template;
 use crate::template::variables::{self, parse_var_arg};
 use crate::ui::{wrap_string, Secrets, Ui};
 
-pub const HELP: &str = "Usage: packer console [options] [TEMPLATE]
+pub(super) const HELP: &str = "Usage: packer console [options] [TEMPLATE]
 
   Creates a console for testing variable interpolation.
   If a template is provided, this command will load the template and any
@@ -45,7 +45,7 @@ To exit the console, type \"exit\" and hit <enter>, or use Control-C.
 /!\\ If you would like to start console in hcl2 mode without a config you can
 use the --config-type=hcl2 option.";
 
-pub fn run(out: &Output, rest: &[String]) -> i32 {
+pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
     let m = match args::parse(args::console_command(), rest) {
         Ok(m) => m,
@@ -71,26 +71,25 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
     }
     // Like Packer, a template is used only when exactly one is named.
     let templates = many("template");
-    let (template, values) = match templates.as_slice() {
-        [path] => match crate::plan::load(&*ui, path, &many("var-file"), &vars) {
+    let (template, values) = if let [path] = templates.as_slice() {
+        match crate::plan::load(&*ui, path, &many("var-file"), &vars) {
             Ok(l) => (l.template, l.values),
             Err(code) => return code,
-        },
-        _ => {
-            let mut files = Vec::new();
-            for f in many("var-file") {
-                match variables::read_var_file(&f) {
-                    Ok(v) => files.push(v),
-                    Err(e) => {
-                        ui.error(&e);
-                        return 1;
-                    }
+        }
+    } else {
+        let mut files = Vec::new();
+        for f in many("var-file") {
+            match variables::read_var_file(&f) {
+                Ok(v) => files.push(v),
+                Err(e) => {
+                    ui.error(&e);
+                    return 1;
                 }
             }
-            let t = Template::default();
-            let values = variables::merge(&t, &files, &vars);
-            (t, values)
         }
+        let t = Template::default();
+        let values = variables::merge(&t, &files, &vars);
+        (t, values)
     };
     let ctx = match context(&template, &values) {
         Ok(c) => c,

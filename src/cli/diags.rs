@@ -8,7 +8,7 @@ use crate::ui::{wrap_string, Ui};
 const DIAG_WIDTH: usize = 80;
 
 /// Renders diagnostics as one block, exactly like Packer's `writeDiags`.
-pub fn render_diags(diags: &[Diag]) -> String {
+pub(super) fn render_diags(diags: &[Diag]) -> String {
     let mut s = String::new();
     for d in diags {
         let label = match d.severity {
@@ -25,7 +25,7 @@ pub fn render_diags(diags: &[Diag]) -> String {
 }
 
 /// Prints diagnostics (if any); returns 1 when one of them is an error.
-pub fn write_diags(ui: &dyn Ui, diags: &[Diag]) -> i32 {
+pub(super) fn write_diags(ui: &dyn Ui, diags: &[Diag]) -> i32 {
     if diags.is_empty() {
         return 0;
     }
@@ -40,11 +40,7 @@ pub fn write_diags(ui: &dyn Ui, diags: &[Diag]) -> i32 {
         })
         .collect();
     ui.error(&render_diags(&masked));
-    if diags.iter().any(|d| d.severity == Severity::Error) {
-        1
-    } else {
-        0
-    }
+    i32::from(diags.iter().any(|d| d.severity == Severity::Error))
 }
 
 #[cfg(test)]

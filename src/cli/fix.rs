@@ -9,7 +9,7 @@ use crate::template::parse::{parse_str, render_template_errors, ParseError, Temp
 use crate::ui::{Secrets, Ui};
 
 /// `packer fix -h`, the fixer list built from the fixers themselves.
-pub fn help() -> String {
+pub(super) fn help() -> String {
     let mut text = String::from(
         "Usage: packer fix [options] TEMPLATE
 
@@ -32,7 +32,7 @@ Fixes that are run (in order):
     text
 }
 
-pub fn run(out: &Output, rest: &[String]) -> i32 {
+pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
     let help = help();
     let m = match args::parse(args::fix_command(), rest) {

@@ -1,6 +1,6 @@
 //! Help texts, worded and laid out like Packer 1.6.6's so scripts and eyes see the same thing.
 
-pub const MAIN: &str = "Usage: packer [--version] [--help] <command> [<args>]
+pub(super) const MAIN: &str = "Usage: packer [--version] [--help] <command> [<args>]
 
 Available commands are:
     build           build image(s) from template
@@ -13,7 +13,7 @@ Available commands are:
     version         Prints the Packer version
 ";
 
-pub const VALIDATE: &str = "Usage: packer validate [options] TEMPLATE
+pub(super) const VALIDATE: &str = "Usage: packer validate [options] TEMPLATE
 
   Checks the template is valid by parsing the template and also
   checking the configuration with the various builders, provisioners, etc.
@@ -30,7 +30,7 @@ Options:
   -var 'key=value'       Variable for templates, can be used multiple times.
   -var-file=path         JSON file containing user variables.";
 
-pub const INSPECT: &str = "Usage: packer inspect TEMPLATE
+pub(super) const INSPECT: &str = "Usage: packer inspect TEMPLATE
 
   Inspects a template, parsing and outputting the components a template
   defines. This does not validate the contents of a template (other than
@@ -40,7 +40,7 @@ Options:
 
   -machine-readable  Machine-readable output";
 
-pub const BUILD: &str = "Usage: packer build [options] TEMPLATE
+pub(super) const BUILD: &str = "Usage: packer build [options] TEMPLATE
 
   Will execute multiple builds in parallel as defined in the template.
   The various artifacts created by the template will be outputted.
@@ -59,6 +59,6 @@ Options:
   -var 'key=value'              Variable for templates, can be used multiple times.
   -var-file=path                JSON file containing user variables.";
 
-pub const VERSION: &str = "Usage: packer version
+pub(super) const VERSION: &str = "Usage: packer version
 
   Prints the Packer version.";

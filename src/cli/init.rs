@@ -5,7 +5,7 @@
 
 use crate::ui::Ui;
 
-pub const HELP: &str = "Usage: rpack init [TEMPLATE]
+pub(super) const HELP: &str = "Usage: rpack init [TEMPLATE]
        rpack plugins installed
        rpack plugins required [TEMPLATE]
 
@@ -22,7 +22,7 @@ fn builtins() -> String {
 }
 
 /// `rpack init [TEMPLATE]`.
-pub fn init(ui: &dyn Ui, _rest: &[String]) -> i32 {
+pub(super) fn init(ui: &dyn Ui, _rest: &[String]) -> i32 {
     ui.say(&format!(
         "rpack needs no plugins: nothing to install. Built in: {}.",
         builtins()
@@ -31,7 +31,7 @@ pub fn init(ui: &dyn Ui, _rest: &[String]) -> i32 {
 }
 
 /// `rpack plugins installed|required [TEMPLATE]`.
-pub fn plugins(ui: &dyn Ui, rest: &[String]) -> i32 {
+pub(super) fn plugins(ui: &dyn Ui, rest: &[String]) -> i32 {
     match rest.first().map(String::as_str) {
         Some("installed") => {
             ui.say(&format!(

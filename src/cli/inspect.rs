@@ -8,7 +8,7 @@ use crate::plan::load;
 use crate::template::parse::Template;
 use crate::ui::{Secrets, Ui};
 
-pub fn run(out: &Output, rest: &[String]) -> i32 {
+pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
     let targs =
         match args::parse(args::inspect_command(), rest).and_then(|m| args::template_args(&m)) {
@@ -24,7 +24,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
 }
 
 /// Prints the inspection of `tpl`.
-pub fn inspect(ui: &dyn Ui, tpl: &Template) {
+pub(super) fn inspect(ui: &dyn Ui, tpl: &Template) {
     ui.say("Packer Inspect: JSON mode");
     if let Some(d) = tpl.description.as_deref().filter(|d| !d.is_empty()) {
         ui.say("Description:\n");

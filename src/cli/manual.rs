@@ -95,7 +95,10 @@ mod tests {
             let sub = cmd
                 .find_subcommand(name)
                 .unwrap_or_else(|| panic!("{name} is missing"));
-            let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let about = sub
+                .get_about()
+                .map(std::string::ToString::to_string)
+                .unwrap_or_default();
             assert!(!about.is_empty(), "{name} has no description");
         }
         let build = cmd.find_subcommand("build").unwrap();

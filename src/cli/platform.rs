@@ -19,7 +19,7 @@ use crate::platform::{
 };
 use crate::ui::{Secrets, Ui};
 
-pub const HELP: &str = "Usage: rpack platform <command> [options]
+pub(super) const HELP: &str = "Usage: rpack platform <command> [options]
 
   Builds and registers Elastic Beanstalk custom platforms, like the EB CLI's ebp.
 
@@ -236,7 +236,7 @@ fn normalise(rest: &[String]) -> Vec<String> {
         .collect()
 }
 
-pub fn run(out: &Output, rest: &[String]) -> i32 {
+pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let ui: Arc<dyn Ui> = Arc::from(out.ui(Secrets::default()));
     if rest.is_empty()
         || rest
@@ -244,7 +244,7 @@ pub fn run(out: &Output, rest: &[String]) -> i32 {
             .any(|a| matches!(a.as_str(), "-h" | "--help" | "-help"))
     {
         ui.say(HELP.trim_end());
-        return if rest.is_empty() { 1 } else { 0 };
+        return i32::from(rest.is_empty());
     }
     let m = match command().try_get_matches_from(normalise(rest)) {
         Ok(m) => m,

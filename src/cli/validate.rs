@@ -10,7 +10,7 @@ use crate::plan::load;
 use crate::template::variables::parse_var_arg;
 use crate::ui::Secrets;
 
-pub fn run(out: &Output, rest: &[String]) -> i32 {
+pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
     let parsed = args::parse(args::validate_command(), rest).and_then(|m| {
         let t = args::template_args(&m)?;

@@ -675,7 +675,7 @@ mod tests {
                     Err(KeyError::Malformed(_) | KeyError::OpenSsl(_))
                 ),
                 "{text}"
-            )
+            );
         };
         malformed("hello");
         malformed("");
@@ -695,7 +695,7 @@ mod tests {
                                                                     // Another key's public half in the header.
         let other = PrivateKey::generate_ed25519().unwrap();
         malformed(&tampered(&text, |f| {
-            f[public_at..private_at - 4].copy_from_slice(&other.public)
+            f[public_at..private_at - 4].copy_from_slice(&other.public);
         }));
         // A PEM (PKCS#1) RSA key is a key, but not in this format.
         let pem = Rsa::generate(2048).unwrap().private_key_to_pem().unwrap();
@@ -724,7 +724,7 @@ mod tests {
         let text = format!("{BEGIN}\n{}\n{END}\n", BASE64.encode(&file));
         match PrivateKey::from_openssh(&text) {
             Err(KeyError::Unsupported { algorithm }) => {
-                assert_eq!(algorithm, "sk-ssh-ed25519@openssh.com")
+                assert_eq!(algorithm, "sk-ssh-ed25519@openssh.com");
             }
             other => panic!("{other:?}"),
         }

@@ -230,7 +230,7 @@ impl<C: Send> Runner<C> {
             let limit = step.cleanup_timeout();
             let res = tokio::select! {
                 r = tokio::time::timeout(limit, step.cleanup(ctx, env, outcome)) => r,
-                _ = env.hard_cancel.cancelled() => {
+                () = env.hard_cancel.cancelled() => {
                     let open: Vec<String> = env.ledger.open_resources().iter().map(|e| format!("{} {} ({})", e.kind, e.id, e.region)).collect();
                     let msg = format!(
                         "cleanup of step \"{}\" interrupted; still open: {}",
@@ -397,7 +397,7 @@ pub(crate) mod tests {
                 assert_eq!(step, "b");
                 assert_eq!(error.to_string(), "b broke");
             }
-            other => panic!("unexpected {other:?}"),
+            other @ RunError::Cancelled { .. } => panic!("unexpected {other:?}"),
         }
     }
 

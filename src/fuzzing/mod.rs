@@ -27,7 +27,7 @@ pub fn json(bytes: &[u8]) {
             assert!(
                 pos.offset < src.len(),
                 "{src:?}: duplicate outside the input"
-            )
+            );
         }
         (Err(json::JsonError::Syntax { offset, line, .. }), Err(_)) => {
             assert!(*offset <= src.len(), "{src:?}: error offset past the end");

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// Go's `fmt.Sprintf(format, a, b)` for formats with `%s` verbs (Packer's env var formats).
-pub fn sprintf2(format: &str, a: &str, b: &str) -> String {
+pub(crate) fn sprintf2(format: &str, a: &str, b: &str) -> String {
     let mut out = String::new();
     let mut args = [a, b].into_iter();
     let mut chars = format.chars().peekable();
@@ -27,7 +27,7 @@ pub fn sprintf2(format: &str, a: &str, b: &str) -> String {
 }
 
 /// Go's `json.Marshal` escapes `<`, `>`, `&`, U+2028 and U+2029; Packer's manifest shows that.
-pub fn json_escape(s: &str) -> String {
+pub(crate) fn json_escape(s: &str) -> String {
     s.replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
@@ -49,7 +49,7 @@ pub fn multierror<S: AsRef<str>>(items: &[S]) -> String {
 }
 
 /// Go's `os.Stat` error text: `stat <path>: no such file or directory`.
-pub fn stat_error(path: &Path, e: &std::io::Error) -> String {
+pub(crate) fn stat_error(path: &Path, e: &std::io::Error) -> String {
     let reason = match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),

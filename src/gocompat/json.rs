@@ -40,7 +40,7 @@ impl GoValue {
 }
 
 /// What `packer fix` prints for `v` (without the `Ui.Say` newline): the encoder's line, indented.
-pub fn fix_output(v: &GoValue) -> String {
+pub(crate) fn fix_output(v: &GoValue) -> String {
     let mut out = String::new();
     indent(v, 0, &mut out);
     out.push('\n');
@@ -92,7 +92,7 @@ fn indent(v: &GoValue, depth: usize, out: &mut String) {
 
 /// Go's float64 encoding: `%f`-style shortest digits between 1e-6 and 1e21, else exponent form
 /// with `e+21` / `e-7`.
-pub fn number(f: f64) -> String {
+pub(crate) fn number(f: f64) -> String {
     let a = f.abs();
     if a == 0.0 || (1e-6..1e21).contains(&a) {
         return format!("{f}");

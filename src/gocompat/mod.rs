@@ -5,7 +5,7 @@
 //! A leaf: it imports nothing of the crate (the fuzz target mounts it beside the template
 //! engine).
 
-pub mod fmt;
-pub mod json;
-pub mod strconv;
-pub mod time;
+pub(crate) mod fmt;
+pub(crate) mod json;
+pub(crate) mod strconv;
+pub(crate) mod time;

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 /// Go's `strconv.Quote`.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -15,7 +15,7 @@ pub fn quote(s: &str) -> String {
 }
 
 /// Go's `strconv.QuoteToASCII` (`%+q`).
-pub fn quote_ascii(s: &str) -> String {
+pub(crate) fn quote_ascii(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -32,7 +32,7 @@ pub fn quote_ascii(s: &str) -> String {
 }
 
 /// Go's `strconv.QuoteRune`.
-pub fn quote_rune(c: char) -> String {
+pub(crate) fn quote_rune(c: char) -> String {
     let mut out = String::from("'");
     escape_char(&mut out, c, '\'');
     out.push('\'');
@@ -40,7 +40,7 @@ pub fn quote_rune(c: char) -> String {
 }
 
 /// Go's `strconv.IsPrint` (the code points Go prints as they are).
-pub fn is_printable(c: char) -> bool {
+pub(crate) fn is_printable(c: char) -> bool {
     if c == ' ' {
         return true;
     }
@@ -78,7 +78,7 @@ fn escape_char(out: &mut String, c: char, q: char) {
 }
 
 /// `%v` of a float64: Go's `%g` with shortest representation (`5`, `0.5`, `1e+21`).
-pub fn format_float_g(n: &str) -> String {
+pub(crate) fn format_float_g(n: &str) -> String {
     let Some(f) = parse_float(n) else {
         return n.to_string();
     };
@@ -93,7 +93,7 @@ pub fn format_float_g(n: &str) -> String {
         let s = format!("{f:e}");
         // Rust prints `1e21`; Go prints `1e+21`.
         match s.split_once('e') {
-            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{:0>2}", e),
+            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e:0>2}"),
             Some((m, e)) => format!("{m}e-{:0>2}", &e[1..]),
             None => s,
         }
@@ -101,7 +101,7 @@ pub fn format_float_g(n: &str) -> String {
 }
 
 /// A JSON number as Go's weak string conversion prints it (`strconv.FormatFloat(f, 'f', -1, 64)`).
-pub fn format_number(n: &str) -> String {
+pub(crate) fn format_number(n: &str) -> String {
     match parse_float(n) {
         Some(f) => format!("{f}"),
         None => n.to_string(),
@@ -109,7 +109,7 @@ pub fn format_number(n: &str) -> String {
 }
 
 /// `strconv.ParseFloat(s, 64)` for the spellings JSON numbers and Packer strings use.
-pub fn parse_float(s: &str) -> Option<f64> {
+pub(crate) fn parse_float(s: &str) -> Option<f64> {
     let t = s.trim_start_matches(['+', '-']);
     if t.is_empty()
         || t.eq_ignore_ascii_case("infinity")
@@ -136,7 +136,7 @@ pub fn parse_float(s: &str) -> Option<f64> {
 }
 
 /// `strconv.ParseBool`.
-pub fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
@@ -145,7 +145,7 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// `strconv.ParseInt(s, 0, 64)`: decimal, `0x`, `0o`/leading `0` octal, `0b`, optional sign.
-pub fn parse_int(s: &str) -> Option<i64> {
+pub(crate) fn parse_int(s: &str) -> Option<i64> {
     let (neg, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),

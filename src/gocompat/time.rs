@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::strconv::quote;
 
 /// Go's `time.ParseDuration`, with Go 1.15's error texts. Negative durations become zero.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let nanos = parse_duration_nanos(s)?;
     if nanos <= 0.0 {
         return Ok(Duration::ZERO);
@@ -14,7 +14,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Go's `time.ParseDuration` as signed nanoseconds (`-1h30m` is negative), with its error texts.
-pub fn parse_duration_nanos(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_duration_nanos(s: &str) -> Result<f64, String> {
     let invalid = || format!("time: invalid duration {}", quote(s));
     let mut rest = s;
     let mut neg = false;
@@ -68,7 +68,7 @@ pub fn parse_duration_nanos(s: &str) -> Result<f64, String> {
 }
 
 /// Go's `time.Duration.String` (`1m30s`, `1.5s`, `250ms`).
-pub fn duration_string(d: Duration) -> String {
+pub(crate) fn duration_string(d: Duration) -> String {
     let nanos = d.as_nanos();
     if nanos == 0 {
         return "0s".into();
@@ -99,7 +99,7 @@ pub fn duration_string(d: Duration) -> String {
 
 /// A measured wait for a person: Go's duration format rounded to a tenth of a second
 /// (`1.5s`, `2m0.3s`), not the nanoseconds a clock happened to read.
-pub fn human_wait(d: Duration) -> String {
+pub(crate) fn human_wait(d: Duration) -> String {
     let tenths = (d.as_millis() + 50) / 100;
     duration_string(Duration::from_millis(
         u64::try_from(tenths).unwrap_or(u64::MAX / 100) * 100,

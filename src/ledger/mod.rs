@@ -176,14 +176,16 @@ impl Ledger {
             // is the second line of defence.
             let mut line = serde_json::to_string(&entry).expect("ledger entries serialize");
             line.push('\n');
-            let mut f = file.lock().unwrap_or_else(|e| e.into_inner());
-            if let Err(e) = f.write_all(line.as_bytes()).and_then(|_| f.flush()) {
+            let mut f = file
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Err(e) = f.write_all(line.as_bytes()).and_then(|()| f.flush()) {
                 tracing::warn!("writing the build ledger: {e}");
             }
         }
         self.entries
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(entry);
     }
 
@@ -191,7 +193,7 @@ impl Ledger {
     pub fn entries(&self) -> Vec<LedgerEntry> {
         self.entries
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
@@ -206,7 +208,7 @@ impl Ledger {
             .with_context(|| format!("reading the build ledger {}", path.display()))?;
         Ok(BufReader::new(f)
             .lines()
-            .map_while(|l| l.ok())
+            .map_while(std::result::Result::ok)
             .filter_map(|l| serde_json::from_str(&l).ok())
             .collect())
     }
@@ -219,7 +221,7 @@ pub fn outstanding(entries: &[LedgerEntry]) -> Vec<LedgerEntry> {
         match e.event {
             LedgerEvent::Created => open.push(e.clone()),
             LedgerEvent::Deleted | LedgerEvent::Kept => {
-                open.retain(|o| !(o.kind == e.kind && o.id == e.id && o.region == e.region))
+                open.retain(|o| !(o.kind == e.kind && o.id == e.id && o.region == e.region));
             }
             LedgerEvent::Meta => {}
         }

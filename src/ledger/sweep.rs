@@ -81,8 +81,7 @@ fn read_ledgers(opts: &Options) -> Result<Vec<LedgerFile>> {
         let entries = Ledger::read(&path)?;
         if let (Some(age), Some(first)) = (opts.older_than, entries.first()) {
             let started = chrono::DateTime::parse_from_rfc3339(&first.t)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .unwrap_or(now);
+                .map_or(now, |t| t.with_timezone(&chrono::Utc));
             if (now - started).to_std().unwrap_or_default() < age {
                 continue;
             }
@@ -495,7 +494,7 @@ mod tests {
             id: "x".into(),
             region: "r".into(),
         };
-        let mut v = vec![
+        let mut v = [
             item(ResourceKind::Role),
             item(ResourceKind::SecurityGroup),
             item(ResourceKind::Instance),

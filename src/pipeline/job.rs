@@ -58,7 +58,7 @@ pub(super) async fn run_build(
             shared
                 .ledgers
                 .lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .push(ledger.clone());
             let args = amazon_ebs::RunArgs {
                 ui: ui.clone(),

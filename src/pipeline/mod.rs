@@ -5,8 +5,8 @@
 
 mod job;
 mod prompts;
-pub mod provision;
-pub mod signals;
+pub(crate) mod provision;
+pub(crate) mod signals;
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -22,7 +22,7 @@ use crate::ui::build::{human_duration, BuildUi};
 
 /// `-on-error` as typed on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnErrorFlag {
+pub(crate) enum OnErrorFlag {
     #[default]
     Cleanup,
     Abort,
@@ -45,7 +45,7 @@ impl std::str::FromStr for OnErrorFlag {
 
 /// Settings of one `rpack build` run.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// 0 = unlimited.
     pub parallel_builds: usize,
     pub on_error: OnErrorFlag,
@@ -60,7 +60,7 @@ pub struct Options {
 
 /// The process-wide state shared by builds: cancellation and the ledgers of running builds.
 #[derive(Clone)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub cancel: CancellationToken,
     pub hard_cancel: CancellationToken,
     pub ledgers: Arc<Mutex<Vec<Arc<Ledger>>>>,
@@ -81,7 +81,7 @@ impl Default for Shared {
 }
 
 /// Runs `builds` on a fresh runtime with signal handling; returns the exit code.
-pub fn run_blocking(
+pub(crate) fn run_blocking(
     builds: Vec<Build>,
     base: Context,
     opts: Options,
@@ -108,7 +108,7 @@ struct Finished {
 }
 
 /// Runs the builds and prints Packer's summary. Returns the exit code.
-pub async fn run(
+pub(crate) async fn run(
     builds: Vec<Build>,
     base: Context,
     opts: Options,
@@ -120,7 +120,7 @@ pub async fn run(
 
 /// [`run`], also returning the artifacts of the builds that succeeded (for callers that use
 /// them in-process, like `rpack platform create --local-build`).
-pub async fn run_collect(
+pub(crate) async fn run_collect(
     builds: Vec<Build>,
     base: Context,
     opts: Options,
@@ -176,7 +176,16 @@ pub async fn run_collect(
             let res = if shared.cancel.is_cancelled() {
                 Err("Build was cancelled.".to_string())
             } else {
-                job::run_build(&build, &base, &opts, bui.clone(), &shared, &run_uuid).await
+                // Boxed: the build future is large (~18 KB) and lives across the whole build.
+                Box::pin(job::run_build(
+                    &build,
+                    &base,
+                    &opts,
+                    bui.clone(),
+                    &shared,
+                    &run_uuid,
+                ))
+                .await
             };
             let took = human_duration(start.elapsed());
             match res {
@@ -242,6 +251,6 @@ pub async fn run_collect(
     } else {
         ui.say("\n==> Builds finished but no artifacts were created.");
     }
-    let code = if errors.is_empty() { 0 } else { 1 };
+    let code = i32::from(!errors.is_empty());
     (code, done.into_iter().flat_map(|f| f.artifacts).collect())
 }

@@ -45,7 +45,7 @@ impl AskHook for StdinAsk {
                 "c" | "" => return AskDecision::Cleanup,
                 "a" => return AskDecision::Abort,
                 "r" => return AskDecision::Retry,
-                _ => continue,
+                _ => {}
             }
         }
     }

@@ -2,8 +2,6 @@
 //! provisioners in order with their common keys (pause_before, timeout, max_retries), and the
 //! `error-cleanup-provisioner` when one fails — Packer's `StepProvision`.
 
-use std::sync::Arc;
-
 use tokio_util::sync::CancellationToken;
 
 use crate::builders::amazon_ebs::ProvisionHook;
@@ -14,7 +12,7 @@ use crate::shell_local::{GeneratedData, RunData};
 use crate::template::interp::Context;
 use crate::ui::Ui;
 
-pub struct Provisioners {
+pub(crate) struct Provisioners {
     pub build_name: String,
     pub builder_type: String,
     pub list: Vec<PlannedProvisioner>,
@@ -89,11 +87,6 @@ impl ProvisionHook for Provisioners {
         }
         Ok(())
     }
-}
-
-/// Shares one hook between the builder and the orchestration.
-pub fn shared(p: Provisioners) -> Arc<dyn ProvisionHook> {
-    Arc::new(p)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::Shared;
 use crate::ui::Ui;
 
 /// Spawns the signal watcher on the current runtime.
-pub fn install(shared: Shared, ui: Arc<dyn Ui>) {
+pub(crate) fn install(shared: Shared, ui: Arc<dyn Ui>) {
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -45,11 +45,11 @@ pub fn install(shared: Shared, ui: Arc<dyn Ui>) {
 
 /// What the second interrupt prints before rpack exits: the resources the builds' ledgers still
 /// hold open, if any.
-pub fn second_interrupt(shared: &Shared) -> String {
+pub(crate) fn second_interrupt(shared: &Shared) -> String {
     let open: Vec<String> = shared
         .ledgers
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .iter()
         .flat_map(|l| {
             let id = l.build_id().to_string();

@@ -467,7 +467,7 @@ fn not_implemented(
     file: &str,
     implemented: &[&str],
 ) -> Option<String> {
-    let at = config.get("type").map(|n| n.pos).unwrap_or(pos);
+    let at = config.get("type").map_or(pos, |n| n.pos);
     builtins::not_implemented(plugin, occurrence, kind, file, at, implemented)
 }
 
@@ -518,7 +518,7 @@ fn min_version_error(v: &str) -> Option<String> {
     };
     let have = parse_version(crate::PACKER_COMPAT_VERSION).expect("own version parses");
     if have < min {
-        let shown: Vec<String> = min.iter().map(|n| n.to_string()).collect();
+        let shown: Vec<String> = min.iter().map(std::string::ToString::to_string).collect();
         Some(format!(
             "This template requires Packer version {} or higher; using {}",
             shown.join("."),

@@ -134,7 +134,7 @@ fn each_builder(
         return Err(mapstructure_errors(&errs));
     }
     let mut res = Ok(());
-    for b in list.iter_mut() {
+    for b in &mut list {
         if let GoValue::Object(m) = b {
             res = res.and_then(|()| f(m));
         }
@@ -169,7 +169,7 @@ fn weak_list(
         Some(GoValue::Object(m)) if m.is_empty() => return Ok(()),
         Some(other) => vec![other.clone()],
     };
-    for item in list.iter_mut() {
+    for item in &mut list {
         if let GoValue::Object(m) = item {
             f(m)?;
         }
@@ -234,7 +234,16 @@ fn amazon(t: &str) -> bool {
 }
 
 mod fixers;
-use fixers::*;
+use fixers::{
+    amazon_enhanced_networking, amazon_private_ip, amazon_shutdown_behavior, amazon_temp_sec_cidrs,
+    azure_exclude_from_latest, clean_image_name, comm_config, createtime, docker_email,
+    docker_tag_tags, galaxy_command, hyperv_cpu_and_ram, hyperv_deprecations, hyperv_vmxc_typo,
+    iso_checksum_type_and_url, iso_md5, manifest_filename, parallels_deprecations,
+    parallels_headless, powershell_escapes, pp_vagrant_override, proxmox_type, qemu_disk_size,
+    qemu_host_port, scaleway_access_key, spot_price_auto_product, ssh_wait_timeout,
+    sshdisableagent, sshkeypath, virtualbox_gaattach, virtualbox_rename, vmware_compaction,
+    vmware_rename, vsphere_iso_net_disk,
+};
 
 #[cfg(test)]
 mod tests;

@@ -117,7 +117,7 @@ pub fn load(
                         ui.error(&format!("Warning: {w}"));
                     }
                 }
-                files.push(v.values)
+                files.push(v.values);
             }
             Err(e) => {
                 ui.error(&e);

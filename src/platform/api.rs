@@ -18,23 +18,23 @@ use aws_smithy_types::DateTime;
 use crate::aws::AwsError;
 
 /// The builder's default instance profile (ebcli iam_attributes.DEFAULT_PLATFORM_BUILDER_ROLE).
-pub const BUILDER_PROFILE: &str = "aws-elasticbeanstalk-custom-platform-ec2-role";
+pub(crate) const BUILDER_PROFILE: &str = "aws-elasticbeanstalk-custom-platform-ec2-role";
 const BUILDER_POLICIES: [&str; 2] = [
     "AWSElasticBeanstalkWebTier",
     "AWSElasticBeanstalkCustomPlatformforEC2Role",
 ];
 
 /// ebcli uploads archives of this size or more in parts (`s3.upload_workspace_version`).
-pub const MULTIPART_THRESHOLD: u64 = 7_340_032;
+pub(crate) const MULTIPART_THRESHOLD: u64 = 7_340_032;
 /// The part size ebcli uses (`s3.CHUNK_SIZE`; S3's minimum part is 5 MiB).
-pub const PART_SIZE: usize = 5_252_880;
+pub(crate) const PART_SIZE: usize = 5_252_880;
 /// Parts in flight at once (ebcli runs 8 threads; this is plenty for one archive).
 const PARTS_IN_FLIGHT: usize = 4;
 
 /// Platform statuses after which nothing more happens to a version.
-pub const FINAL_STATUSES: [&str; 3] = ["Ready", "Failed", "Deleted"];
+pub(crate) const FINAL_STATUSES: [&str; 3] = ["Ready", "Failed", "Deleted"];
 
-pub struct Api {
+pub(crate) struct Api {
     pub region: String,
     sdk: aws_config::SdkConfig,
     eb: aws_sdk_elasticbeanstalk::Client,
@@ -61,14 +61,14 @@ where
 }
 
 /// The service's error code of an anyhow error made by [`err`].
-pub fn code(e: &anyhow::Error) -> Option<String> {
+pub(crate) fn code(e: &anyhow::Error) -> Option<String> {
     e.downcast_ref::<AwsError>().and_then(|a| a.code.clone())
 }
 
 impl Api {
     /// Clients for `region` (else the default chain's region), with `global`'s profile and
     /// Elastic Beanstalk endpoint.
-    pub async fn load(region: Option<&str>, global: &super::Global) -> Result<Api> {
+    pub(crate) async fn load(region: Option<&str>, global: &super::Global) -> Result<Api> {
         // A plain-http endpoint is a local emulator: a fresh connection per call (see
         // aws::sdk_config::http_client_for), else every call waits for a delayed ACK.
         let endpoints = [
@@ -94,7 +94,7 @@ impl Api {
             .await;
         let region = conf
             .region()
-            .map(|r| r.to_string())
+            .map(std::string::ToString::to_string)
             .context("no AWS region: pass --region or set AWS_REGION")?;
         // Path-style S3 addressing when S3 is pointed at a custom endpoint (moto, MinIO).
         let custom_s3 = std::env::var_os("AWS_ENDPOINT_URL_S3")
@@ -124,7 +124,7 @@ impl Api {
         })
     }
 
-    pub async fn account_id(&self) -> Result<String> {
+    pub(crate) async fn account_id(&self) -> Result<String> {
         let out = self
             .sts
             .get_caller_identity()
@@ -145,7 +145,7 @@ impl Api {
     /// Own platform versions (ListPlatformVersions, every page), filtered like ebcli's
     /// `list_platform_versions`: owner self, then the name, the version (`latest` for the
     /// newest of each name) and the status when given, in that order.
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         name: Option<&str>,
         version: Option<&str>,
@@ -181,7 +181,7 @@ impl Api {
         Ok(out)
     }
 
-    pub async fn describe(&self, arn: &str) -> Result<PlatformDescription> {
+    pub(crate) async fn describe(&self, arn: &str) -> Result<PlatformDescription> {
         let out = self
             .eb
             .describe_platform_version()
@@ -193,7 +193,7 @@ impl Api {
             .with_context(|| format!("describing platform version {arn}: empty answer"))
     }
 
-    pub async fn storage_location(&self) -> Result<String> {
+    pub(crate) async fn storage_location(&self) -> Result<String> {
         let out = self
             .eb
             .create_storage_location()
@@ -215,7 +215,7 @@ impl Api {
     /// Uploads `file` to s3://bucket/key unless an object with that key exists (ebp's rule):
     /// one PutObject below [`MULTIPART_THRESHOLD`], else a multipart upload of [`PART_SIZE`]
     /// parts (aborted when a part fails). Returns whether it uploaded.
-    pub async fn upload(&self, bucket: &str, key: &str, file: &Path) -> Result<bool> {
+    pub(crate) async fn upload(&self, bucket: &str, key: &str, file: &Path) -> Result<bool> {
         let listed = self
             .s3
             .list_objects()
@@ -353,7 +353,7 @@ impl Api {
         while let Some(done) = running.join_next().await {
             parts.push(done??);
         }
-        parts.sort_by_key(|p| p.part_number());
+        parts.sort_by_key(aws_sdk_s3::types::CompletedPart::part_number);
         if parts.len() != number as usize {
             bail!(
                 "uploaded {} of {number} parts of s3://{bucket}/{key}",
@@ -365,7 +365,7 @@ impl Api {
 
     /// The builder instance profile with its role and the two managed policies; existing
     /// pieces are kept. Returns a warning instead of failing when IAM refuses access.
-    pub async fn ensure_instance_profile(&self, name: &str) -> Result<Option<String>> {
+    pub(crate) async fn ensure_instance_profile(&self, name: &str) -> Result<Option<String>> {
         let principal = if self.region.starts_with("cn-") {
             "ec2.amazonaws.com.cn"
         } else {
@@ -446,7 +446,7 @@ impl Api {
     }
 
     /// CreatePlatformVersion; returns the new ARN and the request id its events carry.
-    pub async fn create(
+    pub(crate) async fn create(
         &self,
         name: &str,
         version: &str,
@@ -487,7 +487,7 @@ impl Api {
     }
 
     /// Events of a platform version (of one request, after `start`), oldest first; every page.
-    pub async fn events(
+    pub(crate) async fn events(
         &self,
         arn: &str,
         request_id: Option<&str>,
@@ -520,7 +520,7 @@ impl Api {
     /// DeletePlatformVersion; returns the request id its events carry. ebcli also sends
     /// `DeleteResources=true`, a parameter only its private copy of the service model has; the
     /// public API (and so rpack) does not know it.
-    pub async fn delete(&self, arn: &str) -> Result<Option<String>> {
+    pub(crate) async fn delete(&self, arn: &str) -> Result<Option<String>> {
         let out = self
             .eb
             .delete_platform_version()
@@ -532,7 +532,7 @@ impl Api {
     }
 
     /// Names of environments that run on `arn`.
-    pub async fn environments_using(&self, arn: &str) -> Result<Vec<String>> {
+    pub(crate) async fn environments_using(&self, arn: &str) -> Result<Vec<String>> {
         let out = self
             .eb
             .describe_environments()
@@ -548,7 +548,7 @@ impl Api {
             .collect())
     }
 
-    pub async fn create_configuration_template(
+    pub(crate) async fn create_configuration_template(
         &self,
         app: &str,
         name: &str,
@@ -579,7 +579,7 @@ impl Api {
         Ok(())
     }
 
-    pub async fn update_environment(&self, env: &str, template: &str) -> Result<()> {
+    pub(crate) async fn update_environment(&self, env: &str, template: &str) -> Result<()> {
         self.eb
             .update_environment()
             .environment_name(env)
@@ -602,7 +602,7 @@ impl Api {
 /// What the template's builder starts from: an AMI id and/or a filter, looked up in `region`
 /// (at `endpoint` when the template sets `custom_endpoint_ec2`).
 #[derive(Debug, Clone)]
-pub struct SourceLookup {
+pub(crate) struct SourceLookup {
     pub region: String,
     pub endpoint: Option<String>,
     pub ami: Option<String>,
@@ -612,7 +612,7 @@ pub struct SourceLookup {
 
 impl Api {
     /// The images `lookup` finds (DescribeImages); an unknown AMI id is no image.
-    pub async fn source_images(&self, lookup: &SourceLookup) -> Result<Vec<String>> {
+    pub(crate) async fn source_images(&self, lookup: &SourceLookup) -> Result<Vec<String>> {
         let ec2 = match (&lookup.endpoint, lookup.region == self.region) {
             (None, true) => self.ec2.clone(),
             (e, _) => crate::aws::sdk_config::ec2_client(&self.sdk, &lookup.region, e.as_deref()),
@@ -648,7 +648,7 @@ impl Api {
     }
 
     /// Key pair names in this region (DescribeKeyPairs).
-    pub async fn key_pairs(&self) -> Result<Vec<String>> {
+    pub(crate) async fn key_pairs(&self) -> Result<Vec<String>> {
         let out = self
             .ec2
             .describe_key_pairs()
@@ -662,7 +662,7 @@ impl Api {
             .collect())
     }
 
-    pub async fn import_key_pair(&self, name: &str, public_openssh: &str) -> Result<()> {
+    pub(crate) async fn import_key_pair(&self, name: &str, public_openssh: &str) -> Result<()> {
         let material = aws_smithy_types::Blob::new(public_openssh.as_bytes());
         self.ec2
             .import_key_pair()
@@ -678,7 +678,7 @@ impl Api {
 impl Api {
     /// Log lines of `group`/`stream` after `token` (GetLogEvents forward from the start); returns
     /// the lines and the token to continue from. A missing group or stream is no lines yet.
-    pub async fn log_lines(
+    pub(crate) async fn log_lines(
         &self,
         group: &str,
         stream: &str,
@@ -720,7 +720,7 @@ impl Api {
     }
 }
 
-pub fn setting(ns: &str, name: &str, value: &str) -> ConfigurationOptionSetting {
+pub(crate) fn setting(ns: &str, name: &str, value: &str) -> ConfigurationOptionSetting {
     ConfigurationOptionSetting::builder()
         .namespace(ns)
         .option_name(name)

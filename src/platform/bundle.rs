@@ -17,11 +17,11 @@ use anyhow::{bail, Context, Result};
 use zip::write::SimpleFileOptions;
 
 /// ebcli refuses larger uploads ("Archive cannot be any larger than 512MB", 536870912 bytes).
-pub const MAX_BUNDLE_BYTES: u64 = 512 * 1024 * 1024;
+pub(crate) const MAX_BUNDLE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// How an archive is made besides its [`Source`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Options {
+pub(crate) struct Options {
     /// Add each git submodule's committed files (`global.include_git_submodules`).
     pub git_submodules: bool,
     /// The largest archive allowed, in bytes.
@@ -39,7 +39,7 @@ impl Default for Options {
 
 /// [`MAX_BUNDLE_BYTES`], or `RPACK_PLATFORM_MAX_BUNDLE_BYTES` (a seam for tests, which should
 /// not have to write 512 MiB to see the limit work).
-pub fn max_bytes() -> u64 {
+pub(crate) fn max_bytes() -> u64 {
     std::env::var("RPACK_PLATFORM_MAX_BUNDLE_BYTES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -89,14 +89,14 @@ impl Seek for Limited {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     EbIgnore,
     Git,
     Tree,
 }
 
 /// Which rule builds the archive of `root`.
-pub fn source(root: &Path) -> Source {
+pub(crate) fn source(root: &Path) -> Source {
     if root.join(".ebignore").is_file() {
         Source::EbIgnore
     } else if in_git(root) {
@@ -106,7 +106,7 @@ pub fn source(root: &Path) -> Source {
     }
 }
 
-pub fn in_git(root: &Path) -> bool {
+pub(crate) fn in_git(root: &Path) -> bool {
     Command::new("git")
         .args(["rev-parse", "--is-inside-work-tree"])
         .current_dir(root)
@@ -115,7 +115,7 @@ pub fn in_git(root: &Path) -> bool {
 }
 
 /// `git describe --always --abbrev=4`, for the version label.
-pub fn git_describe(root: &Path) -> Option<String> {
+pub(crate) fn git_describe(root: &Path) -> Option<String> {
     let o = Command::new("git")
         .args(["describe", "--always", "--abbrev=4"])
         .current_dir(root)
@@ -128,7 +128,7 @@ pub fn git_describe(root: &Path) -> Option<String> {
 }
 
 /// Whether the work tree has changes that `git archive HEAD` will not include.
-pub fn git_dirty(root: &Path) -> bool {
+pub(crate) fn git_dirty(root: &Path) -> bool {
     Command::new("git")
         .args(["status", "--porcelain"])
         .current_dir(root)
@@ -139,7 +139,7 @@ pub fn git_dirty(root: &Path) -> bool {
 /// Writes the archive of `root` to `out`; `platform_yaml` replaces platform.yaml's content.
 /// Returns the entry names in archive order. An archive that would pass `opts.max_bytes` is
 /// not finished: the partial file is removed and the error names the limit and `root`.
-pub fn write(
+pub(crate) fn write(
     root: &Path,
     out: &Path,
     platform_yaml: Option<&str>,
@@ -228,15 +228,13 @@ fn walk(
     } else {
         format!("{}/", rel_dir.to_string_lossy())
     };
-    let dir_mode = std::fs::metadata(&dir)
-        .map(|m| m.permissions().mode())
-        .unwrap_or(0o755);
+    let dir_mode = std::fs::metadata(&dir).map_or(0o755, |m| m.permissions().mode());
     zip.add_directory(dir_name.clone(), options(dir_mode))?;
     names.push(dir_name);
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .collect::<std::io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
+    entries.sort_by_key(std::fs::DirEntry::file_name);
     let mut subdirs = Vec::new();
     for e in entries {
         let rel = rel_dir.join(e.file_name());
@@ -266,13 +264,12 @@ fn walk(
             subdirs.push(rel);
         } else if ft.is_file() {
             zip.start_file(name.clone(), options(meta.permissions().mode()))?;
-            match (name.as_str(), platform_yaml) {
-                ("platform.yaml", Some(text)) => zip.write_all(text.as_bytes())?,
-                _ => {
-                    let mut f = std::fs::File::open(e.path())
-                        .with_context(|| format!("reading {}", e.path().display()))?;
-                    std::io::copy(&mut f, zip)?;
-                }
+            if let ("platform.yaml", Some(text)) = (name.as_str(), platform_yaml) {
+                zip.write_all(text.as_bytes())?;
+            } else {
+                let mut f = std::fs::File::open(e.path())
+                    .with_context(|| format!("reading {}", e.path().display()))?;
+                std::io::copy(&mut f, zip)?;
             }
             names.push(name);
         }
@@ -428,17 +425,6 @@ fn copy_git_tar(
         names.push(path);
     }
     Ok(())
-}
-
-/// The entry names of a zip archive.
-pub fn entries(zip_path: &Path) -> Result<Vec<String>> {
-    let f =
-        std::fs::File::open(zip_path).with_context(|| format!("opening {}", zip_path.display()))?;
-    let mut z =
-        zip::ZipArchive::new(f).with_context(|| format!("reading {}", zip_path.display()))?;
-    Ok((0..z.len())
-        .filter_map(|i| z.by_index(i).ok().map(|e| e.name().to_string()))
-        .collect())
 }
 
 #[cfg(test)]

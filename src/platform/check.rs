@@ -15,7 +15,7 @@ use super::api::{Api, SourceLookup};
 use super::yaml::{self, Definition};
 
 /// The EB builder's environment for the template, as it sets it (DG custom-platforms).
-pub fn platform_env(name: &str, version: &str, arn: &str) -> [(&'static str, String); 3] {
+pub(crate) fn platform_env(name: &str, version: &str, arn: &str) -> [(&'static str, String); 3] {
     [
         ("AWS_EB_PLATFORM_ARN", arn.to_string()),
         ("AWS_EB_PLATFORM_NAME", name.to_string()),
@@ -27,7 +27,7 @@ pub fn platform_env(name: &str, version: &str, arn: &str) -> [(&'static str, Str
 /// environment EB's builder gives it ([`platform_env`]), which `{{env}}` sees before the
 /// process environment.
 #[derive(Debug, Clone, Default)]
-pub struct TemplateVars {
+pub(crate) struct TemplateVars {
     pub files: Vec<String>,
     pub vars: Vec<(String, String)>,
     pub env: BTreeMap<String, String>,
@@ -36,7 +36,7 @@ pub struct TemplateVars {
 impl TemplateVars {
     /// The context templates are checked and built in: [`plan::base_context`] with the
     /// environment overlay.
-    pub fn base_context(&self, tpl: &parse::Template) -> crate::template::interp::Context {
+    pub(crate) fn base_context(&self, tpl: &parse::Template) -> crate::template::interp::Context {
         let mut base = plan::base_context(tpl);
         if !self.env.is_empty() {
             base.env = Some(Arc::new(self.env.clone()));
@@ -47,19 +47,17 @@ impl TemplateVars {
 
 /// A checked definition folder.
 #[derive(Debug, Clone)]
-pub struct Checked {
+pub(crate) struct Checked {
     pub definition: Definition,
     pub yaml_text: String,
     pub template_path: PathBuf,
-    /// The regions the template's builders build in.
-    pub regions: Vec<String>,
     /// What each builder starts from, for [`source_ami_problems`].
     pub sources: Vec<SourceRef>,
 }
 
 /// A builder's source AMI (or filter) and where the template sets it.
 #[derive(Debug, Clone)]
-pub struct SourceRef {
+pub(crate) struct SourceRef {
     /// `custom_platform.json:12: builders[0].source_ami`
     pub place: String,
     pub lookup: SourceLookup,
@@ -68,32 +66,37 @@ pub struct SourceRef {
 /// Checks `root` (the folder holding platform.yaml); `region` is the EB region. Returns every
 /// problem as one message per line. The template is rendered with `vars.env` (the
 /// AWS_EB_PLATFORM_* values) over the process environment.
-pub fn definition(root: &Path, region: &str, vars: &TemplateVars) -> Result<Checked, Vec<String>> {
+pub(crate) fn definition(
+    root: &Path,
+    region: &str,
+    vars: &TemplateVars,
+) -> Result<Checked, Vec<String>> {
     let yaml_path = root.join("platform.yaml");
     let yaml_text = match crate::limits::read_text(&yaml_path, "platform definition") {
         Ok(t) => t,
         Err(e) => return Err(vec![format!("Your workspace does not have a Platform Definition File, 'platform.yaml', in the root directory ({}: {e}).", yaml_path.display())]),
     };
-    let def = yaml::parse_definition(&yaml_text)
-        .map_err(|p| p.0.iter().map(|p| p.to_string()).collect::<Vec<_>>())?;
+    let def = yaml::parse_definition(&yaml_text).map_err(|p| {
+        p.0.iter()
+            .map(std::string::ToString::to_string)
+            .collect::<Vec<_>>()
+    })?;
     let mut problems = crlf_problems(root);
     let template_path = root.join(&def.template);
-    let mut regions = Vec::new();
     let mut sources = Vec::new();
-    if !template_path.is_file() {
-        problems.push(format!("platform.yaml: provisioner.template: {} does not exist in the platform definition folder", def.template));
-    } else {
+    if template_path.is_file() {
         match template_problems(&template_path, region, vars) {
-            Ok((r, s)) => (regions, sources) = (r, s),
+            Ok(s) => sources = s,
             Err(p) => problems.extend(p),
         }
+    } else {
+        problems.push(format!("platform.yaml: provisioner.template: {} does not exist in the platform definition folder", def.template));
     }
     if problems.is_empty() {
         Ok(Checked {
             definition: def,
             yaml_text,
             template_path,
-            regions,
             sources,
         })
     } else {
@@ -105,7 +108,10 @@ pub fn definition(root: &Path, region: &str, vars: &TemplateVars) -> Result<Chec
 /// region, one message each, naming the template file, the key and its line. EB's builder
 /// starts from that AMI in the EB region, and fails there (after the upload and a builder
 /// environment) when it is missing.
-pub async fn source_ami_problems(checked: &Checked, api: &Api) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn source_ami_problems(
+    checked: &Checked,
+    api: &Api,
+) -> anyhow::Result<Vec<String>> {
     let mut problems = Vec::new();
     for s in &checked.sources {
         if !api.source_images(&s.lookup).await?.is_empty() {
@@ -137,13 +143,11 @@ pub async fn source_ami_problems(checked: &Checked, api: &Api) -> anyhow::Result
     Ok(problems)
 }
 
-type TemplateFacts = (Vec<String>, Vec<SourceRef>);
-
 fn template_problems(
     path: &Path,
     eb_region: &str,
     vars: &TemplateVars,
-) -> Result<TemplateFacts, Vec<String>> {
+) -> Result<Vec<SourceRef>, Vec<String>> {
     let shown = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -166,7 +170,6 @@ fn template_problems(
             .collect());
     }
     let mut problems = Vec::new();
-    let mut regions = Vec::new();
     let mut sources = Vec::new();
     for b in &checked.builds {
         match &b.builder {
@@ -186,7 +189,6 @@ fn template_problems(
                         b.name, r
                     ));
                 }
-                regions.push(r);
             }
             _ => problems.push(format!("{shown}: builder {:?} is of type {}; Elastic Beanstalk custom platforms need amazon-ebs builders", b.name, b.builder_kind)),
         }
@@ -195,7 +197,7 @@ fn template_problems(
         problems.push(format!("{shown}: the template has no builders"));
     }
     if problems.is_empty() {
-        Ok((regions, sources))
+        Ok(sources)
     } else {
         Err(problems)
     }
@@ -203,7 +205,7 @@ fn template_problems(
 
 /// Scripts (`*.sh` or starting with `#!`) with CRLF line ends: `$'\r': command not found` on the
 /// builder instance. Only files that go into the bundle are read, as streams (see `super::crlf`).
-pub fn crlf_problems(root: &Path) -> Vec<String> {
+pub(crate) fn crlf_problems(root: &Path) -> Vec<String> {
     super::crlf::problems(root)
 }
 
@@ -228,8 +230,8 @@ mod tests {
     fn a_good_folder_passes() {
         let d = folder(EBS);
         let c = definition(d.path(), "eu-west-1", &TemplateVars::default()).unwrap();
-        assert_eq!(c.regions, vec!["eu-west-1"]);
         assert_eq!(c.sources.len(), 1);
+        assert_eq!(c.sources[0].lookup.region, "eu-west-1");
         assert_eq!(c.sources[0].place, "t.json:1: builders[0].source_ami");
         assert_eq!(c.sources[0].lookup.ami.as_deref(), Some("ami-1"));
     }
@@ -245,7 +247,7 @@ mod tests {
         vars.env
             .insert("RPACK_CHECK_TEST_EB_REGION".into(), "eu-west-1".into());
         let c = definition(d.path(), "eu-west-1", &vars).unwrap();
-        assert_eq!(c.regions, vec!["eu-west-1"]);
+        assert_eq!(c.sources[0].lookup.region, "eu-west-1");
     }
 
     #[test]

@@ -26,7 +26,7 @@ const BUILDER_ENV: &str = "eb-custom-platform-builder-packer";
 /// `tags` and `vars` are kept as typed and checked by [`create`] in ebp's order (after the
 /// workspace and the version), so the first problem reported stays the same.
 #[derive(Debug, Clone, Default)]
-pub struct CreateOptions {
+pub(crate) struct CreateOptions {
     pub version: Option<String>,
     pub major: bool,
     pub minor: bool,
@@ -46,7 +46,7 @@ pub struct CreateOptions {
 }
 
 /// `k=v,k2=v2` with ebcli's limits (keys ≤127, values ≤255, `[\w\s.:/+=@-]`).
-pub fn parse_tags(s: &str) -> Result<Vec<Tag>> {
+pub(crate) fn parse_tags(s: &str) -> Result<Vec<Tag>> {
     let ok = |t: &str| {
         t.chars()
             .all(|c| c.is_alphanumeric() || c.is_whitespace() || "_.:\\/+=@-".contains(c))
@@ -69,7 +69,7 @@ pub fn parse_tags(s: &str) -> Result<Vec<Tag>> {
 }
 
 /// The template's `-var`s (`KEY=VALUE` each) and `-var-file`s.
-pub fn template_vars(vars: &[String], files: &[String]) -> Result<TemplateVars> {
+pub(crate) fn template_vars(vars: &[String], files: &[String]) -> Result<TemplateVars> {
     let mut out = Vec::new();
     for v in vars {
         let Some((k, val)) = v.split_once('=') else {
@@ -85,7 +85,7 @@ pub fn template_vars(vars: &[String], files: &[String]) -> Result<TemplateVars> 
 }
 
 /// `--timeout MIN`: whole minutes like ebp, or a fraction of one.
-pub fn parse_minutes(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_minutes(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(m) if m.is_finite() && m >= 0.0 => Ok(m),
         _ => Err(format!("{s:?} is not a number of minutes")),
@@ -94,7 +94,7 @@ pub fn parse_minutes(s: &str) -> Result<f64, String> {
 
 /// `create`: checks the definition, bundles it (or builds the AMI first with `local_build`),
 /// uploads the bundle and creates the version, then follows it for `timeout` minutes.
-pub async fn create(ui: Arc<dyn Ui>, global: &Global, opts: &CreateOptions) -> Result<i32> {
+pub(crate) async fn create(ui: Arc<dyn Ui>, global: &Global, opts: &CreateOptions) -> Result<i32> {
     let ui_ref: &dyn Ui = &*ui;
     let mut ws = Workspace::find()?;
     let name = ws.platform_name()?;
@@ -127,22 +127,21 @@ pub async fn create(ui: Arc<dyn Ui>, global: &Global, opts: &CreateOptions) -> R
 
     let api = Api::load(ws.region(global.region.clone()).as_deref(), global).await?;
     let account = api.account_id().await?;
-    let ver = match explicit {
-        Some(v) => v,
-        None => {
-            // Failed and Deleting versions count (ebcli passes ignored_states=[]).
-            let latest = api.list(Some(&name), Some("latest"), None).await?;
-            let latest = latest
-                .first()
-                .and_then(|p| p.platform_version())
-                .and_then(version::parse);
-            let bump = version::Bump {
-                major: opts.major,
-                minor: opts.minor,
-                patch: opts.patch,
-            };
-            version::show(version::next(latest, bump))
-        }
+    let ver = if let Some(v) = explicit {
+        v
+    } else {
+        // Failed and Deleting versions count (ebcli passes ignored_states=[]).
+        let latest = api.list(Some(&name), Some("latest"), None).await?;
+        let latest = latest
+            .first()
+            .and_then(|p| p.platform_version())
+            .and_then(version::parse);
+        let bump = version::Bump {
+            major: opts.major,
+            minor: opts.minor,
+            patch: opts.patch,
+        };
+        version::show(version::next(latest, bump))
     };
     let arn = version::arn(&api.region, &account, &name, &ver);
     let mut vars = template_vars(&opts.vars, &opts.var_files)?;

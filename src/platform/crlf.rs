@@ -39,7 +39,7 @@ pub(crate) fn problems(root: &Path) -> Vec<String> {
             continue;
         };
         let mut entries: Vec<_> = rd.flatten().collect();
-        entries.sort_by_key(|e| e.file_name());
+        entries.sort_by_key(std::fs::DirEntry::file_name);
         for e in entries.into_iter().rev() {
             let name = e.file_name().to_string_lossy().into_owned();
             let Ok(ft) = e.file_type() else { continue };

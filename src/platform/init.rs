@@ -15,7 +15,7 @@ use crate::ui::Ui;
 
 /// `init [NAME] [-i] [-k KEYNAME]`.
 #[derive(Debug, Clone, Default)]
-pub struct InitOptions {
+pub(crate) struct InitOptions {
     pub name: Option<String>,
     /// `-i`: ask for what is missing even with a NAME.
     pub interactive: bool,
@@ -60,7 +60,7 @@ const REGIONS: &[(&str, &str)] = &[
     ("ap-southeast-5", "Asia Pacific (Malaysia)"),
 ];
 
-pub async fn init(ui: &dyn Ui, global: &Global, opts: &InitOptions) -> Result<i32> {
+pub(crate) async fn init(ui: &dyn Ui, global: &Global, opts: &InitOptions) -> Result<i32> {
     let region = global.region.clone();
     let cwd = std::env::current_dir()?;
     let mut ws = Workspace::open(cwd.clone())?;
@@ -161,8 +161,7 @@ async fn pick_platform(
     }
     let folder = cwd
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "platform".into());
+        .map_or_else(|| "platform".into(), |n| n.to_string_lossy().into_owned());
     let mut names: Vec<String> = platforms.iter().map(|(n, _)| n.clone()).collect();
     if !platforms.is_empty() {
         prompt.echo("");
@@ -171,8 +170,7 @@ async fn pick_platform(
         let default = names
             .iter()
             .position(|n| *n == folder)
-            .map(|i| i + 1)
-            .unwrap_or(names.len());
+            .map_or(names.len(), |i| i + 1);
         let i = prompt.pick(&names, Some(default))?;
         if i < platforms.len() {
             let (n, v) = platforms.swap_remove(i);
@@ -236,7 +234,11 @@ async fn pick_key_pair(prompt: &mut Prompter<'_>, api: &Api) -> Result<Option<St
     Ok(Some(name))
 }
 
-pub async fn use_platform(ui: &dyn Ui, global: &Global, platform: Option<&str>) -> Result<i32> {
+pub(crate) async fn use_platform(
+    ui: &dyn Ui,
+    global: &Global,
+    platform: Option<&str>,
+) -> Result<i32> {
     let mut ws = Workspace::find()?;
     let api = Api::load(ws.region(global.region.clone()).as_deref(), global).await?;
     let (name, ver) = match platform {

@@ -15,7 +15,7 @@ use crate::ui::Ui;
 
 /// `list [-a] [-s STATUS]`.
 #[derive(Debug, Clone, Default)]
-pub struct ListOptions {
+pub(crate) struct ListOptions {
     /// `-a`: every platform, not only the workspace's.
     pub all: bool,
     pub status: Option<String>,
@@ -23,7 +23,7 @@ pub struct ListOptions {
 
 /// `delete [VERSION] [--force] | --cleanup [--all-platforms] [--force]`.
 #[derive(Debug, Clone, Default)]
-pub struct DeleteOptions {
+pub(crate) struct DeleteOptions {
     pub version: Option<String>,
     /// Delete the Failed versions (of the workspace's platform, or all with `all`).
     pub cleanup: bool,
@@ -33,7 +33,7 @@ pub struct DeleteOptions {
 }
 
 /// `status [VERSION]`.
-pub async fn status(ui: &dyn Ui, global: &Global, version: Option<&str>) -> Result<i32> {
+pub(crate) async fn status(ui: &dyn Ui, global: &Global, version: Option<&str>) -> Result<i32> {
     let (mut ws, api, name) = open_platform(global).await?;
     let arg = version_arg_or_workspace(&api, &mut ws, &name, version, true).await?;
     let (arn, d) = version_arn(&api, &name, &arg).await?;
@@ -95,7 +95,9 @@ pub(crate) async fn print_status(
     ));
     ui.say(&format!(
         "Status: {}",
-        d.platform_status().map(|s| s.as_str()).unwrap_or_default()
+        d.platform_status()
+            .map(aws_sdk_elasticbeanstalk::types::PlatformStatus::as_str)
+            .unwrap_or_default()
     ));
     if let Some(ami) = d
         .custom_ami_list()
@@ -111,7 +113,7 @@ pub(crate) async fn print_status(
 }
 
 /// `list [-a] [-s STATUS]`.
-pub async fn list(ui: &dyn Ui, global: &Global, opts: &ListOptions) -> Result<i32> {
+pub(crate) async fn list(ui: &dyn Ui, global: &Global, opts: &ListOptions) -> Result<i32> {
     let region = global.region.clone();
     let ws = Workspace::find().ok();
     let region = ws
@@ -136,7 +138,9 @@ pub async fn list(ui: &dyn Ui, global: &Global, opts: &ListOptions) -> Result<i3
         ui.say(&format!(
             "{}  Status: {}",
             p.platform_arn().unwrap_or_default(),
-            p.platform_status().map(|s| s.as_str()).unwrap_or_default()
+            p.platform_status()
+                .map(aws_sdk_elasticbeanstalk::types::PlatformStatus::as_str)
+                .unwrap_or_default()
         ));
     }
     Ok(0)
@@ -145,7 +149,7 @@ pub async fn list(ui: &dyn Ui, global: &Global, opts: &ListOptions) -> Result<i3
 // --- events / logs --------------------------------------------------------------------------
 
 /// `events [VERSION] [-f]`.
-pub async fn events(
+pub(crate) async fn events(
     ui: &dyn Ui,
     global: &Global,
     version: Option<&str>,
@@ -160,7 +164,7 @@ pub async fn events(
 }
 
 /// `logs [VERSION] [--stream]`.
-pub async fn logs(
+pub(crate) async fn logs(
     ui: &dyn Ui,
     global: &Global,
     version: Option<&str>,
@@ -184,7 +188,7 @@ pub async fn logs(
 // --- delete ---------------------------------------------------------------------------------
 
 /// `delete [VERSION] [--force] | --cleanup [--all-platforms] [--force]`.
-pub async fn delete(ui: &dyn Ui, global: &Global, opts: &DeleteOptions) -> Result<i32> {
+pub(crate) async fn delete(ui: &dyn Ui, global: &Global, opts: &DeleteOptions) -> Result<i32> {
     let (_, api, name) = open_platform(global).await?;
     let force = opts.force;
     let arns: Vec<String> = if opts.cleanup {

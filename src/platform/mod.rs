@@ -8,31 +8,31 @@
 //!   (`version`), the definition archive (`bundle`), the AWS calls (`api`), waiting on and
 //!   following a version (`watch`) and ebcli's interactive prompts (`prompt`).
 
-pub mod api;
-pub mod bundle;
-pub mod check;
-pub mod create;
+pub(crate) mod api;
+pub(crate) mod bundle;
+pub(crate) mod check;
+pub(crate) mod create;
 mod crlf;
-pub mod init;
+pub(crate) mod init;
 mod local_build;
-pub mod manage;
-pub mod prompt;
-pub mod publish;
+pub(crate) mod manage;
+pub(crate) mod prompt;
+pub(crate) mod publish;
 mod resolve;
 pub(crate) mod secret_files;
-pub mod version;
-pub mod watch;
+pub(crate) mod version;
+pub(crate) mod watch;
 mod workspace;
-pub mod yaml;
+pub(crate) mod yaml;
 
-pub use create::{create, CreateOptions};
-pub use init::{init, use_platform, InitOptions};
-pub use manage::{delete, events, list, logs, status, DeleteOptions, ListOptions};
-pub use publish::{publish, PublishOptions};
+pub(crate) use create::{create, CreateOptions};
+pub(crate) use init::{init, use_platform, InitOptions};
+pub(crate) use manage::{delete, events, list, logs, status, DeleteOptions, ListOptions};
+pub(crate) use publish::{publish, PublishOptions};
 
 /// ebp's global options, which every command takes.
 #[derive(Debug, Clone, Default)]
-pub struct Global {
+pub(crate) struct Global {
     /// `-r/--region` (else the workspace's default region, else the AWS chain's).
     pub region: Option<String>,
     /// `--profile`: the shared-config profile for every AWS call, and for a local build's

@@ -7,14 +7,14 @@ use std::io::{BufRead, Write};
 use anyhow::{bail, Result};
 
 /// Where prompts read their answers and write their questions.
-pub struct Prompter<'a> {
+pub(crate) struct Prompter<'a> {
     input: Box<dyn BufRead + 'a>,
     output: Box<dyn Write + 'a>,
 }
 
 impl Prompter<'static> {
     /// The process's stdin and stdout.
-    pub fn stdio() -> Prompter<'static> {
+    pub(crate) fn stdio() -> Prompter<'static> {
         Prompter {
             input: Box::new(std::io::BufReader::new(std::io::stdin())),
             output: Box::new(std::io::stdout()),
@@ -22,22 +22,25 @@ impl Prompter<'static> {
     }
 }
 
+#[cfg(test)]
 impl<'a> Prompter<'a> {
-    pub fn new(input: impl BufRead + 'a, output: impl Write + 'a) -> Prompter<'a> {
+    pub(crate) fn new(input: impl BufRead + 'a, output: impl Write + 'a) -> Prompter<'a> {
         Prompter {
             input: Box::new(input),
             output: Box::new(output),
         }
     }
+}
 
+impl Prompter<'_> {
     /// A line of output (ebcli's `io.echo`).
-    pub fn echo(&mut self, text: &str) {
+    pub(crate) fn echo(&mut self, text: &str) {
         let _ = writeln!(self.output, "{text}");
         let _ = self.output.flush();
     }
 
     /// `<question>: ` and the trimmed answer (ebcli's `io.get_input`).
-    pub fn input(&mut self, question: &str) -> Result<String> {
+    pub(crate) fn input(&mut self, question: &str) -> Result<String> {
         let _ = write!(self.output, "{question}: ");
         let _ = self.output.flush();
         let mut line = String::new();
@@ -48,7 +51,7 @@ impl<'a> Prompter<'a> {
     }
 
     /// `(<hint>): `, the default when the answer is empty (ebcli's `io.prompt`).
-    pub fn ask(&mut self, hint: &str, default: &str) -> Result<String> {
+    pub(crate) fn ask(&mut self, hint: &str, default: &str) -> Result<String> {
         let answer = self.input(&format!("({hint})"))?;
         Ok(if answer.is_empty() {
             default.to_string()
@@ -59,7 +62,7 @@ impl<'a> Prompter<'a> {
 
     /// A numbered list and the 0-based index chosen; `default` is 1-based like ebcli's
     /// `utils.prompt_for_index_in_list`.
-    pub fn pick(&mut self, items: &[String], default: Option<usize>) -> Result<usize> {
+    pub(crate) fn pick(&mut self, items: &[String], default: Option<usize>) -> Result<usize> {
         for (i, item) in items.iter().enumerate() {
             self.echo(&format!("{}) {item}", i + 1));
         }
@@ -84,7 +87,7 @@ impl<'a> Prompter<'a> {
 
     /// `<text> (Y/n): ` (or just `(Y/n): `) until y, yes, n or no (ebcli's
     /// `io.get_boolean_response`).
-    pub fn yes_no(&mut self, text: &str, default: bool) -> Result<bool> {
+    pub(crate) fn yes_no(&mut self, text: &str, default: bool) -> Result<bool> {
         let options = if default { "(Y/n)" } else { "(y/N)" };
         let mut question = if text.is_empty() {
             options.to_string()
@@ -106,7 +109,7 @@ impl<'a> Prompter<'a> {
     }
 
     /// `<text>: ` and an error unless the answer is `expected` (ebcli's `io.validate_action`).
-    pub fn confirm(&mut self, text: &str, expected: &str) -> Result<()> {
+    pub(crate) fn confirm(&mut self, text: &str, expected: &str) -> Result<()> {
         if self.input(text)? != expected {
             bail!("Names do not match. Exiting.");
         }
@@ -115,7 +118,7 @@ impl<'a> Prompter<'a> {
 
     /// A name not in `taken`, `default` when the answer is empty (ebcli's
     /// `io.prompt_for_unique_name`).
-    pub fn unique_name(&mut self, default: &str, taken: &[String]) -> Result<String> {
+    pub(crate) fn unique_name(&mut self, default: &str, taken: &[String]) -> Result<String> {
         loop {
             let name = self.ask(&format!("default is \"{default}\""), default)?;
             if taken.contains(&name) {
@@ -128,7 +131,7 @@ impl<'a> Prompter<'a> {
 }
 
 /// `name`, else `name2`, `name3`, … whichever is not taken (ebcli's `utils.get_unique_name`).
-pub fn unique(name: &str, taken: &[String]) -> String {
+pub(crate) fn unique(name: &str, taken: &[String]) -> String {
     let mut candidate = name.to_string();
     let mut n = 2;
     while taken.contains(&candidate) {

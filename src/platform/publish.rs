@@ -13,7 +13,7 @@ use crate::ui::Ui;
 /// `publish [VERSION] --application APP [--template-name NAME] [--ami AMI]
 /// (--solution-stack STACK | --platform-arn ARN) [--environment ENV]`.
 #[derive(Debug, Clone, Default)]
-pub struct PublishOptions {
+pub(crate) struct PublishOptions {
     pub version: Option<String>,
     pub application: String,
     pub template_name: Option<String>,
@@ -24,40 +24,38 @@ pub struct PublishOptions {
 }
 
 /// `publish`: a saved configuration of `application` that runs the AMI.
-pub async fn publish(ui: &dyn Ui, global: &Global, opts: &PublishOptions) -> Result<i32> {
+pub(crate) async fn publish(ui: &dyn Ui, global: &Global, opts: &PublishOptions) -> Result<i32> {
     let (mut ws, api, name) = open_platform(global).await?;
     let yaml_text =
         crate::limits::read_text(&ws.root.join("platform.yaml"), "platform definition")?;
     let def = yaml::parse_definition(&yaml_text)
         .map_err(|p| anyhow::anyhow!("platform.yaml is not valid:\n{p}"))?;
-    let (ami, ver) = match &opts.ami {
-        Some(a) => (
+    let (ami, ver) = if let Some(a) = &opts.ami {
+        (
             a.clone(),
             opts.version
                 .clone()
                 .or_else(|| ws.config.global("platform_version"))
                 .unwrap_or_else(|| "0.0.0".into()),
-        ),
-        None => {
-            let arg =
-                version_arg_or_workspace(&api, &mut ws, &name, opts.version.as_deref(), false)
-                    .await?;
-            let (arn, d) = version_arn(&api, &name, &arg).await?;
-            let d = match d {
-                Some(d) => d,
-                None => api.describe(&arn).await?,
-            };
-            let ami = d
-                .custom_ami_list()
-                .iter()
-                .find(|a| a.virtualization_type() == Some("hvm"))
-                .and_then(|a| a.image_id())
-                .map(str::to_string);
-            (
-                ami.with_context(|| format!("{arn} has no AMI yet: pass --ami"))?,
-                d.platform_version().unwrap_or_default().to_string(),
-            )
-        }
+        )
+    } else {
+        let arg =
+            version_arg_or_workspace(&api, &mut ws, &name, opts.version.as_deref(), false).await?;
+        let (arn, d) = version_arn(&api, &name, &arg).await?;
+        let d = match d {
+            Some(d) => d,
+            None => api.describe(&arn).await?,
+        };
+        let ami = d
+            .custom_ami_list()
+            .iter()
+            .find(|a| a.virtualization_type() == Some("hvm"))
+            .and_then(|a| a.image_id())
+            .map(str::to_string);
+        (
+            ami.with_context(|| format!("{arn} has no AMI yet: pass --ami"))?,
+            d.platform_version().unwrap_or_default().to_string(),
+        )
     };
     let stack = opts.solution_stack.as_deref();
     let platform_arn = opts.platform_arn.as_deref();

@@ -61,7 +61,8 @@ pub(crate) async fn latest_usable(api: &Api, name: &str) -> Result<Option<String
         .iter()
         .find(|p| {
             !matches!(
-                p.platform_status().map(|s| s.as_str()),
+                p.platform_status()
+                    .map(aws_sdk_elasticbeanstalk::types::PlatformStatus::as_str),
                 Some("Failed" | "Deleting")
             )
         })

@@ -63,7 +63,7 @@ mod tests {
             "environment.txt",
         ]
         .iter()
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
         assert_eq!(
             likely_secrets(&names),
@@ -106,7 +106,7 @@ mod yaml_tests {
         let e = crate::platform::yaml::parse_definition(text).unwrap_err();
         let msg =
             e.0.iter()
-                .map(|p| p.to_string())
+                .map(std::string::ToString::to_string)
                 .collect::<Vec<_>>()
                 .join("\n");
         assert!(

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-pub type Version = (u64, u64, u64);
+pub(crate) type Version = (u64, u64, u64);
 
 /// `^\d+\.\d+\.\d+$` (ebcli's VALID_PLATFORM_VERSION_FORMAT).
-pub fn parse(s: &str) -> Option<Version> {
+pub(crate) fn parse(s: &str) -> Option<Version> {
     let mut it = s.split('.');
     let mut num = || {
         it.next()
@@ -17,13 +17,13 @@ pub fn parse(s: &str) -> Option<Version> {
     it.next().is_none().then_some(v)
 }
 
-pub fn show(v: Version) -> String {
+pub(crate) fn show(v: Version) -> String {
     format!("{}.{}.{}", v.0, v.1, v.2)
 }
 
 /// Which parts to bump (`-M`, `-m`, `-p`); they stack like ebp's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Bump {
+pub(crate) struct Bump {
     pub major: bool,
     pub minor: bool,
     pub patch: bool,
@@ -31,7 +31,7 @@ pub struct Bump {
 
 /// The version to create: 1.0.0 when none exists; else major+1 (-M), minor+1 (-m) and patch+1
 /// (-p, or when neither -M nor -m was given), applied in that order.
-pub fn next(latest: Option<Version>, bump: Bump) -> Version {
+pub(crate) fn next(latest: Option<Version>, bump: Bump) -> Version {
     let Some((mut major, mut minor, mut patch)) = latest else {
         return (1, 0, 0);
     };
@@ -51,7 +51,7 @@ pub fn next(latest: Option<Version>, bump: Bump) -> Version {
 }
 
 /// `app-<git describe>-<yymmdd_HHMMSSffffff>` (or without the describe part), dots as `_`.
-pub fn label(describe: Option<&str>, now: DateTime<Utc>) -> String {
+pub(crate) fn label(describe: Option<&str>, now: DateTime<Utc>) -> String {
     let stamp = now.format("%y%m%d_%H%M%S%6f").to_string();
     let l = match describe {
         Some(d) => format!("app-{d}-{stamp}"),
@@ -60,7 +60,7 @@ pub fn label(describe: Option<&str>, now: DateTime<Utc>) -> String {
     l.replace('.', "_")
 }
 
-pub fn arn(region: &str, account: &str, name: &str, version: &str) -> String {
+pub(crate) fn arn(region: &str, account: &str, name: &str, version: &str) -> String {
     let partition = if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {
@@ -72,7 +72,7 @@ pub fn arn(region: &str, account: &str, name: &str, version: &str) -> String {
 }
 
 /// (name, version) of a platform ARN.
-pub fn parse_arn(arn: &str) -> Option<(String, String)> {
+pub(crate) fn parse_arn(arn: &str) -> Option<(String, String)> {
     let rest = arn.strip_prefix("arn:")?;
     let parts: Vec<&str> = rest.splitn(5, ':').collect();
     if parts.len() != 5 || parts[1] != "elasticbeanstalk" {
@@ -84,7 +84,7 @@ pub fn parse_arn(arn: &str) -> Option<(String, String)> {
 }
 
 /// A valid platform name (ebcli: `^([^:/]+)$`).
-pub fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty() && !name.contains([':', '/'])
 }
 

@@ -14,7 +14,7 @@ use super::api::{self, Api};
 use crate::ui::Ui;
 
 /// `2026-11-28 21:05:09    INFO    message` (ebcli's `get_event_string(long_format=True)`).
-pub fn event_line(e: &EventDescription) -> String {
+pub(crate) fn event_line(e: &EventDescription) -> String {
     let when = e
         .event_date()
         .and_then(|d| chrono::DateTime::from_timestamp(d.secs(), d.subsec_nanos()))
@@ -22,14 +22,17 @@ pub fn event_line(e: &EventDescription) -> String {
         .unwrap_or_default();
     format!(
         "{when:<22} {:<7} {}",
-        e.severity().map(|s| s.as_str()).unwrap_or("INFO"),
+        e.severity().map_or(
+            "INFO",
+            aws_sdk_elasticbeanstalk::types::EventSeverity::as_str
+        ),
         e.message().unwrap_or_default()
     )
 }
 
 /// Seconds between polls: ebp's `default` (5 while waiting, 4 for `events -f`), or
 /// RPACK_PLATFORM_POLL_SECONDS.
-pub fn poll_interval(default: f64) -> Duration {
+pub(crate) fn poll_interval(default: f64) -> Duration {
     let secs = std::env::var("RPACK_PLATFORM_POLL_SECONDS")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
@@ -39,7 +42,7 @@ pub fn poll_interval(default: f64) -> Duration {
 
 /// A builder log line for reading: the part after ` -- ` of a Ruby Logger line, and for
 /// Packer's machine-readable `ui` records only their message (ebcli's PackerStreamFormatter).
-pub fn format_log_line(line: &str) -> String {
+pub(crate) fn format_log_line(line: &str) -> String {
     let Some((_, rest)) = line.split_once(" -- ") else {
         return line.to_string();
     };
@@ -54,14 +57,14 @@ pub fn format_log_line(line: &str) -> String {
 }
 
 /// The builder log of one version, read forward from where the last poll stopped.
-pub struct LogTail {
+pub(crate) struct LogTail {
     pub group: String,
     pub stream: String,
     token: Option<String>,
 }
 
 impl LogTail {
-    pub fn new(name: &str, version: &str) -> LogTail {
+    pub(crate) fn new(name: &str, version: &str) -> LogTail {
         LogTail {
             group: format!("/aws/elasticbeanstalk/platform/{name}"),
             stream: version.to_string(),
@@ -70,7 +73,7 @@ impl LogTail {
     }
 
     /// Prints the lines written since the last call, under ebp's banner; returns how many.
-    pub async fn poll(&mut self, ui: &dyn Ui, api: &Api) -> Result<usize> {
+    pub(crate) async fn poll(&mut self, ui: &dyn Ui, api: &Api) -> Result<usize> {
         let (lines, next) = api
             .log_lines(&self.group, &self.stream, self.token.clone())
             .await?;
@@ -88,19 +91,19 @@ impl LogTail {
     }
 }
 
-pub enum Outcome {
+pub(crate) enum Outcome {
     Success,
     Failure(String),
     TimedOut,
 }
 
 /// The event messages that end a wait (ebcli's `responses['event.platform*']`).
-pub struct Ends {
+pub(crate) struct Ends {
     pub success: &'static str,
     pub failures: &'static [&'static str],
 }
 
-pub const CREATED: Ends = Ends {
+pub(crate) const CREATED: Ends = Ends {
     success: "Successfully created platform version",
     failures: &[
         "Failed to create platform version",
@@ -108,7 +111,7 @@ pub const CREATED: Ends = Ends {
     ],
 };
 
-pub const DELETED: Ends = Ends {
+pub(crate) const DELETED: Ends = Ends {
     success: "Successfully deleted platform version",
     failures: &["Failed to delete platform version"],
 };
@@ -116,7 +119,7 @@ pub const DELETED: Ends = Ends {
 /// Polls the events of one request until a message starts with one of `ends`, printing every
 /// event, and the builder log when `log` is given (ebp streams it beside the events while it
 /// creates). Gives up after `timeout`.
-pub async fn wait_for(
+pub(crate) async fn wait_for(
     ui: &dyn Ui,
     api: &Api,
     arn: &str,
@@ -161,7 +164,7 @@ fn next_start(e: &EventDescription) -> Option<DateTime> {
 }
 
 /// The version's status, `Deleted` once Elastic Beanstalk no longer knows it.
-pub async fn status(api: &Api, arn: &str) -> Result<String> {
+pub(crate) async fn status(api: &Api, arn: &str) -> Result<String> {
     match api.describe(arn).await {
         Ok(d) => Ok(d
             .platform_status()
@@ -179,7 +182,7 @@ pub async fn status(api: &Api, arn: &str) -> Result<String> {
 
 /// Prints the events of `arn`; with `follow`, keeps polling until the version is Ready, Failed
 /// or deleted (ebp follows until Ctrl-C).
-pub async fn events(ui: &dyn Ui, api: &Api, arn: &str, follow: bool) -> Result<()> {
+pub(crate) async fn events(ui: &dyn Ui, api: &Api, arn: &str, follow: bool) -> Result<()> {
     let mut start = None;
     loop {
         // The status before the events: a final status means the last events are already in.
@@ -197,7 +200,7 @@ pub async fn events(ui: &dyn Ui, api: &Api, arn: &str, follow: bool) -> Result<(
 
 /// Prints the builder log of `name`/`version`; with `follow` (`arn` given), keeps polling
 /// until the version is Ready, Failed or deleted.
-pub async fn logs(
+pub(crate) async fn logs(
     ui: &dyn Ui,
     api: &Api,
     name: &str,

@@ -7,7 +7,7 @@ use std::fmt;
 use crate::template::yaml::{Mapping, Value};
 
 /// Flavors EB's builder documented, plus the OS families of rpack's own platform definitions.
-pub const FLAVORS: &[&str] = &[
+pub(crate) const FLAVORS: &[&str] = &[
     "amazon",
     "ubuntu1604",
     "rhel7",
@@ -19,7 +19,7 @@ pub const FLAVORS: &[&str] = &[
 ];
 
 /// The namespace every option_definitions entry must live under (DG platform-yaml-format).
-pub const CUSTOM_NAMESPACE: &str = "aws:elasticbeanstalk:container:custom";
+pub(crate) const CUSTOM_NAMESPACE: &str = "aws:elasticbeanstalk:container:custom";
 
 /// metadata keys and their maximum lengths (DG; app_server_* appear in every AWS sample).
 const METADATA_LIMITS: &[(&str, usize)] = &[
@@ -39,7 +39,7 @@ const METADATA_LIMITS: &[(&str, usize)] = &[
 const MAX_OPTIONS: usize = 50;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionDefinition {
+pub(crate) struct OptionDefinition {
     pub namespace: String,
     pub option_name: String,
     pub description: Option<String>,
@@ -47,7 +47,7 @@ pub struct OptionDefinition {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionSetting {
+pub(crate) struct OptionSetting {
     pub namespace: String,
     pub option_name: String,
     pub value: String,
@@ -55,7 +55,7 @@ pub struct OptionSetting {
 
 /// A checked platform.yaml.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Definition {
+pub(crate) struct Definition {
     pub template: String,
     pub flavor: String,
     /// metadata in file order.
@@ -66,7 +66,7 @@ pub struct Definition {
 
 /// One problem in platform.yaml: the key path (`option_definitions[2].namespace`) and its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub key: String,
     pub line: Option<usize>,
     pub message: String,
@@ -83,8 +83,8 @@ impl fmt::Display for Problem {
 
 /// Every problem of a platform.yaml, one per line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
-pub struct Problems(pub Vec<Problem>);
+#[error("{}", .0.iter().map(std::string::ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub(crate) struct Problems(pub Vec<Problem>);
 
 #[derive(Clone, Copy)]
 enum Seg<'a> {
@@ -104,7 +104,7 @@ impl Checker<'_> {
                 Seg::Key(k) if acc.is_empty() => acc.push_str(k),
                 Seg::Key(k) => {
                     acc.push('.');
-                    acc.push_str(k)
+                    acc.push_str(k);
                 }
                 Seg::Index(i) => acc.push_str(&format!("[{i}]")),
             }
@@ -213,7 +213,7 @@ impl Checker<'_> {
 }
 
 /// Parses and checks platform.yaml, collecting every problem.
-pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
+pub(crate) fn parse_definition(text: &str) -> Result<Definition, Problems> {
     if let Some((line, col)) = crate::template::yaml::too_deep(text) {
         return Err(Problems(vec![Problem {
             key: "(document)".into(),
@@ -267,7 +267,7 @@ pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
             c.problem(
                 &[Seg::Key("version")],
                 format!("must be \"1.0\", not {}", shown.trim()),
-            )
+            );
         }
     }
 
@@ -478,7 +478,7 @@ fn locate(text: &str, path: &[Seg]) -> Option<usize> {
 
 /// The option settings `ebp` adds to platform.yaml so environments default to enhanced health
 /// with the service role.
-pub const HEALTHD_SETTINGS: [(&str, &str, &str); 2] = [
+pub(crate) const HEALTHD_SETTINGS: [(&str, &str, &str); 2] = [
     (
         "aws:elasticbeanstalk:healthreporting:system",
         "SystemType",
@@ -494,7 +494,7 @@ pub const HEALTHD_SETTINGS: [(&str, &str, &str); 2] = [
 /// platform.yaml as bundled: `ebp`'s healthd settings appended as text, each only when the
 /// user has not set that option (ebp re-dumps the file, dropping comments, and appends them
 /// even when they are already there). `None` when nothing needs adding.
-pub fn with_healthd_settings(text: &str, def: &Definition) -> Option<String> {
+pub(crate) fn with_healthd_settings(text: &str, def: &Definition) -> Option<String> {
     let missing: Vec<_> = HEALTHD_SETTINGS
         .iter()
         .filter(|(ns, name, _)| {
@@ -529,8 +529,10 @@ pub fn with_healthd_settings(text: &str, def: &Definition) -> Option<String> {
                 .unwrap_or(i);
             let indent = (i + 1..end)
                 .find(|&j| lines[j].trim_start().starts_with("- "))
-                .map(|j| lines[j][..lines[j].len() - lines[j].trim_start().len()].to_string())
-                .unwrap_or_else(|| "  ".into());
+                .map_or_else(
+                    || "  ".into(),
+                    |j| lines[j][..lines[j].len() - lines[j].trim_start().len()].to_string(),
+                );
             for (j, l) in lines.iter().enumerate() {
                 out.push_str(l);
                 out.push('\n');
@@ -554,12 +556,12 @@ pub fn with_healthd_settings(text: &str, def: &Definition) -> Option<String> {
 /// `.elasticbeanstalk/config.yml`, keeping every key rpack does not know (ebp's layout:
 /// `global.*`, `branch-defaults.<branch>.environment`).
 #[derive(Debug, Clone, Default)]
-pub struct WorkspaceConfig {
+pub(crate) struct WorkspaceConfig {
     doc: Mapping,
 }
 
 impl WorkspaceConfig {
-    pub fn parse(text: &str) -> Result<WorkspaceConfig, String> {
+    pub(crate) fn parse(text: &str) -> Result<WorkspaceConfig, String> {
         if let Some((line, col)) = crate::template::yaml::too_deep(text) {
             return Err(format!(
                 "nested deeper than {} levels at line {line} column {col}",
@@ -574,12 +576,12 @@ impl WorkspaceConfig {
         }
     }
 
-    pub fn to_yaml(&self) -> String {
+    pub(crate) fn to_yaml(&self) -> String {
         crate::template::yaml::to_string(&self.doc).unwrap_or_default()
     }
 
     /// `global.<key>` as text; YAML null and absent are both `None`.
-    pub fn global(&self, key: &str) -> Option<String> {
+    pub(crate) fn global(&self, key: &str) -> Option<String> {
         match self.doc.get("global")?.get(key)? {
             Value::String(s) => Some(s.clone()),
             Value::Number(n) => Some(n.to_string()),
@@ -588,7 +590,7 @@ impl WorkspaceConfig {
         }
     }
 
-    pub fn set_global(&mut self, key: &str, value: Option<&str>) {
+    pub(crate) fn set_global(&mut self, key: &str, value: Option<&str>) {
         let global = self
             .doc
             .entry("global".into())
@@ -596,16 +598,14 @@ impl WorkspaceConfig {
         if !global.is_mapping() {
             *global = Value::Mapping(Mapping::new());
         }
-        let v = value
-            .map(|s| Value::String(s.into()))
-            .unwrap_or(Value::Null);
+        let v = value.map_or(Value::Null, |s| Value::String(s.into()));
         global
             .as_mapping_mut()
             .expect("mapping")
             .insert(key.into(), v);
     }
 
-    pub fn set_branch_environment(&mut self, branch: &str, env: &str) {
+    pub(crate) fn set_branch_environment(&mut self, branch: &str, env: &str) {
         let bd = self
             .doc
             .entry("branch-defaults".into())
@@ -632,7 +632,7 @@ mod tests {
             .unwrap_err()
             .0
             .iter()
-            .map(|p| p.to_string())
+            .map(std::string::ToString::to_string)
             .collect()
     }
 

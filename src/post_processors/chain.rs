@@ -11,12 +11,12 @@ use crate::ui::build::BuildUi;
 use crate::ui::Ui;
 
 /// What the chains left: artifacts to report and errors (`Post-processor failed: …`).
-pub struct ChainsOutcome {
+pub(crate) struct ChainsOutcome {
     pub artifacts: Vec<Artifact>,
     pub errors: Vec<String>,
 }
 
-pub struct PostEnv<'a> {
+pub(crate) struct PostEnv<'a> {
     pub ui: &'a BuildUi,
     pub data: &'a RunData,
     pub run_uuid: &'a str,
@@ -26,7 +26,7 @@ pub struct PostEnv<'a> {
 }
 
 /// Runs every chain over `builder_artifact`, then keeps or destroys the builder's artifact.
-pub async fn run_chains(
+pub(crate) async fn run_chains(
     chains: &[Vec<PlannedPostProcessor>],
     builder_artifact: Artifact,
     env: &PostEnv<'_>,

@@ -12,10 +12,10 @@ use crate::artifact::Artifact;
 use crate::decoder::Decoder;
 
 /// `output` is rendered per checksum type with `.BuildName`, `.BuilderType`, `.ChecksumType`.
-pub const NO_RENDER: &[&str] = &["output"];
+pub(crate) const NO_RENDER: &[&str] = &["output"];
 
 /// The hash names Packer accepts.
-pub const TYPES: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
+pub(crate) const TYPES: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
@@ -24,7 +24,7 @@ pub struct Config {
     pub output: String,
 }
 
-pub fn decode(d: &mut Decoder<'_>) -> Config {
+pub(crate) fn decode(d: &mut Decoder<'_>) -> Config {
     let mut types = d.string_list("checksum_types").unwrap_or_default();
     if types.is_empty() {
         types = vec!["md5".into()];

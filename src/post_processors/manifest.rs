@@ -16,7 +16,7 @@ use crate::decoder::Decoder;
 static MANIFEST_LOCK: Mutex<()> = Mutex::new(());
 
 /// `output` may use `{{.BuildName}}`-style data, so it is rendered when the post-processor runs.
-pub const NO_RENDER: &[&str] = &["output"];
+pub(crate) const NO_RENDER: &[&str] = &["output"];
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
@@ -27,7 +27,7 @@ pub struct Config {
     pub custom_data: Vec<(String, String)>,
 }
 
-pub fn decode(d: &mut Decoder<'_>) -> Config {
+pub(crate) fn decode(d: &mut Decoder<'_>) -> Config {
     Config {
         output: d
             .string("output")
@@ -52,7 +52,7 @@ pub(crate) fn write(c: &Config, input: &Artifact, env: &PostEnv<'_>) -> anyhow::
         .files()
         .iter()
         .map(|f| {
-            let size = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+            let size = std::fs::metadata(f).map_or(0, |m| m.len());
             let name = if c.strip_path {
                 f.file_name()
                     .map(|n| n.to_string_lossy().into_owned())
@@ -92,7 +92,9 @@ pub(crate) fn write(c: &Config, input: &Artifact, env: &PostEnv<'_>) -> anyhow::
         },
     );
 
-    let _guard = MANIFEST_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = MANIFEST_LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut builds = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&path) {
         if !text.trim().is_empty() {

@@ -4,10 +4,10 @@
 //! Each chain element also carries the template-level keys (`name`, `only`, `except`,
 //! `keep_input_artifact`) decoded by `crate::plan`.
 
-pub mod chain;
-pub mod checksum;
-pub mod manifest;
-pub mod shell_local;
+pub(crate) mod chain;
+pub(crate) mod checksum;
+pub(crate) mod manifest;
+pub(crate) mod shell_local;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -34,10 +34,10 @@ pub struct PlannedPostProcessor {
 }
 
 /// Post-processor types rpack knows.
-pub const KINDS: &[&str] = &["manifest", "checksum", "shell-local"];
+pub(crate) const KINDS: &[&str] = &["manifest", "checksum", "shell-local"];
 
 /// Keys of `kind` rendered only at run time (they see the build's data).
-pub fn no_render(kind: &str) -> &'static [&'static str] {
+pub(crate) fn no_render(kind: &str) -> &'static [&'static str] {
     match kind {
         "manifest" => manifest::NO_RENDER,
         "checksum" => checksum::NO_RENDER,

@@ -3,10 +3,10 @@
 
 use crate::decoder::Decoder;
 
-pub use crate::shell_local::Config;
+pub(crate) use crate::shell_local::Config;
 
-pub const NO_RENDER: &[&str] = &["execute_command"];
+pub(crate) const NO_RENDER: &[&str] = &["execute_command"];
 
-pub fn decode(d: &mut Decoder<'_>) -> Config {
+pub(crate) fn decode(d: &mut Decoder<'_>) -> Config {
     crate::shell_local::config::decode(d)
 }

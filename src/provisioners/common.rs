@@ -72,8 +72,8 @@ where
             go_duration(p)
         ));
         tokio::select! {
-            _ = tokio::time::sleep(p) => {}
-            _ = cancel.cancelled() => anyhow::bail!("cancelled while pausing before the provisioner"),
+            () = tokio::time::sleep(p) => {}
+            () = cancel.cancelled() => anyhow::bail!("cancelled while pausing before the provisioner"),
         }
     }
     let Some(t) = common.timeout.filter(|t| !t.is_zero()) else {
@@ -88,7 +88,7 @@ where
     tokio::pin!(fut);
     tokio::select! {
         res = &mut fut => res,
-        _ = tokio::time::sleep(t) => {
+        () = tokio::time::sleep(t) => {
             ui.error("Cancelling provisioner after a timeout...");
             token.cancel();
             // Let the provisioner stop (close channels, kill local processes) before returning.

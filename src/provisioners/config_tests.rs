@@ -22,7 +22,7 @@ fn shell_errors_match_packer_in_order() {
             "Environment variable not in format 'key=value': FOO",
         ]
     );
-    let (_, errs) = decode("shell", r#"{}"#);
+    let (_, errs) = decode("shell", r"{}");
     assert_eq!(
         errs,
         ["Either a script file or inline script must be specified."]
@@ -44,7 +44,7 @@ fn shell_defaults_and_env_var_file() {
     assert!(c.remote_path.starts_with("/tmp/script_") && c.remote_path.ends_with(".sh"));
     assert_eq!(c.start_retry_timeout, Duration::from_secs(300));
     assert!(c.expect_disconnect);
-    assert_eq!(c.valid_exit_codes, [0, 2300218]);
+    assert_eq!(c.valid_exit_codes, [0, 2_300_218]);
 
     let (p, _) = decode(
         "shell",
@@ -101,7 +101,7 @@ fn file_errors_match_packer() {
 
 #[test]
 fn shell_local_errors_match_packer() {
-    let (_, errs) = decode("shell-local", r#"{}"#);
+    let (_, errs) = decode("shell-local", r"{}");
     assert_eq!(
         errs,
         ["Command, Inline, Script and Scripts options cannot all be empty."]
@@ -162,7 +162,7 @@ fn communicator_defaults() {
 fn communicator_errors_match_packer() {
     let (_, errs) = decode_comm(r#"{"communicator":"telnet"}"#);
     assert_eq!(errs, ["Communicator type telnet is invalid"]);
-    let (_, errs) = decode_comm(r#"{}"#);
+    let (_, errs) = decode_comm(r"{}");
     assert_eq!(errs, ["An ssh_username must be specified\n  Note: some builders used to default ssh_username to \"root\"."]);
     let (_, errs) = decode_comm(r#"{"ssh_username":"u","ssh_file_transfer_method":"ftp"}"#);
     assert_eq!(

@@ -80,11 +80,11 @@ impl<'a> WatchingSink<'a> {
 impl OutputSink for WatchingSink<'_> {
     fn stdout_line(&self, line: &str) {
         self.note(line);
-        self.ui.message(line)
+        self.ui.message(line);
     }
     fn stderr_line(&self, line: &str) {
         self.note(line);
-        self.ui.error(line)
+        self.ui.error(line);
     }
 }
 

@@ -29,8 +29,8 @@ pub(crate) fn rand_name_number() -> u32 {
 /// Sleeps `d` unless cancelled first.
 pub(crate) async fn sleep_or_cancel(d: Duration, cancel: &CancellationToken) -> anyhow::Result<()> {
     tokio::select! {
-        _ = tokio::time::sleep(d) => Ok(()),
-        _ = cancel.cancelled() => anyhow::bail!("cancelled"),
+        () = tokio::time::sleep(d) => Ok(()),
+        () = cancel.cancelled() => anyhow::bail!("cancelled"),
     }
 }
 

@@ -38,7 +38,10 @@ impl<'a> TailSink<'a> {
         }
     }
     fn keep(&self, line: &str) {
-        let mut t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        let mut t = self
+            .tail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if t.len() == TAIL_LINES {
             t.pop_front();
         }
@@ -46,7 +49,10 @@ impl<'a> TailSink<'a> {
     }
     /// `"; last output lines:\n  …"`, or nothing when there was no output.
     pub(crate) fn suffix(&self) -> String {
-        let t = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        let t = self
+            .tail
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if t.is_empty() {
             return String::new();
         }
@@ -58,11 +64,11 @@ impl<'a> TailSink<'a> {
 impl OutputSink for TailSink<'_> {
     fn stdout_line(&self, line: &str) {
         self.keep(line);
-        self.ui.message(line)
+        self.ui.message(line);
     }
     fn stderr_line(&self, line: &str) {
         self.keep(line);
-        self.ui.error(line)
+        self.ui.error(line);
     }
 }
 
@@ -282,7 +288,7 @@ pub(crate) async fn run_local(
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
-    let mut child = cmd.spawn().map_err(|e| not_installed(program, &e))?;
+    let mut child = spawn_retrying_busy(&mut cmd).map_err(|e| not_installed(program, &e))?;
     let sink = TailSink::new(ui);
     let mut out = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
     let mut err = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
@@ -298,13 +304,13 @@ pub(crate) async fn run_local(
                 _ => err_done = true,
             },
             s = child.wait(), if out_done && err_done => break s?,
-            _ = cancel.cancelled() => {
+            () = cancel.cancelled() => {
                 if let Some(pid) = child.id() {
                     // SAFETY: kill(2) of the process group created with process_group(0).
                     unsafe { libc::kill(-(pid as i32), libc::SIGTERM) };
                     tokio::select! {
                         _ = child.wait() => {}
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(3)) => {
+                        () = tokio::time::sleep(std::time::Duration::from_secs(3)) => {
                             // SAFETY: as above; the group ignored SIGTERM.
                             unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
                             let _ = child.wait().await;
@@ -315,12 +321,11 @@ pub(crate) async fn run_local(
             }
         }
     };
-    let code = match status.code() {
-        Some(c) => c,
-        None => {
-            use std::os::unix::process::ExitStatusExt;
-            128 + status.signal().unwrap_or(0)
-        }
+    let code = if let Some(c) = status.code() {
+        c
+    } else {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
     };
     Ok(LocalExit {
         code,
@@ -328,13 +333,31 @@ pub(crate) async fn run_local(
     })
 }
 
+/// `cmd.spawn()`, tried again a few times on ETXTBSY: a program file written just before (a
+/// generated wrapper, a test's stand-in) can still be open for writing in a child that another
+/// thread forked in the meantime, until that child's exec closes it (Go's os/exec has the same
+/// race, golang/go#22315).
+fn spawn_retrying_busy(
+    cmd: &mut tokio::process::Command,
+) -> std::io::Result<tokio::process::Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 10 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The message for a local tool that cannot be started.
 pub(crate) fn not_installed(program: &str, e: &std::io::Error) -> anyhow::Error {
     if e.kind() == std::io::ErrorKind::NotFound {
         let name = Path::new(program)
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| program.to_string());
+            .map_or_else(|| program.to_string(), |n| n.to_string_lossy().into_owned());
         let how = if name.starts_with("ansible") {
             "install Ansible on this machine (for example `pip install ansible-core`) or set `command`/`galaxy_command` to its path"
         } else {

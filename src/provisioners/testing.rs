@@ -11,7 +11,7 @@ use crate::communicator::{CommError, Communicator, OutputSink};
 
 /// What the fake communicator saw.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Call {
+pub(crate) enum Call {
     Start(String),
     /// (remote path, content, mode)
     Upload(String, Vec<u8>, Option<u32>),
@@ -21,13 +21,13 @@ pub enum Call {
 }
 
 /// A scripted reply to one `start`: output lines and a status, or an error.
-pub enum Reply {
+pub(crate) enum Reply {
     Status(i32, Vec<String>),
     Disconnect,
 }
 
 #[derive(Default)]
-pub struct FakeComm {
+pub(crate) struct FakeComm {
     pub calls: Mutex<Vec<Call>>,
     /// Replies for commands that are not `chmod`/`rm` bookkeeping, in order; default status 0.
     pub replies: Mutex<VecDeque<Reply>>,
@@ -36,16 +36,16 @@ pub struct FakeComm {
 }
 
 impl FakeComm {
-    pub fn with_replies(replies: Vec<Reply>) -> Self {
+    pub(crate) fn with_replies(replies: Vec<Reply>) -> Self {
         FakeComm {
             replies: Mutex::new(replies.into()),
             ..Default::default()
         }
     }
-    pub fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap().clone()
     }
-    pub fn commands(&self) -> Vec<String> {
+    pub(crate) fn commands(&self) -> Vec<String> {
         self.calls()
             .into_iter()
             .filter_map(|c| match c {
@@ -174,7 +174,7 @@ fn decode_with<T>(
 }
 
 /// The build data the provisioner tests run in: build `web` of an `amazon-ebs` builder.
-pub fn build_data() -> crate::shell_local::RunData {
+pub(crate) fn build_data() -> crate::shell_local::RunData {
     crate::shell_local::RunData {
         build_name: "web".into(),
         builder_type: "amazon-ebs".into(),
@@ -184,7 +184,7 @@ pub fn build_data() -> crate::shell_local::RunData {
 
 /// Decodes provisioner `json` of type `kind` with the real decoder; returns the config and the
 /// error messages.
-pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<String>) {
+pub(crate) fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<String>) {
     decode_with(json, kind, crate::provisioners::no_render(kind), |d| {
         crate::provisioners::Provisioner::decode(kind, d).expect("known provisioner type")
     })
@@ -192,7 +192,7 @@ pub fn decode(kind: &str, json: &str) -> (crate::provisioners::Provisioner, Vec<
 
 /// What a provisioner's `provision` runs against in its unit tests: the fake communicator
 /// (with scripted replies), a recording UI, [`build_data`] and a live cancellation token.
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub comm: FakeComm,
     pub ui: crate::ui::testing::Recording,
     pub data: crate::shell_local::RunData,
@@ -201,12 +201,12 @@ pub struct Fixture {
 
 impl Fixture {
     /// Every command succeeds with no output.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with_replies(Vec::new())
     }
 
     /// Commands (other than `chmod`/`rm` bookkeeping) get `replies` in order.
-    pub fn with_replies(replies: Vec<Reply>) -> Self {
+    pub(crate) fn with_replies(replies: Vec<Reply>) -> Self {
         Fixture {
             comm: FakeComm::with_replies(replies),
             ui: crate::ui::testing::Recording::default(),
@@ -231,6 +231,6 @@ macro_rules! config_decoder {
 pub(crate) use config_decoder;
 
 /// Decodes communicator keys from `json` with the real decoder.
-pub fn decode_comm(json: &str) -> (crate::communicator::SshConfig, Vec<String>) {
+pub(crate) fn decode_comm(json: &str) -> (crate::communicator::SshConfig, Vec<String>) {
     decode_with(json, "null", &[], crate::communicator::config::decode)
 }

@@ -48,7 +48,12 @@ pub fn decode(d: &mut Decoder) -> Config {
     let execute_command = d
         .string_list("execute_command")
         .filter(|l| !l.is_empty())
-        .unwrap_or_else(|| DEFAULT_EXECUTE.iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|| {
+            DEFAULT_EXECUTE
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect()
+        });
     let inline_shebang = d
         .string("inline_shebang")
         .filter(|s| !s.is_empty())

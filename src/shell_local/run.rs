@@ -29,7 +29,9 @@ pub async fn run(
     let vars = env_vars(data, &c.environment_vars, &c.env);
     let flattened = flatten_env(&vars, &c.env_var_format);
     let mut temp = None;
-    let scripts = if !c.inline.is_empty() {
+    let scripts = if c.inline.is_empty() {
+        c.scripts.clone()
+    } else {
         let mut text = format!("#!{}\n", c.inline_shebang);
         for line in &c.inline {
             text.push_str(&data.render(line, None)?);
@@ -45,8 +47,6 @@ pub async fn run(
         set_exec(&path)?;
         temp = Some(file);
         vec![path.to_string_lossy().into_owned()]
-    } else {
-        c.scripts.clone()
     };
     let res = async {
         for script in &scripts {
@@ -115,7 +115,7 @@ async fn run_script(
                 _ => err_done = true,
             },
             s = child.wait(), if out_done && err_done => break s?,
-            _ = cancel.cancelled() => {
+            () = cancel.cancelled() => {
                 // The whole process group: scripts often start children.
                 if let Some(pid) = child.id() {
                     // SAFETY: plain kill(2) of the group we created with process_group(0).
@@ -126,12 +126,11 @@ async fn run_script(
             }
         }
     };
-    let code = match status.code() {
-        Some(c) => c,
-        None => {
-            use std::os::unix::process::ExitStatusExt;
-            128 + status.signal().unwrap_or(0)
-        }
+    let code = if let Some(c) = status.code() {
+        c
+    } else {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
     };
     check_exit_code(code, &c.valid_exit_codes)
 }
@@ -143,7 +142,10 @@ mod tests {
 
     fn cfg(inline: &[&str]) -> Config {
         Config {
-            inline: inline.iter().map(|s| s.to_string()).collect(),
+            inline: inline
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             inline_shebang: "/bin/sh -e".into(),
             scripts: vec![],
             environment_vars: vec!["GREETING=hi there".into()],

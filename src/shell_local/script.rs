@@ -89,7 +89,7 @@ pub(crate) fn check_exit_code(status: i32, valid: &[i32]) -> anyhow::Result<()> 
     if valid.contains(&status) {
         return Ok(());
     }
-    let list: Vec<String> = valid.iter().map(|c| c.to_string()).collect();
+    let list: Vec<String> = valid.iter().map(std::string::ToString::to_string).collect();
     anyhow::bail!(
         "Script exited with non-zero exit status: {status}.Allowed exit codes are: [{}]",
         list.join(" ")

@@ -195,7 +195,7 @@ const AFTER_PAIR: &str = "after object key:value pair";
 const AFTER_ELEM: &str = "after array element";
 const AFTER_TOP: &str = "after top-level value";
 
-impl<'s> Parser<'s> {
+impl Parser<'_> {
     fn pos(&mut self) -> Pos {
         let (from, before) = match self.col_at {
             (line, at, chars) if line == self.line && at <= self.i => (at, chars),
@@ -342,21 +342,20 @@ impl<'s> Parser<'s> {
             self.skip_ws();
             let node = self.parse_value()?;
             if self.dup.is_none() {
-                let is_dup = match &mut seen {
-                    Some(set) => !set.insert(key.clone()),
-                    None => {
-                        let dup = obj.entries.iter().any(|(k, _, _)| *k == key);
-                        if obj.entries.len() >= 16 {
-                            seen = Some(
-                                obj.entries
-                                    .iter()
-                                    .map(|(k, _, _)| k.clone())
-                                    .chain([key.clone()])
-                                    .collect(),
-                            );
-                        }
-                        dup
+                let is_dup = if let Some(set) = &mut seen {
+                    !set.insert(key.clone())
+                } else {
+                    let dup = obj.entries.iter().any(|(k, _, _)| *k == key);
+                    if obj.entries.len() >= 16 {
+                        seen = Some(
+                            obj.entries
+                                .iter()
+                                .map(|(k, _, _)| k.clone())
+                                .chain([key.clone()])
+                                .collect(),
+                        );
                     }
+                    dup
                 };
                 if is_dup {
                     self.dup = Some((key.clone(), key_pos));

@@ -635,7 +635,7 @@ impl Template {
                 stage: Stage::Structure,
                 message,
                 pos: Some(pos),
-            })
+            });
         };
         for (i, p) in self.provisioners.iter().enumerate() {
             for e in self.only_except_errors(&p.only, &p.except) {
@@ -677,10 +677,10 @@ impl Template {
     /// A display name for positions in messages: the template file name, or `<stdin>`.
     pub fn display_path(&self) -> String {
         match &self.path {
-            Some(p) => p
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_else(|| p.display().to_string()),
+            Some(p) => p.file_name().map_or_else(
+                || p.display().to_string(),
+                |f| f.to_string_lossy().into_owned(),
+            ),
             None => "<stdin>".into(),
         }
     }

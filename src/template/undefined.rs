@@ -30,7 +30,9 @@ pub struct Sink(Arc<Mutex<Vec<UndefinedRef>>>);
 
 impl Sink {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<UndefinedRef>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Records a reference (the `user` function does, knowing only the name).
@@ -93,7 +95,7 @@ pub fn user_names(s: &str) -> Vec<String> {
             if before_ok && arg.len() < tail.len() {
                 if let Some(q) = arg.chars().next().filter(|c| *c == '`' || *c == '"') {
                     if let Some(close) = arg[1..].find(q) {
-                        out.push(arg[1..1 + close].to_string());
+                        out.push(arg[1..=close].to_string());
                     }
                 }
             }
@@ -147,9 +149,7 @@ pub fn describe(r: &UndefinedRef, file: &str) -> String {
 
 /// Whether strict mode is on: the `-strict` flag or `RPACK_STRICT=1` (also `true`).
 pub fn strict_from_env() -> bool {
-    std::env::var("RPACK_STRICT")
-        .map(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "True"))
-        .unwrap_or(false)
+    std::env::var("RPACK_STRICT").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "True"))
 }
 
 #[cfg(test)]

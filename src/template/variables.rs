@@ -298,8 +298,7 @@ pub fn resolve(
                     .iter()
                     .enumerate()
                     .min_by(|a, b| a.1.cmp(b.1))
-                    .map(|(i, _)| i)
-                    .unwrap_or(0);
+                    .map_or(0, |(i, _)| i);
                 cycle.rotate_left(min);
                 let text = format!("{} -> {}", cycle.join(" -> "), cycle[0]);
                 if !cycles.contains(&text) {
@@ -377,17 +376,14 @@ fn protect_dot_fields(s: &str) -> (String, Vec<String>) {
         if let Some(c) = body.chars().next().filter(|c| c.is_whitespace()) {
             body = &body[c.len_utf8()..];
         }
-        match (body.starts_with('.'), after.find("}}")) {
-            (true, Some(end)) => {
-                let span = &rest[i..i + 2 + end + 2];
-                out.push_str(&format!("\u{1}RPACKDOT{}\u{1}", saved.len()));
-                saved.push(span.to_string());
-                rest = &rest[i + 2 + end + 2..];
-            }
-            _ => {
-                out.push_str("{{");
-                rest = after;
-            }
+        if let (true, Some(end)) = (body.starts_with('.'), after.find("}}")) {
+            let span = &rest[i..i + 2 + end + 2];
+            out.push_str(&format!("\u{1}RPACKDOT{}\u{1}", saved.len()));
+            saved.push(span.to_string());
+            rest = &rest[i + 2 + end + 2..];
+        } else {
+            out.push_str("{{");
+            rest = after;
         }
     }
     out.push_str(rest);
@@ -411,15 +407,12 @@ fn restore_dot_fields(s: &str, saved: &[String]) -> String {
             .ok()
             .filter(|_| after[digits..].starts_with('\u{1}'))
             .and_then(|n| saved.get(n));
-        match span {
-            Some(span) => {
-                out.push_str(span);
-                rest = &after[digits + 1..];
-            }
-            None => {
-                out.push_str(MARK);
-                rest = after;
-            }
+        if let Some(span) = span {
+            out.push_str(span);
+            rest = &after[digits + 1..];
+        } else {
+            out.push_str(MARK);
+            rest = after;
         }
     }
     out.push_str(rest);

@@ -78,7 +78,7 @@ impl BuildUi {
         if let Some(pb) = self
             .waiting
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
         {
             pb.finish_and_clear();
@@ -97,7 +97,10 @@ impl BuildUi {
         pb.set_message(msg.trim_end_matches("...").to_string());
         // A tenth of a second keeps the clock readable without drawing for nothing.
         pb.enable_steady_tick(Duration::from_millis(100));
-        *self.waiting.lock().unwrap_or_else(|e| e.into_inner()) = Some(pb.clone());
+        *self
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pb.clone());
         Some(pb)
     }
 
@@ -244,7 +247,7 @@ mod tests {
             "13 milliseconds 47 microseconds"
         );
         assert_eq!(
-            human_duration(Duration::from_micros(5_016_000)),
+            human_duration(Duration::from_millis(5016)),
             "5 seconds 16 milliseconds"
         );
         assert_eq!(human_duration(Duration::from_secs(61)), "1 minute 1 second");

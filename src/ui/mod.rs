@@ -34,9 +34,9 @@ pub trait Ui: Send + Sync {
     fn styled(&self, style: &str, msg: &str, error: bool) {
         let _ = style;
         if error {
-            self.error(msg)
+            self.error(msg);
         } else {
-            self.say(msg)
+            self.say(msg);
         }
     }
     /// A progress bar for `len` bytes labelled `label`, drawn among the output's other live
@@ -137,9 +137,9 @@ impl Ui for BasicUi {
         let text = self.secrets.mask(msg);
         let line = format!("{style}{}\x1b[0m\n", terminal::safe(&text));
         if error {
-            self.sink.write_err(&line)
+            self.sink.write_err(&line);
         } else {
-            self.sink.write_out(&line)
+            self.sink.write_out(&line);
         }
     }
     fn mask(&self, text: &str) -> String {

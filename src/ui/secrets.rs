@@ -28,13 +28,19 @@ impl Secrets {
 
     /// Adds `value` (and its variants) to this set.
     pub fn add(&self, value: &str) {
-        let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
+        let mut values = self
+            .values
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         insert_variants(&mut values, value);
     }
 
     /// `text` with this set's secrets and the process-wide ones masked.
     pub fn mask(&self, text: &str) -> String {
-        let own = self.values.read().unwrap_or_else(|e| e.into_inner());
+        let own = self
+            .values
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         mask_global(&replace_all(text, &own))
     }
 }
@@ -44,13 +50,17 @@ static GLOBAL: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Marks `value` as a secret for the rest of the process (every UI and the debug log).
 pub fn register(value: &str) {
-    let mut values = GLOBAL.write().unwrap_or_else(|e| e.into_inner());
+    let mut values = GLOBAL
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     insert_variants(&mut values, value);
 }
 
 /// `text` with every registered secret masked.
 pub fn mask_global(text: &str) -> String {
-    let values = GLOBAL.read().unwrap_or_else(|e| e.into_inner());
+    let values = GLOBAL
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     replace_all(text, &values)
 }
 

@@ -31,7 +31,10 @@ impl Recording {
 
     /// Every line so far, in order.
     pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn push(&self, line: String) {
@@ -40,7 +43,7 @@ impl Recording {
         }
         self.lines
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(line);
     }
 }

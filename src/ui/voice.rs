@@ -11,8 +11,7 @@ pub fn as_packer() -> bool {
     *AS_PACKER.get_or_init(|| {
         std::env::args_os()
             .next()
-            .map(|a| is_packer_name(&a.to_string_lossy()))
-            .unwrap_or(false)
+            .is_some_and(|a| is_packer_name(&a.to_string_lossy()))
     })
 }
 

@@ -411,7 +411,7 @@ fn start_in_phase(st: &Stack, phase: Phase) -> Running {
         }
         Phase::Provisioning => {
             provisioners =
-                json!([{"type": "shell", "inline": ["echo rpack-it: provisioning", "sleep 60"]}])
+                json!([{"type": "shell", "inline": ["echo rpack-it: provisioning", "sleep 60"]}]);
         }
     }
     if let Phase::Copy = phase {

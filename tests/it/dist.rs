@@ -39,8 +39,7 @@ fn release_binary_runs_in_a_debian_root_without_libssl_or_zlib() {
     // SAFETY: geteuid has no preconditions.
     assert!(unsafe { libc::geteuid() } == 0, "chroot needs root");
     let bin = std::env::var_os("RPACK_RELEASE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| target_dir().join("release/rpack"));
+        .map_or_else(|| target_dir().join("release/rpack"), PathBuf::from);
     assert!(
         bin.is_file(),
         "{} is missing: run `cargo build --release` (or scripts/release.sh) first",

@@ -119,12 +119,12 @@ impl ProvisionHook for Inspect {
         let inst = out
             .reservations()
             .iter()
-            .flat_map(|r| r.instances())
+            .flat_map(aws_sdk_ec2::types::Reservation::instances)
             .next()
             .cloned();
         let gids: Vec<String> = inst
             .iter()
-            .flat_map(|i| i.security_groups())
+            .flat_map(aws_sdk_ec2::types::Instance::security_groups)
             .filter_map(|g| g.group_id().map(str::to_string))
             .collect();
         let groups = c
@@ -576,10 +576,9 @@ async fn skip_create_ami_builds_without_an_image() {
         ),
     )
     .await;
-    match &o.result {
-        Ok(None) => {}
-        Ok(Some(a)) => panic!("an artifact was returned: {}", a.string()),
-        Err(_) => panic!("{}", err_text(&o)),
+    assert!(o.result.is_ok(), "{}", err_text(&o));
+    if let Ok(Some(a)) = &o.result {
+        panic!("an artifact was returned: {}", a.string());
     }
     assert!(o
         .lines

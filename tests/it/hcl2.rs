@@ -40,7 +40,7 @@ fn plan_lines(text: &str) -> Vec<String> {
     let mut skip_vars = false;
     let mut out = Vec::new();
     for l in text.lines() {
-        let rest = l.split_once(',').map(|(_, r)| r).unwrap_or(l).to_string();
+        let rest = l.split_once(',').map_or(l, |(_, r)| r).to_string();
         if rest.contains("variables") || rest.contains("Variables") {
             skip_vars = true;
             continue;

@@ -55,7 +55,7 @@ fn rpack(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) 
                     rlim_cur: n,
                     rlim_max: n,
                 };
-                if libc::setrlimit(res, &lim) != 0 {
+                if libc::setrlimit(res, &raw const lim) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
@@ -75,7 +75,7 @@ fn rpack(dir: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) 
     let (status, usage) = loop {
         let mut status = 0;
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        let r = unsafe { libc::wait4(pid, &raw mut status, libc::WNOHANG, &raw mut usage) };
         if r == pid {
             break (status, usage);
         }

@@ -68,9 +68,9 @@ async fn current_plugin_keys_reach_the_requests_and_run_tags_the_ami() {
         .iter()
         .map(|r| r.get("ImageId").map(String::as_str).unwrap_or_default())
         .collect();
-    protected.sort();
+    protected.sort_unstable();
     let mut amis: Vec<&str> = art.amis.values().map(String::as_str).collect();
-    amis.sort();
+    amis.sort_unstable();
     assert_eq!(protected, amis, "{protect:#?}");
     assert!(
         protect

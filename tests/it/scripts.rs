@@ -29,8 +29,7 @@ fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool} >/dev/null 2>&1")])
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+        .is_ok_and(|s| s.success())
 }
 
 /// A tool a test needs is missing: fail, naming the script that installs it (a test never
@@ -55,7 +54,7 @@ type Snapshot = BTreeMap<String, (u32, Option<std::time::SystemTime>, Vec<u8>)>;
 fn snapshot(dir: &Path) -> Snapshot {
     fn walk(base: &Path, dir: &Path, out: &mut Snapshot) {
         let mut entries: Vec<_> = fs::read_dir(dir).unwrap().map(|e| e.unwrap()).collect();
-        entries.sort_by_key(|e| e.path());
+        entries.sort_by_key(std::fs::DirEntry::path);
         for e in entries {
             let p = e.path();
             let meta = fs::symlink_metadata(&p).unwrap();
@@ -469,7 +468,7 @@ fn appdeploy_and_configdeploy_hooks_work_in_a_scratch_root() {
     );
     let start = fs::read_to_string(r.join("etc/eb-nodejs/start-app.sh")).unwrap();
     assert!(
-        start.contains(r#"NODE_COMMAND='node server.js --name '\''it'\'''"#),
+        start.contains(r"NODE_COMMAND='node server.js --name '\''it'\'''"),
         "{start}"
     );
 

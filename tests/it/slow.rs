@@ -494,8 +494,10 @@ fn os_release(key: &str) -> String {
     let text = fs::read_to_string("/etc/os-release").expect("reading /etc/os-release");
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{key}=")))
-        .map(|v| v.trim_matches('"').to_string())
-        .unwrap_or_else(|| panic!("/etc/os-release has no {key}"))
+        .map_or_else(
+            || panic!("/etc/os-release has no {key}"),
+            |v| v.trim_matches('"').to_string(),
+        )
 }
 
 // ---- this machine's apt sources ----------------------------------------------------------------
@@ -550,9 +552,10 @@ fn debian_sources(codename: &str) -> Vec<AptSource> {
     found
         .into_iter()
         .filter(|s| s.suite == codename || s.suite.starts_with(&format!("{codename}-")))
-        .filter(|s| match &s.signed_by {
-            Some(key) => key == DEBIAN_KEYRING,
-            None => {
+        .filter(|s| {
+            if let Some(key) = &s.signed_by {
+                key == DEBIAN_KEYRING
+            } else {
                 let path = s.uri.trim_end_matches('/');
                 path.ends_with("/debian") || path.ends_with("/debian-security")
             }
@@ -597,7 +600,7 @@ fn parse_deb822(text: &str) -> Vec<AptSource> {
     let mut out = Vec::new();
     let mut stanza: BTreeMap<String, String> = BTreeMap::new();
     let mut flush = |stanza: &mut BTreeMap<String, String>| {
-        let field = |k: &str| stanza.get(k).map(String::as_str).unwrap_or("");
+        let field = |k: &str| stanza.get(k).map_or("", String::as_str);
         let enabled = !field("Enabled").eq_ignore_ascii_case("no");
         if enabled && field("Types").split_whitespace().any(|t| t == "deb") {
             // An inline key block is not a path; apt then falls back to trusted.gpg.d.

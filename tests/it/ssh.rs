@@ -1172,11 +1172,11 @@ impl Pty {
         // SAFETY: valid out-pointers for the two fds, no name buffer, no termios, a valid winsize.
         let rc = unsafe {
             libc::openpty(
-                &mut master,
-                &mut slave,
+                &raw mut master,
+                &raw mut slave,
                 std::ptr::null_mut(),
                 std::ptr::null(),
-                &size,
+                &raw const size,
             )
         };
         assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
@@ -1202,7 +1202,7 @@ impl Pty {
                         revents: 0,
                     };
                     // SAFETY: one valid pollfd for the duration of the call.
-                    let ready = unsafe { libc::poll(&mut pfd, 1, 50) };
+                    let ready = unsafe { libc::poll(&raw mut pfd, 1, 50) };
                     if ready > 0 {
                         match master.read(&mut buf) {
                             Ok(n) if n > 0 => seen.lock().unwrap().extend_from_slice(&buf[..n]),
@@ -1266,7 +1266,7 @@ async fn progress_bar_for_big_uploads_on_a_terminal_only() {
         async move {
             provisioners::file::provision(&cfg, &*ui, &comm, &data(), &CancellationToken::new())
                 .await
-                .unwrap()
+                .unwrap();
         }
     };
     let sizes = format!("stat -c '%n %s' {remote}/*; rm -f {remote}/*");

@@ -226,11 +226,7 @@ fn called_as_packer_the_auth_failure_is_packers_line_and_as_rpack_its_own() {
             .find(|l| l.starts_with("Build 'null' errored after "))
             .unwrap_or_else(|| panic!("{} printed no build error:\n{text}", bin.display()));
         // Without the duration: "Build 'null' errored after 87 milliseconds: <error>".
-        let line = line
-            .split_once(": ")
-            .map(|(_, e)| e)
-            .unwrap_or(line)
-            .to_string();
+        let line = line.split_once(": ").map_or(line, |(_, e)| e).to_string();
         (out.status.code(), line)
     };
     let theirs = run(Path::new("packer"));

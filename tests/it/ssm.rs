@@ -141,9 +141,10 @@ impl Rig {
 const DATA_TEST_LIMIT: Duration = Duration::from_secs(240);
 
 async fn bounded(limit: Duration, test: impl std::future::Future<Output = ()>) {
-    if tokio::time::timeout(limit, test).await.is_err() {
-        panic!("the test did not finish within {limit:?}: a hang");
-    }
+    assert!(
+        tokio::time::timeout(limit, test).await.is_ok(),
+        "the test did not finish within {limit:?}: a hang"
+    );
 }
 
 async fn output(comm: &SshComm, cmd: &str) -> String {
@@ -155,7 +156,7 @@ async fn output(comm: &SshComm, cmd: &str) -> String {
             s.push('\n');
         }
         fn stderr_line(&self, l: &str) {
-            self.stdout_line(&format!("err: {l}"))
+            self.stdout_line(&format!("err: {l}"));
         }
     }
     let c = Collect(Mutex::new(String::new()));
@@ -171,7 +172,7 @@ async fn output(comm: &SshComm, cmd: &str) -> String {
 fn random_file(dir: &Path, name: &str, len: usize) -> (PathBuf, String) {
     let mut data = vec![0u8; len];
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ len as u64;
-    for b in data.iter_mut() {
+    for b in &mut data {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;

@@ -246,7 +246,7 @@ async fn proxy_delays_chosen_actions() {
     let proxy = Proxy::start(moto.endpoint());
     let ec2 = client(proxy.endpoint(), "us-east-1");
     ec2.describe_key_pairs().send().await.expect("warm-up"); // first call loads moto's EC2 backend
-    let delay = Duration::from_millis(1000);
+    let delay = Duration::from_secs(1);
     proxy.set_delay(delay, &["DescribeKeyPairs"]);
 
     let started = Instant::now();
@@ -408,7 +408,10 @@ async fn proxy_shows_transitions_for_a_while() {
     let shown = status.instance_statuses()[0]
         .instance_state()
         .and_then(|s| s.name());
-    assert_eq!(shown.map(|n| n.as_str()), Some("pending"));
+    assert_eq!(
+        shown.map(aws_sdk_ec2::types::InstanceStateName::as_str),
+        Some("pending")
+    );
 
     let image = ec2
         .create_image()

@@ -48,7 +48,12 @@ pub struct RunArgs {
 
 /// Packer's step list, in order; spot builds launch through a fleet instead of RunInstances.
 pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
-    use steps::*;
+    use steps::{
+        ami_attributes, cleanup_volumes, copy_ami, create_ami, create_tags, deregister_ami,
+        deregistration_protection, iam_instance_profile, key_pair, modify_instance, network,
+        pre_validate, provision, run_instance, run_spot_instance, security_group, source_ami,
+        stop_instance,
+    };
     let launch: Box<dyn Step<BuildCtx>> = if cfg.run.is_spot() {
         Box::new(run_spot_instance::RunSpotInstance)
     } else {

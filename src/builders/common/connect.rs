@@ -106,8 +106,8 @@ pub(crate) async fn connect_with(
             crate::gocompat::time::duration_string(pause)
         ));
         tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = cancel.cancelled() => return Err(CommError::Cancelled),
+            () = tokio::time::sleep(pause) => {}
+            () = cancel.cancelled() => return Err(CommError::Cancelled),
         }
         comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
             .await?;

@@ -68,7 +68,9 @@ impl Step<NullCtx> for ProvisionStep {
             ssh: Some(SshFacts::new(
                 c,
                 c.private_key_file.as_deref(),
-                ctx.comm.as_ref().and_then(|s| s.host_key_blob()),
+                ctx.comm
+                    .as_ref()
+                    .and_then(super::super::communicator::ssh::SshComm::host_key_blob),
             )),
             ..Default::default()
         };

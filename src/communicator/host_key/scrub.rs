@@ -104,7 +104,10 @@ impl Scrub<'_> {
             .start(&self.command(), &out, cancel)
             .await
             .map_err(|e| e.to_string())?;
-        let lines = out.lines.into_inner().unwrap_or_else(|e| e.into_inner());
+        let lines = out
+            .lines
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut report = Report::default();
         let mut other = Vec::new();
         for (err, l) in lines {
@@ -145,7 +148,10 @@ impl OutputSink for Collect {
 
 impl Collect {
     fn push(&self, err: bool, line: &str) {
-        let mut l = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut l = self
+            .lines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if l.len() < 1000 {
             l.push((err, line.to_string()));
         }

@@ -116,13 +116,13 @@ fn is_windows(text: &str) -> bool {
 fn content_type(text: &str) -> &'static str {
     let first = text.lines().next().unwrap_or("").trim();
     match () {
-        _ if first.starts_with("#cloud-config") => "text/cloud-config",
-        _ if first.starts_with("#!") => "text/x-shellscript",
-        _ if first.starts_with("#include") => "text/x-include-url",
-        _ if first.starts_with("#cloud-boothook") => "text/cloud-boothook",
-        _ if first.starts_with("#part-handler") => "text/part-handler",
-        _ if first.starts_with("## template: jinja") => "text/jinja2",
-        _ => "text/plain",
+        () if first.starts_with("#cloud-config") => "text/cloud-config",
+        () if first.starts_with("#!") => "text/x-shellscript",
+        () if first.starts_with("#include") => "text/x-include-url",
+        () if first.starts_with("#cloud-boothook") => "text/cloud-boothook",
+        () if first.starts_with("#part-handler") => "text/part-handler",
+        () if first.starts_with("## template: jinja") => "text/jinja2",
+        () => "text/plain",
     }
 }
 

@@ -70,7 +70,9 @@ impl Verifier {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// New console evidence. A key list replaces an earlier one only if it says more.
@@ -165,7 +167,7 @@ impl Verifier {
                     s = self
                         .changed
                         .wait_timeout(s, tick)
-                        .unwrap_or_else(|e| e.into_inner())
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .0;
                 }
             }

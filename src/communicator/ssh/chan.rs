@@ -43,7 +43,7 @@ impl ExecChannel {
     /// Opens a session channel (`channel_session()`'s window and packet sizes).
     pub(super) fn open(sess: &Session) -> Result<ExecChannel, ssh2::Error> {
         let mut guard = sess.raw();
-        let s: *mut sys::LIBSSH2_SESSION = &mut *guard;
+        let s: *mut sys::LIBSSH2_SESSION = &raw mut *guard;
         let kind = b"session";
         // SAFETY: a live session (locked); the type string outlives the call.
         let raw = unsafe {
@@ -69,7 +69,7 @@ impl ExecChannel {
     /// Runs `f` with the session locked; a negative result becomes the session's error.
     fn rc(&self, f: impl FnOnce(*mut sys::LIBSSH2_CHANNEL) -> isize) -> Result<usize, ssh2::Error> {
         let mut guard = self.sess.raw();
-        let s: *mut sys::LIBSSH2_SESSION = &mut *guard;
+        let s: *mut sys::LIBSSH2_SESSION = &raw mut *guard;
         let rc = f(self.raw);
         if rc < 0 {
             Err(ssh2::Error::from_session_error_raw(s, rc as c_int))
@@ -172,7 +172,7 @@ impl ExecChannel {
     /// The name of the signal that ended the command ("TERM"), if one did.
     pub(super) fn exit_signal(&self) -> Option<String> {
         let mut guard = self.sess.raw();
-        let s: *mut sys::LIBSSH2_SESSION = &mut *guard;
+        let s: *mut sys::LIBSSH2_SESSION = &raw mut *guard;
         let mut sig: *mut c_char = null_mut();
         let mut len: libc::size_t = 0;
         // SAFETY: a live channel, session locked; libssh2 allocates `sig` with the session's
@@ -180,8 +180,8 @@ impl ExecChannel {
         unsafe {
             let rc = sys::libssh2_channel_get_exit_signal(
                 self.raw,
-                &mut sig,
-                &mut len,
+                &raw mut sig,
+                &raw mut len,
                 null_mut(),
                 null_mut(),
                 null_mut(),

@@ -21,15 +21,18 @@ impl Inner {
         deadline: Option<Instant>,
     ) -> Result<Conn, CommError> {
         let p = &self.params;
-        let budget = deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
-            .unwrap_or(Duration::from_secs(30));
+        let budget = deadline.map_or(Duration::from_secs(30), |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         let dial_timeout = budget.clamp(Duration::from_secs(1), Duration::from_secs(10));
         let Link { sock, relay } = self.transport.open(dial_timeout, cancel)?;
         let kill = sock
             .try_clone()
             .map_err(|e| CommError::Other(format!("cloning socket: {e}")))?;
-        *self.kill.lock().unwrap_or_else(|e| e.into_inner()) = Some(kill);
+        *self
+            .kill
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(kill);
         let addr = format!("{}:{}", p.target.host, p.target.port);
         let not_ssh = match explain::await_banner(sock.fd(), &addr, dial_timeout, cancel) {
             Ok(first) => first,
@@ -80,7 +83,10 @@ impl Inner {
             })?;
         }
         let kind = format!("{kind:?}");
-        let mut seen = self.host_key.lock().unwrap_or_else(|e| e.into_inner());
+        let mut seen = self
+            .host_key
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match seen.as_ref() {
             None => {
                 *seen = Some((kind, key.to_vec()));

@@ -60,13 +60,13 @@ impl OutputSink for Collect {
     fn stdout_line(&self, line: &str) {
         self.out
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(line.to_string());
     }
     fn stderr_line(&self, line: &str) {
         self.err
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(line.to_string());
     }
 }

@@ -17,7 +17,9 @@ use crate::gocompat::time::duration_string;
 
 /// A TCP connect that failed, worded by what the failure means for a build.
 pub(super) fn tcp_failure(addr: &str, e: &std::io::Error, timeout: Duration) -> CommError {
-    use std::io::ErrorKind::*;
+    use std::io::ErrorKind::{
+        ConnectionRefused, HostUnreachable, NetworkUnreachable, TimedOut, WouldBlock,
+    };
     let why = match e.kind() {
         ConnectionRefused => {
             "connection refused (nothing listens on that port, or a firewall rejects it)".into()
@@ -60,7 +62,7 @@ pub(super) fn await_banner(
         };
         let wait = left.min(TICK).as_millis().max(1) as libc::c_int;
         // SAFETY: one valid pollfd for the duration of the call.
-        let n = unsafe { libc::poll(&mut pfd, 1, wait) };
+        let n = unsafe { libc::poll(&raw mut pfd, 1, wait) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == std::io::ErrorKind::Interrupted {

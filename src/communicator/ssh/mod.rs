@@ -135,7 +135,11 @@ impl SshComm {
             let this = self.clone();
             let token = cancel.clone();
             let attempt = tokio::task::spawn_blocking(move || {
-                let mut guard = this.inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+                let mut guard = this
+                    .inner
+                    .conn
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if guard.is_none() {
                     *guard = Some(this.inner.dial(&token, Some(deadline))?);
                 }
@@ -176,8 +180,8 @@ impl SshComm {
                 )));
             }
             tokio::select! {
-                _ = tokio::time::sleep(TICK) => {}
-                _ = cancel.cancelled() => return Err(CommError::Cancelled),
+                () = tokio::time::sleep(TICK) => {}
+                () = cancel.cancelled() => return Err(CommError::Cancelled),
             }
         }
     }
@@ -188,12 +192,16 @@ impl SshComm {
             .inner
             .kill
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()
         {
             k.shutdown();
         }
-        *self.inner.conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        *self
+            .inner
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// SHA256 fingerprint (`SHA256:…`) of the host key recorded at the first connection.
@@ -201,7 +209,7 @@ impl SshComm {
         self.inner
             .host_key
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
             .map(|(_, k)| fingerprint(k))
     }
@@ -211,7 +219,7 @@ impl SshComm {
         self.inner
             .host_key
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .as_ref()
             .map(|(_, k)| k.clone())
     }
@@ -249,7 +257,7 @@ impl SshComm {
                 if let Some(k) = inner
                     .kill
                     .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .as_ref()
                 {
                     k.shutdown();
@@ -258,7 +266,10 @@ impl SshComm {
         };
         let token = cancel.clone();
         let res = tokio::task::spawn_blocking(move || {
-            let mut guard = inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+            let mut guard = inner
+                .conn
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if guard.is_none() {
                 *guard = Some(inner.dial(&token, None).map_err(|e| match e {
                     CommError::Other(m) => CommError::Disconnected(m),
@@ -279,7 +290,10 @@ impl SshComm {
             };
             if matches!(res, Err(CommError::Disconnected(_) | CommError::Cancelled)) {
                 *guard = None;
-                *inner.kill.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                *inner
+                    .kill
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
             }
             res
         })

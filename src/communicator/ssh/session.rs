@@ -146,7 +146,7 @@ fn agent_auth(sess: &Session, user: &str, socket: Option<&Path>) -> Result<(), S
             match agent.userauth(user, key) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
-                    tracing::debug!("ssh agent key {:?} refused: {}", key.comment(), e.message())
+                    tracing::debug!("ssh agent key {:?} refused: {}", key.comment(), e.message());
                 }
             }
         }
@@ -161,11 +161,11 @@ fn agent_auth(sess: &Session, user: &str, socket: Option<&Path>) -> Result<(), S
 
 struct PasswordPrompt(String);
 impl ssh2::KeyboardInteractivePrompt for PasswordPrompt {
-    fn prompt<'a>(
+    fn prompt(
         &mut self,
         _username: &str,
         _instructions: &str,
-        prompts: &[ssh2::Prompt<'a>],
+        prompts: &[ssh2::Prompt<'_>],
     ) -> Vec<String> {
         prompts.iter().map(|_| self.0.clone()).collect()
     }

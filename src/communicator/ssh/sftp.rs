@@ -84,9 +84,9 @@ pub(super) fn upload_dir_sftp(
     let mut stack = vec![(local.to_path_buf(), root)];
     while let Some((abs, rdir)) = stack.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(&abs)
-            .and_then(|d| d.collect::<Result<_, _>>())
+            .and_then(std::iter::Iterator::collect::<Result<_, _>>)
             .map_err(|e| CommError::Other(format!("reading {}: {e}", abs.display())))?;
-        entries.sort_by_key(|e| e.file_name());
+        entries.sort_by_key(std::fs::DirEntry::file_name);
         for e in entries {
             let path = e.path();
             let rpath = rdir.join(e.file_name());

@@ -98,7 +98,7 @@ pub(super) fn upload_dir_tar(
     let res = {
         let mut bw = io::BufWriter::with_capacity(CHUNK, &mut w);
         let r = append_tree(&mut bw, local);
-        r.and_then(|_| bw.flush())
+        r.and_then(|()| bw.flush())
     };
     let send_err = match res {
         Ok(()) => None,
@@ -149,7 +149,7 @@ fn append_tree(w: &mut impl Write, dir: &Path) -> io::Result<()> {
     let mut restore: Vec<(PathBuf, std::fs::Metadata, u32)> = Vec::new();
     while let Some((abs, rel)) = stack.pop() {
         let mut entries: Vec<_> = std::fs::read_dir(&abs)?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
+        entries.sort_by_key(std::fs::DirEntry::file_name);
         for e in entries {
             let path = e.path();
             let name = rel.join(e.file_name());

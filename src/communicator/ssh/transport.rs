@@ -136,7 +136,7 @@ pub(super) fn push_ack(fd: RawFd) {
             fd,
             libc::IPPROTO_TCP,
             libc::TCP_QUICKACK,
-            (&one as *const libc::c_int).cast(),
+            (&raw const one).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         );
     }

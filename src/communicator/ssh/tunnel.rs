@@ -136,7 +136,9 @@ fn check_bastion_key(
             )));
         }
     }
-    let mut pin = pinned.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pin = pinned
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     match pin.as_ref() {
         None => *pin = Some(blob),
         Some(p) if *p == blob => {}
@@ -267,13 +269,13 @@ fn pump(
             let mut fds = [
                 libc::pollfd {
                     fd: sock.fd(),
-                    events: libc::POLLIN | (libc::POLLOUT * up.pending() as i16),
+                    events: libc::POLLIN | (libc::POLLOUT * i16::from(up.pending())),
                     revents: 0,
                 },
                 libc::pollfd {
                     fd: local.as_raw_fd(),
-                    events: (libc::POLLIN * (!up.pending() && !local_eof) as i16)
-                        | (libc::POLLOUT * down.pending() as i16),
+                    events: (libc::POLLIN * i16::from(!up.pending() && !local_eof))
+                        | (libc::POLLOUT * i16::from(down.pending())),
                     revents: 0,
                 },
             ];

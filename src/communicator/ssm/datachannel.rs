@@ -145,7 +145,7 @@ impl DataChannel {
         let deadline = tokio::time::Instant::now() + opts.handshake_timeout;
         let fut = Self::open_inner(url, token, opts);
         tokio::select! {
-            _ = cancel.cancelled() => Err(ChannelError::Cancelled),
+            () = cancel.cancelled() => Err(ChannelError::Cancelled),
             r = tokio::time::timeout_at(deadline, fut) => r.unwrap_or_else(|_| {
                 Err(ChannelError::Handshake(format!(
                     "no handshake from the agent at {} within the timeout",
@@ -361,9 +361,9 @@ impl DataChannel {
             let slots = opts.limits.window.saturating_sub(rel.in_flight());
             let want = (chunk * slots.clamp(1, 64)).min(buf.len());
             let sending = outbox.busy();
-            let out_now: &[u8] = pending.front().map(|p| &p[off..]).unwrap_or(&[]);
+            let out_now: &[u8] = pending.front().map_or(&[], |p| &p[off..]);
             tokio::select! {
-                _ = cancel.cancelled() => return Err(ChannelError::Cancelled),
+                () = cancel.cancelled() => return Err(ChannelError::Cancelled),
                 r = outbox.drain(&mut sink, wrap), if sending => {
                     r.map_err(|e| ChannelError::Io(format!("sending: {e}")))?;
                 }
@@ -447,10 +447,10 @@ fn receive(
     let data = match m {
         WsMessage::Binary(b) => b,
         WsMessage::Close(f) => {
-            return Err(ChannelError::Closed(
-                f.map(|f| format!("the service closed the WebSocket ({})", f.reason))
-                    .unwrap_or_else(|| "the service closed the WebSocket".into()),
-            ))
+            return Err(ChannelError::Closed(f.map_or_else(
+                || "the service closed the WebSocket".into(),
+                |f| format!("the service closed the WebSocket ({})", f.reason),
+            )))
         }
         _ => return Ok(Received::default()),
     };

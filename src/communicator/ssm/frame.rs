@@ -245,8 +245,7 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(1)
+        .map_or(1, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

@@ -141,7 +141,10 @@ impl SsmTransport {
 
     /// How long the last session took from StartSession's answer to a usable stream.
     pub fn last_setup(&self) -> Option<Duration> {
-        *self.last_setup.lock().unwrap_or_else(|e| e.into_inner())
+        *self
+            .last_setup
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// [`SsmTransport::open`] from a blocking thread (libssh2's), on the transport's runtime.
@@ -169,7 +172,10 @@ impl SsmTransport {
         };
         match res {
             Ok(plugin) => {
-                *self.last_setup.lock().unwrap_or_else(|e| e.into_inner()) = Some(t0.elapsed());
+                *self
+                    .last_setup
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(t0.elapsed());
                 Ok(SsmTunnel {
                     socket: ours,
                     session_id: id,
@@ -278,7 +284,7 @@ impl SsmTransport {
             tokio::select! {
                 _ = child.wait() => {}
                 _ = closed_rx => {}
-                _ = cancel.cancelled() => {}
+                () = cancel.cancelled() => {}
             }
             let _ = child.kill().await;
         });
@@ -305,15 +311,19 @@ impl SsmTransport {
         });
         self.pumps
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(task);
     }
 
     /// Waits until every session this transport opened has ended and been terminated (their
     /// sockets must have been dropped, or the build's cancellation token fired).
     pub async fn close(&self) {
-        let pumps: Vec<_> =
-            std::mem::take(&mut *self.pumps.lock().unwrap_or_else(|e| e.into_inner()));
+        let pumps: Vec<_> = std::mem::take(
+            &mut *self
+                .pumps
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         for p in pumps {
             let _ = p.await;
         }

@@ -18,12 +18,12 @@ use std::task::{Context, Poll};
 use futures_util::Sink;
 
 /// Local input is read while fewer bytes than this are queued.
-pub const INPUT_LIMIT: usize = 256 << 10;
+pub(crate) const INPUT_LIMIT: usize = 256 << 10;
 /// Acknowledgements are dropped while more bytes than this are queued.
-pub const ACK_LIMIT: usize = 2 << 20;
+pub(crate) const ACK_LIMIT: usize = 2 << 20;
 
 #[derive(Default)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     queue: VecDeque<Vec<u8>>,
     bytes: usize,
     /// Messages were handed to the sink and not flushed yet.
@@ -33,13 +33,13 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn push(&mut self, wire: Vec<u8>) {
+    pub(crate) fn push(&mut self, wire: Vec<u8>) {
         self.bytes += wire.len();
         self.queue.push_back(wire);
     }
 
     /// Queues an acknowledgement unless the queue is over [`ACK_LIMIT`].
-    pub fn push_ack(&mut self, wire: Vec<u8>) {
+    pub(crate) fn push_ack(&mut self, wire: Vec<u8>) {
         if self.bytes > ACK_LIMIT {
             self.dropped_acks += 1;
         } else {
@@ -47,22 +47,26 @@ impl Outbox {
         }
     }
 
-    pub fn has_room_for_input(&self) -> bool {
+    pub(crate) fn has_room_for_input(&self) -> bool {
         self.bytes < INPUT_LIMIT
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
 
     /// Whether [`Outbox::drain`] has work: queued messages, or sent ones to flush.
-    pub fn busy(&self) -> bool {
+    pub(crate) fn busy(&self) -> bool {
         !self.queue.is_empty() || self.unflushed
     }
 
     /// Hands queued messages to `sink` as fast as it takes them, then flushes. Cancel-safe: a
     /// message leaves the queue only once the sink accepted it. Resolves when all is flushed.
-    pub async fn drain<S, M, E>(&mut self, sink: &mut S, wrap: fn(Vec<u8>) -> M) -> Result<(), E>
+    pub(crate) async fn drain<S, M, E>(
+        &mut self,
+        sink: &mut S,
+        wrap: fn(Vec<u8>) -> M,
+    ) -> Result<(), E>
     where
         S: Sink<M, Error = E> + Unpin,
     {

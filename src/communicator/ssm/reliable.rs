@@ -191,7 +191,7 @@ impl Reliable {
         self.check(now)?;
         let rto = self.rto;
         let mut out = Vec::new();
-        for o in self.unacked.iter_mut() {
+        for o in &mut self.unacked {
             if now.saturating_duration_since(o.last_sent) >= rto {
                 o.last_sent = now;
                 o.resent += 1;

@@ -97,7 +97,7 @@ pub async fn start(
             .set_parameters(Some(params))
             .send();
         let res = tokio::select! {
-            _ = cancel.cancelled() => return Err(StartError::Cancelled),
+            () = cancel.cancelled() => return Err(StartError::Cancelled),
             r = call => r,
         };
         match res {
@@ -115,7 +115,7 @@ pub async fn start(
             }
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_target_not_connected()) =>
+                    .is_some_and(aws_sdk_ssm::operation::start_session::StartSessionError::is_target_not_connected) =>
             {
                 let waited = begun.elapsed();
                 if waited + delay > register_wait {
@@ -132,8 +132,8 @@ pub async fn start(
                     ));
                 }
                 tokio::select! {
-                    _ = cancel.cancelled() => return Err(StartError::Cancelled),
-                    _ = tokio::time::sleep(delay) => {}
+                    () = cancel.cancelled() => return Err(StartError::Cancelled),
+                    () = tokio::time::sleep(delay) => {}
                 }
                 delay = (delay * 2).min(Duration::from_secs(5));
             }

@@ -1,6 +1,9 @@
 //! The fixers themselves, one function each, in Packer 1.6.6's order (see [`super::FIXERS`]).
 
-use super::*;
+use super::{
+    amazon, builders_of, each_builder, each_pp, mapstructure_errors, pps_of, rename, weak_list,
+    GoValue, Map,
+};
 
 pub(super) fn iso_md5(input: &mut Map) -> Result<(), String> {
     each_builder(input, |b| {

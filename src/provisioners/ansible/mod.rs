@@ -56,7 +56,7 @@ impl Drop for Plan {
 }
 
 fn value<'a>(data: &'a RunData, key: &str) -> &'a str {
-    data.values.get(key).map(String::as_str).unwrap_or("")
+    data.values.get(key).map_or("", String::as_str)
 }
 
 /// Where Ansible's ssh goes: the instance itself, or rpack's proxy on loopback.
@@ -159,7 +159,7 @@ pub(crate) fn plan(c: &Config, data: &RunData, target: Target<'_>) -> anyhow::Re
             kh.display()
         )),
         None if c.ssh_host_key_file.is_none() => {
-            env_vars.push("ANSIBLE_HOST_KEY_CHECKING=False".into())
+            env_vars.push("ANSIBLE_HOST_KEY_CHECKING=False".into());
         }
         None => {}
     }
@@ -196,29 +196,28 @@ pub(crate) fn plan(c: &Config, data: &RunData, target: Target<'_>) -> anyhow::Re
 
     // The inventory.
     let mut inventory_to_remove = None;
-    let inventory = match &c.inventory_file {
-        Some(f) => f.clone(),
-        None => {
-            let text = inventory(c, data, &user, host, port)?;
-            let name = format!("packer-provisioner-ansible{}", rand::random::<u32>());
-            match &c.inventory_directory {
-                Some(dir) => {
-                    let p = dir.join(name);
-                    std::fs::write(&p, text)
-                        .map_err(|e| anyhow!("Error preparing inventory file: {e}"))?;
-                    if !c.keep_inventory_file {
-                        inventory_to_remove = Some(p.clone());
-                    }
-                    p
+    let inventory = if let Some(f) = &c.inventory_file {
+        f.clone()
+    } else {
+        let text = inventory(c, data, &user, host, port)?;
+        let name = format!("packer-provisioner-ansible{}", rand::random::<u32>());
+        match &c.inventory_directory {
+            Some(dir) => {
+                let p = dir.join(name);
+                std::fs::write(&p, text)
+                    .map_err(|e| anyhow!("Error preparing inventory file: {e}"))?;
+                if !c.keep_inventory_file {
+                    inventory_to_remove = Some(p.clone());
                 }
-                None if c.keep_inventory_file => {
-                    let p = std::env::temp_dir().join(name);
-                    std::fs::write(&p, text)
-                        .map_err(|e| anyhow!("Error preparing inventory file: {e}"))?;
-                    p
-                }
-                None => private.write(&name, text.as_bytes(), 0o600)?,
+                p
             }
+            None if c.keep_inventory_file => {
+                let p = std::env::temp_dir().join(name);
+                std::fs::write(&p, text)
+                    .map_err(|e| anyhow!("Error preparing inventory file: {e}"))?;
+                p
+            }
+            None => private.write(&name, text.as_bytes(), 0o600)?,
         }
     };
 
@@ -459,7 +458,7 @@ pub async fn provision(
             tokio::select! {
                 r = run => r,
                 // Unreachable while the proxy holds its side of the channel.
-                _ = &mut serve => Err(anyhow!("the Ansible proxy stopped")),
+                () = &mut serve => Err(anyhow!("the Ansible proxy stopped")),
             }
         }
     };

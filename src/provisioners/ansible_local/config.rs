@@ -123,8 +123,7 @@ pub fn decode(d: &mut Decoder) -> Config {
 fn time_ordered_uuid() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
+        .map_or(0, |d| d.as_nanos() as u64);
     let r = uuid::Uuid::new_v4();
     let b = r.as_bytes();
     format!(

@@ -85,18 +85,17 @@ pub async fn provision(
 
     // The generated inventory lives only for this run.
     let mut _inventory_dir = None;
-    let inventory_local = match &c.inventory_file {
-        Some(f) => f.clone(),
-        None => {
-            let dir = PrivateDir::new("rpack-ansible-local")
-                .map_err(|e| anyhow!("Error preparing inventory file: {e}"))?;
-            let name = format!("packer-provisioner-ansible-local{}", rand::random::<u32>());
-            let p = dir
-                .write(&name, inventory(&c.inventory_groups).as_bytes(), 0o600)
-                .map_err(|e| anyhow!("Error preparing inventory file: {e}"))?;
-            _inventory_dir = Some(dir);
-            p
-        }
+    let inventory_local = if let Some(f) = &c.inventory_file {
+        f.clone()
+    } else {
+        let dir = PrivateDir::new("rpack-ansible-local")
+            .map_err(|e| anyhow!("Error preparing inventory file: {e}"))?;
+        let name = format!("packer-provisioner-ansible-local{}", rand::random::<u32>());
+        let p = dir
+            .write(&name, inventory(&c.inventory_groups).as_bytes(), 0o600)
+            .map_err(|e| anyhow!("Error preparing inventory file: {e}"))?;
+        _inventory_dir = Some(dir);
+        p
     };
     if let Some(f) = &c.galaxy_file {
         ui.message("Uploading galaxy file...");

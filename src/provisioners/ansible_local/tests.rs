@@ -142,7 +142,7 @@ async fn playbook_files_keep_their_local_path_under_the_staging_directory() {
 
 #[test]
 fn playbook_checks_match_packer() {
-    let (_, errs) = cfg(r#"{}"#);
+    let (_, errs) = cfg(r"{}");
     assert_eq!(
         errs,
         ["Either playbook_file or playbook_files must be specified"]

@@ -172,24 +172,20 @@ impl Proxy {
         };
         let host_key = russh::keys::decode_secret_key(&host_key_text, None)
             .map_err(|e| anyhow!("ssh_host_key_file: not a usable private key: {e}"))?;
-        let (authorized, client_key) = match opts.authorized_key_file {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| {
-                    anyhow!("ssh_authorized_key_file: reading {}: {e}", p.display())
-                })?;
-                let key = russh::keys::PublicKey::from_openssh(text.trim())
-                    .map_err(|e| anyhow!("ssh_authorized_key_file: {}: {e}", p.display()))?;
-                (key, None)
-            }
-            None => {
-                let k = PrivateKey::generate_ed25519()
-                    .map_err(|e| anyhow!("generating Ansible's key for the proxy: {e}"))?;
-                let text = k.to_openssh().map_err(|e| anyhow!("{e}"))?;
-                let file = dir.write("ansible-key", text.as_bytes(), 0o600)?;
-                let key = russh::keys::PublicKey::from_openssh(&k.public_key_line())
-                    .map_err(|e| anyhow!("reading the generated key: {e}"))?;
-                (key, Some(file))
-            }
+        let (authorized, client_key) = if let Some(p) = opts.authorized_key_file {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow!("ssh_authorized_key_file: reading {}: {e}", p.display()))?;
+            let key = russh::keys::PublicKey::from_openssh(text.trim())
+                .map_err(|e| anyhow!("ssh_authorized_key_file: {}: {e}", p.display()))?;
+            (key, None)
+        } else {
+            let k = PrivateKey::generate_ed25519()
+                .map_err(|e| anyhow!("generating Ansible's key for the proxy: {e}"))?;
+            let text = k.to_openssh().map_err(|e| anyhow!("{e}"))?;
+            let file = dir.write("ansible-key", text.as_bytes(), 0o600)?;
+            let key = russh::keys::PublicKey::from_openssh(&k.public_key_line())
+                .map_err(|e| anyhow!("reading the generated key: {e}"))?;
+            (key, Some(file))
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port.unwrap_or(0)))
             .await
@@ -304,7 +300,7 @@ async fn handle(comm: &dyn Communicator, r: Request, cancel: &CancellationToken)
             tokio::pin!(run);
             let r = tokio::select! {
                 r = &mut run => r,
-                _ = stop.cancelled() => {
+                () = stop.cancelled() => {
                     token.cancel();
                     run.await
                 }

@@ -204,8 +204,7 @@ impl russh_sftp::server::Handler for Sftp {
             let mode = attrs
                 .permissions
                 .or(existing.and_then(|a| a.permissions))
-                .map(|p| p & 0o7777)
-                .unwrap_or(0o644);
+                .map_or(0o644, |p| p & 0o7777);
             Open::Write {
                 local,
                 file,
@@ -232,9 +231,9 @@ impl russh_sftp::server::Handler for Sftp {
         offset: u64,
         len: u32,
     ) -> Result<Data, Self::Error> {
-        let file = match self.open.get(&handle) {
-            Some(Open::Read { file, .. }) | Some(Open::Write { file, .. }) => file,
-            None => return Err(StatusCode::Failure.with_message("unknown handle")),
+        let Some(Open::Read { file, .. } | Open::Write { file, .. }) = self.open.get(&handle)
+        else {
+            return Err(StatusCode::Failure.with_message("unknown handle"));
         };
         let mut buf = vec![0u8; len.min(256 * 1024) as usize];
         let n = file.read_at(&mut buf, offset).map_err(io)?;
@@ -272,7 +271,7 @@ impl russh_sftp::server::Handler for Sftp {
             id,
             attrs: FileAttributes {
                 size: Some(meta.len()),
-                permissions: Some(0o100000 | mode),
+                permissions: Some(0o100_000 | mode),
                 ..Default::default()
             },
         })
@@ -337,7 +336,7 @@ impl russh_sftp::server::Handler for Sftp {
         path: String,
         attrs: FileAttributes,
     ) -> Result<Status, Self::Error> {
-        let mode = attrs.permissions.map(|p| p & 0o7777).unwrap_or(0o755);
+        let mode = attrs.permissions.map_or(0o755, |p| p & 0o7777);
         self.run(&format!("mkdir -m {mode:o} -- {}", shell_quote(&path)))
             .await?;
         Ok(ok(id))

@@ -33,7 +33,7 @@ pub async fn provision(c: &Config, ui: &dyn Ui, cancel: &CancellationToken) -> a
     });
     tokio::select! {
         r = read => { r??; Ok(()) }
-        _ = cancel.cancelled() => anyhow::bail!("cancelled at breakpoint"),
+        () = cancel.cancelled() => anyhow::bail!("cancelled at breakpoint"),
     }
 }
 

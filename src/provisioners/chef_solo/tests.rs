@@ -88,7 +88,7 @@ async fn skip_install_prevent_sudo_and_a_custom_execute_command() {
 
 #[tokio::test]
 async fn failures_name_the_step_the_exit_status_and_the_last_lines() {
-    let (c, _) = cfg(r#"{}"#);
+    let (c, _) = cfg(r"{}");
     let fx = Fixture::with_replies(vec![Reply::Status(
         7,
         vec!["curl: (6) Could not resolve host".into()],

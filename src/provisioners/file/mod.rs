@@ -215,7 +215,7 @@ mod tests {
         );
         let left = std::fs::read_dir(std::env::temp_dir())
             .unwrap()
-            .filter_map(|e| e.ok())
+            .filter_map(std::result::Result::ok)
             .filter(|e| {
                 e.file_name()
                     .to_string_lossy()

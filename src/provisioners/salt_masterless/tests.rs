@@ -36,7 +36,7 @@ fn salt_call_arguments_follow_packer() {
 
 #[test]
 fn bad_input_is_a_validate_error() {
-    let (_, errs) = cfg(r#"{}"#);
+    let (_, errs) = cfg(r"{}");
     assert_eq!(errs, ["local_state_tree cannot be empty"]);
     let (_, errs) = cfg(
         r#"{"local_state_tree": "/nonexistent/salt", "formulas": ["https://example.com/x"],

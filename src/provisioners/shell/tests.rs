@@ -10,7 +10,12 @@ use crate::ui::testing::Recording;
 
 fn cfg(inline: &[&str]) -> Config {
     Config {
-        inline: Some(inline.iter().map(|s| s.to_string()).collect()),
+        inline: Some(
+            inline
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
+        ),
         inline_shebang: "/bin/sh -e".into(),
         scripts: vec![],
         environment_vars: vec!["FOO=bar".into()],

@@ -124,7 +124,7 @@ fn want_labels(
 pub(crate) fn parts(body: &Body) -> (Vec<&Attribute>, Vec<&Block>) {
     let mut attrs = Vec::new();
     let mut blocks = Vec::new();
-    for s in body.iter() {
+    for s in body {
         match s {
             Structure::Attribute(a) => attrs.push(a),
             Structure::Block(b) => blocks.push(b),
@@ -137,7 +137,7 @@ pub(crate) fn parts(body: &Body) -> (Vec<&Attribute>, Vec<&Block>) {
 pub(crate) fn collect(files: &[SourceFile], bodies: &[Body], diags: &mut Vec<Diag>) -> Decls {
     let mut d = Decls::default();
     for (fi, (f, body)) in files.iter().zip(bodies).enumerate() {
-        for s in body.iter() {
+        for s in body {
             match s {
                 Structure::Attribute(a) => diags.push(unsupported_argument(
                     f.span_loc(a.key.span()),
@@ -246,7 +246,7 @@ fn block(fi: usize, f: &SourceFile, b: &Block, d: &mut Decls, diags: &mut Vec<Di
                 match a.key.as_str() {
                     "expression" => expr = Some(a.value.clone()),
                     "sensitive" => {
-                        sensitive = matches!(&a.value, Expression::Bool(v) if *v.value())
+                        sensitive = matches!(&a.value, Expression::Bool(v) if *v.value());
                     }
                     k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
                 }

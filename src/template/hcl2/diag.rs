@@ -32,7 +32,11 @@ pub(crate) struct Diag {
 }
 
 impl Diag {
-    pub fn error(loc: Option<Loc>, summary: impl Into<String>, detail: impl Into<String>) -> Diag {
+    pub(crate) fn error(
+        loc: Option<Loc>,
+        summary: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Diag {
         Diag {
             severity: Severity::Error,
             summary: summary.into(),
@@ -40,7 +44,7 @@ impl Diag {
             loc,
         }
     }
-    pub fn warning(
+    pub(crate) fn warning(
         loc: Option<Loc>,
         summary: impl Into<String>,
         detail: impl Into<String>,
@@ -63,7 +67,7 @@ pub(crate) struct SourceFile {
 }
 
 impl SourceFile {
-    pub fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
+    pub(crate) fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
         SourceFile {
             name: name.into(),
             text: text.into(),
@@ -72,7 +76,7 @@ impl SourceFile {
     }
 
     /// The location of byte `offset` of the parsed text (clamped to the text).
-    pub fn loc(&self, offset: usize) -> Loc {
+    pub(crate) fn loc(&self, offset: usize) -> Loc {
         let offset = match self.map.partition_point(|m| m.0 <= offset) {
             0 if !self.map.is_empty() => 0,
             0 => offset,
@@ -87,13 +91,12 @@ impl SourceFile {
             .find(|o| self.text.is_char_boundary(*o))
             .unwrap_or(0);
         let before = &self.text[..offset];
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let line = before.matches('\n').count() + 1;
         let col = self.text[line_start..offset].chars().count() + 1;
         let line_end = self.text[line_start..]
             .find('\n')
-            .map(|i| line_start + i)
-            .unwrap_or(self.text.len());
+            .map_or(self.text.len(), |i| line_start + i);
         Loc {
             file: self.name.clone(),
             line,
@@ -104,7 +107,7 @@ impl SourceFile {
                 .to_string(),
         }
     }
-    pub fn span_loc(&self, span: Option<Range<usize>>) -> Option<Loc> {
+    pub(crate) fn span_loc(&self, span: Option<Range<usize>>) -> Option<Loc> {
         span.map(|s| self.loc(s.start))
     }
 }

@@ -99,7 +99,7 @@ pub(super) fn expand(
             return;
         }
     };
-    let p = pos(&loc);
+    let p = pos(loc.as_ref());
     for (k, v) in items {
         let mut it = hcl::Map::new();
         it.insert("key".to_string(), k);

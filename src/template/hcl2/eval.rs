@@ -148,17 +148,16 @@ impl VisitMut for TryCan<'_, '_> {
                     Err(e) => last = e.to_string(),
                 }
             }
-            match found {
-                Some(v) => v,
-                None => {
-                    self.err = Some((
-                        span,
-                        format!(
-                            "Call to function \"try\" failed: no expression succeeded; the last error was: {last}"
-                        ),
-                    ));
-                    return;
-                }
+            if let Some(v) = found {
+                v
+            } else {
+                self.err = Some((
+                    span,
+                    format!(
+                        "Call to function \"try\" failed: no expression succeeded; the last error was: {last}"
+                    ),
+                ));
+                return;
             }
         };
         *node = hcl::Expression::from(result).into();

@@ -71,7 +71,7 @@ pub(crate) fn check_native(f: &SourceFile) -> Result<(), Diag> {
             b'/' if b.get(i + 1) == Some(&b'/') => i = skip_to(b, i, b"\n"),
             b'/' if b.get(i + 1) == Some(&b'*') => i = skip_to(b, i + 2, b"*/") + 1,
             b'<' if b.get(i + 1) == Some(&b'<') => {
-                i = heredoc(b, i, stack.len()).map_err(deep)?.unwrap_or(i + 1)
+                i = heredoc(b, i, stack.len()).map_err(deep)?.unwrap_or(i + 1);
             }
             b'"' => stack.push(In::Quoted),
             b'{' | b'[' | b'(' => stack.push(In::Code),
@@ -93,8 +93,7 @@ fn skip_to(b: &[u8], i: usize, pat: &[u8]) -> usize {
     b[i.min(b.len())..]
         .windows(pat.len())
         .position(|w| w == pat)
-        .map(|p| i + p)
-        .unwrap_or(b.len())
+        .map_or(b.len(), |p| i + p)
 }
 
 /// Skips a heredoc starting at `i` (`<<EOT` or `<<-EOT`), returning the index of its last

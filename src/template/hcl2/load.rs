@@ -16,7 +16,7 @@ pub(crate) fn is_hcl2_path(path: &str) -> bool {
     path != "-"
         && (path.ends_with(".pkr.hcl")
             || path.ends_with(".pkr.json")
-            || std::fs::metadata(path).map(|m| m.is_dir()).unwrap_or(false))
+            || std::fs::metadata(path).is_ok_and(|m| m.is_dir()))
 }
 
 /// The template files and the automatically loaded variable files for `path`.
@@ -43,7 +43,7 @@ pub(crate) fn discover(path: &str) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Diag>
     })?;
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if e.file_type().map(|t| t.is_dir()).unwrap_or(true) {
+        if e.file_type().map_or(true, |t| t.is_dir()) {
             continue;
         }
         if name.ends_with(".pkr.hcl") || name.ends_with(".pkr.json") {

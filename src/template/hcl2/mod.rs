@@ -200,7 +200,7 @@ pub(crate) fn select_builds(patterns: &[String], names: &[String], is_only: bool
             let short = if tail.len() == 3 {
                 format!("{}.{}", tail[1], tail[0])
             } else {
-                n.to_string()
+                (*n).clone()
             };
             globs
                 .iter()

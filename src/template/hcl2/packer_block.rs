@@ -118,7 +118,7 @@ pub(crate) fn satisfies(version: &str, constraints: &str) -> Result<bool, String
                 // ~> 1.2.3 means >= 1.2.3, < 1.3; ~> 1.2 means >= 1.2, < 2.
                 let parts = rest.trim().split('.').count();
                 let mut upper = want.clone();
-                let i = if parts >= 3 { 1 } else { 0 };
+                let i = usize::from(parts >= 3);
                 upper[i] += 1;
                 for x in upper.iter_mut().skip(i + 1) {
                     *x = 0;

@@ -288,7 +288,7 @@ build {
 fn only_except_patterns() {
     let names: Vec<String> = ["b.amazon-ebs.x", "null.a"]
         .iter()
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
     assert_eq!(
         select_builds(&["source.amazon-ebs.x".into()], &names, true),

@@ -28,7 +28,7 @@ pub(crate) struct Scope {
 }
 
 impl Scope {
-    pub fn context(&self) -> Context<'static> {
+    pub(super) fn context(&self) -> Context<'static> {
         let mut ctx = base_context(false);
         for (k, v) in self.vars.iter().filter(|(k, _)| k.as_str() != MULTI) {
             ctx.declare_var(k.as_str(), v.clone());
@@ -42,14 +42,13 @@ impl Scope {
     }
 }
 
-pub(super) fn pos(l: &Option<Loc>) -> Pos {
-    l.as_ref()
-        .map(|l| Pos {
-            offset: l.offset,
-            line: l.line as u32,
-            col: l.col as u32,
-        })
-        .unwrap_or_default()
+pub(super) fn pos(l: Option<&Loc>) -> Pos {
+    l.map(|l| Pos {
+        offset: l.offset,
+        line: l.line as u32,
+        col: l.col as u32,
+    })
+    .unwrap_or_default()
 }
 
 /// An evaluated HCL value as a positioned JSON node.
@@ -91,7 +90,7 @@ pub(crate) fn body_object(
         if skip.contains(&key) {
             continue;
         }
-        let kp = pos(&f.span_loc(a.key.span()));
+        let kp = pos(f.span_loc(a.key.span()).as_ref());
         if obj.get(key).is_some() {
             diags.push(Diag::error(
                 f.span_loc(a.key.span()),
@@ -148,7 +147,7 @@ fn nested_block(
         diags.push(unsupported_block(loc, name));
         return;
     };
-    let p = pos(&loc);
+    let p = pos(loc.as_ref());
     let inner = body_object(f, &b.body, scope, kind, &[], diags);
     add_nested(obj, name, shape, p, inner, loc, diags);
 }
@@ -449,7 +448,7 @@ fn build_block(
             m.insert("type".into(), Value::String(src.kind.clone()));
             Value::Object(m)
         });
-        let sp = pos(&src.loc);
+        let sp = pos(src.loc.as_ref());
         put(
             &mut src_obj,
             "type",
@@ -477,7 +476,7 @@ fn build_block(
                     diags.push(Diag::error(
                         f.span_loc(fb.ident.span()),
                         "Duplicate argument",
-                        format!("\"{k}\" is already set in source {} at {}:{}; a build-level source block may only fill in unset arguments.", r, sf.name, src.loc.as_ref().map(|l| l.line).unwrap_or(0)),
+                        format!("\"{k}\" is already set in source {} at {}:{}; a build-level source block may only fill in unset arguments.", r, sf.name, src.loc.as_ref().map_or(0, |l| l.line)),
                     ));
                 } else {
                     src_obj.entries.push((k, kp, n));
@@ -582,7 +581,7 @@ fn plugin(
     diags: &mut Vec<Diag>,
 ) -> Vec<Node> {
     let loc = f.span_loc(blk.ident.span());
-    let p = pos(&loc);
+    let p = pos(loc.as_ref());
     let mut only: Option<Vec<String>> = None;
     let mut except: Vec<String> = Vec::new();
     let mut override_obj = None;

@@ -58,11 +58,13 @@ fn call(fc: &FuncCall) -> Result<Type, String> {
         "object" => match args.as_slice() {
             [Expression::Object(o)] => {
                 let mut attrs = Vec::new();
-                for (k, v) in o.iter() {
+                for (k, v) in o {
                     let key = match k {
                         hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_string(),
                         hcl_edit::expr::ObjectKey::Expression(Expression::String(s)) => s.as_str().to_string(),
-                        _ => return Err("Object constructor map keys must be attribute names.".into()),
+                        hcl_edit::expr::ObjectKey::Expression(_) => {
+                            return Err("Object constructor map keys must be attribute names.".into())
+                        }
                     };
                     let (t, opt) = match v.expr() {
                         Expression::FuncCall(f) if f.name.name.as_str() == "optional" => {
@@ -94,7 +96,7 @@ impl std::fmt::Display for Type {
             Type::Set(t) => write!(f, "set({t})"),
             Type::Map(t) => write!(f, "map({t})"),
             Type::Tuple(ts) => {
-                let s: Vec<String> = ts.iter().map(|t| t.to_string()).collect();
+                let s: Vec<String> = ts.iter().map(std::string::ToString::to_string).collect();
                 write!(f, "tuple([{}])", s.join(", "))
             }
             Type::Object(a) => {

@@ -168,7 +168,7 @@ pub(crate) fn resolve(
                         "Invalid value for variable",
                         format!(
                             "{m}\n\nThis was checked by the validation rule at {}.",
-                            loc_text(&f.span_loc(cond.span()))
+                            loc_text(f.span_loc(cond.span()).as_ref())
                         ),
                     ));
                 }
@@ -188,9 +188,8 @@ pub(crate) fn resolve(
     out
 }
 
-fn loc_text(l: &Option<Loc>) -> String {
-    l.as_ref()
-        .map(|l| format!("{}:{}:{}", l.file, l.line, l.col))
+fn loc_text(l: Option<&Loc>) -> String {
+    l.map(|l| format!("{}:{}:{}", l.file, l.line, l.col))
         .unwrap_or_default()
 }
 
@@ -240,7 +239,7 @@ fn var_file(path: &std::path::Path, diags: &mut Vec<Diag>) -> Vec<(String, Optio
     };
     let ctx = base_context(false);
     let mut out = Vec::new();
-    for s in body.iter() {
+    for s in &body {
         match s {
             Structure::Attribute(a) => {
                 let before = diags.len();

@@ -433,7 +433,7 @@ impl<'a> Exec<'a, '_> {
                 if has_args {
                     return Err(not_a_method());
                 }
-                Ok(m.get(name).map(V::from_value).unwrap_or(V::NoValue))
+                Ok(m.get(name).map_or(V::NoValue, V::from_value))
             }
             V::Own(ref rc) if matches!(**rc, Value::Map(_)) => {
                 if has_args {
@@ -441,8 +441,7 @@ impl<'a> Exec<'a, '_> {
                 }
                 let Value::Map(m) = &**rc else { unreachable!() };
                 Ok(m.get(name)
-                    .map(|v| V::from_value(v).into_static())
-                    .unwrap_or(V::NoValue))
+                    .map_or(V::NoValue, |v| V::from_value(v).into_static()))
             }
             other => Err(self.here(format!(
                 "can't evaluate field {name} in type {}",

@@ -62,7 +62,12 @@ pub(crate) enum Func {
 
 /// Finds a function by name; `amazon` adds the amazon builders' functions.
 pub(crate) fn lookup(name: &str, amazon: bool) -> Option<Func> {
-    use Func::*;
+    use Func::{
+        And, AwsSecretsManager, Build, BuildName, BuildType, Call, CleanAmiName, CleanResourceName,
+        ConsulKey, Env, Eq, Ge, Gt, Html, Index, Isotime, Js, Le, Len, Lower, Lt, Ne, Not, Or,
+        PackerVersion, Print, Printf, Println, Pwd, Replace, ReplaceAll, Sed, Slice, Split,
+        Strftime, TemplateDir, Timestamp, Upper, Urlquery, User, Uuid, Vault,
+    };
     Some(match name {
         "and" => And,
         "or" => Or,
@@ -137,8 +142,14 @@ pub(crate) struct Sig {
 
 impl Func {
     pub(crate) fn sig(self) -> Sig {
-        use Func::*;
-        use P::*;
+        use Func::{
+            And, AwsSecretsManager, Build, BuildName, BuildType, Call, CleanAmiName,
+            CleanResourceName, ConsulKey, Env, Eq, Ge, Gt, Html, Index, Isotime, Js, Le, Len,
+            Lower, Lt, Ne, Not, Or, PackerVersion, Print, Printf, Println, Pwd, Replace,
+            ReplaceAll, Sed, Slice, Split, Strftime, TemplateDir, Timestamp, Upper, Urlquery, User,
+            Uuid, Vault,
+        };
+        use P::{Any, Int, Str};
         let (fixed, variadic): (&'static [P], Option<P>) = match self {
             And | Or | Index | Slice | Eq | Call => (&[Any], Some(Any)),
             Not | Len => (&[Any], None),
@@ -205,7 +216,12 @@ fn owned<'a>(s: String) -> R<'a> {
 
 /// Calls `f` with already checked arguments (strings for `Str` params, ints for `Int`).
 pub(crate) fn call<'a>(f: Func, ctx: &Context, args: Vec<V<'a>>) -> R<'a> {
-    use Func::*;
+    use Func::{
+        And, AwsSecretsManager, Build, BuildName, BuildType, Call, CleanAmiName, CleanResourceName,
+        ConsulKey, Env, Eq, Ge, Gt, Html, Index, Isotime, Js, Le, Len, Lower, Lt, Ne, Not, Or,
+        PackerVersion, Print, Printf, Println, Pwd, Replace, ReplaceAll, Sed, Slice, Split,
+        Strftime, TemplateDir, Timestamp, Upper, Urlquery, User, Uuid, Vault,
+    };
     if let Some(bound) = super::bounds::result_bound(f, &args) {
         let limit = crate::limits::max_value();
         if bound > limit {
@@ -294,9 +310,9 @@ pub(crate) fn call<'a>(f: Func, ctx: &Context, args: Vec<V<'a>>) -> R<'a> {
             Some(p) if !p.as_os_str().is_empty() => template_dir(p),
             _ => Err("template path not available".into()),
         },
-        BuildName => not_empty(&ctx.build_name, "build_name not available"),
-        BuildType => not_empty(&ctx.build_type, "build_type not available"),
-        PackerVersion => not_empty(&ctx.packer_version, "packer_version not available"),
+        BuildName => not_empty(ctx.build_name.as_ref(), "build_name not available"),
+        BuildType => not_empty(ctx.build_type.as_ref(), "build_type not available"),
+        PackerVersion => not_empty(ctx.packer_version.as_ref(), "packer_version not available"),
         Split => split(s(&args[0]), s(&args[1]), int(&args[2])),
         Replace => {
             let (old, new, n, src) = (s(&args[0]), s(&args[1]), int(&args[2]), s(&args[3]));
@@ -356,7 +372,7 @@ fn int(v: &V) -> i64 {
     }
 }
 
-fn not_empty<'a>(v: &Option<String>, err: &str) -> R<'a> {
+fn not_empty<'a>(v: Option<&String>, err: &str) -> R<'a> {
     match v {
         Some(s) if !s.is_empty() => owned(s.clone()),
         _ => Err(err.into()),
@@ -371,8 +387,7 @@ pub(crate) fn init_time(ctx: &Context) -> i64 {
         *START.get_or_init(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0)
+                .map_or(0, |d| d.as_secs() as i64)
         })
     })
 }
@@ -382,8 +397,7 @@ fn time_ordered_uuid() -> String {
     use rand::RngCore;
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0);
+        .map_or(0, |d| d.as_secs() as u32);
     let mut b = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut b);
     format!(
@@ -561,7 +575,7 @@ fn index_arg(v: &V, cap: usize) -> Result<usize, String> {
     }
 }
 
-fn index<'a>(mut args: Vec<V<'a>>) -> R<'a> {
+fn index(mut args: Vec<V<'_>>) -> R<'_> {
     let rest = args.split_off(1);
     let mut item = args.pop().unwrap_or(V::NoValue);
     if matches!(item, V::NoValue | V::Nil) {
@@ -575,7 +589,7 @@ fn index<'a>(mut args: Vec<V<'a>>) -> R<'a> {
                 if x == s.len() {
                     return Err(format!("index out of range: {x}"));
                 }
-                V::Int(s.as_bytes()[x] as i64)
+                V::Int(i64::from(s.as_bytes()[x]))
             }
             V::Ref(c) => index_coll(c, &ix)?,
             // Values inside an owned collection must be owned as well.
@@ -596,7 +610,7 @@ fn index_coll<'b>(c: &'b Value, ix: &V) -> Result<V<'b>, String> {
             Ok(V::from_value(&l[x]))
         }
         Value::Map(m) => match ix {
-            V::Str(k) => Ok(m.get(k.as_ref()).map(V::from_value).unwrap_or(V::Nil)),
+            V::Str(k) => Ok(m.get(k.as_ref()).map_or(V::Nil, V::from_value)),
             V::NoValue | V::Nil => Err("value is nil; should be of type string".into()),
             other => Err(format!(
                 "value has type {}; should be string",
@@ -610,7 +624,7 @@ fn index_coll<'b>(c: &'b Value, ix: &V) -> Result<V<'b>, String> {
     }
 }
 
-fn slice<'a>(mut args: Vec<V<'a>>) -> R<'a> {
+fn slice(mut args: Vec<V<'_>>) -> R<'_> {
     let idx = args.split_off(1);
     let item = args.pop().unwrap_or(V::NoValue);
     if matches!(item, V::NoValue | V::Nil) {
@@ -764,7 +778,10 @@ mod tests {
             split("abc", "", 1).map(|v| s(&v).to_string()),
             Ok("b".into())
         );
-        assert_eq!(split("", "-", 0).map(|v| s(&v).to_string()), Ok("".into()));
+        assert_eq!(
+            split("", "-", 0).map(|v| s(&v).to_string()),
+            Ok(String::new())
+        );
         assert_eq!(
             split("a", "-", -1).err(),
             Some("runtime error: index out of range [-1]".into())

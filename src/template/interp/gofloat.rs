@@ -5,10 +5,10 @@
 /// the decimal exponent `dp` (value = 0.DIGITS × 10^dp), like strconv's `decimal`.
 pub(super) fn shortest_digits(f: f64) -> (String, i32) {
     // Rust's `{:e}` is the shortest round-trip representation, e.g. "1.2345e6".
-    let s = format!("{:e}", f);
+    let s = format!("{f:e}");
     let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
     let digits = digits.trim_end_matches('0');
     if digits.is_empty() {
         return ("0".into(), 1);
@@ -70,7 +70,7 @@ pub(super) fn fmt_g(f: f64, prec: Option<usize>, upper: bool) -> String {
             let p = p.max(1);
             let s = rust_e(f, p - 1);
             let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-            let d: String = m.chars().filter(|c| c.is_ascii_digit()).collect();
+            let d: String = m.chars().filter(char::is_ascii_digit).collect();
             let d = d.trim_end_matches('0');
             let d = if d.is_empty() {
                 "0".to_string()

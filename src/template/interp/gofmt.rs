@@ -8,7 +8,7 @@ use super::value::V;
 use super::Value;
 
 pub(crate) use super::escape::{html_escape, js_escape, query_escape};
-use super::gofloat::*;
+use super::gofloat::{float_with, fmt_e, fmt_float, fmt_g, rust_f};
 use crate::gocompat::strconv::is_printable;
 pub(crate) use crate::gocompat::strconv::{quote, quote_ascii, quote_rune};
 
@@ -455,7 +455,7 @@ fn format_int(out: &mut String, spec: Spec, verb: char, i: i64, arg: &V) {
             return;
         }
         'U' => {
-            let mut u = format!("U+{:04X}", i);
+            let mut u = format!("U+{i:04X}");
             if spec.sharp {
                 if let Some(c) = u32::try_from(i)
                     .ok()
@@ -605,9 +605,9 @@ mod tests {
             (1.0, "1"),
             (1.5, "1.5"),
             (-2.25, "-2.25"),
-            (100000.0, "100000"),
+            (100_000.0, "100000"),
             (1e6, "1e+06"),
-            (1234567.0, "1.234567e+06"),
+            (1_234_567.0, "1.234567e+06"),
             (0.0001, "0.0001"),
             (0.00001, "1e-05"),
             (1e21, "1e+21"),

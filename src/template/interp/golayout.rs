@@ -203,10 +203,10 @@ pub(crate) fn format(layout: &str, secs: i64) -> String {
             Std::NumMonth => out.push_str(&t.month().to_string()),
             Std::ZeroMonth => out.push_str(&format!("{:02}", t.month())),
             Std::LongWeekDay => {
-                out.push_str(LONG_DAYS[t.weekday().num_days_from_sunday() as usize])
+                out.push_str(LONG_DAYS[t.weekday().num_days_from_sunday() as usize]);
             }
             Std::WeekDay => {
-                out.push_str(&LONG_DAYS[t.weekday().num_days_from_sunday() as usize][..3])
+                out.push_str(&LONG_DAYS[t.weekday().num_days_from_sunday() as usize][..3]);
             }
             Std::Day => out.push_str(&t.day().to_string()),
             Std::UnderDay => out.push_str(&format!("{:>2}", t.day())),

@@ -143,7 +143,7 @@ enum Step {
     Stop,
 }
 
-impl<'s> Lexer<'s> {
+impl Lexer<'_> {
     fn emit(&mut self, kind: Kind, start: usize, end: usize) {
         self.toks.push(Token {
             kind,
@@ -611,9 +611,9 @@ mod tests {
     fn text_only() {
         assert_eq!(
             kinds("hello"),
-            vec![(Kind::Text, "hello".into()), (Kind::Eof, "".into())]
+            vec![(Kind::Text, "hello".into()), (Kind::Eof, String::new())]
         );
-        assert_eq!(kinds(""), vec![(Kind::Eof, "".into())]);
+        assert_eq!(kinds(""), vec![(Kind::Eof, String::new())]);
     }
 
     #[test]

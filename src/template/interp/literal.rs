@@ -164,9 +164,9 @@ pub(super) fn new_number(text: &str) -> Result<Number<'_>, String> {
     if let Some(u) = parse_uint(mag) {
         if neg {
             if u <= i64::MAX as u64 + 1 {
-                n.int = Some((u as i128).wrapping_neg() as i64);
+                n.int = Some(i128::from(u).wrapping_neg() as i64);
             }
-        } else if u <= i64::MAX as u64 {
+        } else if i64::try_from(u).is_ok() {
             n.int = Some(u as i64);
         } else {
             n.uint_only = true;
@@ -226,7 +226,7 @@ pub(crate) fn unquote(text: &str) -> Option<Cow<'_, str>> {
 /// bytes (or a raw byte for `\x`/octal escapes) and the rest.
 pub(crate) fn unquote_char(s: &str, quote: u8) -> Option<(Vec<u8>, &str)> {
     let c = s.chars().next()?;
-    if c as u32 == quote as u32 && (quote == b'\'' || quote == b'"') {
+    if c as u32 == u32::from(quote) && (quote == b'\'' || quote == b'"') {
         return None;
     }
     if c != '\\' {
@@ -300,13 +300,13 @@ pub(super) fn char_constant(text: &str) -> Result<Number<'_>, String> {
         return Err(malformed());
     }
     let v = match std::str::from_utf8(&bytes) {
-        Ok(s) => s.chars().next().map(|c| c as u32).unwrap_or(0),
-        Err(_) => bytes[0] as u32,
+        Ok(s) => s.chars().next().map_or(0, |c| c as u32),
+        Err(_) => u32::from(bytes[0]),
     };
     Ok(Number {
         text,
-        int: Some(v as i64),
-        float: Some(v as f64),
+        int: Some(i64::from(v)),
+        float: Some(f64::from(v)),
         uint_only: false,
         is_char: true,
     })

@@ -50,9 +50,10 @@ pub(crate) fn format(fmt: &str, secs: i64) -> String {
                         let day = golayout::format("002", secs);
                         out.push_str(&day);
                     }
-                    c => match directive(c) {
-                        Some(layout) => out.push_str(&golayout::format(layout, secs)),
-                        None => {
+                    c => {
+                        if let Some(layout) = directive(c) {
+                            out.push_str(&golayout::format(layout, secs));
+                        } else {
                             // Unknown: keep "%" and the (possibly multi-byte) character.
                             let ch = fmt[at + 1..].chars().next().unwrap_or('%');
                             out.push('%');
@@ -60,7 +61,7 @@ pub(crate) fn format(fmt: &str, secs: i64) -> String {
                             i = at + 1 + ch.len_utf8();
                             continue;
                         }
-                    },
+                    }
                 }
                 i = at + 2;
             }

@@ -13,17 +13,17 @@ use aws_sdk_ec2::Client;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 /// The account moto assigns to any unknown access key.
-pub const MOTO_ACCOUNT: &str = "123456789012";
+pub(crate) const MOTO_ACCOUNT: &str = "123456789012";
 /// The tag rpack puts on everything it creates.
-pub const BUILD_ID_TAG: &str = "rpack:build-id";
+pub(crate) const BUILD_ID_TAG: &str = "rpack:build-id";
 
 /// An EC2 client for `endpoint` in `region` with static dummy credentials (moto accepts any).
-pub fn client(endpoint: &str, region: &str) -> Client {
+pub(crate) fn client(endpoint: &str, region: &str) -> Client {
     client_with_retries(endpoint, region, RetryConfig::standard())
 }
 
 /// As `client`, but every error reaches the caller on the first attempt (to see injected faults).
-pub fn client_without_retries(endpoint: &str, region: &str) -> Client {
+pub(crate) fn client_without_retries(endpoint: &str, region: &str) -> Client {
     client_with_retries(endpoint, region, RetryConfig::disabled())
 }
 
@@ -44,7 +44,7 @@ fn client_with_retries(endpoint: &str, region: &str, retry: RetryConfig) -> Clie
     Client::from_conf(config)
 }
 
-pub type Tags = BTreeMap<String, String>;
+pub(crate) type Tags = BTreeMap<String, String>;
 
 fn tag_map(tags: &[Tag]) -> Tags {
     tags.iter()
@@ -58,7 +58,7 @@ fn tag_map(tags: &[Tag]) -> Tags {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceInfo {
+pub(crate) struct InstanceInfo {
     pub id: String,
     /// "pending", "running", "shutting-down", "terminated", "stopping", "stopped".
     pub state: String,
@@ -69,21 +69,21 @@ pub struct InstanceInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyPairInfo {
+pub(crate) struct KeyPairInfo {
     pub name: String,
     pub id: Option<String>,
     pub tags: Tags,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SecurityGroupInfo {
+pub(crate) struct SecurityGroupInfo {
     pub id: String,
     pub name: String,
     pub tags: Tags,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageInfo {
+pub(crate) struct ImageInfo {
     pub id: String,
     pub name: Option<String>,
     /// "pending", "available", ...
@@ -93,7 +93,7 @@ pub struct ImageInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotInfo {
+pub(crate) struct SnapshotInfo {
     pub id: String,
     pub volume_id: Option<String>,
     pub description: Option<String>,
@@ -101,7 +101,7 @@ pub struct SnapshotInfo {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VolumeInfo {
+pub(crate) struct VolumeInfo {
     pub id: String,
     /// "creating", "available", "in-use", ...
     pub state: String,
@@ -111,7 +111,7 @@ pub struct VolumeInfo {
 
 /// Everything `Ec2State` lists, read at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inventory {
+pub(crate) struct Inventory {
     pub instances: Vec<InstanceInfo>,
     pub key_pairs: Vec<KeyPairInfo>,
     pub security_groups: Vec<SecurityGroupInfo>,
@@ -122,7 +122,7 @@ pub struct Inventory {
 
 impl Inventory {
     /// Instances not terminated (EC2 keeps terminated ones visible for a while).
-    pub fn live_instances(&self) -> Vec<&InstanceInfo> {
+    pub(crate) fn live_instances(&self) -> Vec<&InstanceInfo> {
         self.instances
             .iter()
             .filter(|i| i.state != "terminated")
@@ -132,7 +132,7 @@ impl Inventory {
 
 /// Reads moto's state in one region.
 #[derive(Debug, Clone)]
-pub struct Ec2State {
+pub(crate) struct Ec2State {
     client: Client,
     region: String,
     endpoint: String,
@@ -140,7 +140,7 @@ pub struct Ec2State {
 }
 
 impl Ec2State {
-    pub fn new(endpoint: &str, region: &str) -> Ec2State {
+    pub(crate) fn new(endpoint: &str, region: &str) -> Ec2State {
         Ec2State {
             client: client(endpoint, region),
             region: region.to_string(),
@@ -150,12 +150,12 @@ impl Ec2State {
     }
 
     /// Only resources tagged `rpack:build-id` = `build_id` from now on.
-    pub fn for_build(mut self, build_id: &str) -> Ec2State {
+    pub(crate) fn for_build(mut self, build_id: &str) -> Ec2State {
         self.build_id = Some(build_id.to_string());
         self
     }
 
-    pub fn client(&self) -> &Client {
+    pub(crate) fn client(&self) -> &Client {
         &self.client
     }
 
@@ -171,7 +171,7 @@ impl Ec2State {
     }
 
     /// All instances, terminated ones included.
-    pub async fn instances(&self) -> Result<Vec<InstanceInfo>> {
+    pub(crate) async fn instances(&self) -> Result<Vec<InstanceInfo>> {
         let mut out = Vec::new();
         let mut token = None;
         loop {
@@ -183,7 +183,11 @@ impl Ec2State {
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(e)))
                 .with_context(|| self.context("instances"))?;
-            for inst in page.reservations().iter().flat_map(|r| r.instances()) {
+            for inst in page
+                .reservations()
+                .iter()
+                .flat_map(aws_sdk_ec2::types::Reservation::instances)
+            {
                 let info = InstanceInfo {
                     id: inst.instance_id().unwrap_or_default().to_string(),
                     state: inst
@@ -214,7 +218,7 @@ impl Ec2State {
         }
     }
 
-    pub async fn key_pairs(&self) -> Result<Vec<KeyPairInfo>> {
+    pub(crate) async fn key_pairs(&self) -> Result<Vec<KeyPairInfo>> {
         let resp = self
             .client
             .describe_key_pairs()
@@ -235,7 +239,7 @@ impl Ec2State {
     }
 
     /// Security groups other than the VPCs' "default" groups.
-    pub async fn security_groups(&self) -> Result<Vec<SecurityGroupInfo>> {
+    pub(crate) async fn security_groups(&self) -> Result<Vec<SecurityGroupInfo>> {
         let mut out = Vec::new();
         let mut token = None;
         loop {
@@ -269,7 +273,7 @@ impl Ec2State {
     }
 
     /// Images owned by this account (not moto's catalogue of public AMIs).
-    pub async fn images(&self) -> Result<Vec<ImageInfo>> {
+    pub(crate) async fn images(&self) -> Result<Vec<ImageInfo>> {
         let resp = self
             .client
             .describe_images()
@@ -302,7 +306,7 @@ impl Ec2State {
     /// Snapshots owned by this account. moto ignores `OwnerIds=self` and would also list the
     /// ~1300 snapshots behind its public AMIs (half a megabyte per call, most of the suite's moto
     /// time); the `owner-id` filter, which moto honours, leaves them out on its side.
-    pub async fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
+    pub(crate) async fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
         let mut out = Vec::new();
         let mut token = None;
         loop {
@@ -343,7 +347,7 @@ impl Ec2State {
         }
     }
 
-    pub async fn volumes(&self) -> Result<Vec<VolumeInfo>> {
+    pub(crate) async fn volumes(&self) -> Result<Vec<VolumeInfo>> {
         let mut out = Vec::new();
         let mut token = None;
         loop {
@@ -384,7 +388,7 @@ impl Ec2State {
     }
 
     /// The tags of any resource (DescribeTags filtered by resource id).
-    pub async fn tags(&self, resource_id: &str) -> Result<Tags> {
+    pub(crate) async fn tags(&self, resource_id: &str) -> Result<Tags> {
         let resp = self
             .client
             .describe_tags()
@@ -411,7 +415,7 @@ impl Ec2State {
     }
 
     /// Everything at once.
-    pub async fn inventory(&self) -> Result<Inventory> {
+    pub(crate) async fn inventory(&self) -> Result<Inventory> {
         Ok(Inventory {
             instances: self.instances().await?,
             key_pairs: self.key_pairs().await?,

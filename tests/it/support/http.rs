@@ -9,13 +9,13 @@ use anyhow::{bail, Context, Result};
 
 /// A response: status code and body.
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub body: String,
 }
 
 /// Sends `method path` with `body` to `endpoint` ("http://127.0.0.1:PORT").
-pub fn request(endpoint: &str, method: &str, path: &str, body: &str) -> Result<Response> {
+pub(crate) fn request(endpoint: &str, method: &str, path: &str, body: &str) -> Result<Response> {
     let addr = endpoint
         .strip_prefix("http://")
         .with_context(|| format!("endpoint {endpoint} is not http://host:port"))?
@@ -43,11 +43,11 @@ pub fn request(endpoint: &str, method: &str, path: &str, body: &str) -> Result<R
     parse_response(&raw).with_context(|| format!("parsing the answer to {}", what()))
 }
 
-pub fn get(endpoint: &str, path: &str) -> Result<Response> {
+pub(crate) fn get(endpoint: &str, path: &str) -> Result<Response> {
     request(endpoint, "GET", path, "")
 }
 
-pub fn post(endpoint: &str, path: &str, body: &str) -> Result<Response> {
+pub(crate) fn post(endpoint: &str, path: &str, body: &str) -> Result<Response> {
     request(endpoint, "POST", path, body)
 }
 

@@ -10,37 +10,37 @@
 // Each test module uses a different part of the stack; unused helpers are expected.
 #![allow(dead_code)]
 
-pub mod ec2_state;
-pub mod http;
-pub mod moto;
-pub mod paths;
-pub mod process;
-pub mod proxy;
-pub mod sshd;
-pub mod ssm;
-pub mod transcript;
-pub mod ui;
+pub(crate) mod ec2_state;
+pub(crate) mod http;
+pub(crate) mod moto;
+pub(crate) mod paths;
+pub(crate) mod process;
+pub(crate) mod proxy;
+pub(crate) mod sshd;
+pub(crate) mod ssm;
+pub(crate) mod transcript;
+pub(crate) mod ui;
 
 #[allow(unused_imports)]
-pub use ec2_state::{client, client_without_retries, Ec2State, Inventory};
+pub(crate) use ec2_state::{client, client_without_retries, Ec2State, Inventory};
 #[allow(unused_imports)]
-pub use moto::Moto;
+pub(crate) use moto::Moto;
 #[allow(unused_imports)]
-pub use proxy::{Console, FaultKind, Proxy};
+pub(crate) use proxy::{Console, FaultKind, Proxy};
 #[allow(unused_imports)]
-pub use sshd::{save_private_key, ssh_keygen, KeyKind, Sshd};
+pub(crate) use sshd::{save_private_key, ssh_keygen, KeyKind, Sshd};
 
 /// What a build runs against: moto, the counting proxy in front of it, and an EC2-mode sshd that
 /// asks moto which keys may log in. Field order is drop order: the sshd asks moto, the proxy
 /// forwards to it.
-pub struct Ec2Stack {
+pub(crate) struct Ec2Stack {
     pub sshd: Sshd,
     pub proxy: Proxy,
     pub moto: Moto,
 }
 
 impl Ec2Stack {
-    pub fn start() -> Ec2Stack {
+    pub(crate) fn start() -> Ec2Stack {
         let moto = Moto::start();
         let proxy = Proxy::start(moto.endpoint());
         let sshd = Sshd::start_ec2(moto.endpoint());

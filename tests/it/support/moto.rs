@@ -36,27 +36,30 @@ struct MotoServer {
 
 /// A moto server this test has to itself. See the module doc for pooling.
 #[derive(Debug)]
-pub struct Moto {
+pub(crate) struct Moto {
     server: Option<MotoServer>,
     pooled: bool,
 }
 
 impl Moto {
     /// A moto server in its initial state, from the pool when one is idle.
-    pub fn start() -> Moto {
+    pub(crate) fn start() -> Moto {
         Moto::start_pooled(false)
     }
 
     /// Like `start`, but the server is tests/support-py/moto_eb.py: moto with the Elastic
     /// Beanstalk custom-platform actions and a request log at /moto-eb/requests.
-    pub fn start_with_eb() -> Moto {
+    pub(crate) fn start_with_eb() -> Moto {
         Moto::start_pooled(true)
     }
 
     fn start_pooled(eb: bool) -> Moto {
         let pool = if eb { &POOL_EB } else { &POOL };
         loop {
-            let idle = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let idle = pool
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop();
             let Some(mut server) = idle else { break };
             if server.child.try_wait().is_none() && server.reset().is_ok() {
                 return Moto {
@@ -75,7 +78,7 @@ impl Moto {
     }
 
     /// A moto server of this test's own, killed when the handle is dropped.
-    pub fn start_dedicated() -> Moto {
+    pub(crate) fn start_dedicated() -> Moto {
         let server =
             MotoServer::spawn(false).unwrap_or_else(|e| panic!("starting moto_server: {e:#}"));
         Moto {
@@ -85,22 +88,22 @@ impl Moto {
     }
 
     /// "http://127.0.0.1:PORT" — use as the EC2 endpoint (custom_endpoint_ec2).
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.server().endpoint
     }
 
     /// Resets every moto backend to its initial state (POST /moto-api/reset).
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.server().reset().unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     /// The moto_server process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.server().child.pid()
     }
 
     /// moto's log (its request log and errors), for failure messages.
-    pub fn log_path(&self) -> &Path {
+    pub(crate) fn log_path(&self) -> &Path {
         &self.server().log
     }
 
@@ -118,7 +121,9 @@ impl Drop for Moto {
         };
         if self.pooled && !std::thread::panicking() {
             let pool = if server.eb { &POOL_EB } else { &POOL };
-            pool.lock().unwrap_or_else(|e| e.into_inner()).push(server);
+            pool.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(server);
         } else {
             if std::thread::panicking() {
                 eprintln!("moto log of the failed test: {}", server.log.display());
@@ -209,16 +214,13 @@ impl MotoServer {
             })
             .context("starting the moto log thread")?;
 
-        let port = match port_rx.recv_timeout(START_TIMEOUT) {
-            Ok(port) => port,
-            Err(_) => {
-                child.kill();
-                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-                bail!(
-                    "moto_server did not report a port within {START_TIMEOUT:?}; log {}:\n{log}",
-                    log_path.display()
-                );
-            }
+        let Ok(port) = port_rx.recv_timeout(START_TIMEOUT) else {
+            child.kill();
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            bail!(
+                "moto_server did not report a port within {START_TIMEOUT:?}; log {}:\n{log}",
+                log_path.display()
+            );
         };
         let server = MotoServer {
             child,

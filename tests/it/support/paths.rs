@@ -11,13 +11,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 /// The repository root (where Cargo.toml is).
-pub fn repo_root() -> &'static Path {
+pub(crate) fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// The cargo target directory this test binary was built into: the nearest ancestor of the
 /// binary holding cargo's CACHEDIR.TAG, which also works with CARGO_TARGET_DIR or `--target`.
-pub fn target_dir() -> &'static Path {
+pub(crate) fn target_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
@@ -31,13 +31,12 @@ pub fn target_dir() -> &'static Path {
         let exe = std::env::current_exe().expect("locating the test binary");
         exe.ancestors()
             .find(|dir| dir.join("CACHEDIR.TAG").is_file())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| repo_root().join("target"))
+            .map_or_else(|| repo_root().join("target"), Path::to_path_buf)
     })
 }
 
 /// The Python venv with moto and awsebcli (`RPACK_TEST_VENV` overrides it).
-pub fn venv() -> PathBuf {
+pub(crate) fn venv() -> PathBuf {
     match std::env::var_os("RPACK_TEST_VENV") {
         Some(dir) => PathBuf::from(dir),
         None => target_dir().join("test-venv"),
@@ -45,7 +44,7 @@ pub fn venv() -> PathBuf {
 }
 
 /// A program from the venv, with a message that says how to get it when it is missing.
-pub fn venv_bin(name: &str) -> PathBuf {
+pub(crate) fn venv_bin(name: &str) -> PathBuf {
     let path = venv().join("bin").join(name);
     assert!(
         path.is_file(),
@@ -56,7 +55,7 @@ pub fn venv_bin(name: &str) -> PathBuf {
 }
 
 /// A program from the salt venv (`target/salt-venv`, made by scripts/test-deps.sh).
-pub fn salt_bin(name: &str) -> PathBuf {
+pub(crate) fn salt_bin(name: &str) -> PathBuf {
     let path = target_dir().join("salt-venv").join("bin").join(name);
     assert!(
         path.is_file(),
@@ -67,16 +66,16 @@ pub fn salt_bin(name: &str) -> PathBuf {
 }
 
 /// A helper script in tests/support-py.
-pub fn support_py(name: &str) -> PathBuf {
+pub(crate) fn support_py(name: &str) -> PathBuf {
     repo_root().join("tests").join("support-py").join(name)
 }
 
 /// The Debian interpreter for stdlib-only helpers. sshd runs the authorized-keys command as
 /// root with a bare environment and checks the ownership of the program, so no shims or venvs.
-pub const SYSTEM_PYTHON: &str = "/usr/bin/python3";
+pub(crate) const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 
 /// This run's directory, created on first use (after removing those of finished runs).
-pub fn run_dir() -> &'static Path {
+pub(crate) fn run_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let base = target_dir().join("test-stack");
@@ -89,7 +88,7 @@ pub fn run_dir() -> &'static Path {
 }
 
 /// A new, empty directory below this run's directory, named `<prefix>-<n>`.
-pub fn fresh_dir(prefix: &str) -> PathBuf {
+pub(crate) fn fresh_dir(prefix: &str) -> PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(1);
     let dir = run_dir().join(format!("{prefix}-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));

@@ -39,14 +39,14 @@ fn spawner() -> mpsc::Sender<SpawnJob> {
 
 /// A running child of the stack; dropping it kills the child and everything it started.
 #[derive(Debug)]
-pub struct ChildGuard {
+pub(crate) struct ChildGuard {
     name: String,
     child: Option<Child>,
 }
 
 /// Spawns `cmd` as a stack child: own process group, SIGKILL when the test binary ends.
 /// `name` is used in messages ("moto_server", "sshd", ...).
-pub fn spawn(name: &str, mut cmd: Command) -> io::Result<ChildGuard> {
+pub(crate) fn spawn(name: &str, mut cmd: Command) -> io::Result<ChildGuard> {
     let parent = std::process::id() as libc::pid_t;
     cmd.process_group(0);
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls.
@@ -76,33 +76,33 @@ pub fn spawn(name: &str, mut cmd: Command) -> io::Result<ChildGuard> {
 }
 
 impl ChildGuard {
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(Child::id).unwrap_or(0)
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
     }
 
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 
     /// The child's stdout pipe (when spawned with `Stdio::piped()`), once.
-    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+    pub(crate) fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
         self.child.as_mut()?.stdout.take()
     }
 
     /// The child's stderr pipe (when spawned with `Stdio::piped()`), once.
-    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+    pub(crate) fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
         self.child.as_mut()?.stderr.take()
     }
 
     /// The exit status if the child has ended (it is then reaped).
-    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn try_wait(&mut self) -> Option<ExitStatus> {
         self.child
             .as_mut()
             .and_then(|c| c.try_wait().ok().flatten())
     }
 
     /// Kills the child and all its descendants, then reaps the child. Idempotent.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -121,7 +121,7 @@ impl Drop for ChildGuard {
 
 /// SIGKILLs `root`, its process group and every descendant. The root is stopped first so it
 /// cannot start new children while the tree is collected.
-pub fn kill_tree(root: libc::pid_t) {
+pub(crate) fn kill_tree(root: libc::pid_t) {
     // SAFETY: plain signal sends to pids we started (or their descendants).
     unsafe {
         libc::kill(root, libc::SIGSTOP);
@@ -144,7 +144,7 @@ pub fn kill_tree(root: libc::pid_t) {
 }
 
 /// All descendants of `root` according to /proc (parent pids), children before grandchildren.
-pub fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
+pub(crate) fn descendants(root: libc::pid_t) -> Vec<libc::pid_t> {
     let parents: Vec<(libc::pid_t, libc::pid_t)> = std::fs::read_dir("/proc")
         .map(|entries| {
             entries
@@ -182,12 +182,12 @@ fn proc_stat(pid: u32) -> Option<(char, libc::pid_t)> {
 }
 
 /// Whether `pid` is a live process (zombies count as gone: they have exited).
-pub fn is_alive(pid: u32) -> bool {
+pub(crate) fn is_alive(pid: u32) -> bool {
     matches!(proc_stat(pid), Some((state, _)) if state != 'Z' && state != 'X')
 }
 
 /// Polls `cond` every 20 ms until it holds or `timeout` passes; returns whether it held.
-pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if cond() {
@@ -202,7 +202,7 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// A port that was free on 127.0.0.1 a moment ago, for servers that cannot bind port 0
 /// themselves (sshd). Callers retry on "address in use".
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
     listener
         .local_addr()

@@ -17,7 +17,7 @@ use super::process::{self, ChildGuard};
 
 /// The error a fault answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FaultKind {
+pub(crate) enum FaultKind {
     /// EC2's `RequestLimitExceeded`, HTTP 503.
     Throttle,
     /// `InternalError`, HTTP 500.
@@ -29,7 +29,7 @@ pub enum FaultKind {
 
 /// One call the proxy saw, in arrival order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Call {
+pub(crate) struct Call {
     pub action: String,
     /// The HTTP status sent back.
     pub status: u16,
@@ -38,14 +38,14 @@ pub struct Call {
 }
 
 #[derive(Debug)]
-pub struct Proxy {
+pub(crate) struct Proxy {
     child: ChildGuard,
     endpoint: String,
 }
 
 impl Proxy {
     /// Starts a proxy forwarding to `upstream` (a moto endpoint), with no faults configured.
-    pub fn start(upstream: &str) -> Proxy {
+    pub(crate) fn start(upstream: &str) -> Proxy {
         Self::spawn(upstream)
             .unwrap_or_else(|e| panic!("starting the EC2 proxy for {upstream}: {e:#}"))
     }
@@ -80,16 +80,16 @@ impl Proxy {
     }
 
     /// "http://127.0.0.1:PORT" — use as the EC2 endpoint instead of moto's.
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.pid()
     }
 
     /// Every call since the start or the last `reset_counts`, in order.
-    pub fn calls(&self) -> Vec<Call> {
+    pub(crate) fn calls(&self) -> Vec<Call> {
         let resp = self.control("GET", "/__stack/calls", "");
         let parsed: Value = serde_json::from_str(&resp)
             .unwrap_or_else(|e| panic!("proxy calls are not JSON ({e}): {resp}"));
@@ -106,7 +106,7 @@ impl Proxy {
     }
 
     /// Calls per Action (including those answered with an injected fault).
-    pub fn counts(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn counts(&self) -> BTreeMap<String, u64> {
         let mut counts = BTreeMap::new();
         for call in self.calls() {
             *counts.entry(call.action).or_insert(0) += 1;
@@ -115,14 +115,14 @@ impl Proxy {
     }
 
     /// Calls of one Action.
-    pub fn count(&self, action: &str) -> u64 {
+    pub(crate) fn count(&self, action: &str) -> u64 {
         self.counts().get(action).copied().unwrap_or(0)
     }
 
     /// Every request since the start or the last `reset_counts`, in order: its Action and its
     /// form parameters (EC2 query protocol, e.g. `ImdsSupport.Value` → `v2.0`). For asserting
     /// on parameters moto accepts but does not store.
-    pub fn requests(&self) -> Vec<(String, BTreeMap<String, String>)> {
+    pub(crate) fn requests(&self) -> Vec<(String, BTreeMap<String, String>)> {
         let resp = self.control("GET", "/__stack/requests", "");
         let parsed: Value = serde_json::from_str(&resp)
             .unwrap_or_else(|e| panic!("proxy requests are not JSON ({e}): {resp}"));
@@ -138,7 +138,7 @@ impl Proxy {
     }
 
     /// The form parameters of every request to `action`, in order.
-    pub fn requests_of(&self, action: &str) -> Vec<BTreeMap<String, String>> {
+    pub(crate) fn requests_of(&self, action: &str) -> Vec<BTreeMap<String, String>> {
         self.requests()
             .into_iter()
             .filter(|(a, _)| a == action)
@@ -148,12 +148,12 @@ impl Proxy {
 
     /// Answers `actions` with an empty success instead of asking moto (for EC2 actions moto
     /// does not implement); an empty list turns it off. The calls still appear in `requests`.
-    pub fn stub(&self, actions: &[&str]) {
+    pub(crate) fn stub(&self, actions: &[&str]) {
         self.configure(json!({ "stub": actions }));
     }
 
     /// What GetConsoleOutput answers from now on (issue #19: host keys on the console).
-    pub fn set_console(&self, console: Console) {
+    pub(crate) fn set_console(&self, console: Console) {
         let v = match console {
             Console::Moto => Value::Null,
             Console::Keys(keys) => json!({ "keys": keys }),
@@ -163,21 +163,21 @@ impl Proxy {
         self.configure(json!({ "console": v }));
     }
 
-    pub fn reset_counts(&self) {
+    pub(crate) fn reset_counts(&self) {
         self.control("POST", "/__stack/calls/reset", "");
     }
 
     /// For `window` after RunInstances/StartInstances, StopInstances, TerminateInstances and
     /// CreateImage/RegisterImage/CopyImage, describe calls show the instance pending, stopping or
     /// shutting-down and the image pending. `Duration::ZERO` turns it off.
-    pub fn set_transition_time(&self, window: Duration) {
+    pub(crate) fn set_transition_time(&self, window: Duration) {
         self.configure(json!({ "transitions": window.as_secs_f64() }));
     }
 
     /// As `set_transition_time`, but only after the given actions (e.g. `["CopyImage"]`), each
     /// with its own window; transitions of other actions show at once. Replaces any earlier
     /// setting.
-    pub fn set_transition_times(&self, windows: &[(&str, Duration)]) {
+    pub(crate) fn set_transition_times(&self, windows: &[(&str, Duration)]) {
         let map: serde_json::Map<String, Value> = windows
             .iter()
             .map(|(a, w)| (a.to_string(), json!(w.as_secs_f64())))
@@ -187,12 +187,12 @@ impl Proxy {
 
     /// Answers `fraction` (0.0..=1.0) of the calls to `actions` (all calls when empty) with the
     /// error `kind`, failing the first matching call; replaces any earlier fault.
-    pub fn inject_fault(&self, kind: FaultKind, fraction: f64, actions: &[&str]) {
+    pub(crate) fn inject_fault(&self, kind: FaultKind, fraction: f64, actions: &[&str]) {
         self.inject_fault_limited(kind, fraction, actions, None);
     }
 
     /// As `inject_fault`, failing at most `limit` calls in total when given.
-    pub fn inject_fault_limited(
+    pub(crate) fn inject_fault_limited(
         &self,
         kind: FaultKind,
         fraction: f64,
@@ -214,13 +214,13 @@ impl Proxy {
         }));
     }
 
-    pub fn clear_fault(&self) {
+    pub(crate) fn clear_fault(&self) {
         self.configure(json!({ "fault": null }));
     }
 
     /// Holds moto's answer to each call to `actions` (all calls when empty) for `delay`; the call
     /// itself takes effect at once. `Duration::ZERO` turns it off.
-    pub fn set_delay(&self, delay: Duration, actions: &[&str]) {
+    pub(crate) fn set_delay(&self, delay: Duration, actions: &[&str]) {
         let actions = (!actions.is_empty()).then_some(actions);
         let delay = (!delay.is_zero())
             .then(|| json!({ "seconds": delay.as_secs_f64(), "actions": actions }));
@@ -279,7 +279,7 @@ fn parse_form(body: &str) -> BTreeMap<String, String> {
 
 /// The console output the proxy gives for GetConsoleOutput.
 #[derive(Debug, Clone)]
-pub enum Console {
+pub(crate) enum Console {
     /// moto's own fixed answer (no key block).
     Moto,
     /// A cloud-init boot log listing these host keys (OpenSSH public key lines).

@@ -24,18 +24,18 @@ use anyhow::{bail, Context, Result};
 use super::paths;
 use super::process::{self, ChildGuard};
 
-pub const SSHD: &str = "/usr/sbin/sshd";
-pub const LOGIN_USER: &str = "ec2-user";
+pub(crate) const SSHD: &str = "/usr/sbin/sshd";
+pub(crate) const LOGIN_USER: &str = "ec2-user";
 /// A second login user with a password (random per machine), for the password-login tests;
 /// only servers started with `AllowUsers` for it in their extra config let it in.
-pub const PASSWORD_USER: &str = "rpack-password";
+pub(crate) const PASSWORD_USER: &str = "rpack-password";
 /// Where scripts/test-deps.sh keeps `PASSWORD_USER`'s password (root only).
-pub const PASSWORD_FILE: &str = "/var/lib/rpack-tests/rpack-password.password";
+pub(crate) const PASSWORD_FILE: &str = "/var/lib/rpack-tests/rpack-password.password";
 const HOST: &str = "127.0.0.1";
 const HOST_KEY_KINDS: [&str; 3] = ["ed25519", "ecdsa", "rsa"];
 /// Regions the EC2-mode key lookup searches, in order: those the templates and conformance
 /// cases use. Use `start_ec2_in` for others.
-pub const DEFAULT_REGIONS: [&str; 5] = [
+pub(crate) const DEFAULT_REGIONS: [&str; 5] = [
     "us-east-1",
     "us-west-2",
     "us-west-1",
@@ -53,7 +53,7 @@ enum KeySource {
 }
 
 #[derive(Debug)]
-pub struct Sshd {
+pub(crate) struct Sshd {
     dir: PathBuf,
     port: u16,
     keys: KeySource,
@@ -65,7 +65,7 @@ pub struct Sshd {
 
 impl Sshd {
     /// A server accepting exactly `pubkey_openssh` ("ssh-ed25519 AAAA... comment") for ec2-user.
-    pub fn start_static(pubkey_openssh: &str) -> Sshd {
+    pub(crate) fn start_static(pubkey_openssh: &str) -> Sshd {
         let dir = paths::fresh_dir("sshd");
         let keys_file = dir.join("authorized_keys");
         std::fs::write(&keys_file, format!("{}\n", pubkey_openssh.trim()))
@@ -76,7 +76,7 @@ impl Sshd {
     /// As `start_static`, with `extra` sshd_config lines placed before the standard ones: sshd
     /// takes the first value of a keyword (so `extra` overrides, e.g. `UsePAM yes`), and
     /// `AllowUsers` lines add up.
-    pub fn start_static_with(pubkey_openssh: &str, extra: &str) -> Sshd {
+    pub(crate) fn start_static_with(pubkey_openssh: &str, extra: &str) -> Sshd {
         let dir = paths::fresh_dir("sshd");
         let keys_file = dir.join("authorized_keys");
         std::fs::write(&keys_file, format!("{}\n", pubkey_openssh.trim()))
@@ -85,7 +85,7 @@ impl Sshd {
     }
 
     /// `PASSWORD_USER`'s password, as scripts/test-deps.sh set it.
-    pub fn password_user_password() -> String {
+    pub(crate) fn password_user_password() -> String {
         let pw = std::fs::read_to_string(PASSWORD_FILE).unwrap_or_else(|e| {
             panic!(
                 "reading {PASSWORD_FILE}: {e}; run scripts/test-deps.sh (creates {PASSWORD_USER})"
@@ -96,12 +96,12 @@ impl Sshd {
 
     /// A server accepting the key pairs of pending/running instances in the moto at
     /// `moto_endpoint` (use moto's own endpoint, not a proxy's, so lookups are not counted).
-    pub fn start_ec2(moto_endpoint: &str) -> Sshd {
+    pub(crate) fn start_ec2(moto_endpoint: &str) -> Sshd {
         Self::start_ec2_in(moto_endpoint, &DEFAULT_REGIONS)
     }
 
     /// As `start_ec2`, searching instances in `regions`.
-    pub fn start_ec2_in(moto_endpoint: &str, regions: &[&str]) -> Sshd {
+    pub(crate) fn start_ec2_in(moto_endpoint: &str, regions: &[&str]) -> Sshd {
         assert!(
             !regions.is_empty(),
             "start_ec2_in needs at least one region"
@@ -115,7 +115,7 @@ impl Sshd {
 
     /// As `start_ec2`, presenting only `host_keys` (private key files, 0600, each with its
     /// `.pub` beside it): an instance whose host key cloud-init installed from the user data.
-    pub fn start_ec2_with_host_keys(moto_endpoint: &str, host_keys: Vec<PathBuf>) -> Sshd {
+    pub(crate) fn start_ec2_with_host_keys(moto_endpoint: &str, host_keys: Vec<PathBuf>) -> Sshd {
         let keys = KeySource::Ec2 {
             moto: moto_endpoint.to_string(),
             regions: DEFAULT_REGIONS.join(","),
@@ -160,36 +160,36 @@ impl Sshd {
         unreachable!("the last attempt returns or panics")
     }
 
-    pub fn host(&self) -> &'static str {
+    pub(crate) fn host(&self) -> &'static str {
         HOST
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 
-    pub fn user(&self) -> &'static str {
+    pub(crate) fn user(&self) -> &'static str {
         LOGIN_USER
     }
 
     /// The sshd listener's process id, while it runs.
-    pub fn pid(&self) -> Option<u32> {
+    pub(crate) fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(ChildGuard::pid)
     }
 
     /// This server's directory (config, logs).
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// sshd's log plus the authorized-keys command's decisions, for failure messages.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         let read = |name: &str| std::fs::read_to_string(self.dir.join(name)).unwrap_or_default();
         format!("{}{}", read("sshd.log"), read("akc.log"))
     }
 
     /// The public halves of the current host keys (OpenSSH format).
-    pub fn host_public_keys(&self) -> Vec<String> {
+    pub(crate) fn host_public_keys(&self) -> Vec<String> {
         self.host_keys
             .iter()
             .map(|k| {
@@ -203,14 +203,14 @@ impl Sshd {
     }
 
     /// Stops the server and every session it serves (clients see the connection drop).
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill();
         }
     }
 
     /// Stops and starts again on the same port, dropping all sessions: an instance reboot.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.stop();
         self.spawn()
             .unwrap_or_else(|e| panic!("restarting sshd on port {}: {e:#}", self.port));
@@ -218,7 +218,7 @@ impl Sshd {
 
     /// Gives this server new host keys of its own and restarts it, so clients that remember the
     /// old key see a changed host key.
-    pub fn regenerate_host_key(&mut self) {
+    pub(crate) fn regenerate_host_key(&mut self) {
         let keys_dir = self.dir.join(format!("host-keys-{}", unique()));
         self.host_keys = generate_host_keys(&keys_dir)
             .unwrap_or_else(|e| panic!("generating host keys in {}: {e:#}", keys_dir.display()));
@@ -227,7 +227,7 @@ impl Sshd {
 
     /// An `ssh` client command logging in as ec2-user with `private_key`, non-interactive and
     /// without host key checks; append the remote command with `.arg(...)`.
-    pub fn ssh_command(&self, private_key: &Path) -> Command {
+    pub(crate) fn ssh_command(&self, private_key: &Path) -> Command {
         let mut cmd = Command::new("ssh");
         cmd.args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
             .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
@@ -240,7 +240,7 @@ impl Sshd {
     }
 
     /// Runs `remote_command` over ssh with `private_key` and returns its output.
-    pub fn ssh(&self, private_key: &Path, remote_command: &str) -> Output {
+    pub(crate) fn ssh(&self, private_key: &Path, remote_command: &str) -> Output {
         self.ssh_command(private_key)
             .arg(remote_command)
             .output()
@@ -448,7 +448,7 @@ fn generate_host_keys(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Client key types for `ssh_keygen`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
+pub(crate) enum KeyKind {
     Ed25519,
     Ecdsa,
     /// 2048-bit RSA in PEM ("BEGIN RSA PRIVATE KEY"), the format EC2's CreateKeyPair returns.
@@ -456,7 +456,7 @@ pub enum KeyKind {
 }
 
 /// A new key pair in a directory of its own: (private key path, public key in OpenSSH format).
-pub fn ssh_keygen(kind: KeyKind) -> (PathBuf, String) {
+pub(crate) fn ssh_keygen(kind: KeyKind) -> (PathBuf, String) {
     let dir = paths::fresh_dir("client-key");
     let (name, args): (&str, &[&str]) = match kind {
         KeyKind::Ed25519 => ("id_ed25519", &["-t", "ed25519"]),
@@ -483,7 +483,7 @@ pub fn ssh_keygen(kind: KeyKind) -> (PathBuf, String) {
 }
 
 /// Writes a private key (e.g. CreateKeyPair's KeyMaterial) to a new 0600 file, as ssh requires.
-pub fn save_private_key(material: &str) -> PathBuf {
+pub(crate) fn save_private_key(material: &str) -> PathBuf {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = paths::fresh_dir("client-key").join("id_key");

@@ -27,7 +27,7 @@ use tokio_tungstenite::tungstenite::Message as Ws;
 
 /// Faults the fake injects; change them with [`FakeSsm::set_faults`].
 #[derive(Debug, Clone, Default)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// Drop every Nth binary message the agent sends, and every Nth it receives (0: never).
     pub drop_every: u32,
     /// Send every Nth message twice.
@@ -46,7 +46,7 @@ pub struct Faults {
 
 /// What the fake saw.
 #[derive(Debug, Clone, Default)]
-pub struct Record {
+pub(crate) struct Record {
     /// (operation, request body) of every API call, in order.
     pub calls: Vec<(String, serde_json::Value)>,
     pub started: Vec<String>,
@@ -74,7 +74,7 @@ struct State {
     next: u64,
 }
 
-pub struct FakeSsm {
+pub(crate) struct FakeSsm {
     endpoint: String,
     state: Arc<Mutex<State>>,
     runtime: Option<tokio::runtime::Runtime>,
@@ -89,7 +89,7 @@ impl Drop for FakeSsm {
 }
 
 impl FakeSsm {
-    pub fn start() -> FakeSsm {
+    pub(crate) fn start() -> FakeSsm {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("fake-ssm")
@@ -140,20 +140,20 @@ impl FakeSsm {
         }
     }
 
-    pub fn endpoint(&self) -> &str {
+    pub(crate) fn endpoint(&self) -> &str {
         &self.endpoint
     }
 
-    pub fn set_faults(&self, f: Faults) {
+    pub(crate) fn set_faults(&self, f: Faults) {
         self.state.lock().unwrap().faults = f;
     }
 
-    pub fn record(&self) -> Record {
+    pub(crate) fn record(&self) -> Record {
         self.state.lock().unwrap().record.clone()
     }
 
     /// Waits until every started session was terminated (TerminateSession), up to `timeout`.
-    pub fn wait_all_terminated(&self, timeout: Duration) -> Record {
+    pub(crate) fn wait_all_terminated(&self, timeout: Duration) -> Record {
         let end = Instant::now() + timeout;
         loop {
             let r = self.record();
@@ -211,7 +211,9 @@ async fn serve_api(
         buf.drain(..head_end + 4 + len);
         let target = header("x-amz-target").unwrap_or_default();
         let ctype = header("content-type").unwrap_or_default();
-        let (status, out) = if ctype != "application/x-amz-json-1.1" {
+        let (status, out) = if ctype == "application/x-amz-json-1.1" {
+            dispatch(&target, body, &state, &ws_base)
+        } else {
             (
                 400,
                 error(
@@ -219,8 +221,6 @@ async fn serve_api(
                     "expected application/x-amz-json-1.1",
                 ),
             )
-        } else {
-            dispatch(&target, body, &state, &ws_base)
         };
         let text = out.to_string();
         let mut resp = format!(
@@ -545,12 +545,9 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
             (ok, sess.port)
         })
     };
-    let port = match checked {
-        Some((true, port)) => port,
-        _ => {
-            let _ = ws.close(None).await;
-            return Err(format!("bad OpenDataChannel for session {sid:?}: {first}"));
-        }
+    let Some((true, port)) = checked else {
+        let _ = ws.close(None).await;
+        return Err(format!("bad OpenDataChannel for session {sid:?}: {first}"));
     };
     state.lock().unwrap().record.opened.push(sid.clone());
 
@@ -601,7 +598,7 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
         tokio::select! {
             m = ws.next() => {
                 let m = match m {
-                    None | Some(Err(_)) | Some(Ok(Ws::Close(_))) => return Ok(()),
+                    None | Some(Err(_) | Ok(Ws::Close(_))) => return Ok(()),
                     Some(Ok(Ws::Binary(b))) => b,
                     Some(Ok(_)) => continue,
                 };

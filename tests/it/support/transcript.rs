@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 /// `exit: N`, then stdout and stderr.
-pub fn transcript(out: &Output) -> String {
+pub(crate) fn transcript(out: &Output) -> String {
     format!(
         "exit: {}\n--- stdout\n{}--- stderr\n{}",
         out.status.code().unwrap_or(-1),
@@ -17,7 +17,7 @@ pub fn transcript(out: &Output) -> String {
 
 /// Insta filters for what varies between runs; `dir` (the test's working directory) becomes
 /// `[DIR]`.
-pub fn filters(dir: &Path) -> Vec<(String, &'static str)> {
+pub(crate) fn filters(dir: &Path) -> Vec<(String, &'static str)> {
     let mut f = vec![(regex_escape(&dir.display().to_string()), "[DIR]")];
     for (pattern, with) in [
         (

@@ -4,17 +4,21 @@
 
 use std::time::Duration;
 
-pub use rpack::ui::testing::Recording;
+pub(crate) use rpack::ui::testing::Recording;
 use tokio_util::sync::CancellationToken;
 
 /// Records and echoes every line.
-pub fn recording() -> Recording {
+pub(crate) fn recording() -> Recording {
     Recording::with_hook(echo)
 }
 
 /// Records and echoes every line; `after` the first line containing `pattern`, cancels
 /// `cancel` (the build sees a Ctrl-C at that point).
-pub fn cancelling_on(pattern: &str, cancel: CancellationToken, after: Duration) -> Recording {
+pub(crate) fn cancelling_on(
+    pattern: &str,
+    cancel: CancellationToken,
+    after: Duration,
+) -> Recording {
     let pattern = pattern.to_string();
     Recording::with_hook(move |line| {
         echo(line);

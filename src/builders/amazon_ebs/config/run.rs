@@ -229,13 +229,13 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> (SshConfig, RunConfig) {
         }
     }
     if let Some(id) = sg_id {
-        if !c.security_group_ids.is_empty() {
+        if c.security_group_ids.is_empty() {
+            c.security_group_ids = vec![id];
+        } else {
             d.error(
                 "security_group_id",
                 "Only one of security_group_id or security_group_ids can be specified.",
             );
-        } else {
-            c.security_group_ids = vec![id];
         }
     }
     if c.temporary_security_group_source_cidrs.is_empty() {

@@ -44,7 +44,7 @@ impl Step<BuildCtx> for CleanupVolumes {
             .aws_context(|| format!("listing the build's volumes in {}", ctx.region))?;
         for v in out.volumes() {
             let Some(id) = v.volume_id() else { continue };
-            if v.state().map(|s| s.as_str()) != Some("available") {
+            if v.state().map(aws_sdk_ec2::types::VolumeState::as_str) != Some("available") {
                 continue;
             }
             env.ui.say(&format!("Deleting volume {id}..."));

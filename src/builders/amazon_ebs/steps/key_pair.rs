@@ -99,7 +99,7 @@ impl Step<BuildCtx> for KeyPair {
         let gen = tokio::task::spawn_blocking(move || generate(&kind, bits, &comment));
         let (private, public) = tokio::select! {
             r = gen => r.context("generating the temporary SSH key")??,
-            _ = env.cancel.cancelled() => bail!("cancelled while generating the temporary SSH key"),
+            () = env.cancel.cancelled() => bail!("cancelled while generating the temporary SSH key"),
         };
         crate::ui::secrets::register(&private);
         let path = ctx.work_dir.join(format!("{name}.pem"));

@@ -59,7 +59,12 @@ pub(crate) async fn wait_instance(
                 .send()
                 .await
                 .aws_context(|| format!("describing instance {id} in {region}"))?;
-            let Some(inst) = out.reservations().iter().flat_map(|r| r.instances()).next() else {
+            let Some(inst) = out
+                .reservations()
+                .iter()
+                .flat_map(aws_sdk_ec2::types::Reservation::instances)
+                .next()
+            else {
                 return Ok(Check::Pending("not visible yet".into()));
             };
             let state = inst
@@ -183,7 +188,7 @@ pub(crate) async fn delete_image(
     let ec2 = ctx.aws.ec2(&image.region);
     let region = &image.region;
     delete::delete_image(&ec2, region, &image.id, &image.snapshots, |kind, id| {
-        env.ledger.deleted(kind, id, region)
+        env.ledger.deleted(kind, id, region);
     })
     .await?;
     Ok(())

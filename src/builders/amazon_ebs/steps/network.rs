@@ -32,9 +32,9 @@ impl Step<BuildCtx> for Network {
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
         let ec2 = ctx.ec2();
-        ctx.vpc_id = cfg.run.vpc_id.clone();
-        ctx.subnet_id = cfg.run.subnet_id.clone();
-        ctx.availability_zone = cfg.run.availability_zone.clone();
+        ctx.vpc_id.clone_from(&cfg.run.vpc_id);
+        ctx.subnet_id.clone_from(&cfg.run.subnet_id);
+        ctx.availability_zone.clone_from(&cfg.run.availability_zone);
         if ctx.vpc_id.is_none() {
             if let Some(f) = &cfg.run.vpc_filter {
                 let out = ec2

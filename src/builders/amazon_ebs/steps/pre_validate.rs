@@ -38,7 +38,7 @@ impl Step<BuildCtx> for PreValidate {
             let default = out
                 .vpcs()
                 .first()
-                .and_then(|v| v.is_default())
+                .and_then(aws_sdk_ec2::types::Vpc::is_default)
                 .unwrap_or(false);
             if !default {
                 bail!("Error: subnet_id or subnet_filter must be provided for non-default VPCs");

@@ -32,7 +32,9 @@ impl Step<BuildCtx> for Provision {
             ssh: Some(SshFacts::new(
                 &ctx.cfg.comm,
                 key_file.as_deref(),
-                ctx.comm.as_ref().and_then(|s| s.host_key_blob()),
+                ctx.comm
+                    .as_ref()
+                    .and_then(crate::communicator::ssh::SshComm::host_key_blob),
             )),
             ..ctx.generated_data()
         };

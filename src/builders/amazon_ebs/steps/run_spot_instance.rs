@@ -260,7 +260,7 @@ impl Step<BuildCtx> for RunSpotInstance {
         let launched = out.instances().iter().find_map(|i| {
             let id = i.instance_ids().first()?;
             Some((
-                id.to_string(),
+                id.clone(),
                 i.instance_type().map(|t| t.as_str().to_string()),
             ))
         });

@@ -70,7 +70,8 @@ impl Step<BuildCtx> for SecurityGroup {
         let cfg = ctx.cfg.clone();
         let ec2 = ctx.ec2();
         if !cfg.run.security_group_ids.is_empty() {
-            ctx.security_group_ids = cfg.run.security_group_ids.clone();
+            ctx.security_group_ids
+                .clone_from(&cfg.run.security_group_ids);
             return Ok(());
         }
         if let Some(f) = &cfg.run.security_group_filter {

@@ -371,13 +371,13 @@ mod tests {
         );
         assert!(j(r#"lookup({a="ay"}, "c")"#).starts_with("ERR"));
         assert_eq!(j(r#"element(["a", "b", "c"], 3)"#), r#""a""#);
-        assert_eq!(j(r#"keys({a=1, c=2, d=3})"#), r#"["a","c","d"]"#);
-        assert_eq!(j(r#"values({a=3, c=2, d=1})"#), "[3,2,1]");
-        assert_eq!(j(r#"length([])"#), "0");
+        assert_eq!(j(r"keys({a=1, c=2, d=3})"), r#"["a","c","d"]"#);
+        assert_eq!(j(r"values({a=3, c=2, d=1})"), "[3,2,1]");
+        assert_eq!(j(r"length([])"), "0");
         assert_eq!(j(r#"length({"key" = "val"})"#), "1");
         assert_eq!(j(r#"length("hello")"#), "5");
         assert_eq!(j(r#"coalesce("", "b")"#), r#""b""#);
-        assert_eq!(j(r#"coalesce(1, 2)"#), "1");
+        assert_eq!(j(r"coalesce(1, 2)"), "1");
         assert_eq!(j(r#"coalescelist([], ["c", "d"])"#), r#"["c","d"]"#);
         assert_eq!(
             j(r#"compact(["a", "", "b", null, "c"])"#),
@@ -388,24 +388,24 @@ mod tests {
             r#"["a","b","c","d"]"#
         );
         assert_eq!(j(r#"sort(["e", "d", "a", "x"])"#), r#"["a","d","e","x"]"#);
-        assert_eq!(j(r#"reverse([1, 2, 3])"#), "[3,2,1]");
+        assert_eq!(j(r"reverse([1, 2, 3])"), "[3,2,1]");
         assert_eq!(j(r#"index(["a", "b", "c"], "b")"#), "1");
         assert_eq!(j(r#"slice(["a", "b", "c", "d"], 1, 3)"#), r#"["b","c"]"#);
-        assert_eq!(j(r#"range(3)"#), "[0,1,2]");
-        assert_eq!(j(r#"range(1, 4)"#), "[1,2,3]");
-        assert_eq!(j(r#"range(4, 1)"#), "[4,3,2]");
-        assert_eq!(j(r#"range(0, 10, 5)"#), "[0,5]");
+        assert_eq!(j(r"range(3)"), "[0,1,2]");
+        assert_eq!(j(r"range(1, 4)"), "[1,2,3]");
+        assert_eq!(j(r"range(4, 1)"), "[4,3,2]");
+        assert_eq!(j(r"range(0, 10, 5)"), "[0,5]");
         assert_eq!(j(r#"zipmap(["a", "b"], [1, 2])"#), r#"{"a":1,"b":2}"#);
         assert_eq!(
             j(r#"chunklist(["a", "b", "c"], 2)"#),
             r#"[["a","b"],["c"]]"#
         );
         assert_eq!(j(r#"alltrue(["true", true])"#), "true");
-        assert_eq!(j(r#"anytrue([false])"#), "false");
-        assert_eq!(j(r#"sum([10, 13, 6, 4.5])"#), "33.5");
+        assert_eq!(j(r"anytrue([false])"), "false");
+        assert_eq!(j(r"sum([10, 13, 6, 4.5])"), "33.5");
         assert_eq!(j(r#"setunion(["a", "b"], ["b", "c"])"#), r#"["a","b","c"]"#);
         assert_eq!(j(r#"setintersection(["a", "b"], ["b", "c"])"#), r#"["b"]"#);
-        assert_eq!(j(r#"tostring(1)"#), r#""1""#);
+        assert_eq!(j(r"tostring(1)"), r#""1""#);
         assert_eq!(j(r#"tonumber("5")"#), "5");
         assert_eq!(j(r#"tobool("true")"#), "true");
         assert!(j(r#"tobool("no")"#).starts_with("ERR"));

@@ -105,9 +105,7 @@ pub(crate) fn num(f: f64) -> Value {
     if f.fract() == 0.0 && f.abs() < 9.0e15 {
         Value::Number(Number::from(f as i64))
     } else {
-        Number::from_f64(f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null)
+        Number::from_f64(f).map_or(Value::Null, Value::Number)
     }
 }
 

@@ -188,26 +188,23 @@ fn textdecodebase64(a: FuncArgs) -> R {
         .decode(string(&v[0])?)
         .map_err(|e| format!("invalid base64: {e}"))?;
     let enc = encoding(&string(&v[1])?)?;
-    let text = match enc {
-        "UTF-8" => {
-            String::from_utf8(bytes).map_err(|_| "the bytes are not valid UTF-8".to_string())?
+    let text = if enc == "UTF-8" {
+        String::from_utf8(bytes).map_err(|_| "the bytes are not valid UTF-8".to_string())?
+    } else {
+        if bytes.len() % 2 != 0 {
+            return Err(format!("the bytes are not valid {enc} (odd length)"));
         }
-        _ => {
-            if bytes.len() % 2 != 0 {
-                return Err(format!("the bytes are not valid {enc} (odd length)"));
-            }
-            let units: Vec<u16> = bytes
-                .chunks(2)
-                .map(|c| {
-                    if enc == "UTF-16LE" {
-                        u16::from_le_bytes([c[0], c[1]])
-                    } else {
-                        u16::from_be_bytes([c[0], c[1]])
-                    }
-                })
-                .collect();
-            String::from_utf16(&units).map_err(|_| format!("the bytes are not valid {enc}"))?
-        }
+        let units: Vec<u16> = bytes
+            .chunks(2)
+            .map(|c| {
+                if enc == "UTF-16LE" {
+                    u16::from_le_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], c[1]])
+                }
+            })
+            .collect();
+        String::from_utf16(&units).map_err(|_| format!("the bytes are not valid {enc}"))?
     };
     Ok(Value::String(text))
 }
@@ -291,20 +288,26 @@ fn unix_timestamp_parse(a: FuncArgs) -> R {
 fn parts(t: DateTime<chrono::FixedOffset>) -> R {
     use chrono::{Datelike, Timelike};
     let mut o = hcl::Map::new();
-    o.insert("year".into(), Value::from(t.year() as i64));
-    o.insert("month".into(), Value::from(t.month() as i64));
-    o.insert("day".into(), Value::from(t.day() as i64));
-    o.insert("hour".into(), Value::from(t.hour() as i64));
-    o.insert("minute".into(), Value::from(t.minute() as i64));
-    o.insert("second".into(), Value::from(t.second() as i64));
+    o.insert("year".into(), Value::from(i64::from(t.year())));
+    o.insert("month".into(), Value::from(i64::from(t.month())));
+    o.insert("day".into(), Value::from(i64::from(t.day())));
+    o.insert("hour".into(), Value::from(i64::from(t.hour())));
+    o.insert("minute".into(), Value::from(i64::from(t.minute())));
+    o.insert("second".into(), Value::from(i64::from(t.second())));
     o.insert("unix".into(), Value::from(t.timestamp()));
-    o.insert("iso_year".into(), Value::from(t.iso_week().year() as i64));
-    o.insert("iso_week".into(), Value::from(t.iso_week().week() as i64));
+    o.insert(
+        "iso_year".into(),
+        Value::from(i64::from(t.iso_week().year())),
+    );
+    o.insert(
+        "iso_week".into(),
+        Value::from(i64::from(t.iso_week().week())),
+    );
     o.insert(
         "week_day".into(),
-        Value::from(t.weekday().num_days_from_sunday() as i64),
+        Value::from(i64::from(t.weekday().num_days_from_sunday())),
     );
-    o.insert("year_day".into(), Value::from(t.ordinal() as i64));
+    o.insert("year_day".into(), Value::from(i64::from(t.ordinal())));
     Ok(Value::Object(o))
 }
 
@@ -391,7 +394,7 @@ mod tests {
         );
         assert!(j(r#"base64gzip("hello")"#).starts_with("\"H4sI"));
         assert_eq!(j(r#"rfc3339_parse("2023-01-02T03:04:05Z").year_day"#), "2");
-        assert_eq!(j(r#"unix_timestamp_parse(0).year"#), "1970");
+        assert_eq!(j(r"unix_timestamp_parse(0).year"), "1970");
         assert!(j(r#"vault("a", "b")"#).contains("not available in rpack"));
     }
 }

@@ -32,7 +32,7 @@ impl Prefix {
             .parse()
             .map_err(|_| format!("invalid CIDR address: {s}"))?;
         let (addr, width) = match ip {
-            IpAddr::V4(v) => (u32::from(v) as u128, 32),
+            IpAddr::V4(v) => (u128::from(u32::from(v)), 32),
             IpAddr::V6(v) => (u128::from(v), 128),
         };
         let len: u32 = l
@@ -90,8 +90,7 @@ fn cidrhost(a: FuncArgs) -> R {
     let n = if host < 0 { size + host } else { host };
     if n < 0 || n >= size {
         return Err(format!(
-            "prefix of {} bits cannot accommodate a host numbered {host}",
-            bits
+            "prefix of {bits} bits cannot accommodate a host numbered {host}"
         ));
     }
     Ok(Value::String(p.text(p.addr | n as u128)))
@@ -107,8 +106,8 @@ fn cidrnetmask(a: FuncArgs) -> R {
 }
 
 fn subnet(p: &Prefix, newbits: i128, num: i128) -> Result<Prefix, String> {
-    let len = p.len as i128 + newbits;
-    if newbits < 0 || len > p.width as i128 {
+    let len = i128::from(p.len) + newbits;
+    if newbits < 0 || len > i128::from(p.width) {
         return Err(format!(
             "insufficient address space to extend prefix of {} by {newbits}",
             p.len

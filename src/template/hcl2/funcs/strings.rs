@@ -157,10 +157,8 @@ fn captures(re: &regex::Regex, c: &regex::Captures) -> Value {
     if re.captures_len() == 1 {
         return Value::String(c[0].to_string());
     }
-    let text = |m: Option<regex::Match>| {
-        m.map(|m| Value::String(m.as_str().into()))
-            .unwrap_or(Value::Null)
-    };
+    let text =
+        |m: Option<regex::Match>| m.map_or(Value::Null, |m| Value::String(m.as_str().into()));
     if !named.is_empty() {
         let mut o = hcl::Map::new();
         for n in named {

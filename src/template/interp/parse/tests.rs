@@ -8,7 +8,10 @@ fn funcs(name: &str) -> Option<Func> {
 
 fn round_trip(src: &str) -> String {
     let tree = parse(src, &funcs).unwrap_or_else(|e| panic!("{src}: {e:?}"));
-    tree.root.iter().map(|n| n.to_string()).collect()
+    tree.root
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect()
 }
 
 #[test]
