@@ -13,7 +13,7 @@
 //! `pause_before`/`max_retries`/`timeout` for provisioners are handled by the caller.
 //! Strings of keys in `no_render` are syntax-checked only (rendered later with build data).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::gocompat::strconv::{
@@ -636,15 +636,7 @@ fn looks_numeric(s: &str) -> bool {
     !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// `~/x` → `$HOME/x` (Packer's `pathing.ExpandUser`).
-pub fn expand_user(path: &str) -> PathBuf {
-    if path == "~" || path.starts_with("~/") {
-        if let Some(home) = std::env::var_os("HOME") {
-            return Path::new(&home).join(path.trim_start_matches('~').trim_start_matches('/'));
-        }
-    }
-    PathBuf::from(path)
-}
+pub(crate) use crate::gocompat::path::expand_user;
 
 #[cfg(test)]
 mod tests {

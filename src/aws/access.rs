@@ -150,7 +150,10 @@ impl Clients {
             #[allow(deprecated)]
             let files = ProfileFiles::builder()
                 .include_default_config_file(true)
-                .with_file(ProfileFileKind::Credentials, crate::decoder::expand_user(f))
+                .with_file(
+                    ProfileFileKind::Credentials,
+                    crate::gocompat::path::expand_user(f),
+                )
                 .build();
             builder = builder.with(|l| l.profile_files(files));
         }

@@ -336,7 +336,7 @@ fn keep_alive(d: &mut Decoder) -> Option<Duration> {
     }
 }
 
-pub use crate::decoder::expand_user;
+pub(crate) use crate::decoder::expand_user;
 
 /// Checks that `path` exists and holds a private key libssh2 can use (PEM or OpenSSH format).
 /// The error text follows Go's (`stat x: no such file or directory`).
