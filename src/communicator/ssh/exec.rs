@@ -267,13 +267,16 @@ impl StdinFeed {
         let mut progress = false;
         if self.pending.is_empty() {
             if let Some(p) = self.pipe.as_mut() {
-                let mut buf = [0u8; 32 * 1024];
-                match p.read(&mut buf) {
+                // Read straight into the (empty) pending buffer, then keep what arrived.
+                self.pending.resize(32 * 1024, 0);
+                let read = p.read(&mut self.pending);
+                self.pending.truncate(*read.as_ref().unwrap_or(&0));
+                match read {
                     Ok(0) => {
                         self.pipe = None;
                         self.eof_due = true;
                     }
-                    Ok(n) => self.pending.extend_from_slice(&buf[..n]),
+                    Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(CommError::Other(format!("reading standard input: {e}"))),
