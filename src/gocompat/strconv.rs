@@ -47,7 +47,7 @@ pub(crate) fn is_printable(c: char) -> bool {
     !(c.is_control()
         || c.is_whitespace()
         || matches!(c as u32, 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x2064 | 0xFEFF | 0xFFF9..=0xFFFB)
-        || matches!(c as u32, 0xE000..=0xF8FF | 0xF0000..=0x10FFFF))
+        || matches!(c as u32, 0xE000..=0xF8FF | 0xF_0000..=0x10_FFFF))
 }
 
 fn escape_char(out: &mut String, c: char, q: char) {

@@ -105,17 +105,16 @@ fn read_ledgers(opts: &Options) -> Result<Vec<LedgerFile>> {
 fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     e: &aws_sdk_ec2::error::SdkError<E, R>,
 ) -> String {
-    match e.as_service_error() {
-        Some(s) => format!(
+    if let Some(s) = e.as_service_error() {
+        format!(
             "{}: {}",
             s.code().unwrap_or("error"),
             s.message().unwrap_or("")
-        ),
+        )
+    } else {
         // Not a service answer: one clear line where the kind is known (no credentials …).
-        None => {
-            let chain = aws_sdk_ec2::error::DisplayErrorContext(e).to_string();
-            crate::aws::explain::transport(&chain).unwrap_or(chain)
-        }
+        let chain = aws_sdk_ec2::error::DisplayErrorContext(e).to_string();
+        crate::aws::explain::transport(&chain).unwrap_or(chain)
     }
 }
 

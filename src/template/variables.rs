@@ -70,7 +70,7 @@ pub fn read_var_file_checked(path: &str) -> Result<VarFile, String> {
             "{message} ({})",
             place(path, &src, offset.saturating_sub(1))
         )),
-        other => wrap(other.to_string()),
+        other @ JsonError::DuplicateField { .. } => wrap(other.to_string()),
     })?;
     let Value::Object(obj) = node.value else {
         let what = match node.value {

@@ -92,7 +92,7 @@ pub(super) fn for_params(p: &ConnectParams) -> Arc<dyn Transport> {
     match &p.bastion {
         None => Arc::new(Direct { host, port }),
         Some(b) => Arc::new(Bastion {
-            bastion: b.clone(),
+            jump: b.clone(),
             host,
             port,
             pinned: Default::default(),

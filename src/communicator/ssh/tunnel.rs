@@ -20,7 +20,7 @@ use crate::communicator::CommError;
 
 /// Reaches `host:port` through an SSH session with `bastion`.
 pub(super) struct Bastion {
-    pub(super) bastion: Endpoint,
+    pub(super) jump: Endpoint,
     pub(super) host: String,
     pub(super) port: u16,
     /// The bastion's host key, pinned at the first connection (or checked against
@@ -63,7 +63,7 @@ impl Tunnel {
         timeout: Duration,
         cancel: &CancellationToken,
     ) -> Result<Tunnel, CommError> {
-        let (b, host, port) = (&via.bastion, via.host.as_str(), via.port);
+        let (b, host, port) = (&via.jump, via.host.as_str(), via.port);
         let baddr = format!("{}:{}", b.host, b.port);
         let tcp = tcp_connect(&b.host, b.port, timeout)
             .map_err(|e| CommError::Other(format!("bastion {baddr}: {e}")))?;

@@ -37,7 +37,7 @@ impl HasComm for BuildCtx {
         let mut comm_cfg = self.cfg.comm.clone();
         if let Some(kp) = &self.key_pair {
             if comm_cfg.private_key_file.is_none() {
-                comm_cfg.private_key_file = kp.private_key_file.clone();
+                comm_cfg.private_key_file.clone_from(&kp.private_key_file);
             }
         }
         comm_cfg
