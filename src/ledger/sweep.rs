@@ -49,6 +49,8 @@ struct LedgerFile {
     build_id: String,
     path: PathBuf,
     endpoint: Option<String>,
+    /// The AWS account the build's credentials belonged to, when the build learnt it.
+    account: Option<String>,
     open: Vec<LedgerEntry>,
 }
 
@@ -92,10 +94,16 @@ fn read_ledgers(opts: &Options) -> Result<Vec<LedgerFile>> {
             .rev()
             .find(|e| e.event == LedgerEvent::Meta && e.kind == "endpoint_ec2")
             .map(|e| e.id.clone());
+        let account = entries
+            .iter()
+            .rev()
+            .find(|e| e.event == LedgerEvent::Meta && e.kind == ledger::META_ACCOUNT)
+            .map(|e| e.id.clone());
         out.push(LedgerFile {
             build_id,
             path,
             endpoint,
+            account,
             open: ledger::outstanding(&entries),
         });
     }
@@ -397,8 +405,13 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
     let instance_wait = PollPolicy::new(INSTANCE_GONE_WAIT);
     let never = CancellationToken::new();
     let mut configs: BTreeMap<String, (aws_config::SdkConfig, bool)> = BTreeMap::new();
-    // (region, endpoint) → resources skipped for want of credentials.
-    let mut no_credentials: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
+    // (account, region, endpoint) → resources skipped for want of credentials.
+    let accounts: BTreeMap<&str, &str> = ledgers
+        .iter()
+        .filter_map(|l| Some((l.build_id.as_str(), l.account.as_deref()?)))
+        .collect();
+    let mut no_credentials: BTreeMap<(Option<&str>, String, Option<String>), usize> =
+        BTreeMap::new();
     for (l, endpoint, path) in &items {
         let region = if l.region == "global" {
             default_region.clone()
@@ -415,7 +428,11 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
             failures += 1;
             failed_builds.insert(l.build_id.as_str());
             *no_credentials
-                .entry((region.clone(), endpoint.clone()))
+                .entry((
+                    accounts.get(l.build_id.as_str()).copied(),
+                    region.clone(),
+                    endpoint.clone(),
+                ))
                 .or_default() += 1;
             continue;
         }
@@ -443,8 +460,9 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
             }
         }
     }
-    for ((region, endpoint), count) in &no_credentials {
+    for ((account, region, endpoint), count) in &no_credentials {
         ui.error(&crate::aws::explain::cleanup_needs_credentials(
+            *account,
             region,
             endpoint.as_deref(),
             *count,
