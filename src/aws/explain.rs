@@ -67,6 +67,19 @@ fn unreached_endpoint(chain: &str) -> Option<&str> {
         .filter(|w| !w.is_empty())
 }
 
+/// An HTTP answer without an AWS error code (an HTML error page, a proxy's reply, a service at
+/// an unknown region): its status and what the SDK made of it, and where to look.
+pub(crate) fn unreadable_answer(status: u16, chain: &str) -> String {
+    let what = chain
+        .strip_prefix("service error: ")
+        .or_else(|| chain.strip_prefix("response error: "))
+        .unwrap_or(chain);
+    format!(
+        "HTTP {status} without an AWS error code ({what}). Hint: the endpoint did not answer \
+         like AWS: check `region` and custom_endpoint_ec2 / AWS_ENDPOINT_URL"
+    )
+}
+
 /// A hint for a service error code, if the code is one people need help with.
 pub(crate) fn hint(code: &str) -> Option<&'static str> {
     Some(match code {

@@ -111,7 +111,7 @@ fn read_ledgers(opts: &Options) -> Result<Vec<LedgerFile>> {
     Ok(out)
 }
 
-fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug + 'static>(
     e: &aws_sdk_ec2::error::SdkError<E, R>,
 ) -> String {
     match e.as_service_error() {
@@ -122,7 +122,7 @@ fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
         ),
         // Not a service answer: one clear line where the kind is known (no credentials …).
         None => {
-            let chain = aws_sdk_ec2::error::DisplayErrorContext(e).to_string();
+            let chain = crate::aws::error::plain_chain(e);
             crate::aws::explain::transport(&chain).unwrap_or(chain)
         }
     }
