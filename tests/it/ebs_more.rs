@@ -794,3 +794,37 @@ fn network_filters_in_list_form_reach_ec2_and_select_the_subnet() {
         [format!("security group {sg} in {REGION}")]
     );
 }
+
+/// `ami_virtualization_type` decides Packer's enhanced-networking check when set: `hvm` passes,
+/// anything else fails with Packer's message before an instance is launched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ami_virtualization_type_decides_the_enhanced_networking_check() {
+    let st = stack();
+    let o = build(
+        &st,
+        config(
+            st.base(),
+            json!({"ena_support": true, "ami_virtualization_type": "paravirtual"}),
+        ),
+    )
+    .await;
+    assert!(
+        err_text(&o)
+            .contains("Cannot enable enhanced networking, AMIVirtType 'paravirtual' is not HVM"),
+        "{}",
+        err_text(&o)
+    );
+    assert_eq!(st.proxy.count("RunInstances"), 0);
+    assert_clean(&st, &o, &[REGION]).await;
+    // `hvm` (the source AMI is HVM too): the check passes and the build goes on.
+    let o = build(
+        &st,
+        config(
+            st.base(),
+            json!({"ena_support": true, "ami_virtualization_type": "hvm", "skip_create_ami": true}),
+        ),
+    )
+    .await;
+    assert!(o.result.is_ok(), "{}", err_text(&o));
+    assert_clean(&st, &o, &[REGION]).await;
+}

@@ -387,6 +387,38 @@ fn unimplemented_plugin_types_are_not_mistaken_for_typos() {
     assert!(flat(&live.text).contains("Unknown provisioner chef-sollo"));
 }
 
+/// rpack's built-in list is upstream Packer v1.6.6's; Debian's packer 1.6.6 is built without a
+/// few of those plugins and calls them unknown (README says so). Both exit 1.
+#[test]
+fn upstream_builtins_debian_leaves_out_are_not_implemented_not_unknown() {
+    let live = run(
+        &packer(),
+        &fixtures(),
+        &["validate", "plugin-upstream-only.json"],
+        &[],
+    );
+    assert!(
+        flat(&live.text).contains("Unknown builder linode"),
+        "{}",
+        live.text
+    );
+    let ours = rpack(&["validate", "plugin-upstream-only.json"], &[]);
+    assert_eq!(ours.code, 1);
+    let text = flat(&ours.text);
+    for want in [
+        "builder 0: builder type \"linode\" (a Packer 1.6.6 built-in) is not implemented by rpack (plugin-upstream-only.json:4:15)",
+        "post-processor 0.0: post-processor type \"yandex-export\" (a Packer 1.6.6 built-in) is not implemented by rpack (plugin-upstream-only.json:9:15)",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{}", ours.text);
+    }
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = flat(&readme);
+    for name in ["`linode`", "`yandex-export`", "Debian's `packer` 1.6.6"] {
+        assert!(readme.contains(name), "README does not name {name}");
+    }
+}
+
 #[test]
 fn what_cannot_be_built_is_refused_with_key_position_and_hint() {
     for (case, wants) in [
