@@ -129,12 +129,13 @@ pub struct Clients {
 impl Clients {
     /// Resolves credentials and region and builds the clients. No API call is made here.
     pub async fn load(access: &AccessConfig) -> Result<Arc<Clients>> {
+        // The template check refuses both (with position and hint); this guards other callers.
         if access.vault_aws_engine.is_some() {
-            bail!("vault_aws_engine is not supported by rpack; use the AWS credential chain or assume_role");
+            bail!("vault_aws_engine is not implemented by rpack; use the AWS credential chain or assume_role");
         }
         if access.mfa_code.is_some() {
             bail!(
-                "mfa_code is not supported by rpack; use a profile with mfa_serial or assume_role"
+                "mfa_code is not implemented by rpack; use the AWS credential chain or assume_role"
             );
         }
         // Packer retries requests 10 times (the SDK default is 3); throttling and 5xx are

@@ -6,6 +6,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -39,7 +40,7 @@ impl AwsError {
     pub fn from_sdk<E, R>(context: impl Into<String>, err: &SdkError<E, R>) -> AwsError
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-        R: fmt::Debug,
+        R: fmt::Debug + 'static,
     {
         let code = err.code().map(str::to_string);
         let hint = code.as_deref().and_then(super::explain::hint);
@@ -52,20 +53,24 @@ impl AwsError {
                 )
             }
             (Some(_), Some(m)) => match hint {
-                Some(h) => format!("{m}. {h}"),
+                Some(h) => format!("{}. {h}", m.trim_end().trim_end_matches('.')),
                 None => m.to_string(),
             },
             (Some(_), None) => hint.unwrap_or_default().to_string(),
-            // Not a service answer (no credentials, timeout, connection refused, …): one clear
-            // line where the kind is known; the full chain at debug level.
+            // Not a service answer (no credentials, timeout, connection refused, …), or one
+            // without an error code: one clear line where the kind is known, else the chain's
+            // own words (never the SDK's debug dump); the full chain at debug level.
             (None, _) => {
-                let chain = DisplayErrorContext(err).to_string();
-                match super::explain::transport(&chain) {
-                    Some(clear) => {
-                        tracing::debug!(error = %chain, "AWS call failed");
-                        clear
-                    }
-                    None => chain,
+                tracing::debug!(error = %DisplayErrorContext(err), "AWS call failed");
+                let chain = plain_chain(err);
+                let status = err
+                    .raw_response()
+                    .and_then(|r| (r as &dyn std::any::Any).downcast_ref::<HttpResponse>())
+                    .map(|r| r.status().as_u16());
+                match (super::explain::transport(&chain), status) {
+                    (Some(clear), _) => clear,
+                    (None, Some(status)) => super::explain::unreadable_answer(status, &chain),
+                    (None, None) => chain,
                 }
             }
         };
@@ -137,7 +142,7 @@ pub trait AwsResultExt<T> {
 impl<T, E, R> AwsResultExt<T> for Result<T, SdkError<E, R>>
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
-    R: fmt::Debug,
+    R: fmt::Debug + 'static,
 {
     fn aws_context<F, S>(self, context: F) -> Result<T, AwsError>
     where
@@ -162,6 +167,21 @@ impl<T> GoneIsDone for Result<T, AwsError> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// An error and its sources in their own words, joined by ": " (what aws-smithy's
+/// `DisplayErrorContext` prints, without the debug dump it appends).
+pub fn plain_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let s = e.to_string();
+        if parts.last() != Some(&s) {
+            parts.push(s);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 /// The [`AwsError`] inside an anyhow chain, if any.

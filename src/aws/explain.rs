@@ -27,29 +27,57 @@ pub(crate) fn transport(chain: &str) -> Option<String> {
             sources_tried()
         ));
     }
+    let endpoint = unreached_endpoint(chain)
+        .map(|e| format!(" {e}"))
+        .unwrap_or_default();
     if c.contains("dns error")
         || c.contains("failed to lookup address")
         || c.contains("name or service not known")
     {
-        return Some(
-            "the AWS endpoint's host name does not resolve: unknown region or endpoint. Hint: check \
-             `region` (e.g. us-east-1) and custom_endpoint_ec2 / AWS_ENDPOINT_URL"
-                .to_string(),
-        );
+        return Some(format!(
+            "the host name of the AWS endpoint{endpoint} does not resolve: unknown region or \
+             endpoint. Hint: check `region` (e.g. us-east-1) and custom_endpoint_ec2 / \
+             AWS_ENDPOINT_URL"
+        ));
     }
-    if c.contains("connection refused")
-        || c.contains("timed out")
-        || c.contains("timeout")
-        || c.contains("connection reset")
-        || c.contains("io error")
-    {
-        return Some(
-            "the AWS endpoint is unreachable (connection refused or timed out). Hint: check \
-             network access, proxies (HTTPS_PROXY), and custom_endpoint_ec2 / AWS_ENDPOINT_URL"
-                .to_string(),
-        );
-    }
-    None
+    let why = if c.contains("connection refused") {
+        "connection refused"
+    } else if c.contains("timed out") || c.contains("timeout") {
+        "timed out"
+    } else if c.contains("connection reset") {
+        "connection reset"
+    } else if c.contains("io error") {
+        "connection failed"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "the AWS endpoint{endpoint} is unreachable ({why}). Hint: check network access, proxies \
+         (HTTPS_PROXY), and custom_endpoint_ec2 / AWS_ENDPOINT_URL"
+    ))
+}
+
+/// The endpoint a transport failure names (`could not reach <endpoint>`, added by the HTTP
+/// client of [`crate::aws::sdk_config`]).
+fn unreached_endpoint(chain: &str) -> Option<&str> {
+    let (_, rest) = chain.split_once(crate::aws::sdk_config::UNREACHED)?;
+    rest.split_whitespace()
+        .next()
+        .map(|w| w.trim_end_matches([':', ',', ')']))
+        .filter(|w| !w.is_empty())
+}
+
+/// An HTTP answer without an AWS error code (an HTML error page, a proxy's reply, a service at
+/// an unknown region): its status and what the SDK made of it, and where to look.
+pub(crate) fn unreadable_answer(status: u16, chain: &str) -> String {
+    let what = chain
+        .strip_prefix("service error: ")
+        .or_else(|| chain.strip_prefix("response error: "))
+        .unwrap_or(chain);
+    format!(
+        "HTTP {status} without an AWS error code ({what}). Hint: the endpoint did not answer \
+         like AWS: check `region` and custom_endpoint_ec2 / AWS_ENDPOINT_URL"
+    )
 }
 
 /// A hint for a service error code, if the code is one people need help with.
@@ -72,20 +100,29 @@ pub(crate) fn hint(code: &str) -> Option<&'static str> {
 }
 
 /// What `rpack cleanup` says when it has no credentials for the resources it must delete:
-/// the ledger rightly keeps none, so it names where they are needed and how to supply them.
+/// the ledger rightly keeps none, so it names where they are needed (the account when the
+/// build learnt it, the region, the endpoint) and how to supply them.
 pub(crate) fn cleanup_needs_credentials(
+    account: Option<&str>,
     region: &str,
     endpoint: Option<&str>,
     count: usize,
 ) -> String {
+    let of = account
+        .map(|a| format!("account {a} in "))
+        .unwrap_or_default();
     let at = endpoint
         .map(|e| format!(" (endpoint {e})"))
         .unwrap_or_default();
+    let whose = match account {
+        Some(a) => format!("account {a}"),
+        None => "the account the build used".to_string(),
+    };
     format!(
-        "NoCredentialProviders: rpack cleanup needs AWS credentials for region {region}{at} to \
-         delete {count} resource(s), and found none; tried: {}. The ledger keeps no credentials. \
-         Hint: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or set AWS_PROFILE) for the \
-         account the build used (the template's access_key/secret_key or profile), then run \
+        "NoCredentialProviders: rpack cleanup needs AWS credentials for {of}region {region}{at} \
+         to delete {count} resource(s), and found none; tried: {}. The ledger keeps no \
+         credentials. Hint: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or set \
+         AWS_PROFILE) for {whose} (the template's access_key/secret_key or profile), then run \
          `rpack cleanup --yes` again",
         sources_tried()
     )
@@ -216,17 +253,52 @@ mod tests {
             m.starts_with("NoCredentialProviders: no AWS credentials found; tried: environment")
         );
         assert!(!m.contains("DispatchFailure"));
-        assert!(
-            transport("dispatch failure: io error: Connection refused (os error 111)")
-                .unwrap()
-                .contains("unreachable")
+        assert_eq!(
+            transport("dispatch failure: io error: Connection refused (os error 111)").unwrap(),
+            "the AWS endpoint is unreachable (connection refused). Hint: check network access, proxies (HTTPS_PROXY), and custom_endpoint_ec2 / AWS_ENDPOINT_URL"
         );
+        assert!(transport(
+            "dispatch failure: io error: could not reach http://127.0.0.1:9: client error (Connect): tcp connect error: Connection refused (os error 111)"
+        )
+        .unwrap()
+        .starts_with("the AWS endpoint http://127.0.0.1:9 is unreachable (connection refused)."));
+        assert!(transport(
+            "dispatch failure: timeout: could not reach https://ec2.eu-west-1.amazonaws.com: HTTP connect timeout occurred after 3.1s"
+        )
+        .unwrap()
+        .starts_with("the AWS endpoint https://ec2.eu-west-1.amazonaws.com is unreachable (timed out)."));
         assert!(
             transport("dispatch failure: dns error: failed to lookup address information")
                 .unwrap()
                 .contains("unknown region")
         );
         assert_eq!(transport("something else"), None);
+    }
+
+    #[test]
+    fn cleanup_names_the_account_when_the_ledger_has_it() {
+        let m = cleanup_needs_credentials(
+            Some("123456789012"),
+            "us-east-1",
+            Some("http://127.0.0.1:5000"),
+            3,
+        );
+        assert!(
+            m.starts_with("NoCredentialProviders: rpack cleanup needs AWS credentials for account 123456789012 in region us-east-1 (endpoint http://127.0.0.1:5000) to delete 3 resource(s)"),
+            "{m}"
+        );
+        assert!(
+            m.contains("for account 123456789012 (the template's"),
+            "{m}"
+        );
+        let m = cleanup_needs_credentials(None, "eu-west-1", None, 1);
+        assert!(
+            m.starts_with(
+                "NoCredentialProviders: rpack cleanup needs AWS credentials for region eu-west-1 to delete 1 resource(s)"
+            ),
+            "{m}"
+        );
+        assert!(m.contains("for the account the build used"), "{m}");
     }
 
     #[test]

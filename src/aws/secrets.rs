@@ -21,10 +21,11 @@ pub fn secrets_lookup() -> SecretsLookup {
                 .send()
                 .await
                 .map_err(|e| {
-                    format!(
-                        "reading secret {name:?} from AWS Secrets Manager: {}",
-                        aws_smithy_types::error::display::DisplayErrorContext(&e)
+                    crate::aws::error::AwsError::from_sdk(
+                        format!("reading secret {name:?} from AWS Secrets Manager"),
+                        &e,
                     )
+                    .to_string()
                 })?;
             let secret = out
                 .secret_string()

@@ -170,8 +170,6 @@ pub struct TemplateArgs {
     pub var_files: Vec<String>,
     /// `-strict` or `RPACK_STRICT=1`: undefined user variables are errors.
     pub strict: bool,
-    /// The command builds (`build`), so what cannot be built is an error, never a warning.
-    pub building: bool,
 }
 
 /// Why arguments were rejected: Packer prints the command's help and then this line.

@@ -16,11 +16,10 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
     let parsed = args::parse(args::build_command(), rest)
         .and_then(|m| args::template_args(&m).map(|t| (m, t)));
-    let (m, mut targs) = match parsed {
+    let (m, targs) = match parsed {
         Ok(p) => p,
         Err(e) => return usage_error(&*ui, help::BUILD, &e),
     };
-    targs.building = true;
     let on_error: OnErrorFlag = match m
         .get_one::<String>("on-error")
         .map_or("", String::as_str)

@@ -73,7 +73,6 @@ fn check_builds(
         only: targs.only.clone(),
         except: targs.except.clone(),
         strict: targs.strict,
-        building: targs.building,
         report_undefined: !persona::as_packer(),
     };
     let (checked, base) = plan::load::check_builds(loaded, &options);

@@ -107,8 +107,9 @@ impl Default for SshConfig {
     }
 }
 
-/// Keys accepted (and ignored by rpack, which only speaks SSH) for WinRM and the SSH features
-/// rpack does not implement, so templates using them still validate.
+/// Keys decoded so they are known: WinRM's (ignored unless the communicator is `winrm`, which
+/// is refused) and the SSH features rpack does not implement (refused when set, see
+/// `refuse::unhonoured_ssh_options`).
 const ACCEPTED_ONLY: &[&str] = &[
     "ssh_certificate_file",
     "ssh_bastion_certificate_file",

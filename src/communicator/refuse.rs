@@ -28,19 +28,6 @@ const UNHONOURED_SSH: &[(&str, &str)] = &[
     ("ssh_key_exchange_algorithms", "choosing SSH key exchange algorithms (rpack negotiates libssh2's secure defaults); remove the key"),
 ];
 
-/// Keys refused by `rpack build` (before anything is launched) but only warned about by
-/// `rpack validate`: Packer 1.6.6's own test fixture `communicator-ssh/local-tunnel.json`
-/// validates with them, and rpack's validate verdicts match Packer's.
-const REFUSED_AT_BUILD: &[&str] = &["ssh_local_tunnels", "ssh_remote_tunnels"];
-
-/// Whether `e` is a refusal that `validate` reports as a warning (see [`REFUSED_AT_BUILD`]).
-pub(crate) fn refused_at_build(e: &crate::decoder::ConfigError) -> bool {
-    e.message.contains(NOT_IMPLEMENTED)
-        && e.key
-            .as_deref()
-            .is_some_and(|k| REFUSED_AT_BUILD.contains(&k))
-}
-
 /// A value that asks for nothing: unset, `null`, `""`, `false`, `0`, an empty list or map.
 fn is_off(v: &Value) -> bool {
     match v {

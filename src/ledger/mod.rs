@@ -31,9 +31,14 @@ pub enum LedgerEvent {
     /// The build finished and keeps this resource (the final AMIs and their snapshots):
     /// `rpack cleanup` must not delete it.
     Kept,
-    /// Not a resource: facts cleanup needs later (`kind` = `endpoint_ec2`, `id` = the URL).
+    /// Not a resource: facts cleanup needs later (`kind` = `endpoint_ec2`, `id` = the URL;
+    /// `kind` = [`META_ACCOUNT`], `id` = the AWS account id).
     Meta,
 }
+
+/// The [`LedgerEvent::Meta`] key of the AWS account id the build's credentials belong to
+/// (learnt from STS GetCallerIdentity), which `rpack cleanup` names when it has no credentials.
+pub const META_ACCOUNT: &str = "account";
 
 /// One line of the ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,6 +49,8 @@ struct LedgerFile {
     build_id: String,
     path: PathBuf,
     endpoint: Option<String>,
+    /// The AWS account the build's credentials belonged to, when the build learnt it.
+    account: Option<String>,
     open: Vec<LedgerEntry>,
 }
 
@@ -91,10 +93,16 @@ fn read_ledgers(opts: &Options) -> Result<Vec<LedgerFile>> {
             .rev()
             .find(|e| e.event == LedgerEvent::Meta && e.kind == "endpoint_ec2")
             .map(|e| e.id.clone());
+        let account = entries
+            .iter()
+            .rev()
+            .find(|e| e.event == LedgerEvent::Meta && e.kind == ledger::META_ACCOUNT)
+            .map(|e| e.id.clone());
         out.push(LedgerFile {
             build_id,
             path,
             endpoint,
+            account,
             open: ledger::outstanding(&entries),
         });
     }
@@ -102,7 +110,7 @@ fn read_ledgers(opts: &Options) -> Result<Vec<LedgerFile>> {
     Ok(out)
 }
 
-fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug + 'static>(
     e: &aws_sdk_ec2::error::SdkError<E, R>,
 ) -> String {
     if let Some(s) = e.as_service_error() {
@@ -113,7 +121,7 @@ fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
         )
     } else {
         // Not a service answer: one clear line where the kind is known (no credentials …).
-        let chain = aws_sdk_ec2::error::DisplayErrorContext(e).to_string();
+        let chain = crate::aws::error::plain_chain(e);
         crate::aws::explain::transport(&chain).unwrap_or(chain)
     }
 }
@@ -395,8 +403,13 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
     let instance_wait = PollPolicy::new(INSTANCE_GONE_WAIT);
     let never = CancellationToken::new();
     let mut configs: BTreeMap<String, (aws_config::SdkConfig, bool)> = BTreeMap::new();
-    // (region, endpoint) → resources skipped for want of credentials.
-    let mut no_credentials: BTreeMap<(String, Option<String>), usize> = BTreeMap::new();
+    // (account, region, endpoint) → resources skipped for want of credentials.
+    let accounts: BTreeMap<&str, &str> = ledgers
+        .iter()
+        .filter_map(|l| Some((l.build_id.as_str(), l.account.as_deref()?)))
+        .collect();
+    let mut no_credentials: BTreeMap<(Option<&str>, String, Option<String>), usize> =
+        BTreeMap::new();
     for (l, endpoint, path) in &items {
         let region = if l.region == "global" {
             default_region.clone()
@@ -413,7 +426,11 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
             failures += 1;
             failed_builds.insert(l.build_id.as_str());
             *no_credentials
-                .entry((region.clone(), endpoint.clone()))
+                .entry((
+                    accounts.get(l.build_id.as_str()).copied(),
+                    region.clone(),
+                    endpoint.clone(),
+                ))
                 .or_default() += 1;
             continue;
         }
@@ -441,8 +458,9 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
             }
         }
     }
-    for ((region, endpoint), count) in &no_credentials {
+    for ((account, region, endpoint), count) in &no_credentials {
         ui.error(&crate::aws::explain::cleanup_needs_credentials(
+            *account,
             region,
             endpoint.as_deref(),
             *count,

@@ -203,23 +203,10 @@ fn check_build(
                 Some(d.value)
             }
             Err(errs) => {
-                let (later, now): (Vec<ConfigError>, Vec<ConfigError>) =
-                    errs.into_iter().partition(|e| {
-                        !opts.building && crate::communicator::refuse::refused_at_build(e)
-                    });
-                if now.is_empty() {
-                    warnings.extend(later.iter().map(|e| {
-                        format!(
-                            "{} (rpack build refuses it before launching anything)",
-                            positioned(e, file, PluginAt::of(&def.config, def.pos))
-                        )
-                    }));
-                } else {
-                    prepare.push(Diag::error(
-                        &prepare_summary,
-                        plugin_detail(&now, file, PluginAt::of(&def.config, def.pos)),
-                    ));
-                }
+                prepare.push(Diag::error(
+                    &prepare_summary,
+                    plugin_detail(&errs, file, PluginAt::of(&def.config, def.pos)),
+                ));
                 None
             }
         }

@@ -47,9 +47,6 @@ pub struct Options {
     /// References to undefined user variables are errors (`-strict`, `RPACK_STRICT=1`) instead
     /// of warnings.
     pub strict: bool,
-    /// Checking for `build` (not `validate`): refusals of what cannot be built that validate
-    /// only warns about become errors.
-    pub building: bool,
     /// Report references to undefined user variables at all (not when called as `packer`,
     /// whose output stays Packer's).
     pub report_undefined: bool,

@@ -55,7 +55,7 @@ where
         + Send
         + Sync
         + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     anyhow::Error::new(AwsError::from_sdk(what, e))
 }

@@ -30,7 +30,6 @@ pub(crate) async fn run(
     let path = checked.template_path.to_string_lossy();
     let loaded = plan::load(&**ui, &path, &vars.files, &vars.vars).map_err(|_| failed())?;
     let options = plan::Options {
-        building: true,
         report_undefined: true,
         strict: crate::template::undefined::strict_from_env(),
         ..plan::Options::default()

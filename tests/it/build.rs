@@ -504,7 +504,8 @@ fn kill_then_cleanup_leaves_nothing(phase: Phase) {
     );
 
     // Without credentials (the ledger keeps none): one clear message per region saying what
-    // needs them and how to supply them, nothing deleted, exit 1.
+    // needs them (the account the build learnt from STS GetCallerIdentity, moto's, the region
+    // and the endpoint) and how to supply them, nothing deleted, exit 1.
     let home = fresh_dir("no-credentials-home");
     let mut bare = st.rpack(&["cleanup", "--yes", "--region", REGION]);
     bare.env_remove("AWS_ACCESS_KEY_ID")
@@ -518,8 +519,10 @@ fn kill_then_cleanup_leaves_nothing(phase: Phase) {
     assert_eq!(code, Some(1), "{refused}");
     assert!(
         refused.contains(&format!(
-            "NoCredentialProviders: rpack cleanup needs AWS credentials for region {REGION}"
-        )) && refused.contains("The ledger keeps no credentials. Hint: export AWS_ACCESS_KEY_ID"),
+            "NoCredentialProviders: rpack cleanup needs AWS credentials for account 123456789012 in region {REGION} (endpoint {})",
+            st.proxy.endpoint()
+        )) && refused.contains("The ledger keeps no credentials. Hint: export AWS_ACCESS_KEY_ID")
+            && refused.contains("for account 123456789012 (the template's access_key"),
         "{phase:?}:\n{refused}"
     );
     assert!(

@@ -653,3 +653,177 @@ async fn destroy(o: &crate::ebs::Outcome) {
         art.destroy().await.unwrap();
     }
 }
+
+/// The filters of a recorded EC2 query (`Filter.N.Name`, `Filter.N.Value.M`) as (name, value)
+/// pairs.
+fn query_filters(form: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (k, name) in form {
+        let Some(n) = k
+            .strip_prefix("Filter.")
+            .and_then(|r| r.strip_suffix(".Name"))
+        else {
+            continue;
+        };
+        for (vk, value) in form {
+            if vk.starts_with(&format!("Filter.{n}.Value.")) {
+                out.push((name.clone(), value.clone()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The list form `"filter": [{"name", "value"}]` (and a lone object) of `vpc_filter`,
+/// `subnet_filter` and `security_group_filter`, through the real binary: each entry reaches
+/// DescribeVpcs/DescribeSubnets/DescribeSecurityGroups, and the instance is launched in the one
+/// subnet the list selects (not the larger one `most_free` alone would pick) with the group.
+#[test]
+fn network_filters_in_list_form_reach_ec2_and_select_the_subnet() {
+    let st = crate::build::stack();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let c = Ec2State::new(st.moto.endpoint(), REGION).client().clone();
+    let name = format!("rpack-netlist-{}", uuid::Uuid::new_v4());
+    let tag = |k: &str, key: &str, v: &str| {
+        aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(k.into())
+            .tags(aws_sdk_ec2::types::Tag::builder().key(key).value(v).build())
+            .build()
+    };
+    let (vpc, wanted, larger, sg) = rt.block_on(async {
+        let vpc = c
+            .create_vpc()
+            .cidr_block("10.78.0.0/16")
+            .tag_specifications(tag("vpc", "Name", &name))
+            .send()
+            .await
+            .unwrap();
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let mut subnets = Vec::new();
+        for (cidr, role) in [("10.78.2.0/28", "build"), ("10.78.1.0/24", "other")] {
+            let s = c
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(cidr)
+                .tag_specifications(tag("subnet", "Role", role))
+                .send()
+                .await
+                .unwrap();
+            subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_string());
+        }
+        let sg = c
+            .create_security_group()
+            .group_name(&name)
+            .description("rpack test")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        let sg = sg.group_id().unwrap().to_string();
+        (vpc, subnets[0].clone(), subnets[1].clone(), sg)
+    });
+    let tpl = st.template(
+        "netlist",
+        json!({
+            "vpc_filter": {"filter": {"name": "tag:Name", "value": name}},
+            "subnet_filter": {
+                "filters": {"vpc-id": vpc},
+                "filter": [{"name": "tag:Role", "value": "build"}],
+                "most_free": true
+            },
+            "security_group_filter": {
+                "filter": [{"name": "group-name", "value": name}, {"name": "vpc-id", "value": vpc}]
+            },
+            "skip_create_ami": true
+        }),
+        json!([]),
+    );
+    let (code, out) = crate::build::run_to_end(st.rpack(&["build", tpl.to_str().unwrap()]));
+    assert_eq!(code, Some(0), "{out}");
+    for line in [
+        format!("Found VPC ID: {vpc}"),
+        format!("Found Subnet ID: {wanted}"),
+        format!("Found Security Group(s): {sg}"),
+    ] {
+        assert!(out.contains(&line), "no {line:?} in\n{out}");
+    }
+    let asked = |action: &str, want: &[(&str, &str)]| {
+        let reqs = st.proxy.requests_of(action);
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert!(
+            reqs.iter().any(|r| {
+                let got = query_filters(r);
+                want.iter().all(|w| got.contains(w))
+            }),
+            "{action} never asked for {want:?}: {reqs:?}"
+        );
+    };
+    asked("DescribeVpcs", &[("tag:Name", &name)]);
+    asked(
+        "DescribeSubnets",
+        &[("vpc-id", &vpc), ("tag:Role", "build")],
+    );
+    asked(
+        "DescribeSecurityGroups",
+        &[("group-name", &name), ("vpc-id", &vpc)],
+    );
+    let run = st.proxy.requests_of("RunInstances");
+    assert_eq!(run.len(), 1, "{run:?}");
+    assert_eq!(
+        run[0].get("SubnetId").map(String::as_str),
+        Some(wanted.as_str()),
+        "not launched in the subnet the list selects (the larger is {larger})"
+    );
+    assert_eq!(
+        run[0].get("SecurityGroupId.1").map(String::as_str),
+        Some(sg.as_str()),
+        "{run:?}"
+    );
+    assert_eq!(st.proxy.count("CreateSecurityGroup"), 0);
+    // Nothing of the build is left: only the test's own group.
+    assert_eq!(
+        st.leftovers(&[REGION]),
+        [format!("security group {sg} in {REGION}")]
+    );
+}
+
+/// `ami_virtualization_type` decides Packer's enhanced-networking check when set: `hvm` passes,
+/// anything else fails with Packer's message before an instance is launched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ami_virtualization_type_decides_the_enhanced_networking_check() {
+    let st = stack();
+    let o = build(
+        &st,
+        config(
+            st.base(),
+            json!({"ena_support": true, "ami_virtualization_type": "paravirtual"}),
+        ),
+    )
+    .await;
+    assert!(
+        err_text(&o)
+            .contains("Cannot enable enhanced networking, AMIVirtType 'paravirtual' is not HVM"),
+        "{}",
+        err_text(&o)
+    );
+    assert_eq!(st.proxy.count("RunInstances"), 0);
+    assert_clean(&st, &o, &[REGION]).await;
+    // `hvm` (the source AMI is HVM too): the check passes and the build goes on.
+    let o = build(
+        &st,
+        config(
+            st.base(),
+            json!({"ena_support": true, "ami_virtualization_type": "hvm", "skip_create_ami": true}),
+        ),
+    )
+    .await;
+    assert!(o.result.is_ok(), "{}", err_text(&o));
+    assert_clean(&st, &o, &[REGION]).await;
+}

@@ -301,6 +301,21 @@ const DIFFERS: &[(&str, i32, &str)] = &[
         1,
         "SSH options rpack does not honour are refused, never ignored",
     ),
+    (
+        "refuse-ssh-tunnels",
+        1,
+        "SSH tunnels are not implemented: an error, not a warning, so validate cannot go green",
+    ),
+    (
+        "refuse-key-pair-dsa",
+        1,
+        "EC2 key pairs are rsa or ed25519: dsa is one error",
+    ),
+    (
+        "refuse-mfa-code",
+        1,
+        "mfa_code is not implemented: refused at validate with its position",
+    ),
 ];
 
 #[test]
@@ -337,6 +352,9 @@ fn every_case_has_packers_verdict_or_a_documented_difference() {
         "winrm",
         "temporary_key_pair_type",
         "ssh_proxy_host",
+        "ssh_local_tunnels",
+        "mfa_code",
+        "vault_aws_engine",
     ] {
         assert!(
             readme.contains(key),
@@ -369,6 +387,38 @@ fn unimplemented_plugin_types_are_not_mistaken_for_typos() {
     assert!(flat(&live.text).contains("Unknown provisioner chef-sollo"));
 }
 
+/// rpack's built-in list is upstream Packer v1.6.6's; Debian's packer 1.6.6 is built without a
+/// few of those plugins and calls them unknown (README says so). Both exit 1.
+#[test]
+fn upstream_builtins_debian_leaves_out_are_not_implemented_not_unknown() {
+    let live = run(
+        &packer(),
+        &fixtures(),
+        &["validate", "plugin-upstream-only.json"],
+        &[],
+    );
+    assert!(
+        flat(&live.text).contains("Unknown builder linode"),
+        "{}",
+        live.text
+    );
+    let ours = rpack(&["validate", "plugin-upstream-only.json"], &[]);
+    assert_eq!(ours.code, 1);
+    let text = flat(&ours.text);
+    for want in [
+        "builder 0: builder type \"linode\" (a Packer 1.6.6 built-in) is not implemented by rpack (plugin-upstream-only.json:4:15)",
+        "post-processor 0.0: post-processor type \"yandex-export\" (a Packer 1.6.6 built-in) is not implemented by rpack (plugin-upstream-only.json:9:15)",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{}", ours.text);
+    }
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = flat(&readme);
+    for name in ["`linode`", "`yandex-export`", "Debian's `packer` 1.6.6"] {
+        assert!(readme.contains(name), "README does not name {name}");
+    }
+}
+
 #[test]
 fn what_cannot_be_built_is_refused_with_key_position_and_hint() {
     for (case, wants) in [
@@ -396,6 +446,32 @@ fn what_cannot_be_built_is_refused_with_key_position_and_hint() {
             ],
         ),
         (
+            "refuse-key-pair-dsa",
+            vec![
+                "temporary_key_pair_type ('dsa') is invalid, valid types: rsa, ed25519 (EC2 key pairs are RSA or ED25519; dsa is not implemented by rpack) (refuse-key-pair-dsa.json:10:34)",
+            ],
+        ),
+        (
+            "refuse-ssh-tunnels",
+            vec![
+                "ssh_local_tunnels: SSH port forwarding is not implemented by rpack. Hint: run the tunnelled service's client on the instance from a provisioner (refuse-ssh-tunnels.json:10:28)",
+            ],
+        ),
+        (
+            "refuse-mfa-code",
+            vec![
+                "mfa_code: an MFA code in the template is not implemented by rpack. Hint: get MFA session credentials before the build",
+                "or use assume_role (refuse-mfa-code.json:10:19)",
+            ],
+        ),
+        (
+            "refuse-vault-aws-engine",
+            vec![
+                "vault_aws_engine: reading AWS credentials from HashiCorp Vault is not implemented by rpack. Hint: read them before the build (`vault read aws/creds/<role>`)",
+                "(refuse-vault-aws-engine.json:10:27)",
+            ],
+        ),
+        (
             "refuse-ssh-options",
             vec![
                 "ssh_proxy_host: connecting through a SOCKS5 proxy is not implemented by rpack",
@@ -416,31 +492,36 @@ fn what_cannot_be_built_is_refused_with_key_position_and_hint() {
             );
         }
     }
-    // Tunnels: validate agrees with Packer (its own fixture validates) and warns; build refuses
-    // them before any AWS call (the endpoint here does not exist).
-    let v = rpack(&["validate", "refuse-ssh-tunnels.json"], &[]);
-    assert_eq!(v.code, 0, "{}", v.text);
-    assert!(
-        flat(&v.text)
-            .contains("ssh_local_tunnels: SSH port forwarding is not implemented by rpack"),
-        "{}",
-        v.text
+    // One error per refusal: dsa is not also reported by the key size check.
+    let dsa = rpack(&["validate", "refuse-key-pair-dsa.json"], &[]);
+    assert_eq!(
+        bullet_items(&dsa.text).len(),
+        1,
+        "one error expected:\n{}",
+        dsa.text
     );
-    let b = rpack(
-        &["build", "refuse-ssh-tunnels.json"],
-        &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")],
-    );
-    assert_eq!(b.code, 1, "{}", b.text);
-    assert!(
-        flat(&b.text).contains("Error: Failed to prepare build"),
-        "{}",
-        b.text
-    );
-    assert!(
-        !b.text.contains("127.0.0.1:9"),
-        "build reached AWS: {}",
-        b.text
-    );
+    // Refused by build too, before any AWS call (the endpoint here does not exist).
+    for case in [
+        "refuse-ssh-tunnels",
+        "refuse-mfa-code",
+        "refuse-vault-aws-engine",
+    ] {
+        let b = rpack(
+            &["build", &format!("{case}.json")],
+            &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")],
+        );
+        assert_eq!(b.code, 1, "{case}: {}", b.text);
+        assert!(
+            flat(&b.text).contains("Error: Failed to prepare build"),
+            "{case}: {}",
+            b.text
+        );
+        assert!(
+            !b.text.contains("127.0.0.1:9"),
+            "{case}: build reached AWS: {}",
+            b.text
+        );
+    }
 }
 
 #[test]

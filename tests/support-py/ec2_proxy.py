@@ -22,12 +22,16 @@ What a test can switch at run time, through the control endpoint (never forwarde
                                 DescribeImages. moto itself switches states instantly. An object
                                 sets the window per transition action (others: none), so a test
                                 can hold one phase without slowing every other.
-      "fault": null | {"kind": "throttle" | "server-error" | "access-denied", "fraction": f, "actions": [..] | null,
+      "fault": null | {"kind": "throttle" | "server-error" | "access-denied" | "expired-token"
+                               | "auth-failure", "fraction": f, "actions": [..] | null,
                        "limit": n | null}
                                 answers a fraction f of the matching calls itself, without asking
                                 moto: "throttle" is EC2's RequestLimitExceeded (HTTP 503),
                                 "server-error" an InternalError (HTTP 500), "access-denied"
-                                EC2's UnauthorizedOperation (HTTP 403). The choice is
+                                EC2's UnauthorizedOperation (HTTP 403), "expired-token" EC2's
+                                RequestExpired for an expired session token (HTTP 400),
+                                "auth-failure" EC2's AuthFailure for keys AWS does not know
+                                (HTTP 401). The choice is
                                 deterministic, failing first: f = 0.5 fails calls 1, 3, 5, ...;
                                 "limit" caps how many calls fail in total.
                                 STS DecodeAuthorizationMessage (which moto lacks) is always
@@ -195,6 +199,11 @@ def fault_response(kind, action):
                "resource: arn:aws:ec2:us-east-1:123456789012:instance/* because no "
                "identity-based policy allows the ec2:%s action. Encoded authorization failure "
                "message: %s" % (action, action, ENCODED_BLOB))
+    elif kind == "expired-token":
+        status, code, msg = 400, "RequestExpired", "Request has expired."
+    elif kind == "auth-failure":
+        status, code, msg = (401, "AuthFailure",
+                             "AWS was not able to validate the provided access credentials")
     else:
         status, code, msg = 500, "InternalError", "An internal error has occurred."
     body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>%s</Code>'

@@ -25,6 +25,10 @@ pub(crate) enum FaultKind {
     /// EC2's `UnauthorizedOperation` naming the action and resource, with an encoded
     /// authorization message, HTTP 403.
     AccessDenied,
+    /// EC2's `RequestExpired` (an expired session token), HTTP 400.
+    ExpiredToken,
+    /// EC2's `AuthFailure` (keys AWS does not know), HTTP 401.
+    AuthFailure,
 }
 
 /// One call the proxy saw, in arrival order.
@@ -207,6 +211,8 @@ impl Proxy {
             FaultKind::Throttle => "throttle",
             FaultKind::ServerError => "server-error",
             FaultKind::AccessDenied => "access-denied",
+            FaultKind::ExpiredToken => "expired-token",
+            FaultKind::AuthFailure => "auth-failure",
         };
         let actions = (!actions.is_empty()).then_some(actions);
         self.configure(json!({

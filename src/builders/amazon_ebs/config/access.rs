@@ -68,6 +68,7 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> AccessConfig {
             "If you have set vault_aws_engine, you must not set the access_key or secret_key.",
         );
     }
+    refuse_unimplemented(d, &c);
     if c.access_key.is_some() != c.secret_key.is_some() {
         d.error(
             "access_key",
@@ -78,4 +79,23 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> AccessConfig {
         tracing::warn!("(WARN) skip_metadata_api_check ignored.");
     }
     c
+}
+
+/// Credential sources Packer reads and rpack does not: refused when the template is checked,
+/// with the key's position (added by `plan`) and a way to get the same credentials, never after
+/// `rpack build` has started.
+fn refuse_unimplemented(d: &mut Decoder<'_>, c: &AccessConfig) {
+    use crate::communicator::refuse::NOT_IMPLEMENTED;
+    if c.vault_aws_engine.is_some() {
+        d.error(
+            "vault_aws_engine",
+            format!("vault_aws_engine: reading AWS credentials from HashiCorp Vault {NOT_IMPLEMENTED}. Hint: read them before the build (`vault read aws/creds/<role>`) and export AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, or use assume_role"),
+        );
+    }
+    if c.mfa_code.is_some() {
+        d.error(
+            "mfa_code",
+            format!("mfa_code: an MFA code in the template {NOT_IMPLEMENTED}. Hint: get MFA session credentials before the build (`aws sts get-session-token --serial-number <device> --token-code <code>`) and export them, or use assume_role"),
+        );
+    }
 }

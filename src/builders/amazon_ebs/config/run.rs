@@ -92,12 +92,21 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> (SshConfig, RunConfig) {
     if user_key_type {
         c.temporary_key_pair_type = Some(comm.temporary_key_pair_type.clone());
     }
-    if let Err((key, msg)) = super::super::steps::key_pair::check_spec(
-        c.key_type(),
-        comm.temporary_key_pair_bits,
-        d.raw("temporary_key_pair_bits").is_some(),
-    ) {
-        d.error(key, msg);
+    // EC2 creates only RSA and ED25519 key pairs: `dsa`/`ecdsa` get one error; the size is
+    // checked for those two.
+    match c.key_type() {
+        kind @ ("rsa" | "ed25519") => {
+            if let Err((key, msg)) = super::super::steps::key_pair::check_spec(
+                kind,
+                comm.temporary_key_pair_bits,
+                d.raw("temporary_key_pair_bits").is_some(),
+            ) {
+                d.error(key, msg);
+            }
+        }
+        kind @ ("dsa" | "ecdsa") => crate::communicator::refuse::ec2_key_pair_type(d, kind),
+        // Not a type at all: the communicator's decoder reported it in Packer's words.
+        _ => {}
     }
     c.instance_type = nonempty(d.string("instance_type"));
     c.spot_instance_types = d.string_list("spot_instance_types").unwrap_or_default();
@@ -168,9 +177,6 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> (SshConfig, RunConfig) {
         }
     }
     crate::communicator::refuse::ssh_interface(d, c.ssh_interface.as_deref());
-    if let Some(t @ ("dsa" | "ecdsa")) = c.temporary_key_pair_type.as_deref() {
-        crate::communicator::refuse::ec2_key_pair_type(d, t);
-    }
     let filter_empty = c
         .source_ami_filter
         .as_ref()

@@ -1,4 +1,4 @@
-//! StepPreValidate: credentials (STS) and regions (DescribeRegions) unless skipped, a given VPC
+//! StepPreValidate: credentials (STS; the account id goes to the ledger) and regions (DescribeRegions) unless skipped, a given VPC
 //! without subnet must be the default VPC, and the AMI name must be free unless
 //! `force_deregister` (or `skip_create_ami`) is set. Creates nothing.
 
@@ -19,7 +19,14 @@ impl Step<BuildCtx> for PreValidate {
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
         let cfg = ctx.cfg.clone();
         if ctx.aws.should_validate_credentials(&cfg.access) {
-            ctx.aws.validate_credentials().await?;
+            let account = ctx.aws.validate_credentials().await?;
+            // Cleanup after a killed build names the account it needs credentials for. Only
+            // when GetCallerIdentity ran anyway: an extra STS call just for this would go to
+            // the real STS where EC2 is at a custom endpoint (see `should_validate_credentials`).
+            if !account.is_empty() {
+                env.ledger
+                    .meta(crate::ledger::META_ACCOUNT, &account, &ctx.region);
+            }
         }
         if !cfg.access.skip_region_validation {
             ctx.aws

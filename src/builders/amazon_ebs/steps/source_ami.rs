@@ -91,13 +91,17 @@ impl Step<BuildCtx> for SourceAmi {
             ena_support: img.ena_support().unwrap_or(false),
         };
         env.ui.message(&format!("Found Image ID: {}", source.id));
-        if (cfg.ami.ena_support == Some(true) || cfg.ami.sriov_support)
-            && source.virtualization_type != "hvm"
-        {
-            bail!(
-                "Cannot enable enhanced networking, source AMI '{}' is not HVM",
-                source.id
-            );
+        // Packer's check: `ami_virtualization_type` decides when set, else the source's type.
+        if cfg.ami.ena_support == Some(true) || cfg.ami.sriov_support {
+            match cfg.ami.ami_virtualization_type.as_deref() {
+                Some("hvm") => {}
+                Some(t) => bail!("Cannot enable enhanced networking, AMIVirtType '{t}' is not HVM"),
+                None if source.virtualization_type != "hvm" => bail!(
+                    "Cannot enable enhanced networking, source AMI '{}' is not HVM",
+                    source.id
+                ),
+                None => {}
+            }
         }
         ctx.source = Some(source);
         Ok(())
