@@ -16,7 +16,7 @@ use crate::provisioners::Common;
 use crate::template::interp::{self, BuildData, Context};
 use crate::template::json::Object;
 use crate::template::parse::{
-    applies_to, go_multierror, packer_multierror, ProvisionerDef, Template,
+    applies_to, go_multierror, mapstructure_errors, packer_multierror, ProvisionerDef, Template,
 };
 use crate::template::variables;
 
@@ -498,16 +498,33 @@ impl PluginAt {
 }
 
 /// A plugin's problems in Packer's shape: unknown keys as a go-multierror list, a lone render
-/// error bare, everything else as Packer's `N error(s) occurred` list. Every problem gets the
-/// template position of its key, or of the plugin (Packer gives none).
+/// error bare, values of the wrong type as mapstructure's `N error(s) decoding` list (sorted),
+/// the plugin's own checks as Packer's `N error(s) occurred` list. Packer stops at the first of
+/// these stages that fails; rpack reports every stage, the decoding list first. Every problem
+/// gets the template position of its key, or of the plugin (Packer gives none).
 fn plugin_detail(errs: &[ConfigError], file: &str, plugin: PluginAt) -> String {
-    let items: Vec<String> = errs.iter().map(|e| positioned(e, file, plugin)).collect();
+    let items = |keep: &dyn Fn(&ConfigError) -> bool| -> Vec<String> {
+        errs.iter()
+            .filter(|e| keep(e))
+            .map(|e| positioned(e, file, plugin))
+            .collect()
+    };
     if errs.iter().all(is_key_error) {
-        go_multierror(&items)
-    } else if errs.len() == 1 && is_render_error(&errs[0]) {
-        items[0].clone()
-    } else {
-        packer_multierror(&items)
+        return go_multierror(&items(&|_| true));
+    }
+    if errs.len() == 1 && is_render_error(&errs[0]) {
+        return items(&|_| true).remove(0);
+    }
+    let decoding = items(&|e| e.decode);
+    let others = items(&|e| !e.decode);
+    match (decoding.is_empty(), others.is_empty()) {
+        (true, _) => packer_multierror(&others),
+        (false, true) => mapstructure_errors(&decoding),
+        (false, false) => format!(
+            "{}\n\n{}",
+            mapstructure_errors(&decoding),
+            packer_multierror(&others)
+        ),
     }
 }
 
