@@ -28,6 +28,17 @@ pub fn check(
     base: &Context,
     opts: &Options,
 ) -> Checked {
+    check_from(tpl, values, &variables::Origins::new(), base, opts)
+}
+
+/// [`check`], with where var-file values are written (`origins`, for error positions).
+pub(crate) fn check_from(
+    tpl: &Template,
+    values: &BTreeMap<String, String>,
+    origins: &variables::Origins,
+    base: &Context,
+    opts: &Options,
+) -> Checked {
     let mut out = Checked::default();
 
     // Core validation: template structure, minimum version, required variables.
@@ -81,7 +92,7 @@ pub fn check(
     }
 
     // Variables.
-    let user_vars = match variables::resolve(tpl, values, base) {
+    let user_vars = match variables::resolve_from(tpl, values, origins, base) {
         Ok(v) => v,
         Err(errs) => {
             let detail = if errs.len() == 1 {
@@ -109,16 +120,19 @@ pub fn check(
     // with the same rendered name wins).
     let mut by_name: std::collections::HashMap<String, usize> = Default::default();
     for (i, b) in tpl.builders.iter().enumerate() {
-        match interp::render(&b.name, &ctx) {
+        let name_at = b.config.get("name").map_or(b.pos, |n| n.pos);
+        let mark = undefined.mark();
+        let rendered = interp::render(&b.name, &ctx);
+        undefined.locate_since(mark, "name", name_at, &b.name);
+        match rendered {
             Ok(n) => {
                 by_name.insert(n, i);
             }
             Err(e) => out.diags.push(Diag::error(
                 "",
                 format!(
-                    "Error interpolating builder '{}': {e} ({file}:{})",
-                    b.name,
-                    b.config.get("name").map_or(b.pos, |n| n.pos)
+                    "Error interpolating builder '{}': {e} ({file}:{name_at})",
+                    b.name
                 ),
             )),
         }
@@ -403,7 +417,17 @@ fn check_provisioner(
         max_retries: 0,
     };
     if let Some(raw) = &p.max_retries {
-        match interp::render(raw, ctx) {
+        let rendered = match &ctx.undefined {
+            Some(sink) => {
+                let mark = sink.mark();
+                let out = interp::render(raw, ctx);
+                let at = p.config.get("max_retries").map_or(p.pos, |n| n.pos);
+                sink.locate_since(mark, "max_retries", at, raw);
+                out
+            }
+            None => interp::render(raw, ctx),
+        };
+        match rendered {
             Ok(s) => match parse_atoi(&s) {
                 Ok(n) => common.max_retries = n.max(0) as u32,
                 Err(e) => {
