@@ -608,6 +608,45 @@ mod tests {
     }
 
     #[test]
+    fn plugin_problems_get_mapstructures_or_packers_header() {
+        let at = |line| crate::template::json::Pos {
+            offset: 0,
+            line,
+            col: 3,
+        };
+        let err = |message: &str, line, decode| ConfigError {
+            message: message.into(),
+            key: None,
+            pos: Some(at(line)),
+            decode,
+        };
+        let plugin = PluginAt(at(1));
+        let decoding = [
+            err("'ssh_port' expected type 'int', got …", 4, true),
+            err("cannot parse 'iops' as int: …", 5, true),
+        ];
+        // Values of the wrong type alone: mapstructure's list, sorted, as Packer prints it.
+        assert_eq!(
+            plugin_detail(&decoding, "t.json", plugin),
+            "2 error(s) decoding:\n\n* 'ssh_port' expected type 'int', got … (t.json:4:3)\n\
+             * cannot parse 'iops' as int: … (t.json:5:3)"
+        );
+        let checks = [err("ami_name must be specified", 2, false)];
+        assert_eq!(
+            plugin_detail(&checks, "t.json", plugin),
+            "1 error(s) occurred:\n\n* ami_name must be specified (t.json:2:3)"
+        );
+        // Packer stops after decoding; rpack goes on and lists both, decoding first.
+        let both: Vec<ConfigError> = checks.iter().chain(&decoding).cloned().collect();
+        assert_eq!(
+            plugin_detail(&both, "t.json", plugin),
+            "2 error(s) decoding:\n\n* 'ssh_port' expected type 'int', got … (t.json:4:3)\n\
+             * cannot parse 'iops' as int: … (t.json:5:3)\n\n\
+             1 error(s) occurred:\n\n* ami_name must be specified (t.json:2:3)"
+        );
+    }
+
+    #[test]
     fn atoi() {
         assert_eq!(parse_atoi("5"), Ok(5));
         assert_eq!(
