@@ -129,9 +129,8 @@ pub fn read_var_file_checked(path: &str) -> Result<VarFile, String> {
     Ok(out)
 }
 
-/// Where the value a variable ends up with is written, when it came from a `-var-file`
-/// (`vf.json:3:8`); a `-var` that overrides it removes the entry. Template defaults carry their
-/// own position.
+/// Where the value a variable ends up with comes from, when not from the template (whose
+/// defaults carry their own position): a `-var-file` position (`vf.json:3:8`) or `set by -var`.
 pub type Origins = BTreeMap<String, String>;
 
 /// The [`Origins`] of the merged values: the last var-file that sets a name wins, `-var` after.
@@ -143,7 +142,7 @@ pub fn origins(files: &[VarFile], vars: &[(String, String)]) -> Origins {
         }
     }
     for (k, _) in vars {
-        out.remove(k);
+        out.insert(k.clone(), "set by -var".into());
     }
     out
 }
@@ -606,9 +605,19 @@ mod tests {
             "{}",
             errs[1]
         );
-        // A -var that overrides the var-file's value takes its position away.
+        // A -var that overrides the var-file's value is named instead.
         let over = self::origins(&files, &[("c".into(), "{{user `m5`}}".into())]);
-        assert!(over.is_empty());
+        let values = merge(
+            &tpl,
+            &[files[0].values.clone()],
+            &[("c".into(), "{{user `m5`}}".into())],
+        );
+        let errs = resolve_from(&tpl, &values, &over, &Context::default()).unwrap_err();
+        assert!(
+            errs[0].starts_with("Failed to interpolate \"c\" (set by -var): \"{{user `m5`}}\""),
+            "{}",
+            errs[0]
+        );
         assert_eq!(
             not_defined_list(&["a".into(), "b".into(), "c".into()]),
             "variables \"a\", \"b\" and \"c\", which are not defined"
