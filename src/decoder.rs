@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::gocompat::strconv::{
-    parse_bool as parse_go_bool, parse_float as parse_go_float, parse_int as parse_go_int,
+    parse_bool as parse_go_bool, parse_float as parse_go_float, parse_int_checked as parse_go_int,
     quote as go_quote,
 };
 use crate::gocompat::time::parse_duration as parse_go_duration;
@@ -33,6 +33,9 @@ pub struct ConfigError {
     pub message: String,
     pub key: Option<String>,
     pub pos: Option<Pos>,
+    /// A mapstructure decoding problem (a value of the wrong type): Packer reports these before
+    /// the plugin's own checks run, under mapstructure's `N error(s) decoding:` header.
+    pub decode: bool,
 }
 
 /// Decodes one plugin configuration. See the module docs.
@@ -58,7 +61,9 @@ enum Target {
     String,
     Bool,
     Int,
+    Int64,
     Float,
+    Duration,
 }
 
 impl Target {
@@ -67,7 +72,9 @@ impl Target {
             Target::String => "string",
             Target::Bool => "bool",
             Target::Int => "int",
+            Target::Int64 => "int64",
             Target::Float => "float64",
+            Target::Duration => "time.Duration",
         }
     }
 }
@@ -181,13 +188,22 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// An integer of a Go `int` field (its type is named in a type error).
     pub fn int(&mut self, key: &str) -> Option<i64> {
         let node = self.raw(key)?;
         let path = self.path(key);
-        self.int_node(&path, node)
+        self.int_node(&path, node, Target::Int)
     }
 
-    fn int_node(&mut self, path: &str, node: &Node) -> Option<i64> {
+    /// An integer of a Go `int64` field (`volume_size`, `iops`, …): [`Decoder::int`] with
+    /// mapstructure's `expected type 'int64'` in a type error.
+    pub fn int64(&mut self, key: &str) -> Option<i64> {
+        let node = self.raw(key)?;
+        let path = self.path(key);
+        self.int_node(&path, node, Target::Int64)
+    }
+
+    fn int_node(&mut self, path: &str, node: &Node, target: Target) -> Option<i64> {
         match &node.value {
             Value::Null => None,
             Value::Bool(b) => Some(i64::from(*b)),
@@ -201,27 +217,24 @@ impl<'a> Decoder<'a> {
                 if s.is_empty() {
                     return Some(0);
                 }
-                if let Some(i) = parse_go_int(&s) {
-                    Some(i)
-                } else {
-                    let why = if looks_numeric(&s) {
-                        "value out of range"
-                    } else {
-                        "invalid syntax"
-                    };
-                    self.push(
-                        path,
-                        node.pos,
-                        format!(
-                            "cannot parse '{path}' as int: strconv.ParseInt: parsing {}: {why}",
-                            go_quote(&s)
-                        ),
-                    );
-                    None
+                match parse_go_int(&s) {
+                    Ok(i) => Some(i),
+                    Err(why) => {
+                        self.push(
+                            path,
+                            node.pos,
+                            format!(
+                                "cannot parse '{path}' as int: strconv.ParseInt: parsing {}: {}",
+                                go_quote(&s),
+                                why.text()
+                            ),
+                        );
+                        None
+                    }
                 }
             }
             _ => {
-                self.unconvertible(path, node, Target::Int);
+                self.unconvertible(path, node, target);
                 None
             }
         }
@@ -253,12 +266,14 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// A Go duration string (`"5m"`, `"1h5m2s"`) or a number of nanoseconds.
+    /// A Go duration string (`"5m"`, `"1h5m2s"`) or a number of nanoseconds (weakly, a bool is
+    /// 1 or 0). `""` is an error, as for Packer (`time: invalid duration ""`).
     pub fn duration(&mut self, key: &str) -> Option<Duration> {
         let node = self.raw(key)?;
         let path = self.path(key);
         match &node.value {
             Value::Null => None,
+            Value::Bool(b) => Some(Duration::from_nanos(u64::from(*b))),
             Value::Number(n) => {
                 let nanos = n
                     .parse::<i64>()
@@ -278,7 +293,7 @@ impl<'a> Decoder<'a> {
                 }
             }
             _ => {
-                self.unconvertible(&path, node, Target::Int);
+                self.unconvertible(&path, node, Target::Duration);
                 None
             }
         }
@@ -453,6 +468,7 @@ impl<'a> Decoder<'a> {
             message: message.into(),
             key: path,
             pos,
+            decode: false,
         });
     }
 
@@ -462,6 +478,7 @@ impl<'a> Decoder<'a> {
             message: message.into(),
             key: None,
             pos: None,
+            decode: false,
         });
     }
 
@@ -509,16 +526,29 @@ impl<'a> Decoder<'a> {
                 } else {
                     format!("unknown configuration key: '{}'", go_quote(&path))
                 };
-                ConfigError { message, key: Some(path), pos: Some(pos) }
+                ConfigError { message, key: Some(path), pos: Some(pos), decode: false }
             })
             .collect()
     }
 
+    /// Records a decoding problem (a value mapstructure cannot convert).
     fn push(&mut self, path: &str, pos: Pos, message: String) {
         self.errors.push(ConfigError {
             message,
             key: Some(path.to_string()),
             pos: Some(pos),
+            decode: true,
+        });
+    }
+
+    /// Records a template that does not parse or render (Packer's interpolation, before any
+    /// decoding).
+    fn push_render(&mut self, path: &str, pos: Pos, message: String) {
+        self.errors.push(ConfigError {
+            message,
+            key: Some(path.to_string()),
+            pos: Some(pos),
+            decode: false,
         });
     }
 
@@ -578,7 +608,7 @@ impl<'a> Decoder<'a> {
                 sink.locate_since(mark, path, pos, s);
             }
             if let Err(e) = interp::check(s, self.ctx) {
-                self.push(
+                self.push_render(
                     path,
                     pos,
                     format!("Error decoding config: invalid '{shown}': {e} in:\n\n{s}"),
@@ -603,7 +633,7 @@ impl<'a> Decoder<'a> {
                 } else {
                     "invalid"
                 };
-                self.push(
+                self.push_render(
                     path,
                     pos,
                     format!("Error decoding config: {verb} '{shown}': {e} in:\n\n{s}"),
@@ -629,11 +659,6 @@ fn top_key(path: &str) -> String {
         }
     }
     out
-}
-
-fn looks_numeric(s: &str) -> bool {
-    let t = s.trim_start_matches(['-', '+']);
-    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())
 }
 
 pub(crate) use crate::gocompat::path::expand_user;

@@ -319,7 +319,7 @@ mod tests {
         assert!(chain.contains(&format!("{UNREACHED} {url}")), "{chain}");
         match &err {
             aws_smithy_runtime_api::client::result::SdkError::DispatchFailure(d) => {
-                assert!(d.is_io(), "{chain}")
+                assert!(d.is_io(), "{chain}");
             }
             other => panic!("not a dispatch failure: {other:?}"),
         }

@@ -71,15 +71,15 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     }
     // Like Packer, a template is used only when exactly one is named.
     let templates = many("template");
-    let (template, values) = if let [path] = templates.as_slice() {
+    let (template, values, origins) = if let [path] = templates.as_slice() {
         match crate::plan::load(&*ui, path, &many("var-file"), &vars) {
-            Ok(l) => (l.template, l.values),
+            Ok(l) => (l.template, l.values, l.origins),
             Err(code) => return code,
         }
     } else {
         let mut files = Vec::new();
         for f in many("var-file") {
-            match variables::read_var_file(&f) {
+            match variables::read_var_file_checked(&f) {
                 Ok(v) => files.push(v),
                 Err(e) => {
                     ui.error(&e);
@@ -88,10 +88,12 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
             }
         }
         let t = Template::default();
+        let origins = variables::origins(&files, &vars);
+        let files: Vec<Vec<(String, String)>> = files.into_iter().map(|f| f.values).collect();
         let values = variables::merge(&t, &files, &vars);
-        (t, values)
+        (t, values, origins)
     };
-    let ctx = match context(&template, &values) {
+    let ctx = match context(&template, &values, &origins) {
         Ok(c) => c,
         Err(errors) if !persona::as_packer() => {
             ui.error(&crate::gocompat::fmt::multierror(&errors));
@@ -125,7 +127,11 @@ fn console_context(template: &Template) -> Context {
 }
 
 /// The context with the template's variables resolved (Packer's `Initialize`).
-fn context(template: &Template, values: &BTreeMap<String, String>) -> Result<Context, Vec<String>> {
+fn context(
+    template: &Template,
+    values: &BTreeMap<String, String>,
+    origins: &variables::Origins,
+) -> Result<Context, Vec<String>> {
     let missing = variables::missing_required(template, values);
     if !missing.is_empty() {
         return Err(missing
@@ -134,7 +140,7 @@ fn context(template: &Template, values: &BTreeMap<String, String>) -> Result<Con
             .collect());
     }
     let base = console_context(template);
-    let user_vars = variables::resolve(template, values, &base)?;
+    let user_vars = variables::resolve_from(template, values, origins, &base)?;
     Ok(Context { user_vars, ..base })
 }
 

@@ -16,7 +16,7 @@ use crate::provisioners::Common;
 use crate::template::interp::{self, BuildData, Context};
 use crate::template::json::Object;
 use crate::template::parse::{
-    applies_to, go_multierror, packer_multierror, ProvisionerDef, Template,
+    applies_to, go_multierror, mapstructure_errors, packer_multierror, ProvisionerDef, Template,
 };
 use crate::template::variables;
 
@@ -25,6 +25,17 @@ use crate::template::variables;
 pub fn check(
     tpl: &Template,
     values: &BTreeMap<String, String>,
+    base: &Context,
+    opts: &Options,
+) -> Checked {
+    check_from(tpl, values, &variables::Origins::new(), base, opts)
+}
+
+/// [`check`], with where var-file values are written (`origins`, for error positions).
+pub(crate) fn check_from(
+    tpl: &Template,
+    values: &BTreeMap<String, String>,
+    origins: &variables::Origins,
     base: &Context,
     opts: &Options,
 ) -> Checked {
@@ -81,7 +92,7 @@ pub fn check(
     }
 
     // Variables.
-    let user_vars = match variables::resolve(tpl, values, base) {
+    let user_vars = match variables::resolve_from(tpl, values, origins, base) {
         Ok(v) => v,
         Err(errs) => {
             let detail = if errs.len() == 1 {
@@ -109,16 +120,19 @@ pub fn check(
     // with the same rendered name wins).
     let mut by_name: std::collections::HashMap<String, usize> = Default::default();
     for (i, b) in tpl.builders.iter().enumerate() {
-        match interp::render(&b.name, &ctx) {
+        let name_at = b.config.get("name").map_or(b.pos, |n| n.pos);
+        let mark = undefined.mark();
+        let rendered = interp::render(&b.name, &ctx);
+        undefined.locate_since(mark, "name", name_at, &b.name);
+        match rendered {
             Ok(n) => {
                 by_name.insert(n, i);
             }
             Err(e) => out.diags.push(Diag::error(
                 "",
                 format!(
-                    "Error interpolating builder '{}': {e} ({file}:{})",
-                    b.name,
-                    b.config.get("name").map_or(b.pos, |n| n.pos)
+                    "Error interpolating builder '{}': {e} ({file}:{name_at})",
+                    b.name
                 ),
             )),
         }
@@ -390,7 +404,17 @@ fn check_provisioner(
         max_retries: 0,
     };
     if let Some(raw) = &p.max_retries {
-        match interp::render(raw, ctx) {
+        let rendered = match &ctx.undefined {
+            Some(sink) => {
+                let mark = sink.mark();
+                let out = interp::render(raw, ctx);
+                let at = p.config.get("max_retries").map_or(p.pos, |n| n.pos);
+                sink.locate_since(mark, "max_retries", at, raw);
+                out
+            }
+            None => interp::render(raw, ctx),
+        };
+        match rendered {
             Ok(s) => match parse_atoi(&s) {
                 Ok(n) => common.max_retries = n.max(0) as u32,
                 Err(e) => {
@@ -485,16 +509,33 @@ impl PluginAt {
 }
 
 /// A plugin's problems in Packer's shape: unknown keys as a go-multierror list, a lone render
-/// error bare, everything else as Packer's `N error(s) occurred` list. Every problem gets the
-/// template position of its key, or of the plugin (Packer gives none).
+/// error bare, values of the wrong type as mapstructure's `N error(s) decoding` list (sorted),
+/// the plugin's own checks as Packer's `N error(s) occurred` list. Packer stops at the first of
+/// these stages that fails; rpack reports every stage, the decoding list first. Every problem
+/// gets the template position of its key, or of the plugin (Packer gives none).
 fn plugin_detail(errs: &[ConfigError], file: &str, plugin: PluginAt) -> String {
-    let items: Vec<String> = errs.iter().map(|e| positioned(e, file, plugin)).collect();
+    let items = |keep: &dyn Fn(&ConfigError) -> bool| -> Vec<String> {
+        errs.iter()
+            .filter(|e| keep(e))
+            .map(|e| positioned(e, file, plugin))
+            .collect()
+    };
     if errs.iter().all(is_key_error) {
-        go_multierror(&items)
-    } else if errs.len() == 1 && is_render_error(&errs[0]) {
-        items[0].clone()
-    } else {
-        packer_multierror(&items)
+        return go_multierror(&items(&|_| true));
+    }
+    if errs.len() == 1 && is_render_error(&errs[0]) {
+        return items(&|_| true).remove(0);
+    }
+    let decoding = items(&|e| e.decode);
+    let others = items(&|e| !e.decode);
+    match (decoding.is_empty(), others.is_empty()) {
+        (true, _) => packer_multierror(&others),
+        (false, true) => mapstructure_errors(&decoding),
+        (false, false) => format!(
+            "{}\n\n{}",
+            mapstructure_errors(&decoding),
+            packer_multierror(&others)
+        ),
     }
 }
 
@@ -550,6 +591,45 @@ mod tests {
         assert_eq!(
             min_version_error("x.y").unwrap(),
             "min_version is invalid: Malformed version: x.y"
+        );
+    }
+
+    #[test]
+    fn plugin_problems_get_mapstructures_or_packers_header() {
+        let at = |line| crate::template::json::Pos {
+            offset: 0,
+            line,
+            col: 3,
+        };
+        let err = |message: &str, line, decode| ConfigError {
+            message: message.into(),
+            key: None,
+            pos: Some(at(line)),
+            decode,
+        };
+        let plugin = PluginAt(at(1));
+        let decoding = [
+            err("'ssh_port' expected type 'int', got …", 4, true),
+            err("cannot parse 'iops' as int: …", 5, true),
+        ];
+        // Values of the wrong type alone: mapstructure's list, sorted, as Packer prints it.
+        assert_eq!(
+            plugin_detail(&decoding, "t.json", plugin),
+            "2 error(s) decoding:\n\n* 'ssh_port' expected type 'int', got … (t.json:4:3)\n\
+             * cannot parse 'iops' as int: … (t.json:5:3)"
+        );
+        let checks = [err("ami_name must be specified", 2, false)];
+        assert_eq!(
+            plugin_detail(&checks, "t.json", plugin),
+            "1 error(s) occurred:\n\n* ami_name must be specified (t.json:2:3)"
+        );
+        // Packer stops after decoding; rpack goes on and lists both, decoding first.
+        let both: Vec<ConfigError> = checks.iter().chain(&decoding).cloned().collect();
+        assert_eq!(
+            plugin_detail(&both, "t.json", plugin),
+            "2 error(s) decoding:\n\n* 'ssh_port' expected type 'int', got … (t.json:4:3)\n\
+             * cannot parse 'iops' as int: … (t.json:5:3)\n\n\
+             1 error(s) occurred:\n\n* ami_name must be specified (t.json:2:3)"
         );
     }
 

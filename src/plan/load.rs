@@ -45,7 +45,13 @@ pub fn check_builds_in(
     } else {
         options
     };
-    let checked = super::check(&loaded.template, &loaded.values, &base, options);
+    let checked = super::check::check_from(
+        &loaded.template,
+        &loaded.values,
+        &loaded.origins,
+        &base,
+        options,
+    );
     let sensitive = sensitive_values(&loaded.template, &checked.user_vars);
     super::sensitive::register_build_secrets(&checked, &sensitive);
     (checked, base)
@@ -63,6 +69,8 @@ pub struct Loaded {
     pub template: Template,
     /// Defaults < var files < `-var`, unrendered.
     pub values: BTreeMap<String, String>,
+    /// Where the values that came from a var-file are written (for error positions).
+    pub origins: variables::Origins,
 }
 
 /// Reads the template and the variable inputs, printing Packer's messages on failure.
@@ -92,6 +100,7 @@ pub fn load(
                 Ok(Loaded {
                     template: l.template,
                     values: l.sensitive,
+                    origins: variables::Origins::new(),
                 })
             }
             Err(e) => {
@@ -117,7 +126,7 @@ pub fn load(
                         ui.error(&format!("Warning: {w}"));
                     }
                 }
-                files.push(v.values);
+                files.push(v);
             }
             Err(e) => {
                 ui.error(&e);
@@ -125,8 +134,14 @@ pub fn load(
             }
         }
     }
-    let values = variables::merge(&template, &files, vars);
-    Ok(Loaded { template, values })
+    let origins = variables::origins(&files, vars);
+    let values: Vec<Vec<(String, String)>> = files.into_iter().map(|f| f.values).collect();
+    let values = variables::merge(&template, &values, vars);
+    Ok(Loaded {
+        template,
+        values,
+        origins,
+    })
 }
 
 /// The values of the template's sensitive variables (to mask them in output).

@@ -439,9 +439,9 @@ impl Parsing {
             for (i, node) in provs.iter().enumerate() {
                 match provisioner(node) {
                     Ok(p) => tpl.provisioners.push(p),
-                    Err(msg) => self.err(
+                    Err((msg, at)) => self.err(
                         Stage::Structure,
-                        Some(node.pos),
+                        Some(at),
                         format!("provisioner {}: {msg}", i + 1),
                     ),
                 }
@@ -453,9 +453,9 @@ impl Parsing {
         {
             match provisioner(node) {
                 Ok(p) => tpl.error_cleanup_provisioner = Some(p),
-                Err(msg) => self.err(
+                Err((msg, at)) => self.err(
                     Stage::Structure,
-                    Some(node.pos),
+                    Some(at),
                     format!("On Error Cleanup Provisioner error: {msg}"),
                 ),
             }

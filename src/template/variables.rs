@@ -29,6 +29,8 @@ pub fn read_var_file(path: &str) -> Result<Vec<(String, String)>, String> {
 pub struct VarFile {
     /// In file order; a repeated name appears twice (the later wins, as in Packer).
     pub values: Vec<(String, String)>,
+    /// Where each of `values` is written (`vf.json:3:8`), in the same order.
+    pub places: Vec<String>,
     /// A name set twice (`"a" is set twice in vf.json: 1:2 and 2:2; the value at 2:2 is used`).
     pub warnings: Vec<String>,
 }
@@ -99,9 +101,16 @@ pub fn read_var_file_checked(path: &str) -> Result<VarFile, String> {
                 crate::gocompat::strconv::quote(&k),
             ));
         }
+        let value_at = at(v.pos.offset);
         match v.value {
-            Value::String(s) => out.values.push((k, s)),
-            Value::Null => out.values.push((k, String::new())),
+            Value::String(s) => {
+                out.values.push((k, s));
+                out.places.push(value_at);
+            }
+            Value::Null => {
+                out.values.push((k, String::new()));
+                out.places.push(value_at);
+            }
             other => {
                 let what = match other {
                     Value::Array(_) => "array",
@@ -118,6 +127,24 @@ pub fn read_var_file_checked(path: &str) -> Result<VarFile, String> {
         }
     }
     Ok(out)
+}
+
+/// Where the value a variable ends up with comes from, when not from the template (whose
+/// defaults carry their own position): a `-var-file` position (`vf.json:3:8`) or `set by -var`.
+pub type Origins = BTreeMap<String, String>;
+
+/// The [`Origins`] of the merged values: the last var-file that sets a name wins, `-var` after.
+pub fn origins(files: &[VarFile], vars: &[(String, String)]) -> Origins {
+    let mut out = Origins::new();
+    for f in files {
+        for ((k, _), at) in f.values.iter().zip(&f.places) {
+            out.insert(k.clone(), at.clone());
+        }
+    }
+    for (k, _) in vars {
+        out.insert(k.clone(), "set by -var".into());
+    }
+    out
 }
 
 /// Parses one `-var` argument (`key=value`).
@@ -174,6 +201,17 @@ const NOT_SET: &str = "variable not set: ";
 pub fn resolve(
     tpl: &Template,
     values: &BTreeMap<String, String>,
+    base: &Context,
+) -> Result<BTreeMap<String, String>, Vec<String>> {
+    resolve_from(tpl, values, &Origins::new(), base)
+}
+
+/// [`resolve`], with where var-file values are written (`origins`) so an error about one
+/// names its file, line and column.
+pub fn resolve_from(
+    tpl: &Template,
+    values: &BTreeMap<String, String>,
+    origins: &Origins,
     base: &Context,
 ) -> Result<BTreeMap<String, String>, Vec<String>> {
     let in_template: HashSet<&str> = tpl.variables.iter().map(|v| v.name.as_str()).collect();
@@ -235,34 +273,53 @@ pub fn resolve(
                     {
                         Some(name)
                     }
-                    // Blocked on a variable that failed or that has no value (a required
-                    // variable without one is reported on its own).
-                    Some(name)
-                        if values.contains_key(&name) || in_template.contains(name.as_str()) =>
-                    {
-                        failed.insert(k);
-                        None
-                    }
                     Some(name) => {
-                        // Where the value is written, when it is the template's own default.
-                        let at = tpl
-                            .variables
-                            .iter()
-                            .find(|tv| tv.name == k && tv.default.as_deref() == Some(v))
-                            .map(|tv| {
-                                format!(" ({}:{}:{})", tpl.display_path(), tv.pos.line, tv.pos.col)
-                            })
-                            .unwrap_or_default();
-                        errors.push(format!(
-                            "Failed to interpolate \"{k}\"{at}: \"{}\": it refers to variable \"{name}\", which is not defined; \
-                             Packer treats every variable used in another variable's value as required: \
-                             define it in \"variables\" or set it with -var/-var-file",
-                            if sensitive(k) {
-                                "<sensitive>".to_string()
-                            } else {
-                                crate::template::undefined::excerpt(v, &name)
+                        // Every variable this value uses that is defined nowhere (Go stops at
+                        // the first; all of them are named at once).
+                        let defined = |n: &str| values.contains_key(n) || in_template.contains(n);
+                        let mut undefined: Vec<String> = Vec::new();
+                        if !defined(&name) {
+                            undefined.push(name.clone());
+                        }
+                        for n in crate::template::undefined::user_names(v) {
+                            if !defined(&n) && !undefined.contains(&n) {
+                                undefined.push(n);
                             }
-                        ));
+                        }
+                        // Otherwise it is blocked on a variable that failed or that has no
+                        // value (a required variable without one is reported on its own).
+                        if let Some(first) = undefined.first() {
+                            let at = match origins.get(k) {
+                                Some(place) => format!(" ({place})"),
+                                // Where the value is written, when it is the template's default.
+                                None => tpl
+                                    .variables
+                                    .iter()
+                                    .find(|tv| tv.name == k && tv.default.as_deref() == Some(v))
+                                    .map(|tv| {
+                                        format!(
+                                            " ({}:{}:{})",
+                                            tpl.display_path(),
+                                            tv.pos.line,
+                                            tv.pos.col
+                                        )
+                                    })
+                                    .unwrap_or_default(),
+                            };
+                            errors.push(format!(
+                                "Failed to interpolate \"{k}\"{at}: \"{}\": it refers to {}; \
+                                 Packer treats every variable used in another variable's value as required: \
+                                 define {} in \"variables\" or set {} with -var/-var-file",
+                                if sensitive(k) {
+                                    "<sensitive>".to_string()
+                                } else {
+                                    crate::template::undefined::excerpt(v, first)
+                                },
+                                not_defined_list(&undefined),
+                                if undefined.len() == 1 { "it" } else { "them" },
+                                if undefined.len() == 1 { "it" } else { "them" },
+                            ));
+                        }
                         failed.insert(k);
                         None
                     }
@@ -320,6 +377,19 @@ pub fn resolve(
         Ok(ctx.user_vars)
     } else {
         Err(errors)
+    }
+}
+
+/// `variable "a", which is not defined` / `variables "a" and "b", which are not defined`.
+fn not_defined_list(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| json::go_quote(n)).collect();
+    match quoted.as_slice() {
+        [one] => format!("variable {one}, which is not defined"),
+        [init @ .., last] => format!(
+            "variables {} and {last}, which are not defined",
+            init.join(", ")
+        ),
+        [] => String::new(),
     }
 }
 
@@ -497,5 +567,53 @@ mod tests {
             Some("bar")
         );
         assert_eq!(not_set_name("something else"), None);
+    }
+
+    #[test]
+    fn every_undefined_variable_of_a_value_is_named_with_where_it_is_written() {
+        let tpl = parse_str(
+            "{\"variables\": {\"t\": \"{{user `m2`}}-{{user `a`}}-{{user `m3`}}\", \"a\": \"x\", \"c\": \"\"}}",
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let vf = dir.path().join("vf.json");
+        std::fs::write(&vf, "{\n  \"c\": \"{{user `m4`}}\"\n}").unwrap();
+        let vf = vf.to_str().unwrap();
+        let file = read_var_file_checked(vf).unwrap();
+        assert_eq!(file.places, [format!("{vf}:2:8")]);
+        let files = [file];
+        let origins = origins(&files, &[]);
+        let values = merge(&tpl, &[files[0].values.clone()], &[]);
+        let errs = resolve_from(&tpl, &values, &origins, &Context::default()).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs[0].starts_with(&format!("Failed to interpolate \"c\" ({vf}:2:8): \"{{{{user `m4`}}}}\": it refers to variable \"m4\", which is not defined;")),
+            "{}",
+            errs[0]
+        );
+        assert!(
+            errs[1].contains("it refers to variables \"m2\" and \"m3\", which are not defined;")
+                && errs[1]
+                    .ends_with("define them in \"variables\" or set them with -var/-var-file"),
+            "{}",
+            errs[1]
+        );
+        // A -var that overrides the var-file's value is named instead.
+        let over = self::origins(&files, &[("c".into(), "{{user `m5`}}".into())]);
+        let values = merge(
+            &tpl,
+            &[files[0].values.clone()],
+            &[("c".into(), "{{user `m5`}}".into())],
+        );
+        let errs = resolve_from(&tpl, &values, &over, &Context::default()).unwrap_err();
+        assert!(
+            errs[0].starts_with("Failed to interpolate \"c\" (set by -var): \"{{user `m5`}}\""),
+            "{}",
+            errs[0]
+        );
+        assert_eq!(
+            not_defined_list(&["a".into(), "b".into(), "c".into()]),
+            "variables \"a\", \"b\" and \"c\", which are not defined"
+        );
     }
 }

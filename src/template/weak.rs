@@ -141,10 +141,12 @@ pub(crate) fn string_slice(
     }
 }
 
+/// A provisioner's `pause_before`/`timeout` (Go `time.Duration`), decoded as Packer 1.6.6's
+/// template parser does: a string through `time.ParseDuration` (so `""` is `time: invalid
+/// duration ""`, not unset), a number as nanoseconds, a bool weakly as 1 or 0.
 pub(crate) fn duration_field(obj: &Object, key: &str, errs: &mut Vec<String>) -> Option<Duration> {
     match obj.get(key).map(|n| &n.value) {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if s.is_empty() => None,
         Some(Value::String(s)) => match crate::gocompat::time::parse_duration(s) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -155,12 +157,9 @@ pub(crate) fn duration_field(obj: &Object, key: &str, errs: &mut Vec<String>) ->
         Some(Value::Number(n)) => Some(Duration::from_nanos(
             n.parse::<f64>().unwrap_or(0.0).max(0.0) as u64,
         )),
+        Some(Value::Bool(b)) => Some(Duration::from_nanos(u64::from(*b))),
         Some(other) => {
-            errs.push(format!(
-                "'{key}' expected type 'int64', got unconvertible type '{}', value: '{}'",
-                other.go_type(),
-                go_fmt_value(other)
-            ));
+            errs.push(unconvertible(key, "time.Duration", other));
             None
         }
     }
@@ -179,5 +178,48 @@ mod tests {
         );
         assert_eq!(scalar_string(&Value::Bool(true)).as_deref(), Some("1"));
         assert_eq!(scalar_string(&Value::Null), None);
+    }
+
+    fn obj(src: &str) -> Object {
+        match crate::template::json::parse(src).unwrap().value {
+            Value::Object(o) => o,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn provisioner_durations_decode_like_packer_1_6_6() {
+        let mut errs = Vec::new();
+        let o = obj(
+            r#"{"a":"1m","b":90,"c":true,"d":false,"e":null,"f":"","g":"5","h":["1s"],"i":{}}"#,
+        );
+        let got: Vec<Option<Duration>> = ["a", "b", "c", "d", "e", "z"]
+            .iter()
+            .map(|k| duration_field(&o, k, &mut errs))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                Some(Duration::from_secs(60)),
+                Some(Duration::from_nanos(90)),
+                Some(Duration::from_nanos(1)),
+                Some(Duration::ZERO),
+                None,
+                None
+            ]
+        );
+        assert!(errs.is_empty(), "{errs:?}");
+        for k in ["f", "g", "h", "i"] {
+            assert_eq!(duration_field(&o, k, &mut errs), None);
+        }
+        assert_eq!(
+            errs,
+            [
+                "error decoding 'f': time: invalid duration \"\"",
+                "error decoding 'g': time: missing unit in duration \"5\"",
+                "'h' expected type 'time.Duration', got unconvertible type '[]interface {}', value: '[1s]'",
+                "'i' expected type 'time.Duration', got unconvertible type 'map[string]interface {}', value: 'map[]'",
+            ]
+        );
     }
 }

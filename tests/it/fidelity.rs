@@ -101,6 +101,28 @@ fn flat(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The list headers of Packer's output, with their counts taken off: mapstructure's
+/// `error(s) decoding:` (values of the wrong type) or Packer's `error(s) occurred:` (a
+/// plugin's own checks).
+fn list_headers(s: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for line in s.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some(i) = words.iter().position(|w| *w == "error(s)") else {
+            continue;
+        };
+        if i == 0 || words[i - 1].parse::<usize>().is_err() {
+            continue;
+        }
+        match words.get(i + 1) {
+            Some(&"decoding:") => out.push("error(s) decoding:"),
+            Some(&"occurred:") => out.push("error(s) occurred:"),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The `* …` items of a Packer error list, unwrapped.
 fn bullet_items(s: &str) -> Vec<String> {
     let mut items: Vec<String> = Vec::new();
@@ -135,6 +157,16 @@ fn weak_decoding_verdicts_agree_with_packer_1_6_6() {
             "{}: rpack exit {} where Packer 1.6.6 exits {}\nrpack:\n{}\npacker:\n{}",
             case.id, ours.code, case.packer_code, ours.text, live.text
         );
+        // Under the same header (mapstructure's for values of the wrong type).
+        let ours_headers = list_headers(&ours.text);
+        for header in list_headers(&live.text) {
+            assert!(
+                ours_headers.contains(&header),
+                "{}: rpack has no {header:?} list:\n{}",
+                case.id,
+                ours.text
+            );
+        }
         // The same problem, in Packer's words (rpack only adds where it is).
         for item in bullet_items(&live.text) {
             let item = flat(&item);
@@ -147,7 +179,67 @@ fn weak_decoding_verdicts_agree_with_packer_1_6_6() {
         }
         checked += 1;
     }
-    assert!(checked >= 20, "only {checked} weak-decoding cases ran");
+    assert!(checked >= 30, "only {checked} weak-decoding cases ran");
+}
+
+#[test]
+fn weak_decoding_edges_read_as_packer_1_6_6_also_as_packer() {
+    let (dir, link) = as_packer();
+    let _ = dir;
+    for (id, wants) in [
+        (
+            "weak-duration-pause-empty",
+            &["error decoding 'pause_before': time: invalid duration \"\" (weak-duration-pause-empty.json:16:23)"][..],
+        ),
+        (
+            "weak-duration-timeout-empty",
+            &["error decoding 'timeout': time: invalid duration \"\" (weak-duration-timeout-empty.json:16:18)"],
+        ),
+        (
+            "weak-duration-list",
+            &[
+                "2 error(s) decoding:",
+                "'ssh_timeout' expected type 'time.Duration', got unconvertible type '[]interface {}', value: '[5m]' (weak-duration-list.json:10:22)",
+            ],
+        ),
+        (
+            "weak-int-underscore-bad",
+            &[
+                "3 error(s) decoding:",
+                "parsing \"1__000\": invalid syntax (weak-int-underscore-bad.json:13:26)",
+                "parsing \"_100\": invalid syntax",
+                "parsing \"125_\": invalid syntax",
+            ],
+        ),
+        (
+            "weak-int64-list",
+            &[
+                "5 error(s) decoding:",
+                "'launch_block_device_mappings[0].volume_size' expected type 'int64', got unconvertible type '[]interface {}', value: '[5]' (weak-int64-list.json:13:26)",
+                "'launch_block_device_mappings[0].iops' expected type 'int64'",
+                "'launch_block_device_mappings[0].throughput' expected type 'int64'",
+                "'block_duration_minutes' expected type 'int64'",
+                "'ssh_port' expected type 'int', got",
+            ],
+        ),
+    ] {
+        let case = cases().into_iter().find(|c| c.id == id).unwrap();
+        let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
+        for (who, out) in [
+            ("rpack", rpack(&args, &[])),
+            ("as packer", run(&link, &fixtures(), &args, &[])),
+        ] {
+            assert_eq!(out.code, 1, "{id} {who}: {}", out.text);
+            let text = flat(&out.text);
+            for want in wants {
+                assert!(text.contains(want), "{id} {who}: missing {want:?} in:\n{}", out.text);
+            }
+            assert!(!text.contains("error(s) occurred"), "{id} {who}: {}", out.text);
+        }
+    }
+    // Go's base-0 underscores: `1_000`, `0x_C_8`, `0_26` are numbers, for Packer and rpack.
+    let ok = rpack(&["validate", "weak-int-underscore.json"], &[]);
+    assert_eq!((ok.code, ok.text.as_str()), (0, ""));
 }
 
 #[test]
@@ -182,6 +274,25 @@ fn undefined_variables_in_plugin_configs_render_empty_with_a_warning() {
 }
 
 #[test]
+fn an_undefined_variable_in_a_builder_name_is_located() {
+    let args = ["validate", "undef-builder-name.json"];
+    let live = run(&packer(), &fixtures(), &args, &[]);
+    assert_eq!(
+        (live.code, live.text.as_str()),
+        (0, ""),
+        "Packer renders \"\" silently"
+    );
+    let ours = rpack(&args, &[]);
+    assert_eq!(ours.code, 0, "{}", ours.text);
+    let want = "user variable \"u0\" is not defined (undef-builder-name.json:8:15, in name: \"fid-{{user `u0`}}\")";
+    assert!(
+        flat(&ours.text).contains(want),
+        "missing {want:?} in:\n{}",
+        ours.text
+    );
+}
+
+#[test]
 fn strict_mode_turns_the_warnings_into_errors() {
     for (args, env) in [
         (vec!["validate", "-strict", "undef-builder.json"], vec![]),
@@ -209,7 +320,27 @@ fn strict_mode_turns_the_warnings_into_errors() {
 #[test]
 fn undefined_variables_inside_variables_are_errors_like_packer() {
     let packer = packer();
-    for (id, var) in [("undef-in-variable", "a"), ("undef-varfile", "a")] {
+    // (case, variable, where its value is written, the undefined variables it names)
+    for (id, var, at, names) in [
+        (
+            "undef-in-variable",
+            "a",
+            "undef-in-variable.json:3:10",
+            "variable \"nope\", which is not defined",
+        ),
+        (
+            "undef-varfile",
+            "a",
+            "undef-varfile.vars.json:1:6",
+            "variable \"nope\", which is not defined",
+        ),
+        (
+            "undef-varfile-two",
+            "c",
+            "undef-varfile-two.vars.json:3:8",
+            "variables \"m4\" and \"m5\", which are not defined",
+        ),
+    ] {
         let case = cases().into_iter().find(|c| c.id == id).unwrap();
         let args: Vec<&str> = case.args.iter().map(String::as_str).collect();
         let live = run(&packer, &fixtures(), &args, &[]);
@@ -219,12 +350,12 @@ fn undefined_variables_inside_variables_are_errors_like_packer() {
         assert_eq!(ours.code, 1, "{id}: {}", ours.text);
         let text = flat(&ours.text);
         assert!(
-            text.contains(&format!("Failed to interpolate \"{var}\"")),
-            "{text}"
+            text.contains(&format!("Failed to interpolate \"{var}\" ({at}): ")),
+            "{id}: {text}"
         );
         assert!(
-            text.contains("refers to variable \"nope\", which is not defined"),
-            "{text}"
+            text.contains(&format!("refers to {names};")),
+            "{id}: {text}"
         );
     }
 }

@@ -57,13 +57,13 @@ fn block_devices(d: &mut Decoder<'_>, key: &str) -> Vec<BlockDevice> {
         delete_on_termination: d.bool("delete_on_termination").unwrap_or(false),
         encrypted: d.trilean("encrypted"),
         kms_key_id: nonempty(d.string("kms_key_id")),
-        iops: d.int("iops").filter(|i| *i != 0),
-        throughput: d.int("throughput").filter(|i| *i != 0),
+        iops: d.int64("iops").filter(|i| *i != 0),
+        throughput: d.int64("throughput").filter(|i| *i != 0),
         no_device: d.bool("no_device").unwrap_or(false),
         snapshot_id: nonempty(d.string("snapshot_id")),
         virtual_name: nonempty(d.string("virtual_name")),
         volume_type: nonempty(d.string("volume_type")),
-        volume_size: d.int("volume_size").filter(|i| *i != 0),
+        volume_size: d.int64("volume_size").filter(|i| *i != 0),
     })
     .unwrap_or_default()
 }

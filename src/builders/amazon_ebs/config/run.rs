@@ -148,7 +148,7 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> (SshConfig, RunConfig) {
     c.spot_tags = tags(d, "spot_tags", "spot_tag");
     let spot_tags_set = d.raw("spot_tags").is_some() || d.raw("spot_tag").is_some();
     let _ = d.string("spot_price_auto_product");
-    c.block_duration_minutes = d.int("block_duration_minutes").unwrap_or(0);
+    c.block_duration_minutes = d.int64("block_duration_minutes").unwrap_or(0);
     c.disable_stop_instance = d.bool("disable_stop_instance").unwrap_or(false);
     c.ssh_interface = nonempty(d.string("ssh_interface"));
     let _ = d.duration("windows_password_timeout");
