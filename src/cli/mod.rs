@@ -102,11 +102,20 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
             ui.say(&persona::version_line());
             0
         }
-        "-autocomplete-install" | "--autocomplete-install" => completions::autocomplete(&*ui, true),
-        "-autocomplete-uninstall" | "--autocomplete-uninstall" => {
+        "-autocomplete-install" | "--autocomplete-install" if !asks_help(rest) => {
+            completions::autocomplete(&*ui, true)
+        }
+        "-autocomplete-uninstall" | "--autocomplete-uninstall" if !asks_help(rest) => {
             completions::autocomplete(&*ui, false)
         }
-        "-h" | "--help" | "-help" => {
+        // `-autocomplete-install -h` asks for help, as with Packer (nothing is installed).
+        "-h"
+        | "--help"
+        | "-help"
+        | "-autocomplete-install"
+        | "--autocomplete-install"
+        | "-autocomplete-uninstall"
+        | "--autocomplete-uninstall" => {
             say_main_help(&*ui);
             0
         }
@@ -242,13 +251,16 @@ fn say_ok(ui: &dyn Ui, text: &str) -> i32 {
     0
 }
 
+/// Whether `-h`/`-help`/`--help` is among the arguments (up to a `--`).
+fn asks_help(rest: &[String]) -> bool {
+    rest.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
+}
+
 /// `-h`/`-help`/`--help` anywhere among a command's flags prints its help (exit 0).
 fn with_help(ui: &dyn Ui, rest: &[String], text: &str, f: impl FnOnce() -> i32) -> i32 {
-    let flags = rest.iter().take_while(|a| *a != "--");
-    if flags
-        .into_iter()
-        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
-    {
+    if asks_help(rest) {
         return say_ok(ui, text);
     }
     f()

@@ -449,3 +449,33 @@ fn console_on_a_template_packer_rejects() {
         assert_eq!(mine.stdout, "A1\n\na: A1,\n\n", "{name}");
     }
 }
+
+#[test]
+fn autocomplete_install_with_help_only_prints_help() {
+    let (_link_dir, link) = as_packer();
+    for bin in [rpack_bin(), link] {
+        for flag in ["-autocomplete-install", "-autocomplete-uninstall"] {
+            let home = tempfile::tempdir().unwrap();
+            let rc = home.path().join(".bashrc");
+            std::fs::write(&rc, "# mine\n").unwrap();
+            let out = Command::new(&bin)
+                .args([flag, "-h"])
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("HOME", home.path())
+                .env("CHECKPOINT_DISABLE", "1")
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{} {flag}: {text}",
+                bin.display()
+            );
+            assert!(text.contains("Available commands are:"), "{text}");
+            assert_eq!(std::fs::read_to_string(&rc).unwrap(), "# mine\n");
+        }
+    }
+}
