@@ -105,10 +105,19 @@ fn base(name: &'static str) -> Command {
         .disable_help_subcommand(true)
 }
 
+/// `-strict`, rpack's own flag: called as `packer` it is not defined (Packer 1.6.6 answers
+/// `flag provided but not defined: -strict`); `RPACK_STRICT=1` still applies.
+fn with_strict(cmd: Command) -> Command {
+    if crate::ui::voice::as_packer() {
+        cmd
+    } else {
+        cmd.arg(bool_flag("strict"))
+    }
+}
+
 pub fn validate_command() -> Command {
-    base("validate")
+    with_strict(base("validate"))
         .arg(bool_flag("syntax-only"))
-        .arg(bool_flag("strict"))
         .arg(list_flag("except"))
         .arg(list_flag("only"))
         .arg(list_flag("var"))
@@ -132,12 +141,11 @@ pub fn inspect_command() -> Command {
 }
 
 pub fn build_command() -> Command {
-    base("build")
+    with_strict(base("build"))
         .arg(bool_flag("color"))
         .arg(bool_flag("debug"))
         .arg(bool_flag("force"))
         .arg(bool_flag("timestamp-ui"))
-        .arg(bool_flag("strict"))
         .arg(list_flag("except"))
         .arg(list_flag("only"))
         .arg(list_flag("var"))

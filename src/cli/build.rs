@@ -18,7 +18,7 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
         .and_then(|m| args::template_args(&m).map(|t| (m, t)));
     let (m, targs) = match parsed {
         Ok(p) => p,
-        Err(e) => return usage_error(&*ui, help::BUILD, &e),
+        Err(e) => return usage_error(&*ui, help::build(), &e),
     };
     let on_error: OnErrorFlag = match m
         .get_one::<String>("on-error")
@@ -26,13 +26,13 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
         .parse()
     {
         Ok(v) => v,
-        Err(msg) => return usage_error(&*ui, help::BUILD, &args::UsageError(Some(msg))),
+        Err(msg) => return usage_error(&*ui, help::build(), &args::UsageError(Some(msg))),
     };
     let parallel = m.get_one::<i64>("parallel-builds").copied().unwrap_or(0);
     if parallel < 0 {
         return usage_error(
             &*ui,
-            help::BUILD,
+            help::build(),
             &args::UsageError(Some(format!(
                 "-parallel-builds must be 0 (no limit) or more, got {parallel}"
             ))),
@@ -52,7 +52,7 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     };
     let vars = match parse_vars(&targs) {
         Ok(v) => v,
-        Err(msg) => return usage_error(&*ui, help::BUILD, &args::UsageError(Some(msg))),
+        Err(msg) => return usage_error(&*ui, help::build(), &args::UsageError(Some(msg))),
     };
     let loaded = match load(&*ui, &targs.template, &targs.var_files, &vars) {
         Ok(l) => l,
@@ -62,12 +62,16 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
         return code;
     }
     let (checked, base, ui) = check_builds(out, &loaded, &targs);
+    // What `validate` would say, warnings included (like Packer's build, which prints its
+    // preparation warnings before building); undefined user variables are among them, or
+    // errors with `-strict`/`RPACK_STRICT=1`.
+    let code = write_diags(&*ui, &checked.diags);
     if checked.has_errors() {
-        return write_diags(&*ui, &checked.diags);
+        return code;
     }
     let mut ctx = base.clone();
     ctx.user_vars = checked.user_vars.clone();
-    // Undefined variables render "" (like Packer) and were reported when the template was checked.
+    // Undefined variables render "" (like Packer) and were reported just above.
     ctx.strict_user_vars = false;
     let ui: Arc<dyn crate::ui::Ui> = Arc::from(ui);
     pipeline::run_blocking(checked.builds, ctx, opts, ui)

@@ -1,16 +1,23 @@
 //! `console`: Packer 1.6.6's JSON-mode console. Each line is rendered against the template's
 //! user variables (defaults < `-var-file` < `-var`, resolved like a build), the way
 //! `packer console` does: `help`, `variables` and `exit` are commands, any other line is a
-//! Go template. With stdin not a terminal every line is evaluated and only the last result is
-//! printed (Packer's piped mode); on a terminal each result is printed after a `> ` prompt.
+//! Go template. Where the lines come from decides what is printed, as in Packer:
+//! - a terminal: a `> ` prompt before each line, each result printed;
+//! - a pipe: every line (trimmed) is evaluated and only the last result is printed;
+//! - anything else (`< file`, `/dev/null`): Packer's line editor reads it without a prompt and
+//!   each line's result is printed. `\r` and `\n` end a line, backspace deletes, Ctrl-C drops
+//!   the line, Ctrl-D on an empty line ends the input; other control characters are kept as
+//!   they are (Packer's editor also moves the cursor on Ctrl-A, Ctrl-E …).
 //!
 //! Called as `packer`, the output is Packer's byte for byte (its problem reports are headed
-//! `???????:` and go to stdout, and the exit code stays 0). Called as `rpack`, a failed
+//! `???????:` and go to stdout, and the exit code stays 0; a template its core rejects, one
+//! without builders for instance, gives no variables at all). Called as `rpack`, a failed
 //! expression is an `Error:` on stderr and the exit code is 1; a template whose variables do
-//! not resolve is an error instead of Packer's silent empty variable set.
+//! not resolve is an error instead of Packer's silent empty variable set, and a template's
+//! structure (builders, `only`/`except` names) does not matter to the console.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 
 use super::{args, persona, usage_error, Output};
 use crate::template::interp::{self, BuildData, Context};
@@ -93,7 +100,12 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
         let values = variables::merge(&t, &files, &vars);
         (t, values, origins)
     };
-    let ctx = match context(&template, &values, &origins) {
+    let checked = if templates.len() == 1 && persona::as_packer() {
+        core_problems(&template)
+    } else {
+        Ok(())
+    };
+    let ctx = match checked.and_then(|()| context(&template, &values, &origins)) {
         Ok(c) => c,
         Err(errors) if !persona::as_packer() => {
             ui.error(&crate::gocompat::fmt::multierror(&errors));
@@ -112,8 +124,36 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         interactive(&*ui, &ctx, &mut stdin.lock())
-    } else {
+    } else if stdin_is_pipe(&stdin) {
         piped(&*ui, &ctx, &mut stdin.lock())
+    } else {
+        edited(&*ui, &ctx, &mut stdin.lock())
+    }
+}
+
+/// Whether standard input is a pipe (Packer's test: a named or unnamed FIFO).
+fn stdin_is_pipe(stdin: &std::io::Stdin) -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata())
+        .is_ok_and(|m| m.file_type().is_fifo())
+}
+
+/// What Packer's core rejects before variables are read (`Template.Validate`, the minimum
+/// version): Packer's console then goes on with no variables at all.
+fn core_problems(template: &Template) -> Result<(), Vec<String>> {
+    let mut problems: Vec<String> = template.validate().into_iter().map(|e| e.message).collect();
+    if let Some(v) = &template.min_version {
+        problems.extend(crate::plan::min_version_error(v));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
     }
 }
 
@@ -206,6 +246,42 @@ fn piped(ui: &dyn Ui, ctx: &Context, input: &mut dyn BufRead) -> i32 {
     }
     ui.message(&last);
     code
+}
+
+/// Neither a terminal nor a pipe (`< file`): Packer's line editor reads the input without a
+/// prompt and each line's result is printed, up to `exit` or the end of the input.
+fn edited(ui: &dyn Ui, ctx: &Context, input: &mut dyn Read) -> i32 {
+    let mut code = 0;
+    let mut line: Vec<u8> = Vec::new();
+    let mut bytes = std::io::BufReader::new(input).bytes();
+    loop {
+        let byte = match bytes.next() {
+            Some(Ok(b)) => b,
+            // The end of the input: a last line without its newline still counts.
+            _ if !line.is_empty() => b'\n',
+            _ => return code,
+        };
+        match byte {
+            b'\r' | b'\n' => {
+                let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
+                let e = evaluate(&text, ctx);
+                if let Some(p) = &e.problem {
+                    code = report(ui, p).max(code);
+                }
+                if e.exit {
+                    return code;
+                }
+                ui.say(&e.result);
+            }
+            // Backspace / delete: the last character (all bytes of a UTF-8 sequence).
+            0x08 | 0x7f => while line.pop().is_some_and(|b| b & 0xc0 == 0x80) {},
+            // Ctrl-C drops the line; Ctrl-D on an empty line ends the input.
+            0x03 => line.clear(),
+            0x04 if line.is_empty() => return code,
+            0x04 => {}
+            b => line.push(b),
+        }
+    }
 }
 
 /// A terminal: `> ` prompts, each result printed, until `exit` or end of input.

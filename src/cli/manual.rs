@@ -38,7 +38,7 @@ pub fn command() -> Command {
         .long_about(persona::RPACK_MAIN)
         .subcommand_required(true)
         .disable_help_subcommand(true)
-        .subcommand(sub(args::build_command(), help::BUILD))
+        .subcommand(sub(args::build_command(), help::BUILD_RPACK))
         .subcommand(sub(cleanup::command(), cleanup::HELP))
         .subcommand(sub(
             Command::new("completions").arg(
@@ -58,8 +58,8 @@ pub fn command() -> Command {
                 .subcommand(Command::new("installed"))
                 .subcommand(Command::new("required")),
         )
-        .subcommand(sub(args::validate_command(), help::VALIDATE))
-        .subcommand(sub(Command::new("version"), help::VERSION))
+        .subcommand(sub(args::validate_command(), help::VALIDATE_RPACK))
+        .subcommand(sub(Command::new("version"), help::VERSION_RPACK))
         .subcommand(
             Command::new("help")
                 .about("Prints the help of a command")

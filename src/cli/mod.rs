@@ -87,6 +87,9 @@ fn check_builds(
 pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
     let (argv, machine) = args::strip_machine_readable(argv);
     let out = Output { machine, sink };
+    if persona::as_packer() {
+        return run_as_packer(&out, &argv);
+    }
     let ui = out.ui(Secrets::default());
     let Some(cmd) = argv.first().cloned() else {
         say_main_help(&*ui);
@@ -98,52 +101,140 @@ pub fn run(argv: Vec<String>, sink: Sink) -> i32 {
             ui.say(&persona::version_line());
             0
         }
-        "-autocomplete-install" | "--autocomplete-install" => completions::autocomplete(&*ui, true),
-        "-autocomplete-uninstall" | "--autocomplete-uninstall" => {
+        "-autocomplete-install" | "--autocomplete-install" if !asks_help(rest) => {
+            completions::autocomplete(&*ui, true)
+        }
+        "-autocomplete-uninstall" | "--autocomplete-uninstall" if !asks_help(rest) => {
             completions::autocomplete(&*ui, false)
         }
-        "-h" | "--help" | "-help" => {
+        // `-autocomplete-install -h` asks for help, as with Packer (nothing is installed).
+        "-h"
+        | "--help"
+        | "-help"
+        | "-autocomplete-install"
+        | "--autocomplete-install"
+        | "-autocomplete-uninstall"
+        | "--autocomplete-uninstall" => {
             say_main_help(&*ui);
             0
         }
-        "help" => match rest.first().map(String::as_str) {
-            Some("validate") => say_ok(&*ui, help::VALIDATE),
-            Some("inspect") => say_ok(&*ui, help::INSPECT),
-            Some("build") => say_ok(&*ui, help::BUILD),
-            Some("fix") => say_ok(&*ui, &fix::help()),
-            Some("console") => say_ok(&*ui, console::HELP),
-            Some("completions") if !persona::as_packer() => say_ok(&*ui, completions::HELP),
-            Some("init" | "plugins") if !persona::as_packer() => say_ok(&*ui, init::HELP),
-            Some("version") => say_ok(&*ui, help::VERSION),
-            Some("cleanup") => say_ok(&*ui, cleanup::HELP),
-            Some("platform") => say_ok(&*ui, platform::HELP),
-            _ => {
+        "help" => {
+            if let Some(text) = rest.first().and_then(|c| command_help(c)) {
+                say_ok(&*ui, &text)
+            } else {
                 say_main_help(&*ui);
                 0
             }
-        },
-        "version" => version(&*ui),
-        "validate" => with_help(&*ui, rest, help::VALIDATE, || validate::run(&out, rest)),
-        "inspect" => with_help(&*ui, rest, help::INSPECT, || inspect::run(&out, rest)),
-        "build" => with_help(&*ui, rest, help::BUILD, || build::run(&out, rest)),
-        "fix" => with_help(&*ui, rest, &fix::help(), || fix::run(&out, rest)),
-        "console" => with_help(&*ui, rest, console::HELP, || console::run(&out, rest)),
-        "completions" if !persona::as_packer() => with_help(&*ui, rest, completions::HELP, || {
-            completions::run(&*ui, rest)
-        }),
-        "cleanup" => with_help(&*ui, rest, cleanup::HELP, || cleanup::run(&out, rest)),
-        "platform" => platform::run(&out, rest),
-        "init" if !persona::as_packer() => {
-            with_help(&*ui, rest, init::HELP, || init::init(&*ui, rest))
         }
-        "plugins" if !persona::as_packer() => {
-            with_help(&*ui, rest, init::HELP, || init::plugins(&*ui, rest))
+        cmd => match command_help(cmd) {
+            Some(text) if cmd != "platform" => {
+                with_help(&*ui, rest, &text, || run_command(&out, cmd, rest))
+            }
+            // `platform` has subcommands, each with its own help.
+            Some(_) => run_command(&out, cmd, rest),
+            None => {
+                say_main_help(&*ui);
+                EXIT_UNKNOWN_COMMAND
+            }
+        },
+    }
+}
+
+/// The help text of command `name`, `None` when there is no such command (for whoever rpack is
+/// run as: called as `packer`, only Packer 1.6.6's commands exist).
+fn command_help(name: &str) -> Option<String> {
+    let text = match name {
+        "validate" => help::validate(),
+        "inspect" => help::INSPECT,
+        "build" => help::build(),
+        "fix" => return Some(fix::help()),
+        "console" => console::HELP,
+        "version" => help::version(),
+        "fmt" if persona::as_packer() => help::FMT,
+        "hcl2_upgrade" if persona::as_packer() => help::HCL2_UPGRADE,
+        "completions" if !persona::as_packer() => completions::HELP,
+        "init" | "plugins" if !persona::as_packer() => init::HELP,
+        "cleanup" if !persona::as_packer() => cleanup::HELP,
+        "platform" if !persona::as_packer() => platform::HELP,
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+/// Runs command `cmd` (one [`command_help`] knows) with its arguments.
+fn run_command(out: &Output, cmd: &str, rest: &[String]) -> i32 {
+    let ui = out.ui(Secrets::default());
+    match cmd {
+        "version" => version(&*ui),
+        "validate" => validate::run(out, rest),
+        "inspect" => inspect::run(out, rest),
+        "build" => build::run(out, rest),
+        "fix" => fix::run(out, rest),
+        "console" => console::run(out, rest),
+        "completions" => completions::run(&*ui, rest),
+        "cleanup" => cleanup::run(out, rest),
+        "platform" => platform::run(out, rest),
+        "init" => init::init(&*ui, rest),
+        "plugins" => init::plugins(&*ui, rest),
+        // Packer's HCL2 tools: their usage without arguments (as Packer), else said plainly.
+        "fmt" | "hcl2_upgrade" => {
+            if rest.is_empty() {
+                ui.say(&command_help(cmd).unwrap_or_default());
+            } else {
+                ui.error(&format!(
+                    "rpack does not implement `packer {cmd}` (an HCL2 tool of Packer's); \
+                     rpack reads JSON and HCL2 templates as they are"
+                ));
+            }
+            1
         }
         _ => {
             say_main_help(&*ui);
             EXIT_UNKNOWN_COMMAND
         }
     }
+}
+
+/// Called as `packer`: the command line as Packer 1.6.6's CLI library (mitchellh/cli) reads
+/// it. Flags are looked for up to a `--`: `-h`/`-help`/`--help` anywhere asks for help,
+/// `-v`/`-version`/`--version` before the command for the version, and other flags before the
+/// command are refused; `help` is no command (exit 127, as any unknown command).
+fn run_as_packer(out: &Output, argv: &[String]) -> i32 {
+    // The library writes its help texts straight to stdout, also with `-machine-readable`.
+    let raw = BasicUi::new(out.sink.clone(), Secrets::default());
+    let call = persona::PackerCall::read(argv);
+    if call.version {
+        raw.say(&persona::version_line());
+        return 0;
+    }
+    if call.help && call.command.is_none() {
+        say_main_help(&raw);
+        return 0;
+    }
+    let ui = out.ui(Secrets::default());
+    match (call.install, call.uninstall) {
+        // Packer exits 1 without a word.
+        (true, true) => return 1,
+        (true, false) => return completions::autocomplete(&*ui, true),
+        (false, true) => return completions::autocomplete(&*ui, false),
+        (false, false) => {}
+    }
+    let cmd = call.command.as_deref().unwrap_or("");
+    let Some(text) = command_help(cmd) else {
+        say_main_help(&raw);
+        return EXIT_UNKNOWN_COMMAND;
+    };
+    if call.help {
+        return say_ok(&raw, &text);
+    }
+    if call.top_flags {
+        raw.say(&format!(
+            "Invalid flags before the subcommand. If these flags are for\n\
+             the subcommand, please put them after the subcommand.\n\n{text}"
+        ));
+        return 1;
+    }
+    run_command(out, cmd, &call.args)
 }
 
 /// The main help; as `packer` exactly Packer's bytes (which end in a blank line).
@@ -160,13 +251,16 @@ fn say_ok(ui: &dyn Ui, text: &str) -> i32 {
     0
 }
 
+/// Whether `-h`/`-help`/`--help` is among the arguments (up to a `--`).
+fn asks_help(rest: &[String]) -> bool {
+    rest.iter()
+        .take_while(|a| *a != "--")
+        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
+}
+
 /// `-h`/`-help`/`--help` anywhere among a command's flags prints its help (exit 0).
 fn with_help(ui: &dyn Ui, rest: &[String], text: &str, f: impl FnOnce() -> i32) -> i32 {
-    let flags = rest.iter().take_while(|a| *a != "--");
-    if flags
-        .into_iter()
-        .any(|a| matches!(a.as_str(), "-h" | "-help" | "--help"))
-    {
+    if asks_help(rest) {
         return say_ok(ui, text);
     }
     f()

@@ -67,3 +67,70 @@ pub(crate) fn version_say() -> String {
         format!("rpack v{}", rpack_version("v"))
     }
 }
+
+/// A command line as Packer 1.6.6's CLI library (mitchellh/cli) reads it, before the command
+/// runs: flags are looked for up to a `--`.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct PackerCall {
+    /// `-h`, `-help` or `--help`, anywhere.
+    pub help: bool,
+    /// `-v`, `-version` or `--version` before the command.
+    pub version: bool,
+    pub install: bool,
+    pub uninstall: bool,
+    /// Another flag before the command (refused: "Invalid flags before the subcommand").
+    pub top_flags: bool,
+    /// The first argument that is not a flag.
+    pub command: Option<String>,
+    /// Everything after the command, as given.
+    pub args: Vec<String>,
+}
+
+impl PackerCall {
+    pub(crate) fn read(argv: &[String]) -> Self {
+        let mut call = Self::default();
+        for (i, arg) in argv.iter().enumerate() {
+            match arg.as_str() {
+                "--" => break,
+                "-h" | "-help" | "--help" => call.help = true,
+                "-autocomplete-install" | "--autocomplete-install" => call.install = true,
+                "-autocomplete-uninstall" | "--autocomplete-uninstall" => call.uninstall = true,
+                "-v" | "-version" | "--version" if call.command.is_none() => call.version = true,
+                a if call.command.is_none() && a.starts_with('-') => call.top_flags = true,
+                a if call.command.is_none() && !a.is_empty() => {
+                    call.command = Some(a.to_string());
+                    call.args = argv[i + 1..].to_vec();
+                }
+                _ => {}
+            }
+        }
+        call
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PackerCall;
+
+    fn read(args: &[&str]) -> PackerCall {
+        PackerCall::read(&args.iter().map(ToString::to_string).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn a_command_line_reads_like_mitchellh_cli() {
+        let c = read(&["build", "-force", "t.json", "-h"]);
+        assert!(c.help && !c.version && !c.top_flags);
+        assert_eq!(c.command.as_deref(), Some("build"));
+        assert_eq!(c.args, ["-force", "t.json", "-h"]);
+        // A version flag after the command is the command's; before it, the CLI's.
+        assert!(!read(&["version", "-v"]).version);
+        assert!(read(&["-v", "build"]).version);
+        assert!(read(&["-foo", "build", "t.json"]).top_flags);
+        // Nothing after `--` is looked at.
+        let c = read(&["--", "-v", "build"]);
+        assert!(!c.version && c.command.is_none());
+        let c = read(&["-autocomplete-install", "-h"]);
+        assert!(c.install && c.help && c.command.is_none());
+        assert_eq!(read(&["help", "build"]).command.as_deref(), Some("help"));
+    }
+}

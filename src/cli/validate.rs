@@ -18,11 +18,11 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     });
     let (syntax_only, targs) = match parsed {
         Ok(p) => p,
-        Err(e) => return usage_error(&*ui, help::VALIDATE, &e),
+        Err(e) => return usage_error(&*ui, help::validate(), &e),
     };
     let vars = match parse_vars(&targs) {
         Ok(v) => v,
-        Err(msg) => return usage_error(&*ui, help::VALIDATE, &args::UsageError(Some(msg))),
+        Err(msg) => return usage_error(&*ui, help::validate(), &args::UsageError(Some(msg))),
     };
     let loaded = match load(&*ui, &targs.template, &targs.var_files, &vars) {
         Ok(l) => l,

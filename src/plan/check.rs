@@ -540,7 +540,7 @@ fn plugin_detail(errs: &[ConfigError], file: &str, plugin: PluginAt) -> String {
 }
 
 /// Packer's `min_packer_version` check against the version rpack is compatible with.
-fn min_version_error(v: &str) -> Option<String> {
+pub(crate) fn min_version_error(v: &str) -> Option<String> {
     let Some(min) = parse_version(v) else {
         return Some(format!("min_version is invalid: Malformed version: {v}"));
     };

@@ -21,6 +21,7 @@ use crate::template::parse::Template;
 pub use crate::post_processors::PlannedPostProcessor;
 pub use crate::provisioners::PlannedProvisioner;
 pub use check::check;
+pub(crate) use check::min_version_error;
 pub use diag::{Diag, Severity};
 pub use load::{load, Loaded};
 pub use registry::BuilderConfig;
