@@ -69,6 +69,7 @@ impl Step<NullCtx> for ProvisionStep {
                 c,
                 c.private_key_file.as_deref(),
                 ctx.comm.as_ref().and_then(|s| s.host_key_blob()),
+                ctx.comm.as_ref().and_then(|s| s.bastion_host_key_blob()),
             )),
             ..Default::default()
         };

@@ -33,6 +33,7 @@ impl Step<BuildCtx> for Provision {
                 &ctx.cfg.comm,
                 key_file.as_deref(),
                 ctx.comm.as_ref().and_then(|s| s.host_key_blob()),
+                ctx.comm.as_ref().and_then(|s| s.bastion_host_key_blob()),
             )),
             ..ctx.generated_data()
         };
