@@ -300,3 +300,52 @@ fn the_debug_log_file_is_created_owner_only() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+/// A builder whose configuration fails to decode never had its password decoded, yet its error
+/// may quote the password (used through a variable in another key, here `ssh_timeout`). The
+/// password-like keys of the raw configuration are masked all the same, with no
+/// `sensitive-variables` at all: in human and machine-readable output (and the debug log
+/// stays clean).
+#[test]
+fn a_password_quoted_in_a_config_error_is_masked_without_sensitive_variables() {
+    let case = Case::new();
+    for (key, secret) in [
+        ("ssh_password", r#"my "SEKRIT-CANARY" pass"#),
+        ("ssh_bastion_password", r#"jump \ CANARY "pw""#),
+    ] {
+        let mut b = json!({
+            "type": "null",
+            "ssh_host": "127.0.0.1",
+            "ssh_username": "u",
+            "ssh_timeout": "{{user `pw`}}"
+        });
+        b[key] = json!("{{user `pw`}}");
+        if key == "ssh_bastion_password" {
+            b["ssh_bastion_host"] = json!("127.0.0.1");
+            b["ssh_bastion_username"] = json!("j");
+        }
+        let tpl = case.write(
+            &format!("{key}.json"),
+            &json!({"variables": {"pw": secret}, "builders": [b]}),
+        );
+        for machine in [false, true] {
+            let log = format!("{key}-{machine}.log");
+            let mut args = vec!["validate"];
+            if machine {
+                args.push("-machine-readable");
+            }
+            args.push(&tpl);
+            let (code, out, err) = case.rpack(&args, &log);
+            assert_eq!(code, Some(1), "{out}\n{err}");
+            let all = format!("{out}{err}");
+            assert!(
+                all.contains("error decoding 'ssh_timeout'") && all.contains("<sensitive>"),
+                "{all}"
+            );
+            assert_clean("stdout", &out);
+            assert_clean("stderr", &err);
+            let text = std::fs::read_to_string(case.work.join(&log)).unwrap();
+            assert_clean("the debug log", &text);
+        }
+    }
+}
