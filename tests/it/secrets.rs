@@ -285,7 +285,7 @@ fn a_canary_secret_reaches_no_output_channel_and_no_file() {
 }
 
 #[test]
-fn the_debug_log_file_is_created_owner_only() {
+fn the_debug_log_file_is_owner_only_and_never_a_symlink() {
     use std::os::unix::fs::PermissionsExt as _;
     let case = Case::new();
     let tpl = case.write(
@@ -299,6 +299,34 @@ fn the_debug_log_file_is_created_owner_only() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+
+    // An existing world-readable log is narrowed to 0600 and appended to.
+    let old = case.work.join("old.log");
+    std::fs::write(&old, "earlier line\n").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, out, err) = case.rpack(&["validate", &tpl], "old.log");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let meta = std::fs::metadata(&old).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&old)
+        .unwrap()
+        .starts_with("earlier line\n"));
+
+    // A log path that is a symbolic link is not followed: rpack says so and logs to stderr;
+    // the link's target is not touched.
+    let target = case.work.join("elsewhere.txt");
+    std::fs::write(&target, "").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&target, case.work.join("link.log")).unwrap();
+    let (code, out, err) = case.rpack(&["validate", &tpl], "link.log");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        err.contains("cannot open log file") && err.contains("is a symbolic link"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+    let meta = std::fs::metadata(&target).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o644);
 }
 
 /// A builder whose configuration fails to decode never had its password decoded, yet its error
