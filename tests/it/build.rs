@@ -656,6 +656,56 @@ fn null_builder_with_local_provisioner_and_post_processors() {
     assert_eq!(m["builds"][0]["custom_data"]["k"], "hello, world");
 }
 
+/// An `environment_vars` key that is not a shell name is refused by `validate` and by `build`
+/// before anything runs (rpack; Packer 1.6.6 pastes it into the command line, where
+/// `BAD;touch …` runs `touch`): each names the key, the file, line and column, for `shell-local`
+/// and `shell` alike, and the would-be command never ran.
+#[test]
+fn an_environment_variable_name_that_is_not_a_shell_name_is_refused() {
+    let dir = fresh_dir("build-env-names");
+    let pwned = dir.join("pwned");
+    let tpl = json!({
+        "builders": [{"type": "null", "communicator": "none"}],
+        "provisioners": [
+            {"type": "shell-local", "inline": ["echo hi"],
+             "environment_vars": ["GOOD=1", format!("BAD;touch {}=1", pwned.display())]},
+            {"type": "shell", "inline": ["echo hi"], "environment_vars": ["9LIVES=1"]}
+        ]
+    });
+    let text = serde_json::to_string_pretty(&tpl).unwrap();
+    std::fs::write(dir.join("t.json"), &text).unwrap();
+    // The errors point at each provisioner's `environment_vars` value.
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("\"environment_vars\""))
+        .map(|(i, _)| i + 1)
+        .collect();
+    let (bad_line, nine_line) = (lines[0], lines[1]);
+    for cmd in ["validate", "build"] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rpack"));
+        c.current_dir(&dir).args([cmd, "t.json"]);
+        let (code, out) = run_to_end(c);
+        assert_eq!(code, Some(1), "{cmd}: {out}");
+        let flat = out.replace('\n', " ");
+        assert!(
+            flat.contains(&format!(
+                "Environment variable name \"BAD;touch {}\" is not a valid shell variable name",
+                pwned.display()
+            )) && flat.contains(&format!("(t.json:{bad_line}:")),
+            "{cmd}: {out}"
+        );
+        assert!(
+            flat.contains(&format!(
+                "Environment variable name \"9LIVES\" is not a valid shell variable name \
+                 (letters, digits and _, not starting with a digit) (t.json:{nine_line}:"
+            )),
+            "{cmd}: {out}"
+        );
+        assert!(!pwned.exists(), "{cmd} ran the key as a command");
+    }
+}
+
 #[test]
 fn on_error_abort_skips_cleanup_and_cleanup_command_removes_the_rest() {
     let st = stack();
