@@ -377,3 +377,153 @@ fn a_password_quoted_in_a_config_error_is_masked_without_sensitive_variables() {
         }
     }
 }
+
+/// Planted only in `ssh_password` (so `{{build `Password`}}`).
+const PW_ONLY: &str = r#"only-pw "CANARY" \ x"#;
+/// Planted only in Secrets Manager, read through a variable default.
+const SM_VAR_ONLY: &str = r#"sm-var "CANARY" only"#;
+/// Planted only in Secrets Manager as one key of a JSON secret, read with
+/// `{{aws_secretsmanager `name` `key`}}` (the value alone, not the whole secret string).
+const SM_KEY_ONLY: &str = "sm-key CANARY only-value";
+
+/// Masking that does not rest on `sensitive-variables` (the template has none): the password
+/// (`ssh_password` and `{{build `Password`}}`) and Secrets Manager values (a variable default
+/// and one key of a JSON secret), each planted in that one place only, are
+/// printed by provisioners and put into a failing value; no output channel (human and
+/// machine-readable stdout and stderr, the debug log) and no file rpack writes (manifest,
+/// ledger, logs, temp files) holds them.
+#[test]
+fn canaries_outside_sensitive_variables_are_masked_on_their_own() {
+    let case = Case::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(case.moto.endpoint())
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        let sm = aws_sdk_secretsmanager::Client::new(&conf);
+        let json_secret = json!({"user": "visible", "k": SM_KEY_ONLY}).to_string();
+        for (name, value) in [
+            ("rpack/var-only", SM_VAR_ONLY),
+            ("rpack/json-only", json_secret.as_str()),
+        ] {
+            sm.create_secret()
+                .name(name)
+                .secret_string(value)
+                .send()
+                .await
+                .expect("creating the secret in moto");
+        }
+    });
+    let vars = json!({
+        "pw": PW_ONLY,
+        "sm": "{{aws_secretsmanager `rpack/var-only`}}",
+        "smk": "{{aws_secretsmanager `rpack/json-only` `k`}}"
+    });
+    let ok = case.write(
+        "only.json",
+        &json!({
+            "variables": vars,
+            "builders": [{
+                "type": "null",
+                "communicator": "none",
+                "ssh_password": "{{user `pw`}}"
+            }],
+            "provisioners": [
+                {
+                    "type": "shell-local",
+                    "environment_vars": [
+                        "P={{build `Password`}}",
+                        "S={{user `sm`}}",
+                        "D={{user `smk`}}"
+                    ],
+                    "inline": [
+                        "echo \"env password=$P\"",
+                        "echo \"env sm=$S\" >&2",
+                        "echo \"env direct=$D\"",
+                        "echo 'inline password={{build `Password`}}'",
+                        "echo 'inline key={{user `smk`}}'"
+                    ]
+                }
+            ],
+            "post-processors": [{"type": "manifest", "output": "only-manifest.json"}]
+        }),
+    );
+    for (machine, log) in [(false, "only-human.log"), (true, "only-machine.log")] {
+        let mut args = vec!["build", "-color=false"];
+        if machine {
+            args.insert(1, "-machine-readable");
+        }
+        args.push(&ok);
+        let (code, out, err) = case.rpack(&args, log);
+        assert_eq!(code, Some(0), "{out}\n{err}");
+        let all = format!("{out}{err}");
+        for line in [
+            "env password=<sensitive>",
+            "env sm=<sensitive>",
+            "env direct=<sensitive>",
+            "inline password=<sensitive>",
+            "inline key=<sensitive>",
+        ] {
+            assert!(all.contains(line), "{line} was not printed masked:\n{all}");
+        }
+        assert_clean("stdout", &out);
+        assert_clean("stderr", &err);
+        let text = std::fs::read_to_string(case.work.join(log)).unwrap();
+        assert!(
+            text.contains("<sensitive>"),
+            "the log recorded the UI:\n{text}"
+        );
+        assert_clean("the debug log", &text);
+    }
+
+    // A failing value holding each (Go-quoted in the retry message and the error).
+    let fail = case.write(
+        "only-fail.json",
+        &json!({
+            "variables": vars,
+            "builders": [{"type": "null", "communicator": "none", "ssh_password": "{{user `pw`}}"}],
+            "provisioners": [{
+                "type": "file",
+                "source": "/nonexistent/{{build `Password`}}/{{user `sm`}}/{{user `smk`}}",
+                "destination": "/tmp/x",
+                "generated": true,
+                "max_retries": 1
+            }]
+        }),
+    );
+    for machine in [false, true] {
+        let mut args = vec!["build", "-color=false"];
+        if machine {
+            args.insert(1, "-machine-readable");
+        }
+        args.push(&fail);
+        let (code, out, err) = case.rpack(&args, "only-fail.log");
+        assert_eq!(code, Some(1), "{out}\n{err}");
+        assert!(out.contains("retrying"), "{out}");
+        assert!(
+            format!("{out}{err}").contains("<sensitive>"),
+            "{out}\n{err}"
+        );
+        assert_clean("stdout of a failing build", &out);
+        assert_clean("stderr of a failing build", &err);
+    }
+
+    let mut found = Vec::new();
+    files_with_mark(&case.work, &mut found);
+    assert!(found.is_empty(), "secrets in files:\n{}", found.join("\n"));
+    assert!(case.work.join("only-manifest.json").exists());
+    let left: Vec<_> = std::fs::read_dir(case.work.join("tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "temp files left behind: {left:?}");
+}
