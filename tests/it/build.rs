@@ -1026,6 +1026,106 @@ fn amazon_ebs_with_ansible_builds_the_ami_and_leaves_nothing_behind() {
     assert!(files.is_empty(), "left in TMPDIR: {files:?}");
 }
 
+/// Every file under `dir` (recursively) holding any of `needles`: its path and the needle.
+fn files_holding(dir: &std::path::Path, needles: &[String], found: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_holding(&p, needles, found);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            let text = String::from_utf8_lossy(&bytes);
+            for n in needles.iter().filter(|n| text.contains(n.as_str())) {
+                found.push(format!("{}: {n}", p.display()));
+            }
+        }
+    }
+}
+
+/// The temporary EC2 private key rpack generates is a secret on its own (no template names it):
+/// a provisioner copies the key file out of rpack's private key directory and prints it, and
+/// not one line of its PEM body appears in human or machine-readable output, in the debug log,
+/// in the manifest, in the ledger or in any other file rpack wrote; the key directory is gone
+/// afterwards.
+#[test]
+fn the_temporary_private_key_never_reaches_output_logs_or_files() {
+    let st = stack();
+    let capture = fresh_dir("key-capture");
+    let tpl = st.template(
+        "temp-key",
+        json!({}),
+        json!([
+            {"type": "shell", "inline": ["echo remote-ok"]},
+            {"type": "shell-local", "inline": [format!(
+                "n=0; for f in \"$TMPDIR\"/rpack-*/*.pem; do cp \"$f\" '{}/'; n=$((n+1)); \
+                 echo key-follows; cat \"$f\"; done; test $n = 1",
+                capture.display()
+            )]}
+        ]),
+    );
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&tpl).unwrap()).unwrap();
+    doc["post-processors"] = json!([{"type": "manifest", "output": "temp-key-manifest.json"}]);
+    std::fs::write(&tpl, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let tmp = st.dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (machine, log) in [
+        (false, "temp-key-human.log"),
+        (true, "temp-key-machine.log"),
+    ] {
+        for e in std::fs::read_dir(&capture).unwrap().flatten() {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+        let mut args = vec!["build", "-color=false"];
+        if machine {
+            args.push("-machine-readable");
+        }
+        args.push(tpl.to_str().unwrap());
+        let mut cmd = st.rpack(&args);
+        cmd.env("TMPDIR", &tmp)
+            .env("RPACK_LOG", "1")
+            .env("RPACK_LOG_PATH", st.dir.join(log));
+        let (code, out) = run_to_end(cmd);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(
+            out.contains("remote-ok") && out.contains("key-follows"),
+            "{out}"
+        );
+        let keys: Vec<_> = std::fs::read_dir(&capture).unwrap().flatten().collect();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let pem = std::fs::read_to_string(keys[0].path()).unwrap();
+        assert!(pem.contains("-----BEGIN"), "{pem}");
+        // The body lines (the last one may be short enough to occur by chance: skipped).
+        let body: Vec<String> = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+            .map(str::to_string)
+            .collect();
+        assert!(body.len() >= 3, "{pem}");
+        assert!(
+            out.contains("<sensitive>"),
+            "the key was printed, masked:\n{out}"
+        );
+        for b in &body {
+            assert!(
+                !out.contains(b.as_str()),
+                "key line {b} in the output:\n{out}"
+            );
+        }
+        let log_text = std::fs::read_to_string(st.dir.join(log)).unwrap();
+        assert!(log_text.contains("<sensitive>"), "{log_text}");
+        let mut found = Vec::new();
+        files_holding(&st.dir, &body, &mut found);
+        assert!(
+            found.is_empty(),
+            "the key's body in files:\n{}",
+            found.join("\n")
+        );
+        assert!(st.dir.join("temp-key-manifest.json").exists());
+        assert!(st.dir.join("state").exists(), "the ledger was written");
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+        assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    }
+}
+
 /// The full transcript of `rpack build` of a null builder with a shell-local provisioner and a
 /// manifest + shell-local post-processor chain, as a person sees it (no terminal: plain lines).
 #[test]

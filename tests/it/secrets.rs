@@ -3,7 +3,10 @@
 //! and multi-line; with quotes, backslashes and spaces), printed by provisioners and put into
 //! failing values, and then every output channel (human and machine-readable stdout and stderr,
 //! the debug log) and every file rpack leaves behind (manifest, ledger, log, temp directory) is
-//! searched for it.
+//! searched for it. The password and Secrets Manager canaries are also planted with no
+//! `sensitive-variables` at all, so their masking is proven on its own; the temporary EC2
+//! private key's test needs the EC2 stack and is in `build.rs`
+//! (`the_temporary_private_key_never_reaches_output_logs_or_files`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
