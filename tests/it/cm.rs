@@ -171,10 +171,17 @@ fn galaxy_role(dir: &Path) -> PathBuf {
     req
 }
 
-#[test]
-fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_directly_over_ssh() {
-    let inst = Instance::start("cm-ansible");
-    let out_dir = format!("/tmp/rpack-cm-ansible-{}", inst.sshd.port());
+/// A real playbook with a role from a galaxy requirements file (resolved from a local
+/// tarball), extra variables, facts and `become` via sudo; directly over ssh or, with
+/// `use_proxy`, through rpack's SSH proxy. Checks what landed on the instance.
+fn galaxy_role_with_extra_vars_and_become(use_proxy: bool) {
+    let name = if use_proxy {
+        "cm-ansible-proxy-role"
+    } else {
+        "cm-ansible"
+    };
+    let inst = Instance::start(name);
+    let out_dir = format!("/tmp/rpack-{name}-{}", inst.sshd.port());
     let req = galaxy_role(&inst.dir);
     let play = inst.dir.join("site.yml");
     write(
@@ -198,24 +205,35 @@ fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_directly_over_ssh() {
 "#
         ),
     );
-    let t = inst.template(json!([{
+    let mut p = json!({
         "type": "ansible",
         "playbook_file": play,
         "galaxy_file": req,
         "roles_path": inst.dir.join("roles"),
         "ansible_env_vars": [format!("ANSIBLE_ROLES_PATH={}", inst.dir.join("roles").display())],
         "extra_arguments": ["--extra-vars", "greeting=hello"]
-    }]));
+    });
+    if use_proxy {
+        p["use_proxy"] = json!(true);
+    }
+    let t = inst.template(json!([p]));
     let (out, text) = inst.rpack("build", &t);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Executing Ansible Galaxy"), "{text}");
     assert!(text.contains("greet was installed successfully"), "{text}");
     assert!(text.contains("PLAY RECAP"), "{text}");
-    // The host key rpack's own connection saw is pinned for Ansible's ssh.
-    assert!(
-        text.contains("-o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="),
-        "{text}"
-    );
+    if use_proxy {
+        assert!(text.contains("SSH proxy: serving on 127.0.0.1:"), "{text}");
+        assert!(!text.contains("Not using Proxy adapter"), "{text}");
+    } else {
+        // The host key rpack's own connection saw is pinned for Ansible's ssh.
+        assert!(
+            text.contains(
+                "-o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="
+            ),
+            "{text}"
+        );
+    }
     assert_eq!(
         inst.ssh(&format!(
             "cat {out_dir}/vars.txt {out_dir}/role.txt; stat -c %U {out_dir}/role.txt"
@@ -228,6 +246,16 @@ fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_directly_over_ssh() {
         "key/inventory files left behind"
     );
     inst.ssh(&format!("sudo rm -rf {out_dir}"));
+}
+
+#[test]
+fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_directly_over_ssh() {
+    galaxy_role_with_extra_vars_and_become(false);
+}
+
+#[test]
+fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_through_the_proxy() {
+    galaxy_role_with_extra_vars_and_become(true);
 }
 
 #[test]
