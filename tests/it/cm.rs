@@ -755,3 +755,64 @@ fn ansible_refuses_a_bastion_whose_host_key_changed_after_rpack_pinned_it() {
     assert_eq!(inst.ssh(&format!("cat {out} 2>/dev/null")), "");
     assert_eq!(inst.leftovers(), Vec::<String>::new());
 }
+
+/// The configuration-management provisioners stream their tools' output through the build's
+/// masking: a sensitive variable passed as an extra variable (`ansible`, `ansible-local`) or a
+/// fact (`puppet-masterless`) and printed by the play or the manifest shows as `<sensitive>`,
+/// and the command lines rpack prints hold it masked too.
+#[test]
+fn cm_provisioners_mask_sensitive_variables_in_their_output() {
+    const SECRET: &str = "cmSEKRIT-4e1b-CANARYvalue";
+    let inst = Instance::start("cm-mask");
+    let play = inst.dir.join("show.yml");
+    write(
+        &play,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug:\n        msg: \"the secret is {{ secret }}\"\n",
+    );
+    let manifest = inst.dir.join("show.pp");
+    write(
+        &manifest,
+        "notify { \"puppet says ${facts['secret']}\": }\n",
+    );
+    let playbook_cmd = format!(
+        "PYTHONUNBUFFERED=1 {}",
+        venv_bin("ansible-playbook").display()
+    );
+    let t = inst.template(json!([
+        {
+            "type": "ansible",
+            "playbook_file": play,
+            "extra_arguments": ["--extra-vars", "secret={{user `secret`}}"]
+        },
+        {
+            "type": "ansible-local",
+            "playbook_file": play,
+            "command": playbook_cmd,
+            "extra_arguments": ["--extra-vars", "secret={{user `secret`}}"],
+            "staging_directory": format!("/tmp/rpack-cm-mask-{}", inst.sshd.port()),
+            "clean_staging_directory": true
+        },
+        {
+            "type": "puppet-masterless",
+            "manifest_file": manifest,
+            "facter": {"secret": "{{user `secret`}}"},
+            "clean_staging_directory": true
+        }
+    ]));
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&t).unwrap()).unwrap();
+    doc["variables"] = json!({ "secret": SECRET });
+    doc["sensitive-variables"] = json!(["secret"]);
+    std::fs::write(&t, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let (o, text) = inst.rpack("build", &t);
+    assert!(o.status.success(), "{text}");
+    assert_eq!(
+        text.matches("\"msg\": \"the secret is <sensitive>\"")
+            .count(),
+        2,
+        "ansible and ansible-local each printed it masked:\n{text}"
+    );
+    assert!(text.contains("puppet says <sensitive>"), "{text}");
+    assert!(text.contains("secret=<sensitive>"), "{text}");
+    assert!(!text.contains("CANARY"), "a secret leaked:\n{text}");
+    assert_eq!(inst.leftovers(), Vec::<String>::new());
+}
