@@ -796,6 +796,7 @@ fn cm_provisioners_mask_sensitive_variables_in_their_output() {
             "type": "puppet-masterless",
             "manifest_file": manifest,
             "facter": {"secret": "{{user `secret`}}"},
+            "staging_directory": format!("/tmp/rpack-cm-mask-puppet-{}", inst.sshd.port()),
             "clean_staging_directory": true
         }
     ]));
