@@ -388,10 +388,12 @@ const SM_VAR_ONLY: &str = r#"sm-var "CANARY" only"#;
 /// Planted only in Secrets Manager as one key of a JSON secret, read with
 /// `{{aws_secretsmanager `name` `key`}}` (the value alone, not the whole secret string).
 const SM_KEY_ONLY: &str = "sm-key CANARY only-value";
+/// Planted only in Secrets Manager, read by an HCL2 template's `aws_secretsmanager_raw` local.
+const SM_HCL_ONLY: &str = "sm-hcl CANARY only-value";
 
 /// Masking that does not rest on `sensitive-variables` (the template has none): the password
 /// (`ssh_password` and `{{build `Password`}}`) and Secrets Manager values (a variable default
-/// and one key of a JSON secret), each planted in that one place only, are
+/// and one key of a JSON secret; an HCL2 local), each planted in that one place only, are
 /// printed by provisioners and put into a failing value; no output channel (human and
 /// machine-readable stdout and stderr, the debug log) and no file rpack writes (manifest,
 /// ledger, logs, temp files) holds them.
@@ -416,6 +418,7 @@ fn canaries_outside_sensitive_variables_are_masked_on_their_own() {
         for (name, value) in [
             ("rpack/var-only", SM_VAR_ONLY),
             ("rpack/json-only", json_secret.as_str()),
+            ("rpack/hcl-only", SM_HCL_ONLY),
         ] {
             sm.create_secret()
                 .name(name)
@@ -517,6 +520,41 @@ fn canaries_outside_sensitive_variables_are_masked_on_their_own() {
         );
         assert_clean("stdout of a failing build", &out);
         assert_clean("stderr of a failing build", &err);
+    }
+
+    // HCL2: a local read from Secrets Manager, printed by a provisioner.
+    let hcl = case.input.join("only.pkr.hcl");
+    std::fs::write(
+        &hcl,
+        r#"locals {
+  sm = aws_secretsmanager_raw("rpack/hcl-only")
+}
+source "null" "n" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.n"]
+  provisioner "shell-local" {
+    inline = ["echo 'hcl sm=${local.sm}'"]
+  }
+}
+"#,
+    )
+    .unwrap();
+    let hcl = hcl.display().to_string();
+    for (machine, log) in [(false, "hcl-human.log"), (true, "hcl-machine.log")] {
+        let mut args = vec!["build", "-color=false"];
+        if machine {
+            args.insert(1, "-machine-readable");
+        }
+        args.push(&hcl);
+        let (code, out, err) = case.rpack(&args, log);
+        assert_eq!(code, Some(0), "{out}\n{err}");
+        assert!(out.contains("hcl sm=<sensitive>"), "{out}\n{err}");
+        assert_clean("stdout", &out);
+        assert_clean("stderr", &err);
+        let text = std::fs::read_to_string(case.work.join(log)).unwrap();
+        assert_clean("the debug log", &text);
     }
 
     let mut found = Vec::new();
