@@ -4,7 +4,7 @@
 //!
 //! Every record goes through [`Masked`], which replaces the secrets registered with
 //! [`crate::ui::secrets::register`] by `<sensitive>` (like Packer's `LogSecretFilter`), and the
-//! log file is readable by its owner only: created 0600, an existing one narrowed to 0600, never
+//! log file is readable by its owner only: created 0600, an existing one narrowed, never
 //! opened through a symbolic link, and refused when it is not a regular file of this user.
 
 use std::io::Write;
@@ -58,7 +58,8 @@ pub fn init() {
 
 /// Opens (appending) the log file: created with mode 0600; never through a symbolic link
 /// (`O_NOFOLLOW`); refused unless it is a regular file owned by this user; an existing file
-/// more open than 0600 is narrowed to 0600 (`fchmod`) before anything is written to it.
+/// open to group or others is narrowed to its owner's bits (`fchmod`; 0644 becomes 0600)
+/// before anything is written to it.
 fn open_log(path: &str) -> std::io::Result<std::fs::File> {
     use std::io::{Error, ErrorKind};
     use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
@@ -93,8 +94,8 @@ fn open_log(path: &str) -> std::io::Result<std::fs::File> {
             meta.uid()
         )));
     }
-    if meta.mode() & 0o777 != 0o600 {
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    if meta.mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o700))?;
     }
     Ok(file)
 }
