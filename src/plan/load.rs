@@ -52,6 +52,7 @@ pub fn check_builds_in(
         &base,
         options,
     );
+    super::sensitive::register_raw_passwords(&loaded.template, &checked.user_vars, &base);
     let sensitive = sensitive_values(&loaded.template, &checked.user_vars);
     super::sensitive::register_build_secrets(&checked, &sensitive);
     (checked, base)

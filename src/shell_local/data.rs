@@ -46,7 +46,8 @@ pub struct SourceAmi {
 }
 
 /// Packer's `SSHPrivateKeyFile`/`SSHAgentAuth`, and rpack's `SSHHostKey` (the host key the
-/// build's connection pinned, as `<type> <base64>` for a known_hosts line) and `SSHBastion*`.
+/// build's connection pinned, as `<type> <base64>` for a known_hosts line) and `SSHBastion*`
+/// (with `SSHBastionHostKey`, the bastion's pinned key, in the same form).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SshFacts {
     pub private_key_file: String,
@@ -55,19 +56,27 @@ pub struct SshFacts {
     pub bastion: Option<Bastion>,
 }
 
-/// The jump host of an SSH connection.
+/// The jump host of an SSH connection; `host_key` (`SSHBastionHostKey`) is the key its
+/// connections pinned, as `<type> <base64>`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Bastion {
     pub host: String,
     pub port: u16,
     pub user: String,
     pub private_key_file: Option<String>,
+    pub host_key: Option<String>,
 }
 
 impl SshFacts {
     /// The facts of a connection made with `cfg`: `key_file` is the private key the
-    /// communicator uses, `host_key` the key blob its connection saw.
-    pub fn new(cfg: &SshConfig, key_file: Option<&Path>, host_key: Option<Vec<u8>>) -> SshFacts {
+    /// communicator uses, `host_key` the key blob its connection saw, `bastion_host_key` the
+    /// one its bastion presented (pinned).
+    pub fn new(
+        cfg: &SshConfig,
+        key_file: Option<&Path>,
+        host_key: Option<Vec<u8>>,
+        bastion_host_key: Option<Vec<u8>>,
+    ) -> SshFacts {
         SshFacts {
             private_key_file: key_file
                 .map(|p| p.display().to_string())
@@ -79,6 +88,7 @@ impl SshFacts {
                 port: b.port,
                 user: b.username.clone(),
                 private_key_file: b.private_key_file.as_ref().map(|k| k.display().to_string()),
+                host_key: bastion_host_key.as_deref().and_then(known_hosts_key),
             }),
         }
     }
@@ -127,6 +137,7 @@ impl GeneratedData {
                 put("SSHBastionPort", Some(b.port.to_string()));
                 put("SSHBastionUser", Some(b.user.clone()));
                 put("SSHBastionPrivateKeyFile", b.private_key_file.clone());
+                put("SSHBastionHostKey", b.host_key.clone());
             }
         }
         m
@@ -212,6 +223,37 @@ mod tests {
         assert_eq!(m["Port"], "22");
         assert_eq!(m["SSHAgentAuth"], "false");
         assert!(GeneratedData::default().to_map().is_empty());
+    }
+
+    #[test]
+    fn the_bastions_pinned_key_becomes_ssh_bastion_host_key() {
+        let cfg = SshConfig {
+            bastion: Some(crate::communicator::config::Bastion {
+                host: "jump".into(),
+                port: 2200,
+                username: "u".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut blob = vec![0, 0, 0, 11];
+        blob.extend_from_slice(b"ssh-ed25519");
+        blob.extend_from_slice(&[0, 0, 0, 1, 7]);
+        let m = |b: Option<Vec<u8>>| {
+            GeneratedData {
+                ssh: Some(SshFacts::new(&cfg, None, None, b)),
+                ..Default::default()
+            }
+            .to_map()
+        };
+        let with = m(Some(blob.clone()));
+        assert_eq!(with["SSHBastionHost"], "jump");
+        assert_eq!(
+            with["SSHBastionHostKey"],
+            known_hosts_key(&blob).unwrap(),
+            "{with:?}"
+        );
+        assert!(!m(None).contains_key("SSHBastionHostKey"));
     }
 
     #[test]

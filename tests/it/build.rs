@@ -659,6 +659,56 @@ fn null_builder_with_local_provisioner_and_post_processors() {
     assert_eq!(m["builds"][0]["custom_data"]["k"], "hello, world");
 }
 
+/// An `environment_vars` key that is not a shell name is refused by `validate` and by `build`
+/// before anything runs (rpack; Packer 1.6.6 pastes it into the command line, where
+/// `BAD;touch …` runs `touch`): each names the key, the file, line and column, for `shell-local`
+/// and `shell` alike, and the would-be command never ran.
+#[test]
+fn an_environment_variable_name_that_is_not_a_shell_name_is_refused() {
+    let dir = fresh_dir("build-env-names");
+    let pwned = dir.join("pwned");
+    let tpl = json!({
+        "builders": [{"type": "null", "communicator": "none"}],
+        "provisioners": [
+            {"type": "shell-local", "inline": ["echo hi"],
+             "environment_vars": ["GOOD=1", format!("BAD;touch {}=1", pwned.display())]},
+            {"type": "shell", "inline": ["echo hi"], "environment_vars": ["9LIVES=1"]}
+        ]
+    });
+    let text = serde_json::to_string_pretty(&tpl).unwrap();
+    std::fs::write(dir.join("t.json"), &text).unwrap();
+    // The errors point at each provisioner's `environment_vars` value.
+    let lines: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("\"environment_vars\""))
+        .map(|(i, _)| i + 1)
+        .collect();
+    let (bad_line, nine_line) = (lines[0], lines[1]);
+    for cmd in ["validate", "build"] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rpack"));
+        c.current_dir(&dir).args([cmd, "t.json"]);
+        let (code, out) = run_to_end(c);
+        assert_eq!(code, Some(1), "{cmd}: {out}");
+        let flat = out.replace('\n', " ");
+        assert!(
+            flat.contains(&format!(
+                "Environment variable name \"BAD;touch {}\" is not a valid shell variable name",
+                pwned.display()
+            )) && flat.contains(&format!("(t.json:{bad_line}:")),
+            "{cmd}: {out}"
+        );
+        assert!(
+            flat.contains(&format!(
+                "Environment variable name \"9LIVES\" is not a valid shell variable name \
+                 (letters, digits and _, not starting with a digit) (t.json:{nine_line}:"
+            )),
+            "{cmd}: {out}"
+        );
+        assert!(!pwned.exists(), "{cmd} ran the key as a command");
+    }
+}
+
 #[test]
 fn on_error_abort_skips_cleanup_and_cleanup_command_removes_the_rest() {
     let st = stack();
@@ -977,6 +1027,106 @@ fn amazon_ebs_with_ansible_builds_the_ami_and_leaves_nothing_behind() {
     assert_eq!(left, Vec::<String>::new());
     let files: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
     assert!(files.is_empty(), "left in TMPDIR: {files:?}");
+}
+
+/// Every file under `dir` (recursively) holding any of `needles`: its path and the needle.
+fn files_holding(dir: &std::path::Path, needles: &[String], found: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_holding(&p, needles, found);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            let text = String::from_utf8_lossy(&bytes);
+            for n in needles.iter().filter(|n| text.contains(n.as_str())) {
+                found.push(format!("{}: {n}", p.display()));
+            }
+        }
+    }
+}
+
+/// The temporary EC2 private key rpack generates is a secret on its own (no template names it):
+/// a provisioner copies the key file out of rpack's private key directory and prints it, and
+/// not one line of its PEM body appears in human or machine-readable output, in the debug log,
+/// in the manifest, in the ledger or in any other file rpack wrote; the key directory is gone
+/// afterwards.
+#[test]
+fn the_temporary_private_key_never_reaches_output_logs_or_files() {
+    let st = stack();
+    let capture = fresh_dir("key-capture");
+    let tpl = st.template(
+        "temp-key",
+        json!({}),
+        json!([
+            {"type": "shell", "inline": ["echo remote-ok"]},
+            {"type": "shell-local", "inline": [format!(
+                "n=0; for f in \"$TMPDIR\"/rpack-*/*.pem; do cp \"$f\" '{}/'; n=$((n+1)); \
+                 echo key-follows; cat \"$f\"; done; test $n = 1",
+                capture.display()
+            )]}
+        ]),
+    );
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&tpl).unwrap()).unwrap();
+    doc["post-processors"] = json!([{"type": "manifest", "output": "temp-key-manifest.json"}]);
+    std::fs::write(&tpl, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let tmp = st.dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (machine, log) in [
+        (false, "temp-key-human.log"),
+        (true, "temp-key-machine.log"),
+    ] {
+        for e in std::fs::read_dir(&capture).unwrap().flatten() {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+        let mut args = vec!["build", "-color=false"];
+        if machine {
+            args.push("-machine-readable");
+        }
+        args.push(tpl.to_str().unwrap());
+        let mut cmd = st.rpack(&args);
+        cmd.env("TMPDIR", &tmp)
+            .env("RPACK_LOG", "1")
+            .env("RPACK_LOG_PATH", st.dir.join(log));
+        let (code, out) = run_to_end(cmd);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(
+            out.contains("remote-ok") && out.contains("key-follows"),
+            "{out}"
+        );
+        let keys: Vec<_> = std::fs::read_dir(&capture).unwrap().flatten().collect();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let pem = std::fs::read_to_string(keys[0].path()).unwrap();
+        assert!(pem.contains("-----BEGIN"), "{pem}");
+        // The body lines (the last one may be short enough to occur by chance: skipped).
+        let body: Vec<String> = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+            .map(str::to_string)
+            .collect();
+        assert!(body.len() >= 3, "{pem}");
+        assert!(
+            out.contains("<sensitive>"),
+            "the key was printed, masked:\n{out}"
+        );
+        for b in &body {
+            assert!(
+                !out.contains(b.as_str()),
+                "key line {b} in the output:\n{out}"
+            );
+        }
+        let log_text = std::fs::read_to_string(st.dir.join(log)).unwrap();
+        assert!(log_text.contains("<sensitive>"), "{log_text}");
+        let mut found = Vec::new();
+        files_holding(&st.dir, &body, &mut found);
+        assert!(
+            found.is_empty(),
+            "the key's body in files:\n{}",
+            found.join("\n")
+        );
+        assert!(st.dir.join("temp-key-manifest.json").exists());
+        assert!(st.dir.join("state").exists(), "the ledger was written");
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+        assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    }
 }
 
 /// The full transcript of `rpack build` of a null builder with a shell-local provisioner and a

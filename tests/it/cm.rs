@@ -171,10 +171,17 @@ fn galaxy_role(dir: &Path) -> PathBuf {
     req
 }
 
-#[test]
-fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_directly_over_ssh() {
-    let inst = Instance::start("cm-ansible");
-    let out_dir = format!("/tmp/rpack-cm-ansible-{}", inst.sshd.port());
+/// A real playbook with a role from a galaxy requirements file (resolved from a local
+/// tarball), extra variables, facts and `become` via sudo; directly over ssh or, with
+/// `use_proxy`, through rpack's SSH proxy. Checks what landed on the instance.
+fn galaxy_role_with_extra_vars_and_become(use_proxy: bool) {
+    let name = if use_proxy {
+        "cm-ansible-proxy-role"
+    } else {
+        "cm-ansible"
+    };
+    let inst = Instance::start(name);
+    let out_dir = format!("/tmp/rpack-{name}-{}", inst.sshd.port());
     let req = galaxy_role(&inst.dir);
     let play = inst.dir.join("site.yml");
     write(
@@ -198,24 +205,35 @@ fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_directly_over_ssh() {
 "#
         ),
     );
-    let t = inst.template(json!([{
+    let mut p = json!({
         "type": "ansible",
         "playbook_file": play,
         "galaxy_file": req,
         "roles_path": inst.dir.join("roles"),
         "ansible_env_vars": [format!("ANSIBLE_ROLES_PATH={}", inst.dir.join("roles").display())],
         "extra_arguments": ["--extra-vars", "greeting=hello"]
-    }]));
+    });
+    if use_proxy {
+        p["use_proxy"] = json!(true);
+    }
+    let t = inst.template(json!([p]));
     let (out, text) = inst.rpack("build", &t);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("Executing Ansible Galaxy"), "{text}");
     assert!(text.contains("greet was installed successfully"), "{text}");
     assert!(text.contains("PLAY RECAP"), "{text}");
-    // The host key rpack's own connection saw is pinned for Ansible's ssh.
-    assert!(
-        text.contains("-o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="),
-        "{text}"
-    );
+    if use_proxy {
+        assert!(text.contains("SSH proxy: serving on 127.0.0.1:"), "{text}");
+        assert!(!text.contains("Not using Proxy adapter"), "{text}");
+    } else {
+        // The host key rpack's own connection saw is pinned for Ansible's ssh.
+        assert!(
+            text.contains(
+                "-o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="
+            ),
+            "{text}"
+        );
+    }
     assert_eq!(
         inst.ssh(&format!(
             "cat {out_dir}/vars.txt {out_dir}/role.txt; stat -c %U {out_dir}/role.txt"
@@ -228,6 +246,16 @@ fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_directly_over_ssh() {
         "key/inventory files left behind"
     );
     inst.ssh(&format!("sudo rm -rf {out_dir}"));
+}
+
+#[test]
+fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_directly_over_ssh() {
+    galaxy_role_with_extra_vars_and_become(false);
+}
+
+#[test]
+fn ansible_runs_a_galaxy_role_with_extra_vars_and_become_through_the_proxy() {
+    galaxy_role_with_extra_vars_and_become(true);
 }
 
 #[test]
@@ -572,9 +600,27 @@ fn md5_line(body: &str) -> String {
     String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
 }
 
+/// Adds a bastion (`bastion`, logging in with `bkey`) to the builder of template `t`.
+fn add_bastion(t: &Path, bastion: &Sshd, bkey: &Path) {
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(t).unwrap()).unwrap();
+    let b = &mut doc["builders"][0];
+    b["ssh_bastion_host"] = json!(bastion.host());
+    b["ssh_bastion_port"] = json!(bastion.port());
+    b["ssh_bastion_username"] = json!(bastion.user());
+    b["ssh_bastion_private_key_file"] = json!(bkey);
+    std::fs::write(t, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+}
+
+/// The start of the `ProxyCommand` rpack gives Ansible through `bastion`: strict host-key
+/// checking against a private known_hosts file holding the bastion key rpack pinned.
+const STRICT_HOP: &str =
+    "-o ProxyCommand=\"ssh -W %h:%p -o StrictHostKeyChecking=yes -o UserKnownHostsFile=";
+
 /// A build with a bastion: Ansible's ssh reaches the instance through the bastion (a
 /// `ProxyCommand` with the bastion's user, port and key), proven by the bastion's sshd
-/// accepting a second login (rpack's own connection is the first) for Ansible's hop.
+/// accepting a second login (rpack's own connection is the first) for Ansible's hop. The hop
+/// checks the bastion's host key strictly against the one rpack's connection pinned (ssh would
+/// refuse the hop if the private known_hosts entry did not match how it looks the bastion up).
 #[test]
 fn ansible_reaches_the_instance_through_the_builds_bastion() {
     let inst = Instance::start("cm-ansible-bastion");
@@ -589,25 +635,34 @@ fn ansible_reaches_the_instance_through_the_builds_bastion() {
         ),
     );
     let t = inst.template(json!([{"type": "ansible", "playbook_file": play}]));
-    // Add the bastion to the builder.
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&t).unwrap()).unwrap();
-    let b = &mut doc["builders"][0];
-    b["ssh_bastion_host"] = json!(bastion.host());
-    b["ssh_bastion_port"] = json!(bastion.port());
-    b["ssh_bastion_username"] = json!(bastion.user());
-    b["ssh_bastion_private_key_file"] = json!(bkey);
-    std::fs::write(&t, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    add_bastion(&t, &bastion, &bkey);
     let (o, text) = inst.rpack("build", &t);
     assert!(o.status.success(), "{text}\n{}", bastion.log());
+    let line = text
+        .lines()
+        .find(|l| l.contains("Executing Ansible:"))
+        .unwrap_or_else(|| panic!("no ansible command line:\n{text}"));
+    let hop = &line[line
+        .find(STRICT_HOP)
+        .unwrap_or_else(|| panic!("the hop is not strict: {line}"))..];
+    let kh = hop[STRICT_HOP.len()..].split(' ').next().unwrap();
     assert!(
-        text.contains(&format!(
-            "-o ProxyCommand=\"ssh -W %h:%p -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i {} -p {} {}@{}\"",
+        kh.ends_with("/bastion_known_hosts") && kh.contains("rpack-ansible"),
+        "{line}"
+    );
+    assert!(
+        hop.starts_with(&format!(
+            "{STRICT_HOP}{kh} -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes -o IdentitiesOnly=yes -i {} -p {} {}@{}\"",
             bkey.display(),
             bastion.port(),
             bastion.user(),
             bastion.host()
         )),
-        "{text}"
+        "{line}"
+    );
+    assert!(
+        !Path::new(kh).exists(),
+        "the bastion's known_hosts is removed"
     );
     let logins = bastion.log().matches("Accepted publickey").count();
     assert!(
@@ -618,4 +673,147 @@ fn ansible_reaches_the_instance_through_the_builds_bastion() {
     assert_eq!(inst.ssh(&format!("cat {out}")), "via bastion\n");
     assert_eq!(inst.leftovers(), Vec::<String>::new());
     inst.ssh(&format!("rm -f {out}"));
+}
+
+/// The bastion's host key changes after rpack's connection pinned it (a shell-local step swaps
+/// the bastion sshd's host keys and makes it reload): Ansible's hop through it is refused, the
+/// playbook never reaches the instance, and the build fails.
+#[test]
+fn ansible_refuses_a_bastion_whose_host_key_changed_after_rpack_pinned_it() {
+    let inst = Instance::start("cm-ansible-bastion-mitm");
+    let (bkey, bpublic) = ssh_keygen(KeyKind::Ed25519);
+    let mut bastion = Sshd::start_static(&bpublic);
+    // Host keys of its own, so replacing them touches no other server.
+    bastion.regenerate_host_key();
+    let pid = bastion.pid().unwrap();
+    // Replacement keys, made now so the swap is quick.
+    let fresh = fresh_dir("cm-bastion-new-keys");
+    let mut swap = String::new();
+    let mut new_ed25519 = String::new();
+    for old in bastion.host_key_files() {
+        let name = old.file_name().unwrap().to_str().unwrap();
+        let kind = name
+            .trim_start_matches("ssh_host_")
+            .trim_end_matches("_key");
+        let new = fresh.join(name);
+        let st = Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-N", "", "-C", "swapped", "-f"])
+            .arg(&new)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        if kind == "ed25519" {
+            let public = std::fs::read_to_string(new.with_extension("pub")).unwrap();
+            new_ed25519 = public.split(' ').nth(1).unwrap().to_string();
+        }
+        swap.push_str(&format!(
+            "cp '{}' '{}'; cp '{}.pub' '{}.pub'; ",
+            new.display(),
+            old.display(),
+            new.display(),
+            old.display()
+        ));
+    }
+    let out = format!("/tmp/rpack-cm-bastion-mitm-{}.txt", inst.sshd.port());
+    let play = inst.dir.join("bastion.yml");
+    write(
+        &play,
+        &format!(
+            "- hosts: default\n  gather_facts: false\n  tasks:\n    - copy: {{ dest: \"{out}\", content: \"reached\\n\" }}\n"
+        ),
+    );
+    // sshd re-executes itself on SIGHUP and loads the (new) host keys; wait until it answers.
+    swap.push_str(&format!(
+        "kill -HUP {pid}; for i in $(seq 50); do sleep 0.1; \
+         ssh-keyscan -t ed25519 -p {} {} 2>/dev/null | grep -qF '{new_ed25519}' && exit 0; \
+         done; exit 1",
+        bastion.port(),
+        bastion.host()
+    ));
+    assert!(!new_ed25519.is_empty());
+    let t = inst.template(json!([
+        {"type": "shell-local", "inline": [swap]},
+        {"type": "ansible", "playbook_file": play}
+    ]));
+    add_bastion(&t, &bastion, &bkey);
+    let (o, text) = inst.rpack("build", &t);
+    assert!(!o.status.success(), "{text}");
+    assert!(text.contains(STRICT_HOP), "{text}");
+    assert!(
+        text.contains("Error executing Ansible: Non-zero exit status"),
+        "{text}"
+    );
+    assert!(text.contains("UNREACHABLE!"), "{text}");
+    // The hop's ssh hung up before authenticating: after the reload the bastion accepted no
+    // login (ssh-keyscan's and the hop's connections both end preauth).
+    let log = bastion.log();
+    let after = &log[log
+        .find("Received SIGHUP")
+        .unwrap_or_else(|| panic!("the bastion did not reload:\n{log}"))..];
+    assert!(after.contains("[preauth]"), "{log}");
+    assert!(!after.contains("Accepted publickey"), "{log}");
+    assert_eq!(inst.ssh(&format!("cat {out} 2>/dev/null")), "");
+    assert_eq!(inst.leftovers(), Vec::<String>::new());
+}
+
+/// The configuration-management provisioners stream their tools' output through the build's
+/// masking: a sensitive variable passed as an extra variable (`ansible`, `ansible-local`) or a
+/// fact (`puppet-masterless`) and printed by the play or the manifest shows as `<sensitive>`,
+/// and the command lines rpack prints hold it masked too.
+#[test]
+fn cm_provisioners_mask_sensitive_variables_in_their_output() {
+    const SECRET: &str = "cmSEKRIT-4e1b-CANARYvalue";
+    let inst = Instance::start("cm-mask");
+    let play = inst.dir.join("show.yml");
+    write(
+        &play,
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug:\n        msg: \"the secret is {{ secret }}\"\n",
+    );
+    let manifest = inst.dir.join("show.pp");
+    write(
+        &manifest,
+        "notify { \"puppet says ${facts['secret']}\": }\n",
+    );
+    let playbook_cmd = format!(
+        "PYTHONUNBUFFERED=1 {}",
+        venv_bin("ansible-playbook").display()
+    );
+    let t = inst.template(json!([
+        {
+            "type": "ansible",
+            "playbook_file": play,
+            "extra_arguments": ["--extra-vars", "secret={{user `secret`}}"]
+        },
+        {
+            "type": "ansible-local",
+            "playbook_file": play,
+            "command": playbook_cmd,
+            "extra_arguments": ["--extra-vars", "secret={{user `secret`}}"],
+            "staging_directory": format!("/tmp/rpack-cm-mask-{}", inst.sshd.port()),
+            "clean_staging_directory": true
+        },
+        {
+            "type": "puppet-masterless",
+            "manifest_file": manifest,
+            "facter": {"secret": "{{user `secret`}}"},
+            "staging_directory": format!("/tmp/rpack-cm-mask-puppet-{}", inst.sshd.port()),
+            "clean_staging_directory": true
+        }
+    ]));
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&t).unwrap()).unwrap();
+    doc["variables"] = json!({ "secret": SECRET });
+    doc["sensitive-variables"] = json!(["secret"]);
+    std::fs::write(&t, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let (o, text) = inst.rpack("build", &t);
+    assert!(o.status.success(), "{text}");
+    assert_eq!(
+        text.matches("\"msg\": \"the secret is <sensitive>\"")
+            .count(),
+        2,
+        "ansible and ansible-local each printed it masked:\n{text}"
+    );
+    assert!(text.contains("puppet says <sensitive>"), "{text}");
+    assert!(text.contains("secret=<sensitive>"), "{text}");
+    assert!(!text.contains("CANARY"), "a secret leaked:\n{text}");
+    assert_eq!(inst.leftovers(), Vec::<String>::new());
 }

@@ -3,7 +3,10 @@
 //! and multi-line; with quotes, backslashes and spaces), printed by provisioners and put into
 //! failing values, and then every output channel (human and machine-readable stdout and stderr,
 //! the debug log) and every file rpack leaves behind (manifest, ledger, log, temp directory) is
-//! searched for it.
+//! searched for it. The password and Secrets Manager canaries are also planted with no
+//! `sensitive-variables` at all, so their masking is proven on its own; the temporary EC2
+//! private key's test needs the EC2 stack and is in `build.rs`
+//! (`the_temporary_private_key_never_reaches_output_logs_or_files`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -285,7 +288,7 @@ fn a_canary_secret_reaches_no_output_channel_and_no_file() {
 }
 
 #[test]
-fn the_debug_log_file_is_created_owner_only() {
+fn the_debug_log_file_is_owner_only_and_never_a_symlink() {
     use std::os::unix::fs::PermissionsExt as _;
     let case = Case::new();
     let tpl = case.write(
@@ -299,4 +302,269 @@ fn the_debug_log_file_is_created_owner_only() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
+
+    // An existing world-readable log is narrowed to 0600 and appended to.
+    let old = case.work.join("old.log");
+    std::fs::write(&old, "earlier line\n").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, out, err) = case.rpack(&["validate", &tpl], "old.log");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    let meta = std::fs::metadata(&old).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&old)
+        .unwrap()
+        .starts_with("earlier line\n"));
+
+    // A log path that is a symbolic link is not followed: rpack says so and logs to stderr;
+    // the link's target is not touched.
+    let target = case.work.join("elsewhere.txt");
+    std::fs::write(&target, "").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&target, case.work.join("link.log")).unwrap();
+    let (code, out, err) = case.rpack(&["validate", &tpl], "link.log");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        err.contains("cannot open log file") && err.contains("is a symbolic link"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+    let meta = std::fs::metadata(&target).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+}
+
+/// A builder whose configuration fails to decode never had its password decoded, yet its error
+/// may quote the password (used through a variable in another key, here `ssh_timeout`). The
+/// password-like keys of the raw configuration are masked all the same, with no
+/// `sensitive-variables` at all: in human and machine-readable output (and the debug log
+/// stays clean).
+#[test]
+fn a_password_quoted_in_a_config_error_is_masked_without_sensitive_variables() {
+    let case = Case::new();
+    for (key, secret) in [
+        ("ssh_password", r#"my "SEKRIT-CANARY" pass"#),
+        ("ssh_bastion_password", r#"jump \ CANARY "pw""#),
+    ] {
+        let mut b = json!({
+            "type": "null",
+            "ssh_host": "127.0.0.1",
+            "ssh_username": "u",
+            "ssh_timeout": "{{user `pw`}}"
+        });
+        b[key] = json!("{{user `pw`}}");
+        if key == "ssh_bastion_password" {
+            b["ssh_bastion_host"] = json!("127.0.0.1");
+            b["ssh_bastion_username"] = json!("j");
+        }
+        let tpl = case.write(
+            &format!("{key}.json"),
+            &json!({"variables": {"pw": secret}, "builders": [b]}),
+        );
+        for machine in [false, true] {
+            let log = format!("{key}-{machine}.log");
+            let mut args = vec!["validate"];
+            if machine {
+                args.push("-machine-readable");
+            }
+            args.push(&tpl);
+            let (code, out, err) = case.rpack(&args, &log);
+            assert_eq!(code, Some(1), "{out}\n{err}");
+            let all = format!("{out}{err}");
+            assert!(
+                all.contains("error decoding 'ssh_timeout'") && all.contains("<sensitive>"),
+                "{all}"
+            );
+            assert_clean("stdout", &out);
+            assert_clean("stderr", &err);
+            let text = std::fs::read_to_string(case.work.join(&log)).unwrap();
+            assert_clean("the debug log", &text);
+        }
+    }
+}
+
+/// Planted only in `ssh_password` (so `{{build `Password`}}`).
+const PW_ONLY: &str = r#"only-pw "CANARY" \ x"#;
+/// Planted only in Secrets Manager, read through a variable default.
+const SM_VAR_ONLY: &str = r#"sm-var "CANARY" only"#;
+/// Planted only in Secrets Manager as one key of a JSON secret, read with
+/// `{{aws_secretsmanager `name` `key`}}` (the value alone, not the whole secret string).
+const SM_KEY_ONLY: &str = "sm-key CANARY only-value";
+/// Planted only in Secrets Manager, read by an HCL2 template's `aws_secretsmanager_raw` local.
+const SM_HCL_ONLY: &str = "sm-hcl CANARY only-value";
+
+/// Masking that does not rest on `sensitive-variables` (the template has none): the password
+/// (`ssh_password` and `{{build `Password`}}`) and Secrets Manager values (a variable default
+/// and one key of a JSON secret; an HCL2 local), each planted in that one place only, are
+/// printed by provisioners and put into a failing value; no output channel (human and
+/// machine-readable stdout and stderr, the debug log) and no file rpack writes (manifest,
+/// ledger, logs, temp files) holds them.
+#[test]
+fn canaries_outside_sensitive_variables_are_masked_on_their_own() {
+    let case = Case::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .endpoint_url(case.moto.endpoint())
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await;
+        let sm = aws_sdk_secretsmanager::Client::new(&conf);
+        let json_secret = json!({"user": "visible", "k": SM_KEY_ONLY}).to_string();
+        for (name, value) in [
+            ("rpack/var-only", SM_VAR_ONLY),
+            ("rpack/json-only", json_secret.as_str()),
+            ("rpack/hcl-only", SM_HCL_ONLY),
+        ] {
+            sm.create_secret()
+                .name(name)
+                .secret_string(value)
+                .send()
+                .await
+                .expect("creating the secret in moto");
+        }
+    });
+    let vars = json!({
+        "pw": PW_ONLY,
+        "sm": "{{aws_secretsmanager `rpack/var-only`}}",
+        "smk": "{{aws_secretsmanager `rpack/json-only` `k`}}"
+    });
+    let ok = case.write(
+        "only.json",
+        &json!({
+            "variables": vars,
+            "builders": [{
+                "type": "null",
+                "communicator": "none",
+                "ssh_password": "{{user `pw`}}"
+            }],
+            "provisioners": [
+                {
+                    "type": "shell-local",
+                    "environment_vars": [
+                        "P={{build `Password`}}",
+                        "S={{user `sm`}}",
+                        "D={{user `smk`}}"
+                    ],
+                    "inline": [
+                        "echo \"env password=$P\"",
+                        "echo \"env sm=$S\" >&2",
+                        "echo \"env direct=$D\"",
+                        "echo 'inline password={{build `Password`}}'",
+                        "echo 'inline key={{user `smk`}}'"
+                    ]
+                }
+            ],
+            "post-processors": [{"type": "manifest", "output": "only-manifest.json"}]
+        }),
+    );
+    for (machine, log) in [(false, "only-human.log"), (true, "only-machine.log")] {
+        let mut args = vec!["build", "-color=false"];
+        if machine {
+            args.insert(1, "-machine-readable");
+        }
+        args.push(&ok);
+        let (code, out, err) = case.rpack(&args, log);
+        assert_eq!(code, Some(0), "{out}\n{err}");
+        let all = format!("{out}{err}");
+        for line in [
+            "env password=<sensitive>",
+            "env sm=<sensitive>",
+            "env direct=<sensitive>",
+            "inline password=<sensitive>",
+            "inline key=<sensitive>",
+        ] {
+            assert!(all.contains(line), "{line} was not printed masked:\n{all}");
+        }
+        assert_clean("stdout", &out);
+        assert_clean("stderr", &err);
+        let text = std::fs::read_to_string(case.work.join(log)).unwrap();
+        assert!(
+            text.contains("<sensitive>"),
+            "the log recorded the UI:\n{text}"
+        );
+        assert_clean("the debug log", &text);
+    }
+
+    // A failing value holding each (Go-quoted in the retry message and the error).
+    let fail = case.write(
+        "only-fail.json",
+        &json!({
+            "variables": vars,
+            "builders": [{"type": "null", "communicator": "none", "ssh_password": "{{user `pw`}}"}],
+            "provisioners": [{
+                "type": "file",
+                "source": "/nonexistent/{{build `Password`}}/{{user `sm`}}/{{user `smk`}}",
+                "destination": "/tmp/x",
+                "generated": true,
+                "max_retries": 1
+            }]
+        }),
+    );
+    for machine in [false, true] {
+        let mut args = vec!["build", "-color=false"];
+        if machine {
+            args.insert(1, "-machine-readable");
+        }
+        args.push(&fail);
+        let (code, out, err) = case.rpack(&args, "only-fail.log");
+        assert_eq!(code, Some(1), "{out}\n{err}");
+        assert!(out.contains("retrying"), "{out}");
+        assert!(
+            format!("{out}{err}").contains("<sensitive>"),
+            "{out}\n{err}"
+        );
+        assert_clean("stdout of a failing build", &out);
+        assert_clean("stderr of a failing build", &err);
+    }
+
+    // HCL2: a local read from Secrets Manager, printed by a provisioner.
+    let hcl = case.input.join("only.pkr.hcl");
+    std::fs::write(
+        &hcl,
+        r#"locals {
+  sm = aws_secretsmanager_raw("rpack/hcl-only")
+}
+source "null" "n" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.n"]
+  provisioner "shell-local" {
+    inline = ["echo 'hcl sm=${local.sm}'"]
+  }
+}
+"#,
+    )
+    .unwrap();
+    let hcl = hcl.display().to_string();
+    for (machine, log) in [(false, "hcl-human.log"), (true, "hcl-machine.log")] {
+        let mut args = vec!["build", "-color=false"];
+        if machine {
+            args.insert(1, "-machine-readable");
+        }
+        args.push(&hcl);
+        let (code, out, err) = case.rpack(&args, log);
+        assert_eq!(code, Some(0), "{out}\n{err}");
+        assert!(out.contains("hcl sm=<sensitive>"), "{out}\n{err}");
+        assert_clean("stdout", &out);
+        assert_clean("stderr", &err);
+        let text = std::fs::read_to_string(case.work.join(log)).unwrap();
+        assert_clean("the debug log", &text);
+    }
+
+    let mut found = Vec::new();
+    files_with_mark(&case.work, &mut found);
+    assert!(found.is_empty(), "secrets in files:\n{}", found.join("\n"));
+    assert!(case.work.join("only-manifest.json").exists());
+    let left: Vec<_> = std::fs::read_dir(case.work.join("tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "temp files left behind: {left:?}");
 }

@@ -70,7 +70,10 @@ impl Step<NullCtx> for ProvisionStep {
                 c.private_key_file.as_deref(),
                 ctx.comm
                     .as_ref()
-                    .and_then(super::super::communicator::ssh::SshComm::host_key_blob),
+                    .and_then(crate::communicator::ssh::SshComm::host_key_blob),
+                ctx.comm
+                    .as_ref()
+                    .and_then(crate::communicator::ssh::SshComm::bastion_host_key_blob),
             )),
             ..Default::default()
         };

@@ -224,6 +224,13 @@ impl SshComm {
             .map(|(_, k)| k.clone())
     }
 
+    /// The bastion's host key blob (SSH wire format) pinned by this build's connections
+    /// through it (checked against `ssh_bastion_host_key` when set); `None` without a bastion
+    /// or before the first connection.
+    pub fn bastion_host_key_blob(&self) -> Option<Vec<u8>> {
+        self.inner.transport.bastion_host_key()
+    }
+
     /// Runs `op` on a blocking thread with the connection (dialled once if needed). A
     /// disconnect drops the connection; cancellation shuts the socket down.
     async fn with_conn<T: Send + 'static>(

@@ -72,6 +72,12 @@ impl Link {
 /// reconnect too) and gives up after about `timeout` or when `cancel` fires.
 pub(crate) trait Transport: Send + Sync {
     fn open(&self, timeout: Duration, cancel: &CancellationToken) -> Result<Link, CommError>;
+
+    /// The host key (SSH wire format) of the jump host this transport goes through, as pinned
+    /// at its first connection; `None` without a jump host or before the first connection.
+    fn bastion_host_key(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Plain TCP to the target.

@@ -37,6 +37,13 @@ impl Transport for Bastion {
             .map_err(|e| CommError::Other(format!("bastion tunnel socket: {e}")))?;
         Ok(Link::relayed(ours, Box::new(tunnel)))
     }
+
+    fn bastion_host_key(&self) -> Option<Vec<u8>> {
+        self.pinned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// A running tunnel: our end of the socket pair and the pump thread serving the other end.

@@ -1,11 +1,12 @@
 //! The `ansible` provisioner: runs `ansible-playbook` on this machine against the instance,
 //! connecting Ansible's own ssh straight to it with the build's credentials (Packer's
-//! `use_proxy: false` mode, made the default): a temporary copy of the private key (0600 in a
-//! 0700 directory, removed on every exit path), the host key rpack's connection saw pinned in a
-//! private `known_hosts`, the bastion as a `ProxyCommand`. With `use_proxy: true`, or when the
-//! build has no SSH address, Ansible goes through rpack's SSH proxy instead
-//! ([`crate::provisioners::ansible_proxy`]). Packer's generated inventory, galaxy install, extra
-//! variables and command line are kept.
+//! `use_proxy: false` mode, made the default): the build's private key file as it is, or,
+//! when the build holds only the key's text, a copy in a 0600 file in a 0700 directory
+//! (removed on every exit path); the host key rpack's connection saw pinned in a private
+//! `known_hosts`; the bastion as a `ProxyCommand` whose hop checks the bastion's key rpack's
+//! connection pinned. With `use_proxy: true`, or when the build has no SSH address, Ansible
+//! goes through rpack's SSH proxy instead ([`crate::provisioners::ansible_proxy`]). Packer's
+//! generated inventory, galaxy install, extra variables and command line are kept.
 
 pub mod config;
 
@@ -37,7 +38,11 @@ pub(crate) struct Plan {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     /// Holds the key copy, known_hosts and (by default) the inventory until the run ends.
-    _private: PrivateDir,
+    #[cfg_attr(
+        not(test),
+        allow(dead_code, reason = "held for its Drop, which removes the directory")
+    )]
+    private: PrivateDir,
     /// A generated inventory outside the private directory (`inventory_directory`).
     inventory_to_remove: Option<PathBuf>,
     /// Where Ansible's ssh keeps its master connections' sockets (in the private directory).
@@ -126,14 +131,9 @@ pub(crate) fn plan(c: &Config, data: &RunData, target: Target<'_>) -> anyhow::Re
             let known_hosts = if host_key.is_empty() || c.ssh_host_key_file.is_some() {
                 None
             } else {
-                let entry = if port == "22" {
-                    host.to_string()
-                } else {
-                    format!("[{host}]:{port}")
-                };
                 Some(private.write(
                     "known_hosts",
-                    format!("{entry} {host_key}\n").as_bytes(),
+                    format!("{} {host_key}\n", known_hosts_name(host, port)).as_bytes(),
                     0o600,
                 )?)
             };
@@ -171,7 +171,7 @@ pub(crate) fn plan(c: &Config, data: &RunData, target: Target<'_>) -> anyhow::Re
             }
         }
         Target::Direct => {
-            if let Some(proxy) = proxy_command(data) {
+            if let Some(proxy) = proxy_command(data, &private)? {
                 ssh_opts.push(format!("-o ProxyCommand=\"{proxy}\""));
             }
         }
@@ -271,7 +271,7 @@ pub(crate) fn plan(c: &Config, data: &RunData, target: Target<'_>) -> anyhow::Re
         program: c.command.clone(),
         args,
         env,
-        _private: private,
+        private,
         control_dir,
         inventory_to_remove,
     })
@@ -339,23 +339,50 @@ fn close_masters(dir: &Path) {
     }
 }
 
-/// `ssh -W %h:%p` through the build's bastion, when it has one.
-fn proxy_command(data: &RunData) -> Option<String> {
+/// The name ssh looks a host up by in known_hosts: the host in lower case (ssh lowers the
+/// name it was given before matching), in brackets with the port unless the port is 22.
+fn known_hosts_name(host: &str, port: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    if port == "22" {
+        host
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+/// `ssh -W %h:%p` through the build's bastion, when it has one. The bastion's host key that
+/// rpack's connection pinned (`SSHBastionHostKey`) goes into a private known_hosts file, and
+/// the hop checks it strictly; only when no key was recorded is the hop unchecked.
+fn proxy_command(data: &RunData, private: &PrivateDir) -> anyhow::Result<Option<String>> {
     let host = value(data, "SSHBastionHost");
     if host.is_empty() {
-        return None;
-    }
-    let mut cmd = String::from(
-        "ssh -W %h:%p -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes",
-    );
-    let key = value(data, "SSHBastionPrivateKeyFile");
-    if !key.is_empty() {
-        cmd.push_str(&format!(" -o IdentitiesOnly=yes -i {key}"));
+        return Ok(None);
     }
     let port = match value(data, "SSHBastionPort") {
         "" => "22",
         p => p,
     };
+    let mut cmd = String::from("ssh -W %h:%p");
+    match value(data, "SSHBastionHostKey") {
+        "" => cmd.push_str(" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"),
+        key => {
+            let file = private.write(
+                "bastion_known_hosts",
+                format!("{} {key}\n", known_hosts_name(host, port)).as_bytes(),
+                0o600,
+            )?;
+            cmd.push_str(&format!(
+                " -o StrictHostKeyChecking=yes -o UserKnownHostsFile={} \
+                 -o GlobalKnownHostsFile=/dev/null",
+                file.display()
+            ));
+        }
+    }
+    cmd.push_str(" -o BatchMode=yes");
+    let key = value(data, "SSHBastionPrivateKeyFile");
+    if !key.is_empty() {
+        cmd.push_str(&format!(" -o IdentitiesOnly=yes -i {key}"));
+    }
     let user = value(data, "SSHBastionUser");
     let target = if user.is_empty() {
         host.to_string()
@@ -363,7 +390,7 @@ fn proxy_command(data: &RunData) -> Option<String> {
         format!("{user}@{host}")
     };
     cmd.push_str(&format!(" -p {port} {target}"));
-    Some(cmd)
+    Ok(Some(cmd))
 }
 
 /// Packer's inventory: the host line (from `inventory_file_template` or the default for the

@@ -164,6 +164,52 @@ fn without_a_host_key_checking_is_off_and_a_bastion_becomes_a_proxy_command() {
     );
 }
 
+/// With the bastion's pinned key, the hop through it is checked strictly against a private
+/// 0600 known_hosts that names the bastion as ssh looks it up (`[host]:port` off port 22,
+/// the bare host on 22; lower case), and that file goes with the plan.
+#[test]
+fn the_bastion_hop_checks_the_pinned_bastion_key() {
+    let (_d, pb) = playbook();
+    let (c, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true}}"#
+    ));
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBastionKey";
+    for (port, name) in [
+        ("2200", "[bastion.example]:2200"),
+        ("22", "bastion.example"),
+    ] {
+        let d = data(&[
+            ("SSHPrivateKeyFile", "/keys/id_rsa"),
+            ("SSHBastionHost", "Bastion.Example"),
+            ("SSHBastionPort", port),
+            ("SSHBastionUser", "jump"),
+            ("SSHBastionHostKey", key),
+        ]);
+        let p = plan(&c, &d, Target::Direct).unwrap();
+        let ssh = &p.args[p.args.iter().position(|a| a == "--ssh-extra-args").unwrap() + 1];
+        let kh = p.private.path().join("bastion_known_hosts");
+        assert_eq!(
+            ssh,
+            &format!(
+                "-o IdentitiesOnly=yes -o ProxyCommand=\"ssh -W %h:%p -o StrictHostKeyChecking=yes \
+                 -o UserKnownHostsFile={} -o GlobalKnownHostsFile=/dev/null -o BatchMode=yes \
+                 -p {port} jump@Bastion.Example\"",
+                kh.display()
+            )
+        );
+        assert_eq!(
+            std::fs::read_to_string(&kh).unwrap(),
+            format!("{name} {key}\n")
+        );
+        assert_eq!(
+            std::fs::metadata(&kh).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        drop(p);
+        assert!(!kh.exists(), "the bastion's known_hosts goes with the plan");
+    }
+}
+
 #[test]
 fn a_control_path_the_user_sets_is_kept_and_the_private_one_goes_with_the_plan() {
     let (_d, pb) = playbook();

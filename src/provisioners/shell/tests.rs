@@ -301,3 +301,44 @@ async fn a_failed_script_using_imdsv1_says_http_tokens_optional() {
     let err = run(&cfg(&["exit 3"]), &comm).await.unwrap_err().to_string();
     assert!(!err.contains("Hint"), "{err}");
 }
+
+/// `environment_vars` keys and `env` names must be shell names in `shell` and `shell-local`
+/// (rpack: Packer pastes them into the command line, where `A;id=1` runs `id`); each bad one is
+/// named, and a valid set decodes with no error.
+#[test]
+fn environment_variable_names_must_be_shell_names() {
+    let bad = |k: &str| {
+        format!(
+            "Environment variable name {k:?} is not a valid shell variable name (letters, \
+             digits and _, not starting with a digit)"
+        )
+    };
+    for kind in ["shell", "shell-local"] {
+        let (_, errs) = crate::provisioners::testing::decode(
+            kind,
+            r#"{"inline": ["true"],
+                "environment_vars": ["OK_1=a", "_x=b", "1ST=c", "A;id=d", "SP ACE=e", "=f", "noeq"],
+                "env": {"GOOD": "1", "BAD-NAME": "2"}}"#,
+        );
+        let joined = errs.join("\n");
+        for k in ["1ST", "A;id", "SP ACE", "BAD-NAME"] {
+            assert!(joined.contains(&bad(k)), "{kind}: {k}:\n{joined}");
+        }
+        for k in ["OK_1", "_x", "GOOD"] {
+            assert!(
+                !joined.contains(&format!("{k:?}")),
+                "{kind}: {k}:\n{joined}"
+            );
+        }
+        assert!(
+            joined.contains("Environment variable not in format 'key=value': =f")
+                && joined.contains("Environment variable not in format 'key=value': noeq"),
+            "{kind}:\n{joined}"
+        );
+        let (_, errs) = crate::provisioners::testing::decode(
+            kind,
+            r#"{"inline": ["true"], "environment_vars": ["OK_1=a", "_x=b=c"], "env": {"GOOD": "1"}}"#,
+        );
+        assert_eq!(errs, Vec::<String>::new(), "{kind}");
+    }
+}

@@ -202,6 +202,11 @@ impl Sshd {
             .collect()
     }
 
+    /// The private host key files this server presents (their `.pub` beside them).
+    pub(crate) fn host_key_files(&self) -> Vec<PathBuf> {
+        self.host_keys.clone()
+    }
+
     /// Stops the server and every session it serves (clients see the connection drop).
     pub(crate) fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

@@ -35,6 +35,9 @@ impl Step<BuildCtx> for Provision {
                 ctx.comm
                     .as_ref()
                     .and_then(crate::communicator::ssh::SshComm::host_key_blob),
+                ctx.comm
+                    .as_ref()
+                    .and_then(crate::communicator::ssh::SshComm::bastion_host_key_blob),
             )),
             ..ctx.generated_data()
         };
