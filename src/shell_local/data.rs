@@ -45,11 +45,14 @@ pub struct SourceAmi {
     pub owner_name: String,
 }
 
-/// Packer's `SSHPrivateKeyFile`/`SSHAgentAuth`, and rpack's `SSHHostKey` (the host key the
+/// Packer's `SSHPrivateKeyFile`/`SSHPrivateKey`/`SSHAgentAuth`, and rpack's `SSHHostKey` (the host key the
 /// build's connection pinned, as `<type> <base64>` for a known_hosts line) and `SSHBastion*`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SshFacts {
     pub private_key_file: String,
+    /// `SSHPrivateKey`: the temporary key's text (empty when the build uses a key file, an
+    /// agent or a password), a registered secret.
+    pub private_key: String,
     pub agent_auth: bool,
     pub host_key: Option<String>,
     pub bastion: Option<Bastion>,
@@ -65,12 +68,18 @@ pub struct Bastion {
 }
 
 impl SshFacts {
-    /// The facts of a connection made with `cfg`: `key_file` is the private key the
-    /// communicator uses, `host_key` the key blob its connection saw.
+    /// The facts of a connection made with `cfg`: `key_file` is the private key file the
+    /// communicator uses, `cfg.private_key` the key it holds in memory, `host_key` the key blob
+    /// its connection saw.
     pub fn new(cfg: &SshConfig, key_file: Option<&Path>, host_key: Option<Vec<u8>>) -> SshFacts {
         SshFacts {
             private_key_file: key_file
                 .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            private_key: cfg
+                .private_key
+                .as_ref()
+                .map(|k| k.as_str().to_string())
                 .unwrap_or_default(),
             agent_auth: cfg.agent_auth,
             host_key: host_key.and_then(|b| known_hosts_key(&b)),
@@ -120,6 +129,7 @@ impl GeneratedData {
         }
         if let Some(ssh) = &self.ssh {
             put("SSHPrivateKeyFile", Some(ssh.private_key_file.clone()));
+            put("SSHPrivateKey", Some(ssh.private_key.clone()));
             put("SSHAgentAuth", Some(ssh.agent_auth.to_string()));
             put("SSHHostKey", ssh.host_key.clone());
             if let Some(b) = &ssh.bastion {
@@ -146,6 +156,11 @@ pub struct RunData {
     pub values: BTreeMap<String, String>,
     /// The template's render context (user variables, template path, …).
     pub ctx: Context,
+    /// The build's private local directory (`$TMPDIR/rpack-<build-id>`), for files a tool needs
+    /// that hold secrets (the `ansible` provisioner's copy of the temporary key): a build killed
+    /// while they exist leaves them where `rpack cleanup` removes them. Builds with a ledger
+    /// (amazon-ebs) only; made by its first user, mode 0700.
+    pub work_dir: Option<std::path::PathBuf>,
 }
 
 impl RunData {
@@ -200,6 +215,7 @@ mod tests {
                 "PackerRunUUID",
                 "Port",
                 "SSHAgentAuth",
+                "SSHPrivateKey",
                 "SSHPrivateKeyFile",
                 "SourceAMI",
                 "SourceAMICreationDate",

@@ -78,6 +78,17 @@ pub(super) fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommErro
         }
     }
     if !sess.authenticated() {
+        if let Some(key) = &ep.auth.private_key {
+            tried.push("publickey");
+            offered.push(key_text_offer(key.as_str()));
+            // libssh2 (OpenSSL backend) reads PEM and OpenSSH-format keys from memory and
+            // derives the public key itself: the key never touches the disk.
+            if let Err(e) = sess.userauth_pubkey_memory(&ep.user, None, key.as_str(), None) {
+                errors.push(format!("the build's temporary key: {}", e.message()));
+            }
+        }
+    }
+    if !sess.authenticated() {
         if let Some(pw) = &ep.auth.password {
             tried.push("password");
             offered.push("the password".to_string());
@@ -157,6 +168,14 @@ fn agent_auth(sess: &Session, user: &str, socket: Option<&Path>) -> Result<(), S
     })();
     let _ = agent.disconnect();
     res
+}
+
+/// How an in-memory key is offered, for messages: "the build's temporary ssh-ed25519 key".
+fn key_text_offer(text: &str) -> String {
+    match crate::communicator::keys::PrivateKey::from_openssh(text) {
+        Ok(k) => format!("the build's temporary {} key", k.algorithm()),
+        Err(_) => "the build's temporary key".to_string(),
+    }
 }
 
 struct PasswordPrompt(String);

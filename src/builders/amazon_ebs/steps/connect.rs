@@ -39,6 +39,9 @@ impl HasComm for BuildCtx {
             if comm_cfg.private_key_file.is_none() {
                 comm_cfg.private_key_file = kp.private_key_file.clone();
             }
+            if comm_cfg.private_key_file.is_none() {
+                comm_cfg.private_key = kp.private_key.clone();
+            }
         }
         comm_cfg
     }
