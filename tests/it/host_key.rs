@@ -598,3 +598,44 @@ async fn a_different_server_on_reconnect_is_refused_before_anything_is_sent() {
     assert!(!log.contains("Accepted"), "the impostor got a login: {log}");
     ebs::assert_clean(&st, &o, &[ebs::REGION]).await;
 }
+
+/// The impostor on reconnect has no key of the accepted key's type (only RSA): rpack asks for
+/// that type alone, the key exchange finds no host key type in common, and the build stops
+/// without logging in, naming the accepted key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impostor_without_a_key_of_the_pinned_type_is_refused_on_reconnect() {
+    let st = ebs::stack();
+    let dir = fresh_dir("host-key-rsa-only");
+    let key = dir.join("ssh_host_rsa_key");
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let mitm = Sshd::start_ec2_with_host_keys(st.moto.endpoint(), vec![key]);
+    let switch = Arc::new(Switch::start(st.sshd.port()));
+    let hook = Arc::new(TakeOver {
+        switch: switch.clone(),
+        mitm_port: mitm.port(),
+        second: Mutex::new(None),
+    });
+    let o = ebs::build_with(
+        &st,
+        ebs::config(st.base(), json!({"ssh_port": switch.port})),
+        hook.clone(),
+        None,
+    )
+    .await;
+    let err = ebs::err_text(&o);
+    let second = hook.second.lock().unwrap().clone().unwrap();
+    let first = ed25519_fingerprint(&st.sshd.host_public_keys());
+    assert!(
+        second.contains("the server has no host key of the type the build accepted")
+            && second.contains(&first),
+        "{second}\n{err}"
+    );
+    let log = mitm.log();
+    assert!(!log.contains("Accepted"), "the impostor got a login: {log}");
+    ebs::assert_clean(&st, &o, &[ebs::REGION]).await;
+}

@@ -42,14 +42,22 @@ impl Inner {
     /// The host-key types to ask for: `restrict`'s, else the pinned key's own type (so later
     /// connections present the key the build accepted, even when the server prefers another),
     /// else every type rpack handles.
-    fn host_key_prefs(&self, restrict: Option<&[String]>) -> Option<String> {
+    /// Also the pinned key when its type is what is asked for.
+    fn host_key_prefs(&self, restrict: Option<&[String]>) -> (Option<String>, Option<HostKey>) {
         if let Some(types) = restrict {
-            return Some(host_key_methods(types));
+            return (Some(host_key_methods(types)), None);
         }
         let seen = self.host_key.lock().unwrap_or_else(|e| e.into_inner());
-        let (_, blob) = seen.as_ref()?;
-        let key = HostKey::from_blob(blob.clone())?;
-        Some(host_key_methods(&[key.algorithm().to_string()]))
+        match seen
+            .as_ref()
+            .and_then(|(_, blob)| HostKey::from_blob(blob.clone()))
+        {
+            Some(key) => (
+                Some(host_key_methods(&[key.algorithm().to_string()])),
+                Some(key),
+            ),
+            None => (None, None),
+        }
     }
 
     /// `restrict`: the key types to ask for and the key the server presented when it was not
@@ -78,7 +86,7 @@ impl Inner {
                 return Err(e);
             }
         };
-        let prefs = self.host_key_prefs(restrict.map(|(t, _)| t));
+        let (prefs, pinned) = self.host_key_prefs(restrict.map(|(t, _)| t));
         let sess = new_session(&sock, dial_timeout, prefs.as_deref())?;
         let res = (|| {
             if let Err(e) = handshake(&sess, &addr) {
@@ -86,6 +94,19 @@ impl Inner {
                 let e = e.error;
                 return Err(match (&not_ssh, restrict, self.host_key_check.get()) {
                     (Some(line), _, _) => explain::not_ssh(&addr, line, &e.to_string()),
+                    // Asked for the type of the key the build accepted, the server has none.
+                    (None, None, _) if kex_failed && pinned.is_some() => {
+                        CommError::HostKeyRejected(format!(
+                            "{addr}: the server has no host key of the type the build accepted \
+                             earlier ({}; {e}). Another machine answers on the instance's address \
+                             (a man in the middle or an address reused); stopping before anything \
+                             is sent.",
+                            pinned
+                                .as_ref()
+                                .map(HostKey::fingerprint)
+                                .unwrap_or_default()
+                        ))
+                    }
                     // Asked only for the listed types, the server could not agree on one.
                     (None, Some((_, first)), Some(v)) if kex_failed => {
                         match v.no_listed_type(first, &e.to_string()) {
