@@ -1,7 +1,8 @@
 //! The host-key decision as a pure function: the evidence rpack has (mode, the key the server
 //! presented, a key pinned earlier in the build, the key it injected, what the console lists,
-//! whether the console wait is over) in; accept, reject, wait or fall back out, each with the
-//! line to print. The connect step gathers the evidence and acts on the decision.
+//! whether the console wait is over, whether the server was asked for the listed key types
+//! only) in; accept, reject, wait, ask again for the listed key types, or fall back out, each
+//! with the line to print. The connect step gathers the evidence and acts on the decision.
 
 use super::console::ConsoleKeys;
 use super::{HostKey, Mode};

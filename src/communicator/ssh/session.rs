@@ -1,6 +1,7 @@
-//! One libssh2 session over a transport's socket: algorithm preferences, the handshake,
-//! authentication (agent, key, password, keyboard-interactive, like Packer's auth list), and
-//! host-key fingerprints.
+//! One libssh2 session over a transport's socket: algorithm preferences (the host-key types
+//! asked for may be narrowed by the build's host-key check), the handshake, authentication
+//! (agent, key file, the build's temporary key from memory, password, keyboard-interactive, like
+//! Packer's auth list), and host-key fingerprints.
 
 use std::path::Path;
 use std::time::Duration;
