@@ -48,6 +48,9 @@ pub struct SshConfig {
     pub password: Option<String>,
     /// `~`-expanded path.
     pub private_key_file: Option<PathBuf>,
+    /// The private key's text in memory: set by the builder for its temporary key pair (Packer's
+    /// `SSHPrivateKey`), never from the template.
+    pub private_key: Option<super::keys::KeyText>,
     pub keypair_name: Option<String>,
     pub temporary_key_pair_name: Option<String>,
     /// `rsa` (default), `dsa`, `ecdsa` or `ed25519`.
@@ -85,6 +88,7 @@ impl Default for SshConfig {
             username: String::new(),
             password: None,
             private_key_file: None,
+            private_key: None,
             keypair_name: None,
             temporary_key_pair_name: None,
             temporary_key_pair_type: "rsa".into(),

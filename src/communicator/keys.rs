@@ -345,6 +345,28 @@ impl PrivateKey {
     }
 }
 
+/// A private key's text held in memory only (the build's temporary key): rpack's own SSH login
+/// reads it from here, so it is written to a file only where a tool needs one (`-debug`, the
+/// `ansible` provisioner). Its `Debug` form never shows the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyText(std::sync::Arc<str>);
+
+impl KeyText {
+    pub fn new(text: impl Into<String>) -> KeyText {
+        KeyText(std::sync::Arc::from(text.into()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for KeyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyText(<sensitive>)")
+    }
+}
+
 /// Writes a private key file readable by its owner only (mode 0600, which `ssh` insists on).
 pub fn write_private_key_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt as _;

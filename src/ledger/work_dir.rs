@@ -1,5 +1,6 @@
-//! A build's local working directory (`$TMPDIR/rpack-<build-id>`, mode 0700): where the
-//! temporary private key lives while the build runs. The build removes it when it ends;
+//! A build's local working directory (`$TMPDIR/rpack-<build-id>`, mode 0700): where a tool that
+//! needs the temporary private key as a file gets its copy (the `ansible` provisioner; rpack's
+//! own login keeps the key in memory), made only then. The build removes it when it ends;
 //! `rpack cleanup` removes the ones killed builds (SIGKILL, a second Ctrl-C) left behind.
 
 use std::path::PathBuf;

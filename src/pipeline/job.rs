@@ -37,6 +37,11 @@ pub(super) async fn run_build(
         error_cleanup,
         ctx: base.clone(),
         run_uuid: run_uuid.to_string(),
+        // amazon-ebs builds have a ledger, so `rpack cleanup` finds this directory after a kill.
+        work_dir: match &build.builder {
+            BuilderConfig::AmazonEbs(_) => crate::ledger::work_dir::path(&build_id),
+            _ => None,
+        },
     });
     let builder_artifact = match &build.builder {
         BuilderConfig::AmazonEbs(cfg) => {
@@ -107,6 +112,7 @@ pub(super) async fn run_build(
         }
         .to_map(),
         ctx: base.clone(),
+        work_dir: None,
     };
     let env = chain::PostEnv {
         ui: &ui,

@@ -21,6 +21,8 @@ pub(crate) struct Provisioners {
     pub ctx: Context,
     /// The run's `PackerRunUUID`, the same for every build (its one writer is the pipeline).
     pub run_uuid: String,
+    /// The build's private local directory ([`RunData::work_dir`]).
+    pub work_dir: Option<std::path::PathBuf>,
 }
 
 impl Provisioners {
@@ -34,6 +36,7 @@ impl Provisioners {
             builder_type: self.builder_type.clone(),
             values: generated.to_map(),
             ctx: self.ctx.clone(),
+            work_dir: self.work_dir.clone(),
         }
     }
 
@@ -104,6 +107,7 @@ mod tests {
             error_cleanup: None,
             ctx: Context::default(),
             run_uuid: "run-1".into(),
+            work_dir: None,
         };
         let data = p.data(&GeneratedData {
             id: Some("i-1".into()),

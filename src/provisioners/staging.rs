@@ -231,8 +231,35 @@ pub(crate) struct PrivateDir(PathBuf);
 
 impl PrivateDir {
     pub(crate) fn new(prefix: &str) -> anyhow::Result<Self> {
+        Self::new_in(None, prefix)
+    }
+
+    /// A new private directory in `parent` (made 0700 when missing: the build's work
+    /// directory), or in the system temp dir when `parent` is `None`.
+    pub(crate) fn new_in(parent: Option<&Path>, prefix: &str) -> anyhow::Result<Self> {
         use std::os::unix::fs::DirBuilderExt;
-        let p = crate::communicator::temp_path(prefix);
+        let p = match parent {
+            Some(dir) => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|e| anyhow!("creating {}: {e}", dir.display()))?;
+                let meta = std::fs::symlink_metadata(dir)
+                    .map_err(|e| anyhow!("checking {}: {e}", dir.display()))?;
+                use std::os::unix::fs::MetadataExt;
+                // SAFETY: geteuid has no preconditions and cannot fail.
+                let me = unsafe { libc::geteuid() };
+                if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o077 != 0 {
+                    bail!(
+                        "{} is not a private directory of this user (mode 0700)",
+                        dir.display()
+                    );
+                }
+                dir.join(format!("{prefix}-{}", uuid::Uuid::new_v4().simple()))
+            }
+            None => crate::communicator::temp_path(prefix),
+        };
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&p)

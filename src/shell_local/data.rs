@@ -45,12 +45,15 @@ pub struct SourceAmi {
     pub owner_name: String,
 }
 
-/// Packer's `SSHPrivateKeyFile`/`SSHAgentAuth`, and rpack's `SSHHostKey` (the host key the
-/// build's connection pinned, as `<type> <base64>` for a known_hosts line) and `SSHBastion*`
-/// (with `SSHBastionHostKey`, the bastion's pinned key, in the same form).
+/// Packer's `SSHPrivateKeyFile`/`SSHPrivateKey`/`SSHAgentAuth`, and rpack's `SSHHostKey` (the
+/// host key the build's connection pinned, as `<type> <base64>` for a known_hosts line) and
+/// `SSHBastion*` (with `SSHBastionHostKey`, the bastion's pinned key, in the same form).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SshFacts {
     pub private_key_file: String,
+    /// `SSHPrivateKey`: the temporary key's text (empty when the build uses a key file, an
+    /// agent or a password), a registered secret.
+    pub private_key: String,
     pub agent_auth: bool,
     pub host_key: Option<String>,
     pub bastion: Option<Bastion>,
@@ -68,9 +71,9 @@ pub struct Bastion {
 }
 
 impl SshFacts {
-    /// The facts of a connection made with `cfg`: `key_file` is the private key the
-    /// communicator uses, `host_key` the key blob its connection saw, `bastion_host_key` the
-    /// one its bastion presented (pinned).
+    /// The facts of a connection made with `cfg`: `key_file` is the private key file the
+    /// communicator uses, `cfg.private_key` the key it holds in memory, `host_key` the key blob
+    /// its connection saw, `bastion_host_key` the one its bastion presented (pinned).
     pub fn new(
         cfg: &SshConfig,
         key_file: Option<&Path>,
@@ -80,6 +83,11 @@ impl SshFacts {
         SshFacts {
             private_key_file: key_file
                 .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            private_key: cfg
+                .private_key
+                .as_ref()
+                .map(|k| k.as_str().to_string())
                 .unwrap_or_default(),
             agent_auth: cfg.agent_auth,
             host_key: host_key.and_then(|b| known_hosts_key(&b)),
@@ -130,6 +138,7 @@ impl GeneratedData {
         }
         if let Some(ssh) = &self.ssh {
             put("SSHPrivateKeyFile", Some(ssh.private_key_file.clone()));
+            put("SSHPrivateKey", Some(ssh.private_key.clone()));
             put("SSHAgentAuth", Some(ssh.agent_auth.to_string()));
             put("SSHHostKey", ssh.host_key.clone());
             if let Some(b) = &ssh.bastion {
@@ -157,6 +166,11 @@ pub struct RunData {
     pub values: BTreeMap<String, String>,
     /// The template's render context (user variables, template path, …).
     pub ctx: Context,
+    /// The build's private local directory (`$TMPDIR/rpack-<build-id>`), for files a tool needs
+    /// that hold secrets (the `ansible` provisioner's copy of the temporary key): a build killed
+    /// while they exist leaves them where `rpack cleanup` removes them. Builds with a ledger
+    /// (amazon-ebs) only; made by its first user, mode 0700.
+    pub work_dir: Option<std::path::PathBuf>,
 }
 
 impl RunData {
@@ -211,6 +225,7 @@ mod tests {
                 "PackerRunUUID",
                 "Port",
                 "SSHAgentAuth",
+                "SSHPrivateKey",
                 "SSHPrivateKeyFile",
                 "SourceAMI",
                 "SourceAMICreationDate",

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::support::paths::{fresh_dir, repo_root};
 use crate::support::{Ec2Stack, Ec2State, Moto};
 
-const REGION: &str = "us-east-1";
+pub(crate) const REGION: &str = "us-east-1";
 const COPY_REGION: &str = "us-west-2";
 
 /// The shared EC2 stack plus the directory the rpack processes run in.
@@ -128,14 +128,14 @@ impl Stack {
 }
 
 /// A running `rpack build` whose output lines arrive on a channel.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
 }
 
 impl Running {
-    fn start(mut cmd: Command) -> Running {
+    pub(crate) fn start(mut cmd: Command) -> Running {
         use std::os::unix::process::CommandExt;
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -164,7 +164,7 @@ impl Running {
     }
 
     /// Waits until a line containing `marker` was printed.
-    fn wait_for(&mut self, marker: &str) {
+    pub(crate) fn wait_for(&mut self, marker: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         if self.seen.iter().any(|l| l.contains(marker)) {
             return;
@@ -188,7 +188,7 @@ impl Running {
         );
     }
 
-    fn signal(&self, sig: libc::c_int, group: bool) {
+    pub(crate) fn signal(&self, sig: libc::c_int, group: bool) {
         let pid = self.child.id() as libc::pid_t;
         let target = if group { -pid } else { pid };
         assert_eq!(
@@ -199,7 +199,7 @@ impl Running {
     }
 
     /// Waits for exit (at most 2 minutes) and returns the exit code and all output.
-    fn finish(mut self) -> (Option<i32>, String) {
+    pub(crate) fn finish(mut self) -> (Option<i32>, String) {
         let deadline = Instant::now() + Duration::from_secs(120);
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -483,7 +483,8 @@ fn kill_then_cleanup_leaves_nothing(phase: Phase) {
         !st.leftovers(&[REGION]).is_empty(),
         "{phase:?}: the dry run deleted something or the kill left nothing:\n{listing}"
     );
-    // The killed build's local key directory is listed too (issue #19).
+    // The temporary key stays in memory: the killed build left no local key directory, and the
+    // listing names none (a build that wrote one: tests/it/temp_key.rs).
     let build_id = listing
         .lines()
         .find_map(|l| l.trim().strip_prefix("Build ")?.strip_suffix(':'))
@@ -491,15 +492,12 @@ fn kill_then_cleanup_leaves_nothing(phase: Phase) {
         .to_string();
     let work_dir = std::env::temp_dir().join(format!("rpack-{build_id}"));
     assert!(
-        work_dir.is_dir(),
-        "{phase:?}: the kill left {}",
+        !work_dir.exists(),
+        "{phase:?}: the build wrote {}",
         work_dir.display()
     );
     assert!(
-        listing.contains(&format!(
-            "would delete local directory {}",
-            work_dir.display()
-        )),
+        !listing.contains("would delete local directory"),
         "{listing}"
     );
 
@@ -547,10 +545,6 @@ fn kill_then_cleanup_leaves_nothing(phase: Phase) {
     assert!(
         left.is_empty(),
         "{phase:?}: after `rpack cleanup --yes` still {left:?}\n{listing}\n{done}"
-    );
-    assert!(
-        !work_dir.exists(),
-        "{phase:?}: the key directory is left:\n{done}"
     );
 }
 

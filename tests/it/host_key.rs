@@ -322,6 +322,164 @@ async fn off_checks_nothing_and_asks_no_console() {
     assert!(!o.lines.iter().any(|l| l.contains("Host key")));
 }
 
+/// `<LABEL> SHA256:…` of the first of `keys` whose line starts with `prefix`, as ssh-keygen
+/// prints it.
+fn fingerprint_of(keys: &[String], prefix: &str, label: &str) -> String {
+    let line = keys
+        .iter()
+        .find(|k| k.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} key in {keys:?}"));
+    let file = fresh_dir("host-key-fp").join("k.pub");
+    std::fs::write(&file, line).unwrap();
+    let out = Command::new("ssh-keygen")
+        .arg("-l")
+        .arg("-f")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    format!("{label} {}", text.split_whitespace().nth(1).unwrap())
+}
+
+fn real_rsa_line(st: &crate::support::Ec2Stack) -> String {
+    st.sshd
+        .host_public_keys()
+        .into_iter()
+        .find(|k| k.starts_with("ssh-rsa "))
+        .expect("the test sshd has an RSA host key")
+}
+
+/// The sshd offers ed25519, ECDSA and RSA keys and rpack asks for ed25519 first; the console
+/// lists only the RSA key. rpack does not fall back to trust on first use: it connects again
+/// asking for RSA only and verifies that key. The reconnect after `pause_before_connecting`
+/// asks for the accepted key's type again, so the pinned key is presented.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_listing_only_another_key_type_makes_rpack_ask_for_that_type() {
+    let st = ebs::stack();
+    let (proxy, base) = st.own_proxy();
+    proxy.set_console(Console::Keys(vec![real_rsa_line(&st)]));
+    let o = ebs::build(
+        &st,
+        ebs::config(base, json!({"pause_before_connecting": "1s"})),
+    )
+    .await;
+    o.artifact();
+    let keys = st.sshd.host_public_keys();
+    let ed = ed25519_fingerprint(&keys);
+    let rsa = fingerprint_of(&keys, "ssh-rsa ", "RSA");
+    let text = o.lines.join("\n");
+    let asked = o.lines.iter().position(|l| {
+        l.contains(&format!(
+            "The server presented {ed}, a key type its console does not list"
+        )) && l.contains("connecting again to ask for ssh-rsa only")
+    });
+    let verified = o
+        .lines
+        .iter()
+        .position(|l| l.ends_with(&format!("Host key verified from the console output: {rsa}")));
+    let connected = o.lines.iter().position(|l| l.contains("Connected to SSH!"));
+    assert!(
+        asked.is_some() && asked < verified && verified < connected,
+        "{text}"
+    );
+    assert!(!text.contains("Warning"), "{text}");
+    assert!(!text.contains("trusting it on first use"), "{text}");
+}
+
+/// The same ed25519-first server, the console listing only a wrong RSA key: asked for RSA, the
+/// server's real RSA key contradicts the console and the build stops before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_listing_only_a_wrong_key_of_another_type_stops_the_build() {
+    let st = ebs::stack();
+    let (proxy, base) = st.own_proxy();
+    let dir = fresh_dir("host-key-wrong-rsa");
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(dir.join("k"))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let wrong = std::fs::read_to_string(dir.join("k.pub"))
+        .unwrap()
+        .trim()
+        .to_string();
+    proxy.set_console(Console::Keys(vec![wrong.clone()]));
+    let provisioned = Arc::new(AtomicBool::new(false));
+    let o = ebs::build_with(
+        &st,
+        ebs::config(base, json!({})),
+        Arc::new(Probe(provisioned.clone())),
+        None,
+    )
+    .await;
+    let err = ebs::err_text(&o);
+    let presented = fingerprint_of(&st.sshd.host_public_keys(), "ssh-rsa ", "RSA");
+    let listed = fingerprint_of(&[wrong], "ssh-rsa ", "RSA");
+    assert!(
+        err.contains("not the one its console lists")
+            && err.contains(&format!("presented {presented}"))
+            && err.contains(&listed),
+        "{err}\n{}",
+        o.lines.join("\n")
+    );
+    assert!(
+        o.lines
+            .iter()
+            .any(|l| l.contains("connecting again to ask for ssh-rsa only")),
+        "{}",
+        o.lines.join("\n")
+    );
+    assert!(!provisioned.load(Ordering::SeqCst));
+    let log = st.sshd.log();
+    assert!(!log.contains("Accepted"), "{log}");
+    ebs::assert_clean(&st, &o, &[ebs::REGION]).await;
+}
+
+/// A server with only an ed25519 host key while the console lists only an RSA key: asked for
+/// RSA, it cannot agree on a host key type, and the build stops before anything is sent, naming
+/// both keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_a_key_of_the_listed_type_stops_the_build() {
+    let st = ebs::stack();
+    let (proxy, base) = st.own_proxy();
+    let dir = fresh_dir("host-key-ed-only");
+    let key = dir.join("ssh_host_ed25519_key");
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let ed_only = Sshd::start_ec2_with_host_keys(st.moto.endpoint(), vec![key.clone()]);
+    let listed_line = real_rsa_line(&st);
+    proxy.set_console(Console::Keys(vec![listed_line.clone()]));
+    let provisioned = Arc::new(AtomicBool::new(false));
+    let o = ebs::build_with(
+        &st,
+        ebs::config(base, json!({"ssh_port": ed_only.port()})),
+        Arc::new(Probe(provisioned.clone())),
+        None,
+    )
+    .await;
+    let err = ebs::err_text(&o);
+    let presented = ed25519_fingerprint(&[std::fs::read_to_string(key.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_string()]);
+    let listed = fingerprint_of(&[listed_line], "ssh-rsa ", "RSA");
+    assert!(
+        err.contains(&format!(
+            "The server presented {presented}, a key type its console does not list ({listed})"
+        )) && err.contains("has no key of a listed type when asked"),
+        "{err}\n{}",
+        o.lines.join("\n")
+    );
+    assert!(!provisioned.load(Ordering::SeqCst));
+    let log = ed_only.log();
+    assert!(!log.contains("Accepted"), "{log}");
+    ebs::assert_clean(&st, &o, &[ebs::REGION]).await;
+}
+
 /// A relay on the instance's address that can be switched to another server, dropping every
 /// connection it carries: a man in the middle taking over after the first connection.
 pub(crate) struct Switch {
@@ -436,6 +594,47 @@ async fn a_different_server_on_reconnect_is_refused_before_anything_is_sent() {
     );
     let first = ed25519_fingerprint(&st.sshd.host_public_keys());
     assert!(second.contains(&first), "{second}");
+    let log = mitm.log();
+    assert!(!log.contains("Accepted"), "the impostor got a login: {log}");
+    ebs::assert_clean(&st, &o, &[ebs::REGION]).await;
+}
+
+/// The impostor on reconnect has no key of the accepted key's type (only RSA): rpack asks for
+/// that type alone, the key exchange finds no host key type in common, and the build stops
+/// without logging in, naming the accepted key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impostor_without_a_key_of_the_pinned_type_is_refused_on_reconnect() {
+    let st = ebs::stack();
+    let dir = fresh_dir("host-key-rsa-only");
+    let key = dir.join("ssh_host_rsa_key");
+    let ok = Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let mitm = Sshd::start_ec2_with_host_keys(st.moto.endpoint(), vec![key]);
+    let switch = Arc::new(Switch::start(st.sshd.port()));
+    let hook = Arc::new(TakeOver {
+        switch: switch.clone(),
+        mitm_port: mitm.port(),
+        second: Mutex::new(None),
+    });
+    let o = ebs::build_with(
+        &st,
+        ebs::config(st.base(), json!({"ssh_port": switch.port})),
+        hook.clone(),
+        None,
+    )
+    .await;
+    let err = ebs::err_text(&o);
+    let second = hook.second.lock().unwrap().clone().unwrap();
+    let first = ed25519_fingerprint(&st.sshd.host_public_keys());
+    assert!(
+        second.contains("the server has no host key of the type the build accepted")
+            && second.contains(&first),
+        "{second}\n{err}"
+    );
     let log = mitm.log();
     assert!(!log.contains("Accepted"), "the impostor got a login: {log}");
     ebs::assert_clean(&st, &o, &[ebs::REGION]).await;

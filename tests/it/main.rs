@@ -28,3 +28,4 @@ mod ssh;
 mod ssh_explain;
 mod ssm;
 mod stack;
+mod temp_key;

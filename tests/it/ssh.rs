@@ -147,6 +147,63 @@ async fn rsa_keys_use_rsa_sha2() {
     );
 }
 
+/// The build's temporary key authenticates from memory (libssh2 on OpenSSL reads it without a
+/// file): every type and size rpack generates, in OpenSSH's own format, and a PEM RSA key as
+/// EC2's CreateKeyPair returns one. A key the server does not accept is an authentication error
+/// that names the key's type, not a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_held_in_memory_log_in_for_every_type_rpack_generates() {
+    use rpack::builders::amazon_ebs::steps::key_pair::generate;
+    use rpack::communicator::keys::KeyText;
+    let mut cases = Vec::new();
+    for (kind, bits) in [
+        ("ed25519", 0),
+        ("ecdsa", 256),
+        ("ecdsa", 384),
+        ("ecdsa", 521),
+        ("rsa", 2048),
+    ] {
+        let (private, public) = generate(kind, bits, "rpack-in-memory").unwrap();
+        assert!(private.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+        cases.push((format!("{kind} {bits}"), private, public));
+    }
+    let (pem_file, public) = ssh_keygen(KeyKind::Rsa);
+    let pem = std::fs::read_to_string(&pem_file).unwrap();
+    assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{pem}");
+    cases.push(("PEM rsa".into(), pem, public));
+    let in_memory = |sshd: &Sshd, key: &str| {
+        let mut p = params(sshd, Path::new("/nonexistent"));
+        p.target.auth = Auth {
+            private_key: Some(KeyText::new(key)),
+            ..Default::default()
+        };
+        p
+    };
+    for (name, private, public) in &cases {
+        let sshd = Sshd::start_static(public);
+        let comm = connect(in_memory(&sshd, private)).await;
+        assert_eq!(
+            run(&comm, "echo in-memory").await,
+            (0, vec!["out: in-memory".to_string()]),
+            "{name}"
+        );
+        let log = sshd.log();
+        assert!(log.contains("Accepted publickey"), "{name}: {log}");
+    }
+
+    let sshd = Sshd::start_static(&cases[1].2);
+    let err = SshComm::new(in_memory(&sshd, &cases[0].1))
+        .wait_until_up(Duration::from_secs(20), 1, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CommError::Auth(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("the build's temporary ssh-ed25519 key") && !text.contains("/nonexistent"),
+        "{text}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_key_is_an_authentication_error() {
     let (sshd, _) = server(KeyKind::Ed25519);

@@ -34,8 +34,11 @@ pub struct KeyPair {
     pub name: String,
     /// `true` = rpack created it and deletes it again.
     pub temporary: bool,
-    /// The private key the communicator uses (`None` with agent auth).
+    /// The user's private key file (`ssh_private_key_file`; `None` with agent auth and for a
+    /// temporary key).
     pub private_key_file: Option<PathBuf>,
+    /// The temporary key's private half, in memory only.
+    pub private_key: Option<crate::communicator::keys::KeyText>,
     /// With `-debug`, the copy of a temporary key saved as `ec2_<build>.pem` in the working
     /// directory (as Packer does); removed with the key pair.
     pub debug_key_file: Option<PathBuf>,
@@ -78,8 +81,6 @@ pub struct BuildCtx {
     pub aws: Arc<Clients>,
     pub polling: ResolvedPolling,
     pub hook: Arc<dyn ProvisionHook>,
-    /// Private directory for the temporary private key (removed at the end).
-    pub work_dir: PathBuf,
     /// `-debug`: steps that help debugging (saving the SSH key) do so.
     pub debug: bool,
 

@@ -111,16 +111,10 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         None => Arc::new(Ledger::open_default(&build_id)?),
     };
     let aws = Clients::load(&cfg.access).await?;
+    // The build's private directory, made only by what must write a key file there (the
+    // `ansible` provisioner's copy of the temporary key); removed when the build ends.
     let work_dir = crate::ledger::work_dir::path(&build_id)
         .with_context(|| format!("build id {build_id:?} is not a plain identifier"))?;
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&work_dir)
-            .with_context(|| format!("creating {}", work_dir.display()))?;
-    }
     let mut ctx = BuildCtx {
         cfg: cfg.clone(),
         build_id: build_id.clone(),
@@ -128,7 +122,6 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         polling: cfg.access.polling.resolve(),
         aws: aws.clone(),
         hook: args.hook.clone(),
-        work_dir: work_dir.clone(),
         debug: args.options.debug.is_some(),
         source: None,
         vpc_id: None,

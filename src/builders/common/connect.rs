@@ -95,10 +95,14 @@ pub(crate) async fn connect_with(
     watch.attach(&comm);
     ui.say(&format!("Using ssh communicator to connect: {host}"));
     let wait = ui.wait("Waiting for SSH to become available...");
-    comm.wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
-        .await?;
+    let up = comm
+        .wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)
+        .await;
     drop(wait);
+    // What the host-key check saw, also when it stopped the build (the evidence before the
+    // error).
     watch.say(ui);
+    up?;
     if let Some(pause) = cfg.pause_before_connecting {
         comm.disconnect();
         ui.say(&format!(

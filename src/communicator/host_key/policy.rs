@@ -1,7 +1,8 @@
 //! The host-key decision as a pure function: the evidence rpack has (mode, the key the server
 //! presented, a key pinned earlier in the build, the key it injected, what the console lists,
-//! whether the console wait is over) in; accept, reject, wait or fall back out, each with the
-//! line to print. The connect step gathers the evidence and acts on the decision.
+//! whether the console wait is over, whether the server was asked for the listed key types
+//! only) in; accept, reject, wait, ask again for the listed key types, or fall back out, each
+//! with the line to print. The connect step gathers the evidence and acts on the decision.
 
 use super::console::ConsoleKeys;
 use super::{HostKey, Mode};
@@ -18,6 +19,8 @@ pub(crate) struct Evidence<'a> {
     pub console: &'a ConsoleKeys,
     /// The console wait is over (no more evidence will come).
     pub console_final: bool,
+    /// The server was asked for the console's key types only (after [`Decision::Renegotiate`]).
+    pub restricted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +34,26 @@ pub(crate) enum Decision {
     /// Nothing could be verified in time: accept and pin the key (trust on first use), with a
     /// warning.
     Fallback { warning: String },
+    /// The console lists keys rpack can check, none of the presented key's type (the server
+    /// picked another of its keys): connect again asking only for `algorithms` (key types, in
+    /// rpack's order of preference), then require a listed key. Nothing was sent.
+    Renegotiate {
+        algorithms: Vec<String>,
+        message: String,
+    },
 }
+
+/// Key types rpack asks for again when the console lists them, in the SSH session's order of
+/// preference. Not `ssh-dss`: OpenSSH servers have not offered DSA host keys by default since
+/// 7.0, so a listed DSA key says nothing about the keys the server can present, and asking for
+/// it alone would stop builds that work.
+const RENEGOTIABLE: &[&str] = &[
+    "ssh-ed25519",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "ssh-rsa",
+];
 
 /// Decides about `e.presented`.
 pub(crate) fn decide(e: &Evidence<'_>) -> Decision {
@@ -54,11 +76,18 @@ pub(crate) fn decide(e: &Evidence<'_>) -> Decision {
     let listed = e.console.keys();
     let console_match = listed.contains(e.presented);
     let injected_match = e.injected == Some(e.presented);
-    let contradiction = matches!(e.console, ConsoleKeys::Complete(_))
+    let complete = matches!(e.console, ConsoleKeys::Complete(_));
+    let contradiction = complete
         && !console_match
         && listed
             .iter()
             .any(|k| k.algorithm() == e.presented.algorithm());
+    // Listed keys of types rpack can ask for, none of them the presented key's type.
+    let askable: Vec<&HostKey> = listed
+        .iter()
+        .filter(|k| RENEGOTIABLE.contains(&k.algorithm()))
+        .collect();
+    let other_type = complete && !askable.is_empty() && !contradiction && !console_match;
     let verified_console = Decision::Accept {
         message: Some(format!("Host key verified from the console output: {fp}")),
     };
@@ -80,6 +109,33 @@ pub(crate) fn decide(e: &Evidence<'_>) -> Decision {
              is sent (ssh_host_key_check: off restores Packer's behaviour).",
             list(listed)
         ),
+    };
+    let other_type_decision = || {
+        let algorithms: Vec<String> = RENEGOTIABLE
+            .iter()
+            .filter(|a| askable.iter().any(|k| k.algorithm() == **a))
+            .map(std::string::ToString::to_string)
+            .collect();
+        let types = algorithms.join(", ");
+        if e.restricted {
+            Decision::Reject {
+                message: format!(
+                    "Asked for the host key types its console lists ({types}), the server presented \
+                     {fp}, which the console does not list ({}); stopping before anything is sent \
+                     (ssh_host_key_check: off restores Packer's behaviour).",
+                    list(listed)
+                ),
+            }
+        } else {
+            Decision::Renegotiate {
+                message: format!(
+                    "The server presented {fp}, a key type its console does not list ({}); \
+                     connecting again to ask for {types} only.",
+                    list(listed)
+                ),
+                algorithms,
+            }
+        }
     };
     match e.mode {
         Mode::Off => Decision::Accept { message: None },
@@ -109,19 +165,10 @@ pub(crate) fn decide(e: &Evidence<'_>) -> Decision {
                 verified_console
             } else if contradiction {
                 disagree()
+            } else if other_type {
+                other_type_decision()
             } else if !e.console_final {
                 Decision::Wait
-            } else if matches!(e.console, ConsoleKeys::Complete(_))
-                && listed.iter().any(HostKey::checkable)
-            {
-                // Listed, complete, but not this key type: in console mode that is a failure.
-                Decision::Reject {
-                    message: format!(
-                        "The instance presented {fp}, which its console does not list ({}); \
-                         stopping before anything is sent.",
-                        list(listed)
-                    ),
-                }
             } else {
                 tofu(&console_silence(e.console))
             }
@@ -133,13 +180,10 @@ pub(crate) fn decide(e: &Evidence<'_>) -> Decision {
                 verified_console
             } else if contradiction {
                 disagree()
+            } else if other_type {
+                other_type_decision()
             } else if !e.console_final {
                 Decision::Wait
-            } else if matches!(e.console, ConsoleKeys::Complete(_)) && !listed.is_empty() {
-                tofu(&format!(
-                    "the console lists only {}, and the server chose another key type",
-                    list(listed)
-                ))
             } else {
                 tofu(&console_silence(e.console))
             }
@@ -178,6 +222,13 @@ mod tests {
             "ssh-ed25519" => vec![algo.into(), vec![fill; 32]],
             "ecdsa-sha2-nistp256" => vec![algo.into(), b"nistp256".to_vec(), vec![fill; 65]],
             "ssh-rsa" => vec![algo.into(), vec![1, 0, 1], vec![fill; 256]],
+            "ssh-dss" => vec![
+                algo.into(),
+                vec![fill; 129],
+                vec![fill; 21],
+                vec![fill; 128],
+                vec![fill; 128],
+            ],
             _ => vec![algo.into(), vec![fill; 32], b"ssh:".to_vec()],
         };
         for p in parts {
@@ -193,6 +244,7 @@ mod tests {
         injected: Option<HostKey>,
         console: ConsoleKeys,
         fin: bool,
+        restricted: bool,
     }
 
     fn run(c: &Case, presented: &HostKey) -> Decision {
@@ -203,6 +255,7 @@ mod tests {
             injected: c.injected.as_ref(),
             console: &c.console,
             console_final: c.fin,
+            restricted: c.restricted,
         })
     }
 
@@ -212,6 +265,7 @@ mod tests {
             Decision::Reject { .. } => "reject",
             Decision::Wait => "wait",
             Decision::Fallback { .. } => "fallback",
+            Decision::Renegotiate { .. } => "renegotiate",
         }
     }
 
@@ -244,7 +298,9 @@ mod tests {
             for pinned in [None, Some(good.clone()), Some(evil.clone())] {
                 for injected in [None, Some(inj.clone())] {
                     for console in consoles.clone() {
-                        for fin in [false, true] {
+                        for (fin, restricted) in
+                            [(false, false), (true, false), (false, true), (true, true)]
+                        {
                             for presented in [&good, &inj, &evil, &other_type] {
                                 let c = Case {
                                     mode,
@@ -252,6 +308,7 @@ mod tests {
                                     injected: injected.clone(),
                                     console: console.clone(),
                                     fin,
+                                    restricted,
                                 };
                                 let d = run(&c, presented);
                                 check(&c, presented, &d);
@@ -262,13 +319,13 @@ mod tests {
                 }
             }
         }
-        assert_eq!(n, 5 * 3 * 2 * 6 * 2 * 4);
+        assert_eq!(n, 5 * 3 * 2 * 6 * 4 * 4);
     }
 
     fn check(c: &Case, p: &HostKey, d: &Decision) {
         let ctx = format!(
-            "{:?} pinned={:?} injected={:?} console={:?} final={} presented={p:?} → {d:?}",
-            c.mode, c.pinned, c.injected, c.console, c.fin
+            "{:?} pinned={:?} injected={:?} console={:?} final={} restricted={} presented={p:?} → {d:?}",
+            c.mode, c.pinned, c.injected, c.console, c.fin, c.restricted
         );
         let listed = c.console.keys();
         let in_console = listed.contains(p);
@@ -298,13 +355,21 @@ mod tests {
                 } else if complete && same_type_listed {
                     // The contradiction: always a stop, in both modes.
                     assert_eq!(kind(d), "reject", "{ctx}");
+                } else if complete
+                    && listed
+                        .iter()
+                        .any(|k| k.checkable() && k.algorithm() != "ssh-dss")
+                {
+                    // Checkable keys listed, none of this type: ask for the listed types (at
+                    // once, whatever the console wait); asked already, that is a stop.
+                    let want = if c.restricted {
+                        "reject"
+                    } else {
+                        "renegotiate"
+                    };
+                    assert_eq!(kind(d), want, "{ctx}");
                 } else if !c.fin {
                     assert_eq!(kind(d), "wait", "{ctx}");
-                } else if c.mode == Mode::Console
-                    && complete
-                    && listed.iter().any(HostKey::checkable)
-                {
-                    assert_eq!(kind(d), "reject", "{ctx}");
                 } else {
                     // auto never fails where Packer connects, except on the contradiction.
                     assert_eq!(kind(d), "fallback", "{ctx}");
@@ -325,6 +390,7 @@ mod tests {
             injected: None,
             console: &console,
             console_final: false,
+            restricted: false,
         };
         assert_eq!(
             decide(&e(&good)),
@@ -366,7 +432,96 @@ mod tests {
             injected: None,
             console: &console,
             console_final: true,
+            restricted: false,
         });
         assert_eq!(kind(&d), "fallback", "{d:?}");
+    }
+
+    /// A man in the middle presenting an ed25519 key when the console lists only RSA and ECDSA
+    /// keys is not trusted on first use: rpack asks again for the listed types only (ignoring
+    /// types it cannot check), then accepts only a listed key.
+    #[test]
+    fn a_key_of_an_unlisted_type_renegotiates_then_requires_a_listed_key() {
+        let ed = key("ssh-ed25519", 1);
+        let rsa = key("ssh-rsa", 2);
+        let rsa_evil = key("ssh-rsa", 3);
+        let ecdsa = key("ecdsa-sha2-nistp256", 4);
+        let sk = key("sk-ssh-ed25519@openssh.com", 5);
+        let console = ConsoleKeys::Complete(vec![rsa.clone(), sk, ecdsa.clone()]);
+        for mode in [Mode::Auto, Mode::Console] {
+            let e = |presented, restricted| Evidence {
+                mode,
+                presented,
+                pinned: None,
+                injected: None,
+                console: &console,
+                console_final: false,
+                restricted,
+            };
+            let Decision::Renegotiate {
+                algorithms,
+                message,
+            } = decide(&e(&ed, false))
+            else {
+                panic!("{mode:?}: {:?}", decide(&e(&ed, false)))
+            };
+            assert_eq!(algorithms, ["ecdsa-sha2-nistp256", "ssh-rsa"]);
+            assert!(
+                message.contains(&ed.fingerprint()) && message.contains(&rsa.fingerprint()),
+                "{message}"
+            );
+            assert_eq!(
+                decide(&e(&rsa, true)),
+                Decision::Accept {
+                    message: Some(format!(
+                        "Host key verified from the console output: {}",
+                        rsa.fingerprint()
+                    ))
+                }
+            );
+            let Decision::Reject { message } = decide(&e(&rsa_evil, true)) else {
+                panic!()
+            };
+            assert!(
+                message.contains("not the one its console lists")
+                    && message.contains(&rsa_evil.fingerprint()),
+                "{message}"
+            );
+            // A server that ignores the request is not trusted either.
+            let Decision::Reject { message } = decide(&e(&ed, true)) else {
+                panic!()
+            };
+            assert!(
+                message.starts_with("Asked for the host key types"),
+                "{message}"
+            );
+        }
+        // A listed DSA key alone is not asked for (servers no longer offer DSA): the wait for
+        // more evidence, then trust on first use, as with no checkable keys.
+        let dss = key("ssh-dss", 6);
+        let only_dss = ConsoleKeys::Complete(vec![dss]);
+        for (fin, want) in [(false, "wait"), (true, "fallback")] {
+            let d = decide(&Evidence {
+                mode: Mode::Auto,
+                presented: &ed,
+                pinned: None,
+                injected: None,
+                console: &only_dss,
+                console_final: fin,
+                restricted: false,
+            });
+            assert_eq!(kind(&d), want, "{d:?}");
+        }
+        // An injected key that matches still wins in auto, whatever the console lists.
+        let d = decide(&Evidence {
+            mode: Mode::Auto,
+            presented: &ed,
+            pinned: None,
+            injected: Some(&ed),
+            console: &console,
+            console_final: false,
+            restricted: false,
+        });
+        assert_eq!(kind(&d), "accept", "{d:?}");
     }
 }

@@ -120,9 +120,15 @@ impl Verifier {
     }
 
     /// Decides about the key a server presented (wire-format blob), waiting (bounded, and
-    /// cancellable) while the console may still list the host keys. `Err` stops the build:
-    /// nothing has been sent to that server.
-    pub(crate) fn check(&self, blob: &[u8], cancel: &CancellationToken) -> Result<(), CommError> {
+    /// cancellable) while the console may still list the host keys. `restricted`: the session
+    /// asked only for the types an earlier [`Verdict::Renegotiate`] named. `Err` stops the
+    /// build: nothing has been sent to that server.
+    pub(crate) fn check(
+        &self,
+        blob: &[u8],
+        cancel: &CancellationToken,
+        restricted: bool,
+    ) -> Result<Verdict, CommError> {
         let presented = HostKey::from_blob(blob.to_vec()).ok_or_else(|| {
             CommError::HostKeyRejected("the server presented a malformed host key".into())
         })?;
@@ -140,6 +146,7 @@ impl Verifier {
                 injected: self.injected.as_ref(),
                 console: &s.console,
                 console_final: s.console_final || grace_over,
+                restricted,
             });
             match decision {
                 Decision::Accept { message } => {
@@ -147,7 +154,16 @@ impl Verifier {
                         s.pinned = Some(presented);
                         s.notes.extend(message);
                     }
-                    return Ok(());
+                    return Ok(Verdict::Accepted);
+                }
+                Decision::Renegotiate {
+                    algorithms,
+                    message,
+                } => {
+                    if !s.notes.contains(&message) {
+                        s.notes.push(message);
+                    }
+                    return Ok(Verdict::Renegotiate(algorithms));
                 }
                 Decision::Fallback { warning } => {
                     s.pinned = Some(presented);
@@ -156,7 +172,7 @@ impl Verifier {
                         None => warning,
                     };
                     s.notes.push(warning);
-                    return Ok(());
+                    return Ok(Verdict::Accepted);
                 }
                 Decision::Reject { message } => return Err(CommError::HostKeyRejected(message)),
                 Decision::Wait => {
@@ -173,6 +189,37 @@ impl Verifier {
             }
         }
     }
+
+    /// The stop when a server asked for the console's key types would not present one: it
+    /// first presented `first` (wire-format blob), and the restricted key exchange failed with
+    /// `why`.
+    pub(crate) fn no_listed_type(&self, first: &[u8], why: &str) -> CommError {
+        let first = HostKey::from_blob(first.to_vec())
+            .map_or_else(|| "a malformed key".into(), |k| k.fingerprint());
+        let s = self.lock();
+        let listed = s
+            .console
+            .keys()
+            .iter()
+            .map(HostKey::fingerprint)
+            .collect::<Vec<_>>()
+            .join(", ");
+        CommError::HostKeyRejected(format!(
+            "The server presented {first}, a key type its console does not list ({listed}), and \
+             has no key of a listed type when asked ({why}). This is a man in the middle or a \
+             misconfiguration; stopping before anything is sent (ssh_host_key_check: off \
+             restores Packer's behaviour)."
+        ))
+    }
+}
+
+/// What [`Verifier::check`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Go on (the key is pinned).
+    Accepted,
+    /// Connect again asking only for these key types (see [`Decision::Renegotiate`]).
+    Renegotiate(Vec<String>),
 }
 
 #[cfg(test)]
@@ -194,8 +241,8 @@ mod tests {
         let v = Verifier::new(Mode::Auto, None, true);
         v.console_seen(ConsoleKeys::Complete(vec![k.clone()]));
         let c = CancellationToken::new();
-        v.check(&blob, &c).unwrap();
-        v.check(&blob, &c).unwrap();
+        v.check(&blob, &c, false).unwrap();
+        v.check(&blob, &c, false).unwrap();
         assert_eq!(v.pinned(), Some(k.clone()));
         let notes = v.take_notes();
         assert_eq!(
@@ -207,7 +254,7 @@ mod tests {
         );
         // A different key later is a man in the middle, whatever the console says.
         let (_, other) = key(2);
-        let e = v.check(&other, &c).unwrap_err();
+        let e = v.check(&other, &c, false).unwrap_err();
         assert!(format!("{e}").contains("changed during the build"), "{e}");
     }
 
@@ -223,7 +270,7 @@ mod tests {
             })
         };
         let t = Instant::now();
-        v.check(&blob, &CancellationToken::new()).unwrap();
+        v.check(&blob, &CancellationToken::new(), false).unwrap();
         assert!(t.elapsed() >= Duration::from_millis(100));
         feeder.join().unwrap();
         assert!(v.take_notes()[0].starts_with("Host key verified from the console"));
@@ -236,7 +283,7 @@ mod tests {
         let c = CancellationToken::new();
         let v = Verifier::new(Mode::Auto, None, true);
         v.console_seen(ConsoleKeys::Complete(vec![listed.clone()]));
-        let e = v.check(&blob, &c).unwrap_err();
+        let e = v.check(&blob, &c, false).unwrap_err();
         assert!(
             format!("{e}").contains(&listed.fingerprint()),
             "names the console's key: {e}"
@@ -245,15 +292,60 @@ mod tests {
 
         let v = Verifier::new(Mode::Auto, None, true).with_grace(Duration::from_millis(50));
         let t = Instant::now();
-        v.check(&blob, &c).unwrap();
+        v.check(&blob, &c, false).unwrap();
         assert!(t.elapsed() >= Duration::from_millis(50));
         assert!(v.take_notes()[0].starts_with("Warning: could not verify"));
 
         // The poller giving up (an API error) ends the wait at once and says why.
         let v = Verifier::new(Mode::Auto, None, true);
         v.console_done(Some("GetConsoleOutput: access denied".into()));
-        v.check(&blob, &c).unwrap();
+        v.check(&blob, &c, false).unwrap();
         assert!(v.take_notes()[0].contains("access denied"));
+    }
+
+    #[test]
+    fn an_unlisted_key_type_asks_for_the_listed_ones_then_pins_a_listed_key() {
+        let (_, ed) = key(9);
+        let mut rsa_blob = Vec::new();
+        for p in [b"ssh-rsa".to_vec(), vec![1, 0, 1], vec![7; 256]] {
+            rsa_blob.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            rsa_blob.extend_from_slice(&p);
+        }
+        let rsa = HostKey::from_blob(rsa_blob.clone()).unwrap();
+        let c = CancellationToken::new();
+        let v = Verifier::new(Mode::Auto, None, true);
+        v.console_seen(ConsoleKeys::Complete(vec![rsa.clone()]));
+        assert_eq!(
+            v.check(&ed, &c, false).unwrap(),
+            Verdict::Renegotiate(vec!["ssh-rsa".into()])
+        );
+        assert!(v.pinned().is_none());
+        assert_eq!(v.check(&rsa_blob, &c, true).unwrap(), Verdict::Accepted);
+        assert_eq!(v.pinned(), Some(rsa.clone()));
+        let notes = v.take_notes();
+        assert!(
+            notes[0].contains("connecting again to ask for ssh-rsa only"),
+            "{notes:?}"
+        );
+        assert_eq!(
+            notes[1],
+            format!(
+                "Host key verified from the console output: {}",
+                rsa.fingerprint()
+            )
+        );
+        // A server that still presents the unlisted type when asked is refused.
+        let v = Verifier::new(Mode::Auto, None, true);
+        v.console_seen(ConsoleKeys::Complete(vec![rsa]));
+        assert!(matches!(
+            v.check(&ed, &c, true),
+            Err(CommError::HostKeyRejected(_))
+        ));
+        let e = v.no_listed_type(&ed, "no common host key type").to_string();
+        assert!(
+            e.contains("has no key of a listed type when asked (no common host key type)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -266,7 +358,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(50));
             c2.cancel();
         });
-        assert!(matches!(v.check(&blob, &c), Err(CommError::Cancelled)));
+        assert!(matches!(
+            v.check(&blob, &c, false),
+            Err(CommError::Cancelled)
+        ));
     }
 
     #[test]
@@ -274,12 +369,12 @@ mod tests {
         let (k, blob) = key(7);
         let c = CancellationToken::new();
         let v = Verifier::new(Mode::Off, None, false);
-        v.check(&blob, &c).unwrap();
+        v.check(&blob, &c, false).unwrap();
         assert!(v.take_notes().is_empty());
         let v = Verifier::new(Mode::Inject, Some(k.clone()), false);
-        v.check(&blob, &c).unwrap();
+        v.check(&blob, &c, false).unwrap();
         let (_, other) = key(8);
         let v = Verifier::new(Mode::Inject, Some(k), false);
-        assert!(v.check(&other, &c).is_err());
+        assert!(v.check(&other, &c, false).is_err());
     }
 }

@@ -5,12 +5,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::communicator::config::{SshConfig, TransferMethod};
+use crate::communicator::keys::KeyText;
 
 /// How to authenticate to one SSH server.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Auth {
     pub password: Option<String>,
     pub private_key_file: Option<PathBuf>,
+    /// A private key in memory (the build's temporary key), offered after `private_key_file`.
+    pub private_key: Option<KeyText>,
     pub agent: bool,
     /// The agent's socket; `None` is `$SSH_AUTH_SOCK`, as in Packer.
     pub agent_socket: Option<PathBuf>,
@@ -49,6 +52,7 @@ impl ConnectParams {
         let auth = Auth {
             password: cfg.password.clone(),
             private_key_file: cfg.private_key_file.clone(),
+            private_key: cfg.private_key.clone(),
             agent: cfg.agent_auth,
             agent_socket: None,
             host_key: None,
@@ -67,6 +71,7 @@ impl ConnectParams {
                 auth: Auth {
                     password: b.password.clone(),
                     private_key_file: b.private_key_file.clone(),
+                    private_key: None,
                     agent: b.agent_auth,
                     agent_socket: None,
                     host_key: b.host_key.clone(),

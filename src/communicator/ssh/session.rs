@@ -1,6 +1,7 @@
-//! One libssh2 session over a transport's socket: algorithm preferences, the handshake,
-//! authentication (agent, key, password, keyboard-interactive, like Packer's auth list), and
-//! host-key fingerprints.
+//! One libssh2 session over a transport's socket: algorithm preferences (the host-key types
+//! asked for may be narrowed by the build's host-key check), the handshake, authentication
+//! (agent, key file, the build's temporary key from memory, password, keyboard-interactive, like
+//! Packer's auth list), and host-key fingerprints.
 
 use std::path::Path;
 use std::time::Duration;
@@ -20,7 +21,26 @@ const CIPHERS: &str = "aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-po
 const MACS: &str = "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512,hmac-sha1";
 const HOST_KEYS: &str = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256,ssh-rsa";
 
-pub(super) fn new_session(sock: &Sock, timeout: Duration) -> Result<Session, CommError> {
+/// libssh2's host-key method names for key types (`ssh-rsa` keys sign with SHA-2 where the
+/// server can).
+pub(super) fn host_key_methods(types: &[String]) -> String {
+    types
+        .iter()
+        .map(|t| match t.as_str() {
+            "ssh-rsa" => "rsa-sha2-512,rsa-sha2-256,ssh-rsa",
+            t => t,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A session over `sock`; `host_keys`: the host-key methods to ask for (default: all rpack
+/// handles, [`HOST_KEYS`]).
+pub(super) fn new_session(
+    sock: &Sock,
+    timeout: Duration,
+    host_keys: Option<&str>,
+) -> Result<Session, CommError> {
     let mut sess =
         Session::new().map_err(|e| CommError::Other(format!("creating ssh session: {e}")))?;
     match sock
@@ -37,18 +57,40 @@ pub(super) fn new_session(sock: &Sock, timeout: Duration) -> Result<Session, Com
         (MethodType::CryptSc, CIPHERS),
         (MethodType::MacCs, MACS),
         (MethodType::MacSc, MACS),
-        (MethodType::HostKey, HOST_KEYS),
     ] {
         // libssh2 drops names it does not know; an error means none were usable, keep defaults.
         let _ = sess.method_pref(kind, prefs);
     }
+    if let Some(asked) = host_keys {
+        // Restricted to what the build's host-key check accepts: an error here must not fall
+        // back to every type.
+        sess.method_pref(MethodType::HostKey, asked).map_err(|e| {
+            CommError::Other(format!(
+                "asking for host key types {asked}: {}",
+                e.message()
+            ))
+        })?;
+    } else {
+        let _ = sess.method_pref(MethodType::HostKey, HOST_KEYS);
+    }
     Ok(sess)
 }
 
-pub(super) fn handshake(sess: &Session, addr: &str) -> Result<(), CommError> {
+/// A failed handshake: the error, and libssh2's error code when it gave one.
+pub(super) struct HandshakeError {
+    pub error: CommError,
+    pub code: Option<i32>,
+}
+
+pub(super) fn handshake(sess: &Session, addr: &str) -> Result<(), HandshakeError> {
     let mut s = sess.clone();
-    s.handshake()
-        .map_err(|e| CommError::Other(format!("ssh handshake with {addr}: {}", e.message())))
+    s.handshake().map_err(|e| HandshakeError {
+        code: match e.code() {
+            ssh2::ErrorCode::Session(c) => Some(c),
+            ssh2::ErrorCode::SFTP(_) => None,
+        },
+        error: CommError::Other(format!("ssh handshake with {addr}: {}", e.message())),
+    })
 }
 
 /// Tries agent, key, then password (also as keyboard-interactive), like Packer's auth list.
@@ -74,6 +116,17 @@ pub(super) fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommErro
             offered.push(explain::key_offer(key));
             if let Err(e) = sess.userauth_pubkey_file(&ep.user, None, key, None) {
                 errors.push(format!("key {}: {}", key.display(), e.message()));
+            }
+        }
+    }
+    if !sess.authenticated() {
+        if let Some(key) = &ep.auth.private_key {
+            tried.push("publickey");
+            offered.push(key_text_offer(key.as_str()));
+            // libssh2 (OpenSSL backend) reads PEM and OpenSSH-format keys from memory and
+            // derives the public key itself: the key never touches the disk.
+            if let Err(e) = sess.userauth_pubkey_memory(&ep.user, None, key.as_str(), None) {
+                errors.push(format!("the build's temporary key: {}", e.message()));
             }
         }
     }
@@ -157,6 +210,14 @@ fn agent_auth(sess: &Session, user: &str, socket: Option<&Path>) -> Result<(), S
     })();
     let _ = agent.disconnect();
     res
+}
+
+/// How an in-memory key is offered, for messages: "the build's temporary ssh-ed25519 key".
+fn key_text_offer(text: &str) -> String {
+    match crate::communicator::keys::PrivateKey::from_openssh(text) {
+        Ok(k) => format!("the build's temporary {} key", k.algorithm()),
+        Err(_) => "the build's temporary key".to_string(),
+    }
 }
 
 struct PasswordPrompt(String);

@@ -75,8 +75,8 @@ impl Tunnel {
         let tcp = tcp_connect(&b.host, b.port, timeout)
             .map_err(|e| CommError::Other(format!("bastion {baddr}: {e}")))?;
         let sock = Sock::Tcp(tcp);
-        let sess = new_session(&sock, timeout)?;
-        handshake(&sess, &baddr).map_err(|e| CommError::Other(format!("bastion: {e}")))?;
+        let sess = new_session(&sock, timeout, None)?;
+        handshake(&sess, &baddr).map_err(|e| CommError::Other(format!("bastion: {}", e.error)))?;
         if let Err(e) = check_bastion_key(&sess, &baddr, b, &via.pinned) {
             sock.shutdown();
             return Err(e);

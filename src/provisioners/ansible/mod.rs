@@ -88,7 +88,7 @@ pub(crate) fn wants_proxy(c: &Config, data: &RunData) -> anyhow::Result<bool> {
 
 /// Builds the `ansible-playbook` invocation (files written; removed when the plan drops).
 pub(crate) fn plan(c: &Config, data: &RunData, target: Target<'_>) -> anyhow::Result<Plan> {
-    let private = PrivateDir::new("rpack-ansible")?;
+    let private = PrivateDir::new_in(data.work_dir.as_deref(), "rpack-ansible")?;
     let user = c
         .user
         .clone()

@@ -51,6 +51,49 @@ fn playbook() -> (tempfile::TempDir, String) {
     (dir, s)
 }
 
+/// With a build work directory (amazon-ebs), the key copy lives inside it, so a build killed
+/// while Ansible runs leaves it where `rpack cleanup` removes it; the directory is made 0700, and
+/// one that is not private to this user is refused.
+#[test]
+fn the_key_copy_goes_in_the_builds_work_directory() {
+    let (_d, pb) = playbook();
+    let (c, errs) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true}}"#
+    ));
+    assert!(errs.is_empty(), "{errs:?}");
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("rpack-build-1");
+    let mut d = data(&[]);
+    d.work_dir = Some(work.clone());
+    let p = plan(&c, &d, Target::Direct).unwrap();
+    let key = p
+        .args
+        .iter()
+        .find_map(|a| a.strip_prefix("ansible_ssh_private_key_file="))
+        .map(PathBuf::from)
+        .unwrap();
+    assert_eq!(key.parent().unwrap().parent().unwrap(), work);
+    assert_eq!(
+        std::fs::metadata(&work).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    drop(p);
+    assert!(!key.exists());
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
+
+    let open = root.path().join("rpack-build-2");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    d.work_dir = Some(open.clone());
+    let e = plan(&c, &d, Target::Direct).err().unwrap().to_string();
+    assert!(e.contains("not a private directory"), "{e}");
+    assert_eq!(std::fs::read_dir(&open).unwrap().count(), 0);
+}
+
 #[test]
 fn direct_plan_writes_a_private_key_pins_the_host_key_and_cleans_up() {
     let (_d, pb) = playbook();

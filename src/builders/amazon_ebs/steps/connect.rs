@@ -39,6 +39,9 @@ impl HasComm for BuildCtx {
             if comm_cfg.private_key_file.is_none() {
                 comm_cfg.private_key_file.clone_from(&kp.private_key_file);
             }
+            if comm_cfg.private_key_file.is_none() {
+                comm_cfg.private_key.clone_from(&kp.private_key);
+            }
         }
         comm_cfg
     }

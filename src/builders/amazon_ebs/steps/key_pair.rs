@@ -2,7 +2,9 @@
 //! `temporary_key_pair_type` says `rsa`; validate refuses every other type) is generated locally and imported with
 //! ImportKeyPair; or `ssh_keypair_name` + `ssh_private_key_file`/agent are used as given; or
 //! `ssh_private_key_file`/`ssh_password` alone need no EC2 key pair. Owns the temporary key pair
-//! and, with `-debug`, its copy `ec2_<build>.pem` in the working directory.
+//! and, with `-debug`, its copy `ec2_<build>.pem` in the working directory. The temporary private
+//! key stays in memory (a registered secret): rpack's SSH login reads it from there, and only a
+//! tool that needs a file writes one (`-debug` here, the `ansible` provisioner its own 0600 copy).
 
 use std::path::PathBuf;
 
@@ -13,7 +15,7 @@ use aws_sdk_ec2::types::ResourceType;
 use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::context::{BuildCtx, KeyPair as Kp};
-use crate::communicator::keys::{self, Curve, PrivateKey};
+use crate::communicator::keys::{self, Curve, KeyText, PrivateKey};
 use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct KeyPair;
@@ -73,6 +75,7 @@ impl Step<BuildCtx> for KeyPair {
                 name: name.clone(),
                 temporary: false,
                 private_key_file: comm.private_key_file.clone(),
+                private_key: None,
                 debug_key_file: None,
             });
             return Ok(());
@@ -98,8 +101,6 @@ impl Step<BuildCtx> for KeyPair {
             () = env.cancel.cancelled() => bail!("cancelled while generating the temporary SSH key"),
         };
         crate::ui::secrets::register(&private);
-        let path = ctx.work_dir.join(format!("{name}.pem"));
-        write_private(&path, &private)?;
         env.ui.say(&format!("Creating temporary keypair: {name}"));
         let tags = ctx.id_tags(&name);
         ctx.ec2()
@@ -115,7 +116,8 @@ impl Step<BuildCtx> for KeyPair {
         ctx.key_pair = Some(Kp {
             name,
             temporary: true,
-            private_key_file: Some(path),
+            private_key_file: None,
+            private_key: Some(KeyText::new(private.clone())),
             debug_key_file: None,
         });
         if ctx.debug {
@@ -145,7 +147,7 @@ impl Step<BuildCtx> for KeyPair {
             return Ok(());
         };
         env.ui.say("Deleting temporary keypair...");
-        for p in kp.private_key_file.iter().chain(kp.debug_key_file.iter()) {
+        if let Some(p) = &kp.debug_key_file {
             let _ = std::fs::remove_file(p);
         }
         delete::delete_key_pair(&ctx.ec2(), &ctx.region, &kp.name)
@@ -156,11 +158,6 @@ impl Step<BuildCtx> for KeyPair {
         ctx.key_pair = None;
         Ok(())
     }
-}
-
-fn write_private(path: &std::path::Path, key: &str) -> anyhow::Result<()> {
-    keys::write_private_key_file(path, key)
-        .with_context(|| format!("writing the temporary private key {}", path.display()))
 }
 
 #[cfg(test)]
@@ -220,7 +217,7 @@ mod tests {
         assert!(public.starts_with("ssh-rsa "), "{public}");
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("id_rsa");
-        super::write_private(&path, &private).unwrap();
+        crate::communicator::keys::write_private_key_file(&path, &private).unwrap();
         let out = std::process::Command::new("ssh-keygen")
             .arg("-y")
             .arg("-f")

@@ -4,6 +4,7 @@
 //! `ssh_clear_authorized_keys` is set.
 
 use crate::builders::amazon_ebs::context::BuildCtx;
+use crate::builders::common::connect::HasComm as _;
 use crate::communicator::host_key::scrub::Scrub;
 use crate::communicator::host_key::{HostKey, Mode};
 use crate::communicator::Communicator;
@@ -19,19 +20,17 @@ impl Step<BuildCtx> for Provision {
     }
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
-        let key_file = ctx
-            .key_pair
-            .as_ref()
-            .and_then(|k| k.private_key_file.clone())
-            .or_else(|| ctx.cfg.comm.private_key_file.clone());
+        // The configuration the connection was made with: a user's key file, or the temporary
+        // key's text (Packer's `SSHPrivateKey`, which `ansible` copies to a 0600 file).
+        let comm_cfg = ctx.comm_config();
         let data = GeneratedData {
             host: crate::builders::amazon_ebs::steps::connect::host(ctx),
             port: Some(ctx.cfg.comm.port),
             user: Some(ctx.cfg.comm.username.clone()),
             conn_type: Some("ssh".into()),
             ssh: Some(SshFacts::new(
-                &ctx.cfg.comm,
-                key_file.as_deref(),
+                &comm_cfg,
+                comm_cfg.private_key_file.as_deref(),
                 ctx.comm
                     .as_ref()
                     .and_then(crate::communicator::ssh::SshComm::host_key_blob),
