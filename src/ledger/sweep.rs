@@ -1,6 +1,7 @@
 //! `rpack cleanup [BUILD-ID] [--older-than D] [--yes]`: deletes what a crashed or killed build
-//! left behind. Sources: the builds' ledgers (every id recorded the instant it was created), and,
-//! for builds without a ledger on this machine, the `rpack:build-id` tags in each region. A dry
+//! left behind. Sources: the builds' ledgers (every id recorded the instant it was created), and
+//! the `rpack:build-id` tags in each region, for builds without a ledger on this machine and for
+//! what a killed build created just before it could write the ledger line. A dry
 //! run (the default) only lists; `--yes` deletes, in dependency order, and records each deletion
 //! in the ledger. The AMIs and snapshots of finished builds are never touched.
 
@@ -126,10 +127,13 @@ fn describe<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::
     }
 }
 
-/// Finds resources tagged with a build id that has no ledger here (or the one asked for).
+/// Finds resources tagged with a build id that the ledgers here do not list: every resource of
+/// a build without a ledger (another machine, a wiped state dir), and those of a build with one
+/// that were created in the instant between the Create call and the ledger line (a build killed
+/// right after CopyImage returned). `listed` holds the ledgers' `(region, id)` pairs.
 async fn scan_tags(
     opts: &Options,
-    known: &BTreeSet<String>,
+    listed: &BTreeSet<(String, String)>,
     default_region: &str,
 ) -> Result<Vec<Leftover>> {
     let endpoint = opts.endpoint_url.as_deref();
@@ -180,7 +184,8 @@ async fn scan_tags(
         };
         let mut push = |tags: &[aws_sdk_ec2::types::Tag], kind: ResourceKind, id: &str| {
             if let Some(b) = tag_of(tags, BUILD_ID_TAG) {
-                if !known.contains(&b) && tag_of(tags, COMPLETE_TAG).is_none() {
+                let in_ledger = listed.contains(&(region.clone(), id.to_string()));
+                if !in_ledger && tag_of(tags, COMPLETE_TAG).is_none() {
                     found.push(Leftover {
                         build_id: b,
                         kind,
@@ -332,29 +337,28 @@ pub async fn run(opts: &Options, ui: &dyn Ui) -> Result<i32> {
             ));
         }
     }
-    let known: BTreeSet<String> = ledgers.iter().map(|l| l.build_id.clone()).collect();
-    // Without a ledger for the build (another machine, a wiped state dir) the tags still tell.
-    let scan_needed = opts.build_id.as_ref().is_none_or(|b| !known.contains(b));
-    if scan_needed {
-        // Scan where the builds ran: the explicit endpoint, else the one the ledgers name.
-        let mut scan_opts = opts.clone();
-        if scan_opts.endpoint_url.is_none() {
-            let endpoints: BTreeSet<&String> =
-                ledgers.iter().filter_map(|l| l.endpoint.as_ref()).collect();
-            if endpoints.len() == 1 {
-                scan_opts.endpoint_url = endpoints.into_iter().next().cloned();
-            }
+    let listed: BTreeSet<(String, String)> = items
+        .iter()
+        .map(|(l, _, _)| (l.region.clone(), l.id.clone()))
+        .collect();
+    // The tags tell what the ledgers miss: builds without a ledger here, and a resource created
+    // in the instant before its ledger line. Scan where the builds ran: the explicit endpoint,
+    // else the one the ledgers name.
+    let mut scan_opts = opts.clone();
+    if scan_opts.endpoint_url.is_none() {
+        let endpoints: BTreeSet<&String> =
+            ledgers.iter().filter_map(|l| l.endpoint.as_ref()).collect();
+        if endpoints.len() == 1 {
+            scan_opts.endpoint_url = endpoints.into_iter().next().cloned();
         }
-        match scan_tags(&scan_opts, &known, &default_region).await {
-            Ok(found) => items.extend(
-                found
-                    .into_iter()
-                    .map(|f| (f, opts.endpoint_url.clone(), None)),
-            ),
-            Err(e) => ui.error(&format!(
-                "Could not scan tags for builds without a ledger: {e:#}"
-            )),
-        }
+    }
+    match scan_tags(&scan_opts, &listed, &default_region).await {
+        Ok(found) => items.extend(
+            found
+                .into_iter()
+                .map(|f| (f, scan_opts.endpoint_url.clone(), None)),
+        ),
+        Err(e) => ui.error(&format!("Could not scan the rpack:build-id tags: {e:#}")),
     }
     // Per build, in deletion order (the kinds' order).
     items.sort_by(|a, b| {

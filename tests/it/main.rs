@@ -18,6 +18,7 @@ mod hcl2;
 mod host_key;
 mod host_key_inject;
 mod hostile;
+mod interrupt;
 mod parity;
 mod persona;
 mod platform;
