@@ -12,6 +12,7 @@ mod cm;
 mod cm_cancel;
 mod dist;
 mod ebs;
+mod ebs_faults;
 mod ebs_more;
 mod fidelity;
 mod hcl2;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::build::{run_to_end, stack, Running, Stack, REGION};
 use crate::support::paths::{fresh_dir, venv_bin};
@@ -273,4 +273,104 @@ fn a_build_killed_while_ansible_runs_leaves_its_key_directory_to_rpack_cleanup()
     assert!(!work.exists(), "{done}");
     let left = st.leftovers(&[REGION]);
     assert!(left.is_empty(), "{left:?}\n{done}");
+}
+
+/// Every file under `dir` (recursively) holding any of `needles`: its path and the needle.
+fn files_holding(dir: &std::path::Path, needles: &[String], found: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_holding(&p, needles, found);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            let text = String::from_utf8_lossy(&bytes);
+            for n in needles.iter().filter(|n| text.contains(n.as_str())) {
+                found.push(format!("{}: {n}", p.display()));
+            }
+        }
+    }
+}
+
+/// The temporary EC2 private key rpack generates is a secret on its own (no template names it):
+/// a provisioner writes it from the `SSHPrivateKey` build value (rpack keeps the key in memory,
+/// no key file exists) to a file and prints it, and
+/// not one line of its PEM body appears in human or machine-readable output, in the debug log,
+/// in the manifest, in the ledger or in any other file rpack wrote; nothing is left in `$TMPDIR`.
+#[test]
+fn the_temporary_private_key_never_reaches_output_logs_or_files() {
+    let st = stack();
+    let capture = fresh_dir("key-capture");
+    let tpl = st.template(
+        "temp-key",
+        json!({}),
+        json!([
+            {"type": "shell", "inline": ["echo remote-ok"]},
+            {"type": "shell-local", "inline": [format!(
+                "printf '%s\\n' '{{{{build `SSHPrivateKey`}}}}' > '{0}/key.pem'; \
+                 echo key-follows; cat '{0}/key.pem'",
+                capture.display()
+            )]}
+        ]),
+    );
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&tpl).unwrap()).unwrap();
+    doc["post-processors"] = json!([{"type": "manifest", "output": "temp-key-manifest.json"}]);
+    std::fs::write(&tpl, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let tmp = st.dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    for (machine, log) in [
+        (false, "temp-key-human.log"),
+        (true, "temp-key-machine.log"),
+    ] {
+        for e in std::fs::read_dir(&capture).unwrap().flatten() {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+        let mut args = vec!["build", "-color=false"];
+        if machine {
+            args.push("-machine-readable");
+        }
+        args.push(tpl.to_str().unwrap());
+        let mut cmd = st.rpack(&args);
+        cmd.env("TMPDIR", &tmp)
+            .env("RPACK_LOG", "1")
+            .env("RPACK_LOG_PATH", st.dir.join(log));
+        let (code, out) = run_to_end(cmd);
+        assert_eq!(code, Some(0), "{out}");
+        assert!(
+            out.contains("remote-ok") && out.contains("key-follows"),
+            "{out}"
+        );
+        let keys: Vec<_> = std::fs::read_dir(&capture).unwrap().flatten().collect();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        let pem = std::fs::read_to_string(keys[0].path()).unwrap();
+        assert!(pem.contains("-----BEGIN"), "{pem}");
+        // The body lines (the last one may be short enough to occur by chance: skipped).
+        let body: Vec<String> = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----") && l.len() >= 16)
+            .map(str::to_string)
+            .collect();
+        assert!(body.len() >= 3, "{pem}");
+        assert!(
+            out.contains("<sensitive>"),
+            "the key was printed, masked:\n{out}"
+        );
+        for b in &body {
+            assert!(
+                !out.contains(b.as_str()),
+                "key line {b} in the output:\n{out}"
+            );
+        }
+        let log_text = std::fs::read_to_string(st.dir.join(log)).unwrap();
+        assert!(log_text.contains("<sensitive>"), "{log_text}");
+        let mut found = Vec::new();
+        files_holding(&st.dir, &body, &mut found);
+        assert!(
+            found.is_empty(),
+            "the key's body in files:\n{}",
+            found.join("\n")
+        );
+        assert!(st.dir.join("temp-key-manifest.json").exists());
+        assert!(st.dir.join("state").exists(), "the ledger was written");
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().collect();
+        assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+    }
 }
