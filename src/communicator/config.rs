@@ -77,6 +77,10 @@ pub struct SshConfig {
     /// `ssh_host_key_scrub_root` (rpack extension): where the instance's file system starts for
     /// that removal (`/`; a directory for chroot-style or test instances).
     pub host_key_scrub_root: String,
+    /// `ssh_local_tunnels` then `ssh_remote_tunnels`, parsed.
+    pub tunnels: Vec<super::tunnel_spec::TunnelSpec>,
+    /// `ssh_ciphers` and `ssh_key_exchange_algorithms`, checked against libssh2.
+    pub algorithms: super::ssh::algs::Prefs,
 }
 
 impl Default for SshConfig {
@@ -107,6 +111,8 @@ impl Default for SshConfig {
             host_key_check: super::host_key::Mode::Auto,
             host_key_keep_injected: false,
             host_key_scrub_root: "/".into(),
+            tunnels: Vec::new(),
+            algorithms: super::ssh::algs::Prefs::default(),
         }
     }
 }
@@ -118,14 +124,10 @@ const ACCEPTED_ONLY: &[&str] = &[
     "ssh_certificate_file",
     "ssh_bastion_certificate_file",
     "ssh_bastion_interactive",
-    "ssh_ciphers",
-    "ssh_key_exchange_algorithms",
     "ssh_proxy_host",
     "ssh_proxy_port",
     "ssh_proxy_username",
     "ssh_proxy_password",
-    "ssh_local_tunnels",
-    "ssh_remote_tunnels",
     "winrm_username",
     "winrm_password",
     "winrm_host",
@@ -233,6 +235,12 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
     {
         d.error("ssh_bastion_host_key", format!("ssh_bastion_host_key: {e}"));
     }
+    let local_tunnels = d.string_list("ssh_local_tunnels").unwrap_or_default();
+    let remote_tunnels = d.string_list("ssh_remote_tunnels").unwrap_or_default();
+    let ciphers = d.string_list("ssh_ciphers").unwrap_or_default();
+    let kex = d
+        .string_list("ssh_key_exchange_algorithms")
+        .unwrap_or_default();
     for key in ACCEPTED_ONLY {
         let _ = d.raw(key);
     }
@@ -310,6 +318,20 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
             TransferMethod::Scp
         }
     };
+    c.tunnels = tunnels(d, &local_tunnels, &remote_tunnels);
+    for (key, kind, names) in [
+        ("ssh_ciphers", super::ssh::algs::Kind::Cipher, &ciphers),
+        (
+            "ssh_key_exchange_algorithms",
+            super::ssh::algs::Kind::Kex,
+            &kex,
+        ),
+    ] {
+        for e in super::ssh::algs::check(key, kind, names) {
+            d.error(key, e);
+        }
+    }
+    c.algorithms = super::ssh::algs::Prefs::new(&ciphers, &kex);
     if c.keypair_name.is_some() && c.private_key_file.is_none() && !c.agent_auth {
         d.error(
             "ssh_keypair_name",
@@ -326,6 +348,28 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         ),
     }
     c
+}
+
+/// Parses the tunnels in Packer's order (local, then remote), with Packer's messages.
+fn tunnels(
+    d: &mut Decoder,
+    local: &[String],
+    remote: &[String],
+) -> Vec<super::tunnel_spec::TunnelSpec> {
+    use super::tunnel_spec::{parse, Direction};
+    let mut out = Vec::new();
+    for (key, direction, list) in [
+        ("ssh_local_tunnels", Direction::Local, local),
+        ("ssh_remote_tunnels", Direction::Remote, remote),
+    ] {
+        for text in list {
+            match parse(text, direction) {
+                Ok(t) => out.push(t),
+                Err(e) => d.error(key, format!("{key} ('{text}') is invalid: {e}")),
+            }
+        }
+    }
+    out
 }
 
 /// `ssh_keep_alive_interval`: default 5s, a negative duration disables keepalives.

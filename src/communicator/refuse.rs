@@ -22,10 +22,6 @@ const UNHONOURED_SSH: &[(&str, &str)] = &[
     ("ssh_certificate_file", "SSH certificate authentication; use ssh_private_key_file (or the temporary key pair)"),
     ("ssh_bastion_certificate_file", "SSH certificate authentication to the bastion; use ssh_bastion_private_key_file"),
     ("ssh_bastion_interactive", "keyboard-interactive authentication to the bastion; use ssh_bastion_private_key_file or ssh_bastion_password"),
-    ("ssh_local_tunnels", "SSH port forwarding; run the tunnelled service's client on the instance from a provisioner"),
-    ("ssh_remote_tunnels", "SSH port forwarding; run the tunnelled service's client on the instance from a provisioner"),
-    ("ssh_ciphers", "choosing SSH ciphers (rpack negotiates libssh2's secure defaults); remove the key"),
-    ("ssh_key_exchange_algorithms", "choosing SSH key exchange algorithms (rpack negotiates libssh2's secure defaults); remove the key"),
 ];
 
 /// A value that asks for nothing: unset, `null`, `""`, `false`, `0`, an empty list or map.
