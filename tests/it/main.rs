@@ -26,6 +26,7 @@ mod secrets;
 mod slow;
 mod ssh;
 mod ssh_explain;
+mod ssh_tunnels;
 mod ssm;
 mod stack;
 mod temp_key;
