@@ -38,6 +38,17 @@ pub struct Bastion {
     pub host_key: Option<String>,
 }
 
+/// A SOCKS5 proxy the SSH connection goes through (`ssh_proxy_*`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Proxy {
+    pub host: String,
+    /// `ssh_proxy_port`, default 1080.
+    pub port: u16,
+    /// Authentication is asked for only with a username, as in Packer.
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
 /// Decoded communicator configuration with Packer's defaults applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SshConfig {
@@ -68,6 +79,8 @@ pub struct SshConfig {
     pub read_write_timeout: Option<Duration>,
     pub file_transfer_method: TransferMethod,
     pub bastion: Option<Bastion>,
+    /// `ssh_proxy_host` and friends (never together with a bastion).
+    pub proxy: Option<Proxy>,
     pub pause_before_connecting: Option<Duration>,
     /// `ssh_host_key_check` (rpack extension): how the instance's host key is verified.
     pub host_key_check: super::host_key::Mode,
@@ -107,6 +120,7 @@ impl Default for SshConfig {
             read_write_timeout: None,
             file_transfer_method: TransferMethod::Scp,
             bastion: None,
+            proxy: None,
             pause_before_connecting: None,
             host_key_check: super::host_key::Mode::Auto,
             host_key_keep_injected: false,
@@ -124,10 +138,6 @@ const ACCEPTED_ONLY: &[&str] = &[
     "ssh_certificate_file",
     "ssh_bastion_certificate_file",
     "ssh_bastion_interactive",
-    "ssh_proxy_host",
-    "ssh_proxy_port",
-    "ssh_proxy_username",
-    "ssh_proxy_password",
     "winrm_username",
     "winrm_password",
     "winrm_host",
@@ -235,6 +245,10 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
     {
         d.error("ssh_bastion_host_key", format!("ssh_bastion_host_key: {e}"));
     }
+    let proxy_host = d.string("ssh_proxy_host").filter(|s| !s.is_empty());
+    let proxy_port = d.int("ssh_proxy_port");
+    let proxy_user = d.string("ssh_proxy_username").filter(|s| !s.is_empty());
+    let proxy_password = d.string("ssh_proxy_password").filter(|s| !s.is_empty());
     let local_tunnels = d.string_list("ssh_local_tunnels").unwrap_or_default();
     let remote_tunnels = d.string_list("ssh_remote_tunnels").unwrap_or_default();
     let ciphers = d.string_list("ssh_ciphers").unwrap_or_default();
@@ -318,6 +332,30 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
             TransferMethod::Scp
         }
     };
+    if let Some(host) = proxy_host {
+        let port = match proxy_port.unwrap_or(0) {
+            0 => 1080,
+            p => u16::try_from(p).unwrap_or_else(|_| {
+                d.error(
+                    "ssh_proxy_port",
+                    format!("ssh_proxy_port ({p}) is not a valid port"),
+                );
+                1080
+            }),
+        };
+        if c.bastion.is_some() {
+            d.error(
+                "ssh_proxy_host",
+                "please specify either ssh_bastion_host or ssh_proxy_host, not both",
+            );
+        }
+        c.proxy = Some(Proxy {
+            host,
+            port,
+            username: proxy_user,
+            password: proxy_password,
+        });
+    }
     c.tunnels = tunnels(d, &local_tunnels, &remote_tunnels);
     for (key, kind, names) in [
         ("ssh_ciphers", super::ssh::algs::Kind::Cipher, &ciphers),

@@ -26,6 +26,7 @@ mod secrets;
 mod slow;
 mod ssh;
 mod ssh_explain;
+mod ssh_proxy;
 mod ssh_tunnels;
 mod ssm;
 mod stack;

@@ -65,7 +65,7 @@ fn listening(port: u16) -> bool {
 }
 
 /// Runs `bin build` on `template` in `dir`; exit code and everything printed.
-fn build(bin: &Path, dir: &Path, template: &serde_json::Value) -> (Option<i32>, String) {
+pub(crate) fn build(bin: &Path, dir: &Path, template: &serde_json::Value) -> (Option<i32>, String) {
     std::fs::write(dir.join("t.json"), template.to_string()).unwrap();
     let out = Command::new(bin)
         .args(["build", "-color=false", "t.json"])
@@ -80,12 +80,16 @@ fn build(bin: &Path, dir: &Path, template: &serde_json::Value) -> (Option<i32>, 
     (out.status.code(), text)
 }
 
-fn rpack() -> PathBuf {
+pub(crate) fn rpack() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rpack"))
 }
 
 /// A null builder connecting to `sshd` with `key`, plus `extra` builder keys.
-fn null_builder(sshd: &Sshd, key: &Path, extra: &serde_json::Value) -> serde_json::Value {
+pub(crate) fn null_builder(
+    sshd: &Sshd,
+    key: &Path,
+    extra: &serde_json::Value,
+) -> serde_json::Value {
     let mut b = json!({"type": "null", "ssh_host": sshd.host(), "ssh_port": sshd.port(),
         "ssh_username": sshd.user(), "ssh_private_key_file": key, "ssh_timeout": "30s"});
     for (k, v) in extra.as_object().unwrap() {

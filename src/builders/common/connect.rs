@@ -90,11 +90,8 @@ pub(crate) async fn connect_with(
     cancel: &CancellationToken,
     watch: &Watch,
 ) -> Result<SshComm, CommError> {
-    let comm = SshComm::new(crate::communicator::ssh::ConnectParams::from_config(
-        cfg, host,
-    ));
+    let comm = SshComm::from_config(cfg, host);
     watch.attach(&comm);
-    comm.set_algorithms(cfg.algorithms.clone());
     ui.say(&format!("Using ssh communicator to connect: {host}"));
     let wait = ui.wait("Waiting for SSH to become available...");
     let up = comm

@@ -28,6 +28,7 @@ mod params;
 mod scp;
 mod session;
 mod sftp;
+mod socks;
 mod tar;
 mod transfer;
 pub(crate) mod transport;
@@ -98,6 +99,25 @@ impl SshComm {
     pub fn new(params: ConnectParams) -> Self {
         let transport = transport::for_params(&params);
         SshComm::with_transport(params, transport)
+    }
+
+    /// A communicator for a decoded configuration: through its SOCKS5 proxy
+    /// (`ssh_proxy_host`) when it has one, else as [`Self::new`]; offering its algorithms.
+    pub fn from_config(cfg: &crate::communicator::config::SshConfig, host: &str) -> Self {
+        let params = ConnectParams::from_config(cfg, host);
+        let comm = match &cfg.proxy {
+            Some(proxy) => {
+                let socks = socks::Socks {
+                    proxy: proxy.clone(),
+                    host: host.to_string(),
+                    port: cfg.port,
+                };
+                SshComm::with_transport(params, Arc::new(socks))
+            }
+            None => SshComm::new(params),
+        };
+        comm.set_algorithms(cfg.algorithms.clone());
+        comm
     }
 
     /// A communicator whose connections go over `transport` (for transports `params` cannot
