@@ -33,6 +33,8 @@ pub struct Bastion {
     pub username: String,
     pub password: Option<String>,
     pub private_key_file: Option<PathBuf>,
+    /// `ssh_bastion_certificate_file` (default: `ssh_certificate_file`, as in Packer).
+    pub certificate_file: Option<PathBuf>,
     pub agent_auth: bool,
     /// `ssh_bastion_host_key` (rpack extension): the bastion's host key, checked strictly.
     pub host_key: Option<String>,
@@ -59,6 +61,8 @@ pub struct SshConfig {
     pub password: Option<String>,
     /// `~`-expanded path.
     pub private_key_file: Option<PathBuf>,
+    /// `ssh_certificate_file`, `~`-expanded: a certificate of `private_key_file`'s key.
+    pub certificate_file: Option<PathBuf>,
     /// The private key's text in memory: set by the builder for its temporary key pair (Packer's
     /// `SSHPrivateKey`), never from the template.
     pub private_key: Option<super::keys::KeyText>,
@@ -105,6 +109,7 @@ impl Default for SshConfig {
             username: String::new(),
             password: None,
             private_key_file: None,
+            certificate_file: None,
             private_key: None,
             keypair_name: None,
             temporary_key_pair_name: None,
@@ -135,8 +140,6 @@ impl Default for SshConfig {
 /// is refused) and the SSH features rpack does not implement (refused when set, see
 /// `refuse::unhonoured_ssh_options`).
 const ACCEPTED_ONLY: &[&str] = &[
-    "ssh_certificate_file",
-    "ssh_bastion_certificate_file",
     "ssh_bastion_interactive",
     "winrm_username",
     "winrm_password",
@@ -199,6 +202,10 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         }
     }
     let key_file = d.string("ssh_private_key_file").filter(|s| !s.is_empty());
+    let cert_file = d.string("ssh_certificate_file").filter(|s| !s.is_empty());
+    let bastion_cert = d
+        .string("ssh_bastion_certificate_file")
+        .filter(|s| !s.is_empty());
     c.keypair_name = d.string("ssh_keypair_name").filter(|s| !s.is_empty());
     c.temporary_key_pair_name = d
         .string("temporary_key_pair_name")
@@ -287,6 +294,21 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         }
         c.private_key_file = Some(path);
     }
+    if let Some(cert) = cert_file.as_deref() {
+        let cert = expand_user(cert);
+        if c.private_key_file.is_none() {
+            d.error(
+                "ssh_certificate_file",
+                "ssh_certificate_file is invalid: it certifies the key in ssh_private_key_file, which is not set",
+            );
+        } else if let Err(msg) = check_certificate(&cert) {
+            d.error(
+                "ssh_certificate_file",
+                format!("ssh_certificate_file is invalid: {msg}"),
+            );
+        }
+        c.certificate_file = Some(cert);
+    }
     if let Some(host) = bastion_host {
         let private_key_file = bastion_key
             .map(|k| expand_user(&k))
@@ -306,6 +328,19 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
                 }
             }
         }
+        let certificate_file = match bastion_cert {
+            Some(cert) => {
+                let cert = expand_user(&cert);
+                if let Err(msg) = check_certificate(&cert) {
+                    d.error(
+                        "ssh_bastion_certificate_file",
+                        format!("ssh_bastion_certificate_file is invalid: {msg}"),
+                    );
+                }
+                Some(cert)
+            }
+            None => c.certificate_file.clone(),
+        };
         c.bastion = Some(Bastion {
             host,
             port: bastion_port
@@ -315,6 +350,7 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
             username: bastion_user,
             password: bastion_password,
             private_key_file,
+            certificate_file,
             agent_auth: bastion_agent,
             host_key: bastion_host_key,
         });
@@ -424,6 +460,25 @@ fn keep_alive(d: &mut Decoder) -> Option<Duration> {
 }
 
 pub(crate) use crate::decoder::expand_user;
+
+/// Checks that `path` holds an OpenSSH certificate (`<type>-cert-v01@openssh.com AAAA…`).
+pub(crate) fn check_certificate(path: &Path) -> Result<(), String> {
+    let data =
+        crate::limits::read_file(path, "certificate file", crate::limits::MAX_KEY_FILE, |e| {
+            crate::gocompat::fmt::stat_error(path, e)
+        })
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&data);
+    let kind = text.split_whitespace().next().unwrap_or_default();
+    if kind.ends_with("-cert-v01@openssh.com") && text.split_whitespace().nth(1).is_some() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not an OpenSSH certificate (ssh-keygen -s writes one as <key>-cert.pub)",
+            path.display()
+        ))
+    }
+}
 
 /// Checks that `path` exists and holds a private key libssh2 can use (PEM or OpenSSH format).
 /// The error text follows Go's (`stat x: no such file or directory`).

@@ -15,8 +15,6 @@ pub(crate) const NOT_IMPLEMENTED: &str = "is not implemented by rpack";
 
 /// SSH keys Packer honours and rpack accepts but does not implement: `(key, "feature; hint")`.
 const UNHONOURED_SSH: &[(&str, &str)] = &[
-    ("ssh_certificate_file", "SSH certificate authentication; use ssh_private_key_file (or the temporary key pair)"),
-    ("ssh_bastion_certificate_file", "SSH certificate authentication to the bastion; use ssh_bastion_private_key_file"),
     ("ssh_bastion_interactive", "keyboard-interactive authentication to the bastion; use ssh_bastion_private_key_file or ssh_bastion_password"),
 ];
 

@@ -25,6 +25,7 @@ mod scripts;
 mod secrets;
 mod slow;
 mod ssh;
+mod ssh_certificates;
 mod ssh_explain;
 mod ssh_proxy;
 mod ssh_tunnels;

@@ -128,8 +128,16 @@ pub(super) fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommErro
     if !sess.authenticated() {
         if let Some(key) = &ep.auth.private_key_file {
             tried.push("publickey");
-            offered.push(explain::key_offer(key));
-            if let Err(e) = sess.userauth_pubkey_file(&ep.user, None, key, None) {
+            let cert = ep.auth.certificate_file.as_deref();
+            offered.push(match cert {
+                Some(c) => format!(
+                    "{} with the certificate in {}",
+                    explain::key_offer(key),
+                    c.display()
+                ),
+                None => explain::key_offer(key),
+            });
+            if let Err(e) = sess.userauth_pubkey_file(&ep.user, cert, key, None) {
                 errors.push(format!("key {}: {}", key.display(), e.message()));
             }
         }
