@@ -438,3 +438,39 @@ async fn tunnels_come_back_after_the_instance_reboots() {
     assert!(wait_until(Duration::from_secs(5), || !listening(lport)
         && !listening(rport)));
 }
+
+/// Packer's own fixtures (`communicator-ssh/local-tunnel.json`, `remote-tunnel.json`) as one
+/// amazon-ebs build against moto and the EC2-mode sshd, with the build's temporary key: the
+/// local tunnel reaches the instance's sshd from rpack's machine, the remote one lets the
+/// instance reach a service on rpack's machine; the build leaves nothing but its AMI.
+#[test]
+fn amazon_ebs_builds_with_packers_tunnel_fixtures() {
+    let st = crate::build::stack();
+    let echo = Echo::start();
+    let (lport, rport) = (free_port(), free_port());
+    let tpl = st.template(
+        "tunnels",
+        json!({
+            "ssh_local_tunnels": [format!("{lport}:localhost:{}", st.sshd.port())],
+            "ssh_remote_tunnels": [format!("{rport}:127.0.0.1:{}", echo.port)]
+        }),
+        json!([
+            {"type": "shell-local", "inline_shebang": "/bin/bash -e", "inline": [
+                format!("exec 4<>/dev/tcp/127.0.0.1/{lport}; read -r banner <&4; echo \"banner $banner\"")]},
+            {"type": "shell", "inline_shebang": "/bin/bash -e", "inline": [bash_ask(rport, "ebs")]}
+        ]),
+    );
+    let (code, out) =
+        crate::build::run_to_end(st.rpack(&["build", "-color=false", tpl.to_str().unwrap()]));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("banner SSH-2.0-OpenSSH"), "{out}");
+    assert!(out.contains("got echo:ebs"), "{out}");
+    assert!(!listening(lport) && !listening(rport));
+    // The AMI and its snapshot are the artifact; no instance, key pair or security group stays.
+    let left: Vec<String> = st
+        .leftovers(&[crate::build::REGION])
+        .into_iter()
+        .filter(|l| !l.starts_with("AMI ") && !l.starts_with("snapshot "))
+        .collect();
+    assert_eq!(left, Vec::<String>::new());
+}

@@ -1,7 +1,8 @@
 //! StepConnect, shared by the builders that reach their machine over SSH (amazon-ebs, null):
 //! says where it connects, waits until SSH answers (honouring `ssh_timeout`,
 //! `ssh_handshake_attempts` and `pause_before_connecting`, like Packer's `StepConnectSSH`),
-//! and owns the connection (and its `ssh_local_tunnels`/`ssh_remote_tunnels`) until cleanup. The transport under it prints nothing.
+//! and owns the connection (and its `ssh_local_tunnels`/`ssh_remote_tunnels`) until cleanup.
+//! The transport under it prints nothing.
 
 use super::host_key::{Evidence, Watch};
 use crate::communicator::config::{CommType, SshConfig};
