@@ -32,6 +32,10 @@ use crate::communicator::CommError;
 
 /// How long a remote tunnel's connection to its destination may take.
 const DEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the server may take to answer a channel open or a forward request.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+/// libssh2's `LIBSSH2_ERROR_SOCKET_TIMEOUT`: counted as the connection being gone.
+const SOCKET_TIMEOUT: i32 = -30;
 /// How long one dial of the tunnels' connection may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -123,8 +127,12 @@ impl Live {
                 spec.key(),
                 spec.text
             );
+            let deadline = Instant::now() + OPEN_TIMEOUT;
             let (l, _) = ctl
                 .request(&conn.sess, &what, || {
+                    if Instant::now() >= deadline {
+                        return Err(timed_out());
+                    }
                     conn.sess
                         .channel_forward_listen(spec.listen_port, Some("localhost"), None)
                 })
@@ -348,11 +356,25 @@ fn open_local(
         spec.host, spec.port
     );
     let peer_ip = peer.ip().to_string();
+    // A server that does not answer within OPEN_TIMEOUT is taken for gone (the tunnels' thread
+    // then dials again) rather than stalling every other tunnel.
+    let deadline = Instant::now() + OPEN_TIMEOUT;
     let res = ctl(&lv.conn, stop).request(sess, &what, || {
+        if Instant::now() >= deadline {
+            return Err(timed_out());
+        }
         sess.channel_direct_tcpip(&spec.host, spec.port, Some((&peer_ip, peer.port())))
     });
     sess.set_blocking(false);
     res
+}
+
+/// The error for a request the server did not answer within [`OPEN_TIMEOUT`].
+fn timed_out() -> ssh2::Error {
+    ssh2::Error::new(
+        ssh2::ErrorCode::Session(SOCKET_TIMEOUT),
+        "the server did not answer within 15s",
+    )
 }
 
 /// Closes a finished connection's channel (waiting at most a tick for the server's close), so
