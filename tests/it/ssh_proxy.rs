@@ -109,3 +109,79 @@ fn a_bastion_and_a_proxy_together_are_refused_as_packer_does() {
         "{text}"
     );
 }
+
+/// An instance whose name only the proxy resolves: rpack and Packer reach it (the name goes to
+/// the proxy unresolved), and the ansible provisioner, whose own ssh could not, goes through
+/// rpack's adapter without being told to.
+#[test]
+fn a_name_only_the_proxy_knows_is_reached_and_ansible_follows_through_the_adapter() {
+    let (key, public) = ssh_keygen(KeyKind::Ed25519);
+    let sshd = Sshd::start_static(&public);
+    let proxy = Socks5::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("instance{}", crate::support::socks::PRIVATE_DOMAIN);
+    // Written by the instance's user: outside this test's private directory.
+    let out_file = PathBuf::from(format!("/tmp/rpack-socks-ansible-{}.txt", sshd.port()));
+    let play = dir.path().join("play.yml");
+    std::fs::write(
+        &play,
+        format!(
+            "- hosts: default\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: {}\n        content: \"ansible via {{{{ packer_builder_type }}}}\\n\"\n",
+            out_file.display()
+        ),
+    )
+    .unwrap();
+    let mut builder = null_builder(
+        &sshd,
+        &key,
+        &json!({"ssh_proxy_host": "127.0.0.1", "ssh_proxy_port": proxy.port()}),
+    );
+    builder["ssh_host"] = json!(name);
+    let shell = json!({"type": "shell", "inline": ["echo reached-$(hostname)"]});
+    for bin in [rpack(), PathBuf::from("packer")] {
+        let (code, text) = build(
+            &bin,
+            dir.path(),
+            &json!({"builders": [builder], "provisioners": [shell]}),
+        );
+        assert_eq!(code, Some(0), "{}: {text}", bin.display());
+        assert!(text.contains("reached-"), "{}: {text}", bin.display());
+    }
+    let venv_bin = crate::support::paths::venv_bin("ansible-playbook");
+    std::fs::write(
+        dir.path().join("t.json"),
+        json!({"builders": [builder],
+            "provisioners": [{"type": "ansible", "playbook_file": play}]})
+        .to_string(),
+    )
+    .unwrap();
+    let out = Command::new(rpack())
+        .args(["build", "-color=false", "t.json"])
+        .current_dir(dir.path())
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv_bin.parent().unwrap().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("PLAY RECAP"), "{text}");
+    let written = std::fs::read_to_string(&out_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_file);
+    assert_eq!(written, "ansible via null\n");
+    // Not told to (no use_proxy): the adapter carried Ansible over rpack's connection.
+    assert!(text.contains("SSH proxy: serving on 127.0.0.1:"), "{text}");
+    let target = format!("{name}:{}", sshd.port());
+    assert!(
+        proxy.targets().iter().all(|t| *t == target),
+        "{:?}",
+        proxy.targets()
+    );
+}

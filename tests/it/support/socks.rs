@@ -1,10 +1,14 @@
 //! `Socks5`: a small SOCKS5 proxy (RFC 1928, `CONNECT` only; RFC 1929 username/password when
 //! started with credentials) on 127.0.0.1, for the `ssh_proxy_*` tests. It records every
-//! `CONNECT` target and relays only to loopback addresses.
+//! `CONNECT` target, relays only to loopback addresses, and resolves names under
+//! [`PRIVATE_DOMAIN`] that nothing else resolves.
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
+
+/// Host names only the proxy resolves (to 127.0.0.1), e.g. `instance.rpack.test`.
+pub(crate) const PRIVATE_DOMAIN: &str = ".rpack.test";
 
 pub(crate) struct Socks5 {
     port: u16,
@@ -94,8 +98,14 @@ fn serve(
     c.read_exact(&mut p)?;
     let port = u16::from_be_bytes(p);
     seen.lock().unwrap().push(format!("{host}:{port}"));
-    // Loopback only: the tests never send traffic elsewhere.
-    let addr = (host.as_str(), port)
+    // Names under `.rpack.test` exist only here (they are 127.0.0.1): a client reaching one
+    // went through the proxy. Loopback only: the tests never send traffic elsewhere.
+    let resolved = if host.ends_with(PRIVATE_DOMAIN) {
+        "127.0.0.1"
+    } else {
+        host.as_str()
+    };
+    let addr = (resolved, port)
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.find(|a| a.ip().is_loopback()));
