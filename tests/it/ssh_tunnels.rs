@@ -244,7 +244,11 @@ async fn connected(sshd: &Sshd, key: &Path) -> SshComm {
     comm
 }
 
-/// The thread serving the tunnels, if this process runs one.
+/// Held by the tests that run tunnels in this process, so that counting tunnel threads sees only
+/// the holder's.
+static IN_PROCESS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The threads serving tunnels in this process.
 fn tunnel_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
@@ -258,6 +262,7 @@ fn tunnel_threads() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tunnels_end_when_stopped_or_cancelled_leaving_no_listener_or_thread() {
+    let _alone = IN_PROCESS.lock().await;
     let (key, public) = ssh_keygen(KeyKind::Ed25519);
     let sshd = Sshd::start_static_with(&public, "AllowTcpForwarding yes");
     let echo = Echo::start();
@@ -402,6 +407,7 @@ fn ciphers_and_key_exchange_are_the_templates_and_a_refusal_is_named_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tunnels_come_back_after_the_instance_reboots() {
+    let _alone = IN_PROCESS.lock().await;
     let (key, public) = ssh_keygen(KeyKind::Ed25519);
     let mut sshd = Sshd::start_static_with(&public, "AllowTcpForwarding yes");
     let echo = Echo::start();
