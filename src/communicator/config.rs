@@ -299,7 +299,7 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         if c.private_key_file.is_none() {
             d.error(
                 "ssh_certificate_file",
-                "ssh_certificate_file is invalid: it certifies the key in ssh_private_key_file, which is not set",
+                "ssh_certificate_file is invalid: it certifies the key in ssh_private_key_file, which is not set. Hint: set ssh_private_key_file to the key the certificate was issued for",
             );
         } else if let Err(msg) = check_certificate(&cert) {
             d.error(

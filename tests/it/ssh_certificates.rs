@@ -153,7 +153,7 @@ fn validate_checks_the_certificate_and_that_it_has_a_key() {
     let (code, text) = validate("nokey.json");
     assert_eq!(code, Some(1), "{text}");
     assert!(
-        text.contains("ssh_certificate_file is invalid: it certifies the key in ssh_private_key_file, which is not set (nokey.json:"),
+        text.contains("ssh_certificate_file is invalid: it certifies the key in ssh_private_key_file, which is not set. Hint: set ssh_private_key_file to the key the certificate was issued for (nokey.json:"),
         "{text}"
     );
     let (code, text) = validate("notcert.json");
