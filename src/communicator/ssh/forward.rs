@@ -275,7 +275,8 @@ fn serve(
         let mut dead = false;
         for (l, spec) in locals {
             while let Ok((tcp, peer)) = l.accept() {
-                let Some(lv) = &live else {
+                progress = true;
+                let Some(lv) = live.as_ref().filter(|_| !dead) else {
                     tracing::warn!("Tunnel: {}: not connected, closing {peer}", spec.text);
                     continue;
                 };
@@ -286,7 +287,6 @@ fn serve(
                         dead |= matches!(e, CommError::Disconnected(_));
                     }
                 }
-                progress = true;
             }
         }
         if let Some(lv) = &mut live {
