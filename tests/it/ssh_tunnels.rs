@@ -480,3 +480,39 @@ fn amazon_ebs_builds_with_packers_tunnel_fixtures() {
         .collect();
     assert_eq!(left, Vec::<String>::new());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_tunnel_to_a_closed_port_ends_the_instances_connection_at_once() {
+    let _alone = IN_PROCESS.lock().await;
+    let (key, public) = ssh_keygen(KeyKind::Ed25519);
+    let sshd = Sshd::start_static_with(&public, "AllowTcpForwarding yes");
+    let comm = connected(&sshd, &key).await;
+    let (rport, closed) = (free_port(), free_port());
+    let spec = parse(&format!("{rport}:127.0.0.1:{closed}"), Direction::Remote).unwrap();
+    comm.start_tunnels(vec![spec], &CancellationToken::new())
+        .await
+        .unwrap();
+    let ended = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        // The instance's client (sshd listens on this machine's loopback).
+        let mut s = TcpStream::connect(("127.0.0.1", rport)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let started = Instant::now();
+        let mut buf = [0u8; 16];
+        let n = s.read(&mut buf);
+        (
+            matches!(n, Ok(0))
+                || n.is_err_and(|e| {
+                    e.kind() != std::io::ErrorKind::WouldBlock
+                        && e.kind() != std::io::ErrorKind::TimedOut
+                }),
+            started.elapsed(),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(ended.0 && ended.1 < Duration::from_secs(5), "{ended:?}");
+    // The tunnel still serves the next connection the same way.
+    assert!(listening(rport));
+    comm.stop_tunnels();
+}

@@ -292,13 +292,14 @@ fn serve(
         if let Some(lv) = &mut live {
             for (l, spec) in &mut lv.remotes {
                 match l.accept() {
-                    Ok(ch) => {
+                    Ok(mut ch) => {
                         progress = true;
                         match tcp_connect(&spec.host, spec.port, DEST_TIMEOUT) {
                             Ok(tcp) => pairs.push(Pair::new(tcp, ch)),
                             Err(e) => {
+                                // The instance's client sees its connection end.
                                 tracing::warn!("Tunnel: {} '{}': {e}", spec.key(), spec.text);
-                                drop(ch);
+                                close_channel(&lv.conn.sess, &mut ch);
                             }
                         }
                     }
