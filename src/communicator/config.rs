@@ -33,9 +33,22 @@ pub struct Bastion {
     pub username: String,
     pub password: Option<String>,
     pub private_key_file: Option<PathBuf>,
+    /// `ssh_bastion_certificate_file` (default: `ssh_certificate_file`, as in Packer).
+    pub certificate_file: Option<PathBuf>,
     pub agent_auth: bool,
     /// `ssh_bastion_host_key` (rpack extension): the bastion's host key, checked strictly.
     pub host_key: Option<String>,
+}
+
+/// A SOCKS5 proxy the SSH connection goes through (`ssh_proxy_*`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Proxy {
+    pub host: String,
+    /// `ssh_proxy_port`, default 1080.
+    pub port: u16,
+    /// Authentication is asked for only with a username, as in Packer.
+    pub username: Option<String>,
+    pub password: Option<String>,
 }
 
 /// Decoded communicator configuration with Packer's defaults applied.
@@ -48,6 +61,8 @@ pub struct SshConfig {
     pub password: Option<String>,
     /// `~`-expanded path.
     pub private_key_file: Option<PathBuf>,
+    /// `ssh_certificate_file`, `~`-expanded: a certificate of `private_key_file`'s key.
+    pub certificate_file: Option<PathBuf>,
     /// The private key's text in memory: set by the builder for its temporary key pair (Packer's
     /// `SSHPrivateKey`), never from the template.
     pub private_key: Option<super::keys::KeyText>,
@@ -68,6 +83,8 @@ pub struct SshConfig {
     pub read_write_timeout: Option<Duration>,
     pub file_transfer_method: TransferMethod,
     pub bastion: Option<Bastion>,
+    /// `ssh_proxy_host` and friends (never together with a bastion).
+    pub proxy: Option<Proxy>,
     pub pause_before_connecting: Option<Duration>,
     /// `ssh_host_key_check` (rpack extension): how the instance's host key is verified.
     pub host_key_check: super::host_key::Mode,
@@ -77,6 +94,10 @@ pub struct SshConfig {
     /// `ssh_host_key_scrub_root` (rpack extension): where the instance's file system starts for
     /// that removal (`/`; a directory for chroot-style or test instances).
     pub host_key_scrub_root: String,
+    /// `ssh_local_tunnels` then `ssh_remote_tunnels`, parsed.
+    pub tunnels: Vec<super::tunnel_spec::TunnelSpec>,
+    /// `ssh_ciphers` and `ssh_key_exchange_algorithms`, checked against libssh2.
+    pub algorithms: super::ssh::algs::Prefs,
 }
 
 impl Default for SshConfig {
@@ -88,6 +109,7 @@ impl Default for SshConfig {
             username: String::new(),
             password: None,
             private_key_file: None,
+            certificate_file: None,
             private_key: None,
             keypair_name: None,
             temporary_key_pair_name: None,
@@ -103,10 +125,13 @@ impl Default for SshConfig {
             read_write_timeout: None,
             file_transfer_method: TransferMethod::Scp,
             bastion: None,
+            proxy: None,
             pause_before_connecting: None,
             host_key_check: super::host_key::Mode::Auto,
             host_key_keep_injected: false,
             host_key_scrub_root: "/".into(),
+            tunnels: Vec::new(),
+            algorithms: super::ssh::algs::Prefs::default(),
         }
     }
 }
@@ -115,17 +140,7 @@ impl Default for SshConfig {
 /// is refused) and the SSH features rpack does not implement (refused when set, see
 /// `refuse::unhonoured_ssh_options`).
 const ACCEPTED_ONLY: &[&str] = &[
-    "ssh_certificate_file",
-    "ssh_bastion_certificate_file",
     "ssh_bastion_interactive",
-    "ssh_ciphers",
-    "ssh_key_exchange_algorithms",
-    "ssh_proxy_host",
-    "ssh_proxy_port",
-    "ssh_proxy_username",
-    "ssh_proxy_password",
-    "ssh_local_tunnels",
-    "ssh_remote_tunnels",
     "winrm_username",
     "winrm_password",
     "winrm_host",
@@ -187,6 +202,10 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         }
     }
     let key_file = d.string("ssh_private_key_file").filter(|s| !s.is_empty());
+    let cert_file = d.string("ssh_certificate_file").filter(|s| !s.is_empty());
+    let bastion_cert = d
+        .string("ssh_bastion_certificate_file")
+        .filter(|s| !s.is_empty());
     c.keypair_name = d.string("ssh_keypair_name").filter(|s| !s.is_empty());
     c.temporary_key_pair_name = d
         .string("temporary_key_pair_name")
@@ -233,6 +252,16 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
     {
         d.error("ssh_bastion_host_key", format!("ssh_bastion_host_key: {e}"));
     }
+    let proxy_host = d.string("ssh_proxy_host").filter(|s| !s.is_empty());
+    let proxy_port = d.int("ssh_proxy_port");
+    let proxy_user = d.string("ssh_proxy_username").filter(|s| !s.is_empty());
+    let proxy_password = d.string("ssh_proxy_password").filter(|s| !s.is_empty());
+    let local_tunnels = d.string_list("ssh_local_tunnels").unwrap_or_default();
+    let remote_tunnels = d.string_list("ssh_remote_tunnels").unwrap_or_default();
+    let ciphers = d.string_list("ssh_ciphers").unwrap_or_default();
+    let kex = d
+        .string_list("ssh_key_exchange_algorithms")
+        .unwrap_or_default();
     for key in ACCEPTED_ONLY {
         let _ = d.raw(key);
     }
@@ -265,6 +294,21 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
         }
         c.private_key_file = Some(path);
     }
+    if let Some(cert) = cert_file.as_deref() {
+        let cert = expand_user(cert);
+        if c.private_key_file.is_none() {
+            d.error(
+                "ssh_certificate_file",
+                "ssh_certificate_file is invalid: it certifies the key in ssh_private_key_file, which is not set. Hint: set ssh_private_key_file to the key the certificate was issued for",
+            );
+        } else if let Err(msg) = check_certificate(&cert) {
+            d.error(
+                "ssh_certificate_file",
+                format!("ssh_certificate_file is invalid: {msg}"),
+            );
+        }
+        c.certificate_file = Some(cert);
+    }
     if let Some(host) = bastion_host {
         let private_key_file = bastion_key
             .map(|k| expand_user(&k))
@@ -284,6 +328,19 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
                 }
             }
         }
+        let certificate_file = match bastion_cert {
+            Some(cert) => {
+                let cert = expand_user(&cert);
+                if let Err(msg) = check_certificate(&cert) {
+                    d.error(
+                        "ssh_bastion_certificate_file",
+                        format!("ssh_bastion_certificate_file is invalid: {msg}"),
+                    );
+                }
+                Some(cert)
+            }
+            None => c.certificate_file.clone(),
+        };
         c.bastion = Some(Bastion {
             host,
             port: bastion_port
@@ -293,6 +350,7 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
             username: bastion_user,
             password: bastion_password,
             private_key_file,
+            certificate_file,
             agent_auth: bastion_agent,
             host_key: bastion_host_key,
         });
@@ -310,6 +368,44 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
             TransferMethod::Scp
         }
     };
+    if let Some(host) = proxy_host {
+        let port = match proxy_port.unwrap_or(0) {
+            0 => 1080,
+            p => u16::try_from(p).unwrap_or_else(|_| {
+                d.error(
+                    "ssh_proxy_port",
+                    format!("ssh_proxy_port ({p}) is not a valid port"),
+                );
+                1080
+            }),
+        };
+        if c.bastion.is_some() {
+            d.error(
+                "ssh_proxy_host",
+                "please specify either ssh_bastion_host or ssh_proxy_host, not both",
+            );
+        }
+        c.proxy = Some(Proxy {
+            host,
+            port,
+            username: proxy_user,
+            password: proxy_password,
+        });
+    }
+    c.tunnels = tunnels(d, &local_tunnels, &remote_tunnels);
+    for (key, kind, names) in [
+        ("ssh_ciphers", super::ssh::algs::Kind::Cipher, &ciphers),
+        (
+            "ssh_key_exchange_algorithms",
+            super::ssh::algs::Kind::Kex,
+            &kex,
+        ),
+    ] {
+        for e in super::ssh::algs::check(key, kind, names) {
+            d.error(key, e);
+        }
+    }
+    c.algorithms = super::ssh::algs::Prefs::new(&ciphers, &kex);
     if c.keypair_name.is_some() && c.private_key_file.is_none() && !c.agent_auth {
         d.error(
             "ssh_keypair_name",
@@ -328,6 +424,28 @@ pub fn decode(d: &mut Decoder) -> SshConfig {
     c
 }
 
+/// Parses the tunnels in Packer's order (local, then remote), with Packer's messages.
+fn tunnels(
+    d: &mut Decoder,
+    local: &[String],
+    remote: &[String],
+) -> Vec<super::tunnel_spec::TunnelSpec> {
+    use super::tunnel_spec::{parse, Direction};
+    let mut out = Vec::new();
+    for (key, direction, list) in [
+        ("ssh_local_tunnels", Direction::Local, local),
+        ("ssh_remote_tunnels", Direction::Remote, remote),
+    ] {
+        for text in list {
+            match parse(text, direction) {
+                Ok(t) => out.push(t),
+                Err(e) => d.error(key, format!("{key} ('{text}') is invalid: {e}")),
+            }
+        }
+    }
+    out
+}
+
 /// `ssh_keep_alive_interval`: default 5s, a negative duration disables keepalives.
 fn keep_alive(d: &mut Decoder) -> Option<Duration> {
     let negative = matches!(d.raw("ssh_keep_alive_interval"),
@@ -342,6 +460,25 @@ fn keep_alive(d: &mut Decoder) -> Option<Duration> {
 }
 
 pub(crate) use crate::decoder::expand_user;
+
+/// Checks that `path` holds an OpenSSH certificate (`<type>-cert-v01@openssh.com AAAA…`).
+pub(crate) fn check_certificate(path: &Path) -> Result<(), String> {
+    let data =
+        crate::limits::read_file(path, "certificate file", crate::limits::MAX_KEY_FILE, |e| {
+            crate::gocompat::fmt::stat_error(path, e)
+        })
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&data);
+    let kind = text.split_whitespace().next().unwrap_or_default();
+    if kind.ends_with("-cert-v01@openssh.com") && text.split_whitespace().nth(1).is_some() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not an OpenSSH certificate (ssh-keygen -s writes one as <key>-cert.pub)",
+            path.display()
+        ))
+    }
+}
 
 /// Checks that `path` exists and holds a private key libssh2 can use (PEM or OpenSSH format).
 /// The error text follows Go's (`stat x: no such file or directory`).

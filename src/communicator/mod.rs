@@ -10,6 +10,7 @@ pub(crate) mod private_temp;
 pub(crate) mod refuse;
 pub mod ssh;
 pub mod ssm;
+pub mod tunnel_spec;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -148,6 +149,10 @@ pub enum CommError {
     /// The server refused our credentials (Packer counts these against `ssh_handshake_attempts`).
     #[error("{0}")]
     Auth(String),
+    /// The server accepts none of the algorithms the template allows (`ssh_ciphers`,
+    /// `ssh_key_exchange_algorithms`): connecting again cannot help.
+    #[error("{0}")]
+    Negotiation(String),
     #[error("{0}")]
     Other(String),
 }

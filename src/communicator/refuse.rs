@@ -15,17 +15,7 @@ pub(crate) const NOT_IMPLEMENTED: &str = "is not implemented by rpack";
 
 /// SSH keys Packer honours and rpack accepts but does not implement: `(key, "feature; hint")`.
 const UNHONOURED_SSH: &[(&str, &str)] = &[
-    ("ssh_proxy_host", "connecting through a SOCKS5 proxy; reach the instance directly or through ssh_bastion_host"),
-    ("ssh_proxy_port", "connecting through a SOCKS5 proxy; reach the instance directly or through ssh_bastion_host"),
-    ("ssh_proxy_username", "connecting through a SOCKS5 proxy; reach the instance directly or through ssh_bastion_host"),
-    ("ssh_proxy_password", "connecting through a SOCKS5 proxy; reach the instance directly or through ssh_bastion_host"),
-    ("ssh_certificate_file", "SSH certificate authentication; use ssh_private_key_file (or the temporary key pair)"),
-    ("ssh_bastion_certificate_file", "SSH certificate authentication to the bastion; use ssh_bastion_private_key_file"),
     ("ssh_bastion_interactive", "keyboard-interactive authentication to the bastion; use ssh_bastion_private_key_file or ssh_bastion_password"),
-    ("ssh_local_tunnels", "SSH port forwarding; run the tunnelled service's client on the instance from a provisioner"),
-    ("ssh_remote_tunnels", "SSH port forwarding; run the tunnelled service's client on the instance from a provisioner"),
-    ("ssh_ciphers", "choosing SSH ciphers (rpack negotiates libssh2's secure defaults); remove the key"),
-    ("ssh_key_exchange_algorithms", "choosing SSH key exchange algorithms (rpack negotiates libssh2's secure defaults); remove the key"),
 ];
 
 /// A value that asks for nothing: unset, `null`, `""`, `false`, `0`, an empty list or map.
@@ -95,7 +85,7 @@ mod tests {
         assert!(is_off(&Value::String(String::new())));
         assert!(is_off(&Value::Bool(false)));
         assert!(is_off(&Value::Array(vec![])));
-        assert!(!is_off(&Value::String("proxy.example".into())));
+        assert!(!is_off(&Value::String("id.cert".into())));
         assert!(!is_off(&Value::Bool(true)));
     }
 }

@@ -47,7 +47,8 @@ pub struct SourceAmi {
 
 /// Packer's `SSHPrivateKeyFile`/`SSHPrivateKey`/`SSHAgentAuth`, and rpack's `SSHHostKey` (the
 /// host key the build's connection pinned, as `<type> <base64>` for a known_hosts line) and
-/// `SSHBastion*` (with `SSHBastionHostKey`, the bastion's pinned key, in the same form).
+/// `SSHBastion*` (with `SSHBastionHostKey`, the bastion's pinned key, in the same form),
+/// `SSHProxy` and `SSHCertificateFile`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SshFacts {
     pub private_key_file: String,
@@ -57,6 +58,10 @@ pub struct SshFacts {
     pub agent_auth: bool,
     pub host_key: Option<String>,
     pub bastion: Option<Bastion>,
+    /// rpack's `SSHProxy`: the SOCKS5 proxy (`host:port`) the build's connections go through.
+    pub proxy: Option<String>,
+    /// rpack's `SSHCertificateFile`: the certificate the build's connection offers.
+    pub certificate_file: Option<String>,
 }
 
 /// The jump host of an SSH connection; `host_key` (`SSHBastionHostKey`) is the key its
@@ -98,6 +103,11 @@ impl SshFacts {
                 private_key_file: b.private_key_file.as_ref().map(|k| k.display().to_string()),
                 host_key: bastion_host_key.as_deref().and_then(known_hosts_key),
             }),
+            proxy: cfg.proxy.as_ref().map(|p| format!("{}:{}", p.host, p.port)),
+            certificate_file: cfg
+                .certificate_file
+                .as_ref()
+                .map(|c| c.display().to_string()),
         }
     }
 }
@@ -148,6 +158,8 @@ impl GeneratedData {
                 put("SSHBastionPrivateKeyFile", b.private_key_file.clone());
                 put("SSHBastionHostKey", b.host_key.clone());
             }
+            put("SSHProxy", ssh.proxy.clone());
+            put("SSHCertificateFile", ssh.certificate_file.clone());
         }
         m
     }

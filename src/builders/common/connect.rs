@@ -1,7 +1,8 @@
 //! StepConnect, shared by the builders that reach their machine over SSH (amazon-ebs, null):
 //! says where it connects, waits until SSH answers (honouring `ssh_timeout`,
 //! `ssh_handshake_attempts` and `pause_before_connecting`, like Packer's `StepConnectSSH`),
-//! and owns the connection until cleanup. The transport under it prints nothing.
+//! and owns the connection (and its `ssh_local_tunnels`/`ssh_remote_tunnels`) until cleanup.
+//! The transport under it prints nothing.
 
 use super::host_key::{Evidence, Watch};
 use crate::communicator::config::{CommType, SshConfig};
@@ -61,6 +62,7 @@ impl<C: HasComm> Step<C> for Connect {
 
     async fn cleanup(&self, ctx: &mut C, _env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
         if let Some(c) = ctx.comm_slot().take() {
+            c.stop_tunnels();
             c.disconnect();
         }
         Ok(())
@@ -89,9 +91,7 @@ pub(crate) async fn connect_with(
     cancel: &CancellationToken,
     watch: &Watch,
 ) -> Result<SshComm, CommError> {
-    let comm = SshComm::new(crate::communicator::ssh::ConnectParams::from_config(
-        cfg, host,
-    ));
+    let comm = SshComm::from_config(cfg, host);
     watch.attach(&comm);
     ui.say(&format!("Using ssh communicator to connect: {host}"));
     let wait = ui.wait("Waiting for SSH to become available...");
@@ -117,5 +117,7 @@ pub(crate) async fn connect_with(
             .await?;
     }
     ui.say("Connected to SSH!");
+    // Packer sets the tunnels up with the connection; they live until the step's cleanup.
+    comm.start_tunnels(cfg.tunnels.clone(), cancel).await?;
     Ok(comm)
 }

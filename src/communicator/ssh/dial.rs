@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use ssh2::Session;
 use tokio_util::sync::CancellationToken;
 
+use super::algs::Prefs;
 use super::explain;
 use super::session::{authenticate, fingerprint, handshake, host_key_methods, new_session};
 use super::transport::Link;
@@ -25,10 +26,21 @@ impl Inner {
         cancel: &CancellationToken,
         deadline: Option<Instant>,
     ) -> Result<Conn, CommError> {
-        match self.dial_with(cancel, deadline, None)? {
+        self.dial_as(cancel, deadline, true)
+    }
+
+    /// [`Self::dial`]; `main`: whether this is the communicator's own connection (the one
+    /// cancellation shuts down), not a side connection such as the tunnels'.
+    pub(super) fn dial_as(
+        &self,
+        cancel: &CancellationToken,
+        deadline: Option<Instant>,
+        main: bool,
+    ) -> Result<Conn, CommError> {
+        match self.dial_with(cancel, deadline, None, main)? {
             Dialed::Up(conn) => Ok(conn),
             Dialed::Renegotiate { types, first } => {
-                match self.dial_with(cancel, deadline, Some((&types, &first)))? {
+                match self.dial_with(cancel, deadline, Some((&types, &first)), main)? {
                     Dialed::Up(conn) => Ok(conn),
                     // The verifier never asks twice (a restricted session is decided).
                     Dialed::Renegotiate { .. } => Err(CommError::HostKeyRejected(
@@ -70,6 +82,7 @@ impl Inner {
         cancel: &CancellationToken,
         deadline: Option<Instant>,
         restrict: Option<(&[String], &[u8])>,
+        main: bool,
     ) -> Result<Dialed, CommError> {
         let p = &self.params;
         let budget = deadline.map_or(Duration::from_secs(30), |d| {
@@ -77,13 +90,15 @@ impl Inner {
         });
         let dial_timeout = budget.clamp(Duration::from_secs(1), Duration::from_secs(10));
         let Link { sock, relay } = self.transport.open(dial_timeout, cancel)?;
-        let kill = sock
-            .try_clone()
-            .map_err(|e| CommError::Other(format!("cloning socket: {e}")))?;
-        *self
-            .kill
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(kill);
+        if main {
+            let kill = sock
+                .try_clone()
+                .map_err(|e| CommError::Other(format!("cloning socket: {e}")))?;
+            *self
+                .kill
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(kill);
+        }
         let addr = format!("{}:{}", p.target.host, p.target.port);
         let not_ssh = match explain::await_banner(sock.fd(), &addr, dial_timeout, cancel) {
             Ok(first) => first,
@@ -93,7 +108,8 @@ impl Inner {
             }
         };
         let (prefs, pinned) = self.host_key_prefs(restrict.map(|(t, _)| t));
-        let sess = new_session(&sock, dial_timeout, prefs.as_deref())?;
+        let algs = self.algs.get();
+        let sess = new_session(&sock, dial_timeout, prefs.as_deref(), algs)?;
         let res = (|| {
             if let Err(e) = handshake(&sess, &addr) {
                 let kex_failed = e.code == Some(KEX_FAILURE);
@@ -121,6 +137,15 @@ impl Inner {
                             }
                             e => e,
                         }
+                    }
+                    // Only the template's algorithms were offered and the server took none.
+                    (None, _, _) if kex_failed && algs.and_then(Prefs::describe).is_some() => {
+                        CommError::Negotiation(format!(
+                            "{e}: the server accepts none of the algorithms the template allows \
+                             ({}). Hint: add algorithms the server offers (`sshd -T` on the \
+                             instance lists them), or remove the keys to use rpack's defaults",
+                            algs.and_then(Prefs::describe).unwrap_or_default()
+                        ))
                     }
                     _ => e,
                 });

@@ -17,15 +17,18 @@
 //! [`transfer`] with [`scp`], [`sftp`] and [`tar`] (files and trees). This module holds the
 //! communicator itself. It prints nothing: the connect step says what it is doing.
 
+pub mod algs;
 mod chan;
 mod ctl;
 mod dial;
 mod exec;
 mod explain;
+mod forward;
 mod params;
 mod scp;
 mod session;
 mod sftp;
+mod socks;
 mod tar;
 mod transfer;
 pub(crate) mod transport;
@@ -79,6 +82,10 @@ struct Inner {
     host_key: Mutex<Option<(String, Vec<u8>)>>,
     /// The build's host-key check (`ssh_host_key_check`), asked before authentication.
     host_key_check: std::sync::OnceLock<Arc<crate::communicator::host_key::Verifier>>,
+    /// `ssh_ciphers` and `ssh_key_exchange_algorithms` (set once, before the first connection).
+    algs: std::sync::OnceLock<algs::Prefs>,
+    /// The running `ssh_local_tunnels`/`ssh_remote_tunnels`.
+    forward: Mutex<Option<forward::Forwarder>>,
 }
 
 /// The SSH communicator of one build. Cheap to clone; clones share the connection.
@@ -94,6 +101,25 @@ impl SshComm {
         SshComm::with_transport(params, transport)
     }
 
+    /// A communicator for a decoded configuration: through its SOCKS5 proxy
+    /// (`ssh_proxy_host`) when it has one, else as [`Self::new`]; offering its algorithms.
+    pub fn from_config(cfg: &crate::communicator::config::SshConfig, host: &str) -> Self {
+        let params = ConnectParams::from_config(cfg, host);
+        let comm = match &cfg.proxy {
+            Some(proxy) => {
+                let socks = socks::Socks {
+                    proxy: proxy.clone(),
+                    host: host.to_string(),
+                    port: cfg.port,
+                };
+                SshComm::with_transport(params, Arc::new(socks))
+            }
+            None => SshComm::new(params),
+        };
+        comm.set_algorithms(cfg.algorithms.clone());
+        comm
+    }
+
     /// A communicator whose connections go over `transport` (for transports `params` cannot
     /// describe); `params.bastion` is then not used.
     pub(crate) fn with_transport(params: ConnectParams, transport: Arc<dyn Transport>) -> Self {
@@ -105,6 +131,8 @@ impl SshComm {
                 kill: Mutex::new(None),
                 host_key: Mutex::new(None),
                 host_key_check: std::sync::OnceLock::new(),
+                algs: std::sync::OnceLock::new(),
+                forward: Mutex::new(None),
             }),
         }
     }
@@ -113,6 +141,48 @@ impl SshComm {
     /// once, before the first connection).
     pub(crate) fn set_host_key_check(&self, v: Arc<crate::communicator::host_key::Verifier>) {
         let _ = self.inner.host_key_check.set(v);
+    }
+
+    /// Offers only the template's ciphers and key exchange algorithms where it names some (set
+    /// once, before the first connection).
+    pub(crate) fn set_algorithms(&self, prefs: algs::Prefs) {
+        let _ = self.inner.algs.set(prefs);
+    }
+
+    /// Starts the tunnels (over a connection of their own, see [`forward`]); they run until
+    /// [`Self::stop_tunnels`], `cancel`, or the communicator's end. A port that cannot be bound
+    /// or a forward the server refuses is an error.
+    pub async fn start_tunnels(
+        &self,
+        specs: Vec<crate::communicator::tunnel_spec::TunnelSpec>,
+        cancel: &CancellationToken,
+    ) -> Result<(), CommError> {
+        if specs.is_empty() {
+            return Ok(());
+        }
+        self.stop_tunnels();
+        let inner = self.inner.clone();
+        let token = cancel.clone();
+        let fw = tokio::task::spawn_blocking(move || forward::start(&inner, &specs, &token))
+            .await
+            .map_err(|e| CommError::Other(format!("starting the tunnels failed: {e}")))??;
+        *self
+            .inner
+            .forward
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fw);
+        Ok(())
+    }
+
+    /// Tears the tunnels down: listeners closed, forwarded connections ended.
+    pub fn stop_tunnels(&self) {
+        let fw = self
+            .inner
+            .forward
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        drop(fw);
     }
 
     pub fn params(&self) -> &ConnectParams {
@@ -152,6 +222,7 @@ impl SshComm {
                 Err(
                     e @ (CommError::HostKeyChanged { .. }
                     | CommError::HostKeyRejected(_)
+                    | CommError::Negotiation(_)
                     | CommError::Cancelled),
                 ) => return Err(e),
                 Err(CommError::Auth(msg)) => {

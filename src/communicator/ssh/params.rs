@@ -12,6 +12,9 @@ use crate::communicator::keys::KeyText;
 pub struct Auth {
     pub password: Option<String>,
     pub private_key_file: Option<PathBuf>,
+    /// `ssh_certificate_file`: an OpenSSH certificate of `private_key_file`'s key, offered
+    /// instead of the bare key (as Packer's certificate signer).
+    pub certificate_file: Option<PathBuf>,
     /// A private key in memory (the build's temporary key), offered after `private_key_file`.
     pub private_key: Option<KeyText>,
     pub agent: bool,
@@ -52,6 +55,7 @@ impl ConnectParams {
         let auth = Auth {
             password: cfg.password.clone(),
             private_key_file: cfg.private_key_file.clone(),
+            certificate_file: cfg.certificate_file.clone(),
             private_key: cfg.private_key.clone(),
             agent: cfg.agent_auth,
             agent_socket: None,
@@ -71,6 +75,7 @@ impl ConnectParams {
                 auth: Auth {
                     password: b.password.clone(),
                     private_key_file: b.private_key_file.clone(),
+                    certificate_file: b.certificate_file.clone(),
                     private_key: None,
                     agent: b.agent_auth,
                     agent_socket: None,

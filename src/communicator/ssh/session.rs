@@ -10,6 +10,7 @@ use base64::Engine as _;
 use sha2::Digest as _;
 use ssh2::{MethodType, Session};
 
+use super::algs::Prefs;
 use super::explain;
 use super::params::Endpoint;
 use super::transport::Sock;
@@ -35,11 +36,13 @@ pub(super) fn host_key_methods(types: &[String]) -> String {
 }
 
 /// A session over `sock`; `host_keys`: the host-key methods to ask for (default: all rpack
-/// handles, [`HOST_KEYS`]).
+/// handles, [`HOST_KEYS`]); `algs`: the template's ciphers and key exchange algorithms (the
+/// only ones offered when set).
 pub(super) fn new_session(
     sock: &Sock,
     timeout: Duration,
     host_keys: Option<&str>,
+    algs: Option<&Prefs>,
 ) -> Result<Session, CommError> {
     let mut sess =
         Session::new().map_err(|e| CommError::Other(format!("creating ssh session: {e}")))?;
@@ -60,6 +63,18 @@ pub(super) fn new_session(
     ] {
         // libssh2 drops names it does not know; an error means none were usable, keep defaults.
         let _ = sess.method_pref(kind, prefs);
+    }
+    let algs = algs.cloned().unwrap_or_default();
+    for (kind, asked, key) in [
+        (MethodType::CryptCs, &algs.ciphers, "ssh_ciphers"),
+        (MethodType::CryptSc, &algs.ciphers, "ssh_ciphers"),
+        (MethodType::Kex, &algs.kex, "ssh_key_exchange_algorithms"),
+    ] {
+        if let Some(asked) = asked {
+            // Checked at validate: an error here must not fall back to other algorithms.
+            sess.method_pref(kind, asked)
+                .map_err(|e| CommError::Other(format!("{key} [{asked}]: {}", e.message())))?;
+        }
     }
     if let Some(asked) = host_keys {
         // Restricted to what the build's host-key check accepts: an error here must not fall
@@ -113,8 +128,16 @@ pub(super) fn authenticate(sess: &Session, ep: &Endpoint) -> Result<(), CommErro
     if !sess.authenticated() {
         if let Some(key) = &ep.auth.private_key_file {
             tried.push("publickey");
-            offered.push(explain::key_offer(key));
-            if let Err(e) = sess.userauth_pubkey_file(&ep.user, None, key, None) {
+            let cert = ep.auth.certificate_file.as_deref();
+            offered.push(match cert {
+                Some(c) => format!(
+                    "{} with the certificate in {}",
+                    explain::key_offer(key),
+                    c.display()
+                ),
+                None => explain::key_offer(key),
+            });
+            if let Err(e) = sess.userauth_pubkey_file(&ep.user, cert, key, None) {
                 errors.push(format!("key {}: {}", key.display(), e.message()));
             }
         }

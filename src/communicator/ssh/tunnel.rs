@@ -75,7 +75,7 @@ impl Tunnel {
         let tcp = tcp_connect(&b.host, b.port, timeout)
             .map_err(|e| CommError::Other(format!("bastion {baddr}: {e}")))?;
         let sock = Sock::Tcp(tcp);
-        let sess = new_session(&sock, timeout, None)?;
+        let sess = new_session(&sock, timeout, None, None)?;
         handshake(&sess, &baddr).map_err(|e| CommError::Other(format!("bastion: {}", e.error)))?;
         if let Err(e) = check_bastion_key(&sess, &baddr, b, &via.pinned) {
             sock.shutdown();
@@ -164,21 +164,21 @@ fn check_bastion_key(
 
 /// One direction of the tunnel: a buffer of bytes read from one side and not yet all written
 /// to the other.
-struct Half {
+pub(super) struct Half {
     buf: Vec<u8>,
     off: usize,
     len: usize,
 }
 
 /// What one read into a [`Half`] brought.
-enum Got {
+pub(super) enum Got {
     Data,
     End,
     Nothing,
 }
 
 impl Half {
-    fn new() -> Half {
+    pub(super) fn new() -> Half {
         Half {
             buf: vec![0u8; 64 * 1024],
             off: 0,
@@ -187,12 +187,12 @@ impl Half {
     }
 
     /// Whether bytes read earlier still wait to be written.
-    fn pending(&self) -> bool {
+    pub(super) fn pending(&self) -> bool {
         self.off < self.len
     }
 
     /// Reads what `src` has (call only when nothing is pending). `Err` means the side broke.
-    fn fill(&mut self, src: &mut impl Read) -> io::Result<Got> {
+    pub(super) fn fill(&mut self, src: &mut impl Read) -> io::Result<Got> {
         match src.read(&mut self.buf) {
             Ok(0) => Ok(Got::End),
             Ok(n) => {
@@ -206,7 +206,7 @@ impl Half {
     }
 
     /// Writes what is pending to `dst`; `Ok(true)` when it took some.
-    fn drain(&mut self, dst: &mut impl Write) -> io::Result<bool> {
+    pub(super) fn drain(&mut self, dst: &mut impl Write) -> io::Result<bool> {
         match dst.write(&self.buf[self.off..self.len]) {
             Ok(n) => {
                 self.off += n;

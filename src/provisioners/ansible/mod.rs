@@ -71,9 +71,14 @@ pub(crate) enum Target<'a> {
 }
 
 /// Whether this run uses the proxy: `use_proxy` when set; otherwise only when the build has no
-/// SSH address Ansible could reach directly.
+/// SSH address Ansible could reach directly, or reaches it in a way Ansible's own ssh would not
+/// (through a SOCKS5 proxy, `ssh_proxy_host`; with a certificate, `ssh_certificate_file`): the
+/// proxy goes over rpack's own connection, which does both.
 pub(crate) fn wants_proxy(c: &Config, data: &RunData) -> anyhow::Result<bool> {
-    let direct_ok = value(data, "ConnType") == "ssh" && !value(data, "Host").is_empty();
+    let direct_ok = value(data, "ConnType") == "ssh"
+        && !value(data, "Host").is_empty()
+        && value(data, "SSHProxy").is_empty()
+        && value(data, "SSHCertificateFile").is_empty();
     match c.use_proxy {
         Some(p) => Ok(p),
         None if direct_ok => Ok(false),

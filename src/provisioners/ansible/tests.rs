@@ -453,6 +453,13 @@ async fn the_proxy_plan_points_ansible_at_loopback_with_the_proxys_keys() {
     ));
     assert!(!wants_proxy(&auto, &d).unwrap());
     assert!(wants_proxy(&auto, &data(&[("Host", "")])).unwrap());
+    // Ansible's ssh would bypass the build's SOCKS5 proxy and leave its certificate out.
+    assert!(wants_proxy(&auto, &data(&[("SSHProxy", "127.0.0.1:1080")])).unwrap());
+    assert!(wants_proxy(&auto, &data(&[("SSHCertificateFile", "/k/id-cert.pub")])).unwrap());
+    let (direct, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true, "use_proxy": false}}"#
+    ));
+    assert!(!wants_proxy(&direct, &data(&[("SSHProxy", "127.0.0.1:1080")])).unwrap());
     assert!(wants_proxy(&auto, &data(&[("ConnType", "none")])).is_err());
 
     let proxy = Proxy::start(&ProxyOptions::default()).await.unwrap();

@@ -16,6 +16,7 @@ pub(crate) mod moto;
 pub(crate) mod paths;
 pub(crate) mod process;
 pub(crate) mod proxy;
+pub(crate) mod socks;
 pub(crate) mod sshd;
 pub(crate) mod ssm;
 pub(crate) mod transcript;
