@@ -27,5 +27,6 @@ mod slow;
 mod ssh;
 mod ssh_explain;
 mod ssm;
+mod ssm_build;
 mod stack;
 mod temp_key;
