@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use crate::build::{run_to_end, stack, Running, Stack, REGION};
 use crate::support::ssm::{FakeSsm, Faults};
+use crate::support::FaultKind;
 
 /// Loopback, but not where the sshd listens: a direct connection would be refused.
 const NOWHERE: &str = "127.0.0.2";
@@ -315,4 +316,45 @@ fn sigkill_while_provisioning_then_cleanup_ends_the_session_and_removes_the_prof
     assert!(left.is_empty(), "left behind {left:?}\n{done}");
     let iam = iam_leftovers(&st);
     assert!(iam.is_empty(), "left behind {iam:?}\n{done}");
+}
+
+#[test]
+fn no_permission_to_create_the_role_names_the_iam_action_and_leaves_nothing() {
+    let st = stack();
+    let fake = FakeSsm::start();
+    st.proxy
+        .inject_fault(FaultKind::AccessDenied, 1.0, &["CreateRole"]);
+    let tpl = ssm_template(
+        &st,
+        "ssm-denied",
+        json!({}),
+        json!([{"type": "shell", "inline": ["echo never"]}]),
+    );
+    let mut cmd = rpack_build(&st, &fake, &tpl);
+    // IAM through the proxy, which answers CreateRole with AccessDenied.
+    cmd.env("AWS_ENDPOINT_URL_IAM", st.proxy.endpoint());
+    let (code, out) = run_to_end(cmd);
+    st.proxy.clear_fault();
+    assert_eq!(code, Some(1), "{out}");
+    let flat = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "creating temporary role packer-",
+        "AccessDenied: not allowed to iam:CreateRole on arn:aws:iam::123456789012:role/packer-x",
+        "ssh_interface \"session_manager\" without iam_instance_profile makes rpack create a temporary instance profile",
+        "Hint: grant these, or set iam_instance_profile to a profile with the AmazonSSMManagedInstanceCore policy",
+    ] {
+        assert!(flat.contains(want), "missing {want:?} in:\n{out}");
+    }
+    assert!(
+        st.proxy.requests_of("RunInstances").is_empty(),
+        "nothing is launched"
+    );
+    assert!(fake.record().calls.is_empty(), "no session was asked for");
+    let left = st.leftovers(&[REGION]);
+    assert!(left.is_empty(), "left behind {left:?}\n{out}");
+    let iam = iam_leftovers(&st);
+    assert!(
+        iam.is_empty(),
+        "the instance profile made before the denial is left: {iam:?}\n{out}"
+    );
 }
