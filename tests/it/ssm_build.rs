@@ -358,3 +358,57 @@ fn no_permission_to_create_the_role_names_the_iam_action_and_leaves_nothing() {
         "the instance profile made before the denial is left: {iam:?}\n{out}"
     );
 }
+
+#[test]
+fn sigint_while_waiting_for_the_agent_leaves_nothing() {
+    interrupted(
+        "ssm-sigint-wait",
+        Faults {
+            not_connected_calls: u32::MAX,
+            ..Faults::default()
+        },
+        json!([{"type": "shell", "inline": ["echo never"]}]),
+        "Waiting for the SSM agent on i-",
+        libc::SIGINT,
+    );
+}
+
+#[test]
+fn sigterm_while_provisioning_over_the_session_leaves_nothing() {
+    interrupted(
+        "ssm-sigterm-provision",
+        Faults::default(),
+        json!([{"type": "shell", "inline": ["echo rpack-it: provisioning", "sleep 60"]}]),
+        "rpack-it: provisioning",
+        libc::SIGTERM,
+    );
+}
+
+#[test]
+fn an_unreachable_stream_url_fails_within_ssh_timeout_and_terminates_every_session() {
+    let st = stack();
+    let fake = FakeSsm::start();
+    let closed = crate::support::process::free_port();
+    fake.set_faults(Faults {
+        stream_url: Some(format!("ws://127.0.0.1:{closed}/v1/data-channel/x")),
+        ..Faults::default()
+    });
+    let tpl = ssm_template(
+        &st,
+        "ssm-no-stream",
+        json!({"ssh_timeout": "5s"}),
+        json!([{"type": "shell", "inline": ["echo never"]}]),
+    );
+    let started = Instant::now();
+    let (code, out) = run_to_end(rpack_build(&st, &fake, &tpl));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("Timeout waiting for SSH."), "{out}");
+    assert!(out.contains("session rpack-test-"), "{out}");
+    assert!(started.elapsed() < Duration::from_secs(90), "{out}");
+    let r = assert_sessions_terminated(&fake, &out);
+    assert!(!r.started.is_empty() && r.opened.is_empty(), "{r:?}");
+    let left = st.leftovers(&[REGION]);
+    assert!(left.is_empty(), "left behind {left:?}\n{out}");
+    let iam = iam_leftovers(&st);
+    assert!(iam.is_empty(), "left behind {iam:?}\n{out}");
+}
