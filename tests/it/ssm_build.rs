@@ -412,3 +412,45 @@ fn an_unreachable_stream_url_fails_within_ssh_timeout_and_terminates_every_sessi
     let iam = iam_leftovers(&st);
     assert!(iam.is_empty(), "left behind {iam:?}\n{out}");
 }
+
+#[test]
+fn ansible_in_proxy_mode_runs_over_the_session() {
+    let st = stack();
+    let fake = FakeSsm::start();
+    let dir = crate::support::paths::fresh_dir("ssm-ansible");
+    let out_file = format!("/tmp/rpack-ssm-ansible-{}.txt", st.sshd.port());
+    let play = dir.join("ssm-ansible.yml");
+    std::fs::write(
+        &play,
+        format!(
+            "- hosts: default\n  gather_facts: false\n  tasks:\n    - copy:\n        dest: {out_file}\n        content: \"{{{{ packer_builder_type }}}} over ssm\\n\"\n"
+        ),
+    )
+    .unwrap();
+    let tpl = ssm_template(
+        &st,
+        "ssm-ansible",
+        json!({}),
+        json!([{"type": "ansible", "playbook_file": play}]),
+    );
+    let venv_bin = crate::support::paths::venv_bin("ansible-playbook");
+    let mut cmd = rpack_build(&st, &fake, &tpl);
+    cmd.env(
+        "PATH",
+        format!(
+            "{}:{}",
+            venv_bin.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    );
+    let (code, out) = run_to_end(cmd);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("PLAY RECAP"), "{out}");
+    let written = std::fs::read_to_string(&out_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&out_file);
+    assert_eq!(written, "amazon-ebs over ssm\n", "{out}");
+    let r = assert_sessions_terminated(&fake, &out);
+    assert!(!r.opened.is_empty(), "{r:?}");
+    let left = leftovers_but_the_ami(&st);
+    assert!(left.is_empty(), "left behind {left:?}\n{out}");
+}

@@ -19,7 +19,13 @@ use crate::communicator::ssm::{Document, SessionTarget, SsmTransport};
 use crate::communicator::SshComm;
 use crate::engine::StepEnv;
 
+/// The address SSH reaches the instance at; `None` with `ssh_interface: session_manager`, where
+/// no address does (so `{{ build `Host` }}` is empty and the `ansible` provisioner goes through
+/// its proxy, over the session).
 pub fn host(ctx: &BuildCtx) -> Option<String> {
+    if ctx.cfg.run.session_manager() {
+        return None;
+    }
     if let Some(h) = &ctx.cfg.comm.host {
         return Some(h.clone());
     }
