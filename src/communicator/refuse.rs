@@ -1,14 +1,14 @@
 //! What a template may say but rpack cannot do, refused when the template is checked (never
 //! after an instance was launched): the WinRM communicator, SSH options rpack accepts but does
-//! not honour, and (until it lands) Session Manager. Each error names the key and carries a
+//! not honour, and Session Manager through a bastion. Each error names the key and carries a
 //! hint; `plan` adds the key's position.
 
 use crate::decoder::Decoder;
 use crate::template::json::Value;
 
-/// Whether `ssh_interface: session_manager` can be built. The one switch to flip when the
-/// Session Manager transport lands.
-pub(crate) const SESSION_MANAGER_SUPPORTED: bool = false;
+/// Whether `ssh_interface: session_manager` can be built (rpack's native Session Manager
+/// transport, `communicator::ssm`).
+pub(crate) const SESSION_MANAGER_SUPPORTED: bool = true;
 
 /// The marker `plan` looks for to add the key's position to the message.
 pub(crate) const NOT_IMPLEMENTED: &str = "is not implemented by rpack";
@@ -55,12 +55,23 @@ pub(crate) fn winrm(d: &mut Decoder) {
     );
 }
 
-/// Refuses `ssh_interface: session_manager` while [`SESSION_MANAGER_SUPPORTED`] is off.
-pub(crate) fn ssh_interface(d: &mut Decoder, interface: Option<&str>) {
-    if interface == Some("session_manager") && !SESSION_MANAGER_SUPPORTED {
+/// Refuses `ssh_interface: session_manager` while [`SESSION_MANAGER_SUPPORTED`] is off, and
+/// together with `ssh_bastion_host` (`bastion`): the session reaches the instance itself, and
+/// a jump host in front of it has nothing to connect to (Packer would dial `localhost` from
+/// the bastion).
+pub(crate) fn ssh_interface(d: &mut Decoder, interface: Option<&str>, bastion: bool) {
+    if interface != Some("session_manager") {
+        return;
+    }
+    if !SESSION_MANAGER_SUPPORTED {
         d.error(
             "ssh_interface",
             format!("ssh_interface: \"session_manager\" {NOT_IMPLEMENTED} yet. Hint: use public_ip, private_ip, public_dns or private_dns (with ssh_bastion_host for private subnets)"),
+        );
+    } else if bastion {
+        d.error(
+            "ssh_interface",
+            format!("ssh_interface: \"session_manager\" {NOT_IMPLEMENTED} through ssh_bastion_host: the Session Manager session reaches the instance itself. Hint: remove the ssh_bastion_* keys, or use private_ip with the bastion"),
         );
     }
 }

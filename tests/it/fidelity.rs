@@ -430,12 +430,7 @@ const DIFFERS: &[(&str, i32, &str)] = &[
     (
         "refuse-ssh-options",
         1,
-        "SSH options rpack does not honour are refused, never ignored",
-    ),
-    (
-        "refuse-ssh-tunnels",
-        1,
-        "SSH tunnels are not implemented: an error, not a warning, so validate cannot go green",
+        "a certificate without ssh_private_key_file is refused at validate; Packer fails at connect",
     ),
     (
         "refuse-key-pair-dsa",
@@ -583,12 +578,6 @@ fn what_cannot_be_built_is_refused_with_key_position_and_hint() {
             ],
         ),
         (
-            "refuse-ssh-tunnels",
-            vec![
-                "ssh_local_tunnels: SSH port forwarding is not implemented by rpack. Hint: run the tunnelled service's client on the instance from a provisioner (refuse-ssh-tunnels.json:10:28)",
-            ],
-        ),
-        (
             "refuse-mfa-code",
             vec![
                 "mfa_code: an MFA code in the template is not implemented by rpack. Hint: get MFA session credentials before the build",
@@ -605,10 +594,7 @@ fn what_cannot_be_built_is_refused_with_key_position_and_hint() {
         (
             "refuse-ssh-options",
             vec![
-                "ssh_proxy_host: connecting through a SOCKS5 proxy is not implemented by rpack",
-                "ssh_certificate_file: SSH certificate authentication is not implemented by rpack",
-                "ssh_ciphers: choosing SSH ciphers",
-                "ssh_key_exchange_algorithms: choosing SSH key exchange algorithms",
+                "ssh_certificate_file is invalid: it certifies the key in ssh_private_key_file, which is not set. Hint: set ssh_private_key_file to the key the certificate was issued for (refuse-ssh-options.json:11:31)",
             ],
         ),
     ] {
@@ -632,11 +618,7 @@ fn what_cannot_be_built_is_refused_with_key_position_and_hint() {
         dsa.text
     );
     // Refused by build too, before any AWS call (the endpoint here does not exist).
-    for case in [
-        "refuse-ssh-tunnels",
-        "refuse-mfa-code",
-        "refuse-vault-aws-engine",
-    ] {
+    for case in ["refuse-mfa-code", "refuse-vault-aws-engine"] {
         let b = rpack(
             &["build", &format!("{case}.json")],
             &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")],

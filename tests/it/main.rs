@@ -32,5 +32,6 @@ mod ssh_explain;
 mod ssh_proxy;
 mod ssh_tunnels;
 mod ssm;
+mod ssm_build;
 mod stack;
 mod temp_key;

@@ -28,7 +28,8 @@ What a test can switch at run time, through the control endpoint (never forwarde
                                 answers a fraction f of the matching calls itself, without asking
                                 moto: "throttle" is EC2's RequestLimitExceeded (HTTP 503),
                                 "server-error" an InternalError (HTTP 500), "access-denied"
-                                EC2's UnauthorizedOperation (HTTP 403), "expired-token" EC2's
+                                EC2's UnauthorizedOperation (HTTP 403; IAM's AccessDenied for
+                                the IAM actions in IAM_ACTIONS), "expired-token" EC2's
                                 RequestExpired for an expired session token (HTTP 400),
                                 "auth-failure" EC2's AuthFailure for keys AWS does not know
                                 (HTTP 401). The choice is
@@ -187,7 +188,21 @@ def rewrite_states(action, body):
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
 
 
+# IAM actions an access-denied fault answers in IAM's format (query protocol, ErrorResponse).
+IAM_ACTIONS = {"CreateInstanceProfile", "CreateRole", "PutRolePolicy", "AddRoleToInstanceProfile",
+               "GetInstanceProfile"}
+
+
 def fault_response(kind, action):
+    if kind == "access-denied" and action in IAM_ACTIONS:
+        msg = ("User: arn:aws:iam::123456789012:user/ci is not authorized to perform: iam:%s on "
+               "resource: arn:aws:iam::123456789012:role/packer-x because no identity-based "
+               "policy allows the iam:%s action" % (action, action))
+        body = ('<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error>'
+                '<Type>Sender</Type><Code>AccessDenied</Code><Message>%s</Message></Error>'
+                '<RequestId>rpack-test-%s-%d</RequestId></ErrorResponse>'
+                % (msg, action, int(time.time() * 1000)))
+        return 403, body.encode()
     if kind == "throttle":
         status, code, msg = 503, "RequestLimitExceeded", "Request limit exceeded."
     elif kind == "access-denied":

@@ -68,7 +68,7 @@ pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
         Box::new(iam_instance_profile::IamInstanceProfile),
         Box::new(cleanup_volumes::CleanupVolumes),
         launch,
-        Box::new(crate::builders::common::connect::Connect),
+        Box::new(crate::builders::common::connect::Connect::default()),
         Box::new(provision::Provision),
         Box::new(stop_instance::StopInstance),
         Box::new(modify_instance::ModifyInstance),

@@ -3,13 +3,35 @@
 //! `ssh_handshake_attempts` and `pause_before_connecting`, like Packer's `StepConnectSSH`),
 //! and owns the connection (and its `ssh_local_tunnels`/`ssh_remote_tunnels`) until cleanup.
 //! The transport under it prints nothing.
+//!
+//! When the builder routes the connection through Session Manager ([`HasComm::session_manager`],
+//! amazon-ebs's `ssh_interface: session_manager`), every SSH connection runs over its own
+//! session ([`SsmTransport`]): `pause_before_ssm` is waited first, the transport reports the
+//! agent's registration wait and each session it starts (into the ledger before anything
+//! waits on it), the host-key check applies as over TCP, and the cleanup waits until every
+//! session was terminated (also after a failure or Ctrl-C).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::host_key::{Evidence, Watch};
 use crate::communicator::config::{CommType, SshConfig};
+use crate::communicator::ssh::ConnectParams;
+use crate::communicator::ssm::SsmTransport;
 use crate::communicator::{CommError, SshComm};
 use crate::engine::{Outcome, Step, StepEnv};
 use crate::ui::Ui;
 use tokio_util::sync::CancellationToken;
+
+/// How long the cleanup waits for the sessions to be terminated before it gives up (the
+/// ledger then still lists them for `rpack cleanup`).
+const SESSIONS_CLOSE: Duration = Duration::from_secs(60);
+
+/// A connection through Session Manager: the transport and `pause_before_ssm`.
+pub(crate) struct SsmRoute {
+    pub transport: Arc<SsmTransport>,
+    pub pause: Duration,
+}
 
 /// What the connect step needs from a builder's context.
 pub(crate) trait HasComm: Send {
@@ -29,10 +51,19 @@ pub(crate) trait HasComm: Send {
     fn host_key_evidence(&self) -> Evidence {
         Evidence::default()
     }
+
+    /// The Session Manager route to the machine, when it is reached that way (not by default).
+    fn session_manager(&self, _env: &StepEnv) -> anyhow::Result<Option<SsmRoute>> {
+        Ok(None)
+    }
 }
 
 /// Packer's `StepConnect` for the SSH communicator; does nothing with `communicator: none`.
-pub(crate) struct Connect;
+#[derive(Default)]
+pub(crate) struct Connect {
+    /// The Session Manager transport of this build, kept until cleanup has ended its sessions.
+    ssm: Mutex<Option<Arc<SsmTransport>>>,
+}
 
 #[async_trait::async_trait]
 impl<C: HasComm> Step<C> for Connect {
@@ -45,25 +76,59 @@ impl<C: HasComm> Step<C> for Connect {
         if cfg.comm_type != CommType::Ssh {
             return Ok(());
         }
-        let host = ctx.host()?;
         let hint = ctx.login_hint(&cfg.username);
+        let route = ctx.session_manager(env)?;
+        let host = match &route {
+            Some(_) => String::new(),
+            None => ctx.host()?,
+        };
         let watch = Watch::start(cfg.host_key_check, ctx.host_key_evidence());
-        let comm = connect_with(&cfg, &host, env.ui.as_ref(), &env.cancel, &watch)
-            .await
-            .map_err(|e| match (e, hint) {
-                (CommError::Auth(m), Some(h)) if !crate::ui::voice::as_packer() => {
-                    CommError::Auth(format!("{m}; hint: {h}"))
-                }
-                (e, _) => e,
-            })?;
+        let ui = env.ui.as_ref();
+        let connected = match route {
+            Some(route) => {
+                *self
+                    .ssm
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some(route.transport.clone());
+                connect_ssm(&cfg, &route, ui, &env.cancel, &watch).await
+            }
+            None => connect_with(&cfg, &host, ui, &env.cancel, &watch).await,
+        };
+        let comm = connected.map_err(|e| match (e, hint) {
+            (CommError::Auth(m), Some(h)) if !crate::ui::voice::as_packer() => {
+                CommError::Auth(format!("{m}; hint: {h}"))
+            }
+            (e, _) => e,
+        })?;
         *ctx.comm_slot() = Some(comm);
         Ok(())
     }
 
-    async fn cleanup(&self, ctx: &mut C, _env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
+    async fn cleanup(&self, ctx: &mut C, env: &StepEnv, _outcome: Outcome) -> anyhow::Result<()> {
         if let Some(c) = ctx.comm_slot().take() {
             c.stop_tunnels();
             c.disconnect();
+        }
+        let transport = self
+            .ssm
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(t) = transport {
+            // Every session's socket is closed now: its pump ends and terminates it.
+            tokio::select! {
+                () = t.close() => {}
+                () = tokio::time::sleep(SESSIONS_CLOSE) => anyhow::bail!(
+                    "Session Manager sessions to {} did not end within {}; `rpack cleanup` terminates them",
+                    t.target().instance_id,
+                    crate::gocompat::time::duration_string(SESSIONS_CLOSE)
+                ),
+                () = env.hard_cancel.cancelled() => anyhow::bail!(
+                    "stopped waiting for the Session Manager sessions to {} to end; `rpack cleanup` terminates them",
+                    t.target().instance_id
+                ),
+            }
         }
         Ok(())
     }
@@ -92,8 +157,55 @@ pub(crate) async fn connect_with(
     watch: &Watch,
 ) -> Result<SshComm, CommError> {
     let comm = SshComm::from_config(cfg, host);
-    watch.attach(&comm);
     ui.say(&format!("Using ssh communicator to connect: {host}"));
+    wait_up(cfg, comm, ui, cancel, watch).await
+}
+
+/// Connects through Session Manager: `pause_before_ssm`, then SSH over sessions the transport
+/// starts (each dial its own; StartSession retried while the instance's agent registers, for at
+/// most `ssh_timeout`).
+async fn connect_ssm(
+    cfg: &SshConfig,
+    route: &SsmRoute,
+    ui: &dyn Ui,
+    cancel: &CancellationToken,
+    watch: &Watch,
+) -> Result<SshComm, CommError> {
+    let t = &route.transport;
+    ui.say(&format!(
+        "Using ssh communicator to connect over {}",
+        t.describe()
+    ));
+    if !route.pause.is_zero() {
+        ui.say(&format!(
+            "Waiting {} before establishing the SSM session...",
+            crate::gocompat::time::duration_string(route.pause)
+        ));
+        tokio::select! {
+            () = tokio::time::sleep(route.pause) => {}
+            () = cancel.cancelled() => return Err(CommError::Cancelled),
+        }
+    }
+    ui.say(&format!(
+        "Starting a Session Manager session to {} (waits while its SSM agent registers, at most {})...",
+        t.target().instance_id,
+        crate::gocompat::time::duration_string(cfg.timeout)
+    ));
+    let comm = t.ssh_comm(ConnectParams::from_config(cfg, &t.target().instance_id));
+    comm.set_algorithms(cfg.algorithms.clone());
+    wait_up(cfg, comm, ui, cancel, watch).await
+}
+
+/// Waits until `comm` is up (host key checked by `watch`), honouring
+/// `pause_before_connecting`.
+async fn wait_up(
+    cfg: &SshConfig,
+    comm: SshComm,
+    ui: &dyn Ui,
+    cancel: &CancellationToken,
+    watch: &Watch,
+) -> Result<SshComm, CommError> {
+    watch.attach(&comm);
     let wait = ui.wait("Waiting for SSH to become available...");
     let up = comm
         .wait_until_up(cfg.timeout, cfg.handshake_attempts, cancel)

@@ -106,6 +106,9 @@ pub async fn run(
         cancel,
         hard_cancel,
     };
-    let runner = Runner::new(vec![Box::new(Connect), Box::new(ProvisionStep)], options);
+    let runner = Runner::new(
+        vec![Box::new(Connect::default()), Box::new(ProvisionStep)],
+        options,
+    );
     runner.run(&mut ctx, &env).await.map(|_| ())
 }

@@ -27,6 +27,8 @@ impl SessionEvents for BuildSessions {
 
     fn terminated(&self, session_id: &str) {
         self.ledger.deleted(LEDGER_KIND, session_id, &self.region);
+        self.ui
+            .message(&format!("Session Manager session {session_id} terminated"));
     }
 
     fn say(&self, line: &str) {
@@ -66,6 +68,11 @@ mod tests {
         ev.say("Waiting for the SSM agent on i-1 to register with Systems Manager...");
         let said = ui.lines();
         assert!(said.iter().any(|l| l.contains("s-2")), "{said:?}");
+        assert!(
+            said.iter()
+                .any(|l| l.contains("Session Manager session s-1 terminated")),
+            "{said:?}"
+        );
         assert!(
             said.iter().any(|l| l.contains("Waiting for the SSM agent")),
             "{said:?}"

@@ -66,6 +66,12 @@ pub struct RunConfig {
     pub block_duration_minutes: i64,
     pub disable_stop_instance: bool,
     pub ssh_interface: Option<String>,
+    /// `pause_before_ssm`: waited before the first Session Manager session (Packer 1.6.6 sets
+    /// no default; its documentation's 10 s is the later plugin's).
+    pub pause_before_ssm: std::time::Duration,
+    /// `session_manager_port`: Packer's local end of the plugin's port forward. rpack's
+    /// transport needs no local port (the session is bridged in-process); kept for `validate`.
+    pub session_manager_port: i64,
     pub metadata_options: MetadataOptions,
     /// `temporary_key_pair_type` as written by the user (`None` → rpack's ed25519 default).
     pub temporary_key_pair_type: Option<String>,
@@ -76,6 +82,10 @@ impl RunConfig {
         self.spot_price
             .as_deref()
             .is_some_and(|p| !p.is_empty() && p != "0")
+    }
+    /// `ssh_interface: session_manager`: the instance is reached through Session Manager.
+    pub fn session_manager(&self) -> bool {
+        self.ssh_interface.as_deref() == Some("session_manager")
     }
     /// The temporary key type rpack creates: ed25519 unless the template says otherwise
     /// (Packer 1.6.6 always made RSA, which OpenSSH ≥ 8.8 images reject with SHA-1).
@@ -152,8 +162,8 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> (SshConfig, RunConfig) {
     c.disable_stop_instance = d.bool("disable_stop_instance").unwrap_or(false);
     c.ssh_interface = nonempty(d.string("ssh_interface"));
     let _ = d.duration("windows_password_timeout");
-    let _ = d.duration("pause_before_ssm");
-    let _ = d.int("session_manager_port");
+    c.pause_before_ssm = d.duration("pause_before_ssm").unwrap_or_default();
+    c.session_manager_port = d.int("session_manager_port").unwrap_or(0);
     c.metadata_options = d
         .object("metadata_options", |d| MetadataOptions {
             http_endpoint: nonempty(d.string("http_endpoint")),
@@ -176,7 +186,20 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> (SshConfig, RunConfig) {
             d.error("ssh_interface", format!("Unknown interface type: {i}"));
         }
     }
-    crate::communicator::refuse::ssh_interface(d, c.ssh_interface.as_deref());
+    crate::communicator::refuse::ssh_interface(
+        d,
+        c.ssh_interface.as_deref(),
+        comm.bastion.is_some(),
+    );
+    if c.session_manager() && !(0..=65535).contains(&c.session_manager_port) {
+        d.error(
+            "session_manager_port",
+            format!(
+                "session_manager_port must be a port number (0-65535), got {}",
+                c.session_manager_port
+            ),
+        );
+    }
     let filter_empty = c
         .source_ami_filter
         .as_ref()

@@ -1,6 +1,8 @@
 //! What amazon-ebs gives the shared connect step ([`crate::builders::common::connect`]): the
-//! instance address (`ssh_host`, else by `ssh_interface`, else public IP, else private IP) and
-//! the communicator configuration with the build's key pair filled in.
+//! instance address (`ssh_host`, else by `ssh_interface`, else public IP, else private IP), or
+//! with `ssh_interface: session_manager` the Session Manager route to the instance (its
+//! sessions recorded in the build's ledger), and the communicator configuration with the
+//! build's key pair filled in.
 
 use anyhow::Context as _;
 
@@ -8,13 +10,22 @@ use crate::builders::amazon_ebs::context::BuildCtx;
 use std::sync::Arc;
 
 use super::console::Ec2Console;
-use crate::builders::common::connect::HasComm;
+use crate::builders::common::connect::{HasComm, SsmRoute};
 use crate::builders::common::host_key::Evidence;
 use crate::communicator::config::SshConfig;
 use crate::communicator::host_key::ConsoleSource;
+use crate::communicator::ssm::build_events::BuildSessions;
+use crate::communicator::ssm::{Document, SessionTarget, SsmTransport};
 use crate::communicator::SshComm;
+use crate::engine::StepEnv;
 
+/// The address SSH reaches the instance at; `None` with `ssh_interface: session_manager`, where
+/// no address does (so `{{ build `Host` }}` is empty and the `ansible` provisioner goes through
+/// its proxy, over the session).
 pub fn host(ctx: &BuildCtx) -> Option<String> {
+    if ctx.cfg.run.session_manager() {
+        return None;
+    }
     if let Some(h) = &ctx.cfg.comm.host {
         return Some(h.clone());
     }
@@ -47,11 +58,40 @@ impl HasComm for BuildCtx {
     }
 
     fn host(&self) -> anyhow::Result<String> {
-        if self.cfg.run.ssh_interface.as_deref() == Some("session_manager") {
-            anyhow::bail!("ssh_interface \"session_manager\" is not supported by rpack yet; use public_ip, private_ip, public_dns or private_dns");
-        }
         host(self)
             .context("the instance has no address to connect to (set ssh_host or ssh_interface)")
+    }
+
+    /// `AWS-StartSSHSession` to `ssh_port`: one plain byte stream on every agent version (the
+    /// port-forwarding document makes newer agents multiplex), which the opt-in
+    /// `RPACK_SSM_PLUGIN` can carry over its stdin/stdout too.
+    fn session_manager(&self, env: &StepEnv) -> anyhow::Result<Option<SsmRoute>> {
+        if !self.cfg.run.session_manager() {
+            return Ok(None);
+        }
+        let id = self
+            .instance_id()
+            .context("no instance to start a Session Manager session to")?;
+        let events = Arc::new(BuildSessions {
+            ledger: env.ledger.clone(),
+            ui: env.ui.clone(),
+            region: self.region.clone(),
+        });
+        let transport = SsmTransport::new(
+            crate::aws::ssm::client(&self.aws.sdk, &self.region),
+            &self.region,
+            SessionTarget {
+                instance_id: id.to_string(),
+                document: Document::Ssh,
+                port: self.cfg.comm.port,
+            },
+            self.cfg.comm.timeout,
+            events,
+        );
+        Ok(Some(SsmRoute {
+            transport: Arc::new(transport),
+            pause: self.cfg.run.pause_before_ssm,
+        }))
     }
 
     fn comm_slot(&mut self) -> &mut Option<SshComm> {

@@ -2,8 +2,10 @@
 //! `security_group_filter`, or a temporary group that admits only the SSH port from
 //! `temporary_security_group_source_cidrs`, or with `temporary_security_group_source_public_ip`
 //! only from this host's public address/32 (looked up before anything is created, see
-//! [`crate::aws::checkip`]). Owns the temporary group; its cleanup runs after the instance is
-//! terminated (reverse order) and retries `DependencyViolation`.
+//! [`crate::aws::checkip`]). With `ssh_interface: session_manager` the temporary group admits
+//! nothing (Packer's `SkipSSHRuleCreation`): the session reaches sshd through the SSM agent on
+//! the instance. Owns the temporary group; its cleanup runs after the instance is terminated
+//! (reverse order) and retries `DependencyViolation`.
 
 use anyhow::bail;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType};
@@ -105,7 +107,12 @@ impl Step<BuildCtx> for SecurityGroup {
             ctx.security_group_ids = ids;
             return Ok(());
         }
-        let cidrs = source_cidrs(&cfg, env).await?;
+        let ssm = cfg.run.session_manager();
+        let cidrs = if ssm {
+            Vec::new()
+        } else {
+            source_cidrs(&cfg, env).await?
+        };
         let name = format!("packer_{}", uuid::Uuid::new_v4());
         env.ui.say(&format!(
             "Creating temporary security group for this instance: {name}"
@@ -129,6 +136,14 @@ impl Step<BuildCtx> for SecurityGroup {
         ctx.security_group_ids = vec![id.clone()];
 
         if cfg.comm.comm_type == CommType::None {
+            return Ok(());
+        }
+        if ssm {
+            if !crate::ui::voice::as_packer() {
+                env.ui.message(
+                    "No inbound rule in the temporary security group: the instance is reached through Session Manager",
+                );
+            }
             return Ok(());
         }
         let port = i32::from(cfg.comm.port);
