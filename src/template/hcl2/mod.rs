@@ -16,6 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 mod blocks;
+pub(crate) mod data;
 pub(crate) mod diag;
 mod dynamic;
 mod eval;
@@ -24,6 +25,7 @@ mod json_syntax;
 mod limits;
 mod load;
 mod packer_block;
+mod prereqs;
 mod schema;
 mod to_model;
 mod types;
@@ -36,6 +38,8 @@ use hcl::Value;
 
 pub(crate) use funcs::with_secrets;
 pub(crate) use load::is_hcl2_path;
+
+pub(crate) use data::{DataError, DataOptions, DataSources};
 
 use crate::template::interp::DEFERRED_BUILD_KEYS;
 use crate::template::parse::{self, Template, Variable};
@@ -52,15 +56,26 @@ pub(crate) struct Loaded {
 
 /// Loads the template at `path` (file or directory) with its variable inputs. On failure the
 /// error is every diagnostic, rendered.
+/// Data sources are only schema-checked: see [`load_template_with`].
 pub(crate) fn load_template(
     path: &str,
     var_files: &[String],
     vars: &[(String, String)],
 ) -> Result<Loaded, String> {
+    load_template_with(path, var_files, vars, DataOptions::default())
+}
+
+/// [`load_template`] with data sources configured (and executed) as `data` says.
+pub(crate) fn load_template_with(
+    path: &str,
+    var_files: &[String],
+    vars: &[(String, String)],
+    data: DataOptions<'_>,
+) -> Result<Loaded, String> {
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with("PKR_VAR_"))
         .collect();
-    load_with_env(path, var_files, vars, env)
+    load_with_env(path, var_files, vars, env, data)
 }
 
 fn load_with_env(
@@ -68,6 +83,7 @@ fn load_with_env(
     var_files: &[String],
     vars: &[(String, String)],
     env: Vec<(String, String)>,
+    data: DataOptions<'_>,
 ) -> Result<Loaded, String> {
     let mut diags = Vec::new();
     let (templates, auto) = load::discover(path).map_err(|d| diag::render(&[d]))?;
@@ -84,11 +100,18 @@ fn load_with_env(
         var_files,
         vars,
     };
-    let roots: BTreeMap<&str, Value> = root_vars
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    let resolved = vars::resolve(&parsed.files, &decls, &inputs, &roots, &mut diags);
+    let mut resolved = vars::resolve(&parsed.files, &decls, &inputs, &mut diags);
+    if diag::has_errors(&diags) {
+        return Err(diag::render(&diags));
+    }
+    let data_vals = prereqs::evaluate(
+        &parsed.files,
+        &decls,
+        &root_vars,
+        data,
+        &mut resolved,
+        &mut diags,
+    );
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }
@@ -99,6 +122,7 @@ fn load_with_env(
     scope
         .vars
         .insert("local".into(), Value::Object(resolved.locals.clone()));
+    scope.vars.insert("data".into(), Value::Object(data_vals));
     let root = to_model::root(&parsed.files, &decls, &scope, &mut diags);
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
@@ -220,5 +244,7 @@ pub(crate) fn select_builds(patterns: &[String], names: &[String], is_only: bool
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_data;
 #[cfg(test)]
 mod tests_json;
