@@ -21,6 +21,29 @@ use crate::template::json::{Object, Pos};
 /// (hcl2shim.UnknownVariableValue).
 pub(crate) const UNKNOWN: &str = "74D93920-ED26-11E3-AC10-0800200C9A66";
 
+thread_local! {
+    /// Whether this thread's load leaves data sources unexecuted (their outputs unknown).
+    static UNEXECUTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with data sources marked as executed or not for [`unknown_expression`].
+pub(crate) fn with_execution<T>(execute: bool, f: impl FnOnce() -> T) -> T {
+    let before = UNEXECUTED.with(|u| u.replace(!execute));
+    let out = f();
+    UNEXECUTED.with(|u| u.set(before));
+    out
+}
+
+/// Whether an expression that failed to evaluate is merely unknown: it refers to `data.*` and
+/// data sources were not executed (Packer's unknown values make such expressions unknown, not
+/// errors). Its value is then the placeholder.
+pub(crate) fn unknown_expression(e: &hcl_edit::expr::Expression) -> bool {
+    UNEXECUTED.with(std::cell::Cell::get)
+        && super::eval::references(e)
+            .iter()
+            .any(|(root, _)| root == "data")
+}
+
 /// One `data` block.
 #[derive(Debug, Clone)]
 pub(crate) struct DataDecl {
@@ -165,12 +188,15 @@ fn pos_loc(f: &SourceFile, p: Pos) -> Loc {
 }
 
 /// Evaluates, configures and (when asked) runs one data block in `scope`. The value is the
-/// object of its outputs. Problems are pushed to `diags` and yield `None`.
+/// object of its outputs. Problems are pushed to `diags` and yield `None`. With `unknown_ok`
+/// (data sources are not executed and this block uses another one's placeholder outputs), a
+/// body that fails to evaluate gives placeholders, as Packer's unknown values propagate.
 pub(crate) fn evaluate(
     f: &SourceFile,
     d: &DataDecl,
     scope: &Scope,
     opts: DataOptions<'_>,
+    unknown_ok: bool,
     diags: &mut Vec<Diag>,
 ) -> Option<Value> {
     let Some(schema) = schema(&d.kind) else {
@@ -205,6 +231,10 @@ pub(crate) fn evaluate(
     }
     let config = body_object(f, &d.body, scope, &d.kind, &[], diags);
     if diags.len() > before {
+        if unknown_ok {
+            diags.truncate(before);
+            return Some(Value::Object(placeholder(&schema)));
+        }
         return None;
     }
     let outputs = if d.kind == "null" {

@@ -123,7 +123,9 @@ fn load_with_env(
         .vars
         .insert("local".into(), Value::Object(resolved.locals.clone()));
     scope.vars.insert("data".into(), Value::Object(data_vals));
-    let root = to_model::root(&parsed.files, &decls, &scope, &mut diags);
+    let root = data::with_execution(data.execute && data.provider.is_some(), || {
+        to_model::root(&parsed.files, &decls, &scope, &mut diags)
+    });
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }

@@ -139,12 +139,22 @@ pub(crate) fn evaluate(
                     failed.insert(n);
                     continue;
                 }
+                let unknown_ok =
+                    !opts.execute && deps(n).iter().any(|d| matches!(d, Node::Data(_)));
                 let ok = match n {
-                    Node::Local(i) => local(files, decls, i, root, &data_vals, out, diags),
+                    Node::Local(i) => local(
+                        files,
+                        &decls.locals[i],
+                        root,
+                        &data_vals,
+                        unknown_ok,
+                        out,
+                        diags,
+                    ),
                     Node::Data(i) => {
                         let d = &decls.data[i];
                         let scope = scope_for(root, out, &data_vals);
-                        match data::evaluate(&files[d.file], d, &scope, opts, diags) {
+                        match data::evaluate(&files[d.file], d, &scope, opts, unknown_ok, diags) {
                             Some(v) => {
                                 if let Value::Object(kinds) = data_vals
                                     .entry(d.kind.clone())
@@ -215,14 +225,13 @@ fn scope_for(root: &BTreeMap<String, Value>, out: &Resolved, data: &Map<String, 
 
 fn local(
     files: &[SourceFile],
-    decls: &Decls,
-    i: usize,
+    l: &super::blocks::LocalDecl,
     root: &BTreeMap<String, Value>,
     data: &Map<String, Value>,
+    unknown_ok: bool,
     out: &mut Resolved,
     diags: &mut Vec<Diag>,
 ) -> bool {
-    let l = &decls.locals[i];
     let f = &files[l.file];
     let before = diags.len();
     check_functions(f, &l.expr, false, diags);
@@ -239,6 +248,12 @@ fn local(
     match eval(f, &l.expr, &ctx) {
         Ok(v) => {
             out.locals.insert(l.name.clone(), v);
+            true
+        }
+        // An expression over data sources that were not executed: unknown, as in Packer.
+        Err(_) if unknown_ok => {
+            out.locals
+                .insert(l.name.clone(), Value::String(data::UNKNOWN.into()));
             true
         }
         Err(e) => {
