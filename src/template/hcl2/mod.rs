@@ -16,6 +16,7 @@
 #![allow(clippy::result_large_err)]
 
 mod blocks;
+pub(crate) mod console;
 pub(crate) mod data;
 pub(crate) mod diag;
 mod dynamic;
@@ -52,6 +53,8 @@ pub(crate) struct Loaded {
     pub sensitive: BTreeMap<String, String>,
     /// Warnings, already rendered (empty when none).
     pub warnings: String,
+    /// The evaluation scope, for `rpack console`.
+    pub console: console::Console,
 }
 
 /// Loads the template at `path` (file or directory) with its variable inputs. On failure the
@@ -123,6 +126,9 @@ fn load_with_env(
         .vars
         .insert("local".into(), Value::Object(resolved.locals.clone()));
     scope.vars.insert("data".into(), Value::Object(data_vals));
+    let console = console::Console {
+        scope: scope.clone(),
+    };
     let root = data::with_execution(data.execute && data.provider.is_some(), || {
         to_model::root(&parsed.files, &decls, &scope, &mut diags)
     });
@@ -161,6 +167,7 @@ fn load_with_env(
         template,
         sensitive,
         warnings: diag::render(&diags),
+        console,
     })
 }
 
