@@ -354,3 +354,56 @@ fn validate_calls_aws_only_when_asked() {
         "{out}"
     );
 }
+
+#[test]
+fn amazon_ami_retries_throttling_and_reports_access_denied() {
+    use crate::support::{FaultKind, Proxy};
+    let moto = Moto::start();
+    let prefix = format!("rpack-dsp-{}", std::process::id());
+    let first = rt().block_on(seed(&moto, &prefix));
+    let proxy = Proxy::start(moto.endpoint());
+    let dir = fresh_dir("hcl2-data-proxy");
+    let t = format!(
+        r#"
+data "amazon-ami" "a" {{
+  owners              = ["self"]
+  filters             = {{ name = "{prefix}-one" }}
+  custom_endpoint_ec2 = "{}"
+}}
+source "null" "s" {{
+  communicator = "none"
+}}
+build {{
+  sources = ["source.null.s"]
+  provisioner "shell-local" {{
+    inline = ["echo ami=${{data.amazon-ami.a.id}}"]
+  }}
+}}
+"#,
+        proxy.endpoint()
+    );
+    std::fs::write(dir.join("t.pkr.hcl"), t).unwrap();
+    proxy.inject_fault_limited(FaultKind::Throttle, 1.0, &["DescribeImages"], Some(2));
+    let (code, out) = rpack(
+        &dir,
+        moto.endpoint(),
+        &["build", "-color=false", "t.pkr.hcl"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("ami={first}")), "{out}");
+    assert_eq!(
+        proxy.count("DescribeImages"),
+        3,
+        "two throttled, then answered"
+    );
+    proxy.inject_fault(FaultKind::AccessDenied, 1.0, &["DescribeImages"]);
+    let (code, out) = rpack(&dir, moto.endpoint(), &["inspect", "t.pkr.hcl"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "Error: Error querying AMI: describing images in us-east-1: UnauthorizedOperation"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("on t.pkr.hcl:2:1:"), "{out}");
+}
