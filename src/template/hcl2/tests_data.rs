@@ -194,3 +194,35 @@ fn null_requires_its_input() {
         "{e}"
     );
 }
+
+#[test]
+fn json_syntax_data_blocks_read_nested_blocks_as_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "t.pkr.json",
+        r#"{
+  "data": {
+    "amazon-parameterstore": {
+      "p": {"name": "x", "assume_role": {"role_arn": "arn:aws:iam::1:role/r"}}
+    },
+    "null": {"n": {"input": "${data.amazon-parameterstore.p.value}!"}}
+  },
+  "source": {"file": {"f": {"content": "${data.null.n.output}", "target": "o"}}},
+  "build": {"sources": ["source.file.f"]}
+}"#,
+    );
+    let fake = Fake {
+        calls: RefCell::new(Vec::new()),
+    };
+    let data = DataOptions {
+        provider: Some(&fake),
+        execute: true,
+    };
+    let l = load_with_env(&p, &[], &[], Vec::new(), data).unwrap();
+    assert!(
+        config_json(&l, 0).contains(r#""content":"v-x!""#),
+        "{}",
+        config_json(&l, 0)
+    );
+}
