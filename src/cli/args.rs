@@ -116,8 +116,14 @@ fn with_strict(cmd: Command) -> Command {
 }
 
 pub fn validate_command() -> Command {
-    with_strict(base("validate"))
-        .arg(bool_flag("syntax-only"))
+    let cmd = with_strict(base("validate"));
+    // rpack's (and Packer ≥1.8's) `-evaluate-datasources`; Packer 1.6.6 has no data sources.
+    let cmd = if crate::ui::voice::as_packer() {
+        cmd
+    } else {
+        cmd.arg(bool_flag("evaluate-datasources"))
+    };
+    cmd.arg(bool_flag("syntax-only"))
         .arg(list_flag("except"))
         .arg(list_flag("only"))
         .arg(list_flag("var"))

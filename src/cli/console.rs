@@ -78,6 +78,11 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     }
     // Like Packer, a template is used only when exactly one is named.
     let templates = many("template");
+    if let [path] = templates.as_slice() {
+        if crate::template::hcl2::is_hcl2_path(path) && std::fs::metadata(path).is_ok() {
+            return hcl2(out, path, &many("var-file"), &vars);
+        }
+    }
     let (template, values, origins) = if let [path] = templates.as_slice() {
         match crate::plan::load(&*ui, path, &many("var-file"), &vars) {
             Ok(l) => (l.template, l.values, l.origins),
@@ -121,13 +126,53 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
         &template,
         &ctx.user_vars,
     )));
+    read_lines(&*ui, &Evaluator::Json(Box::new(ctx)))
+}
+
+/// An HCL2 template's console: its data sources are evaluated, each line is an HCL
+/// expression.
+fn hcl2(out: &Output, path: &str, var_files: &[String], vars: &[(String, String)]) -> i32 {
+    use crate::template::hcl2;
+    let data = hcl2::DataOptions {
+        provider: Some(&crate::plan::datasources::Provider),
+        execute: true,
+    };
+    let secrets = Some(crate::aws::secrets::secrets_lookup());
+    let loaded = hcl2::with_secrets(secrets, || {
+        hcl2::load_template_with(path, var_files, vars, data)
+    });
+    let ui = out.ui(Secrets::default());
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            ui.error(&e);
+            return 1;
+        }
+    };
+    if !loaded.warnings.is_empty() {
+        ui.error(&loaded.warnings);
+    }
+    let ui = out.ui(Secrets::new(
+        loaded.sensitive.values().cloned().collect::<Vec<String>>(),
+    ));
+    read_lines(&*ui, &Evaluator::Hcl2(loaded.console))
+}
+
+/// What lines are evaluated with: a JSON template's render context or an HCL2 scope.
+enum Evaluator {
+    Json(Box<Context>),
+    Hcl2(crate::template::hcl2::console::Console),
+}
+
+/// Reads the lines from standard input the way its kind decides (see the module docs).
+fn read_lines(ui: &dyn Ui, ev: &Evaluator) -> i32 {
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
-        interactive(&*ui, &ctx, &mut stdin.lock())
+        interactive(ui, ev, &mut stdin.lock())
     } else if stdin_is_pipe(&stdin) {
-        piped(&*ui, &ctx, &mut stdin.lock())
+        piped(ui, ev, &mut stdin.lock())
     } else {
-        edited(&*ui, &ctx, &mut stdin.lock())
+        edited(ui, ev, &mut stdin.lock())
     }
 }
 
@@ -184,18 +229,42 @@ fn context(
     Ok(Context { user_vars, ..base })
 }
 
-/// One evaluated line: its result, whether it asked to exit, and the problem, if any.
+/// One evaluated line: its result, whether it asked to exit, and the problem, if any (an HCL2
+/// problem is a rendered diagnostic).
 struct Evaluated {
     result: String,
     exit: bool,
     problem: Option<String>,
+    diagnostic: bool,
 }
 
-fn evaluate(line: &str, ctx: &Context) -> Evaluated {
+fn evaluate(line: &str, ev: &Evaluator) -> Evaluated {
     let ok = |result: String| Evaluated {
         result,
         exit: false,
         problem: None,
+        diagnostic: false,
+    };
+    let ctx = match ev {
+        Evaluator::Json(ctx) => ctx,
+        Evaluator::Hcl2(c) => {
+            return match line {
+                "" => ok(String::new()),
+                "exit" => Evaluated {
+                    exit: true,
+                    ..ok(String::new())
+                },
+                "help" => ok(HCL2_HELP.to_string()),
+                expr => match c.eval(expr) {
+                    Ok(r) => ok(r),
+                    Err(d) => Evaluated {
+                        problem: Some(d),
+                        diagnostic: true,
+                        ..ok(String::new())
+                    },
+                },
+            };
+        }
     };
     match line {
         "" => ok(String::new()),
@@ -218,6 +287,32 @@ fn evaluate(line: &str, ctx: &Context) -> Evaluated {
     }
 }
 
+/// What `help` prints in an HCL2 template's console.
+const HCL2_HELP: &str = "Packer console HCL2 Mode.
+The Packer console allows you to experiment with Packer interpolations.
+You may access variables and functions in the Packer config you called the
+console with.
+
+Type in the interpolation to test and hit <enter> to see the result.
+
+\"upper(var.foo.id)\" will evaluate to the upper case of the id of var.foo.
+
+\"data.amazon-ami.base.id\" will show the id of the image that data source found.
+
+To exit the console, type \"exit\" and hit <enter>, or use Control-C.";
+
+/// Reports a failed line: an HCL2 diagnostic as it is, else Packer's interpolation error.
+fn report_evaluated(ui: &dyn Ui, e: &Evaluated) -> i32 {
+    match &e.problem {
+        Some(d) if e.diagnostic => {
+            ui.error(&ui.mask(d));
+            1
+        }
+        Some(p) => report(ui, p),
+        None => 0,
+    }
+}
+
 /// Reports a failed expression; returns the exit code it implies.
 fn report(ui: &dyn Ui, detail: &str) -> i32 {
     let detail = wrap_string(&ui.mask(detail), 80);
@@ -233,15 +328,13 @@ fn report(ui: &dyn Ui, detail: &str) -> i32 {
 
 /// Stdin is not a terminal: every line (trimmed) is evaluated, problems are reported as they
 /// come, and the last line's result is printed.
-fn piped(ui: &dyn Ui, ctx: &Context, input: &mut dyn BufRead) -> i32 {
+fn piped(ui: &dyn Ui, ctx: &Evaluator, input: &mut dyn BufRead) -> i32 {
     let mut last = String::new();
     let mut code = 0;
     for line in input.lines() {
         let Ok(line) = line else { break };
         let e = evaluate(line.trim(), ctx);
-        if let Some(p) = &e.problem {
-            code = report(ui, p).max(code);
-        }
+        code = report_evaluated(ui, &e).max(code);
         last = e.result;
     }
     ui.message(&last);
@@ -250,7 +343,7 @@ fn piped(ui: &dyn Ui, ctx: &Context, input: &mut dyn BufRead) -> i32 {
 
 /// Neither a terminal nor a pipe (`< file`): Packer's line editor reads the input without a
 /// prompt and each line's result is printed, up to `exit` or the end of the input.
-fn edited(ui: &dyn Ui, ctx: &Context, input: &mut dyn Read) -> i32 {
+fn edited(ui: &dyn Ui, ctx: &Evaluator, input: &mut dyn Read) -> i32 {
     let mut code = 0;
     let mut line: Vec<u8> = Vec::new();
     let mut bytes = std::io::BufReader::new(input).bytes();
@@ -265,9 +358,7 @@ fn edited(ui: &dyn Ui, ctx: &Context, input: &mut dyn Read) -> i32 {
             b'\r' | b'\n' => {
                 let text = String::from_utf8_lossy(&std::mem::take(&mut line)).into_owned();
                 let e = evaluate(&text, ctx);
-                if let Some(p) = &e.problem {
-                    code = report(ui, p).max(code);
-                }
+                code = report_evaluated(ui, &e).max(code);
                 if e.exit {
                     return code;
                 }
@@ -285,7 +376,7 @@ fn edited(ui: &dyn Ui, ctx: &Context, input: &mut dyn Read) -> i32 {
 }
 
 /// A terminal: `> ` prompts, each result printed, until `exit` or end of input.
-fn interactive(ui: &dyn Ui, ctx: &Context, input: &mut dyn BufRead) -> i32 {
+fn interactive(ui: &dyn Ui, ctx: &Evaluator, input: &mut dyn BufRead) -> i32 {
     let mut code = 0;
     loop {
         print!("> ");
@@ -301,9 +392,7 @@ fn interactive(ui: &dyn Ui, ctx: &Context, input: &mut dyn BufRead) -> i32 {
         let line = line.strip_suffix('\n').unwrap_or(&line);
         let line = line.strip_suffix('\r').unwrap_or(line);
         let e = evaluate(line, ctx);
-        if let Some(p) = &e.problem {
-            code = report(ui, p).max(code);
-        }
+        code = report_evaluated(ui, &e).max(code);
         if e.exit {
             return code;
         }

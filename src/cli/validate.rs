@@ -14,9 +14,13 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let ui = out.ui(Secrets::default());
     let parsed = args::parse(args::validate_command(), rest).and_then(|m| {
         let t = args::template_args(&m)?;
-        Ok((args::flag(&m, "syntax-only"), t))
+        Ok((
+            args::flag(&m, "syntax-only"),
+            args::flag(&m, "evaluate-datasources"),
+            t,
+        ))
     });
-    let (syntax_only, targs) = match parsed {
+    let (syntax_only, evaluate_data, targs) = match parsed {
         Ok(p) => p,
         Err(e) => return usage_error(&*ui, help::validate(), &e),
     };
@@ -24,7 +28,13 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
         Ok(v) => v,
         Err(msg) => return usage_error(&*ui, help::validate(), &args::UsageError(Some(msg))),
     };
-    let loaded = match load(&*ui, &targs.template, &targs.var_files, &vars) {
+    let loaded = match load::load_with(
+        &*ui,
+        &targs.template,
+        &targs.var_files,
+        &vars,
+        evaluate_data,
+    ) {
         Ok(l) => l,
         Err(code) => return code,
     };

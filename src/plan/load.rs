@@ -74,12 +74,25 @@ pub struct Loaded {
     pub origins: variables::Origins,
 }
 
-/// Reads the template and the variable inputs, printing Packer's messages on failure.
+/// Reads the template and the variable inputs, printing Packer's messages on failure. An HCL2
+/// template's data sources are evaluated (`build`, `inspect`, `console`).
 pub fn load(
     ui: &dyn Ui,
     path: &str,
     var_files: &[String],
     vars: &[(String, String)],
+) -> Result<Loaded, i32> {
+    load_with(ui, path, var_files, vars, true)
+}
+
+/// [`load`], executing an HCL2 template's data sources only when `evaluate_data` (`validate`
+/// without `-evaluate-datasources` configures them and uses placeholders, as Packer does).
+pub fn load_with(
+    ui: &dyn Ui,
+    path: &str,
+    var_files: &[String],
+    vars: &[(String, String)],
+    evaluate_data: bool,
 ) -> Result<Loaded, i32> {
     if path != "-" {
         if let Err(e) = std::fs::metadata(path) {
@@ -93,7 +106,13 @@ pub fn load(
     }
     if hcl2::is_hcl2_path(path) {
         let secrets = Some(crate::aws::secrets::secrets_lookup());
-        return match hcl2::with_secrets(secrets, || hcl2::load_template(path, var_files, vars)) {
+        let data = hcl2::DataOptions {
+            provider: Some(&super::datasources::Provider),
+            execute: evaluate_data,
+        };
+        return match hcl2::with_secrets(secrets, || {
+            hcl2::load_template_with(path, var_files, vars, data)
+        }) {
             Ok(l) => {
                 if !l.warnings.is_empty() {
                     ui.error(&l.warnings);

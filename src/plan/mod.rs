@@ -6,6 +6,7 @@
 //! adds what `packer fix` would still rewrite.
 
 mod check;
+pub mod datasources;
 mod diag;
 pub mod fix;
 pub mod fixable;

@@ -16,6 +16,8 @@ mod ebs_faults;
 mod ebs_more;
 mod fidelity;
 mod hcl2;
+mod hcl2_console;
+mod hcl2_data;
 mod host_key;
 mod host_key_inject;
 mod hostile;

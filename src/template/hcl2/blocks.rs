@@ -63,6 +63,7 @@ pub(crate) struct Decls {
     pub locals: Vec<LocalDecl>,
     pub sources: Vec<SourceDecl>,
     pub builds: Vec<BuildDecl>,
+    pub data: Vec<super::data::DataDecl>,
 }
 
 pub(crate) fn unsupported_argument(loc: Option<Loc>, name: &str) -> Diag {
@@ -286,14 +287,18 @@ fn block(fi: usize, f: &SourceFile, b: &Block, d: &mut Decls, diags: &mut Vec<Di
                 });
             }
         }
-        "data" => diags.push(Diag::error(
-            loc,
-            "Data sources are not implemented yet",
-            format!(
-                "rpack does not evaluate data blocks yet ({}); use a variable or local instead.",
-                labels(b).join(".")
-            ),
-        )),
+        "data" => {
+            if let Some(l) = want_labels(f, b, &["type", "name"], diags) {
+                d.data.push(super::data::DataDecl {
+                    kind: l[0].clone(),
+                    name: l[1].clone(),
+                    file: fi,
+                    loc,
+                    kind_loc: b.labels.first().and_then(|x| f.span_loc(x.span())),
+                    body: b.body.clone(),
+                });
+            }
+        }
         k => diags.push(unsupported_block(loc, k)),
     }
 }
@@ -393,6 +398,9 @@ fn duplicates(d: &Decls, diags: &mut Vec<Diag>) {
     }
     for l in &d.locals {
         dup("local", format!("\"{}\"", l.name), &l.loc, diags);
+    }
+    for x in &d.data {
+        dup("data", format!("\"{}.{}\"", x.kind, x.name), &x.loc, diags);
     }
     for s in &d.sources {
         dup(

@@ -202,6 +202,7 @@ impl W<'_> {
                     // The last label of a build's `source "type.name"`, `provisioner "type"`
                     // or `post-processor "type"` names the plugin of the body.
                     let inner = match inner {
+                        Kind::Plugin("") if key == "data" && labels == 2 => Kind::Plugin(l),
                         Kind::Plugin("") if labels == 1 => {
                             let t = l.strip_prefix("source.").unwrap_or(l);
                             Kind::Plugin(t.split('.').next().unwrap_or(t))
@@ -247,7 +248,9 @@ fn block_labels<'a>(kind: Kind<'a>, key: &str) -> Option<(usize, Kind<'a>)> {
             "variable" => Some((1, Kind::Variable)),
             "variables" | "locals" => Some((0, Kind::Attrs)),
             "local" => Some((1, Kind::Attrs)),
-            "data" => Some((2, Kind::Attrs)),
+            // The type label names the data source, whose nested blocks (`assume_role` …)
+            // are read as blocks.
+            "data" => Some((2, Kind::Plugin(""))),
             "build" => Some((0, Kind::Build)),
             _ => None,
         },

@@ -16,6 +16,8 @@
 #![allow(clippy::result_large_err)]
 
 mod blocks;
+pub(crate) mod console;
+pub(crate) mod data;
 pub(crate) mod diag;
 mod dynamic;
 mod eval;
@@ -24,6 +26,7 @@ mod json_syntax;
 mod limits;
 mod load;
 mod packer_block;
+mod prereqs;
 mod schema;
 mod to_model;
 mod types;
@@ -37,6 +40,8 @@ use hcl::Value;
 pub(crate) use funcs::with_secrets;
 pub(crate) use load::is_hcl2_path;
 
+pub(crate) use data::{DataError, DataOptions, DataSources};
+
 use crate::template::interp::DEFERRED_BUILD_KEYS;
 use crate::template::parse::{self, Template, Variable};
 use diag::Diag;
@@ -48,19 +53,32 @@ pub(crate) struct Loaded {
     pub sensitive: BTreeMap<String, String>,
     /// Warnings, already rendered (empty when none).
     pub warnings: String,
+    /// The evaluation scope, for `rpack console`.
+    pub console: console::Console,
 }
 
 /// Loads the template at `path` (file or directory) with its variable inputs. On failure the
 /// error is every diagnostic, rendered.
+/// Data sources are only schema-checked: see [`load_template_with`].
 pub(crate) fn load_template(
     path: &str,
     var_files: &[String],
     vars: &[(String, String)],
 ) -> Result<Loaded, String> {
+    load_template_with(path, var_files, vars, DataOptions::default())
+}
+
+/// [`load_template`] with data sources configured (and executed) as `data` says.
+pub(crate) fn load_template_with(
+    path: &str,
+    var_files: &[String],
+    vars: &[(String, String)],
+    data: DataOptions<'_>,
+) -> Result<Loaded, String> {
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| k.starts_with("PKR_VAR_"))
         .collect();
-    load_with_env(path, var_files, vars, env)
+    load_with_env(path, var_files, vars, env, data)
 }
 
 fn load_with_env(
@@ -68,6 +86,7 @@ fn load_with_env(
     var_files: &[String],
     vars: &[(String, String)],
     env: Vec<(String, String)>,
+    data: DataOptions<'_>,
 ) -> Result<Loaded, String> {
     let mut diags = Vec::new();
     let (templates, auto) = load::discover(path).map_err(|d| diag::render(&[d]))?;
@@ -84,11 +103,18 @@ fn load_with_env(
         var_files,
         vars,
     };
-    let roots: BTreeMap<&str, Value> = root_vars
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    let resolved = vars::resolve(&parsed.files, &decls, &inputs, &roots, &mut diags);
+    let mut resolved = vars::resolve(&parsed.files, &decls, &inputs, &mut diags);
+    if diag::has_errors(&diags) {
+        return Err(diag::render(&diags));
+    }
+    let data_vals = prereqs::evaluate(
+        &parsed.files,
+        &decls,
+        &root_vars,
+        data,
+        &mut resolved,
+        &mut diags,
+    );
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }
@@ -99,7 +125,13 @@ fn load_with_env(
     scope
         .vars
         .insert("local".into(), Value::Object(resolved.locals.clone()));
-    let root = to_model::root(&parsed.files, &decls, &scope, &mut diags);
+    scope.vars.insert("data".into(), Value::Object(data_vals));
+    let console = console::Console {
+        scope: scope.clone(),
+    };
+    let root = data::with_execution(data.execute && data.provider.is_some(), || {
+        to_model::root(&parsed.files, &decls, &scope, &mut diags)
+    });
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }
@@ -135,6 +167,7 @@ fn load_with_env(
         template,
         sensitive,
         warnings: diag::render(&diags),
+        console,
     })
 }
 
@@ -220,5 +253,7 @@ pub(crate) fn select_builds(patterns: &[String], names: &[String], is_only: bool
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_data;
 #[cfg(test)]
 mod tests_json;

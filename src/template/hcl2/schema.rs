@@ -42,6 +42,12 @@ const AMAZON_EBS: &[(&str, Nested)] = &[
 pub(crate) fn nested(kind: &str, name: &str) -> Option<Nested> {
     match kind {
         "amazon-ebs" => AMAZON_EBS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k),
+        // The amazon data sources: the access configuration's blocks.
+        "amazon-ami" | "amazon-parameterstore" | "amazon-secretsmanager" => {
+            super::data::ACCESS_BLOCKS
+                .contains(&name)
+                .then_some(Nested::Single)
+        }
         _ => None,
     }
 }

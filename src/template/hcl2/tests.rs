@@ -19,7 +19,7 @@ fn load_src(text: &str, vars: &[(&str, &str)], env: &[(&str, &str)]) -> Result<L
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    load_with_env(&p, &[], &vars, env)
+    load_with_env(&p, &[], &vars, env, DataOptions::default())
         .map_err(|e| e.replace(&dir.path().display().to_string(), "DIR"))
 }
 
@@ -185,18 +185,21 @@ fn bad_input_is_a_clear_error() {
     let e = load_src("data \"amazon-ami\" \"x\" {}\n", &[], &[])
         .err()
         .unwrap();
-    assert!(
-        e.contains("Data sources are not implemented yet\n\n  on DIR/t.pkr.hcl:1:1:"),
-        "{e}"
-    );
+    assert!(e.contains("Missing build block"), "{e}");
     let e = load_src("variable \"x\" {}\n", &[], &[]).err().unwrap();
     assert!(e.contains("Unset variable \"x\""), "{e}");
     let e = load_src("source \"null\" \"a\" {\n  x = env(\"HOME\")\n}\nbuild { sources = [\"source.null.a\"] }\n", &[], &[]).err().unwrap();
     assert!(e.contains("only available in variable default"), "{e}");
     let dir = tempfile::tempdir().unwrap();
-    let e = load_with_env(&dir.path().display().to_string(), &[], &[], vec![])
-        .err()
-        .unwrap();
+    let e = load_with_env(
+        &dir.path().display().to_string(),
+        &[],
+        &[],
+        vec![],
+        DataOptions::default(),
+    )
+    .err()
+    .unwrap();
     assert!(e.contains("No template files"), "{e}");
 }
 
@@ -209,9 +212,15 @@ fn directory_duplicates_across_files() {
         "b.pkr.hcl",
         "variable \"x\" {\n  default = 2\n}\nbuild {\n  sources = [\"source.null.a\"]\n}\n",
     );
-    let e = load_with_env(&dir.path().display().to_string(), &[], &[], vec![])
-        .err()
-        .unwrap();
+    let e = load_with_env(
+        &dir.path().display().to_string(),
+        &[],
+        &[],
+        vec![],
+        DataOptions::default(),
+    )
+    .err()
+    .unwrap();
     assert!(e.contains("Duplicate variable \"x\""), "{e}");
     assert!(e.contains("b.pkr.hcl:1:1"), "{e}");
     write(
@@ -220,7 +229,14 @@ fn directory_duplicates_across_files() {
         "build {\n  sources = [\"source.null.a\"]\n}\n",
     );
     write(dir.path(), "x.auto.pkrvars.hcl", "x = 7\ny = 1\n");
-    let l = load_with_env(&dir.path().display().to_string(), &[], &[], vec![]).unwrap();
+    let l = load_with_env(
+        &dir.path().display().to_string(),
+        &[],
+        &[],
+        vec![],
+        DataOptions::default(),
+    )
+    .unwrap();
     assert!(l.warnings.contains("Undefined variable"), "{}", l.warnings);
     assert_eq!(l.template.builders[0].name, "null.a");
 }

@@ -45,7 +45,7 @@ fn load_files(files: &[(&str, &str)], path: &str, var_files: &[&str]) -> Result<
         .iter()
         .map(|f| dir.path().join(f).display().to_string())
         .collect();
-    load_with_env(&p, &vf, &[], Vec::new())
+    load_with_env(&p, &vf, &[], Vec::new(), DataOptions::default())
         .map_err(|e| e.replace(&format!("{}/", dir.path().display()), ""))
 }
 

@@ -122,6 +122,9 @@ pub(super) fn value(
     }
     match eval(f, e, ctx) {
         Ok(v) => Some(v),
+        Err(_) if super::data::unknown_expression(e) => {
+            Some(Value::String(super::data::UNKNOWN.into()))
+        }
         Err(d) => {
             diags.push(d);
             None

@@ -1,8 +1,9 @@
 //! Input variables and locals: declared types and defaults, values from the environment
 //! (`PKR_VAR_name`), automatic and explicit var files and `-var`, in Packer's precedence
-//! (each later source wins), validation blocks, and locals evaluated in dependency order.
+//! (each later source wins) and validation blocks. Locals are evaluated with the data sources
+//! (`prereqs`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use hcl::eval::Context;
@@ -10,9 +11,9 @@ use hcl::{Map, Value};
 use hcl_edit::structure::Structure;
 use hcl_edit::Span;
 
-use super::blocks::{Decls, LocalDecl, VarDecl};
+use super::blocks::{Decls, VarDecl};
 use super::diag::{Diag, Loc, SourceFile};
-use super::eval::{base_context, check_functions, eval, references};
+use super::eval::{base_context, check_functions, eval};
 use super::load;
 use super::types::{self, Type};
 
@@ -39,12 +40,11 @@ struct Var<'d> {
     value: Option<Value>,
 }
 
-/// Resolves every variable, then every local.
+/// Resolves every variable.
 pub(crate) fn resolve(
     files: &[SourceFile],
     decls: &Decls,
     inputs: &Inputs,
-    root: &BTreeMap<&str, Value>,
     diags: &mut Vec<Diag>,
 ) -> Resolved {
     let mut out = Resolved::default();
@@ -184,7 +184,6 @@ pub(crate) fn resolve(
             }
         }
     }
-    locals(files, decls, root, &mut out, diags);
     out
 }
 
@@ -259,100 +258,4 @@ fn var_file(path: &std::path::Path, diags: &mut Vec<Diag>) -> Vec<(String, Optio
         }
     }
     out
-}
-
-/// Evaluates locals in dependency order; cycles and unknown references are errors.
-fn locals(
-    files: &[SourceFile],
-    decls: &Decls,
-    root: &BTreeMap<&str, Value>,
-    out: &mut Resolved,
-    diags: &mut Vec<Diag>,
-) {
-    let by_name: BTreeMap<&str, &LocalDecl> =
-        decls.locals.iter().map(|l| (l.name.as_str(), l)).collect();
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        Visiting,
-        Done,
-    }
-    let mut state: BTreeMap<&str, State> = BTreeMap::new();
-    let mut failed: BTreeSet<&str> = BTreeSet::new();
-    for l in &decls.locals {
-        if l.sensitive {
-            out.sensitive.insert(l.name.clone());
-        }
-    }
-    // Iterative DFS so a long chain cannot overflow the stack.
-    for start in decls.locals.iter().map(|l| l.name.as_str()) {
-        let mut stack: Vec<(&str, bool)> = vec![(start, false)];
-        while let Some((name, expanded)) = stack.pop() {
-            let l = by_name[name];
-            if expanded {
-                state.insert(name, State::Done);
-                let f = &files[l.file];
-                let deps = references(&l.expr);
-                if failed.contains(name) {
-                    continue;
-                }
-                if deps
-                    .iter()
-                    .any(|(r, d)| r == "local" && failed.contains(d.as_str()))
-                {
-                    failed.insert(name);
-                    continue;
-                }
-                let before = diags.len();
-                check_functions(f, &l.expr, false, diags);
-                if diags.len() > before {
-                    failed.insert(name);
-                    continue;
-                }
-                let mut ctx = base_context(false);
-                for (k, v) in root {
-                    ctx.declare_var(*k, v.clone());
-                }
-                ctx.declare_var("var", Value::Object(out.vars.clone()));
-                ctx.declare_var("local", Value::Object(out.locals.clone()));
-                match eval(f, &l.expr, &ctx) {
-                    Ok(v) => {
-                        out.locals.insert(name.to_string(), v);
-                    }
-                    Err(e) => {
-                        failed.insert(name);
-                        diags.push(e);
-                    }
-                }
-                continue;
-            }
-            match state.get(name) {
-                Some(State::Done) => continue,
-                Some(State::Visiting) => continue,
-                None => {}
-            }
-            state.insert(name, State::Visiting);
-            stack.push((name, true));
-            for (r, dep) in references(&l.expr) {
-                if r != "local" {
-                    continue;
-                }
-                if !by_name.contains_key(dep.as_str()) {
-                    continue; // reported by evaluation as an unsupported attribute
-                }
-                match state.get(dep.as_str()) {
-                    Some(State::Visiting) => {
-                        if failed.insert(name) {
-                            diags.push(Diag::error(
-                                l.loc.clone(),
-                                "Cycle among locals",
-                                format!("local.{name} refers to local.{dep}, which depends on local.{name} again."),
-                            ));
-                        }
-                    }
-                    Some(State::Done) => {}
-                    None => stack.push((by_name[dep.as_str()].name.as_str(), false)),
-                }
-            }
-        }
-    }
 }

@@ -9,7 +9,7 @@ use crate::decoder::Decoder;
 
 /// Decodes the access keys of an amazon builder/post-processor (`skip_region_validation` is an
 /// AMI-config key in Packer, read here too because it decides an API call).
-pub(super) fn decode(d: &mut Decoder<'_>) -> AccessConfig {
+pub fn decode(d: &mut Decoder<'_>) -> AccessConfig {
     let mut c = AccessConfig {
         access_key: d.string("access_key").filter(|s| !s.is_empty()),
         secret_key: d.string("secret_key").filter(|s| !s.is_empty()),

@@ -7,7 +7,7 @@
 //! Keys in [`NO_RENDER`] are only syntax-checked here and rendered per region at run time with
 //! `{{ .BuildRegion }}` and the `{{ .SourceAMI* }}` data.
 
-mod access;
+pub mod access;
 mod ami;
 mod ami_options;
 mod block_devices;
