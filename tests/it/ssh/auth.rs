@@ -1,11 +1,6 @@
 //! Logins against a real sshd: agent keys, passwords, keyboard-interactive; ptys; keepalives
 //! through a relay that cuts idle connections.
 
-use crate::support::process::{self, ChildGuard};
-use crate::support::sshd::PASSWORD_USER;
-use crate::support::{ssh_keygen, KeyKind, Sshd};
-use rpack::communicator::ssh::{Auth, ConnectParams};
-use rpack::communicator::{CommError, Communicator, SshComm};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -13,7 +8,14 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rpack::communicator::ssh::{Auth, ConnectParams};
+use rpack::communicator::{CommError, Communicator, SshComm};
 use tokio_util::sync::CancellationToken;
+
+use crate::support::process::{self, ChildGuard};
+use crate::support::sshd::PASSWORD_USER;
+use crate::support::{ssh_keygen, KeyKind, Sshd};
 
 use super::*;
 

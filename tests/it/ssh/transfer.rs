@@ -2,13 +2,6 @@
 //! tree with modes, impossible destinations, the sftp fallback without `tar`, `~` destinations,
 //! and the progress bar on a terminal only.
 
-use crate::support::ui::Recording;
-use crate::support::{ssh_keygen, KeyKind, Sshd};
-use rpack::communicator::config::TransferMethod;
-use rpack::communicator::Communicator;
-use rpack::provisioners::{self};
-use rpack::ui::build::BuildUi;
-use rpack::ui::Ui;
 use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
@@ -17,7 +10,16 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+
+use rpack::communicator::config::TransferMethod;
+use rpack::communicator::Communicator;
+use rpack::provisioners::{self};
+use rpack::ui::build::BuildUi;
+use rpack::ui::Ui;
 use tokio_util::sync::CancellationToken;
+
+use crate::support::ui::Recording;
+use crate::support::{ssh_keygen, KeyKind, Sshd};
 
 use super::*;
 
