@@ -215,6 +215,13 @@ impl BuildCtx {
             .build()
     }
 
+    /// The tags of a temporary resource the current plugin tags with `run_tags` (key pair,
+    /// security group, IAM role and profile): `Name` = the resource's name unless `run_tags`
+    /// set one, then the rendered `run_tags`, then the build-id tag.
+    pub fn temp_resource_tags(&self, name: &str) -> anyhow::Result<Vec<(String, String)>> {
+        self.render_tags("run_tags", &self.cfg.run.run_tags, Some(name))
+    }
+
     /// Only the build-id tag (plus a Name) for resources Packer does not tag.
     pub fn id_tags(&self, name: &str) -> Vec<(String, String)> {
         vec![

@@ -1,5 +1,5 @@
-//! stepCreateAMI: CreateImage from the stopped instance (tagged with the build id at creation),
-//! recorded the instant the call returns, then waits until it is available. With
+//! stepCreateAMI: CreateImage from the stopped instance (tagged with the build id and, unless
+//! `skip_ami_run_tags`, `run_tags` at creation, its snapshots too; see [`tag_specs`]), recorded the instant the call returns, then waits until it is available. With
 //! `encrypt_boot` this image is the unencrypted intermediary the copy step re-encrypts.
 //! Cleanup: on failure or cancel the AMI and its snapshots are removed, also when the wait
 //! never finished (Packer leaks those); an intermediary is removed in every case.
@@ -18,6 +18,28 @@ use crate::builders::amazon_ebs::steps::{delete_image, run_instance::mapping, wa
 use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct CreateAmi;
+
+/// CreateImage's TagSpecifications: the image gets `id_tags` (Name, build id) with `run_tags`
+/// over them; with `snapshots` (the template has `run_tags` and no `skip_ami_run_tags`) its
+/// snapshots get the same tags in the same call, as the current plugin does. Without run_tags
+/// the snapshots get the build-id tag from StepCreateTags (the snapshot resource type in
+/// CreateImage is what some EC2 stand-ins, moto among them, do not implement).
+pub(crate) fn tag_specs(
+    id_tags: Vec<(String, String)>,
+    run_tags: &[(String, String)],
+    snapshots: bool,
+) -> Vec<aws_sdk_ec2::types::TagSpecification> {
+    let mut tags = id_tags;
+    for (k, v) in run_tags {
+        tags.retain(|(x, _)| x != k);
+        tags.push((k.clone(), v.clone()));
+    }
+    let mut specs = vec![BuildCtx::tag_spec(ResourceType::Image, &tags)];
+    if snapshots {
+        specs.push(BuildCtx::tag_spec(ResourceType::Snapshot, &tags));
+    }
+    specs
+}
 
 #[async_trait::async_trait]
 impl Step<BuildCtx> for CreateAmi {
@@ -48,21 +70,20 @@ impl Step<BuildCtx> for CreateAmi {
         };
         env.ui
             .say(&format!("Creating AMI {name} from instance {instance}"));
-        let mut tags = ctx.id_tags(&name);
-        // The current plugin puts run_tags on the AMI too, unless skip_ami_run_tags.
-        if !cfg.ami_options.skip_ami_run_tags {
-            for (k, v) in ctx.render_tags("run_tags", &cfg.run.run_tags, None)? {
-                tags.retain(|(x, _)| *x != k);
-                tags.push((k, v));
+        let run_tags = if cfg.ami_options.skip_ami_run_tags {
+            env.ui.say("Skipping attaching run tags to AMI...");
+            Vec::new()
+        } else {
+            if !cfg.run.run_tags.is_empty() {
+                env.ui.say("Attaching run tags to AMI...");
             }
+            ctx.render_tags("run_tags", &cfg.run.run_tags, None)?
+        };
+        let has_run_tags = !cfg.ami_options.skip_ami_run_tags && !cfg.run.run_tags.is_empty();
+        let mut req = ctx.ec2().create_image().instance_id(&instance).name(&name);
+        for spec in tag_specs(ctx.id_tags(&name), &run_tags, has_run_tags) {
+            req = req.tag_specifications(spec);
         }
-        let mut req = ctx
-            .ec2()
-            .create_image()
-            .instance_id(&instance)
-            .name(&name)
-            // Snapshots get their tags in StepCreateTags (moto rejects snapshot tag specs here).
-            .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &tags));
         if let Some(d) = &cfg.ami.ami_description {
             req = req.description(ctx.render("ami_description", d)?);
         }
@@ -133,5 +154,48 @@ impl Step<BuildCtx> for CreateAmi {
         ctx.images
             .retain(|i| i.id != img.id || i.region != img.region);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tag_specs;
+
+    fn pairs(s: &aws_sdk_ec2::types::TagSpecification) -> Vec<(&str, &str)> {
+        s.tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or("")))
+            .collect()
+    }
+
+    #[test]
+    fn run_tags_go_on_the_image_and_its_snapshots_in_the_create_call() {
+        let id = vec![
+            ("Name".into(), "ami-x".into()),
+            ("rpack:build-id".into(), "b1".into()),
+        ];
+        let run = vec![
+            ("Team".into(), "t".into()),
+            ("rpack:build-id".into(), "b1".into()),
+        ];
+        let specs = tag_specs(id.clone(), &run, true);
+        let types: Vec<&str> = specs
+            .iter()
+            .map(|s| s.resource_type().map_or("", |r| r.as_str()))
+            .collect();
+        assert_eq!(types, ["image", "snapshot"]);
+        for s in &specs {
+            assert_eq!(
+                pairs(s),
+                [("Name", "ami-x"), ("Team", "t"), ("rpack:build-id", "b1")]
+            );
+        }
+        // skip_ami_run_tags / no run_tags: the image alone, with Name and the build id.
+        let specs = tag_specs(id, &[], false);
+        assert_eq!(specs.len(), 1);
+        assert_eq!(
+            pairs(&specs[0]),
+            [("Name", "ami-x"), ("rpack:build-id", "b1")]
+        );
     }
 }

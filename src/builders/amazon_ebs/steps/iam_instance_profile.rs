@@ -6,12 +6,25 @@ use anyhow::Context as _;
 
 use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
-use crate::builders::amazon_ebs::context::{BuildCtx, BUILD_ID_TAG};
+use crate::builders::amazon_ebs::context::BuildCtx;
 use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct IamInstanceProfile;
 
 const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Key/value pairs as IAM tags.
+fn iam_tags(tags: &[(String, String)]) -> anyhow::Result<Vec<aws_sdk_iam::types::Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .with_context(|| format!("building the IAM tag {k:?}"))
+        })
+        .collect()
+}
 
 #[async_trait::async_trait]
 impl Step<BuildCtx> for IamInstanceProfile {
@@ -39,18 +52,16 @@ impl Step<BuildCtx> for IamInstanceProfile {
         };
         let iam = ctx.aws.iam();
         let name = format!("packer-{}", ctx.build_id);
-        let tag = aws_sdk_iam::types::Tag::builder()
-            .key(BUILD_ID_TAG)
-            .value(&ctx.build_id)
-            .build()
-            .context("building an IAM tag")?;
+        // As the current plugin: run_tags on the role and the profile, in the calls that create
+        // them (with the build-id tag, and Name = the resource's name unless run_tags set one).
+        let tags = iam_tags(&ctx.temp_resource_tags(&name)?)?;
 
         env.ui.say(&format!(
             "Creating temporary instance profile for this instance: {name}"
         ));
         iam.create_instance_profile()
             .instance_profile_name(&name)
-            .tags(tag.clone())
+            .set_tags(Some(tags.clone()))
             .send()
             .await
             .aws_context(|| format!("creating temporary instance profile {name}"))?;
@@ -64,7 +75,7 @@ impl Step<BuildCtx> for IamInstanceProfile {
         iam.create_role()
             .role_name(&name)
             .assume_role_policy_document(TRUST_POLICY)
-            .tags(tag)
+            .set_tags(Some(tags))
             .send()
             .await
             .aws_context(|| format!("creating temporary role {name}"))?;
