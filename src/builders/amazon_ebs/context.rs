@@ -72,6 +72,9 @@ pub struct Image {
     pub snapshots: Vec<String>,
     /// Removed again at the end even on success (encrypt_boot's unencrypted source).
     pub intermediary: bool,
+    /// Deregistration protection was turned on (`deregistration_protection`): a cleanup turns
+    /// it off before deregistering.
+    pub protected: bool,
 }
 
 pub struct BuildCtx {

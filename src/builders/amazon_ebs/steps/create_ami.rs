@@ -116,6 +116,7 @@ impl Step<BuildCtx> for CreateAmi {
             id: id.clone(),
             snapshots: Vec::new(),
             intermediary,
+            protected: false,
         });
         env.ui.message(&format!("AMI: {id}"));
         let wait = env.ui.wait("Waiting for AMI to become ready...");

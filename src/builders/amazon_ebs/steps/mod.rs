@@ -187,9 +187,16 @@ pub(crate) async fn delete_image(
 ) -> anyhow::Result<()> {
     let ec2 = ctx.aws.ec2(&image.region);
     let region = &image.region;
-    delete::delete_image(&ec2, region, &image.id, &image.snapshots, |kind, id| {
-        env.ledger.deleted(kind, id, region);
-    })
+    delete::delete_image(
+        &ec2,
+        region,
+        &image.id,
+        &image.snapshots,
+        image.protected,
+        |kind, id| {
+            env.ledger.deleted(kind, id, region);
+        },
+    )
     .await?;
     Ok(())
 }
