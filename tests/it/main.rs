@@ -19,6 +19,7 @@ mod host_key;
 mod host_key_inject;
 mod hostile;
 mod parity;
+mod parity_ipv6;
 mod parity_protect;
 mod parity_tags;
 mod persona;

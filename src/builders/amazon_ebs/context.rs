@@ -60,6 +60,8 @@ pub struct Instance {
     pub private_ip: Option<String>,
     pub public_dns: Option<String>,
     pub private_dns: Option<String>,
+    /// The instance's primary IPv6 address (`ssh_interface: ipv6`).
+    pub ipv6: Option<String>,
     /// Set once TerminateInstances has been sent and the wait finished.
     pub terminated: bool,
 }

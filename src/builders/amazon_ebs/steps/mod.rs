@@ -85,6 +85,7 @@ pub(crate) async fn wait_instance(
                         .private_dns_name()
                         .filter(|s| !s.is_empty())
                         .map(str::to_string),
+                    ipv6: inst.ipv6_address().map(str::to_string),
                     terminated: target == InstanceStateName::Terminated,
                 }));
             }
