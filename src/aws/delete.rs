@@ -138,7 +138,7 @@ pub async fn delete(
             wait_terminated(ec2, region, id, instance_wait, cancel).await?;
         }
         ResourceKind::LaunchTemplate => delete_launch_template(ec2, region, id).await?,
-        ResourceKind::Image => return Ok(delete_image(ec2, region, id, &[], deleted).await?),
+        ResourceKind::Image => return Ok(delete_image(ec2, region, id, &[], false, deleted).await?),
         ResourceKind::Snapshot => delete_snapshot(ec2, region, id).await?,
         ResourceKind::Volume => delete_volume(ec2, region, id).await?,
         ResourceKind::SecurityGroup => delete_security_group(ec2, region, id).await?,
@@ -214,15 +214,20 @@ pub async fn delete_launch_template(
 
 /// Deregisters AMI `id` and deletes its snapshots: `known` ones, else those the image lists (a
 /// build killed while waiting for the AMI has not recorded them yet). Reports the image, then
-/// each snapshot, to `deleted`.
+/// each snapshot, to `deleted`. Deregistration protection is disabled first when `protected`
+/// (the caller turned it on) or when the image's description says it is on (looked up only
+/// when the snapshots are not known): EC2 refuses to deregister a protected AMI. With AWS's
+/// cooldown the deregistration still fails for 24 hours, and the error says so.
 pub async fn delete_image(
     ec2: &aws_sdk_ec2::Client,
     region: &str,
     id: &str,
     known: &[String],
+    protected: bool,
     mut deleted: impl FnMut(ResourceKind, &str),
 ) -> Result<(), AwsError> {
     let mut snapshots = known.to_vec();
+    let mut protected = protected;
     if snapshots.is_empty() {
         if let Ok(out) = ec2.describe_images().image_ids(id).send().await {
             snapshots = out
@@ -231,7 +236,14 @@ pub async fn delete_image(
                 .flat_map(aws_sdk_ec2::types::Image::block_device_mappings)
                 .filter_map(|b| b.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
                 .collect();
+            protected |= out
+                .images()
+                .iter()
+                .any(|i| is_protected(i.deregistration_protection()));
         }
+    }
+    if protected {
+        disable_deregistration_protection(ec2, region, id).await?;
     }
     match ec2
         .deregister_image()
@@ -251,6 +263,26 @@ pub async fn delete_image(
         deleted(ResourceKind::Snapshot, s);
     }
     Ok(())
+}
+
+/// Whether DescribeImages' `DeregistrationProtection` (`disabled`, `enabled`,
+/// `enabled-with-cooldown`, or `disabled-until <time>` while a cooldown runs) means it is on.
+pub fn is_protected(state: Option<&str>) -> bool {
+    state.is_some_and(|s| s.starts_with("enabled"))
+}
+
+/// DisableImageDeregistrationProtection; an AMI already gone is fine.
+pub async fn disable_deregistration_protection(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    id: &str,
+) -> Result<(), AwsError> {
+    ec2.disable_image_deregistration_protection()
+        .image_id(id)
+        .send()
+        .await
+        .aws_context(|| format!("disabling deregistration protection of AMI {id} in {region}"))
+        .ok_if_gone()
 }
 
 /// DeleteSnapshot, retried while the snapshot is still in use (see [`SNAPSHOT_RETRY`]).
@@ -433,6 +465,15 @@ pub async fn terminate_session(ssm: &aws_sdk_ssm::Client, id: &str) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protection_states_that_block_deregistration() {
+        assert!(is_protected(Some("enabled")));
+        assert!(is_protected(Some("enabled-with-cooldown")));
+        assert!(!is_protected(Some("disabled")));
+        assert!(!is_protected(Some("disabled-until 2026-12-06T10:00:00Z")));
+        assert!(!is_protected(None));
+    }
 
     #[test]
     fn kinds_sort_in_deletion_order_and_round_trip_their_ledger_names() {

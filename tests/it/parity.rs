@@ -14,7 +14,10 @@ use crate::support::Ec2State;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn current_plugin_keys_reach_the_requests_and_run_tags_the_ami() {
     let st = stack();
-    st.proxy.stub(&["EnableImageDeregistrationProtection"]);
+    st.proxy.stub(&[
+        "EnableImageDeregistrationProtection",
+        "DisableImageDeregistrationProtection",
+    ]);
     let cfg = config(
         st.base(),
         json!({

@@ -49,6 +49,14 @@ What a test can switch at run time, through the control endpoint (never forwarde
                                 the middle); with no keys, a log without any key block; with
                                 "truncate", the log stops inside the key block. null: moto's
                                 own fixed answer.
+CreateImage with a TagSpecification of ResourceType "snapshot" (which moto does not implement)
+is forwarded without it, and the proxy then tags the new image's snapshots with those tags
+through moto (DescribeImages + CreateTags), as EC2 does in the call itself; the request log
+keeps the request as sent.
+
+      "raw_snapshot_tags": bool  forward CreateImage's snapshot TagSpecifications to moto as sent
+                                (moto then fails the call with HTTP 500, as an EC2 stand-in
+                                without them does); default false: split them off as below.
       "stub": null | [action, ...]
                                 answers these actions itself with an empty success
                                 (<return>true</return>), for EC2 actions moto does not implement
@@ -97,6 +105,7 @@ class State:
         self.fault = None          # dict, plus "seen"/"failed" counters
         self.delay = None          # dict
         self.console = None        # GetConsoleOutput: {"keys": [...], "truncate": bool}
+        self.raw_snapshot_tags = False  # forward CreateImage's snapshot tags to moto as sent
 
     def pick_fault(self, action):
         """The fault kind to answer this call with, or None to forward it."""
@@ -296,6 +305,33 @@ def stub_response(action):
             % (action, action, int(time.time() * 1000), action)).encode()
 
 
+def split_snapshot_tags(body):
+    """CreateImage's form body without its snapshot TagSpecifications (renumbered), and the tags
+    those asked for as [(key, value)]."""
+    pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    specs = {}
+    rest = []
+    for k, v in pairs:
+        m = re.match(r"TagSpecification\.(\d+)\.(.*)$", k)
+        if m:
+            specs.setdefault(int(m.group(1)), []).append((m.group(2), v))
+        else:
+            rest.append((k, v))
+    snapshot_tags = []
+    n = 0
+    for i in sorted(specs):
+        fields = dict(specs[i])
+        if fields.get("ResourceType") == "snapshot":
+            j = 1
+            while "Tag.%d.Key" % j in fields:
+                snapshot_tags.append((fields["Tag.%d.Key" % j], fields.get("Tag.%d.Value" % j, "")))
+                j += 1
+            continue
+        n += 1
+        rest.extend(("TagSpecification.%d.%s" % (n, f), v) for f, v in specs[i])
+    return urllib.parse.urlencode(rest).encode(), snapshot_tags
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream = None  # (host, port)
@@ -372,6 +408,8 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.stub = set(cfg["stub"] or [])
                 if "console" in cfg:
                     STATE.console = cfg["console"] or None
+                if "raw_snapshot_tags" in cfg:
+                    STATE.raw_snapshot_tags = bool(cfg["raw_snapshot_tags"])
             out = {"ok": True}
         else:
             return self.reply(404, b"unknown control path", content_type="text/plain")
@@ -402,6 +440,29 @@ class Handler(BaseHTTPRequestHandler):
                 if attempt == 2:
                     raise
 
+    def tag_new_image_snapshots(self, data, tags):
+        """After a CreateImage that asked for snapshot tags: tag the image's snapshots."""
+        m = re.search(rb"<imageId>([^<]+)</imageId>", data)
+        if not m:
+            return
+        image = m.group(1).decode()
+        _, _, desc = self.local_call(
+            {"Action": "DescribeImages", "Version": "2016-11-15", "ImageId.1": image})
+        snaps = [s.decode() for s in re.findall(rb"<snapshotId>([^<]+)</snapshotId>", desc)]
+        if not snaps:
+            return
+        form = {"Action": "CreateTags", "Version": "2016-11-15"}
+        for i, s in enumerate(snaps, 1):
+            form["ResourceId.%d" % i] = s
+        for i, (k, v) in enumerate(tags, 1):
+            form["Tag.%d.Key" % i] = k
+            form["Tag.%d.Value" % i] = v
+        self.local_call(form)
+
+    def local_call(self, form):
+        """A call of the proxy's own to moto, signed like the request being handled."""
+        return self.forward(urllib.parse.urlencode(form).encode())
+
     def handle_any(self):
         body = self.read_body()
         if self.path.startswith("/__stack/"):
@@ -431,8 +492,13 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 STATE.calls.append([action, 200, True])
             return self.reply(200, data, content_type="text/xml")
+        snapshot_tags = []
+        if action == "CreateImage" and b"snapshot" in body and not STATE.raw_snapshot_tags:
+            body, snapshot_tags = split_snapshot_tags(body)
         try:
             status, headers, data = self.forward(body)
+            if status == 200 and snapshot_tags:
+                self.tag_new_image_snapshots(data, snapshot_tags)
         except (http.client.HTTPException, OSError) as e:
             with STATE.lock:
                 STATE.calls.append([action, 502, False])

@@ -13,6 +13,8 @@ pub struct Artifact {
     /// region → snapshot ids.
     pub snapshots: BTreeMap<String, Vec<String>>,
     pub aws: Option<Arc<Clients>>,
+    /// `deregistration_protection` is on for every AMI: `destroy` turns it off first.
+    pub protected: bool,
 }
 
 impl Artifact {
@@ -45,7 +47,8 @@ impl Artifact {
             .collect()
     }
 
-    /// Deregisters every AMI and deletes its snapshots, in every region.
+    /// Deregisters every AMI and deletes its snapshots, in every region (turning deregistration
+    /// protection off first where the build turned it on).
     pub async fn destroy(&self) -> anyhow::Result<()> {
         let aws = self
             .aws
@@ -55,8 +58,15 @@ impl Artifact {
         for (region, ami) in &self.amis {
             let snapshots = self.snapshots.get(region).cloned().unwrap_or_default();
             let ec2 = aws.ec2(region);
-            if let Err(e) =
-                crate::aws::delete::delete_image(&ec2, region, ami, &snapshots, |_, _| {}).await
+            if let Err(e) = crate::aws::delete::delete_image(
+                &ec2,
+                region,
+                ami,
+                &snapshots,
+                self.protected,
+                |_, _| {},
+            )
+            .await
             {
                 errors.push(e.to_string());
             }
@@ -85,6 +95,7 @@ mod tests {
             .collect(),
             snapshots: BTreeMap::new(),
             aws: None,
+            protected: false,
         };
         assert_eq!(a.id(), "eu-west-1:ami-3,us-east-1:ami-1,us-west-2:ami-2");
         assert_eq!(

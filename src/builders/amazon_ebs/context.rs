@@ -60,6 +60,8 @@ pub struct Instance {
     pub private_ip: Option<String>,
     pub public_dns: Option<String>,
     pub private_dns: Option<String>,
+    /// The instance's primary IPv6 address (`ssh_interface: ipv6`).
+    pub ipv6: Option<String>,
     /// Set once TerminateInstances has been sent and the wait finished.
     pub terminated: bool,
 }
@@ -72,6 +74,9 @@ pub struct Image {
     pub snapshots: Vec<String>,
     /// Removed again at the end even on success (encrypt_boot's unencrypted source).
     pub intermediary: bool,
+    /// Deregistration protection was turned on (`deregistration_protection`): a cleanup turns
+    /// it off before deregistering.
+    pub protected: bool,
 }
 
 pub struct BuildCtx {
@@ -213,6 +218,13 @@ impl BuildCtx {
             .resource_type(rt)
             .set_tags(Some(ec2_tags(tags)))
             .build()
+    }
+
+    /// The tags of a temporary resource the current plugin tags with `run_tags` (key pair,
+    /// security group, IAM role and profile): `Name` = the resource's name unless `run_tags`
+    /// set one, then the rendered `run_tags`, then the build-id tag.
+    pub fn temp_resource_tags(&self, name: &str) -> anyhow::Result<Vec<(String, String)>> {
+        self.render_tags("run_tags", &self.cfg.run.run_tags, Some(name))
     }
 
     /// Only the build-id tag (plus a Name) for resources Packer does not tag.

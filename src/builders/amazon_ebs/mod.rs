@@ -161,6 +161,7 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
                 amis,
                 snapshots,
                 aws: Some(aws),
+                protected: cfg.ami_options.deregistration_protection,
             }))
         }
         Err(RunError::StepFailed {

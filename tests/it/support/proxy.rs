@@ -233,6 +233,13 @@ impl Proxy {
         self.configure(json!({ "delay": delay }));
     }
 
+    /// Forwards CreateImage's snapshot TagSpecifications to moto as sent, so the call fails
+    /// as on an EC2 stand-in without them (default: the proxy splits them off and tags the
+    /// snapshots itself).
+    pub(crate) fn set_raw_snapshot_tags(&self, raw: bool) {
+        self.configure(json!({ "raw_snapshot_tags": raw }));
+    }
+
     fn configure(&self, settings: Value) {
         self.control("POST", "/__stack/config", &settings.to_string());
     }

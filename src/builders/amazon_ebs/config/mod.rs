@@ -238,4 +238,28 @@ pub(crate) mod tests {
             ]
         );
     }
+
+    /// `ssh_interface: ipv6` (current plugin): accepted, and the temporary group admits `::/0`
+    /// unless CIDRs are given; an unknown interface is still refused.
+    #[test]
+    fn ssh_interface_ipv6_defaults_the_group_to_any_ipv6_source() {
+        let src = |extra: &str| {
+            format!(
+                r#"{{"type":"amazon-ebs","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u","ami_name":"web"{extra}}}"#
+            )
+        };
+        let (c, errs) = decode_src(&src(r#","ssh_interface":"ipv6""#));
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.run.temporary_security_group_source_cidrs, ["::/0"]);
+        let (c, errs) = decode_src(&src(
+            r#","ssh_interface":"ipv6","temporary_security_group_source_cidrs":["2001:db8::/32"]"#,
+        ));
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            c.run.temporary_security_group_source_cidrs,
+            ["2001:db8::/32"]
+        );
+        let (_, errs) = decode_src(&src(r#","ssh_interface":"ipv7""#));
+        assert_eq!(errs, ["Unknown interface type: ipv7"]);
+    }
 }

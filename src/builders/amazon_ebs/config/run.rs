@@ -179,6 +179,7 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> (SshConfig, RunConfig) {
             "private_ip",
             "public_dns",
             "private_dns",
+            "ipv6",
             "session_manager",
         ]
         .contains(&i.as_str())
@@ -269,7 +270,13 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> (SshConfig, RunConfig) {
     }
     if c.temporary_security_group_source_cidrs.is_empty() {
         if !c.temporary_security_group_source_public_ip {
-            c.temporary_security_group_source_cidrs = vec!["0.0.0.0/0".to_string()];
+            // As the current plugin: an IPv6 connection is admitted from any IPv6 source.
+            let any = if c.ssh_interface.as_deref() == Some("ipv6") {
+                "::/0"
+            } else {
+                "0.0.0.0/0"
+            };
+            c.temporary_security_group_source_cidrs = vec![any.to_string()];
         }
     } else {
         for cidr in c.temporary_security_group_source_cidrs.clone() {

@@ -35,6 +35,7 @@ pub fn host(ctx: &BuildCtx) -> Option<String> {
         Some("private_ip") => i.private_ip.clone(),
         Some("public_dns") => i.public_dns.clone(),
         Some("private_dns") => i.private_dns.clone(),
+        Some("ipv6") => i.ipv6.clone(),
         _ => i
             .public_ip
             .clone()

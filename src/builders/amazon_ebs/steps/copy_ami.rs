@@ -99,6 +99,7 @@ impl Step<BuildCtx> for CopyAmi {
                 id: id.clone(),
                 snapshots: Vec::new(),
                 intermediary: false,
+                protected: false,
             });
             started.push((region.clone(), id));
         }

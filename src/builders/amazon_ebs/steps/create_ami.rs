@@ -1,5 +1,5 @@
-//! stepCreateAMI: CreateImage from the stopped instance (tagged with the build id at creation),
-//! recorded the instant the call returns, then waits until it is available. With
+//! stepCreateAMI: CreateImage from the stopped instance (tagged with the build id and, unless
+//! `skip_ami_run_tags`, `run_tags` at creation, its snapshots too; see [`tag_specs`]), recorded the instant the call returns, then waits until it is available. With
 //! `encrypt_boot` this image is the unencrypted intermediary the copy step re-encrypts.
 //! Cleanup: on failure or cancel the AMI and its snapshots are removed, also when the wait
 //! never finished (Packer leaks those); an intermediary is removed in every case.
@@ -18,6 +18,47 @@ use crate::builders::amazon_ebs::steps::{delete_image, run_instance::mapping, wa
 use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct CreateAmi;
+
+/// CreateImage's TagSpecifications: the image gets `id_tags` (Name, build id) with `run_tags`
+/// over them; with `snapshots` (the template has `run_tags` and no `skip_ami_run_tags`) its
+/// snapshots get the same tags in the same call, as the current plugin does. Without run_tags
+/// the snapshots get the build-id tag from StepCreateTags (the snapshot resource type in
+/// CreateImage is what some EC2 stand-ins, moto among them, do not implement).
+pub(crate) fn tag_specs(
+    id_tags: Vec<(String, String)>,
+    run_tags: &[(String, String)],
+    snapshots: bool,
+) -> Vec<aws_sdk_ec2::types::TagSpecification> {
+    let tags = image_tags(id_tags, run_tags);
+    let mut specs = vec![BuildCtx::tag_spec(ResourceType::Image, &tags)];
+    if snapshots {
+        specs.push(BuildCtx::tag_spec(ResourceType::Snapshot, &tags));
+    }
+    specs
+}
+
+/// The AMI's tags: `id_tags` with `run_tags` over them.
+fn image_tags(
+    id_tags: Vec<(String, String)>,
+    run_tags: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut tags = id_tags;
+    for (k, v) in run_tags {
+        tags.retain(|(x, _)| x != k);
+        tags.push((k.clone(), v.clone()));
+    }
+    tags
+}
+
+/// Whether a failed CreateImage that carried snapshot TagSpecifications looks like an EC2
+/// stand-in that does not implement them (moto answers a bare 500): a server failure, never a
+/// refusal of the request (access denied, invalid parameters), which is reported as it is.
+fn lacks_snapshot_tags(e: &crate::aws::error::AwsError) -> bool {
+    match e.code() {
+        None => true,
+        Some(c) => matches!(c, "InternalError" | "InternalFailure" | "NotImplemented"),
+    }
+}
 
 #[async_trait::async_trait]
 impl Step<BuildCtx> for CreateAmi {
@@ -48,43 +89,55 @@ impl Step<BuildCtx> for CreateAmi {
         };
         env.ui
             .say(&format!("Creating AMI {name} from instance {instance}"));
-        let mut tags = ctx.id_tags(&name);
-        // The current plugin puts run_tags on the AMI too, unless skip_ami_run_tags.
-        if !cfg.ami_options.skip_ami_run_tags {
-            for (k, v) in ctx.render_tags("run_tags", &cfg.run.run_tags, None)? {
-                tags.retain(|(x, _)| *x != k);
-                tags.push((k, v));
+        let run_tags = if cfg.ami_options.skip_ami_run_tags {
+            env.ui.say("Skipping attaching run tags to AMI...");
+            Vec::new()
+        } else {
+            if !cfg.run.run_tags.is_empty() {
+                env.ui.say("Attaching run tags to AMI...");
             }
-        }
-        let mut req = ctx
-            .ec2()
-            .create_image()
-            .instance_id(&instance)
-            .name(&name)
-            // Snapshots get their tags in StepCreateTags (moto rejects snapshot tag specs here).
-            .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &tags));
+            ctx.render_tags("run_tags", &cfg.run.run_tags, None)?
+        };
+        let has_run_tags = !cfg.ami_options.skip_ami_run_tags && !cfg.run.run_tags.is_empty();
+        let mut req = ctx.ec2().create_image().instance_id(&instance).name(&name);
         if let Some(d) = &cfg.ami.ami_description {
             req = req.description(ctx.render("ami_description", d)?);
         }
         for b in &cfg.block_devices.ami_block_device_mappings {
             req = req.block_device_mappings(mapping(b));
         }
+        let specs = tag_specs(ctx.id_tags(&name), &run_tags, has_run_tags);
         let region = ctx.region.clone();
-        // EC2 may still report the instance as stopping for a moment after the stop wait.
-        let out = wait::retry_codes(
-            &["IncorrectInstanceState"],
-            timeouts::CREATE_IMAGE_RETRY,
-            || {
-                let req = req.clone();
-                let (name, instance, region) = (&name, &instance, &region);
-                async move {
-                    req.send().await.aws_context(|| {
-                        format!("creating AMI '{name}' from {instance} in {region}")
-                    })
-                }
-            },
-        )
-        .await?;
+        let send = |specs: &[aws_sdk_ec2::types::TagSpecification]| {
+            let req = req.clone().set_tag_specifications(Some(specs.to_vec()));
+            let (name, instance, region) = (&name, &instance, &region);
+            // EC2 may still report the instance as stopping for a moment after the stop wait.
+            wait::retry_codes(
+                &["IncorrectInstanceState"],
+                timeouts::CREATE_IMAGE_RETRY,
+                move || {
+                    let req = req.clone();
+                    async move {
+                        req.send().await.aws_context(|| {
+                            format!("creating AMI '{name}' from {instance} in {region}")
+                        })
+                    }
+                },
+            )
+        };
+        // The snapshots' run tags, when the endpoint took them only afterwards.
+        let mut snapshot_tags_later = None;
+        let out = match send(&specs).await {
+            Ok(out) => out,
+            Err(e) if specs.len() > 1 && lacks_snapshot_tags(&e) => {
+                env.ui.say(&format!(
+                    "The EC2 endpoint failed CreateImage with snapshot tags ({e}); creating the AMI without them and tagging its snapshots once it is ready"
+                ));
+                snapshot_tags_later = Some(image_tags(ctx.id_tags(&name), &run_tags));
+                send(&specs[..1]).await?
+            }
+            Err(e) => return Err(e.into()),
+        };
         let id = out
             .image_id()
             .context("CreateImage returned no image id")?
@@ -95,6 +148,7 @@ impl Step<BuildCtx> for CreateAmi {
             id: id.clone(),
             snapshots: Vec::new(),
             intermediary,
+            protected: false,
         });
         env.ui.message(&format!("AMI: {id}"));
         let wait = env.ui.wait("Waiting for AMI to become ready...");
@@ -104,6 +158,15 @@ impl Step<BuildCtx> for CreateAmi {
         drop(wait);
         for s in &snaps {
             env.ledger.created(ResourceKind::Snapshot, s, &region);
+        }
+        if let Some(tags) = snapshot_tags_later.filter(|_| !snaps.is_empty()) {
+            ctx.ec2()
+                .create_tags()
+                .set_resources(Some(snaps.clone()))
+                .set_tags(Some(crate::builders::amazon_ebs::context::ec2_tags(&tags)))
+                .send()
+                .await
+                .aws_context(|| format!("tagging the snapshots of AMI {id} in {region}"))?;
         }
         if let Some(img) = ctx.images.iter_mut().find(|i| i.id == id) {
             img.snapshots = snaps;
@@ -133,5 +196,48 @@ impl Step<BuildCtx> for CreateAmi {
         ctx.images
             .retain(|i| i.id != img.id || i.region != img.region);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tag_specs;
+
+    fn pairs(s: &aws_sdk_ec2::types::TagSpecification) -> Vec<(&str, &str)> {
+        s.tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or(""), t.value().unwrap_or("")))
+            .collect()
+    }
+
+    #[test]
+    fn run_tags_go_on_the_image_and_its_snapshots_in_the_create_call() {
+        let id = vec![
+            ("Name".into(), "ami-x".into()),
+            ("rpack:build-id".into(), "b1".into()),
+        ];
+        let run = vec![
+            ("Team".into(), "t".into()),
+            ("rpack:build-id".into(), "b1".into()),
+        ];
+        let specs = tag_specs(id.clone(), &run, true);
+        let types: Vec<&str> = specs
+            .iter()
+            .map(|s| s.resource_type().map_or("", |r| r.as_str()))
+            .collect();
+        assert_eq!(types, ["image", "snapshot"]);
+        for s in &specs {
+            assert_eq!(
+                pairs(s),
+                [("Name", "ami-x"), ("Team", "t"), ("rpack:build-id", "b1")]
+            );
+        }
+        // skip_ami_run_tags / no run_tags: the image alone, with Name and the build id.
+        let specs = tag_specs(id, &[], false);
+        assert_eq!(specs.len(), 1);
+        assert_eq!(
+            pairs(&specs[0]),
+            [("Name", "ami-x"), ("rpack:build-id", "b1")]
+        );
     }
 }

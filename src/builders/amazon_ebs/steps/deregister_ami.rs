@@ -1,6 +1,7 @@
 //! StepDeregisterAMI: with `force_deregister`, removes AMIs named `ami_name` owned by this
 //! account in the build region and every `ami_regions` region (and their snapshots with
-//! `force_delete_snapshot`) before the new AMI takes the name.
+//! `force_delete_snapshot`) before the new AMI takes the name; an AMI with deregistration
+//! protection on gets it turned off first.
 
 use aws_sdk_ec2::types::Filter;
 
@@ -40,6 +41,14 @@ impl Step<BuildCtx> for DeregisterAmi {
                 })?;
             for img in out.images() {
                 let Some(id) = img.image_id() else { continue };
+                // EC2 refuses to deregister a protected AMI: lift the protection first.
+                if crate::aws::delete::is_protected(img.deregistration_protection()) {
+                    env.ui.say(&format!(
+                        "Disabling deregistration protection of AMI id: {id}"
+                    ));
+                    crate::aws::delete::disable_deregistration_protection(&ec2, &region, id)
+                        .await?;
+                }
                 ec2.deregister_image()
                     .image_id(id)
                     .send()

@@ -1,6 +1,7 @@
 //! StepEnableDeregistrationProtection (`deregistration_protection`): protects every final AMI
 //! against deregistration, optionally with AWS's 24-hour cooldown. It runs last, after the
-//! tags, so that no later step can fail and need to deregister a protected AMI.
+//! tags, so that no later step can fail and need to deregister a protected AMI; an AMI it
+//! protected before failing on the next one is marked, and its cleanup lifts the protection.
 
 use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::context::BuildCtx;
@@ -35,6 +36,14 @@ impl Step<BuildCtx> for DeregistrationProtection {
                 .aws_context(|| {
                     format!("failed to enable AMI deregistration protection on {id} in {region}")
                 })?;
+            // A later failure (protecting the next region) must lift it before deregistering.
+            if let Some(i) = ctx
+                .images
+                .iter_mut()
+                .find(|i| i.id == img.id && i.region == img.region)
+            {
+                i.protected = true;
+            }
         }
         Ok(())
     }

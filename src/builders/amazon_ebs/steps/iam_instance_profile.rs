@@ -13,7 +13,7 @@ use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
 use crate::aws::wait::{self, Check, PollPolicy};
 use crate::builders::amazon_ebs::config::timeouts;
-use crate::builders::amazon_ebs::context::{BuildCtx, BUILD_ID_TAG};
+use crate::builders::amazon_ebs::context::BuildCtx;
 use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct IamInstanceProfile;
@@ -71,6 +71,19 @@ async fn wait_propagated(
     .await
 }
 
+/// Key/value pairs as IAM tags.
+fn iam_tags(tags: &[(String, String)]) -> anyhow::Result<Vec<aws_sdk_iam::types::Tag>> {
+    tags.iter()
+        .map(|(k, v)| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .with_context(|| format!("building the IAM tag {k:?}"))
+        })
+        .collect()
+}
+
 #[async_trait::async_trait]
 impl Step<BuildCtx> for IamInstanceProfile {
     fn name(&self) -> &'static str {
@@ -99,11 +112,9 @@ impl Step<BuildCtx> for IamInstanceProfile {
         };
         let iam = ctx.aws.iam();
         let name = format!("packer-{}", ctx.build_id);
-        let tag = aws_sdk_iam::types::Tag::builder()
-            .key(BUILD_ID_TAG)
-            .value(&ctx.build_id)
-            .build()
-            .context("building an IAM tag")?;
+        // As the current plugin: run_tags on the role and the profile, in the calls that create
+        // them (with the build-id tag, and Name = the resource's name unless run_tags set one).
+        let tags = iam_tags(&ctx.temp_resource_tags(&name)?)?;
 
         if ssm_default {
             env.ui.say(
@@ -115,7 +126,7 @@ impl Step<BuildCtx> for IamInstanceProfile {
         ));
         iam.create_instance_profile()
             .instance_profile_name(&name)
-            .tags(tag.clone())
+            .set_tags(Some(tags.clone()))
             .send()
             .await
             .aws_context(|| format!("creating temporary instance profile {name}"))
@@ -130,7 +141,7 @@ impl Step<BuildCtx> for IamInstanceProfile {
         iam.create_role()
             .role_name(&name)
             .assume_role_policy_document(TRUST_POLICY)
-            .tags(tag)
+            .set_tags(Some(tags))
             .send()
             .await
             .aws_context(|| format!("creating temporary role {name}"))

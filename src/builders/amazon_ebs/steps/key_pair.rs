@@ -102,7 +102,8 @@ impl Step<BuildCtx> for KeyPair {
         };
         crate::ui::secrets::register(&private);
         env.ui.say(&format!("Creating temporary keypair: {name}"));
-        let tags = ctx.id_tags(&name);
+        // As the current plugin: run_tags on the key pair, in the call that creates it.
+        let tags = ctx.temp_resource_tags(&name)?;
         ctx.ec2()
             .import_key_pair()
             .key_name(&name)

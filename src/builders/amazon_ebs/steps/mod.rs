@@ -85,6 +85,7 @@ pub(crate) async fn wait_instance(
                         .private_dns_name()
                         .filter(|s| !s.is_empty())
                         .map(str::to_string),
+                    ipv6: inst.ipv6_address().map(str::to_string),
                     terminated: target == InstanceStateName::Terminated,
                 }));
             }
@@ -187,9 +188,16 @@ pub(crate) async fn delete_image(
 ) -> anyhow::Result<()> {
     let ec2 = ctx.aws.ec2(&image.region);
     let region = &image.region;
-    delete::delete_image(&ec2, region, &image.id, &image.snapshots, |kind, id| {
-        env.ledger.deleted(kind, id, region);
-    })
+    delete::delete_image(
+        &ec2,
+        region,
+        &image.id,
+        &image.snapshots,
+        image.protected,
+        |kind, id| {
+            env.ledger.deleted(kind, id, region);
+        },
+    )
     .await?;
     Ok(())
 }

@@ -142,6 +142,11 @@ impl Step<BuildCtx> for RunInstance {
                 cfg.run.shutdown_behavior.as_str(),
             ))
             .tag_specifications(BuildCtx::tag_spec(ResourceType::Instance, &run_tags))
+            // As the current plugin: the instance's network interfaces carry run_tags too.
+            .tag_specifications(BuildCtx::tag_spec(
+                ResourceType::NetworkInterface,
+                &run_tags,
+            ))
             .tag_specifications(BuildCtx::tag_spec(ResourceType::Volume, &volume_tags));
         if cfg.run.ebs_optimized {
             req = req.ebs_optimized(true);

@@ -122,6 +122,7 @@ impl RunSpotInstance {
                     .build(),
             )
             .tag_specifications(lt_tags(ResourceType::Instance, &run_tags))
+            .tag_specifications(lt_tags(ResourceType::NetworkInterface, &run_tags))
             .tag_specifications(lt_tags(ResourceType::Volume, &volume_tags))
             .tag_specifications(lt_tags(ResourceType::SpotInstancesRequest, &spot_tags))
             .set_user_data(user_data)

@@ -117,7 +117,8 @@ impl Step<BuildCtx> for SecurityGroup {
         env.ui.say(&format!(
             "Creating temporary security group for this instance: {name}"
         ));
-        let tags = ctx.id_tags(&name);
+        // As the current plugin: run_tags on the group, in the call that creates it.
+        let tags = ctx.temp_resource_tags(&name)?;
         let mut req = ec2
             .create_security_group()
             .group_name(&name)
