@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rpack::communicator::ssh::{Auth, ConnectParams, Endpoint};
 use rpack::communicator::tunnel_spec::{parse, Direction};
-use rpack::communicator::{Communicator as _, SshComm};
+use rpack::communicator::Communicator as _;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::ssh::{connect, params};
 use crate::support::process::{free_port, wait_until};
 use crate::support::{ssh_keygen, KeyKind, Sshd};
 
@@ -216,34 +216,6 @@ fn a_port_in_use_fails_the_connect_step_naming_the_tunnel() {
     );
 }
 
-fn params(sshd: &Sshd, key: &Path) -> ConnectParams {
-    ConnectParams {
-        target: Endpoint {
-            host: sshd.host().to_string(),
-            port: sshd.port(),
-            user: sshd.user().to_string(),
-            auth: Auth {
-                private_key_file: Some(key.to_path_buf()),
-                ..Default::default()
-            },
-        },
-        bastion: None,
-        pty: false,
-        keep_alive: Some(Duration::from_secs(5)),
-        read_write_timeout: None,
-        transfer: rpack::communicator::config::TransferMethod::Scp,
-        agent_forwarding: false,
-    }
-}
-
-async fn connected(sshd: &Sshd, key: &Path) -> SshComm {
-    let comm = SshComm::new(params(sshd, key));
-    comm.wait_until_up(Duration::from_secs(20), 3, &CancellationToken::new())
-        .await
-        .expect("connecting to the test sshd");
-    comm
-}
-
 /// Held by the tests that run tunnels in this process, so that counting tunnel threads sees only
 /// the holder's.
 static IN_PROCESS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -266,7 +238,7 @@ async fn tunnels_end_when_stopped_or_cancelled_leaving_no_listener_or_thread() {
     let (key, public) = ssh_keygen(KeyKind::Ed25519);
     let sshd = Sshd::start_static_with(&public, "AllowTcpForwarding yes");
     let echo = Echo::start();
-    let comm = connected(&sshd, &key).await;
+    let comm = connect(params(&sshd, &key)).await;
     let before = tunnel_threads();
     for how in ["stop", "cancel"] {
         let (lport, rport) = (free_port(), free_port());
@@ -330,7 +302,7 @@ async fn tunnels_end_when_stopped_or_cancelled_leaving_no_listener_or_thread() {
 async fn a_remote_forward_the_server_refuses_is_a_clear_error() {
     let (key, public) = ssh_keygen(KeyKind::Ed25519);
     let sshd = Sshd::start_static_with(&public, "AllowTcpForwarding no");
-    let comm = connected(&sshd, &key).await;
+    let comm = connect(params(&sshd, &key)).await;
     let rport = free_port();
     let spec = parse(&format!("{rport}:127.0.0.1:9"), Direction::Remote).unwrap();
     let started = Instant::now();
@@ -411,7 +383,7 @@ async fn tunnels_come_back_after_the_instance_reboots() {
     let (key, public) = ssh_keygen(KeyKind::Ed25519);
     let mut sshd = Sshd::start_static_with(&public, "AllowTcpForwarding yes");
     let echo = Echo::start();
-    let comm = connected(&sshd, &key).await;
+    let comm = connect(params(&sshd, &key)).await;
     let (lport, rport) = (free_port(), free_port());
     let specs = vec![
         parse(
@@ -486,7 +458,7 @@ async fn a_remote_tunnel_to_a_closed_port_ends_the_instances_connection_at_once(
     let _alone = IN_PROCESS.lock().await;
     let (key, public) = ssh_keygen(KeyKind::Ed25519);
     let sshd = Sshd::start_static_with(&public, "AllowTcpForwarding yes");
-    let comm = connected(&sshd, &key).await;
+    let comm = connect(params(&sshd, &key)).await;
     let (rport, closed) = (free_port(), free_port());
     let spec = parse(&format!("{rport}:127.0.0.1:{closed}"), Direction::Remote).unwrap();
     comm.start_tunnels(vec![spec], &CancellationToken::new())

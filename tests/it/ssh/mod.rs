@@ -24,7 +24,8 @@ fn server(kind: KeyKind) -> (Sshd, PathBuf) {
     (Sshd::start_static(&public), key)
 }
 
-fn params(sshd: &Sshd, key: &Path) -> ConnectParams {
+/// Key login to `sshd` as its user, scp transfers, a 5 s keepalive.
+pub(crate) fn params(sshd: &Sshd, key: &Path) -> ConnectParams {
     ConnectParams {
         target: Endpoint {
             host: sshd.host().to_string(),
@@ -44,7 +45,8 @@ fn params(sshd: &Sshd, key: &Path) -> ConnectParams {
     }
 }
 
-async fn connect(p: ConnectParams) -> SshComm {
+/// A communicator for `p`, connected (or the test fails).
+pub(crate) async fn connect(p: ConnectParams) -> SshComm {
     let comm = SshComm::new(p);
     comm.wait_until_up(Duration::from_secs(20), 3, &CancellationToken::new())
         .await
