@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::fidelity::{as_packer, packer, run, Out};
+use crate::fidelity::{as_packer, packer, packer_flag_error, run, Out};
 
 fn rpack_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rpack"))
@@ -58,7 +58,17 @@ fn fix_prints_what_packer_prints_byte_for_byte() {
         &["fix", "-nope", "x.json"],
         &["fix", "missing.json"],
     ] {
-        let theirs = run(&packer, &dir, args, &[]);
+        let theirs = if args.contains(&"-nope") {
+            let mut code = 0;
+            let text = packer_flag_error(&packer, &dir, args, "-nope", |bin, dir, args| {
+                let o = run(bin, dir, args, &[]);
+                code = o.code;
+                o.text
+            });
+            Out { code, text }
+        } else {
+            run(&packer, &dir, args, &[])
+        };
         let ours = run(&as_packer, &dir, args, &[]);
         assert_eq!(show(&ours), show(&theirs), "{args:?}");
     }

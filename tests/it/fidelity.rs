@@ -66,6 +66,28 @@ pub(crate) fn packer() -> PathBuf {
     PathBuf::from("packer")
 }
 
+/// Packer 1.6.6 writes a flag parse error ("flag provided but not defined: -x") through a pipe
+/// that a goroutine copies to the UI, and exits without waiting for it: about one run in thirty
+/// loses the line (seen with `fix` and `validate`). rpack always prints it. This runs Packer
+/// until the line is there (at most 20 times) so a comparison checks Packer's intended output.
+pub(crate) fn packer_flag_error(
+    packer: &Path,
+    dir: &Path,
+    args: &[&str],
+    flag: &str,
+    mut run_once: impl FnMut(&Path, &Path, &[&str]) -> String,
+) -> String {
+    let line = format!("flag provided but not defined: {flag}\n");
+    let mut last = String::new();
+    for _ in 0..20 {
+        last = run_once(packer, dir, args);
+        if last.contains(&line) {
+            return last;
+        }
+    }
+    panic!("Packer never printed {line:?} in 20 runs of {args:?}; last output:\n{last}");
+}
+
 struct Case {
     id: String,
     args: Vec<String>,

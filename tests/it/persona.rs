@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::fidelity::{as_packer, packer};
+use crate::fidelity::{as_packer, packer, packer_flag_error};
 
 fn rpack_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rpack"))
@@ -166,7 +166,14 @@ fn strict_is_rpacks_flag_documented_in_its_help() {
     // prints the error line on stderr (README: errors go to stderr), so `2>&1` is the same.
     for cmd in ["validate", "build"] {
         let args = [cmd, "-strict", "x.json"];
-        let theirs = exec(&packer, dir.path(), &args, &[], Input::Null);
+        let mut theirs = None;
+        packer_flag_error(&packer, dir.path(), &args, "-strict", |bin, dir, args| {
+            let o = exec(bin, dir, args, &[], Input::Null);
+            let text = format!("{}{}", o.stdout, o.stderr);
+            theirs = Some(o);
+            text
+        });
+        let theirs = theirs.unwrap();
         assert_eq!(theirs.code, 1, "{theirs:?}");
         assert!(
             theirs
