@@ -24,6 +24,7 @@ mod bounds;
 mod escape;
 mod exec;
 mod funcs;
+mod gobuiltins;
 mod gofloat;
 pub(crate) mod gofmt;
 mod golayout;
