@@ -1,8 +1,36 @@
-//! Go's `time.ParseDuration` and `time.Duration.String`.
+//! Go's `time.ParseDuration` and `time.Duration.String`, and the names Go's `time` package
+//! prints for months and weekdays.
 
 use std::time::Duration;
 
 use super::strconv::quote;
+
+/// Go's `time.Month` names, January first.
+pub(crate) const MONTH_NAMES: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// Go's `time.Weekday` names, Sunday first (Go's order).
+pub(crate) const DAY_NAMES: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
 
 /// Go's `time.ParseDuration`, with Go 1.15's error texts. Negative durations become zero.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -124,7 +124,9 @@ pub(super) fn slice(mut args: Vec<V<'_>>) -> R<'_> {
     match &item {
         V::Str(s) => {
             let bytes = &s.as_bytes()[ix[0]..ix[1]];
-            Ok(V::Str(Cow::Owned(String::from_utf8_lossy(bytes).into_owned())))
+            Ok(V::Str(Cow::Owned(
+                String::from_utf8_lossy(bytes).into_owned(),
+            )))
         }
         _ => match item.coll() {
             Some(Value::List(l)) => Ok(V::Own(Rc::new(Value::List(l[ix[0]..ix[1]].to_vec())))),

@@ -4,32 +4,10 @@
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
+use crate::gocompat::time::{DAY_NAMES as LONG_DAYS, MONTH_NAMES as LONG_MONTHS};
+
 /// Go's `time.RFC3339`, `isotime`'s default.
 pub(crate) const RFC3339: &str = "2006-01-02T15:04:05Z07:00";
-
-const LONG_DAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-const LONG_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
 
 /// One layout element (Go's `std*` constants).
 #[derive(Debug, Clone, Copy, PartialEq)]

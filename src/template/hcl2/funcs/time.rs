@@ -6,6 +6,7 @@ use hcl::eval::FuncArgs;
 use hcl::Value;
 
 use super::{args, string, R};
+use crate::gocompat::time::{DAY_NAMES, MONTH_NAMES as MONTHS};
 
 pub(super) const FUNCS: &[(&str, hcl::eval::Func)] = &[
     ("timestamp", timestamp),
@@ -29,30 +30,6 @@ fn formatdate(a: FuncArgs) -> R {
         .map_err(|e| format!("not a valid RFC3339 timestamp: {ts:?} ({e})"))?;
     Ok(Value::String(format_spec(&spec, &t)?))
 }
-
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
 
 fn format_spec(spec: &str, t: &DateTime<FixedOffset>) -> Result<String, String> {
     let c: Vec<char> = spec.chars().collect();
@@ -110,8 +87,8 @@ fn format_spec(spec: &str, t: &DateTime<FixedOffset>) -> Result<String, String> 
             ('M', 1) => t.month().to_string(),
             ('D', 2) => format!("{:02}", t.day()),
             ('D', 1) => t.day().to_string(),
-            ('E', 4) => DAYS[t.weekday().num_days_from_monday() as usize].into(),
-            ('E', 3) => DAYS[t.weekday().num_days_from_monday() as usize][..3].into(),
+            ('E', 4) => DAY_NAMES[t.weekday().num_days_from_sunday() as usize].into(),
+            ('E', 3) => DAY_NAMES[t.weekday().num_days_from_sunday() as usize][..3].into(),
             ('h', 2) => format!("{:02}", t.hour()),
             ('h', 1) => t.hour().to_string(),
             ('H', 2) => format!("{hour12:02}"),
