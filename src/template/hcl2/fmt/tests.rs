@@ -74,3 +74,21 @@ fn columns_count_characters_not_bytes() {
     assert_eq!(graphemes("\r\n"), 1);
     assert_eq!(format("é = 1\nab = 2\n"), "é  = 1\nab = 2\n");
 }
+
+#[test]
+fn only_blanks_change_even_in_broken_input() {
+    // Every prefix of every corpus file: unterminated strings, heredocs and templates included.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fmt/input");
+    let strip = |s: &str| s.replace([' ', '\t'], "");
+    let mut checked = 0;
+    for e in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for (i, _) in text.char_indices() {
+            let prefix = &text[..i];
+            let unmarked = prefix.trim_start_matches('\u{feff}');
+            assert_eq!(strip(&format(prefix)), strip(unmarked), "{prefix:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+}
