@@ -188,9 +188,8 @@ impl Fmt<'_> {
                         .filter(|(_, is_dir)| !is_dir)
                         .map(|(name, _)| join(path, &name))
                         .collect();
-                    let of = |ext: &'static str| {
-                        files.iter().filter(move |f| f.ends_with(ext)).cloned()
-                    };
+                    let of =
+                        |ext: &'static str| files.iter().filter(move |f| f.ends_with(ext)).cloned();
                     of(".pkr.hcl").chain(of(".pkrvars.hcl")).collect::<Vec<_>>()
                 }
             },
@@ -238,7 +237,12 @@ impl Fmt<'_> {
     }
 
     fn file(&mut self, name: &str) {
-        let trouble = |detail: String| fail(format!("encountered an error while formatting {name}"), detail);
+        let trouble = |detail: String| {
+            fail(
+                format!("encountered an error while formatting {name}"),
+                detail,
+            )
+        };
         let stdin = name == "-" && !self.packer;
         if !stdin && !self.packer && !is_hcl_file(name) {
             return self
@@ -255,13 +259,19 @@ impl Fmt<'_> {
         };
         let bytes = match read {
             Ok(b) => b,
-            Err(e) => return self.errors.push(trouble(format!("failed to open {name}: {e}"))),
+            Err(e) => {
+                return self
+                    .errors
+                    .push(trouble(format!("failed to open {name}: {e}")))
+            }
         };
         let text = match String::from_utf8(bytes) {
             Ok(t) => t,
             Err(e) if self.packer => {
                 let _ = e;
-                return self.errors.push(trouble(format!("failed to parse HCL {name}")));
+                return self
+                    .errors
+                    .push(trouble(format!("failed to parse HCL {name}")));
             }
             Err(e) => {
                 return self.errors.push(trouble(format!(
@@ -304,9 +314,9 @@ impl Fmt<'_> {
         if self.diff {
             match unified_diff(&text, &formatted, name) {
                 Ok(d) => sink.write_out(&d),
-                Err(e) => self.errors.push(trouble(format!(
-                    "failed to generate diff for {name}: {e}"
-                ))),
+                Err(e) => self
+                    .errors
+                    .push(trouble(format!("failed to generate diff for {name}: {e}"))),
             }
         }
     }

@@ -186,8 +186,19 @@ fn a_syntax_error_names_file_line_and_column_and_leaves_the_file_alone() {
     // With other paths, as Packer does: the others are formatted, the bad one is not.
     let (out, files) = fresh_run(&rpack(), &["fmt", "bad.pkr.hcl", "in/alignment.pkr.hcl"]);
     assert_eq!(out.code, 1, "{}", out.text);
-    assert!(out.text.starts_with("in/alignment.pkr.hcl\n"), "{}", out.text);
-    let get = |name: &str| files.iter().find(|(p, _)| p == Path::new(name)).unwrap().1.clone();
+    assert!(
+        out.text.starts_with("in/alignment.pkr.hcl\n"),
+        "{}",
+        out.text
+    );
+    let get = |name: &str| {
+        files
+            .iter()
+            .find(|(p, _)| p == Path::new(name))
+            .unwrap()
+            .1
+            .clone()
+    };
     assert_eq!(get("bad.pkr.hcl"), b"a = 1\nx = \n");
     assert_eq!(
         get("in/alignment.pkr.hcl"),
@@ -207,7 +218,11 @@ fn as_rpack_recursive_several_paths_stdin_and_skipped_files() {
     // -recursive reaches in/sub; hidden files are skipped; several paths are taken in order.
     let (out, files) = fresh_run(&rpack(), &["fmt", "-check", "-recursive", "in"]);
     assert_eq!(out.code, 3, "{}", out.text);
-    assert!(out.text.contains("in/sub/alignment.pkr.hcl\n"), "{}", out.text);
+    assert!(
+        out.text.contains("in/sub/alignment.pkr.hcl\n"),
+        "{}",
+        out.text
+    );
     assert!(!out.text.contains(".hidden"), "{}", out.text);
     assert_eq!(files, tree(workdir().path()), "-check writes nothing");
     let (out, _) = fresh_run(&rpack(), &["fmt", "-check", "in"]);
@@ -220,7 +235,14 @@ fn as_rpack_recursive_several_paths_stdin_and_skipped_files() {
         (out.code, out.text.as_str()),
         (0, "in/heredoc.pkr.hcl\nin/sub/alignment.pkr.hcl\n")
     );
-    let get = |name: &str| files.iter().find(|(p, _)| p == Path::new(name)).unwrap().1.clone();
+    let get = |name: &str| {
+        files
+            .iter()
+            .find(|(p, _)| p == Path::new(name))
+            .unwrap()
+            .1
+            .clone()
+    };
     assert_eq!(
         get("in/sub/alignment.pkr.hcl"),
         read(&corpus().join("expected/alignment.pkr.hcl"))
@@ -228,7 +250,11 @@ fn as_rpack_recursive_several_paths_stdin_and_skipped_files() {
     // A file that is not HCL2 is refused by name.
     let (out, _) = fresh_run(&rpack(), &["fmt", "t.txt"]);
     assert_eq!(out.code, 1);
-    assert!(out.text.contains("file t.txt is not a HCL file"), "{}", out.text);
+    assert!(
+        out.text.contains("file t.txt is not a HCL file"),
+        "{}",
+        out.text
+    );
     // `-` formats standard input to standard output.
     let input = read(&corpus().join("input/operators.pkr.hcl"));
     let mut child = Command::new(rpack())
@@ -240,7 +266,12 @@ fn as_rpack_recursive_several_paths_stdin_and_skipped_files() {
         .unwrap();
     std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(o.stdout, read(&corpus().join("expected/operators.pkr.hcl")));
     // The help names what rpack adds.
     let help = run(&rpack(), Path::new("."), &["fmt", "-h"], &[]);

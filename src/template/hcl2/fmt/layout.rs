@@ -117,15 +117,19 @@ fn indent(tokens: &mut [Token<'_>], lines: &[Line]) {
         let mut closed = -net;
         while closed > 0 {
             let Some(top) = stack.last_mut() else { break };
-            if closed > *top {
-                closed -= *top;
-                stack.pop();
-            } else if closed < *top {
-                *top -= closed;
-                closed = 0;
-            } else {
-                stack.pop();
-                closed = 0;
+            match closed.cmp(top) {
+                std::cmp::Ordering::Greater => {
+                    closed -= *top;
+                    stack.pop();
+                }
+                std::cmp::Ordering::Less => {
+                    *top -= closed;
+                    closed = 0;
+                }
+                std::cmp::Ordering::Equal => {
+                    stack.pop();
+                    closed = 0;
+                }
             }
         }
         tokens[first].spaces_before = 2 * stack.len();
@@ -154,6 +158,7 @@ fn spaces(tokens: &mut [Token<'_>], lines: &[Line]) {
 /// hclwrite's `spaceAfterToken`: whether `subject` (after `before`, `None` at the start of a
 /// cell) is followed by one space before `after`.
 fn space_after(subject: &Token<'_>, before: Option<Kind>, after: &Token<'_>) -> bool {
+    #[allow(clippy::enum_glob_use)]
     use Kind::*;
     let s = subject.kind;
     let a = after.kind;

@@ -76,7 +76,10 @@ pub(super) struct Token<'a> {
 enum Mode<'a> {
     Main,
     Quoted,
-    Heredoc { marker: &'a str, start_of_line: bool },
+    Heredoc {
+        marker: &'a str,
+        start_of_line: bool,
+    },
 }
 
 /// A scan that ended inside a string, heredoc or template sequence: the byte offset of the
@@ -282,10 +285,13 @@ impl<'a> Scanner<'a> {
 
     fn heredoc(&mut self, p: usize) -> usize {
         let r = self.rest(p);
-        let Some((Mode::Heredoc {
-            marker,
-            start_of_line,
-        }, _)) = self.modes.last()
+        let Some((
+            Mode::Heredoc {
+                marker,
+                start_of_line,
+            },
+            _,
+        )) = self.modes.last()
         else {
             return self.main(p);
         };
@@ -392,7 +398,7 @@ fn heredoc_opener(r: &str) -> Option<(usize, &str)> {
         .find(|(_, ch)| !(*ch == '-' || *ch == '_' || unicode_ident::is_xid_continue(*ch)))
         .map_or(ident.len(), |(i, _)| i);
     let marker = &ident[..len];
-    let nl = match ident[len..].as_bytes() {
+    let nl = match &ident.as_bytes()[len..] {
         [b'\n', ..] => 1,
         [b'\r', b'\n', ..] => 2,
         _ => return None,
