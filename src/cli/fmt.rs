@@ -149,7 +149,8 @@ fn read_dir(dir: &str) -> std::io::Result<Vec<(String, bool)>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;
-        let is_dir = std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir());
+        // As Go's `ReadDir`, a symbolic link is no directory (so `-recursive` cannot loop).
+        let is_dir = e.file_type()?.is_dir();
         out.push((e.file_name().to_string_lossy().into_owned(), is_dir));
     }
     out.sort();
@@ -236,6 +237,19 @@ impl Fmt<'_> {
         }
     }
 
+    /// A file that does not parse: `d` as rpack, Packer 1.6.6's words (neither where nor why)
+    /// as packer.
+    fn parse_failed(&mut self, name: &str, d: Diag) {
+        self.errors.push(if self.packer {
+            fail(
+                format!("encountered an error while formatting {name}"),
+                format!("failed to parse HCL {name}"),
+            )
+        } else {
+            d
+        });
+    }
+
     fn file(&mut self, name: &str) {
         let trouble = |detail: String| {
             fail(
@@ -267,26 +281,16 @@ impl Fmt<'_> {
         };
         let text = match String::from_utf8(bytes) {
             Ok(t) => t,
-            Err(e) if self.packer => {
-                let _ = e;
-                return self
-                    .errors
-                    .push(trouble(format!("failed to parse HCL {name}")));
-            }
             Err(e) => {
-                return self.errors.push(trouble(format!(
+                let why = format!(
                     "{name} is not valid UTF-8 (at byte {})",
                     e.utf8_error().valid_up_to()
-                )))
+                );
+                return self.parse_failed(name, trouble(why));
             }
         };
         if let Err(d) = hclfmt::check(if stdin { "<stdin>" } else { name }, &text) {
-            let d = if self.packer {
-                trouble(format!("failed to parse HCL {name}"))
-            } else {
-                d
-            };
-            return self.errors.push(d);
+            return self.parse_failed(name, d);
         }
         let formatted = hclfmt::format(&text);
         let sink = &self.out.sink;

@@ -247,6 +247,17 @@ fn as_rpack_recursive_several_paths_stdin_and_skipped_files() {
         get("in/sub/alignment.pkr.hcl"),
         read(&corpus().join("expected/alignment.pkr.hcl"))
     );
+    // A symbolic link to a directory is not followed (as Go's ReadDir): a loop cannot hang it.
+    let dir = workdir();
+    std::os::unix::fs::symlink("..", dir.path().join("in/sub/loop")).unwrap();
+    let out = run(
+        &rpack(),
+        dir.path(),
+        &["fmt", "-check", "-recursive", "in"],
+        &[],
+    );
+    assert_eq!(out.code, 3, "{}", out.text);
+    assert!(!out.text.contains("loop"), "{}", out.text);
     // A file that is not HCL2 is refused by name.
     let (out, _) = fresh_run(&rpack(), &["fmt", "t.txt"]);
     assert_eq!(out.code, 1);
