@@ -135,6 +135,20 @@ pub fn fix_command() -> Command {
     base("fix").arg(bool_flag("validate")).arg(template_arg())
 }
 
+/// `fmt`'s flags; `-recursive` is rpack's (and newer Packer's), not Packer 1.6.6's.
+pub fn fmt_command() -> Command {
+    let cmd = base("fmt")
+        .arg(bool_flag("check"))
+        .arg(bool_flag("diff"))
+        .arg(bool_flag("write"));
+    let cmd = if crate::ui::voice::as_packer() {
+        cmd
+    } else {
+        cmd.arg(bool_flag("recursive"))
+    };
+    cmd.arg(template_arg())
+}
+
 pub fn console_command() -> Command {
     base("console")
         .arg(list_flag("var"))

@@ -11,6 +11,7 @@ mod completions;
 mod console;
 mod diags;
 mod fix;
+mod fmt;
 mod help;
 mod init;
 mod inspect;
@@ -150,7 +151,7 @@ fn command_help(name: &str) -> Option<String> {
         "fix" => return Some(fix::help()),
         "console" => console::HELP,
         "version" => help::version(),
-        "fmt" if persona::as_packer() => help::FMT,
+        "fmt" => fmt::help(),
         "hcl2_upgrade" if persona::as_packer() => help::HCL2_UPGRADE,
         "completions" if !persona::as_packer() => completions::HELP,
         "init" | "plugins" if !persona::as_packer() => init::HELP,
@@ -176,8 +177,9 @@ fn run_command(out: &Output, cmd: &str, rest: &[String]) -> i32 {
         "platform" => platform::run(out, rest),
         "init" => init::init(&*ui, rest),
         "plugins" => init::plugins(&*ui, rest),
+        "fmt" => fmt::run(out, rest),
         // Packer's HCL2 tools: their usage without arguments (as Packer), else said plainly.
-        "fmt" | "hcl2_upgrade" => {
+        "hcl2_upgrade" => {
             if rest.is_empty() {
                 ui.say(&command_help(cmd).unwrap_or_default());
             } else {

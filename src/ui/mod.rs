@@ -78,7 +78,8 @@ pub enum Sink {
 }
 
 impl Sink {
-    fn write_out(&self, s: &str) {
+    /// Writes `s` to stdout as it is (no newline added, nothing masked or made inert).
+    pub(crate) fn write_out(&self, s: &str) {
         match self {
             Sink::Std => {
                 let mut out = std::io::stdout().lock();

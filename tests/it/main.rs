@@ -15,6 +15,7 @@ mod ebs;
 mod ebs_faults;
 mod ebs_more;
 mod fidelity;
+mod fmt;
 mod hcl2;
 mod hcl2_console;
 mod hcl2_data;

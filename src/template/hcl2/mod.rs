@@ -21,6 +21,7 @@ pub(crate) mod data;
 pub(crate) mod diag;
 mod dynamic;
 mod eval;
+pub(crate) mod fmt;
 pub(crate) mod funcs;
 mod json_syntax;
 mod limits;

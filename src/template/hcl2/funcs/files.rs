@@ -75,7 +75,7 @@ fn abspath(a: FuncArgs) -> R {
 }
 
 /// Go's `filepath.Clean` for `/`-separated paths.
-fn clean(p: &str) -> String {
+pub(crate) fn clean(p: &str) -> String {
     let rooted = p.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for c in p.split('/') {

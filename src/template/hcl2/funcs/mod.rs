@@ -3,7 +3,7 @@
 
 mod collections;
 mod encoding;
-mod files;
+pub(crate) mod files;
 mod more;
 mod net;
 mod numeric;
