@@ -11,6 +11,7 @@ mod completions;
 mod console;
 mod diags;
 mod fix;
+mod hcl2_upgrade;
 mod help;
 mod init;
 mod inspect;
@@ -152,6 +153,7 @@ fn command_help(name: &str) -> Option<String> {
         "version" => help::version(),
         "fmt" if persona::as_packer() => help::FMT,
         "hcl2_upgrade" if persona::as_packer() => help::HCL2_UPGRADE,
+        "hcl2_upgrade" => hcl2_upgrade::HELP,
         "completions" if !persona::as_packer() => completions::HELP,
         "init" | "plugins" if !persona::as_packer() => init::HELP,
         "cleanup" if !persona::as_packer() => cleanup::HELP,
@@ -176,8 +178,9 @@ fn run_command(out: &Output, cmd: &str, rest: &[String]) -> i32 {
         "platform" => platform::run(out, rest),
         "init" => init::init(&*ui, rest),
         "plugins" => init::plugins(&*ui, rest),
+        "hcl2_upgrade" => hcl2_upgrade::run(out, rest, &command_help(cmd).unwrap_or_default()),
         // Packer's HCL2 tools: their usage without arguments (as Packer), else said plainly.
-        "fmt" | "hcl2_upgrade" => {
+        "fmt" => {
             if rest.is_empty() {
                 ui.say(&command_help(cmd).unwrap_or_default());
             } else {

@@ -18,6 +18,7 @@ mod fidelity;
 mod hcl2;
 mod hcl2_console;
 mod hcl2_data;
+mod hcl2_upgrade;
 mod host_key;
 mod host_key_inject;
 mod hostile;
