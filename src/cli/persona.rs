@@ -15,6 +15,7 @@ Available commands are:
     completions     print the shell completion script (bash, zsh, fish)
     console         creates a console for testing variable interpolation
     fix             fixes templates from old versions of packer
+    hcl2_upgrade    transform a JSON template into an HCL2 configuration
     init            nothing to install: rpack needs no plugins
     inspect         see components of a template
     platform        build and manage Elastic Beanstalk custom platforms

@@ -417,7 +417,7 @@ fn help_lists_exactly_the_commands_that_exist() {
             dash.text
         );
     }
-    for missing in ["fmt", "hcl2_upgrade", "push"] {
+    for missing in ["fmt", "push"] {
         assert!(!listed.iter().any(|c| c == missing));
         assert_eq!(
             in_home(&rpack_bin(), home.path(), &[missing], &[]).code,

@@ -710,6 +710,7 @@ fn as_rpack_help_and_version_are_rpacks_own() {
             "completions",
             "console",
             "fix",
+            "hcl2_upgrade",
             "init",
             "inspect",
             "platform",
@@ -723,7 +724,7 @@ fn as_rpack_help_and_version_are_rpacks_own() {
             );
         }
         // Only commands that exist.
-        for cmd in ["fmt", "hcl2_upgrade"] {
+        for cmd in ["fmt"] {
             assert!(
                 !out.text.contains(&format!("\n    {cmd}")),
                 "{args:?} lists {cmd}"

@@ -11,7 +11,6 @@ use rpack::template::parse;
 use rpack::template::upgrade::{self, Options};
 use rpack::ui::testing::Recording;
 
-use crate::build::{run_to_end, stack};
 use crate::support::paths::{fresh_dir, repo_root};
 
 /// The parts of the repository templates refer to, copied under `to` (so the upgraded file can
@@ -209,5 +208,169 @@ fn every_valid_json_template_upgrades_to_the_same_plan() {
         compared.len() >= 15,
         "only {} compared: {compared:?}",
         compared.len()
+    );
+}
+
+/// stdout and stderr together, and the exit code.
+fn merged(bin: &Path, dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("exec \"$0\" \"$@\" 2>&1")
+        .arg(bin)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn rpack_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rpack"))
+}
+
+#[test]
+fn bad_input_gets_packers_messages_and_writes_nothing() {
+    let packer = crate::fidelity::packer();
+    let (_link_dir, link) = crate::fidelity::as_packer();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("bad.json"), "{\"builders\":[{\"type\":\"null\"\n").unwrap();
+    std::fs::write(d.join("dup.json"), "{\"builders\":[],\"builders\":[]}").unwrap();
+    std::fs::write(
+        d.join("root.json"),
+        "{\"nope\":1,\"builders\":[{\"type\":\"null\"}]}",
+    )
+    .unwrap();
+    for (args, text) in [
+        (
+            &["nope.json"][..],
+            "Failed to parse template: open nope.json: no such file or directory\n",
+        ),
+        (
+            &["bad.json"],
+            "Failed to parse template: Error parsing JSON: unexpected end of JSON input\n",
+        ),
+        (
+            &["root.json"],
+            "Failed to parse template: 1 error occurred:\n\t* Unknown root level key in template: 'nope'\n",
+        ),
+    ] {
+        let mut full = vec!["hcl2_upgrade"];
+        full.extend_from_slice(args);
+        let theirs = merged(&packer, d, &full);
+        assert_eq!(theirs.0, 1, "{theirs:?}");
+        assert!(theirs.1.starts_with(text), "packer: {theirs:?}");
+        // Packer 1.6.6 creates the output file (with its header only) even so; rpack does not.
+        let out = d.join(format!("{}.pkr.hcl", args[0]));
+        std::fs::remove_file(&out).unwrap();
+        for bin in [&link, &rpack_bin()] {
+            let ours = merged(bin, d, &full);
+            assert_eq!(ours.0, 1, "{ours:?}");
+            // rpack adds the position (README, "Positions").
+            let at = regex::Regex::new(r" \([a-z]+\.json:\d+:\d+\)").unwrap();
+            let text_ours = at.replace_all(&ours.1, "");
+            if bin == &link {
+                assert_eq!(text_ours, theirs.1, "{full:?}");
+            } else {
+                assert!(text_ours.starts_with(text), "rpack: {ours:?}");
+            }
+            assert!(!out.exists(), "{} written", out.display());
+        }
+    }
+    // Usage: no template, two templates.
+    for args in [&["hcl2_upgrade"][..], &["hcl2_upgrade", "a.json", "b.json"]] {
+        let theirs = merged(&packer, d, args);
+        let ours = merged(&link, d, args);
+        assert_eq!(ours, theirs, "{args:?}");
+        assert_eq!(ours.0, 1);
+        let as_rpack = merged(&rpack_bin(), d, args);
+        assert_eq!(as_rpack.0, 1);
+        assert!(as_rpack.1.contains("-with-annotations"), "{as_rpack:?}");
+    }
+}
+
+#[test]
+fn output_file_annotations_and_the_success_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("t.json"),
+        r#"{"variables": {"v": "x"}, "builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["echo {{user `v`}} {{timestamp}}"]}]}"#,
+    )
+    .unwrap();
+    let (code, text) = merged(&rpack_bin(), d, &["hcl2_upgrade", "t.json"]);
+    assert_eq!(
+        (code, text.as_str()),
+        (0, "Successfully created t.json.pkr.hcl\n")
+    );
+    let plain = std::fs::read_to_string(d.join("t.json.pkr.hcl")).unwrap();
+    assert!(
+        plain.starts_with("variable \"v\" {\n  type    = string\n  default = \"x\"\n}\n"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("inline = [\"echo ${var.v} {{timestamp}}\"]"),
+        "{plain}"
+    );
+    // The Go template that stays is explained where it is.
+    assert!(
+        plain.contains("# {{timestamp}} stays a Go template"),
+        "{plain}"
+    );
+
+    let (code, text) = merged(
+        &rpack_bin(),
+        d,
+        &[
+            "hcl2_upgrade",
+            "-with-annotations",
+            "-output-file",
+            "out/x.pkr.hcl",
+            "t.json",
+        ],
+    );
+    assert_eq!(
+        (code, text.as_str()),
+        (0, "Successfully created out/x.pkr.hcl\n")
+    );
+    let annotated = std::fs::read_to_string(d.join("out/x.pkr.hcl")).unwrap();
+    assert!(
+        annotated.starts_with("# This file was autogenerated by the 'rpack hcl2_upgrade' command."),
+        "{annotated}"
+    );
+    assert!(
+        annotated.contains("# a build block invokes sources"),
+        "{annotated}"
+    );
+    // Comments aside, the same file.
+    let code_lines = |t: &str| {
+        t.lines()
+            .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(code_lines(&plain), code_lines(&annotated));
+
+    // Called as packer: 1.6.6's header always, its success line (with its trailing space).
+    let (_link_dir, link) = crate::fidelity::as_packer();
+    let (code, text) = merged(&link, d, &["hcl2_upgrade", "t.json"]);
+    assert_eq!(
+        (code, text.as_str()),
+        (0, "Successfully created t.json.pkr.hcl \n")
+    );
+    let as_packer = std::fs::read_to_string(d.join("t.json.pkr.hcl")).unwrap();
+    assert!(
+        as_packer.starts_with("# This file was autogenerated"),
+        "{as_packer}"
+    );
+    let (code, text) = merged(&link, d, &["hcl2_upgrade", "-with-annotations", "t.json"]);
+    assert_eq!(code, 1);
+    assert!(
+        text.contains("flag provided but not defined: -with-annotations"),
+        "{text}"
     );
 }

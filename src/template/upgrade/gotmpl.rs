@@ -272,7 +272,8 @@ fn arg_expr(a: &Arg, sc: &Scope, refs: &mut Refs) -> Option<(String, Option<Stri
         ArgKind::Str(v, _) => Some((quote(v), Some(v.to_string()))),
         ArgKind::Number(n) if !n.is_char => n.int.map(|i| (i.to_string(), Some(i.to_string()))),
         ArgKind::Bool(b) => Some((b.to_string(), None)),
-        ArgKind::Pipe(p) => pipe_expr(p, sc, refs).map(|e| (format!("({e})"), None)),
+        // Every translation is a call, a traversal or an index: no parentheses needed.
+        ArgKind::Pipe(p) => pipe_expr(p, sc, refs).map(|e| (e, None)),
         ArgKind::Ident(_, name) => call(name, &[], sc, refs).map(|e| (e, None)),
         _ => None,
     }
