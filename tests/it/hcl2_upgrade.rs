@@ -374,3 +374,103 @@ fn output_file_annotations_and_the_success_line() {
         "{text}"
     );
 }
+
+/// The shipped template, upgraded by the command, builds on the local stack (moto + loopback
+/// sshd) as the JSON one does (`build::seed_template_builds_…`): one AMI with the template's
+/// tags and name, the manifest, nothing left behind.
+#[test]
+fn upgraded_shipped_template_builds_on_the_local_stack() {
+    use crate::build::{run_to_end, stack, REGION};
+    use crate::support::Ec2State;
+
+    let st = stack();
+    // A copy of the repository parts the template reads, so the HCL2 file sits next to the
+    // JSON one (`path.root` is where `{{template_dir}}` was).
+    let tree = st.dir.join("tree");
+    copy_repo(&tree);
+    let json = tree.join("templates/tara-ebcustom-platform.json");
+    let (code, text) = merged(
+        &rpack_bin(),
+        &st.dir,
+        &["hcl2_upgrade", json.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{text}");
+    let hcl = tree.join("templates/tara-ebcustom-platform.json.pkr.hcl");
+    let pid = std::process::id();
+    let mut cmd = st.rpack(&[
+        "build",
+        "-machine-readable",
+        &format!(
+            "-var-file={}",
+            tree.join("templates/tara-local.vars.json").display()
+        ),
+        "-var",
+        &format!("ec2_endpoint={}", st.proxy.endpoint()),
+        "-var",
+        &format!("ssh_port={}", st.sshd.port()),
+        "-var",
+        &format!("stage_dir=/home/ec2-user/rpack-it-upg-{pid}"),
+        "-var",
+        &format!("eb_builder_root=/home/ec2-user/rpack-it-upg-root-{pid}"),
+        hcl.to_str().unwrap(),
+    ]);
+    cmd.env("AWS_EB_PLATFORM_NAME", "tara-node")
+        .env("AWS_EB_PLATFORM_VERSION", "1.0.0")
+        .env(
+            "AWS_EB_PLATFORM_ARN",
+            "arn:aws:elasticbeanstalk:us-east-1:123456789012:platform/tara-node/1.0.0",
+        );
+    let (code, out) = run_to_end(cmd);
+    assert_eq!(code, Some(0), "build failed:\n{out}");
+    // HCL2 names the build `type.name` (the JSON name's spaces became `_`).
+    let target = "amazon-ebs.HVM_AMI_builder";
+    let artifact: Vec<&str> = out
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.splitn(4, ',').collect();
+            (f.len() == 4 && f[1] == target && f[2] == "artifact").then_some(f[3])
+        })
+        .collect();
+    let id = artifact
+        .iter()
+        .find_map(|a| a.strip_prefix("0,id,us-east-1:"))
+        .unwrap_or_else(|| panic!("no AMI id:\n{out}"))
+        .to_string();
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let inv = rt
+        .block_on(Ec2State::new(st.moto.endpoint(), REGION).inventory())
+        .unwrap();
+    assert_eq!(inv.images.len(), 1, "{inv:?}");
+    let img = &inv.images[0];
+    assert_eq!(img.id, id);
+    let name = img.name.as_deref().unwrap_or("");
+    assert!(name.starts_with("tara-eb-tara-node-1.0.0-"), "{img:?}");
+    // `{{timestamp}}` stayed a Go template: still Unix seconds.
+    let stamp = name.rsplit('-').next().unwrap_or("");
+    assert!(stamp.len() == 10 && stamp.parse::<u64>().is_ok(), "{name}");
+    let tag = |k: &str| img.tags.get(k).cloned();
+    assert_eq!(tag("eb_platform_name").as_deref(), Some("tara-node"));
+    assert_eq!(tag("eb_platform_version").as_deref(), Some("1.0.0"));
+    assert!(
+        tag("Base_AMI_Name")
+            .unwrap_or_default()
+            .starts_with("al2023-ami-2023"),
+        "{:?}",
+        img.tags
+    );
+    assert!(
+        inv.live_instances().is_empty() && inv.key_pairs.is_empty(),
+        "{inv:?}"
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(st.dir.join("manifest.json")).expect("manifest.json written"),
+    )
+    .unwrap();
+    let b = &manifest["builds"][0];
+    assert_eq!(b["artifact_id"], format!("us-east-1:{id}"));
+    assert_eq!(b["custom_data"]["platform_name"], "tara-node");
+}
