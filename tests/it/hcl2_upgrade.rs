@@ -237,6 +237,8 @@ fn bad_input_gets_packers_messages_and_writes_nothing() {
     let (_link_dir, link) = crate::fidelity::as_packer();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // rpack adds the position (README, "Positions").
+    let at = regex::Regex::new(r" \([a-z]+\.json:\d+:\d+\)").unwrap();
     std::fs::write(d.join("bad.json"), "{\"builders\":[{\"type\":\"null\"\n").unwrap();
     std::fs::write(d.join("dup.json"), "{\"builders\":[],\"builders\":[]}").unwrap();
     std::fs::write(
@@ -269,8 +271,6 @@ fn bad_input_gets_packers_messages_and_writes_nothing() {
         for bin in [&link, &rpack_bin()] {
             let ours = merged(bin, d, &full);
             assert_eq!(ours.0, 1, "{ours:?}");
-            // rpack adds the position (README, "Positions").
-            let at = regex::Regex::new(r" \([a-z]+\.json:\d+:\d+\)").unwrap();
             let text_ours = at.replace_all(&ours.1, "");
             if bin == &link {
                 assert_eq!(text_ours, theirs.1, "{full:?}");

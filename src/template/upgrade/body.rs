@@ -154,7 +154,7 @@ pub(super) fn build(
             .map(|pp| plugin("post-processor", &pp.kind, &pp.config, names, &sc, refs))
             .collect();
         match blocks.len() {
-            0 => continue,
+            0 => {}
             1 => {
                 b.body.push(Item::Blank);
                 b.body.extend(blocks.into_iter().map(Item::Block));
@@ -184,8 +184,7 @@ fn plugin(
         names
             .iter()
             .find(|n| n.json_name == json_name)
-            .map(|n| n.reference())
-            .unwrap_or_else(|| json_name.to_string())
+            .map_or_else(|| json_name.to_string(), SourceName::reference)
     };
     for (k, _, node) in &config.entries {
         match (k.as_str(), &node.value) {

@@ -129,18 +129,17 @@ fn parts(s: &str, sc: &Scope, refs: &mut Refs) -> Result<Vec<Part>, String> {
             Node::Action(p) => {
                 let (a, b) = next_span.next().copied().unwrap_or((0, 0));
                 let original = &s[a..b];
-                match pipe_expr(p, sc, refs) {
-                    Some(e) => out.push(Part::Expr(e)),
-                    None => {
-                        note_kept(p, original, refs);
-                        match go_text(p, sc, refs) {
-                            Some(parts) if parts.iter().any(|p| matches!(p, Part::Expr(_))) => {
-                                out.push(Part::Text("{{ ".into()));
-                                out.extend(parts);
-                                out.push(Part::Text(" }}".into()));
-                            }
-                            _ => out.push(Part::Text(original.to_string())),
+                if let Some(e) = pipe_expr(p, sc, refs) {
+                    out.push(Part::Expr(e));
+                } else {
+                    note_kept(p, original, refs);
+                    match go_text(p, sc, refs) {
+                        Some(parts) if parts.iter().any(|p| matches!(p, Part::Expr(_))) => {
+                            out.push(Part::Text("{{ ".into()));
+                            out.extend(parts);
+                            out.push(Part::Text(" }}".into()));
                         }
+                        _ => out.push(Part::Text(original.to_string())),
                     }
                 }
             }
@@ -162,16 +161,25 @@ fn nodes_parts(
     for n in nodes {
         match n {
             Node::Text(t) => out.push(Part::Text((*t).to_string())),
-            Node::Action(p) => match pipe_expr(p, sc, refs) {
-                Some(e) => out.push(Part::Expr(e)),
-                None => {
+            Node::Action(p) => {
+                if let Some(e) = pipe_expr(p, sc, refs) {
+                    out.push(Part::Expr(e));
+                } else {
                     let parts = go_text(p, sc, refs).ok_or_else(control_kept)?;
-                    note_kept(p, "a Go-template action", refs);
+                    let shown: String = parts
+                        .iter()
+                        .map(|x| match x {
+                            Part::Text(t) => t.clone(),
+                            Part::Expr(e) => format!("${{{e}}}"),
+                            Part::Directive(d) => format!("%{{ {d} }}"),
+                        })
+                        .collect();
+                    note_kept(p, &format!("{{{{ {shown} }}}}"), refs);
                     out.push(Part::Text("{{ ".into()));
                     out.extend(parts);
                     out.push(Part::Text(" }}".into()));
                 }
-            },
+            }
             Node::If(b) => {
                 let cond = pipe_expr(&b.pipe, sc, refs).ok_or_else(control_kept)?;
                 out.push(Part::Directive(format!("if {cond} != \"\"")));

@@ -23,7 +23,7 @@ impl Block {
     pub(crate) fn new(kind: &str, labels: &[&str]) -> Block {
         Block {
             kind: kind.to_string(),
-            labels: labels.iter().map(|l| l.to_string()).collect(),
+            labels: labels.iter().map(ToString::to_string).collect(),
             body: Vec::new(),
         }
     }

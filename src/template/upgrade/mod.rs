@@ -84,7 +84,7 @@ pub fn upgrade(tpl: &Template, opts: Options) -> String {
         }
         if opts.annotations {
             top.push(Item::Comment(
-                header.iter().map(|s| s.to_string()).collect(),
+                header.iter().map(ToString::to_string).collect(),
             ));
         }
     };

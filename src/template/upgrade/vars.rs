@@ -107,7 +107,7 @@ pub(super) fn blocks(tpl: &Template, locals: &BTreeSet<String>, refs: &mut Refs)
         b.attr("default", format!("env({})", quote(&env)));
         out.variables.push(Item::Block(b));
     }
-    for u in refs.users.iter() {
+    for u in &refs.users {
         if declared.contains(u) || locals.contains(u) {
             continue;
         }
