@@ -73,11 +73,9 @@ pub(super) fn sources(
             let sc = Scope {
                 mode: Mode::Body,
                 locals,
-                build_name: if n.renamed() {
-                    quote(&n.json_name)
-                } else {
-                    "source.name".into()
-                },
+                build_name: "source.name".into(),
+                source: (!n.json_name.contains("{{"))
+                    .then(|| (n.json_name.clone(), n.kind.clone())),
             };
             let mut blk = Block::new("source", &[&n.kind, &n.label]);
             body_items(
@@ -115,6 +113,7 @@ pub(super) fn build(
             let map: Vec<String> = renamed.iter().map(|(l, j)| format!("{l} = {j}")).collect();
             format!("lookup({{ {} }}, source.name, source.name)", map.join(", "))
         },
+        source: None,
     };
     let mut b = Block::new("build", &[]);
     if let Some(d) = tpl.description.as_deref().filter(|d| !d.is_empty()) {

@@ -42,6 +42,9 @@ pub(crate) struct Scope<'a> {
     /// What `{{build_name}}` becomes in a body (`source.name`, or the JSON name where the
     /// source label had to differ from it).
     pub build_name: String,
+    /// In a source block: the builder's JSON name and type, which `{{build_name}}` and
+    /// `{{build_type}}` rendered to there (written as text: no contextual variable needed).
+    pub source: Option<(String, String)>,
 }
 
 /// Packer's `isotime` without a layout: RFC 3339.
@@ -129,7 +132,9 @@ fn parts(s: &str, sc: &Scope, refs: &mut Refs) -> Result<Vec<Part>, String> {
             Node::Action(p) => {
                 let (a, b) = next_span.next().copied().unwrap_or((0, 0));
                 let original = &s[a..b];
-                if let Some(e) = pipe_expr(p, sc, refs) {
+                if let Some(t) = source_text(p, sc) {
+                    out.push(Part::Text(t));
+                } else if let Some(e) = pipe_expr(p, sc, refs) {
                     out.push(Part::Expr(e));
                 } else {
                     note_kept(p, original, refs);
@@ -162,7 +167,9 @@ fn nodes_parts(
         match n {
             Node::Text(t) => out.push(Part::Text((*t).to_string())),
             Node::Action(p) => {
-                if let Some(e) = pipe_expr(p, sc, refs) {
+                if let Some(t) = source_text(p, sc) {
+                    out.push(Part::Text(t));
+                } else if let Some(e) = pipe_expr(p, sc, refs) {
                     out.push(Part::Expr(e));
                 } else {
                     let parts = go_text(p, sc, refs).ok_or_else(control_kept)?;
@@ -194,6 +201,22 @@ fn nodes_parts(
         }
     }
     Ok(())
+}
+
+/// `{{build_name}}`/`{{build_type}}` alone in a source block: the text they rendered to.
+fn source_text(p: &Pipe, sc: &Scope) -> Option<String> {
+    let (name, kind) = sc.source.as_ref()?;
+    match p.cmds.as_slice() {
+        [c] if p.decl.is_empty() => match c.args.as_slice() {
+            [a] => match &a.kind {
+                ArgKind::Ident(_, "build_name") => Some(name.clone()),
+                ArgKind::Ident(_, "build_type") => Some(kind.clone()),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn control_kept() -> String {
@@ -316,8 +339,14 @@ fn call(
             return Some(format!("var.{}", env_var_name(&v)));
         }
         ("build", 1) => format!("build.{}", lit(0).filter(|v| is_ident(v))?),
-        ("build_name", 0) if body_only => sc.build_name.clone(),
-        ("build_type", 0) if body_only => "source.type".into(),
+        ("build_name", 0) if body_only => match &sc.source {
+            Some((n, _)) => quote(n),
+            None => sc.build_name.clone(),
+        },
+        ("build_type", 0) if body_only => match &sc.source {
+            Some((_, t)) => quote(t),
+            None => "source.type".into(),
+        },
         ("template_dir", 0) => "abspath(path.root)".into(),
         ("pwd", 0) => "path.cwd".into(),
         ("packer_version", 0) => "packer.version".into(),

@@ -13,6 +13,7 @@ fn tr(s: &str, mode: Mode) -> (String, Refs) {
         mode,
         locals: &locals,
         build_name: "source.name".into(),
+        source: None,
     };
     let mut refs = Refs::default();
     let e = string_expr(s, &sc, &mut refs);
@@ -239,7 +240,7 @@ source "amazon-ebs" "amazon-ebs" {
     device_name = "/dev/xvdb"
   }
   tags = {
-    Name = source.name
+    Name = "amazon-ebs"
   }
 }
 

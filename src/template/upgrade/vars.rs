@@ -15,6 +15,7 @@ pub(super) fn locals_needed(tpl: &Template) -> BTreeSet<String> {
         mode: Mode::Default,
         locals: &none,
         build_name: String::new(),
+        source: None,
     };
     tpl.variables
         .iter()
@@ -54,6 +55,7 @@ pub(super) fn blocks(tpl: &Template, locals: &BTreeSet<String>, refs: &mut Refs)
         mode: Mode::Local,
         locals,
         build_name: String::new(),
+        source: None,
     };
     let mut plain = Block::new("locals", &[]);
     let mut sensitive_locals = Vec::new();
@@ -80,6 +82,7 @@ pub(super) fn blocks(tpl: &Template, locals: &BTreeSet<String>, refs: &mut Refs)
         mode: Mode::Default,
         locals,
         build_name: String::new(),
+        source: None,
     };
     let mut declared = BTreeSet::new();
     for v in tpl.variables.iter().filter(|v| !locals.contains(&v.name)) {
