@@ -47,6 +47,19 @@ pub(super) fn run(out: &Output, rest: &[String], help: &str) -> i32 {
     upgrade_file(&*ui, path, &output, opts)
 }
 
+/// The path Go's `os.MkdirAll` names when it fails: an existing ancestor that is not a
+/// directory, else the first directory it had to create.
+fn mkdir_failed_at(dir: &Path) -> &Path {
+    let mut child = dir;
+    for a in dir.ancestors() {
+        if let Ok(m) = std::fs::metadata(a) {
+            return if m.is_dir() { child } else { a };
+        }
+        child = a;
+    }
+    dir
+}
+
 fn upgrade_file(ui: &dyn Ui, path: &str, output: &str, opts: Options) -> i32 {
     // Unlike Packer 1.6.6, nothing is written when the template cannot be read.
     let tpl = match parse::parse_file(path) {
@@ -82,7 +95,8 @@ fn upgrade_file(ui: &dyn Ui, path: &str, output: &str, opts: Options) -> i32 {
     if let Some(d) = dir {
         if let Err(e) = std::fs::create_dir_all(d) {
             ui.error(&format!(
-                "Failed to create output directory: {}",
+                "Failed to create output directory: mkdir {}: {}",
+                mkdir_failed_at(d).display(),
                 parse::io_error_text(&e)
             ));
             return 1;

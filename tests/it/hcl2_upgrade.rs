@@ -280,6 +280,33 @@ fn bad_input_gets_packers_messages_and_writes_nothing() {
             assert!(!out.exists(), "{} written", out.display());
         }
     }
+    // An output path that cannot be written.
+    std::fs::write(
+        d.join("ok.json"),
+        "{\"builders\":[{\"type\":\"null\",\"communicator\":\"none\"}]}",
+    )
+    .unwrap();
+    std::fs::write(d.join("afile"), "").unwrap();
+    std::fs::create_dir(d.join("adir")).unwrap();
+    for (args, text) in [
+        (
+            &[
+                "hcl2_upgrade",
+                "-output-file=afile/sub/o.pkr.hcl",
+                "ok.json",
+            ][..],
+            "Failed to create output directory: mkdir afile: not a directory\n",
+        ),
+        (
+            &["hcl2_upgrade", "-output-file=adir", "ok.json"],
+            "Failed to create output file: open adir: is a directory\n",
+        ),
+    ] {
+        let theirs = merged(&packer, d, args);
+        assert_eq!(theirs, (1, text.to_string()), "packer {args:?}");
+        assert_eq!(merged(&link, d, args), theirs, "{args:?}");
+        assert_eq!(merged(&rpack_bin(), d, args), theirs, "{args:?}");
+    }
     // Usage: no template, two templates.
     for args in [&["hcl2_upgrade"][..], &["hcl2_upgrade", "a.json", "b.json"]] {
         let theirs = merged(&packer, d, args);
