@@ -17,7 +17,7 @@ Options:
   -output-file=path    Set output file name. By default this will be the
                        TEMPLATE name with \".pkr.hcl\" appended to it. To be a
                        valid Packer HCL template, it must have the suffix
-                       \".pkr.hcl\"
+                       \".pkr.hcl\". \"-\" writes it to standard output.
   -with-annotations    Add helper annotation comments to the file to help new
                        HCL2 users understand the template format.";
 
@@ -89,6 +89,11 @@ fn upgrade_file(ui: &dyn Ui, path: &str, output: &str, opts: Options) -> i32 {
         ));
     }
     let text = upgrade::upgrade(&tpl, opts);
+    // rpack's `-output-file=-`: the HCL2 on stdout (Packer creates a file named `-`).
+    if output == "-" && !persona::as_packer() {
+        ui.say(text.strip_suffix('\n').unwrap_or(&text));
+        return 0;
+    }
     let dir = Path::new(output)
         .parent()
         .filter(|d| !d.as_os_str().is_empty());

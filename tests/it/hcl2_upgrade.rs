@@ -406,6 +406,15 @@ fn output_file_annotations_and_the_success_line() {
     };
     assert_eq!(code_lines(&plain), code_lines(&annotated));
 
+    // `-output-file=-`: the same HCL2 on stdout, nothing else.
+    let (code, text) = merged(
+        &rpack_bin(),
+        d,
+        &["hcl2_upgrade", "-output-file=-", "t.json"],
+    );
+    assert_eq!((code, text.as_str()), (0, plain.as_str()));
+    assert!(!d.join("-").exists());
+
     // Called as packer: 1.6.6's header always, its success line (with its trailing space).
     let (_link_dir, link) = crate::fidelity::as_packer();
     let (code, text) = merged(&link, d, &["hcl2_upgrade", "t.json"]);
