@@ -273,3 +273,31 @@ build {
 "#;
     assert_eq!(text, want);
 }
+
+#[test]
+fn odd_strings_are_kept_not_lost() {
+    for s in [
+        "{{",
+        "}}",
+        "a {{/* comment */}} b",
+        "{{ $x := `v` }}{{ $x }}",
+        "{{ .A.B }} é ✓",
+        "{{ (user `x`).Foo }}",
+        "{{- user `x` -}}  tail",
+        "{{ printf \"%s\" (user `x`) }}",
+    ] {
+        let (e, _) = tr(s, Mode::Body);
+        assert!(!e.is_empty(), "{s}");
+        // Either translated or kept: never an empty or unterminated string.
+        assert!(
+            e.starts_with('"') && e.ends_with('"') || !e.contains('"'),
+            "{s} → {e}"
+        );
+    }
+    assert_eq!(body("{{- user `x` -}}  tail"), "\"${var.x}tail\"");
+    assert_eq!(body("{{ (user `x`).Foo }}"), "\"{{ (user `x`).Foo }}\"");
+    assert_eq!(
+        body("{{ printf \"%s\" (user `x`) }}"),
+        "\"{{ printf \\\"%s\\\" `${var.x}` }}\""
+    );
+}
