@@ -129,7 +129,13 @@ pub fn upgrade(tpl: &Template, opts: Options) -> String {
     top.push(Item::Block(build));
 
     let mut out = String::new();
-    if opts.packer_166_header || opts.annotations {
+    if opts.packer_166_header {
+        // 1.6.6's words.
+        out.push_str(
+            &FILE_HEADER.replace("the 'rpack hcl2_upgrade'", "the BETA 'packer hcl2_upgrade'"),
+        );
+        out.push('\n');
+    } else if opts.annotations {
         out.push_str(FILE_HEADER);
         out.push('\n');
     }
