@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use super::{args, persona, usage_error, Output};
-use crate::template::parse;
 use crate::template::upgrade::{self, Options};
+use crate::template::{builtins, parse};
 use crate::ui::{Secrets, Ui};
 
 /// `rpack hcl2_upgrade -h` (newer Packer's text; called as `packer`, 1.6.6's `HCL2_UPGRADE`).
@@ -87,6 +87,22 @@ fn upgrade_file(ui: &dyn Ui, path: &str, output: &str, opts: Options) -> i32 {
             if points.len() == 1 { "" } else { "s" },
             points.join("\n")
         ));
+    }
+    if persona::as_packer() {
+        // 1.6.6 refuses a builder type it does not know (the first, in its sorted order).
+        let mut kinds: Vec<(String, &str)> = tpl
+            .builders
+            .iter()
+            .map(|b| (format!("{}{}", b.kind, b.name), b.kind.as_str()))
+            .collect();
+        kinds.sort();
+        if let Some((_, k)) = kinds.iter().find(|(_, k)| !builtins::BUILDERS.contains(k)) {
+            ui.error(&format!(
+                "unknown builder type: {}\n",
+                crate::gocompat::strconv::quote(k)
+            ));
+            return 1;
+        }
     }
     let text = upgrade::upgrade(&tpl, opts);
     // rpack's `-output-file=-`: the HCL2 on stdout (Packer creates a file named `-`).

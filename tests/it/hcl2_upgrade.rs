@@ -331,6 +331,15 @@ fn bad_input_gets_packers_messages_and_writes_nothing() {
         assert_eq!(merged(&link, d, args), theirs, "{args:?}");
         assert_eq!(merged(&rpack_bin(), d, args), theirs, "{args:?}");
     }
+    // Called as packer, a builder type Packer 1.6.6 does not know is refused (rpack converts it).
+    std::fs::write(d.join("foo.json"), "{\"builders\":[{\"type\":\"foo\"}]}").unwrap();
+    let args = ["hcl2_upgrade", "-output-file=foo.pkr.hcl", "foo.json"];
+    let theirs = merged(&packer, d, &args);
+    assert_eq!(theirs, (1, "unknown builder type: \"foo\"\n\n".to_string()));
+    std::fs::remove_file(d.join("foo.pkr.hcl")).unwrap();
+    assert_eq!(merged(&link, d, &args), theirs);
+    assert!(!d.join("foo.pkr.hcl").exists());
+    assert_eq!(merged(&rpack_bin(), d, &args).0, 0);
     // Usage: no template, two templates.
     for args in [&["hcl2_upgrade"][..], &["hcl2_upgrade", "a.json", "b.json"]] {
         let theirs = merged(&packer, d, args);
