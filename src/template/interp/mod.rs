@@ -27,7 +27,7 @@ mod funcs;
 mod gofloat;
 pub(crate) mod gofmt;
 mod golayout;
-pub(crate) mod lexer;
+mod lexer;
 mod literal;
 pub(crate) mod parse;
 mod show;
