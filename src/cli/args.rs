@@ -15,6 +15,7 @@ const VALUE_FLAGS: &[&str] = &[
     "on-error",
     "parallel-builds",
     "config-type",
+    "output-file",
 ];
 
 /// Packer strips `-machine-readable` from anywhere on the line. Returns the remaining
@@ -154,6 +155,24 @@ pub fn console_command() -> Command {
         .arg(list_flag("var"))
         .arg(list_flag("var-file"))
         .arg(template_arg())
+}
+
+/// `hcl2_upgrade`: `-with-annotations` is newer Packer's (not defined when called as
+/// `packer`, as in 1.6.6).
+pub fn hcl2_upgrade_command() -> Command {
+    let cmd = base("hcl2_upgrade").arg(
+        Arg::new("output-file")
+            .long("output-file")
+            .num_args(1)
+            .allow_hyphen_values(true)
+            .overrides_with("output-file"),
+    );
+    let cmd = if crate::ui::voice::as_packer() {
+        cmd
+    } else {
+        cmd.arg(bool_flag("with-annotations"))
+    };
+    cmd.arg(template_arg())
 }
 
 pub fn inspect_command() -> Command {

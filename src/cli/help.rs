@@ -67,13 +67,13 @@ pub(super) const VERSION_RPACK: &str = "Usage: rpack version
 
   Prints rpack's version and the Packer version it is compatible with.";
 
-/// `packer hcl2_upgrade -h` (rpack does not implement the command itself).
+/// `packer hcl2_upgrade -h`: Packer 1.6.6's text, printed when called as `packer`.
 pub(super) const HCL2_UPGRADE: &str =
     "Usage: packer hcl2_upgrade -output-file=JSON_TEMPLATE.pkr.hcl JSON_TEMPLATE...
 
   Will transform your JSON template into an HCL2 configuration.";
 
-/// `packer fmt -h` (rpack does not implement the command itself).
+/// `packer fmt -h`: Packer 1.6.6's text, printed when called as `packer`.
 pub(super) const FMT: &str = "Usage: packer fmt [options] [TEMPLATE]
 
   Rewrites all Packer configuration files to a canonical format. Both

@@ -12,6 +12,7 @@ mod console;
 mod diags;
 mod fix;
 mod fmt;
+mod hcl2_upgrade;
 mod help;
 mod init;
 mod inspect;
@@ -153,6 +154,7 @@ fn command_help(name: &str) -> Option<String> {
         "version" => help::version(),
         "fmt" => fmt::help(),
         "hcl2_upgrade" if persona::as_packer() => help::HCL2_UPGRADE,
+        "hcl2_upgrade" => hcl2_upgrade::HELP,
         "completions" if !persona::as_packer() => completions::HELP,
         "init" | "plugins" if !persona::as_packer() => init::HELP,
         "cleanup" if !persona::as_packer() => cleanup::HELP,
@@ -178,18 +180,7 @@ fn run_command(out: &Output, cmd: &str, rest: &[String]) -> i32 {
         "init" => init::init(&*ui, rest),
         "plugins" => init::plugins(&*ui, rest),
         "fmt" => fmt::run(out, rest),
-        // Packer's HCL2 tools: their usage without arguments (as Packer), else said plainly.
-        "hcl2_upgrade" => {
-            if rest.is_empty() {
-                ui.say(&command_help(cmd).unwrap_or_default());
-            } else {
-                ui.error(&format!(
-                    "rpack does not implement `packer {cmd}` (an HCL2 tool of Packer's); \
-                     rpack reads JSON and HCL2 templates as they are"
-                ));
-            }
-            1
-        }
+        "hcl2_upgrade" => hcl2_upgrade::run(out, rest, &command_help(cmd).unwrap_or_default()),
         _ => {
             say_main_help(&*ui);
             EXIT_UNKNOWN_COMMAND

@@ -16,6 +16,7 @@ Available commands are:
     console         creates a console for testing variable interpolation
     fix             fixes templates from old versions of packer
     fmt             rewrites HCL2 config files to canonical format
+    hcl2_upgrade    transform a JSON template into an HCL2 configuration
     init            nothing to install: rpack needs no plugins
     inspect         see components of a template
     platform        build and manage Elastic Beanstalk custom platforms

@@ -7,6 +7,7 @@
 
 mod check;
 pub mod datasources;
+pub mod describe;
 mod diag;
 pub mod fix;
 pub mod fixable;

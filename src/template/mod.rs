@@ -10,6 +10,7 @@ mod json_stack;
 pub mod parse;
 mod provisioner_def;
 pub mod undefined;
+pub mod upgrade;
 pub mod variables;
 pub mod weak;
 pub(crate) mod yaml;

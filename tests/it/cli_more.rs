@@ -418,13 +418,10 @@ fn help_lists_exactly_the_commands_that_exist() {
         );
     }
     assert!(listed.iter().any(|c| c == "fmt"), "{listed:?}");
-    for missing in ["hcl2_upgrade", "push"] {
-        assert!(!listed.iter().any(|c| c == missing));
-        assert_eq!(
-            in_home(&rpack_bin(), home.path(), &[missing], &[]).code,
-            127
-        );
-    }
+    assert!(listed.iter().any(|c| c == "hcl2_upgrade"), "{listed:?}");
+    // Packer 1.6.6 has no `push` command either: an unknown command.
+    assert!(!listed.iter().any(|c| c == "push"));
+    assert_eq!(in_home(&rpack_bin(), home.path(), &["push"], &[]).code, 127);
 }
 
 #[test]

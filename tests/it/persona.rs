@@ -133,6 +133,8 @@ fn as_packer_the_command_line_is_packers_byte_for_byte() {
         vec!["plugins", "installed"],
         vec!["fmt"],
         vec!["hcl2_upgrade"],
+        vec!["hcl2_upgrade", "x.json"],
+        vec!["hcl2_upgrade", "-output-file=sub/y.pkr.hcl", "x.json"],
         vec!["-machine-readable"],
         vec!["-machine-readable", "-h"],
         vec!["-machine-readable", "-v"],

@@ -40,6 +40,7 @@ use hcl::Value;
 
 pub(crate) use funcs::with_secrets;
 pub(crate) use load::is_hcl2_path;
+pub(crate) use schema::{nested, Nested};
 
 pub(crate) use data::{DataError, DataOptions, DataSources};
 

@@ -30,7 +30,7 @@ pub(crate) mod gofmt;
 mod golayout;
 mod lexer;
 mod literal;
-mod parse;
+pub(crate) mod parse;
 mod show;
 mod strftime;
 mod value;
@@ -240,6 +240,27 @@ impl RenderError {
     pub fn byte_offset_in(&self, input: &str) -> usize {
         offset_of(input, self.line, self.col)
     }
+}
+
+/// Parses `input` with every function a JSON template may call (for `hcl2_upgrade`), and the
+/// byte span of each action (`{{` to `}}`, trim markers included) in source order.
+pub(crate) fn parse_actions(input: &str) -> Result<(parse::Tree<'_>, Vec<(usize, usize)>), String> {
+    let lookup = |name: &str| funcs::lookup(name, true);
+    let tree = parse::parse(input, &lookup).map_err(|e| parse_error(input, e).message)?;
+    let mut spans = Vec::new();
+    let mut open = None;
+    for t in lexer::lex(input) {
+        match t.kind {
+            lexer::Kind::LeftDelim => open = Some(t.pos),
+            lexer::Kind::RightDelim => {
+                if let Some(start) = open.take() {
+                    spans.push((start, t.pos + 2));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok((tree, spans))
 }
 
 /// Parses `input` (syntax, known function names) without executing it.
