@@ -125,11 +125,31 @@ impl Step<BuildCtx> for CreateAmi {
                 },
             )
         };
+        // With snapshot tags the first call goes out once, without the SDK's retries: an
+        // endpoint that cannot take them (moto answers HTTP 500) would otherwise be retried
+        // with backoff for half a minute before the fallback below. Any other failure is sent
+        // again through the normal, retried path.
+        let first = if specs.len() > 1 {
+            let once = req
+                .clone()
+                .set_tag_specifications(Some(specs.clone()))
+                .customize()
+                .config_override(
+                    aws_sdk_ec2::config::Builder::default()
+                        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()),
+                );
+            once.send()
+                .await
+                .aws_context(|| format!("creating AMI '{name}' from {instance} in {region}"))
+        } else {
+            send(&specs).await
+        };
         // The snapshots' run tags, when the endpoint took them only afterwards.
         let mut snapshot_tags_later = None;
-        let out = match send(&specs).await {
+        let out = match first {
             Ok(out) => out,
-            Err(e) if specs.len() > 1 && lacks_snapshot_tags(&e) => {
+            Err(e) if specs.len() > 1 && !lacks_snapshot_tags(&e) => send(&specs).await?,
+            Err(e) if specs.len() > 1 => {
                 env.ui.say(&format!(
                     "The EC2 endpoint failed CreateImage with snapshot tags ({e}); creating the AMI without them and tagging its snapshots once it is ready"
                 ));
