@@ -126,6 +126,7 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
         &template,
         &ctx.user_vars,
     )));
+    super::warn_short_secrets(&*ui);
     read_lines(&*ui, &Evaluator::Json(Box::new(ctx)))
 }
 
@@ -155,6 +156,7 @@ fn hcl2(out: &Output, path: &str, var_files: &[String], vars: &[(String, String)
     let ui = out.ui(Secrets::new(
         loaded.sensitive.values().cloned().collect::<Vec<String>>(),
     ));
+    super::warn_short_secrets(&*ui);
     read_lines(&*ui, &Evaluator::Hcl2(loaded.console))
 }
 

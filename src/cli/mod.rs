@@ -80,7 +80,20 @@ fn check_builds(
         &loaded.template,
         &checked.user_vars,
     )));
+    warn_short_secrets(&*ui);
     (checked, base, ui)
+}
+
+/// Says once per run that a sensitive value is too short to be masked inside other text (see
+/// [`crate::ui::secrets::MIN_SUBSTRING`]). Called as `packer`, nothing is added to Packer's
+/// output.
+fn warn_short_secrets(ui: &dyn Ui) {
+    if persona::as_packer() {
+        return;
+    }
+    if let Some(w) = crate::ui::secrets::take_short_warning() {
+        ui.error(&w);
+    }
 }
 
 /// Runs one command line (without the program name) and returns the exit code.

@@ -30,6 +30,7 @@ mod persona;
 mod platform;
 mod scripts;
 mod secrets;
+mod short_secrets;
 mod slow;
 mod ssh;
 mod ssh_certificates;
