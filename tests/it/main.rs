@@ -14,6 +14,7 @@ mod dist;
 mod ebs;
 mod ebs_faults;
 mod ebs_more;
+mod env_var_positions;
 mod fidelity;
 mod hcl2;
 mod hcl2_console;
