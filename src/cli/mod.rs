@@ -279,11 +279,15 @@ fn with_help(ui: &dyn Ui, rest: &[String], text: &str, f: impl FnOnce() -> i32) 
     f()
 }
 
-/// Packer's usage failure: the command's help, then what was wrong; exit 1.
+/// Packer's usage failure: the command's help, then what was wrong (on stderr; on stdout, as
+/// Packer prints it, when called as `packer`); exit 1.
 pub(crate) fn usage_error(ui: &dyn Ui, text: &str, err: &args::UsageError) -> i32 {
     ui.say(text);
-    if let Some(msg) = &err.0 {
-        ui.error(msg);
+    match &err.0 {
+        // Packer 1.6.6 prints the flag error after the usage, on stdout like its other errors.
+        Some(msg) if persona::as_packer() => ui.error_on_stdout(msg),
+        Some(msg) => ui.error(msg),
+        None => {}
     }
     1
 }

@@ -68,24 +68,38 @@ pub(crate) fn packer() -> PathBuf {
 
 /// Packer 1.6.6 writes a flag parse error ("flag provided but not defined: -x") through a pipe
 /// that a goroutine copies to the UI, and exits without waiting for it: about one run in thirty
-/// loses the line (seen with `fix` and `validate`). rpack always prints it. This runs Packer
-/// until the line is there (at most 20 times) so a comparison checks Packer's intended output.
+/// loses the line with `fix` and `validate`, nine in ten with `inspect` and `console` (their
+/// usage is shorter, so Packer exits sooner). rpack always prints it. This runs Packer until the
+/// line is there so a comparison checks Packer's intended output.
 pub(crate) fn packer_flag_error(
     packer: &Path,
     dir: &Path,
     args: &[&str],
     flag: &str,
-    mut run_once: impl FnMut(&Path, &Path, &[&str]) -> String,
+    run_once: impl FnMut(&Path, &Path, &[&str]) -> String,
 ) -> String {
     let line = format!("flag provided but not defined: {flag}\n");
+    packer_until_line(packer, dir, args, &line, run_once)
+}
+
+/// Runs Packer (`run_once`) until its output contains `line` (any flag parse error, see
+/// [`packer_flag_error`]), at most 300 times; returns that output.
+pub(crate) fn packer_until_line(
+    packer: &Path,
+    dir: &Path,
+    args: &[&str],
+    line: &str,
+    mut run_once: impl FnMut(&Path, &Path, &[&str]) -> String,
+) -> String {
+    const RUNS: usize = 300;
     let mut last = String::new();
-    for _ in 0..20 {
+    for _ in 0..RUNS {
         last = run_once(packer, dir, args);
-        if last.contains(&line) {
+        if last.contains(line) {
             return last;
         }
     }
-    panic!("Packer never printed {line:?} in 20 runs of {args:?}; last output:\n{last}");
+    panic!("Packer never printed {line:?} in {RUNS} runs of {args:?}; last output:\n{last}");
 }
 
 struct Case {

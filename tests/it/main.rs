@@ -28,6 +28,7 @@ mod parity_ipv6;
 mod parity_protect;
 mod parity_tags;
 mod persona;
+mod persona_streams;
 mod platform;
 mod scripts;
 mod secrets;
