@@ -14,6 +14,7 @@ mod fix;
 mod help;
 mod init;
 mod inspect;
+mod line_edit;
 pub mod manual;
 pub(crate) mod persona;
 mod platform;

@@ -10,6 +10,7 @@ mod cli;
 mod cli_more;
 mod cm;
 mod cm_cancel;
+mod console_tty;
 mod dist;
 mod ebs;
 mod ebs_faults;
