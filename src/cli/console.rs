@@ -2,7 +2,8 @@
 //! user variables (defaults < `-var-file` < `-var`, resolved like a build), the way
 //! `packer console` does: `help`, `variables` and `exit` are commands, any other line is a
 //! Go template. Where the lines come from decides what is printed, as in Packer:
-//! - a terminal: a `> ` prompt before each line, each result printed;
+//! - a terminal: a `> ` prompt before each line, edited as with Packer's readline library
+//!   (cursor keys, history, Ctrl-C, Ctrl-D: [`line_edit`]), each result printed;
 //! - a pipe: every line (trimmed) is evaluated and only the last result is printed;
 //! - anything else (`< file`, `/dev/null`): Packer's line editor reads it without a prompt and
 //!   each line's result is printed. `\r` and `\n` end a line, backspace deletes, Ctrl-C drops
@@ -19,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Read, Write};
 
-use super::{args, persona, usage_error, Output};
+use super::{args, line_edit, persona, usage_error, Output};
 use crate::template::interp::{self, BuildData, Context};
 use crate::template::parse::Template;
 use crate::template::variables::{self, parse_var_arg};
@@ -126,6 +127,7 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
         &template,
         &ctx.user_vars,
     )));
+    super::warn_short_secrets(&*ui);
     read_lines(&*ui, &Evaluator::Json(Box::new(ctx)))
 }
 
@@ -155,6 +157,7 @@ fn hcl2(out: &Output, path: &str, var_files: &[String], vars: &[(String, String)
     let ui = out.ui(Secrets::new(
         loaded.sensitive.values().cloned().collect::<Vec<String>>(),
     ));
+    super::warn_short_secrets(&*ui);
     read_lines(&*ui, &Evaluator::Hcl2(loaded.console))
 }
 
@@ -375,27 +378,49 @@ fn edited(ui: &dyn Ui, ctx: &Evaluator, input: &mut dyn Read) -> i32 {
     }
 }
 
-/// A terminal: `> ` prompts, each result printed, until `exit` or end of input.
+/// A terminal: Packer's readline console. `> ` prompts and the line editor of [`line_edit`]
+/// (history, cursor keys), each result printed, until `exit`, Ctrl-D or Ctrl-C on an empty
+/// line. Where the terminal cannot be put in raw mode, the terminal's own line editing is used.
 fn interactive(ui: &dyn Ui, ctx: &Evaluator, input: &mut dyn BufRead) -> i32 {
     let mut code = 0;
+    let mut editor = line_edit::Editor::default();
     loop {
-        print!("> ");
-        let _ = std::io::stdout().flush();
-        let mut line = String::new();
-        match input.read_line(&mut line) {
-            Ok(0) | Err(_) => {
-                println!("exit");
-                return code;
+        let read = match line_edit::RawMode::enter() {
+            Ok(raw) => {
+                let r = editor.read_line("> ", input, &mut std::io::stdout().lock());
+                drop(raw);
+                r.unwrap_or(line_edit::Input::Eof)
             }
-            Ok(_) => {}
-        }
-        let line = line.strip_suffix('\n').unwrap_or(&line);
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let e = evaluate(line, ctx);
+            Err(_) => cooked_line(input),
+        };
+        let line = match read {
+            line_edit::Input::Line(l) => l,
+            line_edit::Input::Interrupted(l) if l.is_empty() => return code,
+            line_edit::Input::Interrupted(_) => continue,
+            line_edit::Input::Eof => return code,
+        };
+        let e = evaluate(&line, ctx);
         code = report_evaluated(ui, &e).max(code);
         if e.exit {
             return code;
         }
         ui.say(&e.result);
+    }
+}
+
+/// One line in the terminal's canonical mode (its own echo and erase keys).
+fn cooked_line(input: &mut dyn BufRead) -> line_edit::Input {
+    print!("> ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    match input.read_line(&mut line) {
+        Ok(0) | Err(_) => {
+            println!("exit");
+            line_edit::Input::Eof
+        }
+        Ok(_) => {
+            let line = line.strip_suffix('\n').unwrap_or(&line);
+            line_edit::Input::Line(line.strip_suffix('\r').unwrap_or(line).to_string())
+        }
     }
 }

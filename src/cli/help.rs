@@ -92,9 +92,9 @@ Options:
   -write=false  Don't write to source files
                 (always disabled if using -check)";
 
-/// `rpack validate -h`: Packer's text plus `-strict` (which Packer 1.6.6 rejects), and a
-/// `-var-file` line that is true for rpack: a JSON template takes JSON var files, an HCL2
-/// template `.pkrvars.hcl` or JSON ones.
+/// `rpack validate -h`: Packer's text plus `-evaluate-datasources` and `-strict` (both of
+/// which Packer 1.6.6 rejects), and a `-var-file` line that is true for rpack: a JSON template
+/// takes JSON var files, an HCL2 template `.pkrvars.hcl` or JSON ones.
 pub(super) const VALIDATE_RPACK: &str = "Usage: packer validate [options] TEMPLATE
 
   Checks the template is valid by parsing the template and also
@@ -107,6 +107,7 @@ pub(super) const VALIDATE_RPACK: &str = "Usage: packer validate [options] TEMPLA
 Options:
 
   -syntax-only           Only check syntax. Do not verify config of the template.
+  -evaluate-datasources  Evaluate data sources (HCL2 only; may call AWS). Off by default.
   -except=foo,bar,baz    Validate all builds other than these.
   -only=foo,bar,baz      Validate only these builds.
   -strict                Undefined user variables are errors, not warnings (also RPACK_STRICT=1).

@@ -16,6 +16,7 @@ mod hcl2_upgrade;
 mod help;
 mod init;
 mod inspect;
+mod line_edit;
 pub mod manual;
 pub(crate) mod persona;
 mod platform;
@@ -82,7 +83,20 @@ fn check_builds(
         &loaded.template,
         &checked.user_vars,
     )));
+    warn_short_secrets(&*ui);
     (checked, base, ui)
+}
+
+/// Says once per run that a sensitive value is too short to be masked inside other text (see
+/// [`crate::ui::secrets::MIN_SUBSTRING`]). Called as `packer`, nothing is added to Packer's
+/// output.
+fn warn_short_secrets(ui: &dyn Ui) {
+    if persona::as_packer() {
+        return;
+    }
+    if let Some(w) = crate::ui::secrets::take_short_warning() {
+        ui.error(&w);
+    }
 }
 
 /// Runs one command line (without the program name) and returns the exit code.
@@ -259,11 +273,15 @@ fn with_help(ui: &dyn Ui, rest: &[String], text: &str, f: impl FnOnce() -> i32) 
     f()
 }
 
-/// Packer's usage failure: the command's help, then what was wrong; exit 1.
+/// Packer's usage failure: the command's help, then what was wrong (on stderr; on stdout, as
+/// Packer prints it, when called as `packer`); exit 1.
 pub(crate) fn usage_error(ui: &dyn Ui, text: &str, err: &args::UsageError) -> i32 {
     ui.say(text);
-    if let Some(msg) = &err.0 {
-        ui.error(msg);
+    match &err.0 {
+        // Packer 1.6.6 prints the flag error after the usage, on stdout like its other errors.
+        Some(msg) if persona::as_packer() => ui.error_on_stdout(msg),
+        Some(msg) => ui.error(msg),
+        None => {}
     }
     1
 }

@@ -50,17 +50,19 @@ pub(crate) fn flatten_env(vars: &BTreeMap<String, String>, format: &str) -> Stri
 
 /// Checks `environment_vars` entries (`Environment variable not in format 'key=value': …`).
 pub(crate) fn check_env_vars(d: &mut Decoder, key: &str, vars: &[String]) {
-    for kv in vars {
+    for (i, kv) in vars.iter().enumerate() {
         match kv.split_once('=') {
             // rpack: a key that is not a shell name would be run as shell code (Packer copies
             // it into the command line as is).
-            Some((k, _)) if !k.is_empty() && !quote::is_shell_name(k) => d.error(
+            Some((k, _)) if !k.is_empty() && !quote::is_shell_name(k) => d.error_item(
                 key,
+                i,
                 format!("Environment variable name {k:?} is not a valid shell variable name (letters, digits and _, not starting with a digit)"),
             ),
             Some((k, _)) if !k.is_empty() => {}
-            _ => d.error(
+            _ => d.error_item(
                 key,
+                i,
                 format!("Environment variable not in format 'key=value': {kv}"),
             ),
         }
@@ -75,8 +77,9 @@ pub(crate) fn check_env_names<'a>(
 ) {
     for k in names {
         if !quote::is_shell_name(k) {
-            d.error(
+            d.error_entry(
                 key,
+                k,
                 format!("Environment variable name {k:?} is not a valid shell variable name (letters, digits and _, not starting with a digit)"),
             );
         }

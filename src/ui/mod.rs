@@ -26,6 +26,12 @@ pub trait Ui: Send + Sync {
     fn message(&self, msg: &str);
     /// An error line (`==> <build>: <msg>` in red on a terminal).
     fn error(&self, msg: &str);
+    /// An error line on the stream Packer 1.6.6 uses for it: its `BasicUi` writes errors to
+    /// stdout (`ErrorWriter: os.Stdout`). For the `packer` persona; the machine-readable UI
+    /// prints its `ui,error` record on stdout either way.
+    fn error_on_stdout(&self, msg: &str) {
+        self.error(msg);
+    }
     /// A raw machine-readable record (`target`, `type`, data fields); human UIs ignore it.
     fn machine(&self, target: &str, kind: &str, data: &[&str]);
     /// `msg` (on stderr when `error`) in the SGR colour `style` (`\x1b[1;32m`). The text is
@@ -132,6 +138,10 @@ impl Ui for BasicUi {
     fn error(&self, msg: &str) {
         let text = self.secrets.mask(msg);
         self.sink.write_err(&format!("{}\n", terminal::safe(&text)));
+    }
+    fn error_on_stdout(&self, msg: &str) {
+        let text = self.secrets.mask(msg);
+        self.sink.write_out(&format!("{}\n", terminal::safe(&text)));
     }
     fn machine(&self, _target: &str, _kind: &str, _data: &[&str]) {}
     fn styled(&self, style: &str, msg: &str, error: bool) {

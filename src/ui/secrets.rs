@@ -2,12 +2,27 @@
 //! way to an output (each line of a multi-line value, Go- and JSON-quoted, shell-escaped), and a
 //! process-wide registry for values rpack learns while it runs (AWS Secrets Manager answers,
 //! generated passwords and private keys, `ssh_password`) which every UI and the debug log mask.
+//!
+//! A form shorter than [`MIN_SUBSTRING`] characters is masked only where it stands alone, not
+//! glued to a letter, digit or `_` (Packer 1.6.6 replaces every occurrence, so a password "a"
+//! turns each "a" of the output into `<sensitive>`). [`take_short_warning`] tells a UI once that
+//! such a value was seen.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 /// Lines of a multi-line secret shorter than this (after trimming) are not masked on their own:
 /// a `{` or `}` line of a JSON credential would otherwise turn every brace into `<sensitive>`.
 const MIN_LINE: usize = 6;
+
+/// Forms of a secret with fewer characters than this are masked only as whole words: as
+/// substrings they would mask unrelated text ("1" in "1 error", "a" in every word).
+pub const MIN_SUBSTRING: usize = 4;
+
+/// Whether a secret shorter than [`MIN_SUBSTRING`] was added since the process started, and
+/// whether that was already said.
+static SHORT_SEEN: AtomicBool = AtomicBool::new(false);
+static SHORT_WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Replaces every secret in `text` with `<sensitive>` (longest forms first so a secret that
 /// contains another is masked whole). Cloning shares the set, so [`Secrets::add`] reaches every
@@ -64,19 +79,74 @@ pub fn mask_global(text: &str) -> String {
     replace_all(text, &values)
 }
 
+/// The warning to print, the first time it is asked for after a sensitive value shorter than
+/// [`MIN_SUBSTRING`] characters was added to any set; `None` otherwise.
+pub fn take_short_warning() -> Option<String> {
+    if !SHORT_SEEN.load(Ordering::SeqCst) || SHORT_WARNED.swap(true, Ordering::SeqCst) {
+        return None;
+    }
+    Some(format!(
+        "Warning: a sensitive value is shorter than {MIN_SUBSTRING} characters, too short to \
+         mask safely: it is masked only where it stands alone as a word, not inside other text. \
+         Use a longer secret."
+    ))
+}
+
+fn is_short(v: &str) -> bool {
+    v.chars().nth(MIN_SUBSTRING - 1).is_none()
+}
+
 fn replace_all(text: &str, values: &[String]) -> String {
     let mut out: Option<String> = None;
     for v in values {
         let cur = out.as_deref().unwrap_or(text);
-        if cur.contains(v.as_str()) {
+        if !cur.contains(v.as_str()) {
+            continue;
+        }
+        if is_short(v) {
+            if let Some(masked) = replace_words(cur, v) {
+                out = Some(masked);
+            }
+        } else {
             out = Some(cur.replace(v.as_str(), "<sensitive>"));
         }
     }
     out.unwrap_or_else(|| text.to_string())
 }
 
+/// A letter, digit or `_`: a short secret next to one is part of a longer word.
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// `text` with each occurrence of `v` that no word character touches masked; `None` when there
+/// is none.
+fn replace_words(text: &str, v: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (i, _) in text.match_indices(v) {
+        let end = i + v.len();
+        let glued = text[..i].chars().next_back().is_some_and(is_word)
+            || text[end..].chars().next().is_some_and(is_word);
+        if glued {
+            continue;
+        }
+        out.push_str(&text[last..i]);
+        out.push_str("<sensitive>");
+        last = end;
+    }
+    if last == 0 {
+        return None;
+    }
+    out.push_str(&text[last..]);
+    Some(out)
+}
+
 /// Adds the forms of `value` to `values`, kept longest first and without duplicates.
 fn insert_variants(values: &mut Vec<String>, value: &str) {
+    if !value.is_empty() && is_short(value) {
+        SHORT_SEEN.store(true, Ordering::SeqCst);
+    }
     for v in variants(value) {
         if !values.contains(&v) {
             values.push(v);
@@ -154,6 +224,39 @@ mod tests {
         let c = s.clone();
         s.add("pw-long");
         assert_eq!(c.mask("a pw-long b pw"), "a <sensitive> b <sensitive>");
+    }
+
+    #[test]
+    fn short_secrets_are_masked_only_as_whole_words() {
+        let s = Secrets::new(["a".to_string(), "1".to_string(), "x_y".to_string()]);
+        assert_eq!(
+            s.mask("Build 'alpha' finished: 1 artifact, 10 files, a=a, [1]"),
+            "Build 'alpha' finished: <sensitive> artifact, 10 files, <sensitive>=<sensitive>, \
+             [<sensitive>]"
+        );
+        assert_eq!(
+            s.mask("x_y x_yz ax_y 'x_y'"),
+            "<sensitive> x_yz ax_y '<sensitive>'"
+        );
+        assert_eq!(s.mask("abc"), "abc");
+        // Four characters and more are still masked inside other text.
+        let s = Secrets::new(["abcd".to_string()]);
+        assert_eq!(s.mask("xabcdx"), "x<sensitive>x");
+        // Characters, not bytes: a two-letter non-ASCII secret is short.
+        let s = Secrets::new(["éé".to_string()]);
+        assert_eq!(s.mask("café éé"), "café <sensitive>");
+        assert_eq!(s.mask("xééx"), "xééx");
+    }
+
+    #[test]
+    fn a_short_secret_is_warned_about_once() {
+        Secrets::new(["zz".to_string()]);
+        let first = take_short_warning();
+        assert!(
+            first.as_deref().is_some_and(|w| w.contains("too short")),
+            "{first:?}"
+        );
+        assert_eq!(take_short_warning(), None);
     }
 
     #[test]

@@ -227,8 +227,12 @@ fn console_on_a_terminal_prompts_and_stops_at_exit() {
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
     assert_eq!(out.status.code(), Some(0), "{text}");
-    // The terminal echoes the typed lines; each result follows its `> ` prompt.
-    assert!(text.contains("> hello, world\n> "), "{text}");
+    // The line editor redraws each line after its `> ` prompt; the result follows on the next
+    // line, then the next prompt (console_tty.rs checks the editing keys).
+    assert!(
+        text.contains("> {{user `greeting`}}\x1b[K\nhello, world\n> "),
+        "{text}"
+    );
     assert!(
         !text.contains("read from vars.json\n"),
         "went on after exit: {text}"

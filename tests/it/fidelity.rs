@@ -68,26 +68,40 @@ pub(crate) fn packer() -> PathBuf {
 
 /// Packer 1.6.6 writes a flag parse error ("flag provided but not defined: -x") through a pipe
 /// that a goroutine copies to stdout while the command prints its usage, and exits without
-/// waiting for it: the line usually comes after the usage, sometimes before it, and about one
-/// run in fifteen loses it (measured with `fix` and `validate`). rpack always prints it last.
-/// This runs Packer until its output ends with the line (at most 30 times), so a comparison
-/// checks the order Packer prints when its race goes the usual way.
+/// waiting for it: the line usually comes after the usage, sometimes before it, and it is lost
+/// in about one run in thirty with `fix` and `validate`, nine in ten with `inspect` and
+/// `console` (their usage is shorter, so Packer exits sooner). rpack always prints it last.
+/// This runs Packer until its output ends with the line, so a comparison checks the order
+/// Packer prints when its race goes the usual way.
 pub(crate) fn packer_flag_error(
     packer: &Path,
     dir: &Path,
     args: &[&str],
     flag: &str,
-    mut run_once: impl FnMut(&Path, &Path, &[&str]) -> String,
+    run_once: impl FnMut(&Path, &Path, &[&str]) -> String,
 ) -> String {
     let line = format!("flag provided but not defined: {flag}\n");
+    packer_until_line(packer, dir, args, &line, run_once)
+}
+
+/// Runs Packer (`run_once`) until its output ends with `line` (any flag parse error, see
+/// [`packer_flag_error`]), at most 300 times; returns that output.
+pub(crate) fn packer_until_line(
+    packer: &Path,
+    dir: &Path,
+    args: &[&str],
+    line: &str,
+    mut run_once: impl FnMut(&Path, &Path, &[&str]) -> String,
+) -> String {
+    const RUNS: usize = 300;
     let mut last = String::new();
-    for _ in 0..30 {
+    for _ in 0..RUNS {
         last = run_once(packer, dir, args);
-        if last.ends_with(&line) {
+        if last.ends_with(line) {
             return last;
         }
     }
-    panic!("Packer never ended with {line:?} in 30 runs of {args:?}; last output:\n{last}");
+    panic!("Packer never ended with {line:?} in {RUNS} runs of {args:?}; last output:\n{last}");
 }
 
 struct Case {

@@ -27,6 +27,7 @@ mod json_syntax;
 mod limits;
 mod load;
 mod packer_block;
+mod positions;
 mod prereqs;
 mod schema;
 mod to_model;

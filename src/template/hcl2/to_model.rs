@@ -100,7 +100,12 @@ pub(crate) fn body_object(
             continue;
         }
         if let Some(v) = value(f, &a.value, &ctx, diags) {
-            put(&mut obj, key, kp, to_node(&v, kp));
+            put(
+                &mut obj,
+                key,
+                kp,
+                super::positions::node_at(f, &a.value, &v, kp),
+            );
         }
     }
     for b in blocks {
