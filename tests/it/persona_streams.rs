@@ -1,7 +1,8 @@
 //! Called as `packer`, a command-line error is on the stream Packer 1.6.6 uses (issue #21): the
 //! usage and then the error line, both on stdout, nothing on stderr (Packer's `BasicUi` writes
 //! errors to stdout). Checked stream by stream against the real `packer` for every command rpack
-//! implements with flags. Called as `rpack`, the error line is on stderr.
+//! implements with flags (fmt and hcl2_upgrade included). Called as `rpack`, the error line is
+//! on stderr.
 
 use crate::fidelity::{as_packer, packer, packer_flag_error, packer_until_line};
 use crate::persona::{exec, workdir, Input, Out};
@@ -34,7 +35,15 @@ fn as_packer_flag_errors_are_on_packers_streams() {
     let (_link_dir, link) = as_packer();
     let dir = workdir();
     let mut differ = Vec::new();
-    for cmd in ["build", "validate", "inspect", "fix", "console"] {
+    for cmd in [
+        "build",
+        "validate",
+        "inspect",
+        "fix",
+        "console",
+        "fmt",
+        "hcl2_upgrade",
+    ] {
         let args = [cmd, "-x", "x.json"];
         let mut theirs = None;
         packer_flag_error(&packer, dir.path(), &args, "-x", |bin, dir, args| {
@@ -90,12 +99,22 @@ fn as_packer_flag_errors_are_on_packers_streams() {
 fn as_rpack_a_flag_error_is_on_stderr_after_the_usage_on_stdout() {
     let dir = workdir();
     let rpack = std::path::PathBuf::from(env!("CARGO_BIN_EXE_rpack"));
-    for cmd in ["build", "validate", "inspect", "fix", "console"] {
+    for cmd in [
+        "build",
+        "validate",
+        "inspect",
+        "fix",
+        "console",
+        "fmt",
+        "hcl2_upgrade",
+    ] {
         let o = exec(&rpack, dir.path(), &[cmd, "-x", "x.json"], &[], Input::Null);
         assert_eq!(o.code, 1, "{o:?}");
         assert_eq!(o.stderr, "flag provided but not defined: -x\n", "{o:?}");
+        // rpack's own usage for the commands whose rpack form has more options (fmt).
         assert!(
-            o.stdout.starts_with(&format!("Usage: packer {cmd}")),
+            o.stdout.starts_with(&format!("Usage: packer {cmd}"))
+                || o.stdout.starts_with(&format!("Usage: rpack {cmd}")),
             "{o:?}"
         );
         assert!(!o.stdout.contains("flag provided"), "{o:?}");
