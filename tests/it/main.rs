@@ -14,6 +14,7 @@ mod dist;
 mod ebs;
 mod ebs_faults;
 mod ebs_more;
+mod encrypt_boot;
 mod fidelity;
 mod hcl2;
 mod hcl2_console;

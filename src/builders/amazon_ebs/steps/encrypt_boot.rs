@@ -192,10 +192,11 @@ pub(crate) fn fall_back(
     error: &anyhow::Error,
 ) -> Vec<BlockDevice> {
     ctx.boot_encryption = BootEncryption::Copy {
-        reason: format!("the encrypted launch failed: {error:#}"),
+        reason: format!("the encrypted launch failed: {}", error.root_cause()),
     };
     ui.say(&format!(
-        "encrypt_boot: the launch with encrypted volumes failed ({error:#}); launching unencrypted and encrypting by copying the AMI, as Packer does"
+        "encrypt_boot: the launch with encrypted volumes failed ({}); launching unencrypted and encrypting by copying the AMI, as Packer does",
+        error.root_cause()
     ));
     ctx.cfg.block_devices.launch_block_device_mappings.clone()
 }
