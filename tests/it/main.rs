@@ -15,6 +15,7 @@ mod ebs;
 mod ebs_faults;
 mod ebs_more;
 mod encrypt_boot;
+mod encrypt_boot_bench;
 mod fidelity;
 mod hcl2;
 mod hcl2_console;
