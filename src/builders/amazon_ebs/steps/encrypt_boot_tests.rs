@@ -241,7 +241,7 @@ fn no_ephemeral_suppression_wins_over_an_ami_device_of_the_same_name() {
     // /dev/xvdf is one of the suppressed instance-store names: left to the no-device entry.
     let names: Vec<&str> = got.iter().map(|b| b.device_name.as_str()).collect();
     assert_eq!(names, ["/dev/xvda"]);
-    assert_eq!(got[0].delete_on_termination, true);
+    assert!(got[0].delete_on_termination);
     assert_eq!(got[0].kms_key_id, None);
 }
 
