@@ -15,6 +15,8 @@ mod dist;
 mod ebs;
 mod ebs_faults;
 mod ebs_more;
+mod encrypt_boot;
+mod encrypt_boot_bench;
 mod env_var_positions;
 mod fidelity;
 mod fmt;

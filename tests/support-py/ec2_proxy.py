@@ -57,6 +57,13 @@ keeps the request as sent.
       "raw_snapshot_tags": bool  forward CreateImage's snapshot TagSpecifications to moto as sent
                                 (moto then fails the call with HTTP 500, as an EC2 stand-in
                                 without them does); default false: split them off as below.
+      "kms_launch_failure": bool
+                                plays EC2 refusing the key of an encrypted launch: a RunInstances
+                                asking for an encrypted EBS volume (BlockDeviceMapping.N.Ebs.
+                                Encrypted=true) is forwarded, then the proxy terminates the new
+                                instance through moto and DescribeInstances gives it EC2's state
+                                reason "Client.InvalidKMSKey.InvalidState: The KMS key provided
+                                is in an incorrect state". Unencrypted launches go through.
       "stub": null | [action, ...]
                                 answers these actions itself with an empty success
                                 (<return>true</return>), for EC2 actions moto does not implement
@@ -106,6 +113,8 @@ class State:
         self.delay = None          # dict
         self.console = None        # GetConsoleOutput: {"keys": [...], "truncate": bool}
         self.raw_snapshot_tags = False  # forward CreateImage's snapshot tags to moto as sent
+        self.kms_launch_failure = False  # encrypted launches end terminated with a KMS reason
+        self.kms_failed = set()    # instance ids the proxy terminated that way
 
     def pick_fault(self, action):
         """The fault kind to answer this call with, or None to forward it."""
@@ -332,6 +341,45 @@ def split_snapshot_tags(body):
     return urllib.parse.urlencode(rest).encode(), snapshot_tags
 
 
+KMS_REASON = ("Client.InvalidKMSKey.InvalidState",
+              "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state")
+
+
+def encrypted_launch(body):
+    """Whether a RunInstances form body asks for an encrypted EBS volume."""
+    pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return any(re.match(r"BlockDeviceMapping\.\d+\.Ebs\.Encrypted$", k) and v == "true"
+               for k, v in pairs)
+
+
+def rewrite_kms_reasons(body, failed):
+    """DescribeInstances with EC2's KMS state reason on the instances in `failed`."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return None
+    ns = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else ""
+    q = (lambda t: "{%s}%s" % (ns, t)) if ns else (lambda t: t)
+    changed = False
+    for item in root.iter():
+        kids = children(item)
+        id_el = kids.get("instanceId")
+        if id_el is None or (id_el.text or "").strip() not in failed or "instanceState" not in kids:
+            continue
+        reason = kids.get("stateReason")
+        if reason is None:
+            reason = ET.SubElement(item, q("stateReason"))
+        for k in list(reason):
+            reason.remove(k)
+        ET.SubElement(reason, q("code")).text = KMS_REASON[0]
+        ET.SubElement(reason, q("message")).text = KMS_REASON[1]
+        changed = True
+    if not changed:
+        return None
+    ET.register_namespace("", ns)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream = None  # (host, port)
@@ -410,6 +458,8 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.console = cfg["console"] or None
                 if "raw_snapshot_tags" in cfg:
                     STATE.raw_snapshot_tags = bool(cfg["raw_snapshot_tags"])
+                if "kms_launch_failure" in cfg:
+                    STATE.kms_launch_failure = bool(cfg["kms_launch_failure"])
             out = {"ok": True}
         else:
             return self.reply(404, b"unknown control path", content_type="text/plain")
@@ -459,6 +509,19 @@ class Handler(BaseHTTPRequestHandler):
             form["Tag.%d.Value" % i] = v
         self.local_call(form)
 
+    def fail_launch_over_kms(self, data):
+        """Terminates the instances a RunInstances answer names, as EC2 does with a key the
+        volumes cannot use, and remembers them for their state reason."""
+        ids = [i.decode() for i in re.findall(rb"<instanceId>([^<]+)</instanceId>", data)]
+        if not ids:
+            return
+        form = {"Action": "TerminateInstances", "Version": "2016-11-15"}
+        for i, x in enumerate(ids, 1):
+            form["InstanceId.%d" % i] = x
+        self.local_call(form)
+        with STATE.lock:
+            STATE.kms_failed.update(ids)
+
     def local_call(self, form):
         """A call of the proxy's own to moto, signed like the request being handled."""
         return self.forward(urllib.parse.urlencode(form).encode())
@@ -499,6 +562,9 @@ class Handler(BaseHTTPRequestHandler):
             status, headers, data = self.forward(body)
             if status == 200 and snapshot_tags:
                 self.tag_new_image_snapshots(data, snapshot_tags)
+            if (status == 200 and action == "RunInstances" and STATE.kms_launch_failure
+                    and encrypted_launch(body)):
+                self.fail_launch_over_kms(data)
         except (http.client.HTTPException, OSError) as e:
             with STATE.lock:
                 STATE.calls.append([action, 502, False])
@@ -511,6 +577,10 @@ class Handler(BaseHTTPRequestHandler):
                 record_transitions(action, data)
             elif action in REWRITTEN:
                 data = rewrite_states(action, data) or data
+                with STATE.lock:
+                    failed = set(STATE.kms_failed)
+                if failed and action == "DescribeInstances":
+                    data = rewrite_kms_reasons(data, failed) or data
             elif action == "GetConsoleOutput" and STATE.console is not None:
                 data = rewrite_console(data, STATE.console)
         with STATE.lock:

@@ -27,6 +27,32 @@ pub struct SourceImage {
     pub virtualization_type: String,
     pub root_device_name: Option<String>,
     pub ena_support: bool,
+    /// The source AMI's EBS block devices (the root first when it is one of them): what an
+    /// encrypted launch (`encrypt_boot`) must map again with encryption on.
+    pub ebs_devices: Vec<SourceDevice>,
+}
+
+/// One EBS device of the source AMI's block device mapping.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceDevice {
+    pub device_name: String,
+    pub snapshot_id: Option<String>,
+    pub volume_size: Option<i64>,
+    pub delete_on_termination: bool,
+    pub encrypted: bool,
+}
+
+/// How `encrypt_boot: true` is delivered (decided by the launch step).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum BootEncryption {
+    /// `encrypt_boot` is not `true`: nothing to do.
+    #[default]
+    Off,
+    /// The instance is launched with encrypted volumes (this key, or the account's default EBS
+    /// key), so CreateImage makes the encrypted AMI: no intermediary, no copy.
+    Launch { kms_key_id: Option<String> },
+    /// Packer's way: an unencrypted intermediary AMI that CopyImage encrypts; why.
+    Copy { reason: String },
 }
 
 #[derive(Debug, Clone)]
@@ -72,7 +98,8 @@ pub struct Image {
     pub region: String,
     pub id: String,
     pub snapshots: Vec<String>,
-    /// Removed again at the end even on success (encrypt_boot's unencrypted source).
+    /// Removed again at the end even on success (the unencrypted source of encrypt_boot's copy
+    /// path, or the build-region AMI with `skip_save_build_region`).
     pub intermediary: bool,
     /// Deregistration protection was turned on (`deregistration_protection`): a cleanup turns
     /// it off before deregistering.
@@ -105,6 +132,8 @@ pub struct BuildCtx {
     pub comm: Option<SshComm>,
     /// Every AMI rpack registered, in creation order (build region first).
     pub images: Vec<Image>,
+    /// The `encrypt_boot` path the launch took.
+    pub boot_encryption: BootEncryption,
     /// The SSH host key rpack sent in the user data (`ssh_host_key_check` inject/auto); removed
     /// from the instance again before it is imaged.
     pub(crate) injected_host_key: Option<crate::communicator::host_key::HostKey>,

@@ -136,6 +136,7 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         instance: None,
         comm: None,
         images: Vec::new(),
+        boot_encryption: context::BootEncryption::Off,
         injected_host_key: None,
     };
     let env = StepEnv {

@@ -240,6 +240,13 @@ impl Proxy {
         self.configure(json!({ "raw_snapshot_tags": raw }));
     }
 
+    /// Plays EC2 refusing the key of an encrypted launch: an instance RunInstances launches with
+    /// an encrypted EBS volume is terminated at once with a `Client.InvalidKMSKey.InvalidState`
+    /// state reason; unencrypted launches go through.
+    pub(crate) fn set_kms_launch_failure(&self, on: bool) {
+        self.configure(json!({ "kms_launch_failure": on }));
+    }
+
     fn configure(&self, settings: Value) {
         self.control("POST", "/__stack/config", &settings.to_string());
     }

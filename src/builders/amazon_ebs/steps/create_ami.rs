@@ -1,6 +1,8 @@
 //! stepCreateAMI: CreateImage from the stopped instance (tagged with the build id and, unless
-//! `skip_ami_run_tags`, `run_tags` at creation, its snapshots too; see [`tag_specs`]), recorded the instant the call returns, then waits until it is available. With
-//! `encrypt_boot` this image is the unencrypted intermediary the copy step re-encrypts.
+//! `skip_ami_run_tags`, `run_tags` at creation, its snapshots too; see [`tag_specs`]), recorded
+//! the instant the call returns, then waits until it is available. With `encrypt_boot` on the
+//! launch path (`encrypt_boot.rs`) the instance's volumes are encrypted and this is the final
+//! AMI; on the copy path it is the unencrypted intermediary the copy step re-encrypts.
 //! Cleanup: on failure or cancel the AMI and its snapshots are removed, also when the wait
 //! never finished (Packer leaks those); an intermediary is removed in every case.
 
@@ -13,7 +15,7 @@ use crate::aws::error::AwsResultExt;
 use crate::aws::wait;
 use crate::aws::ResourceKind;
 use crate::builders::amazon_ebs::config::timeouts;
-use crate::builders::amazon_ebs::context::{BuildCtx, Image};
+use crate::builders::amazon_ebs::context::{BootEncryption, BuildCtx, Image};
 use crate::builders::amazon_ebs::steps::{delete_image, run_instance::mapping, wait_image};
 use crate::engine::{Outcome, Step, StepEnv};
 
@@ -76,7 +78,10 @@ impl Step<BuildCtx> for CreateAmi {
             .instance_id()
             .context("no instance to image")?
             .to_string();
-        let intermediary = cfg.ami.encrypt_boot == Some(true) || cfg.ami.skip_save_build_region;
+        // encrypt_boot's copy path images into an intermediary; its launch path does not.
+        let copy_encrypts = cfg.ami.encrypt_boot == Some(true)
+            && !matches!(ctx.boot_encryption, BootEncryption::Launch { .. });
+        let intermediary = copy_encrypts || cfg.ami.skip_save_build_region;
         let name = if intermediary {
             let r: String = rand::thread_rng()
                 .sample_iter(&Alphanumeric)

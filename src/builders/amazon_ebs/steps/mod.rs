@@ -10,6 +10,7 @@ pub mod create_ami;
 pub mod create_tags;
 pub mod deregister_ami;
 pub mod deregistration_protection;
+pub(crate) mod encrypt_boot;
 pub mod iam_instance_profile;
 pub mod key_pair;
 pub mod launch_options;

@@ -18,8 +18,8 @@ use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
 use crate::aws::wait;
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice, BlockDevices};
-use crate::builders::amazon_ebs::context::BuildCtx;
-use crate::builders::amazon_ebs::steps::wait_instance;
+use crate::builders::amazon_ebs::context::{BootEncryption, BuildCtx};
+use crate::builders::amazon_ebs::steps::{encrypt_boot, wait_instance};
 use crate::builders::common::host_key::plan_user_data;
 use crate::communicator::config::CommType;
 use crate::engine::{Outcome, Step, StepEnv};
@@ -106,123 +106,25 @@ impl Step<BuildCtx> for RunInstance {
     }
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
-        let cfg = ctx.cfg.clone();
-        let source = ctx.source.clone().context("no source AMI resolved")?;
         env.ui.say("Launching a source AWS instance...");
-        let instance_type = cfg.run.instance_type.clone().unwrap_or_default();
-        let run_tags = ctx.render_tags("run_tags", &cfg.run.run_tags, Some("Packer Builder"))?;
-        let volume_tags =
-            ctx.render_tags("run_volume_tags", &cfg.block_devices.run_volume_tags, None)?;
-        let md = &cfg.run.metadata_options;
-        let mut metadata = InstanceMetadataOptionsRequest::builder()
-            // IMDSv2 only, unless the template says otherwise.
-            .http_tokens(HttpTokensState::from(
-                md.http_tokens.as_deref().unwrap_or("required"),
-            ))
-            .http_endpoint(InstanceMetadataEndpointState::from(
-                md.http_endpoint.as_deref().unwrap_or("enabled"),
-            ));
-        if let Some(h) = md.http_put_response_hop_limit {
-            metadata = metadata.http_put_response_hop_limit(h as i32);
+        let user_data = launch_user_data(ctx, env.ui.as_ref())?;
+        let devices = encrypt_boot::prepare(ctx, env.ui.as_ref())?;
+        let token = format!("rpack-{}", ctx.build_id);
+        let first = launch(ctx, env, &devices, user_data.clone(), &token).await;
+        let Err(error) = first else { return Ok(()) };
+        let encrypted = matches!(ctx.boot_encryption, BootEncryption::Launch { .. });
+        if !encrypted || env.cancel.is_cancelled() || !encrypt_boot::kms_launch_failure(&error) {
+            return Err(error);
         }
-        if let Some(t) = &md.instance_metadata_tags {
-            metadata = metadata.instance_metadata_tags(InstanceMetadataTagsState::from(t.as_str()));
+        // EC2 stopped the instance at launch (or refused it) over the volumes' key: remove what
+        // was launched, then launch as Packer does and encrypt with the copy.
+        if ctx.instance.is_some() {
+            terminate(ctx, env).await?;
+            ctx.instance = None;
         }
-        let mut req = ctx
-            .ec2()
-            .run_instances()
-            .image_id(&source.id)
-            .instance_type(InstanceType::from(instance_type.as_str()))
-            .min_count(1)
-            .max_count(1)
-            // Idempotent against SDK retries after a lost answer: at most one instance per build.
-            .client_token(format!("rpack-{}", ctx.build_id))
-            .metadata_options(metadata.build())
-            .instance_initiated_shutdown_behavior(ShutdownBehavior::from(
-                cfg.run.shutdown_behavior.as_str(),
-            ))
-            .tag_specifications(BuildCtx::tag_spec(ResourceType::Instance, &run_tags))
-            // As the current plugin: the instance's network interfaces carry run_tags too.
-            .tag_specifications(BuildCtx::tag_spec(
-                ResourceType::NetworkInterface,
-                &run_tags,
-            ))
-            .tag_specifications(BuildCtx::tag_spec(ResourceType::Volume, &volume_tags));
-        if cfg.run.ebs_optimized {
-            req = req.ebs_optimized(true);
-        }
-        if let Some(kp) = &ctx.key_pair {
-            req = req.key_name(&kp.name);
-        }
-        if let Some(ud) = launch_user_data(ctx, env.ui.as_ref())? {
-            req = req.user_data(ud);
-        }
-        for b in &cfg.block_devices.launch_block_device_mappings {
-            req = req.block_device_mappings(mapping(b));
-        }
-        for dev in suppressed_ephemeral_devices(&cfg.block_devices) {
-            req = req.block_device_mappings(
-                BlockDeviceMapping::builder()
-                    .device_name(dev)
-                    .no_device("")
-                    .build(),
-            );
-        }
-        req = super::launch_options::run_instances(ctx, req);
-        if let Some(p) = &ctx.instance_profile {
-            req = req
-                .iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
-        }
-        if let Some(public) = cfg.run.associate_public_ip_address {
-            let mut ni = aws_sdk_ec2::types::InstanceNetworkInterfaceSpecification::builder()
-                .device_index(0)
-                .associate_public_ip_address(public)
-                .delete_on_termination(true)
-                .set_groups(Some(ctx.security_group_ids.clone()));
-            if let Some(s) = &ctx.subnet_id {
-                ni = ni.subnet_id(s);
-            }
-            req = req.network_interfaces(ni.build());
-        } else {
-            req = req.set_security_group_ids(Some(ctx.security_group_ids.clone()));
-            if let Some(s) = &ctx.subnet_id {
-                req = req.subnet_id(s);
-            }
-        }
-        if cfg.run.enable_t2_unlimited {
-            req = req.credit_specification(
-                aws_sdk_ec2::types::CreditSpecificationRequest::builder()
-                    .cpu_credits("unlimited")
-                    .build(),
-            );
-        }
-        let req = req;
-        let (it, src, region) = (&instance_type, &source.id, &ctx.region);
-        // A freshly created instance profile takes a few seconds to be usable by EC2.
-        let out = wait::retry_codes(
-            &["InvalidParameterValue"],
-            if ctx.temp_iam.profile.is_some() {
-                timeouts::NEW_INSTANCE_PROFILE_RETRY
-            } else {
-                Duration::ZERO
-            },
-            || {
-                let req = req.clone();
-                async move {
-                    req.send().await.aws_context(|| {
-                        format!("launching an instance of {it} from {src} in {region}")
-                    })
-                }
-            },
-        )
-        .await?;
-        let id = out
-            .instances()
-            .first()
-            .and_then(|i| i.instance_id())
-            .context("RunInstances returned no instance")?
-            .to_string();
-        record_and_wait_running(ctx, env, &id).await
+        let devices = encrypt_boot::fall_back(ctx, env.ui.as_ref(), &error);
+        // Another client token: the first one belongs to the encrypted request.
+        launch(ctx, env, &devices, user_data, &format!("{token}-copy")).await
     }
 
     fn cleanup_timeout(&self) -> Duration {
@@ -238,6 +140,131 @@ impl Step<BuildCtx> for RunInstance {
     ) -> anyhow::Result<()> {
         terminate(ctx, env).await
     }
+}
+
+/// One RunInstances with `devices` and `token`, recorded, then the wait until it runs.
+async fn launch(
+    ctx: &mut BuildCtx,
+    env: &StepEnv,
+    devices: &[BlockDevice],
+    user_data: Option<String>,
+    token: &str,
+) -> anyhow::Result<()> {
+    let cfg = ctx.cfg.clone();
+    let source = ctx.source.clone().context("no source AMI resolved")?;
+    let instance_type = cfg.run.instance_type.clone().unwrap_or_default();
+    let run_tags = ctx.render_tags("run_tags", &cfg.run.run_tags, Some("Packer Builder"))?;
+    let volume_tags =
+        ctx.render_tags("run_volume_tags", &cfg.block_devices.run_volume_tags, None)?;
+    let md = &cfg.run.metadata_options;
+    let mut metadata = InstanceMetadataOptionsRequest::builder()
+        // IMDSv2 only, unless the template says otherwise.
+        .http_tokens(HttpTokensState::from(
+            md.http_tokens.as_deref().unwrap_or("required"),
+        ))
+        .http_endpoint(InstanceMetadataEndpointState::from(
+            md.http_endpoint.as_deref().unwrap_or("enabled"),
+        ));
+    if let Some(h) = md.http_put_response_hop_limit {
+        metadata = metadata.http_put_response_hop_limit(h as i32);
+    }
+    if let Some(t) = &md.instance_metadata_tags {
+        metadata = metadata.instance_metadata_tags(InstanceMetadataTagsState::from(t.as_str()));
+    }
+    let mut req = ctx
+        .ec2()
+        .run_instances()
+        .image_id(&source.id)
+        .instance_type(InstanceType::from(instance_type.as_str()))
+        .min_count(1)
+        .max_count(1)
+        // Idempotent against SDK retries after a lost answer: at most one instance per build.
+        .client_token(token)
+        .metadata_options(metadata.build())
+        .instance_initiated_shutdown_behavior(ShutdownBehavior::from(
+            cfg.run.shutdown_behavior.as_str(),
+        ))
+        .tag_specifications(BuildCtx::tag_spec(ResourceType::Instance, &run_tags))
+        // As the current plugin: the instance's network interfaces carry run_tags too.
+        .tag_specifications(BuildCtx::tag_spec(
+            ResourceType::NetworkInterface,
+            &run_tags,
+        ))
+        .tag_specifications(BuildCtx::tag_spec(ResourceType::Volume, &volume_tags));
+    if cfg.run.ebs_optimized {
+        req = req.ebs_optimized(true);
+    }
+    if let Some(kp) = &ctx.key_pair {
+        req = req.key_name(&kp.name);
+    }
+    if let Some(ud) = user_data {
+        req = req.user_data(ud);
+    }
+    for b in devices {
+        req = req.block_device_mappings(mapping(b));
+    }
+    for dev in suppressed_ephemeral_devices(&cfg.block_devices) {
+        req = req.block_device_mappings(
+            BlockDeviceMapping::builder()
+                .device_name(dev)
+                .no_device("")
+                .build(),
+        );
+    }
+    req = super::launch_options::run_instances(ctx, req);
+    if let Some(p) = &ctx.instance_profile {
+        req = req.iam_instance_profile(IamInstanceProfileSpecification::builder().name(p).build());
+    }
+    if let Some(public) = cfg.run.associate_public_ip_address {
+        let mut ni = aws_sdk_ec2::types::InstanceNetworkInterfaceSpecification::builder()
+            .device_index(0)
+            .associate_public_ip_address(public)
+            .delete_on_termination(true)
+            .set_groups(Some(ctx.security_group_ids.clone()));
+        if let Some(s) = &ctx.subnet_id {
+            ni = ni.subnet_id(s);
+        }
+        req = req.network_interfaces(ni.build());
+    } else {
+        req = req.set_security_group_ids(Some(ctx.security_group_ids.clone()));
+        if let Some(s) = &ctx.subnet_id {
+            req = req.subnet_id(s);
+        }
+    }
+    if cfg.run.enable_t2_unlimited {
+        req = req.credit_specification(
+            aws_sdk_ec2::types::CreditSpecificationRequest::builder()
+                .cpu_credits("unlimited")
+                .build(),
+        );
+    }
+    let req = req;
+    let (it, src, region) = (&instance_type, &source.id, &ctx.region);
+    // A freshly created instance profile takes a few seconds to be usable by EC2.
+    let out = wait::retry_codes(
+        &["InvalidParameterValue"],
+        if ctx.temp_iam.profile.is_some() {
+            timeouts::NEW_INSTANCE_PROFILE_RETRY
+        } else {
+            Duration::ZERO
+        },
+        || {
+            let req = req.clone();
+            async move {
+                req.send()
+                    .await
+                    .aws_context(|| format!("launching an instance of {it} from {src} in {region}"))
+            }
+        },
+    )
+    .await?;
+    let id = out
+        .instances()
+        .first()
+        .and_then(|i| i.instance_id())
+        .context("RunInstances returned no instance")?
+        .to_string();
+    record_and_wait_running(ctx, env, &id).await
 }
 
 /// Terminates the build instance (if any, and not yet done) and waits until it is gone; the

@@ -28,6 +28,7 @@ use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice, RunConfig};
 use crate::builders::amazon_ebs::context::{ec2_tags, BuildCtx};
+use crate::builders::amazon_ebs::steps::encrypt_boot;
 use crate::builders::amazon_ebs::steps::run_instance::{
     launch_user_data, record_and_wait_running, terminate,
 };
@@ -80,6 +81,7 @@ impl RunSpotInstance {
     fn template_data(
         ctx: &BuildCtx,
         user_data: Option<String>,
+        devices: &[BlockDevice],
     ) -> anyhow::Result<RequestLaunchTemplateData> {
         let cfg = &ctx.cfg;
         let source = ctx.source.as_ref().context("no source AMI resolved")?;
@@ -130,7 +132,7 @@ impl RunSpotInstance {
         if cfg.run.ebs_optimized {
             data = data.ebs_optimized(true);
         }
-        for b in &cfg.block_devices.launch_block_device_mappings {
+        for b in devices {
             data = data.block_device_mappings(lt_mapping(b));
         }
         for dev in super::run_instance::suppressed_ephemeral_devices(&cfg.block_devices) {
@@ -185,7 +187,10 @@ impl Step<BuildCtx> for RunSpotInstance {
             bail!("no instance type to request a spot instance for");
         }
         let user_data = launch_user_data(ctx, env.ui.as_ref())?;
-        let data = Self::template_data(ctx, user_data)?;
+        // encrypt_boot: the launch template's volumes are encrypted the same way (no fallback to
+        // the copy path here: a fleet reports a refused key only as a failed instance).
+        let devices = encrypt_boot::prepare(ctx, env.ui.as_ref())?;
+        let data = Self::template_data(ctx, user_data, &devices)?;
         let region = ctx.region.clone();
         let ec2 = ctx.ec2();
 

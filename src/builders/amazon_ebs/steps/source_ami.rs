@@ -5,10 +5,32 @@ use anyhow::bail;
 use aws_sdk_ec2::types::Filter;
 
 use crate::aws::error::AwsResultExt;
-use crate::builders::amazon_ebs::context::{BuildCtx, SourceImage};
+use crate::builders::amazon_ebs::context::{BuildCtx, SourceDevice, SourceImage};
 use crate::engine::{Step, StepEnv};
 
 pub struct SourceAmi;
+
+/// The image's EBS devices, the root device first.
+fn ebs_devices(img: &aws_sdk_ec2::types::Image) -> Vec<SourceDevice> {
+    let mut devices: Vec<SourceDevice> = img
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| {
+            let e = m.ebs()?;
+            Some(SourceDevice {
+                device_name: m.device_name()?.to_string(),
+                snapshot_id: e.snapshot_id().map(str::to_string),
+                volume_size: e.volume_size().map(i64::from),
+                delete_on_termination: e.delete_on_termination().unwrap_or(false),
+                encrypted: e.encrypted().unwrap_or(false),
+            })
+        })
+        .collect();
+    if let Some(root) = img.root_device_name() {
+        devices.sort_by_key(|d| d.device_name != root);
+    }
+    devices
+}
 
 #[async_trait::async_trait]
 impl Step<BuildCtx> for SourceAmi {
@@ -89,6 +111,7 @@ impl Step<BuildCtx> for SourceAmi {
                 .unwrap_or_default(),
             root_device_name: img.root_device_name().map(str::to_string),
             ena_support: img.ena_support().unwrap_or(false),
+            ebs_devices: ebs_devices(&img),
         };
         env.ui.message(&format!("Found Image ID: {}", source.id));
         // Packer's check: `ami_virtualization_type` decides when set, else the source's type.
