@@ -444,11 +444,11 @@ fn an_environment_variable_name_that_is_not_a_shell_name_is_refused() {
     });
     let text = serde_json::to_string_pretty(&tpl).unwrap();
     std::fs::write(dir.join("t.json"), &text).unwrap();
-    // The errors point at each provisioner's `environment_vars` value.
+    // The errors point at the offending elements of `environment_vars`.
     let lines: Vec<usize> = text
         .lines()
         .enumerate()
-        .filter(|(_, l)| l.contains("\"environment_vars\""))
+        .filter(|(_, l)| l.contains("\"BAD;touch") || l.contains("\"9LIVES=1\""))
         .map(|(i, _)| i + 1)
         .collect();
     let (bad_line, nine_line) = (lines[0], lines[1]);
