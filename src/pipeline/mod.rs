@@ -151,18 +151,21 @@ pub(crate) async fn run_collect(
     };
     let mut tasks = Vec::new();
     for (i, build) in builds.into_iter().enumerate() {
+        // Permits are taken here, in template order, so with -parallel-builds=N the builds
+        // start in the order the template lists them (Packer's goroutines race for them).
+        let permit = sem
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore is never closed");
         let spinners = spinners.clone();
-        let sem = sem.clone();
         let ui = ui.clone();
         let base = base.clone();
         let opts = opts.clone();
         let shared = shared.clone();
         let run_uuid = run_uuid.clone();
         tasks.push(tokio::spawn(async move {
-            let _permit = sem
-                .acquire_owned()
-                .await
-                .expect("semaphore is never closed");
+            let _permit = permit;
             let bui = Arc::new(
                 BuildUi::new(
                     &build.name,
