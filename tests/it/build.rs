@@ -4,7 +4,7 @@
 //! holds no instance, key pair, security group, AMI, snapshot or volume of the build.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -56,6 +56,34 @@ impl Stack {
     }
 
     /// A small amazon-ebs template against this stack; `extra` is merged into the builder.
+    /// `rpack build -machine-readable` of the seed EB template `template` (JSON, or an upgraded
+    /// HCL2 copy) with `vars` (its `tara-local.vars.json`), pointed at this stack, staging on
+    /// the instance under names tagged `tag`, with the EB platform variables `ebp` sets.
+    pub(crate) fn seed_build(&self, template: &Path, vars: &Path, tag: &str) -> Command {
+        let pid = std::process::id();
+        let mut cmd = self.rpack(&[
+            "build",
+            "-machine-readable",
+            &format!("-var-file={}", vars.display()),
+            "-var",
+            &format!("ec2_endpoint={}", self.proxy.endpoint()),
+            "-var",
+            &format!("ssh_port={}", self.sshd.port()),
+            "-var",
+            &format!("stage_dir=/home/ec2-user/rpack-it-{tag}-{pid}"),
+            "-var",
+            &format!("eb_builder_root=/home/ec2-user/rpack-it-{tag}-root-{pid}"),
+            template.to_str().unwrap(),
+        ]);
+        cmd.env("AWS_EB_PLATFORM_NAME", "tara-node")
+            .env("AWS_EB_PLATFORM_VERSION", "1.0.0")
+            .env(
+                "AWS_EB_PLATFORM_ARN",
+                "arn:aws:elasticbeanstalk:us-east-1:123456789012:platform/tara-node/1.0.0",
+            );
+        cmd
+    }
+
     pub(crate) fn template(&self, name: &str, extra: Value, provisioners: Value) -> PathBuf {
         let mut builder = json!({
             "type": "amazon-ebs",
@@ -229,37 +257,11 @@ pub(crate) fn run_to_end(cmd: Command) -> (Option<i32>, String) {
 fn seed_template_builds_an_ami_with_tags_manifest_and_machine_readable_output() {
     let st = stack();
     let repo = repo_root();
-    let mut cmd = st.rpack(&[
-        "build",
-        "-machine-readable",
-        &format!(
-            "-var-file={}",
-            repo.join("templates/tara-local.vars.json").display()
-        ),
-        "-var",
-        &format!("ec2_endpoint={}", st.proxy.endpoint()),
-        "-var",
-        &format!("ssh_port={}", st.sshd.port()),
-        "-var",
-        &format!(
-            "stage_dir=/home/ec2-user/rpack-it-seed-{}",
-            std::process::id()
-        ),
-        "-var",
-        &format!(
-            "eb_builder_root=/home/ec2-user/rpack-it-seed-root-{}",
-            std::process::id()
-        ),
-        repo.join("templates/tara-ebcustom-platform.json")
-            .to_str()
-            .unwrap(),
-    ]);
-    cmd.env("AWS_EB_PLATFORM_NAME", "tara-node")
-        .env("AWS_EB_PLATFORM_VERSION", "1.0.0")
-        .env(
-            "AWS_EB_PLATFORM_ARN",
-            "arn:aws:elasticbeanstalk:us-east-1:123456789012:platform/tara-node/1.0.0",
-        );
+    let cmd = st.seed_build(
+        &repo.join("templates/tara-ebcustom-platform.json"),
+        &repo.join("templates/tara-local.vars.json"),
+        "seed",
+    );
     let (code, out) = run_to_end(cmd);
     assert_eq!(code, Some(0), "build failed:\n{out}");
 

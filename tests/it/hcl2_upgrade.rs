@@ -467,30 +467,7 @@ fn upgraded_shipped_template_builds_on_the_local_stack() {
     );
     assert_eq!(code, 0, "{text}");
     let hcl = tree.join("templates/tara-ebcustom-platform.json.pkr.hcl");
-    let pid = std::process::id();
-    let mut cmd = st.rpack(&[
-        "build",
-        "-machine-readable",
-        &format!(
-            "-var-file={}",
-            tree.join("templates/tara-local.vars.json").display()
-        ),
-        "-var",
-        &format!("ec2_endpoint={}", st.proxy.endpoint()),
-        "-var",
-        &format!("ssh_port={}", st.sshd.port()),
-        "-var",
-        &format!("stage_dir=/home/ec2-user/rpack-it-upg-{pid}"),
-        "-var",
-        &format!("eb_builder_root=/home/ec2-user/rpack-it-upg-root-{pid}"),
-        hcl.to_str().unwrap(),
-    ]);
-    cmd.env("AWS_EB_PLATFORM_NAME", "tara-node")
-        .env("AWS_EB_PLATFORM_VERSION", "1.0.0")
-        .env(
-            "AWS_EB_PLATFORM_ARN",
-            "arn:aws:elasticbeanstalk:us-east-1:123456789012:platform/tara-node/1.0.0",
-        );
+    let cmd = st.seed_build(&hcl, &tree.join("templates/tara-local.vars.json"), "upg");
     let (code, out) = run_to_end(cmd);
     assert_eq!(code, Some(0), "build failed:\n{out}");
     // HCL2 names the build `type.name` (the JSON name's spaces became `_`).
