@@ -7,6 +7,17 @@
 use crate::fidelity::{as_packer, packer, packer_flag_error, packer_until_line};
 use crate::persona::{exec, workdir, Input, Out};
 
+/// The commands that read flags (`version` reads none).
+const COMMANDS: [&str; 7] = [
+    "build",
+    "validate",
+    "inspect",
+    "fix",
+    "console",
+    "fmt",
+    "hcl2_upgrade",
+];
+
 /// Packer's output for `args` with `line` in its usual place, last on stdout (its goroutine
 /// sometimes writes it first, or not at all).
 fn packer_with_line(
@@ -35,15 +46,7 @@ fn as_packer_flag_errors_are_on_packers_streams() {
     let (_link_dir, link) = as_packer();
     let dir = workdir();
     let mut differ = Vec::new();
-    for cmd in [
-        "build",
-        "validate",
-        "inspect",
-        "fix",
-        "console",
-        "fmt",
-        "hcl2_upgrade",
-    ] {
+    for cmd in COMMANDS {
         let args = [cmd, "-x", "x.json"];
         let mut theirs = None;
         packer_flag_error(&packer, dir.path(), &args, "-x", |bin, dir, args| {
@@ -99,15 +102,7 @@ fn as_packer_flag_errors_are_on_packers_streams() {
 fn as_rpack_a_flag_error_is_on_stderr_after_the_usage_on_stdout() {
     let dir = workdir();
     let rpack = std::path::PathBuf::from(env!("CARGO_BIN_EXE_rpack"));
-    for cmd in [
-        "build",
-        "validate",
-        "inspect",
-        "fix",
-        "console",
-        "fmt",
-        "hcl2_upgrade",
-    ] {
+    for cmd in COMMANDS {
         let o = exec(&rpack, dir.path(), &[cmd, "-x", "x.json"], &[], Input::Null);
         assert_eq!(o.code, 1, "{o:?}");
         assert_eq!(o.stderr, "flag provided but not defined: -x\n", "{o:?}");
