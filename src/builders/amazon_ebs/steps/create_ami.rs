@@ -113,20 +113,17 @@ impl Step<BuildCtx> for CreateAmi {
         }
         let specs = tag_specs(ctx.id_tags(&name), &run_tags, has_run_tags);
         let region = ctx.region.clone();
+        let what = format!("creating AMI '{name}' from {instance} in {region}");
         let send = |specs: &[aws_sdk_ec2::types::TagSpecification]| {
             let req = req.clone().set_tag_specifications(Some(specs.to_vec()));
-            let (name, instance, region) = (&name, &instance, &region);
+            let what = &what;
             // EC2 may still report the instance as stopping for a moment after the stop wait.
             wait::retry_codes(
                 &["IncorrectInstanceState"],
                 timeouts::CREATE_IMAGE_RETRY,
                 move || {
                     let req = req.clone();
-                    async move {
-                        req.send().await.aws_context(|| {
-                            format!("creating AMI '{name}' from {instance} in {region}")
-                        })
-                    }
+                    async move { req.send().await.aws_context(|| what.clone()) }
                 },
             )
         };
@@ -143,9 +140,7 @@ impl Step<BuildCtx> for CreateAmi {
                     aws_sdk_ec2::config::Builder::default()
                         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()),
                 );
-            once.send()
-                .await
-                .aws_context(|| format!("creating AMI '{name}' from {instance} in {region}"))
+            once.send().await.aws_context(|| what.clone())
         } else {
             send(&specs).await
         };
