@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 
 BUDGET=${1:-900}
 shift || true
-ALL=(json template_engine variables decode platform_yaml ssh_key masking hcl2)
+ALL=(json template_engine variables decode platform_yaml ssh_key masking hcl2 console_output)
 TARGETS=("${@:-${ALL[@]}}")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=("${ALL[@]}")
 # Long enough for deep nesting (10,000 levels) and long single lines.
@@ -87,6 +87,20 @@ locals { b = "${var.a}${var.a}" }
 source "null" "n" { communicator = "none" }
 build { sources = ["source.null.n"] }' | put
       python3 -c "print('hx = ' + '[' * 200 + ']' * 200)" | put
+      ;;
+    console_output)
+      # Consoles as cloud-init prints them: host keys made with ssh-keygen between the markers,
+      # kernel noise and CRs around them, a second boot, a block cut off.
+      local tmp kt keys=""
+      tmp=$(mktemp -d)
+      for kt in ed25519 rsa ecdsa; do
+        ssh-keygen -q -t "$kt" -N '' -C "root@ip-10-0-0-1" -f "$tmp/$kt" >/dev/null
+        keys+="$(cat "$tmp/$kt.pub")"$'\n'
+      done
+      rm -rf "$tmp"
+      printf '[    0.000000] Linux version 6.1\r\n-----BEGIN SSH HOST KEY KEYS-----\r\n%s-----END SSH HOST KEY KEYS-----\r\nCloud-init v. 23.1 finished at Thu, 01 Jan 2026 00:00:00 +0000. Datasource DataSourceEc2.\n' "$keys" | put
+      printf 'ec2: -----BEGIN SSH HOST KEY KEYS-----\n%s' "$keys" | sed 's/^/ec2: /' | put
+      printf '%s\n-----BEGIN SSH HOST KEY KEYS-----\n-----END SSH HOST KEY KEYS-----\n' "$keys" | put
       ;;
     masking)
       printf 'hunter2\tcorrect horse\n1,hunter2,x\ncorrect horse battery\n' | put

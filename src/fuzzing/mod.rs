@@ -191,6 +191,27 @@ pub fn masking(bytes: &[u8]) {
     }
 }
 
+/// The EC2 console-output parser of the host-key check (`GetConsoleOutput` text, already
+/// base64-decoded): every key it returns is of the type its line named, a block never yields more
+/// than the parser's cap, and the parse is the same whether lines end in CRLF or LF.
+pub fn console_output(bytes: &[u8]) {
+    use crate::communicator::host_key::console;
+    let src = text(bytes);
+    let parsed = console::parse(&src);
+    assert!(parsed.keys().len() <= 32, "{} keys", parsed.keys().len());
+    for k in parsed.keys() {
+        assert!(
+            src.contains(k.algorithm()),
+            "key type {} not in the input",
+            k.algorithm()
+        );
+    }
+    if !src.contains('\r') {
+        assert_eq!(console::parse(&src.replace('\n', "\r\n")), parsed);
+    }
+    let _ = console::cloud_init_finished(&src);
+}
+
 #[cfg(test)]
 mod tests;
 

@@ -75,6 +75,11 @@ fn hcl2_regressions() {
     replay("hcl2", super::hcl2);
 }
 
+#[test]
+fn console_output_regressions() {
+    replay("console_output", super::console_output);
+}
+
 /// The large inputs of the security review (§2), generated rather than stored.
 #[test]
 fn review_inputs_finish_quickly() {
