@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Whole-process `validate` cost, rpack vs Packer 1.6.6 side by side in one run:
 #   * a generated template with 1,000 variables and 200 provisioners;
+#   * the same template written in HCL2 (500 variables, 500 locals built from them, the same 200
+#     provisioners), which Packer 1.6.6's beta HCL2 also reads: rpack's HCL2 path against Packer
+#     (target <= 0.1x) and against rpack's own JSON path (target <= 1.5x);
+#   * the shipped tara template, JSON against its HCL2 twin, rpack only (Packer 1.6.6 cannot read
+#     the twin: its source name has spaces and it has a `packer` block);
 #   * the Elastic Beanstalk sample template (skipped when ../shared is not beside the repo,
 #     or set EB_TEMPLATE=path).
 # Wall time via hyperfine when installed (else a loop, median of N), peak RSS via
@@ -38,6 +43,25 @@ provisioners = [{"type": "shell", "inline": [f"echo {{{{user `var_{i*5}`}}}}", f
                  "environment_vars": [f"STEP={i}"]} for i in range(200)]
 tpl = {"variables": variables, "builders": [{"type": "null", "communicator": "none"}], "provisioners": provisioners}
 json.dump(tpl, open(sys.argv[1], "w"), indent=2)
+PY
+python3 - "$WORK/hcl2/generated.pkr.hcl" <<'PY'
+import os, sys
+os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+out = []
+for i in range(500):
+    out.append(f'variable "var_{i}" {{\n  type    = string\n  default = "value-{i}"\n}}\n')
+out.append("locals {\n")
+for i in range(500, 1000):
+    out.append(f'  var_{i} = "${{var.var_{i - 500}}}-{i}"\n')
+out.append("}\n")
+out.append('source "null" "n" {\n  communicator = "none"\n}\n')
+out.append('build {\n  sources = ["source.null.n"]\n')
+for i in range(200):
+    ref = f"var.var_{i * 5}" if i * 5 < 500 else f"local.var_{i * 5}"
+    out.append(f'  provisioner "shell" {{\n    inline           = ["echo ${{{ref}}}", "echo step {i}"]\n'
+               f'    environment_vars = ["STEP={i}"]\n  }}\n')
+out.append("}\n")
+open(sys.argv[1], "w").write("".join(out))
 PY
 
 # Peak RSS of the whole process tree, sampled every 2 ms, plus GNU time's largest process.
@@ -102,6 +126,10 @@ measure() { # label dir template tool runs warmup
 : > "$WORK/results.tsv"
 measure generated-rpack "$WORK" generated.json "$RPACK" "$N" 3
 measure generated-packer "$WORK" generated.json "$PACKER" "$PACKER_N" 0
+measure generated_hcl2-rpack "$WORK/hcl2" generated.pkr.hcl "$RPACK" "$N" 3
+measure generated_hcl2-packer "$WORK/hcl2" generated.pkr.hcl "$PACKER" "$PACKER_N" 0
+measure tara_json-rpack "$ROOT/templates" tara-ebcustom-platform.json "$RPACK" "$N" 3
+measure tara_hcl2-rpack "$ROOT/templates" tara-ebcustom-platform.pkr.hcl "$RPACK" "$N" 3
 if [ -f "$EB_TEMPLATE" ]; then
   EB_DIR="$(dirname "$EB_TEMPLATE")"
   measure eb-rpack "$EB_DIR" "$(basename "$EB_TEMPLATE")" "$RPACK" "$N" 3
@@ -117,8 +145,12 @@ for line in open(sys.argv[1]):
 print("%-18s %10s %16s %16s %4s" % ("case", "wall (s)", "largest RSS KiB", "tree peak KiB", "rc"))
 for label, (w, r, t, rc) in rows.items():
     print("%-18s %10.4f %16d %16d %4s" % (label, w, r, t, rc))
-for case in ("generated", "eb"):
+for case in ("generated", "generated_hcl2", "eb"):
     if f"{case}-rpack" in rows and f"{case}-packer" in rows:
         rw, _, rt, _ = rows[f"{case}-rpack"]; pw, _, pt, _ = rows[f"{case}-packer"]
         print(f"{case}: rpack/packer wall {rw/pw:.3f}x (target <= 0.1x), peak memory {rt/pt:.3f}x (target <= 0.05x)")
+for hcl2, json in (("generated_hcl2-rpack", "generated-rpack"), ("tara_hcl2-rpack", "tara_json-rpack")):
+    if hcl2 in rows and json in rows:
+        print(f"{hcl2[:-6]}: rpack HCL2/JSON wall {rows[hcl2][0]/rows[json][0]:.3f}x (target <= 1.5x), "
+              f"peak memory {rows[hcl2][2]/rows[json][2]:.3f}x")
 PY
