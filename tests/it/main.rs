@@ -34,6 +34,7 @@ mod parity_protect;
 mod parity_tags;
 mod persona;
 mod persona_streams;
+mod plugin_keys;
 mod platform;
 mod scripts;
 mod secrets;
