@@ -97,5 +97,5 @@ fn errors_name_file_line_and_column() {
     let empty = tempfile::tempdir().unwrap();
     let (code, _, err) = rpack(empty.path(), &["validate", "."]);
     assert_eq!(code, 1);
-    assert!(err.contains("No template files"), "{err}");
+    assert!(err.contains("Could not find any config file in ."), "{err}");
 }

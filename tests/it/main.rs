@@ -22,6 +22,7 @@ mod fidelity;
 mod fmt;
 mod hcl2;
 mod hcl2_console;
+mod hcl2_corpus;
 mod hcl2_data;
 mod hcl2_upgrade;
 mod host_key;
