@@ -36,7 +36,7 @@ fn shipped_template_validates() {
 }
 
 /// The plan lines of `inspect -machine-readable`: timestamps and variable lines dropped.
-fn plan_lines(text: &str) -> Vec<String> {
+pub(crate) fn plan_lines(text: &str) -> Vec<String> {
     let mut skip_vars = false;
     let mut out = Vec::new();
     for l in text.lines() {
