@@ -75,7 +75,7 @@ fn var_files(tpl: &Path) -> Vec<String> {
 /// manifest's `custom_data` …) keep their Go template in a JSON template's plan, where HCL2
 /// already put the variable's value in; so `{{user `x`}}`, `{{build_name}}` and `{{build_type}}`
 /// are replaced by what they render to before comparing.
-fn plan_of(path: &Path, var_files: &[String]) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn plan_of(path: &Path, var_files: &[String]) -> Result<Vec<(String, String)>, String> {
     let ui = Recording::new();
     let loaded = plan::load(&ui, &path.display().to_string(), var_files, &[])
         .map_err(|_| ui.lines().join("\n"))?;

@@ -272,7 +272,7 @@ fn fifos_devices_and_directories_are_refused_at_once() {
     );
     // A directory is an HCL2 input (all its *.pkr.hcl files); one without any is refused at once.
     let r = rpack(d.path(), &["validate", "dir"], None, &[]);
-    assert_refused(&r, "Could not find any .pkr.hcl or .pkr.json file in dir.");
+    assert_refused(&r, "Could not find any config file in dir");
     let r = rpack(
         d.path(),
         &["validate", "-var-file=fifo", "t.json"],

@@ -57,8 +57,8 @@ pub(crate) fn discover(path: &str) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Diag>
     if templates.is_empty() {
         return Err(Diag::error(
             None,
-            "No template files",
-            format!("Could not find any .pkr.hcl or .pkr.json file in {path}."),
+            format!("Could not find any config file in {path}"),
+            "A config file must be suffixed with `.pkr.hcl` or `.pkr.json`. A folder can be referenced.",
         ));
     }
     Ok((templates, auto))

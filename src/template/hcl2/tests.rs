@@ -181,7 +181,8 @@ fn bad_input_is_a_clear_error() {
     )
     .err()
     .unwrap();
-    assert!(e.contains("Invalid value for variable"), "{e}");
+    assert!(e.contains("Invalid default value for variable"), "{e}");
+    assert!(!e.contains("Unset variable"), "{e}");
     let e = load_src("data \"amazon-ami\" \"x\" {}\n", &[], &[])
         .err()
         .unwrap();
@@ -200,7 +201,7 @@ fn bad_input_is_a_clear_error() {
     )
     .err()
     .unwrap();
-    assert!(e.contains("No template files"), "{e}");
+    assert!(e.contains("Could not find any config file in"), "{e}");
 }
 
 #[test]

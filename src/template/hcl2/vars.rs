@@ -38,6 +38,11 @@ struct Var<'d> {
     decl: &'d VarDecl,
     ty: Type,
     value: Option<Value>,
+    /// Where the value came from, in Packer's words for a failed validation ("Invalid value
+    /// for cmd variable"): `default`, `env`, `varfile` or `cmd`.
+    from: &'static str,
+    /// The default does not have the declared type (reported once, not again as unset).
+    bad_default: bool,
 }
 
 /// Resolves every variable.
@@ -67,16 +72,27 @@ pub(crate) fn resolve(
             None => Type::Any,
         };
         let mut value = None;
+        let mut bad_default = false;
         if let Some(def) = &d.default {
             let before = diags.len();
             check_functions(f, def, true, diags);
             if diags.len() == before {
-                match eval(f, def, &defaults_ctx)
-                    .and_then(|v| typed(f.span_loc(def.span()), &d.name, v, &ty))
-                {
-                    Ok(v) => value = Some(v),
+                match eval(f, def, &defaults_ctx) {
+                    Ok(v) => match types::convert(&v, &ty) {
+                        Ok(v) => value = Some(v),
+                        Err(e) => {
+                            bad_default = true;
+                            diags.push(Diag::error(
+                                f.span_loc(def.span()),
+                                "Invalid default value for variable",
+                                format!("This default value is not compatible with the variable's type constraint: {e}."),
+                            ));
+                        }
+                    },
                     Err(e) => diags.push(e),
                 }
+            } else {
+                bad_default = true;
             }
         }
         if let Some(s) = &d.sensitive {
@@ -84,7 +100,13 @@ pub(crate) fn resolve(
                 out.sensitive.insert(d.name.clone());
             }
         }
-        vars.push(Var { decl: d, ty, value });
+        vars.push(Var {
+            decl: d,
+            ty,
+            value,
+            from: "default",
+            bad_default,
+        });
     }
     let find = |vars: &mut Vec<Var<'_>>, name: &str| vars.iter().position(|v| v.decl.name == name);
 
@@ -94,7 +116,7 @@ pub(crate) fn resolve(
             if let Some(i) = find(&mut vars, name) {
                 let loc = None;
                 match from_string(loc, &format!("environment variable {k}"), raw, &vars[i].ty) {
-                    Ok(v) => vars[i].value = Some(v),
+                    Ok(v) => (vars[i].value, vars[i].from) = (Some(v), "env"),
                     Err(e) => diags.push(e),
                 }
             }
@@ -106,7 +128,7 @@ pub(crate) fn resolve(
         for (name, loc, v) in var_file(path, diags) {
             match find(&mut vars, &name) {
                 Some(i) => match typed(loc, &name, v, &vars[i].ty) {
-                    Ok(v) => vars[i].value = Some(v),
+                    Ok(v) => (vars[i].value, vars[i].from) = (Some(v), "varfile"),
                     Err(e) => diags.push(e),
                 },
                 None => diags.push(Diag::warning(
@@ -120,7 +142,7 @@ pub(crate) fn resolve(
     for (name, raw) in inputs.vars {
         match find(&mut vars, name) {
             Some(i) => match from_string(None, &format!("-var {name}"), raw, &vars[i].ty) {
-                Ok(v) => vars[i].value = Some(v),
+                Ok(v) => (vars[i].value, vars[i].from) = (Some(v), "cmd"),
                 Err(e) => diags.push(e),
             },
             None => diags.push(Diag::error(
@@ -135,6 +157,7 @@ pub(crate) fn resolve(
             Some(x) => {
                 out.vars.insert(v.decl.name.clone(), x.clone());
             }
+            None if v.bad_default => {}
             None => diags.push(Diag::error(
                 v.decl.loc.clone(),
                 format!("Unset variable \"{}\"", v.decl.name),
@@ -165,7 +188,7 @@ pub(crate) fn resolve(
                         .unwrap_or_default();
                     diags.push(Diag::error(
                         f.span_loc(cond.span()),
-                        "Invalid value for variable",
+                        format!("Invalid value for {} variable", v.from),
                         format!(
                             "{m}\n\nThis was checked by the validation rule at {}.",
                             loc_text(f.span_loc(cond.span()).as_ref())
