@@ -23,6 +23,7 @@ mod fmt;
 mod hcl2;
 mod hcl2_console;
 mod hcl2_data;
+mod hcl2_inspect;
 mod hcl2_upgrade;
 mod host_key;
 mod host_key_inject;
