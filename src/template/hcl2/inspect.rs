@@ -514,7 +514,7 @@ fn go_number(n: &hcl::Number) -> String {
         return i.to_string();
     }
     let f = n.as_f64().unwrap_or(0.0);
-    if f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
+    if f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
         #[allow(clippy::cast_possible_truncation)]
         return (f as i64).to_string();
     }
