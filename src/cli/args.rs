@@ -176,7 +176,13 @@ pub fn hcl2_upgrade_command() -> Command {
 }
 
 pub fn inspect_command() -> Command {
-    base("inspect").arg(template_arg())
+    // Packer 1.6.6 takes the template flags here too; the HCL2 view uses -var and -var-file.
+    base("inspect")
+        .arg(template_arg())
+        .arg(list_flag("except"))
+        .arg(list_flag("only"))
+        .arg(list_flag("var"))
+        .arg(list_flag("var-file"))
 }
 
 pub fn build_command() -> Command {

@@ -1,10 +1,11 @@
 //! `inspect`: the template's description, variables, builders and provisioners, printed
 //! exactly as Packer 1.6.6 prints them (human and machine-readable). Sensitive variables show
-//! as `<sensitive>` in both.
+//! as `<sensitive>` in both. An HCL2 template gets Packer's HCL2 view ([`super::inspect_hcl2`]).
 
 use super::args;
 use super::{help, usage_error, Output};
 use crate::plan::load;
+use crate::template::hcl2;
 use crate::template::parse::Template;
 use crate::ui::{Secrets, Ui};
 
@@ -15,6 +16,10 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
             Ok(t) => t,
             Err(e) => return usage_error(&*ui, help::INSPECT, &e),
         };
+    if hcl2::is_hcl2_path(&targs.template) && std::fs::metadata(&targs.template).is_ok() {
+        return super::inspect_hcl2::run(out, &targs);
+    }
+    // Packer's JSON mode takes -var, -var-file, -only and -except and ignores them.
     let loaded = match load(&*ui, &targs.template, &[], &[]) {
         Ok(l) => l,
         Err(code) => return code,

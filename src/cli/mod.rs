@@ -16,6 +16,7 @@ mod hcl2_upgrade;
 mod help;
 mod init;
 mod inspect;
+mod inspect_hcl2;
 mod line_edit;
 pub mod manual;
 pub(crate) mod persona;

@@ -25,6 +25,7 @@ mod hcl2_console;
 mod hcl2_corpus;
 mod hcl2_data;
 mod hcl2_equiv;
+mod hcl2_inspect;
 mod hcl2_stack;
 mod hcl2_upgrade;
 mod host_key;

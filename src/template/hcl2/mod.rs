@@ -23,6 +23,7 @@ mod dynamic;
 mod eval;
 pub(crate) mod fmt;
 pub(crate) mod funcs;
+pub(crate) mod inspect;
 mod json_syntax;
 mod limits;
 mod load;

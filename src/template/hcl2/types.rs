@@ -146,6 +146,18 @@ pub(crate) fn convert(v: &Value, t: &Type) -> Result<Value, String> {
                     out.push(c);
                 }
             }
+            // cty orders a set of strings lexically and a set of numbers by value.
+            if matches!(t, Type::Set(_)) {
+                if out.iter().all(Value::is_string) {
+                    out.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+                } else if out.iter().all(Value::is_number) {
+                    out.sort_by(|a, b| {
+                        a.as_f64()
+                            .unwrap_or(0.0)
+                            .total_cmp(&b.as_f64().unwrap_or(0.0))
+                    });
+                }
+            }
             Ok(Value::Array(out))
         }
         (Type::Map(e), Value::Object(o)) => {
