@@ -382,10 +382,39 @@ fn validate_agrees_with_packer_1_6_6() {
                 "AMIMapping: /dev/xvdf: the maximum ratio of provisioned IOPS to requested volume size (in GiB) is 50:1 for io1 volumes",
             ],
         ),
+        (
+            "hcl2.pkr.hcl",
+            r#"source "amazon-ebsvolume" "x" {
+  region        = "us-east-1"
+  source_ami    = "ami-1"
+  instance_type = "t2.micro"
+  ssh_username  = "u"
+  ebs_volumes {
+    device_name = "/dev/xvdf"
+    volume_size = 1
+    tags        = { a = "b" }
+  }
+  ebs_volumes {
+    volume_size = 1
+    tag {
+      key   = "k"
+      value = "v"
+    }
+  }
+}
+build { sources = ["source.amazon-ebsvolume.x"] }
+"#
+            .to_string(),
+            vec!["AMIMapping: The `device_name` must be specified for every device in the block device mapping."],
+        ),
     ];
     let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     for (name, text, errors) in cases {
-        let file = format!("{name}.json");
+        let file = if name.contains('.') {
+            name.to_string()
+        } else {
+            format!("{name}.json")
+        };
         std::fs::write(dir.path().join(&file), &text).unwrap();
         let theirs = crate::fidelity::run(&packer, dir.path(), &["validate", &file], &[]);
         let ours = crate::fidelity::run(
@@ -414,4 +443,95 @@ fn validate_agrees_with_packer_1_6_6() {
             );
         }
     }
+}
+
+/// An amazon-ebsvolume template for the `rpack` binary on this stack, with `provisioners`.
+fn cli_template(st: &crate::build::Stack, name: &str, provisioners: Value) -> std::path::PathBuf {
+    let builder = json!({
+        "type": "amazon-ebsvolume",
+        "region": REGION,
+        "custom_endpoint_ec2": st.proxy.endpoint(),
+        "skip_region_validation": true,
+        "source_ami": crate::ebs::AMI,
+        "instance_type": "t3.micro",
+        "ssh_username": st.sshd.user(),
+        "ssh_host": st.sshd.host(),
+        "ssh_port": st.sshd.port(),
+        "ssh_timeout": "60s",
+        "ebs_volumes": [
+            {"device_name": "/dev/xvdf", "volume_size": 1, "tags": {"Role": "data"},
+             "snapshot_volume": true},
+            {"device_name": "/dev/xvdg", "volume_size": 1}
+        ]
+    });
+    let tpl = json!({"builders": [builder], "provisioners": provisioners});
+    let path = st.dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&tpl).unwrap()).unwrap();
+    path
+}
+
+/// SIGKILL in `marker`'s phase, then `rpack cleanup --yes`: nothing of the build is left,
+/// volumes included (from the ledger once recorded, else by their build-id tag).
+fn kill_then_cleanup(marker: &str, hold_launch: bool) {
+    use crate::build::{run_to_end, Running};
+    let st = crate::build::stack();
+    if hold_launch {
+        st.proxy
+            .set_transition_times(&[("RunInstances", Duration::from_secs(4))]);
+    }
+    let tpl = cli_template(
+        &st,
+        "killed",
+        json!([{"type": "shell", "inline": ["echo rpack-it: provisioning", "sleep 60"]}]),
+    );
+    let mut run = Running::start(st.rpack(&["build", "-color=false", tpl.to_str().unwrap()]));
+    run.wait_for(marker);
+    run.signal(libc::SIGKILL, true);
+    let (code, _) = run.finish();
+    assert_eq!(code, None, "killed by a signal");
+    st.proxy.set_transition_time(Duration::from_secs(0));
+    let before = st.leftovers(&[REGION]);
+    assert!(
+        before.iter().filter(|l| l.starts_with("volume ")).count() >= 2,
+        "the kill left no volumes: {before:?}"
+    );
+    let (code, done) = run_to_end(st.rpack(&["cleanup", "--yes", "--region", REGION]));
+    assert_eq!(code, Some(0), "{done}");
+    let left = st.leftovers(&[REGION]);
+    assert!(
+        left.is_empty(),
+        "after `rpack cleanup --yes` still {left:?}\n{done}"
+    );
+}
+
+#[test]
+fn sigkill_while_provisioning_then_cleanup_removes_the_volumes() {
+    kill_then_cleanup("rpack-it: provisioning", false);
+}
+
+#[test]
+fn sigkill_while_launching_then_cleanup_removes_the_volumes() {
+    kill_then_cleanup("Waiting for instance", true);
+}
+
+/// `rpack build` prints the artifact as Packer does, and `rpack cleanup` afterwards leaves the
+/// kept volumes and snapshot alone (ledger `kept`, `rpack:complete` tag).
+#[test]
+fn a_finished_build_keeps_its_volumes_from_rpack_cleanup() {
+    use crate::build::run_to_end;
+    let st = crate::build::stack();
+    let tpl = cli_template(&st, "kept", json!([]));
+    let (code, out) = run_to_end(st.rpack(&["build", "-color=false", tpl.to_str().unwrap()]));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("--> amazon-ebsvolume: EBS Volumes were created:"),
+        "{out}"
+    );
+    let kept = st.leftovers(&[REGION]);
+    let volumes = kept.iter().filter(|l| l.starts_with("volume ")).count();
+    let snapshots = kept.iter().filter(|l| l.starts_with("snapshot ")).count();
+    assert_eq!((volumes, snapshots), (2, 1), "{kept:?}\n{out}");
+    let (code, done) = run_to_end(st.rpack(&["cleanup", "--yes", "--region", REGION]));
+    assert_eq!(code, Some(0), "{done}");
+    assert_eq!(st.leftovers(&[REGION]), kept, "{done}");
 }
