@@ -354,6 +354,26 @@ fn validate_agrees_with_packer_1_6_6() {
             ],
         ),
         (
+            "ami-side-keys",
+            format!(
+                r#"{{"builders":[{{{b},"tags":{{"a":"b"}},"launch_block_device_mappings":[]}}]}}"#
+            ),
+            vec![
+                r#"unknown configuration key: '"launch_block_device_mappings"'"#,
+                r#"unknown configuration key: '"tags"'"#,
+            ],
+        ),
+        (
+            "deprecated-keys",
+            format!(
+                r#"{{"builders":[{{{b},"enhanced_networking":true,"shutdown_behaviour":"stop","ssh_wait_timeout":"5m"}}]}}"#
+            ),
+            vec![
+                "Deprecated configuration key: 'enhanced_networking'.",
+                "Deprecated configuration key: 'shutdown_behaviour'.",
+            ],
+        ),
+        (
             "volume-checks",
             format!(
                 r#"{{"builders":[{{{b},"ebs_volumes":[{{"volume_size":1}},{{"device_name":"/dev/xvdg","volume_type":"gp2","throughput":200}}]}}]}}"#
