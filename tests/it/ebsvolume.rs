@@ -166,7 +166,11 @@ async fn keeps_two_tagged_volumes_and_removes_everything_else() {
         .unwrap();
     let mut by_device = std::collections::BTreeMap::new();
     for v in out.volumes() {
-        assert_eq!(v.state().map(|s| s.as_str()), Some("available"), "{v:?}");
+        assert_eq!(
+            v.state().map(aws_sdk_ec2::types::VolumeState::as_str),
+            Some("available"),
+            "{v:?}"
+        );
         let size = v.size().unwrap_or_default();
         by_device.insert(size, v.volume_id().unwrap().to_string());
     }
@@ -247,7 +251,10 @@ async fn snapshot_volume_snapshots_with_snapshot_tags() {
         .await
         .unwrap();
     let s = &out.snapshots()[0];
-    assert_eq!(s.state().map(|s| s.as_str()), Some("completed"));
+    assert_eq!(
+        s.state().map(aws_sdk_ec2::types::SnapshotState::as_str),
+        Some("completed")
+    );
     assert_eq!(
         s.description(),
         Some(format!("data of {}", crate::ebs::AMI).as_str())
@@ -443,7 +450,7 @@ build { sources = ["source.amazon-ebsvolume.x"] }
             &["validate", &file],
             &[],
         );
-        let want = if errors.is_empty() { 0 } else { 1 };
+        let want = i32::from(!errors.is_empty());
         assert_eq!(theirs.code, want, "{name}: packer: {}", theirs.text);
         assert_eq!(
             ours.code, want,

@@ -79,7 +79,7 @@ mod tests {
         let map = |pairs: &[(&str, &[&str])]| -> BTreeMap<String, Vec<String>> {
             pairs
                 .iter()
-                .map(|(r, ids)| (r.to_string(), ids.iter().map(|s| s.to_string()).collect()))
+                .map(|(r, ids)| (r.to_string(), ids.iter().map(ToString::to_string).collect()))
                 .collect()
         };
         let a = Artifact {

@@ -56,7 +56,7 @@ impl Step<BuildCtx> for TagVolumes {
                 ))
             })
             .collect();
-        ctx.kept.attached = attached.clone();
+        ctx.kept.attached.clone_from(&attached);
         let volume_of = |device: &str| {
             attached
                 .iter()
