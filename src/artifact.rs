@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::builders::amazon_ebs;
+use crate::builders::{amazon_ebs, amazon_ebsvolume};
 
 /// Packer's builder id of the file builder.
 pub(crate) const FILE_BUILDER_ID: &str = "packer.file";
@@ -12,6 +12,7 @@ pub(crate) const FILE_BUILDER_ID: &str = "packer.file";
 #[derive(Clone)]
 pub(crate) enum Artifact {
     Ami(Arc<amazon_ebs::Artifact>),
+    Volumes(Arc<amazon_ebsvolume::Artifact>),
     Null,
     File(PathBuf),
     /// A post-processor's output (manifest, checksum files, or shell-local's pass-through).
@@ -27,6 +28,7 @@ impl Artifact {
     pub(crate) fn builder_id(&self) -> String {
         match self {
             Artifact::Ami(a) => a.builder_id().to_string(),
+            Artifact::Volumes(a) => a.builder_id().to_string(),
             Artifact::Null => crate::builders::null::BUILDER_ID.to_string(),
             Artifact::File(_) => FILE_BUILDER_ID.to_string(),
             Artifact::PostProcessor { builder_id, .. } => builder_id.clone(),
@@ -36,6 +38,7 @@ impl Artifact {
     pub(crate) fn id(&self) -> String {
         match self {
             Artifact::Ami(a) => a.id(),
+            Artifact::Volumes(a) => a.id(),
             Artifact::Null => crate::builders::null::ARTIFACT_ID.to_string(),
             Artifact::File(_) => "File".to_string(),
             Artifact::PostProcessor { id, .. } => id.clone(),
@@ -45,6 +48,7 @@ impl Artifact {
     pub(crate) fn string(&self) -> String {
         match self {
             Artifact::Ami(a) => a.string(),
+            Artifact::Volumes(a) => a.string(),
             Artifact::Null => crate::builders::null::ARTIFACT_STRING.to_string(),
             Artifact::File(p) => format!("Stored file: {}", p.display()),
             Artifact::PostProcessor { string, .. } => string.clone(),
@@ -63,6 +67,7 @@ impl Artifact {
     pub(crate) async fn destroy(&self) -> anyhow::Result<()> {
         match self {
             Artifact::Ami(a) => a.destroy().await,
+            Artifact::Volumes(a) => a.destroy().await,
             Artifact::File(p) => std::fs::remove_file(p)
                 .or_else(|e| {
                     if e.kind() == std::io::ErrorKind::NotFound {

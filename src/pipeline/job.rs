@@ -5,7 +5,8 @@ use std::sync::Arc;
 use super::prompts::runner_options;
 use super::{provision, OnErrorFlag, Options, Shared};
 use crate::artifact::Artifact;
-use crate::builders::amazon_ebs;
+use crate::aws::access::AccessConfig;
+use crate::builders::{amazon_ebs, amazon_ebsvolume};
 use crate::ledger::{Ledger, ResourceKind, COMPLETE_TAG};
 use crate::plan::{Build, BuilderConfig};
 use crate::post_processors::chain;
@@ -39,7 +40,9 @@ pub(super) async fn run_build(
         run_uuid: run_uuid.to_string(),
         // amazon-ebs builds have a ledger, so `rpack cleanup` finds this directory after a kill.
         work_dir: match &build.builder {
-            BuilderConfig::AmazonEbs(_) => crate::ledger::work_dir::path(&build_id),
+            BuilderConfig::AmazonEbs(_) | BuilderConfig::AmazonEbsVolume(_) => {
+                crate::ledger::work_dir::path(&build_id)
+            }
             _ => None,
         },
     });
@@ -49,37 +52,24 @@ pub(super) async fn run_build(
             if opts.force {
                 cfg.ami.force_deregister = true;
             }
-            let ledger = Arc::new(Ledger::open_default(&build_id).map_err(|e| format!("{e:#}"))?);
-            // `rpack cleanup` reads these back to reach the same API the build used.
-            let region = cfg.access.region.clone().unwrap_or_default();
-            if let Some(url) = cfg
-                .access
-                .custom_endpoint_ec2
-                .clone()
-                .filter(|u| !u.is_empty())
-            {
-                ledger.meta("endpoint_ec2", &url, &region);
-            }
-            shared
-                .ledgers
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(ledger.clone());
-            let args = amazon_ebs::RunArgs {
-                ui: ui.clone(),
-                hook: hook.clone(),
-                cancel: shared.cancel.clone(),
-                hard_cancel: shared.hard_cancel.clone(),
-                options: runner_options(opts, &ui),
-                build_id: Some(build_id.clone()),
-                ledger: Some(ledger.clone()),
-            };
+            let (ledger, args) = ebs_run_args(&cfg.access, &build_id, &ui, &hook, opts, shared)?;
             match amazon_ebs::run(Arc::new(cfg), args).await {
                 Ok(Some(a)) => {
                     mark_kept(&a, &ledger).await;
                     Artifact::Ami(Arc::new(a))
                 }
                 Ok(None) => return Ok(Vec::new()),
+                Err(e) => return Err(format!("{e:#}")),
+            }
+        }
+        BuilderConfig::AmazonEbsVolume(cfg) => {
+            let (ledger, args) =
+                ebs_run_args(&cfg.base.access, &build_id, &ui, &hook, opts, shared)?;
+            match amazon_ebsvolume::run(Arc::new((**cfg).clone()), args).await {
+                Ok(a) => {
+                    mark_volumes_kept(&a, &ledger).await;
+                    Artifact::Volumes(Arc::new(a))
+                }
                 Err(e) => return Err(format!("{e:#}")),
             }
         }
@@ -130,6 +120,73 @@ pub(super) async fn run_build(
         return Err(outcome.errors.join("\n"));
     }
     Ok(outcome.artifacts)
+}
+
+/// The ledger (registered for the interrupt handler, with the endpoint `rpack cleanup` needs)
+/// and the run arguments of an amazon-ebs or amazon-ebsvolume build.
+fn ebs_run_args(
+    access: &AccessConfig,
+    build_id: &str,
+    ui: &Arc<BuildUi>,
+    hook: &Arc<provision::Provisioners>,
+    opts: &Options,
+    shared: &Shared,
+) -> Result<(Arc<Ledger>, amazon_ebs::RunArgs), String> {
+    let ledger = Arc::new(Ledger::open_default(build_id).map_err(|e| format!("{e:#}"))?);
+    // `rpack cleanup` reads these back to reach the same API the build used.
+    let region = access.region.clone().unwrap_or_default();
+    if let Some(url) = access.custom_endpoint_ec2.clone().filter(|u| !u.is_empty()) {
+        ledger.meta("endpoint_ec2", &url, &region);
+    }
+    shared
+        .ledgers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(ledger.clone());
+    let args = amazon_ebs::RunArgs {
+        ui: ui.clone(),
+        hook: hook.clone(),
+        cancel: shared.cancel.clone(),
+        hard_cancel: shared.hard_cancel.clone(),
+        options: runner_options(opts, ui),
+        build_id: Some(build_id.to_string()),
+        ledger: Some(ledger.clone()),
+    };
+    Ok((ledger, args))
+}
+
+/// Records the finished amazon-ebsvolume build's volumes and snapshots as kept, in the ledger
+/// and with the tag `rpack:complete=true`, as [`mark_kept`] does for AMIs.
+async fn mark_volumes_kept(a: &amazon_ebsvolume::Artifact, ledger: &Ledger) {
+    for (kind, map) in [
+        (ResourceKind::Volume, &a.volumes),
+        (ResourceKind::Snapshot, &a.snapshots),
+    ] {
+        for (region, ids) in map {
+            for id in ids {
+                ledger.kept(kind, id, region);
+            }
+            let Some(aws) = &a.aws else { continue };
+            let tag = aws_sdk_ec2::types::Tag::builder()
+                .key(COMPLETE_TAG)
+                .value("true")
+                .build();
+            let res = aws
+                .ec2(region)
+                .create_tags()
+                .set_resources(Some(ids.clone()))
+                .tags(tag)
+                .send()
+                .await;
+            if let Err(e) = res {
+                tracing::warn!(
+                    "tagging {} in {region} as complete: {}",
+                    ids.join(", "),
+                    aws_sdk_ec2::error::DisplayErrorContext(&e)
+                );
+            }
+        }
+    }
 }
 
 /// Records the finished build's AMIs and snapshots as kept, in the ledger and with the tag

@@ -210,7 +210,7 @@ fn check_build(
     // Builder.
     let builder = if registry::builder_known(&def.kind) {
         let mut c = bctx.clone();
-        c.amazon_funcs = def.kind == "amazon-ebs";
+        c.amazon_funcs = matches!(def.kind.as_str(), "amazon-ebs" | "amazon-ebsvolume");
         match registry::decode_builder(&def.kind, &[&def.config], &c) {
             Ok(d) => {
                 warnings.extend(d.warnings);

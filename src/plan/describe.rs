@@ -21,6 +21,14 @@ pub fn describe(b: &Build) -> String {
             let _ = writeln!(out, "{:#?}", c.fast_launch);
             let _ = writeln!(out, "{:#?}", c.comm);
         }
+        BuilderConfig::AmazonEbsVolume(c) => {
+            let _ = writeln!(out, "{:#?}", c.base.access);
+            let _ = writeln!(out, "{:#?}", c.base.ami);
+            let _ = writeln!(out, "{:#?}", c.base.run);
+            let _ = writeln!(out, "{:#?}", c.base.launch);
+            let _ = writeln!(out, "{:#?}", c.base.comm);
+            let _ = writeln!(out, "{:#?}", c.volumes);
+        }
         BuilderConfig::Null(c) => {
             let _ = writeln!(out, "{c:#?}");
         }

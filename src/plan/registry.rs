@@ -3,7 +3,7 @@
 //! Each decoder reads every key of its object through a [`Decoder`], which then reports unknown
 //! keys and every other problem. Type names are spelled as in Packer.
 
-use crate::builders::{amazon_ebs, file, null};
+use crate::builders::{amazon_ebs, amazon_ebsvolume, file, null};
 use crate::decoder::{ConfigError, Decoder};
 use crate::post_processors::{self, PostProcessor};
 use crate::provisioners::{self, Provisioner};
@@ -15,13 +15,14 @@ use crate::template::parse::{POST_PROCESSOR_COMMON_KEYS, PROVISIONER_COMMON_KEYS
 #[derive(Clone)]
 pub enum BuilderConfig {
     AmazonEbs(Box<amazon_ebs::config::Config>),
+    AmazonEbsVolume(Box<amazon_ebsvolume::VolumeConfig>),
     /// Boxed like `AmazonEbs`: its communicator configuration dwarfs `File`.
     Null(Box<null::Config>),
     File(file::Config),
 }
 
 /// Builder types rpack knows.
-pub const BUILDER_KINDS: &[&str] = &["amazon-ebs", "null", "file"];
+pub const BUILDER_KINDS: &[&str] = &["amazon-ebs", "amazon-ebsvolume", "null", "file"];
 
 pub fn builder_known(kind: &str) -> bool {
     BUILDER_KINDS.contains(&kind)
@@ -72,10 +73,10 @@ pub fn decode_builder(
     raws: &[&Object],
     ctx: &Context,
 ) -> Result<Decoded<BuilderConfig>, Vec<ConfigError>> {
-    let no_render: &[&str] = if kind == "amazon-ebs" {
-        amazon_ebs::config::NO_RENDER
-    } else {
-        &[]
+    let no_render: &[&str] = match kind {
+        "amazon-ebs" => amazon_ebs::config::NO_RENDER,
+        "amazon-ebsvolume" => amazon_ebsvolume::config::NO_RENDER,
+        _ => &[],
     };
     let mut d = Decoder::new(raws, ctx, kind, no_render);
     d.deprecated(DEPRECATED_EVERYWHERE);
@@ -85,6 +86,13 @@ pub fn decode_builder(
             d.deprecated(AMAZON_DEPRECATED);
             (
                 BuilderConfig::AmazonEbs(Box::new(amazon_ebs::config::decode(&mut d))),
+                Vec::new(),
+            )
+        }
+        "amazon-ebsvolume" => {
+            d.deprecated(AMAZON_DEPRECATED);
+            (
+                BuilderConfig::AmazonEbsVolume(Box::new(amazon_ebsvolume::config::decode(&mut d))),
                 Vec::new(),
             )
         }

@@ -73,6 +73,7 @@ pub(crate) fn register_build_secrets(checked: &Checked, sensitive: &[String]) {
 fn comm_of(b: &BuilderConfig) -> Option<&SshConfig> {
     match b {
         BuilderConfig::AmazonEbs(c) => Some(&c.comm),
+        BuilderConfig::AmazonEbsVolume(c) => Some(&c.base.comm),
         BuilderConfig::Null(c) => Some(&c.comm),
         BuilderConfig::File(_) => None,
     }

@@ -137,6 +137,18 @@ pub struct BuildCtx {
     /// The SSH host key rpack sent in the user data (`ssh_host_key_check` inject/auto); removed
     /// from the instance again before it is imaged.
     pub(crate) injected_host_key: Option<crate::communicator::host_key::HostKey>,
+    /// amazon-ebsvolume: the volumes (and their snapshots) the build delivers. The volume
+    /// cleanup spares them after a successful build.
+    pub kept: KeptVolumes,
+}
+
+/// The EBS volumes an amazon-ebsvolume build keeps, and the snapshots made of them.
+#[derive(Debug, Clone, Default)]
+pub struct KeptVolumes {
+    /// Every EBS volume attached to the instance: (device name, volume id).
+    pub attached: Vec<(String, String)>,
+    pub volumes: Vec<String>,
+    pub snapshots: Vec<String>,
 }
 
 impl BuildCtx {

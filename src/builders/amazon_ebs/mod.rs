@@ -81,8 +81,6 @@ pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
     ]
 }
 
-/// Runs one amazon-ebs build. On success returns the artifact (`None` with `skip_create_ami`).
-/// Failures and cancellation come back as [`RunError`] inside the anyhow error after cleanup.
 /// `decode_authorization_messages`: an access-denied failure that carries an encoded
 /// authorization message gets the message STS decodes from it (Packer's wording:
 /// `Authorization failure message: '…'`); when STS cannot be asked or fails, the error says so.
@@ -101,7 +99,33 @@ async fn decode_authorization(aws: &Clients, error: anyhow::Error) -> anyhow::Er
     }
 }
 
+/// Runs one amazon-ebs build. On success returns the artifact (`None` with `skip_create_ami`).
+/// Failures and cancellation come back as [`RunError`] inside the anyhow error after cleanup.
 pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artifact>> {
+    let (ctx, aws) = execute(cfg.clone(), args, steps(&cfg)).await?;
+    let amis = ctx.final_images();
+    if amis.is_empty() {
+        return Ok(None);
+    }
+    let snapshots = ctx
+        .finals()
+        .map(|i| (i.region.clone(), i.snapshots.clone()))
+        .collect();
+    Ok(Some(Artifact {
+        amis,
+        snapshots,
+        aws: Some(aws),
+        protected: cfg.ami_options.deregistration_protection,
+    }))
+}
+
+/// Runs `steps` over a fresh build context (ledger, clients, work directory) and returns the
+/// context of a successful run with the clients. Shared by amazon-ebs and amazon-ebsvolume.
+pub(crate) async fn execute(
+    cfg: Arc<Config>,
+    args: RunArgs,
+    steps: Vec<Box<dyn Step<BuildCtx>>>,
+) -> anyhow::Result<(BuildCtx, Arc<Clients>)> {
     let build_id = args
         .build_id
         .clone()
@@ -138,6 +162,7 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         images: Vec::new(),
         boot_encryption: context::BootEncryption::Off,
         injected_host_key: None,
+        kept: Default::default(),
     };
     let env = StepEnv {
         ui: args.ui.clone(),
@@ -145,26 +170,11 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         cancel: args.cancel.clone(),
         hard_cancel: args.hard_cancel.clone(),
     };
-    let runner = Runner::new(steps(&cfg), args.options.clone());
+    let runner = Runner::new(steps, args.options.clone());
     let result = runner.run(&mut ctx, &env).await;
     let _ = std::fs::remove_dir_all(&work_dir);
     match result {
-        Ok(_) => {
-            let amis = ctx.final_images();
-            if amis.is_empty() {
-                return Ok(None);
-            }
-            let snapshots = ctx
-                .finals()
-                .map(|i| (i.region.clone(), i.snapshots.clone()))
-                .collect();
-            Ok(Some(Artifact {
-                amis,
-                snapshots,
-                aws: Some(aws),
-                protected: cfg.ami_options.deregistration_protection,
-            }))
-        }
+        Ok(_) => Ok((ctx, aws)),
         Err(RunError::StepFailed {
             step,
             error,

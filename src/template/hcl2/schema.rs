@@ -36,12 +36,31 @@ const AMAZON_EBS: &[(&str, Nested)] = &[
     ("filter", Nested::Repeated),
 ];
 
+/// amazon-ebsvolume's own nested blocks; the others it shares with amazon-ebs, except the
+/// AMI's (see [`AMI_ONLY`]).
+const AMAZON_EBSVOLUME: &[(&str, Nested)] = &[("ebs_volumes", Nested::Repeated)];
+
+/// amazon-ebs blocks about the AMI, which amazon-ebsvolume does not have.
+const AMI_ONLY: &[&str] = &[
+    "launch_block_device_mappings",
+    "ami_block_device_mappings",
+    "deregistration_protection",
+    "fast_launch",
+    "region_launch_templates",
+];
+
 /// The nested block `name` in a body of plugin `kind` (`source`, `provisioner` or
 /// `post-processor` type names share one namespace here: none of rpack's provisioners or
 /// post-processors has nested blocks).
 pub(crate) fn nested(kind: &str, name: &str) -> Option<Nested> {
     match kind {
         "amazon-ebs" => AMAZON_EBS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k),
+        "amazon-ebsvolume" if AMI_ONLY.contains(&name) => None,
+        "amazon-ebsvolume" => AMAZON_EBSVOLUME
+            .iter()
+            .chain(AMAZON_EBS)
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| *k),
         // The amazon data sources: the access configuration's blocks.
         "amazon-ami" | "amazon-parameterstore" | "amazon-secretsmanager" => {
             super::data::ACCESS_BLOCKS

@@ -52,7 +52,12 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> BlockDevices {
 }
 
 fn block_devices(d: &mut Decoder<'_>, key: &str) -> Vec<BlockDevice> {
-    d.object_list(key, |d| BlockDevice {
+    d.object_list(key, decode_device).unwrap_or_default()
+}
+
+/// One block device's keys (amazon-ebsvolume's `ebs_volumes` entries add their own).
+pub(crate) fn decode_device(d: &mut Decoder<'_>) -> BlockDevice {
+    BlockDevice {
         device_name: d.string("device_name").unwrap_or_default(),
         delete_on_termination: d.bool("delete_on_termination").unwrap_or(false),
         encrypted: d.trilean("encrypted"),
@@ -64,13 +69,12 @@ fn block_devices(d: &mut Decoder<'_>, key: &str) -> Vec<BlockDevice> {
         virtual_name: nonempty(d.string("virtual_name")),
         volume_type: nonempty(d.string("volume_type")),
         volume_size: d.int64("volume_size").filter(|i| *i != 0),
-    })
-    .unwrap_or_default()
+    }
 }
 
 /// Packer's BlockDevice.Prepare, without the 1.6.6 gp3 bug (gp3 limits apply only to values
 /// that are set; AWS fills in 3000 IOPS / 125 MiB/s).
-fn check_block_device(b: &BlockDevice) -> Result<(), String> {
+pub(crate) fn check_block_device(b: &BlockDevice) -> Result<(), String> {
     if b.device_name.is_empty() {
         return Err(
             "The `device_name` must be specified for every device in the block device mapping."

@@ -121,6 +121,25 @@ pub fn decode(d: &mut Decoder<'_>) -> Config {
     }
 }
 
+/// What amazon-ebsvolume shares with amazon-ebs: the run keys with the communicator, then the
+/// current plugin's launch keys, in Packer's order.
+pub(crate) fn decode_run(d: &mut Decoder<'_>) -> (SshConfig, RunConfig, LaunchOptions) {
+    let (comm, mut run) = run::decode(d);
+    let launch = launch::decode(d, &mut run);
+    (comm, run, launch)
+}
+
+pub(crate) use block_devices::{check_block_device, decode_device};
+
+/// Tags given as a map (`tags`) or as the list form (`tag`); see [`tags`].
+pub(crate) fn tag_list(
+    d: &mut Decoder<'_>,
+    map_key: &str,
+    list_key: &str,
+) -> Vec<(String, String)> {
+    tags(d, map_key, list_key)
+}
+
 /// Tags given as a map (`tags`) or as Packer's list form (`tag: [{key, value}]`), map first.
 fn tags(d: &mut Decoder<'_>, map_key: &str, list_key: &str) -> Vec<(String, String)> {
     let mut v = d.string_map(map_key).unwrap_or_default();

@@ -1,6 +1,7 @@
 //! StepCleanupVolumes (cleanup only): after the instance is gone, deletes the build's volumes
 //! that are left `available` (mappings with `delete_on_termination: false`). Volumes are found
-//! by the build-id tag the run step put on them, so one DescribeVolumes call suffices.
+//! by the build-id tag the run step put on them, so one DescribeVolumes call suffices. After a
+//! successful amazon-ebsvolume build the volumes it delivers are spared.
 
 use aws_sdk_ec2::types::Filter;
 
@@ -25,7 +26,7 @@ impl Step<BuildCtx> for CleanupVolumes {
         &self,
         ctx: &mut BuildCtx,
         env: &StepEnv,
-        _outcome: Outcome,
+        outcome: Outcome,
     ) -> anyhow::Result<()> {
         if ctx.instance.is_none() {
             return Ok(());
@@ -45,6 +46,9 @@ impl Step<BuildCtx> for CleanupVolumes {
         for v in out.volumes() {
             let Some(id) = v.volume_id() else { continue };
             if v.state().map(aws_sdk_ec2::types::VolumeState::as_str) != Some("available") {
+                continue;
+            }
+            if outcome == Outcome::Success && ctx.kept.volumes.iter().any(|k| k == id) {
                 continue;
             }
             env.ui.say(&format!("Deleting volume {id}..."));
