@@ -7,6 +7,7 @@ use hcl::Value;
 
 use super::diag::{self, SourceFile};
 use super::eval::{check_functions, eval};
+use super::inspect::format_result;
 use super::to_model::Scope;
 
 /// What the console evaluates lines in.
@@ -36,44 +37,6 @@ impl Console {
     }
 }
 
-/// Packer's `repl.FormatResult`.
-pub(crate) fn format_result(v: &Value, nested: bool) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => super::funcs::number_text(n),
-        Value::String(s) if s == super::data::UNKNOWN => "<unknown>".into(),
-        Value::String(s) if nested => crate::gocompat::strconv::quote(s),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => {
-            let mut out = String::from("[\n");
-            for x in a {
-                out.push_str(&format!("  {},\n", indent(&format_result(x, true))));
-            }
-            out.push(']');
-            out
-        }
-        Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
-            keys.sort();
-            let mut out = String::from("{\n");
-            for k in keys {
-                out.push_str(&format!(
-                    "  {:?} = {}\n",
-                    k,
-                    indent(&format_result(&o[k], true))
-                ));
-            }
-            out.push('}');
-            out
-        }
-    }
-}
-
-fn indent(s: &str) -> String {
-    s.replace('\n', "\n  ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,6 +49,17 @@ mod tests {
         assert_eq!(
             format_result(&v, false),
             "{\n  \"a\" = {\n    \"c\" = true\n  }\n  \"b\" = [\n    \"x\",\n    1,\n  ]\n}"
+        );
+        // As `packer console` 1.6.6 prints them: empty collections on one line, null
+        // attributes dropped.
+        let v: Value = hcl::value!({ a = {}, b = [], c = null });
+        assert_eq!(format_result(&v, false), "{\n  \"a\" = {}\n  \"b\" = []\n}");
+        assert_eq!(
+            format_result(
+                &Value::String(crate::template::hcl2::data::UNKNOWN.into()),
+                false
+            ),
+            "<unknown>"
         );
     }
 }

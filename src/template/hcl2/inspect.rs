@@ -449,11 +449,14 @@ fn has_unknown(v: &Value) -> bool {
     }
 }
 
-fn format_result(v: &Value, nested: bool) -> String {
+/// Packer's `repl.FormatResult`, which its console prints with too: a top-level string bare,
+/// nested strings quoted, lists and maps one element per line, empty ones as `[]` and `{}`.
+pub(crate) fn format_result(v: &Value, nested: bool) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => go_number(n),
+        Value::String(s) if s == data::UNKNOWN => "<unknown>".into(),
         Value::String(s) if nested => quote(s),
         Value::String(s) => s.clone(),
         Value::Array(a) => {
