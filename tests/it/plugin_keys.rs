@@ -84,8 +84,13 @@ fn sample(key: &str, go_type: &str) -> Value {
         "spot_allocation_strategy" => return json!("price-capacity-optimized"),
         "spot_price_auto_product" => return json!("Linux/UNIX"),
         "deprecate_at" => return json!("2030-01-01T00:00:00Z"),
-        "ssh_timeout" | "ssh_wait_timeout" | "windows_password_timeout" | "winrm_timeout"
-        | "pause_before_connecting" | "pause_before_ssm" | "ssh_keep_alive_interval"
+        "ssh_timeout"
+        | "ssh_wait_timeout"
+        | "windows_password_timeout"
+        | "winrm_timeout"
+        | "pause_before_connecting"
+        | "pause_before_ssm"
+        | "ssh_keep_alive_interval"
         | "ssh_read_write_timeout" => return json!("5m"),
         "ssh_local_tunnels" | "ssh_remote_tunnels" => return json!(["8080:localhost:80"]),
         "ssh_ciphers" => return json!(["aes128-ctr"]),
@@ -97,7 +102,10 @@ fn sample(key: &str, go_type: &str) -> Value {
         "snapshot_copy_duration_minutes" => return json!(15),
         "block_duration_minutes" => return json!(60),
         "max_retries" | "ssh_handshake_attempts" => return json!(3),
-        "ssh_port" | "ssh_bastion_port" | "ssh_proxy_port" | "winrm_port"
+        "ssh_port"
+        | "ssh_bastion_port"
+        | "ssh_proxy_port"
+        | "winrm_port"
         | "session_manager_port" => return json!(2222),
         "temporary_key_pair_bits" => return json!(0),
         "fast_launch" => return json!({"enable_fast_launch": false}),
@@ -110,7 +118,7 @@ fn sample(key: &str, go_type: &str) -> Value {
         }
         "ami_block_device_mappings" | "launch_block_device_mappings" => {
             // gp2: Packer 1.6.6 wants a throughput with gp3.
-            return json!([{"device_name": "/dev/sdb", "volume_size": 8, "volume_type": "gp2"}])
+            return json!([{"device_name": "/dev/sdb", "volume_size": 8, "volume_type": "gp2"}]);
         }
         "security_group_filter" | "subnet_filter" | "vpc_filter" => {
             return json!({"filters": {"tag:Name": "x"}})
@@ -195,7 +203,12 @@ fn validate(bin: &str, dir: &Path, name: &str, text: &str) -> (bool, String) {
 }
 
 fn verdict(bin: &str, dir: &Path, key: &str, value: &Value) -> Verdict {
-    let (ok, out) = validate(bin, dir, &format!("{key}.json"), &template(Some((key, value))));
+    let (ok, out) = validate(
+        bin,
+        dir,
+        &format!("{key}.json"),
+        &template(Some((key, value))),
+    );
     if ok {
         return Verdict::Accepted;
     }
@@ -237,11 +250,34 @@ fn make_files(dir: &Path) {
             .current_dir(dir)
             .output()
             .expect("ssh-keygen");
-        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
     };
-    keygen(&["-q", "-t", "ed25519", "-N", "", "-C", "keys", "-f", "id_ed25519"]);
+    keygen(&[
+        "-q",
+        "-t",
+        "ed25519",
+        "-N",
+        "",
+        "-C",
+        "keys",
+        "-f",
+        "id_ed25519",
+    ]);
     keygen(&["-q", "-t", "ed25519", "-N", "", "-C", "ca", "-f", "ca"]);
-    keygen(&["-q", "-s", "ca", "-I", "keys", "-n", "ec2-user", "id_ed25519.pub"]);
+    keygen(&[
+        "-q",
+        "-s",
+        "ca",
+        "-I",
+        "keys",
+        "-n",
+        "ec2-user",
+        "id_ed25519.pub",
+    ]);
 }
 
 fn cell(v: &Verdict) -> String {
@@ -279,15 +315,10 @@ fn generate() -> (String, Vec<String>) {
                 })
             })
             .collect();
-        chunks
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
+        chunks.into_iter().flat_map(|h| h.join().unwrap()).collect()
     });
     let mut problems = Vec::new();
-    let mut table = String::from(
-        "| key | Packer 1.6.6 | rpack | note |\n|---|---|---|---|\n",
-    );
+    let mut table = String::from("| key | Packer 1.6.6 | rpack | note |\n|---|---|---|---|\n");
     let (mut yes, mut refused, mut no) = (0, 0, 0);
     for ((key, _), (r, p)) in keys.iter().zip(&results) {
         let note = notes.get(key).cloned().unwrap_or_default();
@@ -297,7 +328,9 @@ fn generate() -> (String, Vec<String>) {
             Verdict::Unknown => no += 1,
         }
         if *r != Verdict::Accepted && note.is_empty() {
-            problems.push(format!("{key}: rpack says {r:?} and the notes give no reason"));
+            problems.push(format!(
+                "{key}: rpack says {r:?} and the notes give no reason"
+            ));
         }
         if *p == Verdict::Accepted && *r != Verdict::Accepted && note.is_empty() {
             problems.push(format!("{key}: Packer 1.6.6 takes it, rpack says {r:?}"));
@@ -327,7 +360,10 @@ fn readme_table_of_amazon_plugin_keys_is_what_the_binaries_say() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     let readme_path = root().join("README.md");
     let readme = std::fs::read_to_string(&readme_path).unwrap();
-    let start = readme.find(BEGIN).expect("README has the table's begin marker") + BEGIN.len();
+    let start = readme
+        .find(BEGIN)
+        .expect("README has the table's begin marker")
+        + BEGIN.len();
     let end = readme.find(END).expect("README has the table's end marker");
     let current = readme[start..end].trim();
     if std::env::var_os("RPACK_BLESS").is_some() {
