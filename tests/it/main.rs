@@ -45,6 +45,7 @@ mod ssh_explain;
 mod ssh_proxy;
 mod ssh_tunnels;
 mod ssm;
+mod ssm_ansible;
 mod ssm_build;
 mod stack;
 mod temp_key;

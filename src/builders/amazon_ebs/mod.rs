@@ -135,6 +135,7 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         launch_template: None,
         instance: None,
         comm: None,
+        ssm_forward_port: None,
         images: Vec::new(),
         boot_encryption: context::BootEncryption::Off,
         injected_host_key: None,
