@@ -47,5 +47,6 @@ mod ssh_tunnels;
 mod ssm;
 mod ssm_ansible;
 mod ssm_build;
+mod ssm_spot;
 mod stack;
 mod temp_key;
