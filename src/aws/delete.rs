@@ -10,6 +10,7 @@
 //!
 //! There is no spot-request kind: spot instances come from an `instant` EC2 Fleet, which holds
 //! nothing once its instance is terminated; its launch template is [`ResourceKind::LaunchTemplate`].
+//! A fleet that launched nothing is deleted by the spot step right away ([`delete_fleet`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -210,6 +211,47 @@ pub async fn delete_launch_template(
         .await
         .aws_context(|| format!("deleting launch template {id} in {region}"))
         .ok_if_gone()
+}
+
+/// Deletes the `instant` EC2 Fleet `id` of a spot request that launched nothing (EC2 keeps
+/// such a fleet's record and errors; an instant fleet is deleted with `TerminateInstances`).
+/// A fleet EC2 no longer knows counts as done.
+pub async fn delete_fleet(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    id: &str,
+) -> Result<(), AwsError> {
+    let out = match ec2
+        .delete_fleets()
+        .fleet_ids(id)
+        .terminate_instances(true)
+        .send()
+        .await
+        .aws_context(|| format!("deleting EC2 fleet {id} in {region}"))
+    {
+        Ok(out) => out,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match out.unsuccessful_fleet_deletions().first() {
+        Some(u) => {
+            let err = u.error();
+            let code = err.and_then(|e| e.code()).map(|c| c.as_str().to_string());
+            if code.as_deref() == Some("fleetIdDoesNotExist") {
+                return Ok(());
+            }
+            Err(AwsError {
+                context: format!("deleting EC2 fleet {id} in {region}"),
+                code,
+                message: err
+                    .and_then(|e| e.message())
+                    .unwrap_or_default()
+                    .to_string(),
+                encoded: None,
+            })
+        }
+        None => Ok(()),
+    }
 }
 
 /// Deregisters AMI `id` and deletes its snapshots: `known` ones, else those the image lists (a

@@ -156,18 +156,41 @@ where
     }
 }
 
+/// An error that may carry a service error code (what [`retry_codes`] looks at).
+pub trait Coded {
+    fn error_code(&self) -> Option<&str>;
+}
+
+impl Coded for AwsError {
+    fn error_code(&self) -> Option<&str> {
+        self.code()
+    }
+}
+
 /// Retries `op` while it fails with one of `codes` (eventual consistency: an IAM profile not
 /// yet visible to EC2, a group still in use by a terminating instance). Throttling and 5xx are
 /// not retried here: the SDK's retry strategy already did. Observes no cancellation: callers
 /// use it for create calls and cleanups.
-pub async fn retry_codes<T, F, Fut>(
-    codes: &[&str],
-    total: Duration,
-    mut op: F,
-) -> Result<T, AwsError>
+pub async fn retry_codes<T, E, F, Fut>(codes: &[&str], total: Duration, op: F) -> Result<T, E>
 where
+    E: Coded,
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AwsError>>,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let windows: Vec<(&str, Duration)> = codes.iter().map(|c| (*c, total)).collect();
+    retry_codes_within(&windows, op).await
+}
+
+/// [`retry_codes`] with a window per code: an error with code `c` is retried while the time
+/// since the first attempt stays within `c`'s window (200 ms doubling to 10 s between tries).
+pub async fn retry_codes_within<T, E, F, Fut>(
+    windows: &[(&str, Duration)],
+    mut op: F,
+) -> Result<T, E>
+where
+    E: Coded,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
 {
     let started = tokio::time::Instant::now();
     let mut delay = Duration::from_millis(200);
@@ -175,8 +198,11 @@ where
         match op().await {
             Ok(v) => return Ok(v),
             Err(e) => {
-                let listed = e.code().is_some_and(|c| codes.contains(&c));
-                if !listed || started.elapsed() + delay > total {
+                let window = windows
+                    .iter()
+                    .find(|(c, _)| e.error_code() == Some(*c))
+                    .map_or(Duration::ZERO, |(_, w)| *w);
+                if started.elapsed() + delay > window {
                     return Err(e);
                 }
                 tokio::time::sleep(delay).await;
@@ -331,5 +357,42 @@ mod tests {
         .await
         .unwrap_err();
         assert_eq!(err.to_string(), "describing images in r: AuthFailure: no");
+    }
+
+    fn coded(code: &str) -> AwsError {
+        AwsError {
+            context: "launching".into(),
+            code: Some(code.into()),
+            message: String::new(),
+            encoded: None,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_code_is_retried_within_its_own_window() {
+        // Two "slow" errors, then a "brief" one past its 1 s window: the third call is the last.
+        let calls = AtomicU32::new(0);
+        let windows = [
+            ("Slow", Duration::from_secs(60)),
+            ("Brief", Duration::from_secs(1)),
+        ];
+        let started = tokio::time::Instant::now();
+        let r: Result<(), AwsError> = retry_codes_within(&windows, || {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            async move { Err(coded(if n < 2 { "Slow" } else { "Brief" })) }
+        })
+        .await;
+        assert_eq!(r.unwrap_err().code(), Some("Brief"));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // An unlisted code is not retried at all.
+        calls.store(0, Ordering::SeqCst);
+        let r: Result<(), AwsError> = retry_codes_within(&windows, || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(coded("Other")) }
+        })
+        .await;
+        assert!(r.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

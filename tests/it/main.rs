@@ -51,6 +51,8 @@ mod ssh_explain;
 mod ssh_proxy;
 mod ssh_tunnels;
 mod ssm;
+mod ssm_ansible;
 mod ssm_build;
+mod ssm_spot;
 mod stack;
 mod temp_key;

@@ -16,7 +16,12 @@ use crate::support::FaultKind;
 /// Loopback, but not where the sshd listens: a direct connection would be refused.
 const NOWHERE: &str = "127.0.0.2";
 
-fn ssm_template(st: &Stack, name: &str, extra: Value, provisioners: Value) -> std::path::PathBuf {
+pub(crate) fn ssm_template(
+    st: &Stack,
+    name: &str,
+    extra: Value,
+    provisioners: Value,
+) -> std::path::PathBuf {
     let mut builder = json!({
         "ssh_interface": "session_manager",
         "ssh_host": NOWHERE,
@@ -27,14 +32,18 @@ fn ssm_template(st: &Stack, name: &str, extra: Value, provisioners: Value) -> st
     st.template(name, builder, provisioners)
 }
 
-fn rpack_build(st: &Stack, fake: &FakeSsm, tpl: &std::path::Path) -> std::process::Command {
+pub(crate) fn rpack_build(
+    st: &Stack,
+    fake: &FakeSsm,
+    tpl: &std::path::Path,
+) -> std::process::Command {
     let mut cmd = st.rpack(&["build", "-color=false", tpl.to_str().unwrap()]);
     cmd.env("AWS_ENDPOINT_URL_SSM", fake.endpoint());
     cmd
 }
 
 /// The IAM roles and instance profiles in moto (moto starts with none).
-fn iam_leftovers(st: &Stack) -> Vec<String> {
+pub(crate) fn iam_leftovers(st: &Stack) -> Vec<String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -73,7 +82,7 @@ fn iam_leftovers(st: &Stack) -> Vec<String> {
 }
 
 /// Everything a build may leave, except the AMI and its snapshot a successful build delivers.
-fn leftovers_but_the_ami(st: &Stack) -> Vec<String> {
+pub(crate) fn leftovers_but_the_ami(st: &Stack) -> Vec<String> {
     let mut left: Vec<String> = st
         .leftovers(&[REGION])
         .into_iter()
@@ -84,7 +93,7 @@ fn leftovers_but_the_ami(st: &Stack) -> Vec<String> {
 }
 
 /// Every session the fake started was terminated (TerminateSession), within a few seconds.
-fn assert_sessions_terminated(fake: &FakeSsm, out: &str) -> crate::support::ssm::Record {
+pub(crate) fn assert_sessions_terminated(fake: &FakeSsm, out: &str) -> crate::support::ssm::Record {
     let r = fake.wait_all_terminated(Duration::from_secs(10));
     for s in &r.started {
         assert!(
@@ -431,7 +440,7 @@ fn ansible_in_proxy_mode_runs_over_the_session() {
         &st,
         "ssm-ansible",
         json!({}),
-        json!([{"type": "ansible", "playbook_file": play}]),
+        json!([{"type": "ansible", "playbook_file": play, "use_proxy": true}]),
     );
     let venv_bin = crate::support::paths::venv_bin("ansible-playbook");
     let mut cmd = rpack_build(&st, &fake, &tpl);
@@ -446,6 +455,7 @@ fn ansible_in_proxy_mode_runs_over_the_session() {
     let (code, out) = run_to_end(cmd);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("PLAY RECAP"), "{out}");
+    assert!(out.contains("SSH proxy: serving on 127.0.0.1"), "{out}");
     let written = std::fs::read_to_string(&out_file).unwrap_or_default();
     let _ = std::fs::remove_file(&out_file);
     assert_eq!(written, "amazon-ebs over ssm\n", "{out}");

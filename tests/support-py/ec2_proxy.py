@@ -64,6 +64,16 @@ keeps the request as sent.
                                 instance through moto and DescribeInstances gives it EC2's state
                                 reason "Client.InvalidKMSKey.InvalidState: The KMS key provided
                                 is in an incorrect state". Unencrypted launches go through.
+      "fleet_errors": null | {"count": n, "code": c, "message": m}
+                                answers the next n CreateFleet calls itself as EC2 answers an
+                                instant fleet that launched nothing: a new fleet id, no
+                                instance, and one error (errorCode c, errorMessage m), e.g.
+                                InvalidParameterValue / "... Invalid IAM Instance Profile name"
+                                while a new instance profile has not reached EC2. DeleteFleets
+                                naming only such fleets is answered here too. Later CreateFleet
+                                calls go to moto.
+  GET  /__stack/fleets        {"created": [...], "deleted": [...]}: the fleets "fleet_errors"
+                              made, and those DeleteFleets deleted
       "stub": null | [action, ...]
                                 answers these actions itself with an empty success
                                 (<return>true</return>), for EC2 actions moto does not implement
@@ -79,6 +89,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 import xml.etree.ElementTree as ET
 import xml.sax.saxutils
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -115,6 +126,18 @@ class State:
         self.raw_snapshot_tags = False  # forward CreateImage's snapshot tags to moto as sent
         self.kms_launch_failure = False  # encrypted launches end terminated with a KMS reason
         self.kms_failed = set()    # instance ids the proxy terminated that way
+        self.fleet_errors = None   # {"count", "code", "message"}: CreateFleet launching nothing
+        self.fleets_made = []      # fleet ids those answers named
+        self.fleets_deleted = []   # ... and those DeleteFleets deleted
+
+    def take_fleet_error(self):
+        """The (code, message) to answer this CreateFleet with, or None to forward it."""
+        with self.lock:
+            f = self.fleet_errors
+            if not f or f.get("count", 0) <= 0:
+                return None
+            f["count"] -= 1
+            return f.get("code", "InvalidParameterValue"), f.get("message", "")
 
     def pick_fault(self, action):
         """The fault kind to answer this call with, or None to forward it."""
@@ -314,6 +337,27 @@ def stub_response(action):
             % (action, action, int(time.time() * 1000), action)).encode()
 
 
+def failed_fleet_response(fleet_id, code, message):
+    esc = xml.sax.saxutils.escape
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<CreateFleetResponse xmlns="http://ec2.amazonaws'
+            '.com/doc/2016-11-15/"><requestId>rpack-test-CreateFleet-%d</requestId><fleetId>%s'
+            '</fleetId><errorSet><item><lifecycle>spot</lifecycle><errorCode>%s</errorCode>'
+            '<errorMessage>%s</errorMessage></item></errorSet><fleetInstanceSet/>'
+            '</CreateFleetResponse>'
+            % (int(time.time() * 1000), fleet_id, esc(code), esc(message))).encode()
+
+
+def deleted_fleets_response(ids):
+    items = "".join("<item><currentFleetState>deleted_terminating</currentFleetState>"
+                    "<previousFleetState>active</previousFleetState><fleetId>%s</fleetId></item>"
+                    % i for i in ids)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<DeleteFleetsResponse xmlns="http://ec2.amazonaws'
+            '.com/doc/2016-11-15/"><requestId>rpack-test-DeleteFleets-%d</requestId>'
+            '<successfulFleetDeletionSet>%s</successfulFleetDeletionSet>'
+            '<unsuccessfulFleetDeletionSet/></DeleteFleetsResponse>'
+            % (int(time.time() * 1000), items)).encode()
+
+
 def split_snapshot_tags(body):
     """CreateImage's form body without its snapshot TagSpecifications (renumbered), and the tags
     those asked for as [(key, value)]."""
@@ -433,6 +477,9 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/__stack/requests" and self.command == "GET":
             with STATE.lock:
                 out = {"requests": list(STATE.requests)}
+        elif path == "/__stack/fleets" and self.command == "GET":
+            with STATE.lock:
+                out = {"created": list(STATE.fleets_made), "deleted": list(STATE.fleets_deleted)}
         elif path == "/__stack/calls/reset" and self.command == "POST":
             with STATE.lock:
                 STATE.calls.clear()
@@ -460,6 +507,8 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.raw_snapshot_tags = bool(cfg["raw_snapshot_tags"])
                 if "kms_launch_failure" in cfg:
                     STATE.kms_launch_failure = bool(cfg["kms_launch_failure"])
+                if "fleet_errors" in cfg:
+                    STATE.fleet_errors = dict(cfg["fleet_errors"]) if cfg["fleet_errors"] else None
             out = {"ok": True}
         else:
             return self.reply(404, b"unknown control path", content_type="text/plain")
@@ -550,6 +599,25 @@ class Handler(BaseHTTPRequestHandler):
             with STATE.lock:
                 STATE.calls.append([action, status, True])
             return self.reply(status, data, content_type="text/xml")
+        if action == "CreateFleet":
+            failure = STATE.take_fleet_error()
+            if failure:
+                fleet_id = "fleet-%s" % uuid.uuid4()
+                with STATE.lock:
+                    STATE.fleets_made.append(fleet_id)
+                    STATE.calls.append([action, 200, True])
+                return self.reply(200, failed_fleet_response(fleet_id, *failure),
+                                  content_type="text/xml")
+        if action == "DeleteFleets":
+            form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+            ids = [v[0] for k, v in form.items() if k.startswith("FleetId.")]
+            with STATE.lock:
+                ours = bool(ids) and all(i in STATE.fleets_made for i in ids)
+                if ours:
+                    STATE.fleets_deleted.extend(ids)
+                    STATE.calls.append([action, 200, True])
+            if ours:
+                return self.reply(200, deleted_fleets_response(ids), content_type="text/xml")
         if stubbed:
             data = stub_response(action)
             with STATE.lock:

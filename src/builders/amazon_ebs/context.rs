@@ -130,6 +130,9 @@ pub struct BuildCtx {
     pub launch_template: Option<String>,
     pub instance: Option<Instance>,
     pub comm: Option<SshComm>,
+    /// With `ssh_interface: session_manager`: the port of the local forward on 127.0.0.1
+    /// (`{{ build `Port` }}`), while it listens.
+    pub ssm_forward_port: Option<u16>,
     /// Every AMI rpack registered, in creation order (build region first).
     pub images: Vec<Image>,
     /// The `encrypt_boot` path the launch took.

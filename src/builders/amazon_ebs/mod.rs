@@ -159,6 +159,7 @@ pub(crate) async fn execute(
         launch_template: None,
         instance: None,
         comm: None,
+        ssm_forward_port: None,
         images: Vec::new(),
         boot_encryption: context::BootEncryption::Off,
         injected_host_key: None,

@@ -9,7 +9,11 @@
 //! session ([`SsmTransport`]): `pause_before_ssm` is waited first, the transport reports the
 //! agent's registration wait and each session it starts (into the ledger before anything
 //! waits on it), the host-key check applies as over TCP, and the cleanup waits until every
-//! session was terminated (also after a failure or Ctrl-C).
+//! session was terminated (also after a failure or Ctrl-C). Once connected, a local port
+//! forward ([`LocalForward`], on `session_manager_port` or a free port of 127.0.0.1) carries
+//! each TCP connection over its own session for tools that connect by themselves (the
+//! `ansible` provisioner's direct mode); the builder learns its port
+//! ([`HasComm::set_session_manager_forward`]) and the cleanup closes it first.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -17,6 +21,7 @@ use std::time::Duration;
 use super::host_key::{Evidence, Watch};
 use crate::communicator::config::{CommType, SshConfig};
 use crate::communicator::ssh::ConnectParams;
+use crate::communicator::ssm::forward::LocalForward;
 use crate::communicator::ssm::SsmTransport;
 use crate::communicator::{CommError, SshComm};
 use crate::engine::{Outcome, Step, StepEnv};
@@ -27,10 +32,12 @@ use tokio_util::sync::CancellationToken;
 /// ledger then still lists them for `rpack cleanup`).
 const SESSIONS_CLOSE: Duration = Duration::from_secs(60);
 
-/// A connection through Session Manager: the transport and `pause_before_ssm`.
+/// A connection through Session Manager: the transport, `pause_before_ssm` and the local
+/// forward's port (`session_manager_port`; `0`: a free one).
 pub(crate) struct SsmRoute {
     pub transport: Arc<SsmTransport>,
     pub pause: Duration,
+    pub local_port: u16,
 }
 
 /// What the connect step needs from a builder's context.
@@ -56,6 +63,9 @@ pub(crate) trait HasComm: Send {
     fn session_manager(&self, _env: &StepEnv) -> anyhow::Result<Option<SsmRoute>> {
         Ok(None)
     }
+
+    /// Where the Session Manager port forward listens on 127.0.0.1 (`None` once it is closed).
+    fn set_session_manager_forward(&mut self, _port: Option<u16>) {}
 }
 
 /// Packer's `StepConnect` for the SSH communicator; does nothing with `communicator: none`.
@@ -63,6 +73,8 @@ pub(crate) trait HasComm: Send {
 pub(crate) struct Connect {
     /// The Session Manager transport of this build, kept until cleanup has ended its sessions.
     ssm: Mutex<Option<Arc<SsmTransport>>>,
+    /// Its local port forward, closed by the cleanup before the sessions are waited for.
+    forward: Mutex<Option<LocalForward>>,
 }
 
 #[async_trait::async_trait]
@@ -84,6 +96,7 @@ impl<C: HasComm> Step<C> for Connect {
         };
         let watch = Watch::start(cfg.host_key_check, ctx.host_key_evidence());
         let ui = env.ui.as_ref();
+        let mut local_port = None;
         let connected = match route {
             Some(route) => {
                 *self
@@ -91,6 +104,7 @@ impl<C: HasComm> Step<C> for Connect {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) =
                     Some(route.transport.clone());
+                local_port = Some(route.local_port);
                 connect_ssm(&cfg, &route, ui, &env.cancel, &watch).await
             }
             None => connect_with(&cfg, &host, ui, &env.cancel, &watch).await,
@@ -102,6 +116,22 @@ impl<C: HasComm> Step<C> for Connect {
             (e, _) => e,
         })?;
         *ctx.comm_slot() = Some(comm);
+        if let (Some(port), Some(t)) = (local_port, self.transport()) {
+            let fwd = LocalForward::start(t, port, &env.cancel)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("Session Manager port forward (session_manager_port): {e}")
+                })?;
+            let port = fwd.addr().port();
+            ui.say(&format!(
+                "Session Manager port forward listening on 127.0.0.1:{port} (build `Host` and `Port`), one session per connection"
+            ));
+            *self
+                .forward
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(fwd);
+            ctx.set_session_manager_forward(Some(port));
+        }
         Ok(())
     }
 
@@ -109,6 +139,15 @@ impl<C: HasComm> Step<C> for Connect {
         if let Some(c) = ctx.comm_slot().take() {
             c.stop_tunnels();
             c.disconnect();
+        }
+        let forward = self
+            .forward
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(f) = forward {
+            ctx.set_session_manager_forward(None);
+            f.close().await;
         }
         let transport = self
             .ssm
@@ -131,6 +170,15 @@ impl<C: HasComm> Step<C> for Connect {
             }
         }
         Ok(())
+    }
+}
+
+impl Connect {
+    fn transport(&self) -> Option<Arc<SsmTransport>> {
+        self.ssm
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 

@@ -9,9 +9,13 @@
 //! With `RPACK_SSM_PLUGIN=/path/to/session-manager-plugin` an installed plugin carries the
 //! stream instead (stdin/stdout on the socket pair); the session is still started and
 //! terminated here.
+//!
+//! [`forward::LocalForward`] offers the same sessions as a TCP port on 127.0.0.1 (Packer's
+//! `session_manager_port`) for tools that connect by themselves, one session per connection.
 
 pub mod build_events;
 pub mod datachannel;
+pub mod forward;
 pub mod frame;
 pub(crate) mod outbox;
 pub mod reliable;

@@ -247,6 +247,33 @@ impl Proxy {
         self.configure(json!({ "kms_launch_failure": on }));
     }
 
+    /// Answers the next `count` CreateFleet calls as EC2 answers an instant fleet that launched
+    /// nothing: a new fleet id and one per-instance error `code` / `message` (EC2's
+    /// `InvalidParameterValue` ".. Invalid IAM Instance Profile name" while a fresh instance
+    /// profile has not reached it). DeleteFleets of those fleets is answered by the proxy too;
+    /// [`Proxy::fleets`] lists them.
+    pub(crate) fn set_fleet_errors(&self, count: u32, code: &str, message: &str) {
+        self.configure(json!({
+            "fleet_errors": { "count": count, "code": code, "message": message }
+        }));
+    }
+
+    /// The fleets [`Proxy::set_fleet_errors`] made, and those DeleteFleets deleted.
+    pub(crate) fn fleets(&self) -> (Vec<String>, Vec<String>) {
+        let resp = self.control("GET", "/__stack/fleets", "");
+        let parsed: Value = serde_json::from_str(&resp)
+            .unwrap_or_else(|e| panic!("proxy fleets are not JSON ({e}): {resp}"));
+        let list = |k: &str| -> Vec<String> {
+            parsed[k]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        (list("created"), list("deleted"))
+    }
+
     fn configure(&self, settings: Value) {
         self.control("POST", "/__stack/config", &settings.to_string());
     }

@@ -69,8 +69,8 @@ pub struct RunConfig {
     /// `pause_before_ssm`: waited before the first Session Manager session (Packer 1.6.6 sets
     /// no default; its documentation's 10 s is the later plugin's).
     pub pause_before_ssm: std::time::Duration,
-    /// `session_manager_port`: Packer's local end of the plugin's port forward. rpack's
-    /// transport needs no local port (the session is bridged in-process); kept for `validate`.
+    /// `session_manager_port`: the port of the local forward on 127.0.0.1 that carries each
+    /// connection over its own session (`{{ build `Port` }}`); 0 picks a free port.
     pub session_manager_port: i64,
     pub metadata_options: MetadataOptions,
     /// `temporary_key_pair_type` as written by the user (`None` → rpack's ed25519 default).

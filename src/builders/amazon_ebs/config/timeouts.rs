@@ -33,7 +33,11 @@ pub const AUTHORIZE_NEW_GROUP_RETRY: Duration = Duration::from_secs(60);
 /// Retrying CreateTags on `InvalidAMIID.NotFound` / `InvalidSnapshot.NotFound`: a new AMI and
 /// its snapshots are briefly unknown to the API (eventual consistency).
 pub const TAG_NEW_IMAGE_RETRY: Duration = Duration::from_secs(60);
-/// Retrying RunInstances on `InvalidParameterValue` when the build just created its instance
-/// profile: a fresh profile takes a few seconds to be usable by EC2 (IAM is eventually
-/// consistent); two minutes covers the slow cases. Without a new profile there is no retry.
+/// Retrying RunInstances (and a spot build's CreateFleet) on `InvalidParameterValue` when the
+/// build just created its instance profile: a fresh profile takes a few seconds to be usable by
+/// EC2 (IAM is eventually consistent); two minutes covers the slow cases. Without a new profile
+/// there is no retry.
 pub const NEW_INSTANCE_PROFILE_RETRY: Duration = Duration::from_secs(120);
+/// Retrying a spot build's CreateFleet while no pool has capacity
+/// (`InsufficientInstanceCapacity`), as Packer does (11 tries, about 27 s).
+pub const SPOT_CAPACITY_RETRY: Duration = Duration::from_secs(30);

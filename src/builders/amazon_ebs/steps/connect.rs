@@ -19,12 +19,11 @@ use crate::communicator::ssm::{Document, SessionTarget, SsmTransport};
 use crate::communicator::SshComm;
 use crate::engine::StepEnv;
 
-/// The address SSH reaches the instance at; `None` with `ssh_interface: session_manager`, where
-/// no address does (so `{{ build `Host` }}` is empty and the `ansible` provisioner goes through
-/// its proxy, over the session).
+/// The address SSH reaches the instance at. With `ssh_interface: session_manager` no address
+/// does: it is the local port forward's (`127.0.0.1`, while it listens; see [`port`]).
 pub fn host(ctx: &BuildCtx) -> Option<String> {
     if ctx.cfg.run.session_manager() {
-        return None;
+        return ctx.ssm_forward_port.map(|_| "127.0.0.1".to_string());
     }
     if let Some(h) = &ctx.cfg.comm.host {
         return Some(h.clone());
@@ -41,6 +40,14 @@ pub fn host(ctx: &BuildCtx) -> Option<String> {
             .clone()
             .or_else(|| i.private_ip.clone())
             .or_else(|| i.public_dns.clone()),
+    }
+}
+
+/// The port that goes with [`host`]: `ssh_port`, or the Session Manager forward's.
+pub fn port(ctx: &BuildCtx) -> u16 {
+    match ctx.ssm_forward_port {
+        Some(p) if ctx.cfg.run.session_manager() => p,
+        _ => ctx.cfg.comm.port,
     }
 }
 
@@ -92,7 +99,13 @@ impl HasComm for BuildCtx {
         Ok(Some(SsmRoute {
             transport: Arc::new(transport),
             pause: self.cfg.run.pause_before_ssm,
+            local_port: u16::try_from(self.cfg.run.session_manager_port)
+                .context("session_manager_port must be a port number")?,
         }))
+    }
+
+    fn set_session_manager_forward(&mut self, port: Option<u16>) {
+        self.ssm_forward_port = port;
     }
 
     fn comm_slot(&mut self) -> &mut Option<SshComm> {

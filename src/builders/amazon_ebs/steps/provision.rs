@@ -25,7 +25,7 @@ impl Step<BuildCtx> for Provision {
         let comm_cfg = ctx.comm_config();
         let data = GeneratedData {
             host: crate::builders::amazon_ebs::steps::connect::host(ctx),
-            port: Some(ctx.cfg.comm.port),
+            port: Some(crate::builders::amazon_ebs::steps::connect::port(ctx)),
             user: Some(ctx.cfg.comm.username.clone()),
             conn_type: Some("ssh".into()),
             ssh: Some(SshFacts::new(

@@ -241,22 +241,14 @@ async fn launch(
     let req = req;
     let (it, src, region) = (&instance_type, &source.id, &ctx.region);
     // A freshly created instance profile takes a few seconds to be usable by EC2.
-    let out = wait::retry_codes(
-        &["InvalidParameterValue"],
-        if ctx.temp_iam.profile.is_some() {
-            timeouts::NEW_INSTANCE_PROFILE_RETRY
-        } else {
-            Duration::ZERO
-        },
-        || {
-            let req = req.clone();
-            async move {
-                req.send()
-                    .await
-                    .aws_context(|| format!("launching an instance of {it} from {src} in {region}"))
-            }
-        },
-    )
+    let out = wait::retry_codes(&[PROFILE_NOT_YET], new_profile_window(ctx), || {
+        let req = req.clone();
+        async move {
+            req.send()
+                .await
+                .aws_context(|| format!("launching an instance of {it} from {src} in {region}"))
+        }
+    })
     .await?;
     let id = out
         .instances()
@@ -265,6 +257,22 @@ async fn launch(
         .context("RunInstances returned no instance")?
         .to_string();
     record_and_wait_running(ctx, env, &id).await
+}
+
+/// The error code EC2 answers a launch with while it does not know the build's freshly created
+/// instance profile yet (RunInstances' error; a fleet's per-instance error, whose message then
+/// says "Invalid IAM Instance Profile name").
+pub(crate) const PROFILE_NOT_YET: &str = "InvalidParameterValue";
+
+/// How long a launch (RunInstances, a spot build's CreateFleet) is retried on
+/// [`PROFILE_NOT_YET`]: [`timeouts::NEW_INSTANCE_PROFILE_RETRY`] when this build created the
+/// instance profile, not at all otherwise (the answer then means what it says).
+pub(crate) fn new_profile_window(ctx: &BuildCtx) -> Duration {
+    if ctx.temp_iam.profile.is_some() {
+        timeouts::NEW_INSTANCE_PROFILE_RETRY
+    } else {
+        Duration::ZERO
+    }
 }
 
 /// Terminates the build instance (if any, and not yet done) and waits until it is gone; the

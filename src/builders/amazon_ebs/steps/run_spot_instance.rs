@@ -4,9 +4,12 @@
 //! spot request), then CreateFleet of type `instant` for one spot instance with one override
 //! per `spot_instance_types` entry (or just `instance_type`), so EC2 launches whichever of the
 //! types has capacity. Both ids go into the ledger the moment their create call returns.
+//! A fleet that launched nothing is deleted at once; CreateFleet is retried (Packer's
+//! StepRunSpotInstance retries the same errors) while EC2 does not know the instance profile
+//! this build just created (as RunInstances is) and while no pool has capacity.
 //! Owns the launch template and the instance: cleanup terminates the instance, waits, and then
-//! deletes the template. The instant fleet itself holds nothing once its instance is gone and
-//! is not deleted (as in Packer).
+//! deletes the template. The instant fleet of the instance holds nothing once its instance is
+//! gone and is not deleted (as in Packer).
 
 use anyhow::{bail, Context as _};
 use aws_sdk_ec2::types::{
@@ -24,13 +27,17 @@ use aws_sdk_ec2::types::{
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
+use aws_sdk_ec2::operation::create_fleet::CreateFleetOutput;
+use aws_sdk_ec2::types::CreateFleetError;
+
 use crate::aws::delete::{self, ResourceKind};
-use crate::aws::error::AwsResultExt;
+use crate::aws::error::{AwsError, AwsResultExt};
+use crate::aws::wait;
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice, RunConfig};
 use crate::builders::amazon_ebs::context::{ec2_tags, BuildCtx};
 use crate::builders::amazon_ebs::steps::encrypt_boot;
 use crate::builders::amazon_ebs::steps::run_instance::{
-    launch_user_data, record_and_wait_running, terminate,
+    launch_user_data, new_profile_window, record_and_wait_running, terminate, PROFILE_NOT_YET,
 };
 use crate::engine::{Outcome, Step, StepEnv};
 
@@ -175,6 +182,123 @@ impl RunSpotInstance {
     }
 }
 
+/// The fleet error code for "no spot capacity in any of the pools".
+const INSUFFICIENT_CAPACITY: &str = "InsufficientInstanceCapacity";
+
+/// Why a CreateFleet attempt gave no instance.
+#[derive(Debug)]
+enum FleetError {
+    /// The call itself failed.
+    Api(AwsError),
+    /// The fleet launched nothing; `code` is what decides a retry (see [`retry_code`]). The
+    /// fleet has been deleted (or `why` says it could not be).
+    Nothing {
+        fleet: String,
+        code: Option<String>,
+        why: String,
+    },
+}
+
+impl From<AwsError> for FleetError {
+    fn from(e: AwsError) -> Self {
+        FleetError::Api(e)
+    }
+}
+
+impl wait::Coded for FleetError {
+    fn error_code(&self) -> Option<&str> {
+        match self {
+            FleetError::Api(e) => e.code(),
+            FleetError::Nothing { code, .. } => code.as_deref(),
+        }
+    }
+}
+
+impl std::fmt::Display for FleetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FleetError::Api(e) => write!(f, "{e}"),
+            FleetError::Nothing { fleet, why, .. } => write!(
+                f,
+                "Error waiting for fleet request ({fleet}) to become ready: {why}"
+            ),
+        }
+    }
+}
+
+/// The code a fleet's per-instance errors are retried by: no capacity, else the new instance
+/// profile not known yet (Packer matches the message "Invalid IAM Instance Profile name"; EC2's
+/// code for it is `InvalidParameterValue`), else the first error's own code.
+fn retry_code(errors: &[CreateFleetError]) -> Option<String> {
+    if errors
+        .iter()
+        .any(|e| e.error_code() == Some(INSUFFICIENT_CAPACITY))
+    {
+        return Some(INSUFFICIENT_CAPACITY.to_string());
+    }
+    if errors.iter().any(|e| {
+        e.error_code() == Some(PROFILE_NOT_YET)
+            || e.error_message()
+                .is_some_and(|m| m.contains("Invalid IAM Instance Profile"))
+    }) {
+        return Some(PROFILE_NOT_YET.to_string());
+    }
+    errors
+        .first()
+        .and_then(CreateFleetError::error_code)
+        .map(str::to_string)
+}
+
+/// The instance (and its type) a CreateFleet answer launched. When it launched none, its
+/// fleet is deleted (EC2 keeps an instant fleet's record and errors) and its errors returned.
+async fn launched_or_delete(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    out: &CreateFleetOutput,
+    ui: &dyn crate::ui::Ui,
+) -> Result<(String, Option<String>), FleetError> {
+    let launched = out.instances().iter().find_map(|i| {
+        let id = i.instance_ids().first()?;
+        Some((
+            id.clone(),
+            i.instance_type().map(|t| t.as_str().to_string()),
+        ))
+    });
+    if let Some(l) = launched {
+        return Ok(l);
+    }
+    let why: Vec<String> = out
+        .errors()
+        .iter()
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.error_code().unwrap_or("error"),
+                e.error_message().unwrap_or("")
+            )
+        })
+        .collect();
+    let mut why = if why.is_empty() {
+        "no instance was launched".to_string()
+    } else {
+        why.join("; ")
+    };
+    let fleet = out.fleet_id().unwrap_or("?").to_string();
+    if let Some(id) = out.fleet_id() {
+        match delete::delete_fleet(ec2, region, id).await {
+            Ok(()) => ui.message(&format!(
+                "Spot request launched nothing ({why}); deleted fleet {id}"
+            )),
+            Err(e) => why.push_str(&format!(" (and the fleet was not deleted: {e})")),
+        }
+    }
+    Err(FleetError::Nothing {
+        fleet,
+        code: retry_code(out.errors()),
+        why,
+    })
+}
+
 #[async_trait::async_trait]
 impl Step<BuildCtx> for RunSpotInstance {
     fn name(&self) -> &'static str {
@@ -252,44 +376,38 @@ impl Step<BuildCtx> for RunSpotInstance {
                     .total_target_capacity(1)
                     .default_target_capacity_type(DefaultTargetCapacityType::Spot)
                     .build(),
-            )
-            .client_token(format!("rpack-fleet-{}", ctx.build_id));
-        let out = super::launch_options::create_fleet(ctx, fleet)?
-            .send()
-            .await
-            .aws_context(|| {
-                format!(
-                    "requesting a spot instance ({}) with launch template {lt_id} in {region}",
-                    types.join(", ")
-                )
-            })?;
-        let launched = out.instances().iter().find_map(|i| {
-            let id = i.instance_ids().first()?;
-            Some((
-                id.clone(),
-                i.instance_type().map(|t| t.as_str().to_string()),
-            ))
-        });
-        let Some((id, itype)) = launched else {
-            let fleet = out.fleet_id().unwrap_or("?");
-            let why: Vec<String> = out
-                .errors()
-                .iter()
-                .map(|e| {
+            );
+        let fleet = super::launch_options::create_fleet(ctx, fleet)?;
+        // EC2 answers a fleet whose instance profile it does not know yet (this build just
+        // created it) with a fleet that launched nothing and a per-instance error; such
+        // attempts are retried like RunInstances, and while no pool has capacity as Packer
+        // does. Each attempt has its own client token (a repeated token would return the
+        // failed fleet again) and a failed attempt's fleet is deleted at once.
+        let windows = [
+            (PROFILE_NOT_YET, new_profile_window(ctx)),
+            (INSUFFICIENT_CAPACITY, timeouts::SPOT_CAPACITY_RETRY),
+        ];
+        let mut attempt = 0u32;
+        let (build_id, ui) = (ctx.build_id.clone(), env.ui.clone());
+        let launched = wait::retry_codes_within(&windows, || {
+            attempt += 1;
+            let req = fleet
+                .clone()
+                .client_token(format!("rpack-fleet-{build_id}-{attempt}"));
+            let (ec2, region, lt_id, types, ui) = (&ec2, &region, &lt_id, &types, ui.clone());
+            async move {
+                let out = req.send().await.aws_context(|| {
                     format!(
-                        "{}: {}",
-                        e.error_code().unwrap_or("error"),
-                        e.error_message().unwrap_or("")
+                        "requesting a spot instance ({}) with launch template {lt_id} in {region}",
+                        types.join(", ")
                     )
-                })
-                .collect();
-            let why = if why.is_empty() {
-                "no instance was launched".to_string()
-            } else {
-                why.join("; ")
-            };
-            bail!("Error waiting for fleet request ({fleet}) to become ready: {why}");
-        };
+                })?;
+                launched_or_delete(ec2, region, &out, ui.as_ref()).await
+            }
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (id, itype) = launched;
         if let Some(t) = itype {
             env.ui.message(&format!("Spot instance type: {t}"));
         }
@@ -316,5 +434,43 @@ impl Step<BuildCtx> for RunSpotInstance {
             .deleted(ResourceKind::LaunchTemplate, &lt, &ctx.region);
         ctx.launch_template = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(code: &str, message: &str) -> CreateFleetError {
+        CreateFleetError::builder()
+            .error_code(code)
+            .error_message(message)
+            .build()
+    }
+
+    #[test]
+    fn fleet_errors_are_retried_by_capacity_then_profile_then_their_own_code() {
+        let profile = err(
+            "InvalidParameterValue",
+            "Value (packer-x) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+        );
+        let capacity = err(INSUFFICIENT_CAPACITY, "There is no Spot capacity");
+        let other = err("InvalidFleetConfiguration", "not supported in this zone");
+        assert_eq!(
+            retry_code(&[other.clone(), profile.clone(), capacity]).as_deref(),
+            Some(INSUFFICIENT_CAPACITY)
+        );
+        assert_eq!(
+            retry_code(&[other.clone(), profile]).as_deref(),
+            Some(PROFILE_NOT_YET)
+        );
+        // Packer's test is the message: another code with it is still the profile.
+        let by_message = err("Unknown", "... Invalid IAM Instance Profile name");
+        assert_eq!(retry_code(&[by_message]).as_deref(), Some(PROFILE_NOT_YET));
+        assert_eq!(
+            retry_code(std::slice::from_ref(&other)).as_deref(),
+            Some("InvalidFleetConfiguration")
+        );
+        assert_eq!(retry_code(&[]), None);
     }
 }
