@@ -45,14 +45,22 @@ pub(crate) struct Plan {
     private: PrivateDir,
     /// A generated inventory outside the private directory (`inventory_directory`).
     inventory_to_remove: Option<PathBuf>,
-    /// Where Ansible's ssh keeps its master connections' sockets (in the private directory).
-    control_dir: Option<PathBuf>,
+    /// Where Ansible's ssh keeps its master connections' sockets.
+    control_dir: Option<ControlDir>,
+}
+
+/// The directory of Ansible's master sockets: `cp` in the run's private directory, or, when that
+/// path is too long for a socket name (a build's work directory can be deep), a private
+/// directory of its own under the system temp dir, removed with the run.
+pub(crate) struct ControlDir {
+    pub(crate) path: PathBuf,
+    _own: Option<PrivateDir>,
 }
 
 impl Drop for Plan {
     fn drop(&mut self) {
         if let Some(d) = &self.control_dir {
-            close_masters(d);
+            close_masters(&d.path);
         }
         if let Some(p) = &self.inventory_to_remove {
             let _ = std::fs::remove_file(p);
@@ -188,7 +196,7 @@ pub(crate) fn plan(c: &Config, data: &RunData, target: Target<'_>) -> anyhow::Re
     // is closed when the run ends ([`Plan`]'s drop).
     let control_dir = control_path_dir(&private, &env_vars);
     if let Some(d) = &control_dir {
-        env_vars.push(format!("ANSIBLE_SSH_CONTROL_PATH_DIR={}", d.display()));
+        env_vars.push(format!("ANSIBLE_SSH_CONTROL_PATH_DIR={}", d.path.display()));
     }
     // Pipelining: one ssh exec per task instead of mkdir + upload + run + cleanup (the
     // master connection is kept; the proxy relays standard input). Off when the user says so
@@ -286,10 +294,10 @@ pub(crate) fn plan(c: &Config, data: &RunData, target: Target<'_>) -> anyhow::Re
 /// room for 107 bytes.
 const MAX_CONTROL_DIR: usize = 107 - 41;
 
-/// The directory for Ansible's ssh master sockets, inside `private`; `None` leaves Ansible's
+/// The directory for Ansible's ssh master sockets (see [`ControlDir`]); `None` leaves Ansible's
 /// own setting: the user chose one (`ansible_env_vars`, the environment, or an ansible.cfg
-/// that mentions `control_path`), or the private directory's path is too long for a socket.
-fn control_path_dir(private: &PrivateDir, env_vars: &[String]) -> Option<PathBuf> {
+/// that mentions `control_path`), or even the temp dir's path is too long for a socket.
+fn control_path_dir(private: &PrivateDir, env_vars: &[String]) -> Option<ControlDir> {
     let keys = ["ANSIBLE_SSH_CONTROL_PATH_DIR", "ANSIBLE_SSH_CONTROL_PATH"];
     if keys
         .iter()
@@ -301,11 +309,21 @@ fn control_path_dir(private: &PrivateDir, env_vars: &[String]) -> Option<PathBuf
         return None;
     }
     let dir = private.path().join("cp");
-    if dir.as_os_str().len() > MAX_CONTROL_DIR {
+    if dir.as_os_str().len() <= MAX_CONTROL_DIR {
+        std::fs::create_dir(&dir).ok()?;
+        return Some(ControlDir {
+            path: dir,
+            _own: None,
+        });
+    }
+    let own = PrivateDir::new("rpack-cp").ok()?;
+    if own.path().as_os_str().len() > MAX_CONTROL_DIR {
         return None;
     }
-    std::fs::create_dir(&dir).ok()?;
-    Some(dir)
+    Some(ControlDir {
+        path: own.path().to_path_buf(),
+        _own: Some(own),
+    })
 }
 
 /// The text of the ansible.cfg Ansible would read: `ANSIBLE_CONFIG`, `./ansible.cfg`,

@@ -278,7 +278,38 @@ fn a_control_path_the_user_sets_is_kept_and_the_private_one_goes_with_the_plan()
     ));
     let p = plan(&c, &data(&[]), Target::Direct).unwrap();
     env_without_control_dir(&p);
-    let dir = p.control_dir.clone().unwrap();
+    let dir = p.control_dir.as_ref().unwrap().path.clone();
+    drop(p);
+    assert!(!dir.exists(), "the control socket directory is removed");
+}
+
+/// A build's work directory can be deep (amazon-ebs: the ledger's directory): the socket
+/// directory then goes to a short private one in the temp dir, still removed with the run, and
+/// never to Ansible's shared ~/.ansible/cp.
+#[test]
+fn a_deep_work_directory_still_gets_a_private_control_directory() {
+    let (_d, pb) = playbook();
+    let deep = tempfile::tempdir().unwrap();
+    let work = deep
+        .path()
+        .join("a-long-directory-name-for-a-build-work-dir-0123456789abcdef");
+    let (c, _) = cfg(&format!(
+        r#"{{"playbook_file": "{pb}", "skip_version_check": true}}"#
+    ));
+    let mut d = data(&[]);
+    d.work_dir = Some(work.clone());
+    let p = plan(&c, &d, Target::Direct).unwrap();
+    let dir = p.control_dir.as_ref().unwrap().path.clone();
+    assert!(!dir.starts_with(&work), "{}", dir.display());
+    assert!(dir.as_os_str().len() <= super::MAX_CONTROL_DIR);
+    assert!(dir.is_dir());
+    let env: Vec<_> = p
+        .env
+        .iter()
+        .filter(|(k, _)| k == "ANSIBLE_SSH_CONTROL_PATH_DIR")
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert_eq!(env, [dir.display().to_string()]);
     drop(p);
     assert!(!dir.exists(), "the control socket directory is removed");
 }
