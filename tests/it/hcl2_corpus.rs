@@ -83,7 +83,7 @@ fn read_expect(path: &Path) -> Result<Expect, String> {
             "build-packer" => e.build_packer.push(v),
             "build-absent" => e.build_absent.push(v),
             "build-exit-packer" => {
-                e.build_exit_packer = value.parse().map_err(|_| format!("{value}"))?;
+                e.build_exit_packer = value.parse().map_err(|_| value.to_string())?;
             }
             "difference" => e.differences.push(v),
             _ => return Err(format!("{}: unknown key {key:?}", path.display())),

@@ -364,7 +364,7 @@ fn null_twin_builds_alike_from_json_and_hcl2() {
     // The comparison sees a difference in what a provisioner printed.
     let other = run("null_twin.pkr.hcl", "hola");
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        assert_same(&json, &other, &[], &[])
+        assert_same(&json, &other, &[], &[]);
     }));
     assert!(caught.is_err());
     assert!(

@@ -3,8 +3,6 @@
 //! as Packer's HCL2 console prints values (`repl.FormatResult`: a top-level string bare, nested
 //! strings quoted, lists and maps one element per line).
 
-use hcl::Value;
-
 use super::diag::{self, SourceFile};
 use super::eval::{check_functions, eval};
 use super::inspect::format_result;
@@ -40,6 +38,7 @@ impl Console {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hcl::Value;
 
     #[test]
     fn values_print_as_packers_console() {
