@@ -41,6 +41,7 @@ pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
     let color_flag = !m.contains_id("color") || args::flag(&m, "color");
     let live = !out.machine && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let color = live && color_flag && std::env::var_os("PACKER_NO_COLOR").is_none();
+    let ui = out.ui_coloured(Secrets::default(), color_flag);
     let opts = pipeline::Options {
         parallel_builds: parallel as usize,
         on_error,

@@ -56,10 +56,18 @@ pub struct Output {
 
 impl Output {
     pub fn ui(&self, secrets: Secrets) -> Box<dyn Ui> {
+        self.ui_coloured(secrets, true)
+    }
+
+    /// [`Output::ui`], with colour for diagnostics only when `allow` (`build -color=false`
+    /// turns it off) and a person reads stderr.
+    pub fn ui_coloured(&self, secrets: Secrets, allow: bool) -> Box<dyn Ui> {
         if self.machine {
             Box::new(MachineUi::new(self.sink.clone(), secrets))
         } else {
-            Box::new(BasicUi::new(self.sink.clone(), secrets))
+            let colour =
+                allow && matches!(self.sink, Sink::Std) && crate::ui::stderr_wants_colour();
+            Box::new(BasicUi::new(self.sink.clone(), secrets).with_colour(colour))
         }
     }
 }

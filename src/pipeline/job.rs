@@ -32,7 +32,7 @@ pub(super) async fn run_build(
         error_cleanup = None;
     }
     let hook = Arc::new(provision::Provisioners {
-        build_name: build.name.clone(),
+        build_name: build.plugin_name.clone(),
         builder_type: build.builder_kind.clone(),
         list: build.provisioners.clone(),
         error_cleanup,
@@ -93,7 +93,7 @@ pub(super) async fn run_build(
         return Err("Build was cancelled.".into());
     }
     let data = RunData {
-        build_name: build.name.clone(),
+        build_name: build.plugin_name.clone(),
         builder_type: build.builder_kind.clone(),
         // Post-processors see the run's id and nothing of the builder, as in Packer.
         values: GeneratedData {

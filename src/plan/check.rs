@@ -203,7 +203,8 @@ fn check_build(
     );
 
     let mut bctx = ctx.clone();
-    bctx.build_name = Some(name.to_string());
+    let plugin_name = tpl.plugin_build_name(name).to_string();
+    bctx.build_name = Some(plugin_name.clone());
     bctx.build_type = Some(def.kind.clone());
     bctx.build_data = BuildData::Deferred;
 
@@ -354,6 +355,7 @@ fn check_build(
     Some(Build {
         name: name.to_string(),
         raw_name: raw_name.to_string(),
+        plugin_name,
         builder_kind: def.kind.clone(),
         builder: builder?,
         provisioners,

@@ -114,8 +114,11 @@ pub fn load_with(
             hcl2::load_template_with(path, var_files, vars, data)
         }) {
             Ok(l) => {
+                l.secret_parts
+                    .iter()
+                    .for_each(|s| crate::ui::secrets::register(s));
                 if !l.warnings.is_empty() {
-                    ui.error(&l.warnings);
+                    crate::ui::diagnostics(ui, &l.warnings);
                 }
                 Ok(Loaded {
                     template: l.template,
@@ -124,7 +127,7 @@ pub fn load_with(
                 })
             }
             Err(e) => {
-                ui.error(&e);
+                crate::ui::diagnostics(ui, &e);
                 Err(1)
             }
         };

@@ -35,6 +35,9 @@ pub struct Build {
     pub name: String,
     /// The name as written (what provisioner `only`/`except`/`override` match).
     pub raw_name: String,
+    /// The name the build's plugins see (`{{build_name}}`, `PACKER_BUILD_NAME`, the manifest's
+    /// `name`): `name` for JSON, the source's name for HCL2 (as in Packer).
+    pub plugin_name: String,
     pub builder_kind: String,
     pub builder: BuilderConfig,
     pub provisioners: Vec<PlannedProvisioner>,

@@ -4,6 +4,7 @@
 //! Every problem is collected (Packer stops at the first failing stage); each keeps the stage it
 //! belongs to so a template with problems of one kind prints exactly Packer's text.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,6 +30,17 @@ pub struct Template {
     pub error_cleanup_provisioner: Option<ProvisionerDef>,
     /// Root-level `_comment` keys.
     pub comments: Vec<(String, String)>,
+    /// HCL2 only: build name (`build.type.name`) → its source's name, the build name the
+    /// template's plugins see (`{{build_name}}`, `PACKER_BUILD_NAME`, the manifest's `name`).
+    /// A JSON template's plugins see the build's own name.
+    pub source_names: BTreeMap<String, String>,
+}
+
+impl Template {
+    /// The build name that `{{build_name}}` and the plugins see for the build named `name`.
+    pub fn plugin_build_name<'a>(&'a self, name: &'a str) -> &'a str {
+        self.source_names.get(name).map_or(name, String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -45,6 +45,10 @@ pub trait Ui: Send + Sync {
             self.say(msg);
         }
     }
+    /// Whether errors are drawn in colour (a person at a terminal, colour not turned off).
+    fn colours_errors(&self) -> bool {
+        false
+    }
     /// A progress bar for `len` bytes labelled `label`, drawn among the output's other live
     /// lines; `None` (the default) where nobody watches: not a terminal, machine-readable.
     fn progress(&self, _len: u64, _label: &str) -> Option<indicatif::ProgressBar> {
@@ -117,11 +121,51 @@ impl Sink {
 pub struct BasicUi {
     sink: Sink,
     secrets: Secrets,
+    colour: bool,
 }
 
 impl BasicUi {
     pub fn new(sink: Sink, secrets: Secrets) -> Self {
-        BasicUi { sink, secrets }
+        BasicUi {
+            sink,
+            secrets,
+            colour: false,
+        }
+    }
+
+    /// The same UI, drawing diagnostics in colour when `colour` (see [`diagnostics`]).
+    pub fn with_colour(self, colour: bool) -> Self {
+        BasicUi { colour, ..self }
+    }
+}
+
+/// Whether a person reads stderr at a terminal and colour was not turned off (Packer's
+/// `PACKER_NO_COLOR`, or the common `NO_COLOR`).
+pub fn stderr_wants_colour() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("PACKER_NO_COLOR").is_none()
+        && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Prints rendered HCL diagnostics (`Error: summary`, `  on file:line:col:`, the source line,
+/// the caret, the detail) as one error. On a UI that colours errors, the `Error:`/`Warning:`
+/// headings are bold red/yellow and the carets red, as HCL's diagnostic writer marks them;
+/// everywhere else the text is printed as it is.
+pub fn diagnostics(ui: &dyn Ui, text: &str) {
+    if !ui.colours_errors() {
+        ui.error(text);
+        return;
+    }
+    for line in text.trim_end_matches('\n').split('\n') {
+        if let Some(rest) = line.strip_prefix("Error: ") {
+            ui.styled("\x1b[1;31m", &format!("Error: {rest}"), true);
+        } else if let Some(rest) = line.strip_prefix("Warning: ") {
+            ui.styled("\x1b[1;33m", &format!("Warning: {rest}"), true);
+        } else if !line.trim().is_empty() && line.trim_start() == "^" {
+            ui.styled("\x1b[31m", line, true);
+        } else {
+            ui.error(line);
+        }
     }
 }
 
@@ -155,6 +199,9 @@ impl Ui for BasicUi {
     }
     fn mask(&self, text: &str) -> String {
         self.secrets.mask(text)
+    }
+    fn colours_errors(&self) -> bool {
+        self.colour
     }
 }
 
@@ -255,5 +302,30 @@ mod tests {
         ui.error("oops pw");
         let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
         assert_eq!(text, "a <sensitive> b <sensitive>\noops <sensitive>\n");
+    }
+
+    const DIAG: &str = "Error: Unsupported argument\n\n  on t.pkr.hcl:2:3:\n   2:   typo = \"\x1b[2J\"\n        ^\n\nAn argument named \"typo\" is not expected here.\n\n";
+
+    #[test]
+    fn diagnostics_are_coloured_only_on_a_colour_ui_and_stay_inert() {
+        let (sink, buf) = buffer();
+        diagnostics(&BasicUi::new(sink, Secrets::default()), DIAG);
+        let plain = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        assert!(!plain.contains("\x1b[1;31m"), "{plain:?}");
+        assert!(plain.starts_with("Error: Unsupported argument\n\n  on t.pkr.hcl:2:3:\n"));
+        assert!(!plain.contains('\x1b'), "a control character reached the terminal: {plain:?}");
+
+        let (sink, buf) = buffer();
+        diagnostics(&BasicUi::new(sink, Secrets::default()).with_colour(true), DIAG);
+        let colour = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        assert!(
+            colour.starts_with("\x1b[1;31mError: Unsupported argument\x1b[0m\n\n  on t.pkr.hcl:2:3:\n"),
+            "{colour:?}"
+        );
+        assert!(colour.contains("\n\x1b[31m        ^\x1b[0m\n"), "{colour:?}");
+        assert!(!colour.contains("\x1b[2J"), "{colour:?}");
+        // Without the colour codes, the text is the plain one.
+        let stripped = colour.replace("\x1b[1;31m", "").replace("\x1b[31m", "").replace("\x1b[0m", "");
+        assert_eq!(stripped.trim_end(), plain.trim_end());
     }
 }

@@ -108,3 +108,53 @@ fn errors_name_file_line_and_column() {
     assert_eq!(code, 1);
     assert!(err.contains("Could not find any config file in ."), "{err}");
 }
+
+/// On a terminal, diagnostics are drawn in colour (bold red `Error:`, red caret); with
+/// `PACKER_NO_COLOR`, with `build -color=false` and off a terminal they are plain text.
+/// `script(1)` gives rpack a pseudo-terminal.
+#[test]
+fn diagnostics_are_coloured_on_a_terminal_only() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.pkr.hcl"),
+        "source \"null\" \"a\" {\n  communicator = nope(1)\n}\nbuild {\n  sources = [\"source.null.a\"]\n}\n",
+    )
+    .unwrap();
+    let on_tty = |args: &str, no_colour: bool| {
+        let mut c = std::process::Command::new("script");
+        c.current_dir(dir.path())
+            .args(["-q", "-e", "-c"])
+            .arg(format!("'{}' {args}", env!("CARGO_BIN_EXE_rpack")))
+            .arg("/dev/null")
+            .env_remove("PACKER_NO_COLOR")
+            .env_remove("NO_COLOR");
+        if no_colour {
+            c.env("PACKER_NO_COLOR", "1");
+        }
+        let out = c.output().expect("script(1) from util-linux");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = on_tty("validate bad.pkr.hcl", false);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("\x1b[1;31mError: Call to unknown function\x1b[0m"),
+        "{text:?}"
+    );
+    assert!(text.contains("\x1b[31m"), "{text:?}");
+    assert!(text.contains("on bad.pkr.hcl:2:18:"), "{text:?}");
+    for (args, no_colour) in [
+        ("validate bad.pkr.hcl", true),
+        ("build -color=false bad.pkr.hcl", false),
+    ] {
+        let (code, text) = on_tty(args, no_colour);
+        assert_eq!(code, Some(1), "{args}: {text}");
+        assert!(text.contains("Error: Call to unknown function"), "{text:?}");
+        assert!(!text.contains('\x1b'), "{args}: {text:?}");
+    }
+    let (code, _, err) = rpack(dir.path(), &["validate", "bad.pkr.hcl"]);
+    assert_eq!(code, 1);
+    assert!(!err.contains('\x1b'), "{err:?}");
+}

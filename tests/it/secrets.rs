@@ -568,3 +568,65 @@ build {
         .collect();
     assert!(left.is_empty(), "temp files left behind: {left:?}");
 }
+
+/// The elements of a sensitive list, map or object variable are masked one by one: a provisioner
+/// that prints `var.keys[0]` or `var.creds.user` prints `<sensitive>`, not the element (the whole
+/// value's JSON text, which is all a single secret would cover, never appears on its own).
+#[test]
+fn elements_of_sensitive_collections_are_masked_each() {
+    let case = Case::new();
+    let hcl = case.input.join("coll.pkr.hcl");
+    std::fs::write(
+        &hcl,
+        r#"variable "keys" {
+  type      = list(string)
+  default   = ["first-CANARY-key", "second-CANARY-key"]
+  sensitive = true
+}
+variable "creds" {
+  type      = object({ user = string, pin = number, nested = map(string) })
+  default   = { user = "user-CANARY", pin = 98765432101, nested = { deep = "deep-CANARY" } }
+  sensitive = true
+}
+source "null" "n" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.n"]
+  provisioner "shell-local" {
+    inline = [
+      "echo 'k0=${var.keys[0]} k1=${var.keys[1]}'",
+      "echo 'u=${var.creds.user} d=${var.creds.nested.deep} pin=${var.creds.pin}'",
+      "echo 'all=${join(",", var.keys)}'",
+    ]
+  }
+}
+"#,
+    )
+    .unwrap();
+    let hcl = hcl.display().to_string();
+    for (machine, log) in [(false, "coll-human.log"), (true, "coll-machine.log")] {
+        let mut args = vec!["build", "-color=false"];
+        if machine {
+            args.insert(1, "-machine-readable");
+        }
+        args.push(&hcl);
+        let (code, out, err) = case.rpack(&args, log);
+        assert_eq!(code, Some(0), "{out}\n{err}");
+        assert!(
+            out.contains("k0=<sensitive> k1=<sensitive>"),
+            "{out}\n{err}"
+        );
+        assert!(
+            out.contains("u=<sensitive> d=<sensitive> pin=<sensitive>"),
+            "{out}\n{err}"
+        );
+        assert!(out.contains("all=<sensitive>,<sensitive>"), "{out}\n{err}");
+        assert!(!out.contains("98765432101"), "{out}");
+        assert_clean("stdout", &out);
+        assert_clean("stderr", &err);
+        let text = std::fs::read_to_string(case.work.join(log)).unwrap();
+        assert_clean("the debug log", &text);
+        assert!(!text.contains("98765432101"), "{text}");
+    }
+}

@@ -55,6 +55,9 @@ pub(crate) struct Loaded {
     pub template: Template,
     /// Sensitive variables' and locals' values rendered as strings (for masking).
     pub sensitive: BTreeMap<String, String>,
+    /// The strings and numbers inside sensitive lists, maps and objects, each masked on its own:
+    /// `var.keys[0]` prints one element, which the whole value's JSON text does not cover.
+    pub secret_parts: Vec<String>,
     /// Warnings, already rendered (empty when none).
     pub warnings: String,
     /// The evaluation scope, for `rpack console`.
@@ -133,7 +136,7 @@ fn load_with_env(
     let console = console::Console {
         scope: scope.clone(),
     };
-    let root = data::with_execution(data.execute && data.provider.is_some(), || {
+    let (root, source_names) = data::with_execution(data.execute && data.provider.is_some(), || {
         to_model::root(&parsed.files, &decls, &scope, &mut diags)
     });
     if diag::has_errors(&diags) {
@@ -142,13 +145,16 @@ fn load_with_env(
     let mut template = parse::parse_node(&root)
         .map_err(|e| diag::render(&[Diag::error(None, "Invalid template", e.to_string())]))?;
     template.path = Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)));
+    template.source_names = source_names;
     let mut sensitive = BTreeMap::new();
+    let mut secret_parts = Vec::new();
     for name in &resolved.sensitive {
         let v = resolved
             .vars
             .get(name)
             .or_else(|| resolved.locals.get(name));
         if let Some(v) = v {
+            scalar_leaves(v, &mut secret_parts);
             let s = match v {
                 Value::String(s) => s.clone(),
                 other => serde_json::to_string(other).unwrap_or_default(),
@@ -170,9 +176,26 @@ fn load_with_env(
     Ok(Loaded {
         template,
         sensitive,
+        secret_parts,
         warnings: diag::render(&diags),
         console,
     })
+}
+
+/// Appends the strings and numbers nested in a structured `v` (not `v` itself when it is one).
+fn scalar_leaves(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|i| leaf(i, out)),
+        Value::Object(map) => map.values().for_each(|i| leaf(i, out)),
+        _ => {}
+    }
+    fn leaf(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if !s.is_empty() => out.push(s.clone()),
+            Value::Number(n) => out.push(n.to_string()),
+            _ => scalar_leaves(v, out),
+        }
+    }
 }
 
 /// `path.*`, `packer.*` and `build.*` (deferred to run time).

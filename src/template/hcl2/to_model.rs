@@ -212,12 +212,15 @@ pub(super) fn add_nested(
 }
 
 /// The JSON-shaped root object for the whole template, and the builds it names.
+/// The template's model, and for each build (by its full name, `build.type.name`) the name of
+/// its source, which is what `{{build_name}}`, `PACKER_BUILD_NAME` and the manifest's `name` see
+/// in Packer (`packer_build_name` = the source's name).
 pub(crate) fn root(
     files: &[SourceFile],
     decls: &Decls,
     scope: &Scope,
     diags: &mut Vec<Diag>,
-) -> Node {
+) -> (Node, BTreeMap<String, String>) {
     let sources: BTreeMap<String, &SourceDecl> = decls
         .sources
         .iter()
@@ -227,6 +230,7 @@ pub(crate) fn root(
     let mut provisioners = Vec::new();
     let mut chains = Vec::new();
     let mut cleanup: Option<Node> = None;
+    let mut source_names = BTreeMap::new();
     if decls.builds.is_empty() {
         diags.push(Diag::error(
             None,
@@ -244,6 +248,7 @@ pub(crate) fn root(
         let mut out = BuildOut::default();
         build_block(f, b, &sources, files, scope, &mut out, diags);
         builders.extend(out.builders);
+        source_names.extend(out.source_names);
         provisioners.extend(out.provisioners);
         chains.extend(out.chains);
         if let Some(c) = out.cleanup {
@@ -294,15 +299,20 @@ pub(crate) fn root(
     if let Some(c) = cleanup {
         put(&mut root, "error-cleanup-provisioner", p, c);
     }
-    Node {
-        value: J::Object(root),
-        pos: p,
-    }
+    (
+        Node {
+            value: J::Object(root),
+            pos: p,
+        },
+        source_names,
+    )
 }
 
 #[derive(Default)]
 struct BuildOut {
     builders: Vec<Node>,
+    /// (full build name, source name).
+    source_names: Vec<(String, String)>,
     provisioners: Vec<Node>,
     chains: Vec<Node>,
     cleanup: Option<Node>,
@@ -495,6 +505,7 @@ fn build_block(
             value: J::Object(src_obj),
             pos: sp,
         });
+        out.source_names.push((full.clone(), name));
         scope_names.push((source_ref, full));
     }
     // Provisioners and post-processors.
