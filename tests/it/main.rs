@@ -15,6 +15,7 @@ mod dist;
 mod ebs;
 mod ebs_faults;
 mod ebs_more;
+mod ebssurrogate;
 mod ebsvolume;
 mod encrypt_boot;
 mod encrypt_boot_bench;
