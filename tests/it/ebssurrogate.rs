@@ -513,7 +513,7 @@ build { sources = ["source.amazon-ebssurrogate.x"] }
     device_name        = "/dev/xvda"
   }
   run_volume_tag {
-    key   = "k"
+    name  = "k"
     value = "v"
   }
 }
@@ -564,7 +564,8 @@ build { sources = ["source.amazon-ebssurrogate.x"] }
                 .next()
                 .and_then(|s| s.rsplit(' ').next().map(str::to_string))
         };
-        if want == 1 {
+        // (Packer stops at unknown keys before its checks; rpack reports every problem.)
+        if want == 1 && !theirs.text.contains("configuration key") {
             assert_eq!(
                 count(&ours.text),
                 count(&theirs.text),
@@ -610,11 +611,12 @@ fn rpack_build_prints_the_ami() {
     );
     let left = st.leftovers(&[REGION]);
     assert!(
-        left.iter().any(|l| l.starts_with("image ")),
+        left.iter().any(|l| l.starts_with("AMI ")),
         "{left:?}\n{out}"
     );
     assert!(
-        left.iter().all(|l| l.starts_with("image ") || l.starts_with("snapshot ")),
+        left.iter()
+            .all(|l| l.starts_with("AMI ") || l.starts_with("snapshot ")),
         "{left:?}\n{out}"
     );
 }

@@ -266,7 +266,8 @@ impl Step<BuildCtx> for RegisterAmi {
             .context("Error waiting for AMI")?;
         drop(wait);
         let snaps = image_snapshots(&ours, &described, &cfg.block_devices.ami_block_device_mappings);
-        for s in &snaps {
+        // The build's own snapshots are in the ledger already; an EC2 stand-in may list more.
+        for s in snaps.iter().filter(|s| !ours.iter().any(|(_, o)| o == *s)) {
             env.ledger.created(ResourceKind::Snapshot, s, &region);
         }
         if let Some(img) = ctx.images.iter_mut().find(|i| i.id == id) {
