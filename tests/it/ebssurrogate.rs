@@ -284,6 +284,47 @@ async fn registers_the_ami_from_the_launch_volumes_snapshots() {
     assert_eq!(art.snapshots[REGION].len(), open.len() - 1, "{open:?}");
 }
 
+/// `skip_save_build_region` with `ami_regions`: the registered AMI is an intermediary the copy
+/// step copies; at the end only the copy is left, the intermediary and its snapshots are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_save_build_region_keeps_only_the_copy() {
+    const OTHER: &str = "us-west-2";
+    let st = stack();
+    let cfg = config(
+        &st,
+        json!({"ami_regions": [OTHER], "skip_save_build_region": true, "tags": {"Team": "os"}}),
+    );
+    let name = cfg.base.ami.ami_name.clone();
+    let o = build(cfg, Arc::new(TrueHook)).await;
+    let art = o.artifact();
+    assert_eq!(art.amis.keys().collect::<Vec<_>>(), [OTHER], "{:?}", art.amis);
+    let regs = st.proxy.requests_of("RegisterImage");
+    assert_eq!(regs.len(), 1);
+    assert!(
+        regs[0]["Name"].starts_with("packer-intermediary-"),
+        "{:?}",
+        regs[0]
+    );
+    let copies = st.proxy.requests_of("CopyImage");
+    assert_eq!(copies.len(), 1, "{copies:#?}");
+    assert_eq!(copies[0]["Name"], name);
+    // The snapshot of the root volume went with the intermediary.
+    let snap = st.proxy.requests_of("CreateSnapshot");
+    assert_eq!(snap.len(), 1);
+    let here = leftovers(&st, &o.build_id, &[REGION]).await;
+    assert!(here.is_empty(), "{here:#?}\nUI:\n{}", o.lines.join("\n"));
+    let there = leftovers(&st, &o.build_id, &[OTHER]).await;
+    assert!(
+        there.contains(&format!("{OTHER} image {}", art.amis[OTHER])),
+        "{there:#?}"
+    );
+    let tags = Ec2State::new(st.moto.endpoint(), OTHER)
+        .tags(&art.amis[OTHER])
+        .await
+        .unwrap();
+    assert_eq!(tags.get("Team").map(String::as_str), Some("os"), "{tags:?}");
+}
+
 struct FailingHook;
 #[async_trait::async_trait]
 impl ProvisionHook for FailingHook {
@@ -373,6 +414,34 @@ async fn a_failure_after_registering_removes_the_ami_and_the_snapshots() {
     for s in &snaps {
         assert!(all.iter().all(|x| &x.id != s), "snapshot {s} is still there");
     }
+    nothing_left(&st, &o).await;
+}
+
+/// RegisterImage refused: the snapshots made just before are deleted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_registration_deletes_the_snapshots() {
+    let st = stack();
+    let cfg = config(
+        &st,
+        json!({"launch_block_device_mappings": [
+            {"device_name": "/dev/xvdf", "volume_size": 2, "delete_on_termination": true},
+            {"device_name": "/dev/xvdg", "volume_size": 1}
+        ]}),
+    );
+    st.proxy
+        .inject_fault(FaultKind::AccessDenied, 1.0, &["RegisterImage"]);
+    let o = build(cfg, Arc::new(TrueHook)).await;
+    let err = o.error();
+    assert!(err.contains("Error registering AMI"), "{err}");
+    let made: Vec<String> = o
+        .ledger
+        .entries()
+        .iter()
+        .filter(|e| e.kind == "snapshot" && e.event == rpack::ledger::LedgerEvent::Created)
+        .map(|e| e.id.clone())
+        .collect();
+    assert_eq!(made.len(), 2, "{made:?}");
+    assert_eq!(st.proxy.count("DeleteSnapshot"), 2);
     nothing_left(&st, &o).await;
 }
 
