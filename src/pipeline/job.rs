@@ -42,9 +42,7 @@ pub(super) async fn run_build(
         work_dir: match &build.builder {
             BuilderConfig::AmazonEbs(_)
             | BuilderConfig::AmazonEbsVolume(_)
-            | BuilderConfig::AmazonEbsSurrogate(_) => {
-                crate::ledger::work_dir::path(&build_id)
-            }
+            | BuilderConfig::AmazonEbsSurrogate(_) => crate::ledger::work_dir::path(&build_id),
             _ => None,
         },
     });

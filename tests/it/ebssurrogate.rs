@@ -173,7 +173,11 @@ async fn registers_the_ami_from_the_launch_volumes_snapshots() {
     let o = build(cfg, Arc::new(TrueHook)).await;
     let art = o.artifact();
     assert_eq!(art.builder_id(), "mitchellh.amazon.ebssurrogate");
-    let ami = art.amis.get(REGION).cloned().expect("an AMI in the build region");
+    let ami = art
+        .amis
+        .get(REGION)
+        .cloned()
+        .expect("an AMI in the build region");
     assert_eq!(art.id(), format!("{REGION}:{ami}"));
 
     // Two snapshots, of the two volumes that go into the AMI (not the omitted one), each tagged
@@ -212,7 +216,10 @@ async fn registers_the_ami_from_the_launch_volumes_snapshots() {
             s.state().map(aws_sdk_ec2::types::SnapshotState::as_str),
             Some("completed")
         );
-        by_size.insert(s.volume_size().unwrap(), s.snapshot_id().unwrap().to_string());
+        by_size.insert(
+            s.volume_size().unwrap(),
+            s.snapshot_id().unwrap().to_string(),
+        );
     }
     let (root_snap, data_snap) = (&by_size[&2], &by_size[&1]);
 
@@ -270,7 +277,10 @@ async fn registers_the_ami_from_the_launch_volumes_snapshots() {
     );
     assert!(left.contains(&format!("{REGION} image {ami}")), "{left:#?}");
     for s in [root_snap, data_snap] {
-        assert!(left.contains(&format!("{REGION} snapshot {s}")), "{left:#?}");
+        assert!(
+            left.contains(&format!("{REGION} snapshot {s}")),
+            "{left:#?}"
+        );
     }
     // The ledger lists the AMI and its snapshots as open (the pipeline then marks them kept).
     let open: Vec<(String, String)> = o
@@ -279,8 +289,14 @@ async fn registers_the_ami_from_the_launch_volumes_snapshots() {
         .into_iter()
         .map(|e| (e.kind, e.id))
         .collect();
-    assert!(open.contains(&("image".to_string(), ami.clone())), "{open:?}");
-    assert!(open.iter().all(|(k, _)| k == "image" || k == "snapshot"), "{open:?}");
+    assert!(
+        open.contains(&("image".to_string(), ami.clone())),
+        "{open:?}"
+    );
+    assert!(
+        open.iter().all(|(k, _)| k == "image" || k == "snapshot"),
+        "{open:?}"
+    );
     assert_eq!(art.snapshots[REGION].len(), open.len() - 1, "{open:?}");
 }
 
@@ -297,7 +313,12 @@ async fn skip_save_build_region_keeps_only_the_copy() {
     let name = cfg.base.ami.ami_name.clone();
     let o = build(cfg, Arc::new(TrueHook)).await;
     let art = o.artifact();
-    assert_eq!(art.amis.keys().collect::<Vec<_>>(), [OTHER], "{:?}", art.amis);
+    assert_eq!(
+        art.amis.keys().collect::<Vec<_>>(),
+        [OTHER],
+        "{:?}",
+        art.amis
+    );
     let regs = st.proxy.requests_of("RegisterImage");
     assert_eq!(regs.len(), 1);
     assert!(
@@ -373,7 +394,11 @@ async fn a_failing_provisioner_leaves_nothing() {
     assert_eq!(st.proxy.count("CreateSnapshot"), 0);
     assert_eq!(st.proxy.count("RegisterImage"), 0);
     // The launch volumes (delete_on_termination: false) were there and are gone too.
-    assert!(st.proxy.count("DeleteVolume") >= 2, "{:?}", st.proxy.counts());
+    assert!(
+        st.proxy.count("DeleteVolume") >= 2,
+        "{:?}",
+        st.proxy.counts()
+    );
     nothing_left(&st, &o).await;
 }
 
@@ -385,16 +410,19 @@ async fn a_failure_after_registering_removes_the_ami_and_the_snapshots() {
     let cfg = config(
         &st,
         json!({"ami_users": ["123456789012"],
-               "launch_block_device_mappings": [
-                   {"device_name": "/dev/xvdf", "volume_size": 2, "delete_on_termination": true},
-                   {"device_name": "/dev/xvdg", "volume_size": 1, "delete_on_termination": true}
-               ]}),
+        "launch_block_device_mappings": [
+            {"device_name": "/dev/xvdf", "volume_size": 2, "delete_on_termination": true},
+            {"device_name": "/dev/xvdg", "volume_size": 1, "delete_on_termination": true}
+        ]}),
     );
     st.proxy
         .inject_fault(FaultKind::AccessDenied, 1.0, &["ModifyImageAttribute"]);
     let o = build(cfg, Arc::new(TrueHook)).await;
     let err = o.error();
-    assert!(err.contains("ModifyImageAttribute") || err.contains("launch permissions"), "{err}");
+    assert!(
+        err.contains("ModifyImageAttribute") || err.contains("launch permissions"),
+        "{err}"
+    );
     assert_eq!(st.proxy.count("CreateSnapshot"), 2);
     assert_eq!(st.proxy.count("RegisterImage"), 1);
     assert!(st.proxy.count("DeregisterImage") >= 1);
@@ -412,7 +440,10 @@ async fn a_failure_after_registering_removes_the_ami_and_the_snapshots() {
         .await
         .unwrap();
     for s in &snaps {
-        assert!(all.iter().all(|x| &x.id != s), "snapshot {s} is still there");
+        assert!(
+            all.iter().all(|x| &x.id != s),
+            "snapshot {s} is still there"
+        );
     }
     nothing_left(&st, &o).await;
 }

@@ -191,7 +191,10 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
 fn check_root_device(d: &mut Decoder<'_>, r: &RootDevice) {
     let key = "ami_root_device";
     if r.source_device_name.is_empty() {
-        d.error(key, "source_device_name for the root_device must be specified");
+        d.error(
+            key,
+            "source_device_name for the root_device must be specified",
+        );
     }
     if r.device_name.is_empty() {
         d.error(key, "device_name for the root_device must be specified");

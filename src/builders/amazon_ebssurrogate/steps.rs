@@ -154,7 +154,12 @@ impl Step<BuildCtx> for SnapshotVolumes {
         if outcome == Outcome::Success {
             return Ok(());
         }
-        let snaps = std::mem::take(&mut *self.snapshots.lock().unwrap_or_else(PoisonError::into_inner));
+        let snaps = std::mem::take(
+            &mut *self
+                .snapshots
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         if snaps.is_empty() {
             return Ok(());
         }
@@ -228,10 +233,7 @@ impl Step<BuildCtx> for RegisterAmi {
             .root_device_name(&self.root_device.device_name)
             .virtualization_type(virtualization)
             .set_block_device_mappings(Some(devices.iter().map(mapping).collect()))
-            .tag_specifications(BuildCtx::tag_spec(
-                ResourceType::Image,
-                &ctx.id_tags(&name),
-            ));
+            .tag_specifications(BuildCtx::tag_spec(ResourceType::Image, &ctx.id_tags(&name)));
         // The description goes with the registration, as amazon-ebs's CreateImage does.
         if let Some(d) = &cfg.ami.ami_description {
             req = req.description(ctx.render("ami_description", d)?);
@@ -265,7 +267,11 @@ impl Step<BuildCtx> for RegisterAmi {
             .await
             .context("Error waiting for AMI")?;
         drop(wait);
-        let snaps = image_snapshots(&ours, &described, &cfg.block_devices.ami_block_device_mappings);
+        let snaps = image_snapshots(
+            &ours,
+            &described,
+            &cfg.block_devices.ami_block_device_mappings,
+        );
         // The build's own snapshots are in the ledger already; an EC2 stand-in may list more.
         for s in snaps.iter().filter(|s| !ours.iter().any(|(_, o)| o == *s)) {
             env.ledger.created(ResourceKind::Snapshot, s, &region);
