@@ -346,6 +346,43 @@ async fn skip_save_build_region_keeps_only_the_copy() {
     assert_eq!(tags.get("Team").map(String::as_str), Some("os"), "{tags:?}");
 }
 
+/// `encrypt_boot` as amazon-ebs does it without a copy: the launch volumes are encrypted with
+/// `kms_key_id`, so their snapshots are, and RegisterImage makes the final AMI under its name
+/// (the mapping leaves encryption to the snapshot); no intermediary, no CopyImage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypt_boot_launches_encrypted_and_registers_the_final_ami() {
+    let st = stack();
+    let cfg = config(
+        &st,
+        json!({"encrypt_boot": true, "kms_key_id": "alias/rpack-surrogate"}),
+    );
+    let name = cfg.base.ami.ami_name.clone();
+    let o = build(cfg, Arc::new(TrueHook)).await;
+    let art = o.artifact();
+    let runs = st.proxy.requests_of("RunInstances");
+    assert_eq!(runs.len(), 1);
+    let launched = mappings(&runs[0]);
+    let xvdf = &launched["/dev/xvdf"];
+    assert_eq!(xvdf["Ebs.Encrypted"], "true", "{launched:#?}");
+    assert_eq!(xvdf["Ebs.KmsKeyId"], "alias/rpack-surrogate");
+    let regs = st.proxy.requests_of("RegisterImage");
+    assert_eq!(regs.len(), 1);
+    assert_eq!(regs[0]["Name"], name);
+    let root = &mappings(&regs[0])["/dev/xvda"];
+    assert!(root.contains_key("Ebs.SnapshotId"), "{root:?}");
+    assert!(!root.contains_key("Ebs.Encrypted"), "{root:?}");
+    assert!(!root.contains_key("Ebs.KmsKeyId"), "{root:?}");
+    assert_eq!(st.proxy.count("CopyImage"), 0);
+    assert_eq!(art.amis.len(), 1);
+    assert!(
+        o.lines
+            .iter()
+            .any(|l| l.contains("encrypt_boot: launching with encrypted EBS volumes")),
+        "{}",
+        o.lines.join("\n")
+    );
+}
+
 struct FailingHook;
 #[async_trait::async_trait]
 impl ProvisionHook for FailingHook {
