@@ -1,7 +1,8 @@
 //! amazon-ebssurrogate (issue #17) on the test stack: the AMI is registered from the launch
 //! volumes' snapshots with the `ami_root_device` mapping, tagged and reported with the
 //! surrogate's builder id; a failing provisioner, and a failure after the registration, leave
-//! nothing behind; and `validate` agrees with Packer 1.6.6.
+//! nothing behind, also after a kill and `rpack cleanup`. `validate` against Packer 1.6.6 is
+//! in `ebssurrogate_validate.rs`.
 //!
 //! moto registers an AMI without looking at the block device mappings (it gives the image one
 //! snapshot of its own), so the mappings are checked on the RegisterImage request the proxy
@@ -513,212 +514,8 @@ async fn a_refused_registration_deletes_the_snapshots() {
     nothing_left(&st, &o).await;
 }
 
-/// `rpack validate` and Packer 1.6.6's `packer validate` agree on amazon-ebssurrogate
-/// templates: the exit code and every error Packer lists.
-#[test]
-fn validate_agrees_with_packer_1_6_6() {
-    let packer = crate::fidelity::packer();
-    let dir = tempfile::tempdir().unwrap();
-    let b = r#""type":"amazon-ebssurrogate","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u","skip_credential_validation":true"#;
-    let root = r#""launch_block_device_mappings":[{"device_name":"/dev/xvdf"}],"ami_root_device":{"source_device_name":"/dev/xvdf","device_name":"/dev/xvda"}"#;
-    let cases: Vec<(&str, String, Vec<&str>)> = vec![
-        (
-            "good",
-            format!(
-                r#"{{"builders":[{{{b},"ami_name":"surrogate-{{{{timestamp}}}}","ami_virtualization_type":"hvm","run_volume_tags":{{"a":"b"}},"tags":{{"R":"{{{{ .BuildRegion }}}}"}},
-                "launch_block_device_mappings":[{{"device_name":"/dev/xvdf","volume_size":8,"volume_type":"gp2","delete_on_termination":true}},{{"device_name":"/dev/xvdg","volume_size":1,"omit_from_artifact":true}}],
-                "ami_block_device_mappings":[{{"device_name":"/dev/sdb","virtual_name":"ephemeral0"}}],
-                "ami_root_device":{{"source_device_name":"/dev/xvdf","device_name":"/dev/xvda","delete_on_termination":true,"volume_size":16,"volume_type":"gp2"}},"ami_architecture":"arm64"}}]}}"#
-            ),
-            vec![],
-        ),
-        (
-            "no-root-device",
-            format!(r#"{{"builders":[{{{b},"ami_name":"surrogate"}}]}}"#),
-            vec![
-                "source_device_name for the root_device must be specified",
-                "device_name for the root_device must be specified",
-                "ami_virtualization_type is required.",
-                "no volume with name '' is found",
-            ],
-        ),
-        (
-            "root-device-checks",
-            format!(
-                r#"{{"builders":[{{{b},"ami_name":"surrogate","ami_virtualization_type":"hvm","ami_architecture":"i386","ami_block_device_mappings":[{{"volume_size":1}}],
-                "launch_block_device_mappings":[{{"device_name":"/dev/xvdf","omit_from_artifact":true,"volume_type":"gp2","throughput":300}}],
-                "ami_root_device":{{"source_device_name":"/dev/xvdf","device_name":"/dev/xvda","volume_type":"gp2","iops":-5,"volume_size":-1}}}}]}}"#
-            ),
-            vec![
-                "The `device_name` must be specified for every device in the block device mapping.",
-                "Throughput is not available for device /dev/xvdf",
-                "iops may not be specified for a gp2 volume",
-                "iops must be greater than 0",
-                "volume_size must be greater than 0",
-                r#"You cannot set "omit_from_artifact": "true" for the root volume."#,
-                r#"The only valid ami_architecture values are "x86_64" and "arm64""#,
-            ],
-        ),
-        (
-            "unknown-keys",
-            r#"{"builders":[{"type":"amazon-ebssurrogate","ami_name":"x*y","no_ephemeral":true,"skip_create_ami":true,"skip_ami_run_tags":true,"ebs_volumes":[],
-               "launch_block_device_mappings":[{"device_name":"/dev/xvdf"}],"ami_root_device":{"source_device_name":"/dev/xvdg","device_name":"/dev/xvda"}}]}"#
-                .to_string(),
-            vec![
-                r#"unknown configuration key: '"ebs_volumes"'"#,
-                r#"unknown configuration key: '"no_ephemeral"'"#,
-                r#"unknown configuration key: '"skip_ami_run_tags"'"#,
-                r#"unknown configuration key: '"skip_create_ami"'"#,
-            ],
-        ),
-        (
-            "deprecated-keys",
-            format!(
-                r#"{{"builders":[{{{b},"ami_name":"surrogate","ami_virtualization_type":"hvm","enhanced_networking":true,"shutdown_behaviour":"stop","ssh_wait_timeout":"5m",{root}}}]}}"#
-            ),
-            vec![
-                "Deprecated configuration key: 'enhanced_networking'.",
-                "Deprecated configuration key: 'shutdown_behaviour'.",
-            ],
-        ),
-        (
-            "kms-checks-and-no-spot-check",
-            format!(
-                r#"{{"builders":[{{{b},"ami_name":"surrogate","ami_virtualization_type":"hvm","spot_price":"auto","ena_support":true,"kms_key_id":"alias/k",
-                "launch_block_device_mappings":[{{"device_name":"/dev/xvdf","kms_key_id":"k","encrypted":false}}],"ami_root_device":{{"source_device_name":"/dev/xvdf","device_name":"/dev/xvda"}}}}]}}"#
-            ),
-            vec![
-                "If you have set either region_kms_key_ids or kms_key_id, encrypt_boot must also be true.",
-                "The device /dev/xvdf, must also have `encrypted: true` when setting a kms_key_id.",
-            ],
-        ),
-        (
-            "run-keys",
-            format!(
-                r#"{{"builders":[{{"type":"amazon-ebssurrogate","ami_name":"surrogate","ami_virtualization_type":"paravirtual",{root}}}]}}"#
-            ),
-            vec![
-                "A source_ami or source_ami_filter must be specified",
-                "either instance_type or spot_instance_types must be specified",
-            ],
-        ),
-        (
-            "hcl2.pkr.hcl",
-            r#"source "amazon-ebssurrogate" "x" {
-  region                  = "us-east-1"
-  source_ami              = "ami-1"
-  instance_type           = "t2.micro"
-  ssh_username            = "u"
-  ami_name                = "surrogate"
-  ami_virtualization_type = "hvm"
-  launch_block_device_mappings {
-    device_name = "/dev/xvdf"
-    volume_size = 8
-  }
-  ami_root_device {
-    source_device_name = "/dev/xvdh"
-    device_name        = "/dev/xvda"
-  }
-}
-build { sources = ["source.amazon-ebssurrogate.x"] }
-"#
-            .to_string(),
-            vec!["no volume with name '/dev/xvdh' is found"],
-        ),
-        (
-            "hcl2-good.pkr.hcl",
-            r#"source "amazon-ebssurrogate" "x" {
-  region                     = "us-east-1"
-  source_ami                 = "ami-1"
-  instance_type              = "t2.micro"
-  ssh_username               = "u"
-  skip_credential_validation = true
-  ami_name                   = "surrogate"
-  ami_virtualization_type    = "hvm"
-  launch_block_device_mappings {
-    device_name           = "/dev/xvdf"
-    volume_size           = 8
-    delete_on_termination = true
-  }
-  launch_block_device_mappings {
-    device_name        = "/dev/xvdg"
-    volume_size        = 1
-    omit_from_artifact = true
-  }
-  ami_root_device {
-    source_device_name = "/dev/xvdf"
-    device_name        = "/dev/xvda"
-  }
-  run_volume_tag {
-    name  = "k"
-    value = "v"
-  }
-}
-build { sources = ["source.amazon-ebssurrogate.x"] }
-"#
-            .to_string(),
-            vec![],
-        ),
-    ];
-    let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    for (name, text, errors) in cases {
-        let file = if name.contains('.') {
-            name.to_string()
-        } else {
-            format!("{name}.json")
-        };
-        std::fs::write(dir.path().join(&file), &text).unwrap();
-        let theirs = crate::fidelity::run(&packer, dir.path(), &["validate", &file], &[]);
-        let ours = crate::fidelity::run(
-            std::path::Path::new(env!("CARGO_BIN_EXE_rpack")),
-            dir.path(),
-            &["validate", &file],
-            &[],
-        );
-        let want = i32::from(!errors.is_empty());
-        assert_eq!(theirs.code, want, "{name}: packer: {}", theirs.text);
-        assert_eq!(
-            ours.code, want,
-            "{name}: rpack:\n{}\npacker:\n{}",
-            ours.text, theirs.text
-        );
-        for e in errors {
-            assert!(
-                flat(&theirs.text).contains(e),
-                "{name}: packer: {}",
-                theirs.text
-            );
-            assert!(
-                flat(&ours.text).contains(e),
-                "{name}: rpack does not say {e:?}:\n{}",
-                ours.text
-            );
-        }
-        // Packer's count of errors ("N error(s) occurred"), so rpack adds none of its own.
-        let count = |t: &str| {
-            flat(t)
-                .split(" error")
-                .next()
-                .and_then(|s| s.rsplit(' ').next().map(str::to_string))
-        };
-        // (Packer stops at unknown keys before its checks; rpack reports every problem.)
-        if want == 1 && !theirs.text.contains("configuration key") {
-            assert_eq!(
-                count(&ours.text),
-                count(&theirs.text),
-                "{name}: rpack:\n{}\npacker:\n{}",
-                ours.text,
-                theirs.text
-            );
-        }
-    }
-}
-
-/// `rpack build` reports the surrogate's AMI as Packer does.
-#[test]
-fn rpack_build_prints_the_ami() {
-    use crate::build::run_to_end;
-    let st = crate::build::stack();
+/// An amazon-ebssurrogate template for the `rpack` binary on this stack.
+fn cli_template(st: &crate::build::Stack, name: &str) -> std::path::PathBuf {
     let builder = json!({
         "type": "amazon-ebssurrogate",
         "region": REGION,
@@ -730,7 +527,7 @@ fn rpack_build_prints_the_ami() {
         "ssh_host": st.sshd.host(),
         "ssh_port": st.sshd.port(),
         "ssh_timeout": "60s",
-        "ami_name": "surrogate-cli",
+        "ami_name": format!("surrogate-{name}"),
         "ami_virtualization_type": "hvm",
         "launch_block_device_mappings": [
             {"device_name": "/dev/xvdf", "volume_size": 1, "delete_on_termination": true}
@@ -738,8 +535,17 @@ fn rpack_build_prints_the_ami() {
         "ami_root_device": {"source_device_name": "/dev/xvdf", "device_name": "/dev/xvda"}
     });
     let tpl = json!({"builders": [builder]});
-    let path = st.dir.join("surrogate.json");
+    let path = st.dir.join(format!("{name}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&tpl).unwrap()).unwrap();
+    path
+}
+
+/// `rpack build` reports the surrogate's AMI as Packer does.
+#[test]
+fn rpack_build_prints_the_ami() {
+    use crate::build::run_to_end;
+    let st = crate::build::stack();
+    let path = cli_template(&st, "surrogate");
     let (code, out) = run_to_end(st.rpack(&["build", "-color=false", path.to_str().unwrap()]));
     assert_eq!(code, Some(0), "{out}");
     assert!(
@@ -755,5 +561,34 @@ fn rpack_build_prints_the_ami() {
         left.iter()
             .all(|l| l.starts_with("AMI ") || l.starts_with("snapshot ")),
         "{left:?}\n{out}"
+    );
+}
+
+/// SIGKILL while the snapshots are being waited on, then `rpack cleanup --yes`: the snapshots
+/// (in the ledger before the wait) go with the instance, key pair and group.
+#[test]
+fn sigkill_while_snapshotting_then_cleanup_removes_everything() {
+    use crate::build::{run_to_end, Running};
+    let st = crate::build::stack();
+    st.proxy
+        .set_delay(Duration::from_secs(30), &["DescribeSnapshots"]);
+    let path = cli_template(&st, "killed");
+    let mut run = Running::start(st.rpack(&["build", "-color=false", path.to_str().unwrap()]));
+    run.wait_for("Waiting for snapshot");
+    run.signal(libc::SIGKILL, true);
+    let (code, _) = run.finish();
+    assert_eq!(code, None, "killed by a signal");
+    st.proxy.set_delay(Duration::ZERO, &[]);
+    let before = st.leftovers(&[REGION]);
+    assert!(
+        before.iter().any(|l| l.starts_with("snapshot ")),
+        "the kill left no snapshot: {before:?}"
+    );
+    let (code, done) = run_to_end(st.rpack(&["cleanup", "--yes", "--region", REGION]));
+    assert_eq!(code, Some(0), "{done}");
+    let left = st.leftovers(&[REGION]);
+    assert!(
+        left.is_empty(),
+        "after `rpack cleanup --yes` still {left:?}\n{done}"
     );
 }
