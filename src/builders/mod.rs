@@ -1,7 +1,8 @@
-//! Builders (`amazon-ebs`, `amazon-ebsvolume`, `null`, `file`): configuration and the ordered steps that create a machine
+//! Builders (`amazon-ebs`, `amazon-ebsvolume`, `amazon-ebssurrogate`, `null`, `file`): configuration and the ordered steps that create a machine
 //! image. The shared runner lives in `crate::engine`.
 
 pub mod amazon_ebs;
+pub mod amazon_ebssurrogate;
 pub mod amazon_ebsvolume;
 pub mod common;
 pub mod file;

@@ -130,6 +130,12 @@ impl<'a> Decoder<'a> {
             .extend(keys.iter().map(std::string::ToString::to_string));
     }
 
+    /// Forgets that `keys` were read, so [`Decoder::finish`] reports them as unknown: for a
+    /// plugin that reuses a shared decoder but does not have some of its keys.
+    pub fn unmark(&mut self, keys: &[&str]) {
+        self.used.retain(|u| !keys.contains(&u.as_str()));
+    }
+
     /// Keys this plugin rejects as deprecated (Packer's `packer fix` message) rather than unknown.
     pub fn deprecated(&mut self, keys: &[&str]) {
         self.deprecated

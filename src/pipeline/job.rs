@@ -6,7 +6,7 @@ use super::prompts::runner_options;
 use super::{provision, OnErrorFlag, Options, Shared};
 use crate::artifact::Artifact;
 use crate::aws::access::AccessConfig;
-use crate::builders::{amazon_ebs, amazon_ebsvolume};
+use crate::builders::{amazon_ebs, amazon_ebssurrogate, amazon_ebsvolume};
 use crate::ledger::{Ledger, ResourceKind, COMPLETE_TAG};
 use crate::plan::{Build, BuilderConfig};
 use crate::post_processors::chain;
@@ -40,9 +40,9 @@ pub(super) async fn run_build(
         run_uuid: run_uuid.to_string(),
         // amazon-ebs builds have a ledger, so `rpack cleanup` finds this directory after a kill.
         work_dir: match &build.builder {
-            BuilderConfig::AmazonEbs(_) | BuilderConfig::AmazonEbsVolume(_) => {
-                crate::ledger::work_dir::path(&build_id)
-            }
+            BuilderConfig::AmazonEbs(_)
+            | BuilderConfig::AmazonEbsVolume(_)
+            | BuilderConfig::AmazonEbsSurrogate(_) => crate::ledger::work_dir::path(&build_id),
             _ => None,
         },
     });
@@ -69,6 +69,21 @@ pub(super) async fn run_build(
                 Ok(a) => {
                     mark_volumes_kept(&a, &ledger).await;
                     Artifact::Volumes(Arc::new(a))
+                }
+                Err(e) => return Err(format!("{e:#}")),
+            }
+        }
+        BuilderConfig::AmazonEbsSurrogate(cfg) => {
+            let mut cfg = (**cfg).clone();
+            if opts.force {
+                cfg.base.ami.force_deregister = true;
+            }
+            let (ledger, args) =
+                ebs_run_args(&cfg.base.access, &build_id, &ui, &hook, opts, shared)?;
+            match amazon_ebssurrogate::run(Arc::new(cfg), args).await {
+                Ok(a) => {
+                    mark_kept(&a, &ledger).await;
+                    Artifact::Ami(Arc::new(a))
                 }
                 Err(e) => return Err(format!("{e:#}")),
             }
@@ -123,7 +138,7 @@ pub(super) async fn run_build(
 }
 
 /// The ledger (registered for the interrupt handler, with the endpoint `rpack cleanup` needs)
-/// and the run arguments of an amazon-ebs or amazon-ebsvolume build.
+/// and the run arguments of an amazon-ebs, amazon-ebsvolume or amazon-ebssurrogate build.
 fn ebs_run_args(
     access: &AccessConfig,
     build_id: &str,

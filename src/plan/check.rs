@@ -211,7 +211,10 @@ fn check_build(
     // Builder.
     let builder = if registry::builder_known(&def.kind) {
         let mut c = bctx.clone();
-        c.amazon_funcs = matches!(def.kind.as_str(), "amazon-ebs" | "amazon-ebsvolume");
+        c.amazon_funcs = matches!(
+            def.kind.as_str(),
+            "amazon-ebs" | "amazon-ebsvolume" | "amazon-ebssurrogate"
+        );
         match registry::decode_builder(&def.kind, &[&def.config], &c) {
             Ok(d) => {
                 warnings.extend(d.warnings);

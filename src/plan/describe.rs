@@ -29,6 +29,18 @@ pub fn describe(b: &Build) -> String {
             let _ = writeln!(out, "{:#?}", c.base.comm);
             let _ = writeln!(out, "{:#?}", c.volumes);
         }
+        BuilderConfig::AmazonEbsSurrogate(c) => {
+            let _ = writeln!(out, "{:#?}", c.base.access);
+            let _ = writeln!(out, "{:#?}", c.base.ami);
+            let _ = writeln!(out, "{:#?}", c.base.block_devices);
+            let _ = writeln!(out, "{:#?}", c.base.run);
+            let _ = writeln!(out, "{:#?}", c.base.launch);
+            let _ = writeln!(out, "{:#?}", c.base.ami_options);
+            let _ = writeln!(out, "{:#?}", c.base.comm);
+            let _ = writeln!(out, "{:#?}", c.launch_devices);
+            let _ = writeln!(out, "{:#?}", c.root_device);
+            let _ = writeln!(out, "{:?}", c.architecture);
+        }
         BuilderConfig::Null(c) => {
             let _ = writeln!(out, "{c:#?}");
         }

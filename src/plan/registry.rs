@@ -3,7 +3,7 @@
 //! Each decoder reads every key of its object through a [`Decoder`], which then reports unknown
 //! keys and every other problem. Type names are spelled as in Packer.
 
-use crate::builders::{amazon_ebs, amazon_ebsvolume, file, null};
+use crate::builders::{amazon_ebs, amazon_ebssurrogate, amazon_ebsvolume, file, null};
 use crate::decoder::{ConfigError, Decoder};
 use crate::post_processors::{self, PostProcessor};
 use crate::provisioners::{self, Provisioner};
@@ -16,13 +16,20 @@ use crate::template::parse::{POST_PROCESSOR_COMMON_KEYS, PROVISIONER_COMMON_KEYS
 pub enum BuilderConfig {
     AmazonEbs(Box<amazon_ebs::config::Config>),
     AmazonEbsVolume(Box<amazon_ebsvolume::VolumeConfig>),
+    AmazonEbsSurrogate(Box<amazon_ebssurrogate::SurrogateConfig>),
     /// Boxed like `AmazonEbs`: its communicator configuration dwarfs `File`.
     Null(Box<null::Config>),
     File(file::Config),
 }
 
 /// Builder types rpack knows.
-pub const BUILDER_KINDS: &[&str] = &["amazon-ebs", "amazon-ebsvolume", "null", "file"];
+pub const BUILDER_KINDS: &[&str] = &[
+    "amazon-ebs",
+    "amazon-ebsvolume",
+    "amazon-ebssurrogate",
+    "null",
+    "file",
+];
 
 pub fn builder_known(kind: &str) -> bool {
     BUILDER_KINDS.contains(&kind)
@@ -76,6 +83,7 @@ pub fn decode_builder(
     let no_render: &[&str] = match kind {
         "amazon-ebs" => amazon_ebs::config::NO_RENDER,
         "amazon-ebsvolume" => amazon_ebsvolume::config::NO_RENDER,
+        "amazon-ebssurrogate" => amazon_ebssurrogate::config::NO_RENDER,
         _ => &[],
     };
     let mut d = Decoder::new(raws, ctx, kind, no_render);
@@ -93,6 +101,15 @@ pub fn decode_builder(
             d.deprecated(AMAZON_DEPRECATED);
             (
                 BuilderConfig::AmazonEbsVolume(Box::new(amazon_ebsvolume::config::decode(&mut d))),
+                Vec::new(),
+            )
+        }
+        "amazon-ebssurrogate" => {
+            d.deprecated(AMAZON_DEPRECATED);
+            (
+                BuilderConfig::AmazonEbsSurrogate(Box::new(amazon_ebssurrogate::config::decode(
+                    &mut d,
+                ))),
                 Vec::new(),
             )
         }

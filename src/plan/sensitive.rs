@@ -74,6 +74,7 @@ fn comm_of(b: &BuilderConfig) -> Option<&SshConfig> {
     match b {
         BuilderConfig::AmazonEbs(c) => Some(&c.comm),
         BuilderConfig::AmazonEbsVolume(c) => Some(&c.base.comm),
+        BuilderConfig::AmazonEbsSurrogate(c) => Some(&c.base.comm),
         BuilderConfig::Null(c) => Some(&c.comm),
         BuilderConfig::File(_) => None,
     }

@@ -533,7 +533,7 @@ fn unimplemented_plugin_types_are_not_mistaken_for_typos() {
     assert_eq!(ours.code, 1);
     let text = flat(&ours.text);
     for want in [
-        "builder 1: builder type \"docker\" (a Packer 1.6.6 built-in) is not implemented by rpack (plugin-not-implemented.json:2:67); rpack implements: amazon-ebs, amazon-ebsvolume, null, file",
+        "builder 1: builder type \"docker\" (a Packer 1.6.6 built-in) is not implemented by rpack (plugin-not-implemented.json:2:67); rpack implements: amazon-ebs, amazon-ebsvolume, amazon-ebssurrogate, null, file",
         "provisioner 1: provisioner type \"converge\" (a Packer 1.6.6 built-in) is not implemented by rpack (plugin-not-implemented.json:5:14); rpack implements: shell, file",
         "post-processor 0.0: post-processor type \"vagrant\" (a Packer 1.6.6 built-in) is not implemented by rpack",
         // A name Packer does not know either keeps Packer's wording.

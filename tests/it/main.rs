@@ -15,6 +15,8 @@ mod dist;
 mod ebs;
 mod ebs_faults;
 mod ebs_more;
+mod ebssurrogate;
+mod ebssurrogate_validate;
 mod ebsvolume;
 mod encrypt_boot;
 mod encrypt_boot_bench;

@@ -54,6 +54,9 @@ is forwarded without it, and the proxy then tags the new image's snapshots with 
 through moto (DescribeImages + CreateTags), as EC2 does in the call itself; the request log
 keeps the request as sent.
 
+RegisterImage's TagSpecifications (which moto ignores) are applied to the new image through moto
+(CreateTags), as EC2 does in the call itself.
+
       "raw_snapshot_tags": bool  forward CreateImage's snapshot TagSpecifications to moto as sent
                                 (moto then fails the call with HTTP 500, as an EC2 stand-in
                                 without them does); default false: split them off as below.
@@ -385,6 +388,26 @@ def split_snapshot_tags(body):
     return urllib.parse.urlencode(rest).encode(), snapshot_tags
 
 
+def image_tag_specs(body):
+    """The tags a RegisterImage form body asks for on the image, as [(key, value)]."""
+    pairs = urllib.parse.parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    specs = {}
+    for k, v in pairs:
+        m = re.match(r"TagSpecification\.(\d+)\.(.*)$", k)
+        if m:
+            specs.setdefault(int(m.group(1)), {})[m.group(2)] = v
+    tags = []
+    for i in sorted(specs):
+        fields = specs[i]
+        if fields.get("ResourceType") != "image":
+            continue
+        j = 1
+        while "Tag.%d.Key" % j in fields:
+            tags.append((fields["Tag.%d.Key" % j], fields.get("Tag.%d.Value" % j, "")))
+            j += 1
+    return tags
+
+
 KMS_REASON = ("Client.InvalidKMSKey.InvalidState",
               "Client.InvalidKMSKey.InvalidState: The KMS key provided is in an incorrect state")
 
@@ -558,6 +581,17 @@ class Handler(BaseHTTPRequestHandler):
             form["Tag.%d.Value" % i] = v
         self.local_call(form)
 
+    def tag_registered_image(self, data, tags):
+        """After a RegisterImage that asked for image tags: tag the new image."""
+        m = re.search(rb"<imageId>([^<]+)</imageId>", data)
+        if not m or not tags:
+            return
+        form = {"Action": "CreateTags", "Version": "2016-11-15", "ResourceId.1": m.group(1).decode()}
+        for i, (k, v) in enumerate(tags, 1):
+            form["Tag.%d.Key" % i] = k
+            form["Tag.%d.Value" % i] = v
+        self.local_call(form)
+
     def fail_launch_over_kms(self, data):
         """Terminates the instances a RunInstances answer names, as EC2 does with a key the
         volumes cannot use, and remembers them for their state reason."""
@@ -630,6 +664,8 @@ class Handler(BaseHTTPRequestHandler):
             status, headers, data = self.forward(body)
             if status == 200 and snapshot_tags:
                 self.tag_new_image_snapshots(data, snapshot_tags)
+            if status == 200 and action == "RegisterImage":
+                self.tag_registered_image(data, image_tag_specs(body))
             if (status == 200 and action == "RunInstances" and STATE.kms_launch_failure
                     and encrypted_launch(body)):
                 self.fail_launch_over_kms(data)

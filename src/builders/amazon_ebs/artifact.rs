@@ -15,11 +15,13 @@ pub struct Artifact {
     pub aws: Option<Arc<Clients>>,
     /// `deregistration_protection` is on for every AMI: `destroy` turns it off first.
     pub protected: bool,
+    /// Packer's builder id: amazon-ebs's, or amazon-ebssurrogate's for the AMIs it registers.
+    pub builder_id: &'static str,
 }
 
 impl Artifact {
     pub fn builder_id(&self) -> &'static str {
-        super::BUILDER_ID
+        self.builder_id
     }
 
     /// `region:ami` pairs sorted and joined with commas.
@@ -96,6 +98,7 @@ mod tests {
             snapshots: BTreeMap::new(),
             aws: None,
             protected: false,
+            builder_id: super::super::BUILDER_ID,
         };
         assert_eq!(a.id(), "eu-west-1:ami-3,us-east-1:ami-1,us-west-2:ami-2");
         assert_eq!(

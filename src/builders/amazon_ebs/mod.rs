@@ -116,11 +116,13 @@ pub async fn run(cfg: Arc<Config>, args: RunArgs) -> anyhow::Result<Option<Artif
         snapshots,
         aws: Some(aws),
         protected: cfg.ami_options.deregistration_protection,
+        builder_id: BUILDER_ID,
     }))
 }
 
 /// Runs `steps` over a fresh build context (ledger, clients, work directory) and returns the
-/// context of a successful run with the clients. Shared by amazon-ebs and amazon-ebsvolume.
+/// context of a successful run with the clients. Shared by amazon-ebs, amazon-ebsvolume and
+/// amazon-ebssurrogate.
 pub(crate) async fn execute(
     cfg: Arc<Config>,
     args: RunArgs,

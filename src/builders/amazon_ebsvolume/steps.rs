@@ -11,18 +11,14 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use aws_sdk_ec2::types::{
     CreateVolumePermission, CreateVolumePermissionModifications, PermissionGroup, ResourceType,
-    SnapshotState,
 };
 
 use super::config::EbsVolume;
 use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
-use crate::aws::wait::{self, Check};
 use crate::builders::amazon_ebs::context::{ec2_tags, BuildCtx, BUILD_ID_TAG};
+use crate::builders::amazon_ebs::steps::wait_snapshot;
 use crate::engine::{Outcome, Step, StepEnv};
-
-/// How long a snapshot may take to complete (Packer's default waiter allows about as long).
-const SNAPSHOT_COMPLETED: std::time::Duration = std::time::Duration::from_secs(2 * 60 * 60);
 
 pub struct TagVolumes {
     pub volumes: Arc<Vec<EbsVolume>>,
@@ -194,7 +190,7 @@ impl Step<BuildCtx> for SnapshotVolumes {
         env.ui.say("Waiting for Snapshots to become ready...");
         for (snap, _) in &made {
             env.ui.say(&format!("Waiting for {snap} to be ready."));
-            wait_completed(ctx, env, snap)
+            wait_snapshot(ctx, env, snap)
                 .await
                 .context("Error waiting for snapshot to become ready")?;
             env.ui.say(&format!("Snapshot Ready: {snap}"));
@@ -248,37 +244,4 @@ impl Step<BuildCtx> for SnapshotVolumes {
         }
         Ok(())
     }
-}
-
-/// Waits until snapshot `id` is completed (a snapshot in `error` fails the wait).
-async fn wait_completed(ctx: &BuildCtx, env: &StepEnv, id: &str) -> anyhow::Result<()> {
-    let ec2 = ctx.ec2();
-    let region = ctx.region.clone();
-    let policy = ctx.polling.policy(SNAPSHOT_COMPLETED);
-    let what = format!("snapshot {id} to complete in {region}");
-    wait::wait_for(&what, &policy, &env.cancel, || {
-        let ec2 = ec2.clone();
-        let region = region.clone();
-        async move {
-            let out = ec2
-                .describe_snapshots()
-                .snapshot_ids(id)
-                .send()
-                .await
-                .aws_context(|| format!("describing snapshot {id} in {region}"))?;
-            let Some(s) = out.snapshots().first() else {
-                return Ok(Check::Pending("not visible yet".into()));
-            };
-            Ok(match s.state() {
-                Some(SnapshotState::Completed) => Check::Done(()),
-                Some(SnapshotState::Error) => Check::Failed(format!(
-                    "snapshot {id} failed: {}",
-                    s.state_message().unwrap_or("no reason given")
-                )),
-                other => Check::Pending(other.map_or("unknown", |s| s.as_str()).to_string()),
-            })
-        }
-    })
-    .await?;
-    Ok(())
 }

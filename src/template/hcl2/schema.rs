@@ -40,6 +40,10 @@ const AMAZON_EBS: &[(&str, Nested)] = &[
 /// AMI's (see [`AMI_ONLY`]).
 const AMAZON_EBSVOLUME: &[(&str, Nested)] = &[("ebs_volumes", Nested::Repeated)];
 
+/// amazon-ebssurrogate's own nested block; the others it shares with amazon-ebs, except
+/// `fast_launch`'s.
+const AMAZON_EBSSURROGATE: &[(&str, Nested)] = &[("ami_root_device", Nested::Single)];
+
 /// amazon-ebs blocks about the AMI, which amazon-ebsvolume does not have.
 const AMI_ONLY: &[&str] = &[
     "launch_block_device_mappings",
@@ -57,6 +61,12 @@ pub(crate) fn nested(kind: &str, name: &str) -> Option<Nested> {
         "amazon-ebs" => AMAZON_EBS.iter().find(|(n, _)| *n == name).map(|(_, k)| *k),
         "amazon-ebsvolume" if AMI_ONLY.contains(&name) => None,
         "amazon-ebsvolume" => AMAZON_EBSVOLUME
+            .iter()
+            .chain(AMAZON_EBS)
+            .find(|(n, _)| *n == name)
+            .map(|(_, k)| *k),
+        "amazon-ebssurrogate" if matches!(name, "fast_launch" | "region_launch_templates") => None,
+        "amazon-ebssurrogate" => AMAZON_EBSSURROGATE
             .iter()
             .chain(AMAZON_EBS)
             .find(|(n, _)| *n == name)

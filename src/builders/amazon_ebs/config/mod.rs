@@ -131,6 +131,17 @@ pub(crate) fn decode_run(d: &mut Decoder<'_>) -> (SshConfig, RunConfig, LaunchOp
 
 pub(crate) use block_devices::{check_block_device, decode_device};
 
+/// What amazon-ebssurrogate shares with amazon-ebs's AMI side: the AMI keys with their checks,
+/// then the current plugin's AMI options, in Packer's order.
+pub(crate) fn decode_ami(
+    d: &mut Decoder<'_>,
+    build_region: Option<&str>,
+) -> (AmiConfig, AmiOptions) {
+    let ami = ami::decode(d, build_region);
+    let options = ami_options::decode(d);
+    (ami, options)
+}
+
 /// Tags given as a map (`tags`) or as the list form (`tag`); see [`tags`].
 pub(crate) fn tag_list(
     d: &mut Decoder<'_>,

@@ -18,6 +18,9 @@ pub const INSTANCE_TERMINATED: Duration = Duration::from_secs(30 * 60);
 /// Waiting for an AMI (created or copied) to be `available`. Packer waits 30 minutes, too
 /// short for big AMIs and cross-region copies (the same packer issues); 3 hours gives them room.
 pub const IMAGE_AVAILABLE: Duration = Duration::from_secs(3 * 60 * 60);
+/// Waiting for a snapshot of a launch volume (amazon-ebsvolume's `snapshot_volume`,
+/// amazon-ebssurrogate's volumes) to complete: a big volume's first snapshot takes hours.
+pub const SNAPSHOT_COMPLETED: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// Room a launch step's cleanup gets on top of [`INSTANCE_TERMINATED`]: the terminate call
 /// itself, and cancelling a spot fleet, before the wait starts.

@@ -26,7 +26,7 @@ pub mod stop_instance;
 
 use std::time::Duration;
 
-use aws_sdk_ec2::types::InstanceStateName;
+use aws_sdk_ec2::types::{InstanceStateName, SnapshotState};
 
 use crate::aws::delete;
 use crate::aws::error::AwsResultExt;
@@ -199,6 +199,39 @@ pub(crate) async fn delete_image(
             env.ledger.deleted(kind, id, region);
         },
     )
+    .await?;
+    Ok(())
+}
+
+/// Waits until snapshot `id` is completed (a snapshot in `error` fails the wait).
+pub(crate) async fn wait_snapshot(ctx: &BuildCtx, env: &StepEnv, id: &str) -> anyhow::Result<()> {
+    let ec2 = ctx.ec2();
+    let region = ctx.region.clone();
+    let policy = ctx.polling.policy(timeouts::SNAPSHOT_COMPLETED);
+    let what = format!("snapshot {id} to complete in {region}");
+    wait::wait_for(&what, &policy, &env.cancel, || {
+        let ec2 = ec2.clone();
+        let region = region.clone();
+        async move {
+            let out = ec2
+                .describe_snapshots()
+                .snapshot_ids(id)
+                .send()
+                .await
+                .aws_context(|| format!("describing snapshot {id} in {region}"))?;
+            let Some(s) = out.snapshots().first() else {
+                return Ok(Check::Pending("not visible yet".into()));
+            };
+            Ok(match s.state() {
+                Some(SnapshotState::Completed) => Check::Done(()),
+                Some(SnapshotState::Error) => Check::Failed(format!(
+                    "snapshot {id} failed: {}",
+                    s.state_message().unwrap_or("no reason given")
+                )),
+                other => Check::Pending(other.map_or("unknown", |s| s.as_str()).to_string()),
+            })
+        }
+    })
     .await?;
     Ok(())
 }
