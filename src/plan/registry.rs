@@ -7,6 +7,7 @@ use crate::builders::{amazon_ebs, amazon_ebsvolume, file, null};
 use crate::decoder::{ConfigError, Decoder};
 use crate::post_processors::{self, PostProcessor};
 use crate::provisioners::{self, Provisioner};
+use crate::template::hcl2::plugin_keys::{Family, PluginKeys, Unknown};
 use crate::template::interp::Context;
 use crate::template::json::Object;
 use crate::template::parse::{POST_PROCESSOR_COMMON_KEYS, PROVISIONER_COMMON_KEYS};
@@ -73,12 +74,22 @@ pub fn decode_builder(
     raws: &[&Object],
     ctx: &Context,
 ) -> Result<Decoded<BuilderConfig>, Vec<ConfigError>> {
+    builder(kind, raws, ctx, false)
+}
+
+fn builder(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+    keys_only: bool,
+) -> Result<Decoded<BuilderConfig>, Vec<ConfigError>> {
     let no_render: &[&str] = match kind {
         "amazon-ebs" => amazon_ebs::config::NO_RENDER,
         "amazon-ebsvolume" => amazon_ebsvolume::config::NO_RENDER,
         _ => &[],
     };
     let mut d = Decoder::new(raws, ctx, kind, no_render);
+    d.keys_only = keys_only;
     d.deprecated(DEPRECATED_EVERYWHERE);
     d.mark_known(&["name"]);
     let (value, warnings) = match kind {
@@ -117,7 +128,17 @@ pub fn decode_provisioner(
     raws: &[&Object],
     ctx: &Context,
 ) -> Result<Decoded<Provisioner>, Vec<ConfigError>> {
+    provisioner(kind, raws, ctx, false)
+}
+
+fn provisioner(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+    keys_only: bool,
+) -> Result<Decoded<Provisioner>, Vec<ConfigError>> {
     let mut d = Decoder::new(raws, ctx, kind, provisioners::no_render(kind));
+    d.keys_only = keys_only;
     if kind != "shell-local" {
         d.deprecated(DEPRECATED_EVERYWHERE);
     }
@@ -134,7 +155,17 @@ pub fn decode_post_processor(
     raws: &[&Object],
     ctx: &Context,
 ) -> Result<Decoded<PostProcessor>, Vec<ConfigError>> {
+    post_processor(kind, raws, ctx, false)
+}
+
+fn post_processor(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+    keys_only: bool,
+) -> Result<Decoded<PostProcessor>, Vec<ConfigError>> {
     let mut d = Decoder::new(raws, ctx, kind, post_processors::no_render(kind));
+    d.keys_only = keys_only;
     match kind {
         "shell-local" => {}
         "manifest" => {
@@ -149,6 +180,43 @@ pub fn decode_post_processor(
     d.finish()?;
     let warnings = value.warnings();
     Ok(Decoded { value, warnings })
+}
+
+/// The keys each plugin accepts, as its own decoder reads them (every key it does not read is
+/// unknown to it): HCL2 templates check plugin bodies with this when they load.
+pub struct Keys;
+
+impl PluginKeys for Keys {
+    fn unknown(&self, family: Family, kind: &str, config: &Object) -> Option<Vec<Unknown>> {
+        let ctx = Context::default();
+        let raws = [config];
+        let errs = match family {
+            Family::Builder if builder_known(kind) => builder(kind, &raws, &ctx, true).err(),
+            Family::Provisioner if provisioner_known(kind) => {
+                provisioner(kind, &raws, &ctx, true).err()
+            }
+            Family::PostProcessor if post_processor_known(kind) => {
+                post_processor(kind, &raws, &ctx, true).err()
+            }
+            _ => return None,
+        };
+        Some(
+            errs.unwrap_or_default()
+                .into_iter()
+                .filter(|e| {
+                    e.message.starts_with("unknown configuration key: ")
+                        || e.message.starts_with("Deprecated configuration key: ")
+                })
+                .filter_map(|e| {
+                    Some(Unknown {
+                        path: e.key?,
+                        pos: e.pos?,
+                        suggestion: e.suggestion,
+                    })
+                })
+                .collect(),
+        )
+    }
 }
 
 #[cfg(test)]

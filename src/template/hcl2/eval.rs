@@ -1,6 +1,7 @@
 //! Evaluating one HCL expression: unknown functions are reported at the call, `try()`/`can()`
-//! are resolved by a pre-pass (hcl-rs evaluates arguments eagerly, so they could not catch
-//! errors as ordinary functions), then hcl-rs evaluates the rest in the given context.
+//! and `convert()` are resolved by a pre-pass (hcl-rs evaluates arguments eagerly, so `try` and
+//! `can` could not catch errors as ordinary functions, and `convert`'s second argument is a type
+//! expression, not a value), then hcl-rs evaluates the rest in the given context.
 
 use hcl::eval::{Context, Evaluate};
 use hcl::Value;
@@ -48,6 +49,13 @@ pub(crate) fn check_functions(
                     detail,
                 ));
             }
+            if name == "convert" && node.name.namespace.is_empty() {
+                // The second argument is a type (`list(string)`), not calls.
+                if let Some(value) = node.args.iter().next() {
+                    self.visit_expr(value);
+                }
+                return;
+            }
             visit::visit_func_call(self, node);
         }
     }
@@ -81,10 +89,10 @@ pub(crate) fn eval(f: &SourceFile, expr: &Expression, ctx: &Context) -> Result<V
     let mut e = expr.clone();
     let mut pre = TryCan { ctx, err: None };
     pre.visit_expr_mut(&mut e);
-    if let Some((span, detail)) = pre.err {
+    if let Some((span, summary, detail)) = pre.err {
         return Err(Diag::error(
             f.span_loc(span.or_else(|| expr.span())),
-            "Error in function call",
+            summary,
             detail,
         ));
     }
@@ -108,7 +116,8 @@ fn eval_diag(f: &SourceFile, expr: &Expression, err: hcl::eval::Error) -> Diag {
 
 struct TryCan<'a, 'c> {
     ctx: &'a Context<'c>,
-    err: Option<(Option<std::ops::Range<usize>>, String)>,
+    /// The first failure: where, summary, detail.
+    err: Option<(Option<std::ops::Range<usize>>, &'static str, String)>,
 }
 
 impl VisitMut for TryCan<'_, '_> {
@@ -121,6 +130,15 @@ impl VisitMut for TryCan<'_, '_> {
             return;
         }
         let name = fc.name.name.as_str().to_string();
+        if name == "convert" {
+            if self.err.is_none() {
+                match convert_call(fc, self.ctx) {
+                    Ok(v) => *node = hcl::Expression::from(v).into(),
+                    Err(e) => self.err = Some(e),
+                }
+            }
+            return;
+        }
         if name != "try" && name != "can" {
             return;
         }
@@ -128,13 +146,21 @@ impl VisitMut for TryCan<'_, '_> {
         let span = fc.span();
         let result = if name == "can" {
             if args.len() != 1 {
-                self.err = Some((span, "can() takes exactly one argument.".into()));
+                self.err = Some((
+                    span,
+                    "Error in function call",
+                    "can() takes exactly one argument.".into(),
+                ));
                 return;
             }
             Value::Bool(args[0].evaluate(self.ctx).is_ok())
         } else {
             if args.is_empty() {
-                self.err = Some((span, "try() needs at least one argument.".into()));
+                self.err = Some((
+                    span,
+                    "Error in function call",
+                    "try() needs at least one argument.".into(),
+                ));
                 return;
             }
             let mut last = String::new();
@@ -153,6 +179,7 @@ impl VisitMut for TryCan<'_, '_> {
             } else {
                 self.err = Some((
                     span,
+                    "Error in function call",
                     format!(
                         "Call to function \"try\" failed: no expression succeeded; the last error was: {last}"
                     ),
@@ -162,6 +189,43 @@ impl VisitMut for TryCan<'_, '_> {
         };
         *node = hcl::Expression::from(result).into();
     }
+}
+
+type PreErr = (Option<std::ops::Range<usize>>, &'static str, String);
+
+/// `convert(value, type)`: the value converted by the variable type system (cty's
+/// `typeexpr.ConvertFunc`); errors point at the argument at fault.
+fn convert_call(fc: &hcl_edit::expr::FuncCall, ctx: &Context) -> Result<Value, PreErr> {
+    let args: Vec<&Expression> = fc.args.iter().collect();
+    let [value, ty] = args.as_slice() else {
+        let detail = if args.len() < 2 {
+            format!(
+                "Function \"convert\" expects 2 argument(s). Missing value for \"{}\".",
+                if args.is_empty() { "value" } else { "type" }
+            )
+        } else {
+            "Function \"convert\" expects only 2 argument(s).".to_string()
+        };
+        let at = args.get(2).and_then(|a| a.span()).or_else(|| fc.span());
+        let summary = if args.len() < 2 {
+            "Not enough function arguments"
+        } else {
+            "Too many function arguments"
+        };
+        return Err((at, summary, detail));
+    };
+    let t = super::types::parse(ty).map_err(|e| (ty.span(), "Invalid type specification", e))?;
+    let h: hcl::Expression = (*value).clone().into();
+    let v = h
+        .evaluate(ctx)
+        .map_err(|e| (value.span(), "Error in function call", e.to_string()))?;
+    super::types::convert(&v, &t).map_err(|e| {
+        (
+            value.span(),
+            "Invalid function argument",
+            format!("Invalid value for \"value\" parameter: {e}."),
+        )
+    })
 }
 
 /// A context with rpack's functions (`env()` only when `env_ok`).

@@ -28,6 +28,7 @@ mod json_syntax;
 mod limits;
 mod load;
 mod packer_block;
+pub(crate) mod plugin_keys;
 mod positions;
 mod prereqs;
 mod schema;
@@ -136,12 +137,16 @@ fn load_with_env(
     let root = data::with_execution(data.execute && data.provider.is_some(), || {
         to_model::root(&parsed.files, &decls, &scope, &mut diags)
     });
+    if let Some(keys) = data.plugins {
+        plugin_keys::check(&parsed.files, &root, keys, &mut diags);
+    }
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }
     let mut template = parse::parse_node(&root)
         .map_err(|e| diag::render(&[Diag::error(None, "Invalid template", e.to_string())]))?;
     template.path = Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)));
+    template.files = parsed.files.iter().map(|f| f.name.clone()).collect();
     let mut sensitive = BTreeMap::new();
     for name in &resolved.sensitive {
         let v = resolved

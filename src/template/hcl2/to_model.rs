@@ -47,6 +47,7 @@ pub(super) fn pos(l: Option<&Loc>) -> Pos {
         offset: l.offset,
         line: l.line as u32,
         col: l.col as u32,
+        file: l.file_index,
     })
     .unwrap_or_default()
 }
@@ -650,6 +651,7 @@ fn plugin(
                 std::slice::from_ref(full),
                 true,
                 override_obj,
+                provisioner,
                 diags,
             ));
         }
@@ -666,6 +668,7 @@ fn plugin(
         &selected,
         scoped,
         override_obj,
+        provisioner,
         diags,
     )
     .into_iter()
@@ -691,16 +694,16 @@ fn plugin_node(
     selected: &[String],
     scoped: bool,
     override_obj: Option<&hcl_edit::structure::Attribute>,
+    provisioner: bool,
     diags: &mut Vec<Diag>,
 ) -> Option<Node> {
-    let mut obj = body_object(
-        f,
-        &blk.body,
-        scope,
-        kind,
-        &["only", "except", "override"],
-        diags,
-    );
+    // A provisioner's `name` is Packer's (its block schema has it), not the plugin's.
+    let skip: &[&str] = if provisioner {
+        &["only", "except", "override", "name"]
+    } else {
+        &["only", "except", "override"]
+    };
+    let mut obj = body_object(f, &blk.body, scope, kind, skip, diags);
     obj.entries.insert(
         0,
         (

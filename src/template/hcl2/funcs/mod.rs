@@ -18,7 +18,8 @@ use hcl::{Number, Value};
 
 pub(crate) type R = Result<Value, String>;
 
-/// Every function rpack has, by name. `try` and `can` are handled by the evaluator's pre-pass.
+/// Every function rpack has, by name. `try`, `can` and `convert` are handled by the evaluator's
+/// pre-pass.
 fn table() -> Vec<(&'static str, Func)> {
     let mut t: Vec<(&'static str, Func)> = Vec::new();
     t.extend_from_slice(strings::FUNCS);
@@ -33,9 +34,9 @@ fn table() -> Vec<(&'static str, Func)> {
     t
 }
 
-/// Whether `name` is a function rpack has (`try`/`can` included).
+/// Whether `name` is a function rpack has (`try`/`can`/`convert` included).
 pub(crate) fn is_known(name: &str) -> bool {
-    name == "try" || name == "can" || name == "env" || table().iter().any(|(n, _)| *n == name)
+    matches!(name, "try" | "can" | "env" | "convert") || table().iter().any(|(n, _)| *n == name)
 }
 
 /// Declares every function in `ctx`; `env` only when `env_ok` (variable defaults).
