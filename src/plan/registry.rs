@@ -280,4 +280,65 @@ mod tests {
             ["Cannot specify source file AND content"]
         );
     }
+
+    fn unknown(family: Family, kind: &str, src: &str) -> Option<Vec<(String, u32, Option<String>)>> {
+        let node = parse(src).unwrap();
+        Keys.unknown(family, kind, node.as_object().unwrap()).map(|u| {
+            u.into_iter()
+                .map(|u| (u.path, u.pos.line, u.suggestion))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn keys_are_the_plugins_own_decoders_keys() {
+        assert_eq!(
+            unknown(
+                Family::Builder,
+                "null",
+                "{\"type\":\"null\",\"name\":\"n\",\"communicator\":\"none\",\n\"communicatr\":1,\n\"bogus\":2}"
+            ),
+            Some(vec![
+                ("bogus".into(), 3, None),
+                ("communicatr".into(), 2, Some("communicator".into()))
+            ])
+        );
+        // Keys of nested blocks have their path; deprecated keys are unknown too.
+        let ebs = unknown(
+            Family::Builder,
+            "amazon-ebs",
+            "{\"type\":\"amazon-ebs\",\"region\":\"r\",\"source_ami_filter\":{\"owners\":[\"x\"],\n\"ownrs\":1},\"ssh_key_path\":\"k\"}",
+        )
+        .unwrap();
+        assert!(ebs.contains(&("source_ami_filter.ownrs".into(), 2, Some("owners".into()))), "{ebs:?}");
+        assert!(ebs.iter().any(|u| u.0 == "ssh_key_path"), "{ebs:?}");
+        // The common provisioner and post-processor keys are known; no program runs.
+        assert_eq!(
+            unknown(
+                Family::Provisioner,
+                "shell-local",
+                "{\"type\":\"shell-local\",\"inline\":[\"x\"],\"only\":[\"a\"],\"pause_before\":\"1s\",\"max_retries\":2,\"timeout\":\"1m\"}"
+            ),
+            Some(vec![])
+        );
+        assert_eq!(
+            unknown(
+                Family::Provisioner,
+                "ansible",
+                "{\"type\":\"ansible\",\"playbook_file\":\"p.yml\",\"command\":\"/nonexistent/ansible-playbook\",\"bogus\":1}"
+            ),
+            Some(vec![("bogus".into(), 1, None)])
+        );
+        assert_eq!(
+            unknown(
+                Family::PostProcessor,
+                "manifest",
+                "{\"type\":\"manifest\",\"output\":\"m.json\",\"keep_input_artifact\":true,\"outptu\":1}"
+            ),
+            Some(vec![("outptu".into(), 1, Some("output".into()))])
+        );
+        // Unknown plugin types are reported elsewhere.
+        assert_eq!(unknown(Family::Builder, "virtualbox-iso", "{}"), None);
+        assert_eq!(unknown(Family::PostProcessor, "shell", "{}"), None);
+    }
 }

@@ -1,6 +1,6 @@
 //! Evaluating one HCL expression: unknown functions are reported at the call, `try()`/`can()`
-//! and `convert()` are resolved by a pre-pass (hcl-rs evaluates arguments eagerly, so `try` and
-//! `can` could not catch errors as ordinary functions, and `convert`'s second argument is a type
+//! are resolved by a pre-pass (hcl-rs evaluates arguments eagerly, so they could not catch
+//! errors as ordinary functions), which also reads `convert()`'s type argument (a type
 //! expression, not a value), then hcl-rs evaluates the rest in the given context.
 
 use hcl::eval::{Context, Evaluate};
@@ -111,7 +111,30 @@ fn eval_diag(f: &SourceFile, expr: &Expression, err: hcl::eval::Error) -> Diag {
         K::Unexpected(..) | K::UnaryOp(..) | K::BinaryOp(..) => "Invalid operand",
         _ => "Invalid expression",
     };
+    if let K::FuncCall(name, _) = err.kind() {
+        if name.name.as_str() == "convert" {
+            // The value did not convert: at the first convert call's value.
+            let at = first_convert_value(expr).or_else(|| expr.span());
+            return Diag::error(f.span_loc(at), "Invalid function argument", err.to_string());
+        }
+    }
     Diag::error(f.span_loc(expr.span()), summary, err.to_string())
+}
+
+/// The span of the value argument of the first `convert` call in `expr`.
+fn first_convert_value(expr: &Expression) -> Option<std::ops::Range<usize>> {
+    struct V(Option<std::ops::Range<usize>>);
+    impl Visit for V {
+        fn visit_func_call(&mut self, node: &hcl_edit::expr::FuncCall) {
+            if self.0.is_none() && node.name.name.as_str() == "convert" {
+                self.0 = node.args.iter().next().and_then(|a| a.span());
+            }
+            visit::visit_func_call(self, node);
+        }
+    }
+    let mut v = V(None);
+    v.visit_expr(expr);
+    v.0
 }
 
 struct TryCan<'a, 'c> {
@@ -131,11 +154,8 @@ impl VisitMut for TryCan<'_, '_> {
         }
         let name = fc.name.name.as_str().to_string();
         if name == "convert" {
-            if self.err.is_none() {
-                match convert_call(fc, self.ctx) {
-                    Ok(v) => *node = hcl::Expression::from(v).into(),
-                    Err(e) => self.err = Some(e),
-                }
+            if let Err(e) = convert_call(fc) {
+                self.err.get_or_insert(e);
             }
             return;
         }
@@ -193,39 +213,35 @@ impl VisitMut for TryCan<'_, '_> {
 
 type PreErr = (Option<std::ops::Range<usize>>, &'static str, String);
 
-/// `convert(value, type)`: the value converted by the variable type system (cty's
-/// `typeexpr.ConvertFunc`); errors point at the argument at fault.
-fn convert_call(fc: &hcl_edit::expr::FuncCall, ctx: &Context) -> Result<Value, PreErr> {
-    let args: Vec<&Expression> = fc.args.iter().collect();
-    let [value, ty] = args.as_slice() else {
-        let detail = if args.len() < 2 {
+/// `convert(value, type)` before evaluation: the type expression (`list(string)`) is read
+/// here, where its position is known, and handed to the `convert` function as text
+/// ([`funcs::TYPE_MARK`]), which converts with the variable type system (cty's
+/// `typeexpr.ConvertFunc`) wherever the call is evaluated (a `for` body included).
+fn convert_call(fc: &mut hcl_edit::expr::FuncCall) -> Result<(), PreErr> {
+    let n = fc.args.len();
+    if n != 2 {
+        let detail = if n < 2 {
             format!(
                 "Function \"convert\" expects 2 argument(s). Missing value for \"{}\".",
-                if args.is_empty() { "value" } else { "type" }
+                if n == 0 { "value" } else { "type" }
             )
         } else {
             "Function \"convert\" expects only 2 argument(s).".to_string()
         };
-        let at = args.get(2).and_then(|a| a.span()).or_else(|| fc.span());
-        let summary = if args.len() < 2 {
+        let at = fc.args.iter().nth(2).and_then(|a| a.span()).or_else(|| fc.span());
+        let summary = if n < 2 {
             "Not enough function arguments"
         } else {
             "Too many function arguments"
         };
         return Err((at, summary, detail));
+    }
+    let Some(ty) = fc.args.iter_mut().nth(1) else {
+        return Ok(());
     };
     let t = super::types::parse(ty).map_err(|e| (ty.span(), "Invalid type specification", e))?;
-    let h: hcl::Expression = (*value).clone().into();
-    let v = h
-        .evaluate(ctx)
-        .map_err(|e| (value.span(), "Error in function call", e.to_string()))?;
-    super::types::convert(&v, &t).map_err(|e| {
-        (
-            value.span(),
-            "Invalid function argument",
-            format!("Invalid value for \"value\" parameter: {e}."),
-        )
-    })
+    *ty = Expression::from(format!("{}{t}", funcs::TYPE_MARK));
+    Ok(())
 }
 
 /// A context with rpack's functions (`env()` only when `env_ok`).

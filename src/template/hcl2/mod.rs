@@ -266,3 +266,5 @@ mod tests;
 mod tests_data;
 #[cfg(test)]
 mod tests_json;
+#[cfg(test)]
+mod tests_lang;
