@@ -111,11 +111,12 @@ fn eval_diag(f: &SourceFile, expr: &Expression, err: hcl::eval::Error) -> Diag {
         K::Unexpected(..) | K::UnaryOp(..) | K::BinaryOp(..) => "Invalid operand",
         _ => "Invalid expression",
     };
-    if let K::FuncCall(name, _) = err.kind() {
+    if let K::FuncCall(name, msg) = err.kind() {
         if name.name.as_str() == "convert" {
-            // The value did not convert: at the first convert call's value.
+            // The value did not convert: at the first convert call's value, in cty's words
+            // (the expression hcl-rs would quote shows the type argument as the pre-pass wrote it).
             let at = first_convert_value(expr).or_else(|| expr.span());
-            return Diag::error(f.span_loc(at), "Invalid function argument", err.to_string());
+            return Diag::error(f.span_loc(at), "Invalid function argument", msg.clone());
         }
     }
     Diag::error(f.span_loc(expr.span()), summary, err.to_string())

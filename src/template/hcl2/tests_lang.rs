@@ -224,7 +224,7 @@ variable "other" {
     }
     let at = positions(&e);
     assert!(at.contains(&"a.pkr.hcl:3:13".to_string()), "{at:?}");
-    assert!(at.contains(&"a.pkr.hcl:9:21".to_string()), "{at:?}");
+    assert!(at.contains(&"a.pkr.hcl:7:13".to_string()), "{at:?}");
     assert!(at.contains(&"b.pkr.hcl:4:21".to_string()), "{at:?}");
 
     // Undefined references in different blocks and files: each with its position.

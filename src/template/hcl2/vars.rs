@@ -41,7 +41,8 @@ struct Var<'d> {
     /// Where the value came from, in Packer's words for a failed validation ("Invalid value
     /// for cmd variable"): `default`, `env`, `varfile` or `cmd`.
     from: &'static str,
-    /// The default does not have the declared type (reported once, not again as unset).
+    /// The default, or a value given for it, does not have the declared type (reported once,
+    /// not again as unset).
     bad_default: bool,
     /// The declared default (after conversion), for `nullable = false`.
     default: Option<Value>,
@@ -136,7 +137,10 @@ pub(crate) fn resolve(
                 let loc = None;
                 match from_string(loc, &format!("environment variable {k}"), raw, &vars[i].ty) {
                     Ok(v) => (vars[i].value, vars[i].from) = (Some(v), "env"),
-                    Err(e) => diags.push(e),
+                    Err(e) => {
+                        diags.push(e);
+                        vars[i].bad_default = true;
+                    }
                 }
             }
         }
@@ -148,7 +152,10 @@ pub(crate) fn resolve(
             match find(&mut vars, &name) {
                 Some(i) => match typed(loc.clone(), &name, v, &vars[i].ty) {
                     Ok(v) => (vars[i].value, vars[i].from, vars[i].at) = (Some(v), "varfile", loc),
-                    Err(e) => diags.push(e),
+                    Err(e) => {
+                        diags.push(e);
+                        vars[i].bad_default = true;
+                    }
                 },
                 None => diags.push(Diag::warning(
                     loc,
@@ -162,7 +169,10 @@ pub(crate) fn resolve(
         match find(&mut vars, name) {
             Some(i) => match from_string(None, &format!("-var {name}"), raw, &vars[i].ty) {
                 Ok(v) => (vars[i].value, vars[i].from) = (Some(v), "cmd"),
-                Err(e) => diags.push(e),
+                Err(e) => {
+                    diags.push(e);
+                    vars[i].bad_default = true;
+                }
             },
             None => diags.push(Diag::error(
                 None,
@@ -205,7 +215,7 @@ pub(crate) fn resolve(
             continue;
         }
         let f = &files[v.decl.file];
-        for (cond, msg) in &v.decl.validations {
+        for (cond, msg, rule_at) in &v.decl.validations {
             let before = diags.len();
             check_functions(f, cond, false, diags);
             if diags.len() > before {
@@ -218,12 +228,21 @@ pub(crate) fn resolve(
                         .ok()
                         .and_then(|m| m.as_str().map(str::to_string))
                         .unwrap_or_default();
+                    // Packer's subject is where the value is written (a default, a var-file
+                    // assignment); it has none for -var and the environment, where rpack
+                    // points at the condition.
+                    let written = match v.from {
+                        "default" => v.decl.default.as_ref().and_then(|e| f.span_loc(e.span())),
+                        "varfile" => v.at.clone(),
+                        _ => None,
+                    };
+                    let rule = rule_at.clone().or_else(|| f.span_loc(cond.span()));
                     diags.push(Diag::error(
-                        f.span_loc(cond.span()),
+                        written.or_else(|| f.span_loc(cond.span())),
                         format!("Invalid value for {} variable", v.from),
                         format!(
                             "{m}\n\nThis was checked by the validation rule at {}.",
-                            loc_text(f.span_loc(cond.span()).as_ref())
+                            loc_text(rule.as_ref())
                         ),
                     ));
                 }
