@@ -87,6 +87,7 @@ pub(crate) fn references(expr: &Expression) -> Vec<(String, String)> {
 /// Evaluates `expr` (from file `f`) in `ctx`.
 pub(crate) fn eval(f: &SourceFile, expr: &Expression, ctx: &Context) -> Result<Value, Diag> {
     let mut e = expr.clone();
+    super::operands::wrap(&mut e);
     let mut pre = TryCan { ctx, err: None };
     pre.visit_expr_mut(&mut e);
     if let Some((span, summary, detail)) = pre.err {
@@ -112,6 +113,11 @@ fn eval_diag(f: &SourceFile, expr: &Expression, err: hcl::eval::Error) -> Diag {
         _ => "Invalid expression",
     };
     if let K::FuncCall(name, msg) = err.kind() {
+        if name.name.as_str() == super::operands::OPERAND {
+            if let Some(d) = super::operands::diag(f, msg) {
+                return d;
+            }
+        }
         if name.name.as_str() == "convert" {
             // The value did not convert: at the first convert call's value, in cty's words
             // (the expression hcl-rs would quote shows the type argument as the pre-pass wrote it).

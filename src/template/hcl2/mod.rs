@@ -27,6 +27,7 @@ pub(crate) mod inspect;
 mod json_syntax;
 mod limits;
 mod load;
+mod operands;
 mod packer_block;
 pub(crate) mod plugin_keys;
 mod positions;

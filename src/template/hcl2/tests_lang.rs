@@ -418,3 +418,42 @@ fn operators_follow_hcl_precedence() {
     let e = local("1 < 2 < 3").err().unwrap();
     assert!(e.contains("Invalid operand"), "{e}");
 }
+
+#[test]
+fn operands_convert_as_cty_does() {
+    for (expr, want) in [
+        ("\"1\" + 1", "2"),
+        ("\"2\" * \"3\"", "6"),
+        ("\"1.50\" * 2", "3"),
+        ("\"1e2\" + 0", "100"),
+        ("\"10\" > \"9\"", "true"),
+        ("\"1\" < 2", "true"),
+        ("-\"2\"", "-2"),
+        ("\"true\" && true", "true"),
+        ("\"1\" && true", "true"),
+        ("!\"false\"", "true"),
+        ("[for x in [\"1\", \"2\"] : x * 10]", "[10,20]"),
+        ("try(\"x\" + 1, \"fallback\")", "\"fallback\""),
+    ] {
+        assert_eq!(local(expr).as_deref(), Ok(want), "{expr}");
+    }
+    // Packer 1.6.6's messages, at the operand.
+    for (expr, summary, detail, col) in [
+        ("\"abc\" + 1", "Invalid operand", "Unsuitable value for left operand: a number is required.", 7),
+        ("\" 1\" + 0", "Invalid operand", "Unsuitable value for left operand: a number is required.", 7),
+        ("1 + true", "Invalid operand", "Unsuitable value for right operand: number required.", 11),
+        ("[1] + 1", "Invalid operand", "Unsuitable value for left operand: number required.", 7),
+        ("!1", "Invalid operand", "Unsuitable value for unary operand: bool required.", 8),
+        ("-\"a\"", "Invalid operand", "Unsuitable value for unary operand: a number is required.", 8),
+        ("\"TRUE\" && true", "Invalid operand", "Unsuitable value for left operand: a bool is required; to convert from string, use lowercase \"true\".", 7),
+        ("null + 1", "Operation failed", "Error during operation: argument must not be null.", 7),
+    ] {
+        let e = local(expr).err().unwrap();
+        assert!(e.starts_with(&format!("Error: {summary}\n")), "{expr}: {e}");
+        assert!(e.contains(detail), "{expr}: {e}");
+        assert_eq!(positions(&e), [format!("t.pkr.hcl:2:{col}")], "{expr}: {e}");
+    }
+    // The internal conversion is not a function templates can call.
+    let e = local("__rpack_operand(1, \"number\", \"left\", 0)").err().unwrap();
+    assert!(e.contains("Call to unknown function"), "{e}");
+}

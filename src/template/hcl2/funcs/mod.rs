@@ -64,6 +64,13 @@ pub(crate) fn declare(ctx: &mut Context, env_ok: bool) {
             FuncDef::builder().variadic_param(ParamType::Any).build(f),
         );
     }
+    // Operand conversions (see `operands`); never callable from a template.
+    ctx.declare_func(
+        super::operands::OPERAND,
+        FuncDef::builder()
+            .variadic_param(ParamType::Any)
+            .build(super::operands::operand),
+    );
     if env_ok {
         ctx.declare_func(
             "env",
