@@ -125,7 +125,72 @@ fn eval_diag(f: &SourceFile, expr: &Expression, err: hcl::eval::Error) -> Diag {
             return Diag::error(f.span_loc(at), "Invalid function argument", msg.clone());
         }
     }
+    // A reference that does not resolve: at the reference, in HCL's words.
+    match err.kind() {
+        K::UndefinedVar(name) => {
+            let at = reference_at(expr, name.as_str(), None).or_else(|| expr.span());
+            return Diag::error(
+                f.span_loc(at),
+                summary,
+                format!("There is no variable named \"{}\".", name.as_str()),
+            );
+        }
+        K::NoSuchKey(key) => {
+            if let Some(at) = reference_at(expr, "", Some(key)) {
+                return Diag::error(
+                    f.span_loc(Some(at)),
+                    summary,
+                    format!("This object does not have an attribute named \"{key}\"."),
+                );
+            }
+        }
+        _ => {}
+    }
     Diag::error(f.span_loc(expr.span()), summary, err.to_string())
+}
+
+/// Where the first reference to variable `root` (or, with `attr`, the first traversal reading
+/// attribute `attr`) starts in `expr`.
+fn reference_at(
+    expr: &Expression,
+    root: &str,
+    attr: Option<&str>,
+) -> Option<std::ops::Range<usize>> {
+    struct V<'a> {
+        root: &'a str,
+        attr: Option<&'a str>,
+        found: Option<std::ops::Range<usize>>,
+    }
+    impl Visit for V<'_> {
+        fn visit_expr(&mut self, node: &Expression) {
+            if self.found.is_some() {
+                return;
+            }
+            match (node, self.attr) {
+                (Expression::Variable(v), None) if v.as_str() == self.root => {
+                    self.found = node.span();
+                }
+                (Expression::Traversal(t), Some(a)) => {
+                    let reads = t.operators.iter().any(|op| {
+                        matches!(op.value(), hcl_edit::expr::TraversalOperator::GetAttr(k) if k.as_str() == a)
+                    });
+                    if reads {
+                        self.found = node.span();
+                        return;
+                    }
+                    visit::visit_expr(self, node);
+                }
+                _ => visit::visit_expr(self, node),
+            }
+        }
+    }
+    let mut v = V {
+        root,
+        attr,
+        found: None,
+    };
+    v.visit_expr(expr);
+    v.found
 }
 
 /// The span of the value argument of the first `convert` call in `expr`.

@@ -237,12 +237,21 @@ variable "other" {
     write(
         dir.path(),
         "b.pkr.hcl",
-        "build {\n  sources = [\"source.null.a\"]\n  provisioner \"shell-local\" {\n    inline = [local.missing]\n  }\n}\n",
+        "build {\n  sources = [\"source.null.a\"]\n  provisioner \"shell-local\" {\n    inline = [\"echo ${local.missing}\"]\n  }\n}\n",
     );
     let e = load_dir(dir.path(), &[], true).err().unwrap();
+    // Each at the reference itself (inside a string template too), in HCL's words.
     assert_eq!(
         positions(&e),
-        ["a.pkr.hcl:2:18", "b.pkr.hcl:4:14"],
+        ["a.pkr.hcl:2:18", "b.pkr.hcl:4:23"],
+        "{e}"
+    );
+    assert!(
+        e.contains("This object does not have an attribute named \"nope\"."),
+        "{e}"
+    );
+    assert!(
+        e.contains("This object does not have an attribute named \"missing\"."),
         "{e}"
     );
 }
