@@ -81,11 +81,19 @@ pub(crate) fn check(files: &[SourceFile], root: &Node, keys: &dyn PluginKeys, di
                 continue;
             }
             seen.push((u.pos.file, u.pos.offset));
-            let loc = files.get(u.pos.file as usize).map(|f| loc_at(f, u.pos));
-            let mut d = super::blocks::unsupported_argument(loc, last_segment(&u.path));
-            if let Some(s) = &u.suggestion {
-                d.detail.push_str(&format!(" Did you mean \"{s}\"?"));
-            }
+            let file = files.get(u.pos.file as usize);
+            let name = last_segment(&u.path);
+            // HCL's JSON syntax words it its own way, without a suggestion.
+            let d = match (file, &u.suggestion) {
+                (Some(f), _) if f.name.ends_with(".json") => json_property(f, u.pos, name),
+                (_, s) => {
+                    let mut d = super::blocks::unsupported_argument(file.map(|f| loc_at(f, u.pos)), name);
+                    if let Some(s) = s {
+                        d.detail.push_str(&format!(" Did you mean \"{s}\"?"));
+                    }
+                    d
+                }
+            };
             diags.push(d);
         }
     }
@@ -121,6 +129,21 @@ fn levenshtein(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// HCL's JSON-syntax wording for a property no schema has, at the property name's opening quote.
+fn json_property(f: &SourceFile, p: Pos, name: &str) -> Diag {
+    let mut l = loc_at(f, p);
+    let before: Vec<char> = l.text.chars().take(l.col.saturating_sub(1)).collect();
+    if before.last() == Some(&'"') {
+        l.col -= 1;
+        l.offset = l.offset.saturating_sub(1);
+    }
+    Diag::error(
+        Some(l),
+        "Extraneous JSON object property",
+        format!("No argument or block type is named \"{name}\"."),
+    )
 }
 
 /// The name of a key path's last key: `a.b[0].c` → `c`.

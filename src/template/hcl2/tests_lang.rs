@@ -126,6 +126,26 @@ fn unknown_plugin_keys_are_unsupported_arguments_all_at_once() {
 }
 
 #[test]
+fn unknown_plugin_keys_in_json_syntax_use_hcls_json_words() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "t.pkr.json",
+        "{\n  \"source\": {\"null\": {\"a\": {\n    \"communicator\": \"none\",\n    \"communicatr\": 1\n  }}},\n  \"build\": {\"sources\": [\"source.null.a\"]}\n}\n",
+    );
+    let e = load_dir(dir.path(), &[], true).err().unwrap();
+    assert_eq!(positions(&e), ["t.pkr.json:4:5"], "{e}");
+    assert!(
+        e.contains("Error: Extraneous JSON object property\n"),
+        "{e}"
+    );
+    assert!(
+        e.contains("\nNo argument or block type is named \"communicatr\".\n"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_provisioner_evaluated_per_build_reports_its_key_once() {
     let src = r#"
 source "null" "a" { communicator = "none" }
