@@ -16,7 +16,8 @@ use crate::provisioners::Common;
 use crate::template::interp::{self, BuildData, Context};
 use crate::template::json::Object;
 use crate::template::parse::{
-    applies_to, FileNames, go_multierror, mapstructure_errors, packer_multierror, ProvisionerDef, Template,
+    applies_to, go_multierror, mapstructure_errors, packer_multierror, FileNames, ProvisionerDef,
+    Template,
 };
 use crate::template::variables;
 
@@ -171,7 +172,14 @@ fn undefined_diag(
     }
     let lines: Vec<String> = refs
         .iter()
-        .map(|r| describe(r, r.pos.map_or(file.to_string(), |p| file.name(p).to_string()).as_str()))
+        .map(|r| {
+            describe(
+                r,
+                r.pos
+                    .map_or(file.to_string(), |p| file.name(p).to_string())
+                    .as_str(),
+            )
+        })
         .collect();
     let mut detail = lines.join("\n");
     if opts.strict {

@@ -281,13 +281,18 @@ mod tests {
         );
     }
 
-    fn unknown(family: Family, kind: &str, src: &str) -> Option<Vec<(String, u32, Option<String>)>> {
+    fn unknown(
+        family: Family,
+        kind: &str,
+        src: &str,
+    ) -> Option<Vec<(String, u32, Option<String>)>> {
         let node = parse(src).unwrap();
-        Keys.unknown(family, kind, node.as_object().unwrap()).map(|u| {
-            u.into_iter()
-                .map(|u| (u.path, u.pos.line, u.suggestion))
-                .collect()
-        })
+        Keys.unknown(family, kind, node.as_object().unwrap())
+            .map(|u| {
+                u.into_iter()
+                    .map(|u| (u.path, u.pos.line, u.suggestion))
+                    .collect()
+            })
     }
 
     #[test]
@@ -310,7 +315,10 @@ mod tests {
             "{\"type\":\"amazon-ebs\",\"region\":\"r\",\"source_ami_filter\":{\"owners\":[\"x\"],\n\"ownrs\":1},\"ssh_key_path\":\"k\"}",
         )
         .unwrap();
-        assert!(ebs.contains(&("source_ami_filter.ownrs".into(), 2, Some("owners".into()))), "{ebs:?}");
+        assert!(
+            ebs.contains(&("source_ami_filter.ownrs".into(), 2, Some("owners".into()))),
+            "{ebs:?}"
+        );
         assert!(ebs.iter().any(|u| u.0 == "ssh_key_path"), "{ebs:?}");
         // The common provisioner and post-processor keys are known; no program runs.
         assert_eq!(

@@ -300,7 +300,12 @@ fn convert_call(fc: &mut hcl_edit::expr::FuncCall) -> Result<(), PreErr> {
         } else {
             "Function \"convert\" expects only 2 argument(s).".to_string()
         };
-        let at = fc.args.iter().nth(2).and_then(|a| a.span()).or_else(|| fc.span());
+        let at = fc
+            .args
+            .iter()
+            .nth(2)
+            .and_then(|a| a.span())
+            .or_else(|| fc.span());
         let summary = if n < 2 {
             "Not enough function arguments"
         } else {

@@ -66,10 +66,7 @@ fn convert(e: &mut Expression, want: &str, side: &str) {
         Expression::from(side),
         Expression::from(i64::try_from(offset).unwrap_or(0)),
     ]);
-    *e = Expression::from(FuncCall::new(
-        hcl_edit::Ident::new(OPERAND),
-        args,
-    ));
+    *e = Expression::from(FuncCall::new(hcl_edit::Ident::new(OPERAND), args));
 }
 
 /// The conversion function: `(value, "number"|"bool", side, offset)`.

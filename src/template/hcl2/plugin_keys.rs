@@ -37,7 +37,12 @@ pub(crate) trait PluginKeys {
 /// Checks every plugin object of the JSON-shaped `root` (builders, provisioners, the
 /// error-cleanup provisioner, post-processors), pushing one diagnostic per unknown key. A
 /// key met twice (a provisioner evaluated once per build) is reported once.
-pub(crate) fn check(files: &[SourceFile], root: &Node, keys: &dyn PluginKeys, diags: &mut Vec<Diag>) {
+pub(crate) fn check(
+    files: &[SourceFile],
+    root: &Node,
+    keys: &dyn PluginKeys,
+    diags: &mut Vec<Diag>,
+) {
     let Some(root) = root.as_object() else {
         return;
     };
@@ -87,7 +92,8 @@ pub(crate) fn check(files: &[SourceFile], root: &Node, keys: &dyn PluginKeys, di
             let d = match (file, &u.suggestion) {
                 (Some(f), _) if f.name.ends_with(".json") => json_property(f, u.pos, name),
                 (_, s) => {
-                    let mut d = super::blocks::unsupported_argument(file.map(|f| loc_at(f, u.pos)), name);
+                    let mut d =
+                        super::blocks::unsupported_argument(file.map(|f| loc_at(f, u.pos)), name);
                     if let Some(s) = s {
                         d.detail.push_str(&format!(" Did you mean \"{s}\"?"));
                     }
@@ -178,7 +184,10 @@ mod tests {
         assert_eq!(levenshtein("inlin", "inline"), 1);
         assert_eq!(suggestion("inlin", &known).as_deref(), Some("inline"));
         assert_eq!(suggestion("nope", &known).as_deref(), Some("name"));
-        assert_eq!(suggestion("communicatr", &known).as_deref(), Some("communicator"));
+        assert_eq!(
+            suggestion("communicatr", &known).as_deref(),
+            Some("communicator")
+        );
         assert_eq!(suggestion("bogus", &known), None);
     }
 
@@ -186,7 +195,10 @@ mod tests {
     fn the_last_key_of_a_path_is_named() {
         assert_eq!(last_segment("bogus"), "bogus");
         assert_eq!(last_segment("source_ami_filter.bogus"), "bogus");
-        assert_eq!(last_segment("launch_block_device_mappings[0].bogus"), "bogus");
+        assert_eq!(
+            last_segment("launch_block_device_mappings[0].bogus"),
+            "bogus"
+        );
         assert_eq!(last_segment("a.b[2]"), "b");
     }
 }

@@ -179,9 +179,17 @@ fn positions_of_a_directory_name_their_file() {
     let b = &l.template.builders[0];
     let names = l.template.file_names();
     assert_eq!(b.pos.file, 1);
-    assert!(names.name(b.pos).ends_with("b.pkr.hcl"), "{}", names.at(b.pos));
+    assert!(
+        names.name(b.pos).ends_with("b.pkr.hcl"),
+        "{}",
+        names.at(b.pos)
+    );
     let key = b.config.key_pos("communicator").unwrap();
-    assert!(names.at(key).ends_with("b.pkr.hcl:3:3"), "{}", names.at(key));
+    assert!(
+        names.at(key).ends_with("b.pkr.hcl:3:3"),
+        "{}",
+        names.at(key)
+    );
     // A lone file and a JSON template keep their one name.
     let one = load_one(
         "source \"null\" \"a\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.a\"]\n}\n",
@@ -261,11 +269,7 @@ variable "other" {
     );
     let e = load_dir(dir.path(), &[], true).err().unwrap();
     // Each at the reference itself (inside a string template too), in HCL's words.
-    assert_eq!(
-        positions(&e),
-        ["a.pkr.hcl:2:18", "b.pkr.hcl:4:23"],
-        "{e}"
-    );
+    assert_eq!(positions(&e), ["a.pkr.hcl:2:18", "b.pkr.hcl:4:23"], "{e}");
     assert!(
         e.contains("This object does not have an attribute named \"nope\"."),
         "{e}"
@@ -373,7 +377,10 @@ fn local(expr: &str) -> Result<String, String> {
 #[test]
 fn convert_uses_the_variable_type_system() {
     assert_eq!(local("convert(\"5\", number)").unwrap(), "5");
-    assert_eq!(local("convert([1, 2], list(string))").unwrap(), "[\"1\",\"2\"]");
+    assert_eq!(
+        local("convert([1, 2], list(string))").unwrap(),
+        "[\"1\",\"2\"]"
+    );
     assert_eq!(
         local("convert({a = 1}, map(string))").unwrap(),
         "{\"a\":\"1\"}"
@@ -386,7 +393,10 @@ fn convert_uses_the_variable_type_system() {
         local("[for x in [\"1\", \"2\"] : convert(x, number) + 1]").unwrap(),
         "[2,3]"
     );
-    assert_eq!(local("try(convert(\"x\", bool), \"no\")").unwrap(), "\"no\"");
+    assert_eq!(
+        local("try(convert(\"x\", bool), \"no\")").unwrap(),
+        "\"no\""
+    );
     let e = local("convert(\"abc\", number)").err().unwrap();
     assert!(e.contains("Error: Invalid function argument"), "{e}");
     assert!(e.contains("Invalid value for \"value\" parameter: "), "{e}");
@@ -483,6 +493,8 @@ fn operands_convert_as_cty_does() {
         assert_eq!(positions(&e), [format!("t.pkr.hcl:2:{col}")], "{expr}: {e}");
     }
     // The internal conversion is not a function templates can call.
-    let e = local("__rpack_operand(1, \"number\", \"left\", 0)").err().unwrap();
+    let e = local("__rpack_operand(1, \"number\", \"left\", 0)")
+        .err()
+        .unwrap();
     assert!(e.contains("Call to unknown function"), "{e}");
 }

@@ -48,7 +48,8 @@ fn convert(a: hcl::eval::FuncArgs) -> R {
         .and_then(|s| hcl_edit::parser::parse_expr(s).ok())
         .and_then(|e| super::types::parse(&e).ok())
         .ok_or("the type argument must be a type expression, such as list(string).")?;
-    super::types::convert(&a[0], &t).map_err(|e| format!("Invalid value for \"value\" parameter: {e}."))
+    super::types::convert(&a[0], &t)
+        .map_err(|e| format!("Invalid value for \"value\" parameter: {e}."))
 }
 
 /// Whether `name` is a function rpack has (`try`/`can` included).

@@ -32,7 +32,9 @@ pub(super) const FUNCS: &[(&str, hcl::eval::Func)] = &[
 
 fn yamlencode(a: FuncArgs) -> R {
     let v = args(a, 1, 1)?;
-    Ok(Value::String(crate::template::yaml::encode_cty(&cty(&v[0]))))
+    Ok(Value::String(crate::template::yaml::encode_cty(
+        &cty(&v[0]),
+    )))
 }
 
 /// An HCL value in the YAML module's cty shape.
