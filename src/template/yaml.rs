@@ -274,18 +274,17 @@ impl Emitter {
         for (i, &c) in chars.iter().enumerate() {
             if !printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
                 self.put('\\');
-                match escape(c) {
-                    Some(e) => self.put(e),
-                    None => {
-                        let (tag, width) = match c as u32 {
-                            0..=0xFF => ('x', 2),
-                            0x100..=0xFFFF => ('u', 4),
-                            _ => ('U', 8),
-                        };
-                        self.put(tag);
-                        for ch in format!("{:0width$X}", c as u32).chars() {
-                            self.put(ch);
-                        }
+                if let Some(e) = escape(c) {
+                    self.put(e);
+                } else {
+                    let (tag, width) = match c as u32 {
+                        0..=0xFF => ('x', 2),
+                        0x100..=0xFFFF => ('u', 4),
+                        _ => ('U', 8),
+                    };
+                    self.put(tag);
+                    for ch in format!("{:0width$X}", c as u32).chars() {
+                        self.put(ch);
                     }
                 }
                 spaces = false;

@@ -199,7 +199,7 @@ fn first_convert_value(expr: &Expression) -> Option<std::ops::Range<usize>> {
     impl Visit for V {
         fn visit_func_call(&mut self, node: &hcl_edit::expr::FuncCall) {
             if self.0.is_none() && node.name.name.as_str() == "convert" {
-                self.0 = node.args.iter().next().and_then(|a| a.span());
+                self.0 = node.args.iter().next().and_then(Span::span);
             }
             visit::visit_func_call(self, node);
         }
@@ -304,7 +304,7 @@ fn convert_call(fc: &mut hcl_edit::expr::FuncCall) -> Result<(), PreErr> {
             .args
             .iter()
             .nth(2)
-            .and_then(|a| a.span())
+            .and_then(Span::span)
             .or_else(|| fc.span());
         let summary = if n < 2 {
             "Not enough function arguments"

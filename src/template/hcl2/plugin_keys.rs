@@ -177,7 +177,7 @@ mod tests {
     fn close_keys_are_suggested_as_hcl_does() {
         let known: Vec<String> = ["name", "inline", "script", "communicator"]
             .iter()
-            .map(|s| s.to_string())
+            .map(std::string::ToString::to_string)
             .collect();
         assert_eq!(levenshtein("kitten", "sitting"), 3);
         assert_eq!(levenshtein("", "abc"), 3);

@@ -24,7 +24,7 @@ impl PluginKeys for FakeKeys {
             (Family::PostProcessor, "manifest") => &["output", "only", "except"],
             _ => return None,
         };
-        let known: Vec<String> = known.iter().map(|s| s.to_string()).collect();
+        let known: Vec<String> = known.iter().map(std::string::ToString::to_string).collect();
         Some(
             config
                 .entries

@@ -184,13 +184,12 @@ pub(crate) fn resolve(
     for v in &mut vars {
         if v.value == Some(Value::Null) && !v.nullable {
             // Terraform's rule for `nullable = false`: a null given value takes the default.
-            match &v.default {
-                Some(d) => (v.value, v.from) = (Some(d.clone()), "default"),
-                None => {
-                    diags.push(not_null(v));
-                    v.value = None;
-                    v.bad_default = true;
-                }
+            if let Some(d) = &v.default {
+                (v.value, v.from) = (Some(d.clone()), "default");
+            } else {
+                diags.push(not_null(v));
+                v.value = None;
+                v.bad_default = true;
             }
         }
     }
