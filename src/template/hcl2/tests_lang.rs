@@ -146,6 +146,22 @@ fn unknown_plugin_keys_in_json_syntax_use_hcls_json_words() {
 }
 
 #[test]
+fn a_source_body_has_no_name_a_fill_in_has() {
+    // Packer 1.6.6: `name` belongs to the build-level fill-in, not to the source.
+    let e = load_one(
+        "source \"null\" \"a\" {\n  name         = \"x\"\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.a\"]\n  source \"null.a\" {\n    name = \"y\"\n  }\n}\n",
+        &[],
+    )
+    .err()
+    .unwrap();
+    assert_eq!(positions(&e), ["t.pkr.hcl:2:3"], "{e}");
+    assert!(
+        e.contains("An argument named \"name\" is not expected here."),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_provisioner_evaluated_per_build_reports_its_key_once() {
     let src = r#"
 source "null" "a" { communicator = "none" }

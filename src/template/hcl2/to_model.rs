@@ -235,6 +235,14 @@ pub(crate) fn root(
             "A build block with one or more sources is required for executing a build.",
         ));
     }
+    for s in &decls.sources {
+        if let Some(a) = s.body.get_attribute("name") {
+            diags.push(unsupported_argument(
+                files[s.file].span_loc(a.key.span()),
+                "name",
+            ));
+        }
+    }
     let mut scope = scope.clone();
     if decls.builds.len() > 1 {
         scope.vars.insert(MULTI.into(), Value::Null);
@@ -476,7 +484,8 @@ fn build_block(
                 pos: sp,
             },
         );
-        let body = body_object(sf, &src.body, &s, &src.kind, &[], diags);
+        // `name` is not a source body's (Packer: Unsupported argument, reported once in `root`).
+        let body = body_object(sf, &src.body, &s, &src.kind, &["name"], diags);
         src_obj.entries.extend(body.entries);
         if let Some(fb) = fill {
             let extra = body_object(f, &fb.body, &s, &src.kind, &["name"], diags);
