@@ -5,7 +5,9 @@
 //! Flow: [`load`] finds and parses the files (hcl-edit, spans kept) → [`blocks`] collects the
 //! declarations → [`packer_block`] checks versions and plugins → [`vars`] resolves variables
 //! and locals → [`to_model`] evaluates sources and builds into the JSON shape →
-//! `parse::parse_node`. Problems are gathered into one list of [`diag::Diag`]s.
+//! [`plugin_keys`] checks every plugin body against its plugin's keys → `parse::parse_node`.
+//! Problems are gathered into one list of [`diag::Diag`]s; positions carry their file's index
+//! (`json::Pos::file`, named by `Template::files`) into the plan.
 //!
 //! `build.*` contextual variables are unknown until the instance exists: they evaluate to the
 //! Go-template call `{{ build `X` }}`, which the existing run-time rendering of provisioner and
