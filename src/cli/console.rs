@@ -138,6 +138,7 @@ fn hcl2(out: &Output, path: &str, var_files: &[String], vars: &[(String, String)
     let data = hcl2::DataOptions {
         provider: Some(&crate::plan::datasources::Provider),
         execute: true,
+        plugins: None,
     };
     let secrets = Some(crate::aws::secrets::secrets_lookup());
     let loaded = hcl2::with_secrets(secrets, || {

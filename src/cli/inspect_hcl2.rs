@@ -20,6 +20,7 @@ pub(super) fn run(out: &Output, targs: &args::TemplateArgs) -> i32 {
     let data = DataOptions {
         provider: Some(&crate::plan::datasources::Provider),
         execute: true,
+        plugins: None,
     };
     let secrets = Some(crate::aws::secrets::secrets_lookup());
     let view = hcl2::with_secrets(secrets, || {

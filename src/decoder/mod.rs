@@ -36,6 +36,9 @@ pub struct ConfigError {
     /// A mapstructure decoding problem (a value of the wrong type): Packer reports these before
     /// the plugin's own checks run, under mapstructure's `N error(s) decoding:` header.
     pub decode: bool,
+    /// For an unknown key: a known key of the same object spelled closely (HCL's "Did you
+    /// mean" rule), for HCL2's "Unsupported argument".
+    pub suggestion: Option<String>,
 }
 
 /// Decodes one plugin configuration. See the module docs.
@@ -49,6 +52,9 @@ pub struct Decoder<'a> {
     pub(crate) errors: Vec<ConfigError>,
     /// Directory relative paths in the template are resolved against (the cwd, like Packer).
     pub base_dir: PathBuf,
+    /// Only the accepted keys matter (an HCL2 body's keys are being checked): checks that run
+    /// programs (ansible's version check) are skipped.
+    pub keys_only: bool,
     /// Unknown keys found in nested objects (full paths), reported first by [`Decoder::finish`].
     unknown: Vec<ConfigError>,
     /// Keys Packer rejects with its "Deprecated configuration key" message instead.
@@ -93,6 +99,7 @@ impl<'a> Decoder<'a> {
             used: Vec::new(),
             errors: Vec::new(),
             base_dir: PathBuf::from("."),
+            keys_only: false,
             unknown: Vec::new(),
             deprecated: Vec::new(),
         }
@@ -452,6 +459,7 @@ impl<'a> Decoder<'a> {
             used: Vec::new(),
             errors: Vec::new(),
             base_dir: self.base_dir.clone(),
+            keys_only: self.keys_only,
             unknown: Vec::new(),
             deprecated: Vec::new(),
         };
@@ -475,6 +483,7 @@ impl<'a> Decoder<'a> {
             key: path,
             pos,
             decode: false,
+            suggestion: None,
         });
     }
 
@@ -491,6 +500,7 @@ impl<'a> Decoder<'a> {
             key: Some(format!("{}[{index}]", self.path(key))),
             pos: pos.or(node.map(|n| n.pos)),
             decode: false,
+            suggestion: None,
         });
     }
 
@@ -510,6 +520,7 @@ impl<'a> Decoder<'a> {
             key: Some(format!("{}.{name}", self.path(key))),
             pos: pos.or(node.map(|n| n.pos)),
             decode: false,
+            suggestion: None,
         });
     }
 
@@ -520,6 +531,7 @@ impl<'a> Decoder<'a> {
             key: None,
             pos: None,
             decode: false,
+            suggestion: None,
         });
     }
 
@@ -567,7 +579,8 @@ impl<'a> Decoder<'a> {
                 } else {
                     format!("unknown configuration key: '{}'", go_quote(&path))
                 };
-                ConfigError { message, key: Some(path), pos: Some(pos), decode: false }
+                let suggestion = crate::template::hcl2::plugin_keys::suggestion(k, &self.used);
+                ConfigError { message, key: Some(path), pos: Some(pos), decode: false, suggestion }
             })
             .collect()
     }
@@ -579,6 +592,7 @@ impl<'a> Decoder<'a> {
             key: Some(path.to_string()),
             pos: Some(pos),
             decode: true,
+            suggestion: None,
         });
     }
 
@@ -590,6 +604,7 @@ impl<'a> Decoder<'a> {
             key: Some(path.to_string()),
             pos: Some(pos),
             decode: false,
+            suggestion: None,
         });
     }
 

@@ -16,7 +16,8 @@ use crate::provisioners::Common;
 use crate::template::interp::{self, BuildData, Context};
 use crate::template::json::Object;
 use crate::template::parse::{
-    applies_to, go_multierror, mapstructure_errors, packer_multierror, ProvisionerDef, Template,
+    applies_to, go_multierror, mapstructure_errors, packer_multierror, FileNames, ProvisionerDef,
+    Template,
 };
 use crate::template::variables;
 
@@ -44,12 +45,12 @@ pub(crate) fn check_from(
     // Core validation: template structure, minimum version, required variables.
     let mut groups: Vec<(Vec<String>, bool)> = Vec::new();
     // Each with the position of the value it is about (Packer gives none).
-    let file = tpl.display_path();
+    let file = tpl.file_names();
     let structure: Vec<String> = tpl
         .validate()
         .into_iter()
         .map(|e| match e.pos {
-            Some(p) => format!("{} ({file}:{}:{})", e.message, p.line, p.col),
+            Some(p) => format!("{} ({})", e.message, file.at(p)),
             None => e.message,
         })
         .collect();
@@ -131,8 +132,9 @@ pub(crate) fn check_from(
             Err(e) => out.diags.push(Diag::error(
                 "",
                 format!(
-                    "Error interpolating builder '{}': {e} ({file}:{name_at})",
-                    b.name
+                    "Error interpolating builder '{}': {e} ({})",
+                    b.name,
+                    file.at(name_at)
                 ),
             )),
         }
@@ -160,7 +162,7 @@ pub(crate) fn check_from(
 /// and so does rpack), or with `-strict` an error.
 fn undefined_diag(
     sink: &crate::template::undefined::Sink,
-    file: &str,
+    file: &FileNames,
     opts: &Options,
 ) -> Option<Diag> {
     use crate::template::undefined::describe;
@@ -168,7 +170,17 @@ fn undefined_diag(
     if refs.is_empty() || !(opts.report_undefined || opts.strict) {
         return None;
     }
-    let lines: Vec<String> = refs.iter().map(|r| describe(r, file)).collect();
+    let lines: Vec<String> = refs
+        .iter()
+        .map(|r| {
+            describe(
+                r,
+                r.pos
+                    .map_or(file.to_string(), |p| file.name(p).to_string())
+                    .as_str(),
+            )
+        })
+        .collect();
     let mut detail = lines.join("\n");
     if opts.strict {
         detail.push_str("\n\nDefine them in \"variables\" or set them with -var/-var-file (strict mode: -strict or RPACK_STRICT=1).");
@@ -189,7 +201,7 @@ fn check_build(
     name: &str,
     ctx: &Context,
     opts: &Options,
-    file: &str,
+    file: &FileNames,
     diags: &mut Vec<Diag>,
 ) -> Option<Build> {
     let def = &tpl.builders[index];
@@ -373,7 +385,7 @@ fn check_provisioner(
     p: &ProvisionerDef,
     raw_name: &str,
     ctx: &Context,
-    file: &str,
+    file: &FileNames,
     prepare_summary: &str,
     init_errs: &mut Vec<String>,
     prepare: &mut Vec<Diag>,
@@ -480,11 +492,11 @@ fn not_implemented(
     kind: &str,
     config: &crate::template::json::Object,
     pos: crate::template::json::Pos,
-    file: &str,
+    file: &FileNames,
     implemented: &[&str],
 ) -> Option<String> {
     let at = config.get("type").map_or(pos, |n| n.pos);
-    builtins::not_implemented(plugin, occurrence, kind, file, at, implemented)
+    builtins::not_implemented(plugin, occurrence, kind, file.name(at), at, implemented)
 }
 
 fn is_key_error(e: &ConfigError) -> bool {
@@ -498,9 +510,9 @@ fn is_render_error(e: &ConfigError) -> bool {
 
 /// The message with the template position of its key, or, for a problem of the plugin as a
 /// whole (a missing key, two keys that conflict), of the plugin's `type` (Packer gives none).
-fn positioned(e: &ConfigError, file: &str, plugin: PluginAt) -> String {
+fn positioned(e: &ConfigError, file: &FileNames, plugin: PluginAt) -> String {
     let p = e.pos.unwrap_or(plugin.0);
-    format!("{} ({file}:{}:{})", e.message, p.line, p.col)
+    format!("{} ({})", e.message, file.at(p))
 }
 
 /// Where a plugin is written: its `type` key, else its object.
@@ -518,7 +530,7 @@ impl PluginAt {
 /// the plugin's own checks as Packer's `N error(s) occurred` list. Packer stops at the first of
 /// these stages that fails; rpack reports every stage, the decoding list first. Every problem
 /// gets the template position of its key, or of the plugin (Packer gives none).
-fn plugin_detail(errs: &[ConfigError], file: &str, plugin: PluginAt) -> String {
+fn plugin_detail(errs: &[ConfigError], file: &FileNames, plugin: PluginAt) -> String {
     let items = |keep: &dyn Fn(&ConfigError) -> bool| -> Vec<String> {
         errs.iter()
             .filter(|e| keep(e))
@@ -605,12 +617,14 @@ mod tests {
             offset: 0,
             line,
             col: 3,
+            file: 0,
         };
         let err = |message: &str, line, decode| ConfigError {
             message: message.into(),
             key: None,
             pos: Some(at(line)),
             decode,
+            suggestion: None,
         };
         let plugin = PluginAt(at(1));
         let decoding = [
@@ -619,19 +633,19 @@ mod tests {
         ];
         // Values of the wrong type alone: mapstructure's list, sorted, as Packer prints it.
         assert_eq!(
-            plugin_detail(&decoding, "t.json", plugin),
+            plugin_detail(&decoding, &FileNames::single("t.json"), plugin),
             "2 error(s) decoding:\n\n* 'ssh_port' expected type 'int', got … (t.json:4:3)\n\
              * cannot parse 'iops' as int: … (t.json:5:3)"
         );
         let checks = [err("ami_name must be specified", 2, false)];
         assert_eq!(
-            plugin_detail(&checks, "t.json", plugin),
+            plugin_detail(&checks, &FileNames::single("t.json"), plugin),
             "1 error(s) occurred:\n\n* ami_name must be specified (t.json:2:3)"
         );
         // Packer stops after decoding; rpack goes on and lists both, decoding first.
         let both: Vec<ConfigError> = checks.iter().chain(&decoding).cloned().collect();
         assert_eq!(
-            plugin_detail(&both, "t.json", plugin),
+            plugin_detail(&both, &FileNames::single("t.json"), plugin),
             "2 error(s) decoding:\n\n* 'ssh_port' expected type 'int', got … (t.json:4:3)\n\
              * cannot parse 'iops' as int: … (t.json:5:3)\n\n\
              1 error(s) occurred:\n\n* ami_name must be specified (t.json:2:3)"

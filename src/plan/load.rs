@@ -109,6 +109,7 @@ pub fn load_with(
         let data = hcl2::DataOptions {
             provider: Some(&super::datasources::Provider),
             execute: evaluate_data,
+            plugins: Some(&super::registry::Keys),
         };
         return match hcl2::with_secrets(secrets, || {
             hcl2::load_template_with(path, var_files, vars, data)

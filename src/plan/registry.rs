@@ -7,6 +7,7 @@ use crate::builders::{amazon_ebs, amazon_ebssurrogate, amazon_ebsvolume, file, n
 use crate::decoder::{ConfigError, Decoder};
 use crate::post_processors::{self, PostProcessor};
 use crate::provisioners::{self, Provisioner};
+use crate::template::hcl2::plugin_keys::{Family, PluginKeys, Unknown};
 use crate::template::interp::Context;
 use crate::template::json::Object;
 use crate::template::parse::{POST_PROCESSOR_COMMON_KEYS, PROVISIONER_COMMON_KEYS};
@@ -80,6 +81,15 @@ pub fn decode_builder(
     raws: &[&Object],
     ctx: &Context,
 ) -> Result<Decoded<BuilderConfig>, Vec<ConfigError>> {
+    builder(kind, raws, ctx, false)
+}
+
+fn builder(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+    keys_only: bool,
+) -> Result<Decoded<BuilderConfig>, Vec<ConfigError>> {
     let no_render: &[&str] = match kind {
         "amazon-ebs" => amazon_ebs::config::NO_RENDER,
         "amazon-ebsvolume" => amazon_ebsvolume::config::NO_RENDER,
@@ -87,6 +97,7 @@ pub fn decode_builder(
         _ => &[],
     };
     let mut d = Decoder::new(raws, ctx, kind, no_render);
+    d.keys_only = keys_only;
     d.deprecated(DEPRECATED_EVERYWHERE);
     d.mark_known(&["name"]);
     let (value, warnings) = match kind {
@@ -134,7 +145,17 @@ pub fn decode_provisioner(
     raws: &[&Object],
     ctx: &Context,
 ) -> Result<Decoded<Provisioner>, Vec<ConfigError>> {
+    provisioner(kind, raws, ctx, false)
+}
+
+fn provisioner(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+    keys_only: bool,
+) -> Result<Decoded<Provisioner>, Vec<ConfigError>> {
     let mut d = Decoder::new(raws, ctx, kind, provisioners::no_render(kind));
+    d.keys_only = keys_only;
     if kind != "shell-local" {
         d.deprecated(DEPRECATED_EVERYWHERE);
     }
@@ -151,7 +172,17 @@ pub fn decode_post_processor(
     raws: &[&Object],
     ctx: &Context,
 ) -> Result<Decoded<PostProcessor>, Vec<ConfigError>> {
+    post_processor(kind, raws, ctx, false)
+}
+
+fn post_processor(
+    kind: &str,
+    raws: &[&Object],
+    ctx: &Context,
+    keys_only: bool,
+) -> Result<Decoded<PostProcessor>, Vec<ConfigError>> {
     let mut d = Decoder::new(raws, ctx, kind, post_processors::no_render(kind));
+    d.keys_only = keys_only;
     match kind {
         "shell-local" => {}
         "manifest" => {
@@ -166,6 +197,43 @@ pub fn decode_post_processor(
     d.finish()?;
     let warnings = value.warnings();
     Ok(Decoded { value, warnings })
+}
+
+/// The keys each plugin accepts, as its own decoder reads them (every key it does not read is
+/// unknown to it): HCL2 templates check plugin bodies with this when they load.
+pub struct Keys;
+
+impl PluginKeys for Keys {
+    fn unknown(&self, family: Family, kind: &str, config: &Object) -> Option<Vec<Unknown>> {
+        let ctx = Context::default();
+        let raws = [config];
+        let errs = match family {
+            Family::Builder if builder_known(kind) => builder(kind, &raws, &ctx, true).err(),
+            Family::Provisioner if provisioner_known(kind) => {
+                provisioner(kind, &raws, &ctx, true).err()
+            }
+            Family::PostProcessor if post_processor_known(kind) => {
+                post_processor(kind, &raws, &ctx, true).err()
+            }
+            _ => return None,
+        };
+        Some(
+            errs.unwrap_or_default()
+                .into_iter()
+                .filter(|e| {
+                    e.message.starts_with("unknown configuration key: ")
+                        || e.message.starts_with("Deprecated configuration key: ")
+                })
+                .filter_map(|e| {
+                    Some(Unknown {
+                        path: e.key?,
+                        pos: e.pos?,
+                        suggestion: e.suggestion,
+                    })
+                })
+                .collect(),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -228,5 +296,74 @@ mod tests {
             ),
             ["Cannot specify source file AND content"]
         );
+    }
+
+    fn unknown(
+        family: Family,
+        kind: &str,
+        src: &str,
+    ) -> Option<Vec<(String, u32, Option<String>)>> {
+        let node = parse(src).unwrap();
+        Keys.unknown(family, kind, node.as_object().unwrap())
+            .map(|u| {
+                u.into_iter()
+                    .map(|u| (u.path, u.pos.line, u.suggestion))
+                    .collect()
+            })
+    }
+
+    #[test]
+    fn keys_are_the_plugins_own_decoders_keys() {
+        assert_eq!(
+            unknown(
+                Family::Builder,
+                "null",
+                "{\"type\":\"null\",\"name\":\"n\",\"communicator\":\"none\",\n\"communicatr\":1,\n\"bogus\":2}"
+            ),
+            Some(vec![
+                ("bogus".into(), 3, None),
+                ("communicatr".into(), 2, Some("communicator".into()))
+            ])
+        );
+        // Keys of nested blocks have their path; deprecated keys are unknown too.
+        let ebs = unknown(
+            Family::Builder,
+            "amazon-ebs",
+            "{\"type\":\"amazon-ebs\",\"region\":\"r\",\"source_ami_filter\":{\"owners\":[\"x\"],\n\"ownrs\":1},\"ssh_key_path\":\"k\"}",
+        )
+        .unwrap();
+        assert!(
+            ebs.contains(&("source_ami_filter.ownrs".into(), 2, Some("owners".into()))),
+            "{ebs:?}"
+        );
+        assert!(ebs.iter().any(|u| u.0 == "ssh_key_path"), "{ebs:?}");
+        // The common provisioner and post-processor keys are known; no program runs.
+        assert_eq!(
+            unknown(
+                Family::Provisioner,
+                "shell-local",
+                "{\"type\":\"shell-local\",\"inline\":[\"x\"],\"only\":[\"a\"],\"pause_before\":\"1s\",\"max_retries\":2,\"timeout\":\"1m\"}"
+            ),
+            Some(vec![])
+        );
+        assert_eq!(
+            unknown(
+                Family::Provisioner,
+                "ansible",
+                "{\"type\":\"ansible\",\"playbook_file\":\"p.yml\",\"command\":\"/nonexistent/ansible-playbook\",\"bogus\":1}"
+            ),
+            Some(vec![("bogus".into(), 1, None)])
+        );
+        assert_eq!(
+            unknown(
+                Family::PostProcessor,
+                "manifest",
+                "{\"type\":\"manifest\",\"output\":\"m.json\",\"keep_input_artifact\":true,\"outptu\":1}"
+            ),
+            Some(vec![("outptu".into(), 1, Some("output".into()))])
+        );
+        // Unknown plugin types are reported elsewhere.
+        assert_eq!(unknown(Family::Builder, "virtualbox-iso", "{}"), None);
+        assert_eq!(unknown(Family::PostProcessor, "shell", "{}"), None);
     }
 }

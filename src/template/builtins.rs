@@ -168,6 +168,7 @@ mod tests {
             offset: 0,
             line: 4,
             col: 15,
+            file: 0,
         };
         assert_eq!(
             not_implemented(Plugin::Provisioner, "provisioner 1", "chef-solo", "t.json", pos, &["shell", "file"]).unwrap(),

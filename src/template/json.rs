@@ -10,11 +10,14 @@ use std::collections::HashSet;
 use std::fmt;
 
 /// Where a value starts in the source text. `line` and `col` are 1-based; `offset` is a byte offset.
+/// `file` indexes [`crate::template::parse::Template::files`]: always 0 in a JSON template (one
+/// file); an HCL2 template from a directory numbers its files in load order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pos {
     pub offset: usize,
     pub line: u32,
     pub col: u32,
+    pub file: u32,
 }
 
 /// A JSON value with its position.
@@ -208,6 +211,7 @@ impl Parser<'_> {
             offset: self.i,
             line: self.line,
             col: col as u32,
+            file: 0,
         }
     }
 
@@ -612,6 +616,7 @@ pub fn syntax_error_pos(src: &str, offset: usize) -> Pos {
         offset: at,
         line: u32::try_from(line).unwrap_or(u32::MAX),
         col: u32::try_from(col).unwrap_or(u32::MAX),
+        file: 0,
     }
 }
 
@@ -717,7 +722,8 @@ mod tests {
             Some(Pos {
                 offset: 4,
                 line: 2,
-                col: 3
+                col: 3,
+                file: 0
             })
         );
         let items = obj.get("a").unwrap().as_array().unwrap();
@@ -727,7 +733,8 @@ mod tests {
             Pos {
                 offset: 10,
                 line: 2,
-                col: 9
+                col: 9,
+                file: 0
             }
         );
         assert_eq!(items[1].as_str(), Some("xé😀"));

@@ -34,12 +34,50 @@ pub struct Template {
     /// template's plugins see (`{{build_name}}`, `PACKER_BUILD_NAME`, the manifest's `name`).
     /// A JSON template's plugins see the build's own name.
     pub source_names: BTreeMap<String, String>,
+    /// The names of the files positions point into, by [`Pos::file`]; empty for a JSON
+    /// template (its one file is [`Template::display_path`]).
+    pub files: Vec<String>,
 }
 
 impl Template {
     /// The build name that `{{build_name}}` and the plugins see for the build named `name`.
     pub fn plugin_build_name<'a>(&'a self, name: &'a str) -> &'a str {
         self.source_names.get(name).map_or(name, String::as_str)
+    }
+}
+
+/// Names the file of a position in messages (`file:line:col`): the template's own name, or for
+/// a template of several files the one the position is in.
+#[derive(Debug, Clone, Default)]
+pub struct FileNames {
+    default: String,
+    names: Vec<String>,
+}
+
+impl FileNames {
+    /// One name for every position.
+    pub fn single(name: impl Into<String>) -> FileNames {
+        FileNames {
+            default: name.into(),
+            names: Vec::new(),
+        }
+    }
+    /// The file `p` is in.
+    pub fn name(&self, p: Pos) -> &str {
+        self.names
+            .get(p.file as usize)
+            .map_or(self.default.as_str(), String::as_str)
+    }
+    /// `file:line:col` of `p`.
+    pub fn at(&self, p: Pos) -> String {
+        format!("{}:{}:{}", self.name(p), p.line, p.col)
+    }
+}
+
+impl std::fmt::Display for FileNames {
+    /// The name of the first file (the template's), for messages without a position.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.names.first().unwrap_or(&self.default))
     }
 }
 
@@ -684,6 +722,14 @@ impl Template {
             out.push(format!("'except' specified builder '{n}' not found"));
         }
         out
+    }
+
+    /// The names of the template's files, for positions in messages.
+    pub fn file_names(&self) -> FileNames {
+        FileNames {
+            default: self.display_path(),
+            names: self.files.clone(),
+        }
     }
 
     /// A display name for positions in messages: the template file name, or `<stdin>`.

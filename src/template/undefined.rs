@@ -192,6 +192,7 @@ mod tests {
             offset: 0,
             line: 3,
             col: 7,
+            file: 0,
         };
         sink.locate_since(mark, "ami_description", pos, "{{user `nope`}}");
         let refs = sink.take();

@@ -157,4 +157,35 @@ fn diagnostics_are_coloured_on_a_terminal_only() {
     let (code, _, err) = rpack(dir.path(), &["validate", "bad.pkr.hcl"]);
     assert_eq!(code, 1);
     assert!(!err.contains('\x1b'), "{err:?}");
+
+#[test]
+fn plan_errors_of_a_directory_name_the_file_they_are_in() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.pkr.hcl"),
+        "build {\n  sources = [\"source.null.a\"]\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.pkr.hcl"),
+        "# the source\nsource \"null\" \"a\" {\n  communicator = \"ssh\"\n  ssh_host     = \"127.0.0.1\"\n  ssh_username = \"u\"\n  ssh_password = \"p\"\n  ssh_port     = \"x\"\n}\n",
+    )
+    .unwrap();
+    let (code, _, err) = rpack(dir.path(), &["validate", "."]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot parse 'ssh_port' as int"), "{err}");
+    assert!(err.contains("(./b.pkr.hcl:7:3)"), "{err}");
+    assert!(!err.contains("a.pkr.hcl:"), "{err}");
+    // Unknown plugin keys are HCL diagnostics in the file they are written in.
+    std::fs::write(
+        dir.path().join("b.pkr.hcl"),
+        "source \"null\" \"a\" {\n  communicator = \"none\"\n  bogus        = 1\n}\n",
+    )
+    .unwrap();
+    let (code, _, err) = rpack(dir.path(), &["validate", "."]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("Error: Unsupported argument\n\n  on ./b.pkr.hcl:3:3:"),
+        "{err}"
+    );
 }

@@ -120,7 +120,7 @@ pub fn decode(d: &mut Decoder) -> Config {
     let use_proxy = d.bool("use_proxy");
     let skip_version_check = d.bool("skip_version_check").unwrap_or(false);
     let mut ansible_major = None;
-    if !skip_version_check {
+    if !skip_version_check && !d.keys_only {
         match version(&command) {
             Ok((_, major)) => ansible_major = Some(major),
             Err(e) => d.error("command", e),

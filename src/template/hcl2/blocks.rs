@@ -25,8 +25,8 @@ pub(crate) struct VarDecl {
     pub default: Option<Expression>,
     pub sensitive: Option<Expression>,
     pub nullable: Option<Expression>,
-    /// (condition, error_message)
-    pub validations: Vec<(Expression, Expression)>,
+    /// (condition, error_message, where the `validation` block is)
+    pub validations: Vec<(Expression, Expression, Option<Loc>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -358,7 +358,7 @@ fn variable(
             }
         }
         match (cond, msg) {
-            (Some(c), Some(m)) => v.validations.push((c, m)),
+            (Some(c), Some(m)) => v.validations.push((c, m, f.span_loc(b.ident.span()))),
             (c, _) => diags.push(Diag::error(
                 f.span_loc(b.ident.span()),
                 "Missing required argument",

@@ -80,6 +80,10 @@ pub(crate) struct DataOptions<'a> {
     pub provider: Option<&'a dyn DataSources>,
     /// Execute (build, inspect, console, `validate -evaluate-datasources`) or only configure.
     pub execute: bool,
+    /// The keys each plugin accepts: with it, an unknown key in a plugin body is Packer's
+    /// "Unsupported argument" when the template loads (without it, the plan's decoders report
+    /// it later in the JSON path's words).
+    pub plugins: Option<&'a dyn super::plugin_keys::PluginKeys>,
 }
 
 /// An output's shape.
@@ -178,13 +182,7 @@ fn schema(kind: &str) -> Option<Schema> {
 
 /// The location of a position inside `f`.
 fn pos_loc(f: &SourceFile, p: Pos) -> Loc {
-    let mut l = f.loc(0);
-    let text = f.text.lines().nth((p.line as usize).saturating_sub(1));
-    l.line = p.line as usize;
-    l.col = p.col as usize;
-    l.offset = p.offset;
-    l.text = text.unwrap_or_default().trim_end_matches('\r').to_string();
-    l
+    super::plugin_keys::loc_at(f, p)
 }
 
 /// Evaluates, configures and (when asked) runs one data block in `scope`. The value is the

@@ -15,6 +15,8 @@ pub(crate) enum Severity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Loc {
     pub file: String,
+    /// The file's place among the template's files ([`SourceFile::index`]).
+    pub file_index: u32,
     pub line: usize,
     pub col: usize,
     pub offset: usize,
@@ -61,6 +63,9 @@ impl Diag {
 #[derive(Debug, Clone)]
 pub(crate) struct SourceFile {
     pub name: String,
+    /// Its place among the template's files (0 for a lone file), carried into positions
+    /// (`json::Pos::file`) so a diagnostic from the plan names the right file.
+    pub index: u32,
     pub text: String,
     /// (offset in the rewrite, offset in `text`, bytes mapping one to one), ascending.
     pub map: Vec<(usize, usize, usize)>,
@@ -70,6 +75,7 @@ impl SourceFile {
     pub(crate) fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
         SourceFile {
             name: name.into(),
+            index: 0,
             text: text.into(),
             map: Vec::new(),
         }
@@ -99,6 +105,7 @@ impl SourceFile {
             .map_or(self.text.len(), |i| line_start + i);
         Loc {
             file: self.name.clone(),
+            file_index: self.index,
             line,
             col,
             offset,

@@ -1,6 +1,7 @@
 //! Evaluating one HCL expression: unknown functions are reported at the call, `try()`/`can()`
 //! are resolved by a pre-pass (hcl-rs evaluates arguments eagerly, so they could not catch
-//! errors as ordinary functions), then hcl-rs evaluates the rest in the given context.
+//! errors as ordinary functions), which also reads `convert()`'s type argument (a type
+//! expression, not a value), then hcl-rs evaluates the rest in the given context.
 
 use hcl::eval::{Context, Evaluate};
 use hcl::Value;
@@ -48,6 +49,13 @@ pub(crate) fn check_functions(
                     detail,
                 ));
             }
+            if name == "convert" && node.name.namespace.is_empty() {
+                // The second argument is a type (`list(string)`), not calls.
+                if let Some(value) = node.args.iter().next() {
+                    self.visit_expr(value);
+                }
+                return;
+            }
             visit::visit_func_call(self, node);
         }
     }
@@ -79,12 +87,13 @@ pub(crate) fn references(expr: &Expression) -> Vec<(String, String)> {
 /// Evaluates `expr` (from file `f`) in `ctx`.
 pub(crate) fn eval(f: &SourceFile, expr: &Expression, ctx: &Context) -> Result<Value, Diag> {
     let mut e = expr.clone();
+    super::operands::wrap(&mut e);
     let mut pre = TryCan { ctx, err: None };
     pre.visit_expr_mut(&mut e);
-    if let Some((span, detail)) = pre.err {
+    if let Some((span, summary, detail)) = pre.err {
         return Err(Diag::error(
             f.span_loc(span.or_else(|| expr.span())),
-            "Error in function call",
+            summary,
             detail,
         ));
     }
@@ -103,12 +112,107 @@ fn eval_diag(f: &SourceFile, expr: &Expression, err: hcl::eval::Error) -> Diag {
         K::Unexpected(..) | K::UnaryOp(..) | K::BinaryOp(..) => "Invalid operand",
         _ => "Invalid expression",
     };
+    if let K::FuncCall(name, msg) = err.kind() {
+        if name.name.as_str() == super::operands::OPERAND {
+            if let Some(d) = super::operands::diag(f, msg) {
+                return d;
+            }
+        }
+        if name.name.as_str() == "convert" {
+            // The value did not convert: at the first convert call's value, in cty's words
+            // (the expression hcl-rs would quote shows the type argument as the pre-pass wrote it).
+            let at = first_convert_value(expr).or_else(|| expr.span());
+            return Diag::error(f.span_loc(at), "Invalid function argument", msg.clone());
+        }
+    }
+    // A reference that does not resolve: at the reference, in HCL's words.
+    match err.kind() {
+        K::UndefinedVar(name) => {
+            let at = reference_at(expr, name.as_str(), None).or_else(|| expr.span());
+            return Diag::error(
+                f.span_loc(at),
+                summary,
+                format!("There is no variable named \"{}\".", name.as_str()),
+            );
+        }
+        K::NoSuchKey(key) => {
+            if let Some(at) = reference_at(expr, "", Some(key)) {
+                return Diag::error(
+                    f.span_loc(Some(at)),
+                    summary,
+                    format!("This object does not have an attribute named \"{key}\"."),
+                );
+            }
+        }
+        _ => {}
+    }
     Diag::error(f.span_loc(expr.span()), summary, err.to_string())
+}
+
+/// Where the first reference to variable `root` (or, with `attr`, the first traversal reading
+/// attribute `attr`) starts in `expr`.
+fn reference_at(
+    expr: &Expression,
+    root: &str,
+    attr: Option<&str>,
+) -> Option<std::ops::Range<usize>> {
+    struct V<'a> {
+        root: &'a str,
+        attr: Option<&'a str>,
+        found: Option<std::ops::Range<usize>>,
+    }
+    impl Visit for V<'_> {
+        fn visit_expr(&mut self, node: &Expression) {
+            if self.found.is_some() {
+                return;
+            }
+            match (node, self.attr) {
+                (Expression::Variable(v), None) if v.as_str() == self.root => {
+                    self.found = node.span();
+                }
+                (Expression::Traversal(t), Some(a)) => {
+                    let reads = t.operators.iter().any(|op| {
+                        matches!(op.value(), hcl_edit::expr::TraversalOperator::GetAttr(k) if k.as_str() == a)
+                    });
+                    if reads {
+                        self.found = node.span();
+                        return;
+                    }
+                    visit::visit_expr(self, node);
+                }
+                _ => visit::visit_expr(self, node),
+            }
+        }
+    }
+    let mut v = V {
+        root,
+        attr,
+        found: None,
+    };
+    v.visit_expr(expr);
+    v.found
+}
+
+/// The span of the value argument of the first `convert` call in `expr`.
+fn first_convert_value(expr: &Expression) -> Option<std::ops::Range<usize>> {
+    struct V(Option<std::ops::Range<usize>>);
+    impl Visit for V {
+        fn visit_func_call(&mut self, node: &hcl_edit::expr::FuncCall) {
+            if self.0.is_none() && node.name.name.as_str() == "convert" {
+                self.0 = node.args.iter().next().and_then(Span::span);
+            }
+            visit::visit_func_call(self, node);
+        }
+    }
+    let mut v = V(None);
+    v.visit_expr(expr);
+    v.0
 }
 
 struct TryCan<'a, 'c> {
     ctx: &'a Context<'c>,
-    err: Option<(Option<std::ops::Range<usize>>, String)>,
+    /// The first failure: where, summary, detail.
+    err: Option<(Option<std::ops::Range<usize>>, &'static str, String)>,
 }
 
 impl VisitMut for TryCan<'_, '_> {
@@ -121,6 +225,12 @@ impl VisitMut for TryCan<'_, '_> {
             return;
         }
         let name = fc.name.name.as_str().to_string();
+        if name == "convert" {
+            if let Err(e) = convert_call(fc) {
+                self.err.get_or_insert(e);
+            }
+            return;
+        }
         if name != "try" && name != "can" {
             return;
         }
@@ -128,13 +238,21 @@ impl VisitMut for TryCan<'_, '_> {
         let span = fc.span();
         let result = if name == "can" {
             if args.len() != 1 {
-                self.err = Some((span, "can() takes exactly one argument.".into()));
+                self.err = Some((
+                    span,
+                    "Error in function call",
+                    "can() takes exactly one argument.".into(),
+                ));
                 return;
             }
             Value::Bool(args[0].evaluate(self.ctx).is_ok())
         } else {
             if args.is_empty() {
-                self.err = Some((span, "try() needs at least one argument.".into()));
+                self.err = Some((
+                    span,
+                    "Error in function call",
+                    "try() needs at least one argument.".into(),
+                ));
                 return;
             }
             let mut last = String::new();
@@ -153,6 +271,7 @@ impl VisitMut for TryCan<'_, '_> {
             } else {
                 self.err = Some((
                     span,
+                    "Error in function call",
                     format!(
                         "Call to function \"try\" failed: no expression succeeded; the last error was: {last}"
                     ),
@@ -162,6 +281,44 @@ impl VisitMut for TryCan<'_, '_> {
         };
         *node = hcl::Expression::from(result).into();
     }
+}
+
+type PreErr = (Option<std::ops::Range<usize>>, &'static str, String);
+
+/// `convert(value, type)` before evaluation: the type expression (`list(string)`) is read
+/// here, where its position is known, and handed to the `convert` function as text
+/// ([`funcs::TYPE_MARK`]), which converts with the variable type system (cty's
+/// `typeexpr.ConvertFunc`) wherever the call is evaluated (a `for` body included).
+fn convert_call(fc: &mut hcl_edit::expr::FuncCall) -> Result<(), PreErr> {
+    let n = fc.args.len();
+    if n != 2 {
+        let detail = if n < 2 {
+            format!(
+                "Function \"convert\" expects 2 argument(s). Missing value for \"{}\".",
+                if n == 0 { "value" } else { "type" }
+            )
+        } else {
+            "Function \"convert\" expects only 2 argument(s).".to_string()
+        };
+        let at = fc
+            .args
+            .iter()
+            .nth(2)
+            .and_then(Span::span)
+            .or_else(|| fc.span());
+        let summary = if n < 2 {
+            "Not enough function arguments"
+        } else {
+            "Too many function arguments"
+        };
+        return Err((at, summary, detail));
+    }
+    let Some(ty) = fc.args.iter_mut().nth(1) else {
+        return Ok(());
+    };
+    let t = super::types::parse(ty).map_err(|e| (ty.span(), "Invalid type specification", e))?;
+    *ty = Expression::from(format!("{}{t}", funcs::TYPE_MARK));
+    Ok(())
 }
 
 /// A context with rpack's functions (`env()` only when `env_ok`).

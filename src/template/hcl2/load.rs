@@ -137,6 +137,7 @@ pub(crate) fn parse_all(paths: &[PathBuf], diags: &mut Vec<Diag>) -> Parsed {
         };
         match parse(&mut f, false) {
             Ok(b) => {
+                f.index = u32::try_from(out.files.len()).unwrap_or(u32::MAX);
                 out.files.push(f);
                 out.bodies.push(b);
             }

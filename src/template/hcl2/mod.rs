@@ -5,7 +5,9 @@
 //! Flow: [`load`] finds and parses the files (hcl-edit, spans kept) → [`blocks`] collects the
 //! declarations → [`packer_block`] checks versions and plugins → [`vars`] resolves variables
 //! and locals → [`to_model`] evaluates sources and builds into the JSON shape →
-//! `parse::parse_node`. Problems are gathered into one list of [`diag::Diag`]s.
+//! [`plugin_keys`] checks every plugin body against its plugin's keys → `parse::parse_node`.
+//! Problems are gathered into one list of [`diag::Diag`]s; positions carry their file's index
+//! (`json::Pos::file`, named by `Template::files`) into the plan.
 //!
 //! `build.*` contextual variables are unknown until the instance exists: they evaluate to the
 //! Go-template call `{{ build `X` }}`, which the existing run-time rendering of provisioner and
@@ -27,7 +29,9 @@ pub(crate) mod inspect;
 mod json_syntax;
 mod limits;
 mod load;
+mod operands;
 mod packer_block;
+pub(crate) mod plugin_keys;
 mod positions;
 mod prereqs;
 mod schema;
@@ -139,6 +143,9 @@ fn load_with_env(
     let (root, source_names) = data::with_execution(data.execute && data.provider.is_some(), || {
         to_model::root(&parsed.files, &decls, &scope, &mut diags)
     });
+    if let Some(keys) = data.plugins {
+        plugin_keys::check(&parsed.files, &root, keys, &mut diags);
+    }
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }
@@ -146,6 +153,7 @@ fn load_with_env(
         .map_err(|e| diag::render(&[Diag::error(None, "Invalid template", e.to_string())]))?;
     template.path = Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)));
     template.source_names = source_names;
+    template.files = parsed.files.iter().map(|f| f.name.clone()).collect();
     let mut sensitive = BTreeMap::new();
     let mut secret_parts = Vec::new();
     for name in &resolved.sensitive {
@@ -284,3 +292,5 @@ mod tests;
 mod tests_data;
 #[cfg(test)]
 mod tests_json;
+#[cfg(test)]
+mod tests_lang;

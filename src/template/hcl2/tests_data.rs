@@ -49,6 +49,7 @@ fn load(text: &str, provider: Option<&Fake>, execute: bool) -> Result<Loaded, St
     let data = DataOptions {
         provider: provider.map(|p| p as &dyn DataSources),
         execute,
+        plugins: None,
     };
     load_with_env(&p, &[], &[], Vec::new(), data)
         .map_err(|e| e.replace(&dir.path().display().to_string(), "DIR"))
@@ -218,6 +219,7 @@ fn json_syntax_data_blocks_read_nested_blocks_as_blocks() {
     let data = DataOptions {
         provider: Some(&fake),
         execute: true,
+        plugins: None,
     };
     let l = load_with_env(&p, &[], &[], Vec::new(), data).unwrap();
     assert!(

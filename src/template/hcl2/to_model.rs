@@ -47,6 +47,7 @@ pub(super) fn pos(l: Option<&Loc>) -> Pos {
         offset: l.offset,
         line: l.line as u32,
         col: l.col as u32,
+        file: l.file_index,
     })
     .unwrap_or_default()
 }
@@ -237,6 +238,14 @@ pub(crate) fn root(
             "Missing build block",
             "A build block with one or more sources is required for executing a build.",
         ));
+    }
+    for s in &decls.sources {
+        if let Some(a) = s.body.get_attribute("name") {
+            diags.push(unsupported_argument(
+                files[s.file].span_loc(a.key.span()),
+                "name",
+            ));
+        }
     }
     let mut scope = scope.clone();
     if decls.builds.len() > 1 {
@@ -485,7 +494,8 @@ fn build_block(
                 pos: sp,
             },
         );
-        let body = body_object(sf, &src.body, &s, &src.kind, &[], diags);
+        // `name` is not a source body's (Packer: Unsupported argument, reported once in `root`).
+        let body = body_object(sf, &src.body, &s, &src.kind, &["name"], diags);
         src_obj.entries.extend(body.entries);
         if let Some(fb) = fill {
             let extra = body_object(f, &fb.body, &s, &src.kind, &["name"], diags);
@@ -661,6 +671,7 @@ fn plugin(
                 std::slice::from_ref(full),
                 true,
                 override_obj,
+                provisioner,
                 diags,
             ));
         }
@@ -677,6 +688,7 @@ fn plugin(
         &selected,
         scoped,
         override_obj,
+        provisioner,
         diags,
     )
     .into_iter()
@@ -702,16 +714,16 @@ fn plugin_node(
     selected: &[String],
     scoped: bool,
     override_obj: Option<&hcl_edit::structure::Attribute>,
+    provisioner: bool,
     diags: &mut Vec<Diag>,
 ) -> Option<Node> {
-    let mut obj = body_object(
-        f,
-        &blk.body,
-        scope,
-        kind,
-        &["only", "except", "override"],
-        diags,
-    );
+    // A provisioner's `name` is Packer's (its block schema has it), not the plugin's.
+    let skip: &[&str] = if provisioner {
+        &["only", "except", "override", "name"]
+    } else {
+        &["only", "except", "override"]
+    };
+    let mut obj = body_object(f, &blk.body, scope, kind, skip, diags);
     obj.entries.insert(
         0,
         (

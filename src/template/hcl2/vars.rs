@@ -41,8 +41,15 @@ struct Var<'d> {
     /// Where the value came from, in Packer's words for a failed validation ("Invalid value
     /// for cmd variable"): `default`, `env`, `varfile` or `cmd`.
     from: &'static str,
-    /// The default does not have the declared type (reported once, not again as unset).
+    /// The default, or a value given for it, does not have the declared type (reported once,
+    /// not again as unset).
     bad_default: bool,
+    /// The declared default (after conversion), for `nullable = false`.
+    default: Option<Value>,
+    /// `nullable` (true unless `nullable = false`): whether a given null stays null.
+    nullable: bool,
+    /// Where a var file set the value (for errors about it).
+    at: Option<Loc>,
 }
 
 /// Resolves every variable.
@@ -95,6 +102,16 @@ pub(crate) fn resolve(
                 bad_default = true;
             }
         }
+        let nullable = nullable(f, d, &defaults_ctx, diags);
+        if !nullable && value == Some(Value::Null) {
+            value = None;
+            bad_default = true;
+            diags.push(Diag::error(
+                d.default.as_ref().and_then(|e| f.span_loc(e.span())),
+                "Invalid default value for variable",
+                "A null default value is not valid when nullable=false.",
+            ));
+        }
         if let Some(s) = &d.sensitive {
             if matches!(s, hcl_edit::expr::Expression::Bool(b) if *b.value()) {
                 out.sensitive.insert(d.name.clone());
@@ -103,9 +120,12 @@ pub(crate) fn resolve(
         vars.push(Var {
             decl: d,
             ty,
+            default: value.clone(),
             value,
             from: "default",
             bad_default,
+            nullable,
+            at: None,
         });
     }
     let find = |vars: &mut Vec<Var<'_>>, name: &str| vars.iter().position(|v| v.decl.name == name);
@@ -117,7 +137,10 @@ pub(crate) fn resolve(
                 let loc = None;
                 match from_string(loc, &format!("environment variable {k}"), raw, &vars[i].ty) {
                     Ok(v) => (vars[i].value, vars[i].from) = (Some(v), "env"),
-                    Err(e) => diags.push(e),
+                    Err(e) => {
+                        diags.push(e);
+                        vars[i].bad_default = true;
+                    }
                 }
             }
         }
@@ -127,9 +150,12 @@ pub(crate) fn resolve(
     for path in inputs.auto_files.iter().chain(&explicit) {
         for (name, loc, v) in var_file(path, diags) {
             match find(&mut vars, &name) {
-                Some(i) => match typed(loc, &name, v, &vars[i].ty) {
-                    Ok(v) => (vars[i].value, vars[i].from) = (Some(v), "varfile"),
-                    Err(e) => diags.push(e),
+                Some(i) => match typed(loc.clone(), &name, v, &vars[i].ty) {
+                    Ok(v) => (vars[i].value, vars[i].from, vars[i].at) = (Some(v), "varfile", loc),
+                    Err(e) => {
+                        diags.push(e);
+                        vars[i].bad_default = true;
+                    }
                 },
                 None => diags.push(Diag::warning(
                     loc,
@@ -143,13 +169,28 @@ pub(crate) fn resolve(
         match find(&mut vars, name) {
             Some(i) => match from_string(None, &format!("-var {name}"), raw, &vars[i].ty) {
                 Ok(v) => (vars[i].value, vars[i].from) = (Some(v), "cmd"),
-                Err(e) => diags.push(e),
+                Err(e) => {
+                    diags.push(e);
+                    vars[i].bad_default = true;
+                }
             },
             None => diags.push(Diag::error(
                 None,
                 "Undefined -var variable",
                 format!("A \"{name}\" variable was passed in but was not found in known variables. To declare variable \"{name}\", place this block in one of your .pkr.hcl files, such as variables.pkr.hcl"),
             )),
+        }
+    }
+    for v in &mut vars {
+        if v.value == Some(Value::Null) && !v.nullable {
+            // Terraform's rule for `nullable = false`: a null given value takes the default.
+            if let Some(d) = &v.default {
+                (v.value, v.from) = (Some(d.clone()), "default");
+            } else {
+                diags.push(not_null(v));
+                v.value = None;
+                v.bad_default = true;
+            }
         }
     }
     for v in &vars {
@@ -173,7 +214,7 @@ pub(crate) fn resolve(
             continue;
         }
         let f = &files[v.decl.file];
-        for (cond, msg) in &v.decl.validations {
+        for (cond, msg, rule_at) in &v.decl.validations {
             let before = diags.len();
             check_functions(f, cond, false, diags);
             if diags.len() > before {
@@ -186,12 +227,21 @@ pub(crate) fn resolve(
                         .ok()
                         .and_then(|m| m.as_str().map(str::to_string))
                         .unwrap_or_default();
+                    // Packer's subject is where the value is written (a default, a var-file
+                    // assignment); it has none for -var and the environment, where rpack
+                    // points at the condition.
+                    let written = match v.from {
+                        "default" => v.decl.default.as_ref().and_then(|e| f.span_loc(e.span())),
+                        "varfile" => v.at.clone(),
+                        _ => None,
+                    };
+                    let rule = rule_at.clone().or_else(|| f.span_loc(cond.span()));
                     diags.push(Diag::error(
-                        f.span_loc(cond.span()),
+                        written.or_else(|| f.span_loc(cond.span())),
                         format!("Invalid value for {} variable", v.from),
                         format!(
                             "{m}\n\nThis was checked by the validation rule at {}.",
-                            loc_text(f.span_loc(cond.span()).as_ref())
+                            loc_text(rule.as_ref())
                         ),
                     ));
                 }
@@ -208,6 +258,59 @@ pub(crate) fn resolve(
         }
     }
     out
+}
+
+/// A variable's `nullable` (true when not written). Like Terraform, it must be a bool.
+fn nullable(f: &SourceFile, d: &VarDecl, ctx: &Context, diags: &mut Vec<Diag>) -> bool {
+    let Some(e) = &d.nullable else {
+        return true;
+    };
+    match eval(f, e, ctx) {
+        Ok(Value::Bool(b)) => b,
+        Ok(other) => {
+            diags.push(Diag::error(
+                f.span_loc(e.span()),
+                "Incorrect attribute value type",
+                format!(
+                    "Inappropriate value for attribute \"nullable\": bool required, not {}.",
+                    super::funcs::type_name(&other)
+                ),
+            ));
+            true
+        }
+        Err(err) => {
+            diags.push(err);
+            true
+        }
+    }
+}
+
+/// Terraform's "Required variable not set" for a `nullable = false` variable without a default
+/// given null: at the var-file assignment, or at the declaration for `-var` and the
+/// environment.
+fn not_null(v: &Var) -> Diag {
+    let name = &v.decl.name;
+    let tail = "required variable may not be set to null.";
+    let (loc, detail) = match v.from {
+        "cmd" => (
+            v.decl.loc.clone(),
+            format!("Unsuitable value for var.{name} set using -var=\"{name}=...\": {tail}"),
+        ),
+        "env" => (
+            v.decl.loc.clone(),
+            format!(
+                "Unsuitable value for var.{name} set using the PKR_VAR_{name} environment variable: {tail}"
+            ),
+        ),
+        _ => (
+            v.at.clone().or_else(|| v.decl.loc.clone()),
+            format!(
+                "The given value is not suitable for var.{name} defined at {}: {tail}",
+                loc_text(v.decl.loc.as_ref())
+            ),
+        ),
+    };
+    Diag::error(loc, "Required variable not set", detail)
 }
 
 fn loc_text(l: Option<&Loc>) -> String {

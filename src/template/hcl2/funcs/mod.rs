@@ -18,7 +18,8 @@ use hcl::{Number, Value};
 
 pub(crate) type R = Result<Value, String>;
 
-/// Every function rpack has, by name. `try` and `can` are handled by the evaluator's pre-pass.
+/// Every function rpack has, by name. `try` and `can` are handled by the evaluator's pre-pass,
+/// which also turns `convert`'s type argument into text for [`convert`].
 fn table() -> Vec<(&'static str, Func)> {
     let mut t: Vec<(&'static str, Func)> = Vec::new();
     t.extend_from_slice(strings::FUNCS);
@@ -30,12 +31,30 @@ fn table() -> Vec<(&'static str, Func)> {
     t.extend_from_slice(net::FUNCS);
     t.extend_from_slice(more::FUNCS);
     t.extend_from_slice(templates::FUNCS);
+    t.push(("convert", convert));
     t
+}
+
+/// Starts the text `convert` receives for its type argument: the evaluator's pre-pass puts the
+/// type expression's reading there (a string written in the template is refused before).
+pub(crate) const TYPE_MARK: &str = "\u{0}type:";
+
+/// `convert(value, type)`, the type as the pre-pass wrote it.
+fn convert(a: hcl::eval::FuncArgs) -> R {
+    let a = args(a, 2, 2)?;
+    let t = a[1]
+        .as_str()
+        .and_then(|s| s.strip_prefix(TYPE_MARK))
+        .and_then(|s| hcl_edit::parser::parse_expr(s).ok())
+        .and_then(|e| super::types::parse(&e).ok())
+        .ok_or("the type argument must be a type expression, such as list(string).")?;
+    super::types::convert(&a[0], &t)
+        .map_err(|e| format!("Invalid value for \"value\" parameter: {e}."))
 }
 
 /// Whether `name` is a function rpack has (`try`/`can` included).
 pub(crate) fn is_known(name: &str) -> bool {
-    name == "try" || name == "can" || name == "env" || table().iter().any(|(n, _)| *n == name)
+    matches!(name, "try" | "can" | "env") || table().iter().any(|(n, _)| *n == name)
 }
 
 /// Declares every function in `ctx`; `env` only when `env_ok` (variable defaults).
@@ -46,6 +65,13 @@ pub(crate) fn declare(ctx: &mut Context, env_ok: bool) {
             FuncDef::builder().variadic_param(ParamType::Any).build(f),
         );
     }
+    // Operand conversions (see `operands`); never callable from a template.
+    ctx.declare_func(
+        super::operands::OPERAND,
+        FuncDef::builder()
+            .variadic_param(ParamType::Any)
+            .build(super::operands::operand),
+    );
     if env_ok {
         ctx.declare_func(
             "env",

@@ -32,9 +32,22 @@ pub(super) const FUNCS: &[(&str, hcl::eval::Func)] = &[
 
 fn yamlencode(a: FuncArgs) -> R {
     let v = args(a, 1, 1)?;
-    crate::template::yaml::to_string(&v[0])
-        .map(Value::String)
-        .map_err(|e| e.to_string())
+    Ok(Value::String(crate::template::yaml::encode_cty(
+        &cty(&v[0]),
+    )))
+}
+
+/// An HCL value in the YAML module's cty shape.
+fn cty(v: &Value) -> crate::template::yaml::Cty {
+    use crate::template::yaml::Cty;
+    match v {
+        Value::Null => Cty::Null,
+        Value::Bool(b) => Cty::Bool(*b),
+        Value::Number(n) => Cty::Number(super::number_text(n)),
+        Value::String(s) => Cty::String(s.clone()),
+        Value::Array(a) => Cty::Seq(a.iter().map(cty).collect()),
+        Value::Object(o) => Cty::Map(o.iter().map(|(k, x)| (k.clone(), cty(x))).collect()),
+    }
 }
 
 fn yamldecode(a: FuncArgs) -> R {
@@ -347,7 +360,7 @@ mod tests {
         );
         assert_eq!(
             j(r#"yamlencode({a = "b", c = [1, 2]})"#),
-            r#""a: b\nc:\n- 1\n- 2\n""#
+            r#""\"a\": \"b\"\n\"c\":\n- 1\n- 2\n""#
         );
         assert_eq!(
             j(r#"yamldecode(yamlencode({x = {y = "z"}}))"#),
