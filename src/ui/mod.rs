@@ -313,19 +313,33 @@ mod tests {
         let plain = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
         assert!(!plain.contains("\x1b[1;31m"), "{plain:?}");
         assert!(plain.starts_with("Error: Unsupported argument\n\n  on t.pkr.hcl:2:3:\n"));
-        assert!(!plain.contains('\x1b'), "a control character reached the terminal: {plain:?}");
+        assert!(
+            !plain.contains('\x1b'),
+            "a control character reached the terminal: {plain:?}"
+        );
 
         let (sink, buf) = buffer();
-        diagnostics(&BasicUi::new(sink, Secrets::default()).with_colour(true), DIAG);
+        diagnostics(
+            &BasicUi::new(sink, Secrets::default()).with_colour(true),
+            DIAG,
+        );
         let colour = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
         assert!(
-            colour.starts_with("\x1b[1;31mError: Unsupported argument\x1b[0m\n\n  on t.pkr.hcl:2:3:\n"),
+            colour.starts_with(
+                "\x1b[1;31mError: Unsupported argument\x1b[0m\n\n  on t.pkr.hcl:2:3:\n"
+            ),
             "{colour:?}"
         );
-        assert!(colour.contains("\n\x1b[31m        ^\x1b[0m\n"), "{colour:?}");
+        assert!(
+            colour.contains("\n\x1b[31m        ^\x1b[0m\n"),
+            "{colour:?}"
+        );
         assert!(!colour.contains("\x1b[2J"), "{colour:?}");
         // Without the colour codes, the text is the plain one.
-        let stripped = colour.replace("\x1b[1;31m", "").replace("\x1b[31m", "").replace("\x1b[0m", "");
+        let stripped = colour
+            .replace("\x1b[1;31m", "")
+            .replace("\x1b[31m", "")
+            .replace("\x1b[0m", "");
         assert_eq!(stripped.trim_end(), plain.trim_end());
     }
 }

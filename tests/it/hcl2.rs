@@ -77,15 +77,21 @@ fn hcl2_twin_has_the_json_plan() {
         "{json:?}"
     );
     assert_eq!(json.1, r#""null.only" "null" "Null""#);
-    assert_eq!(json, build_lines("null_twin.pkr.hcl"));
+    let hcl = build_lines("null_twin.pkr.hcl");
+    assert_eq!(json.0, hcl.0);
+    // The manifest's `name` is the build name a plugin sees: the JSON builder's name, and in
+    // HCL2 the source's name (`source "null" "only"`), as in Packer.
+    assert_eq!(hcl.1, r#""only" "null" "Null""#);
 }
 
 #[test]
 fn hcl_json_syntax_twin_has_the_json_plan() {
-    assert_eq!(
+    let (json, hcl) = (
         build_lines("null_twin.json"),
-        build_lines("null_twin.pkr.json")
+        build_lines("null_twin.pkr.json"),
     );
+    assert_eq!(json.0, hcl.0);
+    assert_eq!(hcl.1, r#""only" "null" "Null""#);
     let dir = root().join("tests/fixtures/hcl2");
     let (c3, out, err) = rpack(&dir, &["validate", "null_twin.pkr.json"]);
     assert_eq!(c3, 0, "{out}{err}");
@@ -157,6 +163,7 @@ fn diagnostics_are_coloured_on_a_terminal_only() {
     let (code, _, err) = rpack(dir.path(), &["validate", "bad.pkr.hcl"]);
     assert_eq!(code, 1);
     assert!(!err.contains('\x1b'), "{err:?}");
+}
 
 #[test]
 fn plan_errors_of_a_directory_name_the_file_they_are_in() {

@@ -621,7 +621,12 @@ build {
             out.contains("u=<sensitive> d=<sensitive> pin=<sensitive>"),
             "{out}\n{err}"
         );
-        assert!(out.contains("all=<sensitive>,<sensitive>"), "{out}\n{err}");
+        // `,` is `%!(PACKER_COMMA)` in machine-readable output.
+        assert!(
+            out.contains("all=<sensitive>,<sensitive>")
+                || out.contains("all=<sensitive>%!(PACKER_COMMA)<sensitive>"),
+            "{out}\n{err}"
+        );
         assert!(!out.contains("98765432101"), "{out}");
         assert_clean("stdout", &out);
         assert_clean("stderr", &err);

@@ -140,9 +140,10 @@ fn load_with_env(
     let console = console::Console {
         scope: scope.clone(),
     };
-    let (root, source_names) = data::with_execution(data.execute && data.provider.is_some(), || {
-        to_model::root(&parsed.files, &decls, &scope, &mut diags)
-    });
+    let (root, source_names) =
+        data::with_execution(data.execute && data.provider.is_some(), || {
+            to_model::root(&parsed.files, &decls, &scope, &mut diags)
+        });
     if let Some(keys) = data.plugins {
         plugin_keys::check(&parsed.files, &root, keys, &mut diags);
     }
