@@ -8,14 +8,18 @@
 #
 # Variants (the shipped profile is lto = "fat", codegen-units = 1, strip = true, panic = "unwind"):
 #   shipped    `cargo build --release` as Cargo.toml says
-#   thin       lto = "thin"    } only the final crate is rebuilt, on the shipped build's
-#   nostrip    strip = none    } dependencies (their rustc flags do not change with these knobs;
-#   abortfinal panic = abort   } for panic only the final crate and the LTO'd code are affected,
-#                                dependencies keep their unwind tables)
+#   thin       lto = "thin"    } only the final crate is rebuilt, in target/release on the
+#   nostrip    strip = none    } shipped build's dependencies (their rustc flags do not change
+#   abortfinal panic = abort   } with these knobs; for panic only the final crate is compiled
+#                                to abort, the dependencies keep their unwind tables). The
+#                                shipped binary is rebuilt at the end.
+#   o3         opt-level = 3 (the profile before 2026-12-06), a full build in target/knob-o3
 #   defaults   cargo's defaults: lto = false, codegen-units = 16 (a full build of every
 #              dependency in target/knob-defaults)
 #   abort      panic = "abort" everywhere (a full build in target/knob-abort)
-# Full builds take about 1,700 CPU-seconds each here. Results go to target/bench-profile.tsv.
+# Full builds take about 1,500-1,700 CPU-seconds each here. Results go to target/bench-profile.tsv.
+# PREBUILT=1 measures the binaries already in target/bench-profile/<variant> (with their build
+# times in <variant>.build, "CPU-seconds wall-seconds") instead of building them.
 # Needs what scripts/test-deps.sh installs (the xfer case needs root for its sshd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,9 +64,14 @@ build() { # build VARIANT -> path of the binary; prints "cpu wall" to $OUT/VARIA
         abortfinal) flag="-C panic=abort" ;;
       esac
       # shellcheck disable=SC2086
-      timed "$OUT/$v.log" cargo rustc --release --bin rpack --target-dir target/knob-final \
-        -- $flag > "$OUT/$v.build"
-      bin=target/knob-final/release/rpack ;;
+      timed "$OUT/$v.log" cargo rustc --release --bin rpack -- $flag > "$OUT/$v.build"
+      bin=target/release/rpack
+      RESTORE=1 ;;
+    o3)
+      CARGO_PROFILE_RELEASE_OPT_LEVEL=3 \
+        timed "$OUT/$v.log" cargo build --release --bin rpack --target-dir target/knob-o3 \
+        > "$OUT/$v.build"
+      bin=target/knob-o3/release/rpack ;;
     defaults)
       CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
         timed "$OUT/$v.log" cargo build --release --bin rpack --target-dir target/knob-defaults \
@@ -86,16 +95,14 @@ median_validate() {
   done | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
 }
 
+RESTORE=0
 for v in "${VARIANTS[@]}"; do
-  if [ "$v" = thin ] || [ "$v" = nostrip ] || [ "$v" = abortfinal ]; then
-    # The final-crate variants share target/knob-final: seed it from the shipped build.
-    if [ ! -d target/knob-final/release ]; then
-      mkdir -p target/knob-final
-      cp -a target/release target/knob-final/
-    fi
+  if [ -n "${PREBUILT:-}" ] && [ -x "$OUT/$v" ] && [ -s "$OUT/$v.build" ]; then
+    echo "== $v: prebuilt"
+  else
+    echo "== $v: building"
+    build "$v"
   fi
-  echo "== $v: building"
-  build "$v"
   read -r cpu wall < "$OUT/$v.build"
   bytes=$(stat -c %s "$OUT/$v")
   extra=$(ldd "$OUT/$v" | awk '{ print $1 }' |
@@ -111,3 +118,7 @@ for v in "${VARIANTS[@]}"; do
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$bytes" "${extra:-none}" "$cpu" "$wall" "$med" \
     "${up:-?}" "${scp:-?}" | tee -a "$TSV"
 done
+if [ "$RESTORE" = 1 ]; then
+  echo "== restoring the shipped target/release/rpack"
+  cargo build --release --bin rpack > "$OUT/restore.log" 2>&1
+fi

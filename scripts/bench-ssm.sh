@@ -8,15 +8,21 @@
 # Real Session Manager is limited by AWS's agent to about 1 MB/s; this shows only that rpack's
 # transport is not the bottleneck.
 #
-#   scripts/bench-ssm.sh            (dev profile, as the tests build)
-#   BENCH_PROFILE=release scripts/bench-ssm.sh
+#   scripts/bench-ssm.sh                    (Cargo.toml's `perf` profile: the release
+#                                           optimisation without LTO; the number to report)
+#   BENCH_PROFILE=dev scripts/bench-ssm.sh  (the unoptimised test build, much slower)
+#   BENCH_PROFILE=release scripts/bench-ssm.sh (the shipped profile; fat LTO of the whole test
+#                                           binary takes long)
 #
 # Needs what scripts/test-deps.sh installs (sshd and the ec2-user login user).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 args=()
-if [[ ${BENCH_PROFILE:-dev} == release ]]; then args+=(--release); fi
+case ${BENCH_PROFILE:-perf} in
+  dev) ;;
+  *) args+=(--profile "${BENCH_PROFILE:-perf}") ;;
+esac
 out=$(nice -n 10 cargo test "${args[@]}" --test it ssm::bench_ssm -- --ignored --nocapture --test-threads=1 2>&1) || {
     echo "$out" >&2
     exit 1

@@ -69,6 +69,10 @@ pub(crate) struct SourceFile {
     pub text: String,
     /// (offset in the rewrite, offset in `text`, bytes mapping one to one), ascending.
     pub map: Vec<(usize, usize, usize)>,
+    /// Where each line of `text` starts, built on the first [`SourceFile::loc`]: a position is
+    /// found by binary search, not by counting the lines before it (which made a file with
+    /// many positioned values quadratic).
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl SourceFile {
@@ -78,7 +82,16 @@ impl SourceFile {
             index: 0,
             text: text.into(),
             map: Vec::new(),
+            line_starts: std::sync::OnceLock::new(),
         }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
     }
 
     /// The location of byte `offset` of the parsed text (clamped to the text).
@@ -96,9 +109,9 @@ impl SourceFile {
             .rev()
             .find(|o| self.text.is_char_boundary(*o))
             .unwrap_or(0);
-        let before = &self.text[..offset];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line = before.matches('\n').count() + 1;
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&st| st <= offset);
+        let line_start = starts[line - 1];
         let col = self.text[line_start..offset].chars().count() + 1;
         let line_end = self.text[line_start..]
             .find('\n')

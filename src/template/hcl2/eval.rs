@@ -3,6 +3,8 @@
 //! errors as ordinary functions), which also reads `convert()`'s type argument (a type
 //! expression, not a value), then hcl-rs evaluates the rest in the given context.
 
+use std::collections::BTreeSet;
+
 use hcl::eval::{Context, Evaluate};
 use hcl::Value;
 use hcl_edit::expr::Expression;
@@ -26,6 +28,11 @@ pub(crate) fn check_functions(
         diags: &'a mut Vec<Diag>,
     }
     impl Visit for V<'_> {
+        fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
+            // hcl-edit's walk skips the collection of `%{ for x in COLLECTION }`.
+            self.visit_expr(&node.collection_expr);
+            visit::visit_for_template_expr(self, node);
+        }
         fn visit_func_call(&mut self, node: &hcl_edit::expr::FuncCall) {
             let name = node.name.name.as_str();
             let known = funcs::is_known(name) && (self.env_ok || name != "env");
@@ -67,6 +74,11 @@ pub(crate) fn check_functions(
 pub(crate) fn references(expr: &Expression) -> Vec<(String, String)> {
     struct V(Vec<(String, String)>);
     impl Visit for V {
+        fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
+            // hcl-edit's walk skips the collection of `%{ for x in COLLECTION }`.
+            self.visit_expr(&node.collection_expr);
+            visit::visit_for_template_expr(self, node);
+        }
         fn visit_traversal(&mut self, node: &hcl_edit::expr::Traversal) {
             if let Expression::Variable(root) = &node.expr {
                 if let Some(op) = node.operators.first() {
@@ -82,6 +94,73 @@ pub(crate) fn references(expr: &Expression) -> Vec<(String, String)> {
     let mut v = V(Vec::new());
     v.visit_expr(expr);
     v.0
+}
+
+/// The attributes of `var` and of `local` that `exprs` read as `var.x` / `local.y`, or `None`
+/// when one of them uses either object another way (`var["x"]`, `var` alone, a `for` variable
+/// of that name), which needs the whole object. Evaluating with only what is read keeps each
+/// evaluation proportional to its references: the evaluator copies a variable's whole value
+/// on every reference to it.
+pub(crate) fn var_local_reads<'e>(
+    exprs: impl IntoIterator<Item = &'e Expression>,
+) -> Option<(BTreeSet<String>, BTreeSet<String>)> {
+    #[derive(Default)]
+    struct R {
+        vars: BTreeSet<String>,
+        locals: BTreeSet<String>,
+        whole: bool,
+    }
+    impl Visit for R {
+        fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
+            // hcl-edit's walk skips the collection of `%{ for x in COLLECTION }`.
+            self.visit_expr(&node.collection_expr);
+            visit::visit_for_template_expr(self, node);
+        }
+        fn visit_expr(&mut self, node: &Expression) {
+            if let Expression::Variable(v) = node {
+                if matches!(v.as_str(), "var" | "local") {
+                    self.whole = true;
+                }
+            }
+            visit::visit_expr(self, node);
+        }
+        fn visit_traversal(&mut self, node: &hcl_edit::expr::Traversal) {
+            if let (Expression::Variable(root), Some(first)) = (&node.expr, node.operators.first())
+            {
+                if let hcl_edit::expr::TraversalOperator::GetAttr(a) = first.value() {
+                    let set = match root.as_str() {
+                        "var" => Some(&mut self.vars),
+                        "local" => Some(&mut self.locals),
+                        _ => None,
+                    };
+                    if let Some(set) = set {
+                        set.insert(a.as_str().to_string());
+                        for op in &node.operators {
+                            self.visit_traversal_operator(op);
+                        }
+                        return;
+                    }
+                }
+            }
+            visit::visit_traversal(self, node);
+        }
+    }
+    let mut r = R::default();
+    for e in exprs {
+        r.visit_expr(e);
+    }
+    (!r.whole).then_some((r.vars, r.locals))
+}
+
+/// The entries of `all` named in `names` (those that exist).
+pub(crate) fn pick(
+    all: &hcl::Map<String, Value>,
+    names: &BTreeSet<String>,
+) -> hcl::Map<String, Value> {
+    names
+        .iter()
+        .filter_map(|n| all.get(n).map(|v| (n.clone(), v.clone())))
+        .collect()
 }
 
 /// Evaluates `expr` (from file `f`) in `ctx`.
@@ -162,6 +241,11 @@ fn reference_at(
         found: Option<std::ops::Range<usize>>,
     }
     impl Visit for V<'_> {
+        fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
+            // hcl-edit's walk skips the collection of `%{ for x in COLLECTION }`.
+            self.visit_expr(&node.collection_expr);
+            visit::visit_for_template_expr(self, node);
+        }
         fn visit_expr(&mut self, node: &Expression) {
             if self.found.is_some() {
                 return;
@@ -197,6 +281,11 @@ fn reference_at(
 fn first_convert_value(expr: &Expression) -> Option<std::ops::Range<usize>> {
     struct V(Option<std::ops::Range<usize>>);
     impl Visit for V {
+        fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
+            // hcl-edit's walk skips the collection of `%{ for x in COLLECTION }`.
+            self.visit_expr(&node.collection_expr);
+            visit::visit_for_template_expr(self, node);
+        }
         fn visit_func_call(&mut self, node: &hcl_edit::expr::FuncCall) {
             if self.0.is_none() && node.name.name.as_str() == "convert" {
                 self.0 = node.args.iter().next().and_then(Span::span);
@@ -216,6 +305,11 @@ struct TryCan<'a, 'c> {
 }
 
 impl VisitMut for TryCan<'_, '_> {
+    fn visit_for_template_expr_mut(&mut self, node: &mut hcl_edit::template::ForTemplateExpr) {
+        // hcl-edit's walk skips the collection of `%{ for x in COLLECTION }`.
+        self.visit_expr_mut(&mut node.collection_expr);
+        visit_mut::visit_for_template_expr_mut(self, node);
+    }
     fn visit_expr_mut(&mut self, node: &mut Expression) {
         visit_mut::visit_expr_mut(self, node);
         let Expression::FuncCall(fc) = node else {
@@ -321,9 +415,23 @@ fn convert_call(fc: &mut hcl_edit::expr::FuncCall) -> Result<(), PreErr> {
     Ok(())
 }
 
-/// A context with rpack's functions (`env()` only when `env_ok`).
-pub(crate) fn base_context<'a>(env_ok: bool) -> Context<'a> {
-    let mut ctx = Context::new();
-    funcs::declare(&mut ctx, env_ok);
-    ctx
+/// A context with rpack's functions (`env()` only when `env_ok`): a copy of one function table
+/// built once per process (declaring ~130 functions one by one searches the table each time,
+/// which cost more than most evaluations; a template evaluates thousands of expressions).
+pub(crate) fn base_context(env_ok: bool) -> Context<'static> {
+    static WITH_ENV: std::sync::LazyLock<Context<'static>> = std::sync::LazyLock::new(|| {
+        let mut ctx = Context::new();
+        funcs::declare(&mut ctx, true);
+        ctx
+    });
+    static WITHOUT_ENV: std::sync::LazyLock<Context<'static>> = std::sync::LazyLock::new(|| {
+        let mut ctx = Context::new();
+        funcs::declare(&mut ctx, false);
+        ctx
+    });
+    if env_ok {
+        WITH_ENV.clone()
+    } else {
+        WITHOUT_ENV.clone()
+    }
 }

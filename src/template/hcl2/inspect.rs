@@ -215,6 +215,11 @@ fn strings_of(v: &Value, out: &mut Vec<String>) {
 struct Refs(Vec<(String, String, Option<String>)>);
 
 impl Visit for Refs {
+    fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
+        // hcl-edit's walk skips the collection of `%{ for x in COLLECTION }`.
+        self.visit_expr(&node.collection_expr);
+        visit::visit_for_template_expr(self, node);
+    }
     fn visit_traversal(&mut self, node: &hcl_edit::expr::Traversal) {
         if let Expression::Variable(root) = &node.expr {
             let attr = |i: usize| {

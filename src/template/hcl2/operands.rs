@@ -23,6 +23,11 @@ const SEP: char = '\u{1}';
 pub(crate) fn wrap(e: &mut Expression) {
     struct W;
     impl VisitMut for W {
+        fn visit_for_template_expr_mut(&mut self, node: &mut hcl_edit::template::ForTemplateExpr) {
+            // hcl-edit's walk skips the collection of `%{ for x in COLLECTION }`.
+            self.visit_expr_mut(&mut node.collection_expr);
+            visit_mut::visit_for_template_expr_mut(self, node);
+        }
         fn visit_expr_mut(&mut self, node: &mut Expression) {
             visit_mut::visit_expr_mut(self, node);
             match node {

@@ -13,7 +13,7 @@ use hcl_edit::visit::{self, Visit};
 use super::blocks::Decls;
 use super::data::{self, DataOptions};
 use super::diag::{Diag, Loc, SourceFile};
-use super::eval::{base_context, check_functions, eval};
+use super::eval::{base_context, check_functions, eval, pick, var_local_reads};
 use super::to_model::Scope;
 use super::vars::Resolved;
 
@@ -33,6 +33,11 @@ enum State {
 struct Refs(Vec<(String, String, Option<String>)>);
 
 impl Visit for Refs {
+    fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
+        // hcl-edit's walk skips the collection of `%{ for x in COLLECTION }`.
+        self.visit_expr(&node.collection_expr);
+        visit::visit_for_template_expr(self, node);
+    }
     fn visit_traversal(&mut self, node: &hcl_edit::expr::Traversal) {
         if let Expression::Variable(root) = &node.expr {
             let attr = |i: usize| {
@@ -242,8 +247,18 @@ fn local(
     for (k, v) in root {
         ctx.declare_var(k.as_str(), v.clone());
     }
-    ctx.declare_var("var", Value::Object(out.vars.clone()));
-    ctx.declare_var("local", Value::Object(out.locals.clone()));
+    // Only what the expression reads: copying every variable and local for each local made
+    // resolving n locals quadratic.
+    match var_local_reads([&l.expr]) {
+        Some((vars, locals)) => {
+            ctx.declare_var("var", Value::Object(pick(&out.vars, &vars)));
+            ctx.declare_var("local", Value::Object(pick(&out.locals, &locals)));
+        }
+        None => {
+            ctx.declare_var("var", Value::Object(out.vars.clone()));
+            ctx.declare_var("local", Value::Object(out.locals.clone()));
+        }
+    }
     ctx.declare_var("data", Value::Object(data.clone()));
     match eval(f, &l.expr, &ctx) {
         Ok(v) => {

@@ -514,3 +514,54 @@ fn operands_convert_as_cty_does() {
         .unwrap();
     assert!(e.contains("Call to unknown function"), "{e}");
 }
+
+/// References inside a `%{ for … in COLLECTION }` directive count like any other: a local used
+/// only there is resolved first (dependency order), an unknown function there is reported, and
+/// evaluation with only the variables read (`var_local_reads`) still sees it.
+#[test]
+fn template_for_directive_collections_are_references() {
+    let text = r#"
+variable "items" {
+  default = ["a", "b"]
+}
+locals {
+  joined = "%{for x in local.upper}${x};%{endfor}"
+  upper  = [for i in var.items : upper(i)]
+}
+source "null" "a" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.a"]
+  provisioner "shell-local" {
+    inline = ["echo ${local.joined} %{for i in var.items}<${i}>%{endfor}"]
+  }
+}
+"#;
+    let l = load_one(text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let inline = l.template.provisioners[0].config.get("inline").unwrap();
+    assert_eq!(
+        inline.as_array().unwrap()[0].as_str(),
+        Some("echo A;B; <a><b>")
+    );
+    let bad = text.replace("local.upper}", "nope(local.upper)}");
+    let e = load_one(&bad, &[])
+        .err()
+        .expect("an unknown function in a for directive");
+    assert!(e.contains("Call to unknown function"), "{e}");
+}
+
+#[test]
+fn var_local_reads_lists_attributes_or_needs_the_whole_object() {
+    let parse = |s: &str| s.parse::<hcl_edit::expr::Expression>().unwrap();
+    let e = parse(r#""${var.a}-${local.b}-%{for x in var.c}${x}%{endfor}-${upper(var.d[0])}""#);
+    let (vars, locals) = super::eval::var_local_reads([&e]).unwrap();
+    assert_eq!(vars.into_iter().collect::<Vec<_>>(), ["a", "c", "d"]);
+    assert_eq!(locals.into_iter().collect::<Vec<_>>(), ["b"]);
+    for whole in [r#"var["a"]"#, "keys(local)", "[for var in [1] : var]"] {
+        assert!(
+            super::eval::var_local_reads([&parse(whole)]).is_none(),
+            "{whole}"
+        );
+    }
+}

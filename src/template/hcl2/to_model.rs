@@ -17,7 +17,7 @@ use hcl_edit::Span;
 
 use super::blocks::{parts, unsupported_argument, unsupported_block, BuildDecl, Decls, SourceDecl};
 use super::diag::{Diag, Loc, SourceFile};
-use super::eval::{base_context, check_functions, eval};
+use super::eval::{base_context, check_functions, eval, pick, var_local_reads};
 use super::schema::{nested, Nested};
 use crate::template::json::{Node, Object, Pos, Value as J};
 
@@ -32,6 +32,24 @@ impl Scope {
         let mut ctx = base_context(false);
         for (k, v) in self.vars.iter().filter(|(k, _)| k.as_str() != MULTI) {
             ctx.declare_var(k.as_str(), v.clone());
+        }
+        ctx
+    }
+    /// [`Scope::context`] for evaluating `exprs`: `var` and `local` hold only the attributes
+    /// the expressions read (see [`var_local_reads`]).
+    pub(super) fn context_for<'e>(
+        &self,
+        exprs: impl IntoIterator<Item = &'e Expression>,
+    ) -> Context<'static> {
+        let reads = var_local_reads(exprs);
+        let mut ctx = base_context(false);
+        for (k, v) in self.vars.iter().filter(|(k, _)| k.as_str() != MULTI) {
+            let v = match (&reads, k.as_str(), v) {
+                (Some((vars, _)), "var", Value::Object(m)) => Value::Object(pick(m, vars)),
+                (Some((_, locals)), "local", Value::Object(m)) => Value::Object(pick(m, locals)),
+                _ => v.clone(),
+            };
+            ctx.declare_var(k.as_str(), v);
         }
         ctx
     }
@@ -83,9 +101,9 @@ pub(crate) fn body_object(
     skip: &[&str],
     diags: &mut Vec<Diag>,
 ) -> Object {
-    let ctx = scope.context();
-    let mut obj = Object::default();
     let (attrs, blocks) = parts(body);
+    let ctx = scope.context_for(attrs.iter().map(|a| &a.value));
+    let mut obj = Object::default();
     for a in attrs {
         let key = a.key.as_str();
         if skip.contains(&key) {
