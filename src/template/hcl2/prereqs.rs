@@ -249,15 +249,12 @@ fn local(
     }
     // Only what the expression reads: copying every variable and local for each local made
     // resolving n locals quadratic.
-    match var_local_reads([&l.expr]) {
-        Some((vars, locals)) => {
-            ctx.declare_var("var", Value::Object(pick(&out.vars, &vars)));
-            ctx.declare_var("local", Value::Object(pick(&out.locals, &locals)));
-        }
-        None => {
-            ctx.declare_var("var", Value::Object(out.vars.clone()));
-            ctx.declare_var("local", Value::Object(out.locals.clone()));
-        }
+    if let Some((vars, locals)) = var_local_reads([&l.expr]) {
+        ctx.declare_var("var", Value::Object(pick(&out.vars, &vars)));
+        ctx.declare_var("local", Value::Object(pick(&out.locals, &locals)));
+    } else {
+        ctx.declare_var("var", Value::Object(out.vars.clone()));
+        ctx.declare_var("local", Value::Object(out.locals.clone()));
     }
     ctx.declare_var("data", Value::Object(data.clone()));
     match eval(f, &l.expr, &ctx) {
