@@ -34,24 +34,7 @@ impl Step<BuildCtx> for TagVolumes {
         let id = ctx.instance_id().context("no instance")?.to_string();
         let ec2 = ctx.ec2();
         let region = ctx.region.clone();
-        let out = ec2
-            .describe_instances()
-            .instance_ids(&id)
-            .send()
-            .await
-            .aws_context(|| format!("describing instance {id} in {region}"))?;
-        let attached: Vec<(String, String)> = out
-            .reservations()
-            .iter()
-            .flat_map(aws_sdk_ec2::types::Reservation::instances)
-            .flat_map(aws_sdk_ec2::types::Instance::block_device_mappings)
-            .filter_map(|m| {
-                Some((
-                    m.device_name()?.to_string(),
-                    m.ebs()?.volume_id()?.to_string(),
-                ))
-            })
-            .collect();
+        let attached = crate::builders::amazon_ebs::steps::attached_volumes(ctx).await?;
         ctx.kept.attached.clone_from(&attached);
         let volume_of = |device: &str| {
             attached

@@ -203,6 +203,33 @@ pub(crate) async fn delete_image(
     Ok(())
 }
 
+/// The build instance's attached EBS volumes, as (device name, volume id), from one
+/// DescribeInstances (amazon-ebsvolume tags them, amazon-ebssurrogate snapshots them).
+pub(crate) async fn attached_volumes(ctx: &BuildCtx) -> anyhow::Result<Vec<(String, String)>> {
+    use anyhow::Context as _;
+    let id = ctx.instance_id().context("no instance")?.to_string();
+    let region = ctx.region.clone();
+    let out = ctx
+        .ec2()
+        .describe_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .aws_context(|| format!("describing instance {id} in {region}"))?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(aws_sdk_ec2::types::Reservation::instances)
+        .flat_map(aws_sdk_ec2::types::Instance::block_device_mappings)
+        .filter_map(|m| {
+            Some((
+                m.device_name()?.to_string(),
+                m.ebs()?.volume_id()?.to_string(),
+            ))
+        })
+        .collect())
+}
+
 /// Waits until snapshot `id` is completed (a snapshot in `error` fails the wait).
 pub(crate) async fn wait_snapshot(ctx: &BuildCtx, env: &StepEnv, id: &str) -> anyhow::Result<()> {
     let ec2 = ctx.ec2();
