@@ -38,7 +38,13 @@ pub(crate) fn wrap(e: &mut Expression) {
                         _ => "number",
                     };
                     convert(&mut op.lhs_expr, want, "left");
-                    convert(&mut op.rhs_expr, want, "right");
+                    // The evaluator's integer `%` panics on a zero divisor: it is checked here.
+                    let divisor = matches!(op.operator.value(), BinaryOperator::Mod);
+                    convert(
+                        &mut op.rhs_expr,
+                        if divisor { "divisor" } else { want },
+                        "right",
+                    );
                 }
                 Expression::UnaryOp(op) => {
                     let want = match op.operator.value() {
@@ -90,6 +96,24 @@ pub(crate) fn operand(a: hcl::eval::FuncArgs) -> Result<Value, String> {
             format!("Unsuitable value for {side} operand: {m}."),
         )
     };
+    let divisor = want == "divisor";
+    let want = if divisor { "number" } else { want };
+    let converted = convert_value(v, want, &fail, &unsuitable);
+    match converted {
+        Ok(n) if divisor && n.as_number().and_then(hcl::Number::as_f64) == Some(0.0) => fail(
+            "Operation failed",
+            "Error during operation: can't compute a remainder of division by zero.".into(),
+        ),
+        other => other,
+    }
+}
+
+fn convert_value(
+    v: &Value,
+    want: &str,
+    fail: &dyn Fn(&str, String) -> Result<Value, String>,
+    unsuitable: &dyn Fn(&str) -> Result<Value, String>,
+) -> Result<Value, String> {
     match (want, v) {
         (_, Value::Null) => fail(
             "Operation failed",
