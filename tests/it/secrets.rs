@@ -79,6 +79,29 @@ impl Case {
         )
     }
 
+    /// Builds `template` with human and with machine-readable output (logs `PREFIX-human.log`,
+    /// `PREFIX-machine.log`); each build must succeed and leak no canary to stdout, stderr or
+    /// its debug log. Returns (stdout, debug log) of each.
+    fn build_both_uis(&self, template: &str, prefix: &str) -> Vec<(String, String)> {
+        let mut runs = Vec::new();
+        for machine in [false, true] {
+            let log = format!("{prefix}-{}.log", if machine { "machine" } else { "human" });
+            let mut args = vec!["build", "-color=false"];
+            if machine {
+                args.insert(1, "-machine-readable");
+            }
+            args.push(template);
+            let (code, out, err) = self.rpack(&args, &log);
+            assert_eq!(code, Some(0), "{out}\n{err}");
+            assert_clean("stdout", &out);
+            assert_clean("stderr", &err);
+            let text = std::fs::read_to_string(self.work.join(&log)).unwrap();
+            assert_clean("the debug log", &text);
+            runs.push((out, text));
+        }
+        runs
+    }
+
     fn create_secret(&self) {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -542,19 +565,8 @@ build {
     )
     .unwrap();
     let hcl = hcl.display().to_string();
-    for (machine, log) in [(false, "hcl-human.log"), (true, "hcl-machine.log")] {
-        let mut args = vec!["build", "-color=false"];
-        if machine {
-            args.insert(1, "-machine-readable");
-        }
-        args.push(&hcl);
-        let (code, out, err) = case.rpack(&args, log);
-        assert_eq!(code, Some(0), "{out}\n{err}");
-        assert!(out.contains("hcl sm=<sensitive>"), "{out}\n{err}");
-        assert_clean("stdout", &out);
-        assert_clean("stderr", &err);
-        let text = std::fs::read_to_string(case.work.join(log)).unwrap();
-        assert_clean("the debug log", &text);
+    for (out, _) in case.build_both_uis(&hcl, "hcl") {
+        assert!(out.contains("hcl sm=<sensitive>"), "{out}");
     }
 
     let mut found = Vec::new();
@@ -605,33 +617,19 @@ build {
     )
     .unwrap();
     let hcl = hcl.display().to_string();
-    for (machine, log) in [(false, "coll-human.log"), (true, "coll-machine.log")] {
-        let mut args = vec!["build", "-color=false"];
-        if machine {
-            args.insert(1, "-machine-readable");
-        }
-        args.push(&hcl);
-        let (code, out, err) = case.rpack(&args, log);
-        assert_eq!(code, Some(0), "{out}\n{err}");
-        assert!(
-            out.contains("k0=<sensitive> k1=<sensitive>"),
-            "{out}\n{err}"
-        );
+    for (out, text) in case.build_both_uis(&hcl, "coll") {
+        assert!(out.contains("k0=<sensitive> k1=<sensitive>"), "{out}");
         assert!(
             out.contains("u=<sensitive> d=<sensitive> pin=<sensitive>"),
-            "{out}\n{err}"
+            "{out}"
         );
         // `,` is `%!(PACKER_COMMA)` in machine-readable output.
         assert!(
             out.contains("all=<sensitive>,<sensitive>")
                 || out.contains("all=<sensitive>%!(PACKER_COMMA)<sensitive>"),
-            "{out}\n{err}"
+            "{out}"
         );
         assert!(!out.contains("98765432101"), "{out}");
-        assert_clean("stdout", &out);
-        assert_clean("stderr", &err);
-        let text = std::fs::read_to_string(case.work.join(log)).unwrap();
-        assert_clean("the debug log", &text);
         assert!(!text.contains("98765432101"), "{text}");
     }
 }
