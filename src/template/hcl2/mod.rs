@@ -35,6 +35,7 @@ pub(crate) mod plugin_keys;
 mod positions;
 mod prereqs;
 mod schema;
+mod scope;
 mod to_model;
 mod types;
 mod vars;
