@@ -8,6 +8,7 @@ pub mod interp;
 pub mod json;
 mod json_stack;
 pub mod parse;
+mod post_processor_def;
 mod provisioner_def;
 pub mod undefined;
 pub mod upgrade;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::provisioner_def::provisioner;
-use super::weak::{self, go_fmt_value, go_kind, string_slice, weak_string};
+use super::weak::{self, go_kind, weak_string};
 use crate::template::json::{self, JsonError, Node, Object, Pos, Value};
 
 /// A parsed template.
@@ -480,7 +480,7 @@ impl Parsing {
         }
         if let Some(Value::Array(chains)) = obj.get("post-processors").map(|n| &n.value) {
             for (i, node) in chains.iter().enumerate() {
-                if let Some(chain) = self.chain(i + 1, node) {
+                if let Some(chain) = super::post_processor_def::chain(i + 1, node, &mut self.errs) {
                     tpl.post_processors.push(chain);
                 }
             }
@@ -558,110 +558,6 @@ impl Parsing {
             config: obj.clone(),
             pos: node.pos,
         });
-    }
-
-    fn chain(&mut self, i: usize, node: &Node) -> Option<Vec<PostProcessorDef>> {
-        let items: Vec<&Node> = match &node.value {
-            Value::String(_) | Value::Object(_) => vec![node],
-            Value::Array(items) => {
-                let mut bad = false;
-                for (j, item) in items.iter().enumerate() {
-                    match &item.value {
-                        Value::String(_) | Value::Object(_) => {}
-                        Value::Array(_) => {
-                            bad = true;
-                            self.err(Stage::Structure, Some(item.pos), format!("post-processor {i}.{}: sequence not allowed to be nested in a sequence", j + 1));
-                        }
-                        _ => {
-                            bad = true;
-                            self.err(
-                                Stage::Structure,
-                                Some(item.pos),
-                                format!("post-processor {i}.{}: unknown format", j + 1),
-                            );
-                        }
-                    }
-                }
-                if bad {
-                    return None;
-                }
-                items.iter().collect()
-            }
-            _ => {
-                self.err(
-                    Stage::Structure,
-                    Some(node.pos),
-                    format!("post-processor {i}: bad format"),
-                );
-                return None;
-            }
-        };
-        let mut chain = Vec::new();
-        for (j, item) in items.into_iter().enumerate() {
-            let j = j + 1;
-            let obj = match &item.value {
-                Value::String(s) => Object {
-                    entries: vec![(
-                        "type".to_string(),
-                        item.pos,
-                        Node {
-                            value: Value::String(s.clone()),
-                            pos: item.pos,
-                        },
-                    )],
-                },
-                Value::Object(o) => o.clone(),
-                _ => unreachable!("checked above"),
-            };
-            let mut field_errs = Vec::new();
-            // mapstructure names untagged struct fields by their Go name in its messages.
-            let kind = weak_string(&obj, "type", "Type", &mut field_errs).unwrap_or_default();
-            let name = weak_string(&obj, "name", "Name", &mut field_errs).unwrap_or_default();
-            let only = string_slice(&obj, "only", "Only", &mut field_errs);
-            let except = string_slice(&obj, "except", "Except", &mut field_errs);
-            let keep = match obj.get("keep_input_artifact").map(|n| &n.value) {
-                None | Some(Value::Null) => None,
-                Some(Value::Bool(b)) => Some(*b),
-                Some(other) => {
-                    field_errs.push(format!(
-                        "'keep_input_artifact' expected type 'bool', got unconvertible type '{}', value: '{}'",
-                        other.go_type(),
-                        go_fmt_value(other)
-                    ));
-                    None
-                }
-            };
-            if !field_errs.is_empty() {
-                self.err(
-                    Stage::Structure,
-                    Some(item.pos),
-                    format!(
-                        "post-processor {i}.{j}: {}",
-                        mapstructure_errors(&field_errs)
-                    ),
-                );
-                continue;
-            }
-            if kind.is_empty() {
-                self.err(
-                    Stage::Structure,
-                    Some(item.pos),
-                    format!("post-processor {i}.{j}: type is required"),
-                );
-                continue;
-            }
-            let name = if name.is_empty() { kind.clone() } else { name };
-            chain.push(PostProcessorDef {
-                kind,
-                name,
-                only,
-                except,
-                keep_input_artifact: keep,
-                config: obj,
-                pos: item.pos,
-            });
-        }
-        Some(chain)
     }
 }
 

@@ -74,6 +74,15 @@ pub(crate) fn config(base: Value, extra: Value) -> Arc<Config> {
 
 /// As [`config`], for a template build with `name` (Packer's build name, `amazon-ebs` when `None`).
 pub(crate) fn config_named(base: Value, extra: Value, name: Option<&str>) -> Arc<Config> {
+    match decode("amazon-ebs", base, extra, name) {
+        BuilderConfig::AmazonEbs(c) => Arc::new(*c),
+        _ => unreachable!(),
+    }
+}
+
+/// Merges `extra` into `base` (a null removes the key) and decodes the result as a builder of
+/// type `kind`, as `rpack build` does, in a build named `name`; panics when it does not validate.
+pub(crate) fn decode(kind: &str, base: Value, extra: Value, name: Option<&str>) -> BuilderConfig {
     let mut v = base;
     for (k, x) in extra.as_object().unwrap() {
         if x.is_null() {
@@ -90,25 +99,23 @@ pub(crate) fn config_named(base: Value, extra: Value, name: Option<&str>) -> Arc
         build_name: name.map(str::to_string),
         ..Default::default()
     };
-    match decode_builder("amazon-ebs", &[obj], &ctx) {
-        Ok(d) => match d.value {
-            BuilderConfig::AmazonEbs(c) => Arc::new(*c),
-            _ => unreachable!(),
-        },
+    match decode_builder(kind, &[obj], &ctx) {
+        Ok(d) => d.value,
         Err(errs) => panic!("template does not validate: {errs:?}"),
     }
 }
 
-pub(crate) struct Outcome {
-    pub(crate) result: anyhow::Result<Option<Artifact>>,
+/// One builder run: its result (the artifact, if it made one), build id, ledger and UI lines.
+pub(crate) struct Outcome<A = Artifact> {
+    pub(crate) result: anyhow::Result<Option<A>>,
     pub(crate) build_id: String,
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) lines: Vec<String>,
 }
 
-impl Outcome {
+impl<A> Outcome<A> {
     /// The artifact of a build that must have succeeded with one; panics with the UI otherwise.
-    pub(crate) fn artifact(&self) -> &Artifact {
+    pub(crate) fn artifact(&self) -> &A {
         match &self.result {
             Ok(Some(a)) => a,
             Ok(None) => panic!("the build made no artifact; UI:\n{}", self.lines.join("\n")),
@@ -134,6 +141,25 @@ pub(crate) async fn build_opts(
     cancel_on: Option<(&str, Duration)>,
     options: rpack::engine::RunnerOptions,
 ) -> Outcome {
+    run_recorded(st, hook, cancel_on, options, |args| {
+        amazon_ebs::run(cfg, args)
+    })
+    .await
+}
+
+/// Runs one builder (`run`, handed its arguments) with a fresh build id, a ledger in the stack's
+/// state dir and a recording UI (one that cancels the build `cancel_on.1` after printing a line
+/// with `cancel_on.0`, when given); a build still going after 240 s is a failed test.
+pub(crate) async fn run_recorded<A, Fut>(
+    st: &Stack,
+    hook: Arc<dyn ProvisionHook>,
+    cancel_on: Option<(&str, Duration)>,
+    options: rpack::engine::RunnerOptions,
+    run: impl FnOnce(RunArgs) -> Fut,
+) -> Outcome<A>
+where
+    Fut: std::future::Future<Output = anyhow::Result<Option<A>>>,
+{
     let build_id = uuid::Uuid::new_v4().to_string();
     let ledger = Arc::new(
         Ledger::open(
@@ -156,7 +182,7 @@ pub(crate) async fn build_opts(
         build_id: Some(build_id.clone()),
         ledger: Some(ledger.clone()),
     };
-    let result = tokio::time::timeout(Duration::from_secs(240), amazon_ebs::run(cfg, args))
+    let result = tokio::time::timeout(Duration::from_secs(240), run(args))
         .await
         .expect("build hung");
     let lines = ui.lines();
@@ -231,7 +257,7 @@ pub(crate) async fn leftovers(st: &Stack, build_id: &str, regions: &[&str]) -> V
 }
 
 /// The build left nothing behind: not in moto (by tag) and not in its ledger.
-pub(crate) async fn assert_clean(st: &Stack, o: &Outcome, regions: &[&str]) {
+pub(crate) async fn assert_clean<A>(st: &Stack, o: &Outcome<A>, regions: &[&str]) {
     let left = leftovers(st, &o.build_id, regions).await;
     assert!(
         left.is_empty(),
@@ -245,7 +271,7 @@ pub(crate) async fn assert_clean(st: &Stack, o: &Outcome, regions: &[&str]) {
     }
 }
 
-pub(crate) fn err_text(o: &Outcome) -> String {
+pub(crate) fn err_text<A>(o: &Outcome<A>) -> String {
     match &o.result {
         Ok(_) => panic!(
             "build succeeded but should have failed; UI:\n{}",

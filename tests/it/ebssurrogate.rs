@@ -2,7 +2,7 @@
 //! volumes' snapshots with the `ami_root_device` mapping, tagged and reported with the
 //! surrogate's builder id; a failing provisioner, and a failure after the registration, leave
 //! nothing behind, also after a kill and `rpack cleanup`. `validate` against Packer 1.6.6 is
-//! in `ebssurrogate_validate.rs`.
+//! in `ebs_validate.rs`.
 //!
 //! moto registers an AMI without looking at the block device mappings (it gives the image one
 //! snapshot of its own), so the mappings are checked on the RegisterImage request the proxy
@@ -12,17 +12,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rpack::builders::amazon_ebs::{Artifact, ProvisionHook, RunArgs, TrueHook};
+use rpack::builders::amazon_ebs::{ProvisionHook, TrueHook};
 use rpack::builders::amazon_ebssurrogate::{self, SurrogateConfig};
-use rpack::ledger::Ledger;
-use rpack::plan::registry::{decode_builder, BuilderConfig};
-use rpack::template::interp::Context;
+use rpack::plan::registry::BuilderConfig;
 use rpack::ui::Ui;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::ebs::{leftovers, stack, Stack, AMI, REGION};
-use crate::support::{ui, Ec2State, FaultKind};
+use crate::ebs::{decode, err_text, leftovers, run_recorded, stack, Outcome, Stack, AMI, REGION};
+use crate::support::{Ec2State, FaultKind};
 
 /// The stack's amazon-ebs base as an amazon-ebssurrogate one, with a root volume on
 /// `/dev/xvdf` that becomes the AMI's `/dev/xvda`.
@@ -35,74 +33,17 @@ fn config(st: &Stack, extra: Value) -> Arc<SurrogateConfig> {
          "delete_on_termination": true}
     ]);
     v["ami_root_device"] = json!({"source_device_name": "/dev/xvdf", "device_name": "/dev/xvda"});
-    for (k, x) in extra.as_object().unwrap() {
-        v[k] = x.clone();
-    }
-    let text = serde_json::to_string(&v).unwrap();
-    let node = rpack::template::json::parse(&text).unwrap();
-    let ctx = Context {
-        amazon_funcs: true,
-        ..Default::default()
-    };
-    match decode_builder("amazon-ebssurrogate", &[node.as_object().unwrap()], &ctx) {
-        Ok(d) => match d.value {
-            BuilderConfig::AmazonEbsSurrogate(c) => Arc::new(*c),
-            _ => unreachable!(),
-        },
-        Err(errs) => panic!("template does not validate: {errs:?}"),
+    match decode("amazon-ebssurrogate", v, extra, None) {
+        BuilderConfig::AmazonEbsSurrogate(c) => Arc::new(*c),
+        _ => unreachable!(),
     }
 }
 
-struct Outcome {
-    result: anyhow::Result<Artifact>,
-    build_id: String,
-    ledger: Arc<Ledger>,
-    lines: Vec<String>,
-}
-
-impl Outcome {
-    fn artifact(&self) -> &Artifact {
-        match &self.result {
-            Ok(a) => a,
-            Err(e) => panic!("build failed: {e:#}\nUI:\n{}", self.lines.join("\n")),
-        }
-    }
-
-    fn error(&self) -> String {
-        match &self.result {
-            Ok(_) => panic!("the build must fail:\n{}", self.lines.join("\n")),
-            Err(e) => format!("{e:#}"),
-        }
-    }
-}
-
-async fn build(cfg: Arc<SurrogateConfig>, hook: Arc<dyn ProvisionHook>) -> Outcome {
-    let build_id = uuid::Uuid::new_v4().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let ledger =
-        Arc::new(Ledger::open(&build_id, &dir.path().join(format!("{build_id}.jsonl"))).unwrap());
-    let ui = Arc::new(ui::recording());
-    let args = RunArgs {
-        ui: ui.clone(),
-        hook,
-        cancel: CancellationToken::new(),
-        hard_cancel: CancellationToken::new(),
-        options: Default::default(),
-        build_id: Some(build_id.clone()),
-        ledger: Some(ledger.clone()),
-    };
-    let result = tokio::time::timeout(
-        Duration::from_secs(240),
-        amazon_ebssurrogate::run(cfg, args),
-    )
+async fn build(st: &Stack, cfg: Arc<SurrogateConfig>, hook: Arc<dyn ProvisionHook>) -> Outcome {
+    run_recorded(st, hook, None, Default::default(), |args| async move {
+        amazon_ebssurrogate::run(cfg, args).await.map(Some)
+    })
     .await
-    .expect("build hung");
-    Outcome {
-        result,
-        build_id,
-        ledger,
-        lines: ui.lines(),
-    }
 }
 
 /// The block device mappings of a RegisterImage request: device name → its fields
@@ -171,7 +112,7 @@ async fn registers_the_ami_from_the_launch_volumes_snapshots() {
         }),
     );
     let name = cfg.base.ami.ami_name.clone();
-    let o = build(cfg, Arc::new(TrueHook)).await;
+    let o = build(&st, cfg, Arc::new(TrueHook)).await;
     let art = o.artifact();
     assert_eq!(art.builder_id(), "mitchellh.amazon.ebssurrogate");
     let ami = art
@@ -312,7 +253,7 @@ async fn skip_save_build_region_keeps_only_the_copy() {
         json!({"ami_regions": [OTHER], "skip_save_build_region": true, "tags": {"Team": "os"}}),
     );
     let name = cfg.base.ami.ami_name.clone();
-    let o = build(cfg, Arc::new(TrueHook)).await;
+    let o = build(&st, cfg, Arc::new(TrueHook)).await;
     let art = o.artifact();
     assert_eq!(
         art.amis.keys().collect::<Vec<_>>(),
@@ -358,7 +299,7 @@ async fn encrypt_boot_launches_encrypted_and_registers_the_final_ami() {
         json!({"encrypt_boot": true, "kms_key_id": "alias/rpack-surrogate"}),
     );
     let name = cfg.base.ami.ami_name.clone();
-    let o = build(cfg, Arc::new(TrueHook)).await;
+    let o = build(&st, cfg, Arc::new(TrueHook)).await;
     let art = o.artifact();
     let runs = st.proxy.requests_of("RunInstances");
     assert_eq!(runs.len(), 1);
@@ -427,8 +368,12 @@ async fn a_failing_provisioner_leaves_nothing() {
             {"device_name": "/dev/xvdg", "volume_size": 1}
         ]}),
     );
-    let o = build(cfg, Arc::new(FailingHook)).await;
-    assert!(o.error().contains("non-zero exit status"), "{}", o.error());
+    let o = build(&st, cfg, Arc::new(FailingHook)).await;
+    assert!(
+        err_text(&o).contains("non-zero exit status"),
+        "{}",
+        err_text(&o)
+    );
     assert_eq!(st.proxy.count("CreateSnapshot"), 0);
     assert_eq!(st.proxy.count("RegisterImage"), 0);
     // The launch volumes (delete_on_termination: false) were there and are gone too.
@@ -455,8 +400,8 @@ async fn a_failure_after_registering_removes_the_ami_and_the_snapshots() {
     );
     st.proxy
         .inject_fault(FaultKind::AccessDenied, 1.0, &["ModifyImageAttribute"]);
-    let o = build(cfg, Arc::new(TrueHook)).await;
-    let err = o.error();
+    let o = build(&st, cfg, Arc::new(TrueHook)).await;
+    let err = err_text(&o);
     assert!(
         err.contains("ModifyImageAttribute") || err.contains("launch permissions"),
         "{err}"
@@ -499,8 +444,8 @@ async fn a_refused_registration_deletes_the_snapshots() {
     );
     st.proxy
         .inject_fault(FaultKind::AccessDenied, 1.0, &["RegisterImage"]);
-    let o = build(cfg, Arc::new(TrueHook)).await;
-    let err = o.error();
+    let o = build(&st, cfg, Arc::new(TrueHook)).await;
+    let err = err_text(&o);
     assert!(err.contains("Error registering AMI"), "{err}");
     let made: Vec<String> = o
         .ledger

@@ -1,21 +1,20 @@
 //! amazon-ebsvolume (issue #17) on the test stack: the kept volumes carry their tags and are
 //! the artifact, `snapshot_volume` snapshots them, a failing provisioner leaves nothing, a
-//! killed build is finished by `rpack cleanup`, and `validate` agrees with Packer 1.6.6.
+//! killed build is finished by `rpack cleanup`. `validate` against Packer 1.6.6 is in `ebs_validate.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use rpack::builders::amazon_ebs::{ProvisionHook, RunArgs, TrueHook};
+use rpack::builders::amazon_ebs::{ProvisionHook, TrueHook};
 use rpack::builders::amazon_ebsvolume::{self, Artifact, VolumeConfig};
-use rpack::ledger::{Ledger, ResourceKind};
-use rpack::plan::registry::{decode_builder, BuilderConfig};
-use rpack::template::interp::Context;
+use rpack::ledger::ResourceKind;
+use rpack::plan::registry::BuilderConfig;
 use rpack::ui::Ui;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::ebs::{leftovers, stack, Stack, REGION};
-use crate::support::{ui, Ec2State};
+use crate::ebs::{decode, leftovers, run_recorded, stack, Stack, REGION};
+use crate::support::Ec2State;
 
 /// The stack's amazon-ebs base turned into an amazon-ebsvolume one (no `ami_name`).
 fn base(st: &Stack) -> Value {
@@ -27,65 +26,19 @@ fn base(st: &Stack) -> Value {
 }
 
 fn config(st: &Stack, extra: Value) -> Arc<VolumeConfig> {
-    let mut v = base(st);
-    for (k, x) in extra.as_object().unwrap() {
-        v[k] = x.clone();
-    }
-    let text = serde_json::to_string(&v).unwrap();
-    let node = rpack::template::json::parse(&text).unwrap();
-    let ctx = Context {
-        amazon_funcs: true,
-        ..Default::default()
-    };
-    match decode_builder("amazon-ebsvolume", &[node.as_object().unwrap()], &ctx) {
-        Ok(d) => match d.value {
-            BuilderConfig::AmazonEbsVolume(c) => Arc::new(*c),
-            _ => unreachable!(),
-        },
-        Err(errs) => panic!("template does not validate: {errs:?}"),
+    match decode("amazon-ebsvolume", base(st), extra, None) {
+        BuilderConfig::AmazonEbsVolume(c) => Arc::new(*c),
+        _ => unreachable!(),
     }
 }
 
-struct Outcome {
-    result: anyhow::Result<Artifact>,
-    build_id: String,
-    ledger: Arc<Ledger>,
-    lines: Vec<String>,
-}
+type Outcome = crate::ebs::Outcome<Artifact>;
 
-impl Outcome {
-    fn artifact(&self) -> &Artifact {
-        match &self.result {
-            Ok(a) => a,
-            Err(e) => panic!("build failed: {e:#}\nUI:\n{}", self.lines.join("\n")),
-        }
-    }
-}
-
-async fn build(cfg: Arc<VolumeConfig>, hook: Arc<dyn ProvisionHook>) -> Outcome {
-    let build_id = uuid::Uuid::new_v4().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let ledger =
-        Arc::new(Ledger::open(&build_id, &dir.path().join(format!("{build_id}.jsonl"))).unwrap());
-    let ui = Arc::new(ui::recording());
-    let args = RunArgs {
-        ui: ui.clone(),
-        hook,
-        cancel: CancellationToken::new(),
-        hard_cancel: CancellationToken::new(),
-        options: Default::default(),
-        build_id: Some(build_id.clone()),
-        ledger: Some(ledger.clone()),
-    };
-    let result = tokio::time::timeout(Duration::from_secs(240), amazon_ebsvolume::run(cfg, args))
-        .await
-        .expect("build hung");
-    Outcome {
-        result,
-        build_id,
-        ledger,
-        lines: ui.lines(),
-    }
+async fn build(st: &Stack, cfg: Arc<VolumeConfig>, hook: Arc<dyn ProvisionHook>) -> Outcome {
+    run_recorded(st, hook, None, Default::default(), |args| async move {
+        amazon_ebsvolume::run(cfg, args).await.map(Some)
+    })
+    .await
 }
 
 /// The tags of volume `id`, sorted.
@@ -131,7 +84,7 @@ async fn keeps_two_tagged_volumes_and_removes_everything_else() {
             ]
         }),
     );
-    let o = build(cfg, Arc::new(TrueHook)).await;
+    let o = build(&st, cfg, Arc::new(TrueHook)).await;
     let art = o.artifact();
     let ids = art.volumes.get(REGION).cloned().unwrap_or_default();
     assert_eq!(ids.len(), 2, "{ids:?}\n{}", o.lines.join("\n"));
@@ -236,7 +189,7 @@ async fn snapshot_volume_snapshots_with_snapshot_tags() {
             ]
         }),
     );
-    let o = build(cfg, Arc::new(TrueHook)).await;
+    let o = build(&st, cfg, Arc::new(TrueHook)).await;
     let art = o.artifact();
     let vols = art.volumes[REGION].clone();
     let snaps = art.snapshots.get(REGION).cloned().unwrap_or_default();
@@ -313,7 +266,7 @@ async fn a_failing_provisioner_leaves_nothing_not_even_the_volumes() {
             ]
         }),
     );
-    let o = build(cfg, Arc::new(FailingHook)).await;
+    let o = build(&st, cfg, Arc::new(FailingHook)).await;
     let err = match &o.result {
         Ok(_) => panic!("the build must fail:\n{}", o.lines.join("\n")),
         Err(e) => format!("{e:#}"),
@@ -334,142 +287,6 @@ async fn a_failing_provisioner_leaves_nothing_not_even_the_volumes() {
     );
     let open = o.ledger.open_resources();
     assert!(open.is_empty(), "ledger still lists {open:#?}");
-}
-
-/// `rpack validate` and Packer 1.6.6's `packer validate` agree on amazon-ebsvolume templates:
-/// the exit code and every error Packer lists.
-#[test]
-fn validate_agrees_with_packer_1_6_6() {
-    let packer = crate::fidelity::packer();
-    let dir = tempfile::tempdir().unwrap();
-    let b = r#""type":"amazon-ebsvolume","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u","skip_credential_validation":true"#;
-    let cases: Vec<(&str, String, Vec<&str>)> = vec![
-        (
-            "good",
-            format!(
-                r#"{{"builders":[{{{b},"run_volume_tags":{{"a":"b"}},"ebs_volumes":[{{"device_name":"/dev/xvdf","volume_size":1,"tags":{{"a":"{{{{ .BuildRegion }}}}"}}}}]}}]}}"#
-            ),
-            vec![],
-        ),
-        ("no-volumes", format!(r#"{{"builders":[{{{b}}}]}}"#), vec![]),
-        (
-            "unknown-and-ami-keys",
-            format!(r#"{{"builders":[{{{b},"ami_name":"x","bogus":1}}]}}"#),
-            vec![
-                r#"unknown configuration key: '"ami_name"'"#,
-                r#"unknown configuration key: '"bogus"'"#,
-            ],
-        ),
-        (
-            "ami-side-keys",
-            format!(
-                r#"{{"builders":[{{{b},"tags":{{"a":"b"}},"launch_block_device_mappings":[]}}]}}"#
-            ),
-            vec![
-                r#"unknown configuration key: '"launch_block_device_mappings"'"#,
-                r#"unknown configuration key: '"tags"'"#,
-            ],
-        ),
-        (
-            "deprecated-keys",
-            format!(
-                r#"{{"builders":[{{{b},"enhanced_networking":true,"shutdown_behaviour":"stop","ssh_wait_timeout":"5m"}}]}}"#
-            ),
-            vec![
-                "Deprecated configuration key: 'enhanced_networking'.",
-                "Deprecated configuration key: 'shutdown_behaviour'.",
-            ],
-        ),
-        (
-            "volume-checks",
-            format!(
-                r#"{{"builders":[{{{b},"ebs_volumes":[{{"volume_size":1}},{{"device_name":"/dev/xvdg","volume_type":"gp2","throughput":200}}]}}]}}"#
-            ),
-            vec![
-                "AMIMapping: The `device_name` must be specified for every device in the block device mapping.",
-                "AMIMapping: Throughput is not available for device /dev/xvdg",
-            ],
-        ),
-        (
-            "spot-and-kms",
-            format!(
-                r#"{{"builders":[{{{b},"spot_price":"auto","ena_support":true,"ebs_volumes":[{{"device_name":"/dev/xvdf","kms_key_id":"k","encrypted":false}}]}}]}}"#
-            ),
-            vec![
-                "AMIMapping: The device /dev/xvdf, must also have `encrypted: true` when setting a kms_key_id.",
-                "Spot instances do not support modification, which is required when either `ena_support` or `sriov_support` are set.",
-            ],
-        ),
-        (
-            "run-keys",
-            r#"{"builders":[{"type":"amazon-ebsvolume","ebs_volumes":[{"device_name":"/dev/xvdf","volume_type":"io1","volume_size":1,"iops":5000}]}]}"#.to_string(),
-            vec![
-                "A source_ami or source_ami_filter must be specified",
-                "either instance_type or spot_instance_types must be specified",
-                "AMIMapping: /dev/xvdf: the maximum ratio of provisioned IOPS to requested volume size (in GiB) is 50:1 for io1 volumes",
-            ],
-        ),
-        (
-            "hcl2.pkr.hcl",
-            r#"source "amazon-ebsvolume" "x" {
-  region        = "us-east-1"
-  source_ami    = "ami-1"
-  instance_type = "t2.micro"
-  ssh_username  = "u"
-  ebs_volumes {
-    device_name = "/dev/xvdf"
-    volume_size = 1
-    tags        = { a = "b" }
-  }
-  ebs_volumes {
-    volume_size = 1
-    tag {
-      key   = "k"
-      value = "v"
-    }
-  }
-}
-build { sources = ["source.amazon-ebsvolume.x"] }
-"#
-            .to_string(),
-            vec!["AMIMapping: The `device_name` must be specified for every device in the block device mapping."],
-        ),
-    ];
-    let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    for (name, text, errors) in cases {
-        let file = if name.contains('.') {
-            name.to_string()
-        } else {
-            format!("{name}.json")
-        };
-        std::fs::write(dir.path().join(&file), &text).unwrap();
-        let theirs = crate::fidelity::run(&packer, dir.path(), &["validate", &file], &[]);
-        let ours = crate::fidelity::run(
-            std::path::Path::new(env!("CARGO_BIN_EXE_rpack")),
-            dir.path(),
-            &["validate", &file],
-            &[],
-        );
-        let want = i32::from(!errors.is_empty());
-        assert_eq!(theirs.code, want, "{name}: packer: {}", theirs.text);
-        assert_eq!(
-            ours.code, want,
-            "{name}: rpack:\n{}\npacker:\n{}",
-            ours.text, theirs.text
-        );
-        for e in errors {
-            assert!(
-                flat(&theirs.text).contains(e),
-                "{name}: packer: {}",
-                theirs.text
-            );
-            assert!(
-                flat(&ours.text).contains(e),
-                "{name}: rpack does not say {e:?}:\n{}",
-                ours.text
-            );
-        }
-    }
 }
 
 /// An amazon-ebsvolume template for the `rpack` binary on this stack, with `provisioners`.

@@ -19,9 +19,9 @@ use super::config::{LaunchDevice, RootDevice};
 use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::config::BlockDevice;
-use crate::builders::amazon_ebs::context::{BootEncryption, BuildCtx, Image};
+use crate::builders::amazon_ebs::context::{BootEncryption, BuildCtx};
 use crate::builders::amazon_ebs::steps::run_instance::mapping;
-use crate::builders::amazon_ebs::steps::{delete_image, wait_image, wait_snapshot};
+use crate::builders::amazon_ebs::steps::{delete_image, image_ready, record_image, wait_snapshot};
 use crate::engine::{Outcome, Step, StepEnv};
 
 /// The snapshots of the launch volumes: (launch device name, snapshot id), shared by the two
@@ -235,20 +235,9 @@ impl Step<BuildCtx> for RegisterAmi {
             .image_id()
             .context("RegisterImage returned no image id")?
             .to_string();
-        env.ledger.created(ResourceKind::Image, &id, &region);
-        ctx.images.push(Image {
-            region: region.clone(),
-            id: id.clone(),
-            snapshots: Vec::new(),
-            intermediary,
-            protected: false,
-        });
+        record_image(ctx, env, &region, &id, intermediary);
         env.ui.say(&format!("AMI: {id}"));
-        let wait = env.ui.wait("Waiting for AMI to become ready...");
-        let described = wait_image(ctx, &region, &id, &env.cancel)
-            .await
-            .context("Error waiting for AMI")?;
-        drop(wait);
+        let described = image_ready(ctx, env, &region, &id).await?;
         let snaps = image_snapshots(
             &ours,
             &described,

@@ -147,28 +147,14 @@ pub fn decode(d: &mut Decoder<'_>) -> VolumeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::template::interp::Context;
-    use crate::template::json::parse;
 
     fn decode_src(src: &str) -> (VolumeConfig, Vec<String>) {
-        let node = parse(src).unwrap();
-        let ctx = Context {
-            amazon_funcs: true,
-            ..Default::default()
-        };
-        let mut d = Decoder::new(
-            &[node.as_object().unwrap()],
-            &ctx,
+        crate::builders::amazon_ebs::config::tests::decode_as(
+            src,
             "amazon-ebsvolume",
             NO_RENDER,
-        );
-        d.mark_known(&["name"]);
-        let c = decode(&mut d);
-        let errs = match d.finish() {
-            Ok(()) => Vec::new(),
-            Err(e) => e.into_iter().map(|e| e.message).collect(),
-        };
-        (c, errs)
+            decode,
+        )
     }
 
     const BASE: &str = r#""type":"amazon-ebsvolume","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u""#;

@@ -3,6 +3,7 @@
 //! data source a local. A cycle is an error naming both ends with their positions; a node whose
 //! dependency failed is skipped silently (the dependency's own error says why).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use hcl::{Map, Value};
@@ -13,7 +14,8 @@ use hcl_edit::visit::{self, Visit};
 use super::blocks::Decls;
 use super::data::{self, DataOptions};
 use super::diag::{Diag, Loc, SourceFile};
-use super::eval::{base_context, check_functions, eval, pick, var_local_reads};
+use super::eval::{check_functions, eval, pick, var_local_reads};
+use super::scope::Ctx;
 use super::to_model::Scope;
 use super::vars::Resolved;
 
@@ -243,20 +245,22 @@ fn local(
     if diags.len() > before {
         return false;
     }
-    let mut ctx = base_context(false);
-    for (k, v) in root {
-        ctx.declare_var(k.as_str(), v.clone());
-    }
     // Only what the expression reads: copying every variable and local for each local made
     // resolving n locals quadratic.
-    if let Some((vars, locals)) = var_local_reads([&l.expr]) {
-        ctx.declare_var("var", Value::Object(pick(&out.vars, &vars)));
-        ctx.declare_var("local", Value::Object(pick(&out.locals, &locals)));
-    } else {
-        ctx.declare_var("var", Value::Object(out.vars.clone()));
-        ctx.declare_var("local", Value::Object(out.locals.clone()));
-    }
-    ctx.declare_var("data", Value::Object(data.clone()));
+    let (var, local) = match var_local_reads([&l.expr]) {
+        Some((vars, locals)) => (pick(&out.vars, &vars), pick(&out.locals, &locals)),
+        None => (out.vars.clone(), out.locals.clone()),
+    };
+    let ctx = Ctx::with_vars(
+        root.iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "var" | "local" | "data"))
+            .map(|(k, v)| (k.as_str(), Cow::Borrowed(v)))
+            .chain([
+                ("var", Cow::Owned(Value::Object(var))),
+                ("local", Cow::Owned(Value::Object(local))),
+                ("data", Cow::Owned(Value::Object(data.clone()))),
+            ]),
+    );
     match eval(f, &l.expr, &ctx) {
         Ok(v) => {
             out.locals.insert(l.name.clone(), v);

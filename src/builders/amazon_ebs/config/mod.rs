@@ -180,12 +180,24 @@ pub(crate) mod tests {
     use crate::template::json::parse;
 
     pub(crate) fn decode_src(src: &str) -> (Config, Vec<String>) {
+        decode_as(src, "amazon-ebs", NO_RENDER, decode)
+    }
+
+    /// Decodes the builder object `src` as a builder of type `kind` with `decode` (leaving the
+    /// keys in `no_render` unrendered), as `rpack validate` does: the config and the messages
+    /// of every problem found.
+    pub(crate) fn decode_as<T>(
+        src: &str,
+        kind: &str,
+        no_render: &[&str],
+        decode: impl FnOnce(&mut Decoder) -> T,
+    ) -> (T, Vec<String>) {
         let node = parse(src).unwrap();
         let ctx = Context {
             amazon_funcs: true,
             ..Default::default()
         };
-        let mut d = Decoder::new(&[node.as_object().unwrap()], &ctx, "amazon-ebs", NO_RENDER);
+        let mut d = Decoder::new(&[node.as_object().unwrap()], &ctx, kind, no_render);
         d.mark_known(&["name"]);
         let c = decode(&mut d);
         let errs = match d.finish() {

@@ -15,8 +15,10 @@ use crate::aws::error::AwsResultExt;
 use crate::aws::wait;
 use crate::aws::ResourceKind;
 use crate::builders::amazon_ebs::config::timeouts;
-use crate::builders::amazon_ebs::context::{BootEncryption, BuildCtx, Image};
-use crate::builders::amazon_ebs::steps::{delete_image, run_instance::mapping, wait_image};
+use crate::builders::amazon_ebs::context::{BootEncryption, BuildCtx};
+use crate::builders::amazon_ebs::steps::{
+    delete_image, image_ready, record_image, run_instance::mapping,
+};
 use crate::engine::{Outcome, Step, StepEnv};
 
 pub struct CreateAmi;
@@ -162,20 +164,9 @@ impl Step<BuildCtx> for CreateAmi {
             .image_id()
             .context("CreateImage returned no image id")?
             .to_string();
-        env.ledger.created(ResourceKind::Image, &id, &region);
-        ctx.images.push(Image {
-            region: region.clone(),
-            id: id.clone(),
-            snapshots: Vec::new(),
-            intermediary,
-            protected: false,
-        });
+        record_image(ctx, env, &region, &id, intermediary);
         env.ui.message(&format!("AMI: {id}"));
-        let wait = env.ui.wait("Waiting for AMI to become ready...");
-        let snaps = wait_image(ctx, &region, &id, &env.cancel)
-            .await
-            .context("Error waiting for AMI")?;
-        drop(wait);
+        let snaps = image_ready(ctx, env, &region, &id).await?;
         for s in &snaps {
             env.ledger.created(ResourceKind::Snapshot, s, &region);
         }

@@ -26,11 +26,14 @@ pub mod stop_instance;
 
 use std::time::Duration;
 
+use anyhow::Context as _;
+
 use aws_sdk_ec2::types::{InstanceStateName, SnapshotState};
 
 use crate::aws::delete;
 use crate::aws::error::AwsResultExt;
 use crate::aws::wait::{self, Check, WaitError};
+use crate::aws::ResourceKind;
 use crate::builders::amazon_ebs::config::timeouts;
 use crate::builders::amazon_ebs::context::{BuildCtx, Image, Instance};
 use crate::engine::StepEnv;
@@ -109,6 +112,40 @@ pub(crate) async fn wait_instance(
         }
     })
     .await
+}
+
+/// Takes a just-made AMI into the build: into the ledger first (a crash from here on leaves
+/// it to `rpack cleanup`), then into the build's images (a failure from here on removes it).
+pub(crate) fn record_image(
+    ctx: &mut BuildCtx,
+    env: &StepEnv,
+    region: &str,
+    id: &str,
+    intermediary: bool,
+) {
+    env.ledger.created(ResourceKind::Image, id, region);
+    ctx.images.push(Image {
+        region: region.to_string(),
+        id: id.to_string(),
+        snapshots: Vec::new(),
+        intermediary,
+        protected: false,
+    });
+}
+
+/// [`wait_image`] behind the "Waiting for AMI to become ready..." spinner.
+pub(crate) async fn image_ready(
+    ctx: &BuildCtx,
+    env: &StepEnv,
+    region: &str,
+    id: &str,
+) -> anyhow::Result<Vec<String>> {
+    let wait = env.ui.wait("Waiting for AMI to become ready...");
+    let snaps = wait_image(ctx, region, id, &env.cancel)
+        .await
+        .context("Error waiting for AMI")?;
+    drop(wait);
+    Ok(snaps)
 }
 
 /// Waits until an AMI is `available`; returns its snapshot ids.

@@ -1,12 +1,10 @@
-//! amazon-ebssurrogate (issue #17): `rpack validate` side by side with Packer 1.6.6's
-//! `packer validate` on good and bad templates, JSON and HCL2.
+//! amazon-ebssurrogate and amazon-ebsvolume (issue #17): `rpack validate` side by side with
+//! Packer 1.6.6's `packer validate` on good and bad templates, JSON and HCL2.
 
 /// `rpack validate` and Packer 1.6.6's `packer validate` agree on amazon-ebssurrogate
 /// templates: the exit code and every error Packer lists.
 #[test]
-fn validate_agrees_with_packer_1_6_6() {
-    let packer = crate::fidelity::packer();
-    let dir = tempfile::tempdir().unwrap();
+fn surrogate_validate_agrees_with_packer_1_6_6() {
     let b = r#""type":"amazon-ebssurrogate","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u","skip_credential_validation":true"#;
     let root = r#""launch_block_device_mappings":[{"device_name":"/dev/xvdf"}],"ami_root_device":{"source_device_name":"/dev/xvdf","device_name":"/dev/xvda"}"#;
     let cases: Vec<(&str, String, Vec<&str>)> = vec![
@@ -148,6 +146,116 @@ build { sources = ["source.amazon-ebssurrogate.x"] }
             vec![],
         ),
     ];
+    agree_with_packer(cases);
+}
+
+/// `rpack validate` and Packer 1.6.6's `packer validate` agree on amazon-ebsvolume templates:
+/// the exit code and every error Packer lists.
+#[test]
+fn volume_validate_agrees_with_packer_1_6_6() {
+    let b = r#""type":"amazon-ebsvolume","region":"us-east-1","source_ami":"ami-1","instance_type":"t2.micro","ssh_username":"u","skip_credential_validation":true"#;
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "good",
+            format!(
+                r#"{{"builders":[{{{b},"run_volume_tags":{{"a":"b"}},"ebs_volumes":[{{"device_name":"/dev/xvdf","volume_size":1,"tags":{{"a":"{{{{ .BuildRegion }}}}"}}}}]}}]}}"#
+            ),
+            vec![],
+        ),
+        ("no-volumes", format!(r#"{{"builders":[{{{b}}}]}}"#), vec![]),
+        (
+            "unknown-and-ami-keys",
+            format!(r#"{{"builders":[{{{b},"ami_name":"x","bogus":1}}]}}"#),
+            vec![
+                r#"unknown configuration key: '"ami_name"'"#,
+                r#"unknown configuration key: '"bogus"'"#,
+            ],
+        ),
+        (
+            "ami-side-keys",
+            format!(
+                r#"{{"builders":[{{{b},"tags":{{"a":"b"}},"launch_block_device_mappings":[]}}]}}"#
+            ),
+            vec![
+                r#"unknown configuration key: '"launch_block_device_mappings"'"#,
+                r#"unknown configuration key: '"tags"'"#,
+            ],
+        ),
+        (
+            "deprecated-keys",
+            format!(
+                r#"{{"builders":[{{{b},"enhanced_networking":true,"shutdown_behaviour":"stop","ssh_wait_timeout":"5m"}}]}}"#
+            ),
+            vec![
+                "Deprecated configuration key: 'enhanced_networking'.",
+                "Deprecated configuration key: 'shutdown_behaviour'.",
+            ],
+        ),
+        (
+            "volume-checks",
+            format!(
+                r#"{{"builders":[{{{b},"ebs_volumes":[{{"volume_size":1}},{{"device_name":"/dev/xvdg","volume_type":"gp2","throughput":200}}]}}]}}"#
+            ),
+            vec![
+                "AMIMapping: The `device_name` must be specified for every device in the block device mapping.",
+                "AMIMapping: Throughput is not available for device /dev/xvdg",
+            ],
+        ),
+        (
+            "spot-and-kms",
+            format!(
+                r#"{{"builders":[{{{b},"spot_price":"auto","ena_support":true,"ebs_volumes":[{{"device_name":"/dev/xvdf","kms_key_id":"k","encrypted":false}}]}}]}}"#
+            ),
+            vec![
+                "AMIMapping: The device /dev/xvdf, must also have `encrypted: true` when setting a kms_key_id.",
+                "Spot instances do not support modification, which is required when either `ena_support` or `sriov_support` are set.",
+            ],
+        ),
+        (
+            "run-keys",
+            r#"{"builders":[{"type":"amazon-ebsvolume","ebs_volumes":[{"device_name":"/dev/xvdf","volume_type":"io1","volume_size":1,"iops":5000}]}]}"#.to_string(),
+            vec![
+                "A source_ami or source_ami_filter must be specified",
+                "either instance_type or spot_instance_types must be specified",
+                "AMIMapping: /dev/xvdf: the maximum ratio of provisioned IOPS to requested volume size (in GiB) is 50:1 for io1 volumes",
+            ],
+        ),
+        (
+            "hcl2.pkr.hcl",
+            r#"source "amazon-ebsvolume" "x" {
+  region        = "us-east-1"
+  source_ami    = "ami-1"
+  instance_type = "t2.micro"
+  ssh_username  = "u"
+  ebs_volumes {
+    device_name = "/dev/xvdf"
+    volume_size = 1
+    tags        = { a = "b" }
+  }
+  ebs_volumes {
+    volume_size = 1
+    tag {
+      key   = "k"
+      value = "v"
+    }
+  }
+}
+build { sources = ["source.amazon-ebsvolume.x"] }
+"#
+            .to_string(),
+            vec!["AMIMapping: The `device_name` must be specified for every device in the block device mapping."],
+        ),
+    ];
+    agree_with_packer(cases);
+}
+
+/// Runs `rpack validate` and Packer 1.6.6's `packer validate` on each case (file name without
+/// an extension: `.json`; the template; the errors Packer prints, none for a good template):
+/// both must exit with the same code, print every listed error, and count the same number of
+/// errors (unless Packer stopped at unknown keys, where rpack goes on to report every problem).
+fn agree_with_packer(cases: Vec<(&str, String, Vec<&str>)>) {
+    let packer = crate::fidelity::packer();
+    let dir = tempfile::tempdir().unwrap();
     let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     for (name, text, errors) in cases {
         let file = if name.contains('.') {
