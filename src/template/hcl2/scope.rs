@@ -168,7 +168,10 @@ mod tests {
         // Other names: `b` from the pooled contexts must not be visible.
         let ctx = Ctx::with_vars([("a", n(5))]);
         assert_eq!(eval_in(&ctx, "a"), Ok(Value::from(5)));
-        assert!(eval_in(&ctx, "b").is_err(), "b leaked from a pooled context");
+        assert!(
+            eval_in(&ctx, "b").is_err(),
+            "b leaked from a pooled context"
+        );
         // The functions are there.
         assert_eq!(eval_in(&ctx, "upper(\"x\")"), Ok(Value::from("X")));
     }
