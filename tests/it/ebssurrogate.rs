@@ -98,6 +98,9 @@ async fn registers_the_ami_from_the_launch_volumes_snapshots() {
         json!({
             "ami_architecture": "arm64",
             "ami_description": "from {{ .SourceAMI }}",
+            "boot_mode": "uefi",
+            "tpm_support": "v2.0",
+            "uefi_data": "QU1aTlVFRkk=",
             "run_volume_tags": {"Phase": "launch"},
             "tags": {"Name": "surrogate-{{ .BuildRegion }}", "Team": "os"},
             "snapshot_tags": {"Snap": "{{ .SourceAMI }}"},
@@ -174,6 +177,9 @@ async fn registers_the_ami_from_the_launch_volumes_snapshots() {
     assert_eq!(reg["VirtualizationType"], "hvm");
     assert_eq!(reg["Architecture"], "arm64");
     assert_eq!(reg["Description"], format!("from {AMI}"));
+    assert_eq!(reg["BootMode"], "uefi");
+    assert_eq!(reg["TpmSupport"], "v2.0");
+    assert_eq!(reg["UefiData"], "QU1aTlVFRkk=");
     assert_eq!(reg["Name"], name);
     let maps = mappings(reg);
     assert_eq!(
@@ -268,6 +274,10 @@ async fn skip_save_build_region_keeps_only_the_copy() {
         "{:?}",
         regs[0]
     );
+    // No boot keys in the template: none in the request (EC2 picks the defaults).
+    for k in ["BootMode", "TpmSupport", "UefiData"] {
+        assert!(!regs[0].contains_key(k), "{k}: {:?}", regs[0]);
+    }
     let copies = st.proxy.requests_of("CopyImage");
     assert_eq!(copies.len(), 1, "{copies:#?}");
     assert_eq!(copies[0]["Name"], name);

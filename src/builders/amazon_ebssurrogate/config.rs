@@ -2,8 +2,9 @@
 //! keys and the AMI keys are amazon-ebs's (with the current plugin's AMI options); the block
 //! devices are the surrogate's own: `launch_block_device_mappings` entries may carry
 //! `omit_from_artifact`, `ami_root_device` names the launch device that becomes the AMI's root,
-//! and `ami_architecture` is the registered AMI's architecture. There is no `no_ephemeral`,
-//! `skip_create_ami` or `skip_ami_run_tags`: Packer 1.6.6 calls them unknown here.
+//! and `ami_architecture` is the registered AMI's architecture; `boot_mode`, `uefi_data` and
+//! `tpm_support` are the current plugin's. There is no `no_ephemeral`, `skip_create_ami` or
+//! `skip_ami_run_tags`: Packer 1.6.6 calls them unknown here.
 //!
 //! The result carries an amazon-ebs [`Config`], so the amazon-ebs steps launch, connect,
 //! provision, stop, copy, share and tag as they do there.
@@ -61,6 +62,11 @@ pub struct SurrogateConfig {
     pub root_device: RootDevice,
     /// `ami_architecture`, `x86_64` by default.
     pub architecture: String,
+    /// `boot_mode`, `uefi_data`, `tpm_support`: RegisterImage's fields of the same names (the
+    /// current plugin's keys; unset = EC2's default).
+    pub boot_mode: Option<String>,
+    pub uefi_data: Option<String>,
+    pub tpm_support: Option<String>,
 }
 
 impl std::fmt::Debug for SurrogateConfig {
@@ -70,6 +76,9 @@ impl std::fmt::Debug for SurrogateConfig {
             .field("launch_devices", &self.launch_devices)
             .field("root_device", &self.root_device)
             .field("architecture", &self.architecture)
+            .field("boot_mode", &self.boot_mode)
+            .field("uefi_data", &self.uefi_data.as_ref().map(String::len))
+            .field("tpm_support", &self.tpm_support)
             .finish()
     }
 }
@@ -161,6 +170,7 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
             r#"The only valid ami_architecture values are "x86_64" and "arm64""#,
         );
     }
+    let (boot_mode, uefi_data, tpm_support) = decode_boot(d, &architecture);
 
     let base = Config {
         access,
@@ -184,7 +194,51 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
         launch_devices,
         root_device,
         architecture,
+        boot_mode,
+        uefi_data,
+        tpm_support,
     }
+}
+
+/// The current plugin's `boot_mode`, `uefi_data` and `tpm_support`, with its checks and messages
+/// (empty = unset).
+fn decode_boot(
+    d: &mut Decoder<'_>,
+    architecture: &str,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let mut get = |k: &str| d.string(k).filter(|v| !v.is_empty());
+    let (boot_mode, uefi_data, tpm_support) =
+        (get("boot_mode"), get("uefi_data"), get("tpm_support"));
+    if tpm_support.as_deref().is_some_and(|t| t != "v2.0") {
+        d.error(
+            "tpm_support",
+            r#"The only valid tpm_support value is "v2.0""#,
+        );
+    }
+    if let Some(m) = boot_mode.as_deref() {
+        if !["legacy-bios", "uefi", "uefi-preferred"].contains(&m) {
+            d.error(
+                "boot_mode",
+                format!("invalid boot mode {m:?}, valid values are either 'uefi', 'legacy-bios' or 'uefi-preferred'"),
+            );
+        }
+    }
+    if uefi_data.is_some() {
+        match boot_mode.as_deref() {
+            Some("legacy-bios") => d.error(
+                "uefi_data",
+                r#"You can't use uefi_data with boot_mode set to "legacy-bios"."#,
+            ),
+            None if architecture != "arm64" => d.error(
+                "uefi_data",
+                format!(
+                    r#"You need boot_mode set to "uefi" to use uefi_data, "{architecture}" architecture defaults to "legacy-bios"."#
+                ),
+            ),
+            _ => {}
+        }
+    }
+    (boot_mode, uefi_data, tpm_support)
 }
 
 /// Packer 1.6.6's `RootBlockDevice.Prepare`, every message in its order.
@@ -342,5 +396,55 @@ mod tests {
                 "no volume with name '/dev/xvdg' is found",
             ]
         );
+    }
+
+    const ROOT: &str = r#""launch_block_device_mappings":[{"device_name":"/dev/xvdf"}],"ami_root_device":{"source_device_name":"/dev/xvdf","device_name":"/dev/xvda"}"#;
+
+    #[test]
+    fn boot_mode_uefi_data_and_tpm_support_as_the_current_plugin() {
+        let (c, errs) = decode_src(&format!(
+            r#"{{{BASE},{ROOT},"boot_mode":"uefi","uefi_data":"QU1aTlVFRkk=","tpm_support":"v2.0"}}"#
+        ));
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(c.boot_mode.as_deref(), Some("uefi"));
+        assert_eq!(c.uefi_data.as_deref(), Some("QU1aTlVFRkk="));
+        assert_eq!(c.tpm_support.as_deref(), Some("v2.0"));
+        // Unset (or empty): nothing is sent.
+        let (c, errs) = decode_src(&format!(r#"{{{BASE},{ROOT},"boot_mode":""}}"#));
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            (c.boot_mode, c.uefi_data, c.tpm_support),
+            (None, None, None)
+        );
+        // The plugin's checks, in its order.
+        let (_, errs) = decode_src(&format!(
+            r#"{{{BASE},{ROOT},"boot_mode":"bios","tpm_support":"v1.2","uefi_data":"x"}}"#
+        ));
+        assert_eq!(
+            errs,
+            [
+                r#"The only valid tpm_support value is "v2.0""#,
+                r#"invalid boot mode "bios", valid values are either 'uefi', 'legacy-bios' or 'uefi-preferred'"#,
+            ]
+        );
+        let (_, errs) = decode_src(&format!(
+            r#"{{{BASE},{ROOT},"boot_mode":"legacy-bios","uefi_data":"x"}}"#
+        ));
+        assert_eq!(
+            errs,
+            [r#"You can't use uefi_data with boot_mode set to "legacy-bios"."#]
+        );
+        let (_, errs) = decode_src(&format!(r#"{{{BASE},{ROOT},"uefi_data":"x"}}"#));
+        assert_eq!(
+            errs,
+            [
+                r#"You need boot_mode set to "uefi" to use uefi_data, "x86_64" architecture defaults to "legacy-bios"."#
+            ]
+        );
+        // arm64 boots with UEFI by default.
+        let (_, errs) = decode_src(&format!(
+            r#"{{{BASE},{ROOT},"ami_architecture":"arm64","uefi_data":"x"}}"#
+        ));
+        assert!(errs.is_empty(), "{errs:?}");
     }
 }

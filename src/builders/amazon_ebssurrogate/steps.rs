@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
-use aws_sdk_ec2::types::{ArchitectureValues, ResourceType};
+use aws_sdk_ec2::types::{ArchitectureValues, BootModeValues, ResourceType, TpmSupportValues};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
@@ -168,6 +168,8 @@ pub struct RegisterAmi {
     pub launch_devices: Arc<Vec<LaunchDevice>>,
     pub root_device: RootDevice,
     pub architecture: String,
+    /// `boot_mode`, `uefi_data`, `tpm_support` (sent when set).
+    pub boot: (Option<String>, Option<String>, Option<String>),
     pub snapshots: Snapshots,
 }
 
@@ -225,6 +227,16 @@ impl Step<BuildCtx> for RegisterAmi {
         }
         if cfg.ami.ena_support == Some(true) {
             req = req.ena_support(true);
+        }
+        let (boot_mode, uefi_data, tpm_support) = &self.boot;
+        if let Some(m) = boot_mode {
+            req = req.boot_mode(BootModeValues::from(m.as_str()));
+        }
+        if let Some(u) = uefi_data {
+            req = req.uefi_data(u);
+        }
+        if let Some(t) = tpm_support {
+            req = req.tpm_support(TpmSupportValues::from(t.as_str()));
         }
         let region = ctx.region.clone();
         let out = req
