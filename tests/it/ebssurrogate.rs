@@ -101,6 +101,7 @@ async fn registers_the_ami_from_the_launch_volumes_snapshots() {
             "boot_mode": "uefi",
             "tpm_support": "v2.0",
             "uefi_data": "QU1aTlVFRkk=",
+            "snapshot_description": "surrogate {{ upper `x` }}",
             "run_volume_tags": {"Phase": "launch"},
             "tags": {"Name": "surrogate-{{ .BuildRegion }}", "Team": "os"},
             "snapshot_tags": {"Snap": "{{ .SourceAMI }}"},
@@ -130,6 +131,7 @@ async fn registers_the_ami_from_the_launch_volumes_snapshots() {
     let creates = st.proxy.requests_of("CreateSnapshot");
     assert_eq!(creates.len(), 2, "{creates:#?}");
     for c in &creates {
+        assert_eq!(c["Description"], "surrogate X");
         assert_eq!(
             spec_tags(c, "snapshot"),
             BTreeMap::from([

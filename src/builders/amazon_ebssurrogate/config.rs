@@ -2,8 +2,8 @@
 //! keys and the AMI keys are amazon-ebs's (with the current plugin's AMI options); the block
 //! devices are the surrogate's own: `launch_block_device_mappings` entries may carry
 //! `omit_from_artifact`, `ami_root_device` names the launch device that becomes the AMI's root,
-//! and `ami_architecture` is the registered AMI's architecture; `boot_mode`, `uefi_data` and
-//! `tpm_support` are the current plugin's. There is no `no_ephemeral`, `skip_create_ami` or
+//! and `ami_architecture` is the registered AMI's architecture; `boot_mode`, `uefi_data`,
+//! `tpm_support` and `snapshot_description` are the current plugin's. There is no `no_ephemeral`, `skip_create_ami` or
 //! `skip_ami_run_tags`: Packer 1.6.6 calls them unknown here.
 //!
 //! The result carries an amazon-ebs [`Config`], so the amazon-ebs steps launch, connect,
@@ -67,6 +67,9 @@ pub struct SurrogateConfig {
     pub boot_mode: Option<String>,
     pub uefi_data: Option<String>,
     pub tpm_support: Option<String>,
+    /// `snapshot_description` (the current plugin's; rendered when decoded): the description of
+    /// the launch volumes' snapshots, `Packer: <time>` when unset.
+    pub snapshot_description: Option<String>,
 }
 
 impl std::fmt::Debug for SurrogateConfig {
@@ -79,6 +82,7 @@ impl std::fmt::Debug for SurrogateConfig {
             .field("boot_mode", &self.boot_mode)
             .field("uefi_data", &self.uefi_data.as_ref().map(String::len))
             .field("tpm_support", &self.tpm_support)
+            .field("snapshot_description", &self.snapshot_description)
             .finish()
     }
 }
@@ -171,6 +175,7 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
         );
     }
     let (boot_mode, uefi_data, tpm_support) = decode_boot(d, &architecture);
+    let snapshot_description = d.string("snapshot_description").filter(|s| !s.is_empty());
 
     let base = Config {
         access,
@@ -197,6 +202,7 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
         boot_mode,
         uefi_data,
         tpm_support,
+        snapshot_description,
     }
 }
 
@@ -409,6 +415,15 @@ mod tests {
         assert_eq!(c.boot_mode.as_deref(), Some("uefi"));
         assert_eq!(c.uefi_data.as_deref(), Some("QU1aTlVFRkk="));
         assert_eq!(c.tpm_support.as_deref(), Some("v2.0"));
+        assert_eq!(c.snapshot_description, None);
+        let (c, errs) = decode_src(&format!(
+            r#"{{{BASE},{ROOT},"snapshot_description":"root of {{{{ upper `x` }}}}"}}"#
+        ));
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            c.snapshot_description.as_deref(),
+            Some("root of X")
+        );
         // Unset (or empty): nothing is sent.
         let (c, errs) = decode_src(&format!(r#"{{{BASE},{ROOT},"boot_mode":""}}"#));
         assert!(errs.is_empty(), "{errs:?}");

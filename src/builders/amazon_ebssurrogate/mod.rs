@@ -53,6 +53,7 @@ pub fn steps(cfg: &SurrogateConfig) -> Vec<Box<dyn Step<BuildCtx>>> {
         Box::new(modify_instance::ModifyInstance),
         Box::new(steps::SnapshotVolumes {
             launch_devices: launch_devices.clone(),
+            description: cfg.snapshot_description.clone(),
             snapshots: snapshots.clone(),
         }),
         Box::new(deregister_ami::DeregisterAmi),

@@ -64,6 +64,8 @@ pub fn combine(
 
 pub struct SnapshotVolumes {
     pub launch_devices: Arc<Vec<LaunchDevice>>,
+    /// `snapshot_description`; `Packer: <time>` when unset, as in Packer.
+    pub description: Option<String>,
     pub snapshots: Snapshots,
 }
 
@@ -99,7 +101,10 @@ impl Step<BuildCtx> for SnapshotVolumes {
             let out = ec2
                 .create_snapshot()
                 .volume_id(&vol)
-                .description(format!("Packer: {}", chrono::Utc::now()))
+                .description(match &self.description {
+                    Some(d) => d.clone(),
+                    None => format!("Packer: {}", chrono::Utc::now()),
+                })
                 .tag_specifications(BuildCtx::tag_spec(ResourceType::Snapshot, &tags))
                 .send()
                 .await
