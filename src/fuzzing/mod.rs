@@ -161,8 +161,10 @@ pub fn ssh_key(bytes: &[u8]) {
 
 /// Secret masking, machine-readable escaping and terminal escaping. The first line lists secrets
 /// separated by `\t`; the rest is the text. A secret made only of characters that `<sensitive>`
-/// does not contain can never survive masking, machine-readable escaping never lets a raw `,` or
-/// newline through, and terminal escaping leaves no control character but newline, tab and CR.
+/// does not contain never survives masking (one shorter than `MIN_SUBSTRING` characters never
+/// survives standing alone: inside a longer word it stays, see `ui::secrets`), machine-readable
+/// escaping never lets a raw `,` or newline through, and terminal escaping leaves no control
+/// character but newline, tab and CR.
 pub fn masking(bytes: &[u8]) {
     let src = text(bytes);
     let (head, body) = src.split_once('\n').unwrap_or((&src, ""));
@@ -181,12 +183,24 @@ pub fn masking(bytes: &[u8]) {
             || ('\u{2066}'..='\u{2069}').contains(&c)),
         "{shown:?} would reach a terminal raw"
     );
+    let word = |c: char| c.is_alphanumeric() || c == '_';
     for s in secrets.iter().filter(|s| !s.is_empty()) {
-        if s.chars().all(|c| !"<sensitive>".contains(c)) {
+        if s.chars().any(|c| "<sensitive>".contains(c)) {
+            continue;
+        }
+        if s.chars().count() >= crate::ui::secrets::MIN_SUBSTRING {
             assert!(
                 !masked.contains(s.as_str()),
                 "secret {s:?} survives in {masked:?}"
             );
+        } else {
+            // A short secret is masked where it stands alone; inside a longer word it stays.
+            for (i, _) in masked.match_indices(s.as_str()) {
+                let end = i + s.len();
+                let glued = masked[..i].chars().next_back().is_some_and(word)
+                    || masked[end..].chars().next().is_some_and(word);
+                assert!(glued, "short secret {s:?} stands alone in {masked:?}");
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! amazon-ebsvolume (issue #17) on the test stack: the kept volumes carry their tags and are
 //! the artifact, `snapshot_volume` snapshots them, a failing provisioner leaves nothing, a
-//! killed build is finished by `rpack cleanup`. `validate` against Packer 1.6.6 is in `ebs_validate.rs`.
+//! killed build is finished by `rpack cleanup`. `validate` against Packer 1.6.6 is in
+//! `ebs_validate.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
