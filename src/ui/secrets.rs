@@ -111,6 +111,22 @@ fn replace_all(text: &str, values: &[String]) -> String {
             out = Some(cur.replace(v.as_str(), "<sensitive>"));
         }
     }
+    // Masking a short secret can leave another one standing alone that was glued to it ("--"
+    // before "b" in "--b", once "b" is masked): mask the short ones again until none stands
+    // alone. Each round masks text outside the masks made so far (a short secret overlapping
+    // `<sensitive>` always touches one of its letters), so the rounds end.
+    while let Some(cur) = out.as_deref() {
+        let mut again: Option<String> = None;
+        for v in values.iter().filter(|v| is_short(v)) {
+            if let Some(masked) = replace_words(again.as_deref().unwrap_or(cur), v) {
+                again = Some(masked);
+            }
+        }
+        match again {
+            Some(next) => out = Some(next),
+            None => break,
+        }
+    }
     out.unwrap_or_else(|| text.to_string())
 }
 
@@ -184,6 +200,16 @@ pub(crate) fn variants(value: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_secret_left_alone_by_masking_another_is_masked_too() {
+        // Found by the masking fuzzer: "--" is glued to "b" until "b" is masked.
+        let s = Secrets::new(["--".to_string(), "b".to_string()]);
+        assert_eq!(s.mask("--b"), "<sensitive><sensitive>");
+        assert_eq!(s.mask("x--b"), "x--<sensitive>");
+        // Inside a word both stay.
+        assert_eq!(s.mask("--bc"), "--bc");
+    }
 
     #[test]
     fn quoted_forms_of_a_secret_are_masked() {

@@ -420,10 +420,7 @@ mod tests {
             r#"{{{BASE},{ROOT},"snapshot_description":"root of {{{{ upper `x` }}}}"}}"#
         ));
         assert!(errs.is_empty(), "{errs:?}");
-        assert_eq!(
-            c.snapshot_description.as_deref(),
-            Some("root of X")
-        );
+        assert_eq!(c.snapshot_description.as_deref(), Some("root of X"));
         // Unset (or empty): nothing is sent.
         let (c, errs) = decode_src(&format!(r#"{{{BASE},{ROOT},"boot_mode":""}}"#));
         assert!(errs.is_empty(), "{errs:?}");
