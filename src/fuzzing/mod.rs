@@ -166,6 +166,7 @@ pub fn ssh_key(bytes: &[u8]) {
 /// escaping never lets a raw `,` or newline through, and terminal escaping leaves no control
 /// character but newline, tab and CR.
 pub fn masking(bytes: &[u8]) {
+    use crate::ui::secrets::{is_short, is_word};
     let src = text(bytes);
     let (head, body) = src.split_once('\n').unwrap_or((&src, ""));
     let secrets: Vec<String> = head.split('\t').map(str::to_string).collect();
@@ -183,24 +184,23 @@ pub fn masking(bytes: &[u8]) {
             || ('\u{2066}'..='\u{2069}').contains(&c)),
         "{shown:?} would reach a terminal raw"
     );
-    let word = |c: char| c.is_alphanumeric() || c == '_';
     for s in secrets.iter().filter(|s| !s.is_empty()) {
         if s.chars().any(|c| "<sensitive>".contains(c)) {
             continue;
         }
-        if s.chars().count() >= crate::ui::secrets::MIN_SUBSTRING {
+        if is_short(s) {
+            // A short secret is masked where it stands alone; inside a longer word it stays.
+            for (i, _) in masked.match_indices(s.as_str()) {
+                let end = i + s.len();
+                let glued = masked[..i].chars().next_back().is_some_and(is_word)
+                    || masked[end..].chars().next().is_some_and(is_word);
+                assert!(glued, "short secret {s:?} stands alone in {masked:?}");
+            }
+        } else {
             assert!(
                 !masked.contains(s.as_str()),
                 "secret {s:?} survives in {masked:?}"
             );
-        } else {
-            // A short secret is masked where it stands alone; inside a longer word it stays.
-            for (i, _) in masked.match_indices(s.as_str()) {
-                let end = i + s.len();
-                let glued = masked[..i].chars().next_back().is_some_and(word)
-                    || masked[end..].chars().next().is_some_and(word);
-                assert!(glued, "short secret {s:?} stands alone in {masked:?}");
-            }
         }
     }
 }

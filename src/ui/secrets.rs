@@ -92,7 +92,7 @@ pub fn take_short_warning() -> Option<String> {
     ))
 }
 
-fn is_short(v: &str) -> bool {
+pub(crate) fn is_short(v: &str) -> bool {
     v.chars().nth(MIN_SUBSTRING - 1).is_none()
 }
 
@@ -131,7 +131,7 @@ fn replace_all(text: &str, values: &[String]) -> String {
 }
 
 /// A letter, digit or `_`: a short secret next to one is part of a longer word.
-fn is_word(c: char) -> bool {
+pub(crate) fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 

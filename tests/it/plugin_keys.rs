@@ -120,9 +120,6 @@ fn sample(builder: &Builder, key: &str, go_type: &str) -> Value {
             // The base's own value (a surrogate's launch mappings and root device go together).
             return v.clone();
         }
-        if key == "ebs_volumes" {
-            return json!([{"device_name": "/dev/sdb", "volume_size": 8, "volume_type": "gp2"}]);
-        }
     }
     match key {
         "ami_name" => return json!("keys-ami"),
@@ -179,7 +176,7 @@ fn sample(builder: &Builder, key: &str, go_type: &str) -> Value {
             return json!([{"license_configuration_request":
                 {"license_configuration_arn": "arn:aws:license-manager:us-east-1:123456789012:license-configuration:lic-1"}}])
         }
-        "ami_block_device_mappings" | "launch_block_device_mappings" => {
+        "ami_block_device_mappings" | "launch_block_device_mappings" | "ebs_volumes" => {
             // gp2: Packer 1.6.6 wants a throughput with gp3.
             return json!([{"device_name": "/dev/sdb", "volume_size": 8, "volume_type": "gp2"}]);
         }

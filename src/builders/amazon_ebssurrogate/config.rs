@@ -3,8 +3,8 @@
 //! devices are the surrogate's own: `launch_block_device_mappings` entries may carry
 //! `omit_from_artifact`, `ami_root_device` names the launch device that becomes the AMI's root,
 //! and `ami_architecture` is the registered AMI's architecture; `boot_mode`, `uefi_data`,
-//! `tpm_support` and `snapshot_description` are the current plugin's. There is no `no_ephemeral`, `skip_create_ami` or
-//! `skip_ami_run_tags`: Packer 1.6.6 calls them unknown here.
+//! `tpm_support` and `snapshot_description` are the current plugin's. There is no
+//! `no_ephemeral`, `skip_create_ami` or `skip_ami_run_tags`: Packer 1.6.6 calls them unknown here.
 //!
 //! The result carries an amazon-ebs [`Config`], so the amazon-ebs steps launch, connect,
 //! provision, stop, copy, share and tag as they do there.
@@ -53,6 +53,25 @@ pub struct RootDevice {
     pub volume_size: i64,
 }
 
+/// `boot_mode`, `uefi_data`, `tpm_support`: RegisterImage's fields of the same names (the
+/// current plugin's keys; unset = EC2's default).
+#[derive(Clone, Default, PartialEq)]
+pub struct BootOptions {
+    pub boot_mode: Option<String>,
+    pub uefi_data: Option<String>,
+    pub tpm_support: Option<String>,
+}
+
+impl std::fmt::Debug for BootOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootOptions")
+            .field("boot_mode", &self.boot_mode)
+            .field("uefi_data", &self.uefi_data.as_ref().map(String::len))
+            .field("tpm_support", &self.tpm_support)
+            .finish()
+    }
+}
+
 /// The checked amazon-ebssurrogate configuration.
 #[derive(Clone, Default)]
 pub struct SurrogateConfig {
@@ -62,11 +81,7 @@ pub struct SurrogateConfig {
     pub root_device: RootDevice,
     /// `ami_architecture`, `x86_64` by default.
     pub architecture: String,
-    /// `boot_mode`, `uefi_data`, `tpm_support`: RegisterImage's fields of the same names (the
-    /// current plugin's keys; unset = EC2's default).
-    pub boot_mode: Option<String>,
-    pub uefi_data: Option<String>,
-    pub tpm_support: Option<String>,
+    pub boot: BootOptions,
     /// `snapshot_description` (the current plugin's; rendered when decoded): the description of
     /// the launch volumes' snapshots, `Packer: <time>` when unset.
     pub snapshot_description: Option<String>,
@@ -79,9 +94,7 @@ impl std::fmt::Debug for SurrogateConfig {
             .field("launch_devices", &self.launch_devices)
             .field("root_device", &self.root_device)
             .field("architecture", &self.architecture)
-            .field("boot_mode", &self.boot_mode)
-            .field("uefi_data", &self.uefi_data.as_ref().map(String::len))
-            .field("tpm_support", &self.tpm_support)
+            .field("boot", &self.boot)
             .field("snapshot_description", &self.snapshot_description)
             .finish()
     }
@@ -174,7 +187,7 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
             r#"The only valid ami_architecture values are "x86_64" and "arm64""#,
         );
     }
-    let (boot_mode, uefi_data, tpm_support) = decode_boot(d, &architecture);
+    let boot = decode_boot(d, &architecture);
     let snapshot_description = d.string("snapshot_description").filter(|s| !s.is_empty());
 
     let base = Config {
@@ -199,19 +212,14 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
         launch_devices,
         root_device,
         architecture,
-        boot_mode,
-        uefi_data,
-        tpm_support,
+        boot,
         snapshot_description,
     }
 }
 
 /// The current plugin's `boot_mode`, `uefi_data` and `tpm_support`, with its checks and messages
 /// (empty = unset).
-fn decode_boot(
-    d: &mut Decoder<'_>,
-    architecture: &str,
-) -> (Option<String>, Option<String>, Option<String>) {
+fn decode_boot(d: &mut Decoder<'_>, architecture: &str) -> BootOptions {
     let mut get = |k: &str| d.string(k).filter(|v| !v.is_empty());
     let (boot_mode, uefi_data, tpm_support) =
         (get("boot_mode"), get("uefi_data"), get("tpm_support"));
@@ -244,7 +252,11 @@ fn decode_boot(
             _ => {}
         }
     }
-    (boot_mode, uefi_data, tpm_support)
+    BootOptions {
+        boot_mode,
+        uefi_data,
+        tpm_support,
+    }
 }
 
 /// Packer 1.6.6's `RootBlockDevice.Prepare`, every message in its order.
@@ -412,9 +424,9 @@ mod tests {
             r#"{{{BASE},{ROOT},"boot_mode":"uefi","uefi_data":"QU1aTlVFRkk=","tpm_support":"v2.0"}}"#
         ));
         assert!(errs.is_empty(), "{errs:?}");
-        assert_eq!(c.boot_mode.as_deref(), Some("uefi"));
-        assert_eq!(c.uefi_data.as_deref(), Some("QU1aTlVFRkk="));
-        assert_eq!(c.tpm_support.as_deref(), Some("v2.0"));
+        assert_eq!(c.boot.boot_mode.as_deref(), Some("uefi"));
+        assert_eq!(c.boot.uefi_data.as_deref(), Some("QU1aTlVFRkk="));
+        assert_eq!(c.boot.tpm_support.as_deref(), Some("v2.0"));
         assert_eq!(c.snapshot_description, None);
         let (c, errs) = decode_src(&format!(
             r#"{{{BASE},{ROOT},"snapshot_description":"root of {{{{ upper `x` }}}}"}}"#
@@ -424,10 +436,7 @@ mod tests {
         // Unset (or empty): nothing is sent.
         let (c, errs) = decode_src(&format!(r#"{{{BASE},{ROOT},"boot_mode":""}}"#));
         assert!(errs.is_empty(), "{errs:?}");
-        assert_eq!(
-            (c.boot_mode, c.uefi_data, c.tpm_support),
-            (None, None, None)
-        );
+        assert_eq!(c.boot, BootOptions::default());
         // The plugin's checks, in its order.
         let (_, errs) = decode_src(&format!(
             r#"{{{BASE},{ROOT},"boot_mode":"bios","tpm_support":"v1.2","uefi_data":"x"}}"#

@@ -61,11 +61,7 @@ pub fn steps(cfg: &SurrogateConfig) -> Vec<Box<dyn Step<BuildCtx>>> {
             launch_devices,
             root_device: cfg.root_device.clone(),
             architecture: cfg.architecture.clone(),
-            boot: (
-                cfg.boot_mode.clone(),
-                cfg.uefi_data.clone(),
-                cfg.tpm_support.clone(),
-            ),
+            boot: cfg.boot.clone(),
             snapshots,
         }),
         Box::new(copy_ami::CopyAmi),

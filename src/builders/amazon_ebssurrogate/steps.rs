@@ -15,7 +15,7 @@ use aws_sdk_ec2::types::{ArchitectureValues, BootModeValues, ResourceType, TpmSu
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
-use super::config::{LaunchDevice, RootDevice};
+use super::config::{BootOptions, LaunchDevice, RootDevice};
 use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
 use crate::builders::amazon_ebs::config::BlockDevice;
@@ -173,8 +173,8 @@ pub struct RegisterAmi {
     pub launch_devices: Arc<Vec<LaunchDevice>>,
     pub root_device: RootDevice,
     pub architecture: String,
-    /// `boot_mode`, `uefi_data`, `tpm_support` (sent when set).
-    pub boot: (Option<String>, Option<String>, Option<String>),
+    /// Sent when set.
+    pub boot: BootOptions,
     pub snapshots: Snapshots,
 }
 
@@ -233,7 +233,11 @@ impl Step<BuildCtx> for RegisterAmi {
         if cfg.ami.ena_support == Some(true) {
             req = req.ena_support(true);
         }
-        let (boot_mode, uefi_data, tpm_support) = &self.boot;
+        let BootOptions {
+            boot_mode,
+            uefi_data,
+            tpm_support,
+        } = &self.boot;
         if let Some(m) = boot_mode {
             req = req.boot_mode(BootModeValues::from(m.as_str()));
         }

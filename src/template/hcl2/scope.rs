@@ -67,10 +67,10 @@ pub(crate) struct Ctx {
     spare: Option<Spare>,
 }
 
-/// A pooled context: its variables' names (sorted), their values as declared, and the context.
+/// A pooled context: its variables (sorted by name) with their values as declared, and the
+/// context.
 struct Spare {
-    names: Vec<String>,
-    values: Vec<Value>,
+    vars: Vec<(String, Value)>,
     ctx: Context<'static>,
 }
 
@@ -88,7 +88,7 @@ impl Ctx {
         let mut vars: Vec<(&str, Cow<'_, Value>)> = vars.into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(b.0));
         let same_names = |s: &Spare| {
-            s.names.len() == vars.len() && s.names.iter().zip(&vars).all(|(n, (k, _))| n == k)
+            s.vars.len() == vars.len() && s.vars.iter().zip(&vars).all(|((n, _), (k, _))| n == k)
         };
         let reused = SPARE.with(|pool| {
             let mut pool = pool.borrow_mut();
@@ -96,24 +96,23 @@ impl Ctx {
             Some(pool.swap_remove(i))
         });
         let spare = if let Some(mut s) = reused {
-            for ((k, v), old) in vars.into_iter().zip(s.values.iter_mut()) {
+            for ((_, v), (k, old)) in vars.into_iter().zip(s.vars.iter_mut()) {
                 if *old != *v {
                     *old = v.into_owned();
-                    s.ctx.declare_var(k, old.clone());
+                    s.ctx.declare_var(k.as_str(), old.clone());
                 }
             }
             s
         } else {
             let mut ctx = base_context(false);
-            let mut names = Vec::with_capacity(vars.len());
-            let mut values = Vec::with_capacity(vars.len());
-            for (k, v) in vars {
-                let v = v.into_owned();
-                ctx.declare_var(k, v.clone());
-                names.push(k.to_string());
-                values.push(v);
+            let vars: Vec<(String, Value)> = vars
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.into_owned()))
+                .collect();
+            for (k, v) in &vars {
+                ctx.declare_var(k.as_str(), v.clone());
             }
-            Spare { names, values, ctx }
+            Spare { vars, ctx }
         };
         Ctx { spare: Some(spare) }
     }
