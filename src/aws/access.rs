@@ -21,7 +21,7 @@ use aws_sdk_ec2::config::Region;
 
 use crate::aws::error::AwsResultExt;
 use crate::aws::sdk_config::sdk_config;
-use crate::aws::wait::PollPolicy;
+use crate::aws::wait::{Pace, PollPolicy};
 
 /// `assume_role { … }`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,6 +66,7 @@ impl PollingConfig {
             fixed_delay: delay.map(|s| Duration::from_secs(s as u64)),
             max_attempts: attempts.map(|a| a as u32),
             timeout,
+            pace: Pace::default(),
         }
     }
 }
@@ -75,6 +76,9 @@ pub struct ResolvedPolling {
     pub fixed_delay: Option<Duration>,
     pub max_attempts: Option<u32>,
     pub timeout: Option<Duration>,
+    /// What this build learned about EC2's transition times (one per resolved config, so one
+    /// per build).
+    pub pace: Pace,
 }
 
 impl ResolvedPolling {
@@ -89,7 +93,14 @@ impl ResolvedPolling {
             fixed_delay: self.fixed_delay,
             max_attempts: self.max_attempts,
             timeout,
+            pace: None,
         }
+    }
+
+    /// [`Self::policy`] for a state change the build just started with its own call (launch,
+    /// stop, image, copy, snapshot, termination): paced by the build's [`Pace`].
+    pub fn transition(&self, default_timeout: Duration) -> PollPolicy {
+        self.policy(default_timeout).paced(&self.pace)
     }
 }
 

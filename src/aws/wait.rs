@@ -8,8 +8,18 @@
 //! by the 7th poll at ≈5.2 s (≈0.2 s late); a 10-minute AMI costs ≈50 polls instead of hundreds.
 //! Packer's knobs win when set: `aws_polling.delay_seconds` / `AWS_POLL_DELAY_SECONDS` make the
 //! delay fixed, `aws_polling.max_attempts` / `AWS_MAX_ATTEMPTS` cap the number of polls.
+//!
+//! A wait for a transition the build itself just started (launch, stop, CreateImage, copy,
+//! snapshot, termination) carries the build's [`Pace`]: it skips every poll of the schedule that
+//! falls before the quickest transition this build has seen so far, polling first at that time
+//! and then on the schedule's spacing from there (with nothing learned yet, or against an
+//! endpoint whose transitions are instant, that is the default schedule). Launch-to-running, the first wait of a build, is in practice
+//! EC2's quickest transition (a stop, an image or a termination takes longer), so later waits
+//! save the polls they would have spent before it. A paced wait never polls more often than the
+//! default schedule; it is late only when a transition is quicker than every earlier one.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
@@ -37,6 +47,39 @@ pub struct PollPolicy {
     pub max_attempts: Option<u32>,
     /// Give up after this long in any case.
     pub timeout: Duration,
+    /// `Some`: the wait is for a transition the build just started, paced by what the build
+    /// has learned (see the module documentation). Ignored with a fixed delay.
+    pub pace: Option<Pace>,
+}
+
+/// What one build has learned about how quickly EC2 completes the transitions it starts: the
+/// shortest wait so far. Shared by the build's waits (clones share it).
+#[derive(Debug, Clone, Default)]
+pub struct Pace(Arc<Mutex<Option<Duration>>>);
+
+impl Pace {
+    /// The quickest transition seen, if any.
+    pub fn quickest(&self) -> Option<Duration> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn observe(&self, took: Duration) {
+        let mut q = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *q = Some(q.map_or(took, |d| d.min(took)));
+    }
+}
+
+/// Paces compare by what they learned (policies and configs compare in tests).
+impl PartialEq for Pace {
+    fn eq(&self, other: &Self) -> bool {
+        self.quickest() == other.quickest()
+    }
 }
 
 impl PollPolicy {
@@ -45,7 +88,32 @@ impl PollPolicy {
             fixed_delay: None,
             max_attempts: None,
             timeout,
+            pace: None,
         }
+    }
+
+    /// The same policy for a transition the build just started, paced by `pace`.
+    #[must_use]
+    pub fn paced(mut self, pace: &Pace) -> Self {
+        self.pace = Some(pace.clone());
+        self
+    }
+
+    /// The first poll of a wait: the schedule index it stands for and its time from the start
+    /// of the wait. Unpaced, with a fixed delay or with nothing learned yet: index 0, at once.
+    /// Paced by a learned time: at that time, standing for the first schedule index at or
+    /// after it (delays grow to the cap, so the search ends).
+    fn first_poll(&self) -> (u32, Duration) {
+        let learned = match (&self.pace, self.fixed_delay) {
+            (Some(pace), None) => pace.quickest().unwrap_or_default(),
+            _ => Duration::ZERO,
+        };
+        let (mut n, mut t) = (0, Duration::ZERO);
+        while t < learned && t < self.timeout {
+            n += 1;
+            t += self.delay_before(n);
+        }
+        (n, learned.min(t))
     }
 
     /// The delay before poll number `n` (0-based), without jitter.
@@ -110,32 +178,31 @@ where
     let started = tokio::time::Instant::now();
     let deadline = started + policy.timeout;
     let mut last = String::from("nothing yet");
-    let mut n = 0u32;
-    let mut next_at = started;
+    let (mut n, first) = policy.first_poll();
+    let mut next_at = started + first;
+    let mut polls = 0u32;
     loop {
-        if policy.max_attempts.is_some_and(|max| n >= max) {
+        if policy.max_attempts.is_some_and(|max| polls >= max) {
             return Err(WaitError::Timeout {
                 what: what.to_string(),
                 after: started.elapsed(),
                 last,
             });
         }
-        // Poll times are counted from the start of the wait, not from the last answer, so slow
-        // answers do not push every later poll back.
-        let delay = policy.jittered(policy.delay_before(n));
-        next_at = if policy.fixed_delay.is_some() {
-            tokio::time::Instant::now() + delay
-        } else {
-            next_at + delay
-        };
         let wake = next_at.max(tokio::time::Instant::now()).min(deadline);
         tokio::select! {
             () = cancel.cancelled() => return Err(WaitError::Cancelled { what: what.to_string() }),
             () = tokio::time::sleep_until(wake) => {}
         }
-        n += 1;
+        polls += 1;
         match check().await {
-            Ok(Check::Done(v)) => return Ok(v),
+            Ok(Check::Done(v)) => {
+                // When the poll that saw it done went out (not when its answer came).
+                if let Some(p) = &policy.pace {
+                    p.observe(wake - started);
+                }
+                return Ok(v);
+            }
             Ok(Check::Pending(state)) => last = state,
             Ok(Check::Failed(reason)) => {
                 return Err(WaitError::Failed {
@@ -153,6 +220,15 @@ where
                 last,
             });
         }
+        // Poll times are counted from the start of the wait, not from the last answer, so slow
+        // answers do not push every later poll back.
+        n += 1;
+        let delay = policy.jittered(policy.delay_before(n));
+        next_at = if policy.fixed_delay.is_some() {
+            tokio::time::Instant::now() + delay
+        } else {
+            next_at + delay
+        };
     }
 }
 
@@ -252,9 +328,95 @@ mod tests {
             fixed_delay: Some(Duration::from_secs(1)),
             max_attempts: Some(3),
             timeout: Duration::from_secs(60),
+            pace: None,
         };
         assert_eq!(p.delay_before(0), Duration::ZERO);
         assert_eq!(p.delay_before(5), Duration::from_secs(1));
+    }
+
+    /// Runs a wait whose transition completes `takes` after it starts; returns the poll times.
+    async fn polls_until_done(policy: &PollPolicy, takes: Duration) -> Vec<Duration> {
+        let started = tokio::time::Instant::now();
+        let times = std::sync::Mutex::new(Vec::new());
+        wait_for("x", policy, &CancellationToken::new(), || {
+            let at = started.elapsed();
+            times.lock().unwrap().push(at);
+            async move {
+                Ok(if at >= takes {
+                    Check::Done(())
+                } else {
+                    Check::Pending("pending".into())
+                })
+            }
+        })
+        .await
+        .unwrap();
+        times.into_inner().unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_wait_learns_from_earlier_transitions_and_skips_the_polls_before() {
+        let pace = Pace::default();
+        let p = PollPolicy::new(Duration::from_secs(600)).paced(&pace);
+        // Nothing learned yet: the default schedule.
+        let first = polls_until_done(&p, Duration::from_secs(5)).await;
+        assert_eq!(first.len(), 7, "{first:?}");
+        assert_eq!(first[..2], [Duration::ZERO, FIRST_POLL]);
+        let learned = pace.quickest().unwrap();
+        // (tokio's timer rounds to the millisecond)
+        let near = |a: Duration, b: Duration| a.abs_diff(b) < Duration::from_millis(5);
+        assert!(near(learned, first[6]), "{learned:?} {first:?}");
+        // The same transition again: one poll, at the learned time.
+        let again = polls_until_done(&p, Duration::from_secs(5)).await;
+        assert!(again.len() == 1 && near(again[0], learned), "{again:?}");
+        // A slower one: then the schedule's spacing resumes from there (5.2 s, then ≈8.05 s).
+        let slower = polls_until_done(&p, Duration::from_secs(7)).await;
+        assert_eq!(slower.len(), 2, "{slower:?}");
+        assert!(near(slower[0], learned), "{slower:?}");
+        assert!(near(slower[1], learned + p.delay_before(7)), "{slower:?}");
+        // A quicker one is seen late, at the learned time; the pace keeps the shortest wait.
+        let quicker = polls_until_done(&p, Duration::from_secs(1)).await;
+        assert!(
+            quicker.len() == 1 && near(quicker[0], learned),
+            "{quicker:?}"
+        );
+        assert_eq!(pace.quickest(), Some(learned));
+        let p2 = PollPolicy::new(Duration::from_secs(600)).paced(&Pace::default());
+        let quick = polls_until_done(&p2, Duration::from_millis(600)).await;
+        assert_eq!(quick.len(), 3, "{quick:?}");
+        let q = p2.pace.as_ref().unwrap().quickest().unwrap();
+        assert!(near(q, quick[2]) && q < Duration::from_secs(1), "{q:?}");
+        // An endpoint whose transitions are instant teaches zero: every wait polls at once.
+        let p3 = PollPolicy::new(Duration::from_secs(600)).paced(&Pace::default());
+        for _ in 0..2 {
+            let instant = polls_until_done(&p3, Duration::ZERO).await;
+            assert_eq!(instant, vec![Duration::ZERO]);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn packers_fixed_delay_ignores_the_pace_and_unpaced_waits_poll_at_once() {
+        let pace = Pace::default();
+        pace.observe(Duration::from_secs(5));
+        let fixed = PollPolicy {
+            fixed_delay: Some(Duration::from_secs(2)),
+            max_attempts: None,
+            timeout: Duration::from_secs(60),
+            pace: None,
+        }
+        .paced(&pace);
+        let t = polls_until_done(&fixed, Duration::from_secs(3)).await;
+        assert_eq!(
+            t,
+            vec![
+                Duration::ZERO,
+                Duration::from_secs(2),
+                Duration::from_secs(4)
+            ]
+        );
+        let unpaced =
+            polls_until_done(&PollPolicy::new(Duration::from_secs(60)), Duration::ZERO).await;
+        assert_eq!(unpaced, vec![Duration::ZERO]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -314,6 +476,7 @@ mod tests {
             fixed_delay: Some(Duration::from_secs(1)),
             max_attempts: Some(3),
             timeout: Duration::from_secs(600),
+            pace: None,
         };
         let err = wait_for::<(), _, _>("x", &p, &CancellationToken::new(), || {
             n.fetch_add(1, Ordering::SeqCst);

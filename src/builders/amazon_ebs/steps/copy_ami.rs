@@ -109,7 +109,7 @@ impl Step<BuildCtx> for CopyAmi {
         let mut set = JoinSet::new();
         for (region, id) in started {
             let ec2 = ctx.aws.ec2(&region);
-            let policy = ctx.polling.policy(timeouts::IMAGE_AVAILABLE);
+            let policy = ctx.polling.transition(timeouts::IMAGE_AVAILABLE);
             let cancel = env.cancel.clone();
             let sem = sem.clone();
             set.spawn(async move {

@@ -49,7 +49,7 @@ pub(crate) async fn wait_instance(
 ) -> Result<Instance, WaitError> {
     let ec2 = ctx.ec2();
     let region = ctx.region.clone();
-    let policy = ctx.polling.policy(timeout);
+    let policy = ctx.polling.transition(timeout);
     let what = format!("instance {id} to become {} in {region}", target.as_str());
     let _ = env;
     wait::wait_for(&what, &policy, cancel, || {
@@ -155,7 +155,7 @@ pub(crate) async fn wait_image(
     image_id: &str,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Vec<String>, WaitError> {
-    let policy = ctx.polling.policy(timeouts::IMAGE_AVAILABLE);
+    let policy = ctx.polling.transition(timeouts::IMAGE_AVAILABLE);
     wait_image_owned(
         ctx.aws.ec2(region),
         policy,
@@ -271,7 +271,7 @@ pub(crate) async fn attached_volumes(ctx: &BuildCtx) -> anyhow::Result<Vec<(Stri
 pub(crate) async fn wait_snapshot(ctx: &BuildCtx, env: &StepEnv, id: &str) -> anyhow::Result<()> {
     let ec2 = ctx.ec2();
     let region = ctx.region.clone();
-    let policy = ctx.polling.policy(timeouts::SNAPSHOT_COMPLETED);
+    let policy = ctx.polling.transition(timeouts::SNAPSHOT_COMPLETED);
     let what = format!("snapshot {id} to complete in {region}");
     wait::wait_for(&what, &policy, &env.cancel, || {
         let ec2 = ec2.clone();

@@ -287,7 +287,7 @@ pub(crate) async fn terminate(ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Resu
     env.ui.say("Terminating the source AWS instance...");
     let ec2 = ctx.ec2();
     delete::terminate_instance(&ec2, &ctx.region, &inst.id).await?;
-    let policy = ctx.polling.policy(timeouts::INSTANCE_TERMINATED);
+    let policy = ctx.polling.transition(timeouts::INSTANCE_TERMINATED);
     delete::wait_terminated(&ec2, &ctx.region, &inst.id, &policy, &env.hard_cancel)
         .await
         .with_context(|| format!("Error waiting for instance ({}) to terminate", inst.id))?;
