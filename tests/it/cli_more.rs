@@ -2,12 +2,15 @@
 //! 1.6.6: `fix` byte for byte on `tests/fixtures/fix`, `console` on a set of expressions,
 //! shell completion (`completions`, `-autocomplete-install`, `COMP_LINE` answers), `help`
 //! listing exactly the commands that exist, var-file errors with positions, and colour only on
-//! a terminal.
+//! a terminal; `-debug`'s pauses and `-on-error=ask`'s choices read from standard input.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use serde_json::json;
+
 use crate::fidelity::{as_packer, packer, packer_flag_error, run, Out};
+use crate::support::paths::fresh_dir;
 
 fn rpack_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rpack"))
@@ -512,4 +515,68 @@ fn colour_only_on_a_terminal() {
     );
     let plain = on_tty("-color=false");
     assert!(!plain.contains("output will be in this color."), "{plain}");
+}
+
+/// Runs `rpack build` in `dir` with `stdin` fed to it; returns exit code and output.
+fn build_with_stdin(dir: &std::path::Path, args: &[&str], stdin: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rpack"))
+        .current_dir(dir)
+        .arg("build")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn debug_pauses_after_each_step_and_ask_offers_packers_choices() {
+    let dir = fresh_dir("build-debug");
+    let tpl = |inline: &str| {
+        json!({
+            "builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": [inline]}]
+        })
+        .to_string()
+    };
+    std::fs::write(dir.join("ok.json"), tpl("echo provisioned")).unwrap();
+    std::fs::write(dir.join("fail.json"), tpl("exit 7")).unwrap();
+
+    let (code, out) =
+        build_with_stdin(&dir, &["-color=false", "-debug", "ok.json"], "\n\n\n\n\n\n");
+    assert_eq!(code, Some(0), "{out}");
+    for step in ["StepConnect", "StepProvision"] {
+        let pause = format!("Pausing after run of step '{step}'. Press enter to continue.");
+        assert_eq!(out.matches(&pause).count(), 1, "{pause:?} once in:\n{out}");
+    }
+    assert!(
+        !out.contains("continue. Press enter"),
+        "the prompt is not doubled:\n{out}"
+    );
+
+    let (code, out) =
+        build_with_stdin(&dir, &["-color=false", "-on-error=ask", "fail.json"], "c\n");
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step"),
+        "{out}"
+    );
+    assert!(out.contains("Build 'null' errored"), "{out}");
 }
