@@ -23,6 +23,7 @@ mod ebsvolume;
 mod encrypt_boot;
 mod encrypt_boot_bench;
 mod env_var_positions;
+mod fast_launch;
 mod fidelity;
 mod fidelity_cli;
 mod fmt;

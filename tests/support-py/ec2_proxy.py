@@ -77,6 +77,12 @@ RegisterImage's TagSpecifications (which moto ignores) are applied to the new im
                                 calls go to moto.
   GET  /__stack/fleets        {"created": [...], "deleted": [...]}: the fleets "fleet_errors"
                               made, and those DeleteFleets deleted
+      "fast_launch": {"polls": n, "fail": reason | null}
+                                Windows fast launch, which moto lacks, answered here (see
+                                fast_launch.py): an image shows "enabling" for n
+                                DescribeFastLaunchImages answers, then "enabled" (or
+                                "enabling-failed" with the reason).
+  GET  /__stack/fast_launch   {"images": {image id: state}, "disabled": [...]}
       "stub": null | [action, ...]
                                 answers these actions itself with an empty success
                                 (<return>true</return>), for EC2 actions moto does not implement
@@ -87,6 +93,7 @@ import hashlib
 import http.client
 import json
 import math
+import os
 import re
 import sys
 import threading
@@ -96,6 +103,11 @@ import uuid
 import xml.etree.ElementTree as ET
 import xml.sax.saxutils
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Started with `python3 -I` (isolated: the script's folder is not on the path); its sibling
+# module is found here.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fast_launch  # noqa: E402
 
 # Action -> (which table, id element in the response, state name, state code) for transitions.
 TRANSITIONS = {
@@ -168,6 +180,7 @@ class State:
 
 
 STATE = State()
+FAST_LAUNCH = fast_launch.FastLaunch()
 
 
 def local_name(tag):
@@ -500,6 +513,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/__stack/requests" and self.command == "GET":
             with STATE.lock:
                 out = {"requests": list(STATE.requests)}
+        elif path == "/__stack/fast_launch" and self.command == "GET":
+            out = FAST_LAUNCH.report()
         elif path == "/__stack/fleets" and self.command == "GET":
             with STATE.lock:
                 out = {"created": list(STATE.fleets_made), "deleted": list(STATE.fleets_deleted)}
@@ -530,6 +545,8 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.raw_snapshot_tags = bool(cfg["raw_snapshot_tags"])
                 if "kms_launch_failure" in cfg:
                     STATE.kms_launch_failure = bool(cfg["kms_launch_failure"])
+                if "fast_launch" in cfg:
+                    FAST_LAUNCH.configure(cfg["fast_launch"])
                 if "fleet_errors" in cfg:
                     STATE.fleet_errors = dict(cfg["fleet_errors"]) if cfg["fleet_errors"] else None
             out = {"ok": True}
@@ -605,6 +622,12 @@ class Handler(BaseHTTPRequestHandler):
         with STATE.lock:
             STATE.kms_failed.update(ids)
 
+    def image_exists(self, image):
+        """Whether moto knows AMI `image`."""
+        status, _, data = self.local_call(
+            {"Action": "DescribeImages", "Version": "2016-11-15", "ImageId.1": image})
+        return status == 200 and b"<imageId>" in data
+
     def local_call(self, form):
         """A call of the proxy's own to moto, signed like the request being handled."""
         return self.forward(urllib.parse.urlencode(form).encode())
@@ -652,6 +675,11 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.calls.append([action, 200, True])
             if ours:
                 return self.reply(200, deleted_fleets_response(ids), content_type="text/xml")
+        if action in fast_launch.ACTIONS and not stubbed:
+            status, data = FAST_LAUNCH.answer(action, body, self.image_exists)
+            with STATE.lock:
+                STATE.calls.append([action, status, True])
+            return self.reply(status, data, content_type="text/xml")
         if stubbed:
             data = stub_response(action)
             with STATE.lock:

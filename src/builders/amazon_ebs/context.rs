@@ -104,6 +104,9 @@ pub struct Image {
     /// Deregistration protection was turned on (`deregistration_protection`): a cleanup turns
     /// it off before deregistering.
     pub protected: bool,
+    /// Windows fast launch was enabled (`fast_launch`): a failed build's cleanup disables it
+    /// (and with it EC2's pre-provisioned snapshots) before the AMI is deregistered.
+    pub fast_launch: bool,
 }
 
 pub struct BuildCtx {

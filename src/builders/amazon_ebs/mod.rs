@@ -50,9 +50,9 @@ pub struct RunArgs {
 pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
     use steps::{
         ami_attributes, cleanup_volumes, copy_ami, create_ami, create_tags, deregister_ami,
-        deregistration_protection, iam_instance_profile, key_pair, modify_instance, network,
-        pre_validate, provision, run_instance, run_spot_instance, security_group, source_ami,
-        stop_instance,
+        deregistration_protection, fast_launch, iam_instance_profile, key_pair, modify_instance,
+        network, pre_validate, provision, run_instance, run_spot_instance, security_group,
+        source_ami, stop_instance,
     };
     let launch: Box<dyn Step<BuildCtx>> = if cfg.run.is_spot() {
         Box::new(run_spot_instance::RunSpotInstance)
@@ -75,6 +75,7 @@ pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
         Box::new(deregister_ami::DeregisterAmi),
         Box::new(create_ami::CreateAmi),
         Box::new(copy_ami::CopyAmi),
+        Box::new(fast_launch::FastLaunch),
         Box::new(ami_attributes::AmiAttributes),
         Box::new(create_tags::CreateTags),
         Box::new(deregistration_protection::DeregistrationProtection),

@@ -258,6 +258,34 @@ impl Proxy {
         }));
     }
 
+    /// Windows fast launch (which moto lacks, answered by the proxy): an enabled image shows
+    /// `enabling` for `polls` DescribeFastLaunchImages answers, then `enabled`, or
+    /// `enabling-failed` with reason `fail`.
+    pub(crate) fn set_fast_launch(&self, polls: u32, fail: Option<&str>) {
+        self.configure(json!({ "fast_launch": { "polls": polls, "fail": fail } }));
+    }
+
+    /// Fast launch as the proxy holds it: image id → state, and the images DisableFastLaunch
+    /// was called on.
+    pub(crate) fn fast_launch(&self) -> (BTreeMap<String, String>, Vec<String>) {
+        let resp = self.control("GET", "/__stack/fast_launch", "");
+        let parsed: Value = serde_json::from_str(&resp)
+            .unwrap_or_else(|e| panic!("proxy fast launch state is not JSON ({e}): {resp}"));
+        let images = parsed["images"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let disabled = parsed["disabled"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        (images, disabled)
+    }
+
     /// The fleets [`Proxy::set_fleet_errors`] made, and those DeleteFleets deleted.
     pub(crate) fn fleets(&self) -> (Vec<String>, Vec<String>) {
         let resp = self.control("GET", "/__stack/fleets", "");

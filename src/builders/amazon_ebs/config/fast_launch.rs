@@ -1,6 +1,6 @@
 //! `fast_launch`: Windows fast launch on the finished AMIs (pre-provisioned snapshots), with an
 //! optional launch template per region. Checked with the plugin's messages; the EC2 calls are
-//! not made yet, so an enabled block is refused.
+//! made by the build step `steps::fast_launch`.
 
 use super::nonempty;
 use crate::decoder::Decoder;
@@ -118,9 +118,6 @@ pub(super) fn decode(
             errs.push(format!("Launch template specified for enabling fast-launch on region {r:?}, but the AMI won't be copied there."));
         }
     }
-    // The EC2 calls (EnableFastLaunch and its wait) are not made yet: refuse rather than
-    // build an AMI without the fast launch the template asks for.
-    errs.push("fast_launch is not implemented in rpack yet (issue #17); remove the block to build without Windows fast launch".to_string());
     for e in errs {
         d.error(key, e);
     }

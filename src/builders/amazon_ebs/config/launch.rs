@@ -200,13 +200,12 @@ mod tests {
         let e = errs(
             r#""instance_type":"m5.large","fast_launch":{"max_parallel_launches":2,"region_launch_templates":[{"region":"eu-west-1","template_id":"lt-1","template_name":"n"}]}"#,
         );
-        assert_eq!(e.len(), 4, "{e:?}");
+        assert_eq!(e.len(), 3, "{e:?}");
         assert_eq!(
             e[0],
             "max_parallel_launches must be >= 6, provided value is 2"
         );
         assert!(e[1].contains("both template ID and name"), "{e:?}");
         assert!(e[2].contains("the AMI won't be copied there"), "{e:?}");
-        assert!(e[3].contains("not implemented in rpack yet"), "{e:?}");
     }
 }

@@ -21,6 +21,13 @@ pub const IMAGE_AVAILABLE: Duration = Duration::from_secs(3 * 60 * 60);
 /// Waiting for a snapshot of a launch volume (amazon-ebsvolume's `snapshot_volume`,
 /// amazon-ebssurrogate's volumes) to complete: a big volume's first snapshot takes hours.
 pub const SNAPSHOT_COMPLETED: Duration = Duration::from_secs(2 * 60 * 60);
+/// Waiting for Windows fast launch (`fast_launch`) to be `enabled` on an AMI: EC2 launches
+/// instances to pre-provision its snapshots. The plugin waits 500 polls of 15 s (about two
+/// hours); the same here.
+pub const FAST_LAUNCH_ENABLED: Duration = Duration::from_secs(2 * 60 * 60);
+/// Retrying EnableFastLaunch on an AMI EC2 does not know yet (a copy that just became
+/// available) or whose state does not allow it yet; the plugin retries for one minute.
+pub const ENABLE_FAST_LAUNCH_RETRY: Duration = Duration::from_secs(60);
 
 /// Room a launch step's cleanup gets on top of [`INSTANCE_TERMINATED`]: the terminate call
 /// itself, and cancelling a spot fleet, before the wait starts.

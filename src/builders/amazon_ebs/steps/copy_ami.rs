@@ -100,6 +100,7 @@ impl Step<BuildCtx> for CopyAmi {
                 snapshots: Vec::new(),
                 intermediary: false,
                 protected: false,
+                fast_launch: false,
             });
             started.push((region.clone(), id));
         }

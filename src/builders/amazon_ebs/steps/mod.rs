@@ -11,6 +11,7 @@ pub mod create_tags;
 pub mod deregister_ami;
 pub mod deregistration_protection;
 pub(crate) mod encrypt_boot;
+pub mod fast_launch;
 pub mod iam_instance_profile;
 pub mod key_pair;
 pub mod launch_options;
@@ -130,6 +131,7 @@ pub(crate) fn record_image(
         snapshots: Vec::new(),
         intermediary,
         protected: false,
+        fast_launch: false,
     });
 }
 
