@@ -504,6 +504,9 @@ impl Outq {
     }
 }
 
+/// Stream input held for the port beyond this stops the agent reading the WebSocket.
+const TCP_BATCH: usize = 256 << 10;
+
 // tungstenite's handshake callback type fixes the closure's error type (an HTTP response).
 #[allow(clippy::result_large_err)]
 async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
@@ -582,21 +585,55 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
     let (outq, writer) = Outq::start(sink);
     outq.raw(Duration::ZERO, w);
 
-    let mut tcp: Option<(
-        tokio::net::tcp::OwnedReadHalf,
-        tokio::net::tcp::OwnedWriteHalf,
-    )> = None;
+    let mut tcp_rd: Option<tokio::net::tcp::OwnedReadHalf> = None;
+    let mut tcp_wr: Option<tokio::net::tcp::OwnedWriteHalf> = None;
     let mut buf = vec![0u8; 1024];
+    // Stream input for the port, written in batches: every message that has arrived goes into
+    // one write (a write per 1 KiB message made the fake agent, not the client, the bottleneck).
+    let mut tcp_out: Vec<u8> = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let mut tcp_eof = false;
     loop {
         let faults = state.lock().unwrap().faults.clone();
-        let data_phase = tcp.is_some();
+        let data_phase = tcp_wr.is_some();
         let f = if data_phase { &faults } else { &quiet };
         let can_read_tcp =
             data_phase && !tcp_eof && unacked.len() < 4096 && outq.queued() < (1 << 20);
         tokio::select! {
-            m = ws.next() => {
+            // Ready messages first, so that what they carry for the port is written at once.
+            biased;
+            _ = tick.tick() => {
+                // A message held for reordering with nothing after it goes out now.
+                if let Some(h) = shaper.held.take() {
+                    outq.raw(Duration::ZERO, h);
+                }
+                // Resend what went out and was not acknowledged (not what is still queued).
+                if outq.queued() == 0 {
+                    let now = Instant::now();
+                    let mut resent = 0;
+                    for (w, at) in unacked.values_mut() {
+                        if now.duration_since(*at) > Duration::from_millis(200) {
+                            *at = now;
+                            resent += 1;
+                            outq.raw(Duration::ZERO, w.clone());
+                        }
+                    }
+                    state.lock().unwrap().record.agent_resends += resent;
+                }
+                if tcp_eof && unacked.is_empty() {
+                    let closed = serde_json::json!({
+                        "MessageId": uuid::Uuid::new_v4().to_string(), "CreatedDate": "",
+                        "DestinationId": "i-fake", "SessionId": sid, "MessageType": "channel_closed",
+                        "SchemaVersion": 1, "Output": "",
+                    });
+                    let w = encode("channel_closed", 0, 0, 1, closed.to_string().as_bytes());
+                    outq.raw(Duration::ZERO, w);
+                    let _ = outq.tx.send(Out::Close);
+                    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+                    return Ok(());
+                }
+            }
+            m = ws.next(), if tcp_out.len() < TCP_BATCH => {
                 let m = match m {
                     None | Some(Err(_) | Ok(Ws::Close(_))) => return Ok(()),
                     Some(Ok(Ws::Binary(b))) => b,
@@ -646,16 +683,15 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
                                     let conn = TcpStream::connect(("127.0.0.1", port)).await
                                         .map_err(|e| format!("connecting to port {port}: {e}"))?;
                                     let _ = conn.set_nodelay(true);
-                                    tcp = Some(conn.into_split());
+                                    let (r, w) = conn.into_split();
+                                    (tcp_rd, tcp_wr) = (Some(r), Some(w));
                                 }
-                                1 => {
-                                    if let Some((_, w)) = tcp.as_mut() {
-                                        w.write_all(&fr.payload).await.map_err(|e| e.to_string())?;
-                                    }
-                                }
+                                1 if tcp_wr.is_some() => tcp_out.extend_from_slice(&fr.payload),
                                 10 if fr.payload == 2u32.to_be_bytes() => {
                                     state.lock().unwrap().record.flagged.push(sid.clone());
-                                    if let Some((_, w)) = tcp.as_mut() {
+                                    if let Some(w) = tcp_wr.as_mut() {
+                                        w.write_all(&tcp_out).await.map_err(|e| e.to_string())?;
+                                        tcp_out.clear();
                                         let _ = w.shutdown().await;
                                     }
                                 }
@@ -666,7 +702,7 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
                     other => return Err(format!("unexpected message type {other}")),
                 }
             }
-            n = async { tcp.as_mut().unwrap().0.read(&mut buf).await }, if can_read_tcp => {
+            n = async { tcp_rd.as_mut().unwrap().read(&mut buf).await }, if can_read_tcp => {
                 let n = n.unwrap_or(0);
                 if n == 0 {
                     tcp_eof = true;
@@ -677,36 +713,9 @@ async fn agent(s: TcpStream, state: Arc<Mutex<State>>) -> Result<(), String> {
                 out_seq += 1;
                 outq.send(&mut shaper, f, w);
             }
-            _ = tick.tick() => {
-                // A message held for reordering with nothing after it goes out now.
-                if let Some(h) = shaper.held.take() {
-                    outq.raw(Duration::ZERO, h);
-                }
-                // Resend what went out and was not acknowledged (not what is still queued).
-                if outq.queued() == 0 {
-                    let now = Instant::now();
-                    let mut resent = 0;
-                    for (w, at) in unacked.values_mut() {
-                        if now.duration_since(*at) > Duration::from_millis(200) {
-                            *at = now;
-                            resent += 1;
-                            outq.raw(Duration::ZERO, w.clone());
-                        }
-                    }
-                    state.lock().unwrap().record.agent_resends += resent;
-                }
-                if tcp_eof && unacked.is_empty() {
-                    let closed = serde_json::json!({
-                        "MessageId": uuid::Uuid::new_v4().to_string(), "CreatedDate": "",
-                        "DestinationId": "i-fake", "SessionId": sid, "MessageType": "channel_closed",
-                        "SchemaVersion": 1, "Output": "",
-                    });
-                    let w = encode("channel_closed", 0, 0, 1, closed.to_string().as_bytes());
-                    outq.raw(Duration::ZERO, w);
-                    let _ = outq.tx.send(Out::Close);
-                    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
-                    return Ok(());
-                }
+            n = async { tcp_wr.as_mut().unwrap().write(&tcp_out).await }, if !tcp_out.is_empty() => {
+                let n = n.map_err(|e| e.to_string())?;
+                tcp_out.drain(..n);
             }
         }
     }
