@@ -324,6 +324,46 @@ async fn a_kms_failure_at_launch_falls_back_to_the_copy_and_leaves_nothing() {
     assert_clean(&st, &o, &[REGION]).await;
 }
 
+/// The same for a spot build: the fleet's instance, launched from a template with encrypted
+/// volumes, is stopped over the key; the instance and that template are removed, and a second
+/// template without the encryption launches the instance the copy path images.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kms_failure_of_a_spot_launch_falls_back_to_the_copy_and_leaves_nothing() {
+    let st = stack();
+    st.proxy.set_kms_launch_failure(true);
+    let cfg = config(
+        st.base(),
+        json!({"encrypt_boot": true, "kms_key_id": "alias/shared-elsewhere", "spot_price": "auto"}),
+    );
+    let o = build(&st, cfg).await;
+    st.proxy.set_kms_launch_failure(false);
+    let art = o.artifact();
+    assert!(
+        o.lines.iter().any(|l| l
+            .contains("encrypt_boot: the launch with encrypted volumes failed (")
+            && l.contains("Client.InvalidKMSKey.InvalidState")),
+        "{}",
+        o.lines.join("\n")
+    );
+    let lts = st.proxy.requests_of("CreateLaunchTemplate");
+    assert_eq!(lts.len(), 2, "{lts:#?}");
+    let encrypted = |r: &BTreeMap<String, String>| {
+        r.iter()
+            .any(|(k, v)| k.ends_with("Ebs.Encrypted") && v == "true")
+    };
+    assert!(encrypted(&lts[0]) && !encrypted(&lts[1]), "{lts:#?}");
+    assert_ne!(lts[0]["ClientToken"], lts[1]["ClientToken"]);
+    let fleets = st.proxy.requests_of("CreateFleet");
+    assert_eq!(fleets.len(), 2, "{fleets:#?}");
+    assert_ne!(fleets[0]["ClientToken"], fleets[1]["ClientToken"]);
+    // The first template was deleted before the second launch, the second at the end.
+    assert_eq!(st.proxy.count("DeleteLaunchTemplate"), 2);
+    assert_eq!(st.proxy.count("CopyImage"), 1);
+    assert_eq!(st.proxy.count("DeregisterImage"), 1);
+    art.destroy().await.unwrap();
+    assert_clean(&st, &o, &[REGION]).await;
+}
+
 /// With `ami_regions`, the one region copy copies the AMI that is already encrypted, with the
 /// region's key; the build region is not copied into.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

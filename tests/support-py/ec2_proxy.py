@@ -66,7 +66,9 @@ RegisterImage's TagSpecifications (which moto ignores) are applied to the new im
                                 Encrypted=true) is forwarded, then the proxy terminates the new
                                 instance through moto and DescribeInstances gives it EC2's state
                                 reason "Client.InvalidKMSKey.InvalidState: The KMS key provided
-                                is in an incorrect state". Unencrypted launches go through.
+                                is in an incorrect state". CreateFleet with a launch template
+                                whose volumes are encrypted is treated the same way (its
+                                instances are terminated). Unencrypted launches go through.
       "fleet_errors": null | {"count": n, "code": c, "message": m}
                                 answers the next n CreateFleet calls itself as EC2 answers an
                                 instant fleet that launched nothing: a new fleet id, no
@@ -374,6 +376,12 @@ def deleted_fleets_response(ids):
             % (int(time.time() * 1000), items)).encode()
 
 
+def fleet_instance_ids(data):
+    """The instance ids of a CreateFleet answer (fleetInstanceSet/item/instanceIds/item)."""
+    return [i for block in re.findall(rb"<instanceIds>(.*?)</instanceIds>", data, re.S)
+            for i in re.findall(rb"<item>\s*([^<\s]+)\s*</item>", block)]
+
+
 def split_snapshot_tags(body):
     """CreateImage's form body without its snapshot TagSpecifications (renumbered), and the tags
     those asked for as [(key, value)]."""
@@ -609,10 +617,23 @@ class Handler(BaseHTTPRequestHandler):
             form["Tag.%d.Value" % i] = v
         self.local_call(form)
 
-    def fail_launch_over_kms(self, data):
-        """Terminates the instances a RunInstances answer names, as EC2 does with a key the
-        volumes cannot use, and remembers them for their state reason."""
-        ids = [i.decode() for i in re.findall(rb"<instanceId>([^<]+)</instanceId>", data)]
+    def fleet_template_encrypted(self, body):
+        """Whether CreateFleet's launch template (version) asks for an encrypted EBS volume."""
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+        spec = "LaunchTemplateConfigs.1.LaunchTemplateSpecification."
+        lt = form.get(spec + "LaunchTemplateId", [""])[0]
+        if not lt:
+            return False
+        status, _, data = self.local_call({
+            "Action": "DescribeLaunchTemplateVersions", "Version": "2016-11-15",
+            "LaunchTemplateId": lt,
+            "LaunchTemplateVersion.1": form.get(spec + "Version", ["$Latest"])[0]})
+        return status == 200 and b"<encrypted>true</encrypted>" in data
+
+    def fail_launch_over_kms(self, found):
+        """Terminates the instances a launch answer names (`found`: their ids), as EC2 does
+        with a key the volumes cannot use, and remembers them for their state reason."""
+        ids = [i.decode() for i in found]
         if not ids:
             return
         form = {"Action": "TerminateInstances", "Version": "2016-11-15"}
@@ -696,7 +717,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.tag_registered_image(data, image_tag_specs(body))
             if (status == 200 and action == "RunInstances" and STATE.kms_launch_failure
                     and encrypted_launch(body)):
-                self.fail_launch_over_kms(data)
+                self.fail_launch_over_kms(re.findall(rb"<instanceId>([^<]+)</instanceId>", data))
+            if (status == 200 and action == "CreateFleet" and STATE.kms_launch_failure
+                    and self.fleet_template_encrypted(body)):
+                self.fail_launch_over_kms(fleet_instance_ids(data))
         except (http.client.HTTPException, OSError) as e:
             with STATE.lock:
                 STATE.calls.append([action, 502, False])

@@ -6,8 +6,8 @@
 //!
 //! [`decide`] keeps Packer's copy path where a launch cannot give the AMI Packer's encryption
 //! (a device the template leaves unencrypted or encrypts with another key, snapshots
-//! `ami_block_device_mappings` adds, `skip_save_build_region`), and the run step falls back to
-//! it when EC2 refuses the encrypted launch over KMS ([`kms_launch_failure`]).
+//! `ami_block_device_mappings` adds, `skip_save_build_region`), and the launch steps (on-demand
+//! and spot) fall back to it when EC2 refuses the encrypted launch over KMS ([`falls_back`]).
 
 use anyhow::Context as _;
 
@@ -182,6 +182,18 @@ pub(crate) fn prepare(ctx: &mut BuildCtx, ui: &dyn Ui) -> anyhow::Result<Vec<Blo
 pub(crate) fn kms_launch_failure(e: &anyhow::Error) -> bool {
     let text = format!("{e:#}");
     text.to_ascii_lowercase().contains("kms") || text.contains("Client.InternalError")
+}
+
+/// Whether a failed launch step falls back to the copy path: the launch was encrypted by
+/// rpack (not by the template), the build was not cancelled, and the failure was over KMS.
+pub(crate) fn falls_back(
+    ctx: &BuildCtx,
+    cancel: &tokio_util::sync::CancellationToken,
+    error: &anyhow::Error,
+) -> bool {
+    matches!(ctx.boot_encryption, BootEncryption::Launch { .. })
+        && !cancel.is_cancelled()
+        && kms_launch_failure(error)
 }
 
 /// Switches to the copy path after `error` (see [`kms_launch_failure`]); says so and returns

@@ -18,7 +18,7 @@ use crate::aws::delete::{self, ResourceKind};
 use crate::aws::error::AwsResultExt;
 use crate::aws::wait;
 use crate::builders::amazon_ebs::config::{timeouts, BlockDevice, BlockDevices};
-use crate::builders::amazon_ebs::context::{BootEncryption, BuildCtx};
+use crate::builders::amazon_ebs::context::BuildCtx;
 use crate::builders::amazon_ebs::steps::{encrypt_boot, wait_instance};
 use crate::builders::common::host_key::plan_user_data;
 use crate::communicator::config::CommType;
@@ -112,8 +112,7 @@ impl Step<BuildCtx> for RunInstance {
         let token = format!("rpack-{}", ctx.build_id);
         let first = launch(ctx, env, &devices, user_data.clone(), &token).await;
         let Err(error) = first else { return Ok(()) };
-        let encrypted = matches!(ctx.boot_encryption, BootEncryption::Launch { .. });
-        if !encrypted || env.cancel.is_cancelled() || !encrypt_boot::kms_launch_failure(&error) {
+        if !encrypt_boot::falls_back(ctx, &env.cancel, &error) {
             return Err(error);
         }
         // EC2 stopped the instance at launch (or refused it) over the volumes' key: remove what

@@ -7,6 +7,9 @@
 //! A fleet that launched nothing is deleted at once; CreateFleet is retried (Packer's
 //! StepRunSpotInstance retries the same errors) while EC2 does not know the instance profile
 //! this build just created (as RunInstances is) and while no pool has capacity.
+//! With `encrypt_boot` on the launch path, a fleet instance EC2 stops over the volumes' key is
+//! removed with its template and the launch is made again unencrypted (the copy path), as the
+//! on-demand step does.
 //! Owns the launch template and the instance: cleanup terminates the instance, waits, and then
 //! deletes the template. The instant fleet of the instance holds nothing once its instance is
 //! gone and is not deleted (as in Packer).
@@ -306,112 +309,21 @@ impl Step<BuildCtx> for RunSpotInstance {
     }
 
     async fn run(&self, ctx: &mut BuildCtx, env: &StepEnv) -> anyhow::Result<()> {
-        let types = instance_types(&ctx.cfg.run);
-        if types.is_empty() {
-            bail!("no instance type to request a spot instance for");
-        }
         let user_data = launch_user_data(ctx, env.ui.as_ref())?;
-        // encrypt_boot: the launch template's volumes are encrypted the same way (no fallback to
-        // the copy path here: a fleet reports a refused key only as a failed instance).
+        // encrypt_boot: the launch template's volumes are encrypted the same way.
         let devices = encrypt_boot::prepare(ctx, env.ui.as_ref())?;
-        let data = Self::template_data(ctx, user_data, &devices)?;
-        let region = ctx.region.clone();
-        let ec2 = ctx.ec2();
-
-        env.ui.say("Launching a spot AWS instance...");
-        let suffix: String = rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(7)
-            .map(char::from)
-            .collect();
-        let name = format!("packer-fleet-launch-template-{}", suffix.to_lowercase());
-        let out = ec2
-            .create_launch_template()
-            .launch_template_name(&name)
-            .launch_template_data(data)
-            // Idempotent against SDK retries after a lost answer.
-            .client_token(format!("rpack-lt-{}", ctx.build_id))
-            .tag_specifications(BuildCtx::tag_spec(
-                ResourceType::LaunchTemplate,
-                &ctx.id_tags(&name),
-            ))
-            .send()
-            .await
-            .aws_context(|| format!("creating launch template {name} in {region}"))?;
-        let lt_id = out
-            .launch_template()
-            .and_then(|t| t.launch_template_id())
-            .context("CreateLaunchTemplate returned no id")?
-            .to_string();
-        env.ledger
-            .created(ResourceKind::LaunchTemplate, &lt_id, &region);
-        ctx.launch_template = Some(lt_id.clone());
-
-        let overrides: Vec<FleetLaunchTemplateOverridesRequest> = types
-            .iter()
-            .map(|t| {
-                FleetLaunchTemplateOverridesRequest::builder()
-                    .instance_type(InstanceType::from(t.as_str()))
-                    .set_subnet_id(ctx.subnet_id.clone())
-                    .build()
-            })
-            .collect();
-        let fleet = ec2
-            .create_fleet()
-            .r#type(FleetType::Instant)
-            .replace_unhealthy_instances(false)
-            .launch_template_configs(
-                FleetLaunchTemplateConfigRequest::builder()
-                    .launch_template_specification(
-                        FleetLaunchTemplateSpecificationRequest::builder()
-                            .launch_template_id(&lt_id)
-                            .version("1")
-                            .build(),
-                    )
-                    .set_overrides(Some(overrides))
-                    .build(),
-            )
-            .target_capacity_specification(
-                TargetCapacitySpecificationRequest::builder()
-                    .total_target_capacity(1)
-                    .default_target_capacity_type(DefaultTargetCapacityType::Spot)
-                    .build(),
-            );
-        let fleet = super::launch_options::create_fleet(ctx, fleet)?;
-        // EC2 answers a fleet whose instance profile it does not know yet (this build just
-        // created it) with a fleet that launched nothing and a per-instance error; such
-        // attempts are retried like RunInstances, and while no pool has capacity as Packer
-        // does. Each attempt has its own client token (a repeated token would return the
-        // failed fleet again) and a failed attempt's fleet is deleted at once.
-        let windows = [
-            (PROFILE_NOT_YET, new_profile_window(ctx)),
-            (INSUFFICIENT_CAPACITY, timeouts::SPOT_CAPACITY_RETRY),
-        ];
-        let mut attempt = 0u32;
-        let (build_id, ui) = (ctx.build_id.clone(), env.ui.clone());
-        let launched = wait::retry_codes_within(&windows, || {
-            attempt += 1;
-            let req = fleet
-                .clone()
-                .client_token(format!("rpack-fleet-{build_id}-{attempt}"));
-            let (ec2, region, lt_id, types, ui) = (&ec2, &region, &lt_id, &types, ui.clone());
-            async move {
-                let out = req.send().await.aws_context(|| {
-                    format!(
-                        "requesting a spot instance ({}) with launch template {lt_id} in {region}",
-                        types.join(", ")
-                    )
-                })?;
-                launched_or_delete(ec2, region, &out, ui.as_ref()).await
-            }
-        })
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (id, itype) = launched;
-        if let Some(t) = itype {
-            env.ui.message(&format!("Spot instance type: {t}"));
+        let first = launch(ctx, env, user_data.clone(), &devices, "").await;
+        let Err(error) = first else { return Ok(()) };
+        if !encrypt_boot::falls_back(ctx, &env.cancel, &error) {
+            return Err(error);
         }
-        record_and_wait_running(ctx, env, &id).await
+        // The fleet's instance was stopped at launch over the volumes' key (or the fleet could
+        // not launch it): remove the instance and the encrypted launch template, then launch as
+        // Packer does and encrypt with the copy.
+        self.cleanup(ctx, env, Outcome::Failed).await?;
+        ctx.instance = None;
+        let devices = encrypt_boot::fall_back(ctx, env.ui.as_ref(), &error);
+        launch(ctx, env, user_data, &devices, "-copy").await
     }
 
     fn cleanup_timeout(&self) -> std::time::Duration {
@@ -435,6 +347,120 @@ impl Step<BuildCtx> for RunSpotInstance {
         ctx.launch_template = None;
         Ok(())
     }
+}
+
+/// One spot launch: the launch template with `devices`, the instant fleet (retried as Packer
+/// does), the wait until the instance runs. `attempt` keeps the client tokens of a second
+/// launch (encrypt_boot's fallback) apart from the first's.
+async fn launch(
+    ctx: &mut BuildCtx,
+    env: &StepEnv,
+    user_data: Option<String>,
+    devices: &[BlockDevice],
+    attempt: &str,
+) -> anyhow::Result<()> {
+    let types = instance_types(&ctx.cfg.run);
+    if types.is_empty() {
+        bail!("no instance type to request a spot instance for");
+    }
+    let data = RunSpotInstance::template_data(ctx, user_data, devices)?;
+    let region = ctx.region.clone();
+    let ec2 = ctx.ec2();
+
+    env.ui.say("Launching a spot AWS instance...");
+    let suffix: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(7)
+        .map(char::from)
+        .collect();
+    let name = format!("packer-fleet-launch-template-{}", suffix.to_lowercase());
+    let out = ec2
+        .create_launch_template()
+        .launch_template_name(&name)
+        .launch_template_data(data)
+        // Idempotent against SDK retries after a lost answer.
+        .client_token(format!("rpack-lt-{}{attempt}", ctx.build_id))
+        .tag_specifications(BuildCtx::tag_spec(
+            ResourceType::LaunchTemplate,
+            &ctx.id_tags(&name),
+        ))
+        .send()
+        .await
+        .aws_context(|| format!("creating launch template {name} in {region}"))?;
+    let lt_id = out
+        .launch_template()
+        .and_then(|t| t.launch_template_id())
+        .context("CreateLaunchTemplate returned no id")?
+        .to_string();
+    env.ledger
+        .created(ResourceKind::LaunchTemplate, &lt_id, &region);
+    ctx.launch_template = Some(lt_id.clone());
+
+    let overrides: Vec<FleetLaunchTemplateOverridesRequest> = types
+        .iter()
+        .map(|t| {
+            FleetLaunchTemplateOverridesRequest::builder()
+                .instance_type(InstanceType::from(t.as_str()))
+                .set_subnet_id(ctx.subnet_id.clone())
+                .build()
+        })
+        .collect();
+    let fleet = ec2
+        .create_fleet()
+        .r#type(FleetType::Instant)
+        .replace_unhealthy_instances(false)
+        .launch_template_configs(
+            FleetLaunchTemplateConfigRequest::builder()
+                .launch_template_specification(
+                    FleetLaunchTemplateSpecificationRequest::builder()
+                        .launch_template_id(&lt_id)
+                        .version("1")
+                        .build(),
+                )
+                .set_overrides(Some(overrides))
+                .build(),
+        )
+        .target_capacity_specification(
+            TargetCapacitySpecificationRequest::builder()
+                .total_target_capacity(1)
+                .default_target_capacity_type(DefaultTargetCapacityType::Spot)
+                .build(),
+        );
+    let fleet = super::launch_options::create_fleet(ctx, fleet)?;
+    // EC2 answers a fleet whose instance profile it does not know yet (this build just
+    // created it) with a fleet that launched nothing and a per-instance error; such
+    // attempts are retried like RunInstances, and while no pool has capacity as Packer
+    // does. Each attempt has its own client token (a repeated token would return the
+    // failed fleet again) and a failed attempt's fleet is deleted at once.
+    let windows = [
+        (PROFILE_NOT_YET, new_profile_window(ctx)),
+        (INSUFFICIENT_CAPACITY, timeouts::SPOT_CAPACITY_RETRY),
+    ];
+    let mut tries = 0u32;
+    let (build_id, ui) = (ctx.build_id.clone(), env.ui.clone());
+    let launched = wait::retry_codes_within(&windows, || {
+        tries += 1;
+        let req = fleet
+            .clone()
+            .client_token(format!("rpack-fleet-{build_id}{attempt}-{tries}"));
+        let (ec2, region, lt_id, types, ui) = (&ec2, &region, &lt_id, &types, ui.clone());
+        async move {
+            let out = req.send().await.aws_context(|| {
+                format!(
+                    "requesting a spot instance ({}) with launch template {lt_id} in {region}",
+                    types.join(", ")
+                )
+            })?;
+            launched_or_delete(ec2, region, &out, ui.as_ref()).await
+        }
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (id, itype) = launched;
+    if let Some(t) = itype {
+        env.ui.message(&format!("Spot instance type: {t}"));
+    }
+    record_and_wait_running(ctx, env, &id).await
 }
 
 #[cfg(test)]
