@@ -110,7 +110,7 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
         .build_name
         .clone()
         .unwrap_or_else(|| "amazon-ebssurrogate".to_string());
-    let run_volume_tags = ebs::tag_list(d, "run_volume_tags", "run_volume_tag");
+    let run_volume_tags = ebs::name_tag_list(d, "run_volume_tags", "run_volume_tag");
     let access = ebs::access::decode(d);
     let (comm, run, launch) = ebs::decode_run(d);
     let (mut ami, ami_options) = ebs::decode_ami(d, access.region.as_deref());

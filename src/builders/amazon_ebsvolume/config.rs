@@ -195,6 +195,27 @@ mod tests {
         );
     }
 
+    /// Unlike amazon-ebs's, this builder's `run_volume_tag` entries are `{key, value}` (the
+    /// plugin's KeyValues).
+    #[test]
+    fn run_volume_tag_entries_have_a_key() {
+        let (c, errs) = decode_src(&format!(
+            r#"{{{BASE},"run_volume_tag":[{{"key":"k","value":"v"}}]}}"#
+        ));
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(
+            c.base.block_devices.run_volume_tags,
+            [("k".to_string(), "v".to_string())]
+        );
+        let (_, errs) = decode_src(&format!(
+            r#"{{{BASE},"run_volume_tag":[{{"name":"k","value":"v"}}]}}"#
+        ));
+        assert_eq!(
+            errs,
+            ["unknown configuration key: '\"run_volume_tag[0].name\"'"]
+        );
+    }
+
     /// The messages and their order as Packer 1.6.6 prints them (`packer validate`).
     #[test]
     fn volume_checks_carry_packers_prefix() {

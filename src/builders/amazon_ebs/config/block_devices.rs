@@ -2,7 +2,7 @@
 //! launches with, each checked like Packer's `BlockDevice.Prepare`, plus the launch volumes'
 //! tags and `no_ephemeral`.
 
-use super::{nonempty, tags};
+use super::nonempty;
 use crate::decoder::Decoder;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,7 +46,7 @@ pub(super) fn decode(d: &mut Decoder<'_>) -> BlockDevices {
     BlockDevices {
         ami_block_device_mappings: ami,
         launch_block_device_mappings: launch,
-        run_volume_tags: tags(d, "run_volume_tags", "run_volume_tag"),
+        run_volume_tags: super::name_tag_list(d, "run_volume_tags", "run_volume_tag"),
         no_ephemeral: d.bool("no_ephemeral").unwrap_or(false),
     }
 }

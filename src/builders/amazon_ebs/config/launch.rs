@@ -125,6 +125,27 @@ mod tests {
         decode_src(&format!("{{{BASE},{extra}}}")).1
     }
 
+    /// `run_volume_tag` entries are `{name, value}` (the plugin's NameValues), every other tag
+    /// list's `{key, value}`; the other spelling is an unknown key, as Packer 1.6.6 says.
+    #[test]
+    fn tag_lists_take_the_plugins_field_name() {
+        let (c, e) = decode_src(&format!(
+            r#"{{{BASE},"instance_type":"t2.micro","run_volume_tag":[{{"name":"a","value":"1"}}],"run_tag":[{{"key":"b","value":"2"}}]}}"#
+        ));
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(c.block_devices.run_volume_tags, [("a".into(), "1".into())]);
+        assert!(c.run.run_tags.contains(&("b".into(), "2".into())));
+        assert_eq!(
+            errs(
+                r#""instance_type":"t2.micro","run_volume_tag":[{"key":"a","value":"1"}],"tag":[{"name":"b","value":"2"}]"#
+            ),
+            [
+                "unknown configuration key: '\"run_volume_tag[0].key\"'",
+                "unknown configuration key: '\"tag[0].name\"'"
+            ]
+        );
+    }
+
     #[test]
     fn current_plugin_launch_keys_decode_with_defaults() {
         let (c, errs) = decode_src(&format!(

@@ -151,16 +151,37 @@ pub(crate) fn tag_list(
     tags(d, map_key, list_key)
 }
 
+/// [`tag_list`] whose list entries are `{name, value}` (the plugin's `NameValues`: amazon-ebs's
+/// and amazon-ebssurrogate's `run_volume_tag`), not `{key, value}`.
+pub(crate) fn name_tag_list(
+    d: &mut Decoder<'_>,
+    map_key: &str,
+    list_key: &str,
+) -> Vec<(String, String)> {
+    tags_by(d, map_key, list_key, "name")
+}
+
 /// Tags given as a map (`tags`) or as Packer's list form (`tag: [{key, value}]`), map first.
 fn tags(d: &mut Decoder<'_>, map_key: &str, list_key: &str) -> Vec<(String, String)> {
+    tags_by(d, map_key, list_key, "key")
+}
+
+/// The map `map_key` and the list `list_key` of `{<field>, value}` objects, the list's entries
+/// over the map's. The other spelling (`name` where the plugin wants `key`, or the reverse) is an
+/// unknown key, as in Packer.
+fn tags_by(
+    d: &mut Decoder<'_>,
+    map_key: &str,
+    list_key: &str,
+    field: &str,
+) -> Vec<(String, String)> {
     let mut v = d.string_map(map_key).unwrap_or_default();
     let list = d
         .object_list(list_key, |d| {
-            let k = d
-                .string("key")
-                .or_else(|| d.string("name"))
-                .unwrap_or_default();
-            (k, d.string("value").unwrap_or_default())
+            (
+                d.string(field).unwrap_or_default(),
+                d.string("value").unwrap_or_default(),
+            )
         })
         .unwrap_or_default();
     for (k, val) in list {
