@@ -47,13 +47,12 @@ fn surrogate_validate_agrees_with_packer_1_6_6() {
         ),
         (
             "unknown-keys",
-            r#"{"builders":[{"type":"amazon-ebssurrogate","ami_name":"x*y","no_ephemeral":true,"skip_create_ami":true,"skip_ami_run_tags":true,"ebs_volumes":[],
+            r#"{"builders":[{"type":"amazon-ebssurrogate","ami_name":"x*y","no_ephemeral":true,"skip_create_ami":true,"ebs_volumes":[],
                "launch_block_device_mappings":[{"device_name":"/dev/xvdf"}],"ami_root_device":{"source_device_name":"/dev/xvdg","device_name":"/dev/xvda"}}]}"#
                 .to_string(),
             vec![
                 r#"unknown configuration key: '"ebs_volumes"'"#,
                 r#"unknown configuration key: '"no_ephemeral"'"#,
-                r#"unknown configuration key: '"skip_ami_run_tags"'"#,
                 r#"unknown configuration key: '"skip_create_ami"'"#,
             ],
         ),

@@ -24,7 +24,7 @@ use crate::support::{Ec2State, FaultKind};
 
 /// The stack's amazon-ebs base as an amazon-ebssurrogate one, with a root volume on
 /// `/dev/xvdf` that becomes the AMI's `/dev/xvda`.
-fn config(st: &Stack, extra: Value) -> Arc<SurrogateConfig> {
+pub(crate) fn config(st: &Stack, extra: Value) -> Arc<SurrogateConfig> {
     let mut v = st.base();
     v["type"] = json!("amazon-ebssurrogate");
     v["ami_virtualization_type"] = json!("hvm");
@@ -39,7 +39,11 @@ fn config(st: &Stack, extra: Value) -> Arc<SurrogateConfig> {
     }
 }
 
-async fn build(st: &Stack, cfg: Arc<SurrogateConfig>, hook: Arc<dyn ProvisionHook>) -> Outcome {
+pub(crate) async fn build(
+    st: &Stack,
+    cfg: Arc<SurrogateConfig>,
+    hook: Arc<dyn ProvisionHook>,
+) -> Outcome {
     run_recorded(st, hook, None, Default::default(), |args| async move {
         amazon_ebssurrogate::run(cfg, args).await.map(Some)
     })
@@ -48,7 +52,9 @@ async fn build(st: &Stack, cfg: Arc<SurrogateConfig>, hook: Arc<dyn ProvisionHoo
 
 /// The block device mappings of a RegisterImage request: device name → its fields
 /// (`Ebs.SnapshotId`, `VirtualName`, …).
-fn mappings(req: &BTreeMap<String, String>) -> BTreeMap<String, BTreeMap<String, String>> {
+pub(crate) fn mappings(
+    req: &BTreeMap<String, String>,
+) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut by_index: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for (k, v) in req {
         let Some(rest) = k.strip_prefix("BlockDeviceMapping.") else {
@@ -67,7 +73,10 @@ fn mappings(req: &BTreeMap<String, String>) -> BTreeMap<String, BTreeMap<String,
 }
 
 /// The tags a request's TagSpecifications give `resource_type`.
-fn spec_tags(req: &BTreeMap<String, String>, resource_type: &str) -> BTreeMap<String, String> {
+pub(crate) fn spec_tags(
+    req: &BTreeMap<String, String>,
+    resource_type: &str,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for i in 1.. {
         let Some(rt) = req.get(&format!("TagSpecification.{i}.ResourceType")) else {

@@ -19,6 +19,7 @@ mod ebs_more;
 mod ebs_network;
 mod ebs_validate;
 mod ebssurrogate;
+mod ebssurrogate_create_image;
 mod ebsvolume;
 mod encrypt_boot;
 mod encrypt_boot_bench;

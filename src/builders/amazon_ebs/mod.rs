@@ -73,7 +73,7 @@ pub fn steps(cfg: &Config) -> Vec<Box<dyn Step<BuildCtx>>> {
         Box::new(stop_instance::StopInstance),
         Box::new(modify_instance::ModifyInstance),
         Box::new(deregister_ami::DeregisterAmi),
-        Box::new(create_ami::CreateAmi),
+        Box::new(create_ami::CreateAmi::default()),
         Box::new(copy_ami::CopyAmi),
         Box::new(fast_launch::FastLaunch),
         Box::new(ami_attributes::AmiAttributes),

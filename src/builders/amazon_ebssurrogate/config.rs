@@ -3,8 +3,9 @@
 //! devices are the surrogate's own: `launch_block_device_mappings` entries may carry
 //! `omit_from_artifact`, `ami_root_device` names the launch device that becomes the AMI's root,
 //! and `ami_architecture` is the registered AMI's architecture; `boot_mode`, `uefi_data`,
-//! `tpm_support` and `snapshot_description` are the current plugin's. There is no
-//! `no_ephemeral`, `skip_create_ami` or `skip_ami_run_tags`: Packer 1.6.6 calls them unknown here.
+//! `tpm_support`, `snapshot_description`, `use_create_image` and `skip_ami_run_tags` are the
+//! current plugin's. There is no `no_ephemeral` or `skip_create_ami`: Packer 1.6.6 and the
+//! plugin call them unknown here.
 //!
 //! The result carries an amazon-ebs [`Config`], so the amazon-ebs steps launch, connect,
 //! provision, stop, copy, share and tag as they do there.
@@ -85,6 +86,10 @@ pub struct SurrogateConfig {
     /// `snapshot_description` (the current plugin's; rendered when decoded): the description of
     /// the launch volumes' snapshots, `Packer: <time>` when unset.
     pub snapshot_description: Option<String>,
+    /// `use_create_image` (the current plugin's): the `ami_root_device` volume is swapped in as
+    /// the stopped instance's root and CreateImage makes the AMI (with `run_tags` unless
+    /// `skip_ami_run_tags`), instead of snapshots and RegisterImage.
+    pub use_create_image: bool,
 }
 
 impl std::fmt::Debug for SurrogateConfig {
@@ -96,6 +101,7 @@ impl std::fmt::Debug for SurrogateConfig {
             .field("architecture", &self.architecture)
             .field("boot", &self.boot)
             .field("snapshot_description", &self.snapshot_description)
+            .field("use_create_image", &self.use_create_image)
             .finish()
     }
 }
@@ -114,9 +120,9 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
     let access = ebs::access::decode(d);
     let (comm, run, launch) = ebs::decode_run(d);
     let (mut ami, ami_options) = ebs::decode_ami(d, access.region.as_deref());
-    // amazon-ebs keys this builder does not have (neither in Packer 1.6.6 nor in the plugin's
+    // An amazon-ebs key this builder does not have (neither in Packer 1.6.6 nor in the plugin's
     // surrogate): reported as unknown.
-    d.unmark(&["skip_create_ami", "skip_ami_run_tags"]);
+    d.unmark(&["skip_create_ami"]);
     ami.skip_create_ami = false;
 
     let ami_mappings = d
@@ -189,6 +195,7 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
     }
     let boot = decode_boot(d, &architecture);
     let snapshot_description = d.string("snapshot_description").filter(|s| !s.is_empty());
+    let use_create_image = d.bool("use_create_image").unwrap_or(false);
 
     let base = Config {
         access,
@@ -214,6 +221,7 @@ pub fn decode(d: &mut Decoder<'_>) -> SurrogateConfig {
         architecture,
         boot,
         snapshot_description,
+        use_create_image,
     }
 }
 
@@ -393,7 +401,7 @@ mod tests {
     fn run_and_ami_checks_come_first_and_ebs_only_keys_are_unknown() {
         let (_, errs) = decode_src(
             r#"{"type":"amazon-ebssurrogate","ami_name":"x*y","no_ephemeral":true,"skip_create_ami":true,
-                "skip_ami_run_tags":true,"fast_launch":{},"ebs_volumes":[],
+                "fast_launch":{},"ebs_volumes":[],
                 "launch_block_device_mappings":[{"device_name":"/dev/xvdf"}],
                 "ami_root_device":{"source_device_name":"/dev/xvdg","device_name":"/dev/xvda"}}"#,
         );
@@ -403,7 +411,6 @@ mod tests {
                 "unknown configuration key: '\"ebs_volumes\"'",
                 "unknown configuration key: '\"fast_launch\"'",
                 "unknown configuration key: '\"no_ephemeral\"'",
-                "unknown configuration key: '\"skip_ami_run_tags\"'",
                 "unknown configuration key: '\"skip_create_ami\"'",
                 "An ssh_username must be specified\n  Note: some builders used to default ssh_username to \"root\".",
                 "A source_ami or source_ami_filter must be specified",

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod steps;
+pub mod swap_volumes;
 
 use std::sync::Arc;
 
@@ -23,22 +24,22 @@ pub const BUILDER_ID: &str = "mitchellh.amazon.ebssurrogate";
 /// pair, security group, instance profile, launch (spot through a fleet), connect, provision,
 /// stop, enhanced networking, then the snapshots, `force_deregister`, the registration, the
 /// region copies, the attributes and the tags (and the current plugin's deregistration
-/// protection).
+/// protection). With `use_create_image` (the current plugin's), the root volume swap and
+/// CreateImage take the place of the snapshots and the registration.
 pub fn steps(cfg: &SurrogateConfig) -> Vec<Box<dyn Step<BuildCtx>>> {
     use amazon_ebs::steps::{
-        ami_attributes, cleanup_volumes, copy_ami, create_tags, deregister_ami,
+        ami_attributes, cleanup_volumes, copy_ami, create_ami, create_tags, deregister_ami,
         deregistration_protection, iam_instance_profile, key_pair, modify_instance, network,
         pre_validate, provision, run_instance, run_spot_instance, security_group, source_ami,
         stop_instance,
     };
     let launch_devices = Arc::new(cfg.launch_devices.clone());
-    let snapshots: steps::Snapshots = Arc::default();
     let launch: Box<dyn Step<BuildCtx>> = if cfg.base.run.is_spot() {
         Box::new(run_spot_instance::RunSpotInstance)
     } else {
         Box::new(run_instance::RunInstance)
     };
-    vec![
+    let mut list: Vec<Box<dyn Step<BuildCtx>>> = vec![
         Box::new(pre_validate::PreValidate),
         Box::new(source_ami::SourceAmi),
         Box::new(network::Network),
@@ -51,24 +52,44 @@ pub fn steps(cfg: &SurrogateConfig) -> Vec<Box<dyn Step<BuildCtx>>> {
         Box::new(provision::Provision),
         Box::new(stop_instance::StopInstance),
         Box::new(modify_instance::ModifyInstance),
-        Box::new(steps::SnapshotVolumes {
+    ];
+    if cfg.use_create_image {
+        list.push(Box::new(swap_volumes::SwapVolumes {
+            launch_devices: launch_devices.clone(),
+            root_device: cfg.root_device.clone(),
+            volumes: Arc::default(),
+        }));
+        list.push(Box::new(deregister_ami::DeregisterAmi));
+        list.push(Box::new(create_ami::CreateAmi {
+            mappings: Some(swap_volumes::create_image_devices(
+                &cfg.base.block_devices.ami_block_device_mappings,
+                &launch_devices,
+                &cfg.root_device,
+            )),
+        }));
+    } else {
+        let snapshots: steps::Snapshots = Arc::default();
+        list.push(Box::new(steps::SnapshotVolumes {
             launch_devices: launch_devices.clone(),
             description: cfg.snapshot_description.clone(),
             snapshots: snapshots.clone(),
-        }),
-        Box::new(deregister_ami::DeregisterAmi),
-        Box::new(steps::RegisterAmi {
+        }));
+        list.push(Box::new(deregister_ami::DeregisterAmi));
+        list.push(Box::new(steps::RegisterAmi {
             launch_devices,
             root_device: cfg.root_device.clone(),
             architecture: cfg.architecture.clone(),
             boot: cfg.boot.clone(),
             snapshots,
-        }),
-        Box::new(copy_ami::CopyAmi),
-        Box::new(ami_attributes::AmiAttributes),
-        Box::new(create_tags::CreateTags),
-        Box::new(deregistration_protection::DeregistrationProtection),
-    ]
+        }));
+    }
+    list.push(Box::new(copy_ami::CopyAmi));
+    list.push(Box::new(ami_attributes::AmiAttributes));
+    list.push(Box::new(create_tags::CreateTags));
+    list.push(Box::new(
+        deregistration_protection::DeregistrationProtection,
+    ));
+    list
 }
 
 /// Runs one amazon-ebssurrogate build; on success the AMIs, as amazon-ebs reports them (with

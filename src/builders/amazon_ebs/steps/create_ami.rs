@@ -21,7 +21,12 @@ use crate::builders::amazon_ebs::steps::{
 };
 use crate::engine::{Outcome, Step, StepEnv};
 
-pub struct CreateAmi;
+/// `mappings`: CreateImage's block device mappings; `None` = `ami_block_device_mappings`
+/// (amazon-ebs). amazon-ebssurrogate's `use_create_image` passes its combined devices.
+#[derive(Default)]
+pub struct CreateAmi {
+    pub mappings: Option<Vec<crate::builders::amazon_ebs::config::BlockDevice>>,
+}
 
 /// CreateImage's TagSpecifications: the image gets `id_tags` (Name, build id) with `run_tags`
 /// over them; with `snapshots` (the template has `run_tags` and no `skip_ami_run_tags`) its
@@ -110,7 +115,11 @@ impl Step<BuildCtx> for CreateAmi {
         if let Some(d) = &cfg.ami.ami_description {
             req = req.description(ctx.render("ami_description", d)?);
         }
-        for b in &cfg.block_devices.ami_block_device_mappings {
+        let mappings = self
+            .mappings
+            .as_ref()
+            .unwrap_or(&cfg.block_devices.ami_block_device_mappings);
+        for b in mappings {
             req = req.block_device_mappings(mapping(b));
         }
         let specs = tag_specs(ctx.id_tags(&name), &run_tags, has_run_tags);
