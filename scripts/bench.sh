@@ -23,6 +23,12 @@ if [ -z "${RPACK_BIN:-}" ]; then
   (cd "$repo" && cargo build --release --quiet --bin rpack)
   RPACK_BIN="$repo/target/release/rpack"
 fi
+# The harness's own venv takes whatever moto pip resolves that day, and a newer moto bundles a
+# newer Amazon Linux AMI than the harness's expectations name (its BASELINE.md, note 7): run it
+# on the project's pinned moto (scripts/test-deps.sh makes target/test-venv).
+venv_moto="$repo/target/test-venv/bin/moto_server"
+[ -x "$venv_moto" ] || { echo "bench: $venv_moto missing (run scripts/test-deps.sh)" >&2; exit 2; }
+export MOTO_SERVER="${MOTO_SERVER:-$venv_moto}"
 packer_bin="$(command -v packer || true)"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

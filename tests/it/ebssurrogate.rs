@@ -558,3 +558,74 @@ fn sigkill_while_snapshotting_then_cleanup_removes_everything() {
         "after `rpack cleanup --yes` still {left:?}\n{done}"
     );
 }
+
+/// A spot build registers its AMI the same way, and `force_deregister` with
+/// `force_delete_snapshot` (what `-force` sets) first removes an earlier AMI of the same name and
+/// its snapshots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spot_build_with_force_deregister_replaces_an_ami_of_the_same_name() {
+    let st = stack();
+    let cfg = config(&st, json!({}));
+    let name = cfg.base.ami.ami_name.clone();
+    let first = build(&st, cfg, Arc::new(TrueHook)).await;
+    let old = first.artifact().amis[REGION].clone();
+    // The snapshots the old AMI lists (moto gives a registered AMI one of its own).
+    let ec2 = Ec2State::new(st.moto.endpoint(), REGION).client().clone();
+    let described = ec2.describe_images().image_ids(&old).send().await.unwrap();
+    let old_snaps: Vec<String> = described.images()[0]
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| m.ebs()?.snapshot_id().map(str::to_string))
+        .collect();
+    assert!(!old_snaps.is_empty());
+    st.proxy.reset_counts();
+
+    let cfg = config(
+        &st,
+        json!({"ami_name": name, "spot_price": "auto", "force_deregister": true,
+               "force_delete_snapshot": true}),
+    );
+    let o = build(&st, cfg, Arc::new(TrueHook)).await;
+    let art = o.artifact();
+    let new = art.amis[REGION].clone();
+    assert_ne!(new, old);
+    assert_eq!(st.proxy.count("CreateFleet"), 1);
+    assert_eq!(st.proxy.count("RunInstances"), 0);
+    assert_eq!(st.proxy.count("RegisterImage"), 1);
+    let deregistered: Vec<String> = st
+        .proxy
+        .requests_of("DeregisterImage")
+        .into_iter()
+        .filter_map(|r| r.get("ImageId").cloned())
+        .collect();
+    assert_eq!(deregistered, std::slice::from_ref(&old));
+    let deleted: Vec<String> = st
+        .proxy
+        .requests_of("DeleteSnapshot")
+        .into_iter()
+        .filter_map(|r| r.get("SnapshotId").cloned())
+        .collect();
+    for s in &old_snaps {
+        assert!(deleted.contains(s), "{s} not deleted: {deleted:?}");
+    }
+    let out = ec2
+        .describe_images()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("name")
+                .values(&name)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = out.images().iter().filter_map(|i| i.image_id()).collect();
+    assert_eq!(ids, [new.as_str()]);
+    let left = leftovers(&st, &o.build_id, &[REGION]).await;
+    assert!(
+        left.iter()
+            .all(|l| l.contains(" image ") || l.contains(" snapshot ")),
+        "{left:#?}"
+    );
+    art.destroy().await.unwrap();
+}

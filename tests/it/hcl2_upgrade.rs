@@ -210,6 +210,7 @@ fn every_valid_json_template_upgrades_to_the_same_plan() {
     for must in [
         "tests/fixtures/upgrade/features.json",
         "tests/fixtures/upgrade/amazon.json",
+        "tests/fixtures/upgrade/amazon-others.json",
     ] {
         assert!(compared.contains(&must.to_string()), "{must}: {compared:?}");
     }

@@ -14,6 +14,7 @@ mod cm_cancel;
 mod console_tty;
 mod dist;
 mod ebs;
+mod ebs_builders_cancel;
 mod ebs_faults;
 mod ebs_more;
 mod ebs_network;

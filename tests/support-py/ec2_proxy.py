@@ -57,6 +57,10 @@ keeps the request as sent.
 RegisterImage's TagSpecifications (which moto ignores) are applied to the new image through moto
 (CreateTags), as EC2 does in the call itself.
 
+CreateFleet's launch template block devices (which moto's fleets ignore) become volumes of each
+new instance through moto (CreateVolume with the template's volume tags, AttachVolume, the
+mapping's DeleteOnTermination), as EC2 attaches them (see fleets.py).
+
       "raw_snapshot_tags": bool  forward CreateImage's snapshot TagSpecifications to moto as sent
                                 (moto then fails the call with HTTP 500, as an EC2 stand-in
                                 without them does); default false: split them off as below.
@@ -110,6 +114,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 # module is found here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fast_launch  # noqa: E402
+import fleets  # noqa: E402
 
 # Action -> (which table, id element in the response, state name, state code) for transitions.
 TRANSITIONS = {
@@ -355,33 +360,6 @@ def stub_response(action):
             % (action, action, int(time.time() * 1000), action)).encode()
 
 
-def failed_fleet_response(fleet_id, code, message):
-    esc = xml.sax.saxutils.escape
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<CreateFleetResponse xmlns="http://ec2.amazonaws'
-            '.com/doc/2016-11-15/"><requestId>rpack-test-CreateFleet-%d</requestId><fleetId>%s'
-            '</fleetId><errorSet><item><lifecycle>spot</lifecycle><errorCode>%s</errorCode>'
-            '<errorMessage>%s</errorMessage></item></errorSet><fleetInstanceSet/>'
-            '</CreateFleetResponse>'
-            % (int(time.time() * 1000), fleet_id, esc(code), esc(message))).encode()
-
-
-def deleted_fleets_response(ids):
-    items = "".join("<item><currentFleetState>deleted_terminating</currentFleetState>"
-                    "<previousFleetState>active</previousFleetState><fleetId>%s</fleetId></item>"
-                    % i for i in ids)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<DeleteFleetsResponse xmlns="http://ec2.amazonaws'
-            '.com/doc/2016-11-15/"><requestId>rpack-test-DeleteFleets-%d</requestId>'
-            '<successfulFleetDeletionSet>%s</successfulFleetDeletionSet>'
-            '<unsuccessfulFleetDeletionSet/></DeleteFleetsResponse>'
-            % (int(time.time() * 1000), items)).encode()
-
-
-def fleet_instance_ids(data):
-    """The instance ids of a CreateFleet answer (fleetInstanceSet/item/instanceIds/item)."""
-    return [i for block in re.findall(rb"<instanceIds>(.*?)</instanceIds>", data, re.S)
-            for i in re.findall(rb"<item>\s*([^<\s]+)\s*</item>", block)]
-
-
 def split_snapshot_tags(body):
     """CreateImage's form body without its snapshot TagSpecifications (renumbered), and the tags
     those asked for as [(key, value)]."""
@@ -617,19 +595,6 @@ class Handler(BaseHTTPRequestHandler):
             form["Tag.%d.Value" % i] = v
         self.local_call(form)
 
-    def fleet_template_encrypted(self, body):
-        """Whether CreateFleet's launch template (version) asks for an encrypted EBS volume."""
-        form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
-        spec = "LaunchTemplateConfigs.1.LaunchTemplateSpecification."
-        lt = form.get(spec + "LaunchTemplateId", [""])[0]
-        if not lt:
-            return False
-        status, _, data = self.local_call({
-            "Action": "DescribeLaunchTemplateVersions", "Version": "2016-11-15",
-            "LaunchTemplateId": lt,
-            "LaunchTemplateVersion.1": form.get(spec + "Version", ["$Latest"])[0]})
-        return status == 200 and b"<encrypted>true</encrypted>" in data
-
     def fail_launch_over_kms(self, found):
         """Terminates the instances a launch answer names (`found`: their ids), as EC2 does
         with a key the volumes cannot use, and remembers them for their state reason."""
@@ -684,7 +649,7 @@ class Handler(BaseHTTPRequestHandler):
                 with STATE.lock:
                     STATE.fleets_made.append(fleet_id)
                     STATE.calls.append([action, 200, True])
-                return self.reply(200, failed_fleet_response(fleet_id, *failure),
+                return self.reply(200, fleets.failed_response(fleet_id, *failure),
                                   content_type="text/xml")
         if action == "DeleteFleets":
             form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
@@ -695,7 +660,7 @@ class Handler(BaseHTTPRequestHandler):
                     STATE.fleets_deleted.extend(ids)
                     STATE.calls.append([action, 200, True])
             if ours:
-                return self.reply(200, deleted_fleets_response(ids), content_type="text/xml")
+                return self.reply(200, fleets.deleted_response(ids), content_type="text/xml")
         if action in fast_launch.ACTIONS and not stubbed:
             status, data = FAST_LAUNCH.answer(action, body, self.image_exists)
             with STATE.lock:
@@ -719,8 +684,10 @@ class Handler(BaseHTTPRequestHandler):
                     and encrypted_launch(body)):
                 self.fail_launch_over_kms(re.findall(rb"<instanceId>([^<]+)</instanceId>", data))
             if (status == 200 and action == "CreateFleet" and STATE.kms_launch_failure
-                    and self.fleet_template_encrypted(body)):
-                self.fail_launch_over_kms(fleet_instance_ids(data))
+                    and fleets.template_encrypted(self.local_call, body)):
+                self.fail_launch_over_kms(fleets.instance_ids(data))
+            elif status == 200 and action == "CreateFleet":
+                fleets.attach_template_volumes(self.local_call, body, fleets.instance_ids(data))
         except (http.client.HTTPException, OSError) as e:
             with STATE.lock:
                 STATE.calls.append([action, 502, False])

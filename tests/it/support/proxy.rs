@@ -59,7 +59,10 @@ impl Proxy {
         let log = std::fs::File::create(dir.join("proxy.log")).context("creating the proxy log")?;
         let script = paths::support_py("ec2_proxy.py");
         let mut cmd = Command::new(paths::SYSTEM_PYTHON);
+        // -I: isolated from the environment; -B: no bytecode cache of the sibling modules
+        // (fast_launch.py, fleets.py) written into the source tree.
         cmd.arg("-I")
+            .arg("-B")
             .arg(&script)
             .arg(upstream)
             .stdin(Stdio::null())
