@@ -2,7 +2,8 @@
 # The release profile's knobs, one at a time (issue #20): for each variant, the stripped binary's
 # size, what `ldd` lists beyond glibc, the build's CPU and wall time, and two speed checks: the
 # wall time of `rpack validate` on a generated 1,000-variable template (median of N runs) and a
-# 256 MiB upload over SSH (scripts/bench-xfer.sh's "big" case, rpack and scp in one run).
+# 256 MiB upload over SSH (scripts/bench-xfer.sh's "big" case, rpack and scp in one run, medians
+# of XFER_N runs, default 5: single runs of either tool spread by 2x on a shared machine).
 #
 #   scripts/bench-profile.sh [VARIANT...]        (default: all; N=15 validate runs)
 #
@@ -110,7 +111,7 @@ for v in "${VARIANTS[@]}"; do
     tr '\n' ' ' || true)
   echo "== $v: $bytes bytes; build $cpu CPU-s, $wall s wall; measuring"
   med=$(median_validate "$OUT/$v")
-  RPACK_BIN="$OUT/$v" XFER_CASES=big XFER_TOOLS="rpack scp" scripts/bench-xfer.sh 1 \
+  RPACK_BIN="$OUT/$v" XFER_CASES=big XFER_TOOLS="rpack scp" scripts/bench-xfer.sh "${XFER_N:-5}" \
     > "$OUT/$v.xfer" 2>&1 || true
   # The summary's columns: tool case method runs wall net MiB/s_net MiB/s_wall rss checks.
   up=$(awk '$1 == "rpack" && $2 == "big" { print $8 }' "$OUT/$v.xfer")

@@ -13,10 +13,11 @@
 //! snapshot, termination) carries the build's [`Pace`]: it skips every poll of the schedule that
 //! falls before the quickest transition this build has seen so far, polling first at that time
 //! and then on the schedule's spacing from there (with nothing learned yet, or against an
-//! endpoint whose transitions are instant, that is the default schedule). Launch-to-running, the first wait of a build, is in practice
-//! EC2's quickest transition (a stop, an image or a termination takes longer), so later waits
-//! save the polls they would have spent before it. A paced wait never polls more often than the
-//! default schedule; it is late only when a transition is quicker than every earlier one.
+//! endpoint whose transitions are instant, that is the default schedule). Launch-to-running,
+//! the first wait of a build, is in practice EC2's quickest transition (a stop, an image or a
+//! termination takes longer), so later waits save the polls they would have spent before it. A
+//! paced wait never polls more often than the default schedule; it is late only when a
+//! transition is quicker than every earlier one.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
