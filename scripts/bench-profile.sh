@@ -88,12 +88,14 @@ build() { # build VARIANT -> path of the binary; prints "cpu wall" to $OUT/VARIA
   cp "$bin" "$OUT/$v"
 }
 
-median_validate() {
-  local bin=$1 i t
+median_validate() { # median wall seconds of N validate runs (nanosecond clock: a validate
+  local bin=$1 i s e   # takes about 10 ms, finer than time(1)'s 10 ms steps)
   for ((i = 0; i < N; i++)); do
-    t=$( { /usr/bin/time -f '%e' "$bin" validate "$TPL" > /dev/null 2>&1; } 2>&1 | tail -1)
-    echo "$t"
-  done | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'
+    s=$(date +%s%N)
+    "$bin" validate "$TPL" > /dev/null 2>&1
+    e=$(date +%s%N)
+    echo $(((e - s) / 1000))
+  done | sort -n | awk '{ a[NR] = $1 } END { printf "%.4f\n", a[int((NR + 1) / 2)] / 1e6 }'
 }
 
 RESTORE=0
@@ -111,11 +113,12 @@ for v in "${VARIANTS[@]}"; do
     tr '\n' ' ' || true)
   echo "== $v: $bytes bytes; build $cpu CPU-s, $wall s wall; measuring"
   med=$(median_validate "$OUT/$v")
-  RPACK_BIN="$OUT/$v" XFER_CASES=big XFER_TOOLS="rpack scp" scripts/bench-xfer.sh "${XFER_N:-5}" \
+  RPACK_BIN="$PWD/$OUT/$v" XFER_CASES=big XFER_TOOLS="rpack scp" scripts/bench-xfer.sh "${XFER_N:-5}" \
     > "$OUT/$v.xfer" 2>&1 || true
-  # The summary's columns: tool case method runs wall net MiB/s_net MiB/s_wall rss checks.
-  up=$(awk '$1 == "rpack" && $2 == "big" { print $8 }' "$OUT/$v.xfer")
-  scp=$(awk '$1 == "scp" && $2 == "big" { print $8 }' "$OUT/$v.xfer")
+  # The summary (10+ fields, unlike the per-run lines): tool case method runs wall net
+  # MiB/s_net MiB/s_wall rss checks.
+  up=$(awk 'NF >= 10 && $1 == "rpack" && $2 == "big" { print $8 }' "$OUT/$v.xfer")
+  scp=$(awk 'NF >= 10 && $1 == "scp" && $2 == "big" { print $8 }' "$OUT/$v.xfer")
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$bytes" "${extra:-none}" "$cpu" "$wall" "$med" \
     "${up:-?}" "${scp:-?}" | tee -a "$TSV"
 done
