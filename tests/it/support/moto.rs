@@ -176,7 +176,8 @@ impl MotoServer {
         let log_path = dir.join("moto.log");
         let mut cmd = Command::new(&program);
         if eb {
-            cmd.arg(paths::support_py("moto_eb.py"));
+            // -B: no bytecode cache of its sibling module (eb_model.py) in the source tree.
+            cmd.arg("-B").arg(paths::support_py("moto_eb.py"));
         }
         // Port 0: the kernel picks a free port and werkzeug prints it, so there is no race.
         cmd.args(["-H", "127.0.0.1", "-p", "0"])
