@@ -114,6 +114,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 # module is found here.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fast_launch  # noqa: E402
+from ec2_xml import children, local_name  # noqa: E402
 import fleets  # noqa: E402
 
 # Action -> (which table, id element in the response, state name, state code) for transitions.
@@ -188,14 +189,6 @@ class State:
 
 STATE = State()
 FAST_LAUNCH = fast_launch.FastLaunch()
-
-
-def local_name(tag):
-    return tag.rsplit("}", 1)[-1]
-
-
-def children(el):
-    return {local_name(k.tag): k for k in el}
 
 
 def record_transitions(action, body):

@@ -10,13 +10,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 import xml.sax.saxutils
 
-
-def local_name(tag):
-    return tag.rsplit("}", 1)[-1]
-
-
-def children(el):
-    return {local_name(k.tag): k for k in el}
+from ec2_xml import children, local_name
 
 
 def instance_ids(data):

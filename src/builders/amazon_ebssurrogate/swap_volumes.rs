@@ -25,6 +25,7 @@ use crate::aws::error::AwsResultExt;
 use crate::aws::wait::{self, Check};
 use crate::builders::amazon_ebs::config::BlockDevice;
 use crate::builders::amazon_ebs::context::BuildCtx;
+use crate::builders::amazon_ebs::steps::instance_volumes;
 use crate::engine::{Outcome, Step, StepEnv};
 
 /// How long a detach or an attach may take (EC2's volume waiters give up after 10 minutes).
@@ -56,32 +57,6 @@ pub struct SwapVolumes {
     /// The instance's volumes before the swap with their delete-on-termination flags (for the
     /// cleanup).
     pub volumes: Arc<Mutex<Vec<(String, bool)>>>,
-}
-
-/// The instance's EBS volumes: (device, volume, delete on termination).
-async fn instance_volumes(ctx: &BuildCtx, id: &str) -> anyhow::Result<Vec<(String, String, bool)>> {
-    let region = &ctx.region;
-    let out = ctx
-        .ec2()
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-        .aws_context(|| format!("describing instance {id} in {region}"))?;
-    Ok(out
-        .reservations()
-        .iter()
-        .flat_map(aws_sdk_ec2::types::Reservation::instances)
-        .flat_map(aws_sdk_ec2::types::Instance::block_device_mappings)
-        .filter_map(|m| {
-            let ebs = m.ebs()?;
-            Some((
-                m.device_name()?.to_string(),
-                ebs.volume_id()?.to_string(),
-                ebs.delete_on_termination().unwrap_or(false),
-            ))
-        })
-        .collect())
 }
 
 /// Waits until volume `id` is detached (`available`) or, with `attached`, attached.
@@ -141,7 +116,7 @@ impl Step<BuildCtx> for SwapVolumes {
             .instance_id()
             .context("no instance to swap volumes on")?
             .to_string();
-        let volumes = instance_volumes(ctx, &instance).await?;
+        let volumes = instance_volumes(ctx).await?;
         *self.volumes.lock().unwrap_or_else(PoisonError::into_inner) = volumes
             .iter()
             .map(|(_, v, del)| (v.clone(), *del))
@@ -236,15 +211,12 @@ impl Step<BuildCtx> for SwapVolumes {
     ) -> anyhow::Result<()> {
         let before =
             std::mem::take(&mut *self.volumes.lock().unwrap_or_else(PoisonError::into_inner));
-        let Some(instance) = ctx.instance_id().map(str::to_string) else {
-            return Ok(());
-        };
-        if before.iter().all(|(_, del)| !del) {
+        if ctx.instance_id().is_none() || before.iter().all(|(_, del)| !del) {
             return Ok(());
         }
         env.ui
             .say("Cleaning up any detached volumes with delete_on_termination set to true...");
-        let attached: Vec<String> = instance_volumes(ctx, &instance)
+        let attached: Vec<String> = instance_volumes(ctx)
             .await?
             .into_iter()
             .map(|(_, v, _)| v)

@@ -58,19 +58,17 @@ impl Step<BuildCtx> for FastLaunch {
         }
         let templates = templates(ctx, env, &cfg).await?;
         let (ctx_ref, cfg) = (&*ctx, &cfg);
-        let runs = finals
-            .iter()
-            .filter(|img| templates.get(&img.region) != Some(&Template::Off))
-            .map(|img| {
-                let template = match templates.get(&img.region) {
-                    Some(Template::Use { id, version }) => Some((id.clone(), *version)),
-                    _ => None,
-                };
-                async move {
-                    let r = enable(ctx_ref, env, cfg, img, template).await;
-                    (img.clone(), r)
-                }
-            });
+        let runs = finals.iter().filter_map(|img| {
+            let template = match templates.get(&img.region) {
+                Some(Template::Off) => return None,
+                Some(Template::Use { id, version }) => Some((id.clone(), *version)),
+                None => None,
+            };
+            Some(async move {
+                let r = enable(ctx_ref, env, cfg, img, template).await;
+                (img.clone(), r)
+            })
+        });
         let results = futures_util::future::join_all(runs).await;
         let mut failed = false;
         for (img, r) in results {

@@ -245,6 +245,18 @@ pub(crate) async fn delete_image(
 /// The build instance's attached EBS volumes, as (device name, volume id), from one
 /// DescribeInstances (amazon-ebsvolume tags them, amazon-ebssurrogate snapshots them).
 pub(crate) async fn attached_volumes(ctx: &BuildCtx) -> anyhow::Result<Vec<(String, String)>> {
+    Ok(instance_volumes(ctx)
+        .await?
+        .into_iter()
+        .map(|(device, volume, _)| (device, volume))
+        .collect())
+}
+
+/// [`attached_volumes`] with each mapping's DeleteOnTermination, as (device name, volume id,
+/// delete on termination) (amazon-ebssurrogate's volume swap restores and cleans up by it).
+pub(crate) async fn instance_volumes(
+    ctx: &BuildCtx,
+) -> anyhow::Result<Vec<(String, String, bool)>> {
     use anyhow::Context as _;
     let id = ctx.instance_id().context("no instance")?.to_string();
     let region = ctx.region.clone();
@@ -261,9 +273,11 @@ pub(crate) async fn attached_volumes(ctx: &BuildCtx) -> anyhow::Result<Vec<(Stri
         .flat_map(aws_sdk_ec2::types::Reservation::instances)
         .flat_map(aws_sdk_ec2::types::Instance::block_device_mappings)
         .filter_map(|m| {
+            let ebs = m.ebs()?;
             Some((
                 m.device_name()?.to_string(),
-                m.ebs()?.volume_id()?.to_string(),
+                ebs.volume_id()?.to_string(),
+                ebs.delete_on_termination().unwrap_or(false),
             ))
         })
         .collect())
