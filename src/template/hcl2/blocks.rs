@@ -134,8 +134,21 @@ pub(crate) fn parts(body: &Body) -> (Vec<&Attribute>, Vec<&Block>) {
     (attrs, blocks)
 }
 
+/// [`parts`] taking the body apart (the declarations keep its expressions without copying them).
+fn into_parts(body: Body) -> (Vec<Attribute>, Vec<Block>) {
+    let mut attrs = Vec::new();
+    let mut blocks = Vec::new();
+    for s in body {
+        match s {
+            Structure::Attribute(a) => attrs.push(a),
+            Structure::Block(b) => blocks.push(b),
+        }
+    }
+    (attrs, blocks)
+}
+
 /// Collects the declarations of every file, reporting structure errors and duplicates.
-pub(crate) fn collect(files: &[SourceFile], bodies: &[Body], diags: &mut Vec<Diag>) -> Decls {
+pub(crate) fn collect(files: &[SourceFile], bodies: Vec<Body>, diags: &mut Vec<Diag>) -> Decls {
     let mut d = Decls::default();
     for (fi, (f, body)) in files.iter().zip(bodies).enumerate() {
         for s in body {
@@ -152,43 +165,41 @@ pub(crate) fn collect(files: &[SourceFile], bodies: &[Body], diags: &mut Vec<Dia
     d
 }
 
-fn block(fi: usize, f: &SourceFile, b: &Block, d: &mut Decls, diags: &mut Vec<Diag>) {
+fn block(fi: usize, f: &SourceFile, b: Block, d: &mut Decls, diags: &mut Vec<Diag>) {
     let loc = f.span_loc(b.ident.span());
     match b.ident.as_str() {
         "packer" => {
-            if want_labels(f, b, &[], diags).is_none() {
+            if want_labels(f, &b, &[], diags).is_none() {
                 return;
             }
-            let (attrs, blocks) = parts(&b.body);
+            let (attrs, blocks) = into_parts(b.body);
             for a in attrs {
                 match a.key.as_str() {
                     "required_version" => d.required_version.push(At {
                         file: fi,
-                        node: a.value.clone(),
+                        node: a.value,
                     }),
                     k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
                 }
             }
             for nb in blocks {
                 match nb.ident.as_str() {
-                    "required_plugins" => d.required_plugins.push(At {
-                        file: fi,
-                        node: nb.clone(),
-                    }),
+                    "required_plugins" => d.required_plugins.push(At { file: fi, node: nb }),
                     k => diags.push(unsupported_block(f.span_loc(nb.ident.span()), k)),
                 }
             }
         }
         "variable" => {
-            if let Some(l) = want_labels(f, b, &["name"], diags) {
-                variable(fi, f, l[0].clone(), loc, &b.body, d, diags);
+            if let Some(l) = want_labels(f, &b, &["name"], diags) {
+                let name = l.into_iter().next().unwrap_or_default();
+                variable(fi, f, name, loc, b.body, d, diags);
             }
         }
         "variables" => {
-            if want_labels(f, b, &[], diags).is_none() {
+            if want_labels(f, &b, &[], diags).is_none() {
                 return;
             }
-            let (attrs, blocks) = parts(&b.body);
+            let (attrs, blocks) = into_parts(b.body);
             for nb in blocks {
                 diags.push(unsupported_block(
                     f.span_loc(nb.ident.span()),
@@ -202,7 +213,7 @@ fn block(fi: usize, f: &SourceFile, b: &Block, d: &mut Decls, diags: &mut Vec<Di
                     file: fi,
                     loc: f.span_loc(a.key.span()),
                     type_expr: None,
-                    default: Some(a.value.clone()),
+                    default: Some(a.value),
                     sensitive: None,
                     nullable: None,
                     validations: Vec::new(),
@@ -210,10 +221,10 @@ fn block(fi: usize, f: &SourceFile, b: &Block, d: &mut Decls, diags: &mut Vec<Di
             }
         }
         "locals" => {
-            if want_labels(f, b, &[], diags).is_none() {
+            if want_labels(f, &b, &[], diags).is_none() {
                 return;
             }
-            let (attrs, blocks) = parts(&b.body);
+            let (attrs, blocks) = into_parts(b.body);
             for nb in blocks {
                 diags.push(unsupported_block(
                     f.span_loc(nb.ident.span()),
@@ -225,16 +236,16 @@ fn block(fi: usize, f: &SourceFile, b: &Block, d: &mut Decls, diags: &mut Vec<Di
                     name: a.key.as_str().to_string(),
                     file: fi,
                     loc: f.span_loc(a.key.span()),
-                    expr: a.value.clone(),
+                    expr: a.value,
                     sensitive: false,
                 });
             }
         }
         "local" => {
-            let Some(l) = want_labels(f, b, &["name"], diags) else {
+            let Some(l) = want_labels(f, &b, &["name"], diags) else {
                 return;
             };
-            let (attrs, blocks) = parts(&b.body);
+            let (attrs, blocks) = into_parts(b.body);
             for nb in blocks {
                 diags.push(unsupported_block(
                     f.span_loc(nb.ident.span()),
@@ -245,7 +256,7 @@ fn block(fi: usize, f: &SourceFile, b: &Block, d: &mut Decls, diags: &mut Vec<Di
             let mut sensitive = false;
             for a in attrs {
                 match a.key.as_str() {
-                    "expression" => expr = Some(a.value.clone()),
+                    "expression" => expr = Some(a.value),
                     "sensitive" => {
                         sensitive = matches!(&a.value, Expression::Bool(v) if *v.value());
                     }
@@ -268,34 +279,34 @@ fn block(fi: usize, f: &SourceFile, b: &Block, d: &mut Decls, diags: &mut Vec<Di
             }
         }
         "source" => {
-            if let Some(l) = want_labels(f, b, &["type", "name"], diags) {
+            if let Some(l) = want_labels(f, &b, &["type", "name"], diags) {
                 d.sources.push(SourceDecl {
                     kind: l[0].clone(),
                     name: l[1].clone(),
                     file: fi,
                     loc,
-                    body: b.body.clone(),
+                    body: b.body,
                 });
             }
         }
         "build" => {
-            if want_labels(f, b, &[], diags).is_some() {
+            if want_labels(f, &b, &[], diags).is_some() {
                 d.builds.push(BuildDecl {
                     file: fi,
                     loc,
-                    body: b.body.clone(),
+                    body: b.body,
                 });
             }
         }
         "data" => {
-            if let Some(l) = want_labels(f, b, &["type", "name"], diags) {
+            if let Some(l) = want_labels(f, &b, &["type", "name"], diags) {
                 d.data.push(super::data::DataDecl {
                     kind: l[0].clone(),
                     name: l[1].clone(),
                     file: fi,
                     loc,
                     kind_loc: b.labels.first().and_then(|x| f.span_loc(x.span())),
-                    body: b.body.clone(),
+                    body: b.body,
                 });
             }
         }
@@ -308,11 +319,11 @@ fn variable(
     f: &SourceFile,
     name: String,
     loc: Option<Loc>,
-    body: &Body,
+    body: Body,
     d: &mut Decls,
     diags: &mut Vec<Diag>,
 ) {
-    let (attrs, blocks) = parts(body);
+    let (attrs, blocks) = into_parts(body);
     let mut v = VarDecl {
         name,
         file: fi,
@@ -325,10 +336,10 @@ fn variable(
     };
     for a in attrs {
         match a.key.as_str() {
-            "type" => v.type_expr = Some(a.value.clone()),
-            "default" => v.default = Some(a.value.clone()),
-            "sensitive" => v.sensitive = Some(a.value.clone()),
-            "nullable" => v.nullable = Some(a.value.clone()),
+            "type" => v.type_expr = Some(a.value),
+            "default" => v.default = Some(a.value),
+            "sensitive" => v.sensitive = Some(a.value),
+            "nullable" => v.nullable = Some(a.value),
             "description" => {}
             k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
         }
@@ -341,7 +352,7 @@ fn variable(
             ));
             continue;
         }
-        let (va, vb) = parts(&b.body);
+        let (va, vb) = into_parts(b.body);
         for x in vb {
             diags.push(unsupported_block(
                 f.span_loc(x.ident.span()),
@@ -352,8 +363,8 @@ fn variable(
         let mut msg = None;
         for a in va {
             match a.key.as_str() {
-                "condition" => cond = Some(a.value.clone()),
-                "error_message" => msg = Some(a.value.clone()),
+                "condition" => cond = Some(a.value),
+                "error_message" => msg = Some(a.value),
                 k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
             }
         }

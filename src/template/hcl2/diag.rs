@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
+use crate::template::json::Pos;
+
 /// How serious a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Severity {
@@ -94,8 +96,9 @@ impl SourceFile {
         })
     }
 
-    /// The location of byte `offset` of the parsed text (clamped to the text).
-    pub(crate) fn loc(&self, offset: usize) -> Loc {
+    /// Where byte `offset` of the parsed text (clamped to the text) is in the source: its
+    /// offset there, 1-based line, the line's start and the 1-based column in characters.
+    fn place(&self, offset: usize) -> (usize, usize, usize, usize) {
         let offset = match self.map.partition_point(|m| m.0 <= offset) {
             0 if !self.map.is_empty() => 0,
             0 => offset,
@@ -113,6 +116,12 @@ impl SourceFile {
         let line = starts.partition_point(|&st| st <= offset);
         let line_start = starts[line - 1];
         let col = self.text[line_start..offset].chars().count() + 1;
+        (offset, line, line_start, col)
+    }
+
+    /// The location of byte `offset` of the parsed text (clamped to the text).
+    pub(crate) fn loc(&self, offset: usize) -> Loc {
+        let (offset, line, line_start, col) = self.place(offset);
         let line_end = self.text[line_start..]
             .find('\n')
             .map_or(self.text.len(), |i| line_start + i);
@@ -127,6 +136,22 @@ impl SourceFile {
                 .to_string(),
         }
     }
+
+    /// The plan's position of a span's start: [`SourceFile::loc`] without the file's name and
+    /// the source line, which a value's position does not keep.
+    pub(crate) fn span_pos(&self, span: Option<Range<usize>>) -> Pos {
+        span.map(|s| {
+            let (offset, line, _, col) = self.place(s.start);
+            Pos {
+                offset,
+                line: u32::try_from(line).unwrap_or(u32::MAX),
+                col: u32::try_from(col).unwrap_or(u32::MAX),
+                file: self.index,
+            }
+        })
+        .unwrap_or_default()
+    }
+
     pub(crate) fn span_loc(&self, span: Option<Range<usize>>) -> Option<Loc> {
         span.map(|s| self.loc(s.start))
     }

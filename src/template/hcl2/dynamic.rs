@@ -76,7 +76,7 @@ pub(super) fn expand(
         ));
         return;
     };
-    let Some(coll) = value(f, fe, &scope.context(), diags) else {
+    let Some(coll) = value(f, fe, &scope.lazy_context(), diags) else {
         return;
     };
     let items: Vec<(Value, Value)> = match coll {

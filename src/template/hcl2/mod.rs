@@ -36,6 +36,7 @@ mod positions;
 mod prereqs;
 mod schema;
 mod scope;
+mod simple_eval;
 mod to_model;
 mod types;
 mod vars;
@@ -101,12 +102,21 @@ fn load_with_env(
     data: DataOptions<'_>,
 ) -> Result<Loaded, String> {
     let mut diags = Vec::new();
+    // How long each step took, in the debug log (`RPACK_LOG=rpack::template::hcl2=debug`).
+    let started = std::time::Instant::now();
+    let ph = |step: &str| {
+        let us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        tracing::debug!(step, us, "HCL2 load");
+    };
     let (templates, auto) = load::discover(path).map_err(|d| diag::render(&[d]))?;
+    ph("discover");
     let parsed = load::parse_all(&templates, &mut diags);
+    ph("parse");
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }
-    let decls = blocks::collect(&parsed.files, &parsed.bodies, &mut diags);
+    let decls = blocks::collect(&parsed.files, parsed.bodies, &mut diags);
+    ph("collect");
     packer_block::check(&parsed.files, &decls, &mut diags);
     let root_vars = root_variables(path);
     let inputs = vars::Inputs {
@@ -116,6 +126,7 @@ fn load_with_env(
         vars,
     };
     let mut resolved = vars::resolve(&parsed.files, &decls, &inputs, &mut diags);
+    ph("vars");
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }
@@ -130,27 +141,30 @@ fn load_with_env(
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }
+    ph("prereqs");
+    let vars::Resolved {
+        vars: var_values,
+        locals: local_values,
+        sensitive: sensitive_names,
+    } = resolved;
     let mut scope = to_model::Scope { vars: root_vars };
+    scope.vars.insert("var".into(), Value::Object(var_values));
     scope
         .vars
-        .insert("var".into(), Value::Object(resolved.vars.clone()));
-    scope
-        .vars
-        .insert("local".into(), Value::Object(resolved.locals.clone()));
+        .insert("local".into(), Value::Object(local_values));
     scope.vars.insert("data".into(), Value::Object(data_vals));
-    let console = console::Console {
-        scope: scope.clone(),
-    };
     let (root, source_names) =
         data::with_execution(data.execute && data.provider.is_some(), || {
             to_model::root(&parsed.files, &decls, &scope, &mut diags)
         });
+    ph("to_model");
     if let Some(keys) = data.plugins {
         plugin_keys::check(&parsed.files, &root, keys, &mut diags);
     }
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }
+    ph("keys");
     let mut template = parse::parse_node(&root)
         .map_err(|e| diag::render(&[Diag::error(None, "Invalid template", e.to_string())]))?;
     template.path = Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)));
@@ -158,11 +172,15 @@ fn load_with_env(
     template.files = parsed.files.iter().map(|f| f.name.clone()).collect();
     let mut sensitive = BTreeMap::new();
     let mut secret_parts = Vec::new();
-    for name in &resolved.sensitive {
-        let v = resolved
-            .vars
-            .get(name)
-            .or_else(|| resolved.locals.get(name));
+    let object = |name: &str| match scope.vars.get(name) {
+        Some(Value::Object(m)) => Some(m),
+        _ => None,
+    };
+    let (var_values, local_values) = (object("var"), object("local"));
+    for name in &sensitive_names {
+        let v = var_values
+            .and_then(|m| m.get(name))
+            .or_else(|| local_values.and_then(|m| m.get(name)));
         if let Some(v) = v {
             scalar_leaves(v, &mut secret_parts);
             let s = match v {
@@ -183,13 +201,26 @@ fn load_with_env(
         });
         template.sensitive_variables.push(name.clone());
     }
+    ph("node");
+    drop_in_background((parsed.files, decls, root));
     Ok(Loaded {
         template,
         sensitive,
         secret_parts,
         warnings: diag::render(&diags),
-        console,
+        console: console::Console { scope },
     })
+}
+
+/// Frees `value` on a thread of its own: a large template's syntax trees take a millisecond or
+/// more to free, which `validate` (it exits right after) need not wait for.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    let spawned = std::thread::Builder::new()
+        .name("rpack-free".into())
+        .spawn(move || drop(value));
+    // A thread that could not start hands the value back only through its closure, which
+    // `spawn` has already dropped in that case.
+    let _ = spawned;
 }
 
 /// Appends the strings and numbers nested in a structured `v` (not `v` itself when it is one).

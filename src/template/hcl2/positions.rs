@@ -7,13 +7,13 @@ use hcl_edit::expr::{Expression, ObjectKey};
 use hcl_edit::Span;
 
 use super::diag::SourceFile;
-use super::to_model::{pos, to_node};
+use super::to_model::to_node;
 use crate::template::json::{Node, Object, Pos, Value as J};
 
 /// `v`, the value of `e`, as a node at `p` whose literal elements and entries carry their own
 /// positions (anything else, such as a `for` expression or a function's result, inherits `p`).
 pub(crate) fn node_at(f: &SourceFile, e: &Expression, v: &Value, p: Pos) -> Node {
-    let at = |x: &dyn Span| pos(f.span_loc(x.span()).as_ref());
+    let at = |x: &dyn Span| f.span_pos(x.span());
     match (e, v) {
         (Expression::Array(a), Value::Array(items)) if a.len() == items.len() => Node {
             value: J::Array(

@@ -16,6 +16,7 @@ use super::data::{self, DataOptions};
 use super::diag::{Diag, Loc, SourceFile};
 use super::eval::{check_functions, eval, pick, var_local_reads};
 use super::scope::Ctx;
+use super::simple_eval::{simple, Root};
 use super::to_model::Scope;
 use super::vars::Resolved;
 
@@ -109,7 +110,7 @@ pub(crate) fn evaluate(
         Node::Local(i) => decls.locals[i].loc.clone(),
         Node::Data(i) => decls.data[i].loc.clone(),
     };
-    let deps = |n: Node| -> Vec<Node> {
+    let find_deps = |n: Node| -> Vec<Node> {
         let refs = match n {
             Node::Local(i) => expr_refs(&decls.locals[i].expr),
             Node::Data(i) => body_refs(&decls.data[i].body),
@@ -128,6 +129,19 @@ pub(crate) fn evaluate(
             }
         }
         v
+    };
+    // Each node's dependencies, found once (the walk asks for them up to three times).
+    let local_deps: Vec<Vec<Node>> = (0..decls.locals.len())
+        .map(|i| find_deps(Node::Local(i)))
+        .collect();
+    let data_deps: Vec<Vec<Node>> = (0..decls.data.len())
+        .map(|i| find_deps(Node::Data(i)))
+        .collect();
+    let deps = |n: Node| -> &[Node] {
+        match n {
+            Node::Local(i) => &local_deps[i],
+            Node::Data(i) => &data_deps[i],
+        }
     };
     let mut data_vals: Map<String, Value> = Map::new();
     let mut state: BTreeMap<Node, State> = BTreeMap::new();
@@ -185,7 +199,7 @@ pub(crate) fn evaluate(
             }
             state.insert(n, State::Visiting);
             stack.push((n, true));
-            for dep in deps(n) {
+            for &dep in deps(n) {
                 match state.get(&dep) {
                     Some(State::Visiting) => {
                         if failed.insert(n) {
@@ -240,6 +254,16 @@ fn local(
     diags: &mut Vec<Diag>,
 ) -> bool {
     let f = &files[l.file];
+    let direct = simple(&l.expr, &|n| match n {
+        "var" => Some(Root::Object(&out.vars)),
+        "local" => Some(Root::Object(&out.locals)),
+        "data" => Some(Root::Object(data)),
+        other => root.get(other).map(Root::Value),
+    });
+    if let Some(v) = direct {
+        out.locals.insert(l.name.clone(), v);
+        return true;
+    }
     let before = diags.len();
     check_functions(f, &l.expr, false, diags);
     if diags.len() > before {

@@ -1,7 +1,7 @@
 //! The variables an HCL2 body is evaluated with, and the evaluation contexts made from them.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
 
 use hcl::eval::Context;
@@ -9,6 +9,7 @@ use hcl::Value;
 use hcl_edit::expr::Expression;
 
 use super::eval::{base_context, pick, var_local_reads};
+use super::simple_eval::{simple, Root};
 
 /// The variables every body sees (`var`, `local`, `path`, `packer`, `build`, ...).
 #[derive(Clone, Default)]
@@ -47,10 +48,53 @@ impl Scope {
                 }),
         )
     }
+    /// A context for evaluating `exprs` ([`Scope::context_for`]), made only if one of them needs
+    /// the general evaluator.
+    pub(super) fn lazy_context_for<'e>(&'e self, exprs: Vec<&'e Expression>) -> LazyCtx<'e> {
+        LazyCtx {
+            scope: self,
+            make: Box::new(move || self.context_for(exprs.iter().copied())),
+            ctx: OnceCell::new(),
+        }
+    }
+    /// [`Scope::context`], made only if needed.
+    pub(super) fn lazy_context(&self) -> LazyCtx<'_> {
+        LazyCtx {
+            scope: self,
+            make: Box::new(|| self.context()),
+            ctx: OnceCell::new(),
+        }
+    }
+    /// A variable as expressions see it.
+    fn root(&self, name: &str) -> Option<Root<'_>> {
+        (name != MULTI)
+            .then(|| self.vars.get(name))
+            .flatten()
+            .map(Root::Value)
+    }
     pub(super) fn with(&self, k: &str, v: Value) -> Scope {
         let mut s = self.clone();
         s.vars.insert(k.to_string(), v);
         s
+    }
+}
+
+/// A scope's evaluation context, made on first use: values the direct evaluator
+/// ([`simple`]) answers read the scope's variables in place and need none.
+pub(crate) struct LazyCtx<'s> {
+    scope: &'s Scope,
+    make: Box<dyn Fn() -> Ctx + 's>,
+    ctx: OnceCell<Ctx>,
+}
+
+impl LazyCtx<'_> {
+    /// `expr`'s value when the direct evaluator answers it.
+    pub(super) fn simple(&self, expr: &Expression) -> Option<Value> {
+        simple(expr, &|n| self.scope.root(n))
+    }
+    /// The context, made now if it was not yet.
+    pub(super) fn get(&self) -> &Context<'static> {
+        self.ctx.get_or_init(|| (self.make)())
     }
 }
 

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use hcl::eval::Context;
 use hcl::Value;
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
@@ -20,7 +19,7 @@ use super::diag::{Diag, Loc, SourceFile};
 use super::eval::{check_functions, eval};
 use super::schema::{nested, Nested};
 pub(crate) use super::scope::Scope;
-use super::scope::MULTI;
+use super::scope::{LazyCtx, MULTI};
 use crate::template::json::{Node, Object, Pos, Value as J};
 
 pub(super) fn pos(l: Option<&Loc>) -> Pos {
@@ -65,14 +64,14 @@ pub(crate) fn body_object(
     diags: &mut Vec<Diag>,
 ) -> Object {
     let (attrs, blocks) = parts(body);
-    let ctx = scope.context_for(attrs.iter().map(|a| &a.value));
+    let ctx = scope.lazy_context_for(attrs.iter().map(|a| &a.value).collect());
     let mut obj = Object::default();
     for a in attrs {
         let key = a.key.as_str();
         if skip.contains(&key) {
             continue;
         }
-        let kp = pos(f.span_loc(a.key.span()).as_ref());
+        let kp = f.span_pos(a.key.span());
         if obj.get(key).is_some() {
             diags.push(Diag::error(
                 f.span_loc(a.key.span()),
@@ -99,15 +98,18 @@ pub(crate) fn body_object(
 pub(super) fn value(
     f: &SourceFile,
     e: &Expression,
-    ctx: &Context,
+    ctx: &LazyCtx<'_>,
     diags: &mut Vec<Diag>,
 ) -> Option<Value> {
+    if let Some(v) = ctx.simple(e) {
+        return Some(v);
+    }
     let before = diags.len();
     check_functions(f, e, false, diags);
     if diags.len() > before {
         return None;
     }
-    match eval(f, e, ctx) {
+    match eval(f, e, ctx.get()) {
         Ok(v) => Some(v),
         Err(_) if super::data::unknown_expression(e) => {
             Some(Value::String(super::data::UNKNOWN.into()))
@@ -314,7 +316,7 @@ fn string_attr(
     scope: &Scope,
     diags: &mut Vec<Diag>,
 ) -> Option<String> {
-    match value(f, e, &scope.context(), diags)? {
+    match value(f, e, &scope.lazy_context(), diags)? {
         Value::String(s) => Some(s),
         other => {
             diags.push(Diag::error(
@@ -336,7 +338,7 @@ fn string_list(
     scope: &Scope,
     diags: &mut Vec<Diag>,
 ) -> Vec<String> {
-    match value(f, e, &scope.context(), diags) {
+    match value(f, e, &scope.lazy_context(), diags) {
         Some(Value::Array(a)) => a
             .into_iter()
             .filter_map(|v| match v {
@@ -734,7 +736,7 @@ fn plugin_node(
         ));
     }
     if let Some(a) = override_obj {
-        if let Some(Value::Object(o)) = value(f, &a.value, &scope.context(), diags) {
+        if let Some(Value::Object(o)) = value(f, &a.value, &scope.lazy_context(), diags) {
             let mut ov = Object::default();
             for (k, v) in o {
                 match names.iter().find(|(s, _)| *s == k) {

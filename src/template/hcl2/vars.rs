@@ -15,6 +15,7 @@ use super::blocks::{Decls, VarDecl};
 use super::diag::{Diag, Loc, SourceFile};
 use super::eval::{base_context, check_functions, eval};
 use super::load;
+use super::simple_eval::simple;
 use super::types::{self, Type};
 
 /// Where variable values come from, besides declarations.
@@ -81,10 +82,14 @@ pub(crate) fn resolve(
         let mut value = None;
         let mut bad_default = false;
         if let Some(def) = &d.default {
-            let before = diags.len();
-            check_functions(f, def, true, diags);
-            if diags.len() == before {
-                match eval(f, def, &defaults_ctx) {
+            // Most defaults are literals, which need no context.
+            let evaluated = simple(def, &|_| None).map(Ok).or_else(|| {
+                let before = diags.len();
+                check_functions(f, def, true, diags);
+                (diags.len() == before).then(|| eval(f, def, &defaults_ctx))
+            });
+            if let Some(evaluated) = evaluated {
+                match evaluated {
                     Ok(v) => match types::convert(&v, &ty) {
                         Ok(v) => value = Some(v),
                         Err(e) => {
