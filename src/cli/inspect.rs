@@ -10,6 +10,8 @@ use crate::template::parse::Template;
 use crate::ui::{Secrets, Ui};
 
 pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
+    // The process exits once the template is checked: its trees need not be freed.
+    crate::template::keep_trees_until_exit();
     let ui = out.ui(Secrets::default());
     let targs =
         match args::parse(args::inspect_command(), rest).and_then(|m| args::template_args(&m)) {

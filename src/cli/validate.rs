@@ -11,6 +11,8 @@ use crate::template::variables::parse_var_arg;
 use crate::ui::Secrets;
 
 pub(super) fn run(out: &Output, rest: &[String]) -> i32 {
+    // The process exits once the template is checked: its trees need not be freed.
+    crate::template::keep_trees_until_exit();
     let ui = out.ui(Secrets::default());
     let parsed = args::parse(args::validate_command(), rest).and_then(|m| {
         let t = args::template_args(&m)?;

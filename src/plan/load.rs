@@ -121,6 +121,7 @@ pub fn load_with(
                 if !l.warnings.is_empty() {
                     crate::ui::diagnostics(ui, &l.warnings);
                 }
+                crate::template::release(l.console);
                 Ok(Loaded {
                     template: l.template,
                     values: l.sensitive,

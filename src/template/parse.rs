@@ -305,7 +305,10 @@ const ROOT_KEYS: &[&str] = &[
 
 /// Parses template text.
 pub fn parse_str(src: &str) -> Result<Template, ParseError> {
-    parse_node(&json::parse(src)?)
+    let root = json::parse(src)?;
+    let template = parse_node(&root);
+    super::release(root);
+    template
 }
 
 /// Builds the template model from an already parsed document (the HCL2 front end produces one

@@ -1,8 +1,6 @@
 //! The top-level block structure of a Packer HCL2 template: which blocks exist, their labels and
 //! attributes, checked against Packer's schema (hcl2template/parser.go), across all files.
 
-use std::collections::BTreeMap;
-
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Attribute, Block, Body, Structure};
 use hcl_edit::Span;
@@ -224,21 +222,21 @@ fn block(fi: usize, f: &SourceFile, b: Block, d: &mut Decls, diags: &mut Vec<Dia
             if want_labels(f, &b, &[], diags).is_none() {
                 return;
             }
-            let (attrs, blocks) = into_parts(b.body);
-            for nb in blocks {
-                diags.push(unsupported_block(
-                    f.span_loc(nb.ident.span()),
-                    nb.ident.as_str(),
-                ));
-            }
-            for a in attrs {
-                d.locals.push(LocalDecl {
-                    name: a.key.as_str().to_string(),
-                    file: fi,
-                    loc: f.span_loc(a.key.span()),
-                    expr: a.value,
-                    sensitive: false,
-                });
+            // One pass (a `locals` block may hold hundreds): only blocks are reported.
+            for s in b.body {
+                match s {
+                    Structure::Attribute(a) => d.locals.push(LocalDecl {
+                        name: a.key.as_str().to_string(),
+                        file: fi,
+                        loc: f.span_loc(a.key.span()),
+                        expr: a.value,
+                        sensitive: false,
+                    }),
+                    Structure::Block(nb) => diags.push(unsupported_block(
+                        f.span_loc(nb.ident.span()),
+                        nb.ident.as_str(),
+                    )),
+                }
             }
         }
         "local" => {
@@ -323,7 +321,6 @@ fn variable(
     d: &mut Decls,
     diags: &mut Vec<Diag>,
 ) {
-    let (attrs, blocks) = into_parts(body);
     let mut v = VarDecl {
         name,
         file: fi,
@@ -334,7 +331,17 @@ fn variable(
         nullable: None,
         validations: Vec::new(),
     };
-    for a in attrs {
+    // One pass over the attributes; the (rare) blocks after them, as their diagnostics come
+    // after the attributes'.
+    let mut blocks = Vec::new();
+    for s in body {
+        let a = match s {
+            Structure::Attribute(a) => a,
+            Structure::Block(b) => {
+                blocks.push(b);
+                continue;
+            }
+        };
         match a.key.as_str() {
             "type" => v.type_expr = Some(a.value),
             "default" => v.default = Some(a.value),
@@ -387,38 +394,56 @@ fn variable(
     d.variables.push(v);
 }
 
+/// A declaration's kind and name (`type`, `name` for two-label blocks), and where it is.
+type Named<'d> = ((&'static str, &'d str, Option<&'d str>), &'d Option<Loc>);
+
+/// Reports every declaration whose kind and name were declared before, in declaration order.
+/// Sorted, not hashed: a template declares thousands, almost never twice.
 fn duplicates(d: &Decls, diags: &mut Vec<Diag>) {
-    let mut seen: BTreeMap<String, Option<Loc>> = BTreeMap::new();
-    let mut dup = |what: &str, key: String, loc: &Option<Loc>, diags: &mut Vec<Diag>| {
-        if let Some(first) = seen.get(&format!("{what} {key}")) {
-            let at = first
-                .as_ref()
-                .map(|l| format!(" at {}:{}:{}", l.file, l.line, l.col))
-                .unwrap_or_default();
-            diags.push(Diag::error(
-                loc.clone(),
-                format!("Duplicate {what} {key}"),
-                format!("The {what} {key} was already declared{at}."),
-            ));
-        } else {
-            seen.insert(format!("{what} {key}"), loc.clone());
-        }
-    };
-    for v in &d.variables {
-        dup("variable", format!("\"{}\"", v.name), &v.loc, diags);
+    let mut all: Vec<Named<'_>> =
+        Vec::with_capacity(d.variables.len() + d.locals.len() + d.data.len() + d.sources.len());
+    all.extend(
+        d.variables
+            .iter()
+            .map(|v| (("variable", v.name.as_str(), None), &v.loc)),
+    );
+    all.extend(
+        d.locals
+            .iter()
+            .map(|l| (("local", l.name.as_str(), None), &l.loc)),
+    );
+    all.extend(
+        d.data
+            .iter()
+            .map(|x| (("data", x.kind.as_str(), Some(x.name.as_str())), &x.loc)),
+    );
+    all.extend(
+        d.sources
+            .iter()
+            .map(|s| (("source", s.kind.as_str(), Some(s.name.as_str())), &s.loc)),
+    );
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    order.sort_unstable_by(|&a, &b| all[a].0.cmp(&all[b].0).then(a.cmp(&b)));
+    let mut again: Vec<(usize, usize)> = Vec::new();
+    for same in order.chunk_by(|&a, &b| all[a].0 == all[b].0) {
+        again.extend(same[1..].iter().map(|&i| (i, same[0])));
     }
-    for l in &d.locals {
-        dup("local", format!("\"{}\"", l.name), &l.loc, diags);
-    }
-    for x in &d.data {
-        dup("data", format!("\"{}.{}\"", x.kind, x.name), &x.loc, diags);
-    }
-    for s in &d.sources {
-        dup(
-            "source",
-            format!("\"{}.{}\"", s.kind, s.name),
-            &s.loc,
-            diags,
-        );
+    again.sort_unstable();
+    for (i, first) in again {
+        let ((what, a, b), loc) = all[i];
+        let name = match b {
+            Some(b) => format!("{a}.{b}"),
+            None => a.to_string(),
+        };
+        let at = all[first]
+            .1
+            .as_ref()
+            .map(|l| format!(" at {}:{}:{}", l.file, l.line, l.col))
+            .unwrap_or_default();
+        diags.push(Diag::error(
+            loc.clone(),
+            format!("Duplicate {what} \"{name}\""),
+            format!("The {what} \"{name}\" was already declared{at}."),
+        ));
     }
 }

@@ -38,10 +38,7 @@ pub(crate) fn with_execution<T>(execute: bool, f: impl FnOnce() -> T) -> T {
 /// data sources were not executed (Packer's unknown values make such expressions unknown, not
 /// errors). Its value is then the placeholder.
 pub(crate) fn unknown_expression(e: &hcl_edit::expr::Expression) -> bool {
-    UNEXECUTED.with(std::cell::Cell::get)
-        && super::eval::references(e)
-            .iter()
-            .any(|(root, _)| root == "data")
+    UNEXECUTED.with(std::cell::Cell::get) && super::eval::reads_root(e, "data")
 }
 
 /// One `data` block.

@@ -69,31 +69,34 @@ pub(crate) fn check_functions(
     V { f, env_ok, diags }.visit_expr(expr);
 }
 
-/// The names of the root variables and their first attribute an expression references
-/// (`local.x` → ("local", "x")).
-pub(crate) fn references(expr: &Expression) -> Vec<(String, String)> {
-    struct V(Vec<(String, String)>);
-    impl Visit for V {
+/// Whether `expr` reads an attribute of root variable `root` (`source.name` for "source").
+pub(crate) fn reads_root(expr: &Expression, root: &str) -> bool {
+    struct V<'r> {
+        root: &'r str,
+        found: bool,
+    }
+    impl Visit for V<'_> {
         fn visit_for_template_expr(&mut self, node: &hcl_edit::template::ForTemplateExpr) {
             // hcl-edit's walk skips the collection of `%{ for x in COLLECTION }`.
             self.visit_expr(&node.collection_expr);
             visit::visit_for_template_expr(self, node);
         }
         fn visit_traversal(&mut self, node: &hcl_edit::expr::Traversal) {
-            if let Expression::Variable(root) = &node.expr {
-                if let Some(op) = node.operators.first() {
-                    if let hcl_edit::expr::TraversalOperator::GetAttr(a) = op.value() {
-                        self.0
-                            .push((root.as_str().to_string(), a.as_str().to_string()));
-                    }
+            if let Expression::Variable(r) = &node.expr {
+                let attr = node.operators.first().is_some_and(|op| {
+                    matches!(op.value(), hcl_edit::expr::TraversalOperator::GetAttr(_))
+                });
+                if attr && r.as_str() == self.root {
+                    self.found = true;
+                    return;
                 }
             }
             visit::visit_traversal(self, node);
         }
     }
-    let mut v = V(Vec::new());
+    let mut v = V { root, found: false };
     v.visit_expr(expr);
-    v.0
+    v.found
 }
 
 /// The attributes of `var` and of `local` that `exprs` read as `var.x` / `local.y`, or `None`

@@ -26,8 +26,12 @@ enum In {
 /// parentheses, quoted templates and their interpolations, and runs of unary operators — before
 /// hcl-edit's recursive parser sees it. One linear pass; heredocs and comments are skipped over
 /// (their interpolations count like a quoted template's).
-pub(crate) fn check_native(f: &SourceFile) -> Result<(), Diag> {
+///
+/// Gives the offsets of the lines that start with a letter outside every bracket, string,
+/// heredoc and comment: where a top-level block or attribute can begin.
+pub(crate) fn check_native(f: &SourceFile) -> Result<Vec<usize>, Diag> {
     let b = f.text.as_bytes();
+    let mut top_lines = Vec::new();
     let mut stack: Vec<In> = Vec::new();
     let mut unary = 0usize;
     let mut i = 0;
@@ -78,6 +82,9 @@ pub(crate) fn check_native(f: &SourceFile) -> Result<(), Diag> {
                 i = heredoc(b, i, stack.len()).map_err(deep)?.unwrap_or(i + 1);
             }
             b'"' => stack.push(In::Quoted),
+            b'\n' if stack.is_empty() && b.get(i + 1).is_some_and(u8::is_ascii_alphabetic) => {
+                top_lines.push(i + 1);
+            }
             b'{' | b'[' | b'(' => stack.push(In::Code),
             b'}' | b']' | b')' => {
                 stack.pop();
@@ -89,7 +96,7 @@ pub(crate) fn check_native(f: &SourceFile) -> Result<(), Diag> {
         }
         i += 1;
     }
-    Ok(())
+    Ok(top_lines)
 }
 
 /// The index of the start of the next `pat` from `i` (or the end).

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hcl_edit::structure::Body;
+use hcl_edit::structure::{Body, Structure};
 
 use super::diag::{Diag, SourceFile};
 
@@ -104,8 +104,8 @@ pub(crate) fn parse(file: &mut SourceFile, attrs_only: bool) -> Result<Body, Dia
             )
         });
     }
-    super::limits::check_native(file)?;
-    hcl_edit::parser::parse_body(&file.text).map_err(|e| {
+    let top_lines = super::limits::check_native(file)?;
+    parse_native(&file.text, &top_lines).map_err(|e| {
         let l = e.location();
         // hcl-edit's column counts from 1 in characters of the line.
         let mut loc = file.loc(l.offset());
@@ -114,6 +114,62 @@ pub(crate) fn parse(file: &mut SourceFile, attrs_only: bool) -> Result<Body, Dia
         Diag::error(Some(loc), "Invalid HCL syntax", e.message().to_string())
     })
 }
+
+/// Native-syntax files at least this large are parsed as two halves at once.
+const SPLIT_BYTES: usize = 32 << 10;
+
+/// hcl-edit's parse of `text`. A large file is cut at the top-level line ([`top_lines`],
+/// from [`super::limits::check_native`]) nearest its middle, and the halves are parsed on two
+/// threads: the second half is parsed behind blanks standing for the first, so every span is
+/// where it is in `text`. Top-level structures do not share anything, so the two bodies
+/// together are the whole file's. When either half has an error or a top-level attribute
+/// (attributes are checked for redefinition across the whole body), the file is parsed whole,
+/// which gives hcl-edit's verdict and wording.
+///
+/// [`top_lines`]: super::limits::check_native
+fn parse_native(text: &str, top_lines: &[usize]) -> Result<Body, hcl_edit::parser::Error> {
+    let middle = text.len() / 2;
+    let cut = top_lines
+        .iter()
+        .copied()
+        .min_by_key(|&at| at.abs_diff(middle))
+        .filter(|_| text.len() >= SPLIT_BYTES);
+    if let Some(cut) = cut {
+        if let Some(body) = parse_halves(text, cut) {
+            return Ok(body);
+        }
+    }
+    hcl_edit::parser::parse_body(text)
+}
+
+/// [`parse_native`]'s two halves, cut at `cut`; `None` when they cannot stand for the whole.
+fn parse_halves(text: &str, cut: usize) -> Option<Body> {
+    let mut behind_blanks = String::with_capacity(text.len());
+    behind_blanks.extend(std::iter::repeat_n(' ', cut));
+    behind_blanks.push_str(&text[cut..]);
+    let (head, tail) = std::thread::scope(|s| {
+        let tail = std::thread::Builder::new()
+            .name("rpack-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(s, || hcl_edit::parser::parse_body(&behind_blanks))
+            .ok()?;
+        let head = hcl_edit::parser::parse_body(&text[..cut]);
+        Some((head, tail.join().ok()?))
+    })?;
+    let (mut head, tail) = (head.ok()?, tail.ok()?);
+    let attribute = |b: &Body| b.iter().any(|s| matches!(s, Structure::Attribute(_)));
+    if attribute(&head) || attribute(&tail) {
+        return None;
+    }
+    for s in tail {
+        head.push(s);
+    }
+    Some(head)
+}
+
+/// The stack of the thread parsing a file's second half: hcl-edit recurses once per nesting
+/// level ([`super::limits::MAX_NESTING`] at most); only the pages touched are committed.
+const PARSE_STACK: usize = 16 << 20;
 
 /// Parsed files: each file's text (for positions) with its body.
 pub(crate) struct Parsed {
@@ -145,4 +201,135 @@ pub(crate) fn parse_all(paths: &[PathBuf], diags: &mut Vec<Diag>) -> Parsed {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hcl_edit::visit::{self, Visit};
+    use hcl_edit::Span;
+
+    /// The spans of every structure, key and expression, in order.
+    fn spans(body: &Body) -> Vec<Option<std::ops::Range<usize>>> {
+        struct V(Vec<Option<std::ops::Range<usize>>>);
+        impl Visit for V {
+            fn visit_structure(&mut self, node: &Structure) {
+                self.0.push(node.span());
+                visit::visit_structure(self, node);
+            }
+            fn visit_attr(&mut self, node: &hcl_edit::structure::Attribute) {
+                self.0.push(node.key.span());
+                visit::visit_attr(self, node);
+            }
+            fn visit_expr(&mut self, node: &hcl_edit::expr::Expression) {
+                self.0.push(node.span());
+                visit::visit_expr(self, node);
+            }
+        }
+        let mut v = V(Vec::new());
+        v.visit_body(body);
+        v.0
+    }
+
+    fn repo_templates() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut out = Vec::new();
+        let mut dirs = vec![
+            root.join("templates"),
+            root.join("tests/fixtures/hcl2"),
+            root.join("fuzz/corpus/hcl2"),
+        ];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.to_string_lossy().ends_with(".pkr.hcl") {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// Cut at every top-level line, the two halves give the whole file's syntax tree (values
+    /// and spans), or stand back.
+    #[test]
+    fn halves_parse_as_the_whole() {
+        let files = repo_templates();
+        assert!(files.len() > 50, "found {} templates", files.len());
+        let (mut cuts, mut joined) = (0, 0);
+        for p in files {
+            let text = std::fs::read_to_string(&p).expect("reads");
+            let f = SourceFile::new(p.display().to_string(), text.clone());
+            let Ok(top_lines) = super::super::limits::check_native(&f) else {
+                continue;
+            };
+            let Ok(whole) = hcl_edit::parser::parse_body(&text) else {
+                for &cut in &top_lines {
+                    assert!(
+                        parse_halves(&text, cut).is_none(),
+                        "{}: cut at {cut}",
+                        p.display()
+                    );
+                }
+                continue;
+            };
+            for &cut in &top_lines {
+                cuts += 1;
+                let Some(halves) = parse_halves(&text, cut) else {
+                    continue;
+                };
+                joined += 1;
+                assert_eq!(
+                    hcl::Body::from(halves.clone()),
+                    hcl::Body::from(whole.clone()),
+                    "{}: cut at {cut}",
+                    p.display()
+                );
+                assert_eq!(
+                    spans(&halves),
+                    spans(&whole),
+                    "{}: cut at {cut}",
+                    p.display()
+                );
+            }
+        }
+        assert!(joined > 100, "{joined} of {cuts} cuts joined");
+    }
+
+    #[test]
+    fn a_large_file_parses_in_halves_with_the_whole_files_errors() {
+        let block = |i: usize| format!("variable \"v{i}\" {{\n  default = \"x-{i}\"\n}}\n");
+        // Cut past 64 KiB (a format width could not pad that far).
+        let good: String = (0..5000).map(block).collect();
+        assert!(good.len() / 2 > 1 << 16);
+        let f = SourceFile::new("big.pkr.hcl", good.clone());
+        let top_lines = super::super::limits::check_native(&f).expect("checks");
+        assert_eq!(
+            top_lines.len(),
+            4999,
+            "every block but the first starts a top line"
+        );
+        let body = parse_native(&good, &top_lines).expect("parses");
+        assert_eq!(body.iter().count(), 5000);
+        assert_eq!(
+            spans(&body),
+            spans(&hcl_edit::parser::parse_body(&good).unwrap())
+        );
+        // An error in the second half: the whole file's error.
+        let bad = format!("{good}variable \"broken\" {{\n  default = \n}}\n");
+        let f = SourceFile::new("bad.pkr.hcl", bad.clone());
+        let top_lines = super::super::limits::check_native(&f).expect("checks");
+        let want = hcl_edit::parser::parse_body(&bad).unwrap_err();
+        let got = parse_native(&bad, &top_lines).unwrap_err();
+        assert_eq!(got.to_string(), want.to_string());
+        // A top-level attribute (redefined in the other half): parsed whole.
+        let attrs = format!("a = 1\n{good}a = 2\n");
+        let f = SourceFile::new("attrs.pkr.hcl", attrs.clone());
+        let top_lines = super::super::limits::check_native(&f).expect("checks");
+        let want = hcl_edit::parser::parse_body(&attrs).unwrap_err();
+        let got = parse_native(&attrs, &top_lines).unwrap_err();
+        assert_eq!(got.to_string(), want.to_string());
+    }
 }

@@ -158,6 +158,8 @@ fn load_with_env(
             to_model::root(&parsed.files, &decls, &scope, &mut diags)
         });
     ph("to_model");
+    // Released now: freed, what the checks below allocate can reuse its memory.
+    crate::template::release(decls);
     if let Some(keys) = data.plugins {
         plugin_keys::check(&parsed.files, &root, keys, &mut diags);
     }
@@ -167,6 +169,7 @@ fn load_with_env(
     ph("keys");
     let mut template = parse::parse_node(&root)
         .map_err(|e| diag::render(&[Diag::error(None, "Invalid template", e.to_string())]))?;
+    crate::template::release(root);
     template.path = Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)));
     template.source_names = source_names;
     template.files = parsed.files.iter().map(|f| f.name.clone()).collect();
@@ -202,7 +205,6 @@ fn load_with_env(
         template.sensitive_variables.push(name.clone());
     }
     ph("node");
-    drop_in_background((parsed.files, decls, root));
     Ok(Loaded {
         template,
         sensitive,
@@ -210,17 +212,6 @@ fn load_with_env(
         warnings: diag::render(&diags),
         console: console::Console { scope },
     })
-}
-
-/// Frees `value` on a thread of its own: a large template's syntax trees take a millisecond or
-/// more to free, which `validate` (it exits right after) need not wait for.
-fn drop_in_background<T: Send + 'static>(value: T) {
-    let spawned = std::thread::Builder::new()
-        .name("rpack-free".into())
-        .spawn(move || drop(value));
-    // A thread that could not start hands the value back only through its closure, which
-    // `spawn` has already dropped in that case.
-    let _ = spawned;
 }
 
 /// Appends the strings and numbers nested in a structured `v` (not `v` itself when it is one).

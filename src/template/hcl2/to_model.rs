@@ -679,11 +679,10 @@ fn plugin(
 }
 
 fn uses_source(body: &Body) -> bool {
-    parts(body).0.iter().any(|a| {
-        super::eval::references(&a.value)
-            .iter()
-            .any(|(r, _)| r == "source")
-    })
+    parts(body)
+        .0
+        .iter()
+        .any(|a| super::eval::reads_root(&a.value, "source"))
 }
 
 #[allow(clippy::too_many_arguments)]
