@@ -148,6 +148,21 @@ fn into_parts(body: Body) -> (Vec<Attribute>, Vec<Block>) {
 /// Collects the declarations of every file, reporting structure errors and duplicates.
 pub(crate) fn collect(files: &[SourceFile], bodies: Vec<Body>, diags: &mut Vec<Diag>) -> Decls {
     let mut d = Decls::default();
+    // Room for every variable and local up front: a template may declare thousands, and each
+    // declaration is large (its expressions).
+    let (mut variables, mut locals) = (0, 0);
+    for s in bodies.iter().flatten() {
+        if let Structure::Block(b) = s {
+            match b.ident.as_str() {
+                "variable" => variables += 1,
+                "locals" => locals += b.body.len(),
+                "local" => locals += 1,
+                _ => {}
+            }
+        }
+    }
+    d.variables.reserve(variables);
+    d.locals.reserve(locals);
     for (fi, (f, body)) in files.iter().zip(bodies).enumerate() {
         for s in body {
             match s {

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::template::json::Pos;
 
@@ -13,17 +14,30 @@ pub(crate) enum Severity {
     Warning,
 }
 
-/// A position resolved against its file: 1-based line and column (in characters).
+/// A position resolved against its file: 1-based line and column (in characters). It shares
+/// the file's name and text (a template has thousands of positions; copying them for each
+/// was a good part of reading a large one).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Loc {
-    pub file: String,
+    pub file: Arc<str>,
     /// The file's place among the template's files ([`SourceFile::index`]).
     pub file_index: u32,
     pub line: usize,
     pub col: usize,
     pub offset: usize,
+    /// The file's text and where the position's line is in it, for the excerpt.
+    source: Arc<str>,
+    line_range: Range<usize>,
+}
+
+impl Loc {
     /// The source line, for the excerpt.
-    pub text: String,
+    pub(crate) fn text(&self) -> &str {
+        self.source
+            .get(self.line_range.clone())
+            .unwrap_or_default()
+            .trim_end_matches('\r')
+    }
 }
 
 /// One problem in an HCL2 template.
@@ -75,6 +89,8 @@ pub(crate) struct SourceFile {
     /// found by binary search, not by counting the lines before it (which made a file with
     /// many positioned values quadratic).
     line_starts: std::sync::OnceLock<Vec<usize>>,
+    /// The name and text as positions share them, made on the first [`SourceFile::loc`].
+    shared: std::sync::OnceLock<(Arc<str>, Arc<str>)>,
 }
 
 impl SourceFile {
@@ -85,7 +101,25 @@ impl SourceFile {
             text: text.into(),
             map: Vec::new(),
             line_starts: std::sync::OnceLock::new(),
+            shared: std::sync::OnceLock::new(),
         }
+    }
+
+    fn shared(&self) -> &(Arc<str>, Arc<str>) {
+        self.shared
+            .get_or_init(|| (Arc::from(self.name.as_str()), Arc::from(self.text.as_str())))
+    }
+
+    /// The range of line `line` (1-based; past the end: an empty range at the end).
+    fn line_range(&self, line: usize) -> Range<usize> {
+        let starts = self.line_starts();
+        let Some(&start) = line.checked_sub(1).and_then(|i| starts.get(i)) else {
+            return self.text.len()..self.text.len();
+        };
+        let end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
+        start..end
     }
 
     fn line_starts(&self) -> &[usize] {
@@ -121,19 +155,21 @@ impl SourceFile {
 
     /// The location of byte `offset` of the parsed text (clamped to the text).
     pub(crate) fn loc(&self, offset: usize) -> Loc {
-        let (offset, line, line_start, col) = self.place(offset);
-        let line_end = self.text[line_start..]
-            .find('\n')
-            .map_or(self.text.len(), |i| line_start + i);
+        let (offset, line, _, col) = self.place(offset);
+        self.loc_at(line, col, offset)
+    }
+
+    /// The location at a known line, column and offset.
+    pub(crate) fn loc_at(&self, line: usize, col: usize, offset: usize) -> Loc {
+        let (file, source) = self.shared();
         Loc {
-            file: self.name.clone(),
+            file: file.clone(),
             file_index: self.index,
             line,
             col,
             offset,
-            text: self.text[line_start..line_end]
-                .trim_end_matches('\r')
-                .to_string(),
+            source: source.clone(),
+            line_range: self.line_range(line),
         }
     }
 
@@ -169,9 +205,9 @@ pub(crate) fn render(diags: &[Diag]) -> String {
         if let Some(l) = &d.loc {
             let _ = writeln!(s, "  on {}:{}:{}:", l.file, l.line, l.col);
             let gutter = format!("{:>4}: ", l.line);
-            let _ = writeln!(s, "{gutter}{}", l.text);
+            let _ = writeln!(s, "{gutter}{}", l.text());
             let pad: String = l
-                .text
+                .text()
                 .chars()
                 .take(l.col.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
@@ -197,7 +233,7 @@ mod tests {
     fn locations_and_excerpt() {
         let f = SourceFile::new("a.pkr.hcl", "x {\n  é = 1\n}\n");
         let l = f.loc(9);
-        assert_eq!((l.line, l.col, l.text.as_str()), (2, 5, "  é = 1"));
+        assert_eq!((l.line, l.col, l.text()), (2, 5, "  é = 1"));
         let d = Diag::error(Some(l), "Bad", "Why.");
         assert_eq!(
             render(&[d]),

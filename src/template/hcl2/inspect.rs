@@ -172,14 +172,10 @@ pub(super) fn inspect_with_env(
         }
     }
 
-    let mut scope = Scope { vars: root_vars };
-    scope
-        .vars
-        .insert("var".into(), Value::Object(resolved.vars.clone()));
-    scope
-        .vars
-        .insert("local".into(), Value::Object(resolved.locals.clone()));
-    scope.vars.insert("data".into(), Value::Object(data_vals));
+    let mut scope = Scope::new(root_vars);
+    scope.insert("var", Value::Object(resolved.vars.clone()));
+    scope.insert("local", Value::Object(resolved.locals.clone()));
+    scope.insert("data", Value::Object(data_vals));
     for b in &decls.builds {
         if let Some(v) = build(&files[b.file], b, &scope, &mut diags) {
             view.builds.push(v);
@@ -363,7 +359,7 @@ fn build(f: &SourceFile, b: &BuildDecl, scope: &Scope, diags: &mut Vec<Diag>) ->
         }
     }
     // `build.name` is known to provisioners and post-processors (Packer ≥1.7).
-    let mut build_obj = match scope.vars.get("build") {
+    let mut build_obj = match scope.get("build") {
         Some(Value::Object(o)) => o.clone(),
         _ => hcl::Map::new(),
     };

@@ -147,12 +147,10 @@ fn load_with_env(
         locals: local_values,
         sensitive: sensitive_names,
     } = resolved;
-    let mut scope = to_model::Scope { vars: root_vars };
-    scope.vars.insert("var".into(), Value::Object(var_values));
-    scope
-        .vars
-        .insert("local".into(), Value::Object(local_values));
-    scope.vars.insert("data".into(), Value::Object(data_vals));
+    let mut scope = to_model::Scope::new(root_vars);
+    scope.insert("var", Value::Object(var_values));
+    scope.insert("local", Value::Object(local_values));
+    scope.insert("data", Value::Object(data_vals));
     let (root, source_names) =
         data::with_execution(data.execute && data.provider.is_some(), || {
             to_model::root(&parsed.files, &decls, &scope, &mut diags)
@@ -175,7 +173,7 @@ fn load_with_env(
     template.files = parsed.files.iter().map(|f| f.name.clone()).collect();
     let mut sensitive = BTreeMap::new();
     let mut secret_parts = Vec::new();
-    let object = |name: &str| match scope.vars.get(name) {
+    let object = |name: &str| match scope.get(name) {
         Some(Value::Object(m)) => Some(m),
         _ => None,
     };

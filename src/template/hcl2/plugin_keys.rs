@@ -140,7 +140,7 @@ fn levenshtein(a: &str, b: &str) -> usize {
 /// HCL's JSON-syntax wording for a property no schema has, at the property name's opening quote.
 fn json_property(f: &SourceFile, p: Pos, name: &str) -> Diag {
     let mut l = loc_at(f, p);
-    let before: Vec<char> = l.text.chars().take(l.col.saturating_sub(1)).collect();
+    let before: Vec<char> = l.text().chars().take(l.col.saturating_sub(1)).collect();
     if before.last() == Some(&'"') {
         l.col -= 1;
         l.offset = l.offset.saturating_sub(1);
@@ -160,13 +160,7 @@ fn last_segment(path: &str) -> &str {
 
 /// The location of a position inside `f` (positions carry offsets into the original text).
 pub(crate) fn loc_at(f: &SourceFile, p: Pos) -> Loc {
-    let mut l = f.loc(0);
-    let text = f.text.lines().nth((p.line as usize).saturating_sub(1));
-    l.line = p.line as usize;
-    l.col = p.col as usize;
-    l.offset = p.offset;
-    l.text = text.unwrap_or_default().trim_end_matches('\r').to_string();
-    l
+    f.loc_at(p.line as usize, p.col as usize, p.offset)
 }
 
 #[cfg(test)]

@@ -241,7 +241,7 @@ fn scope_for(root: &BTreeMap<String, Value>, out: &Resolved, data: &Map<String, 
     vars.insert("var".into(), Value::Object(out.vars.clone()));
     vars.insert("local".into(), Value::Object(out.locals.clone()));
     vars.insert("data".into(), Value::Object(data.clone()));
-    Scope { vars }
+    Scope::new(vars)
 }
 
 fn local(

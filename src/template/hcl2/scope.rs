@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use hcl::eval::Context;
 use hcl::Value;
@@ -11,19 +12,31 @@ use hcl_edit::expr::Expression;
 use super::eval::{base_context, pick, var_local_reads};
 use super::simple_eval::{simple, Root};
 
-/// The variables every body sees (`var`, `local`, `path`, `packer`, `build`, ...).
+/// The variables every body sees (`var`, `local`, `path`, `packer`, `build`, ...). Values are
+/// shared, so a scope with one more variable (`source` for each build) is cheap to make.
 #[derive(Clone, Default)]
 pub(crate) struct Scope {
-    pub vars: BTreeMap<String, Value>,
+    vars: BTreeMap<String, Arc<Value>>,
 }
 
 impl Scope {
+    pub(super) fn new(vars: BTreeMap<String, Value>) -> Scope {
+        Scope {
+            vars: vars.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+        }
+    }
+    pub(super) fn insert(&mut self, k: &str, v: Value) {
+        self.vars.insert(k.to_string(), Arc::new(v));
+    }
+    pub(crate) fn get(&self, k: &str) -> Option<&Value> {
+        self.vars.get(k).map(|v| &**v)
+    }
     pub(super) fn context(&self) -> Ctx {
         Ctx::with_vars(
             self.vars
                 .iter()
                 .filter(|(k, _)| k.as_str() != MULTI)
-                .map(|(k, v)| (k.as_str(), Cow::Borrowed(v))),
+                .map(|(k, v)| (k.as_str(), Cow::Borrowed(&**v))),
         )
     }
     /// [`Scope::context`] for evaluating `exprs`: `var` and `local` hold only the attributes
@@ -35,14 +48,14 @@ impl Scope {
                 .iter()
                 .filter(|(k, _)| k.as_str() != MULTI)
                 .map(|(k, v)| {
-                    let v = match (&reads, k.as_str(), v) {
+                    let v = match (&reads, k.as_str(), &**v) {
                         (Some((vars, _)), "var", Value::Object(m)) => {
                             Cow::Owned(Value::Object(pick(m, vars)))
                         }
                         (Some((_, locals)), "local", Value::Object(m)) => {
                             Cow::Owned(Value::Object(pick(m, locals)))
                         }
-                        _ => Cow::Borrowed(v),
+                        (_, _, v) => Cow::Borrowed(v),
                     };
                     (k.as_str(), v)
                 }),
@@ -68,13 +81,13 @@ impl Scope {
     /// A variable as expressions see it.
     fn root(&self, name: &str) -> Option<Root<'_>> {
         (name != MULTI)
-            .then(|| self.vars.get(name))
+            .then(|| self.get(name))
             .flatten()
             .map(Root::Value)
     }
     pub(super) fn with(&self, k: &str, v: Value) -> Scope {
         let mut s = self.clone();
-        s.vars.insert(k.to_string(), v);
+        s.insert(k, v);
         s
     }
 }

@@ -319,7 +319,7 @@ build {
 "#;
 
 fn var_value(l: &Loaded, name: &str) -> String {
-    let v = l.console.scope.vars["var"].as_object().unwrap()[name].clone();
+    let v = l.console.scope.get("var").unwrap().as_object().unwrap()[name].clone();
     serde_json::to_string(&v).unwrap()
 }
 
@@ -386,7 +386,7 @@ fn local(expr: &str) -> Result<String, String> {
         "locals {{\n  v = {expr}\n}}\nsource \"null\" \"a\" {{\n  communicator = \"none\"\n}}\nbuild {{\n  sources = [\"source.null.a\"]\n}}\n"
     );
     let l = load_one(&src, &[])?;
-    let v = l.console.scope.vars["local"].as_object().unwrap()["v"].clone();
+    let v = l.console.scope.get("local").unwrap().as_object().unwrap()["v"].clone();
     Ok(serde_json::to_string(&v).unwrap())
 }
 

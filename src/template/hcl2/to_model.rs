@@ -232,7 +232,7 @@ pub(crate) fn root(
     }
     let mut scope = scope.clone();
     if decls.builds.len() > 1 {
-        scope.vars.insert(MULTI.into(), Value::Null);
+        scope.insert(MULTI, Value::Null);
     }
     let scope = &scope;
     for b in &decls.builds {
@@ -660,7 +660,7 @@ fn plugin(
         }
         return out;
     }
-    let scoped = selected.len() < all.len() || scope.vars.contains_key(MULTI);
+    let scoped = selected.len() < all.len() || scope.get(MULTI).is_some();
     plugin_node(
         f,
         blk,

@@ -61,7 +61,7 @@ fn the_scanner_covers_every_byte() {
 fn syntax_errors_and_open_heredocs_are_refused_with_their_place() {
     let e = check("bad.pkr.hcl", "a = 1\nb = \n").unwrap_err();
     let loc = e.loc.unwrap();
-    assert_eq!((loc.file.as_str(), loc.line), ("bad.pkr.hcl", 2));
+    assert_eq!((&*loc.file, loc.line), ("bad.pkr.hcl", 2));
     let e = check("h.pkr.hcl", "a = 1\nx = <<EOT\nhi\nEOT").unwrap_err();
     assert_eq!(e.loc.unwrap().line, 2);
     assert!(check("ok.pkr.hcl", "x = <<EOT\nhi\nEOT\n").is_ok());
