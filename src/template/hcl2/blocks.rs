@@ -15,53 +15,53 @@ pub(crate) struct At<T> {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct VarDecl {
+pub(crate) struct VarDecl<'a> {
     pub name: String,
     pub file: usize,
     pub loc: Option<Loc>,
-    pub type_expr: Option<Expression>,
-    pub default: Option<Expression>,
-    pub sensitive: Option<Expression>,
-    pub nullable: Option<Expression>,
+    pub type_expr: Option<&'a Expression>,
+    pub default: Option<&'a Expression>,
+    pub sensitive: Option<&'a Expression>,
+    pub nullable: Option<&'a Expression>,
     /// (condition, error_message, where the `validation` block is)
-    pub validations: Vec<(Expression, Expression, Option<Loc>)>,
+    pub validations: Vec<(&'a Expression, &'a Expression, Option<Loc>)>,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct LocalDecl {
+pub(crate) struct LocalDecl<'a> {
     pub name: String,
     pub file: usize,
     pub loc: Option<Loc>,
-    pub expr: Expression,
+    pub expr: &'a Expression,
     pub sensitive: bool,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct SourceDecl {
+pub(crate) struct SourceDecl<'a> {
     pub kind: String,
     pub name: String,
     pub file: usize,
     pub loc: Option<Loc>,
-    pub body: Body,
+    pub body: &'a Body,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct BuildDecl {
+pub(crate) struct BuildDecl<'a> {
     pub file: usize,
     pub loc: Option<Loc>,
-    pub body: Body,
+    pub body: &'a Body,
 }
 
-/// Everything declared in the template's files.
+/// Everything declared in the template's files, borrowing the parsed bodies' expressions.
 #[derive(Debug, Default)]
-pub(crate) struct Decls {
-    pub required_version: Vec<At<Expression>>,
-    pub required_plugins: Vec<At<Block>>,
-    pub variables: Vec<VarDecl>,
-    pub locals: Vec<LocalDecl>,
-    pub sources: Vec<SourceDecl>,
-    pub builds: Vec<BuildDecl>,
-    pub data: Vec<super::data::DataDecl>,
+pub(crate) struct Decls<'a> {
+    pub required_version: Vec<At<&'a Expression>>,
+    pub required_plugins: Vec<At<&'a Block>>,
+    pub variables: Vec<VarDecl<'a>>,
+    pub locals: Vec<LocalDecl<'a>>,
+    pub sources: Vec<SourceDecl<'a>>,
+    pub builds: Vec<BuildDecl<'a>>,
+    pub data: Vec<super::data::DataDecl<'a>>,
 }
 
 pub(crate) fn unsupported_argument(loc: Option<Loc>, name: &str) -> Diag {
@@ -132,21 +132,12 @@ pub(crate) fn parts(body: &Body) -> (Vec<&Attribute>, Vec<&Block>) {
     (attrs, blocks)
 }
 
-/// [`parts`] taking the body apart (the declarations keep its expressions without copying them).
-fn into_parts(body: Body) -> (Vec<Attribute>, Vec<Block>) {
-    let mut attrs = Vec::new();
-    let mut blocks = Vec::new();
-    for s in body {
-        match s {
-            Structure::Attribute(a) => attrs.push(a),
-            Structure::Block(b) => blocks.push(b),
-        }
-    }
-    (attrs, blocks)
-}
-
 /// Collects the declarations of every file, reporting structure errors and duplicates.
-pub(crate) fn collect(files: &[SourceFile], bodies: Vec<Body>, diags: &mut Vec<Diag>) -> Decls {
+pub(crate) fn collect<'a>(
+    files: &[SourceFile],
+    bodies: &'a [Body],
+    diags: &mut Vec<Diag>,
+) -> Decls<'a> {
     let mut d = Decls::default();
     // Room for every variable and local up front: a template may declare thousands, and each
     // declaration is large (its expressions).
@@ -178,19 +169,19 @@ pub(crate) fn collect(files: &[SourceFile], bodies: Vec<Body>, diags: &mut Vec<D
     d
 }
 
-fn block(fi: usize, f: &SourceFile, b: Block, d: &mut Decls, diags: &mut Vec<Diag>) {
+fn block<'a>(fi: usize, f: &SourceFile, b: &'a Block, d: &mut Decls<'a>, diags: &mut Vec<Diag>) {
     let loc = f.span_loc(b.ident.span());
     match b.ident.as_str() {
         "packer" => {
-            if want_labels(f, &b, &[], diags).is_none() {
+            if want_labels(f, b, &[], diags).is_none() {
                 return;
             }
-            let (attrs, blocks) = into_parts(b.body);
+            let (attrs, blocks) = parts(&b.body);
             for a in attrs {
                 match a.key.as_str() {
                     "required_version" => d.required_version.push(At {
                         file: fi,
-                        node: a.value,
+                        node: &a.value,
                     }),
                     k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
                 }
@@ -203,16 +194,16 @@ fn block(fi: usize, f: &SourceFile, b: Block, d: &mut Decls, diags: &mut Vec<Dia
             }
         }
         "variable" => {
-            if let Some(l) = want_labels(f, &b, &["name"], diags) {
+            if let Some(l) = want_labels(f, b, &["name"], diags) {
                 let name = l.into_iter().next().unwrap_or_default();
-                variable(fi, f, name, loc, b.body, d, diags);
+                variable(fi, f, name, loc, &b.body, d, diags);
             }
         }
         "variables" => {
-            if want_labels(f, &b, &[], diags).is_none() {
+            if want_labels(f, b, &[], diags).is_none() {
                 return;
             }
-            let (attrs, blocks) = into_parts(b.body);
+            let (attrs, blocks) = parts(&b.body);
             for nb in blocks {
                 diags.push(unsupported_block(
                     f.span_loc(nb.ident.span()),
@@ -226,7 +217,7 @@ fn block(fi: usize, f: &SourceFile, b: Block, d: &mut Decls, diags: &mut Vec<Dia
                     file: fi,
                     loc: f.span_loc(a.key.span()),
                     type_expr: None,
-                    default: Some(a.value),
+                    default: Some(&a.value),
                     sensitive: None,
                     nullable: None,
                     validations: Vec::new(),
@@ -234,17 +225,17 @@ fn block(fi: usize, f: &SourceFile, b: Block, d: &mut Decls, diags: &mut Vec<Dia
             }
         }
         "locals" => {
-            if want_labels(f, &b, &[], diags).is_none() {
+            if want_labels(f, b, &[], diags).is_none() {
                 return;
             }
             // One pass (a `locals` block may hold hundreds): only blocks are reported.
-            for s in b.body {
+            for s in &b.body {
                 match s {
                     Structure::Attribute(a) => d.locals.push(LocalDecl {
                         name: a.key.as_str().to_string(),
                         file: fi,
                         loc: f.span_loc(a.key.span()),
-                        expr: a.value,
+                        expr: &a.value,
                         sensitive: false,
                     }),
                     Structure::Block(nb) => diags.push(unsupported_block(
@@ -255,10 +246,10 @@ fn block(fi: usize, f: &SourceFile, b: Block, d: &mut Decls, diags: &mut Vec<Dia
             }
         }
         "local" => {
-            let Some(l) = want_labels(f, &b, &["name"], diags) else {
+            let Some(l) = want_labels(f, b, &["name"], diags) else {
                 return;
             };
-            let (attrs, blocks) = into_parts(b.body);
+            let (attrs, blocks) = parts(&b.body);
             for nb in blocks {
                 diags.push(unsupported_block(
                     f.span_loc(nb.ident.span()),
@@ -269,7 +260,7 @@ fn block(fi: usize, f: &SourceFile, b: Block, d: &mut Decls, diags: &mut Vec<Dia
             let mut sensitive = false;
             for a in attrs {
                 match a.key.as_str() {
-                    "expression" => expr = Some(a.value),
+                    "expression" => expr = Some(&a.value),
                     "sensitive" => {
                         sensitive = matches!(&a.value, Expression::Bool(v) if *v.value());
                     }
@@ -292,34 +283,34 @@ fn block(fi: usize, f: &SourceFile, b: Block, d: &mut Decls, diags: &mut Vec<Dia
             }
         }
         "source" => {
-            if let Some(l) = want_labels(f, &b, &["type", "name"], diags) {
+            if let Some(l) = want_labels(f, b, &["type", "name"], diags) {
                 d.sources.push(SourceDecl {
                     kind: l[0].clone(),
                     name: l[1].clone(),
                     file: fi,
                     loc,
-                    body: b.body,
+                    body: &b.body,
                 });
             }
         }
         "build" => {
-            if want_labels(f, &b, &[], diags).is_some() {
+            if want_labels(f, b, &[], diags).is_some() {
                 d.builds.push(BuildDecl {
                     file: fi,
                     loc,
-                    body: b.body,
+                    body: &b.body,
                 });
             }
         }
         "data" => {
-            if let Some(l) = want_labels(f, &b, &["type", "name"], diags) {
+            if let Some(l) = want_labels(f, b, &["type", "name"], diags) {
                 d.data.push(super::data::DataDecl {
                     kind: l[0].clone(),
                     name: l[1].clone(),
                     file: fi,
                     loc,
                     kind_loc: b.labels.first().and_then(|x| f.span_loc(x.span())),
-                    body: b.body,
+                    body: &b.body,
                 });
             }
         }
@@ -327,13 +318,13 @@ fn block(fi: usize, f: &SourceFile, b: Block, d: &mut Decls, diags: &mut Vec<Dia
     }
 }
 
-fn variable(
+fn variable<'a>(
     fi: usize,
     f: &SourceFile,
     name: String,
     loc: Option<Loc>,
-    body: Body,
-    d: &mut Decls,
+    body: &'a Body,
+    d: &mut Decls<'a>,
     diags: &mut Vec<Diag>,
 ) {
     let mut v = VarDecl {
@@ -358,10 +349,10 @@ fn variable(
             }
         };
         match a.key.as_str() {
-            "type" => v.type_expr = Some(a.value),
-            "default" => v.default = Some(a.value),
-            "sensitive" => v.sensitive = Some(a.value),
-            "nullable" => v.nullable = Some(a.value),
+            "type" => v.type_expr = Some(&a.value),
+            "default" => v.default = Some(&a.value),
+            "sensitive" => v.sensitive = Some(&a.value),
+            "nullable" => v.nullable = Some(&a.value),
             "description" => {}
             k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
         }
@@ -374,7 +365,7 @@ fn variable(
             ));
             continue;
         }
-        let (va, vb) = into_parts(b.body);
+        let (va, vb) = parts(&b.body);
         for x in vb {
             diags.push(unsupported_block(
                 f.span_loc(x.ident.span()),
@@ -385,8 +376,8 @@ fn variable(
         let mut msg = None;
         for a in va {
             match a.key.as_str() {
-                "condition" => cond = Some(a.value),
-                "error_message" => msg = Some(a.value),
+                "condition" => cond = Some(&a.value),
+                "error_message" => msg = Some(&a.value),
                 k => diags.push(unsupported_argument(f.span_loc(a.key.span()), k)),
             }
         }
@@ -414,7 +405,7 @@ type Named<'d> = ((&'static str, &'d str, Option<&'d str>), &'d Option<Loc>);
 
 /// Reports every declaration whose kind and name were declared before, in declaration order.
 /// Sorted, not hashed: a template declares thousands, almost never twice.
-fn duplicates(d: &Decls, diags: &mut Vec<Diag>) {
+fn duplicates(d: &Decls<'_>, diags: &mut Vec<Diag>) {
     let mut all: Vec<Named<'_>> =
         Vec::with_capacity(d.variables.len() + d.locals.len() + d.data.len() + d.sources.len());
     all.extend(

@@ -43,14 +43,14 @@ pub(crate) fn unknown_expression(e: &hcl_edit::expr::Expression) -> bool {
 
 /// One `data` block.
 #[derive(Debug, Clone)]
-pub(crate) struct DataDecl {
+pub(crate) struct DataDecl<'a> {
     pub kind: String,
     pub name: String,
     pub file: usize,
     pub loc: Option<Loc>,
     /// The type label's position (Packer reports unknown types there).
     pub kind_loc: Option<Loc>,
-    pub body: Body,
+    pub body: &'a Body,
 }
 
 /// A configuration or execution problem: the message and, when it is about one key, where

@@ -87,7 +87,7 @@ pub(super) fn inspect_with_env(
     let parsed = load::parse_all(&templates, &mut diags);
     fail(&diags)?;
     let files = &parsed.files;
-    let decls = blocks::collect(files, parsed.bodies, &mut diags);
+    let decls = blocks::collect(files, &parsed.bodies, &mut diags);
     packer_block::check(files, &decls, &mut diags);
     fail(&diags)?;
 

@@ -115,7 +115,7 @@ fn load_with_env(
     if diag::has_errors(&diags) {
         return Err(diag::render(&diags));
     }
-    let decls = blocks::collect(&parsed.files, parsed.bodies, &mut diags);
+    let decls = blocks::collect(&parsed.files, &parsed.bodies, &mut diags);
     ph("collect");
     packer_block::check(&parsed.files, &decls, &mut diags);
     let root_vars = root_variables(path);
@@ -158,6 +158,7 @@ fn load_with_env(
     ph("to_model");
     // Released now: freed, what the checks below allocate can reuse its memory.
     crate::template::release(decls);
+    crate::template::release(parsed.bodies);
     if let Some(keys) = data.plugins {
         plugin_keys::check(&parsed.files, &root, keys, &mut diags);
     }

@@ -271,7 +271,7 @@ fn local(
     }
     // Only what the expression reads: copying every variable and local for each local made
     // resolving n locals quadratic.
-    let (var, local) = match var_local_reads([&l.expr]) {
+    let (var, local) = match var_local_reads([l.expr]) {
         Some((vars, locals)) => (pick(&out.vars, &vars), pick(&out.locals, &locals)),
         None => (out.vars.clone(), out.locals.clone()),
     };

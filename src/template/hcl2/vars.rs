@@ -36,7 +36,7 @@ pub(crate) struct Resolved {
 }
 
 struct Var<'d> {
-    decl: &'d VarDecl,
+    decl: &'d VarDecl<'d>,
     ty: Type,
     value: Option<Value>,
     /// Where the value came from, in Packer's words for a failed validation ("Invalid value
