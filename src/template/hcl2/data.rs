@@ -203,7 +203,7 @@ pub(crate) fn evaluate(
         return None;
     };
     let before = diags.len();
-    let (attrs, blocks) = parts(&d.body);
+    let (attrs, blocks) = parts(d.body);
     for a in attrs {
         let k = a.key.as_str();
         if !(schema.args.contains(&k) || schema.aws && ACCESS_ARGS.contains(&k)) {
@@ -224,7 +224,7 @@ pub(crate) fn evaluate(
     if diags.len() > before {
         return None;
     }
-    let config = body_object(f, &d.body, scope, &d.kind, &[], diags);
+    let config = body_object(f, d.body, scope, &d.kind, &[], diags);
     if diags.len() > before {
         if unknown_ok {
             diags.truncate(before);

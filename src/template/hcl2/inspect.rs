@@ -242,7 +242,7 @@ fn unknowns(decls: &Decls, unset: &BTreeSet<String>) -> (BTreeSet<String>, BTree
         .iter()
         .map(|l| {
             let mut r = Refs(Vec::new());
-            r.visit_expr(&l.expr);
+            r.visit_expr(l.expr);
             r
         })
         .collect();
@@ -251,7 +251,7 @@ fn unknowns(decls: &Decls, unset: &BTreeSet<String>) -> (BTreeSet<String>, BTree
         .iter()
         .map(|d| {
             let mut r = Refs(Vec::new());
-            r.visit_body(&d.body);
+            r.visit_body(d.body);
             r
         })
         .collect();
@@ -321,7 +321,7 @@ fn source_ref(s: &str) -> Option<(String, String)> {
 
 fn build(f: &SourceFile, b: &BuildDecl, scope: &Scope, diags: &mut Vec<Diag>) -> Option<BuildView> {
     let before = diags.len();
-    let (attrs, blocks) = parts(&b.body);
+    let (attrs, blocks) = parts(b.body);
     let mut view = BuildView::default();
     for a in &attrs {
         match a.key.as_str() {

@@ -19,7 +19,7 @@ pub(crate) fn check(files: &[SourceFile], d: &Decls, diags: &mut Vec<Diag>) {
     for rv in &d.required_version {
         let f = &files[rv.file];
         let loc = f.span_loc(rv.node.span());
-        match eval(f, &rv.node, &ctx) {
+        match eval(f, rv.node, &ctx) {
             Ok(Value::String(c)) => match satisfies(HCL2_PACKER_VERSION, &c) {
                 Ok(true) => {}
                 Ok(false) => diags.push(Diag::error(

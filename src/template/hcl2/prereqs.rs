@@ -112,8 +112,8 @@ pub(crate) fn evaluate(
     };
     let find_deps = |n: Node| -> Vec<Node> {
         let refs = match n {
-            Node::Local(i) => expr_refs(&decls.locals[i].expr),
-            Node::Data(i) => body_refs(&decls.data[i].body),
+            Node::Local(i) => expr_refs(decls.locals[i].expr),
+            Node::Data(i) => body_refs(decls.data[i].body),
         };
         let mut v = Vec::new();
         for (r, a, b) in refs.0 {
@@ -254,7 +254,7 @@ fn local(
     diags: &mut Vec<Diag>,
 ) -> bool {
     let f = &files[l.file];
-    let direct = simple(&l.expr, &|n| match n {
+    let direct = simple(l.expr, &|n| match n {
         "var" => Some(Root::Object(&out.vars)),
         "local" => Some(Root::Object(&out.locals)),
         "data" => Some(Root::Object(data)),
@@ -265,7 +265,7 @@ fn local(
         return true;
     }
     let before = diags.len();
-    check_functions(f, &l.expr, false, diags);
+    check_functions(f, l.expr, false, diags);
     if diags.len() > before {
         return false;
     }
@@ -285,7 +285,7 @@ fn local(
                 ("data", Cow::Owned(Value::Object(data.clone()))),
             ]),
     );
-    match eval(f, &l.expr, &ctx) {
+    match eval(f, l.expr, &ctx) {
         Ok(v) => {
             out.locals.insert(l.name.clone(), v);
             true

@@ -381,7 +381,7 @@ fn build_block(
     out: &mut BuildOut,
     diags: &mut Vec<Diag>,
 ) {
-    let (attrs, blocks) = parts(&b.body);
+    let (attrs, blocks) = parts(b.body);
     let mut build_name = String::new();
     // (reference "type.name", where, fill-in block)
     let mut used: Vec<(String, Option<Loc>, Option<&Block>)> = Vec::new();
@@ -478,7 +478,7 @@ fn build_block(
             },
         );
         // `name` is not a source body's (Packer: Unsupported argument, reported once in `root`).
-        let body = body_object(sf, &src.body, &s, &src.kind, &["name"], diags);
+        let body = body_object(sf, src.body, &s, &src.kind, &["name"], diags);
         src_obj.entries.extend(body.entries);
         if let Some(fb) = fill {
             let extra = body_object(f, &fb.body, &s, &src.kind, &["name"], diags);
