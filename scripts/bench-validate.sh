@@ -3,7 +3,8 @@
 #   * a generated template with 1,000 variables and 200 provisioners;
 #   * the same template written in HCL2 (500 variables, 500 locals built from them, the same 200
 #     provisioners), which Packer 1.6.6's beta HCL2 also reads: rpack's HCL2 path against Packer
-#     (target <= 0.1x) and against rpack's own JSON path (target <= 1.5x);
+#     (target <= 0.1x) and against rpack's own JSON path (target <= 1.5x), the latter also run
+#     interleaved (JSON, HCL2, JSON, ...; 3N rounds, median of the per-round ratios);
 #   * the shipped tara template, JSON against its HCL2 twin, rpack only (Packer 1.6.6 cannot read
 #     the twin: its source name has spaces and it has a `packer` block);
 #   * the Elastic Beanstalk sample template (skipped when ../shared is not beside the repo,
@@ -136,6 +137,33 @@ if [ -f "$EB_TEMPLATE" ]; then
   measure eb-packer "$EB_DIR" "$(basename "$EB_TEMPLATE")" "$PACKER" "$N" 3
 fi
 
+# rpack's HCL2 against its own JSON path, interleaved (JSON, HCL2, JSON, HCL2, ...) so that a
+# machine whose speed drifts between the two blocks above does not skew the ratio: the median
+# of the per-round ratios of wall time and of CPU time (user + system).
+python3 - "$RPACK" "$WORK" "$((N * 3))" > "$WORK/interleaved.txt" <<'PY'
+import os, statistics, sys, time
+rpack, work, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+cases = [("json", work, "generated.json"), ("hcl2", os.path.join(work, "hcl2"), "generated.pkr.hcl")]
+null = os.open(os.devnull, os.O_WRONLY)
+got = {name: [] for name, _, _ in cases}
+for i in range(rounds + 3):
+    for name, cwd, tpl in cases:
+        t0 = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            os.chdir(cwd); os.dup2(null, 1); os.dup2(null, 2)
+            os.execv(rpack, [rpack, "validate", tpl])
+        _, status, usage = os.wait4(pid, 0)
+        wall = time.perf_counter() - t0
+        if i >= 3:  # warm-up rounds
+            got[name].append((wall, usage.ru_utime + usage.ru_stime))
+wall = statistics.median(h[0] / j[0] for h, j in zip(got["hcl2"], got["json"]))
+cpu = statistics.median(h[1] / j[1] for h, j in zip(got["hcl2"], got["json"]))
+med = {n: statistics.median(w for w, _ in v) * 1000 for n, v in got.items()}
+print(f"generated_hcl2, interleaved ({rounds} rounds): rpack HCL2/JSON wall {wall:.3f}x "
+      f"(target <= 1.5x; medians {med['hcl2']:.1f} / {med['json']:.1f} ms), CPU {cpu:.3f}x")
+PY
+
 python3 - "$WORK/results.tsv" <<'PY'
 import sys
 rows = {}
@@ -154,3 +182,4 @@ for hcl2, json in (("generated_hcl2-rpack", "generated-rpack"), ("tara_hcl2-rpac
         print(f"{hcl2[:-6]}: rpack HCL2/JSON wall {rows[hcl2][0]/rows[json][0]:.3f}x (target <= 1.5x), "
               f"peak memory {rows[hcl2][2]/rows[json][2]:.3f}x")
 PY
+cat "$WORK/interleaved.txt"
