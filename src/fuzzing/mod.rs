@@ -230,7 +230,8 @@ pub fn console_output(bytes: &[u8]) {
 mod tests;
 
 /// The HCL2 front end (native syntax, or HCL's JSON syntax when the first byte is odd) on one
-/// template file: every input ends in a plan or in diagnostics, never a panic or overflow.
+/// template file: every input ends in a plan or in diagnostics, never a panic or overflow; and
+/// native text parsed in two halves gives the whole file's tree.
 pub fn hcl2(bytes: &[u8]) {
     let json = bytes.first().is_some_and(|b| b % 2 == 1);
     let src = text(bytes.get(1..).unwrap_or_default());
@@ -242,4 +243,11 @@ pub fn hcl2(bytes: &[u8]) {
     }
     let _ = crate::template::hcl2::load_template(&path.to_string_lossy(), &[], &[]);
     let _ = std::fs::remove_file(&path);
+    // A large file is parsed as two halves at once; cut at a few places, they must give the
+    // whole file's tree (or stand back).
+    if !json {
+        if let Err(e) = crate::template::hcl2::halves_agree(&src, 4) {
+            panic!("parsing in halves: {e}");
+        }
+    }
 }

@@ -47,7 +47,7 @@ use std::path::{Path, PathBuf};
 use hcl::Value;
 
 pub(crate) use funcs::with_secrets;
-pub(crate) use load::is_hcl2_path;
+pub(crate) use load::{halves_agree, is_hcl2_path};
 pub(crate) use schema::{nested, Nested};
 
 pub(crate) use data::{DataError, DataOptions, DataSources};
