@@ -318,19 +318,17 @@ mod tests {
             starts(&body),
             starts(&hcl_edit::parser::parse_body(&good).unwrap())
         );
-        // An error in the second half: the whole file's error.
-        let bad = format!("{good}variable \"broken\" {{\n  default = \n}}\n");
-        let f = SourceFile::new("bad.pkr.hcl", bad.clone());
-        let top_lines = super::super::limits::check_native(&f).expect("checks");
-        let want = hcl_edit::parser::parse_body(&bad).unwrap_err();
-        let got = parse_native(&bad, &top_lines).unwrap_err();
-        assert_eq!(got.to_string(), want.to_string());
-        // A top-level attribute (redefined in the other half): parsed whole.
-        let attrs = format!("a = 1\n{good}a = 2\n");
-        let f = SourceFile::new("attrs.pkr.hcl", attrs.clone());
-        let top_lines = super::super::limits::check_native(&f).expect("checks");
-        let want = hcl_edit::parser::parse_body(&attrs).unwrap_err();
-        let got = parse_native(&attrs, &top_lines).unwrap_err();
-        assert_eq!(got.to_string(), want.to_string());
+        // Parsed whole when a half cannot stand for it: the whole file's error.
+        let whole_error = |text: &str| {
+            let f = SourceFile::new("bad.pkr.hcl", text.to_string());
+            let cuts = super::super::limits::check_native(&f).expect("checks");
+            let want = hcl_edit::parser::parse_body(text).unwrap_err();
+            let got = parse_native(text, &cuts).unwrap_err();
+            assert_eq!(got.to_string(), want.to_string());
+        };
+        // An error in the second half.
+        whole_error(&format!("{good}variable \"broken\" {{\n  default = \n}}\n"));
+        // A top-level attribute, redefined in the other half.
+        whole_error(&format!("a = 1\n{good}a = 2\n"));
     }
 }
