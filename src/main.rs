@@ -3,11 +3,10 @@
 /// build needs more than the main thread's 8 MiB for that. Only touched pages are committed.
 const CLI_STACK: usize = 64 << 20;
 
-/// How much more than asked glibc's malloc maps when it makes or grows a heap (`M_TOP_PAD`).
-/// The CLI and the HCL2 parser's second thread each allocate from a heap of their own, which
-/// glibc makes with this much room and then grows by exactly what is asked; with the default
-/// (128 KiB) reading a large HCL2 template made an `mprotect` call for about every page it
-/// allocated (733 calls for the 75 KB benchmark template, 12 with this pad). Address space only:
+/// How much room beyond a request glibc's malloc maps when it makes or grows a heap
+/// (`M_TOP_PAD`). The CLI and the HCL2 parser's second thread each allocate from a heap of their
+/// own; with the default room (128 KiB) reading the 75 KB HCL2 benchmark template made 733
+/// `mprotect` calls, about one per page allocated, and 12 with this room. Address space only:
 /// pages count once touched.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MALLOC_TOP_PAD: libc::c_int = 16 << 20;

@@ -156,7 +156,8 @@ fn load_with_env(
             to_model::root(&parsed.files, &decls, &scope, &mut diags)
         });
     ph("to_model");
-    // Released now: freed, what the checks below allocate can reuse its memory.
+    // Done with the declarations and syntax trees: freed here, so the checks below reuse their
+    // memory (or left to the exit, see `release`).
     crate::template::release(decls);
     crate::template::release(parsed.bodies);
     if let Some(keys) = data.plugins {
