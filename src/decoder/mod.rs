@@ -321,6 +321,14 @@ impl<'a> Decoder<'a> {
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
+                    // A string without `{{` is taken as it is (what rendering it gives), and
+                    // its path, which only names it in errors, is not needed.
+                    if let Value::String(s) = &item.value {
+                        if !s.contains("{{") {
+                            out.push(s.clone());
+                            continue;
+                        }
+                    }
                     if let Some(s) = self.scalar_string(&format!("{path}[{i}]"), item) {
                         out.push(s);
                     }
