@@ -592,19 +592,17 @@ async fn a_spot_build_with_force_deregister_replaces_an_ami_of_the_same_name() {
     assert_eq!(st.proxy.count("CreateFleet"), 1);
     assert_eq!(st.proxy.count("RunInstances"), 0);
     assert_eq!(st.proxy.count("RegisterImage"), 1);
-    let deregistered: Vec<String> = st
-        .proxy
-        .requests_of("DeregisterImage")
-        .into_iter()
-        .filter_map(|r| r.get("ImageId").cloned())
-        .collect();
+    // The values of one parameter across the requests to an action.
+    let sent = |action: &str, key: &str| -> Vec<String> {
+        st.proxy
+            .requests_of(action)
+            .into_iter()
+            .filter_map(|r| r.get(key).cloned())
+            .collect()
+    };
+    let deregistered = sent("DeregisterImage", "ImageId");
     assert_eq!(deregistered, std::slice::from_ref(&old));
-    let deleted: Vec<String> = st
-        .proxy
-        .requests_of("DeleteSnapshot")
-        .into_iter()
-        .filter_map(|r| r.get("SnapshotId").cloned())
-        .collect();
+    let deleted = sent("DeleteSnapshot", "SnapshotId");
     for s in &old_snaps {
         assert!(deleted.contains(s), "{s} not deleted: {deleted:?}");
     }
